@@ -1,0 +1,52 @@
+import { Hono } from "hono";
+import { AUDIT_INGEST_PATH, AuditBatch, type AuditEvent } from "../../contract/audit-event.ts";
+import { serveMcp } from "./hosting/mcp-route.ts";
+import type { StdioPool } from "./hosting/stdio-pool.ts";
+import { type AssertionVariables, requireAssertion } from "./trust/require-assertion.ts";
+import type { VerifiedAssertion } from "./trust/verify-assertion.ts";
+
+export interface OriginParts {
+  verifyAssertion: (token: string | undefined) => Promise<VerifiedAssertion>;
+  pool: StdioPool;
+  auditStore: { insert(events: AuditEvent[]): Promise<{ inserted: number }> };
+  /** Resolves when the database answers; rejects otherwise. */
+  checkDatabase: () => Promise<void>;
+}
+
+/**
+ * The origin's HTTP surface. Only the health probes are open (the ALB needs them);
+ * every other route sits behind the edge assertion.
+ */
+export function createOriginApp(parts: OriginParts) {
+  const app = new Hono<{ Variables: AssertionVariables }>();
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    try {
+      await parts.checkDatabase();
+      return c.json({ status: "ready" });
+    } catch {
+      return c.json({ status: "not ready", database: "unreachable" }, 503);
+    }
+  });
+
+  const guarded = requireAssertion(parts.verifyAssertion);
+
+  app.post(AUDIT_INGEST_PATH, guarded, async (c) => {
+    const batch = AuditBatch.safeParse(await c.req.json().catch(() => undefined));
+    if (!batch.success) {
+      const problems = batch.error.issues.slice(0, 10).map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+      return c.json({ error: "invalid_audit_batch", problems }, 400);
+    }
+    return c.json(await parts.auditStore.insert(batch.data.events));
+  });
+
+  app.all("/servers/:server/mcp", guarded, (c) => serveMcp(parts.pool, c.req.param("server"), c.var.assertion, c.req.raw));
+
+  app.notFound((c) => c.json({ error: "not_found" }, 404));
+  app.onError((error, c) => {
+    console.error(`origin error on ${c.req.method} ${c.req.path}: ${error.stack ?? String(error)}`);
+    return c.json({ error: "internal_error" }, 500);
+  });
+  return app;
+}

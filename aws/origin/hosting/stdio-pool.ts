@@ -1,0 +1,111 @@
+import { createHash } from "node:crypto";
+import type { UpstreamServer } from "../../../contract/config/schema.ts";
+import { startStdioHost, type UpstreamHost } from "./upstream-host.ts";
+
+/** A request the pool cannot serve, with the HTTP status and a message that says what to do. */
+export class HostingError extends Error {
+  readonly status: 404 | 503;
+  constructor(status: 404 | 503, message: string) {
+    super(message);
+    this.name = "HostingError";
+    this.status = status;
+  }
+}
+
+export interface StdioPoolOptions {
+  servers: Record<string, UpstreamServer>;
+  idleTimeoutMs: number;
+  maxProcesses: number;
+  log: (line: string) => void;
+}
+
+export interface StdioPool {
+  /** The user's own host for this server, started if needed. It counts as busy (never reaped) until `release` is called. */
+  acquire(server: string, userSub: string): Promise<{ host: UpstreamHost; release: () => void }>;
+  /** Running children. */
+  size(): number;
+  /** Stops every child and waits for them to exit. */
+  close(): Promise<void>;
+}
+
+/**
+ * One child process per user and server, so credentials and state never mix between users.
+ * Idle children are stopped; a crashed child is forgotten and the next request starts a new one.
+ */
+export function createStdioPool(options: StdioPoolOptions): StdioPool {
+  const hosts = new Map<string, Promise<UpstreamHost>>();
+  const reaper = setInterval(reapIdle, Math.min(options.idleTimeoutMs / 2, 30_000));
+  reaper.unref();
+
+  function reapIdle(): void {
+    const now = Date.now();
+    for (const [key, pending] of hosts) {
+      pending.then((host) => {
+        if (host.active === 0 && now - host.lastUsed > options.idleTimeoutMs && hosts.get(key) === pending) {
+          hosts.delete(key);
+          options.log(`stopping idle ${describe(key)}`);
+          host.close().catch((error: unknown) => options.log(`stopping ${describe(key)} failed: ${String(error)}`));
+        }
+      }, () => {});
+    }
+  }
+
+  function start(server: string, userSub: string): Promise<UpstreamHost> {
+    const spec = options.servers[server];
+    if (!spec) {
+      const known = Object.keys(options.servers).join(", ") || "none";
+      throw new HostingError(404, `unknown server "${server}"; this origin serves: ${known}`);
+    }
+    if (hosts.size >= options.maxProcesses) {
+      throw new HostingError(503, `the origin already runs its limit of ${options.maxProcesses} stdio processes (stdio.maxProcesses); try again when idle ones have stopped`);
+    }
+    const key = keyOf(server, userSub);
+    options.log(`starting ${describe(key)}`);
+    const pending = startStdioHost(spec, (line) => options.log(`${describe(key)}: ${line}`));
+    hosts.set(key, pending);
+    pending.then(
+      (host) => host.closed.then(() => hosts.get(key) === pending && hosts.delete(key)),
+      (error: unknown) => {
+        hosts.delete(key);
+        options.log(`${describe(key)} failed to start: ${String(error)}`);
+      },
+    );
+    return pending;
+  }
+
+  return {
+    async acquire(server, userSub) {
+      const pending = hosts.get(keyOf(server, userSub)) ?? start(server, userSub);
+      let host: UpstreamHost;
+      try {
+        host = await pending;
+      } catch (error) {
+        throw new HostingError(503, `server "${server}" could not be started: ${(error as Error).message}`);
+      }
+      host.active++;
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        host.active--;
+        host.lastUsed = Date.now();
+      };
+      return { host, release };
+    },
+    size: () => hosts.size,
+    async close() {
+      clearInterval(reaper);
+      const all = [...hosts.values()];
+      hosts.clear();
+      await Promise.allSettled(all.map(async (pending) => (await pending).close()));
+    },
+  };
+}
+
+const keyOf = (server: string, userSub: string) => `${server}\u0000${userSub}`;
+
+/** Names a host in logs without the user's identity: a stable pseudonym of their id. */
+function describe(key: string): string {
+  const [server, userSub = ""] = key.split("\u0000");
+  return `${server} [user ${createHash("sha256").update(userSub).digest("hex").slice(0, 8)}]`;
+}

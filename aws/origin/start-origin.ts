@@ -1,0 +1,57 @@
+import { createAdaptorServer } from "@hono/node-server";
+import { EDGE_JWKS_PATH } from "../../contract/edge-assertion.ts";
+import type { OriginConfig } from "../../contract/config/schema.ts";
+import { createOriginApp } from "./app.ts";
+import { createAuditStore } from "./audit/store.ts";
+import { migrate } from "./db/migrate.ts";
+import { createPool } from "./db/pool.ts";
+import { createStdioPool } from "./hosting/stdio-pool.ts";
+import { listen } from "./listen.ts";
+import { edgeKeys } from "./trust/jwks.ts";
+import { createReplayGuard } from "./trust/replay-guard.ts";
+import { createAssertionVerifier } from "./trust/verify-assertion.ts";
+
+export interface RunningOrigin {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the origin: database (migrated), assertion gate, stdio hosting, HTTP. Stops what it started if a later step fails. */
+export async function startOrigin(config: OriginConfig, log: (line: string) => void = console.log): Promise<RunningOrigin> {
+  if (!config.databaseUrl) throw new Error("no database: set DATABASE_URL (npm start runs an embedded PostgreSQL for you)");
+  const db = createPool(config.databaseUrl, { max: config.databasePoolMax });
+  const stdio = createStdioPool({
+    servers: config.servers,
+    idleTimeoutMs: config.stdio.idleTimeoutSeconds * 1000,
+    maxProcesses: config.stdio.maxProcesses,
+    log,
+  });
+  const server = createAdaptorServer({
+    fetch: createOriginApp({
+      verifyAssertion: createAssertionVerifier({
+        issuer: config.edgeIssuer,
+        audience: config.publicUrl,
+        keys: edgeKeys(config.edgeJwksUrl ?? `${config.edgeIssuer}${EDGE_JWKS_PATH}`),
+        claimJti: createReplayGuard(db).claim,
+      }),
+      pool: stdio,
+      auditStore: createAuditStore(db),
+      checkDatabase: async () => void (await db.query("select 1")),
+    }).fetch,
+  });
+  const close = async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await stdio.close();
+    await db.end();
+  };
+  try {
+    const { applied } = await migrate(db);
+    if (applied.length > 0) log(`database migrations applied: ${applied.join(", ")}`);
+    const port = await listen(server, config.port, config.host, "PORT (or origin.port in the configuration file)");
+    return { url: `http://${config.host}:${port}`, close };
+  } catch (error) {
+    await stdio.close();
+    await db.end();
+    throw error;
+  }
+}

@@ -1,0 +1,78 @@
+import { errors, type JWTVerifyGetKey, jwtVerify } from "jose";
+import {
+  EDGE_ASSERTION_ALG,
+  EDGE_ASSERTION_MAX_SKEW_SECONDS,
+  EDGE_ASSERTION_TTL_SECONDS,
+  EDGE_ASSERTION_TYPE,
+  EdgeAssertionClaims,
+} from "../../../contract/edge-assertion.ts";
+
+/** Why an assertion was refused; the origin answers with this name so an operator can see which check failed. */
+export type RejectionReason = "missing" | "malformed" | "signature" | "algorithm" | "type" | "issuer" | "audience" | "expired" | "claims" | "replayed";
+
+export class AssertionRejected extends Error {
+  readonly reason: RejectionReason;
+  constructor(reason: RejectionReason, detail: string) {
+    super(`edge assertion refused (${reason}): ${detail}`);
+    this.name = "AssertionRejected";
+    this.reason = reason;
+  }
+}
+
+export interface VerifiedAssertion extends EdgeAssertionClaims {
+  jti: string;
+  exp: number;
+}
+
+export interface AssertionVerifierOptions {
+  /** The edge's publicUrl: the only accepted `iss`. */
+  issuer: string;
+  /** This origin's URL as the edge names it: the only accepted `aud`. */
+  audience: string;
+  /** The edge's public keys (see jwks.ts). */
+  keys: JWTVerifyGetKey;
+  /** Records each `jti`; false means it was seen before. */
+  claimJti: (jti: string, expiresAt: Date) => Promise<boolean>;
+}
+
+/** The origin's gate: signature, algorithm, type, issuer, audience, lifetime, claims, then single use. Each failure names its check. */
+export function createAssertionVerifier(options: AssertionVerifierOptions): (token: string | undefined) => Promise<VerifiedAssertion> {
+  return async (token) => {
+    if (!token) throw new AssertionRejected("missing", "the request carries no edge assertion");
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, options.keys, {
+        algorithms: [EDGE_ASSERTION_ALG],
+        typ: EDGE_ASSERTION_TYPE,
+        issuer: options.issuer,
+        audience: options.audience,
+        clockTolerance: EDGE_ASSERTION_MAX_SKEW_SECONDS,
+        // An assertion minted long ago with a far `exp` is refused too.
+        maxTokenAge: EDGE_ASSERTION_TTL_SECONDS + EDGE_ASSERTION_MAX_SKEW_SECONDS,
+        requiredClaims: ["jti", "exp", "iat", "sub"],
+      }));
+    } catch (error) {
+      throw rejectionOf(error);
+    }
+    const claims = EdgeAssertionClaims.safeParse(payload);
+    if (!claims.success) throw new AssertionRejected("claims", claims.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; "));
+    const jti = payload.jti as string;
+    const exp = payload.exp as number;
+    if (!(await options.claimJti(jti, new Date(exp * 1000)))) throw new AssertionRejected("replayed", "this assertion was already used");
+    return { ...claims.data, jti, exp };
+  };
+}
+
+function rejectionOf(error: unknown): AssertionRejected {
+  if (error instanceof errors.JWTExpired) return new AssertionRejected("expired", error.message);
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    const reason = ({ iss: "issuer", aud: "audience", typ: "type", iat: "expired" } as const)[error.claim as "iss"] ?? "claims";
+    return new AssertionRejected(reason, error.message);
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed) return new AssertionRejected("algorithm", error.message);
+  if (error instanceof errors.JWSSignatureVerificationFailed || error instanceof errors.JWKSNoMatchingKey) {
+    return new AssertionRejected("signature", error.message);
+  }
+  if (error instanceof errors.JOSEError) return new AssertionRejected("malformed", error.message);
+  throw error; // not the assertion's fault (the JWKS could not be fetched, say): a 5xx, not a refusal
+}

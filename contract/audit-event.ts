@@ -1,0 +1,42 @@
+import { z } from "zod";
+
+/**
+ * One audited happening at the edge: an MCP request or an authorization step.
+ * The edge produces these, the origin stores them; `id` makes delivery idempotent,
+ * so a queue that redelivers a batch never writes a row twice.
+ */
+export const AuditOutcome = z.enum([
+  "ok", // the upstream answered with a result
+  "error", // a JSON-RPC error, from the upstream or the proxy
+  "tool_error", // a tools/call result with isError: true
+  "denied", // refused by authentication or policy before reaching the upstream
+  "unavailable", // the origin or upstream could not be reached
+]);
+export type AuditOutcome = z.infer<typeof AuditOutcome>;
+
+export const AuditEvent = z.object({
+  id: z.uuid(),
+  time: z.iso.datetime(),
+  kind: z.enum(["mcp.request", "auth.sign_in", "auth.denied"]),
+  userSub: z.string().min(1).optional(),
+  userEmail: z.string().optional(),
+  clientId: z.string().optional(),
+  server: z.string().optional(),
+  method: z.string().optional(),
+  tool: z.string().optional(),
+  outcome: AuditOutcome,
+  errorCode: z.number().int().optional(),
+  httpStatus: z.number().int().optional(),
+  latencyMs: z.number().nonnegative(),
+  requestBytes: z.number().int().nonnegative().optional(),
+  responseBytes: z.number().int().nonnegative().optional(),
+  protocolVersion: z.string().optional(),
+});
+export type AuditEvent = z.infer<typeof AuditEvent>;
+
+/** The body the edge posts to the origin's ingest endpoint. */
+export const AuditBatch = z.object({ events: z.array(AuditEvent).min(1).max(500) });
+export type AuditBatch = z.infer<typeof AuditBatch>;
+
+/** Where the origin accepts audit batches (edge assertion required, like every origin route). */
+export const AUDIT_INGEST_PATH = "/audit/events";

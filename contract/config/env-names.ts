@@ -1,0 +1,31 @@
+/**
+ * The environment variable that overrides each configuration key (environment wins over the file),
+ * and how its string value is read: `list` is comma-separated, `json` is a JSON document.
+ */
+export type EnvValueKind = "string" | "number" | "list" | "json";
+export type EnvNames = Record<string, readonly [path: string, kind: EnvValueKind]>;
+
+export const EDGE_ENV_NAMES = {
+  PUBLIC_URL: ["publicUrl", "string"],
+  ORIGIN_URL: ["originUrl", "string"],
+  IDP_ISSUER: ["idp.issuer", "string"],
+  IDP_CLIENT_ID: ["idp.clientId", "string"],
+  IDP_CLIENT_SECRET: ["idp.clientSecret", "string"],
+  IDP_SCOPES: ["idp.scopes", "list"],
+  IDP_ALLOWED_DOMAINS: ["idp.allowedDomains", "list"],
+  EDGE_SIGNING_KEY: ["signingKey", "string"],
+  ACCESS_TOKEN_TTL_SECONDS: ["accessTokenTtlSeconds", "number"],
+} as const satisfies EnvNames;
+
+export const ORIGIN_ENV_NAMES = {
+  HOST: ["host", "string"],
+  PORT: ["port", "number"],
+  ORIGIN_PUBLIC_URL: ["publicUrl", "string"],
+  EDGE_ISSUER: ["edgeIssuer", "string"],
+  EDGE_JWKS_URL: ["edgeJwksUrl", "string"],
+  DATABASE_URL: ["databaseUrl", "string"],
+  DATABASE_POOL_MAX: ["databasePoolMax", "number"],
+  MCP_SERVERS: ["servers", "json"],
+  STDIO_IDLE_TIMEOUT_SECONDS: ["stdio.idleTimeoutSeconds", "number"],
+  STDIO_MAX_PROCESSES: ["stdio.maxProcesses", "number"],
+} as const satisfies EnvNames;

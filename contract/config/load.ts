@@ -1,0 +1,125 @@
+import type { z } from "zod";
+import type { EnvNames, EnvValueKind } from "./env-names.ts";
+
+/** A configuration that failed validation; `problems` has one line per wrong key, saying where it came from. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+export interface ConfigSources {
+  /** The parsed configuration file and its path, if there is one. */
+  file?: { path: string; content: unknown };
+  /** Environment variables (process.env, or a Worker's env). */
+  env: Record<string, unknown>;
+}
+
+type Tree = Record<string, unknown>;
+
+/** Builds the configuration from defaults < file < environment and validates it; throws ConfigError naming every wrong key. */
+export function loadConfig<S extends z.ZodType>(schema: S, envNames: EnvNames, sources: ConfigSources): z.output<S> {
+  const origin = new Map<string, string>(); // key path -> where its value came from
+  const merged: Tree = {};
+  const problems: string[] = [];
+
+  if (sources.file !== undefined) {
+    const content = sources.file.content;
+    if (typeof content !== "object" || content === null || Array.isArray(content)) {
+      throw new ConfigError([`${sources.file.path}: expected a JSON object at the top level`]);
+    }
+    Object.assign(merged, structuredClone(content));
+    origin.set("", sources.file.path);
+  }
+
+  for (const [name, [path, kind]] of Object.entries(envNames)) {
+    const raw = sources.env[name];
+    if (typeof raw !== "string" || raw === "") continue;
+    try {
+      setPath(merged, path, readEnvValue(raw, kind));
+      origin.set(path, `environment ${name}`);
+    } catch (error) {
+      problems.push(`${path} (from environment ${name}): ${(error as Error).message}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const result = schema.safeParse(merged);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const path = issue.path.join(".");
+      const value = getPath(merged, issue.path.map(String));
+      const got = value === undefined ? "it is missing" : `got ${SECRET_KEYS.test(path) ? "a value (not shown)" : describe(value)}`;
+      return `${path || "(top level)"} (from ${sourceOf(origin, path, envNames)}): ${issue.message}; ${got}`;
+    }),
+  );
+}
+
+function readEnvValue(raw: string, kind: EnvValueKind): unknown {
+  switch (kind) {
+    case "string":
+      return raw;
+    case "number": {
+      const value = Number(raw);
+      if (!Number.isFinite(value)) throw new Error(`expected a number; got "${raw}"`);
+      return value;
+    }
+    case "list":
+      return raw
+        .split(",")
+        .map((item) => item.trim())
+        .filter(Boolean);
+    case "json":
+      try {
+        return JSON.parse(raw);
+      } catch (error) {
+        throw new Error(`expected JSON (${(error as Error).message})`);
+      }
+  }
+}
+
+function sourceOf(origin: Map<string, string>, path: string, envNames: EnvNames): string {
+  for (let prefix = path; ; prefix = prefix.slice(0, Math.max(prefix.lastIndexOf("."), 0))) {
+    const source = origin.get(prefix);
+    if (source) return source;
+    if (prefix === "") break;
+  }
+  const envName = Object.entries(envNames).find(([, [p]]) => p === path)?.[0];
+  return envName ? `defaults; set environment ${envName} or the file` : "defaults";
+}
+
+/** Keys whose values never appear in an error message. */
+const SECRET_KEYS = /secret|signingKey|databaseUrl|password/i;
+
+/** Names the offending value without echoing secrets: strings are shown only when short and plainly not a key. */
+function describe(value: unknown): string {
+  if (typeof value === "string") return value.length <= 120 ? JSON.stringify(value) : `a string of ${value.length} characters`;
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value === null) return "null";
+  if (typeof value === "object") return "an object";
+  return `${typeof value} ${String(value)}`;
+}
+
+function setPath(tree: Tree, path: string, value: unknown): void {
+  const keys = path.split(".");
+  let node = tree;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    node[key] = typeof next === "object" && next !== null && !Array.isArray(next) ? next : {};
+    node = node[key] as Tree;
+  }
+  node[keys.at(-1) as string] = value;
+}
+
+function getPath(tree: Tree, keys: string[]): unknown {
+  let node: unknown = tree;
+  for (const key of keys) {
+    if (typeof node !== "object" || node === null) return undefined;
+    node = (node as Tree)[key];
+  }
+  return node;
+}

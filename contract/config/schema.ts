@@ -1,0 +1,86 @@
+import { z } from "zod";
+
+/**
+ * The configuration model both tiers share. Each key documents itself here; `env-names.ts` lists the
+ * environment variable that overrides it, and `load.ts` applies the precedence defaults < file < environment.
+ */
+
+const isLoopback = (host: string) => host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+/** An absolute URL without trailing slash: https anywhere, http only on a loopback host (local development). */
+export const ServiceUrl = z
+  .url({ message: "expected an absolute URL such as https://mcp.example.com" })
+  .refine((value) => {
+    const url = new URL(value);
+    return url.protocol === "https:" || (url.protocol === "http:" && isLoopback(url.hostname));
+  }, "expected https (plain http is accepted only on localhost or 127.0.0.1)")
+  .refine((value) => !value.endsWith("/"), "expected no trailing slash")
+  .refine((value) => !/[?#]/.test(value), "expected no query or fragment");
+
+/** A server name appears in URLs (`/mcp/<name>`) and, later, in namespaced tool names: keep it short and plain. */
+export const ServerName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, "expected 1-31 lowercase letters, digits or dashes, starting with a letter or digit");
+
+const StdioServer = z.strictObject({
+  transport: z.literal("stdio"),
+  /** The executable; resolved on PATH like a shell would. */
+  command: z.string().min(1),
+  args: z.array(z.string()).default([]),
+  /** Extra environment for the child. The child gets ONLY this plus PATH, HOME and locale variables, never the origin's own secrets. */
+  env: z.record(z.string(), z.string()).default({}),
+  cwd: z.string().optional(),
+});
+
+export const UpstreamServer = z.discriminatedUnion("transport", [StdioServer], {
+  error: () => 'expected "transport": "stdio" (in-VPC HTTP servers arrive in a later release)',
+});
+export type UpstreamServer = z.infer<typeof UpstreamServer>;
+
+export const EdgeConfig = z.strictObject({
+  /** The URL clients use to reach the edge; the OAuth issuer and the base of the MCP resource `<publicUrl>/mcp`. */
+  publicUrl: ServiceUrl,
+  /** Where the edge reaches the origin (the ALB in AWS). Also the `aud` of every edge assertion. */
+  originUrl: ServiceUrl,
+  /** The identity provider users sign in with (Google Workspace, or any OpenID provider). */
+  idp: z.strictObject({
+    issuer: ServiceUrl,
+    clientId: z.string().min(1),
+    clientSecret: z.string().min(1),
+    scopes: z.array(z.string()).default(["openid", "email", "profile"]),
+    /** If set, only these e-mail domains may sign in (Google's `hd` claim, or the e-mail's domain). */
+    allowedDomains: z.array(z.string()).default([]),
+  }),
+  /** Private EC P-256 key as a JWK (JSON) that signs edge assertions. A Worker secret in production. */
+  signingKey: z.string().min(1),
+  /** Lifetime of the access tokens the edge issues to MCP clients, in seconds. */
+  accessTokenTtlSeconds: z.number().int().min(60).max(86_400).default(3600),
+});
+export type EdgeConfig = z.infer<typeof EdgeConfig>;
+
+export const OriginConfig = z.strictObject({
+  /** Interface and port the origin listens on. In AWS the ALB reaches it on 0.0.0.0. */
+  host: z.string().default("127.0.0.1"),
+  port: z.number().int().min(1).max(65_535).default(8788),
+  /** This origin's URL as the edge names it (the edge's `originUrl`): the `aud` assertions must carry. */
+  publicUrl: ServiceUrl,
+  /** The edge's `publicUrl`: the `iss` assertions must carry. */
+  edgeIssuer: ServiceUrl,
+  /** Where the edge publishes its assertion-signing keys; defaults to `<edgeIssuer>/.well-known/edge-jwks.json`. */
+  edgeJwksUrl: ServiceUrl.optional(),
+  /** PostgreSQL for audit and the replay guard. Without it `npm start` runs an embedded one. */
+  databaseUrl: z.string().startsWith("postgres", "expected a postgres:// or postgresql:// URL").optional(),
+  /** Connections the origin keeps to it (the embedded database takes exactly one). */
+  databasePoolMax: z.number().int().min(1).max(100).default(10),
+  /** The upstream MCP servers, by name. */
+  servers: z.record(ServerName, UpstreamServer).default({}),
+  stdio: z
+    .strictObject({
+      /** A user's child process is stopped after this long without a request. */
+      idleTimeoutSeconds: z.number().int().min(1).default(600),
+      /** At most this many children at once across all users; the next spawn is refused with a clear error. */
+      maxProcesses: z.number().int().min(1).default(100),
+    })
+    .prefault({}),
+});
+export type OriginConfig = z.infer<typeof OriginConfig>;

@@ -1,0 +1,32 @@
+import { z } from "zod";
+
+/**
+ * The edge assertion: a short-lived JWT the edge signs for every request it sends to the origin.
+ * It is the only credential the origin accepts. MCP client tokens never leave the edge.
+ */
+
+/** The request header that carries the assertion (a dedicated header, so a relayed request can never confuse it with a client's own Authorization). */
+export const EDGE_ASSERTION_HEADER = "mcp-edge-assertion";
+
+/** JWT `typ` header: stops a token of another kind (an id_token, say) being replayed as an assertion. */
+export const EDGE_ASSERTION_TYPE = "mcp-edge+jwt";
+
+/** The only algorithm the origin accepts; the edge signs with it. */
+export const EDGE_ASSERTION_ALG = "ES256";
+
+/** Lifetime the edge gives an assertion, and the clock skew the origin tolerates. */
+export const EDGE_ASSERTION_TTL_SECONDS = 60;
+export const EDGE_ASSERTION_MAX_SKEW_SECONDS = 30;
+
+/** Where the edge publishes the public half of its signing key (the origin fetches it). */
+export const EDGE_JWKS_PATH = "/.well-known/edge-jwks.json";
+
+/** Claims beyond the registered ones (iss, aud, exp, iat, jti, sub). */
+export const EdgeAssertionClaims = z.object({
+  sub: z.string().min(1), // the user's stable id at the identity provider
+  email: z.string().optional(),
+  groups: z.array(z.string()).optional(),
+  client_id: z.string().min(1), // the MCP client the user authorized
+  server: z.string().optional(), // the upstream the request is for; absent for origin-level calls (audit ingest)
+});
+export type EdgeAssertionClaims = z.infer<typeof EdgeAssertionClaims>;

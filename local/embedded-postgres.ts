@@ -1,0 +1,110 @@
+import { mkdir } from "node:fs/promises";
+import { createServer } from "node:net";
+import { PGlite } from "@electric-sql/pglite";
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+
+/**
+ * The largest `pg.Pool` that may be pointed at the embedded database.
+ *
+ * PGlite is ONE Postgres backend. pglite-socket lets several connections in and feeds their
+ * protocol messages to that one backend through a queue: it keeps an explicit transaction
+ * (BEGIN … COMMIT) on its own connection, but it does not keep an extended-protocol query
+ * (Parse, Bind, Execute, Sync) together. When such a query is larger than one TCP read (roughly
+ * 64 KiB, e.g. a big audit batch), another connection's messages can land between its Parse and
+ * its Bind. The unnamed prepared statement is then overwritten and the query fails ("bind message
+ * supplies 2 parameters, but prepared statement "" requires 1") or, worse, runs the wrong one.
+ * With a single connection per process nothing can interleave, and the pool queues the callers.
+ *
+ * It also follows that, through the embedded server, every connection shares session state:
+ * SET, temporary tables and session advisory locks are one backend's. Advisory locks therefore
+ * exclude nothing between connections here; they do on a real server.
+ */
+export const EMBEDDED_POOL_MAX = 1;
+
+/**
+ * How many connections the embedded server accepts at once: the origin's pool plus a few
+ * occasional clients (psql, a migration run, tests). Keep each such client's pool at
+ * {@link EMBEDDED_POOL_MAX}.
+ */
+export const EMBEDDED_MAX_CONNECTIONS = 8;
+
+export interface EmbeddedPostgresOptions {
+  /** Directory holding the database files; created if missing, reused on the next start. */
+  dataDir: string;
+  /** TCP port to listen on; 0 lets the system pick a free one (read it back from `url`). */
+  port: number;
+  /** Interface to listen on; loopback by default, and it should stay so. */
+  host?: string;
+}
+
+export interface EmbeddedPostgres {
+  /** `postgres://postgres@<host>:<port>/postgres`, for `pg` like any other server. */
+  url: string;
+  /** Stops accepting connections, closes the open ones, and shuts PGlite down cleanly. */
+  close(): Promise<void>;
+}
+
+/**
+ * PGlite (Postgres compiled to WebAssembly, in this process) served over the Postgres wire
+ * protocol, so that the origin reaches it with plain `pg` exactly as it reaches RDS.
+ *
+ * Only one process may use a data directory at a time, and PGlite does not lock it; the port
+ * check below, made before the directory is opened, is what stops a second copy of the same
+ * local system from opening it too.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const host = options.host ?? "127.0.0.1";
+  const { port, dataDir } = options;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new RangeError(`port must be an integer from 0 to 65535, got ${port}`);
+  }
+
+  if (port !== 0) await assertPortFree(host, port);
+
+  await mkdir(dataDir, { recursive: true });
+  const db = await PGlite.create({ dataDir });
+  const server = new PGLiteSocketServer({ db, host, port, maxConnections: EMBEDDED_MAX_CONNECTIONS });
+  try {
+    await server.start();
+  } catch (error) {
+    await db.close();
+    throw isAddressInUse(error) ? portInUseError(host, port, error) : error;
+  }
+
+  // After start() the server reports the port it really listens on (the system's pick for 0).
+  const actualPort = Number(server.getServerConn().split(":").pop());
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `postgres://postgres@${urlHost}:${actualPort}/postgres`,
+    close() {
+      closing ??= (async () => {
+        await server.stop();
+        await db.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+async function assertPortFree(host: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", (error) => reject(isAddressInUse(error) ? portInUseError(host, port, error) : error));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+function isAddressInUse(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === "EADDRINUSE";
+}
+
+function portInUseError(host: string, port: number, cause: unknown): Error {
+  return new Error(
+    `port ${port} is already in use on ${host}, so the embedded PostgreSQL cannot listen there: ` +
+      "another copy of the local system (or another PostgreSQL server) may be running. Stop it, " +
+      "choose another port (0 lets the system pick a free one), or set DATABASE_URL to use a running server.",
+    { cause },
+  );
+}

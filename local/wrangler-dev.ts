@@ -1,0 +1,100 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+
+export interface WranglerDevOptions {
+  port: number;
+  inspectorPort: number;
+  /** Variables and secrets for the Worker, as an env file. */
+  envFile: string;
+  /** Where local KV and queue state is kept between runs. */
+  persistTo: string;
+  log: (line: string) => void;
+}
+
+export interface RunningWrangler {
+  url: string;
+  close(): Promise<void>;
+}
+
+const STARTUP_TIMEOUT_MS = 90_000;
+const require = createRequire(import.meta.url);
+
+/**
+ * Runs the edge Worker under `wrangler dev` (real workerd, local KV and Queues) on loopback, and resolves once
+ * it answers /healthz. Wrangler runs on this same Node (the pinned one), in its own process group so that
+ * stopping it also stops workerd.
+ */
+export async function startWranglerDev(options: WranglerDevOptions): Promise<RunningWrangler> {
+  const wrangler = join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
+  const child = spawn(
+    process.execPath,
+    [
+      wrangler,
+      "dev",
+      ...["--ip", "127.0.0.1", "--port", String(options.port), "--inspector-port", String(options.inspectorPort)],
+      ...["--env-file", options.envFile, "--persist-to", options.persistTo],
+      "--show-interactive-dev-session=false",
+    ],
+    { stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" } },
+  );
+  const recent: string[] = [];
+  const onOutput = (chunk: Buffer) => {
+    for (const line of chunk.toString("utf8").split("\n")) {
+      if (!line.trim()) continue;
+      recent.push(line);
+      if (recent.length > 30) recent.shift();
+      options.log(line);
+    }
+  };
+  child.stdout?.on("data", onOutput);
+  child.stderr?.on("data", onOutput);
+
+  const url = `http://127.0.0.1:${options.port}`;
+  const close = () => stopGroup(child);
+  try {
+    await waitUntilHealthy(url, child, recent);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { url, close };
+}
+
+async function waitUntilHealthy(url: string, child: ChildProcess, recent: string[]): Promise<void> {
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}:\n${recent.join("\n")}`);
+    try {
+      const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`wrangler dev did not answer ${url}/healthz within ${STARTUP_TIMEOUT_MS / 1000} s:\n${recent.join("\n")}`);
+}
+
+/** SIGTERM to the whole process group, SIGKILL after a grace period; resolves when the child has exited. */
+function stopGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
+  const pid = child.pid;
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => signalGroup(pid, "SIGKILL"), 5000);
+    child.once("exit", () => {
+      clearTimeout(kill);
+      signalGroup(pid, "SIGKILL"); // anything of the group still alive (workerd) goes too
+      resolve();
+    });
+    signalGroup(pid, "SIGTERM");
+  });
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}

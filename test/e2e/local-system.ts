@@ -1,0 +1,35 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "../../local/free-port.ts";
+import { type LocalSystem, startLocalSystem } from "../../local/system.ts";
+
+/**
+ * Starts the whole local system exactly as `npm start` does, on free ports and a temporary data folder
+ * (or the PostgreSQL server in DATABASE_URL). Output is kept and printed only if start-up fails.
+ */
+export async function startTestSystem(): Promise<LocalSystem & { dataDir: string }> {
+  const dataDir = await mkdtemp(join(tmpdir(), "mcp-edge-e2e-"));
+  const output: string[] = [];
+  const ports = { edge: await freePort(), edgeInspector: await freePort(), origin: await freePort(), idp: await freePort(), database: await freePort() };
+  try {
+    const system = await startLocalSystem({
+      ports,
+      dataDir,
+      databaseUrl: process.env.DATABASE_URL || undefined,
+      log: (part, line) => output.push(`[${part}] ${line}`),
+    });
+    return {
+      ...system,
+      dataDir,
+      close: async () => {
+        await system.close();
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    console.error(output.join("\n"));
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+}

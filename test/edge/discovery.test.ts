@@ -1,0 +1,39 @@
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+
+const worker = exports.default as unknown as Fetcher;
+const PUBLIC_URL = "http://localhost:8787";
+
+describe("discovery", () => {
+  it("answers an MCP request without a token with 401 naming the protected-resource metadata", async () => {
+    const response = await worker.fetch(`${PUBLIC_URL}/mcp/everything`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    expect(response.status).toBe(401);
+    const challenge = response.headers.get("www-authenticate") ?? "";
+    expect(challenge).toMatch(/^Bearer /);
+    expect(challenge).toContain(`resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp"`);
+    expect(challenge).toContain('scope="mcp"');
+  });
+
+  it("serves RFC 9728 protected-resource metadata for /mcp", async () => {
+    const response = await worker.fetch(`${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp`);
+    expect(response.status).toBe(200);
+    const metadata = (await response.json()) as Record<string, unknown>;
+    expect(metadata.resource).toBe(`${PUBLIC_URL}/mcp`);
+    expect(metadata.authorization_servers).toEqual([PUBLIC_URL]);
+  });
+
+  it("serves RFC 8414 authorization-server metadata whose issuer is the URL it was fetched from", async () => {
+    const response = await worker.fetch(`${PUBLIC_URL}/.well-known/oauth-authorization-server`);
+    expect(response.status).toBe(200);
+    const metadata = (await response.json()) as Record<string, unknown>;
+    expect(metadata.issuer).toBe(PUBLIC_URL);
+    expect(metadata.authorization_endpoint).toBe(`${PUBLIC_URL}/authorize`);
+    expect(metadata.registration_endpoint).toBe(`${PUBLIC_URL}/register`);
+    expect(metadata.code_challenge_methods_supported).toEqual(["S256"]);
+    expect(metadata.authorization_response_iss_parameter_supported).toBe(true);
+  });
+});

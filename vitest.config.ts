@@ -1,0 +1,35 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+import { edgeTestBindings } from "./test/edge/bindings.ts";
+
+// Three projects: edge code inside workerd (Miniflare's real KV and Queues), origin and tooling on Node
+// against real PostgreSQL and child processes, and end-to-end runs of the whole local system.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: await edgeTestBindings() } })],
+        test: { name: "edge", include: ["test/edge/**/*.test.ts"] },
+      },
+      {
+        test: {
+          name: "node",
+          include: ["test/{contract,origin,local}/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});

@@ -1,0 +1,56 @@
+import { authorizationErrorRedirect } from "@cloudflare/workers-oauth-provider";
+import { recordAudit } from "../audit/record.ts";
+import { edgeConfig } from "../config.ts";
+import type { EdgeEnv, UserProps } from "../env.ts";
+import { type PendingSignIn, renderingAuthErrors } from "./authorize.ts";
+import { domainRefusal } from "./domain-policy.ts";
+import { errorPage } from "./html.ts";
+import { discoverProvider } from "./idp/discovery.ts";
+import { exchangeCode } from "./idp/exchange-code.ts";
+import { verifyIdToken } from "./idp/verify-id-token.ts";
+
+/**
+ * GET /callback: the IdP sent the browser back. Recover the approved request (the state is single-use and
+ * bound to this browser), prove who signed in, and issue the edge's own authorization code to the MCP client.
+ */
+export async function finishSignIn(request: Request, env: EdgeEnv, ctx: ExecutionContext): Promise<Response> {
+  return renderingAuthErrors(async (oauth) => {
+    const started = Date.now();
+    const { request: original, data, headers } = await oauth.finishUpstream<PendingSignIn>(request);
+    const params = new URL(request.url).searchParams;
+    const code = params.get("code");
+    if (params.get("error") || !code) {
+      headers.set("location", authorizationErrorRedirect(original, "access_denied"));
+      return new Response(null, { status: 302, headers });
+    }
+
+    const config = edgeConfig(env);
+    let user: UserProps & { emailVerified: boolean };
+    try {
+      const provider = await discoverProvider(config.idp.issuer);
+      user = await verifyIdToken(config, provider, await exchangeCode(config, provider, code, data.verifier), data.nonce);
+    } catch (error) {
+      console.warn(`sign-in failed at the identity provider step: ${(error as Error).message}`);
+      return errorPage(502, `Signing in with the identity provider failed: ${(error as Error).message}`);
+    }
+
+    const audit = { userSub: user.sub, userEmail: user.email, clientId: original.clientId, latencyMs: 0 };
+    const refusal = domainRefusal(config, user);
+    if (refusal) {
+      recordAudit(env, ctx, { ...audit, kind: "auth.denied", outcome: "denied", latencyMs: Date.now() - started });
+      return errorPage(403, `${refusal}.`);
+    }
+
+    const { emailVerified: _checked, ...props } = user;
+    const { redirectTo } = await oauth.completeAuthorization({
+      request: original,
+      userId: user.sub,
+      metadata: { email: user.email },
+      scope: original.scope,
+      props,
+    });
+    recordAudit(env, ctx, { ...audit, kind: "auth.sign_in", outcome: "ok", latencyMs: Date.now() - started });
+    headers.set("location", redirectTo);
+    return new Response(null, { status: 302, headers });
+  }, env);
+}

@@ -1,0 +1,41 @@
+import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
+import type { EdgeConfig } from "../../../contract/config/schema.ts";
+import type { UserProps } from "../../env.ts";
+import type { ProviderMetadata } from "./discovery.ts";
+
+const keySets = new Map<string, JWTVerifyGetKey>();
+
+/** Clock skew tolerated on the IdP's `exp`/`iat`. */
+const CLOCK_TOLERANCE_SECONDS = 60;
+
+/**
+ * Verifies the IdP's id_token (signature against the IdP's JWKS, `iss`, `aud`, `exp`, and the `nonce`
+ * this sign-in sent) and returns who signed in. Any failed check throws, naming it.
+ */
+export async function verifyIdToken(config: EdgeConfig, provider: ProviderMetadata, idToken: string, nonce: string): Promise<UserProps & { emailVerified: boolean }> {
+  let keys = keySets.get(provider.jwks_uri);
+  if (!keys) {
+    keys = createRemoteJWKSet(new URL(provider.jwks_uri));
+    keySets.set(provider.jwks_uri, keys);
+  }
+  const { payload } = await jwtVerify(idToken, keys, {
+    issuer: config.idp.issuer,
+    audience: config.idp.clientId,
+    requiredClaims: ["sub", "exp", "iat", "nonce"],
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
+  });
+  if (payload.nonce !== nonce) throw new Error("id_token nonce does not match this sign-in");
+  // OIDC Core §3.1.3.7: with several audiences, azp must name this client.
+  if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== config.idp.clientId) {
+    throw new Error("id_token has several audiences and azp is not this client");
+  }
+  const text = (value: unknown) => (typeof value === "string" && value !== "" ? value : undefined);
+  return {
+    sub: payload.sub as string,
+    email: text(payload.email),
+    emailVerified: payload.email_verified === true,
+    name: text(payload.name),
+    hostedDomain: text(payload.hd),
+    groups: Array.isArray(payload.groups) ? payload.groups.filter((group): group is string => typeof group === "string") : [],
+  };
+}

@@ -1,0 +1,20 @@
+import { type EdgeConfig as Config, EdgeConfig } from "../contract/config/schema.ts";
+import { EDGE_ENV_NAMES } from "../contract/config/env-names.ts";
+import { loadConfig } from "../contract/config/load.ts";
+import type { EdgeEnv } from "./env.ts";
+
+// A Worker's env is fixed for the life of an isolate, so its configuration is validated once per env object.
+const cache = new WeakMap<object, Config>();
+
+/** The edge configuration from the Worker's vars and secrets; throws ConfigError naming each wrong variable. */
+export function edgeConfig(env: EdgeEnv): Config {
+  let config = cache.get(env);
+  if (!config) {
+    config = loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env });
+    cache.set(env, config);
+  }
+  return config;
+}
+
+/** The one MCP resource the edge's tokens are issued for; `/mcp/<server>` lies beneath it. */
+export const mcpResource = (config: Config): string => `${config.publicUrl}/mcp`;

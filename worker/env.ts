@@ -1,0 +1,23 @@
+import type { AuditEvent } from "../contract/audit-event.ts";
+
+/**
+ * The Worker's bindings (wrangler.toml). Configuration values arrive as plain strings and are
+ * validated by `config.ts`; secrets (IDP_CLIENT_SECRET, EDGE_SIGNING_KEY) are set with `wrangler secret put`.
+ */
+export interface EdgeEnv {
+  /** Clients, grants and tokens of the authorization server (tokens stored only as hashes). */
+  OAUTH_KV: KVNamespace;
+  /** Audit events on their way to the origin; the queue holds them while the origin is down. */
+  AUDIT_QUEUE: Queue<AuditEvent>;
+  [variable: string]: unknown;
+}
+
+/** What the edge knows about a signed-in user; stored encrypted in each grant and handed to the MCP handler as `ctx.props`. */
+export interface UserProps {
+  sub: string;
+  email?: string;
+  name?: string;
+  /** Google Workspace domain (`hd` claim), when the identity provider sends one. */
+  hostedDomain?: string;
+  groups: string[];
+}

@@ -1,0 +1,48 @@
+import { Hono } from "hono";
+import type { AuditEvent } from "../contract/audit-event.ts";
+import { ConfigError } from "../contract/config/load.ts";
+import { EDGE_JWKS_PATH } from "../contract/edge-assertion.ts";
+import { deliverAuditBatch } from "./audit/deliver.ts";
+import { AUTHORIZE_PATH, edgeOAuth, IDP_CALLBACK_PATH } from "./auth/authorization-server.ts";
+import { decideConsent, showConsent } from "./auth/authorize.ts";
+import { finishSignIn } from "./auth/callback.ts";
+import { edgeConfig } from "./config.ts";
+import type { EdgeEnv } from "./env.ts";
+import { healthz, readyz } from "./ops/health.ts";
+import { serveEdgeJwks } from "./upstream/jwks.ts";
+
+const app = new Hono<{ Bindings: EdgeEnv }>();
+
+app.get("/healthz", healthz);
+app.get("/readyz", (c) => readyz(c.env));
+app.get(EDGE_JWKS_PATH, (c) => serveEdgeJwks(c.env));
+
+// The user-facing half of authorization: consent, then the identity provider, then back to the client.
+app.get(AUTHORIZE_PATH, (c) => showConsent(c.req.raw, c.env));
+app.post(AUTHORIZE_PATH, (c) => decideConsent(c.req.raw, c.env));
+app.get(IDP_CALLBACK_PATH, (c) => finishSignIn(c.req.raw, c.env, c.executionCtx as ExecutionContext));
+
+// The protected resource: its metadata, its 401 challenge, and MCP itself once the token checks out.
+const mcpResource = (c: { req: { raw: Request }; env: EdgeEnv; executionCtx: unknown }) =>
+  edgeOAuth(edgeConfig(c.env)).mcpResourceServer.fetch(c.req.raw, c.env, c.executionCtx as ExecutionContext);
+app.all("/mcp", mcpResource);
+app.all("/mcp/*", mcpResource);
+app.get("/.well-known/oauth-protected-resource", mcpResource);
+app.get("/.well-known/oauth-protected-resource/*", mcpResource);
+
+// Everything else the library serves: AS metadata, token, revocation, dynamic registration.
+app.all("*", (c) => edgeOAuth(edgeConfig(c.env)).authorizationServer.fetch(c.req.raw, c.env, c.executionCtx as ExecutionContext));
+
+app.onError((error) => {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    return new Response("The edge is misconfigured; its logs name the setting to fix.\n", { status: 500 });
+  }
+  console.error(`unhandled error: ${error.stack ?? String(error)}`);
+  return new Response("Internal error\n", { status: 500 });
+});
+
+export default {
+  fetch: app.fetch,
+  queue: deliverAuditBatch,
+} satisfies ExportedHandler<EdgeEnv, AuditEvent>;

@@ -1,0 +1,91 @@
+import type { OAuthResourceContext } from "@cloudflare/workers-oauth-provider";
+import { ServerName } from "../../contract/config/schema.ts";
+import { recordAudit } from "../audit/record.ts";
+import { edgeConfig } from "../config.ts";
+import type { EdgeEnv, UserProps } from "../env.ts";
+import { fetchOrigin } from "../upstream/fetch-origin.ts";
+import { inspectRequest, type RequestFacts } from "./inspect-request.ts";
+import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
+import { observeResponse } from "./observe-response.ts";
+import { headersToClient, headersToOrigin } from "./relay-headers.ts";
+
+/** Larger request bodies are refused before they are read whole (the SDKs cap messages at 4 MB too). */
+const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+
+/** What a GET or DELETE means on a legacy MCP endpoint, for the audit trail. */
+const METHOD_OF_HTTP_VERB: Record<string, string> = { GET: "stream/open", DELETE: "session/delete" };
+
+/**
+ * `/mcp/<server>`: the user is authenticated (the resource server checked the token). Relays the MCP
+ * exchange to the origin under an edge assertion, unchanged in both directions, and audits it.
+ */
+export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResourceContext<UserProps>): Promise<Response> {
+  const started = Date.now();
+  const config = edgeConfig(env);
+  const server = serverOf(new URL(request.url).pathname);
+  if (!server.success) return jsonRpcError(404, undefined, JSON_RPC.methodNotFound, server.message);
+
+  const body = request.method === "POST" ? await readBody(request) : undefined;
+  if (body === null) return jsonRpcError(413, undefined, JSON_RPC.invalidRequest, `request body over ${MAX_REQUEST_BYTES} bytes`);
+  const facts: RequestFacts = body !== undefined ? inspectRequest(body, request.headers) : { method: METHOD_OF_HTTP_VERB[request.method] };
+
+  const user = ctx.props;
+  const claims = { sub: user.sub, email: user.email, groups: user.groups, client_id: ctx.auth.clientId ?? "unknown", server: server.name };
+  let originResponse: Response;
+  try {
+    originResponse = await fetchOrigin(config, `/servers/${server.name}/mcp`, claims, {
+      method: request.method,
+      headers: headersToOrigin(request.headers),
+      body,
+      signal: request.signal,
+    });
+  } catch (error) {
+    console.error(`origin unreachable for server ${server.name}: ${String(error)}`);
+    originResponse = jsonRpcError(502, facts.id, JSON_RPC.upstreamUnavailable, `the origin could not be reached for server "${server.name}"`);
+  }
+
+  const { response, observed } = observeResponse(originResponse, facts.id);
+  recordAudit(
+    env,
+    ctx,
+    observed.then((observation) => ({
+      kind: "mcp.request" as const,
+      userSub: user.sub,
+      userEmail: user.email,
+      clientId: ctx.auth.clientId,
+      server: server.name,
+      method: facts.method,
+      tool: facts.tool,
+      protocolVersion: facts.protocolVersion,
+      outcome: observation.outcome,
+      errorCode: observation.errorCode,
+      httpStatus: originResponse.status,
+      latencyMs: Date.now() - started,
+      requestBytes: body === undefined ? 0 : new TextEncoder().encode(body).byteLength,
+      responseBytes: observation.responseBytes,
+    })),
+  );
+  return new Response(response.body, { status: response.status, headers: headersToClient(response.headers) });
+}
+
+type ServerOfPath = { success: true; name: string } | { success: false; message: string };
+
+function serverOf(pathname: string): ServerOfPath {
+  const match = /^\/mcp\/([^/]+)\/?$/.exec(pathname);
+  if (!match?.[1]) {
+    return {
+      success: false,
+      message: "connect to /mcp/<server> (the aggregated /mcp endpoint, with every server you may use, is not available yet)",
+    };
+  }
+  const name = ServerName.safeParse(decodeURIComponent(match[1]));
+  return name.success ? { success: true, name: name.data } : { success: false, message: `"${match[1]}" is not a server name` };
+}
+
+/** The body as text, or null when it is larger than allowed. */
+async function readBody(request: Request): Promise<string | null> {
+  const declared = Number(request.headers.get("content-length") ?? 0);
+  if (declared > MAX_REQUEST_BYTES) return null;
+  const text = await request.text();
+  return new TextEncoder().encode(text).byteLength > MAX_REQUEST_BYTES ? null : text;
+}

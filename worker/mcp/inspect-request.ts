@@ -1,0 +1,36 @@
+/** What the edge reads from a client's JSON-RPC message to route and audit it. It never alters the message. */
+export interface RequestFacts {
+  /** `batch` for a JSON array (2025-03-26 clients may batch); absent when the body is not JSON-RPC. */
+  method?: string;
+  /** The request id, when the message is a request (notifications and responses have none to wait for). */
+  id?: string | number;
+  /** `params.name` of a tools/call. */
+  tool?: string;
+  protocolVersion?: string;
+}
+
+const MODERN_VERSION_KEY = "io.modelcontextprotocol/protocolVersion";
+
+export function inspectRequest(body: string, headers: Headers): RequestFacts {
+  const headerVersion = headers.get("mcp-protocol-version") ?? undefined;
+  let message: unknown;
+  try {
+    message = JSON.parse(body);
+  } catch {
+    return { protocolVersion: headerVersion };
+  }
+  if (Array.isArray(message)) return { method: "batch", protocolVersion: headerVersion };
+  if (typeof message !== "object" || message === null) return { protocolVersion: headerVersion };
+
+  const { method, id, params } = message as { method?: unknown; id?: unknown; params?: Record<string, unknown> };
+  const meta = params?._meta as Record<string, unknown> | undefined;
+  const initializeVersion = method === "initialize" ? params?.protocolVersion : undefined;
+  return {
+    method: typeof method === "string" ? method : undefined,
+    id: typeof id === "string" || typeof id === "number" ? id : undefined,
+    tool: method === "tools/call" && typeof params?.name === "string" ? params.name : undefined,
+    protocolVersion: stringOrUndefined(meta?.[MODERN_VERSION_KEY]) ?? stringOrUndefined(initializeVersion) ?? headerVersion,
+  };
+}
+
+const stringOrUndefined = (value: unknown) => (typeof value === "string" ? value : undefined);

@@ -1,0 +1,13 @@
+/** A JSON-RPC error answer the edge gives itself (when the origin is unreachable, or a request is refused before relaying). */
+export function jsonRpcError(status: number, id: string | number | undefined, code: number, message: string): Response {
+  return Response.json({ jsonrpc: "2.0", id: id ?? null, error: { code, message } }, { status });
+}
+
+/** JSON-RPC codes the edge uses. */
+export const JSON_RPC = {
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  internalError: -32603,
+  /** Implementation-defined server error range: the upstream could not be reached. */
+  upstreamUnavailable: -32000,
+} as const;
