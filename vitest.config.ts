@@ -9,7 +9,7 @@ export default defineConfig({
     projects: [
       {
         plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: await edgeTestBindings() } })],
-        test: { name: "edge", include: ["test/edge/**/*.test.ts"] },
+        test: { name: "edge", include: ["test/edge/**/*.test.ts"], globalSetup: ["test/edge/idp-setup.ts"] },
       },
       {
         test: {

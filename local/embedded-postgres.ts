@@ -13,11 +13,13 @@ import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
  * 64 KiB, e.g. a big audit batch), another connection's messages can land between its Parse and
  * its Bind. The unnamed prepared statement is then overwritten and the query fails ("bind message
  * supplies 2 parameters, but prepared statement "" requires 1") or, worse, runs the wrong one.
- * With a single connection per process nothing can interleave, and the pool queues the callers.
+ * A connection's own messages never interleave, so the origin keeps ONE connection and its pool
+ * queues the callers; other clients (psql, a test's second pool) should stay occasional and small.
  *
- * It also follows that, through the embedded server, every connection shares session state:
- * SET, temporary tables and session advisory locks are one backend's. Advisory locks therefore
- * exclude nothing between connections here; they do on a real server.
+ * It also follows that every connection through the embedded server shares one session: SET,
+ * temporary tables and session advisory locks are that backend's, so advisory locks exclude
+ * nothing between connections here (they do on a real server). Startup parameters such as
+ * `application_name` are ignored.
  */
 export const EMBEDDED_POOL_MAX = 1;
 
@@ -48,9 +50,9 @@ export interface EmbeddedPostgres {
  * PGlite (Postgres compiled to WebAssembly, in this process) served over the Postgres wire
  * protocol, so that the origin reaches it with plain `pg` exactly as it reaches RDS.
  *
- * Only one process may use a data directory at a time, and PGlite does not lock it; the port
- * check below, made before the directory is opened, is what stops a second copy of the same
- * local system from opening it too.
+ * Only one process may use a data directory at a time, and PGlite does not lock it. The port is
+ * checked before the directory is opened, so a second copy of the local system started with the
+ * same port and directory stops there, without touching the first one's files.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const host = options.host ?? "127.0.0.1";

@@ -63,32 +63,23 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   const close = async () => {
     for (const part of running.reverse()) await part.close().catch((error: unknown) => log(part.name, `stop failed: ${String(error)}`));
   };
-  const step = async <T extends { close(): Promise<void> }>(name: string, start: () => Promise<T>): Promise<T> => {
+  const step = async <T extends { close(): Promise<void> }>(name: string, portVariable: string, start: () => Promise<T>): Promise<T> => {
     try {
       const part = await start();
       running.push({ name, close: () => part.close() });
       return part;
     } catch (error) {
       await close();
-      throw new Error(`${name} failed to start: ${(error as Error).message}`, { cause: error });
+      const message = (error as Error).message;
+      const hint = /already in use/.test(message) ? ` (with npm start, set ${portVariable} to use another port)` : "";
+      throw new Error(`${name} failed to start: ${message}${hint}`, { cause: error });
     }
   };
 
+  // Both configurations are validated before anything starts, so a wrong key stops nothing half-way.
+  const idpIssuer = `http://127.0.0.1:${ports.idp}`;
   const idpSecret = crypto.randomUUID();
-  const idp = await step("identity provider", () =>
-    startIdp({
-      port: ports.idp,
-      autoSignIn: options.autoSignIn,
-      clients: [{ clientId: LOCAL_IDP_CLIENT_ID, clientSecret: idpSecret, redirectUris: [`${edgeUrl}/callback`] }],
-    }),
-  );
-  log("idp", `OpenID provider on ${idp.issuer}`);
-
-  const database = options.databaseUrl
-    ? { url: options.databaseUrl, close: async () => {} }
-    : await step("embedded PostgreSQL", () => startEmbeddedPostgres({ dataDir: join(dataDir, "postgres"), port: ports.database }));
-  log("db", options.databaseUrl ? "using DATABASE_URL" : `embedded PostgreSQL (PGlite) on ${database.url}, data in ${join(dataDir, "postgres")}`);
-
+  const embeddedUrl = `postgres://postgres@127.0.0.1:${ports.database}/postgres`;
   const originConfig = loadConfig(OriginConfig, ORIGIN_ENV_NAMES, {
     env: {},
     file: {
@@ -97,30 +88,45 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         port: ports.origin,
         publicUrl: originUrl,
         edgeIssuer: edgeUrl,
-        databaseUrl: database.url,
+        databaseUrl: options.databaseUrl ?? embeddedUrl,
         databasePoolMax: options.databaseUrl ? 10 : EMBEDDED_POOL_MAX,
         servers: demoServers(),
         ...options.originFile?.content,
       },
     },
   });
-  const origin = await step("origin", () => startOrigin(originConfig, (line) => log("origin", line)));
-  log("origin", `origin on ${origin.url}, serving: ${Object.keys(originConfig.servers).join(", ")}`);
-
   const edgeEnv = {
     PUBLIC_URL: edgeUrl,
     ORIGIN_URL: originUrl,
-    IDP_ISSUER: idp.issuer,
+    IDP_ISSUER: idpIssuer,
     IDP_CLIENT_ID: LOCAL_IDP_CLIENT_ID,
     IDP_CLIENT_SECRET: idpSecret,
     IDP_SCOPES: "openid,email,profile,groups",
     EDGE_SIGNING_KEY: await generateEdgeSigningKey(),
   } satisfies Partial<Record<keyof typeof EDGE_ENV_NAMES, string>>;
-  loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: edgeEnv }); // fail here, with names, rather than inside wrangler
+  loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: edgeEnv });
+
+  await step("identity provider", "IDP_PORT", () =>
+    startIdp({
+      port: ports.idp,
+      autoSignIn: options.autoSignIn,
+      clients: [{ clientId: LOCAL_IDP_CLIENT_ID, clientSecret: idpSecret, redirectUris: [`${edgeUrl}/callback`] }],
+    }),
+  );
+  log("idp", `OpenID provider on ${idpIssuer}`);
+
+  if (!options.databaseUrl) {
+    await step("embedded PostgreSQL", "EMBEDDED_DB_PORT", () => startEmbeddedPostgres({ dataDir: join(dataDir, "postgres"), port: ports.database }));
+  }
+  log("db", options.databaseUrl ? "using DATABASE_URL" : `embedded PostgreSQL (PGlite) on ${embeddedUrl}, data in ${join(dataDir, "postgres")}`);
+
+  const origin = await step("origin", "ORIGIN_PORT", () => startOrigin(originConfig, (line) => log("origin", line)));
+  log("origin", `origin on ${origin.url}, serving: ${Object.keys(originConfig.servers).join(", ")}`);
+
   const envFile = join(dataDir, "edge.env");
   await writeFile(envFile, toEnvFile(edgeEnv), { mode: 0o600 });
   await chmod(envFile, 0o600);
-  await step("edge (wrangler dev)", () =>
+  await step("edge (wrangler dev)", "EDGE_PORT", () =>
     startWranglerDev({
       port: ports.edge,
       inspectorPort: ports.edgeInspector,
@@ -130,7 +136,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     }),
   );
 
-  return { edgeUrl, originUrl, idpIssuer: idp.issuer, databaseUrl: database.url, servers: Object.keys(originConfig.servers), close };
+  return { edgeUrl, originUrl, idpIssuer, databaseUrl: originConfig.databaseUrl ?? embeddedUrl, servers: Object.keys(originConfig.servers), close };
 }
 
 /** Reads the `origin` section of a configuration file for `npm start`, if the file exists. */

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
+import { createServer } from "node:net";
 import { dirname, join } from "node:path";
+import { listen } from "../aws/origin/listen.ts";
 
 export interface WranglerDevOptions {
   port: number;
@@ -26,6 +28,9 @@ const require = createRequire(import.meta.url);
  * stopping it also stops workerd.
  */
 export async function startWranglerDev(options: WranglerDevOptions): Promise<RunningWrangler> {
+  // wrangler would quietly move to another port; the printed URLs must be the real ones, so a taken port is an error.
+  await ensurePortFree(options.port, "edge");
+  await ensurePortFree(options.inspectorPort, "edge inspector (EDGE_INSPECTOR_PORT)");
   const wrangler = join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
   const child = spawn(
     process.execPath,
@@ -59,6 +64,12 @@ export async function startWranglerDev(options: WranglerDevOptions): Promise<Run
     throw error;
   }
   return { url, close };
+}
+
+async function ensurePortFree(port: number, what: string): Promise<void> {
+  const probe = createServer();
+  await listen(probe, port, "127.0.0.1", `the ${what} port`);
+  await new Promise((resolve) => probe.close(resolve));
 }
 
 async function waitUntilHealthy(url: string, child: ChildProcess, recent: string[]): Promise<void> {

@@ -18,7 +18,7 @@ export function listen(server: Listenable, port: number, host: string, setting: 
       const code = (error as NodeJS.ErrnoException | undefined)?.code;
       reject(
         code === "EADDRINUSE"
-          ? new Error(`port ${port} on ${host} is already in use: stop what holds it, or choose another port with ${setting}`)
+          ? new Error(`port ${port} on ${host} is already in use: stop what holds it, or choose another with ${setting}`)
           : (error ?? new Error(`could not listen on ${host}:${port}`)),
       );
     };

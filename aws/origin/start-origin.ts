@@ -26,13 +26,14 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
     maxProcesses: config.stdio.maxProcesses,
     log,
   });
+  const replayGuard = createReplayGuard(db);
   const server = createAdaptorServer({
     fetch: createOriginApp({
       verifyAssertion: createAssertionVerifier({
         issuer: config.edgeIssuer,
         audience: config.publicUrl,
         keys: edgeKeys(config.edgeJwksUrl ?? `${config.edgeIssuer}${EDGE_JWKS_PATH}`),
-        claimJti: createReplayGuard(db).claim,
+        claimJti: replayGuard.claim,
       }),
       pool: stdio,
       auditStore: createAuditStore(db),
@@ -41,7 +42,9 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
   });
   const close = async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections?.();
     await stdio.close();
+    await replayGuard.idle();
     await db.end();
   };
   try {

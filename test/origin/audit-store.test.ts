@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { AuditEvent } from "../../contract/audit-event.ts";
 import { type AuditStore, createAuditStore } from "../../aws/origin/audit/store.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
+import { AuditEvent } from "../../contract/audit-event.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
 
 let clock = Date.parse("2026-03-01T12:00:00.000Z");
@@ -70,7 +70,9 @@ describe("audit store", () => {
 
   it("stamps each row with the time it was received", async () => {
     await store.insert([event()]);
-    const { rows } = await db.pool.query("SELECT received_at, now() - received_at < interval '1 hour' AS recent FROM audit_events");
+    const { rows } = await db.pool.query(
+      "SELECT received_at, now() - received_at < interval '1 hour' AS recent FROM audit_events",
+    );
     expect(rows).toEqual([{ received_at: expect.any(Date), recent: true }]);
   });
 
@@ -112,7 +114,12 @@ describe("audit store", () => {
   });
 
   it("stores values its columns cannot hold as they can, instead of failing the batch", async () => {
-    const odd = event({ tool: "nul\u0000inside", userEmail: "quote'\"\\back{slash},", errorCode: 2 ** 40, httpStatus: -(2 ** 31) });
+    const odd = event({
+      tool: "nul\u0000inside",
+      userEmail: "quote'\"\\back{slash},",
+      errorCode: 2 ** 40,
+      httpStatus: -(2 ** 31),
+    });
     const plain = event();
     expect(await store.insert([odd, plain])).toEqual({ inserted: 2 });
     const [back] = await store.recent(2).then((rows) => rows.filter((row) => row.id === odd.id));

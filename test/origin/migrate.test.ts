@@ -1,7 +1,8 @@
 import { readdir } from "node:fs/promises";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { MIGRATION_LOCK_ID, MIGRATIONS_DIR, MIGRATIONS_TABLE, migrate } from "../../aws/origin/db/migrate.ts";
+import { APPLICATION_NAME, createPool } from "../../aws/origin/db/pool.ts";
 import { type TestDatabase, usesEmbeddedDatabase, withTestDatabase } from "./database.ts";
 
 const migrationNames = async () =>
@@ -40,8 +41,10 @@ describe("migrate", () => {
        WHERE table_schema = 'public' AND table_name IN ('audit_events', 'assertion_jtis')
        ORDER BY table_name, ordinal_position`,
     );
-    const describe = columns.rows.map((c) => `${c.table_name}.${c.column_name} ${c.data_type}${c.is_nullable === "NO" ? " not null" : ""}`);
-    expect(describe).toEqual([
+    const described = columns.rows.map(
+      (c) => `${c.table_name}.${c.column_name} ${c.data_type}${c.is_nullable === "NO" ? " not null" : ""}`,
+    );
+    expect(described).toEqual([
       "assertion_jtis.jti text not null",
       "assertion_jtis.expires_at timestamp with time zone not null",
       "audit_events.id uuid not null",
@@ -67,14 +70,16 @@ describe("migrate", () => {
       `SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename IN ('audit_events', 'assertion_jtis')`,
     );
     const indexed = indexes.rows.map((row) => row.indexdef.replace(/^.* ON public\.(\w+) USING (\w+) /, "$1 $2 ")).sort();
-    expect(indexed).toEqual([
-      "assertion_jtis btree (expires_at)",
-      "assertion_jtis btree (jti)",
-      "audit_events btree (id)",
-      "audit_events btree (server, \"time\")",
-      "audit_events btree (\"time\")",
-      "audit_events btree (user_sub, \"time\")",
-    ].sort());
+    expect(indexed).toEqual(
+      [
+        "assertion_jtis btree (expires_at)",
+        "assertion_jtis btree (jti)",
+        "audit_events btree (id)",
+        'audit_events btree (server, "time")',
+        'audit_events btree ("time")',
+        'audit_events btree (user_sub, "time")',
+      ].sort(),
+    );
     const unique = await db.pool.query<{ indexdef: string }>(
       `SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND indexdef LIKE 'CREATE UNIQUE%' AND tablename IN ('audit_events', 'assertion_jtis') ORDER BY tablename`,
     );
@@ -136,6 +141,57 @@ describe("migrate", () => {
         expect(applied).toEqual([await migrationNames(), [], []]);
       } finally {
         await fresh.close();
+      }
+    });
+  });
+});
+
+describe("createPool", () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await withTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it("opens no more connections than asked", async () => {
+    const pool = createPool(db.url, { max: 1 });
+    try {
+      // Two at once through one connection: the second waits for the first to be released.
+      const first = await pool.connect();
+      let secondConnected = false;
+      const second = pool.connect().then((client) => {
+        secondConnected = true;
+        return client;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(secondConnected).toBe(false);
+      expect(pool.waitingCount).toBe(1);
+      first.release();
+      (await second).release();
+    } finally {
+      await pool.end();
+    }
+  });
+
+  // PGlite ignores the startup parameters and has no other backends to terminate.
+  describe.skipIf(usesEmbeddedDatabase)("on a server (needs DATABASE_URL)", () => {
+    it("names its sessions after the origin", async () => {
+      const { rows } = await db.pool.query("SELECT current_setting('application_name') AS name");
+      expect(rows).toEqual([{ name: APPLICATION_NAME }]);
+    });
+
+    it("survives an idle connection being killed, reporting it, and reconnects", async () => {
+      const errors: Error[] = [];
+      const pool = createPool(db.url, { max: 1, onIdleClientError: (error) => errors.push(error) });
+      try {
+        const { rows } = await pool.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+        await db.pool.query("SELECT pg_terminate_backend($1)", [rows[0]?.pid]);
+        await vi.waitFor(() => expect(errors).toHaveLength(1));
+        expect((await pool.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+      } finally {
+        await pool.end();
       }
     });
   });

@@ -30,5 +30,8 @@ export async function deliverAuditBatch(batch: MessageBatch<AuditEvent>, env: Ed
   } catch (error) {
     console.warn(`audit delivery: origin unreachable (${String(error)}); retrying ${events.length} events (attempt ${attempts})`);
   }
-  batch.retryAll({ delaySeconds: Math.min(2 ** attempts, MAX_RETRY_DELAY_SECONDS) });
+  batch.retryAll({ delaySeconds: retryDelaySeconds(attempts) });
 }
+
+/** Exponential back-off: 2, 4, 8 … seconds, at most an hour. */
+export const retryDelaySeconds = (attempts: number): number => Math.min(2 ** Math.max(attempts, 1), MAX_RETRY_DELAY_SECONDS);

@@ -7,7 +7,7 @@ import { domainRefusal } from "./domain-policy.ts";
 import { errorPage } from "./html.ts";
 import { discoverProvider } from "./idp/discovery.ts";
 import { exchangeCode } from "./idp/exchange-code.ts";
-import { verifyIdToken } from "./idp/verify-id-token.ts";
+import { idpKeys, verifyIdToken } from "./idp/verify-id-token.ts";
 
 /**
  * GET /callback: the IdP sent the browser back. Recover the approved request (the state is single-use and
@@ -28,7 +28,7 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
     let user: UserProps & { emailVerified: boolean };
     try {
       const provider = await discoverProvider(config.idp.issuer);
-      user = await verifyIdToken(config, provider, await exchangeCode(config, provider, code, data.verifier), data.nonce);
+      user = await verifyIdToken(config, idpKeys(provider), await exchangeCode(config, provider, code, data.verifier), data.nonce);
     } catch (error) {
       console.warn(`sign-in failed at the identity provider step: ${(error as Error).message}`);
       return errorPage(502, `Signing in with the identity provider failed: ${(error as Error).message}`);

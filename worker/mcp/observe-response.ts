@@ -50,7 +50,8 @@ async function readOutcome(stream: ReadableStream<Uint8Array>, isSse: boolean, r
     reader.cancel().catch(() => {});
   }
   if (!isSse) found ??= outcomeOfMessage(json, requestId);
-  return { ...(found ?? { outcome: outcomeOfStatus(status >= 400 ? status : 502) }), responseBytes };
+  // No answer to this request in the body: the origin failed it (or the stream broke off).
+  return { ...(found ?? { outcome: status >= 400 ? outcomeOfStatus(status) : "error" }), responseBytes };
 }
 
 function outcomeOfMessage(data: string, requestId: string | number): Omit<Observation, "responseBytes"> | undefined {

@@ -5,6 +5,16 @@ import type { ProviderMetadata } from "./discovery.ts";
 
 const keySets = new Map<string, JWTVerifyGetKey>();
 
+/** The IdP's signing keys from its JWKS, cached per isolate (jose refetches on an unknown `kid`). */
+export function idpKeys(provider: ProviderMetadata): JWTVerifyGetKey {
+  let keys = keySets.get(provider.jwks_uri);
+  if (!keys) {
+    keys = createRemoteJWKSet(new URL(provider.jwks_uri));
+    keySets.set(provider.jwks_uri, keys);
+  }
+  return keys;
+}
+
 /** Clock skew tolerated on the IdP's `exp`/`iat`. */
 const CLOCK_TOLERANCE_SECONDS = 60;
 
@@ -12,12 +22,12 @@ const CLOCK_TOLERANCE_SECONDS = 60;
  * Verifies the IdP's id_token (signature against the IdP's JWKS, `iss`, `aud`, `exp`, and the `nonce`
  * this sign-in sent) and returns who signed in. Any failed check throws, naming it.
  */
-export async function verifyIdToken(config: EdgeConfig, provider: ProviderMetadata, idToken: string, nonce: string): Promise<UserProps & { emailVerified: boolean }> {
-  let keys = keySets.get(provider.jwks_uri);
-  if (!keys) {
-    keys = createRemoteJWKSet(new URL(provider.jwks_uri));
-    keySets.set(provider.jwks_uri, keys);
-  }
+export async function verifyIdToken(
+  config: EdgeConfig,
+  keys: JWTVerifyGetKey,
+  idToken: string,
+  nonce: string,
+): Promise<UserProps & { emailVerified: boolean }> {
   const { payload } = await jwtVerify(idToken, keys, {
     issuer: config.idp.issuer,
     audience: config.idp.clientId,

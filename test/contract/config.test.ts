@@ -1,0 +1,106 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadOriginConfig } from "../../aws/origin/config.ts";
+import { EDGE_ENV_NAMES } from "../../contract/config/env-names.ts";
+import { ConfigError, loadConfig } from "../../contract/config/load.ts";
+import { EdgeConfig } from "../../contract/config/schema.ts";
+
+const validEdgeEnv = {
+  PUBLIC_URL: "https://mcp.example.com",
+  ORIGIN_URL: "https://origin.example.com",
+  IDP_ISSUER: "https://accounts.google.com",
+  IDP_CLIENT_ID: "client.apps.googleusercontent.com",
+  IDP_CLIENT_SECRET: "placeholder-secret",
+  EDGE_SIGNING_KEY: '{"kty":"EC"}',
+};
+
+function problemsOf(load: () => unknown): string[] {
+  try {
+    load();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error("the configuration was accepted");
+}
+
+describe("configuration", () => {
+  it("applies defaults under the environment", () => {
+    const config = loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: validEdgeEnv });
+    expect(config.idp.scopes).toEqual(["openid", "email", "profile"]);
+    expect(config.accessTokenTtlSeconds).toBe(3600);
+  });
+
+  it("names the key, where its value came from, what was expected and what it got", () => {
+    const problems = problemsOf(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, PUBLIC_URL: "http://mcp.example.com" } }));
+    expect(problems).toEqual([
+      'publicUrl (from environment PUBLIC_URL): expected https (plain http is accepted only on localhost or 127.0.0.1); got "http://mcp.example.com"',
+    ]);
+  });
+
+  it("says which variable sets a missing key", () => {
+    const { IDP_ISSUER: _missing, ...env } = validEdgeEnv;
+    const problems = problemsOf(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^idp\.issuer \(from defaults; set environment IDP_ISSUER or the file\): .*; it is missing$/);
+  });
+
+  it("reports every wrong key at once, and never prints a secret", () => {
+    const problems = problemsOf(() =>
+      loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, ACCESS_TOKEN_TTL_SECONDS: "10", IDP_CLIENT_SECRET: "" }, file: { path: "f.json", content: { idp: { clientSecret: 42 } } } }),
+    );
+    expect(problems).toHaveLength(2);
+    expect(problems.join("\n")).toContain("accessTokenTtlSeconds (from environment ACCESS_TOKEN_TTL_SECONDS)");
+    expect(problems.join("\n")).toContain("idp.clientSecret (from f.json)");
+    expect(problems.join("\n")).toContain("a value (not shown)");
+    expect(problems.join("\n")).not.toContain("42");
+  });
+
+  it("refuses a number that is not one", () => {
+    const problems = problemsOf(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, ACCESS_TOKEN_TTL_SECONDS: "an hour" } }));
+    expect(problems).toEqual(['accessTokenTtlSeconds (from environment ACCESS_TOKEN_TTL_SECONDS): expected a number; got "an hour"']);
+  });
+
+  it("refuses unknown keys (a typo is not silently ignored)", () => {
+    const problems = problemsOf(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: validEdgeEnv, file: { path: "f.json", content: { pubicUrl: "x" } } }));
+    expect(problems.join("\n")).toMatch(/pubicUrl/);
+  });
+});
+
+describe("origin configuration file", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "mcp-config-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const env = { ORIGIN_PUBLIC_URL: "https://origin.example.com", EDGE_ISSUER: "https://mcp.example.com" };
+
+  it("takes the origin section of the file, with the environment over it", async () => {
+    const path = join(dir, "proxy.config.json");
+    await writeFile(path, JSON.stringify({ origin: { port: 9000, servers: { docs: { transport: "stdio", command: "docs-mcp" } } } }));
+    const config = loadOriginConfig({ ...env, MCP_PROXY_CONFIG: path, PORT: "9100" });
+    expect(config.port).toBe(9100);
+    expect(config.servers.docs).toMatchObject({ command: "docs-mcp", args: [], env: {} });
+  });
+
+  it("names a bad server entry by its path in the file", async () => {
+    const path = join(dir, "bad.json");
+    await writeFile(path, JSON.stringify({ origin: { servers: { "Bad Name": { transport: "stdio", command: "x" }, ok: { transport: "ftp" } } } }));
+    const problems = problemsOf(() => loadOriginConfig({ ...env, MCP_PROXY_CONFIG: path }));
+    expect(problems.join("\n")).toContain(`servers.Bad Name (from ${path} (origin section))`);
+    expect(problems.join("\n")).toContain('servers.ok.transport (from');
+    expect(problems.join("\n")).toContain('expected "transport": "stdio"');
+  });
+
+  it("says so when the named file does not exist or is not JSON", async () => {
+    expect(problemsOf(() => loadOriginConfig({ ...env, MCP_PROXY_CONFIG: join(dir, "missing.json") }))[0]).toContain("file not found");
+    const path = join(dir, "broken.json");
+    await writeFile(path, "{ origin: ");
+    expect(problemsOf(() => loadOriginConfig({ ...env, MCP_PROXY_CONFIG: path }))[0]).toContain(path);
+  });
+});

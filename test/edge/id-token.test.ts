@@ -1,0 +1,94 @@
+import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { beforeAll, describe, expect, it } from "vitest";
+import { domainRefusal } from "../../worker/auth/domain-policy.ts";
+import { verifyIdToken } from "../../worker/auth/idp/verify-id-token.ts";
+import { edgeConfig } from "../../worker/config.ts";
+import { testEnv } from "./edge-env.ts";
+
+const ISSUER = "https://idp.example.test";
+const config = () => ({ ...edgeConfig(testEnv()), idp: { ...edgeConfig(testEnv()).idp, issuer: ISSUER } });
+
+let keys: ReturnType<typeof createLocalJWKSet>;
+let idpKey: CryptoKey;
+
+beforeAll(async () => {
+  const pair = await generateKeyPair("RS256", { extractable: true });
+  idpKey = pair.privateKey;
+  const jwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: "idp-1", alg: "RS256" };
+  keys = createLocalJWKSet({ keys: [jwk] });
+});
+
+async function idToken(overrides: { iss?: string; aud?: string | string[]; nonce?: string; exp?: number; key?: CryptoKey; claims?: object } = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ nonce: overrides.nonce ?? "n-1", email: "dev@example.com", email_verified: true, hd: "example.com", ...overrides.claims })
+    .setProtectedHeader({ alg: "RS256", kid: "idp-1" })
+    .setIssuer(overrides.iss ?? ISSUER)
+    .setAudience(overrides.aud ?? "edge-test-client")
+    .setSubject("user-1")
+    .setIssuedAt(now)
+    .setExpirationTime(overrides.exp ?? now + 300)
+    .sign(overrides.key ?? idpKey);
+}
+
+describe("id_token verification at the callback", () => {
+  it("accepts a token of the IdP, for this client, with this sign-in's nonce", async () => {
+    const user = await verifyIdToken(config(), keys, await idToken(), "n-1");
+    expect(user).toMatchObject({ sub: "user-1", email: "dev@example.com", emailVerified: true, hostedDomain: "example.com" });
+  });
+
+  it("refuses another sign-in's nonce", async () => {
+    await expect(verifyIdToken(config(), keys, await idToken({ nonce: "n-2" }), "n-1")).rejects.toThrow(/nonce/);
+  });
+
+  it("refuses a token for another client", async () => {
+    await expect(verifyIdToken(config(), keys, await idToken({ aud: "someone-else" }), "n-1")).rejects.toThrow(/aud/);
+  });
+
+  it("refuses a token from another issuer", async () => {
+    await expect(verifyIdToken(config(), keys, await idToken({ iss: "https://evil.example.test" }), "n-1")).rejects.toThrow(/iss/);
+  });
+
+  it("refuses an expired token", async () => {
+    const longAgo = Math.floor(Date.now() / 1000) - 3600;
+    await expect(verifyIdToken(config(), keys, await idToken({ exp: longAgo }), "n-1")).rejects.toThrow(/exp/);
+  });
+
+  it("refuses a token signed by another key", async () => {
+    const { privateKey } = await generateKeyPair("RS256");
+    await expect(verifyIdToken(config(), keys, await idToken({ key: privateKey }), "n-1")).rejects.toThrow(/signature/);
+  });
+
+  it("refuses a token with several audiences whose azp is not this client", async () => {
+    const token = await idToken({ aud: ["edge-test-client", "other"], claims: { azp: "other" } });
+    await expect(verifyIdToken(config(), keys, token, "n-1")).rejects.toThrow(/azp/);
+  });
+});
+
+describe("allowed domains", () => {
+  const withDomains = (issuer: string) => ({ ...config(), idp: { ...config().idp, issuer, allowedDomains: ["example.com"] } });
+  const user = (fields: object) => ({ sub: "u", groups: [], emailVerified: true, ...fields });
+
+  it("lets anyone in when no domain is configured", () => {
+    expect(domainRefusal(config(), user({ email: "x@anywhere.example" }))).toBeNull();
+  });
+
+  it("admits a Workspace account of an allowed domain", () => {
+    expect(domainRefusal(withDomains("https://accounts.google.com"), user({ hostedDomain: "example.com" }))).toBeNull();
+  });
+
+  it("refuses a Workspace account of another domain", () => {
+    expect(domainRefusal(withDomains("https://accounts.google.com"), user({ hostedDomain: "other.example" }))).toMatch(/other.example/);
+  });
+
+  it("refuses a Google account without a Workspace domain, even with an address on the allowed domain", () => {
+    expect(domainRefusal(withDomains("https://accounts.google.com"), user({ email: "x@example.com" }))).toMatch(/Workspace/);
+  });
+
+  it("refuses an unverified address at another provider", () => {
+    expect(domainRefusal(withDomains(ISSUER), user({ email: "x@example.com", emailVerified: false }))).toMatch(/vouch/);
+  });
+
+  it("refuses a verified address of another domain at another provider", () => {
+    expect(domainRefusal(withDomains(ISSUER), user({ email: "guest@other.example" }))).toMatch(/other.example/);
+  });
+});

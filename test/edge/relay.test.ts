@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest";
+import { inspectRequest } from "../../worker/mcp/inspect-request.ts";
+import { observeResponse } from "../../worker/mcp/observe-response.ts";
+import { headersToClient, headersToOrigin } from "../../worker/mcp/relay-headers.ts";
+
+describe("headers crossing the edge", () => {
+  it("never forwards the client's credentials or cookies to the origin", () => {
+    const forwarded = headersToOrigin(
+      new Headers({
+        authorization: "Bearer client-token",
+        cookie: "session=1",
+        "x-forwarded-for": "203.0.113.9",
+        "mcp-edge-assertion": "forged-by-client",
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-session-id": "s-1",
+        "mcp-protocol-version": "2025-11-25",
+        "mcp-param-region": "eu",
+      }),
+    );
+    expect([...forwarded.keys()].sort()).toEqual(["accept", "content-type", "mcp-param-region", "mcp-protocol-version", "mcp-session-id"]);
+  });
+
+  it("passes back only the transport's own headers", () => {
+    const back = headersToClient(new Headers({ "content-type": "text/event-stream", "mcp-session-id": "s-1", "set-cookie": "x=1", server: "origin" }));
+    expect([...back.keys()].sort()).toEqual(["content-type", "mcp-session-id"]);
+  });
+});
+
+describe("reading a request for the audit trail", () => {
+  it("finds the method, id, tool and modern protocol version", () => {
+    const body = JSON.stringify({
+      jsonrpc: "2.0",
+      id: 3,
+      method: "tools/call",
+      params: { name: "echo", arguments: {}, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28" } },
+    });
+    expect(inspectRequest(body, new Headers())).toEqual({ method: "tools/call", id: 3, tool: "echo", protocolVersion: "2026-07-28" });
+  });
+
+  it("takes the version from initialize, else from the header", () => {
+    const initialize = JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25" } });
+    expect(inspectRequest(initialize, new Headers()).protocolVersion).toBe("2025-11-25");
+    const list = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    expect(inspectRequest(list, new Headers({ "mcp-protocol-version": "2025-06-18" })).protocolVersion).toBe("2025-06-18");
+  });
+
+  it("survives a body that is not JSON-RPC", () => {
+    expect(inspectRequest("{not json", new Headers())).toEqual({ protocolVersion: undefined });
+    expect(inspectRequest("[1,2]", new Headers()).method).toBe("batch");
+  });
+});
+
+const sse = (...messages: unknown[]) =>
+  new Response(messages.map((message) => `event: message\ndata: ${JSON.stringify(message)}\n\n`).join(""), {
+    headers: { "content-type": "text/event-stream" },
+  });
+
+describe("observing how a request ended", () => {
+  it("reads the outcome from an SSE stream without changing what the client receives", async () => {
+    const progress = { jsonrpc: "2.0", method: "notifications/progress", params: { progress: 1 } };
+    const result = { jsonrpc: "2.0", id: 5, result: { content: [] } };
+    const { response, observed } = observeResponse(sse(progress, result), 5);
+    const received = await response.text();
+    expect(received).toContain('"notifications/progress"');
+    expect(received).toContain('"id":5');
+    expect(await observed).toMatchObject({ outcome: "ok", responseBytes: new TextEncoder().encode(received).byteLength });
+  });
+
+  it("tells a JSON-RPC error, a tool error and a success apart", async () => {
+    const error = observeResponse(Response.json({ jsonrpc: "2.0", id: 1, error: { code: -32602, message: "bad" } }), 1);
+    await error.response.text();
+    expect(await error.observed).toMatchObject({ outcome: "error", errorCode: -32602 });
+
+    const toolError = observeResponse(sse({ jsonrpc: "2.0", id: "a", result: { isError: true, content: [] } }), "a");
+    await toolError.response.text();
+    expect((await toolError.observed).outcome).toBe("tool_error");
+  });
+
+  it("ignores a response to another request id", async () => {
+    const { response, observed } = observeResponse(sse({ jsonrpc: "2.0", id: 99, result: {} }), 1);
+    await response.text();
+    expect((await observed).outcome).toBe("error");
+  });
+
+  it("calls an unreachable origin unavailable", async () => {
+    const { observed } = observeResponse(new Response(null, { status: 503 }), 1);
+    expect((await observed).outcome).toBe("unavailable");
+  });
+});

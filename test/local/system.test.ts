@@ -1,0 +1,72 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { freePort } from "../../local/free-port.ts";
+import { startLocalSystem } from "../../local/system.ts";
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function occupy(port: number): Promise<void> {
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+}
+
+async function canListen(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+async function ports() {
+  return { edge: await freePort(), edgeInspector: await freePort(), origin: await freePort(), idp: await freePort(), database: await freePort() };
+}
+
+async function dataDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "mcp-local-"));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe("the local system starts whole or not at all", () => {
+  it("names a taken origin port and the variable that moves it, and stops what it had started", async () => {
+    const chosen = await ports();
+    await occupy(chosen.origin);
+    const start = startLocalSystem({ ports: chosen, dataDir: await dataDir(), log: () => {} });
+    await expect(start).rejects.toThrow(
+      new RegExp(`^origin failed to start: port ${chosen.origin} on 127\\.0\\.0\\.1 is already in use.*set ORIGIN_PORT to use another port`),
+    );
+    // The identity provider and the embedded database were started first: they must be gone again.
+    expect(await canListen(chosen.idp)).toBe(true);
+    expect(await canListen(chosen.database)).toBe(true);
+  });
+
+  it("refuses a taken edge port instead of letting wrangler move elsewhere", async () => {
+    const chosen = await ports();
+    await occupy(chosen.edge);
+    await expect(startLocalSystem({ ports: chosen, dataDir: await dataDir(), log: () => {} })).rejects.toThrow(
+      new RegExp(`edge \\(wrangler dev\\) failed to start: port ${chosen.edge} .* already in use.*EDGE_PORT`),
+    );
+    expect(await canListen(chosen.origin)).toBe(true);
+  });
+
+  it("stops a configuration with a wrong key before anything starts, naming it", async () => {
+    const chosen = await ports();
+    const start = startLocalSystem({
+      ports: chosen,
+      dataDir: await dataDir(),
+      originFile: { path: "proxy.config.json (origin section)", content: { stdio: { maxProcesses: 0 } } },
+      log: () => {},
+    });
+    await expect(start).rejects.toThrow(/stdio\.maxProcesses \(from proxy\.config\.json \(origin section\)\)/);
+    expect(await canListen(chosen.idp)).toBe(true);
+    expect(await canListen(chosen.database)).toBe(true);
+  });
+});

@@ -1,0 +1,194 @@
+import { type CryptoKey, createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AUDIT_INGEST_PATH, type AuditEvent } from "../../contract/audit-event.ts";
+import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
+import { createOriginApp } from "../../aws/origin/app.ts";
+import { createAuditStore } from "../../aws/origin/audit/store.ts";
+import { migrate } from "../../aws/origin/db/migrate.ts";
+import { createStdioPool } from "../../aws/origin/hosting/stdio-pool.ts";
+import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
+import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
+import { type TestDatabase, withTestDatabase } from "./database.ts";
+
+const EDGE = "https://edge.example.test";
+const ORIGIN = "https://origin.example.test";
+const KID = "edge-key-1";
+
+let database: TestDatabase;
+let edgeKey: CryptoKey;
+let app: ReturnType<typeof createOriginApp>;
+
+beforeAll(async () => {
+  database = await withTestDatabase();
+  await migrate(database.pool);
+  const pair = await generateKeyPair("ES256", { extractable: true });
+  edgeKey = pair.privateKey;
+  const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: KID, alg: "ES256" };
+  app = createOriginApp({
+    verifyAssertion: createAssertionVerifier({
+      issuer: EDGE,
+      audience: ORIGIN,
+      keys: createLocalJWKSet({ keys: [publicJwk] }),
+      claimJti: createReplayGuard(database.pool).claim,
+    }),
+    pool: createStdioPool({ servers: {}, idleTimeoutMs: 60_000, maxProcesses: 1, log: () => {} }),
+    auditStore: createAuditStore(database.pool),
+    checkDatabase: async () => void (await database.pool.query("select 1")),
+  });
+});
+afterAll(async () => {
+  await database?.close();
+});
+
+interface AssertionShape {
+  key?: CryptoKey;
+  alg?: string;
+  typ?: string;
+  kid?: string;
+  iss?: string;
+  aud?: string;
+  jti?: string;
+  iat?: number;
+  exp?: number;
+  claims?: Record<string, unknown>;
+}
+
+/** An assertion as the edge would sign it, with any one part changed. */
+async function assertion(shape: AssertionShape = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ sub: "user-1", client_id: "client-1", ...shape.claims })
+    .setProtectedHeader({ alg: shape.alg ?? "ES256", typ: shape.typ ?? EDGE_ASSERTION_TYPE, kid: shape.kid ?? KID })
+    .setIssuer(shape.iss ?? EDGE)
+    .setAudience(shape.aud ?? ORIGIN)
+    .setJti(shape.jti ?? crypto.randomUUID())
+    .setIssuedAt(shape.iat ?? now)
+    .setExpirationTime(shape.exp ?? now + 60)
+    .sign(shape.key ?? edgeKey);
+}
+
+const auditEvent = (): AuditEvent => ({
+  id: crypto.randomUUID(),
+  time: new Date().toISOString(),
+  kind: "mcp.request",
+  outcome: "ok",
+  latencyMs: 3,
+});
+
+async function postAudit(token: string | undefined): Promise<{ status: number; body: Record<string, unknown> }> {
+  const headers = new Headers({ "content-type": "application/json" });
+  if (token !== undefined) headers.set(EDGE_ASSERTION_HEADER, token);
+  const response = await app.request(AUDIT_INGEST_PATH, { method: "POST", headers, body: JSON.stringify({ events: [auditEvent()] }) });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+describe("the origin's edge-assertion gate", () => {
+  it("accepts a valid assertion", async () => {
+    expect(await postAudit(await assertion())).toEqual({ status: 200, body: { inserted: 1 } });
+  });
+
+  it("refuses a request without an assertion", async () => {
+    expect(await postAudit(undefined)).toEqual({ status: 401, body: { error: "invalid_edge_assertion", reason: "missing" } });
+  });
+
+  it("refuses an expired assertion", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const { status, body } = await postAudit(await assertion({ iat: now - 300, exp: now - 120 }));
+    expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "expired" });
+  });
+
+  it("refuses an assertion minted long ago even if its exp is far away", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const { status, body } = await postAudit(await assertion({ iat: now - 3600, exp: now + 3600 }));
+    expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "expired" });
+  });
+
+  it("refuses an assertion signed by another key under the edge's kid", async () => {
+    const { privateKey: stranger } = await generateKeyPair("ES256");
+    const { status, body } = await postAudit(await assertion({ key: stranger }));
+    expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "signature" });
+  });
+
+  it("refuses an assertion signed with a kid the edge never published", async () => {
+    const { status, body } = await postAudit(await assertion({ kid: "unknown-key" }));
+    expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "signature" });
+  });
+
+  it("refuses an assertion for another audience", async () => {
+    const { status, body } = await postAudit(await assertion({ aud: "https://other-origin.example.test" }));
+    expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "audience" });
+  });
+
+  it("refuses an assertion from another issuer", async () => {
+    const { status, body } = await postAudit(await assertion({ iss: "https://evil.example.test" }));
+    expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "issuer" });
+  });
+
+  it("refuses a replayed assertion", async () => {
+    const token = await assertion();
+    expect((await postAudit(token)).status).toBe(200);
+    const { status, body } = await postAudit(token);
+    expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "replayed" });
+  });
+
+  it("refuses a token of another type (an id_token replayed as an assertion)", async () => {
+    const { status, body } = await postAudit(await assertion({ typ: "JWT" }));
+    expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "type" });
+  });
+
+  it("refuses an HMAC-signed assertion (algorithm confusion)", async () => {
+    const secret = new TextEncoder().encode("a-shared-secret-of-sufficient-length!!");
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ sub: "user-1", client_id: "client-1" })
+      .setProtectedHeader({ alg: "HS256", typ: EDGE_ASSERTION_TYPE, kid: KID })
+      .setIssuer(EDGE)
+      .setAudience(ORIGIN)
+      .setJti(crypto.randomUUID())
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .sign(secret);
+    const { status, body } = await postAudit(token);
+    expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "algorithm" });
+  });
+
+  it("refuses an unsigned assertion (alg none)", async () => {
+    const header = Buffer.from(JSON.stringify({ alg: "none", typ: EDGE_ASSERTION_TYPE })).toString("base64url");
+    const now = Math.floor(Date.now() / 1000);
+    const payload = Buffer.from(
+      JSON.stringify({ sub: "user-1", client_id: "client-1", iss: EDGE, aud: ORIGIN, jti: crypto.randomUUID(), iat: now, exp: now + 60 }),
+    ).toString("base64url");
+    const { status, body } = await postAudit(`${header}.${payload}.`);
+    expect(status).toBe(401);
+    expect(["algorithm", "malformed"]).toContain(body.reason);
+  });
+
+  it("refuses an assertion without the client it was issued through", async () => {
+    const { status, body } = await postAudit(await assertion({ claims: { client_id: undefined } }));
+    expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "claims" });
+  });
+
+  it("refuses a garbled assertion", async () => {
+    const { status, body } = await postAudit("not.a.jwt");
+    expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "malformed" });
+  });
+
+  it("refuses an assertion for one server presented at another's endpoint", async () => {
+    const response = await app.request("/servers/everything/mcp", {
+      method: "POST",
+      headers: { [EDGE_ASSERTION_HEADER]: await assertion({ claims: { server: "filesystem" } }), "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    expect(response.status).toBe(403);
+    const body = (await response.json()) as { error: { message: string } };
+    expect(body.error.message).toBe('the edge assertion is for server "filesystem", not "everything"');
+  });
+
+  it("refuses an invalid audit batch with what is wrong, and stores nothing of it", async () => {
+    const response = await app.request(AUDIT_INGEST_PATH, {
+      method: "POST",
+      headers: { [EDGE_ASSERTION_HEADER]: await assertion(), "content-type": "application/json" },
+      body: JSON.stringify({ events: [{ ...auditEvent(), outcome: "maybe" }] }),
+    });
+    expect(response.status).toBe(400);
+    expect(JSON.stringify(await response.json())).toContain("events.0.outcome");
+  });
+});
