@@ -1,6 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { edgeTestBindings } from "./test/edge/bindings.ts";
+import { edgeTestBindings } from "./test/edge/node/bindings.ts";
 
 // Three projects: edge code inside workerd (Miniflare's real KV and Queues), origin and tooling on Node
 // against real PostgreSQL and child processes, and end-to-end runs of the whole local system.
@@ -8,8 +8,10 @@ export default defineConfig({
   test: {
     projects: [
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: await edgeTestBindings() } })],
-        test: { name: "edge", include: ["test/edge/**/*.test.ts"], globalSetup: ["test/edge/idp-setup.ts"] },
+        plugins: [
+          cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: await edgeTestBindings() } }),
+        ],
+        test: { name: "edge", include: ["test/edge/**/*.test.ts"], globalSetup: ["test/edge/node/idp-setup.ts"] },
       },
       {
         test: {

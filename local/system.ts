@@ -1,10 +1,10 @@
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
+import { startOrigin } from "../aws/origin/start-origin.ts";
 import { EDGE_ENV_NAMES, ORIGIN_ENV_NAMES } from "../contract/config/env-names.ts";
 import { loadConfig } from "../contract/config/load.ts";
 import { EdgeConfig, OriginConfig } from "../contract/config/schema.ts";
-import { startOrigin } from "../aws/origin/start-origin.ts";
 import { generateEdgeSigningKey } from "../scripts/keygen.ts";
 import { EMBEDDED_POOL_MAX, startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { startIdp } from "./idp/start-idp.ts";
@@ -61,9 +61,14 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   const originUrl = `http://127.0.0.1:${ports.origin}`;
   const running: { name: string; close: () => Promise<void> }[] = [];
   const close = async () => {
-    for (const part of running.reverse()) await part.close().catch((error: unknown) => log(part.name, `stop failed: ${String(error)}`));
+    for (const part of running.reverse())
+      await part.close().catch((error: unknown) => log(part.name, `stop failed: ${String(error)}`));
   };
-  const step = async <T extends { close(): Promise<void> }>(name: string, portVariable: string, start: () => Promise<T>): Promise<T> => {
+  const step = async <T extends { close(): Promise<void> }>(
+    name: string,
+    portVariable: string,
+    start: () => Promise<T>,
+  ): Promise<T> => {
     try {
       const part = await start();
       running.push({ name, close: () => part.close() });
@@ -116,9 +121,16 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   log("idp", `OpenID provider on ${idpIssuer}`);
 
   if (!options.databaseUrl) {
-    await step("embedded PostgreSQL", "EMBEDDED_DB_PORT", () => startEmbeddedPostgres({ dataDir: join(dataDir, "postgres"), port: ports.database }));
+    await step("embedded PostgreSQL", "EMBEDDED_DB_PORT", () =>
+      startEmbeddedPostgres({ dataDir: join(dataDir, "postgres"), port: ports.database }),
+    );
   }
-  log("db", options.databaseUrl ? "using DATABASE_URL" : `embedded PostgreSQL (PGlite) on ${embeddedUrl}, data in ${join(dataDir, "postgres")}`);
+  log(
+    "db",
+    options.databaseUrl
+      ? "using DATABASE_URL"
+      : `embedded PostgreSQL (PGlite) on ${embeddedUrl}, data in ${join(dataDir, "postgres")}`,
+  );
 
   const origin = await step("origin", "ORIGIN_PORT", () => startOrigin(originConfig, (line) => log("origin", line)));
   log("origin", `origin on ${origin.url}, serving: ${Object.keys(originConfig.servers).join(", ")}`);
@@ -136,7 +148,14 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     }),
   );
 
-  return { edgeUrl, originUrl, idpIssuer, databaseUrl: originConfig.databaseUrl ?? embeddedUrl, servers: Object.keys(originConfig.servers), close };
+  return {
+    edgeUrl,
+    originUrl,
+    idpIssuer,
+    databaseUrl: originConfig.databaseUrl ?? embeddedUrl,
+    servers: Object.keys(originConfig.servers),
+    close,
+  };
 }
 
 /** Reads the `origin` section of a configuration file for `npm start`, if the file exists. */
@@ -155,7 +174,8 @@ export async function readOriginSection(path: string): Promise<LocalSystemOption
 function toEnvFile(variables: Record<string, string>): string {
   return Object.entries(variables)
     .map(([name, value]) => {
-      if (value.includes("'") || value.includes("\n")) throw new Error(`${name} cannot be written to an env file: it contains a quote or a newline`);
+      if (value.includes("'") || value.includes("\n"))
+        throw new Error(`${name} cannot be written to an env file: it contains a quote or a newline`);
       return `${name}='${value}'\n`;
     })
     .join("");

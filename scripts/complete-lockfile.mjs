@@ -6,7 +6,14 @@
 import { readFileSync, writeFileSync } from "node:fs";
 
 const LOCKFILE = new URL("../package-lock.json", import.meta.url);
-const OS_BY_TOKEN = { darwin: "darwin", linux: "linux", win32: "win32", windows: "win32", android: "android", freebsd: "freebsd" };
+const OS_BY_TOKEN = {
+  darwin: "darwin",
+  linux: "linux",
+  win32: "win32",
+  windows: "win32",
+  android: "android",
+  freebsd: "freebsd",
+};
 const CPU_BY_TOKEN = { x64: "x64", 64: "x64", arm64: "arm64", ia32: "ia32", arm: "arm" };
 
 function platformOf(name) {

@@ -1,6 +1,6 @@
-import { type EdgeConfig as Config, EdgeConfig } from "../contract/config/schema.ts";
 import { EDGE_ENV_NAMES } from "../contract/config/env-names.ts";
 import { loadConfig } from "../contract/config/load.ts";
+import { type EdgeConfig as Config, EdgeConfig } from "../contract/config/schema.ts";
 import type { EdgeEnv } from "./env.ts";
 
 // A Worker's env is fixed for the life of an isolate, so its configuration is validated once per env object.

@@ -16,7 +16,9 @@ export function loadOriginConfig(env: NodeJS.ProcessEnv = process.env): OriginCo
   try {
     document = JSON.parse(readFileSync(path, "utf8"));
   } catch (error) {
-    throw new ConfigError([`${path}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "file not found (MCP_PROXY_CONFIG)" : (error as Error).message}`]);
+    throw new ConfigError([
+      `${path}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "file not found (MCP_PROXY_CONFIG)" : (error as Error).message}`,
+    ]);
   }
   const section = (document as { origin?: unknown } | null)?.origin;
   if (section === undefined) throw new ConfigError([`${path}: expected an "origin" section`]);

@@ -1,6 +1,7 @@
+import type { Server } from "node:http";
 import { createAdaptorServer } from "@hono/node-server";
-import { EDGE_JWKS_PATH } from "../../contract/edge-assertion.ts";
 import type { OriginConfig } from "../../contract/config/schema.ts";
+import { EDGE_JWKS_PATH } from "../../contract/edge-assertion.ts";
 import { createOriginApp } from "./app.ts";
 import { createAuditStore } from "./audit/store.ts";
 import { migrate } from "./db/migrate.ts";
@@ -27,6 +28,7 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
     log,
   });
   const replayGuard = createReplayGuard(db);
+  // A plain HTTP/1.1 server: the ALB speaks HTTP/1.1 to its targets.
   const server = createAdaptorServer({
     fetch: createOriginApp({
       verifyAssertion: createAssertionVerifier({
@@ -39,10 +41,10 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
       auditStore: createAuditStore(db),
       checkDatabase: async () => void (await db.query("select 1")),
     }).fetch,
-  });
+  }) as Server;
   const close = async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections?.();
+    server.closeAllConnections();
     await stdio.close();
     await replayGuard.idle();
     await db.end();

@@ -53,7 +53,8 @@ export function loadConfig<S extends z.ZodType>(schema: S, envNames: EnvNames, s
     result.error.issues.map((issue) => {
       const path = issue.path.join(".");
       const value = getPath(merged, issue.path.map(String));
-      const got = value === undefined ? "it is missing" : `got ${SECRET_KEYS.test(path) ? "a value (not shown)" : describe(value)}`;
+      const got =
+        value === undefined ? "it is missing" : `got ${SECRET_KEYS.test(path) ? "a value (not shown)" : describe(value)}`;
       return `${path || "(top level)"} (from ${sourceOf(origin, path, envNames)}): ${issue.message}; ${got}`;
     }),
   );

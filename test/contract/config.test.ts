@@ -34,7 +34,9 @@ describe("configuration", () => {
   });
 
   it("names the key, where its value came from, what was expected and what it got", () => {
-    const problems = problemsOf(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, PUBLIC_URL: "http://mcp.example.com" } }));
+    const problems = problemsOf(() =>
+      loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, PUBLIC_URL: "http://mcp.example.com" } }),
+    );
     expect(problems).toEqual([
       'publicUrl (from environment PUBLIC_URL): expected https (plain http is accepted only on localhost or 127.0.0.1); got "http://mcp.example.com"',
     ]);
@@ -49,7 +51,10 @@ describe("configuration", () => {
 
   it("reports every wrong key at once, and never prints a secret", () => {
     const problems = problemsOf(() =>
-      loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, ACCESS_TOKEN_TTL_SECONDS: "10", IDP_CLIENT_SECRET: "" }, file: { path: "f.json", content: { idp: { clientSecret: 42 } } } }),
+      loadConfig(EdgeConfig, EDGE_ENV_NAMES, {
+        env: { ...validEdgeEnv, ACCESS_TOKEN_TTL_SECONDS: "10", IDP_CLIENT_SECRET: "" },
+        file: { path: "f.json", content: { idp: { clientSecret: 42 } } },
+      }),
     );
     expect(problems).toHaveLength(2);
     expect(problems.join("\n")).toContain("accessTokenTtlSeconds (from environment ACCESS_TOKEN_TTL_SECONDS)");
@@ -59,12 +64,18 @@ describe("configuration", () => {
   });
 
   it("refuses a number that is not one", () => {
-    const problems = problemsOf(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, ACCESS_TOKEN_TTL_SECONDS: "an hour" } }));
-    expect(problems).toEqual(['accessTokenTtlSeconds (from environment ACCESS_TOKEN_TTL_SECONDS): expected a number; got "an hour"']);
+    const problems = problemsOf(() =>
+      loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, ACCESS_TOKEN_TTL_SECONDS: "an hour" } }),
+    );
+    expect(problems).toEqual([
+      'accessTokenTtlSeconds (from environment ACCESS_TOKEN_TTL_SECONDS): expected a number; got "an hour"',
+    ]);
   });
 
   it("refuses unknown keys (a typo is not silently ignored)", () => {
-    const problems = problemsOf(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: validEdgeEnv, file: { path: "f.json", content: { pubicUrl: "x" } } }));
+    const problems = problemsOf(() =>
+      loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: validEdgeEnv, file: { path: "f.json", content: { pubicUrl: "x" } } }),
+    );
     expect(problems.join("\n")).toMatch(/pubicUrl/);
   });
 });
@@ -82,7 +93,10 @@ describe("origin configuration file", () => {
 
   it("takes the origin section of the file, with the environment over it", async () => {
     const path = join(dir, "proxy.config.json");
-    await writeFile(path, JSON.stringify({ origin: { port: 9000, servers: { docs: { transport: "stdio", command: "docs-mcp" } } } }));
+    await writeFile(
+      path,
+      JSON.stringify({ origin: { port: 9000, servers: { docs: { transport: "stdio", command: "docs-mcp" } } } }),
+    );
     const config = loadOriginConfig({ ...env, MCP_PROXY_CONFIG: path, PORT: "9100" });
     expect(config.port).toBe(9100);
     expect(config.servers.docs).toMatchObject({ command: "docs-mcp", args: [], env: {} });
@@ -90,15 +104,20 @@ describe("origin configuration file", () => {
 
   it("names a bad server entry by its path in the file", async () => {
     const path = join(dir, "bad.json");
-    await writeFile(path, JSON.stringify({ origin: { servers: { "Bad Name": { transport: "stdio", command: "x" }, ok: { transport: "ftp" } } } }));
+    await writeFile(
+      path,
+      JSON.stringify({ origin: { servers: { "Bad Name": { transport: "stdio", command: "x" }, ok: { transport: "ftp" } } } }),
+    );
     const problems = problemsOf(() => loadOriginConfig({ ...env, MCP_PROXY_CONFIG: path }));
     expect(problems.join("\n")).toContain(`servers.Bad Name (from ${path} (origin section))`);
-    expect(problems.join("\n")).toContain('servers.ok.transport (from');
+    expect(problems.join("\n")).toContain("servers.ok.transport (from");
     expect(problems.join("\n")).toContain('expected "transport": "stdio"');
   });
 
   it("says so when the named file does not exist or is not JSON", async () => {
-    expect(problemsOf(() => loadOriginConfig({ ...env, MCP_PROXY_CONFIG: join(dir, "missing.json") }))[0]).toContain("file not found");
+    expect(problemsOf(() => loadOriginConfig({ ...env, MCP_PROXY_CONFIG: join(dir, "missing.json") }))[0]).toContain(
+      "file not found",
+    );
     const path = join(dir, "broken.json");
     await writeFile(path, "{ origin: ");
     expect(problemsOf(() => loadOriginConfig({ ...env, MCP_PROXY_CONFIG: path }))[0]).toContain(path);

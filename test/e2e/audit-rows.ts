@@ -14,7 +14,12 @@ export interface AuditRow {
 }
 
 /** Waits (the queue delivers in batches) for the audit rows of one client matching `where`, straight from PostgreSQL. */
-export async function waitForAuditRows(databaseUrl: string, clientId: string, until: (rows: AuditRow[]) => boolean, timeoutMs = 30_000): Promise<AuditRow[]> {
+export async function waitForAuditRows(
+  databaseUrl: string,
+  clientId: string,
+  until: (rows: AuditRow[]) => boolean,
+  timeoutMs = 30_000,
+): Promise<AuditRow[]> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {

@@ -11,7 +11,13 @@ import { type LocalSystem, startLocalSystem } from "../../local/system.ts";
 export async function startTestSystem(): Promise<LocalSystem & { dataDir: string }> {
   const dataDir = await mkdtemp(join(tmpdir(), "mcp-edge-e2e-"));
   const output: string[] = [];
-  const ports = { edge: await freePort(), edgeInspector: await freePort(), origin: await freePort(), idp: await freePort(), database: await freePort() };
+  const ports = {
+    edge: await freePort(),
+    edgeInspector: await freePort(),
+    origin: await freePort(),
+    idp: await freePort(),
+    database: await freePort(),
+  };
   try {
     const system = await startLocalSystem({
       ports,

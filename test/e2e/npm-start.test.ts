@@ -64,7 +64,9 @@ describe("npm start", () => {
     await transport.finishAuth((await provider.signInHeadlessly()).get("code") ?? "");
     const client = new Client({ name: "npm-start-test", version: "1.0.0" });
     await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider as never }));
-    expect(await client.callTool({ name: "echo", arguments: { message: "hi" } })).toMatchObject({ content: [{ text: "Echo: hi" }] });
+    expect(await client.callTool({ name: "echo", arguments: { message: "hi" } })).toMatchObject({
+      content: [{ text: "Echo: hi" }],
+    });
     await client.close();
 
     const tree = descendantsOf(child.pid as number);

@@ -1,7 +1,11 @@
-import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2, UnauthorizedError as UnauthorizedV2 } from "@modelcontextprotocol/client";
+import {
+  Client as ClientV2,
+  StreamableHTTPClientTransport as TransportV2,
+  UnauthorizedError as UnauthorizedV2,
+} from "@modelcontextprotocol/client";
+import { UnauthorizedError as UnauthorizedV1 } from "@modelcontextprotocol/sdk/client/auth.js";
 import { Client as ClientV1 } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as TransportV1 } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { UnauthorizedError as UnauthorizedV1 } from "@modelcontextprotocol/sdk/client/auth.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitForAuditRows } from "./audit-rows.ts";
 import { startTestSystem } from "./local-system.ts";
@@ -36,9 +40,18 @@ describe("the vertical path: OAuth at the edge, relay through the origin, a stdi
     expect(result.content).toEqual([{ type: "text", text: "Echo: hello from v2" }]);
     await client.close();
 
-    const rows = await waitForAuditRows(system.databaseUrl, registeredClientId(provider), (rows) => rows.some((row) => row.tool === "echo"));
+    const rows = await waitForAuditRows(system.databaseUrl, registeredClientId(provider), (rows) =>
+      rows.some((row) => row.tool === "echo"),
+    );
     const call = rows.find((row) => row.method === "tools/call");
-    expect(call).toMatchObject({ kind: "mcp.request", user_email: "dev@example.com", server: "everything", tool: "echo", outcome: "ok", protocol_version: "2026-07-28" });
+    expect(call).toMatchObject({
+      kind: "mcp.request",
+      user_email: "dev@example.com",
+      server: "everything",
+      tool: "echo",
+      outcome: "ok",
+      protocol_version: "2026-07-28",
+    });
     expect(call?.latency_ms).toBeGreaterThan(0);
     expect(rows.some((row) => row.kind === "auth.sign_in" && row.user_email === "dev@example.com")).toBe(true);
   });
@@ -58,15 +71,26 @@ describe("the vertical path: OAuth at the edge, relay through the origin, a stdi
     expect(result.content).toEqual([{ type: "text", text: "Echo: hello from v1" }]);
     await client.close();
 
-    const rows = await waitForAuditRows(system.databaseUrl, registeredClientId(provider), (rows) => rows.some((row) => row.tool === "echo"));
+    const rows = await waitForAuditRows(system.databaseUrl, registeredClientId(provider), (rows) =>
+      rows.some((row) => row.tool === "echo"),
+    );
     expect(rows.find((row) => row.method === "initialize")).toMatchObject({ outcome: "ok", protocol_version: "2025-11-25" });
-    expect(rows.find((row) => row.method === "tools/call")).toMatchObject({ user_email: "dev@example.com", server: "everything", tool: "echo", outcome: "ok" });
+    expect(rows.find((row) => row.method === "tools/call")).toMatchObject({
+      user_email: "dev@example.com",
+      server: "everything",
+      tool: "echo",
+      outcome: "ok",
+    });
   });
 
   it("refuses an MCP request with a token the edge did not issue, and never reaches the origin with it", async () => {
     const response = await fetch(mcpUrl(), {
       method: "POST",
-      headers: { authorization: "Bearer not-a-token-of-ours", "content-type": "application/json", accept: "application/json, text/event-stream" },
+      headers: {
+        authorization: "Bearer not-a-token-of-ours",
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
     });
     expect(response.status).toBe(401);

@@ -33,7 +33,9 @@ describe("edge assertions", () => {
   });
 
   it("refuses to start with a signing key that is not a private P-256 key, saying what it expects", async () => {
-    const response = await callEdge(EDGE_JWKS_PATH, undefined, { EDGE_SIGNING_KEY: JSON.stringify({ kty: "oct", k: "c2VjcmV0" }) });
+    const response = await callEdge(EDGE_JWKS_PATH, undefined, {
+      EDGE_SIGNING_KEY: JSON.stringify({ kty: "oct", k: "c2VjcmV0" }),
+    });
     expect(response.status).toBe(500);
   });
 

@@ -4,7 +4,13 @@ import type { AuditEvent } from "../../contract/audit-event.ts";
 import { deliverAuditBatch, retryDelaySeconds } from "../../worker/audit/deliver.ts";
 import { testEnv } from "./edge-env.ts";
 
-const event = (): AuditEvent => ({ id: crypto.randomUUID(), time: new Date().toISOString(), kind: "mcp.request", outcome: "ok", latencyMs: 1 });
+const event = (): AuditEvent => ({
+  id: crypto.randomUUID(),
+  time: new Date().toISOString(),
+  kind: "mcp.request",
+  outcome: "ok",
+  latencyMs: 1,
+});
 
 describe("audit delivery to the origin", () => {
   it("keeps every event for a later attempt while the origin is down, as one batch", async () => {

@@ -44,7 +44,10 @@ async function openConsent(clientId: string, challenge: string) {
   const html = await page.text();
   const handle = /name="handle" value="([^"]+)"/.exec(html)?.[1];
   expect(handle).toBeTruthy();
-  const cookie = page.headers.getSetCookie().map((line) => line.split(";")[0]).join("; ");
+  const cookie = page.headers
+    .getSetCookie()
+    .map((line) => line.split(";")[0])
+    .join("; ");
   return { page, html, handle: handle as string, cookie };
 }
 
@@ -69,7 +72,9 @@ describe("authorization at the edge", () => {
 
   it("refuses a redirect URI the client did not register, on a page of its own (no redirect)", async () => {
     const clientId = await registerClient();
-    const response = await callEdge(authorizeUrl(clientId, (await pkcePair()).challenge, { redirect_uri: "https://attacker.example/cb" }));
+    const response = await callEdge(
+      authorizeUrl(clientId, (await pkcePair()).challenge, { redirect_uri: "https://attacker.example/cb" }),
+    );
     expect(response.status).toBe(400);
     expect(response.headers.get("location")).toBeNull();
   });
@@ -121,7 +126,10 @@ describe("authorization at the edge", () => {
     expect(idpUrl.searchParams.get("nonce")).toBeTruthy();
     const upstreamCookie = [cookie, ...approved.headers.getSetCookie().map((line) => line.split(";")[0])].join("; ");
 
-    const { finalUrl } = await followRedirects(idpUrl.toString(), { jar: new CookieJar(), stopAt: (url) => url.href.startsWith(EDGE_CALLBACK) });
+    const { finalUrl } = await followRedirects(idpUrl.toString(), {
+      jar: new CookieJar(),
+      stopAt: (url) => url.href.startsWith(EDGE_CALLBACK),
+    });
     const callback = await callEdge(finalUrl.toString(), { headers: { cookie: upstreamCookie } });
     expect(callback.status).toBe(302);
     const back = new URL(callback.headers.get("location") ?? "");
@@ -152,11 +160,18 @@ describe("authorization at the edge", () => {
     // The token opens /mcp/<server>; the origin is not running in this test, which the client is told plainly.
     const mcp = await callEdge("/mcp/everything", {
       method: "POST",
-      headers: { authorization: `Bearer ${tokens.access_token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      headers: {
+        authorization: `Bearer ${tokens.access_token}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
       body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/list" }),
     });
     expect(mcp.status).toBe(502);
-    expect(await mcp.json()).toMatchObject({ id: 7, error: { code: -32000, message: 'the origin could not be reached for server "everything"' } });
+    expect(await mcp.json()).toMatchObject({
+      id: 7,
+      error: { code: -32000, message: 'the origin could not be reached for server "everything"' },
+    });
   });
 
   it("refuses a code exchanged with the wrong PKCE verifier", async () => {
@@ -165,8 +180,12 @@ describe("authorization at the edge", () => {
     const { handle, cookie } = await openConsent(clientId, pkce.challenge);
     const approved = await decide(handle, "approve", cookie);
     const upstreamCookie = [cookie, ...approved.headers.getSetCookie().map((line) => line.split(";")[0])].join("; ");
-    const { finalUrl } = await followRedirects(approved.headers.get("location") ?? "", { stopAt: (url) => url.href.startsWith(EDGE_CALLBACK) });
-    const back = new URL((await callEdge(finalUrl.toString(), { headers: { cookie: upstreamCookie } })).headers.get("location") ?? "");
+    const { finalUrl } = await followRedirects(approved.headers.get("location") ?? "", {
+      stopAt: (url) => url.href.startsWith(EDGE_CALLBACK),
+    });
+    const back = new URL(
+      (await callEdge(finalUrl.toString(), { headers: { cookie: upstreamCookie } })).headers.get("location") ?? "",
+    );
     const token = await callEdge("/oauth/token", {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },

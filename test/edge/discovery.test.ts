@@ -1,12 +1,9 @@
-import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-
-const worker = exports.default as unknown as Fetcher;
-const PUBLIC_URL = "http://localhost:8787";
+import { callEdge, PUBLIC_URL } from "./edge-env.ts";
 
 describe("discovery", () => {
   it("answers an MCP request without a token with 401 naming the protected-resource metadata", async () => {
-    const response = await worker.fetch(`${PUBLIC_URL}/mcp/everything`, {
+    const response = await callEdge(`${PUBLIC_URL}/mcp/everything`, {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
@@ -19,7 +16,7 @@ describe("discovery", () => {
   });
 
   it("serves RFC 9728 protected-resource metadata for /mcp", async () => {
-    const response = await worker.fetch(`${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp`);
+    const response = await callEdge(`${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp`);
     expect(response.status).toBe(200);
     const metadata = (await response.json()) as Record<string, unknown>;
     expect(metadata.resource).toBe(`${PUBLIC_URL}/mcp`);
@@ -27,7 +24,7 @@ describe("discovery", () => {
   });
 
   it("serves RFC 8414 authorization-server metadata whose issuer is the URL it was fetched from", async () => {
-    const response = await worker.fetch(`${PUBLIC_URL}/.well-known/oauth-authorization-server`);
+    const response = await callEdge(`${PUBLIC_URL}/.well-known/oauth-authorization-server`);
     expect(response.status).toBe(200);
     const metadata = (await response.json()) as Record<string, unknown>;
     expect(metadata.issuer).toBe(PUBLIC_URL);

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { inject } from "vitest";
-import worker from "../../worker/index.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
+import worker from "../../worker/index.ts";
 
 export const PUBLIC_URL = "http://localhost:8787";
 
@@ -11,7 +11,11 @@ export function testEnv(overrides: Record<string, unknown> = {}): EdgeEnv {
 }
 
 /** Calls the Worker's fetch handler in this workerd isolate, with a test env, waiting for its background work. */
-export async function callEdge(input: string | Request, init?: RequestInit, envOverrides?: Record<string, unknown>): Promise<Response> {
+export async function callEdge(
+  input: string | Request,
+  init?: RequestInit,
+  envOverrides?: Record<string, unknown>,
+): Promise<Response> {
   const request = typeof input === "string" ? new Request(new URL(input, PUBLIC_URL), init) : input;
   const waits: Promise<unknown>[] = [];
   const ctx = { waitUntil: (promise: Promise<unknown>) => waits.push(promise), passThroughOnException: () => {}, props: {} };

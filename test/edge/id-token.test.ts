@@ -18,9 +18,17 @@ beforeAll(async () => {
   keys = createLocalJWKSet({ keys: [jwk] });
 });
 
-async function idToken(overrides: { iss?: string; aud?: string | string[]; nonce?: string; exp?: number; key?: CryptoKey; claims?: object } = {}) {
+async function idToken(
+  overrides: { iss?: string; aud?: string | string[]; nonce?: string; exp?: number; key?: CryptoKey; claims?: object } = {},
+) {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ nonce: overrides.nonce ?? "n-1", email: "dev@example.com", email_verified: true, hd: "example.com", ...overrides.claims })
+  return new SignJWT({
+    nonce: overrides.nonce ?? "n-1",
+    email: "dev@example.com",
+    email_verified: true,
+    hd: "example.com",
+    ...overrides.claims,
+  })
     .setProtectedHeader({ alg: "RS256", kid: "idp-1" })
     .setIssuer(overrides.iss ?? ISSUER)
     .setAudience(overrides.aud ?? "edge-test-client")
@@ -45,7 +53,9 @@ describe("id_token verification at the callback", () => {
   });
 
   it("refuses a token from another issuer", async () => {
-    await expect(verifyIdToken(config(), keys, await idToken({ iss: "https://evil.example.test" }), "n-1")).rejects.toThrow(/iss/);
+    await expect(verifyIdToken(config(), keys, await idToken({ iss: "https://evil.example.test" }), "n-1")).rejects.toThrow(
+      /iss/,
+    );
   });
 
   it("refuses an expired token", async () => {
@@ -77,7 +87,9 @@ describe("allowed domains", () => {
   });
 
   it("refuses a Workspace account of another domain", () => {
-    expect(domainRefusal(withDomains("https://accounts.google.com"), user({ hostedDomain: "other.example" }))).toMatch(/other.example/);
+    expect(domainRefusal(withDomains("https://accounts.google.com"), user({ hostedDomain: "other.example" }))).toMatch(
+      /other.example/,
+    );
   });
 
   it("refuses a Google account without a Workspace domain, even with an address on the allowed domain", () => {

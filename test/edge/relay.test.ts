@@ -18,11 +18,19 @@ describe("headers crossing the edge", () => {
         "mcp-param-region": "eu",
       }),
     );
-    expect([...forwarded.keys()].sort()).toEqual(["accept", "content-type", "mcp-param-region", "mcp-protocol-version", "mcp-session-id"]);
+    expect([...forwarded.keys()].sort()).toEqual([
+      "accept",
+      "content-type",
+      "mcp-param-region",
+      "mcp-protocol-version",
+      "mcp-session-id",
+    ]);
   });
 
   it("passes back only the transport's own headers", () => {
-    const back = headersToClient(new Headers({ "content-type": "text/event-stream", "mcp-session-id": "s-1", "set-cookie": "x=1", server: "origin" }));
+    const back = headersToClient(
+      new Headers({ "content-type": "text/event-stream", "mcp-session-id": "s-1", "set-cookie": "x=1", server: "origin" }),
+    );
     expect([...back.keys()].sort()).toEqual(["content-type", "mcp-session-id"]);
   });
 });
@@ -35,7 +43,12 @@ describe("reading a request for the audit trail", () => {
       method: "tools/call",
       params: { name: "echo", arguments: {}, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28" } },
     });
-    expect(inspectRequest(body, new Headers())).toEqual({ method: "tools/call", id: 3, tool: "echo", protocolVersion: "2026-07-28" });
+    expect(inspectRequest(body, new Headers())).toEqual({
+      method: "tools/call",
+      id: 3,
+      tool: "echo",
+      protocolVersion: "2026-07-28",
+    });
   });
 
   it("takes the version from initialize, else from the header", () => {

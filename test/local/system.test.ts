@@ -26,7 +26,13 @@ async function canListen(port: number): Promise<boolean> {
 }
 
 async function ports() {
-  return { edge: await freePort(), edgeInspector: await freePort(), origin: await freePort(), idp: await freePort(), database: await freePort() };
+  return {
+    edge: await freePort(),
+    edgeInspector: await freePort(),
+    origin: await freePort(),
+    idp: await freePort(),
+    database: await freePort(),
+  };
 }
 
 async function dataDir(): Promise<string> {
@@ -41,7 +47,9 @@ describe("the local system starts whole or not at all", () => {
     await occupy(chosen.origin);
     const start = startLocalSystem({ ports: chosen, dataDir: await dataDir(), log: () => {} });
     await expect(start).rejects.toThrow(
-      new RegExp(`^origin failed to start: port ${chosen.origin} on 127\\.0\\.0\\.1 is already in use.*set ORIGIN_PORT to use another port`),
+      new RegExp(
+        `^origin failed to start: port ${chosen.origin} on 127\\.0\\.0\\.1 is already in use.*set ORIGIN_PORT to use another port`,
+      ),
     );
     // The identity provider and the embedded database were started first: they must be gone again.
     expect(await canListen(chosen.idp)).toBe(true);

@@ -1,13 +1,13 @@
 import { type CryptoKey, createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AUDIT_INGEST_PATH, type AuditEvent } from "../../contract/audit-event.ts";
-import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
 import { createOriginApp } from "../../aws/origin/app.ts";
 import { createAuditStore } from "../../aws/origin/audit/store.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
 import { createStdioPool } from "../../aws/origin/hosting/stdio-pool.ts";
 import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
 import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
+import { AUDIT_INGEST_PATH, type AuditEvent } from "../../contract/audit-event.ts";
+import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
 
 const EDGE = "https://edge.example.test";
@@ -77,7 +77,11 @@ const auditEvent = (): AuditEvent => ({
 async function postAudit(token: string | undefined): Promise<{ status: number; body: Record<string, unknown> }> {
   const headers = new Headers({ "content-type": "application/json" });
   if (token !== undefined) headers.set(EDGE_ASSERTION_HEADER, token);
-  const response = await app.request(AUDIT_INGEST_PATH, { method: "POST", headers, body: JSON.stringify({ events: [auditEvent()] }) });
+  const response = await app.request(AUDIT_INGEST_PATH, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ events: [auditEvent()] }),
+  });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
@@ -154,7 +158,15 @@ describe("the origin's edge-assertion gate", () => {
     const header = Buffer.from(JSON.stringify({ alg: "none", typ: EDGE_ASSERTION_TYPE })).toString("base64url");
     const now = Math.floor(Date.now() / 1000);
     const payload = Buffer.from(
-      JSON.stringify({ sub: "user-1", client_id: "client-1", iss: EDGE, aud: ORIGIN, jti: crypto.randomUUID(), iat: now, exp: now + 60 }),
+      JSON.stringify({
+        sub: "user-1",
+        client_id: "client-1",
+        iss: EDGE,
+        aud: ORIGIN,
+        jti: crypto.randomUUID(),
+        iat: now,
+        exp: now + 60,
+      }),
     ).toString("base64url");
     const { status, body } = await postAudit(`${header}.${payload}.`);
     expect(status).toBe(401);
@@ -174,7 +186,10 @@ describe("the origin's edge-assertion gate", () => {
   it("refuses an assertion for one server presented at another's endpoint", async () => {
     const response = await app.request("/servers/everything/mcp", {
       method: "POST",
-      headers: { [EDGE_ASSERTION_HEADER]: await assertion({ claims: { server: "filesystem" } }), "content-type": "application/json" },
+      headers: {
+        [EDGE_ASSERTION_HEADER]: await assertion({ claims: { server: "filesystem" } }),
+        "content-type": "application/json",
+      },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
     });
     expect(response.status).toBe(403);

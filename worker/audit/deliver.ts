@@ -26,7 +26,9 @@ export async function deliverAuditBatch(batch: MessageBatch<AuditEvent>, env: Ed
       batch.ackAll();
       return;
     }
-    console.warn(`audit delivery: origin answered ${response.status} for ${events.length} events; retrying (attempt ${attempts})`);
+    console.warn(
+      `audit delivery: origin answered ${response.status} for ${events.length} events; retrying (attempt ${attempts})`,
+    );
   } catch (error) {
     console.warn(`audit delivery: origin unreachable (${String(error)}); retrying ${events.length} events (attempt ${attempts})`);
   }

@@ -39,7 +39,10 @@ export async function decideConsent(request: Request, env: EdgeEnv): Promise<Res
     const pkce = await createPkce();
     const pending: PendingSignIn = { verifier: pkce.verifier, nonce: randomToken() };
     const { state, headers } = await oauth.beginUpstream(approved.request, { data: pending, headers: approved.headers });
-    headers.set("location", idpAuthorizationUrl(config, provider, { state, nonce: pending.nonce, codeChallenge: pkce.challenge }));
+    headers.set(
+      "location",
+      idpAuthorizationUrl(config, provider, { state, nonce: pending.nonce, codeChallenge: pkce.challenge }),
+    );
     return new Response(null, { status: 302, headers });
   }, env);
 }
@@ -54,7 +57,8 @@ export async function renderingAuthErrors(step: (oauth: OAuthHelpers) => Promise
   } catch (error) {
     if (error instanceof AuthorizationError && error.redirectTo) return Response.redirect(error.redirectTo, 302);
     if (error instanceof AuthorizationError) return errorPage(400, error.description);
-    if (error instanceof CimdFetchError) return errorPage(400, "This app could not be verified: its metadata document could not be fetched.");
+    if (error instanceof CimdFetchError)
+      return errorPage(400, "This app could not be verified: its metadata document could not be fetched.");
     throw error;
   }
 }

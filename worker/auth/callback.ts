@@ -28,7 +28,12 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
     let user: UserProps & { emailVerified: boolean };
     try {
       const provider = await discoverProvider(config.idp.issuer);
-      user = await verifyIdToken(config, idpKeys(provider), await exchangeCode(config, provider, code, data.verifier), data.nonce);
+      user = await verifyIdToken(
+        config,
+        idpKeys(provider),
+        await exchangeCode(config, provider, code, data.verifier),
+        data.nonce,
+      );
     } catch (error) {
       console.warn(`sign-in failed at the identity provider step: ${(error as Error).message}`);
       return errorPage(502, `Signing in with the identity provider failed: ${(error as Error).message}`);

@@ -25,4 +25,6 @@ button[value=approve]{background:#1f883d;color:#fff;border-color:#1f883d}</style
 
 /** A sign-in problem shown to the person in the browser (never redirected: the redirect target is not trusted yet). */
 export const errorPage = (status: number, message: string): Response =>
-  htmlPage("Sign-in failed", `<h1>Sign-in failed</h1><p>${escapeHtml(message)}</p><p>Start again from your MCP client.</p>`, { status });
+  htmlPage("Sign-in failed", `<h1>Sign-in failed</h1><p>${escapeHtml(message)}</p><p>Start again from your MCP client.</p>`, {
+    status,
+  });

@@ -27,10 +27,17 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
 
   const body = request.method === "POST" ? await readBody(request) : undefined;
   if (body === null) return jsonRpcError(413, undefined, JSON_RPC.invalidRequest, `request body over ${MAX_REQUEST_BYTES} bytes`);
-  const facts: RequestFacts = body !== undefined ? inspectRequest(body, request.headers) : { method: METHOD_OF_HTTP_VERB[request.method] };
+  const facts: RequestFacts =
+    body !== undefined ? inspectRequest(body, request.headers) : { method: METHOD_OF_HTTP_VERB[request.method] };
 
   const user = ctx.props;
-  const claims = { sub: user.sub, email: user.email, groups: user.groups, client_id: ctx.auth.clientId ?? "unknown", server: server.name };
+  const claims = {
+    sub: user.sub,
+    email: user.email,
+    groups: user.groups,
+    client_id: ctx.auth.clientId ?? "unknown",
+    server: server.name,
+  };
   let originResponse: Response;
   try {
     originResponse = await fetchOrigin(config, `/servers/${server.name}/mcp`, claims, {
@@ -41,7 +48,12 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
     });
   } catch (error) {
     console.error(`origin unreachable for server ${server.name}: ${String(error)}`);
-    originResponse = jsonRpcError(502, facts.id, JSON_RPC.upstreamUnavailable, `the origin could not be reached for server "${server.name}"`);
+    originResponse = jsonRpcError(
+      502,
+      facts.id,
+      JSON_RPC.upstreamUnavailable,
+      `the origin could not be reached for server "${server.name}"`,
+    );
   }
 
   const { response, observed } = observeResponse(originResponse, facts.id);

@@ -12,7 +12,10 @@ export interface Observation {
  * the body is teed, and the copy is read until the JSON-RPC response with the request's id appears
  * (as a JSON body, or as an event on an SSE stream).
  */
-export function observeResponse(response: Response, requestId: string | number | undefined): { response: Response; observed: Promise<Observation> } {
+export function observeResponse(
+  response: Response,
+  requestId: string | number | undefined,
+): { response: Response; observed: Promise<Observation> } {
   if (!response.body || requestId === undefined) {
     return { response, observed: Promise.resolve({ outcome: outcomeOfStatus(response.status), responseBytes: 0 }) };
   }
@@ -24,7 +27,12 @@ export function observeResponse(response: Response, requestId: string | number |
   };
 }
 
-async function readOutcome(stream: ReadableStream<Uint8Array>, isSse: boolean, requestId: string | number, status: number): Promise<Observation> {
+async function readOutcome(
+  stream: ReadableStream<Uint8Array>,
+  isSse: boolean,
+  requestId: string | number,
+  status: number,
+): Promise<Observation> {
   let found: Omit<Observation, "responseBytes"> | undefined;
   let responseBytes = 0;
   let json = "";
@@ -62,7 +70,8 @@ function outcomeOfMessage(data: string, requestId: string | number): Omit<Observ
     return undefined;
   }
   if (message?.id !== requestId) return undefined;
-  if (message.error) return { outcome: "error", errorCode: typeof message.error.code === "number" ? message.error.code : undefined };
+  if (message.error)
+    return { outcome: "error", errorCode: typeof message.error.code === "number" ? message.error.code : undefined };
   if (message.result?.isError === true) return { outcome: "tool_error" };
   return { outcome: "ok" };
 }

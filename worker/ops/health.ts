@@ -16,9 +16,13 @@ export async function readyz(env: EdgeEnv): Promise<Response> {
   }
   try {
     const response = await fetch(`${originUrl}/readyz`, { signal: AbortSignal.timeout(ORIGIN_PROBE_TIMEOUT_MS) });
-    if (!response.ok) return Response.json({ status: "not ready", config: "ok", origin: `answered ${response.status}` }, { status: 503 });
+    if (!response.ok)
+      return Response.json({ status: "not ready", config: "ok", origin: `answered ${response.status}` }, { status: 503 });
   } catch (error) {
-    return Response.json({ status: "not ready", config: "ok", origin: `unreachable (${(error as Error).name})` }, { status: 503 });
+    return Response.json(
+      { status: "not ready", config: "ok", origin: `unreachable (${(error as Error).name})` },
+      { status: 503 },
+    );
   }
   return Response.json({ status: "ready", config: "ok", origin: "ok" });
 }

@@ -1,11 +1,11 @@
 import { SignJWT } from "jose";
+import type { EdgeConfig } from "../../contract/config/schema.ts";
 import {
   EDGE_ASSERTION_ALG,
   EDGE_ASSERTION_TTL_SECONDS,
   EDGE_ASSERTION_TYPE,
   type EdgeAssertionClaims,
 } from "../../contract/edge-assertion.ts";
-import type { EdgeConfig } from "../../contract/config/schema.ts";
 import { loadSigningKey } from "./signing-key.ts";
 
 /** Signs a fresh single-use assertion for one request to the origin: who asks, through which client, for which server. */

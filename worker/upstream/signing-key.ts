@@ -1,4 +1,4 @@
-import { type CryptoKey, type JWK, importJWK } from "jose";
+import { type CryptoKey, importJWK, type JWK } from "jose";
 import { EDGE_ASSERTION_ALG } from "../../contract/edge-assertion.ts";
 
 export interface SigningKey {

@@ -5,7 +5,12 @@ import { HostingError, type StdioPool } from "./stdio-pool.ts";
  * POST/GET/DELETE /servers/<server>/mcp: the edge relays a user's MCP exchange; this hands it to that user's
  * own upstream. The assertion must name the same server, so an assertion minted for one upstream opens no other.
  */
-export async function serveMcp(pool: StdioPool, server: string, assertion: VerifiedAssertion, request: Request): Promise<Response> {
+export async function serveMcp(
+  pool: StdioPool,
+  server: string,
+  assertion: VerifiedAssertion,
+  request: Request,
+): Promise<Response> {
   if (assertion.server !== server) {
     return errorResponse(403, `the edge assertion is for server "${assertion.server ?? "(none)"}", not "${server}"`);
   }
@@ -50,4 +55,5 @@ function releaseWhenDone(response: Response, release: () => void): Response {
   return new Response(body, response);
 }
 
-const errorResponse = (status: number, message: string) => Response.json({ jsonrpc: "2.0", id: null, error: { code: -32000, message } }, { status });
+const errorResponse = (status: number, message: string) =>
+  Response.json({ jsonrpc: "2.0", id: null, error: { code: -32000, message } }, { status });

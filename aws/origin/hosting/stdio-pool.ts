@@ -40,13 +40,16 @@ export function createStdioPool(options: StdioPoolOptions): StdioPool {
   function reapIdle(): void {
     const now = Date.now();
     for (const [key, pending] of hosts) {
-      pending.then((host) => {
-        if (host.active === 0 && now - host.lastUsed > options.idleTimeoutMs && hosts.get(key) === pending) {
-          hosts.delete(key);
-          options.log(`stopping idle ${describe(key)}`);
-          host.close().catch((error: unknown) => options.log(`stopping ${describe(key)} failed: ${String(error)}`));
-        }
-      }, () => {});
+      pending.then(
+        (host) => {
+          if (host.active === 0 && now - host.lastUsed > options.idleTimeoutMs && hosts.get(key) === pending) {
+            hosts.delete(key);
+            options.log(`stopping idle ${describe(key)}`);
+            host.close().catch((error: unknown) => options.log(`stopping ${describe(key)} failed: ${String(error)}`));
+          }
+        },
+        () => {},
+      );
     }
   }
 
@@ -57,7 +60,10 @@ export function createStdioPool(options: StdioPoolOptions): StdioPool {
       throw new HostingError(404, `unknown server "${server}"; this origin serves: ${known}`);
     }
     if (hosts.size >= options.maxProcesses) {
-      throw new HostingError(503, `the origin already runs its limit of ${options.maxProcesses} stdio processes (stdio.maxProcesses); try again when idle ones have stopped`);
+      throw new HostingError(
+        503,
+        `the origin already runs its limit of ${options.maxProcesses} stdio processes (stdio.maxProcesses); try again when idle ones have stopped`,
+      );
     }
     const key = keyOf(server, userSub);
     options.log(`starting ${describe(key)}`);

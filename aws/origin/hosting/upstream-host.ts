@@ -20,7 +20,10 @@ const CLIENT_INFO = { name: "mcp-edge-proxy-origin", version: "0.1.0" };
  * Starts the child and completes the MCP handshake with it. The child's environment is the SDK's minimal
  * safe set (PATH, HOME, …) plus the server's own `env`: never the origin's secrets.
  */
-export async function startStdioHost(spec: Extract<UpstreamServer, { transport: "stdio" }>, log: (line: string) => void): Promise<UpstreamHost> {
+export async function startStdioHost(
+  spec: Extract<UpstreamServer, { transport: "stdio" }>,
+  log: (line: string) => void,
+): Promise<UpstreamHost> {
   const transport = new StdioClientTransport({
     command: spec.command,
     args: spec.args,

@@ -8,7 +8,17 @@ import {
 } from "../../../contract/edge-assertion.ts";
 
 /** Why an assertion was refused; the origin answers with this name so an operator can see which check failed. */
-export type RejectionReason = "missing" | "malformed" | "signature" | "algorithm" | "type" | "issuer" | "audience" | "expired" | "claims" | "replayed";
+export type RejectionReason =
+  | "missing"
+  | "malformed"
+  | "signature"
+  | "algorithm"
+  | "type"
+  | "issuer"
+  | "audience"
+  | "expired"
+  | "claims"
+  | "replayed";
 
 export class AssertionRejected extends Error {
   readonly reason: RejectionReason;
@@ -36,7 +46,9 @@ export interface AssertionVerifierOptions {
 }
 
 /** The origin's gate: signature, algorithm, type, issuer, audience, lifetime, claims, then single use. Each failure names its check. */
-export function createAssertionVerifier(options: AssertionVerifierOptions): (token: string | undefined) => Promise<VerifiedAssertion> {
+export function createAssertionVerifier(
+  options: AssertionVerifierOptions,
+): (token: string | undefined) => Promise<VerifiedAssertion> {
   return async (token) => {
     if (!token) throw new AssertionRejected("missing", "the request carries no edge assertion");
     let payload: Record<string, unknown>;
@@ -55,10 +67,15 @@ export function createAssertionVerifier(options: AssertionVerifierOptions): (tok
       throw rejectionOf(error);
     }
     const claims = EdgeAssertionClaims.safeParse(payload);
-    if (!claims.success) throw new AssertionRejected("claims", claims.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; "));
+    if (!claims.success)
+      throw new AssertionRejected(
+        "claims",
+        claims.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; "),
+      );
     const jti = payload.jti as string;
     const exp = payload.exp as number;
-    if (!(await options.claimJti(jti, new Date(exp * 1000)))) throw new AssertionRejected("replayed", "this assertion was already used");
+    if (!(await options.claimJti(jti, new Date(exp * 1000))))
+      throw new AssertionRejected("replayed", "this assertion was already used");
     return { ...claims.data, jti, exp };
   };
 }

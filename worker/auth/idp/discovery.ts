@@ -20,9 +20,11 @@ export async function discoverProvider(issuer: string): Promise<ProviderMetadata
   const response = await fetch(url, { headers: { accept: "application/json" } });
   if (!response.ok) throw new Error(`identity provider discovery at ${url} answered ${response.status}`);
   const parsed = ProviderMetadata.safeParse(await response.json());
-  if (!parsed.success) throw new Error(`identity provider discovery at ${url} is not an OpenID configuration: ${parsed.error.message}`);
+  if (!parsed.success)
+    throw new Error(`identity provider discovery at ${url} is not an OpenID configuration: ${parsed.error.message}`);
   // OpenID Connect Discovery §4.3: a document for another issuer must not be used.
-  if (parsed.data.issuer !== issuer) throw new Error(`identity provider discovery at ${url} names issuer ${parsed.data.issuer}, expected ${issuer}`);
+  if (parsed.data.issuer !== issuer)
+    throw new Error(`identity provider discovery at ${url} names issuer ${parsed.data.issuer}, expected ${issuer}`);
   cache.set(issuer, { metadata: parsed.data, fetchedAt: Date.now() });
   return parsed.data;
 }

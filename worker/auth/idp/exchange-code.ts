@@ -6,11 +6,20 @@ import type { ProviderMetadata } from "./discovery.ts";
  * Exchanges the IdP's authorization code for its id_token (client_secret_basic, with the PKCE verifier).
  * The IdP's access and refresh tokens are dropped here: the edge needs only who the user is.
  */
-export async function exchangeCode(config: EdgeConfig, provider: ProviderMetadata, code: string, verifier: string): Promise<string> {
+export async function exchangeCode(
+  config: EdgeConfig,
+  provider: ProviderMetadata,
+  code: string,
+  verifier: string,
+): Promise<string> {
   const credentials = btoa(`${encodeURIComponent(config.idp.clientId)}:${encodeURIComponent(config.idp.clientSecret)}`);
   const response = await fetch(provider.token_endpoint, {
     method: "POST",
-    headers: { authorization: `Basic ${credentials}`, "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+    headers: {
+      authorization: `Basic ${credentials}`,
+      "content-type": "application/x-www-form-urlencoded",
+      accept: "application/json",
+    },
     body: new URLSearchParams({
       grant_type: "authorization_code",
       code,

@@ -1,4 +1,4 @@
-import { generateEdgeSigningKey } from "../../scripts/keygen.ts";
+import { generateEdgeSigningKey } from "../../../scripts/keygen.ts";
 
 /** Test values for the edge's variables and secrets (a fresh signing key each run; nothing real). */
 export async function edgeTestBindings(): Promise<Record<string, string>> {

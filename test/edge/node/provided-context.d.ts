@@ -1,0 +1,9 @@
+// What the edge tests' global setup (idp-setup.ts, on Node) hands to the tests running in workerd.
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Issuer URL of the local OpenID provider started for the authorization tests. */
+    idpIssuer: string;
+  }
+}
+
+export {};
