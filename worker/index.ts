@@ -27,7 +27,12 @@ const mcpResource = (c: { req: { raw: Request }; env: EdgeEnv; executionCtx: unk
   edgeOAuth(edgeConfig(c.env)).mcpResourceServer.fetch(c.req.raw, c.env, c.executionCtx as ExecutionContext);
 app.all("/mcp", mcpResource);
 app.all("/mcp/*", mcpResource);
-app.get("/.well-known/oauth-protected-resource", mcpResource);
+// Clients that look for the metadata at the root (no resource_metadata in the challenge) get the same document.
+app.get("/.well-known/oauth-protected-resource", (c) => {
+  const config = edgeConfig(c.env);
+  const pathAware = new Request(`${config.publicUrl}/.well-known/oauth-protected-resource/mcp`, c.req.raw);
+  return edgeOAuth(config).mcpResourceServer.fetch(pathAware, c.env, c.executionCtx as ExecutionContext);
+});
 app.get("/.well-known/oauth-protected-resource/*", mcpResource);
 
 // Everything else the library serves: AS metadata, token, revocation, dynamic registration.

@@ -58,6 +58,33 @@ const decide = (handle: string, decision: string, cookie?: string) =>
     body: new URLSearchParams({ handle, decision }),
   });
 
+/** The cookies a browser holds after these responses. */
+const cookiesOf = (...responses: Response[]) =>
+  responses.flatMap((response) => response.headers.getSetCookie().map((line) => line.split(";")[0])).join("; ");
+
+/** The IdP's part, as a browser does it: from its authorization URL back to the edge's callback, which is returned unvisited. */
+async function signInAtIdp(idpUrl: string): Promise<URL> {
+  const { finalUrl } = await followRedirects(idpUrl, {
+    jar: new CookieJar(),
+    stopAt: (url) => url.href.startsWith(EDGE_CALLBACK),
+  });
+  return finalUrl;
+}
+
+const exchangeCode = (clientId: string, code: string, verifier: string) =>
+  callEdge("/oauth/token", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: CLIENT_REDIRECT,
+      client_id: clientId,
+      code_verifier: verifier,
+      resource: `${PUBLIC_URL}/mcp`,
+    }),
+  });
+
 describe("authorization at the edge", () => {
   it("shows a consent page that cannot be framed and escapes what the client chose", async () => {
     const clientId = await registerClient('<script>alert("x")</script>');
@@ -124,12 +151,9 @@ describe("authorization at the edge", () => {
     expect(idpUrl.searchParams.get("redirect_uri")).toBe(EDGE_CALLBACK);
     expect(idpUrl.searchParams.get("code_challenge_method")).toBe("S256");
     expect(idpUrl.searchParams.get("nonce")).toBeTruthy();
-    const upstreamCookie = [cookie, ...approved.headers.getSetCookie().map((line) => line.split(";")[0])].join("; ");
+    const upstreamCookie = `${cookie}; ${cookiesOf(approved)}`;
 
-    const { finalUrl } = await followRedirects(idpUrl.toString(), {
-      jar: new CookieJar(),
-      stopAt: (url) => url.href.startsWith(EDGE_CALLBACK),
-    });
+    const finalUrl = await signInAtIdp(idpUrl.toString());
     const callback = await callEdge(finalUrl.toString(), { headers: { cookie: upstreamCookie } });
     expect(callback.status).toBe(302);
     const back = new URL(callback.headers.get("location") ?? "");
@@ -140,18 +164,7 @@ describe("authorization at the edge", () => {
     const replay = await callEdge(finalUrl.toString(), { headers: { cookie: upstreamCookie } });
     expect(replay.status).toBe(400);
 
-    const token = await callEdge("/oauth/token", {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({
-        grant_type: "authorization_code",
-        code: back.searchParams.get("code") ?? "",
-        redirect_uri: CLIENT_REDIRECT,
-        client_id: clientId,
-        code_verifier: pkce.verifier,
-        resource: `${PUBLIC_URL}/mcp`,
-      }),
-    });
+    const token = await exchangeCode(clientId, back.searchParams.get("code") ?? "", pkce.verifier);
     expect(token.status).toBe(200);
     const tokens = (await token.json()) as { access_token: string; refresh_token: string; token_type: string };
     expect(tokens.token_type.toLowerCase()).toBe("bearer");
@@ -179,25 +192,36 @@ describe("authorization at the edge", () => {
     const pkce = await pkcePair();
     const { handle, cookie } = await openConsent(clientId, pkce.challenge);
     const approved = await decide(handle, "approve", cookie);
-    const upstreamCookie = [cookie, ...approved.headers.getSetCookie().map((line) => line.split(";")[0])].join("; ");
-    const { finalUrl } = await followRedirects(approved.headers.get("location") ?? "", {
-      stopAt: (url) => url.href.startsWith(EDGE_CALLBACK),
-    });
-    const back = new URL(
-      (await callEdge(finalUrl.toString(), { headers: { cookie: upstreamCookie } })).headers.get("location") ?? "",
-    );
-    const token = await callEdge("/oauth/token", {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({
-        grant_type: "authorization_code",
-        code: back.searchParams.get("code") ?? "",
-        redirect_uri: CLIENT_REDIRECT,
-        client_id: clientId,
-        code_verifier: (await pkcePair()).verifier,
-      }),
-    });
+    const finalUrl = await signInAtIdp(approved.headers.get("location") ?? "");
+    const callback = await callEdge(finalUrl.toString(), { headers: { cookie: `${cookie}; ${cookiesOf(approved)}` } });
+    const back = new URL(callback.headers.get("location") ?? "");
+    const token = await exchangeCode(clientId, back.searchParams.get("code") ?? "", (await pkcePair()).verifier);
     expect(token.status).toBe(400);
     expect(await token.json()).toMatchObject({ error: "invalid_grant" });
+  });
+
+  it("refuses a user outside the allowed domains after the IdP vouched for them, with a page and no code", async () => {
+    const onlyOther = { IDP_ALLOWED_DOMAINS: "other.example" }; // the auto-signed-in dev user is of example.com
+    const clientId = await registerClient();
+    const page = await callEdge(authorizeUrl(clientId, (await pkcePair()).challenge), undefined, onlyOther);
+    const handle = /name="handle" value="([^"]+)"/.exec(await page.text())?.[1] ?? "";
+    const approved = await callEdge(
+      "/authorize",
+      {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", cookie: cookiesOf(page) },
+        body: new URLSearchParams({ handle, decision: "approve" }),
+      },
+      onlyOther,
+    );
+    const finalUrl = await signInAtIdp(approved.headers.get("location") ?? "");
+    const callback = await callEdge(
+      finalUrl.toString(),
+      { headers: { cookie: `${cookiesOf(page)}; ${cookiesOf(approved)}` } },
+      onlyOther,
+    );
+    expect(callback.status).toBe(403);
+    expect(callback.headers.get("location")).toBeNull();
+    expect(await callback.text()).toContain("accounts of example.com may not use this proxy");
   });
 });

@@ -33,4 +33,10 @@ describe("discovery", () => {
     expect(metadata.code_challenge_methods_supported).toEqual(["S256"]);
     expect(metadata.authorization_response_iss_parameter_supported).toBe(true);
   });
+
+  it("serves the protected-resource metadata at the root too", async () => {
+    const response = await callEdge(`${PUBLIC_URL}/.well-known/oauth-protected-resource`);
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as Record<string, unknown>).resource).toBe(`${PUBLIC_URL}/mcp`);
+  });
 });

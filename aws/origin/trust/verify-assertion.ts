@@ -74,7 +74,8 @@ export function createAssertionVerifier(
       );
     const jti = payload.jti as string;
     const exp = payload.exp as number;
-    if (!(await options.claimJti(jti, new Date(exp * 1000))))
+    // Kept until the last moment a clock-skewed check could still accept it.
+    if (!(await options.claimJti(jti, new Date((exp + EDGE_ASSERTION_MAX_SKEW_SECONDS) * 1000))))
       throw new AssertionRejected("replayed", "this assertion was already used");
     return { ...claims.data, jti, exp };
   };
