@@ -41,7 +41,12 @@ export async function startWranglerDev(options: WranglerDevOptions): Promise<Run
       ...["--env-file", options.envFile, "--persist-to", options.persistTo],
       "--show-interactive-dev-session=false",
     ],
-    { stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" } },
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+      // Local only: no telemetry, no prompts, and no look-up of Cloudflare's `request.cf` placeholder data.
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    },
   );
   const recent: string[] = [];
   const onOutput = (chunk: Buffer) => {
