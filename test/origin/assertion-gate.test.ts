@@ -206,4 +206,11 @@ describe("the origin's edge-assertion gate", () => {
     expect(response.status).toBe(400);
     expect(JSON.stringify(await response.json())).toContain("events.0.outcome");
   });
+
+  it("leaves only the health probes open", async () => {
+    expect((await app.request("/healthz")).status).toBe(200);
+    expect(await (await app.request("/readyz")).json()).toEqual({ status: "ready" });
+    expect((await app.request("/servers/everything/mcp", { method: "POST" })).status).toBe(401);
+    expect((await app.request("/anything-else")).status).toBe(404);
+  });
 });

@@ -7,6 +7,8 @@ import { proxyServer } from "./proxy-server.ts";
 /** One running upstream for one user: a stdio child, the MCP client talking to it, and the HTTP handler in front. */
 export interface UpstreamHost {
   handler: McpHttpHandler;
+  /** The child's process id (for operators and tests). */
+  pid: number | null;
   /** Requests in flight; a host is never reaped while this is above zero. */
   active: number;
   lastUsed: number;
@@ -45,6 +47,7 @@ export async function startStdioHost(
   const handler = createMcpHandler(() => proxyServer(client));
   return {
     handler,
+    pid: transport.pid,
     active: 0,
     lastUsed: Date.now(),
     closed,

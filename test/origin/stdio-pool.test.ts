@@ -1,0 +1,91 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createStdioPool, HostingError, type StdioPool } from "../../aws/origin/hosting/stdio-pool.ts";
+import { demoServers } from "../../local/system.ts";
+import { isAlive } from "../e2e/process-tree.ts";
+
+const pools: StdioPool[] = [];
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((pool) => pool.close()));
+});
+
+function pool(
+  options: { idleTimeoutMs?: number; maxProcesses?: number; servers?: Parameters<typeof createStdioPool>[0]["servers"] } = {},
+) {
+  const created = createStdioPool({
+    servers: options.servers ?? demoServers(),
+    idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+    maxProcesses: options.maxProcesses ?? 10,
+    log: () => {},
+  });
+  pools.push(created);
+  return created;
+}
+
+const waitFor = async (condition: () => boolean, timeoutMs = 10_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+
+describe("stdio hosting: one child per user and server", () => {
+  it("gives each user their own process and reuses it for the same user", async () => {
+    const hosts = pool();
+    const alice = await hosts.acquire("everything", "alice");
+    const bob = await hosts.acquire("everything", "bob");
+    const aliceAgain = await hosts.acquire("everything", "alice");
+    expect(alice.host.pid).toBeGreaterThan(0);
+    expect(bob.host.pid).not.toBe(alice.host.pid);
+    expect(aliceAgain.host).toBe(alice.host);
+    expect(hosts.size()).toBe(2);
+    for (const lease of [alice, bob, aliceAgain]) lease.release();
+  });
+
+  it("stops a child that has been idle too long, but never one still in use", async () => {
+    const hosts = pool({ idleTimeoutMs: 200 });
+    const busy = await hosts.acquire("everything", "busy-user");
+    const idle = await hosts.acquire("everything", "idle-user");
+    idle.release();
+    await waitFor(() => !isAlive(idle.host.pid as number));
+    expect(hosts.size()).toBe(1);
+    expect(isAlive(busy.host.pid as number)).toBe(true);
+    busy.release();
+  });
+
+  it("starts a new child when the user's crashed", async () => {
+    const hosts = pool();
+    const first = await hosts.acquire("everything", "alice");
+    first.release();
+    process.kill(first.host.pid as number, "SIGKILL");
+    await first.host.closed;
+    const second = await hosts.acquire("everything", "alice");
+    expect(second.host.pid).not.toBe(first.host.pid);
+    second.release();
+  });
+
+  it("refuses a new child beyond the limit, saying which setting to raise", async () => {
+    const hosts = pool({ maxProcesses: 1 });
+    (await hosts.acquire("everything", "alice")).release();
+    const refused = hosts.acquire("everything", "bob");
+    await expect(refused).rejects.toBeInstanceOf(HostingError);
+    await expect(refused).rejects.toThrow(/limit of 1 stdio processes \(stdio\.maxProcesses\)/);
+  });
+
+  it("names the servers it has when asked for another", async () => {
+    await expect(pool().acquire("nope", "alice")).rejects.toThrow('unknown server "nope"; this origin serves: everything');
+  });
+
+  it("reports a server whose command cannot start, and tries again on the next request", async () => {
+    const hosts = pool({ servers: { broken: { transport: "stdio", command: "/nonexistent/mcp-server", args: [], env: {} } } });
+    await expect(hosts.acquire("broken", "alice")).rejects.toThrow(/server "broken" could not be started/);
+    expect(hosts.size()).toBe(0);
+  });
+
+  it("stops every child on close", async () => {
+    const hosts = pool();
+    const leases = await Promise.all(["a", "b", "c"].map((user) => hosts.acquire("everything", user)));
+    await hosts.close();
+    expect(leases.map((lease) => isAlive(lease.host.pid as number))).toEqual([false, false, false]);
+  });
+});
