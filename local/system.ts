@@ -3,11 +3,12 @@ import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { startOrigin } from "../aws/origin/start-origin.ts";
 import { EDGE_ENV_NAMES, ORIGIN_ENV_NAMES } from "../contract/config/env-names.ts";
-import { loadConfig } from "../contract/config/load.ts";
+import { ConfigError, loadConfig } from "../contract/config/load.ts";
 import { EdgeConfig, OriginConfig } from "../contract/config/schema.ts";
 import { generateEdgeSigningKey } from "../scripts/keygen.ts";
 import { EMBEDDED_POOL_MAX, startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { startIdp } from "./idp/start-idp.ts";
+import { startInOrder } from "./start-in-order.ts";
 import { startWranglerDev } from "./wrangler-dev.ts";
 
 export interface LocalPorts {
@@ -49,55 +50,37 @@ export function demoServers(): OriginConfig["servers"] {
   return { everything: { transport: "stdio", command: process.execPath, args: [everything, "stdio"], env: {} } };
 }
 
-/**
- * Starts the whole system on loopback, in dependency order: identity provider, database, origin, edge.
- * If any part fails, the parts already started are stopped before the error is rethrown, naming the part.
- */
-export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
-  const { ports, log } = options;
-  const dataDir = resolve(options.dataDir);
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+/** Everything the parts need, validated before any of them starts, so a wrong key stops nothing half-way. */
+interface LocalPlan {
+  edgeUrl: string;
+  originUrl: string;
+  idpIssuer: string;
+  idpSecret: string;
+  databaseUrl: string;
+  originConfig: OriginConfig;
+  edgeEnv: Record<string, string>;
+}
+
+async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> {
+  const { ports } = options;
   const edgeUrl = `http://localhost:${ports.edge}`;
   const originUrl = `http://127.0.0.1:${ports.origin}`;
-  const running: { name: string; close: () => Promise<void> }[] = [];
-  const close = async () => {
-    for (const part of running.reverse())
-      await part.close().catch((error: unknown) => log(part.name, `stop failed: ${String(error)}`));
-  };
-  const step = async <T extends { close(): Promise<void> }>(
-    name: string,
-    portVariable: string,
-    start: () => Promise<T>,
-  ): Promise<T> => {
-    try {
-      const part = await start();
-      running.push({ name, close: () => part.close() });
-      return part;
-    } catch (error) {
-      await close();
-      const message = (error as Error).message;
-      const hint = /already in use/.test(message) ? ` (with npm start, set ${portVariable} to use another port)` : "";
-      throw new Error(`${name} failed to start: ${message}${hint}`, { cause: error });
-    }
-  };
-
-  // Both configurations are validated before anything starts, so a wrong key stops nothing half-way.
   const idpIssuer = `http://127.0.0.1:${ports.idp}`;
   const idpSecret = crypto.randomUUID();
-  const embeddedUrl = `postgres://postgres@127.0.0.1:${ports.database}/postgres`;
+  const databaseUrl = options.databaseUrl ?? `postgres://postgres@127.0.0.1:${ports.database}/postgres`;
+  // The file may add servers and limits; how the local parts reach each other is not its to change.
+  const wiring = {
+    port: ports.origin,
+    publicUrl: originUrl,
+    edgeIssuer: edgeUrl,
+    databaseUrl,
+    databasePoolMax: options.databaseUrl ? 10 : EMBEDDED_POOL_MAX,
+  };
   const originConfig = loadConfig(OriginConfig, ORIGIN_ENV_NAMES, {
     env: {},
     file: {
       path: options.originFile?.path ?? "local defaults",
-      content: {
-        port: ports.origin,
-        publicUrl: originUrl,
-        edgeIssuer: edgeUrl,
-        databaseUrl: options.databaseUrl ?? embeddedUrl,
-        databasePoolMax: options.databaseUrl ? 10 : EMBEDDED_POOL_MAX,
-        servers: demoServers(),
-        ...options.originFile?.content,
-      },
+      content: { servers: demoServers(), ...options.originFile?.content, ...wiring },
     },
   });
   const edgeEnv = {
@@ -110,35 +93,47 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     EDGE_SIGNING_KEY: await generateEdgeSigningKey(),
   } satisfies Partial<Record<keyof typeof EDGE_ENV_NAMES, string>>;
   loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: edgeEnv });
+  return { edgeUrl, originUrl, idpIssuer, idpSecret, databaseUrl, originConfig, edgeEnv };
+}
 
-  await step("identity provider", "IDP_PORT", () =>
+/**
+ * Starts the whole system on loopback, in dependency order: identity provider, database, origin, edge.
+ * If any part fails, the parts already started are stopped before the error is rethrown, naming the part.
+ */
+export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
+  const { ports, log } = options;
+  const dataDir = resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const plan = await planLocalSystem(options);
+  const parts = startInOrder(log);
+
+  await parts.start("identity provider", "IDP_PORT", () =>
     startIdp({
       port: ports.idp,
       autoSignIn: options.autoSignIn,
-      clients: [{ clientId: LOCAL_IDP_CLIENT_ID, clientSecret: idpSecret, redirectUris: [`${edgeUrl}/callback`] }],
+      clients: [{ clientId: LOCAL_IDP_CLIENT_ID, clientSecret: plan.idpSecret, redirectUris: [`${plan.edgeUrl}/callback`] }],
     }),
   );
-  log("idp", `OpenID provider on ${idpIssuer}`);
+  log("idp", `OpenID provider on ${plan.idpIssuer}`);
 
-  if (!options.databaseUrl) {
-    await step("embedded PostgreSQL", "EMBEDDED_DB_PORT", () =>
-      startEmbeddedPostgres({ dataDir: join(dataDir, "postgres"), port: ports.database }),
+  if (options.databaseUrl) {
+    log("db", "using DATABASE_URL");
+  } else {
+    const folder = join(dataDir, "postgres");
+    await parts.start("embedded PostgreSQL", "EMBEDDED_DB_PORT", () =>
+      startEmbeddedPostgres({ dataDir: folder, port: ports.database }),
     );
+    log("db", `embedded PostgreSQL (PGlite) on ${plan.databaseUrl}, data in ${folder}`);
   }
-  log(
-    "db",
-    options.databaseUrl
-      ? "using DATABASE_URL"
-      : `embedded PostgreSQL (PGlite) on ${embeddedUrl}, data in ${join(dataDir, "postgres")}`,
-  );
 
-  const origin = await step("origin", "ORIGIN_PORT", () => startOrigin(originConfig, (line) => log("origin", line)));
-  log("origin", `origin on ${origin.url}, serving: ${Object.keys(originConfig.servers).join(", ")}`);
+  const origin = await parts.start("origin", "ORIGIN_PORT", () => startOrigin(plan.originConfig, (line) => log("origin", line)));
+  const servers = Object.keys(plan.originConfig.servers);
+  log("origin", `origin on ${origin.url}, serving: ${servers.join(", ")}`);
 
   const envFile = join(dataDir, "edge.env");
-  await writeFile(envFile, toEnvFile(edgeEnv), { mode: 0o600 });
-  await chmod(envFile, 0o600);
-  await step("edge (wrangler dev)", "EDGE_PORT", () =>
+  await writeFile(envFile, toEnvFile(plan.edgeEnv), { mode: 0o600 });
+  await chmod(envFile, 0o600); // an existing file keeps its mode on writeFile
+  await parts.start("edge (wrangler dev)", "EDGE_PORT", () =>
     startWranglerDev({
       port: ports.edge,
       inspectorPort: ports.edgeInspector,
@@ -149,12 +144,12 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   );
 
   return {
-    edgeUrl,
-    originUrl,
-    idpIssuer,
-    databaseUrl: originConfig.databaseUrl ?? embeddedUrl,
-    servers: Object.keys(originConfig.servers),
-    close,
+    edgeUrl: plan.edgeUrl,
+    originUrl: plan.originUrl,
+    idpIssuer: plan.idpIssuer,
+    databaseUrl: plan.databaseUrl,
+    servers,
+    close: parts.stopAll,
   };
 }
 
@@ -163,11 +158,21 @@ export async function readOriginSection(path: string): Promise<LocalSystemOption
   let text: string;
   try {
     text = await readFile(path, "utf8");
-  } catch {
-    return undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new ConfigError([`${path}: ${(error as Error).message}`]);
   }
-  const document = JSON.parse(text) as { origin?: Record<string, unknown> };
-  return document.origin ? { path: `${path} (origin section)`, content: document.origin } : undefined;
+  let document: { origin?: unknown };
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError([`${path}: not valid JSON (${(error as Error).message})`]);
+  }
+  const origin = document?.origin;
+  if (origin === undefined) return undefined;
+  if (typeof origin !== "object" || origin === null || Array.isArray(origin))
+    throw new ConfigError([`${path}: "origin" must be an object`]);
+  return { path: `${path} (origin section)`, content: origin as Record<string, unknown> };
 }
 
 /** Single-quoted dotenv lines: taken literally, which JSON values (the signing key) need. */
