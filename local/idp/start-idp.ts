@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type AddressInfo, isIP } from "node:net";
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from "jose";
 import Provider, { type Account, type Configuration, interactionPolicy, type KoaContextWithOIDC } from "oidc-provider";
+import { listen } from "../../aws/origin/listen.ts";
 import { accountClaims, DEV_ACCOUNTS, type DevAccount, findAccountByEmail, findAccountBySub } from "./accounts.ts";
 import { escapeHtml, handleInteraction, INTERACTION_PATH, interactionUrl } from "./interactions.ts";
 import { createMemoryAdapter } from "./memory-adapter.ts";
@@ -84,7 +85,7 @@ export async function startIdp(options: StartIdpOptions): Promise<RunningIdp> {
     res.end("starting");
   };
   const server = createServer((req, res) => handler(req, res));
-  await listen(server, port, host);
+  await listen(server, port, host, "the `port` option of startIdp (0 picks a free port)");
   const address = server.address() as AddressInfo;
   const issuer = `http://${isIP(host) === 6 ? `[${host}]` : host}:${address.port}`;
 
@@ -203,31 +204,6 @@ function policy() {
 
 function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException) => {
-      server.off("listening", onListening);
-      if (error.code === "EADDRINUSE") {
-        reject(
-          new Error(
-            `local IdP: port ${port} is already in use on ${host}; choose another with the \`port\` option of startIdp (0 picks a free port)`,
-            { cause: error },
-          ),
-        );
-      } else {
-        reject(new Error(`local IdP: cannot listen on ${host}:${port}: ${error.message}`, { cause: error }));
-      }
-    };
-    const onListening = () => {
-      server.off("error", onError);
-      resolve();
-    };
-    server.once("error", onError);
-    server.once("listening", onListening);
-    server.listen(port, host);
-  });
 }
 
 function closeServer(server: Server): Promise<void> {

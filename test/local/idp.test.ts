@@ -223,7 +223,7 @@ describe("local IdP with auto sign-in (default account)", () => {
   it("refuses a second start on the same port with a message naming the port and the option", async () => {
     const { port } = new URL(idp.issuer);
     await expect(startIdp({ port: Number(port), clients: [CLIENT] })).rejects.toThrow(
-      new RegExp(`port ${port} is already in use.*\`port\` option`),
+      new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use.*\`port\` option`),
     );
     // The first provider is unharmed.
     expect((await discover(idp.issuer)).issuer).toBe(idp.issuer);
