@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { listen } from "../aws/origin/listen.ts";
 
 export interface WranglerDevOptions {
@@ -21,6 +22,8 @@ export interface RunningWrangler {
 
 const STARTUP_TIMEOUT_MS = 90_000;
 const require = createRequire(import.meta.url);
+/** The edge's Wrangler configuration, whatever the working directory `npm start` or a test was run from. */
+const WRANGLER_CONFIG = fileURLToPath(new URL("../wrangler.toml", import.meta.url));
 
 /**
  * Runs the edge Worker under `wrangler dev` (real workerd, local KV and Queues) on loopback, and resolves once
@@ -37,11 +40,13 @@ export async function startWranglerDev(options: WranglerDevOptions): Promise<Run
     [
       wrangler,
       "dev",
+      ...["--config", WRANGLER_CONFIG],
       ...["--ip", "127.0.0.1", "--port", String(options.port), "--inspector-port", String(options.inspectorPort)],
       ...["--env-file", options.envFile, "--persist-to", options.persistTo],
       "--show-interactive-dev-session=false",
     ],
     {
+      cwd: dirname(WRANGLER_CONFIG),
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
       // Local only: no telemetry, no prompts, and no look-up of Cloudflare's `request.cf` placeholder data.

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, describe, expect, it } from "vitest";
@@ -38,7 +39,9 @@ describe("npm start", () => {
   it("prints where everything is, serves a signed-in MCP call, and stops on Ctrl-C leaving no process behind", async () => {
     dataDir = await mkdtemp(join(tmpdir(), "mcp-npm-start-"));
     const edgePort = await freePort();
-    child = spawn(process.execPath, ["local/start.ts"], {
+    // Started from another directory on purpose: nothing may depend on the working directory.
+    child = spawn(process.execPath, [fileURLToPath(new URL("../../local/start.ts", import.meta.url))], {
+      cwd: dataDir,
       env: {
         ...process.env,
         EDGE_PORT: String(edgePort),
