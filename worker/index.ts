@@ -3,6 +3,7 @@ import type { AuditEvent } from "../contract/audit-event.ts";
 import { ConfigError } from "../contract/config/load.ts";
 import { EDGE_JWKS_PATH } from "../contract/edge-assertion.ts";
 import { deliverAuditBatch } from "./audit/deliver.ts";
+import { auditRefusedToken } from "./audit/refusals.ts";
 import { AUTHORIZE_PATH, edgeOAuth, IDP_CALLBACK_PATH } from "./auth/authorization-server.ts";
 import { decideConsent, showConsent } from "./auth/authorize.ts";
 import { finishSignIn } from "./auth/callback.ts";
@@ -23,8 +24,13 @@ app.post(AUTHORIZE_PATH, (c) => decideConsent(c.req.raw, c.env));
 app.get(IDP_CALLBACK_PATH, (c) => finishSignIn(c.req.raw, c.env, c.executionCtx as ExecutionContext));
 
 // The protected resource: its metadata, its 401 challenge, and MCP itself once the token checks out.
-const mcpResource = (c: { req: { raw: Request }; env: EdgeEnv; executionCtx: unknown }) =>
-  edgeOAuth(edgeConfig(c.env)).mcpResourceServer.fetch(c.req.raw, c.env, c.executionCtx as ExecutionContext);
+const mcpResource = async (c: { req: { raw: Request }; env: EdgeEnv; executionCtx: unknown }) => {
+  const started = Date.now();
+  const ctx = c.executionCtx as ExecutionContext;
+  const response = await edgeOAuth(edgeConfig(c.env)).mcpResourceServer.fetch(c.req.raw, c.env, ctx);
+  auditRefusedToken(c.req.raw, response, c.env, ctx, started);
+  return response;
+};
 app.all("/mcp", mcpResource);
 app.all("/mcp/*", mcpResource);
 // Clients that look for the metadata at the root (no resource_metadata in the challenge) get the same document.

@@ -13,10 +13,16 @@ export interface AuditRow {
   protocol_version: string | null;
 }
 
-/** Waits (the queue delivers in batches) for the audit rows of one client matching `where`, straight from PostgreSQL. */
+export interface AuditFilter {
+  clientId?: string;
+  kind?: string;
+  since?: Date;
+}
+
+/** Waits (the queue delivers in batches) until the audit rows matching `filter` satisfy `until`; reads PostgreSQL directly. */
 export async function waitForAuditRows(
   databaseUrl: string,
-  clientId: string,
+  filter: AuditFilter,
   until: (rows: AuditRow[]) => boolean,
   timeoutMs = 30_000,
 ): Promise<AuditRow[]> {
@@ -25,7 +31,12 @@ export async function waitForAuditRows(
   try {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const { rows } = await client.query<AuditRow>("select * from audit_events where client_id = $1 order by time", [clientId]);
+      const { rows } = await client.query<AuditRow>(
+        `select * from audit_events
+          where ($1::text is null or client_id = $1) and ($2::text is null or kind = $2) and ($3::timestamptz is null or time >= $3)
+          order by time`,
+        [filter.clientId ?? null, filter.kind ?? null, filter.since ?? null],
+      );
       if (until(rows) || Date.now() > deadline) return rows;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }

@@ -40,7 +40,7 @@ describe("the vertical path: OAuth at the edge, relay through the origin, a stdi
     expect(result.content).toEqual([{ type: "text", text: "Echo: hello from v2" }]);
     await client.close();
 
-    const rows = await waitForAuditRows(system.databaseUrl, registeredClientId(provider), (rows) =>
+    const rows = await waitForAuditRows(system.databaseUrl, { clientId: registeredClientId(provider) }, (rows) =>
       rows.some((row) => row.tool === "echo"),
     );
     const call = rows.find((row) => row.method === "tools/call");
@@ -71,7 +71,7 @@ describe("the vertical path: OAuth at the edge, relay through the origin, a stdi
     expect(result.content).toEqual([{ type: "text", text: "Echo: hello from v1" }]);
     await client.close();
 
-    const rows = await waitForAuditRows(system.databaseUrl, registeredClientId(provider), (rows) =>
+    const rows = await waitForAuditRows(system.databaseUrl, { clientId: registeredClientId(provider) }, (rows) =>
       rows.some((row) => row.tool === "echo"),
     );
     expect(rows.find((row) => row.method === "initialize")).toMatchObject({ outcome: "ok", protocol_version: "2025-11-25" });
@@ -83,7 +83,8 @@ describe("the vertical path: OAuth at the edge, relay through the origin, a stdi
     });
   });
 
-  it("refuses an MCP request with a token the edge did not issue", async () => {
+  it("refuses an MCP request with a token the edge did not issue, and audits the refusal", async () => {
+    const since = new Date();
     const response = await fetch(mcpUrl(), {
       method: "POST",
       headers: {
@@ -95,5 +96,14 @@ describe("the vertical path: OAuth at the edge, relay through the origin, a stdi
     });
     expect(response.status).toBe(401);
     expect(response.headers.get("www-authenticate")).toContain("invalid_token");
+
+    const rows = await waitForAuditRows(system.databaseUrl, { kind: "auth.denied", since }, (found) => found.length > 0);
+    expect(rows[0]).toMatchObject({
+      kind: "auth.denied",
+      outcome: "denied",
+      server: "everything",
+      client_id: null,
+      user_sub: null,
+    });
   });
 });

@@ -85,6 +85,48 @@ const exchangeCode = (clientId: string, code: string, verifier: string) =>
     }),
   });
 
+/** Consent, IdP sign-in and callback for a registered client: the edge's authorization code. */
+async function authorizationCode(clientId: string, challenge: string): Promise<string> {
+  const { handle, cookie } = await openConsent(clientId, challenge);
+  const approved = await decide(handle, "approve", cookie);
+  const finalUrl = await signInAtIdp(approved.headers.get("location") ?? "");
+  const callback = await callEdge(finalUrl.toString(), { headers: { cookie: `${cookie}; ${cookiesOf(approved)}` } });
+  return new URL(callback.headers.get("location") ?? "").searchParams.get("code") ?? "";
+}
+
+interface Tokens {
+  access_token: string;
+  refresh_token: string;
+}
+
+async function signedInTokens(clientId: string): Promise<Tokens> {
+  const pkce = await pkcePair();
+  const response = await exchangeCode(clientId, await authorizationCode(clientId, pkce.challenge), pkce.verifier);
+  expect(response.status).toBe(200);
+  return (await response.json()) as Tokens;
+}
+
+const tokenRequest = (params: Record<string, string>) =>
+  callEdge("/oauth/token", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(params),
+  });
+
+/** An MCP request with this token; the origin is not running here, so 502 means the edge let it through. */
+const mcpStatus = async (accessToken: string) =>
+  (
+    await callEdge("/mcp/everything", {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${accessToken}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    })
+  ).status;
+
 describe("authorization at the edge", () => {
   it("shows a consent page that cannot be framed and escapes what the client chose", async () => {
     const clientId = await registerClient('<script>alert("x")</script>');
@@ -189,13 +231,8 @@ describe("authorization at the edge", () => {
 
   it("refuses a code exchanged with the wrong PKCE verifier", async () => {
     const clientId = await registerClient();
-    const pkce = await pkcePair();
-    const { handle, cookie } = await openConsent(clientId, pkce.challenge);
-    const approved = await decide(handle, "approve", cookie);
-    const finalUrl = await signInAtIdp(approved.headers.get("location") ?? "");
-    const callback = await callEdge(finalUrl.toString(), { headers: { cookie: `${cookie}; ${cookiesOf(approved)}` } });
-    const back = new URL(callback.headers.get("location") ?? "");
-    const token = await exchangeCode(clientId, back.searchParams.get("code") ?? "", (await pkcePair()).verifier);
+    const code = await authorizationCode(clientId, (await pkcePair()).challenge);
+    const token = await exchangeCode(clientId, code, (await pkcePair()).verifier);
     expect(token.status).toBe(400);
     expect(await token.json()).toMatchObject({ error: "invalid_grant" });
   });
@@ -223,5 +260,37 @@ describe("authorization at the edge", () => {
     expect(callback.status).toBe(403);
     expect(callback.headers.get("location")).toBeNull();
     expect(await callback.text()).toContain("accounts of example.com may not use this proxy");
+  });
+
+  it("rotates refresh tokens, and refuses a refresh token presented by another client", async () => {
+    const clientId = await registerClient();
+    const first = await signedInTokens(clientId);
+
+    const stolen = await tokenRequest({
+      grant_type: "refresh_token",
+      refresh_token: first.refresh_token,
+      client_id: await registerClient(),
+    });
+    expect(stolen.status).toBe(400);
+    expect(await stolen.json()).toMatchObject({ error: "invalid_grant" });
+
+    const refreshed = await tokenRequest({
+      grant_type: "refresh_token",
+      refresh_token: first.refresh_token,
+      client_id: clientId,
+    });
+    expect(refreshed.status).toBe(200);
+    const second = (await refreshed.json()) as Tokens;
+    expect(second.refresh_token).not.toBe(first.refresh_token);
+    expect(await mcpStatus(second.access_token)).toBe(502);
+  });
+
+  it("lets nothing through with a revoked access token", async () => {
+    const clientId = await registerClient();
+    const tokens = await signedInTokens(clientId);
+    expect(await mcpStatus(tokens.access_token)).toBe(502);
+    const revoked = await tokenRequest({ token: tokens.access_token, client_id: clientId });
+    expect(revoked.status).toBe(200);
+    expect(await mcpStatus(tokens.access_token)).toBe(401);
   });
 });
