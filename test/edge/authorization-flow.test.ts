@@ -1,131 +1,22 @@
 import { describe, expect, it } from "vitest";
-import { CookieJar, followRedirects } from "../../local/idp/headless-sign-in.ts";
 import { callEdge, PUBLIC_URL } from "./edge-env.ts";
 import { pkcePair } from "./pkce.ts";
-
-const CLIENT_REDIRECT = "http://127.0.0.1:33418/callback";
-const EDGE_CALLBACK = `${PUBLIC_URL}/callback`;
-
-async function registerClient(name = "Test client"): Promise<string> {
-  const response = await callEdge("/register", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      client_name: name,
-      redirect_uris: [CLIENT_REDIRECT],
-      token_endpoint_auth_method: "none",
-      grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"],
-    }),
-  });
-  expect(response.status).toBe(201);
-  return ((await response.json()) as { client_id: string }).client_id;
-}
-
-function authorizeUrl(clientId: string, challenge: string, overrides: Record<string, string> = {}): string {
-  const params = new URLSearchParams({
-    response_type: "code",
-    client_id: clientId,
-    redirect_uri: CLIENT_REDIRECT,
-    state: "client-state-1",
-    code_challenge: challenge,
-    code_challenge_method: "S256",
-    scope: "mcp",
-    resource: `${PUBLIC_URL}/mcp`,
-    ...overrides,
-  });
-  return `/authorize?${params}`;
-}
-
-/** The consent page's handle and the binding cookie the browser got with it. */
-async function openConsent(clientId: string, challenge: string) {
-  const page = await callEdge(authorizeUrl(clientId, challenge));
-  expect(page.status).toBe(200);
-  const html = await page.text();
-  const handle = /name="handle" value="([^"]+)"/.exec(html)?.[1];
-  expect(handle).toBeTruthy();
-  const cookie = page.headers
-    .getSetCookie()
-    .map((line) => line.split(";")[0])
-    .join("; ");
-  return { page, html, handle: handle as string, cookie };
-}
-
-const decide = (handle: string, decision: string, cookie?: string) =>
-  callEdge("/authorize", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", ...(cookie ? { cookie } : {}) },
-    body: new URLSearchParams({ handle, decision }),
-  });
-
-/** The cookies a browser holds after these responses. */
-const cookiesOf = (...responses: Response[]) =>
-  responses.flatMap((response) => response.headers.getSetCookie().map((line) => line.split(";")[0])).join("; ");
-
-/** The IdP's part, as a browser does it: from its authorization URL back to the edge's callback, which is returned unvisited. */
-async function signInAtIdp(idpUrl: string): Promise<URL> {
-  const { finalUrl } = await followRedirects(idpUrl, {
-    jar: new CookieJar(),
-    stopAt: (url) => url.href.startsWith(EDGE_CALLBACK),
-  });
-  return finalUrl;
-}
-
-const exchangeCode = (clientId: string, code: string, verifier: string) =>
-  callEdge("/oauth/token", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "authorization_code",
-      code,
-      redirect_uri: CLIENT_REDIRECT,
-      client_id: clientId,
-      code_verifier: verifier,
-      resource: `${PUBLIC_URL}/mcp`,
-    }),
-  });
-
-/** Consent, IdP sign-in and callback for a registered client: the edge's authorization code. */
-async function authorizationCode(clientId: string, challenge: string): Promise<string> {
-  const { handle, cookie } = await openConsent(clientId, challenge);
-  const approved = await decide(handle, "approve", cookie);
-  const finalUrl = await signInAtIdp(approved.headers.get("location") ?? "");
-  const callback = await callEdge(finalUrl.toString(), { headers: { cookie: `${cookie}; ${cookiesOf(approved)}` } });
-  return new URL(callback.headers.get("location") ?? "").searchParams.get("code") ?? "";
-}
-
-interface Tokens {
-  access_token: string;
-  refresh_token: string;
-}
-
-async function signedInTokens(clientId: string): Promise<Tokens> {
-  const pkce = await pkcePair();
-  const response = await exchangeCode(clientId, await authorizationCode(clientId, pkce.challenge), pkce.verifier);
-  expect(response.status).toBe(200);
-  return (await response.json()) as Tokens;
-}
-
-const tokenRequest = (params: Record<string, string>) =>
-  callEdge("/oauth/token", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams(params),
-  });
-
-/** An MCP request with this token; the origin is not running here, so 502 means the edge let it through. */
-const mcpStatus = async (accessToken: string) =>
-  (
-    await callEdge("/mcp/everything", {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${accessToken}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-      },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
-    })
-  ).status;
+import {
+  authorizationCode,
+  authorizeUrl,
+  CLIENT_REDIRECT,
+  cookiesOf,
+  decide,
+  EDGE_CALLBACK,
+  exchangeCode,
+  mcpStatus,
+  openConsent,
+  registerClient,
+  signedInTokens,
+  signInAtIdp,
+  type Tokens,
+  tokenRequest,
+} from "./sign-in.ts";
 
 describe("authorization at the edge", () => {
   it("shows a consent page that cannot be framed and escapes what the client chose", async () => {

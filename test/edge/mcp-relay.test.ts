@@ -1,0 +1,51 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { callEdge } from "./edge-env.ts";
+import { registerClient, signedInTokens } from "./sign-in.ts";
+
+let accessToken: string;
+beforeAll(async () => {
+  accessToken = (await signedInTokens(await registerClient())).access_token;
+});
+
+const post = (path: string, body: string) =>
+  callEdge(path, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${accessToken}`,
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+    },
+    body,
+  });
+
+const listTools = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+
+describe("the MCP relay refuses before reaching the origin", () => {
+  it("a path that is not a server name", async () => {
+    for (const path of ["/mcp/Everything", "/mcp/..%2Fadmin", "/mcp/every_thing", "/mcp/everything/extra"]) {
+      const response = await post(path, listTools);
+      expect(response.status, path).toBe(404);
+    }
+  });
+
+  it("the aggregated endpoint, which does not exist yet, pointing to /mcp/<server>", async () => {
+    const response = await post("/mcp", listTools);
+    expect(response.status).toBe(404);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toContain("/mcp/<server>");
+  });
+
+  it("a body over 4 MiB", async () => {
+    const huge = JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "echo", arguments: { message: "x".repeat(4 * 1024 * 1024) } },
+    });
+    const response = await post("/mcp/everything", huge);
+    expect(response.status).toBe(413);
+  });
+
+  it("but relays a well-formed request for a server name (the origin is down here: 502, not 4xx)", async () => {
+    expect((await post("/mcp/everything", listTools)).status).toBe(502);
+  });
+});
