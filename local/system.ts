@@ -90,6 +90,7 @@ async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> 
     IDP_CLIENT_ID: LOCAL_IDP_CLIENT_ID,
     IDP_CLIENT_SECRET: idpSecret,
     IDP_SCOPES: "openid,email,profile,groups",
+    SERVER_NAMES: Object.keys(originConfig.servers).join(","),
     EDGE_SIGNING_KEY: await generateEdgeSigningKey(),
   } satisfies Partial<Record<keyof typeof EDGE_ENV_NAMES, string>>;
   loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: edgeEnv });

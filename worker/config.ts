@@ -16,5 +16,8 @@ export function edgeConfig(env: EdgeEnv): Config {
   return config;
 }
 
-/** The one MCP resource the edge's tokens are issued for; `/mcp/<server>` lies beneath it. */
+/** The umbrella MCP resource: a token for it is good at every `/mcp/<server>` beneath it. */
 export const mcpResource = (config: Config): string => `${config.publicUrl}/mcp`;
+
+/** One upstream server as a protected resource of its own. */
+export const serverResource = (config: Config, server: string): string => `${mcpResource(config)}/${server}`;

@@ -4,7 +4,7 @@ import { ConfigError } from "../contract/config/load.ts";
 import { EDGE_JWKS_PATH } from "../contract/edge-assertion.ts";
 import { deliverAuditBatch } from "./audit/deliver.ts";
 import { auditRefusedToken } from "./audit/refusals.ts";
-import { AUTHORIZE_PATH, edgeOAuth, IDP_CALLBACK_PATH } from "./auth/authorization-server.ts";
+import { AUTHORIZE_PATH, edgeOAuth, IDP_CALLBACK_PATH, resourceServerFor } from "./auth/authorization-server.ts";
 import { decideConsent, showConsent } from "./auth/authorize.ts";
 import { finishSignIn } from "./auth/callback.ts";
 import { edgeConfig } from "./config.ts";
@@ -24,10 +24,11 @@ app.post(AUTHORIZE_PATH, (c) => decideConsent(c.req.raw, c.env));
 app.get(IDP_CALLBACK_PATH, (c) => finishSignIn(c.req.raw, c.env, c.executionCtx as ExecutionContext));
 
 // The protected resource: its metadata, its 401 challenge, and MCP itself once the token checks out.
-const mcpResource = async (c: { req: { raw: Request }; env: EdgeEnv; executionCtx: unknown }) => {
+const mcpResource = async (c: { req: { raw: Request; url: string }; env: EdgeEnv; executionCtx: unknown }) => {
   const started = Date.now();
   const ctx = c.executionCtx as ExecutionContext;
-  const response = await edgeOAuth(edgeConfig(c.env)).mcpResourceServer.fetch(c.req.raw, c.env, ctx);
+  const resourceServer = resourceServerFor(edgeOAuth(edgeConfig(c.env)), new URL(c.req.url).pathname);
+  const response = await resourceServer.fetch(c.req.raw, c.env, ctx);
   auditRefusedToken(c.req.raw, response, c.env, ctx, started);
   return response;
 };

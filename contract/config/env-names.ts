@@ -13,6 +13,7 @@ export const EDGE_ENV_NAMES = {
   IDP_CLIENT_SECRET: ["idp.clientSecret", "string"],
   IDP_SCOPES: ["idp.scopes", "list"],
   IDP_ALLOWED_DOMAINS: ["idp.allowedDomains", "list"],
+  SERVER_NAMES: ["servers", "list"],
   EDGE_SIGNING_KEY: ["signingKey", "string"],
   ACCESS_TOKEN_TTL_SECONDS: ["accessTokenTtlSeconds", "number"],
 } as const satisfies EnvNames;

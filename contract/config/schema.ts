@@ -51,6 +51,11 @@ export const EdgeConfig = z.strictObject({
     /** If set, only these e-mail domains may sign in (Google's `hd` claim, or the e-mail's domain). */
     allowedDomains: z.array(z.string()).default([]),
   }),
+  /**
+   * The upstream servers' names, as the origin serves them. Each is a protected resource of its own,
+   * `<publicUrl>/mcp/<name>`, whose metadata names exactly the URL clients connect to (VS Code insists).
+   */
+  servers: z.array(ServerName).default([]),
   /** Private EC P-256 key as a JWK (JSON) that signs edge assertions. A Worker secret in production. */
   signingKey: z.string().min(1),
   /** Lifetime of the access tokens the edge issues to MCP clients, in seconds. */

@@ -11,8 +11,16 @@ describe("discovery", () => {
     expect(response.status).toBe(401);
     const challenge = response.headers.get("www-authenticate") ?? "";
     expect(challenge).toMatch(/^Bearer /);
-    expect(challenge).toContain(`resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp"`);
+    expect(challenge).toContain(`resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp/everything"`);
     expect(challenge).toContain('scope="mcp"');
+  });
+
+  it("serves each server's metadata naming exactly the URL a client connects to (VS Code refuses anything else)", async () => {
+    for (const server of ["everything", "filesystem"]) {
+      const response = await callEdge(`${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp/${server}`);
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as Record<string, unknown>).resource).toBe(`${PUBLIC_URL}/mcp/${server}`);
+    }
   });
 
   it("serves RFC 9728 protected-resource metadata for /mcp", async () => {

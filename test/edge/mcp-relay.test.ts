@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { callEdge } from "./edge-env.ts";
-import { registerClient, signedInTokens } from "./sign-in.ts";
+import { callEdge, PUBLIC_URL } from "./edge-env.ts";
+import { mcpStatus, registerClient, signedInTokens } from "./sign-in.ts";
 
 let accessToken: string;
 beforeAll(async () => {
@@ -47,5 +47,27 @@ describe("the MCP relay refuses before reaching the origin", () => {
 
   it("but relays a well-formed request for a server name (the origin is down here: 502, not 4xx)", async () => {
     expect((await post("/mcp/everything", listTools)).status).toBe(502);
+  });
+
+  it("a server the edge does not serve, naming the ones it does", async () => {
+    const response = await post("/mcp/unknown", listTools);
+    expect(response.status).toBe(404);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toBe(
+      'unknown server "unknown"; this edge serves: everything, filesystem',
+    );
+  });
+});
+
+describe("token audiences (RFC 8707)", () => {
+  it("a token for one server opens no other", async () => {
+    const tokens = await signedInTokens(await registerClient(), `${PUBLIC_URL}/mcp/everything`);
+    expect(await mcpStatus(tokens.access_token, "everything")).toBe(502); // through to the (absent) origin
+    expect(await mcpStatus(tokens.access_token, "filesystem")).toBe(401);
+  });
+
+  it("a token for the umbrella /mcp opens every server", async () => {
+    const tokens = await signedInTokens(await registerClient());
+    expect(await mcpStatus(tokens.access_token, "everything")).toBe(502);
+    expect(await mcpStatus(tokens.access_token, "filesystem")).toBe(502);
   });
 });

@@ -40,8 +40,8 @@ export function authorizeUrl(clientId: string, challenge: string, overrides: Rec
 }
 
 /** The consent page's handle and the binding cookie the browser got with it. */
-export async function openConsent(clientId: string, challenge: string) {
-  const page = await callEdge(authorizeUrl(clientId, challenge));
+export async function openConsent(clientId: string, challenge: string, resource = `${PUBLIC_URL}/mcp`) {
+  const page = await callEdge(authorizeUrl(clientId, challenge, { resource }));
   expect(page.status).toBe(200);
   const html = await page.text();
   const handle = /name="handle" value="([^"]+)"/.exec(html)?.[1];
@@ -73,7 +73,7 @@ export async function signInAtIdp(idpUrl: string): Promise<URL> {
   return finalUrl;
 }
 
-export const exchangeCode = (clientId: string, code: string, verifier: string) =>
+export const exchangeCode = (clientId: string, code: string, verifier: string, resource = `${PUBLIC_URL}/mcp`) =>
   callEdge("/oauth/token", {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -83,13 +83,13 @@ export const exchangeCode = (clientId: string, code: string, verifier: string) =
       redirect_uri: CLIENT_REDIRECT,
       client_id: clientId,
       code_verifier: verifier,
-      resource: `${PUBLIC_URL}/mcp`,
+      resource,
     }),
   });
 
 /** Consent, IdP sign-in and callback for a registered client: the edge's authorization code. */
-export async function authorizationCode(clientId: string, challenge: string): Promise<string> {
-  const { handle, cookie } = await openConsent(clientId, challenge);
+export async function authorizationCode(clientId: string, challenge: string, resource = `${PUBLIC_URL}/mcp`): Promise<string> {
+  const { handle, cookie } = await openConsent(clientId, challenge, resource);
   const approved = await decide(handle, "approve", cookie);
   const finalUrl = await signInAtIdp(approved.headers.get("location") ?? "");
   const callback = await callEdge(finalUrl.toString(), { headers: { cookie: `${cookie}; ${cookiesOf(approved)}` } });
@@ -101,9 +101,15 @@ export interface Tokens {
   refresh_token: string;
 }
 
-export async function signedInTokens(clientId: string): Promise<Tokens> {
+/** Tokens for `resource` (the umbrella /mcp by default), through the whole sign-in. */
+export async function signedInTokens(clientId: string, resource = `${PUBLIC_URL}/mcp`): Promise<Tokens> {
   const pkce = await pkcePair();
-  const response = await exchangeCode(clientId, await authorizationCode(clientId, pkce.challenge), pkce.verifier);
+  const response = await exchangeCode(
+    clientId,
+    await authorizationCode(clientId, pkce.challenge, resource),
+    pkce.verifier,
+    resource,
+  );
   expect(response.status).toBe(200);
   return (await response.json()) as Tokens;
 }
@@ -116,9 +122,9 @@ export const tokenRequest = (params: Record<string, string>) =>
   });
 
 /** An MCP request with this token; the origin is not running here, so 502 means the edge let it through. */
-export const mcpStatus = async (accessToken: string) =>
+export const mcpStatus = async (accessToken: string, server = "everything") =>
   (
-    await callEdge("/mcp/everything", {
+    await callEdge(`/mcp/${server}`, {
       method: "POST",
       headers: {
         authorization: `Bearer ${accessToken}`,

@@ -1,6 +1,10 @@
-import { OAuthAuthorizationServer, OAuthResourceServer } from "@cloudflare/workers-oauth-provider";
+import {
+  OAuthAuthorizationServer,
+  OAuthResourceServer,
+  type OAuthResourceTokenValidator,
+} from "@cloudflare/workers-oauth-provider";
 import type { EdgeConfig } from "../../contract/config/schema.ts";
-import { mcpResource } from "../config.ts";
+import { mcpResource, serverResource } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
 import { handleMcp } from "../mcp/handler.ts";
 
@@ -13,7 +17,10 @@ export const REGISTER_PATH = "/register";
 
 export interface EdgeOAuth {
   authorizationServer: OAuthAuthorizationServer<EdgeEnv>;
+  /** The umbrella resource `/mcp`. */
   mcpResourceServer: OAuthResourceServer<EdgeEnv, UserProps>;
+  /** One resource per upstream server, `/mcp/<server>`, by server name. */
+  serverResourceServers: ReadonlyMap<string, OAuthResourceServer<EdgeEnv, UserProps>>;
 }
 
 // Built once per configuration: the library fixes issuer and resources at construction.
@@ -21,17 +28,18 @@ const cache = new WeakMap<EdgeConfig, EdgeOAuth>();
 
 /**
  * The edge is the authorization server MCP clients see (the identity provider is only the sign-in step
- * behind /authorize) and the protected resource `<publicUrl>/mcp`, which `/mcp/<server>` lies beneath.
+ * behind /authorize) and the protected resources: `<publicUrl>/mcp`, and `<publicUrl>/mcp/<server>` for
+ * each upstream, so that each server's metadata names exactly the URL a client connects to.
  */
 export function edgeOAuth(config: EdgeConfig): EdgeOAuth {
   const cached = cache.get(config);
   if (cached) return cached;
-  const resource = mcpResource(config);
+  const umbrella = mcpResource(config);
   const authorizationServer = new OAuthAuthorizationServer<EdgeEnv>({
     issuer: config.publicUrl,
-    resources: [resource],
-    // Some clients (Claude Code among them) send no `resource`: they get the one resource there is.
-    defaultResource: resource,
+    resources: [umbrella, ...config.servers.map((server) => serverResource(config, server))],
+    // Some clients (Claude Code among them) send no `resource`: they get the umbrella, good for every server.
+    defaultResource: umbrella,
     authorizeEndpoint: `${config.publicUrl}${AUTHORIZE_PATH}`,
     clientRegistrationEndpoint: `${config.publicUrl}${REGISTER_PATH}`,
     scopesSupported: [MCP_SCOPE, "offline_access"],
@@ -41,18 +49,42 @@ export function edgeOAuth(config: EdgeConfig): EdgeOAuth {
       console.warn(`oauth ${status} ${code}: ${internal?.category ?? "unknown"}/${internal?.reason ?? "unknown"}`);
     },
   });
-  const mcpResourceServer = new OAuthResourceServer<EdgeEnv, UserProps>({
-    resourceMetadata: {
-      resource,
-      authorization_servers: [config.publicUrl],
-      bearer_methods_supported: ["header"],
-      resource_name: "MCP edge proxy",
-    },
-    requiredScopes: [MCP_SCOPE],
-    validateToken: (env) => (resourceId, token) => authorizationServer.validateToken(resourceId, token, env),
-    handler: { fetch: handleMcp },
-  });
-  const built = { authorizationServer, mcpResourceServer };
+
+  const resourceServer = (resource: string, validateToken: (env: EdgeEnv) => OAuthResourceTokenValidator<UserProps>) =>
+    new OAuthResourceServer<EdgeEnv, UserProps>({
+      resourceMetadata: {
+        resource,
+        authorization_servers: [config.publicUrl],
+        bearer_methods_supported: ["header"],
+        resource_name: "MCP edge proxy",
+      },
+      requiredScopes: [MCP_SCOPE],
+      validateToken,
+      handler: { fetch: handleMcp },
+    });
+  const exactly = (env: EdgeEnv) => (resource: string, token: string) =>
+    authorizationServer.validateToken<UserProps>(resource, token, env);
+  // A server accepts its own tokens and the umbrella's (RFC 8707 audiences: /mcp covers what lies beneath it).
+  const serverOrUmbrella = (env: EdgeEnv) => async (resource: string, token: string) => {
+    const own = await authorizationServer.validateToken<UserProps>(resource, token, env);
+    if (own) return own;
+    const umbrellaToken = await authorizationServer.validateToken<UserProps>(umbrella, token, env);
+    return umbrellaToken && { ...umbrellaToken, audience: resource };
+  };
+
+  const built: EdgeOAuth = {
+    authorizationServer,
+    mcpResourceServer: resourceServer(umbrella, exactly),
+    serverResourceServers: new Map(
+      config.servers.map((server) => [server, resourceServer(serverResource(config, server), serverOrUmbrella)]),
+    ),
+  };
   cache.set(config, built);
   return built;
+}
+
+/** The resource server for a request path: a configured server's own, else the umbrella (which answers unknown paths). */
+export function resourceServerFor(oauth: EdgeOAuth, pathname: string): OAuthResourceServer<EdgeEnv, UserProps> {
+  const server = /^(?:\/\.well-known\/oauth-protected-resource)?\/mcp\/([^/]+)\/?$/.exec(pathname)?.[1];
+  return (server && oauth.serverResourceServers.get(server)) || oauth.mcpResourceServer;
 }

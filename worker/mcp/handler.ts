@@ -22,7 +22,7 @@ const METHOD_OF_HTTP_VERB: Record<string, string> = { GET: "stream/open", DELETE
 export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResourceContext<UserProps>): Promise<Response> {
   const started = Date.now();
   const config = edgeConfig(env);
-  const server = serverOf(new URL(request.url).pathname);
+  const server = serverOf(new URL(request.url).pathname, config.servers);
   if (!server.success) return jsonRpcError(404, undefined, JSON_RPC.methodNotFound, server.message);
 
   const body = request.method === "POST" ? await readBody(request) : undefined;
@@ -82,16 +82,20 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
 
 type ServerOfPath = { success: true; name: string } | { success: false; message: string };
 
-function serverOf(pathname: string): ServerOfPath {
+function serverOf(pathname: string, servers: readonly string[]): ServerOfPath {
   const match = /^\/mcp\/([^/]+)\/?$/.exec(pathname);
+  const known = servers.join(", ") || "none";
   if (!match?.[1]) {
     return {
       success: false,
-      message: "connect to /mcp/<server> (the aggregated /mcp endpoint, with every server you may use, is not available yet)",
+      message: `connect to /mcp/<server>, one of: ${known} (the aggregated /mcp endpoint, with every server you may use, is not available yet)`,
     };
   }
   const name = ServerName.safeParse(decodeURIComponent(match[1]));
-  return name.success ? { success: true, name: name.data } : { success: false, message: `"${match[1]}" is not a server name` };
+  if (!name.success) return { success: false, message: `"${match[1]}" is not a server name` };
+  return servers.includes(name.data)
+    ? { success: true, name: name.data }
+    : { success: false, message: `unknown server "${name.data}"; this edge serves: ${known}` };
 }
 
 /** The body as text, or null when it is larger than allowed. */

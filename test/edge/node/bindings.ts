@@ -8,6 +8,7 @@ export async function edgeTestBindings(): Promise<Record<string, string>> {
     IDP_ISSUER: "http://127.0.0.1:9",
     IDP_CLIENT_ID: "edge-test-client",
     IDP_CLIENT_SECRET: "test-secret-not-real",
+    SERVER_NAMES: "everything,filesystem",
     EDGE_SIGNING_KEY: await generateEdgeSigningKey(),
   };
 }
