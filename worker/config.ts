@@ -3,15 +3,19 @@ import { loadConfig } from "../contract/config/load.ts";
 import { type EdgeConfig as Config, EdgeConfig } from "../contract/config/schema.ts";
 import type { EdgeEnv } from "./env.ts";
 
-// A Worker's env is fixed for the life of an isolate, so its configuration is validated once per env object.
-const cache = new WeakMap<object, Config>();
+// Validated once per distinct set of values, not per request: the runtime does not promise the same
+// `env` object on every request, but its values only change with a deployment.
+const cache = new Map<string, Config>();
+const MAX_CACHED = 4;
 
 /** The edge configuration from the Worker's vars and secrets; throws ConfigError naming each wrong variable. */
 export function edgeConfig(env: EdgeEnv): Config {
-  let config = cache.get(env);
+  const fingerprint = JSON.stringify(Object.keys(EDGE_ENV_NAMES).map((name) => env[name] ?? null));
+  let config = cache.get(fingerprint);
   if (!config) {
     config = loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env });
-    cache.set(env, config);
+    if (cache.size >= MAX_CACHED) cache.clear();
+    cache.set(fingerprint, config);
   }
   return config;
 }
