@@ -35,12 +35,12 @@ const mcpResource = async (c: { req: { raw: Request; url: string }; env: EdgeEnv
 app.all("/mcp", mcpResource);
 app.all("/mcp/*", mcpResource);
 // Clients that look for the metadata at the root (no resource_metadata in the challenge) get the same document.
-app.get("/.well-known/oauth-protected-resource", (c) => {
+app.on(["GET", "OPTIONS"], "/.well-known/oauth-protected-resource", (c) => {
   const config = edgeConfig(c.env);
   const pathAware = new Request(`${config.publicUrl}/.well-known/oauth-protected-resource/mcp`, c.req.raw);
   return edgeOAuth(config).mcpResourceServer.fetch(pathAware, c.env, c.executionCtx as ExecutionContext);
 });
-app.get("/.well-known/oauth-protected-resource/*", mcpResource);
+app.on(["GET", "OPTIONS"], "/.well-known/oauth-protected-resource/*", mcpResource);
 
 // Everything else the library serves: AS metadata, token, revocation, dynamic registration.
 app.all("*", (c) => edgeOAuth(edgeConfig(c.env)).authorizationServer.fetch(c.req.raw, c.env, c.executionCtx as ExecutionContext));

@@ -47,4 +47,17 @@ describe("discovery", () => {
     expect(response.status).toBe(200);
     expect(((await response.json()) as Record<string, unknown>).resource).toBe(`${PUBLIC_URL}/mcp`);
   });
+
+  it("lets browser-based clients (the MCP Inspector) read the metadata across origins", async () => {
+    const preflight = await callEdge(`${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp/everything`, {
+      method: "OPTIONS",
+      headers: {
+        origin: "http://localhost:6274",
+        "access-control-request-method": "GET",
+        "access-control-request-headers": "mcp-protocol-version",
+      },
+    });
+    expect(preflight.status).toBeLessThan(300);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("http://localhost:6274");
+  });
 });
