@@ -26,17 +26,31 @@ function readPorts(): LocalPorts {
   return Object.fromEntries(entries) as LocalPorts;
 }
 
-function banner(edgeUrl: string, servers: string[]): string {
+/** LOCAL_SIGN_IN: a dev account's e-mail to sign in as without a page (default: the first), or `choose` for a picker. */
+function readSignIn(): string | false {
+  const value = process.env.LOCAL_SIGN_IN || DEV_ACCOUNTS[0]?.email || "";
+  if (value === "choose") return false;
+  if (!DEV_ACCOUNTS.some((account) => account.email === value)) {
+    const known = DEV_ACCOUNTS.map((account) => account.email).join(", ");
+    throw new ConfigError([`LOCAL_SIGN_IN: expected "choose" or one of ${known}; got "${value}"`]);
+  }
+  return value;
+}
+
+function banner(edgeUrl: string, servers: string[], signIn: string | false): string {
   const [first = "everything"] = servers;
   const url = `${edgeUrl}/mcp/${first}`;
-  const devUser = DEV_ACCOUNTS[0]?.email ?? "the first dev account";
+  const accounts = DEV_ACCOUNTS.map((account) => account.email).join(", ");
+  const signInLine = signIn
+    ? `signed in automatically as ${signIn} (LOCAL_SIGN_IN=choose to pick one)`
+    : `pick one of ${accounts}`;
   const vscode = JSON.stringify({ servers: { [first]: { type: "http", url } } });
   return `
   MCP edge proxy is running (Ctrl-C stops everything).
 
   MCP URL ............ ${url}
   Servers ............ ${servers.map((name) => `${edgeUrl}/mcp/${name}`).join("  ")}
-  Sign-in ............ local identity provider, signed in automatically as ${devUser}
+  Sign-in ............ local identity provider, ${signInLine}
 
   Claude Code:  claude mcp add --transport http ${first} ${url}
   VS Code:      add to .vscode/mcp.json  ${vscode}
@@ -47,8 +61,11 @@ function banner(edgeUrl: string, servers: string[]): string {
 async function main(): Promise<void> {
   const log = (part: string, line: string) => console.log(`[${part}] ${line}`);
   let system: Awaited<ReturnType<typeof startLocalSystem>>;
+  let signIn: string | false = false;
   try {
+    signIn = readSignIn();
     system = await startLocalSystem({
+      autoSignIn: signIn,
       ports: readPorts(),
       dataDir: process.env.LOCAL_DATA_DIR || ".local",
       databaseUrl: process.env.DATABASE_URL || undefined,
@@ -59,7 +76,7 @@ async function main(): Promise<void> {
     console.error(`\nnpm start failed: ${(error as Error).message}\nNothing is left running.`);
     process.exit(1);
   }
-  console.log(banner(system.edgeUrl, system.servers));
+  console.log(banner(system.edgeUrl, system.servers, signIn));
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -59,6 +59,7 @@ describe("npm start", () => {
     expect(banner).toContain(`MCP URL ............ ${mcpUrl}`);
     expect(banner).toContain(`claude mcp add --transport http everything ${mcpUrl}`);
     expect(banner).toContain(`"url":"${mcpUrl}"`);
+    expect(banner).toContain("signed in automatically as dev@example.com");
 
     // A real call starts the user's stdio child, so the process tree holds everything npm start runs.
     const provider = new InMemoryOAuthProvider();
