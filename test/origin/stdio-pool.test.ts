@@ -88,4 +88,32 @@ describe("stdio hosting: one child per user and server", () => {
     await hosts.close();
     expect(leases.map((lease) => isAlive(lease.host.pid as number))).toEqual([false, false, false]);
   });
+
+  it("gives a child only a minimal environment plus its own env, never the origin's secrets", async () => {
+    process.env.ORIGIN_SECRET_FOR_TEST = "must-not-leak";
+    const everything = demoServers().everything;
+    if (!everything) throw new Error("the demo server is missing");
+    const hosts = pool({ servers: { everything: { ...everything, env: { UPSTREAM_SETTING: "visible" } } } });
+    const lease = await hosts.acquire("everything", "alice");
+    try {
+      const response = await lease.host.handler.fetch(
+        new Request("http://origin.test/servers/everything/mcp", {
+          method: "POST",
+          headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "get-env", arguments: {} } }),
+        }),
+      );
+      const body = await response.text();
+      const text = /"text":"((?:[^"\\]|\\.)*)"/.exec(body)?.[1];
+      expect(text).toBeDefined();
+      const childEnv = JSON.parse(JSON.parse(`"${text}"`)) as Record<string, string>;
+      expect(childEnv.UPSTREAM_SETTING).toBe("visible");
+      expect(childEnv.PATH).toBeTruthy();
+      expect(childEnv).not.toHaveProperty("ORIGIN_SECRET_FOR_TEST");
+      expect(childEnv).not.toHaveProperty("DATABASE_URL");
+    } finally {
+      lease.release();
+      delete process.env.ORIGIN_SECRET_FOR_TEST;
+    }
+  });
 });
