@@ -184,4 +184,20 @@ describe("authorization at the edge", () => {
     expect(revoked.status).toBe(200);
     expect(await mcpStatus(tokens.access_token)).toBe(401);
   });
+
+  it("tells the client access_denied when the user declines at the identity provider", async () => {
+    const clientId = await registerClient();
+    const { handle, cookie } = await openConsent(clientId, (await pkcePair()).challenge);
+    const approved = await decide(handle, "approve", cookie);
+    const state = new URL(approved.headers.get("location") ?? "").searchParams.get("state") ?? "";
+    const callback = await callEdge(`${EDGE_CALLBACK}?error=access_denied&state=${encodeURIComponent(state)}`, {
+      headers: { cookie: `${cookie}; ${cookiesOf(approved)}` },
+    });
+    expect(callback.status).toBe(302);
+    const back = new URL(callback.headers.get("location") ?? "");
+    expect(`${back.origin}${back.pathname}`).toBe(CLIENT_REDIRECT);
+    expect(back.searchParams.get("error")).toBe("access_denied");
+    expect(back.searchParams.get("iss")).toBe(PUBLIC_URL);
+    expect(back.searchParams.get("code")).toBeNull();
+  });
 });
