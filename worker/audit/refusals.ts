@@ -1,4 +1,5 @@
 import type { EdgeEnv } from "../env.ts";
+import { serverSegment } from "../mcp/server-path.ts";
 import { recordAudit } from "./record.ts";
 
 /**
@@ -14,7 +15,7 @@ export function auditRefusedToken(
   started: number,
 ): void {
   if ((response.status !== 401 && response.status !== 403) || !request.headers.has("authorization")) return;
-  const server = /^\/mcp\/([^/]+)/.exec(new URL(request.url).pathname)?.[1];
+  const server = serverSegment(new URL(request.url).pathname);
   recordAudit(env, ctx, {
     kind: "auth.denied",
     outcome: "denied",

@@ -7,6 +7,7 @@ import type { EdgeConfig } from "../../contract/config/schema.ts";
 import { mcpResource, serverResource } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
 import { handleMcp } from "../mcp/handler.ts";
+import { serverSegment } from "../mcp/server-path.ts";
 
 /** The scope every MCP client asks for first; finer scopes arrive with per-tool policy. */
 export const MCP_SCOPE = "mcp";
@@ -85,6 +86,6 @@ export function edgeOAuth(config: EdgeConfig): EdgeOAuth {
 
 /** The resource server for a request path: a configured server's own, else the umbrella (which answers unknown paths). */
 export function resourceServerFor(oauth: EdgeOAuth, pathname: string): OAuthResourceServer<EdgeEnv, UserProps> {
-  const server = /^(?:\/\.well-known\/oauth-protected-resource)?\/mcp\/([^/]+)\/?$/.exec(pathname)?.[1];
+  const server = serverSegment(pathname);
   return (server && oauth.serverResourceServers.get(server)) || oauth.mcpResourceServer;
 }

@@ -39,10 +39,15 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
       return errorPage(502, `Signing in with the identity provider failed: ${(error as Error).message}`);
     }
 
-    const audit = { userSub: user.sub, userEmail: user.email, clientId: original.clientId, latencyMs: 0 };
+    const audit = () => ({
+      userSub: user.sub,
+      userEmail: user.email,
+      clientId: original.clientId,
+      latencyMs: Date.now() - started,
+    });
     const refusal = domainRefusal(config, user);
     if (refusal) {
-      recordAudit(env, ctx, { ...audit, kind: "auth.denied", outcome: "denied", latencyMs: Date.now() - started });
+      recordAudit(env, ctx, { ...audit(), kind: "auth.denied", outcome: "denied" });
       return errorPage(403, `${refusal}.`);
     }
 
@@ -54,7 +59,7 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
       scope: original.scope,
       props,
     });
-    recordAudit(env, ctx, { ...audit, kind: "auth.sign_in", outcome: "ok", latencyMs: Date.now() - started });
+    recordAudit(env, ctx, { ...audit(), kind: "auth.sign_in", outcome: "ok" });
     headers.set("location", redirectTo);
     return new Response(null, { status: 302, headers });
   }, env);

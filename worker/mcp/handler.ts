@@ -8,6 +8,7 @@ import { inspectRequest, type RequestFacts } from "./inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
 import { observeResponse } from "./observe-response.ts";
 import { headersToClient, headersToOrigin } from "./relay-headers.ts";
+import { serverSegment } from "./server-path.ts";
 
 /** Larger request bodies are refused before they are read whole (the SDKs cap messages at 4 MB too). */
 const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -25,8 +26,9 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
   const server = serverOf(new URL(request.url).pathname, config.servers);
   if (!server.success) return jsonRpcError(404, undefined, JSON_RPC.methodNotFound, server.message);
 
-  const body = request.method === "POST" ? await readBody(request) : undefined;
-  if (body === null) return jsonRpcError(413, undefined, JSON_RPC.invalidRequest, `request body over ${MAX_REQUEST_BYTES} bytes`);
+  const read = request.method === "POST" ? await readBody(request) : { text: undefined, bytes: 0 };
+  if (read === null) return jsonRpcError(413, undefined, JSON_RPC.invalidRequest, `request body over ${MAX_REQUEST_BYTES} bytes`);
+  const body = read.text;
   const facts: RequestFacts =
     body !== undefined ? inspectRequest(body, request.headers) : { method: METHOD_OF_HTTP_VERB[request.method] };
 
@@ -73,7 +75,7 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
       errorCode: observation.errorCode,
       httpStatus: originResponse.status,
       latencyMs: Date.now() - started,
-      requestBytes: body === undefined ? 0 : new TextEncoder().encode(body).byteLength,
+      requestBytes: read.bytes,
       responseBytes: observation.responseBytes,
     })),
   );
@@ -83,25 +85,26 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
 type ServerOfPath = { success: true; name: string } | { success: false; message: string };
 
 function serverOf(pathname: string, servers: readonly string[]): ServerOfPath {
-  const match = /^\/mcp\/([^/]+)\/?$/.exec(pathname);
+  const segment = serverSegment(pathname);
   const known = servers.join(", ") || "none";
-  if (!match?.[1]) {
+  if (!segment) {
     return {
       success: false,
       message: `connect to /mcp/<server>, one of: ${known} (the aggregated /mcp endpoint, with every server you may use, is not available yet)`,
     };
   }
-  const name = ServerName.safeParse(decodeURIComponent(match[1]));
-  if (!name.success) return { success: false, message: `"${match[1]}" is not a server name` };
+  const name = ServerName.safeParse(decodeURIComponent(segment));
+  if (!name.success) return { success: false, message: `"${segment}" is not a server name` };
   return servers.includes(name.data)
     ? { success: true, name: name.data }
     : { success: false, message: `unknown server "${name.data}"; this edge serves: ${known}` };
 }
 
-/** The body as text, or null when it is larger than allowed. */
-async function readBody(request: Request): Promise<string | null> {
+/** The body as text with its size in bytes, or null when it is larger than allowed. */
+async function readBody(request: Request): Promise<{ text: string; bytes: number } | null> {
   const declared = Number(request.headers.get("content-length") ?? 0);
   if (declared > MAX_REQUEST_BYTES) return null;
-  const text = await request.text();
-  return new TextEncoder().encode(text).byteLength > MAX_REQUEST_BYTES ? null : text;
+  const raw = await request.arrayBuffer();
+  if (raw.byteLength > MAX_REQUEST_BYTES) return null;
+  return { text: new TextDecoder().decode(raw), bytes: raw.byteLength };
 }
