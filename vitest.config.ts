@@ -16,7 +16,7 @@ export default defineConfig({
       {
         test: {
           name: "node",
-          include: ["test/{contract,origin,local}/**/*.test.ts"],
+          include: ["test/{contract,origin,local,aws}/**/*.test.ts"],
           environment: "node",
           testTimeout: 30_000,
           hookTimeout: 60_000,

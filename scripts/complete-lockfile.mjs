@@ -25,13 +25,19 @@ function platformOf(name) {
   return { os: [os], cpu: [cpu], ...(libc && { libc }) };
 }
 
+/** Whether Node's resolution from the package at `path` finds `name` in any enclosing node_modules. */
+function resolvable(path, name) {
+  for (let dir = path; ; dir = dir.slice(0, Math.max(0, dir.lastIndexOf("/node_modules/")))) {
+    if (lock.packages[`${dir === "" ? "" : `${dir}/`}node_modules/${name}`]) return true;
+    if (dir === "") return false;
+  }
+}
+
 const lock = JSON.parse(readFileSync(LOCKFILE, "utf8"));
 const added = [];
 for (const [path, entry] of Object.entries(lock.packages)) {
   for (const [name, version] of Object.entries(entry.optionalDependencies ?? {})) {
-    const base = path === "" ? "node_modules" : `${path}/node_modules`;
-    const candidates = [`${base}/${name}`, `node_modules/${name}`];
-    if (candidates.some((p) => lock.packages[p])) continue;
+    if (resolvable(path, name)) continue;
     lock.packages[`node_modules/${name}`] = { version, ...(entry.dev && { dev: true }), optional: true, ...platformOf(name) };
     added.push(`${name}@${version}`);
   }

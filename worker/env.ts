@@ -1,4 +1,6 @@
 import type { AuditEvent } from "../contract/audit-event.ts";
+import type { McpSession } from "../durable-objects/mcp-session.ts";
+import type { OriginAffinity } from "../durable-objects/origin-affinity.ts";
 
 /**
  * The Worker's bindings (wrangler.toml). Configuration values arrive as plain strings and are
@@ -9,6 +11,10 @@ export interface EdgeEnv {
   OAUTH_KV: KVNamespace;
   /** Audit events on their way to the origin; the queue holds them while the origin is down. */
   AUDIT_QUEUE: Queue<AuditEvent>;
+  /** Legacy (2025-era) client sessions, one object per `Mcp-Session-Id`. */
+  MCP_SESSION: DurableObjectNamespace<McpSession>;
+  /** Each user's origin instance (balancer stickiness), one object per user. */
+  ORIGIN_AFFINITY: DurableObjectNamespace<OriginAffinity>;
   [variable: string]: unknown;
 }
 

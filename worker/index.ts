@@ -54,6 +54,9 @@ app.onError((error) => {
   return new Response("Internal error\n", { status: 500 });
 });
 
+export { McpSession } from "../durable-objects/mcp-session.ts";
+export { OriginAffinity } from "../durable-objects/origin-affinity.ts";
+
 export default {
   fetch: app.fetch,
   queue: deliverAuditBatch,
