@@ -17,7 +17,13 @@ export type AuditOutcome = z.infer<typeof AuditOutcome>;
 export const AuditEvent = z.object({
   id: z.uuid(),
   time: z.iso.datetime(),
-  kind: z.enum(["mcp.request", "auth.sign_in", "auth.denied"]),
+  kind: z.enum([
+    "mcp.request",
+    "auth.sign_in",
+    "auth.denied",
+    "auth.refresh_reuse", // a rotated refresh token came back: its whole grant was revoked
+    "auth.rate_limited", // requests refused for their rate, one event per client IP, endpoint and minute (see `count`)
+  ]),
   userSub: z.string().min(1).optional(),
   userEmail: z.string().optional(),
   clientId: z.string().optional(),
@@ -31,6 +37,8 @@ export const AuditEvent = z.object({
   requestBytes: z.number().int().nonnegative().optional(),
   responseBytes: z.number().int().nonnegative().optional(),
   protocolVersion: z.string().optional(),
+  /** How many requests this one event stands for, on aggregated events (`auth.rate_limited`). */
+  count: z.number().int().positive().optional(),
 });
 export type AuditEvent = z.infer<typeof AuditEvent>;
 

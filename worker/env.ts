@@ -1,6 +1,7 @@
 import type { AuditEvent } from "../contract/audit-event.ts";
 import type { McpSession } from "../durable-objects/mcp-session.ts";
 import type { OriginAffinity } from "../durable-objects/origin-affinity.ts";
+import type { RateLimiter } from "../durable-objects/rate-limiter.ts";
 
 /**
  * The Worker's bindings (wrangler.toml). Configuration values arrive as plain strings and are
@@ -15,6 +16,8 @@ export interface EdgeEnv {
   MCP_SESSION: DurableObjectNamespace<McpSession>;
   /** Each user's origin instance (balancer stickiness), one object per user. */
   ORIGIN_AFFINITY: DurableObjectNamespace<OriginAffinity>;
+  /** Request counters per caller (one object per client IP) for the authorization endpoints' rate limits. */
+  RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   [variable: string]: unknown;
 }
 

@@ -4,9 +4,18 @@ import { ConfigError } from "../contract/config/load.ts";
 import { EDGE_JWKS_PATH } from "../contract/edge-assertion.ts";
 import { deliverAuditBatch } from "./audit/deliver.ts";
 import { auditRefusedToken } from "./audit/refusals.ts";
-import { AUTHORIZE_PATH, edgeOAuth, IDP_CALLBACK_PATH, resourceServerFor } from "./auth/authorization-server.ts";
+import {
+  AUTHORIZE_PATH,
+  edgeOAuth,
+  IDP_CALLBACK_PATH,
+  REGISTER_PATH,
+  resourceServerFor,
+  TOKEN_PATH,
+} from "./auth/authorization-server.ts";
 import { decideConsent, showConsent } from "./auth/authorize.ts";
 import { finishSignIn } from "./auth/callback.ts";
+import { handleRegistration } from "./auth/register-endpoint.ts";
+import { handleTokenRequest } from "./auth/token-endpoint.ts";
 import { edgeConfig } from "./config.ts";
 import type { EdgeEnv } from "./env.ts";
 import { healthz, readyz } from "./ops/health.ts";
@@ -22,6 +31,9 @@ app.get(EDGE_JWKS_PATH, (c) => serveEdgeJwks(c.env));
 app.get(AUTHORIZE_PATH, (c) => showConsent(c.req.raw, c.env));
 app.post(AUTHORIZE_PATH, (c) => decideConsent(c.req.raw, c.env));
 app.get(IDP_CALLBACK_PATH, (c) => finishSignIn(c.req.raw, c.env, c.executionCtx as ExecutionContext));
+// The library's token and registration endpoints, behind the edge's limits and checks.
+app.post(TOKEN_PATH, (c) => handleTokenRequest(c.req.raw, c.env, c.executionCtx as ExecutionContext));
+app.post(REGISTER_PATH, (c) => handleRegistration(c.req.raw, c.env, c.executionCtx as ExecutionContext));
 
 // The protected resource: its metadata, its 401 challenge, and MCP itself once the token checks out.
 const mcpResource = async (c: { req: { raw: Request; url: string }; env: EdgeEnv; executionCtx: unknown }) => {
@@ -56,6 +68,7 @@ app.onError((error) => {
 
 export { McpSession } from "../durable-objects/mcp-session.ts";
 export { OriginAffinity } from "../durable-objects/origin-affinity.ts";
+export { RateLimiter } from "../durable-objects/rate-limiter.ts";
 
 export default {
   fetch: app.fetch,

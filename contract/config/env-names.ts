@@ -16,6 +16,12 @@ export const EDGE_ENV_NAMES = {
   SERVER_NAMES: ["servers", "list"],
   EDGE_SIGNING_KEY: ["signingKey", "string"],
   ACCESS_TOKEN_TTL_SECONDS: ["accessTokenTtlSeconds", "number"],
+  OAUTH_MAX_BODY_BYTES: ["oauth.maxBodyBytes", "number"],
+  REFRESH_REUSE_GRACE_SECONDS: ["oauth.refreshReuseGraceSeconds", "number"],
+  REGISTRATION_UNUSED_DAYS: ["oauth.registrationUnusedDays", "number"],
+  RATE_LIMIT_TOKEN_PER_MINUTE: ["oauth.tokenRequestsPerMinute", "number"],
+  RATE_LIMIT_AUTHORIZE_PER_MINUTE: ["oauth.authorizeRequestsPerMinute", "number"],
+  RATE_LIMIT_REGISTER_PER_MINUTE: ["oauth.registrationsPerMinute", "number"],
 } as const satisfies EnvNames;
 
 export const ORIGIN_ENV_NAMES = {
@@ -29,4 +35,9 @@ export const ORIGIN_ENV_NAMES = {
   MCP_SERVERS: ["servers", "json"],
   STDIO_IDLE_TIMEOUT_SECONDS: ["stdio.idleTimeoutSeconds", "number"],
   STDIO_MAX_PROCESSES: ["stdio.maxProcesses", "number"],
+  REQUEST_STATE_KEY: ["requestStateKey", "string"],
+  RELAY_REQUEST_TIMEOUT_SECONDS: ["relay.requestTimeoutSeconds", "number"],
+  RELAY_INPUT_WAIT_SECONDS: ["relay.inputWaitSeconds", "number"],
+  RELAY_KEEPALIVE_SECONDS: ["relay.keepAliveSeconds", "number"],
+  ORIGIN_INSTANCE_ID: ["instanceId", "string"],
 } as const satisfies EnvNames;

@@ -60,6 +60,27 @@ export const EdgeConfig = z.strictObject({
   signingKey: z.string().min(1),
   /** Lifetime of the access tokens the edge issues to MCP clients, in seconds. */
   accessTokenTtlSeconds: z.number().int().min(60).max(86_400).default(3600),
+  /** Limits of the authorization endpoints (`/authorize`, `/oauth/token`, `/register`); see docs/configuration.md. */
+  oauth: z
+    .strictObject({
+      /** POST bodies of `/authorize`, `/oauth/token` and `/register` larger than this are refused (413) while they stream in. */
+      maxBodyBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
+      /**
+       * A rotated refresh token presented again within this many seconds of its rotation is honoured once more
+       * (a client that lost the answer to its refresh retries it); later, or once its successor was used, the
+       * whole grant is revoked as a stolen-token reuse. 0 disables the grace.
+       */
+      refreshReuseGraceSeconds: z.number().int().min(0).max(600).default(30),
+      /** A dynamically registered client unused for this many days expires (each token request renews it). */
+      registrationUnusedDays: z.number().int().min(1).max(365).default(30),
+      /** Requests per client IP and minute to `/oauth/token`; more get 429 with Retry-After. */
+      tokenRequestsPerMinute: z.number().int().min(1).default(120),
+      /** Requests per client IP and minute to `/authorize` (the consent page and its form). */
+      authorizeRequestsPerMinute: z.number().int().min(1).default(60),
+      /** Registrations per client IP and minute at `/register`. */
+      registrationsPerMinute: z.number().int().min(1).default(20),
+    })
+    .prefault({}),
 });
 export type EdgeConfig = z.infer<typeof EdgeConfig>;
 
@@ -87,5 +108,30 @@ export const OriginConfig = z.strictObject({
       maxProcesses: z.number().int().min(1).default(100),
     })
     .prefault({}),
+  /**
+   * HMAC key (at least 32 characters) that seals the state of input-required exchanges (`requestState`). Every
+   * origin instance must have the same one, so that a retry reaching another instance is still recognised.
+   * A secret. Unset, each instance makes its own at start and says so in its log (fine for one instance).
+   */
+  requestStateKey: z.string().min(32, "expected at least 32 characters (a random secret)").optional(),
+  /** How the origin relays MCP to upstreams. */
+  relay: z
+    .strictObject({
+      /** An upstream request with no answer and no progress for this long fails with a clean error. */
+      requestTimeoutSeconds: z.number().int().min(1).max(3600).default(300),
+      /** A call that asked the client for input (sampling, elicitation, roots) waits this long for the client's retry. */
+      inputWaitSeconds: z.number().int().min(10).max(3600).default(600),
+      /** SSE comment every this many seconds on long responses, so idle-cutting proxies keep them open (0 disables). */
+      keepAliveSeconds: z.number().int().min(0).max(300).default(15),
+    })
+    .prefault({}),
+  /**
+   * This instance's name in the stickiness cookie (`MCP_ORIGIN`) the balancer keys on. Defaults to the host
+   * name and process id, which is unique per ECS task.
+   */
+  instanceId: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, "expected 1-64 letters, digits, dots, dashes or underscores")
+    .optional(),
 });
 export type OriginConfig = z.infer<typeof OriginConfig>;

@@ -8,13 +8,16 @@ import { mcpResource, serverResource } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
 import { handleMcp } from "../mcp/handler.ts";
 import { serverSegment } from "../mcp/server-path.ts";
-
-/** The scope every MCP client asks for first; finer scopes arrive with per-tool policy. */
-export const MCP_SCOPE = "mcp";
+import { GRANTABLE_SCOPES, MCP_SCOPE } from "./grantable-scopes.ts";
+import { registrationPolicy } from "./registration-policy.ts";
 
 export const AUTHORIZE_PATH = "/authorize";
 export const IDP_CALLBACK_PATH = "/callback";
 export const REGISTER_PATH = "/register";
+export const TOKEN_PATH = "/oauth/token";
+
+/** A grant (and its refresh tokens) lives 30 days from sign-in however often it is refreshed (the library's default, stated). */
+export const REFRESH_TOKEN_TTL_SECONDS = 30 * 86_400;
 
 export interface EdgeOAuth {
   authorizationServer: OAuthAuthorizationServer<EdgeEnv>;
@@ -42,9 +45,17 @@ export function edgeOAuth(config: EdgeConfig): EdgeOAuth {
     // Some clients (Claude Code among them) send no `resource`: they get the umbrella, good for every server.
     defaultResource: umbrella,
     authorizeEndpoint: `${config.publicUrl}${AUTHORIZE_PATH}`,
+    tokenEndpoint: `${config.publicUrl}${TOKEN_PATH}`,
     clientRegistrationEndpoint: `${config.publicUrl}${REGISTER_PATH}`,
-    scopesSupported: [MCP_SCOPE, "offline_access"],
+    clientRegistrationCallback: registrationPolicy,
+    // Unused registrations expire; each token request renews one in use (the library's sliding TTL).
+    clientRegistrationTTL: config.oauth.registrationUnusedDays * 86_400,
+    scopesSupported: [...GRANTABLE_SCOPES],
     accessTokenTTL: config.accessTokenTtlSeconds,
+    refreshTokenTTL: REFRESH_TOKEN_TTL_SECONDS,
+    // Native apps sign in through their own URI scheme (Cursor: cursor://anysphere.cursor-mcp/oauth/callback).
+    // Still an exact match with a registered URI, PKCE still required; the library refuses javascript:, data:, file:.
+    allowPrivateUseRedirectUris: true,
     onError: ({ code, status, internal }) => {
       // The wire answer stays generic (RFC 6749); the log names the check that failed.
       console.warn(`oauth ${status} ${code}: ${internal?.category ?? "unknown"}/${internal?.reason ?? "unknown"}`);

@@ -1,12 +1,22 @@
-import { AuthorizationError, CimdFetchError, type OAuthHelpers } from "@cloudflare/workers-oauth-provider";
+import {
+  AuthorizationError,
+  authorizationErrorRedirect,
+  CimdFetchError,
+  type OAuthHelpers,
+} from "@cloudflare/workers-oauth-provider";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
-import { edgeOAuth } from "./authorization-server.ts";
+import { AUTHORIZE_PATH, edgeOAuth, REGISTER_PATH } from "./authorization-server.ts";
 import { consentPage } from "./consent-page.ts";
+import { grantableScopes } from "./grantable-scopes.ts";
 import { errorPage } from "./html.ts";
 import { idpAuthorizationUrl } from "./idp/authorization-url.ts";
 import { discoverProvider } from "./idp/discovery.ts";
 import { createPkce, randomToken } from "./idp/pkce.ts";
+import { challengeProblem } from "./pkce-syntax.ts";
+import { rateLimited } from "./rate-limit.ts";
+import { withLimitedBody } from "./read-limited-body.ts";
+import { unknownClient } from "./unknown-client.ts";
 
 /** What the edge keeps server-side between the redirect to the IdP and its callback. */
 export interface PendingSignIn {
@@ -16,8 +26,21 @@ export interface PendingSignIn {
 
 /** GET /authorize: validate the client's request, then ask the user to consent before anything leaves for the IdP. */
 export async function showConsent(request: Request, env: EdgeEnv): Promise<Response> {
+  const limited = await rateLimited(request, env, edgeConfig(env), AUTHORIZE_PATH);
+  if (limited) return limited;
   return renderingAuthErrors(async (oauth) => {
+    const clientId = new URL(request.url).searchParams.get("client_id");
+    if (clientId && !(await oauth.lookupClient(clientId))) {
+      return unknownClient(request, `${edgeConfig(env).publicUrl}${REGISTER_PATH}`);
+    }
     const authRequest = await oauth.parseAuthRequest(request);
+    const malformedChallenge = challengeProblem(authRequest.codeChallenge);
+    if (malformedChallenge) {
+      console.warn("authorize: code_challenge malformed");
+      return Response.redirect(authorizationErrorRedirect(authRequest, "invalid_request", malformedChallenge), 302);
+    }
+    // Only scopes this edge defines are asked for on the consent page, stored, and granted.
+    authRequest.scope = grantableScopes(authRequest.scope);
     const details = await oauth.describeConsent(authRequest); // first: a failed lookup leaves nothing in KV
     const consent = await oauth.beginConsent(authRequest);
     return consentPage(details, consent.handle, consent.headers);
@@ -26,15 +49,22 @@ export async function showConsent(request: Request, env: EdgeEnv): Promise<Respo
 
 /** POST /authorize: the user decided. Deny goes back to the client; Allow goes to the IdP with a state bound to this browser. */
 export async function decideConsent(request: Request, env: EdgeEnv): Promise<Response> {
+  const config = edgeConfig(env);
+  const limited = await rateLimited(request, env, config, AUTHORIZE_PATH);
+  if (limited) return limited;
+  const buffered = await withLimitedBody(request, config.oauth.maxBodyBytes);
+  if (!buffered) {
+    console.warn("authorize: consent form over the size limit");
+    return errorPage(413, "The consent form was too large.");
+  }
   return renderingAuthErrors(async (oauth) => {
-    const form = await request.formData();
+    const form = await buffered.formData();
     const handle = String(form.get("handle") ?? "");
     if (form.get("decision") !== "approve") {
-      const denied = await oauth.denyConsent(request, handle);
+      const denied = await oauth.denyConsent(buffered, handle);
       return new Response(null, { status: 302, headers: denied.headers });
     }
-    const approved = await oauth.approveConsent(request, handle);
-    const config = edgeConfig(env);
+    const approved = await oauth.approveConsent(buffered, handle);
     const provider = await discoverProvider(config.idp.issuer);
     const pkce = await createPkce();
     const pending: PendingSignIn = { verifier: pkce.verifier, nonce: randomToken() };

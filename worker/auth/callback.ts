@@ -4,6 +4,7 @@ import { edgeConfig } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
 import { type PendingSignIn, renderingAuthErrors } from "./authorize.ts";
 import { domainRefusal } from "./domain-policy.ts";
+import { grantCode } from "./grant-code.ts";
 import { errorPage } from "./html.ts";
 import { discoverProvider } from "./idp/discovery.ts";
 import { exchangeCode } from "./idp/exchange-code.ts";
@@ -52,13 +53,7 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
     }
 
     const { emailVerified: _checked, ...props } = user;
-    const { redirectTo } = await oauth.completeAuthorization({
-      request: original,
-      userId: user.sub,
-      metadata: { email: user.email },
-      scope: original.scope,
-      props,
-    });
+    const redirectTo = await grantCode(oauth, original, props);
     recordAudit(env, ctx, { ...audit(), kind: "auth.sign_in", outcome: "ok" });
     headers.set("location", redirectTo);
     return new Response(null, { status: 302, headers });

@@ -35,6 +35,14 @@ export async function verifyIdToken(
     clockTolerance: CLOCK_TOLERANCE_SECONDS,
   });
   if (payload.nonce !== nonce) throw new Error("id_token nonce does not match this sign-in");
+  // jose checks `iat` is a number but not that it is past: a token minted in the future is refused with the same skew as `exp`.
+  if (typeof payload.iat !== "number" || payload.iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS) {
+    throw new Error('"iat" claim timestamp check failed (issued in the future)');
+  }
+  // OpenID Connect Core §2: at most 255 ASCII characters. Any characters are accepted (the grant is filed under its digest).
+  if (typeof payload.sub !== "string" || payload.sub === "" || payload.sub.length > 255) {
+    throw new Error("id_token sub must be 1 to 255 characters");
+  }
   // OIDC Core §3.1.3.7: with several audiences, azp must name this client.
   if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== config.idp.clientId) {
     throw new Error("id_token has several audiences and azp is not this client");

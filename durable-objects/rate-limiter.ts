@@ -1,0 +1,94 @@
+import { DurableObject } from "cloudflare:workers";
+import type { AuditEvent } from "../contract/audit-event.ts";
+
+/** The verdict on one request. */
+export interface RateDecision {
+  allowed: boolean;
+  /** Seconds until the current window ends: the `Retry-After` of a refusal. */
+  retryAfterSeconds: number;
+}
+
+/** Requests refused in one closed window of one bucket: a single audit event stands for all of them. */
+export interface RefusedWindow {
+  bucket: string;
+  windowStart: number;
+  refused: number;
+}
+
+interface Window {
+  start: number;
+  used: number;
+  refused: number;
+}
+
+const WINDOW_MS = 60_000;
+const PENDING = "pending";
+
+/**
+ * Fixed one-minute windows per bucket (an endpoint, say), in one object per caller (a client IP): the
+ * Workers rate-limiting binding takes its limits from wrangler.toml only and reports no retry time, and
+ * these limits are configuration. Refused requests are counted, not audited one by one: when a window
+ * with refusals closes, its alarm queues one `auth.rate_limited` event with the count.
+ */
+export class RateLimiter extends DurableObject<{ AUDIT_QUEUE: Queue<AuditEvent> }> {
+  async take(bucket: string, limit: number, now = Date.now()): Promise<RateDecision> {
+    const storage = this.ctx.storage.kv;
+    let window = storage.get<Window>(bucket);
+    const start = now - (now % WINDOW_MS);
+    if (!window || window.start !== start) {
+      if (window && window.refused > 0) this.keepRefused({ bucket, windowStart: window.start, refused: window.refused });
+      window = { start, used: 0, refused: 0 };
+    }
+    const allowed = window.used < limit;
+    if (allowed) window.used += 1;
+    else {
+      window.refused += 1;
+      if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(start + WINDOW_MS);
+    }
+    storage.put(bucket, window);
+    return { allowed, retryAfterSeconds: Math.max(1, Math.ceil((start + WINDOW_MS - now) / 1000)) };
+  }
+
+  /** Takes the refusals of every closed window out of storage. */
+  drainRefused(now = Date.now()): RefusedWindow[] {
+    const storage = this.ctx.storage.kv;
+    const drained = storage.get<RefusedWindow[]>(PENDING) ?? [];
+    storage.delete(PENDING);
+    for (const [bucket, window] of storage.list<Window>()) {
+      if (bucket === PENDING || window.refused === 0 || window.start + WINDOW_MS > now) continue;
+      drained.push({ bucket, windowStart: window.start, refused: window.refused });
+      storage.put(bucket, { ...window, refused: 0 });
+    }
+    return drained;
+  }
+
+  /** A window with refusals has closed: one audit event per bucket with the count. */
+  override async alarm(): Promise<void> {
+    const drained = this.drainRefused();
+    await Promise.all(
+      drained.map((window) =>
+        this.env.AUDIT_QUEUE.send(
+          {
+            id: crypto.randomUUID(),
+            time: new Date(window.windowStart).toISOString(),
+            kind: "auth.rate_limited",
+            method: window.bucket,
+            outcome: "denied",
+            httpStatus: 429,
+            latencyMs: 0,
+            count: window.refused,
+          },
+          { contentType: "json" },
+        ),
+      ),
+    );
+    // A window still open may have refusals too (its alarm was not set while this one was pending).
+    const open = [...this.ctx.storage.kv.list<Window>()].filter(([bucket, window]) => bucket !== PENDING && window.refused > 0);
+    if (open.length > 0) await this.ctx.storage.setAlarm(Math.min(...open.map(([, window]) => window.start + WINDOW_MS)));
+  }
+
+  private keepRefused(window: RefusedWindow): void {
+    const storage = this.ctx.storage.kv;
+    storage.put(PENDING, [...(storage.get<RefusedWindow[]>(PENDING) ?? []), window]);
+  }
+}

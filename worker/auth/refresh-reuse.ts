@@ -1,0 +1,102 @@
+import type { EdgeConfig } from "../../contract/config/schema.ts";
+import { recordAudit } from "../audit/record.ts";
+import type { EdgeEnv } from "../env.ts";
+import { edgeOAuth, REFRESH_TOKEN_TTL_SECONDS } from "./authorization-server.ts";
+import { oauthError } from "./oauth-error.ts";
+
+/** When a refresh token was rotated away (KV, `refresh-retired:<SHA-256 of the token>`). */
+interface Retired {
+  retiredAt: number;
+}
+
+const RETIRED_PREFIX = "refresh-retired:";
+
+/**
+ * Runs a refresh-token grant with reuse detection (OAuth 2.1 §4.3.1, Security BCP §4.14.2). The library
+ * rotates refresh tokens but keeps the previous one valid until its successor is used, and never notices a
+ * rotated token coming back. So the edge remembers each refresh token it saw rotated (one KV record per
+ * refresh, kept as long as a grant can live) and, when one is presented again, revokes the whole grant:
+ * either the client or a thief holds a copy, and the server cannot tell which. Exception: within
+ * `refreshReuseGraceSeconds` of the rotation the library may honour it once more (the client lost the
+ * answer and retries); if the library refuses it by then (its successor was used), that is reuse too.
+ *
+ * KV, like the library's own grant records, is eventually consistent across locations: a copy replayed
+ * far away within about a minute of the rotation may be missed. A Durable Object would close that gap but
+ * put a second store, and a hop, on every refresh while the grant itself stays in KV.
+ */
+export async function refreshDetectingReuse(
+  refreshToken: string,
+  clientId: string | undefined,
+  env: EdgeEnv,
+  ctx: ExecutionContext,
+  config: EdgeConfig,
+  refresh: () => Promise<Response>,
+): Promise<Response> {
+  const started = Date.now();
+  const key = `${RETIRED_PREFIX}${await sha256Hex(refreshToken)}`;
+  const retired = await env.OAUTH_KV.get<Retired>(key, "json");
+  const graceMs = config.oauth.refreshReuseGraceSeconds * 1000;
+  if (retired && started - retired.retiredAt >= graceMs)
+    return revokeReusedGrant(refreshToken, clientId, env, ctx, config, started);
+
+  const response = await refresh();
+  if (response.ok) {
+    // The first rotation is what counts: a retry within the grace does not restart it.
+    if (!retired) {
+      await env.OAUTH_KV.put(key, JSON.stringify({ retiredAt: started } satisfies Retired), {
+        expirationTtl: REFRESH_TOKEN_TTL_SECONDS,
+      });
+    }
+    return response;
+  }
+  if (retired && (await errorCode(response)) === "invalid_grant") {
+    return revokeReusedGrant(refreshToken, clientId, env, ctx, config, started);
+  }
+  return response;
+}
+
+async function revokeReusedGrant(
+  refreshToken: string,
+  clientId: string | undefined,
+  env: EdgeEnv,
+  ctx: ExecutionContext,
+  config: EdgeConfig,
+  started: number,
+): Promise<Response> {
+  // The library's token format is `userId:grantId:secret` (its docs name it); the grant is found from it.
+  const [userId, grantId] = refreshToken.split(":");
+  const oauth = edgeOAuth(config).authorizationServer.getOAuthApi(env);
+  let owner: { sub?: string; email?: string; clientId?: string } = {};
+  if (userId && grantId) {
+    const grants = await oauth.listUserGrants(userId);
+    const grant = grants.items.find((candidate) => candidate.id === grantId);
+    if (grant) {
+      owner = { sub: grant.metadata?.sub, email: grant.metadata?.email, clientId: grant.clientId };
+      await oauth.revokeGrant(grantId, userId);
+    }
+  }
+  console.warn("refresh-token-grant: a rotated refresh token was presented again; its grant is revoked");
+  recordAudit(env, ctx, {
+    kind: "auth.refresh_reuse",
+    outcome: "denied",
+    userSub: owner.sub,
+    userEmail: owner.email,
+    clientId: owner.clientId ?? clientId,
+    httpStatus: 400,
+    latencyMs: Date.now() - started,
+  });
+  return oauthError(400, "invalid_grant", "refresh token was already used; sign in again");
+}
+
+async function errorCode(response: Response): Promise<string | undefined> {
+  const body = (await response
+    .clone()
+    .json()
+    .catch(() => ({}))) as { error?: unknown };
+  return typeof body.error === "string" ? body.error : undefined;
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return [...digest].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,62 @@
+import type { ClientRegistrationCallbackResult } from "@cloudflare/workers-oauth-provider";
+
+/** Bounds on what one dynamic registration may store: it costs nothing to send and is kept for days. */
+export const REGISTRATION_LIMITS = {
+  /** Top-level metadata fields. */
+  fields: 30,
+  /** Entries of any list (`redirect_uris`, `contacts`, `grant_types`, ...). */
+  listEntries: 10,
+  /** Characters of `client_name`, shown on the consent page. */
+  clientName: 100,
+  /** Characters of any other string (a redirect URI, a logo URL). */
+  text: 2000,
+} as const;
+
+/**
+ * The edge's policy on dynamic registrations (the library's `clientRegistrationCallback`): refuses metadata
+ * with too many fields, lists too long or strings too long, naming the field. Returns nothing to allow.
+ */
+export function registrationPolicy({
+  clientMetadata,
+}: {
+  clientMetadata: Record<string, unknown>;
+}): ClientRegistrationCallbackResult | undefined {
+  const problem = metadataProblem(clientMetadata);
+  if (!problem) return undefined;
+  console.warn(`registration refused: ${problem}`);
+  return { code: "invalid_client_metadata", description: problem, status: 400 };
+}
+
+function metadataProblem(metadata: Record<string, unknown>): string | null {
+  const fields = Object.keys(metadata);
+  if (fields.length > REGISTRATION_LIMITS.fields) return `at most ${REGISTRATION_LIMITS.fields} metadata fields are accepted`;
+  for (const field of fields) {
+    const problem = valueProblem(
+      field,
+      metadata[field],
+      field === "client_name" ? REGISTRATION_LIMITS.clientName : REGISTRATION_LIMITS.text,
+    );
+    if (problem) return problem;
+  }
+  return null;
+}
+
+function valueProblem(field: string, value: unknown, maxChars: number): string | null {
+  if (typeof value === "string") return value.length > maxChars ? `${field} is longer than ${maxChars} characters` : null;
+  if (Array.isArray(value)) {
+    if (value.length > REGISTRATION_LIMITS.listEntries)
+      return `${field} has more than ${REGISTRATION_LIMITS.listEntries} entries`;
+    for (const entry of value) {
+      const problem = valueProblem(field, entry, maxChars);
+      if (problem) return problem;
+    }
+    return null;
+  }
+  if (typeof value === "object" && value !== null) {
+    for (const [key, entry] of Object.entries(value)) {
+      const problem = valueProblem(`${field}.${key}`, entry, maxChars);
+      if (problem) return problem;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,47 @@
+import { edgeConfig } from "../config.ts";
+import type { EdgeEnv } from "../env.ts";
+import { edgeOAuth, TOKEN_PATH } from "./authorization-server.ts";
+import { oauthError } from "./oauth-error.ts";
+import { verifierProblem } from "./pkce-syntax.ts";
+import { rateLimited } from "./rate-limit.ts";
+import { withLimitedBody } from "./read-limited-body.ts";
+import { refreshDetectingReuse } from "./refresh-reuse.ts";
+
+/**
+ * POST /oauth/token (code exchange, refresh, revocation): rate-limited per client IP, the body bounded while
+ * it streams in, the PKCE verifier's syntax checked, refresh-token reuse detected; the library does the rest.
+ */
+export async function handleTokenRequest(request: Request, env: EdgeEnv, ctx: ExecutionContext): Promise<Response> {
+  const config = edgeConfig(env);
+  const limited = await rateLimited(request, env, config, TOKEN_PATH);
+  if (limited) return limited;
+  const buffered = await withLimitedBody(request, config.oauth.maxBodyBytes);
+  if (!buffered) {
+    console.warn("token-endpoint-request: body over the size limit");
+    return oauthError(413, "invalid_request", `request body is larger than ${config.oauth.maxBodyBytes} bytes`);
+  }
+  const server = edgeOAuth(config).authorizationServer;
+  const params = await formParams(buffered);
+  if (!params) return server.fetch(buffered, env, ctx); // the library refuses other content types in its own words
+
+  const grantType = params.get("grant_type");
+  if (grantType === "authorization_code") {
+    const problem = verifierProblem(params.get("code_verifier"));
+    if (problem) {
+      console.warn("authorization-code-grant: code_verifier malformed");
+      return oauthError(400, "invalid_request", problem);
+    }
+  }
+  const refreshToken = params.get("refresh_token");
+  if (grantType === "refresh_token" && refreshToken) {
+    const clientId = params.get("client_id") ?? undefined;
+    return refreshDetectingReuse(refreshToken, clientId, env, ctx, config, () => server.fetch(buffered, env, ctx));
+  }
+  return server.fetch(buffered, env, ctx);
+}
+
+async function formParams(request: Request): Promise<URLSearchParams | null> {
+  const mediaType = (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
+  if (mediaType !== "application/x-www-form-urlencoded") return null;
+  return new URLSearchParams(new TextDecoder().decode(await request.clone().arrayBuffer()));
+}
