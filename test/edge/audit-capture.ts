@@ -1,16 +1,10 @@
 import type { AuditEvent } from "../../contract/audit-event.ts";
 
-/** An audit queue that keeps what the edge sends, for tests that check an event was (or was not) recorded. */
-export function capturedAudit(): { events: AuditEvent[]; env: { AUDIT_QUEUE: Pick<Queue<AuditEvent>, "send"> } } {
+/** An audit queue that keeps what the edge sends, as an env override, for tests that check what was recorded. */
+export function capturedAudit(): { events: AuditEvent[]; env: Record<string, unknown> } {
   const events: AuditEvent[] = [];
-  return {
-    events,
-    env: {
-      AUDIT_QUEUE: {
-        send: async (event: AuditEvent) => {
-          events.push(event);
-        },
-      },
-    },
+  const send = async (event: AuditEvent) => {
+    events.push(event);
   };
+  return { events, env: { AUDIT_QUEUE: { send } } };
 }

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { callEdge, PUBLIC_URL } from "./edge-env.ts";
+import { edgeOAuth } from "../../worker/auth/authorization-server.ts";
+import { grantCode } from "../../worker/auth/grant-code.ts";
+import { edgeConfig } from "../../worker/config.ts";
+import { callEdge, PUBLIC_URL, testEnv } from "./edge-env.ts";
 import { pkcePair } from "./pkce.ts";
 import {
   authorizationCode,
@@ -199,5 +202,22 @@ describe("authorization at the edge", () => {
     expect(back.searchParams.get("error")).toBe("access_denied");
     expect(back.searchParams.get("iss")).toBe(PUBLIC_URL);
     expect(back.searchParams.get("code")).toBeNull();
+  });
+});
+
+describe("users whose identity-provider sub is unusual", () => {
+  it("signs in a user whose sub contains ':' (the library's token separator), and the token works", async () => {
+    const config = edgeConfig(testEnv());
+    const oauth = edgeOAuth(config).authorizationServer.getOAuthApi(testEnv());
+    const clientId = await registerClient();
+    const pkce = await pkcePair();
+    const request = await oauth.parseAuthRequest(new Request(new URL(authorizeUrl(clientId, pkce.challenge), PUBLIC_URL)));
+    const user = { sub: "urn:tenant:42:user", email: "colon@example.com", groups: [] };
+    const back = new URL(await grantCode(oauth, request, user));
+    const token = await exchangeCode(clientId, back.searchParams.get("code") ?? "", pkce.verifier);
+    expect(token.status).toBe(200);
+    const tokens = (await token.json()) as Tokens;
+    expect(tokens.access_token).not.toContain("urn:tenant"); // the sub stays out of the tokens clients hold
+    expect(await mcpStatus(tokens.access_token)).toBe(502);
   });
 });

@@ -19,7 +19,16 @@ beforeAll(async () => {
 });
 
 async function idToken(
-  overrides: { iss?: string; aud?: string | string[]; nonce?: string; exp?: number; key?: CryptoKey; claims?: object } = {},
+  overrides: {
+    iss?: string;
+    aud?: string | string[];
+    nonce?: string;
+    exp?: number;
+    iat?: number;
+    sub?: string;
+    key?: CryptoKey;
+    claims?: object;
+  } = {},
 ) {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({
@@ -32,8 +41,8 @@ async function idToken(
     .setProtectedHeader({ alg: "RS256", kid: "idp-1" })
     .setIssuer(overrides.iss ?? ISSUER)
     .setAudience(overrides.aud ?? "edge-test-client")
-    .setSubject("user-1")
-    .setIssuedAt(now)
+    .setSubject(overrides.sub ?? "user-1")
+    .setIssuedAt(overrides.iat ?? now)
     .setExpirationTime(overrides.exp ?? now + 300)
     .sign(overrides.key ?? idpKey);
 }
@@ -61,6 +70,22 @@ describe("id_token verification at the callback", () => {
   it("refuses an expired token", async () => {
     const longAgo = Math.floor(Date.now() / 1000) - 3600;
     await expect(verifyIdToken(config(), keys, await idToken({ exp: longAgo }), "n-1")).rejects.toThrow(/exp/);
+  });
+
+  it("refuses a token issued an hour in the future, and accepts one within the clock skew", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await expect(verifyIdToken(config(), keys, await idToken({ iat: now + 3600, exp: now + 7200 }), "n-1")).rejects.toThrow(
+      /iat/,
+    );
+    await expect(verifyIdToken(config(), keys, await idToken({ iat: now + 30 }), "n-1")).resolves.toMatchObject({
+      sub: "user-1",
+    });
+  });
+
+  it("accepts any sub of up to 255 characters, colons included, and refuses a longer one by name", async () => {
+    const user = await verifyIdToken(config(), keys, await idToken({ sub: "tenant:42:user" }), "n-1");
+    expect(user.sub).toBe("tenant:42:user");
+    await expect(verifyIdToken(config(), keys, await idToken({ sub: "x".repeat(256) }), "n-1")).rejects.toThrow(/sub/);
   });
 
   it("refuses a token signed by another key", async () => {
