@@ -62,9 +62,14 @@ export class RateLimiter extends DurableObject<{ AUDIT_QUEUE: Queue<AuditEvent> 
     return drained;
   }
 
-  /** A window with refusals has closed: one audit event per bucket with the count. */
+  /** A window with refusals has closed. */
   override async alarm(): Promise<void> {
-    const drained = this.drainRefused();
+    await this.reportRefused();
+  }
+
+  /** Queues one audit event per closed window with refusals, with their count. */
+  async reportRefused(now = Date.now()): Promise<void> {
+    const drained = this.drainRefused(now);
     await Promise.all(
       drained.map((window) =>
         this.env.AUDIT_QUEUE.send(

@@ -1,0 +1,118 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { RateLimiter } from "../../durable-objects/rate-limiter.ts";
+import type { EdgeEnv } from "../../worker/env.ts";
+import { capturedAudit } from "./audit-capture.ts";
+import { callEdge } from "./edge-env.ts";
+import { pkcePair } from "./pkce.ts";
+import { authorizeUrl, CLIENT_REDIRECT, registerClient } from "./sign-in.ts";
+
+// Per client IP (Cloudflare's cf-connecting-ip) on /register, /oauth/token and /authorize: the request past the
+// limit gets 429 with Retry-After, another IP is not affected, and refusals are audited as one count per minute.
+
+/** A fresh address per test, so tests share no counters. */
+const someIp = () => `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
+
+/** Keeps a test's requests inside one one-minute window. */
+async function awayFromTheMinuteBoundary() {
+  if (Date.now() % 60_000 > 57_000) await new Promise((resolve) => setTimeout(resolve, 3_500));
+}
+
+const register = (ip: string, limits: Record<string, unknown>) =>
+  callEdge(
+    "/register",
+    {
+      method: "POST",
+      headers: { "content-type": "application/json", "cf-connecting-ip": ip },
+      body: JSON.stringify({ client_name: "Flood", redirect_uris: [CLIENT_REDIRECT], token_endpoint_auth_method: "none" }),
+    },
+    limits,
+  );
+
+const limiterOf = (ip: string) => {
+  const namespace = (env as unknown as EdgeEnv).RATE_LIMITER;
+  return namespace.get(namespace.idFromName(`ip:${ip}`));
+};
+
+describe("rate limits of the authorization endpoints", () => {
+  it("refuses registrations past the limit with 429 and Retry-After, per client IP", async () => {
+    await awayFromTheMinuteBoundary();
+    const limits = { RATE_LIMIT_REGISTER_PER_MINUTE: "2" };
+    const ip = someIp();
+    expect((await register(ip, limits)).status).toBe(201);
+    expect((await register(ip, limits)).status).toBe(201);
+    const refused = await register(ip, limits);
+    expect(refused.status).toBe(429);
+    const retryAfter = Number(refused.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(await refused.json()).toMatchObject({ error: "temporarily_unavailable" });
+    expect((await register(`${ip}0`, limits)).status).toBe(201); // another address
+  });
+
+  it("refuses token requests past the limit", async () => {
+    await awayFromTheMinuteBoundary();
+    const limits = { RATE_LIMIT_TOKEN_PER_MINUTE: "1" };
+    const ip = someIp();
+    const token = () =>
+      callEdge(
+        "/oauth/token",
+        {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", "cf-connecting-ip": ip },
+          body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: "a:b:c", client_id: "x" }),
+        },
+        limits,
+      );
+    expect((await token()).status).not.toBe(429);
+    const refused = await token();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBeTruthy();
+  });
+
+  it("refuses authorization requests past the limit, with a page", async () => {
+    await awayFromTheMinuteBoundary();
+    const limits = { RATE_LIMIT_AUTHORIZE_PER_MINUTE: "1" };
+    const ip = someIp();
+    const url = authorizeUrl(await registerClient(), (await pkcePair()).challenge);
+    const open = () => callEdge(url, { headers: { "cf-connecting-ip": ip } }, limits);
+    expect((await open()).status).toBe(200);
+    const refused = await open();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBeTruthy();
+  });
+
+  it("audits refusals as one count per address, endpoint and minute, not one event per request", async () => {
+    await awayFromTheMinuteBoundary();
+    const limits = { RATE_LIMIT_REGISTER_PER_MINUTE: "1" };
+    const ip = someIp();
+    for (let i = 0; i < 6; i++) await register(ip, limits);
+    const stub = limiterOf(ip);
+    const alarm = await runInDurableObject(stub, (_: RateLimiter, state) => state.storage.getAlarm());
+    expect(alarm).toBeGreaterThan(Date.now()); // set for the end of the window
+    const audit = capturedAudit();
+    await runInDurableObject(stub, async (limiter: RateLimiter) => {
+      Object.assign((limiter as unknown as { env: object }).env, audit.env);
+      await limiter.reportRefused(Date.now() + 61_000); // as the alarm does once the minute is over
+    });
+    expect(audit.events).toEqual([
+      expect.objectContaining({ kind: "auth.rate_limited", method: "/register", outcome: "denied", httpStatus: 429, count: 5 }),
+    ]);
+  });
+
+  it("does not limit requests that did not come through Cloudflare's edge (no cf-connecting-ip)", async () => {
+    const limits = { RATE_LIMIT_REGISTER_PER_MINUTE: "1" };
+    const noIp = () =>
+      callEdge(
+        "/register",
+        {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ client_name: "Local", redirect_uris: [CLIENT_REDIRECT], token_endpoint_auth_method: "none" }),
+        },
+        limits,
+      );
+    expect((await noIp()).status).toBe(201);
+    expect((await noIp()).status).toBe(201);
+  });
+});
