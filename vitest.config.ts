@@ -2,8 +2,9 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { edgeTestBindings } from "./test/edge/node/bindings.ts";
 
-// Three projects: edge code inside workerd (Miniflare's real KV and Queues), origin and tooling on Node
-// against real PostgreSQL and child processes, and end-to-end runs of the whole local system.
+// Four projects: edge code inside workerd (Miniflare's real KV and Queues), origin and tooling on Node
+// against real PostgreSQL and child processes, end-to-end runs of the whole local system, and the MCP
+// conformance suite against its upstream fixture.
 export default defineConfig({
   test: {
     projects: [
@@ -29,6 +30,17 @@ export default defineConfig({
           environment: "node",
           testTimeout: 120_000,
           hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // The MCP conformance suite against the upstream fixture; one suite run at a time (each is a burst of traffic).
+        test: {
+          name: "conformance",
+          include: ["test/conformance/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 180_000,
+          hookTimeout: 60_000,
           fileParallelism: false,
         },
       },

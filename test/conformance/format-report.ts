@@ -1,7 +1,11 @@
 import type { ConformanceReport } from "./run-conformance.ts";
 
 export interface ScoredTotals {
+  /** No FAILURE and no WARNING check. */
   scenariosPassed: number;
+  /** WARNING checks (a SHOULD not met) but no FAILURE. */
+  scenariosWarned: number;
+  /** At least one FAILURE check. */
   scenariosFailed: number;
   checksPassed: number;
   /** SUCCESS + FAILURE checks of scored scenarios: the suite's denominator. */
@@ -13,7 +17,8 @@ export interface ScoredTotals {
 export function scoredTotals(report: ConformanceReport): ScoredTotals {
   const scored = report.scenarios.filter((result) => result.scored);
   return {
-    scenariosPassed: scored.filter((result) => result.failed === 0).length,
+    scenariosPassed: scored.filter((result) => result.failed === 0 && result.warnings === 0).length,
+    scenariosWarned: scored.filter((result) => result.failed === 0 && result.warnings > 0).length,
     scenariosFailed: scored.filter((result) => result.failed > 0).length,
     checksPassed: scored.reduce((sum, result) => sum + result.passed, 0),
     checksScored: scored.reduce((sum, result) => sum + result.passed + result.failed, 0),
@@ -24,7 +29,7 @@ export function scoredTotals(report: ConformanceReport): ScoredTotals {
 /** A plain-text table of every scenario, then the scored totals. */
 export function formatReport(report: ConformanceReport): string {
   const rows = report.scenarios.map((result) => [
-    result.failed === 0 ? "pass" : "FAIL",
+    result.failed > 0 ? "FAIL" : result.warnings > 0 ? "warn" : "pass",
     result.scenario,
     result.scored ? "scored" : "not scored",
     String(result.passed),
@@ -45,7 +50,7 @@ export function formatReport(report: ConformanceReport): string {
     line(header),
     ...rows.map(line),
     "",
-    `scored scenarios: ${totals.scenariosPassed} passed, ${totals.scenariosFailed} failed; ` +
+    `scored scenarios: ${totals.scenariosPassed} passed, ${totals.scenariosWarned} with warnings only, ${totals.scenariosFailed} failed; ` +
       `scored checks: ${totals.checksPassed}/${totals.checksScored} passed, ${totals.warnings} warnings`,
   ].join("\n");
 }

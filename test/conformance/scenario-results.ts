@@ -20,6 +20,14 @@ export interface ScenarioResult {
   failingChecks: { id: string; message?: string }[];
 }
 
+/**
+ * Whether the suite's `--expected-failures` evaluation counts this scenario as failing: it treats a WARNING (a SHOULD
+ * not met) like a FAILURE there, although its pass rate counts only FAILURE.
+ */
+export function failsBaseline(result: ScenarioResult): boolean {
+  return result.failed > 0 || result.warnings > 0;
+}
+
 /** The suite names each result directory `server-<scenario>-<ISO timestamp with : and . replaced by ->`. */
 const RESULT_DIRECTORY = /^server-(.+)-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/;
 
