@@ -1,13 +1,13 @@
 import { Hono } from "hono";
 import { AUDIT_INGEST_PATH, AuditBatch, type AuditEvent } from "../../contract/audit-event.ts";
+import type { HostPool } from "./hosting/host-pool.ts";
 import { serveMcp } from "./hosting/mcp-route.ts";
-import type { StdioPool } from "./hosting/stdio-pool.ts";
 import { type AssertionVariables, requireAssertion } from "./trust/require-assertion.ts";
 import type { VerifiedAssertion } from "./trust/verify-assertion.ts";
 
 export interface OriginParts {
   verifyAssertion: (token: string | undefined) => Promise<VerifiedAssertion>;
-  pool: StdioPool;
+  pool: HostPool;
   auditStore: { insert(events: AuditEvent[]): Promise<{ inserted: number }> };
   /** Resolves when the database answers; rejects otherwise. */
   checkDatabase: () => Promise<void>;

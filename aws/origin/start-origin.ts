@@ -6,7 +6,8 @@ import { createOriginApp } from "./app.ts";
 import { createAuditStore } from "./audit/store.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool } from "./db/pool.ts";
-import { createStdioPool } from "./hosting/stdio-pool.ts";
+import { createHostPool } from "./hosting/host-pool.ts";
+import { relayOptions } from "./hosting/relay-options.ts";
 import { listen } from "./listen.ts";
 import { edgeKeys } from "./trust/jwks.ts";
 import { createReplayGuard } from "./trust/replay-guard.ts";
@@ -21,10 +22,11 @@ export interface RunningOrigin {
 export async function startOrigin(config: OriginConfig, log: (line: string) => void = console.log): Promise<RunningOrigin> {
   if (!config.databaseUrl) throw new Error("no database: set DATABASE_URL (npm start runs an embedded PostgreSQL for you)");
   const db = createPool(config.databaseUrl, { max: config.databasePoolMax });
-  const stdio = createStdioPool({
+  const stdio = createHostPool({
     servers: config.servers,
     idleTimeoutMs: config.stdio.idleTimeoutSeconds * 1000,
     maxProcesses: config.stdio.maxProcesses,
+    host: relayOptions(config, log),
     log,
   });
   const replayGuard = createReplayGuard(db);

@@ -3,12 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOriginApp } from "../../aws/origin/app.ts";
 import { createAuditStore } from "../../aws/origin/audit/store.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
-import { createStdioPool } from "../../aws/origin/hosting/stdio-pool.ts";
+import { createHostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
 import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
 import { AUDIT_INGEST_PATH, type AuditEvent } from "../../contract/audit-event.ts";
 import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
+import { testHostOptions } from "./modern-request.ts";
 
 const EDGE = "https://edge.example.test";
 const ORIGIN = "https://origin.example.test";
@@ -31,7 +32,7 @@ beforeAll(async () => {
       keys: createLocalJWKSet({ keys: [publicJwk] }),
       claimJti: createReplayGuard(database.pool).claim,
     }),
-    pool: createStdioPool({ servers: {}, idleTimeoutMs: 60_000, maxProcesses: 1, log: () => {} }),
+    pool: createHostPool({ servers: {}, idleTimeoutMs: 60_000, maxProcesses: 1, host: testHostOptions, log: () => {} }),
     auditStore: createAuditStore(database.pool),
     checkDatabase: async () => void (await database.pool.query("select 1")),
   });

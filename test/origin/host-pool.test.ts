@@ -1,25 +1,29 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { createStdioPool, HostingError, type StdioPool } from "../../aws/origin/hosting/stdio-pool.ts";
+import { createHostPool, HostingError, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { demoServers } from "../../local/system.ts";
 import { isAlive } from "../e2e/process-tree.ts";
+import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
 
-const pools: StdioPool[] = [];
+const pools: HostPool[] = [];
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((pool) => pool.close()));
 });
 
 function pool(
-  options: { idleTimeoutMs?: number; maxProcesses?: number; servers?: Parameters<typeof createStdioPool>[0]["servers"] } = {},
+  options: { idleTimeoutMs?: number; maxProcesses?: number; servers?: Parameters<typeof createHostPool>[0]["servers"] } = {},
 ) {
-  const created = createStdioPool({
+  const created = createHostPool({
     servers: options.servers ?? demoServers(),
     idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
     maxProcesses: options.maxProcesses ?? 10,
+    host: testHostOptions,
     log: () => {},
   });
   pools.push(created);
   return created;
 }
+
+const CALLER = { sub: "alice", server: "everything", clientId: "test-client" };
 
 const waitFor = async (condition: () => boolean, timeoutMs = 10_000) => {
   const deadline = Date.now() + timeoutMs;
@@ -96,17 +100,11 @@ describe("stdio hosting: one child per user and server", () => {
     const hosts = pool({ servers: { everything: { ...everything, env: { UPSTREAM_SETTING: "visible" } } } });
     const lease = await hosts.acquire("everything", "alice");
     try {
-      const response = await lease.host.handler.fetch(
-        new Request("http://origin.test/servers/everything/mcp", {
-          method: "POST",
-          headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
-          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "get-env", arguments: {} } }),
-        }),
-      );
-      const body = await response.text();
-      const text = /"text":"((?:[^"\\]|\\.)*)"/.exec(body)?.[1];
+      const response = await lease.host.fetch(modernRequest("tools/call", { name: "get-env", arguments: {} }), CALLER);
+      const [message] = await messagesOf(response);
+      const text = (message?.result as { content?: { text?: string }[] } | undefined)?.content?.[0]?.text;
       expect(text).toBeDefined();
-      const childEnv = JSON.parse(JSON.parse(`"${text}"`)) as Record<string, string>;
+      const childEnv = JSON.parse(text ?? "{}") as Record<string, string>;
       expect(childEnv.UPSTREAM_SETTING).toBe("visible");
       expect(childEnv.PATH).toBeTruthy();
       expect(childEnv).not.toHaveProperty("ORIGIN_SECRET_FOR_TEST");

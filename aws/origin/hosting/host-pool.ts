@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
-import { startStdioHost, type UpstreamHost } from "./upstream-host.ts";
+import { type HostOptions, startUpstreamHost, type UpstreamHost } from "./upstream-host.ts";
 
 /** A request the pool cannot serve, with the HTTP status and a message that says what to do. */
 export class HostingError extends Error {
@@ -12,14 +12,16 @@ export class HostingError extends Error {
   }
 }
 
-export interface StdioPoolOptions {
+export interface HostPoolOptions {
   servers: Record<string, UpstreamServer>;
+  /** How each host forwards (request-state codec, timeouts). */
+  host: Omit<HostOptions, "log">;
   idleTimeoutMs: number;
   maxProcesses: number;
   log: (line: string) => void;
 }
 
-export interface StdioPool {
+export interface HostPool {
   /** The user's own host for this server, started if needed. It counts as busy (never reaped) until `release` is called. */
   acquire(server: string, userSub: string): Promise<{ host: UpstreamHost; release: () => void }>;
   /** Running children. */
@@ -29,10 +31,11 @@ export interface StdioPool {
 }
 
 /**
- * One child process per user and server, so credentials and state never mix between users.
+ * One upstream connection per user and server (for stdio, one child process), so credentials and state
+ * never mix between users.
  * Idle children are stopped; a crashed child is forgotten and the next request starts a new one.
  */
-export function createStdioPool(options: StdioPoolOptions): StdioPool {
+export function createHostPool(options: HostPoolOptions): HostPool {
   const hosts = new Map<string, Promise<UpstreamHost>>();
   const reaper = setInterval(reapIdle, Math.min(options.idleTimeoutMs / 2, 30_000));
   reaper.unref();
@@ -67,7 +70,7 @@ export function createStdioPool(options: StdioPoolOptions): StdioPool {
     }
     const key = keyOf(server, userSub);
     options.log(`starting ${describe(key)}`);
-    const pending = startStdioHost(spec, (line) => options.log(`${describe(key)}: ${line}`));
+    const pending = startUpstreamHost(spec, { ...options.host, log: (line) => options.log(`${describe(key)}: ${line}`) });
     hosts.set(key, pending);
     pending.then(
       (host) => host.closed.then(() => hosts.get(key) === pending && hosts.delete(key)),

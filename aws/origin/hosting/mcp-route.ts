@@ -1,12 +1,13 @@
 import type { VerifiedAssertion } from "../trust/verify-assertion.ts";
-import { HostingError, type StdioPool } from "./stdio-pool.ts";
+import { HostingError, type HostPool } from "./host-pool.ts";
+import { onBodyEnd } from "./upstream-host.ts";
 
 /**
  * POST/GET/DELETE /servers/<server>/mcp: the edge relays a user's MCP exchange; this hands it to that user's
- * own upstream. The assertion must name the same server, so an assertion minted for one upstream opens no other.
+ * own upstream (the host stays busy, never reaped, until the response has been read to its end). The assertion must name the same server, so an assertion minted for one upstream opens no other.
  */
 export async function serveMcp(
-  pool: StdioPool,
+  pool: HostPool,
   server: string,
   assertion: VerifiedAssertion,
   request: Request,
@@ -14,7 +15,7 @@ export async function serveMcp(
   if (assertion.server !== server) {
     return errorResponse(403, `the edge assertion is for server "${assertion.server ?? "(none)"}", not "${server}"`);
   }
-  let acquired: Awaited<ReturnType<StdioPool["acquire"]>>;
+  let acquired: Awaited<ReturnType<HostPool["acquire"]>>;
   try {
     acquired = await pool.acquire(server, assertion.sub);
   } catch (error) {
@@ -22,37 +23,12 @@ export async function serveMcp(
     throw error;
   }
   try {
-    return releaseWhenDone(await acquired.host.handler.fetch(request), acquired.release);
+    const caller = { sub: assertion.sub, server, clientId: assertion.client_id };
+    return onBodyEnd(await acquired.host.fetch(request, caller), acquired.release);
   } catch (error) {
     acquired.release();
     throw error;
   }
-}
-
-/** Keeps the host busy while a streamed response is still being read, and frees it when the stream ends or is cancelled. */
-function releaseWhenDone(response: Response, release: () => void): Response {
-  if (!response.body) {
-    release();
-    return response;
-  }
-  const reader = response.body.getReader();
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { done, value } = await reader.read().catch((error: unknown) => {
-        release();
-        throw error;
-      });
-      if (done) {
-        release();
-        controller.close();
-      } else controller.enqueue(value);
-    },
-    cancel(reason) {
-      release();
-      return reader.cancel(reason);
-    },
-  });
-  return new Response(body, response);
 }
 
 const errorResponse = (status: number, message: string) =>

@@ -1,14 +1,28 @@
-import { Client } from "@modelcontextprotocol/client";
-import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/client/stdio";
-import { createMcpHandler, type McpHttpHandler } from "@modelcontextprotocol/server";
+import type { Client } from "@modelcontextprotocol/client";
+import { type AuthInfo, createMcpHandler, type McpHttpHandler } from "@modelcontextprotocol/server";
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
-import { proxyServer } from "./proxy-server.ts";
+import { ExchangeRegistry } from "./exchange-registry.ts";
+import { forwardingServer, type InflightRequest, type UpstreamLink } from "./forwarding-server.ts";
+import { ProgressRoutes } from "./progress-routes.ts";
+import type { CallerExtra, ForwardStateCodec } from "./request-state.ts";
+import { ToolSchemas } from "./tool-schemas.ts";
+import { connectUpstream } from "./upstream-client.ts";
+import { UpstreamEvents } from "./upstream-events.ts";
+import { openTransport } from "./upstream-transport.ts";
 
-/** One running upstream for one user: a stdio child, the MCP client talking to it, and the HTTP handler in front. */
+/** The caller of one request, as the edge assertion names it. */
+export interface Caller extends CallerExtra {
+  clientId: string;
+}
+
+/** One user's upstream: the connection to it, and the 2026-07-28 endpoint the edge reaches it through. */
 export interface UpstreamHost {
-  handler: McpHttpHandler;
-  /** The child's process id (for operators and tests). */
+  /** Serves one request from the edge (2026-07-28, stateless). */
+  fetch(request: Request, caller: Caller): Promise<Response>;
+  /** The child's process id, for a stdio upstream (for operators and tests). */
   pid: number | null;
+  /** The era the upstream negotiated. */
+  era: "modern" | "legacy";
   /** Requests in flight; a host is never reaped while this is above zero. */
   active: number;
   lastUsed: number;
@@ -16,45 +30,143 @@ export interface UpstreamHost {
   close(): Promise<void>;
 }
 
-const CLIENT_INFO = { name: "mcp-edge-proxy-origin", version: "0.1.0" };
+export interface HostOptions {
+  stateCodec: ForwardStateCodec;
+  /** Longest wait for an upstream answer without progress. */
+  requestTimeoutMs: number;
+  /** How long a call that asked the client for input waits for the client's retry. */
+  inputWaitMs: number;
+  /** SSE keep-alive comments on long responses (0 disables). */
+  keepAliveMs: number;
+  log: (line: string) => void;
+}
 
-/**
- * Starts the child and completes the MCP handshake with it. The child's environment is the SDK's minimal
- * safe set (PATH, HOME, …) plus the server's own `env`: never the origin's secrets.
- */
-export async function startStdioHost(
-  spec: Extract<UpstreamServer, { transport: "stdio" }>,
-  log: (line: string) => void,
-): Promise<UpstreamHost> {
-  const transport = new StdioClientTransport({
-    command: spec.command,
-    args: spec.args,
-    env: { ...getDefaultEnvironment(), ...spec.env },
-    cwd: spec.cwd,
-    stderr: "pipe",
+/** Connects to the upstream (negotiating its era) and puts the forwarding endpoint in front of it. */
+export async function startUpstreamHost(spec: UpstreamServer, options: HostOptions): Promise<UpstreamHost> {
+  const opened = openTransport(spec, options.log);
+  const { transport } = opened;
+  const inflight = new Set<InflightRequest>();
+  const exchanges = new ExchangeRegistry(options.inputWaitMs);
+  const progress = new ProgressRoutes();
+  let events: UpstreamEvents | undefined;
+  let toolSchemas: ToolSchemas | undefined;
+  const client: Client = await connectUpstream(transport, {
+    ask: (method, params) => {
+      const exchange = exchanges.current();
+      if (!exchange) return Promise.reject(new Error(`no client request is in progress through the proxy to carry ${method}`));
+      return exchange.ask(method, params);
+    },
+    log: (params) => {
+      for (const request of inflight) request.log(params);
+    },
+    progress: (params) => progress.deliver(params),
+    event: (method, params) => {
+      if (method === "notifications/tools/list_changed") toolSchemas?.forget();
+      events?.fromUpstream(method, params);
+    },
   });
-  transport.stderr?.on("data", (chunk: Buffer) => {
-    for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) log(line);
-  });
-  const client = new Client(CLIENT_INFO);
+  events = new UpstreamEvents(client, options.log);
+  toolSchemas = new ToolSchemas(client);
+
   let markClosed: () => void = () => {};
   const closed = new Promise<void>((resolve) => {
     markClosed = resolve;
   });
-  client.onclose = () => markClosed();
-  await client.connect(transport);
+  client.onclose = () => {
+    exchanges.closeAll("the upstream server's connection closed");
+    markClosed();
+  };
 
-  const handler = createMcpHandler(() => proxyServer(client));
+  const link: UpstreamLink = {
+    client,
+    exchanges,
+    stateCodec: options.stateCodec,
+    toolSchemas,
+    inflight,
+    progress,
+    requestTimeoutMs: options.requestTimeoutMs,
+  };
+  const upstreamEvents = events;
+  const handler: McpHttpHandler = createMcpHandler(() => forwardingServer(link), {
+    // The edge will terminate 2025-era clients in a session object and speak only 2026-07-28 here; until
+    // it does, 2025-era requests are served statelessly (no server-to-client requests, no GET stream).
+    legacy: "stateless",
+    bus: upstreamEvents,
+    keepAliveMs: options.keepAliveMs,
+  });
+
   return {
-    handler,
-    pid: transport.pid,
+    get pid() {
+      return opened.pid ?? null;
+    },
+    era: client.getProtocolEra() ?? "legacy",
     active: 0,
     lastUsed: Date.now(),
     closed,
+    async fetch(request, caller) {
+      const authInfo: AuthInfo = {
+        token: "",
+        clientId: caller.clientId,
+        scopes: [],
+        extra: { sub: caller.sub, server: caller.server },
+      };
+      const unwatch = await watchListenedResources(request, upstreamEvents);
+      const response = await handler.fetch(request, { authInfo });
+      return unwatch ? onBodyEnd(response, unwatch) : response;
+    },
     async close() {
+      exchanges.closeAll("the origin is stopping this upstream");
+      upstreamEvents.close();
       await handler.close();
       await client.close();
       await closed;
     },
   };
+}
+
+/** A `subscriptions/listen` that watches resources: the upstream must be told to watch them while the stream lives. */
+async function watchListenedResources(request: Request, events: UpstreamEvents): Promise<(() => void) | undefined> {
+  if (request.method !== "POST") return undefined;
+  let message: { method?: unknown; params?: { notifications?: { resourceSubscriptions?: unknown } } };
+  try {
+    message = await request.clone().json();
+  } catch {
+    return undefined;
+  }
+  const uris = message?.method === "subscriptions/listen" ? message.params?.notifications?.resourceSubscriptions : undefined;
+  if (!Array.isArray(uris) || uris.length === 0) return undefined;
+  return events.watch(uris.filter((uri): uri is string => typeof uri === "string"));
+}
+
+/** Calls `done` once the response body has been read to its end or cancelled. */
+export function onBodyEnd(response: Response, done: () => void): Response {
+  if (!response.body) {
+    done();
+    return response;
+  }
+  const reader = response.body.getReader();
+  let finished = false;
+  const finish = () => {
+    if (!finished) {
+      finished = true;
+      done();
+    }
+  };
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done: ended, value } = await reader.read().catch((error: unknown) => {
+        finish();
+        throw error;
+      });
+      if (ended) {
+        finish();
+        controller.close();
+      } else controller.enqueue(value);
+    },
+    cancel(reason) {
+      finish();
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, response);
 }

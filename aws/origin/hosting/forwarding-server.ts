@@ -1,0 +1,275 @@
+import type { Client } from "@modelcontextprotocol/client";
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
+  LOG_LEVEL_META_KEY,
+  McpServer,
+  ProtocolError,
+  type ServerContext,
+} from "@modelcontextprotocol/server";
+import { z } from "zod";
+import { Exchange } from "./exchange.ts";
+import type { ExchangeRegistry } from "./exchange-registry.ts";
+import { advertisedCapabilities, FORWARDED_METHODS, type ForwardedMethod, isInteractive } from "./forwarded-methods.ts";
+import type { Progress, ProgressRoutes } from "./progress-routes.ts";
+import type { ForwardStateCodec } from "./request-state.ts";
+import { targetOf } from "./request-state.ts";
+import type { ToolSchemas } from "./tool-schemas.ts";
+import { UpstreamTimeout, upstreamErrorToClient } from "./upstream-errors.ts";
+
+/** Results pass through untouched: the proxy neither validates nor reshapes what the upstream answers. */
+const AnyResult = z.looseObject({});
+
+/** A request being served, as the upstream connection's log fan-out sees it. */
+export interface InflightRequest {
+  log(params: { level: string; data?: unknown; logger?: string }): void;
+}
+
+/** Everything a per-request forwarding server needs from the user's upstream connection. */
+export interface UpstreamLink {
+  client: Client;
+  exchanges: ExchangeRegistry;
+  stateCodec: ForwardStateCodec;
+  toolSchemas: ToolSchemas;
+  inflight: Set<InflightRequest>;
+  progress: ProgressRoutes;
+  /** Longest wait for an upstream answer without progress. */
+  requestTimeoutMs: number;
+}
+
+type Params = Record<string, unknown>;
+interface Forwarded {
+  method: ForwardedMethod;
+  params: Params;
+}
+
+/**
+ * The server the SDK runs for one 2026-07-28 request from the edge: it looks like the upstream (its name,
+ * capabilities and instructions) and answers each forwarded method by asking the upstream. It is an McpServer
+ * so that the SDK validates `Mcp-Param-*` headers against the upstream's tool schemas before dispatch.
+ */
+export function forwardingServer(link: UpstreamLink): McpServer {
+  const upstreamCapabilities = link.client.getServerCapabilities() ?? {};
+  const mirror = new UpstreamMirror(
+    link.client.getServerVersion() ?? { name: "upstream", version: "unknown" },
+    { instructions: link.client.getInstructions(), requestState: { verify: link.stateCodec.verify } },
+    link.toolSchemas,
+  );
+  const capabilities = advertisedCapabilities(upstreamCapabilities);
+  mirror.server.registerCapabilities(capabilities);
+  for (const method of Object.keys(FORWARDED_METHODS) as ForwardedMethod[]) {
+    if (!capabilities[FORWARDED_METHODS[method].capability]) continue;
+    const handler = (request: { params?: Params }, ctx: ServerContext) =>
+      forward(link, { method, params: request.params ?? {} }, ctx);
+    mirror.server.setRequestHandler(method, handler as never);
+  }
+  return mirror;
+}
+
+class UpstreamMirror extends McpServer {
+  readonly #toolSchemas: ToolSchemas;
+
+  constructor(
+    info: { name: string; version: string },
+    options: ConstructorParameters<typeof McpServer>[1],
+    schemas: ToolSchemas,
+  ) {
+    super(info, options);
+    this.#toolSchemas = schemas;
+  }
+
+  /** The upstream's input schema for a tool, so the SDK can check the request's `Mcp-Param-*` headers. */
+  override toolInputSchemaJson(name: string): Record<string, unknown> | undefined {
+    return this.#toolSchemas.get(name);
+  }
+}
+
+async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContext): Promise<Params> {
+  const output = roundOutput(ctx);
+  link.inflight.add(output);
+  try {
+    if (request.method === "tools/call") await link.toolSchemas.ensureLoaded();
+    const result = isInteractive(request.method)
+      ? await forwardInteractive(link, request, ctx, output)
+      : await call(link, request, ctx, { onProgress: output.progress });
+    if (request.method === "tools/list") link.toolSchemas.remember(result);
+    return result;
+  } catch (error) {
+    throw upstreamErrorToClient(error);
+  } finally {
+    // Everything the upstream sent before its answer reaches the client before the answer does. The SDK may
+    // dispatch a notification that preceded the answer on the wire after settling the answer: give it a turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    link.inflight.delete(output);
+    await output.flushed();
+  }
+}
+
+/**
+ * An interactive request, first round or retry. A 2026-07-28 upstream asks for input itself: its result is
+ * passed on with its requestState sealed inside ours. A 2025-era upstream asks mid-call: the call is parked
+ * in an Exchange and its asks leave as input requests; the retry finds the exchange and hands over the answers.
+ */
+async function forwardInteractive(
+  link: UpstreamLink,
+  request: Forwarded,
+  ctx: ServerContext,
+  output: RoundOutput,
+): Promise<Params> {
+  const target = targetOf(request.method, request.params);
+  const state = ctx.mcpReq.requestState<{ t: string; x?: string; u?: string }>();
+  if (state && state.t !== target) throw new ProtocolError(-32602, "requestState belongs to another request");
+  if (state?.x) return resumeExchange(link, state.x, target, ctx, output);
+
+  const abort = new AbortController();
+  let exchange: Exchange | undefined;
+  const upstreamResult = call(link, request, ctx, {
+    signal: abort.signal,
+    upstreamState: state?.u,
+    // Progress of a parked call goes to whichever round now holds it.
+    onProgress: (progress) => exchange?.sink?.progress(progress),
+  });
+  exchange = new Exchange(request.method, target, upstreamResult, (reason) => abort.abort(new Error(reason)));
+  link.exchanges.begin(exchange);
+  return drive(link, exchange, ctx, output);
+}
+
+async function resumeExchange(
+  link: UpstreamLink,
+  id: string,
+  target: string,
+  ctx: ServerContext,
+  output: RoundOutput,
+): Promise<Params> {
+  const exchange = link.exchanges.resume(id);
+  if (!exchange || exchange.target !== target) {
+    throw new ProtocolError(
+      -32602,
+      "this input_required exchange is no longer held by the proxy (it expired, or the origin instance holding it was replaced); call again",
+    );
+  }
+  exchange.answer(ctx.mcpReq.inputResponses ?? {});
+  return drive(link, exchange, ctx, output);
+}
+
+/** Waits for the upstream's answer or its next asks, and turns either into this round's result. */
+async function drive(link: UpstreamLink, exchange: Exchange, ctx: ServerContext, output: RoundOutput): Promise<Params> {
+  exchange.sink = output;
+  exchange.clientCapabilities = (ctx.mcpReq.envelope as Params | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as Params | undefined;
+  let step: Awaited<ReturnType<Exchange["next"]>>;
+  try {
+    step = await exchange.next(ctx.mcpReq.signal);
+  } catch (error) {
+    link.exchanges.end(exchange);
+    exchange.abandon("the client cancelled the request");
+    throw error;
+  }
+  if (step.kind === "asks") {
+    link.exchanges.park(exchange);
+    const inputRequests = Object.fromEntries(step.asks.map((ask) => [ask.key, { method: ask.method, params: ask.params }]));
+    return {
+      resultType: "input_required",
+      inputRequests,
+      requestState: await link.stateCodec.mint({ t: exchange.target, x: exchange.id }, ctx),
+    };
+  }
+  link.exchanges.end(exchange);
+  const result = step.result as Params;
+  if (result.resultType !== "input_required") return result;
+  const upstreamState = typeof result.requestState === "string" ? result.requestState : undefined;
+  return { ...result, requestState: await link.stateCodec.mint({ t: exchange.target, u: upstreamState }, ctx) };
+}
+
+/** Sends one request upstream, carrying what the client declared and relaying its progress. */
+interface CallOptions {
+  signal?: AbortSignal;
+  upstreamState?: string;
+  onProgress?: (progress: Progress) => void;
+}
+
+async function call(link: UpstreamLink, request: Forwarded, ctx: ServerContext, options: CallOptions = {}): Promise<Params> {
+  const { progressToken: clientToken, ...meta } = (ctx.mcpReq._meta ?? {}) as Params;
+  const params: Params = { ...request.params, _meta: meta };
+  delete params.inputResponses;
+  delete params.requestState;
+  if (link.client.getProtocolEra() === "modern") {
+    // The upstream gates input requests on what the caller declared, not on the proxy's superset.
+    params._meta = { ...meta, ...callerEnvelope(ctx) };
+    if (ctx.mcpReq.inputResponses) params.inputResponses = ctx.mcpReq.inputResponses;
+    if (options.upstreamState !== undefined) params.requestState = options.upstreamState;
+  }
+  const idle = idleTimeout(link.requestTimeoutMs);
+  const deliver = clientToken === undefined ? undefined : options.onProgress;
+  const route = deliver
+    ? link.progress.open((progress) => {
+        idle.reset();
+        deliver(progress);
+      })
+    : undefined;
+  if (route) params._meta = { ...(params._meta as Params), progressToken: route.token };
+  try {
+    return (await link.client.request({ method: request.method, params }, AnyResult, {
+      // An interactive call outlives the round that started it (it is parked between rounds): its own signal governs it.
+      signal: AbortSignal.any([options.signal ?? ctx.mcpReq.signal, idle.signal]),
+      timeout: NO_SDK_TIMEOUT,
+      allowInputRequired: true,
+    })) as Params;
+  } catch (error) {
+    throw idle.signal.aborted ? idle.signal.reason : error;
+  } finally {
+    idle.clear();
+    // Progress sent just before the answer is dispatched by the SDK after it: keep the route open one more turn.
+    if (route) setImmediate(() => route.close());
+  }
+}
+
+/** The SDK's own request timeout is replaced by the idle timeout below, which progress resets. */
+const NO_SDK_TIMEOUT = 2 ** 31 - 1;
+
+function idleTimeout(ms: number) {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout>;
+  const arm = () => {
+    timer = setTimeout(() => controller.abort(new UpstreamTimeout(ms)), ms);
+    timer.unref?.();
+  };
+  arm();
+  return {
+    signal: controller.signal,
+    reset: () => {
+      clearTimeout(timer);
+      arm();
+    },
+    clear: () => clearTimeout(timer),
+  };
+}
+
+/** The caller's own declarations from its request envelope, for a 2026-07-28 upstream. */
+function callerEnvelope(ctx: ServerContext): Params {
+  const envelope = (ctx.mcpReq.envelope ?? {}) as Params;
+  const keys = [CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LOG_LEVEL_META_KEY];
+  return Object.fromEntries(keys.filter((key) => envelope[key] !== undefined).map((key) => [key, envelope[key]]));
+}
+
+/** What one round sends the client besides its answer: the upstream's progress and log messages, in order. */
+interface RoundOutput extends InflightRequest {
+  progress(params: Progress): void;
+  flushed(): Promise<void>;
+}
+
+function roundOutput(ctx: ServerContext): RoundOutput {
+  const progressToken = (ctx.mcpReq._meta as Params | undefined)?.progressToken;
+  let sent = Promise.resolve();
+  const send = (deliver: () => Promise<void>) => {
+    sent = sent.then(deliver).catch(() => {});
+  };
+  return {
+    progress(params) {
+      if (progressToken !== undefined)
+        send(() => ctx.mcpReq.notify({ method: "notifications/progress", params: { ...params, progressToken } } as never));
+    },
+    // The SDK drops messages below the level the request asked for (and all of them if it asked for none).
+    log: ({ level, data, logger }) => send(() => ctx.mcpReq.log(level as never, data, logger)),
+    flushed: () => sent,
+  };
+}

@@ -1,0 +1,38 @@
+import { createRequestStateCodec, type RequestStateCodec, type ServerContext } from "@modelcontextprotocol/server";
+
+/**
+ * What the origin keeps in an `input_required` result's `requestState`. It travels through the client, so it
+ * is HMAC-sealed, expires, and is bound to the method, the user and the server it was minted for: a state
+ * minted for one user's call is refused in anyone else's, or in another method.
+ */
+export interface ForwardState {
+  /** The request it continues: method and `params.name` or `params.uri`. */
+  t: string;
+  /** A parked exchange on this origin (2025-era upstream that asked mid-call). */
+  x?: string;
+  /** The upstream's own requestState, echoed back to it (2026-07-28 upstream). */
+  u?: string;
+}
+
+/** The caller the edge vouched for, handed to the SDK as the request's auth info. */
+export interface CallerExtra extends Record<string, unknown> {
+  sub: string;
+  server: string;
+}
+
+export type ForwardStateCodec = RequestStateCodec<ForwardState>;
+
+export function createForwardStateCodec(key: string, ttlSeconds: number): ForwardStateCodec {
+  return createRequestStateCodec<ForwardState>({ key, ttlSeconds, bind: bindingOf });
+}
+
+function bindingOf(ctx: ServerContext): string {
+  const caller = ctx.http?.authInfo?.extra as CallerExtra | undefined;
+  return [ctx.mcpReq.method, caller?.sub ?? "", caller?.server ?? ""].join("\u0000");
+}
+
+/** The part of a request a retry must repeat: its method and the tool, prompt or resource it names. */
+export function targetOf(method: string, params: Record<string, unknown> | undefined): string {
+  const name = params?.name ?? params?.uri;
+  return `${method} ${typeof name === "string" ? name : ""}`;
+}

@@ -1,0 +1,31 @@
+import { SdkError, SdkErrorCode } from "@modelcontextprotocol/client";
+import { ProtocolError } from "@modelcontextprotocol/server";
+
+/** JSON-RPC code for "the upstream could not answer" (implementation-defined server error range). */
+export const UPSTREAM_UNAVAILABLE = -32000;
+
+/** An upstream request that went without an answer or progress for too long. */
+export class UpstreamTimeout extends Error {
+  constructor(ms: number) {
+    super(`the upstream server did not answer or report progress for ${Math.round(ms / 1000)} s`);
+    this.name = "UpstreamTimeout";
+  }
+}
+
+/**
+ * What the client sees when forwarding fails. An upstream's own JSON-RPC error passes through with its code,
+ * message and data; a timeout or a broken connection becomes an error that says which, never a hang.
+ */
+export function upstreamErrorToClient(error: unknown): Error {
+  if (error instanceof ProtocolError) return error;
+  if (error instanceof UpstreamTimeout) return new ProtocolError(UPSTREAM_UNAVAILABLE, error.message);
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "number" && Number.isInteger(code) && !(error instanceof SdkError))
+    return new ProtocolError(code, (error as Error).message, (error as { data?: unknown }).data);
+  if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout)
+    return new ProtocolError(UPSTREAM_UNAVAILABLE, "the upstream server did not answer in time");
+  if (error instanceof SdkError && error.code === SdkErrorCode.ConnectionClosed)
+    return new ProtocolError(UPSTREAM_UNAVAILABLE, "the upstream server closed the connection");
+  if ((error as Error)?.name === "AbortError") return error as Error;
+  return new ProtocolError(UPSTREAM_UNAVAILABLE, `the upstream server failed: ${(error as Error)?.message ?? String(error)}`);
+}

@@ -1,0 +1,52 @@
+import { createForwardStateCodec } from "../../aws/origin/hosting/request-state.ts";
+import type { HostOptions } from "../../aws/origin/hosting/upstream-host.ts";
+
+export const MODERN_VERSION = "2026-07-28";
+
+/** Relay settings for tests: a fixed state key, short waits, no keep-alives. */
+export const testHostOptions: Omit<HostOptions, "log"> = {
+  stateCodec: createForwardStateCodec("test-request-state-key-0123456789abcdef", 60),
+  requestTimeoutMs: 15_000,
+  inputWaitMs: 30_000,
+  keepAliveMs: 0,
+};
+
+/**
+ * A 2026-07-28 request as the edge sends it to the origin: the per-request `_meta` envelope and the
+ * standard headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`).
+ */
+export function modernRequest(
+  method: string,
+  params: Record<string, unknown> = {},
+  options: { id?: number; capabilities?: Record<string, unknown>; logLevel?: string } = {},
+): Request {
+  const meta: Record<string, unknown> = {
+    ...(params._meta as Record<string, unknown> | undefined),
+    "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
+    "io.modelcontextprotocol/clientCapabilities": options.capabilities ?? {},
+    "io.modelcontextprotocol/clientInfo": { name: "origin-test", version: "1.0.0" },
+    ...(options.logLevel && { "io.modelcontextprotocol/logLevel": options.logLevel }),
+  };
+  const name = params.name ?? params.uri;
+  return new Request("http://origin.test/servers/everything/mcp", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": MODERN_VERSION,
+      "mcp-method": method,
+      ...(typeof name === "string" && { "mcp-name": name }),
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id: options.id ?? 1, method, params: { ...params, _meta: meta } }),
+  });
+}
+
+/** The JSON-RPC messages of a response, whether it came as one JSON body or as an SSE stream. */
+export async function messagesOf(response: Response): Promise<Record<string, unknown>[]> {
+  const text = await response.text();
+  if (!response.headers.get("content-type")?.includes("text/event-stream")) return text ? [JSON.parse(text)] : [];
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith("data:") && line.slice(5).trim())
+    .map((line) => JSON.parse(line.slice(5)));
+}
