@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1.7
+# The MCP origin (aws/origin), as ECS runs it. Built by `cdk deploy` from the repository root; the build context
+# is what .dockerignore lets through (package files, contract/, aws/origin/), and test/aws/dockerfile.test.ts
+# checks that it holds everything `node aws/origin/main.ts` imports.
+
+# Node is pinned to the version the repository pins (package.json devDependency "node"); update both together.
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
+
+# Production dependencies only, installed exactly from the lockfile, without running install scripts.
+FROM ${NODE_IMAGE} AS dependencies
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production \
+    # RDS certificates chain to Amazon's RDS CA, which Node does not trust by default (PGSSLMODE=verify-full).
+    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/rds-global-bundle.pem
+ADD --chmod=644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem
+WORKDIR /app
+COPY --from=dependencies /app/node_modules ./node_modules
+COPY package.json ./
+COPY contract ./contract
+COPY aws/origin ./aws/origin
+# The unprivileged user of the official image; stdio children (npx …) get its home directory for their caches.
+USER node
+EXPOSE 8788
+# Liveness for `docker run`; on ECS the task definition carries the same check, and the ALB checks /readyz.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8788) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "aws/origin/main.ts"]

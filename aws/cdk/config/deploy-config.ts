@@ -1,0 +1,154 @@
+import { z } from "zod";
+import { ServerName, ServiceUrl, UpstreamServer } from "../../../contract/config/schema.ts";
+
+/**
+ * What a company decides when it deploys the AWS tier: one JSON file (see deploy.config.example.json), validated
+ * before anything is synthesized. Every key is explained here; docs/deploy.md walks through them.
+ */
+
+const Network = z
+  .strictObject({
+    /** Use this existing VPC (looked up by id at synth, with AWS credentials) instead of creating one. */
+    existingVpcId: z
+      .string()
+      .regex(/^vpc-[0-9a-f]{8,17}$/, "expected a VPC id such as vpc-0123456789abcdef0")
+      .optional(),
+    /** Address range of a new VPC (ignored with existingVpcId). */
+    cidr: z.string().default("10.60.0.0/16"),
+    /** Availability zones of a new VPC; the ALB and RDS Multi-AZ need at least two. */
+    maxAzs: z.number().int().min(2).max(4).default(2),
+    /**
+     * Their names; by default the region's first ones (`<region>a`, `<region>b`, …), which keeps synth offline.
+     * Name them if one of those is not offered to your account.
+     */
+    availabilityZones: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, "expected a zone such as eu-west-1a")).optional(),
+    /** NAT gateways of a new VPC: 1 is cheaper, one per zone survives the loss of a zone. */
+    natGateways: z.number().int().min(1).max(4).default(1),
+  })
+  .prefault({});
+
+const Database = z
+  .strictObject({
+    /** RDS instance class without the `db.` prefix. 200 users fit on t4g.small (audit writes are small batches). */
+    instanceType: z
+      .string()
+      .regex(/^[a-z0-9]+\.[a-z0-9]+$/, "expected an instance type such as t4g.small")
+      .default("t4g.small"),
+    /** A standby in a second zone with automatic failover (doubles the instance cost). */
+    multiAz: z.boolean().default(true),
+    /** Storage at creation, in GiB; it grows automatically up to maxAllocatedStorageGiB. */
+    allocatedStorageGiB: z.number().int().min(20).default(20),
+    maxAllocatedStorageGiB: z.number().int().min(20).default(100),
+    /** Days of automated backups (point-in-time restore window). */
+    backupRetentionDays: z.number().int().min(1).max(35).default(14),
+    /** The database password is rotated by Secrets Manager this often; the origin is redeployed after each rotation. */
+    credentialRotationDays: z.number().int().min(1).max(365).default(30),
+  })
+  .prefault({});
+
+const Origin = z.strictObject({
+  /** The origin's host name: the edge's ORIGIN_URL is https://<hostname>. Its DNS record points at the load balancer. */
+  hostname: z
+    .string()
+    .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$/, "expected a host name such as origin.example.com"),
+  /**
+   * An existing ACM certificate for `hostname`, in the stack's region. Without it the stack requests one, validated
+   * by DNS: in `route53Zone` if given, otherwise you add the validation record where your DNS lives (docs/deploy.md).
+   */
+  certificateArn: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, "expected an ACM certificate ARN")
+    .optional(),
+  /** A Route 53 public zone holding `hostname`: the stack validates the certificate there and adds an alias to the ALB. */
+  route53Zone: z.strictObject({ hostedZoneId: z.string().min(1), zoneName: z.string().min(1) }).optional(),
+  /** The edge's public URL (its PUBLIC_URL), e.g. https://mcp.example.com: the issuer of every assertion the origin accepts. */
+  edgePublicUrl: ServiceUrl,
+  /** The upstream MCP servers, exactly as the origin's `servers` (docs/configuration.md). Credentials go in upstreamSecrets, never here. */
+  servers: z.record(ServerName, UpstreamServer).default({}),
+  /** Names of upstream credentials to create in Secrets Manager (`<name>/upstream/<secret>`); the task role may read exactly these. */
+  upstreamSecrets: z.array(ServerName).default([]),
+  /** Fargate size of one task: vCPU units (1024 = 1 vCPU) and memory in MiB; stdio children share them. */
+  cpu: z.union([z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]).default(1024),
+  memoryMiB: z.number().int().min(1024).max(30_720).default(2048),
+  /** x86_64 builds anywhere; arm64 is about 20% cheaper but needs an arm64 (or emulating) Docker builder. */
+  architecture: z.enum(["x86_64", "arm64"]).default("x86_64"),
+  /** Task count bounds: at least two so that losing one costs its users one clean error, not an outage. */
+  minTasks: z.number().int().min(2).default(2),
+  maxTasks: z.number().int().min(2).default(6),
+  /** Autoscaling targets: average CPU, and requests per task per minute. */
+  cpuTargetPercent: z.number().int().min(10).max(90).default(60),
+  requestsPerTaskPerMinute: z.number().int().min(10).default(1200),
+  /** Days the origin's logs are kept in CloudWatch. */
+  logRetentionDays: z
+    .union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(180), z.literal(365), z.literal(731)])
+    .default(90),
+});
+
+const Alarms = z
+  .strictObject({
+    /** Where alarm notifications go (an e-mail subscription to the SNS topic, confirmed from the first message). */
+    email: z.email().optional(),
+    /** Share of requests answered 5xx, in percent over 5 minutes, that raises the alarm. */
+    serverErrorPercent: z.number().min(0.1).max(100).default(5),
+  })
+  .prefault({});
+
+const Cloudflare = z
+  .strictObject({
+    /**
+     * With these set, a small function reads the audit queues' metrics from Cloudflare's GraphQL API every five
+     * minutes (token in the `<name>/cloudflare-analytics-token` secret) for the ingest-lag graph and the
+     * dead-letter alarm. Without them those two stay empty.
+     */
+    accountId: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/, "expected a 32-character Cloudflare account id")
+      .optional(),
+    auditQueueId: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/, "expected a queue id (wrangler queues info mcp-audit)")
+      .optional(),
+    deadLetterQueueId: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/, "expected a queue id (wrangler queues info mcp-audit-dead-letter)")
+      .optional(),
+  })
+  .prefault({});
+
+export const DeployConfig = z
+  .strictObject({
+    /** The AWS account and region, explicit so that a synth is reproducible and needs no credentials. */
+    account: z.string().regex(/^\d{12}$/, "expected a 12-digit AWS account id"),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected a region such as eu-west-1"),
+    /** Prefix of stack and resource names, so two deployments (e.g. staging) can share an account. */
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{1,24}$/, "expected 2-25 lowercase letters, digits or dashes")
+      .default("mcp-edge-proxy"),
+    network: Network,
+    database: Database,
+    origin: Origin,
+    alarms: Alarms,
+    cloudflare: Cloudflare,
+  })
+  .refine((config) => config.origin.maxTasks >= config.origin.minTasks, {
+    path: ["origin", "maxTasks"],
+    message: "expected maxTasks >= minTasks",
+  })
+  .refine((config) => config.database.maxAllocatedStorageGiB >= config.database.allocatedStorageGiB, {
+    path: ["database", "maxAllocatedStorageGiB"],
+    message: "expected maxAllocatedStorageGiB >= allocatedStorageGiB",
+  })
+  .refine((config) => !config.origin.route53Zone || config.origin.hostname.endsWith(`.${config.origin.route53Zone.zoneName}`), {
+    path: ["origin", "route53Zone", "zoneName"],
+    message: "expected the zone that holds origin.hostname",
+  })
+  .refine(
+    (config) => {
+      const { accountId, auditQueueId, deadLetterQueueId } = config.cloudflare;
+      const set = [accountId, auditQueueId, deadLetterQueueId].filter(Boolean).length;
+      return set === 0 || set === 3;
+    },
+    { path: ["cloudflare"], message: "expected accountId, auditQueueId and deadLetterQueueId together, or none of them" },
+  );
+export type DeployConfig = z.infer<typeof DeployConfig>;

@@ -1,0 +1,31 @@
+import { Stack, type StackProps } from "aws-cdk-lib";
+import type { Construct } from "constructs";
+import type { DeployConfig } from "../config/deploy-config.ts";
+import { AccessLogsBucket } from "./access-logs-bucket.ts";
+import { Database } from "./database.ts";
+import { Network } from "./network.ts";
+import { OriginSecrets } from "./origin-secrets.ts";
+
+/**
+ * What outlives a redeploy of the service: the network, the audit database, the secrets and the access logs.
+ * Deployed first and rarely changed; the service stack reads these through cross-stack references.
+ */
+export class DataStack extends Stack {
+  readonly network: Network;
+  readonly database: Database;
+  readonly secrets: OriginSecrets;
+  readonly accessLogs: AccessLogsBucket;
+
+  constructor(scope: Construct, id: string, config: DeployConfig, props: StackProps = {}) {
+    super(scope, id, { ...props, terminationProtection: true });
+    this.network = new Network(this, "Network", config.network, config.region);
+    this.database = new Database(this, "Database", {
+      vpc: this.network.vpc,
+      subnets: this.network.databaseSubnets,
+      config: config.database,
+      name: config.name,
+    });
+    this.secrets = new OriginSecrets(this, "Secrets", { name: config.name, upstreamSecrets: config.origin.upstreamSecrets });
+    this.accessLogs = new AccessLogsBucket(this, "AccessLogs");
+  }
+}

@@ -1,0 +1,55 @@
+import * as ecs from "aws-cdk-lib/aws-ecs";
+import type * as rds from "aws-cdk-lib/aws-rds";
+import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import type { DeployConfig } from "../config/deploy-config.ts";
+import { DATABASE_NAME } from "../data/database.ts";
+
+/** The port the origin listens on inside its task; only the ALB's security group may reach it. */
+export const ORIGIN_PORT = 8788;
+
+export interface OriginSettingsInput {
+  config: DeployConfig;
+  database: rds.DatabaseInstance;
+  databaseSecret: secretsmanager.ISecret;
+  requestStateKey: secretsmanager.ISecret;
+  upstreamIdentitySigningKey: secretsmanager.ISecret;
+  upstreamSecretPrefix: string;
+}
+
+/**
+ * The origin's configuration as its container receives it (names from contract/config/env-names.ts):
+ * plain settings in `environment`, every credential in `secrets` by reference, resolved by ECS at task start.
+ *
+ * The database is reached through libpq's variables, which `pg` reads for whatever DATABASE_URL leaves out:
+ * DATABASE_URL is the bare scheme `postgresql://` (the origin requires one), PGHOST/PGPORT/PGDATABASE are plain
+ * facts, PGUSER/PGPASSWORD come from the JSON fields of the RDS secret, and PGSSLMODE=verify-full makes `pg`
+ * check the server's certificate against the RDS CA bundle the image trusts (NODE_EXTRA_CA_CERTS).
+ */
+export function originSettings(input: OriginSettingsInput): {
+  environment: Record<string, string>;
+  secrets: Record<string, ecs.Secret>;
+} {
+  const { config } = input;
+  return {
+    environment: {
+      HOST: "0.0.0.0",
+      PORT: String(ORIGIN_PORT),
+      ORIGIN_PUBLIC_URL: `https://${config.origin.hostname}`,
+      EDGE_ISSUER: config.origin.edgePublicUrl,
+      MCP_SERVERS: JSON.stringify(config.origin.servers),
+      DATABASE_URL: "postgresql://",
+      PGHOST: input.database.dbInstanceEndpointAddress,
+      PGPORT: input.database.dbInstanceEndpointPort,
+      PGDATABASE: DATABASE_NAME,
+      PGSSLMODE: "verify-full",
+      // Where the Secrets Manager provider finds upstream credentials by name.
+      UPSTREAM_SECRETS_PREFIX: input.upstreamSecretPrefix,
+    },
+    secrets: {
+      PGUSER: ecs.Secret.fromSecretsManager(input.databaseSecret, "username"),
+      PGPASSWORD: ecs.Secret.fromSecretsManager(input.databaseSecret, "password"),
+      REQUEST_STATE_KEY: ecs.Secret.fromSecretsManager(input.requestStateKey),
+      UPSTREAM_IDENTITY_SIGNING_KEY: ecs.Secret.fromSecretsManager(input.upstreamIdentitySigningKey),
+    },
+  };
+}

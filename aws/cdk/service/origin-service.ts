@@ -1,0 +1,140 @@
+import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as ecs from "aws-cdk-lib/aws-ecs";
+import * as elbv2 from "aws-cdk-lib/aws-elasticloadbalancingv2";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as logs from "aws-cdk-lib/aws-logs";
+import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import { Construct } from "constructs";
+import type { DeployConfig } from "../config/deploy-config.ts";
+import type { LoadBalancer } from "./load-balancer.ts";
+import { STICKINESS_COOKIE, STICKINESS_DURATION } from "./load-balancer.ts";
+import { ORIGIN_PORT } from "./origin-container.ts";
+
+/** The same check as the Dockerfile's HEALTHCHECK (ECS does not use the image's own). */
+const LIVENESS_CHECK = `fetch('http://127.0.0.1:${ORIGIN_PORT}/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`;
+
+export interface OriginServiceProps {
+  vpc: ec2.IVpc;
+  config: DeployConfig;
+  image: ecs.ContainerImage;
+  loadBalancer: LoadBalancer;
+  settings: { environment: Record<string, string>; secrets: Record<string, ecs.Secret> };
+  /** The upstream credentials the origin reads at run time: the task role may read these and nothing else. */
+  upstreamSecrets: secretsmanager.ISecret[];
+}
+
+/**
+ * The origin on ECS Fargate: at least two tasks in private subnets behind the ALB, target health on /readyz,
+ * application-cookie stickiness (a user's stdio children live in one task), autoscaling on CPU and requests,
+ * rolling deployments that roll back by themselves when new tasks never become healthy.
+ *
+ * Database migrations need no separate step: every task migrates at start under a PostgreSQL advisory lock
+ * (aws/origin/db/migrate.ts), so during a rolling deploy the first new task applies them and the rest wait.
+ */
+export class OriginService extends Construct {
+  readonly service: ecs.FargateService;
+  readonly targetGroup: elbv2.ApplicationTargetGroup;
+  readonly taskRole: iam.Role;
+  readonly logGroup: logs.LogGroup;
+  readonly cluster: ecs.Cluster;
+
+  constructor(scope: Construct, id: string, props: OriginServiceProps) {
+    super(scope, id);
+    const { config } = props;
+    this.cluster = new ecs.Cluster(this, "Cluster", {
+      vpc: props.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
+    this.logGroup = new logs.LogGroup(this, "Logs", {
+      retention: config.origin.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // The identity the origin's code runs as: upstream credentials, and the AWS side of Google Workload Identity
+    // Federation (Google's pool trusts this role's sessions; GetCallerIdentity needs no permission).
+    this.taskRole = new iam.Role(this, "TaskRole", {
+      assumedBy: new iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+      description: "MCP origin tasks: read the upstream credentials; the role Google's workload identity pool trusts",
+    });
+    for (const secret of props.upstreamSecrets) secret.grantRead(this.taskRole);
+
+    const task = new ecs.FargateTaskDefinition(this, "Task", {
+      cpu: config.origin.cpu,
+      memoryLimitMiB: config.origin.memoryMiB,
+      taskRole: this.taskRole,
+      runtimePlatform: {
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+        cpuArchitecture: config.origin.architecture === "arm64" ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
+      },
+    });
+    task.addContainer("origin", {
+      image: props.image,
+      environment: props.settings.environment,
+      secrets: props.settings.secrets,
+      portMappings: [{ containerPort: ORIGIN_PORT }],
+      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: "origin" }),
+      // Liveness only (the process answers); readiness, which includes the database, is the ALB's /readyz check.
+      healthCheck: {
+        command: ["CMD", "node", "-e", LIVENESS_CHECK],
+        interval: Duration.seconds(30),
+        timeout: Duration.seconds(5),
+        retries: 3,
+        startPeriod: Duration.seconds(60),
+      },
+      stopTimeout: Duration.seconds(30),
+    });
+
+    Validations.of(task).acknowledge({
+      id: "AwsSolutions-ECS2",
+      reason:
+        "Environment variables hold only non-secret settings (URLs, host names, the server list); every credential is an ECS secret resolved at task start, which test/aws/service-stack.test.ts asserts.",
+    });
+    Validations.of(task.obtainExecutionRole()).acknowledge({
+      id: "AwsSolutions-IAM5[Resource::*]",
+      reason:
+        "ecr:GetAuthorizationToken, which ECS needs to pull the image, has no resource-level permissions: AWS requires Resource *.",
+    });
+
+    this.service = new ecs.FargateService(this, "Service", {
+      cluster: this.cluster,
+      taskDefinition: task,
+      desiredCount: config.origin.minTasks,
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      assignPublicIp: false,
+      circuitBreaker: { enable: true, rollback: true },
+      // Migrations run at start and children spawn on first use: give a new task time before health counts.
+      healthCheckGracePeriod: Duration.seconds(120),
+    });
+
+    this.targetGroup = new elbv2.ApplicationTargetGroup(this, "Targets", {
+      vpc: props.vpc,
+      port: ORIGIN_PORT,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targetType: elbv2.TargetType.IP,
+      targets: [this.service],
+      healthCheck: {
+        path: "/readyz",
+        healthyHttpCodes: "200",
+        interval: Duration.seconds(15),
+        timeout: Duration.seconds(5),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 3,
+      },
+      // Let a draining task finish its requests; long streams are cut and clients reconnect elsewhere.
+      deregistrationDelay: Duration.seconds(60),
+    });
+    this.targetGroup.enableCookieStickiness(STICKINESS_DURATION, STICKINESS_COOKIE);
+    props.loadBalancer.listener.addTargetGroups("Origin", { targetGroups: [this.targetGroup] });
+    this.service.connections.allowFrom(props.loadBalancer.securityGroup, ec2.Port.tcp(ORIGIN_PORT), "ALB to origin");
+
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: config.origin.minTasks, maxCapacity: config.origin.maxTasks });
+    scaling.scaleOnCpuUtilization("Cpu", { targetUtilizationPercent: config.origin.cpuTargetPercent });
+    scaling.scaleOnRequestCount("Requests", {
+      requestsPerTarget: config.origin.requestsPerTaskPerMinute,
+      targetGroup: this.targetGroup,
+    });
+  }
+}

@@ -1,0 +1,93 @@
+import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import type * as ecs from "aws-cdk-lib/aws-ecs";
+import type { Construct } from "constructs";
+import type { CloudflareIpRanges } from "../cloudflare-ips.ts";
+import type { DeployConfig } from "../config/deploy-config.ts";
+import type { DataStack } from "../data/data-stack.ts";
+import { DATABASE_PORT } from "../data/database.ts";
+import { AuditQueueMetrics } from "./audit-queue-metrics.ts";
+import { LoadBalancer } from "./load-balancer.ts";
+import { Monitoring } from "./monitoring.ts";
+import { originSettings } from "./origin-container.ts";
+import { OriginService } from "./origin-service.ts";
+import { RedeployAfterRotation } from "./redeploy-after-rotation.ts";
+import { WorkloadIdentityOutputs } from "./workload-identity-outputs.ts";
+
+export interface ServiceStackProps extends StackProps {
+  config: DeployConfig;
+  data: DataStack;
+  cloudflare: CloudflareIpRanges;
+  /** The origin's image; by default built from the repository's Dockerfile during `cdk deploy`. */
+  image: ecs.ContainerImage;
+}
+
+/** The origin service and everything around it: ALB, ECS, autoscaling, WIF outputs, dashboard and alarms. */
+export class ServiceStack extends Stack {
+  readonly loadBalancer: LoadBalancer;
+  readonly origin: OriginService;
+  readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: ServiceStackProps) {
+    super(scope, id, props);
+    const { config, data } = props;
+    const vpc = data.network.vpc;
+
+    this.loadBalancer = new LoadBalancer(this, "LoadBalancer", {
+      vpc,
+      config: config.origin,
+      cloudflare: props.cloudflare,
+      accessLogs: data.accessLogs.bucket,
+    });
+    this.origin = new OriginService(this, "Origin", {
+      vpc,
+      config,
+      image: props.image,
+      loadBalancer: this.loadBalancer,
+      settings: originSettings({
+        config,
+        database: data.database.instance,
+        databaseSecret: data.database.secret,
+        requestStateKey: data.secrets.requestStateKey,
+        upstreamIdentitySigningKey: data.secrets.upstreamIdentitySigningKey,
+        upstreamSecretPrefix: data.secrets.upstreamPrefix,
+      }),
+      upstreamSecrets: [...data.secrets.upstream.values()],
+    });
+    // Created in this stack (remote rule), so the data stack never refers to the service stack's security group.
+    for (const databaseGroup of data.database.instance.connections.securityGroups) {
+      databaseGroup.addIngressRule(
+        this.origin.service.connections.securityGroups[0] as ec2.ISecurityGroup,
+        ec2.Port.tcp(DATABASE_PORT),
+        "MCP origin tasks",
+        true,
+      );
+    }
+
+    new RedeployAfterRotation(this, "RedeployAfterRotation", { secret: data.database.secret, service: this.origin.service });
+    const { accountId, auditQueueId, deadLetterQueueId } = config.cloudflare;
+    const auditQueues =
+      accountId && auditQueueId && deadLetterQueueId
+        ? new AuditQueueMetrics(this, "AuditQueueMetrics", { name: config.name, accountId, auditQueueId, deadLetterQueueId })
+        : undefined;
+    this.monitoring = new Monitoring(this, "Monitoring", {
+      config,
+      alb: this.loadBalancer.alb,
+      targetGroup: this.origin.targetGroup,
+      service: this.origin.service,
+      database: data.database.instance,
+      auditQueues,
+    });
+    new WorkloadIdentityOutputs(this, "WorkloadIdentity", { taskRole: this.origin.taskRole });
+
+    new CfnOutput(this, "OriginUrl", {
+      value: `https://${config.origin.hostname}`,
+      description: "The edge's ORIGIN_URL (wrangler.toml [env.production.vars])",
+    });
+    new CfnOutput(this, "LoadBalancerDnsName", {
+      value: this.loadBalancer.alb.loadBalancerDnsName,
+      description: `Point ${config.origin.hostname} here (CNAME), unless the stack manages a Route 53 alias`,
+    });
+    new CfnOutput(this, "AlarmTopicArn", { value: this.monitoring.topic.topicArn, description: "SNS topic of every alarm" });
+  }
+}

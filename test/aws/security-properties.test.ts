@@ -1,0 +1,158 @@
+import { Match } from "aws-cdk-lib/assertions";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadCloudflareIpRanges } from "../../aws/cdk/cloudflare-ips.ts";
+import { resourcesOf, type Synthesized, synthesizeExample } from "./synth.ts";
+
+type Statement = { Effect: string; Action: string | string[]; Resource?: unknown };
+type Container = {
+  Name: string;
+  Environment?: { Name: string; Value: unknown }[];
+  Secrets?: { Name: string; ValueFrom: unknown }[];
+};
+
+/** Names that must only ever arrive as ECS secrets. */
+const CREDENTIALS = ["PGUSER", "PGPASSWORD", "REQUEST_STATE_KEY", "UPSTREAM_IDENTITY_SIGNING_KEY"];
+
+describe("AWS tier security properties (aws-cdk-lib/assertions on the example configuration)", () => {
+  let synth: Synthesized;
+  const templates = () => [synth.dataTemplate, synth.serviceTemplate];
+
+  beforeAll(() => {
+    synth = synthesizeExample();
+  });
+
+  it("admits HTTPS to the ALB only from Cloudflare's published ranges", () => {
+    const cloudflare = loadCloudflareIpRanges();
+    const albGroups = resourcesOf(synth.serviceTemplate, "AWS::ElasticLoadBalancingV2::LoadBalancer").flatMap(
+      ([, alb]) => alb.SecurityGroups as { "Fn::GetAtt": [string, string] }[],
+    );
+    expect(albGroups).toHaveLength(1);
+    const [groupId] = (albGroups[0] as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"];
+    const group = synth.serviceTemplate.toJSON().Resources[groupId].Properties as {
+      SecurityGroupIngress: { CidrIp?: string; CidrIpv6?: string; FromPort: number; ToPort: number; IpProtocol: string }[];
+    };
+    const ingress = group.SecurityGroupIngress;
+    expect(ingress.map((rule) => rule.CidrIp).sort()).toEqual([...cloudflare.ipv4].sort());
+    for (const rule of ingress) expect(rule).toMatchObject({ IpProtocol: "tcp", FromPort: 443, ToPort: 443 });
+    // No separate ingress resource widens it, and nothing anywhere is open to the whole internet.
+    const extra = resourcesOf(synth.serviceTemplate, "AWS::EC2::SecurityGroupIngress").filter(([, rule]) =>
+      JSON.stringify(rule.GroupId).includes(groupId),
+    );
+    expect(extra).toEqual([]);
+    for (const template of templates()) {
+      // Every other security group admits traffic only from other security groups, never from addresses.
+      for (const [id, other] of resourcesOf(template, "AWS::EC2::SecurityGroup")) {
+        if (id !== groupId) expect(other.SecurityGroupIngress, id).toBeUndefined();
+      }
+      for (const [, rule] of resourcesOf(template, "AWS::EC2::SecurityGroupIngress")) {
+        expect(rule.CidrIp).toBeUndefined();
+        expect(rule.CidrIpv6).toBeUndefined();
+      }
+    }
+  });
+
+  it("serves HTTPS with a certificate and keeps a user on one origin task with the MCP_ORIGIN cookie for a day", () => {
+    synth.serviceTemplate.hasResourceProperties("AWS::ElasticLoadBalancingV2::Listener", {
+      Port: 443,
+      Protocol: "HTTPS",
+      Certificates: [{ CertificateArn: Match.anyValue() }],
+    });
+    synth.serviceTemplate.resourceCountIs("AWS::ElasticLoadBalancingV2::Listener", 1);
+    synth.serviceTemplate.hasResourceProperties("AWS::ElasticLoadBalancingV2::TargetGroup", {
+      HealthCheckPath: "/readyz",
+      TargetGroupAttributes: Match.arrayWith([
+        { Key: "stickiness.enabled", Value: "true" },
+        { Key: "stickiness.type", Value: "app_cookie" },
+        { Key: "stickiness.app_cookie.cookie_name", Value: "MCP_ORIGIN" },
+        { Key: "stickiness.app_cookie.duration_seconds", Value: "86400" },
+      ]),
+    });
+  });
+
+  it("keeps the database private, encrypted, backed up and protected from deletion", () => {
+    synth.dataTemplate.hasResourceProperties("AWS::RDS::DBInstance", {
+      StorageEncrypted: true,
+      PubliclyAccessible: false,
+      DeletionProtection: true,
+      BackupRetentionPeriod: synth.config.database.backupRetentionDays,
+      Engine: "postgres",
+    });
+    synth.dataTemplate.hasResource("AWS::RDS::DBInstance", { DeletionPolicy: "Snapshot" });
+    // Its subnets are the isolated ones: no route to or from the internet.
+    const [[, subnetGroup]] = resourcesOf(synth.dataTemplate, "AWS::RDS::DBSubnetGroup") as [
+      [string, { SubnetIds: { Ref: string }[] }],
+    ];
+    const resources = synth.dataTemplate.toJSON().Resources;
+    for (const { Ref } of subnetGroup.SubnetIds) {
+      expect(resources[Ref].Properties.MapPublicIpOnLaunch).toBe(false);
+      const tags = resources[Ref].Properties.Tags as { Key: string; Value: string }[];
+      expect(tags).toContainEqual({ Key: "aws-cdk:subnet-type", Value: "Isolated" });
+    }
+    // Only the origin's tasks may connect to it.
+    const toDatabase = resourcesOf(synth.serviceTemplate, "AWS::EC2::SecurityGroupIngress").filter(
+      ([, rule]) => rule.FromPort === 5432,
+    );
+    expect(toDatabase).toHaveLength(1);
+    expect(JSON.stringify(toDatabase[0]?.[1].SourceSecurityGroupId)).toContain("OriginServiceSecurityGroup");
+    synth.dataTemplate.resourceCountIs("AWS::SecretsManager::RotationSchedule", 1);
+  });
+
+  it("puts no secret in any container's environment: credentials arrive only as ECS secrets", () => {
+    const definitions = resourcesOf(synth.serviceTemplate, "AWS::ECS::TaskDefinition");
+    expect(definitions).toHaveLength(1);
+    for (const [, definition] of definitions) {
+      for (const container of definition.ContainerDefinitions as Container[]) {
+        const environment = container.Environment ?? [];
+        const names = environment.map((variable) => variable.Name);
+        for (const credential of CREDENTIALS) expect(names).not.toContain(credential);
+        for (const name of names) expect(name).not.toMatch(/PASSWORD|TOKEN|PRIVATE|_KEY$/);
+        const values = JSON.stringify(environment.map((variable) => variable.Value));
+        expect(values).not.toMatch(/resolve:secretsmanager|SecretString|AWS::SecretsManager/);
+        expect((container.Secrets ?? []).map((secret) => secret.Name).sort()).toEqual([...CREDENTIALS].sort());
+      }
+    }
+    for (const template of templates()) {
+      const functions = resourcesOf(template, "AWS::Lambda::Function");
+      expect(JSON.stringify(functions)).not.toMatch(/resolve:secretsmanager/);
+    }
+  });
+
+  it("grants no wildcard IAM action (on data or anything else)", () => {
+    let statements = 0;
+    for (const template of templates()) {
+      const policies = [
+        ...resourcesOf(template, "AWS::IAM::Policy").map(([, policy]) => policy.PolicyDocument),
+        ...resourcesOf(template, "AWS::IAM::ManagedPolicy").map(([, policy]) => policy.PolicyDocument),
+        ...resourcesOf(template, "AWS::IAM::Role").flatMap(([, role]) =>
+          ((role.Policies as { PolicyDocument: unknown }[] | undefined) ?? []).map((policy) => policy.PolicyDocument),
+        ),
+      ] as { Statement: Statement[] }[];
+      for (const statement of policies.flatMap((policy) => policy.Statement)) {
+        if (statement.Effect !== "Allow") continue;
+        statements += 1;
+        for (const action of [statement.Action].flat()) expect(action, JSON.stringify(statement)).not.toContain("*");
+      }
+    }
+    expect(statements).toBeGreaterThan(5);
+  });
+
+  it("lets the task role read exactly the upstream credentials, and no managed policy anywhere", () => {
+    const upstream = resourcesOf(synth.dataTemplate, "AWS::SecretsManager::Secret").filter(([, secret]) =>
+      String(secret.Name).includes("/upstream/"),
+    );
+    expect(upstream).toHaveLength(synth.config.origin.upstreamSecrets.length);
+    const taskRolePolicy = resourcesOf(synth.serviceTemplate, "AWS::IAM::Policy").find(([id]) =>
+      id.startsWith("OriginTaskRoleDefaultPolicy"),
+    );
+    expect(taskRolePolicy, "the task role's policy").toBeDefined();
+    const statements = ((taskRolePolicy as [string, Record<string, unknown>])[1].PolicyDocument as { Statement: Statement[] })
+      .Statement;
+    expect(statements.flatMap((statement) => [statement.Action].flat()).sort()).toEqual([
+      "secretsmanager:DescribeSecret",
+      "secretsmanager:GetSecretValue",
+    ]);
+    for (const template of templates()) {
+      for (const [, role] of resourcesOf(template, "AWS::IAM::Role")) expect(role.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+});
