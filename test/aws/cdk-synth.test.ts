@@ -1,0 +1,62 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { Bucket } from "aws-cdk-lib/aws-s3";
+import { AwsSolutionsChecks } from "cdk-nag";
+import { afterAll, describe, expect, it } from "vitest";
+import { synthesizeExample } from "./synth.ts";
+
+const run = promisify(execFile);
+const CDK_DIR = new URL("../../aws/cdk/", import.meta.url).pathname;
+const CDK_CLI = new URL("../../node_modules/.bin/cdk", import.meta.url).pathname;
+
+describe("cdk synth of the AWS tier, offline, from the example configuration", () => {
+  const output = mkdtempSync(join(tmpdir(), "mcp-cdk-cli-"));
+  afterAll(() => rmSync(output, { recursive: true, force: true }));
+
+  it("synthesizes both stacks with the real CLI, cdk-nag included, without AWS credentials", { timeout: 180_000 }, async () => {
+    const started = performance.now();
+    // This Node first on PATH: the app is TypeScript run by Node 24, whatever `node` the machine has.
+    const env = {
+      ...process.env,
+      PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH}`,
+      AWS_ACCESS_KEY_ID: "",
+      AWS_SECRET_ACCESS_KEY: "",
+      AWS_PROFILE: "",
+      CDK_DISABLE_VERSION_CHECK: "1",
+    };
+    delete env.MCP_DEPLOY_CONFIG;
+    const { stderr } = await run(CDK_CLI, ["synth", "--quiet", "--no-notices", "--output", output], { cwd: CDK_DIR, env });
+    console.log(`cdk synth (CLI, both stacks, cdk-nag): ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    expect(stderr).not.toMatch(/AwsSolutions-/);
+    for (const stack of ["mcp-edge-proxy-data", "mcp-edge-proxy-service"]) {
+      const template = JSON.parse(readFileSync(join(output, `${stack}.template.json`), "utf8"));
+      expect(Object.keys(template.Resources).length).toBeGreaterThan(10);
+    }
+    // The origin's image is an asset built from the repository's Dockerfile at deploy time.
+    const assets = JSON.parse(readFileSync(join(output, "mcp-edge-proxy-service.assets.json"), "utf8"));
+    const images = Object.values(assets.dockerImages) as { source: { directory: string; dockerFile?: string } }[];
+    expect(images).toHaveLength(1);
+    expect(existsSync(join(output, images[0]?.source.directory ?? "", "Dockerfile"))).toBe(true);
+  });
+
+  it("passes cdk-nag's AwsSolutions checks, every exception acknowledged in code", () => {
+    const { data, service } = synthesizeExample();
+    for (const stack of [data, service]) {
+      const report = new AwsSolutionsChecks().validateScope(stack);
+      expect(report.violations.map((violation) => violation.ruleName)).toEqual([]);
+    }
+  });
+
+  it("fails the nag check when an acknowledged finding reappears unacknowledged", () => {
+    const { data } = synthesizeExample((config) => {
+      config.origin.upstreamSecrets = [];
+    });
+    // A bucket without access logs and without a justification: cdk-nag must name it.
+    new Bucket(data, "UnjustifiedBucket", { enforceSSL: true });
+    const report = new AwsSolutionsChecks().validateScope(data);
+    expect(report.violations.map((violation) => violation.ruleName)).toContain("AwsSolutions-S1");
+  });
+});

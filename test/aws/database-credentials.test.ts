@@ -1,0 +1,108 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DATABASE_NAME } from "../../aws/cdk/data/database.ts";
+import { loadOriginConfig } from "../../aws/origin/config.ts";
+import { createPool } from "../../aws/origin/db/pool.ts";
+import { generateEdgeSigningKey } from "../../scripts/keygen.ts";
+import { type TestDatabase, withTestDatabase } from "../origin/database.ts";
+import { resourcesOf, synthesizeExample } from "./synth.ts";
+
+type Container = {
+  Environment: { Name: string; Value: unknown }[];
+  Secrets: { Name: string; ValueFrom: unknown }[];
+};
+
+/**
+ * How the task definition hands the origin its database: DATABASE_URL is the bare scheme, the facts are PG*
+ * variables, and the login comes from the JSON fields of the RDS-generated secret through ECS `secrets`.
+ * This reproduces what ECS does at task start (from the synthesized template) against a real PostgreSQL, and
+ * checks that the origin's configuration and its `pg` pool accept exactly that environment.
+ */
+describe("database credentials by reference (ECS secrets from the RDS secret's JSON fields)", () => {
+  let db: TestDatabase;
+  let container: Container;
+
+  beforeAll(async () => {
+    db = await withTestDatabase();
+    const { serviceTemplate } = synthesizeExample();
+    const [[, definition]] = resourcesOf(serviceTemplate, "AWS::ECS::TaskDefinition") as [
+      [string, { ContainerDefinitions: Container[] }],
+    ];
+    container = definition.ContainerDefinitions[0] as Container;
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  /** The RDS secret's JSON field that ECS puts into this variable (`<secret arn>:<field>::`). */
+  const secretField = (name: string): string | undefined => {
+    const valueFrom = JSON.stringify(container.Secrets.find((secret) => secret.Name === name)?.ValueFrom ?? "");
+    return /:([a-z]+)::"\]\]\}$/.exec(valueFrom)?.[1];
+  };
+
+  it("maps PGUSER and PGPASSWORD to the username and password fields of the database secret", () => {
+    expect(secretField("PGUSER")).toBe("username");
+    expect(secretField("PGPASSWORD")).toBe("password");
+    const databaseSecretImport = (name: string) =>
+      JSON.stringify(container.Secrets.find((secret) => secret.Name === name)?.ValueFrom).match(/DatabaseInstanceSecret\w*/)?.[0];
+    expect(databaseSecretImport("PGUSER")).toBeDefined();
+    expect(databaseSecretImport("PGPASSWORD")).toBe(databaseSecretImport("PGUSER"));
+  });
+
+  it("starts the origin's pool from that environment alone and reaches the database", async () => {
+    const url = new URL(db.url);
+    const environment = Object.fromEntries(container.Environment.map(({ Name, Value }) => [Name, Value]));
+    expect(environment.DATABASE_URL).toBe("postgresql://");
+    expect(environment.PGDATABASE).toBe(DATABASE_NAME);
+    expect(environment.PGSSLMODE).toBe("verify-full");
+    expect(JSON.stringify(environment.PGHOST)).toMatch(/DatabaseInstance\w*EndpointAddress/);
+    expect(JSON.stringify(environment.PGPORT)).toMatch(/DatabaseInstance\w*EndpointPort/);
+
+    // What ECS resolves at task start: references become values, secret fields come from the secret's JSON.
+    const rdsSecret = {
+      username: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password) || "unused-by-the-test-server",
+    };
+    const resolved: Record<string, string> = {
+      ...Object.fromEntries(Object.entries(environment).filter(([, value]) => typeof value === "string")),
+      PGHOST: url.hostname,
+      PGPORT: url.port || "5432",
+      // The test server's own database; on AWS it is the one named above.
+      PGDATABASE: url.pathname.slice(1),
+      // The only deviation from production: the test server has no TLS (RDS requires it: rds.force_ssl).
+      PGSSLMODE: "disable",
+      PGUSER: rdsSecret[secretField("PGUSER") as keyof typeof rdsSecret],
+      PGPASSWORD: rdsSecret[secretField("PGPASSWORD") as keyof typeof rdsSecret],
+      REQUEST_STATE_KEY: randomBytes(32).toString("base64url"),
+      UPSTREAM_IDENTITY_SIGNING_KEY: await generateEdgeSigningKey(),
+    };
+    for (const variable of Object.keys(resolved)) expect(typeof resolved[variable]).toBe("string");
+
+    const saved = { ...process.env };
+    Object.assign(process.env, resolved);
+    delete process.env.MCP_PROXY_CONFIG;
+    try {
+      // The origin accepts this configuration (it refuses to start without a database URL). An empty file section
+      // stands for the container, which has no configuration file, whatever this working directory holds.
+      const emptyFile = join(mkdtempSync(join(tmpdir(), "mcp-origin-config-")), "proxy.config.json");
+      writeFileSync(emptyFile, JSON.stringify({ origin: {} }));
+      const config = loadOriginConfig({ ...resolved, MCP_PROXY_CONFIG: emptyFile });
+      expect(config.databaseUrl).toBe("postgresql://");
+      const pool = createPool(config.databaseUrl as string, { max: db.poolMax });
+      try {
+        const { rows } = await pool.query<{ user: string; database: string }>(
+          "select current_user as user, current_database() as database",
+        );
+        expect(rows[0]).toEqual({ user: resolved.PGUSER, database: resolved.PGDATABASE });
+      } finally {
+        await pool.end();
+      }
+    } finally {
+      for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { EXAMPLE_DEPLOY_CONFIG, loadDeployConfig, parseDeployConfig } from "../../aws/cdk/config/load-deploy-config.ts";
+import { synthesizeExample } from "./synth.ts";
+
+const example = () => loadDeployConfig(EXAMPLE_DEPLOY_CONFIG) as unknown as Record<string, Record<string, unknown>>;
+
+describe("deployment configuration", () => {
+  it("names every wrong key, where it is and what was expected", () => {
+    const config = example();
+    config.account = "12345";
+    (config.origin as Record<string, unknown>).edgePublicUrl = "http://mcp.example.com";
+    (config.origin as Record<string, unknown>).minTasks = 1;
+    (config.database as Record<string, unknown>).surprise = true;
+    let message = "";
+    try {
+      parseDeployConfig(config, "deploy.json");
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain("deploy.json: account: expected a 12-digit AWS account id");
+    expect(message).toContain("deploy.json: origin.edgePublicUrl: expected https");
+    expect(message).toContain("deploy.json: origin.minTasks: Too small");
+    expect(message).toContain('deploy.json: database: Unrecognized key: "surprise"');
+  });
+
+  it("says how to start when the file is missing", () => {
+    expect(() => loadDeployConfig("/nonexistent/deploy.json")).toThrow(
+      /file not found; copy aws\/cdk\/deploy\.config\.example\.json/,
+    );
+  });
+
+  it("asks for the Cloudflare queue settings all together", () => {
+    const config = example();
+    config.cloudflare = { accountId: "0".repeat(32) };
+    expect(() => parseDeployConfig(config, "deploy.json")).toThrow(
+      /cloudflare: expected accountId, auditQueueId and deadLetterQueueId together/,
+    );
+  });
+
+  it("imports an existing certificate, and manages DNS in Route 53 when given a zone", () => {
+    const { serviceTemplate } = synthesizeExample((config) => {
+      config.origin.certificateArn = "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-0000-0000-000000000000";
+      config.origin.route53Zone = { hostedZoneId: "Z0000000000000000000", zoneName: "mcp.example.com" };
+    });
+    serviceTemplate.resourceCountIs("AWS::CertificateManager::Certificate", 0);
+    serviceTemplate.hasResourceProperties("AWS::ElasticLoadBalancingV2::Listener", {
+      Certificates: [{ CertificateArn: "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-0000-0000-000000000000" }],
+    });
+    serviceTemplate.hasResourceProperties("AWS::Route53::RecordSet", { Name: "origin.mcp.example.com.", Type: "A" });
+  });
+
+  it("leaves out the Cloudflare queue reader when its settings are absent", () => {
+    const { serviceTemplate } = synthesizeExample((config) => {
+      config.cloudflare = {};
+    });
+    serviceTemplate.resourceCountIs("AWS::Lambda::Function", 1); // only the redeploy after rotation
+    serviceTemplate.resourceCountIs("AWS::CloudWatch::Alarm", 4);
+  });
+});
