@@ -19,7 +19,7 @@ describe("cdk synth of the AWS tier, offline, from the example configuration", (
   it("synthesizes both stacks with the real CLI, cdk-nag included, without AWS credentials", { timeout: 180_000 }, async () => {
     const started = performance.now();
     // This Node first on PATH: the app is TypeScript run by Node 24, whatever `node` the machine has.
-    const env = {
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
       PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH}`,
       AWS_ACCESS_KEY_ID: "",

@@ -2,15 +2,17 @@ import { describe, expect, it } from "vitest";
 import { EXAMPLE_DEPLOY_CONFIG, loadDeployConfig, parseDeployConfig } from "../../aws/cdk/config/load-deploy-config.ts";
 import { synthesizeExample } from "./synth.ts";
 
-const example = () => loadDeployConfig(EXAMPLE_DEPLOY_CONFIG) as unknown as Record<string, Record<string, unknown>>;
+const example = () =>
+  loadDeployConfig(EXAMPLE_DEPLOY_CONFIG) as unknown as Record<string, unknown> &
+    Record<"origin" | "database", Record<string, unknown>>;
 
 describe("deployment configuration", () => {
   it("names every wrong key, where it is and what was expected", () => {
     const config = example();
     config.account = "12345";
-    (config.origin as Record<string, unknown>).edgePublicUrl = "http://mcp.example.com";
-    (config.origin as Record<string, unknown>).minTasks = 1;
-    (config.database as Record<string, unknown>).surprise = true;
+    config.origin.edgePublicUrl = "http://mcp.example.com";
+    config.origin.minTasks = 1;
+    config.database.surprise = true;
     let message = "";
     try {
       parseDeployConfig(config, "deploy.json");
