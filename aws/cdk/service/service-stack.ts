@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Fn, Stack, type StackProps } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import type * as ecs from "aws-cdk-lib/aws-ecs";
 import type { Construct } from "constructs";
@@ -87,6 +87,14 @@ export class ServiceStack extends Stack {
     new CfnOutput(this, "LoadBalancerDnsName", {
       value: this.loadBalancer.alb.loadBalancerDnsName,
       description: `Point ${config.origin.hostname} here (CNAME), unless the stack manages a Route 53 alias`,
+    });
+    new CfnOutput(this, "OriginLogGroup", {
+      value: this.origin.logGroup.logGroupName,
+      description: "The origin's logs: aws logs tail <this> --follow",
+    });
+    new CfnOutput(this, "OriginService", {
+      value: Fn.join(" ", ["--cluster", this.origin.cluster.clusterName, "--services", this.origin.service.serviceName]),
+      description: "aws ecs describe-services <this>",
     });
     new CfnOutput(this, "AlarmTopicArn", { value: this.monitoring.topic.topicArn, description: "SNS topic of every alarm" });
   }
