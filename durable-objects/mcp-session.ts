@@ -1,8 +1,269 @@
 import { DurableObject } from "cloudflare:workers";
+import { type Server, WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/server";
+import type { EdgeConfig } from "../contract/config/schema.ts";
+import type { EdgeAssertionClaims } from "../contract/edge-assertion.ts";
+import { edgeConfig } from "../worker/config.ts";
 import type { EdgeEnv } from "../worker/env.ts";
+import { MemoryEventStore } from "../worker/mcp/bridge/event-store.ts";
+import { listenToOrigin } from "../worker/mcp/bridge/listen.ts";
+import { exchangeWithOrigin, HOP_VERSION, META } from "../worker/mcp/bridge/origin-exchange.ts";
+import type { SessionIdentity, SessionRecord } from "../worker/mcp/bridge/session-record.ts";
+import { sessionServer } from "../worker/mcp/bridge/session-server.ts";
+import { JSON_RPC, jsonRpcError } from "../worker/mcp/json-rpc-error.ts";
+
+/** A session nobody used for this long is deleted (its alarm fires); the client then re-initializes. */
+const SESSION_IDLE_MS = 24 * 60 * 60 * 1000;
+/** The idle alarm is pushed back at most this often, not on every request. */
+const ALARM_REFRESH_MS = 60 * 60 * 1000;
+
+interface LiveSession {
+  record: SessionRecord;
+  server: Server;
+  transport: WebStandardStreamableHTTPServerTransport;
+}
 
 /**
- * One legacy (2025-era) MCP client session, keyed by its `Mcp-Session-Id`. It terminates the client's session
- * and speaks stateless 2026-07-28 MCP to the origin; see docs/era-mapping.md.
+ * One 2025-era MCP client session, keyed by its `Mcp-Session-Id`. The SDK's Streamable HTTP transport and a
+ * session server (worker/mcp/bridge/session-server.ts) speak the 2025 protocol to the client; every request
+ * leaves for the origin as a stateless 2026-07-28 request. The record in storage is enough to rebuild the
+ * session after eviction: the client's `initialize` is replayed to a fresh server, and nothing is lost but
+ * the in-memory resumption log of streams that were open at the time.
  */
-export class McpSession extends DurableObject<EdgeEnv> {}
+export class McpSession extends DurableObject<EdgeEnv> {
+  #live?: LiveSession;
+  /** The caller of the request being served: same user as the record, with their current groups. */
+  #caller?: SessionIdentity;
+  #listening?: AbortController;
+  #alarmSetAt = 0;
+
+  /** Serves one HTTP request of the session. Another user's, or an unknown or ended session, gets 404. */
+  async serve(request: Request, caller: SessionIdentity, sessionId: string): Promise<Response> {
+    const config = edgeConfig(this.env);
+    const body =
+      request.method === "POST"
+        ? await request
+            .clone()
+            .json()
+            .catch(() => undefined)
+        : undefined;
+    if (isInitialize(body)) return this.begin(config, request, body, caller, sessionId);
+
+    const live = this.#live ?? (await this.rebuild(config));
+    if (!live || live.record.identity.sub !== caller.sub || live.record.identity.server !== caller.server) {
+      return jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, "Session not found: initialize a new session");
+    }
+    this.#caller = caller;
+    this.keepAlive();
+    const response = await live.transport.handleRequest(request, body === undefined ? undefined : { parsedBody: body });
+    if (request.method === "DELETE" && response.ok) await this.end();
+    if (request.method === "GET" && response.ok && response.body) return this.listenWhileOpen(config, live, response);
+    return response;
+  }
+
+  /** The idle alarm: the session is over. */
+  override async alarm(): Promise<void> {
+    await this.end();
+  }
+
+  private async begin(
+    config: EdgeConfig,
+    request: Request,
+    body: { params: Record<string, unknown> },
+    caller: SessionIdentity,
+    sessionId: string,
+  ): Promise<Response> {
+    const { params } = body;
+    const client = {
+      protocolVersion: String(params.protocolVersion ?? ""),
+      capabilities: (params.capabilities ?? {}) as SessionRecord["client"]["capabilities"],
+      info: (params.clientInfo ?? { name: "unknown", version: "unknown" }) as SessionRecord["client"]["info"],
+    };
+    let discover: SessionRecord["discover"];
+    try {
+      discover = await discoverUpstream(config, caller, client);
+    } catch (error) {
+      console.error(`server/discover failed for server ${caller.server}: ${String(error)}`);
+      return jsonRpcError(
+        502,
+        (body as { id?: number }).id,
+        JSON_RPC.upstreamUnavailable,
+        `server "${caller.server}" is unavailable`,
+      );
+    }
+    const record: SessionRecord = {
+      sessionId,
+      identity: caller,
+      initialize: params,
+      client,
+      discover,
+      subscriptions: [],
+      createdAt: Date.now(),
+    };
+    this.#caller = caller;
+    const live = await this.assemble(config, record);
+    const response = await live.transport.handleRequest(request, { parsedBody: body });
+    if (response.ok) {
+      this.ctx.storage.kv.put("record", record);
+      this.#live = live;
+      this.keepAlive();
+    }
+    return response;
+  }
+
+  /** Rebuilds the session after eviction from its stored record, by replaying the client's handshake. */
+  private async rebuild(config: EdgeConfig): Promise<LiveSession | undefined> {
+    const record = this.ctx.storage.kv.get<SessionRecord>("record");
+    if (!record) return undefined;
+    const live = await this.assemble(config, record);
+    const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+    const replay = (message: Record<string, unknown>, extra: Record<string, string> = {}) =>
+      live.transport
+        .handleRequest(
+          new Request("https://session.internal/", {
+            method: "POST",
+            headers: { ...headers, ...extra },
+            body: JSON.stringify(message),
+          }),
+        )
+        .then((response) => response.body?.cancel());
+    await replay({ jsonrpc: "2.0", id: "rebuild", method: "initialize", params: record.initialize });
+    await replay({ jsonrpc: "2.0", method: "notifications/initialized" }, { "mcp-session-id": record.sessionId });
+    this.#live = live;
+    return live;
+  }
+
+  private async assemble(config: EdgeConfig, record: SessionRecord): Promise<LiveSession> {
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => record.sessionId,
+      eventStore: new MemoryEventStore(),
+    });
+    const live = { record, transport } as LiveSession;
+    live.server = sessionServer({
+      config,
+      record: () => live.record,
+      claims: () => claimsOf(this.#caller ?? live.record.identity),
+      save: (changed) => {
+        live.record = changed;
+        this.ctx.storage.kv.put("record", changed);
+      },
+      subscriptionsChanged: () => {
+        if (this.#listening) {
+          this.#listening.abort();
+          this.#listening = undefined;
+          this.startListening(config, live);
+        }
+      },
+    });
+    await live.server.connect(transport);
+    return live;
+  }
+
+  /** While the client's GET stream is open, the origin's `subscriptions/listen` feeds it. */
+  private listenWhileOpen(config: EdgeConfig, live: LiveSession, response: Response): Response {
+    this.startListening(config, live);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const stop = () => {
+      this.#listening?.abort();
+      this.#listening = undefined;
+    };
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const { done, value } = await reader.read().catch((error: unknown) => {
+          stop();
+          throw error;
+        });
+        if (done) {
+          stop();
+          controller.close();
+        } else controller.enqueue(value);
+      },
+      cancel(reason) {
+        stop();
+        return reader.cancel(reason);
+      },
+    });
+    return new Response(body, response);
+  }
+
+  private startListening(config: EdgeConfig, live: LiveSession): void {
+    if (this.#listening) return;
+    const controller = new AbortController();
+    this.#listening = controller;
+    listenToOrigin(config, live.record, claimsOf(this.#caller ?? live.record.identity), controller.signal, (notification) =>
+      live.server.notification(notification as never),
+    )
+      .catch((error: unknown) => {
+        if (!controller.signal.aborted) console.error(`listen stream for a session ended: ${String(error)}`);
+      })
+      .finally(() => {
+        if (this.#listening === controller) this.#listening = undefined;
+      });
+  }
+
+  private keepAlive(): void {
+    const now = Date.now();
+    if (now - this.#alarmSetAt < ALARM_REFRESH_MS) return;
+    this.#alarmSetAt = now;
+    void this.ctx.storage.setAlarm(now + SESSION_IDLE_MS);
+  }
+
+  private async end(): Promise<void> {
+    this.#listening?.abort();
+    this.#listening = undefined;
+    const live = this.#live;
+    this.#live = undefined;
+    await this.ctx.storage.deleteAll();
+    await this.ctx.storage.deleteAlarm();
+    await live?.server.close().catch(() => {});
+  }
+}
+
+function isInitialize(body: unknown): body is { id: string | number; params: Record<string, unknown> } {
+  return typeof body === "object" && body !== null && (body as { method?: unknown }).method === "initialize";
+}
+
+function claimsOf(identity: SessionIdentity): EdgeAssertionClaims {
+  return {
+    sub: identity.sub,
+    email: identity.email,
+    groups: identity.groups,
+    client_id: identity.clientId,
+    server: identity.server,
+  };
+}
+
+/** Asks the origin what the upstream is, as the client that is initializing would see it. */
+async function discoverUpstream(
+  config: EdgeConfig,
+  caller: SessionIdentity,
+  client: SessionRecord["client"],
+): Promise<SessionRecord["discover"]> {
+  const params = {
+    _meta: {
+      [META.protocolVersion]: HOP_VERSION,
+      [META.clientCapabilities]: client.capabilities,
+      [META.clientInfo]: client.info,
+    },
+  };
+  for await (const message of exchangeWithOrigin(
+    config,
+    caller.server,
+    claimsOf(caller),
+    { id: "discover", method: "server/discover", params },
+    AbortSignal.timeout(30_000),
+  )) {
+    if (message.error) throw new Error(`server/discover answered ${message.error.code}: ${message.error.message}`);
+    const result = message.result;
+    if (!result) continue;
+    const meta = (result._meta ?? {}) as Record<string, unknown>;
+    return {
+      serverInfo: (meta[META.serverInfo] ?? {
+        name: caller.server,
+        version: "unknown",
+      }) as SessionRecord["discover"]["serverInfo"],
+      capabilities: (result.capabilities ?? {}) as SessionRecord["discover"]["capabilities"],
+      instructions: typeof result.instructions === "string" ? result.instructions : undefined,
+    };
+  }
+  throw new Error("server/discover got no answer");
+}

@@ -48,7 +48,16 @@ describe("reading a request for the audit trail", () => {
       id: 3,
       tool: "echo",
       protocolVersion: "2026-07-28",
+      modern: true,
+      isResponse: false,
     });
+  });
+
+  it("tells a 2025-era message (no envelope) and a client's answer to a server request apart", () => {
+    const legacy = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} });
+    expect(inspectRequest(legacy, new Headers()).modern).toBe(false);
+    const answer = JSON.stringify({ jsonrpc: "2.0", id: "s-1", result: { action: "decline" } });
+    expect(inspectRequest(answer, new Headers())).toMatchObject({ modern: false, isResponse: true, id: "s-1" });
   });
 
   it("takes the version from initialize, else from the header", () => {

@@ -6,6 +6,7 @@ import type { EdgeEnv, UserProps } from "../env.ts";
 import { fetchOrigin } from "../upstream/fetch-origin.ts";
 import { inspectRequest, type RequestFacts } from "./inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
+import { isSessionRequest, toSession } from "./legacy-session.ts";
 import { observeResponse } from "./observe-response.ts";
 import { headersToClient, headersToOrigin } from "./relay-headers.ts";
 import { serverSegment } from "./server-path.ts";
@@ -17,8 +18,9 @@ const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 const METHOD_OF_HTTP_VERB: Record<string, string> = { GET: "stream/open", DELETE: "session/delete" };
 
 /**
- * `/mcp/<server>`: the user is authenticated (the resource server checked the token). Relays the MCP
- * exchange to the origin under an edge assertion, unchanged in both directions, and audits it.
+ * `/mcp/<server>`: the user is authenticated (the resource server checked the token). A 2026-07-28 request is
+ * relayed to the origin under an edge assertion, unchanged in both directions; a 2025-era client's session is
+ * served by its session object, which speaks 2026-07-28 to the origin. Either way the exchange is audited.
  */
 export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResourceContext<UserProps>): Promise<Response> {
   const started = Date.now();
@@ -42,12 +44,14 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
   };
   let originResponse: Response;
   try {
-    originResponse = await fetchOrigin(config, `/servers/${server.name}/mcp`, claims, {
-      method: request.method,
-      headers: headersToOrigin(request.headers),
-      body,
-      signal: request.signal,
-    });
+    originResponse = isSessionRequest(request, facts)
+      ? await toSession(env, request, body, facts, { ...claims, clientId: claims.client_id, groups: user.groups })
+      : await fetchOrigin(config, `/servers/${server.name}/mcp`, claims, {
+          method: request.method,
+          headers: headersToOrigin(request.headers),
+          body,
+          signal: request.signal,
+        });
   } catch (error) {
     console.error(`origin unreachable for server ${server.name}: ${String(error)}`);
     originResponse = jsonRpcError(

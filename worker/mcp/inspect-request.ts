@@ -7,6 +7,10 @@ export interface RequestFacts {
   /** `params.name` of a tools/call. */
   tool?: string;
   protocolVersion?: string;
+  /** The message claims a 2026-07-28+ version in its `_meta` envelope: relayed to the origin as it is. */
+  modern?: boolean;
+  /** A JSON-RPC response (a client answering a server-to-client request). */
+  isResponse?: boolean;
 }
 
 const MODERN_VERSION_KEY = "io.modelcontextprotocol/protocolVersion";
@@ -24,12 +28,15 @@ export function inspectRequest(body: string, headers: Headers): RequestFacts {
 
   const { method, id, params } = message as { method?: unknown; id?: unknown; params?: Record<string, unknown> };
   const meta = params?._meta as Record<string, unknown> | undefined;
+  const modern = typeof meta?.[MODERN_VERSION_KEY] === "string";
   const initializeVersion = method === "initialize" ? params?.protocolVersion : undefined;
   return {
     method: typeof method === "string" ? method : undefined,
     id: typeof id === "string" || typeof id === "number" ? id : undefined,
     tool: method === "tools/call" && typeof params?.name === "string" ? params.name : undefined,
     protocolVersion: stringOrUndefined(meta?.[MODERN_VERSION_KEY]) ?? stringOrUndefined(initializeVersion) ?? headerVersion,
+    modern,
+    isResponse: method === undefined && ("result" in message || "error" in message),
   };
 }
 

@@ -10,4 +10,6 @@ export const JSON_RPC = {
   internalError: -32603,
   /** Implementation-defined server error range: the upstream could not be reached. */
   upstreamUnavailable: -32000,
+  /** A session id the edge does not know (or that belongs to someone else); the client re-initializes. */
+  sessionNotFound: -32001,
 } as const;

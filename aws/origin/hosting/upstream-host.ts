@@ -88,9 +88,8 @@ export async function startUpstreamHost(spec: UpstreamServer, options: HostOptio
   };
   const upstreamEvents = events;
   const handler: McpHttpHandler = createMcpHandler(() => forwardingServer(link), {
-    // The edge will terminate 2025-era clients in a session object and speak only 2026-07-28 here; until
-    // it does, 2025-era requests are served statelessly (no server-to-client requests, no GET stream).
-    legacy: "stateless",
+    // The edge terminates 2025-era clients in their session objects: the hop speaks 2026-07-28 only.
+    legacy: "reject",
     bus: upstreamEvents,
     keepAliveMs: options.keepAliveMs,
   });

@@ -1,0 +1,131 @@
+import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  ResourceUpdatedNotificationSchema,
+} from "@modelcontextprotocol/sdk/types.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestSystem } from "./local-system.ts";
+import { InMemoryOAuthProvider } from "./oauth-client.ts";
+
+// A 2025-era client (SDK v1, 2025-11-25) keeps a session at the edge (a Durable Object), which speaks
+// 2026-07-28 to the origin; the upstream is the 2025-era MCP reference server over stdio. Everything the
+// upstream asks of the client mid-call travels as input_required over the hop and as real requests on the
+// client's session.
+
+let system: Awaited<ReturnType<typeof startTestSystem>>;
+let provider: InMemoryOAuthProvider;
+beforeAll(async () => {
+  system = await startTestSystem();
+  provider = new InMemoryOAuthProvider();
+  const first = new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider as never });
+  await expect(new Client({ name: "sign-in", version: "1.0.0" }).connect(first)).rejects.toBeInstanceOf(UnauthorizedError);
+  await first.finishAuth((await provider.signInHeadlessly()).get("code") ?? "");
+});
+afterAll(async () => {
+  await system?.close();
+});
+
+const mcpUrl = () => new URL(`${system.edgeUrl}/mcp/everything`);
+
+async function connect(
+  capabilities: Record<string, unknown> = {},
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const client = new Client({ name: "e2e-legacy", version: "1.0.0" }, { capabilities });
+  const transport = new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider as never });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+const textOf = (result: Record<string, unknown>) => JSON.stringify(result.content);
+
+describe("2025-era client sessions at the edge", () => {
+  it("issues a session id and answers the handshake from the upstream's discovery", async () => {
+    const { client, transport } = await connect();
+    expect(transport.sessionId).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(client.getServerVersion()?.name).toBe("mcp-servers/everything");
+    expect(client.getServerCapabilities()?.tools).toBeDefined();
+    await client.close();
+  });
+
+  it("carries the upstream's sampling request to the client and the client's answer back (input_required over the hop)", async () => {
+    const { client } = await connect({ sampling: {} });
+    const asked: unknown[] = [];
+    client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+      asked.push(request.params.messages);
+      return { role: "assistant", content: { type: "text", text: "sampled by the e2e client" }, model: "e2e-model" };
+    });
+    const result = await client.callTool({ name: "trigger-sampling-request", arguments: { prompt: "say hi" } });
+    expect(asked).toHaveLength(1);
+    expect(textOf(result)).toContain("sampled by the e2e client");
+    await client.close();
+  });
+
+  it("carries elicitation and roots requests the same way", async () => {
+    const { client } = await connect({ elicitation: {}, roots: { listChanged: true } });
+    client.setRequestHandler(ElicitRequestSchema, async () => ({ action: "accept", content: { name: "Ada Lovelace" } }));
+    client.setRequestHandler(ListRootsRequestSchema, async () => ({
+      roots: [{ uri: "file:///e2e/project", name: "e2e project" }],
+    }));
+    const elicited = await client.callTool({ name: "trigger-elicitation-request", arguments: {} });
+    expect(textOf(elicited)).toContain("Ada Lovelace");
+    const roots = await client.callTool({ name: "get-roots-list", arguments: {} });
+    expect(textOf(roots)).toContain("file:///e2e/project");
+    await client.close();
+  });
+
+  it("relays progress notifications during a call under the client's own token", async () => {
+    const { client } = await connect();
+    const progress: number[] = [];
+    await client.callTool({ name: "trigger-long-running-operation", arguments: { duration: 0.3, steps: 3 } }, undefined, {
+      onprogress: (update) => progress.push(update.progress),
+    });
+    expect(progress).toEqual([1, 2, 3]);
+    await client.close();
+  });
+
+  it("delivers resource updates on the GET stream once subscribed", async () => {
+    const { client } = await connect();
+    const { resources } = await client.listResources();
+    const uri = resources[0]?.uri;
+    expect(uri).toBeTruthy();
+    const updated = new Promise<string>((resolve) =>
+      client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => resolve(notification.params.uri)),
+    );
+    await client.subscribeResource({ uri: uri as string });
+    await client.callTool({ name: "toggle-subscriber-updates", arguments: {} });
+    await expect(updated).resolves.toBe(uri);
+    await client.callTool({ name: "toggle-subscriber-updates", arguments: {} });
+    await client.close();
+  }, 30_000);
+
+  it("ends the session on DELETE: the id is then unknown (404)", async () => {
+    const { client, transport } = await connect();
+    const sessionId = transport.sessionId as string;
+    await transport.terminateSession();
+    const response = await fetch(mcpUrl(), {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${provider.accessToken}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-session-id": sessionId,
+        "mcp-protocol-version": "2025-11-25",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" }),
+    });
+    expect(response.status).toBe(404);
+    await client.close();
+  });
+
+  it("refuses a request without a session id that is not initialize (400)", async () => {
+    const response = await fetch(mcpUrl(), {
+      method: "GET",
+      headers: { authorization: `Bearer ${provider.accessToken}`, accept: "text/event-stream" },
+    });
+    expect(response.status).toBe(400);
+  });
+});

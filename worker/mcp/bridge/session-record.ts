@@ -1,0 +1,30 @@
+import type { ClientCapabilities, ServerCapabilities } from "@modelcontextprotocol/server";
+
+/** Who a session belongs to: the signed-in user, through which client, for which upstream server. */
+export interface SessionIdentity {
+  sub: string;
+  email?: string;
+  groups: string[];
+  clientId: string;
+  server: string;
+}
+
+/** What the edge keeps of a 2025-era client session (Durable Object storage), enough to rebuild it after eviction. */
+export interface SessionRecord {
+  sessionId: string;
+  identity: SessionIdentity;
+  /** The client's `initialize` params, replayed to rebuild the session's server after eviction. */
+  initialize: Record<string, unknown>;
+  client: { protocolVersion: string; capabilities: ClientCapabilities; info: { name: string; version: string } };
+  /** The upstream as the origin's `server/discover` described it when the session began. */
+  discover: {
+    serverInfo: { name: string; version: string; title?: string };
+    capabilities: ServerCapabilities;
+    instructions?: string;
+  };
+  /** `logging/setLevel`: sent with every request as the 2026-07-28 per-request log level. */
+  logLevel?: string;
+  /** `resources/subscribe`: watched through the origin's `subscriptions/listen` while the GET stream is open. */
+  subscriptions: string[];
+  createdAt: number;
+}

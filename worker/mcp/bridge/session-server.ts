@@ -1,0 +1,155 @@
+import {
+  type JSONRPCRequest,
+  ProtocolError,
+  Server,
+  type ServerCapabilities,
+  type ServerContext,
+} from "@modelcontextprotocol/server";
+import type { EdgeConfig } from "../../../contract/config/schema.ts";
+import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
+import { exchangeWithOrigin, HOP_VERSION, type JsonRpcMessage, META } from "./origin-exchange.ts";
+import type { SessionRecord } from "./session-record.ts";
+
+/** JSON-RPC code for "the origin could not answer" (implementation-defined server error range). */
+const ORIGIN_UNAVAILABLE = -32000;
+
+/** Fields of a 2026-07-28 result that a 2025-era client has no use for. */
+const MODERN_ONLY_RESULT_FIELDS = ["resultType", "ttlMs", "cacheScope"] as const;
+
+export interface SessionServerDeps {
+  config: EdgeConfig;
+  /** The session as it is now (it changes with `logging/setLevel` and subscriptions). */
+  record: () => SessionRecord;
+  /** The claims of the current caller (same user as the record; groups may have changed since). */
+  claims: () => EdgeAssertionClaims;
+  /** The record changed (log level, subscriptions): persist it. */
+  save: (record: SessionRecord) => void;
+  /** The resource subscriptions changed: the listen stream must follow. */
+  subscriptionsChanged: () => void;
+}
+
+/**
+ * The MCP server a 2025-era client's session talks to. It looks like the upstream (its name, capabilities and
+ * instructions, from the origin's `server/discover`), keeps what the 2025 protocol keeps per session (log level,
+ * resource subscriptions) and forwards every other request to the origin as a self-contained 2026-07-28
+ * request, turning `input_required` answers into requests to the client (see `relay`).
+ */
+export function sessionServer(deps: SessionServerDeps): Server {
+  const record = deps.record();
+  const server = new Server(record.discover.serverInfo, {
+    capabilities: legacyCapabilities(record.discover.capabilities),
+    instructions: record.discover.instructions,
+  });
+  server.fallbackRequestHandler = (request, ctx) => relay(deps, request, ctx);
+  if (record.discover.capabilities.logging) {
+    server.setRequestHandler("logging/setLevel", (request) => {
+      deps.save({ ...deps.record(), logLevel: request.params.level });
+      return {};
+    });
+  }
+  if (record.discover.capabilities.resources?.subscribe) {
+    const change = (uri: string, on: boolean) => {
+      const subscriptions = new Set(deps.record().subscriptions);
+      if (on) subscriptions.add(uri);
+      else subscriptions.delete(uri);
+      deps.save({ ...deps.record(), subscriptions: [...subscriptions] });
+      deps.subscriptionsChanged();
+      return {};
+    };
+    server.setRequestHandler("resources/subscribe", (request) => change(request.params.uri, true));
+    server.setRequestHandler("resources/unsubscribe", (request) => change(request.params.uri, false));
+  }
+  return server;
+}
+
+/** What a 2025-era client is told the server supports: the upstream's, with logging kept as the 2025 method. */
+function legacyCapabilities(modern: ServerCapabilities): ServerCapabilities {
+  const { tools, prompts, resources, completions, logging } = modern;
+  return {
+    ...(tools && { tools }),
+    ...(prompts && { prompts }),
+    ...(resources && { resources }),
+    ...(completions && { completions }),
+    ...(logging && { logging }),
+  };
+}
+
+/** The 2026-07-28 envelope that stands for the session: what the client declared at `initialize`, and its log level. */
+export function sessionEnvelope(record: SessionRecord): Record<string, unknown> {
+  return {
+    [META.protocolVersion]: HOP_VERSION,
+    [META.clientCapabilities]: record.client.capabilities,
+    [META.clientInfo]: record.client.info,
+    ...(record.logLevel && { [META.logLevel]: record.logLevel }),
+  };
+}
+
+/** Input rounds one request may take before the session gives up on it (a loop guard, not a real limit). */
+const MAX_INPUT_ROUNDS = 16;
+
+/**
+ * One client request, forwarded to the origin. When the origin answers `input_required`, each input request is
+ * sent to the client as a real server-to-client request on this request's stream, and the answers go back to
+ * the origin in a retry carrying the requestState byte for byte, until the origin's answer is complete.
+ */
+async function relay(deps: SessionServerDeps, request: JSONRPCRequest, ctx: ServerContext): Promise<Record<string, unknown>> {
+  let retry: { inputResponses: Record<string, unknown>; requestState?: unknown } | undefined;
+  for (let round = 0; round < MAX_INPUT_ROUNDS; round++) {
+    const result = await forwardOnce(deps, request, ctx, retry);
+    if (result.resultType !== "input_required") return toLegacyResult(result);
+    retry = { inputResponses: await askClient(result.inputRequests, ctx), requestState: result.requestState };
+  }
+  throw new ProtocolError(-32603, `the upstream asked for input more than ${MAX_INPUT_ROUNDS} times in one request`);
+}
+
+/** Sends each input request to the client (in parallel, as a 2025 server would) and collects the answers by key. */
+async function askClient(inputRequests: unknown, ctx: ServerContext): Promise<Record<string, unknown>> {
+  const entries = Object.entries((inputRequests ?? {}) as Record<string, { method: string; params?: Record<string, unknown> }>);
+  const answers = await Promise.all(
+    entries.map(async ([key, ask]) => [key, await ctx.mcpReq.send({ method: ask.method, params: ask.params } as never)] as const),
+  );
+  return Object.fromEntries(answers);
+}
+
+async function forwardOnce(
+  deps: SessionServerDeps,
+  request: JSONRPCRequest,
+  ctx: ServerContext,
+  retry?: { inputResponses: Record<string, unknown>; requestState?: unknown },
+): Promise<Record<string, unknown>> {
+  const params: Record<string, unknown> = { ...request.params };
+  const record = deps.record();
+  params._meta = { ...(params._meta as Record<string, unknown> | undefined), ...sessionEnvelope(record) };
+  if (retry) {
+    params.inputResponses = retry.inputResponses;
+    if (retry.requestState !== undefined) params.requestState = retry.requestState;
+  }
+  try {
+    const messages = exchangeWithOrigin(
+      deps.config,
+      record.identity.server,
+      deps.claims(),
+      { id: request.id, method: request.method, params },
+      ctx.mcpReq.signal,
+    );
+    for await (const message of messages) {
+      if (message.method !== undefined) {
+        await ctx.mcpReq.notify({ method: message.method, params: message.params } as never);
+        continue;
+      }
+      if (message.error) throw new ProtocolError(message.error.code, message.error.message, message.error.data);
+      if (message.result) return message.result;
+    }
+  } catch (error) {
+    if (error instanceof ProtocolError || ctx.mcpReq.signal.aborted) throw error;
+    console.error(`origin exchange failed for server ${record.identity.server}: ${String(error)}`);
+    throw new ProtocolError(ORIGIN_UNAVAILABLE, `the origin could not be reached for server "${record.identity.server}"`);
+  }
+  throw new ProtocolError(ORIGIN_UNAVAILABLE, "the origin's answer broke off before it was complete; try again");
+}
+
+function toLegacyResult(result: Record<string, unknown>): Record<string, unknown> {
+  const legacy = { ...result };
+  for (const field of MODERN_ONLY_RESULT_FIELDS) delete legacy[field];
+  return legacy;
+}

@@ -1,0 +1,53 @@
+import type { EdgeEnv } from "../env.ts";
+import type { SessionIdentity } from "./bridge/session-record.ts";
+import type { RequestFacts } from "./inspect-request.ts";
+import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
+import { headersToOrigin } from "./relay-headers.ts";
+
+/** Session ids the edge mints: 32 random bytes, base64url (visible ASCII, as the 2025 protocol asks). */
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Whether a request belongs to a 2025-era session (terminated at the edge in a Durable Object) rather than
+ * being a 2026-07-28 request (relayed to the origin as it is). GET and DELETE are session operations; a POST is
+ * if it claims no 2026 version and opens a session, names one, or answers a server-to-client request. Anything
+ * else goes to the origin, whose answers to malformed modern requests are the protocol's own.
+ */
+export function isSessionRequest(request: Request, facts: RequestFacts): boolean {
+  if (request.method === "GET" || request.method === "DELETE") return true;
+  if (facts.modern) return false;
+  return facts.method === "initialize" || facts.isResponse === true || request.headers.has("mcp-session-id");
+}
+
+/** Hands a 2025-era request to its session object, minting the session on `initialize`. */
+export async function toSession(
+  env: EdgeEnv,
+  request: Request,
+  body: string | undefined,
+  facts: RequestFacts,
+  identity: SessionIdentity,
+): Promise<Response> {
+  let sessionId = request.headers.get("mcp-session-id") ?? undefined;
+  if (facts.method === "initialize") sessionId = newSessionId();
+  if (!sessionId) {
+    return jsonRpcError(
+      400,
+      facts.id,
+      JSON_RPC.invalidRequest,
+      "Bad Request: Mcp-Session-Id header is required (send initialize first)",
+    );
+  }
+  if (!SESSION_ID.test(sessionId))
+    return jsonRpcError(404, facts.id, JSON_RPC.sessionNotFound, "Session not found: initialize a new session");
+  const session = env.MCP_SESSION.get(env.MCP_SESSION.idFromName(sessionId));
+  const forwarded = new Request(request.url, { method: request.method, headers: headersToOrigin(request.headers), body });
+  return session.serve(forwarded, identity, sessionId);
+}
+
+function newSessionId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return btoa(String.fromCharCode(...bytes))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replace(/=+$/, "");
+}
