@@ -1,6 +1,9 @@
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createSecretsManagerProvider } from "../../aws/origin/secrets/aws/secrets-manager-provider.ts";
+import {
+  createSecretsManagerProvider,
+  secretsManagerProviderFromEnvironment,
+} from "../../aws/origin/secrets/aws/secrets-manager-provider.ts";
 import { type FakeSecretsManager, startFakeSecretsManager } from "./secrets-manager-fake.ts";
 
 const PREFIX = "mcp-edge-proxy/upstream/";
@@ -95,6 +98,12 @@ describe("AWS Secrets Manager provider (against a local server speaking the Secr
     const failure = provider().get("not-there");
     await expect(failure).rejects.toThrow(/secret "not-there" \(Secrets Manager id mcp-edge-proxy\/upstream\/not-there\)/);
     await expect(failure).rejects.toThrow(/ResourceNotFoundException.*create it/);
+  });
+
+  it("takes the secret id prefix the CDK stack sets in the task's environment", async () => {
+    const secrets = secretsManagerProviderFromEnvironment({ UPSTREAM_SECRETS_PREFIX: PREFIX }, { client: client() });
+    expect(await secrets.get("github-token")).toBe("first-value");
+    expect(fake.requests.map((request) => request.secretId)).toEqual([`${PREFIX}github-token`]);
   });
 
   it("does not cache a failure: the next read asks again", async () => {

@@ -1,6 +1,7 @@
 import * as ecs from "aws-cdk-lib/aws-ecs";
 import type * as rds from "aws-cdk-lib/aws-rds";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import { SECRET_ID_PREFIX_VARIABLE } from "../../origin/secrets/aws/secrets-manager-provider.ts";
 import type { DeployConfig } from "../config/deploy-config.ts";
 import { DATABASE_NAME } from "../data/database.ts";
 
@@ -43,7 +44,7 @@ export function originSettings(input: OriginSettingsInput): {
       PGDATABASE: DATABASE_NAME,
       PGSSLMODE: "verify-full",
       // Where the Secrets Manager provider finds upstream credentials by name.
-      UPSTREAM_SECRETS_PREFIX: input.upstreamSecretPrefix,
+      [SECRET_ID_PREFIX_VARIABLE]: input.upstreamSecretPrefix,
     },
     secrets: {
       PGUSER: ecs.Secret.fromSecretsManager(input.databaseSecret, "username"),

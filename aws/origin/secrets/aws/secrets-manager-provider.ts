@@ -37,6 +37,17 @@ interface Cached {
 
 export const DEFAULT_REFRESH_AFTER_MS = 5 * 60_000;
 
+/** The variable the CDK service stack sets to the prefix of the upstream credentials it created. */
+export const SECRET_ID_PREFIX_VARIABLE = "UPSTREAM_SECRETS_PREFIX";
+
+/** The provider as the origin runs on ECS: region and credentials from the task, the prefix from the environment. */
+export function secretsManagerProviderFromEnvironment(
+  env: NodeJS.ProcessEnv = process.env,
+  options: Omit<SecretsManagerProviderOptions, "secretIdPrefix"> = {},
+): SecretsManagerProvider {
+  return createSecretsManagerProvider({ ...options, secretIdPrefix: env[SECRET_ID_PREFIX_VARIABLE] ?? "" });
+}
+
 /**
  * Upstream credentials from AWS Secrets Manager, cached per name. After `refreshAfterMs` the next read asks
  * again and takes the current version, so a rotated secret is used without a restart. Simultaneous reads of

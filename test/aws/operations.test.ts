@@ -1,0 +1,105 @@
+import { Match } from "aws-cdk-lib/assertions";
+import { beforeAll, describe, expect, it } from "vitest";
+import { resourcesOf, type Synthesized, synthesizeExample } from "./synth.ts";
+
+describe("AWS tier operations: scaling, rotation, observability, Workload Identity outputs", () => {
+  let synth: Synthesized;
+  beforeAll(() => {
+    synth = synthesizeExample();
+  });
+
+  it("runs at least two tasks and scales on CPU and on requests per task", () => {
+    const { origin } = synth.config;
+    synth.serviceTemplate.hasResourceProperties("AWS::ECS::Service", {
+      DesiredCount: origin.minTasks,
+      DeploymentConfiguration: Match.objectLike({ DeploymentCircuitBreaker: { Enable: true, Rollback: true } }),
+    });
+    synth.serviceTemplate.hasResourceProperties("AWS::ApplicationAutoScaling::ScalableTarget", {
+      MinCapacity: origin.minTasks,
+      MaxCapacity: origin.maxTasks,
+    });
+    expect(origin.minTasks).toBeGreaterThanOrEqual(2);
+    const metrics = resourcesOf(synth.serviceTemplate, "AWS::ApplicationAutoScaling::ScalingPolicy").map(
+      ([, policy]) =>
+        (policy.TargetTrackingScalingPolicyConfiguration as { PredefinedMetricSpecification: { PredefinedMetricType: string } })
+          .PredefinedMetricSpecification.PredefinedMetricType,
+    );
+    expect(metrics.sort()).toEqual(["ALBRequestCountPerTarget", "ECSServiceAverageCPUUtilization"]);
+  });
+
+  it("redeploys the service after the database password rotates, allowed to do only that", () => {
+    synth.serviceTemplate.hasResourceProperties("AWS::Events::Rule", {
+      EventPattern: Match.objectLike({
+        source: ["aws.secretsmanager"],
+        detail: Match.objectLike({ eventName: ["RotationSucceeded"] }),
+      }),
+      Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("^RedeployAfterRotationFunction"), "Arn"] } })],
+    });
+    const policy = resourcesOf(synth.serviceTemplate, "AWS::IAM::Policy").find(([id]) =>
+      id.startsWith("RedeployAfterRotationRole"),
+    );
+    expect(policy, "the redeploy function's policy").toBeDefined();
+    const actions = (
+      (policy as [string, Record<string, unknown>])[1].PolicyDocument as { Statement: { Action: string | string[] }[] }
+    ).Statement.flatMap((s) => [s.Action].flat());
+    expect(actions.sort()).toEqual(["ecs:UpdateService", "logs:CreateLogStream", "logs:PutLogEvents"]);
+  });
+
+  it("keeps the origin's logs for the configured time", () => {
+    synth.serviceTemplate.hasResource("AWS::Logs::LogGroup", {
+      Properties: { RetentionInDays: synth.config.origin.logRetentionDays },
+      DeletionPolicy: "Retain",
+    });
+  });
+
+  it("has the dashboard and every alarm, each notifying the SNS topic", () => {
+    const [[, dashboard]] = resourcesOf(synth.serviceTemplate, "AWS::CloudWatch::Dashboard") as [
+      [string, { DashboardBody: unknown }],
+    ];
+    const body = JSON.stringify(dashboard.DashboardBody);
+    for (const metric of [
+      "RequestCount",
+      "HTTPCode_Target_4XX_Count",
+      "HTTPCode_Target_5XX_Count",
+      "TargetResponseTime",
+      "p50",
+      "p95",
+      "CPUUtilization",
+      "MemoryUtilization",
+      "DatabaseConnections",
+      "AuditQueueBacklog",
+    ]) {
+      expect(body, metric).toContain(metric);
+    }
+    const alarms = resourcesOf(synth.serviceTemplate, "AWS::CloudWatch::Alarm");
+    const names = alarms.map(([id]) => id.replace(/^Monitoring/, "").replace(/[0-9A-F]{8}$/, ""));
+    expect(names.sort()).toEqual(
+      [
+        "AuditDeadLetters",
+        "AuditQueueMetricsFailing",
+        "DatabaseCpu",
+        "DatabaseStorage",
+        "ServerErrorRate",
+        "UnhealthyTargets",
+      ].sort(),
+    );
+    for (const [id, alarm] of alarms) {
+      expect(JSON.stringify(alarm.AlarmActions), id).toMatch(/MonitoringAlarms/);
+    }
+    synth.serviceTemplate.hasResourceProperties("AWS::SNS::Subscription", {
+      Protocol: "email",
+      Endpoint: synth.config.alarms.email,
+    });
+  });
+
+  it("outputs what Google's workload identity pool needs", () => {
+    const outputs = synth.serviceTemplate.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const named = (prefix: string) => Object.entries(outputs).find(([id]) => id.startsWith(prefix))?.[1].Value;
+    expect(named("WorkloadIdentityGoogleWifAwsAccountId")).toBe(synth.config.account);
+    expect(JSON.stringify(named("WorkloadIdentityGoogleWifAttributeCondition"))).toMatch(
+      /attribute\.aws_role == '.*assumed-role\/.*OriginTaskRole/,
+    );
+    expect(JSON.stringify(named("WorkloadIdentityGoogleWifPrincipalSetSuffix"))).toMatch(/attribute\.aws_role\/arn:aws:sts::/);
+    expect(named("OriginUrl")).toBe(`https://${synth.config.origin.hostname}`);
+  });
+});
