@@ -25,6 +25,13 @@ describe("deployment configuration", () => {
     expect(message).toContain('deploy.json: database: Unrecognized key: "surprise"');
   });
 
+  it("refuses a task size Fargate does not offer", () => {
+    const config = example();
+    config.origin.cpu = 4096;
+    config.origin.memoryMiB = 2048;
+    expect(() => parseDeployConfig(config, "deploy.json")).toThrow(/origin\.memoryMiB: expected a memory size Fargate offers/);
+  });
+
   it("says how to start when the file is missing", () => {
     expect(() => loadDeployConfig("/nonexistent/deploy.json")).toThrow(
       /file not found; copy aws\/cdk\/deploy\.config\.example\.json/,

@@ -115,6 +115,14 @@ const Cloudflare = z
   })
   .prefault({});
 
+/** The memory range Fargate allows for each cpu size, in MiB. */
+const FARGATE_MEMORY_MIB: Record<512 | 1024 | 2048 | 4096, [number, number]> = {
+  512: [1024, 4096],
+  1024: [2048, 8192],
+  2048: [4096, 16_384],
+  4096: [8192, 30_720],
+};
+
 export const DeployConfig = z
   .strictObject({
     /** The AWS account and region, explicit so that a synth is reproducible and needs no credentials. */
@@ -135,6 +143,17 @@ export const DeployConfig = z
     path: ["origin", "maxTasks"],
     message: "expected maxTasks >= minTasks",
   })
+  .refine(
+    (config) => {
+      const [least, most] = FARGATE_MEMORY_MIB[config.origin.cpu];
+      return config.origin.memoryMiB >= least && config.origin.memoryMiB <= most;
+    },
+    {
+      path: ["origin", "memoryMiB"],
+      message:
+        "expected a memory size Fargate offers for this cpu (512: 1024-4096, 1024: 2048-8192, 2048: 4096-16384, 4096: 8192-30720)",
+    },
+  )
   .refine((config) => config.database.maxAllocatedStorageGiB >= config.database.allocatedStorageGiB, {
     path: ["database", "maxAllocatedStorageGiB"],
     message: "expected maxAllocatedStorageGiB >= allocatedStorageGiB",
