@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { startOrigin } from "../aws/origin/start-origin.ts";
 import { EDGE_ENV_NAMES, ORIGIN_ENV_NAMES } from "../contract/config/env-names.ts";
 import { ConfigError, loadConfig } from "../contract/config/load.ts";
-import { EdgeConfig, OriginConfig } from "../contract/config/schema.ts";
+import { EdgeConfig, OriginConfig, type StdioServer } from "../contract/config/schema.ts";
 import { generateEdgeSigningKey } from "../scripts/keygen.ts";
 import { EMBEDDED_POOL_MAX, startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { startIdp } from "./idp/start-idp.ts";
@@ -45,7 +45,7 @@ const LOCAL_IDP_CLIENT_ID = "mcp-edge-proxy-local";
 const require = createRequire(import.meta.url);
 
 /** The demo upstream `npm start` hosts: the MCP reference server, run over stdio by the origin. */
-export function demoServers(): OriginConfig["servers"] {
+export function demoServers(): Record<string, StdioServer> {
   const everything = require.resolve("@modelcontextprotocol/server-everything/dist/index.js");
   return { everything: { transport: "stdio", command: process.execPath, args: [everything, "stdio"], env: {} } };
 }

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { AUDIT_INGEST_PATH, AuditBatch, type AuditEvent } from "../../contract/audit-event.ts";
 import type { HostPool } from "./hosting/host-pool.ts";
 import { serveMcp } from "./hosting/mcp-route.ts";
+import { UPSTREAM_JWKS_PATH } from "./identity/upstream-identity.ts";
 import { type AssertionVariables, requireAssertion } from "./trust/require-assertion.ts";
 import type { VerifiedAssertion } from "./trust/verify-assertion.ts";
 
@@ -9,6 +10,8 @@ export interface OriginParts {
   verifyAssertion: (token: string | undefined) => Promise<VerifiedAssertion>;
   pool: HostPool;
   auditStore: { insert(events: AuditEvent[]): Promise<{ inserted: number }> };
+  /** The public keys HTTP upstreams verify the origin's identity tokens with. */
+  upstreamJwks: () => object;
   /** Resolves when the database answers; rejects otherwise. */
   checkDatabase: () => Promise<void>;
 }
@@ -29,6 +32,9 @@ export function createOriginApp(parts: OriginParts) {
       return c.json({ status: "not ready", database: "unreachable" }, 503);
     }
   });
+
+  // Public keys: an upstream inside the VPC fetches them to verify the identity tokens it receives.
+  app.get(UPSTREAM_JWKS_PATH, (c) => c.json(parts.upstreamJwks(), 200, { "cache-control": "public, max-age=300" }));
 
   const guarded = requireAssertion(parts.verifyAssertion);
 

@@ -22,11 +22,12 @@ export interface RunningOrigin {
 export async function startOrigin(config: OriginConfig, log: (line: string) => void = console.log): Promise<RunningOrigin> {
   if (!config.databaseUrl) throw new Error("no database: set DATABASE_URL (npm start runs an embedded PostgreSQL for you)");
   const db = createPool(config.databaseUrl, { max: config.databasePoolMax });
+  const relay = await relayOptions(config, log);
   const stdio = createHostPool({
     servers: config.servers,
     idleTimeoutMs: config.stdio.idleTimeoutSeconds * 1000,
     maxProcesses: config.stdio.maxProcesses,
-    host: relayOptions(config, log),
+    host: relay,
     log,
   });
   const replayGuard = createReplayGuard(db);
@@ -40,6 +41,7 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
         claimJti: replayGuard.claim,
       }),
       pool: stdio,
+      upstreamJwks: () => relay.identity.jwks(),
       auditStore: createAuditStore(db),
       checkDatabase: async () => void (await db.query("select 1")),
     }).fetch,

@@ -40,4 +40,6 @@ export const ORIGIN_ENV_NAMES = {
   RELAY_INPUT_WAIT_SECONDS: ["relay.inputWaitSeconds", "number"],
   RELAY_KEEPALIVE_SECONDS: ["relay.keepAliveSeconds", "number"],
   ORIGIN_INSTANCE_ID: ["instanceId", "string"],
+  UPSTREAM_IDENTITY_SIGNING_KEY: ["upstreamIdentity.signingKey", "string"],
+  UPSTREAM_IDENTITY_TTL_SECONDS: ["upstreamIdentity.ttlSeconds", "number"],
 } as const satisfies EnvNames;

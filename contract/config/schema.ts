@@ -32,8 +32,37 @@ const StdioServer = z.strictObject({
   cwd: z.string().optional(),
 });
 
-export const UpstreamServer = z.discriminatedUnion("transport", [StdioServer], {
-  error: () => 'expected "transport": "stdio" (in-VPC HTTP servers arrive in a later release)',
+/** A value written in the file, or read from the origin's secrets provider: `{ "secret": "NAME" }`. */
+const SecretOrValue = z.union([z.string(), z.strictObject({ secret: z.string().min(1) })]);
+
+/** An MCP server the origin reaches over HTTP inside the VPC. */
+const HttpServer = z.strictObject({
+  transport: z.literal("http"),
+  /** Its MCP endpoint. Plain http is accepted: inside the VPC the network is the boundary. */
+  url: z.url({ protocol: /^https?$/, message: "expected an http:// or https:// URL of the server's MCP endpoint" }),
+  /**
+   * `streamable-http` (2025-03-26 and later, either era: the origin negotiates) or `sse` (the 2024-11-05
+   * HTTP+SSE transport: GET the URL for the stream, POST to the endpoint it names).
+   */
+  protocol: z.enum(["streamable-http", "sse"]).default("streamable-http"),
+  /**
+   * How the user's identity reaches the server: `jwt` (Authorization: Bearer, a short-lived JWT the origin signs,
+   * audience = `audience`, claims sub, email, groups; keys at the origin's /.well-known/jwks.json), `headers`
+   * (X-Forwarded-User, X-Forwarded-Email, X-Forwarded-Groups; only for servers that read nothing else), or `none`.
+   * Never the MCP client's own token.
+   */
+  identity: z.enum(["jwt", "headers", "none"]).default("jwt"),
+  /** The `aud` of the identity JWT; defaults to `url`. */
+  audience: z.string().min(1).optional(),
+  /** Extra request headers, such as a static API key, each a value or a secret reference. */
+  headers: z.record(z.string(), SecretOrValue).default({}),
+});
+
+export type StdioServer = z.infer<typeof StdioServer>;
+export type HttpServer = z.infer<typeof HttpServer>;
+
+export const UpstreamServer = z.discriminatedUnion("transport", [StdioServer, HttpServer], {
+  error: () => 'expected "transport": "stdio" (a command the origin runs per user) or "http" (a server in the VPC)',
 });
 export type UpstreamServer = z.infer<typeof UpstreamServer>;
 
@@ -123,6 +152,18 @@ export const OriginConfig = z.strictObject({
       inputWaitSeconds: z.number().int().min(10).max(3600).default(600),
       /** SSE comment every this many seconds on long responses, so idle-cutting proxies keep them open (0 disables). */
       keepAliveSeconds: z.number().int().min(0).max(300).default(15),
+    })
+    .prefault({}),
+  /** How the origin vouches for users towards HTTP upstreams. */
+  upstreamIdentity: z
+    .strictObject({
+      /**
+       * Private EC P-256 JWK (with `kid`) the origin signs identity JWTs with; its public half is served at
+       * /.well-known/jwks.json. A secret, the same on every instance. Unset, each instance makes its own at start.
+       */
+      signingKey: z.string().min(1).optional(),
+      /** Lifetime of an identity JWT, in seconds. */
+      ttlSeconds: z.number().int().min(30).max(3600).default(300),
     })
     .prefault({}),
   /**

@@ -33,6 +33,7 @@ beforeAll(async () => {
       claimJti: createReplayGuard(database.pool).claim,
     }),
     pool: createHostPool({ servers: {}, idleTimeoutMs: 60_000, maxProcesses: 1, host: testHostOptions, log: () => {} }),
+    upstreamJwks: () => ({ keys: [] }),
     auditStore: createAuditStore(database.pool),
     checkDatabase: async () => void (await database.pool.query("select 1")),
   });

@@ -23,7 +23,8 @@ function pool(
   return created;
 }
 
-const CALLER = { sub: "alice", server: "everything", clientId: "test-client" };
+const caller = (sub: string) => ({ sub, server: "everything", clientId: "test-client" });
+const CALLER = caller("alice");
 
 const waitFor = async (condition: () => boolean, timeoutMs = 10_000) => {
   const deadline = Date.now() + timeoutMs;
@@ -36,9 +37,9 @@ const waitFor = async (condition: () => boolean, timeoutMs = 10_000) => {
 describe("stdio hosting: one child per user and server", () => {
   it("gives each user their own process and reuses it for the same user", async () => {
     const hosts = pool();
-    const alice = await hosts.acquire("everything", "alice");
-    const bob = await hosts.acquire("everything", "bob");
-    const aliceAgain = await hosts.acquire("everything", "alice");
+    const alice = await hosts.acquire("everything", caller("alice"));
+    const bob = await hosts.acquire("everything", caller("bob"));
+    const aliceAgain = await hosts.acquire("everything", caller("alice"));
     expect(alice.host.pid).toBeGreaterThan(0);
     expect(bob.host.pid).not.toBe(alice.host.pid);
     expect(aliceAgain.host).toBe(alice.host);
@@ -48,8 +49,8 @@ describe("stdio hosting: one child per user and server", () => {
 
   it("stops a child that has been idle too long, but never one still in use", async () => {
     const hosts = pool({ idleTimeoutMs: 200 });
-    const busy = await hosts.acquire("everything", "busy-user");
-    const idle = await hosts.acquire("everything", "idle-user");
+    const busy = await hosts.acquire("everything", caller("busy-user"));
+    const idle = await hosts.acquire("everything", caller("idle-user"));
     idle.release();
     await waitFor(() => !isAlive(idle.host.pid as number));
     expect(hosts.size()).toBe(1);
@@ -59,36 +60,38 @@ describe("stdio hosting: one child per user and server", () => {
 
   it("starts a new child when the user's crashed", async () => {
     const hosts = pool();
-    const first = await hosts.acquire("everything", "alice");
+    const first = await hosts.acquire("everything", caller("alice"));
     first.release();
     process.kill(first.host.pid as number, "SIGKILL");
     await first.host.closed;
-    const second = await hosts.acquire("everything", "alice");
+    const second = await hosts.acquire("everything", caller("alice"));
     expect(second.host.pid).not.toBe(first.host.pid);
     second.release();
   });
 
   it("refuses a new child beyond the limit, saying which setting to raise", async () => {
     const hosts = pool({ maxProcesses: 1 });
-    (await hosts.acquire("everything", "alice")).release();
-    const refused = hosts.acquire("everything", "bob");
+    (await hosts.acquire("everything", caller("alice"))).release();
+    const refused = hosts.acquire("everything", caller("bob"));
     await expect(refused).rejects.toBeInstanceOf(HostingError);
     await expect(refused).rejects.toThrow(/limit of 1 stdio processes \(stdio\.maxProcesses\)/);
   });
 
   it("names the servers it has when asked for another", async () => {
-    await expect(pool().acquire("nope", "alice")).rejects.toThrow('unknown server "nope"; this origin serves: everything');
+    await expect(pool().acquire("nope", caller("alice"))).rejects.toThrow(
+      'unknown server "nope"; this origin serves: everything',
+    );
   });
 
   it("reports a server whose command cannot start, and tries again on the next request", async () => {
     const hosts = pool({ servers: { broken: { transport: "stdio", command: "/nonexistent/mcp-server", args: [], env: {} } } });
-    await expect(hosts.acquire("broken", "alice")).rejects.toThrow(/server "broken" could not be started/);
+    await expect(hosts.acquire("broken", caller("alice"))).rejects.toThrow(/server "broken" could not be started/);
     expect(hosts.size()).toBe(0);
   });
 
   it("stops every child on close", async () => {
     const hosts = pool();
-    const leases = await Promise.all(["a", "b", "c"].map((user) => hosts.acquire("everything", user)));
+    const leases = await Promise.all(["a", "b", "c"].map((user) => hosts.acquire("everything", caller(user))));
     await hosts.close();
     expect(leases.map((lease) => isAlive(lease.host.pid as number))).toEqual([false, false, false]);
   });
@@ -98,7 +101,7 @@ describe("stdio hosting: one child per user and server", () => {
     const everything = demoServers().everything;
     if (!everything) throw new Error("the demo server is missing");
     const hosts = pool({ servers: { everything: { ...everything, env: { UPSTREAM_SETTING: "visible" } } } });
-    const lease = await hosts.acquire("everything", "alice");
+    const lease = await hosts.acquire("everything", caller("alice"));
     try {
       const response = await lease.host.fetch(modernRequest("tools/call", { name: "get-env", arguments: {} }), CALLER);
       const [message] = await messagesOf(response);

@@ -1,10 +1,14 @@
 import { createForwardStateCodec } from "../../aws/origin/hosting/request-state.ts";
 import type { HostOptions } from "../../aws/origin/hosting/upstream-host.ts";
+import { createUpstreamIdentity } from "../../aws/origin/identity/upstream-identity.ts";
+import { createEnvSecretsProvider } from "../../aws/origin/secrets/env/env-secrets.ts";
 
 export const MODERN_VERSION = "2026-07-28";
 
 /** Relay settings for tests: a fixed state key, short waits, no keep-alives. */
 export const testHostOptions: Omit<HostOptions, "log"> = {
+  identity: await createUpstreamIdentity({ issuer: "http://origin.test", ttlSeconds: 300, log: () => {} }),
+  secrets: createEnvSecretsProvider({}),
   stateCodec: createForwardStateCodec("test-request-state-key-0123456789abcdef", 60),
   requestTimeoutMs: 15_000,
   inputWaitMs: 30_000,

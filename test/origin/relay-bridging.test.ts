@@ -15,8 +15,8 @@ let alice: UpstreamHost;
 let bob: UpstreamHost;
 beforeAll(async () => {
   pool = createHostPool({ servers: demoServers(), idleTimeoutMs: 60_000, maxProcesses: 4, host: testHostOptions, log: () => {} });
-  alice = (await pool.acquire("everything", ALICE.sub)).host;
-  bob = (await pool.acquire("everything", BOB.sub)).host;
+  alice = (await pool.acquire("everything", ALICE)).host;
+  bob = (await pool.acquire("everything", BOB)).host;
 });
 afterAll(() => pool.close());
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
-import { type HostOptions, startUpstreamHost, type UpstreamHost } from "./upstream-host.ts";
+import { type Caller, type HostOptions, startUpstreamHost, type UpstreamHost } from "./upstream-host.ts";
 
 /** A request the pool cannot serve, with the HTTP status and a message that says what to do. */
 export class HostingError extends Error {
@@ -23,7 +23,7 @@ export interface HostPoolOptions {
 
 export interface HostPool {
   /** The user's own host for this server, started if needed. It counts as busy (never reaped) until `release` is called. */
-  acquire(server: string, userSub: string): Promise<{ host: UpstreamHost; release: () => void }>;
+  acquire(server: string, caller: Caller): Promise<{ host: UpstreamHost; release: () => void }>;
   /** Running children. */
   size(): number;
   /** Stops every child and waits for them to exit. */
@@ -56,7 +56,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     }
   }
 
-  function start(server: string, userSub: string): Promise<UpstreamHost> {
+  function start(server: string, caller: Caller): Promise<UpstreamHost> {
     const spec = options.servers[server];
     if (!spec) {
       const known = Object.keys(options.servers).join(", ") || "none";
@@ -68,9 +68,9 @@ export function createHostPool(options: HostPoolOptions): HostPool {
         `the origin already runs its limit of ${options.maxProcesses} stdio processes (stdio.maxProcesses); try again when idle ones have stopped`,
       );
     }
-    const key = keyOf(server, userSub);
+    const key = keyOf(server, caller.sub);
     options.log(`starting ${describe(key)}`);
-    const pending = startUpstreamHost(spec, { ...options.host, log: (line) => options.log(`${describe(key)}: ${line}`) });
+    const pending = startUpstreamHost(spec, { ...options.host, log: (line) => options.log(`${describe(key)}: ${line}`) }, caller);
     hosts.set(key, pending);
     pending.then(
       (host) => host.closed.then(() => hosts.get(key) === pending && hosts.delete(key)),
@@ -83,8 +83,8 @@ export function createHostPool(options: HostPoolOptions): HostPool {
   }
 
   return {
-    async acquire(server, userSub) {
-      const pending = hosts.get(keyOf(server, userSub)) ?? start(server, userSub);
+    async acquire(server, caller) {
+      const pending = hosts.get(keyOf(server, caller.sub)) ?? start(server, caller);
       let host: UpstreamHost;
       try {
         host = await pending;

@@ -1,6 +1,6 @@
 import type { VerifiedAssertion } from "../trust/verify-assertion.ts";
 import { HostingError, type HostPool } from "./host-pool.ts";
-import { onBodyEnd } from "./upstream-host.ts";
+import { type Caller, onBodyEnd } from "./upstream-host.ts";
 
 /**
  * POST/GET/DELETE /servers/<server>/mcp: the edge relays a user's MCP exchange; this hands it to that user's
@@ -17,19 +17,26 @@ export async function serveMcp(
   }
   let acquired: Awaited<ReturnType<HostPool["acquire"]>>;
   try {
-    acquired = await pool.acquire(server, assertion.sub);
+    acquired = await pool.acquire(server, callerOf(assertion, server));
   } catch (error) {
     if (error instanceof HostingError) return errorResponse(error.status, error.message);
     throw error;
   }
   try {
-    const caller = { sub: assertion.sub, server, clientId: assertion.client_id };
-    return onBodyEnd(await acquired.host.fetch(request, caller), acquired.release);
+    return onBodyEnd(await acquired.host.fetch(request, callerOf(assertion, server)), acquired.release);
   } catch (error) {
     acquired.release();
     throw error;
   }
 }
+
+const callerOf = (assertion: VerifiedAssertion, server: string): Caller => ({
+  sub: assertion.sub,
+  email: assertion.email,
+  groups: assertion.groups,
+  clientId: assertion.client_id,
+  server,
+});
 
 const errorResponse = (status: number, message: string) =>
   Response.json({ jsonrpc: "2.0", id: null, error: { code: -32000, message } }, { status });

@@ -1,6 +1,8 @@
 import type { Client } from "@modelcontextprotocol/client";
 import { type AuthInfo, createMcpHandler, type McpHttpHandler } from "@modelcontextprotocol/server";
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
+import type { UpstreamIdentity } from "../identity/upstream-identity.ts";
+import type { SecretsProvider } from "../secrets/provider.ts";
 import { ExchangeRegistry } from "./exchange-registry.ts";
 import { forwardingServer, type InflightRequest, type UpstreamLink } from "./forwarding-server.ts";
 import { ProgressRoutes } from "./progress-routes.ts";
@@ -13,6 +15,8 @@ import { openTransport } from "./upstream-transport.ts";
 /** The caller of one request, as the edge assertion names it. */
 export interface Caller extends CallerExtra {
   clientId: string;
+  email?: string;
+  groups?: string[];
 }
 
 /** One user's upstream: the connection to it, and the 2026-07-28 endpoint the edge reaches it through. */
@@ -32,6 +36,10 @@ export interface UpstreamHost {
 
 export interface HostOptions {
   stateCodec: ForwardStateCodec;
+  /** Signs the user's identity for HTTP upstreams. */
+  identity: UpstreamIdentity;
+  /** Where configured upstream credentials are read. */
+  secrets: SecretsProvider;
   /** Longest wait for an upstream answer without progress. */
   requestTimeoutMs: number;
   /** How long a call that asked the client for input waits for the client's retry. */
@@ -42,8 +50,10 @@ export interface HostOptions {
 }
 
 /** Connects to the upstream (negotiating its era) and puts the forwarding endpoint in front of it. */
-export async function startUpstreamHost(spec: UpstreamServer, options: HostOptions): Promise<UpstreamHost> {
-  const opened = openTransport(spec, options.log);
+export async function startUpstreamHost(spec: UpstreamServer, options: HostOptions, firstCaller: Caller): Promise<UpstreamHost> {
+  let latestCaller = firstCaller;
+  const user = () => ({ sub: latestCaller.sub, email: latestCaller.email, groups: latestCaller.groups });
+  const opened = openTransport(spec, { identity: options.identity, secrets: options.secrets, user }, options.log);
   const { transport } = opened;
   const inflight = new Set<InflightRequest>();
   const exchanges = new ExchangeRegistry(options.inputWaitMs);
@@ -103,6 +113,7 @@ export async function startUpstreamHost(spec: UpstreamServer, options: HostOptio
     lastUsed: Date.now(),
     closed,
     async fetch(request, caller) {
+      latestCaller = caller;
       const authInfo: AuthInfo = {
         token: "",
         clientId: caller.clientId,

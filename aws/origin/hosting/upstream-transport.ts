@@ -1,18 +1,44 @@
-import type { Transport } from "@modelcontextprotocol/client";
+import { SSEClientTransport, StreamableHTTPClientTransport, type Transport } from "@modelcontextprotocol/client";
 import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
+import type { UpstreamIdentity, UpstreamUser } from "../identity/upstream-identity.ts";
+import type { SecretsProvider } from "../secrets/provider.ts";
 
 export interface OpenedTransport {
   transport: Transport;
   /** The child's process id, for a stdio upstream. */
-  pid?: number | null;
+  readonly pid?: number | null;
 }
+
+/** What an HTTP upstream connection needs to present the user and the server's own credentials. */
+export interface UpstreamCredentials {
+  identity: UpstreamIdentity;
+  secrets: SecretsProvider;
+  /** The user the connection serves (their groups as of the latest request). */
+  user: () => UpstreamUser;
+}
+
+type HttpSpec = Extract<UpstreamServer, { transport: "http" }>;
 
 /**
  * The transport to one user's upstream. A stdio child gets the SDK's minimal safe environment (PATH, HOME, …)
- * plus the server's own `env`: never the origin's secrets.
+ * plus the server's own `env`: never the origin's secrets. An HTTP server gets the user's identity in the form
+ * it is configured for, on every request, and never the MCP client's token.
  */
-export function openTransport(spec: UpstreamServer, log: (line: string) => void): OpenedTransport {
+export function openTransport(
+  spec: UpstreamServer,
+  credentials: UpstreamCredentials,
+  log: (line: string) => void,
+): OpenedTransport {
+  if (spec.transport === "http") {
+    const fetchAs = identityFetch(spec, credentials);
+    const url = new URL(spec.url);
+    const transport =
+      spec.protocol === "sse"
+        ? new SSEClientTransport(url, { fetch: fetchAs })
+        : new StreamableHTTPClientTransport(url, { fetch: fetchAs });
+    return { transport };
+  }
   const transport = new StdioClientTransport({
     command: spec.command,
     args: spec.args,
@@ -28,5 +54,23 @@ export function openTransport(spec: UpstreamServer, log: (line: string) => void)
     get pid() {
       return transport.pid;
     },
+  };
+}
+
+/** A fetch that adds the server's configured headers and the user's identity to every request. */
+function identityFetch(spec: HttpSpec, credentials: UpstreamCredentials): typeof fetch {
+  return async (input, init) => {
+    const headers = new Headers(init?.headers);
+    for (const [name, value] of Object.entries(spec.headers))
+      headers.set(name, typeof value === "string" ? value : await credentials.secrets.get(value.secret));
+    const user = credentials.user();
+    if (spec.identity === "jwt") {
+      headers.set("authorization", `Bearer ${await credentials.identity.tokenFor(user, spec.audience ?? spec.url)}`);
+    } else if (spec.identity === "headers") {
+      headers.set("x-forwarded-user", user.sub);
+      if (user.email) headers.set("x-forwarded-email", user.email);
+      if (user.groups) headers.set("x-forwarded-groups", user.groups.join(","));
+    }
+    return fetch(input, { ...init, headers });
   };
 }

@@ -1,0 +1,82 @@
+import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
+
+/** The claims an upstream learns about the user it serves. */
+export interface UpstreamUser {
+  sub: string;
+  email?: string;
+  groups?: string[];
+}
+
+export interface UpstreamIdentity {
+  /** A short-lived JWT naming the user, for one upstream (its audience). Cached until it nears expiry. */
+  tokenFor(user: UpstreamUser, audience: string): Promise<string>;
+  /** The public key set upstreams verify these tokens with (served at /.well-known/jwks.json). */
+  jwks(): { keys: JWK[] };
+}
+
+const ALG = "ES256";
+
+/** Where the origin publishes the public half of its upstream identity key. */
+export const UPSTREAM_JWKS_PATH = "/.well-known/jwks.json";
+/** A cached token is replaced when less than this much of its life is left. */
+const RENEW_BEFORE_SECONDS = 30;
+
+/**
+ * Signs identity JWTs for upstreams (ES256, `typ` JWT, `iss` = the origin's URL). With no configured key each
+ * instance makes its own, which only works while one instance serves all traffic; say so once.
+ */
+export async function createUpstreamIdentity(options: {
+  issuer: string;
+  signingKey?: string;
+  ttlSeconds: number;
+  log: (line: string) => void;
+}): Promise<UpstreamIdentity> {
+  const { privateKey, publicJwk } = await loadKey(options.signingKey, options.log);
+  const cache = new Map<string, { token: string; expiresAt: number }>();
+  return {
+    async tokenFor(user, audience) {
+      const key = JSON.stringify([user.sub, user.email, user.groups, audience]);
+      const now = Math.floor(Date.now() / 1000);
+      const cached = cache.get(key);
+      if (cached && cached.expiresAt - now > RENEW_BEFORE_SECONDS) return cached.token;
+      const token = await new SignJWT({ ...(user.email && { email: user.email }), ...(user.groups && { groups: user.groups }) })
+        .setProtectedHeader({ alg: ALG, typ: "JWT", kid: publicJwk.kid })
+        .setIssuer(options.issuer)
+        .setAudience(audience)
+        .setSubject(user.sub)
+        .setIssuedAt(now)
+        .setExpirationTime(now + options.ttlSeconds)
+        .setJti(crypto.randomUUID())
+        .sign(privateKey);
+      if (cache.size > 10_000) cache.clear();
+      cache.set(key, { token, expiresAt: now + options.ttlSeconds });
+      return token;
+    },
+    jwks: () => ({ keys: [publicJwk] }),
+  };
+}
+
+async function loadKey(configured: string | undefined, log: (line: string) => void) {
+  if (!configured) {
+    log(
+      "UPSTREAM_IDENTITY_SIGNING_KEY is not set: this instance signs upstream identity tokens with a key of its own (set it on every instance when running several)",
+    );
+    const { privateKey, publicKey } = await generateKeyPair(ALG, { extractable: true });
+    const publicJwk = { ...(await exportJWK(publicKey)), kid: `origin-${crypto.randomUUID().slice(0, 8)}`, alg: ALG, use: "sig" };
+    return { privateKey, publicJwk };
+  }
+  let jwk: JWK;
+  try {
+    jwk = JSON.parse(configured) as JWK;
+  } catch {
+    throw new Error(
+      "UPSTREAM_IDENTITY_SIGNING_KEY is not JSON: expected a private EC P-256 JWK with kid (npm run keygen prints one)",
+    );
+  }
+  if (jwk.kty !== "EC" || jwk.crv !== "P-256" || !jwk.d || !jwk.kid)
+    throw new Error(
+      'UPSTREAM_IDENTITY_SIGNING_KEY must be a private EC P-256 JWK with "kid" and "d" (npm run keygen prints one)',
+    );
+  const { d: _private, ...publicJwk } = jwk;
+  return { privateKey: await importJWK(jwk, ALG), publicJwk: { ...publicJwk, alg: ALG, use: "sig" } };
+}

@@ -1,0 +1,146 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
+import { createLocalJWKSet, jwtVerify } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import type { UpstreamServer } from "../../contract/config/schema.ts";
+import { freePort } from "../../local/free-port.ts";
+import { launchHttpFixture, type RunningFixture } from "../fixtures/conformance-upstream/launch.ts";
+import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
+
+// HTTP upstreams inside the VPC, one of each kind: Streamable HTTP serving 2026-07-28 (and 2025), Streamable
+// HTTP serving 2025-11-25 only, and the 2024-11-05 HTTP+SSE transport. The first two verify the identity JWT
+// the origin signs for them, against the origin's JWKS, and refuse requests without one.
+
+const ALICE = { sub: "alice", email: "alice@example.com", groups: ["engineering"], server: "", clientId: "test-client" };
+const CLIENT_TOKEN = "client-bearer-token-that-must-stay-at-the-edge";
+
+let jwks: Server;
+let jwksUrl: string;
+const fixtures: RunningFixture[] = [];
+let sseServer: ChildProcess;
+let pool: HostPool;
+let servers: Record<string, UpstreamServer>;
+
+beforeAll(async () => {
+  jwks = createServer((_request, response) => {
+    response.setHeader("content-type", "application/json");
+    response.end(JSON.stringify(testHostOptions.identity.jwks()));
+  });
+  await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve));
+  jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/.well-known/jwks.json`;
+
+  const verifying = async (era: "dual" | "legacy") => {
+    // The fixture learns its own URL only once it listens; its audience is its MCP path on any port.
+    const fixture = await launchHttpFixture(era, 20_000, ["--identity-jwks", jwksUrl, "--identity-audience", `upstream-${era}`]);
+    fixtures.push(fixture);
+    return fixture.url;
+  };
+  const modernUrl = await verifying("dual");
+  const legacyUrl = await verifying("legacy");
+  const ssePort = await freePort();
+  sseServer = startEverythingSse(ssePort);
+  servers = {
+    modern: {
+      transport: "http",
+      url: modernUrl,
+      protocol: "streamable-http",
+      identity: "jwt",
+      audience: "upstream-dual",
+      headers: {},
+    },
+    legacy: {
+      transport: "http",
+      url: legacyUrl,
+      protocol: "streamable-http",
+      identity: "jwt",
+      audience: "upstream-legacy",
+      headers: {},
+    },
+    sse: { transport: "http", url: `http://127.0.0.1:${ssePort}/sse`, protocol: "sse", identity: "headers", headers: {} },
+  };
+  await waitForPort(ssePort);
+  pool = createHostPool({ servers, idleTimeoutMs: 60_000, maxProcesses: 10, host: testHostOptions, log: () => {} });
+}, 60_000);
+
+afterAll(async () => {
+  await pool?.close();
+  await Promise.all(fixtures.map((fixture) => fixture.stop()));
+  sseServer?.kill("SIGTERM");
+  await new Promise<void>((resolve) => jwks.close(() => resolve()));
+});
+
+type Message = { result?: Record<string, unknown>; error?: { code: number; message: string } };
+
+async function callTool(server: string, name: string, args: Record<string, unknown> = {}) {
+  const caller = { ...ALICE, server };
+  const { host } = await pool.acquire(server, caller);
+  const request = modernRequest("tools/call", { name, arguments: args });
+  request.headers.set("authorization", `Bearer ${CLIENT_TOKEN}`); // what a careless relay would pass on
+  const messages = (await messagesOf(await host.fetch(request, caller))) as Message[];
+  return { host, answer: messages.find((message) => message.result || message.error) as Message };
+}
+
+describe("HTTP upstreams in the VPC", () => {
+  it.each([
+    ["modern", "modern", "upstream-dual"],
+    ["legacy", "legacy", "upstream-legacy"],
+  ])(
+    "reaches the %s Streamable HTTP upstream (era %s) with a verifiable identity JWT, never the client's token",
+    async (server, era, audience) => {
+      const { host, answer } = await callTool(server, "whoami");
+      expect(host.era).toBe(era);
+      const seen = answer.result?.structuredContent as { headers: Record<string, string> };
+      const token = /^Bearer (.+)$/.exec(seen.headers.authorization ?? "")?.[1] ?? "";
+      expect(token).not.toBe(CLIENT_TOKEN);
+      const { payload } = await jwtVerify(token, createLocalJWKSet(testHostOptions.identity.jwks() as never), { audience });
+      expect(payload).toMatchObject({
+        sub: "alice",
+        email: "alice@example.com",
+        groups: ["engineering"],
+        iss: "http://origin.test",
+      });
+    },
+  );
+
+  it("reaches a 2024-11-05 HTTP+SSE upstream", async () => {
+    const { host, answer } = await callTool("sse", "echo", { message: "over the old transport" });
+    expect(host.era).toBe("legacy");
+    expect(answer.result?.content).toEqual([{ type: "text", text: "Echo: over the old transport" }]);
+  });
+
+  it("is refused by an upstream that verifies identity when the token is for another audience", async () => {
+    const misaddressed = createHostPool({
+      servers: { modern: { ...(servers.modern as Extract<UpstreamServer, { transport: "http" }>), audience: "someone-else" } },
+      idleTimeoutMs: 60_000,
+      maxProcesses: 1,
+      host: testHostOptions,
+      log: () => {},
+    });
+    try {
+      await expect(misaddressed.acquire("modern", { ...ALICE, server: "modern" })).rejects.toThrow(/could not be started/);
+    } finally {
+      await misaddressed.close();
+    }
+  });
+});
+
+function startEverythingSse(port: number): ChildProcess {
+  const everything = createRequire(import.meta.url).resolve("@modelcontextprotocol/server-everything/dist/index.js");
+  return spawn(process.execPath, [everything, "sse"], { env: { ...process.env, PORT: String(port) }, stdio: "ignore" });
+}
+
+async function waitForPort(port: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const open = await fetch(`http://127.0.0.1:${port}/`).then(
+      () => true,
+      () => false,
+    );
+    if (open) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`nothing listened on port ${port}`);
+}
