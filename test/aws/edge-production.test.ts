@@ -65,7 +65,10 @@ describe("the edge's production environment (wrangler.toml [env.production])", (
     ]);
     // Every Durable Object the Worker binds at the top level is bound in production too, and has its migration.
     const objects = (config: EdgeConfig) => config.durable_objects.bindings.map((binding) => binding.name).sort();
-    expect(objects(production)).toEqual(objects(topLevel));
+    expect(
+      objects(production),
+      "a Durable Object bound at the top level of wrangler.toml must be bound in [env.production] too",
+    ).toEqual(objects(topLevel));
     expect(objects(production)).toEqual(expect.arrayContaining(["MCP_SESSION", "ORIGIN_AFFINITY"]));
     const migrated = production.migrations.flatMap((migration) => [
       ...(migration.new_sqlite_classes ?? []),
