@@ -34,9 +34,9 @@ const KNOWN_RELAY_DEFECTS: Record<string, Record<string, string>> = {
   },
   "2026-07-28 × legacy": {
     "dns-rebinding-protection": "PROXY-FINDINGS.md §1",
-    "server-stateless": "PROXY-FINDINGS.md §3 (undeclared capability not refused with -32021)",
-    "input-required-result-capability-check": "PROXY-FINDINGS.md §3",
-    "input-required-result-basic-elicitation": "PROXY-FINDINGS.md §4 (input request keys renamed)",
+    "server-stateless": "PROXY-FINDINGS.md §3a (undeclared capability not refused with -32021)",
+    "input-required-result-capability-check": "PROXY-FINDINGS.md §3b (a 2025-era upstream cannot see per-request capabilities)",
+    "input-required-result-basic-elicitation": "PROXY-FINDINGS.md §4 (input request keys are the origin's r1, r2…)",
     "input-required-result-multi-round": "PROXY-FINDINGS.md §5 (requestState not renewed between rounds)",
     "input-required-result-ignore-extra-params": "PROXY-FINDINGS.md §4",
   },
