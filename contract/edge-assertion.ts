@@ -28,5 +28,8 @@ export const EdgeAssertionClaims = z.object({
   groups: z.array(z.string()).optional(),
   client_id: z.string().min(1), // the MCP client the user authorized
   server: z.string().optional(), // the upstream the request is for; absent for origin-level calls (audit ingest)
+  // "legacy" when the request comes from a 2025-era client's session: the origin then speaks the 2025 protocol to
+  // an upstream that serves both eras, so its 2025-style server-to-client requests work as they would directly.
+  client_era: z.enum(["legacy", "modern"]).optional(),
 });
 export type EdgeAssertionClaims = z.infer<typeof EdgeAssertionClaims>;

@@ -1,18 +1,20 @@
 import { DurableObject } from "cloudflare:workers";
 import { type Server, WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/server";
-import type { EdgeConfig } from "../contract/config/schema.ts";
 import type { EdgeAssertionClaims } from "../contract/edge-assertion.ts";
 import { edgeConfig } from "../worker/config.ts";
 import type { EdgeEnv } from "../worker/env.ts";
 import { MemoryEventStore } from "../worker/mcp/bridge/event-store.ts";
 import { listenToOrigin } from "../worker/mcp/bridge/listen.ts";
-import { exchangeWithOrigin, HOP_VERSION, META } from "../worker/mcp/bridge/origin-exchange.ts";
+import { exchangeWithOrigin, HOP_VERSION, META, type OriginLink } from "../worker/mcp/bridge/origin-exchange.ts";
 import type { SessionIdentity, SessionRecord } from "../worker/mcp/bridge/session-record.ts";
 import { sessionServer } from "../worker/mcp/bridge/session-server.ts";
 import { JSON_RPC, jsonRpcError } from "../worker/mcp/json-rpc-error.ts";
+import { originAffinity } from "../worker/upstream/affinity.ts";
 
 /** A session nobody used for this long is deleted (its alarm fires); the client then re-initializes. */
 const SESSION_IDLE_MS = 24 * 60 * 60 * 1000;
+/** What a 2025-11-25 client is told to wait before reconnecting a stream that ended early. */
+const RECONNECT_AFTER_MS = 1000;
 /** The idle alarm is pushed back at most this often, not on every request. */
 const ALARM_REFRESH_MS = 60 * 60 * 1000;
 
@@ -38,7 +40,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
 
   /** Serves one HTTP request of the session. Another user's, or an unknown or ended session, gets 404. */
   async serve(request: Request, caller: SessionIdentity, sessionId: string): Promise<Response> {
-    const config = edgeConfig(this.env);
+    const origin: OriginLink = { config: edgeConfig(this.env), affinity: originAffinity(this.env) };
     const body =
       request.method === "POST"
         ? await request
@@ -46,9 +48,9 @@ export class McpSession extends DurableObject<EdgeEnv> {
             .json()
             .catch(() => undefined)
         : undefined;
-    if (isInitialize(body)) return this.begin(config, request, body, caller, sessionId);
+    if (isInitialize(body)) return this.begin(origin, request, body, caller, sessionId);
 
-    const live = this.#live ?? (await this.rebuild(config));
+    const live = this.#live ?? (await this.rebuild(origin));
     if (!live || live.record.identity.sub !== caller.sub || live.record.identity.server !== caller.server) {
       return jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, "Session not found: initialize a new session");
     }
@@ -56,7 +58,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
     this.keepAlive();
     const response = await live.transport.handleRequest(request, body === undefined ? undefined : { parsedBody: body });
     if (request.method === "DELETE" && response.ok) await this.end();
-    if (request.method === "GET" && response.ok && response.body) return this.listenWhileOpen(config, live, response);
+    if (request.method === "GET" && response.ok && response.body) return this.listenWhileOpen(origin, live, response);
     return response;
   }
 
@@ -66,7 +68,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
   }
 
   private async begin(
-    config: EdgeConfig,
+    origin: OriginLink,
     request: Request,
     body: { params: Record<string, unknown> },
     caller: SessionIdentity,
@@ -80,7 +82,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
     };
     let discover: SessionRecord["discover"];
     try {
-      discover = await discoverUpstream(config, caller, client);
+      discover = await discoverUpstream(origin, caller, client);
     } catch (error) {
       console.error(`server/discover failed for server ${caller.server}: ${String(error)}`);
       return jsonRpcError(
@@ -100,7 +102,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
       createdAt: Date.now(),
     };
     this.#caller = caller;
-    const live = await this.assemble(config, record);
+    const live = await this.assemble(origin, record);
     const response = await live.transport.handleRequest(request, { parsedBody: body });
     if (response.ok) {
       this.ctx.storage.kv.put("record", record);
@@ -111,10 +113,10 @@ export class McpSession extends DurableObject<EdgeEnv> {
   }
 
   /** Rebuilds the session after eviction from its stored record, by replaying the client's handshake. */
-  private async rebuild(config: EdgeConfig): Promise<LiveSession | undefined> {
+  private async rebuild(origin: OriginLink): Promise<LiveSession | undefined> {
     const record = this.ctx.storage.kv.get<SessionRecord>("record");
     if (!record) return undefined;
-    const live = await this.assemble(config, record);
+    const live = await this.assemble(origin, record);
     const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
     const replay = (message: Record<string, unknown>, extra: Record<string, string> = {}) =>
       live.transport
@@ -132,14 +134,16 @@ export class McpSession extends DurableObject<EdgeEnv> {
     return live;
   }
 
-  private async assemble(config: EdgeConfig, record: SessionRecord): Promise<LiveSession> {
+  private async assemble(origin: OriginLink, record: SessionRecord): Promise<LiveSession> {
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => record.sessionId,
       eventStore: new MemoryEventStore(),
+      // 2025-11-25 clients reconnect after this long when a stream ends early (SSE polling).
+      retryInterval: RECONNECT_AFTER_MS,
     });
     const live = { record, transport } as LiveSession;
     live.server = sessionServer({
-      config,
+      origin,
       record: () => live.record,
       claims: () => claimsOf(this.#caller ?? live.record.identity),
       save: (changed) => {
@@ -150,7 +154,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
         if (this.#listening) {
           this.#listening.abort();
           this.#listening = undefined;
-          this.startListening(config, live);
+          this.startListening(origin, live);
         }
       },
     });
@@ -159,8 +163,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
   }
 
   /** While the client's GET stream is open, the origin's `subscriptions/listen` feeds it. */
-  private listenWhileOpen(config: EdgeConfig, live: LiveSession, response: Response): Response {
-    this.startListening(config, live);
+  private listenWhileOpen(origin: OriginLink, live: LiveSession, response: Response): Response {
+    this.startListening(origin, live);
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     const stop = () => {
       this.#listening?.abort();
@@ -185,11 +189,11 @@ export class McpSession extends DurableObject<EdgeEnv> {
     return new Response(body, response);
   }
 
-  private startListening(config: EdgeConfig, live: LiveSession): void {
+  private startListening(origin: OriginLink, live: LiveSession): void {
     if (this.#listening) return;
     const controller = new AbortController();
     this.#listening = controller;
-    listenToOrigin(config, live.record, claimsOf(this.#caller ?? live.record.identity), controller.signal, (notification) =>
+    listenToOrigin(origin, live.record, claimsOf(this.#caller ?? live.record.identity), controller.signal, (notification) =>
       live.server.notification(notification as never),
     )
       .catch((error: unknown) => {
@@ -234,7 +238,7 @@ function claimsOf(identity: SessionIdentity): EdgeAssertionClaims {
 
 /** Asks the origin what the upstream is, as the client that is initializing would see it. */
 async function discoverUpstream(
-  config: EdgeConfig,
+  origin: OriginLink,
   caller: SessionIdentity,
   client: SessionRecord["client"],
 ): Promise<SessionRecord["discover"]> {
@@ -246,7 +250,7 @@ async function discoverUpstream(
     },
   };
   for await (const message of exchangeWithOrigin(
-    config,
+    origin,
     caller.server,
     claimsOf(caller),
     { id: "discover", method: "server/discover", params },

@@ -18,6 +18,7 @@ import { handleRegistration } from "./auth/register-endpoint.ts";
 import { handleTokenRequest } from "./auth/token-endpoint.ts";
 import { edgeConfig } from "./config.ts";
 import type { EdgeEnv } from "./env.ts";
+import { refuseForeignOrigin } from "./mcp/origin-check.ts";
 import { healthz, readyz } from "./ops/health.ts";
 import { serveEdgeJwks } from "./upstream/jwks.ts";
 
@@ -44,8 +45,15 @@ const mcpResource = async (c: { req: { raw: Request; url: string }; env: EdgeEnv
   auditRefusedToken(c.req.raw, response, c.env, ctx, started);
   return response;
 };
-app.all("/mcp", mcpResource);
-app.all("/mcp/*", mcpResource);
+// A browser page of another site never reaches MCP (DNS rebinding, cross-site requests): 403 before any token check.
+const mcpEndpoint = async (c: Parameters<typeof mcpResource>[0]) => {
+  const refused = refuseForeignOrigin(c.req.raw, edgeConfig(c.env));
+  if (!refused) return mcpResource(c);
+  auditRefusedToken(c.req.raw, refused, c.env, c.executionCtx as ExecutionContext, Date.now());
+  return refused;
+};
+app.all("/mcp", mcpEndpoint);
+app.all("/mcp/*", mcpEndpoint);
 // Clients that look for the metadata at the root (no resource_metadata in the challenge) get the same document.
 app.on(["GET", "OPTIONS"], "/.well-known/oauth-protected-resource", (c) => {
   const config = edgeConfig(c.env);

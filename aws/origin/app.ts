@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { AUDIT_INGEST_PATH, AuditBatch, type AuditEvent } from "../../contract/audit-event.ts";
+import { ORIGIN_AFFINITY_COOKIE, ORIGIN_INSTANCE_HEADER } from "../../contract/origin-affinity.ts";
 import type { HostPool } from "./hosting/host-pool.ts";
 import { serveMcp } from "./hosting/mcp-route.ts";
 import { UPSTREAM_JWKS_PATH } from "./identity/upstream-identity.ts";
@@ -10,6 +11,8 @@ export interface OriginParts {
   verifyAssertion: (token: string | undefined) => Promise<VerifiedAssertion>;
   pool: HostPool;
   auditStore: { insert(events: AuditEvent[]): Promise<{ inserted: number }> };
+  /** This instance's name, for the balancer's stickiness (see contract/origin-affinity.ts). */
+  instanceId: string;
   /** The public keys HTTP upstreams verify the origin's identity tokens with. */
   upstreamJwks: () => object;
   /** Resolves when the database answers; rejects otherwise. */
@@ -47,7 +50,10 @@ export function createOriginApp(parts: OriginParts) {
     return c.json(await parts.auditStore.insert(batch.data.events));
   });
 
-  app.all("/servers/:server/mcp", guarded, (c) => serveMcp(parts.pool, c.req.param("server"), c.var.assertion, c.req.raw));
+  app.all("/servers/:server/mcp", guarded, async (c) => {
+    const response = await serveMcp(parts.pool, c.req.param("server"), c.var.assertion, c.req.raw);
+    return nameThisInstance(response, parts.instanceId);
+  });
 
   app.notFound((c) => c.json({ error: "not_found" }, 404));
   app.onError((error, c) => {
@@ -55,4 +61,12 @@ export function createOriginApp(parts: OriginParts) {
     return c.json({ error: "internal_error" }, 500);
   });
   return app;
+}
+
+/** Every MCP answer names the instance, so that the balancer and the edge keep the user's traffic here. */
+function nameThisInstance(response: Response, instanceId: string): Response {
+  const named = new Response(response.body, response);
+  named.headers.set(ORIGIN_INSTANCE_HEADER, instanceId);
+  named.headers.append("set-cookie", `${ORIGIN_AFFINITY_COOKIE}=${instanceId}; Path=/; HttpOnly; Secure; SameSite=Strict`);
+  return named;
 }

@@ -1,4 +1,5 @@
 import type { Server } from "node:http";
+import { hostname } from "node:os";
 import { createAdaptorServer } from "@hono/node-server";
 import type { OriginConfig } from "../../contract/config/schema.ts";
 import { EDGE_JWKS_PATH } from "../../contract/edge-assertion.ts";
@@ -15,6 +16,8 @@ import { createAssertionVerifier } from "./trust/verify-assertion.ts";
 
 export interface RunningOrigin {
   url: string;
+  /** Upstream connections (stdio children and HTTP sessions) this instance holds now. */
+  upstreams(): number;
   close(): Promise<void>;
 }
 
@@ -42,6 +45,7 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
       }),
       pool: stdio,
       upstreamJwks: () => relay.identity.jwks(),
+      instanceId: config.instanceId ?? `${hostname()}-${process.pid}`,
       auditStore: createAuditStore(db),
       checkDatabase: async () => void (await db.query("select 1")),
     }).fetch,
@@ -57,7 +61,7 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
     const { applied } = await migrate(db);
     if (applied.length > 0) log(`database migrations applied: ${applied.join(", ")}`);
     const port = await listen(server, config.port, config.host, "PORT (or origin.port in the configuration file)");
-    return { url: `http://${config.host}:${port}`, close };
+    return { url: `http://${config.host}:${port}`, upstreams: () => stdio.size(), close };
   } catch (error) {
     await stdio.close();
     await db.end();

@@ -16,6 +16,7 @@ export const EDGE_ENV_NAMES = {
   SERVER_NAMES: ["servers", "list"],
   EDGE_SIGNING_KEY: ["signingKey", "string"],
   ACCESS_TOKEN_TTL_SECONDS: ["accessTokenTtlSeconds", "number"],
+  MCP_ALLOWED_ORIGINS: ["mcpAllowedOrigins", "list"],
   OAUTH_MAX_BODY_BYTES: ["oauth.maxBodyBytes", "number"],
   REFRESH_REUSE_GRACE_SECONDS: ["oauth.refreshReuseGraceSeconds", "number"],
   REGISTRATION_UNUSED_DAYS: ["oauth.registrationUnusedDays", "number"],

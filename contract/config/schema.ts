@@ -87,6 +87,11 @@ export const EdgeConfig = z.strictObject({
   servers: z.array(ServerName).default([]),
   /** Private EC P-256 key as a JWK (JSON) that signs edge assertions. A Worker secret in production. */
   signingKey: z.string().min(1),
+  /**
+   * Host names of web pages allowed to call the MCP endpoint from a browser (their `Origin`), besides the edge's
+   * own and localhost. Requests from any other page get 403; native clients send no `Origin` and are unaffected.
+   */
+  mcpAllowedOrigins: z.array(z.string().min(1)).default([]),
   /** Lifetime of the access tokens the edge issues to MCP clients, in seconds. */
   accessTokenTtlSeconds: z.number().int().min(60).max(86_400).default(3600),
   /** Limits of the authorization endpoints (`/authorize`, `/oauth/token`, `/register`); see docs/configuration.md. */

@@ -71,3 +71,51 @@ describe("token audiences (RFC 8707)", () => {
     expect(await mcpStatus(tokens.access_token, "filesystem")).toBe(502);
   });
 });
+
+describe("browser origins (DNS rebinding, cross-site pages)", () => {
+  const fromOrigin = (origin: string) =>
+    callEdge("/mcp/everything", {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${accessToken}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        origin,
+      },
+      body: listTools,
+    });
+
+  it("refuses a page of another site with 403, before the token is even looked at", async () => {
+    const response = await fromOrigin("http://evil.example.com");
+    expect(response.status).toBe(403);
+    const unauthenticated = await callEdge("/mcp/everything", {
+      method: "POST",
+      headers: { origin: "https://evil.example.com" },
+      body: listTools,
+    });
+    expect(unauthenticated.status).toBe(403);
+  });
+
+  it("lets through the edge's own origin and local pages (the Inspector runs on localhost)", async () => {
+    expect((await fromOrigin(PUBLIC_URL)).status).toBe(502);
+    expect((await fromOrigin("http://localhost:6274")).status).toBe(502);
+  });
+
+  it("lets through a page the configuration allows", async () => {
+    const response = await callEdge(
+      "/mcp/everything",
+      {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${accessToken}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          origin: "https://tools.example.com",
+        },
+        body: listTools,
+      },
+      { MCP_ALLOWED_ORIGINS: "tools.example.com" },
+    );
+    expect(response.status).toBe(502);
+  });
+});

@@ -34,6 +34,7 @@ beforeAll(async () => {
     }),
     pool: createHostPool({ servers: {}, idleTimeoutMs: 60_000, maxProcesses: 1, host: testHostOptions, log: () => {} }),
     upstreamJwks: () => ({ keys: [] }),
+    instanceId: "origin-test",
     auditStore: createAuditStore(database.pool),
     checkDatabase: async () => void (await database.pool.query("select 1")),
   });

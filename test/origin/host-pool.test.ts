@@ -23,7 +23,7 @@ function pool(
   return created;
 }
 
-const caller = (sub: string) => ({ sub, server: "everything", clientId: "test-client" });
+const caller = (sub: string) => ({ sub, server: "everything", clientId: "test-client", era: "modern" as const });
 const CALLER = caller("alice");
 
 const waitFor = async (condition: () => boolean, timeoutMs = 10_000) => {

@@ -14,7 +14,14 @@ import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts"
 // HTTP serving 2025-11-25 only, and the 2024-11-05 HTTP+SSE transport. The first two verify the identity JWT
 // the origin signs for them, against the origin's JWKS, and refuse requests without one.
 
-const ALICE = { sub: "alice", email: "alice@example.com", groups: ["engineering"], server: "", clientId: "test-client" };
+const ALICE = {
+  sub: "alice",
+  email: "alice@example.com",
+  groups: ["engineering"],
+  server: "",
+  clientId: "test-client",
+  era: "modern" as const,
+};
 const CLIENT_TOKEN = "client-bearer-token-that-must-stay-at-the-edge";
 
 let jwks: Server;

@@ -6,8 +6,8 @@ import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts"
 
 // The origin serves a 2025-era stdio upstream (the MCP reference server) as a 2026-07-28 endpoint: progress on the
 // request's own stream, and the upstream's mid-call requests (sampling, elicitation) as input_required rounds.
-const ALICE = { sub: "alice", server: "everything", clientId: "test-client" };
-const BOB = { sub: "bob", server: "everything", clientId: "test-client" };
+const ALICE = { sub: "alice", server: "everything", clientId: "test-client", era: "modern" as const };
+const BOB = { sub: "bob", server: "everything", clientId: "test-client", era: "modern" as const };
 const SAMPLING_CLIENT = { sampling: {}, elicitation: { form: {} } };
 
 let pool: HostPool;
@@ -122,15 +122,37 @@ describe("origin relay of a 2025-era upstream, seen as 2026-07-28", () => {
     expect(own.result?.content).toBeDefined();
   });
 
-  it("never asks a client for what it did not declare: the upstream is refused, as by the client itself", async () => {
-    const messages = await call(
-      alice,
-      ALICE,
+  it("refuses a call that needs what its client did not declare with -32021 (HTTP 400), as a 2026-07-28 server would", async () => {
+    const response = await alice.fetch(
       modernRequest("tools/call", { name: "trigger-sampling-request", arguments: { prompt: "hi" } }, { capabilities: {} }),
+      ALICE,
     );
-    const answer = final(messages);
-    expect(answer.result?.resultType).not.toBe("input_required");
-    expect(JSON.stringify(answer)).toMatch(/does not support sampling\/createMessage|-32601/);
+    expect(response.status).toBe(400);
+    const [message] = (await messagesOf(response)) as Message[];
+    expect(message?.error?.code).toBe(-32021);
+    expect(JSON.stringify(message?.error)).toContain("sampling");
+  });
+
+  it("refuses a replayed retry of an earlier round", async () => {
+    const capabilities = { ...SAMPLING_CLIENT };
+    const first = final(
+      await call(
+        alice,
+        ALICE,
+        modernRequest("tools/call", { name: "trigger-elicitation-request", arguments: {} }, { capabilities }),
+      ),
+    );
+    const [key] = Object.keys(first.result?.inputRequests as object);
+    const params = {
+      name: "trigger-elicitation-request",
+      arguments: {},
+      inputResponses: { [key as string]: { action: "decline" } },
+      requestState: first.result?.requestState,
+    };
+    const once = final(await call(alice, ALICE, modernRequest("tools/call", params, { id: 6, capabilities })));
+    expect(once.result?.content).toBeDefined();
+    const replayed = final(await call(alice, ALICE, modernRequest("tools/call", params, { id: 7, capabilities })));
+    expect(replayed.error?.code).toBe(-32602);
   });
 
   it("answers a method the upstream does not serve with -32601 and HTTP 404", async () => {

@@ -3,6 +3,7 @@ import { ServerName } from "../../contract/config/schema.ts";
 import { recordAudit } from "../audit/record.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
+import { originAffinity } from "../upstream/affinity.ts";
 import { fetchOrigin } from "../upstream/fetch-origin.ts";
 import { inspectRequest, type RequestFacts } from "./inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
@@ -46,12 +47,18 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
   try {
     originResponse = isSessionRequest(request, facts)
       ? await toSession(env, request, body, facts, { ...claims, clientId: claims.client_id, groups: user.groups })
-      : await fetchOrigin(config, `/servers/${server.name}/mcp`, claims, {
-          method: request.method,
-          headers: headersToOrigin(request.headers),
-          body,
-          signal: request.signal,
-        });
+      : await fetchOrigin(
+          config,
+          `/servers/${server.name}/mcp`,
+          claims,
+          {
+            method: request.method,
+            headers: headersToOrigin(request.headers),
+            body,
+            signal: request.signal,
+          },
+          originAffinity(env),
+        );
   } catch (error) {
     console.error(`origin unreachable for server ${server.name}: ${String(error)}`);
     originResponse = jsonRpcError(

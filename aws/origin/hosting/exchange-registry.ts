@@ -45,10 +45,13 @@ export class ExchangeRegistry {
     this.parked.set(exchange.id, { exchange, timer });
   }
 
-  /** Takes a parked exchange back for a retry; undefined if it expired or never lived on this instance. */
-  resume(id: string): Exchange | undefined {
+  /**
+   * Takes a parked exchange back for the retry of its latest round; undefined if it expired, never lived on this
+   * instance, belongs to another request, or the state is of an earlier round (a replayed retry).
+   */
+  resume(id: string, target: string, round: number): Exchange | undefined {
     const entry = this.parked.get(id);
-    if (!entry) return undefined;
+    if (!entry || entry.exchange.target !== target || entry.exchange.round !== round) return undefined;
     clearTimeout(entry.timer);
     this.parked.delete(id);
     entry.exchange.parkedUntil = undefined;

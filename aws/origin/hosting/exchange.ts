@@ -24,7 +24,7 @@ export interface ExchangeSink {
 export type ExchangeStep = { kind: "result"; result: unknown } | { kind: "asks"; asks: UpstreamAsk[] };
 
 /** The client capability each server-to-client request needs. */
-const CAPABILITY_OF_ASK: Record<string, string> = {
+export const CAPABILITY_OF_ASK: Record<string, string> = {
   "sampling/createMessage": "sampling",
   "elicitation/create": "elicitation",
   "roots/list": "roots",
@@ -43,6 +43,8 @@ export class Exchange {
   readonly startedAt = Date.now();
   /** Set while the exchange waits for the client's retry; cleared when one arrives. */
   parkedUntil?: number;
+  /** Input rounds so far; each round's requestState names its round. */
+  round = 0;
   sink?: ExchangeSink;
   /** What the client holding the exchange declared; an ask it cannot answer is refused to the upstream at once. */
   clientCapabilities?: Record<string, unknown>;
@@ -68,14 +70,14 @@ export class Exchange {
   }
 
   /**
-   * Called by the upstream client's request handlers: resolves with the client's answer. An ask the client did not
-   * declare support for is refused at once, as the client itself would have (the upstream heard the proxy's
-   * capabilities, which are every client's).
+   * Called by the upstream client's request handlers: resolves with the client's answer. A roots request the
+   * client cannot answer is refused at once, as the client itself would (upstreams ask for roots on their own,
+   * and heard the proxy's capabilities, which are every client's). Sampling and elicitation are what a call
+   * needs: `drive` refuses the whole call with -32021, as a 2026-07-28 server would.
    */
   ask(method: string, params: unknown): Promise<unknown> {
-    const capability = CAPABILITY_OF_ASK[method];
-    if (capability && !this.clientCapabilities?.[capability])
-      return Promise.reject(new UnsupportedAsk(`the client does not support ${method} (no "${capability}" capability)`));
+    if (method === "roots/list" && !this.clientCapabilities?.roots)
+      return Promise.reject(new UnsupportedAsk('the client does not support roots/list (no "roots" capability)'));
     return new Promise((answer, fail) => {
       const ask: UpstreamAsk = { key: `r${this.nextKey++}`, method, params, answer, fail };
       this.pending.set(ask.key, ask);

@@ -4,15 +4,16 @@ import {
   CLIENT_INFO_META_KEY,
   LOG_LEVEL_META_KEY,
   McpServer,
+  MissingRequiredClientCapabilityError,
   ProtocolError,
   type ServerContext,
 } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import { Exchange } from "./exchange.ts";
+import { CAPABILITY_OF_ASK, Exchange, type UpstreamAsk } from "./exchange.ts";
 import type { ExchangeRegistry } from "./exchange-registry.ts";
 import { advertisedCapabilities, FORWARDED_METHODS, type ForwardedMethod, isInteractive } from "./forwarded-methods.ts";
 import type { Progress, ProgressRoutes } from "./progress-routes.ts";
-import type { ForwardStateCodec } from "./request-state.ts";
+import type { ForwardState, ForwardStateCodec } from "./request-state.ts";
 import { targetOf } from "./request-state.ts";
 import type { ToolSchemas } from "./tool-schemas.ts";
 import { UpstreamTimeout, upstreamErrorToClient } from "./upstream-errors.ts";
@@ -117,9 +118,9 @@ async function forwardInteractive(
   output: RoundOutput,
 ): Promise<Params> {
   const target = targetOf(request.method, request.params);
-  const state = ctx.mcpReq.requestState<{ t: string; x?: string; u?: string }>();
+  const state = ctx.mcpReq.requestState<ForwardState>();
   if (state && state.t !== target) throw new ProtocolError(-32602, "requestState belongs to another request");
-  if (state?.x) return resumeExchange(link, state.x, target, ctx, output);
+  if (state?.x) return resumeExchange(link, state, target, ctx, output);
 
   const abort = new AbortController();
   let exchange: Exchange | undefined;
@@ -136,16 +137,16 @@ async function forwardInteractive(
 
 async function resumeExchange(
   link: UpstreamLink,
-  id: string,
+  state: ForwardState,
   target: string,
   ctx: ServerContext,
   output: RoundOutput,
 ): Promise<Params> {
-  const exchange = link.exchanges.resume(id);
-  if (!exchange || exchange.target !== target) {
+  const exchange = link.exchanges.resume(state.x as string, target, state.n ?? 0);
+  if (!exchange) {
     throw new ProtocolError(
       -32602,
-      "this input_required exchange is no longer held by the proxy (it expired, or the origin instance holding it was replaced); call again",
+      "this input_required exchange is no longer held by the proxy (it expired, was answered already, or the origin instance holding it was replaced); call again",
     );
   }
   exchange.answer(ctx.mcpReq.inputResponses ?? {});
@@ -165,12 +166,19 @@ async function drive(link: UpstreamLink, exchange: Exchange, ctx: ServerContext,
     throw error;
   }
   if (step.kind === "asks") {
+    const missing = missingCapabilities(step.asks, exchange.clientCapabilities);
+    if (missing) {
+      link.exchanges.end(exchange);
+      exchange.abandon("the client lacks a capability the upstream needs");
+      throw new MissingRequiredClientCapabilityError({ requiredCapabilities: missing });
+    }
     link.exchanges.park(exchange);
+    exchange.round++;
     const inputRequests = Object.fromEntries(step.asks.map((ask) => [ask.key, { method: ask.method, params: ask.params }]));
     return {
       resultType: "input_required",
       inputRequests,
-      requestState: await link.stateCodec.mint({ t: exchange.target, x: exchange.id }, ctx),
+      requestState: await link.stateCodec.mint({ t: exchange.target, x: exchange.id, n: exchange.round }, ctx),
     };
   }
   link.exchanges.end(exchange);
@@ -178,6 +186,12 @@ async function drive(link: UpstreamLink, exchange: Exchange, ctx: ServerContext,
   if (result.resultType !== "input_required") return result;
   const upstreamState = typeof result.requestState === "string" ? result.requestState : undefined;
   return { ...result, requestState: await link.stateCodec.mint({ t: exchange.target, u: upstreamState }, ctx) };
+}
+
+/** The capabilities the asks need that the client did not declare, as -32021 reports them; undefined if none. */
+function missingCapabilities(asks: UpstreamAsk[], declared: Params | undefined): Record<string, object> | undefined {
+  const missing = asks.map((ask) => CAPABILITY_OF_ASK[ask.method]).filter((capability) => capability && !declared?.[capability]);
+  return missing.length > 0 ? Object.fromEntries(missing.map((capability) => [capability as string, {}])) : undefined;
 }
 
 /** Sends one request upstream, carrying what the client declared and relaying its progress. */

@@ -68,7 +68,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
         `the origin already runs its limit of ${options.maxProcesses} stdio processes (stdio.maxProcesses); try again when idle ones have stopped`,
       );
     }
-    const key = keyOf(server, caller.sub);
+    const key = keyOf(server, caller);
     options.log(`starting ${describe(key)}`);
     const pending = startUpstreamHost(spec, { ...options.host, log: (line) => options.log(`${describe(key)}: ${line}`) }, caller);
     hosts.set(key, pending);
@@ -84,7 +84,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
 
   return {
     async acquire(server, caller) {
-      const pending = hosts.get(keyOf(server, caller.sub)) ?? start(server, caller);
+      const pending = hosts.get(keyOf(server, caller)) ?? start(server, caller);
       let host: UpstreamHost;
       try {
         host = await pending;
@@ -111,10 +111,11 @@ export function createHostPool(options: HostPoolOptions): HostPool {
   };
 }
 
-const keyOf = (server: string, userSub: string) => `${server}\u0000${userSub}`;
+/** One connection per server, user and client era (a 2025-era client gets the upstream's 2025 protocol). */
+const keyOf = (server: string, caller: Caller) => `${server}\u0000${caller.sub}\u0000${caller.era}`;
 
 /** Names a host in logs without the user's identity: a stable pseudonym of their id. */
 function describe(key: string): string {
-  const [server, userSub = ""] = key.split("\u0000");
-  return `${server} [user ${createHash("sha256").update(userSub).digest("hex").slice(0, 8)}]`;
+  const [server, userSub = "", era] = key.split("\u0000");
+  return `${server} [user ${createHash("sha256").update(userSub).digest("hex").slice(0, 8)}${era === "legacy" ? ", 2025 client" : ""}]`;
 }

@@ -36,6 +36,7 @@ const callerOf = (assertion: VerifiedAssertion, server: string): Caller => ({
   groups: assertion.groups,
   clientId: assertion.client_id,
   server,
+  era: assertion.client_era ?? "modern",
 });
 
 const errorResponse = (status: number, message: string) =>

@@ -10,6 +10,8 @@ export interface ForwardState {
   t: string;
   /** A parked exchange on this origin (2025-era upstream that asked mid-call). */
   x?: string;
+  /** Which round of the exchange it continues: an earlier round's state is refused. */
+  n?: number;
   /** The upstream's own requestState, echoed back to it (2026-07-28 upstream). */
   u?: string;
 }

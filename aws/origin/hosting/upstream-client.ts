@@ -38,13 +38,19 @@ export interface UpstreamCallbacks {
 
 /**
  * Connects an SDK client to an upstream and negotiates its era (`server/discover` first, the 2025 handshake
- * if the upstream does not speak 2026-07-28). Input-required results are handed back, never fulfilled here:
+ * if the upstream does not speak 2026-07-28; the 2025 handshake only, for a 2025-era client). Input-required results are handed back, never fulfilled here:
  * the calling client answers them.
  */
-export async function connectUpstream(transport: Transport, callbacks: UpstreamCallbacks): Promise<Client> {
+export async function connectUpstream(
+  transport: Transport,
+  clientEra: "modern" | "legacy",
+  callbacks: UpstreamCallbacks,
+): Promise<Client> {
   const client = new Client(CLIENT_INFO, {
     capabilities: PROXY_CLIENT_CAPABILITIES,
-    versionNegotiation: { mode: "auto" },
+    // For a 2025-era client, the upstream is spoken to as that client would: an upstream serving both eras then
+    // behaves as it would for the client directly (its 2025-style requests to the client included).
+    versionNegotiation: { mode: clientEra === "legacy" ? "legacy" : "auto" },
     inputRequired: { autoFulfill: false },
   });
   for (const method of UPSTREAM_ASK_METHODS) {

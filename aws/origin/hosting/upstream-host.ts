@@ -15,6 +15,8 @@ import { openTransport } from "./upstream-transport.ts";
 /** The caller of one request, as the edge assertion names it. */
 export interface Caller extends CallerExtra {
   clientId: string;
+  /** The era of the MCP client behind the request (its session object at the edge speaks 2026-07-28 for it). */
+  era: "modern" | "legacy";
   email?: string;
   groups?: string[];
 }
@@ -60,7 +62,7 @@ export async function startUpstreamHost(spec: UpstreamServer, options: HostOptio
   const progress = new ProgressRoutes();
   let events: UpstreamEvents | undefined;
   let toolSchemas: ToolSchemas | undefined;
-  const client: Client = await connectUpstream(transport, {
+  const client: Client = await connectUpstream(transport, firstCaller.era, {
     ask: (method, params) => {
       const exchange = exchanges.current();
       if (!exchange) return Promise.reject(new Error(`no client request is in progress through the proxy to carry ${method}`));

@@ -1,6 +1,5 @@
-import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
-import { exchangeWithOrigin } from "./origin-exchange.ts";
+import { exchangeWithOrigin, type OriginLink } from "./origin-exchange.ts";
 import type { SessionRecord } from "./session-record.ts";
 import { sessionEnvelope } from "./session-server.ts";
 
@@ -12,7 +11,7 @@ const SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId";
  * on (without the 2026-07-28 acknowledgement and subscription id, which a 2025-era client has no use for).
  */
 export async function listenToOrigin(
-  config: EdgeConfig,
+  origin: OriginLink,
   record: SessionRecord,
   claims: EdgeAssertionClaims,
   signal: AbortSignal,
@@ -27,7 +26,7 @@ export async function listenToOrigin(
   };
   if (Object.keys(notifications).length === 0) return;
   const request = { id: "listen", method: "subscriptions/listen", params: { _meta: sessionEnvelope(record), notifications } };
-  for await (const message of exchangeWithOrigin(config, record.identity.server, claims, request, signal)) {
+  for await (const message of exchangeWithOrigin(origin, record.identity.server, claims, request, signal)) {
     if (!message.method || message.method === "notifications/subscriptions/acknowledged") continue;
     const { _meta, ...params } = message.params ?? {};
     const { [SUBSCRIPTION_ID_KEY]: _subscription, ...meta } = (_meta ?? {}) as Record<string, unknown>;

@@ -1,6 +1,7 @@
 import { EventSourceParserStream } from "eventsource-parser/stream";
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
+import type { OriginAffinityStore } from "../../upstream/affinity.ts";
 import { fetchOrigin } from "../../upstream/fetch-origin.ts";
 
 /** The protocol revision of the edge-origin hop: always 2026-07-28, stateless. */
@@ -23,6 +24,12 @@ export type JsonRpcMessage = {
   error?: { code: number; message: string; data?: unknown };
 };
 
+/** How a session reaches the origin: the edge's configuration and the users' instance affinity. */
+export interface OriginLink {
+  config: EdgeConfig;
+  affinity: OriginAffinityStore;
+}
+
 /** One 2026-07-28 request to the origin on behalf of a session's user. */
 export interface HopRequest {
   id: string | number;
@@ -44,7 +51,7 @@ function headerValue(value: string): string {
  * as the same sequence. A stream that ends without the response ends the iteration without it.
  */
 export async function* exchangeWithOrigin(
-  config: EdgeConfig,
+  link: OriginLink,
   server: string,
   claims: EdgeAssertionClaims,
   request: HopRequest,
@@ -58,12 +65,18 @@ export async function* exchangeWithOrigin(
     "mcp-method": request.method,
   });
   if (typeof name === "string") headers.set("mcp-name", headerValue(name));
-  const response = await fetchOrigin(config, `/servers/${server}/mcp`, claims, {
-    method: "POST",
-    headers,
-    body: JSON.stringify({ jsonrpc: "2.0", id: request.id, method: request.method, params: request.params }),
-    signal,
-  });
+  const response = await fetchOrigin(
+    link.config,
+    `/servers/${server}/mcp`,
+    claims,
+    {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ jsonrpc: "2.0", id: request.id, method: request.method, params: request.params }),
+      signal,
+    },
+    link.affinity,
+  );
   if (!response.body) return;
   if (!response.headers.get("content-type")?.includes("text/event-stream")) {
     const text = await response.text();

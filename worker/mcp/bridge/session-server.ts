@@ -5,9 +5,8 @@ import {
   type ServerCapabilities,
   type ServerContext,
 } from "@modelcontextprotocol/server";
-import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
-import { exchangeWithOrigin, HOP_VERSION, type JsonRpcMessage, META } from "./origin-exchange.ts";
+import { exchangeWithOrigin, HOP_VERSION, META, type OriginLink } from "./origin-exchange.ts";
 import type { SessionRecord } from "./session-record.ts";
 
 /** JSON-RPC code for "the origin could not answer" (implementation-defined server error range). */
@@ -17,7 +16,7 @@ const ORIGIN_UNAVAILABLE = -32000;
 const MODERN_ONLY_RESULT_FIELDS = ["resultType", "ttlMs", "cacheScope"] as const;
 
 export interface SessionServerDeps {
-  config: EdgeConfig;
+  origin: OriginLink;
   /** The session as it is now (it changes with `logging/setLevel` and subscriptions). */
   record: () => SessionRecord;
   /** The claims of the current caller (same user as the record; groups may have changed since). */
@@ -126,7 +125,7 @@ async function forwardOnce(
   }
   try {
     const messages = exchangeWithOrigin(
-      deps.config,
+      deps.origin,
       record.identity.server,
       deps.claims(),
       { id: request.id, method: request.method, params },

@@ -1,0 +1,51 @@
+import { isBalancerCookie, ORIGIN_INSTANCE_HEADER } from "../../contract/origin-affinity.ts";
+import type { Affinity } from "../../durable-objects/origin-affinity.ts";
+import type { EdgeEnv } from "../env.ts";
+
+/** How long an isolate trusts what it last learned of a user's instance before asking the user's object again. */
+const CACHE_MS = 30_000;
+const MAX_CACHED = 10_000;
+
+/** One user's stickiness to an origin instance, as the edge keeps it (see contract/origin-affinity.ts). */
+export interface OriginAffinityStore {
+  /** The balancer cookies to send for this user, if they are stuck to an instance. */
+  current(userSub: string): Promise<Affinity | undefined>;
+  /** Learns from an origin answer to a request sent with `sent`: a new instance, or a lost one. */
+  learn(userSub: string, sent: Affinity | undefined, response: Response): Promise<void>;
+}
+
+const cache = new Map<string, { affinity: Affinity | undefined; at: number }>();
+
+/** The store over the users' OriginAffinity objects, cached in the isolate so that most requests cost no hop. */
+export function originAffinity(env: EdgeEnv): OriginAffinityStore {
+  const objectOf = (userSub: string) => env.ORIGIN_AFFINITY.get(env.ORIGIN_AFFINITY.idFromName(userSub));
+  const remember = (userSub: string, affinity: Affinity | undefined) => {
+    if (cache.size >= MAX_CACHED) cache.clear();
+    cache.set(userSub, { affinity, at: Date.now() });
+  };
+  return {
+    async current(userSub) {
+      const cached = cache.get(userSub);
+      if (cached && Date.now() - cached.at < CACHE_MS) return cached.affinity;
+      const affinity = await objectOf(userSub).current();
+      remember(userSub, affinity);
+      return affinity;
+    },
+    async learn(userSub, sent, response) {
+      if ((response.status === 502 || response.status === 503) && sent) {
+        // The instance the user was stuck to failed: let the balancer choose anew next time.
+        await objectOf(userSub).forget(sent.instance);
+        remember(userSub, undefined);
+        return;
+      }
+      const instance = response.headers.get(ORIGIN_INSTANCE_HEADER);
+      if (!instance || instance === sent?.instance) return;
+      const cookies = response.headers
+        .getSetCookie()
+        .map((cookie) => cookie.split(";")[0]?.trim() ?? "")
+        .filter((pair) => isBalancerCookie(pair.split("=")[0] ?? ""))
+        .join("; ");
+      remember(userSub, await objectOf(userSub).settle(sent?.instance, { instance, cookies }));
+    },
+  };
+}
