@@ -233,6 +233,8 @@ function claimsOf(identity: SessionIdentity): EdgeAssertionClaims {
     groups: identity.groups,
     client_id: identity.clientId,
     server: identity.server,
+    // The origin speaks the 2025 protocol to the upstream for this client (see contract/edge-assertion.ts).
+    client_era: "legacy",
   };
 }
 

@@ -6,7 +6,7 @@ import { type LocalPorts, readOriginSection, startLocalSystem } from "./system.t
  * `npm start`: the whole system on this machine, on loopback only. Ports and the data folder can be moved
  * with environment variables; DATABASE_URL replaces the embedded database with a server.
  */
-const PORT_VARIABLES: Record<keyof LocalPorts, [variable: string, fallback: number]> = {
+const PORT_VARIABLES: Record<Exclude<keyof LocalPorts, "originInstances">, [variable: string, fallback: number]> = {
   edge: ["EDGE_PORT", 8787],
   origin: ["ORIGIN_PORT", 8788],
   idp: ["IDP_PORT", 8789],
@@ -35,6 +35,14 @@ function readSignIn(): string | false {
     throw new ConfigError([`LOCAL_SIGN_IN: expected "choose" or one of ${known}; got "${value}"`]);
   }
   return value;
+}
+
+/** ORIGIN_INSTANCES: how many origins to run behind a local balancer (default 1, at most 4). */
+function readOriginInstances(): number {
+  const raw = process.env.ORIGIN_INSTANCES || "1";
+  const count = Number(raw);
+  if (!Number.isInteger(count) || count < 1 || count > 4) throw new ConfigError([`ORIGIN_INSTANCES: expected 1 to 4; got "${raw}"`]);
+  return count;
 }
 
 function banner(edgeUrl: string, servers: string[], signIn: string | false): string {
@@ -70,6 +78,7 @@ async function main(): Promise<void> {
       dataDir: process.env.LOCAL_DATA_DIR || ".local",
       databaseUrl: process.env.DATABASE_URL || undefined,
       originFile: await readOriginSection(process.env.MCP_PROXY_CONFIG || "proxy.config.json"),
+      originInstances: readOriginInstances(),
       log,
     });
   } catch (error) {

@@ -8,6 +8,7 @@ import { EdgeConfig, OriginConfig, type StdioServer } from "../contract/config/s
 import { generateEdgeSigningKey } from "../scripts/keygen.ts";
 import { EMBEDDED_POOL_MAX, startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { startIdp } from "./idp/start-idp.ts";
+import { startBalancer } from "./balancer.ts";
 import { startInOrder } from "./start-in-order.ts";
 import { startWranglerDev } from "./wrangler-dev.ts";
 
@@ -15,6 +16,8 @@ export interface LocalPorts {
   edge: number;
   edgeInspector: number;
   origin: number;
+  /** Ports of the origin instances when there are several (the balancer then takes `origin`). */
+  originInstances?: number[];
   idp: number;
   database: number;
 }
@@ -29,12 +32,20 @@ export interface LocalSystemOptions {
   autoSignIn?: string | false;
   /** The `origin` section of a configuration file, over the local defaults. */
   originFile?: { path: string; content: Record<string, unknown> };
+  /**
+   * How many origin instances to run (default 1). With more, they listen on the ports after `ports.origin` and a
+   * local balancer that behaves like the ALB (round robin, cookie stickiness) takes `ports.origin`.
+   */
+  originInstances?: number;
   log: (part: string, line: string) => void;
 }
 
 export interface LocalSystem {
   edgeUrl: string;
+  /** Where the edge reaches the origin: the only instance, or the balancer in front of several. */
   originUrl: string;
+  /** Each origin instance, for tests that stop one. */
+  origins: { instanceId: string; url: string; upstreams(): number; close(): Promise<void> }[];
   idpIssuer: string;
   databaseUrl: string;
   servers: string[];
@@ -57,7 +68,8 @@ interface LocalPlan {
   idpIssuer: string;
   idpSecret: string;
   databaseUrl: string;
-  originConfig: OriginConfig;
+  /** One configuration per origin instance (they differ only in port and instance id). */
+  originConfigs: OriginConfig[];
   edgeEnv: Record<string, string>;
 }
 
@@ -76,13 +88,25 @@ async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> 
     databaseUrl,
     databasePoolMax: options.databaseUrl ? 10 : EMBEDDED_POOL_MAX,
   };
-  const originConfig = loadConfig(OriginConfig, ORIGIN_ENV_NAMES, {
-    env: {},
-    file: {
-      path: options.originFile?.path ?? "local defaults",
-      content: { servers: demoServers(), ...options.originFile?.content, ...wiring },
-    },
-  });
+  const instances = options.originInstances ?? 1;
+  // Several instances must recognise each other's input_required state and sign upstream identity alike.
+  const shared = instances > 1 ? { requestStateKey: randomSecret(), upstreamIdentity: { signingKey: await generateEdgeSigningKey() } } : {};
+  const originConfigs = Array.from({ length: instances }, (_, index) =>
+    loadConfig(OriginConfig, ORIGIN_ENV_NAMES, {
+      env: {},
+      file: {
+        path: options.originFile?.path ?? "local defaults",
+        content: {
+          servers: demoServers(),
+          ...options.originFile?.content,
+          ...wiring,
+          ...shared,
+          ...(instances > 1 && { port: instancePort(ports, index), instanceId: `origin-${index + 1}` }),
+        },
+      },
+    }),
+  );
+  const [originConfig] = originConfigs as [OriginConfig];
   const edgeEnv = {
     PUBLIC_URL: edgeUrl,
     ORIGIN_URL: originUrl,
@@ -94,7 +118,7 @@ async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> 
     EDGE_SIGNING_KEY: await generateEdgeSigningKey(),
   } satisfies Partial<Record<keyof typeof EDGE_ENV_NAMES, string>>;
   loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: edgeEnv });
-  return { edgeUrl, originUrl, idpIssuer, idpSecret, databaseUrl, originConfig, edgeEnv };
+  return { edgeUrl, originUrl, idpIssuer, idpSecret, databaseUrl, originConfigs, edgeEnv };
 }
 
 /**
@@ -127,9 +151,20 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     log("db", `embedded PostgreSQL (PGlite) on ${plan.databaseUrl}, data in ${folder}`);
   }
 
-  const origin = await parts.start("origin", "ORIGIN_PORT", () => startOrigin(plan.originConfig, (line) => log("origin", line)));
-  const servers = Object.keys(plan.originConfig.servers);
-  log("origin", `origin on ${origin.url}, serving: ${servers.join(", ")}`);
+  const origins: LocalSystem["origins"] = [];
+  for (const config of plan.originConfigs) {
+    const name = plan.originConfigs.length > 1 ? `origin ${config.instanceId}` : "origin";
+    const origin = await parts.start(name, "ORIGIN_PORT", () => startOrigin(config, (line) => log(name, line)));
+    origins.push({ instanceId: config.instanceId ?? "origin", ...origin });
+  }
+  const servers = Object.keys(plan.originConfigs[0]?.servers ?? {});
+  if (origins.length > 1) {
+    const balancer = await parts.start("origin balancer", "ORIGIN_PORT", () =>
+      startBalancer({ port: ports.origin, targets: origins.map((origin) => origin.url), log: (line) => log("balancer", line) }),
+    );
+    log("balancer", `balancer on ${balancer.url} in front of ${origins.map((origin) => origin.url).join(", ")}`);
+  }
+  log("origin", `origin on ${plan.originUrl}, serving: ${servers.join(", ")}`);
 
   const envFile = join(dataDir, "edge.env");
   await writeFile(envFile, toEnvFile(plan.edgeEnv), { mode: 0o600 });
@@ -147,6 +182,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   return {
     edgeUrl: plan.edgeUrl,
     originUrl: plan.originUrl,
+    origins,
     idpIssuer: plan.idpIssuer,
     databaseUrl: plan.databaseUrl,
     servers,
@@ -175,6 +211,11 @@ export async function readOriginSection(path: string): Promise<LocalSystemOption
     throw new ConfigError([`${path}: "origin" must be an object`]);
   return { path: `${path} (origin section)`, content: origin as Record<string, unknown> };
 }
+
+/** An origin instance's port: as given, else counted up from 8791 (after the other default ports). */
+const instancePort = (ports: LocalPorts, index: number) => ports.originInstances?.[index] ?? 8791 + index;
+
+const randomSecret = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 
 /** Single-quoted dotenv lines: taken literally, which JSON values (the signing key) need. */
 function toEnvFile(variables: Record<string, string>): string {

@@ -2,13 +2,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../local/free-port.ts";
-import { type LocalSystem, startLocalSystem } from "../../local/system.ts";
+import { type LocalSystem, type LocalSystemOptions, startLocalSystem } from "../../local/system.ts";
 
 /**
  * Starts the whole local system exactly as `npm start` does, on free ports and a temporary data folder
  * (or the PostgreSQL server in DATABASE_URL). Output is kept and printed only if start-up fails.
  */
-export async function startTestSystem(): Promise<LocalSystem & { dataDir: string }> {
+export async function startTestSystem(
+  options: Pick<LocalSystemOptions, "originInstances" | "originFile"> = {},
+): Promise<LocalSystem & { dataDir: string }> {
   const dataDir = await mkdtemp(join(tmpdir(), "mcp-edge-e2e-"));
   const output: string[] = [];
   const ports = {
@@ -17,12 +19,14 @@ export async function startTestSystem(): Promise<LocalSystem & { dataDir: string
     origin: await freePort(),
     idp: await freePort(),
     database: await freePort(),
+    originInstances: await Promise.all(Array.from({ length: options.originInstances ?? 1 }, () => freePort())),
   };
   try {
     const system = await startLocalSystem({
       ports,
       dataDir,
       databaseUrl: process.env.DATABASE_URL || undefined,
+      ...options,
       log: (part, line) => output.push(`[${part}] ${line}`),
     });
     return {
