@@ -75,7 +75,8 @@ interface LocalPlan {
 
 async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> {
   const { ports } = options;
-  const edgeUrl = `http://localhost:${ports.edge}`;
+  // The address wrangler listens on, exactly: `localhost` may resolve to ::1 first, where nothing listens.
+  const edgeUrl = `http://127.0.0.1:${ports.edge}`;
   const originUrl = `http://127.0.0.1:${ports.origin}`;
   const idpIssuer = `http://127.0.0.1:${ports.idp}`;
   const idpSecret = crypto.randomUUID();

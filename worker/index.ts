@@ -18,6 +18,7 @@ import { handleRegistration } from "./auth/register-endpoint.ts";
 import { handleTokenRequest } from "./auth/token-endpoint.ts";
 import { edgeConfig } from "./config.ts";
 import type { EdgeEnv } from "./env.ts";
+import { forBrowsers } from "./mcp/browser-answers.ts";
 import { refuseForeignOrigin } from "./mcp/origin-check.ts";
 import { healthz, readyz } from "./ops/health.ts";
 import { serveEdgeJwks } from "./upstream/jwks.ts";
@@ -43,7 +44,7 @@ const mcpResource = async (c: { req: { raw: Request; url: string }; env: EdgeEnv
   const resourceServer = resourceServerFor(edgeOAuth(edgeConfig(c.env)), new URL(c.req.url).pathname);
   const response = await resourceServer.fetch(c.req.raw, c.env, ctx);
   auditRefusedToken(c.req.raw, response, c.env, ctx, started);
-  return response;
+  return forBrowsers(response);
 };
 // A browser page of another site never reaches MCP (DNS rebinding, cross-site requests): 403 before any token check.
 const mcpEndpoint = async (c: Parameters<typeof mcpResource>[0]) => {

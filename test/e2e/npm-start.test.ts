@@ -55,7 +55,7 @@ describe("npm start", () => {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const banner = await waitForOutput(child, "Inspector:", 120_000);
-    const mcpUrl = `http://localhost:${edgePort}/mcp/everything`;
+    const mcpUrl = `http://127.0.0.1:${edgePort}/mcp/everything`;
     expect(banner).toContain(`MCP URL ............ ${mcpUrl}`);
     expect(banner).toContain(`claude mcp add --transport http everything ${mcpUrl}`);
     expect(banner).toContain(`"url":"${mcpUrl}"`);

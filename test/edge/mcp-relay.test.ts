@@ -119,3 +119,33 @@ describe("browser origins (DNS rebinding, cross-site pages)", () => {
     expect(response.status).toBe(502);
   });
 });
+
+describe("answers a browser-based client can use (the MCP Inspector)", () => {
+  it("exposes the session and version headers cross-origin", async () => {
+    const response = await callEdge("/mcp/everything", {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${accessToken}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        origin: "http://localhost:6274",
+      },
+      body: listTools,
+    });
+    const exposed = response.headers.get("access-control-expose-headers")?.toLowerCase() ?? "";
+    expect(exposed).toContain("mcp-session-id");
+    expect(exposed).toContain("mcp-protocol-version");
+    expect(exposed).toContain("www-authenticate");
+  });
+
+  it("gives the 401 challenge a JSON body that says to sign in", async () => {
+    const response = await callEdge("/mcp/everything", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: listTools,
+    });
+    expect(response.status).toBe(401);
+    expect(response.headers.get("www-authenticate")).toContain("resource_metadata=");
+    expect(await response.json()).toMatchObject({ error: "invalid_token" });
+  });
+});
