@@ -1,108 +1,129 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
-import { EDGE_ENV_NAMES } from "../../contract/config/env-names.ts";
-import { loadConfig } from "../../contract/config/load.ts";
-import { EdgeConfig } from "../../contract/config/schema.ts";
-import { EDGE_ASSERTION_HEADER } from "../../contract/edge-assertion.ts";
-import { demoServers } from "../../local/system.ts";
-import { signAssertion } from "../../worker/upstream/sign-assertion.ts";
 import { startTestSystem } from "../e2e/local-system.ts";
-import { InMemoryOAuthProvider } from "../e2e/oauth-client.ts";
+import { legacyClient, modernClient, originClient, plainSession, signIn } from "./clients.ts";
+import { type BenchClient, median, runCell, type Stats, statsOf } from "./load.ts";
+import { startPassthroughWorker, startSupergateway } from "./processes.ts";
 
 /**
- * `npm run bench`: latency of a tools/call through the whole proxy (edge in wrangler dev, origin, stdio upstream)
- * against the same upstream reached directly over stdio, in the same run, as a ratio. A middle row calls the
- * origin directly with assertions signed in this process, to tell the edge's share from the origin's.
- * Nothing here is asserted.
+ * `npm run bench`: p50/p99 latency and requests/s of `tools/call echo` (the demo upstream, server-everything) at
+ * several concurrencies, all rows in one run, interleaved round by round:
+ *   A  supergateway 4 (stateful Streamable HTTP) → stdio server, reached directly;
+ *   B  a bare pass-through Worker on the same wrangler → A;
+ *   O  the origin directly (assertions signed here) → the user's stdio child: the origin's share of C;
+ *   C  a 2026-07-28 client (SDK v2) → edge → origin → stdio child;
+ *   D  a 2025-11-25 client (SDK v1) → edge → its session object → origin → stdio child.
+ * With N clients, each has its own session where the row has sessions (A, B, D); C and O have none. It prints
+ * the medians over the rounds and the ratios issue 6 states its targets in. Nothing here is asserted.
+ *
+ * BENCH_CONCURRENCY (1,8,32)  BENCH_SECONDS (3, timed per cell)  BENCH_WARMUP_SECONDS (1)  BENCH_ROUNDS (3)
+ * BENCH_ROWS (A,B,O,C,D)
  */
-const WARMUP = 20;
-const CALLS = Number(process.env.BENCH_CALLS ?? 300);
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "1,8,32").split(",").map(Number);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROWS = new Set((process.env.BENCH_ROWS ?? "A,B,O,C,D").split(","));
+const MAX_CLIENTS = Math.max(...CONCURRENCY);
 
-async function timeCalls(client: Client, count: number): Promise<number[]> {
-  const samples: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    await client.callTool({ name: "echo", arguments: { message: `call ${i}` } });
-    samples.push(performance.now() - started);
+interface Row {
+  key: string;
+  label: string;
+  clients: BenchClient[];
+}
+
+/** Opens `count` clients a few at a time (rows A and B spawn a stdio child per session). */
+async function openClients(count: number, open: () => Promise<BenchClient>): Promise<BenchClient[]> {
+  const clients: BenchClient[] = [];
+  while (clients.length < count) {
+    clients.push(...(await Promise.all(Array.from({ length: Math.min(4, count - clients.length) }, open))));
   }
-  return samples;
+  return clients;
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-
-function summarize(samples: number[]) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), mean: samples.reduce((a, b) => a + b, 0) / samples.length };
-}
-
-async function directClient(): Promise<Client> {
-  const spec = demoServers().everything;
-  if (!spec) throw new Error("the demo server is missing");
-  const client = new Client({ name: "bench-direct", version: "1.0.0" });
-  await client.connect(new StdioClientTransport({ command: spec.command, args: spec.args, stderr: "ignore" }));
-  return client;
-}
-
-/** A client of the origin itself, signing a fresh edge assertion for every request as the edge does. */
-async function originClient(originUrl: string, edgeEnvFile: string): Promise<Client> {
-  const env = Object.fromEntries(
-    (await readFile(edgeEnvFile, "utf8"))
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 2, -1)]),
-  );
-  const config = loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env });
-  const claims = { sub: "bench-user", client_id: "bench", server: "everything" };
-  const signingFetch: typeof fetch = async (input, init) => {
-    const headers = new Headers(init?.headers);
-    headers.set(EDGE_ASSERTION_HEADER, await signAssertion(config, claims));
-    return fetch(input, { ...init, headers });
-  };
-  const client = new Client({ name: "bench-origin", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${originUrl}/servers/everything/mcp`), { fetch: signingFetch }),
-  );
-  return client;
-}
-
-async function proxiedClient(mcpUrl: URL): Promise<Client> {
-  const provider = new InMemoryOAuthProvider();
-  const first = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider });
-  await new Client({ name: "bench-proxied", version: "1.0.0" }).connect(first).catch(() => {});
-  await first.finishAuth(await provider.signInHeadlessly());
-  const client = new Client({ name: "bench-proxied", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
-  await client.connect(new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider }));
-  return client;
-}
-
-console.log(`starting the local system (edge, origin, embedded PostgreSQL, IdP)…`);
-const system = await startTestSystem();
+const closers: (() => Promise<void>)[] = [];
+const rows: Row[] = [];
 try {
-  const direct = await directClient();
-  const origin = await originClient(system.originUrl, join(system.dataDir, "edge.env"));
-  const proxied = await proxiedClient(new URL(`${system.edgeUrl}/mcp/everything`));
-  console.log(`warming up, then ${CALLS} sequential tools/call echo each way…`);
-  for (const client of [direct, origin, proxied]) await timeCalls(client, WARMUP);
-  const directStats = summarize(await timeCalls(direct, CALLS));
-  const originStats = summarize(await timeCalls(origin, CALLS));
-  const proxiedStats = summarize(await timeCalls(proxied, CALLS));
-  const row = (name: string, s: ReturnType<typeof summarize>) =>
-    `${name.padEnd(38)} p50 ${s.p50.toFixed(2).padStart(7)} ms   p95 ${s.p95.toFixed(2).padStart(7)} ms   mean ${s.mean.toFixed(2).padStart(7)} ms`;
-  console.log(row("direct (stdio)", directStats));
-  console.log(row("origin only (assertion signed here)", originStats));
-  console.log(row(`through the proxy (${proxied.getNegotiatedProtocolVersion()})`, proxiedStats));
-  const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
+  console.log("starting the local system, supergateway and the pass-through Worker…");
+  const [system, gateway] = await Promise.all([startTestSystem(), startSupergateway()]);
+  closers.push(system.close, gateway.close);
+  const passthrough = await startPassthroughWorker(gateway.url);
+  closers.push(passthrough.close);
+
+  console.log(`opening ${MAX_CLIENTS} clients per row…`);
+  const edgeMcp = new URL(`${system.edgeUrl}/mcp/everything`);
+  const provider = ROWS.has("C") || ROWS.has("D") ? await signIn(edgeMcp) : undefined;
+  const plans: [string, string, () => Promise<BenchClient>][] = [
+    ["A", "A supergateway → stdio", () => plainSession(new URL(`${gateway.url}/mcp`))],
+    ["B", "B bare Worker → A", () => plainSession(new URL(`${passthrough.url}/mcp`))],
+    ["O", "O origin only (signed here)", () => originClient(system.originUrl, join(system.dataDir, "edge.env"))],
+    ["C", "C modern → edge → origin", () => modernClient(edgeMcp, provider as never)],
+    ["D", "D legacy → edge DO → origin", () => legacyClient(edgeMcp, provider as never)],
+  ];
+  for (const [key, label, open] of plans) {
+    if (!ROWS.has(key)) continue;
+    const clients = await openClients(MAX_CLIENTS, open);
+    closers.push(async () => {
+      await Promise.all(clients.map((client) => client.close().catch(() => {})));
+    });
+    rows.push({ key, label, clients });
+  }
+
+  const results = new Map<string, Stats[]>();
+  const cellKey = (row: string, n: number) => `${row}@${n}`;
   console.log(
-    `ratio proxy/direct: p50 ${ratio(proxiedStats.p50, directStats.p50)}   p95 ${ratio(proxiedStats.p95, directStats.p95)}`,
+    `${ROUNDS} rounds × concurrency ${CONCURRENCY.join("/")} × rows ${rows.map((row) => row.key).join("")}: ${WARMUP_SECONDS} s warm-up + ${SECONDS} s timed per cell`,
   );
-  const added = (from: number, to: number) => `${(to - from).toFixed(2)} ms`;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const n of CONCURRENCY) {
+      // Interleaved, and rotated each round, so that a slow moment of the shared machine hits every row alike.
+      const order = rows.map((_, index) => rows[(index + round) % rows.length] as Row);
+      const line: string[] = [];
+      for (const row of order) {
+        const cell = await runCell(row.clients.slice(0, n), WARMUP_SECONDS, SECONDS);
+        const stats = statsOf(cell);
+        if (cell.firstError) console.log(`  ${row.key}@${n}: ${cell.errors} errors; first: ${cell.firstError}`);
+        results.set(cellKey(row.key, n), [...(results.get(cellKey(row.key, n)) ?? []), stats]);
+        line.push(`${row.key} ${stats.p50.toFixed(1)}/${stats.p99.toFixed(1)} ms ${stats.rps.toFixed(0)}/s`);
+      }
+      console.log(`  round ${round + 1}, ${String(n).padStart(2)} clients: ${line.join("  ")}`);
+    }
+  }
+
+  const med = (row: string, n: number, metric: "p50" | "p99" | "rps") =>
+    median((results.get(cellKey(row, n)) ?? []).map((stats) => stats[metric]));
+  const spread = (row: string, n: number, metric: "p50" | "rps") => {
+    const values = (results.get(cellKey(row, n)) ?? []).map((stats) => stats[metric]);
+    return `${Math.min(...values).toFixed(metric === "rps" ? 0 : 1)}–${Math.max(...values).toFixed(metric === "rps" ? 0 : 1)}`;
+  };
+  console.log(`\nmedians of ${ROUNDS} rounds (range over rounds in brackets)`);
   console.log(
-    `added at p50: ${added(directStats.p50, proxiedStats.p50)} in all; origin ${added(directStats.p50, originStats.p50)}, edge ${added(originStats.p50, proxiedStats.p50)}`,
+    `${"row".padEnd(30)} ${"clients".padStart(7)} ${"p50 ms".padStart(18)} ${"p99 ms".padStart(8)} ${"req/s".padStart(16)} errors`,
   );
-  for (const client of [direct, origin, proxied]) await client.close();
+  for (const row of rows) {
+    for (const n of CONCURRENCY) {
+      const all = results.get(cellKey(row.key, n)) ?? [];
+      console.log(
+        `${row.label.padEnd(30)} ${String(n).padStart(7)} ${med(row.key, n, "p50").toFixed(2).padStart(7)} [${spread(row.key, n, "p50").padStart(9)}] ${med(row.key, n, "p99").toFixed(2).padStart(8)} ${med(row.key, n, "rps").toFixed(0).padStart(5)} [${spread(row.key, n, "rps").padStart(9)}] ${all.reduce((sum, stats) => sum + stats.errors, 0)}`,
+      );
+    }
+  }
+
+  const has = (key: string) => rows.some((row) => row.key === key);
+  const ratio = (a: number, b: number) => (a / b).toFixed(2);
+  console.log("\nratios (of medians); issue 6 targets: C/B ≤ 1.15 and D/B ≤ 1.3 for p50 and p99, ≥ 0.85 for req/s");
+  for (const [top, bottom, target] of [
+    ["C", "B", "latency ≤ 1.15, req/s ≥ 0.85"],
+    ["D", "B", "latency ≤ 1.3, req/s ≥ 0.85"],
+    ["O", "A", "reference: origin vs supergateway"],
+    ["B", "A", "reference: what a bare Worker hop costs"],
+  ] as const) {
+    if (!has(top) || !has(bottom)) continue;
+    const cells = CONCURRENCY.map(
+      (n) =>
+        `${n}: p50 ${ratio(med(top, n, "p50"), med(bottom, n, "p50"))} p99 ${ratio(med(top, n, "p99"), med(bottom, n, "p99"))} req/s ${ratio(med(top, n, "rps"), med(bottom, n, "rps"))}`,
+    );
+    console.log(`${top}/${bottom}  ${cells.join("   ")}   (${target})`);
+  }
 } finally {
-  await system.close();
+  for (const close of closers.reverse()) await close().catch((error: unknown) => console.error(String(error)));
 }

@@ -1,0 +1,120 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort } from "../../local/free-port.ts";
+import { demoServers } from "../../local/system.ts";
+
+const require = createRequire(import.meta.url);
+
+export interface Running {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Row A: supergateway 4 exposing the demo upstream as stateful Streamable HTTP (one stdio child per session). */
+export async function startSupergateway(): Promise<Running> {
+  const spec = demoServers().everything;
+  if (!spec) throw new Error("the demo server is missing");
+  const port = await freePort();
+  const entry = join(dirname(require.resolve("supergateway/package.json")), "dist", "index.js");
+  const stdio = [spec.command, ...spec.args].join(" ");
+  const child = spawnGroup(process.execPath, [
+    entry,
+    ...["--stdio", stdio, "--outputTransport", "streamableHttp", "--stateful"],
+    ...["--port", String(port), "--healthEndpoint", "/healthz", "--logLevel", "none"],
+  ]);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHealth(url, child, "supergateway");
+  return { url, close: () => stopGroup(child) };
+}
+
+/** Row B: test/bench/passthrough-worker.ts under `wrangler dev` (the edge's wrangler), forwarding to `target`. */
+export async function startPassthroughWorker(target: string): Promise<Running> {
+  const port = await freePort();
+  const inspector = await freePort();
+  // Its own configuration (no bindings) and its own state folder, apart from the edge's.
+  const cwd = await mkdtemp(join(tmpdir(), "mcp-bench-passthrough-"));
+  const wrangler = join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
+  const config = fileURLToPath(new URL("./passthrough.wrangler.toml", import.meta.url));
+  const child = spawnGroup(
+    process.execPath,
+    [
+      wrangler,
+      "dev",
+      ...["--config", config, "--persist-to", cwd],
+      ...["--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector)],
+      ...["--var", `TARGET:${target}`, "--show-interactive-dev-session=false"],
+    ],
+    cwd,
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHealth(url, child, "the pass-through Worker");
+  return {
+    url,
+    close: async () => {
+      await stopGroup(child);
+      await rm(cwd, { recursive: true, force: true });
+    },
+  };
+}
+
+const recent = new WeakMap<ChildProcess, string[]>();
+
+function spawnGroup(command: string, args: string[], cwd?: string): ChildProcess {
+  const child = spawn(command, args, {
+    cwd,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+  });
+  const lines: string[] = [];
+  recent.set(child, lines);
+  const keep = (chunk: Buffer) => {
+    lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+    lines.splice(0, Math.max(0, lines.length - 30));
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  return child;
+}
+
+async function waitForHealth(url: string, child: ChildProcess, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited:\n${recent.get(child)?.join("\n")}`);
+    try {
+      const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
+      await response.body?.cancel();
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  await stopGroup(child);
+  throw new Error(`${what} did not answer ${url}/healthz:\n${recent.get(child)?.join("\n")}`);
+}
+
+function stopGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
+  const pid = child.pid;
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, name);
+    } catch {
+      // already gone
+    }
+  };
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => signal("SIGKILL"), 5000);
+    child.once("exit", () => {
+      clearTimeout(kill);
+      signal("SIGKILL");
+      resolve();
+    });
+    signal("SIGTERM");
+  });
+}
