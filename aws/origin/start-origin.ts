@@ -18,7 +18,8 @@ export interface RunningOrigin {
   url: string;
   /** Upstream connections (stdio children and HTTP sessions) this instance holds now. */
   upstreams(): number;
-  close(): Promise<void>;
+  /** Stops: lets requests in flight finish, or cuts them (`abrupt`, as a crash would). */
+  close(options?: { abrupt?: boolean }): Promise<void>;
 }
 
 /** Starts the origin: database (migrated), assertion gate, stdio hosting, HTTP. Stops what it started if a later step fails. */
@@ -50,8 +51,10 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
       checkDatabase: async () => void (await db.query("select 1")),
     }).fetch,
   }) as Server;
-  const close = async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+  const close = async (options: { abrupt?: boolean } = {}) => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    if (options.abrupt) server.closeAllConnections();
+    await closed;
     server.closeAllConnections();
     await stdio.close();
     await replayGuard.idle();

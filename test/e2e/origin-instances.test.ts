@@ -1,5 +1,6 @@
 import { Client, StreamableHTTPClientTransport, UnauthorizedError } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { demoServers } from "../../local/system.ts";
 import { stdioFixtureCommand } from "../fixtures/conformance-upstream/launch.ts";
 import { startTestSystem } from "./local-system.ts";
 import { InMemoryOAuthProvider } from "./oauth-client.ts";
@@ -9,29 +10,32 @@ import { InMemoryOAuthProvider } from "./oauth-client.ts";
 // instance is lost the next call costs at most one clean error before a new child serves the user elsewhere.
 
 let system: Awaited<ReturnType<typeof startTestSystem>>;
-let provider: InMemoryOAuthProvider;
+const providers: Record<string, InMemoryOAuthProvider> = {};
 beforeAll(async () => {
   system = await startTestSystem({
     originInstances: 2,
     originFile: {
       path: "two origins",
-      content: { servers: { counter: { transport: "stdio", ...stdioFixtureCommand("dual"), env: {} } } },
+      content: { servers: { counter: { transport: "stdio", ...stdioFixtureCommand("dual"), env: {} }, ...demoServers() } },
     },
   });
-  provider = new InMemoryOAuthProvider();
-  const client = new Client({ name: "sign-in", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
-  await expect(client.connect(transport())).rejects.toBeInstanceOf(UnauthorizedError);
-  await transport().finishAuth(await provider.signInHeadlessly());
+  for (const server of ["counter", "everything"]) {
+    providers[server] = new InMemoryOAuthProvider();
+    const client = new Client({ name: "sign-in", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
+    await expect(client.connect(transport(server))).rejects.toBeInstanceOf(UnauthorizedError);
+    await transport(server).finishAuth(await (providers[server] as InMemoryOAuthProvider).signInHeadlessly());
+  }
 });
 afterAll(async () => {
   await system?.close();
 });
 
-const transport = () => new StreamableHTTPClientTransport(new URL(`${system.edgeUrl}/mcp/counter`), { authProvider: provider });
+const transport = (server = "counter") =>
+  new StreamableHTTPClientTransport(new URL(`${system.edgeUrl}/mcp/${server}`), { authProvider: providers[server] });
 
-async function connect(): Promise<Client> {
+async function connect(server = "counter"): Promise<Client> {
   const client = new Client({ name: "e2e-instances", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
-  await client.connect(transport());
+  await client.connect(transport(server));
   return client;
 }
 
@@ -67,5 +71,35 @@ describe("several origin instances behind a balancer", () => {
     // A new child: the count started again.
     expect((outcomes.find((outcome) => outcome.ok) as { value: number }).value).toBe(1);
     await client.close();
+  }, 60_000);
+
+  it("answers a call in flight with a JSON-RPC error within a second when its origin dies", async () => {
+    const client = await connect("everything");
+    let progressed: () => void = () => {};
+    const firstProgress = new Promise<void>((resolve) => {
+      progressed = resolve;
+    });
+    const call = client.callTool(
+      { name: "trigger-long-running-operation", arguments: { duration: 30, steps: 30 } },
+      {
+        onprogress: () => progressed(),
+        timeout: 60_000,
+      },
+    );
+    const outcome = call.then(
+      () => "answered",
+      (error: Error) => error,
+    );
+    await firstProgress;
+    const holder = system.origins.find((origin) => origin.upstreams() > 0);
+    const killedAt = Date.now();
+    const stopped = holder?.close({ abrupt: true });
+    const error = await outcome;
+    const waited = Date.now() - killedAt;
+    await stopped;
+    expect(error).toBeInstanceOf(Error);
+    expect(String(error)).toMatch(/broke off|-32000|could not be reached/);
+    expect(waited).toBeLessThan(1000);
+    await client.close().catch(() => {});
   }, 60_000);
 });

@@ -99,10 +99,29 @@ describe("observing how a request ended", () => {
     expect((await toolError.observed).outcome).toBe("tool_error");
   });
 
-  it("ignores a response to another request id", async () => {
+  it("ignores a response to another request id (and answers the unanswered request)", async () => {
     const { response, observed } = observeResponse(sse({ jsonrpc: "2.0", id: 99, result: {} }), 1);
-    await response.text();
+    expect(await response.text()).toContain('"id":1');
     expect((await observed).outcome).toBe("error");
+  });
+
+  it("answers the request with a JSON-RPC error at once when the origin's stream breaks before the answer", async () => {
+    const progress = new TextEncoder().encode(
+      `event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", method: "notifications/progress", params: { progress: 1 } })}\n\n`,
+    );
+    let pulls = 0;
+    const broken = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulls++ === 0) controller.enqueue(progress);
+        else controller.error(new Error("connection reset by the origin"));
+      },
+    });
+    const { response, observed } = observeResponse(new Response(broken, { headers: { "content-type": "text/event-stream" } }), 7);
+    const received = await response.text();
+    expect(received).toContain('"notifications/progress"');
+    const last = JSON.parse(received.trim().split("\n").at(-1)?.slice("data: ".length) ?? "{}");
+    expect(last).toMatchObject({ id: 7, error: { code: -32000 } });
+    expect((await observed).outcome).toBe("unavailable");
   });
 
   it("calls an unreachable origin unavailable", async () => {

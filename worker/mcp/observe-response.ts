@@ -1,5 +1,6 @@
 import { createParser } from "eventsource-parser";
 import type { AuditOutcome } from "../../contract/audit-event.ts";
+import { JSON_RPC } from "./json-rpc-error.ts";
 
 export interface Observation {
   outcome: AuditOutcome;
@@ -7,10 +8,13 @@ export interface Observation {
   responseBytes: number;
 }
 
+type Found = Omit<Observation, "responseBytes">;
+
 /**
- * Watches a response on its way to the client and reports how the request ended, without delaying a byte of it:
- * the body is teed, and the copy is read until the JSON-RPC response with the request's id appears
- * (as a JSON body, or as an event on an SSE stream).
+ * Relays a response to the client unchanged while reading how the request ended: the JSON-RPC answer with the
+ * request's id, as a JSON body or as an event of an SSE stream. Parsing stops once the answer has passed. If an SSE
+ * stream ends or breaks before the answer (the origin died mid-call), the client gets a JSON-RPC error for the
+ * request at once, instead of waiting for its own timeout.
  */
 export function observeResponse(
   response: Response,
@@ -19,50 +23,71 @@ export function observeResponse(
   if (!response.body || requestId === undefined) {
     return { response, observed: Promise.resolve({ outcome: outcomeOfStatus(response.status), responseBytes: 0 }) };
   }
-  const [toClient, toObserver] = response.body.tee();
   const isSse = response.headers.get("content-type")?.includes("text/event-stream") ?? false;
-  return {
-    response: new Response(toClient, response),
-    observed: readOutcome(toObserver, isSse, requestId, response.status),
-  };
-}
-
-async function readOutcome(
-  stream: ReadableStream<Uint8Array>,
-  isSse: boolean,
-  requestId: string | number,
-  status: number,
-): Promise<Observation> {
-  let found: Omit<Observation, "responseBytes"> | undefined;
+  let found: Found | undefined;
   let responseBytes = 0;
   let json = "";
+  let settle: (observation: Observation) => void = () => {};
+  const observed = new Promise<Observation>((resolve) => {
+    settle = resolve;
+  });
+  const finish = () => {
+    if (!isSse) found ??= outcomeOfMessage(json, requestId);
+    settle({ ...(found ?? { outcome: response.status >= 400 ? outcomeOfStatus(response.status) : "error" }), responseBytes });
+  };
   const decoder = new TextDecoder();
   const sse = createParser({
     onEvent: (event) => {
       found ??= outcomeOfMessage(event.data, requestId);
+      if (found) finish();
     },
   });
-  const reader = stream.getReader();
-  try {
-    while (!found) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      responseBytes += value.byteLength;
-      const text = decoder.decode(value, { stream: true });
-      if (isSse) sse.feed(text);
-      else json += text;
-    }
-  } catch {
-    // The client went away or the origin broke the stream: what was seen so far is all there is.
-  } finally {
-    reader.cancel().catch(() => {});
-  }
-  if (!isSse) found ??= outcomeOfMessage(json, requestId);
-  // No answer to this request in the body: the origin failed it (or the stream broke off).
-  return { ...(found ?? { outcome: status >= 400 ? outcomeOfStatus(status) : "error" }), responseBytes };
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch {
+        // The origin broke the stream: answer the request if nobody has.
+        if (isSse && !found) controller.enqueue(brokenStreamError(requestId));
+        found ??= { outcome: "unavailable" };
+        finish();
+        controller.close();
+        return;
+      }
+      if (chunk.done) {
+        if (isSse && !found) controller.enqueue(brokenStreamError(requestId));
+        finish();
+        controller.close();
+        return;
+      }
+      if (!found) {
+        responseBytes += chunk.value.byteLength;
+        const text = decoder.decode(chunk.value, { stream: true });
+        if (isSse) sse.feed(text);
+        else json += text;
+      }
+      controller.enqueue(chunk.value);
+    },
+    cancel(reason) {
+      finish();
+      return reader.cancel(reason);
+    },
+  });
+  return { response: new Response(body, response), observed };
 }
 
-function outcomeOfMessage(data: string, requestId: string | number): Omit<Observation, "responseBytes"> | undefined {
+function brokenStreamError(requestId: string | number): Uint8Array {
+  const message = {
+    jsonrpc: "2.0",
+    id: requestId,
+    error: { code: JSON_RPC.upstreamUnavailable, message: "the origin's answer broke off before it was complete; try again" },
+  };
+  return new TextEncoder().encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+}
+
+function outcomeOfMessage(data: string, requestId: string | number): Found | undefined {
   let message: { id?: unknown; result?: { isError?: unknown }; error?: { code?: unknown } };
   try {
     message = JSON.parse(data);
