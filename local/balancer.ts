@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, request as httpRequest, type ServerResponse } from "node:http";
-import { ORIGIN_AFFINITY_COOKIE } from "../contract/origin-affinity.ts";
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { listen } from "../aws/origin/listen.ts";
+import { ORIGIN_AFFINITY_COOKIE } from "../contract/origin-affinity.ts";
 
 /** The stickiness cookie, named as the ALB names its first application-stickiness cookie. */
 const STICKY_COOKIE = "AWSALBAPP-0";
@@ -21,7 +21,11 @@ export interface RunningBalancer {
  * 502 when a target fails mid-request. A request stuck to a target that is down goes to a healthy one, which
  * answers with a new cookie: that is how a user moves off a lost instance.
  */
-export async function startBalancer(options: { port: number; targets: string[]; log: (line: string) => void }): Promise<RunningBalancer> {
+export async function startBalancer(options: {
+  port: number;
+  targets: string[];
+  log: (line: string) => void;
+}): Promise<RunningBalancer> {
   const { targets } = options;
   const down = new Set<string>();
   let next = 0;
@@ -68,7 +72,9 @@ function forward(incoming: IncomingMessage, outgoing: ServerResponse, target: st
   const url = new URL(incoming.url ?? "/", target);
   const upstream = httpRequest(url, { method: incoming.method, headers: { ...incoming.headers, host: url.host } }, (answer) => {
     const headers = { ...answer.headers };
-    const setsAffinity = [answer.headers["set-cookie"] ?? []].flat().some((cookie) => cookie.startsWith(`${ORIGIN_AFFINITY_COOKIE}=`));
+    const setsAffinity = [answer.headers["set-cookie"] ?? []]
+      .flat()
+      .some((cookie) => cookie.startsWith(`${ORIGIN_AFFINITY_COOKIE}=`));
     if (setsAffinity) {
       const sticky = `${STICKY_COOKIE}=${Buffer.from(target).toString("base64url")}; Path=/; HttpOnly`;
       headers["set-cookie"] = [...[answer.headers["set-cookie"] ?? []].flat(), sticky];

@@ -41,7 +41,8 @@ function readSignIn(): string | false {
 function readOriginInstances(): number {
   const raw = process.env.ORIGIN_INSTANCES || "1";
   const count = Number(raw);
-  if (!Number.isInteger(count) || count < 1 || count > 4) throw new ConfigError([`ORIGIN_INSTANCES: expected 1 to 4; got "${raw}"`]);
+  if (!Number.isInteger(count) || count < 1 || count > 4)
+    throw new ConfigError([`ORIGIN_INSTANCES: expected 1 to 4; got "${raw}"`]);
   return count;
 }
 

@@ -6,9 +6,9 @@ import { EDGE_ENV_NAMES, ORIGIN_ENV_NAMES } from "../contract/config/env-names.t
 import { ConfigError, loadConfig } from "../contract/config/load.ts";
 import { EdgeConfig, OriginConfig, type StdioServer } from "../contract/config/schema.ts";
 import { generateEdgeSigningKey } from "../scripts/keygen.ts";
+import { startBalancer } from "./balancer.ts";
 import { EMBEDDED_POOL_MAX, startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { startIdp } from "./idp/start-idp.ts";
-import { startBalancer } from "./balancer.ts";
 import { startInOrder } from "./start-in-order.ts";
 import { startWranglerDev } from "./wrangler-dev.ts";
 
@@ -91,7 +91,8 @@ async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> 
   };
   const instances = options.originInstances ?? 1;
   // Several instances must recognise each other's input_required state and sign upstream identity alike.
-  const shared = instances > 1 ? { requestStateKey: randomSecret(), upstreamIdentity: { signingKey: await generateEdgeSigningKey() } } : {};
+  const shared =
+    instances > 1 ? { requestStateKey: randomSecret(), upstreamIdentity: { signingKey: await generateEdgeSigningKey() } } : {};
   const originConfigs = Array.from({ length: instances }, (_, index) =>
     loadConfig(OriginConfig, ORIGIN_ENV_NAMES, {
       env: {},

@@ -27,7 +27,8 @@ const KNOWN_RELAY_DEFECTS: Record<string, Record<string, string>> = {
   // keys. See docs/era-mapping.md, "What a 2025-era upstream cannot show a 2026-07-28 client".
   "2026-07-28 × legacy": {
     "input-required-result-capability-check": "PROXY-FINDINGS.md §3b (a 2025-era upstream cannot see per-request capabilities)",
-    "input-required-result-basic-elicitation": "PROXY-FINDINGS.md §4 (a 2025-era upstream's requests carry no input-request keys)",
+    "input-required-result-basic-elicitation":
+      "PROXY-FINDINGS.md §4 (a 2025-era upstream's requests carry no input-request keys)",
     "input-required-result-ignore-extra-params": "PROXY-FINDINGS.md §4",
   },
 };

@@ -1,0 +1,117 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { McpSession } from "../../durable-objects/mcp-session.ts";
+import type { EdgeEnv } from "../../worker/env.ts";
+import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
+import { testEnv } from "./edge-env.ts";
+
+// A 2025-era session object, with no origin behind it: everything here is answered by the session itself, from
+// its stored record, the way it is after the object was evicted and loaded again.
+
+const sessions = () => (testEnv() as EdgeEnv).MCP_SESSION ?? (env as unknown as EdgeEnv).MCP_SESSION;
+const ALICE: SessionIdentity = {
+  sub: "alice",
+  email: "alice@example.com",
+  groups: [],
+  clientId: "client-1",
+  server: "everything",
+};
+
+function record(sessionId: string): SessionRecord {
+  return {
+    sessionId,
+    identity: ALICE,
+    initialize: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "test-client", version: "1.0.0" } },
+    client: { protocolVersion: "2025-11-25", capabilities: {}, info: { name: "test-client", version: "1.0.0" } },
+    discover: { serverInfo: { name: "everything", version: "1.0.0" }, capabilities: { tools: {}, logging: {} } },
+    subscriptions: [],
+    createdAt: Date.now(),
+  };
+}
+
+/** A session whose object holds only its stored record: nothing in memory, as after eviction. */
+async function storedSession(): Promise<{ stub: DurableObjectStub<McpSession>; sessionId: string }> {
+  const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "x");
+  const stub = sessions().get(sessions().idFromName(sessionId));
+  await runInDurableObject(stub, async (_instance, state) => {
+    state.storage.kv.put("record", record(sessionId));
+  });
+  return { stub, sessionId };
+}
+
+const post = (sessionId: string, message: Record<string, unknown>) =>
+  new Request("http://localhost:8787/mcp/everything", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-session-id": sessionId,
+      "mcp-protocol-version": "2025-11-25",
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", ...message }),
+  });
+
+const answerOf = async (response: Response) => {
+  const text = await response.text();
+  const data = text.includes("data:")
+    ? text
+        .split("\n")
+        .find((line) => line.startsWith("data: {"))
+        ?.slice(6)
+    : text;
+  return JSON.parse(data ?? "{}") as { id?: unknown; result?: unknown; error?: { code: number } };
+};
+
+describe("a 2025-era session object", () => {
+  it("is rebuilt from its stored record after eviction and serves its user", async () => {
+    const { stub, sessionId } = await storedSession();
+    const first = await stub.serve(post(sessionId, { id: 1, method: "ping" }), ALICE, sessionId);
+    expect(first.status).toBe(200);
+    expect(await answerOf(first)).toMatchObject({ id: 1, result: {} });
+    // The log level a client sets is kept in storage, so it survives the next eviction too.
+    const level = await stub.serve(
+      post(sessionId, { id: 2, method: "logging/setLevel", params: { level: "debug" } }),
+      ALICE,
+      sessionId,
+    );
+    expect(await answerOf(level)).toMatchObject({ id: 2, result: {} });
+    const stored = await runInDurableObject(stub, async (_instance, state) => state.storage.kv.get<SessionRecord>("record"));
+    expect(stored?.logLevel).toBe("debug");
+  });
+
+  it("is not found (404) for another user presenting its id", async () => {
+    const { stub, sessionId } = await storedSession();
+    const mallory = { ...ALICE, sub: "mallory" };
+    const response = await stub.serve(post(sessionId, { id: 1, method: "ping" }), mallory, sessionId);
+    expect(response.status).toBe(404);
+    expect((await answerOf(response)).error?.code).toBe(-32001);
+  });
+
+  it("is not found for the same user on another server", async () => {
+    const { stub, sessionId } = await storedSession();
+    const response = await stub.serve(post(sessionId, { id: 1, method: "ping" }), { ...ALICE, server: "filesystem" }, sessionId);
+    expect(response.status).toBe(404);
+  });
+
+  it("ends on DELETE: its record is gone and the id is unknown", async () => {
+    const { stub, sessionId } = await storedSession();
+    const deleted = await stub.serve(
+      new Request("http://localhost:8787/mcp/everything", {
+        method: "DELETE",
+        headers: { "mcp-session-id": sessionId, "mcp-protocol-version": "2025-11-25" },
+      }),
+      ALICE,
+      sessionId,
+    );
+    expect(deleted.ok).toBe(true);
+    expect(await runInDurableObject(stub, async (_instance, state) => state.storage.kv.get("record"))).toBeUndefined();
+    const after = await stub.serve(post(sessionId, { id: 3, method: "ping" }), ALICE, sessionId);
+    expect(after.status).toBe(404);
+  });
+
+  it("is unknown when nothing was ever stored", async () => {
+    const sessionId = "n".repeat(43);
+    const stub = sessions().get(sessions().idFromName(sessionId));
+    expect((await stub.serve(post(sessionId, { id: 1, method: "ping" }), ALICE, sessionId)).status).toBe(404);
+  });
+});
