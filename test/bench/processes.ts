@@ -33,32 +33,41 @@ export async function startSupergateway(): Promise<Running> {
 
 /** Row B: test/bench/passthrough-worker.ts under `wrangler dev` (the edge's wrangler), forwarding to `target`. */
 export async function startPassthroughWorker(target: string): Promise<Running> {
+  // Its own configuration (no bindings) and its own state folder, apart from the edge's.
+  const state = await mkdtemp(join(tmpdir(), "mcp-bench-passthrough-"));
+  const config = fileURLToPath(new URL("./passthrough.wrangler.toml", import.meta.url));
+  const running = await startWrangler(
+    ["--config", config, "--persist-to", state, "--var", `TARGET:${target}`],
+    "the pass-through Worker",
+  );
+  return {
+    url: running.url,
+    close: async () => {
+      await running.close();
+      await rm(state, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `wrangler dev` with these arguments on free loopback ports, resolved once it answers /healthz. */
+export async function startWrangler(args: string[], what: string, cwd?: string): Promise<Running> {
   const port = await freePort();
   const inspector = await freePort();
-  // Its own configuration (no bindings) and its own state folder, apart from the edge's.
-  const cwd = await mkdtemp(join(tmpdir(), "mcp-bench-passthrough-"));
   const wrangler = join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
-  const config = fileURLToPath(new URL("./passthrough.wrangler.toml", import.meta.url));
   const child = spawnGroup(
     process.execPath,
     [
       wrangler,
       "dev",
-      ...["--config", config, "--persist-to", cwd],
+      ...args,
       ...["--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector)],
-      ...["--var", `TARGET:${target}`, "--show-interactive-dev-session=false"],
+      "--show-interactive-dev-session=false",
     ],
     cwd,
   );
   const url = `http://127.0.0.1:${port}`;
-  await waitForHealth(url, child, "the pass-through Worker");
-  return {
-    url,
-    close: async () => {
-      await stopGroup(child);
-      await rm(cwd, { recursive: true, force: true });
-    },
-  };
+  await waitForHealth(url, child, what);
+  return { url, close: () => stopGroup(child) };
 }
 
 const recent = new WeakMap<ChildProcess, string[]>();

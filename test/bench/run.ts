@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import { startTestSystem } from "../e2e/local-system.ts";
 import { legacyClient, modernClient, originClient, plainSession, signIn } from "./clients.ts";
-import { type BenchClient, median, runCell, type Stats, statsOf } from "./load.ts";
+import type { BenchClient } from "./load.ts";
+import { type Row, runMatrix } from "./matrix.ts";
 import { startPassthroughWorker, startSupergateway } from "./processes.ts";
 
 /**
@@ -24,12 +25,6 @@ const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const ROWS = new Set((process.env.BENCH_ROWS ?? "A,B,O,C,D").split(","));
 const MAX_CLIENTS = Math.max(...CONCURRENCY);
-
-interface Row {
-  key: string;
-  label: string;
-  clients: BenchClient[];
-}
 
 /** Opens `count` clients a few at a time (rows A and B spawn a stdio child per session). */
 async function openClients(count: number, open: () => Promise<BenchClient>): Promise<BenchClient[]> {
@@ -68,45 +63,12 @@ try {
     rows.push({ key, label, clients });
   }
 
-  const results = new Map<string, Stats[]>();
-  const cellKey = (row: string, n: number) => `${row}@${n}`;
-  console.log(
-    `${ROUNDS} rounds × concurrency ${CONCURRENCY.join("/")} × rows ${rows.map((row) => row.key).join("")}: ${WARMUP_SECONDS} s warm-up + ${SECONDS} s timed per cell`,
-  );
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const n of CONCURRENCY) {
-      // Interleaved, and rotated each round, so that a slow moment of the shared machine hits every row alike.
-      const order = rows.map((_, index) => rows[(index + round) % rows.length] as Row);
-      const line: string[] = [];
-      for (const row of order) {
-        const cell = await runCell(row.clients.slice(0, n), WARMUP_SECONDS, SECONDS);
-        const stats = statsOf(cell);
-        if (cell.firstError) console.log(`  ${row.key}@${n}: ${cell.errors} errors; first: ${cell.firstError}`);
-        results.set(cellKey(row.key, n), [...(results.get(cellKey(row.key, n)) ?? []), stats]);
-        line.push(`${row.key} ${stats.p50.toFixed(1)}/${stats.p99.toFixed(1)} ms ${stats.rps.toFixed(0)}/s`);
-      }
-      console.log(`  round ${round + 1}, ${String(n).padStart(2)} clients: ${line.join("  ")}`);
-    }
-  }
-
-  const med = (row: string, n: number, metric: "p50" | "p99" | "rps") =>
-    median((results.get(cellKey(row, n)) ?? []).map((stats) => stats[metric]));
-  const spread = (row: string, n: number, metric: "p50" | "rps") => {
-    const values = (results.get(cellKey(row, n)) ?? []).map((stats) => stats[metric]);
-    return `${Math.min(...values).toFixed(metric === "rps" ? 0 : 1)}–${Math.max(...values).toFixed(metric === "rps" ? 0 : 1)}`;
-  };
-  console.log(`\nmedians of ${ROUNDS} rounds (range over rounds in brackets)`);
-  console.log(
-    `${"row".padEnd(30)} ${"clients".padStart(7)} ${"p50 ms".padStart(18)} ${"p99 ms".padStart(8)} ${"req/s".padStart(16)} errors`,
-  );
-  for (const row of rows) {
-    for (const n of CONCURRENCY) {
-      const all = results.get(cellKey(row.key, n)) ?? [];
-      console.log(
-        `${row.label.padEnd(30)} ${String(n).padStart(7)} ${med(row.key, n, "p50").toFixed(2).padStart(7)} [${spread(row.key, n, "p50").padStart(9)}] ${med(row.key, n, "p99").toFixed(2).padStart(8)} ${med(row.key, n, "rps").toFixed(0).padStart(5)} [${spread(row.key, n, "rps").padStart(9)}] ${all.reduce((sum, stats) => sum + stats.errors, 0)}`,
-      );
-    }
-  }
+  const med = await runMatrix(rows, {
+    concurrency: CONCURRENCY,
+    rounds: ROUNDS,
+    seconds: SECONDS,
+    warmupSeconds: WARMUP_SECONDS,
+  });
 
   const has = (key: string) => rows.some((row) => row.key === key);
   const ratio = (a: number, b: number) => (a / b).toFixed(2);
