@@ -12,9 +12,9 @@ type Found = Omit<Observation, "responseBytes">;
 
 /**
  * Relays a response to the client unchanged while reading how the request ended: the JSON-RPC answer with the
- * request's id, as a JSON body or as an event of an SSE stream. Parsing stops once the answer has passed. If an SSE
- * stream ends or breaks before the answer (the origin died mid-call), the client gets a JSON-RPC error for the
- * request at once, instead of waiting for its own timeout.
+ * request's id, as a JSON body or as an event of an SSE stream. An SSE stream is read in passing (parsing stops once
+ * the answer has passed); if it ends or breaks before the answer (the origin died mid-call), the client gets a
+ * JSON-RPC error for the request at once, instead of waiting for its own timeout.
  */
 export function observeResponse(
   response: Response,
@@ -24,15 +24,14 @@ export function observeResponse(
     return { response, observed: Promise.resolve({ outcome: outcomeOfStatus(response.status), responseBytes: 0 }) };
   }
   const isSse = response.headers.get("content-type")?.includes("text/event-stream") ?? false;
+  if (!isSse) return observeWholeBody(response, requestId);
   let found: Found | undefined;
   let responseBytes = 0;
-  let json = "";
   let settle: (observation: Observation) => void = () => {};
   const observed = new Promise<Observation>((resolve) => {
     settle = resolve;
   });
   const finish = () => {
-    if (!isSse) found ??= outcomeOfMessage(json, requestId);
     settle({ ...(found ?? { outcome: response.status >= 400 ? outcomeOfStatus(response.status) : "error" }), responseBytes });
   };
   const decoder = new TextDecoder();
@@ -50,23 +49,21 @@ export function observeResponse(
         chunk = await reader.read();
       } catch {
         // The origin broke the stream: answer the request if nobody has.
-        if (isSse && !found) controller.enqueue(brokenStreamError(requestId));
+        if (!found) controller.enqueue(brokenStreamError(requestId));
         found ??= { outcome: "unavailable" };
         finish();
         controller.close();
         return;
       }
       if (chunk.done) {
-        if (isSse && !found) controller.enqueue(brokenStreamError(requestId));
+        if (!found) controller.enqueue(brokenStreamError(requestId));
         finish();
         controller.close();
         return;
       }
       if (!found) {
         responseBytes += chunk.value.byteLength;
-        const text = decoder.decode(chunk.value, { stream: true });
-        if (isSse) sse.feed(text);
-        else json += text;
+        sse.feed(decoder.decode(chunk.value, { stream: true }));
       }
       controller.enqueue(chunk.value);
     },
@@ -76,6 +73,34 @@ export function observeResponse(
     },
   });
   return { response: new Response(body, response), observed };
+}
+
+/** A JSON answer is one message: read it whole (it is small), so the outcome is known whether or not the client reads it. */
+function observeWholeBody(
+  response: Response,
+  requestId: string | number,
+): { response: Response; observed: Promise<Observation> } {
+  const body = response.arrayBuffer();
+  const observed = body.then(
+    (bytes) => ({
+      ...(outcomeOfMessage(new TextDecoder().decode(bytes), requestId) ?? {
+        outcome: response.status >= 400 ? outcomeOfStatus(response.status) : ("error" as const),
+      }),
+      responseBytes: bytes.byteLength,
+    }),
+    () => ({ outcome: "unavailable" as const, responseBytes: 0 }),
+  );
+  const relayed = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      try {
+        controller.enqueue(new Uint8Array(await body));
+        controller.close();
+      } catch (error) {
+        controller.error(error);
+      }
+    },
+  });
+  return { response: new Response(relayed, response), observed };
 }
 
 function brokenStreamError(requestId: string | number): Uint8Array {
