@@ -13,6 +13,11 @@ import { originAffinity } from "../worker/upstream/affinity.ts";
 
 /** A session nobody used for this long is deleted (its alarm fires); the client then re-initializes. */
 const SESSION_IDLE_MS = 24 * 60 * 60 * 1000;
+/**
+ * How long the origin's listen stream is kept after the client's GET stream closed, for a reconnect with
+ * `Last-Event-ID` to find what it missed (the object stays in memory meanwhile).
+ */
+const LISTEN_AFTER_DISCONNECT_MS = 2 * 60 * 1000;
 /** What a 2025-11-25 client is told to wait before reconnecting a stream that ended early. */
 const RECONNECT_AFTER_MS = 1000;
 /** The idle alarm is pushed back at most this often, not on every request. */
@@ -36,6 +41,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
   /** The caller of the request being served: same user as the record, with their current groups. */
   #caller?: SessionIdentity;
   #listening?: AbortController;
+  #stopListening?: ReturnType<typeof setTimeout>;
   #alarmSetAt = 0;
 
   /** Serves one HTTP request of the session. Another user's, or an unknown or ended session, gets 404. */
@@ -56,6 +62,9 @@ export class McpSession extends DurableObject<EdgeEnv> {
     }
     this.#caller = caller;
     this.keepAlive();
+    // A client opens a new GET stream when it believes the old one dead (a proxy cut it without either end
+    // noticing): the old one is closed, instead of refusing the new one as a second stream (409).
+    if (request.method === "GET") live.transport.closeStandaloneSSEStream();
     const response = await live.transport.handleRequest(request, body === undefined ? undefined : { parsedBody: body });
     if (request.method === "DELETE" && response.ok) await this.end();
     if (request.method === "GET" && response.ok && response.body) return this.listenWhileOpen(origin, live, response);
@@ -162,27 +171,35 @@ export class McpSession extends DurableObject<EdgeEnv> {
     return live;
   }
 
-  /** While the client's GET stream is open, the origin's `subscriptions/listen` feeds it. */
+  /**
+   * While the client's GET stream is open, the origin's `subscriptions/listen` feeds it. When it closes (a proxy cut
+   * it, the client lost its connection), listening goes on for a while: what arrives is kept in the event log, and
+   * a client that reconnects with `Last-Event-ID` gets it replayed, nothing lost.
+   */
   private listenWhileOpen(origin: OriginLink, live: LiveSession, response: Response): Response {
+    if (this.#stopListening) clearTimeout(this.#stopListening);
     this.startListening(origin, live);
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-    const stop = () => {
-      this.#listening?.abort();
-      this.#listening = undefined;
+    const closed = () => {
+      if (this.#stopListening) clearTimeout(this.#stopListening);
+      this.#stopListening = setTimeout(() => {
+        this.#listening?.abort();
+        this.#listening = undefined;
+      }, LISTEN_AFTER_DISCONNECT_MS);
     };
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
         const { done, value } = await reader.read().catch((error: unknown) => {
-          stop();
+          closed();
           throw error;
         });
         if (done) {
-          stop();
+          closed();
           controller.close();
         } else controller.enqueue(value);
       },
       cancel(reason) {
-        stop();
+        closed();
         return reader.cancel(reason);
       },
     });
@@ -212,6 +229,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
   }
 
   private async end(): Promise<void> {
+    if (this.#stopListening) clearTimeout(this.#stopListening);
     this.#listening?.abort();
     this.#listening = undefined;
     const live = this.#live;
