@@ -8,6 +8,7 @@ import { listenToOrigin } from "../worker/mcp/bridge/listen.ts";
 import { exchangeWithOrigin, HOP_VERSION, META, type OriginLink } from "../worker/mcp/bridge/origin-exchange.ts";
 import type { SessionIdentity, SessionRecord } from "../worker/mcp/bridge/session-record.ts";
 import { sessionServer } from "../worker/mcp/bridge/session-server.ts";
+import { SseServerTransport } from "../worker/mcp/bridge/sse-transport.ts";
 import { JSON_RPC, jsonRpcError } from "../worker/mcp/json-rpc-error.ts";
 import { originAffinity } from "../worker/upstream/affinity.ts";
 
@@ -41,6 +42,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
   /** The caller of the request being served: same user as the record, with their current groups. */
   #caller?: SessionIdentity;
   #listening?: AbortController;
+  /** A 2024-11-05 HTTP+SSE session: its stream, and its server once the client initialized. */
+  #sse?: { transport: SseServerTransport; caller: SessionIdentity; server?: Server; record?: SessionRecord };
   #stopListening?: ReturnType<typeof setTimeout>;
   #alarmSetAt = 0;
 
@@ -71,6 +74,72 @@ export class McpSession extends DurableObject<EdgeEnv> {
     return response;
   }
 
+  /**
+   * Opens a 2024-11-05 HTTP+SSE session: the stream every message of the session travels on. Its first event names
+   * `postUrl`, where the client POSTs its messages. The session lives as long as the stream.
+   */
+  async openSse(caller: SessionIdentity, sessionId: string, postUrl: string): Promise<Response> {
+    const transport = new SseServerTransport(sessionId, postUrl);
+    this.#sse = { transport, caller };
+    transport.onclose = () => {
+      if (this.#sse?.transport !== transport) return;
+      this.#listening?.abort();
+      this.#listening = undefined;
+      this.#sse = undefined;
+    };
+    return transport.response;
+  }
+
+  /** A message POSTed to a 2024-11-05 session; its answer travels on the session's stream (202 here). */
+  async postSse(message: Record<string, unknown>, caller: SessionIdentity): Promise<Response> {
+    const sse = this.#sse;
+    if (!sse || sse.caller.sub !== caller.sub || sse.caller.server !== caller.server) {
+      return jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, "Session not found: open a new SSE stream");
+    }
+    this.#caller = caller;
+    if (!sse.server) {
+      if (!isInitialize(message)) return jsonRpcError(400, undefined, JSON_RPC.invalidRequest, "initialize first");
+      const origin: OriginLink = { config: edgeConfig(this.env), affinity: originAffinity(this.env) };
+      const client = clientOf(message.params);
+      let discover: SessionRecord["discover"];
+      try {
+        discover = await discoverUpstream(origin, caller, client);
+      } catch (error) {
+        console.error(`server/discover failed for server ${caller.server}: ${String(error)}`);
+        return jsonRpcError(502, message.id, JSON_RPC.upstreamUnavailable, `server "${caller.server}" is unavailable`);
+      }
+      const record: SessionRecord = {
+        sessionId: sse.transport.sessionId,
+        identity: caller,
+        initialize: message.params,
+        client,
+        discover,
+        subscriptions: [],
+        createdAt: Date.now(),
+      };
+      sse.record = record;
+      const live = { record } as { record: SessionRecord; server: Server };
+      live.server = sessionServer({
+        origin,
+        record: () => live.record,
+        claims: () => claimsOf(this.#caller ?? live.record.identity),
+        save: (changed) => {
+          live.record = changed;
+        },
+        subscriptionsChanged: () => {
+          this.#listening?.abort();
+          this.#listening = undefined;
+          this.startListening(origin, live);
+        },
+      });
+      await live.server.connect(sse.transport);
+      sse.server = live.server;
+      this.startListening(origin, live);
+    }
+    sse.transport.receive(message as never);
+    return new Response(null, { status: 202 });
+  }
+
   /** The idle alarm: the session is over. */
   override async alarm(): Promise<void> {
     await this.end();
@@ -84,11 +153,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
     sessionId: string,
   ): Promise<Response> {
     const { params } = body;
-    const client = {
-      protocolVersion: String(params.protocolVersion ?? ""),
-      capabilities: (params.capabilities ?? {}) as SessionRecord["client"]["capabilities"],
-      info: (params.clientInfo ?? { name: "unknown", version: "unknown" }) as SessionRecord["client"]["info"],
-    };
+    const client = clientOf(params);
     let discover: SessionRecord["discover"];
     try {
       discover = await discoverUpstream(origin, caller, client);
@@ -206,7 +271,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
     return new Response(body, response);
   }
 
-  private startListening(origin: OriginLink, live: LiveSession): void {
+  private startListening(origin: OriginLink, live: Pick<LiveSession, "record" | "server">): void {
     if (this.#listening) return;
     const controller = new AbortController();
     this.#listening = controller;
@@ -242,6 +307,15 @@ export class McpSession extends DurableObject<EdgeEnv> {
 
 function isInitialize(body: unknown): body is { id: string | number; params: Record<string, unknown> } {
   return typeof body === "object" && body !== null && (body as { method?: unknown }).method === "initialize";
+}
+
+/** What a client said of itself in its `initialize`. */
+function clientOf(params: Record<string, unknown>): SessionRecord["client"] {
+  return {
+    protocolVersion: String(params.protocolVersion ?? ""),
+    capabilities: (params.capabilities ?? {}) as SessionRecord["client"]["capabilities"],
+    info: (params.clientInfo ?? { name: "unknown", version: "unknown" }) as SessionRecord["client"]["info"],
+  };
 }
 
 function claimsOf(identity: SessionIdentity): EdgeAssertionClaims {

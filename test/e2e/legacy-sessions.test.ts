@@ -1,5 +1,6 @@
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import {
   CreateMessageRequestSchema,
@@ -123,9 +124,41 @@ describe("2025-era client sessions at the edge", () => {
 
   it("refuses a request without a session id that is not initialize (400)", async () => {
     const response = await fetch(mcpUrl(), {
-      method: "GET",
-      headers: { authorization: `Bearer ${provider.accessToken}`, accept: "text/event-stream" },
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${provider.accessToken}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
     });
     expect(response.status).toBe(400);
+  });
+});
+
+describe("2024-11-05 HTTP+SSE clients", () => {
+  it("open a stream with GET, POST to the endpoint it names, and get every answer on the stream", async () => {
+    const client = new Client({ name: "e2e-sse", version: "1.0.0" }, { capabilities: { sampling: {} } });
+    client.setRequestHandler(CreateMessageRequestSchema, async () => ({
+      role: "assistant",
+      content: { type: "text", text: "sampled over the old transport" },
+      model: "e2e-model",
+    }));
+    await client.connect(new SSEClientTransport(mcpUrl(), { authProvider: provider as never }));
+    expect(client.getServerVersion()?.name).toBe("mcp-servers/everything");
+    const echoed = await client.callTool({ name: "echo", arguments: { message: "over HTTP+SSE" } });
+    expect(echoed.content).toEqual([{ type: "text", text: "Echo: over HTTP+SSE" }]);
+    const sampled = await client.callTool({ name: "trigger-sampling-request", arguments: { prompt: "hi" } });
+    expect(textOf(sampled)).toContain("sampled over the old transport");
+    await client.close();
+  });
+
+  it("refuses a POST to another user's or an unknown stream (404)", async () => {
+    const response = await fetch(`${mcpUrl()}?sessionId=${"x".repeat(43)}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${provider.accessToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    expect(response.status).toBe(404);
   });
 });

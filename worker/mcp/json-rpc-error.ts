@@ -5,6 +5,7 @@ export function jsonRpcError(status: number, id: string | number | undefined, co
 
 /** JSON-RPC codes the edge uses. */
 export const JSON_RPC = {
+  parseError: -32700,
   invalidRequest: -32600,
   methodNotFound: -32601,
   internalError: -32603,

@@ -16,7 +16,40 @@ const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 export function isSessionRequest(request: Request, facts: RequestFacts): boolean {
   if (request.method === "GET" || request.method === "DELETE") return true;
   if (facts.modern) return false;
+  if (sseSessionOf(request)) return true;
   return facts.method === "initialize" || facts.isResponse === true || request.headers.has("mcp-session-id");
+}
+
+/** The query parameter a 2024-11-05 HTTP+SSE client's POSTs name their session with. */
+const SSE_SESSION_PARAMETER = "sessionId";
+const sseSessionOf = (request: Request) => new URL(request.url).searchParams.get(SSE_SESSION_PARAMETER) ?? undefined;
+
+/**
+ * A 2024-11-05 HTTP+SSE client opens its stream with a GET that names no session (a Streamable HTTP client always
+ * initializes first), and then POSTs to the URL the stream's first event names.
+ */
+async function toSseSession(
+  env: EdgeEnv,
+  request: Request,
+  body: string | undefined,
+  identity: SessionIdentity,
+): Promise<Response> {
+  const existing = sseSessionOf(request);
+  const sessionId = existing ?? newSessionId();
+  if (!SESSION_ID.test(sessionId))
+    return jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, "Session not found: open a new SSE stream");
+  const session = env.MCP_SESSION.get(env.MCP_SESSION.idFromName(sessionId));
+  if (!existing) {
+    const url = new URL(request.url);
+    return session.openSse(identity, sessionId, `${url.pathname}?${SSE_SESSION_PARAMETER}=${sessionId}`);
+  }
+  let message: Record<string, unknown>;
+  try {
+    message = JSON.parse(body ?? "");
+  } catch {
+    return jsonRpcError(400, undefined, JSON_RPC.parseError, "the body is not a JSON-RPC message");
+  }
+  return session.postSse(message, identity);
 }
 
 /** Hands a 2025-era request to its session object, minting the session on `initialize`. */
@@ -27,6 +60,11 @@ export async function toSession(
   facts: RequestFacts,
   identity: SessionIdentity,
 ): Promise<Response> {
+  const startsSseStream =
+    request.method === "GET" &&
+    !request.headers.has("mcp-session-id") &&
+    (request.headers.get("accept") ?? "").includes("text/event-stream");
+  if (startsSseStream || (request.method === "POST" && sseSessionOf(request))) return toSseSession(env, request, body, identity);
   let sessionId = request.headers.get("mcp-session-id") ?? undefined;
   if (facts.method === "initialize") sessionId = newSessionId();
   if (!sessionId) {

@@ -1,0 +1,63 @@
+import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
+
+/** A comment on the stream this often, so that proxies that cut idle streams leave it open. */
+const KEEPALIVE_MS = 15_000;
+
+/**
+ * The server side of the 2024-11-05 HTTP+SSE transport, for clients that speak nothing newer: the client GETs a
+ * stream, the first event names the URL to POST its messages to, and every message from the server (answers
+ * included) travels on that one stream. The session object holds the stream; the stream's end is the session's.
+ */
+export class SseServerTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  readonly sessionId: string;
+  /** The client's stream, the response to its GET. */
+  readonly response: Response;
+  private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+  private readonly encoder = new TextEncoder();
+  private readonly keepalive: ReturnType<typeof setInterval>;
+  private closed = false;
+
+  constructor(sessionId: string, postUrl: string) {
+    this.sessionId = sessionId;
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    this.writer = writable.getWriter();
+    this.response = new Response(readable, {
+      headers: { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" },
+    });
+    void this.write(`event: endpoint\ndata: ${postUrl}\n\n`);
+    this.keepalive = setInterval(() => void this.write(": keepalive\n\n"), KEEPALIVE_MS);
+  }
+
+  async start(): Promise<void> {}
+
+  /** A message the client POSTed. */
+  receive(message: JSONRPCMessage): void {
+    this.onmessage?.(message);
+  }
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    await this.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.keepalive);
+    await this.writer.close().catch(() => {});
+    this.onclose?.();
+  }
+
+  private async write(text: string): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.writer.write(this.encoder.encode(text));
+    } catch (error) {
+      // The client went away: the session is over.
+      await this.close();
+      this.onerror?.(error as Error);
+    }
+  }
+}
