@@ -22,7 +22,14 @@ const listTools = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }
 
 describe("the MCP relay refuses before reaching the origin", () => {
   it("a path that is not a server name", async () => {
-    for (const path of ["/mcp/Everything", "/mcp/..%2Fadmin", "/mcp/every_thing", "/mcp/everything/extra"]) {
+    for (const path of [
+      "/mcp/Everything",
+      "/mcp/..%2Fadmin",
+      "/mcp/every_thing",
+      "/mcp/everything/extra",
+      "/mcp/%zz",
+      "/mcp/%65verything",
+    ]) {
       const response = await post(path, listTools);
       expect(response.status, path).toBe(404);
     }
@@ -55,6 +62,60 @@ describe("the MCP relay refuses before reaching the origin", () => {
     expect(((await response.json()) as { error: { message: string } }).error.message).toBe(
       'unknown server "unknown"; this edge serves: everything, filesystem',
     );
+  });
+});
+
+describe("refusals at the relay are audited", () => {
+  it("records an unknown server and an oversized body as audit events, with the user", async () => {
+    const sent: Record<string, unknown>[] = [];
+    const queue = { send: async (event: Record<string, unknown>) => void sent.push(event) };
+    const request = (path: string, body: string) =>
+      callEdge(
+        path,
+        {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${accessToken}`,
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+          },
+          body,
+        },
+        { AUDIT_QUEUE: queue },
+      );
+    expect((await request("/mcp/unknown", listTools)).status).toBe(404);
+    expect((await request("/mcp/everything", "x".repeat(4 * 1024 * 1024 + 1))).status).toBe(413);
+    expect(sent).toEqual([
+      expect.objectContaining({ kind: "mcp.request", httpStatus: 404, outcome: "denied", userSub: expect.any(String) }),
+      expect.objectContaining({ kind: "mcp.request", httpStatus: 413, outcome: "error", server: "everything" }),
+    ]);
+  });
+});
+
+describe("audit events always fit the queue", () => {
+  it("cuts a 200 KB tool name to a marked prefix instead of losing the event", async () => {
+    const sent: Record<string, unknown>[] = [];
+    const queue = { send: async (event: Record<string, unknown>) => void sent.push(event) };
+    const name = "t".repeat(200 * 1024);
+    const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: {} } });
+    await callEdge(
+      "/mcp/everything",
+      {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${accessToken}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+        },
+        body,
+      },
+      { AUDIT_QUEUE: queue },
+    );
+    expect(sent).toHaveLength(1);
+    const tool = sent[0]?.tool as string;
+    expect(tool.length).toBeLessThan(2100);
+    expect(tool).toContain(`truncated from ${name.length} characters`);
+    expect(JSON.stringify(sent[0]).length).toBeLessThan(128 * 1024);
   });
 });
 

@@ -26,16 +26,31 @@ const METHOD_OF_HTTP_VERB: Record<string, string> = { GET: "stream/open", DELETE
 export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResourceContext<UserProps>): Promise<Response> {
   const started = Date.now();
   const config = edgeConfig(env);
+  const user = ctx.props;
+  // A request refused here never reaches the origin, and is audited like any other.
+  const refuse = (status: number, code: number, message: string, server?: string) => {
+    recordAudit(env, ctx, {
+      kind: "mcp.request",
+      userSub: user.sub,
+      userEmail: user.email,
+      clientId: ctx.auth.clientId,
+      server,
+      outcome: status === 413 || status === 400 ? "error" : "denied",
+      errorCode: code,
+      httpStatus: status,
+      latencyMs: Date.now() - started,
+    });
+    return jsonRpcError(status, undefined, code, message);
+  };
   const server = serverOf(new URL(request.url).pathname, config.servers);
-  if (!server.success) return jsonRpcError(404, undefined, JSON_RPC.methodNotFound, server.message);
+  if (!server.success) return refuse(404, JSON_RPC.methodNotFound, server.message);
 
   const read = request.method === "POST" ? await readBody(request) : { text: undefined, bytes: 0 };
-  if (read === null) return jsonRpcError(413, undefined, JSON_RPC.invalidRequest, `request body over ${MAX_REQUEST_BYTES} bytes`);
+  if (read === null) return refuse(413, JSON_RPC.invalidRequest, `request body over ${MAX_REQUEST_BYTES} bytes`, server.name);
   const body = read.text;
   const facts: RequestFacts =
     body !== undefined ? inspectRequest(body, request.headers) : { method: METHOD_OF_HTTP_VERB[request.method] };
 
-  const user = ctx.props;
   const claims = {
     sub: user.sub,
     email: user.email,
@@ -104,7 +119,8 @@ function serverOf(pathname: string, servers: readonly string[]): ServerOfPath {
       message: `connect to /mcp/<server>, one of: ${known} (the aggregated /mcp endpoint, with every server you may use, is not available yet)`,
     };
   }
-  const name = ServerName.safeParse(decodeURIComponent(segment));
+  // Server names need no percent-encoding; an encoded (or malformed, like %zz) segment is not a server name.
+  const name = ServerName.safeParse(segment);
   if (!name.success) return { success: false, message: `"${segment}" is not a server name` };
   return servers.includes(name.data)
     ? { success: true, name: name.data }
