@@ -31,5 +31,11 @@ export const EdgeAssertionClaims = z.object({
   // "legacy" when the request comes from a 2025-era client's session: the origin then speaks the 2025 protocol to
   // an upstream that serves both eras, so its 2025-style server-to-client requests work as they would directly.
   client_era: z.enum(["legacy", "modern"]).optional(),
+  // What the assertion may be used for. The edge's own audit delivery says so, and only it is accepted at the
+  // audit ingest; an assertion minted for a user's MCP call cannot post audit events, nor the reverse.
+  purpose: z.enum(["mcp", "audit-delivery"]).default("mcp"),
 });
-export type EdgeAssertionClaims = z.infer<typeof EdgeAssertionClaims>;
+/** What the edge signs (`purpose` may be left out: it means an MCP request). */
+export type EdgeAssertionClaims = z.input<typeof EdgeAssertionClaims>;
+/** What the origin reads once the claims are verified. */
+export type VerifiedEdgeClaims = z.output<typeof EdgeAssertionClaims>;

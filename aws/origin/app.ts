@@ -42,6 +42,11 @@ export function createOriginApp(parts: OriginParts) {
   const guarded = requireAssertion(parts.verifyAssertion);
 
   app.post(AUDIT_INGEST_PATH, guarded, async (c) => {
+    if (c.var.assertion.purpose !== "audit-delivery")
+      return c.json(
+        { error: "invalid_edge_assertion", reason: "purpose", detail: "only the edge's audit delivery may post audit events" },
+        403,
+      );
     const batch = AuditBatch.safeParse(await c.req.json().catch(() => undefined));
     if (!batch.success) {
       const problems = batch.error.issues.slice(0, 10).map((issue) => `${issue.path.join(".")}: ${issue.message}`);

@@ -59,7 +59,9 @@ interface AssertionShape {
 /** An assertion as the edge would sign it, with any one part changed. */
 async function assertion(shape: AssertionShape = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ sub: "user-1", client_id: "client-1", ...shape.claims })
+  // The audit ingest takes only the edge's delivery assertions; MCP routes only MCP ones (those naming a server).
+  const purpose = shape.claims && "server" in shape.claims ? "mcp" : "audit-delivery";
+  return new SignJWT({ sub: "user-1", client_id: "client-1", purpose, ...shape.claims })
     .setProtectedHeader({ alg: shape.alg ?? "ES256", typ: shape.typ ?? EDGE_ASSERTION_TYPE, kid: shape.kid ?? KID })
     .setIssuer(shape.iss ?? EDGE)
     .setAudience(shape.aud ?? ORIGIN)
@@ -198,6 +200,24 @@ describe("the origin's edge-assertion gate", () => {
     expect(response.status).toBe(403);
     const body = (await response.json()) as { error: { message: string } };
     expect(body.error.message).toBe('the edge assertion is for server "filesystem", not "everything"');
+  });
+
+  it("refuses audit events posted with an assertion minted for a user's MCP call", async () => {
+    const forUser = await assertion({ claims: { purpose: "mcp", server: "everything" } });
+    expect((await postAudit(forUser)).status).toBe(403);
+  });
+
+  it("refuses an MCP request carried by the audit delivery's assertion", async () => {
+    const response = await app.request("/servers/everything/mcp", {
+      method: "POST",
+      headers: {
+        [EDGE_ASSERTION_HEADER]: await assertion({ claims: { purpose: "audit-delivery", server: "everything" } }),
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    expect(response.status).toBe(403);
   });
 
   it("refuses an invalid audit batch with what is wrong, and stores nothing of it", async () => {

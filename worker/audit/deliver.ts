@@ -4,7 +4,11 @@ import type { EdgeEnv } from "../env.ts";
 import { fetchOrigin } from "../upstream/fetch-origin.ts";
 
 /** The identity the edge asserts for its own calls to the origin (not on behalf of a user). */
-const AUDIT_DELIVERY_IDENTITY = { sub: "mcp-edge-proxy:audit-delivery", client_id: "mcp-edge-proxy" };
+const AUDIT_DELIVERY_IDENTITY = {
+  sub: "mcp-edge-proxy:audit-delivery",
+  client_id: "mcp-edge-proxy",
+  purpose: "audit-delivery" as const,
+};
 
 /** Longest wait between redeliveries; with the queue's max_retries this keeps events for days of origin outage. */
 const MAX_RETRY_DELAY_SECONDS = 3600;

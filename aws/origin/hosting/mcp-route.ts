@@ -12,6 +12,7 @@ export async function serveMcp(
   assertion: VerifiedAssertion,
   request: Request,
 ): Promise<Response> {
+  if (assertion.purpose !== "mcp") return errorResponse(403, "the edge assertion is not for an MCP request");
   if (assertion.server !== server) {
     return errorResponse(403, `the edge assertion is for server "${assertion.server ?? "(none)"}", not "${server}"`);
   }

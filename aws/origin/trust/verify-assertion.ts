@@ -5,6 +5,7 @@ import {
   EDGE_ASSERTION_TTL_SECONDS,
   EDGE_ASSERTION_TYPE,
   EdgeAssertionClaims,
+  type VerifiedEdgeClaims,
 } from "../../../contract/edge-assertion.ts";
 
 /** Why an assertion was refused; the origin answers with this name so an operator can see which check failed. */
@@ -29,7 +30,7 @@ export class AssertionRejected extends Error {
   }
 }
 
-export interface VerifiedAssertion extends EdgeAssertionClaims {
+export interface VerifiedAssertion extends VerifiedEdgeClaims {
   jti: string;
   exp: number;
 }
