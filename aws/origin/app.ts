@@ -1,11 +1,15 @@
 import { Hono } from "hono";
 import { AUDIT_INGEST_PATH, AuditBatch, type AuditEvent } from "../../contract/audit-event.ts";
 import { ORIGIN_AFFINITY_COOKIE, ORIGIN_INSTANCE_HEADER } from "../../contract/origin-affinity.ts";
+import { isDatabaseUnavailable } from "./db/unavailable.ts";
 import type { HostPool } from "./hosting/host-pool.ts";
 import { serveMcp } from "./hosting/mcp-route.ts";
 import { UPSTREAM_JWKS_PATH } from "./identity/upstream-identity.ts";
 import { type AssertionVariables, requireAssertion } from "./trust/require-assertion.ts";
 import type { VerifiedAssertion } from "./trust/verify-assertion.ts";
+
+/** What a client is told to wait before retrying while the database is unavailable. */
+const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 export interface OriginParts {
   verifyAssertion: (token: string | undefined) => Promise<VerifiedAssertion>;
@@ -62,6 +66,15 @@ export function createOriginApp(parts: OriginParts) {
 
   app.notFound((c) => c.json({ error: "not_found" }, 404));
   app.onError((error, c) => {
+    if (isDatabaseUnavailable(error)) {
+      // The replay guard and the audit store need the database: without it, refuse cleanly and say when to retry.
+      console.error(`database unavailable on ${c.req.method} ${c.req.path}: ${String(error)}`);
+      const message = "the origin's database is unavailable; retry shortly";
+      const body = c.req.path.startsWith("/servers/")
+        ? { jsonrpc: "2.0", id: null, error: { code: -32000, message } }
+        : { error: "database_unavailable", message };
+      return c.json(body, 503, { "retry-after": String(DATABASE_RETRY_AFTER_SECONDS) });
+    }
     console.error(`origin error on ${c.req.method} ${c.req.path}: ${error.stack ?? String(error)}`);
     return c.json({ error: "internal_error" }, 500);
   });

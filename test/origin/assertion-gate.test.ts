@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOriginApp } from "../../aws/origin/app.ts";
 import { createAuditStore } from "../../aws/origin/audit/store.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
+import { createPool } from "../../aws/origin/db/pool.ts";
 import { createHostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
 import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
@@ -17,6 +18,7 @@ const KID = "edge-key-1";
 
 let database: TestDatabase;
 let edgeKey: CryptoKey;
+let publicKey: JWK;
 let app: ReturnType<typeof createOriginApp>;
 
 beforeAll(async () => {
@@ -25,6 +27,7 @@ beforeAll(async () => {
   const pair = await generateKeyPair("ES256", { extractable: true });
   edgeKey = pair.privateKey;
   const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: KID, alg: "ES256" };
+  publicKey = publicJwk;
   app = createOriginApp({
     verifyAssertion: createAssertionVerifier({
       issuer: EDGE,
@@ -235,5 +238,38 @@ describe("the origin's edge-assertion gate", () => {
     expect(await (await app.request("/readyz")).json()).toEqual({ status: "ready" });
     expect((await app.request("/servers/everything/mcp", { method: "POST" })).status).toBe(401);
     expect((await app.request("/anything-else")).status).toBe(404);
+  });
+
+  it("answers 503 with Retry-After and a JSON-RPC error, not 500, when its database is down", async () => {
+    const unreachable = createPool("postgres://postgres@127.0.0.1:1/postgres", { max: 1 });
+    const downApp = createOriginApp({
+      verifyAssertion: createAssertionVerifier({
+        issuer: EDGE,
+        audience: ORIGIN,
+        keys: createLocalJWKSet({ keys: [publicKey] }),
+        claimJti: createReplayGuard(unreachable).claim,
+      }),
+      pool: createHostPool({ servers: {}, idleTimeoutMs: 60_000, maxProcesses: 1, host: testHostOptions, log: () => {} }),
+      upstreamJwks: () => ({ keys: [] }),
+      instanceId: "origin-test",
+      auditStore: createAuditStore(unreachable),
+      checkDatabase: async () => void (await unreachable.query("select 1")),
+    });
+    try {
+      const response = await downApp.request("/servers/everything/mcp", {
+        method: "POST",
+        headers: {
+          [EDGE_ASSERTION_HEADER]: await assertion({ claims: { server: "everything" } }),
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+      });
+      expect(response.status).toBe(503);
+      expect(response.headers.get("retry-after")).toBe("5");
+      expect(await response.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32000 } });
+    } finally {
+      await unreachable.end();
+    }
   });
 });

@@ -11,6 +11,9 @@ export interface PoolOptions {
   onIdleClientError?: (error: Error) => void;
 }
 
+/** A query that has not answered after this long fails (a stalled database must not hang requests). */
+export const QUERY_TIMEOUT_MS = 10_000;
+
 /** Shown in `pg_stat_activity.application_name`, so the origin's sessions are easy to find. */
 export const APPLICATION_NAME = "mcp-edge-proxy-origin";
 
@@ -28,8 +31,9 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.P
     connectionString: databaseUrl,
     application_name: APPLICATION_NAME,
     max: options.max ?? 10,
-    // Fail a request rather than hang when the database cannot be reached.
+    // Fail a request rather than hang when the database cannot be reached, or stalls on a query.
     connectionTimeoutMillis: 10_000,
+    query_timeout: QUERY_TIMEOUT_MS,
     // Give idle connections back to the server after a while.
     idleTimeoutMillis: 30_000,
     // Replace connections now and then, so that after an RDS failover or a DNS change every one

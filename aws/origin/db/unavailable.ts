@@ -1,0 +1,31 @@
+/** Codes of a database that cannot be reached, or is starting, stopping or failing over (network and SQLSTATE). */
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "EAI_AGAIN",
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now
+  "57014", // query_canceled (the statement timeout)
+  "08000",
+  "08001",
+  "08003",
+  "08004",
+  "08006",
+]);
+
+/** What `pg` says when a connection or a query gave up waiting. */
+const UNAVAILABLE_MESSAGES =
+  /timeout exceeded when trying to connect|Connection terminated|Query read timeout|connect ECONNREFUSED/i;
+
+/** Whether an error means "the database is not there right now" (a 503 to retry), not a bug (a 500). */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) return true;
+  const cause = (error as { cause?: unknown })?.cause;
+  if (cause && cause !== error && isDatabaseUnavailable(cause)) return true;
+  return UNAVAILABLE_MESSAGES.test(String((error as Error)?.message ?? ""));
+}
