@@ -52,6 +52,26 @@ describe("the MCP relay refuses before reaching the origin", () => {
     expect(response.status).toBe(413);
   });
 
+  it("a chunked body that never ends, read only up to the limit", async () => {
+    let pulled = 0;
+    const chunk = new Uint8Array(64 * 1024).fill(0x61);
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+    const response = await callEdge(
+      new Request(`${PUBLIC_URL}/mcp/everything`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json" },
+        body: endless,
+      }),
+    );
+    expect(response.status).toBe(413);
+    expect(pulled).toBeLessThanOrEqual(4 * 1024 * 1024 + 2 * chunk.byteLength);
+  });
+
   it("but relays a well-formed request for a server name (the origin is down here: 502, not 4xx)", async () => {
     expect((await post("/mcp/everything", listTools)).status).toBe(502);
   });

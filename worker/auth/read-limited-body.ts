@@ -1,37 +1,11 @@
-/**
- * The request with its body buffered, or null when the body is larger than `maxBytes`. Bytes are counted
- * as they stream in and reading stops at the limit, so a chunked body without Content-Length cannot make
- * the Worker hold more than the limit; a declared Content-Length over the limit is refused unread.
- */
+import { readLimited } from "../http/read-limited.ts";
+
+/** The request with its body buffered (read under the limit, see `readLimited`), or null when it is larger than `maxBytes`. */
 export async function withLimitedBody(request: Request, maxBytes: number): Promise<Request | null> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) {
-    await request.body?.cancel().catch(() => undefined);
-    return null;
-  }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (request.body) {
-    const reader = request.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        return null;
-      }
-      chunks.push(value);
-    }
-  }
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const body = await readLimited(request, maxBytes);
+  if (body === null) return null;
   const headers = new Headers(request.headers);
   headers.delete("transfer-encoding");
-  headers.set("content-length", String(total));
+  headers.set("content-length", String(body.byteLength));
   return new Request(request.url, { method: request.method, headers, body: request.body ? body : undefined });
 }

@@ -3,6 +3,7 @@ import { ServerName } from "../../contract/config/schema.ts";
 import { recordAudit } from "../audit/record.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
+import { readLimited } from "../http/read-limited.ts";
 import { originAffinity } from "../upstream/affinity.ts";
 import { fetchOrigin } from "../upstream/fetch-origin.ts";
 import { inspectRequest, type RequestFacts } from "./inspect-request.ts";
@@ -127,11 +128,8 @@ function serverOf(pathname: string, servers: readonly string[]): ServerOfPath {
     : { success: false, message: `unknown server "${name.data}"; this edge serves: ${known}` };
 }
 
-/** The body as text with its size in bytes, or null when it is larger than allowed. */
+/** The body as text with its size in bytes, or null when it is larger than allowed (counted while it streams in). */
 async function readBody(request: Request): Promise<{ text: string; bytes: number } | null> {
-  const declared = Number(request.headers.get("content-length") ?? 0);
-  if (declared > MAX_REQUEST_BYTES) return null;
-  const raw = await request.arrayBuffer();
-  if (raw.byteLength > MAX_REQUEST_BYTES) return null;
-  return { text: new TextDecoder().decode(raw), bytes: raw.byteLength };
+  const raw = await readLimited(request, MAX_REQUEST_BYTES);
+  return raw && { text: new TextDecoder().decode(raw), bytes: raw.byteLength };
 }
