@@ -15,6 +15,7 @@ export const EDGE_ENV_NAMES = {
   IDP_ALLOWED_DOMAINS: ["idp.allowedDomains", "list"],
   SERVER_NAMES: ["servers", "list"],
   EDGE_SIGNING_KEY: ["signingKey", "string"],
+  EDGE_SIGNING_KEY_ROTATION: ["signingKeyRotation", "string"],
   ACCESS_TOKEN_TTL_SECONDS: ["accessTokenTtlSeconds", "number"],
   MCP_ALLOWED_ORIGINS: ["mcpAllowedOrigins", "list"],
   OAUTH_MAX_BODY_BYTES: ["oauth.maxBodyBytes", "number"],

@@ -88,6 +88,11 @@ export const EdgeConfig = z.strictObject({
   /** Private EC P-256 key as a JWK (JSON) that signs edge assertions. A Worker secret in production. */
   signingKey: z.string().min(1),
   /**
+   * A second EC P-256 JWK (private or public) whose public half is published beside the signing key's, for a
+   * rotation without a refused request: the next key before it signs, the previous one while the switch rolls out.
+   */
+  signingKeyRotation: z.string().min(1).optional(),
+  /**
    * Host names of web pages allowed to call the MCP endpoint from a browser (their `Origin`), besides the edge's
    * own and localhost. Requests from any other page get 403; native clients send no `Origin` and are unaffected.
    */

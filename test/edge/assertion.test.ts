@@ -1,4 +1,4 @@
-import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
+import { createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, type JSONWebKeySet, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
 import { EDGE_ASSERTION_TYPE, EDGE_JWKS_PATH } from "../../contract/edge-assertion.ts";
 import { edgeConfig } from "../../worker/config.ts";
@@ -30,6 +30,19 @@ describe("edge assertions", () => {
     expect(decodeProtectedHeader(first).kid).toBe(jwks.keys[0]?.kid);
     const { payload: other } = await jwtVerify(second, createLocalJWKSet(jwks));
     expect(other.jti).not.toBe(payload.jti);
+  });
+
+  it("publishes the rotation key beside the signing key (public half only), so a rotation refuses nothing", async () => {
+    const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+    const next = JSON.stringify({ ...(await exportJWK(privateKey)), kid: "next-key" });
+    const response = await callEdge(EDGE_JWKS_PATH, undefined, { EDGE_SIGNING_KEY_ROTATION: next });
+    const jwks = (await response.json()) as JSONWebKeySet;
+    expect(jwks.keys.map((key) => key.kid)).toEqual([expect.any(String), JSON.parse(next).kid]);
+    for (const key of jwks.keys) expect(key).not.toHaveProperty("d");
+    // An assertion signed with the rotation key verifies against what the origin fetched before the switch.
+    const config = edgeConfig(testEnv({ EDGE_SIGNING_KEY: next }));
+    const signed = await signAssertion(config, { sub: "user-1", client_id: "client-1", server: "everything" });
+    await expect(jwtVerify(signed, createLocalJWKSet(jwks))).resolves.toBeTruthy();
   });
 
   it("refuses to start with a signing key that is not a private P-256 key, saying what it expects", async () => {
