@@ -13,15 +13,20 @@ export interface RefusedWindow {
   bucket: string;
   windowStart: number;
   refused: number;
+  userSub?: string;
 }
 
 interface Window {
   start: number;
   used: number;
   refused: number;
+  /** Whose requests were refused, when the caller is a user rather than an IP. */
+  userSub?: string;
 }
 
 const WINDOW_MS = 60_000;
+/** The bucket of MCP requests (refusals counted here, decided by the Workers rate-limiting binding). */
+export const MCP_BUCKET = "mcp";
 const PENDING = "pending";
 
 /**
@@ -49,6 +54,23 @@ export class RateLimiter extends DurableObject<{ AUDIT_QUEUE: Queue<AuditEvent> 
     return { allowed, retryAfterSeconds: Math.max(1, Math.ceil((start + WINDOW_MS - now) / 1000)) };
   }
 
+  /**
+   * Counts a refusal decided elsewhere (the Workers rate-limiting binding, which keeps no count): the window's
+   * alarm then reports it with the others, as one event.
+   */
+  async noteRefused(bucket: string, userSub?: string, now = Date.now()): Promise<void> {
+    const storage = this.ctx.storage.kv;
+    const start = now - (now % WINDOW_MS);
+    let window = storage.get<Window>(bucket);
+    if (!window || window.start !== start) {
+      if (window && window.refused > 0)
+        this.keepRefused({ bucket, windowStart: window.start, refused: window.refused, userSub: window.userSub });
+      window = { start, used: 0, refused: 0 };
+    }
+    storage.put(bucket, { ...window, refused: window.refused + 1, ...(userSub && { userSub }) });
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(start + WINDOW_MS);
+  }
+
   /** Takes the refusals of every closed window out of storage. */
   drainRefused(now = Date.now()): RefusedWindow[] {
     const storage = this.ctx.storage.kv;
@@ -56,7 +78,7 @@ export class RateLimiter extends DurableObject<{ AUDIT_QUEUE: Queue<AuditEvent> 
     storage.delete(PENDING);
     for (const [bucket, window] of storage.list<Window>()) {
       if (bucket === PENDING || window.refused === 0 || window.start + WINDOW_MS > now) continue;
-      drained.push({ bucket, windowStart: window.start, refused: window.refused });
+      drained.push({ bucket, windowStart: window.start, refused: window.refused, userSub: window.userSub });
       storage.put(bucket, { ...window, refused: 0 });
     }
     return drained;
@@ -76,7 +98,8 @@ export class RateLimiter extends DurableObject<{ AUDIT_QUEUE: Queue<AuditEvent> 
           {
             id: crypto.randomUUID(),
             time: new Date(window.windowStart).toISOString(),
-            kind: "auth.rate_limited",
+            kind: window.bucket === MCP_BUCKET ? "mcp.rate_limited" : "auth.rate_limited",
+            ...(window.userSub && { userSub: window.userSub }),
             method: window.bucket,
             outcome: "denied",
             httpStatus: 429,

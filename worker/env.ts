@@ -18,6 +18,10 @@ export interface EdgeEnv {
   ORIGIN_AFFINITY: DurableObjectNamespace<OriginAffinity>;
   /** Request counters per caller (one object per client IP) for the authorization endpoints' rate limits. */
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  /** MCP requests per signed-in user (Workers rate limiting; limits in wrangler.toml). Unbound: no limit. */
+  RATE_LIMIT_USER?: RateLimit;
+  /** MCP requests per client IP, counted before the token is checked. Unbound: no limit. */
+  RATE_LIMIT_IP?: RateLimit;
   [variable: string]: unknown;
 }
 

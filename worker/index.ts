@@ -20,6 +20,7 @@ import { edgeConfig } from "./config.ts";
 import type { EdgeEnv } from "./env.ts";
 import { forBrowsers } from "./mcp/browser-answers.ts";
 import { refuseForeignOrigin } from "./mcp/origin-check.ts";
+import { mcpRateLimited } from "./mcp/rate-limit.ts";
 import { healthz, readyz } from "./ops/health.ts";
 import { serveEdgeJwks } from "./upstream/jwks.ts";
 
@@ -48,6 +49,9 @@ const mcpResource = async (c: { req: { raw: Request; url: string }; env: EdgeEnv
 };
 // A browser page of another site never reaches MCP (DNS rebinding, cross-site requests): 403 before any token check.
 const mcpEndpoint = async (c: Parameters<typeof mcpResource>[0]) => {
+  const ip = c.req.raw.headers.get("cf-connecting-ip");
+  const limited = ip ? await mcpRateLimited(c.env, c.executionCtx as ExecutionContext, { ip }) : null;
+  if (limited) return limited;
   const refused = refuseForeignOrigin(c.req.raw, edgeConfig(c.env));
   if (!refused) return mcpResource(c);
   auditRefusedToken(c.req.raw, refused, c.env, c.executionCtx as ExecutionContext, Date.now());

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { capturedAudit } from "./audit-capture.ts";
 import { callEdge, PUBLIC_URL } from "./edge-env.ts";
 import { mcpStatus, registerClient, signedInTokens } from "./sign-in.ts";
 
@@ -87,8 +88,8 @@ describe("the MCP relay refuses before reaching the origin", () => {
 
 describe("refusals at the relay are audited", () => {
   it("records an unknown server and an oversized body as audit events, with the user", async () => {
-    const sent: Record<string, unknown>[] = [];
-    const queue = { send: async (event: Record<string, unknown>) => void sent.push(event) };
+    const audit = capturedAudit();
+    const sent = audit.events;
     const request = (path: string, body: string) =>
       callEdge(
         path,
@@ -101,7 +102,7 @@ describe("refusals at the relay are audited", () => {
           },
           body,
         },
-        { AUDIT_QUEUE: queue },
+        audit.env,
       );
     expect((await request("/mcp/unknown", listTools)).status).toBe(404);
     expect((await request("/mcp/everything", "x".repeat(4 * 1024 * 1024 + 1))).status).toBe(413);
@@ -114,8 +115,8 @@ describe("refusals at the relay are audited", () => {
 
 describe("audit events always fit the queue", () => {
   it("cuts a 200 KB tool name to a marked prefix instead of losing the event", async () => {
-    const sent: Record<string, unknown>[] = [];
-    const queue = { send: async (event: Record<string, unknown>) => void sent.push(event) };
+    const audit = capturedAudit();
+    const sent = audit.events;
     const name = "t".repeat(200 * 1024);
     const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: {} } });
     await callEdge(
@@ -129,7 +130,7 @@ describe("audit events always fit the queue", () => {
         },
         body,
       },
-      { AUDIT_QUEUE: queue },
+      audit.env,
     );
     expect(sent).toHaveLength(1);
     const tool = sent[0]?.tool as string;

@@ -10,6 +10,7 @@ import { inspectRequest, type RequestFacts } from "./inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
 import { isSessionRequest, toSession } from "./legacy-session.ts";
 import { observeResponse } from "./observe-response.ts";
+import { mcpRateLimited } from "./rate-limit.ts";
 import { headersToClient, headersToOrigin } from "./relay-headers.ts";
 import { serverSegment } from "./server-path.ts";
 
@@ -43,6 +44,8 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
     });
     return jsonRpcError(status, undefined, code, message);
   };
+  const limited = await mcpRateLimited(env, ctx, { userSub: user.sub });
+  if (limited) return limited;
   const server = serverOf(new URL(request.url).pathname, config.servers);
   if (!server.success) return refuse(404, JSON_RPC.methodNotFound, server.message);
 

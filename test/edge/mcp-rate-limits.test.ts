@@ -1,0 +1,73 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { RateLimiter } from "../../durable-objects/rate-limiter.ts";
+import type { EdgeEnv } from "../../worker/env.ts";
+import { capturedAudit } from "./audit-capture.ts";
+import { callEdge } from "./edge-env.ts";
+import { registerClient, signedInTokens } from "./sign-in.ts";
+
+// MCP calls are limited per client IP (before the token is looked at) and per signed-in user, with the Workers
+// rate-limiting bindings of wrangler.toml. Here the bindings' verdicts are stood in for: the binding itself is the
+// platform's; what is tested is what the edge does with a refusal.
+
+let accessToken: string;
+beforeAll(async () => {
+  accessToken = (await signedInTokens(await registerClient())).access_token;
+});
+
+const listTools = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+const refusing = { limit: async () => ({ success: false }) };
+const allowing = { limit: async () => ({ success: true }) };
+const counterOf = (key: string) => {
+  const namespace = (env as unknown as EdgeEnv).RATE_LIMITER;
+  return namespace.get(namespace.idFromName(key));
+};
+
+const call = (headers: Record<string, string>, bindings: Record<string, unknown>) =>
+  callEdge(
+    "/mcp/everything",
+    {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+      body: listTools,
+    },
+    bindings,
+  );
+
+describe("rate limits of MCP calls", () => {
+  it("refuses a user over the limit with 429 and Retry-After, before the origin", async () => {
+    const response = await call(
+      { authorization: `Bearer ${accessToken}` },
+      { RATE_LIMIT_USER: refusing, RATE_LIMIT_IP: allowing },
+    );
+    expect(response.status).toBe(429);
+    expect(response.headers.get("retry-after")).toBe("60");
+    expect(await response.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32000 } });
+  });
+
+  it("cuts a flood of bad tokens from one address before any token check, so it cannot flood the audit", async () => {
+    const response = await call(
+      { authorization: "Bearer not-a-token", "cf-connecting-ip": "203.0.113.7" },
+      { RATE_LIMIT_IP: refusing, RATE_LIMIT_USER: allowing },
+    );
+    expect(response.status).toBe(429);
+  });
+
+  it("audits refusals as one mcp.rate_limited event per minute with their count", async () => {
+    const ip = `203.0.113.${Math.floor(Math.random() * 200) + 20}`;
+    for (let i = 0; i < 3; i++) await call({ "cf-connecting-ip": ip }, { RATE_LIMIT_IP: refusing });
+    const audit = capturedAudit();
+    await runInDurableObject(counterOf(`ip:${ip}`), async (limiter: RateLimiter) => {
+      Object.assign((limiter as unknown as { env: object }).env, audit.env);
+      await limiter.reportRefused(Date.now() + 61_000);
+    });
+    expect(audit.events).toEqual([
+      expect.objectContaining({ kind: "mcp.rate_limited", method: "mcp", httpStatus: 429, count: 3 }),
+    ]);
+  });
+
+  it("limits nothing where the bindings are not bound (local development)", async () => {
+    const response = await call({ authorization: `Bearer ${accessToken}`, "cf-connecting-ip": "203.0.113.9" }, {});
+    expect(response.status).toBe(502); // reached the relay; the origin is down in these tests
+  });
+});
