@@ -113,6 +113,46 @@ describe("refusals at the relay are audited", () => {
   });
 });
 
+describe("JSON-RPC batches", () => {
+  const batch = JSON.stringify([
+    { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "delete_everything", arguments: {} } },
+    { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { message: "cover" } } },
+  ]);
+  const send = (version: string | undefined, audit: ReturnType<typeof capturedAudit>) =>
+    callEdge(
+      "/mcp/everything",
+      {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${accessToken}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...(version && { "mcp-protocol-version": version }),
+        },
+        body: batch,
+      },
+      audit.env,
+    );
+
+  it("are refused after 2025-03-26 (removed in 2025-06-18), and the refusal audited", async () => {
+    for (const version of ["2025-06-18", "2025-11-25", "2026-07-28"]) {
+      const audit = capturedAudit();
+      const response = await send(version, audit);
+      expect(response.status, version).toBe(400);
+      expect(audit.events).toEqual([expect.objectContaining({ httpStatus: 400, outcome: "error" })]);
+    }
+  });
+
+  it("are relayed for a 2025-03-26 client with one audit event per call, so no call hides in a batch", async () => {
+    const audit = capturedAudit();
+    await send("2025-03-26", audit);
+    expect(audit.events.map((event) => [event.method, event.tool])).toEqual([
+      ["tools/call", "delete_everything"],
+      ["tools/call", "echo"],
+    ]);
+  });
+});
+
 describe("audit events always fit the queue", () => {
   it("cuts a 200 KB tool name to a marked prefix instead of losing the event", async () => {
     const audit = capturedAudit();

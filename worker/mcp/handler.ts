@@ -55,6 +55,17 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
   const facts: RequestFacts =
     body !== undefined ? inspectRequest(body, request.headers) : { method: METHOD_OF_HTTP_VERB[request.method] };
 
+  // Batches went away in 2025-06-18 and never came back: a batch is served only to a 2025-03-26 client, and then
+  // each of its messages is audited on its own, so that no call hides in one.
+  if (facts.batch && !batchAllowed(facts.batch, request.headers.get("mcp-protocol-version"))) {
+    return refuse(
+      400,
+      JSON_RPC.invalidRequest,
+      "JSON-RPC batches are not allowed after protocol version 2025-03-26: send one message per request",
+      server.name,
+    );
+  }
+
   const claims = {
     sub: user.sub,
     email: user.email,
@@ -88,28 +99,35 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
     );
   }
 
-  const { response, observed } = observeResponse(originResponse, facts.id);
-  recordAudit(
-    env,
-    ctx,
-    observed.then((observation) => ({
-      kind: "mcp.request" as const,
-      userSub: user.sub,
-      userEmail: user.email,
-      clientId: ctx.auth.clientId,
-      server: server.name,
-      method: facts.method,
-      tool: facts.tool,
-      protocolVersion: facts.protocolVersion,
-      outcome: observation.outcome,
-      errorCode: observation.errorCode,
-      httpStatus: originResponse.status,
-      latencyMs: Date.now() - started,
-      requestBytes: read.bytes,
-      responseBytes: observation.responseBytes,
-    })),
-  );
+  const { response, observed } = observeResponse(originResponse, facts.batch ? undefined : facts.id);
+  for (const message of facts.batch ?? [facts]) {
+    recordAudit(
+      env,
+      ctx,
+      observed.then((observation) => ({
+        kind: "mcp.request" as const,
+        userSub: user.sub,
+        userEmail: user.email,
+        clientId: ctx.auth.clientId,
+        server: server.name,
+        method: message.method,
+        tool: message.tool,
+        protocolVersion: message.protocolVersion,
+        outcome: observation.outcome,
+        errorCode: observation.errorCode,
+        httpStatus: originResponse.status,
+        latencyMs: Date.now() - started,
+        requestBytes: read.bytes,
+        responseBytes: observation.responseBytes,
+      })),
+    );
+  }
   return new Response(response.body, { status: response.status, headers: headersToClient(response.headers) });
+}
+
+/** A batch is 2025-03-26 only (the version a session without the header is assumed to speak). */
+function batchAllowed(batch: RequestFacts[], headerVersion: string | null): boolean {
+  return batch.length > 0 && (headerVersion ?? "2025-03-26") === "2025-03-26" && batch.every((message) => !message.modern);
 }
 
 type ServerOfPath = { success: true; name: string } | { success: false; message: string };

@@ -11,6 +11,8 @@ export interface RequestFacts {
   modern?: boolean;
   /** A JSON-RPC response (a client answering a server-to-client request). */
   isResponse?: boolean;
+  /** For a batch (a JSON array): what each of its messages is, so each is audited and checked on its own. */
+  batch?: RequestFacts[];
 }
 
 const MODERN_VERSION_KEY = "io.modelcontextprotocol/protocolVersion";
@@ -23,8 +25,13 @@ export function inspectRequest(body: string, headers: Headers): RequestFacts {
   } catch {
     return { protocolVersion: headerVersion };
   }
-  if (Array.isArray(message)) return { method: "batch", protocolVersion: headerVersion };
-  if (typeof message !== "object" || message === null) return { protocolVersion: headerVersion };
+  if (Array.isArray(message))
+    return { method: "batch", protocolVersion: headerVersion, batch: message.map((element) => factsOf(element, headerVersion)) };
+  return factsOf(message, headerVersion);
+}
+
+function factsOf(message: unknown, headerVersion: string | undefined): RequestFacts {
+  if (typeof message !== "object" || message === null || Array.isArray(message)) return { protocolVersion: headerVersion };
 
   const { method, id, params } = message as { method?: unknown; id?: unknown; params?: Record<string, unknown> };
   const meta = params?._meta as Record<string, unknown> | undefined;
