@@ -79,6 +79,8 @@ export const EdgeConfig = z.strictObject({
     scopes: z.array(z.string()).default(["openid", "email", "profile"]),
     /** If set, only these e-mail domains may sign in (Google's `hd` claim, or the e-mail's domain). */
     allowedDomains: z.array(z.string()).default([]),
+    /** The edge gives up on the IdP's discovery and token endpoints after this many seconds (sign-in fails cleanly). */
+    requestTimeoutSeconds: z.number().int().min(1).max(60).default(10),
   }),
   /**
    * The upstream servers' names, as the origin serves them. Each is a protected resource of its own,
@@ -97,6 +99,11 @@ export const EdgeConfig = z.strictObject({
    * own and localhost. Requests from any other page get 403; native clients send no `Origin` and are unaffected.
    */
   mcpAllowedOrigins: z.array(z.string().min(1)).default([]),
+  /**
+   * How long the edge waits for the origin to start answering an MCP request before answering 504 itself. Above
+   * the origin's `relay.requestTimeoutSeconds`, so that an upstream's slowness is reported by the origin.
+   */
+  originAnswerTimeoutSeconds: z.number().int().min(1).max(3600).default(330),
   /** Lifetime of the access tokens the edge issues to MCP clients, in seconds. */
   accessTokenTtlSeconds: z.number().int().min(60).max(86_400).default(3600),
   /** Limits of the authorization endpoints (`/authorize`, `/oauth/token`, `/register`); see docs/configuration.md. */

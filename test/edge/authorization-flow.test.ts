@@ -116,10 +116,10 @@ describe("authorization at the edge", () => {
       },
       body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/list" }),
     });
-    expect(mcp.status).toBe(502);
+    expect(mcp.status).toBe(503);
     expect(await mcp.json()).toMatchObject({
       id: 7,
-      error: { code: -32000, message: 'the origin could not be reached for server "everything"' },
+      error: { code: -32000, message: 'the origin could not be reached for server "everything"; try again shortly' },
     });
   });
 
@@ -176,13 +176,13 @@ describe("authorization at the edge", () => {
     expect(refreshed.status).toBe(200);
     const second = (await refreshed.json()) as Tokens;
     expect(second.refresh_token).not.toBe(first.refresh_token);
-    expect(await mcpStatus(second.access_token)).toBe(502);
+    expect(await mcpStatus(second.access_token)).toBe(503);
   });
 
   it("lets nothing through with a revoked access token", async () => {
     const clientId = await registerClient();
     const tokens = await signedInTokens(clientId);
-    expect(await mcpStatus(tokens.access_token)).toBe(502);
+    expect(await mcpStatus(tokens.access_token)).toBe(503);
     const revoked = await tokenRequest({ token: tokens.access_token, client_id: clientId });
     expect(revoked.status).toBe(200);
     expect(await mcpStatus(tokens.access_token)).toBe(401);
@@ -218,6 +218,6 @@ describe("users whose identity-provider sub is unusual", () => {
     expect(token.status).toBe(200);
     const tokens = (await token.json()) as Tokens;
     expect(tokens.access_token).not.toContain("urn:tenant"); // the sub stays out of the tokens clients hold
-    expect(await mcpStatus(tokens.access_token)).toBe(502);
+    expect(await mcpStatus(tokens.access_token)).toBe(503);
   });
 });

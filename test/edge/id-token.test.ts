@@ -1,6 +1,7 @@
 import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { domainRefusal } from "../../worker/auth/domain-policy.ts";
+import { discoverProvider } from "../../worker/auth/idp/discovery.ts";
 import { verifyIdToken } from "../../worker/auth/idp/verify-id-token.ts";
 import { edgeConfig } from "../../worker/config.ts";
 import { testEnv } from "./edge-env.ts";
@@ -127,5 +128,13 @@ describe("allowed domains", () => {
 
   it("refuses a verified address of another domain at another provider", () => {
     expect(domainRefusal(withDomains(ISSUER), user({ email: "guest@other.example" }))).toMatch(/other.example/);
+  });
+});
+
+describe("an identity provider that hangs", () => {
+  it("is given up on after the configured timeout, with an error that says so", async () => {
+    const started = Date.now();
+    await expect(discoverProvider(inject("silentUrl"), 500)).rejects.toThrow(/timed? ?out|abort/i);
+    expect(Date.now() - started).toBeLessThan(3000);
   });
 });

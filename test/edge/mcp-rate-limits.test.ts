@@ -68,6 +68,6 @@ describe("rate limits of MCP calls", () => {
 
   it("limits nothing where the bindings are not bound (local development)", async () => {
     const response = await call({ authorization: `Bearer ${accessToken}`, "cf-connecting-ip": "203.0.113.9" }, {});
-    expect(response.status).toBe(502); // reached the relay; the origin is down in these tests
+    expect(response.status).toBe(503); // reached the relay; the origin is down in these tests
   });
 });

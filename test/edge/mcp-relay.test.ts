@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { capturedAudit } from "./audit-capture.ts";
 import { callEdge, PUBLIC_URL } from "./edge-env.ts";
 import { mcpStatus, registerClient, signedInTokens } from "./sign-in.ts";
@@ -73,8 +73,10 @@ describe("the MCP relay refuses before reaching the origin", () => {
     expect(pulled).toBeLessThanOrEqual(4 * 1024 * 1024 + 2 * chunk.byteLength);
   });
 
-  it("but relays a well-formed request for a server name (the origin is down here: 502, not 4xx)", async () => {
-    expect((await post("/mcp/everything", listTools)).status).toBe(502);
+  it("but relays a well-formed request for a server name (the origin is down here: 503 and Retry-After, not 4xx)", async () => {
+    const response = await post("/mcp/everything", listTools);
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("5");
   });
 
   it("a server the edge does not serve, naming the ones it does", async () => {
@@ -110,6 +112,29 @@ describe("refusals at the relay are audited", () => {
       expect.objectContaining({ kind: "mcp.request", httpStatus: 404, outcome: "denied", userSub: expect.any(String) }),
       expect.objectContaining({ kind: "mcp.request", httpStatus: 413, outcome: "error", server: "everything" }),
     ]);
+  });
+});
+
+describe("an origin that hangs", () => {
+  it("gets 504 with Retry-After and a JSON-RPC error once the answer timeout passes, instead of hanging", async () => {
+    const started = Date.now();
+    const response = await callEdge(
+      "/mcp/everything",
+      {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${accessToken}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+        },
+        body: listTools,
+      },
+      { ORIGIN_URL: inject("silentUrl"), ORIGIN_ANSWER_TIMEOUT_SECONDS: "1" },
+    );
+    expect(response.status).toBe(504);
+    expect(response.headers.get("retry-after")).toBe("5");
+    expect(await response.json()).toMatchObject({ id: 1, error: { code: -32000 } });
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });
 
@@ -183,14 +208,14 @@ describe("audit events always fit the queue", () => {
 describe("token audiences (RFC 8707)", () => {
   it("a token for one server opens no other", async () => {
     const tokens = await signedInTokens(await registerClient(), `${PUBLIC_URL}/mcp/everything`);
-    expect(await mcpStatus(tokens.access_token, "everything")).toBe(502); // through to the (absent) origin
+    expect(await mcpStatus(tokens.access_token, "everything")).toBe(503); // through to the (absent) origin
     expect(await mcpStatus(tokens.access_token, "filesystem")).toBe(401);
   });
 
   it("a token for the umbrella /mcp opens every server", async () => {
     const tokens = await signedInTokens(await registerClient());
-    expect(await mcpStatus(tokens.access_token, "everything")).toBe(502);
-    expect(await mcpStatus(tokens.access_token, "filesystem")).toBe(502);
+    expect(await mcpStatus(tokens.access_token, "everything")).toBe(503);
+    expect(await mcpStatus(tokens.access_token, "filesystem")).toBe(503);
   });
 });
 
@@ -219,8 +244,8 @@ describe("browser origins (DNS rebinding, cross-site pages)", () => {
   });
 
   it("lets through the edge's own origin and local pages (the Inspector runs on localhost)", async () => {
-    expect((await fromOrigin(PUBLIC_URL)).status).toBe(502);
-    expect((await fromOrigin("http://localhost:6274")).status).toBe(502);
+    expect((await fromOrigin(PUBLIC_URL)).status).toBe(503);
+    expect((await fromOrigin("http://localhost:6274")).status).toBe(503);
   });
 
   it("lets through a page the configuration allows", async () => {
@@ -238,7 +263,7 @@ describe("browser origins (DNS rebinding, cross-site pages)", () => {
       },
       { MCP_ALLOWED_ORIGINS: "tools.example.com" },
     );
-    expect(response.status).toBe(502);
+    expect(response.status).toBe(503);
   });
 });
 

@@ -121,7 +121,7 @@ export const tokenRequest = (params: Record<string, string>) =>
     body: new URLSearchParams(params),
   });
 
-/** An MCP request with this token; the origin is not running here, so 502 means the edge let it through. */
+/** An MCP request with this token; the origin is not running here, so 503 means the edge let it through. */
 export const mcpStatus = async (accessToken: string, server = "everything") =>
   (
     await callEdge(`/mcp/${server}`, {

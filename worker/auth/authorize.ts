@@ -65,7 +65,7 @@ export async function decideConsent(request: Request, env: EdgeEnv): Promise<Res
       return new Response(null, { status: 302, headers: denied.headers });
     }
     const approved = await oauth.approveConsent(buffered, handle);
-    const provider = await discoverProvider(config.idp.issuer);
+    const provider = await discoverProvider(config.idp.issuer, config.idp.requestTimeoutSeconds * 1000);
     const pkce = await createPkce();
     const pending: PendingSignIn = { verifier: pkce.verifier, nonce: randomToken() };
     const { state, headers } = await oauth.beginUpstream(approved.request, { data: pending, headers: approved.headers });

@@ -28,7 +28,7 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
     const config = edgeConfig(env);
     let user: UserProps & { emailVerified: boolean };
     try {
-      const provider = await discoverProvider(config.idp.issuer);
+      const provider = await discoverProvider(config.idp.issuer, config.idp.requestTimeoutSeconds * 1000);
       user = await verifyIdToken(
         config,
         idpKeys(provider),

@@ -5,7 +5,7 @@ import { edgeConfig } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
 import { readLimited } from "../http/read-limited.ts";
 import { originAffinity } from "../upstream/affinity.ts";
-import { fetchOrigin } from "../upstream/fetch-origin.ts";
+import { fetchOrigin, OriginTimeout } from "../upstream/fetch-origin.ts";
 import { inspectRequest, type RequestFacts } from "./inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
 import { isSessionRequest, toSession } from "./legacy-session.ts";
@@ -16,6 +16,9 @@ import { serverSegment } from "./server-path.ts";
 
 /** Larger request bodies are refused before they are read whole (the SDKs cap messages at 4 MB too). */
 const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+
+/** What a client is told to wait before retrying when the origin failed. */
+const ORIGIN_RETRY_AFTER_SECONDS = 5;
 
 /** What a GET or DELETE means on a legacy MCP endpoint, for the audit trail. */
 const METHOD_OF_HTTP_VERB: Record<string, string> = { GET: "stream/open", DELETE: "session/delete" };
@@ -90,13 +93,7 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
           originAffinity(env),
         );
   } catch (error) {
-    console.error(`origin unreachable for server ${server.name}: ${String(error)}`);
-    originResponse = jsonRpcError(
-      502,
-      facts.id,
-      JSON_RPC.upstreamUnavailable,
-      `the origin could not be reached for server "${server.name}"`,
-    );
+    originResponse = originFailure(error, server.name, facts.id);
   }
 
   const { response, observed } = observeResponse(originResponse, facts.batch ? undefined : facts.id);
@@ -123,6 +120,18 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
     );
   }
   return new Response(response.body, { status: response.status, headers: headersToClient(response.headers) });
+}
+
+/** What the client gets when the origin cannot be reached (503) or does not begin to answer in time (504): retry soon. */
+function originFailure(error: unknown, server: string, id: string | number | undefined): Response {
+  const timedOut = error instanceof OriginTimeout;
+  console.error(`origin ${timedOut ? "timed out" : "unreachable"} for server ${server}: ${String(error)}`);
+  const message = timedOut
+    ? `the origin did not answer in time for server "${server}"; try again`
+    : `the origin could not be reached for server "${server}"; try again shortly`;
+  return jsonRpcError(timedOut ? 504 : 503, id, JSON_RPC.upstreamUnavailable, message, {
+    "retry-after": String(ORIGIN_RETRY_AFTER_SECONDS),
+  });
 }
 
 /** A batch is 2025-03-26 only (the version a session without the header is assumed to speak). */

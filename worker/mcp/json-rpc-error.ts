@@ -1,6 +1,12 @@
 /** A JSON-RPC error answer the edge gives itself (when the origin is unreachable, or a request is refused before relaying). */
-export function jsonRpcError(status: number, id: string | number | undefined, code: number, message: string): Response {
-  return Response.json({ jsonrpc: "2.0", id: id ?? null, error: { code, message } }, { status });
+export function jsonRpcError(
+  status: number,
+  id: string | number | undefined,
+  code: number,
+  message: string,
+  headers?: Record<string, string>,
+): Response {
+  return Response.json({ jsonrpc: "2.0", id: id ?? null, error: { code, message } }, { status, headers });
 }
 
 /** JSON-RPC codes the edge uses. */

@@ -20,7 +20,30 @@ export async function fetchOrigin(
   headers.set(EDGE_ASSERTION_HEADER, await signAssertion(config, claims));
   const sent = await affinity?.current(claims.sub);
   if (sent?.cookies) headers.set("cookie", sent.cookies);
-  const response = await fetch(`${config.originUrl}${path}`, { ...init, headers, redirect: "manual" });
+  // Only the wait for the answer to begin is bounded: an answer that streams (a long call, a listen stream) may
+  // last as long as it needs.
+  const gaveUp = new AbortController();
+  const timer = setTimeout(
+    () => gaveUp.abort(new OriginTimeout(config.originAnswerTimeoutSeconds)),
+    config.originAnswerTimeoutSeconds * 1000,
+  );
+  let response: Response;
+  try {
+    const signal = init.signal ? AbortSignal.any([init.signal, gaveUp.signal]) : gaveUp.signal;
+    response = await fetch(`${config.originUrl}${path}`, { ...init, headers, redirect: "manual", signal });
+  } catch (error) {
+    throw gaveUp.signal.aborted ? gaveUp.signal.reason : error;
+  } finally {
+    clearTimeout(timer);
+  }
   await affinity?.learn(claims.sub, sent, response);
   return response;
+}
+
+/** The origin did not begin to answer in time. */
+export class OriginTimeout extends Error {
+  constructor(seconds: number) {
+    super(`the origin did not answer within ${seconds} s`);
+    this.name = "OriginTimeout";
+  }
 }

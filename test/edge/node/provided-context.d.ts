@@ -3,6 +3,8 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** Issuer URL of the local OpenID provider started for the authorization tests. */
     idpIssuer: string;
+    /** A server that accepts connections and never answers (a hung origin or identity provider). */
+    silentUrl: string;
   }
 }
 

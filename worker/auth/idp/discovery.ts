@@ -13,11 +13,11 @@ const CACHE_MS = 60 * 60 * 1000;
 const cache = new Map<string, { metadata: ProviderMetadata; fetchedAt: number }>();
 
 /** Reads `<issuer>/.well-known/openid-configuration` (cached for an hour per isolate) and checks it names the same issuer. */
-export async function discoverProvider(issuer: string): Promise<ProviderMetadata> {
+export async function discoverProvider(issuer: string, timeoutMs: number): Promise<ProviderMetadata> {
   const cached = cache.get(issuer);
   if (cached && Date.now() - cached.fetchedAt < CACHE_MS) return cached.metadata;
   const url = `${issuer}/.well-known/openid-configuration`;
-  const response = await fetch(url, { headers: { accept: "application/json" } });
+  const response = await fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(timeoutMs) });
   if (!response.ok) throw new Error(`identity provider discovery at ${url} answered ${response.status}`);
   const parsed = ProviderMetadata.safeParse(await response.json());
   if (!parsed.success)

@@ -26,6 +26,7 @@ export async function exchangeCode(
       redirect_uri: `${config.publicUrl}${IDP_CALLBACK_PATH}`,
       code_verifier: verifier,
     }),
+    signal: AbortSignal.timeout(config.idp.requestTimeoutSeconds * 1000),
   });
   const body = (await response.json().catch(() => ({}))) as { id_token?: unknown; error?: unknown };
   if (!response.ok || typeof body.id_token !== "string") {
