@@ -35,6 +35,7 @@ const everyField = (): AuditEvent =>
     requestBytes: 512,
     responseBytes: 2048,
     protocolVersion: "2025-11-25",
+    count: 3,
   });
 
 const newestFirst = (events: AuditEvent[]) => [...events].sort((a, b) => b.time.localeCompare(a.time));

@@ -64,6 +64,7 @@ describe("migrate", () => {
       "audit_events.response_bytes integer",
       "audit_events.protocol_version text",
       "audit_events.received_at timestamp with time zone not null",
+      "audit_events.count integer",
     ]);
 
     const indexes = await db.pool.query<{ indexdef: string }>(

@@ -34,6 +34,7 @@ const COLUMNS = [
   ["requestBytes", "request_bytes", "int"],
   ["responseBytes", "response_bytes", "int"],
   ["protocolVersion", "protocol_version", "text"],
+  ["count", "count", "int"],
 ] as const satisfies readonly (readonly [Field, string, string])[];
 
 const COLUMN_LIST = COLUMNS.map(([, column]) => column).join(", ");
