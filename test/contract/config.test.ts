@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadOriginConfig } from "../../aws/origin/config.ts";
-import { EDGE_ENV_NAMES } from "../../contract/config/env-names.ts";
+import { EDGE_ENV_NAMES, ORIGIN_ENV_NAMES } from "../../contract/config/env-names.ts";
 import { ConfigError, loadConfig } from "../../contract/config/load.ts";
-import { EdgeConfig } from "../../contract/config/schema.ts";
+import { EdgeConfig, OriginConfig } from "../../contract/config/schema.ts";
 
 const validEdgeEnv = {
   PUBLIC_URL: "https://mcp.example.com",
@@ -27,6 +27,27 @@ function problemsOf(load: () => unknown): string[] {
 }
 
 describe("configuration", () => {
+  it("accepts the example configuration file as it is shipped (a stdio and an HTTP upstream)", () => {
+    const example = new URL("../../proxy.config.example.json", import.meta.url).pathname;
+    const config = loadOriginConfig({ MCP_PROXY_CONFIG: example });
+    expect(Object.keys(config.servers)).toEqual(["docs", "tickets"]);
+    expect(config.servers.tickets).toMatchObject({
+      transport: "http",
+      identity: "jwt",
+      headers: { "x-api-key": { secret: "TICKETS_API_KEY" } },
+    });
+  });
+
+  it("refuses an HTTP upstream whose URL is not http(s), naming the key", () => {
+    const bad = { servers: { x: { transport: "http", url: "ftp://files.example/mcp" } } };
+    expect(() =>
+      loadConfig(OriginConfig, ORIGIN_ENV_NAMES, {
+        env: { ORIGIN_PUBLIC_URL: "https://o.example.com", EDGE_ISSUER: "https://e.example.com" },
+        file: { path: "f", content: bad },
+      }),
+    ).toThrow(/servers\.x\.url/);
+  });
+
   it("applies defaults under the environment", () => {
     const config = loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: validEdgeEnv });
     expect(config.idp.scopes).toEqual(["openid", "email", "profile"]);
