@@ -1,12 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
 import { type Server, WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/server";
-import type { EdgeAssertionClaims } from "../contract/edge-assertion.ts";
 import { edgeConfig } from "../worker/config.ts";
 import type { EdgeEnv } from "../worker/env.ts";
+import { discoverUpstream } from "../worker/mcp/bridge/discover.ts";
 import { MemoryEventStore } from "../worker/mcp/bridge/event-store.ts";
 import { listenToOrigin } from "../worker/mcp/bridge/listen.ts";
-import { exchangeWithOrigin, HOP_VERSION, META, type OriginLink } from "../worker/mcp/bridge/origin-exchange.ts";
-import type { SessionIdentity, SessionRecord } from "../worker/mcp/bridge/session-record.ts";
+import type { OriginLink } from "../worker/mcp/bridge/origin-exchange.ts";
+import { claimsOf, type SessionIdentity, type SessionRecord } from "../worker/mcp/bridge/session-record.ts";
 import { sessionServer } from "../worker/mcp/bridge/session-server.ts";
 import { SseServerTransport } from "../worker/mcp/bridge/sse-transport.ts";
 import { JSON_RPC, jsonRpcError } from "../worker/mcp/json-rpc-error.ts";
@@ -316,52 +316,4 @@ function clientOf(params: Record<string, unknown>): SessionRecord["client"] {
     capabilities: (params.capabilities ?? {}) as SessionRecord["client"]["capabilities"],
     info: (params.clientInfo ?? { name: "unknown", version: "unknown" }) as SessionRecord["client"]["info"],
   };
-}
-
-function claimsOf(identity: SessionIdentity): EdgeAssertionClaims {
-  return {
-    sub: identity.sub,
-    email: identity.email,
-    groups: identity.groups,
-    client_id: identity.clientId,
-    server: identity.server,
-    // The origin speaks the 2025 protocol to the upstream for this client (see contract/edge-assertion.ts).
-    client_era: "legacy",
-  };
-}
-
-/** Asks the origin what the upstream is, as the client that is initializing would see it. */
-async function discoverUpstream(
-  origin: OriginLink,
-  caller: SessionIdentity,
-  client: SessionRecord["client"],
-): Promise<SessionRecord["discover"]> {
-  const params = {
-    _meta: {
-      [META.protocolVersion]: HOP_VERSION,
-      [META.clientCapabilities]: client.capabilities,
-      [META.clientInfo]: client.info,
-    },
-  };
-  for await (const message of exchangeWithOrigin(
-    origin,
-    caller.server,
-    claimsOf(caller),
-    { id: "discover", method: "server/discover", params },
-    AbortSignal.timeout(30_000),
-  )) {
-    if (message.error) throw new Error(`server/discover answered ${message.error.code}: ${message.error.message}`);
-    const result = message.result;
-    if (!result) continue;
-    const meta = (result._meta ?? {}) as Record<string, unknown>;
-    return {
-      serverInfo: (meta[META.serverInfo] ?? {
-        name: caller.server,
-        version: "unknown",
-      }) as SessionRecord["discover"]["serverInfo"],
-      capabilities: (result.capabilities ?? {}) as SessionRecord["discover"]["capabilities"],
-      instructions: typeof result.instructions === "string" ? result.instructions : undefined,
-    };
-  }
-  throw new Error("server/discover got no answer");
 }

@@ -156,3 +156,19 @@ describe("resumption of a 2025-era client's GET stream", () => {
     resumed.close();
   }, 30_000);
 });
+
+describe("list changes for a 2026-07-28 client", () => {
+  it("arrive on its subscriptions/listen stream through the edge and the origin", async () => {
+    const client = new Client({ name: "e2e-listen", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
+    await client.connect(new StreamableHTTPClientTransport(url(), { authProvider: provider }));
+    const changed = new Promise<void>((resolve) =>
+      client.setNotificationHandler("notifications/tools/list_changed", () => resolve()),
+    );
+    const subscription = await client.listen({ toolsListChanged: true });
+    expect(subscription.honoredFilter.toolsListChanged).toBe(true);
+    await client.callTool({ name: "test_trigger_tool_change", arguments: {} });
+    await changed;
+    await subscription.close();
+    await client.close();
+  }, 30_000);
+});

@@ -1,4 +1,5 @@
 import type { ClientCapabilities, ServerCapabilities } from "@modelcontextprotocol/server";
+import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
 
 /** Who a session belongs to: the signed-in user, through which client, for which upstream server. */
 export interface SessionIdentity {
@@ -27,4 +28,17 @@ export interface SessionRecord {
   /** `resources/subscribe`: watched through the origin's `subscriptions/listen` while the GET stream is open. */
   subscriptions: string[];
   createdAt: number;
+}
+
+/** The claims of the edge assertions a session's requests carry. */
+export function claimsOf(identity: SessionIdentity): EdgeAssertionClaims {
+  return {
+    sub: identity.sub,
+    email: identity.email,
+    groups: identity.groups,
+    client_id: identity.clientId,
+    server: identity.server,
+    // The origin speaks the 2025 protocol to the upstream for this client (see contract/edge-assertion.ts).
+    client_era: "legacy",
+  };
 }

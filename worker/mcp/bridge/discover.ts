@@ -1,0 +1,49 @@
+import { exchangeWithOrigin, HOP_VERSION, META, type OriginLink } from "./origin-exchange.ts";
+import { claimsOf, type SessionIdentity, type SessionRecord } from "./session-record.ts";
+
+type Discovered = SessionRecord["discover"];
+
+/** Answers kept as their `ttlMs` allows: `private` ones per user, `public` ones for every user of the server. */
+const cache = new Map<string, { discovered: Discovered; until: number }>();
+const MAX_CACHED = 1000;
+
+/** Asks the origin what the upstream is, as the client that is initializing would see it (cached as it allows). */
+export async function discoverUpstream(
+  origin: OriginLink,
+  caller: SessionIdentity,
+  client: SessionRecord["client"],
+): Promise<Discovered> {
+  const capabilities = JSON.stringify(client.capabilities);
+  const publicKey = JSON.stringify([caller.server, capabilities]);
+  const privateKey = JSON.stringify([caller.server, capabilities, caller.sub]);
+  for (const key of [privateKey, publicKey]) {
+    const hit = cache.get(key);
+    if (hit && hit.until > Date.now()) return hit.discovered;
+  }
+  const params = {
+    _meta: {
+      [META.protocolVersion]: HOP_VERSION,
+      [META.clientCapabilities]: client.capabilities,
+      [META.clientInfo]: client.info,
+    },
+  };
+  const request = { id: "discover", method: "server/discover", params };
+  for await (const message of exchangeWithOrigin(origin, caller.server, claimsOf(caller), request, AbortSignal.timeout(30_000))) {
+    if (message.error) throw new Error(`server/discover answered ${message.error.code}: ${message.error.message}`);
+    const result = message.result;
+    if (!result) continue;
+    const meta = (result._meta ?? {}) as Record<string, unknown>;
+    const discovered: Discovered = {
+      serverInfo: (meta[META.serverInfo] ?? { name: caller.server, version: "unknown" }) as Discovered["serverInfo"],
+      capabilities: (result.capabilities ?? {}) as Discovered["capabilities"],
+      instructions: typeof result.instructions === "string" ? result.instructions : undefined,
+    };
+    const ttlMs = typeof result.ttlMs === "number" ? result.ttlMs : 0;
+    if (ttlMs > 0) {
+      if (cache.size >= MAX_CACHED) cache.clear();
+      cache.set(result.cacheScope === "public" ? publicKey : privateKey, { discovered, until: Date.now() + ttlMs });
+    }
+    return discovered;
+  }
+  throw new Error("server/discover got no answer");
+}
