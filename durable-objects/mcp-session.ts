@@ -118,20 +118,9 @@ export class McpSession extends DurableObject<EdgeEnv> {
         createdAt: Date.now(),
       };
       sse.record = record;
-      const live = { record } as { record: SessionRecord; server: Server };
-      live.server = sessionServer({
-        origin,
-        record: () => live.record,
-        claims: () => claimsOf(this.#caller ?? live.record.identity),
-        save: (changed) => {
-          live.record = changed;
-        },
-        subscriptionsChanged: () => {
-          this.#listening?.abort();
-          this.#listening = undefined;
-          this.startListening(origin, live);
-        },
-      });
+      const live = { record } as Pick<LiveSession, "record" | "server">;
+      // The stream is the session: it is not stored, and it listens from the start.
+      live.server = this.serverFor(origin, live, { persist: false, listenAlways: true });
       await live.server.connect(sse.transport);
       sse.server = live.server;
       this.startListening(origin, live);
@@ -216,24 +205,35 @@ export class McpSession extends DurableObject<EdgeEnv> {
       retryInterval: RECONNECT_AFTER_MS,
     });
     const live = { record, transport } as LiveSession;
-    live.server = sessionServer({
+    live.server = this.serverFor(origin, live, { persist: true, listenAlways: false });
+    await live.server.connect(transport);
+    return live;
+  }
+
+  /**
+   * The session server for a session: its record lives in `live` (and in storage when `persist`); a change of
+   * resource subscriptions re-opens the origin's listen stream (at once when `listenAlways`, else if one is open).
+   */
+  private serverFor(
+    origin: OriginLink,
+    live: Pick<LiveSession, "record" | "server">,
+    options: { persist: boolean; listenAlways: boolean },
+  ): Server {
+    return sessionServer({
       origin,
       record: () => live.record,
       claims: () => claimsOf(this.#caller ?? live.record.identity),
       save: (changed) => {
         live.record = changed;
-        this.ctx.storage.kv.put("record", changed);
+        if (options.persist) this.ctx.storage.kv.put("record", changed);
       },
       subscriptionsChanged: () => {
-        if (this.#listening) {
-          this.#listening.abort();
-          this.#listening = undefined;
-          this.startListening(origin, live);
-        }
+        if (!this.#listening && !options.listenAlways) return;
+        this.#listening?.abort();
+        this.#listening = undefined;
+        this.startListening(origin, live);
       },
     });
-    await live.server.connect(transport);
-    return live;
   }
 
   /**

@@ -19,18 +19,3 @@ export const FORWARDED_METHODS = {
 export type ForwardedMethod = keyof typeof FORWARDED_METHODS;
 
 export const isInteractive = (method: ForwardedMethod): boolean => "interactive" in FORWARDED_METHODS[method];
-
-/**
- * What the origin advertises for an upstream: the capabilities it can forward. Extensions and experimental
- * capabilities are dropped because their methods are not forwarded.
- */
-export function advertisedCapabilities(upstream: ServerCapabilities): ServerCapabilities {
-  const { tools, prompts, resources, completions, logging } = upstream;
-  return {
-    ...(tools && { tools }),
-    ...(prompts && { prompts }),
-    ...(resources && { resources }),
-    ...(completions && { completions }),
-    ...(logging && { logging }),
-  };
-}

@@ -9,9 +9,10 @@ import {
   type ServerContext,
 } from "@modelcontextprotocol/server";
 import { z } from "zod";
+import { relayedCapabilities } from "../../../contract/relayed-capabilities.ts";
 import { CAPABILITY_OF_ASK, Exchange, type UpstreamAsk } from "./exchange.ts";
 import type { ExchangeRegistry } from "./exchange-registry.ts";
-import { advertisedCapabilities, FORWARDED_METHODS, type ForwardedMethod, isInteractive } from "./forwarded-methods.ts";
+import { FORWARDED_METHODS, type ForwardedMethod, isInteractive } from "./forwarded-methods.ts";
 import type { Progress, ProgressRoutes } from "./progress-routes.ts";
 import type { ForwardState, ForwardStateCodec } from "./request-state.ts";
 import { targetOf } from "./request-state.ts";
@@ -56,7 +57,7 @@ export function forwardingServer(link: UpstreamLink): McpServer {
     { instructions: link.client.getInstructions(), requestState: { verify: link.stateCodec.verify } },
     link.toolSchemas,
   );
-  const capabilities = advertisedCapabilities(upstreamCapabilities);
+  const capabilities = relayedCapabilities(upstreamCapabilities);
   mirror.server.registerCapabilities(capabilities);
   for (const method of Object.keys(FORWARDED_METHODS) as ForwardedMethod[]) {
     if (!capabilities[FORWARDED_METHODS[method].capability]) continue;

@@ -39,7 +39,6 @@ export interface HopRequest {
 
 /** A header value per 2026-07-28: plain if it is ASCII, else the `=?base64?…?=` form. */
 function headerValue(value: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is the point
   if (/^[\x20-\x7e]*$/.test(value)) return value;
   const bytes = new TextEncoder().encode(value);
   return `=?base64?${btoa(String.fromCharCode(...bytes))}?=`;

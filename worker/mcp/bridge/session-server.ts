@@ -1,11 +1,6 @@
-import {
-  type JSONRPCRequest,
-  ProtocolError,
-  Server,
-  type ServerCapabilities,
-  type ServerContext,
-} from "@modelcontextprotocol/server";
+import { type JSONRPCRequest, ProtocolError, Server, type ServerContext } from "@modelcontextprotocol/server";
 import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
+import { relayedCapabilities } from "../../../contract/relayed-capabilities.ts";
 import { exchangeWithOrigin, HOP_VERSION, META, type OriginLink } from "./origin-exchange.ts";
 import type { SessionRecord } from "./session-record.ts";
 
@@ -36,7 +31,7 @@ export interface SessionServerDeps {
 export function sessionServer(deps: SessionServerDeps): Server {
   const record = deps.record();
   const server = new Server(record.discover.serverInfo, {
-    capabilities: legacyCapabilities(record.discover.capabilities),
+    capabilities: relayedCapabilities(record.discover.capabilities),
     instructions: record.discover.instructions,
   });
   server.fallbackRequestHandler = (request, ctx) => relay(deps, request, ctx);
@@ -59,18 +54,6 @@ export function sessionServer(deps: SessionServerDeps): Server {
     server.setRequestHandler("resources/unsubscribe", (request) => change(request.params.uri, false));
   }
   return server;
-}
-
-/** What a 2025-era client is told the server supports: the upstream's, with logging kept as the 2025 method. */
-function legacyCapabilities(modern: ServerCapabilities): ServerCapabilities {
-  const { tools, prompts, resources, completions, logging } = modern;
-  return {
-    ...(tools && { tools }),
-    ...(prompts && { prompts }),
-    ...(resources && { resources }),
-    ...(completions && { completions }),
-    ...(logging && { logging }),
-  };
 }
 
 /** The 2026-07-28 envelope that stands for the session: what the client declared at `initialize`, and its log level. */
