@@ -77,10 +77,14 @@ export function edgeOAuth(config: EdgeConfig): EdgeOAuth {
   const exactly = (env: EdgeEnv) => (resource: string, token: string) =>
     authorizationServer.validateToken<UserProps>(resource, token, env);
   // A server accepts its own tokens and the umbrella's (RFC 8707 audiences: /mcp covers what lies beneath it).
+  // Both are looked up at once: an umbrella token (what clients that send no `resource` hold) then costs one
+  // round of look-ups, not two in a row.
   const serverOrUmbrella = (env: EdgeEnv) => async (resource: string, token: string) => {
-    const own = await authorizationServer.validateToken<UserProps>(resource, token, env);
+    const [own, umbrellaToken] = await Promise.all([
+      authorizationServer.validateToken<UserProps>(resource, token, env),
+      authorizationServer.validateToken<UserProps>(umbrella, token, env),
+    ]);
     if (own) return own;
-    const umbrellaToken = await authorizationServer.validateToken<UserProps>(umbrella, token, env);
     return umbrellaToken && { ...umbrellaToken, audience: resource };
   };
 
