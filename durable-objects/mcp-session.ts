@@ -43,13 +43,13 @@ export class McpSession extends DurableObject<EdgeEnv> {
   #caller?: SessionIdentity;
   #listening?: AbortController;
   /** A 2024-11-05 HTTP+SSE session: its stream, and its server once the client initialized. */
-  #sse?: { transport: SseServerTransport; caller: SessionIdentity; server?: Server; record?: SessionRecord };
+  #sse?: { transport: SseServerTransport; caller: SessionIdentity; server?: Server };
   #stopListening?: ReturnType<typeof setTimeout>;
   #alarmSetAt = 0;
 
   /** Serves one HTTP request of the session. Another user's, or an unknown or ended session, gets 404. */
   async serve(request: Request, caller: SessionIdentity, sessionId: string): Promise<Response> {
-    const origin: OriginLink = { config: edgeConfig(this.env), affinity: originAffinity(this.env) };
+    const origin = this.origin();
     const body =
       request.method === "POST"
         ? await request
@@ -99,25 +99,9 @@ export class McpSession extends DurableObject<EdgeEnv> {
     this.#caller = caller;
     if (!sse.server) {
       if (!isInitialize(message)) return jsonRpcError(400, undefined, JSON_RPC.invalidRequest, "initialize first");
-      const origin: OriginLink = { config: edgeConfig(this.env), affinity: originAffinity(this.env) };
-      const client = clientOf(message.params);
-      let discover: SessionRecord["discover"];
-      try {
-        discover = await discoverUpstream(origin, caller, client);
-      } catch (error) {
-        console.error(`server/discover failed for server ${caller.server}: ${String(error)}`);
-        return jsonRpcError(502, message.id, JSON_RPC.upstreamUnavailable, `server "${caller.server}" is unavailable`);
-      }
-      const record: SessionRecord = {
-        sessionId: sse.transport.sessionId,
-        identity: caller,
-        initialize: message.params,
-        client,
-        discover,
-        subscriptions: [],
-        createdAt: Date.now(),
-      };
-      sse.record = record;
+      const origin = this.origin();
+      const record = await newRecord(origin, caller, sse.transport.sessionId, message);
+      if (record instanceof Response) return record;
       const live = { record } as Pick<LiveSession, "record" | "server">;
       // The stream is the session: it is not stored, and it listens from the start.
       live.server = this.serverFor(origin, live, { persist: false, listenAlways: true });
@@ -129,6 +113,11 @@ export class McpSession extends DurableObject<EdgeEnv> {
     return new Response(null, { status: 202 });
   }
 
+  /** How this object reaches the origin. */
+  private origin(): OriginLink {
+    return { config: edgeConfig(this.env), affinity: originAffinity(this.env) };
+  }
+
   /** The idle alarm: the session is over. */
   override async alarm(): Promise<void> {
     await this.end();
@@ -137,33 +126,12 @@ export class McpSession extends DurableObject<EdgeEnv> {
   private async begin(
     origin: OriginLink,
     request: Request,
-    body: { params: Record<string, unknown> },
+    body: InitializeMessage,
     caller: SessionIdentity,
     sessionId: string,
   ): Promise<Response> {
-    const { params } = body;
-    const client = clientOf(params);
-    let discover: SessionRecord["discover"];
-    try {
-      discover = await discoverUpstream(origin, caller, client);
-    } catch (error) {
-      console.error(`server/discover failed for server ${caller.server}: ${String(error)}`);
-      return jsonRpcError(
-        502,
-        (body as { id?: number }).id,
-        JSON_RPC.upstreamUnavailable,
-        `server "${caller.server}" is unavailable`,
-      );
-    }
-    const record: SessionRecord = {
-      sessionId,
-      identity: caller,
-      initialize: params,
-      client,
-      discover,
-      subscriptions: [],
-      createdAt: Date.now(),
-    };
+    const record = await newRecord(origin, caller, sessionId, body);
+    if (record instanceof Response) return record;
     this.#caller = caller;
     const live = await this.assemble(origin, record);
     const response = await live.transport.handleRequest(request, { parsedBody: body });
@@ -305,7 +273,37 @@ export class McpSession extends DurableObject<EdgeEnv> {
   }
 }
 
-function isInitialize(body: unknown): body is { id: string | number; params: Record<string, unknown> } {
+type InitializeMessage = { id: string | number; params: Record<string, unknown> };
+
+/**
+ * A new session's record, from the client's `initialize` and the upstream's discovery; or the error to answer
+ * the client with when the upstream cannot be discovered.
+ */
+async function newRecord(
+  origin: OriginLink,
+  caller: SessionIdentity,
+  sessionId: string,
+  initialize: InitializeMessage,
+): Promise<SessionRecord | Response> {
+  const client = clientOf(initialize.params);
+  try {
+    const discover = await discoverUpstream(origin, caller, client);
+    return {
+      sessionId,
+      identity: caller,
+      initialize: initialize.params,
+      client,
+      discover,
+      subscriptions: [],
+      createdAt: Date.now(),
+    };
+  } catch (error) {
+    console.error(`server/discover failed for server ${caller.server}: ${String(error)}`);
+    return jsonRpcError(502, initialize.id, JSON_RPC.upstreamUnavailable, `server "${caller.server}" is unavailable`);
+  }
+}
+
+function isInitialize(body: unknown): body is InitializeMessage {
   return typeof body === "object" && body !== null && (body as { method?: unknown }).method === "initialize";
 }
 

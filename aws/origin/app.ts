@@ -30,6 +30,13 @@ export interface OriginParts {
 export function createOriginApp(parts: OriginParts) {
   const app = new Hono<{ Variables: AssertionVariables }>();
 
+  // Every answer, errors included, names the instance: an answer without the name came from the balancer, so
+  // only then does the edge conclude that the user's instance is lost.
+  app.use("*", async (c, next) => {
+    await next();
+    c.res.headers.set(ORIGIN_INSTANCE_HEADER, parts.instanceId);
+  });
+
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
     try {
@@ -61,7 +68,7 @@ export function createOriginApp(parts: OriginParts) {
 
   app.all("/servers/:server/mcp", guarded, async (c) => {
     const response = await serveMcp(parts.pool, c.req.param("server"), c.var.assertion, c.req.raw);
-    return nameThisInstance(response, parts.instanceId);
+    return withAffinityCookie(response, parts.instanceId);
   });
 
   app.notFound((c) => c.json({ error: "not_found" }, 404));
@@ -81,10 +88,9 @@ export function createOriginApp(parts: OriginParts) {
   return app;
 }
 
-/** Every MCP answer names the instance, so that the balancer and the edge keep the user's traffic here. */
-function nameThisInstance(response: Response, instanceId: string): Response {
+/** Every MCP answer sets the application cookie the balancer's stickiness keys on. */
+function withAffinityCookie(response: Response, instanceId: string): Response {
   const named = new Response(response.body, response);
-  named.headers.set(ORIGIN_INSTANCE_HEADER, instanceId);
   named.headers.append("set-cookie", `${ORIGIN_AFFINITY_COOKIE}=${instanceId}; Path=/; HttpOnly; Secure; SameSite=Strict`);
   return named;
 }

@@ -8,16 +8,22 @@ beforeAll(async () => {
   accessToken = (await signedInTokens(await registerClient())).access_token;
 });
 
-const post = (path: string, body: string) =>
-  callEdge(path, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${accessToken}`,
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
+/** A signed-in POST of `body` to `path`, with extra headers and env overrides (bindings, settings) if given. */
+const post = (path: string, body: string, options: { headers?: Record<string, string>; env?: Record<string, unknown> } = {}) =>
+  callEdge(
+    path,
+    {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${accessToken}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        ...options.headers,
+      },
+      body,
     },
-    body,
-  });
+    options.env,
+  );
 
 const listTools = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
 
@@ -92,20 +98,7 @@ describe("refusals at the relay are audited", () => {
   it("records an unknown server and an oversized body as audit events, with the user", async () => {
     const audit = capturedAudit();
     const sent = audit.events;
-    const request = (path: string, body: string) =>
-      callEdge(
-        path,
-        {
-          method: "POST",
-          headers: {
-            authorization: `Bearer ${accessToken}`,
-            "content-type": "application/json",
-            accept: "application/json, text/event-stream",
-          },
-          body,
-        },
-        audit.env,
-      );
+    const request = (path: string, body: string) => post(path, body, { env: audit.env });
     expect((await request("/mcp/unknown", listTools)).status).toBe(404);
     expect((await request("/mcp/everything", "x".repeat(4 * 1024 * 1024 + 1))).status).toBe(413);
     expect(sent).toEqual([
@@ -118,19 +111,9 @@ describe("refusals at the relay are audited", () => {
 describe("an origin that hangs", () => {
   it("gets 504 with Retry-After and a JSON-RPC error once the answer timeout passes, instead of hanging", async () => {
     const started = Date.now();
-    const response = await callEdge(
-      "/mcp/everything",
-      {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${accessToken}`,
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-        },
-        body: listTools,
-      },
-      { ORIGIN_URL: inject("silentUrl"), ORIGIN_ANSWER_TIMEOUT_SECONDS: "1" },
-    );
+    const response = await post("/mcp/everything", listTools, {
+      env: { ORIGIN_URL: inject("silentUrl"), ORIGIN_ANSWER_TIMEOUT_SECONDS: "1" },
+    });
     expect(response.status).toBe(504);
     expect(response.headers.get("retry-after")).toBe("5");
     expect(await response.json()).toMatchObject({ id: 1, error: { code: -32000 } });
@@ -144,20 +127,7 @@ describe("JSON-RPC batches", () => {
     { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { message: "cover" } } },
   ]);
   const send = (version: string | undefined, audit: ReturnType<typeof capturedAudit>) =>
-    callEdge(
-      "/mcp/everything",
-      {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${accessToken}`,
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          ...(version && { "mcp-protocol-version": version }),
-        },
-        body: batch,
-      },
-      audit.env,
-    );
+    post("/mcp/everything", batch, { headers: version ? { "mcp-protocol-version": version } : {}, env: audit.env });
 
   it("are refused after 2025-03-26 (removed in 2025-06-18), and the refusal audited", async () => {
     for (const version of ["2025-06-18", "2025-11-25", "2026-07-28"]) {
@@ -184,19 +154,7 @@ describe("audit events always fit the queue", () => {
     const sent = audit.events;
     const name = "t".repeat(200 * 1024);
     const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: {} } });
-    await callEdge(
-      "/mcp/everything",
-      {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${accessToken}`,
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-        },
-        body,
-      },
-      audit.env,
-    );
+    await post("/mcp/everything", body, { env: audit.env });
     expect(sent).toHaveLength(1);
     const tool = sent[0]?.tool as string;
     expect(tool.length).toBeLessThan(2100);
@@ -220,17 +178,7 @@ describe("token audiences (RFC 8707)", () => {
 });
 
 describe("browser origins (DNS rebinding, cross-site pages)", () => {
-  const fromOrigin = (origin: string) =>
-    callEdge("/mcp/everything", {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${accessToken}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        origin,
-      },
-      body: listTools,
-    });
+  const fromOrigin = (origin: string) => post("/mcp/everything", listTools, { headers: { origin } });
 
   it("refuses a page of another site with 403, before the token is even looked at", async () => {
     const response = await fromOrigin("http://evil.example.com");
@@ -249,36 +197,17 @@ describe("browser origins (DNS rebinding, cross-site pages)", () => {
   });
 
   it("lets through a page the configuration allows", async () => {
-    const response = await callEdge(
-      "/mcp/everything",
-      {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${accessToken}`,
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          origin: "https://tools.example.com",
-        },
-        body: listTools,
-      },
-      { MCP_ALLOWED_ORIGINS: "tools.example.com" },
-    );
+    const response = await post("/mcp/everything", listTools, {
+      headers: { origin: "https://tools.example.com" },
+      env: { MCP_ALLOWED_ORIGINS: "tools.example.com" },
+    });
     expect(response.status).toBe(503);
   });
 });
 
 describe("answers a browser-based client can use (the MCP Inspector)", () => {
   it("exposes the session and version headers cross-origin", async () => {
-    const response = await callEdge("/mcp/everything", {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${accessToken}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        origin: "http://localhost:6274",
-      },
-      body: listTools,
-    });
+    const response = await post("/mcp/everything", listTools, { headers: { origin: "http://localhost:6274" } });
     const exposed = response.headers.get("access-control-expose-headers")?.toLowerCase() ?? "";
     expect(exposed).toContain("mcp-session-id");
     expect(exposed).toContain("mcp-protocol-version");

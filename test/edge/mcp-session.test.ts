@@ -114,4 +114,16 @@ describe("a 2025-era session object", () => {
     const stub = sessions().get(sessions().idFromName(sessionId));
     expect((await stub.serve(post(sessionId, { id: 1, method: "ping" }), ALICE, sessionId)).status).toBe(404);
   });
+
+  it("refuses another user's (or another server's) POST to a 2024-11-05 HTTP+SSE stream it did not open (404)", async () => {
+    const sessionId = "s".repeat(43);
+    const stub = sessions().get(sessions().idFromName(sessionId));
+    const stream = await stub.openSse(ALICE, sessionId, `/mcp/everything?sessionId=${sessionId}`);
+    const ping = { jsonrpc: "2.0", id: 1, method: "ping" };
+    expect((await stub.postSse(ping, { ...ALICE, sub: "mallory" })).status).toBe(404);
+    expect((await stub.postSse(ping, { ...ALICE, server: "filesystem" })).status).toBe(404);
+    // Its owner is heard (and told to initialize first).
+    expect((await stub.postSse(ping, ALICE)).status).toBe(400);
+    await stream.body?.cancel();
+  });
 });

@@ -267,6 +267,8 @@ describe("the origin's edge-assertion gate", () => {
       });
       expect(response.status).toBe(503);
       expect(response.headers.get("retry-after")).toBe("5");
+      // It names itself: the edge must not move the user off an instance that is only waiting for its database.
+      expect(response.headers.get("mcp-origin-instance")).toBe("origin-test");
       expect(await response.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32000 } });
     } finally {
       await unreachable.end();

@@ -32,13 +32,14 @@ export function originAffinity(env: EdgeEnv): OriginAffinityStore {
       return affinity;
     },
     async learn(userSub, sent, response) {
-      if ((response.status === 502 || response.status === 503) && sent) {
-        // The instance the user was stuck to failed: let the balancer choose anew next time.
+      const instance = response.headers.get(ORIGIN_INSTANCE_HEADER);
+      if (!instance && response.status >= 502 && response.status <= 504 && sent) {
+        // The balancer answered for the instance the user was stuck to (an instance's own 503, say with its
+        // database down, names itself and moves nobody): let the balancer choose anew next time.
         await objectOf(userSub).forget(sent.instance);
         remember(userSub, undefined);
         return;
       }
-      const instance = response.headers.get(ORIGIN_INSTANCE_HEADER);
       if (!instance || instance === sent?.instance) return;
       const cookies = response.headers
         .getSetCookie()

@@ -100,8 +100,9 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
     throw upstreamErrorToClient(error);
   } finally {
     // Everything the upstream sent before its answer reaches the client before the answer does. The SDK may
-    // dispatch a notification that preceded the answer on the wire after settling the answer: give it a turn.
-    await new Promise((resolve) => setImmediate(resolve));
+    // dispatch a log message that preceded the answer on the wire after settling the answer: give it a turn,
+    // when the request asked for log messages at all (progress has its own routes; see progress-routes.ts).
+    if (output.wantsLogs) await new Promise((resolve) => setImmediate(resolve));
     link.inflight.delete(output);
     await output.flushed();
   }
@@ -270,6 +271,8 @@ function callerEnvelope(ctx: ServerContext): Params {
 interface RoundOutput extends InflightRequest {
   progress(params: Progress): void;
   flushed(): Promise<void>;
+  /** The request set a log level: without one, the SDK sends it no log message. */
+  wantsLogs: boolean;
 }
 
 function roundOutput(ctx: ServerContext): RoundOutput {
@@ -286,5 +289,6 @@ function roundOutput(ctx: ServerContext): RoundOutput {
     // The SDK drops messages below the level the request asked for (and all of them if it asked for none).
     log: ({ level, data, logger }) => send(() => ctx.mcpReq.log(level as never, data, logger)),
     flushed: () => sent,
+    wantsLogs: (ctx.mcpReq.envelope as Params | undefined)?.[LOG_LEVEL_META_KEY] !== undefined,
   };
 }
