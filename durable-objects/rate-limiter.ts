@@ -92,24 +92,24 @@ export class RateLimiter extends DurableObject<{ AUDIT_QUEUE: Queue<AuditEvent> 
   /** Queues one audit event per closed window with refusals, with their count. */
   async reportRefused(now = Date.now()): Promise<void> {
     const drained = this.drainRefused(now);
-    await Promise.all(
-      drained.map((window) =>
-        this.env.AUDIT_QUEUE.send(
-          {
+    if (drained.length > 0) {
+      await this.env.AUDIT_QUEUE.sendBatch(
+        drained.map((window) => ({
+          contentType: "json" as const,
+          body: {
             id: crypto.randomUUID(),
             time: new Date(window.windowStart).toISOString(),
-            kind: window.bucket === MCP_BUCKET ? "mcp.rate_limited" : "auth.rate_limited",
+            kind: window.bucket === MCP_BUCKET ? ("mcp.rate_limited" as const) : ("auth.rate_limited" as const),
             ...(window.userSub && { userSub: window.userSub }),
             method: window.bucket,
-            outcome: "denied",
+            outcome: "denied" as const,
             httpStatus: 429,
             latencyMs: 0,
             count: window.refused,
           },
-          { contentType: "json" },
-        ),
-      ),
-    );
+        })),
+      );
+    }
     // A window still open may have refusals too (its alarm was not set while this one was pending).
     const open = [...this.ctx.storage.kv.list<Window>()].filter(([bucket, window]) => bucket !== PENDING && window.refused > 0);
     if (open.length > 0) await this.ctx.storage.setAlarm(Math.min(...open.map(([, window]) => window.start + WINDOW_MS)));

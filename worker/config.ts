@@ -7,9 +7,13 @@ import type { EdgeEnv } from "./env.ts";
 // `env` object on every request, but its values only change with a deployment.
 const cache = new Map<string, Config>();
 const MAX_CACHED = 4;
+// In practice an isolate's requests share one `env` object: recognized first, without reading its values.
+const byEnv = new WeakMap<EdgeEnv, Config>();
 
 /** The edge configuration from the Worker's vars and secrets; throws ConfigError naming each wrong variable. */
 export function edgeConfig(env: EdgeEnv): Config {
+  const known = byEnv.get(env);
+  if (known) return known;
   const fingerprint = JSON.stringify(Object.keys(EDGE_ENV_NAMES).map((name) => env[name] ?? null));
   let config = cache.get(fingerprint);
   if (!config) {
@@ -17,6 +21,7 @@ export function edgeConfig(env: EdgeEnv): Config {
     if (cache.size >= MAX_CACHED) cache.clear();
     cache.set(fingerprint, config);
   }
+  byEnv.set(env, config);
   return config;
 }
 

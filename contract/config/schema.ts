@@ -106,6 +106,12 @@ export const EdgeConfig = z.strictObject({
   originAnswerTimeoutSeconds: z.number().int().min(1).max(3600).default(330),
   /** Lifetime of the access tokens the edge issues to MCP clients, in seconds. */
   accessTokenTtlSeconds: z.number().int().min(60).max(86_400).default(3600),
+  /**
+   * How long an isolate reuses an access token it validated, instead of reading and decrypting it again on each
+   * request. A token revoked elsewhere keeps working in an isolate that validated it for at most this long
+   * (revocations the isolate itself handles take effect at once). 0 checks storage on every request.
+   */
+  tokenCacheSeconds: z.number().int().min(0).max(300).default(30),
   /** Limits of the authorization endpoints (`/authorize`, `/oauth/token`, `/register`); see docs/configuration.md. */
   oauth: z
     .strictObject({

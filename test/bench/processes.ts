@@ -31,6 +31,34 @@ export async function startSupergateway(): Promise<Running> {
   return { url, close: () => stopGroup(child) };
 }
 
+export interface RunningSystem {
+  edgeUrl: string;
+  originUrl: string;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/** The local system as `npm start` runs it, in a child process (test/bench/system-child.ts). */
+export async function startSystemProcess(): Promise<RunningSystem> {
+  const entry = fileURLToPath(new URL("./system-child.ts", import.meta.url));
+  const child = spawnGroup(process.execPath, [entry]);
+  const ready = await new Promise<Omit<RunningSystem, "close">>((resolve, reject) => {
+    let buffered = "";
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString("utf8");
+      const line = buffered.split("\n").find((candidate) => candidate.startsWith("{"));
+      if (!line) return;
+      child.stdout?.off("data", onData);
+      resolve(JSON.parse(line));
+    };
+    child.stdout?.on("data", onData);
+    child.once("exit", (code) =>
+      reject(new Error(`the local system exited (${code}) before it was up:\n${recent.get(child)?.join("\n")}`)),
+    );
+  });
+  return { ...ready, close: () => stopGroup(child) };
+}
+
 /** Row B: test/bench/passthrough-worker.ts under `wrangler dev` (the edge's wrangler), forwarding to `target`. */
 export async function startPassthroughWorker(target: string): Promise<Running> {
   // Its own configuration (no bindings) and its own state folder, apart from the edge's.

@@ -1,9 +1,8 @@
 import { join } from "node:path";
-import { startTestSystem } from "../e2e/local-system.ts";
 import { legacyClient, modernClient, originClient, plainSession, signIn } from "./clients.ts";
 import type { BenchClient } from "./load.ts";
 import { type Row, runMatrix } from "./matrix.ts";
-import { startPassthroughWorker, startSupergateway } from "./processes.ts";
+import { startPassthroughWorker, startSupergateway, startSystemProcess } from "./processes.ts";
 
 /**
  * `npm run bench`: p50/p99 latency and requests/s of `tools/call echo` (the demo upstream, server-everything) at
@@ -39,7 +38,7 @@ const closers: (() => Promise<void>)[] = [];
 const rows: Row[] = [];
 try {
   console.log("starting the local system, supergateway and the pass-through Worker…");
-  const [system, gateway] = await Promise.all([startTestSystem(), startSupergateway()]);
+  const [system, gateway] = await Promise.all([startSystemProcess(), startSupergateway()]);
   closers.push(system.close, gateway.close);
   const passthrough = await startPassthroughWorker(gateway.url);
   closers.push(passthrough.close);

@@ -19,9 +19,26 @@ export function fitForQueue<T extends Record<string, unknown>>(facts: T): T {
   return fitted as T;
 }
 
+/** How long the first event of a batch waits for others: short, so that an isolate going idle loses nothing. */
+const BATCH_WINDOW_MS = 10;
+/** Cloudflare Queues take at most 100 messages and 256 KB per `sendBatch`; a batch stays under both. */
+const MAX_BATCH_MESSAGES = 100;
+const MAX_BATCH_BYTES = 192 * 1024;
+
+interface Batch {
+  events: AuditEvent[];
+  bytes: number;
+  sent: Promise<void>;
+}
+
+// Per isolate and per queue: the batch being filled. Sending one message per request cost each request a queue
+// round trip; a batch costs one per window, whatever the number of requests in it.
+const filling = new Map<Queue<AuditEvent>, Batch>();
+
 /**
- * Queues one audit event for the origin. The request it describes is never failed because of it:
- * a queue error is logged (by event id, without personal data) and the request goes on.
+ * Queues one audit event for the origin, in a batch with the other events of the next few milliseconds. The
+ * request it describes is never failed because of it: a queue error is logged (by event id, without personal
+ * data) and the request goes on. The request's `waitUntil` covers the send, so the isolate lives until it is done.
  */
 export function recordAudit(
   env: EdgeEnv,
@@ -31,8 +48,40 @@ export function recordAudit(
   const id = crypto.randomUUID();
   const time = new Date().toISOString();
   ctx.waitUntil(
-    Promise.resolve(facts)
-      .then((resolved) => env.AUDIT_QUEUE.send(fitForQueue({ id, time, ...resolved }), { contentType: "json" }))
-      .catch((error: unknown) => console.error(`audit event ${id} could not be queued: ${String(error)}`)),
+    Promise.resolve(facts).then(
+      (resolved) => addToBatch(env.AUDIT_QUEUE, fitForQueue({ id, time, ...resolved })),
+      (error: unknown) => console.error(`audit event ${id} could not be recorded: ${String(error)}`),
+    ),
   );
+}
+
+/** Adds an event to the queue's batch being filled and resolves once that batch was sent (or its failure logged). */
+function addToBatch(queue: Queue<AuditEvent>, event: AuditEvent): Promise<void> {
+  const bytes = JSON.stringify(event).length;
+  let batch = filling.get(queue);
+  if (batch && (batch.events.length >= MAX_BATCH_MESSAGES || batch.bytes + bytes > MAX_BATCH_BYTES)) {
+    filling.delete(queue);
+    batch = undefined;
+  }
+  if (!batch) {
+    const events: AuditEvent[] = [];
+    const sent = new Promise<void>((resolve) => setTimeout(resolve, BATCH_WINDOW_MS)).then(() => {
+      if (filling.get(queue)?.events === events) filling.delete(queue);
+      return sendBatch(queue, events);
+    });
+    batch = { events, bytes: 0, sent };
+    filling.set(queue, batch);
+  }
+  batch.events.push(event);
+  batch.bytes += bytes;
+  return batch.sent;
+}
+
+async function sendBatch(queue: Queue<AuditEvent>, events: AuditEvent[]): Promise<void> {
+  try {
+    await queue.sendBatch(events.map((body) => ({ body, contentType: "json" as const })));
+  } catch (error) {
+    const ids = events.map((event) => event.id).join(", ");
+    console.error(`${events.length} audit events could not be queued (${ids}): ${String(error)}`);
+  }
 }

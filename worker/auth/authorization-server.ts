@@ -10,6 +10,7 @@ import { handleMcp } from "../mcp/handler.ts";
 import { serverSegment } from "../mcp/server-path.ts";
 import { GRANTABLE_SCOPES, MCP_SCOPE } from "./grantable-scopes.ts";
 import { registrationPolicy } from "./registration-policy.ts";
+import { cacheValidations } from "./token-cache.ts";
 
 export const AUTHORIZE_PATH = "/authorize";
 export const IDP_CALLBACK_PATH = "/callback";
@@ -74,19 +75,22 @@ export function edgeOAuth(config: EdgeConfig): EdgeOAuth {
       validateToken,
       handler: { fetch: handleMcp },
     });
-  const exactly = (env: EdgeEnv) => (resource: string, token: string) =>
-    authorizationServer.validateToken<UserProps>(resource, token, env);
+  // Each resource's validations are remembered per isolate for `tokenCacheSeconds` (the revocation window).
+  const remembered = (validate: OAuthResourceTokenValidator<UserProps>) => cacheValidations(validate, config.tokenCacheSeconds);
+  const exactly = (env: EdgeEnv) =>
+    remembered((resource, token) => authorizationServer.validateToken<UserProps>(resource, token, env));
   // A server accepts its own tokens and the umbrella's (RFC 8707 audiences: /mcp covers what lies beneath it).
   // Both are looked up at once: an umbrella token (what clients that send no `resource` hold) then costs one
-  // round of look-ups, not two in a row.
-  const serverOrUmbrella = (env: EdgeEnv) => async (resource: string, token: string) => {
-    const [own, umbrellaToken] = await Promise.all([
-      authorizationServer.validateToken<UserProps>(resource, token, env),
-      authorizationServer.validateToken<UserProps>(umbrella, token, env),
-    ]);
-    if (own) return own;
-    return umbrellaToken && { ...umbrellaToken, audience: resource };
-  };
+  // round of look-ups, not two in a row, and only on its first request in an isolate.
+  const serverOrUmbrella = (env: EdgeEnv) =>
+    remembered(async (resource, token) => {
+      const [own, umbrellaToken] = await Promise.all([
+        authorizationServer.validateToken<UserProps>(resource, token, env),
+        authorizationServer.validateToken<UserProps>(umbrella, token, env),
+      ]);
+      if (own) return own;
+      return umbrellaToken && { ...umbrellaToken, audience: resource };
+    });
 
   const built: EdgeOAuth = {
     authorizationServer,

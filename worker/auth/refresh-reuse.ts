@@ -3,6 +3,7 @@ import { recordAudit } from "../audit/record.ts";
 import type { EdgeEnv } from "../env.ts";
 import { edgeOAuth, REFRESH_TOKEN_TTL_SECONDS } from "./authorization-server.ts";
 import { oauthError } from "./oauth-error.ts";
+import { forgetValidatedTokens } from "./token-cache.ts";
 
 /** When a refresh token was rotated away (KV, `refresh-retired:<SHA-256 of the token>`). */
 interface Retired {
@@ -73,6 +74,7 @@ async function revokeReusedGrant(
     if (grant) {
       owner = { sub: grant.metadata?.sub, email: grant.metadata?.email, clientId: grant.clientId };
       await oauth.revokeGrant(grantId, userId);
+      forgetValidatedTokens();
     }
   }
   console.warn("refresh-token-grant: a rotated refresh token was presented again; its grant is revoked");

@@ -6,6 +6,7 @@ import { verifierProblem } from "./pkce-syntax.ts";
 import { rateLimited } from "./rate-limit.ts";
 import { withLimitedBody } from "./read-limited-body.ts";
 import { refreshDetectingReuse } from "./refresh-reuse.ts";
+import { forgetValidatedTokens } from "./token-cache.ts";
 
 /**
  * POST /oauth/token (code exchange, refresh, revocation): rate-limited per client IP, the body bounded while
@@ -37,7 +38,10 @@ export async function handleTokenRequest(request: Request, env: EdgeEnv, ctx: Ex
     const clientId = params.get("client_id") ?? undefined;
     return refreshDetectingReuse(refreshToken, clientId, env, ctx, config, () => server.fetch(buffered, env, ctx));
   }
-  return server.fetch(buffered, env, ctx);
+  const answer = await server.fetch(buffered, env, ctx);
+  // A revocation (RFC 7009: a `token` and no grant type) takes effect in this isolate at once, cache or not.
+  if (!grantType && params.has("token")) forgetValidatedTokens();
+  return answer;
 }
 
 async function formParams(request: Request): Promise<URLSearchParams | null> {

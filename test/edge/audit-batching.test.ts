@@ -1,0 +1,64 @@
+import { describe, expect, it, vi } from "vitest";
+import type { AuditEvent } from "../../contract/audit-event.ts";
+import { MAX_AUDIT_TEXT, recordAudit } from "../../worker/audit/record.ts";
+import type { EdgeEnv } from "../../worker/env.ts";
+
+/** A queue that records each `sendBatch` call, and a context that collects what the edge waits for. */
+function recordingQueue(fail = false) {
+  const batches: AuditEvent[][] = [];
+  const queue = {
+    sendBatch: async (messages: { body: AuditEvent }[]) => {
+      batches.push(messages.map((message) => message.body));
+      if (fail) throw new Error("queue unavailable");
+    },
+  };
+  const waits: Promise<unknown>[] = [];
+  return {
+    batches,
+    env: { AUDIT_QUEUE: queue } as unknown as EdgeEnv,
+    ctx: { waitUntil: (promise: Promise<unknown>) => waits.push(promise) },
+    settled: () => Promise.all(waits),
+  };
+}
+
+const facts = (n: number) => ({ kind: "mcp.request" as const, outcome: "ok" as const, method: `tools/call ${n}`, latencyMs: 1 });
+
+describe("audit events are queued in batches", () => {
+  it("sends the events of one window in one batch, and each request waits for its batch", async () => {
+    const { batches, env, ctx, settled } = recordingQueue();
+    for (let n = 0; n < 5; n++) recordAudit(env, ctx, facts(n));
+    recordAudit(env, ctx, Promise.resolve(facts(5)));
+    await settled();
+    expect(batches).toHaveLength(1);
+    expect(batches[0]?.map((event) => event.method)).toEqual([0, 1, 2, 3, 4, 5].map((n) => `tools/call ${n}`));
+    expect(new Set(batches[0]?.map((event) => event.id)).size).toBe(6);
+  });
+
+  it("keeps a batch within the queue's 100 messages", async () => {
+    const { batches, env, ctx, settled } = recordingQueue();
+    for (let n = 0; n < 250; n++) recordAudit(env, ctx, facts(n));
+    await settled();
+    expect(batches.map((batch) => batch.length)).toEqual([100, 100, 50]);
+  });
+
+  it("keeps a batch within the queue's 256 KB", async () => {
+    const { batches, env, ctx, settled } = recordingQueue();
+    const large = "x".repeat(MAX_AUDIT_TEXT);
+    for (let n = 0; n < 100; n++) recordAudit(env, ctx, { ...facts(n), tool: large, userEmail: large, clientId: large });
+    await settled();
+    expect(batches.length).toBeGreaterThan(1);
+    for (const batch of batches) expect(JSON.stringify(batch).length).toBeLessThan(256 * 1024);
+    expect(batches.flat()).toHaveLength(100);
+  });
+
+  it("a failed send is logged by event id and fails no request", async () => {
+    const { batches, env, ctx, settled } = recordingQueue(true);
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    recordAudit(env, ctx, { ...facts(1), userEmail: "someone@example.com" });
+    await expect(settled()).resolves.toBeDefined();
+    const id = batches[0]?.[0]?.id as string;
+    expect(logged).toHaveBeenCalledWith(expect.stringContaining(id));
+    expect(String(logged.mock.calls[0]?.[0])).not.toContain("someone@example.com");
+    logged.mockRestore();
+  });
+});
