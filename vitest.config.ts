@@ -17,7 +17,7 @@ export default defineConfig({
       {
         test: {
           name: "node",
-          include: ["test/{contract,origin,local,aws}/**/*.test.ts"],
+          include: ["test/{contract,origin,local,aws,client-config}/**/*.test.ts"],
           environment: "node",
           testTimeout: 30_000,
           hookTimeout: 60_000,

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// mcp-edge-client-config: `npm run client-config -- --url …`, or `npx mcp-edge-client-config --url …` in the repository.
+import { parseOptions, USAGE } from "./args.ts";
+import { UsageError } from "./edge-url.ts";
+import { currentPlatform, placesFor } from "./locations.ts";
+import { proxyFromEnv } from "./proxy.ts";
+import { report, summary } from "./report.ts";
+import { run } from "./run.ts";
+
+const COMMAND = "mcp-edge-client-config";
+
+async function main(argv: readonly string[]): Promise<number> {
+  let options: ReturnType<typeof parseOptions>;
+  try {
+    options = parseOptions(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${COMMAND}: ${error.message}\n(${COMMAND} --help for the options)`);
+    return 2;
+  }
+  if (options.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const proxy = proxyFromEnv(process.env);
+  const places = placesFor(options.platform ?? currentPlatform(), options.home, process.env);
+  const action = options.mode === "write" ? `writing ${options.url} as "${options.name}"` : `removing "${options.name}"`;
+  console.log(`${COMMAND}: ${action}${options.dryRun ? " (dry run: nothing is written)" : ""}`);
+  if (proxy && options.mode === "write")
+    console.log(`  proxy: HTTPS_PROXY ${proxy.httpsProxy}${proxy.noProxy ? `, NO_PROXY ${proxy.noProxy}` : ""}`);
+
+  const outcomes = await run({
+    request: { mode: options.mode, url: options.url, name: options.name, proxy, places },
+    clients: options.clients,
+    explicit: options.explicit,
+    dryRun: options.dryRun,
+    now: new Date(),
+  });
+  for (const line of report(outcomes, { mode: options.mode, dryRun: options.dryRun, proxySet: proxy !== undefined })) {
+    console.log(line);
+  }
+  console.log(`${COMMAND}: ${summary(outcomes) || "no clients"}`);
+  const failed = outcomes.filter((outcome) => outcome.status === "failed");
+  for (const outcome of failed) console.error(`${COMMAND}: ${outcome.file}: ${outcome.detail}`);
+  return failed.length > 0 ? 1 : 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,35 @@
+import type { Outcome } from "./apply.ts";
+
+export interface ReportContext {
+  readonly mode: "write" | "remove";
+  readonly dryRun: boolean;
+  readonly proxySet: boolean;
+}
+
+/** One line per client and file, then what the user should know about that client. */
+export function report(outcomes: readonly Outcome[], context: ReportContext): string[] {
+  const lines: string[] = [];
+  const idWidth = Math.max(...outcomes.map((outcome) => outcome.client.id.length), 6);
+  for (const outcome of outcomes) {
+    const status =
+      context.dryRun && (outcome.status === "written" || outcome.status === "removed")
+        ? `would be ${outcome.status}`
+        : outcome.status;
+    lines.push(`  ${outcome.client.id.padEnd(idWidth)}  ${status.padEnd(16)} ${outcome.file}`);
+    const notes = [outcome.detail];
+    const isEntryFile = outcomes.find((other) => other.client === outcome.client) === outcome;
+    if (isEntryFile && context.mode === "write" && outcome.status !== "skipped" && outcome.status !== "failed") {
+      notes.push(outcome.client.why);
+      if (context.proxySet && outcome.client.proxyNote) notes.push(`proxy: ${outcome.client.proxyNote}`);
+    }
+    for (const note of notes.filter(Boolean)) lines.push(`  ${" ".repeat(idWidth)}  ${" ".repeat(16)} ${note}`);
+    if (context.dryRun && outcome.diff) lines.push(...outcome.diff.trimEnd().split("\n"));
+  }
+  return lines;
+}
+
+export function summary(outcomes: readonly Outcome[]): string {
+  const counts = new Map<string, number>();
+  for (const outcome of outcomes) counts.set(outcome.status, (counts.get(outcome.status) ?? 0) + 1);
+  return [...counts].map(([status, count]) => `${count} ${status}`).join(", ");
+}
