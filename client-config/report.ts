@@ -1,4 +1,4 @@
-import type { Outcome } from "./apply.ts";
+import type { Outcome, Status } from "./apply.ts";
 
 export interface ReportContext {
   readonly mode: "write" | "remove";
@@ -28,8 +28,11 @@ export function report(outcomes: readonly Outcome[], context: ReportContext): st
   return lines;
 }
 
+const ORDER: readonly Status[] = ["written", "unchanged", "removed", "skipped", "failed"];
+
 export function summary(outcomes: readonly Outcome[]): string {
-  const counts = new Map<string, number>();
-  for (const outcome of outcomes) counts.set(outcome.status, (counts.get(outcome.status) ?? 0) + 1);
-  return [...counts].map(([status, count]) => `${count} ${status}`).join(", ");
+  return ORDER.map((status) => [status, outcomes.filter((outcome) => outcome.status === status).length] as const)
+    .filter(([, count]) => count > 0)
+    .map(([status, count]) => `${count} ${status}`)
+    .join(", ");
 }

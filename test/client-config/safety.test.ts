@@ -1,0 +1,186 @@
+import { lstatSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  backupsOf,
+  layout,
+  populatedHome,
+  read,
+  readJsonc,
+  removeHome,
+  runCli,
+  SAMPLES,
+  snapshot,
+  tempHome,
+  writeFile,
+} from "./harness.ts";
+
+const URL = "https://mcp.example.com/mcp/everything";
+const homes: string[] = [];
+afterEach(() => {
+  for (const home of homes.splice(0)) removeHome(home);
+});
+
+function setUp() {
+  const home = populatedHome("linux");
+  homes.push(home);
+  return { home, places: layout("linux", home), args: ["--url", URL, "--platform", "linux", "--home", home] };
+}
+
+describe("--dry-run", () => {
+  it("writes nothing and prints each change as a unified diff", () => {
+    const { home, places, args } = setUp();
+    const before = snapshot(home);
+    const result = runCli([...args, "--dry-run"]);
+    expect(result.status).toBe(0);
+    expect(snapshot(home)).toEqual(before);
+    expect(result.stdout).toMatch(/^ {2}cursor\s+would be written\s/m);
+    expect(result.stdout).toContain(`--- ${places.cursor.file}`);
+    expect(result.stdout).toContain(`+++ ${places.cursor.file}`);
+    expect(result.stdout).toMatch(/^@@ -\d+,\d+ \+\d+,\d+ @@$/m);
+    expect(result.stdout).toContain(`+      "url": "${URL}"`);
+    // The Windsurf file is indented by four: the diff shows the entry indented to match.
+    expect(result.stdout).toContain(`+            "serverUrl": "${URL}"`);
+  });
+});
+
+describe("JSONC files", () => {
+  it("keep their comments, trailing commas, tabs and layout; only the entry's lines are added", () => {
+    const { places, args } = setUp();
+    expect(runCli([...args, "--client", "vscode"]).status).toBe(0);
+    // The entry goes in after the last one, taking over its trailing comma; not a byte elsewhere moves.
+    expect(read(places.vscode.file)).toBe(`{
+\t// Servers for Copilot agent mode; see https://code.visualstudio.com/docs/copilot/chat/mcp-servers
+\t"servers": {
+\t\t"github": {
+\t\t\t"type": "http",
+\t\t\t"url": "https://api.githubcopilot.com/mcp/", // the hosted one
+\t\t},
+\t\t"everything": {
+\t\t\t"type": "http",
+\t\t\t"url": "${URL}"
+\t\t},
+\t},
+\t/* prompted once, stored in the keychain */
+\t"inputs": [],
+}
+`);
+    expect(readJsonc(places.vscode.file).inputs).toEqual([]);
+  });
+
+  it("a file that does not parse is refused, left untouched, and the other clients are still written", () => {
+    const { places, args } = setUp();
+    const broken = '{\n  "mcpServers": {\n    "sentry": { "url": "https://mcp.sentry.dev/mcp" }\n    "linear": {}\n  }\n}\n';
+    writeFile(places.cursor.file, broken);
+    const result = runCli(args);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(places.cursor.file);
+    expect(result.stderr).toMatch(/CommaExpected at line 4, column 5/);
+    expect(result.stderr).toMatch(/Left untouched/);
+    expect(read(places.cursor.file)).toBe(broken);
+    expect(backupsOf(places.cursor.file)).toEqual([]);
+    expect(readJsonc(places.windsurf.file).mcpServers).toHaveProperty("everything");
+    expect(result.stdout).toMatch(/: 5 written, 1 failed$/m);
+  });
+
+  it("a servers key that is not an object is refused rather than replaced", () => {
+    const { places, args } = setUp();
+    const odd = '{ "mcpServers": ["not", "an", "object"] }\n';
+    writeFile(places["claude-desktop"].file, odd);
+    const result = runCli([...args, "--client", "claude-desktop"]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('"mcpServers" is an array, not an object of entries');
+    expect(read(places["claude-desktop"].file)).toBe(odd);
+  });
+});
+
+describe("entries that are already there", () => {
+  it("an entry of the same name is replaced, and the output says so", () => {
+    const { places, args } = setUp();
+    const result = runCli([...args, "--client", "cursor", "--name", "sentry"]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('replaced the entry "sentry" that was there');
+    expect(readJsonc(places.cursor.file).mcpServers).toEqual({ sentry: { url: URL } });
+    expect(read(backupsOf(places.cursor.file)[0] ?? "")).toBe(SAMPLES.cursor);
+  });
+
+  it("a configuration file behind a symbolic link is written through the link", () => {
+    const { home, places, args } = setUp();
+    const target = join(home, "dotfiles", "cursor-mcp.json");
+    writeFile(target, SAMPLES.cursor ?? "");
+    rmSync(places.cursor.file);
+    symlinkSync(target, places.cursor.file);
+    expect(runCli([...args, "--client", "cursor"]).status).toBe(0);
+    expect(lstatSync(places.cursor.file).isSymbolicLink()).toBe(true);
+    expect(readJsonc(target).mcpServers).toHaveProperty("everything");
+  });
+});
+
+describe("the URL, the name and the clients", () => {
+  it.each([
+    ["ftp://mcp.example.com/mcp", /--url must be an http\(s\) URL, not ftp:/],
+    ["mcp.example.com", /--url "mcp\.example\.com" is not a URL/],
+    ["https://me:secret@mcp.example.com/mcp", /must not carry a user name or password/],
+  ])("--url %s is refused and nothing is written", (url, message) => {
+    const { home, args } = setUp();
+    const before = snapshot(home);
+    const result = runCli(["--url", url, ...args.slice(2)]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.stdout).toBe("");
+    expect(snapshot(home)).toEqual(before);
+  });
+
+  it("without --url it says which option is missing", () => {
+    const result = runCli(["--home", tempHome()]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("--url is required");
+  });
+
+  it("an edge's base URL means its /mcp endpoint, under one name for the whole edge", () => {
+    const { places, args } = setUp();
+    const result = runCli(["--url", "https://mcp.example.com/", ...args.slice(2), "--client", "cursor"]);
+    expect(result.status).toBe(0);
+    expect((readJsonc(places.cursor.file).mcpServers as Record<string, unknown>)["company-mcp"]).toEqual({
+      url: "https://mcp.example.com/mcp",
+    });
+  });
+
+  it("an http URL (the local edge) tells the bridge to allow it", () => {
+    const { places, args } = setUp();
+    const local = "http://127.0.0.1:8787/mcp/everything";
+    expect(runCli(["--url", local, ...args.slice(2), "--client", "jetbrains"]).status).toBe(0);
+    expect(readJsonc(places.jetbrains.file).mcpServers).toEqual({
+      everything: { command: "npx", args: ["-y", "mcp-remote", local, "--allow-http"] },
+    });
+  });
+
+  it("--name must be a plain name", () => {
+    const result = runCli(["--url", URL, "--name", "my server", "--home", tempHome()]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('--name "my server"');
+  });
+
+  it("by default only installed clients are written; the others are skipped with the reason", () => {
+    const home = tempHome();
+    homes.push(home);
+    const places = layout("darwin", home);
+    mkdirSync(places.cursor.dir, { recursive: true });
+    const result = runCli(["--url", URL, "--platform", "darwin", "--home", home]);
+    expect(result.status).toBe(0);
+    expect(readJsonc(places.cursor.file).mcpServers).toEqual({ everything: { url: URL } });
+    expect(result.stdout).toContain(`not installed (no ${places["claude-desktop"].dir})`);
+    expect(result.stdout).toMatch(/: 1 written, 5 skipped$/m);
+    // Named explicitly, a client is written even where it looks uninstalled.
+    expect(runCli(["--url", URL, "--platform", "darwin", "--home", home, "--client", "vscode"]).status).toBe(0);
+    expect(readJsonc(places.vscode.file).servers).toEqual({ everything: { type: "http", url: URL } });
+  });
+
+  it("an unknown --client is refused with the list of known ones", () => {
+    const result = runCli(["--url", URL, "--client", "emacs", "--home", tempHome()]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(
+      "--client emacs: use one of claude-code, claude-desktop, vscode, cursor, windsurf, jetbrains, or all",
+    );
+  });
+});
