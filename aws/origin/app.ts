@@ -8,6 +8,9 @@ import { UPSTREAM_JWKS_PATH } from "./identity/upstream-identity.ts";
 import { type AssertionVariables, requireAssertion } from "./trust/require-assertion.ts";
 import type { VerifiedAssertion } from "./trust/verify-assertion.ts";
 
+/** The status of an assertion bound to another instance (the edge then sends the request again, bound to this one). */
+const MISDIRECTED = 421;
+
 /** What a client is told to wait before retrying while the database is unavailable. */
 const DATABASE_RETRY_AFTER_SECONDS = 5;
 
@@ -35,6 +38,8 @@ export function createOriginApp(parts: OriginParts) {
   app.use("*", async (c, next) => {
     await next();
     c.res.headers.set(ORIGIN_INSTANCE_HEADER, parts.instanceId);
+    // Refused as bound to another instance: the user is on this one now, and the balancer is to keep them here.
+    if (c.res.status === MISDIRECTED) c.res.headers.append("set-cookie", affinityCookie(parts.instanceId));
   });
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
@@ -91,6 +96,9 @@ export function createOriginApp(parts: OriginParts) {
 /** Every MCP answer sets the application cookie the balancer's stickiness keys on. */
 function withAffinityCookie(response: Response, instanceId: string): Response {
   const named = new Response(response.body, response);
-  named.headers.append("set-cookie", `${ORIGIN_AFFINITY_COOKIE}=${instanceId}; Path=/; HttpOnly; Secure; SameSite=Strict`);
+  named.headers.append("set-cookie", affinityCookie(instanceId));
   return named;
 }
+
+const affinityCookie = (instanceId: string) =>
+  `${ORIGIN_AFFINITY_COOKIE}=${instanceId}; Path=/; HttpOnly; Secure; SameSite=Strict`;

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import { hostname } from "node:os";
 import { createAdaptorServer } from "@hono/node-server";
@@ -10,6 +11,7 @@ import { createPool } from "./db/pool.ts";
 import { createHostPool } from "./hosting/host-pool.ts";
 import { relayOptions } from "./hosting/relay-options.ts";
 import { listen } from "./listen.ts";
+import { createBoundReplayGuard } from "./trust/bound-replay-guard.ts";
 import { edgeKeys } from "./trust/jwks.ts";
 import { createReplayGuard } from "./trust/replay-guard.ts";
 import { createAssertionVerifier } from "./trust/verify-assertion.ts";
@@ -35,6 +37,9 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
     log,
   });
   const replayGuard = createReplayGuard(db);
+  const boundReplayGuard = createBoundReplayGuard();
+  // A new name on every start: assertions bound to an earlier run (whose memory of them is gone) are refused.
+  const instanceId = `${config.instanceId ?? `${hostname()}-${process.pid}`}.${randomBytes(4).toString("hex")}`;
   // A plain HTTP/1.1 server: the ALB speaks HTTP/1.1 to its targets.
   const server = createAdaptorServer({
     fetch: createOriginApp({
@@ -43,10 +48,11 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
         audience: config.publicUrl,
         keys: edgeKeys(config.edgeJwksUrl ?? `${config.edgeIssuer}${EDGE_JWKS_PATH}`),
         claimJti: replayGuard.claim,
+        bound: { instance: instanceId, claimJti: boundReplayGuard.claim },
       }),
       pool: stdio,
       upstreamJwks: () => relay.identity.jwks(),
-      instanceId: config.instanceId ?? `${hostname()}-${process.pid}`,
+      instanceId,
       auditStore: createAuditStore(db),
       checkDatabase: async () => void (await db.query("select 1")),
     }).fetch,

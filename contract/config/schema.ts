@@ -191,7 +191,8 @@ export const OriginConfig = z.strictObject({
     .prefault({}),
   /**
    * This instance's name in the stickiness cookie (`MCP_ORIGIN`) the balancer keys on. Defaults to the host
-   * name and process id, which is unique per ECS task.
+   * name and process id, which is unique per ECS task. A random part is added at each start: assertions the edge
+   * bound to an earlier run of the task (remembered only in its memory) are then refused as another instance's.
    */
   instanceId: z
     .string()

@@ -6,6 +6,7 @@ import { EDGE_ENV_NAMES } from "../../contract/config/env-names.ts";
 import { loadConfig } from "../../contract/config/load.ts";
 import { EdgeConfig } from "../../contract/config/schema.ts";
 import { EDGE_ASSERTION_HEADER } from "../../contract/edge-assertion.ts";
+import { ORIGIN_INSTANCE_HEADER } from "../../contract/origin-affinity.ts";
 import { signAssertion } from "../../worker/upstream/sign-assertion.ts";
 import { InMemoryOAuthProvider } from "../e2e/oauth-client.ts";
 import { type BenchClient, recordingFetch } from "./load.ts";
@@ -71,13 +72,20 @@ export async function originClient(originUrl: string, edgeEnvFile: string): Prom
       .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 2, -1)]),
   );
   const config = loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env });
-  const claims = { sub: "bench-user", client_id: "bench", server: "everything" };
+  // Bound to the instance once it named itself, as the edge binds a user's assertions (worker/upstream/fetch-origin.ts).
+  const claims: { sub: string; client_id: string; server: string; instance?: string } = {
+    sub: "bench-user",
+    client_id: "bench",
+    server: "everything",
+  };
   const header = EDGE_ASSERTION_HEADER.toLowerCase();
   const perRequest = async () => ({ [header]: await signAssertion(config, claims) });
   const signing: typeof fetch = async (input, init) => {
     const headers = new Headers(init?.headers);
     headers.set(header, await signAssertion(config, claims));
-    return fetch(input, { ...init, headers });
+    const response = await fetch(input, { ...init, headers });
+    claims.instance ??= response.headers.get(ORIGIN_INSTANCE_HEADER) ?? undefined;
+    return response;
   };
   const recording = recordingFetch(signing);
   const client = new Client({ name: "bench-origin", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });

@@ -82,7 +82,7 @@ describe("observing how a request ended", () => {
   it("reads the outcome from an SSE stream without changing what the client receives", async () => {
     const progress = { jsonrpc: "2.0", method: "notifications/progress", params: { progress: 1 } };
     const result = { jsonrpc: "2.0", id: 5, result: { content: [] } };
-    const { response, observed } = observeResponse(sse(progress, result), 5);
+    const { response, observed } = await observeResponse(sse(progress, result), 5);
     const received = await response.text();
     expect(received).toContain('"notifications/progress"');
     expect(received).toContain('"id":5');
@@ -90,17 +90,17 @@ describe("observing how a request ended", () => {
   });
 
   it("tells a JSON-RPC error, a tool error and a success apart", async () => {
-    const error = observeResponse(Response.json({ jsonrpc: "2.0", id: 1, error: { code: -32602, message: "bad" } }), 1);
+    const error = await observeResponse(Response.json({ jsonrpc: "2.0", id: 1, error: { code: -32602, message: "bad" } }), 1);
     await error.response.text();
     expect(await error.observed).toMatchObject({ outcome: "error", errorCode: -32602 });
 
-    const toolError = observeResponse(sse({ jsonrpc: "2.0", id: "a", result: { isError: true, content: [] } }), "a");
+    const toolError = await observeResponse(sse({ jsonrpc: "2.0", id: "a", result: { isError: true, content: [] } }), "a");
     await toolError.response.text();
     expect((await toolError.observed).outcome).toBe("tool_error");
   });
 
   it("ignores a response to another request id (and answers the unanswered request)", async () => {
-    const { response, observed } = observeResponse(sse({ jsonrpc: "2.0", id: 99, result: {} }), 1);
+    const { response, observed } = await observeResponse(sse({ jsonrpc: "2.0", id: 99, result: {} }), 1);
     expect(await response.text()).toContain('"id":1');
     expect((await observed).outcome).toBe("error");
   });
@@ -116,7 +116,10 @@ describe("observing how a request ended", () => {
         else controller.error(new Error("connection reset by the origin"));
       },
     });
-    const { response, observed } = observeResponse(new Response(broken, { headers: { "content-type": "text/event-stream" } }), 7);
+    const { response, observed } = await observeResponse(
+      new Response(broken, { headers: { "content-type": "text/event-stream" } }),
+      7,
+    );
     const received = await response.text();
     expect(received).toContain('"notifications/progress"');
     const last = JSON.parse(received.trim().split("\n").at(-1)?.slice("data: ".length) ?? "{}");
@@ -124,8 +127,23 @@ describe("observing how a request ended", () => {
     expect((await observed).outcome).toBe("unavailable");
   });
 
+  it("answers with a JSON-RPC error when the origin's JSON answer breaks off", async () => {
+    const broken = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.error(new Error("connection reset by the origin"));
+      },
+    });
+    const { response, observed } = await observeResponse(
+      new Response(broken, { headers: { "content-type": "application/json" } }),
+      3,
+    );
+    expect(response.status).toBe(502);
+    expect(await response.json()).toMatchObject({ jsonrpc: "2.0", id: 3, error: { code: -32000 } });
+    expect((await observed).outcome).toBe("unavailable");
+  });
+
   it("calls an unreachable origin unavailable", async () => {
-    const { observed } = observeResponse(new Response(null, { status: 503 }), 1);
+    const { observed } = await observeResponse(new Response(null, { status: 503 }), 1);
     expect((await observed).outcome).toBe("unavailable");
   });
 });

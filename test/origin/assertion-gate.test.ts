@@ -5,6 +5,7 @@ import { createAuditStore } from "../../aws/origin/audit/store.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
 import { createPool } from "../../aws/origin/db/pool.ts";
 import { createHostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { createBoundReplayGuard } from "../../aws/origin/trust/bound-replay-guard.ts";
 import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
 import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
 import { AUDIT_INGEST_PATH, type AuditEvent } from "../../contract/audit-event.ts";
@@ -20,6 +21,7 @@ let database: TestDatabase;
 let edgeKey: CryptoKey;
 let publicKey: JWK;
 let app: ReturnType<typeof createOriginApp>;
+const boundGuard = createBoundReplayGuard();
 
 beforeAll(async () => {
   database = await withTestDatabase();
@@ -34,6 +36,7 @@ beforeAll(async () => {
       audience: ORIGIN,
       keys: createLocalJWKSet({ keys: [publicJwk] }),
       claimJti: createReplayGuard(database.pool).claim,
+      bound: { instance: "origin-test", claimJti: boundGuard.claim },
     }),
     pool: createHostPool({ servers: {}, idleTimeoutMs: 60_000, maxProcesses: 1, host: testHostOptions, log: () => {} }),
     upstreamJwks: () => ({ keys: [] }),
@@ -140,6 +143,38 @@ describe("the origin's edge-assertion gate", () => {
     expect((await postAudit(token)).status).toBe(200);
     const { status, body } = await postAudit(token);
     expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "replayed" });
+  });
+
+  it("refuses a replayed assertion bound to this instance from memory, writing nothing to the database", async () => {
+    const jti = crypto.randomUUID();
+    const token = await assertion({ jti, claims: { instance: "origin-test" } });
+    expect((await postAudit(token)).status).toBe(200);
+    const { status, body } = await postAudit(token);
+    expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "replayed" });
+    const rows = await database.pool.query("SELECT 1 FROM assertion_jtis WHERE jti = $1", [jti]);
+    expect(rows.rowCount).toBe(0);
+  });
+
+  it("claims an assertion bound to no instance in the database, shared by every instance", async () => {
+    const jti = crypto.randomUUID();
+    expect((await postAudit(await assertion({ jti }))).status).toBe(200);
+    const rows = await database.pool.query("SELECT 1 FROM assertion_jtis WHERE jti = $1", [jti]);
+    expect(rows.rowCount).toBe(1);
+  });
+
+  it("refuses an assertion bound to another instance with 421, naming itself and setting its stickiness cookie", async () => {
+    const response = await app.request(AUDIT_INGEST_PATH, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        [EDGE_ASSERTION_HEADER]: await assertion({ claims: { instance: "origin-other" } }),
+      },
+      body: JSON.stringify({ events: [auditEvent()] }),
+    });
+    expect(response.status).toBe(421);
+    expect(await response.json()).toEqual({ error: "invalid_edge_assertion", reason: "instance" });
+    expect(response.headers.get("mcp-origin-instance")).toBe("origin-test");
+    expect(response.headers.getSetCookie().some((cookie) => cookie.startsWith("MCP_ORIGIN=origin-test;"))).toBe(true);
   });
 
   it("refuses a token of another type (an id_token replayed as an assertion)", async () => {

@@ -96,7 +96,7 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
     originResponse = originFailure(error, server.name, facts.id);
   }
 
-  const { response, observed } = observeResponse(originResponse, facts.batch ? undefined : facts.id);
+  const { response, observed } = await observeResponse(originResponse, facts.batch ? undefined : facts.id);
   for (const message of facts.batch ?? [facts]) {
     recordAudit(
       env,

@@ -10,16 +10,19 @@ export interface Observation {
 
 type Found = Omit<Observation, "responseBytes">;
 
+/** The response to relay, and how the request ended once that is known. */
+interface Observed {
+  response: Response;
+  observed: Promise<Observation>;
+}
+
 /**
  * Relays a response to the client unchanged while reading how the request ended: the JSON-RPC answer with the
  * request's id, as a JSON body or as an event of an SSE stream. An SSE stream is read in passing (parsing stops once
  * the answer has passed); if it ends or breaks before the answer (the origin died mid-call), the client gets a
  * JSON-RPC error for the request at once, instead of waiting for its own timeout.
  */
-export function observeResponse(
-  response: Response,
-  requestId: string | number | undefined,
-): { response: Response; observed: Promise<Observation> } {
+export async function observeResponse(response: Response, requestId: string | number | undefined): Promise<Observed> {
   if (!response.body || requestId === undefined) {
     return { response, observed: Promise.resolve({ outcome: outcomeOfStatus(response.status), responseBytes: 0 }) };
   }
@@ -75,41 +78,31 @@ export function observeResponse(
   return { response: new Response(body, response), observed };
 }
 
-/** A JSON answer is one message: read it whole (it is small), so the outcome is known whether or not the client reads it. */
-function observeWholeBody(
-  response: Response,
-  requestId: string | number,
-): { response: Response; observed: Promise<Observation> } {
-  const body = response.arrayBuffer();
-  const observed = body.then(
-    (bytes) => ({
-      ...(outcomeOfMessage(new TextDecoder().decode(bytes), requestId) ?? {
-        outcome: response.status >= 400 ? outcomeOfStatus(response.status) : ("error" as const),
-      }),
-      responseBytes: bytes.byteLength,
-    }),
-    () => ({ outcome: "unavailable" as const, responseBytes: 0 }),
-  );
-  const relayed = new ReadableStream<Uint8Array>({
-    async start(controller) {
-      try {
-        controller.enqueue(new Uint8Array(await body));
-        controller.close();
-      } catch (error) {
-        controller.error(error);
-      }
-    },
-  });
-  return { response: new Response(relayed, response), observed };
+/**
+ * A JSON answer is one message: read whole (it is small) before it is relayed, so that the outcome is known
+ * whether or not the client reads it, and the bytes go back as they are, without a stream written in JavaScript.
+ */
+async function observeWholeBody(response: Response, requestId: string | number): Promise<Observed> {
+  let bytes: ArrayBuffer;
+  try {
+    bytes = await response.arrayBuffer();
+  } catch {
+    const broken = new Response(brokenJsonError(requestId), { status: 502, headers: { "content-type": "application/json" } });
+    return { response: broken, observed: Promise.resolve({ outcome: "unavailable", responseBytes: 0 }) };
+  }
+  const found = outcomeOfMessage(new TextDecoder().decode(bytes), requestId) ?? {
+    outcome: response.status >= 400 ? outcomeOfStatus(response.status) : ("error" as const),
+  };
+  return { response: new Response(bytes, response), observed: Promise.resolve({ ...found, responseBytes: bytes.byteLength }) };
 }
 
 function brokenStreamError(requestId: string | number): Uint8Array {
-  const message = {
-    jsonrpc: "2.0",
-    id: requestId,
-    error: { code: JSON_RPC.upstreamUnavailable, message: "the origin's answer broke off before it was complete; try again" },
-  };
-  return new TextEncoder().encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+  return new TextEncoder().encode(`event: message\ndata: ${brokenJsonError(requestId)}\n\n`);
+}
+
+function brokenJsonError(requestId: string | number): string {
+  const message = "the origin's answer broke off before it was complete; try again";
+  return JSON.stringify({ jsonrpc: "2.0", id: requestId, error: { code: JSON_RPC.upstreamUnavailable, message } });
 }
 
 function outcomeOfMessage(data: string, requestId: string | number): Found | undefined {

@@ -3,23 +3,45 @@ import { EDGE_ASSERTION_HEADER, type EdgeAssertionClaims } from "../../contract/
 import type { OriginAffinityStore } from "./affinity.ts";
 import { signAssertion } from "./sign-assertion.ts";
 
+/** The origin's answer to an assertion bound to another instance: the balancer sent the request elsewhere. */
+const MISDIRECTED = 421;
+
+type OriginRequestInit = { method: string; headers: Headers; body?: string | null; signal?: AbortSignal };
+
 /**
  * The one way the edge talks to the origin: every request carries a fresh assertion and nothing of the client's
  * credentials. With an affinity store, a user's requests carry the balancer's stickiness cookies, so they reach
- * the instance that holds the user's upstreams.
+ * the instance that holds the user's upstreams, and the assertion names that instance: only it accepts the
+ * assertion, so it can tell a replay from memory instead of a database write. When the balancer sent the request
+ * to another instance (the user's was lost or replaced), that instance refuses it (421) and names itself; the
+ * request is sent once more, bound to the instance now known.
  */
 export async function fetchOrigin(
   config: EdgeConfig,
   path: string,
   claims: EdgeAssertionClaims,
-  init: { method: string; headers: Headers; body?: BodyInit | null; signal?: AbortSignal },
+  init: OriginRequestInit,
+  affinity?: OriginAffinityStore,
+): Promise<Response> {
+  const first = await sendOnce(config, path, claims, init, affinity);
+  if (first.status !== MISDIRECTED || !affinity) return first;
+  await first.body?.cancel();
+  return sendOnce(config, path, claims, init, affinity);
+}
+
+async function sendOnce(
+  config: EdgeConfig,
+  path: string,
+  claims: EdgeAssertionClaims,
+  init: OriginRequestInit,
   affinity?: OriginAffinityStore,
 ): Promise<Response> {
   const headers = new Headers(init.headers);
   headers.delete("cookie");
-  headers.set(EDGE_ASSERTION_HEADER, await signAssertion(config, claims));
   const sent = await affinity?.current(claims.sub);
   if (sent?.cookies) headers.set("cookie", sent.cookies);
+  const bound = sent ? { ...claims, instance: sent.instance } : claims;
+  headers.set(EDGE_ASSERTION_HEADER, await signAssertion(config, bound));
   // Only the wait for the answer to begin is bounded: an answer that streams (a long call, a listen stream) may
   // last as long as it needs.
   const gaveUp = new AbortController();

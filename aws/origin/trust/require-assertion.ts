@@ -1,6 +1,10 @@
 import { createMiddleware } from "hono/factory";
 import { EDGE_ASSERTION_HEADER } from "../../../contract/edge-assertion.ts";
+import { BoundReplayGuardFull } from "./bound-replay-guard.ts";
 import { AssertionRejected, type VerifiedAssertion } from "./verify-assertion.ts";
+
+/** What a caller is told to wait when this instance holds as many bound assertions as it may. */
+const FULL_RETRY_AFTER_SECONDS = 5;
 
 export type AssertionVariables = { assertion: VerifiedAssertion };
 
@@ -10,9 +14,14 @@ export function requireAssertion(verify: (token: string | undefined) => Promise<
     try {
       c.set("assertion", await verify(c.req.header(EDGE_ASSERTION_HEADER)));
     } catch (error) {
+      if (error instanceof BoundReplayGuardFull) {
+        console.error(error.message);
+        return c.json({ error: "busy", message: error.message }, 503, { "retry-after": String(FULL_RETRY_AFTER_SECONDS) });
+      }
       if (!(error instanceof AssertionRejected)) throw error;
       console.warn(error.message);
-      return c.json({ error: "invalid_edge_assertion", reason: error.reason }, 401);
+      // Bound to another instance is not a forgery: the balancer moved the user, and the edge sends it again.
+      return c.json({ error: "invalid_edge_assertion", reason: error.reason }, error.reason === "instance" ? 421 : 401);
     }
     await next();
   });

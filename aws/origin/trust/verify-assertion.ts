@@ -19,6 +19,7 @@ export type RejectionReason =
   | "audience"
   | "expired"
   | "claims"
+  | "instance"
   | "replayed";
 
 export class AssertionRejected extends Error {
@@ -42,8 +43,14 @@ export interface AssertionVerifierOptions {
   audience: string;
   /** The edge's public keys (see jwks.ts). */
   keys: JWTVerifyGetKey;
-  /** Records each `jti`; false means it was seen before. */
+  /** Records the `jti` of an assertion any instance could accept, in storage they share; false means it was seen before. */
   claimJti: (jti: string, expiresAt: Date) => Promise<boolean>;
+  /**
+   * This instance's name and its own record of the assertions bound to it (the `instance` claim): no other
+   * instance accepts those, so this process's memory is enough to refuse a replay. Without it, every `jti` is
+   * claimed in shared storage and an assertion bound to any instance is refused.
+   */
+  bound?: { instance: string; claimJti: (jti: string, expiresAt: Date) => boolean };
 }
 
 /** The origin's gate: signature, algorithm, type, issuer, audience, lifetime, claims, then single use. Each failure names its check. */
@@ -75,9 +82,14 @@ export function createAssertionVerifier(
       );
     const jti = payload.jti as string;
     const exp = payload.exp as number;
+    const instance = claims.data.instance;
+    if (instance !== undefined && instance !== options.bound?.instance)
+      throw new AssertionRejected("instance", `the assertion is for origin instance "${instance}", not this one`);
     // Kept until the last moment a clock-skewed check could still accept it.
-    if (!(await options.claimJti(jti, new Date((exp + EDGE_ASSERTION_MAX_SKEW_SECONDS) * 1000))))
-      throw new AssertionRejected("replayed", "this assertion was already used");
+    const keepUntil = new Date((exp + EDGE_ASSERTION_MAX_SKEW_SECONDS) * 1000);
+    const first =
+      instance !== undefined && options.bound ? options.bound.claimJti(jti, keepUntil) : await options.claimJti(jti, keepUntil);
+    if (!first) throw new AssertionRejected("replayed", "this assertion was already used");
     return { ...claims.data, jti, exp };
   };
 }
