@@ -1,6 +1,8 @@
 import { Hono } from "hono";
+import type pg from "pg";
 import { AUDIT_INGEST_PATH, AuditBatch, type AuditEvent } from "../../contract/audit-event.ts";
 import { ORIGIN_AFFINITY_COOKIE, ORIGIN_INSTANCE_HEADER } from "../../contract/origin-affinity.ts";
+import { registerAuditSearchRoute } from "./audit/search-route.ts";
 import { isDatabaseUnavailable } from "./db/unavailable.ts";
 import type { HostPool } from "./hosting/host-pool.ts";
 import { serveMcp } from "./hosting/mcp-route.ts";
@@ -24,6 +26,8 @@ export interface OriginParts {
   upstreamJwks: () => object;
   /** Resolves when the database answers; rejects otherwise. */
   checkDatabase: () => Promise<void>;
+  /** The audit database, searched at GET /audit/events (the route is absent without it). */
+  auditDatabase?: pg.Pool;
 }
 
 /**
@@ -70,6 +74,7 @@ export function createOriginApp(parts: OriginParts) {
     }
     return c.json(await parts.auditStore.insert(batch.data.events));
   });
+  registerAuditSearchRoute(app, guarded, parts.auditDatabase);
 
   app.all("/servers/:server/mcp", guarded, async (c) => {
     const response = await serveMcp(parts.pool, c.req.param("server"), c.var.assertion, c.req.raw);

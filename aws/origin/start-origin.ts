@@ -5,6 +5,7 @@ import { createAdaptorServer } from "@hono/node-server";
 import type { OriginConfig } from "../../contract/config/schema.ts";
 import { EDGE_JWKS_PATH } from "../../contract/edge-assertion.ts";
 import { createOriginApp } from "./app.ts";
+import { auditRetention } from "./audit/retention.ts";
 import { createAuditStore } from "./audit/store.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool } from "./db/pool.ts";
@@ -37,6 +38,7 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
     log,
   });
   const replayGuard = createReplayGuard(db);
+  const retention = auditRetention({ pool: db, retentionDays: config.audit.retentionDays, log });
   const boundReplayGuard = createBoundReplayGuard();
   // A new name on every start: assertions bound to an earlier run (whose memory of them is gone) are refused.
   const instanceId = `${config.instanceId ?? `${hostname()}-${process.pid}`}.${randomBytes(4).toString("hex")}`;
@@ -54,6 +56,7 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
       upstreamJwks: () => relay.identity.jwks(),
       instanceId,
       auditStore: createAuditStore(db),
+      auditDatabase: db,
       checkDatabase: async () => void (await db.query("select 1")),
     }).fetch,
   }) as Server;
@@ -64,12 +67,14 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
     server.closeAllConnections();
     await stdio.close();
     await replayGuard.idle();
+    await retention.stop();
     await db.end();
   };
   try {
     const { applied } = await migrate(db);
     if (applied.length > 0) log(`database migrations applied: ${applied.join(", ")}`);
     const port = await listen(server, config.port, config.host, "PORT (or origin.port in the configuration file)");
+    retention.start();
     return { url: `http://${config.host}:${port}`, upstreams: () => stdio.size(), close };
   } catch (error) {
     await stdio.close();

@@ -47,4 +47,5 @@ export const ORIGIN_ENV_NAMES = {
   ORIGIN_INSTANCE_ID: ["instanceId", "string"],
   UPSTREAM_IDENTITY_SIGNING_KEY: ["upstreamIdentity.signingKey", "string"],
   UPSTREAM_IDENTITY_TTL_SECONDS: ["upstreamIdentity.ttlSeconds", "number"],
+  AUDIT_RETENTION_DAYS: ["audit.retentionDays", "number"],
 } as const satisfies EnvNames;

@@ -198,5 +198,12 @@ export const OriginConfig = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/, "expected 1-64 letters, digits, dots, dashes or underscores")
     .optional(),
+  /** The audit trail in PostgreSQL. */
+  audit: z
+    .strictObject({
+      /** Events older than this many days are deleted (at start, then hourly). Unset keeps them forever. */
+      retentionDays: z.number().int().min(1).max(36_500).optional(),
+    })
+    .prefault({}),
 });
 export type OriginConfig = z.infer<typeof OriginConfig>;

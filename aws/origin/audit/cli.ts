@@ -1,0 +1,133 @@
+import { once } from "node:events";
+import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
+import type pg from "pg";
+import { createPool } from "../db/pool.ts";
+import { EXPORT_FORMATS, type ExportFormat, serializeEvents } from "./export.ts";
+import { purgeAuditEvents, retentionCutoff } from "./retention.ts";
+import { type AuditFilter, FILTER_NAMES, parseAuditFilter, searchAudit } from "./search.ts";
+
+/**
+ * `npm run audit -- search [filters] [--format csv|json] > out.csv` and `npm run audit -- purge --older-than-days N
+ * [--dry-run]`, against DATABASE_URL. Data goes to stdout only; progress and messages to stderr.
+ * Exit codes: 0 done, 1 failed (database unreachable, DATABASE_URL unset), 2 bad arguments.
+ */
+
+const USAGE = `usage:
+  npm run audit -- search [--user SUB_OR_EMAIL] [--server NAME] [--tool NAME|PREFIX*] [--outcome ok,error,…]
+                          [--kind mcp.request,…] [--from ISO] [--to ISO] [--limit N] [--cursor C] [--format json|csv]
+  npm run audit -- purge --older-than-days N [--dry-run]
+DATABASE_URL names the PostgreSQL database (postgres://user:password@host:5432/name).`;
+
+/** A mistake in the command line: exit code 2 with the message. */
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    // Arguments are checked before the database is: a mistake is reported the same with or without it.
+    if (command === "search") return await withDatabase(searchCommand(rest));
+    if (command === "purge") return await withDatabase(purgeCommand(rest));
+    if (command === "help" || command === "--help" || command === undefined) {
+      console.error(USAGE);
+      return command === undefined ? 2 : 0;
+    }
+    throw new UsageError(`unknown command "${command}": expected search or purge`);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`audit: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    console.error(`audit: failed: ${(error as Error).message}`);
+    return 1;
+  }
+}
+
+async function withDatabase(run: (pool: pg.Pool) => Promise<number>): Promise<number> {
+  const url = process.env.DATABASE_URL;
+  if (!url) {
+    console.error("audit: DATABASE_URL is not set: set it to the audit database, e.g. postgres://user:password@host:5432/name");
+    return 1;
+  }
+  // One connection: the commands are sequential, and the embedded database accepts no more per client.
+  const pool = createPool(url, { max: 1 });
+  try {
+    return await run(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+/** Options as parseArgs reads them, its own errors (unknown option, missing value) turned into usage errors. */
+function options(args: string[], spec: ParseArgsOptionsConfig): Record<string, string | boolean | string[] | undefined> {
+  try {
+    return parseArgs({ args, options: spec, strict: true, allowPositionals: false }).values as Record<
+      string,
+      string | boolean | string[] | undefined
+    >;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+// Every filter may be repeated as far as parseArgs is concerned, so that the filter check names a repeated one.
+const SEARCH_OPTIONS: ParseArgsOptionsConfig = {
+  ...Object.fromEntries(FILTER_NAMES.map((filter) => [filter, { type: "string", multiple: true } as const])),
+  format: { type: "string", default: "json" },
+};
+
+function searchCommand(args: string[]): (pool: pg.Pool) => Promise<number> {
+  const { format, ...filters } = options(args, SEARCH_OPTIONS) as Record<string, string | string[] | undefined>;
+  const exportFormat = EXPORT_FORMATS.find((known) => known === format);
+  if (!exportFormat) throw new UsageError(`--format: expected one of ${EXPORT_FORMATS.join(", ")}; got "${format}"`);
+  const parsed = parseAuditFilter(filters);
+  if ("problems" in parsed) throw new UsageError(parsed.problems.map((problem) => `--${problem}`).join("\n  "));
+  return async (pool) => {
+    await exportTo(process.stdout, pool, parsed.filter, exportFormat);
+    return 0;
+  };
+}
+
+async function exportTo(out: NodeJS.WritableStream, pool: pg.Pool, filter: AuditFilter, format: ExportFormat): Promise<void> {
+  const search = searchAudit(pool, filter);
+  let rows = 0;
+  let pages = 0;
+  async function* counted() {
+    for await (const page of search.pages) {
+      rows += page.length;
+      pages += 1;
+      // Quiet for a short answer; on a long export, the rows so far after each page.
+      if (pages > 1) process.stderr.write(`audit: ${rows} rows so far\n`);
+      yield page;
+    }
+  }
+  for await (const chunk of serializeEvents(counted(), format)) {
+    if (!out.write(chunk)) await once(out, "drain");
+  }
+  const next = search.nextCursor();
+  process.stderr.write(`audit: ${rows} rows exported\n`);
+  if (next) {
+    process.stderr.write(`audit: stopped at --limit ${filter.limit}; more rows match: continue with --cursor ${next}\n`);
+  }
+}
+
+function purgeCommand(args: string[]): (pool: pg.Pool) => Promise<number> {
+  const values = options(args, { "older-than-days": { type: "string" }, "dry-run": { type: "boolean", default: false } });
+  const raw = values["older-than-days"];
+  if (typeof raw !== "string") throw new UsageError("--older-than-days is required (a whole number of days, at least 1)");
+  const days = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(days) || days < 1) {
+    throw new UsageError(`--older-than-days: expected a whole number of days, at least 1; got "${raw}"`);
+  }
+  const dryRun = values["dry-run"] === true;
+  return async (pool) => {
+    const cutoff = retentionCutoff(days);
+    const { deleted } = await purgeAuditEvents(pool, cutoff, { dryRun });
+    const verb = dryRun ? "would delete" : "deleted";
+    process.stdout.write(`${verb} ${deleted} audit events older than ${cutoff.toISOString()} (${days} days)\n`);
+    return 0;
+  };
+}
+
+// A reader that stops early (`| head`) closes the pipe: that ends the export, it is not a failure.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => process.exit(error.code === "EPIPE" ? 0 : 1));
+process.exitCode = await main(process.argv.slice(2));

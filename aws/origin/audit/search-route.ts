@@ -1,0 +1,71 @@
+import type { Hono, MiddlewareHandler } from "hono";
+import type pg from "pg";
+import { AUDIT_INGEST_PATH } from "../../../contract/audit-event.ts";
+import type { AssertionVariables } from "../trust/require-assertion.ts";
+import { CONTENT_TYPES, EXPORT_FORMATS, type ExportFormat, serializeEvents } from "./export.ts";
+import { encodeCursor, limitBoundary, parseAuditFilter, searchAudit } from "./search.ts";
+
+type OriginEnv = { Variables: AssertionVariables };
+
+/** The ingest's path: POST delivers events, GET searches them. */
+export const AUDIT_SEARCH_PATH = AUDIT_INGEST_PATH;
+
+/** Names the cursor that continues the search, when the limit cut it short (absent when nothing more matches). */
+export const NEXT_CURSOR_HEADER = "x-audit-next-cursor";
+
+/**
+ * `GET /audit/events?user=…&server=…&tool=…&outcome=…&kind=…&from=…&to=…&limit=…&cursor=…&format=csv|json`: audit
+ * search for the ops dashboard, behind the edge assertion with `purpose: "ops"`. Without a database (`db`
+ * undefined) there is nothing to search and no route.
+ */
+export function registerAuditSearchRoute(
+  app: Hono<OriginEnv>,
+  guarded: MiddlewareHandler<OriginEnv>,
+  db: pg.Pool | undefined,
+): void {
+  if (!db) return;
+  app.get(AUDIT_SEARCH_PATH, guarded, async (c) => {
+    const { purpose, sub } = c.var.assertion;
+    if (purpose !== "ops") {
+      const detail = `audit search needs an assertion with purpose "ops"; this one's purpose is "${purpose}"`;
+      return c.json({ error: "invalid_edge_assertion", reason: "purpose", detail }, 403);
+    }
+    const { format: formats = ["json"], ...filters } = c.req.queries();
+    const format = formats.length === 1 ? EXPORT_FORMATS.find((known) => known === formats[0]) : undefined;
+    const parsed = parseAuditFilter(filters);
+    const problems = "problems" in parsed ? parsed.problems : [];
+    if (!format) problems.unshift(`format: expected one of ${EXPORT_FORMATS.join(", ")}, once; got ${formats.join(", ")}`);
+    if (!format || "problems" in parsed) return c.json({ error: "invalid_audit_search", problems }, 400);
+
+    // Who read the audit trail is itself worth keeping.
+    console.log(`audit search by ${sub}: ${new URL(c.req.url).search || "(no filters)"}`);
+    // Asked before the first byte is sent, the boundary both bounds the answer and names the next page's cursor.
+    const boundary = await limitBoundary(db, parsed.filter);
+    const search = searchAudit(db, parsed.filter, { through: boundary });
+    const headers = new Headers({ "content-type": CONTENT_TYPES[format], "cache-control": "no-store" });
+    if (boundary) headers.set(NEXT_CURSOR_HEADER, encodeCursor(boundary));
+    if (format === "csv") headers.set("content-disposition", 'attachment; filename="audit-events.csv"');
+    return new Response(streamOf(serializeEvents(search.pages, format as ExportFormat)), { headers });
+  });
+}
+
+/** Text chunks as a byte stream that asks for the next page only when the client has taken the last one. */
+function streamOf(chunks: AsyncGenerator<string>): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream({
+    async pull(controller) {
+      try {
+        const { done, value } = await chunks.next();
+        if (done) controller.close();
+        else controller.enqueue(encoder.encode(value));
+      } catch (error) {
+        // The status is already sent: cut the answer short, so the client sees it incomplete rather than ended.
+        console.error(`audit search failed while streaming: ${String(error)}`);
+        controller.error(error);
+      }
+    },
+    async cancel() {
+      await chunks.return(undefined);
+    },
+  });
+}
