@@ -24,7 +24,7 @@ export async function serveMcp(
     throw error;
   }
   try {
-    return onBodyEnd(await acquired.host.fetch(request, callerOf(assertion, server)), acquired.release);
+    return await onBodyEnd(await acquired.host.fetch(request, callerOf(assertion, server)), acquired.release);
   } catch (error) {
     acquired.release();
     throw error;

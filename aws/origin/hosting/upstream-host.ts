@@ -5,6 +5,7 @@ import type { UpstreamIdentity } from "../identity/upstream-identity.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
 import { ExchangeRegistry } from "./exchange-registry.ts";
 import { forwardingServer, type InflightRequest, type UpstreamLink } from "./forwarding-server.ts";
+import { parseRequestBody } from "./parsed-request.ts";
 import { ProgressRoutes } from "./progress-routes.ts";
 import type { CallerExtra, ForwardStateCodec } from "./request-state.ts";
 import { ToolSchemas } from "./tool-schemas.ts";
@@ -122,9 +123,10 @@ export async function startUpstreamHost(spec: UpstreamServer, options: HostOptio
         scopes: [],
         extra: { sub: caller.sub, server: caller.server },
       };
-      const unwatch = await watchListenedResources(request, upstreamEvents);
-      const response = await handler.fetch(request, { authInfo });
-      return unwatch ? onBodyEnd(response, unwatch) : response;
+      const parsed = await parseRequestBody(request);
+      const unwatch = watchListenedResources(parsed.parsedBody, upstreamEvents);
+      const response = await handler.fetch(parsed.request, { authInfo, parsedBody: parsed.parsedBody });
+      return unwatch ? await onBodyEnd(response, unwatch) : response;
     },
     async close() {
       exchanges.closeAll("the origin is stopping this upstream");
@@ -137,24 +139,28 @@ export async function startUpstreamHost(spec: UpstreamServer, options: HostOptio
 }
 
 /** A `subscriptions/listen` that watches resources: the upstream must be told to watch them while the stream lives. */
-async function watchListenedResources(request: Request, events: UpstreamEvents): Promise<(() => void) | undefined> {
-  if (request.method !== "POST") return undefined;
-  let message: { method?: unknown; params?: { notifications?: { resourceSubscriptions?: unknown } } };
-  try {
-    message = await request.clone().json();
-  } catch {
-    return undefined;
-  }
+function watchListenedResources(body: unknown, events: UpstreamEvents): (() => void) | undefined {
+  const message = body as { method?: unknown; params?: { notifications?: { resourceSubscriptions?: unknown } } } | undefined;
   const uris = message?.method === "subscriptions/listen" ? message.params?.notifications?.resourceSubscriptions : undefined;
   if (!Array.isArray(uris) || uris.length === 0) return undefined;
   return events.watch(uris.filter((uri): uri is string => typeof uri === "string"));
 }
 
-/** Calls `done` once the response body has been read to its end or cancelled. */
-export function onBodyEnd(response: Response, done: () => void): Response {
+/**
+ * Calls `done` once the response body has been read to its end or cancelled. A JSON answer (one message, small)
+ * is read here and handed on whole: no stream written in JavaScript for the common case.
+ */
+export async function onBodyEnd(response: Response, done: () => void): Promise<Response> {
   if (!response.body) {
     done();
     return response;
+  }
+  if (response.headers.get("content-type")?.startsWith("application/json")) {
+    try {
+      return new Response(await response.arrayBuffer(), response);
+    } finally {
+      done();
+    }
   }
   const reader = response.body.getReader();
   let finished = false;
