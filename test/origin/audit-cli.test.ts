@@ -1,0 +1,126 @@
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CSV_COLUMNS } from "../../aws/origin/audit/export.ts";
+import { createAuditStore } from "../../aws/origin/audit/store.ts";
+import { migrate } from "../../aws/origin/db/migrate.ts";
+import type { AuditEvent } from "../../contract/audit-event.ts";
+import { type TestDatabase, withTestDatabase } from "./database.ts";
+
+const CLI = fileURLToPath(new URL("../../aws/origin/audit/cli.ts", import.meta.url));
+const DAY = 86_400_000;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI in a child process (asynchronously: the embedded database answers from this process). */
+function cli(args: string[], databaseUrl: string | undefined): Promise<Run> {
+  const env = { ...process.env, DATABASE_URL: databaseUrl ?? "" };
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const now = Date.now();
+const at = (time: number, fields: Partial<AuditEvent> = {}): AuditEvent => ({
+  id: randomUUID(),
+  time: new Date(time).toISOString(),
+  kind: "mcp.request",
+  outcome: "ok",
+  latencyMs: 1,
+  ...fields,
+});
+
+// 2,500 recent events of one user (more than two pages) and three old ones of another.
+const recent = Array.from({ length: 2500 }, (_, i) =>
+  at(now - DAY + i * 1000, { userEmail: "ada@example.com", server: "github", tool: i === 0 ? "@evil" : "search" }),
+);
+const old = [at(now - 500 * DAY, { userSub: "bob" }), at(now - 450 * DAY, { userSub: "bob" }), at(now - 401 * DAY)];
+
+describe("npm run audit", () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await withTestDatabase();
+    await migrate(db.pool);
+    const store = createAuditStore(db.pool);
+    for (let i = 0; i < recent.length; i += 500) await store.insert(recent.slice(i, i + 500));
+    await store.insert(old);
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it("exports a search as CSV to stdout, progress on stderr", async () => {
+    const run = await cli(["search", "--user", "ada@example.com", "--limit", "5000", "--format", "csv"], db.url);
+    expect(run).toMatchObject({ code: 0 });
+    const lines = run.stdout.split("\r\n").filter(Boolean);
+    expect(lines[0]).toBe(CSV_COLUMNS.join(","));
+    expect(lines).toHaveLength(1 + recent.length);
+    expect(run.stdout).toContain(",'@evil,");
+    expect(run.stderr).toContain("audit: 2000 rows so far");
+    expect(run.stderr).toContain("audit: 2500 rows exported");
+  });
+
+  it("exports NDJSON by default, and names the cursor when the limit stops it", async () => {
+    const first = await cli(["search", "--user", "bob", "--limit", "1"], db.url);
+    expect(first.code).toBe(0);
+    expect(
+      first.stdout
+        .trimEnd()
+        .split("\n")
+        .map((line) => JSON.parse(line)),
+    ).toEqual([old[1]]);
+    const cursor = /--cursor (\S+)/.exec(first.stderr)?.[1];
+    expect(cursor).toEqual(expect.any(String));
+    const second = await cli(["search", "--user", "bob", "--cursor", cursor ?? ""], db.url);
+    expect(
+      second.stdout
+        .trimEnd()
+        .split("\n")
+        .map((line) => JSON.parse(line)),
+    ).toEqual([old[0]]);
+    expect(second.stderr).not.toContain("--cursor");
+  });
+
+  it("exits 2 on bad arguments, naming the option, before touching the database", async () => {
+    const unknown = await cli(["search", "--usr", "ada"], undefined);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("'--usr'");
+    const bad = await cli(["search", "--outcome", "maybe", "--from", "yesterday"], undefined);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--outcome: expected one of ok, error, tool_error, denied, unavailable; got "maybe"');
+    expect(bad.stderr).toContain("--from: expected an ISO 8601");
+    expect(bad.stdout).toBe("");
+    const purge = await cli(["purge", "--older-than-days", "soon"], undefined);
+    expect(purge.code).toBe(2);
+    expect(purge.stderr).toContain('--older-than-days: expected a whole number of days, at least 1; got "soon"');
+    expect((await cli(["purge"], undefined)).stderr).toContain("--older-than-days is required");
+    expect((await cli(["export"], undefined)).code).toBe(2);
+  });
+
+  it("exits 1 saying what to set when DATABASE_URL is unset, and when the database cannot be reached", async () => {
+    const unset = await cli(["search"], undefined);
+    expect(unset.code).toBe(1);
+    expect(unset.stderr).toContain("DATABASE_URL is not set: set it to");
+    const down = await cli(["search"], "postgres://postgres@127.0.0.1:1/postgres");
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/^audit: failed: /);
+  });
+
+  it("purges events older than the given days, after a dry run that deletes nothing", async () => {
+    const dry = await cli(["purge", "--older-than-days", "400", "--dry-run"], db.url);
+    expect(dry).toMatchObject({ code: 0 });
+    expect(dry.stdout).toMatch(/^would delete 3 audit events older than \S+ \(400 days\)\n$/);
+    const count = async () => Number((await db.pool.query("SELECT count(*) AS n FROM audit_events")).rows[0].n);
+    expect(await count()).toBe(recent.length + old.length);
+    const real = await cli(["purge", "--older-than-days", "400"], db.url);
+    expect(real.stdout).toMatch(/^deleted 3 audit events older than/);
+    expect(await count()).toBe(recent.length);
+  });
+});

@@ -1,0 +1,149 @@
+import { randomUUID } from "node:crypto";
+import { type CryptoKey, createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createOriginApp } from "../../aws/origin/app.ts";
+import { csvHeader } from "../../aws/origin/audit/export.ts";
+import { NEXT_CURSOR_HEADER } from "../../aws/origin/audit/search-route.ts";
+import { createAuditStore } from "../../aws/origin/audit/store.ts";
+import { migrate } from "../../aws/origin/db/migrate.ts";
+import { createHostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
+import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
+import type { AuditEvent } from "../../contract/audit-event.ts";
+import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
+import { type TestDatabase, withTestDatabase } from "./database.ts";
+import { testHostOptions } from "./modern-request.ts";
+
+const EDGE = "https://edge.example.test";
+const ORIGIN = "https://origin.example.test";
+const KID = "edge-key-1";
+
+let database: TestDatabase;
+let edgeKey: CryptoKey;
+let app: ReturnType<typeof createOriginApp>;
+
+const events: AuditEvent[] = Array.from({ length: 5 }, (_, i) => ({
+  id: randomUUID(),
+  time: new Date(Date.parse("2026-03-01T00:00:00Z") + i * 1000).toISOString(),
+  kind: "mcp.request",
+  outcome: i === 0 ? "error" : "ok",
+  server: i % 2 === 0 ? "github" : "docs",
+  tool: i === 4 ? "=cmd" : "search",
+  userSub: "sub-ada",
+  latencyMs: 2,
+}));
+const newestFirst = [...events].reverse();
+
+beforeAll(async () => {
+  database = await withTestDatabase();
+  await migrate(database.pool);
+  await createAuditStore(database.pool).insert(events);
+  const pair = await generateKeyPair("ES256", { extractable: true });
+  edgeKey = pair.privateKey;
+  const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: KID, alg: "ES256" };
+  app = createOriginApp({
+    verifyAssertion: createAssertionVerifier({
+      issuer: EDGE,
+      audience: ORIGIN,
+      keys: createLocalJWKSet({ keys: [publicJwk] }),
+      claimJti: createReplayGuard(database.pool).claim,
+    }),
+    pool: createHostPool({ servers: {}, idleTimeoutMs: 60_000, maxProcesses: 1, host: testHostOptions, log: () => {} }),
+    upstreamJwks: () => ({ keys: [] }),
+    instanceId: "origin-test",
+    auditStore: createAuditStore(database.pool),
+    auditDatabase: database.pool,
+    checkDatabase: async () => void (await database.pool.query("select 1")),
+  });
+});
+afterAll(async () => {
+  await database?.close();
+});
+
+async function assertion(purpose: string | undefined): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ sub: "admin-1", client_id: "ops-dashboard", ...(purpose ? { purpose } : {}) })
+    .setProtectedHeader({ alg: "ES256", typ: EDGE_ASSERTION_TYPE, kid: KID })
+    .setIssuer(EDGE)
+    .setAudience(ORIGIN)
+    .setJti(crypto.randomUUID())
+    .setIssuedAt(now)
+    .setExpirationTime(now + 60)
+    .sign(edgeKey);
+}
+
+/** `purpose` "none" signs an assertion without one (which means "mcp"); `token` null sends no assertion. */
+async function search(query: string, purpose = "ops", token?: string | null) {
+  const headers: Record<string, string> = {};
+  if (token !== null) headers[EDGE_ASSERTION_HEADER] = token ?? (await assertion(purpose === "none" ? undefined : purpose));
+  return app.request(`/audit/events${query}`, { headers });
+}
+
+const ndjson = async (response: Response) =>
+  (await response.text())
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
+
+describe("GET /audit/events", () => {
+  it("refuses a request without an assertion", async () => {
+    const response = await search("", "ops", null);
+    expect(response.status).toBe(401);
+    expect(await response.json()).toEqual({ error: "invalid_edge_assertion", reason: "missing" });
+  });
+
+  it("refuses an assertion for MCP or for audit delivery, naming its purpose", async () => {
+    for (const purpose of ["mcp", "audit-delivery", "none"]) {
+      const response = await search("", purpose);
+      expect(response.status).toBe(403);
+      const body = (await response.json()) as { reason: string; detail: string };
+      expect(body.reason).toBe("purpose");
+      expect(body.detail).toContain(`this one's purpose is "${purpose === "none" ? "mcp" : purpose}"`);
+    }
+  });
+
+  it("answers an ops assertion with the matching events as NDJSON, newest first", async () => {
+    const response = await search("?server=github");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/x-ndjson; charset=utf-8");
+    expect(response.headers.get(NEXT_CURSOR_HEADER)).toBeNull();
+    expect(await ndjson(response)).toEqual(newestFirst.filter((event) => event.server === "github"));
+  });
+
+  it("exports CSV with formulas defused", async () => {
+    const response = await search("?format=csv&outcome=ok&outcome=error");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect(response.headers.get("content-disposition")).toContain("audit-events.csv");
+    const text = await response.text();
+    expect(text.startsWith(csvHeader())).toBe(true);
+    expect(text.split("\r\n").filter(Boolean)).toHaveLength(1 + events.length);
+    expect(text).toContain(",'=cmd,");
+  });
+
+  it("pages with the cursor it names in a header", async () => {
+    const first = await search("?limit=2");
+    const cursor = first.headers.get(NEXT_CURSOR_HEADER);
+    expect(await ndjson(first)).toEqual(newestFirst.slice(0, 2));
+    expect(cursor).toEqual(expect.any(String));
+    const second = await search(`?limit=2&cursor=${encodeURIComponent(cursor ?? "")}`);
+    expect(await ndjson(second)).toEqual(newestFirst.slice(2, 4));
+    const third = await search(`?limit=2&cursor=${encodeURIComponent(second.headers.get(NEXT_CURSOR_HEADER) ?? "")}`);
+    expect(third.headers.get(NEXT_CURSOR_HEADER)).toBeNull();
+    expect(await ndjson(third)).toEqual(newestFirst.slice(4));
+  });
+
+  it("refuses bad filters with 400 and every problem", async () => {
+    const response = await search("?outcome=maybe&limit=0&usr=x&format=xml&user=a&user=b");
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: string; problems: string[] };
+    expect(body.error).toBe("invalid_audit_search");
+    expect(body.problems.map((problem) => problem.split(":")[0]).sort()).toEqual(["format", "limit", "outcome", "user", "usr"]);
+  });
+
+  it("takes SQL-looking values as values", async () => {
+    const response = await search(`?user=${encodeURIComponent("' OR 1=1 --")}`);
+    expect(response.status).toBe(200);
+    expect(await ndjson(response)).toEqual([]);
+  });
+});
