@@ -77,7 +77,9 @@ describe("migrate", () => {
         "assertion_jtis btree (jti)",
         "audit_events btree (id)",
         'audit_events btree (server, "time")',
-        'audit_events btree ("time")',
+        'audit_events btree ("time" DESC, id DESC)',
+        'audit_events btree (tool text_pattern_ops, "time")',
+        'audit_events btree (user_email, "time")',
         'audit_events btree (user_sub, "time")',
       ].sort(),
     );
