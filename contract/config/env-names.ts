@@ -19,6 +19,7 @@ export const EDGE_ENV_NAMES = {
   EDGE_SIGNING_KEY_ROTATION: ["signingKeyRotation", "string"],
   ACCESS_TOKEN_TTL_SECONDS: ["accessTokenTtlSeconds", "number"],
   TOKEN_CACHE_SECONDS: ["tokenCacheSeconds", "number"],
+  AUDIT_BATCH_MILLISECONDS: ["auditBatchMilliseconds", "number"],
   MCP_ALLOWED_ORIGINS: ["mcpAllowedOrigins", "list"],
   ORIGIN_ANSWER_TIMEOUT_SECONDS: ["originAnswerTimeoutSeconds", "number"],
   OAUTH_MAX_BODY_BYTES: ["oauth.maxBodyBytes", "number"],

@@ -112,6 +112,11 @@ export const EdgeConfig = z.strictObject({
    * (revocations the isolate itself handles take effect at once). 0 checks storage on every request.
    */
   tokenCacheSeconds: z.number().int().min(0).max(300).default(30),
+  /**
+   * How long an isolate collects audit events before queueing them as one batch (one queue call per batch, not
+   * per request). The isolate is kept alive until its batch is queued, so nothing is lost by waiting.
+   */
+  auditBatchMilliseconds: z.number().int().min(0).max(1000).default(100),
   /** Limits of the authorization endpoints (`/authorize`, `/oauth/token`, `/register`); see docs/configuration.md. */
   oauth: z
     .strictObject({

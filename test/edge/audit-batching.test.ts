@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import type { AuditEvent } from "../../contract/audit-event.ts";
 import { MAX_AUDIT_TEXT, recordAudit } from "../../worker/audit/record.ts";
-import type { EdgeEnv } from "../../worker/env.ts";
+import { testEnv } from "./edge-env.ts";
 
 /** A queue that records each `sendBatch` call, and a context that collects what the edge waits for. */
 function recordingQueue(fail = false) {
@@ -15,7 +15,7 @@ function recordingQueue(fail = false) {
   const waits: Promise<unknown>[] = [];
   return {
     batches,
-    env: { AUDIT_QUEUE: queue } as unknown as EdgeEnv,
+    env: testEnv({ AUDIT_QUEUE: queue }),
     ctx: { waitUntil: (promise: Promise<unknown>) => waits.push(promise) },
     settled: () => Promise.all(waits),
   };

@@ -1,4 +1,5 @@
 import type { AuditEvent } from "../../contract/audit-event.ts";
+import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 
 export type AuditFacts = Omit<AuditEvent, "id" | "time">;
@@ -19,8 +20,6 @@ export function fitForQueue<T extends Record<string, unknown>>(facts: T): T {
   return fitted as T;
 }
 
-/** How long the first event of a batch waits for others: short, so that an isolate going idle loses nothing. */
-const BATCH_WINDOW_MS = 10;
 /** Cloudflare Queues take at most 100 messages and 256 KB per `sendBatch`; a batch stays under both. */
 const MAX_BATCH_MESSAGES = 100;
 const MAX_BATCH_BYTES = 192 * 1024;
@@ -36,7 +35,7 @@ interface Batch {
 const filling = new Map<Queue<AuditEvent>, Batch>();
 
 /**
- * Queues one audit event for the origin, in a batch with the other events of the next few milliseconds. The
+ * Queues one audit event for the origin, in a batch with the other events of the next `auditBatchMilliseconds`. The
  * request it describes is never failed because of it: a queue error is logged (by event id, without personal
  * data) and the request goes on. The request's `waitUntil` covers the send, so the isolate lives until it is done.
  */
@@ -49,14 +48,14 @@ export function recordAudit(
   const time = new Date().toISOString();
   ctx.waitUntil(
     Promise.resolve(facts).then(
-      (resolved) => addToBatch(env.AUDIT_QUEUE, fitForQueue({ id, time, ...resolved })),
+      (resolved) => addToBatch(env.AUDIT_QUEUE, fitForQueue({ id, time, ...resolved }), edgeConfig(env).auditBatchMilliseconds),
       (error: unknown) => console.error(`audit event ${id} could not be recorded: ${String(error)}`),
     ),
   );
 }
 
 /** Adds an event to the queue's batch being filled and resolves once that batch was sent (or its failure logged). */
-function addToBatch(queue: Queue<AuditEvent>, event: AuditEvent): Promise<void> {
+function addToBatch(queue: Queue<AuditEvent>, event: AuditEvent, windowMs: number): Promise<void> {
   const bytes = JSON.stringify(event).length;
   let batch = filling.get(queue);
   if (batch && (batch.events.length >= MAX_BATCH_MESSAGES || batch.bytes + bytes > MAX_BATCH_BYTES)) {
@@ -65,7 +64,7 @@ function addToBatch(queue: Queue<AuditEvent>, event: AuditEvent): Promise<void> 
   }
   if (!batch) {
     const events: AuditEvent[] = [];
-    const sent = new Promise<void>((resolve) => setTimeout(resolve, BATCH_WINDOW_MS)).then(() => {
+    const sent = new Promise<void>((resolve) => setTimeout(resolve, windowMs)).then(() => {
       if (filling.get(queue)?.events === events) filling.delete(queue);
       return sendBatch(queue, events);
     });

@@ -10,5 +10,7 @@ export async function edgeTestBindings(): Promise<Record<string, string>> {
     IDP_CLIENT_SECRET: "test-secret-not-real",
     SERVER_NAMES: "everything,filesystem",
     EDGE_SIGNING_KEY: await generateEdgeSigningKey(),
+    // Each test waits for the audit it causes: a short batch window keeps that wait short.
+    AUDIT_BATCH_MILLISECONDS: "5",
   };
 }
