@@ -142,6 +142,24 @@ describe("observing how a request ended", () => {
     expect((await observed).outcome).toBe("unavailable");
   });
 
+  it("relays a JSON answer the origin labelled with its outcome without reading it", async () => {
+    const labelled = new Response('{"jsonrpc":"2.0","id":4,"result":{"isError":true}}', {
+      headers: { "content-type": "application/json", "mcp-answer-outcome": "error -32603", "content-length": "52" },
+    });
+    const { response, observed } = await observeResponse(labelled, 4);
+    expect(response).toBe(labelled);
+    expect(response.bodyUsed).toBe(false);
+    expect(await observed).toEqual({ outcome: "error", errorCode: -32603, responseBytes: 52 });
+  });
+
+  it("reads a JSON answer whose outcome label is not one the origin writes", async () => {
+    const odd = new Response('{"jsonrpc":"2.0","id":4,"result":{"isError":true}}', {
+      headers: { "content-type": "application/json", "mcp-answer-outcome": "fine" },
+    });
+    const { observed } = await observeResponse(odd, 4);
+    expect((await observed).outcome).toBe("tool_error");
+  });
+
   it("calls an unreachable origin unavailable", async () => {
     const { observed } = await observeResponse(new Response(null, { status: 503 }), 1);
     expect((await observed).outcome).toBe("unavailable");

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
 import type { UpstreamHost } from "../../aws/origin/hosting/upstream-host.ts";
+import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
 import { demoServers } from "../../local/system.ts";
 import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
 
@@ -160,5 +162,30 @@ describe("origin relay of a 2025-era upstream, seen as 2026-07-28", () => {
     expect(response.status).toBe(404);
     const [message] = (await messagesOf(response)) as Message[];
     expect(message?.error?.code).toBe(-32601);
+  });
+});
+
+describe("the origin's label on a JSON answer", () => {
+  const assertion = { sub: "alice", client_id: "test-client", server: "everything", purpose: "mcp", jti: "j", exp: 0 };
+  const serve = (request: Request) => serveMcp(pool, "everything", assertion as VerifiedAssertion, request);
+
+  it("states the answer's outcome, so that the edge need not read it", async () => {
+    const ok = await serve(modernRequest("tools/call", { name: "echo", arguments: { message: "hi" } }));
+    expect(ok.headers.get("mcp-answer-outcome")).toBe("ok");
+    expect((await messagesOf(ok))[0]).toHaveProperty("result");
+    const unknown = await serve(modernRequest("tasks/list"));
+    expect(unknown.headers.get("mcp-answer-outcome")).toBe("error -32601");
+  });
+
+  it("does not label a streamed answer (the edge reads those in passing)", async () => {
+    const params = {
+      name: "trigger-long-running-operation",
+      arguments: { duration: 0.2, steps: 2 },
+      _meta: { progressToken: "p" },
+    };
+    const streamed = await serve(modernRequest("tools/call", params, { id: 9 }));
+    expect(streamed.headers.get("content-type")).toContain("text/event-stream");
+    expect(streamed.headers.get("mcp-answer-outcome")).toBeNull();
+    await streamed.text();
   });
 });

@@ -1,4 +1,5 @@
 import { createParser } from "eventsource-parser";
+import { ANSWER_OUTCOME_HEADER, outcomeOfAnswer, parseAnswerOutcome } from "../../contract/answer-outcome.ts";
 import type { AuditOutcome } from "../../contract/audit-event.ts";
 import { JSON_RPC } from "./json-rpc-error.ts";
 
@@ -27,7 +28,7 @@ export async function observeResponse(response: Response, requestId: string | nu
     return { response, observed: Promise.resolve({ outcome: outcomeOfStatus(response.status), responseBytes: 0 }) };
   }
   const isSse = response.headers.get("content-type")?.includes("text/event-stream") ?? false;
-  if (!isSse) return observeWholeBody(response, requestId);
+  if (!isSse) return observeLabelledBody(response) ?? observeWholeBody(response, requestId);
   let found: Found | undefined;
   let responseBytes = 0;
   let settle: (observation: Observation) => void = () => {};
@@ -40,7 +41,7 @@ export async function observeResponse(response: Response, requestId: string | nu
   const decoder = new TextDecoder();
   const sse = createParser({
     onEvent: (event) => {
-      found ??= outcomeOfMessage(event.data, requestId);
+      found ??= outcomeOfAnswer(event.data, requestId);
       if (found) finish();
     },
   });
@@ -79,6 +80,16 @@ export async function observeResponse(response: Response, requestId: string | nu
 }
 
 /**
+ * A JSON answer the origin labelled with its outcome (it held the answer whole): relayed as it is, never read here.
+ */
+function observeLabelledBody(response: Response): Observed | undefined {
+  const labelled = parseAnswerOutcome(response.headers.get(ANSWER_OUTCOME_HEADER));
+  if (!labelled) return undefined;
+  const responseBytes = Number(response.headers.get("content-length") ?? 0) || 0;
+  return { response, observed: Promise.resolve({ ...labelled, responseBytes }) };
+}
+
+/**
  * A JSON answer is one message: read whole (it is small) before it is relayed, so that the outcome is known
  * whether or not the client reads it, and the bytes go back as they are, without a stream written in JavaScript.
  */
@@ -90,7 +101,7 @@ async function observeWholeBody(response: Response, requestId: string | number):
     const broken = new Response(brokenJsonError(requestId), { status: 502, headers: { "content-type": "application/json" } });
     return { response: broken, observed: Promise.resolve({ outcome: "unavailable", responseBytes: 0 }) };
   }
-  const found = outcomeOfMessage(new TextDecoder().decode(bytes), requestId) ?? {
+  const found = outcomeOfAnswer(new TextDecoder().decode(bytes), requestId) ?? {
     outcome: response.status >= 400 ? outcomeOfStatus(response.status) : ("error" as const),
   };
   return { response: new Response(bytes, response), observed: Promise.resolve({ ...found, responseBytes: bytes.byteLength }) };
@@ -103,20 +114,6 @@ function brokenStreamError(requestId: string | number): Uint8Array {
 function brokenJsonError(requestId: string | number): string {
   const message = "the origin's answer broke off before it was complete; try again";
   return JSON.stringify({ jsonrpc: "2.0", id: requestId, error: { code: JSON_RPC.upstreamUnavailable, message } });
-}
-
-function outcomeOfMessage(data: string, requestId: string | number): Found | undefined {
-  let message: { id?: unknown; result?: { isError?: unknown }; error?: { code?: unknown } };
-  try {
-    message = JSON.parse(data);
-  } catch {
-    return undefined;
-  }
-  if (message?.id !== requestId) return undefined;
-  if (message.error)
-    return { outcome: "error", errorCode: typeof message.error.code === "number" ? message.error.code : undefined };
-  if (message.result?.isError === true) return { outcome: "tool_error" };
-  return { outcome: "ok" };
 }
 
 function outcomeOfStatus(status: number): AuditOutcome {

@@ -1,3 +1,4 @@
+import { ANSWER_OUTCOME_HEADER, formatAnswerOutcome, outcomeOfAnswer } from "../../../contract/answer-outcome.ts";
 import type { VerifiedAssertion } from "../trust/verify-assertion.ts";
 import { HostingError, type HostPool } from "./host-pool.ts";
 import { type Caller, onBodyEnd } from "./upstream-host.ts";
@@ -23,12 +24,32 @@ export async function serveMcp(
     if (error instanceof HostingError) return errorResponse(error.status, error.message);
     throw error;
   }
+  let response: Response;
   try {
-    return await onBodyEnd(await acquired.host.fetch(request, callerOf(assertion, server)), acquired.release);
+    response = await acquired.host.fetch(request, callerOf(assertion, server));
   } catch (error) {
     acquired.release();
     throw error;
   }
+  if (!isJson(response)) return onBodyEnd(response, acquired.release);
+  try {
+    return labelledWithOutcome(await response.arrayBuffer(), response);
+  } finally {
+    acquired.release();
+  }
+}
+
+const isJson = (response: Response) => response.headers.get("content-type")?.startsWith("application/json") ?? false;
+
+/**
+ * A JSON answer is one message, held whole here: the origin states its outcome in a header, so that the edge can
+ * audit the request and relay the bytes without reading them.
+ */
+function labelledWithOutcome(bytes: ArrayBuffer, response: Response): Response {
+  const labelled = new Response(bytes, response);
+  const outcome = outcomeOfAnswer(new TextDecoder().decode(bytes)) ?? { outcome: "error" as const };
+  labelled.headers.set(ANSWER_OUTCOME_HEADER, formatAnswerOutcome(outcome));
+  return labelled;
 }
 
 const callerOf = (assertion: VerifiedAssertion, server: string): Caller => ({

@@ -126,7 +126,7 @@ export async function startUpstreamHost(spec: UpstreamServer, options: HostOptio
       const parsed = await parseRequestBody(request);
       const unwatch = watchListenedResources(parsed.parsedBody, upstreamEvents);
       const response = await handler.fetch(parsed.request, { authInfo, parsedBody: parsed.parsedBody });
-      return unwatch ? await onBodyEnd(response, unwatch) : response;
+      return unwatch ? onBodyEnd(response, unwatch) : response;
     },
     async close() {
       exchanges.closeAll("the origin is stopping this upstream");
@@ -146,21 +146,11 @@ function watchListenedResources(body: unknown, events: UpstreamEvents): (() => v
   return events.watch(uris.filter((uri): uri is string => typeof uri === "string"));
 }
 
-/**
- * Calls `done` once the response body has been read to its end or cancelled. A JSON answer (one message, small)
- * is read here and handed on whole: no stream written in JavaScript for the common case.
- */
-export async function onBodyEnd(response: Response, done: () => void): Promise<Response> {
+/** Calls `done` once the response body has been read to its end or cancelled. */
+export function onBodyEnd(response: Response, done: () => void): Response {
   if (!response.body) {
     done();
     return response;
-  }
-  if (response.headers.get("content-type")?.startsWith("application/json")) {
-    try {
-      return new Response(await response.arrayBuffer(), response);
-    } finally {
-      done();
-    }
   }
   const reader = response.body.getReader();
   let finished = false;

@@ -1,0 +1,45 @@
+import { AuditOutcome } from "./audit-event.ts";
+
+/** How an MCP request ended, read from its JSON-RPC answer. Both tiers judge an answer with this one function. */
+export interface AnswerOutcome {
+  outcome: AuditOutcome;
+  errorCode?: number;
+}
+
+/**
+ * The origin's header on a JSON answer: the outcome it read while it held the answer whole, so that the edge
+ * audits it and relays the body as it is, without reading it. The edge never passes it on to the client.
+ */
+export const ANSWER_OUTCOME_HEADER = "mcp-answer-outcome";
+
+/**
+ * The outcome a JSON-RPC message states, if it is the answer to `requestId` (any id when that is not given):
+ * an error (with its code), a tool's error result, or a success. Undefined for anything else.
+ */
+export function outcomeOfAnswer(data: string, requestId?: string | number): AnswerOutcome | undefined {
+  let message: { id?: unknown; result?: { isError?: unknown }; error?: { code?: unknown } };
+  try {
+    message = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  if (typeof message !== "object" || message === null) return undefined;
+  if (requestId !== undefined && message.id !== requestId) return undefined;
+  if (message.error)
+    return { outcome: "error", errorCode: typeof message.error.code === "number" ? message.error.code : undefined };
+  if (message.result?.isError === true) return { outcome: "tool_error" };
+  return message.result === undefined ? undefined : { outcome: "ok" };
+}
+
+export const formatAnswerOutcome = ({ outcome, errorCode }: AnswerOutcome): string =>
+  errorCode === undefined ? outcome : `${outcome} ${errorCode}`;
+
+/** Reads the header back; undefined when it is absent or not something the origin writes. */
+export function parseAnswerOutcome(value: string | null): AnswerOutcome | undefined {
+  const [outcome, code] = (value ?? "").split(" ");
+  const parsed = AuditOutcome.safeParse(outcome);
+  if (!parsed.success) return undefined;
+  const errorCode = code === undefined ? undefined : Number(code);
+  if (errorCode !== undefined && !Number.isInteger(errorCode)) return undefined;
+  return errorCode === undefined ? { outcome: parsed.data } : { outcome: parsed.data, errorCode };
+}

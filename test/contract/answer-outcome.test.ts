@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { formatAnswerOutcome, outcomeOfAnswer, parseAnswerOutcome } from "../../contract/answer-outcome.ts";
+
+describe("the outcome of a JSON-RPC answer", () => {
+  it("tells a success, a tool's error and a JSON-RPC error (with its code) apart", () => {
+    expect(outcomeOfAnswer('{"jsonrpc":"2.0","id":1,"result":{"content":[]}}')).toEqual({ outcome: "ok" });
+    expect(outcomeOfAnswer('{"jsonrpc":"2.0","id":1,"result":{"isError":true}}')).toEqual({ outcome: "tool_error" });
+    expect(outcomeOfAnswer('{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"no"}}')).toEqual({
+      outcome: "error",
+      errorCode: -32601,
+    });
+  });
+
+  it("is no answer for another id, a request of the server's that reuses the id, or text that is not JSON", () => {
+    expect(outcomeOfAnswer('{"jsonrpc":"2.0","id":2,"result":{}}', 1)).toBeUndefined();
+    expect(outcomeOfAnswer('{"jsonrpc":"2.0","id":1,"method":"sampling/createMessage","params":{}}', 1)).toBeUndefined();
+    expect(outcomeOfAnswer("not json")).toBeUndefined();
+    expect(outcomeOfAnswer("null")).toBeUndefined();
+  });
+
+  it("travels in a header and back unchanged", () => {
+    for (const outcome of [{ outcome: "ok" as const }, { outcome: "error" as const, errorCode: -32021 }]) {
+      expect(parseAnswerOutcome(formatAnswerOutcome(outcome))).toEqual(outcome);
+    }
+  });
+
+  it("ignores a header that is absent or not what the origin writes", () => {
+    for (const value of [null, "", "great", "ok x", "error 1.5", "OK"]) expect(parseAnswerOutcome(value)).toBeUndefined();
+  });
+});
