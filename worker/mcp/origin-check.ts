@@ -8,6 +8,7 @@ import type { EdgeConfig } from "../../contract/config/schema.ts";
  * answer, or undefined.
  */
 export function refuseForeignOrigin(request: Request, config: EdgeConfig): Response | undefined {
+  if (!request.headers.has("origin")) return undefined;
   const allowed = [new URL(config.publicUrl).hostname, ...localhostAllowedOrigins(), ...config.mcpAllowedOrigins];
   return originValidationResponse(request, allowed);
 }
