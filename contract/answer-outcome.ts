@@ -13,13 +13,13 @@ export interface AnswerOutcome {
 export const ANSWER_OUTCOME_HEADER = "mcp-answer-outcome";
 
 /**
- * The outcome a JSON-RPC message states, if it is the answer to `requestId` (any id when that is not given):
- * an error (with its code), a tool's error result, or a success. Undefined for anything else.
+ * The outcome a JSON-RPC message (as text, or parsed) states, if it is the answer to `requestId` (any id when that is
+ * not given): an error (with its code), a tool's error result, or a success. Undefined for anything else.
  */
-export function outcomeOfAnswer(data: string, requestId?: string | number): AnswerOutcome | undefined {
+export function outcomeOfAnswer(data: string | object, requestId?: string | number): AnswerOutcome | undefined {
   let message: { id?: unknown; result?: { isError?: unknown }; error?: { code?: unknown } };
   try {
-    message = JSON.parse(data);
+    message = typeof data === "string" ? JSON.parse(data) : data;
   } catch {
     return undefined;
   }

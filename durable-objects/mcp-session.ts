@@ -1,13 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
-import { type Server, WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/server";
+import { type JSONRPCRequest, type Server, WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/server";
 import { edgeConfig } from "../worker/config.ts";
 import type { EdgeEnv } from "../worker/env.ts";
+import { answerDirectly, plainRequest } from "../worker/mcp/bridge/direct-answer.ts";
 import { discoverUpstream } from "../worker/mcp/bridge/discover.ts";
 import { MemoryEventStore } from "../worker/mcp/bridge/event-store.ts";
 import { listenToOrigin } from "../worker/mcp/bridge/listen.ts";
 import type { OriginLink } from "../worker/mcp/bridge/origin-exchange.ts";
 import { claimsOf, type SessionIdentity, type SessionRecord } from "../worker/mcp/bridge/session-record.ts";
-import { sessionServer } from "../worker/mcp/bridge/session-server.ts";
+import { type Prefetched, sessionServer } from "../worker/mcp/bridge/session-server.ts";
 import { SseServerTransport } from "../worker/mcp/bridge/sse-transport.ts";
 import { JSON_RPC, jsonRpcError } from "../worker/mcp/json-rpc-error.ts";
 import { originAffinity } from "../worker/upstream/affinity.ts";
@@ -21,6 +22,8 @@ const SESSION_IDLE_MS = 24 * 60 * 60 * 1000;
 const LISTEN_AFTER_DISCONNECT_MS = 2 * 60 * 1000;
 /** What a 2025-11-25 client is told to wait before reconnecting a stream that ended early. */
 const RECONNECT_AFTER_MS = 1000;
+/** How long an exchange begun on the short way waits for the session server to take it over. */
+const PREFETCH_TAKEOVER_MS = 60_000;
 /** The idle alarm is pushed back at most this often, not on every request. */
 const ALARM_REFRESH_MS = 60 * 60 * 1000;
 
@@ -46,6 +49,10 @@ export class McpSession extends DurableObject<EdgeEnv> {
   #sse?: { transport: SseServerTransport; caller: SessionIdentity; server?: Server };
   #stopListening?: ReturnType<typeof setTimeout>;
   #alarmSetAt = 0;
+  /** Requests on the short way, by id, waiting for the origin (a cancellation aborts them). */
+  #direct = new Map<string | number, AbortController>();
+  /** Exchanges begun on the short way that the session server takes over, by request id. */
+  #prefetched = new Map<string | number, Prefetched>();
 
   /** Serves one HTTP request of the session. Another user's, or an unknown or ended session, gets 404. */
   async serve(request: Request, caller: SessionIdentity, sessionId: string): Promise<Response> {
@@ -65,6 +72,12 @@ export class McpSession extends DurableObject<EdgeEnv> {
     }
     this.#caller = caller;
     this.keepAlive();
+    this.cancelDirect(body);
+    const plain = plainRequest(request, body);
+    if (plain) {
+      const answered = await this.answerDirectly(origin, live.record, plain);
+      if (answered) return answered;
+    }
     // A client opens a new GET stream when it believes the old one dead (a proxy cut it without either end
     // noticing): the old one is closed, instead of refusing the new one as a second stream (409).
     if (request.method === "GET") live.transport.closeStandaloneSSEStream();
@@ -111,6 +124,41 @@ export class McpSession extends DurableObject<EdgeEnv> {
     }
     sse.transport.receive(message as never);
     return new Response(null, { status: 202 });
+  }
+
+  /**
+   * The short way for a plain request (worker/mcp/bridge/direct-answer.ts): the client's JSON answer, or undefined
+   * once the exchange begun is left for the session server to take over.
+   */
+  private async answerDirectly(
+    origin: OriginLink,
+    record: SessionRecord,
+    request: JSONRPCRequest,
+  ): Promise<Response | undefined> {
+    const controller = new AbortController();
+    this.#direct.set(request.id, controller);
+    try {
+      const answered = await answerDirectly(origin, record, claimsOf(this.#caller ?? record.identity), request, controller);
+      if (answered instanceof Response) return answered;
+      this.#prefetched.set(request.id, answered);
+      // Taken at once by the session server; if the transport refused the request instead, nothing must dangle.
+      setTimeout(() => {
+        if (this.#prefetched.get(request.id) !== answered) return;
+        this.#prefetched.delete(request.id);
+        answered.abort("the request was not taken over");
+      }, PREFETCH_TAKEOVER_MS);
+      return undefined;
+    } finally {
+      this.#direct.delete(request.id);
+    }
+  }
+
+  /** A client's `notifications/cancelled` for a request on the short way aborts its exchange with the origin. */
+  private cancelDirect(body: unknown): void {
+    const message = body as { method?: unknown; params?: { requestId?: unknown; reason?: unknown } } | undefined;
+    if (message?.method !== "notifications/cancelled") return;
+    const id = message.params?.requestId;
+    if (typeof id === "string" || typeof id === "number") this.#direct.get(id)?.abort(message.params?.reason);
   }
 
   /** How this object reaches the origin. */
@@ -194,6 +242,11 @@ export class McpSession extends DurableObject<EdgeEnv> {
       save: (changed) => {
         live.record = changed;
         if (options.persist) this.ctx.storage.kv.put("record", changed);
+      },
+      prefetched: (id) => {
+        const prefetched = this.#prefetched.get(id);
+        this.#prefetched.delete(id);
+        return prefetched;
       },
       subscriptionsChanged: () => {
         if (!this.#listening && !options.listenAlways) return;

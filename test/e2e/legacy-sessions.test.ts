@@ -103,6 +103,35 @@ describe("2025-era client sessions at the edge", () => {
     await client.close();
   }, 30_000);
 
+  it("answers a plain call with one JSON body, and a call whose answer streams over SSE", async () => {
+    const { client, transport } = await connect();
+    const post = (id: number, name: string, args: Record<string, unknown>, meta?: Record<string, unknown>) =>
+      fetch(mcpUrl(), {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${provider.accessToken}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-session-id": transport.sessionId as string,
+          "mcp-protocol-version": "2025-11-25",
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args, _meta: meta } }),
+      });
+    const plain = await post(21, "echo", { message: "short way" });
+    expect(plain.headers.get("content-type")).toContain("application/json");
+    expect(plain.headers.get("mcp-answer-outcome")).toBeNull(); // the edge's own label never reaches the client
+    const answer = (await plain.json()) as { id: number; result: { content: unknown; resultType?: unknown } };
+    expect(answer.id).toBe(21);
+    expect(JSON.stringify(answer.result.content)).toContain("short way");
+    expect(answer.result).not.toHaveProperty("resultType"); // a 2026-07-28 field a 2025 client has no use for
+    const streamed = await post(22, "trigger-long-running-operation", { duration: 0.2, steps: 2 }, { progressToken: "p" });
+    expect(streamed.headers.get("content-type")).toContain("text/event-stream");
+    const events = await streamed.text();
+    expect(events).toContain("notifications/progress");
+    expect(events).toContain('"id":22');
+    await client.close();
+  });
+
   it("ends the session on DELETE: the id is then unknown (404)", async () => {
     const { client, transport } = await connect();
     const sessionId = transport.sessionId as string;

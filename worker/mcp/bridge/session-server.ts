@@ -1,7 +1,7 @@
 import { type JSONRPCRequest, ProtocolError, Server, type ServerContext } from "@modelcontextprotocol/server";
 import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
 import { relayedCapabilities } from "../../../contract/relayed-capabilities.ts";
-import { exchangeWithOrigin, HOP_VERSION, META, type OriginLink } from "./origin-exchange.ts";
+import { exchangeWithOrigin, HOP_VERSION, type JsonRpcMessage, META, type OriginLink } from "./origin-exchange.ts";
 import type { SessionRecord } from "./session-record.ts";
 
 /** JSON-RPC code for "the origin could not answer" (implementation-defined server error range). */
@@ -9,6 +9,21 @@ const ORIGIN_UNAVAILABLE = -32000;
 
 /** Fields of a 2026-07-28 result that a 2025-era client has no use for. */
 const MODERN_ONLY_RESULT_FIELDS = ["resultType", "ttlMs", "cacheScope"] as const;
+
+/** Methods the session server answers itself; every other request is forwarded to the origin. */
+export const SESSION_METHODS: ReadonlySet<string> = new Set([
+  "initialize",
+  "ping",
+  "logging/setLevel",
+  "resources/subscribe",
+  "resources/unsubscribe",
+]);
+
+/** An exchange with the origin begun before the request reached the session server (see direct-answer.ts). */
+export interface Prefetched {
+  messages: AsyncIterable<JsonRpcMessage>;
+  abort(reason?: unknown): void;
+}
 
 export interface SessionServerDeps {
   origin: OriginLink;
@@ -20,6 +35,8 @@ export interface SessionServerDeps {
   save: (record: SessionRecord) => void;
   /** The resource subscriptions changed: the listen stream must follow. */
   subscriptionsChanged: () => void;
+  /** The exchange already begun for this request id, if any: its first round is not sent again. */
+  prefetched?: (id: string | number) => Prefetched | undefined;
 }
 
 /**
@@ -99,21 +116,19 @@ async function forwardOnce(
   ctx: ServerContext,
   retry?: { inputResponses: Record<string, unknown>; requestState?: unknown },
 ): Promise<Record<string, unknown>> {
-  const params: Record<string, unknown> = { ...request.params };
   const record = deps.record();
-  params._meta = { ...(params._meta as Record<string, unknown> | undefined), ...sessionEnvelope(record) };
-  if (retry) {
-    params.inputResponses = retry.inputResponses;
-    if (retry.requestState !== undefined) params.requestState = retry.requestState;
-  }
+  const prefetched = retry ? undefined : deps.prefetched?.(request.id);
+  if (prefetched) ctx.mcpReq.signal.addEventListener("abort", () => prefetched.abort(ctx.mcpReq.signal.reason), { once: true });
   try {
-    const messages = exchangeWithOrigin(
-      deps.origin,
-      record.identity.server,
-      deps.claims(),
-      { id: request.id, method: request.method, params },
-      ctx.mcpReq.signal,
-    );
+    const messages =
+      prefetched?.messages ??
+      exchangeWithOrigin(
+        deps.origin,
+        record.identity.server,
+        deps.claims(),
+        { id: request.id, method: request.method, params: forwardedParams(request, record, retry) },
+        ctx.mcpReq.signal,
+      );
     for await (const message of messages) {
       if (message.method !== undefined) {
         await ctx.mcpReq.notify({ method: message.method, params: message.params } as never);
@@ -125,12 +140,32 @@ async function forwardOnce(
   } catch (error) {
     if (error instanceof ProtocolError || ctx.mcpReq.signal.aborted) throw error;
     console.error(`origin exchange failed for server ${record.identity.server}: ${String(error)}`);
-    throw new ProtocolError(ORIGIN_UNAVAILABLE, `the origin could not be reached for server "${record.identity.server}"`);
+    throw originUnreachable(record.identity.server);
   }
-  throw new ProtocolError(ORIGIN_UNAVAILABLE, "the origin's answer broke off before it was complete; try again");
+  throw answerBrokeOff();
 }
 
-function toLegacyResult(result: Record<string, unknown>): Record<string, unknown> {
+/** A client request's params as the origin gets them: the session's envelope, and a retry's answers and state. */
+export function forwardedParams(
+  request: Pick<JSONRPCRequest, "params">,
+  record: SessionRecord,
+  retry?: { inputResponses: Record<string, unknown>; requestState?: unknown },
+): Record<string, unknown> {
+  const params: Record<string, unknown> = { ...request.params };
+  params._meta = { ...(params._meta as Record<string, unknown> | undefined), ...sessionEnvelope(record) };
+  if (retry) {
+    params.inputResponses = retry.inputResponses;
+    if (retry.requestState !== undefined) params.requestState = retry.requestState;
+  }
+  return params;
+}
+
+export const originUnreachable = (server: string) =>
+  new ProtocolError(ORIGIN_UNAVAILABLE, `the origin could not be reached for server "${server}"`);
+export const answerBrokeOff = () =>
+  new ProtocolError(ORIGIN_UNAVAILABLE, "the origin's answer broke off before it was complete; try again");
+
+export function toLegacyResult(result: Record<string, unknown>): Record<string, unknown> {
   const legacy = { ...result };
   for (const field of MODERN_ONLY_RESULT_FIELDS) delete legacy[field];
   return legacy;

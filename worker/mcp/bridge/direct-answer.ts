@@ -1,0 +1,90 @@
+import { type JSONRPCRequest, type ProtocolError, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/server";
+import { ANSWER_OUTCOME_HEADER, formatAnswerOutcome, outcomeOfAnswer } from "../../../contract/answer-outcome.ts";
+import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
+import { exchangeWithOrigin, type JsonRpcMessage, type OriginLink } from "./origin-exchange.ts";
+import type { SessionRecord } from "./session-record.ts";
+import {
+  answerBrokeOff,
+  forwardedParams,
+  originUnreachable,
+  type Prefetched,
+  SESSION_METHODS,
+  toLegacyResult,
+} from "./session-server.ts";
+
+/**
+ * Most requests of a 2025-era session are plain: one request, one answer, nothing streamed before it. For those the
+ * session object need not run the SDK's transport and session server (which answer over SSE, validate every message
+ * and make the Worker read the stream to audit it): it forwards the request at once and, when the origin's first
+ * message is the final answer, answers the client with that one JSON body (which the 2025 transports allow), labelled
+ * with its outcome. When the origin's answer streams first (progress, log messages) or asks for input, the exchange
+ * already begun is handed to the session server, which goes on with it over SSE exactly as if it had sent it.
+ */
+
+/** A request the short way may take: otherwise undefined, and the SDK's transport answers it in the protocol's words. */
+export function plainRequest(request: Request, body: unknown): JSONRPCRequest | undefined {
+  if (request.method !== "POST" || typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
+  const message = body as Partial<JSONRPCRequest>;
+  if (message.jsonrpc !== "2.0" || typeof message.method !== "string" || SESSION_METHODS.has(message.method)) return undefined;
+  if (typeof message.id !== "string" && typeof message.id !== "number") return undefined;
+  const accept = request.headers.get("accept") ?? "";
+  if (!accept.includes("application/json") || !accept.includes("text/event-stream")) return undefined;
+  if (!request.headers.get("content-type")?.includes("application/json")) return undefined;
+  const version = request.headers.get("mcp-protocol-version");
+  if (version !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
+  return message as JSONRPCRequest;
+}
+
+/**
+ * Forwards a plain request. Resolves to the client's JSON answer, or to the exchange to hand to the session server
+ * when the answer is not one message. `signal` aborts the exchange (the client cancelled the request).
+ */
+export async function answerDirectly(
+  origin: OriginLink,
+  record: SessionRecord,
+  claims: EdgeAssertionClaims,
+  request: JSONRPCRequest,
+  controller: AbortController,
+): Promise<Response | Prefetched> {
+  const server = record.identity.server;
+  const hop = { id: request.id, method: request.method, params: forwardedParams(request, record) };
+  const messages = exchangeWithOrigin(origin, server, claims, hop, controller.signal);
+  let first: IteratorResult<JsonRpcMessage>;
+  try {
+    first = await messages.next();
+  } catch (error) {
+    if (!controller.signal.aborted) console.error(`origin exchange failed for server ${server}: ${String(error)}`);
+    return answer(record, request.id, { error: originUnreachable(server) });
+  }
+  if (first.done) return answer(record, request.id, { error: answerBrokeOff() });
+  const message = first.value;
+  const final = message.method === undefined && (message.error || message.result?.resultType !== "input_required");
+  if (!final) return { messages: replay(message, messages), abort: (reason) => controller.abort(reason) };
+  await messages.return(undefined);
+  if (message.error) return answer(record, request.id, { error: message.error });
+  return answer(record, request.id, { result: toLegacyResult(message.result ?? {}) });
+}
+
+function answer(
+  record: SessionRecord,
+  id: string | number,
+  outcome: { result: Record<string, unknown> } | { error: ProtocolError | { code: number; message: string; data?: unknown } },
+): Response {
+  const message =
+    "result" in outcome
+      ? { jsonrpc: "2.0", id, result: outcome.result }
+      : { jsonrpc: "2.0", id, error: errorObject(outcome.error) };
+  const headers = new Headers({ "content-type": "application/json", "mcp-session-id": record.sessionId });
+  const labelled = outcomeOfAnswer(message);
+  if (labelled) headers.set(ANSWER_OUTCOME_HEADER, formatAnswerOutcome(labelled));
+  return new Response(JSON.stringify(message), { status: 200, headers });
+}
+
+function errorObject(error: ProtocolError | { code: number; message: string; data?: unknown }) {
+  return { code: error.code, message: error.message, ...(error.data !== undefined && { data: error.data }) };
+}
+
+async function* replay(first: JsonRpcMessage, rest: AsyncGenerator<JsonRpcMessage>): AsyncGenerator<JsonRpcMessage> {
+  yield first;
+  yield* rest;
+}
