@@ -122,15 +122,19 @@ export const tokenRequest = (params: Record<string, string>) =>
   });
 
 /** An MCP request with this token; the origin is not running here, so 503 means the edge let it through. */
-export const mcpStatus = async (accessToken: string, server = "everything") =>
+export const mcpStatus = async (accessToken: string, server = "everything", envOverrides?: Record<string, unknown>) =>
   (
-    await callEdge(`/mcp/${server}`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${accessToken}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
+    await callEdge(
+      `/mcp/${server}`,
+      {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${accessToken}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
       },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
-    })
+      envOverrides,
+    )
   ).status;

@@ -3,8 +3,8 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { edgeOAuth } from "../../worker/auth/authorization-server.ts";
 import { cacheValidations, forgetValidatedTokens } from "../../worker/auth/token-cache.ts";
 import { edgeConfig } from "../../worker/config.ts";
-import { callEdge, testEnv } from "./edge-env.ts";
-import { registerClient, signedInTokens } from "./sign-in.ts";
+import { testEnv } from "./edge-env.ts";
+import { mcpStatus, registerClient, signedInTokens } from "./sign-in.ts";
 
 const RESOURCE = "http://localhost:8787/mcp/everything";
 
@@ -78,22 +78,7 @@ describe("the per-isolate cache of validated tokens", () => {
 });
 
 describe("revocation with the token cache (the documented window)", () => {
-  const mcpStatusWith = async (token: string, envOverrides: Record<string, unknown>) =>
-    (
-      await callEdge(
-        "/mcp/everything",
-        {
-          method: "POST",
-          headers: {
-            authorization: `Bearer ${token}`,
-            "content-type": "application/json",
-            accept: "application/json, text/event-stream",
-          },
-          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
-        },
-        envOverrides,
-      )
-    ).status;
+  const mcpStatusWith = (token: string, envOverrides: Record<string, unknown>) => mcpStatus(token, "everything", envOverrides);
   beforeEach(() => forgetValidatedTokens());
 
   it("a grant revoked where this isolate does not see it stops working within tokenCacheSeconds", async () => {
