@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import worker from "../../worker/index.ts";
 import { capturedAudit } from "./audit-capture.ts";
-import { callEdge, PUBLIC_URL } from "./edge-env.ts";
+import { callEdge, PUBLIC_URL, testEnv } from "./edge-env.ts";
 import { mcpStatus, registerClient, signedInTokens } from "./sign-in.ts";
 
 let accessToken: string;
@@ -118,6 +119,29 @@ describe("an origin that hangs", () => {
     expect(response.headers.get("retry-after")).toBe("5");
     expect(await response.json()).toMatchObject({ id: 1, error: { code: -32000 } });
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it("lets an answer that has begun stream past the answer timeout", async () => {
+    // Called without callEdge: its wait for the request's background work (the audit, once the stream ends) would
+    // come before the stream is read.
+    const waits: Promise<unknown>[] = [];
+    const ctx = { waitUntil: (promise: Promise<unknown>) => waits.push(promise), passThroughOnException: () => {}, props: {} };
+    const request = new Request(`${PUBLIC_URL}/mcp/everything`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${accessToken}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: listTools,
+    });
+    const env = testEnv({ ORIGIN_URL: inject("slowStreamUrl"), ORIGIN_ANSWER_TIMEOUT_SECONDS: "1" });
+    const response = await worker.fetch(request, env, ctx as unknown as ExecutionContext);
+    expect(response.status).toBe(200);
+    const body = await response.text();
+    await Promise.allSettled(waits);
+    expect(body).toContain("notifications/progress");
+    expect(body).toContain('"result":{"tools":[]}');
   });
 });
 

@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Socket } from "node:net";
 import type { TestProject } from "vitest/node";
 import { startIdp } from "../../../local/idp/start-idp.ts";
@@ -16,9 +17,24 @@ export default async function setup(project: TestProject) {
   const silent = createServer((socket) => void held.push(socket));
   await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
   project.provide("silentUrl", `http://127.0.0.1:${(silent.address() as { port: number }).port}`);
+  // An origin that begins its answer at once and finishes it after SLOW_ANSWER_MS: a long streamed call.
+  const slow = createHttpServer((_request, response) => {
+    response.writeHead(200, { "content-type": "text/event-stream", "mcp-origin-instance": "slow" });
+    response.write(
+      `event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: 1, progress: 1 } })}\n\n`,
+    );
+    setTimeout(
+      () => response.end(`event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id: 1, result: { tools: [] } })}\n\n`),
+      1500,
+    );
+  });
+  await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
+  project.provide("slowStreamUrl", `http://127.0.0.1:${(slow.address() as { port: number }).port}`);
   return async () => {
     for (const socket of held) socket.destroy();
     await new Promise<void>((resolve) => silent.close(() => resolve()));
+    slow.closeAllConnections();
+    await new Promise<void>((resolve) => slow.close(() => resolve()));
     await idp.close();
   };
 }

@@ -5,6 +5,8 @@ declare module "vitest" {
     idpIssuer: string;
     /** A server that accepts connections and never answers (a hung origin or identity provider). */
     silentUrl: string;
+    /** An origin whose streamed answer begins at once and ends 1.5 s later. */
+    slowStreamUrl: string;
   }
 }
 
