@@ -7,6 +7,8 @@ import { isDatabaseUnavailable } from "./db/unavailable.ts";
 import type { HostPool } from "./hosting/host-pool.ts";
 import { serveMcp } from "./hosting/mcp-route.ts";
 import { UPSTREAM_JWKS_PATH } from "./identity/upstream-identity.ts";
+import type { OriginMetrics } from "./metrics/registry.ts";
+import { METRICS_PATH, measureMcpRequests, serveMetrics } from "./metrics/route.ts";
 import { type AssertionVariables, requireAssertion } from "./trust/require-assertion.ts";
 import type { VerifiedAssertion } from "./trust/verify-assertion.ts";
 
@@ -28,6 +30,8 @@ export interface OriginParts {
   checkDatabase: () => Promise<void>;
   /** The audit database, searched at GET /audit/events (the route is absent without it). */
   auditDatabase?: pg.Pool;
+  /** Prometheus metrics, served at GET /metrics behind the assertion (the route is absent without them). */
+  metrics?: OriginMetrics;
 }
 
 /**
@@ -59,7 +63,9 @@ export function createOriginApp(parts: OriginParts) {
   // Public keys: an upstream inside the VPC fetches them to verify the identity tokens it receives.
   app.get(UPSTREAM_JWKS_PATH, (c) => c.json(parts.upstreamJwks(), 200, { "cache-control": "public, max-age=300" }));
 
-  const guarded = requireAssertion(parts.verifyAssertion);
+  const guarded = requireAssertion(parts.verifyAssertion, parts.metrics?.assertionRefused);
+  const audit = parts.metrics?.audit;
+  if (parts.metrics) app.get(METRICS_PATH, guarded, serveMetrics(parts.metrics));
 
   app.post(AUDIT_INGEST_PATH, guarded, async (c) => {
     if (c.var.assertion.purpose !== "audit-delivery")
@@ -69,13 +75,18 @@ export function createOriginApp(parts: OriginParts) {
       );
     const batch = AuditBatch.safeParse(await c.req.json().catch(() => undefined));
     if (!batch.success) {
+      audit?.invalid();
       const problems = batch.error.issues.slice(0, 10).map((issue) => `${issue.path.join(".")}: ${issue.message}`);
       return c.json({ error: "invalid_audit_batch", problems }, 400);
     }
-    return c.json(await parts.auditStore.insert(batch.data.events));
+    audit?.received(batch.data.events.length);
+    const stored = await parts.auditStore.insert(batch.data.events);
+    audit?.inserted(stored.inserted);
+    return c.json(stored);
   });
   registerAuditSearchRoute(app, guarded, parts.auditDatabase);
 
+  if (parts.metrics) app.use("/servers/:server/mcp", measureMcpRequests(parts.metrics.requests));
   app.all("/servers/:server/mcp", guarded, async (c) => {
     const response = await serveMcp(parts.pool, c.req.param("server"), c.var.assertion, c.req.raw);
     return withAffinityCookie(response, parts.instanceId);

@@ -12,6 +12,8 @@ import { createPool } from "./db/pool.ts";
 import { createHostPool } from "./hosting/host-pool.ts";
 import { relayOptions } from "./hosting/relay-options.ts";
 import { listen } from "./listen.ts";
+import { createOriginMetrics } from "./metrics/registry.ts";
+import { metricsOnlyApp } from "./metrics/route.ts";
 import { createBoundReplayGuard } from "./trust/bound-replay-guard.ts";
 import { edgeKeys } from "./trust/jwks.ts";
 import { createReplayGuard } from "./trust/replay-guard.ts";
@@ -19,6 +21,8 @@ import { createAssertionVerifier } from "./trust/verify-assertion.ts";
 
 export interface RunningOrigin {
   url: string;
+  /** Where GET /metrics is served without an assertion, when `metrics.port` is set. */
+  metricsUrl?: string;
   /** Upstream connections (stdio children and HTTP sessions) this instance holds now. */
   upstreams(): number;
   /** Stops: lets requests in flight finish, or cuts them (`abrupt`, as a crash would). */
@@ -30,11 +34,13 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
   if (!config.databaseUrl) throw new Error("no database: set DATABASE_URL (npm start runs an embedded PostgreSQL for you)");
   const db = createPool(config.databaseUrl, { max: config.databasePoolMax });
   const relay = await relayOptions(config, log);
+  const metrics = createOriginMetrics({ servers: Object.keys(config.servers), database: db, defaultMetrics: true });
   const stdio = createHostPool({
     servers: config.servers,
     idleTimeoutMs: config.stdio.idleTimeoutSeconds * 1000,
     maxProcesses: config.stdio.maxProcesses,
     host: relay,
+    children: metrics.children,
     log,
   });
   const replayGuard = createReplayGuard(db);
@@ -58,12 +64,17 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
       auditStore: createAuditStore(db),
       auditDatabase: db,
       checkDatabase: async () => void (await db.query("select 1")),
+      metrics,
     }).fetch,
   }) as Server;
+  // Not behind the ALB: a scraper inside the VPC reaches this port on the task's own address.
+  const metricsPort = config.metrics.port;
+  const metricsServer =
+    metricsPort === undefined ? undefined : (createAdaptorServer({ fetch: metricsOnlyApp(metrics).fetch }) as Server);
   const close = async (options: { abrupt?: boolean } = {}) => {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     if (options.abrupt) server.closeAllConnections();
-    await closed;
+    await Promise.all([closed, metricsServer && stopListening(metricsServer)]);
     server.closeAllConnections();
     await stdio.close();
     await replayGuard.idle();
@@ -74,11 +85,23 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
     const { applied } = await migrate(db);
     if (applied.length > 0) log(`database migrations applied: ${applied.join(", ")}`);
     const port = await listen(server, config.port, config.host, "PORT (or origin.port in the configuration file)");
+    const metricsUrl =
+      metricsServer && metricsPort !== undefined
+        ? `http://${config.host}:${await listen(metricsServer, metricsPort, config.host, "METRICS_PORT (or origin.metrics.port)")}`
+        : undefined;
     retention.start();
-    return { url: `http://${config.host}:${port}`, upstreams: () => stdio.size(), close };
+    return { url: `http://${config.host}:${port}`, metricsUrl, upstreams: () => stdio.size(), close };
   } catch (error) {
+    await Promise.all([stopListening(server), metricsServer && stopListening(metricsServer)]);
     await stdio.close();
     await db.end();
     throw error;
   }
+}
+
+/** Stops a server that may or may not be listening yet. */
+function stopListening(server: Server): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
 }

@@ -49,4 +49,5 @@ export const ORIGIN_ENV_NAMES = {
   UPSTREAM_IDENTITY_SIGNING_KEY: ["upstreamIdentity.signingKey", "string"],
   UPSTREAM_IDENTITY_TTL_SECONDS: ["upstreamIdentity.ttlSeconds", "number"],
   AUDIT_RETENTION_DAYS: ["audit.retentionDays", "number"],
+  METRICS_PORT: ["metrics.port", "number"],
 } as const satisfies EnvNames;

@@ -210,5 +210,12 @@ export const OriginConfig = z.strictObject({
       retentionDays: z.number().int().min(1).max(36_500).optional(),
     })
     .prefault({}),
+  /** Prometheus metrics (docs/metrics.md). */
+  metrics: z
+    .strictObject({
+      /** A second port serving only GET /metrics, without an assertion, for a scraper inside the VPC (never behind the ALB). Unset: none. */
+      port: z.number().int().min(1).max(65_535).optional(),
+    })
+    .prefault({}),
 });
 export type OriginConfig = z.infer<typeof OriginConfig>;

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
 import { type Caller, type HostOptions, startUpstreamHost, type UpstreamHost } from "./upstream-host.ts";
+import type { ChildObserver } from "./upstream-transport.ts";
 
 /** A request the pool cannot serve, with the HTTP status and a message that says what to do. */
 export class HostingError extends Error {
@@ -15,7 +16,9 @@ export class HostingError extends Error {
 export interface HostPoolOptions {
   servers: Record<string, UpstreamServer>;
   /** How each host forwards (request-state codec, timeouts). */
-  host: Omit<HostOptions, "log">;
+  host: Omit<HostOptions, "log" | "children">;
+  /** The observer of one server's stdio children (the origin's metrics). */
+  children?: (server: string) => ChildObserver;
   idleTimeoutMs: number;
   maxProcesses: number;
   log: (line: string) => void;
@@ -70,7 +73,8 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     }
     const key = keyOf(server, caller);
     options.log(`starting ${describe(key)}`);
-    const pending = startUpstreamHost(spec, { ...options.host, log: (line) => options.log(`${describe(key)}: ${line}`) }, caller);
+    const log = (line: string) => options.log(`${describe(key)}: ${line}`);
+    const pending = startUpstreamHost(spec, { ...options.host, log, children: options.children?.(server) }, caller);
     hosts.set(key, pending);
     pending.then(
       (host) => host.closed.then(() => hosts.get(key) === pending && hosts.delete(key)),

@@ -11,7 +11,7 @@ import type { CallerExtra, ForwardStateCodec } from "./request-state.ts";
 import { ToolSchemas } from "./tool-schemas.ts";
 import { connectUpstream } from "./upstream-client.ts";
 import { UpstreamEvents } from "./upstream-events.ts";
-import { openTransport } from "./upstream-transport.ts";
+import { type ChildObserver, openTransport } from "./upstream-transport.ts";
 
 /** The caller of one request, as the edge assertion names it. */
 export interface Caller extends CallerExtra {
@@ -50,13 +50,16 @@ export interface HostOptions {
   /** SSE keep-alive comments on long responses (0 disables). */
   keepAliveMs: number;
   log: (line: string) => void;
+  /** Told of a stdio child's spawn and exit. */
+  children?: ChildObserver;
 }
 
 /** Connects to the upstream (negotiating its era) and puts the forwarding endpoint in front of it. */
 export async function startUpstreamHost(spec: UpstreamServer, options: HostOptions, firstCaller: Caller): Promise<UpstreamHost> {
   let latestCaller = firstCaller;
   const user = () => ({ sub: latestCaller.sub, email: latestCaller.email, groups: latestCaller.groups });
-  const opened = openTransport(spec, { identity: options.identity, secrets: options.secrets, user }, options.log);
+  const credentials = { identity: options.identity, secrets: options.secrets, user };
+  const opened = openTransport(spec, credentials, options.log, options.children);
   const { transport } = opened;
   const inflight = new Set<InflightRequest>();
   const exchanges = new ExchangeRegistry(options.inputWaitMs);

@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { SSEClientTransport, StreamableHTTPClientTransport, type Transport } from "@modelcontextprotocol/client";
 import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
@@ -18,6 +19,13 @@ export interface UpstreamCredentials {
   user: () => UpstreamUser;
 }
 
+/** Told of each stdio child's start and end (the origin's metrics count them); hosting works the same without one. */
+export interface ChildObserver {
+  spawned(): void;
+  /** `requested`: the origin asked it to stop (an idle host, a closing pool), so no exit status makes it a crash. */
+  exited(exit: { code: number | null; signal: NodeJS.Signals | null; requested: boolean }): void;
+}
+
 type HttpSpec = Extract<UpstreamServer, { transport: "http" }>;
 
 /**
@@ -29,6 +37,7 @@ export function openTransport(
   spec: UpstreamServer,
   credentials: UpstreamCredentials,
   log: (line: string) => void,
+  children?: ChildObserver,
 ): OpenedTransport {
   if (spec.transport === "http") {
     const fetchAs = identityFetch(spec, credentials);
@@ -49,11 +58,34 @@ export function openTransport(
   transport.stderr?.on("data", (chunk: Buffer) => {
     for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) log(line);
   });
+  if (children) observeChild(transport, children, log);
   return {
     transport,
     get pid() {
       return transport.pid;
     },
+  };
+}
+
+/**
+ * Reports the child's spawn and exit status, which the SDK keeps to itself: its process is read once spawned.
+ * The instance's methods are wrapped, never the class, because the SDK probes an upstream's era on a throwaway
+ * sibling only for its own unextended class (the probe's short-lived process is not reported).
+ */
+function observeChild(transport: StdioClientTransport, observer: ChildObserver, log: (line: string) => void): void {
+  const start = transport.start.bind(transport);
+  const close = transport.close.bind(transport);
+  let requested = false;
+  transport.start = async () => {
+    await start();
+    const child = (transport as unknown as { _process?: ChildProcess })._process;
+    if (!child) return log("cannot observe this child's exit (the MCP SDK changed): stdio metrics are incomplete");
+    observer.spawned();
+    child.once("exit", (code, signal) => observer.exited({ code, signal, requested }));
+  };
+  transport.close = async () => {
+    requested = true;
+    await close();
   };
 }
 

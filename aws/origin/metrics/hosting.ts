@@ -1,0 +1,55 @@
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { ChildObserver } from "../hosting/upstream-transport.ts";
+import { UNKNOWN_SERVER } from "./http.ts";
+
+/** Live stdio children, spawns, exits and crashes per server: an observer for each server's children. */
+export function stdioMetrics(registry: Registry, servers: readonly string[]): (server: string) => ChildObserver {
+  const server = ["server"] as const;
+  const live = new Gauge({
+    name: "mcp_origin_stdio_children",
+    help: "Stdio upstream processes running now, by server.",
+    labelNames: server,
+    registers: [registry],
+  });
+  const spawns = new Counter({
+    name: "mcp_origin_stdio_spawns_total",
+    help: "Stdio upstream processes started, by server.",
+    labelNames: server,
+    registers: [registry],
+  });
+  const exits = new Counter({
+    name: "mcp_origin_stdio_exits_total",
+    help: "Stdio upstream processes that ended, for any reason, by server.",
+    labelNames: server,
+    registers: [registry],
+  });
+  const crashes = new Counter({
+    name: "mcp_origin_stdio_crashes_total",
+    help: "Stdio upstream processes that ended unasked with a non-zero code or by a signal, by server.",
+    labelNames: server,
+    registers: [registry],
+  });
+
+  const observers = new Map<string, ChildObserver>();
+  for (const name of [...servers, UNKNOWN_SERVER]) {
+    const running = live.labels(name);
+    const spawned = spawns.labels(name);
+    const exited = exits.labels(name);
+    const crashed = crashes.labels(name);
+    // Every series exists from the start: a first crash is then an increase from 0, which rate() sees.
+    for (const series of [running, spawned, exited, crashed]) series.inc(0);
+    observers.set(name, {
+      spawned() {
+        spawned.inc();
+        running.inc();
+      },
+      exited({ code, signal, requested }) {
+        exited.inc();
+        running.dec();
+        if (!requested && (code !== 0 || signal !== null)) crashed.inc();
+      },
+    });
+  }
+  const unknown = observers.get(UNKNOWN_SERVER) as ChildObserver;
+  return (name) => observers.get(name) ?? unknown;
+}

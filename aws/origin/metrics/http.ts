@@ -1,0 +1,62 @@
+import { Counter, Histogram, type Registry } from "prom-client";
+
+/**
+ * Seconds, from 1 ms to 60 s. Slower answers land in +Inf: an upstream that slow is better seen as a timeout
+ * (`relay.requestTimeoutSeconds`) than measured finely.
+ */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/**
+ * The label of a request naming no configured server. The path is the caller's to choose and must never become a
+ * label; configured names start with a letter or digit, so this one cannot collide with any.
+ */
+export const UNKNOWN_SERVER = "_unknown";
+
+export interface McpRequestMetrics {
+  /**
+   * One request to /servers/<server>/mcp answered: its status, and the seconds until the answer was whole
+   * (a JSON answer) or began (a stream, which may then stay open for as long as the client listens).
+   */
+  observe(server: string, status: number, seconds: number): void;
+}
+
+interface ServerSeries {
+  name: string;
+  latency: Histogram.Internal<"server">;
+  byStatus: Map<number, Counter.Internal>;
+}
+
+/** Requests and latency per configured server; each series is made once, so a request costs one `inc` and one `observe`. */
+export function mcpRequestMetrics(registry: Registry, servers: readonly string[]): McpRequestMetrics {
+  const requests = new Counter({
+    name: "mcp_origin_requests_total",
+    help: "MCP requests the origin answered, by server and HTTP status (refusals by the assertion gate included).",
+    labelNames: ["server", "status"] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: "mcp_origin_request_duration_seconds",
+    help: "Seconds until the origin's answer to an MCP request was whole (JSON) or began (a stream), by server.",
+    labelNames: ["server"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const byServer = new Map<string, ServerSeries>();
+  for (const name of [...servers, UNKNOWN_SERVER]) {
+    latency.zero({ server: name });
+    byServer.set(name, { name, latency: latency.labels(name), byStatus: new Map() });
+  }
+  const unknown = byServer.get(UNKNOWN_SERVER) as ServerSeries;
+  return {
+    observe(server, status, seconds) {
+      const series = byServer.get(server) ?? unknown;
+      let counter = series.byStatus.get(status);
+      if (!counter) {
+        counter = requests.labels(series.name, String(status));
+        series.byStatus.set(status, counter);
+      }
+      counter.inc();
+      series.latency.observe(seconds);
+    },
+  };
+}
