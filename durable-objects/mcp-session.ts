@@ -54,16 +54,14 @@ export class McpSession extends DurableObject<EdgeEnv> {
   /** Exchanges begun on the short way that the session server takes over, by request id. */
   #prefetched = new Map<string | number, Prefetched>();
 
-  /** Serves one HTTP request of the session. Another user's, or an unknown or ended session, gets 404. */
-  async serve(request: Request, caller: SessionIdentity, sessionId: string): Promise<Response> {
+  /**
+   * Serves one HTTP request of the session. The Worker has read a POST's body already: it comes as `bodyText`, parsed
+   * here once, and the request carries it only when it is not JSON (the SDK's transport then answers the parse error).
+   * Another user's, or an unknown or ended session, gets 404.
+   */
+  async serve(request: Request, caller: SessionIdentity, sessionId: string, bodyText?: string): Promise<Response> {
     const origin = this.origin();
-    const body =
-      request.method === "POST"
-        ? await request
-            .clone()
-            .json()
-            .catch(() => undefined)
-        : undefined;
+    const body = bodyText === undefined ? undefined : parseJson(bodyText);
     if (isInitialize(body)) return this.begin(origin, request, body, caller, sessionId);
 
     const live = this.#live ?? (await this.rebuild(origin));
@@ -353,6 +351,14 @@ async function newRecord(
   } catch (error) {
     console.error(`server/discover failed for server ${caller.server}: ${String(error)}`);
     return jsonRpcError(502, initialize.id, JSON_RPC.upstreamUnavailable, `server "${caller.server}" is unavailable`);
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 

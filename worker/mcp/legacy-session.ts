@@ -78,8 +78,15 @@ export async function toSession(
   if (!SESSION_ID.test(sessionId))
     return jsonRpcError(404, facts.id, JSON_RPC.sessionNotFound, "Session not found: initialize a new session");
   const session = env.MCP_SESSION.get(env.MCP_SESSION.idFromName(sessionId));
-  const forwarded = new Request(request.url, { method: request.method, headers: headersToOrigin(request.headers), body });
-  return session.serve(forwarded, identity, sessionId);
+  // The body travels as text, parsed once in the object; the request carries it only if it is not JSON (facts.method
+  // is then unknown), for the SDK's transport to answer the parse error in the protocol's words.
+  const unparsed = body !== undefined && facts.method === undefined && facts.isResponse !== true;
+  const forwarded = new Request(request.url, {
+    method: request.method,
+    headers: headersToOrigin(request.headers),
+    body: unparsed ? body : undefined,
+  });
+  return session.serve(forwarded, identity, sessionId, unparsed ? undefined : body);
 }
 
 function newSessionId(): string {
