@@ -129,8 +129,12 @@ describe("2025-era client sessions at the edge", () => {
     const events = await streamed.text();
     expect(events).toContain("notifications/progress");
     expect(events).toContain('"id":22');
+    // A silent call longer than the short way waits (10 s) goes on over SSE, with the transport's keep-alives.
+    const long = await post(23, "trigger-long-running-operation", { duration: 11, steps: 1 });
+    expect(long.headers.get("content-type")).toContain("text/event-stream");
+    expect(await long.text()).toContain('"id":23');
     await client.close();
-  });
+  }, 40_000);
 
   it("ends the session on DELETE: the id is then unknown (404)", async () => {
     const { client, transport } = await connect();

@@ -21,6 +21,12 @@ import {
  * already begun is handed to the session server, which goes on with it over SSE exactly as if it had sent it.
  */
 
+/**
+ * How long the short way waits for the origin's answer. A call still running after this goes on over SSE: a JSON
+ * answer has nothing to send meanwhile, and proxies cut connections that stay silent too long.
+ */
+const SHORT_WAY_WAIT_MS = 10_000;
+
 /** A request the short way may take: otherwise undefined, and the SDK's transport answers it in the protocol's words. */
 export function plainRequest(request: Request, body: unknown): JSONRPCRequest | undefined {
   if (request.method !== "POST" || typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
@@ -49,9 +55,15 @@ export async function answerDirectly(
   const server = record.identity.server;
   const hop = { id: request.id, method: request.method, params: forwardedParams(request, record) };
   const messages = exchangeWithOrigin(origin, server, claims, hop, controller.signal);
+  const pending = messages.next();
+  const waited = await Promise.race([pending.then(() => "answered" as const), longerThan(SHORT_WAY_WAIT_MS)]).catch(
+    () => "answered" as const,
+  );
+  // A long call goes on over SSE, where the SDK's keep-alive comments tell every proxy on the way it is alive.
+  if (waited === "long") return { messages: continueFrom(pending, messages), abort: (reason) => controller.abort(reason) };
   let first: IteratorResult<JsonRpcMessage>;
   try {
-    first = await messages.next();
+    first = await pending;
   } catch (error) {
     if (!controller.signal.aborted) console.error(`origin exchange failed for server ${server}: ${String(error)}`);
     return answer(record, request.id, { error: originUnreachable(server) });
@@ -88,3 +100,16 @@ async function* replay(first: JsonRpcMessage, rest: AsyncGenerator<JsonRpcMessag
   yield first;
   yield* rest;
 }
+
+async function* continueFrom(
+  pending: Promise<IteratorResult<JsonRpcMessage>>,
+  rest: AsyncGenerator<JsonRpcMessage>,
+): AsyncGenerator<JsonRpcMessage> {
+  const first = await pending;
+  if (first.done) return;
+  yield first.value;
+  yield* rest;
+}
+
+// Not cleared when the answer comes first: a timer that fires for nothing costs less than clearing one per request.
+const longerThan = (ms: number) => new Promise<"long">((resolve) => setTimeout(() => resolve("long"), ms));
