@@ -22,6 +22,8 @@ export interface EdgeEnv {
   RATE_LIMIT_USER?: RateLimit;
   /** MCP requests per client IP, counted before the token is checked. Unbound: no limit. */
   RATE_LIMIT_IP?: RateLimit;
+  /** One data point per MCP request and auth event (docs/analytics.md). Unbound: nothing is written. */
+  ANALYTICS?: AnalyticsEngineDataset;
   [variable: string]: unknown;
 }
 

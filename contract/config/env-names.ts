@@ -17,6 +17,7 @@ export const EDGE_ENV_NAMES = {
   SERVER_NAMES: ["servers", "list"],
   EDGE_SIGNING_KEY: ["signingKey", "string"],
   EDGE_SIGNING_KEY_ROTATION: ["signingKeyRotation", "string"],
+  ANALYTICS_HASH_SECRET: ["analyticsHashSecret", "string"],
   ACCESS_TOKEN_TTL_SECONDS: ["accessTokenTtlSeconds", "number"],
   TOKEN_CACHE_SECONDS: ["tokenCacheSeconds", "number"],
   AUDIT_BATCH_MILLISECONDS: ["auditBatchMilliseconds", "number"],

@@ -95,6 +95,11 @@ export const EdgeConfig = z.strictObject({
    */
   signingKeyRotation: z.string().min(1).optional(),
   /**
+   * HMAC key of the pseudonymous user id in Analytics Engine data points (docs/analytics.md). Unset: a key derived
+   * from the signing key, which changes with it. A Worker secret; set it to keep user ids stable across rotations.
+   */
+  analyticsHashSecret: z.string().min(32).optional(),
+  /**
    * Host names of web pages allowed to call the MCP endpoint from a browser (their `Origin`), besides the edge's
    * own and localhost. Requests from any other page get 403; native clients send no `Origin` and are unaffected.
    */

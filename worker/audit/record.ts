@@ -1,4 +1,5 @@
 import type { AuditEvent } from "../../contract/audit-event.ts";
+import { writeDataPoint } from "../analytics/data-point.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 
@@ -38,6 +39,7 @@ const filling = new Map<Queue<AuditEvent>, Batch>();
  * Queues one audit event for the origin, in a batch with the other events of the next `auditBatchMilliseconds`. The
  * request it describes is never failed because of it: a queue error is logged (by event id, without personal
  * data) and the request goes on. The request's `waitUntil` covers the send, so the isolate lives until it is done.
+ * The same facts become the event's Analytics Engine data point (docs/analytics.md), with the same guarantees.
  */
 export function recordAudit(
   env: EdgeEnv,
@@ -48,7 +50,15 @@ export function recordAudit(
   const time = new Date().toISOString();
   ctx.waitUntil(
     Promise.resolve(facts).then(
-      (resolved) => addToBatch(env.AUDIT_QUEUE, fitForQueue({ id, time, ...resolved }), edgeConfig(env).auditBatchMilliseconds),
+      (resolved) => {
+        const config = edgeConfig(env);
+        // Off the request's path too: the data point is written once the facts are known, as the event is queued.
+        const written = writeDataPoint(env.ANALYTICS, config, resolved);
+        return Promise.all([
+          addToBatch(env.AUDIT_QUEUE, fitForQueue({ id, time, ...resolved }), config.auditBatchMilliseconds),
+          written,
+        ]);
+      },
       (error: unknown) => console.error(`audit event ${id} could not be recorded: ${String(error)}`),
     ),
   );
