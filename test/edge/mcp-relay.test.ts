@@ -121,6 +121,38 @@ describe("an origin that hangs", () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
+  it("gives up on the origin's request when the client's request is aborted (a 2026-07-28 cancellation)", async () => {
+    const holding = inject("holdingUrl");
+    const closedBefore = Number(await (await fetch(`${holding}/closed`)).text());
+    const client = new AbortController();
+    const request = new Request(`${PUBLIC_URL}/mcp/everything`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${accessToken}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: listTools,
+      signal: client.signal,
+    });
+    const audit = capturedAudit();
+    const waits: Promise<unknown>[] = [];
+    const ctx = { waitUntil: (promise: Promise<unknown>) => waits.push(promise), passThroughOnException: () => {}, props: {} };
+    const env = testEnv({ ORIGIN_URL: holding, ...audit.env });
+    const answered = Promise.resolve(worker.fetch(request, env, ctx as unknown as ExecutionContext));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    client.abort();
+    await answered.catch(() => undefined);
+    await Promise.allSettled(waits);
+    expect(audit.events).toEqual([expect.objectContaining({ kind: "mcp.request", httpStatus: 499, errorCode: -32800 })]);
+    let closed = closedBefore;
+    for (let attempt = 0; attempt < 20 && closed === closedBefore; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      closed = Number(await (await fetch(`${holding}/closed`)).text());
+    }
+    expect(closed).toBe(closedBefore + 1);
+  });
+
   it("lets an answer that has begun stream past the answer timeout", async () => {
     // Called without callEdge: its wait for the request's background work (the audit, once the stream ends) would
     // come before the stream is read.

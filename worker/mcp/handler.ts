@@ -17,6 +17,9 @@ import { serverSegment } from "./server-path.ts";
 /** Larger request bodies are refused before they are read whole (the SDKs cap messages at 4 MB too). */
 const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
+/** The status recorded for a request its client cancelled before the answer (no standard one exists). */
+const CLIENT_CLOSED_REQUEST = 499;
+
 /** What a client is told to wait before retrying when the origin failed. */
 const ORIGIN_RETRY_AFTER_SECONDS = 5;
 
@@ -93,7 +96,7 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
           originAffinity(env),
         );
   } catch (error) {
-    originResponse = originFailure(error, server.name, facts.id);
+    originResponse = request.signal.aborted ? clientCancelled(facts.id) : originFailure(error, server.name, facts.id);
   }
 
   const { response, observed } = await observeResponse(originResponse, facts.batch ? undefined : facts.id);
@@ -132,6 +135,14 @@ function originFailure(error: unknown, server: string, id: string | number | und
   return jsonRpcError(timedOut ? 504 : 503, id, JSON_RPC.upstreamUnavailable, message, {
     "retry-after": String(ORIGIN_RETRY_AFTER_SECONDS),
   });
+}
+
+/**
+ * The client went away or cancelled (2026-07-28 cancels by closing the request): the origin's request was given up
+ * with it. Nobody reads this answer; its status (nginx's "client closed request") is what the audit records.
+ */
+function clientCancelled(id: string | number | undefined): Response {
+  return jsonRpcError(CLIENT_CLOSED_REQUEST, id, JSON_RPC.requestCancelled, "the client cancelled the request");
 }
 
 /** A batch is 2025-03-26 only (the version a session without the header is assumed to speak). */

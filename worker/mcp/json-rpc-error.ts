@@ -19,4 +19,6 @@ export const JSON_RPC = {
   upstreamUnavailable: -32000,
   /** A session id the edge does not know (or that belongs to someone else); the client re-initializes. */
   sessionNotFound: -32001,
+  /** The client cancelled the request (the code LSP defines; MCP has none of its own). */
+  requestCancelled: -32800,
 } as const;

@@ -30,10 +30,22 @@ export default async function setup(project: TestProject) {
   });
   await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
   project.provide("slowStreamUrl", `http://127.0.0.1:${(slow.address() as { port: number }).port}`);
+  // An origin that never answers a POST and counts the POSTs whose connection the caller closed (GET /closed).
+  let closedPosts = 0;
+  const holding = createHttpServer((request, response) => {
+    if (request.method === "GET") return void response.end(String(closedPosts));
+    response.on("close", () => {
+      if (!response.writableEnded) closedPosts++;
+    });
+  });
+  await new Promise<void>((resolve) => holding.listen(0, "127.0.0.1", resolve));
+  project.provide("holdingUrl", `http://127.0.0.1:${(holding.address() as { port: number }).port}`);
   return async () => {
     for (const socket of held) socket.destroy();
     await new Promise<void>((resolve) => silent.close(() => resolve()));
     slow.closeAllConnections();
+    holding.closeAllConnections();
+    await new Promise<void>((resolve) => holding.close(() => resolve()));
     await new Promise<void>((resolve) => slow.close(() => resolve()));
     await idp.close();
   };
