@@ -44,8 +44,18 @@ export const AuditEvent = z.object({
 export type AuditEvent = z.infer<typeof AuditEvent>;
 
 /** The body the edge posts to the origin's ingest endpoint. */
-export const AuditBatch = z.object({ events: z.array(AuditEvent).min(1).max(500) });
+/** The most events one ingest request may carry. */
+export const MAX_INGEST_EVENTS = 500;
+
+export const AuditBatch = z.object({ events: z.array(AuditEvent).min(1).max(MAX_INGEST_EVENTS) });
 export type AuditBatch = z.infer<typeof AuditBatch>;
+
+/**
+ * A message on the audit queue: the edge sends the events of one isolate's batch window as one message (Queues count
+ * and bill per message; each message costs a producer call); a single event is accepted too (the rate limiter's
+ * counts, and messages queued by an older edge).
+ */
+export type AuditQueueMessage = AuditEvent | AuditEvent[];
 
 /** Where the origin accepts audit batches (edge assertion required, like every origin route). */
 export const AUDIT_INGEST_PATH = "/audit/events";

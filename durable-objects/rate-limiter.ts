@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { AuditEvent } from "../contract/audit-event.ts";
+import type { AuditQueueMessage } from "../contract/audit-event.ts";
 
 /** The verdict on one request. */
 export interface RateDecision {
@@ -35,7 +35,7 @@ const PENDING = "pending";
  * these limits are configuration. Refused requests are counted, not audited one by one: when a window
  * with refusals closes, its alarm queues one `auth.rate_limited` event with the count.
  */
-export class RateLimiter extends DurableObject<{ AUDIT_QUEUE: Queue<AuditEvent> }> {
+export class RateLimiter extends DurableObject<{ AUDIT_QUEUE: Queue<AuditQueueMessage> }> {
   async take(bucket: string, limit: number, now = Date.now()): Promise<RateDecision> {
     const storage = this.ctx.storage.kv;
     let window = storage.get<Window>(bucket);

@@ -1,4 +1,4 @@
-import type { AuditEvent } from "../contract/audit-event.ts";
+import type { AuditQueueMessage } from "../contract/audit-event.ts";
 import type { McpSession } from "../durable-objects/mcp-session.ts";
 import type { OriginAffinity } from "../durable-objects/origin-affinity.ts";
 import type { RateLimiter } from "../durable-objects/rate-limiter.ts";
@@ -11,7 +11,7 @@ export interface EdgeEnv {
   /** Clients, grants and tokens of the authorization server (tokens stored only as hashes). */
   OAUTH_KV: KVNamespace;
   /** Audit events on their way to the origin; the queue holds them while the origin is down. */
-  AUDIT_QUEUE: Queue<AuditEvent>;
+  AUDIT_QUEUE: Queue<AuditQueueMessage>;
   /** Legacy (2025-era) client sessions, one object per `Mcp-Session-Id`. */
   MCP_SESSION: DurableObjectNamespace<McpSession>;
   /** Each user's origin instance (balancer stickiness), one object per user. */

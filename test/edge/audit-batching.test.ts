@@ -7,8 +7,8 @@ import { testEnv } from "./edge-env.ts";
 function recordingQueue(fail = false) {
   const batches: AuditEvent[][] = [];
   const queue = {
-    sendBatch: async (messages: { body: AuditEvent }[]) => {
-      batches.push(messages.map((message) => message.body));
+    send: async (body: AuditEvent[]) => {
+      batches.push(body);
       if (fail) throw new Error("queue unavailable");
     },
   };
@@ -34,20 +34,20 @@ describe("audit events are queued in batches", () => {
     expect(new Set(batches[0]?.map((event) => event.id)).size).toBe(6);
   });
 
-  it("keeps a batch within the queue's 100 messages", async () => {
+  it("keeps a batch (one queue message) within 100 events", async () => {
     const { batches, env, ctx, settled } = recordingQueue();
     for (let n = 0; n < 250; n++) recordAudit(env, ctx, facts(n));
     await settled();
     expect(batches.map((batch) => batch.length)).toEqual([100, 100, 50]);
   });
 
-  it("keeps a batch within the queue's 256 KB", async () => {
+  it("keeps a batch within a queue message's 128 KB", async () => {
     const { batches, env, ctx, settled } = recordingQueue();
     const large = "x".repeat(MAX_AUDIT_TEXT);
     for (let n = 0; n < 100; n++) recordAudit(env, ctx, { ...facts(n), tool: large, userEmail: large, clientId: large });
     await settled();
     expect(batches.length).toBeGreaterThan(1);
-    for (const batch of batches) expect(JSON.stringify(batch).length).toBeLessThan(256 * 1024);
+    for (const batch of batches) expect(JSON.stringify(batch).length).toBeLessThan(128 * 1024);
     expect(batches.flat()).toHaveLength(100);
   });
 

@@ -1,6 +1,6 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
-import type { AuditEvent } from "../../contract/audit-event.ts";
+import { describe, expect, inject, it } from "vitest";
+import type { AuditEvent, AuditQueueMessage } from "../../contract/audit-event.ts";
 import { deliverAuditBatch, retryDelaySeconds } from "../../worker/audit/deliver.ts";
 import { testEnv } from "./edge-env.ts";
 
@@ -23,6 +23,19 @@ describe("audit delivery to the origin", () => {
     expect(result.retryBatch.retry).toBe(true);
     expect(result.ackAll).toBe(false);
     expect(result.explicitAcks).toEqual([]);
+  });
+
+  it("unpacks batched messages and posts at most 500 events per request, then acknowledges", async () => {
+    const ingest = inject("ingestUrl");
+    const before = ((await (await fetch(`${ingest}/posts`)).json()) as number[]).length;
+    const bodies: AuditQueueMessage[] = [Array.from({ length: 600 }, event), event()];
+    const messages = bodies.map((body, index) => ({ id: `b${index}`, timestamp: new Date(), attempts: 1, body }));
+    const batch = createMessageBatch<AuditQueueMessage>("mcp-audit", messages);
+    const ctx = createExecutionContext();
+    await deliverAuditBatch(batch, testEnv({ ORIGIN_URL: ingest }));
+    const result = await getQueueResult(batch, ctx);
+    expect(result.ackAll).toBe(true);
+    expect(((await (await fetch(`${ingest}/posts`)).json()) as number[]).slice(before)).toEqual([500, 101]);
   });
 
   it("backs off exponentially up to an hour", () => {

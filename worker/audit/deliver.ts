@@ -1,4 +1,4 @@
-import { AUDIT_INGEST_PATH, type AuditEvent } from "../../contract/audit-event.ts";
+import { AUDIT_INGEST_PATH, type AuditQueueMessage, MAX_INGEST_EVENTS } from "../../contract/audit-event.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 import { fetchOrigin } from "../upstream/fetch-origin.ts";
@@ -17,26 +17,31 @@ const MAX_RETRY_DELAY_SECONDS = 3600;
  * Queue consumer: posts a batch of audit events to the origin. Anything but a 2xx retries the whole batch
  * with growing delays (the origin stores by event id, so a redelivered event is written once).
  */
-export async function deliverAuditBatch(batch: MessageBatch<AuditEvent>, env: EdgeEnv): Promise<void> {
-  const events = batch.messages.map((message) => message.body);
+export async function deliverAuditBatch(batch: MessageBatch<AuditQueueMessage>, env: EdgeEnv): Promise<void> {
+  const events = batch.messages.flatMap((message) => message.body);
   const attempts = Math.max(...batch.messages.map((message) => message.attempts));
-  try {
-    const response = await fetchOrigin(edgeConfig(env), AUDIT_INGEST_PATH, AUDIT_DELIVERY_IDENTITY, {
-      method: "POST",
-      headers: new Headers({ "content-type": "application/json" }),
-      body: JSON.stringify({ events }),
-    });
-    if (response.ok) {
-      batch.ackAll();
-      return;
+  // The origin takes at most MAX_INGEST_EVENTS per request; a part already stored is skipped on a retry (by id).
+  for (let start = 0; start < events.length; start += MAX_INGEST_EVENTS) {
+    const part = events.slice(start, start + MAX_INGEST_EVENTS);
+    try {
+      const response = await fetchOrigin(edgeConfig(env), AUDIT_INGEST_PATH, AUDIT_DELIVERY_IDENTITY, {
+        method: "POST",
+        headers: new Headers({ "content-type": "application/json" }),
+        body: JSON.stringify({ events: part }),
+      });
+      if (response.ok) continue;
+      console.warn(
+        `audit delivery: origin answered ${response.status} for ${events.length} events; retrying (attempt ${attempts})`,
+      );
+    } catch (error) {
+      console.warn(
+        `audit delivery: origin unreachable (${String(error)}); retrying ${events.length} events (attempt ${attempts})`,
+      );
     }
-    console.warn(
-      `audit delivery: origin answered ${response.status} for ${events.length} events; retrying (attempt ${attempts})`,
-    );
-  } catch (error) {
-    console.warn(`audit delivery: origin unreachable (${String(error)}); retrying ${events.length} events (attempt ${attempts})`);
+    batch.retryAll({ delaySeconds: retryDelaySeconds(attempts) });
+    return;
   }
-  batch.retryAll({ delaySeconds: retryDelaySeconds(attempts) });
+  batch.ackAll();
 }
 
 /** Exponential back-off: 2, 4, 8 … seconds, at most an hour. */

@@ -39,12 +39,30 @@ export default async function setup(project: TestProject) {
     });
   });
   await new Promise<void>((resolve) => holding.listen(0, "127.0.0.1", resolve));
+  // An origin that takes every audit ingest and tells how many events each POST carried (GET /posts).
+  const ingested: number[] = [];
+  const ingest = createHttpServer((request, response) => {
+    if (request.method === "GET") return void response.end(JSON.stringify(ingested));
+    let body = "";
+    request.on("data", (chunk) => {
+      body += chunk;
+    });
+    request.on("end", () => {
+      ingested.push((JSON.parse(body) as { events: unknown[] }).events.length);
+      response.setHeader("content-type", "application/json");
+      response.end("{}");
+    });
+  });
+  await new Promise<void>((resolve) => ingest.listen(0, "127.0.0.1", resolve));
+  project.provide("ingestUrl", `http://127.0.0.1:${(ingest.address() as { port: number }).port}`);
   project.provide("holdingUrl", `http://127.0.0.1:${(holding.address() as { port: number }).port}`);
   return async () => {
     for (const socket of held) socket.destroy();
     await new Promise<void>((resolve) => silent.close(() => resolve()));
     slow.closeAllConnections();
     holding.closeAllConnections();
+    ingest.closeAllConnections();
+    await new Promise<void>((resolve) => ingest.close(() => resolve()));
     await new Promise<void>((resolve) => holding.close(() => resolve()));
     await new Promise<void>((resolve) => slow.close(() => resolve()));
     await idp.close();

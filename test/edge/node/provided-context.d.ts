@@ -9,6 +9,8 @@ declare module "vitest" {
     slowStreamUrl: string;
     /** An origin that never answers a POST; GET /closed says how many POSTs the caller gave up on. */
     holdingUrl: string;
+    /** An origin that takes every audit ingest; GET /posts lists how many events each POST carried. */
+    ingestUrl: string;
   }
 }
 
