@@ -4,7 +4,7 @@ import { edgeConfig } from "../worker/config.ts";
 import type { EdgeEnv } from "../worker/env.ts";
 import { answerDirectly, plainRequest } from "../worker/mcp/bridge/direct-answer.ts";
 import { discoverUpstream } from "../worker/mcp/bridge/discover.ts";
-import { MemoryEventStore } from "../worker/mcp/bridge/event-store.ts";
+import { StorageEventStore } from "../worker/mcp/bridge/event-store.ts";
 import { listenToOrigin } from "../worker/mcp/bridge/listen.ts";
 import type { OriginLink } from "../worker/mcp/bridge/origin-exchange.ts";
 import { claimsOf, type SessionIdentity, type SessionRecord } from "../worker/mcp/bridge/session-record.ts";
@@ -37,8 +37,8 @@ interface LiveSession {
  * One 2025-era MCP client session, keyed by its `Mcp-Session-Id`. The SDK's Streamable HTTP transport and a
  * session server (worker/mcp/bridge/session-server.ts) speak the 2025 protocol to the client; every request
  * leaves for the origin as a stateless 2026-07-28 request. The record in storage is enough to rebuild the
- * session after eviction: the client's `initialize` is replayed to a fresh server, and nothing is lost but
- * the in-memory resumption log of streams that were open at the time.
+ * session after eviction: the client's `initialize` is replayed to a fresh server. The resumption log is in
+ * storage too, so a client reconnecting with `Last-Event-ID` after an eviction gets what it missed.
  */
 export class McpSession extends DurableObject<EdgeEnv> {
   #live?: LiveSession;
@@ -214,7 +214,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
   private async assemble(origin: OriginLink, record: SessionRecord): Promise<LiveSession> {
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => record.sessionId,
-      eventStore: new MemoryEventStore(),
+      eventStore: new StorageEventStore(this.ctx.storage.kv),
       // 2025-11-25 clients reconnect after this long when a stream ends early (SSE polling).
       retryInterval: RECONNECT_AFTER_MS,
     });

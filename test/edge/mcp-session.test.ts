@@ -1,7 +1,8 @@
-import { env, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
+import { StorageEventStore } from "../../worker/mcp/bridge/event-store.ts";
 import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
 import { testEnv } from "./edge-env.ts";
 
@@ -125,5 +126,53 @@ describe("a 2025-era session object", () => {
     // Its owner is heard (and told to initialize first).
     expect((await stub.postSse(ping, ALICE)).status).toBe(400);
     await stream.body?.cancel();
+  });
+});
+
+describe("a session's resumption log", () => {
+  const message = (n: number) => ({ jsonrpc: "2.0" as const, method: "notifications/message", params: { n } });
+  const stubFor = (name: string) => sessions().get(sessions().idFromName(name));
+  const replay = (stub: DurableObjectStub<McpSession>, lastEventId: string) =>
+    runInDurableObject(stub, async (_instance, state) => {
+      const sent: [string, unknown][] = [];
+      const stream = await new StorageEventStore(state.storage.kv).replayEventsAfter(lastEventId, {
+        send: async (eventId, sentMessage) => void sent.push([eventId, sentMessage]),
+      });
+      return { stream, sent };
+    });
+
+  it("survives the object's eviction: a reconnect gets that stream's events after its Last-Event-ID", async () => {
+    const stub = stubFor("event-log-eviction");
+    const ids = await runInDurableObject(stub, async (_instance, state) => {
+      const store = new StorageEventStore(state.storage.kv);
+      return [
+        await store.storeEvent("stream-a", message(1)),
+        await store.storeEvent("stream-b", message(2)),
+        await store.storeEvent("stream-a", message(3)),
+      ];
+    });
+    await evictDurableObject(stub);
+    expect(await replay(stub, ids[0] as string)).toEqual({ stream: "stream-a", sent: [[ids[2], message(3)]] });
+  });
+
+  it("keeps the last events only, and replays all it kept of a stream whose Last-Event-ID it dropped", async () => {
+    const stub = stubFor("event-log-trim");
+    const ids = await runInDurableObject(stub, async (_instance, state) => {
+      const store = new StorageEventStore(state.storage.kv, 2);
+      const stored: string[] = [];
+      for (let n = 1; n <= 4; n++) stored.push(await store.storeEvent("stream-a", message(n)));
+      return stored;
+    });
+    expect(await replay(stub, ids[0] as string)).toEqual({
+      stream: "stream-a",
+      sent: [
+        [ids[2], message(3)],
+        [ids[3], message(4)],
+      ],
+    });
+  });
+
+  it("replays nothing for an id that names no event of the session", async () => {
+    expect(await replay(stubFor("event-log-unknown"), "not-an-event-id")).toEqual({ stream: "", sent: [] });
   });
 });
