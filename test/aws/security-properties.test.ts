@@ -156,3 +156,44 @@ describe("AWS tier security properties (aws-cdk-lib/assertions on the example co
     }
   });
 });
+
+describe("the origin's metrics port (origin.metricsPort)", () => {
+  const METRICS_PORT = 9464;
+  type Ingress = { CidrIp?: unknown; FromPort: number; ToPort: number; SourceSecurityGroupId?: unknown };
+  type Mapped = Container & { PortMappings: { ContainerPort: number }[] };
+  const originContainer = (template: Synthesized["serviceTemplate"]): Mapped | undefined =>
+    resourcesOf(template, "AWS::ECS::TaskDefinition")
+      .flatMap(([, task]) => task.ContainerDefinitions as Mapped[])
+      .find((container) => container.Name === "origin");
+  let synth: Synthesized;
+  beforeAll(() => {
+    synth = synthesizeExample((config) => {
+      config.origin.metricsPort = METRICS_PORT;
+    });
+  });
+
+  it("is served by each task (METRICS_PORT, a port mapping)", () => {
+    const origin = originContainer(synth.serviceTemplate);
+    expect(origin?.Environment).toContainEqual({ Name: "METRICS_PORT", Value: String(METRICS_PORT) });
+    expect(origin?.PortMappings.map((mapping) => mapping.ContainerPort)).toContain(METRICS_PORT);
+  });
+
+  it("is open to the VPC's own address range only, and never from the load balancer", () => {
+    const inline = resourcesOf(synth.serviceTemplate, "AWS::EC2::SecurityGroup").flatMap(
+      ([, group]) => (group.SecurityGroupIngress as Ingress[] | undefined) ?? [],
+    );
+    const separate = resourcesOf(synth.serviceTemplate, "AWS::EC2::SecurityGroupIngress").map(
+      ([, rule]) => rule as unknown as Ingress,
+    );
+    const toMetrics = [...inline, ...separate].filter((rule) => rule.FromPort <= METRICS_PORT && METRICS_PORT <= rule.ToPort);
+    expect(toMetrics).toHaveLength(1);
+    expect(toMetrics[0]?.SourceSecurityGroupId).toBeUndefined();
+    expect(JSON.stringify(toMetrics[0]?.CidrIp)).toMatch(/CidrBlock/);
+  });
+
+  it("is absent unless configured", () => {
+    const origin = originContainer(synthesizeExample().serviceTemplate);
+    expect(origin?.Environment?.some((variable) => variable.Name === "METRICS_PORT")).toBe(false);
+    expect(origin?.PortMappings).toHaveLength(1);
+  });
+});

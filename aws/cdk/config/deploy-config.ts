@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ServerName, ServiceUrl, UpstreamServer } from "../../../contract/config/schema.ts";
+import { ORIGIN_PORT } from "../service/origin-container.ts";
 
 /**
  * What a company decides when it deploys the AWS tier: one JSON file (see deploy.config.example.json), validated
@@ -78,6 +79,17 @@ const Origin = z.strictObject({
   /** Autoscaling targets: average CPU, and requests per task per minute. */
   cpuTargetPercent: z.number().int().min(10).max(90).default(60),
   requestsPerTaskPerMinute: z.number().int().min(10).default(1200),
+  /**
+   * A second port on each task serving only `/metrics` without an edge assertion, for a Prometheus inside the VPC
+   * (docs/metrics.md). Open to the VPC's own address range only, never through the load balancer. Unset: no port.
+   */
+  metricsPort: z
+    .number()
+    .int()
+    .min(1024)
+    .max(65_535)
+    .refine((port) => port !== ORIGIN_PORT, `expected a port other than the origin's own ${ORIGIN_PORT}`)
+    .optional(),
   /** Days the origin's logs are kept in CloudWatch. */
   logRetentionDays: z
     .union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(180), z.literal(365), z.literal(731)])

@@ -45,6 +45,7 @@ export function originSettings(input: OriginSettingsInput): {
       PGSSLMODE: "verify-full",
       // Where the Secrets Manager provider finds upstream credentials by name.
       [SECRET_ID_PREFIX_VARIABLE]: input.upstreamSecretPrefix,
+      ...(config.origin.metricsPort !== undefined && { METRICS_PORT: String(config.origin.metricsPort) }),
     },
     secrets: {
       PGUSER: ecs.Secret.fromSecretsManager(input.databaseSecret, "username"),

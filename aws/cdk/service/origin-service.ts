@@ -72,7 +72,10 @@ export class OriginService extends Construct {
       image: props.image,
       environment: props.settings.environment,
       secrets: props.settings.secrets,
-      portMappings: [{ containerPort: ORIGIN_PORT }],
+      portMappings: [
+        { containerPort: ORIGIN_PORT },
+        ...(config.origin.metricsPort !== undefined ? [{ containerPort: config.origin.metricsPort }] : []),
+      ],
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: "origin" }),
       // Liveness only (the process answers); readiness, which includes the database, is the ALB's /readyz check.
       healthCheck: {
@@ -129,6 +132,14 @@ export class OriginService extends Construct {
     this.targetGroup.enableCookieStickiness(STICKINESS_DURATION, STICKINESS_COOKIE);
     props.loadBalancer.listener.addTargetGroups("Origin", { targetGroups: [this.targetGroup] });
     this.service.connections.allowFrom(props.loadBalancer.securityGroup, ec2.Port.tcp(ORIGIN_PORT), "ALB to origin");
+    // The metrics port answers without an edge assertion: reachable from inside the VPC only, never from the ALB.
+    if (config.origin.metricsPort !== undefined) {
+      this.service.connections.allowFrom(
+        ec2.Peer.ipv4(props.vpc.vpcCidrBlock),
+        ec2.Port.tcp(config.origin.metricsPort),
+        "Prometheus inside the VPC to the origin's metrics port",
+      );
+    }
 
     const scaling = this.service.autoScaleTaskCount({ minCapacity: config.origin.minTasks, maxCapacity: config.origin.maxTasks });
     scaling.scaleOnCpuUtilization("Cpu", { targetUtilizationPercent: config.origin.cpuTargetPercent });
