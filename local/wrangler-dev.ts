@@ -21,6 +21,8 @@ export interface RunningWrangler {
 }
 
 const STARTUP_TIMEOUT_MS = 90_000;
+/** Starts of wrangler dev tried when one loses a port wrangler chose itself (see startWranglerDev). */
+const STARTUP_ATTEMPTS = 3;
 const require = createRequire(import.meta.url);
 /** The edge's Wrangler configuration, whatever the working directory `npm start` or a test was run from. */
 const WRANGLER_CONFIG = fileURLToPath(new URL("../wrangler.toml", import.meta.url));
@@ -31,6 +33,19 @@ const WRANGLER_CONFIG = fileURLToPath(new URL("../wrangler.toml", import.meta.ur
  * stopping it also stops workerd.
  */
 export async function startWranglerDev(options: WranglerDevOptions): Promise<RunningWrangler> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      // wrangler also binds ports of its own choosing; another process can take one between its choice and its
+      // bind (parallel test files do). Our own ports are checked free again on the next attempt.
+      if (attempt >= STARTUP_ATTEMPTS || !/Address already in use/.test(String(error))) throw error;
+      options.log(`wrangler dev lost a port of its own to another process; starting it again (attempt ${attempt + 1})`);
+    }
+  }
+}
+
+async function startOnce(options: WranglerDevOptions): Promise<RunningWrangler> {
   // wrangler would quietly move to another port; the printed URLs must be the real ones, so a taken port is an error.
   await ensurePortFree(options.port, "edge");
   await ensurePortFree(options.inspectorPort, "edge inspector (EDGE_INSPECTOR_PORT)");
