@@ -46,8 +46,7 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
   const replayGuard = createReplayGuard(db);
   const retention = auditRetention({ pool: db, retentionDays: config.audit.retentionDays, log });
   const boundReplayGuard = createBoundReplayGuard();
-  // A new name on every start: assertions bound to an earlier run (whose memory of them is gone) are refused.
-  const instanceId = `${config.instanceId ?? `${hostname()}-${process.pid}`}.${randomBytes(4).toString("hex")}`;
+  const instanceId = instanceNameForThisRun(config.instanceId);
   // A plain HTTP/1.1 server: the ALB speaks HTTP/1.1 to its targets.
   const server = createAdaptorServer({
     fetch: createOriginApp({
@@ -104,4 +103,12 @@ function stopListening(server: Server): Promise<void> {
   if (!server.listening) return Promise.resolve();
   server.closeAllConnections();
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * The instance's name for this run: the configured one (or host name and process id) and a random part, new on every
+ * start, so that assertions bound to an earlier run (whose memory of them is gone) are refused as another instance's.
+ */
+export function instanceNameForThisRun(configured: string | undefined): string {
+  return `${configured ?? `${hostname()}-${process.pid}`}.${randomBytes(4).toString("hex")}`;
 }

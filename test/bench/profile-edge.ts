@@ -1,11 +1,10 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { Client as V1Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as V1Transport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { freePort } from "../../local/free-port.ts";
-import { startLocalSystem } from "../../local/system.ts";
+import { startTestSystem } from "../e2e/local-system.ts";
 import { signIn } from "./clients.ts";
 import { type CpuProfile, summarize } from "./cpu-profile.ts";
 
@@ -18,20 +17,11 @@ import { type CpuProfile, summarize } from "./cpu-profile.ts";
 const mode = process.argv[2] === "legacy" ? "legacy" : "modern";
 const calls = Number(process.argv[3] ?? 400);
 
-const dataDir = await mkdtemp(join(tmpdir(), "mcp-edge-profile-"));
-const ports = {
-  edge: await freePort(),
-  edgeInspector: await freePort(),
-  origin: await freePort(),
-  idp: await freePort(),
-  database: await freePort(),
-  originInstances: [await freePort()],
-};
-const system = await startLocalSystem({ ports, dataDir, log: () => {} });
+const system = await startTestSystem();
 try {
   const call = await connect(new URL(`${system.edgeUrl}/mcp/everything`));
   for (let i = 0; i < 50; i++) await call();
-  const inspector = await openInspector(ports.edgeInspector);
+  const inspector = await openInspector(system.ports.edgeInspector);
   await inspector.send("Profiler.enable");
   await inspector.send("Profiler.setSamplingInterval", { interval: 100 });
   await inspector.send("Profiler.start");
@@ -43,7 +33,7 @@ try {
   }
   const { profile } = (await inspector.send("Profiler.stop")) as { profile: CpuProfile };
   inspector.close();
-  const file = join(dataDir, `edge-${mode}.cpuprofile`);
+  const file = join(tmpdir(), `mcp-edge-${mode}-${process.pid}.cpuprofile`);
   await writeFile(file, JSON.stringify(profile));
   times.sort((a, b) => a - b);
   console.log(`${mode}: ${calls} calls, median ${times[Math.floor(calls / 2)]?.toFixed(2)} ms (SDK client included)`);

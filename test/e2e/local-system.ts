@@ -10,7 +10,7 @@ import { type LocalSystem, type LocalSystemOptions, startLocalSystem } from "../
  */
 export async function startTestSystem(
   options: Pick<LocalSystemOptions, "originInstances" | "originFile"> = {},
-): Promise<LocalSystem & { dataDir: string }> {
+): Promise<LocalSystem & { dataDir: string; ports: LocalSystemOptions["ports"] }> {
   const dataDir = await mkdtemp(join(tmpdir(), "mcp-edge-e2e-"));
   const output: string[] = [];
   const ports = {
@@ -32,6 +32,7 @@ export async function startTestSystem(
     return {
       ...system,
       dataDir,
+      ports,
       close: async () => {
         await system.close();
         await rm(dataDir, { recursive: true, force: true });

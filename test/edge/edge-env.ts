@@ -16,10 +16,24 @@ export async function callEdge(
   init?: RequestInit,
   envOverrides?: Record<string, unknown>,
 ): Promise<Response> {
+  const call = startEdgeCall(input, init, envOverrides);
+  const response = await call.response;
+  await call.settled();
+  return response;
+}
+
+/**
+ * Calls the Worker's fetch handler without waiting for its background work: for an answer that streams (its audit
+ * waits for the stream's end, so the test reads the body first) or a request the test aborts.
+ */
+export function startEdgeCall(
+  input: string | Request,
+  init?: RequestInit,
+  envOverrides?: Record<string, unknown>,
+): { response: Promise<Response>; settled: () => Promise<void> } {
   const request = typeof input === "string" ? new Request(new URL(input, PUBLIC_URL), init) : input;
   const waits: Promise<unknown>[] = [];
   const ctx = { waitUntil: (promise: Promise<unknown>) => waits.push(promise), passThroughOnException: () => {}, props: {} };
-  const response = await worker.fetch(request, testEnv(envOverrides), ctx as unknown as ExecutionContext);
-  await Promise.allSettled(waits);
-  return response;
+  const response = Promise.resolve(worker.fetch(request, testEnv(envOverrides), ctx as unknown as ExecutionContext));
+  return { response, settled: async () => void (await Promise.allSettled(waits)) };
 }

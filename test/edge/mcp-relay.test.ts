@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import worker from "../../worker/index.ts";
 import { capturedAudit } from "./audit-capture.ts";
-import { callEdge, PUBLIC_URL, testEnv } from "./edge-env.ts";
+import { callEdge, PUBLIC_URL, startEdgeCall } from "./edge-env.ts";
 import { mcpStatus, registerClient, signedInTokens } from "./sign-in.ts";
 
 let accessToken: string;
@@ -9,22 +8,23 @@ beforeAll(async () => {
   accessToken = (await signedInTokens(await registerClient())).access_token;
 });
 
+type PostOptions = { headers?: Record<string, string>; env?: Record<string, unknown>; signal?: AbortSignal };
+
+/** A signed-in POST of `body`, with extra headers (and a signal) if given. */
+const signedPost = (body: string, options: PostOptions = {}): RequestInit => ({
+  method: "POST",
+  headers: {
+    authorization: `Bearer ${accessToken}`,
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+    ...options.headers,
+  },
+  body,
+  signal: options.signal,
+});
+
 /** A signed-in POST of `body` to `path`, with extra headers and env overrides (bindings, settings) if given. */
-const post = (path: string, body: string, options: { headers?: Record<string, string>; env?: Record<string, unknown> } = {}) =>
-  callEdge(
-    path,
-    {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${accessToken}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        ...options.headers,
-      },
-      body,
-    },
-    options.env,
-  );
+const post = (path: string, body: string, options: PostOptions = {}) => callEdge(path, signedPost(body, options), options.env);
 
 const listTools = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
 
@@ -125,25 +125,15 @@ describe("an origin that hangs", () => {
     const holding = inject("holdingUrl");
     const closedBefore = Number(await (await fetch(`${holding}/closed`)).text());
     const client = new AbortController();
-    const request = new Request(`${PUBLIC_URL}/mcp/everything`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${accessToken}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-      },
-      body: listTools,
-      signal: client.signal,
-    });
     const audit = capturedAudit();
-    const waits: Promise<unknown>[] = [];
-    const ctx = { waitUntil: (promise: Promise<unknown>) => waits.push(promise), passThroughOnException: () => {}, props: {} };
-    const env = testEnv({ ORIGIN_URL: holding, ...audit.env });
-    const answered = Promise.resolve(worker.fetch(request, env, ctx as unknown as ExecutionContext));
+    const call = startEdgeCall("/mcp/everything", signedPost(listTools, { signal: client.signal }), {
+      ORIGIN_URL: holding,
+      ...audit.env,
+    });
     await new Promise((resolve) => setTimeout(resolve, 300));
     client.abort();
-    await answered.catch(() => undefined);
-    await Promise.allSettled(waits);
+    await call.response.catch(() => undefined);
+    await call.settled();
     expect(audit.events).toEqual([expect.objectContaining({ kind: "mcp.request", httpStatus: 499, errorCode: -32800 })]);
     let closed = closedBefore;
     for (let attempt = 0; attempt < 20 && closed === closedBefore; attempt++) {
@@ -154,24 +144,14 @@ describe("an origin that hangs", () => {
   });
 
   it("lets an answer that has begun stream past the answer timeout", async () => {
-    // Called without callEdge: its wait for the request's background work (the audit, once the stream ends) would
-    // come before the stream is read.
-    const waits: Promise<unknown>[] = [];
-    const ctx = { waitUntil: (promise: Promise<unknown>) => waits.push(promise), passThroughOnException: () => {}, props: {} };
-    const request = new Request(`${PUBLIC_URL}/mcp/everything`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${accessToken}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-      },
-      body: listTools,
+    const call = startEdgeCall("/mcp/everything", signedPost(listTools), {
+      ORIGIN_URL: inject("slowStreamUrl"),
+      ORIGIN_ANSWER_TIMEOUT_SECONDS: "1",
     });
-    const env = testEnv({ ORIGIN_URL: inject("slowStreamUrl"), ORIGIN_ANSWER_TIMEOUT_SECONDS: "1" });
-    const response = await worker.fetch(request, env, ctx as unknown as ExecutionContext);
+    const response = await call.response;
     expect(response.status).toBe(200);
     const body = await response.text();
-    await Promise.allSettled(waits);
+    await call.settled();
     expect(body).toContain("notifications/progress");
     expect(body).toContain('"result":{"tools":[]}');
   });

@@ -29,7 +29,14 @@ describe("headers crossing the edge", () => {
 
   it("passes back only the transport's own headers", () => {
     const back = headersToClient(
-      new Headers({ "content-type": "text/event-stream", "mcp-session-id": "s-1", "set-cookie": "x=1", server: "origin" }),
+      new Headers({
+        "content-type": "text/event-stream",
+        "mcp-session-id": "s-1",
+        "set-cookie": "x=1",
+        server: "origin",
+        "mcp-answer-outcome": "ok",
+        "mcp-origin-instance": "origin-1.abc",
+      }),
     );
     expect([...back.keys()].sort()).toEqual(["content-type", "mcp-session-id"]);
   });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { instanceNameForThisRun } from "../../aws/origin/start-origin.ts";
 import { BoundReplayGuardFull, createBoundReplayGuard } from "../../aws/origin/trust/bound-replay-guard.ts";
 
 describe("the record of assertions bound to this instance", () => {
@@ -35,5 +36,15 @@ describe("the record of assertions bound to this instance", () => {
     guard.claim("b", new Date(60_000));
     expect(() => guard.claim("c", new Date(60_000))).toThrow(BoundReplayGuardFull);
     expect(guard.claim("a", new Date(60_000))).toBe(false);
+  });
+});
+
+describe("an instance's name", () => {
+  it("is new on every start, so a restarted task refuses assertions bound to its earlier run", () => {
+    const first = instanceNameForThisRun("origin-1");
+    const restarted = instanceNameForThisRun("origin-1");
+    expect(first.startsWith("origin-1.")).toBe(true);
+    expect(restarted.startsWith("origin-1.")).toBe(true);
+    expect(restarted).not.toBe(first);
   });
 });

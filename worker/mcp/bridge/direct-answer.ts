@@ -60,7 +60,8 @@ export async function answerDirectly(
     () => "answered" as const,
   );
   // A long call goes on over SSE, where the SDK's keep-alive comments tell every proxy on the way it is alive.
-  if (waited === "long") return { messages: continueFrom(pending, messages), abort: (reason) => controller.abort(reason) };
+  const handOver: Prefetched = { messages: continueFrom(pending, messages), abort: (reason) => controller.abort(reason) };
+  if (waited === "long") return handOver;
   let first: IteratorResult<JsonRpcMessage>;
   try {
     first = await pending;
@@ -71,7 +72,7 @@ export async function answerDirectly(
   if (first.done) return answer(record, request.id, { error: answerBrokeOff() });
   const message = first.value;
   const final = message.method === undefined && (message.error || message.result?.resultType !== "input_required");
-  if (!final) return { messages: replay(message, messages), abort: (reason) => controller.abort(reason) };
+  if (!final) return handOver;
   await messages.return(undefined);
   if (message.error) return answer(record, request.id, { error: message.error });
   return answer(record, request.id, { result: toLegacyResult(message.result ?? {}) });
@@ -96,11 +97,7 @@ function errorObject(error: ProtocolError | { code: number; message: string; dat
   return { code: error.code, message: error.message, ...(error.data !== undefined && { data: error.data }) };
 }
 
-async function* replay(first: JsonRpcMessage, rest: AsyncGenerator<JsonRpcMessage>): AsyncGenerator<JsonRpcMessage> {
-  yield first;
-  yield* rest;
-}
-
+/** The exchange as the session server takes it over: the first message (awaited or already read), then the rest. */
 async function* continueFrom(
   pending: Promise<IteratorResult<JsonRpcMessage>>,
   rest: AsyncGenerator<JsonRpcMessage>,
