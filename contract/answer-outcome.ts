@@ -1,4 +1,5 @@
 import { AuditOutcome } from "./audit-event.ts";
+import { POLICY_DENIED_CODE } from "./config/policy.ts";
 
 /** How an MCP request ended, read from its JSON-RPC answer. Both tiers judge an answer with this one function. */
 export interface AnswerOutcome {
@@ -25,8 +26,10 @@ export function outcomeOfAnswer(data: string | object, requestId?: string | numb
   }
   if (typeof message !== "object" || message === null) return undefined;
   if (requestId !== undefined && message.id !== requestId) return undefined;
-  if (message.error)
-    return { outcome: "error", errorCode: typeof message.error.code === "number" ? message.error.code : undefined };
+  if (message.error) {
+    const errorCode = typeof message.error.code === "number" ? message.error.code : undefined;
+    return { outcome: errorCode === POLICY_DENIED_CODE ? "denied" : "error", errorCode };
+  }
   if (message.result?.isError === true) return { outcome: "tool_error" };
   return message.result === undefined ? undefined : { outcome: "ok" };
 }

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type pg from "pg";
 import { AUDIT_INGEST_PATH, AuditBatch, type AuditEvent } from "../../contract/audit-event.ts";
+import type { Policy } from "../../contract/config/policy.ts";
 import { ORIGIN_AFFINITY_COOKIE, ORIGIN_INSTANCE_HEADER } from "../../contract/origin-affinity.ts";
 import { registerAuditSearchRoute } from "./audit/search-route.ts";
 import { isDatabaseUnavailable } from "./db/unavailable.ts";
@@ -32,6 +33,8 @@ export interface OriginParts {
   auditDatabase?: pg.Pool;
   /** Prometheus metrics, served at GET /metrics behind the assertion (the route is absent without them). */
   metrics?: OriginMetrics;
+  /** Who may use which servers and tools; absent: everyone everything. */
+  policy?: Policy;
 }
 
 /**
@@ -88,7 +91,7 @@ export function createOriginApp(parts: OriginParts) {
 
   if (parts.metrics) app.use("/servers/:server/mcp", measureMcpRequests(parts.metrics.requests));
   app.all("/servers/:server/mcp", guarded, async (c) => {
-    const response = await serveMcp(parts.pool, c.req.param("server"), c.var.assertion, c.req.raw);
+    const response = await serveMcp(parts.pool, c.req.param("server"), c.var.assertion, c.req.raw, parts.policy);
     return withAffinityCookie(response, parts.instanceId);
   });
 

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import { hostname } from "node:os";
 import { createAdaptorServer } from "@hono/node-server";
+import { ConfigError } from "../../contract/config/load.ts";
 import type { OriginConfig } from "../../contract/config/schema.ts";
 import { EDGE_JWKS_PATH } from "../../contract/edge-assertion.ts";
 import { createOriginApp } from "./app.ts";
@@ -14,6 +15,7 @@ import { relayOptions } from "./hosting/relay-options.ts";
 import { listen } from "./listen.ts";
 import { createOriginMetrics } from "./metrics/registry.ts";
 import { metricsOnlyApp } from "./metrics/route.ts";
+import { policyProblems } from "./policy/check-policy.ts";
 import { createBoundReplayGuard } from "./trust/bound-replay-guard.ts";
 import { edgeKeys } from "./trust/jwks.ts";
 import { createReplayGuard } from "./trust/replay-guard.ts";
@@ -32,6 +34,9 @@ export interface RunningOrigin {
 /** Starts the origin: database (migrated), assertion gate, stdio hosting, HTTP. Stops what it started if a later step fails. */
 export async function startOrigin(config: OriginConfig, log: (line: string) => void = console.log): Promise<RunningOrigin> {
   if (!config.databaseUrl) throw new Error("no database: set DATABASE_URL (npm start runs an embedded PostgreSQL for you)");
+  const problems = policyProblems(config.policy, Object.keys(config.servers));
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (!config.policy) log("no policy configured: every signed-in user may use every server and tool (docs/policy.md)");
   const db = createPool(config.databaseUrl, { max: config.databasePoolMax });
   const relay = await relayOptions(config, log);
   const metrics = createOriginMetrics({ servers: Object.keys(config.servers), database: db, defaultMetrics: true });
@@ -64,6 +69,7 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
       auditDatabase: db,
       checkDatabase: async () => void (await db.query("select 1")),
       metrics,
+      policy: config.policy,
     }).fetch,
   }) as Server;
   // Not behind the ALB: a scraper inside the VPC reaches this port on the task's own address.

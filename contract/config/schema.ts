@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Policy } from "./policy.ts";
 
 /**
  * The configuration model both tiers share. Each key documents itself here; `env-names.ts` lists the
@@ -162,6 +163,18 @@ export const OriginConfig = z.strictObject({
   databasePoolMax: z.number().int().min(1).max(100).default(10),
   /** The upstream MCP servers, by name. */
   servers: z.record(ServerName, UpstreamServer).default({}),
+  /**
+   * Who may use which servers and tools (contract/config/policy.ts, docs/policy.md). Absent: every signed-in user
+   * may use every server and tool (the origin says so at start). Present: only what a rule allows.
+   */
+  policy: Policy.optional(),
+  /** The aggregated endpoint `/mcp`: every server a user may use, behind one address. */
+  aggregate: z
+    .strictObject({
+      /** A server that has not answered a list (or started) within this many seconds is left out of that answer. */
+      upstreamTimeoutSeconds: z.number().min(0.1).max(120).default(10),
+    })
+    .prefault({}),
   stdio: z
     .strictObject({
       /** A user's child process is stopped after this long without a request. */

@@ -10,6 +10,7 @@ import {
 } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { relayedCapabilities } from "../../../contract/relayed-capabilities.ts";
+import { requireToolAllowed, type ToolAccess, visibleTools } from "../policy/tool-access.ts";
 import { CAPABILITY_OF_ASK, Exchange, type UpstreamAsk } from "./exchange.ts";
 import type { ExchangeRegistry } from "./exchange-registry.ts";
 import { FORWARDED_METHODS, type ForwardedMethod, isInteractive } from "./forwarded-methods.ts";
@@ -90,12 +91,18 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
   const output = roundOutput(ctx);
   link.inflight.add(output);
   try {
-    if (request.method === "tools/call") await link.toolSchemas.ensureLoaded();
+    const access = toolAccessOf(ctx);
+    if (request.method === "tools/call") {
+      await link.toolSchemas.ensureLoaded();
+      const name = String(request.params.name);
+      requireToolAllowed(access, { name, annotations: link.toolSchemas.annotations(name) });
+    }
     const result = isInteractive(request.method)
       ? await forwardInteractive(link, request, ctx, output)
       : await call(link, request, ctx, { onProgress: output.progress });
-    if (request.method === "tools/list") link.toolSchemas.remember(result);
-    return result;
+    if (request.method !== "tools/list") return result;
+    link.toolSchemas.remember(result);
+    return visibleTools(result, access);
   } catch (error) {
     throw upstreamErrorToClient(error);
   } finally {
@@ -195,6 +202,10 @@ function missingCapabilities(asks: UpstreamAsk[], declared: Params | undefined):
   const missing = asks.map((ask) => CAPABILITY_OF_ASK[ask.method]).filter((capability) => capability && !declared?.[capability]);
   return missing.length > 0 ? Object.fromEntries(missing.map((capability) => [capability as string, {}])) : undefined;
 }
+
+/** The caller's tool access for this request, as the origin's route put it beside the caller's identity. */
+const toolAccessOf = (ctx: ServerContext): ToolAccess | undefined =>
+  ctx.http?.authInfo?.extra?.toolAccess as ToolAccess | undefined;
 
 /** Sends one request upstream, carrying what the client declared and relaying its progress. */
 interface CallOptions {

@@ -1,4 +1,7 @@
 import { ANSWER_OUTCOME_HEADER, formatAnswerOutcome, outcomeOfAnswer } from "../../../contract/answer-outcome.ts";
+import { POLICY_DENIED_CODE, type Policy } from "../../../contract/config/policy.ts";
+import { toolAccess } from "../policy/tool-access.ts";
+import { userPolicy } from "../policy/user-policy.ts";
 import type { VerifiedAssertion } from "../trust/verify-assertion.ts";
 import { HostingError, type HostPool } from "./host-pool.ts";
 import { type Caller, onBodyEnd } from "./upstream-host.ts";
@@ -12,21 +15,27 @@ export async function serveMcp(
   server: string,
   assertion: VerifiedAssertion,
   request: Request,
+  policy?: Policy,
 ): Promise<Response> {
   if (assertion.purpose !== "mcp") return errorResponse(403, "the edge assertion is not for an MCP request");
   if (assertion.server !== server) {
     return errorResponse(403, `the edge assertion is for server "${assertion.server ?? "(none)"}", not "${server}"`);
   }
+  // Refused before anything starts: a user the policy keeps off a server costs it no process and no traffic.
+  const access = userPolicy(policy, assertion);
+  const decision = access.server(server);
+  if (!decision.allowed) return errorResponse(403, `refused by policy: ${decision.reason}`, POLICY_DENIED_CODE);
+  const caller = { ...callerOf(assertion, server), toolAccess: toolAccess(access, server) };
   let acquired: Awaited<ReturnType<HostPool["acquire"]>>;
   try {
-    acquired = await pool.acquire(server, callerOf(assertion, server));
+    acquired = await pool.acquire(server, caller);
   } catch (error) {
     if (error instanceof HostingError) return errorResponse(error.status, error.message);
     throw error;
   }
   let response: Response;
   try {
-    response = await acquired.host.fetch(request, callerOf(assertion, server));
+    response = await acquired.host.fetch(request, caller);
   } catch (error) {
     acquired.release();
     throw error;
@@ -61,5 +70,5 @@ const callerOf = (assertion: VerifiedAssertion, server: string): Caller => ({
   era: assertion.client_era ?? "modern",
 });
 
-const errorResponse = (status: number, message: string) =>
-  Response.json({ jsonrpc: "2.0", id: null, error: { code: -32000, message } }, { status });
+const errorResponse = (status: number, message: string, code = -32000) =>
+  Response.json({ jsonrpc: "2.0", id: null, error: { code, message } }, { status });

@@ -1,11 +1,17 @@
 import type { Client } from "@modelcontextprotocol/client";
 
+interface KnownTool {
+  inputSchema?: Record<string, unknown>;
+  annotations?: Record<string, unknown>;
+}
+
 /**
- * The upstream's tool input schemas, by tool name, learned from the `tools/list` results the origin relays
- * (and listed once if a call comes first). The SDK checks a call's `Mcp-Param-*` headers against them.
+ * The upstream's tools, by name, learned from the `tools/list` results the origin relays (and listed once if a
+ * call comes first): the SDK checks a call's `Mcp-Param-*` headers against their input schemas, and the policy
+ * reads their annotations.
  */
 export class ToolSchemas {
-  private readonly schemas = new Map<string, Record<string, unknown>>();
+  private readonly tools = new Map<string, KnownTool>();
   private loaded?: Promise<void>;
   private readonly client: Client;
 
@@ -14,15 +20,20 @@ export class ToolSchemas {
   }
 
   get(name: string): Record<string, unknown> | undefined {
-    return this.schemas.get(name);
+    return this.tools.get(name)?.inputSchema;
+  }
+
+  /** The tool's annotations; undefined for a tool that states none, or that the upstream never listed. */
+  annotations(name: string): Record<string, unknown> | undefined {
+    return this.tools.get(name)?.annotations;
   }
 
   /** Learns from a page of a `tools/list` result. */
   remember(result: { tools?: unknown }): void {
     if (!Array.isArray(result.tools)) return;
-    for (const tool of result.tools as { name?: unknown; inputSchema?: unknown }[]) {
-      if (typeof tool.name === "string" && typeof tool.inputSchema === "object" && tool.inputSchema !== null)
-        this.schemas.set(tool.name, tool.inputSchema as Record<string, unknown>);
+    for (const tool of result.tools as { name?: unknown; inputSchema?: unknown; annotations?: unknown }[]) {
+      if (typeof tool.name === "string")
+        this.tools.set(tool.name, { inputSchema: objectOrNone(tool.inputSchema), annotations: objectOrNone(tool.annotations) });
     }
     this.loaded ??= Promise.resolve();
   }
@@ -40,7 +51,10 @@ export class ToolSchemas {
 
   /** The upstream's tools changed: what was learned is stale. */
   forget(): void {
-    this.schemas.clear();
+    this.tools.clear();
     this.loaded = undefined;
   }
 }
+
+const objectOrNone = (value: unknown): Record<string, unknown> | undefined =>
+  typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;

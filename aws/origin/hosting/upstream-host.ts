@@ -2,6 +2,7 @@ import type { Client } from "@modelcontextprotocol/client";
 import { type AuthInfo, createMcpHandler, type McpHttpHandler } from "@modelcontextprotocol/server";
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
 import type { UpstreamIdentity } from "../identity/upstream-identity.ts";
+import type { ToolAccess } from "../policy/tool-access.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
 import { ExchangeRegistry } from "./exchange-registry.ts";
 import { forwardingServer, type InflightRequest, type UpstreamLink } from "./forwarding-server.ts";
@@ -20,6 +21,8 @@ export interface Caller extends CallerExtra {
   era: "modern" | "legacy";
   email?: string;
   groups?: string[];
+  /** What the policy lets this caller do with the server's tools (absent: everything). */
+  toolAccess?: ToolAccess;
 }
 
 /** One user's upstream: the connection to it, and the 2026-07-28 endpoint the edge reaches it through. */
@@ -124,7 +127,7 @@ export async function startUpstreamHost(spec: UpstreamServer, options: HostOptio
         token: "",
         clientId: caller.clientId,
         scopes: [],
-        extra: { sub: caller.sub, server: caller.server },
+        extra: { sub: caller.sub, server: caller.server, toolAccess: caller.toolAccess },
       };
       const parsed = await parseRequestBody(request);
       const unwatch = watchListenedResources(parsed.parsedBody, upstreamEvents);

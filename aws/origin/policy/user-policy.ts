@@ -1,0 +1,103 @@
+import type { Policy, PolicyRule } from "../../../contract/config/policy.ts";
+import { type AnnotationName, annotationValue } from "./annotations.ts";
+import { nameMatcher } from "./name-glob.ts";
+
+/** The user a decision is about, as the edge assertion names them. */
+export interface PolicySubject {
+  email?: string;
+  groups?: readonly string[];
+}
+
+/** A tool as the policy sees it: its name and its annotations (from the upstream's `tools/list`). */
+export interface ToolFacts {
+  name: string;
+  annotations?: Record<string, unknown>;
+}
+
+export type Decision = { allowed: true } | { allowed: false; reason: string };
+
+/** What one user may use. */
+export interface UserPolicy {
+  /** May the user use the server at all (list it, read its resources, call any tool on it)? */
+  server(server: string): Decision;
+  /** May the user see and call this tool? */
+  tool(server: string, tool: ToolFacts): Decision;
+}
+
+const ALLOWED: Decision = { allowed: true };
+
+/** Without a policy every signed-in user may use everything. */
+const EVERYTHING: UserPolicy = { server: () => ALLOWED, tool: () => ALLOWED };
+
+interface CompiledRule {
+  rule: PolicyRule;
+  server: (name: string) => boolean;
+  tool?: (name: string) => boolean;
+  label: string;
+}
+
+const compiled = new WeakMap<Policy, CompiledRule[]>();
+
+function compile(policy: Policy): CompiledRule[] {
+  let rules = compiled.get(policy);
+  if (!rules) {
+    rules = policy.rules.map((rule, index) => ({
+      rule,
+      server: nameMatcher(rule.servers),
+      tool: rule.tools && nameMatcher(rule.tools),
+      label: rule.description ? `rule ${index + 1} ("${rule.description}")` : `rule ${index + 1}`,
+    }));
+    compiled.set(policy, rules);
+  }
+  return rules;
+}
+
+/**
+ * The policy as it applies to one user. A server is usable when an allow rule names it and no deny rule takes the
+ * whole server away; a tool, when its server is usable, an allow rule covers it and no deny rule does.
+ */
+export function userPolicy(policy: Policy | undefined, subject: PolicySubject): UserPolicy {
+  if (!policy) return EVERYTHING;
+  const mine = compile(policy).filter(({ rule }) => concerns(rule, subject));
+  const allows = mine.filter(({ rule }) => rule.effect === "allow");
+  const denies = mine.filter(({ rule }) => rule.effect === "deny");
+
+  const server = (name: string): Decision => {
+    const deniedBy = denies.find((rule) => rule.server(name) && !rule.tool && !rule.rule.annotations);
+    if (deniedBy) return { allowed: false, reason: `server "${name}" is denied to you by policy ${deniedBy.label}` };
+    if (allows.some((rule) => rule.server(name))) return ALLOWED;
+    return { allowed: false, reason: `no policy rule allows you to use server "${name}"` };
+  };
+  return {
+    server,
+    tool(serverName, tool) {
+      const whole = server(serverName);
+      if (!whole.allowed) return whole;
+      const deniedBy = denies.find((rule) => covers(rule, serverName, tool));
+      if (deniedBy) return { allowed: false, reason: `tool "${tool.name}" is denied to you by policy ${deniedBy.label}` };
+      if (allows.some((rule) => covers(rule, serverName, tool))) return ALLOWED;
+      return { allowed: false, reason: `no policy rule allows you to use tool "${tool.name}" on server "${serverName}"` };
+    },
+  };
+}
+
+function covers(compiledRule: CompiledRule, server: string, tool: ToolFacts): boolean {
+  const { rule } = compiledRule;
+  if (!compiledRule.server(server)) return false;
+  if (compiledRule.tool && !compiledRule.tool(tool.name)) return false;
+  const wanted = Object.entries(rule.annotations ?? {}) as [AnnotationName, boolean | undefined][];
+  return wanted.every(([name, value]) => value === undefined || annotationValue(tool.annotations, name) === value);
+}
+
+/** Does the rule's `who` name this user? E-mail addresses and domains compare without case. */
+function concerns(rule: PolicyRule, subject: PolicySubject): boolean {
+  const { who } = rule;
+  if (who.everyone) return true;
+  const email = subject.email?.toLowerCase();
+  const domain = email?.slice(email.lastIndexOf("@") + 1);
+  return (
+    (email !== undefined && who.emails.some((address) => address.toLowerCase() === email)) ||
+    (domain !== undefined && who.domains.some((name) => name.toLowerCase() === domain)) ||
+    who.groups.some((group) => subject.groups?.includes(group) ?? false)
+  );
+}

@@ -1,0 +1,106 @@
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
+import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
+import { Policy } from "../../contract/config/policy.ts";
+import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
+import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
+
+// Policy at the origin's per-server endpoint, against real stdio upstreams: what a user may not use is neither
+// listed nor called, and a refused request starts no process and reaches no upstream.
+const callLog = join(mkdtempSync(join(tmpdir(), "policy-")), "calls.log");
+const servers = {
+  github: catalogServer({
+    name: "github",
+    callLog,
+    tools: [
+      { name: "list_repos", annotations: { readOnlyHint: true } },
+      { name: "delete_repo", annotations: { destructiveHint: true } },
+      { name: "create_issue" },
+    ],
+  }),
+  secret: catalogServer({ name: "secret", callLog, tools: [{ name: "read_secret", annotations: { readOnlyHint: true } }] }),
+};
+const policy = Policy.parse({
+  rules: [
+    { effect: "allow", who: { groups: ["engineering"] }, servers: ["*"] },
+    { effect: "deny", who: { groups: ["contractors"] }, servers: ["*"], annotations: { destructiveHint: true } },
+    { description: "secrets are for the security team", effect: "deny", who: { groups: ["interns"] }, servers: ["secret"] },
+  ],
+});
+
+const assertion = (sub: string, groups: string[], server: string) =>
+  ({
+    sub,
+    email: `${sub}@example.com`,
+    groups,
+    client_id: "test-client",
+    server,
+    purpose: "mcp",
+    jti: sub,
+    exp: 0,
+  }) as VerifiedAssertion;
+
+let pool: HostPool;
+beforeAll(() => {
+  pool = createHostPool({ servers, idleTimeoutMs: 60_000, maxProcesses: 10, host: testHostOptions, log: () => {} });
+});
+afterAll(() => pool.close());
+
+type Message = {
+  result?: { tools?: { name: string }[]; content?: { text: string }[] };
+  error?: { code: number; message: string };
+};
+const ask = async (server: string, who: VerifiedAssertion, method: string, params: Record<string, unknown> = {}) => {
+  const response = await serveMcp(pool, server, who, modernRequest(method, params), policy);
+  const messages = (await messagesOf(response)) as Message[];
+  return { status: response.status, answer: messages.find((message) => message.result || message.error) as Message };
+};
+const callsMade = () => (existsSync(callLog) ? readFileSync(callLog, "utf8").split("\n").filter(Boolean) : []);
+
+describe("policy at the origin's per-server endpoint", () => {
+  it("refuses a user no rule allows on the server, before any process starts", async () => {
+    const { status, answer } = await ask("github", assertion("outsider", ["sales"], "github"), "tools/list");
+    expect(status).toBe(403);
+    expect(answer.error?.code).toBe(-32003);
+    expect(answer.error?.message).toBe('refused by policy: no policy rule allows you to use server "github"');
+    expect(pool.size()).toBe(0);
+  });
+
+  it("refuses a whole-server deny with the rule's reason, also for a direct call", async () => {
+    const intern = assertion("intern", ["engineering", "interns"], "secret");
+    const { status, answer } = await ask("secret", intern, "tools/call", { name: "read_secret", arguments: {} });
+    expect(status).toBe(403);
+    expect(answer.error?.message).toContain("secrets are for the security team");
+    expect(callsMade()).not.toContain("read_secret");
+  });
+
+  it("lists every tool to a user allowed the whole server, and lets them call it", async () => {
+    const engineer = assertion("engineer", ["engineering"], "github");
+    const { answer } = await ask("github", engineer, "tools/list");
+    expect(answer.result?.tools?.map((tool) => tool.name).sort()).toEqual(["create_issue", "delete_repo", "list_repos"]);
+    const called = await ask("github", engineer, "tools/call", { name: "delete_repo", arguments: {} });
+    expect(called.answer.result?.content?.[0]?.text).toBe("delete_repo on github: {}");
+    expect(callsMade()).toContain("delete_repo");
+  });
+
+  it("hides destructive tools from a contractor and refuses to call them without reaching the upstream", async () => {
+    const contractor = assertion("contractor", ["engineering", "contractors"], "github");
+    const { answer } = await ask("github", contractor, "tools/list");
+    expect(answer.result?.tools?.map((tool) => tool.name)).toEqual(["list_repos"]);
+    const before = callsMade().length;
+    for (const name of ["delete_repo", "create_issue"]) {
+      const refused = await ask("github", contractor, "tools/call", { name, arguments: {} });
+      expect(refused.answer.error?.code).toBe(-32003);
+      expect(refused.answer.error?.message).toMatch(
+        new RegExp(`^refused by policy: tool "${name}" is denied to you by policy rule 2`),
+      );
+    }
+    expect(callsMade().length).toBe(before);
+    const allowed = await ask("github", contractor, "tools/call", { name: "list_repos", arguments: {} });
+    expect(allowed.answer.result?.content?.[0]?.text).toBe("list_repos on github: {}");
+  });
+});
