@@ -23,6 +23,14 @@ export const ServerName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, "expected 1-31 lowercase letters, digits or dashes, starting with a letter or digit");
 
+/**
+ * `per-user` (the default, also when absent): one upstream connection (for stdio, one child process) per user, so
+ * credentials and state never mix between users. `shared`: one connection for every user, for a server that is
+ * stateless and holds no user's credential; its log messages and mid-call questions to the client are then not
+ * relayed (they cannot be told apart by user), and an HTTP server must take `identity: "none"`.
+ */
+const Sharing = z.enum(["per-user", "shared"]).optional();
+
 const StdioServer = z.strictObject({
   transport: z.literal("stdio"),
   /** The executable; resolved on PATH like a shell would. */
@@ -31,6 +39,7 @@ const StdioServer = z.strictObject({
   /** Extra environment for the child. The child gets ONLY this plus PATH, HOME and locale variables, never the origin's own secrets. */
   env: z.record(z.string(), z.string()).default({}),
   cwd: z.string().optional(),
+  sharing: Sharing,
 });
 
 /** A value written in the file, or read from the origin's secrets provider: `{ "secret": "NAME" }`. */
@@ -57,12 +66,20 @@ const HttpServer = z.strictObject({
   audience: z.string().min(1).optional(),
   /** Extra request headers, such as a static API key, each a value or a secret reference. */
   headers: z.record(z.string(), SecretOrValue).default({}),
+  sharing: Sharing,
 });
 
 export type StdioServer = z.infer<typeof StdioServer>;
 export type HttpServer = z.infer<typeof HttpServer>;
 
-export const UpstreamServer = z.discriminatedUnion("transport", [StdioServer, HttpServer], {
+/** One shared connection would present whichever user called last to the server: it must receive no identity. */
+const HttpServerSharedWithoutIdentity = HttpServer.refine((server) => server.sharing !== "shared" || server.identity === "none", {
+  path: ["sharing"],
+  message:
+    'expected "per-user" for a server that receives the user\'s identity (one shared connection would present whichever user called last); set "identity": "none" if the server needs no identity',
+});
+
+export const UpstreamServer = z.discriminatedUnion("transport", [StdioServer, HttpServerSharedWithoutIdentity], {
   error: () => 'expected "transport": "stdio" (a command the origin runs per user) or "http" (a server in the VPC)',
 });
 export type UpstreamServer = z.infer<typeof UpstreamServer>;
@@ -179,7 +196,10 @@ export const OriginConfig = z.strictObject({
     .strictObject({
       /** A user's child process is stopped after this long without a request. */
       idleTimeoutSeconds: z.number().int().min(1).default(600),
-      /** At most this many children at once across all users; the next spawn is refused with a clear error. */
+      /**
+       * At most this many children (and HTTP upstream connections) at once across all users. At the bound the least
+       * recently used idle one is stopped to make room; only when every one is busy is the next spawn refused (503).
+       */
       maxProcesses: z.number().int().min(1).default(100),
     })
     .prefault({}),

@@ -69,12 +69,14 @@ describe("stdio hosting: one child per user and server", () => {
     second.release();
   });
 
-  it("refuses a new child beyond the limit, saying which setting to raise", async () => {
+  it("refuses a new child beyond the limit while every child is busy, saying which setting to raise", async () => {
     const hosts = pool({ maxProcesses: 1 });
-    (await hosts.acquire("everything", caller("alice"))).release();
+    const busy = await hosts.acquire("everything", caller("alice"));
     const refused = hosts.acquire("everything", caller("bob"));
     await expect(refused).rejects.toBeInstanceOf(HostingError);
-    await expect(refused).rejects.toThrow(/limit of 1 stdio processes \(stdio\.maxProcesses\)/);
+    await expect(refused).rejects.toThrow(/limit of 1 stdio processes \(stdio\.maxProcesses\), all of them busy/);
+    expect(isAlive(busy.host.pid as number)).toBe(true);
+    busy.release();
   });
 
   it("names the servers it has when asked for another", async () => {

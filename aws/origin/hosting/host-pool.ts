@@ -16,10 +16,11 @@ export class HostingError extends Error {
 export interface HostPoolOptions {
   servers: Record<string, UpstreamServer>;
   /** How each host forwards (request-state codec, timeouts). */
-  host: Omit<HostOptions, "log" | "children">;
+  host: Omit<HostOptions, "log" | "children" | "shared">;
   /** The observer of one server's stdio children (the origin's metrics). */
   children?: (server: string) => ChildObserver;
   idleTimeoutMs: number;
+  /** Upstream connections at once; at the bound the least recently used idle one is stopped for a new one. */
   maxProcesses: number;
   log: (line: string) => void;
 }
@@ -33,68 +34,108 @@ export interface HostPool {
   close(): Promise<void>;
 }
 
+/** A host starting (`host` unset) or started. A starting host counts as busy: it is never evicted. */
+interface Entry {
+  key: string;
+  pending: Promise<UpstreamHost>;
+  host?: UpstreamHost;
+}
+
 /**
  * One upstream connection per user and server (for stdio, one child process), so credentials and state
- * never mix between users.
- * Idle children are stopped; a crashed child is forgotten and the next request starts a new one.
+ * never mix between users; one for all users where the server is configured `sharing: "shared"`.
+ * Idle children are stopped; at the bound on children the least recently used idle one makes room; a crashed
+ * child is forgotten and the next request starts a new one.
  */
 export function createHostPool(options: HostPoolOptions): HostPool {
-  const hosts = new Map<string, Promise<UpstreamHost>>();
+  const hosts = new Map<string, Entry>();
   const reaper = setInterval(reapIdle, Math.min(options.idleTimeoutMs / 2, 30_000));
   reaper.unref();
 
-  function reapIdle(): void {
-    const now = Date.now();
-    for (const [key, pending] of hosts) {
-      pending.then(
-        (host) => {
-          if (host.active === 0 && now - host.lastUsed > options.idleTimeoutMs && hosts.get(key) === pending) {
-            hosts.delete(key);
-            options.log(`stopping idle ${describe(key)}`);
-            host.close().catch((error: unknown) => options.log(`stopping ${describe(key)} failed: ${String(error)}`));
-          }
-        },
-        () => {},
-      );
-    }
+  const isIdle = (entry: Entry): entry is Required<Entry> => entry.host !== undefined && entry.host.active === 0;
+
+  function stop(key: string, entry: Required<Entry>, why: string): Promise<void> {
+    hosts.delete(key);
+    options.log(`stopping ${why} ${describe(key)}`);
+    return entry.host.close().catch((error: unknown) => options.log(`stopping ${describe(key)} failed: ${String(error)}`));
   }
 
-  function start(server: string, caller: Caller): Promise<UpstreamHost> {
+  function reapIdle(): void {
+    const now = Date.now();
+    for (const [key, entry] of hosts)
+      if (isIdle(entry) && now - entry.host.lastUsed > options.idleTimeoutMs) void stop(key, entry, "idle");
+  }
+
+  /** Stops the least recently used idle host to make room; undefined when every host is busy. */
+  function evictLeastRecentlyUsed(): Promise<void> | undefined {
+    // The map is kept in order of last use (see `touch`): the first idle host is the least recently used.
+    for (const [key, entry] of hosts) if (isIdle(entry)) return stop(key, entry, "least recently used");
+    return undefined;
+  }
+
+  /** Moves a host to the end of the map: the map's order is the order of last use. */
+  function touch(entry: Entry): void {
+    if (hosts.get(entry.key) !== entry) return;
+    hosts.delete(entry.key);
+    hosts.set(entry.key, entry);
+  }
+
+  function roomForOneMore(): Promise<void> {
+    if (hosts.size < options.maxProcesses) return Promise.resolve();
+    const evicted = evictLeastRecentlyUsed();
+    if (evicted) return evicted;
+    throw new HostingError(
+      503,
+      `the origin already runs its limit of ${options.maxProcesses} stdio processes (stdio.maxProcesses), all of them busy; try again shortly, or raise stdio.maxProcesses`,
+    );
+  }
+
+  function start(key: string, spec: UpstreamServer, server: string, caller: Caller): Entry {
+    const room = roomForOneMore();
+    options.log(`starting ${describe(key)}`);
+    const log = (line: string) => options.log(`${describe(key)}: ${line}`);
+    const hostOptions = { ...options.host, log, children: options.children?.(server), shared: spec.sharing === "shared" };
+    // The slot is taken at once; the new child spawns once the evicted one has exited, so the bound holds.
+    const entry: Entry = { key, pending: room.then(() => startUpstreamHost(spec, hostOptions, caller)) };
+    hosts.set(key, entry);
+    entry.pending.then(
+      (host) => {
+        entry.host = host;
+        host.closed.then(() => hosts.get(key) === entry && hosts.delete(key));
+      },
+      (error: unknown) => {
+        if (hosts.get(key) === entry) hosts.delete(key);
+        options.log(`${describe(key)} failed to start: ${String(error)}`);
+      },
+    );
+    return entry;
+  }
+
+  function entryFor(server: string, caller: Caller): Entry {
     const spec = options.servers[server];
     if (!spec) {
       const known = Object.keys(options.servers).join(", ") || "none";
       throw new HostingError(404, `unknown server "${server}"; this origin serves: ${known}`);
     }
-    if (hosts.size >= options.maxProcesses) {
-      throw new HostingError(
-        503,
-        `the origin already runs its limit of ${options.maxProcesses} stdio processes (stdio.maxProcesses); try again when idle ones have stopped`,
-      );
-    }
-    const key = keyOf(server, caller);
-    options.log(`starting ${describe(key)}`);
-    const log = (line: string) => options.log(`${describe(key)}: ${line}`);
-    const pending = startUpstreamHost(spec, { ...options.host, log, children: options.children?.(server) }, caller);
-    hosts.set(key, pending);
-    pending.then(
-      (host) => host.closed.then(() => hosts.get(key) === pending && hosts.delete(key)),
-      (error: unknown) => {
-        hosts.delete(key);
-        options.log(`${describe(key)} failed to start: ${String(error)}`);
-      },
-    );
-    return pending;
+    const key = keyOf(server, spec, caller);
+    return hosts.get(key) ?? legacyUpstreamOfModernClients(server, spec, caller) ?? start(key, spec, server, caller);
+  }
+
+  /**
+   * A 2025-era client may use the connection opened for the user's modern clients when the upstream answered it in
+   * the 2025 protocol anyway (it speaks no other): the connection is then the one the 2025-era client would get.
+   */
+  function legacyUpstreamOfModernClients(server: string, spec: UpstreamServer, caller: Caller): Entry | undefined {
+    if (caller.era !== "legacy") return undefined;
+    const modern = hosts.get(keyOf(server, spec, { ...caller, era: "modern" }));
+    return modern?.host?.era === "legacy" ? modern : undefined;
   }
 
   return {
     async acquire(server, caller) {
-      const pending = hosts.get(keyOf(server, caller)) ?? start(server, caller);
-      let host: UpstreamHost;
-      try {
-        host = await pending;
-      } catch (error) {
-        throw new HostingError(503, `server "${server}" could not be started: ${(error as Error).message}`);
-      }
+      const entry = entryFor(server, caller);
+      // A started host is marked busy before anything else runs, so no eviction can pick it meanwhile.
+      const host = entry.host ?? (await started(entry, server));
       host.active++;
       let released = false;
       const release = () => {
@@ -102,6 +143,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
         released = true;
         host.active--;
         host.lastUsed = Date.now();
+        touch(entry);
       };
       return { host, release };
     },
@@ -110,16 +152,29 @@ export function createHostPool(options: HostPoolOptions): HostPool {
       clearInterval(reaper);
       const all = [...hosts.values()];
       hosts.clear();
-      await Promise.allSettled(all.map(async (pending) => (await pending).close()));
+      await Promise.allSettled(all.map(async (entry) => (await entry.pending).close()));
     },
   };
 }
 
-/** One connection per server, user and client era (a 2025-era client gets the upstream's 2025 protocol). */
-const keyOf = (server: string, caller: Caller) => `${server}\u0000${caller.sub}\u0000${caller.era}`;
+async function started(entry: Entry, server: string): Promise<UpstreamHost> {
+  try {
+    return await entry.pending;
+  } catch (error) {
+    throw new HostingError(503, `server "${server}" could not be started: ${(error as Error).message}`);
+  }
+}
+
+/** Who a shared connection belongs to in the pool's keys: nobody in particular. */
+const EVERY_USER = "*";
+
+/** One connection per server, user (or every user, when shared) and client era (a 2025-era client gets the upstream's 2025 protocol). */
+const keyOf = (server: string, spec: UpstreamServer, caller: Caller) =>
+  `${server}\u0000${spec.sharing === "shared" ? EVERY_USER : caller.sub}\u0000${caller.era}`;
 
 /** Names a host in logs without the user's identity: a stable pseudonym of their id. */
 function describe(key: string): string {
-  const [server, userSub = "", era] = key.split("\u0000");
-  return `${server} [user ${createHash("sha256").update(userSub).digest("hex").slice(0, 8)}${era === "legacy" ? ", 2025 client" : ""}]`;
+  const [server, owner = "", era] = key.split("\u0000");
+  const who = owner === EVERY_USER ? "every user" : `user ${createHash("sha256").update(owner).digest("hex").slice(0, 8)}`;
+  return `${server} [${who}${era === "legacy" ? ", 2025 client" : ""}]`;
 }

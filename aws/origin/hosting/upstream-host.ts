@@ -55,6 +55,11 @@ export interface HostOptions {
   log: (line: string) => void;
   /** Told of a stdio child's spawn and exit. */
   children?: ChildObserver;
+  /**
+   * The connection serves every user (`sharing: "shared"`). The upstream's log messages and a 2025-era upstream's
+   * mid-call questions name no request, so they cannot be told apart by user: none is relayed.
+   */
+  shared?: boolean;
 }
 
 /** Connects to the upstream (negotiating its era) and puts the forwarding endpoint in front of it. */
@@ -71,11 +76,13 @@ export async function startUpstreamHost(spec: UpstreamServer, options: HostOptio
   let toolSchemas: ToolSchemas | undefined;
   const client: Client = await connectUpstream(transport, firstCaller.era, {
     ask: (method, params) => {
+      if (options.shared) return Promise.reject(new Error(`a shared upstream (sharing: "shared") cannot send ${method}`));
       const exchange = exchanges.current();
       if (!exchange) return Promise.reject(new Error(`no client request is in progress through the proxy to carry ${method}`));
       return exchange.ask(method, params);
     },
     log: (params) => {
+      if (options.shared) return;
       for (const request of inflight) request.log(params);
     },
     progress: (params) => progress.deliver(params),

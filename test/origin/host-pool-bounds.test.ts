@@ -1,0 +1,102 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { demoServers } from "../../local/system.ts";
+import { isAlive } from "../e2e/process-tree.ts";
+import { stdioFixtureCommand } from "../fixtures/conformance-upstream/launch.ts";
+import { testHostOptions } from "./modern-request.ts";
+
+const pools: HostPool[] = [];
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((pool) => pool.close()));
+});
+
+function pool(maxProcesses: number, servers: Parameters<typeof createHostPool>[0]["servers"] = demoServers()) {
+  const created = createHostPool({ servers, idleTimeoutMs: 60_000, maxProcesses, host: testHostOptions, log: () => {} });
+  pools.push(created);
+  return created;
+}
+
+const caller = (sub: string, era: "modern" | "legacy" = "modern") => ({
+  sub,
+  server: "everything",
+  clientId: "test-client",
+  era,
+});
+const pidOf = (lease: { host: { pid: number | null } }) => lease.host.pid as number;
+
+/** Waits until a stopped child's process has gone (stopping is asynchronous). */
+async function gone(pid: number): Promise<boolean> {
+  for (let tries = 0; tries < 200 && isAlive(pid); tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+  return !isAlive(pid);
+}
+
+describe("stdio hosting: a bound on children, least recently used first out", () => {
+  it("stops the least recently used idle child to start a new user's", async () => {
+    const hosts = pool(2);
+    const alice = await hosts.acquire("everything", caller("alice"));
+    const bob = await hosts.acquire("everything", caller("bob"));
+    alice.release();
+    bob.release();
+    // Alice used hers again after Bob: Bob's is now the least recently used.
+    const aliceAgain = await hosts.acquire("everything", caller("alice"));
+    aliceAgain.release();
+    const carol = await hosts.acquire("everything", caller("carol"));
+    expect(await gone(pidOf(bob))).toBe(true);
+    expect(isAlive(pidOf(alice))).toBe(true);
+    expect(hosts.size()).toBe(2);
+    carol.release();
+  });
+
+  it("never stops a busy child to make room, however long ago it started", async () => {
+    const hosts = pool(2);
+    const busy = await hosts.acquire("everything", caller("busy-user"));
+    const idle = await hosts.acquire("everything", caller("idle-user"));
+    idle.release();
+    const newcomer = await hosts.acquire("everything", caller("newcomer"));
+    expect(await gone(pidOf(idle))).toBe(true);
+    expect(isAlive(pidOf(busy))).toBe(true);
+    for (const lease of [busy, newcomer]) lease.release();
+  });
+
+  it("starts a user's child again after it was evicted", async () => {
+    const hosts = pool(1);
+    const first = await hosts.acquire("everything", caller("alice"));
+    first.release();
+    (await hosts.acquire("everything", caller("bob"))).release();
+    const again = await hosts.acquire("everything", caller("alice"));
+    expect(pidOf(again)).not.toBe(pidOf(first));
+    expect(hosts.size()).toBe(1);
+    again.release();
+  });
+});
+
+describe("stdio hosting: one child for both client eras when the upstream speaks only 2025", () => {
+  it("lets a 2025-era client use the child its user's modern clients opened to a 2025-only upstream", async () => {
+    const hosts = pool(4);
+    const modern = await hosts.acquire("everything", caller("alice"));
+    expect(modern.host.era).toBe("legacy");
+    const legacy = await hosts.acquire("everything", caller("alice", "legacy"));
+    expect(legacy.host).toBe(modern.host);
+    expect(hosts.size()).toBe(1);
+    for (const lease of [modern, legacy]) lease.release();
+  });
+
+  it("keeps a separate child for a 2025-era client when the upstream speaks 2026-07-28 too", async () => {
+    const fixture = { transport: "stdio" as const, ...stdioFixtureCommand("dual"), env: {} };
+    const hosts = pool(4, { everything: fixture });
+    const modern = await hosts.acquire("everything", caller("alice"));
+    expect(modern.host.era).toBe("modern");
+    const legacy = await hosts.acquire("everything", caller("alice", "legacy"));
+    expect(legacy.host.era).toBe("legacy");
+    expect(pidOf(legacy)).not.toBe(pidOf(modern));
+    for (const lease of [modern, legacy]) lease.release();
+  });
+
+  it("never gives one user's child to another user of a per-user server", async () => {
+    const hosts = pool(4);
+    const alice = await hosts.acquire("everything", caller("alice"));
+    const bobLegacy = await hosts.acquire("everything", caller("bob", "legacy"));
+    expect(pidOf(bobLegacy)).not.toBe(pidOf(alice));
+    for (const lease of [alice, bobLegacy]) lease.release();
+  });
+});
