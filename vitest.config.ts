@@ -1,6 +1,11 @@
-import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { edgeTestBindings } from "./test/edge/node/bindings.ts";
+import { testTls } from "./test/edge/node/test-tls.ts";
+
+// Miniflare adds NODE_EXTRA_CA_CERTS to workerd's trust store when it loads: the edge tests' https certificate is
+// made and added first, and the plugin (which loads Miniflare) imported after.
+testTls();
+const { cloudflareTest } = await import("@cloudflare/vitest-plugin");
 
 // Four projects: edge code inside workerd (Miniflare's real KV and Queues), origin and tooling on Node
 // against real PostgreSQL and child processes, end-to-end runs of the whole local system, and the MCP
@@ -12,7 +17,11 @@ export default defineConfig({
         plugins: [
           cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: await edgeTestBindings() } }),
         ],
-        test: { name: "edge", include: ["test/edge/**/*.test.ts"], globalSetup: ["test/edge/node/idp-setup.ts"] },
+        test: {
+          name: "edge",
+          include: ["test/edge/**/*.test.ts"],
+          globalSetup: ["test/edge/node/idp-setup.ts", "test/edge/node/cimd-setup.ts"],
+        },
       },
       {
         test: {

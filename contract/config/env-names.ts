@@ -7,6 +7,7 @@ export type EnvNames = Record<string, readonly [path: string, kind: EnvValueKind
 
 export const EDGE_ENV_NAMES = {
   PUBLIC_URL: ["publicUrl", "string"],
+  EDGE_DISPLAY_NAME: ["displayName", "string"],
   ORIGIN_URL: ["originUrl", "string"],
   IDP_ISSUER: ["idp.issuer", "string"],
   IDP_CLIENT_ID: ["idp.clientId", "string"],
@@ -29,6 +30,7 @@ export const EDGE_ENV_NAMES = {
   RATE_LIMIT_TOKEN_PER_MINUTE: ["oauth.tokenRequestsPerMinute", "number"],
   RATE_LIMIT_AUTHORIZE_PER_MINUTE: ["oauth.authorizeRequestsPerMinute", "number"],
   RATE_LIMIT_REGISTER_PER_MINUTE: ["oauth.registrationsPerMinute", "number"],
+  CIMD_ALLOWED_HOSTS: ["oauth.cimdAllowedHosts", "list"],
 } as const satisfies EnvNames;
 
 export const ORIGIN_ENV_NAMES = {

@@ -87,6 +87,11 @@ export type UpstreamServer = z.infer<typeof UpstreamServer>;
 export const EdgeConfig = z.strictObject({
   /** The URL clients use to reach the edge; the OAuth issuer and the base of the MCP resource `<publicUrl>/mcp`. */
   publicUrl: ServiceUrl,
+  /**
+   * The company or service name the consent page shows people ("Allow Claude to use Example Corp's MCP servers?").
+   * Unset: the host name of `publicUrl`.
+   */
+  displayName: z.string().trim().min(1).max(80).optional(),
   /** Where the edge reaches the origin (the ALB in AWS). Also the `aud` of every edge assertion. */
   originUrl: ServiceUrl,
   /** The identity provider users sign in with (Google Workspace, or any OpenID provider). */
@@ -159,6 +164,12 @@ export const EdgeConfig = z.strictObject({
       authorizeRequestsPerMinute: z.number().int().min(1).default(60),
       /** Registrations per client IP and minute at `/register`. */
       registrationsPerMinute: z.number().int().min(1).default(20),
+      /**
+       * Host names whose Client ID Metadata Documents the edge fetches even though they are local or private
+       * (`localhost`, a private IP literal): for local development and tests only. Production needs none; every
+       * other CIMD URL must be https on a public host (SSRF).
+       */
+      cimdAllowedHosts: z.array(z.string().trim().toLowerCase().min(1)).default([]),
     })
     .prefault({}),
 });

@@ -1,5 +1,5 @@
 import {
-  OAuthAuthorizationServer,
+  type OAuthAuthorizationServer,
   OAuthResourceServer,
   type OAuthResourceTokenValidator,
 } from "@cloudflare/workers-oauth-provider";
@@ -8,6 +8,7 @@ import { mcpResource, serverResource } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
 import { handleMcp } from "../mcp/handler.ts";
 import { serverSegment } from "../mcp/server-path.ts";
+import { GuardedAuthorizationServer } from "./cimd/guarded-authorization-server.ts";
 import { GRANTABLE_SCOPES, MCP_SCOPE } from "./grantable-scopes.ts";
 import { registrationPolicy } from "./registration-policy.ts";
 import { cacheValidations } from "./token-cache.ts";
@@ -40,7 +41,8 @@ export function edgeOAuth(config: EdgeConfig): EdgeOAuth {
   const cached = cache.get(config);
   if (cached) return cached;
   const umbrella = mcpResource(config);
-  const authorizationServer = new OAuthAuthorizationServer<EdgeEnv>({
+  // The token endpoint refuses CIMD URLs on local or private hosts before the library would fetch them (SSRF).
+  const authorizationServer = new GuardedAuthorizationServer(config.oauth.cimdAllowedHosts, {
     issuer: config.publicUrl,
     resources: [umbrella, ...config.servers.map((server) => serverResource(config, server))],
     // Some clients (Claude Code among them) send no `resource`: they get the umbrella, good for every server.
@@ -49,6 +51,9 @@ export function edgeOAuth(config: EdgeConfig): EdgeOAuth {
     tokenEndpoint: `${config.publicUrl}${TOKEN_PATH}`,
     clientRegistrationEndpoint: `${config.publicUrl}${REGISTER_PATH}`,
     clientRegistrationCallback: registrationPolicy,
+    // Client ID Metadata Documents (an https client_id naming the client's own document), preferred by the MCP
+    // 2025-11-25 specification; DCR above stays for older clients. Needs `global_fetch_strictly_public` (wrangler.toml).
+    clientIdMetadataDocumentEnabled: true,
     // Unused registrations expire; each token request renews one in use (the library's sliding TTL).
     clientRegistrationTTL: config.oauth.registrationUnusedDays * 86_400,
     scopesSupported: [...GRANTABLE_SCOPES],

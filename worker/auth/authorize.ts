@@ -7,6 +7,7 @@ import {
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 import { AUTHORIZE_PATH, edgeOAuth, REGISTER_PATH } from "./authorization-server.ts";
+import { metadataUrlProblem } from "./cimd/metadata-url-problem.ts";
 import { consentPage } from "./consent-page.ts";
 import { grantableScopes } from "./grantable-scopes.ts";
 import { errorPage } from "./html.ts";
@@ -26,12 +27,18 @@ export interface PendingSignIn {
 
 /** GET /authorize: validate the client's request, then ask the user to consent before anything leaves for the IdP. */
 export async function showConsent(request: Request, env: EdgeEnv): Promise<Response> {
-  const limited = await rateLimited(request, env, edgeConfig(env), AUTHORIZE_PATH);
+  const config = edgeConfig(env);
+  const limited = await rateLimited(request, env, config, AUTHORIZE_PATH);
   if (limited) return limited;
+  const clientId = new URL(request.url).searchParams.get("client_id");
+  const unsafeMetadataUrl = clientId && metadataUrlProblem(clientId, config.oauth.cimdAllowedHosts);
+  if (unsafeMetadataUrl) {
+    console.warn(`client-id-metadata-document: refused at /authorize (${unsafeMetadataUrl})`);
+    return errorPage(400, `This app cannot be signed in: ${unsafeMetadataUrl}.`);
+  }
   return renderingAuthErrors(async (oauth) => {
-    const clientId = new URL(request.url).searchParams.get("client_id");
     if (clientId && !(await oauth.lookupClient(clientId))) {
-      return unknownClient(request, `${edgeConfig(env).publicUrl}${REGISTER_PATH}`);
+      return unknownClient(request, `${config.publicUrl}${REGISTER_PATH}`);
     }
     const authRequest = await oauth.parseAuthRequest(request);
     const malformedChallenge = challengeProblem(authRequest.codeChallenge);

@@ -11,6 +11,8 @@ declare module "vitest" {
     holdingUrl: string;
     /** An origin that takes every audit ingest; GET /posts lists how many events each POST carried. */
     ingestUrl: string;
+    /** Port of the loopback https host of Client ID Metadata Documents (cimd-setup.ts), as `https://localhost:<port>`. */
+    cimdPort: number;
   }
 }
 

@@ -1,0 +1,195 @@
+import { describe, expect, inject, it } from "vitest";
+import { callEdge, PUBLIC_URL } from "./edge-env.ts";
+import type { ServedDocument } from "./node/cimd-setup.ts";
+import { pkcePair } from "./pkce.ts";
+import { authorizeUrl, CLIENT_REDIRECT, cookiesOf, signInAtIdp } from "./sign-in.ts";
+
+// Client ID Metadata Documents served by a real https host on loopback (node/cimd-setup.ts). Loopback is refused
+// by the SSRF rule, so these tests name it in `oauth.cimdAllowedHosts`, exactly as local development would.
+const ALLOW_LOCALHOST = { CIMD_ALLOWED_HOSTS: "localhost" };
+const documentHost = () => `https://localhost:${inject("cimdPort")}`;
+
+/** Serves a client's document at a fresh URL (the edge caches documents by URL) and returns that URL, its client_id. */
+async function serveDocument(metadata: Record<string, unknown> = {}, served: Omit<ServedDocument, "body"> = {}) {
+  const clientId = `${documentHost()}/documents/${crypto.randomUUID()}`;
+  const document = { client_id: clientId, client_name: "Docs Client", redirect_uris: [CLIENT_REDIRECT], ...metadata };
+  await serveText(clientId, JSON.stringify(document), served);
+  return clientId;
+}
+
+async function serveText(url: string, body: string, served: Omit<ServedDocument, "body"> = {}) {
+  const put = await fetch(url, { method: "PUT", body: JSON.stringify({ body, ...served }) });
+  expect(put.status).toBe(200);
+}
+
+/** How many times the document host was asked for this URL's document. */
+const fetchesOf = async (clientId: string) => Number(await (await fetch(clientId.replace("/documents/", "/hits/"))).text());
+
+async function authorize(
+  clientId: string,
+  overrides: Record<string, string> = {},
+  env: Record<string, string> = ALLOW_LOCALHOST,
+) {
+  const pkce = await pkcePair();
+  const response = await callEdge(authorizeUrl(clientId, pkce.challenge, overrides), undefined, env);
+  return { response, html: await response.text(), pkce };
+}
+
+describe("Client ID Metadata Documents", () => {
+  it("are advertised in the authorization-server metadata, beside dynamic registration for older clients", async () => {
+    const metadata = (await (await callEdge("/.well-known/oauth-authorization-server")).json()) as Record<string, unknown>;
+    expect(metadata.client_id_metadata_document_supported).toBe(true);
+    expect(metadata.registration_endpoint).toBe(`${PUBLIC_URL}/register`);
+  });
+
+  it("sign a client in by its document URL: consent names it and its domain, then the code exchange gives tokens", async () => {
+    const clientId = await serveDocument({ client_name: "Docs Client" }, { headers: { "cache-control": "max-age=300" } });
+    const { response, html, pkce } = await authorize(clientId);
+    expect(response.status).toBe(200);
+    expect(html).toContain("Docs Client");
+    expect(html).toContain("localhost"); // the domain that vouches for the name
+    const handle = /name="handle" value="([^"]+)"/.exec(html)?.[1] ?? "";
+    const cookie = cookiesOf(response);
+    const form = { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", cookie } };
+    const approved = await callEdge(
+      "/authorize",
+      { ...form, body: new URLSearchParams({ handle, decision: "approve" }) },
+      ALLOW_LOCALHOST,
+    );
+    expect(approved.status).toBe(302);
+    const finalUrl = await signInAtIdp(approved.headers.get("location") ?? "");
+    const callback = await callEdge(
+      finalUrl.toString(),
+      { headers: { cookie: `${cookie}; ${cookiesOf(approved)}` } },
+      ALLOW_LOCALHOST,
+    );
+    const code = new URL(callback.headers.get("location") ?? "").searchParams.get("code") ?? "";
+    const token = await callEdge(
+      "/oauth/token",
+      {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({
+          grant_type: "authorization_code",
+          code,
+          redirect_uri: CLIENT_REDIRECT,
+          client_id: clientId,
+          code_verifier: pkce.verifier,
+          resource: `${PUBLIC_URL}/mcp`,
+        }),
+      },
+      ALLOW_LOCALHOST,
+    );
+    expect(token.status).toBe(200);
+    expect(((await token.json()) as { access_token?: string }).access_token).toBeTruthy();
+  });
+
+  it("accept a loopback redirect URI on any port when the document lists it without one (Claude Code)", async () => {
+    const clientId = await serveDocument({ redirect_uris: ["http://localhost/callback", "http://127.0.0.1/callback"] });
+    const { response } = await authorize(clientId, { redirect_uri: "http://127.0.0.1:51234/callback" });
+    expect(response.status).toBe(200);
+  });
+
+  it.each([
+    ["not in the document", "https://attacker.example/callback"],
+    ["only prefix-matching one in the document", `${CLIENT_REDIRECT}/more`],
+    ["only prefix-matching one in the document, on the host", `${CLIENT_REDIRECT.replace("/callback", "")}0/callback`],
+  ])("refuse a redirect URI %s, on the edge's own page", async (_case, redirectUri) => {
+    const clientId = await serveDocument();
+    const { response } = await authorize(clientId, { redirect_uri: redirectUri });
+    expect(response.status).toBe(400);
+    expect(response.headers.get("location")).toBeNull();
+  });
+
+  it("refuse a document whose client_id is not its own URL", async () => {
+    const clientId = await serveDocument({ client_id: `${documentHost()}/documents/someone-else` });
+    const { response, html } = await authorize(clientId);
+    expect(response.status).toBe(400);
+    expect(html).toContain("could not be verified");
+  });
+
+  it("refuse a document larger than 5 KB", async () => {
+    const clientId = await serveDocument({ client_uri: `https://example.com/${"x".repeat(6000)}` });
+    const { response } = await authorize(clientId);
+    expect(response.status).toBe(400);
+    expect(await fetchesOf(clientId)).toBe(1);
+  });
+
+  it("refuse a document that takes longer than 10 seconds", { timeout: 20_000 }, async () => {
+    const clientId = await serveDocument({}, { delayMs: 11_000 });
+    const { response, html } = await authorize(clientId);
+    expect(response.status).toBe(400);
+    expect(html).toContain("could not be verified");
+  });
+
+  it("honour the document's Cache-Control: max-age is reused, no-store is fetched again", async () => {
+    const cached = await serveDocument({}, { headers: { "cache-control": "public, max-age=300" } });
+    const uncached = await serveDocument({}, { headers: { "cache-control": "no-store" } });
+    for (const clientId of [cached, uncached, cached, uncached]) expect((await authorize(clientId)).response.status).toBe(200);
+    // /authorize resolves the client twice per request (look-up, then request validation).
+    expect(await fetchesOf(cached)).toBe(1);
+    expect(await fetchesOf(uncached)).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe("the CIMD address rule (no SSRF)", () => {
+  const loopbackLiteral = () => `https://127.0.0.1:${inject("cimdPort")}/documents/${crypto.randomUUID()}`;
+
+  it.each([
+    ["a private IPv4 literal", "https://10.0.0.1/client.json"],
+    ["a link-local address (cloud metadata)", "https://169.254.169.254/latest/meta-data"],
+    ["IPv6 loopback", "https://[::1]/client.json"],
+    ["a unique-local IPv6 address", "https://[fd00::1]/client.json"],
+    ["an IPv4-mapped private address", "https://[::ffff:192.168.1.1]/client.json"],
+    ["a single-label intranet name", "https://intranet/client.json"],
+    ["plain http", "http://example.com/client.json"],
+  ])("refuses %s at /authorize with a page of its own", async (_case, clientId) => {
+    const { response, html } = await authorize(clientId);
+    expect(response.status).toBe(400);
+    expect(response.headers.get("location")).toBeNull();
+    expect(html).toContain("cannot be signed in");
+  });
+
+  it("refuses a loopback IP literal without fetching it, and fetches it once the host is allowed", async () => {
+    const clientId = loopbackLiteral();
+    await serveText(clientId, JSON.stringify({ client_id: clientId, client_name: "Local", redirect_uris: [CLIENT_REDIRECT] }));
+    expect((await authorize(clientId)).response.status).toBe(400);
+    expect(await fetchesOf(clientId)).toBe(0);
+    expect((await authorize(clientId, {}, { CIMD_ALLOWED_HOSTS: "127.0.0.1" })).response.status).toBe(200);
+    expect(await fetchesOf(clientId)).toBeGreaterThan(0);
+  });
+
+  it("refuses localhost unless oauth.cimdAllowedHosts names it", async () => {
+    const clientId = await serveDocument();
+    expect((await authorize(clientId, {}, { CIMD_ALLOWED_HOSTS: "cimd.example" })).response.status).toBe(400);
+    expect(await fetchesOf(clientId)).toBe(0);
+  });
+
+  it.each([
+    ["client_id", (id: string) => ({ body: { client_id: id } })],
+    ["Basic credentials", (id: string) => ({ body: {}, authorization: `Basic ${btoa(`${encodeURIComponent(id)}:x`)}` })],
+    ["a client assertion's issuer", (id: string) => ({ body: { client_assertion: unsignedAssertion(id) } })],
+  ])("refuses a private address named by %s at the token endpoint without fetching it", async (_case, naming) => {
+    const clientId = loopbackLiteral();
+    await serveText(clientId, JSON.stringify({ client_id: clientId, client_name: "Local", redirect_uris: [CLIENT_REDIRECT] }));
+    const { body, authorization } = naming(clientId) as { body: Record<string, string>; authorization?: string };
+    const token = await callEdge(
+      "/oauth/token",
+      {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", ...(authorization ? { authorization } : {}) },
+        body: new URLSearchParams({ grant_type: "authorization_code", code: "x", code_verifier: "v".repeat(43), ...body }),
+      },
+      ALLOW_LOCALHOST,
+    );
+    expect(token.status).toBe(401);
+    expect(((await token.json()) as { error: string }).error).toBe("invalid_client");
+    expect(await fetchesOf(clientId)).toBe(0);
+  });
+});
+
+/** A JWT naming `issuer`, unsigned: the rule must refuse it before anything verifies or fetches. */
+function unsignedAssertion(issuer: string): string {
+  const part = (value: object) => btoa(JSON.stringify(value)).replace(/=+$/, "").replaceAll("+", "-").replaceAll("/", "_");
+  return `${part({ alg: "ES256" })}.${part({ iss: issuer, sub: issuer, aud: PUBLIC_URL })}.c2ln`;
+}

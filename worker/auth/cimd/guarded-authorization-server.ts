@@ -1,0 +1,34 @@
+import { OAuthAuthorizationServer, type OAuthAuthorizationServerOptions } from "@cloudflare/workers-oauth-provider";
+import type { EdgeEnv } from "../../env.ts";
+import { oauthError } from "../oauth-error.ts";
+import { metadataUrlProblem } from "./metadata-url-problem.ts";
+import { tokenRequestClientIds } from "./token-request-client-ids.ts";
+
+/**
+ * The library's authorization server, with the edge's SSRF rule on Client ID Metadata Document URLs applied before
+ * the library resolves a client at its token endpoint (code exchange, refresh, revocation): the library fetches a
+ * CIMD client's document there too, so a request naming a private address would otherwise make the edge fetch it.
+ * `/authorize` applies the same rule itself before looking the client up (worker/auth/authorize.ts).
+ */
+export class GuardedAuthorizationServer extends OAuthAuthorizationServer<EdgeEnv> {
+  readonly #allowedHosts: readonly string[];
+  readonly #tokenPath: string;
+
+  constructor(allowedHosts: readonly string[], options: OAuthAuthorizationServerOptions<EdgeEnv>) {
+    super(options);
+    this.#allowedHosts = allowedHosts;
+    this.#tokenPath = new URL(options.tokenEndpoint ?? `${options.issuer}/oauth/token`).pathname;
+  }
+
+  override async fetch(request: Request, env: EdgeEnv, ctx: ExecutionContext): Promise<Response> {
+    if (new URL(request.url).pathname === this.#tokenPath) {
+      for (const clientId of await tokenRequestClientIds(request)) {
+        const problem = metadataUrlProblem(clientId, this.#allowedHosts);
+        if (!problem) continue;
+        console.warn(`client-id-metadata-document: refused at the token endpoint (${problem})`);
+        return oauthError(401, "invalid_client", `Client ID refused: ${problem}`);
+      }
+    }
+    return super.fetch(request, env, ctx);
+  }
+}

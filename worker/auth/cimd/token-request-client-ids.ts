@@ -1,0 +1,37 @@
+import { decodeJwt } from "jose";
+
+/**
+ * Every client ID a token-endpoint request names, in each place the library reads one: the `client_id` field, the
+ * Basic credentials' user (RFC 6749 §2.3.1, form-encoded), and a client assertion's `iss` and `sub` (RFC 7523;
+ * a CIMD client using private_key_jwt may omit `client_id`). The assertion is only decoded here, not trusted.
+ */
+export async function tokenRequestClientIds(request: Request): Promise<string[]> {
+  const ids = [basicAuthUser(request.headers.get("authorization"))];
+  const mediaType = (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
+  if (request.method === "POST" && mediaType === "application/x-www-form-urlencoded") {
+    const form = new URLSearchParams(await request.clone().text());
+    ids.push(form.get("client_id"), ...assertionIssuers(form.get("client_assertion")));
+  }
+  return ids.filter((id): id is string => typeof id === "string" && id !== "");
+}
+
+function basicAuthUser(header: string | null): string | null {
+  const encoded = /^Basic\s+(\S+)$/i.exec(header ?? "")?.[1];
+  if (!encoded) return null;
+  try {
+    const user = atob(encoded).split(":")[0] ?? "";
+    return decodeURIComponent(user.replace(/\+/g, " "));
+  } catch {
+    return null;
+  }
+}
+
+function assertionIssuers(assertion: string | null): (string | null)[] {
+  if (!assertion) return [];
+  try {
+    const claims = decodeJwt(assertion);
+    return [claims.iss ?? null, claims.sub ?? null];
+  } catch {
+    return [];
+  }
+}
