@@ -7,6 +7,8 @@ import { registerAuditSearchRoute } from "./audit/search-route.ts";
 import { isDatabaseUnavailable } from "./db/unavailable.ts";
 import type { HostPool } from "./hosting/host-pool.ts";
 import { serveMcp } from "./hosting/mcp-route.ts";
+import type { GroupLookUp } from "./identity/google/google-groups.ts";
+import { registerGroupsRoute } from "./identity/groups-route.ts";
 import { UPSTREAM_JWKS_PATH } from "./identity/upstream-identity.ts";
 import type { OriginMetrics } from "./metrics/registry.ts";
 import { METRICS_PATH, measureMcpRequests, serveMetrics } from "./metrics/route.ts";
@@ -33,6 +35,8 @@ export interface OriginParts {
   auditDatabase?: pg.Pool;
   /** Prometheus metrics, served at GET /metrics behind the assertion (the route is absent without them). */
   metrics?: OriginMetrics;
+  /** Google Workspace groups, served to the edge at GET /identity/groups (which answers 404 without it). */
+  groups?: GroupLookUp;
   /** Who may use which servers and tools; absent: everyone everything. */
   policy?: Policy;
 }
@@ -88,6 +92,7 @@ export function createOriginApp(parts: OriginParts) {
     return c.json(stored);
   });
   registerAuditSearchRoute(app, guarded, parts.auditDatabase);
+  registerGroupsRoute(app, guarded, parts.groups);
 
   if (parts.metrics) app.use("/servers/:server/mcp", measureMcpRequests(parts.metrics.requests));
   app.all("/servers/:server/mcp", guarded, async (c) => {

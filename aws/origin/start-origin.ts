@@ -12,6 +12,8 @@ import { migrate } from "./db/migrate.ts";
 import { createPool } from "./db/pool.ts";
 import { createHostPool } from "./hosting/host-pool.ts";
 import { relayOptions } from "./hosting/relay-options.ts";
+import type { AwsCredentialSource } from "./identity/google/aws-credentials.ts";
+import { googleGroupLookUp } from "./identity/google/google-groups.ts";
 import { listen } from "./listen.ts";
 import { createOriginMetrics } from "./metrics/registry.ts";
 import { metricsOnlyApp } from "./metrics/route.ts";
@@ -31,9 +33,17 @@ export interface RunningOrigin {
   close(options?: { abrupt?: boolean }): Promise<void>;
 }
 
-/** Starts the origin: database (migrated), assertion gate, stdio hosting, HTTP. Stops what it started if a later step fails. */
-export async function startOrigin(config: OriginConfig, log: (line: string) => void = console.log): Promise<RunningOrigin> {
+/**
+ * Starts the origin: database (migrated), assertion gate, stdio hosting, HTTP. Stops what it started if a later step fails.
+ * `awsCredentials` replaces the AWS SDK's default chain for the Google look-up (the local fakes' keys).
+ */
+export async function startOrigin(
+  config: OriginConfig,
+  log: (line: string) => void = console.log,
+  options: { awsCredentials?: AwsCredentialSource } = {},
+): Promise<RunningOrigin> {
   if (!config.databaseUrl) throw new Error("no database: set DATABASE_URL (npm start runs an embedded PostgreSQL for you)");
+  const groups = config.google && googleGroupLookUp(config.google, options.awsCredentials);
   const problems = policyProblems(config.policy, Object.keys(config.servers));
   if (problems.length > 0) throw new ConfigError(problems);
   if (!config.policy) log("no policy configured: every signed-in user may use every server and tool (docs/policy.md)");
@@ -69,6 +79,7 @@ export async function startOrigin(config: OriginConfig, log: (line: string) => v
       auditDatabase: db,
       checkDatabase: async () => void (await db.query("select 1")),
       metrics,
+      groups,
       policy: config.policy,
     }).fetch,
   }) as Server;

@@ -104,6 +104,11 @@ export const EdgeConfig = z.strictObject({
     allowedDomains: z.array(z.string()).default([]),
     /** The edge gives up on the IdP's discovery and token endpoints after this many seconds (sign-in fails cleanly). */
     requestTimeoutSeconds: z.number().int().min(1).max(60).default(10),
+    /**
+     * The id_token claim that lists the user's groups (an array of strings), read when `groups.source` is `id-token`.
+     * `groups` by default; some providers use another name (`roles`, `cognito:groups`).
+     */
+    groupsClaim: z.string().min(1).default("groups"),
   }),
   /**
    * The upstream servers' names, as the origin serves them. Each is a protected resource of its own,
@@ -172,6 +177,28 @@ export const EdgeConfig = z.strictObject({
       cimdAllowedHosts: z.array(z.string().trim().toLowerCase().min(1)).default([]),
     })
     .prefault({}),
+  /** Where a user's groups come from and how fresh the edge keeps them (docs/google-workspace.md). */
+  groups: z
+    .strictObject({
+      /**
+       * `id-token`: the identity provider's id_token claim `idp.groupsClaim`, read at sign-in and kept for the grant's
+       * life. `google-directory`: the origin's Google Workspace look-up (GET /identity/groups), read at sign-in, on
+       * every token refresh, and again before a request whenever the groups are older than `ttlSeconds`.
+       */
+      source: z.enum(["id-token", "google-directory"]).default("id-token"),
+      /**
+       * With `google-directory`: groups older than this many seconds are read again before a request is signed, so a
+       * user removed from a group loses it within this time. When they cannot be read, the request is refused (503)
+       * rather than signed with older groups.
+       */
+      ttlSeconds: z.number().int().min(5).max(86_400).default(900),
+    })
+    .prefault({}),
+  /**
+   * Members of any of these groups are granted the `mcp:admin` scope when their client asks for it (checked at
+   * sign-in and on every refresh); everyone else is silently not granted it. Empty: nobody is.
+   */
+  adminGroups: z.array(z.string().min(1)).default([]),
 });
 export type EdgeConfig = z.infer<typeof EdgeConfig>;
 
@@ -266,5 +293,49 @@ export const OriginConfig = z.strictObject({
       port: z.number().int().min(1).max(65_535).optional(),
     })
     .prefault({}),
+  /**
+   * Google Workspace groups for the edge (GET /identity/groups), read from the Admin Directory API through Workload
+   * Identity Federation: the task's AWS credentials are exchanged at Google's STS, the service account is
+   * impersonated, and domain-wide delegation acts as `adminUser` (docs/google-workspace.md). Unset: no such route.
+   */
+  google: z
+    .strictObject({
+      /** The workload identity pool provider: `//iam.googleapis.com/projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>`. */
+      audience: z
+        .string()
+        .regex(
+          /^\/\/iam\.googleapis\.com\/projects\/[^/]+\/locations\/global\/workloadIdentityPools\/[^/]+\/providers\/[^/]+$/,
+          "expected //iam.googleapis.com/projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>",
+        ),
+      /** The service account impersonated (its e-mail). It needs domain-wide delegation and Token Creator on itself. */
+      serviceAccount: z.email({
+        message: "expected the service account's e-mail, such as groups-reader@project.iam.gserviceaccount.com",
+      }),
+      /** The Workspace user the service account acts as through domain-wide delegation; it needs a role that reads groups. */
+      adminUser: z.email({ message: "expected a Workspace administrator's e-mail" }),
+      /** AWS region of the task's credentials (the signed GetCallerIdentity request names it). Unset: AWS_REGION or AWS_DEFAULT_REGION. */
+      awsRegion: z
+        .string()
+        .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected an AWS region such as eu-west-1")
+        .optional(),
+      /** How long the origin reuses a user's groups before asking the Directory again (0: every time). */
+      cacheSeconds: z.number().int().min(0).max(3600).default(60),
+      /** Each call to Google gives up after this many seconds. */
+      requestTimeoutSeconds: z.number().int().min(1).max(60).default(10),
+      /** Google's endpoints. Change them only to point at stand-ins (the local fakes of `npm start` and the tests). */
+      endpoints: z
+        .strictObject({
+          /** Security Token Service token exchange (`token_url`). */
+          sts: ServiceUrl.default("https://sts.googleapis.com/v1/token"),
+          /** IAM Credentials API root (generateAccessToken, signJwt). */
+          iamCredentials: ServiceUrl.default("https://iamcredentials.googleapis.com"),
+          /** OAuth token endpoint of the JWT-bearer grant; also the `aud` of the delegation JWT. */
+          oauthToken: ServiceUrl.default("https://oauth2.googleapis.com/token"),
+          /** Admin SDK root (`/admin/directory/v1/groups`). */
+          directory: ServiceUrl.default("https://admin.googleapis.com"),
+        })
+        .prefault({}),
+    })
+    .optional(),
 });
 export type OriginConfig = z.infer<typeof OriginConfig>;

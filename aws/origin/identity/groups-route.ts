@@ -1,0 +1,49 @@
+import type { Hono, MiddlewareHandler } from "hono";
+import type { AssertionVariables } from "../trust/require-assertion.ts";
+import type { GroupLookUp } from "./google/google-groups.ts";
+import { GoogleStepFailed } from "./google/google-step.ts";
+
+type OriginEnv = { Variables: AssertionVariables };
+
+/** Where the edge reads a signed-in user's groups. */
+export const GROUPS_PATH = "/identity/groups";
+
+/** What the edge is told to wait before asking again while Google is unavailable. */
+const GOOGLE_RETRY_AFTER_SECONDS = 10;
+
+/**
+ * `GET /identity/groups`: the Google Workspace groups of the user the edge assertion names (its `email`; a user named
+ * anywhere else in the request is ignored), for an assertion minted for this purpose only (`purpose: "groups"`).
+ * Answers `{ groups, source, checkedAt }`, `checkedAt` being when the Directory said so (epoch seconds).
+ */
+export function registerGroupsRoute(app: Hono<OriginEnv>, guarded: MiddlewareHandler<OriginEnv>, lookUp?: GroupLookUp): void {
+  app.get(GROUPS_PATH, guarded, async (c) => {
+    const { purpose, email } = c.var.assertion;
+    if (purpose !== "groups") {
+      const detail = `group look-up needs an assertion with purpose "groups"; this one's purpose is "${purpose}"`;
+      return c.json({ error: "invalid_edge_assertion", reason: "purpose", detail }, 403);
+    }
+    if (!email) return c.json({ error: "no_email", message: "the assertion names no e-mail address to look up" }, 400);
+    if (!lookUp) {
+      const message = "this origin has no Google Workspace look-up: set origin.google (docs/google-workspace.md)";
+      return c.json({ error: "not_configured", message }, 404);
+    }
+    try {
+      const found = await lookUp(email.toLowerCase());
+      return c.json({ groups: found.value, source: "google-directory", checkedAt: Math.floor(found.foundAt / 1000) }, 200, {
+        "cache-control": "no-store",
+      });
+    } catch (error) {
+      if (!(error instanceof GoogleStepFailed)) throw error;
+      console.error(error.message);
+      const body = {
+        error: error.unavailable ? "google_unavailable" : "google_refused",
+        step: error.step,
+        message: error.message,
+      };
+      // Unavailable: retry soon. Refused: a configuration to fix at Google or in the origin's, not worth a quick retry.
+      if (error.unavailable) return c.json(body, 503, { "retry-after": String(GOOGLE_RETRY_AFTER_SECONDS) });
+      return c.json(body, 502);
+    }
+  });
+}

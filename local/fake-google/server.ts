@@ -1,0 +1,121 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair } from "jose";
+import type { AwsKey } from "./aws-signature.ts";
+import { DIRECTORY_GROUPS_PATH, serveDirectoryGroups } from "./directory.ts";
+import { apiError, oauthError } from "./google-error.ts";
+import { IAM_CREDENTIALS_PATH, serveIamCredentials } from "./iam-credentials.ts";
+import { issuedTokens } from "./issued-tokens.ts";
+import { OAUTH_TOKEN_PATH, serveOAuthToken } from "./oauth-token.ts";
+import { STS_PATH, serveSts } from "./sts.ts";
+
+/** The Google APIs the fake stands in for, each on its own path of one loopback server. */
+export type FakeGoogleApi = "sts" | "iam-credentials" | "oauth-token" | "directory";
+
+export interface FakeGoogleOptions {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** The workload identity pool provider the STS accepts tokens for. */
+  audience: string;
+  /** The service account the federated workload may impersonate. */
+  serviceAccount: string;
+  /** AWS keys whose signatures the STS accepts (AWS itself is not called). */
+  awsKeys: AwsKey[];
+  /** The scopes the Workspace admin delegated to the service account (domain-wide delegation). */
+  delegatedScopes: string[];
+  /** Workspace users with an admin role, whom the service account may act as to read groups. */
+  admins: string[];
+  /** Each Workspace user's groups, by user e-mail. */
+  memberships: Record<string, string[]>;
+}
+
+export interface FakeGoogle {
+  url: string;
+  /** The STS token endpoint (`token_url` of an external_account configuration). */
+  stsTokenUrl: string;
+  /** The OAuth token endpoint for the JWT-bearer grant (also the `aud` of the delegation JWT). */
+  oauthTokenUrl: string;
+  /** Changes a user's groups from now on (a new user joins the domain). */
+  setGroups(user: string, groups: string[]): void;
+  /** Makes one API answer 503 like an unavailable Google service, or (undefined) ends the outage. */
+  outage(api: FakeGoogleApi | undefined): void;
+  /** How many requests each API has received. */
+  requests: Record<FakeGoogleApi, number>;
+  close(): Promise<void>;
+}
+
+/** Starts the fake Google APIs on loopback: STS, IAM Credentials, the OAuth token endpoint and the Admin Directory. */
+export async function startFakeGoogle(options: FakeGoogleOptions): Promise<FakeGoogle> {
+  const tokens = issuedTokens();
+  const keys = await generateKeyPair("RS256");
+  const kid = (await exportJWK(keys.publicKey)).n?.slice(0, 16) ?? "fake-key";
+  const memberships = new Map(Object.entries(options.memberships).map(([user, groups]) => [user.toLowerCase(), groups]));
+  const requests: Record<FakeGoogleApi, number> = { sts: 0, "iam-credentials": 0, "oauth-token": 0, directory: 0 };
+  let down: FakeGoogleApi | undefined;
+  let url = "";
+
+  const route = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const path = new URL(request.url ?? "/", "http://fake").pathname;
+    const api = apiOf(request.method, path);
+    if (!api) return apiError(response, 404, `The requested URL ${path} was not found on this server.`, "notFound");
+    requests[api]++;
+    if (api === down) return unavailable(api, response);
+    if (api === "sts") return serveSts(request, response, { audience: options.audience, awsKeys: options.awsKeys, tokens });
+    if (api === "iam-credentials")
+      return serveIamCredentials(request, response, {
+        serviceAccount: options.serviceAccount,
+        tokens,
+        signingKey: { kid, privateKey: keys.privateKey },
+      });
+    if (api === "oauth-token")
+      return serveOAuthToken(request, response, {
+        tokenUrl: `${url}${OAUTH_TOKEN_PATH}`,
+        serviceAccount: options.serviceAccount,
+        verifyKey: keys.publicKey,
+        delegatedScopes: options.delegatedScopes,
+        domainUsers: () => [...memberships.keys()],
+        tokens,
+      });
+    return serveDirectoryGroups(request, response, {
+      tokens,
+      admins: () => options.admins,
+      membership: (user) => memberships.get(user),
+    });
+  };
+  const server = createServer((request, response) => {
+    route(request, response).catch((error: Error) =>
+      apiError(response, 500, `fake Google failed: ${error.message}`, "backendError"),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    stsTokenUrl: `${url}${STS_PATH}`,
+    oauthTokenUrl: `${url}${OAUTH_TOKEN_PATH}`,
+    setGroups: (user, groups) => void memberships.set(user.toLowerCase(), [...groups]),
+    outage: (api) => {
+      down = api;
+    },
+    requests,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function apiOf(method: string | undefined, path: string): FakeGoogleApi | undefined {
+  if (method === "POST" && path === STS_PATH) return "sts";
+  if (method === "POST" && IAM_CREDENTIALS_PATH.test(path)) return "iam-credentials";
+  if (method === "POST" && path === OAUTH_TOKEN_PATH) return "oauth-token";
+  if (method === "GET" && path === DIRECTORY_GROUPS_PATH) return "directory";
+  return undefined;
+}
+
+/** A Google service that is down answers 503 in its own error shape. */
+function unavailable(api: FakeGoogleApi, response: ServerResponse) {
+  if (api === "sts" || api === "oauth-token")
+    return oauthError(response, 503, "temporarily_unavailable", "The service is currently unavailable.");
+  apiError(response, 503, "The service is currently unavailable.", "backendError");
+}

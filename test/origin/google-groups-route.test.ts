@@ -1,0 +1,143 @@
+import { type CryptoKey, createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createOriginApp, type OriginParts } from "../../aws/origin/app.ts";
+import { createAuditStore } from "../../aws/origin/audit/store.ts";
+import { migrate } from "../../aws/origin/db/migrate.ts";
+import { createHostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { googleGroupLookUp } from "../../aws/origin/identity/google/google-groups.ts";
+import { GROUPS_PATH } from "../../aws/origin/identity/groups-route.ts";
+import { createBoundReplayGuard } from "../../aws/origin/trust/bound-replay-guard.ts";
+import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
+import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
+import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
+import type { FakeGoogle } from "../../local/fake-google/server.ts";
+import { type TestDatabase, withTestDatabase } from "./database.ts";
+import { googleConfigFor, startTestGoogle, testAwsCredentials } from "./google-fake-setup.ts";
+import { testHostOptions } from "./modern-request.ts";
+
+// GET /identity/groups: opened only by an edge assertion minted for it, and only ever about the user it names.
+
+const EDGE = "https://edge.example.test";
+const ORIGIN = "https://origin.example.test";
+const KID = "edge-key-1";
+
+let database: TestDatabase;
+let edgeKey: CryptoKey;
+let google: FakeGoogle;
+let parts: Omit<OriginParts, "groups">;
+
+beforeAll(async () => {
+  database = await withTestDatabase();
+  await migrate(database.pool);
+  const pair = await generateKeyPair("ES256", { extractable: true });
+  edgeKey = pair.privateKey;
+  const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: KID, alg: "ES256" };
+  parts = {
+    verifyAssertion: createAssertionVerifier({
+      issuer: EDGE,
+      audience: ORIGIN,
+      keys: createLocalJWKSet({ keys: [publicJwk] }),
+      claimJti: createReplayGuard(database.pool).claim,
+      bound: { instance: "origin-test", claimJti: createBoundReplayGuard().claim },
+    }),
+    pool: createHostPool({ servers: {}, idleTimeoutMs: 60_000, maxProcesses: 1, host: testHostOptions, log: () => {} }),
+    upstreamJwks: () => ({ keys: [] }),
+    instanceId: "origin-test",
+    auditStore: createAuditStore(database.pool),
+    checkDatabase: async () => void (await database.pool.query("select 1")),
+  };
+  google = await startTestGoogle({
+    "dev@example.com": ["eng@example.com", "all@example.com"],
+    "ops@example.com": ["ops@example.com", "admins@example.com"],
+  });
+});
+afterEach(() => google.outage(undefined));
+afterAll(async () => {
+  await google?.close();
+  await database?.close();
+});
+
+const app = () => createOriginApp({ ...parts, groups: googleGroupLookUp(googleConfigFor(google.url), testAwsCredentials) });
+
+async function assertion(claims: Record<string, unknown>): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ sub: "user-1", client_id: "client-1", ...claims })
+    .setProtectedHeader({ alg: "ES256", typ: EDGE_ASSERTION_TYPE, kid: KID })
+    .setIssuer(EDGE)
+    .setAudience(ORIGIN)
+    .setJti(crypto.randomUUID())
+    .setIssuedAt(now)
+    .setExpirationTime(now + 60)
+    .sign(edgeKey);
+}
+
+const askGroups = async (claims: Record<string, unknown> | undefined, query = "", served = app()) =>
+  served.request(`${GROUPS_PATH}${query}`, {
+    headers: claims ? { [EDGE_ASSERTION_HEADER]: await assertion(claims) } : {},
+  });
+
+describe("GET /identity/groups", () => {
+  it("answers the groups of the user the assertion names, with when the Directory said so", async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const response = await askGroups({ purpose: "groups", email: "Dev@Example.com" });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("cache-control")).toBe("no-store");
+    const body = (await response.json()) as { groups: string[]; source: string; checkedAt: number };
+    expect(body).toMatchObject({ groups: ["eng@example.com", "all@example.com"], source: "google-directory" });
+    expect(body.checkedAt).toBeGreaterThanOrEqual(before);
+  });
+
+  it("ignores a user named in the query: only the assertion's own e-mail is looked up", async () => {
+    const response = await askGroups(
+      { purpose: "groups", email: "dev@example.com" },
+      "?userKey=ops@example.com&email=ops@example.com",
+    );
+    expect(((await response.json()) as { groups: string[] }).groups).toEqual(["eng@example.com", "all@example.com"]);
+  });
+
+  it("refuses a request without an assertion", async () => {
+    const response = await askGroups(undefined);
+    expect(response.status).toBe(401);
+  });
+
+  it.each(["mcp", "audit-delivery", "ops"])("refuses an assertion minted for %s", async (purpose) => {
+    const response = await askGroups({ purpose, email: "dev@example.com", server: "everything" });
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ error: "invalid_edge_assertion", reason: "purpose" });
+  });
+
+  it("refuses an assertion without a purpose (it means an MCP request)", async () => {
+    const response = await askGroups({ email: "dev@example.com" });
+    expect(response.status).toBe(403);
+  });
+
+  it("refuses an assertion that names no e-mail", async () => {
+    const response = await askGroups({ purpose: "groups" });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: "no_email" });
+  });
+
+  it("says when this origin has no Google look-up", async () => {
+    const response = await askGroups({ purpose: "groups", email: "dev@example.com" }, "", createOriginApp(parts));
+    expect(response.status).toBe(404);
+    expect(((await response.json()) as { message: string }).message).toMatch(/origin\.google/);
+  });
+
+  it("answers 503 with Retry-After, naming the step, while Google is unavailable", async () => {
+    google.outage("directory");
+    const response = await askGroups({ purpose: "groups", email: "dev@example.com" });
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("10");
+    expect(await response.json()).toMatchObject({ error: "google_unavailable", step: "directory" });
+  });
+
+  it("answers 502 naming the step when Google refuses (a configuration to fix)", async () => {
+    const refused = createOriginApp({
+      ...parts,
+      groups: googleGroupLookUp(googleConfigFor(google.url, { adminUser: "dev@example.com" }), testAwsCredentials),
+    });
+    const response = await askGroups({ purpose: "groups", email: "dev@example.com" }, "", refused);
+    expect(response.status).toBe(502);
+    expect(await response.json()).toMatchObject({ error: "google_refused", step: "directory" });
+  });
+});
