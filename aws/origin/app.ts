@@ -7,6 +7,7 @@ import { registerAuditSearchRoute } from "./audit/search-route.ts";
 import { isDatabaseUnavailable } from "./db/unavailable.ts";
 import type { HostPool } from "./hosting/host-pool.ts";
 import { serveMcp } from "./hosting/mcp-route.ts";
+import { registerWarmRoute } from "./hosting/warm-route.ts";
 import type { GroupLookUp } from "./identity/google/google-groups.ts";
 import { registerGroupsRoute } from "./identity/groups-route.ts";
 import { UPSTREAM_JWKS_PATH } from "./identity/upstream-identity.ts";
@@ -99,6 +100,8 @@ export function createOriginApp(parts: OriginParts) {
     const response = await serveMcp(parts.pool, c.req.param("server"), c.var.assertion, c.req.raw, parts.policy);
     return withAffinityCookie(response, parts.instanceId);
   });
+
+  registerWarmRoute(app, guarded, { pool: parts.pool, policy: parts.policy, log: (line) => console.warn(line) });
 
   app.notFound((c) => c.json({ error: "not_found" }, 404));
   app.onError((error, c) => {

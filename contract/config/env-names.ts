@@ -26,6 +26,7 @@ export const EDGE_ENV_NAMES = {
   ACCESS_TOKEN_TTL_SECONDS: ["accessTokenTtlSeconds", "number"],
   TOKEN_CACHE_SECONDS: ["tokenCacheSeconds", "number"],
   AUDIT_BATCH_MILLISECONDS: ["auditBatchMilliseconds", "number"],
+  WARM_ON_SIGN_IN: ["warmOnSignIn", "json"],
   MCP_ALLOWED_ORIGINS: ["mcpAllowedOrigins", "list"],
   ORIGIN_ANSWER_TIMEOUT_SECONDS: ["originAnswerTimeoutSeconds", "number"],
   OAUTH_MAX_BODY_BYTES: ["oauth.maxBodyBytes", "number"],

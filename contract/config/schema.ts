@@ -150,6 +150,11 @@ export const EdgeConfig = z.strictObject({
    * per request). The isolate is kept alive until its batch is queued, so nothing is lost by waiting.
    */
   auditBatchMilliseconds: z.number().int().min(0).max(1000).default(100),
+  /**
+   * At the end of a sign-in, ask the origin to start the user's upstreams (`servers`, as the policy allows) in the
+   * background, so that their first call does not wait for a child process to start. Never delays the sign-in.
+   */
+  warmOnSignIn: z.boolean().default(true),
   /** Limits of the authorization endpoints (`/authorize`, `/oauth/token`, `/register`); see docs/configuration.md. */
   oauth: z
     .strictObject({

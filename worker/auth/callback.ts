@@ -2,6 +2,7 @@ import { authorizationErrorRedirect } from "@cloudflare/workers-oauth-provider";
 import { recordAudit } from "../audit/record.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
+import { warmUpstreams } from "../upstream/warm.ts";
 import { type PendingSignIn, renderingAuthErrors } from "./authorize.ts";
 import { domainRefusal } from "./domain-policy.ts";
 import { grantCode } from "./grant-code.ts";
@@ -55,6 +56,7 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
     const { emailVerified: _checked, ...props } = user;
     const redirectTo = await grantCode(oauth, original, props);
     recordAudit(env, ctx, { ...audit(), kind: "auth.sign_in", outcome: "ok" });
+    ctx.waitUntil(warmUpstreams(env, config, props, original.clientId));
     headers.set("location", redirectTo);
     return new Response(null, { status: 302, headers });
   }, env);

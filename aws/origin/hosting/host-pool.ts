@@ -28,6 +28,8 @@ export interface HostPoolOptions {
 export interface HostPool {
   /** The user's own host for this server, started if needed. It counts as busy (never reaped) until `release` is called. */
   acquire(server: string, caller: Caller): Promise<{ host: UpstreamHost; release: () => void }>;
+  /** Whether this server is configured here. */
+  serves(server: string): boolean;
   /** Running children. */
   size(): number;
   /** Stops every child and waits for them to exit. */
@@ -147,6 +149,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
       };
       return { host, release };
     },
+    serves: (server) => Object.hasOwn(options.servers, server),
     size: () => hosts.size,
     async close() {
       clearInterval(reaper);

@@ -61,7 +61,8 @@ function labelledWithOutcome(bytes: ArrayBuffer, response: Response): Response {
   return labelled;
 }
 
-const callerOf = (assertion: VerifiedAssertion, server: string): Caller => ({
+/** The caller an assertion names, for one server. */
+export const callerOf = (assertion: VerifiedAssertion, server: string): Caller => ({
   sub: assertion.sub,
   email: assertion.email,
   groups: assertion.groups,

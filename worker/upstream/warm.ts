@@ -1,0 +1,24 @@
+import type { EdgeConfig } from "../../contract/config/schema.ts";
+import { WARM_PATH, type WarmRequest } from "../../contract/warm-request.ts";
+import type { EdgeEnv, UserProps } from "../env.ts";
+import { originAffinity } from "./affinity.ts";
+import { fetchOrigin } from "./fetch-origin.ts";
+
+/**
+ * At the end of a sign-in, asks the origin to start the user's upstreams in the background, so that their first call
+ * does not wait for a spawn. The request carries the user's stickiness like their calls do, so the upstreams start on
+ * the instance their calls will reach. It never fails the sign-in: run it in `ctx.waitUntil`; a failure is logged.
+ */
+export async function warmUpstreams(env: EdgeEnv, config: EdgeConfig, user: UserProps, clientId: string): Promise<void> {
+  if (!config.warmOnSignIn || config.servers.length === 0) return;
+  const body: WarmRequest = { servers: config.servers };
+  try {
+    const claims = { sub: user.sub, email: user.email, groups: user.groups, client_id: clientId, purpose: "warm" as const };
+    const init = { method: "POST", headers: new Headers({ "content-type": "application/json" }), body: JSON.stringify(body) };
+    const response = await fetchOrigin(config, WARM_PATH, claims, init, originAffinity(env));
+    await response.body?.cancel();
+    if (response.status !== 202) console.warn(`starting upstreams at sign-in: the origin answered ${response.status}`);
+  } catch (error) {
+    console.warn(`starting upstreams at sign-in: the origin could not be reached (${String(error)})`);
+  }
+}
