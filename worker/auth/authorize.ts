@@ -8,7 +8,7 @@ import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 import { AUTHORIZE_PATH, edgeOAuth, REGISTER_PATH } from "./authorization-server.ts";
 import { metadataUrlProblem } from "./cimd/metadata-url-problem.ts";
-import { consentPage } from "./consent-page.ts";
+import { companyName, consentPage, grantedServers } from "./consent-page.ts";
 import { grantableScopes } from "./grantable-scopes.ts";
 import { errorPage } from "./html.ts";
 import { idpAuthorizationUrl } from "./idp/authorization-url.ts";
@@ -50,7 +50,13 @@ export async function showConsent(request: Request, env: EdgeEnv): Promise<Respo
     authRequest.scope = grantableScopes(authRequest.scope);
     const details = await oauth.describeConsent(authRequest); // first: a failed lookup leaves nothing in KV
     const consent = await oauth.beginConsent(authRequest);
-    return consentPage(details, consent.handle, consent.headers);
+    return consentPage({
+      details,
+      handle: consent.handle,
+      headers: consent.headers,
+      company: companyName(config),
+      servers: grantedServers(config, authRequest.resource),
+    });
   }, env);
 }
 

@@ -1,37 +1,76 @@
 import type { ConsentDescription } from "@cloudflare/workers-oauth-provider";
+import type { EdgeConfig } from "../../contract/config/schema.ts";
+import { mcpResource } from "../config.ts";
+import { clientLabel } from "./clients/client-label.ts";
 import { escapeHtml, htmlPage } from "./html.ts";
+import { describeScope } from "./scope-descriptions.ts";
+
+/** The servers a grant opens: every server the user may use (the umbrella `/mcp`), or one. */
+export type GrantedServers = { every: true; names: readonly string[] } | { every: false; name: string };
+
+export interface ConsentView {
+  details: ConsentDescription;
+  handle: string;
+  /** The library's consent headers (the binding cookie, no framing). */
+  headers: Headers;
+  /** The company or edge name (`displayName`). */
+  company: string;
+  servers: GrantedServers;
+}
 
 /**
  * Asks the user whether this MCP client may act for them, before they are sent to the identity provider
- * (per-client consent against the confused deputy). Shows who asks, where the tokens go and what is granted.
+ * (per-client consent against the confused deputy). Shows who asks and how sure that is, where the access goes
+ * (the redirect host: what gives a phishing client away), which servers, and in words what is granted.
  */
-export function consentPage(details: ConsentDescription, handle: string, headers: Headers): Response {
-  const name = escapeHtml(details.clientName);
-  const publisher = details.clientDomain
-    ? `Published by <strong>${escapeHtml(details.clientDomain)}</strong>.`
-    : "This app registered itself: its name is not verified.";
-  const loopbackWarning = details.redirectIsLoopback
-    ? '<p class="warn">Access will be sent to an app on <strong>this computer</strong>. Continue only if you just started signing in from it.</p>'
-    : "";
-  // A private-use scheme (RFC 8252 §7.1, e.g. cursor://) reaches whichever app on this computer claimed it.
-  const scheme = new URL(details.redirectUri).protocol;
-  const appSchemeWarning =
-    scheme === "http:" || scheme === "https:"
-      ? ""
-      : `<p class="warn">Access will be sent to the app that handles <strong>${escapeHtml(scheme)}//</strong> links on <strong>this computer</strong>. Continue only if you just started signing in from it.</p>`;
-  const scopes = details.scope.map((scope) => `<li><code>${escapeHtml(scope)}</code></li>`).join("");
-  return htmlPage(
-    `Allow ${details.clientName}?`,
-    `<h1>Allow ${name} to use your company's MCP servers as you?</h1>
-<p>${publisher} Access will be sent to <strong>${escapeHtml(details.redirectHost)}</strong>.</p>
-${loopbackWarning}
-${appSchemeWarning}
-${scopes ? `<p>It asks for:</p><ul>${scopes}</ul>` : ""}
-<p>You will sign in with your company account next.</p>
+export function consentPage({ details, handle, headers, company, servers }: ConsentView): Response {
+  const client = clientLabel(details);
+  const name = escapeHtml(client.name);
+  const body = `<h1>Allow ${name} to use ${escapeHtml(company)}'s MCP servers as you?</h1>
+<dl>
+<dt>App</dt><dd><strong>${name}</strong><br><span class="note${client.verified ? "" : " unverified"}">${escapeHtml(client.note)}</span></dd>
+<dt>Access goes to</dt><dd><strong class="host">${escapeHtml(details.redirectHost)}</strong></dd>
+<dt>Servers</dt><dd>${serversText(servers)}</dd>
+<dt>Account</dt><dd>You will sign in with your ${escapeHtml(company)} account next.</dd>
+</dl>
+${destinationWarning(details)}
+<h2>It will be able to</h2>
+<ul>${details.scope.map((scope) => `<li>${escapeHtml(describeScope(scope))}</li>`).join("")}</ul>
 <form method="post">
 <input type="hidden" name="handle" value="${escapeHtml(handle)}">
 <button name="decision" value="approve">Allow</button><button name="decision" value="deny">Deny</button>
-</form>`,
-    { headers },
-  );
+</form>
+<p class="note">Allow only an app you started connecting from just now. If in doubt, choose Deny.</p>`;
+  return htmlPage(`Allow ${client.name}?`, body, { headers, banner: company });
+}
+
+/** The company or edge name people see: `displayName`, else the edge's host name. */
+export const companyName = (config: EdgeConfig): string => config.displayName ?? new URL(config.publicUrl).hostname;
+
+/** What a grant for `resource` opens (the library has already refused any resource the edge does not serve). */
+export function grantedServers(config: EdgeConfig, resource: string | undefined): GrantedServers {
+  const umbrella = mcpResource(config);
+  if (!resource || resource === umbrella) return { every: true, names: config.servers };
+  return { every: false, name: resource.slice(umbrella.length + 1) };
+}
+
+function serversText(servers: GrantedServers): string {
+  if (!servers.every) return `Only <strong>${escapeHtml(servers.name)}</strong>`;
+  const names = servers.names.map((server) => `<strong>${escapeHtml(server)}</strong>`).join(", ");
+  return `Every server you are allowed to use${names ? `: ${names}` : ""}`;
+}
+
+/** Access sent to this computer reaches whichever local app listens there: the user should know they started it. */
+function destinationWarning(details: ConsentDescription): string {
+  const scheme = new URL(details.redirectUri).protocol;
+  // A private-use scheme (RFC 8252 §7.1, e.g. cursor://) reaches whichever app on this computer claimed it.
+  const where =
+    scheme !== "http:" && scheme !== "https:"
+      ? `to the app that handles <strong>${escapeHtml(scheme)}//</strong> links on <strong>this computer</strong>`
+      : details.redirectIsLoopback
+        ? "to an app on <strong>this computer</strong>"
+        : "";
+  return where
+    ? `<p class="warn" role="note">Access will be sent ${where}. Continue only if you just started signing in from it.</p>`
+    : "";
 }

@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import { GRANTABLE_SCOPES } from "../../worker/auth/grantable-scopes.ts";
+import { SCOPE_DESCRIPTIONS } from "../../worker/auth/scope-descriptions.ts";
+import { callEdge, PUBLIC_URL } from "./edge-env.ts";
+import { pkcePair } from "./pkce.ts";
+import { authorizeUrl } from "./sign-in.ts";
+
+async function register(clientName: string, redirectUri: string): Promise<string> {
+  const response = await callEdge("/register", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ client_name: clientName, redirect_uris: [redirectUri], token_endpoint_auth_method: "none" }),
+  });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { client_id: string }).client_id;
+}
+
+async function consentHtml(
+  client: { name: string; redirectUri: string },
+  params: Record<string, string> = {},
+  env?: Record<string, string>,
+): Promise<string> {
+  const clientId = await register(client.name, client.redirectUri);
+  const url = authorizeUrl(clientId, (await pkcePair()).challenge, { redirect_uri: client.redirectUri, ...params });
+  const page = await callEdge(url, undefined, env);
+  expect(page.status).toBe(200);
+  return page.text();
+}
+
+const LOCAL_APP = { name: "Acme Agent", redirectUri: "http://127.0.0.1:33418/callback" };
+/** The text a person reads: tags dropped, entities of quotes decoded. */
+const readable = (html: string) =>
+  html
+    .replace(/<[^>]+>/g, "")
+    .replaceAll("&#39;", "'")
+    .replaceAll("&#34;", '"');
+
+describe("the consent page", () => {
+  it("names the company from displayName, or the edge's host name without it", async () => {
+    expect(readable(await consentHtml(LOCAL_APP, {}, { EDGE_DISPLAY_NAME: "Example Corp" }))).toContain(
+      "Allow Acme Agent to use Example Corp's MCP servers as you?",
+    );
+    const byHost = readable(await consentHtml(LOCAL_APP));
+    expect(byHost).toContain("to use localhost's MCP servers");
+    expect(byHost).toContain("You will sign in with your localhost account next.");
+  });
+
+  it("lists every configured server for the umbrella resource, and only the one for a server's own", async () => {
+    expect(readable(await consentHtml(LOCAL_APP))).toContain("Every server you are allowed to use: everything, filesystem");
+    const one = readable(await consentHtml(LOCAL_APP, { resource: `${PUBLIC_URL}/mcp/filesystem` }));
+    expect(one).toContain("Only filesystem");
+    expect(one).not.toContain("everything");
+  });
+
+  it("says in words what each granted scope allows, never a bare scope name", async () => {
+    const html = await consentHtml(LOCAL_APP, { scope: "mcp offline_access" });
+    expect(readable(html)).toContain(SCOPE_DESCRIPTIONS.mcp);
+    expect(readable(html)).toContain(SCOPE_DESCRIPTIONS.offline_access);
+    expect(html).not.toContain("<code>");
+  });
+
+  it("has a sentence for every scope the edge grants", () => {
+    for (const scope of GRANTABLE_SCOPES) expect(SCOPE_DESCRIPTIONS[scope], scope).toBeTruthy();
+  });
+
+  it("shows a client proven by its vendor callback under the table's name", async () => {
+    const html = readable(await consentHtml({ name: "Claude", redirectUri: "https://claude.ai/api/mcp/auth_callback" }));
+    expect(html).toContain("Allow Claude (claude.ai and Claude Desktop) to use");
+    expect(html).toContain("Recognised: it receives access at claude.ai.");
+    expect(html).not.toContain("Unverified");
+  });
+
+  it("marks a known name with a foreign redirect host unverified, and shows that host (phishing)", async () => {
+    const html = readable(await consentHtml({ name: "Claude", redirectUri: "https://attacker.example/callback" }));
+    expect(html).toContain("Unverified: the app chose this name itself. It resembles Claude (claude.ai and Claude Desktop)");
+    expect(html).toContain("Access goes toattacker.example");
+  });
+
+  it("marks an unknown self-registered app unverified and warns that access goes to this computer", async () => {
+    const html = readable(await consentHtml(LOCAL_APP));
+    expect(html).toContain("Unverified: the app chose this name itself.");
+    expect(html).toContain("Access will be sent to an app on this computer.");
+  });
+
+  it("is served with a policy that allows no script and no resource from elsewhere", async () => {
+    const clientId = await register(LOCAL_APP.name, LOCAL_APP.redirectUri);
+    const page = await callEdge(authorizeUrl(clientId, (await pkcePair()).challenge));
+    const policy = page.headers.get("content-security-policy") ?? "";
+    expect(policy).toContain("default-src 'none'");
+    expect(policy).not.toMatch(/script-src|https?:/);
+    expect(await page.text()).not.toMatch(/<script|<link|src=/);
+  });
+});

@@ -1,0 +1,31 @@
+import type { ConsentDescription } from "@cloudflare/workers-oauth-provider";
+import { recognizeClient } from "./recognize.ts";
+
+/** How the consent page names the app that asks, and how far that name can be trusted. */
+export interface ClientLabel {
+  name: string;
+  verified: boolean;
+  /** One sentence on where the name comes from. */
+  note: string;
+}
+
+type Facts = Pick<ConsentDescription, "clientId" | "clientName" | "clientDomain" | "redirectUri" | "redirectHost">;
+
+/**
+ * The name to show: the table's for a client proven by its metadata URL or vendor callback; otherwise the name the
+ * client gave, marked unverified unless a Client ID Metadata Document on its own domain vouches for it.
+ */
+export function clientLabel(facts: Facts): ClientLabel {
+  const recognition = recognizeClient({ clientId: facts.clientId, clientName: facts.clientName, redirectUri: facts.redirectUri });
+  if (recognition.client && recognition.verified) {
+    const proof = facts.clientDomain
+      ? `its details are published by ${facts.clientDomain}`
+      : `it receives access at ${facts.redirectHost}`;
+    return { name: recognition.client.displayName, verified: true, note: `Recognised: ${proof}.` };
+  }
+  if (facts.clientDomain) {
+    return { name: facts.clientName, verified: true, note: `Its details are published by ${facts.clientDomain}.` };
+  }
+  const resemblance = recognition.client ? ` It resembles ${recognition.client.displayName}, but that is not proven.` : "";
+  return { name: facts.clientName, verified: false, note: `Unverified: the app chose this name itself.${resemblance}` };
+}
