@@ -101,6 +101,19 @@ describe("audit store", () => {
     expect(await store.recent(500)).toEqual(newestFirst(batch));
   });
 
+  it("writes a large batch with duplicates once each: stored ones skipped, repeats within it kept once", async () => {
+    const stored = Array.from({ length: 1000 }, () => event());
+    expect(await store.insert(stored)).toEqual({ inserted: 1000 });
+    const fresh = Array.from({ length: 4000 }, () => everyField());
+    const repeats = fresh.filter((_, index) => index % 8 === 0);
+    // Interleaved, as a redelivered queue batch merged with new events would arrive.
+    const batch = [...fresh, ...stored, ...repeats].sort((a, b) => a.id.localeCompare(b.id));
+    expect(batch).toHaveLength(5500);
+    expect(await store.insert(batch)).toEqual({ inserted: 4000 });
+    expect(await count()).toBe(5000);
+    expect(await store.insert(batch)).toEqual({ inserted: 0 });
+  });
+
   it("writes a batch in one statement: all of it or none of it", async () => {
     await db.pool.query(`
       CREATE FUNCTION refuse_tool() RETURNS trigger LANGUAGE plpgsql AS $$
