@@ -20,7 +20,7 @@ export default defineConfig({
         test: {
           name: "edge",
           include: ["test/edge/**/*.test.ts"],
-          globalSetup: ["test/edge/node/idp-setup.ts", "test/edge/node/cimd-setup.ts"],
+          globalSetup: ["test/edge/node/idp-setup.ts", "test/edge/node/cimd-setup.ts", "test/edge/node/groups-origin-setup.ts"],
         },
       },
       {

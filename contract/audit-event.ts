@@ -24,6 +24,7 @@ export const AuditEvent = z.object({
     "auth.refresh_reuse", // a rotated refresh token came back: its whole grant was revoked
     "auth.rate_limited", // requests refused for their rate, one event per client IP, endpoint and minute (see `count`)
     "mcp.rate_limited", // MCP requests refused for their rate, one event per user (or client IP) and minute (see `count`)
+    "mcp.upstream_left_out", // the aggregated endpoint answered without a server that failed or was too slow (the origin records it)
   ]),
   userSub: z.string().min(1).optional(),
   userEmail: z.string().optional(),

@@ -21,6 +21,15 @@ export const EDGE_ASSERTION_MAX_SKEW_SECONDS = 30;
 /** Where the edge publishes the public half of its signing key (the origin fetches it). */
 export const EDGE_JWKS_PATH = "/.well-known/edge-jwks.json";
 
+/**
+ * The `server` claim of a request to the aggregated endpoint (`/mcp`, every server the user may use). Server names
+ * cannot contain `*`, so it never names one server.
+ */
+export const ALL_SERVERS = "*";
+
+/** Where the origin serves one server's endpoint, or the aggregated one. */
+export const originMcpPath = (server: string): string => (server === ALL_SERVERS ? "/mcp" : `/servers/${server}/mcp`);
+
 /** Claims beyond the registered ones (iss, aud, exp, iat, jti, sub). */
 export const EdgeAssertionClaims = z.object({
   sub: z.string().min(1), // the user's stable id at the identity provider

@@ -35,4 +35,6 @@ export interface UserProps {
   /** Google Workspace domain (`hd` claim), when the identity provider sends one. */
   hostedDomain?: string;
   groups: string[];
+  /** When the groups were read from the directory (epoch seconds); absent when they came from the id_token. */
+  groupsCheckedAt?: number;
 }

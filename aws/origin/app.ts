@@ -3,6 +3,8 @@ import type pg from "pg";
 import { AUDIT_INGEST_PATH, AuditBatch, type AuditEvent } from "../../contract/audit-event.ts";
 import type { Policy } from "../../contract/config/policy.ts";
 import { ORIGIN_AFFINITY_COOKIE, ORIGIN_INSTANCE_HEADER } from "../../contract/origin-affinity.ts";
+import { reportLeftOut } from "./aggregate/left-out.ts";
+import { type AggregateOptions, serveAggregate } from "./aggregate/serve-aggregate.ts";
 import { registerAuditSearchRoute } from "./audit/search-route.ts";
 import { isDatabaseUnavailable } from "./db/unavailable.ts";
 import type { HostPool } from "./hosting/host-pool.ts";
@@ -40,6 +42,8 @@ export interface OriginParts {
   groups?: GroupLookUp;
   /** Who may use which servers and tools; absent: everyone everything. */
   policy?: Policy;
+  /** The aggregated endpoint `/mcp`: the configured servers in list order, and its time limits. */
+  aggregate?: { servers: readonly string[]; upstreamTimeoutMs: number; keepAliveMs: number };
 }
 
 /**
@@ -102,6 +106,18 @@ export function createOriginApp(parts: OriginParts) {
   });
 
   registerWarmRoute(app, guarded, { pool: parts.pool, policy: parts.policy, log: (line) => console.warn(line) });
+
+  if (parts.aggregate) {
+    const aggregate: AggregateOptions = {
+      ...parts.aggregate,
+      policy: parts.policy,
+      askServer: (server, assertion, request) => serveMcp(parts.pool, server, assertion, request, parts.policy),
+      leftOut: reportLeftOut(parts.auditStore, console.warn),
+    };
+    app.all("/mcp", guarded, async (c) =>
+      withAffinityCookie(await serveAggregate(aggregate, c.var.assertion, c.req.raw), parts.instanceId),
+    );
+  }
 
   app.notFound((c) => c.json({ error: "not_found" }, 404));
   app.onError((error, c) => {

@@ -81,6 +81,11 @@ export async function startOrigin(
       metrics,
       groups,
       policy: config.policy,
+      aggregate: {
+        servers: Object.keys(config.servers),
+        upstreamTimeoutMs: config.aggregate.upstreamTimeoutSeconds * 1000,
+        keepAliveMs: config.relay.keepAliveSeconds * 1000,
+      },
     }).fetch,
   }) as Server;
   // Not behind the ALB: a scraper inside the VPC reaches this port on the task's own address.

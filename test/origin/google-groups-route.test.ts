@@ -5,11 +5,11 @@ import { createAuditStore } from "../../aws/origin/audit/store.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
 import { createHostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { googleGroupLookUp } from "../../aws/origin/identity/google/google-groups.ts";
-import { GROUPS_PATH } from "../../aws/origin/identity/groups-route.ts";
 import { createBoundReplayGuard } from "../../aws/origin/trust/bound-replay-guard.ts";
 import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
 import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
 import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
+import { IDENTITY_GROUPS_PATH } from "../../contract/identity-groups.ts";
 import type { FakeGoogle } from "../../local/fake-google/server.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
 import { googleConfigFor, startTestGoogle, testAwsCredentials } from "./google-fake-setup.ts";
@@ -72,7 +72,7 @@ async function assertion(claims: Record<string, unknown>): Promise<string> {
 }
 
 const askGroups = async (claims: Record<string, unknown> | undefined, query = "", served = app()) =>
-  served.request(`${GROUPS_PATH}${query}`, {
+  served.request(`${IDENTITY_GROUPS_PATH}${query}`, {
     headers: claims ? { [EDGE_ASSERTION_HEADER]: await assertion(claims) } : {},
   });
 

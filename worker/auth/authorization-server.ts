@@ -10,6 +10,7 @@ import { handleMcp } from "../mcp/handler.ts";
 import { serverSegment } from "../mcp/server-path.ts";
 import { GuardedAuthorizationServer } from "./cimd/guarded-authorization-server.ts";
 import { GRANTABLE_SCOPES, MCP_SCOPE } from "./grantable-scopes.ts";
+import { refreshedGrant } from "./groups/refreshed-grant.ts";
 import { registrationPolicy } from "./registration-policy.ts";
 import { cacheValidations } from "./token-cache.ts";
 
@@ -51,6 +52,8 @@ export function edgeOAuth(config: EdgeConfig): EdgeOAuth {
     tokenEndpoint: `${config.publicUrl}${TOKEN_PATH}`,
     clientRegistrationEndpoint: `${config.publicUrl}${REGISTER_PATH}`,
     clientRegistrationCallback: registrationPolicy,
+    // Each refresh reads the user's groups again and keeps `mcp:admin` only for admin groups (worker/auth/groups/).
+    tokenExchangeCallback: refreshedGrant,
     // Client ID Metadata Documents (an https client_id naming the client's own document), preferred by the MCP
     // 2025-11-25 specification; DCR above stays for older clients. Needs `global_fetch_strictly_public` (wrangler.toml).
     clientIdMetadataDocumentEnabled: true,

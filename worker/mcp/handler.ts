@@ -1,6 +1,7 @@
 import type { OAuthResourceContext } from "@cloudflare/workers-oauth-provider";
 import { ServerName } from "../../contract/config/schema.ts";
 import { recordAudit } from "../audit/record.ts";
+import { userWithCurrentGroups } from "../auth/groups/request-groups.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
 import { readLimited } from "../http/read-limited.ts";
@@ -34,7 +35,8 @@ const METHOD_OF_HTTP_VERB: Record<string, string> = { GET: "stream/open", DELETE
 export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResourceContext<UserProps>): Promise<Response> {
   const started = Date.now();
   const config = edgeConfig(env);
-  const user = ctx.props;
+  const user = await userWithCurrentGroups(env, ctx); // groups no older than groups.ttlSeconds, or a 503 refusal
+  if (user instanceof Response) return user;
   // A request refused here never reaches the origin, and is audited like any other.
   const refuse = (status: number, code: number, message: string, server?: string) => {
     recordAudit(env, ctx, {

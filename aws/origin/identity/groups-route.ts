@@ -1,12 +1,10 @@
 import type { Hono, MiddlewareHandler } from "hono";
+import { IDENTITY_GROUPS_PATH, type IdentityGroups } from "../../../contract/identity-groups.ts";
 import type { AssertionVariables } from "../trust/require-assertion.ts";
 import type { GroupLookUp } from "./google/google-groups.ts";
 import { GoogleStepFailed } from "./google/google-step.ts";
 
 type OriginEnv = { Variables: AssertionVariables };
-
-/** Where the edge reads a signed-in user's groups. */
-export const GROUPS_PATH = "/identity/groups";
 
 /** What the edge is told to wait before asking again while Google is unavailable. */
 const GOOGLE_RETRY_AFTER_SECONDS = 10;
@@ -17,7 +15,7 @@ const GOOGLE_RETRY_AFTER_SECONDS = 10;
  * Answers `{ groups, source, checkedAt }`, `checkedAt` being when the Directory said so (epoch seconds).
  */
 export function registerGroupsRoute(app: Hono<OriginEnv>, guarded: MiddlewareHandler<OriginEnv>, lookUp?: GroupLookUp): void {
-  app.get(GROUPS_PATH, guarded, async (c) => {
+  app.get(IDENTITY_GROUPS_PATH, guarded, async (c) => {
     const { purpose, email } = c.var.assertion;
     if (purpose !== "groups") {
       const detail = `group look-up needs an assertion with purpose "groups"; this one's purpose is "${purpose}"`;

@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import type { UserProps } from "../../env.ts";
+import { groupsFromClaim } from "../groups/claim-groups.ts";
 import type { ProviderMetadata } from "./discovery.ts";
 
 const keySets = new Map<string, JWTVerifyGetKey>();
@@ -54,6 +55,6 @@ export async function verifyIdToken(
     emailVerified: payload.email_verified === true,
     name: text(payload.name),
     hostedDomain: text(payload.hd),
-    groups: Array.isArray(payload.groups) ? payload.groups.filter((group): group is string => typeof group === "string") : [],
+    groups: groupsFromClaim(payload, config.idp.groupsClaim),
   };
 }

@@ -1,0 +1,63 @@
+import type { AskServer } from "./fan-out.ts";
+import { answerWithin, LeftOut, requestFor } from "./fan-out.ts";
+import type { Params, RpcRequest } from "./messages.ts";
+
+/** Told of a server left out of an answer, so that it is logged and audited. */
+export type LeftOutReport = (server: string, method: string, reason: string) => void;
+
+/** One request to the aggregated endpoint: the servers the user may use, and how to ask them. */
+export class Aggregation {
+  readonly message: RpcRequest;
+  /** The servers this user may use, in configuration order. */
+  readonly permitted: readonly string[];
+  /** Every configured server (a name may point at one the user may not use: that is refused, not unknown). */
+  readonly allServers: readonly string[];
+  readonly #request: Request;
+  readonly #ask: AskServer;
+  readonly #timeoutMs: number;
+  readonly #report: LeftOutReport;
+
+  constructor(options: {
+    message: RpcRequest;
+    request: Request;
+    permitted: readonly string[];
+    allServers: readonly string[];
+    ask: AskServer;
+    timeoutMs: number;
+    report: LeftOutReport;
+  }) {
+    this.message = options.message;
+    this.permitted = options.permitted;
+    this.allServers = options.allServers;
+    this.#request = options.request;
+    this.#ask = options.ask;
+    this.#timeoutMs = options.timeoutMs;
+    this.#report = options.report;
+  }
+
+  /** Relays a request to one server: its response (a stream, input_required, an error) goes back as it is. */
+  forward(server: string, params: Params): Promise<Response> {
+    return this.#ask(server, requestFor(this.#request, this.message, this.message.method, params));
+  }
+
+  /** One server's result for a method, within the per-server time limit; throws LeftOut. */
+  result(server: string, method: string, params: Params): Promise<Params> {
+    const request = requestFor(this.#request, this.message, method, params);
+    return answerWithin(() => this.#ask(server, request), server, this.#timeoutMs);
+  }
+
+  /**
+   * Every permitted server's result for a method (`each` may ask more than once, as for pages), in configuration
+   * order. A server that fails or is too slow is left out of the answer and reported, never failing the whole.
+   */
+  async collect<T>(method: string, each: (server: string) => Promise<T>): Promise<Map<string, T>> {
+    const settled = await Promise.allSettled(this.permitted.map(each));
+    const results = new Map<string, T>();
+    settled.forEach((outcome, index) => {
+      const server = this.permitted[index] as string;
+      if (outcome.status === "fulfilled") results.set(server, outcome.value);
+      else this.#report(server, method, outcome.reason instanceof LeftOut ? outcome.reason.message : String(outcome.reason));
+    });
+    return results;
+  }
+}

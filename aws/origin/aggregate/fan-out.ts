@@ -1,0 +1,51 @@
+import type { Params, RpcAnswer, RpcRequest } from "./messages.ts";
+import { readAnswer } from "./messages.ts";
+
+/** Sends one 2026-07-28 request to one server's endpoint, as the user, and returns its response. */
+export type AskServer = (server: string, request: Request) => Promise<Response>;
+
+/** The same request to another server, with its own method, params and `Mcp-Name` (the other headers are the client's). */
+export function requestFor(original: Request, message: RpcRequest, method: string, params: Params): Request {
+  const headers = new Headers(original.headers);
+  headers.delete("content-length");
+  headers.set("mcp-method", method);
+  const name = params.name ?? params.uri;
+  if (typeof name === "string") headers.set("mcp-name", name);
+  else headers.delete("mcp-name");
+  return new Request(original.url, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ jsonrpc: "2.0", id: message.id, method, params }),
+    signal: original.signal,
+  });
+}
+
+/** Why a server was left out of an answer. */
+export class LeftOut extends Error {
+  readonly server: string;
+  constructor(server: string, reason: string) {
+    super(reason);
+    this.name = "LeftOut";
+    this.server = server;
+  }
+}
+
+/**
+ * Asks one server and reads its answer within the per-server time limit. A server that fails, answers an error or
+ * is too slow is reported as left out; the caller goes on without it.
+ */
+export async function answerWithin(ask: () => Promise<Response>, server: string, timeoutMs: number): Promise<Params> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LeftOut(server, `no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    const answer: RpcAnswer = await Promise.race([ask().then(readAnswer), late]);
+    if (answer.error) throw new LeftOut(server, `it answered error ${answer.error.code}: ${answer.error.message}`);
+    return answer.result ?? {};
+  } catch (error) {
+    throw error instanceof LeftOut ? error : new LeftOut(server, (error as Error).message);
+  } finally {
+    clearTimeout(timer);
+  }
+}

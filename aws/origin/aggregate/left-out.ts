@@ -1,0 +1,29 @@
+import { randomUUID } from "node:crypto";
+import type { AuditEvent } from "../../../contract/audit-event.ts";
+import type { VerifiedAssertion } from "../trust/verify-assertion.ts";
+
+/**
+ * What the origin does when the aggregated endpoint answers without a server: a log line (naming no user) and an
+ * audit event, written by the origin itself since the edge only sees the whole answer succeed.
+ */
+export function reportLeftOut(
+  auditStore: { insert(events: AuditEvent[]): Promise<unknown> },
+  log: (line: string) => void,
+): (server: string, method: string, reason: string, assertion: VerifiedAssertion) => void {
+  return (server, method, reason, assertion) => {
+    log(`aggregate: ${method} answered without server "${server}": ${reason}`);
+    const event: AuditEvent = {
+      id: randomUUID(),
+      time: new Date().toISOString(),
+      kind: "mcp.upstream_left_out",
+      userSub: assertion.sub,
+      userEmail: assertion.email,
+      clientId: assertion.client_id,
+      server,
+      method,
+      outcome: "unavailable",
+      latencyMs: 0,
+    };
+    auditStore.insert([event]).catch((error: unknown) => log(`aggregate: auditing a left-out server failed: ${String(error)}`));
+  };
+}

@@ -1,0 +1,50 @@
+import type { Aggregation } from "./aggregation.ts";
+import { type Params, resultAnswer } from "./messages.ts";
+import { NameTable } from "./public-names.ts";
+
+/** The list methods the aggregated endpoint merges: the result key, and whether items are renamed per server. */
+export const LISTS = {
+  "tools/list": { key: "tools", renamed: true },
+  "prompts/list": { key: "prompts", renamed: true },
+  "resources/list": { key: "resources", renamed: false },
+  "resources/templates/list": { key: "resourceTemplates", renamed: false },
+} as const;
+export type ListMethod = keyof typeof LISTS;
+
+/** A server's list is read whole; past this many pages the rest is left out (and the log says so). */
+const MAX_PAGES = 50;
+
+type Item = Params & { name?: string };
+
+/** Every page of one server's list (the aggregated answer has one page: clients get all they may use at once). */
+export async function wholeList(aggregation: Aggregation, server: string, method: ListMethod): Promise<Item[]> {
+  const { key } = LISTS[method];
+  const items: Item[] = [];
+  let cursor: unknown;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const params: Params = { _meta: aggregation.message.params._meta, ...(cursor !== undefined && { cursor }) };
+    const result = await aggregation.result(server, method, params);
+    if (Array.isArray(result[key])) items.push(...(result[key] as Item[]));
+    cursor = result.nextCursor;
+    if (cursor === undefined) return items;
+  }
+  console.warn(`aggregate: ${server}'s ${method} has more than ${MAX_PAGES} pages; the rest is left out`);
+  return items;
+}
+
+/** A server's tools or prompts under their public names. */
+export function renamedItems(server: string, items: readonly Item[]): Item[] {
+  const table = new NameTable(
+    server,
+    items.map((item) => String(item.name)),
+  );
+  return items.map((item) => ({ ...item, name: table.public(String(item.name)) }));
+}
+
+/** The merged list: every permitted server's items (tools and prompts under public names), in configuration order. */
+export async function mergedList(aggregation: Aggregation, method: ListMethod): Promise<Response> {
+  const { key, renamed } = LISTS[method];
+  const lists = await aggregation.collect(method, (server) => wholeList(aggregation, server, method));
+  const items = [...lists].flatMap(([server, list]) => (renamed ? renamedItems(server, list) : list));
+  return resultAnswer(aggregation.message.id, { [key]: items });
+}

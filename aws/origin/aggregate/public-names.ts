@@ -1,0 +1,66 @@
+import { createHash } from "node:crypto";
+
+/** Clients refuse longer tool names (the specification's SEP-986 limit many of them enforce). */
+export const MAX_PUBLIC_NAME = 64;
+
+/** Between the server name and the upstream's own name. Server names never contain `_` (contract ServerName). */
+const SEPARATOR = "__";
+const HASH_LENGTH = 8;
+
+/**
+ * The public name of an upstream's tool or prompt on the aggregated endpoint: `<server>__<name>`, or when that is
+ * longer than 64 characters, its first part and a hash of the whole original name, exactly 64 characters long. A
+ * name shorter than 64 therefore always reads back as itself; only a 64-character name needs the server's table.
+ */
+export function publicName(server: string, original: string, salt = 0): string {
+  const whole = `${server}${SEPARATOR}${original}`;
+  if (whole.length <= MAX_PUBLIC_NAME && salt === 0) return whole;
+  const hash = createHash("sha256").update(`${salt}\u0000${original}`).digest("hex").slice(0, HASH_LENGTH);
+  return `${whole.slice(0, MAX_PUBLIC_NAME - HASH_LENGTH - 1)}-${hash}`;
+}
+
+/** The server a public name belongs to (the configured server whose prefix it carries), or undefined. */
+export function serverOfPublicName(name: string, servers: readonly string[]): string | undefined {
+  const end = name.indexOf(SEPARATOR);
+  if (end <= 0) return undefined;
+  const server = name.slice(0, end);
+  return servers.includes(server) ? server : undefined;
+}
+
+/**
+ * One server's names, both ways, built from its list in the upstream's order: deterministic for the same list, and
+ * never two originals under one public name (a collision is resolved by hashing again with the next salt).
+ */
+export class NameTable {
+  readonly #toOriginal = new Map<string, string>();
+  readonly #toPublic = new Map<string, string>();
+
+  constructor(server: string, originals: readonly string[]) {
+    // Names that fit keep their plain form first, so a shortened one can never take it from them.
+    const fitting = originals.filter((name) => publicName(server, name).length < MAX_PUBLIC_NAME);
+    const rest = originals.filter((name) => !fitting.includes(name));
+    for (const original of [...fitting, ...rest]) {
+      if (this.#toPublic.has(original)) continue;
+      let salt = 0;
+      let candidate = publicName(server, original);
+      while (this.#toOriginal.has(candidate)) candidate = publicName(server, original, ++salt);
+      this.#toOriginal.set(candidate, original);
+      this.#toPublic.set(original, candidate);
+    }
+  }
+
+  original(publicName: string): string | undefined {
+    return this.#toOriginal.get(publicName);
+  }
+
+  public(original: string): string {
+    const name = this.#toPublic.get(original);
+    if (name === undefined) throw new Error(`"${original}" is not in this server's list`);
+    return name;
+  }
+}
+
+/** The upstream name behind a public name that needs no table (shorter than 64: never shortened). */
+export function plainOriginal(name: string, server: string): string | undefined {
+  return name.length < MAX_PUBLIC_NAME ? name.slice(server.length + SEPARATOR.length) : undefined;
+}

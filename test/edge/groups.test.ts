@@ -1,0 +1,171 @@
+import { describe, expect, it } from "vitest";
+import { EdgeConfig } from "../../contract/config/schema.ts";
+import { groupsFromClaim } from "../../worker/auth/groups/claim-groups.ts";
+import {
+  groupsEdge,
+  groupsOfLastMcpRequest,
+  mcpRequest,
+  originSaw,
+  refreshed,
+  setOriginDown,
+  setOriginGroups,
+  signedIn,
+  signInThrough,
+} from "./groups-sign-in.ts";
+
+// The local IdP signs everyone in here as dev@example.com, whose id_token lists the group "engineering".
+const DEV = "dev@example.com";
+const DIRECTORY = { GROUPS_SOURCE: "google-directory" };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Tests that wait out a 5-second TTL. */
+const PAST_THE_TTL = { timeout: 20_000 };
+
+describe("groups from the id_token", () => {
+  it("reads the configured claim (default `groups`) and signs them into each request's assertion", async () => {
+    const edge = groupsEdge({});
+    const tokens = await signedIn(edge);
+    expect((await mcpRequest(edge, tokens.access_token)).status).toBe(200);
+    expect(await groupsOfLastMcpRequest(edge)).toEqual(["engineering"]);
+  });
+
+  it("reads no groups when the configured claim is another one the token lacks", async () => {
+    const edge = groupsEdge({ IDP_GROUPS_CLAIM: "roles" });
+    const tokens = await signedIn(edge);
+    await mcpRequest(edge, tokens.access_token);
+    expect(await groupsOfLastMcpRequest(edge)).toEqual([]);
+  });
+
+  it("takes a claim's string entries, or one string, and nothing else", () => {
+    expect(groupsFromClaim({ roles: ["a", 1, "", "b", null] }, "roles")).toEqual(["a", "b"]);
+    expect(groupsFromClaim({ "cognito:groups": "admins" }, "cognito:groups")).toEqual(["admins"]);
+    expect(groupsFromClaim({ groups: { a: 1 } }, "groups")).toEqual([]);
+    expect(groupsFromClaim({}, "groups")).toEqual([]);
+  });
+
+  it("defaults to the id_token, its `groups` claim and a 15-minute TTL", () => {
+    const config = EdgeConfig.parse({
+      publicUrl: "https://mcp.example.com",
+      originUrl: "https://origin.example.com",
+      idp: { issuer: "https://accounts.example.com", clientId: "c", clientSecret: "s" },
+      signingKey: "k",
+    });
+    expect(config.groups).toEqual({ source: "id-token", ttlSeconds: 900 });
+    expect(config.idp.groupsClaim).toBe("groups");
+    expect(config.adminGroups).toEqual([]);
+  });
+});
+
+describe("groups from the origin's Google Directory look-up", () => {
+  it("reads them at sign-in under a groups-purpose assertion for the signed-in user, instead of the id_token's", async () => {
+    const edge = groupsEdge(DIRECTORY);
+    await setOriginGroups(edge, DEV, ["eng@example.com"]);
+    const tokens = await signedIn(edge);
+    await mcpRequest(edge, tokens.access_token);
+    expect(await groupsOfLastMcpRequest(edge)).toEqual(["eng@example.com"]);
+    const lookUp = (await originSaw(edge)).find((seen) => seen.path === "/identity/groups");
+    expect(lookUp?.claims).toMatchObject({ purpose: "groups", email: DEV, client_id: tokens.clientId });
+  });
+
+  it("refuses the sign-in (503) when the groups cannot be read, rather than grant without them", async () => {
+    const edge = groupsEdge(DIRECTORY);
+    await setOriginDown(edge, true);
+    const { callback } = await signInThrough(edge);
+    expect(callback.status).toBe(503);
+    expect(await callback.text()).toMatch(/groups could not be read/);
+  });
+
+  it("reads them again on refresh: the new token's requests carry the current groups", async () => {
+    const edge = groupsEdge(DIRECTORY);
+    await setOriginGroups(edge, DEV, ["eng@example.com"]);
+    const tokens = await signedIn(edge);
+    await setOriginGroups(edge, DEV, ["ops@example.com"]);
+    const next = await refreshed(edge, tokens);
+    await mcpRequest(edge, next.access_token);
+    expect(await groupsOfLastMcpRequest(edge)).toEqual(["ops@example.com"]);
+  });
+
+  it(
+    "refuses a request (503, JSON-RPC) when its groups are older than the TTL and cannot be read again",
+    PAST_THE_TTL,
+    async () => {
+      const edge = groupsEdge({ ...DIRECTORY, GROUPS_TTL_SECONDS: "5" });
+      await setOriginGroups(edge, DEV, ["eng@example.com"]);
+      const tokens = await signedIn(edge);
+      await setOriginDown(edge, true);
+      expect((await mcpRequest(edge, tokens.access_token)).status).toBe(200);
+      await sleep(5_500);
+      const before = (await originSaw(edge)).filter((seen) => seen.path.startsWith("/servers/")).length;
+      const refused = await mcpRequest(edge, tokens.access_token);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("retry-after")).toBe("10");
+      expect(await refused.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32000 } });
+      // Refused at the edge: the MCP request never reached the origin.
+      expect((await originSaw(edge)).filter((seen) => seen.path.startsWith("/servers/")).length).toBe(before);
+    },
+  );
+
+  it("reads them again once older than the TTL, even though the access token lives on", PAST_THE_TTL, async () => {
+    const edge = groupsEdge({ ...DIRECTORY, GROUPS_TTL_SECONDS: "5" });
+    await setOriginGroups(edge, DEV, ["eng@example.com"]);
+    const tokens = await signedIn(edge);
+    await setOriginGroups(edge, DEV, []);
+    await mcpRequest(edge, tokens.access_token);
+    expect(await groupsOfLastMcpRequest(edge)).toEqual(["eng@example.com"]);
+    await sleep(5_500);
+    expect((await mcpRequest(edge, tokens.access_token)).status).toBe(200);
+    expect(await groupsOfLastMcpRequest(edge)).toEqual([]);
+  });
+});
+
+describe("the mcp:admin scope", () => {
+  const ADMINS = { ...DIRECTORY, ADMIN_GROUPS: "admins@example.com" };
+
+  it("is granted to a member of an admin group who asks for it", async () => {
+    const edge = groupsEdge(ADMINS);
+    await setOriginGroups(edge, DEV, ["eng@example.com", "Admins@Example.com"]);
+    const tokens = await signedIn(edge, "mcp mcp:admin");
+    expect(tokens.scope.split(" ").sort()).toEqual(["mcp", "mcp:admin"]);
+  });
+
+  it("is not granted to an admin who did not ask for it", async () => {
+    const edge = groupsEdge(ADMINS);
+    await setOriginGroups(edge, DEV, ["admins@example.com"]);
+    expect((await signedIn(edge, "mcp")).scope).toBe("mcp");
+  });
+
+  it("is silently not granted to a user outside the admin groups", async () => {
+    const edge = groupsEdge(ADMINS);
+    await setOriginGroups(edge, DEV, ["eng@example.com"]);
+    expect((await signedIn(edge, "mcp mcp:admin")).scope).toBe("mcp");
+  });
+
+  it("is granted to nobody when no admin groups are configured", async () => {
+    const edge = groupsEdge(DIRECTORY);
+    await setOriginGroups(edge, DEV, ["admins@example.com"]);
+    expect((await signedIn(edge, "mcp mcp:admin")).scope).toBe("mcp");
+  });
+
+  it("disappears on refresh once the user left the admin group", async () => {
+    const edge = groupsEdge(ADMINS);
+    await setOriginGroups(edge, DEV, ["admins@example.com"]);
+    const tokens = await signedIn(edge, "mcp mcp:admin");
+    expect(tokens.scope).toContain("mcp:admin");
+    await setOriginGroups(edge, DEV, ["eng@example.com"]);
+    expect((await refreshed(edge, tokens)).scope).toBe("mcp");
+  });
+
+  it("is not carried over a refresh whose groups cannot be read; the refresh itself succeeds", async () => {
+    const edge = groupsEdge(ADMINS);
+    await setOriginGroups(edge, DEV, ["admins@example.com"]);
+    const tokens = await signedIn(edge, "mcp mcp:admin");
+    await setOriginDown(edge, true);
+    expect((await refreshed(edge, tokens)).scope).toBe("mcp");
+  });
+
+  it("stays on refresh while the user is still an admin", async () => {
+    const edge = groupsEdge(ADMINS);
+    await setOriginGroups(edge, DEV, ["admins@example.com"]);
+    const tokens = await signedIn(edge, "mcp mcp:admin");
+    expect((await refreshed(edge, tokens)).scope.split(" ").sort()).toEqual(["mcp", "mcp:admin"]);
+  });
+});

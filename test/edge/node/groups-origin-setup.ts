@@ -1,0 +1,81 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { decodeJwt } from "jose";
+import type { TestProject } from "vitest/node";
+import { EDGE_ASSERTION_HEADER } from "../../../contract/edge-assertion.ts";
+import { IDENTITY_GROUPS_PATH } from "../../../contract/identity-groups.ts";
+
+// An origin for the edge's group tests: answers GET /identity/groups from a membership table the tests set, and
+// takes MCP requests, remembering the assertion claims of everything it receives. Each test uses its own first path
+// segment (`ORIGIN_URL=<url>/<namespace>`), so tests running side by side never share a table. The real origin's
+// route is tested in test/origin/google-groups-route.test.ts and end to end in test/e2e/google-groups.test.ts.
+
+interface Namespace {
+  memberships: Map<string, string[]>;
+  down: boolean;
+  seen: { path: string; claims: Record<string, unknown> }[];
+}
+
+export default async function setup(project: TestProject) {
+  const namespaces = new Map<string, Namespace>();
+  const namespaceOf = (name: string) => {
+    let found = namespaces.get(name);
+    if (!found) {
+      found = { memberships: new Map(), down: false, seen: [] };
+      namespaces.set(name, found);
+    }
+    return found;
+  };
+  const server = createServer((request, response) => {
+    serve(request, response, namespaceOf).catch((error: Error) => send(response, 500, { error: error.message }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  project.provide("groupsOriginUrl", `http://127.0.0.1:${(server.address() as { port: number }).port}`);
+  return async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+}
+
+async function serve(request: IncomingMessage, response: ServerResponse, namespaceOf: (name: string) => Namespace) {
+  const [, name = "", ...rest] = new URL(request.url ?? "/", "http://origin").pathname.split("/");
+  const path = `/${rest.join("/")}`;
+  const space = namespaceOf(name);
+  const body = await readText(request);
+  if (path === "/_control/groups") {
+    const { email, groups } = JSON.parse(body) as { email: string; groups: string[] };
+    space.memberships.set(email, groups);
+    return send(response, 200, {});
+  }
+  if (path === "/_control/outage") {
+    space.down = (JSON.parse(body) as { down: boolean }).down;
+    return send(response, 200, {});
+  }
+  if (path === "/_control/seen") return send(response, 200, space.seen);
+  const assertion = request.headers[EDGE_ASSERTION_HEADER];
+  const claims = typeof assertion === "string" ? decodeJwt(assertion) : {};
+  space.seen.push({ path, claims });
+  if (path === IDENTITY_GROUPS_PATH) {
+    if (space.down) return send(response, 503, { error: "google_unavailable", step: "directory", message: "Directory down" });
+    const groups = space.memberships.get(String(claims.email)) ?? [];
+    return send(response, 200, { groups, source: "google-directory", checkedAt: Math.floor(Date.now() / 1000) });
+  }
+  send(response, 200, { jsonrpc: "2.0", id: 1, result: { tools: [] } });
+}
+
+function send(response: ServerResponse, status: number, body: unknown) {
+  response.writeHead(status, { "content-type": "application/json", "mcp-origin-instance": "groups-origin" });
+  response.end(JSON.stringify(body));
+}
+
+async function readText(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The group tests' origin (groups-origin-setup.ts); give each test its own first path segment. */
+    groupsOriginUrl: string;
+  }
+}

@@ -1,0 +1,214 @@
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AggregateOptions, serveAggregate } from "../../aws/origin/aggregate/serve-aggregate.ts";
+import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
+import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
+import { Policy } from "../../contract/config/policy.ts";
+import { ALL_SERVERS } from "../../contract/edge-assertion.ts";
+import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
+import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
+
+// The aggregated endpoint at the origin, over real stdio upstreams: merged lists with names that never collide,
+// calls routed back to their server, a failing or slow server left out, and policy in every list and call.
+const LONG_TOOL = `summarize_${"quarterly_".repeat(6)}report`; // 70 characters
+const callLog = join(mkdtempSync(join(tmpdir(), "aggregate-")), "calls.log");
+const servers = {
+  alpha: catalogServer({
+    name: "alpha",
+    callLog,
+    tools: [{ name: "search" }, { name: LONG_TOOL }],
+    prompts: ["greet"],
+    resources: ["file:///alpha/readme"],
+    growable: true,
+  }),
+  beta: catalogServer({ name: "beta", callLog, tools: [{ name: "search" }], templateScheme: "beta" }),
+  secret: catalogServer({ name: "secret", callLog, tools: [{ name: "open_vault" }] }),
+  broken: catalogServer({ name: "broken", crash: true }),
+};
+const policy = Policy.parse({
+  rules: [
+    { effect: "allow", who: { everyone: true }, servers: ["alpha", "beta", "broken"] },
+    { effect: "allow", who: { groups: ["security"] }, servers: ["secret"] },
+  ],
+});
+
+const leftOut: string[] = [];
+let pool: HostPool;
+let options: AggregateOptions;
+beforeAll(() => {
+  pool = createHostPool({ servers, idleTimeoutMs: 60_000, maxProcesses: 20, host: testHostOptions, log: () => {} });
+  options = {
+    servers: Object.keys(servers),
+    policy,
+    // Long enough for several children to start at once on a busy machine.
+    upstreamTimeoutMs: 15_000,
+    keepAliveMs: 0,
+    askServer: (server, assertion, request) => serveMcp(pool, server, assertion, request, policy),
+    leftOut: (server, method, reason) => leftOut.push(`${server} ${method}: ${reason}`),
+  };
+});
+afterAll(() => pool.close());
+
+const user = (sub: string, groups: string[] = []) =>
+  ({
+    sub,
+    email: `${sub}@example.com`,
+    groups,
+    client_id: "c",
+    server: ALL_SERVERS,
+    purpose: "mcp",
+    jti: sub,
+    exp: 0,
+  }) as VerifiedAssertion;
+const ALICE = user("alice");
+const SECURITY = user("sam", ["security"]);
+
+type Answer = { result?: Record<string, unknown> & { tools?: { name: string }[] }; error?: { code: number; message: string } };
+async function ask(who: VerifiedAssertion, method: string, params: Record<string, unknown> = {}) {
+  const response = await serveAggregate(options, who, modernRequest(method, params));
+  const messages = (await messagesOf(response)) as Answer[];
+  return { status: response.status, answer: messages.find((message) => message.result || message.error) as Answer };
+}
+const toolNames = async (who: VerifiedAssertion) =>
+  ((await ask(who, "tools/list")).answer.result?.tools ?? []).map((tool) => tool.name);
+const textOf = (answer: Answer) => (answer.result?.content as { text: string }[] | undefined)?.[0]?.text;
+const callsMade = () => (existsSync(callLog) ? readFileSync(callLog, "utf8").split("\n").filter(Boolean) : []);
+
+describe("the aggregated endpoint", () => {
+  it("lists every permitted server's tools under names that never collide and stay within 64 characters", async () => {
+    const names = await toolNames(ALICE);
+    expect(names).toContain("alpha__search");
+    expect(names).toContain("beta__search");
+    expect(names.every((name) => name.length <= 64)).toBe(true);
+    const long = names.find((name) => name.startsWith("alpha__summarize_"));
+    expect(long).toHaveLength(64);
+    expect(new Set(names).size).toBe(names.length);
+    // Deterministic: the same list gives the same names.
+    expect(await toolNames(ALICE)).toEqual(names);
+  }, 30_000);
+
+  it("routes two tools of the same name each to its own server", async () => {
+    expect(textOf((await ask(ALICE, "tools/call", { name: "alpha__search", arguments: { text: "x" } })).answer)).toBe(
+      'search on alpha: {"text":"x"}',
+    );
+    expect(textOf((await ask(ALICE, "tools/call", { name: "beta__search", arguments: {} })).answer)).toBe("search on beta: {}");
+  });
+
+  it("routes a shortened name back to the long tool", async () => {
+    const long = (await toolNames(ALICE)).find((name) => name.startsWith("alpha__summarize_")) as string;
+    expect(textOf((await ask(ALICE, "tools/call", { name: long, arguments: {} })).answer)).toBe(`${LONG_TOOL} on alpha: {}`);
+  });
+
+  it("leaves a server that cannot start out of the list, reporting it", async () => {
+    const names = await toolNames(ALICE);
+    expect(names.some((name) => name.startsWith("broken__"))).toBe(false);
+    expect(leftOut.some((line) => line.startsWith("broken tools/list: it answered error -32000"))).toBe(true);
+  });
+
+  it("leaves a server that answers too slowly out of the list, and lists the others", async () => {
+    const slowPool = createHostPool({
+      servers: { quick: servers.beta, slow: catalogServer({ name: "slow", startDelayMs: 8_000, tools: [{ name: "late" }] }) },
+      idleTimeoutMs: 60_000,
+      maxProcesses: 4,
+      host: testHostOptions,
+      log: () => {},
+    });
+    const reports: string[] = [];
+    const slowOptions: AggregateOptions = {
+      ...options,
+      servers: ["quick", "slow"],
+      policy: undefined,
+      upstreamTimeoutMs: 4_000,
+      askServer: (server, assertion, request) => serveMcp(slowPool, server, assertion, request),
+      leftOut: (server, method, reason) => reports.push(`${server} ${method}: ${reason}`),
+    };
+    try {
+      const response = await serveAggregate(slowOptions, ALICE, modernRequest("tools/list"));
+      const [answer] = (await messagesOf(response)) as Answer[];
+      expect(answer?.result?.tools?.map((tool) => tool.name)).toEqual(["quick__search"]);
+      expect(reports).toEqual(["slow tools/list: no answer within 4000 ms"]);
+    } finally {
+      await slowPool.close();
+    }
+  }, 30_000);
+
+  it("shows a group-only server to its group only, and refuses a direct call from anyone else without reaching it", async () => {
+    expect(await toolNames(SECURITY)).toContain("secret__open_vault");
+    expect((await toolNames(ALICE)).some((name) => name.startsWith("secret__"))).toBe(false);
+    const { status, answer } = await ask(ALICE, "tools/call", { name: "secret__open_vault", arguments: {} });
+    expect(status).toBe(403);
+    expect(answer.error).toEqual({
+      code: -32003,
+      message: 'refused by policy: no policy rule allows you to use server "secret"',
+    });
+    expect(callsMade()).not.toContain("open_vault");
+  });
+
+  it("answers an unknown name as unknown, naming it", async () => {
+    const { answer } = await ask(ALICE, "tools/call", { name: "nowhere__search", arguments: {} });
+    expect(answer.error).toEqual({ code: -32602, message: 'unknown tool "nowhere__search"' });
+  });
+
+  it("merges discovery: the union of capabilities, and instructions naming the servers included", async () => {
+    const { result } = (await ask(ALICE, "server/discover")).answer;
+    const capabilities = result?.capabilities as Record<string, Record<string, unknown>>;
+    expect(capabilities.tools?.listChanged).toBe(true);
+    expect(capabilities.prompts).toBeDefined();
+    expect(capabilities.resources).toBeDefined();
+    expect(result?.instructions).toMatch(/combines the MCP servers you may use: alpha, beta\./);
+    expect(result?.instructions).toMatch(/Unavailable right now: broken\./);
+    expect(result?.instructions).not.toMatch(/secret/);
+  });
+
+  it("lists and gets prompts under public names, and reads resources by their own URIs", async () => {
+    const prompts = (await ask(ALICE, "prompts/list")).answer.result?.prompts as { name: string }[];
+    expect(prompts.map((prompt) => prompt.name)).toEqual(["alpha__greet"]);
+    const prompt = (await ask(ALICE, "prompts/get", { name: "alpha__greet" })).answer.result;
+    expect(JSON.stringify(prompt)).toContain("greet on alpha");
+    const resources = (await ask(ALICE, "resources/list")).answer.result?.resources as { uri: string }[];
+    expect(resources.map((resource) => resource.uri)).toEqual(["file:///alpha/readme"]);
+    const read = (await ask(ALICE, "resources/read", { uri: "file:///alpha/readme" })).answer.result;
+    expect(JSON.stringify(read)).toContain("file:///alpha/readme on alpha");
+    const templated = (await ask(ALICE, "resources/read", { uri: "beta://42" })).answer.result;
+    expect(JSON.stringify(templated)).toContain("beta://42 on beta");
+    const missing = (await ask(ALICE, "resources/read", { uri: "file:///nowhere" })).answer;
+    expect(missing.error?.code).toBe(-32002);
+  });
+
+  it("completes a template's argument at the template's server", async () => {
+    const { result } = (
+      await ask(ALICE, "completion/complete", {
+        ref: { type: "ref/resource", uri: "beta://{id}" },
+        argument: { name: "id", value: "al" },
+      })
+    ).answer;
+    expect(result?.completion).toMatchObject({ values: ["alpha"] });
+  });
+
+  it("carries a list change of any server on the merged listen stream", async () => {
+    const response = await serveAggregate(
+      options,
+      ALICE,
+      modernRequest("subscriptions/listen", { notifications: { toolsListChanged: true } }),
+    );
+    const reader = response.body?.pipeThrough(new TextDecoderStream()).getReader();
+    if (!reader) throw new Error("no stream");
+    let seen = "";
+    const until = async (text: string) => {
+      while (!seen.includes(text)) {
+        const next = await reader.read();
+        if (next.done) throw new Error(`stream ended before ${text}`);
+        seen += next.value;
+      }
+    };
+    await until("notifications/subscriptions/acknowledged");
+    await ask(ALICE, "tools/call", { name: "alpha__add_tool", arguments: {} });
+    await until("notifications/tools/list_changed");
+    expect(seen.split("notifications/subscriptions/acknowledged").length).toBe(2); // acknowledged once, not per server
+    await reader.cancel();
+    expect(await toolNames(ALICE)).toContain("alpha__added_1");
+  }, 30_000);
+});

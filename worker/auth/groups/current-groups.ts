@@ -1,0 +1,42 @@
+import type { EdgeConfig } from "../../../contract/config/schema.ts";
+import type { IdentityGroups } from "../../../contract/identity-groups.ts";
+import type { UserProps } from "../../env.ts";
+import { originGroups } from "./origin-groups.ts";
+
+/** Users whose groups an isolate remembers at most; past that the oldest are forgotten first. */
+const MAX_REMEMBERED = 10_000;
+/** Each user's latest groups this isolate read, and the look-ups in flight (one per user however many requests wait). */
+const remembered = new Map<string, IdentityGroups>();
+const inFlight = new Map<string, Promise<IdentityGroups>>();
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/**
+ * The user with groups no older than `groups.ttlSeconds` (source `google-directory`): the token's own when fresh
+ * enough, else this isolate's latest reading when fresh enough, else read from the origin now. Access tokens live
+ * longer than the TTL, so without this a user removed from a group would keep it until their next refresh. Throws
+ * GroupsUnavailable when they must be read and cannot be: the caller refuses the request rather than use old ones.
+ */
+export async function currentGroups(config: EdgeConfig, user: UserProps, clientId: string): Promise<UserProps> {
+  if (config.groups.source !== "google-directory") return user;
+  const fresh = (checkedAt: number | undefined) => checkedAt !== undefined && nowSeconds() - checkedAt < config.groups.ttlSeconds;
+  if (fresh(user.groupsCheckedAt)) return user;
+  let known = remembered.get(user.sub);
+  if (!known || !fresh(known.checkedAt)) known = await readOnce(config, user, clientId);
+  return { ...user, groups: known.groups, groupsCheckedAt: known.checkedAt };
+}
+
+function readOnce(config: EdgeConfig, user: UserProps, clientId: string): Promise<IdentityGroups> {
+  const pending = inFlight.get(user.sub);
+  if (pending) return pending;
+  const reading = originGroups(config, { sub: user.sub, email: user.email, clientId })
+    .then((answer) => {
+      remembered.delete(user.sub);
+      remembered.set(user.sub, answer);
+      if (remembered.size > MAX_REMEMBERED) remembered.delete(remembered.keys().next().value as string);
+      return answer;
+    })
+    .finally(() => inFlight.delete(user.sub));
+  inFlight.set(user.sub, reading);
+  return reading;
+}

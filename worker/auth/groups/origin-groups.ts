@@ -1,0 +1,45 @@
+import type { EdgeConfig } from "../../../contract/config/schema.ts";
+import { IDENTITY_GROUPS_PATH, IdentityGroups } from "../../../contract/identity-groups.ts";
+import { fetchOrigin } from "../../upstream/fetch-origin.ts";
+
+/** The user's groups could not be read from the origin: the caller refuses to go on (fail closed). */
+export class GroupsUnavailable extends Error {
+  constructor(detail: string) {
+    super(`your groups could not be read from Google Workspace: ${detail}`);
+    this.name = "GroupsUnavailable";
+  }
+}
+
+/** Who the groups are asked for: the signed-in user, and the client they are signing in or calling with. */
+export interface GroupsSubject {
+  sub: string;
+  email?: string;
+  clientId: string;
+}
+
+/**
+ * Asks the origin (GET /identity/groups) for the user's Google Workspace groups, under an assertion minted for this
+ * and nothing else (`purpose: "groups"`), naming the user by the e-mail the identity provider verified.
+ */
+export async function originGroups(config: EdgeConfig, subject: GroupsSubject): Promise<IdentityGroups> {
+  if (!subject.email) throw new GroupsUnavailable("the identity provider gave no e-mail address to look up");
+  let response: Response;
+  try {
+    response = await fetchOrigin(
+      config,
+      IDENTITY_GROUPS_PATH,
+      { sub: subject.sub, email: subject.email, client_id: subject.clientId, purpose: "groups" },
+      { method: "GET", headers: new Headers({ accept: "application/json" }) },
+    );
+  } catch (error) {
+    throw new GroupsUnavailable(`the origin could not be reached (${(error as Error).message})`);
+  }
+  const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+  if (!response.ok) {
+    const said = typeof body?.message === "string" ? body.message : `status ${response.status}`;
+    throw new GroupsUnavailable(`the origin answered ${response.status}: ${said}`);
+  }
+  const parsed = IdentityGroups.safeParse(body);
+  if (!parsed.success) throw new GroupsUnavailable("the origin's answer is not a list of groups");
+  return parsed.data;
+}
