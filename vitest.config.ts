@@ -7,9 +7,9 @@ import { testTls } from "./test/edge/node/test-tls.ts";
 testTls();
 const { cloudflareTest } = await import("@cloudflare/vitest-plugin");
 
-// Four projects: edge code inside workerd (Miniflare's real KV and Queues), origin and tooling on Node
-// against real PostgreSQL and child processes, end-to-end runs of the whole local system, and the MCP
-// conformance suite against its upstream fixture.
+// Five projects: edge code inside workerd (Miniflare's real KV and Queues), origin and tooling on Node
+// against real PostgreSQL and child processes, end-to-end runs of the whole local system, the consent page in
+// headless Chromium, and the MCP conformance suite against its upstream fixture.
 export default defineConfig({
   test: {
     projects: [
@@ -38,6 +38,17 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts"],
           environment: "node",
           testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // The consent page in Debian's Chromium (playwright-core, never a downloaded browser) against wrangler dev.
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
           hookTimeout: 180_000,
           fileParallelism: false,
         },
