@@ -43,10 +43,12 @@ describe("the MCP relay refuses before reaching the origin", () => {
     }
   });
 
-  it("the aggregated endpoint, which does not exist yet, pointing to /mcp/<server>", async () => {
-    const response = await post("/mcp", listTools);
+  it("a path below a server, naming the two endpoints there are", async () => {
+    const response = await post("/mcp/everything/extra", listTools);
     expect(response.status).toBe(404);
-    expect(((await response.json()) as { error: { message: string } }).error.message).toContain("/mcp/<server>");
+    expect(((await response.json()) as { error: { message: string } }).error.message).toBe(
+      "connect to /mcp (every server you may use) or /mcp/<server>, one of: everything, filesystem",
+    );
   });
 
   it("a body over 4 MiB", async () => {

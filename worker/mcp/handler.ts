@@ -1,5 +1,6 @@
 import type { OAuthResourceContext } from "@cloudflare/workers-oauth-provider";
 import { ServerName } from "../../contract/config/schema.ts";
+import { ALL_SERVERS, originMcpPath } from "../../contract/edge-assertion.ts";
 import { recordAudit } from "../audit/record.ts";
 import { userWithCurrentGroups } from "../auth/groups/request-groups.ts";
 import { edgeConfig } from "../config.ts";
@@ -87,7 +88,7 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
       ? await toSession(env, request, body, facts, { ...claims, clientId: claims.client_id, groups: user.groups })
       : await fetchOrigin(
           config,
-          `/servers/${server.name}/mcp`,
+          originMcpPath(server.name),
           claims,
           {
             method: request.method,
@@ -158,10 +159,9 @@ function serverOf(pathname: string, servers: readonly string[]): ServerOfPath {
   const segment = serverSegment(pathname);
   const known = servers.join(", ") || "none";
   if (!segment) {
-    return {
-      success: false,
-      message: `connect to /mcp/<server>, one of: ${known} (the aggregated /mcp endpoint, with every server you may use, is not available yet)`,
-    };
+    // `/mcp` itself: every server the user may use, aggregated by the origin.
+    if (/^\/mcp\/?$/.test(pathname)) return { success: true, name: ALL_SERVERS };
+    return { success: false, message: `connect to /mcp (every server you may use) or /mcp/<server>, one of: ${known}` };
   }
   // Server names need no percent-encoding; an encoded (or malformed, like %zz) segment is not a server name.
   const name = ServerName.safeParse(segment);

@@ -16,9 +16,6 @@ export async function mergedDiscover(aggregation: Aggregation): Promise<Response
     ...(first?.supportedVersions !== undefined && { supportedVersions: first.supportedVersions }),
     capabilities: unionOf([...results.values()].map((result) => (result.capabilities ?? {}) as Params)),
     instructions: instructionsFor(aggregation.permitted, results),
-    // Each answer is this user's own (what the policy lets them see): no cache may share it.
-    resultType: "complete",
-    cacheScope: "private",
     ttlMs: 0,
     _meta: { [SERVER_INFO_KEY]: EDGE_INFO },
   });

@@ -29,7 +29,9 @@ export function errorAnswer(status: number, id: RequestId | null, code: number, 
   return Response.json({ jsonrpc: "2.0", id, error: { code, message } }, { status });
 }
 
-export const resultAnswer = (id: RequestId, result: Params): Response => Response.json({ jsonrpc: "2.0", id, result });
+/** A result the aggregated endpoint composed itself: complete (2026-07-28 results say so) and never shared. */
+export const resultAnswer = (id: RequestId, result: Params): Response =>
+  Response.json({ jsonrpc: "2.0", id, result: { resultType: "complete", cacheScope: "private", ttlMs: 0, ...result } });
 
 /** The final answer in a response, whether it came as one JSON body or as an SSE stream. */
 export async function readAnswer(response: Response): Promise<RpcAnswer> {

@@ -1,6 +1,6 @@
 import { EventSourceParserStream } from "eventsource-parser/stream";
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
-import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
+import { type EdgeAssertionClaims, originMcpPath } from "../../../contract/edge-assertion.ts";
 import type { OriginAffinityStore } from "../../upstream/affinity.ts";
 import { fetchOrigin } from "../../upstream/fetch-origin.ts";
 
@@ -66,7 +66,7 @@ export async function* exchangeWithOrigin(
   if (typeof name === "string") headers.set("mcp-name", headerValue(name));
   const response = await fetchOrigin(
     link.config,
-    `/servers/${server}/mcp`,
+    originMcpPath(server),
     claims,
     {
       method: "POST",

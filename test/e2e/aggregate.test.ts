@@ -1,0 +1,105 @@
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client";
+import { Client as ClientV1 } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport as TransportV1 } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
+import { waitForAuditRows } from "./audit-rows.ts";
+import { startTestSystem } from "./local-system.ts";
+import { InMemoryOAuthProvider } from "./oauth-client.ts";
+
+// The local system reads groups from the id_token or, with the fake Google Workspace, as group addresses.
+const ENGINEERING = ["engineering", "engineering@example.com"];
+const OPS = ["ops", "ops@example.com"];
+
+// One address for everything a user may use: real SDK clients of both eras sign in to `/mcp` and see the tools of
+// every server the policy lets them use, under names that never collide, and nothing else.
+let system: Awaited<ReturnType<typeof startTestSystem>>;
+beforeAll(async () => {
+  system = await startTestSystem({
+    originFile: {
+      path: "aggregate test",
+      content: {
+        servers: {
+          alpha: catalogServer({ name: "alpha", tools: [{ name: "search" }] }),
+          beta: catalogServer({
+            name: "beta",
+            tools: [{ name: "search" }, { name: "drop_table", annotations: { destructiveHint: true } }],
+          }),
+          vault: catalogServer({ name: "vault", tools: [{ name: "open" }] }),
+        },
+        policy: {
+          rules: [
+            { effect: "allow", who: { everyone: true }, servers: ["alpha", "beta"] },
+            { description: "only ops opens the vault", effect: "allow", who: { groups: OPS }, servers: ["vault"] },
+            {
+              description: "engineers drop nothing",
+              effect: "deny",
+              who: { groups: ENGINEERING },
+              servers: ["*"],
+              tools: ["drop_*"],
+            },
+          ],
+        },
+      },
+    },
+  });
+});
+afterAll(async () => {
+  await system?.close();
+});
+
+const mcpUrl = () => new URL(`${system.edgeUrl}/mcp`);
+
+async function signedIn(): Promise<InMemoryOAuthProvider> {
+  const provider = new InMemoryOAuthProvider();
+  const probe = new ClientV2({ name: "sign-in", version: "1.0.0" });
+  await probe.connect(new TransportV2(mcpUrl(), { authProvider: provider })).catch(() => {});
+  const callback = await provider.signInHeadlessly();
+  await new TransportV2(mcpUrl(), { authProvider: provider }).finishAuth(callback);
+  return provider;
+}
+
+describe("the aggregated /mcp through the edge (signed in as dev@example.com, group engineering)", () => {
+  it("serves a 2026-07-28 client every permitted tool, routes calls, and refuses by policy without the upstream", async () => {
+    const provider = await signedIn();
+    const client = new ClientV2({ name: "aggregate-v2", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
+    await client.connect(new TransportV2(mcpUrl(), { authProvider: provider }));
+    expect(client.getNegotiatedProtocolVersion()).toBe("2026-07-28");
+    expect(client.getInstructions()).toContain("combines the MCP servers you may use: alpha, beta.");
+    const { tools } = await client.listTools();
+    expect(tools.map((tool) => tool.name).sort()).toEqual(["alpha__search", "beta__search"]);
+    const alpha = await client.callTool({ name: "alpha__search", arguments: { text: "a" } });
+    expect(alpha.content).toEqual([{ type: "text", text: 'search on alpha: {"text":"a"}' }]);
+    const beta = await client.callTool({ name: "beta__search", arguments: {} });
+    expect(beta.content).toEqual([{ type: "text", text: "search on beta: {}" }]);
+    await expect(client.callTool({ name: "vault__open", arguments: {} })).rejects.toThrow(/refused by policy/);
+    await expect(client.callTool({ name: "beta__drop_table", arguments: {} })).rejects.toThrow(/engineers drop nothing/);
+    await client.close();
+
+    const clientId = (provider.clientInformation() as { client_id: string }).client_id;
+    const rows = await waitForAuditRows(
+      system.databaseUrl,
+      { clientId },
+      (rows) => rows.filter((row) => row.outcome === "denied").length >= 2,
+    );
+    expect(
+      rows
+        .filter((row) => row.outcome === "denied")
+        .map((row) => row.tool)
+        .sort(),
+    ).toEqual(["beta__drop_table", "vault__open"]);
+  });
+
+  it("serves a 2025-11-25 client the same through its session", async () => {
+    const provider = await signedIn();
+    const client = new ClientV1({ name: "aggregate-v1", version: "1.0.0" });
+    await client.connect(new TransportV1(mcpUrl(), { authProvider: provider as never }));
+    const { tools } = await client.listTools();
+    expect(tools.map((tool) => tool.name).sort()).toEqual(["alpha__search", "beta__search"]);
+    const result = await client.callTool({ name: "beta__search", arguments: { text: "b" } });
+    expect(result.content).toEqual([{ type: "text", text: 'search on beta: {"text":"b"}' }]);
+    const refused = await client.callTool({ name: "vault__open", arguments: {} }).catch((error: Error) => error);
+    expect(String(refused)).toMatch(/refused by policy/);
+    await client.close();
+  });
+});
