@@ -1,24 +1,17 @@
 // Memory per user of stdio upstreams: N users' children of @modelcontextprotocol/server-everything started through
 // the origin's host pool, each answering one call, then Rss and Pss read from /proc/<pid>/smaps_rollup (Linux).
 // Usage: npx --no-install node test/bench/memory.ts [--users 10] [--sharing per-user|shared]
-import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { createHostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { demoServers } from "../../local/system.ts";
 import { messagesOf, modernRequest, testHostOptions } from "../origin/modern-request.ts";
+import { memoryOf } from "./process-memory.ts";
 
 const { values } = parseArgs({
   options: { users: { type: "string", default: "10" }, sharing: { type: "string", default: "per-user" } },
 });
 const users = Number(values.users);
 const sharing = values.sharing === "shared" ? "shared" : "per-user";
-
-/** Resident and proportional set size of one process, in MiB (Pss splits shared pages among their users). */
-async function memoryOf(pid: number | "self"): Promise<{ rss: number; pss: number }> {
-  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, "utf8");
-  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1] ?? Number.NaN);
-  return { rss: kib("Rss") / 1024, pss: kib("Pss") / 1024 };
-}
 
 const everything = demoServers().everything;
 if (!everything) throw new Error("the demo server @modelcontextprotocol/server-everything is missing");
