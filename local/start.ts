@@ -12,6 +12,8 @@ const PORT_VARIABLES: Record<Exclude<keyof LocalPorts, "originInstances">, [vari
   idp: ["IDP_PORT", 8789],
   database: ["EMBEDDED_DB_PORT", 8790],
   edgeInspector: ["EDGE_INSPECTOR_PORT", 9229],
+  // After the origin instances' ports (8791 to 8794).
+  google: ["FAKE_GOOGLE_PORT", 8795],
 };
 
 function readPorts(): LocalPorts {

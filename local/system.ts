@@ -8,7 +8,10 @@ import { EdgeConfig, OriginConfig, type StdioServer } from "../contract/config/s
 import { generateEdgeSigningKey } from "../scripts/keygen.ts";
 import { startBalancer } from "./balancer.ts";
 import { EMBEDDED_POOL_MAX, startEmbeddedPostgres } from "./embedded-postgres.ts";
-import { startIdp } from "./idp/start-idp.ts";
+import { localAwsKeys, localGoogleConfig, startLocalGoogle } from "./fake-google/local-google.ts";
+import type { FakeGoogle } from "./fake-google/server.ts";
+import { freePort } from "./free-port.ts";
+import { DEV_ACCOUNTS, startIdp } from "./idp/start-idp.ts";
 import { startInOrder } from "./start-in-order.ts";
 import { startWranglerDev } from "./wrangler-dev.ts";
 
@@ -20,6 +23,8 @@ export interface LocalPorts {
   originInstances?: number[];
   idp: number;
   database: number;
+  /** The fake Google APIs (STS, IAM Credentials, Directory) the origin reads groups from; a free port when unset. */
+  google?: number;
 }
 
 export interface LocalSystemOptions {
@@ -37,6 +42,11 @@ export interface LocalSystemOptions {
    * local balancer that behaves like the ALB (round robin, cookie stickiness) takes `ports.origin`.
    */
   originInstances?: number;
+  /**
+   * How fresh Google groups are kept: the edge's `groups.ttlSeconds` and the origin's `google.cacheSeconds` (tests
+   * shorten them; `npm start` keeps the defaults).
+   */
+  groupsFreshness?: { edgeTtlSeconds: number; originCacheSeconds: number };
   log: (part: string, line: string) => void;
 }
 
@@ -49,6 +59,8 @@ export interface LocalSystem {
   idpIssuer: string;
   databaseUrl: string;
   servers: string[];
+  /** The fake Google Workspace: tests change a user's groups there. */
+  google: Pick<FakeGoogle, "url" | "setGroups">;
   close(): Promise<void>;
 }
 
@@ -71,6 +83,8 @@ interface LocalPlan {
   /** One configuration per origin instance (they differ only in port and instance id). */
   originConfigs: OriginConfig[];
   edgeEnv: Record<string, string>;
+  /** The fake Google APIs: where they listen and the AWS keys (made for this run) the origin signs with. */
+  google: { port: number; aws: ReturnType<typeof localAwsKeys> };
 }
 
 async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> {
@@ -81,6 +95,9 @@ async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> 
   const idpIssuer = `http://127.0.0.1:${ports.idp}`;
   const idpSecret = crypto.randomUUID();
   const databaseUrl = options.databaseUrl ?? `postgres://postgres@127.0.0.1:${ports.database}/postgres`;
+  const google = { port: ports.google ?? (await freePort()), aws: localAwsKeys() };
+  const googleConfig = localGoogleConfig(`http://127.0.0.1:${google.port}`);
+  if (options.groupsFreshness) googleConfig.cacheSeconds = options.groupsFreshness.originCacheSeconds;
   // The file may add servers and limits; how the local parts reach each other is not its to change.
   const wiring = {
     port: ports.origin,
@@ -100,6 +117,8 @@ async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> 
         path: options.originFile?.path ?? "local defaults",
         content: {
           servers: demoServers(),
+          // Groups from the fake Google Workspace, as the origin reads them from the real one (docs/google-workspace.md).
+          google: googleConfig,
           ...options.originFile?.content,
           ...wiring,
           ...shared,
@@ -118,9 +137,12 @@ async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> 
     IDP_SCOPES: "openid,email,profile,groups",
     SERVER_NAMES: Object.keys(originConfig.servers).join(","),
     EDGE_SIGNING_KEY: await generateEdgeSigningKey(),
+    GROUPS_SOURCE: "google-directory",
+    ADMIN_GROUPS: "ops@example.com",
+    ...(options.groupsFreshness && { GROUPS_TTL_SECONDS: String(options.groupsFreshness.edgeTtlSeconds) }),
   } satisfies Partial<Record<keyof typeof EDGE_ENV_NAMES, string>>;
   loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: edgeEnv });
-  return { edgeUrl, originUrl, idpIssuer, idpSecret, databaseUrl, originConfigs, edgeEnv };
+  return { edgeUrl, originUrl, idpIssuer, idpSecret, databaseUrl, originConfigs, edgeEnv, google };
 }
 
 /**
@@ -142,6 +164,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     }),
   );
   log("idp", `OpenID provider on ${plan.idpIssuer}`);
+  const google = await parts.start("fake Google APIs", "FAKE_GOOGLE_PORT", () =>
+    startLocalGoogle(plan.google.port, DEV_ACCOUNTS, plan.google.aws.key),
+  );
+  log("google", `fake Google STS, IAM Credentials and Directory on ${google.url}`);
 
   if (options.databaseUrl) {
     log("db", "using DATABASE_URL");
@@ -156,7 +182,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   const origins: LocalSystem["origins"] = [];
   for (const config of plan.originConfigs) {
     const name = plan.originConfigs.length > 1 ? `origin ${config.instanceId}` : "origin";
-    const origin = await parts.start(name, "ORIGIN_PORT", () => startOrigin(config, (line) => log(name, line)));
+    const origin = await parts.start(name, "ORIGIN_PORT", () =>
+      startOrigin(config, (line) => log(name, line), { awsCredentials: plan.google.aws.source }),
+    );
     origins.push({ instanceId: config.instanceId ?? "origin", ...origin });
   }
   const servers = Object.keys(plan.originConfigs[0]?.servers ?? {});
@@ -186,6 +214,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     originUrl: plan.originUrl,
     origins,
     idpIssuer: plan.idpIssuer,
+    google,
     databaseUrl: plan.databaseUrl,
     servers,
     close: parts.stopAll,

@@ -87,7 +87,10 @@ export async function startFakeGoogle(options: FakeGoogleOptions): Promise<FakeG
       apiError(response, 500, `fake Google failed: ${error.message}`, "backendError"),
     );
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", resolve);
+  });
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,

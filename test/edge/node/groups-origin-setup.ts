@@ -72,10 +72,3 @@ async function readText(request: IncomingMessage): Promise<string> {
   for await (const chunk of request) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");
 }
-
-declare module "vitest" {
-  export interface ProvidedContext {
-    /** The group tests' origin (groups-origin-setup.ts); give each test its own first path segment. */
-    groupsOriginUrl: string;
-  }
-}

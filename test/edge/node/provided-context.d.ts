@@ -13,6 +13,8 @@ declare module "vitest" {
     ingestUrl: string;
     /** Port of the loopback https host of Client ID Metadata Documents (cimd-setup.ts), as `https://localhost:<port>`. */
     cimdPort: number;
+    /** The group tests' origin (groups-origin-setup.ts): each test takes its own first path segment. */
+    groupsOriginUrl: string;
   }
 }
 
