@@ -47,6 +47,8 @@ export const ORIGIN_ENV_NAMES = {
   DATABASE_URL: ["databaseUrl", "string"],
   DATABASE_POOL_MAX: ["databasePoolMax", "number"],
   MCP_SERVERS: ["servers", "json"],
+  MCP_POLICY: ["policy", "json"],
+  AGGREGATE_UPSTREAM_TIMEOUT_SECONDS: ["aggregate.upstreamTimeoutSeconds", "number"],
   STDIO_IDLE_TIMEOUT_SECONDS: ["stdio.idleTimeoutSeconds", "number"],
   STDIO_MAX_PROCESSES: ["stdio.maxProcesses", "number"],
   REQUEST_STATE_KEY: ["requestStateKey", "string"],
