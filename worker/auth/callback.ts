@@ -6,8 +6,7 @@ import { warmUpstreams } from "../upstream/warm.ts";
 import { type PendingSignIn, renderingAuthErrors } from "./authorize.ts";
 import { domainRefusal } from "./domain-policy.ts";
 import { grantCode } from "./grant-code.ts";
-import { withGrantGroups } from "./groups/grant-groups.ts";
-import { GroupsUnavailable } from "./groups/origin-groups.ts";
+import { signInGroups } from "./groups/grant-groups.ts";
 import { errorPage } from "./html.ts";
 import { discoverProvider } from "./idp/discovery.ts";
 import { exchangeCode } from "./idp/exchange-code.ts";
@@ -56,15 +55,8 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
     }
 
     const { emailVerified: _checked, ...verified } = user;
-    let props: UserProps;
-    try {
-      props = await withGrantGroups(config, verified, original.clientId);
-    } catch (error) {
-      if (!(error instanceof GroupsUnavailable)) throw error;
-      // Fail closed: a grant without the user's current groups could open what they no longer may use.
-      console.warn(`sign-in refused at the groups step: ${error.message}`);
-      return errorPage(503, `Signing in needs your groups, and ${error.message}. Try again in a minute.`);
-    }
+    const props = await signInGroups(config, verified, original.clientId);
+    if (props instanceof Response) return props;
     const redirectTo = await grantCode(oauth, original, props, config.adminGroups);
     recordAudit(env, ctx, { ...audit(), kind: "auth.sign_in", outcome: "ok" });
     ctx.waitUntil(warmUpstreams(env, config, props, original.clientId));
