@@ -24,6 +24,9 @@ const edited = (token: string, change: (request: Signed) => void) => {
   change(request);
   return encodeURIComponent(JSON.stringify(request));
 };
+/** The fake's verdict on a token changed after signing. */
+const problemAfter = (change: (request: Signed) => void) => (token: string) =>
+  awsSubjectTokenProblem(edited(token, change), AUDIENCE, [AWS_KEY]);
 const header = (request: Signed, key: string) => request.headers.find((entry) => entry.key === key) as { value: string };
 
 describe("the fake STS's check of an AWS subject token", () => {
@@ -40,38 +43,23 @@ describe("the fake STS's check of an AWS subject token", () => {
     ["an unknown access key", (token: string) => awsSubjectTokenProblem(token, AUDIENCE, []), /access key id is unknown/],
     [
       "another action",
-      (token: string) =>
-        awsSubjectTokenProblem(
-          edited(token, (request) => {
-            request.url = request.url.replace("GetCallerIdentity", "AssumeRole");
-          }),
-          AUDIENCE,
-          [AWS_KEY],
-        ),
+      problemAfter((request) => {
+        request.url = request.url.replace("GetCallerIdentity", "AssumeRole");
+      }),
       /GetCallerIdentity/,
     ],
     [
       "a changed signed header",
-      (token: string) =>
-        awsSubjectTokenProblem(
-          edited(token, (request) => {
-            header(request, "host").value = "sts.us-east-1.amazonaws.com";
-          }),
-          AUDIENCE,
-          [AWS_KEY],
-        ),
+      problemAfter((request) => {
+        header(request, "host").value = "sts.us-east-1.amazonaws.com";
+      }),
       /region|signature/,
     ],
     [
       "an old signature",
-      (token: string) =>
-        awsSubjectTokenProblem(
-          edited(token, (request) => {
-            header(request, "x-amz-date").value = "20200101T000000Z";
-          }),
-          AUDIENCE,
-          [AWS_KEY],
-        ),
+      problemAfter((request) => {
+        header(request, "x-amz-date").value = "20200101T000000Z";
+      }),
       /date|expired/,
     ],
     ["no serialized request", () => awsSubjectTokenProblem("not-json", AUDIENCE, [AWS_KEY]), /URL-encoded JSON/],
