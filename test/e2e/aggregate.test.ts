@@ -82,12 +82,9 @@ describe("the aggregated /mcp through the edge (signed in as dev@example.com, gr
       { clientId },
       (rows) => rows.filter((row) => row.outcome === "denied").length >= 2,
     );
-    expect(
-      rows
-        .filter((row) => row.outcome === "denied")
-        .map((row) => row.tool)
-        .sort(),
-    ).toEqual(["beta__drop_table", "vault__open"]);
+    // Audited under the server the public name names, with the tool as the client called it.
+    const denied = rows.filter((row) => row.outcome === "denied").map((row) => `${row.server} ${row.tool}`);
+    expect(denied.sort()).toEqual(["beta beta__drop_table", "vault vault__open"]);
   });
 
   it("serves a 2025-11-25 client the same through its session", async () => {

@@ -1,4 +1,5 @@
 import type { OAuthResourceContext } from "@cloudflare/workers-oauth-provider";
+import { serverOfPublicName } from "../../contract/aggregated-names.ts";
 import { ServerName } from "../../contract/config/schema.ts";
 import { ALL_SERVERS, originMcpPath } from "../../contract/edge-assertion.ts";
 import { recordAudit } from "../audit/record.ts";
@@ -112,7 +113,7 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
         userSub: user.sub,
         userEmail: user.email,
         clientId: ctx.auth.clientId,
-        server: server.name,
+        server: auditedServer(server.name, message.tool, config.servers),
         method: message.method,
         tool: message.tool,
         protocolVersion: message.protocolVersion,
@@ -170,6 +171,10 @@ function serverOf(pathname: string, servers: readonly string[]): ServerOfPath {
     ? { success: true, name: name.data }
     : { success: false, message: `unknown server "${name.data}"; this edge serves: ${known}` };
 }
+
+/** The server a request is audited under: on the aggregated endpoint, the one its tool's public name names, if any. */
+const auditedServer = (server: string, tool: string | undefined, servers: readonly string[]): string =>
+  server === ALL_SERVERS ? ((tool && serverOfPublicName(tool, servers)) ?? ALL_SERVERS) : server;
 
 /** The body as text with its size in bytes, or null when it is larger than allowed (counted while it streams in). */
 async function readBody(request: Request): Promise<{ text: string; bytes: number } | null> {

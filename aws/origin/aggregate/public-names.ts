@@ -1,10 +1,9 @@
 import { createHash } from "node:crypto";
+import { AGGREGATED_NAME_SEPARATOR } from "../../../contract/aggregated-names.ts";
 
 /** Clients refuse longer tool names (the specification's SEP-986 limit many of them enforce). */
 export const MAX_PUBLIC_NAME = 64;
 
-/** Between the server name and the upstream's own name. Server names never contain `_` (contract ServerName). */
-const SEPARATOR = "__";
 const HASH_LENGTH = 8;
 
 /**
@@ -13,18 +12,10 @@ const HASH_LENGTH = 8;
  * name shorter than 64 therefore always reads back as itself; only a 64-character name needs the server's table.
  */
 export function publicName(server: string, original: string, salt = 0): string {
-  const whole = `${server}${SEPARATOR}${original}`;
+  const whole = `${server}${AGGREGATED_NAME_SEPARATOR}${original}`;
   if (whole.length <= MAX_PUBLIC_NAME && salt === 0) return whole;
   const hash = createHash("sha256").update(`${salt}\u0000${original}`).digest("hex").slice(0, HASH_LENGTH);
   return `${whole.slice(0, MAX_PUBLIC_NAME - HASH_LENGTH - 1)}-${hash}`;
-}
-
-/** The server a public name belongs to (the configured server whose prefix it carries), or undefined. */
-export function serverOfPublicName(name: string, servers: readonly string[]): string | undefined {
-  const end = name.indexOf(SEPARATOR);
-  if (end <= 0) return undefined;
-  const server = name.slice(0, end);
-  return servers.includes(server) ? server : undefined;
 }
 
 /**
@@ -62,5 +53,5 @@ export class NameTable {
 
 /** The upstream name behind a public name that needs no table (shorter than 64: never shortened). */
 export function plainOriginal(name: string, server: string): string | undefined {
-  return name.length < MAX_PUBLIC_NAME ? name.slice(server.length + SEPARATOR.length) : undefined;
+  return name.length < MAX_PUBLIC_NAME ? name.slice(server.length + AGGREGATED_NAME_SEPARATOR.length) : undefined;
 }

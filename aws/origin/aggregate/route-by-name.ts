@@ -1,8 +1,9 @@
+import { serverOfPublicName } from "../../../contract/aggregated-names.ts";
 import { POLICY_DENIED_CODE } from "../../../contract/config/policy.ts";
 import type { Aggregation } from "./aggregation.ts";
 import { wholeList } from "./lists.ts";
 import { errorAnswer } from "./messages.ts";
-import { NameTable, plainOriginal, serverOfPublicName } from "./public-names.ts";
+import { NameTable, plainOriginal } from "./public-names.ts";
 
 const INVALID_PARAMS = -32602;
 
