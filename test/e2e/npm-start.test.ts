@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,6 +36,26 @@ function waitForOutput(process: ChildProcess, marker: string, timeoutMs: number)
   });
 }
 
+/** The demo upstream's processes among `pid`'s descendants. */
+const upstreamChildren = (pid: number) =>
+  descendantsOf(pid).filter((descendant) => commandLineOf(descendant).includes("server-everything"));
+
+function commandLineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`not so within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 describe("npm start", () => {
   it("prints where everything is, serves a signed-in MCP call, and stops on Ctrl-C leaving no process behind", async () => {
     dataDir = await mkdtemp(join(tmpdir(), "mcp-npm-start-"));
@@ -61,11 +82,25 @@ describe("npm start", () => {
     expect(banner).toContain(`"url":"${mcpUrl}"`);
     expect(banner).toContain("signed in automatically as dev@example.com");
 
-    // A real call starts the user's stdio child, so the process tree holds everything npm start runs.
+    // The URL works exactly as printed: its host serves the discovery document naming that same URL, and the
+    // endpoint asks for a token there (issue 13 found a 404 when the edge was addressed as printed).
+    const printed = new URL(mcpUrl);
+    expect((await fetch(new URL("/healthz", printed))).status).toBe(200);
+    const metadata = await fetch(new URL(`/.well-known/oauth-protected-resource${printed.pathname}`, printed));
+    expect(metadata.status).toBe(200);
+    expect(await metadata.json()).toMatchObject({ resource: mcpUrl, authorization_servers: [printed.origin] });
+    const unauthorized = await fetch(printed, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(unauthorized.status).toBe(401);
+    expect(unauthorized.headers.get("www-authenticate")).toContain(`${printed.origin}/.well-known/oauth-protected-resource`);
+
+    // Signing in starts the user's stdio child in the background, before their first call (warmOnSignIn).
+    expect(upstreamChildren(child.pid as number)).toEqual([]);
     const provider = new InMemoryOAuthProvider();
     const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider as never });
     await new Client({ name: "npm-start-test", version: "1.0.0" }).connect(transport).catch(() => {});
-    await transport.finishAuth((await provider.signInHeadlessly()).get("code") ?? "");
+    const signedIn = await provider.signInHeadlessly();
+    await waitUntil(() => upstreamChildren(child?.pid as number).length === 1);
+    await transport.finishAuth(signedIn.get("code") ?? "");
     const client = new Client({ name: "npm-start-test", version: "1.0.0" });
     await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider as never }));
     expect(await client.callTool({ name: "echo", arguments: { message: "hi" } })).toMatchObject({
