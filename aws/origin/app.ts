@@ -15,6 +15,7 @@ import { registerGroupsRoute } from "./identity/groups-route.ts";
 import { UPSTREAM_JWKS_PATH } from "./identity/upstream-identity.ts";
 import type { OriginMetrics } from "./metrics/registry.ts";
 import { METRICS_PATH, measureMcpRequests, serveMetrics } from "./metrics/route.ts";
+import { registerOpsStatsRoute } from "./ops/stats-route.ts";
 import { type AssertionVariables, requireAssertion } from "./trust/require-assertion.ts";
 import type { VerifiedAssertion } from "./trust/verify-assertion.ts";
 
@@ -97,6 +98,7 @@ export function createOriginApp(parts: OriginParts) {
     return c.json(stored);
   });
   registerAuditSearchRoute(app, guarded, parts.auditDatabase);
+  registerOpsStatsRoute(app, guarded, parts.auditDatabase);
   registerGroupsRoute(app, guarded, parts.groups);
 
   if (parts.metrics) app.use("/servers/:server/mcp", measureMcpRequests(parts.metrics.requests));

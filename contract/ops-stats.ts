@@ -1,0 +1,66 @@
+import { z } from "zod";
+
+/**
+ * What the ops dashboard shows for a time window, as the origin's audit store answers it (GET /ops/stats) and as the
+ * edge's Analytics Engine source builds it: one shape, so the page never knows where its numbers came from.
+ */
+
+/** Where the origin answers the dashboard's aggregates (edge assertion with `purpose: "ops"`). */
+export const OPS_STATS_PATH = "/ops/stats";
+
+/** The windows the dashboard offers, each cut into buckets for its charts. */
+export const OPS_WINDOWS = {
+  "1h": { seconds: 3600, bucketSeconds: 300, label: "last hour" },
+  "24h": { seconds: 86_400, bucketSeconds: 3600, label: "last 24 hours" },
+  "7d": { seconds: 604_800, bucketSeconds: 21_600, label: "last 7 days" },
+} as const;
+export type OpsWindow = keyof typeof OPS_WINDOWS;
+export const OPS_WINDOW_NAMES = Object.keys(OPS_WINDOWS) as OpsWindow[];
+
+/** Whether a query value names a window. */
+export const isOpsWindow = (value: string | undefined): value is OpsWindow =>
+  value !== undefined && Object.hasOwn(OPS_WINDOWS, value);
+
+/** How many rows the per-tool, top-user and top-client tables hold at most. */
+export const OPS_TOP_ROWS = 20;
+
+const count = z.number().nonnegative();
+const millis = z.number().nonnegative().nullable();
+
+/** MCP calls (`mcp.request` events) and how they went; an error is any outcome but `ok`. */
+const CallFigures = z.object({ calls: count, errors: count, p50Ms: millis, p95Ms: millis });
+export type CallFigures = z.infer<typeof CallFigures>;
+
+export const OpsStats = z.object({
+  window: z.enum(OPS_WINDOW_NAMES as [OpsWindow, ...OpsWindow[]]),
+  /** The window's end (ISO time); it starts `OPS_WINDOWS[window].seconds` earlier. */
+  until: z.string(),
+  totals: CallFigures,
+  /** Calls and errors per bucket, oldest first, every bucket present (zero when nothing happened). */
+  series: z.array(z.object({ start: z.string(), calls: count, errors: count })),
+  servers: z.array(CallFigures.extend({ server: z.string() })),
+  tools: z.array(CallFigures.extend({ server: z.string(), tool: z.string() })),
+  /** Authentications (sign-ins and the token checks of MCP calls) and those refused (refused tokens, denied sign-ins, reused refresh tokens). */
+  auth: z.object({ attempts: count, failures: count }),
+  /** Who called most: an e-mail from the audit store, a pseudonymous hash from Analytics Engine. */
+  topUsers: z.array(z.object({ user: z.string(), calls: count })),
+  topClients: z.array(z.object({ client: z.string(), calls: count })),
+  /** Requests refused for their rate, at the authorization endpoints and at MCP. */
+  rateLimited: z.object({ auth: count, mcp: count }),
+  /** Event time to stored time, when the source stores events (null: this source cannot tell). */
+  deliveryLag: z.object({ p50Ms: millis, p95Ms: millis, maxMs: millis }).nullable(),
+});
+export type OpsStats = z.infer<typeof OpsStats>;
+
+/** One recent call in the live tail. */
+export const TailCall = z.object({
+  time: z.string(),
+  user: z.string().optional(),
+  client: z.string().optional(),
+  server: z.string().optional(),
+  tool: z.string().optional(),
+  method: z.string().optional(),
+  outcome: z.string(),
+  latencyMs: z.number().nonnegative(),
+});
+export type TailCall = z.infer<typeof TailCall>;

@@ -1,0 +1,160 @@
+import { randomUUID } from "node:crypto";
+import { type CryptoKey, createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createOriginApp } from "../../aws/origin/app.ts";
+import { createAuditStore } from "../../aws/origin/audit/store.ts";
+import { migrate } from "../../aws/origin/db/migrate.ts";
+import { createHostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
+import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
+import type { AuditEvent } from "../../contract/audit-event.ts";
+import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
+import { OpsStats } from "../../contract/ops-stats.ts";
+import { type TestDatabase, withTestDatabase } from "./database.ts";
+import { testHostOptions } from "./modern-request.ts";
+
+// GET /ops/stats against a real database: the dashboard's aggregates, and who may read them.
+const EDGE = "https://edge.example.test";
+const ORIGIN = "https://origin.example.test";
+const KID = "edge-key-1";
+
+let database: TestDatabase;
+let edgeKey: CryptoKey;
+let app: ReturnType<typeof createOriginApp>;
+
+const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+const call = (minutes: number, fields: Partial<AuditEvent>): AuditEvent => ({
+  id: randomUUID(),
+  time: minutesAgo(minutes),
+  kind: "mcp.request",
+  outcome: "ok",
+  latencyMs: 10,
+  ...fields,
+});
+
+// Within the last hour: 4 calls to github (one failed), 1 to docs; older ones fall outside the hour only.
+const EVENTS: AuditEvent[] = [
+  call(1, { server: "github", tool: "search", userEmail: "ada@example.com", clientId: "claude", latencyMs: 10 }),
+  call(2, { server: "github", tool: "search", userEmail: "ada@example.com", clientId: "claude", latencyMs: 20 }),
+  call(3, { server: "github", tool: "create_issue", userEmail: "bob@example.com", clientId: "cursor", latencyMs: 30 }),
+  call(4, {
+    server: "github",
+    tool: "search",
+    userEmail: "ada@example.com",
+    clientId: "claude",
+    outcome: "error",
+    latencyMs: 400,
+  }),
+  call(5, { server: "docs", method: "resources/read", userSub: "sub-carol", clientId: "vscode", latencyMs: 50 }),
+  call(120, { server: "docs", tool: "lookup", userEmail: "old@example.com", latencyMs: 1 }),
+  { id: randomUUID(), time: minutesAgo(6), kind: "auth.sign_in", outcome: "ok", latencyMs: 5 },
+  { id: randomUUID(), time: minutesAgo(7), kind: "auth.denied", outcome: "denied", httpStatus: 401, latencyMs: 1 },
+  { id: randomUUID(), time: minutesAgo(8), kind: "auth.rate_limited", outcome: "denied", count: 7, latencyMs: 0 },
+  { id: randomUUID(), time: minutesAgo(9), kind: "mcp.rate_limited", outcome: "denied", count: 3, latencyMs: 0 },
+];
+
+beforeAll(async () => {
+  database = await withTestDatabase();
+  await migrate(database.pool);
+  const pair = await generateKeyPair("ES256", { extractable: true });
+  edgeKey = pair.privateKey;
+  const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: KID, alg: "ES256" };
+  app = createOriginApp({
+    verifyAssertion: createAssertionVerifier({
+      issuer: EDGE,
+      audience: ORIGIN,
+      keys: createLocalJWKSet({ keys: [publicJwk] }),
+      claimJti: createReplayGuard(database.pool).claim,
+    }),
+    pool: createHostPool({ servers: {}, idleTimeoutMs: 60_000, maxProcesses: 1, host: testHostOptions, log: () => {} }),
+    upstreamJwks: () => ({ keys: [] }),
+    instanceId: "origin-test",
+    auditStore: createAuditStore(database.pool),
+    auditDatabase: database.pool,
+    checkDatabase: async () => void (await database.pool.query("select 1")),
+  });
+});
+afterAll(async () => {
+  await database?.close();
+});
+
+async function assertion(purpose: string): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ sub: "admin-1", client_id: "ops-dashboard", purpose })
+    .setProtectedHeader({ alg: "ES256", typ: EDGE_ASSERTION_TYPE, kid: KID })
+    .setIssuer(EDGE)
+    .setAudience(ORIGIN)
+    .setJti(crypto.randomUUID())
+    .setIssuedAt(now)
+    .setExpirationTime(now + 60)
+    .sign(edgeKey);
+}
+
+async function stats(window: string, purpose = "ops") {
+  return app.request(`/ops/stats?window=${window}`, { headers: { [EDGE_ASSERTION_HEADER]: await assertion(purpose) } });
+}
+
+describe("GET /ops/stats", () => {
+  it("answers an empty window with zeros, no percentiles and every bucket present", async () => {
+    const response = await stats("1h");
+    expect(response.status).toBe(200);
+    const body = OpsStats.parse(await response.json());
+    expect(body.totals).toEqual({ calls: 0, errors: 0, p50Ms: null, p95Ms: null });
+    expect(body.series).toHaveLength(12);
+    expect(body.series.every((bucket) => bucket.calls === 0)).toBe(true);
+    expect(body.servers).toEqual([]);
+    expect(body.auth).toEqual({ attempts: 0, failures: 0 });
+    expect(body.deliveryLag).toEqual({ p50Ms: null, p95Ms: null, maxMs: null });
+  });
+
+  it("aggregates calls, errors and latency per server and tool, users, clients, auth, limits and lag", async () => {
+    await createAuditStore(database.pool).insert(EVENTS);
+    const body = OpsStats.parse(await (await stats("1h")).json());
+    expect(body.totals).toMatchObject({ calls: 5, errors: 1, p50Ms: 30 });
+    expect(body.totals.p95Ms).toBeGreaterThan(50);
+    expect(body.servers.map(({ server, calls, errors }) => [server, calls, errors])).toEqual([
+      ["github", 4, 1],
+      ["docs", 1, 0],
+    ]);
+    expect(body.servers[0]?.p50Ms).toBe(25);
+    expect(body.tools.map(({ server, tool, calls }) => [server, tool, calls])).toEqual([
+      ["github", "search", 3],
+      ["github", "create_issue", 1],
+    ]);
+    expect(body.series.reduce((sum, bucket) => sum + bucket.calls, 0)).toBe(5);
+    expect(body.series.reduce((sum, bucket) => sum + bucket.errors, 0)).toBe(1);
+    expect(body.topUsers).toEqual([
+      { user: "ada@example.com", calls: 3 },
+      { user: "bob@example.com", calls: 1 },
+      { user: "sub-carol", calls: 1 },
+    ]);
+    expect(body.topClients[0]).toEqual({ client: "claude", calls: 3 });
+    // 5 calls and 1 sign-in got through; 1 refused token did not.
+    expect(body.auth).toEqual({ attempts: 7, failures: 1 });
+    expect(body.rateLimited).toEqual({ auth: 7, mcp: 3 });
+    expect(body.deliveryLag?.maxMs).toBeGreaterThan(0);
+  });
+
+  it("takes older events into the longer windows", async () => {
+    const body = OpsStats.parse(await (await stats("24h")).json());
+    expect(body.totals.calls).toBe(6);
+    expect(body.series).toHaveLength(24);
+    expect(OpsStats.parse(await (await stats("7d")).json()).series).toHaveLength(28);
+  });
+
+  it("refuses an unknown window, naming the ones it knows", async () => {
+    const response = await stats("1y");
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ detail: 'window: expected one of 1h, 24h, 7d; got "1y"' });
+  });
+
+  it.each(["mcp", "audit-delivery", "groups"])("refuses an assertion with purpose %s (403)", async (purpose) => {
+    const response = await stats("1h", purpose);
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ reason: "purpose" });
+  });
+
+  it("refuses a request without an assertion (401)", async () => {
+    expect((await app.request("/ops/stats?window=1h")).status).toBe(401);
+  });
+});
