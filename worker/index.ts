@@ -22,6 +22,7 @@ import { forBrowsers } from "./mcp/browser-answers.ts";
 import { refuseForeignOrigin } from "./mcp/origin-check.ts";
 import { mcpRateLimited } from "./mcp/rate-limit.ts";
 import { healthz, readyz } from "./ops/health.ts";
+import { registerOpsRoutes } from "./ops/routes.ts";
 import { serveEdgeJwks } from "./upstream/jwks.ts";
 
 const app = new Hono<{ Bindings: EdgeEnv }>();
@@ -66,6 +67,9 @@ app.on(["GET", "OPTIONS"], "/.well-known/oauth-protected-resource", (c) => {
   return edgeOAuth(config).mcpResourceServer.fetch(pathAware, c.env, c.executionCtx as ExecutionContext);
 });
 app.on(["GET", "OPTIONS"], "/.well-known/oauth-protected-resource/*", mcpResource);
+
+// The ops dashboard for holders of `mcp:admin`, signed in through the edge's own /authorize (worker/ops/).
+registerOpsRoutes(app);
 
 // Everything else the library serves: AS metadata, token, revocation, dynamic registration.
 app.all("*", (c) => edgeOAuth(edgeConfig(c.env)).authorizationServer.fetch(c.req.raw, c.env, c.executionCtx as ExecutionContext));

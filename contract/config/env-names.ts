@@ -36,6 +36,11 @@ export const EDGE_ENV_NAMES = {
   RATE_LIMIT_AUTHORIZE_PER_MINUTE: ["oauth.authorizeRequestsPerMinute", "number"],
   RATE_LIMIT_REGISTER_PER_MINUTE: ["oauth.registrationsPerMinute", "number"],
   CIMD_ALLOWED_HOSTS: ["oauth.cimdAllowedHosts", "list"],
+  OPS_SOURCE: ["ops.source", "string"],
+  OPS_ANALYTICS_ACCOUNT_ID: ["ops.analyticsEngine.accountId", "string"],
+  OPS_ANALYTICS_API_TOKEN: ["ops.analyticsEngine.apiToken", "string"],
+  OPS_ANALYTICS_DATASET: ["ops.analyticsEngine.dataset", "string"],
+  OPS_ANALYTICS_SQL_URL: ["ops.analyticsEngine.sqlUrl", "string"],
 } as const satisfies EnvNames;
 
 export const ORIGIN_ENV_NAMES = {

@@ -204,6 +204,38 @@ export const EdgeConfig = z.strictObject({
    * sign-in and on every refresh); everyone else is silently not granted it. Empty: nobody is.
    */
   adminGroups: z.array(z.string().min(1)).default([]),
+  /** The ops dashboard at `/ops`, for holders of `mcp:admin` (docs/dashboard.md). */
+  ops: z
+    .strictObject({
+      /**
+       * Where its figures come from: `audit-store` (the origin's audit trail through GET /ops/stats; users by e-mail)
+       * or `analytics-engine` (Workers Analytics Engine's SQL API, for production traffic; users by pseudonymous hash),
+       * which needs `ops.analyticsEngine`.
+       */
+      source: z.enum(["audit-store", "analytics-engine"]).default("audit-store"),
+      /** Analytics Engine's SQL API, read with an API token that has Account Analytics: Read. */
+      analyticsEngine: z
+        .strictObject({
+          /** The Cloudflare account that holds the dataset (32 hexadecimal digits). */
+          accountId: z.string().regex(/^[0-9a-f]{32}$/, "expected the 32-hexadecimal-digit Cloudflare account id"),
+          /** An API token with Account Analytics: Read. A Worker secret (`OPS_ANALYTICS_API_TOKEN`). */
+          apiToken: z.string().min(1),
+          /** The dataset the edge writes (wrangler.toml `analytics_engine_datasets`). */
+          dataset: z
+            .string()
+            .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "expected a dataset name: letters, digits and underscores")
+            .default("mcp_edge_proxy"),
+          /** The SQL API's URL; change it only to point at a stand-in. Default: Cloudflare's, for `accountId`. */
+          sqlUrl: ServiceUrl.optional(),
+        })
+        .optional(),
+    })
+    .refine((ops) => ops.source !== "analytics-engine" || ops.analyticsEngine, {
+      path: ["analyticsEngine"],
+      message:
+        'expected accountId and apiToken (OPS_ANALYTICS_ACCOUNT_ID, OPS_ANALYTICS_API_TOKEN) with source "analytics-engine"',
+    })
+    .prefault({}),
 });
 export type EdgeConfig = z.infer<typeof EdgeConfig>;
 

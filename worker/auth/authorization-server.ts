@@ -8,6 +8,7 @@ import { mcpResource, serverResource } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
 import { handleMcp } from "../mcp/handler.ts";
 import { serverSegment } from "../mcp/server-path.ts";
+import { opsResource } from "../ops/paths.ts";
 import { GuardedAuthorizationServer } from "./cimd/guarded-authorization-server.ts";
 import { GRANTABLE_SCOPES, MCP_SCOPE } from "./grantable-scopes.ts";
 import { refreshedGrant } from "./groups/refreshed-grant.ts";
@@ -45,7 +46,8 @@ export function edgeOAuth(config: EdgeConfig): EdgeOAuth {
   // The token endpoint refuses CIMD URLs on local or private hosts before the library would fetch them (SSRF).
   const authorizationServer = new GuardedAuthorizationServer(config.oauth.cimdAllowedHosts, {
     issuer: config.publicUrl,
-    resources: [umbrella, ...config.servers.map((server) => serverResource(config, server))],
+    // The ops dashboard is a resource of its own: its tokens open nothing else, and no MCP client's token opens it.
+    resources: [umbrella, opsResource(config), ...config.servers.map((server) => serverResource(config, server))],
     // Some clients (Claude Code among them) send no `resource`: they get the umbrella, good for every server.
     defaultResource: umbrella,
     authorizeEndpoint: `${config.publicUrl}${AUTHORIZE_PATH}`,

@@ -1,12 +1,17 @@
 import type { ConsentDescription } from "@cloudflare/workers-oauth-provider";
 import type { EdgeConfig } from "../../contract/config/schema.ts";
 import { mcpResource } from "../config.ts";
+import { opsResource } from "../ops/paths.ts";
 import { clientLabel } from "./clients/client-label.ts";
 import { escapeHtml, htmlPage } from "./html.ts";
 import { describeScope } from "./scope-descriptions.ts";
 
 /** The servers a grant opens: every server the user may use (the umbrella `/mcp`), or one. */
-export type GrantedServers = { every: true; names: readonly string[] } | { every: false; name: string };
+export type GrantedServers =
+  | { every: true; names: readonly string[] }
+  | { every: false; name: string }
+  /** The ops dashboard's resource: no MCP server at all. */
+  | { every: false; dashboard: true };
 
 export interface ConsentView {
   details: ConsentDescription;
@@ -51,10 +56,12 @@ export const companyName = (config: EdgeConfig): string => config.displayName ??
 export function grantedServers(config: EdgeConfig, resource: string | undefined): GrantedServers {
   const umbrella = mcpResource(config);
   if (!resource || resource === umbrella) return { every: true, names: config.servers };
+  if (resource === opsResource(config)) return { every: false, dashboard: true };
   return { every: false, name: resource.slice(umbrella.length + 1) };
 }
 
 function serversText(servers: GrantedServers): string {
+  if ("dashboard" in servers) return "None: only this proxy's ops dashboard";
   if (!servers.every) return `Only <strong>${escapeHtml(servers.name)}</strong>`;
   const names = servers.names.map((server) => `<strong>${escapeHtml(server)}</strong>`).join(", ");
   return `Every server you are allowed to use${names ? `: ${names}` : ""}`;

@@ -1,0 +1,160 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { EdgeConfig } from "../../contract/config/schema.ts";
+import { cookieName, setCookie } from "../../worker/ops/sign-in/cookies.ts";
+import { PUBLIC_URL } from "./edge-env.ts";
+import { type GroupsEdge, groupsEdge, originSaw, signedIn } from "./groups-sign-in.ts";
+import { cookiesOf, signInAtIdp } from "./sign-in.ts";
+
+// The ops dashboard's browser sign-in, in workerd against the local OpenID provider: /ops sends the browser through
+// the edge's own /authorize as a first-party client, and opens only for a token of its own resource with mcp:admin.
+// The local IdP signs everyone in here as dev@example.com, in the group "engineering" (id_token claim).
+const ADMIN = { ADMIN_GROUPS: "engineering" };
+const NOT_ADMIN = { ADMIN_GROUPS: "ops,platform" };
+const OPS = `${PUBLIC_URL}/ops`;
+
+/** Only cookies that hold something (a cleared cookie has an empty value). */
+const heldCookies = (...responses: Response[]) =>
+  cookiesOf(...responses)
+    .split("; ")
+    .filter((pair) => pair && !pair.endsWith("="))
+    .join("; ");
+
+/** A browser's way from /ops to a session: consent, the IdP, the edge's callback, the dashboard's callback. */
+async function signInToOps(edge: GroupsEdge): Promise<{ session: string; finish: Response }> {
+  const start = await edge.call("/ops");
+  expect(start.status).toBe(302);
+  const signInCookie = heldCookies(start);
+  const consent = await edge.call(start.headers.get("location") ?? "");
+  expect(consent.status).toBe(200);
+  const html = await consent.text();
+  expect(html).toContain("None: only this proxy's ops dashboard");
+  const handle = /name="handle" value="([^"]+)"/.exec(html)?.[1] ?? "";
+  const consentCookie = cookiesOf(consent);
+  const approved = await edge.call("/authorize", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie: consentCookie },
+    body: new URLSearchParams({ handle, decision: "approve" }),
+  });
+  const atEdge = await signInAtIdp(approved.headers.get("location") ?? "");
+  const callback = await edge.call(atEdge.toString(), { headers: { cookie: `${consentCookie}; ${cookiesOf(approved)}` } });
+  const back = callback.headers.get("location") ?? "";
+  expect(back.startsWith(`${OPS}/callback?`)).toBe(true);
+  const finish = await edge.call(back, { headers: { cookie: signInCookie } });
+  return { session: heldCookies(finish), finish };
+}
+
+const opsPage = (edge: GroupsEdge, cookie?: string) => edge.call("/ops", cookie ? { headers: { cookie } } : {});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("/ops sign-in", () => {
+  it("sends a browser without a session to the edge's /authorize: PKCE, mcp:admin, its own resource and callback", async () => {
+    const answer = await opsPage(groupsEdge(ADMIN));
+    expect(answer.status).toBe(302);
+    const location = new URL(answer.headers.get("location") ?? "");
+    expect(location.origin + location.pathname).toBe(`${PUBLIC_URL}/authorize`);
+    expect(Object.fromEntries(location.searchParams)).toMatchObject({
+      response_type: "code",
+      scope: "mcp:admin",
+      resource: OPS,
+      redirect_uri: `${OPS}/callback`,
+      code_challenge_method: "S256",
+    });
+    const signIn = answer.headers.getSetCookie().find((line) => line.startsWith("mcp-ops-sign-in="));
+    expect(signIn).toMatch(/HttpOnly; SameSite=Lax; Max-Age=600/);
+  });
+
+  it("opens the dashboard to an administrator, and reads its figures under an ops assertion naming them", async () => {
+    const edge = groupsEdge(ADMIN);
+    const { session, finish } = await signInToOps(edge);
+    expect(finish.status).toBe(303);
+    expect(finish.headers.get("location")).toBe(OPS);
+    expect(finish.headers.getSetCookie().find((line) => line.startsWith("mcp-ops="))).toMatch(/HttpOnly; SameSite=Lax/);
+    const page = await opsPage(edge, session);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-security-policy")).toMatch(/default-src 'none'/);
+    expect(page.headers.get("content-security-policy")).not.toMatch(/unsafe-inline/);
+    expect(page.headers.get("cache-control")).toBe("no-store");
+    const html = await page.text();
+    expect(html).toContain("<h1>MCP traffic, last 24 hours</h1>");
+    expect(html).toContain("Signed in as dev@example.com");
+    const asked = (await originSaw(edge)).find((seen) => seen.path.startsWith("/ops/stats"));
+    expect(asked?.claims).toMatchObject({ purpose: "ops", email: "dev@example.com" });
+  });
+
+  it("refuses a user without mcp:admin with a 403 page naming the scope, the admin groups and theirs", async () => {
+    const edge = groupsEdge(NOT_ADMIN);
+    const { session } = await signInToOps(edge);
+    const page = await opsPage(edge, session);
+    expect(page.status).toBe(403);
+    const text = (await page.text()).replace(/<[^>]+>/g, "");
+    expect(text).toContain("without the mcp:admin scope");
+    expect(text).toContain("members of ops, platform (the edge's adminGroups)");
+    expect(text).toContain("Your groupsengineering");
+    expect((await edge.call("/ops/tail.json", { headers: { cookie: session } })).status).toBe(403);
+    // No figures were read for them.
+    expect((await originSaw(edge)).some((seen) => seen.path.startsWith("/ops/stats"))).toBe(false);
+  });
+
+  it("does not take a forged session cookie: back to sign-in, the cookie cleared", async () => {
+    const edge = groupsEdge(ADMIN);
+    const answer = await opsPage(edge, "mcp-ops=user:grant:forged-secret-value");
+    expect(answer.status).toBe(302);
+    expect(answer.headers.get("location")).toMatch(/\/authorize\?/);
+    expect(answer.headers.getSetCookie()).toContain("mcp-ops=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    expect((await edge.call("/ops/tail.json", { headers: { cookie: "mcp-ops=forged" } })).status).toBe(401);
+  });
+
+  it("does not take an expired session", async () => {
+    const edge = groupsEdge(ADMIN);
+    const { session } = await signInToOps(edge);
+    expect((await opsPage(edge, session)).status).toBe(200);
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 2 * 3600_000 });
+    expect((await opsPage(edge, session)).status).toBe(302);
+  });
+
+  it("does not take an MCP client's token, even one with mcp:admin: it is for another resource", async () => {
+    const edge = groupsEdge(ADMIN);
+    const tokens = await signedIn(edge, "mcp mcp:admin");
+    expect(tokens.scope).toContain("mcp:admin");
+    expect((await opsPage(edge, `mcp-ops=${tokens.access_token}`)).status).toBe(302);
+  });
+
+  it("gives a dashboard token that opens no MCP server", async () => {
+    const edge = groupsEdge(ADMIN);
+    const { session } = await signInToOps(edge);
+    const token = session.slice("mcp-ops=".length);
+    const mcp = await edge.call("/mcp/everything", {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    expect(mcp.status).toBe(401);
+  });
+
+  it("refuses a callback from another browser (no sign-in cookie) or with another state", async () => {
+    const edge = groupsEdge(ADMIN);
+    const start = await opsPage(edge);
+    const cookie = heldCookies(start);
+    expect((await edge.call("/ops/callback?code=x&state=y")).status).toBe(400);
+    const state = cookie.slice(cookie.indexOf("=") + 1).split(".")[0];
+    expect((await edge.call(`/ops/callback?code=x&state=${state}-other`, { headers: { cookie } })).status).toBe(400);
+  });
+
+  it("names its cookies __Host- with Secure on https", () => {
+    const config = EdgeConfig.parse({
+      publicUrl: "https://mcp.example.com",
+      originUrl: "https://origin.example.com",
+      idp: { issuer: "https://accounts.example.com", clientId: "c", clientSecret: "s" },
+      signingKey: "k",
+    });
+    expect(cookieName(config, "session")).toBe("__Host-mcp-ops");
+    expect(setCookie(config, "session", "v", 60)).toBe("__Host-mcp-ops=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure");
+  });
+});

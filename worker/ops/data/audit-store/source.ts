@@ -1,0 +1,60 @@
+import { AuditEvent } from "../../../../contract/audit-event.ts";
+import type { EdgeConfig } from "../../../../contract/config/schema.ts";
+import { OPS_STATS_PATH, OpsStats, type TailCall } from "../../../../contract/ops-stats.ts";
+import { fetchOrigin } from "../../../upstream/fetch-origin.ts";
+import { type OpsDataSource, type OpsReader, OpsSourceError } from "../source.ts";
+
+/** The origin's audit search (aws/origin/audit/search-route.ts): the tail reads its newest MCP calls. */
+const AUDIT_SEARCH_PATH = "/audit/events";
+
+/**
+ * The origin's audit trail: aggregates from GET /ops/stats, the tail from the audit search, each under an assertion
+ * with `purpose: "ops"` naming the administrator (the origin logs who read the audit trail).
+ */
+export function auditStoreSource(config: EdgeConfig, reader: OpsReader, deadLetters: string): OpsDataSource {
+  const claims = {
+    sub: reader.user.sub,
+    email: reader.user.email,
+    groups: reader.user.groups,
+    client_id: reader.clientId,
+    purpose: "ops" as const,
+  };
+  const get = async (path: string) => {
+    let response: Response;
+    try {
+      response = await fetchOrigin(config, path, claims, { method: "GET", headers: new Headers({ accept: "application/json" }) });
+    } catch (error) {
+      throw new OpsSourceError(`the origin could not be reached (${(error as Error).message}); check ORIGIN_URL and /readyz`);
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new OpsSourceError(`the origin answered ${response.status} to ${path.split("?")[0]}; its log says why`);
+    }
+    return response;
+  };
+  return {
+    description: "Figures from the audit trail in the origin's database: every event the edge delivered, users by e-mail.",
+    deadLetters,
+    async stats(window) {
+      return OpsStats.parse(await (await get(`${OPS_STATS_PATH}?window=${window}`)).json());
+    },
+    async tail(limit) {
+      const text = await (await get(`${AUDIT_SEARCH_PATH}?kind=mcp.request&limit=${limit}&format=json`)).text();
+      return text
+        .split("\n")
+        .filter((line) => line.trim())
+        .map((line) => tailCall(AuditEvent.parse(JSON.parse(line))));
+    },
+  };
+}
+
+const tailCall = (event: AuditEvent): TailCall => ({
+  time: event.time,
+  user: event.userEmail ?? event.userSub,
+  client: event.clientId,
+  server: event.server,
+  tool: event.tool,
+  method: event.method,
+  outcome: event.outcome,
+  latencyMs: event.latencyMs,
+});

@@ -1,0 +1,106 @@
+import { OPS_WINDOW_NAMES, OPS_WINDOWS, type OpsStats, type OpsWindow, type TailCall } from "../../../contract/ops-stats.ts";
+import { escapeHtml } from "../../auth/html.ts";
+import type { UserProps } from "../../env.ts";
+import { OPS_PATH, OPS_SIGN_IN_PATH } from "../paths.ts";
+import { callsChart, latencyChart } from "./charts.ts";
+import { formatCount, formatMs, formatShare } from "./format.ts";
+import { opsPage } from "./layout.ts";
+import { figureColumns, TAIL_COLUMNS, table } from "./tables.ts";
+
+/** The strategy's target: fewer than 1% of authentications refused. */
+export const AUTH_FAILURE_TARGET = 0.01;
+
+export interface DashboardView {
+  company: string;
+  user: UserProps;
+  window: OpsWindow;
+  /** The figures, or why they could not be read. */
+  stats: OpsStats | { problem: string };
+  tail: TailCall[] | { problem: string };
+  sourceDescription: string;
+  deadLetters: string;
+}
+
+/** The whole dashboard, readable without script; only the live tail refreshes itself with it. */
+export function dashboardPage(view: DashboardView): Response {
+  const windows = OPS_WINDOW_NAMES.map((name) =>
+    name === view.window
+      ? `<a href="${OPS_PATH}?window=${name}" aria-current="page">${OPS_WINDOWS[name].label}</a>`
+      : `<a href="${OPS_PATH}?window=${name}">${OPS_WINDOWS[name].label}</a>`,
+  ).join("");
+  const header = `<header><span class="brand">${escapeHtml(view.company)}: operations</span>
+<span>Signed in as ${escapeHtml(view.user.email ?? view.user.sub)} · <a href="${OPS_SIGN_IN_PATH}">switch account</a></span></header>
+<nav aria-label="Time window">${windows}</nav>`;
+  const figures =
+    "problem" in view.stats ? problem("The figures could not be read", view.stats.problem) : sections(view.stats, view);
+  const tail = `<section aria-labelledby="tail"><h2 id="tail">Recent calls</h2>
+<p class="note" id="tail-status" aria-live="polite">The newest calls${"problem" in view.tail ? "" : " (refreshed every 5 seconds while script runs)"}.</p>
+${"problem" in view.tail ? problem("The recent calls could not be read", view.tail.problem) : table("Recent calls, newest first", TAIL_COLUMNS, view.tail, ' id="tail-table"')}</section>`;
+  const body = `${header}<main><h1>MCP traffic, ${OPS_WINDOWS[view.window].label}</h1>
+<p class="note">${escapeHtml(view.sourceDescription)}</p>${figures}${tail}</main>`;
+  return opsPage(`Ops dashboard: ${OPS_WINDOWS[view.window].label}`, body, { withTail: !("problem" in view.tail) });
+}
+
+const problem = (what: string, detail: string) =>
+  `<p class="problem" role="alert">${escapeHtml(what)}: ${escapeHtml(detail)}.</p>`;
+
+function sections(stats: OpsStats, view: DashboardView): string {
+  const empty = stats.totals.calls === 0 && stats.auth.attempts === 0;
+  return `${empty ? '<p class="empty-state">No traffic in this window yet. Calls appear here as soon as MCP clients use the proxy.</p>' : ""}
+${summary(stats, view.deadLetters)}
+<section aria-labelledby="over-time"><h2 id="over-time">Calls over time</h2>${callsChart(stats.series)}</section>
+<section aria-labelledby="servers"><h2 id="servers">Per server</h2>${latencyChart(stats.servers)}
+${table("Calls per server", [{ heading: "Server", cell: (row) => row.server || "(none)" }, ...figureColumns<OpsStats["servers"][number]>()], stats.servers)}</section>
+<section aria-labelledby="tools"><h2 id="tools">Per tool</h2>
+${table("Busiest tools", [{ heading: "Server", cell: (row) => row.server }, { heading: "Tool", cell: (row) => row.tool }, ...figureColumns<OpsStats["tools"][number]>()], stats.tools)}</section>
+<section aria-labelledby="who" class="pair"><h2 id="who">Top users and clients</h2>
+${table(
+  "Top users",
+  [
+    { heading: "User", cell: (row) => row.user },
+    { heading: "Calls", cell: (row) => formatCount(row.calls), numeric: true },
+  ],
+  stats.topUsers,
+)}
+${table(
+  "Top clients",
+  [
+    { heading: "Client", cell: (row) => row.client },
+    { heading: "Calls", cell: (row) => formatCount(row.calls), numeric: true },
+  ],
+  stats.topClients,
+)}</section>`;
+}
+
+/** The tiles: each a figure and what it means. */
+function summary(stats: OpsStats, deadLetters: string): string {
+  const { attempts, failures } = stats.auth;
+  const overTarget = attempts > 0 && failures / attempts >= AUTH_FAILURE_TARGET;
+  const authVerdict = attempts === 0 ? "no authentications" : overTarget ? "above the 1% target" : "within the 1% target";
+  const lag = stats.deliveryLag
+    ? `p50 ${formatMs(stats.deliveryLag.p50Ms)}, p95 ${formatMs(stats.deliveryLag.p95Ms)}, max ${formatMs(stats.deliveryLag.maxMs)}`
+    : "not recorded by this source";
+  const tiles: [string, string, string, string?][] = [
+    ["Calls", formatCount(stats.totals.calls), "MCP requests"],
+    ["Error rate", formatShare(stats.totals.errors, stats.totals.calls), `${formatCount(stats.totals.errors)} not ok`],
+    ["Latency", `${formatMs(stats.totals.p50Ms)} / ${formatMs(stats.totals.p95Ms)}`, "p50 / p95"],
+    [
+      "Auth failures",
+      formatShare(failures, attempts),
+      `${formatCount(failures)} of ${formatCount(attempts)}: ${authVerdict}`,
+      overTarget ? "bad" : undefined,
+    ],
+    [
+      "Rate-limited",
+      formatCount(stats.rateLimited.auth + stats.rateLimited.mcp),
+      `${formatCount(stats.rateLimited.mcp)} MCP, ${formatCount(stats.rateLimited.auth)} sign-in requests`,
+    ],
+    ["Audit delivery lag", stats.deliveryLag ? formatMs(stats.deliveryLag.p95Ms) : "–", lag],
+    ["Audit dead letters", "–", deadLetters],
+  ];
+  const items = tiles.map(
+    ([label, value, detail, tone]) =>
+      `<div class="tile${tone ? ` ${tone}` : ""}"><dt>${escapeHtml(label)}</dt><dd><span class="value">${escapeHtml(value)}</span><span class="detail">${escapeHtml(detail)}</span></dd></div>`,
+  );
+  return `<section aria-labelledby="summary"><h2 id="summary">Summary</h2><dl class="tiles">${items.join("")}</dl></section>`;
+}

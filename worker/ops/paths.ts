@@ -1,0 +1,19 @@
+import type { EdgeConfig } from "../../contract/config/schema.ts";
+
+/** The dashboard and its parts, all under one prefix. */
+export const OPS_PATH = "/ops";
+export const OPS_CALLBACK_PATH = "/ops/callback";
+export const OPS_TAIL_PATH = "/ops/tail.json";
+export const OPS_SCRIPT_PATH = "/ops/tail.js";
+export const OPS_STYLE_PATH = "/ops/style.css";
+/** Starts a new sign-in whatever the session cookie holds (another account, or a scope granted since). */
+export const OPS_SIGN_IN_PATH = "/ops/sign-in";
+
+/**
+ * The dashboard as a protected resource of its own (RFC 8707): its tokens are good nowhere else, and an MCP client's
+ * token, even one with `mcp:admin`, does not open it.
+ */
+export const opsResource = (config: EdgeConfig): string => `${config.publicUrl}${OPS_PATH}`;
+
+/** Where the edge's authorization server sends the dashboard's sign-in back. */
+export const opsRedirectUri = (config: EdgeConfig): string => `${config.publicUrl}${OPS_CALLBACK_PATH}`;

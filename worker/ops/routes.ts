@@ -1,0 +1,76 @@
+import type { Hono } from "hono";
+import { isOpsWindow, type OpsWindow } from "../../contract/ops-stats.ts";
+import { companyName } from "../auth/consent-page.ts";
+import { edgeConfig } from "../config.ts";
+import type { EdgeEnv } from "../env.ts";
+import { OpsSourceError, opsDataSource } from "./data/source.ts";
+import { dashboardPage } from "./pages/dashboard.ts";
+import { refusedPage } from "./pages/refused.ts";
+import { OPS_STYLE } from "./pages/style.ts";
+import { TAIL_COLUMNS } from "./pages/tables.ts";
+import { TAIL_SCRIPT } from "./pages/tail-script.ts";
+import { OPS_CALLBACK_PATH, OPS_PATH, OPS_SCRIPT_PATH, OPS_SIGN_IN_PATH, OPS_STYLE_PATH, OPS_TAIL_PATH } from "./paths.ts";
+import { clearCookie } from "./sign-in/cookies.ts";
+import { finishOpsSignIn } from "./sign-in/finish-sign-in.ts";
+import { opsCaller } from "./sign-in/ops-caller.ts";
+import { startOpsSignIn } from "./sign-in/start-sign-in.ts";
+
+/** Rows in the live tail. */
+const TAIL_ROWS = 20;
+const DEFAULT_WINDOW: OpsWindow = "24h";
+
+/** The ops dashboard's routes: the page, its sign-in, the live tail's data, and its style and script. */
+export function registerOpsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
+  app.get(OPS_PATH, async (c) => {
+    const config = edgeConfig(c.env);
+    const caller = await opsCaller(c.req.raw, config, c.env);
+    if (caller.kind === "signed-out") return startOpsSignIn(config, c.env, { forgetSession: true });
+    if (caller.kind === "not-admin") return refusedPage(caller.user, config.adminGroups);
+    const requested = c.req.query("window");
+    const window = isOpsWindow(requested) ? requested : DEFAULT_WINDOW;
+    const source = opsDataSource(config, caller);
+    const [stats, tail] = await Promise.all([readable(source.stats(window)), readable(source.tail(TAIL_ROWS))]);
+    return dashboardPage({
+      company: companyName(config),
+      user: caller.user,
+      window,
+      stats,
+      tail,
+      sourceDescription: source.description,
+      deadLetters: source.deadLetters,
+    });
+  });
+  app.get(OPS_SIGN_IN_PATH, (c) => startOpsSignIn(edgeConfig(c.env), c.env, { forgetSession: true }));
+  app.get(OPS_CALLBACK_PATH, (c) => finishOpsSignIn(c.req.raw, edgeConfig(c.env), c.env, c.executionCtx as ExecutionContext));
+
+  app.get(OPS_TAIL_PATH, async (c) => {
+    const config = edgeConfig(c.env);
+    const caller = await opsCaller(c.req.raw, config, c.env);
+    const headers = { "cache-control": "no-store" };
+    if (caller.kind === "signed-out")
+      return c.json({ error: "sign in at /ops" }, 401, { ...headers, "set-cookie": clearCookie(config, "session") });
+    if (caller.kind === "not-admin") return c.json({ error: "the ops dashboard needs the mcp:admin scope" }, 403, headers);
+    const tail = await readable(opsDataSource(config, caller).tail(TAIL_ROWS));
+    if ("problem" in tail) return c.json({ error: tail.problem }, 502, headers);
+    const rows = tail.map((call) => TAIL_COLUMNS.map((column) => column.cell(call)));
+    return c.json({ rows, numeric: TAIL_COLUMNS.map((column) => column.numeric ?? false) }, 200, headers);
+  });
+
+  const asset = (body: string, type: string) => () =>
+    new Response(body, {
+      headers: { "content-type": type, "cache-control": "public, max-age=300", "x-content-type-options": "nosniff" },
+    });
+  app.get(OPS_STYLE_PATH, asset(OPS_STYLE, "text/css; charset=utf-8"));
+  app.get(OPS_SCRIPT_PATH, asset(TAIL_SCRIPT, "text/javascript; charset=utf-8"));
+}
+
+/** A source's answer, or what the page should say instead of it. */
+async function readable<T>(answer: Promise<T>): Promise<T | { problem: string }> {
+  try {
+    return await answer;
+  } catch (error) {
+    if (error instanceof OpsSourceError) return { problem: error.message };
+    console.error(`ops dashboard: unexpected answer from its source: ${(error as Error).stack ?? String(error)}`);
+    return { problem: "its source gave an answer the dashboard could not read (the edge's log has the details)" };
+  }
+}

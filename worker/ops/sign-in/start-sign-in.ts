@@ -1,0 +1,42 @@
+import type { EdgeConfig } from "../../../contract/config/schema.ts";
+import { AUTHORIZE_PATH, edgeOAuth } from "../../auth/authorization-server.ts";
+import { ADMIN_SCOPE } from "../../auth/groups/admin-scope.ts";
+import { createPkce, randomToken } from "../../auth/idp/pkce.ts";
+import type { EdgeEnv } from "../../env.ts";
+import { opsRedirectUri, opsResource } from "../paths.ts";
+import { clearCookie, setCookie } from "./cookies.ts";
+import { opsClientId } from "./ops-client.ts";
+
+/** How long a sign-in may take from /ops back to /ops/callback. */
+export const SIGN_IN_SECONDS = 600;
+
+/**
+ * Sends the browser to the edge's own /authorize as the dashboard's client (the same consent page and identity
+ * provider as every MCP client), asking for `mcp:admin` on the dashboard's resource. The PKCE verifier and the state
+ * wait in an HttpOnly cookie of this browser, so only the browser that started the sign-in can finish it.
+ */
+export async function startOpsSignIn(
+  config: EdgeConfig,
+  env: EdgeEnv,
+  options: { forgetSession?: boolean } = {},
+): Promise<Response> {
+  const oauth = edgeOAuth(config).authorizationServer.getOAuthApi(env);
+  const redirectUri = opsRedirectUri(config);
+  const pkce = await createPkce();
+  const state = randomToken();
+  const query = new URLSearchParams({
+    response_type: "code",
+    client_id: await opsClientId(env, oauth, redirectUri),
+    redirect_uri: redirectUri,
+    scope: ADMIN_SCOPE,
+    state,
+    code_challenge: pkce.challenge,
+    code_challenge_method: "S256",
+    resource: opsResource(config),
+  });
+  const headers = new Headers({ location: `${config.publicUrl}${AUTHORIZE_PATH}?${query}`, "cache-control": "no-store" });
+  headers.append("set-cookie", setCookie(config, "sign-in", `${state}.${pkce.verifier}`, SIGN_IN_SECONDS));
+  // A session cookie that no longer opens the dashboard (expired, revoked, another account) goes now.
+  if (options.forgetSession) headers.append("set-cookie", clearCookie(config, "session"));
+  return new Response(null, { status: 302, headers });
+}
