@@ -25,6 +25,12 @@ export const AuditEvent = z.object({
     "auth.rate_limited", // requests refused for their rate, one event per client IP, endpoint and minute (see `count`)
     "mcp.rate_limited", // MCP requests refused for their rate, one event per user (or client IP) and minute (see `count`)
     "mcp.upstream_left_out", // the aggregated endpoint answered without a server that failed or was too slow (the origin records it)
+    // Pinned definitions (docs/pinning.md), recorded by the origin; `method` names the kind, `tool` the definition:
+    "definition.first_seen", // seen for the first time and trusted (trust-on-first-use)
+    "definition.held", // seen for the first time and withheld until approved (require-approval)
+    "definition.changed", // differs from the approved definition: withheld until approved
+    "definition.approved", // an administrator approved it (`userEmail` is who)
+    "definition.rejected", // an administrator rejected it
   ]),
   userSub: z.string().min(1).optional(),
   userEmail: z.string().optional(),

@@ -17,6 +17,7 @@ import { googleGroupLookUp } from "./identity/google/google-groups.ts";
 import { listen } from "./listen.ts";
 import { createOriginMetrics } from "./metrics/registry.ts";
 import { metricsOnlyApp } from "./metrics/route.ts";
+import { originPins, PIN_POLL_MS } from "./pinning/origin-pins.ts";
 import { policyProblems } from "./policy/check-policy.ts";
 import { createBoundReplayGuard } from "./trust/bound-replay-guard.ts";
 import { edgeKeys } from "./trust/jwks.ts";
@@ -50,11 +51,13 @@ export async function startOrigin(
   const db = createPool(config.databaseUrl, { max: config.databasePoolMax });
   const relay = await relayOptions(config, log);
   const metrics = createOriginMetrics({ servers: Object.keys(config.servers), database: db, defaultMetrics: true });
+  const auditStore = createAuditStore(db);
+  const pins = originPins(db, config, auditStore, log);
   const stdio = createHostPool({
     servers: config.servers,
     idleTimeoutMs: config.stdio.idleTimeoutSeconds * 1000,
     maxProcesses: config.stdio.maxProcesses,
-    host: relay,
+    host: { ...relay, pins },
     children: metrics.children,
     log,
   });
@@ -75,7 +78,7 @@ export async function startOrigin(
       pool: stdio,
       upstreamJwks: () => relay.identity.jwks(),
       instanceId,
-      auditStore: createAuditStore(db),
+      auditStore,
       auditDatabase: db,
       checkDatabase: async () => void (await db.query("select 1")),
       metrics,
@@ -97,6 +100,7 @@ export async function startOrigin(
     if (options.abrupt) server.closeAllConnections();
     await Promise.all([closed, metricsServer && stopListening(metricsServer)]);
     server.closeAllConnections();
+    pins.stop();
     await stdio.close();
     await replayGuard.idle();
     await retention.stop();
@@ -105,6 +109,7 @@ export async function startOrigin(
   try {
     const { applied } = await migrate(db);
     if (applied.length > 0) log(`database migrations applied: ${applied.join(", ")}`);
+    await pins.start(PIN_POLL_MS);
     const port = await listen(server, config.port, config.host, "PORT (or origin.port in the configuration file)");
     const metricsUrl =
       metricsServer && metricsPort !== undefined

@@ -31,6 +31,13 @@ export const ServerName = z
  */
 const Sharing = z.enum(["per-user", "shared"]).optional();
 
+/**
+ * Pinned definitions (docs/pinning.md): `trust-on-first-use` (the default) approves each tool, prompt, resource
+ * template and the server's own description the first time it is seen and withholds any later change until an
+ * administrator approves it; `require-approval` withholds even the first; `off` pins nothing.
+ */
+const Pinning = z.enum(["trust-on-first-use", "require-approval", "off"]).optional();
+
 const StdioServer = z.strictObject({
   transport: z.literal("stdio"),
   /** The executable; resolved on PATH like a shell would. */
@@ -40,6 +47,7 @@ const StdioServer = z.strictObject({
   env: z.record(z.string(), z.string()).default({}),
   cwd: z.string().optional(),
   sharing: Sharing,
+  pinning: Pinning,
 });
 
 /** A value written in the file, or read from the origin's secrets provider: `{ "secret": "NAME" }`. */
@@ -67,6 +75,7 @@ const HttpServer = z.strictObject({
   /** Extra request headers, such as a static API key, each a value or a secret reference. */
   headers: z.record(z.string(), SecretOrValue).default({}),
   sharing: Sharing,
+  pinning: Pinning,
 });
 
 export type StdioServer = z.infer<typeof StdioServer>;

@@ -1,21 +1,25 @@
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import type pg from "pg";
 import { createPool } from "../db/pool.ts";
 import { EXPORT_FORMATS, type ExportFormat, serializeEvents } from "./export.ts";
 import { purgeAuditEvents, retentionCutoff } from "./retention.ts";
 import { type AuditFilter, FILTER_NAMES, parseAuditFilter, searchAudit } from "./search.ts";
+import { verifyCommand } from "./verify/verify-command.ts";
 
 /**
- * `npm run audit -- search [filters] [--format csv|json] > out.csv` and `npm run audit -- purge --older-than-days N
- * [--dry-run]`, against DATABASE_URL. Data goes to stdout only; progress and messages to stderr.
- * Exit codes: 0 done, 1 failed (database unreachable, DATABASE_URL unset), 2 bad arguments.
+ * `npm run audit -- search [filters] [--format csv|json] > out.csv`, `npm run audit -- purge --older-than-days N
+ * [--dry-run]` and `npm run audit -- verify [--public-key FILE]…`, against DATABASE_URL. Data goes to stdout only;
+ * progress and messages to stderr. Exit codes: 0 done, 1 failed (database unreachable, DATABASE_URL unset), 2 bad
+ * arguments, 3 verify found tampering.
  */
 
 const USAGE = `usage:
   npm run audit -- search [--user SUB_OR_EMAIL] [--server NAME] [--tool NAME|PREFIX*] [--outcome ok,error,…]
                           [--kind mcp.request,…] [--from ISO] [--to ISO] [--limit N] [--cursor C] [--format json|csv]
   npm run audit -- purge --older-than-days N [--dry-run]
+  npm run audit -- verify [--public-key FILE]… [--page-size N]
 DATABASE_URL names the PostgreSQL database (postgres://user:password@host:5432/name).`;
 
 /** A mistake in the command line: exit code 2 with the message. */
@@ -27,11 +31,12 @@ async function main(argv: string[]): Promise<number> {
     // Arguments are checked before the database is: a mistake is reported the same with or without it.
     if (command === "search") return await withDatabase(searchCommand(rest));
     if (command === "purge") return await withDatabase(purgeCommand(rest));
+    if (command === "verify") return await withDatabase(verifyOptions(rest));
     if (command === "help" || command === "--help" || command === undefined) {
       console.error(USAGE);
       return command === undefined ? 2 : 0;
     }
-    throw new UsageError(`unknown command "${command}": expected search or purge`);
+    throw new UsageError(`unknown command "${command}": expected search, purge or verify`);
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`audit: ${error.message}\n\n${USAGE}`);
@@ -126,6 +131,23 @@ function purgeCommand(args: string[]): (pool: pg.Pool) => Promise<number> {
     process.stdout.write(`${verb} ${deleted} audit events older than ${cutoff.toISOString()} (${days} days)\n`);
     return 0;
   };
+}
+
+function verifyOptions(args: string[]): (pool: pg.Pool) => Promise<number> {
+  const values = options(args, { "public-key": { type: "string", multiple: true }, "page-size": { type: "string" } });
+  const pageSize = values["page-size"] === undefined ? 5000 : Number(values["page-size"]);
+  if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > 100_000) {
+    throw new UsageError(`--page-size: expected a whole number from 1 to 100000; got "${values["page-size"]}"`);
+  }
+  const keyFiles = (values["public-key"] as string[] | undefined) ?? [];
+  const publicKeys = keyFiles.map((file) => {
+    try {
+      return { file, text: readFileSync(file) };
+    } catch (error) {
+      throw new UsageError(`--public-key: cannot read ${file}: ${(error as Error).message}`);
+    }
+  });
+  return (pool) => verifyCommand(pool, { pageSize, publicKeys, out: process.stdout, err: process.stderr });
 }
 
 // A reader that stops early (`| head`) closes the pipe: that ends the export, it is not a failure.

@@ -10,6 +10,7 @@ import {
 } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { relayedCapabilities } from "../../../contract/relayed-capabilities.ts";
+import type { HostPins } from "../pinning/host-pins.ts";
 import { requireToolAllowed, type ToolAccess, visibleTools } from "../policy/tool-access.ts";
 import { CAPABILITY_OF_ASK, Exchange, type UpstreamAsk } from "./exchange.ts";
 import type { ExchangeRegistry } from "./exchange-registry.ts";
@@ -38,6 +39,8 @@ export interface UpstreamLink {
   progress: ProgressRoutes;
   /** Longest wait for an upstream answer without progress. */
   requestTimeoutMs: number;
+  /** Pinned definitions as this connection applies them. */
+  pins: HostPins;
 }
 
 type Params = Record<string, unknown>;
@@ -55,7 +58,11 @@ export function forwardingServer(link: UpstreamLink): McpServer {
   const upstreamCapabilities = link.client.getServerCapabilities() ?? {};
   const mirror = new UpstreamMirror(
     link.client.getServerVersion() ?? { name: "upstream", version: "unknown" },
-    { instructions: link.client.getInstructions(), requestState: { verify: link.stateCodec.verify } },
+    // Instructions reach the model like a tool's description: withheld with the rest while they wait for approval.
+    {
+      instructions: link.pins.withheld ? undefined : link.client.getInstructions(),
+      requestState: { verify: link.stateCodec.verify },
+    },
     link.toolSchemas,
   );
   const capabilities = relayedCapabilities(upstreamCapabilities);
@@ -92,17 +99,19 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
   link.inflight.add(output);
   try {
     const access = toolAccessOf(ctx);
+    link.pins.requireServer();
     if (request.method === "tools/call") {
       await link.toolSchemas.ensureLoaded();
       const name = String(request.params.name);
       requireToolAllowed(access, { name, annotations: link.toolSchemas.annotations(name) });
+      await link.pins.requireTool(link.toolSchemas.definition(name));
     }
+    if (request.method === "prompts/get") link.pins.requirePrompt(String(request.params.name));
     const result = isInteractive(request.method)
       ? await forwardInteractive(link, request, ctx, output)
       : await call(link, request, ctx, { onProgress: output.progress });
-    if (request.method !== "tools/list") return result;
-    link.toolSchemas.remember(result);
-    return visibleTools(result, access);
+    if (request.method === "tools/list") link.toolSchemas.remember(result);
+    return link.pins.visible(request.method, request.method === "tools/list" ? visibleTools(result, access) : result);
   } catch (error) {
     throw upstreamErrorToClient(error);
   } finally {

@@ -3,6 +3,8 @@ import type { Client } from "@modelcontextprotocol/client";
 interface KnownTool {
   inputSchema?: Record<string, unknown>;
   annotations?: Record<string, unknown>;
+  /** The whole definition, as the upstream listed it (pinned definitions fingerprint it). */
+  definition: Record<string, unknown>;
 }
 
 /**
@@ -23,6 +25,11 @@ export class ToolSchemas {
     return this.tools.get(name)?.inputSchema;
   }
 
+  /** The tool's definition as last listed; undefined for a tool the upstream never listed. */
+  definition(name: string): Record<string, unknown> | undefined {
+    return this.tools.get(name)?.definition;
+  }
+
   /** The tool's annotations; undefined for a tool that states none, or that the upstream never listed. */
   annotations(name: string): Record<string, unknown> | undefined {
     return this.tools.get(name)?.annotations;
@@ -31,9 +38,14 @@ export class ToolSchemas {
   /** Learns from a page of a `tools/list` result. */
   remember(result: { tools?: unknown }): void {
     if (!Array.isArray(result.tools)) return;
-    for (const tool of result.tools as { name?: unknown; inputSchema?: unknown; annotations?: unknown }[]) {
-      if (typeof tool.name === "string")
-        this.tools.set(tool.name, { inputSchema: objectOrNone(tool.inputSchema), annotations: objectOrNone(tool.annotations) });
+    for (const tool of result.tools as Record<string, unknown>[]) {
+      if (typeof tool?.name !== "string") continue;
+      const known = {
+        inputSchema: objectOrNone(tool.inputSchema),
+        annotations: objectOrNone(tool.annotations),
+        definition: tool,
+      };
+      this.tools.set(tool.name, known);
     }
     this.loaded ??= Promise.resolve();
   }

@@ -2,6 +2,8 @@ import type { Client } from "@modelcontextprotocol/client";
 import { type AuthInfo, createMcpHandler, type McpHttpHandler } from "@modelcontextprotocol/server";
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
 import type { UpstreamIdentity } from "../identity/upstream-identity.ts";
+import type { DefinitionPins } from "../pinning/definition-pins.ts";
+import { HostPins } from "../pinning/host-pins.ts";
 import type { ToolAccess } from "../policy/tool-access.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
 import { ExchangeRegistry } from "./exchange-registry.ts";
@@ -55,6 +57,8 @@ export interface HostOptions {
   log: (line: string) => void;
   /** Told of a stdio child's spawn and exit. */
   children?: ChildObserver;
+  /** Pinned definitions (absent: nothing is pinned). */
+  pins?: DefinitionPins;
   /**
    * The connection serves every user (`sharing: "shared"`). The upstream's log messages and a 2025-era upstream's
    * mid-call questions name no request, so they cannot be told apart by user: none is relayed.
@@ -98,8 +102,10 @@ export async function startUpstreamHost(spec: UpstreamServer, options: HostOptio
   const closed = new Promise<void>((resolve) => {
     markClosed = resolve;
   });
+  const pins = await pinsFor(options.pins, firstCaller.server, client, events);
   client.onclose = () => {
     exchanges.closeAll("the upstream server's connection closed");
+    pins.unsubscribe();
     markClosed();
   };
 
@@ -111,6 +117,7 @@ export async function startUpstreamHost(spec: UpstreamServer, options: HostOptio
     inflight,
     progress,
     requestTimeoutMs: options.requestTimeoutMs,
+    pins: pins.host,
   };
   const upstreamEvents = events;
   const handler: McpHttpHandler = createMcpHandler(() => forwardingServer(link), {
@@ -150,6 +157,33 @@ export async function startUpstreamHost(spec: UpstreamServer, options: HostOptio
     },
   };
 }
+
+/**
+ * The connection's view of the pinned definitions: its discovery result checked now, and its clients told to list
+ * again whenever an administrator's decision changes what they may see.
+ */
+async function pinsFor(pins: DefinitionPins | undefined, server: string, client: Client, events: UpstreamEvents) {
+  const host = new HostPins(pins, server);
+  const discovery = {
+    capabilities: client.getServerCapabilities(),
+    instructions: client.getInstructions(),
+    serverInfo: client.getServerVersion(),
+  };
+  await host.checkDiscovery(discovery);
+  const unsubscribe =
+    pins?.subscribe(server, () => {
+      void host.checkDiscovery(discovery).then(() => {
+        for (const method of LIST_CHANGES) events.fromUpstream(method, undefined);
+      });
+    }) ?? (() => {});
+  return { host, unsubscribe };
+}
+
+const LIST_CHANGES = [
+  "notifications/tools/list_changed",
+  "notifications/prompts/list_changed",
+  "notifications/resources/list_changed",
+] as const;
 
 /** A `subscriptions/listen` that watches resources: the upstream must be told to watch them while the stream lives. */
 function watchListenedResources(body: unknown, events: UpstreamEvents): (() => void) | undefined {

@@ -1,0 +1,141 @@
+import { randomUUID } from "node:crypto";
+import { parseArgs } from "node:util";
+import type { AuditEvent } from "../../../contract/audit-event.ts";
+import { createAuditStore } from "../audit/store.ts";
+import { createPool } from "../db/pool.ts";
+import type { DefinitionKind } from "./fingerprint.ts";
+import { createPinStore, type PinnedDefinition } from "./pin-store.ts";
+import { sideBySide } from "./side-by-side.ts";
+
+/**
+ * `npm run pins -- pending | diff | approve | reject`: an administrator's review of pinned definitions (docs/pinning.md)
+ * against DATABASE_URL. Every decision is audited. Running origins pick decisions up within seconds and tell their
+ * clients to list again. Exit codes: 0 done, 1 failed, 2 bad arguments or nothing to decide.
+ */
+const USAGE = `usage:
+  npm run pins -- pending                                   what waits for a decision
+  npm run pins -- diff <server> <kind> <name>               the approved definition beside the waiting one
+  npm run pins -- approve <server> <kind> <name> --by EMAIL [--fingerprint PREFIX]
+  npm run pins -- reject <server> <kind> <name> --by EMAIL [--fingerprint PREFIX]
+<kind> is tool, prompt, resource_template or discovery (whose <name> is "").
+DATABASE_URL names the PostgreSQL database.`;
+
+const KINDS: readonly DefinitionKind[] = ["tool", "prompt", "resource_template", "discovery"];
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { by: { type: "string" }, fingerprint: { type: "string" } },
+  });
+  const [command, server, kind, name] = positionals;
+  try {
+    if (command === "pending") return await withStore((rows) => printPending(rows));
+    if (command !== "diff" && command !== "approve" && command !== "reject")
+      throw new UsageError(`unknown command "${command ?? ""}"`);
+    if (!server || !KINDS.includes(kind as DefinitionKind) || name === undefined) {
+      throw new UsageError("expected <server> <kind> <name>");
+    }
+    if (command !== "diff" && !values.by)
+      throw new UsageError("--by: say who decides (your e-mail address): it goes into the audit trail");
+    const key = { server, kind: kind as DefinitionKind, name };
+    return await withStore((rows, store, audit) => {
+      const waiting = rows.filter(
+        (row) => matches(row, key) && row.status === "pending" && row.fingerprint.startsWith(values.fingerprint ?? ""),
+      );
+      if (waiting.length !== 1) {
+        console.error(
+          waiting.length === 0 ? "nothing waits for a decision there" : "several changes wait: choose one with --fingerprint",
+        );
+        return Promise.resolve(2);
+      }
+      const change = waiting[0] as PinnedDefinition;
+      const approved = rows.find((row) => matches(row, key) && row.status === "approved");
+      if (command === "diff") {
+        console.log(
+          `approved${approved ? ` ${approved.fingerprint.slice(0, 12)}` : ": none"}  |  waiting ${change.fingerprint.slice(0, 12)}`,
+        );
+        console.log(sideBySide(approved?.definition ?? {}, change.definition));
+        return Promise.resolve(0);
+      }
+      return decide(store, audit, command, change, values.by as string);
+    });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`pins: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    console.error(`pins: failed: ${(error as Error).message}`);
+    return 1;
+  }
+}
+
+const matches = (row: PinnedDefinition, key: { server: string; kind: string; name: string }) =>
+  row.server === key.server && row.kind === key.kind && row.name === key.name;
+
+async function decide(
+  store: ReturnType<typeof createPinStore>,
+  audit: (event: AuditEvent) => Promise<unknown>,
+  command: "approve" | "reject",
+  change: PinnedDefinition,
+  by: string,
+): Promise<number> {
+  const done = command === "approve" ? await store.approve(change, by) : await store.reject(change, by);
+  if (!done) {
+    console.error("the change was decided meanwhile; run pending again");
+    return 2;
+  }
+  await audit({
+    id: randomUUID(),
+    time: new Date().toISOString(),
+    kind: command === "approve" ? "definition.approved" : "definition.rejected",
+    userEmail: by,
+    server: change.server,
+    method: change.kind,
+    tool: change.name,
+    outcome: "ok",
+    latencyMs: 0,
+  });
+  console.log(
+    `${command === "approve" ? "approved" : "rejected"} ${change.kind} "${change.name}" of ${change.server} (${change.fingerprint.slice(0, 12)})`,
+  );
+  return 0;
+}
+
+function printPending(rows: PinnedDefinition[]): Promise<number> {
+  const waiting = rows.filter((row) => row.status === "pending");
+  if (waiting.length === 0) console.log("nothing waits for a decision");
+  for (const row of waiting) {
+    const change = rows.some((other) => matches(other, row) && other.status === "approved") ? "changed" : "new";
+    console.log(
+      `${row.server}\t${row.kind}\t${row.name}\t${change}\t${row.fingerprint.slice(0, 12)}\tfirst seen ${row.firstSeen.toISOString()}`,
+    );
+  }
+  return Promise.resolve(0);
+}
+
+async function withStore(
+  run: (
+    rows: PinnedDefinition[],
+    store: ReturnType<typeof createPinStore>,
+    audit: (event: AuditEvent) => Promise<unknown>,
+  ) => Promise<number>,
+): Promise<number> {
+  const url = process.env.DATABASE_URL;
+  if (!url) {
+    console.error("pins: DATABASE_URL is not set: set it to the origin's database, e.g. postgres://user:password@host:5432/name");
+    return 1;
+  }
+  const pool = createPool(url, { max: 1 });
+  try {
+    const store = createPinStore(pool);
+    const auditStore = createAuditStore(pool);
+    return await run(await store.changedSince(), store, (event) => auditStore.insert([event]));
+  } finally {
+    await pool.end();
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

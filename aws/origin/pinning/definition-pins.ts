@@ -1,0 +1,123 @@
+import { type DefinitionKind, nameOf, pinnedForm } from "./fingerprint.ts";
+import type { PinnedDefinition, PinStore } from "./pin-store.ts";
+
+/**
+ * Per server: `trust-on-first-use` approves a definition the first time its name is seen and holds back any later
+ * change until an administrator approves it; `require-approval` holds back even the first; `off` pins nothing.
+ */
+export type PinningMode = "off" | "trust-on-first-use" | "require-approval";
+
+/** What happened to a definition, for the audit trail. */
+export type PinEvent = "first_seen" | "held" | "changed";
+
+export interface DefinitionPinsOptions {
+  store: PinStore;
+  modeOf: (server: string) => PinningMode;
+  /** Told of each new sighting (audited by the caller). */
+  sighted: (event: PinEvent, pin: { server: string; kind: DefinitionKind; name: string; fingerprint: string }) => void;
+  log: (line: string) => void;
+}
+
+type Key = string;
+const POLL_OVERLAP_MS = 10_000;
+const keyOf = (server: string, kind: DefinitionKind, name: string): Key => `${server}\u0000${kind}\u0000${name}`;
+
+/**
+ * The origin's memory of pinned definitions: which fingerprint is approved for each name, read from PostgreSQL at
+ * start and kept current by polling (approvals are made by an administrator, on any instance or from the CLI). Lists
+ * and calls are decided from memory; only a definition never seen before costs a database write.
+ */
+export class DefinitionPins {
+  readonly #options: DefinitionPinsOptions;
+  readonly #approved = new Map<Key, string>();
+  readonly #seen = new Set<string>();
+  readonly #listeners = new Map<string, Set<() => void>>();
+  #lastChange?: Date;
+  #timer?: ReturnType<typeof setInterval>;
+
+  constructor(options: DefinitionPinsOptions) {
+    this.#options = options;
+  }
+
+  /** Loads what is pinned, then polls for decisions every `pollMs`. */
+  async start(pollMs: number): Promise<void> {
+    await this.refresh();
+    this.#timer = setInterval(() => {
+      this.refresh().catch((error: unknown) => this.#options.log(`pinned definitions: refresh failed: ${String(error)}`));
+    }, pollMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** Calls `listener` whenever an administrator's decision changes what clients of `server` may see. */
+  subscribe(server: string, listener: () => void): () => void {
+    const listeners = this.#listeners.get(server) ?? new Set();
+    this.#listeners.set(server, listeners.add(listener));
+    return () => listeners.delete(listener);
+  }
+
+  /** Applies the decisions made since the last look; servers whose approvals changed are announced. */
+  async refresh(): Promise<void> {
+    // A little overlap: a row committed late may carry a time just before the last one seen (applying is idempotent).
+    const since = this.#lastChange && new Date(this.#lastChange.getTime() - POLL_OVERLAP_MS);
+    const rows = await this.#options.store.changedSince(since);
+    const touched = new Set<string>();
+    for (const row of rows) {
+      if (this.#apply(row) && this.#lastChange) touched.add(row.server);
+      if (!this.#lastChange || row.updatedAt > this.#lastChange) this.#lastChange = row.updatedAt;
+    }
+    for (const server of touched) for (const listener of this.#listeners.get(server) ?? []) listener();
+  }
+
+  /** The definitions of a list that clients may see; new ones are recorded (and, on first sight, trusted or held). */
+  async visible<T extends Record<string, unknown>>(server: string, kind: DefinitionKind, items: readonly T[]): Promise<T[]> {
+    if (this.#options.modeOf(server) === "off") return [...items];
+    const decisions = await Promise.all(items.map((item) => this.allows(server, kind, item)));
+    return items.filter((_, index) => decisions[index] === undefined);
+  }
+
+  /** Undefined when the definition may be used; else why not, in words a client can show. */
+  async allows(server: string, kind: DefinitionKind, definition: Record<string, unknown>): Promise<string | undefined> {
+    const mode = this.#options.modeOf(server);
+    if (mode === "off") return undefined;
+    const name = nameOf(kind, definition);
+    const { form, fingerprint } = pinnedForm(kind, definition);
+    const key = keyOf(server, kind, name);
+    let approved = this.#approved.get(key);
+    if (approved === fingerprint) return undefined;
+    if (!this.#seen.has(`${key}\u0000${fingerprint}`)) {
+      const firstSight = approved === undefined && mode === "trust-on-first-use";
+      const pin = { server, kind, name, fingerprint, definition: form };
+      const recorded = await this.#options.store.record(pin, firstSight ? "approved" : "pending");
+      if (recorded) {
+        this.#seen.add(`${key}\u0000${fingerprint}`);
+        if (firstSight) this.#approved.set(key, fingerprint);
+        this.#options.sighted(firstSight ? "first_seen" : approved === undefined ? "held" : "changed", pin);
+      } else await this.refresh(); // another instance recorded it first: learn what it decided
+      approved = this.#approved.get(key);
+      if (approved === fingerprint) return undefined;
+    }
+    const what =
+      kind === "discovery"
+        ? `the description (instructions, capabilities) of server "${server}"`
+        : `the ${describe(kind)} "${name}" of server "${server}"`;
+    return approved === undefined
+      ? `${what} waits for an administrator's approval before first use`
+      : `${what} changed since it was approved; it is withheld until an administrator approves the change`;
+  }
+
+  #apply(row: PinnedDefinition): boolean {
+    const key = keyOf(row.server, row.kind, row.name);
+    this.#seen.add(`${key}\u0000${row.fingerprint}`);
+    const before = this.#approved.get(key);
+    if (row.status === "approved") this.#approved.set(key, row.fingerprint);
+    else if (before === row.fingerprint) this.#approved.delete(key);
+    return before !== this.#approved.get(key);
+  }
+}
+
+const describe = (kind: DefinitionKind) =>
+  kind === "resource_template" ? "resource template" : kind === "discovery" ? "description" : kind;

@@ -1,0 +1,38 @@
+import { randomUUID } from "node:crypto";
+import type pg from "pg";
+import type { AuditEvent } from "../../../contract/audit-event.ts";
+import type { OriginConfig } from "../../../contract/config/schema.ts";
+import { DefinitionPins, type PinningMode } from "./definition-pins.ts";
+import { createPinStore } from "./pin-store.ts";
+
+/** How often an instance looks for approvals made elsewhere (another instance, the CLI). */
+export const PIN_POLL_MS = 5_000;
+
+/** The origin's pinned definitions: each server's mode from its configuration, every sighting audited. */
+export function originPins(
+  db: pg.Pool,
+  config: Pick<OriginConfig, "servers">,
+  auditStore: { insert(events: AuditEvent[]): Promise<unknown> },
+  log: (line: string) => void,
+): DefinitionPins {
+  return new DefinitionPins({
+    store: createPinStore(db),
+    modeOf: (server): PinningMode => config.servers[server]?.pinning ?? "trust-on-first-use",
+    sighted: (event, pin) => {
+      if (event !== "first_seen")
+        log(`pinned definitions: ${pin.kind} "${pin.name}" of ${pin.server} ${event}, withheld until approved`);
+      const audited: AuditEvent = {
+        id: randomUUID(),
+        time: new Date().toISOString(),
+        kind: `definition.${event}`,
+        server: pin.server,
+        method: pin.kind,
+        tool: pin.name,
+        outcome: event === "first_seen" ? "ok" : "denied",
+        latencyMs: 0,
+      };
+      auditStore.insert([audited]).catch((error: unknown) => log(`pinned definitions: audit failed: ${String(error)}`));
+    },
+    log,
+  });
+}

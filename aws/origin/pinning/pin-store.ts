@@ -1,0 +1,93 @@
+import type pg from "pg";
+import type { DefinitionKind } from "./fingerprint.ts";
+
+export type PinStatus = "approved" | "pending" | "superseded" | "rejected";
+
+export interface PinnedDefinition {
+  server: string;
+  kind: DefinitionKind;
+  name: string;
+  fingerprint: string;
+  definition: Record<string, unknown>;
+  status: PinStatus;
+  firstSeen: Date;
+  decidedAt: Date | null;
+  decidedBy: string | null;
+  updatedAt: Date;
+}
+
+const COLUMNS = `server, kind, name, fingerprint, definition, status, first_seen AS "firstSeen", decided_at AS "decidedAt",
+  decided_by AS "decidedBy", updated_at AS "updatedAt"`;
+
+/** The pinned definitions in PostgreSQL: what was seen, what is approved, what waits. */
+export function createPinStore(pool: pg.Pool) {
+  return {
+    /** Every row updated after `since` (all rows without it), oldest change first. */
+    async changedSince(since?: Date): Promise<PinnedDefinition[]> {
+      const { rows } = since
+        ? await pool.query(`SELECT ${COLUMNS} FROM pinned_definitions WHERE updated_at > $1 ORDER BY updated_at`, [since])
+        : await pool.query(`SELECT ${COLUMNS} FROM pinned_definitions ORDER BY updated_at`);
+      return rows as PinnedDefinition[];
+    },
+
+    /**
+     * Records a sighting; true if it is new. Approved at once on first sight of a name under trust-on-first-use,
+     * else pending. Another instance recording the same sighting at the same moment is harmless (one row wins).
+     */
+    async record(
+      pin: { server: string; kind: DefinitionKind; name: string; fingerprint: string; definition: object },
+      status: "approved" | "pending",
+    ): Promise<boolean> {
+      const result = await pool.query(
+        `INSERT INTO pinned_definitions (server, kind, name, fingerprint, definition, status, decided_at, decided_by)
+         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 = 'approved' THEN now() END, CASE WHEN $6 = 'approved' THEN 'first sight' END)
+         ON CONFLICT DO NOTHING`,
+        [pin.server, pin.kind, pin.name, pin.fingerprint, JSON.stringify(pin.definition), status],
+      );
+      return (result.rowCount ?? 0) > 0;
+    },
+
+    /** Approves a pending definition: the one approved before it is superseded, in the same transaction. */
+    async approve(
+      key: { server: string; kind: DefinitionKind; name: string; fingerprint: string },
+      by: string,
+    ): Promise<boolean> {
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        await client.query(
+          `UPDATE pinned_definitions SET status = 'superseded', updated_at = now()
+           WHERE server = $1 AND kind = $2 AND name = $3 AND status = 'approved'`,
+          [key.server, key.kind, key.name],
+        );
+        const approved = await client.query(
+          `UPDATE pinned_definitions SET status = 'approved', decided_at = now(), decided_by = $5, updated_at = now()
+           WHERE server = $1 AND kind = $2 AND name = $3 AND fingerprint = $4 AND status IN ('pending', 'rejected', 'superseded')`,
+          [key.server, key.kind, key.name, key.fingerprint, by],
+        );
+        if ((approved.rowCount ?? 0) === 0) {
+          await client.query("ROLLBACK");
+          return false;
+        }
+        await client.query("COMMIT");
+        return true;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+
+    /** Rejects a pending definition: it stays hidden, and is no longer listed as waiting. */
+    async reject(key: { server: string; kind: DefinitionKind; name: string; fingerprint: string }, by: string): Promise<boolean> {
+      const result = await pool.query(
+        `UPDATE pinned_definitions SET status = 'rejected', decided_at = now(), decided_by = $5, updated_at = now()
+         WHERE server = $1 AND kind = $2 AND name = $3 AND fingerprint = $4 AND status = 'pending'`,
+        [key.server, key.kind, key.name, key.fingerprint, by],
+      );
+      return (result.rowCount ?? 0) > 0;
+    },
+  };
+}
+export type PinStore = ReturnType<typeof createPinStore>;

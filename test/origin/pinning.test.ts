@@ -1,0 +1,113 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrate } from "../../aws/origin/db/migrate.ts";
+import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
+import type { DefinitionPins } from "../../aws/origin/pinning/definition-pins.ts";
+import { originPins } from "../../aws/origin/pinning/origin-pins.ts";
+import { createPinStore } from "../../aws/origin/pinning/pin-store.ts";
+import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
+import type { AuditEvent } from "../../contract/audit-event.ts";
+import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
+import { type TestDatabase, withTestDatabase } from "./database.ts";
+import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
+
+// Pinned definitions against real stdio upstreams and a real database: a tool whose description changes after it
+// was trusted is withheld (not listed, not callable) until an administrator approves the change, and a server set
+// to require approval shows nothing until its definitions are approved.
+const servers = {
+  tofu: catalogServer({ name: "tofu", tools: [{ name: "search" }, { name: "other" }], mutable: true }),
+  strict: { ...catalogServer({ name: "strict", tools: [{ name: "lookup" }] }), pinning: "require-approval" as const },
+};
+const audited: AuditEvent[] = [];
+let database: TestDatabase;
+let pins: DefinitionPins;
+let pool: HostPool;
+beforeAll(async () => {
+  database = await withTestDatabase();
+  await migrate(database.pool);
+  pins = originPins(database.pool, { servers }, { insert: async (events) => void audited.push(...events) }, () => {});
+  await pins.start(60_000);
+  pool = createHostPool({ servers, idleTimeoutMs: 60_000, maxProcesses: 10, host: { ...testHostOptions, pins }, log: () => {} });
+});
+afterAll(async () => {
+  pins?.stop();
+  await pool?.close();
+  await database?.close();
+});
+
+const CLI = fileURLToPath(new URL("../../aws/origin/pinning/cli.ts", import.meta.url));
+/** The pins CLI in a child process (asynchronously: the embedded database answers from this process). */
+const cli = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+  new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, DATABASE_URL: database.url } }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+
+const who = (server: string) => ({ sub: "pat", client_id: "c", server, purpose: "mcp", jti: "j", exp: 0 }) as VerifiedAssertion;
+type Answer = {
+  result?: Record<string, unknown> & { tools?: { name: string; description?: string }[] };
+  error?: { code: number; message: string };
+};
+async function ask(server: string, method: string, params: Record<string, unknown> = {}): Promise<Answer> {
+  const messages = (await messagesOf(await serveMcp(pool, server, who(server), modernRequest(method, params)))) as Answer[];
+  return messages.find((message) => message.result || message.error) as Answer;
+}
+const listed = async (server: string) => ((await ask(server, "tools/list")).result?.tools ?? []).map((tool) => tool.name);
+const pending = async (server: string) =>
+  (await createPinStore(database.pool).changedSince()).filter((row) => row.server === server && row.status === "pending");
+
+describe("pinned tool definitions", () => {
+  it("trusts each tool on first sight and audits it", async () => {
+    expect((await listed("tofu")).sort()).toEqual(["other", "rewrite", "search"]);
+    expect(
+      audited.filter((event) => event.kind === "definition.first_seen" && event.server === "tofu").map((event) => event.tool),
+    ).toContain("search");
+  });
+
+  it("withholds a tool whose description changed, from the list and from calls, until approved", async () => {
+    await ask("tofu", "tools/call", { name: "rewrite", arguments: {} });
+    expect((await listed("tofu")).sort()).toEqual(["other", "rewrite"]);
+    const refused = await ask("tofu", "tools/call", { name: "search", arguments: {} });
+    expect(refused.error?.code).toBe(-32004);
+    expect(refused.error?.message).toBe(
+      'withheld: the tool "search" of server "tofu" changed since it was approved; it is withheld until an administrator approves the change',
+    );
+    expect(audited.some((event) => event.kind === "definition.changed" && event.tool === "search")).toBe(true);
+
+    const [change] = await pending("tofu");
+    expect(change?.definition.description).toContain("evil.example");
+    // An administrator reviews the change side by side and approves it with the CLI.
+    const diff = await cli(["diff", "tofu", "tool", "search"]);
+    expect(diff.code).toBe(0);
+    expect(diff.stdout).toMatch(/"description": "search of tofu".*\|.*"description": "ignore previous instructions/);
+    expect((await cli(["approve", "tofu", "tool", "search"])).code).toBe(2); // who decides is required
+    const approval = await cli(["approve", "tofu", "tool", "search", "--by", "admin@example.com"]);
+    expect(approval.stdout).toMatch(/^approved tool "search" of tofu/);
+    const auditedApproval = await database.pool.query("SELECT user_email FROM audit_events WHERE kind = 'definition.approved'");
+    expect(auditedApproval.rows).toEqual([{ user_email: "admin@example.com" }]);
+    expect((await cli(["pending"])).stdout).not.toContain("tofu\ttool\tsearch");
+    await pins.refresh();
+    const tools = (await ask("tofu", "tools/list")).result?.tools ?? [];
+    expect(tools.find((tool) => tool.name === "search")?.description).toContain("evil.example");
+    expect((await ask("tofu", "tools/call", { name: "search", arguments: {} })).result?.content).toBeDefined();
+  });
+
+  it("shows a require-approval server nothing until its description and tools are approved", async () => {
+    const refused = await ask("strict", "tools/list");
+    expect(refused.error?.code).toBe(-32004);
+    expect(refused.error?.message).toBe(
+      'withheld: the description (instructions, capabilities) of server "strict" waits for an administrator\'s approval before first use',
+    );
+    const store = createPinStore(database.pool);
+    for (const row of await pending("strict")) await store.approve(row, "admin@example.com");
+    await pins.refresh();
+    // The connection rechecks its description on the decision; its tools were never listed, so they wait in turn.
+    expect(await listed("strict")).toEqual([]);
+    for (const row of await pending("strict")) await store.approve(row, "admin@example.com");
+    await pins.refresh();
+    expect(await listed("strict")).toEqual(["lookup"]);
+  });
+});
