@@ -1,5 +1,8 @@
 import { z } from "zod";
 
+/** The most bytes of JSON an event's `arguments` may take; the edge replaces larger ones by a truncation marker. */
+export const MAX_AUDIT_ARGUMENTS_BYTES = 8192;
+
 /**
  * One audited happening at the edge: an MCP request or an authorization step.
  * The edge produces these, the origin stores them; `id` makes delivery idempotent,
@@ -47,6 +50,16 @@ export const AuditEvent = z.object({
   protocolVersion: z.string().optional(),
   /** How many requests this one event stands for, on aggregated events (`auth.rate_limited`). */
   count: z.number().int().positive().optional(),
+  /**
+   * The arguments of a `tools/call` or `prompts/get`, redacted at the edge before queueing (contract/audit-redaction.ts)
+   * and cut to a marker when larger than {@link MAX_AUDIT_ARGUMENTS_BYTES} serialized.
+   */
+  arguments: z
+    .record(z.string(), z.json())
+    .refine((value) => new TextEncoder().encode(JSON.stringify(value)).length <= MAX_AUDIT_ARGUMENTS_BYTES, {
+      message: "expected at most 8192 bytes of JSON (the edge cuts larger arguments)",
+    })
+    .optional(),
 });
 export type AuditEvent = z.infer<typeof AuditEvent>;
 

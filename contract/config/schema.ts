@@ -1,10 +1,22 @@
 import { z } from "zod";
+import { parseJsonPath } from "../audit-redaction.ts";
 import { Policy } from "./policy.ts";
 
 /**
  * The configuration model both tiers share. Each key documents itself here; `env-names.ts` lists the
  * environment variable that overrides it, and `load.ts` applies the precedence defaults < file < environment.
  */
+
+const isJsonPath = (path: string) => succeeds(() => parseJsonPath(path));
+const isRegExp = (pattern: string) => succeeds(() => new RegExp(pattern, "g"));
+const succeeds = (attempt: () => unknown) => {
+  try {
+    attempt();
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 const isLoopback = (host: string) => host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 
@@ -213,6 +225,29 @@ export const EdgeConfig = z.strictObject({
    * sign-in and on every refresh); everyone else is silently not granted it. Empty: nobody is.
    */
   adminGroups: z.array(z.string().min(1)).default([]),
+  /** What the edge puts in audit events (docs/audit.md). */
+  audit: z
+    .strictObject({
+      /**
+       * Redaction of the tool and prompt arguments audit events carry, applied at the edge before an event is queued,
+       * so that what it hides never leaves the edge. Environment: `AUDIT_REDACT` as JSON.
+       */
+      redact: z
+        .strictObject({
+          /** Also apply the built-in rules (common secret key names, AWS access key ids, private key blocks, tokens). */
+          defaults: z.boolean().default(true),
+          /** Key names whose values are hidden: a key matches when, lowercased without `-`, `_`, `.`, it ends with one. */
+          keys: z.array(z.string().min(1)).default([]),
+          /** JSON paths whose values are hidden: `$.a.b`, `$.list[0]`, `$.list[*].secret`, `$.map.*`. */
+          paths: z
+            .array(z.string().refine(isJsonPath, "expected a JSON path such as $.config.headers or $.items[*].value"))
+            .default([]),
+          /** Regular expressions (JavaScript syntax); each match inside a string value is hidden. */
+          patterns: z.array(z.string().refine(isRegExp, "expected a JavaScript regular expression")).default([]),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   /** The ops dashboard at `/ops`, for holders of `mcp:admin` (docs/dashboard.md). */
   ops: z
     .strictObject({
@@ -330,6 +365,37 @@ export const OriginConfig = z.strictObject({
     .strictObject({
       /** Events older than this many days are deleted (at start, then hourly). Unset keeps them forever. */
       retentionDays: z.number().int().min(1).max(36_500).optional(),
+      /** Signed checkpoints of the audit hash chains: each chain's head, signed now and then (docs/audit.md). */
+      checkpoints: z
+        .strictObject({
+          /** A chain's head is signed once this many rows were added to it since its last checkpoint. */
+          everyRows: z.number().int().min(1).max(1_000_000).default(1000),
+          /** And at least this often while rows keep arriving: a head with new rows older than this is signed. */
+          everySeconds: z.number().int().min(1).max(86_400).default(300),
+          /** `kms`: an asymmetric AWS KMS key (ECDSA_SHA_256) signs, for production. `local`: a P-256 key of the origin's own. */
+          signer: z.enum(["local", "kms"]).default("local"),
+          /** With `kms`: the key's id, ARN or alias (`alias/mcp-audit-checkpoints`); its spec must be ECC_NIST_P256, usage SIGN_VERIFY. */
+          kmsKeyId: z.string().min(1).optional(),
+          /** With `kms`: the key's region. Unset: AWS_REGION or AWS_DEFAULT_REGION. */
+          kmsRegion: z
+            .string()
+            .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected an AWS region such as eu-west-1")
+            .optional(),
+          /** With `kms`: another KMS endpoint. Change it only to point at a stand-in (the tests' fake KMS). */
+          kmsEndpoint: z.url().optional(),
+          /** With `local`: the private EC P-256 key, as a PKCS#8 PEM or a JWK. A secret. */
+          localKey: z.string().min(1).optional(),
+          /**
+           * With `local` and no `localKey`: a file holding the key, made (mode 0600) on first start if missing. Neither
+           * set: a key is made for each run and only its public half is kept (in the database), which proves little.
+           */
+          localKeyFile: z.string().min(1).optional(),
+        })
+        .refine((checkpoints) => checkpoints.signer !== "kms" || checkpoints.kmsKeyId !== undefined, {
+          path: ["kmsKeyId"],
+          message: 'expected the KMS key id, ARN or alias with signer "kms"',
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** Prometheus metrics (docs/metrics.md). */
