@@ -6,6 +6,8 @@ import { ConfigError } from "../../contract/config/load.ts";
 import type { OriginConfig } from "../../contract/config/schema.ts";
 import { EDGE_JWKS_PATH } from "../../contract/edge-assertion.ts";
 import { createOriginApp } from "./app.ts";
+import { createCheckpointer } from "./audit/checkpoint/checkpointer.ts";
+import { checkpointSignerFromConfig } from "./audit/checkpoint/from-config.ts";
 import { auditRetention } from "./audit/retention.ts";
 import { createAuditStore } from "./audit/store.ts";
 import { migrate } from "./db/migrate.ts";
@@ -48,10 +50,13 @@ export async function startOrigin(
   const problems = policyProblems(config.policy, Object.keys(config.servers));
   if (problems.length > 0) throw new ConfigError(problems);
   if (!config.policy) log("no policy configured: every signed-in user may use every server and tool (docs/policy.md)");
+  const signer = await checkpointSignerFromConfig(config.audit.checkpoints, log);
   const db = createPool(config.databaseUrl, { max: config.databasePoolMax });
+  const { everyRows, everySeconds } = config.audit.checkpoints;
+  const checkpoints = createCheckpointer({ pool: db, signer, everyRows, everySeconds, log });
   const relay = await relayOptions(config, log);
   const metrics = createOriginMetrics({ servers: Object.keys(config.servers), database: db, defaultMetrics: true });
-  const auditStore = createAuditStore(db);
+  const auditStore = createAuditStore(db, { onHead: checkpoints.noteHead });
   const pins = originPins(db, config, auditStore, log);
   const stdio = createHostPool({
     servers: config.servers,
@@ -104,6 +109,7 @@ export async function startOrigin(
     await stdio.close();
     await replayGuard.idle();
     await retention.stop();
+    await checkpoints.stop();
     await db.end();
   };
   try {
@@ -116,6 +122,7 @@ export async function startOrigin(
         ? `http://${config.host}:${await listen(metricsServer, metricsPort, config.host, "METRICS_PORT (or origin.metrics.port)")}`
         : undefined;
     retention.start();
+    checkpoints.start();
     return { url: `http://${config.host}:${port}`, metricsUrl, upstreams: () => stdio.size(), close };
   } catch (error) {
     await Promise.all([stopListening(server), metricsServer && stopListening(metricsServer)]);
