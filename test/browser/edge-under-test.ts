@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../local/free-port.ts";
 import { startIdp } from "../../local/idp/start-idp.ts";
+import { startLocalSystem } from "../../local/system.ts";
 import { startWranglerDev } from "../../local/wrangler-dev.ts";
 import { generateEdgeSigningKey } from "../../scripts/keygen.ts";
 
@@ -61,6 +62,49 @@ export async function startEdgeUnderTest(): Promise<EdgeUnderTest> {
   } catch (error) {
     console.error(output.join("\n"));
     await idp.close();
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+export interface SystemUnderTest {
+  edgeUrl: string;
+  /** The audit database, for tests that fill it directly. */
+  databaseUrl: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole local system (`npm start`'s: edge, origin, embedded PostgreSQL, the local OpenID provider with its account
+ * picker, so the test chooses who signs in; admins are the `ops` group) for pages that show data from the origin.
+ */
+export async function startSystemUnderTest(): Promise<SystemUnderTest> {
+  const dataDir = await mkdtemp(join(tmpdir(), "mcp-edge-browser-system-"));
+  const output: string[] = [];
+  const ports = {
+    edge: await freePort(),
+    edgeInspector: await freePort(),
+    origin: await freePort(),
+    idp: await freePort(),
+    database: await freePort(),
+  };
+  try {
+    const system = await startLocalSystem({
+      ports,
+      dataDir,
+      autoSignIn: false,
+      log: (part, line) => output.push(`[${part}] ${line}`),
+    });
+    return {
+      edgeUrl: system.edgeUrl,
+      databaseUrl: system.databaseUrl,
+      close: async () => {
+        await system.close();
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    console.error(output.join("\n"));
     await rm(dataDir, { recursive: true, force: true });
     throw error;
   }

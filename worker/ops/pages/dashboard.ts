@@ -45,7 +45,7 @@ const problem = (what: string, detail: string) =>
   `<p class="problem" role="alert">${escapeHtml(what)}: ${escapeHtml(detail)}.</p>`;
 
 function sections(stats: OpsStats, view: DashboardView): string {
-  const empty = stats.totals.calls === 0 && stats.auth.attempts === 0;
+  const empty = stats.totals.calls === 0;
   return `${empty ? '<p class="empty-state">No traffic in this window yet. Calls appear here as soon as MCP clients use the proxy.</p>' : ""}
 ${summary(stats, view.deadLetters)}
 <section aria-labelledby="over-time"><h2 id="over-time">Calls over time</h2>${callsChart(stats.series)}</section>
