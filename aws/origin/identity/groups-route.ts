@@ -28,9 +28,12 @@ export function registerGroupsRoute(app: Hono<OriginEnv>, guarded: MiddlewareHan
     }
     try {
       const found = await lookUp(email.toLowerCase());
-      return c.json({ groups: found.value, source: "google-directory", checkedAt: Math.floor(found.foundAt / 1000) }, 200, {
-        "cache-control": "no-store",
-      });
+      const answer: IdentityGroups = {
+        groups: found.value,
+        source: "google-directory",
+        checkedAt: Math.floor(found.foundAt / 1000),
+      };
+      return c.json(answer, 200, { "cache-control": "no-store" });
     } catch (error) {
       if (!(error instanceof GoogleStepFailed)) throw error;
       console.error(error.message);
