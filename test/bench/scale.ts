@@ -5,6 +5,7 @@
 // fresh edge assertion signed here as the edge signs it (bound to the user's instance once known, with the balancer's
 // cookie), and checks each answer is its own echo. Prints errors, p50/p99 and each origin's memory.
 // Usage: npm run bench:scale -- [--users 1000] [--seconds 300] [--calls 20] [--think-ms 500] [--sharing shared|per-user]
+//   [--max-children N] (stdio.maxProcesses per origin; default 10 shared, 40 per-user)
 // Quick run: npm run bench:scale -- --users 100 --seconds 20
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     calls: { type: "string", default: "20" },
     "think-ms": { type: "string", default: "500" },
     sharing: { type: "string", default: "shared" },
+    "max-children": { type: "string" },
   },
 });
 const USERS = Number(values.users);
@@ -42,6 +44,8 @@ const CALLS = Number(values.calls);
 const THINK_MS = Number(values["think-ms"]);
 const SHARING = values.sharing === "per-user" ? "per-user" : "shared";
 const ORIGINS = 2;
+/** stdio.maxProcesses per origin: with per-user children, the bound and its least-recently-used eviction are exercised. */
+const MAX_CHILDREN = Number(values["max-children"] ?? (SHARING === "shared" ? 10 : 40));
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -62,15 +66,19 @@ async function startOriginProcess(env: Record<string, string>): Promise<ChildPro
   const main = fileURLToPath(new URL("../../aws/origin/main.ts", import.meta.url));
   const child = spawn(process.execPath, [main], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: "pipe" });
   let output = "";
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString("utf8");
+  };
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
   await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString("utf8");
-      if (output.includes("origin listening on")) resolve();
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
+    child.stdout?.on("data", () => output.includes("origin listening on") && resolve());
     child.once("exit", (code) => reject(new Error(`origin exited with ${code}:\n${output}`)));
   });
+  // Its log is read on (a full pipe would stall it) but no longer kept.
+  child.stdout?.off("data", onData);
+  child.stderr?.off("data", onData);
+  child.stderr?.resume();
   return child;
 }
 
@@ -151,7 +159,7 @@ async function runUser(index: number, balancerUrl: string, config: EdgeConfig, r
 
 /** Memory of an origin process and of its upstream children, sampled through the run (the largest kept). */
 function memorySampler(origins: ChildProcess[]) {
-  const peak = origins.map(() => ({ origin: 0, children: 0, childCount: 0 }));
+  const peak = origins.map(() => ({ first: 0, origin: 0, children: 0, childCount: 0 }));
   const sample = async () => {
     for (const [index, origin] of origins.entries()) {
       const own = await memoryOf(origin.pid as number).catch(() => ({ rss: 0, pss: 0 }));
@@ -159,6 +167,7 @@ function memorySampler(origins: ChildProcess[]) {
         descendantsOf(origin.pid as number).map((pid) => memoryOf(pid).catch(() => ({ rss: 0, pss: 0 }))),
       );
       const entry = peak[index] as (typeof peak)[number];
+      entry.first ||= own.rss;
       entry.origin = Math.max(entry.origin, own.rss);
       entry.children = Math.max(
         entry.children,
@@ -180,9 +189,14 @@ const balancerPort = await freePort();
 const balancerUrl = `http://127.0.0.1:${balancerPort}`;
 const everything = demoServers().everything;
 const originPorts = await Promise.all(Array.from({ length: ORIGINS }, () => freePort()));
-const origins = await Promise.all(
-  originPorts.map((port, index) =>
-    startOriginProcess({
+// One after the other: the first applies the database migrations (PGlite's advisory locks exclude nothing).
+const origins: ChildProcess[] = [];
+process.once("exit", () => {
+  for (const origin of origins) origin.kill("SIGKILL");
+});
+for (const [index, port] of originPorts.entries()) {
+  origins.push(
+    await startOriginProcess({
       PORT: String(port),
       ORIGIN_PUBLIC_URL: balancerUrl,
       EDGE_ISSUER: jwks.url,
@@ -191,10 +205,10 @@ const origins = await Promise.all(
       MCP_SERVERS: JSON.stringify({ everything: { ...everything, sharing: SHARING } }),
       ORIGIN_INSTANCE_ID: `scale-origin-${index + 1}`,
       REQUEST_STATE_KEY: "bench-scale-request-state-key-0123456789",
-      STDIO_MAX_PROCESSES: String(SHARING === "shared" ? 10 : 200),
+      STDIO_MAX_PROCESSES: String(MAX_CHILDREN),
     }),
-  ),
-);
+  );
+}
 const balancer = await startBalancer({
   port: balancerPort,
   targets: originPorts.map((port) => `http://127.0.0.1:${port}`),
@@ -203,7 +217,7 @@ const balancer = await startBalancer({
 const config = { signingKey, publicUrl: jwks.url, originUrl: balancerUrl } as EdgeConfig;
 
 console.log(
-  `scale: ${USERS} users over ${SECONDS} s, ${CALLS} calls each ${THINK_MS} ms apart, ${ORIGINS} origins behind the balancer, upstream server-everything (sharing ${SHARING}), database ${process.env.DATABASE_URL ? "DATABASE_URL" : "PGlite"}`,
+  `scale: ${USERS} users over ${SECONDS} s, ${CALLS} calls each ${THINK_MS} ms apart, ${ORIGINS} origins behind the balancer, upstream server-everything (sharing ${SHARING}, at most ${MAX_CHILDREN} children per origin), database ${process.env.DATABASE_URL ? "DATABASE_URL" : "PGlite"}`,
 );
 // One call per instance first (round robin gives each one user): the shared child starts, the edge keys are fetched;
 // what the warm start at sign-in does for a user's first call in the product.
@@ -237,7 +251,7 @@ console.log(
 console.log(`users per instance: ${[...results.usersByInstance].map(([name, count]) => `${name} ${count}`).join(", ")}`);
 for (const [index, peak] of memory.peak.entries()) {
   console.log(
-    `origin ${index + 1}: peak RSS ${peak.origin.toFixed(0)} MiB; its upstream children: at most ${peak.childCount}, peak RSS ${peak.children.toFixed(0)} MiB`,
+    `origin ${index + 1}: RSS ${peak.first.toFixed(0)} MiB at the start, peak ${peak.origin.toFixed(0)} MiB; its upstream children: at most ${peak.childCount}, peak RSS ${peak.children.toFixed(0)} MiB`,
   );
 }
 
