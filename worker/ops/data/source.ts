@@ -1,8 +1,4 @@
-import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import type { OpsStats, OpsWindow, TailCall } from "../../../contract/ops-stats.ts";
-import type { UserProps } from "../../env.ts";
-import { analyticsEngineSource } from "./analytics-engine/source.ts";
-import { auditStoreSource } from "./audit-store/source.ts";
 
 /** Where the dashboard's figures come from; the page reads only through this. */
 export interface OpsDataSource {
@@ -25,16 +21,7 @@ export class OpsSourceError extends Error {
 
 /** The administrator the figures are read for (the origin source names them in its assertion). */
 export interface OpsReader {
-  user: UserProps;
+  // The fields of UserProps the sources need (worker/env.ts is not imported: the Node tests of a source load this file).
+  user: { sub: string; email?: string; groups: string[] };
   clientId: string;
-}
-
-const DEAD_LETTERS =
-  "Not readable from the edge: the CloudWatch metric McpEdgeProxy/Audit AuditDeadLetterBacklog and its alarm AuditDeadLetters show it (docs/operations.md).";
-
-/** The configured source (EdgeConfig `ops.source`). */
-export function opsDataSource(config: EdgeConfig, reader: OpsReader): OpsDataSource {
-  const analytics = config.ops.analyticsEngine;
-  if (config.ops.source === "analytics-engine" && analytics) return analyticsEngineSource(analytics, DEAD_LETTERS);
-  return auditStoreSource(config, reader, DEAD_LETTERS);
 }
