@@ -1,9 +1,14 @@
 import type { AuditEvent, AuditQueueMessage } from "../../contract/audit-event.ts";
+import { auditArguments, withDefaultRules } from "../../contract/audit-redaction.ts";
+import type { EdgeConfig } from "../../contract/config/schema.ts";
 import { writeDataPoint } from "../analytics/data-point.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 
-export type AuditFacts = Omit<AuditEvent, "id" | "time">;
+export type AuditFacts = Omit<AuditEvent, "id" | "time" | "arguments"> & {
+  /** As the client sent them (parsed JSON): redacted and bounded before the event is queued. */
+  arguments?: Record<string, unknown>;
+};
 
 /**
  * The longest a text field of an audit event may be. Queue messages are limited to 128 KB and an event over it
@@ -40,6 +45,7 @@ const filling = new Map<Queue<AuditQueueMessage>, Batch>();
  * request it describes is never failed because of it: a queue error is logged (by event id, without personal
  * data) and the request goes on. The request's `waitUntil` covers the send, so the isolate lives until it is done.
  * The same facts become the event's Analytics Engine data point (docs/analytics.md), with the same guarantees.
+ * Arguments are redacted by `audit.redact` before anything else sees them.
  */
 export function recordAudit(
   env: EdgeEnv,
@@ -50,8 +56,9 @@ export function recordAudit(
   const time = new Date().toISOString();
   ctx.waitUntil(
     Promise.resolve(facts).then(
-      (resolved) => {
+      (facts) => {
         const config = edgeConfig(env);
+        const resolved = withRedactedArguments(facts, config.audit.redact);
         // Off the request's path too: the data point is written once the facts are known, as the event is queued.
         const written = writeDataPoint(env.ANALYTICS, config, resolved);
         return Promise.all([
@@ -62,6 +69,15 @@ export function recordAudit(
       (error: unknown) => console.error(`audit event ${id} could not be recorded: ${String(error)}`),
     ),
   );
+}
+
+/** The facts with their arguments redacted and bounded (docs/audit.md, "Redaction"): what is hidden never leaves the edge. */
+function withRedactedArguments(facts: AuditFacts, rules: EdgeConfig["audit"]["redact"]): Omit<AuditEvent, "id" | "time"> {
+  const { arguments: given, ...rest } = facts;
+  if (!given) return rest;
+  // Parsed from the request's JSON, so JSON values throughout.
+  const kept = auditArguments(given, withDefaultRules(rules, rules.defaults)) as AuditEvent["arguments"];
+  return { ...rest, arguments: kept };
 }
 
 /** Adds an event to the queue's batch being filled and resolves once that batch was sent (or its failure logged). */

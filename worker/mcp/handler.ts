@@ -116,6 +116,7 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
         server: auditedServer(server.name, message.tool, config.servers),
         method: message.method,
         tool: message.tool,
+        arguments: message.arguments,
         protocolVersion: message.protocolVersion,
         outcome: observation.outcome,
         errorCode: observation.errorCode,

@@ -6,6 +6,8 @@ export interface RequestFacts {
   id?: string | number;
   /** `params.name` of a tools/call. */
   tool?: string;
+  /** `params.arguments` of a tools/call or prompts/get, for the audit (redacted before it is queued). */
+  arguments?: Record<string, unknown>;
   protocolVersion?: string;
   /** The message claims a 2026-07-28+ version in its `_meta` envelope: relayed to the origin as it is. */
   modern?: boolean;
@@ -41,6 +43,7 @@ function factsOf(message: unknown, headerVersion: string | undefined): RequestFa
     method: typeof method === "string" ? method : undefined,
     id: typeof id === "string" || typeof id === "number" ? id : undefined,
     tool: method === "tools/call" && typeof params?.name === "string" ? params.name : undefined,
+    arguments: ARGUMENT_METHODS.has(method) && isPlainObject(params?.arguments) ? params.arguments : undefined,
     protocolVersion: stringOrUndefined(meta?.[MODERN_VERSION_KEY]) ?? stringOrUndefined(initializeVersion) ?? headerVersion,
     modern,
     isResponse: method === undefined && ("result" in message || "error" in message),
@@ -48,3 +51,9 @@ function factsOf(message: unknown, headerVersion: string | undefined): RequestFa
 }
 
 const stringOrUndefined = (value: unknown) => (typeof value === "string" ? value : undefined);
+
+/** The methods whose `params.arguments` the audit records. */
+const ARGUMENT_METHODS = new Set<unknown>(["tools/call", "prompts/get"]);
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);

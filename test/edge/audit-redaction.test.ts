@@ -1,0 +1,140 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { MAX_AUDIT_ARGUMENTS_BYTES } from "../../contract/audit-event.ts";
+import { auditArguments, DEFAULT_REDACTION_RULES, REDACTED, redact, TRUNCATED_KEY } from "../../contract/audit-redaction.ts";
+import { EDGE_ENV_NAMES } from "../../contract/config/env-names.ts";
+import { ConfigError, loadConfig } from "../../contract/config/load.ts";
+import { EdgeConfig } from "../../contract/config/schema.ts";
+import { recordAudit } from "../../worker/audit/record.ts";
+import { capturedAudit } from "./audit-capture.ts";
+import { callEdge, PUBLIC_URL, testEnv } from "./edge-env.ts";
+import { registerClient, signedInTokens } from "./sign-in.ts";
+
+// Shaped like the real things (AWS's documented example key id; a PEM block), not real secrets.
+const AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE";
+const PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----";
+const noRules = { keys: [], paths: [], patterns: [] };
+
+describe("redact (contract/audit-redaction.ts)", () => {
+  it("hides the values of common secret key names, at any depth and in any case or spelling", () => {
+    const given = {
+      query: "open issues",
+      password: "hunter2",
+      nested: { "X-Api-Key": "k-123", access_token: "t-456", list: [{ client_secret: "s-789", max_tokens: 10 }] },
+      Authorization: "Basic dXNlcjpwYXNz",
+    };
+    expect(redact(given, DEFAULT_REDACTION_RULES)).toEqual({
+      query: "open issues",
+      password: REDACTED,
+      nested: { "X-Api-Key": REDACTED, access_token: REDACTED, list: [{ client_secret: REDACTED, max_tokens: 10 }] },
+      Authorization: REDACTED,
+    });
+    expect(given.password).toBe("hunter2"); // the input is left as it was
+  });
+
+  it("hides AWS access key ids and private key blocks inside any text, keeping the rest", () => {
+    const given = { note: `use ${AWS_KEY_ID} for s3`, files: [`key:\n${PRIVATE_KEY}\nend`] };
+    expect(redact(given, DEFAULT_REDACTION_RULES)).toEqual({ note: `use ${REDACTED} for s3`, files: [`key:\n${REDACTED}\nend`] });
+  });
+
+  it("hides configured keys, JSON paths and patterns, and nothing without rules", () => {
+    const given = { config: { headers: { x: "1" }, items: [{ value: "a", keep: "b" }] }, ssn: "123-45-6789", pin: "0000" };
+    const rules = {
+      keys: ["pin"],
+      paths: ["$.config.headers", "$.config.items[*].value"],
+      patterns: [String.raw`\d{3}-\d{2}-\d{4}`],
+    };
+    expect(redact(given, rules)).toEqual({
+      config: { headers: REDACTED, items: [{ value: REDACTED, keep: "b" }] },
+      ssn: REDACTED,
+      pin: REDACTED,
+    });
+    expect(redact(given, noRules)).toEqual(given);
+  });
+
+  it("cuts arguments over 8 KB to a marker with their size and the start of their redacted JSON", () => {
+    const large = { password: "hunter2", text: "x".repeat(20_000) };
+    const kept = auditArguments(large, DEFAULT_REDACTION_RULES);
+    const marker = kept[TRUNCATED_KEY] as { bytes: number; preview: string };
+    expect(Object.keys(kept)).toEqual([TRUNCATED_KEY]);
+    expect(marker.bytes).toBe(JSON.stringify({ password: REDACTED, text: large.text }).length);
+    expect(marker.preview.startsWith(`{"password":"${REDACTED}","text":"xxx`)).toBe(true);
+    expect(new TextEncoder().encode(JSON.stringify(kept)).length).toBeLessThanOrEqual(MAX_AUDIT_ARGUMENTS_BYTES);
+    // Text that escapes to more bytes than characters fits too.
+    const escaped = auditArguments({ text: "\u0001".repeat(20_000) }, noRules);
+    expect(new TextEncoder().encode(JSON.stringify(escaped)).length).toBeLessThanOrEqual(MAX_AUDIT_ARGUMENTS_BYTES);
+    expect(auditArguments({ small: 1 }, noRules)).toEqual({ small: 1 });
+  });
+
+  it("refuses a configuration whose path or pattern cannot be used, naming the key", () => {
+    const load = (redactRules: unknown) =>
+      loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...minimalEdgeEnv, AUDIT_REDACT: JSON.stringify(redactRules) } });
+    expect(load({ paths: ["$.a[*].b"], patterns: ["ab+c"] }).audit.redact).toEqual({
+      defaults: true,
+      keys: [],
+      paths: ["$.a[*].b"],
+      patterns: ["ab+c"],
+    });
+    expect(() => load({ paths: ["a.b"] })).toThrow(ConfigError);
+    expect(() => load({ paths: ["a.b"] })).toThrow(/audit\.redact\.paths\.0[\s\S]*expected a JSON path/);
+    expect(() => load({ patterns: ["(unclosed"] })).toThrow(
+      /audit\.redact\.patterns\.0[\s\S]*expected a JavaScript regular expression/,
+    );
+  });
+});
+
+const minimalEdgeEnv = {
+  PUBLIC_URL: "https://mcp.example.com",
+  ORIGIN_URL: "https://origin.example.com",
+  IDP_ISSUER: "https://idp.example.com",
+  IDP_CLIENT_ID: "client",
+  IDP_CLIENT_SECRET: "placeholder",
+  EDGE_SIGNING_KEY: "placeholder",
+};
+
+describe("the edge redacts arguments before it queues an audit event", () => {
+  let accessToken: string;
+  beforeAll(async () => {
+    accessToken = (await signedInTokens(await registerClient())).access_token;
+  });
+
+  it("a tools/call's arguments reach the queue redacted by the defaults and audit.redact", async () => {
+    const audit = capturedAudit();
+    const body = JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "echo", arguments: { message: `key ${AWS_KEY_ID}`, api_key: "sk-live-placeholder", ticket: "T-1" } },
+    });
+    const env = { ...audit.env, AUDIT_REDACT: JSON.stringify({ keys: ["ticket"] }) };
+    await callEdge(
+      new Request(`${PUBLIC_URL}/mcp/everything`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${accessToken}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-protocol-version": "2025-06-18",
+        },
+        body,
+      }),
+      undefined,
+      env,
+    );
+    expect(audit.events.map((event) => event.arguments)).toEqual([
+      { message: `key ${REDACTED}`, api_key: REDACTED, ticket: REDACTED },
+    ]);
+    const queued = JSON.stringify(audit.events);
+    expect(queued).not.toContain(AWS_KEY_ID);
+    expect(queued).not.toContain("sk-live-placeholder");
+  });
+
+  it("events without arguments are queued as they were", async () => {
+    const audit = capturedAudit();
+    const waits: Promise<unknown>[] = [];
+    const facts = { kind: "auth.sign_in", userSub: "u-1", outcome: "ok", latencyMs: 3 } as const;
+    recordAudit(testEnv(audit.env), { waitUntil: (promise) => waits.push(promise) }, facts);
+    await Promise.all(waits);
+    expect(audit.events).toEqual([expect.objectContaining(facts)]);
+    expect(audit.events[0]).not.toHaveProperty("arguments");
+  });
+});
