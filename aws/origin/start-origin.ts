@@ -12,6 +12,7 @@ import { auditRetention } from "./audit/retention.ts";
 import { createAuditStore } from "./audit/store.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool } from "./db/pool.ts";
+import { GuardrailChain, guardrailProblems } from "./guardrails/chain.ts";
 import { createHostPool } from "./hosting/host-pool.ts";
 import { relayOptions } from "./hosting/relay-options.ts";
 import type { AwsCredentialSource } from "./identity/google/aws-credentials.ts";
@@ -47,7 +48,7 @@ export async function startOrigin(
 ): Promise<RunningOrigin> {
   if (!config.databaseUrl) throw new Error("no database: set DATABASE_URL (npm start runs an embedded PostgreSQL for you)");
   const groups = config.google && googleGroupLookUp(config.google, options.awsCredentials);
-  const problems = policyProblems(config.policy, Object.keys(config.servers));
+  const problems = [...policyProblems(config.policy, Object.keys(config.servers)), ...guardrailProblems(config.servers)];
   if (problems.length > 0) throw new ConfigError(problems);
   if (!config.policy) log("no policy configured: every signed-in user may use every server and tool (docs/policy.md)");
   const signer = await checkpointSignerFromConfig(config.audit.checkpoints, log);
@@ -58,11 +59,12 @@ export async function startOrigin(
   const metrics = createOriginMetrics({ servers: Object.keys(config.servers), database: db, defaultMetrics: true });
   const auditStore = createAuditStore(db, { onHead: checkpoints.noteHead });
   const pins = originPins(db, config, auditStore, log);
+  const guardrails = new Map(Object.entries(config.servers).map(([name, spec]) => [name, new GuardrailChain(spec.guardrails)]));
   const stdio = createHostPool({
     servers: config.servers,
     idleTimeoutMs: config.stdio.idleTimeoutSeconds * 1000,
     maxProcesses: config.stdio.maxProcesses,
-    host: { ...relay, pins },
+    host: { ...relay, pins, guardrailsOf: (server) => guardrails.get(server) },
     children: metrics.children,
     log,
   });

@@ -50,6 +50,13 @@ const Sharing = z.enum(["per-user", "shared"]).optional();
  */
 const Pinning = z.enum(["trust-on-first-use", "require-approval", "off"]).optional();
 
+/**
+ * Guardrails (docs/guardrails.md): hooks each tool call's arguments and result pass through, in this order, as
+ * `{ "hook": "<kind>", ...options }`; each kind checks its own options at start. Absent: `[{ "hook":
+ * "secret-detector" }]` (credentials in tool results are redacted); `[]` runs none.
+ */
+const Guardrails = z.array(z.looseObject({ hook: z.string().min(1) })).optional();
+
 const StdioServer = z.strictObject({
   transport: z.literal("stdio"),
   /** The executable; resolved on PATH like a shell would. */
@@ -60,6 +67,7 @@ const StdioServer = z.strictObject({
   cwd: z.string().optional(),
   sharing: Sharing,
   pinning: Pinning,
+  guardrails: Guardrails,
 });
 
 /** A value written in the file, or read from the origin's secrets provider: `{ "secret": "NAME" }`. */
@@ -88,6 +96,7 @@ const HttpServer = z.strictObject({
   headers: z.record(z.string(), SecretOrValue).default({}),
   sharing: Sharing,
   pinning: Pinning,
+  guardrails: Guardrails,
 });
 
 export type StdioServer = z.infer<typeof StdioServer>;

@@ -10,6 +10,7 @@ import {
 } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { relayedCapabilities } from "../../../contract/relayed-capabilities.ts";
+import type { GuardrailChain } from "../guardrails/chain.ts";
 import type { HostPins } from "../pinning/host-pins.ts";
 import { requireToolAllowed, type ToolAccess, visibleTools } from "../policy/tool-access.ts";
 import { CAPABILITY_OF_ASK, Exchange, type UpstreamAsk } from "./exchange.ts";
@@ -41,6 +42,8 @@ export interface UpstreamLink {
   requestTimeoutMs: number;
   /** Pinned definitions as this connection applies them. */
   pins: HostPins;
+  /** The server's guardrails (absent: none). */
+  guardrails?: GuardrailChain;
 }
 
 type Params = Record<string, unknown>;
@@ -107,9 +110,13 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
       await link.pins.requireTool(link.toolSchemas.definition(name));
     }
     if (request.method === "prompts/get") link.pins.requirePrompt(String(request.params.name));
-    const result = isInteractive(request.method)
+    const guarded =
+      request.method === "tools/call" && link.guardrails && !link.guardrails.empty ? guardedCall(link, request, ctx) : undefined;
+    if (guarded) request.params.arguments = await guarded.arguments();
+    const answer = isInteractive(request.method)
       ? await forwardInteractive(link, request, ctx, output)
       : await call(link, request, ctx, { onProgress: output.progress });
+    const result = guarded && answer.resultType !== "input_required" ? await guarded.result(answer) : answer;
     if (request.method === "tools/list") link.toolSchemas.remember(result);
     return link.pins.visible(request.method, request.method === "tools/list" ? visibleTools(result, access) : result);
   } catch (error) {
@@ -210,6 +217,15 @@ async function drive(link: UpstreamLink, exchange: Exchange, ctx: ServerContext,
 function missingCapabilities(asks: UpstreamAsk[], declared: Params | undefined): Record<string, object> | undefined {
   const missing = asks.map((ask) => CAPABILITY_OF_ASK[ask.method]).filter((capability) => capability && !declared?.[capability]);
   return missing.length > 0 ? Object.fromEntries(missing.map((capability) => [capability as string, {}])) : undefined;
+}
+
+/** A tool call as its server's guardrails see it: its arguments on the way in, its result on the way out. */
+function guardedCall(link: UpstreamLink, request: Forwarded, ctx: ServerContext) {
+  const chain = link.guardrails as GuardrailChain;
+  const extra = (ctx.http?.authInfo?.extra ?? {}) as { sub?: string; server?: string };
+  const call = { server: extra.server ?? "", tool: String(request.params.name), user: { sub: extra.sub ?? "" } };
+  const args = (request.params.arguments ?? {}) as Params;
+  return { arguments: () => chain.arguments(call, args), result: (result: Params) => chain.result(call, result) };
 }
 
 /** The caller's tool access for this request, as the origin's route put it beside the caller's identity. */

@@ -1,6 +1,7 @@
 import type { Client } from "@modelcontextprotocol/client";
 import { type AuthInfo, createMcpHandler, type McpHttpHandler } from "@modelcontextprotocol/server";
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
+import type { GuardrailChain } from "../guardrails/chain.ts";
 import type { UpstreamIdentity } from "../identity/upstream-identity.ts";
 import type { DefinitionPins } from "../pinning/definition-pins.ts";
 import { HostPins } from "../pinning/host-pins.ts";
@@ -59,6 +60,8 @@ export interface HostOptions {
   children?: ChildObserver;
   /** Pinned definitions (absent: nothing is pinned). */
   pins?: DefinitionPins;
+  /** Each server's guardrails (absent: none). */
+  guardrailsOf?: (server: string) => GuardrailChain | undefined;
   /**
    * The connection serves every user (`sharing: "shared"`). The upstream's log messages and a 2025-era upstream's
    * mid-call questions name no request, so they cannot be told apart by user: none is relayed.
@@ -118,6 +121,7 @@ export async function startUpstreamHost(spec: UpstreamServer, options: HostOptio
     progress,
     requestTimeoutMs: options.requestTimeoutMs,
     pins: pins.host,
+    guardrails: options.guardrailsOf?.(firstCaller.server),
   };
   const upstreamEvents = events;
   const handler: McpHttpHandler = createMcpHandler(() => forwardingServer(link), {

@@ -1,0 +1,30 @@
+import type { z } from "zod";
+
+/** What a hook sees of the call it guards. */
+export interface GuardedCall {
+  server: string;
+  /** The upstream's own tool name. */
+  tool: string;
+  /** The caller, as the edge assertion names them. */
+  user: { sub: string; email?: string };
+}
+
+/**
+ * A guardrail: code that sees a tool call's arguments before the upstream does and its result before the client
+ * does, and may change either or refuse the call (by throwing {@link GuardrailRefusal}). Hooks run in the order a
+ * server's configuration lists them; results pass through them in the same order.
+ */
+export interface Guardrail {
+  readonly name: string;
+  arguments?(call: GuardedCall, args: Record<string, unknown>): Record<string, unknown> | Promise<Record<string, unknown>>;
+  result?(call: GuardedCall, result: Record<string, unknown>): Record<string, unknown> | Promise<Record<string, unknown>>;
+}
+
+/** A kind of guardrail: its options' schema (validated at start) and how to make one from them. */
+export interface GuardrailKind<S extends z.ZodType = z.ZodType> {
+  options: S;
+  create(options: z.output<S>): Guardrail;
+}
+
+/** JSON-RPC error of a call a guardrail refused. */
+export const GUARDRAIL_REFUSED_CODE = -32005;

@@ -1,0 +1,105 @@
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GuardrailChain, guardrailProblems } from "../../aws/origin/guardrails/chain.ts";
+import { redactCredentials } from "../../aws/origin/guardrails/secret-detector.ts";
+import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
+import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
+import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
+import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
+
+// Example credentials in the documented shapes (AWS's own documentation key id; made-up tokens).
+const AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE";
+const GITHUB_TOKEN = `ghp_${"a1B2c3D4e5".repeat(4)}`;
+const PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
+const JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+
+describe("the secret detector", () => {
+  it("redacts each kind of credential and leaves ordinary text alone", () => {
+    expect(redactCredentials(`key ${AWS_KEY_ID} end`)).toBe("key [REDACTED AWS access key id] end");
+    expect(redactCredentials(`token=${GITHUB_TOKEN}`)).toBe("token=[REDACTED GitHub token]");
+    expect(redactCredentials(`pem:\n${PRIVATE_KEY}\n`)).toBe("pem:\n[REDACTED private key]\n");
+    expect(redactCredentials(`Bearer ${JWT}`)).toBe("Bearer [REDACTED JSON Web Token]");
+    expect(redactCredentials('aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"')).toBe(
+      'aws_secret_access_key = "[REDACTED AWS secret access key]"',
+    );
+    const ordinary =
+      "The AKIA prefix, a ghp_ mention, eyJ without dots, and 40 letters: abcdefghijabcdefghijabcdefghijabcdefghij.";
+    expect(redactCredentials(ordinary)).toBe(ordinary);
+  });
+});
+
+describe("guardrail configuration", () => {
+  it("names an unknown hook and options that do not fit", () => {
+    expect(
+      guardrailProblems({
+        a: { guardrails: [{ hook: "virus-scan" }] },
+        b: {
+          guardrails: [
+            { hook: "deny-patterns", patterns: ["(unclosed"] },
+            { hook: "secret-detector", extra: 1 },
+          ],
+        },
+        c: { guardrails: [{ hook: "deny-patterns" }] },
+      }),
+    ).toEqual([
+      'servers.a.guardrails.0.hook: expected one of secret-detector, deny-patterns; got "virus-scan"',
+      "servers.b.guardrails.0.patterns.0: expected a JavaScript regular expression",
+      'servers.b.guardrails.1: Unrecognized key: "extra"',
+      "servers.c.guardrails.0.patterns: Invalid input: expected array, received undefined",
+    ]);
+  });
+});
+
+// Through the origin, against a real upstream whose tools echo their arguments.
+const callLog = join(mkdtempSync(join(tmpdir(), "guardrails-")), "calls.log");
+const servers = {
+  guarded: {
+    ...catalogServer({ name: "guarded", tools: [{ name: "echo" }], callLog }),
+    guardrails: [{ hook: "deny-patterns", patterns: ["rm\\s+-rf"] }, { hook: "secret-detector" }],
+  },
+  bare: { ...catalogServer({ name: "bare", tools: [{ name: "echo" }] }), guardrails: [] },
+};
+const chains = new Map(Object.entries(servers).map(([name, spec]) => [name, new GuardrailChain(spec.guardrails)]));
+let pool: HostPool;
+beforeAll(() => {
+  pool = createHostPool({
+    servers,
+    idleTimeoutMs: 60_000,
+    maxProcesses: 4,
+    host: { ...testHostOptions, guardrailsOf: (server) => chains.get(server) },
+    log: () => {},
+  });
+});
+afterAll(() => pool.close());
+
+type Answer = { result?: { content?: { text: string }[] }; error?: { code: number; message: string } };
+async function echo(server: string, text: string): Promise<Answer> {
+  const who = { sub: "u", client_id: "c", server, purpose: "mcp", jti: "j", exp: 0 } as VerifiedAssertion;
+  const response = await serveMcp(pool, server, who, modernRequest("tools/call", { name: "echo", arguments: { text } }));
+  return ((await messagesOf(response)) as Answer[]).find((message) => message.result || message.error) as Answer;
+}
+
+describe("guardrails on a server's tool calls", () => {
+  it("redacts a credential in a tool's result before the client sees it", async () => {
+    const answer = await echo("guarded", `here is ${AWS_KEY_ID}`);
+    expect(answer.result?.content?.[0]?.text).toBe('echo on guarded: {"text":"here is [REDACTED AWS access key id]"}');
+  });
+
+  it("refuses a call whose arguments match a deny pattern, before the upstream sees it", async () => {
+    const answer = await echo("guarded", "please rm  -rf /");
+    expect(answer.error).toEqual({
+      code: -32005,
+      message: 'refused by guardrail deny-patterns: an argument of "echo" matches the pattern rm\\s+-rf',
+    });
+    const calls = existsSync(callLog) ? readFileSync(callLog, "utf8") : "";
+    expect(calls.split("\n").filter(Boolean)).toEqual(["echo"]); // only the first test's call arrived
+  });
+
+  it("runs none on a server configured with an empty list", async () => {
+    const answer = await echo("bare", `here is ${AWS_KEY_ID}`);
+    expect(answer.result?.content?.[0]?.text).toBe(`echo on bare: {"text":"here is ${AWS_KEY_ID}"}`);
+  });
+});
