@@ -1,0 +1,117 @@
+import type { Policy } from "../../../../contract/config/policy.ts";
+import { type PolicySubject, type ToolFacts, userPolicy } from "../user-policy.ts";
+import type { ApprovedTools } from "./approved-tools.ts";
+import { explainDecision } from "./explain-decision.ts";
+import type { RecordedCalls } from "./recorded-calls.ts";
+import type { UpstreamName } from "./tool-names.ts";
+import type { KnownGroups } from "./user-groups.ts";
+
+export type Direction = "allowed_to_denied" | "denied_to_allowed";
+
+/** One user's calls of one tool whose decision the candidate changes. */
+export interface DecisionChange {
+  user: string;
+  server: string;
+  /** The upstream's own name, as the policy sees it. */
+  tool: string;
+  direction: Direction;
+  calls: number;
+  /** The current policy's decision in words (the rule that decides, or the evaluator's refusal). */
+  current: string;
+  candidate: string;
+  /** False: no approved definition, so the tool was evaluated with the specification's default annotations. */
+  approvedDefinition: boolean;
+}
+
+export interface Evaluation {
+  /** Calls evaluated (not counting unresolved ones). */
+  calls: number;
+  users: number;
+  changes: DecisionChange[];
+  /** Users evaluated without any group: neither the groups file nor the Directory knew one. */
+  usersWithoutGroups: string[];
+  /** Tools evaluated with default annotations because no definition of theirs is approved. */
+  toolsWithoutApprovedDefinition: { server: string; tool: string }[];
+  /** Calls of shortened aggregated names that no approved definition resolves: not evaluated. */
+  unresolved: { user: string; server: string; tool: string; calls: number }[];
+}
+
+export interface EvaluationInput {
+  recorded: readonly RecordedCalls[];
+  current: Policy | undefined;
+  candidate: Policy | undefined;
+  groups: KnownGroups;
+  approved: ApprovedTools;
+  upstreamName: (server: string, called: string) => UpstreamName;
+}
+
+/** Who the audit trail says called: the e-mail the policy reads, else the subject. */
+export const userOf = (calls: RecordedCalls): string =>
+  calls.userEmail?.toLowerCase() ?? (calls.userSub ? `subject ${calls.userSub}` : "unknown user");
+
+/** Both policies' decisions on every user's recorded calls; the changes, most calls first. */
+export function evaluate(input: EvaluationInput): Evaluation {
+  const merged = new Map<string, { user: string; subject: PolicySubject; server: string; tool: string; calls: number }>();
+  const unresolved: Evaluation["unresolved"] = [];
+  for (const recorded of input.recorded) {
+    const user = userOf(recorded);
+    const upstream = input.upstreamName(recorded.server, recorded.tool);
+    if ("unresolved" in upstream) {
+      unresolved.push({ user, server: recorded.server, tool: recorded.tool, calls: recorded.calls });
+      continue;
+    }
+    // The same tool called through both endpoints is one decision.
+    const key = JSON.stringify([user, recorded.server, upstream.name]);
+    const entry = merged.get(key) ?? {
+      user,
+      subject: subjectOf(recorded, input.groups),
+      server: recorded.server,
+      tool: upstream.name,
+      calls: 0,
+    };
+    entry.calls += recorded.calls;
+    merged.set(key, entry);
+  }
+
+  const changes: DecisionChange[] = [];
+  const withoutDefinition = new Map<string, { server: string; tool: string }>();
+  for (const { user, subject, server, tool, calls } of merged.values()) {
+    const definitions = input.approved.get(server);
+    const approvedDefinition = definitions?.has(tool) ?? false;
+    if (!approvedDefinition) withoutDefinition.set(JSON.stringify([server, tool]), { server, tool });
+    const facts: ToolFacts = { name: tool, annotations: definitions?.get(tool) };
+    const before = userPolicy(input.current, subject).tool(server, facts).allowed;
+    const after = userPolicy(input.candidate, subject).tool(server, facts).allowed;
+    if (before === after) continue;
+    changes.push({
+      user,
+      server,
+      tool,
+      direction: before ? "allowed_to_denied" : "denied_to_allowed",
+      calls,
+      current: explainDecision(input.current, subject, server, facts),
+      candidate: explainDecision(input.candidate, subject, server, facts),
+      approvedDefinition,
+    });
+  }
+
+  const users = new Map([...merged.values()].map(({ user, subject }) => [user, subject]));
+  return {
+    calls: [...merged.values()].reduce((sum, entry) => sum + entry.calls, 0),
+    users: users.size,
+    changes: changes.sort((a, b) => b.calls - a.calls || a.user.localeCompare(b.user) || a.tool.localeCompare(b.tool)),
+    usersWithoutGroups: [...users]
+      .filter(([, subject]) => !subject.groups?.length)
+      .map(([user]) => user)
+      .sort(),
+    toolsWithoutApprovedDefinition: [...withoutDefinition.values()].sort(
+      (a, b) => a.server.localeCompare(b.server) || a.tool.localeCompare(b.tool),
+    ),
+    unresolved,
+  };
+}
+
+function subjectOf(recorded: RecordedCalls, groups: KnownGroups): PolicySubject {
+  const email = recorded.userEmail?.toLowerCase();
+  return email === undefined ? { groups: [] } : { email, groups: groups.get(email) ?? [] };
+}
