@@ -3,10 +3,16 @@ import type { GroupLookUp } from "../../identity/google/google-groups.ts";
 import { readJsonFile, validated } from "./policy-file.ts";
 
 /** `--groups FILE`: each user's groups, by e-mail address (`{ "user@example.com": ["group@example.com"] }`). */
-const GroupsFile = z.record(
-  z.email({ message: "expected a user's e-mail address as the key" }),
-  z.array(z.string().min(1, "expected a group's name or address")),
-);
+const GroupsFile = z
+  .record(z.string(), z.array(z.string().min(1, "expected a group's name or address")))
+  .superRefine((file, context) => {
+    // A key the record itself refused would be reported without its reason; this names the key and what it must be.
+    for (const key of Object.keys(file)) {
+      if (!z.email().safeParse(key).success) {
+        context.addIssue({ code: "custom", path: [key], message: "expected a user's e-mail address as the key" });
+      }
+    }
+  });
 
 /** Users' groups by lower-case e-mail address. */
 export type KnownGroups = ReadonlyMap<string, readonly string[]>;
