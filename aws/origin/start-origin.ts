@@ -21,6 +21,7 @@ import { listen } from "./listen.ts";
 import { createOriginMetrics } from "./metrics/registry.ts";
 import { metricsOnlyApp } from "./metrics/route.ts";
 import { originPins, PIN_POLL_MS } from "./pinning/origin-pins.ts";
+import { ApprovalGate } from "./policy/approval-gate.ts";
 import { policyProblems } from "./policy/check-policy.ts";
 import { createBoundReplayGuard } from "./trust/bound-replay-guard.ts";
 import { edgeKeys } from "./trust/jwks.ts";
@@ -59,12 +60,15 @@ export async function startOrigin(
   const metrics = createOriginMetrics({ servers: Object.keys(config.servers), database: db, defaultMetrics: true });
   const auditStore = createAuditStore(db, { onHead: checkpoints.noteHead });
   const pins = originPins(db, config, auditStore, log);
+  const approvals = new ApprovalGate((event) => {
+    auditStore.insert([event]).catch((error: unknown) => log(`approval: audit failed: ${String(error)}`));
+  });
   const guardrails = new Map(Object.entries(config.servers).map(([name, spec]) => [name, new GuardrailChain(spec.guardrails)]));
   const stdio = createHostPool({
     servers: config.servers,
     idleTimeoutMs: config.stdio.idleTimeoutSeconds * 1000,
     maxProcesses: config.stdio.maxProcesses,
-    host: { ...relay, pins, guardrailsOf: (server) => guardrails.get(server) },
+    host: { ...relay, pins, guardrailsOf: (server) => guardrails.get(server), approvals },
     children: metrics.children,
     log,
   });

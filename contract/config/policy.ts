@@ -40,7 +40,11 @@ const Annotations = z.strictObject({
 export const PolicyRule = z.strictObject({
   /** Shown in refusals and the audit trail, so say why the rule exists. */
   description: z.string().max(200).optional(),
-  effect: z.enum(["allow", "deny"]),
+  /**
+   * `allow`, `deny`, or `require_approval`: the tools the rule covers (among those another rule allows) are called
+   * only after the calling user confirms each call in a prompt the gateway shows (docs/policy.md).
+   */
+  effect: z.enum(["allow", "deny", "require_approval"]),
   who: Who,
   /** Server names (globs) the rule is about. */
   servers: z.array(NameGlob).min(1),

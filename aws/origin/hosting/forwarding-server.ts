@@ -12,6 +12,7 @@ import { z } from "zod";
 import { relayedCapabilities } from "../../../contract/relayed-capabilities.ts";
 import type { GuardrailChain } from "../guardrails/chain.ts";
 import type { HostPins } from "../pinning/host-pins.ts";
+import { APPROVAL_INPUT_KEY, type ApprovalGate, ApprovalRefused } from "../policy/approval-gate.ts";
 import { requireToolAllowed, type ToolAccess, visibleTools } from "../policy/tool-access.ts";
 import { CAPABILITY_OF_ASK, Exchange, type UpstreamAsk } from "./exchange.ts";
 import type { ExchangeRegistry } from "./exchange-registry.ts";
@@ -44,6 +45,8 @@ export interface UpstreamLink {
   pins: HostPins;
   /** The server's guardrails (absent: none). */
   guardrails?: GuardrailChain;
+  /** Asks users to confirm calls the policy marks `require_approval` (absent: such calls are refused). */
+  approvals?: ApprovalGate;
 }
 
 type Params = Record<string, unknown>;
@@ -106,8 +109,10 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
     if (request.method === "tools/call") {
       await link.toolSchemas.ensureLoaded();
       const name = String(request.params.name);
-      requireToolAllowed(access, { name, annotations: link.toolSchemas.annotations(name) });
+      const approvalRule = requireToolAllowed(access, { name, annotations: link.toolSchemas.annotations(name) });
       await link.pins.requireTool(link.toolSchemas.definition(name));
+      const asking = approvalRule && (await askApproval(link, request, ctx, approvalRule));
+      if (asking) return asking;
     }
     if (request.method === "prompts/get") link.pins.requirePrompt(String(request.params.name));
     const guarded =
@@ -219,6 +224,21 @@ function missingCapabilities(asks: UpstreamAsk[], declared: Params | undefined):
   return missing.length > 0 ? Object.fromEntries(missing.map((capability) => [capability as string, {}])) : undefined;
 }
 
+/** The gateway's own approval round for a call the policy marks require_approval, or undefined once approved. */
+function askApproval(link: UpstreamLink, request: Forwarded, ctx: ServerContext, rule: string): Promise<Params | undefined> {
+  if (!link.approvals)
+    throw new ApprovalRefused(`calling "${String(request.params.name)}" needs approval (${rule}), and this origin asks no one`);
+  const extra = (ctx.http?.authInfo?.extra ?? {}) as { sub?: string; email?: string; server?: string };
+  const call = {
+    server: extra.server ?? "",
+    tool: String(request.params.name),
+    args: (request.params.arguments ?? {}) as Params,
+    rule,
+    user: { sub: extra.sub ?? "", email: extra.email, clientId: ctx.http?.authInfo?.clientId },
+  };
+  return link.approvals.check(ctx, link.stateCodec, targetOf(request.method, request.params), call);
+}
+
 /** A tool call as its server's guardrails see it: its arguments on the way in, its result on the way out. */
 function guardedCall(link: UpstreamLink, request: Forwarded, ctx: ServerContext) {
   const chain = link.guardrails as GuardrailChain;
@@ -247,7 +267,8 @@ async function call(link: UpstreamLink, request: Forwarded, ctx: ServerContext, 
   if (link.client.getProtocolEra() === "modern") {
     // The upstream gates input requests on what the caller declared, not on the proxy's superset.
     params._meta = { ...meta, ...callerEnvelope(ctx) };
-    if (ctx.mcpReq.inputResponses) params.inputResponses = ctx.mcpReq.inputResponses;
+    const inputResponses = upstreamAnswers(ctx.mcpReq.inputResponses);
+    if (inputResponses) params.inputResponses = inputResponses;
     if (options.upstreamState !== undefined) params.requestState = options.upstreamState;
   }
   const idle = idleTimeout(link.requestTimeoutMs);
@@ -273,6 +294,13 @@ async function call(link: UpstreamLink, request: Forwarded, ctx: ServerContext, 
     // Progress sent just before the answer is dispatched by the SDK after it: keep the route open one more turn.
     if (route) setImmediate(() => route.close());
   }
+}
+
+/** The client's answers meant for the upstream: the gateway's own approval answer stays here. */
+function upstreamAnswers(answers: Params | undefined): Params | undefined {
+  if (!answers || !(APPROVAL_INPUT_KEY in answers)) return answers;
+  const { [APPROVAL_INPUT_KEY]: _approval, ...rest } = answers;
+  return Object.keys(rest).length > 0 ? rest : undefined;
 }
 
 /** The SDK's own request timeout is replaced by the idle timeout below, which progress resets. */

@@ -14,6 +14,8 @@ export interface ForwardState {
   n?: number;
   /** The upstream's own requestState, echoed back to it (2026-07-28 upstream). */
   u?: string;
+  /** The gateway's own approval question (policy require_approval): arguments hash, single-use nonce, expiry (ms). */
+  ap?: { h: string; n: string; e: number };
 }
 
 /** The caller the edge vouched for, handed to the SDK as the request's auth info. */

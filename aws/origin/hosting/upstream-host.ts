@@ -5,6 +5,7 @@ import type { GuardrailChain } from "../guardrails/chain.ts";
 import type { UpstreamIdentity } from "../identity/upstream-identity.ts";
 import type { DefinitionPins } from "../pinning/definition-pins.ts";
 import { HostPins } from "../pinning/host-pins.ts";
+import type { ApprovalGate } from "../policy/approval-gate.ts";
 import type { ToolAccess } from "../policy/tool-access.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
 import { ExchangeRegistry } from "./exchange-registry.ts";
@@ -62,6 +63,8 @@ export interface HostOptions {
   pins?: DefinitionPins;
   /** Each server's guardrails (absent: none). */
   guardrailsOf?: (server: string) => GuardrailChain | undefined;
+  /** Asks users to confirm the calls the policy marks `require_approval`. */
+  approvals?: ApprovalGate;
   /**
    * The connection serves every user (`sharing: "shared"`). The upstream's log messages and a 2025-era upstream's
    * mid-call questions name no request, so they cannot be told apart by user: none is relayed.
@@ -122,6 +125,7 @@ export async function startUpstreamHost(spec: UpstreamServer, options: HostOptio
     requestTimeoutMs: options.requestTimeoutMs,
     pins: pins.host,
     guardrails: options.guardrailsOf?.(firstCaller.server),
+    approvals: options.approvals,
   };
   const upstreamEvents = events;
   const handler: McpHttpHandler = createMcpHandler(() => forwardingServer(link), {
@@ -145,7 +149,7 @@ export async function startUpstreamHost(spec: UpstreamServer, options: HostOptio
         token: "",
         clientId: caller.clientId,
         scopes: [],
-        extra: { sub: caller.sub, server: caller.server, toolAccess: caller.toolAccess },
+        extra: { sub: caller.sub, email: caller.email, server: caller.server, toolAccess: caller.toolAccess },
       };
       const parsed = await parseRequestBody(request);
       const unwatch = watchListenedResources(parsed.parsedBody, upstreamEvents);

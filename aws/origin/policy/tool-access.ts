@@ -17,10 +17,14 @@ export function visibleTools<R extends { tools?: unknown }>(result: R, access: T
   return { ...result, tools };
 }
 
-/** Refuses, before it reaches the upstream, a call the policy does not allow; the error says it is policy. */
-export function requireToolAllowed(access: ToolAccess | undefined, tool: ToolFacts): void {
+/**
+ * Refuses, before it reaches the upstream, a call the policy does not allow (the error says it is policy); else
+ * the rule that asks the user to confirm the call first, if one does.
+ */
+export function requireToolAllowed(access: ToolAccess | undefined, tool: ToolFacts): string | undefined {
   const decision = access?.(tool);
   if (decision && !decision.allowed) throw new PolicyRefusal(decision.reason);
+  return decision?.approval;
 }
 
 /** A request refused by policy: JSON-RPC error -32003, whose message names the rule or its absence. */

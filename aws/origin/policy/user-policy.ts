@@ -14,7 +14,8 @@ export interface ToolFacts {
   annotations?: Record<string, unknown>;
 }
 
-export type Decision = { allowed: true } | { allowed: false; reason: string };
+/** Allowed (each call first confirmed by the user when `approval` names the rule that asks for it), or refused. */
+export type Decision = { allowed: true; approval?: string } | { allowed: false; reason: string };
 
 /** What one user may use. */
 export interface UserPolicy {
@@ -61,6 +62,7 @@ export function userPolicy(policy: Policy | undefined, subject: PolicySubject): 
   const mine = compile(policy).filter(({ rule }) => concerns(rule, subject));
   const allows = mine.filter(({ rule }) => rule.effect === "allow");
   const denies = mine.filter(({ rule }) => rule.effect === "deny");
+  const approvals = mine.filter(({ rule }) => rule.effect === "require_approval");
 
   const server = (name: string): Decision => {
     const deniedBy = denies.find((rule) => rule.server(name) && !rule.tool && !rule.rule.annotations);
@@ -75,8 +77,11 @@ export function userPolicy(policy: Policy | undefined, subject: PolicySubject): 
       if (!whole.allowed) return whole;
       const deniedBy = denies.find((rule) => covers(rule, serverName, tool));
       if (deniedBy) return { allowed: false, reason: `tool "${tool.name}" is denied to you by policy ${deniedBy.label}` };
-      if (allows.some((rule) => covers(rule, serverName, tool))) return ALLOWED;
-      return { allowed: false, reason: `no policy rule allows you to use tool "${tool.name}" on server "${serverName}"` };
+      if (!allows.some((rule) => covers(rule, serverName, tool))) {
+        return { allowed: false, reason: `no policy rule allows you to use tool "${tool.name}" on server "${serverName}"` };
+      }
+      const asking = approvals.find((rule) => covers(rule, serverName, tool));
+      return asking ? { allowed: true, approval: asking.label } : ALLOWED;
     },
   };
 }

@@ -1,0 +1,140 @@
+import { createHash, randomUUID } from "node:crypto";
+import { CLIENT_CAPABILITIES_META_KEY, ProtocolError, type ServerContext } from "@modelcontextprotocol/server";
+import canonicalize from "canonicalize";
+import type { AuditEvent } from "../../../contract/audit-event.ts";
+import type { ForwardState, ForwardStateCodec } from "../hosting/request-state.ts";
+
+/** The key of the gateway's own question among a round's input requests (never an upstream's). */
+export const APPROVAL_INPUT_KEY = "mcp-edge/approval";
+/** JSON-RPC error of a call that needed the user's approval and did not get it. */
+export const APPROVAL_REFUSED_CODE = -32006;
+
+/** How long a user has to answer, and how long an approval stays usable. */
+const APPROVAL_TTL_MS = 5 * 60_000;
+/** Arguments shown in the prompt are cut past this many characters. */
+const SHOWN_ARGUMENTS = 2_000;
+
+type Params = Record<string, unknown>;
+
+/** The call that needs approval, as the gate sees it. */
+export interface GatedCall {
+  server: string;
+  tool: string;
+  args: Params;
+  /** The policy rule that asks for approval, as refusals name it. */
+  rule: string;
+  user: { sub: string; email?: string; clientId?: string };
+}
+
+/**
+ * Asks the calling user to confirm a call before it reaches the upstream (policy `require_approval`): the gateway's
+ * own input request, an elicitation form in both eras (a 2025-era client gets it as a server-to-client request from
+ * its session object). The approval is bound to the user, the tool and a hash of the arguments (inside the sealed
+ * requestState), used once, and expires. A client that cannot show a prompt is refused, never let through.
+ */
+export class ApprovalGate {
+  readonly #used = new Map<string, number>();
+  readonly #audit: (event: AuditEvent) => void;
+
+  constructor(audit: (event: AuditEvent) => void) {
+    this.#audit = audit;
+  }
+
+  /**
+   * Undefined when the request carries this call's approval (consumed now) or continues an approved call; else the
+   * input_required result that asks for it. Throws ApprovalRefused when the answer is no, stale, reused or impossible.
+   */
+  async check(ctx: ServerContext, codec: ForwardStateCodec, target: string, call: GatedCall): Promise<Params | undefined> {
+    const state = ctx.mcpReq.requestState<ForwardState>();
+    // A later round of a call approved already (its upstream asked the client for something): nothing to ask again.
+    if (state?.x !== undefined || state?.u !== undefined) return undefined;
+    const hash = argumentsHash(call.args);
+    if (state?.ap) return this.#answered(ctx, state.ap, hash, call);
+    const capabilities = (ctx.mcpReq.envelope as Params | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as Params | undefined;
+    if (!capabilities?.elicitation) {
+      this.#record(call, "error");
+      throw new ApprovalRefused(
+        `calling "${call.tool}" on server "${call.server}" needs your confirmation (${call.rule}), and this client cannot show prompts (it declares no elicitation capability); use a client that can`,
+      );
+    }
+    const approval = { h: hash, n: randomUUID(), e: Date.now() + APPROVAL_TTL_MS };
+    return {
+      resultType: "input_required",
+      inputRequests: { [APPROVAL_INPUT_KEY]: { method: "elicitation/create", params: prompt(call) } },
+      requestState: await codec.mint({ t: target, ap: approval }, ctx),
+    };
+  }
+
+  #answered(ctx: ServerContext, approval: NonNullable<ForwardState["ap"]>, hash: string, call: GatedCall): undefined {
+    this.#forgetExpired();
+    if (approval.h !== hash)
+      this.#refuse(call, "the arguments changed since the approval was asked for; call again to be asked about these");
+    if (approval.e < Date.now()) this.#refuse(call, "the approval expired; call again to be asked again");
+    if (this.#used.has(approval.n)) this.#refuse(call, "this approval was used already; each approval allows one call");
+    this.#used.set(approval.n, approval.e);
+    const answer = ctx.mcpReq.inputResponses?.[APPROVAL_INPUT_KEY] as
+      | { action?: unknown; content?: { approve?: unknown } }
+      | undefined;
+    if (answer?.action !== "accept" || answer.content?.approve !== true) {
+      this.#record(call, "denied");
+      throw new ApprovalRefused(`you did not approve calling "${call.tool}" on server "${call.server}"; it was not run`);
+    }
+    this.#record(call, "ok");
+    return undefined;
+  }
+
+  #refuse(call: GatedCall, reason: string): never {
+    this.#record(call, "denied");
+    throw new ApprovalRefused(reason);
+  }
+
+  /** The user's answer as the audit records it: ok (approved), denied (declined, stale or reused), error (no prompt). */
+  #record(call: GatedCall, outcome: "ok" | "denied" | "error"): void {
+    this.#audit({
+      id: randomUUID(),
+      time: new Date().toISOString(),
+      kind: "mcp.approval",
+      userSub: call.user.sub,
+      userEmail: call.user.email,
+      clientId: call.user.clientId,
+      server: call.server,
+      method: "tools/call",
+      tool: call.tool,
+      outcome,
+      errorCode: outcome === "ok" ? undefined : APPROVAL_REFUSED_CODE,
+      latencyMs: 0,
+    });
+  }
+
+  #forgetExpired(): void {
+    const now = Date.now();
+    for (const [nonce, expiry] of this.#used) if (expiry < now) this.#used.delete(nonce);
+  }
+}
+
+export class ApprovalRefused extends ProtocolError {
+  constructor(reason: string) {
+    super(APPROVAL_REFUSED_CODE, `not approved: ${reason}`);
+    this.name = "ApprovalRefused";
+  }
+}
+
+const argumentsHash = (args: Params) =>
+  createHash("sha256")
+    .update(canonicalize(args) ?? "")
+    .digest("hex");
+
+/** The question in plain words: which tool, on which server, with which arguments, and why it is asked. */
+function prompt(call: GatedCall): Params {
+  const shown = JSON.stringify(call.args, null, 2);
+  const args = shown.length > SHOWN_ARGUMENTS ? `${shown.slice(0, SHOWN_ARGUMENTS)}\n… (cut)` : shown;
+  return {
+    mode: "form",
+    message: `Allow the tool "${call.tool}" on server "${call.server}" to run with these arguments?\n\n${args}\n\nYour company's policy asks you to confirm this call (${call.rule}).`,
+    requestedSchema: {
+      type: "object",
+      properties: { approve: { type: "boolean", title: "Run it", description: "Check to run this call once" } },
+      required: ["approve"],
+    },
+  };
+}

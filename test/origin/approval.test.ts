@@ -1,0 +1,141 @@
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
+import { APPROVAL_INPUT_KEY, ApprovalGate } from "../../aws/origin/policy/approval-gate.ts";
+import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
+import type { AuditEvent } from "../../contract/audit-event.ts";
+import { Policy } from "../../contract/config/policy.ts";
+import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
+import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
+
+// require_approval against a real upstream: the gateway asks the user before a destructive call reaches it, runs the
+// call once per approval, and refuses a replay, changed arguments, a "no", and a client that cannot ask.
+const callLog = join(mkdtempSync(join(tmpdir(), "approval-")), "calls.log");
+const servers = {
+  db: catalogServer({
+    name: "db",
+    callLog,
+    tools: [
+      { name: "drop_table", annotations: { destructiveHint: true } },
+      { name: "select", annotations: { readOnlyHint: true } },
+    ],
+  }),
+};
+const policy = Policy.parse({
+  rules: [
+    { effect: "allow", who: { everyone: true }, servers: ["db"] },
+    {
+      description: "destructive calls are confirmed",
+      effect: "require_approval",
+      who: { everyone: true },
+      servers: ["*"],
+      annotations: { destructiveHint: true },
+    },
+  ],
+});
+const audited: AuditEvent[] = [];
+let pool: HostPool;
+beforeAll(() => {
+  const approvals = new ApprovalGate((event) => audited.push(event));
+  pool = createHostPool({
+    servers,
+    idleTimeoutMs: 60_000,
+    maxProcesses: 4,
+    host: { ...testHostOptions, approvals },
+    log: () => {},
+  });
+});
+afterAll(() => pool.close());
+
+const ELICITING = { elicitation: { form: {} } };
+const who = {
+  sub: "ana",
+  email: "ana@example.com",
+  client_id: "c",
+  server: "db",
+  purpose: "mcp",
+  jti: "j",
+  exp: 0,
+} as VerifiedAssertion;
+type Answer = {
+  result?: {
+    resultType?: string;
+    inputRequests?: Record<string, { method: string; params: { message: string } }>;
+    requestState?: string;
+    content?: { text: string }[];
+  };
+  error?: { code: number; message: string };
+};
+async function call(params: Record<string, unknown>, capabilities: Record<string, unknown> = ELICITING): Promise<Answer> {
+  const response = await serveMcp(pool, "db", who, modernRequest("tools/call", params, { capabilities }), policy);
+  return ((await messagesOf(response)) as Answer[]).find((message) => message.result || message.error) as Answer;
+}
+const answered = (first: Answer, args: Record<string, unknown>, approve: boolean, action = "accept") =>
+  call({
+    name: "drop_table",
+    arguments: args,
+    inputResponses: { [APPROVAL_INPUT_KEY]: { action, content: { approve } } },
+    requestState: first.result?.requestState,
+  });
+const calls = () => (existsSync(callLog) ? readFileSync(callLog, "utf8").split("\n").filter(Boolean) : []);
+const approvalsAudited = () => audited.filter((event) => event.kind === "mcp.approval").map((event) => event.outcome);
+
+describe("require_approval", () => {
+  it("asks before a destructive call, in plain words, without reaching the upstream", async () => {
+    const first = await call({ name: "drop_table", arguments: { text: "users" } });
+    expect(first.result?.resultType).toBe("input_required");
+    const ask = first.result?.inputRequests?.[APPROVAL_INPUT_KEY];
+    expect(ask?.method).toBe("elicitation/create");
+    expect(ask?.params.message).toContain('Allow the tool "drop_table" on server "db" to run with these arguments?');
+    expect(ask?.params.message).toContain('"text": "users"');
+    expect(ask?.params.message).toContain('rule 2 ("destructive calls are confirmed")');
+    expect(calls()).toEqual([]);
+  });
+
+  it("runs the call once when approved, and refuses the same approval again", async () => {
+    const first = await call({ name: "drop_table", arguments: { text: "users" } });
+    const approved = await answered(first, { text: "users" }, true);
+    expect(approved.result?.content?.[0]?.text).toBe('drop_table on db: {"text":"users"}');
+    expect(calls()).toEqual(["drop_table"]);
+    const replay = await answered(first, { text: "users" }, true);
+    expect(replay.error).toEqual({
+      code: -32006,
+      message: "not approved: this approval was used already; each approval allows one call",
+    });
+    expect(calls()).toEqual(["drop_table"]);
+  });
+
+  it("refuses an approval used for other arguments", async () => {
+    const first = await call({ name: "drop_table", arguments: { text: "users" } });
+    const swapped = await answered(first, { text: "payments" }, true);
+    expect(swapped.error?.message).toBe(
+      "not approved: the arguments changed since the approval was asked for; call again to be asked about these",
+    );
+    expect(calls()).toEqual(["drop_table"]);
+  });
+
+  it("refuses when the user says no", async () => {
+    const first = await call({ name: "drop_table", arguments: { text: "users" } });
+    expect((await answered(first, { text: "users" }, false)).error?.code).toBe(-32006);
+    expect((await answered(await call({ name: "drop_table", arguments: {} }), {}, true, "decline")).error?.message).toBe(
+      'not approved: you did not approve calling "drop_table" on server "db"; it was not run',
+    );
+    expect(calls()).toEqual(["drop_table"]);
+  });
+
+  it("fails closed for a client that cannot show prompts", async () => {
+    const refused = await call({ name: "drop_table", arguments: {} }, {});
+    expect(refused.error?.code).toBe(-32006);
+    expect(refused.error?.message).toContain("this client cannot show prompts");
+    expect(calls()).toEqual(["drop_table"]);
+  });
+
+  it("asks nothing for a call no rule marks, and audits every answer", async () => {
+    expect((await call({ name: "select", arguments: {} }, {})).result?.content?.[0]?.text).toBe("select on db: {}");
+    expect(approvalsAudited()).toEqual(["ok", "denied", "denied", "denied", "denied", "error"]);
+    expect(audited.every((event) => event.userEmail === "ana@example.com" && event.tool === "drop_table")).toBe(true);
+  });
+});
