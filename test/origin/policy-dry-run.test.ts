@@ -93,6 +93,18 @@ describe("npm run policy -- dry-run", () => {
       policy: { rules: currentRules },
     },
   });
+  const noDestructiveTools = () =>
+    jsonFile(
+      dir,
+      "no-destructive.json",
+      withRule({
+        effect: "deny",
+        description: "no destructive tools",
+        who: { everyone: true },
+        servers: ["github"],
+        annotations: { destructiveHint: true },
+      }),
+    );
   const run = (args: string[], env: Record<string, string> = {}) =>
     policyCli(["dry-run", ...args], { cwd: dir, env: { DATABASE_URL: db.url, ...env } });
 
@@ -113,23 +125,11 @@ describe("npm run policy -- dry-run", () => {
   });
 
   it("reports a candidate that denies a tool a user called, with the calls and the rule that decides", async () => {
-    const candidate = jsonFile(
-      dir,
-      "no-destructive.json",
-      withRule({
-        effect: "deny",
-        description: "no destructive tools",
-        who: { everyone: true },
-        servers: ["github"],
-        annotations: { destructiveHint: true },
-      }),
-    );
+    const candidate = noDestructiveTools();
     const result = await run(["--candidate", candidate, "--current", current, "--groups", groups]);
     expect(result.code).toBe(4);
     const lines = result.stdout.split("\n");
-    expect(lines[0]).toBe(
-      "policy dry run: 2 decisions would change for 1 user: 2 allowed → denied (5 calls), 0 denied → allowed (0 calls)",
-    );
+    expect(lines[0]).toBe("policy dry run: 2 decisions would change for 1 user: 2 allowed → denied (5 calls)");
     expect(result.stdout).toContain("evaluated 19 calls by 3 users");
     const row = lines.find((line) => line.startsWith("ada@example.com") && line.includes("delete_repo"));
     expect(row).toMatch(
@@ -144,17 +144,7 @@ describe("npm run policy -- dry-run", () => {
   });
 
   it("takes annotations from the approved definitions: a read-only or non-destructive tool is not caught", async () => {
-    const candidate = jsonFile(
-      dir,
-      "no-destructive.json",
-      withRule({
-        effect: "deny",
-        description: "no destructive tools",
-        who: { everyone: true },
-        servers: ["github"],
-        annotations: { destructiveHint: true },
-      }),
-    );
+    const candidate = noDestructiveTools();
     const result = await run(["--candidate", candidate, "--current", current, "--groups", groups, "--format", "json"]);
     const report = JSON.parse(result.stdout) as DryRunReport;
     expect(report.changes.map(({ user, tool, approvedDefinition }) => ({ user, tool, approvedDefinition }))).toEqual([
@@ -173,6 +163,9 @@ describe("npm run policy -- dry-run", () => {
     expect(result.code).toBe(4);
     const report = JSON.parse(result.stdout) as DryRunReport;
     expect(report.current).toBe(config);
+    const text = await run(["--candidate", candidate, "--groups", groups], { MCP_PROXY_CONFIG: config });
+    expect(text.stdout.split("\n")[0]).toBe("policy dry run: 1 decision would change for 1 user: 1 denied → allowed (2 calls)");
+    expect(text.stdout).toContain("Denied now, allowed by the candidate (1 decision, 2 calls)");
     expect(report.changes).toEqual([
       {
         user: "dee@partner.example",

@@ -14,6 +14,8 @@ const TITLES: Record<Direction, string> = {
   denied_to_allowed: "Denied now, allowed by the candidate",
 };
 
+const ARROWS: Record<Direction, string> = { allowed_to_denied: "allowed → denied", denied_to_allowed: "denied → allowed" };
+
 const plural = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
 const callsOf = (changes: readonly DecisionChange[]) => changes.reduce((sum, change) => sum + change.calls, 0);
 
@@ -48,10 +50,9 @@ function textReport(report: DryRunReport): string[] {
 function summaryLine(report: DryRunReport): string {
   if (report.changes.length === 0) return "policy dry run: no decision would change";
   const users = new Set(report.changes.map((change) => change.user)).size;
-  const parts = (["allowed_to_denied", "denied_to_allowed"] as const).map((direction) => {
+  const parts = (["allowed_to_denied", "denied_to_allowed"] as const).flatMap((direction) => {
     const changes = report.changes.filter((change) => change.direction === direction);
-    const arrow = direction === "allowed_to_denied" ? "allowed → denied" : "denied → allowed";
-    return `${changes.length} ${arrow} (${plural(callsOf(changes), "call")})`;
+    return changes.length === 0 ? [] : [`${changes.length} ${ARROWS[direction]} (${plural(callsOf(changes), "call")})`];
   });
   return `policy dry run: ${plural(report.changes.length, "decision")} would change for ${plural(users, "user")}: ${parts.join(", ")}`;
 }
