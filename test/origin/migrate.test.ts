@@ -76,6 +76,7 @@ describe("migrate", () => {
         "assertion_jtis btree (expires_at)",
         "assertion_jtis btree (jti)",
         "audit_events btree (id)",
+        'audit_events btree (kind, "time")',
         'audit_events btree (server, "time")',
         'audit_events btree ("time" DESC, id DESC)',
         'audit_events btree (tool text_pattern_ops, "time")',
