@@ -49,55 +49,29 @@ export interface EvaluationInput {
 export const userOf = (calls: RecordedCalls): string =>
   calls.userEmail?.toLowerCase() ?? (calls.userSub ? `subject ${calls.userSub}` : "unknown user");
 
+interface UserToolCalls {
+  user: string;
+  subject: PolicySubject;
+  server: string;
+  tool: string;
+  calls: number;
+}
+
 /** Both policies' decisions on every user's recorded calls; the changes, most calls first. */
 export function evaluate(input: EvaluationInput): Evaluation {
-  const merged = new Map<string, { user: string; subject: PolicySubject; server: string; tool: string; calls: number }>();
-  const unresolved: Evaluation["unresolved"] = [];
-  for (const recorded of input.recorded) {
-    const user = userOf(recorded);
-    const upstream = input.upstreamName(recorded.server, recorded.tool);
-    if ("unresolved" in upstream) {
-      unresolved.push({ user, server: recorded.server, tool: recorded.tool, calls: recorded.calls });
-      continue;
-    }
-    // The same tool called through both endpoints is one decision.
-    const key = JSON.stringify([user, recorded.server, upstream.name]);
-    const entry = merged.get(key) ?? {
-      user,
-      subject: subjectOf(recorded, input.groups),
-      server: recorded.server,
-      tool: upstream.name,
-      calls: 0,
-    };
-    entry.calls += recorded.calls;
-    merged.set(key, entry);
-  }
-
+  const { merged, unresolved } = byUpstreamTool(input);
   const changes: DecisionChange[] = [];
   const withoutDefinition = new Map<string, { server: string; tool: string }>();
-  for (const { user, subject, server, tool, calls } of merged.values()) {
-    const definitions = input.approved.get(server);
-    const approvedDefinition = definitions?.has(tool) ?? false;
-    if (!approvedDefinition) withoutDefinition.set(JSON.stringify([server, tool]), { server, tool });
-    const facts: ToolFacts = { name: tool, annotations: definitions?.get(tool) };
-    const before = userPolicy(input.current, subject).tool(server, facts).allowed;
-    const after = userPolicy(input.candidate, subject).tool(server, facts).allowed;
-    if (before === after) continue;
-    changes.push({
-      user,
-      server,
-      tool,
-      direction: before ? "allowed_to_denied" : "denied_to_allowed",
-      calls,
-      current: explainDecision(input.current, subject, server, facts),
-      candidate: explainDecision(input.candidate, subject, server, facts),
-      approvedDefinition,
-    });
+  for (const entry of merged) {
+    const change = decisionChange(entry, input);
+    if (change) changes.push(change);
+    if (!input.approved.get(entry.server)?.has(entry.tool)) {
+      withoutDefinition.set(JSON.stringify([entry.server, entry.tool]), { server: entry.server, tool: entry.tool });
+    }
   }
-
-  const users = new Map([...merged.values()].map(({ user, subject }) => [user, subject]));
+  const users = new Map(merged.map(({ user, subject }) => [user, subject]));
   return {
-    calls: [...merged.values()].reduce((sum, entry) => sum + entry.calls, 0),
+    calls: merged.reduce((sum, entry) => sum + entry.calls, 0),
     users: users.size,
     changes: changes.sort((a, b) => b.calls - a.calls || a.user.localeCompare(b.user) || a.tool.localeCompare(b.tool)),
     usersWithoutGroups: [...users]
@@ -108,6 +82,45 @@ export function evaluate(input: EvaluationInput): Evaluation {
       (a, b) => a.server.localeCompare(b.server) || a.tool.localeCompare(b.tool),
     ),
     unresolved,
+  };
+}
+
+/** The recorded calls under the upstream's own tool names: one tool called through both endpoints is one decision. */
+function byUpstreamTool(input: EvaluationInput): { merged: UserToolCalls[]; unresolved: Evaluation["unresolved"] } {
+  const merged = new Map<string, UserToolCalls>();
+  const unresolved: Evaluation["unresolved"] = [];
+  for (const recorded of input.recorded) {
+    const user = userOf(recorded);
+    const { server } = recorded;
+    const upstream = input.upstreamName(server, recorded.tool);
+    if ("unresolved" in upstream) {
+      unresolved.push({ user, server, tool: recorded.tool, calls: recorded.calls });
+      continue;
+    }
+    const key = JSON.stringify([user, server, upstream.name]);
+    const entry = merged.get(key) ?? { user, subject: subjectOf(recorded, input.groups), server, tool: upstream.name, calls: 0 };
+    entry.calls += recorded.calls;
+    merged.set(key, entry);
+  }
+  return { merged: [...merged.values()], unresolved };
+}
+
+function decisionChange(entry: UserToolCalls, input: EvaluationInput): DecisionChange | undefined {
+  const { user, subject, server, tool, calls } = entry;
+  const definitions = input.approved.get(server);
+  const facts: ToolFacts = { name: tool, annotations: definitions?.get(tool) };
+  const before = userPolicy(input.current, subject).tool(server, facts).allowed;
+  const after = userPolicy(input.candidate, subject).tool(server, facts).allowed;
+  if (before === after) return undefined;
+  return {
+    user,
+    server,
+    tool,
+    direction: before ? "allowed_to_denied" : "denied_to_allowed",
+    calls,
+    current: explainDecision(input.current, subject, server, facts),
+    candidate: explainDecision(input.candidate, subject, server, facts),
+    approvedDefinition: definitions?.has(tool) ?? false,
   };
 }
 
