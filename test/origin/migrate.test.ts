@@ -65,6 +65,11 @@ describe("migrate", () => {
       "audit_events.protocol_version text",
       "audit_events.received_at timestamp with time zone not null",
       "audit_events.count integer",
+      "audit_events.arguments text",
+      "audit_events.chain integer",
+      "audit_events.seq bigint",
+      "audit_events.prev_hash bytea",
+      "audit_events.hash bytea",
     ]);
 
     const indexes = await db.pool.query<{ indexdef: string }>(
@@ -75,6 +80,7 @@ describe("migrate", () => {
       [
         "assertion_jtis btree (expires_at)",
         "assertion_jtis btree (jti)",
+        "audit_events btree (chain, seq)",
         "audit_events btree (id)",
         'audit_events btree (kind, "time")',
         'audit_events btree (server, "time")',
@@ -85,10 +91,11 @@ describe("migrate", () => {
       ].sort(),
     );
     const unique = await db.pool.query<{ indexdef: string }>(
-      `SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND indexdef LIKE 'CREATE UNIQUE%' AND tablename IN ('audit_events', 'assertion_jtis') ORDER BY tablename`,
+      `SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND indexdef LIKE 'CREATE UNIQUE%' AND tablename IN ('audit_events', 'assertion_jtis') ORDER BY tablename, indexname`,
     );
     expect(unique.rows.map((row) => row.indexdef)).toEqual([
       expect.stringMatching(/ON public\.assertion_jtis USING btree \(jti\)$/),
+      expect.stringMatching(/ON public\.audit_events USING btree \(chain, seq\)$/),
       expect.stringMatching(/ON public\.audit_events USING btree \(id\)$/),
     ]);
     const received = await db.pool.query<{ column_default: string }>(

@@ -30,6 +30,9 @@ export const COLUMN_LIST = COLUMNS.map(([, column]) => column).join(", ");
 /** A stored value: what a column holds, as `pg` hands it back (text, number, or null). */
 export type ColumnValue = string | number | null;
 
+/** Time as `toISOString` writes it, which the column gives back unchanged. */
+const ISO_UTC_MILLISECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
 const INT4_MIN = -2_147_483_648;
 const INT4_MAX = 2_147_483_647;
 
@@ -47,7 +50,10 @@ export function storedValues(event: AuditEvent): ColumnValue[] {
 function storable(field: Field, value: AuditEvent[Field], type: string): ColumnValue {
   if (value === undefined) return null;
   if (field === "id") return (value as string).toLowerCase();
-  if (field === "time") return new Date(value as string).toISOString();
+  if (field === "time") {
+    const time = value as string;
+    return ISO_UTC_MILLISECONDS.test(time) ? time : new Date(time).toISOString();
+  }
   if (typeof value === "object") return canonicalJson(value);
   if (typeof value === "string") return value.includes("\0") ? value.replaceAll("\0", "\uFFFD") : value;
   if (type === "int" && (value < INT4_MIN || value > INT4_MAX)) return null;

@@ -43,8 +43,12 @@ export function createCheckpointer(options: CheckpointerOptions): Checkpointer {
   let keyStored: Promise<string> | undefined;
   let timer: NodeJS.Timeout | undefined;
 
+  // Read once; a failure (the database away) is not kept, so the next head reads again.
   const signedSoFar = () => {
     lastSigned ??= pool.query(LAST_SIGNED).then(({ rows }) => new Map(rows.map((row) => [Number(row.chain), Number(row.seq)])));
+    lastSigned.catch(() => {
+      lastSigned = undefined;
+    });
     return lastSigned;
   };
   const storeKey = () => {
