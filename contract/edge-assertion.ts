@@ -43,8 +43,9 @@ export const EdgeAssertionClaims = z.object({
   // What the assertion may be used for. The edge's own audit delivery says so, and only it is accepted at the
   // audit ingest; an assertion minted for a user's MCP call cannot post audit events, nor the reverse. "groups" asks
   // the origin for the groups of the user the assertion names, and opens nothing else. "warm" starts the named
-  // user's upstreams at sign-in (POST /servers/warm) and opens nothing else.
-  purpose: z.enum(["mcp", "audit-delivery", "ops", "groups", "warm"]).default("mcp"),
+  // user's upstreams at sign-in (POST /servers/warm) and opens nothing else. "upstream-oauth" hands a browser's return
+  // from an upstream's consent to the origin (POST /upstream-oauth/callback): it names no user (the state does).
+  purpose: z.enum(["mcp", "audit-delivery", "ops", "groups", "warm", "upstream-oauth"]).default("mcp"),
   // The origin instance the edge knows the user is on (its `mcp-origin-instance` name). Only that instance accepts
   // the assertion, so it keeps the assertion's jti in memory instead of claiming it in the shared database; any
   // other instance refuses it with 421, naming itself. Absent when the edge does not know the user's instance yet.

@@ -73,6 +73,32 @@ const StdioServer = z.strictObject({
 /** A value written in the file, or read from the origin's secrets provider: `{ "secret": "NAME" }`. */
 const SecretOrValue = z.union([z.string(), z.strictObject({ secret: z.string().min(1) })]);
 
+/**
+ * A remote MCP server protected by its own OAuth (docs/upstream-credentials.md): the origin is the OAuth client of each
+ * user, sends the user through the server's consent once, and keeps the user's tokens in its encrypted vault.
+ */
+const UpstreamOAuth = z
+  .strictObject({
+    /**
+     * How the origin is known to the server's authorization server: `cimd` (our Client ID Metadata Document, served by
+     * the edge at `<publicUrl>/upstream-oauth/client-metadata.json`), `dcr` (dynamic client registration, RFC 7591) or
+     * `static` (a client registered by hand: `clientId`, and `clientSecret` for a confidential client).
+     */
+    registration: z.enum(["cimd", "dcr", "static"]).default("cimd"),
+    /** With `static`: the client id the authorization server issued. */
+    clientId: SecretOrValue.optional(),
+    /** With `static`, for a confidential client: its secret, best as `{ "secret": "NAME" }` from the secrets provider. */
+    clientSecret: SecretOrValue.optional(),
+    /** The scopes asked for at consent. Empty: those the server's protected-resource metadata or 401 challenge names. */
+    scopes: z.array(z.string().min(1)).default([]),
+    /** The authorization server's issuer URL, when the server's protected-resource metadata does not name it (RFC 9728). */
+    authorizationServer: z.url({ protocol: /^https?$/ }).optional(),
+  })
+  .refine((oauth) => oauth.registration !== "static" || oauth.clientId !== undefined, {
+    path: ["clientId"],
+    message: 'expected the client id with registration "static"',
+  });
+
 /** An MCP server the origin reaches over HTTP inside the VPC. */
 const HttpServer = z.strictObject({
   transport: z.literal("http"),
@@ -97,6 +123,8 @@ const HttpServer = z.strictObject({
   sharing: Sharing,
   pinning: Pinning,
   guardrails: Guardrails,
+  /** The server is protected by its own OAuth: each user consents once and the origin sends that user's token. Unset: none. */
+  oauth: UpstreamOAuth.optional(),
 });
 
 export type StdioServer = z.infer<typeof StdioServer>;
@@ -109,7 +137,17 @@ const HttpServerSharedWithoutIdentity = HttpServer.refine((server) => server.sha
     'expected "per-user" for a server that receives the user\'s identity (one shared connection would present whichever user called last); set "identity": "none" if the server needs no identity',
 });
 
-export const UpstreamServer = z.discriminatedUnion("transport", [StdioServer, HttpServerSharedWithoutIdentity], {
+/** The user's OAuth token takes the Authorization header, and is the user's own: it cannot serve every user. */
+const HttpServerWithOAuth = HttpServerSharedWithoutIdentity.refine(
+  (server) => !server.oauth || (server.identity !== "jwt" && server.sharing !== "shared"),
+  {
+    path: ["oauth"],
+    message:
+      'expected "identity": "headers" or "none" and "sharing": "per-user" with oauth (the user\'s upstream token takes the Authorization header, and belongs to one user)',
+  },
+);
+
+export const UpstreamServer = z.discriminatedUnion("transport", [StdioServer, HttpServerWithOAuth], {
   error: () => 'expected "transport": "stdio" (a command the origin runs per user) or "http" (a server in the VPC)',
 });
 export type UpstreamServer = z.infer<typeof UpstreamServer>;
@@ -405,6 +443,31 @@ export const OriginConfig = z.strictObject({
           message: 'expected the KMS key id, ARN or alias with signer "kms"',
         })
         .prefault({}),
+    })
+    .prefault({}),
+  /**
+   * The vault of users' upstream OAuth tokens (docs/upstream-credentials.md): each row is sealed with AES-256-GCM under a
+   * data key of its own, itself encrypted by AWS KMS (`kmsKeyId`) or, for `npm start`, by a local key.
+   */
+  upstreamVault: z
+    .strictObject({
+      /** A symmetric KMS key (SYMMETRIC_DEFAULT) whose GenerateDataKey and Decrypt the origin's role may call. Unset: the local key. */
+      kmsKeyId: z.string().min(1).optional(),
+      /** With `kmsKeyId`: the key's region. Unset: AWS_REGION or AWS_DEFAULT_REGION. */
+      kmsRegion: z
+        .string()
+        .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected an AWS region such as eu-west-1")
+        .optional(),
+      /** With `kmsKeyId`: another KMS endpoint. Change it only to point at a stand-in (the tests' fake KMS). */
+      kmsEndpoint: z.url().optional(),
+      /**
+       * Without `kmsKeyId`: the key-encryption key, 32 bytes in base64. A secret. Unset too: a key made for each run, so
+       * stored tokens are unreadable after a restart and users consent again (fine for `npm start`, never for production).
+       */
+      localKey: z
+        .string()
+        .regex(/^[A-Za-z0-9+/]{43}=$/, "expected 32 bytes in base64 (openssl rand -base64 32)")
+        .optional(),
     })
     .prefault({}),
   /** Prometheus metrics (docs/metrics.md). */

@@ -14,6 +14,7 @@ import type { GuardrailChain } from "../guardrails/chain.ts";
 import type { HostPins } from "../pinning/host-pins.ts";
 import { APPROVAL_INPUT_KEY, type ApprovalGate, ApprovalRefused } from "../policy/approval-gate.ts";
 import { requireToolAllowed, type ToolAccess, visibleTools } from "../policy/tool-access.ts";
+import { askConsent, CONSENT_INPUT_KEY } from "../upstream-auth/consent.ts";
 import { CAPABILITY_OF_ASK, Exchange, type UpstreamAsk } from "./exchange.ts";
 import type { ExchangeRegistry } from "./exchange-registry.ts";
 import { FORWARDED_METHODS, type ForwardedMethod, isInteractive } from "./forwarded-methods.ts";
@@ -125,6 +126,9 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
     if (request.method === "tools/list") link.toolSchemas.remember(result);
     return link.pins.visible(request.method, request.method === "tools/list" ? visibleTools(result, access) : result);
   } catch (error) {
+    // An OAuth-protected upstream that needs this user's (renewed) consent: the user is asked, no one else is affected.
+    const consent = await askConsent(error, request.method, ctx, link.stateCodec, targetOf(request.method, request.params));
+    if (consent) return consent;
     throw upstreamErrorToClient(error);
   } finally {
     // Everything the upstream sent before its answer reaches the client before the answer does. The SDK may
@@ -296,12 +300,14 @@ async function call(link: UpstreamLink, request: Forwarded, ctx: ServerContext, 
   }
 }
 
-/** The client's answers meant for the upstream: the gateway's own approval answer stays here. */
+/** The client's answers meant for the upstream: the gateway's own answers (approval, consent) stay here. */
 function upstreamAnswers(answers: Params | undefined): Params | undefined {
-  if (!answers || !(APPROVAL_INPUT_KEY in answers)) return answers;
-  const { [APPROVAL_INPUT_KEY]: _approval, ...rest } = answers;
+  if (!answers || !GATEWAY_INPUT_KEYS.some((key) => key in answers)) return answers;
+  const rest = Object.fromEntries(Object.entries(answers).filter(([key]) => !GATEWAY_INPUT_KEYS.includes(key)));
   return Object.keys(rest).length > 0 ? rest : undefined;
 }
+
+const GATEWAY_INPUT_KEYS = [APPROVAL_INPUT_KEY, CONSENT_INPUT_KEY];
 
 /** The SDK's own request timeout is replaced by the idle timeout below, which progress resets. */
 const NO_SDK_TIMEOUT = 2 ** 31 - 1;

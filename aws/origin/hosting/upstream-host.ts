@@ -8,6 +8,9 @@ import { HostPins } from "../pinning/host-pins.ts";
 import type { ApprovalGate } from "../policy/approval-gate.ts";
 import type { ToolAccess } from "../policy/tool-access.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
+import { oauthHost } from "../upstream-auth/oauth-host.ts";
+import { upstreamTokenFetch } from "../upstream-auth/token-fetch.ts";
+import type { UpstreamOAuth } from "../upstream-auth/upstream-oauth.ts";
 import { ExchangeRegistry } from "./exchange-registry.ts";
 import { forwardingServer, type InflightRequest, type UpstreamLink } from "./forwarding-server.ts";
 import { parseRequestBody } from "./parsed-request.ts";
@@ -70,13 +73,31 @@ export interface HostOptions {
    * mid-call questions name no request, so they cannot be told apart by user: none is relayed.
    */
   shared?: boolean;
+  /** Each user's OAuth client toward servers configured with `oauth` (absent: such servers get no token). */
+  upstreamOAuth?: UpstreamOAuth;
 }
 
 /** Connects to the upstream (negotiating its era) and puts the forwarding endpoint in front of it. */
 export async function startUpstreamHost(spec: UpstreamServer, options: HostOptions, firstCaller: Caller): Promise<UpstreamHost> {
+  const oauth = options.upstreamOAuth;
+  if (spec.transport !== "http" || !spec.oauth || !oauth) return connectHost(spec, options, firstCaller);
+  // An OAuth-protected upstream refuses even the handshake until the user has consented: connected on first need.
+  return oauthHost({
+    connect: () => connectHost(spec, options, firstCaller),
+    hasToken: async (owner) => (await oauth.accessToken(owner)) !== undefined,
+    stateCodec: options.stateCodec,
+  });
+}
+
+async function connectHost(spec: UpstreamServer, options: HostOptions, firstCaller: Caller): Promise<UpstreamHost> {
   let latestCaller = firstCaller;
   const user = () => ({ sub: latestCaller.sub, email: latestCaller.email, groups: latestCaller.groups });
-  const credentials = { identity: options.identity, secrets: options.secrets, user };
+  const owner = () => ({ sub: latestCaller.sub, email: latestCaller.email, server: latestCaller.server });
+  const send =
+    spec.transport === "http" && spec.oauth && options.upstreamOAuth
+      ? upstreamTokenFetch(options.upstreamOAuth, owner, spec)
+      : undefined;
+  const credentials = { identity: options.identity, secrets: options.secrets, user, send };
   const opened = openTransport(spec, credentials, options.log, options.children);
   const { transport } = opened;
   const inflight = new Set<InflightRequest>();

@@ -17,6 +17,8 @@ export interface UpstreamCredentials {
   secrets: SecretsProvider;
   /** The user the connection serves (their groups as of the latest request). */
   user: () => UpstreamUser;
+  /** Sends an HTTP upstream's requests (an OAuth-protected one's adds the user's own token); unset: plain fetch. */
+  send?: typeof fetch;
 }
 
 /** Told of each stdio child's start and end (the origin's metrics count them); hosting works the same without one. */
@@ -103,6 +105,6 @@ function identityFetch(spec: HttpSpec, credentials: UpstreamCredentials): typeof
       if (user.email) headers.set("x-forwarded-email", user.email);
       if (user.groups) headers.set("x-forwarded-groups", user.groups.join(","));
     }
-    return fetch(input, { ...init, headers });
+    return (credentials.send ?? fetch)(input, { ...init, headers });
   };
 }

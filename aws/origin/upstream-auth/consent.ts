@@ -1,0 +1,76 @@
+import { randomUUID } from "node:crypto";
+import { CLIENT_CAPABILITIES_META_KEY, ProtocolError, type ServerContext } from "@modelcontextprotocol/server";
+import type { ForwardStateCodec } from "../hosting/request-state.ts";
+
+/** The key of the gateway's own consent question among a round's input requests (never an upstream's). */
+export const CONSENT_INPUT_KEY = "mcp-edge/upstream-consent";
+
+/**
+ * JSON-RPC error of a request that needs the user's consent at an upstream and cannot ask for it (the hop speaks
+ * 2026-07-28, where the -32042 URL-elicitation error of 2025-11-25 does not exist): its message and `data.url` give the link.
+ */
+export const CONSENT_NEEDED_CODE = -32007;
+
+/** Methods that may answer with an input request (the others can only fail with the link). */
+const ASKING_METHODS = new Set(["tools/call", "prompts/get", "resources/read"]);
+
+/**
+ * The upstream needs this user's consent first: no token is stored, or the upstream refused it and its refresh failed.
+ * The consent link is made only when it is shown (each link begins one single-use authorization).
+ */
+export class UpstreamConsentRequired extends Error {
+  readonly server: string;
+  readonly link: () => Promise<URL>;
+
+  constructor(server: string, link: () => Promise<URL>) {
+    super(`server "${server}" needs you to connect your account first`);
+    this.name = "UpstreamConsentRequired";
+    this.server = server;
+    this.link = link;
+  }
+}
+
+/** The consent an error (or one of its causes: the SDK's transport may wrap what its fetch threw) asks for. */
+export function consentRequiredIn(error: unknown): UpstreamConsentRequired | undefined {
+  for (let cause = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++)
+    if (cause instanceof UpstreamConsentRequired) return cause;
+  return undefined;
+}
+
+/**
+ * Turns a consent the upstream needs into the question for the user: a URL-mode elicitation as the gateway's own input
+ * request (a 2025-11-25 client gets it as `elicitation/create` from its session object), or, where no input request can
+ * carry it (a list, or a client without the elicitation `url` capability), JSON-RPC error -32007 naming the link.
+ * Undefined when the error is not about consent.
+ */
+export async function askConsent(
+  error: unknown,
+  method: string,
+  ctx: ServerContext,
+  codec: ForwardStateCodec,
+  target: string,
+): Promise<Record<string, unknown> | undefined> {
+  const consent = consentRequiredIn(error);
+  if (!consent) return undefined;
+  const url = (await consent.link()).href;
+  const message = `Server "${consent.server}" asks you to sign in with your account there and allow this gateway to use it for you. Open the link, then the call goes on.`;
+  const elicitation = { mode: "url" as const, message, url, elicitationId: randomUUID() };
+  if (!ASKING_METHODS.has(method) || !supportsUrlElicitation(ctx)) {
+    throw new ProtocolError(
+      CONSENT_NEEDED_CODE,
+      `server "${consent.server}" needs you to connect your account first: open ${url} in your browser, then call again`,
+      { server: consent.server, url },
+    );
+  }
+  return {
+    resultType: "input_required",
+    inputRequests: { [CONSENT_INPUT_KEY]: { method: "elicitation/create", params: elicitation } },
+    requestState: await codec.mint({ t: target }, ctx),
+  };
+}
+
+function supportsUrlElicitation(ctx: ServerContext): boolean {
+  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+  const capabilities = envelope?.[CLIENT_CAPABILITIES_META_KEY] as { elicitation?: { url?: unknown } } | undefined;
+  return capabilities?.elicitation?.url !== undefined;
+}

@@ -1,0 +1,83 @@
+import {
+  type AuthorizationServerMetadata,
+  checkResourceAllowed,
+  discoverAuthorizationServerMetadata,
+  discoverOAuthServerInfo,
+  resourceUrlFromServerUrl,
+} from "@modelcontextprotocol/client";
+import type { HttpServer } from "../../../contract/config/schema.ts";
+
+/** What a 401 from the upstream said (RFC 9728 / RFC 6750 `WWW-Authenticate`). */
+export interface Challenge {
+  resourceMetadataUrl?: URL;
+  scope?: string;
+}
+
+/** Where and how to ask for a server's tokens. */
+export interface AuthorizationTarget {
+  issuer: string;
+  metadata: AuthorizationServerMetadata;
+  /** The resource indicator (RFC 8707): the protected resource's own, checked against the server's URL. */
+  resource: string;
+  /** The scopes to ask for: configured, else the challenge's, else the protected resource's. */
+  scope?: string;
+}
+
+/** Metadata changes rarely: looked up again after this long, or after a failure. */
+const DISCOVERY_TTL_MS = 10 * 60_000;
+
+/**
+ * RFC 9728 protected-resource discovery (from the 401's `resource_metadata`, else the well-known paths) and RFC 8414 /
+ * OpenID metadata of its authorization server, through the MCP SDK's helpers; remembered per server for a while.
+ */
+export class AuthorizationDiscovery {
+  readonly #cache = new Map<string, { target: AuthorizationTarget; until: number }>();
+
+  async target(server: string, spec: HttpServer, challenge?: Challenge): Promise<AuthorizationTarget> {
+    const cached = this.#cache.get(server);
+    if (cached && cached.until > Date.now() && !challenge?.resourceMetadataUrl) return withScope(cached.target, spec, challenge);
+    const target = await discover(spec, challenge);
+    this.#cache.set(server, { target, until: Date.now() + DISCOVERY_TTL_MS });
+    return withScope(target, spec, challenge);
+  }
+
+  /** The metadata of an issuer a stored token came from (for its refresh). */
+  async metadataOf(issuer: string): Promise<AuthorizationServerMetadata> {
+    for (const { target } of this.#cache.values()) if (target.issuer === issuer) return target.metadata;
+    const metadata = await discoverAuthorizationServerMetadata(issuer);
+    if (!metadata) throw new Error(`the authorization server ${issuer} publishes no metadata (RFC 8414 or OpenID discovery)`);
+    return metadata;
+  }
+}
+
+async function discover(spec: HttpServer, challenge?: Challenge): Promise<AuthorizationTarget> {
+  const info = await discoverOAuthServerInfo(spec.url, { resourceMetadataUrl: challenge?.resourceMetadataUrl });
+  const configured = spec.oauth?.authorizationServer;
+  const issuer = configured ?? info.authorizationServerUrl;
+  const metadata = configured ? await discoverAuthorizationServerMetadata(configured) : info.authorizationServerMetadata;
+  if (!metadata) {
+    throw new Error(
+      `the authorization server ${issuer} of ${spec.url} publishes no metadata (RFC 8414 or OpenID discovery); set oauth.authorizationServer if the server names the wrong one`,
+    );
+  }
+  if (!metadata.code_challenge_methods_supported?.includes("S256")) {
+    throw new Error(`the authorization server ${issuer} does not support PKCE S256, which the origin requires`);
+  }
+  const declared = info.resourceMetadata?.resource;
+  if (declared && !checkResourceAllowed({ requestedResource: spec.url, configuredResource: declared })) {
+    throw new Error(
+      `the protected-resource metadata of ${spec.url} names another resource (${declared}); refusing its authorization server`,
+    );
+  }
+  return {
+    issuer: metadata.issuer,
+    metadata,
+    resource: declared ?? resourceUrlFromServerUrl(spec.url).href,
+    scope: info.resourceMetadata?.scopes_supported?.join(" "),
+  };
+}
+
+function withScope(target: AuthorizationTarget, spec: HttpServer, challenge?: Challenge): AuthorizationTarget {
+  const configured = spec.oauth?.scopes.join(" ");
+  return { ...target, scope: configured || challenge?.scope || target.scope };
+}

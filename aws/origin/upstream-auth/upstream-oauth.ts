@@ -1,0 +1,165 @@
+import { randomBytes } from "node:crypto";
+import {
+  exchangeAuthorization,
+  type OAuthClientInformationMixed,
+  type OAuthTokens,
+  refreshAuthorization,
+  startAuthorization,
+} from "@modelcontextprotocol/client";
+import type { HttpServer } from "../../../contract/config/schema.ts";
+import type { UpstreamOAuthOutcome, UpstreamOAuthReturn } from "../../../contract/upstream-oauth.ts";
+import type { StoredConnection, TokenOwner, TokenVault } from "../vault/token-vault.ts";
+import type { ClientRegistrations } from "./client-registration.ts";
+import type { AuthorizationDiscovery, Challenge } from "./discovery.ts";
+import type { PendingAuthorizations } from "./pending-authorizations.ts";
+
+/** An access token this close to its expiry is refreshed before use, so a call never carries one about to lapse. */
+const REFRESH_AHEAD_MS = 60_000;
+
+export interface UpstreamOAuthParts {
+  vault: TokenVault;
+  pending: PendingAuthorizations;
+  discovery: AuthorizationDiscovery;
+  clients: ClientRegistrations;
+  log: (line: string) => void;
+}
+
+/**
+ * The origin as each user's OAuth client toward OAuth-protected upstreams (PKCE S256, RFC 8707 `resource`, RFC 9207
+ * `iss`, all through the MCP SDK's helpers): begins a consent, completes it from the edge's callback, and hands out the
+ * user's access token, refreshed ahead of its expiry. Tokens stay in the vault and in this process's memory only.
+ */
+export class UpstreamOAuth {
+  readonly #parts: UpstreamOAuthParts;
+  /** One refresh at a time per user and server: concurrent calls share it (a rotated refresh token is used once). */
+  readonly #refreshing = new Map<string, Promise<string | undefined>>();
+
+  constructor(parts: UpstreamOAuthParts) {
+    this.#parts = parts;
+  }
+
+  /** Begins a consent for this user and server: the URL to send the user's browser to. */
+  async begin(owner: TokenOwner, spec: HttpServer, challenge?: Challenge): Promise<URL> {
+    const target = await this.#parts.discovery.target(owner.server, spec, challenge);
+    const client = await this.#parts.clients.clientFor(owner.server, spec, target.metadata);
+    const state = randomBytes(32).toString("base64url");
+    const redirectUri = this.#parts.clients.redirectUri;
+    const { authorizationUrl, codeVerifier } = await startAuthorization(target.issuer, {
+      metadata: target.metadata,
+      clientInformation: client,
+      redirectUrl: redirectUri,
+      scope: target.scope,
+      state,
+      resource: target.resource,
+    });
+    await this.#parts.pending.put(state, owner, {
+      codeVerifier,
+      client: clientOf(client),
+      issuer: target.issuer,
+      resource: target.resource,
+      redirectUri,
+    });
+    return authorizationUrl;
+  }
+
+  /** Completes the consent a state began: exchanges the code and stores the user's tokens. */
+  async complete(answer: UpstreamOAuthReturn): Promise<UpstreamOAuthOutcome> {
+    const taken = await this.#parts.pending.take(answer.state);
+    if (!taken) {
+      return {
+        ok: false,
+        message: "this link was used already or expired (links work once, for 10 minutes); call the tool again for a new one",
+      };
+    }
+    const { owner, pending } = taken;
+    if (answer.error || !answer.code) {
+      return {
+        ok: false,
+        message: `the server's authorization was not given (${answer.error ?? "no code"}); call the tool again to retry`,
+      };
+    }
+    const metadata = await this.#parts.discovery.metadataOf(pending.issuer);
+    const tokens = await exchangeAuthorization(pending.issuer, {
+      metadata,
+      clientInformation: pending.client,
+      authorizationCode: answer.code,
+      iss: answer.iss,
+      codeVerifier: pending.codeVerifier,
+      redirectUri: pending.redirectUri,
+      resource: pending.resource,
+    });
+    await this.#parts.vault.put(owner, connectionOf(tokens, pending));
+    this.#parts.log(`upstream OAuth: a user connected to server "${owner.server}"`);
+    return { ok: true, server: owner.server, email: owner.email };
+  }
+
+  /** The user's access token for the server (refreshed first when about to expire); undefined: consent is needed. */
+  async accessToken(owner: TokenOwner): Promise<string | undefined> {
+    const stored = await this.#parts.vault.get(owner);
+    if (!stored) return undefined;
+    if (stored.expiresAt === undefined || stored.expiresAt - Date.now() > REFRESH_AHEAD_MS) return stored.accessToken;
+    return this.refresh(owner, stored.accessToken);
+  }
+
+  /**
+   * Refreshes the user's token (ahead of expiry, or after the upstream refused `rejected`). When the refresh is refused
+   * too, the row is deleted: the user is asked to consent again, and no one else is affected.
+   */
+  refresh(owner: TokenOwner, rejected: string): Promise<string | undefined> {
+    const key = `${owner.sub}\u0000${owner.server}`;
+    let running = this.#refreshing.get(key);
+    if (!running) {
+      running = this.#refresh(owner, rejected).finally(() => this.#refreshing.delete(key));
+      this.#refreshing.set(key, running);
+    }
+    return running;
+  }
+
+  async #refresh(owner: TokenOwner, rejected: string): Promise<string | undefined> {
+    const stored = await this.#parts.vault.get(owner);
+    if (!stored) return undefined;
+    // Another instance refreshed meanwhile: its token is the one to use.
+    if (stored.accessToken !== rejected && (stored.expiresAt ?? Number.POSITIVE_INFINITY) - Date.now() > REFRESH_AHEAD_MS)
+      return stored.accessToken;
+    if (!stored.refreshToken) return this.#forget(owner, "it has no refresh token");
+    try {
+      const metadata = await this.#parts.discovery.metadataOf(stored.issuer);
+      const tokens = await refreshAuthorization(stored.issuer, {
+        metadata,
+        clientInformation: stored.client,
+        refreshToken: stored.refreshToken,
+        resource: stored.resource,
+      });
+      const renewed = connectionOf({ refresh_token: stored.refreshToken, ...tokens }, stored);
+      await this.#parts.vault.put(owner, renewed);
+      return renewed.accessToken;
+    } catch (error) {
+      return this.#forget(owner, `its refresh was refused (${(error as Error).message})`);
+    }
+  }
+
+  async #forget(owner: TokenOwner, why: string): Promise<undefined> {
+    await this.#parts.vault.revoke({ sub: owner.sub }, owner.server);
+    this.#parts.log(
+      `upstream OAuth: a user's token for server "${owner.server}" was dropped because ${why}; they will be asked to consent again`,
+    );
+    return undefined;
+  }
+}
+
+const clientOf = (client: OAuthClientInformationMixed) =>
+  client.client_secret === undefined
+    ? { client_id: client.client_id }
+    : { client_id: client.client_id, client_secret: client.client_secret };
+
+function connectionOf(tokens: OAuthTokens, origin: Pick<StoredConnection, "client" | "issuer" | "resource">): StoredConnection {
+  return {
+    accessToken: tokens.access_token,
+    refreshToken: tokens.refresh_token,
+    expiresAt: tokens.expires_in === undefined ? undefined : Date.now() + tokens.expires_in * 1000,
+    scope: tokens.scope,
+    client: origin.client,
+    issuer: origin.issuer,
+    resource: origin.resource,
+  };
+}

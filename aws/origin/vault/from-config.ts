@@ -1,0 +1,17 @@
+import { randomBytes } from "node:crypto";
+import { KMSClient } from "@aws-sdk/client-kms";
+import type { OriginConfig } from "../../../contract/config/schema.ts";
+import { type KeyWrapper, kmsKeyWrapper, localKeyWrapper } from "./key-wrapper.ts";
+
+/** The vault's key wrapper the configuration names (`upstreamVault`), saying in the log which one it is. */
+export function vaultKeysFromConfig(config: OriginConfig["upstreamVault"], log: (line: string) => void): KeyWrapper {
+  if (config.kmsKeyId) {
+    const client = new KMSClient({ region: config.kmsRegion, endpoint: config.kmsEndpoint });
+    return kmsKeyWrapper(client, config.kmsKeyId);
+  }
+  if (config.localKey) return localKeyWrapper(Buffer.from(config.localKey, "base64"));
+  log(
+    "upstream token vault: sealed with a key made for this run, so users consent to OAuth upstreams again after a restart (set upstreamVault.localKey, or upstreamVault.kmsKeyId in production)",
+  );
+  return localKeyWrapper(randomBytes(32), "a key made for this run");
+}

@@ -1,0 +1,112 @@
+import type pg from "pg";
+import { openValue, sealValue } from "./envelope.ts";
+import type { KeyWrapper } from "./key-wrapper.ts";
+
+/** Whose token a row holds: the user the edge vouched for, and the upstream it is for. */
+export interface TokenOwner {
+  sub: string;
+  email?: string;
+  server: string;
+}
+
+/** What the vault keeps for one user and server; it never leaves the origin, and is never logged. */
+export interface StoredConnection {
+  accessToken: string;
+  refreshToken?: string;
+  /** Epoch ms when the access token expires (unknown: never refreshed ahead). */
+  expiresAt?: number;
+  scope?: string;
+  /** The client the tokens were issued to (a refresh must use the same one). */
+  client: { client_id: string; client_secret?: string };
+  /** The authorization server's issuer, whose metadata names its token endpoint. */
+  issuer: string;
+  /** The resource indicator (RFC 8707) the tokens were asked for. */
+  resource?: string;
+}
+
+/** A connection as listed for operators: who, which server, and when, never the tokens. */
+export interface ConnectionSummary {
+  sub: string;
+  email: string | null;
+  server: string;
+  expiresAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** The row's identity, bound into its encryption: a sealed row copied under another user or server does not open. */
+const contextOf = (owner: Pick<TokenOwner, "sub" | "server">) => ({
+  purpose: "upstream-token",
+  sub: owner.sub,
+  server: owner.server,
+});
+
+/** Users' upstream tokens in PostgreSQL, envelope-encrypted per row (docs/upstream-credentials.md). */
+export class TokenVault {
+  readonly #db: pg.Pool;
+  readonly #keys: KeyWrapper;
+
+  constructor(db: pg.Pool, keys: KeyWrapper) {
+    this.#db = db;
+    this.#keys = keys;
+  }
+
+  async put(owner: TokenOwner, connection: StoredConnection): Promise<void> {
+    const sealed = await sealValue(this.#keys, JSON.stringify(connection), contextOf(owner));
+    await this.#db.query(
+      `INSERT INTO upstream_tokens (user_sub, server, user_email, wrapped_key, sealed, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (user_sub, server) DO UPDATE SET user_email = EXCLUDED.user_email, wrapped_key = EXCLUDED.wrapped_key,
+         sealed = EXCLUDED.sealed, expires_at = EXCLUDED.expires_at, updated_at = now()`,
+      [owner.sub, owner.server, owner.email ?? null, sealed.wrappedKey, sealed.ciphertext, expiry(connection)],
+    );
+  }
+
+  async get(owner: Pick<TokenOwner, "sub" | "server">): Promise<StoredConnection | undefined> {
+    const { rows } = await this.#db.query<{ wrapped_key: Buffer; sealed: Buffer }>(
+      "SELECT wrapped_key, sealed FROM upstream_tokens WHERE user_sub = $1 AND server = $2",
+      [owner.sub, owner.server],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const plain = await openValue(this.#keys, { wrappedKey: row.wrapped_key, ciphertext: row.sealed }, contextOf(owner));
+    return JSON.parse(plain) as StoredConnection;
+  }
+
+  /** Forgets one user's token for one server, or every server (offboarding). Returns how many rows went. */
+  async revoke(who: { sub?: string; email?: string }, server?: string): Promise<number> {
+    const [column, value] = who.sub !== undefined ? ["user_sub", who.sub] : ["user_email", who.email];
+    if (value === undefined) throw new Error("revoking needs the user's id or e-mail");
+    const { rowCount } = await this.#db.query(
+      `DELETE FROM upstream_tokens WHERE ${column} = $1 AND ($2::text IS NULL OR server = $2)`,
+      [value, server ?? null],
+    );
+    return rowCount ?? 0;
+  }
+
+  /** Connections, optionally one user's (by e-mail), without their tokens. */
+  async list(email?: string): Promise<ConnectionSummary[]> {
+    const { rows } = await this.#db.query<{
+      user_sub: string;
+      user_email: string | null;
+      server: string;
+      expires_at: Date | null;
+      created_at: Date;
+      updated_at: Date;
+    }>(
+      `SELECT user_sub, user_email, server, expires_at, created_at, updated_at FROM upstream_tokens
+       WHERE $1::text IS NULL OR lower(user_email) = lower($1) ORDER BY user_email, server`,
+      [email ?? null],
+    );
+    return rows.map((row) => ({
+      sub: row.user_sub,
+      email: row.user_email,
+      server: row.server,
+      expiresAt: row.expires_at,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }));
+  }
+}
+
+const expiry = (connection: StoredConnection) => (connection.expiresAt === undefined ? null : new Date(connection.expiresAt));

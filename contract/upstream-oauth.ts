@@ -1,0 +1,39 @@
+/**
+ * What the edge and the origin agree on for upstream OAuth (docs/upstream-credentials.md): the browser returns from an
+ * upstream's consent to the edge, which hands code and state to the origin; the edge also serves the origin's Client ID
+ * Metadata Document, because an upstream's authorization server on the internet cannot reach the origin in its VPC.
+ */
+
+/** The edge's public route where upstream authorization servers send the browser back (the redirect URI). */
+export const UPSTREAM_OAUTH_CALLBACK_PATH = "/upstream-oauth/callback";
+
+/** The edge's public route of the origin's Client ID Metadata Document; its URL is the client id (registration `cimd`). */
+export const UPSTREAM_OAUTH_CLIENT_METADATA_PATH = "/upstream-oauth/client-metadata.json";
+
+/** The origin's route that completes an authorization (edge assertion with purpose `upstream-oauth`). */
+export const UPSTREAM_OAUTH_COMPLETE_PATH = "/upstream-oauth/complete";
+
+/** What the edge relays from the browser's return: the authorization response's parameters, unread. */
+export interface UpstreamOAuthReturn {
+  state: string;
+  code?: string;
+  iss?: string;
+  error?: string;
+  error_description?: string;
+}
+
+/** The origin's answer: which connection was completed (to show the user), or why not. */
+export type UpstreamOAuthOutcome = { ok: true; server: string; email?: string } | { ok: false; message: string };
+
+/** The origin's Client ID Metadata Document, as the edge serves it. */
+export function upstreamClientMetadata(publicUrl: string, clientName: string): Record<string, unknown> {
+  return {
+    client_id: `${publicUrl}${UPSTREAM_OAUTH_CLIENT_METADATA_PATH}`,
+    client_name: clientName,
+    client_uri: publicUrl,
+    redirect_uris: [`${publicUrl}${UPSTREAM_OAUTH_CALLBACK_PATH}`],
+    grant_types: ["authorization_code", "refresh_token"],
+    response_types: ["code"],
+    token_endpoint_auth_method: "none",
+  };
+}

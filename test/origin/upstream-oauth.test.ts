@@ -1,0 +1,183 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrate } from "../../aws/origin/db/migrate.ts";
+import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
+import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
+import { ClientRegistrations } from "../../aws/origin/upstream-auth/client-registration.ts";
+import { CONSENT_INPUT_KEY, CONSENT_NEEDED_CODE } from "../../aws/origin/upstream-auth/consent.ts";
+import { AuthorizationDiscovery } from "../../aws/origin/upstream-auth/discovery.ts";
+import { PendingAuthorizations } from "../../aws/origin/upstream-auth/pending-authorizations.ts";
+import { UpstreamOAuth } from "../../aws/origin/upstream-auth/upstream-oauth.ts";
+import { localKeyWrapper } from "../../aws/origin/vault/key-wrapper.ts";
+import { TokenVault } from "../../aws/origin/vault/token-vault.ts";
+import { UpstreamServer } from "../../contract/config/schema.ts";
+import { type OAuthUpstream, startOAuthUpstream } from "../fixtures/oauth-upstream/start.ts";
+import { type TestDatabase, withTestDatabase } from "./database.ts";
+import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
+
+// The origin as each user's OAuth client toward an OAuth-protected upstream (a real SDK v2 server behind its own
+// authorization server on loopback): consent asked as a URL elicitation, completed from the callback, tokens in the
+// encrypted vault, refreshed unnoticed, a revoked token re-consented by its user only.
+const REDIRECT_URI = "https://edge.test/upstream-oauth/callback";
+let db: TestDatabase;
+let upstream: OAuthUpstream;
+let pool: HostPool;
+let oauth: UpstreamOAuth;
+const logged: string[] = [];
+
+beforeAll(async () => {
+  db = await withTestDatabase();
+  await migrate(db.pool);
+  upstream = await startOAuthUpstream();
+  const keys = localKeyWrapper(randomBytes(32));
+  const identity = {
+    redirectUri: REDIRECT_URI,
+    clientMetadataUrl: "https://edge.test/upstream-oauth/client-metadata.json",
+    clientName: "Test gateway",
+  };
+  oauth = new UpstreamOAuth({
+    vault: new TokenVault(db.pool, keys),
+    pending: new PendingAuthorizations(db.pool, keys),
+    discovery: new AuthorizationDiscovery(),
+    clients: new ClientRegistrations(identity, testHostOptions.secrets),
+    log: (line) => logged.push(line),
+  });
+  const files = UpstreamServer.parse({ transport: "http", url: upstream.url, identity: "none", oauth: { registration: "dcr" } });
+  pool = createHostPool({
+    servers: { files },
+    idleTimeoutMs: 60_000,
+    maxProcesses: 8,
+    host: { ...testHostOptions, upstreamOAuth: oauth },
+    log: (line) => logged.push(line),
+  });
+});
+afterAll(async () => {
+  await pool?.close();
+  await upstream?.close();
+  await db?.close();
+});
+
+const URL_ELICITING = { elicitation: { form: {}, url: {} } };
+const assertionOf = (sub: string) =>
+  ({ sub, email: `${sub}@example.com`, client_id: "c", server: "files", purpose: "mcp", jti: "j", exp: 0 }) as VerifiedAssertion;
+type Answer = {
+  result?: {
+    resultType?: string;
+    inputRequests?: Record<string, { method: string; params: { mode: string; url: string; message: string } }>;
+    requestState?: string;
+    content?: { text: string }[];
+  };
+  error?: { code: number; message: string; data?: { url?: string } };
+};
+async function whoami(sub: string, extra: Record<string, unknown> = {}, capabilities: Record<string, unknown> = URL_ELICITING) {
+  const request = modernRequest("tools/call", { name: "whoami", arguments: {}, ...extra }, { capabilities });
+  const response = await serveMcp(pool, "files", assertionOf(sub), request);
+  return ((await messagesOf(response)) as Answer[]).find((message) => message.result || message.error) as Answer;
+}
+
+/** Plays the user's browser: the upstream's authorization server consents at once and sends it to the edge callback. */
+async function consentAt(link: string) {
+  const answer = await fetch(link, { redirect: "manual" });
+  const back = new URL(answer.headers.get("location") ?? "");
+  expect(`${back.origin}${back.pathname}`).toBe(REDIRECT_URI);
+  const query = Object.fromEntries(back.searchParams) as { state: string; code?: string; iss?: string };
+  return oauth.complete(query);
+}
+
+/** First use through the consent: the call answers with the question, the link is followed, the retry runs. */
+async function connect(sub: string): Promise<string> {
+  const first = await whoami(sub);
+  const ask = first.result?.inputRequests?.[CONSENT_INPUT_KEY];
+  expect(ask?.method).toBe("elicitation/create");
+  expect(ask?.params.mode).toBe("url");
+  expect(await consentAt(ask?.params.url ?? "")).toEqual({ ok: true, server: "files", email: `${sub}@example.com` });
+  const retried = await whoami(sub, {
+    inputResponses: { [CONSENT_INPUT_KEY]: { action: "accept" } },
+    requestState: first.result?.requestState,
+  });
+  return retried.result?.content?.[0]?.text ?? JSON.stringify(retried);
+}
+
+let alice = "";
+describe("OAuth-protected upstreams", () => {
+  it("asks for consent on first use with a URL elicitation (PKCE S256, resource), then the call runs as the user", async () => {
+    const first = await whoami("alice");
+    const link = new URL(first.result?.inputRequests?.[CONSENT_INPUT_KEY]?.params.url ?? "");
+    expect(link.origin + link.pathname).toBe(upstream.url.replace("/mcp", "/authorize"));
+    expect(link.searchParams.get("code_challenge_method")).toBe("S256");
+    expect(link.searchParams.get("resource")).toBe(upstream.url);
+    expect(link.searchParams.get("redirect_uri")).toBe(REDIRECT_URI);
+    alice = await connect("alice");
+    expect(alice).toMatch(/^account-\d+$/);
+    // Consented once: later calls just run.
+    expect((await whoami("alice")).result?.content?.[0]?.text).toBe(alice);
+  });
+
+  it("gives a client without URL elicitation a clear error with the link, and never calls the tool", async () => {
+    const refused = await whoami("carol", {}, { elicitation: { form: {} } });
+    expect(refused.error?.code).toBe(CONSENT_NEEDED_CODE);
+    expect(refused.error?.message).toMatch(
+      /server "files" needs you to connect your account first: open http:\/\/127\.0\.0\.1:\d+\/authorize\?/,
+    );
+    expect(refused.error?.data?.url).toContain("/authorize?");
+  });
+
+  it("takes each state once: a replayed callback is refused", async () => {
+    const first = await whoami("dave");
+    const link = first.result?.inputRequests?.[CONSENT_INPUT_KEY]?.params.url ?? "";
+    const back = new URL((await fetch(link, { redirect: "manual" })).headers.get("location") ?? "");
+    const query = Object.fromEntries(back.searchParams) as { state: string; code: string };
+    expect((await oauth.complete(query)).ok).toBe(true);
+    expect(await oauth.complete(query)).toEqual({ ok: false, message: expect.stringContaining("used already or expired") });
+    expect(await oauth.complete({ state: "forged", code: "x" })).toMatchObject({ ok: false });
+  });
+
+  it("keeps two users' tokens apart", async () => {
+    const bob = await connect("bob");
+    expect(bob).toMatch(/^account-\d+$/);
+    expect(bob).not.toBe(alice);
+    expect((await whoami("alice")).result?.content?.[0]?.text).toBe(alice);
+    expect((await whoami("bob")).result?.content?.[0]?.text).toBe(bob);
+  });
+
+  it("refreshes short-lived access tokens without asking the user", async () => {
+    upstream.authorizationServer.accessTokenSeconds = 5;
+    const erin = await connect("erin");
+    const refreshed = upstream.authorizationServer.issued.byRefresh;
+    // Within a minute of expiry, each use refreshes first (rotating the refresh token).
+    expect((await whoami("erin")).result?.content?.[0]?.text).toBe(erin);
+    expect((await whoami("erin")).result?.content?.[0]?.text).toBe(erin);
+    expect(upstream.authorizationServer.issued.byRefresh).toBe(refreshed + 2);
+    upstream.authorizationServer.accessTokenSeconds = 3600;
+  });
+
+  it("asks only the user whose token was revoked to consent again; others go on", async () => {
+    upstream.authorizationServer.revokeAccount(alice);
+    const again = await whoami("alice");
+    expect(again.result?.inputRequests?.[CONSENT_INPUT_KEY]?.params.mode).toBe("url");
+    expect((await whoami("bob")).result?.content?.[0]?.text).toMatch(/^account-\d+$/);
+    const link = again.result?.inputRequests?.[CONSENT_INPUT_KEY]?.params.url ?? "";
+    expect((await consentAt(link)).ok).toBe(true);
+    const retried = await whoami("alice", {
+      inputResponses: { [CONSENT_INPUT_KEY]: { action: "accept" } },
+      requestState: again.result?.requestState,
+    });
+    expect(retried.result?.content?.[0]?.text).toMatch(/^account-\d+$/);
+    expect(retried.result?.content?.[0]?.text).not.toBe(alice);
+  });
+
+  it("stores no token text: the vault's rows are unreadable without the key", async () => {
+    const { rows } = await db.pool.query("SELECT * FROM upstream_tokens");
+    expect(rows.length).toBeGreaterThanOrEqual(4);
+    const dump = JSON.stringify(rows, (_key, value) =>
+      value?.type === "Buffer" ? Buffer.from(value.data).toString("latin1") : value,
+    );
+    const tokens = upstream.bearers.map((header) => header.replace(/^Bearer /, "")).filter(Boolean);
+    expect(tokens.length).toBeGreaterThan(0);
+    for (const token of tokens) expect(dump).not.toContain(token);
+    for (const token of tokens) expect(logged.join("\n")).not.toContain(token);
+    const vaultWithOtherKey = new TokenVault(db.pool, localKeyWrapper(randomBytes(32)));
+    await expect(vaultWithOtherKey.get({ sub: "bob", server: "files" })).rejects.toThrow();
+  });
+});
