@@ -107,7 +107,12 @@ export function createOriginApp(parts: OriginParts) {
     return withAffinityCookie(response, parts.instanceId);
   });
 
-  registerWarmRoute(app, guarded, { pool: parts.pool, policy: parts.policy, log: (line) => console.warn(line) });
+  registerWarmRoute(app, guarded, {
+    pool: parts.pool,
+    policy: parts.policy,
+    affinityCookie: affinityCookie(parts.instanceId),
+    log: (line) => console.warn(line),
+  });
 
   if (parts.aggregate) {
     const aggregate: AggregateOptions = {

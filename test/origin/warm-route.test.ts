@@ -77,6 +77,8 @@ describe("POST /servers/warm: the user's upstreams started at sign-in", () => {
     const response = await warm({ servers: ["everything"] });
     expect(response.status).toBe(202);
     expect(await response.json()).toEqual({ warming: ["everything"] });
+    // Sticky like an MCP answer: the balancer keeps the user's calls on the instance that started their child.
+    expect(response.headers.get("set-cookie")).toMatch(/^MCP_ORIGIN=origin-test;/);
     expect(await waitFor(() => pool.size() === 1)).toBe(true);
     const lease = await pool.acquire("everything", { sub: "ada", server: "everything", clientId: "test-client", era: "modern" });
     expect(pool.size()).toBe(1);

@@ -59,7 +59,7 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
     if (props instanceof Response) return props;
     const redirectTo = await grantCode(oauth, original, props, config.adminGroups);
     recordAudit(env, ctx, { ...audit(), kind: "auth.sign_in", outcome: "ok" });
-    ctx.waitUntil(warmUpstreams(env, config, props, original.clientId));
+    ctx.waitUntil(warmUpstreams(env, config, props, original.clientId, original.resource));
     headers.set("location", redirectTo);
     return new Response(null, { status: 302, headers });
   }, env);

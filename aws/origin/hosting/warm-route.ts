@@ -12,6 +12,11 @@ type OriginEnv = { Variables: AssertionVariables };
 export interface WarmParts {
   pool: HostPool;
   policy?: Policy;
+  /**
+   * The stickiness cookie an MCP answer sets (`Set-Cookie` value): the warm answer sets it too, so that the balancer
+   * keeps the user's calls on the instance that started their upstreams.
+   */
+  affinityCookie: string;
   log: (line: string) => void;
 }
 
@@ -38,7 +43,7 @@ export function registerWarmRoute(app: Hono<OriginEnv>, guarded: MiddlewareHandl
       (server) => parts.pool.serves(server) && access.server(server).allowed,
     );
     for (const server of warming) void warm(parts, server, callerOf(assertion, server));
-    return c.json({ warming }, 202);
+    return c.json({ warming }, 202, { "set-cookie": parts.affinityCookie });
   });
 }
 
