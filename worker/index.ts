@@ -24,6 +24,7 @@ import { mcpRateLimited } from "./mcp/rate-limit.ts";
 import { healthz, readyz } from "./ops/health.ts";
 import { registerOpsRoutes } from "./ops/routes.ts";
 import { serveEdgeJwks } from "./upstream/jwks.ts";
+import { registerUpstreamAuthRoutes } from "./upstream-auth/routes.ts";
 
 const app = new Hono<{ Bindings: EdgeEnv }>();
 
@@ -67,6 +68,9 @@ app.on(["GET", "OPTIONS"], "/.well-known/oauth-protected-resource", (c) => {
   return edgeOAuth(config).mcpResourceServer.fetch(pathAware, c.env, c.executionCtx as ExecutionContext);
 });
 app.on(["GET", "OPTIONS"], "/.well-known/oauth-protected-resource/*", mcpResource);
+
+// Upstream OAuth: the origin's Client ID Metadata Document, and the browser's return from an upstream's consent.
+registerUpstreamAuthRoutes(app);
 
 // The ops dashboard for holders of `mcp:admin`, signed in through the edge's own /authorize (worker/ops/).
 registerOpsRoutes(app);

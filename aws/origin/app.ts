@@ -18,6 +18,8 @@ import { METRICS_PATH, measureMcpRequests, serveMetrics } from "./metrics/route.
 import { registerOpsStatsRoute } from "./ops/stats-route.ts";
 import { type AssertionVariables, requireAssertion } from "./trust/require-assertion.ts";
 import type { VerifiedAssertion } from "./trust/verify-assertion.ts";
+import { registerUpstreamOAuthRoute } from "./upstream-auth/complete-route.ts";
+import type { UpstreamOAuth } from "./upstream-auth/upstream-oauth.ts";
 
 /** The status of an assertion bound to another instance (the edge then sends the request again, bound to this one). */
 const MISDIRECTED = 421;
@@ -43,6 +45,8 @@ export interface OriginParts {
   groups?: GroupLookUp;
   /** Who may use which servers and tools; absent: everyone everything. */
   policy?: Policy;
+  /** Users' OAuth client toward OAuth-protected upstreams: completes consents at POST /upstream-oauth/complete. */
+  upstreamOAuth?: UpstreamOAuth;
   /** The aggregated endpoint `/mcp`: the configured servers in list order, and its time limits. */
   aggregate?: { servers: readonly string[]; upstreamTimeoutMs: number; keepAliveMs: number };
 }
@@ -100,6 +104,7 @@ export function createOriginApp(parts: OriginParts) {
   registerAuditSearchRoute(app, guarded, parts.auditDatabase);
   registerOpsStatsRoute(app, guarded, parts.auditDatabase);
   registerGroupsRoute(app, guarded, parts.groups);
+  registerUpstreamOAuthRoute(app, guarded, parts.upstreamOAuth, (line) => console.warn(line));
 
   if (parts.metrics) app.use("/servers/:server/mcp", measureMcpRequests(parts.metrics.requests));
   app.all("/servers/:server/mcp", guarded, async (c) => {

@@ -27,6 +27,7 @@ import { createBoundReplayGuard } from "./trust/bound-replay-guard.ts";
 import { edgeKeys } from "./trust/jwks.ts";
 import { createReplayGuard } from "./trust/replay-guard.ts";
 import { createAssertionVerifier } from "./trust/verify-assertion.ts";
+import { upstreamOAuthFromConfig } from "./upstream-auth/from-config.ts";
 
 export interface RunningOrigin {
   url: string;
@@ -63,12 +64,13 @@ export async function startOrigin(
   const approvals = new ApprovalGate((event) => {
     auditStore.insert([event]).catch((error: unknown) => log(`approval: audit failed: ${String(error)}`));
   });
+  const upstreamOAuth = upstreamOAuthFromConfig(config, db, relay.secrets, log);
   const guardrails = new Map(Object.entries(config.servers).map(([name, spec]) => [name, new GuardrailChain(spec.guardrails)]));
   const stdio = createHostPool({
     servers: config.servers,
     idleTimeoutMs: config.stdio.idleTimeoutSeconds * 1000,
     maxProcesses: config.stdio.maxProcesses,
-    host: { ...relay, pins, guardrailsOf: (server) => guardrails.get(server), approvals },
+    host: { ...relay, pins, guardrailsOf: (server) => guardrails.get(server), approvals, upstreamOAuth },
     children: metrics.children,
     log,
   });
@@ -94,6 +96,7 @@ export async function startOrigin(
       checkDatabase: async () => void (await db.query("select 1")),
       metrics,
       groups,
+      upstreamOAuth,
       policy: config.policy,
       aggregate: {
         servers: Object.keys(config.servers),

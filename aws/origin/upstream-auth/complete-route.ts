@@ -1,0 +1,38 @@
+import type { Hono, MiddlewareHandler } from "hono";
+import { UPSTREAM_OAUTH_COMPLETE_PATH, type UpstreamOAuthReturn } from "../../../contract/upstream-oauth.ts";
+import type { AssertionVariables } from "../trust/require-assertion.ts";
+import type { UpstreamOAuth } from "./upstream-oauth.ts";
+
+type OriginEnv = { Variables: AssertionVariables };
+
+/**
+ * POST /upstream-oauth/complete: the edge hands over a browser's return from an upstream's consent (code, state, iss).
+ * Only an assertion minted for this purpose is accepted; it names no user: the state, bound at the origin to the user
+ * it was shown to, single use and short-lived, decides whose connection this completes.
+ */
+export function registerUpstreamOAuthRoute(
+  app: Hono<OriginEnv>,
+  guarded: MiddlewareHandler<OriginEnv>,
+  oauth: UpstreamOAuth | undefined,
+  log: (line: string) => void,
+): void {
+  app.post(UPSTREAM_OAUTH_COMPLETE_PATH, guarded, async (c) => {
+    if (c.var.assertion.purpose !== "upstream-oauth") {
+      const detail = "only the edge's upstream OAuth callback may complete an authorization";
+      return c.json({ error: "invalid_edge_assertion", reason: "purpose", detail }, 403);
+    }
+    if (!oauth) return c.json({ ok: false, message: "no OAuth-protected upstream is configured on this origin" }, 404);
+    const answer = (await c.req.json().catch(() => undefined)) as UpstreamOAuthReturn | undefined;
+    if (typeof answer?.state !== "string") return c.json({ ok: false, message: "the link back carried no state" }, 400);
+    try {
+      return c.json(await oauth.complete(answer));
+    } catch (error) {
+      // The message names the step (never a token); the user gets a plain next step.
+      log(`upstream OAuth: completing an authorization failed: ${(error as Error).message}`);
+      return c.json(
+        { ok: false, message: "the server's authorization server refused the sign-in; call the tool again for a new link" },
+        502,
+      );
+    }
+  });
+}
