@@ -32,9 +32,8 @@ export function auditEvent(fields: Partial<AuditEvent> = {}): AuditEvent {
 
 /** Empties the audit tables and resets every chain to its start, as on a freshly migrated database. */
 export async function resetAudit(pool: pg.Pool): Promise<void> {
-  await pool.query("TRUNCATE audit_events, audit_checkpoints, audit_checkpoint_keys");
-  await pool.query(`UPDATE audit_chains SET seq = 0, hash = decode(repeat('00', 32), 'hex'), floor_seq = 0,
-    floor_hash = decode(repeat('00', 32), 'hex'), started_at = now()`);
+  await pool.query("TRUNCATE audit_events, audit_checkpoints, audit_checkpoint_keys, audit_chain_purges");
+  await pool.query("UPDATE audit_chains SET seq = 0, hash = decode(repeat('00', 32), 'hex'), started_at = now()");
 }
 
 export interface ChainedStore {

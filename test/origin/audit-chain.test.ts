@@ -8,8 +8,11 @@ import { createCheckpointer } from "../../aws/origin/audit/checkpoint/checkpoint
 import { checkpointSignerFromConfig } from "../../aws/origin/audit/checkpoint/from-config.ts";
 import { checkpointPayload } from "../../aws/origin/audit/checkpoint/payload.ts";
 import { rowValues } from "../../aws/origin/audit/columns.ts";
+import { jsonLine } from "../../aws/origin/audit/export.ts";
+import { parseAuditFilter, searchAudit } from "../../aws/origin/audit/search.ts";
 import { createAuditStore } from "../../aws/origin/audit/store.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
+import type { AuditEvent } from "../../contract/audit-event.ts";
 import { OriginConfig } from "../../contract/config/schema.ts";
 import { auditEvent, chainedRows, chainedStore, resetAudit, verifyAll } from "./audit-chain-fixture.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
@@ -153,6 +156,18 @@ describe("audit hash chain", () => {
     } finally {
       await rm(folder, { recursive: true, force: true });
     }
+  });
+
+  it("gives the stored arguments back in searches and NDJSON exports", async () => {
+    const event = auditEvent({ arguments: { query: "open issues", limit: 5 } });
+    await createAuditStore(db.pool).insert([event, auditEvent({ arguments: undefined })]);
+    const parsed = parseAuditFilter({ tool: "create_issue" });
+    if (!("filter" in parsed)) throw new Error("the filter should parse");
+    const pages: AuditEvent[][] = [];
+    for await (const page of searchAudit(db.pool, parsed.filter).pages) pages.push(page);
+    const found = pages.flat();
+    expect(found.map((row) => row.arguments)).toEqual([undefined, { limit: 5, query: "open issues" }]);
+    expect(jsonLine(found[1] as AuditEvent)).toContain('"arguments":{"limit":5,"query":"open issues"}');
   });
 
   it('refuses signer "kms" without a key id, naming the key', () => {

@@ -13,28 +13,21 @@ export function retentionCutoff(days: number, now: Date = new Date()): Date {
   return new Date(now.getTime() - days * DAY_MS);
 }
 
-// Chained rows go as a prefix of their chain (docs/audit.md): the cut is the last seq before the first row that is
-// not yet old enough, so the chain stays whole from its floor on. An event that arrived late can so be kept a little
-// longer, never deleted earlier.
-const CUTS = `SELECT c.chain, c.floor_seq, coalesce(
-    (SELECT min(e.seq) - 1 FROM audit_events e WHERE e.chain = c.chain AND e.seq > c.floor_seq AND e.time >= $1),
-    c.seq) AS cut
-  FROM audit_chains c`;
+// Before chained rows go, the runs of seqs about to be deleted are recorded per chain (gaps and islands: within a
+// run, seq minus its rank is constant), so that verify tells these holes from tampering (docs/audit.md).
+const RECORD_PURGES = `INSERT INTO audit_chain_purges (chain, from_seq, to_seq, cutoff)
+  SELECT chain, min(seq), max(seq), $1 FROM (
+    SELECT chain, seq, seq - row_number() OVER (PARTITION BY chain ORDER BY seq) AS run
+    FROM audit_events WHERE time < $1 AND chain IS NOT NULL) doomed
+  GROUP BY chain, run`;
 
-// The floors move first, each to a row that exists, and take its hash: verify then starts each chain there, and a
-// purge cut short is finished by the next one.
-const MOVE_FLOORS = `WITH cuts AS (${CUTS})
-  UPDATE audit_chains c SET floor_seq = cuts.cut, floor_hash = e.hash
-  FROM cuts JOIN audit_events e ON e.chain = cuts.chain AND e.seq = cuts.cut
-  WHERE c.chain = cuts.chain AND cuts.cut > c.floor_seq`;
-
+// Only chained rows a record covers: one that arrived since the records were written waits for the next purge.
 // SKIP LOCKED: when several origin tasks purge at once, each takes other rows instead of waiting for its neighbour.
 const DELETE_BATCH = `DELETE FROM audit_events WHERE id IN (
-  SELECT e.id FROM audit_events e LEFT JOIN audit_chains c ON c.chain = e.chain
-  WHERE e.time < $1 AND (e.chain IS NULL OR e.seq <= c.floor_seq) LIMIT $2 FOR UPDATE OF e SKIP LOCKED)`;
-const COUNT_OLDER = `WITH cuts AS (${CUTS})
-  SELECT count(*)::bigint AS n FROM audit_events e LEFT JOIN cuts ON cuts.chain = e.chain
-  WHERE e.time < $1 AND (e.chain IS NULL OR e.seq <= cuts.cut)`;
+  SELECT e.id FROM audit_events e WHERE e.time < $1 AND (e.chain IS NULL OR EXISTS (
+    SELECT 1 FROM audit_chain_purges p WHERE p.chain = e.chain AND e.seq BETWEEN p.from_seq AND p.to_seq))
+  LIMIT $2 FOR UPDATE OF e SKIP LOCKED)`;
+const COUNT_OLDER = "SELECT count(*)::bigint AS n FROM audit_events WHERE time < $1";
 
 export interface PurgeResult {
   /** Rows deleted (or, on a dry run, that would be). */
@@ -44,8 +37,8 @@ export interface PurgeResult {
 }
 
 /**
- * Deletes the audit events older than `olderThan` (strictly), in batches, each in its own short transaction: every
- * such event outside the chains, and of each chain the longest run from its floor that is all older.
+ * Deletes every audit event older than `olderThan` (strictly), in batches, each in its own short transaction, after
+ * recording which seqs of each hash chain go.
  */
 export async function purgeAuditEvents(
   pool: pg.Pool,
@@ -57,7 +50,7 @@ export async function purgeAuditEvents(
     return { deleted: Number(rows[0]?.n ?? 0), batches: 0 };
   }
   const batchSize = options.batchSize ?? RETENTION_BATCH_SIZE;
-  await pool.query(MOVE_FLOORS, [olderThan]);
+  await pool.query(RECORD_PURGES, [olderThan]);
   let deleted = 0;
   let batches = 0;
   for (;;) {

@@ -137,7 +137,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return `${key || "filters"}: ${issue.message}`;
 }
 
-/** Each event field and its column; `time` comes back as a Date and is written in ISO 8601 like the stored event. */
+/**
+ * Each event field and its column; `time` comes back as a Date and is written in ISO 8601 like the stored event,
+ * `arguments` as JSON text and is parsed.
+ */
 const FIELDS = [
   ["id", "id"],
   ["time", "time"],
@@ -156,6 +159,7 @@ const FIELDS = [
   ["responseBytes", "response_bytes"],
   ["protocolVersion", "protocol_version"],
   ["count", "count"],
+  ["arguments", "arguments"],
 ] as const satisfies readonly (readonly [keyof AuditEvent, string])[];
 
 // The position's time in text to the microsecond, in UTC whatever the session's zone: a cursor must point exactly.
@@ -216,7 +220,8 @@ function toEvent(row: Row): AuditEvent {
   for (const [field] of FIELDS) {
     const value = row[field];
     if (value === null || value === undefined) continue;
-    event[field] = value instanceof Date ? value.toISOString() : value;
+    // Arguments are stored as canonical JSON text (docs/audit.md, "Redaction").
+    event[field] = value instanceof Date ? value.toISOString() : field === "arguments" ? JSON.parse(value as string) : value;
   }
   return event as AuditEvent;
 }

@@ -2,6 +2,7 @@ import type { KeyObject } from "node:crypto";
 import type pg from "pg";
 import { chainCheckpoints, checkSignature, recordedKeys } from "./checkpoints.ts";
 import type { VerifyProblem } from "./problems.ts";
+import { purgedRuns } from "./purged-runs.ts";
 import { type ChainRecord, walkChain } from "./walk-chain.ts";
 
 export interface VerifyOptions {
@@ -22,7 +23,7 @@ export interface VerifySummary {
   problems: number;
 }
 
-const CHAINS = "SELECT chain, seq, hash, floor_seq, floor_hash FROM audit_chains ORDER BY chain";
+const CHAINS = "SELECT chain, seq, hash FROM audit_chains ORDER BY chain";
 // A row outside every chain is legitimate only if it was stored before chaining began (migration 0007).
 const OUTSIDE_CHAINS = `SELECT id::text, received_at FROM audit_events
   WHERE chain IS NULL AND received_at >= (SELECT min(started_at) FROM audit_chains) ORDER BY received_at LIMIT 1000`;
@@ -42,11 +43,17 @@ export async function verifyAudit(pool: pg.Pool, options: VerifyOptions): Promis
     const checkpoints = await chainCheckpoints(pool, record.chain);
     for (const checkpoint of checkpoints) checkSignature(checkpoint, keys, options.trustedKeys).forEach(report);
     const done = summary.rows;
-    summary.rows += await walkChain(pool, record, checkpoints, {
-      pageSize: options.pageSize ?? 5000,
-      report,
-      progress: (rows) => options.progress?.(done + rows),
-    });
+    const purged = await purgedRuns(pool, record.chain);
+    summary.rows += await walkChain(
+      pool,
+      record,
+      { checkpoints, purged },
+      {
+        pageSize: options.pageSize ?? 5000,
+        report,
+        progress: (rows) => options.progress?.(done + rows),
+      },
+    );
     summary.chains += 1;
     summary.checkpoints += checkpoints.length;
   }
@@ -65,7 +72,5 @@ function toChainRecord(row: Record<string, unknown>): ChainRecord {
     chain: Number(row.chain),
     seq: Number(row.seq),
     hash: row.hash as Buffer,
-    floorSeq: Number(row.floor_seq),
-    floorHash: row.floor_hash as Buffer,
   };
 }
