@@ -1,6 +1,7 @@
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client";
 import { Client as ClientV1 } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as TransportV1 } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
 import { waitForAuditRows } from "./audit-rows.ts";
@@ -20,7 +21,7 @@ beforeAll(async () => {
       path: "aggregate test",
       content: {
         servers: {
-          alpha: catalogServer({ name: "alpha", tools: [{ name: "search" }] }),
+          alpha: catalogServer({ name: "alpha", tools: [{ name: "search" }], growable: true }),
           beta: catalogServer({
             name: "beta",
             tools: [{ name: "search" }, { name: "drop_table", annotations: { destructiveHint: true } }],
@@ -67,7 +68,7 @@ describe("the aggregated /mcp through the edge (signed in as dev@example.com, gr
     expect(client.getNegotiatedProtocolVersion()).toBe("2026-07-28");
     expect(client.getInstructions()).toContain("combines the MCP servers you may use: alpha, beta.");
     const { tools } = await client.listTools();
-    expect(tools.map((tool) => tool.name).sort()).toEqual(["alpha__search", "beta__search"]);
+    expect(tools.map((tool) => tool.name).sort()).toEqual(["alpha__add_tool", "alpha__search", "beta__search"]);
     const alpha = await client.callTool({ name: "alpha__search", arguments: { text: "a" } });
     expect(alpha.content).toEqual([{ type: "text", text: 'search on alpha: {"text":"a"}' }]);
     const beta = await client.callTool({ name: "beta__search", arguments: {} });
@@ -92,11 +93,16 @@ describe("the aggregated /mcp through the edge (signed in as dev@example.com, gr
     const client = new ClientV1({ name: "aggregate-v1", version: "1.0.0" });
     await client.connect(new TransportV1(mcpUrl(), { authProvider: provider as never }));
     const { tools } = await client.listTools();
-    expect(tools.map((tool) => tool.name).sort()).toEqual(["alpha__search", "beta__search"]);
+    expect(tools.map((tool) => tool.name).sort()).toEqual(["alpha__add_tool", "alpha__search", "beta__search"]);
     const result = await client.callTool({ name: "beta__search", arguments: { text: "b" } });
     expect(result.content).toEqual([{ type: "text", text: 'search on beta: {"text":"b"}' }]);
     const refused = await client.callTool({ name: "vault__open", arguments: {} }).catch((error: Error) => error);
     expect(String(refused)).toMatch(/refused by policy/);
+    // A list change on one server reaches the session's GET stream (fed by the merged listen of every server).
+    const changed = new Promise<void>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
+    await client.callTool({ name: "alpha__add_tool", arguments: {} });
+    await changed;
+    expect((await client.listTools()).tools.map((tool) => tool.name)).toContain("alpha__added_1");
     await client.close();
   });
 });

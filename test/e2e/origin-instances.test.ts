@@ -25,6 +25,10 @@ beforeAll(async () => {
     await expect(client.connect(transport(server))).rejects.toBeInstanceOf(UnauthorizedError);
     await transport(server).finishAuth(await (providers[server] as InMemoryOAuthProvider).signInHeadlessly());
   }
+  // Each sign-in started the user's child for its server (warm start) on the instance the edge then remembers: let
+  // both finish before the calls, so that the user is on one instance from the first call on.
+  const started = () => system.origins.reduce((sum, origin) => sum + origin.upstreams(), 0);
+  for (let tries = 0; tries < 200 && started() < 2; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
 });
 afterAll(async () => {
   await system?.close();

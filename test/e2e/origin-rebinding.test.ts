@@ -27,6 +27,11 @@ beforeAll(async () => {
   const client = new Client({ name: "sign-in", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
   await expect(client.connect(transport())).rejects.toBeInstanceOf(UnauthorizedError);
   await transport().finishAuth(await provider.signInHeadlessly());
+  // The sign-in started the user's child on one instance (warm start) and taught the edge that instance: let it
+  // finish, so that the calls below all reach it and it is the one instance holding the user.
+  for (let tries = 0; tries < 200 && !system.origins.some((origin) => origin.upstreams() > 0); tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }, 120_000);
 afterAll(async () => {
   await system?.close();
