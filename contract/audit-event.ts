@@ -28,6 +28,7 @@ export const AuditEvent = z.object({
     "auth.rate_limited", // requests refused for their rate, one event per client IP, endpoint and minute (see `count`)
     "mcp.rate_limited", // MCP requests refused for their rate, one event per user (or client IP) and minute (see `count`)
     "mcp.approval", // a user's answer to a require_approval prompt: ok approved; denied declined, stale or reused; error no prompt possible
+    "upstream.revoked", // a user's upstream OAuth tokens deleted by an operator (`count` rows; `clientId` is `operator:<who revoked>`)
     "mcp.upstream_left_out", // the aggregated endpoint answered without a server that failed or was too slow (the origin records it)
     // Pinned definitions (docs/pinning.md), recorded by the origin; `method` names the kind, `tool` the definition:
     "definition.first_seen", // seen for the first time and trusted (trust-on-first-use)
