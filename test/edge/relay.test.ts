@@ -43,17 +43,18 @@ describe("headers crossing the edge", () => {
 });
 
 describe("reading a request for the audit trail", () => {
-  it("finds the method, id, tool and modern protocol version", () => {
+  it("finds the method, id, tool, its arguments and modern protocol version", () => {
     const body = JSON.stringify({
       jsonrpc: "2.0",
       id: 3,
       method: "tools/call",
-      params: { name: "echo", arguments: {}, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28" } },
+      params: { name: "echo", arguments: { message: "hi" }, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28" } },
     });
     expect(inspectRequest(body, new Headers())).toEqual({
       method: "tools/call",
       id: 3,
       tool: "echo",
+      arguments: { message: "hi" },
       protocolVersion: "2026-07-28",
       modern: true,
       isResponse: false,
