@@ -15,6 +15,8 @@ import { registerGroupsRoute } from "./identity/groups-route.ts";
 import { UPSTREAM_JWKS_PATH } from "./identity/upstream-identity.ts";
 import type { OriginMetrics } from "./metrics/registry.ts";
 import { METRICS_PATH, measureMcpRequests, serveMetrics } from "./metrics/route.ts";
+import { registerOpsDryRunRoute } from "./ops/dry-run-route.ts";
+import { registerOpsPinsRoutes } from "./ops/pins-route.ts";
 import { registerOpsStatsRoute } from "./ops/stats-route.ts";
 import { type AssertionVariables, requireAssertion } from "./trust/require-assertion.ts";
 import type { VerifiedAssertion } from "./trust/verify-assertion.ts";
@@ -103,6 +105,13 @@ export function createOriginApp(parts: OriginParts) {
   });
   registerAuditSearchRoute(app, guarded, parts.auditDatabase);
   registerOpsStatsRoute(app, guarded, parts.auditDatabase);
+  registerOpsPinsRoutes(app, guarded, { db: parts.auditDatabase, audit: (event) => parts.auditStore.insert([event]) });
+  registerOpsDryRunRoute(app, guarded, {
+    db: parts.auditDatabase,
+    policy: parts.policy,
+    servers: parts.aggregate?.servers,
+    directory: parts.groups,
+  });
   registerGroupsRoute(app, guarded, parts.groups);
   registerUpstreamOAuthRoute(app, guarded, parts.upstreamOAuth, (line) => console.warn(line));
 

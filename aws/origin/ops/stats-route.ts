@@ -2,6 +2,7 @@ import type { Hono, MiddlewareHandler } from "hono";
 import type pg from "pg";
 import { isOpsWindow, OPS_STATS_PATH, OPS_WINDOW_NAMES } from "../../../contract/ops-stats.ts";
 import type { AssertionVariables } from "../trust/require-assertion.ts";
+import { opsOnly } from "./ops-only.ts";
 import { readOpsStats } from "./stats.ts";
 
 type OriginEnv = { Variables: AssertionVariables };
@@ -16,12 +17,7 @@ export function registerOpsStatsRoute(
   db: pg.Pool | undefined,
 ): void {
   if (!db) return;
-  app.get(OPS_STATS_PATH, guarded, async (c) => {
-    const { purpose } = c.var.assertion;
-    if (purpose !== "ops") {
-      const detail = `the ops dashboard's figures need an assertion with purpose "ops"; this one's purpose is "${purpose}"`;
-      return c.json({ error: "invalid_edge_assertion", reason: "purpose", detail }, 403);
-    }
+  app.get(OPS_STATS_PATH, guarded, opsOnly("the ops dashboard's figures"), async (c) => {
     const window = c.req.query("window") ?? "24h";
     if (!isOpsWindow(window))
       return c.json(

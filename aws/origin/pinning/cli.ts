@@ -1,9 +1,9 @@
-import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import type { AuditEvent } from "../../../contract/audit-event.ts";
 import { createAuditStore } from "../audit/store.ts";
 import { createPool } from "../db/pool.ts";
 import type { DefinitionKind } from "./fingerprint.ts";
+import { decidePin, type PinDecision, waitingChanges } from "./pin-decision.ts";
 import { createPinStore, type PinnedDefinition } from "./pin-store.ts";
 import { sideBySide } from "./side-by-side.ts";
 
@@ -78,26 +78,14 @@ const matches = (row: PinnedDefinition, key: { server: string; kind: string; nam
 async function decide(
   store: ReturnType<typeof createPinStore>,
   audit: (event: AuditEvent) => Promise<unknown>,
-  command: "approve" | "reject",
+  command: PinDecision,
   change: PinnedDefinition,
   by: string,
 ): Promise<number> {
-  const done = command === "approve" ? await store.approve(change, by) : await store.reject(change, by);
-  if (!done) {
+  if (!(await decidePin(store, audit, command, change, by))) {
     console.error("the change was decided meanwhile; run pending again");
     return 2;
   }
-  await audit({
-    id: randomUUID(),
-    time: new Date().toISOString(),
-    kind: command === "approve" ? "definition.approved" : "definition.rejected",
-    userEmail: by,
-    server: change.server,
-    method: change.kind,
-    tool: change.name,
-    outcome: "ok",
-    latencyMs: 0,
-  });
   console.log(
     `${command === "approve" ? "approved" : "rejected"} ${change.kind} "${change.name}" of ${change.server} (${change.fingerprint.slice(0, 12)})`,
   );
@@ -105,12 +93,11 @@ async function decide(
 }
 
 function printPending(rows: PinnedDefinition[]): Promise<number> {
-  const waiting = rows.filter((row) => row.status === "pending");
+  const waiting = waitingChanges(rows);
   if (waiting.length === 0) console.log("nothing waits for a decision");
-  for (const row of waiting) {
-    const change = rows.some((other) => matches(other, row) && other.status === "approved") ? "changed" : "new";
+  for (const { change: row, approved } of waiting) {
     console.log(
-      `${row.server}\t${row.kind}\t${row.name}\t${change}\t${row.fingerprint.slice(0, 12)}\tfirst seen ${row.firstSeen.toISOString()}`,
+      `${row.server}\t${row.kind}\t${row.name}\t${approved ? "changed" : "new"}\t${row.fingerprint.slice(0, 12)}\tfirst seen ${row.firstSeen.toISOString()}`,
     );
   }
   return Promise.resolve(0);

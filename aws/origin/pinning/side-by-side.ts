@@ -1,12 +1,22 @@
 import { diffLines } from "diff";
 
+/** How a line of the two columns compares: the same on both sides, only left, only right, or differing on both. */
+export type SideBySideMark = " " | "<" | ">" | "|";
+
+/** One line of the approved definition (left) beside one line of the waiting one (right). */
+export interface SideBySideRow {
+  left: string;
+  mark: SideBySideMark;
+  right: string;
+}
+
 /**
  * Two definitions side by side, as an administrator reviews a change: the approved one on the left, the new one on
- * the right, changed lines marked (`<` only left, `>` only right, `|` both differ), pretty-printed JSON with keys sorted.
+ * the right, line by line, pretty-printed JSON with keys sorted. The CLI prints these rows as text, /ops as a table.
  */
-export function sideBySide(left: unknown, right: unknown, width = 60): string {
+export function sideBySideRows(left: unknown, right: unknown): SideBySideRow[] {
   const parts = diffLines(pretty(left), pretty(right));
-  const rows: string[] = [];
+  const rows: SideBySideRow[] = [];
   for (let index = 0; index < parts.length; index++) {
     const part = parts[index];
     if (!part) continue;
@@ -15,17 +25,22 @@ export function sideBySide(left: unknown, right: unknown, width = 60): string {
     if (part.removed && next?.added) {
       const added = next.value.replace(/\n$/, "").split("\n");
       for (let line = 0; line < Math.max(lines.length, added.length); line++)
-        rows.push(row(lines[line] ?? "", "|", added[line] ?? "", width));
+        rows.push({ left: lines[line] ?? "", mark: "|", right: added[line] ?? "" });
       index++;
-    } else if (part.removed) for (const line of lines) rows.push(row(line, "<", "", width));
-    else if (part.added) for (const line of lines) rows.push(row("", ">", line, width));
-    else for (const line of lines) rows.push(row(line, " ", line, width));
+    } else if (part.removed) for (const line of lines) rows.push({ left: line, mark: "<", right: "" });
+    else if (part.added) for (const line of lines) rows.push({ left: "", mark: ">", right: line });
+    else for (const line of lines) rows.push({ left: line, mark: " ", right: line });
   }
-  return rows.join("\n");
+  return rows;
 }
 
-const row = (left: string, mark: string, right: string, width: number) =>
-  `${clip(left, width).padEnd(width)} ${mark} ${clip(right, width)}`;
+/** The rows as text in two columns of `width` characters, changed lines marked (`<` only left, `>` only right, `|` both differ). */
+export function sideBySide(left: unknown, right: unknown, width = 60): string {
+  return sideBySideRows(left, right)
+    .map((row) => `${clip(row.left, width).padEnd(width)} ${row.mark} ${clip(row.right, width)}`)
+    .join("\n");
+}
+
 const clip = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text);
 
 function pretty(value: unknown): string {

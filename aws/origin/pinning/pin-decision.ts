@@ -1,0 +1,49 @@
+import { randomUUID } from "node:crypto";
+import type { AuditEvent } from "../../../contract/audit-event.ts";
+import type { PinnedDefinition, PinStore } from "./pin-store.ts";
+
+/** An administrator's answer to a waiting definition. */
+export type PinDecision = "approve" | "reject";
+
+/** A definition that waits for a decision, with the one approved before it under the same name (if any). */
+export interface WaitingChange {
+  change: PinnedDefinition;
+  approved: PinnedDefinition | undefined;
+}
+
+const sameName = (row: PinnedDefinition, other: PinnedDefinition) =>
+  row.server === other.server && row.kind === other.kind && row.name === other.name;
+
+/** What waits for a decision among the pin store's rows, oldest change first. */
+export function waitingChanges(rows: readonly PinnedDefinition[]): WaitingChange[] {
+  return rows
+    .filter((row) => row.status === "pending")
+    .map((change) => ({ change, approved: rows.find((row) => sameName(row, change) && row.status === "approved") }));
+}
+
+/**
+ * Records the decision and audits it (`definition.approved` or `definition.rejected`, the deciding administrator as
+ * the event's user); false when the change was decided meanwhile. The CLI and /ops decide through this alone.
+ */
+export async function decidePin(
+  store: PinStore,
+  audit: (event: AuditEvent) => Promise<unknown>,
+  decision: PinDecision,
+  change: Pick<PinnedDefinition, "server" | "kind" | "name" | "fingerprint">,
+  by: string,
+): Promise<boolean> {
+  const done = decision === "approve" ? await store.approve(change, by) : await store.reject(change, by);
+  if (!done) return false;
+  await audit({
+    id: randomUUID(),
+    time: new Date().toISOString(),
+    kind: decision === "approve" ? "definition.approved" : "definition.rejected",
+    userEmail: by,
+    server: change.server,
+    method: change.kind,
+    tool: change.name,
+    outcome: "ok",
+    latencyMs: 0,
+  });
+  return true;
+}

@@ -1,0 +1,75 @@
+import { z } from "zod";
+
+/**
+ * The ops dashboard's trust controls, as the origin answers them to the edge (each behind an edge assertion with
+ * `purpose: "ops"`): pinned definitions that wait for a decision, the decision itself, and the policy dry run.
+ */
+
+/** GET: what waits for a decision, each beside the definition approved before it. */
+export const OPS_PINS_PATH = "/ops/pins";
+/** POST: approve or reject one waiting definition; the assertion's e-mail is who decided. */
+export const OPS_PIN_DECISION_PATH = "/ops/pins/decide";
+/** POST: a candidate policy against the last days of audited tool calls (the same evaluation as `npm run policy`). */
+export const OPS_DRY_RUN_PATH = "/ops/policy/dry-run";
+
+/** The days a dry run may read, as the CLI's `--days`. */
+export const DRY_RUN_MAX_DAYS = 3650;
+export const DRY_RUN_DEFAULT_DAYS = 7;
+
+const DefinitionKind = z.enum(["tool", "prompt", "resource_template", "discovery"]);
+
+export const WaitingDefinitions = z.object({
+  waiting: z.array(
+    z.object({
+      server: z.string(),
+      kind: DefinitionKind,
+      name: z.string(),
+      change: z.enum(["new", "changed"]),
+      fingerprint: z.string(),
+      approvedFingerprint: z.string().nullable(),
+      firstSeen: z.string(),
+      /** The approved definition (left, empty when new) beside the waiting one (right), line by line. */
+      rows: z.array(z.object({ left: z.string(), mark: z.enum([" ", "<", ">", "|"]), right: z.string() })),
+    }),
+  ),
+});
+export type WaitingDefinitions = z.infer<typeof WaitingDefinitions>;
+
+export const PinDecisionRequest = z.strictObject({
+  server: z.string().min(1),
+  kind: DefinitionKind,
+  name: z.string(),
+  fingerprint: z.string().regex(/^[0-9a-f]{64}$/, "expected the waiting definition's SHA-256 fingerprint"),
+  decision: z.enum(["approve", "reject"]),
+});
+export type PinDecisionRequest = z.infer<typeof PinDecisionRequest>;
+
+export const DryRunRequest = z.strictObject({
+  /** The candidate policy as the administrator typed it: JSON text of `{ "rules": [...] }`. */
+  candidate: z.string().max(200_000),
+  days: z.number().int().min(1).max(DRY_RUN_MAX_DAYS),
+});
+export type DryRunRequest = z.infer<typeof DryRunRequest>;
+
+/** A candidate the origin refused (400 `invalid_candidate`): one line per problem, each naming the key that is wrong. */
+export const DryRunRefusal = z.object({ error: z.literal("invalid_candidate"), problems: z.array(z.string()) });
+
+const Direction = z.enum(["allowed_to_denied", "denied_to_allowed"]);
+const ToolCalls = z.object({ user: z.string(), server: z.string(), tool: z.string(), calls: z.number() });
+
+/** The dry run's report, as `npm run policy -- dry-run --format json` writes it. */
+export const DryRunReport = z.object({
+  window: z.object({ days: z.number(), from: z.string(), to: z.string() }),
+  candidate: z.string(),
+  current: z.string(),
+  calls: z.number(),
+  users: z.number(),
+  changes: z.array(
+    ToolCalls.extend({ direction: Direction, current: z.string(), candidate: z.string(), approvedDefinition: z.boolean() }),
+  ),
+  usersWithoutGroups: z.array(z.string()),
+  groupLookUpFailures: z.array(z.object({ user: z.string(), error: z.string() })),
+  toolsWithoutApprovedDefinition: z.array(z.object({ server: z.string(), tool: z.string() })),
+  unresolved: z.array(ToolCalls),
+});
+export type DryRunReport = z.infer<typeof DryRunReport>;
