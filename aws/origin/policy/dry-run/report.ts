@@ -9,12 +9,12 @@ export function formatReport(report: DryRunReport, format: ReportFormat): string
   return format === "json" ? `${JSON.stringify(report, null, 2)}\n` : `${textReport(report).join("\n")}\n`;
 }
 
-const TITLES: Record<Direction, string> = {
-  allowed_to_denied: "Allowed now, denied by the candidate",
-  denied_to_allowed: "Denied now, allowed by the candidate",
+/** Each direction of change, in the order the report shows them: its table's title and its words in the summary. */
+const DIRECTIONS: Record<Direction, { title: string; arrow: string }> = {
+  allowed_to_denied: { title: "Allowed now, denied by the candidate", arrow: "allowed → denied" },
+  denied_to_allowed: { title: "Denied now, allowed by the candidate", arrow: "denied → allowed" },
 };
-
-const ARROWS: Record<Direction, string> = { allowed_to_denied: "allowed → denied", denied_to_allowed: "denied → allowed" };
+const ORDER = Object.keys(DIRECTIONS) as Direction[];
 
 const plural = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
 const callsOf = (changes: readonly DecisionChange[]) => changes.reduce((sum, change) => sum + change.calls, 0);
@@ -23,10 +23,10 @@ const callsOf = (changes: readonly DecisionChange[]) => changes.reduce((sum, cha
 function textReport(report: DryRunReport): string[] {
   const byDirection = (direction: Direction) => report.changes.filter((change) => change.direction === direction);
   const lines = [summaryLine(report), ...context(report)];
-  for (const direction of ["allowed_to_denied", "denied_to_allowed"] as const) {
+  for (const direction of ORDER) {
     const changes = byDirection(direction);
     if (changes.length === 0) continue;
-    lines.push("", `${TITLES[direction]} (${plural(changes.length, "decision")}, ${plural(callsOf(changes), "call")})`);
+    lines.push("", `${DIRECTIONS[direction].title} (${plural(changes.length, "decision")}, ${plural(callsOf(changes), "call")})`);
     lines.push(
       ...textTable(
         ["user", "server", "tool", "calls", "now", "with the candidate"],
@@ -50,9 +50,9 @@ function textReport(report: DryRunReport): string[] {
 function summaryLine(report: DryRunReport): string {
   if (report.changes.length === 0) return "policy dry run: no decision would change";
   const users = new Set(report.changes.map((change) => change.user)).size;
-  const parts = (["allowed_to_denied", "denied_to_allowed"] as const).flatMap((direction) => {
+  const parts = ORDER.flatMap((direction) => {
     const changes = report.changes.filter((change) => change.direction === direction);
-    return changes.length === 0 ? [] : [`${changes.length} ${ARROWS[direction]} (${plural(callsOf(changes), "call")})`];
+    return changes.length === 0 ? [] : [`${changes.length} ${DIRECTIONS[direction].arrow} (${plural(callsOf(changes), "call")})`];
   });
   return `policy dry run: ${plural(report.changes.length, "decision")} would change for ${plural(users, "user")}: ${parts.join(", ")}`;
 }
