@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { EXAMPLE_DEPLOY_CONFIG, loadDeployConfig, parseDeployConfig } from "../../aws/cdk/config/load-deploy-config.ts";
-import { synthesizeExample } from "./synth.ts";
+import { resourcesOf, synthesizeExample } from "./synth.ts";
 
 const example = () =>
   loadDeployConfig(EXAMPLE_DEPLOY_CONFIG) as unknown as Record<string, unknown> &
@@ -23,6 +23,37 @@ describe("deployment configuration", () => {
     expect(message).toContain("deploy.json: origin.edgePublicUrl: expected https");
     expect(message).toContain("deploy.json: origin.minTasks: Too small");
     expect(message).toContain('deploy.json: database: Unrecognized key: "surprise"');
+  });
+
+  it("refuses a policy naming a server that is not deployed", () => {
+    const config = example();
+    config.origin.policy = { rules: [{ effect: "allow", who: { everyone: true }, servers: ["nowhere"] }] };
+    expect(() => parseDeployConfig(config, "deploy.json")).toThrow(
+      /origin\.policy\.rules\.0\.servers\.0: "nowhere" matches no configured server/,
+    );
+  });
+
+  it("gives the tasks the policy and the Google Workspace settings", () => {
+    const policy = { rules: [{ effect: "allow", who: { domains: ["example.com"] }, servers: ["*"] }] };
+    const { serviceTemplate } = synthesizeExample((config) => {
+      config.origin.policy = policy as never;
+      config.origin.google = {
+        audience: "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/aws",
+        serviceAccount: "groups-reader@project.iam.gserviceaccount.com",
+        adminUser: "admin@example.com",
+      } as never;
+    });
+    const variables = new Map(
+      resourcesOf(serviceTemplate, "AWS::ECS::TaskDefinition")
+        .flatMap(([, task]) => task.ContainerDefinitions as { Name: string; Environment?: { Name: string; Value: unknown }[] }[])
+        .filter((container) => container.Name === "origin")
+        .flatMap((container) => container.Environment ?? [])
+        .map((variable) => [variable.Name, variable.Value]),
+    );
+    expect(JSON.parse(String(variables.get("MCP_POLICY"))).rules[0].who.domains).toEqual(["example.com"]);
+    expect(variables.get("GOOGLE_SERVICE_ACCOUNT")).toBe("groups-reader@project.iam.gserviceaccount.com");
+    expect(variables.get("GOOGLE_ADMIN_USER")).toBe("admin@example.com");
+    expect(variables.has("GOOGLE_AWS_REGION")).toBe(true);
   });
 
   it("refuses a task size Fargate does not offer", () => {

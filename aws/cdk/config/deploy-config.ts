@@ -1,5 +1,7 @@
 import { z } from "zod";
-import { ServerName, ServiceUrl, UpstreamServer } from "../../../contract/config/schema.ts";
+import { Policy } from "../../../contract/config/policy.ts";
+import { OriginConfig, ServerName, ServiceUrl, UpstreamServer } from "../../../contract/config/schema.ts";
+import { policyProblems } from "../../origin/policy/check-policy.ts";
 import { ORIGIN_PORT } from "../service/origin-container.ts";
 
 /**
@@ -66,6 +68,14 @@ const Origin = z.strictObject({
   edgePublicUrl: ServiceUrl,
   /** The upstream MCP servers, exactly as the origin's `servers` (docs/configuration.md). Credentials go in upstreamSecrets, never here. */
   servers: z.record(ServerName, UpstreamServer).default({}),
+  /** Who may use which servers and tools, exactly as the origin's `policy` (docs/policy.md); the tasks get it as MCP_POLICY. */
+  policy: Policy.optional(),
+  /**
+   * Google Workspace groups through Workload Identity Federation, exactly as the origin's `google` (docs/google-workspace.md):
+   * the tasks get GOOGLE_WIF_AUDIENCE, GOOGLE_SERVICE_ACCOUNT, GOOGLE_ADMIN_USER and GOOGLE_AWS_REGION (the stack's region
+   * unless given). The task role is the AWS identity the workload identity pool trusts.
+   */
+  google: OriginConfig.shape.google,
   /** Names of upstream credentials to create in Secrets Manager (`<name>/upstream/<secret>`); the task role may read exactly these. */
   upstreamSecrets: z.array(ServerName).default([]),
   /** Fargate size of one task: vCPU units (1024 = 1 vCPU) and memory in MiB; stdio children share them. */
@@ -181,5 +191,16 @@ export const DeployConfig = z
       return set === 0 || set === 3;
     },
     { path: ["cloudflare"], message: "expected accountId, auditQueueId and deadLetterQueueId together, or none of them" },
-  );
+  )
+  .superRefine((config, context) => {
+    // The origin refuses to start on these; better to hear it before deploying.
+    for (const problem of policyProblems(config.origin.policy, Object.keys(config.origin.servers))) {
+      const [key = "", message = problem] = problem.split(": ", 2);
+      context.addIssue({
+        code: "custom",
+        path: ["origin", ...key.split(".")],
+        message: problem.slice(key.length + 2) || message,
+      });
+    }
+  });
 export type DeployConfig = z.infer<typeof DeployConfig>;

@@ -46,6 +46,8 @@ export function originSettings(input: OriginSettingsInput): {
       // Where the Secrets Manager provider finds upstream credentials by name.
       [SECRET_ID_PREFIX_VARIABLE]: input.upstreamSecretPrefix,
       ...(config.origin.metricsPort !== undefined && { METRICS_PORT: String(config.origin.metricsPort) }),
+      ...(config.origin.policy && { MCP_POLICY: JSON.stringify(config.origin.policy) }),
+      ...googleSettings(config),
     },
     secrets: {
       PGUSER: ecs.Secret.fromSecretsManager(input.databaseSecret, "username"),
@@ -53,5 +55,18 @@ export function originSettings(input: OriginSettingsInput): {
       REQUEST_STATE_KEY: ecs.Secret.fromSecretsManager(input.requestStateKey),
       UPSTREAM_IDENTITY_SIGNING_KEY: ecs.Secret.fromSecretsManager(input.upstreamIdentitySigningKey),
     },
+  };
+}
+
+/** The origin's Google Workspace settings (names from contract/config/env-names.ts); none when groups come from the IdP. */
+function googleSettings(config: DeployConfig): Record<string, string> {
+  const google = config.origin.google;
+  if (!google) return {};
+  return {
+    GOOGLE_WIF_AUDIENCE: google.audience,
+    GOOGLE_SERVICE_ACCOUNT: google.serviceAccount,
+    GOOGLE_ADMIN_USER: google.adminUser,
+    GOOGLE_AWS_REGION: google.awsRegion ?? config.region,
+    GOOGLE_GROUPS_CACHE_SECONDS: String(google.cacheSeconds),
   };
 }
