@@ -42,6 +42,9 @@ export const EDGE_ENV_NAMES = {
   OPS_ANALYTICS_API_TOKEN: ["ops.analyticsEngine.apiToken", "string"],
   OPS_ANALYTICS_DATASET: ["ops.analyticsEngine.dataset", "string"],
   OPS_ANALYTICS_SQL_URL: ["ops.analyticsEngine.sqlUrl", "string"],
+  OPS_AUDIT_QUEUE_ID: ["ops.queues.auditQueueId", "string"],
+  OPS_DEAD_LETTER_QUEUE_ID: ["ops.queues.deadLetterQueueId", "string"],
+  OPS_QUEUES_GRAPHQL_URL: ["ops.queues.graphqlUrl", "string"],
 } as const satisfies EnvNames;
 
 export const ORIGIN_ENV_NAMES = {

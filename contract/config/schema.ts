@@ -320,11 +320,32 @@ export const EdgeConfig = z.strictObject({
           sqlUrl: ServiceUrl.optional(),
         })
         .optional(),
+      /**
+       * The audit queues whose backlog the dashboard shows, read from Cloudflare's GraphQL Analytics API with
+       * `ops.analyticsEngine`'s account and token (which then needs Account Analytics: Read), whatever `source` is.
+       */
+      queues: z
+        .strictObject({
+          /** The audit queue's id (`wrangler queues info mcp-audit`; 32 hexadecimal digits). */
+          auditQueueId: z.string().regex(/^[0-9a-f]{32}$/, "expected a queue id (wrangler queues info mcp-audit)"),
+          /** The dead-letter queue's id (`wrangler queues info mcp-audit-dead-letter`). */
+          deadLetterQueueId: z
+            .string()
+            .regex(/^[0-9a-f]{32}$/, "expected a queue id (wrangler queues info mcp-audit-dead-letter)"),
+          /** The GraphQL API's URL; change it only to point at a stand-in. Default: Cloudflare's. */
+          graphqlUrl: ServiceUrl.optional(),
+        })
+        .optional(),
     })
     .refine((ops) => ops.source !== "analytics-engine" || ops.analyticsEngine, {
       path: ["analyticsEngine"],
       message:
         'expected accountId and apiToken (OPS_ANALYTICS_ACCOUNT_ID, OPS_ANALYTICS_API_TOKEN) with source "analytics-engine"',
+    })
+    .refine((ops) => !ops.queues || ops.analyticsEngine, {
+      path: ["queues"],
+      message:
+        "expected accountId and apiToken (OPS_ANALYTICS_ACCOUNT_ID, OPS_ANALYTICS_API_TOKEN) with the audit queue ids: the queues are read with that account's token",
     })
     .prefault({}),
 });

@@ -85,7 +85,7 @@ beforeEach(() => {
 });
 
 const source = (apiToken = TOKEN) =>
-  analyticsEngineSource({ accountId: ACCOUNT, apiToken, dataset: "mcp_edge_proxy", sqlUrl: url }, "not readable here");
+  analyticsEngineSource({ accountId: ACCOUNT, apiToken, dataset: "mcp_edge_proxy", sqlUrl: url });
 
 describe("the Analytics Engine source", () => {
   it("reads the window's figures: counts as numbers, weighted percentiles, buckets aligned and filled", async () => {

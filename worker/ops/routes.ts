@@ -3,6 +3,7 @@ import { isOpsWindow, type OpsWindow } from "../../contract/ops-stats.ts";
 import { companyName } from "../auth/consent-page.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
+import { readAuditQueues } from "./data/queue-depth.ts";
 import { opsDataSource } from "./data/select-source.ts";
 import { OpsSourceError } from "./data/source.ts";
 import { dashboardPage } from "./pages/dashboard.ts";
@@ -30,7 +31,11 @@ export function registerOpsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
     const requested = c.req.query("window");
     const window = isOpsWindow(requested) ? requested : DEFAULT_WINDOW;
     const source = opsDataSource(config, caller);
-    const [stats, tail] = await Promise.all([readable(source.stats(window)), readable(source.tail(TAIL_ROWS))]);
+    const [stats, tail, auditQueues] = await Promise.all([
+      readable(source.stats(window)),
+      readable(source.tail(TAIL_ROWS)),
+      readAuditQueues(config),
+    ]);
     return dashboardPage({
       company: companyName(config),
       user: caller.user,
@@ -38,7 +43,7 @@ export function registerOpsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
       stats,
       tail,
       sourceDescription: source.description,
-      deadLetters: source.deadLetters,
+      auditQueues,
     });
   });
   app.get(OPS_SIGN_IN_PATH, (c) => startOpsSignIn(edgeConfig(c.env), c.env, { forgetSession: true }));

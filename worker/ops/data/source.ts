@@ -4,8 +4,6 @@ import type { OpsStats, OpsWindow, TailCall } from "../../../contract/ops-stats.
 export interface OpsDataSource {
   /** One sentence for the page: where the figures come from and what they cannot show. */
   readonly description: string;
-  /** What the page shows for the audit dead-letter queue's depth, which no source reads (the edge cannot see queue metrics). */
-  readonly deadLetters: string;
   stats(window: OpsWindow): Promise<OpsStats>;
   /** The most recent MCP calls, newest first. */
   tail(limit: number): Promise<TailCall[]>;

@@ -1,11 +1,14 @@
 import { OPS_WINDOW_NAMES, OPS_WINDOWS, type OpsStats, type OpsWindow, type TailCall } from "../../../contract/ops-stats.ts";
 import { escapeHtml } from "../../auth/html.ts";
 import type { UserProps } from "../../env.ts";
+import type { AuditQueuesReading } from "../data/queue-depth.ts";
 import { OPS_PATH, OPS_SIGN_IN_PATH } from "../paths.ts";
+import { auditDelivery } from "./audit-delivery.ts";
 import { callsChart, latencyChart } from "./charts.ts";
 import { formatCount, formatMs, formatShare } from "./format.ts";
 import { opsPage } from "./layout.ts";
 import { figureColumns, TAIL_COLUMNS, table } from "./tables.ts";
+import { type Tile, tileList } from "./tiles.ts";
 
 /** The strategy's target: fewer than 1% of authentications refused. */
 export const AUTH_FAILURE_TARGET = 0.01;
@@ -18,7 +21,8 @@ export interface DashboardView {
   stats: OpsStats | { problem: string };
   tail: TailCall[] | { problem: string };
   sourceDescription: string;
-  deadLetters: string;
+  /** The audit queues' backlog and dead letters, read apart from the figures (they still show when the origin is down). */
+  auditQueues: AuditQueuesReading;
 }
 
 /** The whole dashboard, readable without script; only the live tail refreshes itself with it. */
@@ -31,8 +35,12 @@ export function dashboardPage(view: DashboardView): Response {
   const header = `<header><span class="brand">${escapeHtml(view.company)}: operations</span>
 <span>Signed in as ${escapeHtml(view.user.email ?? view.user.sub)} · <a href="${OPS_SIGN_IN_PATH}">switch account</a></span></header>
 <nav aria-label="Time window">${windows}</nav>`;
+  // Delivery shows even when the figures cannot be read: a down origin is when the queues fill.
+  const delivery = auditDelivery("problem" in view.stats ? undefined : view.stats.deliveryLag, view.auditQueues);
   const figures =
-    "problem" in view.stats ? problem("The figures could not be read", view.stats.problem) : sections(view.stats, view);
+    "problem" in view.stats
+      ? `${problem("The figures could not be read", view.stats.problem)}${delivery}`
+      : sections(view.stats, delivery);
   const tail = `<section aria-labelledby="tail"><h2 id="tail">Recent calls</h2>
 <p class="note" id="tail-status" aria-live="polite">The newest calls${"problem" in view.tail ? "" : " (refreshed every 5 seconds while script runs)"}.</p>
 ${"problem" in view.tail ? problem("The recent calls could not be read", view.tail.problem) : table("Recent calls, newest first", TAIL_COLUMNS, view.tail, ' id="tail-table"')}</section>`;
@@ -44,10 +52,10 @@ ${"problem" in view.tail ? problem("The recent calls could not be read", view.ta
 const problem = (what: string, detail: string) =>
   `<p class="problem" role="alert">${escapeHtml(what)}: ${escapeHtml(detail)}.</p>`;
 
-function sections(stats: OpsStats, view: DashboardView): string {
+function sections(stats: OpsStats, delivery: string): string {
   const empty = stats.totals.calls === 0;
   return `${empty ? '<p class="empty-state">No traffic in this window yet. Calls appear here as soon as MCP clients use the proxy.</p>' : ""}
-${summary(stats, view.deadLetters)}
+${summary(stats)}${delivery}
 <section aria-labelledby="over-time"><h2 id="over-time">Calls over time</h2>${callsChart(stats.series)}</section>
 <section aria-labelledby="servers"><h2 id="servers">Per server</h2>${latencyChart(stats.servers)}
 ${table("Calls per server", [{ heading: "Server", cell: (row) => row.server || "(none)" }, ...figureColumns<OpsStats["servers"][number]>()], stats.servers)}</section>
@@ -73,14 +81,11 @@ ${table(
 }
 
 /** The tiles: each a figure and what it means. */
-function summary(stats: OpsStats, deadLetters: string): string {
+function summary(stats: OpsStats): string {
   const { attempts, failures } = stats.auth;
   const overTarget = attempts > 0 && failures / attempts >= AUTH_FAILURE_TARGET;
   const authVerdict = attempts === 0 ? "no authentications" : overTarget ? "above the 1% target" : "within the 1% target";
-  const lag = stats.deliveryLag
-    ? `p50 ${formatMs(stats.deliveryLag.p50Ms)}, p95 ${formatMs(stats.deliveryLag.p95Ms)}, max ${formatMs(stats.deliveryLag.maxMs)}`
-    : "not recorded by this source";
-  const tiles: [string, string, string, string?][] = [
+  const tiles: Tile[] = [
     ["Calls", formatCount(stats.totals.calls), "MCP requests"],
     ["Error rate", formatShare(stats.totals.errors, stats.totals.calls), `${formatCount(stats.totals.errors)} not ok`],
     ["Latency", `${formatMs(stats.totals.p50Ms)} / ${formatMs(stats.totals.p95Ms)}`, "p50 / p95"],
@@ -95,12 +100,6 @@ function summary(stats: OpsStats, deadLetters: string): string {
       formatCount(stats.rateLimited.auth + stats.rateLimited.mcp),
       `${formatCount(stats.rateLimited.mcp)} MCP, ${formatCount(stats.rateLimited.auth)} sign-in requests`,
     ],
-    ["Audit delivery lag", stats.deliveryLag ? formatMs(stats.deliveryLag.p95Ms) : "–", lag],
-    ["Audit dead letters", "–", deadLetters],
   ];
-  const items = tiles.map(
-    ([label, value, detail, tone]) =>
-      `<div class="tile${tone ? ` ${tone}` : ""}"><dt>${escapeHtml(label)}</dt><dd><span class="value">${escapeHtml(value)}</span><span class="detail">${escapeHtml(detail)}</span></dd></div>`,
-  );
-  return `<section aria-labelledby="summary"><h2 id="summary">Summary</h2><dl class="tiles">${items.join("")}</dl></section>`;
+  return `<section aria-labelledby="summary"><h2 id="summary">Summary</h2>${tileList(tiles)}</section>`;
 }

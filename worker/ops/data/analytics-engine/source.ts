@@ -22,12 +22,11 @@ const figures = (row: SqlRow | undefined) => ({
 const isoTime = (value: SqlRow[string] | undefined): string => `${String(value ?? "").replace(" ", "T")}Z`;
 
 /** Workers Analytics Engine's SQL API: production traffic, sampled at high volume; users only as pseudonymous hashes. */
-export function analyticsEngineSource(config: AnalyticsEngineConfig, deadLetters: string): OpsDataSource {
+export function analyticsEngineSource(config: AnalyticsEngineConfig): OpsDataSource {
   const api = { url: config.sqlUrl ?? cloudflareSqlUrl(config.accountId), apiToken: config.apiToken };
   return {
     description:
       "Figures from Workers Analytics Engine (sampled at high volume, so counts are estimates); users appear as pseudonymous hashes, and delivery lag is not recorded there.",
-    deadLetters,
     async stats(window) {
       const until = alignedNow(window);
       const queries = opsQueries(config.dataset, window, until);

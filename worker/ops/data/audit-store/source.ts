@@ -11,7 +11,7 @@ const AUDIT_SEARCH_PATH = "/audit/events";
  * The origin's audit trail: aggregates from GET /ops/stats, the tail from the audit search, each under an assertion
  * with `purpose: "ops"` naming the administrator (the origin logs who read the audit trail).
  */
-export function auditStoreSource(config: EdgeConfig, reader: OpsReader, deadLetters: string): OpsDataSource {
+export function auditStoreSource(config: EdgeConfig, reader: OpsReader): OpsDataSource {
   const claims = {
     sub: reader.user.sub,
     email: reader.user.email,
@@ -34,7 +34,6 @@ export function auditStoreSource(config: EdgeConfig, reader: OpsReader, deadLett
   };
   return {
     description: "Figures from the audit trail in the origin's database: every event the edge delivered, users by e-mail.",
-    deadLetters,
     async stats(window) {
       return OpsStats.parse(await (await get(`${OPS_STATS_PATH}?window=${window}`)).json());
     },
