@@ -99,7 +99,9 @@ describe("the aggregated /mcp through the edge (signed in as dev@example.com, gr
     const refused = await client.callTool({ name: "vault__open", arguments: {} }).catch((error: Error) => error);
     expect(String(refused)).toMatch(/refused by policy/);
     // A list change on one server reaches the session's GET stream (fed by the merged listen of every server).
-    const changed = new Promise<void>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
+    const changed = new Promise<void>((resolve) =>
+      client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()),
+    );
     await client.callTool({ name: "alpha__add_tool", arguments: {} });
     await changed;
     expect((await client.listTools()).tools.map((tool) => tool.name)).toContain("alpha__added_1");
