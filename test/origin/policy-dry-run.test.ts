@@ -180,6 +180,27 @@ describe("npm run policy -- dry-run", () => {
     ]);
   });
 
+  it("reports a candidate that makes a called tool ask for the user's confirmation", async () => {
+    const confirming: PolicyRule = {
+      effect: "require_approval",
+      description: "destructive calls are confirmed",
+      who: { groups: [], domains: [], emails: [], everyone: true },
+      servers: ["github"],
+      annotations: { destructiveHint: true },
+    };
+    const candidate = jsonFile(dir, "confirming.json", { rules: [...currentRules, confirming] });
+    const result = await run(["--candidate", candidate, "--current", current, "--groups", groups, "--format", "json"]);
+    expect(result.code).toBe(4);
+    const report = JSON.parse(result.stdout) as DryRunReport;
+    const change = report.changes.find((entry) => entry.tool === "delete_repo");
+    expect(change).toMatchObject({ user: "ada@example.com", direction: "allowed_to_approval", calls: 3 });
+    expect(change?.candidate).toBe(
+      'allowed by policy rule 1 ("engineers use github"), each call confirmed by the user (rule 4 ("destructive calls are confirmed"))',
+    );
+    const text = await run(["--candidate", candidate, "--current", current, "--groups", groups]);
+    expect(text.stdout).toContain("Allowed now, to be confirmed by the user with the candidate");
+  });
+
   it("reports nothing and exits 0 when no decision changes", async () => {
     const result = await run(["--candidate", config, "--current", current, "--groups", groups]);
     expect(result.code).toBe(0);

@@ -6,7 +6,18 @@ import type { RecordedCalls } from "./recorded-calls.ts";
 import type { UpstreamName } from "./tool-names.ts";
 import type { KnownGroups } from "./user-groups.ts";
 
-export type Direction = "allowed_to_denied" | "denied_to_allowed";
+/** What a policy does with a call: refuse it, run it after the user confirms it (require_approval), or run it. */
+export type CallState = "denied" | "approval" | "allowed";
+/** A change of state (never a state to itself). */
+export type Direction = Exclude<
+  `${CallState}_to_${CallState}`,
+  "denied_to_denied" | "approval_to_approval" | "allowed_to_allowed"
+>;
+
+function stateOf(policy: Policy | undefined, subject: PolicySubject, server: string, facts: ToolFacts): CallState {
+  const decision = userPolicy(policy, subject).tool(server, facts);
+  return !decision.allowed ? "denied" : decision.approval ? "approval" : "allowed";
+}
 
 /** One user's calls of one tool whose decision the candidate changes. */
 export interface DecisionChange {
@@ -109,14 +120,14 @@ function decisionChange(entry: UserToolCalls, input: EvaluationInput): DecisionC
   const { user, subject, server, tool, calls } = entry;
   const definitions = input.approved.get(server);
   const facts: ToolFacts = { name: tool, annotations: definitions?.get(tool) };
-  const before = userPolicy(input.current, subject).tool(server, facts).allowed;
-  const after = userPolicy(input.candidate, subject).tool(server, facts).allowed;
+  const before = stateOf(input.current, subject, server, facts);
+  const after = stateOf(input.candidate, subject, server, facts);
   if (before === after) return undefined;
   return {
     user,
     server,
     tool,
-    direction: before ? "allowed_to_denied" : "denied_to_allowed",
+    direction: `${before}_to_${after}` as Direction,
     calls,
     current: explainDecision(input.current, subject, server, facts),
     candidate: explainDecision(input.candidate, subject, server, facts),

@@ -22,5 +22,6 @@ export function explainDecision(policy: Policy | undefined, subject: PolicySubje
     (rule) => rule.effect === "allow" && userPolicy(policyOf(rule), subject).tool(server, tool).allowed,
   );
   const rule = policy.rules[index];
-  return `allowed by policy rule ${index + 1}${rule?.description ? ` ("${rule.description}")` : ""}`;
+  const allowed = `allowed by policy rule ${index + 1}${rule?.description ? ` ("${rule.description}")` : ""}`;
+  return decision.approval ? `${allowed}, each call confirmed by the user (${decision.approval})` : allowed;
 }

@@ -10,9 +10,19 @@ export function formatReport(report: DryRunReport, format: ReportFormat): string
 }
 
 /** Each direction of change, in the order the report shows them: its table's title and its words in the summary. */
-const DIRECTIONS: Record<Direction, { title: string; arrow: string }> = {
+const DIRECTIONS: Record<
+  Exclude<Direction, "denied_to_denied" | "approval_to_approval" | "allowed_to_allowed">,
+  { title: string; arrow: string }
+> = {
   allowed_to_denied: { title: "Allowed now, denied by the candidate", arrow: "allowed → denied" },
+  approval_to_denied: { title: "Allowed after confirmation now, denied by the candidate", arrow: "confirmed → denied" },
+  allowed_to_approval: { title: "Allowed now, to be confirmed by the user with the candidate", arrow: "allowed → confirmed" },
   denied_to_allowed: { title: "Denied now, allowed by the candidate", arrow: "denied → allowed" },
+  denied_to_approval: { title: "Denied now, allowed after confirmation by the candidate", arrow: "denied → confirmed" },
+  approval_to_allowed: {
+    title: "Allowed after confirmation now, allowed without it by the candidate",
+    arrow: "confirmed → allowed",
+  },
 };
 const ORDER = Object.keys(DIRECTIONS) as Direction[];
 
