@@ -23,6 +23,7 @@ import { refuseForeignOrigin } from "./mcp/origin-check.ts";
 import { mcpRateLimited } from "./mcp/rate-limit.ts";
 import { healthz, readyz } from "./ops/health.ts";
 import { registerOpsRoutes } from "./ops/routes.ts";
+import { registerOpsTrustRoutes } from "./ops/trust-routes.ts";
 import { serveEdgeJwks } from "./upstream/jwks.ts";
 import { registerUpstreamAuthRoutes } from "./upstream-auth/routes.ts";
 
@@ -74,6 +75,7 @@ registerUpstreamAuthRoutes(app);
 
 // The ops dashboard for holders of `mcp:admin`, signed in through the edge's own /authorize (worker/ops/).
 registerOpsRoutes(app);
+registerOpsTrustRoutes(app);
 
 // Everything else the library serves: AS metadata, token, revocation, dynamic registration.
 app.all("*", (c) => edgeOAuth(edgeConfig(c.env)).authorizationServer.fetch(c.req.raw, c.env, c.executionCtx as ExecutionContext));

@@ -8,6 +8,11 @@ export const OPS_SCRIPT_PATH = "/ops/tail.js";
 export const OPS_STYLE_PATH = "/ops/style.css";
 /** Starts a new sign-in whatever the session cookie holds (another account, or a scope granted since). */
 export const OPS_SIGN_IN_PATH = "/ops/sign-in";
+/** Pinned definitions that wait for a decision; their Approve and Reject forms post to the decide path. */
+export const OPS_PINS_PAGE_PATH = "/ops/pins";
+export const OPS_PINS_DECIDE_PAGE_PATH = "/ops/pins/decide";
+/** The policy dry run: the form (GET) and its report (POST). */
+export const OPS_DRY_RUN_PAGE_PATH = "/ops/policy";
 
 /**
  * The dashboard as a protected resource of its own (RFC 8707): its tokens are good nowhere else, and an MCP client's

@@ -2,10 +2,11 @@ import { OPS_WINDOW_NAMES, OPS_WINDOWS, type OpsStats, type OpsWindow, type Tail
 import { escapeHtml } from "../../auth/html.ts";
 import type { UserProps } from "../../env.ts";
 import type { AuditQueuesReading } from "../data/queue-depth.ts";
-import { OPS_PATH, OPS_SIGN_IN_PATH } from "../paths.ts";
+import { OPS_PATH } from "../paths.ts";
 import { auditDelivery } from "./audit-delivery.ts";
 import { callsChart, latencyChart } from "./charts.ts";
 import { formatCount, formatMs, formatShare } from "./format.ts";
+import { opsHeader, problem } from "./header.ts";
 import { opsPage } from "./layout.ts";
 import { figureColumns, TAIL_COLUMNS, table } from "./tables.ts";
 import { type Tile, tileList } from "./tiles.ts";
@@ -32,8 +33,7 @@ export function dashboardPage(view: DashboardView): Response {
       ? `<a href="${OPS_PATH}?window=${name}" aria-current="page">${OPS_WINDOWS[name].label}</a>`
       : `<a href="${OPS_PATH}?window=${name}">${OPS_WINDOWS[name].label}</a>`,
   ).join("");
-  const header = `<header><span class="brand">${escapeHtml(view.company)}: operations</span>
-<span>Signed in as ${escapeHtml(view.user.email ?? view.user.sub)} · <a href="${OPS_SIGN_IN_PATH}">switch account</a></span></header>
+  const header = `${opsHeader(view.company, view.user, OPS_PATH)}
 <nav aria-label="Time window">${windows}</nav>`;
   // Delivery shows even when the figures cannot be read: a down origin is when the queues fill.
   const delivery = auditDelivery("problem" in view.stats ? undefined : view.stats.deliveryLag, view.auditQueues);
@@ -48,9 +48,6 @@ ${"problem" in view.tail ? problem("The recent calls could not be read", view.ta
 <p class="note">${escapeHtml(view.sourceDescription)}</p>${figures}${tail}</main>`;
   return opsPage(`Ops dashboard: ${OPS_WINDOWS[view.window].label}`, body, { withTail: !("problem" in view.tail) });
 }
-
-const problem = (what: string, detail: string) =>
-  `<p class="problem" role="alert">${escapeHtml(what)}: ${escapeHtml(detail)}.</p>`;
 
 function sections(stats: OpsStats, delivery: string): string {
   const empty = stats.totals.calls === 0;

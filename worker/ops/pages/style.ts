@@ -1,7 +1,7 @@
 // The dashboard's style sheet, served at /ops/style.css (the page's CSP allows no inline style). Light and dark
 // palettes; text keeps at least 4.5:1 against its background (WCAG AA), which test/browser/ops-dashboard.test.ts measures.
-export const OPS_STYLE = `:root{color-scheme:light dark;--bg:#fff;--fg:#1f2328;--muted:#57606a;--line:#d0d7de;--panel:#f6f8fa;--focus:#0969da;--link:#0550ae;--calls:#0969da;--errors:#cf222e;--p50:#1a7f37;--bad-bg:#ffebe9;--bad:#a40e26}
-@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9198a1;--line:#3d444d;--panel:#161b22;--focus:#4493f8;--link:#58a6ff;--calls:#4493f8;--errors:#f85149;--p50:#3fb950;--bad-bg:#3c1618;--bad:#ff9492}}
+export const OPS_STYLE = `:root{color-scheme:light dark;--bg:#fff;--fg:#1f2328;--muted:#57606a;--line:#d0d7de;--panel:#f6f8fa;--focus:#0969da;--link:#0550ae;--calls:#0969da;--errors:#cf222e;--p50:#1a7f37;--bad-bg:#ffebe9;--bad:#a40e26;--added-bg:#dafbe1;--removed-bg:#ffebe9;--changed-bg:#fff8c5;--button-bg:#0969da;--button-fg:#fff}
+@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9198a1;--line:#3d444d;--panel:#161b22;--focus:#4493f8;--link:#58a6ff;--calls:#4493f8;--errors:#f85149;--p50:#3fb950;--bad-bg:#3c1618;--bad:#ff9492;--added-bg:#12361f;--removed-bg:#3c1618;--changed-bg:#3a3012;--button-bg:#1158c7;--button-fg:#fff}}
 *{box-sizing:border-box}
 body{font:15px/1.5 system-ui,sans-serif;margin:0;background:var(--bg);color:var(--fg)}
 a{color:var(--link)}
@@ -33,4 +33,17 @@ td.empty{color:var(--muted);font-style:italic}
 .pair{display:flex;flex-wrap:wrap;gap:0 2rem}.pair h2{flex-basis:100%}
 .facts{display:grid;grid-template-columns:max-content 1fr;gap:.5rem 1rem}.facts dt{color:var(--muted)}.facts dd{margin:0}
 code{font:.95em ui-monospace,monospace}
-:focus-visible{outline:3px solid var(--focus);outline-offset:2px}`;
+:focus-visible{outline:3px solid var(--focus);outline-offset:2px}
+nav.pages a{font-weight:500}
+.notice{background:var(--panel);border:1px solid var(--line);padding:.5rem .75rem;border-radius:6px}
+.pin{border-top:1px solid var(--line);margin-top:1.5rem}
+table.diff{width:100%;table-layout:fixed}table.diff td,table.diff th{width:46%}table.diff .mark{width:8%;font-size:.85rem}
+table.diff code{white-space:pre-wrap;word-break:break-word}
+tr.added td{background:var(--added-bg)}tr.removed td{background:var(--removed-bg)}tr.changed td{background:var(--changed-bg)}
+form.decide{display:flex;gap:.75rem;margin:.5rem 0 1rem}
+form.dry-run{display:grid;gap:.4rem;max-width:60rem}form.dry-run label{font-weight:600}
+textarea,input{font:14px/1.4 ui-monospace,monospace;color:var(--fg);background:var(--bg);border:1px solid var(--muted);border-radius:6px;padding:.4rem}
+textarea{width:100%}input[type=number]{width:8rem}
+button{font:inherit;font-weight:600;padding:.4rem 1.1rem;border-radius:6px;border:1px solid var(--button-bg);background:var(--button-bg);color:var(--button-fg);cursor:pointer;justify-self:start}
+button.secondary{background:var(--bg);color:var(--fg);border-color:var(--muted)}
+.summary{font-size:1.1rem;font-weight:600}`;

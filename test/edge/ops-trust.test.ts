@@ -1,0 +1,112 @@
+import { describe, expect, it } from "vitest";
+import { PUBLIC_URL } from "./edge-env.ts";
+import { type GroupsEdge, groupsEdge, originSaw } from "./groups-sign-in.ts";
+import { cookiesOf, signInAtIdp } from "./sign-in.ts";
+
+// The trust-control pages of /ops in workerd: Approve/Reject and the dry run are POST forms that reach the origin only
+// for an administrator's session carrying that session's CSRF token. The local IdP signs everyone in as
+// dev@example.com, in the group "engineering".
+const ADMIN = { ADMIN_GROUPS: "engineering" };
+const NOT_ADMIN = { ADMIN_GROUPS: "ops" };
+const FINGERPRINT = "a".repeat(64);
+
+/** Only cookies that hold something (a cleared cookie has an empty value). */
+const heldCookies = (...responses: Response[]) =>
+  cookiesOf(...responses)
+    .split("; ")
+    .filter((pair) => pair && !pair.endsWith("="))
+    .join("; ");
+
+/** /ops through consent, the IdP and both callbacks: the session cookie. */
+async function opsSession(edge: GroupsEdge): Promise<string> {
+  const start = await edge.call("/ops");
+  const consent = await edge.call(start.headers.get("location") ?? "");
+  const handle = /name="handle" value="([^"]+)"/.exec(await consent.text())?.[1] ?? "";
+  const approved = await edge.call("/authorize", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie: cookiesOf(consent) },
+    body: new URLSearchParams({ handle, decision: "approve" }),
+  });
+  const atEdge = await signInAtIdp(approved.headers.get("location") ?? "");
+  const callback = await edge.call(atEdge.toString(), { headers: { cookie: `${cookiesOf(consent)}; ${cookiesOf(approved)}` } });
+  const finish = await edge.call(callback.headers.get("location") ?? "", { headers: { cookie: heldCookies(start) } });
+  return heldCookies(finish);
+}
+
+const csrfOf = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+
+const decision = (csrf: string | undefined) => {
+  const fields: Record<string, string> = {
+    server: "github",
+    kind: "tool",
+    name: "delete_repo",
+    fingerprint: FINGERPRINT,
+    decision: "approve",
+  };
+  return new URLSearchParams(csrf === undefined ? fields : { ...fields, csrf });
+};
+
+const post = (edge: GroupsEdge, path: string, cookie: string, body: URLSearchParams, headers: Record<string, string> = {}) =>
+  edge.call(path, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", cookie, ...headers }, body });
+
+const originGot = async (edge: GroupsEdge, path: string) => (await originSaw(edge)).filter((seen) => seen.path === path);
+
+describe("/ops trust controls at the edge", () => {
+  it("refuses a decision without the session's CSRF token, with another session's, or from another origin", async () => {
+    const edge = groupsEdge(ADMIN);
+    // Another administrator's session (signed in to its own edge: a second sign-in here would end the first).
+    const other = groupsEdge(ADMIN);
+    const otherSession = await opsSession(other);
+    const otherToken = csrfOf(await (await other.call("/ops/policy", { headers: { cookie: otherSession } })).text());
+    const session = await opsSession(edge);
+    const page = await edge.call("/ops/policy", { headers: { cookie: session } });
+    const token = csrfOf(await page.text());
+    expect(token).toMatch(/^[\w-]{43}$/);
+    expect(otherToken).not.toBe(token);
+    for (const forged of [undefined, "", otherToken, `${token.slice(0, -1)}x`]) {
+      const refused = await post(edge, "/ops/pins/decide", session, decision(forged));
+      expect(refused.status, String(forged)).toBe(403);
+      expect(await refused.text()).toContain("This form was refused");
+    }
+    const crossSite = await post(edge, "/ops/pins/decide", session, decision(token), { origin: "https://evil.example" });
+    expect(crossSite.status).toBe(403);
+    const dryRun = await post(
+      edge,
+      "/ops/policy",
+      session,
+      new URLSearchParams({ candidate: "{}", days: "7", csrf: otherToken }),
+    );
+    expect(dryRun.status).toBe(403);
+    expect(await originGot(edge, "/ops/pins/decide")).toEqual([]);
+    expect(await originGot(edge, "/ops/policy/dry-run")).toEqual([]);
+  });
+
+  it("sends a decision with the session's token to the origin under an ops assertion naming the administrator", async () => {
+    const edge = groupsEdge(ADMIN);
+    const session = await opsSession(edge);
+    const token = csrfOf(await (await edge.call("/ops/policy", { headers: { cookie: session } })).text());
+    const decided = await post(edge, "/ops/pins/decide", session, decision(token), { origin: PUBLIC_URL });
+    expect(decided.status).toBe(303);
+    expect(decided.headers.get("location")).toMatch(/^\/ops\/pins\?decided=approve&/);
+    const [asked] = await originGot(edge, "/ops/pins/decide");
+    expect(asked?.claims).toMatchObject({ purpose: "ops", email: "dev@example.com" });
+  });
+
+  it("refuses a signed-in user without mcp:admin on every page and form, and asks the origin nothing", async () => {
+    const edge = groupsEdge(NOT_ADMIN);
+    const session = await opsSession(edge);
+    expect((await edge.call("/ops/pins", { headers: { cookie: session } })).status).toBe(403);
+    expect((await edge.call("/ops/policy", { headers: { cookie: session } })).status).toBe(403);
+    expect((await post(edge, "/ops/pins/decide", session, decision("anything"))).status).toBe(403);
+    expect((await post(edge, "/ops/policy", session, new URLSearchParams({ candidate: "{}", days: "7" }))).status).toBe(403);
+    expect((await originSaw(edge)).filter((seen) => seen.path.startsWith("/ops/"))).toEqual([]);
+  });
+
+  it("sends a signed-out browser to sign in, not to the origin", async () => {
+    const edge = groupsEdge(ADMIN);
+    const answer = await post(edge, "/ops/pins/decide", "", decision("anything"));
+    expect(answer.status).toBe(302);
+    expect(answer.headers.get("location")).toMatch(/\/authorize\?/);
+    expect(await originSaw(edge)).toEqual([]);
+  });
+});

@@ -1,0 +1,26 @@
+import { escapeHtml } from "../../auth/html.ts";
+import type { UserProps } from "../../env.ts";
+import { OPS_DRY_RUN_PAGE_PATH, OPS_PATH, OPS_PINS_PAGE_PATH, OPS_SIGN_IN_PATH } from "../paths.ts";
+
+/** The dashboard's pages, in the order the navigation shows them. */
+const PAGES = [
+  { path: OPS_PATH, label: "Traffic" },
+  { path: OPS_PINS_PAGE_PATH, label: "Pinned definitions" },
+  { path: OPS_DRY_RUN_PAGE_PATH, label: "Policy dry run" },
+] as const;
+
+export type OpsPagePath = (typeof PAGES)[number]["path"];
+
+/** Every page's header: who is signed in, and the links to the dashboard's pages (the current one marked). */
+export function opsHeader(company: string, user: UserProps, current: OpsPagePath): string {
+  const links = PAGES.map(({ path, label }) =>
+    path === current ? `<a href="${path}" aria-current="page">${label}</a>` : `<a href="${path}">${label}</a>`,
+  ).join("");
+  return `<header><span class="brand">${escapeHtml(company)}: operations</span>
+<span>Signed in as ${escapeHtml(user.email ?? user.sub)} · <a href="${OPS_SIGN_IN_PATH}">switch account</a></span></header>
+<nav aria-label="Dashboard pages" class="pages">${links}</nav>`;
+}
+
+/** A problem the page shows instead of its data. */
+export const problem = (what: string, detail: string): string =>
+  `<p class="problem" role="alert">${escapeHtml(what)}: ${escapeHtml(detail)}.</p>`;

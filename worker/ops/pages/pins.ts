@@ -1,0 +1,69 @@
+import type { WaitingDefinitions } from "../../../contract/ops-trust.ts";
+import { escapeHtml } from "../../auth/html.ts";
+import type { UserProps } from "../../env.ts";
+import { OPS_PINS_DECIDE_PAGE_PATH, OPS_PINS_PAGE_PATH } from "../paths.ts";
+import { CSRF_FIELD } from "../sign-in/csrf.ts";
+import { formatTime } from "./format.ts";
+import { opsHeader, problem } from "./header.ts";
+import { opsPage } from "./layout.ts";
+import { sideBySideTable } from "./side-by-side.ts";
+
+type Waiting = WaitingDefinitions["waiting"][number];
+
+export interface PinsView {
+  company: string;
+  user: UserProps;
+  /** What waits, or why it could not be read. */
+  waiting: Waiting[] | { problem: string };
+  csrf: string;
+  /** The decision just made, said once above the list. */
+  notice?: string;
+}
+
+const KINDS: Record<Waiting["kind"], string> = {
+  tool: "Tool",
+  prompt: "Prompt",
+  resource_template: "Resource template",
+  discovery: "Server description",
+};
+
+/** What waits for an administrator's decision, each change side by side with Approve and Reject. */
+export function pinsPage(view: PinsView): Response {
+  const notice = view.notice ? `<p class="notice" role="status">${escapeHtml(view.notice)}</p>` : "";
+  const list =
+    "problem" in view.waiting
+      ? problem("What waits could not be read", view.waiting.problem)
+      : view.waiting.length === 0
+        ? '<p class="empty-state">Nothing waits for a decision: every definition the servers show is approved.</p>'
+        : view.waiting.map((waiting, index) => change(waiting, index, view.csrf)).join("\n");
+  const body = `${opsHeader(view.company, view.user, OPS_PINS_PAGE_PATH)}<main><h1>Pinned definitions waiting for a decision</h1>
+<p class="note">A tool, prompt, resource template or server description that is new or changed is withheld from clients until
+it is approved here (or with <code>npm run pins</code>). Running origins apply a decision within seconds.</p>${notice}${list}</main>`;
+  return opsPage("Ops dashboard: pinned definitions", body);
+}
+
+function change(waiting: Waiting, index: number, csrf: string): string {
+  const title = `${KINDS[waiting.kind]} ${waiting.kind === "discovery" ? "" : `“${waiting.name}” `}of ${waiting.server}`;
+  const what = waiting.change === "new" ? "New: never approved before" : "Changed since it was approved";
+  const headings: [string, string] = [
+    waiting.approvedFingerprint ? `Approved (${waiting.approvedFingerprint.slice(0, 12)})` : "Approved (none)",
+    `Waiting (${waiting.fingerprint.slice(0, 12)})`,
+  ];
+  const hidden = {
+    server: waiting.server,
+    kind: waiting.kind,
+    name: waiting.name,
+    fingerprint: waiting.fingerprint,
+    [CSRF_FIELD]: csrf,
+  };
+  const fields = Object.entries(hidden)
+    .map(([name, value]) => `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`)
+    .join("");
+  const id = `change-${index}`;
+  return `<section aria-labelledby="${id}" class="pin"><h2 id="${id}">${escapeHtml(title)}</h2>
+<p class="note">${what} · first seen ${escapeHtml(formatTime(waiting.firstSeen))} UTC</p>
+${sideBySideTable(`${title}: the approved definition beside the waiting one`, waiting.rows, headings)}
+<form method="post" action="${OPS_PINS_DECIDE_PAGE_PATH}" class="decide">${fields}
+<button type="submit" name="decision" value="approve">Approve</button>
+<button type="submit" name="decision" value="reject" class="secondary">Reject</button></form></section>`;
+}
