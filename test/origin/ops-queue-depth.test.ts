@@ -140,7 +140,10 @@ describe("the audit queues on the ops dashboard", () => {
     expect(reading).toMatchObject({ reason: expect.stringMatching(/not authorized for that account.*Account Analytics: Read/) });
     const panel = auditDelivery(null, reading);
     expect(panel).toContain("Audit dead letters");
-    expect(panel).toContain("could not be read: Cloudflare&#39;s GraphQL API answered: not authorized for that account");
+    expect(panel).toContain('<dt>Audit dead letters</dt><dd><span class="value">–</span><span class="detail">could not be read');
+    expect(panel).toContain(
+      '<p class="problem" role="alert">The audit queues&#39; depth could not be read: Cloudflare&#39;s GraphQL API answered: not authorized for that account',
+    );
   });
 
   it("surfaces the API's errors, an HTTP refusal, an unknown account and an unreachable API", async () => {
@@ -175,8 +178,10 @@ describe("the audit queues on the ops dashboard", () => {
     expect(production).toMatchObject({ state: "not-configured", reason: expect.stringContaining("OPS_DEAD_LETTER_QUEUE_ID") });
     const local = await readAuditQueues(edgeConfig({ PUBLIC_URL: "http://127.0.0.1:8787" }));
     expect(local).toMatchObject({ state: "local", reason: expect.stringContaining("wrangler dev") });
-    expect(auditDelivery(null, local)).toContain("not available locally: npm start runs the queues inside wrangler dev");
-    expect(auditDelivery(null, production)).toContain("not configured: set OPS_AUDIT_QUEUE_ID");
+    expect(auditDelivery(null, local)).toContain(
+      '<p class="note">The audit queues&#39; depth is not available locally: npm start runs the queues inside wrangler dev',
+    );
+    expect(auditDelivery(null, production)).toContain("depth is not configured: set OPS_AUDIT_QUEUE_ID");
     expect(received).toHaveLength(0);
   });
 

@@ -14,7 +14,7 @@ export const AUDIT_QUEUES_CACHE_MS = 60_000;
 const NOT_CONFIGURED =
   "set OPS_AUDIT_QUEUE_ID and OPS_DEAD_LETTER_QUEUE_ID (wrangler queues info), with OPS_ANALYTICS_ACCOUNT_ID and OPS_ANALYTICS_API_TOKEN (Account Analytics: Read); meanwhile the CloudWatch metrics McpEdgeProxy/Audit AuditQueueBacklog and AuditDeadLetterBacklog show them";
 const LOCAL =
-  "npm start runs the queues inside wrangler dev (Miniflare), which Cloudflare's GraphQL Analytics API cannot see; a dead letter shows in the edge's log instead";
+  "npm start runs the queues inside wrangler dev (Miniflare), which Cloudflare's GraphQL Analytics API cannot see; failed deliveries show in the edge's log instead (audit delivery: …)";
 
 const cache = new Map<string, { expiresAt: number; reading: Promise<AuditQueuesReading> }>();
 

@@ -1,13 +1,14 @@
 import type { OpsStats } from "../../../contract/ops-stats.ts";
+import { escapeHtml } from "../../auth/html.ts";
 import type { AuditQueuesReading } from "../data/queue-depth.ts";
 import { formatCount, formatMs } from "./format.ts";
 import { type Tile, tileList } from "./tiles.ts";
 
-/** What each state without a reading shows in place of a count. */
-const NO_READING: Record<Exclude<AuditQueuesReading["state"], "read">, string> = {
-  "not-configured": "not configured",
-  local: "not available locally",
-  unreadable: "could not be read",
+/** Each state without a reading: the tiles' words, the sentence below them with its reason, and whether it alarms. */
+const NO_READING: Record<Exclude<AuditQueuesReading["state"], "read">, { tile: string; sentence: string; alert: boolean }> = {
+  "not-configured": { tile: "not configured", sentence: "is not configured", alert: false },
+  local: { tile: "not available locally", sentence: "is not available locally", alert: false },
+  unreadable: { tile: "could not be read", sentence: "could not be read", alert: true },
 };
 
 /**
@@ -25,15 +26,22 @@ export function auditDelivery(lag: OpsStats["deliveryLag"] | undefined, queues: 
       : ["Audit delivery lag", "–", lag === null ? "not recorded by this source" : "not read (see above)"],
     ...queueTiles(queues),
   ];
-  return `<section aria-labelledby="audit-delivery"><h2 id="audit-delivery">Audit delivery</h2>${tileList(tiles)}</section>`;
+  return `<section aria-labelledby="audit-delivery"><h2 id="audit-delivery">Audit delivery</h2>${tileList(tiles)}${whyNoReading(queues)}</section>`;
+}
+
+function whyNoReading(queues: AuditQueuesReading): string {
+  if (queues.state === "read") return "";
+  const { sentence, alert } = NO_READING[queues.state];
+  const text = escapeHtml(`The audit queues' depth ${sentence}: ${queues.reason}.`);
+  return alert ? `<p class="problem" role="alert">${text}</p>` : `<p class="note">${text}</p>`;
 }
 
 function queueTiles(queues: AuditQueuesReading): Tile[] {
   if (queues.state !== "read") {
-    const detail = `${NO_READING[queues.state]}: ${queues.reason}`;
+    const { tile } = NO_READING[queues.state];
     return [
-      ["Audit queue backlog", "–", detail],
-      ["Audit dead letters", "–", detail],
+      ["Audit queue backlog", "–", tile],
+      ["Audit dead letters", "–", tile],
     ];
   }
   const when = `${queues.windowMinutes}-minute average, read ${queues.readAt.slice(11, 19)} UTC`;
