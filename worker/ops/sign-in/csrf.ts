@@ -20,15 +20,16 @@ export async function csrfToken(sessionToken: string): Promise<string> {
 
 /**
  * Whether a state-changing POST comes from the dashboard's own page: its form's token is the session's, and a
- * browser that names the page it came from (Origin) names this edge. SameSite=Lax alone would let a same-site page
+ * browser that names the site it came from (Origin) names this edge. SameSite=Lax alone would let a same-site page
  * (another subdomain) post.
  */
 export async function isSameSessionForm(request: Request, form: FormData, config: EdgeConfig): Promise<boolean> {
   const session = readCookie(request, config, "session");
   const given = form.get(CSRF_FIELD);
   if (!session || typeof given !== "string") return false;
+  // The pages' no-referrer policy makes a browser send `Origin: null` from them: that names no page, the token decides.
   const origin = request.headers.get("origin");
-  if (origin !== null && origin !== new URL(config.publicUrl).origin) return false;
+  if (origin !== null && origin !== "null" && origin !== new URL(config.publicUrl).origin) return false;
   const expected = encoder.encode(await csrfToken(session));
   const actual = encoder.encode(given);
   return actual.byteLength === expected.byteLength && crypto.subtle.timingSafeEqual(actual, expected);
