@@ -20,7 +20,12 @@ export default defineConfig({
         test: {
           name: "edge",
           include: ["test/edge/**/*.test.ts"],
-          globalSetup: ["test/edge/node/idp-setup.ts", "test/edge/node/cimd-setup.ts", "test/edge/node/groups-origin-setup.ts"],
+          globalSetup: [
+            "test/edge/node/idp-setup.ts",
+            "test/edge/node/cimd-setup.ts",
+            "test/edge/node/groups-origin-setup.ts",
+            "test/edge/node/queue-graphql-setup.ts",
+          ],
         },
       },
       {

@@ -3,7 +3,7 @@ import { EdgeConfig } from "../../contract/config/schema.ts";
 import { cookieName, setCookie } from "../../worker/ops/sign-in/cookies.ts";
 import { PUBLIC_URL } from "./edge-env.ts";
 import { type GroupsEdge, groupsEdge, originSaw, signedIn } from "./groups-sign-in.ts";
-import { cookiesOf, signInAtIdp } from "./sign-in.ts";
+import { heldCookies, signInToOps } from "./ops-session.ts";
 
 // The ops dashboard's browser sign-in, in workerd against the local OpenID provider: /ops sends the browser through
 // the edge's own /authorize as a first-party client, and opens only for a token of its own resource with mcp:admin.
@@ -11,37 +11,6 @@ import { cookiesOf, signInAtIdp } from "./sign-in.ts";
 const ADMIN = { ADMIN_GROUPS: "engineering" };
 const NOT_ADMIN = { ADMIN_GROUPS: "ops,platform" };
 const OPS = `${PUBLIC_URL}/ops`;
-
-/** Only cookies that hold something (a cleared cookie has an empty value). */
-const heldCookies = (...responses: Response[]) =>
-  cookiesOf(...responses)
-    .split("; ")
-    .filter((pair) => pair && !pair.endsWith("="))
-    .join("; ");
-
-/** A browser's way from /ops to a session: consent, the IdP, the edge's callback, the dashboard's callback. */
-async function signInToOps(edge: GroupsEdge): Promise<{ session: string; finish: Response }> {
-  const start = await edge.call("/ops");
-  expect(start.status).toBe(302);
-  const signInCookie = heldCookies(start);
-  const consent = await edge.call(start.headers.get("location") ?? "");
-  expect(consent.status).toBe(200);
-  const html = await consent.text();
-  expect(html).toContain("None: only this proxy's ops dashboard");
-  const handle = /name="handle" value="([^"]+)"/.exec(html)?.[1] ?? "";
-  const consentCookie = cookiesOf(consent);
-  const approved = await edge.call("/authorize", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", cookie: consentCookie },
-    body: new URLSearchParams({ handle, decision: "approve" }),
-  });
-  const atEdge = await signInAtIdp(approved.headers.get("location") ?? "");
-  const callback = await edge.call(atEdge.toString(), { headers: { cookie: `${consentCookie}; ${cookiesOf(approved)}` } });
-  const back = callback.headers.get("location") ?? "";
-  expect(back.startsWith(`${OPS}/callback?`)).toBe(true);
-  const finish = await edge.call(back, { headers: { cookie: signInCookie } });
-  return { session: heldCookies(finish), finish };
-}
 
 const opsPage = (edge: GroupsEdge, cookie?: string) => edge.call("/ops", cookie ? { headers: { cookie } } : {});
 

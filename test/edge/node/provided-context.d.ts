@@ -15,6 +15,8 @@ declare module "vitest" {
     cimdPort: number;
     /** The group tests' origin (groups-origin-setup.ts): each test takes its own first path segment. */
     groupsOriginUrl: string;
+    /** The stand-in for Cloudflare's GraphQL Analytics API (queue-graphql-setup.ts): any path answers. */
+    queueGraphqlUrl: string;
   }
 }
 
