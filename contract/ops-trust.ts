@@ -54,7 +54,23 @@ export type DryRunRequest = z.infer<typeof DryRunRequest>;
 /** A candidate the origin refused (400 `invalid_candidate`): one line per problem, each naming the key that is wrong. */
 export const DryRunRefusal = z.object({ error: z.literal("invalid_candidate"), problems: z.array(z.string()) });
 
-const Direction = z.enum(["allowed_to_denied", "denied_to_allowed"]);
+/**
+ * Each direction a dry run's decision can change (a call denied, allowed after the user confirms it, or allowed), in
+ * the order reports show them: its table's title and its words in the summary. The CLI's text and /ops read this one.
+ */
+export const DRY_RUN_DIRECTIONS = {
+  allowed_to_denied: { title: "Allowed now, denied by the candidate", arrow: "allowed → denied" },
+  approval_to_denied: { title: "Allowed after confirmation now, denied by the candidate", arrow: "confirmed → denied" },
+  allowed_to_approval: { title: "Allowed now, to be confirmed by the user with the candidate", arrow: "allowed → confirmed" },
+  denied_to_allowed: { title: "Denied now, allowed by the candidate", arrow: "denied → allowed" },
+  denied_to_approval: { title: "Denied now, allowed after confirmation by the candidate", arrow: "denied → confirmed" },
+  approval_to_allowed: {
+    title: "Allowed after confirmation now, allowed without it by the candidate",
+    arrow: "confirmed → allowed",
+  },
+} as const;
+export type DryRunDirection = keyof typeof DRY_RUN_DIRECTIONS;
+const Direction = z.enum(Object.keys(DRY_RUN_DIRECTIONS) as [DryRunDirection, ...DryRunDirection[]]);
 const ToolCalls = z.object({ user: z.string(), server: z.string(), tool: z.string(), calls: z.number() });
 
 /** The dry run's report, as `npm run policy -- dry-run --format json` writes it. */

@@ -1,15 +1,12 @@
-import type { DryRunReport } from "../../../contract/ops-trust.ts";
+import { DRY_RUN_DIRECTIONS, type DryRunReport } from "../../../contract/ops-trust.ts";
 import { escapeHtml } from "../../auth/html.ts";
 import { formatCount, formatTime } from "./format.ts";
 import { type Column, table } from "./tables.ts";
 
 type Change = DryRunReport["changes"][number];
 
-/** The report's sections in the CLI's order (aws/origin/policy/dry-run/report.ts): each direction's title and words. */
-const DIRECTIONS: Record<Change["direction"], { title: string; arrow: string }> = {
-  allowed_to_denied: { title: "Allowed now, denied by the candidate", arrow: "allowed → denied" },
-  denied_to_allowed: { title: "Denied now, allowed by the candidate", arrow: "denied → allowed" },
-};
+// The report's sections in the CLI's order, with its titles and words (contract/ops-trust.ts).
+const DIRECTIONS = DRY_RUN_DIRECTIONS;
 const ORDER = Object.keys(DIRECTIONS) as Change["direction"][];
 
 const plural = (count: number, one: string) => `${formatCount(count)} ${count === 1 ? one : `${one}s`}`;

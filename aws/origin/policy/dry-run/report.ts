@@ -1,3 +1,4 @@
+import { DRY_RUN_DIRECTIONS } from "../../../../contract/ops-trust.ts";
 import type { DryRunReport } from "./dry-run.ts";
 import type { DecisionChange, Direction } from "./evaluate.ts";
 import { textTable } from "./text-table.ts";
@@ -9,21 +10,8 @@ export function formatReport(report: DryRunReport, format: ReportFormat): string
   return format === "json" ? `${JSON.stringify(report, null, 2)}\n` : `${textReport(report).join("\n")}\n`;
 }
 
-/** Each direction of change, in the order the report shows them: its table's title and its words in the summary. */
-const DIRECTIONS: Record<
-  Exclude<Direction, "denied_to_denied" | "approval_to_approval" | "allowed_to_allowed">,
-  { title: string; arrow: string }
-> = {
-  allowed_to_denied: { title: "Allowed now, denied by the candidate", arrow: "allowed → denied" },
-  approval_to_denied: { title: "Allowed after confirmation now, denied by the candidate", arrow: "confirmed → denied" },
-  allowed_to_approval: { title: "Allowed now, to be confirmed by the user with the candidate", arrow: "allowed → confirmed" },
-  denied_to_allowed: { title: "Denied now, allowed by the candidate", arrow: "denied → allowed" },
-  denied_to_approval: { title: "Denied now, allowed after confirmation by the candidate", arrow: "denied → confirmed" },
-  approval_to_allowed: {
-    title: "Allowed after confirmation now, allowed without it by the candidate",
-    arrow: "confirmed → allowed",
-  },
-};
+/** Each direction of change, in the order the report shows them (shared with /ops): its title and its words. */
+const DIRECTIONS: Record<Direction, { title: string; arrow: string }> = DRY_RUN_DIRECTIONS;
 const ORDER = Object.keys(DIRECTIONS) as Direction[];
 
 const plural = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
