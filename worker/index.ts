@@ -23,7 +23,8 @@ import { refuseForeignOrigin } from "./mcp/origin-check.ts";
 import { mcpRateLimited } from "./mcp/rate-limit.ts";
 import { healthz, readyz } from "./ops/health.ts";
 import { registerOpsRoutes } from "./ops/routes.ts";
-import { registerOpsTrustRoutes } from "./ops/trust-routes.ts";
+import { registerOpsDryRunRoutes } from "./ops/trust/dry-run-routes.ts";
+import { registerOpsPinsRoutes } from "./ops/trust/pins-routes.ts";
 import { serveEdgeJwks } from "./upstream/jwks.ts";
 import { registerUpstreamAuthRoutes } from "./upstream-auth/routes.ts";
 
@@ -75,7 +76,8 @@ registerUpstreamAuthRoutes(app);
 
 // The ops dashboard for holders of `mcp:admin`, signed in through the edge's own /authorize (worker/ops/).
 registerOpsRoutes(app);
-registerOpsTrustRoutes(app);
+registerOpsPinsRoutes(app);
+registerOpsDryRunRoutes(app);
 
 // Everything else the library serves: AS metadata, token, revocation, dynamic registration.
 app.all("*", (c) => edgeOAuth(edgeConfig(c.env)).authorizationServer.fetch(c.req.raw, c.env, c.executionCtx as ExecutionContext));

@@ -1,8 +1,8 @@
 import { AuditEvent } from "../../../../contract/audit-event.ts";
 import type { EdgeConfig } from "../../../../contract/config/schema.ts";
 import { OPS_STATS_PATH, OpsStats, type TailCall } from "../../../../contract/ops-stats.ts";
-import { fetchOrigin } from "../../../upstream/fetch-origin.ts";
-import { type OpsDataSource, type OpsReader, OpsSourceError } from "../source.ts";
+import { callOriginForOps, expectStatus } from "../origin-call.ts";
+import type { OpsDataSource, OpsReader } from "../source.ts";
 
 /** The origin's audit search (aws/origin/audit/search-route.ts): the tail reads its newest MCP calls. */
 const AUDIT_SEARCH_PATH = "/audit/events";
@@ -12,26 +12,7 @@ const AUDIT_SEARCH_PATH = "/audit/events";
  * with `purpose: "ops"` naming the administrator (the origin logs who read the audit trail).
  */
 export function auditStoreSource(config: EdgeConfig, reader: OpsReader): OpsDataSource {
-  const claims = {
-    sub: reader.user.sub,
-    email: reader.user.email,
-    groups: reader.user.groups,
-    client_id: reader.clientId,
-    purpose: "ops" as const,
-  };
-  const get = async (path: string) => {
-    let response: Response;
-    try {
-      response = await fetchOrigin(config, path, claims, { method: "GET", headers: new Headers({ accept: "application/json" }) });
-    } catch (error) {
-      throw new OpsSourceError(`the origin could not be reached (${(error as Error).message}); check ORIGIN_URL and /readyz`);
-    }
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new OpsSourceError(`the origin answered ${response.status} to ${path.split("?")[0]}; its log says why`);
-    }
-    return response;
-  };
+  const get = async (path: string) => expectStatus(await callOriginForOps(config, reader, path, { method: "GET" }), path);
   return {
     description: "Figures from the audit trail in the origin's database: every event the edge delivered, users by e-mail.",
     async stats(window) {
