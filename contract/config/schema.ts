@@ -30,6 +30,9 @@ export const ServiceUrl = z
   .refine((value) => !value.endsWith("/"), "expected no trailing slash")
   .refine((value) => !/[?#]/.test(value), "expected no query or fragment");
 
+/** An AWS region name, such as eu-west-1. */
+const AwsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected an AWS region such as eu-west-1");
+
 /** A server name appears in URLs (`/mcp/<name>`) and, later, in namespaced tool names: keep it short and plain. */
 export const ServerName = z
   .string()
@@ -445,10 +448,7 @@ export const OriginConfig = z.strictObject({
           /** With `kms`: the key's id, ARN or alias (`alias/mcp-audit-checkpoints`); its spec must be ECC_NIST_P256, usage SIGN_VERIFY. */
           kmsKeyId: z.string().min(1).optional(),
           /** With `kms`: the key's region. Unset: AWS_REGION or AWS_DEFAULT_REGION. */
-          kmsRegion: z
-            .string()
-            .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected an AWS region such as eu-west-1")
-            .optional(),
+          kmsRegion: AwsRegion.optional(),
           /** With `kms`: another KMS endpoint. Change it only to point at a stand-in (the tests' fake KMS). */
           kmsEndpoint: z.url().optional(),
           /** With `local`: the private EC P-256 key, as a PKCS#8 PEM or a JWK. A secret. */
@@ -475,10 +475,7 @@ export const OriginConfig = z.strictObject({
       /** A symmetric KMS key (SYMMETRIC_DEFAULT) whose GenerateDataKey and Decrypt the origin's role may call. Unset: the local key. */
       kmsKeyId: z.string().min(1).optional(),
       /** With `kmsKeyId`: the key's region. Unset: AWS_REGION or AWS_DEFAULT_REGION. */
-      kmsRegion: z
-        .string()
-        .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected an AWS region such as eu-west-1")
-        .optional(),
+      kmsRegion: AwsRegion.optional(),
       /** With `kmsKeyId`: another KMS endpoint. Change it only to point at a stand-in (the tests' fake KMS). */
       kmsEndpoint: z.url().optional(),
       /**
@@ -519,10 +516,7 @@ export const OriginConfig = z.strictObject({
       /** The Workspace user the service account acts as through domain-wide delegation; it needs a role that reads groups. */
       adminUser: z.email({ message: "expected a Workspace administrator's e-mail" }),
       /** AWS region of the task's credentials (the signed GetCallerIdentity request names it). Unset: AWS_REGION or AWS_DEFAULT_REGION. */
-      awsRegion: z
-        .string()
-        .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected an AWS region such as eu-west-1")
-        .optional(),
+      awsRegion: AwsRegion.optional(),
       /** How long the origin reuses a user's groups before asking the Directory again (0: every time). */
       cacheSeconds: z.number().int().min(0).max(3600).default(60),
       /** Each call to Google gives up after this many seconds. */
