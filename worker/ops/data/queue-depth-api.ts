@@ -34,7 +34,9 @@ export async function queryAuditQueues(api: GraphqlApi, ids: AuditQueueIds, end:
   const reasons = (answer?.errors ?? []).map((error) => error.message).filter(Boolean);
   if (response.status === 401 || response.status === 403)
     throw new OpsSourceError(`Cloudflare's GraphQL API refused the token (${response.status}): ${TOKEN_HINT}`);
-  if (reasons.length > 0) throw new OpsSourceError(`Cloudflare's GraphQL API answered: ${reasons.join("; ")} (${TOKEN_HINT})`);
+  // Its messages name what it refused in our own query; cut short so a verbose answer cannot swamp the page.
+  if (reasons.length > 0)
+    throw new OpsSourceError(`Cloudflare's GraphQL API answered: ${reasons.join("; ").slice(0, 300)} (${TOKEN_HINT})`);
   if (!response.ok) throw new OpsSourceError(`Cloudflare's GraphQL API answered ${response.status}`);
   const account = answer?.data?.viewer?.accounts?.[0];
   if (!account)
