@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { PUBLIC_URL } from "./edge-env.ts";
 import { type GroupsEdge, groupsEdge, originSaw } from "./groups-sign-in.ts";
-import { cookiesOf, signInAtIdp } from "./sign-in.ts";
+import { signInToOps } from "./ops-session.ts";
 
 // The trust-control pages of /ops in workerd: Approve/Reject and the dry run are POST forms that reach the origin only
 // for an administrator's session carrying that session's CSRF token. The local IdP signs everyone in as
@@ -10,28 +10,7 @@ const ADMIN = { ADMIN_GROUPS: "engineering" };
 const NOT_ADMIN = { ADMIN_GROUPS: "ops" };
 const FINGERPRINT = "a".repeat(64);
 
-/** Only cookies that hold something (a cleared cookie has an empty value). */
-const heldCookies = (...responses: Response[]) =>
-  cookiesOf(...responses)
-    .split("; ")
-    .filter((pair) => pair && !pair.endsWith("="))
-    .join("; ");
-
-/** /ops through consent, the IdP and both callbacks: the session cookie. */
-async function opsSession(edge: GroupsEdge): Promise<string> {
-  const start = await edge.call("/ops");
-  const consent = await edge.call(start.headers.get("location") ?? "");
-  const handle = /name="handle" value="([^"]+)"/.exec(await consent.text())?.[1] ?? "";
-  const approved = await edge.call("/authorize", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", cookie: cookiesOf(consent) },
-    body: new URLSearchParams({ handle, decision: "approve" }),
-  });
-  const atEdge = await signInAtIdp(approved.headers.get("location") ?? "");
-  const callback = await edge.call(atEdge.toString(), { headers: { cookie: `${cookiesOf(consent)}; ${cookiesOf(approved)}` } });
-  const finish = await edge.call(callback.headers.get("location") ?? "", { headers: { cookie: heldCookies(start) } });
-  return heldCookies(finish);
-}
+const opsSession = async (edge: GroupsEdge) => (await signInToOps(edge)).session;
 
 const csrfOf = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
 
