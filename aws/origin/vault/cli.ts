@@ -1,10 +1,7 @@
-import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
-import type { AuditEvent } from "../../../contract/audit-event.ts";
 import { createAuditStore } from "../audit/store.ts";
 import { createPool } from "../db/pool.ts";
-import type { KeyWrapper } from "./key-wrapper.ts";
-import { TokenVault } from "./token-vault.ts";
+import { operatorVault, revokeAudited } from "./revocation.ts";
 
 /**
  * `npm run upstream-connections -- list [--user EMAIL]` and `… revoke --user EMAIL [--server NAME] --by EMAIL`: the
@@ -16,13 +13,6 @@ const USAGE = `usage:
   npm run upstream-connections -- list [--user EMAIL]
   npm run upstream-connections -- revoke --user EMAIL [--server NAME] --by EMAIL
 DATABASE_URL names the origin's PostgreSQL database.`;
-
-/** Listing and deleting need no key: nothing is decrypted. */
-const NO_KEY: KeyWrapper = {
-  describe: "no key (list and revoke open no token)",
-  newDataKey: () => Promise.reject(new Error("this command opens no token")),
-  unwrap: () => Promise.reject(new Error("this command opens no token")),
-};
 
 async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseOptions>;
@@ -41,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const pool = createPool(url, { max: 1 });
   try {
-    const vault = new TokenVault(pool, NO_KEY);
+    const vault = operatorVault(pool);
     if (parsed.command === "list") {
       const connections = await vault.list(parsed.user);
       if (connections.length === 0) console.log("no upstream connections");
@@ -52,8 +42,14 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
-    const removed = await vault.revoke({ email: parsed.user }, parsed.server);
-    await createAuditStore(pool).insert([revocationEvent(parsed.user, parsed.server, parsed.by, removed)]);
+    const audit = createAuditStore(pool);
+    const removed = await revokeAudited(
+      vault,
+      (events) => audit.insert(events),
+      { email: parsed.user },
+      parsed.server,
+      parsed.by,
+    );
     console.log(
       `revoked ${removed} connection${removed === 1 ? "" : "s"} of ${parsed.user}${parsed.server ? ` to ${parsed.server}` : ""}`,
     );
@@ -80,20 +76,6 @@ function parseOptions(argv: string[]): Command {
   if (!values.user) throw new Error("--user: whose connections to revoke (their e-mail address)");
   if (!values.by) throw new Error("--by: who revokes (your e-mail address): it goes into the audit trail");
   return { command, user: values.user, server: values.server, by: values.by };
-}
-
-function revocationEvent(user: string, server: string | undefined, by: string, removed: number): AuditEvent {
-  return {
-    id: randomUUID(),
-    time: new Date().toISOString(),
-    kind: "upstream.revoked",
-    userEmail: user,
-    clientId: `operator:${by}`,
-    server,
-    outcome: "ok",
-    count: removed > 0 ? removed : undefined,
-    latencyMs: 0,
-  };
 }
 
 process.exitCode = await main(process.argv.slice(2));
