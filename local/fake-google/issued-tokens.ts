@@ -25,6 +25,8 @@ export function issuedTokens() {
       const token = value === undefined ? undefined : tokens.get(value);
       return token && token.expiresAt > Date.now() ? token : undefined;
     },
+    /** What a token the fake issued stands for (expired or not), so tests can see whom and which scopes it was for. */
+    lookUp: (value: string): IssuedToken | undefined => tokens.get(value),
   };
 }
 export type IssuedTokens = ReturnType<typeof issuedTokens>;

@@ -5,7 +5,7 @@ import type { AwsKey } from "./aws-signature.ts";
 import { DIRECTORY_GROUPS_PATH, serveDirectoryGroups } from "./directory.ts";
 import { apiError, oauthError } from "./google-error.ts";
 import { IAM_CREDENTIALS_PATH, serveIamCredentials } from "./iam-credentials.ts";
-import { issuedTokens } from "./issued-tokens.ts";
+import { type IssuedToken, issuedTokens } from "./issued-tokens.ts";
 import { OAUTH_TOKEN_PATH, serveOAuthToken } from "./oauth-token.ts";
 import { STS_PATH, serveSts } from "./sts.ts";
 
@@ -41,6 +41,8 @@ export interface FakeGoogle {
   outage(api: FakeGoogleApi | undefined): void;
   /** How many requests each API has received. */
   requests: Record<FakeGoogleApi, number>;
+  /** What an access token this fake issued stands for (its kind, the user it acts as, its scopes), or undefined. */
+  issued(token: string): IssuedToken | undefined;
   close(): Promise<void>;
 }
 
@@ -101,6 +103,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions): Promise<FakeG
       down = api;
     },
     requests,
+    issued: tokens.lookUp,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,5 +1,6 @@
 import { type GoogleConfig, serviceAccountMethodUrl } from "./federated-client.ts";
 import { googleFetch } from "./google-fetch.ts";
+import { renewingCache } from "./renewing-cache.ts";
 
 /** Domain-wide delegation scopes: read groups, and read users (the Directory resolves a user's key through them). */
 export const DIRECTORY_SCOPES = [
@@ -9,52 +10,69 @@ export const DIRECTORY_SCOPES = [
 const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /** Google accepts delegation JWTs that live at most an hour. */
 const ASSERTION_SECONDS = 3600;
-/** A delegated token is renewed this long before it expires, so no look-up starts with one about to lapse. */
-const RENEW_EARLY_MS = 5 * 60 * 1000;
+/** A delegated token is renewed this long before it expires, so no call starts with one about to lapse. */
+export const RENEW_EARLY_MS = 5 * 60 * 1000;
+
+/** An access token that acts as a Workspace user, and when it expires (epoch milliseconds, on the cache's clock). */
+export interface DelegatedToken {
+  token: string;
+  expiresAt: number;
+}
 
 /**
- * A token that acts as the Workspace admin `google.adminUser`, by domain-wide delegation without a key file: the
- * service account signs the delegation JWT through IAM Credentials `signJwt` (with its own federated token), and the
- * OAuth token endpoint's JWT-bearer grant turns it into an access token with the directory scopes. google-auth-library
- * does this only for a service account key, so these two calls are made here. Cached until near expiry; concurrent
- * callers share one renewal.
+ * Access tokens that act as a Workspace user (`subject`) with some scopes, by domain-wide delegation without a key
+ * file: the service account signs the delegation JWT through IAM Credentials `signJwt` (with its own federated
+ * token), and the OAuth token endpoint's JWT-bearer grant turns it into an access token. google-auth-library does
+ * this only for a service account key, so these two calls are made here. Each (subject, scopes) is cached until it
+ * has less than `minRemainingMs` (default RENEW_EARLY_MS) left; concurrent callers share one renewal.
  */
+export function delegatedTokens(
+  google: GoogleConfig,
+  serviceAccountToken: () => Promise<string>,
+  now: () => number = Date.now,
+): (subject: string, scopes: readonly string[], minRemainingMs?: number) => Promise<DelegatedToken> {
+  const cache = renewingCache(async (key) => {
+    const [subject = "", scopes = ""] = key.split("\u0000");
+    const answer = await delegatedGrant(google, await signDelegationJwt(google, await serviceAccountToken(), subject, scopes));
+    return { token: answer.access_token, expiresAt: now() + answer.expires_in * 1000 };
+  }, now);
+  return (subject, scopes, minRemainingMs = RENEW_EARLY_MS) =>
+    cache(`${subject}\u0000${[...new Set(scopes)].sort().join(" ")}`, minRemainingMs);
+}
+
+/** A token that acts as the Workspace admin `google.adminUser` with the directory scopes. */
 export function delegatedDirectoryTokens(
   google: GoogleConfig,
   serviceAccountToken: () => Promise<string>,
 ): () => Promise<string> {
-  let current: { token: string; renewAt: number } | undefined;
-  let renewing: Promise<string> | undefined;
-  const renew = async () => {
-    const signed = await signDelegationJwt(google, await serviceAccountToken());
-    const answer = await googleFetch<{ access_token: string; expires_in: number }>(
-      "delegation",
-      google.endpoints.oauthToken,
-      {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: signed }),
-      },
-      google.requestTimeoutSeconds,
-    );
-    current = { token: answer.access_token, renewAt: Date.now() + answer.expires_in * 1000 - RENEW_EARLY_MS };
-    return answer.access_token;
-  };
-  return () => {
-    if (current && Date.now() < current.renewAt) return Promise.resolve(current.token);
-    renewing ??= renew().finally(() => {
-      renewing = undefined;
-    });
-    return renewing;
-  };
+  const tokens = delegatedTokens(google, serviceAccountToken);
+  return async () => (await tokens(google.adminUser, DIRECTORY_SCOPES)).token;
 }
 
-async function signDelegationJwt(google: GoogleConfig, serviceAccountToken: string): Promise<string> {
+function delegatedGrant(google: GoogleConfig, assertion: string) {
+  return googleFetch<{ access_token: string; expires_in: number }>(
+    "delegation",
+    google.endpoints.oauthToken,
+    {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: JWT_BEARER, assertion }),
+    },
+    google.requestTimeoutSeconds,
+  );
+}
+
+async function signDelegationJwt(
+  google: GoogleConfig,
+  serviceAccountToken: string,
+  subject: string,
+  scope: string,
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const claims = {
     iss: google.serviceAccount,
-    sub: google.adminUser,
-    scope: DIRECTORY_SCOPES.join(" "),
+    sub: subject,
+    scope,
     aud: google.endpoints.oauthToken,
     iat: now,
     exp: now + ASSERTION_SECONDS,

@@ -21,12 +21,15 @@ export class GoogleStepFailed extends Error {
   readonly unavailable: boolean;
   /** Google's HTTP status, when it answered. */
   readonly status: number | undefined;
+  /** What Google said (or that it did not answer), without the fix: another use of the steps names its own fix. */
+  readonly detail: string;
   constructor(step: GoogleStep, unavailable: boolean, detail: string, status?: number) {
     super(`Google group look-up failed at the ${step} step: ${detail}${unavailable ? "" : ` (${FIX[step]})`}`);
     this.name = "GoogleStepFailed";
     this.step = step;
     this.unavailable = unavailable;
     this.status = status;
+    this.detail = detail;
   }
 }
 
