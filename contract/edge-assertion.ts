@@ -45,7 +45,9 @@ export const EdgeAssertionClaims = z.object({
   // the origin for the groups of the user the assertion names, and opens nothing else. "warm" starts the named
   // user's upstreams at sign-in (POST /servers/warm) and opens nothing else. "upstream-oauth" hands a browser's return
   // from an upstream's consent to the origin (POST /upstream-oauth/callback): it names no user (the state does).
-  purpose: z.enum(["mcp", "audit-delivery", "ops", "groups", "warm", "upstream-oauth"]).default("mcp"),
+  // "own-connections" lists and revokes the named user's own upstream connections (contract/ops-connections.ts) for a
+  // signed-in user of /ops who is not an administrator, and opens nothing else.
+  purpose: z.enum(["mcp", "audit-delivery", "ops", "groups", "warm", "upstream-oauth", "own-connections"]).default("mcp"),
   // The origin instance the edge knows the user is on (its `mcp-origin-instance` name). Only that instance accepts
   // the assertion, so it keeps the assertion's jti in memory instead of claiming it in the shared database; any
   // other instance refuses it with 421, naming itself. Absent when the edge does not know the user's instance yet.

@@ -15,6 +15,7 @@ import { registerGroupsRoute } from "./identity/groups-route.ts";
 import { UPSTREAM_JWKS_PATH } from "./identity/upstream-identity.ts";
 import type { OriginMetrics } from "./metrics/registry.ts";
 import { METRICS_PATH, measureMcpRequests, serveMetrics } from "./metrics/route.ts";
+import { registerOpsConnectionsRoutes } from "./ops/connections-route.ts";
 import { registerOpsDryRunRoute } from "./ops/dry-run-route.ts";
 import { registerOpsPinsRoutes } from "./ops/pins-route.ts";
 import { registerOpsStatsRoute } from "./ops/stats-route.ts";
@@ -106,6 +107,7 @@ export function createOriginApp(parts: OriginParts) {
   registerAuditSearchRoute(app, guarded, parts.auditDatabase);
   registerOpsStatsRoute(app, guarded, parts.auditDatabase);
   registerOpsPinsRoutes(app, guarded, { db: parts.auditDatabase, audit: (event) => parts.auditStore.insert([event]) });
+  registerOpsConnectionsRoutes(app, guarded, { db: parts.auditDatabase, audit: (events) => parts.auditStore.insert(events) });
   registerOpsDryRunRoute(app, guarded, {
     db: parts.auditDatabase,
     policy: parts.policy,
