@@ -16,6 +16,7 @@ import { clearCookie } from "./sign-in/cookies.ts";
 import { finishOpsSignIn } from "./sign-in/finish-sign-in.ts";
 import { opsCaller } from "./sign-in/ops-caller.ts";
 import { startOpsSignIn } from "./sign-in/start-sign-in.ts";
+import { registerOpsConnectionsRoutes } from "./trust/connections-routes.ts";
 
 /** Rows in the live tail. */
 const TAIL_ROWS = 20;
@@ -68,6 +69,7 @@ export function registerOpsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
     });
   app.get(OPS_STYLE_PATH, asset(OPS_STYLE, "text/css; charset=utf-8"));
   app.get(OPS_SCRIPT_PATH, asset(TAIL_SCRIPT, "text/javascript; charset=utf-8"));
+  registerOpsConnectionsRoutes(app);
 }
 
 /** A source's answer, or what the page should say instead of it. */

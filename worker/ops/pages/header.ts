@@ -1,24 +1,29 @@
 import { escapeHtml } from "../../auth/html.ts";
 import type { UserProps } from "../../env.ts";
 import { OPS_DRY_RUN_PAGE_PATH, OPS_PATH, OPS_PINS_PAGE_PATH, OPS_SIGN_IN_PATH } from "../paths.ts";
+import { OPS_CONNECTIONS_PAGE_PATH } from "./connections-paths.ts";
 
 /** The dashboard's pages, in the order the navigation shows them. */
 const PAGES = [
   { path: OPS_PATH, label: "Traffic" },
   { path: OPS_PINS_PAGE_PATH, label: "Pinned definitions" },
   { path: OPS_DRY_RUN_PAGE_PATH, label: "Policy dry run" },
+  { path: OPS_CONNECTIONS_PAGE_PATH, label: "Upstream connections" },
 ] as const;
 
 export type OpsPagePath = (typeof PAGES)[number]["path"];
 
-/** Every page's header: who is signed in, and the links to the dashboard's pages (the current one marked). */
-export function opsHeader(company: string, user: UserProps, current: OpsPagePath): string {
+/**
+ * Every page's header: who is signed in, and the links to the dashboard's pages (the current one marked). A user who
+ * is not an administrator (`navigation: false`) reaches only their own connections, so gets no links.
+ */
+export function opsHeader(company: string, user: UserProps, current: OpsPagePath, navigation = true): string {
   const links = PAGES.map(({ path, label }) =>
     path === current ? `<a href="${path}" aria-current="page">${label}</a>` : `<a href="${path}">${label}</a>`,
   ).join("");
+  const nav = navigation ? `\n<nav aria-label="Dashboard pages" class="pages">${links}</nav>` : "";
   return `<header><span class="brand">${escapeHtml(company)}: operations</span>
-<span>Signed in as ${escapeHtml(user.email ?? user.sub)} · <a href="${OPS_SIGN_IN_PATH}">switch account</a></span></header>
-<nav aria-label="Dashboard pages" class="pages">${links}</nav>`;
+<span>Signed in as ${escapeHtml(user.email ?? user.sub)} · <a href="${OPS_SIGN_IN_PATH}">switch account</a></span></header>${nav}`;
 }
 
 /** A problem the page shows instead of its data. */
