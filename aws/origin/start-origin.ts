@@ -28,6 +28,7 @@ import { edgeKeys } from "./trust/jwks.ts";
 import { createReplayGuard } from "./trust/replay-guard.ts";
 import { createAssertionVerifier } from "./trust/verify-assertion.ts";
 import { upstreamOAuthFromConfig } from "./upstream-auth/from-config.ts";
+import { googleUserTokens } from "./upstream-credentials/google-user-tokens.ts";
 
 export interface RunningOrigin {
   url: string;
@@ -41,7 +42,7 @@ export interface RunningOrigin {
 
 /**
  * Starts the origin: database (migrated), assertion gate, stdio hosting, HTTP. Stops what it started if a later step fails.
- * `awsCredentials` replaces the AWS SDK's default chain for the Google look-up (the local fakes' keys).
+ * `awsCredentials` replaces the AWS SDK's default chain for Google (the groups look-up and users' Google tokens; the local fakes' keys).
  */
 export async function startOrigin(
   config: OriginConfig,
@@ -70,7 +71,14 @@ export async function startOrigin(
     servers: config.servers,
     idleTimeoutMs: config.stdio.idleTimeoutSeconds * 1000,
     maxProcesses: config.stdio.maxProcesses,
-    host: { ...relay, pins, guardrailsOf: (server) => guardrails.get(server), approvals, upstreamOAuth },
+    host: {
+      ...relay,
+      pins,
+      guardrailsOf: (server) => guardrails.get(server),
+      approvals,
+      upstreamOAuth,
+      googleTokens: config.google && googleUserTokens(config.google, options.awsCredentials),
+    },
     children: metrics.children,
     log,
   });

@@ -11,6 +11,8 @@ import type { SecretsProvider } from "../secrets/provider.ts";
 import { oauthHost } from "../upstream-auth/oauth-host.ts";
 import { upstreamTokenFetch } from "../upstream-auth/token-fetch.ts";
 import type { UpstreamOAuth } from "../upstream-auth/upstream-oauth.ts";
+import { googleCredentialsHost, type InjectedCredentials } from "../upstream-credentials/google-credentials-host.ts";
+import type { GoogleUserTokens } from "../upstream-credentials/google-user-tokens.ts";
 import { ExchangeRegistry } from "./exchange-registry.ts";
 import { forwardingServer, type InflightRequest, type UpstreamLink } from "./forwarding-server.ts";
 import { parseRequestBody } from "./parsed-request.ts";
@@ -75,11 +77,21 @@ export interface HostOptions {
   shared?: boolean;
   /** Each user's OAuth client toward servers configured with `oauth` (absent: such servers get no token). */
   upstreamOAuth?: UpstreamOAuth;
+  /** Users' Google tokens for servers configured with `googleCredentials` (absent: such servers cannot start). */
+  googleTokens?: GoogleUserTokens;
 }
 
 /** Connects to the upstream (negotiating its era) and puts the forwarding endpoint in front of it. */
 export async function startUpstreamHost(spec: UpstreamServer, options: HostOptions, firstCaller: Caller): Promise<UpstreamHost> {
   const oauth = options.upstreamOAuth;
+  const google = spec.googleCredentials;
+  if (google)
+    return googleCredentialsHost({
+      credentials: google,
+      caller: firstCaller,
+      tokens: options.googleTokens,
+      connect: (injected) => connectHost(spec, options, firstCaller, injected),
+    });
   if (spec.transport !== "http" || !spec.oauth || !oauth) return connectHost(spec, options, firstCaller);
   // An OAuth-protected upstream refuses even the handshake until the user has consented: connected on first need.
   return oauthHost({
@@ -89,7 +101,12 @@ export async function startUpstreamHost(spec: UpstreamServer, options: HostOptio
   });
 }
 
-async function connectHost(spec: UpstreamServer, options: HostOptions, firstCaller: Caller): Promise<UpstreamHost> {
+async function connectHost(
+  spec: UpstreamServer,
+  options: HostOptions,
+  firstCaller: Caller,
+  injected: InjectedCredentials = {},
+): Promise<UpstreamHost> {
   let latestCaller = firstCaller;
   const user = () => ({ sub: latestCaller.sub, email: latestCaller.email, groups: latestCaller.groups });
   const owner = () => ({ sub: latestCaller.sub, email: latestCaller.email, server: latestCaller.server });
@@ -97,7 +114,13 @@ async function connectHost(spec: UpstreamServer, options: HostOptions, firstCall
     spec.transport === "http" && spec.oauth && options.upstreamOAuth
       ? upstreamTokenFetch(options.upstreamOAuth, owner, spec)
       : undefined;
-  const credentials = { identity: options.identity, secrets: options.secrets, user, send };
+  const credentials = {
+    identity: options.identity,
+    secrets: options.secrets,
+    user,
+    send: injected.send ?? send,
+    env: injected.env,
+  };
   const opened = openTransport(spec, credentials, options.log, options.children);
   const { transport } = opened;
   const inflight = new Set<InflightRequest>();

@@ -19,6 +19,8 @@ export interface UpstreamCredentials {
   user: () => UpstreamUser;
   /** Sends an HTTP upstream's requests (an OAuth-protected one's adds the user's own token); unset: plain fetch. */
   send?: typeof fetch;
+  /** A stdio child's environment beyond the server's `env`: the user's own credentials (`googleCredentials`). */
+  env?: Record<string, string>;
 }
 
 /** Told of each stdio child's start and end (the origin's metrics count them); hosting works the same without one. */
@@ -53,7 +55,7 @@ export function openTransport(
   const transport = new StdioClientTransport({
     command: spec.command,
     args: spec.args,
-    env: { ...getDefaultEnvironment(), ...spec.env },
+    env: { ...getDefaultEnvironment(), ...spec.env, ...credentials.env },
     cwd: spec.cwd,
     stderr: "pipe",
   });

@@ -1,0 +1,105 @@
+import { type Caller, onBodyEnd, type UpstreamHost } from "../hosting/upstream-host.ts";
+
+/** One child and the expiry of the credential it was started with. */
+export interface Generation {
+  host: UpstreamHost;
+  expiresAt: number;
+}
+
+interface Running extends Generation {
+  inflight: number;
+  retired: boolean;
+}
+
+export interface RecycledHostParts {
+  /** Starts a child with a credential fresh enough to live a while. */
+  start: () => Promise<Generation>;
+  /** Whether a child started with a credential expiring then must give way to a new one before the next request. */
+  needsRenewal: (expiresAt: number) => boolean;
+  /** The JSON-RPC error a request gets when no new child could be started (the message says what to fix). */
+  refused: (error: unknown) => { code: number; message: string };
+}
+
+/**
+ * A user's stdio upstream whose credential was handed to the child at spawn (its environment cannot change later).
+ * When the credential nears expiry, the next request starts a new child with a fresh one and goes there; the old
+ * child finishes the requests it is serving (a `subscriptions/listen` stream included) and is then stopped.
+ */
+export async function tokenRecycledHost(parts: RecycledHostParts): Promise<UpstreamHost> {
+  const open = new Set<Running>();
+  let markClosed: () => void = () => {};
+  const closed = new Promise<void>((resolve) => {
+    markClosed = resolve;
+  });
+  const start = async (): Promise<Running> => {
+    const generation: Running = { ...(await parts.start()), inflight: 0, retired: false };
+    open.add(generation);
+    // Only the current child's end ends this host (a crash: the pool starts afresh); a retired one was expected to end.
+    generation.host.closed.then(() => {
+      open.delete(generation);
+      if (!generation.retired) markClosed();
+    });
+    return generation;
+  };
+  const stopIfDone = (generation: Running) => {
+    if (generation.retired && generation.inflight === 0) void generation.host.close().catch(() => {});
+  };
+  let current = await start();
+  let replacing: Promise<Running> | undefined;
+  const fresh = (): Promise<Running> => {
+    if (!parts.needsRenewal(current.expiresAt)) return Promise.resolve(current);
+    replacing ??= start()
+      .then((next) => {
+        const old = current;
+        current = next;
+        old.retired = true;
+        stopIfDone(old);
+        return next;
+      })
+      .finally(() => {
+        replacing = undefined;
+      });
+    return replacing;
+  };
+
+  return {
+    get pid() {
+      return current.host.pid;
+    },
+    era: current.host.era,
+    active: 0,
+    lastUsed: Date.now(),
+    closed,
+    async fetch(request: Request, caller: Caller) {
+      let generation: Running;
+      try {
+        generation = await fresh();
+      } catch (error) {
+        return refusal(request, parts.refused(error));
+      }
+      generation.inflight++;
+      const done = () => {
+        generation.inflight--;
+        stopIfDone(generation);
+      };
+      try {
+        return onBodyEnd(await generation.host.fetch(request, caller), done);
+      } catch (error) {
+        done();
+        throw error;
+      }
+    },
+    async close() {
+      for (const generation of open) generation.retired = true;
+      await Promise.all([...open].map((generation) => generation.host.close()));
+      markClosed();
+    },
+  };
+}
+
+/** A JSON-RPC error answering the request (its id, when its body says). */
+async function refusal(request: Request, error: { code: number; message: string }): Promise<Response> {
+  const body = (await request.json().catch(() => undefined)) as { id?: unknown } | undefined;
+  const id = typeof body?.id === "string" || typeof body?.id === "number" ? body.id : null;
+  return Response.json({ jsonrpc: "2.0", id, error }, { status: 503 });
+}
