@@ -9,7 +9,7 @@ import { type LocalSystem, type LocalSystemOptions, startLocalSystem } from "../
  * (or the PostgreSQL server in DATABASE_URL). Output is kept and printed only if start-up fails.
  */
 export async function startTestSystem(
-  options: Pick<LocalSystemOptions, "originInstances" | "originFile" | "groupsFreshness"> = {},
+  options: Pick<LocalSystemOptions, "originInstances" | "originFile" | "groupsFreshness" | "autoSignIn"> = {},
 ): Promise<LocalSystem & { dataDir: string; ports: LocalSystemOptions["ports"] }> {
   const dataDir = await mkdtemp(join(tmpdir(), "mcp-edge-e2e-"));
   const output: string[] = [];

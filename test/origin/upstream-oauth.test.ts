@@ -76,13 +76,13 @@ async function whoami(sub: string, extra: Record<string, unknown> = {}, capabili
   return ((await messagesOf(response)) as Answer[]).find((message) => message.result || message.error) as Answer;
 }
 
-/** Plays the user's browser: the upstream's authorization server consents at once and sends it to the edge callback. */
-async function consentAt(link: string) {
+/** Plays the user's browser (signed in at the edge as `sub`): the upstream's AS consents at once and sends it back. */
+async function consentAt(link: string, sub: string) {
   const answer = await fetch(link, { redirect: "manual" });
   const back = new URL(answer.headers.get("location") ?? "");
   expect(`${back.origin}${back.pathname}`).toBe(REDIRECT_URI);
   const query = Object.fromEntries(back.searchParams) as { state: string; code?: string; iss?: string };
-  return oauth.complete(query);
+  return oauth.complete(query, { sub });
 }
 
 /** First use through the consent: the call answers with the question, the link is followed, the retry runs. */
@@ -91,7 +91,7 @@ async function connect(sub: string): Promise<string> {
   const ask = first.result?.inputRequests?.[CONSENT_INPUT_KEY];
   expect(ask?.method).toBe("elicitation/create");
   expect(ask?.params.mode).toBe("url");
-  expect(await consentAt(ask?.params.url ?? "")).toEqual({ ok: true, server: "files", email: `${sub}@example.com` });
+  expect(await consentAt(ask?.params.url ?? "", sub)).toEqual({ ok: true, server: "files", email: `${sub}@example.com` });
   const retried = await whoami(sub, {
     inputResponses: { [CONSENT_INPUT_KEY]: { action: "accept" } },
     requestState: first.result?.requestState,
@@ -123,14 +123,19 @@ describe("OAuth-protected upstreams", () => {
     expect(refused.error?.data?.url).toContain("/authorize?");
   });
 
-  it("takes each state once: a replayed callback is refused", async () => {
+  it("takes each state once, for its own user only: a replayed callback or another user's browser is refused", async () => {
     const first = await whoami("dave");
     const link = first.result?.inputRequests?.[CONSENT_INPUT_KEY]?.params.url ?? "";
     const back = new URL((await fetch(link, { redirect: "manual" })).headers.get("location") ?? "");
     const query = Object.fromEntries(back.searchParams) as { state: string; code: string };
-    expect((await oauth.complete(query)).ok).toBe(true);
-    expect(await oauth.complete(query)).toEqual({ ok: false, message: expect.stringContaining("used already or expired") });
-    expect(await oauth.complete({ state: "forged", code: "x" })).toMatchObject({ ok: false });
+    expect((await oauth.complete(query, { sub: "dave" })).ok).toBe(true);
+    expect(await oauth.complete(query, { sub: "dave" })).toEqual({
+      ok: false,
+      message: expect.stringContaining("used already or expired"),
+    });
+    expect(await oauth.complete({ state: "forged", code: "x" }, { sub: "dave" })).toMatchObject({ ok: false });
+    const link2 = (await whoami("frank")).result?.inputRequests?.[CONSENT_INPUT_KEY]?.params.url ?? "";
+    expect(await consentAt(link2, "mallory")).toEqual({ ok: false, message: expect.stringContaining("made for another user") });
   });
 
   it("keeps two users' tokens apart", async () => {
@@ -158,7 +163,7 @@ describe("OAuth-protected upstreams", () => {
     expect(again.result?.inputRequests?.[CONSENT_INPUT_KEY]?.params.mode).toBe("url");
     expect((await whoami("bob")).result?.content?.[0]?.text).toMatch(/^account-\d+$/);
     const link = again.result?.inputRequests?.[CONSENT_INPUT_KEY]?.params.url ?? "";
-    expect((await consentAt(link)).ok).toBe(true);
+    expect((await consentAt(link, "alice")).ok).toBe(true);
     const retried = await whoami("alice", {
       inputResponses: { [CONSENT_INPUT_KEY]: { action: "accept" } },
       requestState: again.result?.requestState,

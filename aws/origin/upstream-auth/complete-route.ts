@@ -7,8 +7,8 @@ type OriginEnv = { Variables: AssertionVariables };
 
 /**
  * POST /upstream-oauth/complete: the edge hands over a browser's return from an upstream's consent (code, state, iss).
- * Only an assertion minted for this purpose is accepted; it names no user: the state, bound at the origin to the user
- * it was shown to, single use and short-lived, decides whose connection this completes.
+ * Only an assertion minted for this purpose is accepted. It names the user the browser signed in as at the edge; the
+ * state (single use, short-lived) completes only if it was made for that same user.
  */
 export function registerUpstreamOAuthRoute(
   app: Hono<OriginEnv>,
@@ -25,7 +25,7 @@ export function registerUpstreamOAuthRoute(
     const answer = (await c.req.json().catch(() => undefined)) as UpstreamOAuthReturn | undefined;
     if (typeof answer?.state !== "string") return c.json({ ok: false, message: "the link back carried no state" }, 400);
     try {
-      return c.json(await oauth.complete(answer));
+      return c.json(await oauth.complete(answer, { sub: c.var.assertion.sub, email: c.var.assertion.email }));
     } catch (error) {
       // The message names the step (never a token); the user gets a plain next step.
       log(`upstream OAuth: completing an authorization failed: ${(error as Error).message}`);

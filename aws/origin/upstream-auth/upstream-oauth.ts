@@ -62,8 +62,12 @@ export class UpstreamOAuth {
     return authorizationUrl;
   }
 
-  /** Completes the consent a state began: exchanges the code and stores the user's tokens. */
-  async complete(answer: UpstreamOAuthReturn): Promise<UpstreamOAuthOutcome> {
+  /**
+   * Completes the consent a state began, for the user whose browser brought it back (signed in at the edge): exchanges
+   * the code and stores the user's tokens. A state made for another user is used up and refused: a forwarded link
+   * never connects someone else's upstream account.
+   */
+  async complete(answer: UpstreamOAuthReturn, browser: { sub: string; email?: string }): Promise<UpstreamOAuthOutcome> {
     const taken = await this.#parts.pending.take(answer.state);
     if (!taken) {
       return {
@@ -72,6 +76,13 @@ export class UpstreamOAuth {
       };
     }
     const { owner, pending } = taken;
+    if (owner.sub !== browser.sub) {
+      this.#parts.log(`upstream OAuth: a consent link for server "${owner.server}" came back signed in as another user; refused`);
+      return {
+        ok: false,
+        message: `this link was made for another user of the gateway, not for you (${browser.email ?? browser.sub}); it no longer works. Connect from your own MCP client: call the tool there`,
+      };
+    }
     if (answer.error || !answer.code) {
       return {
         ok: false,

@@ -1,0 +1,101 @@
+import type { Context } from "hono";
+import type { EdgeConfig } from "../../contract/config/schema.ts";
+import type { UpstreamOAuthReturn } from "../../contract/upstream-oauth.ts";
+import { AUTHORIZE_PATH, edgeOAuth, TOKEN_PATH } from "../auth/authorization-server.ts";
+import { MCP_SCOPE } from "../auth/grantable-scopes.ts";
+import { createPkce, randomToken } from "../auth/idp/pkce.ts";
+import { edgeConfig } from "../config.ts";
+import type { EdgeEnv, UserProps } from "../env.ts";
+import { opsResource } from "../ops/paths.ts";
+import { consentClientId } from "./consent-client.ts";
+import { consentSignInCookie, consentSignInOf } from "./consent-cookie.ts";
+
+/** Where the edge's own authorization server sends the browser back after it signed in. */
+export const CONSENT_SIGNED_IN_PATH = "/upstream-oauth/signed-in";
+
+type EdgeContext = Context<{ Bindings: EdgeEnv }>;
+
+/** The browser's sign-in is over: who it is and what the upstream returned, or why it cannot go on. */
+export type ConsentSignInResult =
+  | { user: UserProps; clientId: string; returned: UpstreamOAuthReturn }
+  | { status: 400 | 403 | 502; problem: string };
+
+const redirectUriOf = (config: EdgeConfig) => `${config.publicUrl}${CONSENT_SIGNED_IN_PATH}`;
+
+/**
+ * The browser came back from an upstream's consent: before the origin may store anything, it signs in at the edge's
+ * own /authorize (the consent page and identity provider every MCP client uses), so the origin can check that the
+ * user who signed in is the user the link was made for. The upstream's return waits in an HttpOnly cookie of this
+ * browser with the sign-in's state and PKCE verifier, so only this browser can finish.
+ */
+export async function startConsentSignIn(c: EdgeContext, returned: UpstreamOAuthReturn): Promise<Response> {
+  const config = edgeConfig(c.env);
+  const redirectUri = redirectUriOf(config);
+  const pkce = await createPkce();
+  const state = randomToken();
+  const query = new URLSearchParams({
+    response_type: "code",
+    client_id: await consentClientId(c.env, edgeOAuth(config).authorizationServer.getOAuthApi(c.env), redirectUri),
+    redirect_uri: redirectUri,
+    scope: MCP_SCOPE,
+    state,
+    code_challenge: pkce.challenge,
+    code_challenge_method: "S256",
+    // The dashboard's resource opens no MCP server; the token is read for who signed in, then revoked.
+    resource: opsResource(config),
+  });
+  const headers = new Headers({ location: `${config.publicUrl}${AUTHORIZE_PATH}?${query}`, "cache-control": "no-store" });
+  headers.append("set-cookie", consentSignInCookie(config, { state, verifier: pkce.verifier, returned }));
+  return new Response(null, { status: 302, headers });
+}
+
+/**
+ * GET /upstream-oauth/signed-in: the state must be the one this browser's cookie holds; the code is exchanged (with
+ * the cookie's PKCE verifier) at the edge's own token endpoint, the token read for the user, and its grant revoked at
+ * once: it was needed for this one question, and no session stays behind.
+ */
+export async function finishConsentSignIn(c: EdgeContext): Promise<ConsentSignInResult> {
+  const config = edgeConfig(c.env);
+  const signIn = consentSignInOf(c, config);
+  const params = new URL(c.req.url).searchParams;
+  if (!signIn) {
+    return {
+      status: 400,
+      problem: "This sign-in was not started in this browser, or took too long. Call the tool again for a new link.",
+    };
+  }
+  if (params.get("state") !== signIn.state) return { status: 400, problem: "This sign-in does not belong to this browser." };
+  const code = params.get("code");
+  if (!code) {
+    const why = params.get("error") ?? "no code";
+    return { status: 403, problem: `You did not sign in (${why}), so no account was connected. Call the tool again to retry.` };
+  }
+  const server = edgeOAuth(config).authorizationServer;
+  const oauth = server.getOAuthApi(c.env);
+  const clientId = await consentClientId(c.env, oauth, redirectUriOf(config));
+  const exchange = new Request(`${config.publicUrl}${TOKEN_PATH}`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: redirectUriOf(config),
+      client_id: clientId,
+      code_verifier: signIn.verifier,
+      resource: opsResource(config),
+    }),
+  });
+  const answer = await server.fetch(exchange, c.env, c.executionCtx as ExecutionContext);
+  const token = answer.ok
+    ? await oauth.unwrapToken<UserProps>(((await answer.json()) as { access_token: string }).access_token)
+    : null;
+  if (!token) {
+    console.warn(`upstream consent sign-in: the token endpoint answered ${answer.status}`);
+    return { status: 502, problem: "Your sign-in could not be completed: its code was refused. Call the tool again." };
+  }
+  await oauth.revokeGrant(token.grantId, token.userId);
+  return { user: token.grant.props, clientId, returned: signIn.returned };
+}
+
+/** The Set-Cookie value that ends the sign-in in this browser (sent with every answer of the return). */
+export const endConsentSignIn = (config: EdgeConfig): string => consentSignInCookie(config, undefined);
