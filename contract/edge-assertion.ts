@@ -44,7 +44,8 @@ export const EdgeAssertionClaims = z.object({
   // audit ingest; an assertion minted for a user's MCP call cannot post audit events, nor the reverse. "groups" asks
   // the origin for the groups of the user the assertion names, and opens nothing else. "warm" starts the named
   // user's upstreams at sign-in (POST /servers/warm) and opens nothing else. "upstream-oauth" hands a browser's return
-  // from an upstream's consent to the origin (POST /upstream-oauth/callback): it names no user (the state does).
+  // from an upstream's consent to the origin (POST /upstream-oauth/complete), naming the user that browser signed in
+  // as at the edge: the origin completes the state only if it was made for that user.
   // "own-connections" lists and revokes the named user's own upstream connections (contract/ops-connections.ts) for a
   // signed-in user of /ops who is not an administrator, and opens nothing else.
   purpose: z.enum(["mcp", "audit-delivery", "ops", "groups", "warm", "upstream-oauth", "own-connections"]).default("mcp"),
