@@ -424,200 +424,201 @@ export const EdgeConfig = z.strictObject({
 });
 export type EdgeConfig = z.infer<typeof EdgeConfig>;
 
-export const OriginConfig = z
-  .strictObject({
-    /** Interface and port the origin listens on. In AWS the ALB reaches it on 0.0.0.0. */
-    host: z.string().default("127.0.0.1"),
-    port: z.number().int().min(1).max(65_535).default(8788),
-    /** This origin's URL as the edge names it (the edge's `originUrl`): the `aud` assertions must carry. */
-    publicUrl: ServiceUrl,
-    /** The edge's `publicUrl`: the `iss` assertions must carry. */
-    edgeIssuer: ServiceUrl,
-    /** Where the edge publishes its assertion-signing keys; defaults to `<edgeIssuer>/.well-known/edge-jwks.json`. */
-    edgeJwksUrl: ServiceUrl.optional(),
-    /** PostgreSQL for audit and the replay guard. Without it `npm start` runs an embedded one. */
-    databaseUrl: z.string().startsWith("postgres", "expected a postgres:// or postgresql:// URL").optional(),
-    /** Connections the origin keeps to it (the embedded database takes exactly one). */
-    databasePoolMax: z.number().int().min(1).max(100).default(10),
-    /** The upstream MCP servers, by name. */
-    servers: z.record(ServerName, UpstreamServer).default({}),
-    /**
-     * Who may use which servers and tools (contract/config/policy.ts, docs/policy.md). Absent: every signed-in user
-     * may use every server and tool (the origin says so at start). Present: only what a rule allows.
-     */
-    policy: Policy.optional(),
-    /** The aggregated endpoint `/mcp`: every server a user may use, behind one address. */
-    aggregate: z
-      .strictObject({
-        /** A server that has not answered a list (or started) within this many seconds is left out of that answer. */
-        upstreamTimeoutSeconds: z.number().min(0.1).max(120).default(10),
-      })
-      .prefault({}),
-    stdio: z
-      .strictObject({
-        /** A user's child process is stopped after this long without a request. */
-        idleTimeoutSeconds: z.number().int().min(1).default(600),
-        /**
-         * At most this many children (and HTTP upstream connections) at once across all users. At the bound the least
-         * recently used idle one is stopped to make room; only when every one is busy is the next spawn refused (503).
-         */
-        maxProcesses: z.number().int().min(1).default(100),
-      })
-      .prefault({}),
-    /**
-     * HMAC key (at least 32 characters) that seals the state of input-required exchanges (`requestState`). Every
-     * origin instance must have the same one, so that a retry reaching another instance is still recognised.
-     * A secret. Unset, each instance makes its own at start and says so in its log (fine for one instance).
-     */
-    requestStateKey: z.string().min(32, "expected at least 32 characters (a random secret)").optional(),
-    /** How the origin relays MCP to upstreams. */
-    relay: z
-      .strictObject({
-        /** An upstream request with no answer and no progress for this long fails with a clean error. */
-        requestTimeoutSeconds: z.number().int().min(1).max(3600).default(300),
-        /** A call that asked the client for input (sampling, elicitation, roots) waits this long for the client's retry. */
-        inputWaitSeconds: z.number().int().min(10).max(3600).default(600),
-        /** SSE comment every this many seconds on long responses, so idle-cutting proxies keep them open (0 disables). */
-        keepAliveSeconds: z.number().int().min(0).max(300).default(15),
-      })
-      .prefault({}),
-    /** How the origin vouches for users towards HTTP upstreams. */
-    upstreamIdentity: z
-      .strictObject({
-        /**
-         * Private EC P-256 JWK (with `kid`) the origin signs identity JWTs with; its public half is served at
-         * /.well-known/jwks.json. A secret, the same on every instance. Unset, each instance makes its own at start.
-         */
-        signingKey: z.string().min(1).optional(),
-        /** Lifetime of an identity JWT, in seconds. */
-        ttlSeconds: z.number().int().min(30).max(3600).default(300),
-      })
-      .prefault({}),
-    /**
-     * This instance's name in the stickiness cookie (`MCP_ORIGIN`) the balancer keys on. Defaults to the host
-     * name and process id, which is unique per ECS task. A random part is added at each start: assertions the edge
-     * bound to an earlier run of the task (remembered only in its memory) are then refused as another instance's.
-     */
-    instanceId: z
-      .string()
-      .regex(/^[A-Za-z0-9._-]{1,64}$/, "expected 1-64 letters, digits, dots, dashes or underscores")
-      .optional(),
-    /** The audit trail in PostgreSQL. */
-    audit: z
-      .strictObject({
-        /** Events older than this many days are deleted (at start, then hourly). Unset keeps them forever. */
-        retentionDays: z.number().int().min(1).max(36_500).optional(),
-        /** Signed checkpoints of the audit hash chains: each chain's head, signed now and then (docs/audit.md). */
-        checkpoints: z
-          .strictObject({
-            /** A chain's head is signed once this many rows were added to it since its last checkpoint. */
-            everyRows: z.number().int().min(1).max(1_000_000).default(1000),
-            /** And at least this often while rows keep arriving: a head with new rows older than this is signed. */
-            everySeconds: z.number().int().min(1).max(86_400).default(300),
-            /** `kms`: an asymmetric AWS KMS key (ECDSA_SHA_256) signs, for production. `local`: a P-256 key of the origin's own. */
-            signer: z.enum(["local", "kms"]).default("local"),
-            /** With `kms`: the key's id, ARN or alias (`alias/mcp-audit-checkpoints`); its spec must be ECC_NIST_P256, usage SIGN_VERIFY. */
-            kmsKeyId: z.string().min(1).optional(),
-            /** With `kms`: the key's region. Unset: AWS_REGION or AWS_DEFAULT_REGION. */
-            kmsRegion: AwsRegion.optional(),
-            /** With `kms`: another KMS endpoint. Change it only to point at a stand-in (the tests' fake KMS). */
-            kmsEndpoint: z.url().optional(),
-            /** With `local`: the private EC P-256 key, as a PKCS#8 PEM or a JWK. A secret. */
-            localKey: z.string().min(1).optional(),
-            /**
-             * With `local` and no `localKey`: a file holding the key, made (mode 0600) on first start if missing. Neither
-             * set: a key is made for each run and only its public half is kept (in the database), which proves little.
-             */
-            localKeyFile: z.string().min(1).optional(),
-          })
-          .refine((checkpoints) => checkpoints.signer !== "kms" || checkpoints.kmsKeyId !== undefined, {
-            path: ["kmsKeyId"],
-            message: 'expected the KMS key id, ARN or alias with signer "kms"',
-          })
-          .prefault({}),
-      })
-      .prefault({}),
-    /**
-     * The vault of users' upstream OAuth tokens (docs/upstream-credentials.md): each row is sealed with AES-256-GCM under a
-     * data key of its own, itself encrypted by AWS KMS (`kmsKeyId`) or, for `npm start`, by a local key.
-     */
-    upstreamVault: z
-      .strictObject({
-        /** A symmetric KMS key (SYMMETRIC_DEFAULT) whose GenerateDataKey and Decrypt the origin's role may call. Unset: the local key. */
-        kmsKeyId: z.string().min(1).optional(),
-        /** With `kmsKeyId`: the key's region. Unset: AWS_REGION or AWS_DEFAULT_REGION. */
-        kmsRegion: AwsRegion.optional(),
-        /** With `kmsKeyId`: another KMS endpoint. Change it only to point at a stand-in (the tests' fake KMS). */
-        kmsEndpoint: z.url().optional(),
-        /**
-         * Without `kmsKeyId`: the key-encryption key, 32 bytes in base64. A secret. Unset too: a key made for each run, so
-         * stored tokens are unreadable after a restart and users consent again (fine for `npm start`, never for production).
-         */
-        localKey: z
-          .string()
-          .regex(/^[A-Za-z0-9+/]{43}=$/, "expected 32 bytes in base64 (openssl rand -base64 32)")
-          .optional(),
-      })
-      .prefault({}),
-    /** Prometheus metrics (docs/metrics.md). */
-    metrics: z
-      .strictObject({
-        /** A second port serving only GET /metrics, without an assertion, for a scraper inside the VPC (never behind the ALB). Unset: none. */
-        port: z.number().int().min(1).max(65_535).optional(),
-      })
-      .prefault({}),
-    /**
-     * Google Workspace groups for the edge (GET /identity/groups), read from the Admin Directory API through Workload
-     * Identity Federation: the task's AWS credentials are exchanged at Google's STS, the service account is
-     * impersonated, and domain-wide delegation acts as `adminUser` (docs/google-workspace.md). Unset: no such route.
-     */
-    google: z
-      .strictObject({
-        /** The workload identity pool provider: `//iam.googleapis.com/projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>`. */
-        audience: z
-          .string()
-          .regex(
-            /^\/\/iam\.googleapis\.com\/projects\/[^/]+\/locations\/global\/workloadIdentityPools\/[^/]+\/providers\/[^/]+$/,
-            "expected //iam.googleapis.com/projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>",
-          ),
-        /** The service account impersonated (its e-mail). It needs domain-wide delegation and Token Creator on itself. */
-        serviceAccount: z.email({
-          message: "expected the service account's e-mail, such as groups-reader@project.iam.gserviceaccount.com",
-        }),
-        /** The Workspace user the service account acts as through domain-wide delegation; it needs a role that reads groups. */
-        adminUser: z.email({ message: "expected a Workspace administrator's e-mail" }),
-        /** AWS region of the task's credentials (the signed GetCallerIdentity request names it). Unset: AWS_REGION or AWS_DEFAULT_REGION. */
-        awsRegion: AwsRegion.optional(),
-        /** How long the origin reuses a user's groups before asking the Directory again (0: every time). */
-        cacheSeconds: z.number().int().min(0).max(3600).default(60),
-        /** Each call to Google gives up after this many seconds. */
-        requestTimeoutSeconds: z.number().int().min(1).max(60).default(10),
-        /** Google's endpoints. Change them only to point at stand-ins (the local fakes of `npm start` and the tests). */
-        endpoints: z
-          .strictObject({
-            /** Security Token Service token exchange (`token_url`). */
-            sts: ServiceUrl.default("https://sts.googleapis.com/v1/token"),
-            /** IAM Credentials API root (generateAccessToken, signJwt). */
-            iamCredentials: ServiceUrl.default("https://iamcredentials.googleapis.com"),
-            /** OAuth token endpoint of the JWT-bearer grant; also the `aud` of the delegation JWT. */
-            oauthToken: ServiceUrl.default("https://oauth2.googleapis.com/token"),
-            /** Admin SDK root (`/admin/directory/v1/groups`). */
-            directory: ServiceUrl.default("https://admin.googleapis.com"),
-          })
-          .prefault({}),
-      })
-      .optional(),
-  })
-  .superRefine((origin, context) => {
-    // A server's Google credentials come through the same federation as the groups look-up.
-    if (origin.google) return;
-    for (const [name, server] of Object.entries(origin.servers))
-      if (server.googleCredentials)
-        context.addIssue({
-          code: "custom",
-          path: ["servers", name, "googleCredentials"],
-          message:
-            "expected the origin's google block (Workload Identity Federation and the service account, docs/google-workspace.md) with googleCredentials",
-        });
-  });
+const OriginFields = z.strictObject({
+  /** Interface and port the origin listens on. In AWS the ALB reaches it on 0.0.0.0. */
+  host: z.string().default("127.0.0.1"),
+  port: z.number().int().min(1).max(65_535).default(8788),
+  /** This origin's URL as the edge names it (the edge's `originUrl`): the `aud` assertions must carry. */
+  publicUrl: ServiceUrl,
+  /** The edge's `publicUrl`: the `iss` assertions must carry. */
+  edgeIssuer: ServiceUrl,
+  /** Where the edge publishes its assertion-signing keys; defaults to `<edgeIssuer>/.well-known/edge-jwks.json`. */
+  edgeJwksUrl: ServiceUrl.optional(),
+  /** PostgreSQL for audit and the replay guard. Without it `npm start` runs an embedded one. */
+  databaseUrl: z.string().startsWith("postgres", "expected a postgres:// or postgresql:// URL").optional(),
+  /** Connections the origin keeps to it (the embedded database takes exactly one). */
+  databasePoolMax: z.number().int().min(1).max(100).default(10),
+  /** The upstream MCP servers, by name. */
+  servers: z.record(ServerName, UpstreamServer).default({}),
+  /**
+   * Who may use which servers and tools (contract/config/policy.ts, docs/policy.md). Absent: every signed-in user
+   * may use every server and tool (the origin says so at start). Present: only what a rule allows.
+   */
+  policy: Policy.optional(),
+  /** The aggregated endpoint `/mcp`: every server a user may use, behind one address. */
+  aggregate: z
+    .strictObject({
+      /** A server that has not answered a list (or started) within this many seconds is left out of that answer. */
+      upstreamTimeoutSeconds: z.number().min(0.1).max(120).default(10),
+    })
+    .prefault({}),
+  stdio: z
+    .strictObject({
+      /** A user's child process is stopped after this long without a request. */
+      idleTimeoutSeconds: z.number().int().min(1).default(600),
+      /**
+       * At most this many children (and HTTP upstream connections) at once across all users. At the bound the least
+       * recently used idle one is stopped to make room; only when every one is busy is the next spawn refused (503).
+       */
+      maxProcesses: z.number().int().min(1).default(100),
+    })
+    .prefault({}),
+  /**
+   * HMAC key (at least 32 characters) that seals the state of input-required exchanges (`requestState`). Every
+   * origin instance must have the same one, so that a retry reaching another instance is still recognised.
+   * A secret. Unset, each instance makes its own at start and says so in its log (fine for one instance).
+   */
+  requestStateKey: z.string().min(32, "expected at least 32 characters (a random secret)").optional(),
+  /** How the origin relays MCP to upstreams. */
+  relay: z
+    .strictObject({
+      /** An upstream request with no answer and no progress for this long fails with a clean error. */
+      requestTimeoutSeconds: z.number().int().min(1).max(3600).default(300),
+      /** A call that asked the client for input (sampling, elicitation, roots) waits this long for the client's retry. */
+      inputWaitSeconds: z.number().int().min(10).max(3600).default(600),
+      /** SSE comment every this many seconds on long responses, so idle-cutting proxies keep them open (0 disables). */
+      keepAliveSeconds: z.number().int().min(0).max(300).default(15),
+    })
+    .prefault({}),
+  /** How the origin vouches for users towards HTTP upstreams. */
+  upstreamIdentity: z
+    .strictObject({
+      /**
+       * Private EC P-256 JWK (with `kid`) the origin signs identity JWTs with; its public half is served at
+       * /.well-known/jwks.json. A secret, the same on every instance. Unset, each instance makes its own at start.
+       */
+      signingKey: z.string().min(1).optional(),
+      /** Lifetime of an identity JWT, in seconds. */
+      ttlSeconds: z.number().int().min(30).max(3600).default(300),
+    })
+    .prefault({}),
+  /**
+   * This instance's name in the stickiness cookie (`MCP_ORIGIN`) the balancer keys on. Defaults to the host
+   * name and process id, which is unique per ECS task. A random part is added at each start: assertions the edge
+   * bound to an earlier run of the task (remembered only in its memory) are then refused as another instance's.
+   */
+  instanceId: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, "expected 1-64 letters, digits, dots, dashes or underscores")
+    .optional(),
+  /** The audit trail in PostgreSQL. */
+  audit: z
+    .strictObject({
+      /** Events older than this many days are deleted (at start, then hourly). Unset keeps them forever. */
+      retentionDays: z.number().int().min(1).max(36_500).optional(),
+      /** Signed checkpoints of the audit hash chains: each chain's head, signed now and then (docs/audit.md). */
+      checkpoints: z
+        .strictObject({
+          /** A chain's head is signed once this many rows were added to it since its last checkpoint. */
+          everyRows: z.number().int().min(1).max(1_000_000).default(1000),
+          /** And at least this often while rows keep arriving: a head with new rows older than this is signed. */
+          everySeconds: z.number().int().min(1).max(86_400).default(300),
+          /** `kms`: an asymmetric AWS KMS key (ECDSA_SHA_256) signs, for production. `local`: a P-256 key of the origin's own. */
+          signer: z.enum(["local", "kms"]).default("local"),
+          /** With `kms`: the key's id, ARN or alias (`alias/mcp-audit-checkpoints`); its spec must be ECC_NIST_P256, usage SIGN_VERIFY. */
+          kmsKeyId: z.string().min(1).optional(),
+          /** With `kms`: the key's region. Unset: AWS_REGION or AWS_DEFAULT_REGION. */
+          kmsRegion: AwsRegion.optional(),
+          /** With `kms`: another KMS endpoint. Change it only to point at a stand-in (the tests' fake KMS). */
+          kmsEndpoint: z.url().optional(),
+          /** With `local`: the private EC P-256 key, as a PKCS#8 PEM or a JWK. A secret. */
+          localKey: z.string().min(1).optional(),
+          /**
+           * With `local` and no `localKey`: a file holding the key, made (mode 0600) on first start if missing. Neither
+           * set: a key is made for each run and only its public half is kept (in the database), which proves little.
+           */
+          localKeyFile: z.string().min(1).optional(),
+        })
+        .refine((checkpoints) => checkpoints.signer !== "kms" || checkpoints.kmsKeyId !== undefined, {
+          path: ["kmsKeyId"],
+          message: 'expected the KMS key id, ARN or alias with signer "kms"',
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  /**
+   * The vault of users' upstream OAuth tokens (docs/upstream-credentials.md): each row is sealed with AES-256-GCM under a
+   * data key of its own, itself encrypted by AWS KMS (`kmsKeyId`) or, for `npm start`, by a local key.
+   */
+  upstreamVault: z
+    .strictObject({
+      /** A symmetric KMS key (SYMMETRIC_DEFAULT) whose GenerateDataKey and Decrypt the origin's role may call. Unset: the local key. */
+      kmsKeyId: z.string().min(1).optional(),
+      /** With `kmsKeyId`: the key's region. Unset: AWS_REGION or AWS_DEFAULT_REGION. */
+      kmsRegion: AwsRegion.optional(),
+      /** With `kmsKeyId`: another KMS endpoint. Change it only to point at a stand-in (the tests' fake KMS). */
+      kmsEndpoint: z.url().optional(),
+      /**
+       * Without `kmsKeyId`: the key-encryption key, 32 bytes in base64. A secret. Unset too: a key made for each run, so
+       * stored tokens are unreadable after a restart and users consent again (fine for `npm start`, never for production).
+       */
+      localKey: z
+        .string()
+        .regex(/^[A-Za-z0-9+/]{43}=$/, "expected 32 bytes in base64 (openssl rand -base64 32)")
+        .optional(),
+    })
+    .prefault({}),
+  /** Prometheus metrics (docs/metrics.md). */
+  metrics: z
+    .strictObject({
+      /** A second port serving only GET /metrics, without an assertion, for a scraper inside the VPC (never behind the ALB). Unset: none. */
+      port: z.number().int().min(1).max(65_535).optional(),
+    })
+    .prefault({}),
+  /**
+   * Google Workspace groups for the edge (GET /identity/groups), read from the Admin Directory API through Workload
+   * Identity Federation: the task's AWS credentials are exchanged at Google's STS, the service account is
+   * impersonated, and domain-wide delegation acts as `adminUser` (docs/google-workspace.md). Unset: no such route.
+   */
+  google: z
+    .strictObject({
+      /** The workload identity pool provider: `//iam.googleapis.com/projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>`. */
+      audience: z
+        .string()
+        .regex(
+          /^\/\/iam\.googleapis\.com\/projects\/[^/]+\/locations\/global\/workloadIdentityPools\/[^/]+\/providers\/[^/]+$/,
+          "expected //iam.googleapis.com/projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>",
+        ),
+      /** The service account impersonated (its e-mail). It needs domain-wide delegation and Token Creator on itself. */
+      serviceAccount: z.email({
+        message: "expected the service account's e-mail, such as groups-reader@project.iam.gserviceaccount.com",
+      }),
+      /** The Workspace user the service account acts as through domain-wide delegation; it needs a role that reads groups. */
+      adminUser: z.email({ message: "expected a Workspace administrator's e-mail" }),
+      /** AWS region of the task's credentials (the signed GetCallerIdentity request names it). Unset: AWS_REGION or AWS_DEFAULT_REGION. */
+      awsRegion: AwsRegion.optional(),
+      /** How long the origin reuses a user's groups before asking the Directory again (0: every time). */
+      cacheSeconds: z.number().int().min(0).max(3600).default(60),
+      /** Each call to Google gives up after this many seconds. */
+      requestTimeoutSeconds: z.number().int().min(1).max(60).default(10),
+      /** Google's endpoints. Change them only to point at stand-ins (the local fakes of `npm start` and the tests). */
+      endpoints: z
+        .strictObject({
+          /** Security Token Service token exchange (`token_url`). */
+          sts: ServiceUrl.default("https://sts.googleapis.com/v1/token"),
+          /** IAM Credentials API root (generateAccessToken, signJwt). */
+          iamCredentials: ServiceUrl.default("https://iamcredentials.googleapis.com"),
+          /** OAuth token endpoint of the JWT-bearer grant; also the `aud` of the delegation JWT. */
+          oauthToken: ServiceUrl.default("https://oauth2.googleapis.com/token"),
+          /** Admin SDK root (`/admin/directory/v1/groups`). */
+          directory: ServiceUrl.default("https://admin.googleapis.com"),
+        })
+        .prefault({}),
+    })
+    .optional(),
+});
+
+/** The origin's configuration, with the checks that span keys. */
+export const OriginConfig = OriginFields.superRefine((origin, context) => {
+  // A server's Google credentials come through the same federation as the groups look-up.
+  if (origin.google) return;
+  for (const [name, server] of Object.entries(origin.servers))
+    if (server.googleCredentials)
+      context.addIssue({
+        code: "custom",
+        path: ["servers", name, "googleCredentials"],
+        message:
+          "expected the origin's google block (Workload Identity Federation and the service account, docs/google-workspace.md) with googleCredentials",
+      });
+});
 export type OriginConfig = z.infer<typeof OriginConfig>;
