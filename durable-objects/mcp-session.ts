@@ -2,12 +2,13 @@ import { DurableObject } from "cloudflare:workers";
 import { type JSONRPCRequest, type Server, WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/server";
 import { edgeConfig } from "../worker/config.ts";
 import type { EdgeEnv } from "../worker/env.ts";
-import { answerDirectly, plainRequest } from "../worker/mcp/bridge/direct-answer.ts";
+import { answerDirectly, type DirectAnswer, isDirectAnswer, plainRequest } from "../worker/mcp/bridge/direct-answer.ts";
 import { discoverUpstream } from "../worker/mcp/bridge/discover.ts";
 import { StorageEventStore } from "../worker/mcp/bridge/event-store.ts";
 import { listenToOrigin } from "../worker/mcp/bridge/listen.ts";
 import type { OriginLink } from "../worker/mcp/bridge/origin-exchange.ts";
 import { claimsOf, type SessionIdentity, type SessionRecord } from "../worker/mcp/bridge/session-record.ts";
+import { type SessionHttpRequest, toRequest } from "../worker/mcp/bridge/session-request.ts";
 import { type Prefetched, sessionServer } from "../worker/mcp/bridge/session-server.ts";
 import { SseServerTransport } from "../worker/mcp/bridge/sse-transport.ts";
 import { JSON_RPC, jsonRpcError } from "../worker/mcp/json-rpc-error.ts";
@@ -55,14 +56,14 @@ export class McpSession extends DurableObject<EdgeEnv> {
   #prefetched = new Map<string | number, Prefetched>();
 
   /**
-   * Serves one HTTP request of the session. The Worker has read a POST's body already: it comes as `bodyText`, parsed
-   * here once, and the request carries it only when it is not JSON (the SDK's transport then answers the parse error).
-   * Another user's, or an unknown or ended session, gets 404.
+   * Serves one HTTP request of the session: a plain request's answer as data (the short way), anything else as the
+   * SDK transport's response. The Worker has read a POST's body already; it is parsed here once. Another user's, or
+   * an unknown or ended session, gets 404.
    */
-  async serve(request: Request, caller: SessionIdentity, sessionId: string, bodyText?: string): Promise<Response> {
+  async serve(http: SessionHttpRequest, caller: SessionIdentity, sessionId: string): Promise<Response | DirectAnswer> {
     const origin = this.origin();
-    const body = bodyText === undefined ? undefined : parseJson(bodyText);
-    if (isInitialize(body)) return this.begin(origin, request, body, caller, sessionId);
+    const body = http.body === undefined ? undefined : parseJson(http.body);
+    if (isInitialize(body)) return this.begin(origin, toRequest(http, body), body, caller, sessionId);
 
     const live = this.#live ?? (await this.rebuild(origin));
     if (!live || live.record.identity.sub !== caller.sub || live.record.identity.server !== caller.server) {
@@ -71,11 +72,12 @@ export class McpSession extends DurableObject<EdgeEnv> {
     this.#caller = caller;
     this.keepAlive();
     this.cancelDirect(body);
-    const plain = plainRequest(request, body);
+    const plain = plainRequest(http.method, new Headers(http.headers), body);
     if (plain) {
       const answered = await this.answerDirectly(origin, live.record, plain);
       if (answered) return answered;
     }
+    const request = toRequest(http, body);
     // A client opens a new GET stream when it believes the old one dead (a proxy cut it without either end
     // noticing): the old one is closed, instead of refusing the new one as a second stream (409).
     if (request.method === "GET") live.transport.closeStandaloneSSEStream();
@@ -132,12 +134,12 @@ export class McpSession extends DurableObject<EdgeEnv> {
     origin: OriginLink,
     record: SessionRecord,
     request: JSONRPCRequest,
-  ): Promise<Response | undefined> {
+  ): Promise<DirectAnswer | undefined> {
     const controller = new AbortController();
     this.#direct.set(request.id, controller);
     try {
       const answered = await answerDirectly(origin, record, claimsOf(this.#caller ?? record.identity), request, controller);
-      if (answered instanceof Response) return answered;
+      if (isDirectAnswer(answered)) return answered;
       this.#prefetched.set(request.id, answered);
       // Taken at once by the session server; if the transport refused the request instead, nothing must dangle.
       setTimeout(() => {

@@ -2,8 +2,10 @@ import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
+import { asResponse } from "../../worker/mcp/bridge/direct-answer.ts";
 import { StorageEventStore } from "../../worker/mcp/bridge/event-store.ts";
 import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
+import type { SessionHttpRequest } from "../../worker/mcp/bridge/session-request.ts";
 import { testEnv } from "./edge-env.ts";
 
 // A 2025-era session object, with no origin behind it: everything here is answered by the session itself, from
@@ -40,17 +42,21 @@ async function storedSession(): Promise<{ stub: DurableObjectStub<McpSession>; s
   return { stub, sessionId };
 }
 
-const post = (sessionId: string, message: Record<string, unknown>) =>
-  new Request("http://localhost:8787/mcp/everything", {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-session-id": sessionId,
-      "mcp-protocol-version": "2025-11-25",
-    },
-    body: JSON.stringify({ jsonrpc: "2.0", ...message }),
-  });
+const post = (sessionId: string, message: Record<string, unknown>): SessionHttpRequest => ({
+  url: "http://localhost:8787/mcp/everything",
+  method: "POST",
+  headers: {
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+    "mcp-session-id": sessionId,
+    "mcp-protocol-version": "2025-11-25",
+  },
+  body: JSON.stringify({ jsonrpc: "2.0", ...message }),
+});
+
+/** One request to the object, answered as the Worker answers the client. */
+const serve = async (stub: DurableObjectStub<McpSession>, http: SessionHttpRequest, caller = ALICE) =>
+  asResponse(await stub.serve(http, caller, http.headers["mcp-session-id"] as string));
 
 const answerOf = async (response: Response) => {
   const text = await response.text();
@@ -66,15 +72,11 @@ const answerOf = async (response: Response) => {
 describe("a 2025-era session object", () => {
   it("is rebuilt from its stored record after eviction and serves its user", async () => {
     const { stub, sessionId } = await storedSession();
-    const first = await stub.serve(post(sessionId, { id: 1, method: "ping" }), ALICE, sessionId);
+    const first = await serve(stub, post(sessionId, { id: 1, method: "ping" }));
     expect(first.status).toBe(200);
     expect(await answerOf(first)).toMatchObject({ id: 1, result: {} });
     // The log level a client sets is kept in storage, so it survives the next eviction too.
-    const level = await stub.serve(
-      post(sessionId, { id: 2, method: "logging/setLevel", params: { level: "debug" } }),
-      ALICE,
-      sessionId,
-    );
+    const level = await serve(stub, post(sessionId, { id: 2, method: "logging/setLevel", params: { level: "debug" } }));
     expect(await answerOf(level)).toMatchObject({ id: 2, result: {} });
     const stored = await runInDurableObject(stub, async (_instance, state) => state.storage.kv.get<SessionRecord>("record"));
     expect(stored?.logLevel).toBe("debug");
@@ -83,37 +85,34 @@ describe("a 2025-era session object", () => {
   it("is not found (404) for another user presenting its id", async () => {
     const { stub, sessionId } = await storedSession();
     const mallory = { ...ALICE, sub: "mallory" };
-    const response = await stub.serve(post(sessionId, { id: 1, method: "ping" }), mallory, sessionId);
+    const response = await serve(stub, post(sessionId, { id: 1, method: "ping" }), mallory);
     expect(response.status).toBe(404);
     expect((await answerOf(response)).error?.code).toBe(-32001);
   });
 
   it("is not found for the same user on another server", async () => {
     const { stub, sessionId } = await storedSession();
-    const response = await stub.serve(post(sessionId, { id: 1, method: "ping" }), { ...ALICE, server: "filesystem" }, sessionId);
+    const response = await serve(stub, post(sessionId, { id: 1, method: "ping" }), { ...ALICE, server: "filesystem" });
     expect(response.status).toBe(404);
   });
 
   it("ends on DELETE: its record is gone and the id is unknown", async () => {
     const { stub, sessionId } = await storedSession();
-    const deleted = await stub.serve(
-      new Request("http://localhost:8787/mcp/everything", {
-        method: "DELETE",
-        headers: { "mcp-session-id": sessionId, "mcp-protocol-version": "2025-11-25" },
-      }),
-      ALICE,
-      sessionId,
-    );
+    const deleted = await serve(stub, {
+      url: "http://localhost:8787/mcp/everything",
+      method: "DELETE",
+      headers: { "mcp-session-id": sessionId, "mcp-protocol-version": "2025-11-25" },
+    });
     expect(deleted.ok).toBe(true);
     expect(await runInDurableObject(stub, async (_instance, state) => state.storage.kv.get("record"))).toBeUndefined();
-    const after = await stub.serve(post(sessionId, { id: 3, method: "ping" }), ALICE, sessionId);
+    const after = await serve(stub, post(sessionId, { id: 3, method: "ping" }));
     expect(after.status).toBe(404);
   });
 
   it("is unknown when nothing was ever stored", async () => {
     const sessionId = "n".repeat(43);
     const stub = sessions().get(sessions().idFromName(sessionId));
-    expect((await stub.serve(post(sessionId, { id: 1, method: "ping" }), ALICE, sessionId)).status).toBe(404);
+    expect((await serve(stub, post(sessionId, { id: 1, method: "ping" }))).status).toBe(404);
   });
 
   it("refuses another user's (or another server's) POST to a 2024-11-05 HTTP+SSE stream it did not open (404)", async () => {

@@ -1,4 +1,5 @@
 import type { EdgeEnv } from "../env.ts";
+import { asResponse } from "./bridge/direct-answer.ts";
 import type { SessionIdentity } from "./bridge/session-record.ts";
 import type { RequestFacts } from "./inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
@@ -78,15 +79,8 @@ export async function toSession(
   if (!SESSION_ID.test(sessionId))
     return jsonRpcError(404, facts.id, JSON_RPC.sessionNotFound, "Session not found: initialize a new session");
   const session = env.MCP_SESSION.get(env.MCP_SESSION.idFromName(sessionId));
-  // The body travels as text, parsed once in the object; the request carries it only if it is not JSON (facts.method
-  // is then unknown), for the SDK's transport to answer the parse error in the protocol's words.
-  const unparsed = body !== undefined && facts.method === undefined && facts.isResponse !== true;
-  const forwarded = new Request(request.url, {
-    method: request.method,
-    headers: headersToOrigin(request.headers),
-    body: unparsed ? body : undefined,
-  });
-  return session.serve(forwarded, identity, sessionId, unparsed ? undefined : body);
+  const http = { url: request.url, method: request.method, headers: Object.fromEntries(headersToOrigin(request.headers)), body };
+  return asResponse(await session.serve(http, identity, sessionId));
 }
 
 function newSessionId(): string {

@@ -27,22 +27,46 @@ import {
  */
 const SHORT_WAY_WAIT_MS = 10_000;
 
+/**
+ * The session object's answer on the short way, as data: it crosses the Worker ↔ object RPC without a Response's
+ * stream, and the Worker makes the client's response of it (`asResponse`).
+ */
+export interface DirectAnswer {
+  /** The JSON-RPC answer, serialized. */
+  json: string;
+  /** Its outcome for the audit, as `ANSWER_OUTCOME_HEADER` carries it. */
+  outcome?: string;
+  sessionId: string;
+}
+
+/** What the session object served, as the client's response. */
+export function asResponse(served: DirectAnswer | Response): Response {
+  if (!isDirectAnswer(served)) return served;
+  const headers = new Headers({ "content-type": "application/json", "mcp-session-id": served.sessionId });
+  if (served.outcome) headers.set(ANSWER_OUTCOME_HEADER, served.outcome);
+  return new Response(served.json, { status: 200, headers });
+}
+
+// `json` is a string here; a Response has a json() method.
+export const isDirectAnswer = <Other extends object>(value: DirectAnswer | Other): value is DirectAnswer =>
+  typeof (value as Partial<DirectAnswer>).json === "string";
+
 /** A request the short way may take: otherwise undefined, and the SDK's transport answers it in the protocol's words. */
-export function plainRequest(request: Request, body: unknown): JSONRPCRequest | undefined {
-  if (request.method !== "POST" || typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
+export function plainRequest(method: string, headers: Headers, body: unknown): JSONRPCRequest | undefined {
+  if (method !== "POST" || typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
   const message = body as Partial<JSONRPCRequest>;
   if (message.jsonrpc !== "2.0" || typeof message.method !== "string" || SESSION_METHODS.has(message.method)) return undefined;
   if (typeof message.id !== "string" && typeof message.id !== "number") return undefined;
-  const accept = request.headers.get("accept") ?? "";
+  const accept = headers.get("accept") ?? "";
   if (!accept.includes("application/json") || !accept.includes("text/event-stream")) return undefined;
-  if (!request.headers.get("content-type")?.includes("application/json")) return undefined;
-  const version = request.headers.get("mcp-protocol-version");
+  if (!headers.get("content-type")?.includes("application/json")) return undefined;
+  const version = headers.get("mcp-protocol-version");
   if (version !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
   return message as JSONRPCRequest;
 }
 
 /**
- * Forwards a plain request. Resolves to the client's JSON answer, or to the exchange to hand to the session server
+ * Forwards a plain request. Resolves to the client's JSON answer (as data), or to the exchange to hand to the session server
  * when the answer is not one message. `signal` aborts the exchange (the client cancelled the request).
  */
 export async function answerDirectly(
@@ -51,7 +75,7 @@ export async function answerDirectly(
   claims: EdgeAssertionClaims,
   request: JSONRPCRequest,
   controller: AbortController,
-): Promise<Response | Prefetched> {
+): Promise<DirectAnswer | Prefetched> {
   const server = record.identity.server;
   const hop = { id: request.id, method: request.method, params: forwardedParams(request, record) };
   const messages = exchangeWithOrigin(origin, server, claims, hop, controller.signal);
@@ -82,15 +106,17 @@ function answer(
   record: SessionRecord,
   id: string | number,
   outcome: { result: Record<string, unknown> } | { error: ProtocolError | { code: number; message: string; data?: unknown } },
-): Response {
+): DirectAnswer {
   const message =
     "result" in outcome
       ? { jsonrpc: "2.0", id, result: outcome.result }
       : { jsonrpc: "2.0", id, error: errorObject(outcome.error) };
-  const headers = new Headers({ "content-type": "application/json", "mcp-session-id": record.sessionId });
   const labelled = outcomeOfAnswer(message);
-  if (labelled) headers.set(ANSWER_OUTCOME_HEADER, formatAnswerOutcome(labelled));
-  return new Response(JSON.stringify(message), { status: 200, headers });
+  return {
+    json: JSON.stringify(message),
+    outcome: labelled && formatAnswerOutcome(labelled),
+    sessionId: record.sessionId,
+  };
 }
 
 function errorObject(error: ProtocolError | { code: number; message: string; data?: unknown }) {
