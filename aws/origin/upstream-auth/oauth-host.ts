@@ -58,10 +58,11 @@ export function oauthHost(parts: OAuthHostParts): UpstreamHost {
     closed,
     async fetch(request, caller) {
       if (connected) return connected.fetch(request, caller);
-      const parsed = await parseRequestBody(request);
+      // Read from a copy: the real host reads the request's own body once it is connected.
+      const parsed = await parseRequestBody(request.clone());
       if (answersConsent(parsed.parsedBody)) await waitForToken(parts, ownerOf(caller));
       try {
-        return (await connect()).fetch(parsed.request, caller);
+        return (await connect()).fetch(request, caller);
       } catch (error) {
         const consent = consentRequiredIn(error);
         if (!consent) throw error;
