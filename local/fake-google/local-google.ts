@@ -12,6 +12,15 @@ const LOCAL_AUDIENCE = "//iam.googleapis.com/projects/000000000000/locations/glo
 const LOCAL_SERVICE_ACCOUNT = "groups-reader@local-project.iam.gserviceaccount.com";
 const LOCAL_ADMIN = "directory-admin@example.com";
 const LOCAL_REGION = "us-east-1";
+/**
+ * Scopes the local domain delegated for servers' `googleCredentials`, beside the Directory's: a server of an origin
+ * file may ask for these (others are refused as Google would: `unauthorized_client`).
+ */
+export const LOCAL_USER_SCOPES = [
+  "https://www.googleapis.com/auth/drive.readonly",
+  "https://www.googleapis.com/auth/calendar.readonly",
+  "https://www.googleapis.com/auth/userinfo.email",
+];
 
 /** The accounts' groups as Workspace groups (`<group>@<domain>`); accounts outside a Workspace domain are not in it. */
 export function workspaceMemberships(accounts: readonly DevAccount[]): Record<string, string[]> {
@@ -53,7 +62,7 @@ export function startLocalGoogle(
     audience: LOCAL_AUDIENCE,
     serviceAccount: LOCAL_SERVICE_ACCOUNT,
     awsKeys: [awsKey],
-    delegatedScopes: DIRECTORY_SCOPES,
+    delegatedScopes: [...DIRECTORY_SCOPES, ...LOCAL_USER_SCOPES],
     admins: [LOCAL_ADMIN],
     memberships: { [LOCAL_ADMIN]: [], ...workspaceMemberships(accounts) },
   });

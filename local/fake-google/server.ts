@@ -8,9 +8,10 @@ import { IAM_CREDENTIALS_PATH, serveIamCredentials } from "./iam-credentials.ts"
 import { type IssuedToken, issuedTokens } from "./issued-tokens.ts";
 import { OAUTH_TOKEN_PATH, serveOAuthToken } from "./oauth-token.ts";
 import { STS_PATH, serveSts } from "./sts.ts";
+import { serveTokenInfo, TOKEN_INFO_PATH } from "./token-info.ts";
 
 /** The Google APIs the fake stands in for, each on its own path of one loopback server. */
-export type FakeGoogleApi = "sts" | "iam-credentials" | "oauth-token" | "directory";
+export type FakeGoogleApi = "sts" | "iam-credentials" | "oauth-token" | "directory" | "tokeninfo";
 
 export interface FakeGoogleOptions {
   /** 0 (the default) picks a free port. */
@@ -46,13 +47,13 @@ export interface FakeGoogle {
   close(): Promise<void>;
 }
 
-/** Starts the fake Google APIs on loopback: STS, IAM Credentials, the OAuth token endpoint and the Admin Directory. */
+/** Starts the fake Google APIs on loopback: STS, IAM Credentials, the OAuth token endpoint (and tokeninfo), the Admin Directory. */
 export async function startFakeGoogle(options: FakeGoogleOptions): Promise<FakeGoogle> {
   const tokens = issuedTokens();
   const keys = await generateKeyPair("RS256");
   const kid = (await exportJWK(keys.publicKey)).n?.slice(0, 16) ?? "fake-key";
   const memberships = new Map(Object.entries(options.memberships).map(([user, groups]) => [user.toLowerCase(), groups]));
-  const requests: Record<FakeGoogleApi, number> = { sts: 0, "iam-credentials": 0, "oauth-token": 0, directory: 0 };
+  const requests: Record<FakeGoogleApi, number> = { sts: 0, "iam-credentials": 0, "oauth-token": 0, directory: 0, tokeninfo: 0 };
   let down: FakeGoogleApi | undefined;
   let url = "";
 
@@ -78,6 +79,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions): Promise<FakeG
         domainUsers: () => [...memberships.keys()],
         tokens,
       });
+    if (api === "tokeninfo") return serveTokenInfo(request, response, tokens);
     return serveDirectoryGroups(request, response, {
       tokens,
       admins: () => options.admins,
@@ -116,12 +118,13 @@ function apiOf(method: string | undefined, path: string): FakeGoogleApi | undefi
   if (method === "POST" && IAM_CREDENTIALS_PATH.test(path)) return "iam-credentials";
   if (method === "POST" && path === OAUTH_TOKEN_PATH) return "oauth-token";
   if (method === "GET" && path === DIRECTORY_GROUPS_PATH) return "directory";
+  if (method === "GET" && path === TOKEN_INFO_PATH) return "tokeninfo";
   return undefined;
 }
 
 /** A Google service that is down answers 503 in its own error shape. */
 function unavailable(api: FakeGoogleApi, response: ServerResponse) {
-  if (api === "sts" || api === "oauth-token")
+  if (api === "sts" || api === "oauth-token" || api === "tokeninfo")
     return oauthError(response, 503, "temporarily_unavailable", "The service is currently unavailable.");
   apiError(response, 503, "The service is currently unavailable.", "backendError");
 }
