@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, generateKeyPairSync, type KeyObject, randomBytes, sign } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { KMSClient } from "@aws-sdk/client-kms";
 
 /** One key the fake holds: its spec as KMS names it and, for ECC_NIST_P256, the real key pair that signs. */
 export interface FakeKmsKey {
@@ -108,6 +109,21 @@ export async function startFakeKms(): Promise<FakeKms> {
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   });
 }
+
+/**
+ * The AWS SDK's KMS client pointed at a fake, as the origin builds its own: a region, placeholder credentials (the
+ * fake checks the SigV4 shape only), and one attempt, so a refusal or an outage is seen at once, not after back-off.
+ */
+export const fakeKmsClient = (fake: Pick<FakeKms, "endpoint">): KMSClient =>
+  new KMSClient({
+    endpoint: fake.endpoint,
+    region: "eu-west-1",
+    credentials: FAKE_KMS_CREDENTIALS,
+    maxAttempts: 1,
+  });
+
+/** Credentials of the right shape for the fake; no secret. */
+export const FAKE_KMS_CREDENTIALS = { accessKeyId: "AKIDEXAMPLE00000", secretAccessKey: "placeholder-not-a-secret" };
 
 /** A request body: strings, except the encryption context (a map) and NumberOfBytes. */
 type KmsInput = Record<string, string | undefined> & { EncryptionContext?: Record<string, string>; NumberOfBytes?: number };

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { KMSClient } from "@aws-sdk/client-kms";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { migrate } from "../../aws/origin/db/migrate.ts";
 import { PendingAuthorizations } from "../../aws/origin/upstream-auth/pending-authorizations.ts";
@@ -7,7 +6,7 @@ import { vaultKeysFromConfig } from "../../aws/origin/vault/from-config.ts";
 import { kmsKeyWrapper, localKeyWrapper } from "../../aws/origin/vault/key-wrapper.ts";
 import { type StoredConnection, TokenVault } from "../../aws/origin/vault/token-vault.ts";
 import { OriginConfig } from "../../contract/config/schema.ts";
-import { type FakeKms, startFakeKms } from "../aws/kms-fake.ts";
+import { FAKE_KMS_CREDENTIALS, type FakeKms, fakeKmsClient, startFakeKms } from "../aws/kms-fake.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
 
 // The token vault's envelope encryption with AWS KMS, through the AWS SDK against a local server speaking KMS's wire
@@ -15,10 +14,9 @@ import { type TestDatabase, withTestDatabase } from "./database.ts";
 // Decrypt with the same key and the same context gives it back.
 const KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab";
 const OTHER_KEY_ID = "0000abcd-12ab-34cd-56ef-1234567890ab";
-const CREDENTIALS = { accessKeyId: "AKIDEXAMPLE00000", secretAccessKey: "placeholder-not-a-secret" };
 let fake: FakeKms;
 let db: TestDatabase;
-const kms = () => new KMSClient({ endpoint: fake.endpoint, region: "eu-west-1", credentials: CREDENTIALS, maxAttempts: 1 });
+const kms = () => fakeKmsClient(fake);
 
 const alice = { sub: "alice-sub", email: "alice@example.com", server: "crm" };
 const connection = (accessToken: string): StoredConnection => ({
@@ -100,13 +98,7 @@ describe("the token vault sealed with AWS KMS", () => {
     const elsewhere = await startFakeKms();
     try {
       elsewhere.addSymmetricKey(KEY_ID);
-      const client = new KMSClient({
-        endpoint: elsewhere.endpoint,
-        region: "eu-west-1",
-        credentials: CREDENTIALS,
-        maxAttempts: 1,
-      });
-      await expect(new TokenVault(db.pool, kmsKeyWrapper(client, KEY_ID)).get(alice)).rejects.toMatchObject({
+      await expect(new TokenVault(db.pool, kmsKeyWrapper(fakeKmsClient(elsewhere), KEY_ID)).get(alice)).rejects.toMatchObject({
         name: "InvalidCiphertextException",
       });
     } finally {
@@ -136,8 +128,8 @@ describe("the token vault sealed with AWS KMS", () => {
   });
 
   it("is chosen by upstreamVault.kmsKeyId (region and endpoint from the configuration, credentials from the task)", async () => {
-    vi.stubEnv("AWS_ACCESS_KEY_ID", CREDENTIALS.accessKeyId);
-    vi.stubEnv("AWS_SECRET_ACCESS_KEY", CREDENTIALS.secretAccessKey);
+    vi.stubEnv("AWS_ACCESS_KEY_ID", FAKE_KMS_CREDENTIALS.accessKeyId);
+    vi.stubEnv("AWS_SECRET_ACCESS_KEY", FAKE_KMS_CREDENTIALS.secretAccessKey);
     try {
       const config = OriginConfig.shape.upstreamVault.parse({
         kmsKeyId: KEY_ID,
