@@ -115,7 +115,7 @@ let devAccount = "";
 let opsAccount = "";
 
 describe("an OAuth-protected upstream through the edge", () => {
-  it("gives a client without URL elicitation JSON-RPC -32007 and the link, and runs nothing", async () => {
+  it("gives a client of either era without URL elicitation JSON-RPC -32007 and the link, and runs nothing", async () => {
     const provider = await signedIn(DEV);
     const client = new ClientV2(
       { name: "no-url-v2", version: "1" },
@@ -129,8 +129,14 @@ describe("an OAuth-protected upstream through the edge", () => {
     );
     firstLink = (refused as { data?: { url?: string } }).data?.url ?? "";
     expect(new URL(firstLink).searchParams.get("redirect_uri")).toBe(`${system.edgeUrl}/upstream-oauth/callback`);
-    expect(upstream.authorizationServer.issued.byCode).toBe(0);
     await client.close();
+
+    const legacy = new ClientV1({ name: "no-url-v1", version: "1" }, { capabilities: { elicitation: {} } });
+    await legacy.connect(new TransportV1(mcpUrl(), { authProvider: (await signedIn(OPS)) as never }));
+    const refusedLegacy = await legacy.callTool({ name: "whoami", arguments: {} }).catch((error: unknown) => error);
+    expect(refusedLegacy).toMatchObject({ code: CONSENT_NEEDED, data: { url: expect.stringContaining("/authorize?") } });
+    await legacy.close();
+    expect(upstream.authorizationServer.issued.byCode).toBe(0);
   });
 
   it("asks a 2026-07-28 client with a URL elicitation; the browser consents, signs in at the edge, and the call runs", async () => {
