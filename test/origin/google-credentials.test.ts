@@ -82,12 +82,12 @@ const assertionOf = (email: string | undefined, server: string) =>
   ({ sub: email ?? "no-email", email, client_id: "c", server, purpose: "mcp", jti: "j", exp: 0 }) as VerifiedAssertion;
 
 /** A tool call through the origin's MCP route, as the edge makes it for this user. */
-async function call(email: string | undefined, server: string, tool: string) {
+async function call(email: string | undefined, server: string, tool: string, args: Record<string, unknown> = {}) {
   const response = await serveMcp(
     pool,
     server,
     assertionOf(email, server),
-    modernRequest("tools/call", { name: tool, arguments: {} }),
+    modernRequest("tools/call", { name: tool, arguments: args }),
   );
   const messages = (await messagesOf(response)) as Answer[];
   return { status: response.status, answer: messages.find((message) => message.result || message.error) as Answer };
@@ -152,6 +152,22 @@ describe("a stdio upstream gets its user's Google token in its environment", () 
     expect(newToken).not.toBe(oldToken);
     expect(google.issued(newToken)).toMatchObject({ kind: "delegated", principal: ALICE, scopes: [DRIVE] });
     expect(newPid).not.toBe(oldPid);
+    await waitForExit(oldPid);
+    expect(isRunning(oldPid)).toBe(false);
+  });
+});
+
+describe("a child outliving its token", () => {
+  it("finishes the call it is serving on the old child while new calls go to a child with a fresh token", async () => {
+    const oldPid = await childPid(ALICE);
+    const long = call(ALICE, "drive", "wait_for_cancel", { seconds: 8 });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the long call is on the old child by now
+    clockAheadMs += HOUR_MS - 4 * 60 * 1000;
+    const newPid = await childPid(ALICE);
+    expect(newPid).not.toBe(oldPid);
+    expect(isRunning(oldPid)).toBe(true);
+    const finished = await long;
+    expect(finished.answer.result).toMatchObject({ content: [{ type: "text", text: "waited" }] });
     await waitForExit(oldPid);
     expect(isRunning(oldPid)).toBe(false);
   });
