@@ -1,26 +1,31 @@
 import { DurableObject } from "cloudflare:workers";
-import { type JSONRPCRequest, type Server, WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/server";
-import { edgeConfig } from "../worker/config.ts";
+import {
+  type JSONRPCMessage,
+  type JSONRPCRequest,
+  type Server,
+  WebStandardStreamableHTTPServerTransport,
+} from "@modelcontextprotocol/server";
 import type { EdgeEnv } from "../worker/env.ts";
 import { answerDirectly, type DirectAnswer, isDirectAnswer, plainRequest } from "../worker/mcp/bridge/direct-answer.ts";
 import { discoverUpstream } from "../worker/mcp/bridge/discover.ts";
 import { StorageEventStore } from "../worker/mcp/bridge/event-store.ts";
 import { listenToOrigin } from "../worker/mcp/bridge/listen.ts";
-import type { OriginLink } from "../worker/mcp/bridge/origin-exchange.ts";
-import { claimsOf, type SessionIdentity, type SessionRecord } from "../worker/mcp/bridge/session-record.ts";
+import { type OriginLink, originLinkOf } from "../worker/mcp/bridge/origin-exchange.ts";
+import { claimsOf, isOwner, type SessionIdentity, type SessionRecord } from "../worker/mcp/bridge/session-record.ts";
 import { type SessionHttpRequest, toRequest } from "../worker/mcp/bridge/session-request.ts";
 import { type Prefetched, sessionServer } from "../worker/mcp/bridge/session-server.ts";
 import { SseServerTransport } from "../worker/mcp/bridge/sse-transport.ts";
+import {
+  GET_STREAM_ID,
+  type OpenedStream,
+  WATCH_CLOSE,
+  WATCH_URL,
+  type WatchMessage,
+} from "../worker/mcp/bridge/stream-watch.ts";
 import { JSON_RPC, jsonRpcError } from "../worker/mcp/json-rpc-error.ts";
-import { originAffinity } from "../worker/upstream/affinity.ts";
 
 /** A session nobody used for this long is deleted (its alarm fires); the client then re-initializes. */
 const SESSION_IDLE_MS = 24 * 60 * 60 * 1000;
-/**
- * How long the origin's listen stream is kept after the client's GET stream closed, for a reconnect with
- * `Last-Event-ID` to find what it missed (the object stays in memory meanwhile).
- */
-const LISTEN_AFTER_DISCONNECT_MS = 2 * 60 * 1000;
 /** What a 2025-11-25 client is told to wait before reconnecting a stream that ended early. */
 const RECONNECT_AFTER_MS = 1000;
 /** How long an exchange begun on the short way waits for the session server to take it over. */
@@ -48,7 +53,6 @@ export class McpSession extends DurableObject<EdgeEnv> {
   #listening?: AbortController;
   /** A 2024-11-05 HTTP+SSE session: its stream, and its server once the client initialized. */
   #sse?: { transport: SseServerTransport; caller: SessionIdentity; server?: Server };
-  #stopListening?: ReturnType<typeof setTimeout>;
   #alarmSetAt = 0;
   /** Requests on the short way, by id, waiting for the origin (a cancellation aborts them). */
   #direct = new Map<string | number, AbortController>();
@@ -66,7 +70,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
     if (isInitialize(body)) return this.begin(origin, toRequest(http, body), body, caller, sessionId);
 
     const live = this.#live ?? (await this.rebuild(origin));
-    if (!live || live.record.identity.sub !== caller.sub || live.record.identity.server !== caller.server) {
+    if (!live || !isOwner(live.record.identity, caller)) {
       return jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, "Session not found: initialize a new session");
     }
     this.#caller = caller;
@@ -77,14 +81,53 @@ export class McpSession extends DurableObject<EdgeEnv> {
       const answered = await this.answerDirectly(origin, live.record, plain);
       if (answered) return answered;
     }
+    // A GET here resumes a POST's stream (Last-Event-ID): the GET stream itself is the Worker's (openStream).
     const request = toRequest(http, body);
-    // A client opens a new GET stream when it believes the old one dead (a proxy cut it without either end
-    // noticing): the old one is closed, instead of refusing the new one as a second stream (409).
-    if (request.method === "GET") live.transport.closeStandaloneSSEStream();
     const response = await live.transport.handleRequest(request, body === undefined ? undefined : { parsedBody: body });
     if (request.method === "DELETE" && response.ok) await this.end();
-    if (request.method === "GET" && response.ok && response.body) return this.listenWhileOpen(origin, live, response);
     return response;
+  }
+
+  /**
+   * The client opens its GET stream, or resumes it after `lastEventId`: the Worker invocation that holds the stream
+   * gets the record and the events the client missed (bridge/stream-watch.ts). Another user's, or an unknown or ended
+   * session, gets 404.
+   */
+  async openStream(caller: SessionIdentity, sessionId: string, lastEventId?: string): Promise<OpenedStream | Response> {
+    const record = this.#live?.record ?? this.ctx.storage.kv.get<SessionRecord>("record");
+    if (!record || record.sessionId !== sessionId || !isOwner(record.identity, caller)) {
+      return jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, "Session not found: initialize a new session");
+    }
+    this.keepAlive();
+    const replay: OpenedStream["replay"] = [];
+    if (lastEventId) {
+      await this.events().replayEventsAfter(lastEventId, {
+        send: async (id, message) => void replay.push({ id, message }),
+      });
+    }
+    return { record, replay, announce: lastEventId !== undefined };
+  }
+
+  /** Logs a notification the Worker is about to write on the GET stream; returns its event id. */
+  async logStreamEvent(message: JSONRPCMessage): Promise<string> {
+    return this.events().storeEvent(GET_STREAM_ID, message);
+  }
+
+  /**
+   * The WebSocket of the Worker invocation that holds the GET stream. Accepted for hibernation: the object may
+   * leave memory while the stream stays open, and wakes only to say that something changed. One stream per
+   * session: a client opens a new one when it believes the old one dead, and the old one is closed.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.url !== WATCH_URL || request.headers.get("upgrade") !== "websocket") return new Response(null, { status: 404 });
+    for (const older of this.ctx.getWebSockets()) older.close(WATCH_CLOSE.replaced.code, WATCH_CLOSE.replaced.reason);
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketClose(socket: WebSocket): Promise<void> {
+    socket.close();
   }
 
   /**
@@ -106,7 +149,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
   /** A message POSTed to a 2024-11-05 session; its answer travels on the session's stream (202 here). */
   async postSse(message: Record<string, unknown>, caller: SessionIdentity): Promise<Response> {
     const sse = this.#sse;
-    if (!sse || sse.caller.sub !== caller.sub || sse.caller.server !== caller.server) {
+    if (!sse || !isOwner(sse.caller, caller)) {
       return jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, "Session not found: open a new SSE stream");
     }
     this.#caller = caller;
@@ -163,7 +206,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
 
   /** How this object reaches the origin. */
   private origin(): OriginLink {
-    return { config: edgeConfig(this.env), affinity: originAffinity(this.env) };
+    return originLinkOf(this.env);
   }
 
   /** The idle alarm: the session is over. */
@@ -216,7 +259,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
   private async assemble(origin: OriginLink, record: SessionRecord): Promise<LiveSession> {
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => record.sessionId,
-      eventStore: new StorageEventStore(this.ctx.storage.kv),
+      eventStore: this.events(),
       // 2025-11-25 clients reconnect after this long when a stream ends early (SSE polling).
       retryInterval: RECONNECT_AFTER_MS,
     });
@@ -249,7 +292,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
         return prefetched;
       },
       subscriptionsChanged: () => {
-        if (!this.#listening && !options.listenAlways) return;
+        if (!options.listenAlways) return this.tellWatchers({ subscriptions: live.record.subscriptions });
         this.#listening?.abort();
         this.#listening = undefined;
         this.startListening(origin, live);
@@ -257,39 +300,12 @@ export class McpSession extends DurableObject<EdgeEnv> {
     });
   }
 
-  /**
-   * While the client's GET stream is open, the origin's `subscriptions/listen` feeds it. When it closes (a proxy cut
-   * it, the client lost its connection), listening goes on for a while: what arrives is kept in the event log, and
-   * a client that reconnects with `Last-Event-ID` gets it replayed, nothing lost.
-   */
-  private listenWhileOpen(origin: OriginLink, live: LiveSession, response: Response): Response {
-    if (this.#stopListening) clearTimeout(this.#stopListening);
-    this.startListening(origin, live);
-    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-    const closed = () => {
-      if (this.#stopListening) clearTimeout(this.#stopListening);
-      this.#stopListening = setTimeout(() => {
-        this.#listening?.abort();
-        this.#listening = undefined;
-      }, LISTEN_AFTER_DISCONNECT_MS);
-    };
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        const { done, value } = await reader.read().catch((error: unknown) => {
-          closed();
-          throw error;
-        });
-        if (done) {
-          closed();
-          controller.close();
-        } else controller.enqueue(value);
-      },
-      cancel(reason) {
-        closed();
-        return reader.cancel(reason);
-      },
-    });
-    return new Response(body, response);
+  private tellWatchers(message: WatchMessage): void {
+    for (const socket of this.ctx.getWebSockets()) socket.send(JSON.stringify(message));
+  }
+
+  private events(): StorageEventStore {
+    return new StorageEventStore(this.ctx.storage.kv);
   }
 
   private startListening(origin: OriginLink, live: Pick<LiveSession, "record" | "server">): void {
@@ -315,9 +331,9 @@ export class McpSession extends DurableObject<EdgeEnv> {
   }
 
   private async end(): Promise<void> {
-    if (this.#stopListening) clearTimeout(this.#stopListening);
     this.#listening?.abort();
     this.#listening = undefined;
+    for (const socket of this.ctx.getWebSockets()) socket.close(WATCH_CLOSE.ended.code, WATCH_CLOSE.ended.reason);
     const live = this.#live;
     this.#live = undefined;
     await this.ctx.storage.deleteAll();

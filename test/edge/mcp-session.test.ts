@@ -6,6 +6,7 @@ import { asResponse } from "../../worker/mcp/bridge/direct-answer.ts";
 import { StorageEventStore } from "../../worker/mcp/bridge/event-store.ts";
 import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
 import type { SessionHttpRequest } from "../../worker/mcp/bridge/session-request.ts";
+import { WATCH_CLOSE, WATCH_URL } from "../../worker/mcp/bridge/stream-watch.ts";
 import { testEnv } from "./edge-env.ts";
 
 // A 2025-era session object, with no origin behind it: everything here is answered by the session itself, from
@@ -21,12 +22,13 @@ const ALICE: SessionIdentity = {
 };
 
 function record(sessionId: string): SessionRecord {
+  // An upstream whose resources can be subscribed to: the session answers resources/subscribe itself.
   return {
     sessionId,
     identity: ALICE,
     initialize: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "test-client", version: "1.0.0" } },
     client: { protocolVersion: "2025-11-25", capabilities: {}, info: { name: "test-client", version: "1.0.0" } },
-    discover: { serverInfo: { name: "everything", version: "1.0.0" }, capabilities: { tools: {}, logging: {} } },
+    discover: { serverInfo: { name: "everything", version: "1.0.0" }, capabilities: { tools: {}, logging: {}, resources: { subscribe: true } } },
     subscriptions: [],
     createdAt: Date.now(),
   };
@@ -125,6 +127,56 @@ describe("a 2025-era session object", () => {
     // Its owner is heard (and told to initialize first).
     expect((await stub.postSse(ping, ALICE)).status).toBe(400);
     await stream.body?.cancel();
+  });
+});
+
+describe("a session's GET stream, held by the Worker", () => {
+  const watcher = async (stub: DurableObjectStub<McpSession>) => {
+    const socket = (await stub.fetch(WATCH_URL, { headers: { upgrade: "websocket" } })).webSocket;
+    if (!socket) throw new Error("no WebSocket");
+    socket.accept();
+    const messages: unknown[] = [];
+    socket.addEventListener("message", (event) => messages.push(JSON.parse(String(event.data))));
+    const closed = new Promise<number>((resolve) => socket.addEventListener("close", (event) => resolve(event.code)));
+    return { messages, closed };
+  };
+
+  it("is opened for the session's user only: another user, another server or another id gets 404", async () => {
+    const { stub, sessionId } = await storedSession();
+    const opened = await stub.openStream(ALICE, sessionId);
+    expect(opened).toMatchObject({ record: { sessionId }, replay: [], announce: false });
+    expect(await stub.openStream({ ...ALICE, sub: "mallory" }, sessionId)).toHaveProperty("status", 404);
+    expect(await stub.openStream({ ...ALICE, server: "filesystem" }, sessionId)).toHaveProperty("status", 404);
+    expect(await stub.openStream(ALICE, "o".repeat(43))).toHaveProperty("status", 404);
+  });
+
+  it("resumes after Last-Event-ID with the events logged since, and asks for every change to be announced", async () => {
+    const { stub, sessionId } = await storedSession();
+    const changed = { jsonrpc: "2.0" as const, method: "notifications/tools/list_changed" };
+    const first = await stub.logStreamEvent(changed);
+    const second = await stub.logStreamEvent({ ...changed, method: "notifications/prompts/list_changed" });
+    const resumed = await stub.openStream(ALICE, sessionId, first);
+    expect(resumed).toMatchObject({
+      replay: [{ id: second, message: { method: "notifications/prompts/list_changed" } }],
+      announce: true,
+    });
+  });
+
+  it("tells the invocation holding the stream when the subscriptions change, and closes it for a newer stream and at DELETE", async () => {
+    const { stub, sessionId } = await storedSession();
+    const older = await watcher(stub);
+    const newer = await watcher(stub);
+    expect(await older.closed).toBe(WATCH_CLOSE.replaced.code);
+    const subscribed = await serve(stub, post(sessionId, { id: 1, method: "resources/subscribe", params: { uri: "test://a" } }));
+    expect(await answerOf(subscribed)).toMatchObject({ id: 1, result: {} });
+    await expect.poll(() => newer.messages).toEqual([{ subscriptions: ["test://a"] }]);
+    const deleted = await serve(stub, {
+      url: "http://localhost:8787/mcp/everything",
+      method: "DELETE",
+      headers: { "mcp-session-id": sessionId, "mcp-protocol-version": "2025-11-25" },
+    });
+    expect(deleted.ok).toBe(true);
+    expect(await newer.closed).toBe(WATCH_CLOSE.ended.code);
   });
 });
 

@@ -1,9 +1,12 @@
 import type { EdgeEnv } from "../env.ts";
 import { asResponse } from "./bridge/direct-answer.ts";
+import { originLinkOf } from "./bridge/origin-exchange.ts";
 import type { SessionIdentity } from "./bridge/session-record.ts";
+import { resumesGetStream } from "./bridge/stream-watch.ts";
 import type { RequestFacts } from "./inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
 import { headersToOrigin } from "./relay-headers.ts";
+import { holdSessionStream } from "./session-stream.ts";
 
 /** Session ids the edge mints: 32 random bytes, base64url (visible ASCII, as the 2025 protocol asks). */
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
@@ -61,10 +64,7 @@ export async function toSession(
   facts: RequestFacts,
   identity: SessionIdentity,
 ): Promise<Response> {
-  const startsSseStream =
-    request.method === "GET" &&
-    !request.headers.has("mcp-session-id") &&
-    (request.headers.get("accept") ?? "").includes("text/event-stream");
+  const startsSseStream = request.method === "GET" && !request.headers.has("mcp-session-id") && acceptsEventStream(request);
   if (startsSseStream || (request.method === "POST" && sseSessionOf(request))) return toSseSession(env, request, body, identity);
   let sessionId = request.headers.get("mcp-session-id") ?? undefined;
   if (facts.method === "initialize") sessionId = newSessionId();
@@ -79,9 +79,15 @@ export async function toSession(
   if (!SESSION_ID.test(sessionId))
     return jsonRpcError(404, facts.id, JSON_RPC.sessionNotFound, "Session not found: initialize a new session");
   const session = env.MCP_SESSION.get(env.MCP_SESSION.idFromName(sessionId));
+  const lastEventId = request.headers.get("last-event-id");
+  if (request.method === "GET" && acceptsEventStream(request) && resumesGetStream(lastEventId)) {
+    return holdSessionStream(session, originLinkOf(env), identity, sessionId, lastEventId ?? undefined);
+  }
   const http = { url: request.url, method: request.method, headers: Object.fromEntries(headersToOrigin(request.headers)), body };
   return asResponse(await session.serve(http, identity, sessionId));
 }
+
+const acceptsEventStream = (request: Request) => (request.headers.get("accept") ?? "").includes("text/event-stream");
 
 function newSessionId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));

@@ -1,7 +1,9 @@
 import { EventSourceParserStream } from "eventsource-parser/stream";
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import { type EdgeAssertionClaims, originMcpPath } from "../../../contract/edge-assertion.ts";
-import type { OriginAffinityStore } from "../../upstream/affinity.ts";
+import { edgeConfig } from "../../config.ts";
+import type { EdgeEnv } from "../../env.ts";
+import { type OriginAffinityStore, originAffinity } from "../../upstream/affinity.ts";
 import { fetchOrigin } from "../../upstream/fetch-origin.ts";
 
 /** The protocol revision of the edge-origin hop: always 2026-07-28, stateless. */
@@ -29,6 +31,8 @@ export interface OriginLink {
   config: EdgeConfig;
   affinity: OriginAffinityStore;
 }
+
+export const originLinkOf = (env: EdgeEnv): OriginLink => ({ config: edgeConfig(env), affinity: originAffinity(env) });
 
 /** One 2026-07-28 request to the origin on behalf of a session's user. */
 export interface HopRequest {

@@ -10,6 +10,10 @@ export interface SessionIdentity {
   server: string;
 }
 
+/** A session is its user's, for one server: anyone else presenting its id is told it does not exist. */
+export const isOwner = (owner: SessionIdentity, caller: SessionIdentity): boolean =>
+  owner.sub === caller.sub && owner.server === caller.server;
+
 /** What the edge keeps of a 2025-era client session (Durable Object storage), enough to rebuild it after eviction. */
 export interface SessionRecord {
   sessionId: string;

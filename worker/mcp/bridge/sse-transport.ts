@@ -1,7 +1,7 @@
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
 
 /** A comment on the stream this often, so that proxies that cut idle streams leave it open. */
-const KEEPALIVE_MS = 15_000;
+export const KEEPALIVE_MS = 15_000;
 
 /**
  * The server side of the 2024-11-05 HTTP+SSE transport, for clients that speak nothing newer: the client GETs a

@@ -1,0 +1,110 @@
+import type { McpSession } from "../../durable-objects/mcp-session.ts";
+import { everyChangeOf, hasAnythingToListenFor, type ListNotification, listenToOrigin } from "./bridge/listen.ts";
+import type { OriginLink } from "./bridge/origin-exchange.ts";
+import { claimsOf, type SessionIdentity, type SessionRecord } from "./bridge/session-record.ts";
+import { KEEPALIVE_MS } from "./bridge/sse-transport.ts";
+import { type OpenedStream, WATCH_URL, type WatchMessage } from "./bridge/stream-watch.ts";
+
+/**
+ * A 2025-era client's GET stream, held by this Worker invocation (see bridge/stream-watch.ts): the session object
+ * hands over the record and what the client missed, and this invocation listens at the origin, logs each
+ * notification in the object's event log (for `Last-Event-ID`) and writes it to the client. Over a WebSocket the
+ * object says when the subscriptions change (listen again) or the stream must end (a newer GET, DELETE). When the
+ * origin's listen ends, so does the client's stream: the client reconnects and resumes.
+ */
+export async function holdSessionStream(
+  session: DurableObjectStub<McpSession>,
+  origin: OriginLink,
+  caller: SessionIdentity,
+  sessionId: string,
+  lastEventId: string | undefined,
+): Promise<Response> {
+  const opened = await session.openStream(caller, sessionId, lastEventId);
+  if (opened instanceof Response) return opened;
+  const watch = (await session.fetch(WATCH_URL, { headers: { upgrade: "websocket" } })).webSocket;
+  if (!watch) throw new Error("the session object did not accept the stream's WebSocket");
+  watch.accept();
+  const body = streamBody(session, origin, caller, opened as OpenedStream, watch);
+  return new Response(body, {
+    headers: { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform", "mcp-session-id": sessionId },
+  });
+}
+
+function streamBody(
+  session: DurableObjectStub<McpSession>,
+  origin: OriginLink,
+  caller: SessionIdentity,
+  opened: OpenedStream,
+  watch: WebSocket,
+): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let record: SessionRecord = opened.record;
+  let announce = opened.announce;
+  let listening: AbortController | undefined;
+  let keepalive: ReturnType<typeof setInterval> | undefined;
+  let ended = false;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+
+  const write = (text: string) => {
+    if (!ended) controller.enqueue(encoder.encode(text));
+  };
+  const end = (closeWatch: boolean) => {
+    if (ended) return;
+    ended = true;
+    clearInterval(keepalive);
+    listening?.abort();
+    if (closeWatch) watch.close(1000, "the client's stream ended");
+    try {
+      controller.close();
+    } catch {
+      // The client cancelled it already.
+    }
+  };
+  // Logged first, so that a client resuming after it gets it again; then written.
+  const deliver = async (notification: ListNotification) => {
+    const message = { jsonrpc: "2.0" as const, ...notification };
+    const id = await session.logStreamEvent(message);
+    write(`id: ${id}\ndata: ${JSON.stringify(message)}\n\n`);
+  };
+  // A new listen starts before the one it replaces stops (on acknowledgement): nothing falls between the two.
+  const listen = () => {
+    const previous = listening;
+    if (!hasAnythingToListenFor(record)) {
+      listening = undefined;
+      previous?.abort();
+      return;
+    }
+    const current = new AbortController();
+    listening = current;
+    const acknowledged = () => {
+      previous?.abort();
+      if (!announce) return;
+      announce = false;
+      void everyChangeOf(record).reduce((sent, change) => sent.then(() => deliver(change)), Promise.resolve());
+    };
+    listenToOrigin(origin, record, claimsOf(caller), current.signal, deliver, acknowledged)
+      .catch((error: unknown) => {
+        if (!current.signal.aborted) console.error(`listen stream for a session ended: ${String(error)}`);
+      })
+      .finally(() => {
+        if (listening === current) end(true);
+      });
+  };
+
+  watch.addEventListener("message", (event) => {
+    record = { ...record, subscriptions: (JSON.parse(String(event.data)) as WatchMessage).subscriptions };
+    listen();
+  });
+  watch.addEventListener("close", () => end(false));
+  return new ReadableStream<Uint8Array>({
+    start(streamController) {
+      controller = streamController;
+      for (const { id, message } of opened.replay) write(`id: ${id}\ndata: ${JSON.stringify(message)}\n\n`);
+      keepalive = setInterval(() => write(": keepalive\n\n"), KEEPALIVE_MS);
+      listen();
+    },
+    cancel() {
+      end(true);
+    },
+  });
+}
