@@ -95,10 +95,17 @@ export interface CellResult {
   seconds: number;
   errors: number;
   firstError?: string;
+  /** CPU the row's processes used during the timed window, in ms (when the row names them). */
+  cpuMs?: number;
 }
 
 /** `clients.length` clients call back to back: a warm-up, then `seconds` of timed calls. */
-export async function runCell(clients: BenchClient[], warmupSeconds: number, seconds: number): Promise<CellResult> {
+export async function runCell(
+  clients: BenchClient[],
+  warmupSeconds: number,
+  seconds: number,
+  cpuMs?: () => number,
+): Promise<CellResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: clients.length * 2 });
   const samples: number[] = [];
   let errors = 0;
@@ -116,18 +123,23 @@ export async function runCell(clients: BenchClient[], warmupSeconds: number, sec
   };
   const warmEnd = performance.now() + warmupSeconds * 1000;
   await Promise.all(clients.map((client) => loop(client, warmEnd, false)));
+  const cpuBefore = cpuMs?.();
   const started = performance.now();
   const end = started + seconds * 1000;
   await Promise.all(clients.map((client) => loop(client, end, true)));
   const elapsed = (performance.now() - started) / 1000;
+  const cpuAfter = cpuMs?.();
   agent.destroy();
-  return { samples, seconds: elapsed, errors, firstError };
+  const cpu = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
+  return { samples, seconds: elapsed, errors, firstError, cpuMs: cpu };
 }
 
 export interface Stats {
   p50: number;
   p99: number;
   rps: number;
+  /** CPU per call of the row's processes, in ms (NaN when the row names none). */
+  cpu: number;
   count: number;
   errors: number;
 }
@@ -141,6 +153,7 @@ export function statsOf(cell: CellResult): Stats {
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
     rps: cell.samples.length / cell.seconds,
+    cpu: cell.cpuMs === undefined || cell.samples.length === 0 ? Number.NaN : cell.cpuMs / cell.samples.length,
     count: cell.samples.length,
     errors: cell.errors,
   };

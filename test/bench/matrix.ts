@@ -4,7 +4,11 @@ export interface Row {
   key: string;
   label: string;
   clients: BenchClient[];
+  /** CPU used so far by the processes that serve the row, in ms: its change per call is reported. */
+  cpuMs?: () => number;
 }
+
+export type Metric = "p50" | "p99" | "rps" | "cpu";
 
 export interface MatrixOptions {
   concurrency: number[];
@@ -20,7 +24,7 @@ export interface MatrixOptions {
 export async function runMatrix(
   rows: Row[],
   options: MatrixOptions,
-): Promise<(row: string, n: number, metric: "p50" | "p99" | "rps") => number> {
+): Promise<(row: string, n: number, metric: Metric) => number> {
   {
     const results = new Map<string, Stats[]>();
     const cellKey = (row: string, n: number) => `${row}@${n}`;
@@ -33,7 +37,7 @@ export async function runMatrix(
         const order = rows.map((_, index) => rows[(index + round) % rows.length] as Row);
         const line: string[] = [];
         for (const row of order) {
-          const cell = await runCell(row.clients.slice(0, n), options.warmupSeconds, options.seconds);
+          const cell = await runCell(row.clients.slice(0, n), options.warmupSeconds, options.seconds, row.cpuMs);
           const stats = statsOf(cell);
           if (cell.firstError) console.log(`  ${row.key}@${n}: ${cell.errors} errors; first: ${cell.firstError}`);
           results.set(cellKey(row.key, n), [...(results.get(cellKey(row.key, n)) ?? []), stats]);
@@ -43,7 +47,7 @@ export async function runMatrix(
       }
     }
 
-    const med = (row: string, n: number, metric: "p50" | "p99" | "rps") =>
+    const med = (row: string, n: number, metric: Metric) =>
       median((results.get(cellKey(row, n)) ?? []).map((stats) => stats[metric]));
     const spread = (row: string, n: number, metric: "p50" | "rps") => {
       const values = (results.get(cellKey(row, n)) ?? []).map((stats) => stats[metric]);
@@ -51,13 +55,13 @@ export async function runMatrix(
     };
     console.log(`\nmedians of ${options.rounds} rounds (range over rounds in brackets)`);
     console.log(
-      `${"row".padEnd(30)} ${"clients".padStart(7)} ${"p50 ms".padStart(18)} ${"p99 ms".padStart(8)} ${"req/s".padStart(16)} errors`,
+      `${"row".padEnd(30)} ${"clients".padStart(7)} ${"p50 ms".padStart(18)} ${"p99 ms".padStart(8)} ${"req/s".padStart(16)} ${"CPU ms/call".padStart(11)} errors`,
     );
     for (const row of rows) {
       for (const n of options.concurrency) {
         const all = results.get(cellKey(row.key, n)) ?? [];
         console.log(
-          `${row.label.padEnd(30)} ${String(n).padStart(7)} ${med(row.key, n, "p50").toFixed(2).padStart(7)} [${spread(row.key, n, "p50").padStart(9)}] ${med(row.key, n, "p99").toFixed(2).padStart(8)} ${med(row.key, n, "rps").toFixed(0).padStart(5)} [${spread(row.key, n, "rps").padStart(9)}] ${all.reduce((sum, stats) => sum + stats.errors, 0)}`,
+          `${row.label.padEnd(30)} ${String(n).padStart(7)} ${med(row.key, n, "p50").toFixed(2).padStart(7)} [${spread(row.key, n, "p50").padStart(9)}] ${med(row.key, n, "p99").toFixed(2).padStart(8)} ${med(row.key, n, "rps").toFixed(0).padStart(5)} [${spread(row.key, n, "rps").padStart(9)}] ${med(row.key, n, "cpu").toFixed(2).padStart(11)} ${all.reduce((sum, stats) => sum + stats.errors, 0)}`,
         );
       }
     }

@@ -11,6 +11,8 @@ const require = createRequire(import.meta.url);
 
 export interface Running {
   url: string;
+  /** The process group leader: it and its descendants are what serves the row. */
+  pid: number;
   close(): Promise<void>;
 }
 
@@ -28,13 +30,15 @@ export async function startSupergateway(): Promise<Running> {
   ]);
   const url = `http://127.0.0.1:${port}`;
   await waitForHealth(url, child, "supergateway");
-  return { url, close: () => stopGroup(child) };
+  return { url, pid: child.pid as number, close: () => stopGroup(child) };
 }
 
 export interface RunningSystem {
   edgeUrl: string;
   originUrl: string;
   dataDir: string;
+  /** The system's process: the origin, the IdP and the database in it, the edge's wrangler and the stdio children under it. */
+  pid: number;
   close(): Promise<void>;
 }
 
@@ -56,7 +60,7 @@ export async function startSystemProcess(): Promise<RunningSystem> {
       reject(new Error(`the local system exited (${code}) before it was up:\n${recent.get(child)?.join("\n")}`)),
     );
   });
-  return { ...ready, close: () => stopGroup(child) };
+  return { ...ready, pid: child.pid as number, close: () => stopGroup(child) };
 }
 
 /** Row B: test/bench/passthrough-worker.ts under `wrangler dev` (the edge's wrangler), forwarding to `target`. */
@@ -70,6 +74,7 @@ export async function startPassthroughWorker(target: string): Promise<Running> {
   );
   return {
     url: running.url,
+    pid: running.pid,
     close: async () => {
       await running.close();
       await rm(state, { recursive: true, force: true });
@@ -95,7 +100,7 @@ export async function startWrangler(args: string[], what: string, cwd?: string):
   );
   const url = `http://127.0.0.1:${port}`;
   await waitForHealth(url, child, what);
-  return { url, close: () => stopGroup(child) };
+  return { url, pid: child.pid as number, close: () => stopGroup(child) };
 }
 
 const recent = new WeakMap<ChildProcess, string[]>();

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { legacyClient, modernClient, originClient, plainSession, signIn } from "./clients.ts";
 import type { BenchClient } from "./load.ts";
 import { type Row, runMatrix } from "./matrix.ts";
+import { cpuMsOfTree } from "./process-cpu.ts";
 import { startPassthroughWorker, startSupergateway, startSystemProcess } from "./processes.ts";
 
 /**
@@ -13,7 +14,9 @@ import { startPassthroughWorker, startSupergateway, startSystemProcess } from ".
  *   C  a 2026-07-28 client (SDK v2) → edge → origin → stdio child;
  *   D  a 2025-11-25 client (SDK v1) → edge → its session object → origin → stdio child.
  * With N clients, each has its own session where the row has sessions (A, B, D); C and O have none. It prints
- * the medians over the rounds and the ratios issue 6 states its targets in. Nothing here is asserted.
+ * the medians over the rounds, the ratios issue 6 states its targets in, and the CPU per call of the processes
+ * serving each row (from /proc, Linux), for issue 13's "origin at most supergateway's CPU per call". Nothing here
+ * is asserted.
  *
  * BENCH_CONCURRENCY (1,8,32)  BENCH_SECONDS (3, timed per cell)  BENCH_WARMUP_SECONDS (1)  BENCH_ROUNDS (3)
  * BENCH_ROWS (A,B,O,C,D)
@@ -46,20 +49,33 @@ try {
   console.log(`opening ${MAX_CLIENTS} clients per row…`);
   const edgeMcp = new URL(`${system.edgeUrl}/mcp/everything`);
   const provider = ROWS.has("C") || ROWS.has("D") ? await signIn(edgeMcp) : undefined;
-  const plans: [string, string, () => Promise<BenchClient>][] = [
-    ["A", "A supergateway → stdio", () => plainSession(new URL(`${gateway.url}/mcp`))],
-    ["B", "B bare Worker → A", () => plainSession(new URL(`${passthrough.url}/mcp`))],
-    ["O", "O origin only (signed here)", () => originClient(system.originUrl, join(system.dataDir, "edge.env"))],
-    ["C", "C modern → edge → origin", () => modernClient(edgeMcp, provider as never)],
-    ["D", "D legacy → edge DO → origin", () => legacyClient(edgeMcp, provider as never)],
+  // The CPU a row's calls cost: every process that serves it (the system's includes an idle IdP and database).
+  const gatewayCpu = () => cpuMsOfTree(gateway.pid);
+  const systemCpu = () => cpuMsOfTree(system.pid);
+  const plans: [string, string, () => Promise<BenchClient>, () => number][] = [
+    ["A", "A supergateway → stdio", () => plainSession(new URL(`${gateway.url}/mcp`)), gatewayCpu],
+    [
+      "B",
+      "B bare Worker → A",
+      () => plainSession(new URL(`${passthrough.url}/mcp`)),
+      () => cpuMsOfTree(passthrough.pid) + gatewayCpu(),
+    ],
+    [
+      "O",
+      "O origin only (signed here)",
+      () => originClient(system.originUrl, join(system.dataDir, "edge.env")),
+      () => cpuMsOfTree(system.pid, /wrangler/), // the edge, idle on this row, left out
+    ],
+    ["C", "C modern → edge → origin", () => modernClient(edgeMcp, provider as never), systemCpu],
+    ["D", "D legacy → edge DO → origin", () => legacyClient(edgeMcp, provider as never), systemCpu],
   ];
-  for (const [key, label, open] of plans) {
+  for (const [key, label, open, cpuMs] of plans) {
     if (!ROWS.has(key)) continue;
     const clients = await openClients(MAX_CLIENTS, open);
     closers.push(async () => {
       await Promise.all(clients.map((client) => client.close().catch(() => {})));
     });
-    rows.push({ key, label, clients });
+    rows.push({ key, label, clients, cpuMs });
   }
 
   const med = await runMatrix(rows, {
@@ -84,6 +100,18 @@ try {
         `${n}: p50 ${ratio(med(top, n, "p50"), med(bottom, n, "p50"))} p99 ${ratio(med(top, n, "p99"), med(bottom, n, "p99"))} req/s ${ratio(med(top, n, "rps"), med(bottom, n, "rps"))}`,
     );
     console.log(`${top}/${bottom}  ${cells.join("   ")}   (${target})`);
+  }
+  // Issue 13: the origin at most supergateway's CPU per call; the edge's own CPU beside a bare Worker's.
+  const cpu = (key: string, n: number) => med(key, n, "cpu");
+  if (has("O") && has("A")) {
+    const cells = CONCURRENCY.map((n) => `${n}: ${ratio(cpu("O", n), cpu("A", n))}`);
+    console.log(`CPU per call O/A  ${cells.join("   ")}   (origin vs supergateway: ≤ 1, 0.7 the goal)`);
+  }
+  if (has("A") && has("B") && has("O") && has("C")) {
+    const cells = CONCURRENCY.map(
+      (n) => `${n}: ${(cpu("C", n) - cpu("O", n)).toFixed(2)} vs ${(cpu("B", n) - cpu("A", n)).toFixed(2)} ms`,
+    );
+    console.log(`edge CPU per call, C−O vs B−A  ${cells.join("   ")}   (our edge vs a bare Worker)`);
   }
 } finally {
   for (const close of closers.reverse()) await close().catch((error: unknown) => console.error(String(error)));

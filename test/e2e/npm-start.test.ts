@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +8,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../local/free-port.ts";
 import { InMemoryOAuthProvider } from "./oauth-client.ts";
-import { descendantsOf, isAlive } from "./process-tree.ts";
+import { commandLineOf, descendantsOf, isAlive } from "./process-tree.ts";
 
 let child: ChildProcess | undefined;
 let dataDir: string | undefined;
@@ -39,14 +38,6 @@ function waitForOutput(process: ChildProcess, marker: string, timeoutMs: number)
 /** The demo upstream's processes among `pid`'s descendants. */
 const upstreamChildren = (pid: number) =>
   descendantsOf(pid).filter((descendant) => commandLineOf(descendant).includes("server-everything"));
-
-function commandLineOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
-  } catch {
-    return "";
-  }
-}
 
 async function waitUntil(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

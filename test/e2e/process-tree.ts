@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 
-/** Every live descendant of `pid`, read from /proc (Linux). */
-export function descendantsOf(pid: number): number[] {
+/** Every live descendant of `pid`, read from /proc (Linux); a descendant `prune` picks is left out with its own. */
+export function descendantsOf(pid: number, prune: (pid: number) => boolean = () => false): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -16,6 +16,7 @@ export function descendantsOf(pid: number): number[] {
   const found: number[] = [];
   const visit = (parent: number) => {
     for (const child of children.get(parent) ?? []) {
+      if (prune(child)) continue;
       found.push(child);
       visit(child);
     }
@@ -31,5 +32,14 @@ export function isAlive(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
+  }
+}
+
+/** A process's command line, its arguments separated by NUL; empty once it has exited. */
+export function commandLineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return "";
   }
 }
