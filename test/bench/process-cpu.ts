@@ -10,7 +10,7 @@ const TICKS_PER_SECOND = 100;
  * Descendants whose command line matches `except` are left out, with their own descendants.
  */
 export function cpuMsOfTree(pid: number, except?: RegExp): number {
-  const excluded = (each: number) => except !== undefined && except.test(commandLineOf(each));
+  const excluded = (each: number) => except?.test(commandLineOf(each)) ?? false;
   return [pid, ...descendantsOf(pid, excluded)].reduce((sum, each) => sum + cpuMsOf(each), 0);
 }
 
