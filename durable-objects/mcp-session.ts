@@ -57,7 +57,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
   /** Requests on the short way, by id, waiting for the origin (a cancellation aborts them). */
   #direct = new Map<string | number, AbortController>();
   /** Exchanges begun on the short way that the session server takes over, by request id. */
-  #prefetched = new Map<string | number, Prefetched>();
+  #prefetched = new Map<string | number, { exchange: Prefetched; expiry: ReturnType<typeof setTimeout> }>();
 
   /**
    * Serves one HTTP request of the session: a plain request's answer as data (the short way), anything else as the
@@ -183,13 +183,13 @@ export class McpSession extends DurableObject<EdgeEnv> {
     try {
       const answered = await answerDirectly(origin, record, claimsOf(this.#caller ?? record.identity), request, controller);
       if (isDirectAnswer(answered)) return answered;
-      this.#prefetched.set(request.id, answered);
       // Taken at once by the session server; if the transport refused the request instead, nothing must dangle.
-      setTimeout(() => {
-        if (this.#prefetched.get(request.id) !== answered) return;
+      const expiry = setTimeout(() => {
+        if (this.#prefetched.get(request.id)?.exchange !== answered) return;
         this.#prefetched.delete(request.id);
         answered.abort("the request was not taken over");
       }, PREFETCH_TAKEOVER_MS);
+      this.#prefetched.set(request.id, { exchange: answered, expiry });
       return undefined;
     } finally {
       this.#direct.delete(request.id);
@@ -289,7 +289,9 @@ export class McpSession extends DurableObject<EdgeEnv> {
       prefetched: (id) => {
         const prefetched = this.#prefetched.get(id);
         this.#prefetched.delete(id);
-        return prefetched;
+        // A pending timer would keep the object in memory (billed) for a minute after the call.
+        clearTimeout(prefetched?.expiry);
+        return prefetched?.exchange;
       },
       subscriptionsChanged: () => {
         if (!options.listenAlways) return this.tellWatchers({ subscriptions: live.record.subscriptions });

@@ -80,9 +80,7 @@ export async function answerDirectly(
   const hop = { id: request.id, method: request.method, params: forwardedParams(request, record) };
   const messages = exchangeWithOrigin(origin, server, claims, hop, controller.signal);
   const pending = messages.next();
-  const waited = await Promise.race([pending.then(() => "answered" as const), longerThan(SHORT_WAY_WAIT_MS)]).catch(
-    () => "answered" as const,
-  );
+  const waited = await answeredWithin(pending, SHORT_WAY_WAIT_MS);
   // A long call goes on over SSE, where the SDK's keep-alive comments tell every proxy on the way it is alive.
   const handOver: Prefetched = { messages: continueFrom(pending, messages), abort: (reason) => controller.abort(reason) };
   if (waited === "long") return handOver;
@@ -134,5 +132,24 @@ async function* continueFrom(
   yield* rest;
 }
 
-// Not cleared when the answer comes first: a timer that fires for nothing costs less than clearing one per request.
-const longerThan = (ms: number) => new Promise<"long">((resolve) => setTimeout(() => resolve("long"), ms));
+/**
+ * Whether the first message came (or the exchange failed) within `ms`. The timer is cleared when it does: a pending
+ * timer would keep the session object in memory, billed for wall-clock time, long after the answer.
+ */
+async function answeredWithin(pending: Promise<unknown>, ms: number): Promise<"answered" | "long"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const long = new Promise<"long">((resolve) => {
+    timer = setTimeout(() => resolve("long"), ms);
+  });
+  try {
+    return await Promise.race([
+      pending.then(
+        () => "answered" as const,
+        () => "answered" as const,
+      ),
+      long,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
