@@ -120,7 +120,7 @@ describe("the ops dashboard in Chromium", () => {
     }
   });
 
-  it("refuses a signed-in user outside the admin groups with a page saying what is needed (screenshot kept)", async () => {
+  it("refuses a signed-in user outside the admin groups with a page saying what is needed and linking their own connections (screenshot kept)", async () => {
     const browser = await openChromium({ viewport: { width: 1000, height: 700 } });
     try {
       const page = await browser.newPage();
@@ -135,6 +135,9 @@ describe("the ops dashboard in Chromium", () => {
       expect(text).toContain("ops@example.com");
       expect(await page.locator(".tile").count()).toBe(0);
       await page.screenshot({ path: `${ARTIFACTS}ops-refused.png`, fullPage: true });
+      // What is theirs stays open to them: their own upstream connections.
+      await page.getByRole("link", { name: "upstream connections" }).click();
+      expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("Your upstream connections");
     } finally {
       await browser.dispose();
     }

@@ -3,21 +3,23 @@ import { fetchOrigin } from "../../upstream/fetch-origin.ts";
 import { type OpsReader, OpsSourceError } from "./source.ts";
 
 /**
- * A request to the origin for the dashboard, under an assertion with `purpose: "ops"` naming the administrator (the
- * origin logs who read, and records who decided). Unreachable: an OpsSourceError saying what to check.
+ * A request to the origin for the dashboard, under an assertion naming the reader (the origin logs who read, and
+ * records who decided): `purpose: "ops"` for an administrator's routes, or the narrower purpose a route gives a user
+ * who is not one. Unreachable: an OpsSourceError saying what to check.
  */
 export async function callOriginForOps(
   config: EdgeConfig,
   reader: OpsReader,
   path: string,
   init: { method: "GET" | "POST"; body?: unknown },
+  purpose: "ops" | "own-connections" = "ops",
 ): Promise<Response> {
   const claims = {
     sub: reader.user.sub,
     email: reader.user.email,
     groups: reader.user.groups,
     client_id: reader.clientId,
-    purpose: "ops" as const,
+    purpose,
   };
   const headers = new Headers({ accept: "application/json" });
   if (init.body !== undefined) headers.set("content-type", "application/json");

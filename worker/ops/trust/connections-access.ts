@@ -4,9 +4,7 @@ import { edgeOAuth } from "../../auth/authorization-server.ts";
 import { companyName } from "../../auth/consent-page.ts";
 import { edgeConfig } from "../../config.ts";
 import type { UserProps } from "../../env.ts";
-import { fetchOrigin } from "../../upstream/fetch-origin.ts";
 import { callOriginForOps } from "../data/origin-call.ts";
-import { OpsSourceError } from "../data/source.ts";
 import { OPS_CONNECTIONS_PAGE_PATH } from "../pages/connections-paths.ts";
 import { opsPage } from "../pages/layout.ts";
 import { opsRedirectUri } from "../paths.ts";
@@ -84,15 +82,5 @@ export async function callOriginForConnections(
   init: { method: "GET" | "POST"; body?: unknown },
 ): Promise<Response> {
   const reader = { user: viewer.user, clientId: viewer.clientId };
-  if (viewer.scope === "all") return callOriginForOps(viewer.config, reader, path, init);
-  const { sub, email, groups } = viewer.user;
-  const claims = { sub, email, groups, client_id: viewer.clientId, purpose: "own-connections" as const };
-  const headers = new Headers({ accept: "application/json" });
-  if (init.body !== undefined) headers.set("content-type", "application/json");
-  const body = init.body === undefined ? undefined : JSON.stringify(init.body);
-  try {
-    return await fetchOrigin(viewer.config, path, claims, { method: init.method, headers, body });
-  } catch (error) {
-    throw new OpsSourceError(`the origin could not be reached (${(error as Error).message}); check ORIGIN_URL and /readyz`);
-  }
+  return callOriginForOps(viewer.config, reader, path, init, viewer.scope === "all" ? "ops" : "own-connections");
 }
