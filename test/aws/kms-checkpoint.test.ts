@@ -1,5 +1,4 @@
 import { verify } from "node:crypto";
-import { KMSClient } from "@aws-sdk/client-kms";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { createCheckpointer } from "../../aws/origin/audit/checkpoint/checkpointer.ts";
 import { checkpointSignerFromConfig } from "../../aws/origin/audit/checkpoint/from-config.ts";
@@ -9,7 +8,7 @@ import { migrate } from "../../aws/origin/db/migrate.ts";
 import { OriginConfig } from "../../contract/config/schema.ts";
 import { auditEvent, resetAudit, verifyAll } from "../origin/audit-chain-fixture.ts";
 import { type TestDatabase, withTestDatabase } from "../origin/database.ts";
-import { type FakeKms, type FakeKmsKey, startFakeKms } from "./kms-fake.ts";
+import { type FakeKms, type FakeKmsKey, fakeKmsClient, startFakeKms } from "./kms-fake.ts";
 
 const KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab";
 
@@ -17,14 +16,7 @@ describe("KMS checkpoint signer (against a local server speaking the KMS protoco
   let fake: FakeKms;
   let key: FakeKmsKey;
   let db: TestDatabase;
-  const client = () =>
-    new KMSClient({
-      endpoint: fake.endpoint,
-      region: "eu-west-1",
-      credentials: { accessKeyId: "AKIDEXAMPLE00000", secretAccessKey: "placeholder-not-a-secret" },
-      // One attempt, so an outage is seen at once instead of after the SDK's back-off.
-      maxAttempts: 1,
-    });
+  const client = () => fakeKmsClient(fake);
 
   beforeAll(async () => {
     fake = await startFakeKms();

@@ -1,9 +1,10 @@
 import type { Context } from "hono";
 import type { EdgeConfig } from "../../contract/config/schema.ts";
 import type { UpstreamOAuthReturn } from "../../contract/upstream-oauth.ts";
-import { AUTHORIZE_PATH, edgeOAuth, TOKEN_PATH } from "../auth/authorization-server.ts";
+import { AUTHORIZE_PATH, edgeOAuth } from "../auth/authorization-server.ts";
 import { MCP_SCOPE } from "../auth/grantable-scopes.ts";
 import { createPkce, randomToken } from "../auth/idp/pkce.ts";
+import { redeemOwnCode } from "../auth/own-browser-client.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
 import { opsResource } from "../ops/paths.ts";
@@ -73,19 +74,12 @@ export async function finishConsentSignIn(c: EdgeContext): Promise<ConsentSignIn
   const server = edgeOAuth(config).authorizationServer;
   const oauth = server.getOAuthApi(c.env);
   const clientId = await consentClientId(c.env, oauth, redirectUriOf(config));
-  const exchange = new Request(`${config.publicUrl}${TOKEN_PATH}`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "authorization_code",
-      code,
-      redirect_uri: redirectUriOf(config),
-      client_id: clientId,
-      code_verifier: signIn.verifier,
-      resource: opsResource(config),
-    }),
+  const answer = await redeemOwnCode(config, c.env, c.executionCtx as ExecutionContext, {
+    code,
+    redirectUri: redirectUriOf(config),
+    clientId,
+    verifier: signIn.verifier,
   });
-  const answer = await server.fetch(exchange, c.env, c.executionCtx as ExecutionContext);
   const token = answer.ok
     ? await oauth.unwrapToken<UserProps>(((await answer.json()) as { access_token: string }).access_token)
     : null;

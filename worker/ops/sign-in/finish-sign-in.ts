@@ -1,8 +1,9 @@
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
-import { edgeOAuth, TOKEN_PATH } from "../../auth/authorization-server.ts";
+import { edgeOAuth } from "../../auth/authorization-server.ts";
+import { redeemOwnCode } from "../../auth/own-browser-client.ts";
 import type { EdgeEnv } from "../../env.ts";
 import { signInProblemPage } from "../pages/sign-in-problem.ts";
-import { OPS_PATH, opsRedirectUri, opsResource } from "../paths.ts";
+import { OPS_PATH, opsRedirectUri } from "../paths.ts";
 import { clearCookie, readCookie, setCookie } from "./cookies.ts";
 import { opsClientId } from "./ops-client.ts";
 
@@ -26,19 +27,12 @@ export async function finishOpsSignIn(
   if (!code) return signInProblemPage(403, `The sign-in was not completed (${params.get("error") ?? "no code"}).`);
 
   const server = edgeOAuth(config).authorizationServer;
-  const exchange = new Request(`${config.publicUrl}${TOKEN_PATH}`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "authorization_code",
-      code,
-      redirect_uri: opsRedirectUri(config),
-      client_id: await opsClientId(env, server.getOAuthApi(env), opsRedirectUri(config)),
-      code_verifier: verifier,
-      resource: opsResource(config),
-    }),
+  const answer = await redeemOwnCode(config, env, ctx, {
+    code,
+    redirectUri: opsRedirectUri(config),
+    clientId: await opsClientId(env, server.getOAuthApi(env), opsRedirectUri(config)),
+    verifier,
   });
-  const answer = await server.fetch(exchange, env, ctx);
   if (!answer.ok) {
     console.warn(`ops sign-in: the token endpoint answered ${answer.status}`);
     return signInProblemPage(400, "The sign-in could not be completed: its code was refused.");

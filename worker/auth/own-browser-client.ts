@@ -1,0 +1,63 @@
+import type { OAuthHelpers } from "@cloudflare/workers-oauth-provider";
+import type { EdgeConfig } from "../../contract/config/schema.ts";
+import type { EdgeEnv } from "../env.ts";
+import { opsResource } from "../ops/paths.ts";
+import { edgeOAuth, TOKEN_PATH } from "./authorization-server.ts";
+
+/**
+ * A browser sign-in the edge runs against its own authorization server (the /ops dashboard, the end of an upstream's
+ * consent), as a public client of its own (PKCE, no secret). The client is registered once per redirect URI on first
+ * use and remembered in KV, so a deployment needs no extra step; should two isolates register at once, both clients
+ * work and the last one is remembered.
+ */
+export interface OwnBrowserClient {
+  /** What the consent page calls it. */
+  name: string;
+  /** The KV key of its client id is `<kvPrefix>:<redirect URI>`. */
+  kvPrefix: string;
+}
+
+export async function ownClientId(
+  env: EdgeEnv,
+  oauth: OAuthHelpers,
+  client: OwnBrowserClient,
+  redirectUri: string,
+): Promise<string> {
+  const key = `${client.kvPrefix}:${redirectUri}`;
+  const remembered = await env.OAUTH_KV.get(key);
+  if (remembered && (await oauth.lookupClient(remembered))) return remembered;
+  const registered = await oauth.createClient({
+    clientName: client.name,
+    redirectUris: [redirectUri],
+    tokenEndpointAuthMethod: "none",
+    grantTypes: ["authorization_code"],
+    responseTypes: ["code"],
+  });
+  await env.OAUTH_KV.put(key, registered.clientId);
+  return registered.clientId;
+}
+
+/**
+ * Redeems the code of such a sign-in at the edge's own token endpoint (in-process, no network hop), for the
+ * dashboard's resource: the token endpoint's answer, whatever it is.
+ */
+export function redeemOwnCode(
+  config: EdgeConfig,
+  env: EdgeEnv,
+  ctx: ExecutionContext,
+  sign: { code: string; redirectUri: string; clientId: string; verifier: string },
+): Promise<Response> {
+  const exchange = new Request(`${config.publicUrl}${TOKEN_PATH}`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      code: sign.code,
+      redirect_uri: sign.redirectUri,
+      client_id: sign.clientId,
+      code_verifier: sign.verifier,
+      resource: opsResource(config),
+    }),
+  });
+  return edgeOAuth(config).authorizationServer.fetch(exchange, env, ctx);
+}
