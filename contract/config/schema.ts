@@ -583,8 +583,12 @@ const OriginFields = z.strictObject({
       serviceAccount: z.email({
         message: "expected the service account's e-mail, such as groups-reader@project.iam.gserviceaccount.com",
       }),
-      /** The Workspace user the service account acts as through domain-wide delegation; it needs a role that reads groups. */
-      adminUser: z.email({ message: "expected a Workspace administrator's e-mail" }),
+      /**
+       * The Workspace user the service account acts as through domain-wide delegation to read groups; it needs a role
+       * that reads them. Unset: no group look-up (`GET /identity/groups` answers 404), for a block that serves only
+       * servers' `googleCredentials`.
+       */
+      adminUser: z.email({ message: "expected a Workspace administrator's e-mail" }).optional(),
       /** AWS region of the task's credentials (the signed GetCallerIdentity request names it). Unset: AWS_REGION or AWS_DEFAULT_REGION. */
       awsRegion: AwsRegion.optional(),
       /** How long the origin reuses a user's groups before asking the Directory again (0: every time). */

@@ -90,6 +90,12 @@ describe("googleCredentials in the configuration", () => {
     expect(problems[0]).toMatch(problem);
   });
 
+  it("accepts a google block without adminUser when it serves only googleCredentials (no group look-up)", () => {
+    const { adminUser: _admin, ...withoutAdmin } = GOOGLE;
+    const server = { ...STDIO, googleCredentials: { scopes: [DRIVE], inject: { env: "GOOGLE_TOKEN" } } };
+    expect(problemsOf(server, withoutAdmin)).toEqual([]);
+  });
+
   it("refuses googleCredentials without the origin's google block, saying so", () => {
     const problems = problemsOf({ ...STDIO, googleCredentials: { scopes: [DRIVE], inject: { env: "GOOGLE_TOKEN" } } }, "none");
     expect(problems).toHaveLength(1);

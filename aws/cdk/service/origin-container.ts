@@ -65,7 +65,7 @@ function googleSettings(config: DeployConfig): Record<string, string> {
   return {
     GOOGLE_WIF_AUDIENCE: google.audience,
     GOOGLE_SERVICE_ACCOUNT: google.serviceAccount,
-    GOOGLE_ADMIN_USER: google.adminUser,
+    ...(google.adminUser && { GOOGLE_ADMIN_USER: google.adminUser }),
     GOOGLE_AWS_REGION: google.awsRegion ?? config.region,
     GOOGLE_GROUPS_CACHE_SECONDS: String(google.cacheSeconds),
   };

@@ -40,13 +40,14 @@ export function delegatedTokens(
     cache(`${subject}\u0000${[...new Set(scopes)].sort().join(" ")}`, minRemainingMs);
 }
 
-/** A token that acts as the Workspace admin `google.adminUser` with the directory scopes. */
+/** A token that acts as the Workspace admin (`google.adminUser`) with the directory scopes. */
 export function delegatedDirectoryTokens(
   google: GoogleConfig,
+  adminUser: string,
   serviceAccountToken: () => Promise<string>,
 ): () => Promise<string> {
   const tokens = delegatedTokens(google, serviceAccountToken);
-  return async () => (await tokens(google.adminUser, DIRECTORY_SCOPES)).token;
+  return async () => (await tokens(adminUser, DIRECTORY_SCOPES)).token;
 }
 
 function delegatedGrant(google: GoogleConfig, assertion: string) {
