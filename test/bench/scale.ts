@@ -101,9 +101,29 @@ interface Results {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
-/** One call as the edge relays it: a 2026-07-28 request, a fresh assertion, the user's balancer cookie. */
+/**
+ * One call as the edge relays it (worker/upstream/fetch-origin.ts): a 2026-07-28 request, a fresh assertion, the
+ * user's balancer cookie; refused as misdirected (421: the balancer moved the user to another instance), it is sent
+ * once more, bound to the instance that answered.
+ */
 async function call(balancerUrl: string, config: EdgeConfig, user: User, n: number): Promise<void> {
   const message = `${user.claims.sub} call ${n}`;
+  let answer = await sendOnce(balancerUrl, config, user, n, message);
+  if (answer.status === MISDIRECTED && answer.instance) answer = await sendOnce(balancerUrl, config, user, n, message);
+  if (answer.status !== 200) throw new Error(`HTTP ${answer.status}: ${answer.text.slice(0, 200)}`);
+  if (!answer.text.includes(`Echo: ${message}`)) throw new Error(`not this call's echo: ${answer.text.slice(0, 200)}`);
+}
+
+const MISDIRECTED = 421;
+
+/** Sends one call and learns from the answer, as the edge does, the instance and cookie the user is now bound to. */
+async function sendOnce(
+  balancerUrl: string,
+  config: EdgeConfig,
+  user: User,
+  n: number,
+  message: string,
+): Promise<{ status: number; text: string; instance?: string }> {
   const template = modernRequest("tools/call", { name: "echo", arguments: { message } }, { id: n });
   const body = await template.text();
   const headers: Record<string, string> = {};
@@ -129,10 +149,9 @@ async function call(balancerUrl: string, config: EdgeConfig, user: User, n: numb
     outgoing.on("error", reject);
     outgoing.end(body);
   });
-  if (answer.status !== 200) throw new Error(`HTTP ${answer.status}: ${answer.text.slice(0, 200)}`);
-  if (!answer.text.includes(`Echo: ${message}`)) throw new Error(`not this call's echo: ${answer.text.slice(0, 200)}`);
   user.cookie = answer.cookie ?? user.cookie;
-  user.claims.instance ??= answer.instance;
+  user.claims.instance = answer.instance ?? user.claims.instance;
+  return answer;
 }
 
 interface User {
