@@ -127,7 +127,11 @@ export class McpSession extends DurableObject<EdgeEnv> {
   }
 
   override async webSocketClose(socket: WebSocket): Promise<void> {
-    socket.close();
+    try {
+      socket.close();
+    } catch {
+      // Already closed: the runtime answered the close itself.
+    }
   }
 
   /**

@@ -80,7 +80,9 @@ function streamBody(
       previous?.abort();
       if (!announce) return;
       announce = false;
-      void everyChangeOf(record).reduce((sent, change) => sent.then(() => deliver(change)), Promise.resolve());
+      everyChangeOf(record)
+        .reduce((sent, change) => sent.then(() => deliver(change)), Promise.resolve())
+        .catch((error: unknown) => console.error(`a resumed stream's changes could not be announced: ${String(error)}`));
     };
     listenToOrigin(origin, record, claimsOf(caller), current.signal, deliver, acknowledged)
       .catch((error: unknown) => {

@@ -57,7 +57,7 @@ export async function startConsentSignIn(c: EdgeContext, returned: UpstreamOAuth
  */
 export async function finishConsentSignIn(c: EdgeContext): Promise<ConsentSignInResult> {
   const config = edgeConfig(c.env);
-  const signIn = consentSignInOf(c, config);
+  const signIn = consentSignInOf(c.req.raw, config);
   const params = new URL(c.req.url).searchParams;
   if (!signIn) {
     return {

@@ -1,9 +1,16 @@
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
 
-/** The two cookies of the dashboard: the signed-in session (an access token) and a sign-in under way (state, verifier). */
-export type OpsCookie = "session" | "sign-in";
+/**
+ * The edge's browser cookies: the dashboard's signed-in session (an access token) and its sign-in under way (state,
+ * verifier), and the sign-in that ends an upstream's consent (worker/upstream-auth/consent-cookie.ts).
+ */
+export type OpsCookie = "session" | "sign-in" | "upstream-consent";
 
-const NAMES: Record<OpsCookie, string> = { session: "mcp-ops", "sign-in": "mcp-ops-sign-in" };
+const NAMES: Record<OpsCookie, string> = {
+  session: "mcp-ops",
+  "sign-in": "mcp-ops-sign-in",
+  "upstream-consent": "mcp-upstream-consent",
+};
 
 // `__Host-` pins a cookie to this host, https and Path=/. A browser refuses Secure cookies from plain http, so on the
 // loopback http of `npm start` the cookie goes without both (nothing else can listen on that address anyway).
