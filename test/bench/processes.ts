@@ -45,7 +45,9 @@ export interface RunningSystem {
 /** The local system as `npm start` runs it, in a child process (test/bench/system-child.ts). */
 export async function startSystemProcess(): Promise<RunningSystem> {
   const entry = fileURLToPath(new URL("./system-child.ts", import.meta.url));
-  const child = spawnGroup(process.execPath, [entry]);
+  // e.g. BENCH_SYSTEM_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the origin (Node refuses them in NODE_OPTIONS).
+  const flags = (process.env.BENCH_SYSTEM_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+  const child = spawnGroup(process.execPath, [...flags, entry]);
   const ready = await new Promise<Omit<RunningSystem, "close">>((resolve, reject) => {
     let buffered = "";
     const onData = (chunk: Buffer) => {

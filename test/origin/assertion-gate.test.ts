@@ -1,4 +1,4 @@
-import { type CryptoKey, createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { type CryptoKey, createLocalJWKSet, errors, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOriginApp } from "../../aws/origin/app.ts";
 import { createAuditStore } from "../../aws/origin/audit/store.ts";
@@ -115,6 +115,52 @@ describe("the origin's edge-assertion gate", () => {
     const now = Math.floor(Date.now() / 1000);
     const { status, body } = await postAudit(await assertion({ iat: now - 3600, exp: now + 3600 }));
     expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "expired" });
+  });
+
+  it("refuses an assertion issued in the future beyond the allowed clock skew", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const { status, body } = await postAudit(await assertion({ iat: now + 600, exp: now + 660 }));
+    expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "expired" });
+  });
+
+  it("refuses an assertion not valid yet (nbf beyond the allowed clock skew)", async () => {
+    const { status, body } = await postAudit(await assertion({ claims: { nbf: Math.floor(Date.now() / 1000) + 600 } }));
+    expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "expired" });
+  });
+
+  it("refuses an assertion whose claims were changed after signing", async () => {
+    const [header, payload, signature] = (await assertion()).split(".");
+    const claims = JSON.parse(Buffer.from(payload ?? "", "base64url").toString());
+    const changed = Buffer.from(JSON.stringify({ ...claims, sub: "someone-else" })).toString("base64url");
+    const { status, body } = await postAudit(`${header}.${changed}.${signature}`);
+    expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "signature" });
+  });
+
+  it("refuses an assertion without a jti (single use could not be enforced)", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ sub: "user-1", client_id: "client-1", purpose: "audit-delivery" })
+      .setProtectedHeader({ alg: "ES256", typ: EDGE_ASSERTION_TYPE, kid: KID })
+      .setIssuer(EDGE)
+      .setAudience(ORIGIN)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .sign(edgeKey);
+    const { status, body } = await postAudit(token);
+    expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "claims" });
+  });
+
+  it("refuses an assertion with a critical header extension it does not know", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ sub: "user-1", client_id: "client-1", purpose: "audit-delivery" })
+      .setProtectedHeader({ alg: "ES256", typ: EDGE_ASSERTION_TYPE, kid: KID, crit: ["x-unknown"], "x-unknown": 1 })
+      .setIssuer(EDGE)
+      .setAudience(ORIGIN)
+      .setJti(crypto.randomUUID())
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .sign(edgeKey, { crit: { "x-unknown": true } });
+    const { status, body } = await postAudit(token);
+    expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "malformed" });
   });
 
   it("refuses an assertion signed by another key under the edge's kid", async () => {
@@ -308,5 +354,43 @@ describe("the origin's edge-assertion gate", () => {
     } finally {
       await unreachable.end();
     }
+  });
+});
+
+describe("the verifier during a key rotation", () => {
+  it("accepts assertions signed by either key of the edge's set, each under its own kid only", async () => {
+    const [older, newer] = await Promise.all([generateKeyPair("ES256"), generateKeyPair("ES256")]);
+    const keys = createLocalJWKSet({
+      keys: [
+        { ...(await exportJWK(older.publicKey)), kid: "older", alg: "ES256" },
+        { ...(await exportJWK(newer.publicKey)), kid: "newer", alg: "ES256" },
+      ],
+    });
+    const verify = createAssertionVerifier({ issuer: EDGE, audience: ORIGIN, keys, claimJti: async () => true });
+    const signed = (kid: string, key: CryptoKey) =>
+      new SignJWT({ sub: "user-1", client_id: "client-1", purpose: "audit-delivery" })
+        .setProtectedHeader({ alg: "ES256", typ: EDGE_ASSERTION_TYPE, kid })
+        .setIssuer(EDGE)
+        .setAudience(ORIGIN)
+        .setJti(crypto.randomUUID())
+        .setIssuedAt()
+        .setExpirationTime("1m")
+        .sign(key);
+    expect((await verify(await signed("older", older.privateKey))).sub).toBe("user-1");
+    expect((await verify(await signed("newer", newer.privateKey))).sub).toBe("user-1");
+    await expect(verify(await signed("older", newer.privateKey))).rejects.toMatchObject({ reason: "signature" });
+  });
+
+  it("does not blame the assertion when the edge's key set cannot be fetched (a server error, not a refusal)", async () => {
+    const verify = createAssertionVerifier({
+      issuer: EDGE,
+      audience: ORIGIN,
+      keys: async () => {
+        throw new errors.JWKSTimeout();
+      },
+      claimJti: async () => true,
+    });
+    const failure = await verify(await assertion()).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(errors.JWKSTimeout);
   });
 });

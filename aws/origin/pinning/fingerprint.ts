@@ -12,18 +12,29 @@ const PINNED_FIELDS: Record<DefinitionKind, readonly string[]> = {
   discovery: ["capabilities", "instructions", "serverInfo"],
 };
 
+type PinnedForm = { form: Record<string, unknown>; fingerprint: string };
+
+/**
+ * Fingerprints already taken, per definition object: a call checks the definition its server last listed, the same
+ * object every time, so the canonical JSON and its hash are computed once per listing, not once per call. Sound because
+ * nothing changes a listed definition in place (the guardrails copy what they change: guardrails/strings.ts).
+ */
+const taken = new WeakMap<Record<string, unknown>, Partial<Record<DefinitionKind, PinnedForm>>>();
+
 /** The pinned parts of a definition, and their fingerprint: SHA-256 of their RFC 8785 canonical JSON. */
-export function pinnedForm(
-  kind: DefinitionKind,
-  definition: Record<string, unknown>,
-): { form: Record<string, unknown>; fingerprint: string } {
+export function pinnedForm(kind: DefinitionKind, definition: Record<string, unknown>): PinnedForm {
+  const known = taken.get(definition) ?? {};
+  const cached = known[kind];
+  if (cached) return cached;
   const form = Object.fromEntries(
     PINNED_FIELDS[kind].filter((field) => definition[field] !== undefined).map((field) => [field, definition[field]]),
   );
   const fingerprint = createHash("sha256")
     .update(canonicalize(form) ?? "")
     .digest("hex");
-  return { form, fingerprint };
+  known[kind] = { form, fingerprint };
+  taken.set(definition, known);
+  return known[kind];
 }
 
 /** The name a definition is pinned under. */

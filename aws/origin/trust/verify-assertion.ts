@@ -97,13 +97,17 @@ export function createAssertionVerifier(
 function rejectionOf(error: unknown): AssertionRejected {
   if (error instanceof errors.JWTExpired) return new AssertionRejected("expired", error.message);
   if (error instanceof errors.JWTClaimValidationFailed) {
-    const reason = ({ iss: "issuer", aud: "audience", typ: "type", iat: "expired" } as const)[error.claim as "iss"] ?? "claims";
+    const reason =
+      ({ iss: "issuer", aud: "audience", typ: "type", iat: "expired", nbf: "expired" } as const)[error.claim as "iss"] ??
+      "claims";
     return new AssertionRejected(reason, error.message);
   }
   if (error instanceof errors.JOSEAlgNotAllowed) return new AssertionRejected("algorithm", error.message);
   if (error instanceof errors.JWSSignatureVerificationFailed || error instanceof errors.JWKSNoMatchingKey) {
     return new AssertionRejected("signature", error.message);
   }
-  if (error instanceof errors.JOSEError) return new AssertionRejected("malformed", error.message);
-  throw error; // not the assertion's fault (the JWKS could not be fetched, say): a 5xx, not a refusal
+  // The edge's key set unreachable or unusable is not the assertion's fault: a 5xx, not a refusal.
+  const keySetFault = error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid;
+  if (error instanceof errors.JOSEError && !keySetFault) return new AssertionRejected("malformed", error.message);
+  throw error;
 }
