@@ -28,6 +28,21 @@ const require = createRequire(import.meta.url);
 const WRANGLER_CONFIG = fileURLToPath(new URL("../wrangler.toml", import.meta.url));
 
 /**
+ * The environment `wrangler dev` runs in here. Local only: no telemetry, no prompts, no look-up of Cloudflare's
+ * `request.cf` placeholder data. Wrangler's Local Explorer trace capture is off unless asked for
+ * (`X_LOCAL_OBSERVABILITY=true`): it writes every span of every invocation into SQLite inside workerd, which took about
+ * a third of the edge's local CPU per request (two thirds more on a legacy session's path, which has an invocation
+ * more) and has no counterpart in production (test/bench/FINDINGS.md).
+ */
+export const wranglerDevEnv = (): NodeJS.ProcessEnv => ({
+  X_LOCAL_OBSERVABILITY: "false",
+  ...process.env,
+  WRANGLER_SEND_METRICS: "false",
+  CI: "true",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+});
+
+/**
  * Runs the edge Worker under `wrangler dev` (real workerd, local KV and Queues) on loopback, and resolves once
  * it answers /healthz. Wrangler runs on this same Node (the pinned one), in its own process group so that
  * stopping it also stops workerd.
@@ -64,8 +79,7 @@ async function startOnce(options: WranglerDevOptions): Promise<RunningWrangler> 
       cwd: dirname(WRANGLER_CONFIG),
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
-      // Local only: no telemetry, no prompts, and no look-up of Cloudflare's `request.cf` placeholder data.
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+      env: wranglerDevEnv(),
     },
   );
   const recent: string[] = [];

@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../../local/free-port.ts";
 import { demoServers } from "../../local/system.ts";
+import { wranglerDevEnv } from "../../local/wrangler-dev.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -112,7 +113,8 @@ function spawnGroup(command: string, args: string[], cwd?: string): ChildProcess
     cwd,
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    // The pass-through Worker's wrangler runs as the edge's does (same settings, local trace capture off alike).
+    env: wranglerDevEnv(),
   });
   const lines: string[] = [];
   recent.set(child, lines);

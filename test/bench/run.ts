@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { wranglerDevEnv } from "../../local/wrangler-dev.ts";
 import { legacyClient, modernClient, originClient, plainSession, signIn } from "./clients.ts";
 import type { BenchClient } from "./load.ts";
 import { type Row, runMatrix } from "./matrix.ts";
@@ -41,6 +42,8 @@ const closers: (() => Promise<void>)[] = [];
 const rows: Row[] = [];
 try {
   console.log("starting the local system, supergateway and the pass-through Worker…");
+  // Both wranglers (B's and the edge's) run with the same settings; wrangler's local trace capture is a dev tool.
+  console.log(`wrangler's local trace capture (X_LOCAL_OBSERVABILITY): ${wranglerDevEnv().X_LOCAL_OBSERVABILITY}`);
   const [system, gateway] = await Promise.all([startSystemProcess(), startSupergateway()]);
   closers.push(system.close, gateway.close);
   const passthrough = await startPassthroughWorker(gateway.url);
