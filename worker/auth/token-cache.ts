@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { OAuthResourceTokenValidation, OAuthResourceTokenValidator } from "@cloudflare/workers-oauth-provider";
 
 /** Enough for every active user of a large company in one isolate; the oldest entry makes room for a new one. */
@@ -27,7 +28,7 @@ export function cacheValidations<Props>(
 ): OAuthResourceTokenValidator<Props> {
   if (seconds <= 0) return validate;
   return async (resource, token) => {
-    const key = await keyOf(resource, token);
+    const key = keyOf(resource, token);
     const hit = validated.get(key);
     if (hit && hit.until > now()) return hit.validation as OAuthResourceTokenValidation<Props>;
     if (hit) validated.delete(key);
@@ -51,7 +52,7 @@ function remember(key: string, validation: OAuthResourceTokenValidation<unknown>
   validated.set(key, { validation, until: Math.min(windowEnd, expiry) });
 }
 
-async function keyOf(resource: string, token: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${resource}\n${token}`));
-  return btoa(String.fromCharCode(...new Uint8Array(digest)));
-}
+// node:crypto (nodejs_compat) hashes in the calling code; WebCrypto's digest costs a promise and buffer copies, and this
+// runs on every MCP request.
+const keyOf = (resource: string, token: string): string =>
+  createHash("sha256").update(resource).update("\n").update(token).digest("base64");
