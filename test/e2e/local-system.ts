@@ -6,11 +6,11 @@ import { type LocalSystem, type LocalSystemOptions, startLocalSystem } from "../
 
 /**
  * Starts the whole local system exactly as `npm start` does, on free ports and a temporary data folder
- * (or the PostgreSQL server in DATABASE_URL). Output is kept and printed only if start-up fails.
+ * (or the PostgreSQL server in DATABASE_URL). Output is kept (tests may read it) and printed only if start-up fails.
  */
 export async function startTestSystem(
   options: Pick<LocalSystemOptions, "originInstances" | "originFile" | "groupsFreshness" | "autoSignIn"> = {},
-): Promise<LocalSystem & { dataDir: string; ports: LocalSystemOptions["ports"] }> {
+): Promise<LocalSystem & { dataDir: string; ports: LocalSystemOptions["ports"]; output(): readonly string[] }> {
   const dataDir = await mkdtemp(join(tmpdir(), "mcp-edge-e2e-"));
   const output: string[] = [];
   const ports = {
@@ -33,6 +33,8 @@ export async function startTestSystem(
       ...system,
       dataDir,
       ports,
+      /** What every part printed since start, one line each, prefixed with the part's name. */
+      output: () => output,
       close: async () => {
         await system.close();
         await rm(dataDir, { recursive: true, force: true });

@@ -33,7 +33,8 @@ const MAX_BATCH_BYTES = 112 * 1024;
 interface Batch {
   events: AuditEvent[];
   bytes: number;
-  sent: Promise<void>;
+  /** Set by the request that sends the batch: the first of its requests whose window ends. */
+  taken: boolean;
 }
 
 // Per isolate and per queue: the batch being filled. Each queue message costs a producer call (measured locally at
@@ -80,7 +81,12 @@ function withRedactedArguments(facts: AuditFacts, rules: EdgeConfig["audit"]["re
   return { ...rest, arguments: kept };
 }
 
-/** Adds an event to the queue's batch being filled and resolves once that batch was sent (or its failure logged). */
+/**
+ * Adds an event to the queue's batch being filled. Every request waits out the window on a timer of its own and then
+ * sends the batch unless another of its requests already did: a request must not await a promise that another request
+ * made (the runtime cancels such a wait as hung, and the other request may be gone), and the batch is sent even if the
+ * request that started it ended early.
+ */
 function addToBatch(queue: Queue<AuditQueueMessage>, event: AuditEvent, windowMs: number): Promise<void> {
   const bytes = JSON.stringify(event).length;
   let batch = filling.get(queue);
@@ -89,17 +95,18 @@ function addToBatch(queue: Queue<AuditQueueMessage>, event: AuditEvent, windowMs
     batch = undefined;
   }
   if (!batch) {
-    const events: AuditEvent[] = [];
-    const sent = new Promise<void>((resolve) => setTimeout(resolve, windowMs)).then(() => {
-      if (filling.get(queue)?.events === events) filling.delete(queue);
-      return sendBatch(queue, events);
-    });
-    batch = { events, bytes: 0, sent };
+    batch = { events: [], bytes: 0, taken: false };
     filling.set(queue, batch);
   }
   batch.events.push(event);
   batch.bytes += bytes;
-  return batch.sent;
+  const joined = batch;
+  return new Promise<void>((resolve) => setTimeout(resolve, windowMs)).then(() => {
+    if (joined.taken) return;
+    joined.taken = true;
+    if (filling.get(queue) === joined) filling.delete(queue);
+    return sendBatch(queue, joined.events);
+  });
 }
 
 async function sendBatch(queue: Queue<AuditQueueMessage>, events: AuditEvent[]): Promise<void> {
