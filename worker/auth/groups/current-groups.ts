@@ -5,9 +5,12 @@ import { originGroups } from "./origin-groups.ts";
 
 /** Users whose groups an isolate remembers at most; past that the oldest are forgotten first. */
 const MAX_REMEMBERED = 10_000;
-/** Each user's latest groups this isolate read, and the look-ups in flight (one per user however many requests wait). */
+/**
+ * Each user's latest groups this isolate read. Values only: a look-up in flight is not shared with other requests,
+ * because a request must not await another request's I/O (the runtime cancels such a wait as hung when the other
+ * request ends first); the origin caches the groups it reads, so a burst of requests at the TTL costs it little.
+ */
 const remembered = new Map<string, IdentityGroups>();
-const inFlight = new Map<string, Promise<IdentityGroups>>();
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
@@ -22,21 +25,14 @@ export async function currentGroups(config: EdgeConfig, user: UserProps, clientI
   const fresh = (checkedAt: number | undefined) => checkedAt !== undefined && nowSeconds() - checkedAt < config.groups.ttlSeconds;
   if (fresh(user.groupsCheckedAt)) return user;
   let known = remembered.get(user.sub);
-  if (!known || !fresh(known.checkedAt)) known = await readOnce(config, user, clientId);
+  if (!known || !fresh(known.checkedAt)) known = await read(config, user, clientId);
   return { ...user, groups: known.groups, groupsCheckedAt: known.checkedAt };
 }
 
-function readOnce(config: EdgeConfig, user: UserProps, clientId: string): Promise<IdentityGroups> {
-  const pending = inFlight.get(user.sub);
-  if (pending) return pending;
-  const reading = originGroups(config, { sub: user.sub, email: user.email, clientId })
-    .then((answer) => {
-      remembered.delete(user.sub);
-      remembered.set(user.sub, answer);
-      if (remembered.size > MAX_REMEMBERED) remembered.delete(remembered.keys().next().value as string);
-      return answer;
-    })
-    .finally(() => inFlight.delete(user.sub));
-  inFlight.set(user.sub, reading);
-  return reading;
+async function read(config: EdgeConfig, user: UserProps, clientId: string): Promise<IdentityGroups> {
+  const answer = await originGroups(config, { sub: user.sub, email: user.email, clientId });
+  remembered.delete(user.sub);
+  remembered.set(user.sub, answer);
+  if (remembered.size > MAX_REMEMBERED) remembered.delete(remembered.keys().next().value as string);
+  return answer;
 }

@@ -16,14 +16,16 @@ const NOT_CONFIGURED =
 const LOCAL =
   "npm start runs the queues inside wrangler dev (Miniflare), which Cloudflare's GraphQL Analytics API cannot see; failed deliveries show in the edge's log instead (audit delivery: …)";
 
-const cache = new Map<string, { expiresAt: number; reading: Promise<AuditQueuesReading> }>();
+// Readings, not promises: a request must not await another request's I/O (the runtime cancels such a wait as hung
+// when the other request ends first), so page loads that meet while a reading is in flight each make their own.
+const cache = new Map<string, { expiresAt: number; reading: AuditQueuesReading }>();
 
 /** The audit queue's backlog and the dead-letter depth, read at most once a minute per isolate and configuration. */
-export function readAuditQueues(config: EdgeConfig, now = Date.now()): Promise<AuditQueuesReading> {
+export async function readAuditQueues(config: EdgeConfig, now = Date.now()): Promise<AuditQueuesReading> {
   const { queues, analyticsEngine } = config.ops;
   if (!queues || !analyticsEngine) {
     const local = config.publicUrl.startsWith("http:");
-    return Promise.resolve(local ? { state: "local", reason: LOCAL } : { state: "not-configured", reason: NOT_CONFIGURED });
+    return local ? { state: "local", reason: LOCAL } : { state: "not-configured", reason: NOT_CONFIGURED };
   }
   const api = { url: queues.graphqlUrl ?? CLOUDFLARE_GRAPHQL_URL, apiToken: analyticsEngine.apiToken };
   const ids = { accountId: analyticsEngine.accountId, ...queues };
@@ -32,7 +34,7 @@ export function readAuditQueues(config: EdgeConfig, now = Date.now()): Promise<A
   const cached = cache.get(key);
   if (cached && cached.expiresAt > now) return cached.reading;
   for (const [staleKey, entry] of cache) if (entry.expiresAt <= now) cache.delete(staleKey);
-  const reading = queryAuditQueues(api, ids, now).then(
+  const reading = await queryAuditQueues(api, ids, now).then(
     (account): AuditQueuesReading => ({
       state: "read",
       backlog: backlogOf(account.audit),
