@@ -9,7 +9,8 @@ export async function tokenRequestClientIds(request: Request): Promise<string[]>
   const ids = [basicAuthUser(request.headers.get("authorization"))];
   const mediaType = (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
   if (request.method === "POST" && mediaType === "application/x-www-form-urlencoded") {
-    const form = new URLSearchParams(await request.clone().text());
+    // Bytes, decoded here: the runtime warns on every `.text()` of a body whose type is not text.
+    const form = new URLSearchParams(new TextDecoder().decode(await request.clone().arrayBuffer()));
     ids.push(form.get("client_id"), ...assertionIssuers(form.get("client_assertion")));
   }
   return ids.filter((id): id is string => typeof id === "string" && id !== "");
