@@ -20,7 +20,7 @@ import { startPassthroughWorker, startSupergateway, startSystemProcess } from ".
  * is asserted.
  *
  * BENCH_CONCURRENCY (1,8,32)  BENCH_SECONDS (3, timed per cell)  BENCH_WARMUP_SECONDS (1)  BENCH_ROUNDS (3)
- * BENCH_ROWS (A,B,O,C,D)
+ * BENCH_ROWS (A,B,O,C,D)  BENCH_SYSTEM_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profiles the origin's process)
  */
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "1,8,32").split(",").map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
