@@ -9,6 +9,8 @@ const ORIGIN_UNAVAILABLE = -32000;
 
 /** Fields of a 2026-07-28 result that a 2025-era client has no use for. */
 const MODERN_ONLY_RESULT_FIELDS = ["resultType", "ttlMs", "cacheScope"] as const;
+/** `_meta` keys the hop's server puts on every result (the 2025 client learned the server at `initialize`). */
+const HOP_ONLY_META_KEYS: readonly string[] = [META.serverInfo];
 
 /** Methods the session server answers itself; every other request is forwarded to the origin. */
 export const SESSION_METHODS: ReadonlySet<string> = new Set([
@@ -165,8 +167,14 @@ export const originUnreachable = (server: string) =>
 export const answerBrokeOff = () =>
   new ProtocolError(ORIGIN_UNAVAILABLE, "the origin's answer broke off before it was complete; try again");
 
+/** A 2026-07-28 result as a 2025-era client gets it: without the modern-only fields and the hop's own `_meta` keys. */
 export function toLegacyResult(result: Record<string, unknown>): Record<string, unknown> {
   const legacy = { ...result };
   for (const field of MODERN_ONLY_RESULT_FIELDS) delete legacy[field];
+  const meta = legacy._meta;
+  if (typeof meta !== "object" || meta === null || Array.isArray(meta)) return legacy;
+  const kept = Object.fromEntries(Object.entries(meta).filter(([key]) => !HOP_ONLY_META_KEYS.includes(key)));
+  if (Object.keys(kept).length === 0) delete legacy._meta;
+  else legacy._meta = kept;
   return legacy;
 }
