@@ -82,8 +82,8 @@ export async function* exchangeWithOrigin(
   );
   if (!response.body) return;
   if (!response.headers.get("content-type")?.includes("text/event-stream")) {
-    const text = await response.text();
-    if (text) yield JSON.parse(text) as JsonRpcMessage;
+    const bytes = await response.arrayBuffer();
+    if (bytes.byteLength > 0) yield JSON.parse(new TextDecoder().decode(bytes)) as JsonRpcMessage;
     return;
   }
   const events = response.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
