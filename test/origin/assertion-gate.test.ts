@@ -367,18 +367,9 @@ describe("the verifier during a key rotation", () => {
       ],
     });
     const verify = createAssertionVerifier({ issuer: EDGE, audience: ORIGIN, keys, claimJti: async () => true });
-    const signed = (kid: string, key: CryptoKey) =>
-      new SignJWT({ sub: "user-1", client_id: "client-1", purpose: "audit-delivery" })
-        .setProtectedHeader({ alg: "ES256", typ: EDGE_ASSERTION_TYPE, kid })
-        .setIssuer(EDGE)
-        .setAudience(ORIGIN)
-        .setJti(crypto.randomUUID())
-        .setIssuedAt()
-        .setExpirationTime("1m")
-        .sign(key);
-    expect((await verify(await signed("older", older.privateKey))).sub).toBe("user-1");
-    expect((await verify(await signed("newer", newer.privateKey))).sub).toBe("user-1");
-    await expect(verify(await signed("older", newer.privateKey))).rejects.toMatchObject({ reason: "signature" });
+    expect((await verify(await assertion({ kid: "older", key: older.privateKey }))).sub).toBe("user-1");
+    expect((await verify(await assertion({ kid: "newer", key: newer.privateKey }))).sub).toBe("user-1");
+    await expect(verify(await assertion({ kid: "older", key: newer.privateKey }))).rejects.toMatchObject({ reason: "signature" });
   });
 
   it("does not blame the assertion when the edge's key set cannot be fetched (a server error, not a refusal)", async () => {
