@@ -159,11 +159,13 @@ export function createOriginApp(parts: OriginParts) {
   return app;
 }
 
-/** Every MCP answer sets the application cookie the balancer's stickiness keys on. */
+/**
+ * Every MCP answer sets the application cookie the balancer's stickiness keys on. The answers are built here, not
+ * fetched, so their headers can take it in place: the body is never re-wrapped.
+ */
 function withAffinityCookie(response: Response, instanceId: string): Response {
-  const named = new Response(response.body, response);
-  named.headers.append("set-cookie", affinityCookie(instanceId));
-  return named;
+  response.headers.append("set-cookie", affinityCookie(instanceId));
+  return response;
 }
 
 const affinityCookie = (instanceId: string) =>

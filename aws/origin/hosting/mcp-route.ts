@@ -55,10 +55,11 @@ const isJson = (response: Response) => response.headers.get("content-type")?.sta
  * audit the request and relay the bytes without reading them.
  */
 function labelledWithOutcome(bytes: ArrayBuffer, response: Response): Response {
-  const labelled = new Response(bytes, response);
   const outcome = outcomeOfAnswer(new TextDecoder().decode(bytes)) ?? { outcome: "error" as const };
-  labelled.headers.set(ANSWER_OUTCOME_HEADER, formatAnswerOutcome(outcome));
-  return labelled;
+  const headers = new Headers(response.headers);
+  headers.set(ANSWER_OUTCOME_HEADER, formatAnswerOutcome(outcome));
+  // Bytes and headers, not a body stream: the HTTP server then writes the answer in one go instead of reading it back.
+  return new Response(new Uint8Array(bytes), { status: response.status, headers });
 }
 
 /** The caller an assertion names, for one server. */
