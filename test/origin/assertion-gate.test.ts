@@ -1,80 +1,38 @@
-import { type CryptoKey, createLocalJWKSet, errors, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { createLocalJWKSet, errors, exportJWK, generateKeyPair } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOriginApp } from "../../aws/origin/app.ts";
-import { createAuditStore } from "../../aws/origin/audit/store.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
 import { createPool } from "../../aws/origin/db/pool.ts";
-import { createHostPool } from "../../aws/origin/hosting/host-pool.ts";
-import { createBoundReplayGuard } from "../../aws/origin/trust/bound-replay-guard.ts";
-import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
 import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
 import { AUDIT_INGEST_PATH, type AuditEvent } from "../../contract/audit-event.ts";
 import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
-import { testHostOptions } from "./modern-request.ts";
-
-const EDGE = "https://edge.example.test";
-const ORIGIN = "https://origin.example.test";
-const KID = "edge-key-1";
+import {
+  type AssertionShape,
+  type OriginUnderTest,
+  originUnderTest,
+  TEST_EDGE,
+  TEST_ORIGIN,
+  testOriginParts,
+} from "./origin-under-test.ts";
 
 let database: TestDatabase;
-let edgeKey: CryptoKey;
-let publicKey: JWK;
-let app: ReturnType<typeof createOriginApp>;
-const boundGuard = createBoundReplayGuard();
+let origin: OriginUnderTest;
 
 beforeAll(async () => {
   database = await withTestDatabase();
   await migrate(database.pool);
-  const pair = await generateKeyPair("ES256", { extractable: true });
-  edgeKey = pair.privateKey;
-  const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: KID, alg: "ES256" };
-  publicKey = publicJwk;
-  app = createOriginApp({
-    verifyAssertion: createAssertionVerifier({
-      issuer: EDGE,
-      audience: ORIGIN,
-      keys: createLocalJWKSet({ keys: [publicJwk] }),
-      claimJti: createReplayGuard(database.pool).claim,
-      bound: { instance: "origin-test", claimJti: boundGuard.claim },
-    }),
-    pool: createHostPool({ servers: {}, idleTimeoutMs: 60_000, maxProcesses: 1, host: testHostOptions, log: () => {} }),
-    upstreamJwks: () => ({ keys: [] }),
-    instanceId: "origin-test",
-    auditStore: createAuditStore(database.pool),
-    checkDatabase: async () => void (await database.pool.query("select 1")),
-  });
+  origin = await originUnderTest({ database });
 });
 afterAll(async () => {
   await database?.close();
 });
 
-interface AssertionShape {
-  key?: CryptoKey;
-  alg?: string;
-  typ?: string;
-  kid?: string;
-  iss?: string;
-  aud?: string;
-  jti?: string;
-  iat?: number;
-  exp?: number;
-  claims?: Record<string, unknown>;
-}
-
 /** An assertion as the edge would sign it, with any one part changed. */
-async function assertion(shape: AssertionShape = {}): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
+function assertion(shape: AssertionShape & { claims?: Record<string, unknown> } = {}): Promise<string> {
   // The audit ingest takes only the edge's delivery assertions; MCP routes only MCP ones (those naming a server).
   const purpose = shape.claims && "server" in shape.claims ? "mcp" : "audit-delivery";
-  return new SignJWT({ sub: "user-1", client_id: "client-1", purpose, ...shape.claims })
-    .setProtectedHeader({ alg: shape.alg ?? "ES256", typ: shape.typ ?? EDGE_ASSERTION_TYPE, kid: shape.kid ?? KID })
-    .setIssuer(shape.iss ?? EDGE)
-    .setAudience(shape.aud ?? ORIGIN)
-    .setJti(shape.jti ?? crypto.randomUUID())
-    .setIssuedAt(shape.iat ?? now)
-    .setExpirationTime(shape.exp ?? now + 60)
-    .sign(shape.key ?? edgeKey);
+  return origin.edge.sign({ sub: "user-1", client_id: "client-1", purpose, ...shape.claims }, shape);
 }
 
 const auditEvent = (): AuditEvent => ({
@@ -88,7 +46,7 @@ const auditEvent = (): AuditEvent => ({
 async function postAudit(token: string | undefined): Promise<{ status: number; body: Record<string, unknown> }> {
   const headers = new Headers({ "content-type": "application/json" });
   if (token !== undefined) headers.set(EDGE_ASSERTION_HEADER, token);
-  const response = await app.request(AUDIT_INGEST_PATH, {
+  const response = await origin.app.request(AUDIT_INGEST_PATH, {
     method: "POST",
     headers,
     body: JSON.stringify({ events: [auditEvent()] }),
@@ -137,28 +95,13 @@ describe("the origin's edge-assertion gate", () => {
   });
 
   it("refuses an assertion without a jti (single use could not be enforced)", async () => {
-    const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ sub: "user-1", client_id: "client-1", purpose: "audit-delivery" })
-      .setProtectedHeader({ alg: "ES256", typ: EDGE_ASSERTION_TYPE, kid: KID })
-      .setIssuer(EDGE)
-      .setAudience(ORIGIN)
-      .setIssuedAt(now)
-      .setExpirationTime(now + 60)
-      .sign(edgeKey);
+    const token = await assertion({ jti: null });
     const { status, body } = await postAudit(token);
     expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "claims" });
   });
 
   it("refuses an assertion with a critical header extension it does not know", async () => {
-    const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ sub: "user-1", client_id: "client-1", purpose: "audit-delivery" })
-      .setProtectedHeader({ alg: "ES256", typ: EDGE_ASSERTION_TYPE, kid: KID, crit: ["x-unknown"], "x-unknown": 1 })
-      .setIssuer(EDGE)
-      .setAudience(ORIGIN)
-      .setJti(crypto.randomUUID())
-      .setIssuedAt(now)
-      .setExpirationTime(now + 60)
-      .sign(edgeKey, { crit: { "x-unknown": true } });
+    const token = await assertion({ header: { crit: ["x-unknown"], "x-unknown": 1 } });
     const { status, body } = await postAudit(token);
     expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "malformed" });
   });
@@ -209,7 +152,7 @@ describe("the origin's edge-assertion gate", () => {
   });
 
   it("refuses an assertion bound to another instance with 421, naming itself and setting its stickiness cookie", async () => {
-    const response = await app.request(AUDIT_INGEST_PATH, {
+    const response = await origin.app.request(AUDIT_INGEST_PATH, {
       method: "POST",
       headers: {
         "content-type": "application/json",
@@ -230,15 +173,7 @@ describe("the origin's edge-assertion gate", () => {
 
   it("refuses an HMAC-signed assertion (algorithm confusion)", async () => {
     const secret = new TextEncoder().encode("a-shared-secret-of-sufficient-length!!");
-    const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ sub: "user-1", client_id: "client-1" })
-      .setProtectedHeader({ alg: "HS256", typ: EDGE_ASSERTION_TYPE, kid: KID })
-      .setIssuer(EDGE)
-      .setAudience(ORIGIN)
-      .setJti(crypto.randomUUID())
-      .setIssuedAt(now)
-      .setExpirationTime(now + 60)
-      .sign(secret);
+    const token = await assertion({ alg: "HS256", key: secret });
     const { status, body } = await postAudit(token);
     expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "algorithm" });
   });
@@ -250,8 +185,8 @@ describe("the origin's edge-assertion gate", () => {
       JSON.stringify({
         sub: "user-1",
         client_id: "client-1",
-        iss: EDGE,
-        aud: ORIGIN,
+        iss: TEST_EDGE,
+        aud: TEST_ORIGIN,
         jti: crypto.randomUUID(),
         iat: now,
         exp: now + 60,
@@ -273,7 +208,7 @@ describe("the origin's edge-assertion gate", () => {
   });
 
   it("refuses an assertion for one server presented at another's endpoint", async () => {
-    const response = await app.request("/servers/everything/mcp", {
+    const response = await origin.app.request("/servers/everything/mcp", {
       method: "POST",
       headers: {
         [EDGE_ASSERTION_HEADER]: await assertion({ claims: { server: "filesystem" } }),
@@ -292,7 +227,7 @@ describe("the origin's edge-assertion gate", () => {
   });
 
   it("refuses an MCP request carried by the audit delivery's assertion", async () => {
-    const response = await app.request("/servers/everything/mcp", {
+    const response = await origin.app.request("/servers/everything/mcp", {
       method: "POST",
       headers: {
         [EDGE_ASSERTION_HEADER]: await assertion({ claims: { purpose: "audit-delivery", server: "everything" } }),
@@ -305,7 +240,7 @@ describe("the origin's edge-assertion gate", () => {
   });
 
   it("refuses an invalid audit batch with what is wrong, and stores nothing of it", async () => {
-    const response = await app.request(AUDIT_INGEST_PATH, {
+    const response = await origin.app.request(AUDIT_INGEST_PATH, {
       method: "POST",
       headers: { [EDGE_ASSERTION_HEADER]: await assertion(), "content-type": "application/json" },
       body: JSON.stringify({ events: [{ ...auditEvent(), outcome: "maybe" }] }),
@@ -315,27 +250,15 @@ describe("the origin's edge-assertion gate", () => {
   });
 
   it("leaves only the health probes open", async () => {
-    expect((await app.request("/healthz")).status).toBe(200);
-    expect(await (await app.request("/readyz")).json()).toEqual({ status: "ready" });
-    expect((await app.request("/servers/everything/mcp", { method: "POST" })).status).toBe(401);
-    expect((await app.request("/anything-else")).status).toBe(404);
+    expect((await origin.app.request("/healthz")).status).toBe(200);
+    expect(await (await origin.app.request("/readyz")).json()).toEqual({ status: "ready" });
+    expect((await origin.app.request("/servers/everything/mcp", { method: "POST" })).status).toBe(401);
+    expect((await origin.app.request("/anything-else")).status).toBe(404);
   });
 
   it("answers 503 with Retry-After and a JSON-RPC error, not 500, when its database is down", async () => {
     const unreachable = createPool("postgres://postgres@127.0.0.1:1/postgres", { max: 1 });
-    const downApp = createOriginApp({
-      verifyAssertion: createAssertionVerifier({
-        issuer: EDGE,
-        audience: ORIGIN,
-        keys: createLocalJWKSet({ keys: [publicKey] }),
-        claimJti: createReplayGuard(unreachable).claim,
-      }),
-      pool: createHostPool({ servers: {}, idleTimeoutMs: 60_000, maxProcesses: 1, host: testHostOptions, log: () => {} }),
-      upstreamJwks: () => ({ keys: [] }),
-      instanceId: "origin-test",
-      auditStore: createAuditStore(unreachable),
-      checkDatabase: async () => void (await unreachable.query("select 1")),
-    });
+    const downApp = createOriginApp(testOriginParts(origin.edge, { pool: unreachable }));
     try {
       const response = await downApp.request("/servers/everything/mcp", {
         method: "POST",
@@ -366,7 +289,7 @@ describe("the verifier during a key rotation", () => {
         { ...(await exportJWK(newer.publicKey)), kid: "newer", alg: "ES256" },
       ],
     });
-    const verify = createAssertionVerifier({ issuer: EDGE, audience: ORIGIN, keys, claimJti: async () => true });
+    const verify = createAssertionVerifier({ issuer: TEST_EDGE, audience: TEST_ORIGIN, keys, claimJti: async () => true });
     expect((await verify(await assertion({ kid: "older", key: older.privateKey }))).sub).toBe("user-1");
     expect((await verify(await assertion({ kid: "newer", key: newer.privateKey }))).sub).toBe("user-1");
     await expect(verify(await assertion({ kid: "older", key: newer.privateKey }))).rejects.toMatchObject({ reason: "signature" });
@@ -374,8 +297,8 @@ describe("the verifier during a key rotation", () => {
 
   it("does not blame the assertion when the edge's key set cannot be fetched (a server error, not a refusal)", async () => {
     const verify = createAssertionVerifier({
-      issuer: EDGE,
-      audience: ORIGIN,
+      issuer: TEST_EDGE,
+      audience: TEST_ORIGIN,
       keys: async () => {
         throw new errors.JWKSTimeout();
       },

@@ -1,26 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { type CryptoKey, createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOriginApp } from "../../aws/origin/app.ts";
 import { csvHeader } from "../../aws/origin/audit/export.ts";
 import { NEXT_CURSOR_HEADER } from "../../aws/origin/audit/search-route.ts";
 import { createAuditStore } from "../../aws/origin/audit/store.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
-import { createHostPool } from "../../aws/origin/hosting/host-pool.ts";
-import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
-import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
 import type { AuditEvent } from "../../contract/audit-event.ts";
-import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
+import { EDGE_ASSERTION_HEADER } from "../../contract/edge-assertion.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
-import { testHostOptions } from "./modern-request.ts";
-
-const EDGE = "https://edge.example.test";
-const ORIGIN = "https://origin.example.test";
-const KID = "edge-key-1";
+import { type OriginUnderTest, originUnderTest } from "./origin-under-test.ts";
 
 let database: TestDatabase;
-let edgeKey: CryptoKey;
-let app: ReturnType<typeof createOriginApp>;
+let origin: OriginUnderTest;
 
 const events: AuditEvent[] = Array.from({ length: 5 }, (_, i) => ({
   id: randomUUID(),
@@ -38,45 +28,20 @@ beforeAll(async () => {
   database = await withTestDatabase();
   await migrate(database.pool);
   await createAuditStore(database.pool).insert(events);
-  const pair = await generateKeyPair("ES256", { extractable: true });
-  edgeKey = pair.privateKey;
-  const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: KID, alg: "ES256" };
-  app = createOriginApp({
-    verifyAssertion: createAssertionVerifier({
-      issuer: EDGE,
-      audience: ORIGIN,
-      keys: createLocalJWKSet({ keys: [publicJwk] }),
-      claimJti: createReplayGuard(database.pool).claim,
-    }),
-    pool: createHostPool({ servers: {}, idleTimeoutMs: 60_000, maxProcesses: 1, host: testHostOptions, log: () => {} }),
-    upstreamJwks: () => ({ keys: [] }),
-    instanceId: "origin-test",
-    auditStore: createAuditStore(database.pool),
-    auditDatabase: database.pool,
-    checkDatabase: async () => void (await database.pool.query("select 1")),
-  });
+  origin = await originUnderTest({ database });
 });
 afterAll(async () => {
   await database?.close();
 });
 
-async function assertion(purpose: string | undefined): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ sub: "admin-1", client_id: "ops-dashboard", ...(purpose ? { purpose } : {}) })
-    .setProtectedHeader({ alg: "ES256", typ: EDGE_ASSERTION_TYPE, kid: KID })
-    .setIssuer(EDGE)
-    .setAudience(ORIGIN)
-    .setJti(crypto.randomUUID())
-    .setIssuedAt(now)
-    .setExpirationTime(now + 60)
-    .sign(edgeKey);
-}
+const assertion = (purpose: string | undefined) =>
+  origin.edge.sign({ sub: "admin-1", client_id: "ops-dashboard", ...(purpose ? { purpose } : {}) });
 
 /** `purpose` "none" signs an assertion without one (which means "mcp"); `token` null sends no assertion. */
 async function search(query: string, purpose = "ops", token?: string | null) {
   const headers: Record<string, string> = {};
   if (token !== null) headers[EDGE_ASSERTION_HEADER] = token ?? (await assertion(purpose === "none" ? undefined : purpose));
-  return app.request(`/audit/events${query}`, { headers });
+  return origin.app.request(`/audit/events${query}`, { headers });
 }
 
 const ndjson = async (response: Response) =>

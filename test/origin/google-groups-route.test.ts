@@ -1,51 +1,26 @@
-import { type CryptoKey, createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createOriginApp, type OriginParts } from "../../aws/origin/app.ts";
-import { createAuditStore } from "../../aws/origin/audit/store.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
-import { createHostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { googleGroupLookUp } from "../../aws/origin/identity/google/google-groups.ts";
-import { createBoundReplayGuard } from "../../aws/origin/trust/bound-replay-guard.ts";
-import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
-import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
-import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
+import { EDGE_ASSERTION_HEADER } from "../../contract/edge-assertion.ts";
 import { IDENTITY_GROUPS_PATH } from "../../contract/identity-groups.ts";
 import type { FakeGoogle } from "../../local/fake-google/server.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
 import { googleConfigFor, startTestGoogle, testAwsCredentials } from "./google-fake-setup.ts";
-import { testHostOptions } from "./modern-request.ts";
+import { type TestEdgeKey, testEdgeKey, testOriginParts } from "./origin-under-test.ts";
 
 // GET /identity/groups: opened only by an edge assertion minted for it, and only ever about the user it names.
 
-const EDGE = "https://edge.example.test";
-const ORIGIN = "https://origin.example.test";
-const KID = "edge-key-1";
-
 let database: TestDatabase;
-let edgeKey: CryptoKey;
+let edge: TestEdgeKey;
 let google: FakeGoogle;
 let parts: Omit<OriginParts, "groups">;
 
 beforeAll(async () => {
   database = await withTestDatabase();
   await migrate(database.pool);
-  const pair = await generateKeyPair("ES256", { extractable: true });
-  edgeKey = pair.privateKey;
-  const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: KID, alg: "ES256" };
-  parts = {
-    verifyAssertion: createAssertionVerifier({
-      issuer: EDGE,
-      audience: ORIGIN,
-      keys: createLocalJWKSet({ keys: [publicJwk] }),
-      claimJti: createReplayGuard(database.pool).claim,
-      bound: { instance: "origin-test", claimJti: createBoundReplayGuard().claim },
-    }),
-    pool: createHostPool({ servers: {}, idleTimeoutMs: 60_000, maxProcesses: 1, host: testHostOptions, log: () => {} }),
-    upstreamJwks: () => ({ keys: [] }),
-    instanceId: "origin-test",
-    auditStore: createAuditStore(database.pool),
-    checkDatabase: async () => void (await database.pool.query("select 1")),
-  };
+  edge = await testEdgeKey();
+  parts = testOriginParts(edge, database);
   google = await startTestGoogle({
     "dev@example.com": ["eng@example.com", "all@example.com"],
     "ops@example.com": ["ops@example.com", "admins@example.com"],
@@ -59,17 +34,7 @@ afterAll(async () => {
 
 const app = () => createOriginApp({ ...parts, groups: googleGroupLookUp(googleConfigFor(google.url), testAwsCredentials) });
 
-async function assertion(claims: Record<string, unknown>): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ sub: "user-1", client_id: "client-1", ...claims })
-    .setProtectedHeader({ alg: "ES256", typ: EDGE_ASSERTION_TYPE, kid: KID })
-    .setIssuer(EDGE)
-    .setAudience(ORIGIN)
-    .setJti(crypto.randomUUID())
-    .setIssuedAt(now)
-    .setExpirationTime(now + 60)
-    .sign(edgeKey);
-}
+const assertion = (claims: Record<string, unknown>) => edge.sign({ sub: "user-1", client_id: "client-1", ...claims });
 
 const askGroups = async (claims: Record<string, unknown> | undefined, query = "", served = app()) =>
   served.request(`${IDENTITY_GROUPS_PATH}${query}`, {

@@ -1,40 +1,30 @@
-import { type CryptoKey, createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOriginApp } from "../../aws/origin/app.ts";
-import { createAuditStore } from "../../aws/origin/audit/store.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { createOriginMetrics } from "../../aws/origin/metrics/registry.ts";
 import { startOrigin } from "../../aws/origin/start-origin.ts";
-import { createBoundReplayGuard } from "../../aws/origin/trust/bound-replay-guard.ts";
-import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
-import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
 import { AUDIT_INGEST_PATH, type AuditEvent } from "../../contract/audit-event.ts";
 import type { UpstreamServer } from "../../contract/config/schema.ts";
 import { OriginConfig } from "../../contract/config/schema.ts";
-import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
+import { EDGE_ASSERTION_HEADER } from "../../contract/edge-assertion.ts";
 import { freePort } from "../../local/free-port.ts";
 import { demoServers } from "../../local/system.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
 import { modernRequest, testHostOptions } from "./modern-request.ts";
+import { type TestEdgeKey, testEdgeKey, testOriginParts } from "./origin-under-test.ts";
 
-const EDGE = "https://edge.example.test";
-const ORIGIN = "https://origin.example.test";
-const KID = "edge-key-1";
 // Personal data that must never reach a label.
 const SUB = "metrics-user-7f3a9c";
 const EMAIL = "metrics.user.7f3a9c@example.test";
 
 let database: TestDatabase;
-let edgeKey: CryptoKey;
-let publicJwk: JWK;
+let edge: TestEdgeKey;
 
 beforeAll(async () => {
   database = await withTestDatabase();
   await migrate(database.pool);
-  const pair = await generateKeyPair("ES256", { extractable: true });
-  edgeKey = pair.privateKey;
-  publicJwk = { ...(await exportJWK(pair.publicKey)), kid: KID, alg: "ES256" };
+  edge = await testEdgeKey();
 });
 afterAll(async () => {
   await database?.close();
@@ -51,37 +41,15 @@ function buildOrigin(servers: Record<string, UpstreamServer>) {
     children: metrics.children,
     log: () => {},
   });
-  const app = createOriginApp({
-    verifyAssertion: createAssertionVerifier({
-      issuer: EDGE,
-      audience: ORIGIN,
-      keys: createLocalJWKSet({ keys: [publicJwk] }),
-      claimJti: createReplayGuard(database.pool).claim,
-      bound: { instance: "origin-test", claimJti: createBoundReplayGuard().claim },
-    }),
-    pool,
-    upstreamJwks: () => ({ keys: [] }),
-    instanceId: "origin-test",
-    auditStore: createAuditStore(database.pool),
-    checkDatabase: async () => void (await database.pool.query("select 1")),
-    metrics,
-  });
+  const app = createOriginApp({ ...testOriginParts(edge, database), pool, metrics });
   return { app, pool };
 }
 type Origin = ReturnType<typeof buildOrigin>;
 
 /** An assertion as the edge signs it (for the audit delivery unless the claims name a server). */
 async function assertion(claims: Record<string, unknown> = {}, times: { iat?: number; exp?: number } = {}): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
   const purpose = "server" in claims ? "mcp" : "audit-delivery";
-  return new SignJWT({ sub: SUB, email: EMAIL, client_id: "client-1", purpose, ...claims })
-    .setProtectedHeader({ alg: "ES256", typ: EDGE_ASSERTION_TYPE, kid: KID })
-    .setIssuer(EDGE)
-    .setAudience(ORIGIN)
-    .setJti(crypto.randomUUID())
-    .setIssuedAt(times.iat ?? now)
-    .setExpirationTime(times.exp ?? now + 60)
-    .sign(edgeKey);
+  return edge.sign({ sub: SUB, email: EMAIL, client_id: "client-1", purpose, ...claims }, times);
 }
 
 async function scrape(origin: Origin): Promise<string> {

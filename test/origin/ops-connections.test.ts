@@ -5,7 +5,7 @@ import { localKeyWrapper } from "../../aws/origin/vault/key-wrapper.ts";
 import { TokenVault } from "../../aws/origin/vault/token-vault.ts";
 import { OPS_CONNECTIONS_PATH, OPS_CONNECTIONS_REVOKE_PATH, OpsConnections } from "../../contract/ops-connections.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
-import { ADMIN_EMAIL, type OpsOrigin, opsOrigin, postJson } from "./ops-pins-origin.ts";
+import { ADMIN_EMAIL, type OpsOrigin, opsOrigin, postJson } from "./ops-origin.ts";
 
 // GET /ops/connections and POST /ops/connections/revoke against a real database: an administrator sees and revokes
 // everyone's upstream connections, a user only their own; no answer carries a token; every revocation is audited as

@@ -6,7 +6,7 @@ import type { AuditEvent } from "../../contract/audit-event.ts";
 import type { Policy } from "../../contract/config/policy.ts";
 import { DryRunRefusal, DryRunReport, OPS_DRY_RUN_PATH } from "../../contract/ops-trust.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
-import { ADMIN_EMAIL, type OpsOrigin, opsOrigin, postJson } from "./ops-pins-origin.ts";
+import { ADMIN_EMAIL, type OpsOrigin, opsOrigin, postJson } from "./ops-origin.ts";
 
 // POST /ops/policy/dry-run against a real database: the CLI's evaluation, with the origin's own policy and servers.
 let database: TestDatabase;

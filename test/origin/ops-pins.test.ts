@@ -5,7 +5,7 @@ import { createPinStore } from "../../aws/origin/pinning/pin-store.ts";
 import { EDGE_ASSERTION_HEADER } from "../../contract/edge-assertion.ts";
 import { OPS_PIN_DECISION_PATH, OPS_PINS_PATH, WaitingDefinitions } from "../../contract/ops-trust.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
-import { ADMIN_EMAIL, type OpsOrigin, opsOrigin, postJson } from "./ops-pins-origin.ts";
+import { ADMIN_EMAIL, type OpsOrigin, opsOrigin, postJson } from "./ops-origin.ts";
 
 // GET /ops/pins and POST /ops/pins/decide against a real database: what waits, side by side, and an administrator's
 // decision from /ops recorded and audited as the CLI records it.

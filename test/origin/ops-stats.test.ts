@@ -1,26 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { type CryptoKey, createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOriginApp } from "../../aws/origin/app.ts";
 import { createAuditStore } from "../../aws/origin/audit/store.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
-import { createHostPool } from "../../aws/origin/hosting/host-pool.ts";
-import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
-import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
 import type { AuditEvent } from "../../contract/audit-event.ts";
-import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
 import { OpsStats } from "../../contract/ops-stats.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
-import { testHostOptions } from "./modern-request.ts";
+import { type OriginUnderTest, originUnderTest } from "./origin-under-test.ts";
 
 // GET /ops/stats against a real database: the dashboard's aggregates, and who may read them.
-const EDGE = "https://edge.example.test";
-const ORIGIN = "https://origin.example.test";
-const KID = "edge-key-1";
-
 let database: TestDatabase;
-let edgeKey: CryptoKey;
-let app: ReturnType<typeof createOriginApp>;
+let origin: OriginUnderTest;
 
 const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
 const call = (minutes: number, fields: Partial<AuditEvent>): AuditEvent => ({
@@ -56,42 +45,14 @@ const EVENTS: AuditEvent[] = [
 beforeAll(async () => {
   database = await withTestDatabase();
   await migrate(database.pool);
-  const pair = await generateKeyPair("ES256", { extractable: true });
-  edgeKey = pair.privateKey;
-  const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: KID, alg: "ES256" };
-  app = createOriginApp({
-    verifyAssertion: createAssertionVerifier({
-      issuer: EDGE,
-      audience: ORIGIN,
-      keys: createLocalJWKSet({ keys: [publicJwk] }),
-      claimJti: createReplayGuard(database.pool).claim,
-    }),
-    pool: createHostPool({ servers: {}, idleTimeoutMs: 60_000, maxProcesses: 1, host: testHostOptions, log: () => {} }),
-    upstreamJwks: () => ({ keys: [] }),
-    instanceId: "origin-test",
-    auditStore: createAuditStore(database.pool),
-    auditDatabase: database.pool,
-    checkDatabase: async () => void (await database.pool.query("select 1")),
-  });
+  origin = await originUnderTest({ database });
 });
 afterAll(async () => {
   await database?.close();
 });
 
-async function assertion(purpose: string): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ sub: "admin-1", client_id: "ops-dashboard", purpose })
-    .setProtectedHeader({ alg: "ES256", typ: EDGE_ASSERTION_TYPE, kid: KID })
-    .setIssuer(EDGE)
-    .setAudience(ORIGIN)
-    .setJti(crypto.randomUUID())
-    .setIssuedAt(now)
-    .setExpirationTime(now + 60)
-    .sign(edgeKey);
-}
-
 async function stats(window: string, purpose = "ops") {
-  return app.request(`/ops/stats?window=${window}`, { headers: { [EDGE_ASSERTION_HEADER]: await assertion(purpose) } });
+  return origin.call(`/ops/stats?window=${window}`, {}, { sub: "admin-1", client_id: "ops-dashboard", purpose });
 }
 
 describe("GET /ops/stats", () => {
@@ -155,6 +116,6 @@ describe("GET /ops/stats", () => {
   });
 
   it("refuses a request without an assertion (401)", async () => {
-    expect((await app.request("/ops/stats?window=1h")).status).toBe(401);
+    expect((await origin.app.request("/ops/stats?window=1h")).status).toBe(401);
   });
 });

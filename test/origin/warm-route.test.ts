@@ -1,27 +1,16 @@
-import { type CryptoKey, createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOriginApp } from "../../aws/origin/app.ts";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
-import { createBoundReplayGuard } from "../../aws/origin/trust/bound-replay-guard.ts";
-import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
 import { Policy } from "../../contract/config/policy.ts";
-import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
+import { EDGE_ASSERTION_HEADER } from "../../contract/edge-assertion.ts";
 import { WARM_PATH } from "../../contract/warm-request.ts";
 import { demoServers } from "../../local/system.ts";
 import { testHostOptions } from "./modern-request.ts";
+import { type OriginUnderTest, originUnderTest } from "./origin-under-test.ts";
 
-const EDGE = "https://edge.example.test";
-const ORIGIN = "https://origin.example.test";
-const KID = "edge-key-1";
-
-let edgeKey: CryptoKey;
 let pool: HostPool;
-let app: ReturnType<typeof createOriginApp>;
+let origin: OriginUnderTest;
 
 beforeAll(async () => {
-  const pair = await generateKeyPair("ES256", { extractable: true });
-  edgeKey = pair.privateKey;
-  const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: KID, alg: "ES256" };
   const everything = demoServers().everything;
   if (!everything) throw new Error("the demo server is missing");
   pool = createHostPool({
@@ -31,40 +20,23 @@ beforeAll(async () => {
     host: testHostOptions,
     log: () => {},
   });
-  app = createOriginApp({
-    verifyAssertion: createAssertionVerifier({
-      issuer: EDGE,
-      audience: ORIGIN,
-      keys: createLocalJWKSet({ keys: [publicJwk] }),
-      claimJti: createBoundReplayGuard().claim as never,
-    }),
-    pool,
-    upstreamJwks: () => ({ keys: [] }),
-    instanceId: "origin-test",
-    auditStore: { insert: async () => ({ inserted: 0 }) },
-    checkDatabase: async () => {},
-    // "restricted" is configured, but no rule lets anyone use it.
-    policy: Policy.parse({ rules: [{ effect: "allow", who: { domains: ["example.com"] }, servers: ["everything"] }] }),
+  origin = await originUnderTest({
+    parts: {
+      pool,
+      // "restricted" is configured, but no rule lets anyone use it.
+      policy: Policy.parse({ rules: [{ effect: "allow", who: { domains: ["example.com"] }, servers: ["everything"] }] }),
+    },
   });
 });
 afterAll(() => pool.close());
 
-async function assertion(claims: Record<string, unknown>): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ sub: "ada", email: "ada@example.com", client_id: "test-client", ...claims })
-    .setProtectedHeader({ alg: "ES256", typ: EDGE_ASSERTION_TYPE, kid: KID })
-    .setIssuer(EDGE)
-    .setAudience(ORIGIN)
-    .setJti(crypto.randomUUID())
-    .setIssuedAt(now)
-    .setExpirationTime(now + 60)
-    .sign(edgeKey);
-}
+const assertion = (claims: Record<string, unknown>) =>
+  origin.edge.sign({ sub: "ada", email: "ada@example.com", client_id: "test-client", ...claims });
 
 async function warm(body: unknown, claims: Record<string, unknown> = { purpose: "warm" }, token?: string | null) {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (token !== null) headers[EDGE_ASSERTION_HEADER] = token ?? (await assertion(claims));
-  return app.request(WARM_PATH, { method: "POST", headers, body: JSON.stringify(body) });
+  return origin.app.request(WARM_PATH, { method: "POST", headers, body: JSON.stringify(body) });
 }
 
 const waitFor = async (condition: () => boolean) => {
