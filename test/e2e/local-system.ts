@@ -4,9 +4,13 @@ import { join } from "node:path";
 import { freePort } from "../../local/free-port.ts";
 import { type LocalSystem, type LocalSystemOptions, startLocalSystem } from "../../local/system.ts";
 
+/** The most output lines kept: a bench's system runs for minutes and prints a line per request. */
+const KEPT_LINES = 50_000;
+
 /**
  * Starts the whole local system exactly as `npm start` does, on free ports and a temporary data folder
- * (or the PostgreSQL server in DATABASE_URL). Output is kept (tests may read it) and printed only if start-up fails.
+ * (or the PostgreSQL server in DATABASE_URL). The latest output is kept (tests may read it) and printed only if
+ * start-up fails.
  */
 export async function startTestSystem(
   options: Pick<LocalSystemOptions, "originInstances" | "originFile" | "groupsFreshness" | "autoSignIn"> = {},
@@ -27,13 +31,16 @@ export async function startTestSystem(
       dataDir,
       databaseUrl: process.env.DATABASE_URL || undefined,
       ...options,
-      log: (part, line) => output.push(`[${part}] ${line}`),
+      log: (part, line) => {
+        // Trimmed in chunks, not per line, so that keeping the output costs a bench nothing measurable.
+        if (output.push(`[${part}] ${line}`) > 2 * KEPT_LINES) output.splice(0, output.length - KEPT_LINES);
+      },
     });
     return {
       ...system,
       dataDir,
       ports,
-      /** What every part printed since start, one line each, prefixed with the part's name. */
+      /** What the parts printed (at least the latest 50,000 lines), one line each, prefixed with the part's name. */
       output: () => output,
       close: async () => {
         await system.close();
