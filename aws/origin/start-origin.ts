@@ -41,6 +41,14 @@ export interface RunningOrigin {
 }
 
 /**
+ * The origin's HTTP servers leave the global Request and Response as they are. @hono/node-server would otherwise put
+ * its lightweight classes in their place, after which a fetched Response is no longer `instanceof Response`: the MCP
+ * SDK's OAuth helpers tell an error answer that way, and would read every refused token refresh or code exchange as an
+ * unparsable answer (so a revoked grant could not be told from an outage).
+ */
+const KEEP_WEB_GLOBALS = { overrideGlobalObjects: false } as const;
+
+/**
  * Starts the origin: database (migrated), assertion gate, stdio hosting, HTTP. Stops what it started if a later step fails.
  * `awsCredentials` replaces the AWS SDK's default chain for Google (the groups look-up and users' Google tokens; the local fakes' keys).
  */
@@ -88,6 +96,7 @@ export async function startOrigin(
   const instanceId = instanceNameForThisRun(config.instanceId);
   // A plain HTTP/1.1 server: the ALB speaks HTTP/1.1 to its targets.
   const server = createAdaptorServer({
+    ...KEEP_WEB_GLOBALS,
     fetch: createOriginApp({
       verifyAssertion: createAssertionVerifier({
         issuer: config.edgeIssuer,
@@ -116,7 +125,9 @@ export async function startOrigin(
   // Not behind the ALB: a scraper inside the VPC reaches this port on the task's own address.
   const metricsPort = config.metrics.port;
   const metricsServer =
-    metricsPort === undefined ? undefined : (createAdaptorServer({ fetch: metricsOnlyApp(metrics).fetch }) as Server);
+    metricsPort === undefined
+      ? undefined
+      : (createAdaptorServer({ ...KEEP_WEB_GLOBALS, fetch: metricsOnlyApp(metrics).fetch }) as Server);
   const close = async (options: { abrupt?: boolean } = {}) => {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     if (options.abrupt) server.closeAllConnections();
