@@ -25,24 +25,30 @@ let upstream: OAuthUpstream;
 let pool: HostPool;
 let oauth: UpstreamOAuth;
 const logged: string[] = [];
+const keys = localKeyWrapper(randomBytes(32));
+
+/** The OAuth client of one origin instance; every instance shares the database and its vault key. */
+const originInstance = () =>
+  new UpstreamOAuth({
+    vault: new TokenVault(db.pool, keys),
+    pending: new PendingAuthorizations(db.pool, keys),
+    discovery: new AuthorizationDiscovery(),
+    clients: new ClientRegistrations(
+      {
+        redirectUri: REDIRECT_URI,
+        clientMetadataUrl: "https://edge.test/upstream-oauth/client-metadata.json",
+        clientName: "Test gateway",
+      },
+      testHostOptions.secrets,
+    ),
+    log: (line) => logged.push(line),
+  });
 
 beforeAll(async () => {
   db = await withTestDatabase();
   await migrate(db.pool);
   upstream = await startOAuthUpstream();
-  const keys = localKeyWrapper(randomBytes(32));
-  const identity = {
-    redirectUri: REDIRECT_URI,
-    clientMetadataUrl: "https://edge.test/upstream-oauth/client-metadata.json",
-    clientName: "Test gateway",
-  };
-  oauth = new UpstreamOAuth({
-    vault: new TokenVault(db.pool, keys),
-    pending: new PendingAuthorizations(db.pool, keys),
-    discovery: new AuthorizationDiscovery(),
-    clients: new ClientRegistrations(identity, testHostOptions.secrets),
-    log: (line) => logged.push(line),
-  });
+  oauth = originInstance();
   const files = UpstreamServer.parse({ transport: "http", url: upstream.url, identity: "none", oauth: { registration: "dcr" } });
   pool = createHostPool({
     servers: { files },
@@ -184,5 +190,43 @@ describe("OAuth-protected upstreams", () => {
     for (const token of tokens) expect(logged.join("\n")).not.toContain(token);
     const vaultWithOtherKey = new TokenVault(db.pool, localKeyWrapper(randomBytes(32)));
     await expect(vaultWithOtherKey.get({ sub: "bob", server: "files" })).rejects.toThrow();
+  });
+});
+
+describe("renewing a user's token", () => {
+  const ownerOf = (sub: string) => ({ sub, email: `${sub}@example.com`, server: "files" });
+  const storedToken = async (sub: string) => (await new TokenVault(db.pool, keys).get(ownerOf(sub)))?.accessToken;
+
+  it("uses a rotating refresh token once when two origin instances need a new token at once: both go on", async () => {
+    const henry = await connect("henry");
+    const stale = (await storedToken("henry")) ?? "";
+    const refreshes = upstream.authorizationServer.issued.byRefresh;
+    const [here, there] = await Promise.all([
+      oauth.refresh(ownerOf("henry"), stale),
+      originInstance().refresh(ownerOf("henry"), stale),
+    ]);
+    expect(here).toBeDefined();
+    expect(there).toBe(here);
+    expect(upstream.authorizationServer.issued.byRefresh).toBe(refreshes + 1);
+    expect(await storedToken("henry")).toBe(here);
+    expect((await whoami("henry")).result?.content?.[0]?.text).toBe(henry);
+  });
+
+  it("keeps the user's tokens while the token endpoint is down, and renews them once it is back", async () => {
+    const iris = await connect("iris");
+    const stale = (await storedToken("iris")) ?? "";
+    upstream.authorizationServer.tokenEndpointDown = true;
+    try {
+      await expect(oauth.refresh(ownerOf("iris"), stale)).rejects.toThrow(
+        /authorization server of server "files" could not renew your token just now .*try again shortly/,
+      );
+      expect(await storedToken("iris")).toBe(stale);
+    } finally {
+      upstream.authorizationServer.tokenEndpointDown = false;
+    }
+    const renewed = await oauth.refresh(ownerOf("iris"), stale);
+    expect(renewed).toBeDefined();
+    expect(renewed).not.toBe(stale);
+    expect((await whoami("iris")).result?.content?.[0]?.text).toBe(iris);
   });
 });

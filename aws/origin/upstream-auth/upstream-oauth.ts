@@ -2,13 +2,15 @@ import { randomBytes } from "node:crypto";
 import {
   exchangeAuthorization,
   type OAuthClientInformationMixed,
+  OAuthError,
+  OAuthErrorCode,
   type OAuthTokens,
   refreshAuthorization,
   startAuthorization,
 } from "@modelcontextprotocol/client";
 import type { HttpServer } from "../../../contract/config/schema.ts";
 import type { UpstreamOAuthOutcome, UpstreamOAuthReturn } from "../../../contract/upstream-oauth.ts";
-import type { StoredConnection, TokenOwner, TokenVault } from "../vault/token-vault.ts";
+import type { RowChange, StoredConnection, TokenOwner, TokenVault } from "../vault/token-vault.ts";
 import type { ClientRegistrations } from "./client-registration.ts";
 import type { AuthorizationDiscovery, Challenge } from "./discovery.ts";
 import type { PendingAuthorizations } from "./pending-authorizations.ts";
@@ -113,8 +115,10 @@ export class UpstreamOAuth {
   }
 
   /**
-   * Refreshes the user's token (ahead of expiry, or after the upstream refused `rejected`). When the refresh is refused
-   * too, the row is deleted: the user is asked to consent again, and no one else is affected.
+   * Refreshes the user's token (ahead of expiry, or after the upstream refused `rejected`), one refresh at a time per
+   * user and server across all instances. When the authorization server refuses the grant, the row is deleted: the user
+   * is asked to consent again, and no one else is affected. When it cannot be reached or fails, the row is kept and
+   * UpstreamTokenUnavailable is thrown: the request fails, the next one tries again.
    */
   refresh(owner: TokenOwner, rejected: string): Promise<string | undefined> {
     const key = `${owner.sub}\u0000${owner.server}`;
@@ -127,34 +131,57 @@ export class UpstreamOAuth {
   }
 
   async #refresh(owner: TokenOwner, rejected: string): Promise<string | undefined> {
-    const stored = await this.#parts.vault.get(owner);
-    if (!stored) return undefined;
-    // Another instance refreshed meanwhile: its token is the one to use.
-    if (stored.accessToken !== rejected && (stored.expiresAt ?? Number.POSITIVE_INFINITY) - Date.now() > REFRESH_AHEAD_MS)
-      return stored.accessToken;
-    if (!stored.refreshToken) return this.#forget(owner, "it has no refresh token");
-    try {
-      const metadata = await this.#parts.discovery.metadataOf(stored.issuer);
-      const tokens = await refreshAuthorization(stored.issuer, {
-        metadata,
-        clientInformation: stored.client,
-        refreshToken: stored.refreshToken,
-        resource: stored.resource,
-      });
+    return this.#parts.vault.update(owner, async (stored) => {
+      if (!stored) return { result: undefined };
+      // Another instance refreshed while this one waited for the row: its token is the one to use.
+      if (stored.accessToken !== rejected && (stored.expiresAt ?? Number.POSITIVE_INFINITY) - Date.now() > REFRESH_AHEAD_MS)
+        return { result: stored.accessToken };
+      if (!stored.refreshToken) return this.#forget(owner, "it has no refresh token");
+      let tokens: OAuthTokens;
+      try {
+        const metadata = await this.#parts.discovery.metadataOf(stored.issuer);
+        tokens = await refreshAuthorization(stored.issuer, {
+          metadata,
+          clientInformation: stored.client,
+          refreshToken: stored.refreshToken,
+          resource: stored.resource,
+        });
+      } catch (error) {
+        if (!refusesTheGrant(error)) throw new UpstreamTokenUnavailable(owner.server, error);
+        return this.#forget(owner, `its refresh was refused (${(error as Error).message})`);
+      }
       const renewed = connectionOf({ refresh_token: stored.refreshToken, ...tokens }, stored);
-      await this.#parts.vault.put(owner, renewed);
-      return renewed.accessToken;
-    } catch (error) {
-      return this.#forget(owner, `its refresh was refused (${(error as Error).message})`);
-    }
+      return { result: renewed.accessToken, change: { store: renewed } };
+    });
   }
 
-  async #forget(owner: TokenOwner, why: string): Promise<undefined> {
-    await this.#parts.vault.revoke({ sub: owner.sub }, owner.server);
+  #forget(owner: TokenOwner, why: string): { result: undefined; change: RowChange } {
     this.#parts.log(
       `upstream OAuth: a user's token for server "${owner.server}" was dropped because ${why}; they will be asked to consent again`,
     );
-    return undefined;
+    return { result: undefined, change: "forget" };
+  }
+}
+
+/**
+ * The authorization server's answers that end a grant (RFC 6749 §5.2): the user must consent again. Anything else (no
+ * answer, a 5xx, `temporarily_unavailable`) says nothing about the grant, so the tokens are kept for the next try.
+ */
+const GRANT_ENDING = new Set<string>([
+  OAuthErrorCode.InvalidGrant,
+  OAuthErrorCode.InvalidClient,
+  OAuthErrorCode.UnauthorizedClient,
+]);
+const refusesTheGrant = (error: unknown) => error instanceof OAuthError && GRANT_ENDING.has(error.code);
+
+/** A user's upstream token could not be renewed for now; it is kept, and the next request tries again. */
+export class UpstreamTokenUnavailable extends Error {
+  constructor(server: string, cause: unknown) {
+    super(
+      `the authorization server of server "${server}" could not renew your token just now (${(cause as Error)?.message ?? String(cause)}); your connection is kept: try again shortly`,
+      { cause },
+    );
+    this.name = "UpstreamTokenUnavailable";
   }
 }
 

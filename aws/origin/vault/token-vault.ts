@@ -34,6 +34,12 @@ export interface ConnectionSummary {
   updatedAt: Date;
 }
 
+/** What `TokenVault.update` does with the row after deciding: store this connection instead, or delete the row. */
+export type RowChange = { store: StoredConnection } | "forget";
+
+type Queryable = Pick<pg.ClientBase, "query">;
+type SealedRow = { wrapped_key: Buffer; sealed: Buffer };
+
 /** The row's identity, bound into its encryption: a sealed row copied under another user or server does not open. */
 const contextOf = (owner: Pick<TokenOwner, "sub" | "server">) => ({
   purpose: "upstream-token",
@@ -52,8 +58,51 @@ export class TokenVault {
   }
 
   async put(owner: TokenOwner, connection: StoredConnection): Promise<void> {
+    await this.#write(this.#db, owner, connection);
+  }
+
+  async get(owner: Pick<TokenOwner, "sub" | "server">): Promise<StoredConnection | undefined> {
+    const { rows } = await this.#db.query<SealedRow>(
+      "SELECT wrapped_key, sealed FROM upstream_tokens WHERE user_sub = $1 AND server = $2",
+      [owner.sub, owner.server],
+    );
+    return this.#open(owner, rows[0]);
+  }
+
+  /**
+   * Reads one user's connection to a server and changes it while holding its row (SELECT … FOR UPDATE): the same
+   * call for this user and server on any other origin instance waits meanwhile, then reads the outcome. Refreshes go
+   * through here, so that a rotated refresh token is used once however many instances need a new token at once.
+   * `decide` must not use the vault itself (its connection is the one holding the row).
+   */
+  async update<T>(
+    owner: TokenOwner,
+    decide: (stored: StoredConnection | undefined) => Promise<{ result: T; change?: RowChange }>,
+  ): Promise<T> {
+    const client = await this.#db.connect();
+    try {
+      await client.query("BEGIN");
+      const { rows } = await client.query<SealedRow>(
+        "SELECT wrapped_key, sealed FROM upstream_tokens WHERE user_sub = $1 AND server = $2 FOR UPDATE",
+        [owner.sub, owner.server],
+      );
+      const { result, change } = await decide(await this.#open(owner, rows[0]));
+      if (change === "forget")
+        await client.query("DELETE FROM upstream_tokens WHERE user_sub = $1 AND server = $2", [owner.sub, owner.server]);
+      else if (change) await this.#write(client, owner, change.store);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async #write(db: Queryable, owner: TokenOwner, connection: StoredConnection): Promise<void> {
     const sealed = await sealValue(this.#keys, JSON.stringify(connection), contextOf(owner));
-    await this.#db.query(
+    await db.query(
       `INSERT INTO upstream_tokens (user_sub, server, user_email, wrapped_key, sealed, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (user_sub, server) DO UPDATE SET user_email = EXCLUDED.user_email, wrapped_key = EXCLUDED.wrapped_key,
@@ -62,12 +111,7 @@ export class TokenVault {
     );
   }
 
-  async get(owner: Pick<TokenOwner, "sub" | "server">): Promise<StoredConnection | undefined> {
-    const { rows } = await this.#db.query<{ wrapped_key: Buffer; sealed: Buffer }>(
-      "SELECT wrapped_key, sealed FROM upstream_tokens WHERE user_sub = $1 AND server = $2",
-      [owner.sub, owner.server],
-    );
-    const row = rows[0];
+  async #open(owner: Pick<TokenOwner, "sub" | "server">, row: SealedRow | undefined): Promise<StoredConnection | undefined> {
     if (!row) return undefined;
     const plain = await openValue(this.#keys, { wrappedKey: row.wrapped_key, ciphertext: row.sealed }, contextOf(owner));
     return JSON.parse(plain) as StoredConnection;
