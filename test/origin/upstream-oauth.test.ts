@@ -229,4 +229,20 @@ describe("renewing a user's token", () => {
     expect(renewed).not.toBe(stale);
     expect((await whoami("iris")).result?.content?.[0]?.text).toBe(iris);
   });
+
+  it("lets one instance at a time mark a row for refreshing; the mark lapses if it dies, and new tokens clear it", async () => {
+    const vault = new TokenVault(db.pool, keys);
+    const kate = ownerOf("kate");
+    const tokens = { accessToken: "a", refreshToken: "r", client: { client_id: "c" }, issuer: "https://as.example.test" };
+    await vault.put(kate, tokens);
+    expect(await vault.beginRefresh(kate, 300)).toBe(true);
+    expect(await vault.beginRefresh(kate, 300)).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(await vault.beginRefresh(kate, 60_000)).toBe(true);
+    await vault.put(kate, tokens);
+    expect(await vault.beginRefresh(kate, 60_000)).toBe(true);
+    await vault.endRefresh(kate);
+    expect(await vault.beginRefresh(kate, 60_000)).toBe(true);
+    expect(await vault.beginRefresh(ownerOf("nobody"), 60_000)).toBe(false);
+  });
 });

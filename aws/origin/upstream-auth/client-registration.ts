@@ -1,6 +1,7 @@
 import { type AuthorizationServerMetadata, type OAuthClientInformationMixed, registerClient } from "@modelcontextprotocol/client";
 import type { HttpServer } from "../../../contract/config/schema.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
+import { authorizationServerFetch } from "./authorization-server-fetch.ts";
 
 /** The origin as the OAuth client: its redirect URI and Client ID Metadata Document, both at the edge's public URL. */
 export interface ClientIdentity {
@@ -61,6 +62,7 @@ export class ClientRegistrations {
     }
     return registerClient(metadata.issuer, {
       metadata,
+      fetchFn: authorizationServerFetch,
       clientMetadata: {
         client_name: this.#identity.clientName,
         redirect_uris: [this.#identity.redirectUri],

@@ -6,6 +6,7 @@ import {
   resourceUrlFromServerUrl,
 } from "@modelcontextprotocol/client";
 import type { HttpServer } from "../../../contract/config/schema.ts";
+import { authorizationServerFetch } from "./authorization-server-fetch.ts";
 
 /** What a 401 from the upstream said (RFC 9728 / RFC 6750 `WWW-Authenticate`). */
 export interface Challenge {
@@ -44,17 +45,22 @@ export class AuthorizationDiscovery {
   /** The metadata of an issuer a stored token came from (for its refresh). */
   async metadataOf(issuer: string): Promise<AuthorizationServerMetadata> {
     for (const { target } of this.#cache.values()) if (target.issuer === issuer) return target.metadata;
-    const metadata = await discoverAuthorizationServerMetadata(issuer);
+    const metadata = await discoverAuthorizationServerMetadata(issuer, { fetchFn: authorizationServerFetch });
     if (!metadata) throw new Error(`the authorization server ${issuer} publishes no metadata (RFC 8414 or OpenID discovery)`);
     return metadata;
   }
 }
 
 async function discover(spec: HttpServer, challenge?: Challenge): Promise<AuthorizationTarget> {
-  const info = await discoverOAuthServerInfo(spec.url, { resourceMetadataUrl: challenge?.resourceMetadataUrl });
+  const info = await discoverOAuthServerInfo(spec.url, {
+    resourceMetadataUrl: challenge?.resourceMetadataUrl,
+    fetchFn: authorizationServerFetch,
+  });
   const configured = spec.oauth?.authorizationServer;
   const issuer = configured ?? info.authorizationServerUrl;
-  const metadata = configured ? await discoverAuthorizationServerMetadata(configured) : info.authorizationServerMetadata;
+  const metadata = configured
+    ? await discoverAuthorizationServerMetadata(configured, { fetchFn: authorizationServerFetch })
+    : info.authorizationServerMetadata;
   if (!metadata) {
     throw new Error(
       `the authorization server ${issuer} of ${spec.url} publishes no metadata (RFC 8414 or OpenID discovery); set oauth.authorizationServer if the server names the wrong one`,

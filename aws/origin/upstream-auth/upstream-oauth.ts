@@ -10,13 +10,22 @@ import {
 } from "@modelcontextprotocol/client";
 import type { HttpServer } from "../../../contract/config/schema.ts";
 import type { UpstreamOAuthOutcome, UpstreamOAuthReturn } from "../../../contract/upstream-oauth.ts";
-import type { RowChange, StoredConnection, TokenOwner, TokenVault } from "../vault/token-vault.ts";
+import type { StoredConnection, TokenOwner, TokenVault } from "../vault/token-vault.ts";
+import { AUTHORIZATION_SERVER_TIMEOUT_MS, authorizationServerFetch } from "./authorization-server-fetch.ts";
 import type { ClientRegistrations } from "./client-registration.ts";
 import type { AuthorizationDiscovery, Challenge } from "./discovery.ts";
 import type { PendingAuthorizations } from "./pending-authorizations.ts";
 
 /** An access token this close to its expiry is refreshed before use, so a call never carries one about to lapse. */
 const REFRESH_AHEAD_MS = 60_000;
+/**
+ * How long an instance's mark on a row it refreshes lasts: longer than a refresh can take (the issuer's metadata and
+ * the token request, each bounded in time), so that the mark lapses only when its instance died.
+ */
+const REFRESH_LEASE_MS = 3 * AUTHORIZATION_SERVER_TIMEOUT_MS;
+/** How long a request waits for another instance's refresh of the same token before failing (the token is kept). */
+const REFRESH_WAIT_MS = 15_000;
+const REFRESH_POLL_MS = 100;
 
 export interface UpstreamOAuthParts {
   vault: TokenVault;
@@ -100,6 +109,7 @@ export class UpstreamOAuth {
       codeVerifier: pending.codeVerifier,
       redirectUri: pending.redirectUri,
       resource: pending.resource,
+      fetchFn: authorizationServerFetch,
     });
     await this.#parts.vault.put(owner, connectionOf(tokens, pending));
     this.#parts.log(`upstream OAuth: a user connected to server "${owner.server}"`);
@@ -131,35 +141,66 @@ export class UpstreamOAuth {
   }
 
   async #refresh(owner: TokenOwner, rejected: string): Promise<string | undefined> {
-    return this.#parts.vault.update(owner, async (stored) => {
-      if (!stored) return { result: undefined };
-      // Another instance refreshed while this one waited for the row: its token is the one to use.
-      if (stored.accessToken !== rejected && (stored.expiresAt ?? Number.POSITIVE_INFINITY) - Date.now() > REFRESH_AHEAD_MS)
-        return { result: stored.accessToken };
-      if (!stored.refreshToken) return this.#forget(owner, "it has no refresh token");
-      let tokens: OAuthTokens;
-      try {
-        const metadata = await this.#parts.discovery.metadataOf(stored.issuer);
-        tokens = await refreshAuthorization(stored.issuer, {
-          metadata,
-          clientInformation: stored.client,
-          refreshToken: stored.refreshToken,
-          resource: stored.resource,
-        });
-      } catch (error) {
-        if (!refusesTheGrant(error)) throw new UpstreamTokenUnavailable(owner.server, error);
-        return this.#forget(owner, `its refresh was refused (${(error as Error).message})`);
-      }
-      const renewed = connectionOf({ refresh_token: stored.refreshToken, ...tokens }, stored);
-      return { result: renewed.accessToken, change: { store: renewed } };
-    });
+    const vault = this.#parts.vault;
+    const stored = await this.#refreshOrWait(owner, rejected);
+    if (stored === undefined || typeof stored === "string") return stored;
+    if (!stored.refreshToken) return this.#forget(owner, "it has no refresh token");
+    let tokens: OAuthTokens;
+    try {
+      const metadata = await this.#parts.discovery.metadataOf(stored.issuer);
+      tokens = await refreshAuthorization(stored.issuer, {
+        metadata,
+        clientInformation: stored.client,
+        refreshToken: stored.refreshToken,
+        resource: stored.resource,
+        fetchFn: authorizationServerFetch,
+      });
+    } catch (error) {
+      if (refusesTheGrant(error)) return this.#forget(owner, `its refresh was refused (${(error as Error).message})`);
+      await vault.endRefresh(owner);
+      throw new UpstreamTokenUnavailable(owner.server, error);
+    }
+    const renewed = connectionOf({ refresh_token: stored.refreshToken, ...tokens }, stored);
+    await vault.put(owner, renewed);
+    return renewed.accessToken;
   }
 
-  #forget(owner: TokenOwner, why: string): { result: undefined; change: RowChange } {
+  /**
+   * Takes the row's refresh mark (then answers the stored connection, to be refreshed by the caller), or waits while
+   * another instance holds it and answers the token it stored. Undefined: no row (consent is needed).
+   */
+  async #refreshOrWait(owner: TokenOwner, rejected: string): Promise<StoredConnection | string | undefined> {
+    const vault = this.#parts.vault;
+    const giveUpAt = Date.now() + REFRESH_WAIT_MS;
+    for (;;) {
+      const stored = await vault.get(owner);
+      if (!stored) return undefined;
+      // Another instance refreshed meanwhile: its token is the one to use.
+      if (stored.accessToken !== rejected && (stored.expiresAt ?? Number.POSITIVE_INFINITY) - Date.now() > REFRESH_AHEAD_MS)
+        return stored.accessToken;
+      if (await vault.beginRefresh(owner, REFRESH_LEASE_MS)) {
+        // Read again under the mark: the other instance may have stored its tokens between the read and the mark.
+        const current = await vault.get(owner);
+        if (current?.accessToken === stored.accessToken) return current;
+        await vault.endRefresh(owner);
+        continue;
+      }
+      if (Date.now() > giveUpAt) {
+        throw new UpstreamTokenUnavailable(
+          owner.server,
+          new Error("another origin instance is renewing it and has not finished"),
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, REFRESH_POLL_MS));
+    }
+  }
+
+  async #forget(owner: TokenOwner, why: string): Promise<undefined> {
+    await this.#parts.vault.revoke({ sub: owner.sub }, owner.server);
     this.#parts.log(
       `upstream OAuth: a user's token for server "${owner.server}" was dropped because ${why}; they will be asked to consent again`,
     );
-    return { result: undefined, change: "forget" };
+    return undefined;
   }
 }
 

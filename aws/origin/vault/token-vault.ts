@@ -34,10 +34,6 @@ export interface ConnectionSummary {
   updatedAt: Date;
 }
 
-/** What `TokenVault.update` does with the row after deciding: store this connection instead, or delete the row. */
-export type RowChange = { store: StoredConnection } | "forget";
-
-type Queryable = Pick<pg.ClientBase, "query">;
 type SealedRow = { wrapped_key: Buffer; sealed: Buffer };
 
 /** The row's identity, bound into its encryption: a sealed row copied under another user or server does not open. */
@@ -57,8 +53,16 @@ export class TokenVault {
     this.#keys = keys;
   }
 
+  /** Stores the user's tokens for the server (and ends a refresh of them). */
   async put(owner: TokenOwner, connection: StoredConnection): Promise<void> {
-    await this.#write(this.#db, owner, connection);
+    const sealed = await sealValue(this.#keys, JSON.stringify(connection), contextOf(owner));
+    await this.#db.query(
+      `INSERT INTO upstream_tokens (user_sub, server, user_email, wrapped_key, sealed, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (user_sub, server) DO UPDATE SET user_email = EXCLUDED.user_email, wrapped_key = EXCLUDED.wrapped_key,
+         sealed = EXCLUDED.sealed, expires_at = EXCLUDED.expires_at, updated_at = now(), refreshing_until = NULL`,
+      [owner.sub, owner.server, owner.email ?? null, sealed.wrappedKey, sealed.ciphertext, expiry(connection)],
+    );
   }
 
   async get(owner: Pick<TokenOwner, "sub" | "server">): Promise<StoredConnection | undefined> {
@@ -70,45 +74,26 @@ export class TokenVault {
   }
 
   /**
-   * Reads one user's connection to a server and changes it while holding its row (SELECT … FOR UPDATE): the same
-   * call for this user and server on any other origin instance waits meanwhile, then reads the outcome. Refreshes go
-   * through here, so that a rotated refresh token is used once however many instances need a new token at once.
-   * `decide` must not use the vault itself (its connection is the one holding the row).
+   * Marks the row as being refreshed by the caller for `leaseMs`, unless another caller's mark is still current. True:
+   * the caller holds the mark, and is the only one to send the row's refresh token until it stores the new tokens
+   * (`put` clears the mark), forgets the row, or gives the mark back (`endRefresh`). False: someone else is refreshing
+   * (or there is no row).
    */
-  async update<T>(
-    owner: TokenOwner,
-    decide: (stored: StoredConnection | undefined) => Promise<{ result: T; change?: RowChange }>,
-  ): Promise<T> {
-    const client = await this.#db.connect();
-    try {
-      await client.query("BEGIN");
-      const { rows } = await client.query<SealedRow>(
-        "SELECT wrapped_key, sealed FROM upstream_tokens WHERE user_sub = $1 AND server = $2 FOR UPDATE",
-        [owner.sub, owner.server],
-      );
-      const { result, change } = await decide(await this.#open(owner, rows[0]));
-      if (change === "forget")
-        await client.query("DELETE FROM upstream_tokens WHERE user_sub = $1 AND server = $2", [owner.sub, owner.server]);
-      else if (change) await this.#write(client, owner, change.store);
-      await client.query("COMMIT");
-      return result;
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+  async beginRefresh(owner: Pick<TokenOwner, "sub" | "server">, leaseMs: number): Promise<boolean> {
+    const { rowCount } = await this.#db.query(
+      `UPDATE upstream_tokens SET refreshing_until = now() + $3 * interval '1 millisecond'
+       WHERE user_sub = $1 AND server = $2 AND (refreshing_until IS NULL OR refreshing_until < now())`,
+      [owner.sub, owner.server, leaseMs],
+    );
+    return rowCount === 1;
   }
 
-  async #write(db: Queryable, owner: TokenOwner, connection: StoredConnection): Promise<void> {
-    const sealed = await sealValue(this.#keys, JSON.stringify(connection), contextOf(owner));
-    await db.query(
-      `INSERT INTO upstream_tokens (user_sub, server, user_email, wrapped_key, sealed, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (user_sub, server) DO UPDATE SET user_email = EXCLUDED.user_email, wrapped_key = EXCLUDED.wrapped_key,
-         sealed = EXCLUDED.sealed, expires_at = EXCLUDED.expires_at, updated_at = now()`,
-      [owner.sub, owner.server, owner.email ?? null, sealed.wrappedKey, sealed.ciphertext, expiry(connection)],
-    );
+  /** Gives back a refresh mark without new tokens (the refresh failed for now): the next caller may try. */
+  async endRefresh(owner: Pick<TokenOwner, "sub" | "server">): Promise<void> {
+    await this.#db.query("UPDATE upstream_tokens SET refreshing_until = NULL WHERE user_sub = $1 AND server = $2", [
+      owner.sub,
+      owner.server,
+    ]);
   }
 
   async #open(owner: Pick<TokenOwner, "sub" | "server">, row: SealedRow | undefined): Promise<StoredConnection | undefined> {
