@@ -58,7 +58,7 @@ function labelledWithOutcome(bytes: ArrayBuffer, response: Response): Response {
   const outcome = outcomeOfAnswer(new TextDecoder().decode(bytes)) ?? { outcome: "error" as const };
   const headers = new Headers(response.headers);
   headers.set(ANSWER_OUTCOME_HEADER, formatAnswerOutcome(outcome));
-  // Bytes and headers, not a body stream: the HTTP server then writes the answer in one go instead of reading it back.
+  // Built from the bytes: one chunk, which the HTTP server writes in one go with its length.
   return new Response(new Uint8Array(bytes), { status: response.status, headers });
 }
 
