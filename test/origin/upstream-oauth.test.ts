@@ -212,22 +212,26 @@ describe("renewing a user's token", () => {
     expect((await whoami("henry")).result?.content?.[0]?.text).toBe(henry);
   });
 
-  it("keeps the user's tokens while the token endpoint is down, and renews them once it is back", async () => {
-    const iris = await connect("iris");
-    const stale = (await storedToken("iris")) ?? "";
-    upstream.authorizationServer.tokenEndpointDown = true;
+  it("keeps the user's tokens while the token endpoint is down, says so to the caller, and renews them once it is back", async () => {
+    // Short-lived tokens: each call renews first (within a minute of expiry).
+    upstream.authorizationServer.accessTokenSeconds = 5;
     try {
-      await expect(oauth.refresh(ownerOf("iris"), stale)).rejects.toThrow(
-        /authorization server of server "files" could not renew your token just now .*try again shortly/,
+      const iris = await connect("iris");
+      const stale = (await storedToken("iris")) ?? "";
+      upstream.authorizationServer.tokenEndpointDown = true;
+      const during = await whoami("iris").finally(() => {
+        upstream.authorizationServer.tokenEndpointDown = false;
+      });
+      expect(during.error?.message).toMatch(
+        /authorization server of server "files" could not renew your token just now .*your connection is kept: try again shortly/,
       );
+      expect(during.result?.inputRequests).toBeUndefined();
       expect(await storedToken("iris")).toBe(stale);
+      expect((await whoami("iris")).result?.content?.[0]?.text).toBe(iris);
+      expect(await storedToken("iris")).not.toBe(stale);
     } finally {
-      upstream.authorizationServer.tokenEndpointDown = false;
+      upstream.authorizationServer.accessTokenSeconds = 3600;
     }
-    const renewed = await oauth.refresh(ownerOf("iris"), stale);
-    expect(renewed).toBeDefined();
-    expect(renewed).not.toBe(stale);
-    expect((await whoami("iris")).result?.content?.[0]?.text).toBe(iris);
   });
 
   it("lets one instance at a time mark a row for refreshing; the mark lapses if it dies, and new tokens clear it", async () => {
