@@ -1,31 +1,13 @@
 import { randomBytes } from "node:crypto";
-import {
-  exchangeAuthorization,
-  type OAuthClientInformationMixed,
-  OAuthError,
-  OAuthErrorCode,
-  type OAuthTokens,
-  refreshAuthorization,
-  startAuthorization,
-} from "@modelcontextprotocol/client";
+import { exchangeAuthorization, type OAuthClientInformationMixed, startAuthorization } from "@modelcontextprotocol/client";
 import type { HttpServer } from "../../../contract/config/schema.ts";
 import type { UpstreamOAuthOutcome, UpstreamOAuthReturn } from "../../../contract/upstream-oauth.ts";
-import type { StoredConnection, TokenOwner, TokenVault } from "../vault/token-vault.ts";
-import { AUTHORIZATION_SERVER_TIMEOUT_MS, authorizationServerFetch } from "./authorization-server-fetch.ts";
+import type { TokenOwner, TokenVault } from "../vault/token-vault.ts";
+import { authorizationServerFetch } from "./authorization-server-fetch.ts";
 import type { ClientRegistrations } from "./client-registration.ts";
 import type { AuthorizationDiscovery, Challenge } from "./discovery.ts";
 import type { PendingAuthorizations } from "./pending-authorizations.ts";
-
-/** An access token this close to its expiry is refreshed before use, so a call never carries one about to lapse. */
-const REFRESH_AHEAD_MS = 60_000;
-/**
- * How long an instance's mark on a row it refreshes lasts: longer than a refresh can take (the issuer's metadata and
- * the token request, each bounded in time), so that the mark lapses only when its instance died.
- */
-const REFRESH_LEASE_MS = 3 * AUTHORIZATION_SERVER_TIMEOUT_MS;
-/** How long a request waits for another instance's refresh of the same token before failing (the token is kept). */
-const REFRESH_WAIT_MS = 15_000;
-const REFRESH_POLL_MS = 100;
+import { connectionOf, isFresh, refreshToken } from "./token-refresh.ts";
 
 export interface UpstreamOAuthParts {
   vault: TokenVault;
@@ -120,109 +102,22 @@ export class UpstreamOAuth {
   async accessToken(owner: TokenOwner): Promise<string | undefined> {
     const stored = await this.#parts.vault.get(owner);
     if (!stored) return undefined;
-    if (stored.expiresAt === undefined || stored.expiresAt - Date.now() > REFRESH_AHEAD_MS) return stored.accessToken;
+    if (isFresh(stored)) return stored.accessToken;
     return this.refresh(owner, stored.accessToken);
   }
 
   /**
-   * Refreshes the user's token (ahead of expiry, or after the upstream refused `rejected`), one refresh at a time per
-   * user and server across all instances. When the authorization server refuses the grant, the row is deleted: the user
-   * is asked to consent again, and no one else is affected. When it cannot be reached or fails, the row is kept and
-   * UpstreamTokenUnavailable is thrown: the request fails, the next one tries again.
+   * Renews the user's token (ahead of expiry, or after the upstream refused `rejected`): see refreshToken. One refresh
+   * at a time per user and server in this process, too: concurrent calls share it.
    */
   refresh(owner: TokenOwner, rejected: string): Promise<string | undefined> {
     const key = `${owner.sub}\u0000${owner.server}`;
     let running = this.#refreshing.get(key);
     if (!running) {
-      running = this.#refresh(owner, rejected).finally(() => this.#refreshing.delete(key));
+      running = refreshToken(this.#parts, owner, rejected).finally(() => this.#refreshing.delete(key));
       this.#refreshing.set(key, running);
     }
     return running;
-  }
-
-  async #refresh(owner: TokenOwner, rejected: string): Promise<string | undefined> {
-    const vault = this.#parts.vault;
-    const stored = await this.#refreshOrWait(owner, rejected);
-    if (stored === undefined || typeof stored === "string") return stored;
-    if (!stored.refreshToken) return this.#forget(owner, "it has no refresh token");
-    let tokens: OAuthTokens;
-    try {
-      const metadata = await this.#parts.discovery.metadataOf(stored.issuer);
-      tokens = await refreshAuthorization(stored.issuer, {
-        metadata,
-        clientInformation: stored.client,
-        refreshToken: stored.refreshToken,
-        resource: stored.resource,
-        fetchFn: authorizationServerFetch,
-      });
-    } catch (error) {
-      if (refusesTheGrant(error)) return this.#forget(owner, `its refresh was refused (${(error as Error).message})`);
-      await vault.endRefresh(owner);
-      throw new UpstreamTokenUnavailable(owner.server, error);
-    }
-    const renewed = connectionOf({ refresh_token: stored.refreshToken, ...tokens }, stored);
-    await vault.put(owner, renewed);
-    return renewed.accessToken;
-  }
-
-  /**
-   * Takes the row's refresh mark (then answers the stored connection, to be refreshed by the caller), or waits while
-   * another instance holds it and answers the token it stored. Undefined: no row (consent is needed).
-   */
-  async #refreshOrWait(owner: TokenOwner, rejected: string): Promise<StoredConnection | string | undefined> {
-    const vault = this.#parts.vault;
-    const giveUpAt = Date.now() + REFRESH_WAIT_MS;
-    for (;;) {
-      const stored = await vault.get(owner);
-      if (!stored) return undefined;
-      // Another instance refreshed meanwhile: its token is the one to use.
-      if (stored.accessToken !== rejected && (stored.expiresAt ?? Number.POSITIVE_INFINITY) - Date.now() > REFRESH_AHEAD_MS)
-        return stored.accessToken;
-      if (await vault.beginRefresh(owner, REFRESH_LEASE_MS)) {
-        // Read again under the mark: the other instance may have stored its tokens between the read and the mark.
-        const current = await vault.get(owner);
-        if (current?.accessToken === stored.accessToken) return current;
-        await vault.endRefresh(owner);
-        continue;
-      }
-      if (Date.now() > giveUpAt) {
-        throw new UpstreamTokenUnavailable(
-          owner.server,
-          new Error("another origin instance is renewing it and has not finished"),
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, REFRESH_POLL_MS));
-    }
-  }
-
-  async #forget(owner: TokenOwner, why: string): Promise<undefined> {
-    await this.#parts.vault.revoke({ sub: owner.sub }, owner.server);
-    this.#parts.log(
-      `upstream OAuth: a user's token for server "${owner.server}" was dropped because ${why}; they will be asked to consent again`,
-    );
-    return undefined;
-  }
-}
-
-/**
- * The authorization server's answers that end a grant (RFC 6749 §5.2): the user must consent again. Anything else (no
- * answer, a 5xx, `temporarily_unavailable`) says nothing about the grant, so the tokens are kept for the next try.
- */
-const GRANT_ENDING = new Set<string>([
-  OAuthErrorCode.InvalidGrant,
-  OAuthErrorCode.InvalidClient,
-  OAuthErrorCode.UnauthorizedClient,
-]);
-const refusesTheGrant = (error: unknown) => error instanceof OAuthError && GRANT_ENDING.has(error.code);
-
-/** A user's upstream token could not be renewed for now; it is kept, and the next request tries again. */
-export class UpstreamTokenUnavailable extends Error {
-  constructor(server: string, cause: unknown) {
-    super(
-      `the authorization server of server "${server}" could not renew your token just now (${(cause as Error)?.message ?? String(cause)}); your connection is kept: try again shortly`,
-      { cause },
-    );
-    this.name = "UpstreamTokenUnavailable";
   }
 }
 
@@ -230,15 +125,3 @@ const clientOf = (client: OAuthClientInformationMixed) =>
   client.client_secret === undefined
     ? { client_id: client.client_id }
     : { client_id: client.client_id, client_secret: client.client_secret };
-
-function connectionOf(tokens: OAuthTokens, origin: Pick<StoredConnection, "client" | "issuer" | "resource">): StoredConnection {
-  return {
-    accessToken: tokens.access_token,
-    refreshToken: tokens.refresh_token,
-    expiresAt: tokens.expires_in === undefined ? undefined : Date.now() + tokens.expires_in * 1000,
-    scope: tokens.scope,
-    client: origin.client,
-    issuer: origin.issuer,
-    resource: origin.resource,
-  };
-}

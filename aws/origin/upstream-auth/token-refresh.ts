@@ -1,0 +1,130 @@
+import { OAuthError, OAuthErrorCode, type OAuthTokens, refreshAuthorization } from "@modelcontextprotocol/client";
+import type { StoredConnection, TokenOwner, TokenVault } from "../vault/token-vault.ts";
+import { AUTHORIZATION_SERVER_TIMEOUT_MS, authorizationServerFetch } from "./authorization-server-fetch.ts";
+import type { AuthorizationDiscovery } from "./discovery.ts";
+
+/** An access token this close to its expiry is refreshed before use, so a call never carries one about to lapse. */
+const REFRESH_AHEAD_MS = 60_000;
+/**
+ * How long an instance's mark on a row it refreshes lasts: longer than a refresh can take (the issuer's metadata and
+ * the token request, each bounded in time), so that the mark lapses only when its instance died.
+ */
+const REFRESH_LEASE_MS = 3 * AUTHORIZATION_SERVER_TIMEOUT_MS;
+/** How long a request waits for another instance's refresh of the same token before failing (the token is kept). */
+const REFRESH_WAIT_MS = 15_000;
+const REFRESH_POLL_MS = 100;
+
+/** What a refresh reads and writes. */
+export interface RefreshParts {
+  vault: TokenVault;
+  discovery: AuthorizationDiscovery;
+  log: (line: string) => void;
+}
+
+/** Whether a stored access token may still be used as it is. */
+export const isFresh = (stored: Pick<StoredConnection, "expiresAt">) =>
+  (stored.expiresAt ?? Number.POSITIVE_INFINITY) - Date.now() > REFRESH_AHEAD_MS;
+
+/**
+ * Renews the user's token (ahead of expiry, or after the upstream refused `rejected`), one refresh at a time per user
+ * and server across all origin instances: the first marks the row (TokenVault.beginRefresh), the others wait for the
+ * token it stores. When the authorization server refuses the grant, the row is deleted: the user is asked to consent
+ * again, and no one else is affected. When it cannot be reached or fails, the row is kept and UpstreamTokenUnavailable
+ * is thrown: the request fails, the next one tries again. Undefined: there is no token (consent is needed).
+ */
+export async function refreshToken(parts: RefreshParts, owner: TokenOwner, rejected: string): Promise<string | undefined> {
+  const stored = await markOrWait(parts.vault, owner, rejected);
+  if (stored === undefined || typeof stored === "string") return stored;
+  if (!stored.refreshToken) return forget(parts, owner, "it has no refresh token");
+  let tokens: OAuthTokens;
+  try {
+    tokens = await refreshAuthorization(stored.issuer, {
+      metadata: await parts.discovery.metadataOf(stored.issuer),
+      clientInformation: stored.client,
+      refreshToken: stored.refreshToken,
+      resource: stored.resource,
+      fetchFn: authorizationServerFetch,
+    });
+  } catch (error) {
+    if (refusesTheGrant(error)) return forget(parts, owner, `its refresh was refused (${(error as Error).message})`);
+    await parts.vault.endRefresh(owner);
+    throw new UpstreamTokenUnavailable(owner.server, error);
+  }
+  const renewed = connectionOf({ refresh_token: stored.refreshToken, ...tokens }, stored);
+  await parts.vault.put(owner, renewed);
+  return renewed.accessToken;
+}
+
+/**
+ * Takes the row's refresh mark (then answers the stored connection, for the caller to refresh), or waits while another
+ * instance holds it and answers the token that instance stored. Undefined: no row.
+ */
+async function markOrWait(
+  vault: TokenVault,
+  owner: TokenOwner,
+  rejected: string,
+): Promise<StoredConnection | string | undefined> {
+  const giveUpAt = Date.now() + REFRESH_WAIT_MS;
+  for (;;) {
+    const stored = await vault.get(owner);
+    if (!stored) return undefined;
+    // Another instance refreshed meanwhile: its token is the one to use.
+    if (stored.accessToken !== rejected && isFresh(stored)) return stored.accessToken;
+    if (await vault.beginRefresh(owner, REFRESH_LEASE_MS)) {
+      // Read again under the mark: the other instance may have stored its tokens between the read and the mark.
+      const current = await vault.get(owner);
+      if (current?.accessToken === stored.accessToken) return current;
+      await vault.endRefresh(owner);
+      continue;
+    }
+    if (Date.now() > giveUpAt)
+      throw new UpstreamTokenUnavailable(owner.server, new Error("another origin instance is renewing it and has not finished"));
+    await new Promise((resolve) => setTimeout(resolve, REFRESH_POLL_MS));
+  }
+}
+
+async function forget(parts: RefreshParts, owner: TokenOwner, why: string): Promise<undefined> {
+  await parts.vault.revoke({ sub: owner.sub }, owner.server);
+  parts.log(
+    `upstream OAuth: a user's token for server "${owner.server}" was dropped because ${why}; they will be asked to consent again`,
+  );
+  return undefined;
+}
+
+/**
+ * The authorization server's answers that end a grant (RFC 6749 §5.2): the user must consent again. Anything else (no
+ * answer, a 5xx, `temporarily_unavailable`) says nothing about the grant, so the tokens are kept for the next try.
+ */
+const GRANT_ENDING = new Set<string>([
+  OAuthErrorCode.InvalidGrant,
+  OAuthErrorCode.InvalidClient,
+  OAuthErrorCode.UnauthorizedClient,
+]);
+const refusesTheGrant = (error: unknown) => error instanceof OAuthError && GRANT_ENDING.has(error.code);
+
+/** A user's upstream token could not be renewed for now; it is kept, and the next request tries again. */
+export class UpstreamTokenUnavailable extends Error {
+  constructor(server: string, cause: unknown) {
+    super(
+      `the authorization server of server "${server}" could not renew your token just now (${(cause as Error)?.message ?? String(cause)}); your connection is kept: try again shortly`,
+      { cause },
+    );
+    this.name = "UpstreamTokenUnavailable";
+  }
+}
+
+/** The tokens an authorization server issued, as the vault keeps them with the client and issuer they came from. */
+export function connectionOf(
+  tokens: OAuthTokens,
+  origin: Pick<StoredConnection, "client" | "issuer" | "resource">,
+): StoredConnection {
+  return {
+    accessToken: tokens.access_token,
+    refreshToken: tokens.refresh_token,
+    expiresAt: tokens.expires_in === undefined ? undefined : Date.now() + tokens.expires_in * 1000,
+    scope: tokens.scope,
+    client: origin.client,
+    issuer: origin.issuer,
+    resource: origin.resource,
+  };
+}
