@@ -6,13 +6,12 @@ import { createOriginMetrics } from "../../aws/origin/metrics/registry.ts";
 import { startOrigin } from "../../aws/origin/start-origin.ts";
 import { AUDIT_INGEST_PATH, type AuditEvent } from "../../contract/audit-event.ts";
 import type { UpstreamServer } from "../../contract/config/schema.ts";
-import { OriginConfig } from "../../contract/config/schema.ts";
 import { EDGE_ASSERTION_HEADER } from "../../contract/edge-assertion.ts";
 import { freePort } from "../../local/free-port.ts";
 import { demoServers } from "../../local/system.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
 import { modernRequest, testHostOptions } from "./modern-request.ts";
-import { type TestEdgeKey, testEdgeKey, testOriginParts } from "./origin-under-test.ts";
+import { type TestEdgeKey, testEdgeKey, testOriginConfig, testOriginParts } from "./origin-under-test.ts";
 
 // Personal data that must never reach a label.
 const SUB = "metrics-user-7f3a9c";
@@ -267,15 +266,8 @@ describe("a child killed by a signal", () => {
 
 describe("the metrics port (metrics.port)", () => {
   it("serves /metrics there without an assertion, while the main port still requires one", async () => {
-    const [port, metricsPort] = [await freePort(), await freePort()];
-    const config = OriginConfig.parse({
-      port,
-      publicUrl: `http://127.0.0.1:${port}`,
-      edgeIssuer: "http://127.0.0.1:9",
-      databaseUrl: database.url,
-      databasePoolMax: database.poolMax,
-      metrics: { port: metricsPort },
-    });
+    const metricsPort = await freePort();
+    const config = await testOriginConfig(database, { metrics: { port: metricsPort } });
     const running = await startOrigin(config, () => {});
     try {
       expect(running.metricsUrl).toBe(`http://127.0.0.1:${metricsPort}`);
@@ -296,15 +288,7 @@ describe("the metrics port (metrics.port)", () => {
   });
 
   it("opens no metrics port when none is set", async () => {
-    const port = await freePort();
-    const config = OriginConfig.parse({
-      port,
-      publicUrl: `http://127.0.0.1:${port}`,
-      edgeIssuer: "http://127.0.0.1:9",
-      databaseUrl: database.url,
-      databasePoolMax: database.poolMax,
-    });
-    const running = await startOrigin(config, () => {});
+    const running = await startOrigin(await testOriginConfig(database), () => {});
     try {
       expect(running.metricsUrl).toBeUndefined();
     } finally {

@@ -5,7 +5,9 @@ import { createHostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { createBoundReplayGuard } from "../../aws/origin/trust/bound-replay-guard.ts";
 import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
 import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
+import { OriginConfig } from "../../contract/config/schema.ts";
 import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
+import { freePort } from "../../local/free-port.ts";
 import type { TestDatabase } from "./database.ts";
 import { testHostOptions } from "./modern-request.ts";
 
@@ -119,4 +121,17 @@ export function testOriginParts(edge: TestEdgeKey, database?: Pick<TestDatabase,
     auditDatabase: database?.pool,
     checkDatabase: database ? async () => void (await database.pool.query("select 1")) : async () => {},
   };
+}
+
+/** The least configuration `startOrigin` runs with: a free port, the test database, and `extra` on top. */
+export async function testOriginConfig(database: TestDatabase, extra: Record<string, unknown> = {}): Promise<OriginConfig> {
+  const port = await freePort();
+  return OriginConfig.parse({
+    port,
+    publicUrl: `http://127.0.0.1:${port}`,
+    edgeIssuer: "http://127.0.0.1:9",
+    databaseUrl: database.url,
+    databasePoolMax: database.poolMax,
+    ...extra,
+  });
 }

@@ -1,9 +1,8 @@
 import { parseErrorResponse } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOrigin } from "../../aws/origin/start-origin.ts";
-import { OriginConfig } from "../../contract/config/schema.ts";
-import { freePort } from "../../local/free-port.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
+import { testOriginConfig } from "./origin-under-test.ts";
 
 let database: TestDatabase;
 
@@ -16,15 +15,7 @@ afterAll(async () => {
 
 describe("the origin's HTTP server", () => {
   it("leaves the global Response alone, so the SDK's OAuth helpers still read an error answer as one", async () => {
-    const port = await freePort();
-    const config = OriginConfig.parse({
-      port,
-      publicUrl: `http://127.0.0.1:${port}`,
-      edgeIssuer: "http://127.0.0.1:9",
-      databaseUrl: database.url,
-      databasePoolMax: database.poolMax,
-    });
-    const running = await startOrigin(config, () => {});
+    const running = await startOrigin(await testOriginConfig(database), () => {});
     try {
       // Served once, so that the server's request listener exists (that is where the globals would be replaced).
       const answer = await fetch(`${running.url}/no-such-route`);
