@@ -1,6 +1,6 @@
 import type { OAuthResourceContext } from "@cloudflare/workers-oauth-provider";
 import { serverOfPublicName } from "../../contract/aggregated-names.ts";
-import { ServerName } from "../../contract/config/schema.ts";
+import { type EdgeConfig, ServerName } from "../../contract/config/schema.ts";
 import { ALL_SERVERS, originMcpPath } from "../../contract/edge-assertion.ts";
 import { recordAudit } from "../audit/record.ts";
 import { userWithCurrentGroups } from "../auth/groups/request-groups.ts";
@@ -12,7 +12,7 @@ import { fetchOrigin, OriginTimeout } from "../upstream/fetch-origin.ts";
 import { inspectRequest, type RequestFacts } from "./inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
 import { isSessionRequest, toSession } from "./legacy-session.ts";
-import { observeResponse } from "./observe-response.ts";
+import { type Observation, observeResponse } from "./observe-response.ts";
 import { mcpRateLimited } from "./rate-limit.ts";
 import { headersToClient, headersToOrigin } from "./relay-headers.ts";
 import { serverSegment } from "./server-path.ts";
@@ -36,10 +36,40 @@ const METHOD_OF_HTTP_VERB: Record<string, string> = { GET: "stream/open", DELETE
  */
 export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResourceContext<UserProps>): Promise<Response> {
   const started = Date.now();
-  const config = edgeConfig(env);
   const user = await userWithCurrentGroups(env, ctx); // groups no older than groups.ttlSeconds, or a 503 refusal
   if (user instanceof Response) return user;
-  // A request refused here never reaches the origin, and is audited like any other.
+  const exchange: Exchange = { env, ctx, user, started, config: edgeConfig(env) };
+  const admitted = await admit(request, exchange);
+  if (admitted instanceof Response) return admitted;
+  const originResponse = await relay(request, exchange, admitted);
+  const { response, observed } = await observeResponse(originResponse, admitted.facts.batch ? undefined : admitted.facts.id);
+  auditExchange(exchange, admitted, originResponse.status, observed);
+  return new Response(response.body, { status: response.status, headers: headersToClient(response.headers) });
+}
+
+/** One MCP request at the edge: who asks, when it began, and the edge's configuration. */
+interface Exchange {
+  env: EdgeEnv;
+  ctx: OAuthResourceContext<UserProps>;
+  user: UserProps;
+  started: number;
+  config: EdgeConfig;
+}
+
+/** A request the edge has accepted: for which server, its body, and what it asks. */
+interface Admitted {
+  server: string;
+  body: string | undefined;
+  bytes: number;
+  facts: RequestFacts;
+}
+
+/**
+ * The checks before anything reaches the origin: the user's rate limit, the server named by the path, the body's
+ * size and batch rules. A request refused here is audited like any other.
+ */
+async function admit(request: Request, exchange: Exchange): Promise<Admitted | Response> {
+  const { env, ctx, user, started, config } = exchange;
   const refuse = (status: number, code: number, message: string, server?: string) => {
     recordAudit(env, ctx, {
       kind: "mcp.request",
@@ -61,10 +91,8 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
 
   const read = request.method === "POST" ? await readBody(request) : { text: undefined, bytes: 0 };
   if (read === null) return refuse(413, JSON_RPC.invalidRequest, `request body over ${MAX_REQUEST_BYTES} bytes`, server.name);
-  const body = read.text;
   const facts: RequestFacts =
-    body !== undefined ? inspectRequest(body, request.headers) : { method: METHOD_OF_HTTP_VERB[request.method] };
-
+    read.text !== undefined ? inspectRequest(read.text, request.headers) : { method: METHOD_OF_HTTP_VERB[request.method] };
   // Batches went away in 2025-06-18 and never came back: a batch is served only to a 2025-03-26 client, and then
   // each of its messages is audited on its own, so that no call hides in one.
   if (facts.batch && !batchAllowed(facts.batch, request.headers.get("mcp-protocol-version"))) {
@@ -75,36 +103,28 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
       server.name,
     );
   }
+  return { server: server.name, body: read.text, bytes: read.bytes, facts };
+}
 
-  const claims = {
-    sub: user.sub,
-    email: user.email,
-    groups: user.groups,
-    client_id: ctx.auth.clientId ?? "unknown",
-    server: server.name,
-  };
-  let originResponse: Response;
+/** The request to its session object (a 2025-era client) or to the origin; a failure becomes the answer to relay. */
+async function relay(request: Request, exchange: Exchange, admitted: Admitted): Promise<Response> {
+  const { env, ctx, user, config } = exchange;
+  const { server, body, facts } = admitted;
+  const claims = { sub: user.sub, email: user.email, groups: user.groups, client_id: ctx.auth.clientId ?? "unknown", server };
   try {
-    originResponse = isSessionRequest(request, facts)
-      ? await toSession(env, request, body, facts, { ...claims, clientId: claims.client_id, groups: user.groups })
-      : await fetchOrigin(
-          config,
-          originMcpPath(server.name),
-          claims,
-          {
-            method: request.method,
-            headers: headersToOrigin(request.headers),
-            body,
-            signal: request.signal,
-          },
-          originAffinity(env),
-        );
+    if (isSessionRequest(request, facts))
+      return await toSession(env, request, body, facts, { ...claims, clientId: claims.client_id, groups: user.groups });
+    const init = { method: request.method, headers: headersToOrigin(request.headers), body, signal: request.signal };
+    return await fetchOrigin(config, originMcpPath(server), claims, init, originAffinity(env));
   } catch (error) {
-    originResponse = request.signal.aborted ? clientCancelled(facts.id) : originFailure(error, server.name, facts.id);
+    return request.signal.aborted ? clientCancelled(facts.id) : originFailure(error, server, facts.id);
   }
+}
 
-  const { response, observed } = await observeResponse(originResponse, facts.batch ? undefined : facts.id);
-  for (const message of facts.batch ?? [facts]) {
+/** One audit event per message of the request, completed once the answer has been observed to its end. */
+function auditExchange(exchange: Exchange, admitted: Admitted, httpStatus: number, observed: Promise<Observation>): void {
+  const { env, ctx, user, started, config } = exchange;
+  for (const message of admitted.facts.batch ?? [admitted.facts]) {
     recordAudit(
       env,
       ctx,
@@ -113,21 +133,20 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
         userSub: user.sub,
         userEmail: user.email,
         clientId: ctx.auth.clientId,
-        server: auditedServer(server.name, message.tool, config.servers),
+        server: auditedServer(admitted.server, message.tool, config.servers),
         method: message.method,
         tool: message.tool,
         arguments: message.arguments,
         protocolVersion: message.protocolVersion,
         outcome: observation.outcome,
         errorCode: observation.errorCode,
-        httpStatus: originResponse.status,
+        httpStatus,
         latencyMs: Date.now() - started,
-        requestBytes: read.bytes,
+        requestBytes: admitted.bytes,
         responseBytes: observation.responseBytes,
       })),
     );
   }
-  return new Response(response.body, { status: response.status, headers: headersToClient(response.headers) });
 }
 
 /** What the client gets when the origin cannot be reached (503) or does not begin to answer in time (504): retry soon. */
