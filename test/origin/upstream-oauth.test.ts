@@ -218,9 +218,9 @@ describe("renewing a user's token", () => {
     try {
       const iris = await connect("iris");
       const stale = (await storedToken("iris")) ?? "";
-      upstream.authorizationServer.tokenEndpointDown = true;
+      upstream.authorizationServer.tokenEndpoint = "down";
       const during = await whoami("iris").finally(() => {
-        upstream.authorizationServer.tokenEndpointDown = false;
+        upstream.authorizationServer.tokenEndpoint = "up";
       });
       expect(during.error?.message).toMatch(
         /authorization server of server "files" could not renew your token just now .*your connection is kept: try again shortly/,
@@ -229,6 +229,23 @@ describe("renewing a user's token", () => {
       expect(await storedToken("iris")).toBe(stale);
       expect((await whoami("iris")).result?.content?.[0]?.text).toBe(iris);
       expect(await storedToken("iris")).not.toBe(stale);
+    } finally {
+      upstream.authorizationServer.accessTokenSeconds = 3600;
+    }
+  });
+
+  it("gives up on a silent authorization server within its bound, and keeps the user's tokens", { timeout: 30_000 }, async () => {
+    upstream.authorizationServer.accessTokenSeconds = 5;
+    try {
+      const jane = await connect("jane");
+      const stale = (await storedToken("jane")) ?? "";
+      upstream.authorizationServer.tokenEndpoint = "silent";
+      const during = await whoami("jane").finally(() => {
+        upstream.authorizationServer.tokenEndpoint = "up";
+      });
+      expect(during.error?.message).toMatch(/could not renew your token just now \(.*timeout.*\); your connection is kept/);
+      expect(await storedToken("jane")).toBe(stale);
+      expect((await whoami("jane")).result?.content?.[0]?.text).toBe(jane);
     } finally {
       upstream.authorizationServer.accessTokenSeconds = 3600;
     }
