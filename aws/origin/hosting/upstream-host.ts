@@ -107,20 +107,10 @@ async function connectHost(
   firstCaller: Caller,
   injected: InjectedCredentials = {},
 ): Promise<UpstreamHost> {
+  // The connection speaks for whoever called last: its one user (a shared connection carries no identity; the
+  // configuration refuses one).
   let latestCaller = firstCaller;
-  const user = () => ({ sub: latestCaller.sub, email: latestCaller.email, groups: latestCaller.groups });
-  const owner = () => ({ sub: latestCaller.sub, email: latestCaller.email, server: latestCaller.server });
-  const send =
-    spec.transport === "http" && spec.oauth && options.upstreamOAuth
-      ? upstreamTokenFetch(options.upstreamOAuth, owner, spec)
-      : undefined;
-  const credentials = {
-    identity: options.identity,
-    secrets: options.secrets,
-    user,
-    send: injected.send ?? send,
-    env: injected.env,
-  };
+  const credentials = credentialsOf(spec, options, injected, () => latestCaller);
   const opened = openTransport(spec, credentials, options.log, options.children);
   const { transport } = opened;
   const inflight = new Set<InflightRequest>();
@@ -179,16 +169,59 @@ async function connectHost(
     keepAliveMs: options.keepAliveMs,
   });
 
+  return servingHost({
+    pid: () => opened.pid ?? null,
+    era: client.getProtocolEra() ?? "legacy",
+    closed,
+    handler,
+    events: upstreamEvents,
+    onCaller: (caller) => {
+      latestCaller = caller;
+    },
+    close: async () => {
+      exchanges.closeAll("the origin is stopping this upstream");
+      upstreamEvents.close();
+      await handler.close();
+      await client.close();
+      await closed;
+    },
+  });
+}
+
+/**
+ * What the upstream is called with on the caller's behalf: their identity (for HTTP upstreams that verify it), the
+ * configured secrets, and their own OAuth token for servers configured with `oauth`, or injected Google credentials.
+ */
+function credentialsOf(spec: UpstreamServer, options: HostOptions, injected: InjectedCredentials, caller: () => Caller) {
+  const user = () => ({ sub: caller().sub, email: caller().email, groups: caller().groups });
+  const owner = () => ({ sub: caller().sub, email: caller().email, server: caller().server });
+  const send =
+    spec.transport === "http" && spec.oauth && options.upstreamOAuth
+      ? upstreamTokenFetch(options.upstreamOAuth, owner, spec)
+      : undefined;
+  return { identity: options.identity, secrets: options.secrets, user, send: injected.send ?? send, env: injected.env };
+}
+
+/** The host's face to the pool: each request from the edge goes to the connection's 2026-07-28 handler. */
+function servingHost(parts: {
+  pid: () => number | null;
+  era: "modern" | "legacy";
+  closed: Promise<void>;
+  handler: McpHttpHandler;
+  events: UpstreamEvents;
+  onCaller: (caller: Caller) => void;
+  close: () => Promise<void>;
+}): UpstreamHost {
   return {
     get pid() {
-      return opened.pid ?? null;
+      return parts.pid();
     },
-    era: client.getProtocolEra() ?? "legacy",
+    era: parts.era,
     active: 0,
     lastUsed: Date.now(),
-    closed,
+    closed: parts.closed,
     async fetch(request, caller) {
-      latestCaller = caller;
+      parts.onCaller(caller);
       const authInfo: AuthInfo = {
         token: "",
         clientId: caller.clientId,
@@ -196,17 +229,11 @@ async function connectHost(
         extra: { sub: caller.sub, email: caller.email, server: caller.server, toolAccess: caller.toolAccess },
       };
       const parsed = await parseRequestBody(request);
-      const unwatch = watchListenedResources(parsed.parsedBody, upstreamEvents);
-      const response = await handler.fetch(parsed.request, { authInfo, parsedBody: parsed.parsedBody });
+      const unwatch = watchListenedResources(parsed.parsedBody, parts.events);
+      const response = await parts.handler.fetch(parsed.request, { authInfo, parsedBody: parsed.parsedBody });
       return unwatch ? onBodyEnd(response, unwatch) : response;
     },
-    async close() {
-      exchanges.closeAll("the origin is stopping this upstream");
-      upstreamEvents.close();
-      await handler.close();
-      await client.close();
-      await closed;
-    },
+    close: parts.close,
   };
 }
 
