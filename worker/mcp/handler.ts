@@ -113,7 +113,7 @@ async function relay(request: Request, exchange: Exchange, admitted: Admitted): 
   const claims = { sub: user.sub, email: user.email, groups: user.groups, client_id: ctx.auth.clientId ?? "unknown", server };
   try {
     if (isSessionRequest(request, facts))
-      return await toSession(env, request, body, facts, { ...claims, clientId: claims.client_id, groups: user.groups });
+      return await toSession(env, request, body, facts, { ...claims, clientId: claims.client_id });
     const init = { method: request.method, headers: headersToOrigin(request.headers), body, signal: request.signal };
     return await fetchOrigin(config, originMcpPath(server), claims, init, originAffinity(env));
   } catch (error) {

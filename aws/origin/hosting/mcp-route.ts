@@ -56,10 +56,10 @@ const isJson = (response: Response) => response.headers.get("content-type")?.sta
  */
 function labelledWithOutcome(bytes: ArrayBuffer, response: Response): Response {
   const outcome = outcomeOfAnswer(new TextDecoder().decode(bytes)) ?? { outcome: "error" as const };
-  const headers = new Headers(response.headers);
-  headers.set(ANSWER_OUTCOME_HEADER, formatAnswerOutcome(outcome));
-  // Built from the bytes: one chunk, which the HTTP server writes in one go with its length.
-  return new Response(new Uint8Array(bytes), { status: response.status, headers });
+  // The SDK's answer is built, not fetched, so its headers take the label in place; the new answer is built from the
+  // bytes: one chunk, which the HTTP server writes in one go with its length.
+  response.headers.set(ANSWER_OUTCOME_HEADER, formatAnswerOutcome(outcome));
+  return new Response(new Uint8Array(bytes), { status: response.status, headers: response.headers });
 }
 
 /** The caller an assertion names, for one server. */
