@@ -11,14 +11,17 @@ export const EDGE_ASSERTION_HEADER = "mcp-edge-assertion";
 /** JWT `typ` header: stops a token of another kind (an id_token, say) being replayed as an assertion. */
 export const EDGE_ASSERTION_TYPE = "mcp-edge+jwt";
 
-/** The only algorithm the origin accepts; the edge signs with it. */
+/**
+ * The algorithm of an edge key whose public half the edge publishes (the default). A deployment may instead share an
+ * HMAC key between the tiers (contract/edge-shared-key.ts); an origin accepts exactly one of the two.
+ */
 export const EDGE_ASSERTION_ALG = "ES256";
 
 /** Lifetime the edge gives an assertion, and the clock skew the origin tolerates. */
 export const EDGE_ASSERTION_TTL_SECONDS = 60;
 export const EDGE_ASSERTION_MAX_SKEW_SECONDS = 30;
 
-/** Where the edge publishes the public half of its signing key (the origin fetches it). */
+/** Where the edge publishes the public half of its signing key (the origin fetches it; empty with a shared key). */
 export const EDGE_JWKS_PATH = "/.well-known/edge-jwks.json";
 
 /**

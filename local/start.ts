@@ -48,6 +48,13 @@ function readOriginInstances(): number {
   return count;
 }
 
+/** LOCAL_EDGE_KEY: how the edge signs its assertions, `ec` (the default) or `shared` (docs/edge-assertion.md). */
+function readEdgeKey(): "ec" | "shared" {
+  const raw = process.env.LOCAL_EDGE_KEY || "ec";
+  if (raw !== "ec" && raw !== "shared") throw new ConfigError([`LOCAL_EDGE_KEY: expected "ec" or "shared"; got "${raw}"`]);
+  return raw;
+}
+
 function banner(edgeUrl: string, servers: string[], signIn: string | false): string {
   const [first = "everything"] = servers;
   const url = `${edgeUrl}/mcp/${first}`;
@@ -82,6 +89,7 @@ async function main(): Promise<void> {
       databaseUrl: process.env.DATABASE_URL || undefined,
       originFile: await readOriginSection(process.env.MCP_PROXY_CONFIG || "proxy.config.json"),
       originInstances: readOriginInstances(),
+      edgeKey: readEdgeKey(),
       log,
     });
   } catch (error) {

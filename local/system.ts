@@ -5,7 +5,7 @@ import { startOrigin } from "../aws/origin/start-origin.ts";
 import { EDGE_ENV_NAMES, ORIGIN_ENV_NAMES } from "../contract/config/env-names.ts";
 import { ConfigError, loadConfig } from "../contract/config/load.ts";
 import { EdgeConfig, OriginConfig, type StdioServer } from "../contract/config/schema.ts";
-import { generateEdgeSigningKey } from "../scripts/keygen.ts";
+import { generateEdgeSigningKey, generateSharedEdgeKey } from "../scripts/keygen.ts";
 import { startBalancer } from "./balancer.ts";
 import { EMBEDDED_POOL_MAX, startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { localAwsKeys, localGoogleConfig, startLocalGoogle } from "./fake-google/local-google.ts";
@@ -47,6 +47,11 @@ export interface LocalSystemOptions {
    * shorten them; `npm start` keeps the defaults).
    */
   groupsFreshness?: { edgeTtlSeconds: number; originCacheSeconds: number };
+  /**
+   * How the edge signs its assertions (docs/edge-assertion.md): `ec` (the default) with a key whose public half the
+   * origin fetches, or `shared` with an HMAC key both tiers hold.
+   */
+  edgeKey?: "ec" | "shared";
   log: (part: string, line: string) => void;
 }
 
@@ -98,11 +103,13 @@ async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> 
   const google = { port: ports.google ?? (await freePort()), aws: localAwsKeys() };
   const googleConfig = localGoogleConfig(`http://127.0.0.1:${google.port}`);
   if (options.groupsFreshness) googleConfig.cacheSeconds = options.groupsFreshness.originCacheSeconds;
+  const edgeSigningKey = options.edgeKey === "shared" ? generateSharedEdgeKey() : await generateEdgeSigningKey();
   // The file may add servers and limits; how the local parts reach each other is not its to change.
   const wiring = {
     port: ports.origin,
     publicUrl: originUrl,
     edgeIssuer: edgeUrl,
+    ...(options.edgeKey === "shared" && { edgeSharedKeys: edgeSigningKey }),
     databaseUrl,
     databasePoolMax: options.databaseUrl ? 10 : EMBEDDED_POOL_MAX,
   };
@@ -136,7 +143,7 @@ async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> 
     IDP_CLIENT_SECRET: idpSecret,
     IDP_SCOPES: "openid,email,profile,groups",
     SERVER_NAMES: Object.keys(originConfig.servers).join(","),
-    EDGE_SIGNING_KEY: await generateEdgeSigningKey(),
+    EDGE_SIGNING_KEY: edgeSigningKey,
     GROUPS_SOURCE: "google-directory",
     ADMIN_GROUPS: "ops@example.com",
     ...(options.groupsFreshness && { GROUPS_TTL_SECONDS: String(options.groupsFreshness.edgeTtlSeconds) }),

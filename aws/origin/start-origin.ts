@@ -26,6 +26,7 @@ import { policyProblems } from "./policy/check-policy.ts";
 import { createBoundReplayGuard } from "./trust/bound-replay-guard.ts";
 import { edgeKeys } from "./trust/jwks.ts";
 import { createReplayGuard } from "./trust/replay-guard.ts";
+import { sharedEdgeKeys } from "./trust/shared-keys.ts";
 import { createAssertionVerifier } from "./trust/verify-assertion.ts";
 import { upstreamOAuthFromConfig } from "./upstream-auth/from-config.ts";
 import { googleUserTokens } from "./upstream-credentials/google-user-tokens.ts";
@@ -101,7 +102,9 @@ export async function startOrigin(
       verifyAssertion: createAssertionVerifier({
         issuer: config.edgeIssuer,
         audience: config.publicUrl,
-        keys: edgeKeys(config.edgeJwksUrl ?? `${config.edgeIssuer}${EDGE_JWKS_PATH}`),
+        keys: config.edgeSharedKeys
+          ? sharedEdgeKeys(config.edgeSharedKeys)
+          : edgeKeys(config.edgeJwksUrl ?? `${config.edgeIssuer}${EDGE_JWKS_PATH}`),
         claimJti: replayGuard.claim,
         bound: { instance: instanceId, claimJti: boundReplayGuard.claim },
       }),

@@ -53,6 +53,7 @@ export const ORIGIN_ENV_NAMES = {
   ORIGIN_PUBLIC_URL: ["publicUrl", "string"],
   EDGE_ISSUER: ["edgeIssuer", "string"],
   EDGE_JWKS_URL: ["edgeJwksUrl", "string"],
+  EDGE_ASSERTION_SHARED_KEYS: ["edgeSharedKeys", "string"],
   DATABASE_URL: ["databaseUrl", "string"],
   DATABASE_POOL_MAX: ["databasePoolMax", "number"],
   MCP_SERVERS: ["servers", "json"],

@@ -94,7 +94,7 @@ function sourceOf(origin: Map<string, string>, path: string, envNames: EnvNames)
 }
 
 /** Keys whose values never appear in an error message. */
-const SECRET_KEYS = /secret|signingKey|databaseUrl|password/i;
+const SECRET_KEYS = /secret|signingKey|sharedKeys|databaseUrl|password/i;
 
 /** Names the offending value without echoing secrets: strings are shown only when short and plainly not a key. */
 function describe(value: unknown): string {

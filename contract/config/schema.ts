@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseJsonPath } from "../audit-redaction.ts";
+import { parseSharedKeySet } from "../edge-shared-key.ts";
 import { Policy } from "./policy.ts";
 
 /**
@@ -256,7 +257,11 @@ export const EdgeConfig = z.strictObject({
    * `<publicUrl>/mcp/<name>`, whose metadata names exactly the URL clients connect to (VS Code insists).
    */
   servers: z.array(ServerName).default([]),
-  /** Private EC P-256 key as a JWK (JSON) that signs edge assertions. A Worker secret in production. */
+  /**
+   * The key that signs edge assertions, as a JWK (JSON); a Worker secret in production. A private EC P-256 key (ES256,
+   * the default; its public half is published for the origin), or a shared key `{"kty":"oct",…}` of at least
+   * 256 bits (HS256; the origin holds the same key in `edgeSharedKeys`). `npm run keygen` prints either.
+   */
   signingKey: z.string().min(1),
   /**
    * A second EC P-256 JWK (private or public) whose public half is published beside the signing key's, for a
@@ -434,6 +439,12 @@ const OriginFields = z.strictObject({
   edgeIssuer: ServiceUrl,
   /** Where the edge publishes its assertion-signing keys; defaults to `<edgeIssuer>/.well-known/edge-jwks.json`. */
   edgeJwksUrl: ServiceUrl.optional(),
+  /**
+   * The edge's shared HMAC keys, for a deployment whose edge signs with one (`EDGE_SIGNING_KEY` of `"kty":"oct"`):
+   * that same JWK, or a JWK set `{"keys":[…]}` holding the old and the new key during a rotation. The origin then
+   * accepts only HS256 assertions under these keys and fetches no key set from the edge. A secret.
+   */
+  edgeSharedKeys: z.string().min(1).optional(),
   /** PostgreSQL for audit and the replay guard. Without it `npm start` runs an embedded one. */
   databaseUrl: z.string().startsWith("postgres", "expected a postgres:// or postgresql:// URL").optional(),
   /** Connections the origin keeps to it (the embedded database takes exactly one). */
@@ -614,6 +625,7 @@ const OriginFields = z.strictObject({
 
 /** The origin's configuration, with the checks that span keys. */
 export const OriginConfig = OriginFields.superRefine((origin, context) => {
+  edgeKeysProblems(origin, context);
   // A server's Google credentials come through the same federation as the groups look-up.
   if (origin.google) return;
   for (const [name, server] of Object.entries(origin.servers))
@@ -626,3 +638,19 @@ export const OriginConfig = OriginFields.superRefine((origin, context) => {
       });
 });
 export type OriginConfig = z.infer<typeof OriginConfig>;
+
+/** The origin trusts one kind of edge key: shared keys that parse, and no key-set URL beside them. */
+function edgeKeysProblems(origin: z.infer<typeof OriginFields>, context: z.RefinementCtx): void {
+  if (origin.edgeSharedKeys === undefined) return;
+  if (origin.edgeJwksUrl !== undefined)
+    context.addIssue({
+      code: "custom",
+      path: ["edgeJwksUrl"],
+      message: "set edgeJwksUrl (the edge signs with an EC key) or edgeSharedKeys (it signs with a shared key), not both",
+    });
+  try {
+    parseSharedKeySet(origin.edgeSharedKeys);
+  } catch (error) {
+    context.addIssue({ code: "custom", path: ["edgeSharedKeys"], message: (error as Error).message });
+  }
+}

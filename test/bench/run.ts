@@ -21,6 +21,7 @@ import { startPassthroughWorker, startSupergateway, startSystemProcess } from ".
  *
  * BENCH_CONCURRENCY (1,8,32)  BENCH_SECONDS (3, timed per cell)  BENCH_WARMUP_SECONDS (1)  BENCH_ROUNDS (3)
  * BENCH_ROWS (A,B,O,C,D)  BENCH_SYSTEM_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profiles the origin's process)
+ * LOCAL_EDGE_KEY (ec; `shared` signs the edge assertions with an HMAC key, as `npm start` does with it)
  */
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "1,8,32").split(",").map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -44,6 +45,7 @@ try {
   console.log("starting the local system, supergateway and the pass-through Worker…");
   // Both wranglers (B's and the edge's) run with the same settings; wrangler's local trace capture is a dev tool.
   console.log(`wrangler's local trace capture (X_LOCAL_OBSERVABILITY): ${wranglerDevEnv().X_LOCAL_OBSERVABILITY}`);
+  console.log(`edge assertion key (LOCAL_EDGE_KEY): ${process.env.LOCAL_EDGE_KEY === "shared" ? "shared" : "ec"}`);
   const [system, gateway] = await Promise.all([startSystemProcess(), startSupergateway()]);
   closers.push(system.close, gateway.close);
   const passthrough = await startPassthroughWorker(gateway.url);

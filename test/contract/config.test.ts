@@ -93,6 +93,25 @@ describe("configuration", () => {
     ]);
   });
 
+  it("refuses a shared edge key too short for HS256, or beside a key-set URL, without printing it", () => {
+    const short = JSON.stringify({ kty: "oct", kid: "edge-1", k: "c2hvcnQtc2VjcmV0LXZhbHVl" });
+    const originEnv = { ORIGIN_PUBLIC_URL: "https://o.example.com", EDGE_ISSUER: "https://e.example.com" };
+    const problems = problemsOf(() =>
+      loadConfig(OriginConfig, ORIGIN_ENV_NAMES, {
+        env: { ...originEnv, EDGE_ASSERTION_SHARED_KEYS: short, EDGE_JWKS_URL: "https://e.example.com/jwks" },
+      }),
+    );
+    expect(problems).toHaveLength(2);
+    expect(problems.join("\n")).toContain("edgeJwksUrl (from environment EDGE_JWKS_URL): set edgeJwksUrl");
+    expect(problems.join("\n")).toContain(
+      'edgeSharedKeys (from environment EDGE_ASSERTION_SHARED_KEYS): key "edge-1" has 144 bits; HS256 needs at least 256',
+    );
+    expect(problems.join("\n")).not.toContain("c2hvcnQtc2VjcmV0LXZhbHVl");
+    const good = JSON.stringify({ kty: "oct", kid: "edge-1", k: Buffer.alloc(32, 7).toString("base64url") });
+    const config = loadConfig(OriginConfig, ORIGIN_ENV_NAMES, { env: { ...originEnv, EDGE_ASSERTION_SHARED_KEYS: good } });
+    expect(config.edgeSharedKeys).toBe(good);
+  });
+
   it("refuses unknown keys (a typo is not silently ignored)", () => {
     const problems = problemsOf(() =>
       loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: validEdgeEnv, file: { path: "f.json", content: { pubicUrl: "x" } } }),

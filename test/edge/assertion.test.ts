@@ -1,9 +1,20 @@
-import { createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, type JSONWebKeySet, jwtVerify } from "jose";
+import {
+  base64url,
+  createLocalJWKSet,
+  decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
+  type JSONWebKeySet,
+  jwtVerify,
+} from "jose";
 import { describe, expect, it } from "vitest";
 import { EDGE_ASSERTION_TYPE, EDGE_JWKS_PATH } from "../../contract/edge-assertion.ts";
 import { edgeConfig } from "../../worker/config.ts";
 import { signAssertion } from "../../worker/upstream/sign-assertion.ts";
 import { callEdge, testEnv } from "./edge-env.ts";
+
+/** 256 bits, base64url: a shared key's `k` (a fixed test value, nothing real). */
+const SHARED_SECRET = "dGVzdC1vbmx5LXNoYXJlZC1rZXktb2YtMjU2LWJpdHM";
 
 describe("edge assertions", () => {
   it("publishes only the public half of the signing key", async () => {
@@ -45,11 +56,44 @@ describe("edge assertions", () => {
     await expect(jwtVerify(signed, createLocalJWKSet(jwks))).resolves.toBeTruthy();
   });
 
-  it("refuses to start with a signing key that is not a private P-256 key, saying what it expects", async () => {
+  it.each([
+    [
+      "a public EC key",
+      { kty: "EC", crv: "P-256", kid: "a", x: "AA", y: "AA" },
+      'must be a private EC P-256 JWK with "kid" and "d"',
+    ],
+    ["an RSA key", { kty: "RSA", kid: "a", n: "AA", e: "AQAB", d: "AA" }, 'must be a private EC P-256 JWK with "kid" and "d"'],
+    ["a shared key without kid", { kty: "oct", k: SHARED_SECRET }, '"kty":"oct", "kid" and "k"'],
+    ["a shared key shorter than 256 bits", { kty: "oct", kid: "a", k: "c2VjcmV0" }, "has 48 bits; HS256 needs at least 256"],
+  ])("refuses to sign with %s, saying what it expects", async (_what, jwk, message) => {
+    const config = edgeConfig(testEnv({ EDGE_SIGNING_KEY: JSON.stringify(jwk) }));
+    await expect(signAssertion(config, { sub: "user-1", client_id: "client-1" })).rejects.toThrow(message);
+    expect((await callEdge(EDGE_JWKS_PATH, undefined, { EDGE_SIGNING_KEY: JSON.stringify(jwk) })).status).toBe(500);
+  });
+
+  it("signs with a shared key (HS256) that only the key itself verifies, and never publishes it", async () => {
+    const shared = JSON.stringify({ kty: "oct", kid: "shared-1", k: SHARED_SECRET });
+    const jwks = (await (await callEdge(EDGE_JWKS_PATH, undefined, { EDGE_SIGNING_KEY: shared })).json()) as JSONWebKeySet;
+    expect(jwks).toEqual({ keys: [] });
+    const config = edgeConfig(testEnv({ EDGE_SIGNING_KEY: shared }));
+    const signed = await signAssertion(config, { sub: "user-1", client_id: "client-1", server: "everything" });
+    expect(decodeProtectedHeader(signed)).toMatchObject({ alg: "HS256", kid: "shared-1", typ: EDGE_ASSERTION_TYPE });
+    const { payload } = await jwtVerify(signed, base64url.decode(SHARED_SECRET), {
+      issuer: config.publicUrl,
+      audience: config.originUrl,
+      algorithms: ["HS256"],
+    });
+    expect(payload).toMatchObject({ sub: "user-1", server: "everything" });
+    const other = base64url.encode(crypto.getRandomValues(new Uint8Array(32)));
+    await expect(jwtVerify(signed, base64url.decode(other))).rejects.toThrow("signature verification failed");
+  });
+
+  it("refuses a shared key as the published rotation key: it would publish the secret", async () => {
     const response = await callEdge(EDGE_JWKS_PATH, undefined, {
-      EDGE_SIGNING_KEY: JSON.stringify({ kty: "oct", k: "c2VjcmV0" }),
+      EDGE_SIGNING_KEY_ROTATION: JSON.stringify({ kty: "oct", kid: "next", k: SHARED_SECRET }),
     });
     expect(response.status).toBe(500);
+    expect(await response.text()).not.toContain(SHARED_SECRET);
   });
 
   it("answers 500 without detail when a required setting is missing, and names it only in the log", async () => {

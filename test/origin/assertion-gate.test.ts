@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOriginApp } from "../../aws/origin/app.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
 import { createPool } from "../../aws/origin/db/pool.ts";
+import { sharedEdgeKeys } from "../../aws/origin/trust/shared-keys.ts";
 import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
 import { AUDIT_INGEST_PATH, type AuditEvent } from "../../contract/audit-event.ts";
 import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
@@ -13,6 +14,7 @@ import {
   originUnderTest,
   TEST_EDGE,
   TEST_ORIGIN,
+  type TestEdgeKind,
   testOriginParts,
 } from "./origin-under-test.ts";
 
@@ -22,7 +24,6 @@ let origin: OriginUnderTest;
 beforeAll(async () => {
   database = await withTestDatabase();
   await migrate(database.pool);
-  origin = await originUnderTest({ database });
 });
 afterAll(async () => {
   await database?.close();
@@ -54,7 +55,24 @@ async function postAudit(token: string | undefined): Promise<{ status: number; b
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-describe("the origin's edge-assertion gate", () => {
+/** For each kind of edge key: a key of the other kind, with its algorithm (what an attacker might sign with). */
+const OTHER_KIND = {
+  ec: async () => ({ alg: "HS256", key: new TextEncoder().encode("a-shared-secret-of-sufficient-length!!") }),
+  shared: async () => ({ alg: "ES256", key: (await generateKeyPair("ES256")).privateKey }),
+} satisfies Record<TestEdgeKind, () => Promise<AssertionShape>>;
+
+/** For each kind of edge key: another key of the same kind, which the origin does not trust. */
+const STRANGER = {
+  ec: async () => (await generateKeyPair("ES256")).privateKey,
+  shared: async () => crypto.getRandomValues(new Uint8Array(32)),
+} satisfies Record<TestEdgeKind, () => Promise<AssertionShape["key"]>>;
+
+// Every rule holds whichever kind of key the edge signs with.
+describe.each(["ec", "shared"] as const)("the origin's edge-assertion gate (%s edge key)", (kind) => {
+  beforeAll(async () => {
+    origin = await originUnderTest({ database, edge: kind });
+  });
+
   it("accepts a valid assertion", async () => {
     expect(await postAudit(await assertion())).toEqual({ status: 200, body: { inserted: 1 } });
   });
@@ -107,8 +125,7 @@ describe("the origin's edge-assertion gate", () => {
   });
 
   it("refuses an assertion signed by another key under the edge's kid", async () => {
-    const { privateKey: stranger } = await generateKeyPair("ES256");
-    const { status, body } = await postAudit(await assertion({ key: stranger }));
+    const { status, body } = await postAudit(await assertion({ key: await STRANGER[kind]() }));
     expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "signature" });
   });
 
@@ -171,9 +188,8 @@ describe("the origin's edge-assertion gate", () => {
     expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "type" });
   });
 
-  it("refuses an HMAC-signed assertion (algorithm confusion)", async () => {
-    const secret = new TextEncoder().encode("a-shared-secret-of-sufficient-length!!");
-    const token = await assertion({ alg: "HS256", key: secret });
+  it("refuses an assertion signed with the other kind of key (algorithm confusion)", async () => {
+    const token = await assertion(await OTHER_KIND[kind]());
     const { status, body } = await postAudit(token);
     expect({ status, reason: body.reason }).toEqual({ status: 401, reason: "algorithm" });
   });
@@ -281,30 +297,80 @@ describe("the origin's edge-assertion gate", () => {
 });
 
 describe("the verifier during a key rotation", () => {
-  it("accepts assertions signed by either key of the edge's set, each under its own kid only", async () => {
+  it("accepts assertions signed by either EC key of the edge's set, each under its own kid only", async () => {
     const [older, newer] = await Promise.all([generateKeyPair("ES256"), generateKeyPair("ES256")]);
-    const keys = createLocalJWKSet({
+    const getKey = createLocalJWKSet({
       keys: [
         { ...(await exportJWK(older.publicKey)), kid: "older", alg: "ES256" },
         { ...(await exportJWK(newer.publicKey)), kid: "newer", alg: "ES256" },
       ],
     });
+    const verify = createAssertionVerifier({
+      issuer: TEST_EDGE,
+      audience: TEST_ORIGIN,
+      keys: { algorithm: "ES256", getKey },
+      claimJti: async () => true,
+    });
+    const signed = (kid: string, key: CryptoKey) => assertion({ alg: "ES256", kid, key });
+    expect((await verify(await signed("older", older.privateKey))).sub).toBe("user-1");
+    expect((await verify(await signed("newer", newer.privateKey))).sub).toBe("user-1");
+    await expect(verify(await signed("older", newer.privateKey))).rejects.toMatchObject({ reason: "signature" });
+  });
+
+  it("accepts assertions under either shared key of the origin's set, each under its own kid only", async () => {
+    const [older, newer] = [crypto.getRandomValues(new Uint8Array(32)), crypto.getRandomValues(new Uint8Array(48))];
+    const jwk = (kid: string, secret: Uint8Array) => ({ kty: "oct", kid, k: Buffer.from(secret).toString("base64url") });
+    const keys = sharedEdgeKeys(JSON.stringify({ keys: [jwk("older", older), jwk("newer", newer)] }));
     const verify = createAssertionVerifier({ issuer: TEST_EDGE, audience: TEST_ORIGIN, keys, claimJti: async () => true });
-    expect((await verify(await assertion({ kid: "older", key: older.privateKey }))).sub).toBe("user-1");
-    expect((await verify(await assertion({ kid: "newer", key: newer.privateKey }))).sub).toBe("user-1");
-    await expect(verify(await assertion({ kid: "older", key: newer.privateKey }))).rejects.toMatchObject({ reason: "signature" });
+    const signed = (kid: string, key: Uint8Array) => assertion({ alg: "HS256", kid, key });
+    expect((await verify(await signed("older", older))).sub).toBe("user-1");
+    expect((await verify(await signed("newer", newer))).sub).toBe("user-1");
+    await expect(verify(await signed("older", newer))).rejects.toMatchObject({ reason: "signature" });
+    await expect(verify(await signed("retired", older))).rejects.toMatchObject({ reason: "signature" });
   });
 
   it("does not blame the assertion when the edge's key set cannot be fetched (a server error, not a refusal)", async () => {
     const verify = createAssertionVerifier({
       issuer: TEST_EDGE,
       audience: TEST_ORIGIN,
-      keys: async () => {
-        throw new errors.JWKSTimeout();
+      keys: {
+        algorithm: "ES256",
+        getKey: async () => {
+          throw new errors.JWKSTimeout();
+        },
       },
       claimJti: async () => true,
     });
-    const failure = await verify(await assertion()).catch((error: unknown) => error);
+    const { privateKey } = await generateKeyPair("ES256");
+    const failure = await verify(await assertion({ alg: "ES256", key: privateKey })).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(errors.JWKSTimeout);
+  });
+});
+
+describe("the origin's shared edge keys", () => {
+  const secret = (bytes: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString("base64url");
+  it.each([
+    ["not JSON", "not json", "EDGE_ASSERTION_SHARED_KEYS: not JSON"],
+    ["an EC key", JSON.stringify({ kty: "EC", kid: "a", k: secret(32) }), '"kty":"oct"'],
+    ["a key without kid", JSON.stringify({ kty: "oct", k: secret(32) }), '"kid"'],
+    [
+      "a key shorter than 256 bits",
+      JSON.stringify({ kty: "oct", kid: "a", k: secret(31) }),
+      "has 248 bits; HS256 needs at least 256",
+    ],
+    ["a key for another algorithm", JSON.stringify({ kty: "oct", kid: "a", k: secret(32), alg: "HS512" }), "is for HS512"],
+    ["an empty set", JSON.stringify({ keys: [] }), "the key set is empty"],
+    [
+      "two keys under one kid",
+      JSON.stringify({
+        keys: [
+          { kty: "oct", kid: "a", k: secret(32) },
+          { kty: "oct", kid: "a", k: secret(32) },
+        ],
+      }),
+      'two keys have the kid "a"',
+    ],
+  ])("refuses %s at start, saying what is wrong", (_what, json, message) => {
+    expect(() => sharedEdgeKeys(json)).toThrow(message);
   });
 });

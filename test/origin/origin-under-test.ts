@@ -3,7 +3,9 @@ import { createOriginApp, type OriginParts } from "../../aws/origin/app.ts";
 import { createAuditStore } from "../../aws/origin/audit/store.ts";
 import { createHostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { createBoundReplayGuard } from "../../aws/origin/trust/bound-replay-guard.ts";
+import type { EdgeKeys } from "../../aws/origin/trust/jwks.ts";
 import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
+import { sharedEdgeKeys } from "../../aws/origin/trust/shared-keys.ts";
 import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
 import { OriginConfig } from "../../contract/config/schema.ts";
 import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
@@ -22,7 +24,7 @@ export const TEST_KID = "edge-key-1";
 
 /** An assertion as the edge would sign it, with any of these parts changed (for the refusals' tests). */
 export interface AssertionShape {
-  /** A secret signs with HMAC (give `alg` too): what an attacker might try. */
+  /** Another key signs (with `alg` for another algorithm): what an attacker might try. */
   key?: CryptoKey | Uint8Array;
   alg?: string;
   typ?: string;
@@ -37,35 +39,45 @@ export interface AssertionShape {
   header?: Record<string, unknown>;
 }
 
-/** The edge's signing key in a test: its public half as the origin reads it, and a signer of assertions. */
+/** The edge's signing key in a test: the keys the origin verifies with, and a signer of assertions. */
 export interface TestEdgeKey {
-  publicJwk: JWK;
-  /** The key set an assertion verifier reads. */
-  keys: ReturnType<typeof createLocalJWKSet>;
+  /** What an assertion verifier reads: the edge's published EC key, or the key it shares with the origin. */
+  keys: EdgeKeys;
   /** Signs these claims as the edge would (lifetime 60 s, a fresh jti), with any part of `shape` changed. */
   sign(claims: Record<string, unknown>, shape?: AssertionShape): Promise<string>;
 }
 
-export async function testEdgeKey(): Promise<TestEdgeKey> {
+/** How the edge in a test signs: with an EC key whose public half it publishes (the default), or a shared HMAC key. */
+export type TestEdgeKind = "ec" | "shared";
+
+export async function testEdgeKey(kind: TestEdgeKind = "ec"): Promise<TestEdgeKey> {
+  if (kind === "shared") {
+    const secret = crypto.getRandomValues(new Uint8Array(32));
+    const jwk = { kty: "oct", kid: TEST_KID, k: Buffer.from(secret).toString("base64url") };
+    return { keys: sharedEdgeKeys(JSON.stringify(jwk)), sign: signer("HS256", secret) };
+  }
   const pair = await generateKeyPair("ES256", { extractable: true });
   const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: TEST_KID, alg: "ES256" };
   return {
-    publicJwk,
-    keys: createLocalJWKSet({ keys: [publicJwk] }),
-    sign(claims, shape = {}) {
-      const now = Math.floor(Date.now() / 1000);
-      const header = { alg: shape.alg ?? "ES256", typ: shape.typ ?? EDGE_ASSERTION_TYPE, kid: shape.kid ?? TEST_KID };
-      const jwt = new SignJWT(claims)
-        .setProtectedHeader({ ...header, ...shape.header })
-        .setIssuer(shape.iss ?? TEST_EDGE)
-        .setAudience(shape.aud ?? TEST_ORIGIN)
-        .setIssuedAt(shape.iat ?? now)
-        .setExpirationTime(shape.exp ?? now + 60);
-      if (shape.jti !== null) jwt.setJti(shape.jti ?? crypto.randomUUID());
-      const crit = shape.header?.crit;
-      const understood = Array.isArray(crit) ? Object.fromEntries(crit.map((name) => [String(name), true])) : undefined;
-      return jwt.sign(shape.key ?? pair.privateKey, understood && { crit: understood });
-    },
+    keys: { algorithm: "ES256", getKey: createLocalJWKSet({ keys: [publicJwk] }) },
+    sign: signer("ES256", pair.privateKey),
+  };
+}
+
+function signer(alg: string, key: CryptoKey | Uint8Array): TestEdgeKey["sign"] {
+  return (claims, shape = {}) => {
+    const now = Math.floor(Date.now() / 1000);
+    const header = { alg: shape.alg ?? alg, typ: shape.typ ?? EDGE_ASSERTION_TYPE, kid: shape.kid ?? TEST_KID };
+    const jwt = new SignJWT(claims)
+      .setProtectedHeader({ ...header, ...shape.header })
+      .setIssuer(shape.iss ?? TEST_EDGE)
+      .setAudience(shape.aud ?? TEST_ORIGIN)
+      .setIssuedAt(shape.iat ?? now)
+      .setExpirationTime(shape.exp ?? now + 60);
+    if (shape.jti !== null) jwt.setJti(shape.jti ?? crypto.randomUUID());
+    const crit = shape.header?.crit;
+    const understood = Array.isArray(crit) ? Object.fromEntries(crit.map((name) => [String(name), true])) : undefined;
+    return jwt.sign(shape.key ?? key, understood && { crit: understood });
   };
 }
 
@@ -77,6 +89,8 @@ export interface OriginUnderTestOptions {
   database?: TestDatabase;
   /** Parts replacing the defaults (no servers, no policy, no metrics). */
   parts?: Partial<OriginParts>;
+  /** How the edge signs (default: an EC key). */
+  edge?: TestEdgeKind;
 }
 
 export interface OriginUnderTest {
@@ -87,7 +101,7 @@ export interface OriginUnderTest {
 }
 
 export async function originUnderTest(options: OriginUnderTestOptions = {}): Promise<OriginUnderTest> {
-  const edge = await testEdgeKey();
+  const edge = await testEdgeKey(options.edge);
   const app = createOriginApp({ ...testOriginParts(edge, options.database), ...options.parts });
   return {
     app,

@@ -54,9 +54,12 @@ function hasherFor(config: EdgeConfig): Hasher {
 async function hmacKey(config: EdgeConfig): Promise<CryptoKey> {
   if (config.analyticsHashSecret)
     return crypto.subtle.importKey("raw", encoder.encode(config.analyticsHashSecret), HMAC, false, ["sign"]);
-  const d = (JSON.parse(config.signingKey) as { d?: unknown }).d;
-  if (typeof d !== "string" || d === "") throw new Error("the edge signing key has no private part to derive a hash key from");
-  const material = await crypto.subtle.importKey("raw", base64url.decode(d), "HKDF", false, ["deriveKey"]);
+  // The private part: `d` of an EC key, `k` of a shared key.
+  const { d, k } = JSON.parse(config.signingKey) as { d?: unknown; k?: unknown };
+  const secret = d ?? k;
+  if (typeof secret !== "string" || secret === "")
+    throw new Error("the edge signing key has no private part to derive a hash key from");
+  const material = await crypto.subtle.importKey("raw", base64url.decode(secret), "HKDF", false, ["deriveKey"]);
   const derivation = { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: DERIVATION_INFO };
   return crypto.subtle.deriveKey(derivation, material, { ...HMAC, length: 256 }, false, ["sign"]);
 }

@@ -1,18 +1,23 @@
 import { type CryptoKey, importJWK, type JWK } from "jose";
 import { EDGE_ASSERTION_ALG } from "../../contract/edge-assertion.ts";
+import { EDGE_ASSERTION_HMAC_ALG, HMAC_SHA256, parseSharedKey } from "../../contract/edge-shared-key.ts";
 
 export interface SigningKey {
   kid: string;
-  privateKey: CryptoKey;
-  /** The public half, as published in the edge JWKS. */
-  publicJwk: JWK;
+  /** ES256 for an EC P-256 key, HS256 for a key shared with the origin. */
+  alg: typeof EDGE_ASSERTION_ALG | typeof EDGE_ASSERTION_HMAC_ALG;
+  /** The private EC key or the shared secret. */
+  key: CryptoKey;
+  /** The public half, as published in the edge JWKS. A shared key has none: it is never published. */
+  publicJwk?: JWK;
 }
 
 const cache = new Map<string, Promise<SigningKey>>();
 
 /**
- * Imports the edge's assertion-signing key (a private EC P-256 JWK with a `kid`), once per isolate.
- * Refuses keys of another type so that a misconfigured secret fails loudly instead of signing with something weak.
+ * Imports the edge's assertion-signing key once per isolate: a private EC P-256 JWK with a `kid` (ES256, the origin
+ * fetches its public half), or a shared key `{"kty":"oct",…}` of at least 256 bits (HS256, the origin holds it too).
+ * Refuses anything else so that a misconfigured secret fails loudly instead of signing with something weak.
  */
 export function loadSigningKey(jwkJson: string): Promise<SigningKey> {
   let key = cache.get(jwkJson);
@@ -29,12 +34,19 @@ async function importSigningKey(jwkJson: string): Promise<SigningKey> {
   try {
     jwk = JSON.parse(jwkJson) as JWK;
   } catch {
-    throw new Error("EDGE_SIGNING_KEY is not JSON: expected a private EC P-256 JWK (npm run keygen prints one)");
+    throw new Error("EDGE_SIGNING_KEY is not JSON: expected a private EC P-256 JWK or a shared key (npm run keygen prints one)");
+  }
+  if (jwk.kty === "oct") {
+    const { kid, secret } = parseSharedKey(jwk, "EDGE_SIGNING_KEY");
+    const key = await crypto.subtle.importKey("raw", secret, HMAC_SHA256, false, ["sign"]);
+    return { kid, alg: EDGE_ASSERTION_HMAC_ALG, key };
   }
   if (jwk.kty !== "EC" || jwk.crv !== "P-256" || !jwk.d || !jwk.kid) {
-    throw new Error('EDGE_SIGNING_KEY must be a private EC P-256 JWK with "kid" and "d" (npm run keygen prints one)');
+    throw new Error(
+      'EDGE_SIGNING_KEY must be a private EC P-256 JWK with "kid" and "d", or a shared key with "kty":"oct" (npm run keygen prints one)',
+    );
   }
-  const privateKey = (await importJWK(jwk, EDGE_ASSERTION_ALG)) as CryptoKey;
+  const key = (await importJWK(jwk, EDGE_ASSERTION_ALG)) as CryptoKey;
   const { d: _private, ...publicJwk } = jwk;
-  return { kid: jwk.kid, privateKey, publicJwk: { ...publicJwk, alg: EDGE_ASSERTION_ALG, use: "sig" } };
+  return { kid: jwk.kid, alg: EDGE_ASSERTION_ALG, key, publicJwk: { ...publicJwk, alg: EDGE_ASSERTION_ALG, use: "sig" } };
 }

@@ -1,12 +1,12 @@
-import { errors, type JWTVerifyGetKey, jwtVerify } from "jose";
+import { errors, jwtVerify } from "jose";
 import {
-  EDGE_ASSERTION_ALG,
   EDGE_ASSERTION_MAX_SKEW_SECONDS,
   EDGE_ASSERTION_TTL_SECONDS,
   EDGE_ASSERTION_TYPE,
   EdgeAssertionClaims,
   type VerifiedEdgeClaims,
 } from "../../../contract/edge-assertion.ts";
+import type { EdgeKeys } from "./jwks.ts";
 
 /** Why an assertion was refused; the origin answers with this name so an operator can see which check failed. */
 export type RejectionReason =
@@ -41,8 +41,8 @@ export interface AssertionVerifierOptions {
   issuer: string;
   /** This origin's URL as the edge names it: the only accepted `aud`. */
   audience: string;
-  /** The edge's public keys (see jwks.ts). */
-  keys: JWTVerifyGetKey;
+  /** The edge's keys and their one algorithm: its published EC keys (jwks.ts) or keys shared with it (shared-keys.ts). */
+  keys: EdgeKeys;
   /** Records the `jti` of an assertion any instance could accept, in storage they share; false means it was seen before. */
   claimJti: (jti: string, expiresAt: Date) => Promise<boolean>;
   /**
@@ -61,8 +61,8 @@ export function createAssertionVerifier(
     if (!token) throw new AssertionRejected("missing", "the request carries no edge assertion");
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, options.keys, {
-        algorithms: [EDGE_ASSERTION_ALG],
+      ({ payload } = await jwtVerify(token, options.keys.getKey, {
+        algorithms: [options.keys.algorithm],
         typ: EDGE_ASSERTION_TYPE,
         issuer: options.issuer,
         audience: options.audience,
