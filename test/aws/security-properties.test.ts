@@ -1,6 +1,7 @@
 import { Match } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadCloudflareIpRanges } from "../../aws/cdk/cloudflare-ips.ts";
+import { parseSharedKeySet } from "../../contract/edge-shared-key.ts";
 import { resourcesOf, type Synthesized, synthesizeExample } from "./synth.ts";
 
 type Statement = { Effect: string; Action: string | string[]; Resource?: unknown };
@@ -157,14 +158,17 @@ describe("AWS tier security properties (aws-cdk-lib/assertions on the example co
   });
 });
 
+type Mapped = Container & { PortMappings: { ContainerPort: number }[] };
+
+/** The origin's container definition in a synthesized service stack. */
+const originContainer = (template: Synthesized["serviceTemplate"]): Mapped | undefined =>
+  resourcesOf(template, "AWS::ECS::TaskDefinition")
+    .flatMap(([, task]) => task.ContainerDefinitions as Mapped[])
+    .find((container) => container.Name === "origin");
+
 describe("the origin's metrics port (origin.metricsPort)", () => {
   const METRICS_PORT = 9464;
   type Ingress = { CidrIp?: unknown; FromPort: number; ToPort: number; SourceSecurityGroupId?: unknown };
-  type Mapped = Container & { PortMappings: { ContainerPort: number }[] };
-  const originContainer = (template: Synthesized["serviceTemplate"]): Mapped | undefined =>
-    resourcesOf(template, "AWS::ECS::TaskDefinition")
-      .flatMap(([, task]) => task.ContainerDefinitions as Mapped[])
-      .find((container) => container.Name === "origin");
   let synth: Synthesized;
   beforeAll(() => {
     synth = synthesizeExample((config) => {
@@ -195,5 +199,39 @@ describe("the origin's metrics port (origin.metricsPort)", () => {
     const origin = originContainer(synthesizeExample().serviceTemplate);
     expect(origin?.Environment?.some((variable) => variable.Name === "METRICS_PORT")).toBe(false);
     expect(origin?.PortMappings).toHaveLength(1);
+  });
+});
+
+describe("an origin whose edge signs with a shared key (edgeKey: shared)", () => {
+  let synth: Synthesized;
+  beforeAll(() => {
+    synth = synthesizeExample((config) => {
+      config.origin.edgeKey = "shared";
+    });
+  });
+
+  it("gets the key from Secrets Manager as EDGE_ASSERTION_SHARED_KEYS, never in its environment", () => {
+    const origin = originContainer(synth.serviceTemplate);
+    expect(origin?.Secrets?.map((secret) => secret.Name)).toContain("EDGE_ASSERTION_SHARED_KEYS");
+    expect(origin?.Environment?.map((variable) => variable.Name)).not.toContain("EDGE_ASSERTION_SHARED_KEYS");
+  });
+
+  it("has Secrets Manager generate a key both tiers accept: a JWK whose k is 384 bits of base64url", () => {
+    const [[, secret] = []] = resourcesOf(synth.dataTemplate, "AWS::SecretsManager::Secret").filter(([, properties]) =>
+      JSON.stringify(properties.Name).includes("edge-shared-key"),
+    );
+    const generate = (secret as { GenerateSecretString: Record<string, unknown> }).GenerateSecretString;
+    expect(generate).toMatchObject({ GenerateStringKey: "k", PasswordLength: 64, ExcludePunctuation: true });
+    // What Secrets Manager makes from it: the template with `k` filled by 64 letters and digits.
+    const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const k = Array.from(crypto.getRandomValues(new Uint8Array(64)), (byte) => letters[byte % letters.length]).join("");
+    const made = JSON.stringify({ ...JSON.parse(generate.SecretStringTemplate as string), k });
+    expect(parseSharedKeySet(made)).toEqual([{ kid: "mcp-edge-proxy-edge-shared", secret: expect.any(Uint8Array) }]);
+    expect(parseSharedKeySet(made)[0]?.secret.byteLength).toBe(48);
+  });
+
+  it("is absent with the default EC key", () => {
+    const origin = originContainer(synthesizeExample().serviceTemplate);
+    expect(origin?.Secrets?.map((secret) => secret.Name)).not.toContain("EDGE_ASSERTION_SHARED_KEYS");
   });
 });

@@ -66,6 +66,12 @@ const Origin = z.strictObject({
   route53Zone: z.strictObject({ hostedZoneId: z.string().min(1), zoneName: z.string().min(1) }).optional(),
   /** The edge's public URL (its PUBLIC_URL), e.g. https://mcp.example.com: the issuer of every assertion the origin accepts. */
   edgePublicUrl: ServiceUrl,
+  /**
+   * How the edge signs its assertions (docs/edge-assertion.md#keys): `ec` (the default), the origin fetching the edge's
+   * public key; or `shared`, an HMAC key made in Secrets Manager (`<name>/origin/edge-shared-key`) that the tasks get as
+   * EDGE_ASSERTION_SHARED_KEYS and the operator copies into the edge's EDGE_SIGNING_KEY.
+   */
+  edgeKey: z.enum(["ec", "shared"]).default("ec"),
   /** The upstream MCP servers, exactly as the origin's `servers` (docs/configuration.md). Credentials go in upstreamSecrets, never here. */
   servers: z.record(ServerName, UpstreamServer).default({}),
   /** Who may use which servers and tools, exactly as the origin's `policy` (docs/policy.md); the tasks get it as MCP_POLICY. */

@@ -25,7 +25,11 @@ export class DataStack extends Stack {
       config: config.database,
       name: config.name,
     });
-    this.secrets = new OriginSecrets(this, "Secrets", { name: config.name, upstreamSecrets: config.origin.upstreamSecrets });
+    this.secrets = new OriginSecrets(this, "Secrets", {
+      name: config.name,
+      upstreamSecrets: config.origin.upstreamSecrets,
+      edgeKey: config.origin.edgeKey,
+    });
     this.accessLogs = new AccessLogsBucket(this, "AccessLogs");
   }
 }

@@ -12,12 +12,14 @@ export class OriginSecrets extends Construct {
   readonly requestStateKey: secretsmanager.Secret;
   /** Private EC P-256 JWK the origin signs upstream identity tokens with (UPSTREAM_IDENTITY_SIGNING_KEY). */
   readonly upstreamIdentitySigningKey: secretsmanager.Secret;
+  /** The HMAC key the edge signs assertions with, when `edgeKey` is `shared` (EDGE_ASSERTION_SHARED_KEYS). */
+  readonly edgeSharedKey?: secretsmanager.Secret;
   /** Upstream credentials by name, read at run time by the origin's Secrets Manager provider. */
   readonly upstream: Map<string, secretsmanager.Secret>;
   /** Prefix of the upstream credentials' names: the provider's `secretIdPrefix`. */
   readonly upstreamPrefix: string;
 
-  constructor(scope: Construct, id: string, props: { name: string; upstreamSecrets: string[] }) {
+  constructor(scope: Construct, id: string, props: { name: string; upstreamSecrets: string[]; edgeKey: "ec" | "shared" }) {
     super(scope, id);
     this.requestStateKey = new secretsmanager.Secret(this, "RequestStateKey", {
       secretName: `${props.name}/origin/request-state-key`,
@@ -42,6 +44,7 @@ export class OriginSecrets extends Construct {
       reason:
         "An EC key pair whose public half upstreams trust by kid: rotating it is a coordinated procedure (docs/deploy.md), not something a scheduled function can do blindly.",
     });
+    if (props.edgeKey === "shared") this.edgeSharedKey = this.sharedEdgeKey(props.name);
     this.upstreamPrefix = `${props.name}/upstream/`;
     this.upstream = new Map(
       props.upstreamSecrets.map((name) => {
@@ -58,5 +61,32 @@ export class OriginSecrets extends Construct {
         return [name, secret] as const;
       }),
     );
+  }
+
+  /**
+   * A shared key as the edge and the origin read it: a JWK whose `k` Secrets Manager generates (64 letters and digits,
+   * all in the base64url alphabet: 384 bits), so the key never passes through CloudFormation or a workstation.
+   */
+  private sharedEdgeKey(name: string): secretsmanager.Secret {
+    const secret = new secretsmanager.Secret(this, "EdgeSharedKey", {
+      secretName: `${name}/origin/edge-shared-key`,
+      description:
+        "EDGE_ASSERTION_SHARED_KEYS of the MCP origin and EDGE_SIGNING_KEY of the edge: an HMAC JWK. Copy it to the edge: aws secretsmanager get-secret-value --secret-id <this> --query SecretString --output text | npx wrangler secret put EDGE_SIGNING_KEY --env production",
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ kty: "oct", kid: `${name}-edge-shared`, alg: "HS256" }),
+        generateStringKey: "k",
+        passwordLength: 64,
+        excludePunctuation: true,
+        includeSpace: false,
+        requireEachIncludedType: false,
+      },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(secret).acknowledge({
+      id: "AwsSolutions-SMG4",
+      reason:
+        "Held by the edge too (a Worker secret): rotating it is the coordinated procedure of docs/edge-assertion.md (both keys at the origin, then the edge, then the new key alone), which a scheduled function cannot do.",
+    });
+    return secret;
   }
 }

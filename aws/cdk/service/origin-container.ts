@@ -14,6 +14,8 @@ export interface OriginSettingsInput {
   databaseSecret: secretsmanager.ISecret;
   requestStateKey: secretsmanager.ISecret;
   upstreamIdentitySigningKey: secretsmanager.ISecret;
+  /** The edge's shared HMAC key, when it signs with one (`edgeKey: "shared"`). */
+  edgeSharedKey?: secretsmanager.ISecret;
   upstreamSecretPrefix: string;
 }
 
@@ -54,6 +56,7 @@ export function originSettings(input: OriginSettingsInput): {
       PGPASSWORD: ecs.Secret.fromSecretsManager(input.databaseSecret, "password"),
       REQUEST_STATE_KEY: ecs.Secret.fromSecretsManager(input.requestStateKey),
       UPSTREAM_IDENTITY_SIGNING_KEY: ecs.Secret.fromSecretsManager(input.upstreamIdentitySigningKey),
+      ...(input.edgeSharedKey && { EDGE_ASSERTION_SHARED_KEYS: ecs.Secret.fromSecretsManager(input.edgeSharedKey) }),
     },
   };
 }

@@ -50,6 +50,7 @@ export class ServiceStack extends Stack {
         databaseSecret: data.database.secret,
         requestStateKey: data.secrets.requestStateKey,
         upstreamIdentitySigningKey: data.secrets.upstreamIdentitySigningKey,
+        edgeSharedKey: data.secrets.edgeSharedKey,
         upstreamSecretPrefix: data.secrets.upstreamPrefix,
       }),
       upstreamSecrets: [...data.secrets.upstream.values()],
