@@ -349,6 +349,16 @@ describe("the verifier during a key rotation", () => {
 
 describe("the origin's shared edge keys", () => {
   const secret = (bytes: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString("base64url");
+
+  it("tells the operator, when the edge signs with an EC key, that the two tiers disagree on the kind of key", async () => {
+    const keys = sharedEdgeKeys(JSON.stringify({ kty: "oct", kid: "edge-1", k: secret(32) }));
+    const verify = createAssertionVerifier({ issuer: TEST_EDGE, audience: TEST_ORIGIN, keys, claimJti: async () => true });
+    const { privateKey } = await generateKeyPair("ES256");
+    await expect(verify(await assertion({ alg: "ES256", key: privateKey }))).rejects.toThrow(
+      "this origin accepts HS256 only (EDGE_ASSERTION_SHARED_KEYS is set); check that the edge's EDGE_SIGNING_KEY is of the same kind",
+    );
+  });
+
   it.each([
     ["not JSON", "not json", "EDGE_ASSERTION_SHARED_KEYS: not JSON"],
     ["an EC key", JSON.stringify({ kty: "EC", kid: "a", k: secret(32) }), '"kty":"oct"'],

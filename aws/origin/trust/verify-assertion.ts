@@ -72,7 +72,7 @@ export function createAssertionVerifier(
         requiredClaims: ["jti", "exp", "iat", "sub"],
       }));
     } catch (error) {
-      throw rejectionOf(error);
+      throw rejectionOf(error, options.keys.algorithm);
     }
     const claims = EdgeAssertionClaims.safeParse(payload);
     if (!claims.success)
@@ -94,7 +94,7 @@ export function createAssertionVerifier(
   };
 }
 
-function rejectionOf(error: unknown): AssertionRejected {
+function rejectionOf(error: unknown, accepted: EdgeKeys["algorithm"]): AssertionRejected {
   if (error instanceof errors.JWTExpired) return new AssertionRejected("expired", error.message);
   if (error instanceof errors.JWTClaimValidationFailed) {
     const reason =
@@ -102,7 +102,12 @@ function rejectionOf(error: unknown): AssertionRejected {
       "claims";
     return new AssertionRejected(reason, error.message);
   }
-  if (error instanceof errors.JOSEAlgNotAllowed) return new AssertionRejected("algorithm", error.message);
+  if (error instanceof errors.JOSEAlgNotAllowed)
+    // The one honest mistake behind it: the two tiers configured for different kinds of key (docs/edge-assertion.md#keys).
+    return new AssertionRejected(
+      "algorithm",
+      `${error.message}: this origin accepts ${accepted} only (${accepted === "HS256" ? "EDGE_ASSERTION_SHARED_KEYS is set" : "no EDGE_ASSERTION_SHARED_KEYS"}); check that the edge's EDGE_SIGNING_KEY is of the same kind`,
+    );
   if (error instanceof errors.JWSSignatureVerificationFailed || error instanceof errors.JWKSNoMatchingKey) {
     return new AssertionRejected("signature", error.message);
   }
