@@ -60,7 +60,7 @@ try {
   for (const [index, variant] of LEGACY_VARIANTS.entries()) {
     await open(`D${index}`, `D ${variant}`, () => legacyClient(variantUrl(variant), provider));
   }
-  const med = await runMatrix(rows, {
+  const { median: med } = await runMatrix(rows, {
     concurrency: CONCURRENCY,
     rounds: ROUNDS,
     seconds: SECONDS,

@@ -17,14 +17,18 @@ export interface MatrixOptions {
   warmupSeconds: number;
 }
 
+/** What a run measured: a row's median of a metric, and the rounds' own ratios of two rows (each round's pair). */
+export interface MatrixResults {
+  median(row: string, n: number, metric: Metric): number;
+  /** `top`/`bottom` in each round (measured minutes apart at most), sorted: a slow round of the machine cancels out. */
+  roundRatios(top: string, bottom: string, n: number, metric: Metric): number[];
+}
+
 /**
  * Every row at every concurrency, round after round, interleaved and rotated each round so that a slow moment of
- * the shared machine hits every row alike; prints each round, then the medians. Returns the median of a metric.
+ * the shared machine hits every row alike; prints each round, then the medians.
  */
-export async function runMatrix(
-  rows: Row[],
-  options: MatrixOptions,
-): Promise<(row: string, n: number, metric: Metric) => number> {
+export async function runMatrix(rows: Row[], options: MatrixOptions): Promise<MatrixResults> {
   {
     const results = new Map<string, Stats[]>();
     const cellKey = (row: string, n: number) => `${row}@${n}`;
@@ -65,6 +69,12 @@ export async function runMatrix(
         );
       }
     }
-    return med;
+    const roundRatios = (top: string, bottom: string, n: number, metric: Metric) => {
+      const bottoms = results.get(cellKey(bottom, n)) ?? [];
+      return (results.get(cellKey(top, n)) ?? [])
+        .map((stats, round) => stats[metric] / (bottoms[round]?.[metric] ?? Number.NaN))
+        .sort((a, b) => a - b);
+    };
+    return { median: med, roundRatios };
   }
 }

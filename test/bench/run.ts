@@ -83,7 +83,7 @@ try {
     rows.push({ key, label, clients, cpuMs });
   }
 
-  const med = await runMatrix(rows, {
+  const { median: med, roundRatios } = await runMatrix(rows, {
     concurrency: CONCURRENCY,
     rounds: ROUNDS,
     seconds: SECONDS,
@@ -105,6 +105,20 @@ try {
         `${n}: p50 ${ratio(med(top, n, "p50"), med(bottom, n, "p50"))} p99 ${ratio(med(top, n, "p99"), med(bottom, n, "p99"))} req/s ${ratio(med(top, n, "rps"), med(bottom, n, "rps"))}`,
     );
     console.log(`${top}/${bottom}  ${cells.join("   ")}   (${target})`);
+  }
+  // The same ratios round by round: how far a single run's figure can move on this machine.
+  console.log("per-round p50 ratios (each round's pair of cells; lowest–highest)");
+  for (const [top, bottom] of [
+    ["C", "B"],
+    ["D", "B"],
+    ["O", "A"],
+  ] as const) {
+    if (!has(top) || !has(bottom)) continue;
+    const cells = CONCURRENCY.map((n) => {
+      const ratios = roundRatios(top, bottom, n, "p50");
+      return `${n}: ${ratios[0]?.toFixed(2)}–${ratios.at(-1)?.toFixed(2)}`;
+    });
+    console.log(`${top}/${bottom}  ${cells.join("   ")}`);
   }
   // Issue 13: the origin at most supergateway's CPU per call; the edge's own CPU beside a bare Worker's.
   const cpu = (key: string, n: number) => med(key, n, "cpu");
