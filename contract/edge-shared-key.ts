@@ -27,12 +27,9 @@ export function parseSharedKey(jwk: unknown, setting?: string): SharedKey {
     throw fail(`a shared key must be a JWK with "kty":"oct", "kid" and "k" (npm run keygen -- --hmac prints one)`);
   if (fields.alg !== undefined && fields.alg !== EDGE_ASSERTION_HMAC_ALG)
     throw fail(`key "${fields.kid}" is for ${String(fields.alg)}; edge assertions use ${EDGE_ASSERTION_HMAC_ALG}`);
-  let secret: Uint8Array<ArrayBuffer>;
-  try {
-    secret = new Uint8Array(base64url.decode(fields.k));
-  } catch {
-    throw fail(`the "k" of key "${fields.kid}" is not base64url`);
-  }
+  // Strict base64url (RFC 7515 §2: no padding, no other characters), so that both tiers read exactly one key from it.
+  if (!/^[A-Za-z0-9_-]+$/.test(fields.k)) throw fail(`the "k" of key "${fields.kid}" is not base64url without padding`);
+  const secret = new Uint8Array(base64url.decode(fields.k));
   if (secret.byteLength < MIN_SHARED_KEY_BYTES)
     throw fail(
       `key "${fields.kid}" has ${secret.byteLength * 8} bits; ${EDGE_ASSERTION_HMAC_ALG} needs at least ${MIN_SHARED_KEY_BYTES * 8}`,
@@ -49,8 +46,11 @@ export function parseSharedKeySet(json: string, setting?: string): SharedKey[] {
   } catch {
     throw fail("not JSON: expected a shared-key JWK or a JWK set of them (npm run keygen -- --hmac prints one)");
   }
-  const listed = (parsed as { keys?: unknown }).keys;
-  const keys = Array.isArray(listed) ? listed.map((jwk) => parseSharedKey(jwk, setting)) : [parseSharedKey(parsed, setting)];
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw fail("expected a shared-key JWK or a JWK set of them, not " + (Array.isArray(parsed) ? "an array" : String(parsed)));
+  const listed = "keys" in parsed ? parsed.keys : undefined;
+  if (listed !== undefined && !Array.isArray(listed)) throw fail('"keys" must be an array of shared-key JWKs');
+  const keys = listed ? listed.map((jwk) => parseSharedKey(jwk, setting)) : [parseSharedKey(parsed, setting)];
   if (keys.length === 0) throw fail("the key set is empty");
   const kids = keys.map((key) => key.kid);
   const twice = kids.find((kid, index) => kids.indexOf(kid) !== index);

@@ -260,7 +260,8 @@ export const EdgeConfig = z.strictObject({
   /**
    * The key that signs edge assertions, as a JWK (JSON); a Worker secret in production. A private EC P-256 key (ES256,
    * the default; its public half is published for the origin), or a shared key `{"kty":"oct",…}` of at least
-   * 256 bits (HS256; the origin holds the same key in `edgeSharedKeys`). `npm run keygen` prints either.
+   * 256 bits (HS256; the origin holds the same key in `edgeSharedKeys`). `npm run keygen` prints the first, with
+   * `-- --hmac` the second.
    */
   signingKey: z.string().min(1),
   /**

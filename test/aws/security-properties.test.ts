@@ -216,7 +216,7 @@ describe("an origin whose edge signs with a shared key (edgeKey: shared)", () =>
     expect(origin?.Environment?.map((variable) => variable.Name)).not.toContain("EDGE_ASSERTION_SHARED_KEYS");
   });
 
-  it("has Secrets Manager generate a key both tiers accept: a JWK whose k is 384 bits of base64url", () => {
+  it("has Secrets Manager generate a key both tiers accept: a JWK whose k is 48 bytes of base64url", () => {
     const [[, secret] = []] = resourcesOf(synth.dataTemplate, "AWS::SecretsManager::Secret").filter(([, properties]) =>
       JSON.stringify(properties.Name).includes("edge-shared-key"),
     );

@@ -183,6 +183,19 @@ describe("the user id is an HMAC of the sub", () => {
     expect(derived).not.toBe(expected);
     expect(derived).not.toBe(await hashOf("user-a", { ANALYTICS_HASH_SECRET: "t".repeat(32) }));
   });
+
+  it("derived from a shared signing key's k when the edge signs with one, and unlike the k itself", async () => {
+    const k = "dGVzdC1vbmx5LXNoYXJlZC1rZXktb2YtMjU2LWJpdHM";
+    const shared = (kid: string, secret = k) => JSON.stringify({ kty: "oct", kid, k: secret });
+    const fromShared = await hashOf("user-a", { EDGE_SIGNING_KEY: shared("one") });
+    expect(fromShared).toMatch(/^[0-9a-f]{16}$/);
+    // The key material decides, not the kid; another k gives another id, and the EC key's derivation another still.
+    expect(await hashOf("user-a", { EDGE_SIGNING_KEY: shared("two") })).toBe(fromShared);
+    expect(await hashOf("user-a", { EDGE_SIGNING_KEY: shared("one", "b3RoZXItdGVzdC1zaGFyZWQta2V5LW9mLTI1Ni1iaXRz") })).not.toBe(
+      fromShared,
+    );
+    expect(await hashOf("user-a")).not.toBe(fromShared);
+  });
 });
 
 describe("a data point stays within Analytics Engine's limits", () => {

@@ -10,6 +10,7 @@ import {
 import { describe, expect, it } from "vitest";
 import { EDGE_ASSERTION_TYPE, EDGE_JWKS_PATH } from "../../contract/edge-assertion.ts";
 import { edgeConfig } from "../../worker/config.ts";
+import { serveEdgeJwks } from "../../worker/upstream/jwks.ts";
 import { signAssertion } from "../../worker/upstream/sign-assertion.ts";
 import { callEdge, testEnv } from "./edge-env.ts";
 
@@ -65,6 +66,7 @@ describe("edge assertions", () => {
     ["an RSA key", { kty: "RSA", kid: "a", n: "AA", e: "AQAB", d: "AA" }, 'must be a private EC P-256 JWK with "kid" and "d"'],
     ["a shared key without kid", { kty: "oct", k: SHARED_SECRET }, '"kty":"oct", "kid" and "k"'],
     ["a shared key shorter than 256 bits", { kty: "oct", kid: "a", k: "c2VjcmV0" }, "has 48 bits; HS256 needs at least 256"],
+    ["a shared key marked for another algorithm", { kty: "oct", kid: "a", k: SHARED_SECRET, alg: "HS512" }, "is for HS512"],
   ])("refuses to sign with %s, saying what it expects", async (_what, jwk, message) => {
     const config = edgeConfig(testEnv({ EDGE_SIGNING_KEY: JSON.stringify(jwk) }));
     await expect(signAssertion(config, { sub: "user-1", client_id: "client-1" })).rejects.toThrow(message);
@@ -89,9 +91,9 @@ describe("edge assertions", () => {
   });
 
   it("refuses a shared key as the published rotation key: it would publish the secret", async () => {
-    const response = await callEdge(EDGE_JWKS_PATH, undefined, {
-      EDGE_SIGNING_KEY_ROTATION: JSON.stringify({ kty: "oct", kid: "next", k: SHARED_SECRET }),
-    });
+    const rotation = { EDGE_SIGNING_KEY_ROTATION: JSON.stringify({ kty: "oct", kid: "next", k: SHARED_SECRET }) };
+    await expect(serveEdgeJwks(testEnv(rotation))).rejects.toThrow("a shared key is never published");
+    const response = await callEdge(EDGE_JWKS_PATH, undefined, rotation);
     expect(response.status).toBe(500);
     expect(await response.text()).not.toContain(SHARED_SECRET);
   });

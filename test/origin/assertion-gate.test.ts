@@ -327,6 +327,14 @@ describe("the verifier during a key rotation", () => {
     expect((await verify(await signed("newer", newer))).sub).toBe("user-1");
     await expect(verify(await signed("older", newer))).rejects.toMatchObject({ reason: "signature" });
     await expect(verify(await signed("retired", older))).rejects.toMatchObject({ reason: "signature" });
+    // A kid is the caller's text: it reaches the log quoted, on one line.
+    const forgedLine = await assertion({ alg: "HS256", kid: "x\nedge assertion accepted", key: older })
+      .then(verify)
+      .catch(String);
+    expect(forgedLine).toContain('no shared edge key has the kid "x\\nedge assertion accepted"');
+    // No kid at all: no key is guessed.
+    const withoutKid = await assertion({ alg: "HS256", key: older, header: { kid: undefined } });
+    await expect(verify(withoutKid)).rejects.toMatchObject({ reason: "signature" });
   });
 
   it("does not blame the assertion when the edge's key set cannot be fetched (a server error, not a refusal)", async () => {
@@ -355,7 +363,7 @@ describe("the origin's shared edge keys", () => {
     const verify = createAssertionVerifier({ issuer: TEST_EDGE, audience: TEST_ORIGIN, keys, claimJti: async () => true });
     const { privateKey } = await generateKeyPair("ES256");
     await expect(verify(await assertion({ alg: "ES256", key: privateKey }))).rejects.toThrow(
-      "this origin accepts HS256 only (EDGE_ASSERTION_SHARED_KEYS is set); check that the edge's EDGE_SIGNING_KEY is of the same kind",
+      "this origin accepts HS256 only (EDGE_ASSERTION_SHARED_KEYS is set); a forged token, or the edge's EDGE_SIGNING_KEY is of the other kind",
     );
   });
 
@@ -370,6 +378,23 @@ describe("the origin's shared edge keys", () => {
     ],
     ["a key for another algorithm", JSON.stringify({ kty: "oct", kid: "a", k: secret(32), alg: "HS512" }), "is for HS512"],
     ["an empty set", JSON.stringify({ keys: [] }), "the key set is empty"],
+    ["null", "null", "expected a shared-key JWK or a JWK set of them, not null"],
+    ["a set that is not an array", JSON.stringify({ keys: {}, kty: "oct", kid: "a", k: secret(32) }), '"keys" must be an array'],
+    [
+      "a k that is not base64url",
+      JSON.stringify({ kty: "oct", kid: "a", k: `${secret(32)}=` }),
+      "is not base64url without padding",
+    ],
+    [
+      "a set mixing an EC key in",
+      JSON.stringify({
+        keys: [
+          { kty: "oct", kid: "a", k: secret(32) },
+          { kty: "EC", crv: "P-256", kid: "b", x: "AA", y: "AA" },
+        ],
+      }),
+      '"kty":"oct"',
+    ],
     [
       "two keys under one kid",
       JSON.stringify({

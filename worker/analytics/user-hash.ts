@@ -22,7 +22,8 @@ const hashers = new Map<string, Hasher>();
 
 /**
  * The pseudonymous user id analytics records instead of the user: HMAC-SHA-256 of the sub, cut to 16 hex characters.
- * Stable for one user under one key; not reversible without the key, which never leaves the edge.
+ * Stable for one user under one key; not reversible without the key. `ANALYTICS_HASH_SECRET` never leaves the edge; a
+ * key derived from a shared signing key is known to the origin too (docs/analytics.md).
  */
 export async function hashUserId(config: EdgeConfig, sub: string): Promise<string> {
   const hasher = hasherFor(config);

@@ -65,13 +65,14 @@ export class OriginSecrets extends Construct {
 
   /**
    * A shared key as the edge and the origin read it: a JWK whose `k` Secrets Manager generates (64 letters and digits,
-   * all in the base64url alphabet: 384 bits), so the key never passes through CloudFormation or a workstation.
+   * all in the base64url alphabet: 48 bytes, about 381 bits of entropy), so the key never passes through CloudFormation
+   * or a workstation.
    */
   private sharedEdgeKey(name: string): secretsmanager.Secret {
     const secret = new secretsmanager.Secret(this, "EdgeSharedKey", {
       secretName: `${name}/origin/edge-shared-key`,
       description:
-        "EDGE_ASSERTION_SHARED_KEYS of the MCP origin and EDGE_SIGNING_KEY of the edge: an HMAC JWK. Copy it to the edge: aws secretsmanager get-secret-value --secret-id <this> --query SecretString --output text | npx wrangler secret put EDGE_SIGNING_KEY --env production",
+        "EDGE_ASSERTION_SHARED_KEYS of the MCP origin and EDGE_SIGNING_KEY of the edge: an HMAC JWK. Copy it to the edge: aws secretsmanager get-secret-value --secret-id <this> --query SecretString --output text | npx wrangler secret put EDGE_SIGNING_KEY --env production. During a rotation it holds a set of two keys: give the edge the new key alone (docs/edge-assertion.md).",
       generateSecretString: {
         secretStringTemplate: JSON.stringify({ kty: "oct", kid: `${name}-edge-shared`, alg: "HS256" }),
         generateStringKey: "k",

@@ -18,7 +18,9 @@ export function sharedEdgeKeys(json: string): EdgeKeys {
     algorithm: EDGE_ASSERTION_HMAC_ALG,
     getKey: (header) => {
       const key = header.kid === undefined ? undefined : byKid.get(header.kid);
-      if (!key) throw new errors.JWKSNoMatchingKey(`no shared edge key has the kid "${header.kid ?? "(none)"}"`);
+      // The kid is the caller's text: quoted and cut, so that it cannot forge a line of the origin's log.
+      if (!key)
+        throw new errors.JWKSNoMatchingKey(`no shared edge key has the kid ${JSON.stringify(String(header.kid)).slice(0, 80)}`);
       return key;
     },
   };

@@ -103,10 +103,10 @@ function rejectionOf(error: unknown, accepted: EdgeKeys["algorithm"]): Assertion
     return new AssertionRejected(reason, error.message);
   }
   if (error instanceof errors.JOSEAlgNotAllowed)
-    // The one honest mistake behind it: the two tiers configured for different kinds of key (docs/edge-assertion.md#keys).
+    // Besides forgeries, the one honest mistake behind it: the tiers configured for different kinds of key (docs/edge-assertion.md#keys).
     return new AssertionRejected(
       "algorithm",
-      `${error.message}: this origin accepts ${accepted} only (${accepted === "HS256" ? "EDGE_ASSERTION_SHARED_KEYS is set" : "no EDGE_ASSERTION_SHARED_KEYS"}); check that the edge's EDGE_SIGNING_KEY is of the same kind`,
+      `${error.message}: this origin accepts ${accepted} only (${accepted === "HS256" ? "EDGE_ASSERTION_SHARED_KEYS is set" : "no EDGE_ASSERTION_SHARED_KEYS"}); a forged token, or the edge's EDGE_SIGNING_KEY is of the other kind`,
     );
   if (error instanceof errors.JWSSignatureVerificationFailed || error instanceof errors.JWKSNoMatchingKey) {
     return new AssertionRejected("signature", error.message);
