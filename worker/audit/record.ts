@@ -56,7 +56,7 @@ export function recordAudit(
   const id = crypto.randomUUID();
   const time = new Date().toISOString();
   ctx.waitUntil(
-    Promise.resolve(facts).then(
+    afterThisTurn(facts).then(
       (facts) => {
         const config = edgeConfig(env);
         const resolved = withRedactedArguments(facts, config.audit.redact);
@@ -71,6 +71,13 @@ export function recordAudit(
     ),
   );
 }
+
+/**
+ * The facts, once the isolate has finished the current turn: a request's own answer is returned before its event is
+ * redacted, serialized and queued (as microtasks, that work would run ahead of the answer's delivery).
+ */
+const afterThisTurn = <T>(value: T | Promise<T>): Promise<T> =>
+  new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => value);
 
 /** The facts with their arguments redacted and bounded (docs/audit.md, "Redaction"): what is hidden never leaves the edge. */
 function withRedactedArguments(facts: AuditFacts, rules: EdgeConfig["audit"]["redact"]): Omit<AuditEvent, "id" | "time"> {
