@@ -95,7 +95,10 @@ describe("rate limits of the authorization endpoints", () => {
       Object.assign((limiter as unknown as { env: object }).env, audit.env);
       await limiter.reportRefused(Date.now() + 61_000); // as the alarm does once the minute is over
     });
-    expect(audit.events).toEqual([
+    // Durable Objects of one class share their env in this runtime: another limiter's alarm (an earlier test's, due at
+    // a minute's end) may land in this capture. Its address's counts are not this one's: only ours are looked at.
+    const counted = audit.events.filter((event) => event.method === "/register" && (event.count ?? 1) > 1);
+    expect(counted).toEqual([
       expect.objectContaining({ kind: "auth.rate_limited", method: "/register", outcome: "denied", httpStatus: 429, count: 5 }),
     ]);
   });
