@@ -9,7 +9,9 @@ import { sharedEdgeKeys } from "../../aws/origin/trust/shared-keys.ts";
 import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
 import { OriginConfig } from "../../contract/config/schema.ts";
 import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
+import { parseSharedKey } from "../../contract/edge-shared-key.ts";
 import { freePort } from "../../local/free-port.ts";
+import { generateSharedEdgeKey } from "../../scripts/keygen.ts";
 import type { TestDatabase } from "./database.ts";
 import { testHostOptions } from "./modern-request.ts";
 
@@ -52,9 +54,9 @@ export type TestEdgeKind = "ec" | "shared";
 
 export async function testEdgeKey(kind: TestEdgeKind = "ec"): Promise<TestEdgeKey> {
   if (kind === "shared") {
-    const secret = crypto.getRandomValues(new Uint8Array(32));
-    const jwk = { kty: "oct", kid: TEST_KID, k: Buffer.from(secret).toString("base64url") };
-    return { keys: sharedEdgeKeys(JSON.stringify(jwk)), sign: signer("HS256", secret) };
+    // What `npm run keygen -- --hmac` prints, under the test's kid.
+    const jwk = { ...JSON.parse(generateSharedEdgeKey()), kid: TEST_KID };
+    return { keys: sharedEdgeKeys(JSON.stringify(jwk)), sign: signer("HS256", parseSharedKey(jwk).secret) };
   }
   const pair = await generateKeyPair("ES256", { extractable: true });
   const publicJwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: TEST_KID, alg: "ES256" };

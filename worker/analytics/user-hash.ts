@@ -1,12 +1,12 @@
 import { base64url } from "jose";
 import type { EdgeConfig } from "../../contract/config/schema.ts";
+import { HMAC_SHA256 } from "../../contract/edge-shared-key.ts";
 
 /** Hex characters kept of the HMAC: 64 bits, enough to tell a company's users apart, too few to be a token. */
 export const USER_HASH_CHARS = 16;
 
 const MAX_CACHED_USERS = 1024;
 const MAX_KEYS = 4;
-const HMAC = { name: "HMAC", hash: "SHA-256" } as const;
 const encoder = new TextEncoder();
 // Binds the derived key to this use, so that it is not the signing key, nor any other key derived from it.
 const DERIVATION_INFO = encoder.encode("mcp-edge-proxy analytics user id v1");
@@ -54,7 +54,7 @@ function hasherFor(config: EdgeConfig): Hasher {
  */
 async function hmacKey(config: EdgeConfig): Promise<CryptoKey> {
   if (config.analyticsHashSecret)
-    return crypto.subtle.importKey("raw", encoder.encode(config.analyticsHashSecret), HMAC, false, ["sign"]);
+    return crypto.subtle.importKey("raw", encoder.encode(config.analyticsHashSecret), HMAC_SHA256, false, ["sign"]);
   // The private part: `d` of an EC key, `k` of a shared key.
   const { d, k } = JSON.parse(config.signingKey) as { d?: unknown; k?: unknown };
   const secret = d ?? k;
@@ -62,5 +62,5 @@ async function hmacKey(config: EdgeConfig): Promise<CryptoKey> {
     throw new Error("the edge signing key has no private part to derive a hash key from");
   const material = await crypto.subtle.importKey("raw", base64url.decode(secret), "HKDF", false, ["deriveKey"]);
   const derivation = { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: DERIVATION_INFO };
-  return crypto.subtle.deriveKey(derivation, material, { ...HMAC, length: 256 }, false, ["sign"]);
+  return crypto.subtle.deriveKey(derivation, material, { ...HMAC_SHA256, length: 256 }, false, ["sign"]);
 }
