@@ -80,6 +80,7 @@ export async function startOrigin(
     servers: config.servers,
     idleTimeoutMs: config.stdio.idleTimeoutSeconds * 1000,
     maxProcesses: config.stdio.maxProcesses,
+    breaker: { failures: config.relay.breakerFailures, openMs: config.relay.breakerOpenSeconds * 1000 },
     host: {
       ...relay,
       pins,

@@ -65,6 +65,8 @@ export const ORIGIN_ENV_NAMES = {
   RELAY_REQUEST_TIMEOUT_SECONDS: ["relay.requestTimeoutSeconds", "number"],
   RELAY_INPUT_WAIT_SECONDS: ["relay.inputWaitSeconds", "number"],
   RELAY_KEEPALIVE_SECONDS: ["relay.keepAliveSeconds", "number"],
+  RELAY_BREAKER_FAILURES: ["relay.breakerFailures", "number"],
+  RELAY_BREAKER_OPEN_SECONDS: ["relay.breakerOpenSeconds", "number"],
   ORIGIN_INSTANCE_ID: ["instanceId", "string"],
   UPSTREAM_IDENTITY_SIGNING_KEY: ["upstreamIdentity.signingKey", "string"],
   UPSTREAM_IDENTITY_TTL_SECONDS: ["upstreamIdentity.ttlSeconds", "number"],

@@ -490,6 +490,15 @@ const OriginFields = z.strictObject({
       inputWaitSeconds: z.number().int().min(10).max(3600).default(600),
       /** SSE comment every this many seconds on long responses, so idle-cutting proxies keep them open (0 disables). */
       keepAliveSeconds: z.number().int().min(0).max(300).default(15),
+      /**
+       * After this many failures in a row to start or reach one upstream connection (a user's, or a shared server's):
+       * a child that would not start, a server that refused the connection or did not answer in time, the origin
+       * refuses requests for it at once (503 with Retry-After) for `breakerOpenSeconds`, then lets one through to try
+       * again. An error the upstream answers with is not a failure. 0 never stops trying.
+       */
+      breakerFailures: z.number().int().min(0).max(100).default(5),
+      /** How long an upstream connection that kept failing is left alone before one request tries it again. */
+      breakerOpenSeconds: z.number().int().min(1).max(3600).default(30),
     })
     .prefault({}),
   /** How the origin vouches for users towards HTTP upstreams. */

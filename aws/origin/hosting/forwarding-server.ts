@@ -15,6 +15,7 @@ import type { HostPins } from "../pinning/host-pins.ts";
 import { APPROVAL_INPUT_KEY, type ApprovalGate, ApprovalRefused } from "../policy/approval-gate.ts";
 import { requireToolAllowed, type ToolAccess, visibleTools } from "../policy/tool-access.ts";
 import { askConsent, CONSENT_INPUT_KEY } from "../upstream-auth/consent.ts";
+import type { UpstreamHealth } from "./circuit-breaker.ts";
 import { CAPABILITY_OF_ASK, Exchange, type UpstreamAsk } from "./exchange.ts";
 import type { ExchangeRegistry } from "./exchange-registry.ts";
 import { FORWARDED_METHODS, type ForwardedMethod, isInteractive } from "./forwarded-methods.ts";
@@ -22,7 +23,7 @@ import type { Progress, ProgressRoutes } from "./progress-routes.ts";
 import type { ForwardState, ForwardStateCodec } from "./request-state.ts";
 import { targetOf } from "./request-state.ts";
 import type { ToolSchemas } from "./tool-schemas.ts";
-import { UpstreamTimeout, upstreamErrorToClient } from "./upstream-errors.ts";
+import { UpstreamTimeout, upstreamErrorToClient, upstreamUnavailable } from "./upstream-errors.ts";
 
 /** Results pass through untouched: the proxy neither validates nor reshapes what the upstream answers. */
 const AnyResult = z.looseObject({});
@@ -48,6 +49,8 @@ export interface UpstreamLink {
   guardrails?: GuardrailChain;
   /** Asks users to confirm calls the policy marks `require_approval` (absent: such calls are refused). */
   approvals?: ApprovalGate;
+  /** Told whether each request reached the upstream (absent: nobody counts). */
+  health?: UpstreamHealth;
 }
 
 type Params = Record<string, unknown>;
@@ -285,14 +288,20 @@ async function call(link: UpstreamLink, request: Forwarded, ctx: ServerContext, 
     : undefined;
   if (route) params._meta = { ...(params._meta as Params), progressToken: route.token };
   try {
-    return (await link.client.request({ method: request.method, params }, AnyResult, {
+    const answer = (await link.client.request({ method: request.method, params }, AnyResult, {
       // An interactive call outlives the round that started it (it is parked between rounds): its own signal governs it.
       signal: AbortSignal.any([options.signal ?? ctx.mcpReq.signal, idle.signal]),
       timeout: NO_SDK_TIMEOUT,
       allowInputRequired: true,
     })) as Params;
+    link.health?.succeeded();
+    return answer;
   } catch (error) {
-    throw idle.signal.aborted ? idle.signal.reason : error;
+    const failure = idle.signal.aborted ? idle.signal.reason : error;
+    if (upstreamUnavailable(failure)) link.health?.failed(upstreamErrorToClient(failure).message);
+    // An error the upstream answered with is an answer all the same; a cancellation says nothing either way.
+    else if ((failure as Error)?.name !== "AbortError") link.health?.succeeded();
+    throw failure;
   } finally {
     idle.clear();
     // Progress sent just before the answer is dispatched by the SDK after it: keep the route open one more turn.

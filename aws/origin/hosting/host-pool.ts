@@ -1,15 +1,18 @@
 import { createHash } from "node:crypto";
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
+import { type BreakerSettings, CircuitBreaker, CircuitOpen, type UpstreamHealth } from "./circuit-breaker.ts";
 import { type Caller, type HostOptions, startUpstreamHost, type UpstreamHost } from "./upstream-host.ts";
 import type { ChildObserver } from "./upstream-transport.ts";
 
-/** A request the pool cannot serve, with the HTTP status and a message that says what to do. */
+/** A request the pool cannot serve, with the HTTP status, a message that says what to do, and when to try again. */
 export class HostingError extends Error {
   readonly status: 404 | 503;
-  constructor(status: 404 | 503, message: string) {
+  readonly retryAfterSeconds?: number;
+  constructor(status: 404 | 503, message: string, retryAfterSeconds?: number) {
     super(message);
     this.name = "HostingError";
     this.status = status;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -22,6 +25,8 @@ export interface HostPoolOptions {
   idleTimeoutMs: number;
   /** Upstream connections at once; at the bound the least recently used idle one is stopped for a new one. */
   maxProcesses: number;
+  /** When an upstream connection keeps failing, how long requests for it are refused at once (absent: never). */
+  breaker?: BreakerSettings;
   log: (line: string) => void;
 }
 
@@ -51,6 +56,7 @@ interface Entry {
  */
 export function createHostPool(options: HostPoolOptions): HostPool {
   const hosts = new Map<string, Entry>();
+  const circuits = upstreamCircuits(options);
   const reaper = setInterval(reapIdle, Math.min(options.idleTimeoutMs / 2, 30_000));
   reaper.unref();
 
@@ -96,18 +102,21 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     const room = roomForOneMore();
     options.log(`starting ${describe(key)}`);
     const log = (line: string) => options.log(`${describe(key)}: ${line}`);
-    const hostOptions = { ...options.host, log, children: options.children?.(server), shared: spec.sharing === "shared" };
+    const health = circuits.healthOf(key);
+    const hostOptions = { ...options.host, log, health, children: options.children?.(server), shared: spec.sharing === "shared" };
     // The slot is taken at once; the new child spawns once the evicted one has exited, so the bound holds.
     const entry: Entry = { key, pending: room.then(() => startUpstreamHost(spec, hostOptions, caller)) };
     hosts.set(key, entry);
     entry.pending.then(
       (host) => {
+        health.succeeded();
         entry.host = host;
         host.closed.then(() => hosts.get(key) === entry && hosts.delete(key));
       },
       (error: unknown) => {
         if (hosts.get(key) === entry) hosts.delete(key);
         options.log(`${describe(key)} failed to start: ${String(error)}`);
+        health.failed(`could not be started: ${(error as Error)?.message ?? String(error)}`);
       },
     );
     return entry;
@@ -120,6 +129,8 @@ export function createHostPool(options: HostPoolOptions): HostPool {
       throw new HostingError(404, `unknown server "${server}"; this origin serves: ${known}`);
     }
     const key = keyOf(server, spec, caller);
+    // Refused before anything starts: a connection whose circuit is open is neither spawned nor used.
+    circuits.admit(key, server);
     return hosts.get(key) ?? legacyUpstreamOfModernClients(server, spec, caller) ?? start(key, spec, server, caller);
   }
 
@@ -156,6 +167,46 @@ export function createHostPool(options: HostPoolOptions): HostPool {
       const all = [...hosts.values()];
       hosts.clear();
       await Promise.allSettled(all.map(async (entry) => (await entry.pending).close()));
+    },
+  };
+}
+
+/**
+ * One circuit breaker per upstream connection (a user's, or a shared server's), so one user's failing child never
+ * stops another user's. Only circuits with failures are remembered.
+ */
+function upstreamCircuits(options: HostPoolOptions) {
+  const circuits = new Map<string, CircuitBreaker>();
+  return {
+    admit(key: string, server: string): void {
+      try {
+        circuits.get(key)?.admit(`server "${server}"`);
+      } catch (error) {
+        if (error instanceof CircuitOpen) throw new HostingError(503, error.message, error.retryAfterSeconds);
+        throw error;
+      }
+    },
+    healthOf(key: string): UpstreamHealth {
+      return {
+        succeeded() {
+          const circuit = circuits.get(key);
+          if (!circuit) return;
+          const wasOpen = circuit.open;
+          circuit.succeeded();
+          // A closed circuit without failures is the same as none: forgotten, so only failing upstreams take memory.
+          circuits.delete(key);
+          if (wasOpen) options.log(`${describe(key)} answers again: requests for it go through`);
+        },
+        failed(reason) {
+          if (!options.breaker) return;
+          const circuit = circuits.get(key) ?? new CircuitBreaker(options.breaker);
+          circuits.set(key, circuit);
+          if (circuit.failed(reason))
+            options.log(
+              `${describe(key)} failed ${options.breaker.failures} or more times in a row (last: ${reason}): requests for it are refused for ${options.breaker.openMs / 1000} s`,
+            );
+        },
+      };
     },
   };
 }

@@ -30,7 +30,10 @@ export async function serveMcp(
   try {
     acquired = await pool.acquire(server, caller);
   } catch (error) {
-    if (error instanceof HostingError) return errorResponse(error.status, error.message);
+    if (error instanceof HostingError) {
+      const retryAfter = error.retryAfterSeconds === undefined ? undefined : { "retry-after": String(error.retryAfterSeconds) };
+      return errorResponse(error.status, error.message, -32000, retryAfter);
+    }
     throw error;
   }
   let response: Response;
@@ -72,5 +75,5 @@ export const callerOf = (assertion: VerifiedAssertion, server: string): Caller =
   era: assertion.client_era ?? "modern",
 });
 
-const errorResponse = (status: number, message: string, code = -32000) =>
-  Response.json({ jsonrpc: "2.0", id: null, error: { code, message } }, { status });
+const errorResponse = (status: number, message: string, code = -32000, headers?: Record<string, string>) =>
+  Response.json({ jsonrpc: "2.0", id: null, error: { code, message } }, { status, headers });

@@ -1,4 +1,4 @@
-import { SdkError, SdkErrorCode } from "@modelcontextprotocol/client";
+import { SdkError, SdkErrorCode, SdkHttpError } from "@modelcontextprotocol/client";
 import { ProtocolError } from "@modelcontextprotocol/server";
 
 /** JSON-RPC code for "the upstream could not answer" (implementation-defined server error range). */
@@ -28,4 +28,26 @@ export function upstreamErrorToClient(error: unknown): Error {
     return new ProtocolError(UPSTREAM_UNAVAILABLE, "the upstream server closed the connection");
   if ((error as Error)?.name === "AbortError") return error as Error;
   return new ProtocolError(UPSTREAM_UNAVAILABLE, `the upstream server failed: ${(error as Error)?.message ?? String(error)}`);
+}
+
+/** The SDK's failures that mean no answer came back: the connection is gone, refused the message, or stayed silent. */
+const UNANSWERED: ReadonlySet<string> = new Set([
+  SdkErrorCode.NotConnected,
+  SdkErrorCode.ConnectionClosed,
+  SdkErrorCode.SendFailed,
+  SdkErrorCode.RequestTimeout,
+]);
+
+/**
+ * Whether a failed upstream request means the upstream did not answer (a timeout, a broken or refused connection, a
+ * server error from an HTTP upstream): what its circuit breaker counts. An error the upstream answered with, a refusal
+ * of the user's credentials, and a cancellation are not.
+ */
+export function upstreamUnavailable(error: unknown): boolean {
+  if (error instanceof UpstreamTimeout) return true;
+  if (error instanceof SdkHttpError) return error.status >= 500;
+  if (error instanceof SdkError) return UNANSWERED.has(error.code);
+  if (error instanceof ProtocolError || (error as Error)?.name === "AbortError") return false;
+  // Anything else without a JSON-RPC code is the transport's own failure (e.g. a fetch that found no server).
+  return typeof (error as { code?: unknown })?.code !== "number";
 }

@@ -13,6 +13,7 @@ import { upstreamTokenFetch } from "../upstream-auth/token-fetch.ts";
 import type { UpstreamOAuth } from "../upstream-auth/upstream-oauth.ts";
 import { googleCredentialsHost, type InjectedCredentials } from "../upstream-credentials/google-credentials-host.ts";
 import type { GoogleUserTokens } from "../upstream-credentials/google-user-tokens.ts";
+import type { UpstreamHealth } from "./circuit-breaker.ts";
 import { ExchangeRegistry } from "./exchange-registry.ts";
 import { forwardingServer, type InflightRequest, type UpstreamLink } from "./forwarding-server.ts";
 import { parseRequestBody } from "./parsed-request.ts";
@@ -64,6 +65,8 @@ export interface HostOptions {
   log: (line: string) => void;
   /** Told of a stdio child's spawn and exit. */
   children?: ChildObserver;
+  /** Told whether each request reached the upstream (its circuit breaker; absent: nobody counts). */
+  health?: UpstreamHealth;
   /** Pinned definitions (absent: nothing is pinned). */
   pins?: DefinitionPins;
   /** Each server's guardrails (absent: none). */
@@ -160,6 +163,7 @@ async function connectHost(
     pins: pins.host,
     guardrails: options.guardrailsOf?.(firstCaller.server),
     approvals: options.approvals,
+    health: options.health,
   };
   const upstreamEvents = events;
   const handler: McpHttpHandler = createMcpHandler(() => forwardingServer(link), {
