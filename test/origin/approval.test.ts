@@ -8,7 +8,9 @@ import { APPROVAL_INPUT_KEY, ApprovalGate } from "../../aws/origin/policy/approv
 import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
 import type { AuditEvent } from "../../contract/audit-event.ts";
 import { Policy } from "../../contract/config/policy.ts";
+import type { StdioServer } from "../../contract/config/schema.ts";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
+import { stdioFixtureCommand } from "../fixtures/conformance-upstream/launch.ts";
 import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
 
 // require_approval against a real upstream: the gateway asks the user before a destructive call reaches it, runs the
@@ -137,5 +139,107 @@ describe("require_approval", () => {
     expect((await call({ name: "select", arguments: {} }, {})).result?.content?.[0]?.text).toBe("select on db: {}");
     expect(approvalsAudited()).toEqual(["ok", "denied", "denied", "denied", "denied", "error"]);
     expect(audited.every((event) => event.userEmail === "ana@example.com" && event.tool === "drop_table")).toBe(true);
+  });
+});
+
+// The later rounds of an approved call (its upstream asked the client for something) continue that call, once, with
+// the approved arguments: a continuation is no standing approval, whichever era the upstream speaks.
+describe("require_approval: the later rounds of an approved call", () => {
+  const fixtures = {
+    modern: { transport: "stdio", ...stdioFixtureCommand("dual") },
+    legacy: { transport: "stdio", ...stdioFixtureCommand("legacy") },
+  } as Record<string, StdioServer>;
+  const gateEverything = Policy.parse({
+    rules: [
+      { effect: "allow", who: { everyone: true }, servers: ["*"] },
+      { effect: "require_approval", who: { everyone: true }, servers: ["*"], annotations: { destructiveHint: true } },
+    ],
+  });
+  const gateAudit: AuditEvent[] = [];
+  let fixturePool: HostPool;
+  beforeAll(() => {
+    fixturePool = createHostPool({
+      servers: fixtures,
+      idleTimeoutMs: 60_000,
+      maxProcesses: 4,
+      host: { ...testHostOptions, approvals: new ApprovalGate((event) => gateAudit.push(event)) },
+      log: () => {},
+    });
+  });
+  afterAll(() => fixturePool.close());
+
+  const CLIENT = { elicitation: { form: {} }, sampling: {} };
+  async function send(server: string, params: Record<string, unknown>): Promise<Answer> {
+    const request = modernRequest("tools/call", params, { capabilities: CLIENT });
+    const response = await serveMcp(fixturePool, server, { ...who, server }, request, gateEverything);
+    return ((await messagesOf(response)) as Answer[]).find((message) => message.result || message.error) as Answer;
+  }
+  /** The tool called, approved, and answered up to its upstream's own question: the state that continues it. */
+  async function approvedUntilAsked(server: string, name: string, args: Record<string, unknown>): Promise<string> {
+    const asked = await send(server, { name, arguments: args });
+    expect(Object.keys(asked.result?.inputRequests ?? {})).toEqual([APPROVAL_INPUT_KEY]);
+    const approval = { [APPROVAL_INPUT_KEY]: { action: "accept", content: { approve: true } } };
+    const approved = await send(server, {
+      name,
+      arguments: args,
+      inputResponses: approval,
+      requestState: asked.result?.requestState,
+    });
+    expect(approved.result?.resultType).toBe("input_required");
+    expect(Object.keys(approved.result?.inputRequests ?? {})).not.toContain(APPROVAL_INPUT_KEY);
+    return approved.result?.requestState as string;
+  }
+
+  it("2026-07-28 upstream: the continuation completes the call once; its replay is refused", async () => {
+    const tool = "test_input_required_result_request_state";
+    const state = await approvedUntilAsked("modern", tool, {});
+    const confirm = { confirm: { action: "accept", content: { confirmed: true } } };
+    const done = await send("modern", { name: tool, arguments: {}, requestState: state, inputResponses: confirm });
+    expect(done.result?.content?.[0]?.text).toContain("state-ok");
+    const replay = await send("modern", { name: tool, arguments: {}, requestState: state, inputResponses: confirm });
+    expect(replay.error).toEqual({
+      code: -32006,
+      message: "not approved: this round of the approved call was sent already; each approval allows one call",
+    });
+  });
+
+  it("2026-07-28 upstream: a continuation with other arguments is refused", async () => {
+    const tool = "test_input_required_result_request_state";
+    const state = await approvedUntilAsked("modern", tool, {});
+    const confirm = { confirm: { action: "accept", content: { confirmed: true } } };
+    const swapped = await send("modern", {
+      name: tool,
+      arguments: { table: "payments" },
+      requestState: state,
+      inputResponses: confirm,
+    });
+    expect(swapped.error?.message).toBe(
+      "not approved: the arguments changed since the approval was given; call again to be asked about these",
+    );
+  });
+
+  it("2025-era upstream (a parked call): other arguments are refused, the approved ones complete it", async () => {
+    const state = await approvedUntilAsked("legacy", "test_elicitation", { message: "Proceed?" });
+    const answer = Object.fromEntries([["r1", { action: "accept", content: { response: "yes" } }]]);
+    const swapped = await send("legacy", {
+      name: "test_elicitation",
+      arguments: { message: "Something else?" },
+      requestState: state,
+      inputResponses: answer,
+    });
+    expect(swapped.error?.code).toBe(-32006);
+    const done = await send("legacy", {
+      name: "test_elicitation",
+      arguments: { message: "Proceed?" },
+      requestState: state,
+      inputResponses: answer,
+    });
+    expect(done.result?.content?.[0]?.text).toBeDefined();
+    expect(done.error).toBeUndefined();
+  });
+
+  it("audits one approval per call", () => {
+    const outcomes = gateAudit.filter((event) => event.kind === "mcp.approval").map((event) => event.outcome);
+    expect(outcomes.filter((outcome) => outcome === "ok")).toHaveLength(3);
   });
 });

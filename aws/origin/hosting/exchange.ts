@@ -48,6 +48,8 @@ export class Exchange {
   sink?: ExchangeSink;
   /** What the client holding the exchange declared; an ask it cannot answer is refused to the upstream at once. */
   clientCapabilities?: Record<string, unknown>;
+  /** The approved arguments' hash when the call needed the user's approval: every later round's state carries it. */
+  approvedArguments?: string;
   private readonly pending = new Map<string, UpstreamAsk>();
   /** Asks the client has not been shown yet. */
   private unsent: UpstreamAsk[] = [];

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { relayedCapabilities } from "../../../contract/relayed-capabilities.ts";
 import type { GuardrailChain } from "../guardrails/chain.ts";
 import type { HostPins } from "../pinning/host-pins.ts";
-import { APPROVAL_INPUT_KEY, type ApprovalGate, ApprovalRefused } from "../policy/approval-gate.ts";
+import { APPROVAL_INPUT_KEY, type ApprovalGate, ApprovalRefused, argumentsHash } from "../policy/approval-gate.ts";
 import { requireToolAllowed, type ToolAccess, visibleTools } from "../policy/tool-access.ts";
 import { askConsent, CONSENT_INPUT_KEY } from "../upstream-auth/consent.ts";
 import type { UpstreamHealth } from "./circuit-breaker.ts";
@@ -110,6 +110,7 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
   try {
     const access = toolAccessOf(ctx);
     link.pins.requireServer();
+    let approvedArguments: string | undefined;
     if (request.method === "tools/call") {
       await link.toolSchemas.ensureLoaded();
       const name = String(request.params.name);
@@ -117,13 +118,15 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
       await link.pins.requireTool(link.toolSchemas.definition(name));
       const asking = approvalRule && (await askApproval(link, request, ctx, approvalRule));
       if (asking) return asking;
+      // As the client sent them (before any guardrail rewrites them): what its later rounds must repeat.
+      if (approvalRule) approvedArguments = argumentsHash((request.params.arguments ?? {}) as Params);
     }
     if (request.method === "prompts/get") link.pins.requirePrompt(String(request.params.name));
     const guarded =
       request.method === "tools/call" && link.guardrails && !link.guardrails.empty ? guardedCall(link, request, ctx) : undefined;
     if (guarded) request.params.arguments = await guarded.arguments();
     const answer = isInteractive(request.method)
-      ? await forwardInteractive(link, request, ctx, output)
+      ? await forwardInteractive(link, request, ctx, output, approvedArguments)
       : await call(link, request, ctx, { onProgress: output.progress });
     const result = guarded && answer.resultType !== "input_required" ? await guarded.result(answer) : answer;
     if (request.method === "tools/list") link.toolSchemas.remember(result);
@@ -153,6 +156,7 @@ async function forwardInteractive(
   request: Forwarded,
   ctx: ServerContext,
   output: RoundOutput,
+  approvedArguments: string | undefined,
 ): Promise<Params> {
   const target = targetOf(request.method, request.params);
   const state = ctx.mcpReq.requestState<ForwardState>();
@@ -168,6 +172,7 @@ async function forwardInteractive(
     onProgress: (progress) => exchange?.sink?.progress(progress),
   });
   exchange = new Exchange(request.method, target, upstreamResult, (reason) => abort.abort(new Error(reason)));
+  exchange.approvedArguments = approvedArguments;
   link.exchanges.begin(exchange);
   return drive(link, exchange, ctx, output);
 }
@@ -215,15 +220,23 @@ async function drive(link: UpstreamLink, exchange: Exchange, ctx: ServerContext,
     return {
       resultType: "input_required",
       inputRequests,
-      requestState: await link.stateCodec.mint({ t: exchange.target, x: exchange.id, n: exchange.round }, ctx),
+      requestState: await link.stateCodec.mint(
+        { t: exchange.target, x: exchange.id, n: exchange.round, g: approvedContinuation(exchange) },
+        ctx,
+      ),
     };
   }
   link.exchanges.end(exchange);
   const result = step.result as Params;
   if (result.resultType !== "input_required") return result;
   const upstreamState = typeof result.requestState === "string" ? result.requestState : undefined;
-  return { ...result, requestState: await link.stateCodec.mint({ t: exchange.target, u: upstreamState }, ctx) };
+  const state = { t: exchange.target, u: upstreamState, g: approvedContinuation(exchange) };
+  return { ...result, requestState: await link.stateCodec.mint(state, ctx) };
 }
+
+/** The mark a later round of an approved call carries: the approved arguments, and a nonce that makes the round single use. */
+const approvedContinuation = (exchange: Exchange): ForwardState["g"] =>
+  exchange.approvedArguments === undefined ? undefined : { h: exchange.approvedArguments, n: crypto.randomUUID() };
 
 /** The capabilities the asks need that the client did not declare, as -32021 reports them; undefined if none. */
 function missingCapabilities(asks: UpstreamAsk[], declared: Params | undefined): Record<string, object> | undefined {

@@ -16,6 +16,11 @@ export interface ForwardState {
   u?: string;
   /** The gateway's own approval question (policy require_approval): arguments hash, single-use nonce, expiry (ms). */
   ap?: { h: string; n: string; e: number };
+  /**
+   * A later round of a call the user approved: the approved arguments' hash and a single-use nonce, so that the
+   * continuation runs that one call with those arguments, once, and cannot be replayed as a standing approval.
+   */
+  g?: { h: string; n: string };
 }
 
 /** The caller the edge vouched for, handed to the SDK as the request's auth info. */

@@ -11,6 +11,8 @@ export const APPROVAL_REFUSED_CODE = -32006;
 
 /** How long a user has to answer, and how long an approval stays usable. */
 const APPROVAL_TTL_MS = 5 * 60_000;
+/** How long a used continuation nonce is remembered: as long as any requestState lives (relay.inputWaitSeconds at most). */
+const CONTINUATION_MEMORY_MS = 3_600_000;
 /** Arguments shown in the prompt are cut past this many characters. */
 const SHOWN_ARGUMENTS = 2_000;
 
@@ -30,7 +32,9 @@ export interface GatedCall {
  * Asks the calling user to confirm a call before it reaches the upstream (policy `require_approval`): the gateway's
  * own input request, an elicitation form in both eras (a 2025-era client gets it as a server-to-client request from
  * its session object). The approval is bound to the user, the tool and a hash of the arguments (inside the sealed
- * requestState), used once, and expires. A client that cannot show a prompt is refused, never let through.
+ * requestState), used once, and expires. A client that cannot show a prompt is refused, never let through. The later
+ * rounds of an approved call (its upstream asked the client for something) carry the approved arguments' hash and a
+ * nonce of their own: each continues that call once, with those arguments.
  */
 export class ApprovalGate {
   readonly #used = new Map<string, number>();
@@ -46,9 +50,9 @@ export class ApprovalGate {
    */
   async check(ctx: ServerContext, codec: ForwardStateCodec, target: string, call: GatedCall): Promise<Params | undefined> {
     const state = ctx.mcpReq.requestState<ForwardState>();
-    // A later round of a call approved already (its upstream asked the client for something): nothing to ask again.
-    if (state?.x !== undefined || state?.u !== undefined) return undefined;
     const hash = argumentsHash(call.args);
+    // A later round of a call approved already (its upstream asked the client for something): nothing to ask again.
+    if (state?.x !== undefined || state?.u !== undefined) return this.#continued(state.g, hash, call);
     if (state?.ap) return this.#answered(ctx, state.ap, hash, call);
     const capabilities = (ctx.mcpReq.envelope as Params | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as Params | undefined;
     if (!capabilities?.elicitation) {
@@ -80,6 +84,16 @@ export class ApprovalGate {
       throw new ApprovalRefused(`you did not approve calling "${call.tool}" on server "${call.server}"; it was not run`);
     }
     this.#record(call, "ok");
+    return undefined;
+  }
+
+  #continued(mark: ForwardState["g"], hash: string, call: GatedCall): undefined {
+    this.#forgetExpired();
+    if (!mark) this.#refuse(call, "this continues a call that was not approved (the policy changed since); call again to be asked");
+    if (mark.h !== hash)
+      this.#refuse(call, "the arguments changed since the approval was given; call again to be asked about these");
+    if (this.#used.has(mark.n)) this.#refuse(call, "this round of the approved call was sent already; each approval allows one call");
+    this.#used.set(mark.n, Date.now() + CONTINUATION_MEMORY_MS);
     return undefined;
   }
 
@@ -119,7 +133,8 @@ export class ApprovalRefused extends ProtocolError {
   }
 }
 
-const argumentsHash = (args: Params) =>
+/** What an approval is bound to: the call's arguments, canonical JSON, SHA-256. */
+export const argumentsHash = (args: Params) =>
   createHash("sha256")
     .update(canonicalize(args) ?? "")
     .digest("hex");
