@@ -186,6 +186,28 @@ describe("the CIMD address rule (no SSRF)", () => {
     expect(((await token.json()) as { error: string }).error).toBe("invalid_client");
     expect(await fetchesOf(clientId)).toBe(0);
   });
+
+  it.each([
+    ["client_id", (id: string) => `client_id=&client_id=${encodeURIComponent(id)}`],
+    ["client_assertion", (id: string) => `client_assertion=&client_assertion=${unsignedAssertion(id)}`],
+  ])("refuses a repeated %s (an empty first value hid the second from the rule) without fetching", async (_case, naming) => {
+    const clientId = loopbackLiteral();
+    await serveText(clientId, JSON.stringify({ client_id: clientId, client_name: "Local", redirect_uris: [CLIENT_REDIRECT] }));
+    const token = await callEdge(
+      "/oauth/token",
+      {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: `grant_type=refresh_token&refresh_token=a%3Ab%3Ac&${naming(clientId)}`,
+      },
+      ALLOW_LOCALHOST,
+    );
+    expect(token.status).toBe(400);
+    const answer = (await token.json()) as { error: string; error_description: string };
+    expect(answer.error).toBe("invalid_request");
+    expect(answer.error_description).toContain("is sent more than once");
+    expect(await fetchesOf(clientId)).toBe(0);
+  });
 });
 
 /** A JWT naming `issuer`, unsigned: the rule must refuse it before anything verifies or fetches. */

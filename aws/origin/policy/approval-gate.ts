@@ -89,10 +89,12 @@ export class ApprovalGate {
 
   #continued(mark: ForwardState["g"], hash: string, call: GatedCall): undefined {
     this.#forgetExpired();
-    if (!mark) this.#refuse(call, "this continues a call that was not approved (the policy changed since); call again to be asked");
+    if (!mark)
+      this.#refuse(call, "this continues a call that was not approved (the policy changed since); call again to be asked");
     if (mark.h !== hash)
       this.#refuse(call, "the arguments changed since the approval was given; call again to be asked about these");
-    if (this.#used.has(mark.n)) this.#refuse(call, "this round of the approved call was sent already; each approval allows one call");
+    if (this.#used.has(mark.n))
+      this.#refuse(call, "this round of the approved call was sent already; each approval allows one call");
     this.#used.set(mark.n, Date.now() + CONTINUATION_MEMORY_MS);
     return undefined;
   }

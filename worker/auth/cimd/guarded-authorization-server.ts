@@ -22,7 +22,10 @@ export class GuardedAuthorizationServer extends OAuthAuthorizationServer<EdgeEnv
 
   override async fetch(request: Request, env: EdgeEnv, ctx: ExecutionContext): Promise<Response> {
     if (new URL(request.url).pathname === this.#tokenPath) {
-      for (const clientId of await tokenRequestClientIds(request)) {
+      const clients = await tokenRequestClientIds(request);
+      if ("repeated" in clients)
+        return oauthError(400, "invalid_request", `The parameter "${clients.repeated}" is sent more than once (RFC 6749 §3.2)`);
+      for (const clientId of clients.ids) {
         const problem = metadataUrlProblem(clientId, this.#allowedHosts);
         if (!problem) continue;
         console.warn(`client-id-metadata-document: refused at the token endpoint (${problem})`);
