@@ -63,6 +63,19 @@ describe("policy: who may use which server", () => {
   it("a deny about some tools does not take the whole server away", () => {
     expect(contractor.server("github").allowed).toBe(true);
   });
+
+  it("compares groups without case, so a deny rule written in another case still denies", () => {
+    const denyMixedCase = Policy.parse({
+      rules: [
+        { effect: "allow", who: { everyone: true }, servers: ["*"] },
+        { effect: "deny", who: { groups: ["Contractors@Corp.example"] }, servers: ["payroll"] },
+      ],
+    });
+    // Google's Directory gives groups in lower case.
+    const fromDirectory = userPolicy(denyMixedCase, { email: "c@corp.example", groups: ["contractors@corp.example"] });
+    expect(fromDirectory.server("payroll").allowed).toBe(false);
+    expect(userPolicy(policy, { email: "x@elsewhere.example", groups: ["ENGINEERING"] }).server("github").allowed).toBe(true);
+  });
 });
 
 describe("policy: who may use which tool", () => {

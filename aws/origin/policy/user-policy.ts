@@ -94,15 +94,20 @@ function covers(compiledRule: CompiledRule, server: string, tool: ToolFacts): bo
   return wanted.every(([name, value]) => value === undefined || annotationValue(tool.annotations, name) === value);
 }
 
-/** Does the rule's `who` name this user? E-mail addresses and domains compare without case. */
+/**
+ * Does the rule's `who` name this user? E-mail addresses, domains and groups compare without case: Google's Directory
+ * gives groups in lower case, so a rule naming `Contractors@corp.com` must still match (a deny rule that silently
+ * never matched would fail open).
+ */
 function concerns(rule: PolicyRule, subject: PolicySubject): boolean {
   const { who } = rule;
   if (who.everyone) return true;
   const email = subject.email?.toLowerCase();
   const domain = email?.slice(email.lastIndexOf("@") + 1);
+  const groups = subject.groups?.map((group) => group.toLowerCase()) ?? [];
   return (
     (email !== undefined && who.emails.some((address) => address.toLowerCase() === email)) ||
     (domain !== undefined && who.domains.some((name) => name.toLowerCase() === domain)) ||
-    who.groups.some((group) => subject.groups?.includes(group) ?? false)
+    who.groups.some((group) => groups.includes(group.toLowerCase()))
   );
 }
