@@ -28,7 +28,7 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
     }
 
     const config = edgeConfig(env);
-    let user: UserProps & { emailVerified: boolean };
+    let user: UserProps;
     try {
       const provider = await discoverProvider(config.idp.issuer, config.idp.requestTimeoutSeconds * 1000);
       user = await verifyIdToken(
@@ -54,8 +54,7 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
       return errorPage(403, `${refusal}.`);
     }
 
-    const { emailVerified: _checked, ...verified } = user;
-    const props = await signInGroups(config, verified, original.clientId);
+    const props = await signInGroups(config, user, original.clientId);
     if (props instanceof Response) return props;
     const redirectTo = await grantCode(oauth, original, props, config.adminGroups);
     recordAudit(env, ctx, { ...audit(), kind: "auth.sign_in", outcome: "ok" });

@@ -21,14 +21,16 @@ const CLOCK_TOLERANCE_SECONDS = 60;
 
 /**
  * Verifies the IdP's id_token (signature against the IdP's JWKS, `iss`, `aud`, `exp`, and the `nonce`
- * this sign-in sent) and returns who signed in. Any failed check throws, naming it.
+ * this sign-in sent) and returns who signed in. Any failed check throws, naming it. An e-mail address counts only
+ * when the provider marks it verified (`email_verified: true`): another provider's user could claim any address,
+ * and policy rules by address or domain, upstreams and the audit all read it.
  */
 export async function verifyIdToken(
   config: EdgeConfig,
   keys: JWTVerifyGetKey,
   idToken: string,
   nonce: string,
-): Promise<UserProps & { emailVerified: boolean }> {
+): Promise<UserProps> {
   const { payload } = await jwtVerify(idToken, keys, {
     issuer: config.idp.issuer,
     audience: config.idp.clientId,
@@ -51,8 +53,7 @@ export async function verifyIdToken(
   const text = (value: unknown) => (typeof value === "string" && value !== "" ? value : undefined);
   return {
     sub: payload.sub as string,
-    email: text(payload.email),
-    emailVerified: payload.email_verified === true,
+    email: payload.email_verified === true ? text(payload.email) : undefined,
     name: text(payload.name),
     hostedDomain: text(payload.hd),
     groups: groupsFromClaim(payload, config.idp.groupsClaim),
