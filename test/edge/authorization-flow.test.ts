@@ -49,6 +49,34 @@ describe("authorization at the edge", () => {
     expect(new URL(response.headers.get("location") ?? "").searchParams.get("error")).toBe("invalid_request");
   });
 
+  it("refuses an authorization request without a code_challenge, from a confidential client too", async () => {
+    const registered = await callEdge("/register", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        client_name: "Confidential client",
+        redirect_uris: [CLIENT_REDIRECT],
+        token_endpoint_auth_method: "client_secret_basic",
+        grant_types: ["authorization_code", "refresh_token"],
+        response_types: ["code"],
+      }),
+    });
+    expect(registered.status).toBe(201);
+    const { client_id: clientId, client_secret: secret } = (await registered.json()) as {
+      client_id: string;
+      client_secret?: string;
+    };
+    expect(secret).toBeTruthy();
+    const url = new URL(authorizeUrl(clientId, "unused"), PUBLIC_URL);
+    url.searchParams.delete("code_challenge");
+    url.searchParams.delete("code_challenge_method");
+    const response = await callEdge(`${url.pathname}${url.search}`);
+    expect(response.status).toBe(302);
+    const location = new URL(response.headers.get("location") ?? "");
+    expect(location.searchParams.get("error")).toBe("invalid_request");
+    expect(location.searchParams.get("error_description")).toContain("code_challenge is required");
+  });
+
   it("refuses a consent form posted without the browser's binding cookie (forged or from another site)", async () => {
     const clientId = await registerClient();
     const { handle } = await openConsent(clientId, (await pkcePair()).challenge);

@@ -43,7 +43,7 @@ export async function showConsent(request: Request, env: EdgeEnv): Promise<Respo
     const authRequest = await oauth.parseAuthRequest(request);
     const malformedChallenge = challengeProblem(authRequest.codeChallenge);
     if (malformedChallenge) {
-      console.warn("authorize: code_challenge malformed");
+      console.warn("authorize: code_challenge missing or malformed");
       return Response.redirect(authorizationErrorRedirect(authRequest, "invalid_request", malformedChallenge), 302);
     }
     // Only scopes this edge defines are asked for on the consent page, stored, and granted.
