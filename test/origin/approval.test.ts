@@ -146,9 +146,9 @@ describe("require_approval", () => {
 // the approved arguments: a continuation is no standing approval, whichever era the upstream speaks.
 describe("require_approval: the later rounds of an approved call", () => {
   const fixtures = {
-    modern: { transport: "stdio", ...stdioFixtureCommand("dual") },
-    legacy: { transport: "stdio", ...stdioFixtureCommand("legacy") },
-  } as Record<string, StdioServer>;
+    modern: { transport: "stdio", env: {}, ...stdioFixtureCommand("dual") },
+    legacy: { transport: "stdio", env: {}, ...stdioFixtureCommand("legacy") },
+  } satisfies Record<string, StdioServer>;
   const gateEverything = Policy.parse({
     rules: [
       { effect: "allow", who: { everyone: true }, servers: ["*"] },
