@@ -18,12 +18,12 @@ import { askConsent, CONSENT_INPUT_KEY } from "../upstream-auth/consent.ts";
 import type { UpstreamHealth } from "./circuit-breaker.ts";
 import { CAPABILITY_OF_ASK, Exchange, type UpstreamAsk } from "./exchange.ts";
 import type { ExchangeRegistry } from "./exchange-registry.ts";
-import { FORWARDED_METHODS, type ForwardedMethod, isInteractive } from "./forwarded-methods.ts";
+import { FORWARDED_METHODS, type ForwardedMethod, isInteractive, isRepeatable } from "./forwarded-methods.ts";
 import type { Progress, ProgressRoutes } from "./progress-routes.ts";
 import type { ForwardState, ForwardStateCodec } from "./request-state.ts";
 import { targetOf } from "./request-state.ts";
 import type { ToolSchemas } from "./tool-schemas.ts";
-import { UpstreamTimeout, upstreamErrorToClient, upstreamUnavailable } from "./upstream-errors.ts";
+import { UpstreamTimeout, upstreamErrorToClient, upstreamUnavailable, worthRetrying } from "./upstream-errors.ts";
 
 /** Results pass through untouched: the proxy neither validates nor reshapes what the upstream answers. */
 const AnyResult = z.looseObject({});
@@ -300,26 +300,63 @@ async function call(link: UpstreamLink, request: Forwarded, ctx: ServerContext, 
       })
     : undefined;
   if (route) params._meta = { ...(params._meta as Params), progressToken: route.token };
+  // An interactive call outlives the round that started it (it is parked between rounds): its own signal governs it.
+  const signal = AbortSignal.any([options.signal ?? ctx.mcpReq.signal, idle.signal]);
   try {
-    const answer = (await link.client.request({ method: request.method, params }, AnyResult, {
-      // An interactive call outlives the round that started it (it is parked between rounds): its own signal governs it.
-      signal: AbortSignal.any([options.signal ?? ctx.mcpReq.signal, idle.signal]),
-      timeout: NO_SDK_TIMEOUT,
-      allowInputRequired: true,
-    })) as Params;
-    link.health?.succeeded();
-    return answer;
+    return await send(link, { method: request.method, params }, signal, mayRepeat(link, request));
   } catch (error) {
-    const failure = idle.signal.aborted ? idle.signal.reason : error;
-    if (upstreamUnavailable(failure)) link.health?.failed(upstreamErrorToClient(failure).message);
-    // An error the upstream answered with is an answer all the same; a cancellation says nothing either way.
-    else if ((failure as Error)?.name !== "AbortError") link.health?.succeeded();
-    throw failure;
+    throw idle.signal.aborted ? idle.signal.reason : error;
   } finally {
     idle.clear();
     // Progress sent just before the answer is dispatched by the SDK after it: keep the route open one more turn.
     if (route) setImmediate(() => route.close());
   }
+}
+
+/**
+ * Sends one message and tells the connection's circuit breaker how it went. A request that may be repeated is sent
+ * once more, after a moment, when the first attempt failed on the way (a dropped connection, a 502/503/504 from a
+ * server restarting behind its own balancer); never one that could act twice.
+ */
+async function send(
+  link: UpstreamLink,
+  message: { method: string; params: Params },
+  signal: AbortSignal,
+  repeatable: boolean,
+): Promise<Params> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const answer = (await link.client.request(message, AnyResult, {
+        signal,
+        timeout: NO_SDK_TIMEOUT,
+        allowInputRequired: true,
+      })) as Params;
+      link.health?.succeeded();
+      return answer;
+    } catch (error) {
+      if (repeatable && attempt < ATTEMPTS && !signal.aborted && worthRetrying(error)) {
+        await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+        continue;
+      }
+      // A cancellation (the client went away, the exchange was abandoned) says nothing about the upstream.
+      if (signal.aborted && !(signal.reason instanceof UpstreamTimeout)) throw error;
+      const failure = signal.aborted ? signal.reason : error;
+      if (upstreamUnavailable(failure)) link.health?.failed(upstreamErrorToClient(failure).message);
+      // An error the upstream answered with is an answer all the same.
+      else link.health?.succeeded();
+      throw error;
+    }
+  }
+}
+
+/** Attempts of a request that may be repeated, and the pause between them. */
+const ATTEMPTS = 2;
+const RETRY_PAUSE_MS = 200;
+
+/** Reads, and tools whose server marks them read-only or idempotent: what may be sent twice without acting twice. */
+function mayRepeat(link: UpstreamLink, request: Forwarded): boolean {
+  const annotations = request.method === "tools/call" ? link.toolSchemas.annotations(String(request.params.name)) : undefined;
+  return isRepeatable(request.method, annotations);
 }
 
 /** The client's answers meant for the upstream: the gateway's own answers (approval, consent) stay here. */

@@ -51,3 +51,18 @@ export function upstreamUnavailable(error: unknown): boolean {
   // Anything else without a JSON-RPC code is the transport's own failure (e.g. a fetch that found no server).
   return typeof (error as { code?: unknown })?.code !== "number";
 }
+
+/** What a server restarting behind its own balancer answers, briefly. */
+const PASSING_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
+
+/**
+ * Whether a failure may pass if the request is sent again at once: a connection that failed on the way (refused,
+ * reset, not sent) or a gateway status of an HTTP upstream. Not a timeout (the wait was spent already), not a closed
+ * stdio connection (its child is gone; the next request starts another), not an answer.
+ */
+export function worthRetrying(error: unknown): boolean {
+  if (error instanceof SdkHttpError) return PASSING_STATUSES.has(error.status);
+  if (error instanceof SdkError) return error.code === SdkErrorCode.SendFailed;
+  if (error instanceof UpstreamTimeout || error instanceof ProtocolError || (error as Error)?.name === "AbortError") return false;
+  return typeof (error as { code?: unknown })?.code !== "number";
+}
