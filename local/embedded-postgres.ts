@@ -106,7 +106,7 @@ function portInUseError(host: string, port: number, cause: unknown): Error {
   return new Error(
     `port ${port} is already in use on ${host}, so the embedded PostgreSQL cannot listen there: ` +
       "another copy of the local system (or another PostgreSQL server) may be running. Stop it, " +
-      "choose another port (0 lets the system pick a free one), or set DATABASE_URL to use a running server.",
+      "choose another port, or set DATABASE_URL to use a running server.",
     { cause },
   );
 }

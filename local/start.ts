@@ -1,6 +1,7 @@
+import { readOriginFile } from "../aws/origin/config.ts";
 import { ConfigError } from "../contract/config/load.ts";
 import { DEV_ACCOUNTS } from "./idp/start-idp.ts";
-import { type LocalPorts, readOriginSection, startLocalSystem } from "./system.ts";
+import { type LocalPorts, startLocalSystem } from "./system.ts";
 
 /**
  * `npm start`: the whole system on this machine, on loopback only. Ports and the data folder can be moved
@@ -55,6 +56,13 @@ function readEdgeKey(): "ec" | "shared" {
   return raw;
 }
 
+/** X_LOCAL_OBSERVABILITY: wrangler's trace capture, passed on to it; only `true` or `false` (anything else it would read as off). */
+function checkObservability(): void {
+  const raw = process.env.X_LOCAL_OBSERVABILITY;
+  if (raw !== undefined && raw !== "" && raw !== "true" && raw !== "false")
+    throw new ConfigError([`X_LOCAL_OBSERVABILITY: expected "true" or "false"; got "${raw}"`]);
+}
+
 function banner(edgeUrl: string, servers: string[], signIn: string | false): string {
   const [first = "everything"] = servers;
   const url = `${edgeUrl}/mcp/${first}`;
@@ -82,12 +90,13 @@ async function main(): Promise<void> {
   let signIn: string | false = false;
   try {
     signIn = readSignIn();
+    checkObservability();
     system = await startLocalSystem({
       autoSignIn: signIn,
       ports: readPorts(),
       dataDir: process.env.LOCAL_DATA_DIR || ".local",
       databaseUrl: process.env.DATABASE_URL || undefined,
-      originFile: await readOriginSection(process.env.MCP_PROXY_CONFIG || "proxy.config.json"),
+      originFile: readOriginFile(process.env),
       originInstances: readOriginInstances(),
       edgeKey: readEdgeKey(),
       log,

@@ -1,9 +1,9 @@
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { startOrigin } from "../aws/origin/start-origin.ts";
 import { EDGE_ENV_NAMES, ORIGIN_ENV_NAMES } from "../contract/config/env-names.ts";
-import { ConfigError, loadConfig } from "../contract/config/load.ts";
+import { loadConfig } from "../contract/config/load.ts";
 import { EdgeConfig, OriginConfig, type StdioServer } from "../contract/config/schema.ts";
 import { generateEdgeSigningKey, generateSharedEdgeKey } from "../scripts/keygen.ts";
 import { startBalancer } from "./balancer.ts";
@@ -226,28 +226,6 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     servers,
     close: parts.stopAll,
   };
-}
-
-/** Reads the `origin` section of a configuration file for `npm start`, if the file exists. */
-export async function readOriginSection(path: string): Promise<LocalSystemOptions["originFile"]> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new ConfigError([`${path}: ${(error as Error).message}`]);
-  }
-  let document: { origin?: unknown };
-  try {
-    document = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError([`${path}: not valid JSON (${(error as Error).message})`]);
-  }
-  const origin = document?.origin;
-  if (origin === undefined) return undefined;
-  if (typeof origin !== "object" || origin === null || Array.isArray(origin))
-    throw new ConfigError([`${path}: "origin" must be an object`]);
-  return { path: `${path} (origin section)`, content: origin as Record<string, unknown> };
 }
 
 /** An origin instance's port: as given, else counted up from 8791 (after the other default ports). */

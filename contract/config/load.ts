@@ -50,14 +50,51 @@ export function loadConfig<S extends z.ZodType>(schema: S, envNames: EnvNames, s
   const result = schema.safeParse(merged);
   if (result.success) return result.data;
   throw new ConfigError(
-    result.error.issues.map((issue) => {
+    result.error.issues.flatMap((issue) => {
       const path = issue.path.join(".");
+      if (issue.code === "unrecognized_keys") {
+        const known = knownKeysAt(schema, issue.path);
+        const expected = known ? `; expected one of: ${known.join(", ")}` : "";
+        return issue.keys.map((key) => {
+          const keyPath = path ? `${path}.${key}` : key;
+          return `${keyPath} (from ${sourceOf(origin, keyPath, envNames)}): unknown key${expected}`;
+        });
+      }
       const value = getPath(merged, issue.path.map(String));
       const got =
         value === undefined ? "it is missing" : `got ${SECRET_KEYS.test(path) ? "a value (not shown)" : describe(value)}`;
-      return `${path || "(top level)"} (from ${sourceOf(origin, path, envNames)}): ${issue.message}; ${got}`;
+      return [`${path || "(top level)"} (from ${sourceOf(origin, path, envNames)}): ${issue.message}; ${got}`];
     }),
   );
+}
+
+/** The parts of a zod schema's definition that lead to the object a path names. */
+type SchemaNode = {
+  _zod?: {
+    def?: { type?: string; innerType?: SchemaNode; in?: SchemaNode; shape?: Record<string, SchemaNode>; valueType?: SchemaNode };
+  };
+};
+
+/** Schemas that wrap another without changing its keys. */
+const WRAPPERS = new Set(["default", "prefault", "optional", "nullable", "readonly", "catch", "pipe"]);
+
+/** The keys the schema allows in the object at `path`, for "unknown key" messages; undefined where it cannot tell (a union). */
+function knownKeysAt(schema: unknown, path: readonly PropertyKey[]): string[] | undefined {
+  const unwrap = (node: SchemaNode | undefined) => {
+    let current = node;
+    while (current?._zod?.def?.type && WRAPPERS.has(current._zod.def.type))
+      current = current._zod.def.innerType ?? current._zod.def.in;
+    return current;
+  };
+  let node = unwrap(schema as SchemaNode);
+  for (const segment of path) {
+    const def = node?._zod?.def;
+    if (def?.type === "object") node = unwrap(def.shape?.[String(segment)]);
+    else if (def?.type === "record") node = unwrap(def.valueType);
+    else return undefined;
+  }
+  const def = node?._zod?.def;
+  return def?.type === "object" && def.shape ? Object.keys(def.shape) : undefined;
 }
 
 function readEnvValue(raw: string, kind: EnvValueKind): unknown {

@@ -118,6 +118,21 @@ describe("configuration", () => {
     );
     expect(problems.join("\n")).toMatch(/pubicUrl/);
   });
+
+  it("names an unknown nested key by its whole path, with the keys allowed there", () => {
+    const content = { stdio: { idleTimeoutSecs: 60 }, servers: { docs: { transport: "stdio", command: "x", arg: [] } } };
+    const problems = problemsOf(() =>
+      loadConfig(OriginConfig, ORIGIN_ENV_NAMES, {
+        env: { ORIGIN_PUBLIC_URL: "https://o.example.com", EDGE_ISSUER: "https://e.example.com" },
+        file: { path: "f.json", content },
+      }),
+    );
+    expect(problems).toContain(
+      "stdio.idleTimeoutSecs (from f.json): unknown key; expected one of: idleTimeoutSeconds, maxProcesses",
+    );
+    // Inside a server entry (one of several shapes) the key is named without a list.
+    expect(problems).toContain("servers.docs.arg (from f.json): unknown key");
+  });
 });
 
 describe("origin configuration file", () => {
@@ -152,6 +167,25 @@ describe("origin configuration file", () => {
     expect(problems.join("\n")).toContain(`servers.Bad Name (from ${path} (origin section))`);
     expect(problems.join("\n")).toContain("servers.ok.transport (from");
     expect(problems.join("\n")).toContain('expected "transport": "stdio"');
+  });
+
+  it("refuses a file whose top level holds anything but the origin section (a typo never passes silently)", async () => {
+    const typo = join(dir, "typo.json");
+    await writeFile(typo, JSON.stringify({ origni: { port: 9000 } }));
+    expect(problemsOf(() => loadOriginConfig({ ...env, MCP_PROXY_CONFIG: typo }))).toEqual([
+      `${typo}: unknown top-level key "origni"; expected "origin"`,
+    ]);
+    const extra = join(dir, "extra.json");
+    await writeFile(extra, JSON.stringify({ origin: {}, edge: {} }));
+    expect(problemsOf(() => loadOriginConfig({ ...env, MCP_PROXY_CONFIG: extra }))[0]).toContain('unknown top-level key "edge"');
+    const list = join(dir, "list.json");
+    await writeFile(list, JSON.stringify([{ origin: {} }]));
+    expect(problemsOf(() => loadOriginConfig({ ...env, MCP_PROXY_CONFIG: list }))[0]).toContain(
+      'expected an object with an "origin" section',
+    );
+    const empty = join(dir, "empty.json");
+    await writeFile(empty, "{}");
+    expect(problemsOf(() => loadOriginConfig({ ...env, MCP_PROXY_CONFIG: empty }))[0]).toContain('expected an "origin" section');
   });
 
   it("says so when the named file does not exist or is not JSON", async () => {

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -48,6 +48,38 @@ async function waitUntil(condition: () => boolean, timeoutMs = 15_000): Promise<
 }
 
 describe("npm start", () => {
+  it.each([
+    [
+      "a configuration file that is not there",
+      { MCP_PROXY_CONFIG: "/nonexistent/proxy.config.json" },
+      "file not found (MCP_PROXY_CONFIG)",
+    ],
+    ["a typo at the configuration file's top level", { MCP_PROXY_CONFIG: "typo" }, 'unknown top-level key "origni"'],
+    ["a bad X_LOCAL_OBSERVABILITY", { X_LOCAL_OBSERVABILITY: "maybe" }, 'X_LOCAL_OBSERVABILITY: expected "true" or "false"'],
+  ])("refuses %s before starting anything, saying why", async (_case, variables, reason) => {
+    const dir = await mkdtemp(join(tmpdir(), "mcp-npm-start-refused-"));
+    try {
+      await writeFile(join(dir, "typo.json"), JSON.stringify({ origni: { port: 9000 } }));
+      const env: NodeJS.ProcessEnv = { ...process.env, ...variables, LOCAL_DATA_DIR: dir };
+      if (env.MCP_PROXY_CONFIG === "typo") env.MCP_PROXY_CONFIG = join(dir, "typo.json");
+      const refused = spawn(process.execPath, [fileURLToPath(new URL("../../local/start.ts", import.meta.url))], {
+        cwd: dir,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      refused.stderr?.on("data", (chunk: Buffer) => {
+        output += chunk.toString("utf8");
+      });
+      const code = await new Promise((resolve) => refused.once("exit", resolve));
+      expect(code).toBe(1);
+      expect(output).toContain(reason);
+      expect(output).toContain("Nothing is left running.");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("prints where everything is, serves a signed-in MCP call, and stops on Ctrl-C leaving no process behind", async () => {
     dataDir = await mkdtemp(join(tmpdir(), "mcp-npm-start-"));
     const edgePort = await freePort();
@@ -61,6 +93,7 @@ describe("npm start", () => {
         ORIGIN_PORT: String(await freePort()),
         IDP_PORT: String(await freePort()),
         EMBEDDED_DB_PORT: String(await freePort()),
+        FAKE_GOOGLE_PORT: String(await freePort()),
         LOCAL_DATA_DIR: dataDir,
         DATABASE_URL: "",
       },
