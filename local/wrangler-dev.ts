@@ -107,7 +107,15 @@ async function startOnce(options: WranglerDevOptions): Promise<RunningWrangler> 
 
 async function ensurePortFree(port: number, what: string): Promise<void> {
   const probe = createServer();
-  await listen(probe, port, "127.0.0.1", `the ${what} port`);
+  try {
+    await listen(probe, port, "127.0.0.1", `the ${what} port`);
+  } catch (error) {
+    // wrangler runs in its own process group (so that stopping it stops workerd): a hard kill of npm start leaves it.
+    throw new Error(
+      `${(error as Error).message}. A wrangler dev left by an earlier npm start that was killed without Ctrl-C may hold it: pkill -f "wrangler.js dev"`,
+      { cause: error },
+    );
+  }
   await new Promise((resolve) => probe.close(resolve));
 }
 

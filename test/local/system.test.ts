@@ -60,7 +60,9 @@ describe("the local system starts whole or not at all", () => {
     const chosen = await ports();
     await occupy(chosen.edge);
     await expect(startLocalSystem({ ports: chosen, dataDir: await dataDir(), log: () => {} })).rejects.toThrow(
-      new RegExp(`edge \\(wrangler dev\\) failed to start: port ${chosen.edge} .* already in use.*EDGE_PORT`),
+      new RegExp(
+        `edge \\(wrangler dev\\) failed to start: port ${chosen.edge} .* already in use.*wrangler dev left by an earlier npm start.*EDGE_PORT`,
+      ),
     );
     expect(await canListen(chosen.origin)).toBe(true);
   });
