@@ -90,6 +90,7 @@ export async function startOrigin(
       googleTokens: config.google && googleUserTokens(config.google, options.awsCredentials),
     },
     children: metrics.children,
+    circuits: metrics.circuits,
     log,
   });
   const replayGuard = createReplayGuard(db);

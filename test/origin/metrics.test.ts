@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 /** An origin app with its own metrics and stdio pool, built as the origin builds it. */
-function buildOrigin(servers: Record<string, UpstreamServer>) {
+function buildOrigin(servers: Record<string, UpstreamServer>, breaker?: { failures: number; openMs: number }) {
   const metrics = createOriginMetrics({ servers: Object.keys(servers), database: database.pool });
   const pool: HostPool = createHostPool({
     servers,
@@ -38,6 +38,8 @@ function buildOrigin(servers: Record<string, UpstreamServer>) {
     maxProcesses: 4,
     host: testHostOptions,
     children: metrics.children,
+    breaker,
+    circuits: metrics.circuits,
     log: () => {},
   });
   const app = createOriginApp({ ...testOriginParts(edge, database), pool, metrics });
@@ -238,6 +240,26 @@ describe("the origin's metrics of MCP requests and stdio children", () => {
     const text = await until(origin, (current) => sample(current, "mcp_origin_stdio_children", labels) === 0);
     expect(sample(text, "mcp_origin_stdio_exits_total", labels)).toBe(1);
     expect(sample(text, "mcp_origin_stdio_crashes_total", labels)).toBe(0);
+  });
+});
+
+describe("the origin's metrics of upstream circuits", () => {
+  it("counts a circuit that opened and the requests it refused at once, per server", async () => {
+    const crashing: UpstreamServer = { transport: "stdio", command: process.execPath, args: ["-e", "process.exit(3)"], env: {} };
+    const origin = buildOrigin({ crashing }, { failures: 2, openMs: 60_000 });
+    try {
+      const labels = { server: "crashing" };
+      for (let i = 0; i < 2; i++) expect(await mcpRequest(origin, "crashing")).toBe(503);
+      expect(sample(await scrape(origin), "mcp_origin_upstream_circuit_opens_total", labels)).toBe(1);
+      expect(sample(await scrape(origin), "mcp_origin_upstream_circuit_refusals_total", labels)).toBe(0);
+      for (let i = 0; i < 3; i++) expect(await mcpRequest(origin, "crashing")).toBe(503);
+      const text = await scrape(origin);
+      expect(sample(text, "mcp_origin_upstream_circuit_refusals_total", labels)).toBe(3);
+      expect(sample(text, "mcp_origin_upstream_circuit_opens_total", labels)).toBe(1);
+      expect(sample(text, "mcp_origin_stdio_spawns_total", labels)).toBe(2);
+    } finally {
+      await origin.pool.close();
+    }
   });
 });
 

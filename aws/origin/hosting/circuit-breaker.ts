@@ -12,6 +12,12 @@ export interface UpstreamHealth {
   failed(reason: string): void;
 }
 
+/** Told when one server's circuits open and refuse requests (the origin's metrics). */
+export interface CircuitObserver {
+  opened(): void;
+  refused(): void;
+}
+
 /** A request refused at once because its upstream's circuit is open. */
 export class CircuitOpen extends Error {
   readonly retryAfterSeconds: number;

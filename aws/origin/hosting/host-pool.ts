@@ -1,6 +1,12 @@
 import { createHash } from "node:crypto";
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
-import { type BreakerSettings, CircuitBreaker, CircuitOpen, type UpstreamHealth } from "./circuit-breaker.ts";
+import {
+  type BreakerSettings,
+  CircuitBreaker,
+  type CircuitObserver,
+  CircuitOpen,
+  type UpstreamHealth,
+} from "./circuit-breaker.ts";
 import { type Caller, type HostOptions, startUpstreamHost, type UpstreamHost } from "./upstream-host.ts";
 import type { ChildObserver } from "./upstream-transport.ts";
 
@@ -27,6 +33,8 @@ export interface HostPoolOptions {
   maxProcesses: number;
   /** When an upstream connection keeps failing, how long requests for it are refused at once (absent: never). */
   breaker?: BreakerSettings;
+  /** The observer of one server's circuits (the origin's metrics). */
+  circuits?: (server: string) => CircuitObserver;
   log: (line: string) => void;
 }
 
@@ -102,7 +110,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     const room = roomForOneMore();
     options.log(`starting ${describe(key)}`);
     const log = (line: string) => options.log(`${describe(key)}: ${line}`);
-    const health = circuits.healthOf(key);
+    const health = circuits.healthOf(key, server);
     const hostOptions = { ...options.host, log, health, children: options.children?.(server), shared: spec.sharing === "shared" };
     // The slot is taken at once; the new child spawns once the evicted one has exited, so the bound holds.
     const entry: Entry = { key, pending: room.then(() => startUpstreamHost(spec, hostOptions, caller)) };
@@ -182,11 +190,12 @@ function upstreamCircuits(options: HostPoolOptions) {
       try {
         circuits.get(key)?.admit(`server "${server}"`);
       } catch (error) {
-        if (error instanceof CircuitOpen) throw new HostingError(503, error.message, error.retryAfterSeconds);
-        throw error;
+        if (!(error instanceof CircuitOpen)) throw error;
+        options.circuits?.(server).refused();
+        throw new HostingError(503, error.message, error.retryAfterSeconds);
       }
     },
-    healthOf(key: string): UpstreamHealth {
+    healthOf(key: string, server: string): UpstreamHealth {
       return {
         succeeded() {
           const circuit = circuits.get(key);
@@ -201,10 +210,11 @@ function upstreamCircuits(options: HostPoolOptions) {
           if (!options.breaker) return;
           const circuit = circuits.get(key) ?? new CircuitBreaker(options.breaker);
           circuits.set(key, circuit);
-          if (circuit.failed(reason))
-            options.log(
-              `${describe(key)} failed ${options.breaker.failures} or more times in a row (last: ${reason}): requests for it are refused for ${options.breaker.openMs / 1000} s`,
-            );
+          if (!circuit.failed(reason)) return;
+          options.circuits?.(server).opened();
+          options.log(
+            `${describe(key)} failed ${options.breaker.failures} or more times in a row (last: ${reason}): requests for it are refused for ${options.breaker.openMs / 1000} s`,
+          );
         },
       };
     },

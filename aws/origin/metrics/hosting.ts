@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from "prom-client";
+import type { CircuitObserver } from "../hosting/circuit-breaker.ts";
 import type { ChildObserver } from "../hosting/upstream-transport.ts";
 import { UNKNOWN_SERVER } from "./http.ts";
 
@@ -51,5 +52,31 @@ export function stdioMetrics(registry: Registry, servers: readonly string[]): (s
     });
   }
   const unknown = observers.get(UNKNOWN_SERVER) as ChildObserver;
+  return (name) => observers.get(name) ?? unknown;
+}
+
+/** Upstream circuits that opened, and the requests they refused at once, per server (aws/origin/hosting/circuit-breaker.ts). */
+export function circuitMetrics(registry: Registry, servers: readonly string[]): (server: string) => CircuitObserver {
+  const server = ["server"] as const;
+  const opens = new Counter({
+    name: "mcp_origin_upstream_circuit_opens_total",
+    help: "Times an upstream connection failed relay.breakerFailures times in a row and its circuit opened, by server.",
+    labelNames: server,
+    registers: [registry],
+  });
+  const refusals = new Counter({
+    name: "mcp_origin_upstream_circuit_refusals_total",
+    help: "Requests refused at once (503) because their upstream connection's circuit was open, by server.",
+    labelNames: server,
+    registers: [registry],
+  });
+  const observers = new Map<string, CircuitObserver>();
+  for (const name of [...servers, UNKNOWN_SERVER]) {
+    const opened = opens.labels(name);
+    const refused = refusals.labels(name);
+    for (const series of [opened, refused]) series.inc(0);
+    observers.set(name, { opened: () => opened.inc(), refused: () => refused.inc() });
+  }
+  const unknown = observers.get(UNKNOWN_SERVER) as CircuitObserver;
   return (name) => observers.get(name) ?? unknown;
 }

@@ -1,9 +1,10 @@
 import { collectDefaultMetrics, Registry } from "prom-client";
+import type { CircuitObserver } from "../hosting/circuit-breaker.ts";
 import type { ChildObserver } from "../hosting/upstream-transport.ts";
 import type { RefusalReason } from "../trust/require-assertion.ts";
 import { type AuditIngestMetrics, auditIngestMetrics } from "./audit.ts";
 import { databasePoolMetrics, type PoolCounts } from "./database.ts";
-import { stdioMetrics } from "./hosting.ts";
+import { circuitMetrics, stdioMetrics } from "./hosting.ts";
 import { type McpRequestMetrics, mcpRequestMetrics } from "./http.ts";
 import { assertionRefusalMetrics } from "./trust.ts";
 
@@ -21,6 +22,7 @@ export interface OriginMetrics {
   registry: Registry;
   requests: McpRequestMetrics;
   children: (server: string) => ChildObserver;
+  circuits: (server: string) => CircuitObserver;
   audit: AuditIngestMetrics;
   assertionRefused: (reason: RefusalReason) => void;
 }
@@ -37,6 +39,7 @@ export function createOriginMetrics(options: OriginMetricsOptions): OriginMetric
     registry,
     requests: mcpRequestMetrics(registry, options.servers),
     children: stdioMetrics(registry, options.servers),
+    circuits: circuitMetrics(registry, options.servers),
     audit: auditIngestMetrics(registry),
     assertionRefused: assertionRefusalMetrics(registry),
   };
