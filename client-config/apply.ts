@@ -1,6 +1,6 @@
 import type { ClientRecord } from "./clients.ts";
-import { ChangedMeanwhile, readConfig, replaceConfig } from "./config-file.ts";
-import { applyKeyedEdit, MalformedConfig } from "./jsonc-edit.ts";
+import { backupsOf, ChangedMeanwhile, deleteConfig, readConfig, replaceConfig } from "./config-file.ts";
+import { applyKeyedEdit, holdsAnyKey, isBareEmptyObject, type KeyedEdit, MalformedConfig } from "./jsonc-edit.ts";
 import type { Request, Target } from "./targets.ts";
 import { unifiedDiff } from "./unified-diff.ts";
 
@@ -40,15 +40,35 @@ export async function applyTarget(
     return at("unchanged", editNotes || nothing);
   }
 
-  const diff = unifiedDiff(target.file, original, after);
+  // A removal that leaves nothing in a file this command created deletes the file: as it was before the
+  // first write is no file at all, not `{}`.
+  const deleting = request.mode === "remove" && isBareEmptyObject(after) && (await createdHere(before.path, target.edit));
+  const diff = unifiedDiff(target.file, original, deleting ? "" : after);
   const done: Status = request.mode === "write" ? "written" : "removed";
-  const detail = (first: string) => [first, editNotes].filter(Boolean).join("; ");
+  const deletion = deleting ? (options.dryRun ? WOULD_DELETE : DELETED) : "";
+  const detail = (first: string) => [first, deletion, editNotes].filter(Boolean).join("; ");
   if (options.dryRun) return at(done, detail("dry run: nothing written"), diff);
   try {
-    const backup = await replaceConfig(before, after, options.now);
+    const backup = deleting ? await deleteConfig(before, options.now) : await replaceConfig(before, after, options.now);
     return at(done, detail(backup ? `backup ${backup}` : "new file"), diff);
   } catch (error) {
     if (error instanceof ChangedMeanwhile) return at("failed", error.message);
     throw error;
   }
+}
+
+const WOULD_DELETE = "the file would be deleted: this command created it and nothing else would be left in it";
+const DELETED = "file deleted: this command created it and nothing else was left in it";
+
+/**
+ * Whether the file was not there before this command first wrote into it. Every file the command
+ * replaces is backed up first, so a file that was there before has a backup without the entry; a file
+ * the command created has no backup, or only backups of its own writes, each holding the entry.
+ */
+async function createdHere(path: string, edit: KeyedEdit): Promise<boolean> {
+  for (const backup of await backupsOf(path)) {
+    const text = (await readConfig(backup)).text;
+    if (text === undefined || !holdsAnyKey(text, edit)) return false;
+  }
+  return true;
 }

@@ -39,7 +39,7 @@ async function main(argv: readonly string[]): Promise<number> {
   for (const line of report(outcomes, { mode: options.mode, dryRun: options.dryRun, proxySet: proxy !== undefined })) {
     console.log(line);
   }
-  console.log(`${COMMAND}: ${summary(outcomes) || "no clients"}`);
+  console.log(`${COMMAND}: ${summary(outcomes, { dryRun: options.dryRun }) || "no clients"}`);
   const failed = outcomes.filter((outcome) => outcome.status === "failed");
   for (const outcome of failed) console.error(`${COMMAND}: ${outcome.file}: ${outcome.detail}`);
   return failed.length > 0 ? 1 : 0;

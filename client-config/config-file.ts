@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { chmod, copyFile, mkdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 export interface ConfigText {
@@ -36,15 +36,40 @@ export async function replaceConfig(before: ConfigText, text: string, now: Date)
   await writeFile(temp, text, { mode, flag: "wx" });
   try {
     await chmod(temp, mode); // the umask must not narrow or widen who may read the client's file
-    const current = (await readConfig(path)).text;
-    if (current !== before.text)
-      throw new ChangedMeanwhile(`${path} changed while this command ran; nothing written, run it again`);
+    await checkUnchanged(before);
     const backup = before.text === undefined ? undefined : await backUp(path, now);
     await rename(temp, path);
     return backup;
   } finally {
     await rm(temp, { force: true });
   }
+}
+
+/**
+ * Delete a file this command created once nothing else is left in it, with the same care as a
+ * replacement: not if it changed meanwhile, and a backup first. Returns the backup's path.
+ */
+export async function deleteConfig(before: ConfigText, now: Date): Promise<string> {
+  await checkUnchanged(before);
+  const backup = await backUp(before.path, now);
+  await rm(before.path);
+  return backup;
+}
+
+async function checkUnchanged(before: ConfigText): Promise<void> {
+  if ((await readConfig(before.path)).text !== before.text)
+    throw new ChangedMeanwhile(`${before.path} changed while this command ran; nothing written, run it again`);
+}
+
+const BACKUP_SUFFIX = /^\.\d{8}T\d{6}Z(-\d+)?\.bak$/;
+
+/** The backups `backUp` kept of this file, in no particular order. */
+export async function backupsOf(path: string): Promise<string[]> {
+  const name = basename(path);
+  const files = await readdir(dirname(path)).catch(() => []);
+  return files
+    .filter((file) => file.startsWith(name) && BACKUP_SUFFIX.test(file.slice(name.length)))
+    .map((file) => join(dirname(path), file));
 }
 
 /** `<file>.<UTC time>.bak` next to the file; never overwrites an earlier backup. */

@@ -58,7 +58,7 @@ export function applyKeyedEdit(original: string, edit: KeyedEdit, mode: Mode): E
   for (const [key, value] of Object.entries(edit.values)) {
     const now = current(key);
     if (mode === "write") {
-      if (isDeepStrictEqual(now, value)) continue;
+      if (sameValue(now, value)) continue;
       if (!edit.owned && now !== undefined) {
         notes.push(`kept ${key}: already set to another value`);
         continue;
@@ -67,7 +67,7 @@ export function applyKeyedEdit(original: string, edit: KeyedEdit, mode: Mode): E
       text = setValue(text, [...edit.parent, key], value, style);
     } else {
       if (now === undefined) continue;
-      if (!edit.owned && !isDeepStrictEqual(now, value)) {
+      if (!edit.owned && !sameValue(now, value)) {
         notes.push(`kept ${key}: not the value this command writes`);
         continue;
       }
@@ -83,6 +83,33 @@ export function applyKeyedEdit(original: string, edit: KeyedEdit, mode: Mode): E
     }
   }
   return { text, notes };
+}
+
+/**
+ * Whether a value read from the file is the one this command would write. jsonc-parser builds objects
+ * without a prototype, which isDeepStrictEqual tells apart from the plain ones built here; going through
+ * JSON gives both the same (and key order still does not count).
+ */
+function sameValue(inFile: unknown, wanted: unknown): boolean {
+  if (inFile === undefined) return wanted === undefined;
+  return isDeepStrictEqual(JSON.parse(JSON.stringify(inFile)), wanted);
+}
+
+/** Whether a document is an empty object and nothing else: no member, no comment. */
+export function isBareEmptyObject(text: string): boolean {
+  return /^\s*\{\s*\}\s*$/.test(text);
+}
+
+/** Whether a document holds one of the edit's keys; false for one that does not parse (it cannot tell). */
+export function holdsAnyKey(text: string, edit: KeyedEdit): boolean {
+  let root: Node;
+  try {
+    root = parseObject(text);
+  } catch (error) {
+    if (error instanceof MalformedConfig) return false;
+    throw error;
+  }
+  return Object.keys(edit.values).some((key) => findNodeAtLocation(root, [...edit.parent, key]) !== undefined);
 }
 
 /** The whole document's value, for callers that compare meaning rather than text. */

@@ -11,10 +11,7 @@ export function report(outcomes: readonly Outcome[], context: ReportContext): st
   const lines: string[] = [];
   const idWidth = Math.max(...outcomes.map((outcome) => outcome.client.id.length), 6);
   for (const outcome of outcomes) {
-    const status =
-      context.dryRun && (outcome.status === "written" || outcome.status === "removed")
-        ? `would be ${outcome.status}`
-        : outcome.status;
+    const status = wording(outcome.status, context.dryRun);
     lines.push(`  ${outcome.client.id.padEnd(idWidth)}  ${status.padEnd(16)} ${outcome.file}`);
     const notes = [outcome.detail];
     const isEntryFile = outcomes.find((other) => other.client === outcome.client) === outcome;
@@ -30,9 +27,14 @@ export function report(outcomes: readonly Outcome[], context: ReportContext): st
 
 const ORDER: readonly Status[] = ["written", "unchanged", "removed", "skipped", "failed"];
 
-export function summary(outcomes: readonly Outcome[]): string {
+export function summary(outcomes: readonly Outcome[], context: Pick<ReportContext, "dryRun">): string {
   return ORDER.map((status) => [status, outcomes.filter((outcome) => outcome.status === status).length] as const)
     .filter(([, count]) => count > 0)
-    .map(([status, count]) => `${count} ${status}`)
+    .map(([status, count]) => `${count} ${wording(status, context.dryRun)}`)
     .join(", ");
+}
+
+/** A dry run changes nothing, so what it would change is said as such, in the lines and the summary alike. */
+function wording(status: Status, dryRun: boolean): string {
+  return dryRun && (status === "written" || status === "removed") ? `would be ${status}` : status;
 }

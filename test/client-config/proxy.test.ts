@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { layout, populatedHome, readJsonc, removeHome, runCli, writeFile } from "./harness.ts";
 
@@ -41,6 +42,16 @@ describe("the corporate proxy", () => {
     expect(runCli(args).status).toBe(0);
     expect(entryOf(places["claude-desktop"].file)).toEqual({ command: "npx", args: ["-y", "mcp-remote", URL] });
     expect(() => readJsonc(places["claude-code"].settings)).toThrow(/ENOENT/);
+  });
+
+  it("--remove deletes Claude Code's settings file again when the command created it for the variables", () => {
+    const { places, args } = setUp();
+    expect(runCli(args, PROXY).status).toBe(0);
+    expect(readJsonc(places["claude-code"].settings)).toEqual({ env: PROXY });
+    const removal = runCli([...args, "--remove"], PROXY);
+    expect(removal.status).toBe(0);
+    expect(removal.stdout).toContain("file deleted: this command created it");
+    expect(existsSync(places["claude-code"].settings)).toBe(false);
   });
 
   it("never overwrites the user's own proxy settings, and --remove takes away only what it wrote", () => {

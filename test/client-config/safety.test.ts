@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -41,6 +41,67 @@ describe("--dry-run", () => {
     expect(result.stdout).toContain(`+      "url": "${URL}"`);
     // The Windsurf file is indented by four: the diff shows the entry indented to match.
     expect(result.stdout).toContain(`+            "serverUrl": "${URL}"`);
+    // The summary says what would happen, as each line does.
+    expect(result.stdout).toMatch(/: 6 would be written$/m);
+  });
+
+  it("counts what would be written apart from what is skipped, and says what --remove would remove", () => {
+    const home = tempHome();
+    homes.push(home);
+    const places = layout("darwin", home);
+    for (const id of ["cursor", "vscode", "windsurf"] as const) mkdirSync(places[id].dir, { recursive: true });
+    const args = ["--url", URL, "--platform", "darwin", "--home", home];
+    const dry = runCli([...args, "--dry-run"]);
+    expect(dry.status).toBe(0);
+    expect(dry.stdout).toMatch(/: 3 would be written, 3 skipped$/m);
+    expect(existsSync(places.cursor.file)).toBe(false);
+    expect(runCli(args).status).toBe(0);
+    expect(runCli([...args, "--remove", "--dry-run"]).stdout).toMatch(/: 3 would be removed, 3 skipped$/m);
+    // Without --dry-run the summary is as before.
+    expect(runCli([...args, "--remove"]).stdout).toMatch(/: 3 removed, 3 skipped$/m);
+  });
+});
+
+describe("--remove and the files the command created", () => {
+  it("a file that was not there before goes again, even after the entry was updated", () => {
+    const { places, args } = setUp();
+    const jetbrains = [...args, "--client", "jetbrains"];
+    expect(runCli(jetbrains).status).toBe(0);
+    // A changed URL replaces the entry: that backup holds the command's own earlier write.
+    expect(runCli(["--url", "https://edge.example.com/mcp/everything", ...jetbrains.slice(2)]).status).toBe(0);
+    const dry = runCli([...jetbrains, "--remove", "--dry-run"]);
+    expect(dry.stdout).toContain("the file would be deleted: this command created it");
+    expect(read(places.jetbrains.file)).toContain("edge.example.com");
+    const removal = runCli([...jetbrains, "--remove"]);
+    expect(removal.status).toBe(0);
+    expect(removal.stdout).toContain("file deleted: this command created it and nothing else was left in it");
+    expect(existsSync(places.jetbrains.file)).toBe(false);
+    // Like any change, the deletion keeps a backup.
+    const backups = backupsOf(places.jetbrains.file).map(read);
+    expect(backups.filter((text) => text.includes("edge.example.com"))).toHaveLength(1);
+  });
+
+  it("a file that held only {} before keeps it", () => {
+    const { places, args } = setUp();
+    writeFile(places.cursor.file, "{}\n");
+    const cursor = [...args, "--client", "cursor"];
+    expect(runCli(cursor).status).toBe(0);
+    const removal = runCli([...cursor, "--remove"]);
+    expect(removal.status).toBe(0);
+    expect(removal.stdout).not.toContain("deleted");
+    expect(read(places.cursor.file)).toBe("{}\n");
+  });
+
+  it("a created file that now holds something else too keeps that", () => {
+    const { places, args } = setUp();
+    const jetbrains = [...args, "--client", "jetbrains"];
+    expect(runCli(jetbrains).status).toBe(0);
+    // The user adds a server of their own beside the command's entry.
+    expect(runCli(["--url", "https://other.example.com/mcp/linear", ...jetbrains.slice(2)]).status).toBe(0);
+    expect(runCli([...jetbrains, "--remove"]).status).toBe(0);
+    expect(readJsonc(places.jetbrains.file).mcpServers).toEqual({
+      linear: { command: "npx", args: ["-y", "mcp-remote", "https://other.example.com/mcp/linear"] },
+    });
   });
 });
 
