@@ -1,3 +1,4 @@
+import { parseArgs } from "node:util";
 import { base64url, exportJWK, generateKeyPair } from "jose";
 import { EDGE_ASSERTION_ALG } from "../contract/edge-assertion.ts";
 import { EDGE_ASSERTION_HMAC_ALG, MIN_SHARED_KEY_BYTES } from "../contract/edge-shared-key.ts";
@@ -16,6 +17,35 @@ export function generateSharedEdgeKey(): string {
   return JSON.stringify({ kty: "oct", kid: newKid(), alg: EDGE_ASSERTION_HMAC_ALG, k });
 }
 
-// `npm run keygen`: print an EC key, ready for `wrangler secret put EDGE_SIGNING_KEY`; `npm run keygen -- --hmac`: a
-// shared key, for EDGE_SIGNING_KEY and the origin's EDGE_ASSERTION_SHARED_KEYS alike (docs/edge-assertion.md).
-if (import.meta.main) console.log(process.argv.includes("--hmac") ? generateSharedEdgeKey() : await generateEdgeSigningKey());
+const USAGE = `usage:
+  npm run keygen --silent            print a new private EC P-256 JWK (ES256, a new kid): the edge's EDGE_SIGNING_KEY,
+                                     or the origin's UPSTREAM_IDENTITY_SIGNING_KEY
+  npm run keygen --silent -- --hmac  print a new shared key instead (HS256, 256 random bits, a new kid): the same JWK
+                                     goes to the edge's EDGE_SIGNING_KEY and the origin's EDGE_ASSERTION_SHARED_KEYS,
+                                     for an origin that cannot fetch the edge's public keys (docs/edge-assertion.md)
+The key is one line of JSON on stdout, stored nowhere: pipe it into its secret.`;
+
+/** `npm run keygen [-- --hmac]`: exit codes 0 printed (the key, or the usage for `--help`), 2 bad arguments. */
+async function main(argv: string[]): Promise<number> {
+  let values: { hmac?: boolean; help?: boolean };
+  try {
+    values = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: { hmac: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    }).values;
+  } catch (error) {
+    console.error(`keygen: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  console.log(values.hmac ? generateSharedEdgeKey() : await generateEdgeSigningKey());
+  return 0;
+}
+
+// Only when run: the tests import the generators.
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));

@@ -10,7 +10,8 @@ import { sideBySide } from "./side-by-side.ts";
 /**
  * `npm run pins -- pending | diff | approve | reject`: an administrator's review of pinned definitions (docs/pinning.md)
  * against DATABASE_URL. Every decision is audited. Running origins pick decisions up within seconds and tell their
- * clients to list again. Exit codes: 0 done, 1 failed, 2 bad arguments or nothing to decide.
+ * clients to list again. `--help` (`-h`) prints the usage. Exit codes: 0 done, 1 failed, 2 bad arguments or nothing to
+ * decide.
  */
 const USAGE = `usage:
   npm run pins -- pending                                   what waits for a decision
@@ -25,13 +26,13 @@ const KINDS: readonly DefinitionKind[] = ["tool", "prompt", "resource_template",
 class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { by: { type: "string" }, fingerprint: { type: "string" } },
-  });
-  const [command, server, kind, name] = positionals;
   try {
+    const { positionals, values } = readArguments(argv);
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    const [command, server, kind, name] = positionals;
     if (command === "pending") return await withStore((rows) => printPending(rows));
     if (command !== "diff" && command !== "approve" && command !== "reject")
       throw new UsageError(`unknown command "${command ?? ""}"`);
@@ -69,6 +70,20 @@ async function main(argv: string[]): Promise<number> {
     }
     console.error(`pins: failed: ${(error as Error).message}`);
     return 1;
+  }
+}
+
+/** The command line as parseArgs reads it, its own errors (unknown option, missing value) turned into usage errors. */
+function readArguments(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: { by: { type: "string" }, fingerprint: { type: "string" }, help: { type: "boolean", short: "h" } },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
 }
 

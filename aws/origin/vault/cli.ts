@@ -7,7 +7,8 @@ import { operatorVault, revokeAudited } from "./revocation.ts";
  * `npm run upstream-connections -- list [--user EMAIL]` and `… revoke --user EMAIL [--server NAME] --by EMAIL`: the
  * users' connections to OAuth-protected upstreams (docs/upstream-credentials.md), against DATABASE_URL. Listing never
  * opens a token; revoking deletes the stored tokens (offboarding: every server of a user), so the next use asks the
- * user to consent again. Every revocation is audited. Exit codes: 0 done, 1 failed, 2 bad arguments.
+ * user to consent again. Every revocation is audited. `--help` (`-h`) prints the usage. Exit codes: 0 done, 1 failed,
+ * 2 bad arguments.
  */
 const USAGE = `usage:
   npm run upstream-connections -- list [--user EMAIL]
@@ -21,6 +22,10 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     console.error(`upstream-connections: ${(error as Error).message}\n\n${USAGE}`);
     return 2;
+  }
+  if (parsed.command === "help") {
+    console.log(USAGE);
+    return 0;
   }
   const url = process.env.DATABASE_URL;
   if (!url) {
@@ -62,14 +67,24 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-type Command = { command: "list"; user?: string } | { command: "revoke"; user: string; server?: string; by: string };
+type Command =
+  | { command: "help" }
+  | { command: "list"; user?: string }
+  | { command: "revoke"; user: string; server?: string; by: string };
 
 function parseOptions(argv: string[]): Command {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { user: { type: "string" }, server: { type: "string" }, by: { type: "string" } },
+    strict: true,
+    options: {
+      user: { type: "string" },
+      server: { type: "string" },
+      by: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
   });
+  if (values.help) return { command: "help" };
   const [command] = positionals;
   if (command === "list") return { command, user: values.user };
   if (command !== "revoke") throw new Error(`unknown command "${command ?? ""}": expected list or revoke`);

@@ -1,0 +1,78 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+/**
+ * `--help` and command-line mistakes of `npm run pins`, `npm run upstream-connections` and `npm run keygen`: the usage
+ * on stdout with exit 0 for `--help`/`-h`; a one-line reason and the usage with exit 2, never a stack trace, for an
+ * unknown option. No database: neither needs one, so DATABASE_URL is unset.
+ */
+const path = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
+const CLIS = {
+  pins: path("../../aws/origin/pinning/cli.ts"),
+  "upstream-connections": path("../../aws/origin/vault/cli.ts"),
+  keygen: path("../../scripts/keygen.ts"),
+} as const;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(name: keyof typeof CLIS, args: string[]): Promise<Run> {
+  const { DATABASE_URL: _unset, ...env } = process.env;
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLIS[name], ...args], { env }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** What a Node stack trace or an uncaught error looks like. */
+const STACK_TRACE = /^\s+at |\bERR_[A-Z_]+\b|TypeError|Node\.js v\d/m;
+
+describe.each(Object.keys(CLIS) as (keyof typeof CLIS)[])("npm run %s", (name) => {
+  it.each(["--help", "-h"])("prints the usage on stdout and exits 0 for %s", async (flag) => {
+    const run = await cli(name, [flag]);
+    expect(run).toMatchObject({ code: 0, stderr: "" });
+    expect(run.stdout).toMatch(/^usage:\n/);
+    expect(run.stdout).toContain(`npm run ${name}`);
+    expect(run.stdout).not.toContain('"kty"'); // keygen generates nothing
+  });
+
+  it("refuses an unknown option with exit 2, the reason and the usage, without a stack trace", async () => {
+    const run = await cli(name, ["--no-such-option"]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(new RegExp(`^${name}: .*--no-such-option.*\n\nusage:\n`));
+    expect(run.stderr).not.toMatch(STACK_TRACE);
+  });
+});
+
+describe("npm run pins, a mistake among its arguments", () => {
+  it("refuses an option without its value as a usage error", async () => {
+    const run = await cli("pins", ["approve", "docs", "tool", "search", "--by"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^pins: .*--by.*\n\nusage:\n/);
+    expect(run.stderr).not.toMatch(STACK_TRACE);
+  });
+});
+
+describe("npm run keygen", () => {
+  it("prints an EC key by default and a shared key with --hmac", async () => {
+    const ec = await cli("keygen", []);
+    expect(ec.code).toBe(0);
+    expect(JSON.parse(ec.stdout)).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256", kid: expect.any(String) });
+    const shared = await cli("keygen", ["--hmac"]);
+    expect(shared.code).toBe(0);
+    expect(JSON.parse(shared.stdout)).toMatchObject({ kty: "oct", alg: "HS256", kid: expect.any(String) });
+  });
+
+  it("refuses an argument that is not an option", async () => {
+    const run = await cli("keygen", ["hmac"]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(/^keygen: .*\n\nusage:\n/);
+  });
+});
