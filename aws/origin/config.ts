@@ -20,7 +20,9 @@ export function loadOriginConfig(env: NodeJS.ProcessEnv = process.env): OriginCo
  * named and `proxy.config.json` is absent. A named file that is missing, not JSON, or holds anything but an `origin`
  * section is refused, so a typo never passes silently.
  */
-export function readOriginFile(env: NodeJS.ProcessEnv): { path: string; content: Record<string, unknown> } | undefined {
+export function readOriginFile(
+  env: NodeJS.ProcessEnv,
+): { path: string; file: string; content: Record<string, unknown> } | undefined {
   const named = env.MCP_PROXY_CONFIG || undefined;
   const path = resolve(named ?? DEFAULT_CONFIG_FILE);
   if (!named && !existsSync(path)) return undefined;
@@ -39,5 +41,5 @@ export function readOriginFile(env: NodeJS.ProcessEnv): { path: string; content:
   const section = (document as { origin?: unknown }).origin;
   if (typeof section !== "object" || section === null || Array.isArray(section))
     throw new ConfigError([`${path}: expected an "origin" section (an object)`]);
-  return { path: `${path} (origin section)`, content: section as Record<string, unknown> };
+  return { path: `${path} (origin section)`, file: path, content: section as Record<string, unknown> };
 }

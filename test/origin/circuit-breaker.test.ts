@@ -1,8 +1,14 @@
+import { SdkError, SdkErrorCode, SdkHttpError } from "@modelcontextprotocol/client";
+import { ProtocolError } from "@modelcontextprotocol/server";
 import { afterEach, describe, expect, it } from "vitest";
 import { type BreakerSettings, CircuitBreaker, CircuitOpen } from "../../aws/origin/hosting/circuit-breaker.ts";
 import { createHostPool, HostingError, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { UpstreamTimeout, upstreamUnavailable, worthRetrying } from "../../aws/origin/hosting/upstream-errors.ts";
+import { UpstreamConsentRequired } from "../../aws/origin/upstream-auth/consent.ts";
+import type { StdioServer } from "../../contract/config/schema.ts";
 import { demoServers } from "../../local/system.ts";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
+import { stdioFixtureCommand } from "../fixtures/conformance-upstream/launch.ts";
 import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
 import { originUnderTest, TEST_INSTANCE } from "./origin-under-test.ts";
 
@@ -16,6 +22,14 @@ function breakerAt(settings = SETTINGS) {
   const clock = { now: 1_000_000 };
   return { breaker: new CircuitBreaker(settings, () => clock.now), clock };
 }
+
+const waitFor = async (condition: () => boolean, timeoutMs = 10_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
 
 const refusal = (admit: () => void): CircuitOpen => {
   try {
@@ -88,10 +102,71 @@ describe("circuit breaker: the states", () => {
     expect(() => breaker.admit("x")).not.toThrow();
   });
 
+  it("opens once for a burst of failures of requests that were under way together", () => {
+    const { breaker } = breakerAt({ failures: 2, openMs: 10_000 });
+    expect([1, 2, 3, 4].map(() => breaker.failed("no answer"))).toEqual([false, true, false, false]);
+  });
+
+  it("gives the probe's turn back when the probe ends without reaching the upstream", () => {
+    const { breaker, clock } = breakerAt();
+    for (let i = 0; i < 3; i++) breaker.failed("no answer");
+    clock.now += 10_000;
+    const probe = breaker.admit("x") as number;
+    expect(() => breaker.admit("x")).toThrow(CircuitOpen);
+    breaker.probeEnded(probe + 1); // another probe's end changes nothing
+    expect(() => breaker.admit("x")).toThrow(CircuitOpen);
+    breaker.probeEnded(probe);
+    expect(breaker.admit("x")).toBe(probe + 1);
+  });
+
   it("never opens with failures set to 0", () => {
     const { breaker } = breakerAt({ failures: 0, openMs: 10_000 });
     for (let i = 0; i < 50; i++) expect(breaker.failed("no answer")).toBe(false);
     expect(() => breaker.admit("x")).not.toThrow();
+  });
+});
+
+describe("circuit breaker: what counts as the upstream not answering, and what is sent again", () => {
+  const refused = Object.assign(new TypeError("fetch failed"), {
+    cause: Object.assign(new Error("connect"), { code: "ECONNREFUSED" }),
+  });
+  const consent = new UpstreamConsentRequired("crm", async () => new URL("https://consent.example"));
+  it.each([
+    ["a timeout of the origin's own", new UpstreamTimeout(300_000), true, false],
+    ["a refused connection (fetch failed)", refused, true, true],
+    ["a reset socket", Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), true, true],
+    [
+      "a 503 of an HTTP upstream",
+      new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, "Service Unavailable", { status: 503 }),
+      true,
+      true,
+    ],
+    [
+      "a 500 of an HTTP upstream",
+      new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, "Internal", { status: 500 }),
+      true,
+      false,
+    ],
+    [
+      "a 401 of an HTTP upstream",
+      new SdkHttpError(SdkErrorCode.ClientHttpAuthentication, "Unauthorized", { status: 401 }),
+      false,
+      false,
+    ],
+    ["a closed connection", new SdkError(SdkErrorCode.ConnectionClosed, "Connection closed"), true, false],
+    ["an error the upstream answered with", new ProtocolError(-32602, "unknown tool"), false, false],
+    ["a need for the user's consent", consent, false, false],
+    [
+      "a need for consent inside a send failure",
+      new SdkError(SdkErrorCode.SendFailed, "send", undefined, { cause: consent }),
+      false,
+      false,
+    ],
+    ["a cancellation", new DOMException("aborted", "AbortError"), false, false],
+    ["any other error", new Error("something else"), false, false],
+  ])("%s: counted %s, sent again %s", (_case, error, counted, retried) => {
+    expect(upstreamUnavailable(error)).toBe(counted);
+    expect(worthRetrying(error)).toBe(retried);
   });
 });
 
@@ -194,6 +269,57 @@ describe("circuit breaker: in the host pool, with real children", () => {
     expect(spawns.everything).toBe(1);
     // Another user is not refused.
     (await hosts.acquire("everything", caller("dave", "everything"))).release();
+  });
+
+  it("opens for a child that starts but dies on every call (a start that works closes nothing)", async () => {
+    const crashesOnCall = catalogServer({ name: "brittle", tools: [{ name: "work" }], exitOnCall: true });
+    const { pool: hosts, spawns } = pool({ brittle: crashesOnCall }, { failures: 2, openMs: 60_000 });
+    const call = async () => {
+      const lease = await hosts.acquire("brittle", caller("frank", "brittle"));
+      try {
+        const request = modernRequest("tools/call", { name: "work", arguments: {} });
+        const messages = await messagesOf(await lease.host.fetch(request, caller("frank", "brittle")));
+        return messages.at(-1) as { error?: { message: string } };
+      } finally {
+        lease.release();
+      }
+    };
+    for (let i = 0; i < 2; i++) {
+      expect((await call()).error?.message).toMatch(/closed the connection|did not answer/);
+      await waitFor(() => hosts.size() === 0); // the dead child is forgotten
+    }
+    expect((await acquireError(hosts, "brittle", "frank")).message).toContain('server "brittle" failed 2 times in a row');
+    expect(spawns.brittle).toBe(2);
+  });
+
+  it("does not count the time a call waits for the client's answer (a user slower than relay.requestTimeoutSeconds)", async () => {
+    const legacy = { transport: "stdio", env: {}, ...stdioFixtureCommand("legacy") } satisfies StdioServer;
+    const { pool: hosts } = pool({ legacy }, { failures: 1, openMs: 60_000 }, 300);
+    const who = caller("grace", "legacy");
+    const send = async (params: Record<string, unknown>) => {
+      const lease = await hosts.acquire("legacy", who);
+      try {
+        const request = modernRequest("tools/call", params, { capabilities: { elicitation: { form: {} } } });
+        return (await messagesOf(await lease.host.fetch(request, who))).at(-1) as {
+          result?: { requestState?: string; content?: { text: string }[] };
+          error?: { message: string };
+        };
+      } finally {
+        lease.release();
+      }
+    };
+    const asked = await send({ name: "test_elicitation", arguments: { message: "Proceed?" } });
+    expect(asked.result?.requestState).toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, 900)); // three times the upstream's idle limit
+    const done = await send({
+      name: "test_elicitation",
+      arguments: { message: "Proceed?" },
+      requestState: asked.result?.requestState,
+      inputResponses: { r1: { action: "accept", content: { response: "yes" } } },
+    });
+    expect(done.error).toBeUndefined();
+    expect(done.result?.content?.[0]?.text).toBeDefined();
+    (await hosts.acquire("legacy", who)).release(); // the circuit is closed
   });
 
   it("answers a refused request with 503, Retry-After and a JSON-RPC error that says why", async () => {

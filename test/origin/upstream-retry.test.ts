@@ -27,6 +27,7 @@ function upstreamServer(): McpServer {
 }
 
 let listening: ReturnType<typeof serve>;
+let upstreamUrl: string;
 let pool: HostPool;
 const caller = { sub: "alice", server: "flaky", clientId: "test-client", era: "modern" as const };
 
@@ -50,14 +51,20 @@ beforeAll(async () => {
       (info: AddressInfo) => resolve(`http://127.0.0.1:${info.port}/mcp`),
     );
   });
-  pool = createHostPool({
-    servers: { flaky: { transport: "http", url, protocol: "streamable-http", identity: "none", headers: {} } },
+  upstreamUrl = url;
+  pool = flakyPool();
+});
+
+function flakyPool(breaker?: { failures: number; openMs: number }): HostPool {
+  return createHostPool({
+    servers: { flaky: { transport: "http", url: upstreamUrl, protocol: "streamable-http", identity: "none", headers: {} } },
     idleTimeoutMs: 60_000,
     maxProcesses: 4,
     host: testHostOptions,
+    breaker,
     log: () => {},
   });
-});
+}
 afterAll(async () => {
   await pool?.close();
   await new Promise((resolve) => listening?.close(resolve));
@@ -69,8 +76,8 @@ beforeEach(() => {
 });
 
 type Answer = { result?: { tools?: unknown[]; content?: { text: string }[] }; error?: { code: number; message: string } };
-async function send(method: string, params: Record<string, unknown> = {}): Promise<Answer> {
-  const lease = await pool.acquire("flaky", caller);
+async function send(method: string, params: Record<string, unknown> = {}, through = pool): Promise<Answer> {
+  const lease = await through.acquire("flaky", caller);
   try {
     const messages = (await messagesOf(await lease.host.fetch(modernRequest(method, params), caller))) as Answer[];
     return messages.find((message) => message.result || message.error) as Answer;
@@ -114,5 +121,21 @@ describe("retries toward an HTTP upstream", () => {
     expect(answer.error?.code).toBe(-32000);
     expect(gate.seen.get("tools/call")).toBe(2);
     expect(ran.lookup).toBeUndefined();
+  });
+
+  it("counts a request sent twice as one failure for the circuit breaker", async () => {
+    const guarded = flakyPool({ failures: 2, openMs: 60_000 });
+    try {
+      await send("tools/list", {}, guarded);
+      gate.failNext.set("tools/call", 2);
+      expect((await send("tools/call", { name: "lookup", arguments: {} }, guarded)).error?.code).toBe(-32000);
+      expect(gate.seen.get("tools/call")).toBe(2);
+      // One failure so far, not two: the next request goes through.
+      expect((await send("tools/call", { name: "lookup", arguments: {} }, guarded)).result?.content?.[0]?.text).toBe(
+        "lookup ran",
+      );
+    } finally {
+      await guarded.close();
+    }
   });
 });

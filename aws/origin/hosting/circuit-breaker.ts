@@ -32,20 +32,24 @@ export class CircuitOpen extends Error {
  * One upstream connection's circuit. Closed: requests go through and failures in a row are counted. Open (after
  * `failures` in a row): requests are refused at once for `openMs`, so a child that crashes at start is not spawned
  * again for every request and a dead server is not waited on by each. Then half-open: one request goes through as a
- * probe; its success closes the circuit, its failure opens it for another `openMs`. A probe that never reports (its
- * client went away) stands in the way of the next one for `openMs` at most.
+ * probe; its success closes the circuit, its failure opens it for another `openMs`. A probe that ends without
+ * reaching the upstream gives its turn back (`probeEnded`); one that never reports stands in the way for `openMs`.
  */
 export class CircuitBreaker {
   readonly #settings: BreakerSettings;
   readonly #now: () => number;
   #failuresInARow = 0;
   #openUntil: number | undefined;
-  #probeSince: number | undefined;
+  /** The probe under way: its number and since when. */
+  #probe: { id: number; since: number } | undefined;
+  #probes = 0;
   #lastFailure = "";
+  #lastEvent: number;
 
   constructor(settings: BreakerSettings, now: () => number = Date.now) {
     this.#settings = settings;
     this.#now = now;
+    this.#lastEvent = now();
   }
 
   /** Whether requests are being refused (or one probe let through). */
@@ -53,38 +57,60 @@ export class CircuitBreaker {
     return this.#openUntil !== undefined;
   }
 
-  /** Lets a request through, or throws `CircuitOpen` saying why and for how long. `name` names the upstream in the message. */
-  admit(name: string): void {
-    if (this.#openUntil === undefined) return;
+  /** How long since anything happened to this circuit: a circuit nobody tries for long is forgotten by its owner. */
+  quietFor(): number {
+    return this.#now() - this.#lastEvent;
+  }
+
+  /**
+   * Lets a request through, or throws `CircuitOpen` saying why and for how long. `name` names the upstream in the
+   * message. Returns the probe's number when this request is the one that tries an open circuit again.
+   */
+  admit(name: string): number | undefined {
+    if (this.#openUntil === undefined) return undefined;
     const now = this.#now();
-    const probing = this.#probeSince !== undefined && now - this.#probeSince < this.#settings.openMs;
+    this.#lastEvent = now;
+    const probing = this.#probe !== undefined && now - this.#probe.since < this.#settings.openMs;
     if (now >= this.#openUntil && !probing) {
-      this.#probeSince = now;
-      return;
+      this.#probe = { id: ++this.#probes, since: now };
+      return this.#probe.id;
     }
-    const waitMs = Math.max(this.#openUntil - now, probing ? (this.#probeSince as number) + this.#settings.openMs - now : 0);
-    const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+    const probeEnds = probing ? (this.#probe as { since: number }).since + this.#settings.openMs : 0;
+    const seconds = Math.max(1, Math.ceil((Math.max(this.#openUntil, probeEnds) - now) / 1000));
+    const times = this.#failuresInARow === 1 ? "once" : `${this.#failuresInARow} times`;
     throw new CircuitOpen(
-      `${name} failed ${this.#failuresInARow === 1 ? "once" : `${this.#failuresInARow} times`} in a row (last: ${this.#lastFailure}); the origin stops trying it for a while: retry in ${seconds} s`,
+      `${name} failed ${times} in a row (last: ${this.#lastFailure}); the origin stops trying it for a while: retry in ${seconds} s`,
       seconds,
     );
+  }
+
+  /** The probe ended without telling how the upstream did (it never reached it): the next request may try. */
+  probeEnded(id: number): void {
+    if (this.#probe?.id === id) this.#probe = undefined;
   }
 
   /** The upstream answered (an error it sends counts as an answer): the circuit closes. */
   succeeded(): void {
     this.#failuresInARow = 0;
     this.#openUntil = undefined;
-    this.#probeSince = undefined;
+    this.#probe = undefined;
+    this.#lastEvent = this.#now();
   }
 
-  /** The upstream could not be started or reached, or did not answer in time. True when this failure opened the circuit. */
+  /**
+   * The upstream could not be started or reached, or did not answer in time. True when this failure opened the
+   * circuit: the bound reached while closed, or the probe failed. A failure of a request that was under way when
+   * the circuit opened changes nothing more.
+   */
   failed(reason: string): boolean {
     this.#lastFailure = reason;
     this.#failuresInARow++;
-    const wasProbe = this.#probeSince !== undefined;
-    this.#probeSince = undefined;
-    if (this.#settings.failures === 0 || (this.#failuresInARow < this.#settings.failures && !wasProbe)) return false;
-    this.#openUntil = this.#now() + this.#settings.openMs;
-    return true;
+    this.#lastEvent = this.#now();
+    const wasProbe = this.#probe !== undefined;
+    this.#probe = undefined;
+    if (this.#settings.failures === 0) return false;
+    const opens = wasProbe || (this.#openUntil === undefined && this.#failuresInARow >= this.#settings.failures);
+    if (opens) this.#openUntil = this.#now() + this.#settings.openMs;
+    return opens;
   }
 }

@@ -71,6 +71,11 @@ export class Exchange {
     this.outcome.catch(() => {});
   }
 
+  /** Whether the upstream has asked the client something it has not had the answer to yet. */
+  get waitingOnClient(): boolean {
+    return this.pending.size > 0;
+  }
+
   /**
    * Called by the upstream client's request handlers: resolves with the client's answer. A roots request the
    * client cannot answer is refused at once, as the client itself would (upstreams ask for roots on their own,

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import type { Client } from "@modelcontextprotocol/client";
 import {
   CLIENT_CAPABILITIES_META_KEY,
@@ -51,6 +52,8 @@ export interface UpstreamLink {
   approvals?: ApprovalGate;
   /** Told whether each request reached the upstream (absent: nobody counts). */
   health?: UpstreamHealth;
+  /** A request that may be repeated is sent again after a failure on the way (HTTP upstreams; a stdio child's pipe does not come back). */
+  retries: boolean;
 }
 
 type Params = Record<string, unknown>;
@@ -170,6 +173,8 @@ async function forwardInteractive(
     upstreamState: state?.u,
     // Progress of a parked call goes to whichever round now holds it.
     onProgress: (progress) => exchange?.sink?.progress(progress),
+    // The upstream asked the client something and waits for its answer: its silence is no fault of its own.
+    waitingOnClient: () => exchange?.waitingOnClient ?? false,
   });
   exchange = new Exchange(request.method, target, upstreamResult, (reason) => abort.abort(new Error(reason)));
   exchange.approvedArguments = approvedArguments;
@@ -277,6 +282,8 @@ interface CallOptions {
   signal?: AbortSignal;
   upstreamState?: string;
   onProgress?: (progress: Progress) => void;
+  /** While true, the idle timeout waits (the client's answer is bounded by the exchange's own deadline). */
+  waitingOnClient?: () => boolean;
 }
 
 async function call(link: UpstreamLink, request: Forwarded, ctx: ServerContext, options: CallOptions = {}): Promise<Params> {
@@ -291,7 +298,7 @@ async function call(link: UpstreamLink, request: Forwarded, ctx: ServerContext, 
     if (inputResponses) params.inputResponses = inputResponses;
     if (options.upstreamState !== undefined) params.requestState = options.upstreamState;
   }
-  const idle = idleTimeout(link.requestTimeoutMs);
+  const idle = idleTimeout(link.requestTimeoutMs, options.waitingOnClient);
   const deliver = clientToken === undefined ? undefined : options.onProgress;
   const route = deliver
     ? link.progress.open((progress) => {
@@ -303,7 +310,7 @@ async function call(link: UpstreamLink, request: Forwarded, ctx: ServerContext, 
   // An interactive call outlives the round that started it (it is parked between rounds): its own signal governs it.
   const signal = AbortSignal.any([options.signal ?? ctx.mcpReq.signal, idle.signal]);
   try {
-    return await send(link, { method: request.method, params }, signal, mayRepeat(link, request));
+    return await send(link, { method: request.method, params }, signal, link.retries && mayRepeat(link, request));
   } catch (error) {
     throw idle.signal.aborted ? idle.signal.reason : error;
   } finally {
@@ -335,18 +342,31 @@ async function send(
       return answer;
     } catch (error) {
       if (repeatable && attempt < ATTEMPTS && !signal.aborted && worthRetrying(error)) {
-        await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+        // Cut short by a cancellation, the next attempt fails at once as cancelled.
+        await delay(RETRY_PAUSE_MS, undefined, { signal }).catch(() => {});
         continue;
       }
-      // A cancellation (the client went away, the exchange was abandoned) says nothing about the upstream.
-      if (signal.aborted && !(signal.reason instanceof UpstreamTimeout)) throw error;
-      const failure = signal.aborted ? signal.reason : error;
-      if (upstreamUnavailable(failure)) link.health?.failed(upstreamErrorToClient(failure).message);
-      // An error the upstream answered with is an answer all the same.
-      else link.health?.succeeded();
+      report(link, error, signal);
       throw error;
     }
   }
+}
+
+/**
+ * Tells the circuit breaker how a failed request went: the upstream was not there (its connection closed, it stayed
+ * silent, it could not be reached), or it answered (an error it sends is an answer all the same). A cancellation
+ * (the client went away) says nothing either way.
+ */
+function report(link: UpstreamLink, error: unknown, signal: AbortSignal): void {
+  // The connection's close also abandons the calls parked on it, so it comes first: the upstream is gone.
+  if (link.client.transport === undefined) {
+    link.health?.failed("the upstream server closed the connection");
+    return;
+  }
+  if (signal.aborted && !(signal.reason instanceof UpstreamTimeout)) return;
+  const failure = signal.aborted ? signal.reason : error;
+  if (upstreamUnavailable(failure)) link.health?.failed(upstreamErrorToClient(failure).message);
+  else link.health?.succeeded();
 }
 
 /** Attempts of a request that may be repeated, and the pause between them. */
@@ -371,11 +391,12 @@ const GATEWAY_INPUT_KEYS = [APPROVAL_INPUT_KEY, CONSENT_INPUT_KEY];
 /** The SDK's own request timeout is replaced by the idle timeout below, which progress resets. */
 const NO_SDK_TIMEOUT = 2 ** 31 - 1;
 
-function idleTimeout(ms: number) {
+/** Aborts after `ms` without an answer or progress; it waits instead while `paused` says the upstream waits on the client. */
+function idleTimeout(ms: number, paused: () => boolean = () => false) {
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout>;
   const arm = () => {
-    timer = setTimeout(() => controller.abort(new UpstreamTimeout(ms)), ms);
+    timer = setTimeout(() => (paused() ? arm() : controller.abort(new UpstreamTimeout(ms))), ms);
     timer.unref?.();
   };
   arm();

@@ -77,6 +77,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
   }
 
   function reapIdle(): void {
+    circuits.forgetQuiet(options.idleTimeoutMs);
     const now = Date.now();
     for (const [key, entry] of hosts)
       if (isIdle(entry) && now - entry.host.lastUsed > options.idleTimeoutMs) void stop(key, entry, "idle");
@@ -117,7 +118,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     hosts.set(key, entry);
     entry.pending.then(
       (host) => {
-        health.succeeded();
+        // A start that worked closes no circuit: only an answered request does (a child may start, then fail every call).
         entry.host = host;
         host.closed.then(() => hosts.get(key) === entry && hosts.delete(key));
       },
@@ -130,16 +131,18 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     return entry;
   }
 
-  function entryFor(server: string, caller: Caller): Entry {
+  /** The caller's connection to the server, started if needed, unless its circuit refuses; and the probe it may be. */
+  function entryFor(server: string, caller: Caller): { entry: Entry; probe?: number } {
     const spec = options.servers[server];
     if (!spec) {
       const known = Object.keys(options.servers).join(", ") || "none";
       throw new HostingError(404, `unknown server "${server}"; this origin serves: ${known}`);
     }
     const key = keyOf(server, spec, caller);
+    const existing = hosts.get(key) ?? legacyUpstreamOfModernClients(server, spec, caller);
     // Refused before anything starts: a connection whose circuit is open is neither spawned nor used.
-    circuits.admit(key, server);
-    return hosts.get(key) ?? legacyUpstreamOfModernClients(server, spec, caller) ?? start(key, spec, server, caller);
+    const probe = circuits.admit(existing?.key ?? key, server);
+    return { entry: existing ?? start(key, spec, server, caller), probe };
   }
 
   /**
@@ -154,7 +157,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
 
   return {
     async acquire(server, caller) {
-      const entry = entryFor(server, caller);
+      const { entry, probe } = entryFor(server, caller);
       // A started host is marked busy before anything else runs, so no eviction can pick it meanwhile.
       const host = entry.host ?? (await started(entry, server));
       host.active++;
@@ -165,6 +168,8 @@ export function createHostPool(options: HostPoolOptions): HostPool {
         host.active--;
         host.lastUsed = Date.now();
         touch(entry);
+        // A probe that never reached the upstream (a discovery, an approval round) gives the next request its turn.
+        if (probe !== undefined) circuits.probeEnded(entry.key, probe);
       };
       return { host, release };
     },
@@ -181,19 +186,27 @@ export function createHostPool(options: HostPoolOptions): HostPool {
 
 /**
  * One circuit breaker per upstream connection (a user's, or a shared server's), so one user's failing child never
- * stops another user's. Only circuits with failures are remembered.
+ * stops another user's (a shared server's connection, and so its circuit, serves every user). Only circuits with
+ * failures are remembered, and one nobody tries for `idleTimeoutMs` is forgotten.
  */
 function upstreamCircuits(options: HostPoolOptions) {
   const circuits = new Map<string, CircuitBreaker>();
   return {
-    admit(key: string, server: string): void {
+    admit(key: string, server: string): number | undefined {
       try {
-        circuits.get(key)?.admit(`server "${server}"`);
+        return circuits.get(key)?.admit(`server "${server}"`);
       } catch (error) {
         if (!(error instanceof CircuitOpen)) throw error;
         options.circuits?.(server).refused();
         throw new HostingError(503, error.message, error.retryAfterSeconds);
       }
+    },
+    probeEnded(key: string, probe: number): void {
+      circuits.get(key)?.probeEnded(probe);
+    },
+    /** Forgets circuits nobody has tried for this long. */
+    forgetQuiet(ms: number): void {
+      for (const [key, circuit] of circuits) if (circuit.quietFor() > ms) circuits.delete(key);
     },
     healthOf(key: string, server: string): UpstreamHealth {
       return {
@@ -207,7 +220,7 @@ function upstreamCircuits(options: HostPoolOptions) {
           if (wasOpen) options.log(`${describe(key)} answers again: requests for it go through`);
         },
         failed(reason) {
-          if (!options.breaker) return;
+          if (!options.breaker || options.breaker.failures === 0) return;
           const circuit = circuits.get(key) ?? new CircuitBreaker(options.breaker);
           circuits.set(key, circuit);
           if (!circuit.failed(reason)) return;

@@ -1,5 +1,6 @@
 import { SdkError, SdkErrorCode, SdkHttpError } from "@modelcontextprotocol/client";
 import { ProtocolError } from "@modelcontextprotocol/server";
+import { consentRequiredIn } from "../upstream-auth/consent.ts";
 
 /** JSON-RPC code for "the upstream could not answer" (implementation-defined server error range). */
 export const UPSTREAM_UNAVAILABLE = -32000;
@@ -38,18 +39,44 @@ const UNANSWERED: ReadonlySet<string> = new Set([
   SdkErrorCode.RequestTimeout,
 ]);
 
+/** Node's codes (sockets, undici) for a connection that could not be made or broke on the way. */
+const CONNECTION_FAILURES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
+/** A fetch that found no server or lost it on the way: `TypeError: fetch failed`, or a socket error, at any depth of `cause`. */
+function connectionFailed(error: unknown): boolean {
+  let at: unknown = error;
+  for (let depth = 0; at instanceof Error && depth < 5; depth++) {
+    if (at instanceof TypeError && at.message === "fetch failed") return true;
+    const code = (at as { code?: unknown }).code;
+    if (typeof code === "string" && CONNECTION_FAILURES.has(code)) return true;
+    at = at.cause;
+  }
+  return false;
+}
+
 /**
  * Whether a failed upstream request means the upstream did not answer (a timeout, a broken or refused connection, a
- * server error from an HTTP upstream): what its circuit breaker counts. An error the upstream answered with, a refusal
- * of the user's credentials, and a cancellation are not.
+ * server error from an HTTP upstream): what its circuit breaker counts. Anything else is not: an error the upstream
+ * answered with, a refusal of the user's credentials or a need for their consent, a cancellation.
  */
 export function upstreamUnavailable(error: unknown): boolean {
+  // The SDK's transport may wrap what its fetch threw: a need for consent inside a send failure is still no outage.
+  if (consentRequiredIn(error)) return false;
   if (error instanceof UpstreamTimeout) return true;
   if (error instanceof SdkHttpError) return error.status >= 500;
   if (error instanceof SdkError) return UNANSWERED.has(error.code);
-  if (error instanceof ProtocolError || (error as Error)?.name === "AbortError") return false;
-  // Anything else without a JSON-RPC code is the transport's own failure (e.g. a fetch that found no server).
-  return typeof (error as { code?: unknown })?.code !== "number";
+  return connectionFailed(error);
 }
 
 /** What a server restarting behind its own balancer answers, briefly. */
@@ -57,12 +84,12 @@ const PASSING_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
 
 /**
  * Whether a failure may pass if the request is sent again at once: a connection that failed on the way (refused,
- * reset, not sent) or a gateway status of an HTTP upstream. Not a timeout (the wait was spent already), not a closed
- * stdio connection (its child is gone; the next request starts another), not an answer.
+ * reset, not sent) or a gateway status of an HTTP upstream. Not a timeout (the wait was spent already), not an answer,
+ * not a need for the user's consent.
  */
 export function worthRetrying(error: unknown): boolean {
+  if (consentRequiredIn(error)) return false;
   if (error instanceof SdkHttpError) return PASSING_STATUSES.has(error.status);
   if (error instanceof SdkError) return error.code === SdkErrorCode.SendFailed;
-  if (error instanceof UpstreamTimeout || error instanceof ProtocolError || (error as Error)?.name === "AbortError") return false;
-  return typeof (error as { code?: unknown })?.code !== "number";
+  return connectionFailed(error);
 }

@@ -164,6 +164,7 @@ async function connectHost(
     guardrails: options.guardrailsOf?.(firstCaller.server),
     approvals: options.approvals,
     health: options.health,
+    retries: spec.transport === "http",
   };
   const upstreamEvents = events;
   const handler: McpHttpHandler = createMcpHandler(() => forwardingServer(link), {

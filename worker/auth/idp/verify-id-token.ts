@@ -51,6 +51,10 @@ export async function verifyIdToken(
     throw new Error("id_token has several audiences and azp is not this client");
   }
   const text = (value: unknown) => (typeof value === "string" && value !== "" ? value : undefined);
+  if (text(payload.email) && payload.email_verified !== true)
+    console.warn(
+      "sign-in: the identity provider sent an e-mail address not marked email_verified: true; it is ignored (docs/policy.md#who)",
+    );
   return {
     sub: payload.sub as string,
     email: payload.email_verified === true ? text(payload.email) : undefined,
