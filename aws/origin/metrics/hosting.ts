@@ -1,7 +1,7 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { CircuitObserver } from "../hosting/circuit-breaker.ts";
 import type { ChildObserver } from "../hosting/upstream-transport.ts";
-import { UNKNOWN_SERVER } from "./http.ts";
+import { perServer } from "./http.ts";
 
 /** Live stdio children, spawns, exits and crashes per server: an observer for each server's children. */
 export function stdioMetrics(registry: Registry, servers: readonly string[]): (server: string) => ChildObserver {
@@ -31,15 +31,14 @@ export function stdioMetrics(registry: Registry, servers: readonly string[]): (s
     registers: [registry],
   });
 
-  const observers = new Map<string, ChildObserver>();
-  for (const name of [...servers, UNKNOWN_SERVER]) {
+  return perServer<ChildObserver>(servers, (name) => {
     const running = live.labels(name);
     const spawned = spawns.labels(name);
     const exited = exits.labels(name);
     const crashed = crashes.labels(name);
     // Every series exists from the start: a first crash is then an increase from 0, which rate() sees.
     for (const series of [running, spawned, exited, crashed]) series.inc(0);
-    observers.set(name, {
+    return {
       spawned() {
         spawned.inc();
         running.inc();
@@ -49,10 +48,8 @@ export function stdioMetrics(registry: Registry, servers: readonly string[]): (s
         running.dec();
         if (!requested && (code !== 0 || signal !== null)) crashed.inc();
       },
-    });
-  }
-  const unknown = observers.get(UNKNOWN_SERVER) as ChildObserver;
-  return (name) => observers.get(name) ?? unknown;
+    };
+  });
 }
 
 /** Upstream circuits that opened, and the requests they refused at once, per server (aws/origin/hosting/circuit-breaker.ts). */
@@ -70,13 +67,10 @@ export function circuitMetrics(registry: Registry, servers: readonly string[]): 
     labelNames: server,
     registers: [registry],
   });
-  const observers = new Map<string, CircuitObserver>();
-  for (const name of [...servers, UNKNOWN_SERVER]) {
+  return perServer<CircuitObserver>(servers, (name) => {
     const opened = opens.labels(name);
     const refused = refusals.labels(name);
     for (const series of [opened, refused]) series.inc(0);
-    observers.set(name, { opened: () => opened.inc(), refused: () => refused.inc() });
-  }
-  const unknown = observers.get(UNKNOWN_SERVER) as CircuitObserver;
-  return (name) => observers.get(name) ?? unknown;
+    return { opened: () => opened.inc(), refused: () => refused.inc() };
+  });
 }

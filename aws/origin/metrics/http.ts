@@ -12,6 +12,16 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
  */
 export const UNKNOWN_SERVER = "_unknown";
 
+/**
+ * One value per configured server and one for `_unknown`, all made up front (so every series exists from the start);
+ * a look-up of any other name gets the unknown one.
+ */
+export function perServer<T>(servers: readonly string[], make: (name: string) => T): (server: string) => T {
+  const byServer = new Map([...servers, UNKNOWN_SERVER].map((name) => [name, make(name)] as const));
+  const unknown = byServer.get(UNKNOWN_SERVER) as T;
+  return (server) => byServer.get(server) ?? unknown;
+}
+
 export interface McpRequestMetrics {
   /**
    * One request to /servers/<server>/mcp answered: its status, and the seconds until the answer was whole
@@ -41,15 +51,13 @@ export function mcpRequestMetrics(registry: Registry, servers: readonly string[]
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
-  const byServer = new Map<string, ServerSeries>();
-  for (const name of [...servers, UNKNOWN_SERVER]) {
+  const seriesOf = perServer<ServerSeries>(servers, (name) => {
     latency.zero({ server: name });
-    byServer.set(name, { name, latency: latency.labels(name), byStatus: new Map() });
-  }
-  const unknown = byServer.get(UNKNOWN_SERVER) as ServerSeries;
+    return { name, latency: latency.labels(name), byStatus: new Map() };
+  });
   return {
     observe(server, status, seconds) {
-      const series = byServer.get(server) ?? unknown;
+      const series = seriesOf(server);
       let counter = series.byStatus.get(status);
       if (!counter) {
         counter = requests.labels(series.name, String(status));
