@@ -87,6 +87,10 @@ export class ApprovalGate {
     return undefined;
   }
 
+  /**
+   * A later round of an approved call: the same arguments, once. That it is the same tool is checked where the round
+   * resumes (the state's target, in forwarding-server.ts), before anything reaches the upstream.
+   */
   #continued(mark: ForwardState["g"], hash: string, call: GatedCall): undefined {
     this.#forgetExpired();
     if (!mark)
