@@ -3,6 +3,9 @@ import { parseJsonPath } from "../audit-redaction.ts";
 import { parseSharedKeySet } from "../edge-shared-key.ts";
 import { Policy } from "./policy.ts";
 
+/** The longest `relay.inputWaitSeconds`: no input-required state lives longer, so what remembers used ones need not either. */
+export const MAX_INPUT_WAIT_SECONDS = 3600;
+
 /**
  * The configuration model both tiers share. Each key documents itself here; `env-names.ts` lists the
  * environment variable that overrides it, and `load.ts` applies the precedence defaults < file < environment.
@@ -487,7 +490,7 @@ const OriginFields = z.strictObject({
       /** An upstream request with no answer and no progress for this long fails with a clean error. */
       requestTimeoutSeconds: z.number().int().min(1).max(3600).default(300),
       /** A call that asked the client for input (sampling, elicitation, roots) waits this long for the client's retry. */
-      inputWaitSeconds: z.number().int().min(10).max(3600).default(600),
+      inputWaitSeconds: z.number().int().min(10).max(MAX_INPUT_WAIT_SECONDS).default(600),
       /** SSE comment every this many seconds on long responses, so idle-cutting proxies keep them open (0 disables). */
       keepAliveSeconds: z.number().int().min(0).max(300).default(15),
       /**

@@ -14,6 +14,7 @@ import {
   exchangeCode,
   mcpStatus,
   openConsent,
+  register,
   registerClient,
   signedInTokens,
   signInAtIdp,
@@ -50,22 +51,7 @@ describe("authorization at the edge", () => {
   });
 
   it("refuses an authorization request without a code_challenge, from a confidential client too", async () => {
-    const registered = await callEdge("/register", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        client_name: "Confidential client",
-        redirect_uris: [CLIENT_REDIRECT],
-        token_endpoint_auth_method: "client_secret_basic",
-        grant_types: ["authorization_code", "refresh_token"],
-        response_types: ["code"],
-      }),
-    });
-    expect(registered.status).toBe(201);
-    const { client_id: clientId, client_secret: secret } = (await registered.json()) as {
-      client_id: string;
-      client_secret?: string;
-    };
+    const { client_id: clientId, client_secret: secret } = await register("Confidential client", "client_secret_basic");
     expect(secret).toBeTruthy();
     const url = new URL(authorizeUrl(clientId, "unused"), PUBLIC_URL);
     url.searchParams.delete("code_challenge");

@@ -8,21 +8,27 @@ import { pkcePair } from "./pkce.ts";
 export const CLIENT_REDIRECT = "http://127.0.0.1:33418/callback";
 export const EDGE_CALLBACK = `${PUBLIC_URL}/callback`;
 
-export async function registerClient(name = "Test client"): Promise<string> {
+/** A dynamic registration, public (`none`) unless told otherwise: the registered client as the edge answers it. */
+export async function register(
+  name = "Test client",
+  tokenEndpointAuthMethod = "none",
+): Promise<{ client_id: string; client_secret?: string }> {
   const response = await callEdge("/register", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
       client_name: name,
       redirect_uris: [CLIENT_REDIRECT],
-      token_endpoint_auth_method: "none",
+      token_endpoint_auth_method: tokenEndpointAuthMethod,
       grant_types: ["authorization_code", "refresh_token"],
       response_types: ["code"],
     }),
   });
   expect(response.status).toBe(201);
-  return ((await response.json()) as { client_id: string }).client_id;
+  return (await response.json()) as { client_id: string; client_secret?: string };
 }
+
+export const registerClient = async (name = "Test client"): Promise<string> => (await register(name)).client_id;
 
 export function authorizeUrl(clientId: string, challenge: string, overrides: Record<string, string> = {}): string {
   const params = new URLSearchParams({

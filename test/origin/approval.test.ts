@@ -169,9 +169,9 @@ describe("require_approval: the later rounds of an approved call", () => {
   afterAll(() => fixturePool.close());
 
   const CLIENT = { elicitation: { form: {} }, sampling: {} };
-  async function send(server: string, params: Record<string, unknown>): Promise<Answer> {
+  async function send(server: string, params: Record<string, unknown>, policy = gateEverything): Promise<Answer> {
     const request = modernRequest("tools/call", params, { capabilities: CLIENT });
-    const response = await serveMcp(fixturePool, server, { ...who, server }, request, gateEverything);
+    const response = await serveMcp(fixturePool, server, { ...who, server }, request, policy);
     return ((await messagesOf(response)) as Answer[]).find((message) => message.result || message.error) as Answer;
   }
   /** The tool called, approved, and answered up to its upstream's own question: the state that continues it. */
@@ -236,6 +236,24 @@ describe("require_approval: the later rounds of an approved call", () => {
     });
     expect(done.result?.content?.[0]?.text).toBeDefined();
     expect(done.error).toBeUndefined();
+  });
+
+  it("refuses a later round of a call begun before the policy asked for approval (it carries no approval)", async () => {
+    const allowEverything = Policy.parse({ rules: [{ effect: "allow", who: { everyone: true }, servers: ["*"] }] });
+    const tool = "test_input_required_result_request_state";
+    const asked = await send("modern", { name: tool, arguments: {} }, allowEverything);
+    expect(Object.keys(asked.result?.inputRequests ?? {})).toEqual(["confirm"]);
+    const confirm = { confirm: { action: "accept", content: { confirmed: true } } };
+    const later = await send("modern", {
+      name: tool,
+      arguments: {},
+      requestState: asked.result?.requestState,
+      inputResponses: confirm,
+    });
+    expect(later.error).toEqual({
+      code: -32006,
+      message: "not approved: this continues a call that was not approved (the policy changed since); call again to be asked",
+    });
   });
 
   it("audits one approval per call", () => {

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { CLIENT_CAPABILITIES_META_KEY, ProtocolError, type ServerContext } from "@modelcontextprotocol/server";
 import canonicalize from "canonicalize";
 import type { AuditEvent } from "../../../contract/audit-event.ts";
+import { MAX_INPUT_WAIT_SECONDS } from "../../../contract/config/schema.ts";
 import type { ForwardState, ForwardStateCodec } from "../hosting/request-state.ts";
 
 /** The key of the gateway's own question among a round's input requests (never an upstream's). */
@@ -11,8 +12,8 @@ export const APPROVAL_REFUSED_CODE = -32006;
 
 /** How long a user has to answer, and how long an approval stays usable. */
 const APPROVAL_TTL_MS = 5 * 60_000;
-/** How long a used continuation nonce is remembered: as long as any requestState lives (relay.inputWaitSeconds at most). */
-const CONTINUATION_MEMORY_MS = 3_600_000;
+/** How long a used continuation nonce is remembered: as long as any requestState may live. */
+const CONTINUATION_MEMORY_MS = MAX_INPUT_WAIT_SECONDS * 1000;
 /** Arguments shown in the prompt are cut past this many characters. */
 const SHOWN_ARGUMENTS = 2_000;
 
