@@ -3,12 +3,15 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 /**
- * `--help` and command-line mistakes of `npm run pins`, `npm run upstream-connections` and `npm run keygen`: the usage
+ * `--help` and command-line mistakes of the operators' commands (`npm run audit`, `policy`, `pins`,
+ * `upstream-connections`, `keygen`): the usage
  * on stdout with exit 0 for `--help`/`-h`; a one-line reason and the usage with exit 2, never a stack trace, for an
- * unknown option. No database: neither needs one, so DATABASE_URL is unset.
+ * unknown option. No database: none of this needs one, so DATABASE_URL is unset.
  */
 const path = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
 const CLIS = {
+  audit: path("../../aws/origin/audit/cli.ts"),
+  policy: path("../../aws/origin/policy/cli.ts"),
   pins: path("../../aws/origin/pinning/cli.ts"),
   "upstream-connections": path("../../aws/origin/vault/cli.ts"),
   keygen: path("../../scripts/keygen.ts"),

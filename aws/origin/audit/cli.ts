@@ -12,7 +12,7 @@ import { verifyCommand } from "./verify/verify-command.ts";
  * `npm run audit -- search [filters] [--format csv|json] > out.csv`, `npm run audit -- purge --older-than-days N
  * [--dry-run]` and `npm run audit -- verify [--public-key FILE]…`, against DATABASE_URL. Data goes to stdout only;
  * progress and messages to stderr. Exit codes: 0 done, 1 failed (database unreachable, DATABASE_URL unset), 2 bad
- * arguments, 3 verify found tampering.
+ * arguments, 3 verify found tampering. `--help` (`-h`) prints the usage on stdout.
  */
 
 const USAGE = `usage:
@@ -21,6 +21,8 @@ const USAGE = `usage:
   npm run audit -- purge --older-than-days N [--dry-run]
   npm run audit -- verify [--public-key FILE]… [--page-size N]
 DATABASE_URL names the PostgreSQL database (postgres://user:password@host:5432/name).`;
+
+const HELP = new Set(["help", "--help", "-h"]);
 
 /** A mistake in the command line: exit code 2 with the message. */
 class UsageError extends Error {}
@@ -32,9 +34,13 @@ async function main(argv: string[]): Promise<number> {
     if (command === "search") return await withDatabase(searchCommand(rest));
     if (command === "purge") return await withDatabase(purgeCommand(rest));
     if (command === "verify") return await withDatabase(verifyOptions(rest));
-    if (command === "help" || command === "--help" || command === undefined) {
+    if (command === undefined) {
       console.error(USAGE);
-      return command === undefined ? 2 : 0;
+      return 2;
+    }
+    if (HELP.has(command)) {
+      console.log(USAGE);
+      return 0;
     }
     throw new UsageError(`unknown command "${command}": expected search, purge or verify`);
   } catch (error) {

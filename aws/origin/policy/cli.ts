@@ -27,8 +27,8 @@ class UsageError extends Error {}
 async function main(argv: string[]): Promise<number> {
   try {
     const [command, ...rest] = argv;
-    if (command === "help" || command === "--help") {
-      console.error(USAGE);
+    if (command === "help" || command === "--help" || command === "-h") {
+      console.log(USAGE);
       return EXIT.unchanged;
     }
     if (command !== "dry-run") throw new UsageError(`unknown command "${command ?? ""}": expected dry-run`);
