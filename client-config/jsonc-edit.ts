@@ -112,11 +112,6 @@ export function holdsAnyKey(text: string, edit: KeyedEdit): boolean {
   return Object.keys(edit.values).some((key) => findNodeAtLocation(root, [...edit.parent, key]) !== undefined);
 }
 
-/** The whole document's value, for callers that compare meaning rather than text. */
-export function parseValue(text: string): unknown {
-  return text.trim() === "" ? {} : getNodeValue(parseObject(text));
-}
-
 function parseObject(text: string): Node {
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
