@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../local/free-port.ts";
 import { startIdp } from "../../local/idp/start-idp.ts";
-import { startLocalSystem } from "../../local/system.ts";
 import { startWranglerDev } from "../../local/wrangler-dev.ts";
 import { generateEdgeSigningKey } from "../../scripts/keygen.ts";
+import { startTestSystem } from "../e2e/local-system.ts";
 
 export const COMPANY = "Example Corp";
 export const SERVERS = ["everything", "filesystem"];
@@ -79,33 +79,6 @@ export interface SystemUnderTest {
  * picker, so the test chooses who signs in; admins are the `ops` group) for pages that show data from the origin.
  */
 export async function startSystemUnderTest(): Promise<SystemUnderTest> {
-  const dataDir = await mkdtemp(join(tmpdir(), "mcp-edge-browser-system-"));
-  const output: string[] = [];
-  const ports = {
-    edge: await freePort(),
-    edgeInspector: await freePort(),
-    origin: await freePort(),
-    idp: await freePort(),
-    database: await freePort(),
-  };
-  try {
-    const system = await startLocalSystem({
-      ports,
-      dataDir,
-      autoSignIn: false,
-      log: (part, line) => output.push(`[${part}] ${line}`),
-    });
-    return {
-      edgeUrl: system.edgeUrl,
-      databaseUrl: system.databaseUrl,
-      close: async () => {
-        await system.close();
-        await rm(dataDir, { recursive: true, force: true });
-      },
-    };
-  } catch (error) {
-    console.error(output.join("\n"));
-    await rm(dataDir, { recursive: true, force: true });
-    throw error;
-  }
+  const system = await startTestSystem({ autoSignIn: false });
+  return { edgeUrl: system.edgeUrl, databaseUrl: system.databaseUrl, close: system.close };
 }

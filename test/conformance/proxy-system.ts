@@ -1,9 +1,5 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Client, StreamableHTTPClientTransport, UnauthorizedError } from "@modelcontextprotocol/client";
-import { freePort } from "../../local/free-port.ts";
-import { startLocalSystem } from "../../local/system.ts";
+import { startTestSystem } from "../e2e/local-system.ts";
 import { InMemoryOAuthProvider } from "../e2e/oauth-client.ts";
 import { type FixtureEra, stdioFixtureCommand } from "../fixtures/conformance-upstream/launch.ts";
 import { startTokenForwarder, type TokenForwarder } from "./token-forwarder.ts";
@@ -16,8 +12,8 @@ export interface ProxySystem {
   edgeUrl: string;
   /** Per upstream, the forwarder URL a conformance run targets (it adds the token and reaches `<edge>/mcp/<name>`). */
   forwarders: Record<UpstreamName, TokenForwarder>;
-  /** Everything the system's parts printed so far, for diagnosing a failure. */
-  output: string[];
+  /** What the system's parts printed so far (the latest lines), for diagnosing a failure. */
+  output(): readonly string[];
   close(): Promise<void>;
 }
 
@@ -53,38 +49,27 @@ async function signIn(resource: URL): Promise<string> {
  * and starts a token forwarder for each.
  */
 export async function startProxySystem(): Promise<ProxySystem> {
-  const dataDir = await mkdtemp(join(tmpdir(), "mcp-edge-conformance-"));
-  const output: string[] = [];
-  const ports = {
-    edge: await freePort(),
-    edgeInspector: await freePort(),
-    origin: await freePort(),
-    idp: await freePort(),
-    database: await freePort(),
-  };
-  let stopSystem: (() => Promise<void>) | undefined;
+  const system = await startTestSystem({
+    originFile: { path: "conformance through the proxy", content: { servers: upstreamServers() } },
+  });
   const forwarders: Partial<Record<UpstreamName, TokenForwarder>> = {};
   const close = async () => {
     await Promise.all(Object.values(forwarders).map((forwarder) => forwarder.close()));
-    await stopSystem?.();
-    await rm(dataDir, { recursive: true, force: true });
+    await system.close();
   };
   try {
-    const system = await startLocalSystem({
-      ports,
-      dataDir,
-      databaseUrl: process.env.DATABASE_URL || undefined,
-      originFile: { path: "conformance through the proxy", content: { servers: upstreamServers() } },
-      log: (part, line) => output.push(`[${part}] ${line}`),
-    });
-    stopSystem = system.close;
     for (const name of Object.keys(UPSTREAMS) as UpstreamName[]) {
       const target = new URL(`${system.edgeUrl}/mcp/${name}`);
       forwarders[name] = await startTokenForwarder({ target: target.toString(), accessToken: await signIn(target) });
     }
-    return { edgeUrl: system.edgeUrl, forwarders: forwarders as Record<UpstreamName, TokenForwarder>, output, close };
+    return {
+      edgeUrl: system.edgeUrl,
+      forwarders: forwarders as Record<UpstreamName, TokenForwarder>,
+      output: system.output,
+      close,
+    };
   } catch (error) {
-    console.error(output.join("\n"));
+    console.error(system.output().join("\n"));
     await close();
     throw error;
   }

@@ -9,7 +9,7 @@ console.log(`edge: ${system.edgeUrl}`);
 for (const [name, forwarder] of Object.entries(system.forwarders)) {
   console.log(`${name}: ${forwarder.url} -> ${system.edgeUrl}/mcp/${name}`);
 }
-if (process.argv.includes("--verbose")) for (const line of system.output) console.log(line);
+if (process.argv.includes("--verbose")) for (const line of system.output()) console.log(line);
 const stop = async () => {
   await system.close();
   process.exit(0);
