@@ -2,7 +2,7 @@ import { describe, expect, inject, it } from "vitest";
 import { callEdge, PUBLIC_URL } from "./edge-env.ts";
 import type { ServedDocument } from "./node/cimd-setup.ts";
 import { pkcePair } from "./pkce.ts";
-import { authorizeUrl, CLIENT_REDIRECT, cookiesOf, signInAtIdp } from "./sign-in.ts";
+import { authorizeUrl, CLIENT_REDIRECT, codeExchange, cookiesOf, signInAtIdp } from "./sign-in.ts";
 
 // Client ID Metadata Documents served by a real https host on loopback (node/cimd-setup.ts). Loopback is refused
 // by the SSRF rule, so these tests name it in `oauth.cimdAllowedHosts`, exactly as local development would.
@@ -64,22 +64,7 @@ describe("Client ID Metadata Documents", () => {
       ALLOW_LOCALHOST,
     );
     const code = new URL(callback.headers.get("location") ?? "").searchParams.get("code") ?? "";
-    const token = await callEdge(
-      "/oauth/token",
-      {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({
-          grant_type: "authorization_code",
-          code,
-          redirect_uri: CLIENT_REDIRECT,
-          client_id: clientId,
-          code_verifier: pkce.verifier,
-          resource: `${PUBLIC_URL}/mcp`,
-        }),
-      },
-      ALLOW_LOCALHOST,
-    );
+    const token = await callEdge("/oauth/token", codeExchange(clientId, code, pkce.verifier), ALLOW_LOCALHOST);
     expect(token.status).toBe(200);
     expect(((await token.json()) as { access_token?: string }).access_token).toBeTruthy();
   });

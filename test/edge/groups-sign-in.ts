@@ -1,7 +1,7 @@
 import { expect, inject } from "vitest";
-import { callEdge, PUBLIC_URL } from "./edge-env.ts";
+import { callEdge } from "./edge-env.ts";
 import { pkcePair } from "./pkce.ts";
-import { authorizeUrl, CLIENT_REDIRECT, cookiesOf, signInAtIdp } from "./sign-in.ts";
+import { authorizeUrl, CLIENT_REDIRECT, codeExchange, cookiesOf, signInAtIdp } from "./sign-in.ts";
 
 // The group tests' sign-in: the authorization steps of sign-in.ts, each made with the test's own edge variables
 // (groups source, admin groups, an origin of its own).
@@ -67,18 +67,7 @@ export async function signedIn(edge: GroupsEdge, scope = "mcp"): Promise<Granted
   const { callback, clientId, verifier } = await signInThrough(edge, scope);
   expect(callback.status).toBe(302);
   const code = new URL(callback.headers.get("location") ?? "").searchParams.get("code") ?? "";
-  const response = await edge.call("/oauth/token", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "authorization_code",
-      code,
-      redirect_uri: CLIENT_REDIRECT,
-      client_id: clientId,
-      code_verifier: verifier,
-      resource: `${PUBLIC_URL}/mcp`,
-    }),
-  });
+  const response = await edge.call("/oauth/token", codeExchange(clientId, code, verifier));
   expect(response.status).toBe(200);
   return { ...((await response.json()) as GrantedTokens), clientId };
 }

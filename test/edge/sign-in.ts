@@ -79,19 +79,22 @@ export async function signInAtIdp(idpUrl: string): Promise<URL> {
   return finalUrl;
 }
 
-export const exchangeCode = (clientId: string, code: string, verifier: string, resource = `${PUBLIC_URL}/mcp`) =>
-  callEdge("/oauth/token", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "authorization_code",
-      code,
-      redirect_uri: CLIENT_REDIRECT,
-      client_id: clientId,
-      code_verifier: verifier,
-      resource,
-    }),
-  });
+/** The token request that redeems an authorization code (RFC 6749 §4.1.3), with its PKCE verifier and resource. */
+export const codeExchange = (clientId: string, code: string, verifier: string, resource = `${PUBLIC_URL}/mcp`) => ({
+  method: "POST",
+  headers: { "content-type": "application/x-www-form-urlencoded" },
+  body: new URLSearchParams({
+    grant_type: "authorization_code",
+    code,
+    redirect_uri: CLIENT_REDIRECT,
+    client_id: clientId,
+    code_verifier: verifier,
+    resource,
+  }),
+});
+
+export const exchangeCode = (clientId: string, code: string, verifier: string, resource?: string) =>
+  callEdge("/oauth/token", codeExchange(clientId, code, verifier, resource));
 
 /** Consent, IdP sign-in and callback for a registered client: the edge's authorization code. */
 export async function authorizationCode(clientId: string, challenge: string, resource = `${PUBLIC_URL}/mcp`): Promise<string> {
