@@ -1,5 +1,5 @@
 import { AuditOutcome } from "./audit-event.ts";
-import { POLICY_DENIED_CODE } from "./config/policy.ts";
+import { CALL_LIMIT_CODE, POLICY_DENIED_CODE } from "./config/policy.ts";
 
 /** How an MCP request ended, read from its JSON-RPC answer. Both tiers judge an answer with this one function. */
 export interface AnswerOutcome {
@@ -12,6 +12,9 @@ export interface AnswerOutcome {
  * audits it and relays the body as it is, without reading it. The edge never passes it on to the client.
  */
 export const ANSWER_OUTCOME_HEADER = "mcp-answer-outcome";
+
+/** The JSON-RPC codes of a request the policy refused: a rule denies it, or a `limit` rule's budget is spent. */
+const REFUSED_BY_POLICY: ReadonlySet<number> = new Set([POLICY_DENIED_CODE, CALL_LIMIT_CODE]);
 
 /**
  * The outcome a JSON-RPC message (as text, or parsed) states, if it is the answer to `requestId` (any id when that is
@@ -28,7 +31,7 @@ export function outcomeOfAnswer(data: string | object, requestId?: string | numb
   if (requestId !== undefined && message.id !== requestId) return undefined;
   if (message.error) {
     const errorCode = typeof message.error.code === "number" ? message.error.code : undefined;
-    return { outcome: errorCode === POLICY_DENIED_CODE ? "denied" : "error", errorCode };
+    return { outcome: errorCode !== undefined && REFUSED_BY_POLICY.has(errorCode) ? "denied" : "error", errorCode };
   }
   if (message.result?.isError === true) return { outcome: "tool_error" };
   return message.result === undefined ? undefined : { outcome: "ok" };

@@ -22,6 +22,7 @@ import { createOriginMetrics } from "./metrics/registry.ts";
 import { metricsOnlyApp } from "./metrics/route.ts";
 import { originPins, PIN_POLL_MS } from "./pinning/origin-pins.ts";
 import { ApprovalGate } from "./policy/approval-gate.ts";
+import { CallLimits } from "./policy/call-limits.ts";
 import { policyProblems } from "./policy/check-policy.ts";
 import { createBoundReplayGuard } from "./trust/bound-replay-guard.ts";
 import { edgeKeys } from "./trust/jwks.ts";
@@ -86,6 +87,7 @@ export async function startOrigin(
       pins,
       guardrailsOf: (server) => guardrails.get(server),
       approvals,
+      callLimits: new CallLimits(),
       upstreamOAuth,
       googleTokens: config.google && googleUserTokens(config.google, options.awsCredentials),
     },

@@ -37,14 +37,27 @@ const Annotations = z.strictObject({
   openWorldHint: z.boolean().optional(),
 });
 
-export const PolicyRule = z.strictObject({
+/**
+ * How many calls a `limit` rule lets each user make of what it covers: at most `calls` in `seconds`, the budget
+ * shared by every tool the rule covers (one rule per tool gives each tool its own).
+ */
+export const CallLimit = z.strictObject({
+  calls: z.number().int().min(1).max(1_000_000),
+  seconds: z.number().int().min(1).max(86_400),
+});
+export type CallLimit = z.infer<typeof CallLimit>;
+
+const PolicyRuleFields = z.strictObject({
   /** Shown in refusals and the audit trail, so say why the rule exists. */
   description: z.string().max(200).optional(),
   /**
-   * `allow`, `deny`, or `require_approval`: the tools the rule covers (among those another rule allows) are called
-   * only after the calling user confirms each call in a prompt the gateway shows (docs/policy.md).
+   * `allow`, `deny`, `require_approval`: the tools the rule covers (among those another rule allows) are called
+   * only after the calling user confirms each call in a prompt the gateway shows, or `limit`: they are called at
+   * most as often as `limit` says, per user (docs/policy.md).
    */
-  effect: z.enum(["allow", "deny", "require_approval"]),
+  effect: z.enum(["allow", "deny", "require_approval", "limit"]),
+  /** With `"effect": "limit"` only: how often. */
+  limit: CallLimit.optional(),
   who: Who,
   /** Server names (globs) the rule is about. */
   servers: z.array(NameGlob).min(1),
@@ -52,6 +65,11 @@ export const PolicyRule = z.strictObject({
   tools: z.array(NameGlob).min(1).optional(),
   /** The rule is about the tools with these annotations only (for example `{ "destructiveHint": true }`). */
   annotations: Annotations.optional(),
+});
+
+export const PolicyRule = PolicyRuleFields.refine((rule) => (rule.effect === "limit") === (rule.limit !== undefined), {
+  message: 'a rule with "effect": "limit" needs "limit": { "calls": N, "seconds": S }, and no other rule takes one',
+  path: ["limit"],
 });
 export type PolicyRule = z.infer<typeof PolicyRule>;
 
@@ -63,3 +81,6 @@ export type Policy = z.infer<typeof Policy>;
 
 /** The JSON-RPC error code of a request refused by policy (in the implementation-defined server error range). */
 export const POLICY_DENIED_CODE = -32003;
+
+/** The JSON-RPC error code of a tool call over a `limit` rule's budget; its `data.retryAfterSeconds` says when to try again. */
+export const CALL_LIMIT_CODE = -32008;

@@ -11,6 +11,16 @@ describe("the outcome of a JSON-RPC answer", () => {
     });
   });
 
+  it("is denied for a refusal by policy: a rule that denies (-32003) or a spent limit (-32008), and no other code", () => {
+    for (const code of [-32003, -32008]) {
+      expect(outcomeOfAnswer(`{"jsonrpc":"2.0","id":1,"error":{"code":${code},"message":"refused by policy"}}`)).toEqual({
+        outcome: "denied",
+        errorCode: code,
+      });
+    }
+    expect(outcomeOfAnswer('{"jsonrpc":"2.0","id":1,"error":{"code":-32006,"message":"not approved"}}')?.outcome).toBe("error");
+  });
+
   it("is no answer for another id, a request of the server's that reuses the id, or text that is not JSON", () => {
     expect(outcomeOfAnswer('{"jsonrpc":"2.0","id":2,"result":{}}', 1)).toBeUndefined();
     expect(outcomeOfAnswer('{"jsonrpc":"2.0","id":1,"method":"sampling/createMessage","params":{}}', 1)).toBeUndefined();

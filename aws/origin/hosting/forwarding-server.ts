@@ -14,6 +14,7 @@ import { relayedCapabilities } from "../../../contract/relayed-capabilities.ts";
 import type { GuardrailChain } from "../guardrails/chain.ts";
 import type { HostPins } from "../pinning/host-pins.ts";
 import { APPROVAL_INPUT_KEY, type ApprovalGate, ApprovalRefused, argumentsHash } from "../policy/approval-gate.ts";
+import type { CallLimits } from "../policy/call-limits.ts";
 import { requireToolAllowed, type ToolAccess, visibleTools } from "../policy/tool-access.ts";
 import { askConsent, CONSENT_INPUT_KEY } from "../upstream-auth/consent.ts";
 import type { UpstreamHealth } from "./circuit-breaker.ts";
@@ -50,6 +51,8 @@ export interface UpstreamLink {
   guardrails?: GuardrailChain;
   /** Asks users to confirm calls the policy marks `require_approval` (absent: such calls are refused). */
   approvals?: ApprovalGate;
+  /** Counts calls against the policy's `limit` rules (absent: such rules limit nothing). */
+  callLimits?: CallLimits;
   /** Told whether each request reached the upstream (absent: nobody counts). */
   health?: UpstreamHealth;
   /** A request that may be repeated is sent again after a failure on the way (HTTP upstreams; a stdio child's pipe does not come back). */
@@ -115,14 +118,9 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
     link.pins.requireServer();
     let approvedArguments: string | undefined;
     if (request.method === "tools/call") {
-      await link.toolSchemas.ensureLoaded();
-      const name = String(request.params.name);
-      const approvalRule = requireToolAllowed(access, { name, annotations: link.toolSchemas.annotations(name) });
-      await link.pins.requireTool(link.toolSchemas.definition(name));
-      const asking = approvalRule && (await askApproval(link, request, ctx, approvalRule));
-      if (asking) return asking;
-      // As the client sent them (before any guardrail rewrites them): what its later rounds must repeat.
-      if (approvalRule) approvedArguments = argumentsHash((request.params.arguments ?? {}) as Params);
+      const admitted = await admitToolCall(link, request, ctx, access);
+      if (admitted.asking) return admitted.asking;
+      approvedArguments = admitted.approvedArguments;
     }
     if (request.method === "prompts/get") link.pins.requirePrompt(String(request.params.name));
     const guarded =
@@ -147,6 +145,30 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
     link.inflight.delete(output);
     await output.flushed();
   }
+}
+
+/**
+ * What the policy and the pinned definitions ask of a tool call before it goes upstream: a refusal (thrown), the
+ * approval round to answer with, or the go-ahead (with the approved arguments' hash that later rounds must repeat).
+ */
+async function admitToolCall(
+  link: UpstreamLink,
+  request: Forwarded,
+  ctx: ServerContext,
+  access: ToolAccess | undefined,
+): Promise<{ asking?: Params; approvedArguments?: string }> {
+  await link.toolSchemas.ensureLoaded();
+  const name = String(request.params.name);
+  const { approval, limits = [] } = requireToolAllowed(access, { name, annotations: link.toolSchemas.annotations(name) });
+  await link.pins.requireTool(link.toolSchemas.definition(name));
+  // A call over its budget is refused before anyone is asked to approve it, and counted once it is let through.
+  const budget = limits.length > 0 && beginsAtUpstream(ctx) ? link.callLimits : undefined;
+  budget?.check(callerOf(ctx).sub, limits);
+  const asking = approval && (await askApproval(link, request, ctx, approval));
+  if (asking) return { asking };
+  budget?.take(callerOf(ctx).sub, limits);
+  // As the client sent them (before any guardrail rewrites them): what its later rounds must repeat.
+  return { approvedArguments: approval && argumentsHash((request.params.arguments ?? {}) as Params) };
 }
 
 /**
@@ -249,17 +271,26 @@ function missingCapabilities(asks: UpstreamAsk[], declared: Params | undefined):
   return missing.length > 0 ? Object.fromEntries(missing.map((capability) => [capability as string, {}])) : undefined;
 }
 
+/**
+ * Whether this round starts the call at the upstream: not a later round of an exchange the proxy holds (`x`) or of
+ * the upstream's own input request (`u`). A call is counted against its limits once, however many rounds it takes.
+ */
+const beginsAtUpstream = (ctx: ServerContext) => {
+  const state = ctx.mcpReq.requestState<ForwardState>();
+  return !state?.x && !state?.u;
+};
+
 /** The gateway's own approval round for a call the policy marks require_approval, or undefined once approved. */
 function askApproval(link: UpstreamLink, request: Forwarded, ctx: ServerContext, rule: string): Promise<Params | undefined> {
   if (!link.approvals)
     throw new ApprovalRefused(`calling "${String(request.params.name)}" needs approval (${rule}), and this origin asks no one`);
-  const extra = (ctx.http?.authInfo?.extra ?? {}) as { sub?: string; email?: string; server?: string };
+  const caller = callerOf(ctx);
   const call = {
-    server: extra.server ?? "",
+    server: caller.server,
     tool: String(request.params.name),
     args: (request.params.arguments ?? {}) as Params,
     rule,
-    user: { sub: extra.sub ?? "", email: extra.email, clientId: ctx.http?.authInfo?.clientId },
+    user: { sub: caller.sub, email: caller.email, clientId: ctx.http?.authInfo?.clientId },
   };
   return link.approvals.check(ctx, link.stateCodec, targetOf(request.method, request.params), call);
 }
@@ -267,10 +298,16 @@ function askApproval(link: UpstreamLink, request: Forwarded, ctx: ServerContext,
 /** A tool call as its server's guardrails see it: its arguments on the way in, its result on the way out. */
 function guardedCall(link: UpstreamLink, request: Forwarded, ctx: ServerContext) {
   const chain = link.guardrails as GuardrailChain;
-  const extra = (ctx.http?.authInfo?.extra ?? {}) as { sub?: string; server?: string };
-  const call = { server: extra.server ?? "", tool: String(request.params.name), user: { sub: extra.sub ?? "" } };
+  const caller = callerOf(ctx);
+  const call = { server: caller.server, tool: String(request.params.name), user: { sub: caller.sub } };
   const args = (request.params.arguments ?? {}) as Params;
   return { arguments: () => chain.arguments(call, args), result: (result: Params) => chain.result(call, result) };
+}
+
+/** Who calls, and on which server, as the origin's route put them in the request's auth info. */
+function callerOf(ctx: ServerContext): { sub: string; email?: string; server: string } {
+  const extra = (ctx.http?.authInfo?.extra ?? {}) as { sub?: string; email?: string; server?: string };
+  return { sub: extra.sub ?? "", email: extra.email, server: extra.server ?? "" };
 }
 
 /** The caller's tool access for this request, as the origin's route put it beside the caller's identity. */

@@ -6,6 +6,7 @@ import type { UpstreamIdentity } from "../identity/upstream-identity.ts";
 import type { DefinitionPins } from "../pinning/definition-pins.ts";
 import { HostPins } from "../pinning/host-pins.ts";
 import type { ApprovalGate } from "../policy/approval-gate.ts";
+import type { CallLimits } from "../policy/call-limits.ts";
 import type { ToolAccess } from "../policy/tool-access.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
 import { oauthHost } from "../upstream-auth/oauth-host.ts";
@@ -73,6 +74,8 @@ export interface HostOptions {
   guardrailsOf?: (server: string) => GuardrailChain | undefined;
   /** Asks users to confirm the calls the policy marks `require_approval`. */
   approvals?: ApprovalGate;
+  /** Counts users' calls against the policy's `limit` rules (one per origin instance, shared by every server). */
+  callLimits?: CallLimits;
   /**
    * The connection serves every user (`sharing: "shared"`). The upstream's log messages and a 2025-era upstream's
    * mid-call questions name no request, so they cannot be told apart by user: none is relayed.
@@ -163,6 +166,7 @@ async function connectHost(
     pins: pins.host,
     guardrails: options.guardrailsOf?.(firstCaller.server),
     approvals: options.approvals,
+    callLimits: options.callLimits,
     health: options.health,
     retries: spec.transport === "http",
   };

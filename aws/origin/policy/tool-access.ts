@@ -1,6 +1,6 @@
 import { ProtocolError } from "@modelcontextprotocol/server";
 import { POLICY_DENIED_CODE } from "../../../contract/config/policy.ts";
-import type { Decision, ToolFacts, UserPolicy } from "./user-policy.ts";
+import type { Decision, LimitingRule, ToolFacts, UserPolicy } from "./user-policy.ts";
 
 /** What one user may do with the tools of one server: the policy, bound to both. */
 export type ToolAccess = (tool: ToolFacts) => Decision;
@@ -19,12 +19,15 @@ export function visibleTools<R extends { tools?: unknown }>(result: R, access: T
 
 /**
  * Refuses, before it reaches the upstream, a call the policy does not allow (the error says it is policy); else
- * the rule that asks the user to confirm the call first, if one does.
+ * what the policy asks of the call: the rule that has the user confirm it first, and the rules that limit how often.
  */
-export function requireToolAllowed(access: ToolAccess | undefined, tool: ToolFacts): string | undefined {
+export function requireToolAllowed(
+  access: ToolAccess | undefined,
+  tool: ToolFacts,
+): { approval?: string; limits?: readonly LimitingRule[] } {
   const decision = access?.(tool);
   if (decision && !decision.allowed) throw new PolicyRefusal(decision.reason);
-  return decision?.approval;
+  return { approval: decision?.approval, limits: decision?.limits };
 }
 
 /** A request refused by policy: JSON-RPC error -32003, whose message names the rule or its absence. */

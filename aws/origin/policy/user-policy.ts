@@ -1,4 +1,4 @@
-import type { Policy, PolicyRule } from "../../../contract/config/policy.ts";
+import type { CallLimit, Policy, PolicyRule } from "../../../contract/config/policy.ts";
 import { type AnnotationName, annotationValue } from "./annotations.ts";
 import { nameMatcher } from "./name-glob.ts";
 
@@ -14,8 +14,18 @@ export interface ToolFacts {
   annotations?: Record<string, unknown>;
 }
 
-/** Allowed (each call first confirmed by the user when `approval` names the rule that asks for it), or refused. */
-export type Decision = { allowed: true; approval?: string } | { allowed: false; reason: string };
+/** A `limit` rule as it applies to one call: which rule (its budget is its own), and how often. */
+export interface LimitingRule extends CallLimit {
+  /** The rule's place in the policy, which keys its budget. */
+  index: number;
+  label: string;
+}
+
+/**
+ * Allowed (each call first confirmed by the user when `approval` names the rule that asks for it, and counted
+ * against the budget of each rule in `limits`), or refused.
+ */
+export type Decision = { allowed: true; approval?: string; limits?: LimitingRule[] } | { allowed: false; reason: string };
 
 /** What one user may use. */
 export interface UserPolicy {
@@ -32,6 +42,7 @@ const EVERYTHING: UserPolicy = { server: () => ALLOWED, tool: () => ALLOWED };
 
 interface CompiledRule {
   rule: PolicyRule;
+  index: number;
   server: (name: string) => boolean;
   tool?: (name: string) => boolean;
   label: string;
@@ -44,6 +55,7 @@ function compile(policy: Policy): CompiledRule[] {
   if (!rules) {
     rules = policy.rules.map((rule, index) => ({
       rule,
+      index,
       server: nameMatcher(rule.servers),
       tool: rule.tools && nameMatcher(rule.tools),
       label: rule.description ? `rule ${index + 1} ("${rule.description}")` : `rule ${index + 1}`,
@@ -63,6 +75,7 @@ export function userPolicy(policy: Policy | undefined, subject: PolicySubject): 
   const allows = mine.filter(({ rule }) => rule.effect === "allow");
   const denies = mine.filter(({ rule }) => rule.effect === "deny");
   const approvals = mine.filter(({ rule }) => rule.effect === "require_approval");
+  const limits = mine.filter(({ rule }) => rule.effect === "limit");
 
   const server = (name: string): Decision => {
     const deniedBy = denies.find((rule) => rule.server(name) && !rule.tool && !rule.rule.annotations);
@@ -81,10 +94,18 @@ export function userPolicy(policy: Policy | undefined, subject: PolicySubject): 
         return { allowed: false, reason: `no policy rule allows you to use tool "${tool.name}" on server "${serverName}"` };
       }
       const asking = approvals.find((rule) => covers(rule, serverName, tool));
-      return asking ? { allowed: true, approval: asking.label } : ALLOWED;
+      const limiting = limits.filter((rule) => covers(rule, serverName, tool)).map(limitingRule);
+      if (!asking && limiting.length === 0) return ALLOWED;
+      return { allowed: true, approval: asking?.label, limits: limiting.length > 0 ? limiting : undefined };
     },
   };
 }
+
+const limitingRule = ({ rule, index, label }: CompiledRule): LimitingRule => ({
+  index,
+  label,
+  ...(rule.limit as CallLimit),
+});
 
 function covers(compiledRule: CompiledRule, server: string, tool: ToolFacts): boolean {
   const { rule } = compiledRule;
