@@ -139,6 +139,11 @@ describe("allowed domains", () => {
   it("refuses a verified address of another domain at another provider", () => {
     expect(domainRefusal(withDomains(ISSUER), user({ email: "guest@other.example" }))).toMatch(/other.example/);
   });
+
+  it("judges an address by the domain after its last @, not by an allowed domain quoted in its local part", () => {
+    expect(domainRefusal(withDomains(ISSUER), user({ email: '"x@example.com"@evil.example' }))).toMatch(/evil.example/);
+    expect(domainRefusal(withDomains(ISSUER), user({ email: "x@EXAMPLE.com" }))).toBeNull();
+  });
 });
 
 describe("an identity provider that hangs", () => {

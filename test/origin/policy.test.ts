@@ -48,6 +48,11 @@ describe("policy: who may use which server", () => {
     expect(auditor.server("github").allowed).toBe(true);
   });
 
+  it("matches a domain rule on the address's own domain: the part after its last @", () => {
+    expect(userPolicy(policy, { email: '"eng@example.com"@elsewhere.example' }).server("docs-a").allowed).toBe(false);
+    expect(userPolicy(policy, { email: "example.com" }).server("docs-a").allowed).toBe(false);
+  });
+
   it("refuses a server no rule allows, and says so", () => {
     expect(stranger.server("github")).toEqual({ allowed: false, reason: 'no policy rule allows you to use server "github"' });
     expect(colleague.server("github").allowed).toBe(false);

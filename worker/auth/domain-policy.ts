@@ -1,4 +1,5 @@
 import type { EdgeConfig } from "../../contract/config/schema.ts";
+import { domainOfEmail } from "../../contract/email-domain.ts";
 import type { UserProps } from "../env.ts";
 
 const GOOGLE_ISSUER = "https://accounts.google.com";
@@ -17,7 +18,7 @@ export function domainRefusal(config: EdgeConfig, user: UserProps): string | nul
     return allowed.includes(user.hostedDomain.toLowerCase()) ? null : `accounts of ${user.hostedDomain} may not use this proxy`;
   }
   if (config.idp.issuer === GOOGLE_ISSUER) return "only Google Workspace accounts of the company may use this proxy";
-  const emailDomain = user.email?.split("@")[1]?.toLowerCase();
+  const emailDomain = domainOfEmail(user.email);
   if (!emailDomain) return "the identity provider did not vouch for an e-mail address";
   return allowed.includes(emailDomain) ? null : `accounts of ${emailDomain} may not use this proxy`;
 }

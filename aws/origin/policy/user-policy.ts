@@ -1,4 +1,5 @@
 import type { CallLimit, Policy, PolicyRule } from "../../../contract/config/policy.ts";
+import { domainOfEmail } from "../../../contract/email-domain.ts";
 import { type AnnotationName, annotationValue } from "./annotations.ts";
 import { nameMatcher } from "./name-glob.ts";
 
@@ -124,7 +125,7 @@ function concerns(rule: PolicyRule, subject: PolicySubject): boolean {
   const { who } = rule;
   if (who.everyone) return true;
   const email = subject.email?.toLowerCase();
-  const domain = email?.slice(email.lastIndexOf("@") + 1);
+  const domain = domainOfEmail(email);
   const groups = subject.groups?.map((group) => group.toLowerCase()) ?? [];
   return (
     (email !== undefined && who.emails.some((address) => address.toLowerCase() === email)) ||
