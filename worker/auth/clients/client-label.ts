@@ -13,7 +13,8 @@ type Facts = Pick<ConsentDescription, "clientId" | "clientName" | "clientDomain"
 
 /**
  * The name to show: the table's for a client proven by its metadata URL or vendor callback; otherwise the name the
- * client gave, marked unverified unless a Client ID Metadata Document on its own domain vouches for it.
+ * client gave, marked unverified unless a Client ID Metadata Document on its own domain vouches for it (and never
+ * when that name is a known client's: a domain cannot vouch for another vendor's app).
  */
 export function clientLabel(facts: Facts): ClientLabel {
   const recognition = recognizeClient({ clientId: facts.clientId, clientName: facts.clientName, redirectUri: facts.redirectUri });
@@ -23,9 +24,11 @@ export function clientLabel(facts: Facts): ClientLabel {
       : `it receives access at ${facts.redirectHost}`;
     return { name: recognition.client.displayName, verified: true, note: `Recognised: ${proof}.` };
   }
-  if (facts.clientDomain) {
+  const resemblance = recognition.client ? ` It resembles ${recognition.client.displayName}, but that is not proven.` : "";
+  // A domain vouches for its own app, not for the vendor whose name its document borrows.
+  if (facts.clientDomain && !recognition.client) {
     return { name: facts.clientName, verified: true, note: `Its details are published by ${facts.clientDomain}.` };
   }
-  const resemblance = recognition.client ? ` It resembles ${recognition.client.displayName}, but that is not proven.` : "";
-  return { name: facts.clientName, verified: false, note: `Unverified: the app chose this name itself.${resemblance}` };
+  const chosenBy = facts.clientDomain ? `${facts.clientDomain} chose this name for its app` : "the app chose this name itself";
+  return { name: facts.clientName, verified: false, note: `Unverified: ${chosenBy}.${resemblance}` };
 }
