@@ -70,6 +70,15 @@ describe("the budget of a limit rule", () => {
     expect(() => limits.check("ana", [roomy])).toThrow(CallLimitRefusal);
   });
 
+  it("lets each later round of a counted call through once for free, and forgets spent nonces after an hour", () => {
+    let now = 0;
+    const limits = new CallLimits(() => now);
+    expect([limits.continues("n1"), limits.continues("n1"), limits.continues("n2")]).toEqual([true, false, true]);
+    expect(limits.continues(undefined)).toBe(false);
+    now += 3_600_001;
+    expect(limits.continues("n1")).toBe(true);
+  });
+
   it("names the rule, its budget and the wait in the refusal", () => {
     const limits = new CallLimits(() => 0);
     limits.take("ana", [{ ...rule(4, 1, 3600), label: 'rule 5 ("one export an hour")' }]);
@@ -239,5 +248,17 @@ describe("limit rules and calls that take several rounds", () => {
     expect(done.error).toBeUndefined();
     expect(done.result?.content).toBeDefined();
     expect((await send(server, user, { name, arguments: args })).error?.code).toBe(-32008);
+  });
+
+  it("counts a modern upstream's later round sent again as a new call (a replay runs the tool again)", async () => {
+    const user = "eve-replays";
+    const name = "test_input_required_result_request_state";
+    const answers = { confirm: { action: "accept", content: { confirmed: true } } };
+    const first = await send("modern", user, { name, arguments: {} });
+    const retry = { name, arguments: {}, requestState: first.result?.requestState, inputResponses: answers };
+    expect((await send("modern", user, retry)).result?.content).toBeDefined();
+    const replayed = await send("modern", user, retry);
+    expect(replayed.error?.code).toBe(-32008);
+    expect(replayed.result).toBeUndefined();
   });
 });

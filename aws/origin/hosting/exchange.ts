@@ -50,6 +50,8 @@ export class Exchange {
   clientCapabilities?: Record<string, unknown>;
   /** The approved arguments' hash when the call needed the user's approval: every later round's state carries it. */
   approvedArguments?: string;
+  /** The call counted against the policy's limits: each later round's state carries a single-use nonce. */
+  counted = false;
   private readonly pending = new Map<string, UpstreamAsk>();
   /** Asks the client has not been shown yet. */
   private unsent: UpstreamAsk[] = [];

@@ -116,18 +116,17 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
   try {
     const access = toolAccessOf(ctx);
     link.pins.requireServer();
-    let approvedArguments: string | undefined;
+    let admitted: Admitted = {};
     if (request.method === "tools/call") {
-      const admitted = await admitToolCall(link, request, ctx, access);
+      admitted = await admitToolCall(link, request, ctx, access);
       if (admitted.asking) return admitted.asking;
-      approvedArguments = admitted.approvedArguments;
     }
     if (request.method === "prompts/get") link.pins.requirePrompt(String(request.params.name));
     const guarded =
       request.method === "tools/call" && link.guardrails && !link.guardrails.empty ? guardedCall(link, request, ctx) : undefined;
     if (guarded) request.params.arguments = await guarded.arguments();
     const answer = isInteractive(request.method)
-      ? await forwardInteractive(link, request, ctx, output, approvedArguments)
+      ? await forwardInteractive(link, request, ctx, output, admitted)
       : await call(link, request, ctx, { onProgress: output.progress });
     const result = guarded && answer.resultType !== "input_required" ? await guarded.result(answer) : answer;
     if (request.method === "tools/list") link.toolSchemas.remember(result);
@@ -147,28 +146,42 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
   }
 }
 
+/** What admitting a tool call decided beyond letting it through. */
+interface Admitted {
+  /** The approval round to answer with instead of calling. */
+  asking?: Params;
+  /** The approved arguments' hash, which the call's later rounds must repeat. */
+  approvedArguments?: string;
+  /** The call counts against the policy's limits: its later rounds carry a nonce that lets each through once for free. */
+  counted?: boolean;
+}
+
 /**
  * What the policy and the pinned definitions ask of a tool call before it goes upstream: a refusal (thrown), the
- * approval round to answer with, or the go-ahead (with the approved arguments' hash that later rounds must repeat).
+ * approval round to answer with, or the go-ahead.
  */
 async function admitToolCall(
   link: UpstreamLink,
   request: Forwarded,
   ctx: ServerContext,
   access: ToolAccess | undefined,
-): Promise<{ asking?: Params; approvedArguments?: string }> {
+): Promise<Admitted> {
   await link.toolSchemas.ensureLoaded();
   const name = String(request.params.name);
   const { approval, limits = [] } = requireToolAllowed(access, { name, annotations: link.toolSchemas.annotations(name) });
   await link.pins.requireTool(link.toolSchemas.definition(name));
+  const counting = limits.length > 0 ? link.callLimits : undefined;
   // A call over its budget is refused before anyone is asked to approve it, and counted once it is let through.
-  const budget = limits.length > 0 && beginsAtUpstream(ctx) ? link.callLimits : undefined;
+  const budget = counting && !continuesCountedCall(counting, ctx) ? counting : undefined;
   budget?.check(callerOf(ctx).sub, limits);
   const asking = approval && (await askApproval(link, request, ctx, approval));
   if (asking) return { asking };
   budget?.take(callerOf(ctx).sub, limits);
-  // As the client sent them (before any guardrail rewrites them): what its later rounds must repeat.
-  return { approvedArguments: approval && argumentsHash((request.params.arguments ?? {}) as Params) };
+  return {
+    // As the client sent them (before any guardrail rewrites them): what its later rounds must repeat.
+    approvedArguments: approval && argumentsHash((request.params.arguments ?? {}) as Params),
+    counted: counting !== undefined,
+  };
 }
 
 /**
@@ -181,7 +194,7 @@ async function forwardInteractive(
   request: Forwarded,
   ctx: ServerContext,
   output: RoundOutput,
-  approvedArguments: string | undefined,
+  admitted: Admitted,
 ): Promise<Params> {
   const target = targetOf(request.method, request.params);
   const state = ctx.mcpReq.requestState<ForwardState>();
@@ -199,7 +212,8 @@ async function forwardInteractive(
     waitingOnClient: () => exchange?.waitingOnClient ?? false,
   });
   exchange = new Exchange(request.method, target, upstreamResult, (reason) => abort.abort(new Error(reason)));
-  exchange.approvedArguments = approvedArguments;
+  exchange.approvedArguments = admitted.approvedArguments;
+  exchange.counted = admitted.counted ?? false;
   link.exchanges.begin(exchange);
   return drive(link, exchange, ctx, output);
 }
@@ -257,7 +271,12 @@ async function drive(link: UpstreamLink, exchange: Exchange, ctx: ServerContext,
   const result = step.result as Params;
   if (result.resultType !== "input_required") return result;
   const upstreamState = typeof result.requestState === "string" ? result.requestState : undefined;
-  const state = { t: exchange.target, u: upstreamState, g: approvedContinuation(exchange) };
+  const state = {
+    t: exchange.target,
+    u: upstreamState,
+    g: approvedContinuation(exchange),
+    l: exchange.counted ? crypto.randomUUID() : undefined,
+  };
   return { ...result, requestState: await link.stateCodec.mint(state, ctx) };
 }
 
@@ -272,13 +291,15 @@ function missingCapabilities(asks: UpstreamAsk[], declared: Params | undefined):
 }
 
 /**
- * Whether this round starts the call at the upstream: not a later round of an exchange the proxy holds (`x`) or of
- * the upstream's own input request (`u`). A call is counted against its limits once, however many rounds it takes.
+ * Whether this round continues a call counted already, and so counts nothing: a later round of an exchange the proxy
+ * holds (`x`: each of its states resumes the exchange once), or of the upstream's own input request (`u`) whose
+ * nonce is unspent. A call counts once however many rounds it takes; a round sent again counts as a new call, since
+ * the upstream runs it again.
  */
-const beginsAtUpstream = (ctx: ServerContext) => {
+function continuesCountedCall(limits: CallLimits, ctx: ServerContext): boolean {
   const state = ctx.mcpReq.requestState<ForwardState>();
-  return !state?.x && !state?.u;
-};
+  return state?.x !== undefined || (state?.u !== undefined && limits.continues(state.l));
+}
 
 /** The gateway's own approval round for a call the policy marks require_approval, or undefined once approved. */
 function askApproval(link: UpstreamLink, request: Forwarded, ctx: ServerContext, rule: string): Promise<Params | undefined> {

@@ -21,6 +21,11 @@ export interface ForwardState {
    * continuation runs that one call with those arguments, once, and cannot be replayed as a standing approval.
    */
   g?: { h: string; n: string };
+  /**
+   * A later round of a call counted against the policy's `limit` rules: a single-use nonce. The first round sent with
+   * it counts nothing; the same round sent again is counted as a new call, since the upstream runs it again.
+   */
+  l?: string;
 }
 
 /** The caller the edge vouched for, handed to the SDK as the request's auth info. */

@@ -1,9 +1,12 @@
 import { ProtocolError } from "@modelcontextprotocol/server";
 import { CALL_LIMIT_CODE } from "../../../contract/config/policy.ts";
+import { MAX_INPUT_WAIT_SECONDS } from "../../../contract/config/schema.ts";
 import type { LimitingRule } from "./user-policy.ts";
 
 /** Budgets kept before the spent ones are swept out: one number each, so this bounds memory, not users. */
 const SWEEP_ABOVE = 100_000;
+/** How long a spent continuation nonce is remembered: as long as any requestState may live. */
+const CONTINUATION_MEMORY_MS = MAX_INPUT_WAIT_SECONDS * 1000;
 
 /**
  * The budgets of the policy's `limit` rules, per user and rule, in this origin instance. A user's traffic stays
@@ -16,6 +19,8 @@ const SWEEP_ABOVE = 100_000;
  */
 export class CallLimits {
   readonly #due = new Map<string, number>();
+  /** Spent continuation nonces and when each may be forgotten, oldest first (all live equally long). */
+  readonly #spent = new Map<string, number>();
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -35,6 +40,22 @@ export class CallLimits {
     const now = this.#now();
     for (const [key, due] of this.#plan(user, rules, now)) this.#due.set(key, due);
     if (this.#due.size > SWEEP_ABOVE) this.#sweep(now);
+  }
+
+  /**
+   * Whether a later round of a counted call goes through without counting again: true the first time its nonce is
+   * seen, false for a nonce spent already (the round is sent again, and the upstream runs it again) or none (the
+   * call began before any limit covered it).
+   */
+  continues(nonce: string | undefined): boolean {
+    const now = this.#now();
+    for (const [spent, forgetAt] of this.#spent) {
+      if (forgetAt > now) break;
+      this.#spent.delete(spent);
+    }
+    if (nonce === undefined || this.#spent.has(nonce)) return false;
+    this.#spent.set(nonce, now + CONTINUATION_MEMORY_MS);
+    return true;
   }
 
   /** Each rule's budget key and its due time after one more call, or the refusal of the first rule without budget. */
