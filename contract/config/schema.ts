@@ -312,8 +312,9 @@ export const EdgeConfig = z.strictObject({
       maxBodyBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
       /**
        * A rotated refresh token presented again within this many seconds of its rotation is honoured once more
-       * (a client that lost the answer to its refresh retries it); later, or once its successor was used, the
-       * whole grant is revoked as a stolen-token reuse. 0 disables the grace.
+       * (a client that lost the answer to its refresh retries it); later, a second time, or once its successor was
+       * used, the whole grant is revoked as a stolen-token reuse, and so it is when the successor the retry replaced
+       * comes back. 0 disables the grace.
        */
       refreshReuseGraceSeconds: z.number().int().min(0).max(600).default(30),
       /** A dynamically registered client unused for this many days expires (each token request renews it). */

@@ -60,6 +60,33 @@ describe("refresh-token reuse", () => {
     expect(audit.events.filter((event) => event.kind === "auth.refresh_reuse")).toHaveLength(1);
   });
 
+  it("revokes the grant when the successor of a token retried within the grace comes back (a thief retried it)", async () => {
+    const audit = capturedAudit();
+    const clientId = await registerClient();
+    const first = await signedInTokens(clientId);
+    const clients = (await (await refresh(clientId, first.refresh_token, audit.env)).json()) as Tokens;
+    // A copy of the old token, replayed within the grace, is honoured: the edge cannot yet tell it from a lost answer.
+    const thiefs = (await (await refresh(clientId, first.refresh_token, audit.env)).json()) as Tokens;
+    // The client's own token then comes back: someone else retried, so the grant, the thief's tokens with it, is revoked.
+    const clientRefresh = await refresh(clientId, clients.refresh_token, audit.env);
+    expect(clientRefresh.status).toBe(400);
+    expect(await clientRefresh.json()).toMatchObject({ error: "invalid_grant", error_description: /already used/ });
+    expect((await refresh(clientId, thiefs.refresh_token, audit.env)).status).toBe(400);
+    expect(await mcpStatus(thiefs.access_token)).toBe(401);
+    expect(audit.events.filter((event) => event.kind === "auth.refresh_reuse")).toHaveLength(1);
+  });
+
+  it("honours one retry within the grace, not two", async () => {
+    const audit = capturedAudit();
+    const clientId = await registerClient();
+    const first = await signedInTokens(clientId);
+    expect((await refresh(clientId, first.refresh_token, audit.env)).status).toBe(200);
+    const retried = (await (await refresh(clientId, first.refresh_token, audit.env)).json()) as Tokens;
+    expect((await refresh(clientId, first.refresh_token, audit.env)).status).toBe(400);
+    expect(await mcpStatus(retried.access_token)).toBe(401);
+    expect(audit.events.filter((event) => event.kind === "auth.refresh_reuse")).toHaveLength(1);
+  });
+
   it("does not revoke a grant for a refresh token it never issued (a guess at someone's grant)", async () => {
     const audit = capturedAudit();
     const clientId = await registerClient();

@@ -8,6 +8,10 @@ import { forgetValidatedTokens } from "./token-cache.ts";
 /** When a refresh token was rotated away (KV, `refresh-retired:<SHA-256 of the token>`). */
 interface Retired {
   retiredAt: number;
+  /** The SHA-256 of the refresh token its last rotation issued. */
+  successor?: string;
+  /** It was honoured once more within the grace: the next time it comes back is reuse. */
+  retried?: boolean;
 }
 
 const RETIRED_PREFIX = "refresh-retired:";
@@ -19,7 +23,9 @@ const RETIRED_PREFIX = "refresh-retired:";
  * refresh, kept as long as a grant can live) and, when one is presented again, revokes the whole grant:
  * either the client or a thief holds a copy, and the server cannot tell which. Exception: within
  * `refreshReuseGraceSeconds` of the rotation the library may honour it once more (the client lost the
- * answer and retries); if the library refuses it by then (its successor was used), that is reuse too.
+ * answer and retries); if the library refuses it by then (its successor was used), that is reuse too. The retry
+ * makes the successor the client never saw a retired token in turn, so that whoever does present it revokes the
+ * grant; a second retry is reuse.
  *
  * KV, like the library's own grant records, is eventually consistent across locations: a copy replayed
  * far away within about a minute of the rotation may be missed. A Durable Object would close that gap but
@@ -37,17 +43,18 @@ export async function refreshDetectingReuse(
   const key = `${RETIRED_PREFIX}${await sha256Hex(refreshToken)}`;
   const retired = await env.OAUTH_KV.get<Retired>(key, "json");
   const graceMs = config.oauth.refreshReuseGraceSeconds * 1000;
-  if (retired && started - retired.retiredAt >= graceMs)
+  if (retired && (retired.retried || started - retired.retiredAt >= graceMs))
     return revokeReusedGrant(refreshToken, clientId, env, ctx, config, started);
 
   const response = await refresh();
   if (response.ok) {
+    const successor = await successorOf(response);
     // The first rotation is what counts: a retry within the grace does not restart it.
-    if (!retired) {
-      await env.OAUTH_KV.put(key, JSON.stringify({ retiredAt: started } satisfies Retired), {
-        expirationTtl: REFRESH_TOKEN_TTL_SECONDS,
-      });
-    }
+    const record: Retired = retired ? { ...retired, successor, retried: true } : { retiredAt: started, successor };
+    await Promise.all([
+      retire(env, key, record),
+      retired?.successor && retire(env, `${RETIRED_PREFIX}${retired.successor}`, { retiredAt: 0 }),
+    ]);
     return response;
   }
   if (retired && (await errorCode(response)) === "invalid_grant") {
@@ -88,6 +95,18 @@ async function revokeReusedGrant(
     latencyMs: Date.now() - started,
   });
   return oauthError(400, "invalid_grant", "refresh token was already used; sign in again");
+}
+
+const retire = (env: EdgeEnv, key: string, record: Retired) =>
+  env.OAUTH_KV.put(key, JSON.stringify(record), { expirationTtl: REFRESH_TOKEN_TTL_SECONDS });
+
+/** The SHA-256 of the refresh token a successful grant issued, if it issued one. */
+async function successorOf(response: Response): Promise<string | undefined> {
+  const body = (await response
+    .clone()
+    .json()
+    .catch(() => ({}))) as { refresh_token?: unknown };
+  return typeof body.refresh_token === "string" ? sha256Hex(body.refresh_token) : undefined;
 }
 
 async function errorCode(response: Response): Promise<string | undefined> {
