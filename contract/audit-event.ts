@@ -3,6 +3,9 @@ import { z } from "zod";
 /** The most bytes of JSON an event's `arguments` may take; the edge replaces larger ones by a truncation marker. */
 export const MAX_AUDIT_ARGUMENTS_BYTES = 8192;
 
+/** The bytes a text takes in UTF-8, as queues and the database count them (a string's `length` counts UTF-16 units). */
+export const utf8Length = (text: string) => new TextEncoder().encode(text).length;
+
 /**
  * One audited happening at the edge: an MCP request or an authorization step.
  * The edge produces these, the origin stores them; `id` makes delivery idempotent,
@@ -58,7 +61,7 @@ export const AuditEvent = z.object({
    */
   arguments: z
     .record(z.string(), z.json())
-    .refine((value) => new TextEncoder().encode(JSON.stringify(value)).length <= MAX_AUDIT_ARGUMENTS_BYTES, {
+    .refine((value) => utf8Length(JSON.stringify(value)) <= MAX_AUDIT_ARGUMENTS_BYTES, {
       message: "expected at most 8192 bytes of JSON (the edge cuts larger arguments)",
     })
     .optional(),

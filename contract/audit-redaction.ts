@@ -1,4 +1,4 @@
-import { MAX_AUDIT_ARGUMENTS_BYTES } from "./audit-event.ts";
+import { MAX_AUDIT_ARGUMENTS_BYTES, utf8Length } from "./audit-event.ts";
 
 /**
  * What is hidden in audited arguments before they leave the edge (docs/audit.md, "Redaction"). Pure functions, so
@@ -158,5 +158,3 @@ export function auditArguments(value: Record<string, unknown>, rules: RedactionR
     previewLength = Math.floor(previewLength / 2);
   }
 }
-
-const utf8Length = (text: string) => new TextEncoder().encode(text).length;

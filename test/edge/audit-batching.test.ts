@@ -51,6 +51,15 @@ describe("audit events are queued in batches", () => {
     expect(batches.flat()).toHaveLength(100);
   });
 
+  it("counts a batch's size in bytes, not characters: text in other scripts takes up to three bytes a character", async () => {
+    const { batches, env, ctx, settled } = recordingQueue();
+    const large = "監".repeat(MAX_AUDIT_TEXT);
+    for (let n = 0; n < 60; n++) recordAudit(env, ctx, { ...facts(n), tool: large, userEmail: large, clientId: large });
+    await settled();
+    for (const batch of batches) expect(new TextEncoder().encode(JSON.stringify(batch)).length).toBeLessThan(128 * 1024);
+    expect(batches.flat()).toHaveLength(60);
+  });
+
   it("a failed send is logged by event id and fails no request", async () => {
     const { batches, env, ctx, settled } = recordingQueue(true);
     const logged = vi.spyOn(console, "error").mockImplementation(() => {});

@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditQueueMessage } from "../../contract/audit-event.ts";
+import { type AuditEvent, type AuditQueueMessage, utf8Length } from "../../contract/audit-event.ts";
 import { auditArguments, withDefaultRules } from "../../contract/audit-redaction.ts";
 import type { EdgeConfig } from "../../contract/config/schema.ts";
 import { writeDataPoint } from "../analytics/data-point.ts";
@@ -26,7 +26,7 @@ export function fitForQueue<T extends Record<string, unknown>>(facts: T): T {
   return fitted as T;
 }
 
-/** A batch travels as one queue message: Queues take at most 128 KB per message; a batch stays well under. */
+/** A batch travels as one queue message: Queues take at most 128 KB (of UTF-8) per message; a batch stays well under. */
 const MAX_BATCH_EVENTS = 100;
 const MAX_BATCH_BYTES = 112 * 1024;
 
@@ -95,7 +95,7 @@ function withRedactedArguments(facts: AuditFacts, rules: EdgeConfig["audit"]["re
  * request that started it ended early.
  */
 function addToBatch(queue: Queue<AuditQueueMessage>, event: AuditEvent, windowMs: number): Promise<void> {
-  const bytes = JSON.stringify(event).length;
+  const bytes = utf8Length(JSON.stringify(event));
   let batch = filling.get(queue);
   if (batch && (batch.events.length >= MAX_BATCH_EVENTS || batch.bytes + bytes > MAX_BATCH_BYTES)) {
     filling.delete(queue);
