@@ -176,6 +176,15 @@ describe("JSON-RPC batches", () => {
     }
   });
 
+  it("are refused past 100 messages, with one audit event, not one per message", async () => {
+    const audit = capturedAudit();
+    const many = Array.from({ length: 101 }, (_, id) => ({ jsonrpc: "2.0", id, method: "tools/list" }));
+    const response = await post("/mcp/everything", JSON.stringify(many), { env: audit.env });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { code: -32600, message: expect.stringContaining("at most 100") } });
+    expect(audit.events).toEqual([expect.objectContaining({ httpStatus: 400, outcome: "error" })]);
+  });
+
   it("are relayed for a 2025-03-26 client with one audit event per call, so no call hides in a batch", async () => {
     const audit = capturedAudit();
     await send("2025-03-26", audit);

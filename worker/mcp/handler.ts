@@ -20,6 +20,9 @@ import { serverSegment } from "./server-path.ts";
 /** Larger request bodies are refused before they are read whole (the SDKs cap messages at 4 MB too). */
 const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
+/** The most messages a batch may hold: what the SDKs accept, and a bound on the audit events one request makes. */
+const MAX_BATCH_MESSAGES = 100;
+
 /** The status recorded for a request its client cancelled before the answer (no standard one exists). */
 const CLIENT_CLOSED_REQUEST = 499;
 
@@ -102,6 +105,10 @@ async function admit(request: Request, exchange: Exchange): Promise<Admitted | R
       "JSON-RPC batches are not allowed after protocol version 2025-03-26: send one message per request",
       server.name,
     );
+  }
+  if (facts.batch && facts.batch.length > MAX_BATCH_MESSAGES) {
+    const message = `a JSON-RPC batch may hold at most ${MAX_BATCH_MESSAGES} messages; this one holds ${facts.batch.length}: send it in parts`;
+    return refuse(400, JSON_RPC.invalidRequest, message, server.name);
   }
   return { server: server.name, body: read.text, bytes: read.bytes, facts };
 }
