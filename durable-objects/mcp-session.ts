@@ -360,6 +360,10 @@ async function newRecord(
   sessionId: string,
   initialize: InitializeMessage,
 ): Promise<SessionRecord | Response> {
+  if (typeof initialize.params !== "object" || initialize.params === null) {
+    const message = "initialize needs params: the client's protocolVersion, capabilities and clientInfo";
+    return jsonRpcError(400, initialize.id, JSON_RPC.invalidParams, message);
+  }
   const client = clientOf(initialize.params);
   try {
     const discover = await discoverUpstream(origin, caller, client);

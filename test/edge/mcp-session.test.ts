@@ -114,6 +114,15 @@ describe("a 2025-era session object", () => {
     expect(after.status).toBe(404);
   });
 
+  it("refuses an initialize without params (400, invalid params) and stores nothing", async () => {
+    const sessionId = "i".repeat(43);
+    const stub = sessions().get(sessions().idFromName(sessionId));
+    const response = await serve(stub, post(sessionId, { id: 7, method: "initialize" }));
+    expect(response.status).toBe(400);
+    expect(await answerOf(response)).toMatchObject({ id: 7, error: { code: -32602, message: /needs params/ } });
+    expect(await runInDurableObject(stub, async (_instance, state) => state.storage.kv.get("record"))).toBeUndefined();
+  });
+
   it("is unknown when nothing was ever stored", async () => {
     const sessionId = "n".repeat(43);
     const stub = sessions().get(sessions().idFromName(sessionId));
