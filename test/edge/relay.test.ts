@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { asResponse } from "../../worker/mcp/bridge/direct-answer.ts";
 import { inspectRequest } from "../../worker/mcp/inspect-request.ts";
 import { observeResponse } from "../../worker/mcp/observe-response.ts";
 import { headersToClient, headersToOrigin } from "../../worker/mcp/relay-headers.ts";
@@ -158,6 +159,14 @@ describe("observing how a request ended", () => {
     expect(response).toBe(labelled);
     expect(response.bodyUsed).toBe(false);
     expect(await observed).toEqual({ outcome: "error", errorCode: -32603, responseBytes: 52 });
+  });
+
+  it("counts the bytes of a session object's short-way answer", async () => {
+    const json = '{"jsonrpc":"2.0","id":4,"result":{"content":[{"type":"text","text":"déjà"}]}}';
+    const answer = asResponse({ json, outcome: "ok", sessionId: "s" });
+    const { response, observed } = await observeResponse(answer, 4);
+    expect(await observed).toEqual({ outcome: "ok", responseBytes: new TextEncoder().encode(json).byteLength });
+    expect(await response.text()).toBe(json);
   });
 
   it("reads a JSON answer whose outcome label is not one the origin writes", async () => {

@@ -44,7 +44,10 @@ export function asResponse(served: DirectAnswer | Response): Response {
   if (!isDirectAnswer(served)) return served;
   const headers = new Headers({ "content-type": "application/json", "mcp-session-id": served.sessionId });
   if (served.outcome) headers.set(ANSWER_OUTCOME_HEADER, served.outcome);
-  return new Response(served.json, { status: 200, headers });
+  // A string body gets no Content-Length until it is sent, and the audit takes the answer's size from it.
+  const body = new TextEncoder().encode(served.json);
+  headers.set("content-length", String(body.byteLength));
+  return new Response(body, { status: 200, headers });
 }
 
 // `json` is a string here; a Response has a json() method.
