@@ -134,6 +134,47 @@ describe("HTTP upstreams in the VPC", () => {
   });
 });
 
+// The SDK's transports follow redirects within the upstream's origin only (redirectPolicy "same-origin", their
+// default): a redirect elsewhere would carry the configured secret headers and the user's identity there.
+describe("an HTTP upstream that redirects", () => {
+  it("is not followed: its secret header and the user's identity never reach the other host, and the log says why", async () => {
+    const reached: string[] = [];
+    const elsewhere = createServer((request, response) => {
+      reached.push(String(request.headers["x-api-key"]));
+      response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
+    const target = `http://localhost:${(elsewhere.address() as AddressInfo).port}/mcp`;
+    const redirecting = createServer((_request, response) => response.writeHead(307, { location: target }).end());
+    await new Promise<void>((resolve) => redirecting.listen(0, "127.0.0.1", resolve));
+    const logged: string[] = [];
+    const moved = createHostPool({
+      servers: {
+        moved: {
+          transport: "http",
+          url: `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/mcp`,
+          protocol: "streamable-http",
+          identity: "jwt",
+          headers: { "x-api-key": "a-static-secret" },
+        },
+      },
+      idleTimeoutMs: 60_000,
+      maxProcesses: 1,
+      host: testHostOptions,
+      log: (line) => logged.push(line),
+    });
+    try {
+      await expect(moved.acquire("moved", { ...ALICE, server: "moved" })).rejects.toThrow(/could not be started/);
+      expect(reached).toEqual([]);
+      expect(logged.join("\n")).toContain(`Redirect to ${target} not followed; use that URL as the endpoint`);
+    } finally {
+      await moved.close();
+      await new Promise<void>((resolve) => redirecting.close(() => resolve()));
+      await new Promise<void>((resolve) => elsewhere.close(() => resolve()));
+    }
+  });
+});
+
 function startEverythingSse(port: number): ChildProcess {
   const everything = createRequire(import.meta.url).resolve("@modelcontextprotocol/server-everything/dist/index.js");
   return spawn(process.execPath, [everything, "sse"], { env: { ...process.env, PORT: String(port) }, stdio: "ignore" });
