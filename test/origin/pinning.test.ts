@@ -19,6 +19,10 @@ import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts"
 const servers = {
   tofu: catalogServer({ name: "tofu", tools: [{ name: "search" }, { name: "other" }], mutable: true }),
   strict: { ...catalogServer({ name: "strict", tools: [{ name: "lookup" }] }), pinning: "require-approval" as const },
+  gated: {
+    ...catalogServer({ name: "gated", tools: [{ name: "noop" }], prompts: ["brief"], templateScheme: "item" }),
+    pinning: "require-approval" as const,
+  },
 };
 const audited: AuditEvent[] = [];
 let database: TestDatabase;
@@ -109,5 +113,25 @@ describe("pinned tool definitions", () => {
     for (const row of await pending("strict")) await store.approve(row, "admin@example.com");
     await pins.refresh();
     expect(await listed("strict")).toEqual(["lookup"]);
+  });
+
+  it("refuses a withheld prompt or a URI under a withheld resource template to a client that never listed them", async () => {
+    const store = createPinStore(database.pool);
+    const approvePending = async () => {
+      for (const row of await pending("gated")) await store.approve(row, "admin@example.com");
+      await pins.refresh();
+    };
+    expect((await ask("gated", "tools/list")).error?.code).toBe(-32004); // its description waits first
+    await approvePending();
+    // Straight to the prompt and the resource by name, as a client that remembers them from elsewhere would.
+    const prompt = await ask("gated", "prompts/get", { name: "brief" });
+    expect(prompt.error?.code).toBe(-32004);
+    expect(prompt.error?.message).toContain('"brief"');
+    const read = await ask("gated", "resources/read", { uri: "item://alpha" });
+    expect(read.error?.code).toBe(-32004);
+    expect((await pending("gated")).map((row) => row.kind).sort()).toEqual(["prompt", "resource_template"]);
+    await approvePending();
+    expect((await ask("gated", "prompts/get", { name: "brief" })).result?.messages).toBeDefined();
+    expect((await ask("gated", "resources/read", { uri: "item://alpha" })).result?.contents).toBeDefined();
   });
 });

@@ -21,10 +21,10 @@ import type { UpstreamHealth } from "./circuit-breaker.ts";
 import { CAPABILITY_OF_ASK, Exchange, type UpstreamAsk } from "./exchange.ts";
 import type { ExchangeRegistry } from "./exchange-registry.ts";
 import { FORWARDED_METHODS, type ForwardedMethod, isInteractive, isRepeatable } from "./forwarded-methods.ts";
+import { type ListedDefinitions, objectField, rememberListed, type UpstreamLists } from "./listed-definitions.ts";
 import type { Progress, ProgressRoutes } from "./progress-routes.ts";
 import type { ForwardState, ForwardStateCodec } from "./request-state.ts";
 import { targetOf } from "./request-state.ts";
-import type { ToolSchemas } from "./tool-schemas.ts";
 import { UpstreamTimeout, upstreamErrorToClient, upstreamUnavailable, worthRetrying } from "./upstream-errors.ts";
 
 /** Results pass through untouched: the proxy neither validates nor reshapes what the upstream answers. */
@@ -40,7 +40,8 @@ export interface UpstreamLink {
   client: Client;
   exchanges: ExchangeRegistry;
   stateCodec: ForwardStateCodec;
-  toolSchemas: ToolSchemas;
+  /** The upstream's tools, prompts and resource templates as last listed. */
+  lists: UpstreamLists;
   inflight: Set<InflightRequest>;
   progress: ProgressRoutes;
   /** Longest wait for an upstream answer without progress. */
@@ -79,7 +80,7 @@ export function forwardingServer(link: UpstreamLink): McpServer {
       instructions: link.pins.withheld ? undefined : link.client.getInstructions(),
       requestState: { verify: link.stateCodec.verify },
     },
-    link.toolSchemas,
+    link.lists.tools,
   );
   const capabilities = relayedCapabilities(upstreamCapabilities);
   mirror.server.registerCapabilities(capabilities);
@@ -93,20 +94,20 @@ export function forwardingServer(link: UpstreamLink): McpServer {
 }
 
 class UpstreamMirror extends McpServer {
-  readonly #toolSchemas: ToolSchemas;
+  readonly #tools: ListedDefinitions;
 
   constructor(
     info: { name: string; version: string },
     options: ConstructorParameters<typeof McpServer>[1],
-    schemas: ToolSchemas,
+    tools: ListedDefinitions,
   ) {
     super(info, options);
-    this.#toolSchemas = schemas;
+    this.#tools = tools;
   }
 
   /** The upstream's input schema for a tool, so the SDK can check the request's `Mcp-Param-*` headers. */
   override toolInputSchemaJson(name: string): Record<string, unknown> | undefined {
-    return this.#toolSchemas.get(name);
+    return objectField(this.#tools.get(name), "inputSchema");
   }
 }
 
@@ -121,7 +122,9 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
       admitted = await admitToolCall(link, request, ctx, access);
       if (admitted.asking) return admitted.asking;
     }
-    if (request.method === "prompts/get") link.pins.requirePrompt(String(request.params.name));
+    if (request.method === "prompts/get") await link.pins.requirePrompt(String(request.params.name), link.lists.prompts);
+    if (request.method === "resources/read")
+      await link.pins.requireResource(String(request.params.uri), link.lists.resourceTemplates);
     const guarded =
       request.method === "tools/call" && link.guardrails && !link.guardrails.empty ? guardedCall(link, request, ctx) : undefined;
     if (guarded) request.params.arguments = await guarded.arguments();
@@ -129,7 +132,7 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
       ? await forwardInteractive(link, request, ctx, output, admitted)
       : await call(link, request, ctx, { onProgress: output.progress });
     const result = guarded && answer.resultType !== "input_required" ? await guarded.result(answer) : answer;
-    if (request.method === "tools/list") link.toolSchemas.remember(result);
+    rememberListed(link.lists, request.method, result);
     return link.pins.visible(request.method, request.method === "tools/list" ? visibleTools(result, access) : result);
   } catch (error) {
     // An OAuth-protected upstream that needs this user's (renewed) consent: the user is asked, no one else is affected.
@@ -166,10 +169,11 @@ async function admitToolCall(
   ctx: ServerContext,
   access: ToolAccess | undefined,
 ): Promise<Admitted> {
-  await link.toolSchemas.ensureLoaded();
+  await link.lists.tools.ensureLoaded();
   const name = String(request.params.name);
-  const { approval, limits = [] } = requireToolAllowed(access, { name, annotations: link.toolSchemas.annotations(name) });
-  await link.pins.requireTool(link.toolSchemas.definition(name));
+  const definition = link.lists.tools.get(name);
+  const { approval, limits = [] } = requireToolAllowed(access, { name, annotations: objectField(definition, "annotations") });
+  await link.pins.requireTool(definition);
   const counting = limits.length > 0 ? link.callLimits : undefined;
   // A call over its budget is refused before anyone is asked to approve it, and counted once it is let through.
   const budget = counting && !continuesCountedCall(counting, ctx) ? counting : undefined;
@@ -433,7 +437,8 @@ const RETRY_PAUSE_MS = 200;
 
 /** Reads, and tools whose server marks them read-only or idempotent: what may be sent twice without acting twice. */
 function mayRepeat(link: UpstreamLink, request: Forwarded): boolean {
-  const annotations = request.method === "tools/call" ? link.toolSchemas.annotations(String(request.params.name)) : undefined;
+  const annotations =
+    request.method === "tools/call" ? objectField(link.lists.tools.get(String(request.params.name)), "annotations") : undefined;
   return isRepeatable(request.method, annotations);
 }
 

@@ -17,10 +17,10 @@ import type { GoogleUserTokens } from "../upstream-credentials/google-user-token
 import type { UpstreamHealth } from "./circuit-breaker.ts";
 import { ExchangeRegistry } from "./exchange-registry.ts";
 import { forwardingServer, type InflightRequest, type UpstreamLink } from "./forwarding-server.ts";
+import { forgetChanged, type UpstreamLists, upstreamLists } from "./listed-definitions.ts";
 import { parseRequestBody } from "./parsed-request.ts";
 import { ProgressRoutes } from "./progress-routes.ts";
 import type { CallerExtra, ForwardStateCodec } from "./request-state.ts";
-import { ToolSchemas } from "./tool-schemas.ts";
 import { connectUpstream } from "./upstream-client.ts";
 import { UpstreamEvents } from "./upstream-events.ts";
 import { type ChildObserver, openTransport } from "./upstream-transport.ts";
@@ -123,7 +123,7 @@ async function connectHost(
   const exchanges = new ExchangeRegistry(options.inputWaitMs);
   const progress = new ProgressRoutes();
   let events: UpstreamEvents | undefined;
-  let toolSchemas: ToolSchemas | undefined;
+  let lists: UpstreamLists | undefined;
   const client: Client = await connectUpstream(transport, firstCaller.era, {
     ask: (method, params) => {
       if (options.shared) return Promise.reject(new Error(`a shared upstream (sharing: "shared") cannot send ${method}`));
@@ -137,12 +137,12 @@ async function connectHost(
     },
     progress: (params) => progress.deliver(params),
     event: (method, params) => {
-      if (method === "notifications/tools/list_changed") toolSchemas?.forget();
+      if (lists) forgetChanged(lists, method);
       events?.fromUpstream(method, params);
     },
   });
   events = new UpstreamEvents(client, options.log);
-  toolSchemas = new ToolSchemas(client);
+  lists = upstreamLists(client);
 
   let markClosed: () => void = () => {};
   const closed = new Promise<void>((resolve) => {
@@ -159,7 +159,7 @@ async function connectHost(
     client,
     exchanges,
     stateCodec: options.stateCodec,
-    toolSchemas,
+    lists,
     inflight,
     progress,
     requestTimeoutMs: options.requestTimeoutMs,

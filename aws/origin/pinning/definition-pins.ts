@@ -52,6 +52,11 @@ export class DefinitionPins {
     clearInterval(this.#timer);
   }
 
+  /** Whether anything of `server` is pinned (its mode is not `off`). */
+  pins(server: string): boolean {
+    return this.#options.modeOf(server) !== "off";
+  }
+
   /** Calls `listener` whenever an administrator's decision changes what clients of `server` may see. */
   subscribe(server: string, listener: () => void): () => void {
     const listeners = this.#listeners.get(server) ?? new Set();

@@ -1,4 +1,5 @@
-import { ProtocolError } from "@modelcontextprotocol/server";
+import { ProtocolError, UriTemplate } from "@modelcontextprotocol/server";
+import type { ListedDefinitions } from "../hosting/listed-definitions.ts";
 import type { DefinitionPins } from "./definition-pins.ts";
 import type { DefinitionKind } from "./fingerprint.ts";
 
@@ -20,11 +21,9 @@ export class HostPins {
   readonly #server: string;
   /** Why the whole server is withheld: its discovery result (instructions, capabilities) is not approved. */
   #withheld?: string;
-  /** Prompts this connection last listed and withheld (a prompt is fetched by name, without its definition). */
-  readonly #withheldPrompts = new Set<string>();
 
   constructor(pins: DefinitionPins | undefined, server: string) {
-    this.#pins = pins;
+    this.#pins = pins?.pins(server) ? pins : undefined;
     this.#server = server;
   }
 
@@ -48,32 +47,49 @@ export class HostPins {
     if (!list || !this.#pins || !Array.isArray(result[list.key])) return result;
     const items = result[list.key] as Definition[];
     const shown = this.#withheld ? [] : await this.#pins.visible(this.#server, list.kind, items);
-    if (list.kind === "prompt") {
-      for (const item of items) {
-        if (shown.includes(item)) this.#withheldPrompts.delete(String(item.name));
-        else this.#withheldPrompts.add(String(item.name));
-      }
-    }
     return { ...result, [list.key]: shown };
   }
 
   /** Refuses a call to a tool whose definition (as last listed) is not approved. */
   async requireTool(definition: Definition | undefined): Promise<void> {
     this.requireServer();
-    // A tool the upstream never listed is not pinned here: the upstream itself answers that it does not exist.
-    if (!this.#pins || !definition) return;
-    const reason = await this.#pins.allows(this.#server, "tool", definition);
-    if (reason) throw new DefinitionWithheld(reason);
+    await this.#require("tool", definition);
   }
 
-  /** Refuses a prompt this connection withheld from its list. */
-  requirePrompt(name: string): void {
+  /**
+   * Refuses a prompt whose definition is not approved. A prompt is fetched by name, and a client may know the name
+   * without listing: the upstream's prompts are listed first if this connection has not seen them.
+   */
+  async requirePrompt(name: string, prompts: ListedDefinitions): Promise<void> {
     this.requireServer();
-    if (this.#withheldPrompts.has(name)) {
-      throw new DefinitionWithheld(
-        `the prompt "${name}" of server "${this.#server}" is withheld until an administrator approves it`,
-      );
-    }
+    if (!this.#pins) return;
+    await prompts.ensureLoaded();
+    await this.#require("prompt", prompts.get(name));
+  }
+
+  /** Refuses reading a URI that a resource template whose definition is not approved covers. */
+  async requireResource(uri: string, templates: ListedDefinitions): Promise<void> {
+    this.requireServer();
+    if (!this.#pins) return;
+    await templates.ensureLoaded();
+    for (const template of templates.all()) if (covers(template, uri)) await this.#require("resource_template", template);
+  }
+
+  /** A definition the upstream never listed is not pinned here: the upstream itself answers that it does not exist. */
+  async #require(kind: DefinitionKind, definition: Definition | undefined): Promise<void> {
+    if (!this.#pins || !definition) return;
+    const reason = await this.#pins.allows(this.#server, kind, definition);
+    if (reason) throw new DefinitionWithheld(reason);
+  }
+}
+
+/** Whether a resource template's URI template matches this URI. */
+function covers(template: Definition, uri: string): boolean {
+  if (typeof template.uriTemplate !== "string") return false;
+  try {
+    return new UriTemplate(template.uriTemplate).match(uri) !== null;
+  } catch {
+    return true; // which URIs it covers is unknown: it is checked like one that covers this URI
   }
 }
 
