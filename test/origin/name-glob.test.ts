@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { nameMatcher } from "../../aws/origin/policy/name-glob.ts";
+
+// Policy patterns for server and tool names. A deny rule is only as good as its pattern: whatever characters a
+// client puts in a name, `*` and `?` must match them, or the rule skips that name and fails open.
+
+describe("name patterns", () => {
+  it.each([
+    ["search*", "search_issues", true],
+    ["search*", "searc", false],
+    ["docs-*", "docs-internal", true],
+    ["*", "", true],
+    ["d?op", "drop", true],
+    ["d?op", "dop", false],
+    ["{list,get}_*", "get_user", true],
+    ["{list,get}_*", "put_user", false],
+    ["{a,b{c,d}}", "bd", true],
+    ["x{", "x{", true],
+    ["a\\*", "a*", true],
+    ["a\\*", "ab", false],
+    ["drop_.*", "drop_x", false],
+    ["Search", "search", false],
+  ])("%j against %j: %s", (pattern, name, expected) => {
+    expect(nameMatcher(pattern)(name)).toBe(expected);
+  });
+
+  it.each([
+    ["drop_*", "drop_x/../y"],
+    ["drop_*", "drop_x/./y"],
+    ["drop_*", "drop_x\n"],
+    ["drop_*", "drop_x\u2028"],
+    ["drop_*", "drop_.hidden"],
+    ["*", "a/../b"],
+    ["*", "x\ny"],
+    ["d?op", "d/op"],
+    ["d?op", "d\nop"],
+    ["drop_?", "drop_😀"],
+  ])("%j matches %j: a wildcard matches any character, path separators and line breaks included", (pattern, name) => {
+    expect(nameMatcher(pattern)(name)).toBe(true);
+  });
+
+  it("matches when any of several patterns does", () => {
+    const matches = nameMatcher(["github", "docs-*"]);
+    expect([matches("github"), matches("docs-a"), matches("gitlab")]).toEqual([true, true, false]);
+  });
+});
