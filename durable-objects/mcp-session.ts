@@ -5,6 +5,10 @@ import {
   type Server,
   WebStandardStreamableHTTPServerTransport,
 } from "@modelcontextprotocol/server";
+import { outcomeOfAnswer } from "../contract/answer-outcome.ts";
+import { utf8Length } from "../contract/audit-event.ts";
+import { recordAudit } from "../worker/audit/record.ts";
+import { completedAudit, type RequestAudit, SESSION_AUDITS_HEADER } from "../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../worker/env.ts";
 import { answerDirectly, type DirectAnswer, isDirectAnswer, plainRequest } from "../worker/mcp/bridge/direct-answer.ts";
 import { discoverUpstream } from "../worker/mcp/bridge/discover.ts";
@@ -23,6 +27,7 @@ import {
   type WatchMessage,
 } from "../worker/mcp/bridge/stream-watch.ts";
 import { JSON_RPC, jsonRpcError } from "../worker/mcp/json-rpc-error.ts";
+import type { Observation } from "../worker/mcp/observe-response.ts";
 
 /** A session nobody used for this long is deleted (its alarm fires); the client then re-initializes. */
 const SESSION_IDLE_MS = 24 * 60 * 60 * 1000;
@@ -150,8 +155,11 @@ export class McpSession extends DurableObject<EdgeEnv> {
     return transport.response;
   }
 
-  /** A message POSTed to a 2024-11-05 session; its answer travels on the session's stream (202 here). */
-  async postSse(message: Record<string, unknown>, caller: SessionIdentity): Promise<Response> {
+  /**
+   * A message POSTed to a 2024-11-05 session; its answer travels on the session's stream (202 here). A request is
+   * audited here once its answer has been sent: the Worker's invocation ends with the 202.
+   */
+  async postSse(message: Record<string, unknown>, caller: SessionIdentity, audit: RequestAudit): Promise<Response> {
     const sse = this.#sse;
     if (!sse || !isOwner(sse.caller, caller)) {
       return jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, "Session not found: open a new SSE stream");
@@ -169,8 +177,12 @@ export class McpSession extends DurableObject<EdgeEnv> {
       sse.server = live.server;
       this.startListening(origin, live);
     }
+    const answered = isRequest(message) ? sse.transport.answerTo(message.id) : undefined;
     sse.transport.receive(message as never);
-    return new Response(null, { status: 202 });
+    if (!answered) return new Response(null, { status: 202 });
+    const outcome = answered.then((answer) => completedAudit(audit, 202, observationOf(answer)));
+    recordAudit(this.env, this.ctx, outcome);
+    return new Response(null, { status: 202, headers: { [SESSION_AUDITS_HEADER]: "1" } });
   }
 
   /**
@@ -392,6 +404,16 @@ function parseJson(text: string): unknown {
 
 function isInitialize(body: unknown): body is InitializeMessage {
   return typeof body === "object" && body !== null && (body as { method?: unknown }).method === "initialize";
+}
+
+const isRequest = (message: Record<string, unknown>): message is { id: string | number; method: string } =>
+  typeof message.method === "string" && (typeof message.id === "string" || typeof message.id === "number");
+
+/** How a request ended, from the answer its stream carried (none: the stream ended first). */
+function observationOf(answer: JSONRPCMessage | undefined): Observation {
+  const json = answer === undefined ? undefined : JSON.stringify(answer);
+  const found = json === undefined ? undefined : outcomeOfAnswer(json);
+  return { ...(found ?? { outcome: "error" }), responseBytes: json === undefined ? 0 : utf8Length(json) };
 }
 
 /** What a client said of itself in its `initialize`. */

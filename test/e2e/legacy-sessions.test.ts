@@ -9,6 +9,7 @@ import {
   ResourceUpdatedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AuditRow, waitForAuditRows } from "./audit-rows.ts";
 import { startTestSystem } from "./local-system.ts";
 import { InMemoryOAuthProvider } from "./oauth-client.ts";
 
@@ -184,6 +185,24 @@ describe("2024-11-05 HTTP+SSE clients", () => {
     const sampled = await client.callTool({ name: "trigger-sampling-request", arguments: { prompt: "hi" } });
     expect(textOf(sampled)).toContain("sampled over the old transport");
     await client.close();
+  });
+
+  it("audits each call with how it ended, although its answer travels on the stream after the POST's 202", async () => {
+    const client = new Client({ name: "e2e-sse-audit", version: "1.0.0" });
+    await client.connect(new SSEClientTransport(mcpUrl(), { authProvider: provider as never }));
+    const since = new Date();
+    await client.callTool({ name: "echo", arguments: { message: "audited" } });
+    expect((await client.callTool({ name: "no-such-tool", arguments: {} })).isError).toBe(true);
+    await expect(client.getPrompt({ name: "no-such-prompt" })).rejects.toThrow();
+    await client.close();
+    const clientId = (provider.clientInformation() as { client_id: string }).client_id;
+    const calls = (rows: AuditRow[]) => rows.filter((row) => row.method === "tools/call" || row.method === "prompts/get");
+    const rows = calls(await waitForAuditRows(system.databaseUrl, { clientId, since }, (rows) => calls(rows).length >= 3));
+    expect(rows.map((row) => [row.method, row.outcome])).toEqual([
+      ["tools/call", "ok"],
+      ["tools/call", "tool_error"],
+      ["prompts/get", "error"],
+    ]);
   });
 
   it("refuses a POST to another user's or an unknown stream (404)", async () => {

@@ -1,6 +1,7 @@
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
+import type { RequestAudit } from "../../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
 import { asResponse } from "../../worker/mcp/bridge/direct-answer.ts";
 import { StorageEventStore } from "../../worker/mcp/bridge/event-store.ts";
@@ -134,10 +135,11 @@ describe("a 2025-era session object", () => {
     const stub = sessions().get(sessions().idFromName(sessionId));
     const stream = await stub.openSse(ALICE, sessionId, `/mcp/everything?sessionId=${sessionId}`);
     const ping = { jsonrpc: "2.0", id: 1, method: "ping" };
-    expect((await stub.postSse(ping, { ...ALICE, sub: "mallory" })).status).toBe(404);
-    expect((await stub.postSse(ping, { ...ALICE, server: "filesystem" })).status).toBe(404);
+    const audit: RequestAudit = { kind: "mcp.request", method: "ping", started: Date.now() };
+    expect((await stub.postSse(ping, { ...ALICE, sub: "mallory" }, audit)).status).toBe(404);
+    expect((await stub.postSse(ping, { ...ALICE, server: "filesystem" }, audit)).status).toBe(404);
     // Its owner is heard (and told to initialize first).
-    expect((await stub.postSse(ping, ALICE)).status).toBe(400);
+    expect((await stub.postSse(ping, ALICE, audit)).status).toBe(400);
     await stream.body?.cancel();
   });
 });

@@ -3,6 +3,7 @@ import { serverOfPublicName } from "../../contract/aggregated-names.ts";
 import { type EdgeConfig, ServerName } from "../../contract/config/schema.ts";
 import { ALL_SERVERS, originMcpPath } from "../../contract/edge-assertion.ts";
 import { recordAudit } from "../audit/record.ts";
+import { completedAudit, type RequestAudit, SESSION_AUDITS_HEADER } from "../audit/request-audit.ts";
 import { userWithCurrentGroups } from "../auth/groups/request-groups.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
@@ -46,7 +47,9 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
   if (admitted instanceof Response) return admitted;
   const originResponse = await relay(request, exchange, admitted);
   const { response, observed } = await observeResponse(originResponse, admitted.facts.batch ? undefined : admitted.facts.id);
-  auditExchange(exchange, admitted, originResponse.status, observed);
+  // Only a session object may take a request's audit over; the origin's answers never can.
+  const auditedBySession = originResponse.headers.has(SESSION_AUDITS_HEADER) && isSessionRequest(request, admitted.facts);
+  if (!auditedBySession) auditExchange(exchange, admitted, originResponse.status, observed);
   return new Response(response.body, { status: response.status, headers: headersToClient(response.headers) });
 }
 
@@ -119,8 +122,10 @@ async function relay(request: Request, exchange: Exchange, admitted: Admitted): 
   const { server, body, facts } = admitted;
   const claims = { sub: user.sub, email: user.email, groups: user.groups, client_id: ctx.auth.clientId ?? "unknown", server };
   try {
-    if (isSessionRequest(request, facts))
-      return await toSession(env, request, body, facts, { ...claims, clientId: claims.client_id });
+    if (isSessionRequest(request, facts)) {
+      const identity = { ...claims, clientId: claims.client_id };
+      return await toSession(env, request, body, facts, identity, requestAudit(exchange, admitted, facts));
+    }
     const init = { method: request.method, headers: headersToOrigin(request.headers), body, signal: request.signal };
     return await fetchOrigin(config, originMcpPath(server), claims, init, originAffinity(env));
   } catch (error) {
@@ -130,30 +135,31 @@ async function relay(request: Request, exchange: Exchange, admitted: Admitted): 
 
 /** One audit event per message of the request, completed once the answer has been observed to its end. */
 function auditExchange(exchange: Exchange, admitted: Admitted, httpStatus: number, observed: Promise<Observation>): void {
-  const { env, ctx, user, started, config } = exchange;
   for (const message of admitted.facts.batch ?? [admitted.facts]) {
+    const audit = requestAudit(exchange, admitted, message);
     recordAudit(
-      env,
-      ctx,
-      observed.then((observation) => ({
-        kind: "mcp.request" as const,
-        userSub: user.sub,
-        userEmail: user.email,
-        clientId: ctx.auth.clientId,
-        server: auditedServer(admitted.server, message.tool, config.servers),
-        method: message.method,
-        tool: message.tool,
-        arguments: message.arguments,
-        protocolVersion: message.protocolVersion,
-        outcome: observation.outcome,
-        errorCode: observation.errorCode,
-        httpStatus,
-        latencyMs: Date.now() - started,
-        requestBytes: admitted.bytes,
-        responseBytes: observation.responseBytes,
-      })),
+      exchange.env,
+      exchange.ctx,
+      observed.then((observation) => completedAudit(audit, httpStatus, observation)),
     );
   }
+}
+
+/** What the audit knows of one message of the request when it arrives. */
+function requestAudit({ ctx, user, started, config }: Exchange, admitted: Admitted, message: RequestFacts): RequestAudit {
+  return {
+    kind: "mcp.request",
+    userSub: user.sub,
+    userEmail: user.email,
+    clientId: ctx.auth.clientId,
+    server: auditedServer(admitted.server, message.tool, config.servers),
+    method: message.method,
+    tool: message.tool,
+    arguments: message.arguments,
+    protocolVersion: message.protocolVersion,
+    requestBytes: admitted.bytes,
+    started,
+  };
 }
 
 /** What the client gets when the origin cannot be reached (503) or does not begin to answer in time (504): retry soon. */

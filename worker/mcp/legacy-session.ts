@@ -1,3 +1,4 @@
+import type { RequestAudit } from "../audit/request-audit.ts";
 import type { EdgeEnv } from "../env.ts";
 import { asResponse } from "./bridge/direct-answer.ts";
 import { originLinkOf } from "./bridge/origin-exchange.ts";
@@ -37,6 +38,7 @@ async function toSseSession(
   request: Request,
   body: string | undefined,
   identity: SessionIdentity,
+  audit: RequestAudit,
 ): Promise<Response> {
   const existing = sseSessionOf(request);
   const sessionId = existing ?? newSessionId();
@@ -53,7 +55,7 @@ async function toSseSession(
   } catch {
     return jsonRpcError(400, undefined, JSON_RPC.parseError, "the body is not a JSON-RPC message");
   }
-  return session.postSse(message, identity);
+  return session.postSse(message, identity, audit);
 }
 
 /** Hands a 2025-era request to its session object, minting the session on `initialize`. */
@@ -63,9 +65,11 @@ export async function toSession(
   body: string | undefined,
   facts: RequestFacts,
   identity: SessionIdentity,
+  audit: RequestAudit,
 ): Promise<Response> {
   const startsSseStream = request.method === "GET" && !request.headers.has("mcp-session-id") && acceptsEventStream(request);
-  if (startsSseStream || (request.method === "POST" && sseSessionOf(request))) return toSseSession(env, request, body, identity);
+  if (startsSseStream || (request.method === "POST" && sseSessionOf(request)))
+    return toSseSession(env, request, body, identity, audit);
   let sessionId = request.headers.get("mcp-session-id") ?? undefined;
   if (facts.method === "initialize") sessionId = newSessionId();
   if (!sessionId) {

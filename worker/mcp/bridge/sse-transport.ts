@@ -18,6 +18,8 @@ export class SseServerTransport implements Transport {
   private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
   private readonly encoder = new TextEncoder();
   private readonly keepalive: ReturnType<typeof setInterval>;
+  /** Requests whose answers someone waits for (the audit), by id. */
+  private readonly awaited = new Map<string | number, (answer: JSONRPCMessage | undefined) => void>();
   private closed = false;
 
   constructor(sessionId: string, postUrl: string) {
@@ -40,12 +42,24 @@ export class SseServerTransport implements Transport {
 
   async send(message: JSONRPCMessage): Promise<void> {
     await this.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    const id = "id" in message && !("method" in message) ? message.id : undefined;
+    if (id === undefined) return;
+    this.awaited.get(id)?.(message);
+    this.awaited.delete(id);
+  }
+
+  /** The answer to the client's request `id` once it is sent on the stream; undefined if the stream ends first. */
+  answerTo(id: string | number): Promise<JSONRPCMessage | undefined> {
+    if (this.closed) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.awaited.set(id, resolve));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.keepalive);
+    for (const resolve of this.awaited.values()) resolve(undefined);
+    this.awaited.clear();
     await this.writer.close().catch(() => {});
     this.onclose?.();
   }
