@@ -137,6 +137,47 @@ describe("2025-era client sessions at the edge", () => {
     await client.close();
   }, 40_000);
 
+  it("audits each call of a 2025-03-26 batch by its own answer", async () => {
+    const post = (body: unknown, sessionId?: string) =>
+      fetch(mcpUrl(), {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${provider.accessToken}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...(sessionId && { "mcp-session-id": sessionId }),
+        },
+        body: JSON.stringify(body),
+      });
+    const clientInfo = { name: "e2e-batch", version: "1.0.0" };
+    const init = await post({
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo },
+    });
+    const sessionId = init.headers.get("mcp-session-id") as string;
+    await init.text();
+    await (await post({ jsonrpc: "2.0", method: "notifications/initialized" }, sessionId)).text();
+    const since = new Date();
+    const call = (id: number, name: string) => ({
+      jsonrpc: "2.0",
+      id,
+      method: "tools/call",
+      params: { name, arguments: { message: "b" } },
+    });
+    const answers = await (await post([call(1, "echo"), call(2, "no-such-tool")], sessionId)).text();
+    expect(answers).toContain('"id":1');
+    expect(answers).toContain('"id":2');
+    const clientId = (provider.clientInformation() as { client_id: string }).client_id;
+    const batched = (rows: AuditRow[]) => rows.filter((row) => row.method === "tools/call");
+    const rows = batched(await waitForAuditRows(system.databaseUrl, { clientId, since }, (rows) => batched(rows).length >= 2));
+    expect(rows.map((row) => [row.tool, row.outcome]).sort()).toEqual([
+      ["echo", "ok"],
+      ["no-such-tool", "tool_error"],
+    ]);
+  });
+
   it("ends the session on DELETE: the id is then unknown (404)", async () => {
     const { client, transport } = await connect();
     const sessionId = transport.sessionId as string;

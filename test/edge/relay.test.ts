@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { asResponse } from "../../worker/mcp/bridge/direct-answer.ts";
 import { inspectRequest } from "../../worker/mcp/inspect-request.ts";
-import { observeResponse } from "../../worker/mcp/observe-response.ts";
+import { observeBatch, observeResponse } from "../../worker/mcp/observe-response.ts";
 import { headersToClient, headersToOrigin } from "../../worker/mcp/relay-headers.ts";
 
 describe("headers crossing the edge", () => {
@@ -175,6 +175,32 @@ describe("observing how a request ended", () => {
     });
     const { observed } = await observeResponse(odd, 4);
     expect((await observed).outcome).toBe("tool_error");
+  });
+
+  it("reads each answer of a batch by its id: a JSON array, or SSE events", async () => {
+    const answers = [
+      { jsonrpc: "2.0", id: 2, error: { code: -32003, message: "refused by policy" } },
+      { jsonrpc: "2.0", id: 1, result: { content: [] } },
+    ];
+    const json = await observeBatch(Response.json(answers), [1, 2]);
+    expect(await json.response.json()).toEqual(answers);
+    const of = await json.observed;
+    expect([of(1).outcome, of(2).outcome, of(2).errorCode, of(undefined).outcome]).toEqual(["ok", "denied", -32003, "ok"]);
+    const stream = await observeBatch(sse(...answers), [1, 2]);
+    await stream.response.text();
+    expect([(await stream.observed)(1).outcome, (await stream.observed)(2).outcome]).toEqual(["ok", "denied"]);
+  });
+
+  it("answers each request of a batch still unanswered when the stream ends, and only those", async () => {
+    const { response, observed } = await observeBatch(sse({ jsonrpc: "2.0", id: "a", result: {} }), ["a", "b", "c"]);
+    const errors = (await response.text())
+      .split("\n")
+      .filter((line) => line.startsWith("data: "))
+      .map((line) => JSON.parse(line.slice("data: ".length)))
+      .filter((message) => message.error);
+    expect(errors.map((message) => message.id)).toEqual(["b", "c"]);
+    const of = await observed;
+    expect([of("a").outcome, of("b").outcome, of("c").outcome]).toEqual(["ok", "error", "error"]);
   });
 
   it("calls an unreachable origin unavailable", async () => {

@@ -13,7 +13,7 @@ import { fetchOrigin, OriginTimeout } from "../upstream/fetch-origin.ts";
 import { inspectRequest, type RequestFacts } from "./inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
 import { isSessionRequest, toSession } from "./legacy-session.ts";
-import { type Observation, observeResponse } from "./observe-response.ts";
+import { type Observation, observeBatch, observeResponse } from "./observe-response.ts";
 import { mcpRateLimited } from "./rate-limit.ts";
 import { headersToClient, headersToOrigin } from "./relay-headers.ts";
 import { serverSegment } from "./server-path.ts";
@@ -46,10 +46,10 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
   const admitted = await admit(request, exchange);
   if (admitted instanceof Response) return admitted;
   const originResponse = await relay(request, exchange, admitted);
-  const { response, observed } = await observeResponse(originResponse, admitted.facts.batch ? undefined : admitted.facts.id);
+  const { response, outcomeOf } = await observe(originResponse, admitted.facts);
   // Only a session object may take a request's audit over; the origin's answers never can.
   const auditedBySession = originResponse.headers.has(SESSION_AUDITS_HEADER) && isSessionRequest(request, admitted.facts);
-  if (!auditedBySession) auditExchange(exchange, admitted, originResponse.status, observed);
+  if (!auditedBySession) auditExchange(exchange, admitted, originResponse.status, outcomeOf);
   return new Response(response.body, { status: response.status, headers: headersToClient(response.headers) });
 }
 
@@ -133,15 +133,25 @@ async function relay(request: Request, exchange: Exchange, admitted: Admitted): 
   }
 }
 
-/** One audit event per message of the request, completed once the answer has been observed to its end. */
-function auditExchange(exchange: Exchange, admitted: Admitted, httpStatus: number, observed: Promise<Observation>): void {
+type OutcomeOf = (message: RequestFacts) => Promise<Observation>;
+
+/** The response to relay, and how each message of the request ended (a batch's each by its own answer). */
+async function observe(response: Response, facts: RequestFacts): Promise<{ response: Response; outcomeOf: OutcomeOf }> {
+  if (!facts.batch) {
+    const observed = await observeResponse(response, facts.id);
+    return { response: observed.response, outcomeOf: () => observed.observed };
+  }
+  const ids = facts.batch.flatMap((message) => (message.id === undefined ? [] : [message.id]));
+  const observed = await observeBatch(response, ids);
+  return { response: observed.response, outcomeOf: (message) => observed.observed.then((of) => of(message.id)) };
+}
+
+/** One audit event per message of the request, completed once its answer has been observed. */
+function auditExchange(exchange: Exchange, admitted: Admitted, httpStatus: number, outcomeOf: OutcomeOf): void {
   for (const message of admitted.facts.batch ?? [admitted.facts]) {
     const audit = requestAudit(exchange, admitted, message);
-    recordAudit(
-      exchange.env,
-      exchange.ctx,
-      observed.then((observation) => completedAudit(audit, httpStatus, observation)),
-    );
+    const completed = outcomeOf(message).then((observation) => completedAudit(audit, httpStatus, observation));
+    recordAudit(exchange.env, exchange.ctx, completed);
   }
 }
 

@@ -30,53 +30,139 @@ export async function observeResponse(response: Response, requestId: string | nu
   const isSse = response.headers.get("content-type")?.includes("text/event-stream") ?? false;
   if (!isSse) return observeLabelledBody(response) ?? observeWholeBody(response, requestId);
   let found: Found | undefined;
-  let responseBytes = 0;
   let settle: (observation: Observation) => void = () => {};
   const observed = new Promise<Observation>((resolve) => {
     settle = resolve;
   });
-  const finish = () => {
-    settle({ ...(found ?? { outcome: response.status >= 400 ? outcomeOfStatus(response.status) : "error" }), responseBytes });
+  const relayed = relayWatchedSse(response, {
+    event: (data) => {
+      found = outcomeOfAnswer(data, requestId);
+      return found !== undefined;
+    },
+    ended: () => brokenStreamError([requestId]),
+    done: (responseBytes, broken) => settle({ ...(found ?? unanswered(response.status, broken)), responseBytes }),
+  });
+  return { response: relayed, observed };
+}
+
+/** How each message of a JSON-RPC batch ended, by its id (none, or an unknown one: by the response's status). */
+export type BatchObservation = (id: string | number | undefined) => Observation;
+
+/**
+ * `observeResponse` for a batch (2025-03-26): the answers to each of `requestIds`, in a JSON array or as SSE events.
+ * Every request still unanswered when a stream ends or breaks gets its JSON-RPC error at once. Each observation
+ * carries the whole response's size.
+ */
+export async function observeBatch(
+  response: Response,
+  requestIds: readonly (string | number)[],
+): Promise<{ response: Response; observed: Promise<BatchObservation> }> {
+  const found = new Map<string | number, Found>();
+  const complete =
+    (responseBytes: number, broken: boolean): BatchObservation =>
+    (id) => {
+      if (id === undefined || !requestIds.includes(id)) return { outcome: outcomeOfStatus(response.status), responseBytes };
+      return { ...(found.get(id) ?? unanswered(response.status, broken)), responseBytes };
+    };
+  const record = (message: unknown) => {
+    const id = (message as { id?: unknown } | null)?.id;
+    const outcome =
+      (typeof id === "string" || typeof id === "number") && requestIds.includes(id) && outcomeOfAnswer(message as object);
+    if (outcome) found.set(id as string | number, outcome);
+  };
+  if (!response.body || requestIds.length === 0) return { response, observed: Promise.resolve(complete(0, false)) };
+  if (!(response.headers.get("content-type")?.includes("text/event-stream") ?? false)) {
+    const bytes = await response.arrayBuffer().catch(() => undefined);
+    if (!bytes) {
+      const errors = `[${requestIds.map(brokenJsonError).join(",")}]`;
+      const broken = new Response(errors, { status: 502, headers: { "content-type": "application/json" } });
+      return { response: broken, observed: Promise.resolve(complete(0, true)) };
+    }
+    const answers = parsedOrNothing(new TextDecoder().decode(bytes));
+    for (const message of Array.isArray(answers) ? answers : [answers]) record(message);
+    return { response: new Response(bytes, response), observed: Promise.resolve(complete(bytes.byteLength, false)) };
+  }
+  let settle: (observation: BatchObservation) => void = () => {};
+  const observed = new Promise<BatchObservation>((resolve) => {
+    settle = resolve;
+  });
+  const relayed = relayWatchedSse(response, {
+    event: (data) => {
+      record(parsedOrNothing(data));
+      return found.size === requestIds.length;
+    },
+    ended: () => brokenStreamError(requestIds.filter((id) => !found.has(id))),
+    done: (responseBytes, broken) => settle(complete(responseBytes, broken)),
+  });
+  return { response: relayed, observed };
+}
+
+/** What to do with an SSE stream's events while it is relayed. */
+interface SseWatch {
+  /** One event's data; true once nothing more need be read. */
+  event(data: string): boolean;
+  /** The stream ended or broke before `event` said so: the events to send the client before its end. */
+  ended(): Uint8Array;
+  /** Watching stopped (all found, the stream ended, broke or was cancelled), with the bytes read until then. */
+  done(responseBytes: number, broken: boolean): void;
+}
+
+/** The SSE response as the client gets it: the same bytes, read in passing until `watch` has what it needs. */
+function relayWatchedSse(response: Response, watch: SseWatch): Response {
+  let watching = true;
+  let responseBytes = 0;
+  const stop = (broken: boolean) => {
+    if (!watching) return;
+    watching = false;
+    watch.done(responseBytes, broken);
   };
   const decoder = new TextDecoder();
   const sse = createParser({
     onEvent: (event) => {
-      found ??= outcomeOfAnswer(event.data, requestId);
-      if (found) finish();
+      if (watching && watch.event(event.data)) stop(false);
     },
   });
-  const reader = response.body.getReader();
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const endEarly = (controller: ReadableStreamDefaultController<Uint8Array>, broken: boolean) => {
+    if (watching) controller.enqueue(watch.ended());
+    stop(broken);
+    controller.close();
+  };
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
         chunk = await reader.read();
       } catch {
-        // The origin broke the stream: answer the request if nobody has.
-        if (!found) controller.enqueue(brokenStreamError(requestId));
-        found ??= { outcome: "unavailable" };
-        finish();
-        controller.close();
-        return;
+        // The origin broke the stream: answer what nobody has.
+        return endEarly(controller, true);
       }
-      if (chunk.done) {
-        if (!found) controller.enqueue(brokenStreamError(requestId));
-        finish();
-        controller.close();
-        return;
-      }
-      if (!found) {
+      if (chunk.done) return endEarly(controller, false);
+      if (watching) {
         responseBytes += chunk.value.byteLength;
         sse.feed(decoder.decode(chunk.value, { stream: true }));
       }
       controller.enqueue(chunk.value);
     },
     cancel(reason) {
-      finish();
+      stop(false);
       return reader.cancel(reason);
     },
   });
-  return { response: new Response(body, response), observed };
+  return new Response(body, response);
+}
+
+/** The outcome of a request whose answer never came: the stream broke (unavailable), or ended without it. */
+const unanswered = (status: number, broken: boolean): Found => ({
+  outcome: broken ? "unavailable" : status >= 400 ? outcomeOfStatus(status) : "error",
+});
+
+function parsedOrNothing(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -107,8 +193,8 @@ async function observeWholeBody(response: Response, requestId: string | number):
   return { response: new Response(bytes, response), observed: Promise.resolve({ ...found, responseBytes: bytes.byteLength }) };
 }
 
-function brokenStreamError(requestId: string | number): Uint8Array {
-  return new TextEncoder().encode(`event: message\ndata: ${brokenJsonError(requestId)}\n\n`);
+function brokenStreamError(requestIds: readonly (string | number)[]): Uint8Array {
+  return new TextEncoder().encode(requestIds.map((id) => `event: message\ndata: ${brokenJsonError(id)}\n\n`).join(""));
 }
 
 function brokenJsonError(requestId: string | number): string {
