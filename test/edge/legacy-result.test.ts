@@ -1,5 +1,6 @@
+import type { ServerContext } from "@modelcontextprotocol/server";
 import { describe, expect, it } from "vitest";
-import { toLegacyResult } from "../../worker/mcp/bridge/session-server.ts";
+import { askClient, toLegacyResult } from "../../worker/mcp/bridge/session-server.ts";
 
 const SERVER_INFO = { "io.modelcontextprotocol/serverInfo": { name: "upstream", version: "1.0.0" } };
 
@@ -23,5 +24,29 @@ describe("a 2026-07-28 result as a 2025-era client gets it", () => {
 
   it("passes a result without _meta as it is", () => {
     expect(toLegacyResult({ tools: [{ name: "echo" }] })).toEqual({ tools: [{ name: "echo" }] });
+  });
+});
+
+describe("input requests asked of a 2025-era client", () => {
+  it("are sent in parallel and answered by key, each waited for as long as a person may take (not the SDK's 60 s)", async () => {
+    const sent: { method: string; timeout?: number }[] = [];
+    const ctx = {
+      mcpReq: {
+        send: async (request: { method: string }, options?: { timeout?: number }) => {
+          sent.push({ method: request.method, timeout: options?.timeout });
+          return { answeredTo: request.method };
+        },
+      },
+    } as unknown as ServerContext;
+    const asks = {
+      "mcp-edge/approval": { method: "elicitation/create", params: { message: "Run it?" } },
+      sample: { method: "sampling/createMessage", params: { messages: [] } },
+    };
+    expect(await askClient(asks, ctx)).toEqual({
+      "mcp-edge/approval": { answeredTo: "elicitation/create" },
+      sample: { answeredTo: "sampling/createMessage" },
+    });
+    // An approval prompt stays answerable for five minutes at the origin; the session must not give up sooner.
+    for (const request of sent) expect(request.timeout).toBeGreaterThanOrEqual(5 * 60_000);
   });
 });

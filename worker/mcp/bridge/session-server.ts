@@ -1,4 +1,5 @@
 import { type JSONRPCRequest, ProtocolError, Server, type ServerContext } from "@modelcontextprotocol/server";
+import { MAX_INPUT_WAIT_SECONDS } from "../../../contract/config/schema.ts";
 import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
 import { relayedCapabilities } from "../../../contract/relayed-capabilities.ts";
 import { exchangeWithOrigin, HOP_VERSION, type JsonRpcMessage, META, type OriginLink } from "./origin-exchange.ts";
@@ -103,12 +104,18 @@ async function relay(deps: SessionServerDeps, request: JSONRPCRequest, ctx: Serv
   throw new ProtocolError(-32603, `the upstream asked for input more than ${MAX_INPUT_ROUNDS} times in one request`);
 }
 
+/**
+ * How long a client's answer is waited for: a person may be reading an approval prompt or filling in a form, so as long
+ * as the origin may hold the exchange (its own deadline, `inputWaitSeconds`, ends it sooner), not the SDK's 60 seconds.
+ */
+export const CLIENT_ANSWER_TIMEOUT_MS = MAX_INPUT_WAIT_SECONDS * 1000;
+
 /** Sends each input request to the client (in parallel, as a 2025 server would) and collects the answers by key. */
-async function askClient(inputRequests: unknown, ctx: ServerContext): Promise<Record<string, unknown>> {
+export async function askClient(inputRequests: unknown, ctx: ServerContext): Promise<Record<string, unknown>> {
   const entries = Object.entries((inputRequests ?? {}) as Record<string, { method: string; params?: Record<string, unknown> }>);
-  const answers = await Promise.all(
-    entries.map(async ([key, ask]) => [key, await ctx.mcpReq.send({ method: ask.method, params: ask.params } as never)] as const),
-  );
+  const ask = (method: string, params?: Record<string, unknown>) =>
+    ctx.mcpReq.send({ method, params } as never, { timeout: CLIENT_ANSWER_TIMEOUT_MS });
+  const answers = await Promise.all(entries.map(async ([key, { method, params }]) => [key, await ask(method, params)] as const));
   return Object.fromEntries(answers);
 }
 
@@ -128,7 +135,8 @@ async function forwardOnce(
         deps.origin,
         record.identity.server,
         deps.claims(),
-        { id: request.id, method: request.method, params: forwardedParams(request, record, retry) },
+        // A retry is a new request (2026-07-28 MRTR): its own id, the original params, the answers and the state.
+        { id: retry ? crypto.randomUUID() : request.id, method: request.method, params: forwardedParams(request, record, retry) },
         ctx.mcpReq.signal,
       );
     for await (const message of messages) {
