@@ -1,6 +1,7 @@
 import type { ServerContext } from "@modelcontextprotocol/server";
 import { describe, expect, it } from "vitest";
 import { askClient, toLegacyResult } from "../../worker/mcp/bridge/session-server.ts";
+import { GET_STREAM_ID, resumesGetStream } from "../../worker/mcp/bridge/stream-watch.ts";
 
 const SERVER_INFO = { "io.modelcontextprotocol/serverInfo": { name: "upstream", version: "1.0.0" } };
 
@@ -48,5 +49,14 @@ describe("input requests asked of a 2025-era client", () => {
     });
     // An approval prompt stays answerable for five minutes at the origin; the session must not give up sooner.
     for (const request of sent) expect(request.timeout).toBeGreaterThanOrEqual(5 * 60_000);
+  });
+});
+
+describe("a GET on a 2025-era session", () => {
+  it("opens or resumes the GET stream the Worker holds, unless its Last-Event-ID names a POST's stream", () => {
+    expect(resumesGetStream(null)).toBe(true);
+    expect(resumesGetStream("")).toBe(true); // names no event: a fresh stream, never one the session object would hold
+    expect(resumesGetStream(`${GET_STREAM_ID}_42`)).toBe(true);
+    expect(resumesGetStream("some-post-stream_7")).toBe(false);
   });
 });

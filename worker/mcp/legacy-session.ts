@@ -85,7 +85,7 @@ export async function toSession(
   const session = env.MCP_SESSION.get(env.MCP_SESSION.idFromName(sessionId));
   const lastEventId = request.headers.get("last-event-id");
   if (request.method === "GET" && acceptsEventStream(request) && resumesGetStream(lastEventId)) {
-    return holdSessionStream(session, originLinkOf(env), identity, sessionId, lastEventId ?? undefined);
+    return holdSessionStream(session, originLinkOf(env), identity, sessionId, lastEventId || undefined);
   }
   const http = { url: request.url, method: request.method, headers: Object.fromEntries(headersToOrigin(request.headers)), body };
   return asResponse(await session.serve(http, identity, sessionId));

@@ -38,6 +38,9 @@ export interface OpenedStream {
   announce: boolean;
 }
 
-/** Whether a GET with this `Last-Event-ID` resumes the GET stream (held by the Worker) rather than a POST's stream. */
+/**
+ * Whether a GET with this `Last-Event-ID` opens or resumes the GET stream (held by the Worker) rather than a POST's
+ * stream. An empty one names no event: it opens the stream afresh, as none would.
+ */
 export const resumesGetStream = (lastEventId: string | null): boolean =>
-  lastEventId === null || lastEventId.startsWith(`${GET_STREAM_ID}_`);
+  !lastEventId || lastEventId.startsWith(`${GET_STREAM_ID}_`);
