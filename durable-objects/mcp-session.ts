@@ -13,6 +13,7 @@ import type { EdgeEnv } from "../worker/env.ts";
 import { answerDirectly, type DirectAnswer, isDirectAnswer, plainRequest } from "../worker/mcp/bridge/direct-answer.ts";
 import { discoverUpstream } from "../worker/mcp/bridge/discover.ts";
 import { StorageEventStore } from "../worker/mcp/bridge/event-store.ts";
+import { withIncarnationIds } from "../worker/mcp/bridge/incarnation-ids.ts";
 import { listenToOrigin } from "../worker/mcp/bridge/listen.ts";
 import { type OriginLink, originLinkOf } from "../worker/mcp/bridge/origin-exchange.ts";
 import { claimsOf, isOwner, type SessionIdentity, type SessionRecord } from "../worker/mcp/bridge/session-record.ts";
@@ -144,7 +145,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
    * `postUrl`, where the client POSTs its messages. The session lives as long as the stream.
    */
   async openSse(caller: SessionIdentity, sessionId: string, postUrl: string): Promise<Response> {
-    const transport = new SseServerTransport(sessionId, postUrl);
+    const transport = withIncarnationIds(new SseServerTransport(sessionId, postUrl));
     this.#sse = { transport, caller };
     transport.onclose = () => {
       if (this.#sse?.transport !== transport) return;
@@ -273,12 +274,14 @@ export class McpSession extends DurableObject<EdgeEnv> {
   }
 
   private async assemble(origin: OriginLink, record: SessionRecord): Promise<LiveSession> {
-    const transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: () => record.sessionId,
-      eventStore: this.events(),
-      // 2025-11-25 clients reconnect after this long when a stream ends early (SSE polling).
-      retryInterval: RECONNECT_AFTER_MS,
-    });
+    const transport = withIncarnationIds(
+      new WebStandardStreamableHTTPServerTransport({
+        sessionIdGenerator: () => record.sessionId,
+        eventStore: this.events(),
+        // 2025-11-25 clients reconnect after this long when a stream ends early (SSE polling).
+        retryInterval: RECONNECT_AFTER_MS,
+      }),
+    );
     const live = { record, transport } as LiveSession;
     live.server = this.serverFor(origin, live, { persist: true, listenAlways: false });
     await live.server.connect(transport);
