@@ -114,8 +114,12 @@ export class McpSession extends DurableObject<EdgeEnv> {
     return { record, replay, announce: lastEventId !== undefined };
   }
 
-  /** Logs a notification the Worker is about to write on the GET stream; returns its event id. */
-  async logStreamEvent(message: JSONRPCMessage): Promise<string> {
+  /**
+   * Logs a notification the Worker is about to write on the GET stream; returns its event id, or undefined once the
+   * session has ended (nothing is stored for a session that is gone: the stream ends instead).
+   */
+  async logStreamEvent(message: JSONRPCMessage): Promise<string | undefined> {
+    if (!this.#hasRecord()) return undefined;
     return this.events().storeEvent(GET_STREAM_ID, message);
   }
 
@@ -126,6 +130,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
    */
   override async fetch(request: Request): Promise<Response> {
     if (request.url !== WATCH_URL || request.headers.get("upgrade") !== "websocket") return new Response(null, { status: 404 });
+    // Ended between the stream's opening and this watch (a DELETE in between): nothing to watch.
+    if (!this.#hasRecord()) return new Response(null, { status: 404 });
     for (const older of this.ctx.getWebSockets()) older.close(WATCH_CLOSE.replaced.code, WATCH_CLOSE.replaced.reason);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server);
@@ -349,6 +355,10 @@ export class McpSession extends DurableObject<EdgeEnv> {
     if (now - this.#alarmSetAt < ALARM_REFRESH_MS) return;
     this.#alarmSetAt = now;
     void this.ctx.storage.setAlarm(now + SESSION_IDLE_MS);
+  }
+
+  #hasRecord(): boolean {
+    return this.#live !== undefined || this.ctx.storage.kv.get("record") !== undefined;
   }
 
   private async end(): Promise<void> {

@@ -191,6 +191,11 @@ describe("a session's GET stream, held by the Worker", () => {
     });
     expect(deleted.ok).toBe(true);
     expect(await newer.closed).toBe(WATCH_CLOSE.ended.code);
+    // A stream opened just before the DELETE finds nothing to watch and stores nothing for the session that is gone.
+    expect((await stub.fetch(WATCH_URL, { headers: { upgrade: "websocket" } })).status).toBe(404);
+    expect(await stub.logStreamEvent({ jsonrpc: "2.0", method: "notifications/tools/list_changed" })).toBeUndefined();
+    const stored = await runInDurableObject(stub, async (_instance, state) => [...state.storage.kv.list()].length);
+    expect(stored).toBe(0);
   });
 });
 

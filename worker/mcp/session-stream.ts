@@ -4,6 +4,7 @@ import type { OriginLink } from "./bridge/origin-exchange.ts";
 import { claimsOf, type SessionIdentity, type SessionRecord } from "./bridge/session-record.ts";
 import { KEEPALIVE_MS } from "./bridge/sse-transport.ts";
 import { type OpenedStream, WATCH_URL, type WatchMessage } from "./bridge/stream-watch.ts";
+import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
 
 /**
  * A 2025-era client's GET stream, held by this Worker invocation (see bridge/stream-watch.ts): the session object
@@ -22,7 +23,8 @@ export async function holdSessionStream(
   const opened = await session.openStream(caller, sessionId, lastEventId);
   if (opened instanceof Response) return opened;
   const watch = (await session.fetch(WATCH_URL, { headers: { upgrade: "websocket" } })).webSocket;
-  if (!watch) throw new Error("the session object did not accept the stream's WebSocket");
+  // Refused: the session ended since it was opened (a DELETE in between).
+  if (!watch) return jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, "Session not found: initialize a new session");
   watch.accept();
   const body = streamBody(session, origin, caller, opened as OpenedStream, watch);
   return new Response(body, {
@@ -64,6 +66,7 @@ function streamBody(
   const deliver = async (notification: ListNotification) => {
     const message = { jsonrpc: "2.0" as const, ...notification };
     const id = await session.logStreamEvent(message);
+    if (id === undefined) return end(true); // the session ended
     write(`id: ${id}\ndata: ${JSON.stringify(message)}\n\n`);
   };
   // A new listen starts before the one it replaces stops (on acknowledgement): nothing falls between the two.
