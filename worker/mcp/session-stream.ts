@@ -92,6 +92,8 @@ function streamBody(
         if (!current.signal.aborted) console.error(`listen stream for a session ended: ${String(error)}`);
       })
       .finally(() => {
+        // Ended before it was acknowledged: the listen it was to replace is given up with it.
+        previous?.abort();
         if (listening === current) end(true);
       });
   };
