@@ -44,6 +44,19 @@ async function connect(
 
 const textOf = (result: Record<string, unknown>) => JSON.stringify(result.content);
 
+/** A POST to the MCP endpoint as the signed-in user, outside any SDK client: a session's id and version in `headers`. */
+const postMcp = (body: unknown, headers: Record<string, string> = {}) =>
+  fetch(mcpUrl(), {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${provider.accessToken}`,
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      ...headers,
+    },
+    body: JSON.stringify(body),
+  });
+
 describe("2025-era client sessions at the edge", () => {
   it("issues a session id and answers the handshake from the upstream's discovery", async () => {
     const { client, transport } = await connect();
@@ -107,17 +120,10 @@ describe("2025-era client sessions at the edge", () => {
   it("answers a plain call with one JSON body, and a call whose answer streams over SSE", async () => {
     const { client, transport } = await connect();
     const post = (id: number, name: string, args: Record<string, unknown>, meta?: Record<string, unknown>) =>
-      fetch(mcpUrl(), {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${provider.accessToken}`,
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          "mcp-session-id": transport.sessionId as string,
-          "mcp-protocol-version": "2025-11-25",
-        },
-        body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args, _meta: meta } }),
-      });
+      postMcp(
+        { jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args, _meta: meta } },
+        { "mcp-session-id": transport.sessionId as string, "mcp-protocol-version": "2025-11-25" },
+      );
     const plain = await post(21, "echo", { message: "short way" });
     expect(plain.headers.get("content-type")).toContain("application/json");
     expect(plain.headers.get("mcp-answer-outcome")).toBeNull(); // the edge's own label never reaches the client
@@ -138,17 +144,7 @@ describe("2025-era client sessions at the edge", () => {
   }, 40_000);
 
   it("audits each call of a 2025-03-26 batch by its own answer", async () => {
-    const post = (body: unknown, sessionId?: string) =>
-      fetch(mcpUrl(), {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${provider.accessToken}`,
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          ...(sessionId && { "mcp-session-id": sessionId }),
-        },
-        body: JSON.stringify(body),
-      });
+    const post = (body: unknown, sessionId?: string) => postMcp(body, sessionId ? { "mcp-session-id": sessionId } : {});
     const clientInfo = { name: "e2e-batch", version: "1.0.0" };
     const init = await post({
       jsonrpc: "2.0",
@@ -182,31 +178,16 @@ describe("2025-era client sessions at the edge", () => {
     const { client, transport } = await connect();
     const sessionId = transport.sessionId as string;
     await transport.terminateSession();
-    const response = await fetch(mcpUrl(), {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${provider.accessToken}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        "mcp-session-id": sessionId,
-        "mcp-protocol-version": "2025-11-25",
-      },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" }),
-    });
+    const response = await postMcp(
+      { jsonrpc: "2.0", id: 9, method: "tools/list" },
+      { "mcp-session-id": sessionId, "mcp-protocol-version": "2025-11-25" },
+    );
     expect(response.status).toBe(404);
     await client.close();
   });
 
   it("refuses a request without a session id that is not initialize (400)", async () => {
-    const response = await fetch(mcpUrl(), {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${provider.accessToken}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-      },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
-    });
+    const response = await postMcp({ jsonrpc: "2.0", id: 1, method: "tools/list" });
     expect(response.status).toBe(400);
   });
 });
