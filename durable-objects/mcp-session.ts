@@ -164,7 +164,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
 
   /**
    * A message POSTed to a 2024-11-05 session; its answer travels on the session's stream (202 here). A request is
-   * audited here once its answer has been sent: the Worker's invocation ends with the 202.
+   * audited here once its answer has been sent: the Worker's invocation ends with the 202. One whose answer cannot be
+   * awaited (its id is in flight already) is left to the Worker, which audits it at the 202.
    */
   async postSse(message: Record<string, unknown>, caller: SessionIdentity, audit: RequestAudit): Promise<Response> {
     const sse = this.#sse;

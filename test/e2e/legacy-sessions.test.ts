@@ -162,9 +162,12 @@ describe("2025-era client sessions at the edge", () => {
       method: "tools/call",
       params: { name, arguments: { message: "b" } },
     });
-    const answers = await (await post([call(1, "echo"), call(2, "no-such-tool")], sessionId)).text();
+    // A client's answer (to no request of this session) rides along: nothing waits for it, nothing answers it.
+    const stray = { jsonrpc: "2.0", id: 99, result: {} };
+    const answers = await (await post([call(1, "echo"), stray, call(2, "no-such-tool")], sessionId)).text();
     expect(answers).toContain('"id":1');
     expect(answers).toContain('"id":2');
+    expect(answers).not.toContain('"id":99');
     const clientId = (provider.clientInformation() as { client_id: string }).client_id;
     const batched = (rows: AuditRow[]) => rows.filter((row) => row.method === "tools/call");
     const rows = batched(await waitForAuditRows(system.databaseUrl, { clientId, since }, (rows) => batched(rows).length >= 2));

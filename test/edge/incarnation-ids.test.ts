@@ -42,6 +42,14 @@ describe("request ids of one session object's incarnation", () => {
     expect(received).toEqual([]);
   });
 
+  it("name the prefixed id when the server cancels one of its requests", async () => {
+    const { transport, sent } = wrapped("fourth:");
+    await transport.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 3, reason: "timed out" } });
+    expect(sent).toEqual([
+      { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: "fourth:3", reason: "timed out" } },
+    ]);
+  });
+
   it("leave the client's own requests, and the server's answers to them, as they are", async () => {
     const { transport, sent, received } = wrapped("third:");
     const call = { jsonrpc: "2.0" as const, id: 7, method: "tools/call", params: { name: "echo" } };

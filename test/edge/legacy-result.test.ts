@@ -30,11 +30,13 @@ describe("a 2026-07-28 result as a 2025-era client gets it", () => {
 
 describe("input requests asked of a 2025-era client", () => {
   it("are sent in parallel and answered by key, each waited for as long as a person may take (not the SDK's 60 s)", async () => {
-    const sent: { method: string; timeout?: number }[] = [];
+    const sent: { method: string; timeout?: number; signal?: AbortSignal }[] = [];
+    const cancelled = new AbortController().signal;
     const ctx = {
       mcpReq: {
-        send: async (request: { method: string }, options?: { timeout?: number }) => {
-          sent.push({ method: request.method, timeout: options?.timeout });
+        signal: cancelled,
+        send: async (request: { method: string }, options?: { timeout?: number; signal?: AbortSignal }) => {
+          sent.push({ method: request.method, timeout: options?.timeout, signal: options?.signal });
           return { answeredTo: request.method };
         },
       },
@@ -49,6 +51,8 @@ describe("input requests asked of a 2025-era client", () => {
     });
     // An approval prompt stays answerable for five minutes at the origin; the session must not give up sooner.
     for (const request of sent) expect(request.timeout).toBeGreaterThanOrEqual(5 * 60_000);
+    // …and no longer than the client's own request lives: its cancellation stops the wait.
+    for (const request of sent) expect(request.signal).toBe(cancelled);
   });
 });
 

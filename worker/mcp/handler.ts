@@ -141,9 +141,11 @@ async function observe(response: Response, facts: RequestFacts): Promise<{ respo
     const observed = await observeResponse(response, facts.id);
     return { response: observed.response, outcomeOf: () => observed.observed };
   }
-  const ids = facts.batch.flatMap((message) => (message.id === undefined ? [] : [message.id]));
+  const isRequest = (message: RequestFacts) => message.id !== undefined && !message.isResponse;
+  const ids = facts.batch.flatMap((message) => (isRequest(message) ? [message.id as string | number] : []));
   const observed = await observeBatch(response, ids);
-  return { response: observed.response, outcomeOf: (message) => observed.observed.then((of) => of(message.id)) };
+  const outcomeOf = (message: RequestFacts) => observed.observed.then((of) => of(isRequest(message) ? message.id : undefined));
+  return { response: observed.response, outcomeOf };
 }
 
 /** One audit event per message of the request, completed once its answer has been observed. */

@@ -2,7 +2,7 @@
 export interface RequestFacts {
   /** `batch` for a JSON array (2025-03-26 clients may batch); absent when the body is not JSON-RPC. */
   method?: string;
-  /** The request id, when the message is a request (notifications and responses have none to wait for). */
+  /** The message's id: a request's, or a response's (`isResponse`: the client answering; nothing to wait for). */
   id?: string | number;
   /** `params.name` of a tools/call. */
   tool?: string;

@@ -14,8 +14,7 @@ type Id = string | number;
  */
 export function withIncarnationIds<T extends Transport>(transport: T, prefix = `${crypto.randomUUID()}:`): T {
   const send = transport.send.bind(transport);
-  transport.send = (message, options) =>
-    send(isRequest(message) ? { ...message, id: `${prefix}${message.id}` } : message, options);
+  transport.send = (message, options) => send(withPrefix(message, prefix), options);
   let deliver: Transport["onmessage"];
   Object.defineProperty(transport, "onmessage", {
     configurable: true,
@@ -30,6 +29,14 @@ export function withIncarnationIds<T extends Transport>(transport: T, prefix = `
     },
   });
   return transport;
+}
+
+/** A request to the client with the prefix on its id; a cancellation of one with the prefix on the id it cancels. */
+function withPrefix(message: JSONRPCMessage, prefix: string): JSONRPCMessage {
+  if (isRequest(message)) return { ...message, id: `${prefix}${message.id}` };
+  const cancelled = message as { method?: string; params?: { requestId?: unknown } };
+  if (cancelled.method !== "notifications/cancelled" || cancelled.params?.requestId === undefined) return message;
+  return { ...message, params: { ...cancelled.params, requestId: `${prefix}${cancelled.params.requestId}` } } as JSONRPCMessage;
 }
 
 const isRequest = (message: JSONRPCMessage): message is JSONRPCMessage & { id: Id; method: string } =>

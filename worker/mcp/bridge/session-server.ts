@@ -106,7 +106,8 @@ async function relay(deps: SessionServerDeps, request: JSONRPCRequest, ctx: Serv
 
 /**
  * How long a client's answer is waited for: a person may be reading an approval prompt or filling in a form, so as long
- * as the origin may hold the exchange (its own deadline, `inputWaitSeconds`, ends it sooner), not the SDK's 60 seconds.
+ * as any origin may hold the exchange (`inputWaitSeconds` is at most this), not the SDK's 60 seconds. An answer that
+ * comes after the origin gave up gets a clean error from it on the retry; a request the client cancels stops waiting.
  */
 export const CLIENT_ANSWER_TIMEOUT_MS = MAX_INPUT_WAIT_SECONDS * 1000;
 
@@ -114,7 +115,7 @@ export const CLIENT_ANSWER_TIMEOUT_MS = MAX_INPUT_WAIT_SECONDS * 1000;
 export async function askClient(inputRequests: unknown, ctx: ServerContext): Promise<Record<string, unknown>> {
   const entries = Object.entries((inputRequests ?? {}) as Record<string, { method: string; params?: Record<string, unknown> }>);
   const ask = (method: string, params?: Record<string, unknown>) =>
-    ctx.mcpReq.send({ method, params } as never, { timeout: CLIENT_ANSWER_TIMEOUT_MS });
+    ctx.mcpReq.send({ method, params } as never, { timeout: CLIENT_ANSWER_TIMEOUT_MS, signal: ctx.mcpReq.signal });
   const answers = await Promise.all(entries.map(async ([key, { method, params }]) => [key, await ask(method, params)] as const));
   return Object.fromEntries(answers);
 }

@@ -48,9 +48,13 @@ export class SseServerTransport implements Transport {
     this.awaited.delete(id);
   }
 
-  /** The answer to the client's request `id` once it is sent on the stream; undefined if the stream ends first. */
-  answerTo(id: string | number): Promise<JSONRPCMessage | undefined> {
-    if (this.closed) return Promise.resolve(undefined);
+  /**
+   * The answer to the client's request `id` once it is sent on the stream (undefined if the stream ends first); or
+   * undefined at once when the stream is closed or a request of that id is already awaited (a client reusing an id
+   * in flight: its answer could be either's).
+   */
+  answerTo(id: string | number): Promise<JSONRPCMessage | undefined> | undefined {
+    if (this.closed || this.awaited.has(id)) return undefined;
     return new Promise((resolve) => this.awaited.set(id, resolve));
   }
 
