@@ -132,7 +132,7 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
       ? await forwardInteractive(link, request, ctx, output, admitted)
       : await call(link, request, ctx, { onProgress: output.progress });
     const result = guarded && answer.resultType !== "input_required" ? await guarded.result(answer) : answer;
-    rememberListed(link.lists, request.method, result);
+    rememberListed(link.lists, request.method, request.params.cursor, result);
     return link.pins.visible(request.method, request.method === "tools/list" ? visibleTools(result, access) : result);
   } catch (error) {
     // An OAuth-protected upstream that needs this user's (renewed) consent: the user is asked, no one else is affected.

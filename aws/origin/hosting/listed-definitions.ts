@@ -27,8 +27,9 @@ const LOAD: Record<ListName, (client: Client) => Promise<Record<string, unknown>
 
 /**
  * One list of an upstream (its tools, prompts or resource templates), by name: learned from the list results the
- * origin relays, and read whole once when a request needs an item before any list was seen (a client may call a
- * tool or get a prompt it knows without listing). Forgotten when the upstream says the list changed.
+ * origin relays, and read whole, every page, when a request needs an item before the whole list was seen (a client may
+ * call a tool or get a prompt it knows without listing, or list only the first page). Forgotten when the upstream
+ * says the list changed.
  */
 export class ListedDefinitions {
   readonly #items = new Map<string, Definition>();
@@ -51,23 +52,29 @@ export class ListedDefinitions {
     return [...this.#items.values()];
   }
 
-  /** Learns from a page of this list's result. */
-  remember(result: Record<string, unknown>): void {
+  /** Learns from a page of this list's result; `whole` when it is the whole list (a first page without a next one). */
+  remember(result: Record<string, unknown>, whole: boolean): void {
     const { key, name } = LISTS[this.#list];
     const items = result[key];
     if (!Array.isArray(items)) return;
     for (const item of items as Definition[]) if (typeof item?.[name] === "string") this.#items.set(item[name] as string, item);
-    this.#loaded ??= Promise.resolve();
+    if (whole) this.#loaded ??= Promise.resolve();
   }
 
-  /** Reads the whole list once if no page of it has been seen yet; a failed read is tried again next time. */
+  /**
+   * Reads the whole list unless it has been seen whole. A read that fails rejects (and is tried again next time):
+   * what the policy and the pins decide on must be known, so the request that needed it is refused, not let through.
+   * An upstream that serves no such list (method not found) has none to learn.
+   */
   ensureLoaded(): Promise<void> {
-    this.#loaded ??= LOAD[this.#list](this.#client)
-      .then((result) => this.remember(result))
-      .catch((error: unknown) => {
-        // An upstream that serves no such list (method not found) has nothing to learn; other failures are tried again.
-        if ((error as { code?: unknown } | undefined)?.code !== METHOD_NOT_FOUND) this.#loaded = undefined;
-      });
+    this.#loaded ??= LOAD[this.#list](this.#client).then(
+      (result) => this.remember(result, true),
+      (error: unknown) => {
+        if ((error as { code?: unknown } | undefined)?.code === METHOD_NOT_FOUND) return;
+        this.#loaded = undefined;
+        throw error; // as it came: a timeout, a closed connection or a needed consent is answered as such
+      },
+    );
     return this.#loaded;
   }
 
@@ -88,9 +95,10 @@ export function upstreamLists(client: Client): UpstreamLists {
   };
 }
 
-/** Learns from a list result the origin relays, whichever list its method names. */
-export function rememberListed(lists: UpstreamLists, method: string, result: Record<string, unknown>): void {
-  for (const name of Object.keys(LISTS) as ListName[]) if (LISTS[name].method === method) lists[name].remember(result);
+/** Learns from a list result the origin relays (for the page at `cursor`), whichever list its method names. */
+export function rememberListed(lists: UpstreamLists, method: string, cursor: unknown, result: Record<string, unknown>): void {
+  const whole = cursor === undefined && result.nextCursor === undefined;
+  for (const name of Object.keys(LISTS) as ListName[]) if (LISTS[name].method === method) lists[name].remember(result, whole);
 }
 
 /** Forgets the list an upstream's list-changed notification names. */
