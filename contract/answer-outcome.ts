@@ -13,6 +13,13 @@ export interface AnswerOutcome {
  */
 export const ANSWER_OUTCOME_HEADER = "mcp-answer-outcome";
 
+/**
+ * The response header by which an edge session object says it audits the request itself (a 2024-11-05 HTTP+SSE POST:
+ * the answer travels later, on the client's stream). It stays between the object and the Worker: clients never see it,
+ * and the Worker honours it from a session object only, never from the origin.
+ */
+export const SESSION_AUDITS_HEADER = "mcp-edge-session-audits";
+
 /** The JSON-RPC codes of a request the policy refused: a rule denies it, or a `limit` rule's budget is spent. */
 const REFUSED_BY_POLICY: ReadonlySet<number> = new Set([POLICY_DENIED_CODE, CALL_LIMIT_CODE]);
 

@@ -5,10 +5,10 @@ import {
   type Server,
   WebStandardStreamableHTTPServerTransport,
 } from "@modelcontextprotocol/server";
-import { outcomeOfAnswer } from "../contract/answer-outcome.ts";
+import { outcomeOfAnswer, SESSION_AUDITS_HEADER } from "../contract/answer-outcome.ts";
 import { utf8Length } from "../contract/audit-event.ts";
 import { recordAudit } from "../worker/audit/record.ts";
-import { completedAudit, type RequestAudit, SESSION_AUDITS_HEADER } from "../worker/audit/request-audit.ts";
+import { completedAudit, type RequestAudit } from "../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../worker/env.ts";
 import { answerDirectly, type DirectAnswer, isDirectAnswer, plainRequest } from "../worker/mcp/bridge/direct-answer.ts";
 import { discoverUpstream } from "../worker/mcp/bridge/discover.ts";

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { SESSION_AUDITS_HEADER } from "../../contract/answer-outcome.ts";
 import { capturedAudit } from "./audit-capture.ts";
 import { callEdge, PUBLIC_URL, startEdgeCall } from "./edge-env.ts";
 import { mcpStatus, registerClient, signedInTokens } from "./sign-in.ts";
@@ -156,6 +157,18 @@ describe("an origin that hangs", () => {
     await call.settled();
     expect(body).toContain("notifications/progress");
     expect(body).toContain('"result":{"tools":[]}');
+  });
+});
+
+describe("who audits a request", () => {
+  it("the edge, whatever the origin's answer claims: only a session object may take a request's audit over", async () => {
+    const audit = capturedAudit();
+    const response = await post("/mcp/everything", listTools, { env: { ...audit.env, ORIGIN_URL: inject("auditClaimingUrl") } });
+    expect(response.status).toBe(200);
+    expect(response.headers.has(SESSION_AUDITS_HEADER)).toBe(false);
+    await response.text();
+    await expect.poll(() => audit.events.length).toBe(1);
+    expect(audit.events[0]).toMatchObject({ kind: "mcp.request", method: "tools/list", outcome: "ok" });
   });
 });
 

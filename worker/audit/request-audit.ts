@@ -7,12 +7,6 @@ export interface RequestAudit extends Omit<AuditFacts, "outcome" | "errorCode" |
   started: number;
 }
 
-/**
- * The response header by which a session object says it audits the request itself (a 2024-11-05 HTTP+SSE POST: the
- * answer travels later, on the client's stream). It stays between the object and the Worker: clients never see it.
- */
-export const SESSION_AUDITS_HEADER = "mcp-edge-session-audits";
-
 /** The request's audit facts, completed with how it ended. */
 export function completedAudit(audit: RequestAudit, httpStatus: number, observation: Observation): AuditFacts {
   const { started, ...facts } = audit;

@@ -1,9 +1,10 @@
 import type { OAuthResourceContext } from "@cloudflare/workers-oauth-provider";
 import { serverOfPublicName } from "../../contract/aggregated-names.ts";
+import { SESSION_AUDITS_HEADER } from "../../contract/answer-outcome.ts";
 import { type EdgeConfig, ServerName } from "../../contract/config/schema.ts";
 import { ALL_SERVERS, originMcpPath } from "../../contract/edge-assertion.ts";
 import { recordAudit } from "../audit/record.ts";
-import { completedAudit, type RequestAudit, SESSION_AUDITS_HEADER } from "../audit/request-audit.ts";
+import { completedAudit, type RequestAudit } from "../audit/request-audit.ts";
 import { userWithCurrentGroups } from "../auth/groups/request-groups.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
@@ -124,7 +125,7 @@ async function relay(request: Request, exchange: Exchange, admitted: Admitted): 
   try {
     if (isSessionRequest(request, facts)) {
       const identity = { ...claims, clientId: claims.client_id };
-      return await toSession(env, request, body, facts, identity, requestAudit(exchange, admitted, facts));
+      return await toSession(env, request, body, facts, identity, () => requestAudit(exchange, admitted, facts));
     }
     const init = { method: request.method, headers: headersToOrigin(request.headers), body, signal: request.signal };
     return await fetchOrigin(config, originMcpPath(server), claims, init, originAffinity(env));

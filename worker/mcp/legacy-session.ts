@@ -38,7 +38,7 @@ async function toSseSession(
   request: Request,
   body: string | undefined,
   identity: SessionIdentity,
-  audit: RequestAudit,
+  audit: () => RequestAudit,
 ): Promise<Response> {
   const existing = sseSessionOf(request);
   const sessionId = existing ?? newSessionId();
@@ -55,7 +55,7 @@ async function toSseSession(
   } catch {
     return jsonRpcError(400, undefined, JSON_RPC.parseError, "the body is not a JSON-RPC message");
   }
-  return session.postSse(message, identity, audit);
+  return session.postSse(message, identity, audit());
 }
 
 /** Hands a 2025-era request to its session object, minting the session on `initialize`. */
@@ -65,7 +65,8 @@ export async function toSession(
   body: string | undefined,
   facts: RequestFacts,
   identity: SessionIdentity,
-  audit: RequestAudit,
+  /** The request's audit facts, for a 2024-11-05 POST (its session object audits it); built only then. */
+  audit: () => RequestAudit,
 ): Promise<Response> {
   const startsSseStream = request.method === "GET" && !request.headers.has("mcp-session-id") && acceptsEventStream(request);
   if (startsSseStream || (request.method === "POST" && sseSessionOf(request)))

@@ -1,6 +1,7 @@
 import { createServer as createHttpServer } from "node:http";
 import { createServer, type Socket } from "node:net";
 import type { TestProject } from "vitest/node";
+import { SESSION_AUDITS_HEADER } from "../../../contract/answer-outcome.ts";
 import { startIdp } from "../../../local/idp/start-idp.ts";
 
 /** The edge's authorization tests sign in against the real local OpenID provider, started once for them. */
@@ -30,6 +31,13 @@ export default async function setup(project: TestProject) {
   });
   await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
   project.provide("slowStreamUrl", `http://127.0.0.1:${(slow.address() as { port: number }).port}`);
+  // An origin that claims, with the session objects' header, that it audits the request itself (it never may).
+  const claiming = createHttpServer((_request, response) => {
+    response.writeHead(200, { "content-type": "application/json", [SESSION_AUDITS_HEADER]: "1" });
+    response.end(JSON.stringify({ jsonrpc: "2.0", id: 1, result: { tools: [] } }));
+  });
+  await new Promise<void>((resolve) => claiming.listen(0, "127.0.0.1", resolve));
+  project.provide("auditClaimingUrl", `http://127.0.0.1:${(claiming.address() as { port: number }).port}`);
   // An origin that never answers a POST and counts the POSTs whose connection the caller closed (GET /closed).
   let closedPosts = 0;
   const holding = createHttpServer((request, response) => {
@@ -65,6 +73,7 @@ export default async function setup(project: TestProject) {
     await new Promise<void>((resolve) => ingest.close(() => resolve()));
     await new Promise<void>((resolve) => holding.close(() => resolve()));
     await new Promise<void>((resolve) => slow.close(() => resolve()));
+    await new Promise<void>((resolve) => claiming.close(() => resolve()));
     await idp.close();
   };
 }

@@ -7,6 +7,8 @@ declare module "vitest" {
     silentUrl: string;
     /** An origin whose streamed answer begins at once and ends 1.5 s later. */
     slowStreamUrl: string;
+    /** An origin whose answers carry the session objects' "audited here" header. */
+    auditClaimingUrl: string;
     /** An origin that never answers a POST; GET /closed says how many POSTs the caller gave up on. */
     holdingUrl: string;
     /** An origin that takes every audit ingest; GET /posts lists how many events each POST carried. */
