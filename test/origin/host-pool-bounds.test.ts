@@ -3,7 +3,7 @@ import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-poo
 import { demoServers } from "../../local/system.ts";
 import { isAlive } from "../e2e/process-tree.ts";
 import { stdioFixtureCommand } from "../fixtures/conformance-upstream/launch.ts";
-import { testHostOptions } from "./modern-request.ts";
+import { parkedCall, testHostOptions } from "./modern-request.ts";
 
 const pools: HostPool[] = [];
 afterEach(async () => {
@@ -56,6 +56,34 @@ describe("stdio hosting: a bound on children, least recently used first out", ()
     expect(await gone(pidOf(idle))).toBe(true);
     expect(isAlive(pidOf(busy))).toBe(true);
     for (const lease of [busy, newcomer]) lease.release();
+  });
+
+  it("stops an idle child before one whose user has a call waiting for an answer, though that one was used longer ago", async () => {
+    const hosts = pool(2);
+    const asking = await hosts.acquire("everything", caller("asking-user"));
+    const pending = await parkedCall(asking.host, caller("asking-user"));
+    asking.release();
+    const idle = await hosts.acquire("everything", caller("idle-user"));
+    idle.release();
+    const newcomer = await hosts.acquire("everything", caller("newcomer"));
+    expect(await gone(pidOf(idle))).toBe(true);
+    expect(isAlive(pidOf(asking))).toBe(true);
+    expect(await pending.answer()).toHaveProperty("result");
+    newcomer.release();
+  });
+
+  it("makes room with a waiting call's child when every other child is busy, and that call ends in an error", async () => {
+    const hosts = pool(2);
+    const asking = await hosts.acquire("everything", caller("asking-user"));
+    const pending = await parkedCall(asking.host, caller("asking-user"));
+    asking.release();
+    const busy = await hosts.acquire("everything", caller("busy-user"));
+    const newcomer = await hosts.acquire("everything", caller("newcomer"));
+    expect(await gone(pidOf(asking))).toBe(true);
+    newcomer.release();
+    const retried = await hosts.acquire("everything", caller("asking-user"));
+    expect(await pending.answer(retried.host)).toMatchObject({ error: { message: expect.stringMatching(/call again/) } });
+    for (const lease of [busy, retried]) lease.release();
   });
 
   it("starts a user's child again after it was evicted", async () => {

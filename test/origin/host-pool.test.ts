@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createHostPool, HostingError, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { demoServers } from "../../local/system.ts";
 import { isAlive } from "../e2e/process-tree.ts";
-import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
+import { messagesOf, modernRequest, parkedCall, testHostOptions } from "./modern-request.ts";
 
 const pools: HostPool[] = [];
 afterEach(async () => {
@@ -56,6 +56,22 @@ describe("stdio hosting: one child per user and server", () => {
     expect(hosts.size()).toBe(1);
     expect(isAlive(busy.host.pid as number)).toBe(true);
     busy.release();
+  });
+
+  it("keeps a child whose user has a call waiting for an answer, however long it sits idle", async () => {
+    const hosts = pool({ idleTimeoutMs: 200 });
+    const asking = await hosts.acquire("everything", caller("asking-user"));
+    const pending = await parkedCall(asking.host, caller("asking-user"));
+    asking.release();
+    const idle = await hosts.acquire("everything", caller("idle-user"));
+    idle.release();
+    await waitFor(() => !isAlive(idle.host.pid as number));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(isAlive(asking.host.pid as number)).toBe(true);
+    const again = await hosts.acquire("everything", caller("asking-user"));
+    expect(again.host).toBe(asking.host);
+    expect(await pending.answer()).toHaveProperty("result");
+    again.release();
   });
 
   it("starts a new child when the user's crashed", async () => {

@@ -1,5 +1,5 @@
 import { createForwardStateCodec } from "../../aws/origin/hosting/request-state.ts";
-import type { HostOptions } from "../../aws/origin/hosting/upstream-host.ts";
+import type { Caller, HostOptions, UpstreamHost } from "../../aws/origin/hosting/upstream-host.ts";
 import { createUpstreamIdentity } from "../../aws/origin/identity/upstream-identity.ts";
 import { createEnvSecretsProvider } from "../../aws/origin/secrets/env/env-secrets.ts";
 
@@ -53,4 +53,28 @@ export async function messagesOf(response: Response): Promise<Record<string, unk
     .split("\n")
     .filter((line) => line.startsWith("data:") && line.slice(5).trim())
     .map((line) => JSON.parse(line.slice(5)));
+}
+
+const ELICITING_CLIENT = { elicitation: { form: {} } };
+
+/**
+ * Starts a call of the reference server's `trigger-elicitation-request` on `host`, which its upstream answers by
+ * asking the client for input: the call is left parked at the origin. `answer` brings the client's retry (a decline)
+ * to `to` (by default the same host) and resolves with the call's last message (its result once resumed; an error
+ * when the exchange was lost).
+ */
+export async function parkedCall(host: UpstreamHost, caller: Caller) {
+  const params = { name: "trigger-elicitation-request", arguments: {} };
+  const asked = modernRequest("tools/call", params, { capabilities: ELICITING_CLIENT });
+  const first = (await messagesOf(await host.fetch(asked, caller))).at(-1);
+  const result = first?.result as { resultType?: string; inputRequests?: object; requestState?: string } | undefined;
+  if (result?.resultType !== "input_required") throw new Error(`expected input_required, got ${JSON.stringify(first)}`);
+  const [key = ""] = Object.keys(result.inputRequests ?? {});
+  return {
+    async answer(to: UpstreamHost = host) {
+      const retryParams = { ...params, inputResponses: { [key]: { action: "decline" } }, requestState: result.requestState };
+      const retry = modernRequest("tools/call", retryParams, { id: 2, capabilities: ELICITING_CLIENT });
+      return (await messagesOf(await to.fetch(retry, caller))).at(-1) as { result?: unknown; error?: unknown } | undefined;
+    },
+  };
 }

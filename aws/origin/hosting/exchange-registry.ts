@@ -34,6 +34,11 @@ export class ExchangeRegistry {
     return latest;
   }
 
+  /** Exchanges parked until the client's retry brings its answers (a prompt the user may still be reading). */
+  awaitingClient(): number {
+    return this.parked.size;
+  }
+
   park(exchange: Exchange): void {
     this.live.delete(exchange);
     exchange.parkedUntil = Date.now() + this.parkMs;

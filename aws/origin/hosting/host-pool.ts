@@ -69,6 +69,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
   reaper.unref();
 
   const isIdle = (entry: Entry): entry is Required<Entry> => entry.host !== undefined && entry.host.active === 0;
+  const awaitsClient = (entry: Required<Entry>) => entry.host.awaitingClient() > 0;
 
   function stop(key: string, entry: Required<Entry>, why: string): Promise<void> {
     hosts.delete(key);
@@ -80,14 +81,23 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     circuits.forgetQuiet(options.idleTimeoutMs);
     const now = Date.now();
     for (const [key, entry] of hosts)
-      if (isIdle(entry) && now - entry.host.lastUsed > options.idleTimeoutMs) void stop(key, entry, "idle");
+      if (isIdle(entry) && !awaitsClient(entry) && now - entry.host.lastUsed > options.idleTimeoutMs)
+        void stop(key, entry, "idle");
   }
 
-  /** Stops the least recently used idle host to make room; undefined when every host is busy. */
+  /**
+   * Stops the least recently used idle host to make room; undefined when every host is busy. A host holding a call
+   * that waits for its user's answer goes only when no other can: stopping it fails that call (cleanly, on the retry).
+   */
   function evictLeastRecentlyUsed(): Promise<void> | undefined {
     // The map is kept in order of last use (see `touch`): the first idle host is the least recently used.
-    for (const [key, entry] of hosts) if (isIdle(entry)) return stop(key, entry, "least recently used");
-    return undefined;
+    let waiting: [string, Required<Entry>] | undefined;
+    for (const [key, entry] of hosts) {
+      if (!isIdle(entry)) continue;
+      if (!awaitsClient(entry)) return stop(key, entry, "least recently used");
+      waiting ??= [key, entry];
+    }
+    return waiting && stop(waiting[0], waiting[1], "least recently used (a call of its user's was waiting for an answer)");
   }
 
   /** Moves a host to the end of the map: the map's order is the order of last use. */

@@ -46,6 +46,11 @@ export interface UpstreamHost {
   era: "modern" | "legacy";
   /** Requests in flight; a host is never reaped while this is above zero. */
   active: number;
+  /**
+   * Calls parked until the client's retry brings its answers (an approval prompt, a form the user is filling in):
+   * a host holding any is never reaped for idleness, and is evicted only when no other idle host can make room.
+   */
+  awaitingClient(): number;
   lastUsed: number;
   closed: Promise<void>;
   close(): Promise<void>;
@@ -184,6 +189,7 @@ async function connectHost(
     closed,
     handler,
     events: upstreamEvents,
+    exchanges,
     onCaller: (caller) => {
       latestCaller = caller;
     },
@@ -218,6 +224,7 @@ function servingHost(parts: {
   closed: Promise<void>;
   handler: McpHttpHandler;
   events: UpstreamEvents;
+  exchanges: ExchangeRegistry;
   onCaller: (caller: Caller) => void;
   close: () => Promise<void>;
 }): UpstreamHost {
@@ -227,6 +234,7 @@ function servingHost(parts: {
     },
     era: parts.era,
     active: 0,
+    awaitingClient: () => parts.exchanges.awaitingClient(),
     lastUsed: Date.now(),
     closed: parts.closed,
     async fetch(request, caller) {

@@ -54,6 +54,7 @@ export function oauthHost(parts: OAuthHostParts): UpstreamHost {
       return connected?.era ?? "modern";
     },
     active: 0,
+    awaitingClient: () => connected?.awaitingClient() ?? 0,
     lastUsed: Date.now(),
     closed,
     async fetch(request, caller) {

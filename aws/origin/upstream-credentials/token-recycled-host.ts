@@ -68,6 +68,7 @@ export async function tokenRecycledHost(parts: RecycledHostParts): Promise<Upstr
     },
     era: current.host.era,
     active: 0,
+    awaitingClient: () => current.host.awaitingClient(),
     lastUsed: Date.now(),
     closed,
     async fetch(request: Request, caller: Caller) {
