@@ -72,9 +72,12 @@ export async function startOrigin(
   const metrics = createOriginMetrics({ servers: Object.keys(config.servers), database: db, defaultMetrics: true });
   const auditStore = createAuditStore(db, { onHead: checkpoints.noteHead });
   const pins = originPins(db, config, auditStore, log);
+  // One record of single-use values for every instance sharing the database: edge assertions' jtis and the nonces
+  // of approvals and counted calls, whose requestStates open on any instance holding the same REQUEST_STATE_KEY.
+  const replayGuard = createReplayGuard(db);
   const approvals = new ApprovalGate((event) => {
     auditStore.insert([event]).catch((error: unknown) => log(`approval: audit failed: ${String(error)}`));
-  });
+  }, replayGuard.claim);
   const upstreamOAuth = upstreamOAuthFromConfig(config, db, relay.secrets, log);
   const guardrails = new Map(Object.entries(config.servers).map(([name, spec]) => [name, new GuardrailChain(spec.guardrails)]));
   const stdio = createHostPool({
@@ -87,7 +90,7 @@ export async function startOrigin(
       pins,
       guardrailsOf: (server) => guardrails.get(server),
       approvals,
-      callLimits: new CallLimits(),
+      callLimits: new CallLimits(replayGuard.claim),
       upstreamOAuth,
       googleTokens: config.google && googleUserTokens(config.google, options.awsCredentials),
     },
@@ -95,7 +98,6 @@ export async function startOrigin(
     circuits: metrics.circuits,
     log,
   });
-  const replayGuard = createReplayGuard(db);
   const retention = auditRetention({ pool: db, retentionDays: config.audit.retentionDays, log });
   const boundReplayGuard = createBoundReplayGuard();
   const instanceId = instanceNameForThisRun(config.instanceId);

@@ -11,6 +11,7 @@ import { Policy } from "../../contract/config/policy.ts";
 import type { StdioServer } from "../../contract/config/schema.ts";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
 import { stdioFixtureCommand } from "../fixtures/conformance-upstream/launch.ts";
+import { withSharedReplayGuard } from "./database.ts";
 import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
 
 // require_approval against a real upstream: the gateway asks the user before a destructive call reaches it, runs the
@@ -39,18 +40,27 @@ const policy = Policy.parse({
   ],
 });
 const audited: AuditEvent[] = [];
+let singleUse: Awaited<ReturnType<typeof withSharedReplayGuard>>;
 let pool: HostPool;
-beforeAll(() => {
-  const approvals = new ApprovalGate((event) => audited.push(event));
-  pool = createHostPool({
-    servers,
+/** A second origin instance: its own children and gate, the same database and REQUEST_STATE_KEY. */
+let otherInstance: HostPool;
+const poolWith = (approvals: ApprovalGate, from: Record<string, StdioServer> = servers) =>
+  createHostPool({
+    servers: from,
     idleTimeoutMs: 60_000,
     maxProcesses: 4,
     host: { ...testHostOptions, approvals },
     log: () => {},
   });
+beforeAll(async () => {
+  singleUse = await withSharedReplayGuard();
+  pool = poolWith(new ApprovalGate((event) => audited.push(event), singleUse.claim));
+  otherInstance = poolWith(new ApprovalGate((event) => audited.push(event), singleUse.claimElsewhere));
 });
-afterAll(() => pool.close());
+afterAll(async () => {
+  await Promise.all([pool.close(), otherInstance.close()]);
+  await singleUse.close();
+});
 
 const ELICITING = { elicitation: { form: {} } };
 const who = {
@@ -71,17 +81,25 @@ type Answer = {
   };
   error?: { code: number; message: string };
 };
-async function call(params: Record<string, unknown>, capabilities: Record<string, unknown> = ELICITING): Promise<Answer> {
-  const response = await serveMcp(pool, "db", who, modernRequest("tools/call", params, { capabilities }), policy);
+async function call(
+  params: Record<string, unknown>,
+  capabilities: Record<string, unknown> = ELICITING,
+  to = pool,
+): Promise<Answer> {
+  const response = await serveMcp(to, "db", who, modernRequest("tools/call", params, { capabilities }), policy);
   return ((await messagesOf(response)) as Answer[]).find((message) => message.result || message.error) as Answer;
 }
-const answered = (first: Answer, args: Record<string, unknown>, approve: boolean, action = "accept") =>
-  call({
-    name: "drop_table",
-    arguments: args,
-    inputResponses: { [APPROVAL_INPUT_KEY]: { action, content: { approve } } },
-    requestState: first.result?.requestState,
-  });
+const answered = (first: Answer, args: Record<string, unknown>, approve: boolean, action = "accept", to = pool) =>
+  call(
+    {
+      name: "drop_table",
+      arguments: args,
+      inputResponses: { [APPROVAL_INPUT_KEY]: { action, content: { approve } } },
+      requestState: first.result?.requestState,
+    },
+    ELICITING,
+    to,
+  );
 const calls = () => (existsSync(callLog) ? readFileSync(callLog, "utf8").split("\n").filter(Boolean) : []);
 const approvalsAudited = () => audited.filter((event) => event.kind === "mcp.approval").map((event) => event.outcome);
 
@@ -140,6 +158,15 @@ describe("require_approval", () => {
     expect(approvalsAudited()).toEqual(["ok", "denied", "denied", "denied", "denied", "error"]);
     expect(audited.every((event) => event.userEmail === "ana@example.com" && event.tool === "drop_table")).toBe(true);
   });
+
+  it("refuses an approval used on one origin instance when it is sent again to another", async () => {
+    const first = await call({ name: "drop_table", arguments: { text: "orders" } });
+    expect((await answered(first, { text: "orders" }, true)).result?.content?.[0]?.text).toContain("orders");
+    const ran = calls().length;
+    const elsewhere = await answered(first, { text: "orders" }, true, "accept", otherInstance);
+    expect(elsewhere.error?.message).toBe("not approved: this approval was used already; each approval allows one call");
+    expect(calls().length).toBe(ran);
+  });
 });
 
 // The later rounds of an approved call (its upstream asked the client for something) continue that call, once, with
@@ -157,21 +184,17 @@ describe("require_approval: the later rounds of an approved call", () => {
   });
   const gateAudit: AuditEvent[] = [];
   let fixturePool: HostPool;
+  let otherFixturePool: HostPool;
   beforeAll(() => {
-    fixturePool = createHostPool({
-      servers: fixtures,
-      idleTimeoutMs: 60_000,
-      maxProcesses: 4,
-      host: { ...testHostOptions, approvals: new ApprovalGate((event) => gateAudit.push(event)) },
-      log: () => {},
-    });
+    fixturePool = poolWith(new ApprovalGate((event) => gateAudit.push(event), singleUse.claim), fixtures);
+    otherFixturePool = poolWith(new ApprovalGate((event) => gateAudit.push(event), singleUse.claimElsewhere), fixtures);
   });
-  afterAll(() => fixturePool.close());
+  afterAll(() => Promise.all([fixturePool.close(), otherFixturePool.close()]));
 
   const CLIENT = { elicitation: { form: {} }, sampling: {} };
-  async function send(server: string, params: Record<string, unknown>, policy = gateEverything): Promise<Answer> {
+  async function send(server: string, params: Record<string, unknown>, policy = gateEverything, to = fixturePool) {
     const request = modernRequest("tools/call", params, { capabilities: CLIENT });
-    const response = await serveMcp(fixturePool, server, { ...who, server }, request, policy);
+    const response = await serveMcp(to, server, { ...who, server }, request, policy);
     return ((await messagesOf(response)) as Answer[]).find((message) => message.result || message.error) as Answer;
   }
   /** The tool called, approved, and answered up to its upstream's own question: the state that continues it. */
@@ -197,10 +220,13 @@ describe("require_approval: the later rounds of an approved call", () => {
     const done = await send("modern", { name: tool, arguments: {}, requestState: state, inputResponses: confirm });
     expect(done.result?.content?.[0]?.text).toContain("state-ok");
     const replay = await send("modern", { name: tool, arguments: {}, requestState: state, inputResponses: confirm });
-    expect(replay.error).toEqual({
+    const refusal = {
       code: -32006,
       message: "not approved: this round of the approved call was sent already; each approval allows one call",
-    });
+    };
+    expect(replay.error).toEqual(refusal);
+    const params = { name: tool, arguments: {}, requestState: state, inputResponses: confirm };
+    expect((await send("modern", params, gateEverything, otherFixturePool)).error).toEqual(refusal);
   });
 
   it("2026-07-28 upstream: a continuation with other arguments is refused", async () => {

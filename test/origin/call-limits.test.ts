@@ -12,9 +12,16 @@ import { Policy } from "../../contract/config/policy.ts";
 import type { StdioServer } from "../../contract/config/schema.ts";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
 import { stdioFixtureCommand } from "../fixtures/conformance-upstream/launch.ts";
+import { withSharedReplayGuard } from "./database.ts";
 import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
 
 // `limit` rules: how often each user may call what a rule covers, counted in the origin instance that serves them.
+
+let singleUse: Awaited<ReturnType<typeof withSharedReplayGuard>>;
+beforeAll(async () => {
+  singleUse = await withSharedReplayGuard();
+});
+afterAll(() => singleUse.close());
 
 const rule = (index: number, calls: number, seconds: number): LimitingRule => ({
   index,
@@ -38,7 +45,7 @@ function attempt(limits: CallLimits, user: string, rules: LimitingRule[]): numbe
 describe("the budget of a limit rule", () => {
   it("admits `calls` calls at once, then one every `seconds / calls`, and says how long to wait", () => {
     let now = 1_000_000;
-    const limits = new CallLimits(() => now);
+    const limits = new CallLimits(singleUse.claim, () => now);
     const threePerMinute = [rule(0, 3, 60)];
     expect([1, 2, 3].map(() => attempt(limits, "ana", threePerMinute))).toEqual(["admitted", "admitted", "admitted"]);
     expect(attempt(limits, "ana", threePerMinute)).toBe(20);
@@ -52,7 +59,7 @@ describe("the budget of a limit rule", () => {
   });
 
   it("keeps each user's budget, and each rule's, apart", () => {
-    const limits = new CallLimits(() => 0);
+    const limits = new CallLimits(singleUse.claim, () => 0);
     expect(attempt(limits, "ana", [rule(0, 1, 60)])).toBe("admitted");
     expect(attempt(limits, "ana", [rule(0, 1, 60)])).toBe(60);
     expect(attempt(limits, "bob", [rule(0, 1, 60)])).toBe("admitted");
@@ -60,7 +67,7 @@ describe("the budget of a limit rule", () => {
   });
 
   it("spends nothing when one of a call's rules refuses it, nor when only checked", () => {
-    const limits = new CallLimits(() => 0);
+    const limits = new CallLimits(singleUse.claim, () => 0);
     const roomy = rule(0, 2, 60);
     const tight = rule(1, 1, 60);
     expect(attempt(limits, "ana", [tight])).toBe("admitted");
@@ -70,17 +77,16 @@ describe("the budget of a limit rule", () => {
     expect(() => limits.check("ana", [roomy])).toThrow(CallLimitRefusal);
   });
 
-  it("lets each later round of a counted call through once for free, and forgets spent nonces after an hour", () => {
-    let now = 0;
-    const limits = new CallLimits(() => now);
-    expect([limits.continues("n1"), limits.continues("n1"), limits.continues("n2")]).toEqual([true, false, true]);
-    expect(limits.continues(undefined)).toBe(false);
-    now += 3_600_001;
-    expect(limits.continues("n1")).toBe(true);
+  it("lets each later round of a counted call through once for free, whichever origin instance it reaches", async () => {
+    const limits = new CallLimits(singleUse.claim);
+    const otherInstance = new CallLimits(singleUse.claimElsewhere);
+    const rounds = [limits.continues("n1"), limits.continues("n1"), otherInstance.continues("n1"), otherInstance.continues("n2")];
+    expect(await Promise.all(rounds)).toEqual([true, false, false, true]);
+    expect(await limits.continues(undefined)).toBe(false);
   });
 
   it("names the rule, its budget and the wait in the refusal", () => {
-    const limits = new CallLimits(() => 0);
+    const limits = new CallLimits(singleUse.claim, () => 0);
     limits.take("ana", [{ ...rule(4, 1, 3600), label: 'rule 5 ("one export an hour")' }]);
     expect(() => limits.take("ana", [{ ...rule(4, 1, 3600), label: 'rule 5 ("one export an hour")' }])).toThrow(
       'refused by policy: rule 5 ("one export an hour") allows you 1 call in 3600 seconds; try again in 3600 seconds',
@@ -150,7 +156,11 @@ describe("limit rules at the origin's per-server endpoint", () => {
       servers,
       idleTimeoutMs: 60_000,
       maxProcesses: 4,
-      host: { ...testHostOptions, approvals: new ApprovalGate(() => {}), callLimits: new CallLimits() },
+      host: {
+        ...testHostOptions,
+        approvals: new ApprovalGate(() => {}, singleUse.claim),
+        callLimits: new CallLimits(singleUse.claim),
+      },
       log: () => {},
     });
   });
@@ -212,23 +222,28 @@ describe("limit rules and calls that take several rounds", () => {
       { effect: "limit", who: { everyone: true }, servers: ["*"], limit: { calls: 1, seconds: 86_400 } },
     ],
   });
-  let pool: HostPool;
-  beforeAll(() => {
-    pool = createHostPool({
+  const poolWith = (claimOnce: typeof singleUse.claim) =>
+    createHostPool({
       servers: fixtures,
       idleTimeoutMs: 60_000,
       maxProcesses: 4,
-      host: { ...testHostOptions, callLimits: new CallLimits() },
+      host: { ...testHostOptions, callLimits: new CallLimits(claimOnce) },
       log: () => {},
     });
+  let pool: HostPool;
+  /** A second origin instance: its own budgets, the same database and REQUEST_STATE_KEY. */
+  let otherInstance: HostPool;
+  beforeAll(() => {
+    pool = poolWith(singleUse.claim);
+    otherInstance = poolWith(singleUse.claimElsewhere);
   });
-  afterAll(() => pool.close());
+  afterAll(() => Promise.all([pool.close(), otherInstance.close()]));
 
   type Round = { result?: { resultType?: string; requestState?: string; content?: unknown[] }; error?: { code: number } };
-  const send = async (server: string, user: string, params: Record<string, unknown>): Promise<Round> => {
+  const send = async (server: string, user: string, params: Record<string, unknown>, to = pool): Promise<Round> => {
     const request = modernRequest("tools/call", params, { capabilities: { elicitation: { form: {} }, sampling: {} } });
     const assertion = { sub: user, client_id: "c", server, purpose: "mcp", jti: user, exp: 0 } as VerifiedAssertion;
-    const response = await serveMcp(pool, server, assertion, request, oncePerDay);
+    const response = await serveMcp(to, server, assertion, request, oncePerDay);
     return ((await messagesOf(response)) as Round[]).find((message) => message.result || message.error) as Round;
   };
 
@@ -260,5 +275,19 @@ describe("limit rules and calls that take several rounds", () => {
     const replayed = await send("modern", user, retry);
     expect(replayed.error?.code).toBe(-32008);
     expect(replayed.result).toBeUndefined();
+  });
+
+  it("counts a later round sent again to another origin instance as a call there, not a free round", async () => {
+    const user = "fay-moves";
+    const name = "test_input_required_result_request_state";
+    const answers = { confirm: { action: "accept", content: { confirmed: true } } };
+    const first = await send("modern", user, { name, arguments: {} });
+    const retry = { name, arguments: {}, requestState: first.result?.requestState, inputResponses: answers };
+    expect((await send("modern", user, retry)).result?.content).toBeDefined();
+    // The other instance counts afresh (budgets are per instance): the replay is admitted there as its one call
+    // (what the upstream then makes of it is its own affair: this fixture's state opens only in the child that
+    // minted it), and so the user's next call there is refused.
+    await send("modern", user, retry, otherInstance);
+    expect((await send("modern", user, { name, arguments: {} }, otherInstance)).error?.code).toBe(-32008);
   });
 });

@@ -3,7 +3,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { migrate } from "../../aws/origin/db/migrate.ts";
 import { createPool } from "../../aws/origin/db/pool.ts";
+import { createReplayGuard, type ReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
 import { EMBEDDED_POOL_MAX, startEmbeddedPostgres } from "../../local/embedded-postgres.ts";
 
 /** True when tests run on embedded PGlite, false when DATABASE_URL names a PostgreSQL server. */
@@ -52,6 +54,29 @@ async function embedded(): Promise<TestDatabase> {
     await rm(dataDir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * The record of single-use values that origin instances share, on a fresh migrated database: `claim` as one origin
+ * task calls it, `claimElsewhere` as a second task would (its own pool). Close it after the tests.
+ */
+export async function withSharedReplayGuard(): Promise<{
+  claim: ReplayGuard["claim"];
+  claimElsewhere: ReplayGuard["claim"];
+  close(): Promise<void>;
+}> {
+  const db = await withTestDatabase();
+  await migrate(db.pool);
+  const here = createReplayGuard(db.pool);
+  const elsewhere = createReplayGuard(db.createPool());
+  return {
+    claim: here.claim,
+    claimElsewhere: elsewhere.claim,
+    async close() {
+      await Promise.all([here.idle(), elsewhere.idle()]);
+      await db.close();
+    },
+  };
 }
 
 function withPools(url: string, poolMax: number, remove: () => Promise<void>): TestDatabase {

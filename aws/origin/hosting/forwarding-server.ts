@@ -176,7 +176,7 @@ async function admitToolCall(
   await link.pins.requireTool(definition);
   const counting = limits.length > 0 ? link.callLimits : undefined;
   // A call over its budget is refused before anyone is asked to approve it, and counted once it is let through.
-  const budget = counting && !continuesCountedCall(counting, ctx) ? counting : undefined;
+  const budget = counting && !(await continuesCountedCall(counting, ctx)) ? counting : undefined;
   budget?.check(callerOf(ctx).sub, limits);
   const asking = approval && (await askApproval(link, request, ctx, approval));
   if (asking) return { asking };
@@ -300,9 +300,9 @@ function missingCapabilities(asks: UpstreamAsk[], declared: Params | undefined):
  * nonce is unspent. A call counts once however many rounds it takes; a round sent again counts as a new call, since
  * the upstream runs it again.
  */
-function continuesCountedCall(limits: CallLimits, ctx: ServerContext): boolean {
+async function continuesCountedCall(limits: CallLimits, ctx: ServerContext): Promise<boolean> {
   const state = ctx.mcpReq.requestState<ForwardState>();
-  return state?.x !== undefined || (state?.u !== undefined && limits.continues(state.l));
+  return state?.x !== undefined || (state?.u !== undefined && (await limits.continues(state.l)));
 }
 
 /** The gateway's own approval round for a call the policy marks require_approval, or undefined once approved. */

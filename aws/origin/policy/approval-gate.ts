@@ -4,6 +4,7 @@ import canonicalize from "canonicalize";
 import type { AuditEvent } from "../../../contract/audit-event.ts";
 import { MAX_INPUT_WAIT_SECONDS } from "../../../contract/config/schema.ts";
 import type { ForwardState, ForwardStateCodec } from "../hosting/request-state.ts";
+import type { ReplayGuard } from "../trust/replay-guard.ts";
 
 /** The key of the gateway's own question among a round's input requests (never an upstream's). */
 export const APPROVAL_INPUT_KEY = "mcp-edge/approval";
@@ -14,6 +15,8 @@ export const APPROVAL_REFUSED_CODE = -32006;
 const APPROVAL_TTL_MS = 5 * 60_000;
 /** How long a used continuation nonce is remembered: as long as any requestState may live. */
 const CONTINUATION_MEMORY_MS = MAX_INPUT_WAIT_SECONDS * 1000;
+/** Where this gate's nonces sit among the other single-use values of the shared record (edge assertions' jtis). */
+const NONCE_PREFIX = "approval:";
 /** Arguments shown in the prompt are cut past this many characters. */
 const SHOWN_ARGUMENTS = 2_000;
 
@@ -35,14 +38,17 @@ export interface GatedCall {
  * its session object). The approval is bound to the user, the tool and a hash of the arguments (inside the sealed
  * requestState), used once, and expires. A client that cannot show a prompt is refused, never let through. The later
  * rounds of an approved call (its upstream asked the client for something) carry the approved arguments' hash and a
- * nonce of their own: each continues that call once, with those arguments.
+ * nonce of their own: each continues that call once, with those arguments. Used nonces are claimed in the record
+ * every origin instance shares (`claimOnce`, the replay guard's table), because a requestState opens on any instance
+ * holding the same REQUEST_STATE_KEY, and on this one after a restart: an approval replayed there is refused too.
  */
 export class ApprovalGate {
-  readonly #used = new Map<string, number>();
   readonly #audit: (event: AuditEvent) => void;
+  readonly #claimOnce: ReplayGuard["claim"];
 
-  constructor(audit: (event: AuditEvent) => void) {
+  constructor(audit: (event: AuditEvent) => void, claimOnce: ReplayGuard["claim"]) {
     this.#audit = audit;
+    this.#claimOnce = claimOnce;
   }
 
   /**
@@ -70,13 +76,12 @@ export class ApprovalGate {
     };
   }
 
-  #answered(ctx: ServerContext, approval: NonNullable<ForwardState["ap"]>, hash: string, call: GatedCall): undefined {
-    this.#forgetExpired();
+  async #answered(ctx: ServerContext, approval: NonNullable<ForwardState["ap"]>, hash: string, call: GatedCall) {
     if (approval.h !== hash)
       this.#refuse(call, "the arguments changed since the approval was asked for; call again to be asked about these");
     if (approval.e < Date.now()) this.#refuse(call, "the approval expired; call again to be asked again");
-    if (this.#used.has(approval.n)) this.#refuse(call, "this approval was used already; each approval allows one call");
-    this.#used.set(approval.n, approval.e);
+    if (!(await this.#claimOnce(NONCE_PREFIX + approval.n, new Date(approval.e))))
+      this.#refuse(call, "this approval was used already; each approval allows one call");
     const answer = ctx.mcpReq.inputResponses?.[APPROVAL_INPUT_KEY] as
       | { action?: unknown; content?: { approve?: unknown } }
       | undefined;
@@ -92,15 +97,13 @@ export class ApprovalGate {
    * A later round of an approved call: the same arguments, once. That it is the same tool is checked where the round
    * resumes (the state's target, in forwarding-server.ts), before anything reaches the upstream.
    */
-  #continued(mark: ForwardState["g"], hash: string, call: GatedCall): undefined {
-    this.#forgetExpired();
+  async #continued(mark: ForwardState["g"], hash: string, call: GatedCall): Promise<undefined> {
     if (!mark)
       this.#refuse(call, "this continues a call that was not approved (the policy changed since); call again to be asked");
     if (mark.h !== hash)
       this.#refuse(call, "the arguments changed since the approval was given; call again to be asked about these");
-    if (this.#used.has(mark.n))
+    if (!(await this.#claimOnce(NONCE_PREFIX + mark.n, new Date(Date.now() + CONTINUATION_MEMORY_MS))))
       this.#refuse(call, "this round of the approved call was sent already; each approval allows one call");
-    this.#used.set(mark.n, Date.now() + CONTINUATION_MEMORY_MS);
     return undefined;
   }
 
@@ -125,11 +128,6 @@ export class ApprovalGate {
       errorCode: outcome === "ok" ? undefined : APPROVAL_REFUSED_CODE,
       latencyMs: 0,
     });
-  }
-
-  #forgetExpired(): void {
-    const now = Date.now();
-    for (const [nonce, expiry] of this.#used) if (expiry < now) this.#used.delete(nonce);
   }
 }
 

@@ -1,12 +1,15 @@
 import { ProtocolError } from "@modelcontextprotocol/server";
 import { CALL_LIMIT_CODE } from "../../../contract/config/policy.ts";
 import { MAX_INPUT_WAIT_SECONDS } from "../../../contract/config/schema.ts";
+import type { ReplayGuard } from "../trust/replay-guard.ts";
 import type { LimitingRule } from "./user-policy.ts";
 
 /** Budgets kept before the spent ones are swept out: one number each, so this bounds memory, not users. */
 const SWEEP_ABOVE = 100_000;
 /** How long a spent continuation nonce is remembered: as long as any requestState may live. */
 const CONTINUATION_MEMORY_MS = MAX_INPUT_WAIT_SECONDS * 1000;
+/** Where these nonces sit among the other single-use values of the shared record (edge assertions' jtis). */
+const NONCE_PREFIX = "call-limit:";
 
 /**
  * The budgets of the policy's `limit` rules, per user and rule, in this origin instance. A user's traffic stays
@@ -19,11 +22,15 @@ const CONTINUATION_MEMORY_MS = MAX_INPUT_WAIT_SECONDS * 1000;
  */
 export class CallLimits {
   readonly #due = new Map<string, number>();
-  /** Spent continuation nonces and when each may be forgotten, oldest first (all live equally long). */
-  readonly #spent = new Map<string, number>();
+  readonly #claimOnce: ReplayGuard["claim"];
   readonly #now: () => number;
 
-  constructor(now: () => number = Date.now) {
+  /**
+   * `claimOnce` records a later round's nonce where every origin instance sees it (the replay guard's table): a
+   * requestState opens on any instance holding the same REQUEST_STATE_KEY, and on this one after a restart.
+   */
+  constructor(claimOnce: ReplayGuard["claim"], now: () => number = Date.now) {
+    this.#claimOnce = claimOnce;
     this.#now = now;
   }
 
@@ -47,15 +54,9 @@ export class CallLimits {
    * seen, false for a nonce spent already (the round is sent again, and the upstream runs it again) or none (the
    * call began before any limit covered it).
    */
-  continues(nonce: string | undefined): boolean {
-    const now = this.#now();
-    for (const [spent, forgetAt] of this.#spent) {
-      if (forgetAt > now) break;
-      this.#spent.delete(spent);
-    }
-    if (nonce === undefined || this.#spent.has(nonce)) return false;
-    this.#spent.set(nonce, now + CONTINUATION_MEMORY_MS);
-    return true;
+  async continues(nonce: string | undefined): Promise<boolean> {
+    if (nonce === undefined) return false;
+    return this.#claimOnce(NONCE_PREFIX + nonce, new Date(this.#now() + CONTINUATION_MEMORY_MS));
   }
 
   /** Each rule's budget key and its due time after one more call, or the refusal of the first rule without budget. */

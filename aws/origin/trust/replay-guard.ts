@@ -2,10 +2,11 @@ import type pg from "pg";
 
 export interface ReplayGuard {
   /**
-   * Records an edge assertion's `jti`. True the first time it is seen by any origin task sharing
-   * the database, false ever after (until the row is purged, well after `expiresAt`): then the
-   * assertion is a replay and must be refused. Pass the assertion's expiry plus the accepted
-   * clock skew, i.e. the last moment at which the assertion could still pass the expiry check.
+   * Records a single-use value: an edge assertion's `jti`, or a requestState's nonce (prefixed with
+   * what it is, `approval:` or `call-limit:`). True the first time it is seen by any origin task
+   * sharing the database, false ever after (until the row is purged, well after `expiresAt`): then
+   * it is a replay and must be refused. Pass the last moment at which the value could still be
+   * accepted (for an assertion, its expiry plus the accepted clock skew).
    */
   claim(jti: string, expiresAt: Date): Promise<boolean>;
   /** Deletes the rows of assertions that have expired and returns how many. `claim` calls it now and then. */
