@@ -96,6 +96,13 @@ describe("a 2025-era session object", () => {
     expect((await answerOf(response)).error?.code).toBe(-32001);
   });
 
+  it("is not found (404) for another client of the same user presenting its id", async () => {
+    const { stub, sessionId } = await storedSession();
+    const response = await serve(stub, post(sessionId, { id: 1, method: "ping" }), { ...ALICE, clientId: "client-2" });
+    expect(response.status).toBe(404);
+    expect((await serve(stub, post(sessionId, { id: 2, method: "ping" }))).status).toBe(200);
+  });
+
   it("is not found for the same user on another server", async () => {
     const { stub, sessionId } = await storedSession();
     const response = await serve(stub, post(sessionId, { id: 1, method: "ping" }), { ...ALICE, server: "filesystem" });
@@ -130,7 +137,7 @@ describe("a 2025-era session object", () => {
     expect((await serve(stub, post(sessionId, { id: 1, method: "ping" }))).status).toBe(404);
   });
 
-  it("refuses another user's (or another server's) POST to a 2024-11-05 HTTP+SSE stream it did not open (404)", async () => {
+  it("refuses another user's (or client's, or server's) POST to a 2024-11-05 HTTP+SSE stream it did not open (404)", async () => {
     const sessionId = "s".repeat(43);
     const stub = sessions().get(sessions().idFromName(sessionId));
     const stream = await stub.openSse(ALICE, sessionId, `/mcp/everything?sessionId=${sessionId}`);
@@ -138,6 +145,7 @@ describe("a 2025-era session object", () => {
     const audit: RequestAudit = { kind: "mcp.request", method: "ping", started: Date.now() };
     expect((await stub.postSse(ping, { ...ALICE, sub: "mallory" }, audit)).status).toBe(404);
     expect((await stub.postSse(ping, { ...ALICE, server: "filesystem" }, audit)).status).toBe(404);
+    expect((await stub.postSse(ping, { ...ALICE, clientId: "client-2" }, audit)).status).toBe(404);
     // Its owner is heard (and told to initialize first).
     expect((await stub.postSse(ping, ALICE, audit)).status).toBe(400);
     await stream.body?.cancel();
@@ -155,12 +163,13 @@ describe("a session's GET stream, held by the Worker", () => {
     return { messages, closed };
   };
 
-  it("is opened for the session's user only: another user, another server or another id gets 404", async () => {
+  it("is opened for the session's user and client only: another user, client, server or id gets 404", async () => {
     const { stub, sessionId } = await storedSession();
     const opened = await stub.openStream(ALICE, sessionId);
     expect(opened).toMatchObject({ record: { sessionId }, replay: [], announce: false });
     expect(await stub.openStream({ ...ALICE, sub: "mallory" }, sessionId)).toHaveProperty("status", 404);
     expect(await stub.openStream({ ...ALICE, server: "filesystem" }, sessionId)).toHaveProperty("status", 404);
+    expect(await stub.openStream({ ...ALICE, clientId: "client-2" }, sessionId)).toHaveProperty("status", 404);
     expect(await stub.openStream(ALICE, "o".repeat(43))).toHaveProperty("status", 404);
   });
 

@@ -10,9 +10,13 @@ export interface SessionIdentity {
   server: string;
 }
 
-/** A session is its user's, for one server: anyone else presenting its id is told it does not exist. */
+/**
+ * A session is its user's, through the client that began it, for one server: anyone else presenting its id (another
+ * user, or another of the user's clients, which could otherwise answer this client's approval prompts) is told it
+ * does not exist, and a client told so begins a new session.
+ */
 export const isOwner = (owner: SessionIdentity, caller: SessionIdentity): boolean =>
-  owner.sub === caller.sub && owner.server === caller.server;
+  owner.sub === caller.sub && owner.clientId === caller.clientId && owner.server === caller.server;
 
 /** What the edge keeps of a 2025-era client session (Durable Object storage), enough to rebuild it after eviction. */
 export interface SessionRecord {
