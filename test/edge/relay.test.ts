@@ -76,6 +76,13 @@ describe("reading a request for the audit trail", () => {
     expect(inspectRequest(list, new Headers({ "mcp-protocol-version": "2025-06-18" })).protocolVersion).toBe("2025-06-18");
   });
 
+  it("takes a session's request without the version header for 2025-03-26, as the specification says to", () => {
+    const list = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    expect(inspectRequest(list, new Headers({ "mcp-session-id": "s" })).protocolVersion).toBe("2025-03-26");
+    expect(inspectRequest("[]", new Headers({ "mcp-session-id": "s" })).protocolVersion).toBe("2025-03-26");
+    expect(inspectRequest(list, new Headers()).protocolVersion).toBeUndefined();
+  });
+
   it("survives a body that is not JSON-RPC", () => {
     expect(inspectRequest("{not json", new Headers())).toEqual({ protocolVersion: undefined });
     expect(inspectRequest("[1,2]", new Headers()).method).toBe("batch");

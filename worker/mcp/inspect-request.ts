@@ -18,9 +18,15 @@ export interface RequestFacts {
 }
 
 const MODERN_VERSION_KEY = "io.modelcontextprotocol/protocolVersion";
+/**
+ * A session's request without `MCP-Protocol-Version` comes from a 2025-03-26 client: every later revision requires
+ * the header, and the specification tells servers to assume this version when it is missing.
+ */
+const VERSION_OF_SESSION_WITHOUT_HEADER = "2025-03-26";
 
 export function inspectRequest(body: string, headers: Headers): RequestFacts {
-  const headerVersion = headers.get("mcp-protocol-version") ?? undefined;
+  const headerVersion =
+    headers.get("mcp-protocol-version") ?? (headers.has("mcp-session-id") ? VERSION_OF_SESSION_WITHOUT_HEADER : undefined);
   let message: unknown;
   try {
     message = JSON.parse(body);
