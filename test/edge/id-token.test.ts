@@ -140,6 +140,12 @@ describe("allowed domains", () => {
     expect(domainRefusal(withDomains(ISSUER), user({ email: "guest@other.example" }))).toMatch(/other.example/);
   });
 
+  it("judges another provider's user by their verified address, never by an hd claim (it means nothing there)", () => {
+    const claimsAllowed = user({ hostedDomain: "example.com", email: "x@other.example" });
+    expect(domainRefusal(withDomains(ISSUER), claimsAllowed)).toMatch(/other.example/);
+    expect(domainRefusal(withDomains(ISSUER), user({ hostedDomain: "other.example", email: "x@example.com" }))).toBeNull();
+  });
+
   it("judges an address by the domain after its last @, not by an allowed domain quoted in its local part", () => {
     expect(domainRefusal(withDomains(ISSUER), user({ email: '"x@example.com"@evil.example' }))).toMatch(/evil.example/);
     expect(domainRefusal(withDomains(ISSUER), user({ email: "x@EXAMPLE.com" }))).toBeNull();
