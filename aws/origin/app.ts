@@ -17,6 +17,7 @@ import type { OriginMetrics } from "./metrics/registry.ts";
 import { METRICS_PATH, measureMcpRequests, serveMetrics } from "./metrics/route.ts";
 import { registerOpsConnectionsRoutes } from "./ops/connections-route.ts";
 import { registerOpsDryRunRoute } from "./ops/dry-run-route.ts";
+import { opsOnly } from "./ops/ops-only.ts";
 import { registerOpsPinsRoutes } from "./ops/pins-route.ts";
 import { registerOpsStatsRoute } from "./ops/stats-route.ts";
 import { type AssertionVariables, requireAssertion } from "./trust/require-assertion.ts";
@@ -85,7 +86,7 @@ export function createOriginApp(parts: OriginParts) {
 
   const guarded = requireAssertion(parts.verifyAssertion, parts.metrics?.assertionRefused);
   const audit = parts.metrics?.audit;
-  if (parts.metrics) app.get(METRICS_PATH, guarded, serveMetrics(parts.metrics));
+  if (parts.metrics) app.get(METRICS_PATH, guarded, opsOnly("metrics"), serveMetrics(parts.metrics));
 
   app.post(AUDIT_INGEST_PATH, guarded, async (c) => {
     if (c.var.assertion.purpose !== "audit-delivery")

@@ -47,9 +47,9 @@ function buildOrigin(servers: Record<string, UpstreamServer>, breaker?: { failur
 }
 type Origin = ReturnType<typeof buildOrigin>;
 
-/** An assertion as the edge signs it (for the audit delivery unless the claims name a server). */
+/** An assertion as the edge signs it (for an MCP request when the claims name a server, else an operator's). */
 async function assertion(claims: Record<string, unknown> = {}, times: { iat?: number; exp?: number } = {}): Promise<string> {
-  const purpose = "server" in claims ? "mcp" : "audit-delivery";
+  const purpose = "server" in claims ? "mcp" : "ops";
   return edge.sign({ sub: SUB, email: EMAIL, client_id: "client-1", purpose, ...claims }, times);
 }
 
@@ -101,7 +101,7 @@ const auditEvent = (): AuditEvent => ({
 async function postAudit(origin: Origin, body: unknown): Promise<number> {
   const response = await origin.app.request(AUDIT_INGEST_PATH, {
     method: "POST",
-    headers: { "content-type": "application/json", [EDGE_ASSERTION_HEADER]: await assertion() },
+    headers: { "content-type": "application/json", [EDGE_ASSERTION_HEADER]: await assertion({ purpose: "audit-delivery" }) },
     body: JSON.stringify(body),
   });
   await response.arrayBuffer();
@@ -122,6 +122,14 @@ describe("the origin's /metrics behind the edge assertion", () => {
     expect(await response.json()).toEqual({ error: "invalid_edge_assertion", reason: "missing" });
     const after = sample(await scrape(origin), "mcp_origin_assertion_rejections_total", { reason: "missing" });
     expect(after - before).toBe(1);
+  });
+
+  it("refuses an assertion minted for anything but an operator (403), an MCP user's or the audit delivery's", async () => {
+    for (const claims of [{ server: "everything" }, { purpose: "audit-delivery" }]) {
+      const response = await origin.app.request("/metrics", { headers: { [EDGE_ASSERTION_HEADER]: await assertion(claims) } });
+      expect(response.status).toBe(403);
+      expect(await response.json()).toMatchObject({ reason: "purpose", detail: expect.stringMatching(/^metrics need/) });
+    }
   });
 
   it("serves the Prometheus text format to a request with a valid assertion", async () => {
