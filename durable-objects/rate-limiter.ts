@@ -8,20 +8,26 @@ export interface RateDecision {
   retryAfterSeconds: number;
 }
 
+/** A signed-in caller whose MCP requests were refused: the user, and the OAuth client when it was the client's limit. */
+export interface RateLimitedCaller {
+  userSub: string;
+  clientId?: string;
+}
+
 /** Requests refused in one closed window of one bucket: a single audit event stands for all of them. */
 export interface RefusedWindow {
   bucket: string;
   windowStart: number;
   refused: number;
-  userSub?: string;
+  caller?: RateLimitedCaller;
 }
 
 interface Window {
   start: number;
   used: number;
   refused: number;
-  /** Whose requests were refused, when the caller is a user rather than an IP. */
-  userSub?: string;
+  /** Whose requests were refused, when the caller is a user (or one of their clients) rather than an IP. */
+  caller?: RateLimitedCaller;
 }
 
 const WINDOW_MS = 60_000;
@@ -58,16 +64,16 @@ export class RateLimiter extends DurableObject<{ AUDIT_QUEUE: Queue<AuditQueueMe
    * Counts a refusal decided elsewhere (the Workers rate-limiting binding, which keeps no count): the window's
    * alarm then reports it with the others, as one event.
    */
-  async noteRefused(bucket: string, userSub?: string, now = Date.now()): Promise<void> {
+  async noteRefused(bucket: string, caller?: RateLimitedCaller, now = Date.now()): Promise<void> {
     const storage = this.ctx.storage.kv;
     const start = now - (now % WINDOW_MS);
     let window = storage.get<Window>(bucket);
     if (!window || window.start !== start) {
       if (window && window.refused > 0)
-        this.keepRefused({ bucket, windowStart: window.start, refused: window.refused, userSub: window.userSub });
+        this.keepRefused({ bucket, windowStart: window.start, refused: window.refused, caller: window.caller });
       window = { start, used: 0, refused: 0 };
     }
-    storage.put(bucket, { ...window, refused: window.refused + 1, ...(userSub && { userSub }) });
+    storage.put(bucket, { ...window, refused: window.refused + 1, ...(caller && { caller }) });
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(start + WINDOW_MS);
   }
 
@@ -78,7 +84,7 @@ export class RateLimiter extends DurableObject<{ AUDIT_QUEUE: Queue<AuditQueueMe
     storage.delete(PENDING);
     for (const [bucket, window] of storage.list<Window>()) {
       if (bucket === PENDING || window.refused === 0 || window.start + WINDOW_MS > now) continue;
-      drained.push({ bucket, windowStart: window.start, refused: window.refused, userSub: window.userSub });
+      drained.push({ bucket, windowStart: window.start, refused: window.refused, caller: window.caller });
       storage.put(bucket, { ...window, refused: 0 });
     }
     return drained;
@@ -100,7 +106,7 @@ export class RateLimiter extends DurableObject<{ AUDIT_QUEUE: Queue<AuditQueueMe
             id: crypto.randomUUID(),
             time: new Date(window.windowStart).toISOString(),
             kind: window.bucket === MCP_BUCKET ? ("mcp.rate_limited" as const) : ("auth.rate_limited" as const),
-            ...(window.userSub && { userSub: window.userSub }),
+            ...(window.caller && { userSub: window.caller.userSub, clientId: window.caller.clientId }),
             method: window.bucket,
             outcome: "denied" as const,
             httpStatus: 429,

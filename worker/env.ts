@@ -20,6 +20,8 @@ export interface EdgeEnv {
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   /** MCP requests per signed-in user (Workers rate limiting; limits in wrangler.toml). Unbound: no limit. */
   RATE_LIMIT_USER?: RateLimit;
+  /** MCP requests per OAuth client of a signed-in user, counted before the user's. Unbound: no limit. */
+  RATE_LIMIT_CLIENT?: RateLimit;
   /** MCP requests per client IP, counted before the token is checked. Unbound: no limit. */
   RATE_LIMIT_IP?: RateLimit;
   /** One data point per MCP request and auth event (docs/analytics.md). Unbound: nothing is written. */

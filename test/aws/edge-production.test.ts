@@ -76,7 +76,11 @@ describe("the edge's production environment (wrangler.toml [env.production])", (
     ]);
     for (const binding of production.durable_objects.bindings) expect(migrated).toContain(binding.class_name);
     expect(production.analytics_engine_datasets.map((dataset) => dataset.binding)).toEqual(["ANALYTICS"]);
-    expect(production.ratelimits.map((limit) => limit.name).sort()).toEqual(["RATE_LIMIT_IP", "RATE_LIMIT_USER"]);
+    expect(production.ratelimits.map((limit) => limit.name).sort()).toEqual([
+      "RATE_LIMIT_CLIENT",
+      "RATE_LIMIT_IP",
+      "RATE_LIMIT_USER",
+    ]);
     expect(production.routes).toEqual([expect.objectContaining({ custom_domain: true })]);
     expect(production.workers_dev).toBe(false);
 

@@ -6,7 +6,7 @@ import { capturedAudit } from "./audit-capture.ts";
 import { callEdge } from "./edge-env.ts";
 import { registerClient, signedInTokens } from "./sign-in.ts";
 
-// MCP calls are limited per client IP (before the token is looked at) and per signed-in user, with the Workers
+// MCP calls are limited per client IP (before the token is looked at), per OAuth client of a user and per user, with the Workers
 // rate-limiting bindings of wrangler.toml. Here the bindings' verdicts are stood in for: the binding itself is the
 // platform's; what is tested is what the edge does with a refusal.
 
@@ -18,6 +18,13 @@ beforeAll(async () => {
 const listTools = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" });
 const refusing = { limit: async () => ({ success: false }) };
 const allowing = { limit: async () => ({ success: true }) };
+/** A binding that gives `success` and writes down each key it was asked about. */
+const recording = (keys: string[], success: boolean) => ({
+  limit: async ({ key }: { key: string }) => {
+    keys.push(key);
+    return { success };
+  },
+});
 const counterOf = (key: string) => {
   const namespace = (env as unknown as EdgeEnv).RATE_LIMITER;
   return namespace.get(namespace.idFromName(key));
@@ -43,6 +50,38 @@ describe("rate limits of MCP calls", () => {
     expect(response.status).toBe(429);
     expect(response.headers.get("retry-after")).toBe("60");
     expect(await response.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32000 } });
+  });
+
+  it("refuses one client of a user over its own limit, naming it, without spending the user's budget", async () => {
+    const userCounted: string[] = [];
+    const countingUser = recording(userCounted, true);
+    const response = await call(
+      { authorization: `Bearer ${accessToken}` },
+      { RATE_LIMIT_CLIENT: refusing, RATE_LIMIT_USER: countingUser, RATE_LIMIT_IP: allowing },
+    );
+    expect(response.status).toBe(429);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(
+      /^too many requests from this client/,
+    );
+    expect(userCounted).toEqual([]);
+    // Let through by its client's limit, a request counts against its user's.
+    await call({ authorization: `Bearer ${accessToken}` }, { RATE_LIMIT_CLIENT: allowing, RATE_LIMIT_USER: countingUser });
+    expect(userCounted).toEqual([expect.stringMatching(/^user:/)]);
+  });
+
+  it("audits a client's refusals with its user and client id", async () => {
+    const ownToken = (await signedInTokens(await registerClient())).access_token;
+    await call({ authorization: `Bearer ${ownToken}` }, { RATE_LIMIT_CLIENT: refusing });
+    const keyed: string[] = [];
+    await call({ authorization: `Bearer ${ownToken}` }, { RATE_LIMIT_CLIENT: recording(keyed, false) });
+    const audit = capturedAudit();
+    await runInDurableObject(counterOf(keyed[0] as string), async (limiter: RateLimiter) => {
+      Object.assign((limiter as unknown as { env: object }).env, audit.env);
+      await limiter.reportRefused(Date.now() + 61_000);
+    });
+    expect(audit.events).toEqual([
+      expect.objectContaining({ kind: "mcp.rate_limited", userSub: expect.any(String), clientId: expect.any(String), count: 2 }),
+    ]);
   });
 
   it("cuts a flood of bad tokens from one address before any token check, so it cannot flood the audit", async () => {

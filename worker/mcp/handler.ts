@@ -91,7 +91,7 @@ async function admit(request: Request, exchange: Exchange): Promise<Admitted | R
     });
     return jsonRpcError(status, undefined, code, message);
   };
-  const limited = await mcpRateLimited(env, ctx, { userSub: user.sub });
+  const limited = await mcpRateLimited(env, ctx, { user: { userSub: user.sub, clientId: ctx.auth.clientId } });
   if (limited) return limited;
   const server = serverOf(new URL(request.url).pathname, config.servers);
   if (!server.success) return refuse(404, JSON_RPC.methodNotFound, server.message);

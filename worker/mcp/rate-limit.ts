@@ -1,32 +1,63 @@
-import { MCP_BUCKET } from "../../durable-objects/rate-limiter.ts";
+import { MCP_BUCKET, type RateLimitedCaller } from "../../durable-objects/rate-limiter.ts";
 import type { EdgeEnv } from "../env.ts";
 import { JSON_RPC } from "./json-rpc-error.ts";
 
 /** The window of the rate-limiting bindings (wrangler.toml `period`): what a refused client is told to wait. */
 const PERIOD_SECONDS = 60;
 
-/** Who is counted: a client IP (before the token is looked at: a flood of bad tokens is cut here) or a signed-in user. */
-export type RateSubject = { ip: string } | { userSub: string };
+/**
+ * Who is counted: a client IP (before the token is looked at: a flood of bad tokens is cut here), a signed-in user,
+ * or one OAuth client of a user (a runaway agent is stopped before it spends its user's whole budget, so the user's
+ * other clients keep working).
+ */
+export type RateSubject = { ip: string } | { user: RateLimitedCaller };
+
+/** Each kind of subject: its binding (limits in wrangler.toml), its counter's key, and how a refusal names it. */
+const SUBJECTS = {
+  ip: { binding: "RATE_LIMIT_IP", key: (ip: string) => `ip:${ip}`, who: "this address" },
+  user: { binding: "RATE_LIMIT_USER", key: (caller: RateLimitedCaller) => `user:${caller.userSub}`, who: "this user" },
+  client: {
+    binding: "RATE_LIMIT_CLIENT",
+    key: (caller: RateLimitedCaller) => `client:${caller.userSub}\u0000${caller.clientId}`,
+    who: "this client (the user's other clients are not limited by it)",
+  },
+} as const;
 
 /**
- * Counts one MCP request against its subject's limit with the Workers rate-limiting binding (`RATE_LIMIT_IP`,
- * `RATE_LIMIT_USER`: limits in wrangler.toml, counted per Cloudflare location, no storage round trip). Returns
- * the 429 to answer, or null to go on; without the binding (local development) nothing is limited. Refusals are
- * audited as one `mcp.rate_limited` event per subject and minute, with their count, never one row each.
+ * Counts one MCP request against its subject's limits with the Workers rate-limiting bindings (`RATE_LIMIT_IP`;
+ * `RATE_LIMIT_CLIENT` then `RATE_LIMIT_USER` for a signed-in caller: counted per Cloudflare location, no storage
+ * round trip). Returns the 429 to answer, or null to go on; an unbound binding (local development) limits nothing.
+ * A request its client's limit refuses is not counted against its user's. Refusals are audited as one
+ * `mcp.rate_limited` event per subject and minute, with their count, never one row each.
  */
 export async function mcpRateLimited(
   env: EdgeEnv,
   ctx: Pick<ExecutionContext, "waitUntil">,
   subject: RateSubject,
 ): Promise<Response | null> {
-  const limiter = ("ip" in subject ? env.RATE_LIMIT_IP : env.RATE_LIMIT_USER) as RateLimit | undefined;
+  if ("ip" in subject) return refusedBy(env, ctx, SUBJECTS.ip.binding, SUBJECTS.ip.key(subject.ip), SUBJECTS.ip.who);
+  for (const kind of [SUBJECTS.client, SUBJECTS.user]) {
+    const refused = await refusedBy(env, ctx, kind.binding, kind.key(subject.user), kind.who, subject.user);
+    if (refused) return refused;
+  }
+  return null;
+}
+
+async function refusedBy(
+  env: EdgeEnv,
+  ctx: Pick<ExecutionContext, "waitUntil">,
+  binding: string,
+  key: string,
+  who: string,
+  caller?: RateLimitedCaller,
+): Promise<Response | null> {
+  const limiter = env[binding] as RateLimit | undefined;
   if (!limiter) return null;
-  const key = "ip" in subject ? `ip:${subject.ip}` : `user:${subject.userSub}`;
   const { success } = await limiter.limit({ key });
   if (success) return null;
   const counter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key));
-  ctx.waitUntil(counter.noteRefused(MCP_BUCKET, "userSub" in subject ? subject.userSub : undefined).catch(() => {}));
-  const message = `too many requests from ${"ip" in subject ? "this address" : "this user"}; retry in ${PERIOD_SECONDS} seconds`;
+  ctx.waitUntil(counter.noteRefused(MCP_BUCKET, caller).catch(() => {}));
+  const message = `too many requests from ${who}; retry in ${PERIOD_SECONDS} seconds`;
   return Response.json(
     { jsonrpc: "2.0", id: null, error: { code: JSON_RPC.upstreamUnavailable, message } },
     { status: 429, headers: { "retry-after": String(PERIOD_SECONDS) } },
