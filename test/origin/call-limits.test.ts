@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GuardrailChain } from "../../aws/origin/guardrails/chain.ts";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
 import { APPROVAL_INPUT_KEY, ApprovalGate } from "../../aws/origin/policy/approval-gate.ts";
@@ -160,6 +161,7 @@ describe("limit rules at the origin's per-server endpoint", () => {
         ...testHostOptions,
         approvals: new ApprovalGate(() => {}, singleUse.claim),
         callLimits: new CallLimits(singleUse.claim),
+        guardrailsOf: () => new GuardrailChain([{ hook: "deny-patterns", patterns: ["forbidden"] }]),
       },
       log: () => {},
     });
@@ -190,6 +192,15 @@ describe("limit rules at the origin's per-server endpoint", () => {
     expect((await call("ana", { name: "select", arguments: {} })).result?.content).toBeDefined();
     expect((await call("bob", { name: "export", arguments: {} })).result?.content).toBeDefined();
     expect(calls()).toEqual(["export", "export", "select", "export"]);
+  });
+
+  it("counts no call a guardrail refuses, and asks nobody to approve one", async () => {
+    expect((await call("gus", { name: "export", arguments: { text: "forbidden" } })).error?.code).toBe(-32005);
+    for (let i = 0; i < 2; i++) expect((await call("gus", { name: "export", arguments: {} })).result?.content).toBeDefined();
+    expect((await call("gus", { name: "export", arguments: {} })).error?.code).toBe(-32008);
+    const refused = await call("gus", { name: "drop_table", arguments: { text: "forbidden" } });
+    expect(refused.error?.code).toBe(-32005);
+    expect(refused.result?.resultType).toBeUndefined();
   });
 
   it("counts an approved call once, not the round that asks; past the budget, nobody is asked", async () => {

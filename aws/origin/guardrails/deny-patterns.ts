@@ -1,20 +1,28 @@
+import { RE2JS } from "re2js";
 import { z } from "zod";
 import type { GuardrailKind } from "./hook.ts";
 import { GuardrailRefusal } from "./refusal.ts";
 import { stringsOf } from "./strings.ts";
 
+/**
+ * Patterns run on arguments a user chooses (megabytes of them), so they run on RE2, whose matching time is linear in
+ * the text: a backtracking engine lets a pattern like `curl[^|]*\|\s*sh` take minutes on one crafted argument, and
+ * stall every user of the origin meanwhile. RE2 has JavaScript's syntax without lookaround and backreferences.
+ */
+const compile = (pattern: string) => RE2JS.compile(pattern, RE2JS.CASE_INSENSITIVE);
+
 const Options = z.strictObject({
-  /** Regular expressions (JavaScript syntax, case-insensitive); a call whose arguments contain a match is refused. */
+  /** Regular expressions (RE2 syntax, case-insensitive); a call whose arguments contain a match is refused. */
   patterns: z
     .array(
       z.string().refine((pattern) => {
         try {
-          new RegExp(pattern, "i");
+          compile(pattern);
           return true;
         } catch {
           return false;
         }
-      }, "expected a JavaScript regular expression"),
+      }, "expected a regular expression in RE2 syntax (JavaScript's without lookaround or backreferences, which can make a match take unbounded time)"),
     )
     .min(1),
 });
@@ -23,7 +31,7 @@ const Options = z.strictObject({
 export const denyPatterns: GuardrailKind<typeof Options> = {
   options: Options,
   create: ({ patterns }) => {
-    const compiled = patterns.map((pattern) => new RegExp(pattern, "i"));
+    const compiled = patterns.map(compile);
     return {
       name: "deny-patterns",
       arguments: (call, args) => {

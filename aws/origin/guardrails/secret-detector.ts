@@ -4,30 +4,42 @@ import { mapStrings } from "./strings.ts";
 
 /**
  * Credentials that must not reach a model through a tool's result: each kind by a pattern precise enough not to
- * hide ordinary text, and substrings any match contains (the case-insensitive pattern lists both spellings). A match is replaced by `[REDACTED <kind>]`.
+ * hide ordinary text, and a cheap test for a substring any match contains. A match is replaced by `[REDACTED <kind>]`.
+ * Results can be megabytes an upstream (or a web page it fetched) chose, so each pattern must run in time linear in
+ * the text: no quantified run that a failed match would retry from every position inside it.
  */
-const CREDENTIALS: readonly { kind: string; hints: readonly string[]; pattern: RegExp }[] = [
-  {
-    kind: "private key",
-    hints: ["PRIVATE KEY-----"],
-    pattern: /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
-  },
-  { kind: "AWS access key id", hints: ["AKIA", "ASIA", "ABIA", "ACCA"], pattern: /\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b/g },
+const CREDENTIALS: readonly { kind: string; hint: RegExp; pattern: RegExp }[] = [
+  { kind: "AWS access key id", hint: /AKIA|ASIA|ABIA|ACCA/, pattern: /\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b/g },
   {
     kind: "AWS secret access key",
-    hints: ["aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"],
-    pattern: /(?<=aws_secret_access_key["'\s:=]{1,5})[A-Za-z0-9/+=]{40}\b/gi,
+    hint: /secret_?access_?key/i,
+    pattern: /(?<=(?:aws_secret_access_key|secretaccesskey)["'\s:=]{1,5})[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])/gi,
+  },
+  {
+    kind: "AWS session token",
+    hint: /session_?token/i,
+    pattern: /(?<=(?:aws_session_token|sessiontoken)["'\s:=]{1,5})[A-Za-z0-9/+=]{100,}/gi,
   },
   {
     kind: "GitHub token",
-    hints: ["gh", "github_pat_"],
+    hint: /gh[pousr]_|github_pat_/,
     pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{60,})\b/g,
   },
-  { kind: "Slack token", hints: ["xox"], pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g },
-  { kind: "Google API key", hints: ["AIza"], pattern: /\bAIza[0-9A-Za-z_-]{35}\b/g },
-  { kind: "Stripe secret key", hints: ["_live_"], pattern: /\b[rs]k_live_[0-9A-Za-z]{20,}\b/g },
-  { kind: "JSON Web Token", hints: ["eyJ"], pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b/g },
+  { kind: "Slack token", hint: /xox/, pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g },
+  { kind: "Google API key", hint: /AIza/, pattern: /\bAIza[0-9A-Za-z_-]{35}\b/g },
+  { kind: "Stripe secret key", hint: /_live_/, pattern: /\b[rs]k_live_[0-9A-Za-z]{20,}\b/g },
+  {
+    // A token starts where a run of base64url characters starts (not at every "eyJ" inside one), and each segment is
+    // taken whole at once (a lookahead captures it, the backreference consumes it): nothing is retried.
+    kind: "JSON Web Token",
+    hint: /eyJ/,
+    pattern: /(?<![A-Za-z0-9_-])eyJ(?=([A-Za-z0-9_-]{8,}))\1\.eyJ(?=([A-Za-z0-9_-]{8,}))\2\.(?=([A-Za-z0-9_-]{8,}))\3/g,
+  },
 ];
+
+/** A private key block's first line (PEM, OpenSSH, PGP's "PRIVATE KEY BLOCK"), and its last. */
+const KEY_BEGIN = /-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----/g;
+const KEY_END = /-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----/g;
 
 /** Redacts the credentials above in every string of a tool's result (text content, structured content, resources). */
 export const secretDetector: GuardrailKind = {
@@ -39,10 +51,30 @@ export const secretDetector: GuardrailKind = {
 };
 
 export function redactCredentials(text: string): string {
-  let redacted = text;
-  // A plain substring search first: most text holds none of the hints, and then no pattern runs at all.
-  for (const { kind, hints, pattern } of CREDENTIALS) {
-    if (hints.some((hint) => redacted.includes(hint))) redacted = redacted.replace(pattern, `[REDACTED ${kind}]`);
+  let redacted = text.includes("PRIVATE KEY") ? redactPrivateKeys(text) : text;
+  // The hint first: most text holds none, and then no pattern runs at all.
+  for (const { kind, hint, pattern } of CREDENTIALS) {
+    if (hint.test(redacted)) redacted = redacted.replace(pattern, `[REDACTED ${kind}]`);
   }
   return redacted;
+}
+
+/**
+ * Each private key block, from its first line to its last; one whose last line is missing (a result cut short) to
+ * the end of the text. Each search starts where the previous one ended, so the text is read once.
+ */
+function redactPrivateKeys(text: string): string {
+  const kept: string[] = [];
+  let from = 0;
+  for (;;) {
+    KEY_BEGIN.lastIndex = from;
+    const begin = KEY_BEGIN.exec(text);
+    if (!begin) break;
+    KEY_END.lastIndex = begin.index + begin[0].length;
+    const end = KEY_END.exec(text);
+    kept.push(text.slice(from, begin.index), "[REDACTED private key]");
+    if (!end) return kept.join("");
+    from = end.index + end[0].length;
+  }
+  return from === 0 ? text : kept.join("") + text.slice(from);
 }

@@ -114,20 +114,22 @@ class UpstreamMirror extends McpServer {
 async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContext): Promise<Params> {
   const output = roundOutput(ctx);
   link.inflight.add(output);
+  const guarded =
+    request.method === "tools/call" && link.guardrails && !link.guardrails.empty ? guardedCall(link, request, ctx) : undefined;
   try {
     const access = toolAccessOf(ctx);
     link.pins.requireServer();
     let admitted: Admitted = {};
     if (request.method === "tools/call") {
+      // A call a guardrail refuses is refused before anyone is asked to approve it, and spends no call budget.
+      const passed = await guarded?.arguments();
       admitted = await admitToolCall(link, request, ctx, access);
       if (admitted.asking) return admitted.asking;
+      if (passed) request.params.arguments = passed;
     }
     if (request.method === "prompts/get") await link.pins.requirePrompt(String(request.params.name), link.lists.prompts);
     if (request.method === "resources/read")
       await link.pins.requireResource(String(request.params.uri), link.lists.resourceTemplates);
-    const guarded =
-      request.method === "tools/call" && link.guardrails && !link.guardrails.empty ? guardedCall(link, request, ctx) : undefined;
-    if (guarded) request.params.arguments = await guarded.arguments();
     const answer = isInteractive(request.method)
       ? await forwardInteractive(link, request, ctx, output, admitted)
       : await call(link, request, ctx, { onProgress: output.progress });
@@ -138,7 +140,8 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
     // An OAuth-protected upstream that needs this user's (renewed) consent: the user is asked, no one else is affected.
     const consent = await askConsent(error, request.method, ctx, link.stateCodec, targetOf(request.method, request.params));
     if (consent) return consent;
-    throw upstreamErrorToClient(error);
+    const toClient = upstreamErrorToClient(error);
+    throw guarded ? await guarded.error(toClient) : toClient;
   } finally {
     // Everything the upstream sent before its answer reaches the client before the answer does. The SDK may
     // dispatch a log message that preceded the answer on the wire after settling the answer: give it a turn,
@@ -326,7 +329,17 @@ function guardedCall(link: UpstreamLink, request: Forwarded, ctx: ServerContext)
   const caller = callerOf(ctx);
   const call = { server: caller.server, tool: String(request.params.name), user: { sub: caller.sub } };
   const args = (request.params.arguments ?? {}) as Params;
-  return { arguments: () => chain.arguments(call, args), result: (result: Params) => chain.result(call, result) };
+  return {
+    arguments: () => chain.arguments(call, args),
+    result: (result: Params) => chain.result(call, result),
+    /** An upstream's error as the guardrails let it reach the client: its message and data pass as a result would. */
+    async error(error: Error): Promise<Error> {
+      if (!(error instanceof ProtocolError)) return error;
+      const passed = await chain.result(call, { message: error.message, data: error.data });
+      if (passed.message === error.message && passed.data === error.data) return error;
+      return new ProtocolError(error.code, String(passed.message), passed.data);
+    },
+  };
 }
 
 /** Who calls, and on which server, as the origin's route put them in the request's auth info. */
