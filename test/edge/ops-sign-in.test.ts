@@ -1,9 +1,13 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { EdgeConfig } from "../../contract/config/schema.ts";
+import { edgeOAuth } from "../../worker/auth/authorization-server.ts";
+import { edgeConfig } from "../../worker/config.ts";
 import { cookieName, setCookie } from "../../worker/ops/sign-in/cookies.ts";
-import { PUBLIC_URL } from "./edge-env.ts";
+import { PUBLIC_URL, testEnv } from "./edge-env.ts";
 import { type GroupsEdge, groupsEdge, originSaw, signedIn } from "./groups-sign-in.ts";
 import { heldCookies, signInToOps } from "./ops-session.ts";
+import { pkcePair } from "./pkce.ts";
+import { authorizeUrl, CLIENT_REDIRECT, codeExchange } from "./sign-in.ts";
 
 // The ops dashboard's browser sign-in, in workerd against the local OpenID provider: /ops sends the browser through
 // the edge's own /authorize as a first-party client, and opens only for a token of its own resource with mcp:admin.
@@ -13,6 +17,22 @@ const NOT_ADMIN = { ADMIN_GROUPS: "ops,platform" };
 const OPS = `${PUBLIC_URL}/ops`;
 
 const opsPage = (edge: GroupsEdge, cookie?: string) => edge.call("/ops", cookie ? { headers: { cookie } } : {});
+
+/** A third-party client, registered as any app can (DCR). */
+async function registered(edge: GroupsEdge): Promise<string> {
+  const response = await edge.call("/register", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      client_name: "Some app",
+      redirect_uris: [CLIENT_REDIRECT],
+      token_endpoint_auth_method: "none",
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+    }),
+  });
+  return ((await response.json()) as { client_id: string }).client_id;
+}
 
 afterEach(() => {
   vi.useRealTimers();
@@ -89,6 +109,47 @@ describe("/ops sign-in", () => {
     const tokens = await signedIn(edge, "mcp mcp:admin");
     expect(tokens.scope).toContain("mcp:admin");
     expect((await opsPage(edge, `mcp-ops=${tokens.access_token}`)).status).toBe(302);
+  });
+
+  it("refuses the dashboard's resource to any other client at /authorize (invalid_target), before any consent", async () => {
+    const edge = groupsEdge(ADMIN);
+    const clientId = await registered(edge);
+    const { challenge } = await pkcePair();
+    const response = await edge.call(authorizeUrl(clientId, challenge, { scope: "mcp:admin", resource: OPS }));
+    expect(response.status).toBe(302);
+    const back = new URL(response.headers.get("location") ?? "");
+    expect(`${back.origin}${back.pathname}`).toBe(CLIENT_REDIRECT);
+    expect(back.searchParams.get("error")).toBe("invalid_target");
+  });
+
+  it("does not take a dashboard token issued to another client (one minted past /authorize's check)", async () => {
+    const edge = groupsEdge(ADMIN);
+    const clientId = await registered(edge);
+    const pkce = await pkcePair();
+    const env = testEnv(edge.env);
+    const { redirectTo } = await edgeOAuth(edgeConfig(env))
+      .authorizationServer.getOAuthApi(env)
+      .completeAuthorization({
+        request: {
+          responseType: "code",
+          clientId,
+          redirectUri: CLIENT_REDIRECT,
+          scope: ["mcp:admin"],
+          state: "s",
+          codeChallenge: pkce.challenge,
+          codeChallengeMethod: "S256",
+          resource: OPS,
+        },
+        userId: "dev-user-1",
+        metadata: {},
+        scope: ["mcp:admin"],
+        props: { sub: "dev-user-1", email: "dev@example.com", groups: ["engineering"] },
+      });
+    const code = new URL(redirectTo).searchParams.get("code") ?? "";
+    const tokens = await edge.call("/oauth/token", codeExchange(clientId, code, pkce.verifier, OPS));
+    expect(tokens.status).toBe(200);
+    const { access_token } = (await tokens.json()) as { access_token: string };
+    expect((await opsPage(edge, `mcp-ops=${access_token}`)).status).toBe(302);
   });
 
   it("gives a dashboard token that opens no MCP server", async () => {

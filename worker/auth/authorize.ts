@@ -14,6 +14,7 @@ import { errorPage } from "./html.ts";
 import { idpAuthorizationUrl } from "./idp/authorization-url.ts";
 import { discoverProvider } from "./idp/discovery.ts";
 import { createPkce, randomToken } from "./idp/pkce.ts";
+import { opsResourceRefused } from "./ops-resource-clients.ts";
 import { challengeProblem } from "./pkce-syntax.ts";
 import { rateLimited } from "./rate-limit.ts";
 import { withLimitedBody } from "./read-limited-body.ts";
@@ -45,6 +46,11 @@ export async function showConsent(request: Request, env: EdgeEnv): Promise<Respo
     if (malformedChallenge) {
       console.warn("authorize: code_challenge missing or malformed");
       return Response.redirect(authorizationErrorRedirect(authRequest, "invalid_request", malformedChallenge), 302);
+    }
+    if (await opsResourceRefused(env, config, authRequest)) {
+      console.warn("authorize: a client other than the edge's own asked for the ops dashboard's resource");
+      const why = "only this proxy's own dashboard sign-in may ask for the ops dashboard's resource";
+      return Response.redirect(authorizationErrorRedirect(authRequest, "invalid_target", why), 302);
     }
     // Only scopes this edge defines are asked for on the consent page, stored, and granted.
     authRequest.scope = grantableScopes(authRequest.scope);

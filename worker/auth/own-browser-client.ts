@@ -23,8 +23,7 @@ export async function ownClientId(
   client: OwnBrowserClient,
   redirectUri: string,
 ): Promise<string> {
-  const key = `${client.kvPrefix}:${redirectUri}`;
-  const remembered = await env.OAUTH_KV.get(key);
+  const remembered = await registeredOwnClientId(env, client, redirectUri);
   if (remembered && (await oauth.lookupClient(remembered))) return remembered;
   const registered = await oauth.createClient({
     clientName: client.name,
@@ -33,9 +32,15 @@ export async function ownClientId(
     grantTypes: ["authorization_code"],
     responseTypes: ["code"],
   });
-  await env.OAUTH_KV.put(key, registered.clientId);
+  await env.OAUTH_KV.put(kvKeyOf(client, redirectUri), registered.clientId);
   return registered.clientId;
 }
+
+/** The client id such a sign-in was registered under, or null before its first use; never registers one. */
+export const registeredOwnClientId = (env: EdgeEnv, client: OwnBrowserClient, redirectUri: string): Promise<string | null> =>
+  env.OAUTH_KV.get(kvKeyOf(client, redirectUri));
+
+const kvKeyOf = (client: OwnBrowserClient, redirectUri: string) => `${client.kvPrefix}:${redirectUri}`;
 
 /**
  * Redeems the code of such a sign-in at the edge's own token endpoint (in-process, no network hop), for the

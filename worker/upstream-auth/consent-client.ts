@@ -1,6 +1,13 @@
 import type { OAuthHelpers } from "@cloudflare/workers-oauth-provider";
+import type { EdgeConfig } from "../../contract/config/schema.ts";
 import { type OwnBrowserClient, ownClientId } from "../auth/own-browser-client.ts";
 import type { EdgeEnv } from "../env.ts";
+
+/** Where the edge's own authorization server sends the browser back after it signed in. */
+export const CONSENT_SIGNED_IN_PATH = "/upstream-oauth/signed-in";
+
+/** Where the edge's authorization server sends that sign-in back. */
+export const consentRedirectUri = (config: EdgeConfig): string => `${config.publicUrl}${CONSENT_SIGNED_IN_PATH}`;
 
 /** The sign-in that confirms who connects an upstream account, as a client of the edge's own authorization server. */
 export const CONSENT_CLIENT: OwnBrowserClient = {

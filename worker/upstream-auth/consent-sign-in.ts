@@ -8,11 +8,8 @@ import { redeemOwnCode } from "../auth/own-browser-client.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
 import { opsResource } from "../ops/paths.ts";
-import { consentClientId } from "./consent-client.ts";
+import { consentClientId, consentRedirectUri } from "./consent-client.ts";
 import { consentSignInCookie, consentSignInOf } from "./consent-cookie.ts";
-
-/** Where the edge's own authorization server sends the browser back after it signed in. */
-export const CONSENT_SIGNED_IN_PATH = "/upstream-oauth/signed-in";
 
 type EdgeContext = Context<{ Bindings: EdgeEnv }>;
 
@@ -20,8 +17,6 @@ type EdgeContext = Context<{ Bindings: EdgeEnv }>;
 export type ConsentSignInResult =
   | { user: UserProps; clientId: string; returned: UpstreamOAuthReturn }
   | { status: 400 | 403 | 502; problem: string };
-
-const redirectUriOf = (config: EdgeConfig) => `${config.publicUrl}${CONSENT_SIGNED_IN_PATH}`;
 
 /**
  * The browser came back from an upstream's consent: before the origin may store anything, it signs in at the edge's
@@ -31,7 +26,7 @@ const redirectUriOf = (config: EdgeConfig) => `${config.publicUrl}${CONSENT_SIGN
  */
 export async function startConsentSignIn(c: EdgeContext, returned: UpstreamOAuthReturn): Promise<Response> {
   const config = edgeConfig(c.env);
-  const redirectUri = redirectUriOf(config);
+  const redirectUri = consentRedirectUri(config);
   const pkce = await createPkce();
   const state = randomToken();
   const query = new URLSearchParams({
@@ -73,10 +68,10 @@ export async function finishConsentSignIn(c: EdgeContext): Promise<ConsentSignIn
   }
   const server = edgeOAuth(config).authorizationServer;
   const oauth = server.getOAuthApi(c.env);
-  const clientId = await consentClientId(c.env, oauth, redirectUriOf(config));
+  const clientId = await consentClientId(c.env, oauth, consentRedirectUri(config));
   const answer = await redeemOwnCode(config, c.env, c.executionCtx as ExecutionContext, {
     code,
-    redirectUri: redirectUriOf(config),
+    redirectUri: consentRedirectUri(config),
     clientId,
     verifier: signIn.verifier,
   });

@@ -11,7 +11,8 @@ import { escapeHtml, htmlPage } from "../auth/html.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 import { fetchOrigin } from "../upstream/fetch-origin.ts";
-import { CONSENT_SIGNED_IN_PATH, endConsentSignIn, finishConsentSignIn, startConsentSignIn } from "./consent-sign-in.ts";
+import { CONSENT_SIGNED_IN_PATH } from "./consent-client.ts";
+import { endConsentSignIn, finishConsentSignIn, startConsentSignIn } from "./consent-sign-in.ts";
 
 /**
  * The edge's half of upstream OAuth (docs/upstream-credentials.md): the origin's Client ID Metadata Document (an

@@ -1,9 +1,11 @@
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import { edgeOAuth } from "../../auth/authorization-server.ts";
 import { ADMIN_SCOPE } from "../../auth/groups/admin-scope.ts";
+import { registeredOwnClientId } from "../../auth/own-browser-client.ts";
 import type { EdgeEnv, UserProps } from "../../env.ts";
-import { opsResource } from "../paths.ts";
+import { opsRedirectUri, opsResource } from "../paths.ts";
 import { readCookie } from "./cookies.ts";
+import { OPS_CLIENT } from "./ops-client.ts";
 
 /**
  * Who is asking for the dashboard: nobody signed in (no cookie, or a token that is forged, expired, revoked or for
@@ -21,7 +23,10 @@ export async function opsCaller(request: Request, config: EdgeConfig, env: EdgeE
   const validated = await edgeOAuth(config)
     .authorizationServer.validateToken<UserProps>(opsResource(config), token, env)
     .catch(() => null);
-  if (!validated) return { kind: "signed-out" };
+  // A dashboard session is a token of the dashboard's own sign-in; the authorization server refuses this resource to
+  // any other client, and a token that got one anyway is no session.
+  if (!validated || validated.clientId !== (await registeredOwnClientId(env, OPS_CLIENT, opsRedirectUri(config))))
+    return { kind: "signed-out" };
   if (!validated.scope.includes(ADMIN_SCOPE)) return { kind: "not-admin", user: validated.props };
   return { kind: "admin", user: validated.props, clientId: validated.clientId };
 }
