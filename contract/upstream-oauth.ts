@@ -4,8 +4,16 @@
  * Metadata Document, because an upstream's authorization server on the internet cannot reach the origin in its VPC.
  */
 
-/** The edge's public route where upstream authorization servers send the browser back (the redirect URI). */
+/** The prefix of the edge's public routes where upstream authorization servers send the browser back. */
 export const UPSTREAM_OAUTH_CALLBACK_PATH = "/upstream-oauth/callback";
+
+/**
+ * The redirect URI's path for one server: each server's authorization comes back to a path of its own, and a state is
+ * completed only for the server whose path it came back to. With one shared path, a malicious server's authorization
+ * server could send the browser on to an honest server's, and have the honest server's code, with the verifier, posted
+ * to its own token endpoint (a mix-up attack, RFC 9700 §4.4).
+ */
+export const upstreamCallbackPath = (server: string): string => `${UPSTREAM_OAUTH_CALLBACK_PATH}/${encodeURIComponent(server)}`;
 
 /** The edge's public route of the origin's Client ID Metadata Document; its URL is the client id (registration `cimd`). */
 export const UPSTREAM_OAUTH_CLIENT_METADATA_PATH = "/upstream-oauth/client-metadata.json";
@@ -15,6 +23,8 @@ export const UPSTREAM_OAUTH_COMPLETE_PATH = "/upstream-oauth/complete";
 
 /** What the edge relays from the browser's return: the authorization response's parameters, unread. */
 export interface UpstreamOAuthReturn {
+  /** The server whose redirect URI the browser came back to. */
+  server: string;
   state: string;
   code?: string;
   iss?: string;
@@ -26,12 +36,16 @@ export interface UpstreamOAuthReturn {
 export type UpstreamOAuthOutcome = { ok: true; server: string; email?: string } | { ok: false; message: string };
 
 /** The origin's Client ID Metadata Document, as the edge serves it. */
-export function upstreamClientMetadata(publicUrl: string, clientName: string): Record<string, unknown> {
+export function upstreamClientMetadata(
+  publicUrl: string,
+  clientName: string,
+  servers: readonly string[],
+): Record<string, unknown> {
   return {
     client_id: `${publicUrl}${UPSTREAM_OAUTH_CLIENT_METADATA_PATH}`,
     client_name: clientName,
     client_uri: publicUrl,
-    redirect_uris: [`${publicUrl}${UPSTREAM_OAUTH_CALLBACK_PATH}`],
+    redirect_uris: servers.map((server) => `${publicUrl}${upstreamCallbackPath(server)}`),
     grant_types: ["authorization_code", "refresh_token"],
     response_types: ["code"],
     token_endpoint_auth_method: "none",

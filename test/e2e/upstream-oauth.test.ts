@@ -104,7 +104,7 @@ async function returnToEdge(email: string, callback: string): Promise<{ status: 
 
 /** Opens a consent link in the person's browser: the upstream's AS consents at once; returns where it sent the browser. */
 async function consentAt(email: string, link: string): Promise<string> {
-  const { finalUrl } = await followRedirects(link, { jar: browserOf(email), stopAt: atEdge("/upstream-oauth/callback") });
+  const { finalUrl } = await followRedirects(link, { jar: browserOf(email), stopAt: atEdge("/upstream-oauth/callback/files") });
   return finalUrl.href;
 }
 
@@ -128,7 +128,7 @@ describe("an OAuth-protected upstream through the edge", () => {
       /server "files" needs you to connect your account first: open http:\/\/127\.0\.0\.1:\d+\/authorize\?/,
     );
     firstLink = (refused as { data?: { url?: string } }).data?.url ?? "";
-    expect(new URL(firstLink).searchParams.get("redirect_uri")).toBe(`${system.edgeUrl}/upstream-oauth/callback`);
+    expect(new URL(firstLink).searchParams.get("redirect_uri")).toBe(`${system.edgeUrl}/upstream-oauth/callback/files`);
     await client.close();
 
     const legacy = new ClientV1({ name: "no-url-v1", version: "1" }, { capabilities: { elicitation: {} } });
@@ -229,13 +229,13 @@ describe("an OAuth-protected upstream through the edge", () => {
     const replayed = await returnToEdge(DEV, callbacks[0] ?? "");
     expect(replayed.status).toBe(400);
     expect(replayed.text).toContain("this link was used already or expired");
-    const forged = await returnToEdge(DEV, `${system.edgeUrl}/upstream-oauth/callback?state=forged&code=forged`);
+    const forged = await returnToEdge(DEV, `${system.edgeUrl}/upstream-oauth/callback/files?state=forged&code=forged`);
     expect(forged.status).toBe(400);
     expect(forged.text).toContain("this link was used already or expired");
   });
 
   it("sends a return to the edge's sign-in first, and refuses a sign-in this browser did not start", async () => {
-    const callback = await fetch(`${system.edgeUrl}/upstream-oauth/callback?state=s&code=c`, { redirect: "manual" });
+    const callback = await fetch(`${system.edgeUrl}/upstream-oauth/callback/files?state=s&code=c`, { redirect: "manual" });
     expect(callback.status).toBe(302);
     expect(callback.headers.get("location")).toMatch(new RegExp(`^${system.edgeUrl}/authorize\\?`));
     expect(callback.headers.get("set-cookie")).toMatch(

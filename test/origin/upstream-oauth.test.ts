@@ -12,6 +12,7 @@ import { UpstreamOAuth } from "../../aws/origin/upstream-auth/upstream-oauth.ts"
 import { localKeyWrapper } from "../../aws/origin/vault/key-wrapper.ts";
 import { TokenVault } from "../../aws/origin/vault/token-vault.ts";
 import { UpstreamServer } from "../../contract/config/schema.ts";
+import type { UpstreamOAuthReturn } from "../../contract/upstream-oauth.ts";
 import { type OAuthUpstream, startOAuthUpstream } from "../fixtures/oauth-upstream/start.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
 import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
@@ -19,7 +20,8 @@ import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts"
 // The origin as each user's OAuth client toward an OAuth-protected upstream (a real SDK v2 server behind its own
 // authorization server on loopback): consent asked as a URL elicitation, completed from the callback, tokens in the
 // encrypted vault, refreshed unnoticed, a revoked token re-consented by its user only.
-const REDIRECT_URI = "https://edge.test/upstream-oauth/callback";
+const redirectUriOf = (server: string) => `https://edge.test/upstream-oauth/callback/${server}`;
+const REDIRECT_URI = redirectUriOf("files");
 let db: TestDatabase;
 let upstream: OAuthUpstream;
 let pool: HostPool;
@@ -35,7 +37,7 @@ const originInstance = () =>
     discovery: new AuthorizationDiscovery(),
     clients: new ClientRegistrations(
       {
-        redirectUri: REDIRECT_URI,
+        redirectUriOf,
         clientMetadataUrl: "https://edge.test/upstream-oauth/client-metadata.json",
         clientName: "Test gateway",
       },
@@ -82,13 +84,18 @@ async function whoami(sub: string, extra: Record<string, unknown> = {}, capabili
   return ((await messagesOf(response)) as Answer[]).find((message) => message.result || message.error) as Answer;
 }
 
+/** What the edge hands over of a browser's return to a callback: the query, and the server its path names. */
+const returnedTo = (back: URL) =>
+  ({ ...Object.fromEntries(back.searchParams), server: back.pathname.split("/").at(-1) }) as UpstreamOAuthReturn & {
+    code: string;
+  };
+
 /** Plays the user's browser (signed in at the edge as `sub`): the upstream's AS consents at once and sends it back. */
 async function consentAt(link: string, sub: string) {
   const answer = await fetch(link, { redirect: "manual" });
   const back = new URL(answer.headers.get("location") ?? "");
   expect(`${back.origin}${back.pathname}`).toBe(REDIRECT_URI);
-  const query = Object.fromEntries(back.searchParams) as { state: string; code?: string; iss?: string };
-  return oauth.complete(query, { sub });
+  return oauth.complete(returnedTo(back), { sub });
 }
 
 /** First use through the consent: the call answers with the question, the link is followed, the retry runs. */
@@ -133,15 +140,30 @@ describe("OAuth-protected upstreams", () => {
     const first = await whoami("dave");
     const link = first.result?.inputRequests?.[CONSENT_INPUT_KEY]?.params.url ?? "";
     const back = new URL((await fetch(link, { redirect: "manual" })).headers.get("location") ?? "");
-    const query = Object.fromEntries(back.searchParams) as { state: string; code: string };
+    const query = returnedTo(back);
     expect((await oauth.complete(query, { sub: "dave" })).ok).toBe(true);
     expect(await oauth.complete(query, { sub: "dave" })).toEqual({
       ok: false,
       message: expect.stringContaining("used already or expired"),
     });
-    expect(await oauth.complete({ state: "forged", code: "x" }, { sub: "dave" })).toMatchObject({ ok: false });
+    expect(await oauth.complete({ server: "files", state: "forged", code: "x" }, { sub: "dave" })).toMatchObject({ ok: false });
     const link2 = (await whoami("frank")).result?.inputRequests?.[CONSENT_INPUT_KEY]?.params.url ?? "";
     expect(await consentAt(link2, "mallory")).toEqual({ ok: false, message: expect.stringContaining("made for another user") });
+  });
+
+  it("sends no code anywhere when a consent comes back to another server's callback (a mix-up), and uses the state up", async () => {
+    const link = (await whoami("gina")).result?.inputRequests?.[CONSENT_INPUT_KEY]?.params.url ?? "";
+    const back = new URL((await fetch(link, { redirect: "manual" })).headers.get("location") ?? "");
+    const misdirected = { ...returnedTo(back), server: "evil" };
+    expect(await oauth.complete(misdirected, { sub: "gina" })).toEqual({
+      ok: false,
+      message: expect.stringContaining('came back for another server than the one it was made for ("files")'),
+    });
+    expect(logged).toContainEqual(expect.stringMatching(/came back to the callback of "evil"; refused \(possible mix-up\)/));
+    expect(await oauth.complete(returnedTo(back), { sub: "gina" })).toMatchObject({
+      ok: false,
+      message: expect.stringContaining("used already or expired"),
+    });
   });
 
   it("keeps two users' tokens apart", async () => {

@@ -24,13 +24,14 @@ export function registerUpstreamAuthRoutes(app: Hono<{ Bindings: EdgeEnv }>): vo
   app.get(UPSTREAM_OAUTH_CLIENT_METADATA_PATH, (c) => {
     const config = edgeConfig(c.env);
     const name = config.displayName ?? new URL(config.publicUrl).host;
-    return c.json(upstreamClientMetadata(config.publicUrl, name), 200, { "cache-control": "public, max-age=3600" });
+    const metadata = upstreamClientMetadata(config.publicUrl, name, config.servers);
+    return c.json(metadata, 200, { "cache-control": "public, max-age=3600" });
   });
-  app.get(UPSTREAM_OAUTH_CALLBACK_PATH, (c) => {
+  app.get(`${UPSTREAM_OAUTH_CALLBACK_PATH}/:server`, (c) => {
     const query = new URL(c.req.url).searchParams;
     const state = query.get("state");
     if (!state) return page(400, "This link is incomplete: it carries no state. Call the tool again for a new link.");
-    const returned: UpstreamOAuthReturn = { state };
+    const returned: UpstreamOAuthReturn = { server: c.req.param("server"), state };
     for (const key of ["code", "iss", "error", "error_description"] as const) {
       const value = query.get(key);
       if (value !== null) returned[key] = value;

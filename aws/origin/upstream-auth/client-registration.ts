@@ -3,9 +3,10 @@ import type { HttpServer } from "../../../contract/config/schema.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
 import { authorizationServerFetch } from "./authorization-server-fetch.ts";
 
-/** The origin as the OAuth client: its redirect URI and Client ID Metadata Document, both at the edge's public URL. */
+/** The origin as the OAuth client: its redirect URIs and Client ID Metadata Document, all at the edge's public URL. */
 export interface ClientIdentity {
-  redirectUri: string;
+  /** Each server's own redirect URI (contract/upstream-oauth.ts `upstreamCallbackPath`: a mix-up defence). */
+  redirectUriOf: (server: string) => string;
   clientMetadataUrl: string;
   clientName: string;
 }
@@ -24,8 +25,8 @@ export class ClientRegistrations {
     this.#secrets = secrets;
   }
 
-  get redirectUri(): string {
-    return this.#identity.redirectUri;
+  redirectUriOf(server: string): string {
+    return this.#identity.redirectUriOf(server);
   }
 
   async clientFor(server: string, spec: HttpServer, metadata: AuthorizationServerMetadata): Promise<OAuthClientInformationMixed> {
@@ -65,7 +66,7 @@ export class ClientRegistrations {
       fetchFn: authorizationServerFetch,
       clientMetadata: {
         client_name: this.#identity.clientName,
-        redirect_uris: [this.#identity.redirectUri],
+        redirect_uris: [this.#identity.redirectUriOf(server)],
         grant_types: ["authorization_code", "refresh_token"],
         response_types: ["code"],
         token_endpoint_auth_method: "none",

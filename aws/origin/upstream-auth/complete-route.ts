@@ -23,7 +23,8 @@ export function registerUpstreamOAuthRoute(
     }
     if (!oauth) return c.json({ ok: false, message: "no OAuth-protected upstream is configured on this origin" }, 404);
     const answer = (await c.req.json().catch(() => undefined)) as UpstreamOAuthReturn | undefined;
-    if (typeof answer?.state !== "string") return c.json({ ok: false, message: "the link back carried no state" }, 400);
+    if (typeof answer?.state !== "string" || typeof answer.server !== "string")
+      return c.json({ ok: false, message: "the link back carried no state or server" }, 400);
     try {
       return c.json(await oauth.complete(answer, { sub: c.var.assertion.sub, email: c.var.assertion.email }));
     } catch (error) {

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { OriginConfig } from "../../../contract/config/schema.ts";
-import { UPSTREAM_OAUTH_CALLBACK_PATH, UPSTREAM_OAUTH_CLIENT_METADATA_PATH } from "../../../contract/upstream-oauth.ts";
+import { UPSTREAM_OAUTH_CLIENT_METADATA_PATH, upstreamCallbackPath } from "../../../contract/upstream-oauth.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
 import { vaultKeysFromConfig } from "../vault/from-config.ts";
 import { TokenVault } from "../vault/token-vault.ts";
@@ -25,7 +25,7 @@ export function upstreamOAuthFromConfig(
   const keys = vaultKeysFromConfig(config.upstreamVault, log);
   const edge = config.edgeIssuer;
   const identity = {
-    redirectUri: `${edge}${UPSTREAM_OAUTH_CALLBACK_PATH}`,
+    redirectUriOf: (server: string) => `${edge}${upstreamCallbackPath(server)}`,
     clientMetadataUrl: `${edge}${UPSTREAM_OAUTH_CLIENT_METADATA_PATH}`,
     clientName: new URL(edge).host,
   };

@@ -36,7 +36,7 @@ export class UpstreamOAuth {
     const target = await this.#parts.discovery.target(owner.server, spec, challenge);
     const client = await this.#parts.clients.clientFor(owner.server, spec, target.metadata);
     const state = randomBytes(32).toString("base64url");
-    const redirectUri = this.#parts.clients.redirectUri;
+    const redirectUri = this.#parts.clients.redirectUriOf(owner.server);
     const { authorizationUrl, codeVerifier } = await startAuthorization(target.issuer, {
       metadata: target.metadata,
       clientInformation: client,
@@ -74,6 +74,17 @@ export class UpstreamOAuth {
       return {
         ok: false,
         message: `this link was made for another user of the gateway, not for you (${browser.email ?? browser.sub}); it no longer works. Connect from your own MCP client: call the tool there`,
+      };
+    }
+    if (answer.server !== owner.server) {
+      // Another server's authorization server sent the browser on (a mix-up attack), or a link was mangled: the code
+      // is never sent anywhere, and the state is used up.
+      this.#parts.log(
+        `upstream OAuth: a consent for server "${owner.server}" came back to the callback of "${answer.server}"; refused (possible mix-up)`,
+      );
+      return {
+        ok: false,
+        message: `this sign-in came back for another server than the one it was made for ("${owner.server}"); nothing was connected. Call the tool again for a new link`,
       };
     }
     if (answer.error || !answer.code) {

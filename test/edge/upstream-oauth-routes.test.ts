@@ -1,0 +1,23 @@
+import { describe, expect, it } from "vitest";
+import { callEdge, PUBLIC_URL } from "./edge-env.ts";
+
+// The edge's half of upstream OAuth that needs no origin: the origin's Client ID Metadata Document, and where an
+// upstream's authorization server may send the browser back (one path per server: a mix-up defence).
+
+describe("upstream OAuth at the edge", () => {
+  it("serves the origin's Client ID Metadata Document with one redirect URI per server", async () => {
+    const response = await callEdge("/upstream-oauth/client-metadata.json");
+    expect(response.status).toBe(200);
+    const metadata = (await response.json()) as { client_id: string; redirect_uris: string[] };
+    expect(metadata.client_id).toBe(`${PUBLIC_URL}/upstream-oauth/client-metadata.json`);
+    expect(metadata.redirect_uris).toContain(`${PUBLIC_URL}/upstream-oauth/callback/everything`);
+    expect(metadata.redirect_uris.every((uri) => /\/upstream-oauth\/callback\/[a-z0-9-]+$/.test(uri))).toBe(true);
+  });
+
+  it("takes a browser's return only at a server's own callback path, and signs the browser in first", async () => {
+    expect((await callEdge("/upstream-oauth/callback?state=s&code=c", { redirect: "manual" })).status).toBe(404);
+    const back = await callEdge("/upstream-oauth/callback/everything?state=s&code=c", { redirect: "manual" });
+    expect(back.status).toBe(302);
+    expect(back.headers.get("location")).toMatch(new RegExp(`^${PUBLIC_URL}/authorize\\?`));
+  });
+});
