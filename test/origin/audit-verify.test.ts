@@ -7,9 +7,10 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { generateCheckpointKey } from "../../aws/origin/audit/checkpoint/local/local-signer.ts";
 import { purgeAuditEvents } from "../../aws/origin/audit/retention.ts";
+import { verifyAudit } from "../../aws/origin/audit/verify/verify-audit.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
 import { auditEvent, type ChainedStore, chainedRows, chainedStore, resetAudit, verifyAll } from "./audit-chain-fixture.ts";
-import { type TestDatabase, withTestDatabase } from "./database.ts";
+import { type TestDatabase, usesEmbeddedDatabase, withTestDatabase } from "./database.ts";
 
 const CLI = fileURLToPath(new URL("../../aws/origin/audit/cli.ts", import.meta.url));
 
@@ -90,6 +91,57 @@ describe("audit verify: every kind of tampering is found and named", () => {
       expect.objectContaining({ kind: "outside_chain", eventId: outside }),
     ]);
   });
+
+  it("walks a chain whose head was deleted, and names rows in another chain or at a seq no chain writes", async () => {
+    await db.pool.query("UPDATE audit_events SET tool = 'delete_repo' WHERE id = $1", [row(12).id]);
+    await db.pool.query("DELETE FROM audit_chains WHERE chain = $1", [row(12).chain]);
+    const copy = `INSERT INTO audit_events (id, time, kind, outcome, latency_ms, chain, seq, prev_hash, hash)
+      SELECT $1, time, kind, outcome, latency_ms, $2, $3, prev_hash, hash FROM audit_events WHERE id = $4`;
+    const elsewhere = "00000000-0000-4000-8000-000000000003";
+    const atZero = "00000000-0000-4000-8000-000000000004";
+    await db.pool.query(copy, [elsewhere, 99, 1, row(1).id]);
+    await db.pool.query(copy, [atZero, row(1).chain, 0, row(1).id]);
+    const { problems } = await verifyAll(db.pool);
+    expect(problems).toEqual([
+      expect.objectContaining({ kind: "no_head", chain: row(12).chain }),
+      expect.objectContaining({ kind: "content_hash", seq: 12, eventId: row(12).id }),
+      expect.objectContaining({ kind: "no_head", chain: 99 }),
+      expect.objectContaining({ kind: "content_hash", chain: 99, seq: 1, eventId: elsewhere }),
+      expect.objectContaining({ kind: "invalid_seq", seq: 0, eventId: atZero }),
+    ]);
+  });
+
+  // The embedded database has one connection: nothing is stored while verify holds it. A server takes both at once.
+  it.skipIf(usesEmbeddedDatabase)(
+    "reads one snapshot: events stored while it runs are not taken for rows added by hand (needs DATABASE_URL)",
+    async () => {
+      // Once verify has read its first page, two more events reach the chain (as from a live origin) before it reads on.
+      const pool = Object.create(db.pool) as typeof db.pool;
+      pool.connect = (async () => {
+        const client = await db.pool.connect();
+        const query = client.query.bind(client);
+        let pages = 0;
+        const storingAfterFirstPage = async (...args: Parameters<typeof query>) => {
+          const result = await (query as (...a: unknown[]) => Promise<unknown>)(...args);
+          if (String(args[0]).includes("ORDER BY seq LIMIT") && ++pages === 1)
+            await chained.store.insert([auditEvent(), auditEvent()]);
+          return result;
+        };
+        client.query = storingAfterFirstPage as typeof client.query;
+        const release = client.release.bind(client);
+        client.release = (error?: Error | boolean) => {
+          client.query = query;
+          release(error);
+        };
+        return client;
+      }) as typeof pool.connect;
+      const problems: unknown[] = [];
+      const summary = await verifyAudit(pool, { pageSize: 10, report: (problem) => problems.push(problem) });
+      expect((await chainedRows(db.pool)).length).toBe(32);
+      expect(problems).toEqual([]);
+      expect(summary.rows).toBe(30);
+    },
+  );
 
   it("names both rows of two whose places were swapped", async () => {
     await db.pool.query("UPDATE audit_events SET seq = -1 WHERE id = $1", [row(14).id]);

@@ -17,14 +17,14 @@ const CHECKPOINTS = "SELECT chain, seq, hash, time, key_id, signature FROM audit
 const KEYS = "SELECT key_id, public_key FROM audit_checkpoint_keys";
 
 /** The checkpoint keys the database records, by key id. */
-export async function recordedKeys(pool: pg.Pool): Promise<Map<string, Buffer>> {
-  const { rows } = await pool.query(KEYS);
+export async function recordedKeys(db: pg.ClientBase): Promise<Map<string, Buffer>> {
+  const { rows } = await db.query(KEYS);
   return new Map(rows.map((row) => [row.key_id as string, row.public_key as Buffer]));
 }
 
 /** A chain's checkpoints, in seq order (a few per thousand rows: they fit in memory). */
-export async function chainCheckpoints(pool: pg.Pool, chain: number): Promise<StoredCheckpoint[]> {
-  const { rows } = await pool.query(CHECKPOINTS, [chain]);
+export async function chainCheckpoints(db: pg.ClientBase, chain: number): Promise<StoredCheckpoint[]> {
+  const { rows } = await db.query(CHECKPOINTS, [chain]);
   return rows.map((row) => ({
     chain: Number(row.chain),
     seq: Number(row.seq),

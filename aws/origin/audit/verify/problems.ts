@@ -6,6 +6,8 @@ export type ProblemKind =
   | "missing_tail" // the chain's head names rows after the last one present: rows deleted at the end
   | "beyond_head" // a row after the chain's head: a row added by hand
   | "outside_chain" // a row in no chain, stored after chaining began: a row added by hand
+  | "invalid_seq" // a row in a chain at a seq below 1, which no chain writes: a row added by hand
+  | "no_head" // rows or checkpoints of a chain that has no head: the head was deleted (its rows are still walked)
   | "checkpoint_signature" // a checkpoint whose signature does not match it (or whose key is unknown)
   | "checkpoint_hash" // a signed checkpoint whose hash differs from its row's: the chain was rewritten
   | "checkpoint_row_missing" // a signed checkpoint whose row is gone

@@ -9,8 +9,8 @@ export interface PurgedRuns {
 }
 
 /** A chain's purge records, merged into disjoint runs (a few per purge: they fit in memory). */
-export async function purgedRuns(pool: pg.Pool, chain: number): Promise<PurgedRuns> {
-  const { rows } = await pool.query(PURGES, [chain]);
+export async function purgedRuns(db: pg.ClientBase, chain: number): Promise<PurgedRuns> {
+  const { rows } = await db.query(PURGES, [chain]);
   const runs: [number, number][] = [];
   for (const row of rows) {
     const from = Number(row.from_seq);

@@ -23,29 +23,53 @@ export interface VerifySummary {
   problems: number;
 }
 
-const CHAINS = "SELECT chain, seq, hash FROM audit_chains ORDER BY chain";
+// Every chain anything names, not only those with a head: deleting a head must not hide its chain's rows from verify.
+const CHAINS = `SELECT named.chain, heads.seq, heads.hash FROM (
+    SELECT DISTINCT chain FROM audit_events WHERE chain IS NOT NULL
+    UNION SELECT chain FROM audit_checkpoints
+    UNION SELECT chain FROM audit_chains
+  ) named LEFT JOIN audit_chains heads ON heads.chain = named.chain ORDER BY named.chain`;
+// The walk reads seqs from 1 up: a row below that would never be read.
+const INVALID_SEQS = `SELECT id::text, chain, seq FROM audit_events WHERE chain IS NOT NULL AND seq < 1 ORDER BY chain, seq LIMIT 1000`;
 // A row outside every chain is legitimate only if it was stored before chaining began (migration 0007).
 const OUTSIDE_CHAINS = `SELECT id::text, received_at FROM audit_events
   WHERE chain IS NULL AND received_at >= (SELECT min(started_at) FROM audit_chains) ORDER BY received_at LIMIT 1000`;
 
 /**
  * Checks every audit chain and its checkpoints (docs/audit.md, "Verify"): each row's content against its hash, its
- * link to the row before, the seqs for gaps, the heads, and each checkpoint's signature and hash.
+ * link to the row before, the seqs for gaps, the heads, and each checkpoint's signature and hash. It reads one
+ * snapshot of the database (a read-only repeatable-read transaction), so events ingested or purged while it runs are
+ * not taken for tampering.
  */
 export async function verifyAudit(pool: pg.Pool, options: VerifyOptions): Promise<VerifySummary> {
+  const db = await pool.connect();
+  try {
+    await db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    return await verifySnapshot(db, options);
+  } finally {
+    await db.query("ROLLBACK").catch(() => {});
+    db.release();
+  }
+}
+
+async function verifySnapshot(db: pg.ClientBase, options: VerifyOptions): Promise<VerifySummary> {
   const summary: VerifySummary = { chains: 0, rows: 0, checkpoints: 0, problems: 0 };
   const report = (problem: VerifyProblem) => {
     summary.problems += 1;
     options.report(problem);
   };
-  const keys = await recordedKeys(pool);
-  for (const record of (await pool.query(CHAINS)).rows.map(toChainRecord)) {
-    const checkpoints = await chainCheckpoints(pool, record.chain);
+  const keys = await recordedKeys(db);
+  for (const record of (await db.query(CHAINS)).rows.map(toChainRecord)) {
+    if (record.headless) {
+      const message = "rows or checkpoints of this chain exist, but its head is gone: it was deleted, or rows were added";
+      report({ kind: "no_head", chain: record.chain, message });
+    }
+    const checkpoints = await chainCheckpoints(db, record.chain);
     for (const checkpoint of checkpoints) checkSignature(checkpoint, keys, options.trustedKeys).forEach(report);
     const done = summary.rows;
-    const purged = await purgedRuns(pool, record.chain);
+    const purged = await purgedRuns(db, record.chain);
     summary.rows += await walkChain(
-      pool,
+      db,
       record,
       { checkpoints, purged },
       {
@@ -57,7 +81,11 @@ export async function verifyAudit(pool: pg.Pool, options: VerifyOptions): Promis
     summary.chains += 1;
     summary.checkpoints += checkpoints.length;
   }
-  for (const row of (await pool.query(OUTSIDE_CHAINS)).rows) {
+  for (const row of (await db.query(INVALID_SEQS)).rows) {
+    const where = { chain: Number(row.chain), seq: Number(row.seq), eventId: row.id as string };
+    report({ kind: "invalid_seq", ...where, message: "no chain writes a seq below 1: the row was added by hand" });
+  }
+  for (const row of (await db.query(OUTSIDE_CHAINS)).rows) {
     report({
       kind: "outside_chain",
       eventId: row.id,
@@ -68,9 +96,7 @@ export async function verifyAudit(pool: pg.Pool, options: VerifyOptions): Promis
 }
 
 function toChainRecord(row: Record<string, unknown>): ChainRecord {
-  return {
-    chain: Number(row.chain),
-    seq: Number(row.seq),
-    hash: row.hash as Buffer,
-  };
+  const chain = Number(row.chain);
+  if (row.seq === null) return { chain, seq: 0, hash: Buffer.alloc(0), headless: true };
+  return { chain, seq: Number(row.seq), hash: row.hash as Buffer };
 }
