@@ -30,11 +30,11 @@ const logged: string[] = [];
 const keys = localKeyWrapper(randomBytes(32));
 
 /** The OAuth client of one origin instance; every instance shares the database and its vault key. */
-const originInstance = () =>
+const originInstance = (discovery = new AuthorizationDiscovery()) =>
   new UpstreamOAuth({
     vault: new TokenVault(db.pool, keys),
     pending: new PendingAuthorizations(db.pool, keys),
-    discovery: new AuthorizationDiscovery(),
+    discovery,
     clients: new ClientRegistrations(
       {
         redirectUriOf,
@@ -166,6 +166,22 @@ describe("OAuth-protected upstreams", () => {
     });
   });
 
+  it("asks a user to consent again when their stored connection does not open with this instance's vault key", async () => {
+    await connect("lena");
+    const otherKey = new UpstreamOAuth({
+      vault: new TokenVault(db.pool, localKeyWrapper(randomBytes(32))),
+      pending: new PendingAuthorizations(db.pool, keys),
+      discovery: new AuthorizationDiscovery(),
+      clients: new ClientRegistrations(
+        { redirectUriOf, clientMetadataUrl: "https://edge.test/m.json", clientName: "T" },
+        testHostOptions.secrets,
+      ),
+      log: (line) => logged.push(line),
+    });
+    expect(await otherKey.accessToken({ sub: "lena", email: "lena@example.com", server: "files" })).toBeUndefined();
+    expect(logged).toContainEqual(expect.stringMatching(/does not open with this vault key .* asked to consent again$/));
+  });
+
   it("keeps two users' tokens apart", async () => {
     const bob = await connect("bob");
     expect(bob).toMatch(/^account-\d+$/);
@@ -232,6 +248,21 @@ describe("renewing a user's token", () => {
     expect(upstream.authorizationServer.issued.byRefresh).toBe(refreshes + 1);
     expect(await storedToken("henry")).toBe(here);
     expect((await whoami("henry")).result?.content?.[0]?.text).toBe(henry);
+  });
+
+  it("drops the tokens of a renewal that a revocation overtook, instead of storing the connection again", async () => {
+    await connect("kim");
+    const stale = (await storedToken("kim")) ?? "";
+    // An operator revokes Kim's connection while an instance is renewing it (between its mark and the token request).
+    const discovery = new AuthorizationDiscovery();
+    const revokedMidway = Object.create(discovery) as AuthorizationDiscovery;
+    revokedMidway.metadataOf = async (issuer) => {
+      await new TokenVault(db.pool, keys).revoke({ email: "kim@example.com" });
+      return discovery.metadataOf(issuer);
+    };
+    expect(await originInstance(revokedMidway).refresh(ownerOf("kim"), stale)).toBeUndefined();
+    expect(await storedToken("kim")).toBeUndefined();
+    expect(logged).toContainEqual(expect.stringMatching(/was revoked while it was renewed; the new tokens were dropped/));
   });
 
   // Short-lived tokens: each call renews first (within a minute of expiry), so the token endpoint's state decides it.

@@ -51,8 +51,11 @@ export async function refreshToken(parts: RefreshParts, owner: TokenOwner, rejec
     throw new UpstreamTokenUnavailable(owner.server, error);
   }
   const renewed = connectionOf({ refresh_token: stored.refreshToken, ...tokens }, stored);
-  await parts.vault.put(owner, renewed);
-  return renewed.accessToken;
+  if (await parts.vault.putRefreshed(owner, renewed)) return renewed.accessToken;
+  parts.log(
+    `upstream OAuth: a user's connection to server "${owner.server}" was revoked while it was renewed; the new tokens were dropped`,
+  );
+  return undefined;
 }
 
 /**

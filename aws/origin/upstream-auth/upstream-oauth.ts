@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { exchangeAuthorization, type OAuthClientInformationMixed, startAuthorization } from "@modelcontextprotocol/client";
 import type { HttpServer } from "../../../contract/config/schema.ts";
 import type { UpstreamOAuthOutcome, UpstreamOAuthReturn } from "../../../contract/upstream-oauth.ts";
+import { sealedUnderAnotherKey } from "../vault/envelope.ts";
 import type { TokenOwner, TokenVault } from "../vault/token-vault.ts";
 import { authorizationServerFetch } from "./authorization-server-fetch.ts";
 import type { ClientRegistrations } from "./client-registration.ts";
@@ -111,7 +112,14 @@ export class UpstreamOAuth {
 
   /** The user's access token for the server (refreshed first when about to expire); undefined: consent is needed. */
   async accessToken(owner: TokenOwner): Promise<string | undefined> {
-    const stored = await this.#parts.vault.get(owner);
+    const stored = await this.#parts.vault.get(owner).catch((error: unknown) => {
+      if (!sealedUnderAnotherKey(error)) throw error;
+      // Sealed under another vault key (one made per run, or changed since): the user consents again, which replaces it.
+      this.#parts.log(
+        `upstream OAuth: a user's stored connection to server "${owner.server}" does not open with this vault key (set the same upstreamVault key on every instance); they will be asked to consent again`,
+      );
+      return undefined;
+    });
     if (!stored) return undefined;
     if (isFresh(stored)) return stored.accessToken;
     return this.refresh(owner, stored.accessToken);

@@ -31,3 +31,13 @@ export async function openValue(wrapper: KeyWrapper, sealed: Sealed, context: Re
     key.fill(0);
   }
 }
+
+/**
+ * Whether opening failed because the value was sealed under another key (or altered since), rather than because the
+ * key service could not be reached: such a value will never open with this key, and asking again is the way on.
+ */
+export function sealedUnderAnotherKey(error: unknown): boolean {
+  const name = (error as { name?: unknown } | undefined)?.name;
+  if (name === "InvalidCiphertextException" || name === "IncorrectKeyException") return true;
+  return /unable to authenticate data/.test(String((error as Error | undefined)?.message));
+}

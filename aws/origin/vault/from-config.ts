@@ -11,7 +11,7 @@ export function vaultKeysFromConfig(config: OriginConfig["upstreamVault"], log: 
   }
   if (config.localKey) return localKeyWrapper(Buffer.from(config.localKey, "base64"));
   log(
-    "upstream token vault: sealed with a key made for this run, so users consent to OAuth upstreams again after a restart (set upstreamVault.localKey, or upstreamVault.kmsKeyId in production)",
+    "upstream token vault: sealed with a key made for this run, so users consent to OAuth upstreams again after a restart and on every other instance (set upstreamVault.localKey, or upstreamVault.kmsKeyId in production)",
   );
   return localKeyWrapper(randomBytes(32), "a key made for this run");
 }

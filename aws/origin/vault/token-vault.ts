@@ -65,6 +65,20 @@ export class TokenVault {
     );
   }
 
+  /**
+   * Stores the tokens a refresh brought, only if the row is still there (and ends the refresh): a revocation that
+   * deleted it meanwhile (an operator, an offboarding) stands, and false says the tokens were dropped.
+   */
+  async putRefreshed(owner: TokenOwner, connection: StoredConnection): Promise<boolean> {
+    const sealed = await sealValue(this.#keys, JSON.stringify(connection), contextOf(owner));
+    const { rowCount } = await this.#db.query(
+      `UPDATE upstream_tokens SET wrapped_key = $3, sealed = $4, expires_at = $5, updated_at = now(), refreshing_until = NULL
+       WHERE user_sub = $1 AND server = $2`,
+      [owner.sub, owner.server, sealed.wrappedKey, sealed.ciphertext, expiry(connection)],
+    );
+    return rowCount === 1;
+  }
+
   async get(owner: Pick<TokenOwner, "sub" | "server">): Promise<StoredConnection | undefined> {
     const { rows } = await this.#db.query<SealedRow>(
       "SELECT wrapped_key, sealed FROM upstream_tokens WHERE user_sub = $1 AND server = $2",
