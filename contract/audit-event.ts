@@ -39,6 +39,7 @@ export const AuditEvent = z.object({
     "definition.changed", // differs from the approved definition: withheld until approved
     "definition.approved", // an administrator approved it (`userEmail` is who)
     "definition.rejected", // an administrator rejected it
+    "audit.searched", // an administrator searched or exported the audit trail (`arguments.query` is the search asked)
   ]),
   userSub: z.string().min(1).optional(),
   userEmail: z.string().optional(),

@@ -105,7 +105,7 @@ export function createOriginApp(parts: OriginParts) {
     audit?.inserted(stored.inserted);
     return c.json(stored);
   });
-  registerAuditSearchRoute(app, guarded, parts.auditDatabase);
+  registerAuditSearchRoute(app, guarded, parts.auditDatabase, (event) => parts.auditStore.insert([event]));
   registerOpsStatsRoute(app, guarded, parts.auditDatabase);
   registerOpsPinsRoutes(app, guarded, { db: parts.auditDatabase, audit: (event) => parts.auditStore.insert([event]) });
   registerOpsConnectionsRoutes(app, guarded, { db: parts.auditDatabase, audit: (events) => parts.auditStore.insert(events) });

@@ -76,7 +76,7 @@ describe("GET /audit/events", () => {
   });
 
   it("exports CSV with formulas defused", async () => {
-    const response = await search("?format=csv&outcome=ok&outcome=error");
+    const response = await search("?format=csv&outcome=ok&outcome=error&kind=mcp.request");
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("text/csv; charset=utf-8");
     expect(response.headers.get("content-disposition")).toContain("audit-events.csv");
@@ -87,13 +87,15 @@ describe("GET /audit/events", () => {
   });
 
   it("pages with the cursor it names in a header", async () => {
-    const first = await search("?limit=2");
+    const first = await search("?limit=2&kind=mcp.request");
     const cursor = first.headers.get(NEXT_CURSOR_HEADER);
     expect(await ndjson(first)).toEqual(newestFirst.slice(0, 2));
     expect(cursor).toEqual(expect.any(String));
-    const second = await search(`?limit=2&cursor=${encodeURIComponent(cursor ?? "")}`);
+    const second = await search(`?limit=2&kind=mcp.request&cursor=${encodeURIComponent(cursor ?? "")}`);
     expect(await ndjson(second)).toEqual(newestFirst.slice(2, 4));
-    const third = await search(`?limit=2&cursor=${encodeURIComponent(second.headers.get(NEXT_CURSOR_HEADER) ?? "")}`);
+    const third = await search(
+      `?limit=2&kind=mcp.request&cursor=${encodeURIComponent(second.headers.get(NEXT_CURSOR_HEADER) ?? "")}`,
+    );
     expect(third.headers.get(NEXT_CURSOR_HEADER)).toBeNull();
     expect(await ndjson(third)).toEqual(newestFirst.slice(4));
   });
@@ -104,6 +106,29 @@ describe("GET /audit/events", () => {
     const body = (await response.json()) as { error: string; problems: string[] };
     expect(body.error).toBe("invalid_audit_search");
     expect(body.problems.map((problem) => problem.split(":")[0]).sort()).toEqual(["format", "limit", "outcome", "user", "usr"]);
+  });
+
+  it("records each search in the trail itself (who, and what was asked), never in a log line", async () => {
+    const logged: unknown[] = [];
+    const log = console.log;
+    console.log = (...args: unknown[]) => logged.push(args);
+    try {
+      expect((await search("?user=ada%40example.com&server=docs")).status).toBe(200);
+    } finally {
+      console.log = log;
+    }
+    expect(logged).toEqual([]);
+    // Newest first: this search of the searches, recorded before it ran, then the one above.
+    const recorded = await ndjson(await search("?kind=audit.searched&limit=2"));
+    expect(recorded).toEqual([
+      expect.objectContaining({ arguments: { query: "kind=audit.searched&limit=2" } }),
+      expect.objectContaining({
+        kind: "audit.searched",
+        userSub: "admin-1",
+        outcome: "ok",
+        arguments: { query: "user=ada%40example.com&server=docs" },
+      }),
+    ]);
   });
 
   it("takes SQL-looking values as values", async () => {

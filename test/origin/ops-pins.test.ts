@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../aws/origin/db/migrate.ts";
 import { pinnedForm } from "../../aws/origin/pinning/fingerprint.ts";
 import { createPinStore } from "../../aws/origin/pinning/pin-store.ts";
+import { sideBySideRows } from "../../aws/origin/pinning/side-by-side.ts";
 import { EDGE_ASSERTION_HEADER } from "../../contract/edge-assertion.ts";
 import { OPS_PIN_DECISION_PATH, OPS_PINS_PATH, WaitingDefinitions } from "../../contract/ops-trust.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
@@ -67,6 +68,17 @@ describe("GET /ops/pins", () => {
     expect(waiting[1]?.rows.map((row) => row.left).join("")).toBe("{}");
     expect(waiting[1]?.rows.map((row) => row.right)).toContain('  "description": "Searches code.",');
     expect(waiting[1]?.rows.every((row) => row.mark !== " ")).toBe(true);
+  });
+
+  it("shows characters that display as nothing as escapes, so a hidden instruction cannot pass for no change", () => {
+    const rows = sideBySideRows({ description: "Reads a file." }, { description: "Reads a file.\u200B\u{E0049}\u202E" });
+    expect(rows.filter((row) => row.mark !== " ")).toEqual([
+      {
+        left: '  "description": "Reads a file."',
+        mark: "|",
+        right: '  "description": "Reads a file.\\u{200B}\\u{E0049}\\u{202E}"',
+      },
+    ]);
   });
 
   it("refuses a request without an assertion (401) and one whose purpose is not ops (403)", async () => {

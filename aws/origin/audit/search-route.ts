@@ -1,6 +1,7 @@
+import { randomUUID } from "node:crypto";
 import type { Hono, MiddlewareHandler } from "hono";
 import type pg from "pg";
-import { AUDIT_INGEST_PATH } from "../../../contract/audit-event.ts";
+import { AUDIT_INGEST_PATH, type AuditEvent } from "../../../contract/audit-event.ts";
 import type { AssertionVariables } from "../trust/require-assertion.ts";
 import { CONTENT_TYPES, EXPORT_FORMATS, type ExportFormat, serializeEvents } from "./export.ts";
 import { encodeCursor, limitBoundary, parseAuditFilter, searchAudit } from "./search.ts";
@@ -22,10 +23,11 @@ export function registerAuditSearchRoute(
   app: Hono<OriginEnv>,
   guarded: MiddlewareHandler<OriginEnv>,
   db: pg.Pool | undefined,
+  audit: (event: AuditEvent) => Promise<unknown>,
 ): void {
   if (!db) return;
   app.get(AUDIT_SEARCH_PATH, guarded, async (c) => {
-    const { purpose, sub } = c.var.assertion;
+    const { purpose, sub, email } = c.var.assertion;
     if (purpose !== "ops") {
       const detail = `audit search needs an assertion with purpose "ops"; this one's purpose is "${purpose}"`;
       return c.json({ error: "invalid_edge_assertion", reason: "purpose", detail }, 403);
@@ -37,8 +39,9 @@ export function registerAuditSearchRoute(
     if (!format) problems.unshift(`format: expected one of ${EXPORT_FORMATS.join(", ")}, once; got ${formats.join(", ")}`);
     if (!format || "problems" in parsed) return c.json({ error: "invalid_audit_search", problems }, 400);
 
-    // Who read the audit trail is itself worth keeping.
-    console.log(`audit search by ${sub}: ${new URL(c.req.url).search || "(no filters)"}`);
+    // Who read the audit trail is itself worth keeping, in the trail (the filters name users: never in a log line).
+    // A search that cannot be recorded is not served.
+    await audit(searchedEvent(sub, email, new URL(c.req.url).search));
     // Asked before the first byte is sent, the boundary both bounds the answer and names the next page's cursor.
     const boundary = await limitBoundary(db, parsed.filter);
     const search = searchAudit(db, parsed.filter, { through: boundary });
@@ -68,4 +71,19 @@ function streamOf(chunks: AsyncGenerator<string>): ReadableStream<Uint8Array> {
       await chunks.return(undefined);
     },
   });
+}
+
+/** The `audit.searched` event of one search: who asked, and what (the query as asked, filters and format). */
+function searchedEvent(sub: string, email: string | undefined, query: string): AuditEvent {
+  return {
+    id: randomUUID(),
+    time: new Date().toISOString(),
+    kind: "audit.searched",
+    userSub: sub,
+    userEmail: email,
+    method: "GET /audit/events",
+    outcome: "ok",
+    latencyMs: 0,
+    arguments: { query: query.slice(1) },
+  };
 }

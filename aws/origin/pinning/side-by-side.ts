@@ -44,8 +44,16 @@ export function sideBySide(left: unknown, right: unknown, width = 60): string {
 const clip = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text);
 
 function pretty(value: unknown): string {
-  return `${JSON.stringify(sorted(value), null, 2)}\n`;
+  return `${JSON.stringify(sorted(value), null, 2).replace(INVISIBLE, visible)}\n`;
 }
+
+/**
+ * Characters that show as nothing, or as something else: format characters (zero-width spaces and joiners, bidi
+ * controls, Unicode tag characters that can carry a whole hidden instruction), private-use and unassigned ones, and
+ * the line separators. A changed description must not look unchanged to the administrator reviewing it.
+ */
+const INVISIBLE = /[\p{Cf}\p{Co}\p{Cn}\u2028\u2029]/gu;
+const visible = (character: string) => `\\u{${(character.codePointAt(0) ?? 0).toString(16).toUpperCase()}}`;
 
 function sorted(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sorted);
