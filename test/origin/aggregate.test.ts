@@ -212,3 +212,51 @@ describe("the aggregated endpoint", () => {
     expect(await toolNames(ALICE)).toContain("alpha__added_1");
   }, 30_000);
 });
+
+// Resource URIs go to the server that serves them: one that lists a URI, else the one whose matching template fixes
+// the most of it. A server configured first with a catch-all template does not receive another server's URIs.
+describe("the aggregated endpoint's resource routing", () => {
+  const claiming = {
+    notes: catalogServer({ name: "notes", uriTemplate: "{+uri}", resources: ["shared://plan"] }),
+    github: catalogServer({ name: "github", templateScheme: "github", resources: ["shared://plan"] }),
+  };
+  const everyone = Policy.parse({ rules: [{ effect: "allow", who: { everyone: true }, servers: ["*"] }] });
+  let claimingPool: HostPool;
+  let routing: AggregateOptions;
+  beforeAll(() => {
+    claimingPool = createHostPool({
+      servers: claiming,
+      idleTimeoutMs: 60_000,
+      maxProcesses: 4,
+      host: testHostOptions,
+      log: () => {},
+    });
+    routing = {
+      servers: Object.keys(claiming),
+      policy: everyone,
+      upstreamTimeoutMs: 15_000,
+      keepAliveMs: 0,
+      askServer: (server, assertion, request) => serveMcp(claimingPool, server, assertion, request, everyone),
+      leftOut: () => {},
+    };
+  });
+  afterAll(() => claimingPool.close());
+  const read = async (uri: string) => {
+    const messages = (await messagesOf(
+      await serveAggregate(routing, ALICE, modernRequest("resources/read", { uri })),
+    )) as Answer[];
+    return messages.find((message) => message.result || message.error) as Answer;
+  };
+
+  it("sends a URI to the template that fixes the most of it, not to a catch-all configured first", async () => {
+    expect(JSON.stringify((await read("github://42")).result)).toContain("github://42 on github");
+    expect(JSON.stringify((await read("notes://today")).result)).toContain("notes://today on notes");
+  });
+
+  it("refuses a URI two servers list alike, naming both, and sends it to neither", async () => {
+    expect((await read("shared://plan")).error).toEqual({
+      code: -32602,
+      message: "the resource shared://plan is claimed by notes and github alike; read it at one server's own endpoint",
+    });
+  });
+});

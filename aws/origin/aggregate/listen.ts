@@ -1,7 +1,7 @@
 import { EventSourceParserStream } from "eventsource-parser/stream";
 import type { Aggregation } from "./aggregation.ts";
 import type { Params } from "./messages.ts";
-import { serverOfUri } from "./route-by-uri.ts";
+import { uriRouter } from "./route-by-uri.ts";
 
 const ACKNOWLEDGED = "notifications/subscriptions/acknowledged";
 const encoder = new TextEncoder();
@@ -73,12 +73,14 @@ const isAcknowledgement = (data: string) => {
   }
 };
 
+/** Each watched URI to the server that serves it (ambiguous and unknown ones to none), the lists read once. */
 async function resourceSubscriptionsByServer(aggregation: Aggregation, uris: unknown): Promise<Map<string, string[]>> {
   const byServer = new Map<string, string[]>();
-  if (!Array.isArray(uris)) return byServer;
+  if (!Array.isArray(uris) || uris.length === 0) return byServer;
+  const route = await uriRouter(aggregation);
   for (const uri of uris.filter((value): value is string => typeof value === "string")) {
-    const server = await serverOfUri(aggregation, uri);
-    if (server) byServer.set(server, [...(byServer.get(server) ?? []), uri]);
+    const routed = route(uri);
+    if (routed && "server" in routed) byServer.set(routed.server, [...(byServer.get(routed.server) ?? []), uri]);
   }
   return byServer;
 }

@@ -1,45 +1,80 @@
 import { UriTemplate } from "@modelcontextprotocol/server";
 import type { Aggregation } from "./aggregation.ts";
 import { wholeList } from "./lists.ts";
-import { errorAnswer } from "./messages.ts";
+import { errorAnswer, type RequestId } from "./messages.ts";
 import { routeName } from "./route-by-name.ts";
 
 const INVALID_PARAMS = -32602;
 /** The MCP error for a resource no server has (the specification's "resource not found"). */
 const RESOURCE_NOT_FOUND = -32002;
 
+/** Where a resource URI goes: its server, or the servers that all claim it (then it goes nowhere), or nowhere. */
+export type UriRoute = { server: string } | { ambiguous: string[] } | undefined;
+
 /**
- * The server that serves a resource URI: the one whose `resources/list` has it, else the first (in configuration
- * order) with a template that matches it. URIs are passed through unchanged, so a link a tool returns stays valid.
+ * Routes resource URIs, reading each server's resources and templates once however many URIs it routes. A URI goes
+ * to the one server whose `resources/list` has it; else to the server whose matching template has the longest fixed
+ * beginning (`github://repos/{owner}` before a catch-all `{+uri}`). Two servers listing it, or matching it equally
+ * well, make it ambiguous: it is refused, never sent to one of them (another server's catch-all template must not
+ * receive a URI, and what the user reads with it). URIs are passed through unchanged, so a link a tool returns stays
+ * valid.
  */
-export async function serverOfUri(aggregation: Aggregation, uri: string): Promise<string | undefined> {
+export async function uriRouter(aggregation: Aggregation): Promise<(uri: string) => UriRoute> {
   const [listed, templates] = await Promise.all([
     aggregation.collect("resources/list", (server) => wholeList(aggregation, server, "resources/list")),
     aggregation.collect("resources/templates/list", (server) => wholeList(aggregation, server, "resources/templates/list")),
   ]);
-  for (const [server, resources] of listed) if (resources.some((resource) => resource.uri === uri)) return server;
-  for (const [server, list] of templates) {
-    if (list.some((template) => matches(template.uriTemplate, uri))) return server;
-  }
-  return undefined;
+  return (uri) => {
+    const listing = [...listed].filter(([, resources]) => resources.some((resource) => resource.uri === uri));
+    if (listing.length > 0) return onlyOne(listing.map(([server]) => server));
+    let best: { servers: string[]; fixed: number } = { servers: [], fixed: -1 };
+    for (const [server, list] of templates) {
+      for (const template of list) {
+        const fixed = fixedBeginning(template.uriTemplate, uri);
+        if (fixed > best.fixed) best = { servers: [server], fixed };
+        else if (fixed === best.fixed && fixed >= 0 && !best.servers.includes(server)) best.servers.push(server);
+      }
+    }
+    return best.servers.length > 0 ? onlyOne(best.servers) : undefined;
+  };
 }
 
-function matches(template: unknown, uri: string): boolean {
-  if (typeof template !== "string") return false;
+const onlyOne = (servers: string[]): UriRoute =>
+  servers.length === 1 ? { server: servers[0] as string } : { ambiguous: servers };
+
+/** How many characters the template fixes before its first expression, when it matches `uri`; -1 when it does not. */
+function fixedBeginning(template: unknown, uri: string): number {
+  if (typeof template !== "string") return -1;
   try {
-    return new UriTemplate(template).match(uri) !== null;
+    if (new UriTemplate(template).match(uri) === null) return -1;
   } catch {
-    return false;
+    return -1;
   }
+  const expression = template.indexOf("{");
+  return expression === -1 ? template.length : expression;
+}
+
+/** The refusal of a URI that goes nowhere, or to several servers at once. */
+export function unroutedUri(id: RequestId | null, uri: string, route: UriRoute): Response {
+  if (route && "ambiguous" in route) {
+    const servers = route.ambiguous.join(" and ");
+    return errorAnswer(
+      200,
+      id,
+      INVALID_PARAMS,
+      `the resource ${uri} is claimed by ${servers} alike; read it at one server's own endpoint`,
+    );
+  }
+  return errorAnswer(200, id, RESOURCE_NOT_FOUND, `no server you may use has the resource ${uri}`);
 }
 
 /** `resources/read`: to the server that serves the URI. */
 export async function forwardByUri(aggregation: Aggregation): Promise<Response> {
   const { params, id } = aggregation.message;
   if (typeof params.uri !== "string") return errorAnswer(200, id, INVALID_PARAMS, "expected the resource's uri");
-  const server = await serverOfUri(aggregation, params.uri);
-  if (!server) return errorAnswer(200, id, RESOURCE_NOT_FOUND, `no server you may use has the resource ${params.uri}`);
-  return aggregation.forward(server, params);
+  const route = (await uriRouter(aggregation))(params.uri);
+  if (!route || !("server" in route)) return unroutedUri(id, params.uri, route);
+  return aggregation.forward(route.server, params);
 }
 
 /** `completion/complete`: a prompt argument goes where the prompt's name leads; a template's, to its server. */
