@@ -182,6 +182,21 @@ describe("OAuth-protected upstreams", () => {
     expect(logged).toContainEqual(expect.stringMatching(/does not open with this vault key .* asked to consent again$/));
   });
 
+  it("ends the call when the user declines to connect, without a new link", async () => {
+    const first = await whoami("olga");
+    expect(first.result?.inputRequests?.[CONSENT_INPUT_KEY]).toBeDefined();
+    const declined = await whoami("olga", {
+      inputResponses: { [CONSENT_INPUT_KEY]: { action: "decline" } },
+      requestState: first.result?.requestState,
+    });
+    expect(declined.error, JSON.stringify(declined)).toEqual({
+      code: CONSENT_NEEDED_CODE,
+      message:
+        'you did not connect your account at server "files", so the call was not run; call the tool again to be asked again',
+    });
+    expect(declined.result).toBeUndefined();
+  });
+
   it("keeps two users' tokens apart", async () => {
     const bob = await connect("bob");
     expect(bob).toMatch(/^account-\d+$/);
@@ -207,11 +222,14 @@ describe("OAuth-protected upstreams", () => {
     expect(again.result?.inputRequests?.[CONSENT_INPUT_KEY]?.params.mode).toBe("url");
     expect((await whoami("bob")).result?.content?.[0]?.text).toMatch(/^account-\d+$/);
     const link = again.result?.inputRequests?.[CONSENT_INPUT_KEY]?.params.url ?? "";
-    expect((await consentAt(link, "alice")).ok).toBe(true);
-    const retried = await whoami("alice", {
+    // The client retries at once; the user's browser is still on its way back: the retry waits for it.
+    const retrying = whoami("alice", {
       inputResponses: { [CONSENT_INPUT_KEY]: { action: "accept" } },
       requestState: again.result?.requestState,
     });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await consentAt(link, "alice")).ok).toBe(true);
+    const retried = await retrying;
     expect(retried.result?.content?.[0]?.text).toMatch(/^account-\d+$/);
     expect(retried.result?.content?.[0]?.text).not.toBe(alice);
   });

@@ -1,9 +1,8 @@
 import type { AuthInfo } from "@modelcontextprotocol/server";
-import { parseRequestBody } from "../hosting/parsed-request.ts";
 import type { ForwardStateCodec } from "../hosting/request-state.ts";
 import type { Caller, UpstreamHost } from "../hosting/upstream-host.ts";
 import type { TokenOwner } from "../vault/token-vault.ts";
-import { CONSENT_INPUT_KEY, consentRequiredIn } from "./consent.ts";
+import { CONSENT_INPUT_KEY, CONSENT_NEEDED_CODE, consentRequiredIn } from "./consent.ts";
 import { answerWithConsent } from "./consent-host.ts";
 
 /** How long a retry that says the user went to the consent page waits for the browser's return before asking again. */
@@ -58,16 +57,22 @@ export function oauthHost(parts: OAuthHostParts): UpstreamHost {
     lastUsed: Date.now(),
     closed,
     async fetch(request, caller) {
+      // Read from a copy: the real host reads the request's own body. Connected or not (a revoked token asks again),
+      // a retry that answers the consent question waits for the browser's return, or ends the call on a "no".
+      const body: unknown = await request
+        .clone()
+        .json()
+        .catch(() => undefined);
+      const answer = consentAnswerOf(body);
+      if (answer === "decline" || answer === "cancel") return declined(body, caller.server);
+      if (answer === "accept") await waitForToken(parts, ownerOf(caller));
       if (connected) return connected.fetch(request, caller);
-      // Read from a copy: the real host reads the request's own body once it is connected.
-      const parsed = await parseRequestBody(request.clone());
-      if (answersConsent(parsed.parsedBody)) await waitForToken(parts, ownerOf(caller));
       try {
         return (await connect()).fetch(request, caller);
       } catch (error) {
         const consent = consentRequiredIn(error);
         if (!consent) throw error;
-        return answerWithConsent(consent, parts.stateCodec, parsed.request, parsed.parsedBody, authInfoOf(caller));
+        return answerWithConsent(consent, parts.stateCodec, request, body, authInfoOf(caller));
       }
     },
     async close() {
@@ -87,11 +92,19 @@ const authInfoOf = (caller: Caller): AuthInfo => ({
   extra: { sub: caller.sub, email: caller.email, server: caller.server },
 });
 
-/** A retry that carries the user's answer to the consent question (accepted: they went to the link). */
-function answersConsent(body: unknown): boolean {
+/** The user's answer to the consent question a retry carries (`accept`: they went to the link), if it carries one. */
+function consentAnswerOf(body: unknown): unknown {
   const answer = (body as { params?: { inputResponses?: Record<string, { action?: unknown }> } } | undefined)?.params
     ?.inputResponses?.[CONSENT_INPUT_KEY];
-  return answer?.action === "accept";
+  return answer?.action;
+}
+
+/** The end of a call whose user chose not to connect their account: no new link, no call. */
+function declined(body: unknown, server: string): Response {
+  const id = (body as { id?: unknown } | undefined)?.id;
+  const message = `you did not connect your account at server "${server}", so the call was not run; call the tool again to be asked again`;
+  const error = { code: CONSENT_NEEDED_CODE, message };
+  return Response.json({ jsonrpc: "2.0", id: typeof id === "string" || typeof id === "number" ? id : null, error });
 }
 
 async function waitForToken(parts: OAuthHostParts, owner: TokenOwner): Promise<void> {
