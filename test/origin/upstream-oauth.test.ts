@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../aws/origin/db/migrate.ts";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
@@ -11,7 +13,7 @@ import { PendingAuthorizations } from "../../aws/origin/upstream-auth/pending-au
 import { UpstreamOAuth } from "../../aws/origin/upstream-auth/upstream-oauth.ts";
 import { localKeyWrapper } from "../../aws/origin/vault/key-wrapper.ts";
 import { TokenVault } from "../../aws/origin/vault/token-vault.ts";
-import { UpstreamServer } from "../../contract/config/schema.ts";
+import { type HttpServer, UpstreamServer } from "../../contract/config/schema.ts";
 import type { UpstreamOAuthReturn } from "../../contract/upstream-oauth.ts";
 import { type OAuthUpstream, startOAuthUpstream } from "../fixtures/oauth-upstream/start.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
@@ -195,6 +197,29 @@ describe("OAuth-protected upstreams", () => {
         'you did not connect your account at server "files", so the call was not run; call the tool again to be asked again',
     });
     expect(declined.result).toBeUndefined();
+  });
+
+  it("follows a 401's resource_metadata only on the server's own origin (an upstream cannot aim the origin elsewhere)", async () => {
+    const hits: string[] = [];
+    const elsewhere = createServer((request, response) => {
+      hits.push(request.url ?? "");
+      response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
+    try {
+      const aimed = new URL(`http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/internal/metadata`);
+      const spec = UpstreamServer.parse({
+        transport: "http",
+        url: upstream.url,
+        identity: "none",
+        oauth: { registration: "dcr" },
+      });
+      const target = await new AuthorizationDiscovery().target("files", spec as HttpServer, { resourceMetadataUrl: aimed });
+      expect(target.resource).toBe(upstream.url);
+      expect(hits).toEqual([]);
+    } finally {
+      elsewhere.close();
+    }
   });
 
   it("keeps two users' tokens apart", async () => {

@@ -53,11 +53,15 @@ export class AuthorizationDiscovery {
 
 async function discover(spec: HttpServer, challenge?: Challenge): Promise<AuthorizationTarget> {
   const info = await discoverOAuthServerInfo(spec.url, {
-    resourceMetadataUrl: challenge?.resourceMetadataUrl,
+    resourceMetadataUrl: onServersOrigin(spec, challenge?.resourceMetadataUrl),
     fetchFn: authorizationServerFetch,
   });
   const configured = spec.oauth?.authorizationServer;
   const issuer = configured ?? info.authorizationServerUrl;
+  if (new URL(spec.url).protocol === "https:" && new URL(issuer).protocol !== "https:")
+    throw new Error(
+      `the authorization server ${issuer} of ${spec.url} is not https; the origin sends users' codes only over https`,
+    );
   const metadata = configured
     ? await discoverAuthorizationServerMetadata(configured, { fetchFn: authorizationServerFetch })
     : info.authorizationServerMetadata;
@@ -81,6 +85,15 @@ async function discover(spec: HttpServer, challenge?: Challenge): Promise<Author
     resource: declared ?? resourceUrlFromServerUrl(spec.url).href,
     scope: info.resourceMetadata?.scopes_supported?.join(" "),
   };
+}
+
+/**
+ * The `resource_metadata` URL of an upstream's 401, when it is on the server's own origin; else none (the well-known
+ * paths are read instead). The origin follows it from inside the VPC: a URL elsewhere would let an upstream send the
+ * origin's requests to any address there.
+ */
+function onServersOrigin(spec: HttpServer, url: URL | undefined): URL | undefined {
+  return url && url.origin === new URL(spec.url).origin ? url : undefined;
 }
 
 function withScope(target: AuthorizationTarget, spec: HttpServer, challenge?: Challenge): AuthorizationTarget {
