@@ -211,6 +211,24 @@ describe("the aggregated endpoint", () => {
     await reader.cancel();
     expect(await toolNames(ALICE)).toContain("alpha__added_1");
   }, 30_000);
+
+  it("ends the merged listen stream when one server's listen ends, so the client listens again", async () => {
+    const response = await serveAggregate(
+      options,
+      ALICE,
+      modernRequest("subscriptions/listen", { notifications: { toolsListChanged: true } }),
+    );
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let seen = "";
+    while (!seen.includes("notifications/subscriptions/acknowledged")) seen += decoder.decode((await reader.read()).value);
+    // Beta's connection for Alice is lost (its child exits): its listen ends, and with it the merged stream.
+    const beta = await pool.acquire("beta", { sub: "alice", server: "beta", clientId: "c", era: "modern" });
+    beta.release();
+    process.kill(beta.host.pid as number, "SIGKILL");
+    for (let next = await reader.read(); !next.done; next = await reader.read()) seen += decoder.decode(next.value);
+    expect(seen.split("notifications/subscriptions/acknowledged").length).toBe(2);
+  }, 30_000);
 });
 
 // Resource URIs go to the server that serves them: one that lists a URI, else the one whose matching template fixes

@@ -10,7 +10,7 @@ const sse = (data: string) => encoder.encode(`event: message\ndata: ${data}\n\n`
 /**
  * `subscriptions/listen` on the aggregated endpoint: one listen per permitted server, merged into one stream, so a
  * list change on any server reaches the client. Resource subscriptions go to the server that serves each URI. The
- * client's stream acknowledges once; closing it closes every server's listen.
+ * client's stream acknowledges once; closing it closes every server's listen, and any server's listen ending ends it.
  */
 export async function mergedListen(aggregation: Aggregation, keepAliveMs: number): Promise<Response> {
   const params = aggregation.message.params;
@@ -50,10 +50,16 @@ export async function mergedListen(aggregation: Aggregation, keepAliveMs: number
           if (!cancelled) controller.enqueue(sse(next.value.data));
         }
       });
-      void Promise.allSettled(relays).then(() => {
-        clearInterval(timer);
-        if (readers.length > 0 && !cancelled) controller.close();
-      });
+      // One server's listen ending (its connection lost, the origin replacing it) ends the merged stream: the client
+      // listens again, and that server's changes reach it again. Kept open, its changes would be lost without a word.
+      if (readers.length > 0)
+        void Promise.race(relays.map((relay) => relay.catch(() => {}))).then(async () => {
+          clearInterval(timer);
+          if (cancelled) return;
+          cancelled = true;
+          await Promise.all(readers.map((reader) => reader.cancel("another server's listen ended").catch(() => {})));
+          controller.close();
+        });
     },
     cancel(reason) {
       cancelled = true;

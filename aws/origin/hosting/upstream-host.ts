@@ -154,9 +154,12 @@ async function connectHost(
     markClosed = resolve;
   });
   const pins = await pinsFor(options.pins, firstCaller.server, client, events);
+  // Set once the handler exists: streams still open when the upstream goes (a client's listen) must end with it.
+  let endStreams = () => {};
   client.onclose = () => {
     exchanges.closeAll("the upstream server's connection closed");
     pins.unsubscribe();
+    endStreams();
     markClosed();
   };
 
@@ -182,6 +185,8 @@ async function connectHost(
     bus: upstreamEvents,
     keepAliveMs: options.keepAliveMs,
   });
+  // A listen stream ends, and its client listens again (reaching a new connection), rather than wait on a dead one.
+  endStreams = () => void handler.close().catch(() => {});
 
   return servingHost({
     pid: () => opened.pid ?? null,
