@@ -2,6 +2,8 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Aggregation } from "../../aws/origin/aggregate/aggregation.ts";
+import { wholeList } from "../../aws/origin/aggregate/lists.ts";
 import { type AggregateOptions, serveAggregate } from "../../aws/origin/aggregate/serve-aggregate.ts";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
@@ -134,6 +136,29 @@ describe("the aggregated endpoint", () => {
       await slowPool.close();
     }
   }, 30_000);
+
+  it("holds a server to one time limit for all of its pages, not one limit per page", async () => {
+    const reports: string[] = [];
+    let asked = 0;
+    const aggregation = new Aggregation({
+      message: { jsonrpc: "2.0", id: 1, method: "tools/list", params: {} },
+      request: new Request("http://origin.test/mcp", { method: "POST" }),
+      permitted: ["paged"],
+      allServers: ["paged"],
+      // Every page comes within the limit and names another: fifty of them would take fifty times as long.
+      ask: async () => {
+        asked++;
+        await new Promise((resolve) => setTimeout(resolve, 60));
+        return Response.json({ jsonrpc: "2.0", id: 1, result: { tools: [{ name: `t${asked}` }], nextCursor: "more" } });
+      },
+      timeoutMs: 200,
+      report: (server, method, reason) => reports.push(`${server} ${method}: ${reason}`),
+    });
+    const lists = await aggregation.collect("tools/list", (server) => wholeList(aggregation, server, "tools/list"));
+    expect(lists.size).toBe(0);
+    expect(reports).toEqual(["paged tools/list: no answer within 200 ms"]);
+    expect(asked).toBeLessThan(10);
+  });
 
   it("shows a group-only server to its group only, and refuses a direct call from anyone else without reaching it", async () => {
     expect(await toolNames(SECURITY)).toContain("secret__open_vault");

@@ -1,5 +1,5 @@
 import type { AskServer } from "./fan-out.ts";
-import { answerWithin, LeftOut, requestFor } from "./fan-out.ts";
+import { answerWithin, LeftOut, requestFor, within } from "./fan-out.ts";
 import type { Params, RpcRequest } from "./messages.ts";
 
 /** Told of a server left out of an answer, so that it is logged and audited. */
@@ -48,10 +48,12 @@ export class Aggregation {
 
   /**
    * Every permitted server's result for a method (`each` may ask more than once, as for pages), in configuration
-   * order. A server that fails or is too slow is left out of the answer and reported, never failing the whole.
+   * order. A server that fails or is too slow is left out of the answer and reported, never failing the whole. The
+   * time limit holds for all of a server's answers together: a server answering each of fifty pages just in time
+   * would otherwise hold the whole answer for fifty limits.
    */
   async collect<T>(method: string, each: (server: string) => Promise<T>): Promise<Map<string, T>> {
-    const settled = await Promise.allSettled(this.permitted.map(each));
+    const settled = await Promise.allSettled(this.permitted.map((server) => within(each(server), server, this.#timeoutMs)));
     const results = new Map<string, T>();
     settled.forEach((outcome, index) => {
       const server = this.permitted[index] as string;

@@ -35,16 +35,23 @@ export class LeftOut extends Error {
  * is too slow is reported as left out; the caller goes on without it.
  */
 export async function answerWithin(ask: () => Promise<Response>, server: string, timeoutMs: number): Promise<Params> {
+  try {
+    const answer: RpcAnswer = await within(ask().then(readAnswer), server, timeoutMs);
+    if (answer.error) throw new LeftOut(server, `it answered error ${answer.error.code}: ${answer.error.message}`);
+    return answer.result ?? {};
+  } catch (error) {
+    throw error instanceof LeftOut ? error : new LeftOut(server, (error as Error).message);
+  }
+}
+
+/** What `work` gives, or LeftOut once `timeoutMs` has passed (the work is then no longer waited for). */
+export async function within<T>(work: Promise<T>, server: string, timeoutMs: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new LeftOut(server, `no answer within ${timeoutMs} ms`)), timeoutMs);
   });
   try {
-    const answer: RpcAnswer = await Promise.race([ask().then(readAnswer), late]);
-    if (answer.error) throw new LeftOut(server, `it answered error ${answer.error.code}: ${answer.error.message}`);
-    return answer.result ?? {};
-  } catch (error) {
-    throw error instanceof LeftOut ? error : new LeftOut(server, (error as Error).message);
+    return await Promise.race([work, late]);
   } finally {
     clearTimeout(timer);
   }
