@@ -237,6 +237,42 @@ describe("the aggregated endpoint", () => {
     expect(await toolNames(ALICE)).toContain("alpha__added_1");
   }, 30_000);
 
+  it("keeps the merged listen open beside a server that watches none of what was asked", async () => {
+    const quietPool = createHostPool({
+      servers: { quiet: catalogServer({ name: "quiet", tools: [{ name: "x" }], quietTools: true }), alpha: servers.alpha },
+      idleTimeoutMs: 60_000,
+      maxProcesses: 4,
+      host: testHostOptions,
+      log: () => {},
+    });
+    const quietOptions: AggregateOptions = {
+      ...options,
+      servers: ["quiet", "alpha"],
+      policy: undefined,
+      askServer: (server, assertion, request) => serveMcp(quietPool, server, assertion, request),
+    };
+    try {
+      const listen = modernRequest("subscriptions/listen", { notifications: { toolsListChanged: true } });
+      const reader = ((await serveAggregate(quietOptions, ALICE, listen)).body as ReadableStream<Uint8Array>).getReader();
+      const decoder = new TextDecoder();
+      let seen = "";
+      const until = async (text: string) => {
+        while (!seen.includes(text)) {
+          const next = await reader.read();
+          if (next.done) throw new Error(`stream ended before ${text}`);
+          seen += decoder.decode(next.value);
+        }
+      };
+      await until("notifications/subscriptions/acknowledged");
+      const grow = modernRequest("tools/call", { name: "alpha__add_tool", arguments: {} });
+      await serveAggregate(quietOptions, ALICE, grow);
+      await until("notifications/tools/list_changed");
+      await reader.cancel();
+    } finally {
+      await quietPool.close();
+    }
+  }, 30_000);
+
   it("ends the merged listen stream when one server's listen ends, so the client listens again", async () => {
     const response = await serveAggregate(
       options,

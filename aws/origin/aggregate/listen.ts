@@ -41,19 +41,31 @@ export async function mergedListen(aggregation: Aggregation, keepAliveMs: number
         controller.enqueue(sse(JSON.stringify({ jsonrpc: "2.0", method: ACKNOWLEDGED, params: { notifications, _meta: meta } })));
       }
       if (keepAliveMs > 0) timer = setInterval(() => controller.enqueue(encoder.encode(": keep-alive\n\n")), keepAliveMs);
+      // Each relay says, when its server's listen ends, whether that listen was watching anything.
       const relays = readers.map(async (reader) => {
+        let watching = false;
         for (let next = await reader.read(); !next.done; next = await reader.read()) {
           if (isAcknowledgement(next.value.data)) {
+            watching = honoursSomething(next.value.data);
             if (acknowledged) continue;
             acknowledged = true;
           }
           if (!cancelled) controller.enqueue(sse(next.value.data));
         }
+        return watching;
       });
-      // One server's listen ending (its connection lost, the origin replacing it) ends the merged stream: the client
-      // listens again, and that server's changes reach it again. Kept open, its changes would be lost without a word.
+      // A server's listen that was watching and ends (its connection lost, the origin replacing it) ends the merged
+      // stream: the client listens again, and that server's changes reach it again. Kept open, its changes would be
+      // lost without a word. A server that watches none of what was asked ends its listen at once: that ends nothing.
+      const watchedListenEnded = new Promise<void>((resolve) => {
+        for (const relay of relays)
+          relay.then(
+            (watching) => watching && resolve(),
+            () => resolve(),
+          );
+      });
       if (readers.length > 0)
-        void Promise.race(relays.map((relay) => relay.catch(() => {}))).then(async () => {
+        void watchedListenEnded.then(async () => {
           clearInterval(timer);
           if (cancelled) return;
           cancelled = true;
@@ -68,6 +80,16 @@ export async function mergedListen(aggregation: Aggregation, keepAliveMs: number
     },
   });
   return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+}
+
+/** Whether a server's acknowledgement honours any of the notifications asked for (none: its listen ends at once). */
+function honoursSomething(data: string): boolean {
+  try {
+    const honoured = (JSON.parse(data) as { params?: { notifications?: Record<string, unknown> } }).params?.notifications;
+    return Object.keys(honoured ?? {}).length > 0;
+  } catch {
+    return false;
+  }
 }
 
 const isAcknowledgement = (data: string) => {

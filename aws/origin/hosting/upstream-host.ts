@@ -186,7 +186,8 @@ async function connectHost(
     keepAliveMs: options.keepAliveMs,
   });
   // A listen stream ends, and its client listens again (reaching a new connection), rather than wait on a dead one.
-  endStreams = () => void handler.close().catch(() => {});
+  // Calls in flight are let finish first: each answers its client with the error that says the connection closed.
+  endStreams = () => void closeWhenCallsEnd(inflight, handler);
 
   return servingHost({
     pid: () => opened.pid ?? null,
@@ -292,6 +293,17 @@ function watchListenedResources(body: unknown, events: UpstreamEvents): (() => v
   const uris = message?.method === "subscriptions/listen" ? message.params?.notifications?.resourceSubscriptions : undefined;
   if (!Array.isArray(uris) || uris.length === 0) return undefined;
   return events.watch(uris.filter((uri): uri is string => typeof uri === "string"));
+}
+
+/** How long a lost connection's handler waits for its calls in flight to answer before closing what is left. */
+const CALLS_END_WAIT_MS = 5_000;
+
+async function closeWhenCallsEnd(inflight: ReadonlySet<unknown>, handler: McpHttpHandler): Promise<void> {
+  const until = Date.now() + CALLS_END_WAIT_MS;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
+  while (inflight.size > 0 && Date.now() < until) await pause();
+  await pause(); // the last call's error is written after it leaves the set
+  await handler.close().catch(() => {});
 }
 
 /** Calls `done` once the response body has been read to its end or cancelled. */
