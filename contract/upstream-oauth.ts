@@ -15,8 +15,16 @@ export const UPSTREAM_OAUTH_CALLBACK_PATH = "/upstream-oauth/callback";
  */
 export const upstreamCallbackPath = (server: string): string => `${UPSTREAM_OAUTH_CALLBACK_PATH}/${encodeURIComponent(server)}`;
 
-/** The edge's public route of the origin's Client ID Metadata Document; its URL is the client id (registration `cimd`). */
-export const UPSTREAM_OAUTH_CLIENT_METADATA_PATH = "/upstream-oauth/client-metadata.json";
+/** The prefix of the edge's public routes serving the origin's Client ID Metadata Documents (`cimd` registration). */
+export const UPSTREAM_OAUTH_CLIENT_METADATA_PATH = "/upstream-oauth/client-metadata";
+
+/**
+ * One server's Client ID Metadata Document (its URL is the client id): one per server, each naming only that server's
+ * redirect URI, so that an authorization server accepts a code's return only at the callback of the server it was
+ * asked for. One document listing every callback would let a mix-up through (see `upstreamCallbackPath`).
+ */
+export const upstreamClientMetadataPath = (server: string): string =>
+  `${UPSTREAM_OAUTH_CLIENT_METADATA_PATH}/${encodeURIComponent(server)}.json`;
 
 /** The origin's route that completes an authorization (edge assertion with purpose `upstream-oauth`). */
 export const UPSTREAM_OAUTH_COMPLETE_PATH = "/upstream-oauth/complete";
@@ -35,17 +43,13 @@ export interface UpstreamOAuthReturn {
 /** The origin's answer: which connection was completed (to show the user), or why not. */
 export type UpstreamOAuthOutcome = { ok: true; server: string; email?: string } | { ok: false; message: string };
 
-/** The origin's Client ID Metadata Document, as the edge serves it. */
-export function upstreamClientMetadata(
-  publicUrl: string,
-  clientName: string,
-  servers: readonly string[],
-): Record<string, unknown> {
+/** The origin's Client ID Metadata Document for one server, as the edge serves it. */
+export function upstreamClientMetadata(publicUrl: string, clientName: string, server: string): Record<string, unknown> {
   return {
-    client_id: `${publicUrl}${UPSTREAM_OAUTH_CLIENT_METADATA_PATH}`,
+    client_id: `${publicUrl}${upstreamClientMetadataPath(server)}`,
     client_name: clientName,
     client_uri: publicUrl,
-    redirect_uris: servers.map((server) => `${publicUrl}${upstreamCallbackPath(server)}`),
+    redirect_uris: [`${publicUrl}${upstreamCallbackPath(server)}`],
     grant_types: ["authorization_code", "refresh_token"],
     response_types: ["code"],
     token_endpoint_auth_method: "none",

@@ -26,7 +26,7 @@ import { CallLimits } from "./policy/call-limits.ts";
 import { policyProblems } from "./policy/check-policy.ts";
 import { createBoundReplayGuard } from "./trust/bound-replay-guard.ts";
 import { edgeKeys } from "./trust/jwks.ts";
-import { createReplayGuard } from "./trust/replay-guard.ts";
+import { claimOrRefuse, createReplayGuard } from "./trust/replay-guard.ts";
 import { sharedEdgeKeys } from "./trust/shared-keys.ts";
 import { createAssertionVerifier } from "./trust/verify-assertion.ts";
 import { upstreamOAuthFromConfig } from "./upstream-auth/from-config.ts";
@@ -75,9 +75,10 @@ export async function startOrigin(
   // One record of single-use values for every instance sharing the database: edge assertions' jtis and the nonces
   // of approvals and counted calls, whose requestStates open on any instance holding the same REQUEST_STATE_KEY.
   const replayGuard = createReplayGuard(db);
+  const claimNonce = claimOrRefuse(replayGuard.claim, log);
   const approvals = new ApprovalGate((event) => {
     auditStore.insert([event]).catch((error: unknown) => log(`approval: audit failed: ${String(error)}`));
-  }, replayGuard.claim);
+  }, claimNonce);
   const upstreamOAuth = upstreamOAuthFromConfig(config, db, relay.secrets, log);
   const guardrails = new Map(Object.entries(config.servers).map(([name, spec]) => [name, new GuardrailChain(spec.guardrails)]));
   const stdio = createHostPool({
@@ -90,7 +91,7 @@ export async function startOrigin(
       pins,
       guardrailsOf: (server) => guardrails.get(server),
       approvals,
-      callLimits: new CallLimits(replayGuard.claim),
+      callLimits: new CallLimits(claimNonce),
       upstreamOAuth,
       googleTokens: config.google && googleUserTokens(config.google, options.awsCredentials),
     },

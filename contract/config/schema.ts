@@ -121,7 +121,7 @@ const UpstreamOAuth = z
   .strictObject({
     /**
      * How the origin is known to the server's authorization server: `cimd` (our Client ID Metadata Document, served by
-     * the edge at `<publicUrl>/upstream-oauth/client-metadata.json`), `dcr` (dynamic client registration, RFC 7591) or
+     * the edge at `<publicUrl>/upstream-oauth/client-metadata/<server>.json`, one per server), `dcr` (dynamic client registration, RFC 7591) or
      * `static` (a client registered by hand: `clientId`, and `clientSecret` for a confidential client).
      */
     registration: z.enum(["cimd", "dcr", "static"]).default("cimd"),

@@ -84,6 +84,23 @@ describe("rate limits of MCP calls", () => {
     ]);
   });
 
+  it("audits a user's refusals with the user only (no client: the user's limit covers all their clients)", async () => {
+    const ownToken = (await signedInTokens(await registerClient())).access_token;
+    const keyed: string[] = [];
+    await call(
+      { authorization: `Bearer ${ownToken}` },
+      { RATE_LIMIT_CLIENT: allowing, RATE_LIMIT_USER: recording(keyed, false) },
+    );
+    const audit = capturedAudit();
+    await runInDurableObject(counterOf(keyed[0] as string), async (limiter: RateLimiter) => {
+      Object.assign((limiter as unknown as { env: object }).env, audit.env);
+      await limiter.reportRefused(Date.now() + 61_000);
+    });
+    expect(audit.events).toHaveLength(1);
+    expect(audit.events[0]).toMatchObject({ kind: "mcp.rate_limited", userSub: expect.any(String) });
+    expect(audit.events[0]).not.toHaveProperty("clientId");
+  });
+
   it("cuts a flood of bad tokens from one address before any token check, so it cannot flood the audit", async () => {
     const response = await call(
       { authorization: "Bearer not-a-token", "cf-connecting-ip": "203.0.113.7" },

@@ -5,13 +5,14 @@ import { callEdge, PUBLIC_URL } from "./edge-env.ts";
 // upstream's authorization server may send the browser back (one path per server: a mix-up defence).
 
 describe("upstream OAuth at the edge", () => {
-  it("serves the origin's Client ID Metadata Document with one redirect URI per server", async () => {
-    const response = await callEdge("/upstream-oauth/client-metadata.json");
+  it("serves one Client ID Metadata Document per server, naming only that server's redirect URI", async () => {
+    const response = await callEdge("/upstream-oauth/client-metadata/everything.json");
     expect(response.status).toBe(200);
     const metadata = (await response.json()) as { client_id: string; redirect_uris: string[] };
-    expect(metadata.client_id).toBe(`${PUBLIC_URL}/upstream-oauth/client-metadata.json`);
-    expect(metadata.redirect_uris).toContain(`${PUBLIC_URL}/upstream-oauth/callback/everything`);
-    expect(metadata.redirect_uris.every((uri) => /\/upstream-oauth\/callback\/[a-z0-9-]+$/.test(uri))).toBe(true);
+    expect(metadata.client_id).toBe(`${PUBLIC_URL}/upstream-oauth/client-metadata/everything.json`);
+    expect(metadata.redirect_uris).toEqual([`${PUBLIC_URL}/upstream-oauth/callback/everything`]);
+    expect((await callEdge("/upstream-oauth/client-metadata/nowhere.json")).status).toBe(404);
+    expect((await callEdge("/upstream-oauth/client-metadata.json")).status).toBe(404);
   });
 
   it("takes a browser's return only at a server's own callback path, and signs the browser in first", async () => {

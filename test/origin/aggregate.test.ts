@@ -297,7 +297,7 @@ describe("the aggregated endpoint", () => {
 describe("the aggregated endpoint's resource routing", () => {
   const claiming = {
     notes: catalogServer({ name: "notes", uriTemplate: "{+uri}", resources: ["shared://plan"] }),
-    github: catalogServer({ name: "github", templateScheme: "github", resources: ["shared://plan"] }),
+    github: catalogServer({ name: "github", templateScheme: "github", uriTemplate: "{+uri}", resources: ["shared://plan"] }),
   };
   const everyone = Policy.parse({ rules: [{ effect: "allow", who: { everyone: true }, servers: ["*"] }] });
   let claimingPool: HostPool;
@@ -329,7 +329,19 @@ describe("the aggregated endpoint's resource routing", () => {
 
   it("sends a URI to the template that fixes the most of it, not to a catch-all configured first", async () => {
     expect(JSON.stringify((await read("github://42")).result)).toContain("github://42 on github");
-    expect(JSON.stringify((await read("notes://today")).result)).toContain("notes://today on notes");
+    // Both catch-alls match anything else equally well: that goes to neither.
+    expect((await read("notes://today")).error?.message).toContain("claimed by notes and github alike");
+  });
+
+  it("refuses to complete a template two servers offer alike, naming both", async () => {
+    const completion = modernRequest("completion/complete", {
+      ref: { type: "ref/resource", uri: "{+uri}" },
+      argument: { name: "uri", value: "a" },
+    });
+    const messages = (await messagesOf(await serveAggregate(routing, ALICE, completion))) as Answer[];
+    expect(messages.at(-1)?.error?.message).toBe(
+      "the resource {+uri} is claimed by notes and github alike; read it at one server's own endpoint",
+    );
   });
 
   it("refuses a URI two servers list alike, naming both, and sends it to neither", async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../aws/origin/db/migrate.ts";
-import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
+import { claimOrRefuse, createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
 
 const inFiveMinutes = () => new Date(Date.now() + 5 * 60_000);
@@ -123,5 +123,21 @@ describe("replay guard", () => {
     const guard = createReplayGuard(db.pool);
     await expect(guard.claim("", inFiveMinutes())).rejects.toThrow(TypeError);
     await expect(guard.claim(randomUUID(), new Date(Number.NaN))).rejects.toThrow(TypeError);
+  });
+});
+
+describe("claiming a request's single-use value when the database does not answer", () => {
+  it("refuses the request with a plain JSON-RPC error; the driver's message (internal addresses) goes to the log only", async () => {
+    const logged: string[] = [];
+    const down = async (): Promise<boolean> => {
+      throw new Error("connect ECONNREFUSED 10.0.3.7:5432");
+    };
+    const refused = claimOrRefuse(down, (line) => logged.push(line))("approval:n", inFiveMinutes());
+    await expect(refused).rejects.toMatchObject({
+      code: -32000,
+      message: expect.stringContaining("its database did not answer"),
+    });
+    await expect(refused).rejects.not.toMatchObject({ message: expect.stringContaining("10.0.3.7") });
+    expect(logged).toEqual([expect.stringContaining("ECONNREFUSED 10.0.3.7:5432")]);
   });
 });

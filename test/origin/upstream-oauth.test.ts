@@ -40,7 +40,7 @@ const originInstance = (discovery = new AuthorizationDiscovery()) =>
     clients: new ClientRegistrations(
       {
         redirectUriOf,
-        clientMetadataUrl: "https://edge.test/upstream-oauth/client-metadata.json",
+        clientMetadataUrlOf: (server) => `https://edge.test/upstream-oauth/client-metadata/${server}.json`,
         clientName: "Test gateway",
       },
       testHostOptions.secrets,
@@ -175,7 +175,7 @@ describe("OAuth-protected upstreams", () => {
       pending: new PendingAuthorizations(db.pool, keys),
       discovery: new AuthorizationDiscovery(),
       clients: new ClientRegistrations(
-        { redirectUriOf, clientMetadataUrl: "https://edge.test/m.json", clientName: "T" },
+        { redirectUriOf, clientMetadataUrlOf: () => "https://edge.test/m.json", clientName: "T" },
         testHostOptions.secrets,
       ),
       log: (line) => logged.push(line),

@@ -36,11 +36,12 @@ export async function mcpRateLimited(
   subject: RateSubject,
 ): Promise<Response | null> {
   if ("ip" in subject) return refusedBy(env, ctx, SUBJECTS.ip.binding, SUBJECTS.ip.key(subject.ip), SUBJECTS.ip.who);
-  for (const kind of [SUBJECTS.client, SUBJECTS.user]) {
-    const refused = await refusedBy(env, ctx, kind.binding, kind.key(subject.user), kind.who, subject.user);
-    if (refused) return refused;
-  }
-  return null;
+  const { userSub, clientId } = subject.user;
+  const client = SUBJECTS.client;
+  const byClient = await refusedBy(env, ctx, client.binding, client.key(subject.user), client.who, { userSub, clientId });
+  if (byClient) return byClient;
+  const user = SUBJECTS.user;
+  return refusedBy(env, ctx, user.binding, user.key(subject.user), user.who, { userSub });
 }
 
 async function refusedBy(

@@ -21,10 +21,12 @@ import { endConsentSignIn, finishConsentSignIn, startConsentSignIn } from "./con
  * `upstream-oauth` naming the user who signed in: the origin completes a state only for the user it was made for.
  */
 export function registerUpstreamAuthRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
-  app.get(UPSTREAM_OAUTH_CLIENT_METADATA_PATH, (c) => {
+  app.get(`${UPSTREAM_OAUTH_CLIENT_METADATA_PATH}/:document`, (c) => {
     const config = edgeConfig(c.env);
+    const server = c.req.param("document").replace(/\.json$/, "");
+    if (!config.servers.includes(server)) return c.json({ error: "not_found" }, 404);
     const name = config.displayName ?? new URL(config.publicUrl).host;
-    const metadata = upstreamClientMetadata(config.publicUrl, name, config.servers);
+    const metadata = upstreamClientMetadata(config.publicUrl, name, server);
     return c.json(metadata, 200, { "cache-control": "public, max-age=3600" });
   });
   app.get(`${UPSTREAM_OAUTH_CALLBACK_PATH}/:server`, (c) => {

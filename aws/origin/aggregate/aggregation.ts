@@ -53,7 +53,9 @@ export class Aggregation {
    * would otherwise hold the whole answer for fifty limits.
    */
   async collect<T>(method: string, each: (server: string) => Promise<T>): Promise<Map<string, T>> {
-    const settled = await Promise.allSettled(this.permitted.map((server) => within(each(server), server, this.#timeoutMs)));
+    const settled = await Promise.allSettled(
+      this.permitted.map((server) => within(each(server), server, this.#timeoutMs, cancelIfStream)),
+    );
     const results = new Map<string, T>();
     settled.forEach((outcome, index) => {
       const server = this.permitted[index] as string;
@@ -62,4 +64,9 @@ export class Aggregation {
     });
     return results;
   }
+}
+
+/** A late answer that is a stream (a listen) is cancelled: unread, it would hold its server's connection for good. */
+function cancelIfStream(late: unknown): void {
+  if (late instanceof ReadableStream) void late.cancel("left out: it answered too late").catch(() => {});
 }

@@ -44,11 +44,22 @@ export async function answerWithin(ask: () => Promise<Response>, server: string,
   }
 }
 
-/** What `work` gives, or LeftOut once `timeoutMs` has passed (the work is then no longer waited for). */
-export async function within<T>(work: Promise<T>, server: string, timeoutMs: number): Promise<T> {
+/**
+ * What `work` gives, or LeftOut once `timeoutMs` has passed. The work is then no longer waited for; what it gives
+ * later goes to `discard` (a listen's stream arriving late is cancelled, so it holds no connection).
+ */
+export async function within<T>(
+  work: Promise<T>,
+  server: string,
+  timeoutMs: number,
+  discard: (late: T) => void = () => {},
+): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new LeftOut(server, `no answer within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => {
+      work.then(discard, () => {});
+      reject(new LeftOut(server, `no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
   });
   try {
     return await Promise.race([work, late]);

@@ -91,9 +91,12 @@ export async function forwardCompletion(aggregation: Aggregation): Promise<Respo
     const templates = await aggregation.collect("resources/templates/list", (server) =>
       wholeList(aggregation, server, "resources/templates/list"),
     );
-    const server = [...templates].find(([, list]) => list.some((template) => template.uriTemplate === templateUri))?.[0];
-    if (!server) return errorAnswer(200, id, INVALID_PARAMS, `no server you may use has the resource template ${templateUri}`);
-    return aggregation.forward(server, params);
+    const servers = [...templates].filter(([, list]) => list.some((template) => template.uriTemplate === templateUri));
+    const route = servers.length === 0 ? undefined : onlyOne(servers.map(([server]) => server));
+    if (!route) return errorAnswer(200, id, INVALID_PARAMS, `no server you may use has the resource template ${templateUri}`);
+    // The user's partial input goes to no server that merely shares the template's text with the one they meant.
+    if (!("server" in route)) return unroutedUri(id, templateUri, route);
+    return aggregation.forward(route.server, params);
   }
   return errorAnswer(200, id, INVALID_PARAMS, 'expected a "ref/prompt" or "ref/resource" reference');
 }

@@ -7,9 +7,10 @@ import { stringsOf } from "./strings.ts";
 /**
  * Patterns run on arguments a user chooses (megabytes of them), so they run on RE2, whose matching time is linear in
  * the text: a backtracking engine lets a pattern like `curl[^|]*\|\s*sh` take minutes on one crafted argument, and
- * stall every user of the origin meanwhile. RE2 has JavaScript's syntax without lookaround and backreferences.
+ * stall every user of the origin meanwhile. RE2 has JavaScript's syntax (its escapes such as `\u200b` translated)
+ * without lookaround and backreferences; its `\s` is ASCII whitespace only.
  */
-const compile = (pattern: string) => RE2JS.compile(pattern, RE2JS.CASE_INSENSITIVE);
+const compile = (pattern: string) => RE2JS.compile(RE2JS.translateRegExp(pattern), RE2JS.CASE_INSENSITIVE);
 
 const Options = z.strictObject({
   /** Regular expressions (RE2 syntax, case-insensitive); a call whose arguments contain a match is refused. */

@@ -1,3 +1,4 @@
+import { ProtocolError } from "@modelcontextprotocol/server";
 import type pg from "pg";
 
 export interface ReplayGuard {
@@ -76,5 +77,24 @@ export function createReplayGuard(pool: pg.Pool, options: ReplayGuardOptions = {
     async idle() {
       await running;
     },
+  };
+}
+
+/**
+ * `claim` for a request's single-use values (approvals, later rounds): a database that does not answer refuses the
+ * request with a plain JSON-RPC error, instead of the driver's message (which names internal addresses) reaching the
+ * client as if the upstream had failed.
+ */
+export function claimOrRefuse(claim: ReplayGuard["claim"], log: (line: string) => void): ReplayGuard["claim"] {
+  return async (value, expiresAt) => {
+    try {
+      return await claim(value, expiresAt);
+    } catch (error) {
+      log(`single-use value: the database did not answer (${(error as Error).message})`);
+      throw new ProtocolError(
+        -32000,
+        "the gateway could not check this request just now (its database did not answer); try again shortly",
+      );
+    }
   };
 }

@@ -7,7 +7,8 @@ import { authorizationServerFetch } from "./authorization-server-fetch.ts";
 export interface ClientIdentity {
   /** Each server's own redirect URI (contract/upstream-oauth.ts `upstreamCallbackPath`: a mix-up defence). */
   redirectUriOf: (server: string) => string;
-  clientMetadataUrl: string;
+  /** Each server's own Client ID Metadata Document (`upstreamClientMetadataPath`: it names only that server's callback). */
+  clientMetadataUrlOf: (server: string) => string;
   clientName: string;
 }
 
@@ -43,7 +44,7 @@ export class ClientRegistrations {
           `the authorization server ${metadata.issuer} of server "${server}" does not accept Client ID Metadata Documents; set oauth.registration to "dcr" or "static"`,
         );
       }
-      return { client_id: this.#identity.clientMetadataUrl };
+      return { client_id: this.#identity.clientMetadataUrlOf(server) };
     }
     const key = `${server}\u0000${metadata.issuer}`;
     let registration = this.#registered.get(key);

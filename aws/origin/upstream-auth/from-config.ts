@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { OriginConfig } from "../../../contract/config/schema.ts";
-import { UPSTREAM_OAUTH_CLIENT_METADATA_PATH, upstreamCallbackPath } from "../../../contract/upstream-oauth.ts";
+import { upstreamCallbackPath, upstreamClientMetadataPath } from "../../../contract/upstream-oauth.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
 import { vaultKeysFromConfig } from "../vault/from-config.ts";
 import { TokenVault } from "../vault/token-vault.ts";
@@ -26,7 +26,7 @@ export function upstreamOAuthFromConfig(
   const edge = config.edgeIssuer;
   const identity = {
     redirectUriOf: (server: string) => `${edge}${upstreamCallbackPath(server)}`,
-    clientMetadataUrl: `${edge}${UPSTREAM_OAUTH_CLIENT_METADATA_PATH}`,
+    clientMetadataUrlOf: (server: string) => `${edge}${upstreamClientMetadataPath(server)}`,
     clientName: new URL(edge).host,
   };
   return new UpstreamOAuth({
