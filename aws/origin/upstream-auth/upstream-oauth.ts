@@ -81,7 +81,7 @@ export class UpstreamOAuth {
       // Another server's authorization server sent the browser on (a mix-up attack), or a link was mangled: the code
       // is never sent anywhere, and the state is used up.
       this.#parts.log(
-        `upstream OAuth: a consent for server "${owner.server}" came back to the callback of "${answer.server}"; refused (possible mix-up)`,
+        `upstream OAuth: a consent for server "${owner.server}" came back to the callback of ${JSON.stringify(answer.server)}; refused (possible mix-up)`,
       );
       return {
         ok: false,
