@@ -28,20 +28,25 @@ export const setOriginDown = (edge: GroupsEdge, down: boolean) =>
 export const originSaw = async (edge: GroupsEdge) =>
   (await (await fetch(`${edge.origin}/_control/seen`)).json()) as { path: string; claims: Record<string, unknown> }[];
 
-/** Registration, consent, IdP sign-in and callback: the callback's answer, and what the token request needs. */
-export async function signInThrough(edge: GroupsEdge, scope = "mcp") {
+/** A third-party client, registered at this edge as any app can (DCR): its client id. */
+export async function registerThrough(edge: GroupsEdge, clientName = "Groups test client"): Promise<string> {
   const registered = await edge.call("/register", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
-      client_name: "Groups test client",
+      client_name: clientName,
       redirect_uris: [CLIENT_REDIRECT],
       token_endpoint_auth_method: "none",
       grant_types: ["authorization_code", "refresh_token"],
       response_types: ["code"],
     }),
   });
-  const clientId = ((await registered.json()) as { client_id: string }).client_id;
+  return ((await registered.json()) as { client_id: string }).client_id;
+}
+
+/** Registration, consent, IdP sign-in and callback: the callback's answer, and what the token request needs. */
+export async function signInThrough(edge: GroupsEdge, scope = "mcp") {
+  const clientId = await registerThrough(edge);
   const pkce = await pkcePair();
   const page = await edge.call(authorizeUrl(clientId, pkce.challenge, { scope }));
   const handle = /name="handle" value="([^"]+)"/.exec(await page.text())?.[1] ?? "";

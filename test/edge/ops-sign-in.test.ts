@@ -4,7 +4,7 @@ import { edgeOAuth } from "../../worker/auth/authorization-server.ts";
 import { edgeConfig } from "../../worker/config.ts";
 import { cookieName, setCookie } from "../../worker/ops/sign-in/cookies.ts";
 import { PUBLIC_URL, testEnv } from "./edge-env.ts";
-import { type GroupsEdge, groupsEdge, originSaw, signedIn } from "./groups-sign-in.ts";
+import { type GroupsEdge, groupsEdge, originSaw, registerThrough, signedIn } from "./groups-sign-in.ts";
 import { heldCookies, signInToOps } from "./ops-session.ts";
 import { pkcePair } from "./pkce.ts";
 import { authorizeUrl, CLIENT_REDIRECT, codeExchange } from "./sign-in.ts";
@@ -17,22 +17,6 @@ const NOT_ADMIN = { ADMIN_GROUPS: "ops,platform" };
 const OPS = `${PUBLIC_URL}/ops`;
 
 const opsPage = (edge: GroupsEdge, cookie?: string) => edge.call("/ops", cookie ? { headers: { cookie } } : {});
-
-/** A third-party client, registered as any app can (DCR). */
-async function registered(edge: GroupsEdge): Promise<string> {
-  const response = await edge.call("/register", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      client_name: "Some app",
-      redirect_uris: [CLIENT_REDIRECT],
-      token_endpoint_auth_method: "none",
-      grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"],
-    }),
-  });
-  return ((await response.json()) as { client_id: string }).client_id;
-}
 
 afterEach(() => {
   vi.useRealTimers();
@@ -113,7 +97,7 @@ describe("/ops sign-in", () => {
 
   it("refuses the dashboard's resource to any other client at /authorize (invalid_target), before any consent", async () => {
     const edge = groupsEdge(ADMIN);
-    const clientId = await registered(edge);
+    const clientId = await registerThrough(edge, "Some app");
     const { challenge } = await pkcePair();
     const response = await edge.call(authorizeUrl(clientId, challenge, { scope: "mcp:admin", resource: OPS }));
     expect(response.status).toBe(302);
@@ -124,7 +108,7 @@ describe("/ops sign-in", () => {
 
   it("does not take a dashboard token issued to another client (one minted past /authorize's check)", async () => {
     const edge = groupsEdge(ADMIN);
-    const clientId = await registered(edge);
+    const clientId = await registerThrough(edge, "Some app");
     const pkce = await pkcePair();
     const env = testEnv(edge.env);
     const { redirectTo } = await edgeOAuth(edgeConfig(env))

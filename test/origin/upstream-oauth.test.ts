@@ -8,7 +8,7 @@ import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
 import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
 import { ClientRegistrations } from "../../aws/origin/upstream-auth/client-registration.ts";
 import { CONSENT_INPUT_KEY, CONSENT_NEEDED_CODE } from "../../aws/origin/upstream-auth/consent.ts";
-import { AuthorizationDiscovery } from "../../aws/origin/upstream-auth/discovery.ts";
+import { AuthorizationDiscovery, requireHttpsIssuer } from "../../aws/origin/upstream-auth/discovery.ts";
 import { PendingAuthorizations } from "../../aws/origin/upstream-auth/pending-authorizations.ts";
 import { UpstreamOAuth } from "../../aws/origin/upstream-auth/upstream-oauth.ts";
 import { localKeyWrapper } from "../../aws/origin/vault/key-wrapper.ts";
@@ -220,6 +220,12 @@ describe("OAuth-protected upstreams", () => {
     } finally {
       elsewhere.close();
     }
+  });
+
+  it("refuses a plain-http authorization server for an https server; a local http server may use one", () => {
+    expect(() => requireHttpsIssuer("https://crm.example/mcp", "http://login.crm.example")).toThrow(/is not https/);
+    expect(() => requireHttpsIssuer("https://crm.example/mcp", "https://login.crm.example")).not.toThrow();
+    expect(() => requireHttpsIssuer("http://127.0.0.1:8080/mcp", "http://127.0.0.1:8080")).not.toThrow();
   });
 
   it("keeps two users' tokens apart", async () => {

@@ -58,10 +58,7 @@ async function discover(spec: HttpServer, challenge?: Challenge): Promise<Author
   });
   const configured = spec.oauth?.authorizationServer;
   const issuer = configured ?? info.authorizationServerUrl;
-  if (new URL(spec.url).protocol === "https:" && new URL(issuer).protocol !== "https:")
-    throw new Error(
-      `the authorization server ${issuer} of ${spec.url} is not https; the origin sends users' codes only over https`,
-    );
+  requireHttpsIssuer(spec.url, issuer);
   const metadata = configured
     ? await discoverAuthorizationServerMetadata(configured, { fetchFn: authorizationServerFetch })
     : info.authorizationServerMetadata;
@@ -94,6 +91,14 @@ async function discover(spec: HttpServer, challenge?: Challenge): Promise<Author
  */
 function onServersOrigin(spec: HttpServer, url: URL | undefined): URL | undefined {
   return url && url.origin === new URL(spec.url).origin ? url : undefined;
+}
+
+/** An https server's authorization server must be https too: users' codes and tokens never travel in the clear. */
+export function requireHttpsIssuer(serverUrl: string, issuer: string): void {
+  if (new URL(serverUrl).protocol === "https:" && new URL(issuer).protocol !== "https:")
+    throw new Error(
+      `the authorization server ${issuer} of ${serverUrl} is not https; the origin sends users' codes only over https`,
+    );
 }
 
 function withScope(target: AuthorizationTarget, spec: HttpServer, challenge?: Challenge): AuthorizationTarget {

@@ -58,11 +58,10 @@ export function oauthHost(parts: OAuthHostParts): UpstreamHost {
     closed,
     async fetch(request, caller) {
       // Read from a copy: the real host reads the request's own body. Connected or not (a revoked token asks again),
-      // a retry that answers the consent question waits for the browser's return, or ends the call on a "no".
-      const body: unknown = await request
-        .clone()
-        .json()
-        .catch(() => undefined);
+      // a retry that answers the consent question waits for the browser's return, or ends the call on a "no". Only a
+      // body that names the question is parsed here: every other call is parsed once, by the host.
+      const text = await request.clone().text();
+      const body = text.includes(CONSENT_INPUT_KEY) ? parsedOrUndefined(text) : undefined;
       const answer = consentAnswerOf(body);
       if (answer === "decline" || answer === "cancel") return declined(body, caller.server);
       if (answer === "accept") await waitForToken(parts, ownerOf(caller));
@@ -72,7 +71,7 @@ export function oauthHost(parts: OAuthHostParts): UpstreamHost {
       } catch (error) {
         const consent = consentRequiredIn(error);
         if (!consent) throw error;
-        return answerWithConsent(consent, parts.stateCodec, request, body, authInfoOf(caller));
+        return answerWithConsent(consent, parts.stateCodec, request, body ?? parsedOrUndefined(text), authInfoOf(caller));
       }
     },
     async close() {
@@ -91,6 +90,14 @@ const authInfoOf = (caller: Caller): AuthInfo => ({
   scopes: [],
   extra: { sub: caller.sub, email: caller.email, server: caller.server },
 });
+
+function parsedOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
 
 /** The user's answer to the consent question a retry carries (`accept`: they went to the link), if it carries one. */
 function consentAnswerOf(body: unknown): unknown {
