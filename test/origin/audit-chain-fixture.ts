@@ -30,10 +30,13 @@ export function auditEvent(fields: Partial<AuditEvent> = {}): AuditEvent {
   };
 }
 
-/** Empties the audit tables and resets every chain to its start, as on a freshly migrated database. */
+/**
+ * Empties the audit tables and puts back the eight chains a fresh migration holds, each at its start (a test may
+ * have deleted some: a later one writing to a random chain must find all eight).
+ */
 export async function resetAudit(pool: pg.Pool): Promise<void> {
-  await pool.query("TRUNCATE audit_events, audit_checkpoints, audit_checkpoint_keys, audit_chain_purges");
-  await pool.query("UPDATE audit_chains SET seq = 0, hash = decode(repeat('00', 32), 'hex'), started_at = now()");
+  await pool.query("TRUNCATE audit_events, audit_checkpoints, audit_checkpoint_keys, audit_chain_purges, audit_chains");
+  await pool.query("INSERT INTO audit_chains (chain) SELECT generate_series(1, 8)");
 }
 
 export interface ChainedStore {
