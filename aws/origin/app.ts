@@ -1,11 +1,12 @@
 import { Hono } from "hono";
 import type pg from "pg";
-import { AUDIT_INGEST_PATH, AuditBatch, type AuditEvent } from "../../contract/audit-event.ts";
+import { AUDIT_INGEST_PATH, AuditBatch } from "../../contract/audit-event.ts";
 import type { Policy } from "../../contract/config/policy.ts";
 import { ORIGIN_AFFINITY_COOKIE, ORIGIN_INSTANCE_HEADER } from "../../contract/origin-affinity.ts";
 import { reportLeftOut } from "./aggregate/left-out.ts";
 import { type AggregateOptions, serveAggregate } from "./aggregate/serve-aggregate.ts";
 import { registerAuditSearchRoute } from "./audit/search-route.ts";
+import type { AuditStore } from "./audit/store.ts";
 import { isDatabaseUnavailable } from "./db/unavailable.ts";
 import type { HostPool } from "./hosting/host-pool.ts";
 import { serveMcp } from "./hosting/mcp-route.ts";
@@ -34,7 +35,8 @@ const DATABASE_RETRY_AFTER_SECONDS = 5;
 export interface OriginParts {
   verifyAssertion: (token: string | undefined) => Promise<VerifiedAssertion>;
   pool: HostPool;
-  auditStore: { insert(events: AuditEvent[]): Promise<{ inserted: number }> };
+  /** Where audit events are stored; its `insertWith` serves the operator routes, registered only with a database. */
+  auditStore: Pick<AuditStore, "insert" | "insertWith">;
   /** This instance's name, for the balancer's stickiness (see contract/origin-affinity.ts). */
   instanceId: string;
   /** The public keys HTTP upstreams verify the origin's identity tokens with. */
@@ -107,8 +109,8 @@ export function createOriginApp(parts: OriginParts) {
   });
   registerAuditSearchRoute(app, guarded, parts.auditDatabase, (event) => parts.auditStore.insert([event]));
   registerOpsStatsRoute(app, guarded, parts.auditDatabase);
-  registerOpsPinsRoutes(app, guarded, { db: parts.auditDatabase, audit: (event) => parts.auditStore.insert([event]) });
-  registerOpsConnectionsRoutes(app, guarded, { db: parts.auditDatabase, audit: (events) => parts.auditStore.insert(events) });
+  registerOpsPinsRoutes(app, guarded, { db: parts.auditDatabase, audit: parts.auditStore });
+  registerOpsConnectionsRoutes(app, guarded, { db: parts.auditDatabase, audit: parts.auditStore });
   registerOpsDryRunRoute(app, guarded, {
     db: parts.auditDatabase,
     policy: parts.policy,

@@ -112,6 +112,16 @@ describe("POST /ops/connections/revoke", () => {
     ]);
   });
 
+  it("deletes nothing when the revocation's audit record cannot be written, and answers an error", async () => {
+    await database.pool.query("ALTER TABLE audit_events RENAME TO audit_events_away");
+    try {
+      expect((await revoke({ user: "ana@example.com" })).status).toBe(500);
+    } finally {
+      await database.pool.query("ALTER TABLE audit_events_away RENAME TO audit_events");
+    }
+    expect(await stored()).toEqual(EVERYONE);
+  });
+
   it("lets a user revoke their own connections, recorded under their own e-mail", async () => {
     const answer = await revoke({ user: "ANA@example.com", server: "crm" }, ANA);
     expect(await answer.json()).toEqual({ revoked: 1, by: "ana@example.com" });

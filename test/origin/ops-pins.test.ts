@@ -112,6 +112,19 @@ describe("POST /ops/pins/decide", () => {
     expect(((await response.json()) as { problems: string[] }).problems[0]).toMatch(/^fingerprint: /);
   });
 
+  it("leaves a decision undone when its audit record cannot be written, and answers an error", async () => {
+    await database.pool.query("ALTER TABLE audit_events RENAME TO audit_events_away");
+    try {
+      expect((await decide(changed, "delete_repo", "approve")).status).toBe(500);
+      expect((await decide(added, "search", "reject")).status).toBe(500);
+    } finally {
+      await database.pool.query("ALTER TABLE audit_events_away RENAME TO audit_events");
+    }
+    expect(await statusOf(changed)).toEqual({ status: "pending", decided_by: null });
+    expect(await statusOf(added)).toEqual({ status: "pending", decided_by: null });
+    expect((await statusOf(approvedBefore)).status).toBe("approved");
+  });
+
   it("approves a changed definition: approved in the table under the administrator's e-mail, the old one superseded, audited", async () => {
     const response = await decide(changed, "delete_repo", "approve");
     expect(response.status).toBe(200);

@@ -133,7 +133,7 @@ export function testOriginParts(edge: TestEdgeKey, database?: Pick<TestDatabase,
     pool: createHostPool({ servers: {}, idleTimeoutMs: 60_000, maxProcesses: 1, host: testHostOptions, log: () => {} }),
     upstreamJwks: () => ({ keys: [] }),
     instanceId: TEST_INSTANCE,
-    auditStore: database ? createAuditStore(database.pool) : { insert: async () => ({ inserted: 0 }) },
+    auditStore: database ? createAuditStore(database.pool) : noAuditDatabase,
     auditDatabase: database?.pool,
     checkDatabase: database ? async () => void (await database.pool.query("select 1")) : async () => {},
   };
@@ -151,3 +151,9 @@ export async function testOriginConfig(database: TestDatabase, extra: Record<str
     ...extra,
   });
 }
+
+/** An origin without a database: events are dropped, and nothing that needs a transaction is registered. */
+const noAuditDatabase: OriginParts["auditStore"] = {
+  insert: async () => ({ inserted: 0 }),
+  insertWith: () => Promise.reject(new Error("this test origin has no database")),
+};

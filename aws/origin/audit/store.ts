@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { AuditEvent } from "../../../contract/audit-event.ts";
-import { appendToChain, type ChainHead } from "./chain/append.ts";
+import { appendToChain, appendWithAction, type ChainHead } from "./chain/append.ts";
 import { COLUMN_LIST, toEvent } from "./columns.ts";
 
 export interface AuditStore {
@@ -9,6 +9,11 @@ export interface AuditStore {
    * a batch the queue delivers again is neither written nor chained twice; `inserted` counts the rows really written.
    */
   insert(events: readonly AuditEvent[]): Promise<{ inserted: number }>;
+  /**
+   * Runs `act` in a transaction and writes the events it returns in the same one (fresh events, as {@link insert}
+   * writes them): an operator's action is committed with its audit record or not at all.
+   */
+  insertWith<T>(act: (db: pg.PoolClient) => Promise<{ result: T; events: readonly AuditEvent[] }>): Promise<T>;
   /** The latest events by event time, newest first (at most {@link MAX_RECENT}). */
   recent(limit: number): Promise<AuditEvent[]>;
 }
@@ -30,6 +35,12 @@ export function createAuditStore(pool: pg.Pool, options: AuditStoreOptions = {})
       const { inserted, head } = await appendToChain(pool, events);
       if (head) options.onHead?.(head);
       return { inserted };
+    },
+
+    async insertWith(act) {
+      const { result, head } = await appendWithAction(pool, act);
+      if (head) options.onHead?.(head);
+      return result;
     },
 
     async recent(limit) {

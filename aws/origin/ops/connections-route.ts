@@ -1,6 +1,5 @@
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import type pg from "pg";
-import type { AuditEvent } from "../../../contract/audit-event.ts";
 import {
   ConnectionRevokeRequest,
   type ConnectionRevokeResult,
@@ -8,6 +7,7 @@ import {
   OPS_CONNECTIONS_REVOKE_PATH,
   type OpsConnections,
 } from "../../../contract/ops-connections.ts";
+import type { AuditStore } from "../audit/store.ts";
 import type { AssertionVariables } from "../trust/require-assertion.ts";
 import { operatorVault, type RevokedUser, revokeAudited } from "../vault/revocation.ts";
 import type { ConnectionSummary } from "../vault/token-vault.ts";
@@ -17,7 +17,8 @@ type OriginEnv = { Variables: AssertionVariables };
 
 export interface OpsConnectionsParts {
   db: pg.Pool | undefined;
-  audit: (events: AuditEvent[]) => Promise<unknown>;
+  /** Writes each revocation's audit record in the revocation's own transaction. */
+  audit: Pick<AuditStore, "insertWith">;
 }
 
 /**

@@ -1,12 +1,12 @@
 import type { Hono, MiddlewareHandler } from "hono";
 import type pg from "pg";
-import type { AuditEvent } from "../../../contract/audit-event.ts";
 import {
   OPS_PIN_DECISION_PATH,
   OPS_PINS_PATH,
   PinDecisionRequest,
   type WaitingDefinitions,
 } from "../../../contract/ops-trust.ts";
+import type { AuditStore } from "../audit/store.ts";
 import { decidePin, waitingChanges } from "../pinning/pin-decision.ts";
 import { createPinStore } from "../pinning/pin-store.ts";
 import { sideBySideRows } from "../pinning/side-by-side.ts";
@@ -17,7 +17,8 @@ type OriginEnv = { Variables: AssertionVariables };
 
 export interface OpsPinsParts {
   db: pg.Pool | undefined;
-  audit: (event: AuditEvent) => Promise<unknown>;
+  /** Writes each decision's audit record in the decision's own transaction. */
+  audit: Pick<AuditStore, "insertWith">;
 }
 
 /**

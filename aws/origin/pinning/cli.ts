@@ -1,6 +1,5 @@
 import { parseArgs } from "node:util";
-import type { AuditEvent } from "../../../contract/audit-event.ts";
-import { createAuditStore } from "../audit/store.ts";
+import { type AuditStore, createAuditStore } from "../audit/store.ts";
 import { createPool } from "../db/pool.ts";
 import type { DefinitionKind } from "./fingerprint.ts";
 import { decidePin, type PinDecision, waitingChanges } from "./pin-decision.ts";
@@ -92,7 +91,7 @@ const matches = (row: PinnedDefinition, key: { server: string; kind: string; nam
 
 async function decide(
   store: ReturnType<typeof createPinStore>,
-  audit: (event: AuditEvent) => Promise<unknown>,
+  audit: AuditStore,
   command: PinDecision,
   change: PinnedDefinition,
   by: string,
@@ -119,11 +118,7 @@ function printPending(rows: PinnedDefinition[]): Promise<number> {
 }
 
 async function withStore(
-  run: (
-    rows: PinnedDefinition[],
-    store: ReturnType<typeof createPinStore>,
-    audit: (event: AuditEvent) => Promise<unknown>,
-  ) => Promise<number>,
+  run: (rows: PinnedDefinition[], store: ReturnType<typeof createPinStore>, audit: AuditStore) => Promise<number>,
 ): Promise<number> {
   const url = process.env.DATABASE_URL;
   if (!url) {
@@ -133,8 +128,7 @@ async function withStore(
   const pool = createPool(url, { max: 1 });
   try {
     const store = createPinStore(pool);
-    const auditStore = createAuditStore(pool);
-    return await run(await store.changedSince(), store, (event) => auditStore.insert([event]));
+    return await run(await store.changedSince(), store, createAuditStore(pool));
   } finally {
     await pool.end();
   }

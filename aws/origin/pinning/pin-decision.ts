@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { AuditEvent } from "../../../contract/audit-event.ts";
+import type { AuditStore } from "../audit/store.ts";
 import type { PinnedDefinition, PinStore } from "./pin-store.ts";
 
 /** An administrator's answer to a waiting definition. */
@@ -23,27 +24,29 @@ export function waitingChanges(rows: readonly PinnedDefinition[]): WaitingChange
 
 /**
  * Records the decision and audits it (`definition.approved` or `definition.rejected`, the deciding administrator as
- * the event's user); false when the change was decided meanwhile. The CLI and /ops decide through this alone.
+ * the event's user) in one transaction: a decision is never in force unrecorded. False when the change was decided
+ * meanwhile. The CLI and /ops decide through this alone.
  */
-export async function decidePin(
+export function decidePin(
   store: PinStore,
-  audit: (event: AuditEvent) => Promise<unknown>,
+  audit: Pick<AuditStore, "insertWith">,
   decision: PinDecision,
   change: Pick<PinnedDefinition, "server" | "kind" | "name" | "fingerprint">,
   by: string,
 ): Promise<boolean> {
-  const done = decision === "approve" ? await store.approve(change, by) : await store.reject(change, by);
-  if (!done) return false;
-  await audit({
-    id: randomUUID(),
-    time: new Date().toISOString(),
-    kind: decision === "approve" ? "definition.approved" : "definition.rejected",
-    userEmail: by,
-    server: change.server,
-    method: change.kind,
-    tool: change.name,
-    outcome: "ok",
-    latencyMs: 0,
+  return audit.insertWith(async (db) => {
+    const done = decision === "approve" ? await store.approve(change, by, db) : await store.reject(change, by, db);
+    const event: AuditEvent = {
+      id: randomUUID(),
+      time: new Date().toISOString(),
+      kind: decision === "approve" ? "definition.approved" : "definition.rejected",
+      userEmail: by,
+      server: change.server,
+      method: change.kind,
+      tool: change.name,
+      outcome: "ok",
+      latencyMs: 0,
+    };
+    return { result: done, events: done ? [event] : [] };
   });
-  return true;
 }

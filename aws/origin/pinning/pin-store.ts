@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { inTransaction } from "../db/transaction.ts";
 import type { DefinitionKind } from "./fingerprint.ts";
 
 export type PinStatus = "approved" | "pending" | "superseded" | "rejected";
@@ -47,41 +48,17 @@ export function createPinStore(pool: pg.Pool) {
       return (result.rowCount ?? 0) > 0;
     },
 
-    /** Approves a pending definition: the one approved before it is superseded, in the same transaction. */
-    async approve(
-      key: { server: string; kind: DefinitionKind; name: string; fingerprint: string },
-      by: string,
-    ): Promise<boolean> {
-      const client = await pool.connect();
-      try {
-        await client.query("BEGIN");
-        await client.query(
-          `UPDATE pinned_definitions SET status = 'superseded', updated_at = now()
-           WHERE server = $1 AND kind = $2 AND name = $3 AND status = 'approved'`,
-          [key.server, key.kind, key.name],
-        );
-        const approved = await client.query(
-          `UPDATE pinned_definitions SET status = 'approved', decided_at = now(), decided_by = $5, updated_at = now()
-           WHERE server = $1 AND kind = $2 AND name = $3 AND fingerprint = $4 AND status IN ('pending', 'rejected', 'superseded')`,
-          [key.server, key.kind, key.name, key.fingerprint, by],
-        );
-        if ((approved.rowCount ?? 0) === 0) {
-          await client.query("ROLLBACK");
-          return false;
-        }
-        await client.query("COMMIT");
-        return true;
-      } catch (error) {
-        await client.query("ROLLBACK").catch(() => {});
-        throw error;
-      } finally {
-        client.release();
-      }
+    /**
+     * Approves a waiting definition: the one approved before it is superseded, atomically. Runs on `within` when given
+     * (the caller's transaction, which also writes the decision's audit record), else in a transaction of its own.
+     */
+    approve(key: PinKey, by: string, within?: pg.PoolClient): Promise<boolean> {
+      return within ? approveOn(within, key, by) : inTransaction(pool, (client) => approveOn(client, key, by));
     },
 
-    /** Rejects a pending definition: it stays hidden, and is no longer listed as waiting. */
-    async reject(key: { server: string; kind: DefinitionKind; name: string; fingerprint: string }, by: string): Promise<boolean> {
-      const result = await pool.query(
+    /** Rejects a pending definition: it stays hidden, and is no longer listed as waiting. On `within` when given. */
+    async reject(key: PinKey, by: string, within?: pg.PoolClient): Promise<boolean> {
+      const result = await (within ?? pool).query(
         `UPDATE pinned_definitions SET status = 'rejected', decided_at = now(), decided_by = $5, updated_at = now()
          WHERE server = $1 AND kind = $2 AND name = $3 AND fingerprint = $4 AND status = 'pending'`,
         [key.server, key.kind, key.name, key.fingerprint, by],
@@ -91,3 +68,27 @@ export function createPinStore(pool: pg.Pool) {
   };
 }
 export type PinStore = ReturnType<typeof createPinStore>;
+
+/** Which definition a decision is about. */
+type PinKey = { server: string; kind: DefinitionKind; name: string; fingerprint: string };
+
+/** Definitions an approval may take: what waits, and what was rejected or superseded earlier. */
+const APPROVABLE = "status IN ('pending', 'rejected', 'superseded')";
+
+// The approved definition is superseded only when the one to approve can be: nothing to approve changes nothing, so
+// the caller's transaction can go on (and commit) without a rollback. The unique index on approved rows refuses a
+// second approval racing this one.
+async function approveOn(client: pg.PoolClient, key: PinKey, by: string): Promise<boolean> {
+  const where = "server = $1 AND kind = $2 AND name = $3";
+  await client.query(
+    `UPDATE pinned_definitions SET status = 'superseded', updated_at = now() WHERE ${where} AND status = 'approved'
+     AND EXISTS (SELECT 1 FROM pinned_definitions WHERE ${where} AND fingerprint = $4 AND ${APPROVABLE})`,
+    [key.server, key.kind, key.name, key.fingerprint],
+  );
+  const approved = await client.query(
+    `UPDATE pinned_definitions SET status = 'approved', decided_at = now(), decided_by = $5, updated_at = now()
+     WHERE ${where} AND fingerprint = $4 AND ${APPROVABLE}`,
+    [key.server, key.kind, key.name, key.fingerprint, by],
+  );
+  return (approved.rowCount ?? 0) > 0;
+}

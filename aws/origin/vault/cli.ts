@@ -48,13 +48,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const audit = createAuditStore(pool);
-    const removed = await revokeAudited(
-      vault,
-      (events) => audit.insert(events),
-      { email: parsed.user },
-      parsed.server,
-      parsed.by,
-    );
+    const removed = await revokeAudited(vault, audit, { email: parsed.user }, parsed.server, parsed.by);
     console.log(
       `revoked ${removed} connection${removed === 1 ? "" : "s"} of ${parsed.user}${parsed.server ? ` to ${parsed.server}` : ""}`,
     );

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type { AuditEvent } from "../../../contract/audit-event.ts";
+import type { AuditStore } from "../audit/store.ts";
 import type { KeyWrapper } from "./key-wrapper.ts";
 import { TokenVault } from "./token-vault.ts";
 
@@ -22,18 +23,18 @@ export type RevokedUser = { email: string; sub?: undefined } | { sub: string; em
 
 /**
  * Deletes the user's tokens for `server` (every server when absent) and audits it as `upstream.revoked`, `by` being
- * whoever revoked. Returns how many rows went.
+ * whoever revoked, in one transaction: a revocation is never done unrecorded. Returns how many rows went.
  */
-export async function revokeAudited(
+export function revokeAudited(
   vault: Pick<TokenVault, "revoke">,
-  record: (events: AuditEvent[]) => Promise<unknown>,
+  audit: Pick<AuditStore, "insertWith">,
   user: RevokedUser,
   server: string | undefined,
   by: string,
 ): Promise<number> {
-  const removed = await vault.revoke(user.sub === undefined ? { email: user.email } : { sub: user.sub }, server);
-  await record([
-    {
+  return audit.insertWith(async (db) => {
+    const removed = await vault.revoke(user.sub === undefined ? { email: user.email } : { sub: user.sub }, server, db);
+    const event: AuditEvent = {
       id: randomUUID(),
       time: new Date().toISOString(),
       kind: "upstream.revoked",
@@ -44,7 +45,7 @@ export async function revokeAudited(
       outcome: "ok",
       count: removed > 0 ? removed : undefined,
       latencyMs: 0,
-    },
-  ]);
-  return removed;
+    };
+    return { result: removed, events: [event] };
+  });
 }

@@ -116,13 +116,16 @@ export class TokenVault {
     return JSON.parse(plain) as StoredConnection;
   }
 
-  /** Forgets one user's token for one server, or every server (offboarding). Returns how many rows went. */
-  async revoke(who: { sub?: string; email?: string }, server?: string): Promise<number> {
+  /**
+   * Forgets one user's token for one server, or every server (offboarding), on `within` when given (the caller's
+   * transaction). Returns how many rows went.
+   */
+  async revoke(who: { sub?: string; email?: string }, server?: string, within?: pg.PoolClient): Promise<number> {
     // E-mail addresses are kept as the identity provider spelled them; an operator's spelling must still find them,
     // as `list` does: a revocation that silently deletes nothing would leave an offboarded user connected.
     const [match, value] = who.sub !== undefined ? ["user_sub = $1", who.sub] : ["lower(user_email) = lower($1)", who.email];
     if (value === undefined) throw new Error("revoking needs the user's id or e-mail");
-    const { rowCount } = await this.#db.query(
+    const { rowCount } = await (within ?? this.#db).query(
       `DELETE FROM upstream_tokens WHERE ${match} AND ($2::text IS NULL OR server = $2)`,
       [value, server ?? null],
     );

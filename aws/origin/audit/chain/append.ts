@@ -1,5 +1,6 @@
 import type pg from "pg";
 import type { AuditEvent } from "../../../../contract/audit-event.ts";
+import { inTransaction } from "../../db/transaction.ts";
 import { COLUMNS, storedValues } from "../columns.ts";
 import { canonicalContent, linkHash } from "./link.ts";
 
@@ -69,6 +70,21 @@ export async function appendToChain(
   }
 }
 
+/**
+ * Runs `act` and appends the events it returns to a chain in the same transaction: what an operator does (a pin
+ * decision, a revocation) is committed with its record or not at all. The events must be new (fresh ids); a throw
+ * from `act` or from the append rolls back both.
+ */
+export async function appendWithAction<T>(
+  pool: pg.Pool,
+  act: (client: pg.PoolClient) => Promise<{ result: T; events: readonly AuditEvent[] }>,
+): Promise<{ result: T; head?: ChainHead }> {
+  return inTransaction(pool, async (client) => {
+    const { result, events } = await act(client);
+    return { result, head: events.length > 0 ? await writeLinks(client, events) : undefined };
+  });
+}
+
 /** The events whose id is not stored, each id once (its first event). */
 async function newEvents(pool: pg.Pool, events: readonly AuditEvent[]): Promise<AuditEvent[]> {
   const ids = events.map((event) => event.id.toLowerCase());
@@ -100,22 +116,4 @@ async function writeLinks(client: pg.PoolClient, events: readonly AuditEvent[]):
   // Another writer stored one of these events since they were read: its seq would be missing from the chain.
   if (rows[0]?.written !== events.length) throw new LostRace();
   return { chain, seq, hash };
-}
-
-async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query("BEGIN");
-    const result = await work(client);
-    await client.query("COMMIT");
-    return result;
-  } catch (error) {
-    await client.query("ROLLBACK").catch((rollbackError: Error) => {
-      broken = rollbackError;
-    });
-    throw error;
-  } finally {
-    client.release(broken);
-  }
 }
