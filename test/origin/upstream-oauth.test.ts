@@ -6,7 +6,7 @@ import { migrate } from "../../aws/origin/db/migrate.ts";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
 import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
-import { ClientRegistrations } from "../../aws/origin/upstream-auth/client-registration.ts";
+import { ClientRegistrations, REGISTRATION_MAX_AGE_MS } from "../../aws/origin/upstream-auth/client-registration.ts";
 import { CONSENT_INPUT_KEY, CONSENT_NEEDED_CODE } from "../../aws/origin/upstream-auth/consent.ts";
 import { AuthorizationDiscovery, requireHttpsIssuer } from "../../aws/origin/upstream-auth/discovery.ts";
 import { PendingAuthorizations } from "../../aws/origin/upstream-auth/pending-authorizations.ts";
@@ -31,20 +31,25 @@ let oauth: UpstreamOAuth;
 const logged: string[] = [];
 const keys = localKeyWrapper(randomBytes(32));
 
+/** One origin instance's registrations, on its own clock. */
+const clientRegistrations = (now?: () => number) =>
+  new ClientRegistrations(
+    {
+      redirectUriOf,
+      clientMetadataUrlOf: (server) => `https://edge.test/upstream-oauth/client-metadata/${server}.json`,
+      clientName: "Test gateway",
+    },
+    testHostOptions.secrets,
+    now,
+  );
+
 /** The OAuth client of one origin instance; every instance shares the database and its vault key. */
-const originInstance = (discovery = new AuthorizationDiscovery()) =>
+const originInstance = (discovery = new AuthorizationDiscovery(), clients = clientRegistrations()) =>
   new UpstreamOAuth({
     vault: new TokenVault(db.pool, keys),
     pending: new PendingAuthorizations(db.pool, keys),
     discovery,
-    clients: new ClientRegistrations(
-      {
-        redirectUriOf,
-        clientMetadataUrlOf: (server) => `https://edge.test/upstream-oauth/client-metadata/${server}.json`,
-        clientName: "Test gateway",
-      },
-      testHostOptions.secrets,
-    ),
+    clients,
     log: (line) => logged.push(line),
   });
 
@@ -358,5 +363,69 @@ describe("renewing a user's token", () => {
     await vault.endRefresh(kate);
     expect(await vault.beginRefresh(kate, 60_000)).toBe(true);
     expect(await vault.beginRefresh(ownerOf("nobody"), 60_000)).toBe(false);
+  });
+});
+
+describe("the origin's dynamic registration at an upstream's authorization server", () => {
+  const filesSpec = () =>
+    UpstreamServer.parse({
+      transport: "http",
+      url: upstream.url,
+      identity: "none",
+      oauth: { registration: "dcr" },
+    }) as HttpServer;
+
+  it("registers anew once the authorization server refused it (it forgot its clients): the next consent works", async () => {
+    const pia = await connect("pia");
+    const registered = upstream.authorizationServer.registrations;
+    upstream.authorizationServer.forgetClients();
+    // The refresh is refused as invalid_client: the user is asked to consent again, with a new registration.
+    const owner = { sub: "pia", email: "pia@example.com", server: "files" };
+    const stale = (await new TokenVault(db.pool, keys).get(owner))?.accessToken ?? "";
+    expect(await oauth.refresh(owner, stale)).toBeUndefined();
+    const again = await connect("pia");
+    expect(again).toMatch(/^account-\d+$/);
+    expect(again).not.toBe(pia);
+    expect(upstream.authorizationServer.registrations).toBe(registered + 1);
+
+    // Forgotten between the consent page and the code exchange: the exchange is refused, the next consent registers.
+    const ask = (await whoami("ravi")).result?.inputRequests?.[CONSENT_INPUT_KEY];
+    const back = new URL((await fetch(ask?.params.url ?? "", { redirect: "manual" })).headers.get("location") ?? "");
+    upstream.authorizationServer.forgetClients();
+    await expect(oauth.complete(returnedTo(back), { sub: "ravi" })).rejects.toThrow(/invalid_client|client/i);
+    expect(await connect("ravi")).toMatch(/^account-\d+$/);
+    expect(upstream.authorizationServer.registrations).toBe(registered + 2);
+  });
+
+  it("registers anew a minute ahead of client_secret_expires_at, and when its registration is a day old", async () => {
+    let now = Date.now();
+    const instance = originInstance(
+      new AuthorizationDiscovery(),
+      clientRegistrations(() => now),
+    );
+    const begin = () => instance.begin({ sub: "quinn", email: "quinn@example.com", server: "files" }, filesSpec());
+    const as = upstream.authorizationServer;
+    const registered = as.registrations;
+    as.registrationSeconds = 3600;
+    try {
+      await Promise.all([begin(), begin()]);
+      await begin();
+      expect(as.registrations).toBe(registered + 1);
+      now += (3600 - 61) * 1000;
+      await begin();
+      expect(as.registrations).toBe(registered + 1);
+      now += 2000; // 59 s before it expires
+      as.registrationSeconds = undefined;
+      await begin();
+      expect(as.registrations).toBe(registered + 2);
+      now += REGISTRATION_MAX_AGE_MS - 1000;
+      await begin();
+      expect(as.registrations).toBe(registered + 2);
+      now += 1000;
+      await begin();
+      expect(as.registrations).toBe(registered + 3);
+    } finally {
+      as.registrationSeconds = undefined;
+    }
   });
 });

@@ -1,4 +1,10 @@
-import { type AuthorizationServerMetadata, type OAuthClientInformationMixed, registerClient } from "@modelcontextprotocol/client";
+import {
+  type AuthorizationServerMetadata,
+  type OAuthClientInformationMixed,
+  OAuthError,
+  OAuthErrorCode,
+  registerClient,
+} from "@modelcontextprotocol/client";
 import type { HttpServer } from "../../../contract/config/schema.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
 import { authorizationServerFetch } from "./authorization-server-fetch.ts";
@@ -13,17 +19,44 @@ export interface ClientIdentity {
 }
 
 /**
+ * A dynamic registration is made again this long before its `client_secret_expires_at`, so that no consent begins
+ * with a client about to lapse.
+ */
+const REGISTRATION_RENEW_AHEAD_S = 60;
+/**
+ * The longest a dynamic registration is reused: an authorization server may delete clients without telling anyone
+ * (a cleanup of unused ones, a reset), and its authorization page then shows an error the origin never sees. A new
+ * registration a day bounds how long consents can fail that way; connections made earlier keep their own client.
+ */
+export const REGISTRATION_MAX_AGE_MS = 24 * 3600_000;
+
+/** The token endpoint's answers (RFC 6749 §5.2) that say it no longer knows or accepts the client itself. */
+export const refusesTheClient = (error: unknown): boolean =>
+  error instanceof OAuthError &&
+  (error.code === OAuthErrorCode.InvalidClient || error.code === OAuthErrorCode.UnauthorizedClient);
+
+interface Registration {
+  client: Promise<OAuthClientInformationMixed>;
+  madeAt: number;
+  /** The client once registered. */
+  made?: OAuthClientInformationMixed;
+}
+
+/**
  * The client the origin authorizes as, per server's `oauth.registration`: our Client ID Metadata Document (its URL is
- * the client id), a dynamic registration (RFC 7591, made once per server and issuer in this process), or a static one.
+ * the client id), a dynamic registration (RFC 7591, made per server and issuer in this process and reused until it
+ * expires, is refused, or is a day old), or a static one.
  */
 export class ClientRegistrations {
   readonly #identity: ClientIdentity;
   readonly #secrets: SecretsProvider;
-  readonly #registered = new Map<string, Promise<OAuthClientInformationMixed>>();
+  readonly #registered = new Map<string, Registration>();
+  readonly #now: () => number;
 
-  constructor(identity: ClientIdentity, secrets: SecretsProvider) {
+  constructor(identity: ClientIdentity, secrets: SecretsProvider, now: () => number = Date.now) {
     this.#identity = identity;
     this.#secrets = secrets;
+    this.#now = now;
   }
 
   redirectUriOf(server: string): string {
@@ -47,13 +80,46 @@ export class ClientRegistrations {
       return { client_id: this.#identity.clientMetadataUrlOf(server) };
     }
     const key = `${server}\u0000${metadata.issuer}`;
-    let registration = this.#registered.get(key);
-    if (!registration) {
-      registration = this.#register(server, metadata);
-      this.#registered.set(key, registration);
-      registration.catch(() => this.#registered.delete(key));
+    const cached = this.#registered.get(key);
+    if (cached) {
+      const client = await cached.client; // a failed registration fails those waiting on it, and is dropped
+      if (this.#usable(cached)) return client;
+      const current = this.#registered.get(key);
+      if (current && current !== cached) return current.client; // renewed by a concurrent consent
     }
-    return registration;
+    return this.#registerAs(key, server, metadata);
+  }
+
+  /**
+   * Drops the dynamic registration `clientId` of `server` after its authorization server refused it
+   * (`invalid_client`, `unauthorized_client`): the next consent registers anew instead of failing the same way.
+   */
+  forget(server: string, clientId: string): void {
+    for (const [key, registration] of this.#registered) {
+      if (key.startsWith(`${server}\u0000`) && registration.made?.client_id === clientId) this.#registered.delete(key);
+    }
+  }
+
+  #usable(registration: Registration): boolean {
+    const client = registration.made;
+    if (!client || this.#now() - registration.madeAt >= REGISTRATION_MAX_AGE_MS) return false;
+    const expiresAt = "client_secret_expires_at" in client ? client.client_secret_expires_at : undefined;
+    // RFC 7591 §3.2.1: 0 means the registration never expires.
+    return !expiresAt || expiresAt - REGISTRATION_RENEW_AHEAD_S > this.#now() / 1000;
+  }
+
+  #registerAs(key: string, server: string, metadata: AuthorizationServerMetadata): Promise<OAuthClientInformationMixed> {
+    const registration: Registration = { client: this.#register(server, metadata), madeAt: this.#now() };
+    this.#registered.set(key, registration);
+    registration.client.then(
+      (client) => {
+        registration.made = client;
+      },
+      () => {
+        if (this.#registered.get(key) === registration) this.#registered.delete(key);
+      },
+    );
+    return registration.client;
   }
 
   async #register(server: string, metadata: AuthorizationServerMetadata): Promise<OAuthClientInformationMixed> {

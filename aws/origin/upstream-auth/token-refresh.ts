@@ -1,6 +1,7 @@
 import { OAuthError, OAuthErrorCode, type OAuthTokens, refreshAuthorization } from "@modelcontextprotocol/client";
 import type { StoredConnection, TokenOwner, TokenVault } from "../vault/token-vault.ts";
 import { AUTHORIZATION_SERVER_TIMEOUT_MS, authorizationServerFetch } from "./authorization-server-fetch.ts";
+import { type ClientRegistrations, refusesTheClient } from "./client-registration.ts";
 import type { AuthorizationDiscovery } from "./discovery.ts";
 
 /** An access token this close to its expiry is refreshed before use, so a call never carries one about to lapse. */
@@ -18,6 +19,8 @@ const REFRESH_POLL_MS = 100;
 export interface RefreshParts {
   vault: TokenVault;
   discovery: AuthorizationDiscovery;
+  /** Told of a dynamic registration the authorization server refused, so that the next consent registers anew. */
+  clients: Pick<ClientRegistrations, "forget">;
   log: (line: string) => void;
 }
 
@@ -46,6 +49,7 @@ export async function refreshToken(parts: RefreshParts, owner: TokenOwner, rejec
       fetchFn: authorizationServerFetch,
     });
   } catch (error) {
+    if (refusesTheClient(error)) parts.clients.forget(owner.server, stored.client.client_id);
     if (refusesTheGrant(error)) return forget(parts, owner, `its refresh was refused (${(error as Error).message})`);
     await parts.vault.endRefresh(owner);
     throw new UpstreamTokenUnavailable(owner.server, error);

@@ -5,7 +5,7 @@ import type { UpstreamOAuthOutcome, UpstreamOAuthReturn } from "../../../contrac
 import { sealedUnderAnotherKey } from "../vault/envelope.ts";
 import type { TokenOwner, TokenVault } from "../vault/token-vault.ts";
 import { authorizationServerFetch } from "./authorization-server-fetch.ts";
-import type { ClientRegistrations } from "./client-registration.ts";
+import { type ClientRegistrations, refusesTheClient } from "./client-registration.ts";
 import type { AuthorizationDiscovery, Challenge } from "./discovery.ts";
 import type { PendingAuthorizations } from "./pending-authorizations.ts";
 import { connectionOf, isFresh, refreshToken } from "./token-refresh.ts";
@@ -104,6 +104,9 @@ export class UpstreamOAuth {
       redirectUri: pending.redirectUri,
       resource: pending.resource,
       fetchFn: authorizationServerFetch,
+    }).catch((error: unknown) => {
+      if (refusesTheClient(error)) this.#parts.clients.forget(owner.server, pending.client.client_id);
+      throw error;
     });
     await this.#parts.vault.put(owner, connectionOf(tokens, pending));
     this.#parts.log(`upstream OAuth: a user connected to server "${owner.server}"`);
