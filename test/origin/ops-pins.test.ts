@@ -79,6 +79,11 @@ describe("GET /ops/pins", () => {
         right: '  "description": "Reads a file.\\u{200B}\\u{E0049}\\u{202E}"',
       },
     ]);
+    // Marks that render as nothing too: variation selectors, Hangul fillers, a combining grapheme joiner.
+    const [changed] = sideBySideRows({ d: "a" }, { d: "a\uFE0F\u{E0100}\u3164\uFFA0\u115F\u034F" }).filter(
+      (row) => row.mark !== " ",
+    );
+    expect(changed?.right).toBe('  "d": "a\\u{FE0F}\\u{E0100}\\u{3164}\\u{FFA0}\\u{115F}\\u{34F}"');
   });
 
   it("refuses a request without an assertion (401) and one whose purpose is not ops (403)", async () => {

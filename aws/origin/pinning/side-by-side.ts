@@ -49,10 +49,11 @@ function pretty(value: unknown): string {
 
 /**
  * Characters that show as nothing, or as something else: format characters (zero-width spaces and joiners, bidi
- * controls, Unicode tag characters that can carry a whole hidden instruction), private-use and unassigned ones, and
- * the line separators. A changed description must not look unchanged to the administrator reviewing it.
+ * controls, Unicode tag characters that can carry a whole hidden instruction), private-use and unassigned ones, every
+ * default-ignorable one (variation selectors, Hangul fillers, the combining grapheme joiner), and the line separators.
+ * A changed description must not look unchanged to the administrator reviewing it.
  */
-const INVISIBLE = /[\p{Cf}\p{Co}\p{Cn}\u2028\u2029]/gu;
+const INVISIBLE = /[\p{Cf}\p{Co}\p{Cn}\p{Default_Ignorable_Code_Point}\u2028\u2029]/gu;
 const visible = (character: string) => `\\u{${(character.codePointAt(0) ?? 0).toString(16).toUpperCase()}}`;
 
 function sorted(value: unknown): unknown {
