@@ -12,7 +12,7 @@ import { AuthorizationDiscovery, requireHttpsIssuer } from "../../aws/origin/ups
 import { PendingAuthorizations } from "../../aws/origin/upstream-auth/pending-authorizations.ts";
 import { UpstreamOAuth } from "../../aws/origin/upstream-auth/upstream-oauth.ts";
 import { localKeyWrapper } from "../../aws/origin/vault/key-wrapper.ts";
-import { TokenVault } from "../../aws/origin/vault/token-vault.ts";
+import { type RefreshMark, TokenVault } from "../../aws/origin/vault/token-vault.ts";
 import { type HttpServer, UpstreamServer } from "../../contract/config/schema.ts";
 import type { UpstreamOAuthReturn } from "../../contract/upstream-oauth.ts";
 import { type OAuthUpstream, startOAuthUpstream } from "../fixtures/oauth-upstream/start.ts";
@@ -316,7 +316,21 @@ describe("renewing a user's token", () => {
     };
     expect(await originInstance(revokedMidway).refresh(ownerOf("kim"), stale)).toBeUndefined();
     expect(await storedToken("kim")).toBeUndefined();
-    expect(logged).toContainEqual(expect.stringMatching(/was revoked while it was renewed; the new tokens were dropped/));
+    expect(logged).toContainEqual(expect.stringMatching(/was revoked or consented anew while it was renewed; the renewed/));
+  });
+
+  it("keeps a consent the user gave while an older token was being renewed, and answers its token", async () => {
+    await connect("lou");
+    const stale = (await storedToken("lou")) ?? "";
+    const fresh = { accessToken: "fresh-consent", client: { client_id: "c" }, issuer: upstream.url };
+    const discovery = new AuthorizationDiscovery();
+    const consentedMidway = Object.create(discovery) as AuthorizationDiscovery;
+    consentedMidway.metadataOf = async (issuer) => {
+      await new TokenVault(db.pool, keys).put(ownerOf("lou"), fresh);
+      return discovery.metadataOf(issuer);
+    };
+    expect(await originInstance(consentedMidway).refresh(ownerOf("lou"), stale)).toBe("fresh-consent");
+    expect(await storedToken("lou")).toBe("fresh-consent");
   });
 
   // Short-lived tokens: each call renews first (within a minute of expiry), so the token endpoint's state decides it.
@@ -354,15 +368,22 @@ describe("renewing a user's token", () => {
     const kate = ownerOf("kate");
     const tokens = { accessToken: "a", refreshToken: "r", client: { client_id: "c" }, issuer: "https://as.example.test" };
     await vault.put(kate, tokens);
-    expect(await vault.beginRefresh(kate, 300)).toBe(true);
-    expect(await vault.beginRefresh(kate, 300)).toBe(false);
+    const lapsed = await vault.beginRefresh(kate, 300);
+    expect(lapsed).toBeDefined();
+    expect(await vault.beginRefresh(kate, 300)).toBeUndefined();
     await new Promise((resolve) => setTimeout(resolve, 400));
-    expect(await vault.beginRefresh(kate, 60_000)).toBe(true);
+    const current = await vault.beginRefresh(kate, 60_000);
+    expect(current).toBeDefined();
+    // Only the current mark stores renewed tokens: a lapsed one's are dropped.
+    expect(await vault.putRefreshed(kate, { ...tokens, accessToken: "late" }, lapsed as RefreshMark)).toBe(false);
+    expect(await vault.putRefreshed(kate, { ...tokens, accessToken: "renewed" }, current as RefreshMark)).toBe(true);
+    expect((await vault.get(kate))?.accessToken).toBe("renewed");
+    expect(await vault.beginRefresh(kate, 60_000)).toBeDefined();
     await vault.put(kate, tokens);
-    expect(await vault.beginRefresh(kate, 60_000)).toBe(true);
+    expect(await vault.beginRefresh(kate, 60_000)).toBeDefined();
     await vault.endRefresh(kate);
-    expect(await vault.beginRefresh(kate, 60_000)).toBe(true);
-    expect(await vault.beginRefresh(ownerOf("nobody"), 60_000)).toBe(false);
+    expect(await vault.beginRefresh(kate, 60_000)).toBeDefined();
+    expect(await vault.beginRefresh(ownerOf("nobody"), 60_000)).toBeUndefined();
   });
 });
 

@@ -1,5 +1,5 @@
 import { OAuthError, OAuthErrorCode, type OAuthTokens, refreshAuthorization } from "@modelcontextprotocol/client";
-import type { StoredConnection, TokenOwner, TokenVault } from "../vault/token-vault.ts";
+import type { RefreshMark, StoredConnection, TokenOwner, TokenVault } from "../vault/token-vault.ts";
 import { AUTHORIZATION_SERVER_TIMEOUT_MS, authorizationServerFetch } from "./authorization-server-fetch.ts";
 import { type ClientRegistrations, refusesTheClient } from "./client-registration.ts";
 import type { AuthorizationDiscovery } from "./discovery.ts";
@@ -36,8 +36,9 @@ export const isFresh = (stored: Pick<StoredConnection, "expiresAt">) =>
  * is thrown: the request fails, the next one tries again. Undefined: there is no token (consent is needed).
  */
 export async function refreshToken(parts: RefreshParts, owner: TokenOwner, rejected: string): Promise<string | undefined> {
-  const stored = await markOrWait(parts.vault, owner, rejected);
-  if (stored === undefined || typeof stored === "string") return stored;
+  const marked = await markOrWait(parts.vault, owner, rejected);
+  if (marked === undefined || typeof marked === "string") return marked;
+  const { stored, mark } = marked;
   if (!stored.refreshToken) return forget(parts, owner, "it has no refresh token");
   let tokens: OAuthTokens;
   try {
@@ -55,32 +56,35 @@ export async function refreshToken(parts: RefreshParts, owner: TokenOwner, rejec
     throw new UpstreamTokenUnavailable(owner.server, error);
   }
   const renewed = connectionOf({ refresh_token: stored.refreshToken, ...tokens }, stored);
-  if (await parts.vault.putRefreshed(owner, renewed)) return renewed.accessToken;
+  if (await parts.vault.putRefreshed(owner, renewed, mark)) return renewed.accessToken;
   parts.log(
-    `upstream OAuth: a user's connection to server "${owner.server}" was revoked while it was renewed; the new tokens were dropped`,
+    `upstream OAuth: a user's connection to server "${owner.server}" was revoked or consented anew while it was renewed; the renewed tokens were dropped`,
   );
-  return undefined;
+  // A new consent's tokens, if any, are the ones to use.
+  const current = await parts.vault.get(owner);
+  return current && current.accessToken !== stored.accessToken ? current.accessToken : undefined;
 }
 
 /**
- * Takes the row's refresh mark (then answers the stored connection, for the caller to refresh), or waits while another
- * instance holds it and answers the token that instance stored. Undefined: no row.
+ * Takes the row's refresh mark (then answers the stored connection and the mark, for the caller to refresh), or waits
+ * while another instance holds it and answers the token that instance stored. Undefined: no row.
  */
 async function markOrWait(
   vault: TokenVault,
   owner: TokenOwner,
   rejected: string,
-): Promise<StoredConnection | string | undefined> {
+): Promise<{ stored: StoredConnection; mark: RefreshMark } | string | undefined> {
   const giveUpAt = Date.now() + REFRESH_WAIT_MS;
   for (;;) {
     const stored = await vault.get(owner);
     if (!stored) return undefined;
     // Another instance refreshed meanwhile: its token is the one to use.
     if (stored.accessToken !== rejected && isFresh(stored)) return stored.accessToken;
-    if (await vault.beginRefresh(owner, REFRESH_LEASE_MS)) {
+    const mark = await vault.beginRefresh(owner, REFRESH_LEASE_MS);
+    if (mark) {
       // Read again under the mark: the other instance may have stored its tokens between the read and the mark.
       const current = await vault.get(owner);
-      if (current?.accessToken === stored.accessToken) return current;
+      if (current?.accessToken === stored.accessToken) return { stored: current, mark };
       await vault.endRefresh(owner);
       continue;
     }

@@ -44,6 +44,9 @@ const contextOf = (owner: Pick<TokenOwner, "sub" | "server">) => ({
 });
 
 /** Users' upstream tokens in PostgreSQL, envelope-encrypted per row (docs/upstream-credentials.md). */
+/** One refresh's hold on a row (when its lease ends, exactly as stored): only its holder stores renewed tokens. */
+export type RefreshMark = string & { readonly __brand: "RefreshMark" };
+
 export class TokenVault {
   readonly #db: pg.Pool;
   readonly #keys: KeyWrapper;
@@ -66,15 +69,17 @@ export class TokenVault {
   }
 
   /**
-   * Stores the tokens a refresh brought, only if the row is still there (and ends the refresh): a revocation that
-   * deleted it meanwhile (an operator, an offboarding) stands, and false says the tokens were dropped.
+   * Stores the tokens a refresh brought, only if the row still carries this refresh's `mark` (and ends the refresh):
+   * a revocation that deleted the row meanwhile (an operator, an offboarding) stands, and so does a consent the user
+   * gave meanwhile (its `put` cleared the mark; its tokens are newer than the ones this refresh renewed). False says
+   * the tokens were dropped.
    */
-  async putRefreshed(owner: TokenOwner, connection: StoredConnection): Promise<boolean> {
+  async putRefreshed(owner: TokenOwner, connection: StoredConnection, mark: RefreshMark): Promise<boolean> {
     const sealed = await sealValue(this.#keys, JSON.stringify(connection), contextOf(owner));
     const { rowCount } = await this.#db.query(
       `UPDATE upstream_tokens SET wrapped_key = $3, sealed = $4, expires_at = $5, updated_at = now(), refreshing_until = NULL
-       WHERE user_sub = $1 AND server = $2`,
-      [owner.sub, owner.server, sealed.wrappedKey, sealed.ciphertext, expiry(connection)],
+       WHERE user_sub = $1 AND server = $2 AND refreshing_until = $6::timestamptz`,
+      [owner.sub, owner.server, sealed.wrappedKey, sealed.ciphertext, expiry(connection), mark],
     );
     return rowCount === 1;
   }
@@ -88,18 +93,19 @@ export class TokenVault {
   }
 
   /**
-   * Marks the row as being refreshed by the caller for `leaseMs`, unless another caller's mark is still current. True:
-   * the caller holds the mark, and is the only one to send the row's refresh token until it stores the new tokens
-   * (`put` clears the mark), forgets the row, or gives the mark back (`endRefresh`). False: someone else is refreshing
-   * (or there is no row).
+   * Marks the row as being refreshed by the caller for `leaseMs`, unless another caller's mark is still current. A mark:
+   * the caller holds it, and is the only one to send the row's refresh token until it stores the new tokens
+   * (`putRefreshed` with this mark; `put` clears it too), forgets the row, or gives the mark back (`endRefresh`).
+   * Undefined: someone else is refreshing (or there is no row).
    */
-  async beginRefresh(owner: Pick<TokenOwner, "sub" | "server">, leaseMs: number): Promise<boolean> {
-    const { rowCount } = await this.#db.query(
+  async beginRefresh(owner: Pick<TokenOwner, "sub" | "server">, leaseMs: number): Promise<RefreshMark | undefined> {
+    const { rows } = await this.#db.query<{ mark: string }>(
       `UPDATE upstream_tokens SET refreshing_until = now() + $3 * interval '1 millisecond'
-       WHERE user_sub = $1 AND server = $2 AND (refreshing_until IS NULL OR refreshing_until < now())`,
+       WHERE user_sub = $1 AND server = $2 AND (refreshing_until IS NULL OR refreshing_until < now())
+       RETURNING refreshing_until::text AS mark`,
       [owner.sub, owner.server, leaseMs],
     );
-    return rowCount === 1;
+    return rows[0]?.mark as RefreshMark | undefined;
   }
 
   /** Gives back a refresh mark without new tokens (the refresh failed for now): the next caller may try. */
