@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Aggregation } from "../../aws/origin/aggregate/aggregation.ts";
 import { wholeList } from "../../aws/origin/aggregate/lists.ts";
 import { type AggregateOptions, serveAggregate } from "../../aws/origin/aggregate/serve-aggregate.ts";
@@ -236,6 +236,29 @@ describe("the aggregated endpoint", () => {
     await reader.cancel();
     expect(await toolNames(ALICE)).toContain("alpha__added_1");
   }, 30_000);
+
+  it("cancels a listen that answers after its server was left out, so it does not hold that server's connection", async () => {
+    const reports: string[] = [];
+    let cancelled: unknown;
+    const late = new ReadableStream({ cancel: (reason) => void (cancelled = reason) });
+    const aggregation = new Aggregation({
+      message: { jsonrpc: "2.0", id: 1, method: "subscriptions/listen", params: {} },
+      request: new Request("http://origin.test/mcp", { method: "POST" }),
+      permitted: ["slow"],
+      allServers: ["slow"],
+      ask: async () => new Response(late, { headers: { "content-type": "text/event-stream" } }),
+      timeoutMs: 100,
+      report: (server, method, reason) => reports.push(`${server} ${method}: ${reason}`),
+    });
+    const opened = await aggregation.collect("subscriptions/listen", async (server) => {
+      const response = await aggregation.forward(server, {});
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the stream opens after the deadline
+      return response.body as ReadableStream<Uint8Array>;
+    });
+    expect(opened.size).toBe(0);
+    expect(reports).toEqual(["slow subscriptions/listen: no answer within 100 ms"]);
+    await vi.waitFor(() => expect(cancelled).toBe("left out: it answered too late"), { timeout: 2_000 });
+  });
 
   it("keeps the merged listen open beside a server that watches none of what was asked", async () => {
     const quietPool = createHostPool({
