@@ -102,6 +102,10 @@ describe("pinned tool definitions", () => {
   it("shows a require-approval server nothing until its description and tools are approved", async () => {
     const refused = await ask("strict", "tools/list");
     expect(refused.error?.code).toBe(-32004);
+    // Its discovery says why, in the gateway's words: none of the upstream's instructions reach the model yet.
+    expect((await ask("strict", "server/discover")).result?.instructions).toBe(
+      'This server offers nothing for now: the description (instructions, capabilities) of server "strict" waits for an administrator\'s approval before first use.',
+    );
     expect(refused.error?.message).toBe(
       'withheld: the description (instructions, capabilities) of server "strict" waits for an administrator\'s approval before first use',
     );

@@ -75,9 +75,12 @@ export function forwardingServer(link: UpstreamLink): McpServer {
   const upstreamCapabilities = link.client.getServerCapabilities() ?? {};
   const mirror = new UpstreamMirror(
     link.client.getServerVersion() ?? { name: "upstream", version: "unknown" },
-    // Instructions reach the model like a tool's description: withheld with the rest while they wait for approval.
+    // Instructions reach the model like a tool's description: withheld with the rest while they wait for approval, and
+    // replaced by our own words saying why the server offers nothing (on the aggregated endpoint too).
     {
-      instructions: link.pins.withheld ? undefined : link.client.getInstructions(),
+      instructions: link.pins.withheld
+        ? `This server offers nothing for now: ${link.pins.withheld}.`
+        : link.client.getInstructions(),
       requestState: { verify: link.stateCodec.verify },
     },
     link.lists.tools,
