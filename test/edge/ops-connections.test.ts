@@ -69,6 +69,18 @@ describe("/ops/connections at the edge", () => {
     expect(revoked?.claims).toMatchObject({ purpose: "ops", email: "dev@example.com" });
   });
 
+  it("shows the sentence a Revoke's redirect carries only after the dashboard's own form, never from a crafted link", async () => {
+    const edge = groupsEdge(ADMIN);
+    const session = await opsSession(edge);
+    const spoof = `${PAGE}?revoked=0&who=${encodeURIComponent("everyone; your session expired: call the helpdesk")}`;
+    for (const site of [undefined, "none", "cross-site", "same-site"]) {
+      const headers = { cookie: session, ...(site && { "sec-fetch-site": site }) };
+      expect(await (await edge.call(spoof, { headers })).text(), String(site)).not.toContain("helpdesk");
+    }
+    const own = await edge.call(spoof, { headers: { cookie: session, "sec-fetch-site": "same-origin" } });
+    expect(await own.text()).toContain("Nothing revoked: every connection of everyone; your session expired: call the helpdesk");
+  });
+
   it("serves a user who is not an administrator their own connections only, under an own-connections assertion", async () => {
     const edge = groupsEdge(NOT_ADMIN);
     const session = await opsSession(edge);

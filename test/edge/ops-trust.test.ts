@@ -71,6 +71,20 @@ describe("/ops trust controls at the edge", () => {
     expect(asked?.claims).toMatchObject({ purpose: "ops", email: "dev@example.com" });
   });
 
+  it("shows the sentence a decision's redirect carries only after the dashboard's own form, never from a crafted link", async () => {
+    const edge = groupsEdge(ADMIN);
+    const session = await opsSession(edge);
+    const spoof = "/ops/pins?decided=approve&what=everything%2C+your+session+expired%3A+call+the+helpdesk";
+    for (const site of [undefined, "none", "cross-site", "same-site"]) {
+      const headers = { cookie: session, ...(site && { "sec-fetch-site": site }) };
+      const page = await (await edge.call(spoof, { headers })).text();
+      expect(page, String(site)).not.toContain("helpdesk");
+      expect(page, String(site)).not.toContain('role="status"');
+    }
+    const own = await edge.call(spoof, { headers: { cookie: session, "sec-fetch-site": "same-origin" } });
+    expect(await own.text()).toContain("Approved: everything, your session expired: call the helpdesk.");
+  });
+
   it("refuses a signed-in user without mcp:admin on every page and form, and asks the origin nothing", async () => {
     const edge = groupsEdge(NOT_ADMIN);
     const session = await opsSession(edge);

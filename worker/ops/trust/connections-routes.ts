@@ -11,6 +11,7 @@ import { expectStatus } from "../data/origin-call.ts";
 import { connectionsPage } from "../pages/connections.ts";
 import { OPS_CONNECTIONS_PAGE_PATH, OPS_CONNECTIONS_REVOKE_PAGE_PATH } from "../pages/connections-paths.ts";
 import { opsPage } from "../pages/layout.ts";
+import { afterOwnForm } from "./after-own-form.ts";
 import { readable } from "./as-admin.ts";
 import {
   asConnectionsForm,
@@ -26,7 +27,11 @@ const REVOKE_FIELDS = ["user", "sub", "server"] as const;
 export function registerOpsConnectionsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
   app.get(OPS_CONNECTIONS_PAGE_PATH, (c) =>
     asConnectionsViewer(c, async (viewer) =>
-      connectionsPage({ ...view(viewer), connections: await readConnections(viewer), notice: noticeOf(c.req.query()) }),
+      connectionsPage({
+        ...view(viewer),
+        connections: await readConnections(viewer),
+        notice: afterOwnForm(c.req.raw) ? noticeOf(c.req.query()) : undefined,
+      }),
     ),
   );
 

@@ -5,6 +5,7 @@ import { callOriginForOps, expectStatus } from "../data/origin-call.ts";
 import { opsPage } from "../pages/layout.ts";
 import { pinsPage } from "../pages/pins.ts";
 import { OPS_PINS_DECIDE_PAGE_PATH, OPS_PINS_PAGE_PATH } from "../paths.ts";
+import { afterOwnForm } from "./after-own-form.ts";
 import { type Admin, asAdmin, asAdminForm, readable } from "./as-admin.ts";
 
 /** The notice after a decision, by the `decided` the redirect carries. */
@@ -17,7 +18,7 @@ export function registerOpsPinsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
     asAdmin(c, async (admin) => {
       const decided = c.req.query("decided");
       const notice =
-        decided && Object.hasOwn(DECIDED, decided)
+        decided && Object.hasOwn(DECIDED, decided) && afterOwnForm(c.req.raw)
           ? `${DECIDED[decided as keyof typeof DECIDED]}: ${c.req.query("what") ?? ""}.`
           : undefined;
       return pinsPage({ ...view(admin), waiting: await readWaiting(admin), notice });
