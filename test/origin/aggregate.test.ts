@@ -240,7 +240,11 @@ describe("the aggregated endpoint", () => {
   it("cancels a listen that answers after its server was left out, so it does not hold that server's connection", async () => {
     const reports: string[] = [];
     let cancelled: unknown;
-    const late = new ReadableStream({ cancel: (reason) => void (cancelled = reason) });
+    const late = new ReadableStream({
+      cancel: (reason) => {
+        cancelled = reason;
+      },
+    });
     const aggregation = new Aggregation({
       message: { jsonrpc: "2.0", id: 1, method: "subscriptions/listen", params: {} },
       request: new Request("http://origin.test/mcp", { method: "POST" }),
