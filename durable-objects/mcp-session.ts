@@ -7,12 +7,13 @@ import {
 } from "@modelcontextprotocol/server";
 import { outcomeOfAnswer, SESSION_AUDITS_HEADER } from "../contract/answer-outcome.ts";
 import { utf8Length } from "../contract/audit-event.ts";
-import { recordAudit } from "../worker/audit/record.ts";
+import { recordAudit, redactedForHolding } from "../worker/audit/record.ts";
 import { completedAudit, type RequestAudit } from "../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../worker/env.ts";
 import { answerDirectly, type DirectAnswer, isDirectAnswer, plainRequest } from "../worker/mcp/bridge/direct-answer.ts";
 import { discoverUpstream } from "../worker/mcp/bridge/discover.ts";
 import { StorageEventStore } from "../worker/mcp/bridge/event-store.ts";
+import { HELD_AUDIT_CHECK_MS, HeldAudits } from "../worker/mcp/bridge/held-audits.ts";
 import { withIncarnationIds } from "../worker/mcp/bridge/incarnation-ids.ts";
 import { listenToOrigin } from "../worker/mcp/bridge/listen.ts";
 import { type OriginLink, originLinkOf } from "../worker/mcp/bridge/origin-exchange.ts";
@@ -64,6 +65,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
   #direct = new Map<string | number, AbortController>();
   /** Exchanges begun on the short way that the session server takes over, by request id. */
   #prefetched = new Map<string | number, { exchange: Prefetched; expiry: ReturnType<typeof setTimeout> }>();
+  /** A 2024-11-05 session's audits, kept until their answers are sent. */
+  #held = new HeldAudits(this.ctx.storage);
 
   /**
    * Serves one HTTP request of the session: a plain request's answer as data (the short way), anything else as the
@@ -164,7 +167,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
 
   /**
    * A message POSTed to a 2024-11-05 session; its answer travels on the session's stream (202 here). A request is
-   * audited here once its answer has been sent: the Worker's invocation ends with the 202. One whose answer cannot be
+   * audited here once its answer has been sent: the Worker's invocation ends with the 202. Its audit is held in
+   * storage meanwhile (HeldAudits), so that a restart of this object does not lose it. One whose answer cannot be
    * awaited (its id is in flight already) is left to the Worker, which audits it at the 202.
    */
   async postSse(message: Record<string, unknown>, caller: SessionIdentity, audit: RequestAudit): Promise<Response> {
@@ -188,7 +192,12 @@ export class McpSession extends DurableObject<EdgeEnv> {
     const answered = isRequest(message) ? sse.transport.answerTo(message.id) : undefined;
     sse.transport.receive(message as never);
     if (!answered) return new Response(null, { status: 202 });
-    const outcome = answered.then((answer) => completedAudit(audit, 202, observationOf(answer)));
+    const held = this.#held.hold(redactedForHolding(audit, this.env));
+    void this.ctx.storage.setAlarm(Date.now() + HELD_AUDIT_CHECK_MS);
+    const outcome = answered.then((answer) => {
+      this.#held.release(held);
+      return completedAudit(audit, 202, observationOf(answer));
+    });
     recordAudit(this.env, this.ctx, outcome);
     return new Response(null, { status: 202, headers: { [SESSION_AUDITS_HEADER]: "1" } });
   }
@@ -233,8 +242,21 @@ export class McpSession extends DurableObject<EdgeEnv> {
     return originLinkOf(this.env);
   }
 
-  /** The idle alarm: the session is over. */
+  /**
+   * The idle alarm: the session is over. On a 2024-11-05 session's object it looks for audits held past a restart
+   * instead: a live stream's answers are still to come (it looks again later); after a restart, each is recorded as a
+   * request that ended without an answer.
+   */
   override async alarm(): Promise<void> {
+    if (this.#sse) {
+      if (this.#held.any) void this.ctx.storage.setAlarm(Date.now() + HELD_AUDIT_CHECK_MS);
+      return;
+    }
+    const recorded: Promise<unknown>[] = [];
+    for (const audit of this.#held.takeAll()) {
+      recordAudit(this.env, { waitUntil: (sent) => recorded.push(sent) }, completedAudit(audit, 202, observationOf(undefined)));
+    }
+    await Promise.all(recorded);
     await this.end();
   }
 

@@ -79,6 +79,16 @@ export function recordAudit(
 const afterThisTurn = <T>(value: T | Promise<T>): Promise<T> =>
   new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => value);
 
+/**
+ * The facts with their arguments redacted as `recordAudit` redacts them, for facts kept in storage until they are
+ * recorded (worker/mcp/bridge/held-audits.ts): what is hidden is never stored either. Redacting twice changes nothing.
+ */
+export function redactedForHolding<T extends { arguments?: Record<string, unknown> }>(facts: T, env: EdgeEnv): T {
+  if (!facts.arguments) return facts;
+  const rules = edgeConfig(env).audit.redact;
+  return { ...facts, arguments: auditArguments(facts.arguments, withDefaultRules(rules, rules.defaults)) };
+}
+
 /** The facts with their arguments redacted and bounded (docs/audit.md, "Redaction"): what is hidden never leaves the edge. */
 function withRedactedArguments(facts: AuditFacts, rules: EdgeConfig["audit"]["redact"]): Omit<AuditEvent, "id" | "time"> {
   const { arguments: given, ...rest } = facts;

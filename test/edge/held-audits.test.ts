@@ -1,0 +1,52 @@
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { McpSession } from "../../durable-objects/mcp-session.ts";
+import type { RequestAudit } from "../../worker/audit/request-audit.ts";
+import type { EdgeEnv } from "../../worker/env.ts";
+import { HeldAudits } from "../../worker/mcp/bridge/held-audits.ts";
+import { capturedAudit } from "./audit-capture.ts";
+import { testEnv } from "./edge-env.ts";
+
+// A 2024-11-05 session's object holds each request's audit in storage until the answer is sent on the stream. Here the
+// object "restarted" with one held: its storage has the audit and the alarm, its memory nothing (no stream).
+const sessions = () => (testEnv() as EdgeEnv).MCP_SESSION ?? (env as unknown as EdgeEnv).MCP_SESSION;
+
+const CALL: RequestAudit = {
+  started: Date.now() - 5_000,
+  kind: "mcp.request",
+  userSub: "alice",
+  userEmail: "alice@example.com",
+  clientId: "client-1",
+  server: "everything",
+  method: "tools/call",
+  tool: "echo",
+  protocolVersion: "2024-11-05",
+  arguments: { message: "hello" },
+};
+
+describe("a 2024-11-05 session's held audits", () => {
+  it("are recorded by the alarm of an object that restarted before the answers, as requests without one", async () => {
+    const stub = sessions().get(sessions().idFromName(crypto.randomUUID())) as DurableObjectStub<McpSession>;
+    const audit = capturedAudit();
+    await runInDurableObject(stub, async (instance, state) => {
+      new HeldAudits(state.storage).hold(CALL);
+      new HeldAudits(state.storage).hold({ ...CALL, tool: "add" });
+      await state.storage.setAlarm(Date.now() + 60_000);
+      // The queue this test reads, in place of the object's binding.
+      const object = instance as unknown as { env: EdgeEnv };
+      object.env = { ...object.env, ...(audit.env as Partial<EdgeEnv>) };
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const recorded = audit.events.map(({ tool, outcome, httpStatus, method }) => ({ tool, outcome, httpStatus, method }));
+    expect(recorded.sort((a, b) => String(a.tool).localeCompare(String(b.tool)))).toEqual([
+      { tool: "add", outcome: "error", httpStatus: 202, method: "tools/call" },
+      { tool: "echo", outcome: "error", httpStatus: 202, method: "tools/call" },
+    ]);
+    const echo = audit.events.find((event) => event.tool === "echo");
+    expect(echo).toMatchObject({ userSub: "alice", protocolVersion: "2024-11-05", arguments: { message: "hello" } });
+    expect(echo?.latencyMs).toBeGreaterThanOrEqual(5_000);
+    await runInDurableObject(stub, (_instance, state) => {
+      expect(new HeldAudits(state.storage).any).toBe(false);
+    });
+  });
+});
