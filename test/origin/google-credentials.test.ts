@@ -41,6 +41,13 @@ beforeAll(async () => {
       env: {},
       googleCredentials: { scopes: [CALENDAR], inject: { env: "MCP_GOOGLE_TOKEN" } },
     },
+    // A 2025-era child: its sampling request mid-call is parked at the origin until the client's retry answers it.
+    "drive-legacy": {
+      ...stdioFixtureCommand("legacy"),
+      transport: "stdio",
+      env: {},
+      googleCredentials: { scopes: [DRIVE], inject: { env: "MCP_GOOGLE_TOKEN" } },
+    },
     "drive-http": {
       transport: "http",
       url: httpFixture.url,
@@ -106,8 +113,8 @@ async function headersSeen(email: string): Promise<Record<string, string>> {
   return seen?.headers ?? {};
 }
 
-async function childPid(email: string): Promise<number> {
-  const { answer } = await call(email, "drive", "counter_increment");
+async function childPid(email: string, server = "drive"): Promise<number> {
+  const { answer } = await call(email, server, "counter_increment");
   return answer.result?.structuredContent?.pid as number;
 }
 
@@ -170,6 +177,32 @@ describe("a child outliving its token", () => {
     expect(finished.answer.result).toMatchObject({ content: [{ type: "text", text: "waited" }] });
     await waitForExit(oldPid);
     expect(isRunning(oldPid)).toBe(false);
+  });
+});
+
+describe("a call parked on its user's answer when the child's token nears expiry", () => {
+  it("is answered on the child that asked; the child is renewed once nothing waits", async () => {
+    const oldPid = await childPid(ALICE, "drive-legacy");
+    const capabilities = { sampling: {} };
+    const params = { name: "test_sampling", arguments: { prompt: "hi" } };
+    const ask = async (request: Request) => {
+      const response = await serveMcp(pool, "drive-legacy", assertionOf(ALICE, "drive-legacy"), request);
+      const messages = (await messagesOf(response)) as {
+        result?: { resultType?: string; requestState?: string; inputRequests?: Record<string, unknown>; content?: unknown };
+      }[];
+      return messages.find((message) => message.result)?.result;
+    };
+    const first = await ask(modernRequest("tools/call", params, { capabilities }));
+    expect(first?.resultType, JSON.stringify(first)).toBe("input_required");
+    clockAheadMs += HOUR_MS - 4 * 60 * 1000; // the token nears expiry while the user answers
+    const [key] = Object.keys(first?.inputRequests ?? {});
+    const answer = { role: "assistant", content: { type: "text", text: "sampled by the test" }, model: "test-model" };
+    const retry = { ...params, inputResponses: { [key as string]: answer }, requestState: first?.requestState };
+    const second = await ask(modernRequest("tools/call", retry, { id: 2, capabilities }));
+    expect(JSON.stringify(second?.content)).toContain("sampled by the test");
+    const newPid = await childPid(ALICE, "drive-legacy");
+    expect(newPid).not.toBe(oldPid);
+    await waitForExit(oldPid);
   });
 });
 

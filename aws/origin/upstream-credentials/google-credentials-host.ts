@@ -20,6 +20,12 @@ const CREDENTIALS_UNAVAILABLE = -32000;
  */
 const CHILD_TOKEN_MIN_MS = 30 * 60 * 1000;
 
+/**
+ * A child whose token nears expiry is still kept while a call of its user is parked in it (waiting for the user's
+ * answer), as long as the token has this long to live: enough for the retry's call to finish with it.
+ */
+const PARKED_CALL_MIN_MS = 60 * 1000;
+
 export interface GoogleCredentialsHostParts {
   credentials: NonNullable<UpstreamServer["googleCredentials"]>;
   caller: Caller;
@@ -62,6 +68,7 @@ export async function googleCredentialsHost(parts: GoogleCredentialsHostParts): 
       return { host: await parts.connect({ env: { [inject.env]: token } }), expiresAt };
     },
     needsRenewal: (expiresAt) => expiresAt - tokens.now() <= RENEW_EARLY_MS,
+    stillValid: (expiresAt) => expiresAt - tokens.now() > PARKED_CALL_MIN_MS,
     refused: (error) => ({ code: CREDENTIALS_UNAVAILABLE, message: (error as Error).message }),
   });
 }

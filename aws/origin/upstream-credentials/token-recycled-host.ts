@@ -16,14 +16,17 @@ export interface RecycledHostParts {
   start: () => Promise<Generation>;
   /** Whether a child started with a credential expiring then must give way to a new one before the next request. */
   needsRenewal: (expiresAt: number) => boolean;
+  /** Whether that credential is still good for a call's retry: a child holding a parked call is kept while it is. */
+  stillValid: (expiresAt: number) => boolean;
   /** The JSON-RPC error a request gets when no new child could be started (the message says what to fix). */
   refused: (error: unknown) => { code: number; message: string };
 }
 
 /**
  * A user's stdio upstream whose credential was handed to the child at spawn (its environment cannot change later).
- * When the credential nears expiry, the next request starts a new child with a fresh one and goes there; the old
- * child finishes the requests it is serving (a `subscriptions/listen` stream included) and is then stopped.
+ * When the credential nears expiry, the next request starts a new child with a fresh one and goes there (unless a call
+ * parked on its user's answer waits in the old child: then once it is answered); the old child finishes the requests
+ * it is serving (a `subscriptions/listen` stream included) and is then stopped.
  */
 export async function tokenRecycledHost(parts: RecycledHostParts): Promise<UpstreamHost> {
   const open = new Set<Running>();
@@ -48,6 +51,9 @@ export async function tokenRecycledHost(parts: RecycledHostParts): Promise<Upstr
   let replacing: Promise<Running> | undefined;
   const fresh = (): Promise<Running> => {
     if (!parts.needsRenewal(current.expiresAt)) return Promise.resolve(current);
+    // A call parked on its user's answer (an input_required round) lives in this child: its retry must find it here.
+    // The child is renewed once nothing is parked, or when its credential is about to lapse anyway.
+    if (current.host.awaitingClient() && parts.stillValid(current.expiresAt)) return Promise.resolve(current);
     replacing ??= start()
       .then((next) => {
         const old = current;
