@@ -540,7 +540,7 @@ const OriginFields = z.strictObject({
           everySeconds: z.number().int().min(1).max(86_400).default(300),
           /** `kms`: an asymmetric AWS KMS key (ECDSA_SHA_256) signs, for production. `local`: a P-256 key of the origin's own. */
           signer: z.enum(["local", "kms"]).default("local"),
-          /** With `kms`: the key's id, ARN or alias (`alias/mcp-audit-checkpoints`); its spec must be ECC_NIST_P256, usage SIGN_VERIFY. */
+          /** With `kms`: the key's id, ARN or alias (`alias/mcp-edge-proxy-audit-checkpoints`, as the CDK app names it); its spec must be ECC_NIST_P256, usage SIGN_VERIFY. */
           kmsKeyId: z.string().min(1).optional(),
           /** With `kms`: the key's region. Unset: AWS_REGION or AWS_DEFAULT_REGION. */
           kmsRegion: AwsRegion.optional(),

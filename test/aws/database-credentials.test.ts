@@ -60,6 +60,8 @@ describe("database credentials by reference (ECS secrets from the RDS secret's J
     expect(environment.PGSSLMODE).toBe("verify-full");
     expect(JSON.stringify(environment.PGHOST)).toMatch(/DatabaseInstance\w*EndpointAddress/);
     expect(JSON.stringify(environment.PGPORT)).toMatch(/DatabaseInstance\w*EndpointPort/);
+    expect(JSON.stringify(environment.AUDIT_CHECKPOINT_KMS_KEY_ID)).toMatch(/KeysAuditCheckpointKey\w*Arn/);
+    expect(JSON.stringify(environment.UPSTREAM_VAULT_KMS_KEY_ID)).toMatch(/KeysUpstreamVaultKey\w*Arn/);
 
     // What ECS resolves at task start: references become values, secret fields come from the secret's JSON.
     const rdsSecret = {
@@ -76,6 +78,9 @@ describe("database credentials by reference (ECS secrets from the RDS secret's J
       PGSSLMODE: "disable",
       PGUSER: rdsSecret[secretField("PGUSER") as keyof typeof rdsSecret],
       PGPASSWORD: rdsSecret[secretField("PGPASSWORD") as keyof typeof rdsSecret],
+      // The data stack's KMS keys, by ARN.
+      AUDIT_CHECKPOINT_KMS_KEY_ID: "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+      UPSTREAM_VAULT_KMS_KEY_ID: "arn:aws:kms:eu-west-1:111111111111:key/5678abcd-12ab-34cd-56ef-1234567890ab",
       REQUEST_STATE_KEY: randomBytes(32).toString("base64url"),
       UPSTREAM_IDENTITY_SIGNING_KEY: await generateEdgeSigningKey(),
     };

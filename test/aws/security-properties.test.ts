@@ -137,7 +137,7 @@ describe("AWS tier security properties (aws-cdk-lib/assertions on the example co
     expect(statements).toBeGreaterThan(5);
   });
 
-  it("lets the task role read exactly the upstream credentials, and no managed policy anywhere", () => {
+  it("lets the task role read exactly the upstream credentials and use its KMS keys, and no managed policy anywhere", () => {
     const upstream = resourcesOf(synth.dataTemplate, "AWS::SecretsManager::Secret").filter(([, secret]) =>
       String(secret.Name).includes("/upstream/"),
     );
@@ -148,7 +148,12 @@ describe("AWS tier security properties (aws-cdk-lib/assertions on the example co
     expect(taskRolePolicy, "the task role's policy").toBeDefined();
     const statements = ((taskRolePolicy as [string, Record<string, unknown>])[1].PolicyDocument as { Statement: Statement[] })
       .Statement;
+    // The KMS actions are the origin's own uses of its two keys (origin-keys.test.ts has their resources and conditions).
     expect(statements.flatMap((statement) => [statement.Action].flat()).sort()).toEqual([
+      "kms:Decrypt",
+      "kms:GenerateDataKey",
+      "kms:GetPublicKey",
+      "kms:Sign",
       "secretsmanager:DescribeSecret",
       "secretsmanager:GetSecretValue",
     ]);

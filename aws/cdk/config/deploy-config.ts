@@ -49,6 +49,17 @@ const Database = z
   })
   .prefault({});
 
+/**
+ * An existing KMS key, named by its ARN: not an alias, because the task role's IAM policy must name the key itself
+ * (KMS authorizes a call against the key's ARN, whatever name the caller used).
+ */
+const KmsKeyArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/,
+    "expected a KMS key ARN such as arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab (the key's ARN, not an alias or a bare key id)",
+  );
+
 const Origin = z.strictObject({
   /** The origin's host name: the edge's ORIGIN_URL is https://<hostname>. Its DNS record points at the load balancer. */
   hostname: z
@@ -82,6 +93,20 @@ const Origin = z.strictObject({
    * unless given). The task role is the AWS identity the workload identity pool trusts.
    */
   google: OriginConfig.shape.google,
+  /**
+   * An existing asymmetric KMS key (key spec ECC_NIST_P256, usage SIGN_VERIFY) that signs the audit trail's
+   * checkpoints (docs/audit.md), instead of the one the data stack creates (`alias/<name>-audit-checkpoints`). The task
+   * role gets kms:Sign and kms:GetPublicKey on it; its key policy must let IAM policies of this account grant that.
+   * The origin checks its spec when it first signs (a failed checkpoint in its log names a wrong one).
+   */
+  auditCheckpointKeyArn: KmsKeyArn.optional(),
+  /**
+   * An existing symmetric KMS key (SYMMETRIC_DEFAULT) that wraps the data keys of the vault of users' upstream OAuth
+   * tokens (docs/upstream-credentials.md), instead of the one the data stack creates (`alias/<name>-upstream-vault`).
+   * The task role gets kms:GenerateDataKey and kms:Decrypt on it, for the vault's encryption context only. Changing it
+   * on a running deployment makes every stored token unreadable: users consent again.
+   */
+  upstreamVaultKeyArn: KmsKeyArn.optional(),
   /** Names of upstream credentials to create in Secrets Manager (`<name>/upstream/<secret>`); the task role may read exactly these. */
   upstreamSecrets: z.array(ServerName).default([]),
   /** Fargate size of one task: vCPU units (1024 = 1 vCPU) and memory in MiB; stdio children share them. */
@@ -190,6 +215,16 @@ export const DeployConfig = z
     path: ["origin", "route53Zone", "zoneName"],
     message: "expected the zone that holds origin.hostname",
   })
+  .refine(
+    (config) =>
+      config.origin.auditCheckpointKeyArn === undefined ||
+      config.origin.auditCheckpointKeyArn !== config.origin.upstreamVaultKeyArn,
+    {
+      path: ["origin", "upstreamVaultKeyArn"],
+      message:
+        "expected a key other than auditCheckpointKeyArn: checkpoints need an asymmetric signing key (ECC_NIST_P256), the vault a symmetric one (SYMMETRIC_DEFAULT)",
+    },
+  )
   .refine(
     (config) => {
       const { accountId, auditQueueId, deadLetterQueueId } = config.cloudflare;

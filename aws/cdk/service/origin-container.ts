@@ -4,6 +4,7 @@ import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { SECRET_ID_PREFIX_VARIABLE } from "../../origin/secrets/aws/secrets-manager-provider.ts";
 import type { DeployConfig } from "../config/deploy-config.ts";
 import { DATABASE_NAME } from "../data/database.ts";
+import type { OriginKey } from "../data/origin-keys.ts";
 
 /** The port the origin listens on inside its task; only the ALB's security group may reach it. */
 export const ORIGIN_PORT = 8788;
@@ -17,6 +18,8 @@ export interface OriginSettingsInput {
   /** The edge's shared HMAC key, when it signs with one (`edgeKey: "shared"`). */
   edgeSharedKey?: secretsmanager.ISecret;
   upstreamSecretPrefix: string;
+  /** The KMS keys that sign the audit checkpoints and wrap the upstream token vault's data keys. */
+  keys: { auditCheckpoints: OriginKey; upstreamVault: OriginKey };
 }
 
 /**
@@ -47,6 +50,7 @@ export function originSettings(input: OriginSettingsInput): {
       PGSSLMODE: "verify-full",
       // Where the Secrets Manager provider finds upstream credentials by name.
       [SECRET_ID_PREFIX_VARIABLE]: input.upstreamSecretPrefix,
+      ...keySettings(input.keys),
       ...(config.origin.metricsPort !== undefined && { METRICS_PORT: String(config.origin.metricsPort) }),
       ...(config.origin.policy && { MCP_POLICY: JSON.stringify(config.origin.policy) }),
       ...googleSettings(config),
@@ -58,6 +62,20 @@ export function originSettings(input: OriginSettingsInput): {
       UPSTREAM_IDENTITY_SIGNING_KEY: ecs.Secret.fromSecretsManager(input.upstreamIdentitySigningKey),
       ...(input.edgeSharedKey && { EDGE_ASSERTION_SHARED_KEYS: ecs.Secret.fromSecretsManager(input.edgeSharedKey) }),
     },
+  };
+}
+
+/**
+ * The origin's KMS keys (names from contract/config/env-names.ts): checkpoints signed by KMS (`audit.checkpoints`),
+ * and the vault's data keys wrapped by KMS (`upstreamVault`), every task with the same keys. Key ARNs are not secrets.
+ */
+function keySettings(keys: OriginSettingsInput["keys"]): Record<string, string> {
+  return {
+    AUDIT_CHECKPOINT_SIGNER: "kms",
+    AUDIT_CHECKPOINT_KMS_KEY_ID: keys.auditCheckpoints.keyArn,
+    AUDIT_CHECKPOINT_KMS_REGION: keys.auditCheckpoints.region,
+    UPSTREAM_VAULT_KMS_KEY_ID: keys.upstreamVault.keyArn,
+    UPSTREAM_VAULT_KMS_REGION: keys.upstreamVault.region,
   };
 }
 

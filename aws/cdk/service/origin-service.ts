@@ -7,6 +7,8 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import type { DeployConfig } from "../config/deploy-config.ts";
+import type { OriginKey } from "../data/origin-keys.ts";
+import { grantOriginKeys } from "./key-permissions.ts";
 import type { LoadBalancer } from "./load-balancer.ts";
 import { STICKINESS_COOKIE, STICKINESS_DURATION } from "./load-balancer.ts";
 import { ORIGIN_PORT } from "./origin-container.ts";
@@ -22,6 +24,8 @@ export interface OriginServiceProps {
   settings: { environment: Record<string, string>; secrets: Record<string, ecs.Secret> };
   /** The upstream credentials the origin reads at run time: the task role may read these and nothing else. */
   upstreamSecrets: secretsmanager.ISecret[];
+  /** The KMS keys of audit checkpoints and of the upstream token vault: the task role may use these as the origin does. */
+  keys: { auditCheckpoints: OriginKey; upstreamVault: OriginKey };
 }
 
 /**
@@ -51,13 +55,15 @@ export class OriginService extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
-    // The identity the origin's code runs as: upstream credentials, and the AWS side of Google Workload Identity
-    // Federation (Google's pool trusts this role's sessions; GetCallerIdentity needs no permission).
+    // The identity the origin's code runs as: upstream credentials, its KMS keys, and the AWS side of Google Workload
+    // Identity Federation (Google's pool trusts this role's sessions; GetCallerIdentity needs no permission).
     this.taskRole = new iam.Role(this, "TaskRole", {
       assumedBy: new iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-      description: "MCP origin tasks: read the upstream credentials; the role Google's workload identity pool trusts",
+      description:
+        "MCP origin tasks: read the upstream credentials, sign audit checkpoints, seal upstream tokens; the role Google's workload identity pool trusts",
     });
     for (const secret of props.upstreamSecrets) secret.grantRead(this.taskRole);
+    grantOriginKeys(this.taskRole, props.keys);
 
     const task = new ecs.FargateTaskDefinition(this, "Task", {
       cpu: config.origin.cpu,

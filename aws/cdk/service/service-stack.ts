@@ -52,8 +52,10 @@ export class ServiceStack extends Stack {
         upstreamIdentitySigningKey: data.secrets.upstreamIdentitySigningKey,
         edgeSharedKey: data.secrets.edgeSharedKey,
         upstreamSecretPrefix: data.secrets.upstreamPrefix,
+        keys: data.keys,
       }),
       upstreamSecrets: [...data.secrets.upstream.values()],
+      keys: data.keys,
     });
     // Created in this stack (remote rule), so the data stack never refers to the service stack's security group.
     for (const databaseGroup of data.database.instance.connections.securityGroups) {

@@ -36,9 +36,12 @@ export interface ConnectionSummary {
 
 type SealedRow = { wrapped_key: Buffer; sealed: Buffer };
 
+/** The `purpose` of every vault encryption context: the deployment's key grant requires it (aws/cdk/service/key-permissions.ts). */
+export const VAULT_CONTEXT_PURPOSE = "upstream-token";
+
 /** The row's identity, bound into its encryption: a sealed row copied under another user or server does not open. */
 const contextOf = (owner: Pick<TokenOwner, "sub" | "server">) => ({
-  purpose: "upstream-token",
+  purpose: VAULT_CONTEXT_PURPOSE,
   sub: owner.sub,
   server: owner.server,
 });

@@ -11,3 +11,5 @@ export interface CheckpointSigner {
 
 /** The algorithm of every checkpoint signature, in KMS's words. */
 export const CHECKPOINT_SIGNING_ALGORITHM = "ECDSA_SHA_256";
+/** What KMS is given to sign: the payload itself, which KMS hashes (not a digest made here). */
+export const CHECKPOINT_MESSAGE_TYPE = "RAW";

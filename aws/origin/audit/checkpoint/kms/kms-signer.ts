@@ -1,5 +1,5 @@
 import { GetPublicKeyCommand, type KMSClient, SignCommand } from "@aws-sdk/client-kms";
-import { CHECKPOINT_SIGNING_ALGORITHM, type CheckpointSigner } from "../signer.ts";
+import { CHECKPOINT_MESSAGE_TYPE, CHECKPOINT_SIGNING_ALGORITHM, type CheckpointSigner } from "../signer.ts";
 
 /**
  * Checkpoints signed by an asymmetric AWS KMS key (key spec ECC_NIST_P256, usage SIGN_VERIFY): the private key never
@@ -29,7 +29,12 @@ export function kmsCheckpointSigner(client: KMSClient, keyId: string): Checkpoin
     async sign(payload) {
       const { keyId: arn } = await describeOnce();
       const signed = await client.send(
-        new SignCommand({ KeyId: arn, Message: payload, MessageType: "RAW", SigningAlgorithm: CHECKPOINT_SIGNING_ALGORITHM }),
+        new SignCommand({
+          KeyId: arn,
+          Message: payload,
+          MessageType: CHECKPOINT_MESSAGE_TYPE,
+          SigningAlgorithm: CHECKPOINT_SIGNING_ALGORITHM,
+        }),
       );
       if (!signed.Signature) throw new Error(`KMS returned no signature for key ${arn}`);
       return Buffer.from(signed.Signature);
