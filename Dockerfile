@@ -22,8 +22,15 @@ COPY --from=dependencies /app/node_modules ./node_modules
 COPY package.json ./
 COPY contract ./contract
 COPY aws/origin ./aws/origin
-# The unprivileged user of the official image; stdio children (npx …) get its home directory for their caches.
-USER node
+# The origin runs as root, and each stdio child as an unprivileged user of its own (stdio.childUids, 20000 and up,
+# no capabilities, no new privileges, a fresh home directory): a child, whatever code it runs, then cannot read the
+# origin's environment or memory (the database password, the signing keys ECS puts there) nor another user's child.
+# Run as a non-root user instead and every child could (`/proc/<pid>/environ` of the same user); the origin refuses to
+# start with child users it cannot switch to. Install stdio servers here (npm install -g …) for fast starts: `npx -y`
+# downloads into each child's fresh home.
+ENV STDIO_CHILD_UID_FIRST=20000 \
+    STDIO_CHILD_UID_COUNT=10000
+USER root
 EXPOSE 8788
 # Liveness for `docker run`; on ECS the task definition carries the same check, and the ALB checks /readyz.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

@@ -43,21 +43,27 @@ app.post(TOKEN_PATH, (c) => handleTokenRequest(c.req.raw, c.env, c.executionCtx 
 app.post(REGISTER_PATH, (c) => handleRegistration(c.req.raw, c.env, c.executionCtx as ExecutionContext));
 
 // The protected resource: its metadata, its 401 challenge, and MCP itself once the token checks out.
-const mcpResource = async (c: { req: { raw: Request; url: string }; env: EdgeEnv; executionCtx: unknown }) => {
+type ResourceContext = { req: { raw: Request; url: string }; env: EdgeEnv; executionCtx: unknown };
+const mcpResource = async (c: ResourceContext, limitRefusalsByAddress = false) => {
   const started = Date.now();
   const ctx = c.executionCtx as ExecutionContext;
   const resourceServer = resourceServerFor(edgeOAuth(edgeConfig(c.env)), new URL(c.req.url).pathname);
   const response = await resourceServer.fetch(c.req.raw, c.env, ctx);
+  // Per client address only requests without a valid token count (colleagues behind one NAT share an address; a
+  // signed-in user and each of their clients have limits of their own): a flood of bad tokens is cut before each
+  // refusal is audited.
+  const ip = c.req.raw.headers.get("cf-connecting-ip");
+  if (limitRefusalsByAddress && response.status === 401 && ip) {
+    const limited = await mcpRateLimited(c.env, ctx, { ip });
+    if (limited) return limited;
+  }
   auditRefusedToken(c.req.raw, response, c.env, ctx, started);
   return forBrowsers(response);
 };
 // A browser page of another site never reaches MCP (DNS rebinding, cross-site requests): 403 before any token check.
-const mcpEndpoint = async (c: Parameters<typeof mcpResource>[0]) => {
-  const ip = c.req.raw.headers.get("cf-connecting-ip");
-  const limited = ip ? await mcpRateLimited(c.env, c.executionCtx as ExecutionContext, { ip }) : null;
-  if (limited) return limited;
+const mcpEndpoint = async (c: ResourceContext) => {
   const refused = refuseForeignOrigin(c.req.raw, edgeConfig(c.env));
-  if (!refused) return mcpResource(c);
+  if (!refused) return mcpResource(c, true);
   auditRefusedToken(c.req.raw, refused, c.env, c.executionCtx as ExecutionContext, Date.now());
   return refused;
 };
@@ -69,7 +75,7 @@ app.on(["GET", "OPTIONS"], "/.well-known/oauth-protected-resource", (c) => {
   const pathAware = new Request(`${config.publicUrl}/.well-known/oauth-protected-resource/mcp`, c.req.raw);
   return edgeOAuth(config).mcpResourceServer.fetch(pathAware, c.env, c.executionCtx as ExecutionContext);
 });
-app.on(["GET", "OPTIONS"], "/.well-known/oauth-protected-resource/*", mcpResource);
+app.on(["GET", "OPTIONS"], "/.well-known/oauth-protected-resource/*", (c) => mcpResource(c));
 
 // Upstream OAuth: the origin's Client ID Metadata Document, and the browser's return from an upstream's consent.
 registerUpstreamAuthRoutes(app);

@@ -13,6 +13,7 @@ import { createAuditStore } from "./audit/store.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool } from "./db/pool.ts";
 import { GuardrailChain, guardrailProblems } from "./guardrails/chain.ts";
+import { childUsersFromConfig } from "./hosting/child-users.ts";
 import { createHostPool } from "./hosting/host-pool.ts";
 import { relayOptions } from "./hosting/relay-options.ts";
 import type { AwsCredentialSource } from "./identity/google/aws-credentials.ts";
@@ -94,6 +95,7 @@ export async function startOrigin(
       callLimits: new CallLimits(claimNonce),
       upstreamOAuth,
       googleTokens: config.google && googleUserTokens(config.google, options.awsCredentials),
+      childUsers: childUsersFromConfig(config.stdio.childUids),
     },
     children: metrics.children,
     circuits: metrics.circuits,

@@ -61,6 +61,8 @@ export const ORIGIN_ENV_NAMES = {
   AGGREGATE_UPSTREAM_TIMEOUT_SECONDS: ["aggregate.upstreamTimeoutSeconds", "number"],
   STDIO_IDLE_TIMEOUT_SECONDS: ["stdio.idleTimeoutSeconds", "number"],
   STDIO_MAX_PROCESSES: ["stdio.maxProcesses", "number"],
+  STDIO_CHILD_UID_FIRST: ["stdio.childUids.first", "number"],
+  STDIO_CHILD_UID_COUNT: ["stdio.childUids.count", "number"],
   REQUEST_STATE_KEY: ["requestStateKey", "string"],
   RELAY_REQUEST_TIMEOUT_SECONDS: ["relay.requestTimeoutSeconds", "number"],
   RELAY_INPUT_WAIT_SECONDS: ["relay.inputWaitSeconds", "number"],

@@ -477,6 +477,25 @@ const OriginFields = z.strictObject({
        * recently used idle one is stopped to make room; only when every one is busy is the next spawn refused (503).
        */
       maxProcesses: z.number().int().min(1).default(100),
+      /**
+       * Runs each stdio child as a Unix user of its own, taken from `first` … `first + count - 1` while it runs (its
+       * group the same number, no other groups, no capabilities, no new privileges, a fresh home directory). A child
+       * then cannot read the origin's environment or memory (its secrets: the database password, signing keys) nor
+       * another child's (another user's Google token), which it can when all run as the origin's user. Needs the
+       * origin to run as root (the Dockerfile's image does) and `setpriv` (util-linux). Unset: children run as the
+       * origin's own user, for `npm start` on a laptop. Give as many as children can run at once: `maxProcesses`,
+       * twice that for servers with `googleCredentials` (a child and its replacement overlap).
+       */
+      childUids: z
+        .strictObject({
+          first: z.number().int().min(1000).max(2_000_000_000),
+          count: z.number().int().min(1).max(1_000_000),
+        })
+        .optional(),
+    })
+    .refine((stdio) => !stdio.childUids || stdio.childUids.count >= stdio.maxProcesses, {
+      path: ["childUids", "count"],
+      message: "expected at least stdio.maxProcesses child users (one per child that may run at once)",
     })
     .prefault({}),
   /**

@@ -128,7 +128,7 @@ describe("configuration", () => {
       }),
     );
     expect(problems).toContain(
-      "stdio.idleTimeoutSecs (from f.json): unknown key; expected one of: idleTimeoutSeconds, maxProcesses",
+      "stdio.idleTimeoutSecs (from f.json): unknown key; expected one of: idleTimeoutSeconds, maxProcesses, childUids",
     );
     // Inside a server entry (one of several shapes) the key is named without a list.
     expect(problems).toContain("servers.docs.arg (from f.json): unknown key");

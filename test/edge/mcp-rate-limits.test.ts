@@ -6,7 +6,7 @@ import { capturedAudit } from "./audit-capture.ts";
 import { callEdge } from "./edge-env.ts";
 import { registerClient, signedInTokens } from "./sign-in.ts";
 
-// MCP calls are limited per client IP (before the token is looked at), per OAuth client of a user and per user, with the Workers
+// MCP calls are limited per client address (requests whose token is refused), per OAuth client of a user and per user, with the Workers
 // rate-limiting bindings of wrangler.toml. Here the bindings' verdicts are stood in for: the binding itself is the
 // platform's; what is tested is what the edge does with a refusal.
 
@@ -101,12 +101,33 @@ describe("rate limits of MCP calls", () => {
     expect(audit.events[0]).not.toHaveProperty("clientId");
   });
 
-  it("cuts a flood of bad tokens from one address before any token check, so it cannot flood the audit", async () => {
+  it("cuts a flood of bad tokens from one address before their refusals are audited", async () => {
+    const audit = capturedAudit();
     const response = await call(
       { authorization: "Bearer not-a-token", "cf-connecting-ip": "203.0.113.7" },
-      { RATE_LIMIT_IP: refusing, RATE_LIMIT_USER: allowing },
+      { RATE_LIMIT_IP: refusing, RATE_LIMIT_USER: allowing, ...audit.env },
     );
     expect(response.status).toBe(429);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(audit.events.filter((event) => event.kind === "auth.denied")).toEqual([]);
+  });
+
+  it("never counts a valid token against its address: colleagues behind one NAT keep their own budgets", async () => {
+    const keys: string[] = [];
+    const response = await call(
+      { authorization: `Bearer ${accessToken}`, "cf-connecting-ip": "203.0.113.8" },
+      { RATE_LIMIT_IP: recording(keys, false), RATE_LIMIT_USER: allowing, RATE_LIMIT_CLIENT: allowing },
+    );
+    expect(response.status).toBe(503); // reached the relay; the origin is down in these tests
+    expect(keys).toEqual([]);
+  });
+
+  it("counts an IPv6 address by its /64", async () => {
+    const keys: string[] = [];
+    for (const ip of ["2001:db8:0:12:1::5", "2001:0db8:0000:0012:ffff:ffff:ffff:ffff", "2001:db8::1"]) {
+      await call({ authorization: "Bearer not-a-token", "cf-connecting-ip": ip }, { RATE_LIMIT_IP: recording(keys, true) });
+    }
+    expect(keys).toEqual(["ip:2001:db8:0:12::/64", "ip:2001:db8:0:12::/64", "ip:2001:db8:0:0::/64"]);
   });
 
   it("audits refusals as one mcp.rate_limited event per minute with their count", async () => {

@@ -46,6 +46,8 @@ beforeAll(async () => {
     return fixture.url;
   };
   const modernUrl = await verifying("dual");
+  const plain = await launchHttpFixture("dual");
+  fixtures.push(plain);
   const legacyUrl = await verifying("legacy");
   const ssePort = await freePort();
   sseServer = startEverythingSse(ssePort);
@@ -67,6 +69,7 @@ beforeAll(async () => {
       headers: {},
     },
     sse: { transport: "http", url: `http://127.0.0.1:${ssePort}/sse`, protocol: "sse", identity: "headers", headers: {} },
+    "header-mode": { transport: "http", url: plain.url, protocol: "streamable-http", identity: "headers", headers: {} },
   };
   await waitForPort(ssePort);
   pool = createHostPool({ servers, idleTimeoutMs: 60_000, maxProcesses: 10, host: testHostOptions, log: () => {} });
@@ -81,8 +84,8 @@ afterAll(async () => {
 
 type Message = { result?: Record<string, unknown>; error?: { code: number; message: string } };
 
-async function callTool(server: string, name: string, args: Record<string, unknown> = {}) {
-  const caller = { ...ALICE, server };
+async function callTool(server: string, name: string, args: Record<string, unknown> = {}, who = ALICE) {
+  const caller = { ...who, server };
   const { host } = await pool.acquire(server, caller);
   const request = modernRequest("tools/call", { name, arguments: args });
   request.headers.set("authorization", `Bearer ${CLIENT_TOKEN}`); // what a careless relay would pass on
@@ -111,6 +114,17 @@ describe("HTTP upstreams in the VPC", () => {
       });
     },
   );
+
+  it("sends identity headers a group name cannot forge: each group percent-encoded, then joined by commas", async () => {
+    // A group someone could name themselves ("eng,admins") must not read as membership of "admins".
+    const who = { ...ALICE, sub: "gus", email: "gus@example.com", groups: ["eng,admins", "ops team", "ünï"] };
+    const { answer } = await callTool("header-mode", "whoami", {}, who);
+    const seen = (answer.result?.structuredContent as { headers?: Record<string, string> } | undefined)?.headers ?? {};
+    expect(seen["x-forwarded-groups"]).toBe("eng%2Cadmins,ops%20team,%C3%BCn%C3%AF");
+    expect(seen["x-forwarded-groups"]?.split(",").map(decodeURIComponent)).toEqual(who.groups);
+    expect(seen["x-forwarded-user"]).toBe("gus");
+    expect(seen.authorization).toBeUndefined();
+  });
 
   it("reaches a 2024-11-05 HTTP+SSE upstream", async () => {
     const { host, answer } = await callTool("sse", "echo", { message: "over the old transport" });

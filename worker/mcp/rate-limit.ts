@@ -6,15 +6,16 @@ import { JSON_RPC } from "./json-rpc-error.ts";
 const PERIOD_SECONDS = 60;
 
 /**
- * Who is counted: a client IP (before the token is looked at: a flood of bad tokens is cut here), a signed-in user,
- * or one OAuth client of a user (a runaway agent is stopped before it spends its user's whole budget, so the user's
- * other clients keep working).
+ * Who is counted: a client address, for requests whose token is refused (a flood of bad tokens is cut before each
+ * refusal is audited; valid tokens never spend it, so colleagues behind one NAT are not limited together), a
+ * signed-in user, or one OAuth client of a user (a runaway agent is stopped before it spends its user's whole budget,
+ * so the user's other clients keep working).
  */
 export type RateSubject = { ip: string } | { user: RateLimitedCaller };
 
 /** Each kind of subject: its binding (limits in wrangler.toml), its counter's key, and how a refusal names it. */
 const SUBJECTS = {
-  ip: { binding: "RATE_LIMIT_IP", key: (ip: string) => `ip:${ip}`, who: "this address" },
+  ip: { binding: "RATE_LIMIT_IP", key: (ip: string) => `ip:${addressKey(ip)}`, who: "this address" },
   user: { binding: "RATE_LIMIT_USER", key: (caller: RateLimitedCaller) => `user:${caller.userSub}`, who: "this user" },
   client: {
     binding: "RATE_LIMIT_CLIENT",
@@ -63,4 +64,21 @@ async function refusedBy(
     { jsonrpc: "2.0", id: null, error: { code: JSON_RPC.upstreamUnavailable, message } },
     { status: 429, headers: { "retry-after": String(PERIOD_SECONDS) } },
   );
+}
+
+/**
+ * What an address is counted as: an IPv4 address itself; an IPv6 address by its /64, the prefix one subscriber or
+ * host holds whole (counting single addresses would let it take a new one for every request).
+ */
+export function addressKey(ip: string): string {
+  if (!ip.includes(":")) return ip;
+  const [head = "", tail] = ip.toLowerCase().split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups =
+    tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => group.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
 }

@@ -14,6 +14,7 @@ import { upstreamTokenFetch } from "../upstream-auth/token-fetch.ts";
 import type { UpstreamOAuth } from "../upstream-auth/upstream-oauth.ts";
 import { googleCredentialsHost, type InjectedCredentials } from "../upstream-credentials/google-credentials-host.ts";
 import type { GoogleUserTokens } from "../upstream-credentials/google-user-tokens.ts";
+import type { ChildUsers } from "./child-users.ts";
 import type { UpstreamHealth } from "./circuit-breaker.ts";
 import { ExchangeRegistry } from "./exchange-registry.ts";
 import { forwardingServer, type InflightRequest, type UpstreamLink } from "./forwarding-server.ts";
@@ -71,6 +72,8 @@ export interface HostOptions {
   log: (line: string) => void;
   /** Told of a stdio child's spawn and exit. */
   children?: ChildObserver;
+  /** Unix users to run stdio children as (`stdio.childUids`; absent: the origin's own user). */
+  childUsers?: ChildUsers;
   /** Told whether each request reached the upstream (its circuit breaker; absent: nobody counts). */
   health?: UpstreamHealth;
   /** Pinned definitions (absent: nothing is pinned). */
@@ -122,14 +125,21 @@ async function connectHost(
   // configuration refuses one).
   let latestCaller = firstCaller;
   const credentials = credentialsOf(spec, options, injected, () => latestCaller);
-  const opened = openTransport(spec, credentials, options.log, options.children);
+  const user = spec.transport === "stdio" ? await options.childUsers?.take() : undefined;
+  let userGiven = false;
+  const giveUser = async () => {
+    if (!user || userGiven) return;
+    userGiven = true;
+    await options.childUsers?.give(user);
+  };
+  const opened = openTransport(spec, credentials, options.log, options.children, user);
   const { transport } = opened;
   const inflight = new Set<InflightRequest>();
   const exchanges = new ExchangeRegistry(options.inputWaitMs);
   const progress = new ProgressRoutes();
   let events: UpstreamEvents | undefined;
   let lists: UpstreamLists | undefined;
-  const client: Client = await connectUpstream(transport, firstCaller.era, {
+  const connecting = connectUpstream(transport, firstCaller.era, {
     ask: (method, params) => {
       if (options.shared) return Promise.reject(new Error(`a shared upstream (sharing: "shared") cannot send ${method}`));
       const exchange = exchanges.current();
@@ -146,6 +156,11 @@ async function connectHost(
       events?.fromUpstream(method, params);
     },
   });
+  // A child that never connected gives its Unix user back at once; one that did, when its connection closes.
+  const client: Client = await connecting.catch(async (error: unknown) => {
+    await giveUser();
+    throw error;
+  });
   events = new UpstreamEvents(client, options.log);
   lists = upstreamLists(client);
 
@@ -157,6 +172,7 @@ async function connectHost(
   // Set once the handler exists: streams still open when the upstream goes (a client's listen) must end with it.
   let endStreams = () => {};
   client.onclose = () => {
+    void giveUser();
     exchanges.closeAll("the upstream server's connection closed");
     pins.unsubscribe();
     endStreams();

@@ -4,6 +4,7 @@ import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotoc
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
 import type { UpstreamIdentity, UpstreamUser } from "../identity/upstream-identity.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
+import { asChildUser, type ChildUser } from "./child-users.ts";
 
 export interface OpenedTransport {
   transport: Transport;
@@ -34,7 +35,8 @@ type HttpSpec = Extract<UpstreamServer, { transport: "http" }>;
 
 /**
  * The transport to one user's upstream. A stdio child gets the SDK's minimal safe environment (PATH, HOME, …)
- * plus the server's own `env`: never the origin's secrets. An HTTP server gets the user's identity in the form
+ * plus the server's own `env`: never the origin's secrets; with a `user` (stdio.childUids) it runs as that Unix user,
+ * in its home directory, and cannot read the origin's environment either. An HTTP server gets the user's identity in the form
  * it is configured for, on every request, and never the MCP client's token.
  */
 export function openTransport(
@@ -42,6 +44,7 @@ export function openTransport(
   credentials: UpstreamCredentials,
   log: (line: string) => void,
   children?: ChildObserver,
+  user?: ChildUser,
 ): OpenedTransport {
   if (spec.transport === "http") {
     const fetchAs = identityFetch(spec, credentials);
@@ -52,11 +55,11 @@ export function openTransport(
         : new StreamableHTTPClientTransport(url, { fetch: fetchAs });
     return { transport };
   }
+  const command = user ? asChildUser(user, spec.command, spec.args) : { command: spec.command, args: spec.args };
   const transport = new StdioClientTransport({
-    command: spec.command,
-    args: spec.args,
-    env: { ...getDefaultEnvironment(), ...spec.env, ...credentials.env },
-    cwd: spec.cwd,
+    ...command,
+    env: { ...getDefaultEnvironment(), ...(user && { HOME: user.home }), ...spec.env, ...credentials.env },
+    cwd: spec.cwd ?? user?.home,
     stderr: "pipe",
   });
   transport.stderr?.on("data", (chunk: Buffer) => {
@@ -105,7 +108,8 @@ function identityFetch(spec: HttpSpec, credentials: UpstreamCredentials): typeof
     } else if (spec.identity === "headers") {
       headers.set("x-forwarded-user", user.sub);
       if (user.email) headers.set("x-forwarded-email", user.email);
-      if (user.groups) headers.set("x-forwarded-groups", user.groups.join(","));
+      // Each group percent-encoded: a group named "eng,admins" must not read as two memberships.
+      if (user.groups) headers.set("x-forwarded-groups", user.groups.map(encodeURIComponent).join(","));
     }
     return (credentials.send ?? fetch)(input, { ...init, headers });
   };

@@ -1,0 +1,128 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { asChildUser, ChildUsers, childUsersFromConfig } from "../../aws/origin/hosting/child-users.ts";
+import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
+import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
+import { OriginConfig, type StdioServer } from "../../contract/config/schema.ts";
+import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
+
+// stdio.childUids: each stdio child runs as a Unix user of its own, so a compromised upstream cannot read the origin's
+// environment (its secrets) nor another user's child's. The host pool lives in this test's process, which plays the
+// origin. Switching users needs root: this machine image runs the tests as root, as the origin's container does.
+const PRYING = fileURLToPath(new URL("../fixtures/prying-upstream/server.ts", import.meta.url));
+const prying: StdioServer = { transport: "stdio", command: process.execPath, args: [PRYING], env: {} } as unknown as StdioServer;
+const isRoot = process.getuid?.() === 0;
+const FIRST_UID = 61_000;
+
+const assertionOf = (sub: string) =>
+  ({ sub, email: `${sub}@example.com`, client_id: "c", server: "prying", purpose: "mcp", jti: sub, exp: 0 }) as VerifiedAssertion;
+
+async function tool(pool: HostPool, sub: string, name: string, args: Record<string, unknown> = {}) {
+  const response = await serveMcp(pool, "prying", assertionOf(sub), modernRequest("tools/call", { name, arguments: args }));
+  const messages = (await messagesOf(response)) as { result?: { content?: { text: string }[] }; error?: unknown }[];
+  const text = messages.find((message) => message.result)?.result?.content?.[0]?.text;
+  if (text === undefined) throw new Error(`no result: ${JSON.stringify(messages)}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+const poolWith = (childUsers?: ChildUsers) =>
+  createHostPool({
+    servers: { prying },
+    idleTimeoutMs: 60_000,
+    maxProcesses: 4,
+    host: { ...testHostOptions, childUsers },
+    log: () => {},
+  });
+
+describe.skipIf(!isRoot)("stdio children as Unix users of their own (needs root)", () => {
+  let homes: string;
+  let isolated: HostPool;
+  beforeAll(async () => {
+    homes = await mkdtemp(join(tmpdir(), "child-users-"));
+    isolated = poolWith(new ChildUsers({ first: FIRST_UID, count: 4 }, homes));
+  });
+  afterAll(async () => {
+    await isolated?.close();
+    await rm(homes, { recursive: true, force: true });
+  });
+
+  it("runs a child as its own user and group, with no other groups, in a home of its own", async () => {
+    const self = await tool(isolated, "alice", "whoami");
+    expect(self.uid).toBeGreaterThanOrEqual(FIRST_UID);
+    expect(self.uid).toBeLessThan(FIRST_UID + 4);
+    expect(self.gid).toBe(self.uid);
+    expect(self.groups).toEqual([self.uid]); // its own group only (Node lists the effective group too)
+    expect(self.home).toBe(join(homes, String(self.uid)));
+    expect(self.cwd).toBe(self.home);
+  });
+
+  it("keeps the origin's environment from a child, and one user's child from another's", async () => {
+    expect(await tool(isolated, "alice", "read", { path: `/proc/${process.pid}/environ` })).toEqual({ error: "EACCES" });
+    const bob = await tool(isolated, "bob", "whoami");
+    const alice = await tool(isolated, "alice", "whoami");
+    expect(bob.uid).not.toBe(alice.uid);
+    expect(await tool(isolated, "alice", "read", { path: `/proc/${bob.pid}/environ` })).toEqual({ error: "EACCES" });
+  });
+
+  it("without child users, a child reads the origin's environment: the hazard the setting removes", async () => {
+    const shared = poolWith(undefined);
+    try {
+      const read = await tool(shared, "carol", "read", { path: `/proc/${process.pid}/environ` });
+      expect(read.text).toContain("PATH=");
+    } finally {
+      await shared.close();
+    }
+  });
+});
+
+describe.skipIf(!isRoot)("a child user handed out again (needs root)", () => {
+  it("starts with an empty home, and nothing the last child left running", async () => {
+    const homes = await mkdtemp(join(tmpdir(), "child-users-"));
+    try {
+      const users = new ChildUsers({ first: FIRST_UID + 10, count: 1 }, homes);
+      const first = await users.take();
+      await writeFile(join(first.home, "left-behind"), "a user's data");
+      const { command, args } = asChildUser(first, "sleep", ["600"]);
+      const leftover = spawn(command, args, { stdio: "ignore" });
+      const exited = new Promise((resolve) => leftover.once("exit", (_code, signal) => resolve(signal)));
+      await expect(users.take()).rejects.toThrow(/every stdio child user is taken .*raise it/);
+      await users.give(first);
+      const stillRunning = new Promise((resolve) => setTimeout(() => resolve("still running"), 5_000));
+      expect(await Promise.race([exited, stillRunning])).toBe("SIGKILL");
+      const again = await users.take();
+      expect(again.uid).toBe(first.uid);
+      expect(await readdir(again.home)).toEqual([]);
+      await users.give(again);
+      expect(existsSync(again.home)).toBe(false);
+    } finally {
+      await rm(homes, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("stdio.childUids configuration", () => {
+  it("refuses to start an origin that is not root with child users set, saying what to do", () => {
+    const getuid = vi.spyOn(process, "getuid").mockReturnValue(1000);
+    try {
+      expect(() => childUsersFromConfig({ first: 20_000, count: 100 })).toThrow(
+        /stdio.childUids is set, .* runs as uid 1000 and cannot switch to them: run it as root .* or unset stdio.childUids/,
+      );
+      expect(childUsersFromConfig(undefined)).toBeUndefined();
+    } finally {
+      getuid.mockRestore();
+    }
+  });
+
+  it("refuses fewer child users than children may run at once", () => {
+    const base = { edgeIssuer: "https://edge.example", servers: {} };
+    const parsed = OriginConfig.safeParse({ ...base, stdio: { maxProcesses: 10, childUids: { first: 20_000, count: 5 } } });
+    expect(parsed.success).toBe(false);
+    expect(JSON.stringify(parsed.error?.issues)).toContain("expected at least stdio.maxProcesses child users");
+  });
+});
