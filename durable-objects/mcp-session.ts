@@ -7,7 +7,7 @@ import {
 } from "@modelcontextprotocol/server";
 import { outcomeOfAnswer, SESSION_AUDITS_HEADER } from "../contract/answer-outcome.ts";
 import { utf8Length } from "../contract/audit-event.ts";
-import { recordAudit, redactedForHolding } from "../worker/audit/record.ts";
+import { fitForQueue, recordAudit, redactedForHolding } from "../worker/audit/record.ts";
 import { completedAudit, type RequestAudit } from "../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../worker/env.ts";
 import { answerDirectly, type DirectAnswer, isDirectAnswer, plainRequest } from "../worker/mcp/bridge/direct-answer.ts";
@@ -189,16 +189,16 @@ export class McpSession extends DurableObject<EdgeEnv> {
       sse.server = live.server;
       this.startListening(origin, live);
     }
+    const held = isRequest(message) ? this.#held.hold(fitForQueue(redactedForHolding(audit, this.env))) : undefined;
     const answered = isRequest(message) ? sse.transport.answerTo(message.id) : undefined;
     sse.transport.receive(message as never);
-    if (!answered) return new Response(null, { status: 202 });
-    const held = this.#held.hold(redactedForHolding(audit, this.env));
+    if (!held || !answered) {
+      if (held) this.#held.release(held); // left to the Worker
+      return new Response(null, { status: 202 });
+    }
     void this.ctx.storage.setAlarm(Date.now() + HELD_AUDIT_CHECK_MS);
-    const outcome = answered.then((answer) => {
-      this.#held.release(held);
-      return completedAudit(audit, 202, observationOf(answer));
-    });
-    recordAudit(this.env, this.ctx, outcome);
+    const outcome = answered.then((answer) => completedAudit(audit, 202, observationOf(answer)));
+    recordAudit(this.env, this.ctx, outcome, { id: held.id, queued: () => this.#held.release(held) });
     return new Response(null, { status: 202, headers: { [SESSION_AUDITS_HEADER]: "1" } });
   }
 
@@ -253,10 +253,17 @@ export class McpSession extends DurableObject<EdgeEnv> {
       return;
     }
     const recorded: Promise<unknown>[] = [];
-    for (const audit of this.#held.takeAll()) {
-      recordAudit(this.env, { waitUntil: (sent) => recorded.push(sent) }, completedAudit(audit, 202, observationOf(undefined)));
+    const waitUntil = (sent: Promise<unknown>) => void recorded.push(sent);
+    for (const held of this.#held.all()) {
+      const lost = completedAudit(held.audit, 202, observationOf(undefined));
+      recordAudit(this.env, { waitUntil }, lost, { id: held.id, queued: () => this.#held.release(held) });
     }
     await Promise.all(recorded);
+    // One that could not be queued is kept for the next alarm.
+    if (this.#held.any) {
+      void this.ctx.storage.setAlarm(Date.now() + HELD_AUDIT_CHECK_MS);
+      return;
+    }
     await this.end();
   }
 

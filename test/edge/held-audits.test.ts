@@ -28,9 +28,10 @@ describe("a 2024-11-05 session's held audits", () => {
   it("are recorded by the alarm of an object that restarted before the answers, as requests without one", async () => {
     const stub = sessions().get(sessions().idFromName(crypto.randomUUID())) as DurableObjectStub<McpSession>;
     const audit = capturedAudit();
+    const ids: string[] = [];
     await runInDurableObject(stub, async (instance, state) => {
-      new HeldAudits(state.storage).hold(CALL);
-      new HeldAudits(state.storage).hold({ ...CALL, tool: "add" });
+      ids.push(new HeldAudits(state.storage).hold(CALL).id);
+      ids.push(new HeldAudits(state.storage).hold({ ...CALL, tool: "add" }).id);
       await state.storage.setAlarm(Date.now() + 60_000);
       // The queue this test reads, in place of the object's binding.
       const object = instance as unknown as { env: EdgeEnv };
@@ -45,6 +46,38 @@ describe("a 2024-11-05 session's held audits", () => {
     const echo = audit.events.find((event) => event.tool === "echo");
     expect(echo).toMatchObject({ userSub: "alice", protocolVersion: "2024-11-05", arguments: { message: "hello" } });
     expect(echo?.latencyMs).toBeGreaterThanOrEqual(5_000);
+    // Under the ids fixed when they were held: recorded twice (by the request and the alarm), still one row each.
+    expect(audit.events.map((event) => event.id).sort()).toEqual([...ids].sort());
+    await runInDurableObject(stub, (_instance, state) => {
+      expect(new HeldAudits(state.storage).any).toBe(false);
+    });
+  });
+
+  it("keeps one the queue refused for the next alarm, and the session's storage with it", async () => {
+    const stub = sessions().get(sessions().idFromName(crypto.randomUUID())) as DurableObjectStub<McpSession>;
+    let refuse = true;
+    const sent: unknown[] = [];
+    const queue = {
+      send: async (body: unknown) => {
+        if (refuse) throw new Error("queue unavailable");
+        sent.push(body);
+      },
+    };
+    await runInDurableObject(stub, async (instance, state) => {
+      new HeldAudits(state.storage).hold(CALL);
+      await state.storage.setAlarm(Date.now() + 60_000);
+      const object = instance as unknown as { env: EdgeEnv };
+      object.env = { ...object.env, AUDIT_QUEUE: queue as unknown as EdgeEnv["AUDIT_QUEUE"] };
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(sent).toEqual([]);
+    await runInDurableObject(stub, async (_instance, state) => {
+      expect(new HeldAudits(state.storage).any).toBe(true);
+      expect(await state.storage.getAlarm()).not.toBeNull();
+    });
+    refuse = false;
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(sent).toHaveLength(1);
     await runInDurableObject(stub, (_instance, state) => {
       expect(new HeldAudits(state.storage).any).toBe(false);
     });

@@ -104,7 +104,7 @@ describe("pinned tool definitions", () => {
     expect(refused.error?.code).toBe(-32004);
     // Its discovery says why, in the gateway's words: none of the upstream's instructions reach the model yet.
     expect((await ask("strict", "server/discover")).result?.instructions).toBe(
-      'This server offers nothing for now: the description (instructions, capabilities) of server "strict" waits for an administrator\'s approval before first use.',
+      'This server offered nothing when asked: the description (instructions, capabilities) of server "strict" waits for an administrator\'s approval before first use. Once an administrator approves it, its tools and prompts are listed (clients are told when the lists change).',
     );
     expect(refused.error?.message).toBe(
       'withheld: the description (instructions, capabilities) of server "strict" waits for an administrator\'s approval before first use',

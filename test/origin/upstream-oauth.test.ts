@@ -316,7 +316,7 @@ describe("renewing a user's token", () => {
     };
     expect(await originInstance(revokedMidway).refresh(ownerOf("kim"), stale)).toBeUndefined();
     expect(await storedToken("kim")).toBeUndefined();
-    expect(logged).toContainEqual(expect.stringMatching(/was revoked or consented anew while it was renewed; the renewed/));
+    expect(logged).toContainEqual(expect.stringMatching(/the connection was revoked; this refresh.s tokens were not stored/));
   });
 
   it("keeps a consent the user gave while an older token was being renewed, and answers its token", async () => {
@@ -331,6 +331,21 @@ describe("renewing a user's token", () => {
     };
     expect(await originInstance(consentedMidway).refresh(ownerOf("lou"), stale)).toBe("fresh-consent");
     expect(await storedToken("lou")).toBe("fresh-consent");
+  });
+
+  it("keeps a consent given while a refresh that the authorization server then refuses was running", async () => {
+    const account = await connect("max");
+    const stale = (await storedToken("max")) ?? "";
+    const fresh = { accessToken: "fresh-consent-max", client: { client_id: "c" }, issuer: upstream.url };
+    const discovery = new AuthorizationDiscovery();
+    const consentedMidway = Object.create(discovery) as AuthorizationDiscovery;
+    consentedMidway.metadataOf = async (issuer) => {
+      upstream.authorizationServer.revokeAccount(account); // the old grant is gone: the refresh gets invalid_grant
+      await new TokenVault(db.pool, keys).put(ownerOf("max"), fresh);
+      return discovery.metadataOf(issuer);
+    };
+    expect(await originInstance(consentedMidway).refresh(ownerOf("max"), stale)).toBe("fresh-consent-max");
+    expect(await storedToken("max")).toBe("fresh-consent-max");
   });
 
   // Short-lived tokens: each call renews first (within a minute of expiry), so the token endpoint's state decides it.
@@ -380,8 +395,13 @@ describe("renewing a user's token", () => {
     expect((await vault.get(kate))?.accessToken).toBe("renewed");
     expect(await vault.beginRefresh(kate, 60_000)).toBeDefined();
     await vault.put(kate, tokens);
-    expect(await vault.beginRefresh(kate, 60_000)).toBeDefined();
-    await vault.endRefresh(kate);
+    const given = await vault.beginRefresh(kate, 60_000);
+    expect(given).toBeDefined();
+    // A lapsed mark gives back nothing, nor deletes the row; the current one does.
+    await vault.endRefresh(kate, lapsed as RefreshMark);
+    expect(await vault.forgetMarked(kate, lapsed as RefreshMark)).toBe(false);
+    expect(await vault.beginRefresh(kate, 60_000)).toBeUndefined();
+    await vault.endRefresh(kate, given as RefreshMark);
     expect(await vault.beginRefresh(kate, 60_000)).toBeDefined();
     expect(await vault.beginRefresh(ownerOf("nobody"), 60_000)).toBeUndefined();
   });
@@ -445,8 +465,20 @@ describe("the origin's dynamic registration at an upstream's authorization serve
       now += 1000;
       await begin();
       expect(as.registrations).toBe(registered + 3);
+      // A day later the registration endpoint is down: consents go on with the day-old client, then register again.
+      now += REGISTRATION_MAX_AGE_MS;
+      as.registrationEndpoint = "down";
+      const link = new URL(String(await begin()));
+      expect(as.registrations).toBe(registered + 3);
+      as.registrationEndpoint = "up";
+      const client = link.searchParams.get("client_id");
+      await begin();
+      expect(as.registrations).toBe(registered + 4);
+      const renewed = new URL(String(await begin())).searchParams.get("client_id");
+      expect(renewed).not.toBe(client);
     } finally {
       as.registrationSeconds = undefined;
+      as.registrationEndpoint = "up";
     }
   });
 });

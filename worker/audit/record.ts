@@ -17,8 +17,8 @@ export type AuditFacts = Omit<AuditEvent, "id" | "time" | "arguments"> & {
 export const MAX_AUDIT_TEXT = 2000;
 
 /** Cuts every overlong text field, marking the cut and the original length, so that every event fits the queue. */
-export function fitForQueue<T extends Record<string, unknown>>(facts: T): T {
-  const fitted: Record<string, unknown> = { ...facts };
+export function fitForQueue<T extends object>(facts: T): T {
+  const fitted = { ...facts } as Record<string, unknown>;
   for (const [key, value] of Object.entries(fitted)) {
     if (typeof value === "string" && value.length > MAX_AUDIT_TEXT)
       fitted[key] = `${value.slice(0, MAX_AUDIT_TEXT)}…[truncated from ${value.length} characters]`;
@@ -52,24 +52,36 @@ export function recordAudit(
   env: EdgeEnv,
   ctx: Pick<ExecutionContext, "waitUntil">,
   facts: AuditFacts | Promise<AuditFacts>,
+  options: RecordOptions = {},
 ): void {
-  const id = crypto.randomUUID();
+  const id = options.id ?? crypto.randomUUID();
   const time = new Date().toISOString();
   ctx.waitUntil(
     afterThisTurn(facts).then(
-      (facts) => {
+      async (facts) => {
         const config = edgeConfig(env);
         const resolved = withRedactedArguments(facts, config.audit.redact);
         // Off the request's path too: the data point is written once the facts are known, as the event is queued.
         const written = writeDataPoint(env.ANALYTICS, config, resolved);
-        return Promise.all([
+        const [queued] = await Promise.all([
           addToBatch(env.AUDIT_QUEUE, fitForQueue({ id, time, ...resolved }), config.auditBatchMilliseconds),
           written,
         ]);
+        if (queued !== false) options.queued?.();
       },
       (error: unknown) => console.error(`audit event ${id} could not be recorded: ${String(error)}`),
     ),
   );
+}
+
+export interface RecordOptions {
+  /** The event's id (a new one when absent): the origin stores an id once, so the same event sent twice is one row. */
+  id?: string;
+  /**
+   * Called once the event has left this request: queued by it, or in a batch another request is sending (whose
+   * outcome this request cannot await). Not called when this request's send failed.
+   */
+  queued?: () => void;
 }
 
 /**
@@ -102,9 +114,9 @@ function withRedactedArguments(facts: AuditFacts, rules: EdgeConfig["audit"]["re
  * Adds an event to the queue's batch being filled. Every request waits out the window on a timer of its own and then
  * sends the batch unless another of its requests already did: a request must not await a promise that another request
  * made (the runtime cancels such a wait as hung, and the other request may be gone), and the batch is sent even if the
- * request that started it ended early.
+ * request that started it ended early. Whether the queue took the batch, when this request sent it; else undefined.
  */
-function addToBatch(queue: Queue<AuditQueueMessage>, event: AuditEvent, windowMs: number): Promise<void> {
+function addToBatch(queue: Queue<AuditQueueMessage>, event: AuditEvent, windowMs: number): Promise<boolean | undefined> {
   const bytes = utf8Length(JSON.stringify(event));
   let batch = filling.get(queue);
   if (batch && (batch.events.length >= MAX_BATCH_EVENTS || batch.bytes + bytes > MAX_BATCH_BYTES)) {
@@ -119,18 +131,22 @@ function addToBatch(queue: Queue<AuditQueueMessage>, event: AuditEvent, windowMs
   batch.bytes += bytes;
   const joined = batch;
   return new Promise<void>((resolve) => setTimeout(resolve, windowMs)).then(() => {
-    if (joined.taken) return;
+    // Sent by another request of the batch: its send is that request's to await, never this one's.
+    if (joined.taken) return undefined;
     joined.taken = true;
     if (filling.get(queue) === joined) filling.delete(queue);
     return sendBatch(queue, joined.events);
   });
 }
 
-async function sendBatch(queue: Queue<AuditQueueMessage>, events: AuditEvent[]): Promise<void> {
+/** Sends the batch; false (logged by event id, without personal data) when the queue refused it. */
+async function sendBatch(queue: Queue<AuditQueueMessage>, events: AuditEvent[]): Promise<boolean> {
   try {
     await queue.send(events, { contentType: "json" });
+    return true;
   } catch (error) {
     const ids = events.map((event) => event.id).join(", ");
     console.error(`${events.length} audit events could not be queued (${ids}): ${String(error)}`);
+    return false;
   }
 }

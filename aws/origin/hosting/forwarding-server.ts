@@ -79,7 +79,7 @@ export function forwardingServer(link: UpstreamLink): McpServer {
     // replaced by our own words saying why the server offers nothing (on the aggregated endpoint too).
     {
       instructions: link.pins.withheld
-        ? `This server offers nothing for now: ${link.pins.withheld}.`
+        ? `This server offered nothing when asked: ${link.pins.withheld}. Once an administrator approves it, its tools and prompts are listed (clients are told when the lists change).`
         : link.client.getInstructions(),
       requestState: { verify: link.stateCodec.verify },
     },

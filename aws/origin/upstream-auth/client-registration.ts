@@ -40,6 +40,8 @@ interface Registration {
   madeAt: number;
   /** The client once registered. */
   made?: OAuthClientInformationMixed;
+  /** Refused by its authorization server (`forget`): never used again. */
+  forgotten?: boolean;
 }
 
 /**
@@ -87,7 +89,7 @@ export class ClientRegistrations {
       const current = this.#registered.get(key);
       if (current && current !== cached) return current.client; // renewed by a concurrent consent
     }
-    return this.#registerAs(key, server, metadata);
+    return this.#registerAs(key, server, metadata, cached);
   }
 
   /**
@@ -96,20 +98,41 @@ export class ClientRegistrations {
    */
   forget(server: string, clientId: string): void {
     for (const [key, registration] of this.#registered) {
-      if (key.startsWith(`${server}\u0000`) && registration.made?.client_id === clientId) this.#registered.delete(key);
+      if (!key.startsWith(`${server}\u0000`) || registration.made?.client_id !== clientId) continue;
+      registration.forgotten = true;
+      this.#registered.delete(key);
     }
   }
 
   #usable(registration: Registration): boolean {
     const client = registration.made;
     if (!client || this.#now() - registration.madeAt >= REGISTRATION_MAX_AGE_MS) return false;
-    const expiresAt = "client_secret_expires_at" in client ? client.client_secret_expires_at : undefined;
-    // RFC 7591 §3.2.1: 0 means the registration never expires.
-    return !expiresAt || expiresAt - REGISTRATION_RENEW_AHEAD_S > this.#now() / 1000;
+    return this.#lastsBeyond(client, REGISTRATION_RENEW_AHEAD_S);
   }
 
-  #registerAs(key: string, server: string, metadata: AuthorizationServerMetadata): Promise<OAuthClientInformationMixed> {
-    const registration: Registration = { client: this.#register(server, metadata), madeAt: this.#now() };
+  /** Whether the client's registration lasts more than `seconds` from now (RFC 7591 §3.2.1: 0 means it never expires). */
+  #lastsBeyond(client: OAuthClientInformationMixed, seconds: number): boolean {
+    const expiresAt = "client_secret_expires_at" in client ? client.client_secret_expires_at : undefined;
+    return !expiresAt || expiresAt - seconds > this.#now() / 1000;
+  }
+
+  /**
+   * Registers anew. When that fails and `previous` (renewed ahead of time: a day old, or near its expiry) is still
+   * valid and was never refused, consents go on with it, and the next consent tries registering again.
+   */
+  #registerAs(
+    key: string,
+    server: string,
+    metadata: AuthorizationServerMetadata,
+    previous: Registration | undefined,
+  ): Promise<OAuthClientInformationMixed> {
+    const fallback = previous?.made && !previous.forgotten && this.#lastsBeyond(previous.made, 0) ? previous : undefined;
+    const registered = this.#register(server, metadata).catch((error: unknown) => {
+      if (!fallback?.made || fallback.forgotten) throw error;
+      if (this.#registered.get(key) === registration) this.#registered.set(key, fallback);
+      return fallback.made;
+    });
+    const registration: Registration = { client: registered, madeAt: this.#now() };
     this.#registered.set(key, registration);
     registration.client.then(
       (client) => {

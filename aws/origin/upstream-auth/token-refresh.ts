@@ -39,7 +39,7 @@ export async function refreshToken(parts: RefreshParts, owner: TokenOwner, rejec
   const marked = await markOrWait(parts.vault, owner, rejected);
   if (marked === undefined || typeof marked === "string") return marked;
   const { stored, mark } = marked;
-  if (!stored.refreshToken) return forget(parts, owner, "it has no refresh token");
+  if (!stored.refreshToken) return forget(parts, owner, marked, "it has no refresh token");
   let tokens: OAuthTokens;
   try {
     tokens = await refreshAuthorization(stored.issuer, {
@@ -51,18 +51,36 @@ export async function refreshToken(parts: RefreshParts, owner: TokenOwner, rejec
     });
   } catch (error) {
     if (refusesTheClient(error)) parts.clients.forget(owner.server, stored.client.client_id);
-    if (refusesTheGrant(error)) return forget(parts, owner, `its refresh was refused (${(error as Error).message})`);
-    await parts.vault.endRefresh(owner);
+    if (refusesTheGrant(error)) return forget(parts, owner, marked, `its refresh was refused (${(error as Error).message})`);
+    await parts.vault.endRefresh(owner, mark);
     throw new UpstreamTokenUnavailable(owner.server, error);
   }
   const renewed = connectionOf({ refresh_token: stored.refreshToken, ...tokens }, stored);
   if (await parts.vault.putRefreshed(owner, renewed, mark)) return renewed.accessToken;
-  parts.log(
-    `upstream OAuth: a user's connection to server "${owner.server}" was revoked or consented anew while it was renewed; the renewed tokens were dropped`,
-  );
-  // A new consent's tokens, if any, are the ones to use.
+  return afterLostMark(parts, owner, stored, renewed.accessToken);
+}
+
+/**
+ * The row no longer carries this refresh's mark: it was revoked (no token: consent is needed), the user consented
+ * anew or another instance renewed it (its token is the one to use), or the mark lapsed and another instance holds
+ * the row now (`renewed`, this refresh's token, is still good for this request; the row is theirs to renew).
+ */
+async function afterLostMark(
+  parts: RefreshParts,
+  owner: TokenOwner,
+  stored: StoredConnection,
+  renewed: string | undefined,
+): Promise<string | undefined> {
   const current = await parts.vault.get(owner);
-  return current && current.accessToken !== stored.accessToken ? current.accessToken : undefined;
+  const [what, token] = !current
+    ? ["was revoked", undefined]
+    : current.accessToken !== stored.accessToken
+      ? ["was consented anew or renewed elsewhere", current.accessToken]
+      : ["is being renewed by another instance (this refresh's mark lapsed)", renewed];
+  parts.log(
+    `upstream OAuth: while a user's token for server "${owner.server}" was renewed, the connection ${what}; this refresh's tokens were not stored`,
+  );
+  return token;
 }
 
 /**
@@ -85,7 +103,7 @@ async function markOrWait(
       // Read again under the mark: the other instance may have stored its tokens between the read and the mark.
       const current = await vault.get(owner);
       if (current?.accessToken === stored.accessToken) return { stored: current, mark };
-      await vault.endRefresh(owner);
+      await vault.endRefresh(owner, mark);
       continue;
     }
     if (Date.now() > giveUpAt)
@@ -94,8 +112,14 @@ async function markOrWait(
   }
 }
 
-async function forget(parts: RefreshParts, owner: TokenOwner, why: string): Promise<undefined> {
-  await parts.vault.revoke({ sub: owner.sub }, owner.server);
+/** Drops the row this refresh holds (the user consents again), unless it changed meanwhile (see afterLostMark). */
+async function forget(
+  parts: RefreshParts,
+  owner: TokenOwner,
+  { stored, mark }: { stored: StoredConnection; mark: RefreshMark },
+  why: string,
+): Promise<string | undefined> {
+  if (!(await parts.vault.forgetMarked(owner, mark))) return afterLostMark(parts, owner, stored, undefined);
   parts.log(
     `upstream OAuth: a user's token for server "${owner.server}" was dropped because ${why}; they will be asked to consent again`,
   );

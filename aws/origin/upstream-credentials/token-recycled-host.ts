@@ -34,33 +34,49 @@ export async function tokenRecycledHost(parts: RecycledHostParts): Promise<Upstr
   const closed = new Promise<void>((resolve) => {
     markClosed = resolve;
   });
+  let current: Running;
+  /** A new child started while a call became parked in the current one: it takes over once nothing is parked. */
+  let standby: Running | undefined;
   const start = async (): Promise<Running> => {
     const generation: Running = { ...(await parts.start()), inflight: 0, retired: false };
     open.add(generation);
-    // Only the current child's end ends this host (a crash: the pool starts afresh); a retired one was expected to end.
+    // Only the current child's end ends this host (a crash: the pool starts afresh); a retired one was expected to end,
+    // and a standby that ends is simply not used.
     generation.host.closed.then(() => {
       open.delete(generation);
-      if (!generation.retired) markClosed();
+      if (standby === generation) standby = undefined;
+      else if (!generation.retired) markClosed();
     });
     return generation;
   };
   const stopIfDone = (generation: Running) => {
     if (generation.retired && generation.inflight === 0) void generation.host.close().catch(() => {});
   };
-  let current = await start();
+  const takeOver = (next: Running): Running => {
+    const old = current;
+    current = next;
+    old.retired = true;
+    stopIfDone(old);
+    return next;
+  };
+  // A call parked on its user's answer (an input_required round) lives in the current child: its retry must find it
+  // there. The child is renewed once nothing is parked, or when its credential is about to lapse anyway.
+  const holdsParkedCall = () => current.host.awaitingClient() && parts.stillValid(current.expiresAt);
+  current = await start();
   let replacing: Promise<Running> | undefined;
   const fresh = (): Promise<Running> => {
-    if (!parts.needsRenewal(current.expiresAt)) return Promise.resolve(current);
-    // A call parked on its user's answer (an input_required round) lives in this child: its retry must find it here.
-    // The child is renewed once nothing is parked, or when its credential is about to lapse anyway.
-    if (current.host.awaitingClient() && parts.stillValid(current.expiresAt)) return Promise.resolve(current);
+    if (!parts.needsRenewal(current.expiresAt) || holdsParkedCall()) return Promise.resolve(current);
+    if (standby) {
+      const next = standby;
+      standby = undefined;
+      return Promise.resolve(takeOver(next));
+    }
     replacing ??= start()
       .then((next) => {
-        const old = current;
-        current = next;
-        old.retired = true;
-        stopIfDone(old);
-        return next;
+        // A call may have been parked in the current child while the new one started.
+        if (!holdsParkedCall()) return takeOver(next);
+        standby = next;
+        return current;
       })
       .finally(() => {
         replacing = undefined;

@@ -111,12 +111,27 @@ export class TokenVault {
     return rows[0]?.mark as RefreshMark | undefined;
   }
 
-  /** Gives back a refresh mark without new tokens (the refresh failed for now): the next caller may try. */
-  async endRefresh(owner: Pick<TokenOwner, "sub" | "server">): Promise<void> {
-    await this.#db.query("UPDATE upstream_tokens SET refreshing_until = NULL WHERE user_sub = $1 AND server = $2", [
-      owner.sub,
-      owner.server,
-    ]);
+  /**
+   * Gives back a refresh mark without new tokens (the refresh failed for now): the next caller may try. Only this
+   * mark: one that lapsed while another caller marked the row again leaves that caller's mark alone.
+   */
+  async endRefresh(owner: Pick<TokenOwner, "sub" | "server">, mark: RefreshMark): Promise<void> {
+    await this.#db.query(
+      "UPDATE upstream_tokens SET refreshing_until = NULL WHERE user_sub = $1 AND server = $2 AND refreshing_until = $3::timestamptz",
+      [owner.sub, owner.server, mark],
+    );
+  }
+
+  /**
+   * Deletes the row a refresh found unusable (its grant refused), only if it still carries this refresh's `mark`: a
+   * consent the user gave meanwhile (a new row's tokens) stays. True when the row went.
+   */
+  async forgetMarked(owner: Pick<TokenOwner, "sub" | "server">, mark: RefreshMark): Promise<boolean> {
+    const { rowCount } = await this.#db.query(
+      "DELETE FROM upstream_tokens WHERE user_sub = $1 AND server = $2 AND refreshing_until = $3::timestamptz",
+      [owner.sub, owner.server, mark],
+    );
+    return rowCount === 1;
   }
 
   async #open(owner: Pick<TokenOwner, "sub" | "server">, row: SealedRow | undefined): Promise<StoredConnection | undefined> {

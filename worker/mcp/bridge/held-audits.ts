@@ -20,16 +20,19 @@ export class HeldAudits {
     this.#storage = storage;
   }
 
-  /** Keeps the audit (its arguments already redacted) until `release`; the key to release it with. */
-  hold(audit: RequestAudit): string {
-    const key = `${KEY_PREFIX}${crypto.randomUUID()}`;
-    this.#storage.kv.put(key, audit);
-    return key;
+  /**
+   * Keeps the audit (its arguments already redacted, its text fitted for the queue) until `release`. Its event id is
+   * fixed now: recorded by its request and again by an alarm, it is still one row at the origin.
+   */
+  hold(audit: RequestAudit): HeldAudit {
+    const held = { id: crypto.randomUUID(), audit };
+    this.#storage.kv.put(`${KEY_PREFIX}${held.id}`, held);
+    return held;
   }
 
-  /** The audit is being recorded by the request it describes. */
-  release(key: string): void {
-    this.#storage.kv.delete(key);
+  /** The audit's event has left for the queue. */
+  release(held: HeldAudit): void {
+    this.#storage.kv.delete(`${KEY_PREFIX}${held.id}`);
   }
 
   get any(): boolean {
@@ -37,10 +40,14 @@ export class HeldAudits {
     return false;
   }
 
-  /** Every audit still held, removed from storage: their requests will never be answered. */
-  takeAll(): RequestAudit[] {
-    const held = [...this.#storage.kv.list<RequestAudit>({ prefix: KEY_PREFIX })];
-    for (const [key] of held) this.#storage.kv.delete(key);
-    return held.map(([, audit]) => audit);
+  /** Every audit still held: their requests will never be answered (release each once its event is queued). */
+  all(): HeldAudit[] {
+    return [...this.#storage.kv.list<HeldAudit>({ prefix: KEY_PREFIX })].map(([, held]) => held);
   }
+}
+
+/** An audit held for a request, under the id its event will have. */
+export interface HeldAudit {
+  id: string;
+  audit: RequestAudit;
 }

@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import type { Caller, UpstreamHost } from "../../aws/origin/hosting/upstream-host.ts";
+import { type Generation, tokenRecycledHost } from "../../aws/origin/upstream-credentials/token-recycled-host.ts";
+
+// A user's child recycled when its credential nears expiry, with stand-in children: which child each request reaches
+// while a call is parked in the old one (waiting for the user's answer), including one parked while the new child
+// was starting.
+interface FakeChild extends Generation {
+  name: string;
+  parked: number;
+  stopped: boolean;
+}
+
+function fakeChild(name: string, expiresAt: number): FakeChild {
+  let markClosed = () => {};
+  const closed = new Promise<void>((resolve) => {
+    markClosed = resolve;
+  });
+  const child: FakeChild = {
+    name,
+    expiresAt,
+    parked: 0,
+    stopped: false,
+    host: {
+      pid: null,
+      era: "modern",
+      active: 0,
+      lastUsed: 0,
+      awaitingClient: () => child.parked,
+      closed,
+      fetch: async () => new Response(name),
+      close: async () => {
+        child.stopped = true;
+        markClosed();
+      },
+    } satisfies UpstreamHost,
+  };
+  return child;
+}
+
+const CALLER = { sub: "u", server: "drive", clientId: "c", era: "modern" } as unknown as Caller;
+const ask = async (host: UpstreamHost) => (await host.fetch(new Request("http://origin.test/"), CALLER)).text();
+
+describe("a recycled child holding a parked call", () => {
+  it("keeps serving while a call parked during the new child's start waits; the new child takes over after", async () => {
+    let now = 0;
+    const old = fakeChild("old", 100);
+    const next = fakeChild("new", 200);
+    let letNewStart = () => {};
+    const starting = new Promise<void>((resolve) => {
+      letNewStart = resolve;
+    });
+    const children = [old, next];
+    const host = await tokenRecycledHost({
+      start: async () => {
+        const child = children.shift() as FakeChild;
+        if (child === next) await starting;
+        return child;
+      },
+      needsRenewal: (expiresAt) => expiresAt - now <= 10,
+      stillValid: (expiresAt) => expiresAt - now > 2,
+      refused: () => ({ code: -32000, message: "no" }),
+    });
+    expect(await ask(host)).toBe("old");
+    now = 95; // the old child's credential nears expiry: the next request starts a new child
+    const during = ask(host);
+    old.parked = 1; // meanwhile a call running on the old child asks its user something, and parks there
+    letNewStart();
+    expect(await during).toBe("old");
+    expect(await ask(host)).toBe("old"); // the parked call's retry
+    expect(old.stopped).toBe(false);
+    old.parked = 0;
+    expect(await ask(host)).toBe("new");
+    expect(old.stopped).toBe(true);
+  });
+
+  it("gives the old child up when its credential is about to lapse, parked call or not", async () => {
+    let now = 0;
+    const old = fakeChild("old", 100);
+    const children = [old, fakeChild("new", 200)];
+    const host = await tokenRecycledHost({
+      start: async () => children.shift() as FakeChild,
+      needsRenewal: (expiresAt) => expiresAt - now <= 10,
+      stillValid: (expiresAt) => expiresAt - now > 2,
+      refused: () => ({ code: -32000, message: "no" }),
+    });
+    old.parked = 1;
+    now = 95;
+    expect(await ask(host)).toBe("old");
+    now = 99;
+    expect(await ask(host)).toBe("new");
+  });
+});
