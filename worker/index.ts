@@ -49,9 +49,9 @@ const mcpResource = async (c: ResourceContext, limitRefusalsByAddress = false) =
   const ctx = c.executionCtx as ExecutionContext;
   const resourceServer = resourceServerFor(edgeOAuth(edgeConfig(c.env)), new URL(c.req.url).pathname);
   const response = await resourceServer.fetch(c.req.raw, c.env, ctx);
-  // Per client address only requests without a valid token count (colleagues behind one NAT share an address; a
-  // signed-in user and each of their clients have limits of their own): a flood of bad tokens is cut before each
-  // refusal is audited.
+  // Per client address only requests without a valid token count, and those of a foreign page (mcpEndpoint; colleagues
+  // behind one NAT share an address; a signed-in user and each of their clients have limits of their own): a flood of
+  // bad tokens is cut before each refusal is audited.
   const ip = c.req.raw.headers.get("cf-connecting-ip");
   if (limitRefusalsByAddress && response.status === 401 && ip) {
     const limited = await mcpRateLimited(c.env, ctx, { ip });
@@ -64,6 +64,9 @@ const mcpResource = async (c: ResourceContext, limitRefusalsByAddress = false) =
 const mcpEndpoint = async (c: ResourceContext) => {
   const refused = refuseForeignOrigin(c.req.raw, edgeConfig(c.env));
   if (!refused) return mcpResource(c, true);
+  const ip = c.req.raw.headers.get("cf-connecting-ip");
+  const limited = ip ? await mcpRateLimited(c.env, c.executionCtx as ExecutionContext, { ip }) : null;
+  if (limited) return limited;
   auditRefusedToken(c.req.raw, refused, c.env, c.executionCtx as ExecutionContext, Date.now());
   return refused;
 };

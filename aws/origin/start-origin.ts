@@ -82,6 +82,7 @@ export async function startOrigin(
   }, claimNonce);
   const upstreamOAuth = upstreamOAuthFromConfig(config, db, relay.secrets, log);
   const guardrails = new Map(Object.entries(config.servers).map(([name, spec]) => [name, new GuardrailChain(spec.guardrails)]));
+  const childUsers = await childUsersFromConfig(config.stdio.childUids, log);
   const stdio = createHostPool({
     servers: config.servers,
     idleTimeoutMs: config.stdio.idleTimeoutSeconds * 1000,
@@ -95,7 +96,7 @@ export async function startOrigin(
       callLimits: new CallLimits(claimNonce),
       upstreamOAuth,
       googleTokens: config.google && googleUserTokens(config.google, options.awsCredentials),
-      childUsers: childUsersFromConfig(config.stdio.childUids),
+      childUsers,
     },
     children: metrics.children,
     circuits: metrics.circuits,

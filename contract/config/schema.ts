@@ -152,7 +152,8 @@ const HttpServer = z.strictObject({
   /**
    * How the user's identity reaches the server: `jwt` (Authorization: Bearer, a short-lived JWT the origin signs,
    * audience = `audience`, claims sub, email, groups; keys at the origin's /.well-known/jwks.json), `headers`
-   * (X-Forwarded-User, X-Forwarded-Email, X-Forwarded-Groups; only for servers that read nothing else), or `none`.
+   * (X-Forwarded-User, X-Forwarded-Email, X-Forwarded-Groups: each group percent-encoded, joined by commas; only for
+   * servers that read nothing else), or `none`.
    * Never the MCP client's own token.
    */
   identity: z.enum(["jwt", "headers", "none"]).default("jwt"),
@@ -488,7 +489,8 @@ const OriginFields = z.strictObject({
        */
       childUids: z
         .strictObject({
-          first: z.number().int().min(1000).max(2_000_000_000),
+          // Well above the image's own users (node is 1000) and any a distribution creates.
+          first: z.number().int().min(10_000).max(2_000_000_000),
           count: z.number().int().min(1).max(1_000_000),
         })
         .optional(),

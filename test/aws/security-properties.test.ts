@@ -118,6 +118,19 @@ describe("AWS tier security properties (aws-cdk-lib/assertions on the example co
     }
   });
 
+  it("runs the origin with an init process, without the capabilities it never needs", () => {
+    const [[, definition] = []] = resourcesOf(synth.serviceTemplate, "AWS::ECS::TaskDefinition");
+    const [container] = (definition?.ContainerDefinitions ?? []) as {
+      LinuxParameters?: { InitProcessEnabled?: boolean; Capabilities?: { Drop?: string[] } };
+    }[];
+    expect(container?.LinuxParameters?.InitProcessEnabled).toBe(true);
+    const dropped = container?.LinuxParameters?.Capabilities?.Drop ?? [];
+    expect(dropped).toEqual(expect.arrayContaining(["NET_RAW", "MKNOD", "SYS_CHROOT", "AUDIT_WRITE", "SETFCAP"]));
+    // What switching a stdio child to its own user needs stays.
+    for (const kept of ["SETUID", "SETGID", "SETPCAP", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER"])
+      expect(dropped).not.toContain(kept);
+  });
+
   it("grants no wildcard IAM action (on data or anything else)", () => {
     let statements = 0;
     for (const template of templates()) {

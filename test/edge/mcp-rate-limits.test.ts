@@ -124,10 +124,21 @@ describe("rate limits of MCP calls", () => {
 
   it("counts an IPv6 address by its /64", async () => {
     const keys: string[] = [];
-    for (const ip of ["2001:db8:0:12:1::5", "2001:0db8:0000:0012:ffff:ffff:ffff:ffff", "2001:db8::1"]) {
+    for (const ip of ["2001:db8:0:12:1::5", "2001:0DB8:0000:0012:ffff:ffff:ffff:ffff", "2001:db8::1", "::ffff:192.0.2.1"]) {
       await call({ authorization: "Bearer not-a-token", "cf-connecting-ip": ip }, { RATE_LIMIT_IP: recording(keys, true) });
     }
-    expect(keys).toEqual(["ip:2001:db8:0:12::/64", "ip:2001:db8:0:12::/64", "ip:2001:db8:0:0::/64"]);
+    expect(keys).toEqual(["ip:2001:db8:0:12::/64", "ip:2001:db8:0:12::/64", "ip:2001:db8:0:0::/64", "ip:192.0.2.1"]);
+  });
+
+  it("counts a foreign page's requests against its address too, before their refusals are audited", async () => {
+    const audit = capturedAudit();
+    const response = await call(
+      { origin: "https://evil.example", authorization: "Bearer anything", "cf-connecting-ip": "203.0.113.11" },
+      { RATE_LIMIT_IP: refusing, ...audit.env },
+    );
+    expect(response.status).toBe(429);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(audit.events.filter((event) => event.kind === "auth.denied")).toEqual([]);
   });
 
   it("audits refusals as one mcp.rate_limited event per minute with their count", async () => {

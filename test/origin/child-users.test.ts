@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,21 +45,28 @@ describe.skipIf(!isRoot)("stdio children as Unix users of their own (needs root)
   let isolated: HostPool;
   beforeAll(async () => {
     homes = await mkdtemp(join(tmpdir(), "child-users-"));
-    isolated = poolWith(new ChildUsers({ first: FIRST_UID, count: 4 }, homes));
+    await chmod(homes, 0o711); // as the system's /tmp is: a child must pass through to its home
+    isolated = poolWith(new ChildUsers({ first: FIRST_UID, count: 4 }, join(homes, "homes"), () => {}));
   });
   afterAll(async () => {
     await isolated?.close();
     await rm(homes, { recursive: true, force: true });
   });
 
-  it("runs a child as its own user and group, with no other groups, in a home of its own", async () => {
+  it("runs a child as its own user and group, with no other groups, in a home of its own it can write", async () => {
     const self = await tool(isolated, "alice", "whoami");
     expect(self.uid).toBeGreaterThanOrEqual(FIRST_UID);
     expect(self.uid).toBeLessThan(FIRST_UID + 4);
     expect(self.gid).toBe(self.uid);
     expect(self.groups).toEqual([self.uid]); // its own group only (Node lists the effective group too)
-    expect(self.home).toBe(join(homes, String(self.uid)));
-    expect(self.cwd).toBe(self.home);
+    expect(self.home).toBe(join(homes, "homes", String(self.uid)));
+    expect(self.tmpdir).toBe(self.home);
+    expect(self.cwd).toBe(process.cwd()); // the origin's: a server's relative paths mean what they did
+    expect(await tool(isolated, "alice", "write", { path: join(String(self.home), ".npm-cache-probe") })).toEqual({
+      written: true,
+    });
+    // The homes' directory lets each child reach its own home by path, and list no one's.
+    expect(await tool(isolated, "alice", "read", { path: join(homes, "homes") })).toEqual({ error: "EACCES" });
   });
 
   it("keeps the origin's environment from a child, and one user's child from another's", async () => {
@@ -85,7 +92,7 @@ describe.skipIf(!isRoot)("a child user handed out again (needs root)", () => {
   it("starts with an empty home, and nothing the last child left running", async () => {
     const homes = await mkdtemp(join(tmpdir(), "child-users-"));
     try {
-      const users = new ChildUsers({ first: FIRST_UID + 10, count: 1 }, homes);
+      const users = new ChildUsers({ first: FIRST_UID + 10, count: 1 }, homes, () => {});
       const first = await users.take();
       await writeFile(join(first.home, "left-behind"), "a user's data");
       const { command, args } = asChildUser(first, "sleep", ["600"]);
@@ -106,14 +113,28 @@ describe.skipIf(!isRoot)("a child user handed out again (needs root)", () => {
   });
 });
 
+describe.skipIf(!isRoot)("the homes' directory (needs root)", () => {
+  it("is refused when something else stands at its path, such as a symlink a child planted", async () => {
+    const base = await mkdtemp(join(tmpdir(), "child-users-"));
+    try {
+      await symlink(tmpdir(), join(base, "homes"));
+      const users = new ChildUsers({ first: FIRST_UID + 20, count: 1 }, join(base, "homes"), () => {});
+      await expect(users.take()).rejects.toThrow(/must be a directory of root's/);
+      expect(await users.take().catch((error: Error) => error.message)).not.toMatch(/every stdio child user is taken/);
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("stdio.childUids configuration", () => {
-  it("refuses to start an origin that is not root with child users set, saying what to do", () => {
+  it("refuses to start an origin that is not root with child users set, saying what to do", async () => {
     const getuid = vi.spyOn(process, "getuid").mockReturnValue(1000);
     try {
-      expect(() => childUsersFromConfig({ first: 20_000, count: 100 })).toThrow(
+      await expect(childUsersFromConfig({ first: 20_000, count: 100 }, () => {})).rejects.toThrow(
         /stdio.childUids is set, .* runs as uid 1000 and cannot switch to them: run it as root .* or unset stdio.childUids/,
       );
-      expect(childUsersFromConfig(undefined)).toBeUndefined();
+      expect(await childUsersFromConfig(undefined, () => {})).toBeUndefined();
     } finally {
       getuid.mockRestore();
     }

@@ -1,5 +1,6 @@
 import type { EdgeConfig } from "../../contract/config/schema.ts";
 import type { EdgeEnv } from "../env.ts";
+import { addressKey } from "../http/address-key.ts";
 import { oauthError } from "./oauth-error.ts";
 
 /** The authorization endpoints limited per client IP, and the setting that gives each its limit. */
@@ -24,7 +25,7 @@ export async function rateLimited(
 ): Promise<Response | null> {
   const ip = request.headers.get("cf-connecting-ip");
   if (!ip) return null;
-  const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(`ip:${ip}`));
+  const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(`ip:${addressKey(ip)}`));
   const decision = await limiter.take(endpoint, LIMITS[endpoint](config));
   if (decision.allowed) return null;
   console.warn(`rate limit: ${endpoint} refused for a client IP over its limit`);

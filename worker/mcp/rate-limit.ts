@@ -1,5 +1,6 @@
 import { MCP_BUCKET, type RateLimitedCaller } from "../../durable-objects/rate-limiter.ts";
 import type { EdgeEnv } from "../env.ts";
+import { addressKey } from "../http/address-key.ts";
 import { JSON_RPC } from "./json-rpc-error.ts";
 
 /** The window of the rate-limiting bindings (wrangler.toml `period`): what a refused client is told to wait. */
@@ -64,21 +65,4 @@ async function refusedBy(
     { jsonrpc: "2.0", id: null, error: { code: JSON_RPC.upstreamUnavailable, message } },
     { status: 429, headers: { "retry-after": String(PERIOD_SECONDS) } },
   );
-}
-
-/**
- * What an address is counted as: an IPv4 address itself; an IPv6 address by its /64, the prefix one subscriber or
- * host holds whole (counting single addresses would let it take a new one for every request).
- */
-export function addressKey(ip: string): string {
-  if (!ip.includes(":")) return ip;
-  const [head = "", tail] = ip.toLowerCase().split("::");
-  const left = head ? head.split(":") : [];
-  const right = tail ? tail.split(":") : [];
-  const groups =
-    tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
-  return `${groups
-    .slice(0, 4)
-    .map((group) => group.replace(/^0+(?=.)/, ""))
-    .join(":")}::/64`;
 }

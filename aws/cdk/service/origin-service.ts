@@ -13,6 +13,18 @@ import type { LoadBalancer } from "./load-balancer.ts";
 import { STICKINESS_COOKIE, STICKINESS_DURATION } from "./load-balancer.ts";
 import { ORIGIN_PORT } from "./origin-container.ts";
 
+/**
+ * Capabilities of Fargate's default set the origin never uses. Kept: SETUID, SETGID, SETPCAP (a child's user, without
+ * capabilities), KILL (a child's leftovers), CHOWN, DAC_OVERRIDE, FOWNER (the children's home directories).
+ */
+const UNNEEDED_CAPABILITIES = [
+  ecs.Capability.AUDIT_WRITE,
+  ecs.Capability.MKNOD,
+  ecs.Capability.NET_RAW,
+  ecs.Capability.SETFCAP,
+  ecs.Capability.SYS_CHROOT,
+];
+
 /** The same check as the Dockerfile's HEALTHCHECK (ECS does not use the image's own). */
 const LIVENESS_CHECK = `fetch('http://127.0.0.1:${ORIGIN_PORT}/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`;
 
@@ -74,8 +86,13 @@ export class OriginService extends Construct {
         cpuArchitecture: config.origin.architecture === "arm64" ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
       },
     });
+    // The origin runs as root only to start each stdio child as a user of its own (the Dockerfile says why): an init
+    // process reaps what children leave behind, and the capabilities it never needs are dropped.
+    const linuxParameters = new ecs.LinuxParameters(this, "OriginLinux", { initProcessEnabled: true });
+    linuxParameters.dropCapabilities(...UNNEEDED_CAPABILITIES);
     task.addContainer("origin", {
       image: props.image,
+      linuxParameters,
       environment: props.settings.environment,
       secrets: props.settings.secrets,
       portMappings: [

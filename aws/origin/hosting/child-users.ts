@@ -1,27 +1,37 @@
-import { chown, mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { chmod, chown, lstat, mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 
-/** The Unix user a stdio child runs as, and its home directory (its caches, `npx` downloads). */
+const run = promisify(execFile);
+
+/** The Unix user a stdio child runs as, and its home directory (its caches, `npx` downloads, its TMPDIR). */
 export interface ChildUser {
   uid: number;
   home: string;
 }
 
+/** How often the processes a child left behind are killed before its user is set aside instead of handed out again. */
+const KILL_ROUNDS = 5;
+
 /**
  * Unix users for stdio children (`stdio.childUids`): each running child holds one of its own, so that it can read
  * neither the origin's environment or memory (`/proc/<pid>/environ`: the origin's secrets) nor another child's. A user
- * is handed out with an empty home directory and, when its child has exited, its home is deleted before it is handed
- * out again: nothing one child wrote reaches the next.
+ * is handed out with an empty home directory; when its child is done, every process of that user is killed and, once
+ * none is left, its home is deleted and the user handed out again: nothing one child wrote or left running reaches the
+ * next. A user whose processes cannot all be killed is set aside for good (and logged).
  */
 export class ChildUsers {
   readonly #free: number[];
   readonly #homes: string;
+  readonly #log: (line: string) => void;
 
-  constructor(range: { first: number; count: number }, homes: string) {
+  constructor(range: { first: number; count: number }, homes: string, log: (line: string) => void) {
     // Handed out oldest-freed first: a user rests as long as possible before another child gets it.
     this.#free = Array.from({ length: range.count }, (_, index) => range.first + index);
     this.#homes = homes;
+    this.#log = log;
   }
 
   /** A free user with a fresh home directory (mode 0700, its own); throws when every one is taken. */
@@ -31,8 +41,9 @@ export class ChildUsers {
       throw new Error("every stdio child user is taken (stdio.childUids.count): raise it, or lower stdio.maxProcesses");
     const home = join(this.#homes, String(uid));
     try {
+      await this.#prepareParent();
       await rm(home, { recursive: true, force: true });
-      await mkdir(home, { recursive: true, mode: 0o700 });
+      await mkdir(home, { mode: 0o700 });
       await chown(home, uid, uid);
     } catch (error) {
       this.#free.push(uid);
@@ -42,44 +53,64 @@ export class ChildUsers {
   }
 
   /**
-   * The child is done: whatever still runs as its user (processes it left behind) is killed, its home goes, and the
-   * user is free again.
+   * The child is done: every process still running as its user is killed (as that user, `kill(-1)`, which no forking
+   * process outruns), and once none is left its home goes and the user is free again.
    */
   async give(user: ChildUser): Promise<void> {
-    await killEveryProcessOf(user.uid).catch(() => {});
-    await rm(user.home, { recursive: true, force: true }).catch(() => {});
-    this.#free.push(user.uid);
-  }
-}
-
-/** Sends SIGKILL to every process whose real or effective user is `uid` (read from /proc: Linux). */
-async function killEveryProcessOf(uid: number): Promise<void> {
-  for (const entry of await readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const status = await readFile(`/proc/${entry}/status`, "utf8").catch(() => "");
-    const [real, effective] = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status)?.slice(1).map(Number) ?? [];
-    if (real === uid || effective === uid) {
-      try {
-        process.kill(Number(entry), "SIGKILL");
-      } catch {
-        // Gone meanwhile.
+    for (let round = 0; round <= KILL_ROUNDS; round++) {
+      if ((await processesOf(user.uid)) === 0) {
+        await rm(user.home, { recursive: true, force: true }).catch(() => {});
+        this.#free.push(user.uid);
+        return;
       }
+      if (round < KILL_ROUNDS)
+        await run("setpriv", [...dropTo(user.uid), process.execPath, "-e", "process.kill(-1, 'SIGKILL')"]).catch(() => {});
     }
+    this.#log(
+      `stdio child user ${user.uid} still runs processes after ${KILL_ROUNDS} rounds of SIGKILL: set aside, not handed out again`,
+    );
+  }
+
+  /**
+   * The directory of the homes: root's, searchable by all (0711) so that each child reaches its own home by its path,
+   * and listable by none. Refused when something else stands there (a symlink, another owner).
+   */
+  async #prepareParent(): Promise<void> {
+    await mkdir(this.#homes, { recursive: true, mode: 0o711 });
+    const found = await lstat(this.#homes);
+    if (!found.isDirectory() || found.uid !== 0)
+      throw new Error(`${this.#homes} must be a directory of root's (it is not: refusing to put homes there)`);
+    await chmod(this.#homes, 0o711);
   }
 }
 
 /**
- * The child users of `stdio.childUids`, or none when unset. Refuses to start an origin that cannot switch users (it is
- * not root): children would run as the origin's user, which the configuration asked not to.
+ * The child users of `stdio.childUids`, or none when unset. Refuses to start an origin that cannot switch users (not
+ * root, no `setpriv`, uids it may not take): children would run as the origin's user, which the configuration forbids.
  */
-export function childUsersFromConfig(range: { first: number; count: number } | undefined): ChildUsers | undefined {
+export async function childUsersFromConfig(
+  range: { first: number; count: number } | undefined,
+  log: (line: string) => void,
+): Promise<ChildUsers | undefined> {
   if (!range) return undefined;
+  const last = range.first + range.count - 1;
   if (process.getuid?.() !== 0) {
     throw new Error(
-      `stdio.childUids is set, so stdio children run as users ${range.first}…${range.first + range.count - 1}, but the origin runs as uid ${process.getuid?.()} and cannot switch to them: run it as root (the Dockerfile's image does), or unset stdio.childUids`,
+      `stdio.childUids is set, so stdio children run as users ${range.first}…${last}, but the origin runs as uid ${process.getuid?.()} and cannot switch to them: run it as root (the Dockerfile's image does), or unset stdio.childUids`,
     );
   }
-  return new ChildUsers(range, join(tmpdir(), "mcp-stdio-children"));
+  for (const uid of [range.first, last]) {
+    await run("setpriv", [...dropTo(uid), process.execPath, "-e", ""]).catch((error: Error) => {
+      throw new Error(`stdio.childUids: cannot run a process as user ${uid} with setpriv (util-linux): ${error.message}`);
+    });
+  }
+  return new ChildUsers(range, join(tmpdir(), "mcp-stdio-children"), log);
+}
+
+/** `setpriv`'s arguments that run what follows as `uid` (group the same), with no other group and no privilege. */
+function dropTo(uid: number): string[] {
+  const id = String(uid);
+  return [`--reuid=${id}`, `--regid=${id}`, "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"];
 }
 
 /**
@@ -87,19 +118,18 @@ export function childUsersFromConfig(range: { first: number; count: number } | u
  * groups, every capability (also from the bounding set) and sets no-new-privileges, then executes the command.
  */
 export function asChildUser(user: ChildUser, command: string, args: readonly string[]): { command: string; args: string[] } {
-  const id = String(user.uid);
-  return {
-    command: "setpriv",
-    args: [
-      `--reuid=${id}`,
-      `--regid=${id}`,
-      "--clear-groups",
-      "--inh-caps=-all",
-      "--bounding-set=-all",
-      "--no-new-privs",
-      "--",
-      command,
-      ...args,
-    ],
-  };
+  return { command: "setpriv", args: [...dropTo(user.uid), command, ...args] };
+}
+
+/** How many live processes (zombies aside: they run nothing) have `uid` as their real or effective user (/proc: Linux). */
+async function processesOf(uid: number): Promise<number> {
+  let count = 0;
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const status = await readFile(`/proc/${entry}/status`, "utf8").catch(() => "");
+    const [real, effective] = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status)?.slice(1).map(Number) ?? [];
+    const zombie = /^State:\s+Z/m.test(status);
+    if ((real === uid || effective === uid) && !zombie) count++;
+  }
+  return count;
 }

@@ -168,7 +168,12 @@ async function connectHost(
   const closed = new Promise<void>((resolve) => {
     markClosed = resolve;
   });
-  const pins = await pinsFor(options.pins, firstCaller.server, client, events);
+  // Until its onclose is set, a connection that fails here is closed, and its child's user given back, by hand.
+  const pins = await pinsFor(options.pins, firstCaller.server, client, events).catch(async (error: unknown) => {
+    await client.close().catch(() => {});
+    await giveUser();
+    throw error;
+  });
   // Set once the handler exists: streams still open when the upstream goes (a client's listen) must end with it.
   let endStreams = () => {};
   client.onclose = () => {

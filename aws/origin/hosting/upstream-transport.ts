@@ -58,8 +58,9 @@ export function openTransport(
   const command = user ? asChildUser(user, spec.command, spec.args) : { command: spec.command, args: spec.args };
   const transport = new StdioClientTransport({
     ...command,
-    env: { ...getDefaultEnvironment(), ...(user && { HOME: user.home }), ...spec.env, ...credentials.env },
-    cwd: spec.cwd ?? user?.home,
+    // Its home is also its TMPDIR: /tmp is shared by every user's child.
+    env: { ...getDefaultEnvironment(), ...(user && { HOME: user.home, TMPDIR: user.home }), ...spec.env, ...credentials.env },
+    cwd: spec.cwd,
     stderr: "pipe",
   });
   transport.stderr?.on("data", (chunk: Buffer) => {
@@ -109,8 +110,12 @@ function identityFetch(spec: HttpSpec, credentials: UpstreamCredentials): typeof
       headers.set("x-forwarded-user", user.sub);
       if (user.email) headers.set("x-forwarded-email", user.email);
       // Each group percent-encoded: a group named "eng,admins" must not read as two memberships.
-      if (user.groups) headers.set("x-forwarded-groups", user.groups.map(encodeURIComponent).join(","));
+      if (user.groups)
+        headers.set("x-forwarded-groups", user.groups.map((group) => encodeURIComponent(wellFormed(group))).join(","));
     }
     return (credentials.send ?? fetch)(input, { ...init, headers });
   };
 }
+
+/** The text with each lone surrogate (which `encodeURIComponent` refuses) replaced by U+FFFD, as toWellFormed does. */
+const wellFormed = (text: string) => text.replace(/\p{Cs}/gu, "\uFFFD");
