@@ -661,6 +661,7 @@ const OriginFields = z.strictObject({
 /** The origin's configuration, with the checks that span keys. */
 export const OriginConfig = OriginFields.superRefine((origin, context) => {
   edgeKeysProblems(origin, context);
+  sharedAudienceProblems(origin, context);
   // A server's Google credentials come through the same federation as the groups look-up.
   if (origin.google) return;
   for (const [name, server] of Object.entries(origin.servers))
@@ -673,6 +674,26 @@ export const OriginConfig = OriginFields.superRefine((origin, context) => {
       });
 });
 export type OriginConfig = z.infer<typeof OriginConfig>;
+
+/**
+ * Each HTTP server verifying identity JWTs has an audience of its own: two sharing one would accept each other's
+ * tokens, so one of them (a compromised upstream) could replay a user's token to the other.
+ */
+function sharedAudienceProblems(origin: z.infer<typeof OriginFields>, context: z.RefinementCtx): void {
+  const claimed = new Map<string, string>();
+  for (const [name, server] of Object.entries(origin.servers)) {
+    if (server.transport !== "http" || server.identity !== "jwt") continue;
+    const audience = server.audience ?? server.url;
+    const other = claimed.get(audience);
+    if (other === undefined) claimed.set(audience, name);
+    else
+      context.addIssue({
+        code: "custom",
+        path: ["servers", name, "audience"],
+        message: `expected an identity audience of its own: server "${other}" has ${JSON.stringify(audience)} too, so each would accept the other's tokens`,
+      });
+  }
+}
 
 /** The origin trusts one kind of edge key: shared keys that parse, and no key-set URL beside them. */
 function edgeKeysProblems(origin: z.infer<typeof OriginFields>, context: z.RefinementCtx): void {

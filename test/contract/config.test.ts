@@ -112,6 +112,23 @@ describe("configuration", () => {
     expect(config.edgeSharedKeys).toBe(good);
   });
 
+  it("refuses two HTTP servers verifying identity JWTs under one audience (each would accept the other's tokens)", () => {
+    const originEnv = { ORIGIN_PUBLIC_URL: "https://o.example.com", EDGE_ISSUER: "https://e.example.com" };
+    const http = (url: string, extra: Record<string, unknown> = {}) => ({ transport: "http", url, ...extra });
+    const servers = {
+      crm: http("https://crm.internal/mcp"),
+      wiki: http("https://wiki.internal/mcp", { audience: "https://crm.internal/mcp" }),
+      notes: http("https://notes.internal/mcp", { audience: "notes" }),
+      files: http("https://files.internal/mcp", { identity: "headers", audience: "notes" }),
+    };
+    const problems = problemsOf(() =>
+      loadConfig(OriginConfig, ORIGIN_ENV_NAMES, { env: originEnv, file: { path: "f.json", content: { servers } } }),
+    );
+    expect(problems).toEqual([
+      'servers.wiki.audience (from f.json): expected an identity audience of its own: server "crm" has "https://crm.internal/mcp" too, so each would accept the other\'s tokens; got "https://crm.internal/mcp"',
+    ]);
+  });
+
   it("refuses unknown keys (a typo is not silently ignored)", () => {
     const problems = problemsOf(() =>
       loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: validEdgeEnv, file: { path: "f.json", content: { pubicUrl: "x" } } }),
