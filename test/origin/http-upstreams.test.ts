@@ -148,6 +148,39 @@ describe("HTTP upstreams in the VPC", () => {
   });
 });
 
+describe("an HTTP upstream whose configured credential cannot be read", () => {
+  it("tells the caller only that, and the origin's log why", async () => {
+    const logged: string[] = [];
+    const plainUrl = (servers["header-mode"] as { url: string }).url;
+    const locked = createHostPool({
+      servers: {
+        locked: {
+          transport: "http",
+          url: plainUrl,
+          protocol: "streamable-http",
+          identity: "headers",
+          headers: { "x-api-key": { secret: "NEVER_SET_ANYWHERE" } },
+        },
+      },
+      idleTimeoutMs: 60_000,
+      maxProcesses: 1,
+      host: testHostOptions,
+      log: (line) => logged.push(line),
+    });
+    try {
+      const failure = await locked.acquire("locked", { ...ALICE, server: "locked" }).then(
+        () => "started",
+        (error: Error) => error.message,
+      );
+      expect(failure).toContain("the origin could not read a credential this server needs (its log says why)");
+      expect(failure).not.toContain("NEVER_SET_ANYWHERE");
+      expect(logged.join("\n")).toMatch(/credential of an HTTP upstream could not be read: .*NEVER_SET_ANYWHERE/);
+    } finally {
+      await locked.close();
+    }
+  });
+});
+
 // The SDK's transports follow redirects within the upstream's origin only (redirectPolicy "same-origin", their
 // default): a redirect elsewhere would carry the configured secret headers and the user's identity there.
 describe("an HTTP upstream that redirects", () => {

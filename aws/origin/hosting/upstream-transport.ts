@@ -47,7 +47,7 @@ export function openTransport(
   user?: ChildUser,
 ): OpenedTransport {
   if (spec.transport === "http") {
-    const fetchAs = identityFetch(spec, credentials);
+    const fetchAs = identityFetch(spec, credentials, log);
     const url = new URL(spec.url);
     const transport =
       spec.protocol === "sse"
@@ -98,11 +98,17 @@ function observeChild(transport: StdioClientTransport, observer: ChildObserver, 
 }
 
 /** A fetch that adds the server's configured headers and the user's identity to every request. */
-function identityFetch(spec: HttpSpec, credentials: UpstreamCredentials): typeof fetch {
+function identityFetch(spec: HttpSpec, credentials: UpstreamCredentials, log: (line: string) => void): typeof fetch {
+  const secret = async (name: string) =>
+    credentials.secrets.get(name).catch((error: unknown) => {
+      // The provider's reason (a secret id, an AWS account and role) is for operators, never for the MCP client.
+      log(`a configured credential of an HTTP upstream could not be read: ${(error as Error).message}`);
+      throw new Error("the origin could not read a credential this server needs (its log says why)");
+    });
   return async (input, init) => {
     const headers = new Headers(init?.headers);
     for (const [name, value] of Object.entries(spec.headers))
-      headers.set(name, typeof value === "string" ? value : await credentials.secrets.get(value.secret));
+      headers.set(name, typeof value === "string" ? value : await secret(value.secret));
     const user = credentials.user();
     if (spec.identity === "jwt") {
       headers.set("authorization", `Bearer ${await credentials.identity.tokenFor(user, spec.audience ?? spec.url)}`);
