@@ -97,18 +97,18 @@ const afterThisTurn = <T>(value: T | Promise<T>): Promise<T> =>
  */
 export function redactedForHolding<T extends { arguments?: Record<string, unknown> }>(facts: T, env: EdgeEnv): T {
   if (!facts.arguments) return facts;
-  const rules = edgeConfig(env).audit.redact;
-  return { ...facts, arguments: auditArguments(facts.arguments, withDefaultRules(rules, rules.defaults)) };
+  return { ...facts, arguments: redacted(facts.arguments, edgeConfig(env).audit.redact) };
 }
 
 /** The facts with their arguments redacted and bounded (docs/audit.md, "Redaction"): what is hidden never leaves the edge. */
 function withRedactedArguments(facts: AuditFacts, rules: EdgeConfig["audit"]["redact"]): Omit<AuditEvent, "id" | "time"> {
   const { arguments: given, ...rest } = facts;
-  if (!given) return rest;
-  // Parsed from the request's JSON, so JSON values throughout.
-  const kept = auditArguments(given, withDefaultRules(rules, rules.defaults)) as AuditEvent["arguments"];
-  return { ...rest, arguments: kept };
+  return given ? { ...rest, arguments: redacted(given, rules) } : rest;
 }
+
+/** Arguments as `audit.redact` (with its defaults) keeps them; parsed from the request's JSON, so JSON throughout. */
+const redacted = (given: Record<string, unknown>, rules: EdgeConfig["audit"]["redact"]) =>
+  auditArguments(given, withDefaultRules(rules, rules.defaults)) as AuditEvent["arguments"] & Record<string, unknown>;
 
 /**
  * Adds an event to the queue's batch being filled. Every request waits out the window on a timer of its own and then
