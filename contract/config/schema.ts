@@ -95,13 +95,19 @@ const GOOGLE_CREDENTIALS_NOT_SHARED = {
     'expected "per-user" with googleCredentials (the Google token is the user\'s own; one shared connection cannot carry it)',
 };
 
+/** A value written in the file, or read from the origin's secrets provider: `{ "secret": "NAME" }`. */
+const SecretOrValue = z.union([z.string(), z.strictObject({ secret: z.string().min(1) })]);
+
 const StdioServer = z.strictObject({
   transport: z.literal("stdio"),
   /** The executable; resolved on PATH like a shell would. */
   command: z.string().min(1),
   args: z.array(z.string()).default([]),
-  /** Extra environment for the child. The child gets ONLY this plus PATH, HOME and locale variables, never the origin's own secrets. */
-  env: z.record(z.string(), z.string()).default({}),
+  /**
+   * Extra environment for the child, each a value or a secret reference (read when the child starts). The child gets
+   * ONLY this plus PATH, HOME and locale variables, never the origin's own secrets.
+   */
+  env: z.record(z.string(), SecretOrValue).default({}),
   cwd: z.string().optional(),
   sharing: Sharing,
   pinning: Pinning,
@@ -109,9 +115,6 @@ const StdioServer = z.strictObject({
   /** The user's Google access token in the child's environment (`inject: { "env": "<NAME>" }`). Unset: none. */
   googleCredentials: GoogleCredentials.optional(),
 });
-
-/** A value written in the file, or read from the origin's secrets provider: `{ "secret": "NAME" }`. */
-const SecretOrValue = z.union([z.string(), z.strictObject({ secret: z.string().min(1) })]);
 
 /**
  * A remote MCP server protected by its own OAuth (docs/upstream-credentials.md): the origin is the OAuth client of each

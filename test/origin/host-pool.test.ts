@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createHostPool, HostingError, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { secretsProviderFor } from "../../aws/origin/secrets/select.ts";
 import { demoServers } from "../../local/system.ts";
 import { isAlive } from "../e2e/process-tree.ts";
 import { messagesOf, modernRequest, parkedCall, testHostOptions } from "./modern-request.ts";
@@ -9,14 +10,16 @@ afterEach(async () => {
   await Promise.all(pools.splice(0).map((pool) => pool.close()));
 });
 
+type PoolOptions = Parameters<typeof createHostPool>[0];
+
 function pool(
-  options: { idleTimeoutMs?: number; maxProcesses?: number; servers?: Parameters<typeof createHostPool>[0]["servers"] } = {},
+  options: { idleTimeoutMs?: number; maxProcesses?: number; servers?: PoolOptions["servers"]; host?: PoolOptions["host"] } = {},
 ) {
   const created = createHostPool({
     servers: options.servers ?? demoServers(),
     idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
     maxProcesses: options.maxProcesses ?? 10,
-    host: testHostOptions,
+    host: options.host ?? testHostOptions,
     log: () => {},
   });
   pools.push(created);
@@ -134,5 +137,48 @@ describe("stdio hosting: one child per user and server", () => {
       lease.release();
       delete process.env.ORIGIN_SECRET_FOR_TEST;
     }
+  });
+
+  describe("a secret reference in a child's env", () => {
+    const origin = { TICKETS_TOKEN: "placeholder-ticket-token", AWS_SECRET_ACCESS_KEY: "placeholder-task-key" };
+    const childEnvOf = async (env: Record<string, string | { secret: string }>, logged: string[]) => {
+      const everything = demoServers().everything;
+      if (!everything) throw new Error("the demo server is missing");
+      const hosts = pool({
+        servers: { everything: { ...everything, env } },
+        // The provider as the origin selects it (relay-options.ts): the environment backend, reasons to the log.
+        host: { ...testHostOptions, secrets: secretsProviderFor(origin, (line) => logged.push(line)) },
+      });
+      const lease = await hosts.acquire("everything", caller("alice"));
+      try {
+        const response = await lease.host.fetch(modernRequest("tools/call", { name: "get-env", arguments: {} }), CALLER);
+        const [message] = await messagesOf(response);
+        const text = (message?.result as { content?: { text?: string }[] } | undefined)?.content?.[0]?.text;
+        return JSON.parse(text ?? "{}") as Record<string, string>;
+      } finally {
+        lease.release();
+      }
+    };
+
+    it("is read from the secrets provider when the child starts", async () => {
+      const childEnv = await childEnvOf({ TICKETS_API_TOKEN: { secret: "TICKETS_TOKEN" }, REGION: "eu" }, []);
+      expect(childEnv.TICKETS_API_TOKEN).toBe("placeholder-ticket-token");
+      expect(childEnv.REGION).toBe("eu");
+      expect(childEnv).not.toHaveProperty("TICKETS_TOKEN");
+    });
+
+    it.each([
+      ["that is not set", "NEVER_SET_ANYWHERE", /secret "NEVER_SET_ANYWHERE" is not set/],
+      ["that names the origin's own credentials", "AWS_SECRET_ACCESS_KEY", /"AWS_SECRET_ACCESS_KEY" is a setting of the origin/],
+    ])("%s starts no child, tells the caller only that a credential is missing, and the log why", async (_, name, reason) => {
+      const logged: string[] = [];
+      const failure = await childEnvOf({ TOKEN: { secret: name } }, logged).then(
+        () => "started",
+        (error: Error) => error.message,
+      );
+      expect(failure).toContain("the origin could not read a credential this server needs (its log says why)");
+      expect(failure).not.toContain(name);
+      expect(logged.join("\n")).toMatch(reason);
+    });
   });
 });

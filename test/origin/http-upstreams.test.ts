@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { secretsProviderFor } from "../../aws/origin/secrets/select.ts";
 import type { UpstreamServer } from "../../contract/config/schema.ts";
 import { freePort } from "../../local/free-port.ts";
 import { launchHttpFixture, type RunningFixture } from "../fixtures/conformance-upstream/launch.ts";
@@ -164,7 +165,8 @@ describe("an HTTP upstream whose configured credential cannot be read", () => {
       },
       idleTimeoutMs: 60_000,
       maxProcesses: 1,
-      host: testHostOptions,
+      // The provider as the origin selects it (relay-options.ts): its reasons go to the origin's log.
+      host: { ...testHostOptions, secrets: secretsProviderFor({}, (line) => logged.push(line)) },
       log: (line) => logged.push(line),
     });
     try {
@@ -174,7 +176,7 @@ describe("an HTTP upstream whose configured credential cannot be read", () => {
       );
       expect(failure).toContain("the origin could not read a credential this server needs (its log says why)");
       expect(failure).not.toContain("NEVER_SET_ANYWHERE");
-      expect(logged.join("\n")).toMatch(/credential of an HTTP upstream could not be read: .*NEVER_SET_ANYWHERE/);
+      expect(logged.join("\n")).toMatch(/upstream credential could not be read: .*NEVER_SET_ANYWHERE/);
     } finally {
       await locked.close();
     }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../aws/origin/db/migrate.ts";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
+import { secretsProviderFor } from "../../aws/origin/secrets/select.ts";
 import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
 import { ClientRegistrations, REGISTRATION_MAX_AGE_MS } from "../../aws/origin/upstream-auth/client-registration.ts";
 import { CONSENT_INPUT_KEY, CONSENT_NEEDED_CODE } from "../../aws/origin/upstream-auth/consent.ts";
@@ -404,6 +405,28 @@ describe("renewing a user's token", () => {
     await vault.endRefresh(kate, given as RefreshMark);
     expect(await vault.beginRefresh(kate, 60_000)).toBeDefined();
     expect(await vault.beginRefresh(ownerOf("nobody"), 60_000)).toBeUndefined();
+  });
+});
+
+describe("a static client whose secret cannot be read", () => {
+  it("is told to the consent as that alone; the secret's name and the reason only in the origin's log", async () => {
+    const lines: string[] = [];
+    const clients = new ClientRegistrations(
+      { redirectUriOf, clientMetadataUrlOf: () => "unused", clientName: "Test gateway" },
+      secretsProviderFor({}, (line) => lines.push(line)),
+    );
+    const spec = UpstreamServer.parse({
+      transport: "http",
+      url: upstream.url,
+      identity: "none",
+      oauth: { registration: "static", clientId: "gateway", clientSecret: { secret: "OAUTH_SECRET_NEVER_SET" } },
+    }) as HttpServer;
+    const failure = await clients.clientFor("tickets", spec, {} as never).then(
+      () => "registered",
+      (error: Error) => error.message,
+    );
+    expect(failure).toBe("the origin could not read a credential this server needs (its log says why)");
+    expect(lines.join("\n")).toContain('secret "OAUTH_SECRET_NEVER_SET" is not set');
   });
 });
 

@@ -21,7 +21,7 @@ export async function relayOptions(config: OriginConfig, log: (line: string) => 
   });
   return {
     identity,
-    secrets: secretsProviderFor(process.env),
+    secrets: secretsProviderFor(process.env, log),
     stateCodec: createForwardStateCodec(key, config.relay.inputWaitSeconds),
     requestTimeoutMs: config.relay.requestTimeoutSeconds * 1000,
     inputWaitMs: config.relay.inputWaitSeconds * 1000,

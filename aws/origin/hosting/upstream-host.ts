@@ -9,6 +9,7 @@ import type { ApprovalGate } from "../policy/approval-gate.ts";
 import type { CallLimits } from "../policy/call-limits.ts";
 import type { ToolAccess } from "../policy/tool-access.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
+import { readValues } from "../secrets/read-values.ts";
 import { oauthHost } from "../upstream-auth/oauth-host.ts";
 import { upstreamTokenFetch } from "../upstream-auth/token-fetch.ts";
 import type { UpstreamOAuth } from "../upstream-auth/upstream-oauth.ts";
@@ -24,7 +25,7 @@ import { ProgressRoutes } from "./progress-routes.ts";
 import type { CallerExtra, ForwardStateCodec } from "./request-state.ts";
 import { connectUpstream } from "./upstream-client.ts";
 import { UpstreamEvents } from "./upstream-events.ts";
-import { type ChildObserver, openTransport } from "./upstream-transport.ts";
+import { type ChildObserver, openTransport, type UpstreamCredentials } from "./upstream-transport.ts";
 
 /** The caller of one request, as the edge assertion names it. */
 export interface Caller extends CallerExtra {
@@ -124,7 +125,7 @@ async function connectHost(
   // The connection speaks for whoever called last: its one user (a shared connection carries no identity; the
   // configuration refuses one).
   let latestCaller = firstCaller;
-  const credentials = credentialsOf(spec, options, injected, () => latestCaller);
+  const credentials = await credentialsOf(spec, options, injected, () => latestCaller);
   const user = spec.transport === "stdio" ? await options.childUsers?.take() : undefined;
   let userGiven = false;
   const giveUser = async () => {
@@ -234,14 +235,21 @@ async function connectHost(
  * What the upstream is called with on the caller's behalf: their identity (for HTTP upstreams that verify it), the
  * configured secrets, and their own OAuth token for servers configured with `oauth`, or injected Google credentials.
  */
-function credentialsOf(spec: UpstreamServer, options: HostOptions, injected: InjectedCredentials, caller: () => Caller) {
+async function credentialsOf(
+  spec: UpstreamServer,
+  options: HostOptions,
+  injected: InjectedCredentials,
+  caller: () => Caller,
+): Promise<UpstreamCredentials> {
   const user = () => ({ sub: caller().sub, email: caller().email, groups: caller().groups });
   const owner = () => ({ sub: caller().sub, email: caller().email, server: caller().server });
   const send =
     spec.transport === "http" && spec.oauth && options.upstreamOAuth
       ? upstreamTokenFetch(options.upstreamOAuth, owner, spec)
       : undefined;
-  return { identity: options.identity, secrets: options.secrets, user, send: injected.send ?? send, env: injected.env };
+  // A child's environment is read once, at its start: a rotated secret reaches the next child started.
+  const env = spec.transport === "stdio" ? { ...(await readValues(spec.env, options.secrets)), ...injected.env } : undefined;
+  return { identity: options.identity, secrets: options.secrets, user, send: injected.send ?? send, env };
 }
 
 /** The host's face to the pool: each request from the edge goes to the connection's 2026-07-28 handler. */

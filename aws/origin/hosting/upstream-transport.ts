@@ -4,6 +4,7 @@ import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotoc
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
 import type { UpstreamIdentity, UpstreamUser } from "../identity/upstream-identity.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
+import { readValues } from "../secrets/read-values.ts";
 import { asChildUser, type ChildUser } from "./child-users.ts";
 
 export interface OpenedTransport {
@@ -20,7 +21,10 @@ export interface UpstreamCredentials {
   user: () => UpstreamUser;
   /** Sends an HTTP upstream's requests (an OAuth-protected one's adds the user's own token); unset: plain fetch. */
   send?: typeof fetch;
-  /** A stdio child's environment beyond the server's `env`: the user's own credentials (`googleCredentials`). */
+  /**
+   * A stdio child's environment beyond the minimal one: the server's `env` with its secret references read, then the
+   * user's own credentials (`googleCredentials`).
+   */
   env?: Record<string, string>;
 }
 
@@ -47,7 +51,7 @@ export function openTransport(
   user?: ChildUser,
 ): OpenedTransport {
   if (spec.transport === "http") {
-    const fetchAs = identityFetch(spec, credentials, log);
+    const fetchAs = identityFetch(spec, credentials);
     const url = new URL(spec.url);
     const transport =
       spec.protocol === "sse"
@@ -59,7 +63,7 @@ export function openTransport(
   const transport = new StdioClientTransport({
     ...command,
     // Its home is also its TMPDIR: /tmp is shared by every user's child.
-    env: { ...getDefaultEnvironment(), ...(user && { HOME: user.home, TMPDIR: user.home }), ...spec.env, ...credentials.env },
+    env: { ...getDefaultEnvironment(), ...(user && { HOME: user.home, TMPDIR: user.home }), ...credentials.env },
     cwd: spec.cwd,
     stderr: "pipe",
   });
@@ -98,17 +102,11 @@ function observeChild(transport: StdioClientTransport, observer: ChildObserver, 
 }
 
 /** A fetch that adds the server's configured headers and the user's identity to every request. */
-function identityFetch(spec: HttpSpec, credentials: UpstreamCredentials, log: (line: string) => void): typeof fetch {
-  const secret = async (name: string) =>
-    credentials.secrets.get(name).catch((error: unknown) => {
-      // The provider's reason (a secret id, an AWS account and role) is for operators, never for the MCP client.
-      log(`a configured credential of an HTTP upstream could not be read: ${(error as Error).message}`);
-      throw new Error("the origin could not read a credential this server needs (its log says why)");
-    });
+function identityFetch(spec: HttpSpec, credentials: UpstreamCredentials): typeof fetch {
   return async (input, init) => {
     const headers = new Headers(init?.headers);
-    for (const [name, value] of Object.entries(spec.headers))
-      headers.set(name, typeof value === "string" ? value : await secret(value.secret));
+    // Read on every request: a rotated credential is used as soon as the provider has it.
+    for (const [name, value] of Object.entries(await readValues(spec.headers, credentials.secrets))) headers.set(name, value);
     const user = credentials.user();
     if (spec.identity === "jwt") {
       headers.set("authorization", `Bearer ${await credentials.identity.tokenFor(user, spec.audience ?? spec.url)}`);
