@@ -535,6 +535,7 @@ const OriginFields = z.strictObject({
       /**
        * Private EC P-256 JWK (with `kid`) the origin signs identity JWTs with; its public half is served at
        * /.well-known/jwks.json. A secret, the same on every instance. Unset, each instance makes its own at start.
+       * During a rotation a set `{"keys":[…]}`: the first signs, every key's public half is published.
        */
       signingKey: z.string().min(1).optional(),
       /** Lifetime of an identity JWT, in seconds. */

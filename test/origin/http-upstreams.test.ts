@@ -5,11 +5,12 @@ import type { AddressInfo } from "node:net";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { createUpstreamIdentity } from "../../aws/origin/identity/upstream-identity.ts";
 import { secretsProviderFor } from "../../aws/origin/secrets/select.ts";
 import type { UpstreamServer } from "../../contract/config/schema.ts";
 import { freePort } from "../../local/free-port.ts";
 import { launchHttpFixture, type RunningFixture } from "../fixtures/conformance-upstream/launch.ts";
-import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
+import { messagesOf, modernRequest, TEST_IDENTITY_KEY, TEST_ISSUER, testHostOptions } from "./modern-request.ts";
 
 // HTTP upstreams inside the VPC, one of each kind: Streamable HTTP serving 2026-07-28 (and 2025), Streamable
 // HTTP serving 2025-11-25 only, and the 2024-11-05 HTTP+SSE transport. The first two verify the identity JWT
@@ -42,7 +43,14 @@ beforeAll(async () => {
 
   const verifying = async (era: "dual" | "legacy") => {
     // The fixture learns its own URL only once it listens; its audience is its MCP path on any port.
-    const fixture = await launchHttpFixture(era, 20_000, ["--identity-jwks", jwksUrl, "--identity-audience", `upstream-${era}`]);
+    const fixture = await launchHttpFixture(era, 20_000, [
+      "--identity-jwks",
+      jwksUrl,
+      "--identity-audience",
+      `upstream-${era}`,
+      "--identity-issuer",
+      TEST_ISSUER,
+    ]);
     fixtures.push(fixture);
     return fixture.url;
   };
@@ -111,7 +119,7 @@ describe("HTTP upstreams in the VPC", () => {
         sub: "alice",
         email: "alice@example.com",
         groups: ["engineering"],
-        iss: "http://origin.test",
+        iss: TEST_ISSUER,
       });
     },
   );
@@ -133,12 +141,23 @@ describe("HTTP upstreams in the VPC", () => {
     expect(answer.result?.content).toEqual([{ type: "text", text: "Echo: over the old transport" }]);
   });
 
-  it("is refused by an upstream that verifies identity when the token is for another audience", async () => {
+  it.each([
+    ["for another audience", { audience: "someone-else" }, {}],
+    // Signed by the origin's own key, but naming another issuer: a token of another deployment sharing a key.
+    ["from another issuer", {}, { issuer: "http://elsewhere.test" }],
+  ])("is refused by an upstream that verifies identity when the token is %s", async (_, serverChange, issuerChange) => {
+    const identity = await createUpstreamIdentity({
+      issuer: TEST_ISSUER,
+      signingKey: TEST_IDENTITY_KEY,
+      ttlSeconds: 300,
+      log: () => {},
+      ...issuerChange,
+    });
     const misaddressed = createHostPool({
-      servers: { modern: { ...(servers.modern as Extract<UpstreamServer, { transport: "http" }>), audience: "someone-else" } },
+      servers: { modern: { ...(servers.modern as Extract<UpstreamServer, { transport: "http" }>), ...serverChange } },
       idleTimeoutMs: 60_000,
       maxProcesses: 1,
-      host: testHostOptions,
+      host: { ...testHostOptions, identity },
       log: () => {},
     });
     try {

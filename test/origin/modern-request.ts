@@ -2,12 +2,17 @@ import { createForwardStateCodec } from "../../aws/origin/hosting/request-state.
 import type { Caller, HostOptions, UpstreamHost } from "../../aws/origin/hosting/upstream-host.ts";
 import { createUpstreamIdentity } from "../../aws/origin/identity/upstream-identity.ts";
 import { createEnvSecretsProvider } from "../../aws/origin/secrets/env/env-secrets.ts";
+import { generateEdgeSigningKey } from "../../scripts/keygen.ts";
 
 export const MODERN_VERSION = "2026-07-28";
 
+/** The issuer of the identity JWTs the test origin signs for HTTP upstreams, and the key it signs them with. */
+export const TEST_ISSUER = "http://origin.test";
+export const TEST_IDENTITY_KEY = await generateEdgeSigningKey();
+
 /** Relay settings for tests: a fixed state key, short waits, no keep-alives. */
 export const testHostOptions: Omit<HostOptions, "log"> = {
-  identity: await createUpstreamIdentity({ issuer: "http://origin.test", ttlSeconds: 300, log: () => {} }),
+  identity: await createUpstreamIdentity({ issuer: TEST_ISSUER, signingKey: TEST_IDENTITY_KEY, ttlSeconds: 300, log: () => {} }),
   secrets: createEnvSecretsProvider({}),
   stateCodec: createForwardStateCodec("test-request-state-key-0123456789abcdef", 60),
   requestTimeoutMs: 15_000,

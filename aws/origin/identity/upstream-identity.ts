@@ -23,7 +23,8 @@ const RENEW_BEFORE_SECONDS = 30;
 
 /**
  * Signs identity JWTs for upstreams (ES256, `typ` JWT, `iss` = the origin's URL). With no configured key each
- * instance makes its own, which only works while one instance serves all traffic; say so once.
+ * instance makes its own, which only works while one instance serves all traffic; say so once. With a set of keys
+ * (a rotation) the first signs and all are published.
  */
 export async function createUpstreamIdentity(options: {
   issuer: string;
@@ -31,7 +32,7 @@ export async function createUpstreamIdentity(options: {
   ttlSeconds: number;
   log: (line: string) => void;
 }): Promise<UpstreamIdentity> {
-  const { privateKey, publicJwk } = await loadKey(options.signingKey, options.log);
+  const { privateKey, signingKid, published } = await loadKey(options.signingKey, options.log);
   const cache = new Map<string, { token: string; expiresAt: number }>();
   return {
     async tokenFor(user, audience) {
@@ -40,7 +41,7 @@ export async function createUpstreamIdentity(options: {
       const cached = cache.get(key);
       if (cached && cached.expiresAt - now > RENEW_BEFORE_SECONDS) return cached.token;
       const token = await new SignJWT({ ...(user.email && { email: user.email }), ...(user.groups && { groups: user.groups }) })
-        .setProtectedHeader({ alg: ALG, typ: "JWT", kid: publicJwk.kid })
+        .setProtectedHeader({ alg: ALG, typ: "JWT", kid: signingKid })
         .setIssuer(options.issuer)
         .setAudience(audience)
         .setSubject(user.sub)
@@ -52,10 +53,17 @@ export async function createUpstreamIdentity(options: {
       cache.set(key, { token, expiresAt: now + options.ttlSeconds });
       return token;
     },
-    jwks: () => ({ keys: [publicJwk] }),
+    jwks: () => ({ keys: published }),
   };
 }
 
+const KEY_SHAPE =
+  'a private EC P-256 JWK with "kid" and "d" (npm run keygen prints one), or during a rotation a set {"keys":[<signing>, <published>…]}';
+
+/**
+ * The configured key, or a set of them during a rotation: the first signs, every key's public half is published, so
+ * upstreams can learn a key before it signs and keep verifying tokens an older key signed until they expire.
+ */
 async function loadKey(configured: string | undefined, log: (line: string) => void) {
   if (!configured) {
     log(
@@ -63,20 +71,26 @@ async function loadKey(configured: string | undefined, log: (line: string) => vo
     );
     const { privateKey, publicKey } = await generateKeyPair(ALG, { extractable: true });
     const publicJwk = { ...(await exportJWK(publicKey)), kid: `origin-${crypto.randomUUID().slice(0, 8)}`, alg: ALG, use: "sig" };
-    return { privateKey, publicJwk };
+    return { privateKey, signingKid: publicJwk.kid, published: [publicJwk] };
   }
-  let jwk: JWK;
+  let parsed: JWK | { keys?: unknown };
   try {
-    jwk = JSON.parse(configured) as JWK;
+    parsed = JSON.parse(configured) as JWK | { keys?: unknown };
   } catch {
-    throw new Error(
-      "UPSTREAM_IDENTITY_SIGNING_KEY is not JSON: expected a private EC P-256 JWK with kid (npm run keygen prints one)",
-    );
+    throw new Error(`UPSTREAM_IDENTITY_SIGNING_KEY is not JSON: expected ${KEY_SHAPE}`);
   }
-  if (jwk.kty !== "EC" || jwk.crv !== "P-256" || !jwk.d || !jwk.kid)
-    throw new Error(
-      'UPSTREAM_IDENTITY_SIGNING_KEY must be a private EC P-256 JWK with "kid" and "d" (npm run keygen prints one)',
-    );
-  const { d: _private, ...publicJwk } = jwk;
-  return { privateKey: await importJWK(jwk, ALG), publicJwk: { ...publicJwk, alg: ALG, use: "sig" } };
+  const keys = "keys" in parsed ? parsed.keys : [parsed];
+  if (!Array.isArray(keys) || keys.length === 0 || !keys.every(isPrivateP256))
+    throw new Error(`UPSTREAM_IDENTITY_SIGNING_KEY must be ${KEY_SHAPE}; every key of a set is a private key too`);
+  const kids = keys.map((key) => key.kid);
+  if (new Set(kids).size !== kids.length)
+    throw new Error(`UPSTREAM_IDENTITY_SIGNING_KEY holds two keys with one kid (${kids.join(", ")}): give each its own`);
+  const [signing] = keys as [JWK & { kid: string }];
+  const published = keys.map(({ d: _private, ...publicJwk }) => ({ ...publicJwk, alg: ALG, use: "sig" }));
+  return { privateKey: await importJWK(signing, ALG), signingKid: signing.kid, published };
 }
+
+const isPrivateP256 = (key: unknown): key is JWK & { kid: string } => {
+  const jwk = key as JWK | null;
+  return typeof jwk === "object" && jwk !== null && jwk.kty === "EC" && jwk.crv === "P-256" && !!jwk.d && !!jwk.kid;
+};
