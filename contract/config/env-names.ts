@@ -83,6 +83,7 @@ export const ORIGIN_ENV_NAMES = {
   UPSTREAM_VAULT_KMS_KEY_ID: ["upstreamVault.kmsKeyId", "string"],
   UPSTREAM_VAULT_KMS_REGION: ["upstreamVault.kmsRegion", "string"],
   UPSTREAM_VAULT_LOCAL_KEY: ["upstreamVault.localKey", "string"],
+  UPSTREAM_VAULT_KEY_CACHE_SECONDS: ["upstreamVault.keyCacheSeconds", "number"],
   METRICS_PORT: ["metrics.port", "number"],
   GOOGLE_WIF_AUDIENCE: ["google.audience", "string"],
   GOOGLE_SERVICE_ACCOUNT: ["google.serviceAccount", "string"],

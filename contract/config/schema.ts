@@ -606,6 +606,12 @@ const OriginFields = z.strictObject({
         .string()
         .regex(/^[A-Za-z0-9+/]{43}=$/, "expected 32 bytes in base64 (openssl rand -base64 32)")
         .optional(),
+      /**
+       * With `kmsKeyId`: how long a row's data key, once KMS decrypted it, is kept in this instance's memory, so that a
+       * user's calls to an OAuth upstream do not each cost a KMS Decrypt. 0: ask KMS every time. Revocation is not
+       * delayed by it (the row is read on every use).
+       */
+      keyCacheSeconds: z.number().int().min(0).max(3600).default(300),
     })
     .prefault({}),
   /** Prometheus metrics (docs/metrics.md). */

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { migrate } from "../../aws/origin/db/migrate.ts";
 import { PendingAuthorizations } from "../../aws/origin/upstream-auth/pending-authorizations.ts";
 import { vaultKeysFromConfig } from "../../aws/origin/vault/from-config.ts";
 import { kmsKeyWrapper, localKeyWrapper } from "../../aws/origin/vault/key-wrapper.ts";
 import { type StoredConnection, TokenVault } from "../../aws/origin/vault/token-vault.ts";
+import { withUnwrapCache } from "../../aws/origin/vault/unwrap-cache.ts";
 import { OriginConfig } from "../../contract/config/schema.ts";
 import { FAKE_KMS_CREDENTIALS, type FakeKms, fakeKmsClient, startFakeKms } from "../aws/kms-fake.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
@@ -138,7 +139,7 @@ describe("the token vault sealed with AWS KMS", () => {
       });
       const logged: string[] = [];
       const keys = vaultKeysFromConfig(config, (line) => logged.push(line));
-      expect(keys.describe).toBe(`AWS KMS key ${KEY_ID}`);
+      expect(keys.describe).toBe(`AWS KMS key ${KEY_ID}, data keys kept 300 s`);
       const vault = new TokenVault(db.pool, keys);
       await vault.put(alice, connection("configured"));
       expect((await vault.get(alice))?.accessToken).toBe("configured");
@@ -147,5 +148,71 @@ describe("the token vault sealed with AWS KMS", () => {
     } finally {
       vi.unstubAllEnvs();
     }
+  });
+});
+
+describe("the data keys KMS decrypted, kept for a while", () => {
+  const decrypts = () => fake.requests.filter((request) => request.target === "TrentService.Decrypt").length;
+  const bob = { sub: "bob-sub", email: "bob@example.com", server: "crm" };
+  const carol = { sub: "carol-sub", email: "carol@example.com", server: "crm" };
+
+  const configuredVault = (keyCacheSeconds?: number) => {
+    vi.stubEnv("AWS_ACCESS_KEY_ID", FAKE_KMS_CREDENTIALS.accessKeyId);
+    vi.stubEnv("AWS_SECRET_ACCESS_KEY", FAKE_KMS_CREDENTIALS.secretAccessKey);
+    const config = OriginConfig.shape.upstreamVault.parse({
+      kmsKeyId: KEY_ID,
+      kmsRegion: "eu-west-1",
+      kmsEndpoint: fake.endpoint,
+      ...(keyCacheSeconds !== undefined && { keyCacheSeconds }),
+    });
+    return new TokenVault(
+      db.pool,
+      vaultKeysFromConfig(config, () => {}),
+    );
+  };
+  afterEach(() => vi.unstubAllEnvs());
+
+  it("open a user's connection again without KMS (by default), and every time with keyCacheSeconds 0", async () => {
+    const cached = configuredVault();
+    await cached.put(alice, connection("alice-token"));
+    for (let call = 0; call < 3; call++) expect((await cached.get(alice))?.accessToken).toBe("alice-token");
+    expect(decrypts()).toBe(1);
+    const uncached = configuredVault(0);
+    for (let call = 0; call < 3; call++) expect((await uncached.get(alice))?.accessToken).toBe("alice-token");
+    expect(decrypts()).toBe(4);
+  });
+
+  it("are asked of KMS again once their time is up, and the oldest go first when the cache is full", async () => {
+    let now = 0;
+    const keys = withUnwrapCache(kmsKeyWrapper(kms(), KEY_ID), { ttlMs: 1000, maxEntries: 2, now: () => now });
+    const vault = new TokenVault(db.pool, keys);
+    for (const owner of [alice, bob, carol]) await vault.put(owner, connection(`${owner.sub}-token`));
+    await vault.get(alice);
+    await vault.get(alice);
+    expect(decrypts()).toBe(1);
+    now = 1001;
+    await vault.get(alice);
+    expect(decrypts()).toBe(2);
+    await vault.get(bob);
+    await vault.get(carol);
+    expect(decrypts()).toBe(4);
+    expect((await vault.get(alice))?.accessToken).toBe("alice-sub-token");
+    expect(decrypts()).toBe(5);
+  });
+
+  it("never open a row moved to another user, even while the first user's key is kept", async () => {
+    const vault = configuredVault();
+    await vault.put(alice, connection("alice-token"));
+    await vault.get(alice);
+    await db.pool.query("UPDATE upstream_tokens SET user_sub = 'mallory-sub'");
+    await expect(vault.get({ sub: "mallory-sub", server: "crm" })).rejects.toMatchObject({ name: "InvalidCiphertextException" });
+  });
+
+  it("do not delay a revocation: a revoked connection is gone at its next use", async () => {
+    const vault = configuredVault();
+    await vault.put(alice, connection("alice-token"));
+    expect((await vault.get(alice))?.accessToken).toBe("alice-token");
+    expect(await vault.revoke({ sub: alice.sub })).toBe(1);
+    expect(await vault.get(alice)).toBeUndefined();
   });
 });

@@ -2,12 +2,18 @@ import { randomBytes } from "node:crypto";
 import { KMSClient } from "@aws-sdk/client-kms";
 import type { OriginConfig } from "../../../contract/config/schema.ts";
 import { type KeyWrapper, kmsKeyWrapper, localKeyWrapper } from "./key-wrapper.ts";
+import { withUnwrapCache } from "./unwrap-cache.ts";
+
+/** Data keys kept at most: one per user and OAuth server in use, 32 bytes each. */
+const UNWRAPPED_KEYS_KEPT = 10_000;
 
 /** The vault's key wrapper the configuration names (`upstreamVault`), saying in the log which one it is. */
 export function vaultKeysFromConfig(config: OriginConfig["upstreamVault"], log: (line: string) => void): KeyWrapper {
   if (config.kmsKeyId) {
     const client = new KMSClient({ region: config.kmsRegion, endpoint: config.kmsEndpoint });
-    return kmsKeyWrapper(client, config.kmsKeyId);
+    const kms = kmsKeyWrapper(client, config.kmsKeyId);
+    const ttlMs = config.keyCacheSeconds * 1000;
+    return ttlMs > 0 ? withUnwrapCache(kms, { ttlMs, maxEntries: UNWRAPPED_KEYS_KEPT }) : kms;
   }
   if (config.localKey) return localKeyWrapper(Buffer.from(config.localKey, "base64"));
   log(
