@@ -140,6 +140,19 @@ describe("stdio.childUids configuration", () => {
     }
   });
 
+  it("refuses to start an origin that cannot run setpriv, naming the tool and the user it tried", async () => {
+    const getuid = vi.spyOn(process, "getuid").mockReturnValue(0);
+    vi.stubEnv("PATH", await mkdtemp(join(tmpdir(), "no-setpriv-")));
+    try {
+      await expect(childUsersFromConfig({ first: 20_000, count: 100 }, () => {})).rejects.toThrow(
+        /stdio.childUids: cannot run a process as user 20000 with setpriv \(util-linux\): .*ENOENT/,
+      );
+    } finally {
+      vi.unstubAllEnvs();
+      getuid.mockRestore();
+    }
+  });
+
   it("refuses fewer child users than children may run at once", () => {
     const base = { edgeIssuer: "https://edge.example", servers: {} };
     const parsed = OriginConfig.safeParse({ ...base, stdio: { maxProcesses: 10, childUids: { first: 20_000, count: 5 } } });
