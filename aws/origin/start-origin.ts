@@ -13,6 +13,7 @@ import { createAuditStore } from "./audit/store.ts";
 import { migrate } from "./db/migrate.ts";
 import { createPool } from "./db/pool.ts";
 import { GuardrailChain, guardrailProblems } from "./guardrails/chain.ts";
+import { coalescedProbe } from "./health/coalesced-probe.ts";
 import { childUsersFromConfig } from "./hosting/child-users.ts";
 import { createHostPool } from "./hosting/host-pool.ts";
 import { relayOptions } from "./hosting/relay-options.ts";
@@ -50,6 +51,8 @@ export interface RunningOrigin {
  * unparsable answer (so a revoked grant could not be told from an outage).
  */
 const KEEP_WEB_GLOBALS = { overrideGlobalObjects: false } as const;
+/** How long a readiness answer is reused (the ALB probes every few seconds; anyone may call the edge's /readyz). */
+const READINESS_FRESH_MS = 1000;
 
 /**
  * Starts the origin: database (migrated), assertion gate, stdio hosting, HTTP. Stops what it started if a later step fails.
@@ -123,7 +126,7 @@ export async function startOrigin(
       instanceId,
       auditStore,
       auditDatabase: db,
-      checkDatabase: async () => void (await db.query("select 1")),
+      checkDatabase: coalescedProbe(async () => void (await db.query("select 1")), READINESS_FRESH_MS),
       metrics,
       groups,
       upstreamOAuth,
