@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { asChildUser, ChildUsers, childUsersFromConfig } from "../../aws/origin/hosting/child-users.ts";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
+import type { DefinitionPins } from "../../aws/origin/pinning/definition-pins.ts";
 import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
 import { OriginConfig, type StdioServer } from "../../contract/config/schema.ts";
 import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
@@ -112,6 +113,69 @@ describe.skipIf(!isRoot)("a child user handed out again (needs root)", () => {
     }
   });
 });
+
+describe.skipIf(!isRoot)("a child that exits while its host is being made (needs root)", () => {
+  it("gives its Unix user back, and the next call gets a child of that user", async () => {
+    const homes = await mkdtemp(join(tmpdir(), "child-users-"));
+    await chmod(homes, 0o711);
+    const uid = FIRST_UID + 30;
+    let exitDuringStart = true;
+    // Pinning's discovery check is the last step before the host serves: the child is killed there, once.
+    const pins = {
+      pins: () => true,
+      subscribe: () => () => {},
+      visible: async (_server: string, _kind: string, items: unknown[]) => items,
+      allows: async () => {
+        if (!exitDuringStart) return undefined;
+        exitDuringStart = false;
+        const pid = await waitForProcessOf(uid);
+        process.kill(pid, "SIGKILL");
+        while (processesOf(uid).length > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        await new Promise((resolve) => setTimeout(resolve, 200)); // the transport's close event
+        return undefined;
+      },
+    } as unknown as DefinitionPins;
+    const pool = createHostPool({
+      servers: { prying },
+      idleTimeoutMs: 60_000,
+      maxProcesses: 1,
+      host: { ...testHostOptions, pins, childUsers: new ChildUsers({ first: uid, count: 1 }, join(homes, "homes"), () => {}) },
+      log: () => {},
+    });
+    try {
+      await expect(pool.acquire("prying", { sub: "alice", server: "prying", clientId: "c", era: "modern" })).rejects.toThrow(
+        /closed while it was being started/,
+      );
+      expect((await tool(pool, "alice", "whoami")).uid).toBe(uid);
+    } finally {
+      await pool.close();
+      await rm(homes, { recursive: true, force: true });
+    }
+  });
+});
+
+async function waitForProcessOf(uid: number): Promise<number> {
+  for (let tries = 0; tries < 250; tries++) {
+    const [pid] = processesOf(uid);
+    if (pid !== undefined) return pid;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no process of user ${uid}`);
+}
+
+/** The processes running as `uid`, from /proc. */
+function processesOf(uid: number): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return new RegExp(`^Uid:\\s+${uid}\\s`, "m").test(readFileSync(`/proc/${pid}/status`, "utf8"));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 describe.skipIf(!isRoot)("the homes' directory (needs root)", () => {
   it("is refused when something else stands at its path, such as a symlink a child planted", async () => {

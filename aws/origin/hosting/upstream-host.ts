@@ -127,11 +127,11 @@ async function connectHost(
   let latestCaller = firstCaller;
   const credentials = await credentialsOf(spec, options, injected, () => latestCaller);
   const user = spec.transport === "stdio" ? await options.childUsers?.take() : undefined;
-  let userGiven = false;
-  const giveUser = async () => {
-    if (!user || userGiven) return;
-    userGiven = true;
-    await options.childUsers?.give(user);
+  // Given back once; whoever asks again waits for that one giving (its processes killed, its home gone).
+  let giving: Promise<void> | undefined;
+  const giveUser = () => {
+    giving ??= user ? (options.childUsers?.give(user) ?? Promise.resolve()) : Promise.resolve();
+    return giving;
   };
   const opened = openTransport(spec, credentials, options.log, options.children, user);
   const { transport } = opened;
@@ -169,21 +169,31 @@ async function connectHost(
   const closed = new Promise<void>((resolve) => {
     markClosed = resolve;
   });
-  // Until its onclose is set, a connection that fails here is closed, and its child's user given back, by hand.
-  const pins = await pinsFor(options.pins, firstCaller.server, client, events).catch(async (error: unknown) => {
+  // Set before anything else is awaited, so that a child exiting while the host is still being made gives its Unix
+  // user back. What exists by then is undone with it: the pins' subscription, the streams (set once the handler exists).
+  let pins: Awaited<ReturnType<typeof pinsFor>> | undefined;
+  let endStreams = () => {};
+  let connectionClosed = false;
+  client.onclose = () => {
+    connectionClosed = true;
+    void giveUser();
+    exchanges.closeAll("the upstream server's connection closed");
+    pins?.unsubscribe();
+    endStreams();
+    markClosed();
+  };
+  // A child that exited during the handshake's last steps (the SDK drops a closed connection's transport) closed unseen.
+  if (!client.transport) client.onclose();
+  pins = await pinsFor(options.pins, firstCaller.server, client, events).catch(async (error: unknown) => {
     await client.close().catch(() => {});
     await giveUser();
     throw error;
   });
-  // Set once the handler exists: streams still open when the upstream goes (a client's listen) must end with it.
-  let endStreams = () => {};
-  client.onclose = () => {
-    void giveUser();
-    exchanges.closeAll("the upstream server's connection closed");
+  if (connectionClosed) {
     pins.unsubscribe();
-    endStreams();
-    markClosed();
-  };
+    await giveUser();
+    throw new Error("the upstream server's connection closed while it was being started");
+  }
 
   const link: UpstreamLink = {
     client,
