@@ -10,7 +10,7 @@ import { createCheckpointer } from "./audit/checkpoint/checkpointer.ts";
 import { checkpointSignerFromConfig } from "./audit/checkpoint/from-config.ts";
 import { auditRetention } from "./audit/retention.ts";
 import { createAuditStore } from "./audit/store.ts";
-import { migrate } from "./db/migrate.ts";
+import { ensureSchema } from "./db/ensure-schema.ts";
 import { createPool } from "./db/pool.ts";
 import { GuardrailChain, guardrailProblems } from "./guardrails/chain.ts";
 import { coalescedProbe } from "./health/coalesced-probe.ts";
@@ -55,7 +55,7 @@ const KEEP_WEB_GLOBALS = { overrideGlobalObjects: false } as const;
 const READINESS_FRESH_MS = 1000;
 
 /**
- * Starts the origin: database (migrated), assertion gate, stdio hosting, HTTP. Stops what it started if a later step fails.
+ * Starts the origin: database (migrated, or checked current), assertion gate, stdio hosting, HTTP. Stops what it started if a later step fails.
  * `awsCredentials` replaces the AWS SDK's default chain for Google (the groups look-up and users' Google tokens; the local fakes' keys).
  */
 export async function startOrigin(
@@ -157,8 +157,7 @@ export async function startOrigin(
     await db.end();
   };
   try {
-    const { applied } = await migrate(db);
-    if (applied.length > 0) log(`database migrations applied: ${applied.join(", ")}`);
+    await ensureSchema(db, config.databaseMigrate, log);
     await pins.start(PIN_POLL_MS);
     const port = await listen(server, config.port, config.host, "PORT (or origin.port in the configuration file)");
     const metricsUrl =

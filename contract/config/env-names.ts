@@ -56,6 +56,7 @@ export const ORIGIN_ENV_NAMES = {
   EDGE_ASSERTION_SHARED_KEYS: ["edgeSharedKeys", "string"],
   DATABASE_URL: ["databaseUrl", "string"],
   DATABASE_POOL_MAX: ["databasePoolMax", "number"],
+  DATABASE_MIGRATE: ["databaseMigrate", "string"],
   MCP_SERVERS: ["servers", "json"],
   MCP_POLICY: ["policy", "json"],
   AGGREGATE_UPSTREAM_TIMEOUT_SECONDS: ["aggregate.upstreamTimeoutSeconds", "number"],

@@ -458,6 +458,13 @@ const OriginFields = z.strictObject({
   databaseUrl: z.string().startsWith("postgres", "expected a postgres:// or postgresql:// URL").optional(),
   /** Connections the origin keeps to it (the embedded database takes exactly one). */
   databasePoolMax: z.number().int().min(1).max(100).default(10),
+  /**
+   * How the origin treats the schema at start: `at-start` applies pending migrations (it then logs in as the schema's
+   * owner, as `npm start` does); `verify` only checks that every migration has run and refuses to start otherwise, for
+   * an origin whose database role has no DDL rights while the owner migrates elsewhere (on AWS, the task's `migrate`
+   * container: docs/deploy.md, "Database roles").
+   */
+  databaseMigrate: z.enum(["at-start", "verify"]).default("at-start"),
   /** The upstream MCP servers, by name. */
   servers: z.record(ServerName, UpstreamServer).default({}),
   /**

@@ -31,7 +31,9 @@ describe("database credentials by reference (ECS secrets from the RDS secret's J
     const [[, definition]] = resourcesOf(serviceTemplate, "AWS::ECS::TaskDefinition") as [
       [string, { ContainerDefinitions: Container[] }],
     ];
-    container = definition.ContainerDefinitions[0] as Container;
+    container = definition.ContainerDefinitions.find(
+      (each) => (each as Container & { Name: string }).Name === "origin",
+    ) as Container;
   });
   afterAll(async () => {
     await db?.close();
@@ -43,13 +45,14 @@ describe("database credentials by reference (ECS secrets from the RDS secret's J
     return /:([a-z]+)::"\]\]\}$/.exec(valueFrom)?.[1];
   };
 
-  it("maps PGUSER and PGPASSWORD to the username and password fields of the database secret", () => {
+  it("maps PGUSER and PGPASSWORD to the username and password fields of the origin role's secret, not the master's", () => {
     expect(secretField("PGUSER")).toBe("username");
     expect(secretField("PGPASSWORD")).toBe("password");
     const databaseSecretImport = (name: string) =>
-      JSON.stringify(container.Secrets.find((secret) => secret.Name === name)?.ValueFrom).match(/DatabaseInstanceSecret\w*/)?.[0];
+      JSON.stringify(container.Secrets.find((secret) => secret.Name === name)?.ValueFrom).match(/DatabaseAppSecret\w*/)?.[0];
     expect(databaseSecretImport("PGUSER")).toBeDefined();
     expect(databaseSecretImport("PGPASSWORD")).toBe(databaseSecretImport("PGUSER"));
+    expect(JSON.stringify(container.Secrets)).not.toContain("DatabaseInstanceSecret");
   });
 
   it("starts the origin's pool from that environment alone and reaches the database", async () => {
@@ -58,6 +61,8 @@ describe("database credentials by reference (ECS secrets from the RDS secret's J
     expect(environment.DATABASE_URL).toBe("postgresql://");
     expect(environment.PGDATABASE).toBe(DATABASE_NAME);
     expect(environment.PGSSLMODE).toBe("verify-full");
+    // Its role may not migrate: the migrate init container did, and the origin only checks the schema is current.
+    expect(environment.DATABASE_MIGRATE).toBe("verify");
     expect(JSON.stringify(environment.PGHOST)).toMatch(/DatabaseInstance\w*EndpointAddress/);
     expect(JSON.stringify(environment.PGPORT)).toMatch(/DatabaseInstance\w*EndpointPort/);
     expect(JSON.stringify(environment.AUDIT_CHECKPOINT_KMS_KEY_ID)).toMatch(/KeysAuditCheckpointKey\w*Arn/);

@@ -31,7 +31,11 @@ describe("AWS tier operations: scaling, rotation, observability, Workload Identi
     synth.serviceTemplate.hasResourceProperties("AWS::Events::Rule", {
       EventPattern: Match.objectLike({
         source: ["aws.secretsmanager"],
-        detail: Match.objectLike({ eventName: ["RotationSucceeded"] }),
+        // The origin role's password: the one the origin's connections use (the master's is read at each task start).
+        detail: Match.objectLike({
+          eventName: ["RotationSucceeded"],
+          additionalEventData: { SecretId: [{ "Fn::ImportValue": Match.stringLikeRegexp("DatabaseAppSecretAttachment") }] },
+        }),
       }),
       Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("^RedeployAfterRotationFunction"), "Arn"] } })],
     });

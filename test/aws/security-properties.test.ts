@@ -13,6 +13,8 @@ type Container = {
 
 /** Names that must only ever arrive as ECS secrets. */
 const CREDENTIALS = ["PGUSER", "PGPASSWORD", "REQUEST_STATE_KEY", "UPSTREAM_IDENTITY_SIGNING_KEY"];
+/** The migrate init container's: the master user's login, and the origin role's name and password to set. */
+const MIGRATE_CREDENTIALS = ["PGUSER", "PGPASSWORD", "DATABASE_APP_USER", "DATABASE_APP_PASSWORD"];
 
 describe("AWS tier security properties (aws-cdk-lib/assertions on the example configuration)", () => {
   let synth: Synthesized;
@@ -95,7 +97,8 @@ describe("AWS tier security properties (aws-cdk-lib/assertions on the example co
     );
     expect(toDatabase).toHaveLength(1);
     expect(JSON.stringify(toDatabase[0]?.[1].SourceSecurityGroupId)).toContain("OriginServiceSecurityGroup");
-    synth.dataTemplate.resourceCountIs("AWS::SecretsManager::RotationSchedule", 1);
+    // The master user's password and the origin role's, each rotated.
+    synth.dataTemplate.resourceCountIs("AWS::SecretsManager::RotationSchedule", 2);
   });
 
   it("puts no secret in any container's environment: credentials arrive only as ECS secrets", () => {
@@ -109,7 +112,8 @@ describe("AWS tier security properties (aws-cdk-lib/assertions on the example co
         for (const name of names) expect(name).not.toMatch(/PASSWORD|TOKEN|PRIVATE|_KEY$/);
         const values = JSON.stringify(environment.map((variable) => variable.Value));
         expect(values).not.toMatch(/resolve:secretsmanager|SecretString|AWS::SecretsManager/);
-        expect((container.Secrets ?? []).map((secret) => secret.Name).sort()).toEqual([...CREDENTIALS].sort());
+        const expected = container.Name === "migrate" ? MIGRATE_CREDENTIALS : CREDENTIALS;
+        expect((container.Secrets ?? []).map((secret) => secret.Name).sort(), container.Name).toEqual([...expected].sort());
       }
     }
     for (const template of templates()) {
@@ -173,6 +177,8 @@ describe("AWS tier security properties (aws-cdk-lib/assertions on the example co
     for (const template of templates()) {
       for (const [, role] of resourcesOf(template, "AWS::IAM::Role")) expect(role.ManagedPolicyArns).toBeUndefined();
     }
+    // Neither database login: the execution role hands those to their containers at start (db-roles-task.test.ts).
+    expect(JSON.stringify(statements)).not.toMatch(/Database(Instance|App)Secret/);
   });
 });
 

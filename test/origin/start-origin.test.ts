@@ -29,3 +29,17 @@ describe("the origin's HTTP server", () => {
     }
   });
 });
+
+describe("the origin's schema check at start", () => {
+  it("with databaseMigrate verify, refuses an unmigrated database naming the command, and creates nothing", async () => {
+    const fresh = await withTestDatabase();
+    try {
+      const config = await testOriginConfig(fresh, { databaseMigrate: "verify" });
+      await expect(startOrigin(config, () => {})).rejects.toThrow(/the database schema is not current: .*migrate-cli\.ts/);
+      const { rows } = await fresh.pool.query("SELECT count(*)::int AS tables FROM pg_tables WHERE schemaname = 'public'");
+      expect(rows[0].tables).toBe(0);
+    } finally {
+      await fresh.close();
+    }
+  });
+});

@@ -107,6 +107,12 @@ const Origin = z.strictObject({
    * on a running deployment makes every stored token unreadable: users consent again.
    */
   upstreamVaultKeyArn: KmsKeyArn.optional(),
+  /**
+   * Days audit events are kept, exactly as the origin's `audit.retentionDays` (docs/audit.md); unset keeps them
+   * forever. The tasks get it as AUDIT_RETENTION_DAYS, and so does the migrate init container, which makes it the
+   * youngest age of an event the origin's database role may purge at all (docs/deploy.md, "Database roles").
+   */
+  auditRetentionDays: z.number().int().min(1).max(36_500).optional(),
   /** Names of upstream credentials to create in Secrets Manager (`<name>/upstream/<secret>`); the task role may read exactly these. */
   upstreamSecrets: z.array(ServerName).default([]),
   /** Fargate size of one task: vCPU units (1024 = 1 vCPU) and memory in MiB; stdio children share them. */

@@ -1,14 +1,22 @@
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as rds from "aws-cdk-lib/aws-rds";
-import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
+import { DEFAULT_APP_ROLE } from "../../origin/db/roles.ts";
 import type { DeployConfig } from "../config/deploy-config.ts";
 
 /** The database the origin's migrations create its tables in. */
 export const DATABASE_NAME = "mcp_edge_proxy";
-/** The login the origin uses (and that rotation changes the password of). */
+/**
+ * The RDS master user: the schema's owner, used only by the `migrate` init container (migrations and the app role's
+ * grants). Named before the origin had a role of its own; a master user cannot be renamed without a new instance.
+ */
 export const DATABASE_USER = "mcp_origin";
+/** The origin's own login (aws/origin/db/roles.ts): DML on its tables only, no DDL, owner of nothing. */
+export const DATABASE_APP_USER = DEFAULT_APP_ROLE;
+/** What RDS-generated passwords leave out (the DatabaseSecret default): nothing a URL or a shell would mangle. */
+const PASSWORD_EXCLUDED = " %+~`#$&*()|[]{}:;<>?!'/@\"\\";
 /** PostgreSQL's usual port; only the origin's security group may reach it. */
 export const DATABASE_PORT = 5432;
 
@@ -21,12 +29,16 @@ export interface DatabaseProps {
 
 /**
  * PostgreSQL on RDS for the audit trail and the replay guard: private subnets, encrypted storage, TLS enforced,
- * automated backups, deletion protection, a snapshot if the stack is ever deleted, and a password kept in
- * Secrets Manager and rotated on a schedule.
+ * automated backups, deletion protection, a snapshot if the stack is ever deleted, and two logins whose passwords
+ * Secrets Manager keeps and rotates on a schedule: the master user (the schema's owner, for migrations) and the
+ * origin's own role (created by the migration command, aws/origin/db/migrate-cli.ts, with exactly its grants).
  */
 export class Database extends Construct {
   readonly instance: rds.DatabaseInstance;
+  /** The master user's secret (`<name>/database`): only the `migrate` init container receives it. */
   readonly secret: secretsmanager.ISecret;
+  /** The origin's own login (`<name>/database-app`: username, password, host, port, dbname): the origin container's. */
+  readonly appSecret: secretsmanager.ISecret;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
@@ -74,6 +86,27 @@ export class Database extends Construct {
     this.instance.addRotationSingleUser({
       automaticallyAfter: Duration.days(props.config.credentialRotationDays),
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+    });
+
+    // The origin's login. The role itself is made by the migrate init container (with the master secret), which also
+    // sets its password from this secret at every task start. Rotated single-user: the function logs in as the role
+    // and changes its own password (any role may); not at once on creation, when the role does not exist yet.
+    const appSecret = new rds.DatabaseSecret(this, "AppSecret", {
+      username: DATABASE_APP_USER,
+      dbname: DATABASE_NAME,
+      secretName: `${props.name}/database-app`,
+      excludeCharacters: PASSWORD_EXCLUDED,
+    });
+    this.appSecret = appSecret.attach(this.instance);
+    new secretsmanager.SecretRotation(this, "AppRotation", {
+      application: secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
+      secret: this.appSecret,
+      target: this.instance,
+      vpc: props.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      automaticallyAfter: Duration.days(props.config.credentialRotationDays),
+      excludeCharacters: PASSWORD_EXCLUDED,
+      rotateImmediatelyOnUpdate: false,
     });
   }
 }

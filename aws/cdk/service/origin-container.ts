@@ -1,6 +1,7 @@
 import * as ecs from "aws-cdk-lib/aws-ecs";
 import type * as rds from "aws-cdk-lib/aws-rds";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import { MIGRATE_COMMAND } from "../../origin/db/ensure-schema.ts";
 import { SECRET_ID_PREFIX_VARIABLE } from "../../origin/secrets/aws/secrets-manager-provider.ts";
 import type { DeployConfig } from "../config/deploy-config.ts";
 import { DATABASE_NAME } from "../data/database.ts";
@@ -9,9 +10,13 @@ import type { OriginKey } from "../data/origin-keys.ts";
 /** The port the origin listens on inside its task; only the ALB's security group may reach it. */
 export const ORIGIN_PORT = 8788;
 
+/** What the `migrate` init container runs, in the origin's image: migrations, then the origin's role and its grants. */
+export const MIGRATE_CONTAINER_COMMAND = MIGRATE_COMMAND.split(" ");
+
 export interface OriginSettingsInput {
   config: DeployConfig;
   database: rds.DatabaseInstance;
+  /** The origin's own login (the app role's secret), never the master user's. */
   databaseSecret: secretsmanager.ISecret;
   requestStateKey: secretsmanager.ISecret;
   upstreamIdentitySigningKey: secretsmanager.ISecret;
@@ -28,8 +33,9 @@ export interface OriginSettingsInput {
  *
  * The database is reached through libpq's variables, which `pg` reads for whatever DATABASE_URL leaves out:
  * DATABASE_URL is the bare scheme `postgresql://` (the origin requires one), PGHOST/PGPORT/PGDATABASE are plain
- * facts, PGUSER/PGPASSWORD come from the JSON fields of the RDS secret, and PGSSLMODE=verify-full makes `pg`
- * check the server's certificate against the RDS CA bundle the image trusts (NODE_EXTRA_CA_CERTS).
+ * facts, PGUSER/PGPASSWORD come from the JSON fields of the origin role's secret, and PGSSLMODE=verify-full makes
+ * `pg` check the server's certificate against the RDS CA bundle the image trusts (NODE_EXTRA_CA_CERTS). The origin
+ * only verifies that the schema is current (DATABASE_MIGRATE=verify): its role may not migrate, the init container did.
  */
 export function originSettings(input: OriginSettingsInput): {
   environment: Record<string, string>;
@@ -43,11 +49,9 @@ export function originSettings(input: OriginSettingsInput): {
       ORIGIN_PUBLIC_URL: `https://${config.origin.hostname}`,
       EDGE_ISSUER: config.origin.edgePublicUrl,
       MCP_SERVERS: JSON.stringify(config.origin.servers),
-      DATABASE_URL: "postgresql://",
-      PGHOST: input.database.dbInstanceEndpointAddress,
-      PGPORT: input.database.dbInstanceEndpointPort,
-      PGDATABASE: DATABASE_NAME,
-      PGSSLMODE: "verify-full",
+      ...databaseEnvironment(input.database),
+      DATABASE_MIGRATE: "verify",
+      ...retentionSettings(config),
       // Where the Secrets Manager provider finds upstream credentials by name.
       [SECRET_ID_PREFIX_VARIABLE]: input.upstreamSecretPrefix,
       ...keySettings(input.keys),
@@ -63,6 +67,52 @@ export function originSettings(input: OriginSettingsInput): {
       ...(input.edgeSharedKey && { EDGE_ASSERTION_SHARED_KEYS: ecs.Secret.fromSecretsManager(input.edgeSharedKey) }),
     },
   };
+}
+
+export interface MigrationSettingsInput {
+  config: DeployConfig;
+  database: rds.DatabaseInstance;
+  /** The RDS master user's secret: the schema's owner, who migrates and grants. */
+  masterSecret: secretsmanager.ISecret;
+  /** The origin role's secret, whose username and password the command gives that role. */
+  appSecret: secretsmanager.ISecret;
+}
+
+/**
+ * The `migrate` init container's settings (aws/origin/db/migrate-cli.ts): the same database, reached as the master
+ * user; the origin role's name and password to create or update it with; and the audit retention, which is the
+ * youngest age of an audit event that role may purge. No other secret: it runs no origin code.
+ */
+export function migrationSettings(input: MigrationSettingsInput): {
+  environment: Record<string, string>;
+  secrets: Record<string, ecs.Secret>;
+} {
+  return {
+    environment: { ...databaseEnvironment(input.database), ...retentionSettings(input.config) },
+    secrets: {
+      PGUSER: ecs.Secret.fromSecretsManager(input.masterSecret, "username"),
+      PGPASSWORD: ecs.Secret.fromSecretsManager(input.masterSecret, "password"),
+      DATABASE_APP_USER: ecs.Secret.fromSecretsManager(input.appSecret, "username"),
+      DATABASE_APP_PASSWORD: ecs.Secret.fromSecretsManager(input.appSecret, "password"),
+    },
+  };
+}
+
+/** Where the database is, for `pg` (the login comes separately, as secrets). */
+function databaseEnvironment(database: rds.DatabaseInstance): Record<string, string> {
+  return {
+    DATABASE_URL: "postgresql://",
+    PGHOST: database.dbInstanceEndpointAddress,
+    PGPORT: database.dbInstanceEndpointPort,
+    PGDATABASE: DATABASE_NAME,
+    PGSSLMODE: "verify-full",
+  };
+}
+
+/** AUDIT_RETENTION_DAYS (contract/config/env-names.ts) when the deployment keeps audit events a limited time. */
+function retentionSettings(config: DeployConfig): Record<string, string> {
+  const days = config.origin.auditRetentionDays;
+  return days === undefined ? {} : { AUDIT_RETENTION_DAYS: String(days) };
 }
 
 /**

@@ -11,7 +11,7 @@ import type { OriginKey } from "../data/origin-keys.ts";
 import { grantOriginKeys } from "./key-permissions.ts";
 import type { LoadBalancer } from "./load-balancer.ts";
 import { STICKINESS_COOKIE, STICKINESS_DURATION } from "./load-balancer.ts";
-import { ORIGIN_PORT } from "./origin-container.ts";
+import { MIGRATE_CONTAINER_COMMAND, ORIGIN_PORT } from "./origin-container.ts";
 
 /**
  * Capabilities of Fargate's default set the origin never uses. Kept: SETUID, SETGID, SETPCAP (a child's user, without
@@ -34,6 +34,8 @@ export interface OriginServiceProps {
   image: ecs.ContainerImage;
   loadBalancer: LoadBalancer;
   settings: { environment: Record<string, string>; secrets: Record<string, ecs.Secret> };
+  /** The `migrate` init container's settings (origin-container.ts migrationSettings): the master user's login. */
+  migration: { environment: Record<string, string>; secrets: Record<string, ecs.Secret> };
   /** The upstream credentials the origin reads at run time: the task role may read these and nothing else. */
   upstreamSecrets: secretsmanager.ISecret[];
   /** The KMS keys of audit checkpoints and of the upstream token vault: the task role may use these as the origin does. */
@@ -45,8 +47,12 @@ export interface OriginServiceProps {
  * application-cookie stickiness (a user's stdio children live in one task), autoscaling on CPU and requests,
  * rolling deployments that roll back by themselves when new tasks never become healthy.
  *
- * Database migrations need no separate step: every task migrates at start under a PostgreSQL advisory lock
- * (aws/origin/db/migrate.ts), so during a rolling deploy the first new task applies them and the rest wait.
+ * Database migrations need no separate step: each task first runs a non-essential `migrate` container (the same
+ * image, `node aws/origin/db/migrate-cli.ts`) with the RDS master user's secret, which applies them under a
+ * PostgreSQL advisory lock (the first new task of a rolling deploy applies them, the rest wait) and makes sure the
+ * origin's own role exists with exactly its grants. The origin container starts only once it exited 0, as that role,
+ * which may not change the schema: it checks that the schema is current and refuses to start otherwise. The master
+ * secret reaches that container alone, through the execution role; the task role cannot read it.
  */
 export class OriginService extends Construct {
   readonly service: ecs.FargateService;
@@ -90,7 +96,7 @@ export class OriginService extends Construct {
     // process reaps what children leave behind, and the capabilities it never needs are dropped.
     const linuxParameters = new ecs.LinuxParameters(this, "OriginLinux", { initProcessEnabled: true });
     linuxParameters.dropCapabilities(...UNNEEDED_CAPABILITIES);
-    task.addContainer("origin", {
+    const origin = task.addContainer("origin", {
       image: props.image,
       linuxParameters,
       environment: props.settings.environment,
@@ -110,6 +116,21 @@ export class OriginService extends Construct {
       },
       stopTimeout: Duration.seconds(30),
     });
+    // Runs to completion before the origin starts; as the image's unprivileged `node` user, without any capability.
+    const migrateLinux = new ecs.LinuxParameters(this, "MigrateLinux");
+    migrateLinux.dropCapabilities(ecs.Capability.ALL);
+    const migrate = task.addContainer("migrate", {
+      image: props.image,
+      essential: false,
+      command: MIGRATE_CONTAINER_COMMAND,
+      user: "node",
+      readonlyRootFilesystem: true,
+      linuxParameters: migrateLinux,
+      environment: props.migration.environment,
+      secrets: props.migration.secrets,
+      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: "migrate" }),
+    });
+    origin.addContainerDependencies({ container: migrate, condition: ecs.ContainerDependencyCondition.SUCCESS });
 
     Validations.of(task).acknowledge({
       id: "AwsSolutions-ECS2",
@@ -131,7 +152,7 @@ export class OriginService extends Construct {
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       assignPublicIp: false,
       circuitBreaker: { enable: true, rollback: true },
-      // Migrations run at start and children spawn on first use: give a new task time before health counts.
+      // Migrations run before the origin starts and children spawn on first use: give a new task time before health counts.
       healthCheckGracePeriod: Duration.seconds(120),
     });
 

@@ -17,7 +17,11 @@ exports.handler = async () => {
   console.log("database credentials rotated: rolling redeploy of " + process.env.SERVICE_NAME + " started");
 };`;
 
-/** After Secrets Manager rotates the database password, a rolling redeploy of the origin (no downtime). */
+/**
+ * After Secrets Manager rotates the origin role's database password, a rolling redeploy of the origin (no downtime):
+ * each new task's migrate container sets the role's password from the secret again, so a task started during the
+ * rotation cannot leave the database with the old one.
+ */
 export class RedeployAfterRotation extends Construct {
   readonly function: lambda.Function;
 

@@ -9,7 +9,7 @@ import { DATABASE_PORT } from "../data/database.ts";
 import { AuditQueueMetrics } from "./audit-queue-metrics.ts";
 import { LoadBalancer } from "./load-balancer.ts";
 import { Monitoring } from "./monitoring.ts";
-import { originSettings } from "./origin-container.ts";
+import { migrationSettings, originSettings } from "./origin-container.ts";
 import { OriginService } from "./origin-service.ts";
 import { RedeployAfterRotation } from "./redeploy-after-rotation.ts";
 import { WorkloadIdentityOutputs } from "./workload-identity-outputs.ts";
@@ -47,12 +47,18 @@ export class ServiceStack extends Stack {
       settings: originSettings({
         config,
         database: data.database.instance,
-        databaseSecret: data.database.secret,
+        databaseSecret: data.database.appSecret,
         requestStateKey: data.secrets.requestStateKey,
         upstreamIdentitySigningKey: data.secrets.upstreamIdentitySigningKey,
         edgeSharedKey: data.secrets.edgeSharedKey,
         upstreamSecretPrefix: data.secrets.upstreamPrefix,
         keys: data.keys,
+      }),
+      migration: migrationSettings({
+        config,
+        database: data.database.instance,
+        masterSecret: data.database.secret,
+        appSecret: data.database.appSecret,
       }),
       upstreamSecrets: [...data.secrets.upstream.values()],
       keys: data.keys,
@@ -67,7 +73,8 @@ export class ServiceStack extends Stack {
       );
     }
 
-    new RedeployAfterRotation(this, "RedeployAfterRotation", { secret: data.database.secret, service: this.origin.service });
+    // The origin's connections use the app secret; the master secret's rotation concerns only the next init container.
+    new RedeployAfterRotation(this, "RedeployAfterRotation", { secret: data.database.appSecret, service: this.origin.service });
     const { accountId, auditQueueId, deadLetterQueueId } = config.cloudflare;
     const auditQueues =
       accountId && auditQueueId && deadLetterQueueId

@@ -4,7 +4,7 @@ import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import type pg from "pg";
 import { createPool } from "../db/pool.ts";
 import { EXPORT_FORMATS, type ExportFormat, serializeEvents } from "./export.ts";
-import { purgeAuditEvents, retentionCutoff } from "./retention.ts";
+import { purgeOlderThanDays } from "./retention.ts";
 import { type AuditFilter, FILTER_NAMES, parseAuditFilter, searchAudit } from "./search.ts";
 import { verifyCommand } from "./verify/verify-command.ts";
 
@@ -131,8 +131,8 @@ function purgeCommand(args: string[]): (pool: pg.Pool) => Promise<number> {
   }
   const dryRun = values["dry-run"] === true;
   return async (pool) => {
-    const cutoff = retentionCutoff(days);
-    const { deleted } = await purgeAuditEvents(pool, cutoff, { dryRun });
+    // By the database's clock, which the purge functions judge the minimum age by (not this machine's).
+    const { deleted, cutoff } = await purgeOlderThanDays(pool, days, { dryRun });
     const verb = dryRun ? "would delete" : "deleted";
     process.stdout.write(`${verb} ${deleted} audit events older than ${cutoff.toISOString()} (${days} days)\n`);
     return 0;

@@ -13,21 +13,16 @@ export function retentionCutoff(days: number, now: Date = new Date()): Date {
   return new Date(now.getTime() - days * DAY_MS);
 }
 
-// Before chained rows go, the runs of seqs about to be deleted are recorded per chain (gaps and islands: within a
-// run, seq minus its rank is constant), so that verify tells these holes from tampering (docs/audit.md).
-const RECORD_PURGES = `INSERT INTO audit_chain_purges (chain, from_seq, to_seq, cutoff)
-  SELECT chain, min(seq), max(seq), $1 FROM (
-    SELECT chain, seq, seq - row_number() OVER (PARTITION BY chain ORDER BY seq) AS run
-    FROM audit_events WHERE time < $1 AND chain IS NOT NULL) doomed
-  GROUP BY chain, run`;
-
+// Before chained rows go, the runs of seqs about to be deleted are recorded per chain, so that verify tells these holes
+// from tampering (docs/audit.md). Both steps are functions owned by the schema's owner (migration 0011): the origin's
+// role holds no DELETE on audit events, and the functions refuse a cut-off younger than the owner's minimum age
+// (audit_purge_policy), by the database's clock.
+const RECORD_PURGES = "SELECT audit_purge_record($1) AS runs";
 // Only chained rows a record covers: one that arrived since the records were written waits for the next purge.
-// SKIP LOCKED: when several origin tasks purge at once, each takes other rows instead of waiting for its neighbour.
-const DELETE_BATCH = `DELETE FROM audit_events WHERE id IN (
-  SELECT e.id FROM audit_events e WHERE e.time < $1 AND (e.chain IS NULL OR EXISTS (
-    SELECT 1 FROM audit_chain_purges p WHERE p.chain = e.chain AND e.seq BETWEEN p.from_seq AND p.to_seq))
-  LIMIT $2 FOR UPDATE OF e SKIP LOCKED)`;
+const DELETE_BATCH = "SELECT audit_purge_delete($1, $2) AS deleted";
 const COUNT_OLDER = "SELECT count(*)::bigint AS n FROM audit_events WHERE time < $1";
+// The cut-off `days` whole days before now by the database's clock, the one the purge functions judge it by.
+const CUTOFF = "SELECT now() - make_interval(hours => $1::int * 24) AS cutoff";
 
 export interface PurgeResult {
   /** Rows deleted (or, on a dry run, that would be). */
@@ -38,7 +33,8 @@ export interface PurgeResult {
 
 /**
  * Deletes every audit event older than `olderThan` (strictly), in batches, each in its own short transaction, after
- * recording which seqs of each hash chain go.
+ * recording which seqs of each hash chain go. Refused (by PostgreSQL) when `olderThan` is younger than the minimum
+ * age the schema's owner set (`node aws/origin/db/migrate-cli.ts` sets it from AUDIT_RETENTION_DAYS).
  */
 export async function purgeAuditEvents(
   pool: pg.Pool,
@@ -54,11 +50,26 @@ export async function purgeAuditEvents(
   let deleted = 0;
   let batches = 0;
   for (;;) {
-    const { rowCount } = await pool.query(DELETE_BATCH, [olderThan, batchSize]);
+    const { rows } = await pool.query<{ deleted: number }>(DELETE_BATCH, [olderThan, batchSize]);
+    const count = Number(rows[0]?.deleted ?? 0);
     batches += 1;
-    deleted += rowCount ?? 0;
-    if ((rowCount ?? 0) < batchSize) return { deleted, batches };
+    deleted += count;
+    if (count < batchSize) return { deleted, batches };
   }
+}
+
+/**
+ * Deletes every audit event older than `days` whole days, by the database's clock (an origin whose clock runs ahead
+ * is not refused for asking a cut-off the database finds too young). Returns the cut-off with the counts.
+ */
+export async function purgeOlderThanDays(
+  pool: pg.Pool,
+  days: number,
+  options: { batchSize?: number; dryRun?: boolean } = {},
+): Promise<PurgeResult & { cutoff: Date }> {
+  const { rows } = await pool.query<{ cutoff: Date }>(CUTOFF, [days]);
+  const cutoff = rows[0]?.cutoff as Date;
+  return { ...(await purgeAuditEvents(pool, cutoff, options)), cutoff };
 }
 
 export interface RetentionOptions {
@@ -86,9 +97,8 @@ export function auditRetention(options: RetentionOptions): RetentionJob {
 
   const run = async () => {
     if (retentionDays === undefined) return;
-    const cutoff = retentionCutoff(retentionDays);
     try {
-      const { deleted } = await purgeAuditEvents(pool, cutoff, { batchSize: options.batchSize });
+      const { deleted, cutoff } = await purgeOlderThanDays(pool, retentionDays, { batchSize: options.batchSize });
       log(`audit retention: deleted ${deleted} events older than ${cutoff.toISOString()} (${retentionDays} days)`);
     } catch (error) {
       log(`audit retention failed (tried again at the next run): ${(error as Error).message}`);

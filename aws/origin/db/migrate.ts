@@ -1,3 +1,4 @@
+import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { PG_MIGRATE_LOCK_ID, runner } from "node-pg-migrate";
 import type pg from "pg";
@@ -19,12 +20,38 @@ export const MIGRATION_LOCK_ID = PG_MIGRATE_LOCK_ID;
 // would otherwise try to load as a JavaScript migration.
 const IGNORE_NOT_SQL = String.raw`(?:\..*|(?!.*\.sql$).*)`;
 
+/** The migrations this code knows, by name (the file name without `.sql`), in the order they apply. */
+export async function migrationNames(): Promise<string[]> {
+  return (await readdir(MIGRATIONS_DIR))
+    .filter((file) => file.endsWith(".sql") && !file.startsWith("."))
+    .sort()
+    .map((file) => file.slice(0, -".sql".length));
+}
+
+/**
+ * Which of this code's migrations the database has not recorded as run (in order), and which recorded ones this code
+ * does not know (a newer release ran them). Reads only: no lock, no DDL, so a role without DDL rights may ask
+ * (it needs SELECT on the migrations table; a database without that table has run nothing).
+ */
+export async function migrationStatus(db: pg.Pool | pg.PoolClient): Promise<{ pending: string[]; unknown: string[] }> {
+  const known = await migrationNames();
+  const table = `public.${MIGRATIONS_TABLE}`;
+  const { rows } = await db.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [table]);
+  const run = rows[0]?.present ? (await db.query<{ name: string }>(`SELECT name FROM ${table}`)).rows.map((row) => row.name) : [];
+  const ran = new Set(run);
+  return { pending: known.filter((name) => !ran.has(name)), unknown: run.filter((name) => !known.includes(name)) };
+}
+
 /**
  * Brings the database schema up to date and returns the names of the migrations it applied, in
  * order (none when it was already current). It is safe to run from every origin task at start:
  * they take a session advisory lock in turn (waiting, not failing), and each one reads what has
  * run only once it holds the lock. All pending migrations run in one transaction, so a failure
  * leaves the schema as it was. It writes nothing to the console; a failure is thrown.
+ *
+ * When nothing is pending it returns before taking the lock, having only read the migrations table: a role without
+ * DDL rights (the origin's own role, roles.ts) then starts on a schema its owner migrated. node-pg-migrate itself
+ * would not (with nothing to run it still checks its table's primary key, which it adds when it cannot see it).
  *
  * Against the embedded database (PGlite) the lock excludes nothing, because all connections share
  * one backend there (see local/embedded-postgres.ts); only one origin uses that database.
@@ -38,6 +65,12 @@ export async function migrate(database: pg.Pool | string): Promise<{ applied: st
       await pool.end();
     }
   }
+
+  const current = await migrationStatus(database).then(
+    ({ pending }) => pending.length === 0,
+    () => false, // e.g. no SELECT on the table: let the runner say what is wrong
+  );
+  if (current) return { applied: [] };
 
   const client = await database.connect();
   const messages: string[] = [];
