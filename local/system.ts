@@ -5,6 +5,7 @@ import { startOrigin } from "../aws/origin/start-origin.ts";
 import { EDGE_ENV_NAMES, ORIGIN_ENV_NAMES } from "../contract/config/env-names.ts";
 import { loadConfig } from "../contract/config/load.ts";
 import { EdgeConfig, OriginConfig, type StdioServer } from "../contract/config/schema.ts";
+import { TEST_AFFINITY_REFRESH_VARIABLE } from "../contract/origin-affinity.ts";
 import { generateEdgeSigningKey, generateSharedEdgeKey } from "../scripts/keygen.ts";
 import { startBalancer } from "./balancer.ts";
 import { EMBEDDED_POOL_MAX, startEmbeddedPostgres } from "./embedded-postgres.ts";
@@ -52,6 +53,11 @@ export interface LocalSystemOptions {
    * origin fetches, or `shared` with an HMAC key both tiers hold.
    */
   edgeKey?: "ec" | "shared";
+  /**
+   * Test only: the balancer's stickiness duration (an ALB's is a day) and the edge's refresh of the cookies it keeps
+   * (an hour), shortened to see a user outlive several durations on one instance.
+   */
+  affinityTiming?: { balancerStickinessMs: number; edgeRefreshMs: number };
   log: (part: string, line: string) => void;
 }
 
@@ -149,7 +155,9 @@ async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> 
     ...(options.groupsFreshness && { GROUPS_TTL_SECONDS: String(options.groupsFreshness.edgeTtlSeconds) }),
   } satisfies Partial<Record<keyof typeof EDGE_ENV_NAMES, string>>;
   loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: edgeEnv });
-  return { edgeUrl, originUrl, idpIssuer, idpSecret, databaseUrl, originConfigs, edgeEnv, google };
+  const timing = options.affinityTiming;
+  const testEnv: Record<string, string> = timing ? { [TEST_AFFINITY_REFRESH_VARIABLE]: String(timing.edgeRefreshMs) } : {};
+  return { edgeUrl, originUrl, idpIssuer, idpSecret, databaseUrl, originConfigs, edgeEnv: { ...edgeEnv, ...testEnv }, google };
 }
 
 /**
@@ -197,7 +205,12 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   const servers = Object.keys(plan.originConfigs[0]?.servers ?? {});
   if (origins.length > 1) {
     const balancer = await parts.start("origin balancer", "ORIGIN_PORT", () =>
-      startBalancer({ port: ports.origin, targets: origins.map((origin) => origin.url), log: (line) => log("balancer", line) }),
+      startBalancer({
+        port: ports.origin,
+        targets: origins.map((origin) => origin.url),
+        log: (line) => log("balancer", line),
+        stickinessMs: options.affinityTiming?.balancerStickinessMs,
+      }),
     );
     log("balancer", `balancer on ${balancer.url} in front of ${origins.map((origin) => origin.url).join(", ")}`);
   }

@@ -13,7 +13,10 @@ const KEPT_LINES = 50_000;
  * start-up fails.
  */
 export async function startTestSystem(
-  options: Pick<LocalSystemOptions, "originInstances" | "originFile" | "groupsFreshness" | "autoSignIn" | "edgeKey"> = {},
+  options: Pick<
+    LocalSystemOptions,
+    "originInstances" | "originFile" | "groupsFreshness" | "autoSignIn" | "edgeKey" | "affinityTiming"
+  > = {},
 ): Promise<LocalSystem & { dataDir: string; ports: LocalSystemOptions["ports"]; output(): readonly string[] }> {
   const dataDir = await mkdtemp(join(tmpdir(), "mcp-edge-e2e-"));
   const output: string[] = [];

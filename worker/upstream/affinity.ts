@@ -1,4 +1,9 @@
-import { isBalancerCookie, ORIGIN_INSTANCE_HEADER } from "../../contract/origin-affinity.ts";
+import {
+  AFFINITY_REFRESH_MS,
+  isBalancerCookie,
+  ORIGIN_INSTANCE_HEADER,
+  TEST_AFFINITY_REFRESH_VARIABLE,
+} from "../../contract/origin-affinity.ts";
 import type { Affinity } from "../../durable-objects/origin-affinity.ts";
 import type { EdgeEnv } from "../env.ts";
 
@@ -10,7 +15,10 @@ const MAX_CACHED = 10_000;
 export interface OriginAffinityStore {
   /** The balancer cookies to send for this user, if they are stuck to an instance. */
   current(userSub: string): Promise<Affinity | undefined>;
-  /** Learns from an origin answer to a request sent with `sent`: a new instance, or a lost one. */
+  /**
+   * Learns from an origin answer to a request sent with `sent`: a new instance, a lost one, or, once the cookies
+   * sent are older than the refresh interval, the fresh cookies of the same instance.
+   */
   learn(userSub: string, sent: Affinity | undefined, response: Response): Promise<void>;
 }
 
@@ -18,6 +26,7 @@ const cache = new Map<string, { affinity: Affinity | undefined; at: number }>();
 
 /** The store over the users' OriginAffinity objects, cached in the isolate so that most requests cost no hop. */
 export function originAffinity(env: EdgeEnv): OriginAffinityStore {
+  const refreshMs = refreshInterval(env);
   const objectOf = (userSub: string) => env.ORIGIN_AFFINITY.get(env.ORIGIN_AFFINITY.idFromName(userSub));
   const remember = (userSub: string, affinity: Affinity | undefined) => {
     if (cache.size >= MAX_CACHED) cache.clear();
@@ -40,13 +49,33 @@ export function originAffinity(env: EdgeEnv): OriginAffinityStore {
         remember(userSub, undefined);
         return;
       }
-      if (!instance || instance === sent?.instance) return;
-      const cookies = response.headers
-        .getSetCookie()
-        .map((cookie) => cookie.split(";")[0]?.trim() ?? "")
-        .filter((pair) => isBalancerCookie(pair.split("=")[0] ?? ""))
-        .join("; ");
-      remember(userSub, await objectOf(userSub).settle(sent?.instance, { instance, cookies }));
+      if (!instance) return;
+      if (instance === sent?.instance) {
+        // The same instance: nothing to learn while the cookies sent are younger than the refresh interval (most
+        // requests: no hop). Older ones, or ones stored without a date by older code, are replaced by the fresh
+        // cookies of this answer (an answer without any, from no balancer, changes nothing).
+        if (sent.learnedAt !== undefined && Date.now() - sent.learnedAt < refreshMs) return;
+        const cookies = balancerCookies(response);
+        if (!cookies) return;
+        remember(userSub, await objectOf(userSub).settle(sent.instance, { instance, cookies }, sent.learnedAt));
+        return;
+      }
+      remember(userSub, await objectOf(userSub).settle(sent?.instance, { instance, cookies: balancerCookies(response) }));
     },
   };
+}
+
+/** The balancer's stickiness cookies an answer sets, as `name=value` pairs ready to send back. */
+function balancerCookies(response: Response): string {
+  return response.headers
+    .getSetCookie()
+    .map((cookie) => cookie.split(";")[0]?.trim() ?? "")
+    .filter((pair) => isBalancerCookie(pair.split("=")[0] ?? ""))
+    .join("; ");
+}
+
+function refreshInterval(env: EdgeEnv): number {
+  const value = env[TEST_AFFINITY_REFRESH_VARIABLE];
+  const shortened = typeof value === "string" && value.trim() !== "" ? Number(value) : Number.NaN;
+  return shortened >= 0 ? Math.min(shortened, AFFINITY_REFRESH_MS) : AFFINITY_REFRESH_MS;
 }

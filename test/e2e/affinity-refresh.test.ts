@@ -1,0 +1,70 @@
+import { Client, StreamableHTTPClientTransport, UnauthorizedError } from "@modelcontextprotocol/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stdioFixtureCommand } from "../fixtures/conformance-upstream/launch.ts";
+import { startTestSystem } from "./local-system.ts";
+import { InMemoryOAuthProvider } from "./oauth-client.ts";
+
+// The balancer honours its stickiness cookie only for a while after issuing it (the ALB: a day); the edge replaces
+// the cookies it keeps for a user with the fresh ones of the same instance's answers once they are older than its
+// refresh interval (an hour). Both shortened here to seconds: a user calling across several stickiness durations
+// stays on their instance, their stateful child counting on.
+
+/** The local balancer's stickiness duration here (`stickinessMs`, local/balancer.ts). */
+const STICKINESS_MS = 4000;
+/** The edge's refresh interval here (TEST_ORIGIN_AFFINITY_REFRESH_MS, worker/upstream/affinity.ts). */
+const REFRESH_MS = 1000;
+
+let system: Awaited<ReturnType<typeof startTestSystem>>;
+const provider = new InMemoryOAuthProvider();
+const transport = () => new StreamableHTTPClientTransport(new URL(`${system.edgeUrl}/mcp/counter`), { authProvider: provider });
+
+beforeAll(async () => {
+  system = await startTestSystem({
+    originInstances: 2,
+    originFile: {
+      path: "two origins",
+      content: { servers: { counter: { transport: "stdio", ...stdioFixtureCommand("dual"), env: {} } } },
+    },
+    affinityTiming: { balancerStickinessMs: STICKINESS_MS, edgeRefreshMs: REFRESH_MS },
+  });
+  const client = new Client({ name: "sign-in", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
+  await expect(client.connect(transport())).rejects.toBeInstanceOf(UnauthorizedError);
+  await transport().finishAuth(await provider.signInHeadlessly());
+  // The sign-in started the user's child on one instance (warm start) and taught the edge that instance.
+  for (let tries = 0; tries < 200 && !system.origins.some((origin) => origin.upstreams() > 0); tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}, 180_000);
+afterAll(async () => {
+  await system?.close();
+});
+
+const count = async (client: Client) =>
+  (await client.callTool({ name: "counter_increment", arguments: {} })).structuredContent as { value: number; pid: number };
+
+describe("a user who stays on one origin instance longer than the balancer's stickiness duration", () => {
+  it("stays there: the edge refreshes the balancer's cookies before they expire", async () => {
+    const client = new Client({ name: "e2e-affinity-refresh", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
+    // The balancer's duration is this short (else a user would stay without any refresh).
+    expect(system.output()).toContain(`[balancer] stickiness cookies honoured for ${STICKINESS_MS} ms after their issue`);
+    await client.connect(transport());
+    // The first call binds the user (if the sign-in's cookie already expired under a slow start, it moves them once);
+    // from then on, every call for three durations is to reach the same child.
+    const first = await count(client);
+    const holding = system.origins.map((origin) => origin.upstreams());
+    const seen: { value: number; pid: number; atMs: number }[] = [];
+    const start = Date.now();
+    while (Date.now() - start < 3 * STICKINESS_MS) {
+      seen.push({ ...(await count(client)), atMs: Date.now() - start });
+      await new Promise((resolve) => setTimeout(resolve, REFRESH_MS / 4));
+    }
+    const calls = JSON.stringify(seen);
+    expect(
+      seen.map((entry) => entry.value),
+      calls,
+    ).toEqual(Array.from({ length: seen.length }, (_, index) => first.value + index + 1));
+    expect(new Set(seen.map((entry) => entry.pid)), calls).toEqual(new Set([first.pid]));
+    expect(system.origins.map((origin) => origin.upstreams())).toEqual(holding);
+    await client.close();
+  }, 60_000);
+});
