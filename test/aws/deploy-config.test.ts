@@ -33,6 +33,41 @@ describe("deployment configuration", () => {
     );
   });
 
+  it("refuses a server naming a secret that origin.upstreamSecrets does not create, wherever it names it", () => {
+    const config = example();
+    config.origin.upstreamSecrets = ["github-token"];
+    config.origin.servers = {
+      tickets: {
+        transport: "http",
+        url: "https://tickets.internal.example/mcp",
+        headers: { "x-api-key": { secret: "tickets-key" } },
+      },
+      github: { transport: "stdio", command: "github-mcp", env: { GITHUB_TOKEN: { secret: "github-token" } } },
+      crm: {
+        transport: "http",
+        url: "https://crm.example.com/mcp",
+        identity: "none",
+        oauth: { registration: "static", clientId: "gateway", clientSecret: { secret: "CRM_CLIENT_SECRET" } },
+      },
+    };
+    let message = "";
+    try {
+      parseDeployConfig(config, "deploy.json");
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain(
+      'deploy.json: origin.servers.tickets.headers.x-api-key: names the secret "tickets-key", which origin.upstreamSecrets does not create',
+    );
+    expect(message).toContain('origin.servers.crm.oauth.clientSecret: names the secret "CRM_CLIENT_SECRET"');
+    expect(message).not.toContain("github-token");
+    config.origin.upstreamSecrets = ["github-token", "tickets-key", "crm-client-secret"];
+    (config.origin.servers as { crm: { oauth: { clientSecret: unknown } } }).crm.oauth.clientSecret = {
+      secret: "crm-client-secret",
+    };
+    expect(() => parseDeployConfig(config, "deploy.json")).not.toThrow();
+  });
+
   it("gives the tasks the policy and the Google Workspace settings", () => {
     const policy = { rules: [{ effect: "allow", who: { domains: ["example.com"] }, servers: ["*"] }] };
     const { serviceTemplate } = synthesizeExample((config) => {

@@ -240,6 +240,18 @@ export const DeployConfig = z
     { path: ["cloudflare"], message: "expected accountId, auditQueueId and deadLetterQueueId together, or none of them" },
   )
   .superRefine((config, context) => {
+    // A reference to a secret the stack does not create fails only when a user calls that server: say it now.
+    const created = new Set(config.origin.upstreamSecrets);
+    for (const { path, name } of secretReferences(config.origin.servers)) {
+      if (created.has(name)) continue;
+      context.addIssue({
+        code: "custom",
+        path: ["origin", "servers", ...path],
+        message: `names the secret "${name}", which origin.upstreamSecrets does not create (the task role may read only those): add "${name}" there`,
+      });
+    }
+  })
+  .superRefine((config, context) => {
     // The origin refuses to start on these; better to hear it before deploying.
     for (const problem of policyProblems(config.origin.policy, Object.keys(config.origin.servers))) {
       const [key = "", message = problem] = problem.split(": ", 2);
@@ -251,3 +263,12 @@ export const DeployConfig = z
     }
   });
 export type DeployConfig = z.infer<typeof DeployConfig>;
+
+/** Every `{ "secret": "<name>" }` in the servers' configuration (headers, stdio env, OAuth client), with its path. */
+function secretReferences(value: unknown, path: (string | number)[] = []): { path: (string | number)[]; name: string }[] {
+  if (typeof value !== "object" || value === null) return [];
+  const keys = Object.keys(value);
+  const secret = (value as { secret?: unknown }).secret;
+  if (keys.length === 1 && typeof secret === "string") return [{ path, name: secret }];
+  return Object.entries(value).flatMap(([key, inner]) => secretReferences(inner, [...path, key]));
+}
