@@ -2,6 +2,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import pg from "pg";
 import { MIGRATION_LOCK_ID } from "./migrate.ts";
 import { createPool } from "./pool.ts";
+import { inTransaction } from "./transaction.ts";
 
 /**
  * Least privilege for the running origin (docs/deploy.md, "Database roles"). The schema belongs to its owner (on AWS
@@ -94,20 +95,9 @@ export async function ensureAppRole(database: pg.Pool | string, options: AppRole
     throw new Error(`the minimum purge age must be a whole number of days from 1 to ${KEEP_FOREVER_DAYS}`);
   }
   const pool = typeof database === "string" ? createPool(database, { max: 1 }) : database;
-  const client = await pool.connect();
-  let broken: Error | undefined;
   try {
-    await client.query("BEGIN");
-    const result = await applyRole(client, options);
-    await client.query("COMMIT");
-    return result;
-  } catch (error) {
-    await client.query("ROLLBACK").catch((rollbackError: Error) => {
-      broken = rollbackError;
-    });
-    throw error;
+    return await inTransaction(pool, (client) => applyRole(client, options));
   } finally {
-    client.release(broken);
     if (typeof database === "string") await pool.end();
   }
 }
