@@ -42,7 +42,13 @@ describe("deployment configuration", () => {
         url: "https://tickets.internal.example/mcp",
         headers: { "x-api-key": { secret: "tickets-key" } },
       },
-      github: { transport: "stdio", command: "github-mcp", env: { GITHUB_TOKEN: { secret: "github-token" } } },
+      github: {
+        transport: "stdio",
+        command: "github-mcp",
+        env: { GITHUB_TOKEN: { secret: "github-token" } },
+      },
+      // A variable named "secret" holding a plain value is no reference.
+      plain: { transport: "stdio", command: "plain-mcp", env: { secret: "not-a-reference" } },
       crm: {
         transport: "http",
         url: "https://crm.example.com/mcp",
@@ -61,6 +67,7 @@ describe("deployment configuration", () => {
     );
     expect(message).toContain('origin.servers.crm.oauth.clientSecret: names the secret "CRM_CLIENT_SECRET"');
     expect(message).not.toContain("github-token");
+    expect(message).not.toContain("not-a-reference");
     config.origin.upstreamSecrets = ["github-token", "tickets-key", "crm-client-secret"];
     (config.origin.servers as { crm: { oauth: { clientSecret: unknown } } }).crm.oauth.clientSecret = {
       secret: "crm-client-secret",

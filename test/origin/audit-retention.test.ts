@@ -50,6 +50,26 @@ describe("audit retention", () => {
     expect(await purgeAuditEvents(db.pool, new Date(cutoff), { batchSize: 3 })).toEqual({ deleted: 0, batches: 1 });
   });
 
+  it("refuses, on a dry run as on the real one, a cut-off younger than the owner's minimum age", async () => {
+    await createAuditStore(db.pool).insert([at(Date.now() - 3 * DAY)]);
+    await db.pool.query("UPDATE audit_purge_policy SET min_age_days = 2");
+    try {
+      const tooYoung = new Date(Date.now() - DAY);
+      for (const dryRun of [true, false]) {
+        await expect(purgeAuditEvents(db.pool, tooYoung, { dryRun })).rejects.toThrow(
+          /audit purge refused: cut-off .* is less than 2 days ago/,
+        );
+      }
+      expect((await remaining()).length).toBe(1);
+      expect(await purgeAuditEvents(db.pool, new Date(Date.now() - 2 * DAY - 60_000), { dryRun: true })).toEqual({
+        deleted: 1,
+        batches: 0,
+      });
+    } finally {
+      await db.pool.query("UPDATE audit_purge_policy SET min_age_days = 1");
+    }
+  });
+
   it("computes the cut-off in whole days before now", () => {
     expect(retentionCutoff(400, new Date("2026-03-01T00:00:00Z")).toISOString()).toBe("2025-01-25T00:00:00.000Z");
   });

@@ -63,6 +63,18 @@ describe("the grants table (aws/origin/db/roles.ts APP_GRANTS)", () => {
   });
 });
 
+describe("the app role's settings", () => {
+  it.each([
+    ["too short", "short-password", /too short/],
+    ["not ASCII (it would reach the server unhashed)", "pässwörd-0123456789", /printable ASCII without spaces/],
+    ["holding a space", "pass word 0123456789", /printable ASCII without spaces/],
+  ])("refuses a password %s before connecting", async (_, password, message) => {
+    await expect(
+      ensureAppRole("postgres://owner@127.0.0.1:9/never-reached", { role: "mcp_origin_app", password, minPurgeAgeDays: 30 }),
+    ).rejects.toThrow(message);
+  });
+});
+
 /**
  * The origin as it runs on AWS: the schema owned by a login like the RDS master user (CREATEROLE, owner of the
  * database, not a superuser), which migrates and grants; the origin connected as its own role. Roles belong to the

@@ -22,6 +22,9 @@ describe("the environment secrets provider", () => {
     "UPSTREAM_SECRETS_PREFIX",
     "MCP_PROXY_CONFIG",
     "LOCAL_EDGE_KEY",
+    "DATABASE_APP_PASSWORD",
+    "IDP_CLIENT_SECRET",
+    "EDGE_SIGNING_KEY",
   ])("never hands out the origin's own setting %s, set or not", async (name) => {
     await expect(secrets.get(name)).rejects.toThrow(`"${name}" is a setting of the origin itself, not an upstream credential`);
   });

@@ -55,6 +55,16 @@ describe("the upstream identity key", () => {
 
   it.each([
     ["not JSON", () => "not-json", /is not JSON/],
+    ["JSON null", () => "null", /must be a private EC P-256 JWK/],
+    ["a JSON string", () => JSON.stringify("a key"), /must be a private EC P-256 JWK/],
+    [
+      "a set whose second key is off the curve",
+      async () => {
+        const broken = { ...JSON.parse(await generateEdgeSigningKey()), x: JSON.parse(await generateEdgeSigningKey()).x };
+        return keySet(await generateEdgeSigningKey(), JSON.stringify(broken));
+      },
+      /is not a usable P-256 key/,
+    ],
     ["an empty set", () => JSON.stringify({ keys: [] }), /must be a private EC P-256 JWK/],
     ["a public key", async () => JSON.stringify(publicOf(await generateEdgeSigningKey())), /must be a private/],
     [

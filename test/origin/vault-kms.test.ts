@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { migrate } from "../../aws/origin/db/migrate.ts";
 import { PendingAuthorizations } from "../../aws/origin/upstream-auth/pending-authorizations.ts";
-import { vaultKeysFromConfig } from "../../aws/origin/vault/from-config.ts";
+import { connectionKeysFromConfig, vaultKeysFromConfig } from "../../aws/origin/vault/from-config.ts";
 import { kmsKeyWrapper, localKeyWrapper } from "../../aws/origin/vault/key-wrapper.ts";
 import { type StoredConnection, TokenVault } from "../../aws/origin/vault/token-vault.ts";
 import { withUnwrapCache } from "../../aws/origin/vault/unwrap-cache.ts";
@@ -139,7 +139,7 @@ describe("the token vault sealed with AWS KMS", () => {
       });
       const logged: string[] = [];
       const keys = vaultKeysFromConfig(config, (line) => logged.push(line));
-      expect(keys.describe).toBe(`AWS KMS key ${KEY_ID}, data keys kept 300 s`);
+      expect(keys.describe).toBe(`AWS KMS key ${KEY_ID}`);
       const vault = new TokenVault(db.pool, keys);
       await vault.put(alice, connection("configured"));
       expect((await vault.get(alice))?.accessToken).toBe("configured");
@@ -167,7 +167,10 @@ describe("the data keys KMS decrypted, kept for a while", () => {
     });
     return new TokenVault(
       db.pool,
-      vaultKeysFromConfig(config, () => {}),
+      connectionKeysFromConfig(
+        vaultKeysFromConfig(config, () => {}),
+        config,
+      ),
     );
   };
   afterEach(() => vi.unstubAllEnvs());

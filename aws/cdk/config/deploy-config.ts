@@ -264,11 +264,25 @@ export const DeployConfig = z
   });
 export type DeployConfig = z.infer<typeof DeployConfig>;
 
-/** Every `{ "secret": "<name>" }` in the servers' configuration (headers, stdio env, OAuth client), with its path. */
-function secretReferences(value: unknown, path: (string | number)[] = []): { path: (string | number)[]; name: string }[] {
-  if (typeof value !== "object" || value === null) return [];
-  const keys = Object.keys(value);
-  const secret = (value as { secret?: unknown }).secret;
-  if (keys.length === 1 && typeof secret === "string") return [{ path, name: secret }];
-  return Object.entries(value).flatMap(([key, inner]) => secretReferences(inner, [...path, key]));
+/**
+ * Every `{ "secret": "<name>" }` where the servers' configuration takes one (HTTP `headers`, stdio `env`, a static
+ * OAuth client's `clientId` and `clientSecret`), with its path.
+ */
+function secretReferences(servers: DeployConfig["origin"]["servers"]): { path: string[]; name: string }[] {
+  return Object.entries(servers).flatMap(([server, spec]) => {
+    const places: [string[], unknown][] = [
+      ...Object.entries(spec.transport === "http" ? spec.headers : spec.env).map(
+        ([key, value]) => [[server, spec.transport === "http" ? "headers" : "env", key], value] as [string[], unknown],
+      ),
+      ...(spec.transport === "http" && spec.oauth
+        ? ([
+            [[server, "oauth", "clientId"], spec.oauth.clientId],
+            [[server, "oauth", "clientSecret"], spec.oauth.clientSecret],
+          ] as [string[], unknown][])
+        : []),
+    ];
+    return places.flatMap(([path, value]) =>
+      typeof value === "object" && value !== null && "secret" in value ? [{ path, name: String(value.secret) }] : [],
+    );
+  });
 }

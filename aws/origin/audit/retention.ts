@@ -21,6 +21,9 @@ const RECORD_PURGES = "SELECT audit_purge_record($1) AS runs";
 // Only chained rows a record covers: one that arrived since the records were written waits for the next purge.
 const DELETE_BATCH = "SELECT audit_purge_delete($1, $2) AS deleted";
 const COUNT_OLDER = "SELECT count(*)::bigint AS n FROM audit_events WHERE time < $1";
+// The minimum age the owner set (audit_purge_policy), and whether a cut-off is younger than it by the database's clock.
+const PURGE_FLOOR = `SELECT min_age_days AS days, $1::timestamptz > now() - make_interval(hours => min_age_days * 24) AS too_young
+  FROM audit_purge_policy`;
 // The cut-off `days` whole days before now by the database's clock, the one the purge functions judge it by.
 const CUTOFF = "SELECT now() - make_interval(hours => $1::int * 24) AS cutoff";
 
@@ -42,6 +45,13 @@ export async function purgeAuditEvents(
   options: { batchSize?: number; dryRun?: boolean } = {},
 ): Promise<PurgeResult> {
   if (options.dryRun) {
+    // What the purge functions would refuse, a dry run refuses too, in their words.
+    const { rows: floors } = await pool.query<{ days: number; too_young: boolean }>(PURGE_FLOOR, [olderThan]);
+    const floor = floors[0];
+    if (floor?.too_young)
+      throw new Error(
+        `audit purge refused: cut-off ${olderThan.toISOString()} is less than ${floor.days} days ago (the minimum age of a purged audit event)`,
+      );
     const { rows } = await pool.query<{ n: string }>(COUNT_OLDER, [olderThan]);
     return { deleted: Number(rows[0]?.n ?? 0), batches: 0 };
   }

@@ -35,7 +35,7 @@ export const APP_GRANTS: Readonly<Record<string, readonly string[]>> = {
   audit_checkpoint_keys: ["SELECT", "INSERT"],
   // Written only by audit_purge_record (as the owner); verify reads them.
   audit_chain_purges: ["SELECT"],
-  // The minimum age of a purged event: the owner's to set.
+  // The minimum age of a purged event: the owner's to set; a dry-run purge reads it (audit/retention.ts).
   audit_purge_policy: ["SELECT"],
   // trust/replay-guard.ts claims jtis and nonces and deletes the expired ones.
   assertion_jtis: ["SELECT", "INSERT", "DELETE"],
@@ -91,6 +91,9 @@ export async function ensureAppRole(database: pg.Pool | string, options: AppRole
     throw new Error(`the app role's name must be a lowercase SQL identifier (letters, digits, _), got "${options.role}"`);
   }
   if (options.password.length < 16) throw new Error("the app role's password is too short (at least 16 characters)");
+  // Sent to the server only as a SCRAM verifier; other characters would need SASLprep first (RFC 4013).
+  if (!/^[\x21-\x7e]+$/.test(options.password))
+    throw new Error("the app role's password must be printable ASCII without spaces (Secrets Manager's generated ones are)");
   if (!Number.isInteger(options.minPurgeAgeDays) || options.minPurgeAgeDays < 1 || options.minPurgeAgeDays > KEEP_FOREVER_DAYS) {
     throw new Error(`the minimum purge age must be a whole number of days from 1 to ${KEEP_FOREVER_DAYS}`);
   }
@@ -218,13 +221,9 @@ async function refusePowerfulRole(client: Client, name: string): Promise<void> {
   }
 }
 
-/**
- * The password as ALTER ROLE takes it: a SCRAM-SHA-256 verifier, which PostgreSQL stores as it is (and a statement log
- * shows instead of the password). A password that is not plain printable ASCII would need SASLprep first: it is sent
- * as a quoted literal instead, for the server to hash.
- */
+/** The password as ALTER ROLE takes it: a SCRAM-SHA-256 verifier, stored as it is (a statement log shows only that). */
 function passwordClause(password: string): string {
-  return pg.escapeLiteral(/^[\x20-\x7e]+$/.test(password) ? scramSha256Verifier(password) : password);
+  return pg.escapeLiteral(scramSha256Verifier(password));
 }
 
 /** PostgreSQL's stored form of a SCRAM-SHA-256 password (RFC 5802, RFC 7677): `SCRAM-SHA-256$<i>:<salt>$<stored key>:<server key>`. */

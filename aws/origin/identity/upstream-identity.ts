@@ -73,21 +73,29 @@ async function loadKey(configured: string | undefined, log: (line: string) => vo
     const publicJwk = { ...(await exportJWK(publicKey)), kid: `origin-${crypto.randomUUID().slice(0, 8)}`, alg: ALG, use: "sig" };
     return { privateKey, signingKid: publicJwk.kid, published: [publicJwk] };
   }
-  let parsed: JWK | { keys?: unknown };
+  let parsed: unknown;
   try {
-    parsed = JSON.parse(configured) as JWK | { keys?: unknown };
+    parsed = JSON.parse(configured);
   } catch {
     throw new Error(`UPSTREAM_IDENTITY_SIGNING_KEY is not JSON: expected ${KEY_SHAPE}`);
   }
-  const keys = "keys" in parsed ? parsed.keys : [parsed];
+  const keys = typeof parsed === "object" && parsed !== null && "keys" in parsed ? parsed.keys : [parsed];
   if (!Array.isArray(keys) || keys.length === 0 || !keys.every(isPrivateP256))
     throw new Error(`UPSTREAM_IDENTITY_SIGNING_KEY must be ${KEY_SHAPE}; every key of a set is a private key too`);
   const kids = keys.map((key) => key.kid);
   if (new Set(kids).size !== kids.length)
     throw new Error(`UPSTREAM_IDENTITY_SIGNING_KEY holds two keys with one kid (${kids.join(", ")}): give each its own`);
+  // Every key is imported, so that one an upstream's JWKS parser would choke on (a point off the curve) stops the start.
+  const [privateKey] = await Promise.all(
+    keys.map((key) =>
+      importJWK(key, ALG).catch((error: Error) => {
+        throw new Error(`UPSTREAM_IDENTITY_SIGNING_KEY: the key "${key.kid}" is not a usable P-256 key (${error.message})`);
+      }),
+    ),
+  );
   const [signing] = keys as [JWK & { kid: string }];
   const published = keys.map(({ d: _private, ...publicJwk }) => ({ ...publicJwk, alg: ALG, use: "sig" }));
-  return { privateKey: await importJWK(signing, ALG), signingKid: signing.kid, published };
+  return { privateKey: privateKey as CryptoKey, signingKid: signing.kid, published };
 }
 
 const isPrivateP256 = (key: unknown): key is JWK & { kid: string } => {

@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { OriginConfig } from "../../../contract/config/schema.ts";
 import { upstreamCallbackPath, upstreamClientMetadataPath } from "../../../contract/upstream-oauth.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
-import { vaultKeysFromConfig } from "../vault/from-config.ts";
+import { connectionKeysFromConfig, vaultKeysFromConfig } from "../vault/from-config.ts";
 import { TokenVault } from "../vault/token-vault.ts";
 import { ClientRegistrations } from "./client-registration.ts";
 import { AuthorizationDiscovery } from "./discovery.ts";
@@ -30,7 +30,7 @@ export function upstreamOAuthFromConfig(
     clientName: new URL(edge).host,
   };
   return new UpstreamOAuth({
-    vault: new TokenVault(db, keys),
+    vault: new TokenVault(db, connectionKeysFromConfig(keys, config.upstreamVault)),
     pending: new PendingAuthorizations(db, keys),
     discovery: new AuthorizationDiscovery(),
     clients: new ClientRegistrations(identity, secrets),

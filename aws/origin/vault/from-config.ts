@@ -11,13 +11,20 @@ const UNWRAPPED_KEYS_KEPT = 10_000;
 export function vaultKeysFromConfig(config: OriginConfig["upstreamVault"], log: (line: string) => void): KeyWrapper {
   if (config.kmsKeyId) {
     const client = new KMSClient({ region: config.kmsRegion, endpoint: config.kmsEndpoint });
-    const kms = kmsKeyWrapper(client, config.kmsKeyId);
-    const ttlMs = config.keyCacheSeconds * 1000;
-    return ttlMs > 0 ? withUnwrapCache(kms, { ttlMs, maxEntries: UNWRAPPED_KEYS_KEPT }) : kms;
+    return kmsKeyWrapper(client, config.kmsKeyId);
   }
   if (config.localKey) return localKeyWrapper(Buffer.from(config.localKey, "base64"));
   log(
     "upstream token vault: sealed with a key made for this run, so users consent to OAuth upstreams again after a restart and on every other instance (set upstreamVault.localKey, or upstreamVault.kmsKeyId in production)",
   );
   return localKeyWrapper(randomBytes(32), "a key made for this run");
+}
+
+/**
+ * The wrapper for users' stored connections, which are opened on every use of an OAuth upstream: with KMS, a data key
+ * once decrypted is kept for `keyCacheSeconds`. Pending authorizations, each opened once, take `keys` as they are.
+ */
+export function connectionKeysFromConfig(keys: KeyWrapper, config: OriginConfig["upstreamVault"]): KeyWrapper {
+  const ttlMs = config.keyCacheSeconds * 1000;
+  return config.kmsKeyId && ttlMs > 0 ? withUnwrapCache(keys, { ttlMs, maxEntries: UNWRAPPED_KEYS_KEPT }) : keys;
 }

@@ -14,8 +14,10 @@ export interface UnwrapCacheOptions {
  * Every use of an OAuth upstream opens the user's stored connection, and with KMS each opening is a Decrypt: a
  * round trip of milliseconds and a billed request per call. This keeps the data keys the instance unwrapped for
  * `ttlMs`, keyed by the wrapped key and its context together, so a row opens again without KMS while a wrapped key
- * presented under another row's context still goes to KMS (and fails there). Revocation is not delayed: the vault
- * reads the row on every use, and a deleted row has nothing to open.
+ * presented under another row's context still goes to KMS (and fails there). Revoking a user's connection is not
+ * delayed: the vault reads the row on every use, and a deleted row has nothing to open. Revoking the origin's access
+ * to the KMS key (disabling it, or taking kms:Decrypt from the task role) reaches rows opened recently only after
+ * `ttlMs`, as their keys are already here.
  */
 export function withUnwrapCache(wrapper: KeyWrapper, options: UnwrapCacheOptions): KeyWrapper {
   const now = options.now ?? Date.now;
@@ -38,6 +40,8 @@ export function withUnwrapCache(wrapper: KeyWrapper, options: UnwrapCacheOptions
         if (entry.until > now() && kept.size < options.maxEntries) break;
         drop(oldest);
       }
+      // Two callers may have missed at once: the one kept is the last, the other zeroed.
+      drop(id);
       // The caller zeroes what it is handed once used: it gets a copy.
       kept.set(id, { key: Buffer.from(key), until: now() + options.ttlMs });
       return key;
