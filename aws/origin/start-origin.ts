@@ -51,6 +51,13 @@ export interface RunningOrigin {
  * unparsable answer (so a revoked grant could not be told from an outage).
  */
 const KEEP_WEB_GLOBALS = { overrideGlobalObjects: false } as const;
+/**
+ * How long the origin keeps an idle keep-alive connection open: longer than the ALB's idle timeout (`ALB_IDLE_TIMEOUT`
+ * in aws/cdk/service/load-balancer.ts, 30 minutes), as AWS advises for targets. The ALB then closes idle connections
+ * itself, and never sends a request down one the origin is closing at that moment: that answers 502, which the edge
+ * reads as a lost instance, moving the user off theirs. Node's default is 5 s.
+ */
+export const ORIGIN_KEEP_ALIVE_MS = 31 * 60_000;
 /** How long a readiness answer is reused (the ALB probes every few seconds; anyone may call the edge's /readyz). */
 const READINESS_FRESH_MS = 1000;
 
@@ -138,6 +145,9 @@ export async function startOrigin(
       },
     }).fetch,
   }) as Server;
+  server.keepAliveTimeout = ORIGIN_KEEP_ALIVE_MS;
+  // Above the keep-alive, as Node advises; only the ALB (its security group) reaches this port.
+  server.headersTimeout = ORIGIN_KEEP_ALIVE_MS + 60_000;
   // Not behind the ALB: a scraper inside the VPC reaches this port on the task's own address.
   const metricsPort = config.metrics.port;
   const metricsServer =

@@ -12,6 +12,11 @@ import type { DeployConfig } from "../config/deploy-config.ts";
 /** Stickiness the edge relies on: the origin names its instance in this cookie, and the ALB keeps a user on it. */
 export const STICKINESS_COOKIE = "MCP_ORIGIN";
 export const STICKINESS_DURATION = Duration.days(1);
+/**
+ * How long the ALB keeps an idle connection: MCP streams (SSE) can be quiet for long stretches, and the default 60 s
+ * would cut them. The origin keeps its connections open longer (`ORIGIN_KEEP_ALIVE_MS`), so the ALB closes first.
+ */
+export const ALB_IDLE_TIMEOUT = Duration.minutes(30);
 
 export interface LoadBalancerProps {
   vpc: ec2.IVpc;
@@ -49,8 +54,7 @@ export class LoadBalancer extends Construct {
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
       securityGroup: this.securityGroup,
       dropInvalidHeaderFields: true,
-      // MCP streams (SSE) can be quiet for long stretches; the default 60 s would cut them.
-      idleTimeout: Duration.minutes(30),
+      idleTimeout: ALB_IDLE_TIMEOUT,
     });
     this.alb.logAccessLogs(props.accessLogs, "origin-alb");
 
