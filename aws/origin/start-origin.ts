@@ -40,8 +40,11 @@ export interface RunningOrigin {
   metricsUrl?: string;
   /** Upstream connections (stdio children and HTTP sessions) this instance holds now. */
   upstreams(): number;
-  /** Stops: lets requests in flight finish, or cuts them (`abrupt`, as a crash would). */
-  close(options?: { abrupt?: boolean }): Promise<void>;
+  /**
+   * Stops: lets requests in flight finish, for at most `graceMs` when given (then cuts what is left: a client's listen
+   * stream never finishes by itself), or cuts them at once (`abrupt`, as a crash would).
+   */
+  close(options?: { abrupt?: boolean; graceMs?: number }): Promise<void>;
 }
 
 /**
@@ -58,6 +61,12 @@ const KEEP_WEB_GLOBALS = { overrideGlobalObjects: false } as const;
  * reads as a lost instance, moving the user off theirs. Node's default is 5 s.
  */
 export const ORIGIN_KEEP_ALIVE_MS = 31 * 60_000;
+/**
+ * How long requests in flight may finish after SIGTERM (aws/origin/main.ts) before the rest are cut: listen streams
+ * never finish by themselves (their clients listen again through another instance). Below ECS's stopTimeout (30 s,
+ * aws/cdk/service/origin-service.ts), so that the origin still stops its children and flushes its checkpoints itself.
+ */
+export const ORIGIN_SHUTDOWN_GRACE_MS = 20_000;
 /** How long a readiness answer is reused (the ALB probes every few seconds; anyone may call the edge's /readyz). */
 const READINESS_FRESH_MS = 1000;
 
@@ -154,10 +163,12 @@ export async function startOrigin(
     metricsPort === undefined
       ? undefined
       : (createAdaptorServer({ ...KEEP_WEB_GLOBALS, fetch: metricsOnlyApp(metrics).fetch }) as Server);
-  const close = async (options: { abrupt?: boolean } = {}) => {
+  const close = async (options: { abrupt?: boolean; graceMs?: number } = {}) => {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     if (options.abrupt) server.closeAllConnections();
+    const cut = options.graceMs === undefined ? undefined : setTimeout(() => server.closeAllConnections(), options.graceMs);
     await Promise.all([closed, metricsServer && stopListening(metricsServer)]);
+    clearTimeout(cut);
     server.closeAllConnections();
     pins.stop();
     await stdio.close();

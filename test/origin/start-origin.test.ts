@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { parseErrorResponse } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOrigin } from "../../aws/origin/start-origin.ts";
@@ -41,5 +42,28 @@ describe("the origin's schema check at start", () => {
     } finally {
       await fresh.close();
     }
+  });
+});
+
+describe("stopping the origin", () => {
+  it("cuts a request still open when its grace is over (a listen stream never ends by itself), and not before", async () => {
+    const running = await startOrigin(await testOriginConfig(database), () => {});
+    const { port } = new URL(running.url);
+    // A request whose headers never finish: to the server, a request in flight.
+    const socket = connect(Number(port), "127.0.0.1");
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.write("GET /healthz HTTP/1.1\r\nHost: origin\r\n");
+    const socketClosed = new Promise((resolve) => socket.once("close", resolve));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = Date.now();
+    let stopped = false;
+    const stopping = running.close({ graceMs: 1500 }).then(() => {
+      stopped = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(stopped).toBe(false);
+    await stopping;
+    await socketClosed;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
   });
 });

@@ -1,7 +1,12 @@
 import { Agent, request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALB_IDLE_TIMEOUT } from "../../aws/cdk/service/load-balancer.ts";
-import { ORIGIN_KEEP_ALIVE_MS, type RunningOrigin, startOrigin } from "../../aws/origin/start-origin.ts";
+import {
+  ORIGIN_KEEP_ALIVE_MS,
+  ORIGIN_SHUTDOWN_GRACE_MS,
+  type RunningOrigin,
+  startOrigin,
+} from "../../aws/origin/start-origin.ts";
 import { type TestDatabase, withTestDatabase } from "../origin/database.ts";
 import { testOriginConfig } from "../origin/origin-under-test.ts";
 import { resourcesOf, synthesizeExample } from "./synth.ts";
@@ -10,7 +15,7 @@ import { resourcesOf, synthesizeExample } from "./synth.ts";
 // it, and the ALB answers that request 502, which the edge reads as a lost instance (moving the user off theirs).
 // So the origin keeps idle connections longer than the ALB does, and the ALB always closes first.
 
-describe("idle connections between the ALB and the origin", () => {
+describe("connections between the ALB and the origin", () => {
   it("are kept by the origin longer than by the ALB, as the stack sets it", () => {
     const { serviceTemplate } = synthesizeExample(() => {});
     const [[, alb] = []] = resourcesOf(serviceTemplate, "AWS::ElasticLoadBalancingV2::LoadBalancer");
@@ -18,6 +23,15 @@ describe("idle connections between the ALB and the origin", () => {
     const idleSeconds = Number(attributes.find((attribute) => attribute.Key === "idle_timeout.timeout_seconds")?.Value);
     expect(idleSeconds).toBe(ALB_IDLE_TIMEOUT.toSeconds());
     expect(ORIGIN_KEEP_ALIVE_MS).toBeGreaterThan(idleSeconds * 1000);
+  });
+
+  it("lets requests in flight finish after SIGTERM for less than ECS waits before it kills the task", () => {
+    const { serviceTemplate } = synthesizeExample(() => {});
+    const containers = resourcesOf(serviceTemplate, "AWS::ECS::TaskDefinition").flatMap(
+      ([, task]) => task.ContainerDefinitions as { Name: string; StopTimeout?: number }[],
+    );
+    const origin = containers.find((container) => container.Name === "origin");
+    expect(origin?.StopTimeout).toBeGreaterThan(ORIGIN_SHUTDOWN_GRACE_MS / 1000);
   });
 
   describe("on a running origin", () => {
