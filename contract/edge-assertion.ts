@@ -19,6 +19,12 @@ export const EDGE_ASSERTION_ALG = "ES256";
 
 /** Lifetime the edge gives an assertion, and the clock skew the origin tolerates. */
 export const EDGE_ASSERTION_TTL_SECONDS = 60;
+/**
+ * The largest assertion the edge sends. It travels in one header: the ALB takes a header of at most 16 KiB, and the
+ * origin's Node server at most 16 KiB of headers in all. A user's groups are most of it (`groups.include` keeps it
+ * small); the rest, with the balancer's cookies and the MCP headers, fits in what is left.
+ */
+export const MAX_EDGE_ASSERTION_BYTES = 12 * 1024;
 export const EDGE_ASSERTION_MAX_SKEW_SECONDS = 30;
 
 /** Where the edge publishes the public half of its signing key (the origin fetches it; empty with a shared key). */

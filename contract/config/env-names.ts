@@ -18,6 +18,7 @@ export const EDGE_ENV_NAMES = {
   IDP_GROUPS_CLAIM: ["idp.groupsClaim", "string"],
   GROUPS_SOURCE: ["groups.source", "string"],
   GROUPS_TTL_SECONDS: ["groups.ttlSeconds", "number"],
+  GROUPS_INCLUDE: ["groups.include", "list"],
   ADMIN_GROUPS: ["adminGroups", "list"],
   SERVER_NAMES: ["servers", "list"],
   EDGE_SIGNING_KEY: ["signingKey", "string"],

@@ -352,6 +352,13 @@ export const EdgeConfig = z.strictObject({
        * rather than signed with older groups.
        */
       ttlSeconds: z.number().int().min(5).max(86_400).default(900),
+      /**
+       * Patterns (`*`, `?`, `{a,b}`, compared without case) of the groups the edge keeps; the others are dropped where
+       * the groups are read, so they reach no grant, assertion, audit event or upstream identity token. Empty: every
+       * group. For users in hundreds of groups (each is carried on every request, and the ALB takes a header of at
+       * most 16 KiB): name the groups the policy and upstreams use. `adminGroups` are always kept.
+       */
+      include: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
   /**

@@ -49,7 +49,7 @@ describe("groups from the id_token", () => {
       idp: { issuer: "https://accounts.example.com", clientId: "c", clientSecret: "s" },
       signingKey: "k",
     });
-    expect(config.groups).toEqual({ source: "id-token", ttlSeconds: 900 });
+    expect(config.groups).toEqual({ source: "id-token", ttlSeconds: 900, include: [] });
     expect(config.idp.groupsClaim).toBe("groups");
     expect(config.adminGroups).toEqual([]);
   });
@@ -114,6 +114,55 @@ describe("groups from the origin's Google Directory look-up", () => {
     await sleep(5_500);
     expect((await mcpRequest(edge, tokens.access_token)).status).toBe(200);
     expect(await groupsOfLastMcpRequest(edge)).toEqual([]);
+  });
+});
+
+describe("groups.include", () => {
+  it("keeps of the id_token's groups only those it names", async () => {
+    for (const [include, kept] of [
+      ["eng*", ["engineering"]],
+      ["ops*,sales", []],
+    ] as const) {
+      const edge = groupsEdge({ GROUPS_INCLUDE: include });
+      const tokens = await signedIn(edge);
+      await mcpRequest(edge, tokens.access_token);
+      expect(await groupsOfLastMcpRequest(edge)).toEqual(kept);
+    }
+  });
+
+  it("keeps of the Directory's groups those it names, compared without case, and the admin groups always", async () => {
+    const edge = groupsEdge({ ...DIRECTORY, GROUPS_INCLUDE: "team-mcp-*@example.com", ADMIN_GROUPS: "admins@example.com" });
+    await setOriginGroups(edge, DEV, ["eng@example.com", "Team-MCP-Data@example.com", "Admins@example.com", "all@example.com"]);
+    const tokens = await signedIn(edge, "mcp mcp:admin");
+    expect(tokens.scope.split(" ").sort()).toEqual(["mcp", "mcp:admin"]);
+    await mcpRequest(edge, tokens.access_token);
+    expect(await groupsOfLastMcpRequest(edge)).toEqual(["Team-MCP-Data@example.com", "Admins@example.com"]);
+  });
+});
+
+describe("a user in too many groups to carry", () => {
+  const many = Array.from({ length: 600 }, (_, index) => `directory-group-number-${index}@example.com`);
+
+  it("is told so (JSON-RPC -32603), with what to ask for, and nothing reaches the origin", async () => {
+    const edge = groupsEdge(DIRECTORY);
+    await setOriginGroups(edge, DEV, many);
+    const tokens = await signedIn(edge);
+    const before = (await originSaw(edge)).filter((seen) => seen.path.startsWith("/servers/")).length;
+    const refused = await mcpRequest(edge, tokens.access_token);
+    expect(refused.status).toBe(500);
+    expect(await refused.json()).toMatchObject({
+      jsonrpc: "2.0",
+      error: { code: -32603, message: expect.stringMatching(/carries 600 groups, too many .* \(groups\.include\)/) },
+    });
+    expect((await originSaw(edge)).filter((seen) => seen.path.startsWith("/servers/")).length).toBe(before);
+  });
+
+  it("is served once groups.include keeps the groups that matter", async () => {
+    const edge = groupsEdge({ ...DIRECTORY, GROUPS_INCLUDE: "directory-group-number-1?@example.com" });
+    await setOriginGroups(edge, DEV, many);
+    const tokens = await signedIn(edge);
+    expect((await mcpRequest(edge, tokens.access_token)).status).toBe(200);
+    expect(await groupsOfLastMcpRequest(edge)).toHaveLength(10);
   });
 });
 

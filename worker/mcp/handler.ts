@@ -11,6 +11,7 @@ import type { EdgeEnv, UserProps } from "../env.ts";
 import { readLimited } from "../http/read-limited.ts";
 import { originAffinity } from "../upstream/affinity.ts";
 import { fetchOrigin, OriginTimeout } from "../upstream/fetch-origin.ts";
+import { AssertionTooLarge } from "../upstream/sign-assertion.ts";
 import { inspectRequest, type RequestFacts } from "./inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
 import { isSessionRequest, toSession } from "./legacy-session.ts";
@@ -175,8 +176,15 @@ function requestAudit({ ctx, user, started, config }: Exchange, admitted: Admitt
   };
 }
 
-/** What the client gets when the origin cannot be reached (503) or does not begin to answer in time (504): retry soon. */
+/**
+ * What the client gets when the origin cannot be reached (503) or does not begin to answer in time (504): retry soon;
+ * or, when the request could not be signed small enough (500), what to ask an administrator for.
+ */
 function originFailure(error: unknown, server: string, id: string | number | undefined): Response {
+  if (error instanceof AssertionTooLarge) {
+    console.error(`request for server ${server} not sent: ${error.message}`);
+    return jsonRpcError(500, id, JSON_RPC.internalError, error.message);
+  }
   const timedOut = error instanceof OriginTimeout;
   console.error(`origin ${timedOut ? "timed out" : "unreachable"} for server ${server}: ${String(error)}`);
   const message = timedOut

@@ -1,5 +1,5 @@
 import type { Policy } from "../../../contract/config/policy.ts";
-import { nameMatcher } from "./name-glob.ts";
+import { nameMatcher } from "../../../contract/name-glob.ts";
 
 /**
  * What the schema cannot see: a rule whose server pattern matches no configured server is almost always a typo

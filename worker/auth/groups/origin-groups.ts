@@ -1,6 +1,7 @@
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import { IDENTITY_GROUPS_PATH, IdentityGroups } from "../../../contract/identity-groups.ts";
 import { fetchOrigin } from "../../upstream/fetch-origin.ts";
+import { keptGroups } from "./kept-groups.ts";
 
 /** The user's groups could not be read from the origin: the caller refuses to go on (fail closed). */
 export class GroupsUnavailable extends Error {
@@ -19,7 +20,8 @@ export interface GroupsSubject {
 
 /**
  * Asks the origin (GET /identity/groups) for the user's Google Workspace groups, under an assertion minted for this
- * and nothing else (`purpose: "groups"`), naming the user by the e-mail the identity provider verified.
+ * and nothing else (`purpose: "groups"`), naming the user by the e-mail the identity provider verified. Only the groups
+ * `groups.include` keeps are returned.
  */
 export async function originGroups(config: EdgeConfig, subject: GroupsSubject): Promise<IdentityGroups> {
   if (!subject.email) throw new GroupsUnavailable("the identity provider gave no e-mail address to look up");
@@ -41,5 +43,5 @@ export async function originGroups(config: EdgeConfig, subject: GroupsSubject): 
   }
   const parsed = IdentityGroups.safeParse(body);
   if (!parsed.success) throw new GroupsUnavailable("the origin's answer is not a list of groups");
-  return parsed.data;
+  return { ...parsed.data, groups: keptGroups(config, parsed.data.groups) };
 }

@@ -2,6 +2,7 @@ import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import type { UserProps } from "../../env.ts";
 import { groupsFromClaim } from "../groups/claim-groups.ts";
+import { keptGroups } from "../groups/kept-groups.ts";
 import type { ProviderMetadata } from "./discovery.ts";
 
 const keySets = new Map<string, JWTVerifyGetKey>();
@@ -60,6 +61,6 @@ export async function verifyIdToken(
     email: payload.email_verified === true ? text(payload.email) : undefined,
     name: text(payload.name),
     hostedDomain: text(payload.hd),
-    groups: groupsFromClaim(payload, config.idp.groupsClaim),
+    groups: keptGroups(config, groupsFromClaim(payload, config.idp.groupsClaim)),
   };
 }

@@ -1,7 +1,8 @@
-import { type JSONRPCRequest, ProtocolError, Server, type ServerContext } from "@modelcontextprotocol/server";
+import { INTERNAL_ERROR, type JSONRPCRequest, ProtocolError, Server, type ServerContext } from "@modelcontextprotocol/server";
 import { MAX_INPUT_WAIT_SECONDS } from "../../../contract/config/schema.ts";
 import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
 import { relayedCapabilities } from "../../../contract/relayed-capabilities.ts";
+import { AssertionTooLarge } from "../../upstream/sign-assertion.ts";
 import { exchangeWithOrigin, HOP_VERSION, type JsonRpcMessage, META, type OriginLink } from "./origin-exchange.ts";
 import type { SessionRecord } from "./session-record.ts";
 
@@ -151,6 +152,7 @@ async function forwardOnce(
   } catch (error) {
     if (error instanceof ProtocolError || ctx.mcpReq.signal.aborted) throw error;
     console.error(`origin exchange failed for server ${record.identity.server}: ${String(error)}`);
+    if (error instanceof AssertionTooLarge) throw new ProtocolError(INTERNAL_ERROR, error.message);
     throw originUnreachable(record.identity.server);
   }
   throw answerBrokeOff();

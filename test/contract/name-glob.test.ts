@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { nameMatcher } from "../../aws/origin/policy/name-glob.ts";
+import { nameMatcher } from "../../contract/name-glob.ts";
 
 // Policy patterns for server and tool names. A deny rule is only as good as its pattern: whatever characters a
 // client puts in a name, `*` and `?` must match them, or the rule skips that name and fails open.
