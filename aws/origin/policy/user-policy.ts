@@ -1,7 +1,7 @@
 import type { CallLimit, Policy, PolicyRule } from "../../../contract/config/policy.ts";
 import { domainOfEmail } from "../../../contract/email-domain.ts";
-import { type AnnotationName, annotationValue } from "./annotations.ts";
 import { nameMatcher } from "../../../contract/name-glob.ts";
+import { type AnnotationName, annotationValue } from "./annotations.ts";
 
 /** The user a decision is about, as the edge assertion names them. */
 export interface PolicySubject {
