@@ -30,6 +30,7 @@ import {
 } from "../worker/mcp/bridge/stream-watch.ts";
 import { JSON_RPC, jsonRpcError } from "../worker/mcp/json-rpc-error.ts";
 import type { Observation } from "../worker/mcp/observe-response.ts";
+import { AssertionTooLarge } from "../worker/upstream/sign-assertion.ts";
 
 /** A session nobody used for this long is deleted (its alarm fires); the client then re-initializes. */
 const SESSION_IDLE_MS = 24 * 60 * 60 * 1000;
@@ -433,6 +434,8 @@ async function newRecord(
     };
   } catch (error) {
     console.error(`server/discover failed for server ${caller.server}: ${String(error)}`);
+    // Not the upstream's fault, and no retry helps: the client is told what to ask an administrator for.
+    if (error instanceof AssertionTooLarge) return jsonRpcError(500, initialize.id, JSON_RPC.internalError, error.message);
     return jsonRpcError(502, initialize.id, JSON_RPC.upstreamUnavailable, `server "${caller.server}" is unavailable`);
   }
 }

@@ -157,6 +157,28 @@ describe("a user in too many groups to carry", () => {
     expect((await originSaw(edge)).filter((seen) => seen.path.startsWith("/servers/")).length).toBe(before);
   });
 
+  it("is told so on a 2025-era client's initialize too, not that the server is unavailable", async () => {
+    const edge = groupsEdge(DIRECTORY);
+    await setOriginGroups(edge, DEV, many);
+    const tokens = await signedIn(edge);
+    const refused = await edge.call("/mcp/everything", {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${tokens.access_token}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "legacy", version: "1" } },
+      }),
+    });
+    expect(refused.status).toBe(500);
+    expect(await refused.json()).toMatchObject({ error: { code: -32603, message: expect.stringMatching(/carries 600 groups/) } });
+  });
+
   it("is served once groups.include keeps the groups that matter", async () => {
     const edge = groupsEdge({ ...DIRECTORY, GROUPS_INCLUDE: "directory-group-number-1?@example.com" });
     await setOriginGroups(edge, DEV, many);
