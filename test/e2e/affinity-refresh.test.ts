@@ -1,8 +1,6 @@
-import { Client, StreamableHTTPClientTransport, UnauthorizedError } from "@modelcontextprotocol/client";
+import { Client } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stdioFixtureCommand } from "../fixtures/conformance-upstream/launch.ts";
-import { startTestSystem } from "./local-system.ts";
-import { InMemoryOAuthProvider } from "./oauth-client.ts";
+import { count, signedInCounterSystem } from "./counter-system.ts";
 
 // The balancer honours its stickiness cookie only for a while after issuing it (the ALB: a day); the edge replaces
 // the cookies it keeps for a user with the fresh ones of the same instance's answers once they are older than its
@@ -14,33 +12,17 @@ const STICKINESS_MS = 4000;
 /** The edge's refresh interval here (TEST_ORIGIN_AFFINITY_REFRESH_MS, worker/upstream/affinity.ts). */
 const REFRESH_MS = 1000;
 
-let system: Awaited<ReturnType<typeof startTestSystem>>;
-const provider = new InMemoryOAuthProvider();
-const transport = () => new StreamableHTTPClientTransport(new URL(`${system.edgeUrl}/mcp/counter`), { authProvider: provider });
+let system: Awaited<ReturnType<typeof signedInCounterSystem>>["system"];
+let transport: Awaited<ReturnType<typeof signedInCounterSystem>>["transport"];
 
 beforeAll(async () => {
-  system = await startTestSystem({
-    originInstances: 2,
-    originFile: {
-      path: "two origins",
-      content: { servers: { counter: { transport: "stdio", ...stdioFixtureCommand("dual"), env: {} } } },
-    },
+  ({ system, transport } = await signedInCounterSystem({
     affinityTiming: { balancerStickinessMs: STICKINESS_MS, edgeRefreshMs: REFRESH_MS },
-  });
-  const client = new Client({ name: "sign-in", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
-  await expect(client.connect(transport())).rejects.toBeInstanceOf(UnauthorizedError);
-  await transport().finishAuth(await provider.signInHeadlessly());
-  // The sign-in started the user's child on one instance (warm start) and taught the edge that instance.
-  for (let tries = 0; tries < 200 && !system.origins.some((origin) => origin.upstreams() > 0); tries++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  }));
 }, 180_000);
 afterAll(async () => {
   await system?.close();
 });
-
-const count = async (client: Client) =>
-  (await client.callTool({ name: "counter_increment", arguments: {} })).structuredContent as { value: number; pid: number };
 
 describe("a user who stays on one origin instance longer than the balancer's stickiness duration", () => {
   it("stays there: the edge refreshes the balancer's cookies before they expire", async () => {

@@ -1,8 +1,6 @@
-import { Client, StreamableHTTPClientTransport, UnauthorizedError } from "@modelcontextprotocol/client";
+import { Client } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stdioFixtureCommand } from "../fixtures/conformance-upstream/launch.ts";
-import { startTestSystem } from "./local-system.ts";
-import { InMemoryOAuthProvider } from "./oauth-client.ts";
+import { count, signedInCounterSystem } from "./counter-system.ts";
 
 // Once the edge knows a user's origin instance, it binds their assertions to it (the instance then refuses a replay
 // from memory). When the balancer moves the user (their instance left and the balancer knows it), the instance the
@@ -12,33 +10,15 @@ import { InMemoryOAuthProvider } from "./oauth-client.ts";
 /** Longer than the balancer's health-check interval (local/balancer.ts), so a stopped instance is known down. */
 const BALANCER_NOTICES_MS = 2500;
 
-let system: Awaited<ReturnType<typeof startTestSystem>>;
-const provider = new InMemoryOAuthProvider();
-const transport = () => new StreamableHTTPClientTransport(new URL(`${system.edgeUrl}/mcp/counter`), { authProvider: provider });
+let system: Awaited<ReturnType<typeof signedInCounterSystem>>["system"];
+let transport: Awaited<ReturnType<typeof signedInCounterSystem>>["transport"];
 
 beforeAll(async () => {
-  system = await startTestSystem({
-    originInstances: 2,
-    originFile: {
-      path: "two origins",
-      content: { servers: { counter: { transport: "stdio", ...stdioFixtureCommand("dual"), env: {} } } },
-    },
-  });
-  const client = new Client({ name: "sign-in", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
-  await expect(client.connect(transport())).rejects.toBeInstanceOf(UnauthorizedError);
-  await transport().finishAuth(await provider.signInHeadlessly());
-  // The sign-in started the user's child on one instance (warm start) and taught the edge that instance: let it
-  // finish, so that the calls below all reach it and it is the one instance holding the user.
-  for (let tries = 0; tries < 200 && !system.origins.some((origin) => origin.upstreams() > 0); tries++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  ({ system, transport } = await signedInCounterSystem());
 }, 120_000);
 afterAll(async () => {
   await system?.close();
 });
-
-const count = async (client: Client) =>
-  (await client.callTool({ name: "counter_increment", arguments: {} })).structuredContent as { value: number };
 
 describe("a user moved to another origin instance by the balancer", () => {
   it("loses no call: the assertion bound to the old instance is refused by the new one and sent again", async () => {
