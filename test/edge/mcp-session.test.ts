@@ -88,6 +88,15 @@ describe("a 2025-era session object", () => {
     expect(stored?.logLevel).toBe("debug");
   });
 
+  it("tells a user whose groups grew too many to carry why a later call is refused (JSON-RPC -32603), not that the server is unavailable", async () => {
+    const { stub, sessionId } = await storedSession();
+    const groups = Array.from({ length: 600 }, (_, index) => `directory-group-number-${index}@example.com`);
+    const call = post(sessionId, { id: 7, method: "tools/call", params: { name: "echo", arguments: { message: "hi" } } });
+    const answer = await answerOf(await serve(stub, call, { ...ALICE, groups }));
+    expect(answer).toMatchObject({ id: 7, error: { code: -32603 } });
+    expect((answer.error as { message?: string }).message).toMatch(/carries 600 groups, too many .* \(groups\.include\)/);
+  });
+
   it("is not found (404) for another user presenting its id", async () => {
     const { stub, sessionId } = await storedSession();
     const mallory = { ...ALICE, sub: "mallory" };

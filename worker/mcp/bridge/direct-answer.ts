@@ -5,8 +5,8 @@ import { exchangeWithOrigin, type JsonRpcMessage, type OriginLink } from "./orig
 import type { SessionRecord } from "./session-record.ts";
 import {
   answerBrokeOff,
+  exchangeFailure,
   forwardedParams,
-  originUnreachable,
   type Prefetched,
   SESSION_METHODS,
   toLegacyResult,
@@ -92,7 +92,7 @@ export async function answerDirectly(
     first = await pending;
   } catch (error) {
     if (!controller.signal.aborted) console.error(`origin exchange failed for server ${server}: ${String(error)}`);
-    return answer(record, request.id, { error: originUnreachable(server) });
+    return answer(record, request.id, { error: exchangeFailure(error, server) });
   }
   if (first.done) return answer(record, request.id, { error: answerBrokeOff() });
   const message = first.value;

@@ -152,8 +152,7 @@ async function forwardOnce(
   } catch (error) {
     if (error instanceof ProtocolError || ctx.mcpReq.signal.aborted) throw error;
     console.error(`origin exchange failed for server ${record.identity.server}: ${String(error)}`);
-    if (error instanceof AssertionTooLarge) throw new ProtocolError(INTERNAL_ERROR, error.message);
-    throw originUnreachable(record.identity.server);
+    throw exchangeFailure(error, record.identity.server);
   }
   throw answerBrokeOff();
 }
@@ -175,6 +174,12 @@ export function forwardedParams(
 
 export const originUnreachable = (server: string) =>
   new ProtocolError(ORIGIN_UNAVAILABLE, `the origin could not be reached for server "${server}"`);
+/**
+ * What the client is told when its exchange with the origin failed: why, when the edge itself refused to send it (the
+ * caller's assertion would be too large for the balancer), otherwise that the origin could not be reached.
+ */
+export const exchangeFailure = (error: unknown, server: string) =>
+  error instanceof AssertionTooLarge ? new ProtocolError(INTERNAL_ERROR, error.message) : originUnreachable(server);
 export const answerBrokeOff = () =>
   new ProtocolError(ORIGIN_UNAVAILABLE, "the origin's answer broke off before it was complete; try again");
 
