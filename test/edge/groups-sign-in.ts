@@ -24,9 +24,13 @@ export const setOriginGroups = (edge: GroupsEdge, email: string, groups: string[
   fetch(`${edge.origin}/_control/groups`, { method: "POST", body: JSON.stringify({ email, groups }) });
 export const setOriginDown = (edge: GroupsEdge, down: boolean) =>
   fetch(`${edge.origin}/_control/outage`, { method: "POST", body: JSON.stringify({ down }) });
-/** The assertion claims of every request the origin received from this edge, in order. */
+/** The assertion claims (and cookies) of every request the origin received from this edge, in order. */
 export const originSaw = async (edge: GroupsEdge) =>
-  (await (await fetch(`${edge.origin}/_control/seen`)).json()) as { path: string; claims: Record<string, unknown> }[];
+  (await (await fetch(`${edge.origin}/_control/seen`)).json()) as {
+    path: string;
+    claims: Record<string, unknown>;
+    cookie?: string;
+  }[];
 
 /** A third-party client, registered at this edge as any app can (DCR): its client id. */
 export async function registerThrough(edge: GroupsEdge, clientName = "Groups test client"): Promise<string> {

@@ -5,6 +5,7 @@ import type { Affinity, OriginAffinity } from "../../durable-objects/origin-affi
 import type { EdgeEnv } from "../../worker/env.ts";
 import { originAffinity } from "../../worker/upstream/affinity.ts";
 import { testEnv } from "./edge-env.ts";
+import { groupsEdge, originSaw } from "./groups-sign-in.ts";
 
 // Each user's stickiness to an origin instance, kept by the edge from the origin's and the balancer's answers.
 
@@ -37,12 +38,31 @@ describe("origin affinity at the edge", () => {
     expect((await store.current(user))?.instance).toBe("origin-1");
   });
 
-  it("forgets the instance when the balancer answers for it (the instance is lost)", async () => {
+  it("forgets the instance when the balancer answers for it and it does not answer its health check (it is lost)", async () => {
+    // The test origin is a closed port: the health check through the balancer fails too.
     const store = originAffinity(testEnv());
     const user = crypto.randomUUID();
     await store.learn(user, undefined, fromInstance("origin-1"));
     const sent = await store.current(user);
     await store.learn(user, sent, answer(502, []));
+    expect(await store.current(user)).toBeUndefined();
+  });
+
+  it("keeps a user on an instance that still answers its health check after one broken connection", async () => {
+    // The group tests' origin answers every path, /healthz too, naming itself "groups-origin".
+    const edge = groupsEdge({});
+    const store = originAffinity(testEnv(edge.env));
+    const user = crypto.randomUUID();
+    await store.learn(user, undefined, fromInstance("groups-origin"));
+    const sent = await store.current(user);
+    await store.learn(user, sent, answer(502, []));
+    expect((await store.current(user))?.instance).toBe("groups-origin");
+    // Asked through the balancer with the user's cookies, or it might have reached another instance.
+    expect((await originSaw(edge)).filter((seen) => seen.path === "/healthz")).toEqual([
+      expect.objectContaining({ cookie: "AWSALBAPP-0=groups-origin-ticket" }),
+    ]);
+    // The balancer reaching another instance with the user's cookies: theirs is lost.
+    await store.learn(user, { ...(sent as Affinity), instance: "origin-2" }, answer(502, []));
     expect(await store.current(user)).toBeUndefined();
   });
 

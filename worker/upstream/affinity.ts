@@ -5,11 +5,14 @@ import {
   TEST_AFFINITY_REFRESH_VARIABLE,
 } from "../../contract/origin-affinity.ts";
 import type { Affinity } from "../../durable-objects/origin-affinity.ts";
+import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 
 /** How long an isolate trusts what it last learned of a user's instance before asking the user's object again. */
 const CACHE_MS = 30_000;
 const MAX_CACHED = 10_000;
+/** How long the edge waits for a user's instance to show it still answers, after the balancer answered for it. */
+const PROBE_TIMEOUT_MS = 2000;
 
 /** One user's stickiness to an origin instance, as the edge keeps it (see contract/origin-affinity.ts). */
 export interface OriginAffinityStore {
@@ -44,7 +47,9 @@ export function originAffinity(env: EdgeEnv): OriginAffinityStore {
       const instance = response.headers.get(ORIGIN_INSTANCE_HEADER);
       if (!instance && response.status >= 502 && response.status <= 504 && sent) {
         // The balancer answered for the instance the user was stuck to (an instance's own 503, say with its
-        // database down, names itself and moves nobody): let the balancer choose anew next time.
+        // database down, names itself and moves nobody). A lost instance: let the balancer choose anew next time.
+        // One broken connection to an instance that still answers: keep the user there, with their children.
+        if (await stillAnswering(edgeConfig(env).originUrl, sent)) return;
         await objectOf(userSub).forget(sent.instance);
         remember(userSub, undefined);
         return;
@@ -63,6 +68,20 @@ export function originAffinity(env: EdgeEnv): OriginAffinityStore {
       remember(userSub, await objectOf(userSub).settle(sent?.instance, { instance, cookies: balancerCookies(response) }));
     },
   };
+}
+
+/** Whether the balancer, asked with the user's cookies, still reaches their instance and it answers its health check. */
+async function stillAnswering(originUrl: string, sent: Affinity): Promise<boolean> {
+  try {
+    const response = await fetch(`${originUrl}/healthz`, {
+      headers: sent.cookies ? { cookie: sent.cookies } : {},
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    });
+    await response.body?.cancel();
+    return response.ok && response.headers.get(ORIGIN_INSTANCE_HEADER) === sent.instance;
+  } catch {
+    return false;
+  }
 }
 
 /** The balancer's stickiness cookies an answer sets, as `name=value` pairs ready to send back. */

@@ -5,14 +5,14 @@ import { EDGE_ASSERTION_HEADER } from "../../../contract/edge-assertion.ts";
 import { IDENTITY_GROUPS_PATH } from "../../../contract/identity-groups.ts";
 
 // An origin for the edge's group tests: answers GET /identity/groups from a membership table the tests set, and
-// takes MCP requests, remembering the assertion claims of everything it receives. Each test uses its own first path
+// takes MCP requests, remembering the assertion claims (and cookies) of everything it receives. Each test uses its own first path
 // segment (`ORIGIN_URL=<url>/<namespace>`), so tests running side by side never share a table. The real origin's
 // route is tested in test/origin/google-groups-route.test.ts and end to end in test/e2e/google-groups.test.ts.
 
 interface Namespace {
   memberships: Map<string, string[]>;
   down: boolean;
-  seen: { path: string; claims: Record<string, unknown> }[];
+  seen: { path: string; claims: Record<string, unknown>; cookie?: string }[];
 }
 
 export default async function setup(project: TestProject) {
@@ -53,7 +53,7 @@ async function serve(request: IncomingMessage, response: ServerResponse, namespa
   if (path === "/_control/seen") return send(response, 200, space.seen);
   const assertion = request.headers[EDGE_ASSERTION_HEADER];
   const claims = typeof assertion === "string" ? decodeJwt(assertion) : {};
-  space.seen.push({ path, claims });
+  space.seen.push({ path, claims, ...(request.headers.cookie && { cookie: request.headers.cookie }) });
   if (path === IDENTITY_GROUPS_PATH) {
     if (space.down) return send(response, 503, { error: "google_unavailable", step: "directory", message: "Directory down" });
     const groups = space.memberships.get(String(claims.email)) ?? [];
