@@ -13,11 +13,12 @@ afterEach(async () => {
 type PoolOptions = Parameters<typeof createHostPool>[0];
 
 function pool(
-  options: { idleTimeoutMs?: number; maxProcesses?: number; servers?: PoolOptions["servers"]; host?: PoolOptions["host"] } = {},
+  options: Partial<Pick<PoolOptions, "idleTimeoutMs" | "maxProcesses" | "servers" | "host" | "rotationCheckMs">> = {},
 ) {
   const created = createHostPool({
     servers: options.servers ?? demoServers(),
     idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+    rotationCheckMs: options.rotationCheckMs,
     maxProcesses: options.maxProcesses ?? 10,
     host: options.host ?? testHostOptions,
     log: () => {},
@@ -179,6 +180,88 @@ describe("stdio hosting: one child per user and server", () => {
       expect(failure).toContain("the origin could not read a credential this server needs (its log says why)");
       expect(failure).not.toContain(name);
       expect(logged.join("\n")).toMatch(reason);
+    });
+  });
+
+  describe("rotated under a running child", () => {
+    /** A secrets backend whose values the test changes, as a rotation in Secrets Manager would. */
+    const rotatable = (values: Record<string, string>) => ({
+      values,
+      get: async (name: string) => {
+        const value = values[name];
+        if (value === undefined) throw new Error(`secret "${name}" is not set`);
+        return value;
+      },
+    });
+    const rotatingPool = (secrets: ReturnType<typeof rotatable>, idleTimeoutMs = 60_000) => {
+      const everything = demoServers().everything;
+      if (!everything) throw new Error("the demo server is missing");
+      const logged: string[] = [];
+      const hosts = pool({
+        servers: { everything: { ...everything, env: { TICKETS_API_TOKEN: { secret: "TICKETS_TOKEN" }, REGION: "eu" } } },
+        host: { ...testHostOptions, secrets },
+        rotationCheckMs: 50,
+        idleTimeoutMs,
+      });
+      return { hosts, logged };
+    };
+    const tokenSeenBy = async (hosts: HostPool) => {
+      const lease = await hosts.acquire("everything", CALLER);
+      try {
+        const response = await lease.host.fetch(modernRequest("tools/call", { name: "get-env", arguments: {} }), CALLER);
+        const [message] = await messagesOf(response);
+        const text = (message?.result as { content?: { text?: string }[] } | undefined)?.content?.[0]?.text;
+        return { pid: lease.host.pid as number, token: (JSON.parse(text ?? "{}") as Record<string, string>).TICKETS_API_TOKEN };
+      } finally {
+        lease.release();
+      }
+    };
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+    it("replaces an idle child: the next call gets a new one with the new value", async () => {
+      const secrets = rotatable({ TICKETS_TOKEN: "placeholder-v1" });
+      const { hosts } = rotatingPool(secrets);
+      const before = await tokenSeenBy(hosts);
+      expect(before.token).toBe("placeholder-v1");
+      secrets.values.TICKETS_TOKEN = "placeholder-v2";
+      await waitFor(() => !isAlive(before.pid));
+      const after = await tokenSeenBy(hosts);
+      expect(after.token).toBe("placeholder-v2");
+      expect(after.pid).not.toBe(before.pid);
+    });
+
+    it("keeps a child whose secrets did not change, or cannot be read just now", async () => {
+      const secrets = rotatable({ TICKETS_TOKEN: "placeholder-v1" });
+      const { hosts } = rotatingPool(secrets);
+      const first = await tokenSeenBy(hosts);
+      await pause(300);
+      delete secrets.values.TICKETS_TOKEN;
+      await pause(300);
+      expect(isAlive(first.pid)).toBe(true);
+      secrets.values.TICKETS_TOKEN = "placeholder-v1";
+      expect((await tokenSeenBy(hosts)).pid).toBe(first.pid);
+    });
+
+    it("lets a busy child finish its call, and replaces it once released", async () => {
+      const secrets = rotatable({ TICKETS_TOKEN: "placeholder-v1" });
+      const { hosts } = rotatingPool(secrets);
+      const busy = await hosts.acquire("everything", CALLER);
+      secrets.values.TICKETS_TOKEN = "placeholder-v2";
+      await pause(400);
+      expect(isAlive(busy.host.pid as number)).toBe(true);
+      busy.release();
+      await waitFor(() => !isAlive(busy.host.pid as number));
+      expect((await tokenSeenBy(hosts)).token).toBe("placeholder-v2");
+    });
+
+    it("stops a child kept busy past the idle timeout since the rotation", async () => {
+      const secrets = rotatable({ TICKETS_TOKEN: "placeholder-v1" });
+      const { hosts } = rotatingPool(secrets, 500);
+      const busy = await hosts.acquire("everything", CALLER);
+      secrets.values.TICKETS_TOKEN = "placeholder-v2";
+      await waitFor(() => !isAlive(busy.host.pid as number));
+      expect(hosts.size()).toBe(0);
+      busy.release();
     });
   });
 });

@@ -7,6 +7,7 @@ import {
   CircuitOpen,
   type UpstreamHealth,
 } from "./circuit-breaker.ts";
+import { envSecretsFingerprint } from "./env-secrets-fingerprint.ts";
 import { type Caller, type HostOptions, startUpstreamHost, type UpstreamHost } from "./upstream-host.ts";
 import type { ChildObserver } from "./upstream-transport.ts";
 
@@ -29,6 +30,12 @@ export interface HostPoolOptions {
   /** The observer of one server's stdio children (the origin's metrics). */
   children?: (server: string) => ChildObserver;
   idleTimeoutMs: number;
+  /**
+   * How often the secrets named in stdio children's `env` are read again (default 60 s; the provider's own cache
+   * decides when its backend is asked). A child started with a value since rotated is replaced at its next idle
+   * moment, or stopped at the latest `idleTimeoutMs` after the rotation was seen.
+   */
+  rotationCheckMs?: number;
   /** Upstream connections at once; at the bound the least recently used idle one is stopped for a new one. */
   maxProcesses: number;
   /** When an upstream connection keeps failing, how long requests for it are refused at once (absent: never). */
@@ -52,26 +59,39 @@ export interface HostPool {
 /** A host starting (`host` unset) or started. A starting host counts as busy: it is never evicted. */
 interface Entry {
   key: string;
+  server: string;
   pending: Promise<UpstreamHost>;
   host?: UpstreamHost;
+  /** The digest of the secrets its child's environment was read from (envSecretsFingerprint), if it names any. */
+  secrets?: string;
+  /** Since when a secret of its environment is known to be rotated: it is replaced at its next idle moment. */
+  rotatedSince?: number;
 }
+
+type StartedEntry = Entry & { host: UpstreamHost };
+
+const DEFAULT_ROTATION_CHECK_MS = 60_000;
 
 /**
  * One upstream connection per user and server (for stdio, one child process), so credentials and state
  * never mix between users; one for all users where the server is configured `sharing: "shared"`.
  * Idle children are stopped; at the bound on children the least recently used idle one makes room; a crashed
- * child is forgotten and the next request starts a new one.
+ * child is forgotten and the next request starts a new one; a child whose environment holds a secret since rotated
+ * is replaced.
  */
 export function createHostPool(options: HostPoolOptions): HostPool {
   const hosts = new Map<string, Entry>();
   const circuits = upstreamCircuits(options);
   const reaper = setInterval(reapIdle, Math.min(options.idleTimeoutMs / 2, 30_000));
   reaper.unref();
+  const rotationCheck = setInterval(() => void retireRotated(), options.rotationCheckMs ?? DEFAULT_ROTATION_CHECK_MS);
+  rotationCheck.unref();
+  let checkingRotation = false;
 
-  const isIdle = (entry: Entry): entry is Required<Entry> => entry.host !== undefined && entry.host.active === 0;
-  const awaitsClient = (entry: Required<Entry>) => entry.host.awaitingClient() > 0;
+  const isIdle = (entry: Entry): entry is StartedEntry => entry.host !== undefined && entry.host.active === 0;
+  const awaitsClient = (entry: StartedEntry) => entry.host.awaitingClient() > 0;
 
-  function stop(key: string, entry: Required<Entry>, why: string): Promise<void> {
+  function stop(key: string, entry: StartedEntry, why: string): Promise<void> {
     hosts.delete(key);
     options.log(`stopping ${why} ${describe(key)}`);
     return entry.host.close().catch((error: unknown) => options.log(`stopping ${describe(key)} failed: ${String(error)}`));
@@ -80,10 +100,42 @@ export function createHostPool(options: HostPoolOptions): HostPool {
   function reapIdle(): void {
     circuits.forgetQuiet(options.idleTimeoutMs);
     const now = Date.now();
-    for (const [key, entry] of hosts)
-      if (isIdle(entry) && !awaitsClient(entry) && now - entry.host.lastUsed > options.idleTimeoutMs)
-        void stop(key, entry, "idle");
+    for (const [key, entry] of hosts) {
+      if (!isIdle(entry) || awaitsClient(entry)) {
+        // A rotated child kept busy (a listen stream, a long call) is cut once the rotation is that old.
+        if (entry.host && entry.rotatedSince !== undefined && now - entry.rotatedSince > options.idleTimeoutMs)
+          void stop(key, entry as StartedEntry, "with a rotated secret, busy since the rotation");
+        continue;
+      }
+      if (entry.rotatedSince !== undefined) void stop(key, entry, "with a rotated secret");
+      else if (now - entry.host.lastUsed > options.idleTimeoutMs) void stop(key, entry, "idle");
+    }
   }
+
+  /** Marks the children whose environment holds a secret since rotated; the idle ones are replaced at once. */
+  async function retireRotated(): Promise<void> {
+    if (checkingRotation) return;
+    checkingRotation = true;
+    try {
+      const current = new Map<string, Promise<string | undefined>>();
+      for (const [key, entry] of [...hosts]) {
+        if (entry.secrets === undefined || entry.rotatedSince !== undefined) continue;
+        const spec = options.servers[entry.server];
+        if (!spec) continue;
+        if (!current.has(entry.server)) current.set(entry.server, fingerprintOf(spec));
+        const now = await current.get(entry.server);
+        // Unreadable now (the backend down): the child keeps what it has.
+        if (now === undefined || now === entry.secrets || hosts.get(key) !== entry) continue;
+        entry.rotatedSince = Date.now();
+        options.log(`${describe(key)}: a secret in its environment was rotated; it is replaced once idle`);
+        if (isIdle(entry) && !awaitsClient(entry)) void stop(key, entry, "with a rotated secret");
+      }
+    } finally {
+      checkingRotation = false;
+    }
+  }
+
+  const fingerprintOf = (spec: UpstreamServer) => envSecretsFingerprint(spec, options.host.secrets).catch(() => undefined);
 
   /**
    * Stops the least recently used idle host to make room; undefined when every host is busy. A host holding a call
@@ -91,7 +143,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
    */
   function evictLeastRecentlyUsed(): Promise<void> | undefined {
     // The map is kept in order of last use (see `touch`): the first idle host is the least recently used.
-    let waiting: [string, Required<Entry>] | undefined;
+    let waiting: [string, StartedEntry] | undefined;
     for (const [key, entry] of hosts) {
       if (!isIdle(entry)) continue;
       if (!awaitsClient(entry)) return stop(key, entry, "least recently used");
@@ -123,8 +175,17 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     const log = (line: string) => options.log(`${describe(key)}: ${line}`);
     const health = circuits.healthOf(key, server);
     const hostOptions = { ...options.host, log, health, children: options.children?.(server), shared: spec.sharing === "shared" };
-    // The slot is taken at once; the new child spawns once the evicted one has exited, so the bound holds.
-    const entry: Entry = { key, pending: room.then(() => startUpstreamHost(spec, hostOptions, caller)) };
+    // The slot is taken at once; the new child spawns once the evicted one has exited, so the bound holds. The
+    // secrets' digest is taken before the child reads them: a rotation between the two replaces it once too often,
+    // never too few times.
+    const entry: Entry = {
+      key,
+      server,
+      pending: room.then(async () => {
+        entry.secrets = await fingerprintOf(spec);
+        return startUpstreamHost(spec, hostOptions, caller);
+      }),
+    };
     hosts.set(key, entry);
     entry.pending.then(
       (host) => {
@@ -178,6 +239,8 @@ export function createHostPool(options: HostPoolOptions): HostPool {
         host.active--;
         host.lastUsed = Date.now();
         touch(entry);
+        if (entry.rotatedSince !== undefined && isIdle(entry) && !awaitsClient(entry) && hosts.get(entry.key) === entry)
+          void stop(entry.key, entry, "with a rotated secret");
         // A probe that never reached the upstream (a discovery, an approval round) gives the next request its turn.
         if (probe !== undefined) circuits.probeEnded(entry.key, probe);
       };
@@ -187,6 +250,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     size: () => hosts.size,
     async close() {
       clearInterval(reaper);
+      clearInterval(rotationCheck);
       const all = [...hosts.values()];
       hosts.clear();
       await Promise.allSettled(all.map(async (entry) => (await entry.pending).close()));

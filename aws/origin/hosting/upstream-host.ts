@@ -257,7 +257,7 @@ async function credentialsOf(
     spec.transport === "http" && spec.oauth && options.upstreamOAuth
       ? upstreamTokenFetch(options.upstreamOAuth, owner, spec)
       : undefined;
-  // A child's environment is read once, at its start: a rotated secret reaches the next child started.
+  // A child's environment is read once, at its start: the pool replaces a child whose secrets were rotated since.
   const env = spec.transport === "stdio" ? { ...(await readValues(spec.env, options.secrets)), ...injected.env } : undefined;
   return { identity: options.identity, secrets: options.secrets, user, send: injected.send ?? send, env };
 }

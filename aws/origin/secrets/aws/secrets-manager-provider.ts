@@ -14,11 +14,6 @@ export interface SecretsManagerProviderOptions {
    * (a new AWSCURRENT version) reaches the origin within this time, without a restart.
    */
   refreshAfterMs?: number;
-  /**
-   * Called when a read finds a version other than the cached one (the secret was rotated), so that whoever
-   * handed the old value to a long-lived process (a stdio child's environment) can replace it.
-   */
-  onNewVersion?: (name: string) => void;
   /** The clock, for tests. */
   now?: () => number;
 }
@@ -31,7 +26,6 @@ export interface SecretsManagerProvider extends SecretsProvider {
 
 interface Cached {
   value: string;
-  versionId: string | undefined;
   fetchedAt: number;
 }
 
@@ -79,8 +73,7 @@ export function createSecretsManagerProvider(options: SecretsManagerProviderOpti
         `secret "${name}" (Secrets Manager id ${secretId}) holds no text value: store it as a string (SecretString), not binary`,
       );
     }
-    cache.set(name, { value: answer.SecretString, versionId: answer.VersionId, fetchedAt: now() });
-    if (stale && stale.versionId !== answer.VersionId) options.onNewVersion?.(name);
+    cache.set(name, { value: answer.SecretString, fetchedAt: now() });
     return answer.SecretString;
   };
 
