@@ -10,8 +10,8 @@ import { edgeConfig } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
 import { readLimited } from "../http/read-limited.ts";
 import { originAffinity } from "../upstream/affinity.ts";
-import { fetchOrigin, OriginTimeout } from "../upstream/fetch-origin.ts";
-import { AssertionTooLarge } from "../upstream/sign-assertion.ts";
+import { fetchOrigin } from "../upstream/fetch-origin.ts";
+import { originFailureOf } from "../upstream/origin-failure.ts";
 import { inspectRequest, type RequestFacts } from "./inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
 import { isSessionRequest, toSession } from "./legacy-session.ts";
@@ -181,18 +181,9 @@ function requestAudit({ ctx, user, started, config }: Exchange, admitted: Admitt
  * or, when the request could not be signed small enough (500), what to ask an administrator for.
  */
 function originFailure(error: unknown, server: string, id: string | number | undefined): Response {
-  if (error instanceof AssertionTooLarge) {
-    console.error(`request for server ${server} not sent: ${error.message}`);
-    return jsonRpcError(500, id, JSON_RPC.internalError, error.message);
-  }
-  const timedOut = error instanceof OriginTimeout;
-  console.error(`origin ${timedOut ? "timed out" : "unreachable"} for server ${server}: ${String(error)}`);
-  const message = timedOut
-    ? `the origin did not answer in time for server "${server}"; try again`
-    : `the origin could not be reached for server "${server}"; try again shortly`;
-  return jsonRpcError(timedOut ? 504 : 503, id, JSON_RPC.upstreamUnavailable, message, {
-    "retry-after": String(ORIGIN_RETRY_AFTER_SECONDS),
-  });
+  const failure = originFailureOf(error, server);
+  const retryAfter = failure.retry ? { "retry-after": String(ORIGIN_RETRY_AFTER_SECONDS) } : undefined;
+  return jsonRpcError(failure.status, id, failure.code, failure.message, retryAfter);
 }
 
 /**

@@ -91,8 +91,8 @@ export async function answerDirectly(
   try {
     first = await pending;
   } catch (error) {
-    if (!controller.signal.aborted) console.error(`origin exchange failed for server ${server}: ${String(error)}`);
-    return answer(record, request.id, { error: exchangeFailure(error, server) });
+    // A cancelled request's answer is read by nobody: nothing to log or explain.
+    return answer(record, request.id, { error: controller.signal.aborted ? answerBrokeOff() : exchangeFailure(error, server) });
   }
   if (first.done) return answer(record, request.id, { error: answerBrokeOff() });
   const message = first.value;

@@ -1,13 +1,11 @@
-import { INTERNAL_ERROR, type JSONRPCRequest, ProtocolError, Server, type ServerContext } from "@modelcontextprotocol/server";
+import { type JSONRPCRequest, ProtocolError, Server, type ServerContext } from "@modelcontextprotocol/server";
 import { MAX_INPUT_WAIT_SECONDS } from "../../../contract/config/schema.ts";
 import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
 import { relayedCapabilities } from "../../../contract/relayed-capabilities.ts";
-import { AssertionTooLarge } from "../../upstream/sign-assertion.ts";
+import { originFailureOf } from "../../upstream/origin-failure.ts";
+import { JSON_RPC } from "../json-rpc-error.ts";
 import { exchangeWithOrigin, HOP_VERSION, type JsonRpcMessage, META, type OriginLink } from "./origin-exchange.ts";
 import type { SessionRecord } from "./session-record.ts";
-
-/** JSON-RPC code for "the origin could not answer" (implementation-defined server error range). */
-const ORIGIN_UNAVAILABLE = -32000;
 
 /** Fields of a 2026-07-28 result that a 2025-era client has no use for. */
 const MODERN_ONLY_RESULT_FIELDS = ["resultType", "ttlMs", "cacheScope"] as const;
@@ -151,7 +149,6 @@ async function forwardOnce(
     }
   } catch (error) {
     if (error instanceof ProtocolError || ctx.mcpReq.signal.aborted) throw error;
-    console.error(`origin exchange failed for server ${record.identity.server}: ${String(error)}`);
     throw exchangeFailure(error, record.identity.server);
   }
   throw answerBrokeOff();
@@ -172,16 +169,13 @@ export function forwardedParams(
   return params;
 }
 
-export const originUnreachable = (server: string) =>
-  new ProtocolError(ORIGIN_UNAVAILABLE, `the origin could not be reached for server "${server}"`);
-/**
- * What the client is told when its exchange with the origin failed: why, when the edge itself refused to send it (the
- * caller's assertion would be too large for the balancer), otherwise that the origin could not be reached.
- */
-export const exchangeFailure = (error: unknown, server: string) =>
-  error instanceof AssertionTooLarge ? new ProtocolError(INTERNAL_ERROR, error.message) : originUnreachable(server);
+/** A failed exchange with the origin as the session's client is told of it (worker/upstream/origin-failure.ts; logged there). */
+export function exchangeFailure(error: unknown, server: string): ProtocolError {
+  const failure = originFailureOf(error, server);
+  return new ProtocolError(failure.code, failure.message);
+}
 export const answerBrokeOff = () =>
-  new ProtocolError(ORIGIN_UNAVAILABLE, "the origin's answer broke off before it was complete; try again");
+  new ProtocolError(JSON_RPC.upstreamUnavailable, "the origin's answer broke off before it was complete; try again");
 
 /** A 2026-07-28 result as a 2025-era client gets it: without the modern-only fields and the hop's own `_meta` keys. */
 export function toLegacyResult(result: Record<string, unknown>): Record<string, unknown> {
