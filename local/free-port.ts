@@ -9,8 +9,9 @@ import { createServer } from "node:net";
 const FIRST_PORT = 20_000;
 const LAST_PORT = 32_767;
 /** Parallel test workers each draw from their own slice of the range, so two workers never race for one port. */
-const SLICES = 16;
-const SLICE_SIZE = Math.floor((LAST_PORT - FIRST_PORT + 1) / SLICES);
+const SLICES = 64;
+/** Ports in each slice (exported for its test). */
+export const SLICE_SIZE = Math.floor((LAST_PORT - FIRST_PORT + 1) / SLICES);
 
 const slice = Number(process.env.VITEST_POOL_ID ?? process.pid) % SLICES;
 const sliceStart = FIRST_PORT + slice * SLICE_SIZE;

@@ -61,9 +61,11 @@ describe("origin affinity at the edge", () => {
     expect((await originSaw(edge)).filter((seen) => seen.path === "/healthz")).toEqual([
       expect.objectContaining({ cookie: "AWSALBAPP-0=groups-origin-ticket" }),
     ]);
-    // The balancer reaching another instance with the user's cookies: theirs is lost.
-    await store.learn(user, { ...(sent as Affinity), instance: "origin-2" }, answer(502, []));
-    expect(await store.current(user)).toBeUndefined();
+    // The balancer reaching another instance with the user's cookies: theirs is lost, and forgotten for every isolate.
+    const lost: Affinity = { instance: "origin-2", cookies: "AWSALBAPP-0=origin-2-ticket", learnedAt: Date.now() };
+    await storeAffinity(user, lost);
+    await store.learn(user, lost, answer(502, []));
+    expect(await stored(user)).toBeUndefined();
   });
 
   it("does not let a request that raced without cookies move a user already stuck elsewhere", async () => {

@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { freePort } from "../../local/free-port.ts";
+import { freePort, SLICE_SIZE } from "../../local/free-port.ts";
 
 // Ports for side-by-side services in tests: never from the kernel's ephemeral range (an outgoing connection may take
 // such a port between the check and the bind), distinct call after call, and never one something listens on.
@@ -25,8 +25,9 @@ describe("freePort", () => {
     await new Promise<void>((resolve) => server.listen(held, "127.0.0.1", resolve));
     // Enough calls to walk this process's whole slice of the range at least once, passing the held port.
     const chosen = new Set<number>();
-    for (let call = 0; call < 1000; call++) chosen.add(await freePort());
+    for (let call = 0; call < 2 * SLICE_SIZE; call++) chosen.add(await freePort());
     expect(chosen.has(held)).toBe(false);
-    expect(chosen.size).toBeGreaterThan(700);
+    // Every other port of the slice, but for a few other processes may hold.
+    expect(chosen.size).toBeGreaterThan(SLICE_SIZE - 10);
   });
 });

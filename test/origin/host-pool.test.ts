@@ -196,14 +196,13 @@ describe("stdio hosting: one child per user and server", () => {
     const rotatingPool = (secrets: ReturnType<typeof rotatable>, idleTimeoutMs = 60_000) => {
       const everything = demoServers().everything;
       if (!everything) throw new Error("the demo server is missing");
-      const logged: string[] = [];
       const hosts = pool({
         servers: { everything: { ...everything, env: { TICKETS_API_TOKEN: { secret: "TICKETS_TOKEN" }, REGION: "eu" } } },
         host: { ...testHostOptions, secrets },
         rotationCheckMs: 50,
         idleTimeoutMs,
       });
-      return { hosts, logged };
+      return { hosts };
     };
     const tokenSeenBy = async (hosts: HostPool) => {
       const lease = await hosts.acquire("everything", CALLER);
@@ -251,6 +250,20 @@ describe("stdio hosting: one child per user and server", () => {
       expect(isAlive(busy.host.pid as number)).toBe(true);
       busy.release();
       await waitFor(() => !isAlive(busy.host.pid as number));
+      expect((await tokenSeenBy(hosts)).token).toBe("placeholder-v2");
+    });
+
+    it("keeps a child holding a call that waits for its user's answer, past the idle timeout, and replaces it after", async () => {
+      const secrets = rotatable({ TICKETS_TOKEN: "placeholder-v1" });
+      const { hosts } = rotatingPool(secrets, 500);
+      const asking = await hosts.acquire("everything", CALLER);
+      const pending = await parkedCall(asking.host, CALLER);
+      secrets.values.TICKETS_TOKEN = "placeholder-v2";
+      await pause(1500);
+      expect(isAlive(asking.host.pid as number)).toBe(true);
+      expect(await pending.answer()).toHaveProperty("result");
+      asking.release();
+      await waitFor(() => !isAlive(asking.host.pid as number));
       expect((await tokenSeenBy(hosts)).token).toBe("placeholder-v2");
     });
 

@@ -70,11 +70,16 @@ export function originAffinity(env: EdgeEnv): OriginAffinityStore {
   };
 }
 
-/** Whether the balancer, asked with the user's cookies, still reaches their instance and it answers its health check. */
+/**
+ * Whether the balancer, asked with the user's cookies, still reaches their instance and it answers its health check.
+ * (The local balancer marks a target down at its first failed request, so there the user always moves; the ALB waits
+ * for its health checks.)
+ */
 async function stillAnswering(originUrl: string, sent: Affinity): Promise<boolean> {
   try {
     const response = await fetch(`${originUrl}/healthz`, {
       headers: sent.cookies ? { cookie: sent.cookies } : {},
+      redirect: "manual",
       signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
     });
     await response.body?.cancel();

@@ -102,8 +102,10 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     const now = Date.now();
     for (const [key, entry] of hosts) {
       if (!isIdle(entry) || awaitsClient(entry)) {
-        // A rotated child kept busy (a listen stream, a long call) is cut once the rotation is that old.
-        if (entry.host && entry.rotatedSince !== undefined && now - entry.rotatedSince > options.idleTimeoutMs)
+        // A rotated child kept busy (a listen stream, a long call) is cut once the rotation is that old; one holding
+        // a call that waits for its user's answer is not (the answer would find nobody): it goes once that call ends.
+        const due = entry.rotatedSince !== undefined && now - entry.rotatedSince > options.idleTimeoutMs;
+        if (due && entry.host && entry.host.awaitingClient() === 0)
           void stop(key, entry as StartedEntry, "with a rotated secret, busy since the rotation");
         continue;
       }
@@ -135,6 +137,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     }
   }
 
+  /** The digest of a server's secrets as they are now; undefined when they cannot be read just now. */
   const fingerprintOf = (spec: UpstreamServer) => envSecretsFingerprint(spec, options.host.secrets).catch(() => undefined);
 
   /**
@@ -176,13 +179,13 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     const health = circuits.healthOf(key, server);
     const hostOptions = { ...options.host, log, health, children: options.children?.(server), shared: spec.sharing === "shared" };
     // The slot is taken at once; the new child spawns once the evicted one has exited, so the bound holds. The
-    // secrets' digest is taken before the child reads them: a rotation between the two replaces it once too often,
-    // never too few times.
+    // secrets' digest is taken before the child reads them (the provider's cache answers the second read): a rotation
+    // between the two replaces it once too often, never too few times; a secret that cannot be read starts no child.
     const entry: Entry = {
       key,
       server,
       pending: room.then(async () => {
-        entry.secrets = await fingerprintOf(spec);
+        entry.secrets = await envSecretsFingerprint(spec, options.host.secrets);
         return startUpstreamHost(spec, hostOptions, caller);
       }),
     };
