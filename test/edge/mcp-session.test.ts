@@ -246,7 +246,7 @@ describe("a session's resumption log", () => {
   it("keeps the last events only, and replays all it kept of a stream whose Last-Event-ID it dropped", async () => {
     const stub = stubFor("event-log-trim");
     const ids = await runInDurableObject(stub, async (_instance, state) => {
-      const store = new StorageEventStore(state.storage.kv, 2);
+      const store = new StorageEventStore(state.storage.kv, { maxEvents: 2 });
       const stored: string[] = [];
       for (let n = 1; n <= 4; n++) stored.push(await store.storeEvent("stream-a", message(n)));
       return stored;
@@ -258,6 +258,43 @@ describe("a session's resumption log", () => {
         [ids[3], message(4)],
       ],
     });
+  });
+
+  it("keeps an answer too large to store as an error that says so, and no such notification", async () => {
+    const stub = stubFor("event-log-large");
+    const big = "x".repeat(2000);
+    const answer = { jsonrpc: "2.0" as const, id: 7, result: { content: [{ type: "text", text: big }] } };
+    const ids = await runInDurableObject(stub, async (_instance, state) => {
+      const store = new StorageEventStore(state.storage.kv, { maxEventChars: 1000 });
+      return [
+        await store.storeEvent("stream-a", message(1)),
+        await store.storeEvent("stream-a", { jsonrpc: "2.0", method: "notifications/message", params: { big } }),
+        await store.storeEvent("stream-a", answer),
+      ];
+    });
+    const { sent } = await replay(stub, ids[0] as string);
+    expect(sent).toEqual([
+      [ids[2], { jsonrpc: "2.0", id: 7, error: { code: -32603, message: expect.stringMatching(/too large to keep .* again/) } }],
+    ]);
+  });
+
+  it("drops the oldest events once the log holds more than its size bound, keeping the newest", async () => {
+    const stub = stubFor("event-log-size");
+    const sized = (n: number) => ({ ...message(n), params: { n, pad: "y".repeat(300) } });
+    const ids = await runInDurableObject(stub, async (_instance, state) => {
+      const store = new StorageEventStore(state.storage.kv, { maxLogChars: 1000 });
+      const stored: string[] = [];
+      for (let n = 1; n <= 6; n++) stored.push(await store.storeEvent("stream-a", sized(n)));
+      return stored;
+    });
+    const kept = await runInDurableObject(
+      stub,
+      async (_instance, state) => [...state.storage.kv.list({ prefix: "event:" })].length,
+    );
+    expect(kept).toBeLessThanOrEqual(3);
+    // The first event is no longer kept: a reconnect after it gets everything kept of its stream.
+    const { sent } = await replay(stub, ids[0] as string);
+    expect(sent.map(([id]) => id)).toEqual(ids.slice(6 - kept));
   });
 
   it("replays nothing for an id that names no event of the session", async () => {

@@ -1,15 +1,39 @@
 import type { EventStore, JSONRPCMessage } from "@modelcontextprotocol/server";
 
+/** JSON-RPC's "internal error": the answer that stands in for one too large to keep. */
+const JSON_RPC_INTERNAL_ERROR = -32603;
+
 /** Events kept per session for `Last-Event-ID` resumption; the oldest go first. */
 const MAX_EVENTS = 1000;
+/**
+ * The most one event may take in the log, in UTF-16 code units of its JSON (at most twice as many bytes as stored):
+ * well under the 2 MB a Durable Object stores per value. A larger answer is kept as an error saying it was too large
+ * to keep; a larger notification is not kept.
+ */
+const MAX_EVENT_CHARS = 512 * 1024;
+/** The most the whole log may take (same unit): past it, the oldest events go first. */
+const MAX_LOG_CHARS = 8 * 1024 * 1024;
 
 const EVENT_PREFIX = "event:";
 const SEQUENCE_KEY = "event-sequence";
+/** The oldest sequence number still kept, and the size of what is kept (absent in logs written by older code). */
+const OLDEST_KEY = "event-oldest";
+const LOG_CHARS_KEY = "event-log-chars";
 
 interface StoredEvent {
   streamId: string;
   message: JSONRPCMessage;
+  /** Its JSON's length (absent in events written by older code). */
+  chars?: number;
 }
+
+export interface EventLogBounds {
+  maxEvents: number;
+  maxEventChars: number;
+  maxLogChars: number;
+}
+
+const DEFAULT_BOUNDS: EventLogBounds = { maxEvents: MAX_EVENTS, maxEventChars: MAX_EVENT_CHARS, maxLogChars: MAX_LOG_CHARS };
 
 /**
  * The session's resumption log: every SSE event the session sent, by id, so that a client whose stream broke can
@@ -19,19 +43,56 @@ interface StoredEvent {
  */
 export class StorageEventStore implements EventStore {
   readonly #storage: SyncKvStorage;
-  readonly #maxEvents: number;
+  readonly #bounds: EventLogBounds;
 
-  constructor(storage: SyncKvStorage, maxEvents = MAX_EVENTS) {
+  constructor(storage: SyncKvStorage, bounds: Partial<EventLogBounds> = {}) {
     this.#storage = storage;
-    this.#maxEvents = maxEvents;
+    this.#bounds = { ...DEFAULT_BOUNDS, ...bounds };
   }
 
+  /**
+   * Logs an event and names it. Never throws: the event is on its way to the client live whatever happens here; a
+   * log that cannot keep it costs only a resumption.
+   */
   async storeEvent(streamId: string, message: JSONRPCMessage): Promise<string> {
     const sequence = (this.#storage.get<number>(SEQUENCE_KEY) ?? 0) + 1;
-    this.#storage.put(SEQUENCE_KEY, sequence);
-    this.#storage.put<StoredEvent>(keyOf(sequence), { streamId, message });
-    if (sequence > this.#maxEvents) this.#storage.delete(keyOf(sequence - this.#maxEvents));
+    try {
+      this.#storage.put(SEQUENCE_KEY, sequence);
+      const kept = this.#keptForm(streamId, message);
+      if (kept) this.#storage.put<StoredEvent>(keyOf(sequence), kept);
+      this.#trim(sequence, kept?.chars ?? 0);
+    } catch (error) {
+      console.error(`session event ${sequence} not kept for resumption: ${String(error)}`);
+    }
     return `${streamId}_${sequence}`;
+  }
+
+  /** The event as the log keeps it: an answer too large to keep becomes an error that says so; such a notification, nothing. */
+  #keptForm(streamId: string, message: JSONRPCMessage): StoredEvent | undefined {
+    const chars = JSON.stringify(message).length;
+    if (chars <= this.#bounds.maxEventChars) return { streamId, message, chars };
+    const id = (message as { id?: string | number }).id;
+    if (id === undefined || "method" in message) return undefined;
+    const error = {
+      code: JSON_RPC_INTERNAL_ERROR,
+      message: `the answer (${chars} characters) was too large to keep for a resumed stream; send the request again`,
+    };
+    const replacement: JSONRPCMessage = { jsonrpc: "2.0", id, error };
+    return { streamId, message: replacement, chars: JSON.stringify(replacement).length };
+  }
+
+  /** Drops the oldest events while the log holds more than its bounds allow (the newest always stays). */
+  #trim(sequence: number, added: number): void {
+    const { maxEvents, maxLogChars } = this.#bounds;
+    let oldest = this.#storage.get<number>(OLDEST_KEY) ?? Math.max(1, sequence - maxEvents);
+    let chars = (this.#storage.get<number>(LOG_CHARS_KEY) ?? 0) + added;
+    while (oldest < sequence && (sequence - oldest >= maxEvents || chars > maxLogChars)) {
+      chars -= this.#storage.get<StoredEvent>(keyOf(oldest))?.chars ?? 0;
+      this.#storage.delete(keyOf(oldest));
+      oldest++;
+    }
+    this.#storage.put(OLDEST_KEY, oldest);
+    this.#storage.put(LOG_CHARS_KEY, Math.max(0, chars));
   }
 
   async getStreamIdForEventId(eventId: string): Promise<string | undefined> {
