@@ -1,3 +1,6 @@
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createHostPool, HostingError, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { secretsProviderFor } from "../../aws/origin/secrets/select.ts";
@@ -87,6 +90,30 @@ describe("stdio hosting: one child per user and server", () => {
     const second = await hosts.acquire("everything", caller("alice"));
     expect(second.host.pid).not.toBe(first.host.pid);
     second.release();
+  });
+
+  it("frees the slot of a child whose leftover process still holds its output (a wrapper's, a helper's)", async () => {
+    const everything = demoServers().everything;
+    if (!everything) throw new Error("the demo server is missing");
+    const pidFile = join(await mkdtemp(join(tmpdir(), "leftover-")), "pid");
+    // The shell starts a long sleep that inherits the child's stderr pipe, then becomes the server itself.
+    const script = `sleep 120 >&2 & echo $! > ${pidFile}; exec "$0" "$@"`;
+    const wrapped = { ...everything, command: "sh", args: ["-c", script, everything.command, ...everything.args] };
+    const hosts = pool({ servers: { everything: wrapped }, maxProcesses: 1 });
+    try {
+      const alice = await hosts.acquire("everything", caller("alice"));
+      alice.release();
+      // The limit is one child: Bob's start waits for Alice's child to be stopped, the sleep holding its pipe.
+      const bob = await hosts.acquire("everything", caller("bob"));
+      expect(bob.host.pid).not.toBe(alice.host.pid);
+      expect(isAlive(alice.host.pid as number)).toBe(false);
+      bob.release();
+    } finally {
+      for (const pid of (await readFile(pidFile, "utf8").catch(() => "")).split("\n").filter(Boolean))
+        try {
+          process.kill(Number(pid));
+        } catch {}
+    }
   });
 
   it("refuses a new child beyond the limit while every child is busy, saying which setting to raise", async () => {

@@ -70,7 +70,7 @@ export function openTransport(
   transport.stderr?.on("data", (chunk: Buffer) => {
     for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) log(line);
   });
-  if (children) observeChild(transport, children, log);
+  watchChild(transport, children, log);
   return {
     transport,
     get pid() {
@@ -80,20 +80,36 @@ export function openTransport(
 }
 
 /**
- * Reports the child's spawn and exit status, which the SDK keeps to itself: its process is read once spawned.
+ * How long after a child exits its pipes may stay open: a process it left behind (a helper it forked, the real server
+ * under a wrapper such as `sh -c` or `npx`) still holds them, and the connection counts as closed only once they close.
+ */
+const PIPES_AFTER_EXIT_MS = 2000;
+
+/**
+ * Reports the child's spawn and exit status, which the SDK keeps to itself: its process is read once spawned. And
+ * closes its pipes shortly after it exits, so that the connection closes (its Unix user given back, its slot freed)
+ * even when a process it left behind holds them.
  * The instance's methods are wrapped, never the class, because the SDK probes an upstream's era on a throwaway
  * sibling only for its own unextended class (the probe's short-lived process is not reported).
  */
-function observeChild(transport: StdioClientTransport, observer: ChildObserver, log: (line: string) => void): void {
+function watchChild(transport: StdioClientTransport, observer: ChildObserver | undefined, log: (line: string) => void): void {
   const start = transport.start.bind(transport);
   const close = transport.close.bind(transport);
   let requested = false;
   transport.start = async () => {
     await start();
     const child = (transport as unknown as { _process?: ChildProcess })._process;
-    if (!child) return log("cannot observe this child's exit (the MCP SDK changed): stdio metrics are incomplete");
-    observer.spawned();
-    child.once("exit", (code, signal) => observer.exited({ code, signal, requested }));
+    if (!child) return log("cannot watch this child's exit (the MCP SDK changed): stdio metrics are incomplete");
+    observer?.spawned();
+    child.once("exit", (code, signal) => {
+      observer?.exited({ code, signal, requested });
+      const release = setTimeout(() => {
+        log("its process exited but something it started still holds its output; closing the pipes");
+        for (const pipe of [child.stdin, child.stdout, child.stderr]) pipe?.destroy();
+      }, PIPES_AFTER_EXIT_MS);
+      release.unref();
+      child.once("close", () => clearTimeout(release));
+    });
   };
   transport.close = async () => {
     requested = true;
