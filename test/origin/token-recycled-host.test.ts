@@ -9,6 +9,8 @@ interface FakeChild extends Generation {
   name: string;
   parked: number;
   stopped: boolean;
+  /** Ends by itself, as a crashed process does. */
+  crash(): void;
 }
 
 function fakeChild(name: string, expiresAt: number): FakeChild {
@@ -21,6 +23,7 @@ function fakeChild(name: string, expiresAt: number): FakeChild {
     expiresAt,
     parked: 0,
     stopped: false,
+    crash: () => markClosed(),
     host: {
       pid: null,
       era: "modern",
@@ -40,6 +43,60 @@ function fakeChild(name: string, expiresAt: number): FakeChild {
 
 const CALLER = { sub: "u", server: "drive", clientId: "c", era: "modern" } as unknown as Caller;
 const ask = async (host: UpstreamHost) => (await host.fetch(new Request("http://origin.test/"), CALLER)).text();
+
+describe("a recycled host whose current child crashes", () => {
+  const renewing = (children: FakeChild[], clock: { now: number }, gate?: Promise<void>) =>
+    tokenRecycledHost({
+      start: async () => {
+        const child = children.shift() as FakeChild;
+        if (child.name === "new" && gate) await gate;
+        return child;
+      },
+      needsRenewal: (expiresAt) => expiresAt - clock.now <= 10,
+      stillValid: (expiresAt) => expiresAt - clock.now > 2,
+      refused: () => ({ code: -32000, message: "no" }),
+    });
+
+  it("stops the child standing by to take over: nothing of the host outlives it", async () => {
+    const clock = { now: 0 };
+    const old = fakeChild("old", 100);
+    const next = fakeChild("new", 200);
+    let letNewStart = () => {};
+    const gate = new Promise<void>((resolve) => {
+      letNewStart = resolve;
+    });
+    const host = await renewing([old, next], clock, gate);
+    clock.now = 95;
+    const during = ask(host); // the new child starts...
+    old.parked = 1; // ...while a call parks in the old one: the new one stands by
+    letNewStart();
+    expect(await during).toBe("old");
+    expect(next.stopped).toBe(false);
+    old.crash();
+    await host.closed;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(next.stopped).toBe(true);
+  });
+
+  it("stops a child that was still starting when the current one crashed", async () => {
+    const clock = { now: 0 };
+    const old = fakeChild("old", 100);
+    const next = fakeChild("new", 200);
+    let letNewStart = () => {};
+    const gate = new Promise<void>((resolve) => {
+      letNewStart = resolve;
+    });
+    const host = await renewing([old, next], clock, gate);
+    clock.now = 95;
+    const during = ask(host).catch(() => "refused");
+    old.crash();
+    await host.closed;
+    letNewStart();
+    await during;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(next.stopped).toBe(true);
+  });
+});
 
 describe("a recycled child holding a parked call", () => {
   it("keeps serving while a call parked during the new child's start waits; the new child takes over after", async () => {

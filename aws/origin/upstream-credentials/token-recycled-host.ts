@@ -37,6 +37,8 @@ export async function tokenRecycledHost(parts: RecycledHostParts): Promise<Upstr
   let current: Running;
   /** A new child started while a call became parked in the current one: it takes over once nothing is parked. */
   let standby: Running | undefined;
+  /** The current child ended by itself: the pool forgets this host, so no child of it may outlive it. */
+  let crashed = false;
   const start = async (): Promise<Running> => {
     const generation: Running = { ...(await parts.start()), inflight: 0, retired: false };
     open.add(generation);
@@ -45,12 +47,23 @@ export async function tokenRecycledHost(parts: RecycledHostParts): Promise<Upstr
     generation.host.closed.then(() => {
       open.delete(generation);
       if (standby === generation) standby = undefined;
-      else if (!generation.retired) markClosed();
+      else if (!generation.retired) endAfterCrash();
     });
+    if (crashed) retire(generation);
     return generation;
   };
+  const retire = (generation: Running) => {
+    generation.retired = true;
+    void generation.host.close().catch(() => {});
+  };
+  const endAfterCrash = () => {
+    crashed = true;
+    standby = undefined;
+    for (const generation of open) if (generation.inflight === 0) retire(generation);
+    markClosed();
+  };
   const stopIfDone = (generation: Running) => {
-    if (generation.retired && generation.inflight === 0) void generation.host.close().catch(() => {});
+    if ((generation.retired || crashed) && generation.inflight === 0) retire(generation);
   };
   const takeOver = (next: Running): Running => {
     const old = current;
