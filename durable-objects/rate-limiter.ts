@@ -39,7 +39,8 @@ const PENDING = "pending";
  * Fixed one-minute windows per bucket (an endpoint, say), in one object per caller (a client IP): the
  * Workers rate-limiting binding takes its limits from wrangler.toml only and reports no retry time, and
  * these limits are configuration. Refused requests are counted, not audited one by one: when a window
- * with refusals closes, its alarm queues one `auth.rate_limited` event with the count.
+ * with refusals closes, its alarm queues one `auth.rate_limited` event with the count. Once every window has closed
+ * and nothing is left to report, the object deletes its storage: an address seen once costs nothing after a minute.
  */
 export class RateLimiter extends DurableObject<{ AUDIT_QUEUE: Queue<AuditQueueMessage> }> {
   async take(bucket: string, limit: number, now = Date.now()): Promise<RateDecision> {
@@ -52,11 +53,9 @@ export class RateLimiter extends DurableObject<{ AUDIT_QUEUE: Queue<AuditQueueMe
     }
     const allowed = window.used < limit;
     if (allowed) window.used += 1;
-    else {
-      window.refused += 1;
-      if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(start + WINDOW_MS);
-    }
+    else window.refused += 1;
     storage.put(bucket, window);
+    await this.alarmAtWindowEnd(start);
     return { allowed, retryAfterSeconds: Math.max(1, Math.ceil((start + WINDOW_MS - now) / 1000)) };
   }
 
@@ -74,33 +73,34 @@ export class RateLimiter extends DurableObject<{ AUDIT_QUEUE: Queue<AuditQueueMe
       window = { start, used: 0, refused: 0 };
     }
     storage.put(bucket, { ...window, refused: window.refused + 1, ...(caller && { caller }) });
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(start + WINDOW_MS);
+    await this.alarmAtWindowEnd(start);
   }
 
-  /** Takes the refusals of every closed window out of storage. */
-  drainRefused(now = Date.now()): RefusedWindow[] {
+  /** The refusals of every closed window, still in storage until they are reported. */
+  closedRefusals(now = Date.now()): RefusedWindow[] {
     const storage = this.ctx.storage.kv;
-    const drained = storage.get<RefusedWindow[]>(PENDING) ?? [];
-    storage.delete(PENDING);
+    const closed = [...(storage.get<RefusedWindow[]>(PENDING) ?? [])];
     for (const [bucket, window] of storage.list<Window>()) {
       if (bucket === PENDING || window.refused === 0 || window.start + WINDOW_MS > now) continue;
-      drained.push({ bucket, windowStart: window.start, refused: window.refused, caller: window.caller });
-      storage.put(bucket, { ...window, refused: 0 });
+      closed.push({ bucket, windowStart: window.start, refused: window.refused, caller: window.caller });
     }
-    return drained;
+    return closed;
   }
 
-  /** A window with refusals has closed. */
+  /** A window has closed. */
   override async alarm(): Promise<void> {
     await this.reportRefused();
   }
 
-  /** Queues one audit event per closed window with refusals, with their count. */
+  /**
+   * Queues one audit event per closed window with refusals, with their count, and only then forgets them (a failed
+   * send leaves them for the alarm's retry). Deletes the object's storage once every window has closed.
+   */
   async reportRefused(now = Date.now()): Promise<void> {
-    const drained = this.drainRefused(now);
-    if (drained.length > 0) {
+    const closed = this.closedRefusals(now);
+    if (closed.length > 0) {
       await this.env.AUDIT_QUEUE.sendBatch(
-        drained.map((window) => ({
+        closed.map((window) => ({
           contentType: "json" as const,
           body: {
             id: crypto.randomUUID(),
@@ -116,10 +116,33 @@ export class RateLimiter extends DurableObject<{ AUDIT_QUEUE: Queue<AuditQueueMe
           },
         })),
       );
+      this.forgetReported(closed);
     }
-    // A window still open may have refusals too (its alarm was not set while this one was pending).
-    const open = [...this.ctx.storage.kv.list<Window>()].filter(([bucket, window]) => bucket !== PENDING && window.refused > 0);
+    const open = [...this.ctx.storage.kv.list<Window>()].filter(
+      ([bucket, window]) => bucket !== PENDING && window.start + WINDOW_MS > now,
+    );
     if (open.length > 0) await this.ctx.storage.setAlarm(Math.min(...open.map(([, window]) => window.start + WINDOW_MS)));
+    else if (this.ctx.storage.kv.get(PENDING) === undefined) await this.ctx.storage.deleteAll();
+  }
+
+  /** Removes reported refusals: requests taken while the report was being sent may have moved a window to the pending list. */
+  private forgetReported(reported: RefusedWindow[]): void {
+    const storage = this.ctx.storage.kv;
+    const isReported = (bucket: string, windowStart: number) =>
+      reported.some((window) => window.bucket === bucket && window.windowStart === windowStart);
+    const pending = (storage.get<RefusedWindow[]>(PENDING) ?? []).filter(
+      (window) => !isReported(window.bucket, window.windowStart),
+    );
+    if (pending.length > 0) storage.put(PENDING, pending);
+    else storage.delete(PENDING);
+    for (const [bucket, window] of storage.list<Window>()) {
+      if (bucket !== PENDING && isReported(bucket, window.start)) storage.put(bucket, { ...window, refused: 0 });
+    }
+  }
+
+  /** Every written window is looked at once it closes: to report its refusals, and to delete what is no longer needed. */
+  private async alarmAtWindowEnd(windowStart: number): Promise<void> {
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(windowStart + WINDOW_MS);
   }
 
   private keepRefused(window: RefusedWindow): void {

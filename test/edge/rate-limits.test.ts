@@ -103,6 +103,57 @@ describe("rate limits of the authorization endpoints", () => {
     ]);
   });
 
+  it("keeps the refusals when the audit queue fails, reports them on the retry, then deletes the address's storage", async () => {
+    await awayFromTheMinuteBoundary();
+    const limits = { RATE_LIMIT_REGISTER_PER_MINUTE: "1" };
+    const ip = someIp();
+    for (let i = 0; i < 4; i++) await register(ip, limits);
+    const stub = limiterOf(ip);
+    const afterTheMinute = Date.now() + 61_000;
+    const failed = await runInDurableObject(stub, async (limiter: RateLimiter) => {
+      const failing = { sendBatch: async () => Promise.reject(new Error("queue unavailable")) };
+      Object.assign((limiter as unknown as { env: object }).env, { AUDIT_QUEUE: failing });
+      return limiter.reportRefused(afterTheMinute).then(
+        () => "sent",
+        (error: Error) => error.message,
+      );
+    });
+    expect(failed).toBe("queue unavailable");
+    const audit = capturedAudit();
+    const stored = await runInDurableObject(stub, async (limiter: RateLimiter, state) => {
+      Object.assign((limiter as unknown as { env: object }).env, audit.env);
+      // A request in the next minute: its window is still open when the closed one is reported.
+      await limiter.take("/oauth/token", 5, afterTheMinute);
+      await limiter.reportRefused(afterTheMinute);
+      await limiter.reportRefused(afterTheMinute); // the alarm again, for the open window: nothing reported twice
+      const whileOpen = [...state.storage.kv.list()].length;
+      await limiter.reportRefused(afterTheMinute + 60_000);
+      return { whileOpen, atTheEnd: [...state.storage.kv.list()].length };
+    });
+    expect(audit.events.filter((event) => event.method === "/register" && (event.count ?? 1) > 1)).toEqual([
+      expect.objectContaining({ count: 3 }),
+    ]);
+    expect(stored).toEqual({ whileOpen: 2, atTheEnd: 0 });
+  });
+
+  it("deletes the storage of an address that was never refused once its window closes", async () => {
+    await awayFromTheMinuteBoundary();
+    const ip = someIp();
+    expect((await register(ip, { RATE_LIMIT_REGISTER_PER_MINUTE: "5" })).status).toBe(201);
+    const stub = limiterOf(ip);
+    const before = await runInDurableObject(stub, async (_: RateLimiter, state) => ({
+      kept: [...state.storage.kv.list()].length,
+      alarm: await state.storage.getAlarm(),
+    }));
+    expect(before.kept).toBe(1);
+    expect(before.alarm).toBeGreaterThan(Date.now()); // set for the end of the window, refusals or not
+    const after = await runInDurableObject(stub, async (limiter: RateLimiter, state) => {
+      await limiter.reportRefused(Date.now() + 61_000);
+      return [...state.storage.kv.list()].length;
+    });
+    expect(after).toBe(0);
+  });
+
   it("does not limit requests that did not come through Cloudflare's edge (no cf-connecting-ip)", async () => {
     const limits = { RATE_LIMIT_REGISTER_PER_MINUTE: "1" };
     const noIp = () =>
