@@ -256,8 +256,14 @@ export class McpSession extends DurableObject<EdgeEnv> {
     const recorded: Promise<unknown>[] = [];
     const waitUntil = (sent: Promise<unknown>) => void recorded.push(sent);
     for (const held of this.#held.all()) {
-      const lost = completedAudit(held.audit, 202, observationOf(undefined));
-      recordAudit(this.env, { waitUntil }, lost, { id: held.id, queued: () => this.#held.release(held) });
+      try {
+        const lost = completedAudit(held.audit, 202, observationOf(undefined));
+        recordAudit(this.env, { waitUntil }, lost, { id: held.id, queued: () => this.#held.release(held) });
+      } catch (error) {
+        // An alarm that throws is retried a few times and then dropped, leaving the object's storage for good.
+        console.error(`a held audit could not be recorded and was dropped: ${String(error)}`);
+        this.#held.release(held);
+      }
     }
     await Promise.all(recorded);
     // One that could not be queued is kept for the next alarm.
@@ -288,26 +294,33 @@ export class McpSession extends DurableObject<EdgeEnv> {
     return response;
   }
 
-  /** Rebuilds the session after eviction from its stored record, by replaying the client's handshake. */
+  /**
+   * Rebuilds the session after eviction from its stored record, by replaying the client's handshake. A record that
+   * cannot be taken up again (one another release wrote, say) ends the session: its client, told that the session is
+   * not found, initializes a new one, where it would otherwise be refused as uninitialized on every request.
+   */
   private async rebuild(origin: OriginLink): Promise<LiveSession | undefined> {
     const record = this.ctx.storage.kv.get<SessionRecord>("record");
     if (!record) return undefined;
-    const live = await this.assemble(origin, record);
-    const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
-    const replay = (message: Record<string, unknown>, extra: Record<string, string> = {}) =>
-      live.transport
-        .handleRequest(
-          new Request("https://session.internal/", {
-            method: "POST",
-            headers: { ...headers, ...extra },
-            body: JSON.stringify(message),
-          }),
-        )
-        .then((response) => response.body?.cancel());
-    await replay({ jsonrpc: "2.0", id: "rebuild", method: "initialize", params: record.initialize });
-    await replay({ jsonrpc: "2.0", method: "notifications/initialized" }, { "mcp-session-id": record.sessionId });
-    this.#live = live;
-    return live;
+    try {
+      const live = await this.assemble(origin, record);
+      const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+      const replay = async (message: Record<string, unknown>, extra: Record<string, string> = {}) => {
+        const body = JSON.stringify(message);
+        const request = new Request("https://session.internal/", { method: "POST", headers: { ...headers, ...extra }, body });
+        const response = await live.transport.handleRequest(request);
+        await response.body?.cancel();
+        if (!response.ok) throw new Error(`its stored ${String(message.method)} was refused (${response.status})`);
+      };
+      await replay({ jsonrpc: "2.0", id: "rebuild", method: "initialize", params: record.initialize });
+      await replay({ jsonrpc: "2.0", method: "notifications/initialized" }, { "mcp-session-id": record.sessionId });
+      this.#live = live;
+      return live;
+    } catch (error) {
+      console.error(`a session of server ${record.identity?.server} could not be rebuilt and is ended: ${String(error)}`);
+      await this.end();
+      return undefined;
+    }
   }
 
   private async assemble(origin: OriginLink, record: SessionRecord): Promise<LiveSession> {

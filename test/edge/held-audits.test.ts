@@ -82,4 +82,24 @@ describe("a 2024-11-05 session's held audits", () => {
       expect(new HeldAudits(state.storage).any).toBe(false);
     });
   });
+
+  it("drops one in a shape it cannot record (an earlier release's), records the others, and ends the session", async () => {
+    const stub = sessions().get(sessions().idFromName(crypto.randomUUID())) as DurableObjectStub<McpSession>;
+    const audit = capturedAudit();
+    await runInDurableObject(stub, async (instance, state) => {
+      state.storage.kv.put("record", { sessionId: "s" });
+      state.storage.kv.put("held-audit:older-shape", CALL);
+      new HeldAudits(state.storage).hold(CALL);
+      await state.storage.setAlarm(Date.now() + 60_000);
+      const object = instance as unknown as { env: EdgeEnv };
+      object.env = { ...object.env, ...(audit.env as Partial<EdgeEnv>) };
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(audit.events).toHaveLength(1);
+    const left = await runInDurableObject(stub, async (_instance, state) => ({
+      keys: [...state.storage.kv.list()].length,
+      alarm: await state.storage.getAlarm(),
+    }));
+    expect(left).toEqual({ keys: 0, alarm: null });
+  });
 });

@@ -97,6 +97,22 @@ describe("a 2025-era session object", () => {
     expect((answer.error as { message?: string }).message).toMatch(/carries 600 groups, too many .* \(groups\.include\)/);
   });
 
+  it("ends, and is not found (404), when its stored handshake cannot be replayed (a record this release cannot take up)", async () => {
+    const { stub, sessionId } = await storedSession();
+    await runInDurableObject(stub, async (_instance, state) => {
+      const stored = state.storage.kv.get<SessionRecord>("record") as SessionRecord;
+      state.storage.kv.put("record", { ...stored, initialize: { protocolVersion: 20251125 } });
+    });
+    const response = await serve(stub, post(sessionId, { id: 1, method: "ping" }));
+    expect(response.status).toBe(404);
+    expect((await answerOf(response)).error?.code).toBe(-32001);
+    const left = await runInDurableObject(stub, async (_instance, state) => ({
+      keys: [...state.storage.kv.list()].length,
+      alarm: await state.storage.getAlarm(),
+    }));
+    expect(left).toEqual({ keys: 0, alarm: null });
+  });
+
   it("is not found (404) for another user presenting its id", async () => {
     const { stub, sessionId } = await storedSession();
     const mallory = { ...ALICE, sub: "mallory" };

@@ -40,9 +40,21 @@ export class HeldAudits {
     return false;
   }
 
-  /** Every audit still held: their requests will never be answered (release each once its event is queued). */
+  /**
+   * Every audit still held: their requests will never be answered (release each once its event is queued). An entry
+   * that is not one (written by an earlier release in another shape) is dropped: it could never be recorded, and the
+   * object's storage would never be deleted while it stays.
+   */
   all(): HeldAudit[] {
-    return [...this.#storage.kv.list<HeldAudit>({ prefix: KEY_PREFIX })].map(([, held]) => held);
+    const held: HeldAudit[] = [];
+    for (const [key, entry] of this.#storage.kv.list<Partial<HeldAudit>>({ prefix: KEY_PREFIX })) {
+      if (typeof entry?.id === "string" && typeof entry.audit === "object" && entry.audit !== null) held.push(entry as HeldAudit);
+      else {
+        console.error("a held audit in an unknown shape was dropped: it cannot be recorded");
+        this.#storage.kv.delete(key);
+      }
+    }
+    return held;
   }
 }
 
