@@ -17,7 +17,13 @@ import { HELD_AUDIT_CHECK_MS, HeldAudits } from "../worker/mcp/bridge/held-audit
 import { withIncarnationIds } from "../worker/mcp/bridge/incarnation-ids.ts";
 import { listenToOrigin } from "../worker/mcp/bridge/listen.ts";
 import { type OriginLink, originLinkOf } from "../worker/mcp/bridge/origin-exchange.ts";
-import { claimsOf, isOwner, type SessionIdentity, type SessionRecord } from "../worker/mcp/bridge/session-record.ts";
+import {
+  claimsOf,
+  isOwner,
+  MAX_KEPT_CLIENT_CHARS,
+  type SessionIdentity,
+  type SessionRecord,
+} from "../worker/mcp/bridge/session-record.ts";
 import { type SessionHttpRequest, toRequest } from "../worker/mcp/bridge/session-request.ts";
 import { type Prefetched, sessionServer } from "../worker/mcp/bridge/session-server.ts";
 import { SseServerTransport } from "../worker/mcp/bridge/sse-transport.ts";
@@ -431,6 +437,11 @@ async function newRecord(
 ): Promise<SessionRecord | Response> {
   if (typeof initialize.params !== "object" || initialize.params === null) {
     const message = "initialize needs params: the client's protocolVersion, capabilities and clientInfo";
+    return jsonRpcError(400, initialize.id, JSON_RPC.invalidParams, message);
+  }
+  const size = JSON.stringify(initialize.params).length;
+  if (size > MAX_KEPT_CLIENT_CHARS.initialize) {
+    const message = `initialize params of ${size} characters are more than a session keeps (${MAX_KEPT_CLIENT_CHARS.initialize})`;
     return jsonRpcError(400, initialize.id, JSON_RPC.invalidParams, message);
   }
   const client = clientOf(initialize.params);

@@ -156,6 +156,31 @@ describe("a 2025-era session object", () => {
     expect(await runInDurableObject(stub, async (_instance, state) => state.storage.kv.get("record"))).toBeUndefined();
   });
 
+  it("refuses an initialize whose params are more than a session keeps (400) and stores nothing", async () => {
+    const sessionId = "j".repeat(43);
+    const stub = sessions().get(sessions().idFromName(sessionId));
+    const params = {
+      protocolVersion: "2025-11-25",
+      capabilities: { padding: "p".repeat(70_000) },
+      clientInfo: { name: "c", version: "1" },
+    };
+    const response = await serve(stub, post(sessionId, { id: 8, method: "initialize", params }));
+    expect(response.status).toBe(400);
+    expect(await answerOf(response)).toMatchObject({ id: 8, error: { code: -32602, message: /more than a session keeps/ } });
+    expect(await runInDurableObject(stub, async (_instance, state) => state.storage.kv.get("record"))).toBeUndefined();
+  });
+
+  it("refuses a resource subscription past what the session keeps, and keeps the ones it has", async () => {
+    const { stub, sessionId } = await storedSession();
+    const subscribe = (id: number, uri: string) =>
+      serve(stub, post(sessionId, { id, method: "resources/subscribe", params: { uri } }));
+    expect(await answerOf(await subscribe(1, "test://kept"))).toMatchObject({ id: 1, result: {} });
+    const refused = await answerOf(await subscribe(2, `test://${"u".repeat(300_000)}`));
+    expect(refused).toMatchObject({ id: 2, error: { code: -32602 } });
+    const stored = await runInDurableObject(stub, async (_instance, state) => state.storage.kv.get<SessionRecord>("record"));
+    expect(stored?.subscriptions).toEqual(["test://kept"]);
+  });
+
   it("is unknown when nothing was ever stored", async () => {
     const sessionId = "n".repeat(43);
     const stub = sessions().get(sessions().idFromName(sessionId));

@@ -1,11 +1,11 @@
-import { type JSONRPCRequest, ProtocolError, Server, type ServerContext } from "@modelcontextprotocol/server";
+import { INVALID_PARAMS, type JSONRPCRequest, ProtocolError, Server, type ServerContext } from "@modelcontextprotocol/server";
 import { MAX_INPUT_WAIT_SECONDS } from "../../../contract/config/schema.ts";
 import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
 import { relayedCapabilities } from "../../../contract/relayed-capabilities.ts";
 import { originFailureOf } from "../../upstream/origin-failure.ts";
 import { JSON_RPC } from "../json-rpc-error.ts";
 import { exchangeWithOrigin, HOP_VERSION, type JsonRpcMessage, META, type OriginLink } from "./origin-exchange.ts";
-import type { SessionRecord } from "./session-record.ts";
+import { MAX_KEPT_CLIENT_CHARS, type SessionRecord } from "./session-record.ts";
 
 /** Fields of a 2026-07-28 result that a 2025-era client has no use for. */
 const MODERN_ONLY_RESULT_FIELDS = ["resultType", "ttlMs", "cacheScope"] as const;
@@ -65,6 +65,13 @@ export function sessionServer(deps: SessionServerDeps): Server {
       const subscriptions = new Set(deps.record().subscriptions);
       if (on) subscriptions.add(uri);
       else subscriptions.delete(uri);
+      if (on && JSON.stringify([...subscriptions]).length > MAX_KEPT_CLIENT_CHARS.subscriptions) {
+        const limit = MAX_KEPT_CLIENT_CHARS.subscriptions;
+        throw new ProtocolError(
+          INVALID_PARAMS,
+          `this session's resource subscriptions would pass ${limit} characters; unsubscribe some first`,
+        );
+      }
       deps.save({ ...deps.record(), subscriptions: [...subscriptions] });
       deps.subscriptionsChanged();
       return {};
