@@ -44,28 +44,35 @@ function fakeChild(name: string, expiresAt: number): FakeChild {
 const CALLER = { sub: "u", server: "drive", clientId: "c", era: "modern" } as unknown as Caller;
 const ask = async (host: UpstreamHost) => (await host.fetch(new Request("http://origin.test/"), CALLER)).text();
 
-describe("a recycled host whose current child crashes", () => {
-  const renewing = (children: FakeChild[], clock: { now: number }, gate?: Promise<void>) =>
-    tokenRecycledHost({
-      start: async () => {
-        const child = children.shift() as FakeChild;
-        if (child.name === "new" && gate) await gate;
-        return child;
-      },
-      needsRenewal: (expiresAt) => expiresAt - clock.now <= 10,
-      stillValid: (expiresAt) => expiresAt - clock.now > 2,
-      refused: () => ({ code: -32000, message: "no" }),
-    });
+/**
+ * A host on its "old" child, whose credential expires at 100 on `clock` (from 90 on, the next request starts the "new"
+ * one, whose start waits until `letNewStart`).
+ */
+async function renewalAboutToStart() {
+  const old = fakeChild("old", 100);
+  const next = fakeChild("new", 200);
+  let letNewStart = () => {};
+  const gate = new Promise<void>((resolve) => {
+    letNewStart = resolve;
+  });
+  const children = [old, next];
+  const clock = { now: 0 };
+  const host = await tokenRecycledHost({
+    start: async () => {
+      const child = children.shift() as FakeChild;
+      if (child === next) await gate;
+      return child;
+    },
+    needsRenewal: (expiresAt) => expiresAt - clock.now <= 10,
+    stillValid: (expiresAt) => expiresAt - clock.now > 2,
+    refused: () => ({ code: -32000, message: "no" }),
+  });
+  return { old, next, host, letNewStart, clock };
+}
 
+describe("a recycled host whose current child crashes", () => {
   it("stops the child standing by to take over: nothing of the host outlives it", async () => {
-    const clock = { now: 0 };
-    const old = fakeChild("old", 100);
-    const next = fakeChild("new", 200);
-    let letNewStart = () => {};
-    const gate = new Promise<void>((resolve) => {
-      letNewStart = resolve;
-    });
-    const host = await renewing([old, next], clock, gate);
+    const { old, next, host, letNewStart, clock } = await renewalAboutToStart();
     clock.now = 95;
     const during = ask(host); // the new child starts...
     old.parked = 1; // ...while a call parks in the old one: the new one stands by
@@ -79,14 +86,7 @@ describe("a recycled host whose current child crashes", () => {
   });
 
   it("stops a child that was still starting when the current one crashed", async () => {
-    const clock = { now: 0 };
-    const old = fakeChild("old", 100);
-    const next = fakeChild("new", 200);
-    let letNewStart = () => {};
-    const gate = new Promise<void>((resolve) => {
-      letNewStart = resolve;
-    });
-    const host = await renewing([old, next], clock, gate);
+    const { old, next, host, letNewStart, clock } = await renewalAboutToStart();
     clock.now = 95;
     const during = ask(host).catch(() => "refused");
     old.crash();
@@ -100,26 +100,9 @@ describe("a recycled host whose current child crashes", () => {
 
 describe("a recycled child holding a parked call", () => {
   it("keeps serving while a call parked during the new child's start waits; the new child takes over after", async () => {
-    let now = 0;
-    const old = fakeChild("old", 100);
-    const next = fakeChild("new", 200);
-    let letNewStart = () => {};
-    const starting = new Promise<void>((resolve) => {
-      letNewStart = resolve;
-    });
-    const children = [old, next];
-    const host = await tokenRecycledHost({
-      start: async () => {
-        const child = children.shift() as FakeChild;
-        if (child === next) await starting;
-        return child;
-      },
-      needsRenewal: (expiresAt) => expiresAt - now <= 10,
-      stillValid: (expiresAt) => expiresAt - now > 2,
-      refused: () => ({ code: -32000, message: "no" }),
-    });
+    const { old, host, letNewStart, clock } = await renewalAboutToStart();
     expect(await ask(host)).toBe("old");
-    now = 95; // the old child's credential nears expiry: the next request starts a new child
+    clock.now = 95; // the old child's credential nears expiry: the next request starts a new child
     const during = ask(host);
     old.parked = 1; // meanwhile a call running on the old child asks its user something, and parks there
     letNewStart();
