@@ -60,6 +60,14 @@ describe("audit events are queued in batches", () => {
     expect(batches.flat()).toHaveLength(60);
   });
 
+  it("cuts long text without leaving half of a surrogate pair (it would be stored other than it was hashed)", async () => {
+    const { batches, env, ctx, settled } = recordingQueue();
+    recordAudit(env, ctx, { ...facts(1), tool: `${"x".repeat(MAX_AUDIT_TEXT - 1)}😀😀` });
+    await settled();
+    const tool = batches[0]?.[0]?.tool as string;
+    expect(tool).toMatch(/^x+\ufffd…\[truncated from 2003 characters\]$/);
+  });
+
   it("a failed send is logged by event id and fails no request", async () => {
     const { batches, env, ctx, settled } = recordingQueue(true);
     const logged = vi.spyOn(console, "error").mockImplementation(() => {});

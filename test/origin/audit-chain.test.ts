@@ -56,6 +56,16 @@ describe("audit hash chain", () => {
     expect(heads).toEqual([{ seq: 3, hash: previous }]);
   });
 
+  it("verifies rows whose text had lone surrogates (a client's tool name, a cut through an emoji): stored as hashed", async () => {
+    await createAuditStore(db.pool).insert([
+      auditEvent({ tool: "lone\ud800surrogate" }),
+      auditEvent({ tool: `${"a".repeat(5)}\ud83d`, method: "\udc00tools/call" }),
+    ]);
+    expect((await verifyAll(db.pool)).problems).toEqual([]);
+    const { rows } = await db.pool.query("SELECT tool FROM audit_events ORDER BY seq");
+    expect(rows.map((row) => row.tool)).toEqual(["lone\ufffdsurrogate", "aaaaa\ufffd"]);
+  });
+
   it("chains a redelivered event once: a repeated batch adds nothing, an overlapping one only its new events", async () => {
     const store = createAuditStore(db.pool);
     const batch = [auditEvent(), auditEvent(), auditEvent()];

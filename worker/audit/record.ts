@@ -1,6 +1,7 @@
 import { type AuditEvent, type AuditQueueMessage, utf8Length } from "../../contract/audit-event.ts";
 import { auditArguments, withDefaultRules } from "../../contract/audit-redaction.ts";
 import type { EdgeConfig } from "../../contract/config/schema.ts";
+import { wellFormed } from "../../contract/well-formed.ts";
 import { writeDataPoint } from "../analytics/data-point.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
@@ -16,12 +17,15 @@ export type AuditFacts = Omit<AuditEvent, "id" | "time" | "arguments"> & {
  */
 export const MAX_AUDIT_TEXT = 2000;
 
-/** Cuts every overlong text field, marking the cut and the original length, so that every event fits the queue. */
+/**
+ * Cuts every overlong text field, marking the cut and the original length, so that every event fits the queue. A cut
+ * through a surrogate pair leaves half of it, which becomes U+FFFD like any lone surrogate a client sent.
+ */
 export function fitForQueue<T extends object>(facts: T): T {
   const fitted = { ...facts } as Record<string, unknown>;
   for (const [key, value] of Object.entries(fitted)) {
     if (typeof value === "string" && value.length > MAX_AUDIT_TEXT)
-      fitted[key] = `${value.slice(0, MAX_AUDIT_TEXT)}…[truncated from ${value.length} characters]`;
+      fitted[key] = `${wellFormed(value.slice(0, MAX_AUDIT_TEXT))}…[truncated from ${value.length} characters]`;
   }
   return fitted as T;
 }

@@ -2,6 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { SSEClientTransport, StreamableHTTPClientTransport, type Transport } from "@modelcontextprotocol/client";
 import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
+import { wellFormed } from "../../../contract/well-formed.ts";
 import type { UpstreamIdentity, UpstreamUser } from "../identity/upstream-identity.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
 import { readValues } from "../secrets/read-values.ts";
@@ -136,6 +137,3 @@ function identityFetch(spec: HttpSpec, credentials: UpstreamCredentials): typeof
     return (credentials.send ?? fetch)(input, { ...init, headers });
   };
 }
-
-/** The text with each lone surrogate (which `encodeURIComponent` refuses) replaced by U+FFFD, as toWellFormed does. */
-const wellFormed = (text: string) => text.replace(/\p{Cs}/gu, "\uFFFD");
