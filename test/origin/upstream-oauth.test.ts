@@ -228,6 +228,25 @@ describe("OAuth-protected upstreams", () => {
     }
   });
 
+  it("tells the user a consent could not begin without the authorization server's words (the log has them)", async () => {
+    const failing = new (class extends AuthorizationDiscovery {
+      override async target(): Promise<never> {
+        throw new Error('unexpected answer from the metadata URL: "ami-id\\nplaceholder-echoed-text"');
+      }
+    })();
+    const spec = UpstreamServer.parse({ transport: "http", url: upstream.url, identity: "none", oauth: { registration: "dcr" } });
+    const owner = { sub: "gina", email: "gina@example.com", server: "files" };
+    const refused = await originInstance(failing)
+      .begin(owner, spec as HttpServer)
+      .then(
+        () => "begun",
+        (error: Error) => error.message,
+      );
+    expect(refused).toMatch(/server "files" cannot be connected to just now/);
+    expect(refused).not.toContain("placeholder-echoed-text");
+    expect(logged.join("\n")).toContain("placeholder-echoed-text");
+  });
+
   it("refuses a plain-http authorization server for an https server; a local http server may use one", () => {
     expect(() => requireHttpsIssuer("https://crm.example/mcp", "http://login.crm.example")).toThrow(/is not https/);
     expect(() => requireHttpsIssuer("https://crm.example/mcp", "https://login.crm.example")).not.toThrow();

@@ -2,11 +2,13 @@ import {
   type AuthorizationServerMetadata,
   checkResourceAllowed,
   discoverAuthorizationServerMetadata,
-  discoverOAuthServerInfo,
+  discoverOAuthProtectedResourceMetadata,
+  type OAuthProtectedResourceMetadata,
   resourceUrlFromServerUrl,
 } from "@modelcontextprotocol/client";
 import type { HttpServer } from "../../../contract/config/schema.ts";
 import { authorizationServerFetch } from "./authorization-server-fetch.ts";
+import { refuseInternalTarget } from "./internal-targets.ts";
 
 /** What a 401 from the upstream said (RFC 9728 / RFC 6750 `WWW-Authenticate`). */
 export interface Challenge {
@@ -47,21 +49,19 @@ export class AuthorizationDiscovery {
     for (const { target } of this.#cache.values()) if (target.issuer === issuer) return target.metadata;
     const metadata = await discoverAuthorizationServerMetadata(issuer, { fetchFn: authorizationServerFetch });
     if (!metadata) throw new Error(`the authorization server ${issuer} publishes no metadata (RFC 8414 or OpenID discovery)`);
+    await refuseInternalEndpoints(issuer, metadata);
     return metadata;
   }
 }
 
 async function discover(spec: HttpServer, challenge?: Challenge): Promise<AuthorizationTarget> {
-  const info = await discoverOAuthServerInfo(spec.url, {
-    resourceMetadataUrl: onServersOrigin(spec, challenge?.resourceMetadataUrl),
-    fetchFn: authorizationServerFetch,
-  });
+  const resourceMetadata = await protectedResourceMetadata(spec, challenge);
+  // A configured authorization server is trusted as configuration is; one the upstream names is checked first.
   const configured = spec.oauth?.authorizationServer;
-  const issuer = configured ?? info.authorizationServerUrl;
+  const issuer = configured ?? resourceMetadata?.authorization_servers?.[0] ?? String(new URL("/", spec.url));
   requireHttpsIssuer(spec.url, issuer);
-  const metadata = configured
-    ? await discoverAuthorizationServerMetadata(configured, { fetchFn: authorizationServerFetch })
-    : info.authorizationServerMetadata;
+  if (!configured) await refuseInternalTarget(spec.url, issuer, `the authorization server ${spec.url} names`);
+  const metadata = await discoverAuthorizationServerMetadata(issuer, { fetchFn: authorizationServerFetch });
   if (!metadata) {
     throw new Error(
       `the authorization server ${issuer} of ${spec.url} publishes no metadata (RFC 8414 or OpenID discovery); set oauth.authorizationServer if the server names the wrong one`,
@@ -70,7 +70,8 @@ async function discover(spec: HttpServer, challenge?: Challenge): Promise<Author
   if (!metadata.code_challenge_methods_supported?.includes("S256")) {
     throw new Error(`the authorization server ${issuer} does not support PKCE S256, which the origin requires`);
   }
-  const declared = info.resourceMetadata?.resource;
+  await refuseInternalEndpoints(configured ?? spec.url, metadata);
+  const declared = resourceMetadata?.resource;
   if (declared && !checkResourceAllowed({ requestedResource: spec.url, configuredResource: declared })) {
     throw new Error(
       `the protected-resource metadata of ${spec.url} names another resource (${declared}); refusing its authorization server`,
@@ -80,8 +81,29 @@ async function discover(spec: HttpServer, challenge?: Challenge): Promise<Author
     issuer: metadata.issuer,
     metadata,
     resource: declared ?? resourceUrlFromServerUrl(spec.url).href,
-    scope: info.resourceMetadata?.scopes_supported?.join(" "),
+    scope: resourceMetadata?.scopes_supported?.join(" "),
   };
+}
+
+/** RFC 9728 metadata of the server, if it publishes any (a server without it is asked at its origin's root). */
+async function protectedResourceMetadata(
+  spec: HttpServer,
+  challenge?: Challenge,
+): Promise<OAuthProtectedResourceMetadata | undefined> {
+  const options = { resourceMetadataUrl: onServersOrigin(spec, challenge?.resourceMetadataUrl) };
+  try {
+    return await discoverOAuthProtectedResourceMetadata(spec.url, options, authorizationServerFetch);
+  } catch (error) {
+    if (error instanceof TypeError) throw error;
+    return undefined;
+  }
+}
+
+/** The endpoints the origin itself sends to (codes, refresh tokens, registrations): no further in than `reference`. */
+async function refuseInternalEndpoints(reference: string, metadata: AuthorizationServerMetadata): Promise<void> {
+  const endpoints = { token_endpoint: metadata.token_endpoint, registration_endpoint: metadata.registration_endpoint };
+  for (const [name, url] of Object.entries(endpoints))
+    if (url) await refuseInternalTarget(reference, url, `the ${name} of ${metadata.issuer}`);
 }
 
 /**

@@ -32,8 +32,22 @@ export class UpstreamOAuth {
     this.#parts = parts;
   }
 
-  /** Begins a consent for this user and server: the URL to send the user's browser to. */
+  /**
+   * Begins a consent for this user and server: the URL to send the user's browser to. A failure is told to the user
+   * without its detail (an authorization server's answer may echo anything); the origin's log has it.
+   */
   async begin(owner: TokenOwner, spec: HttpServer, challenge?: Challenge): Promise<URL> {
+    try {
+      return await this.#begin(owner, spec, challenge);
+    } catch (error) {
+      this.#parts.log(`upstream OAuth: a consent for server "${owner.server}" could not begin: ${String(error)}`);
+      throw new Error(
+        `server "${owner.server}" cannot be connected to just now: its authorization server could not be reached or refused the origin (the origin's log says why)`,
+      );
+    }
+  }
+
+  async #begin(owner: TokenOwner, spec: HttpServer, challenge?: Challenge): Promise<URL> {
     const target = await this.#parts.discovery.target(owner.server, spec, challenge);
     const client = await this.#parts.clients.clientFor(owner.server, spec, target.metadata);
     const state = randomBytes(32).toString("base64url");

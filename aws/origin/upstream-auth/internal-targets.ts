@@ -1,0 +1,76 @@
+import { lookup } from "node:dns/promises";
+import { BlockList, isIP } from "node:net";
+
+/**
+ * How far inside the network an address is. The origin runs inside a VPC, beside the instance metadata service, the
+ * ECS credentials endpoint, its sidecars and its database: a URL an upstream hands it (its authorization server, the
+ * token and registration endpoints in that server's metadata) must not take its requests further in than the
+ * upstream itself is.
+ */
+const Reach = {
+  Public: 0,
+  /** RFC 1918, shared address space (RFC 6598), unique local IPv6. */
+  Private: 1,
+  Loopback: 2,
+  /** Link-local (the metadata and credentials endpoints), "this network": never a target. */
+  Never: 3,
+} as const;
+type Reach = (typeof Reach)[keyof typeof Reach];
+
+const subnets = (entries: readonly [string, number, "ipv4" | "ipv6"][]) => {
+  const list = new BlockList();
+  for (const [network, prefix, family] of entries) list.addSubnet(network, prefix, family);
+  return list;
+};
+
+const NEVER = subnets([
+  ["169.254.0.0", 16, "ipv4"],
+  ["0.0.0.0", 8, "ipv4"],
+  ["fe80::", 10, "ipv6"],
+  ["fd00:ec2::", 32, "ipv6"],
+  ["::", 128, "ipv6"],
+]);
+const LOOPBACK = subnets([
+  ["127.0.0.0", 8, "ipv4"],
+  ["::1", 128, "ipv6"],
+]);
+const PRIVATE = subnets([
+  ["10.0.0.0", 8, "ipv4"],
+  ["172.16.0.0", 12, "ipv4"],
+  ["192.168.0.0", 16, "ipv4"],
+  ["100.64.0.0", 10, "ipv4"],
+  ["fc00::", 7, "ipv6"],
+]);
+
+function reachOfAddress(address: string): Reach {
+  // An IPv4 address written as IPv6 (::ffff:169.254.169.254) is the IPv4 address.
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  const plain = mapped ?? address;
+  const family = isIP(plain) === 6 ? "ipv6" : "ipv4";
+  if (NEVER.check(plain, family)) return Reach.Never;
+  if (LOOPBACK.check(plain, family)) return Reach.Loopback;
+  if (PRIVATE.check(plain, family)) return Reach.Private;
+  return Reach.Public;
+}
+
+/** The furthest in any of the URL's host's addresses reaches (a name is resolved now). */
+async function reachOf(url: string): Promise<Reach> {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+  const addresses = isIP(host) ? [host] : (await lookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
+  return Math.max(...addresses.map(reachOfAddress)) as Reach;
+}
+
+/**
+ * Refuses `target`, a URL an upstream supplied for `what`, when it reaches further into the network than `reference`
+ * (the configured URL it came from): a link-local address never; loopback only from a loopback upstream; a private
+ * address only from a private or loopback one. Names are resolved before the request, so a name that changes its
+ * address between this check and the request (DNS rebinding) is not caught here.
+ */
+export async function refuseInternalTarget(reference: string, target: string, what: string): Promise<void> {
+  const [allowed, reached] = await Promise.all([reachOf(reference).catch(() => Reach.Public), reachOf(target)]);
+  if (reached === Reach.Never || reached > allowed) {
+    throw new Error(
+      `${what} (${target}) is further inside the network than ${reference} itself; refused, so that an upstream cannot aim the origin's requests at its network`,
+    );
+  }
+}
