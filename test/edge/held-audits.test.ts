@@ -53,7 +53,7 @@ describe("a 2024-11-05 session's held audits", () => {
     });
   });
 
-  it("keeps one the queue refused for the next alarm, and the session's storage with it", async () => {
+  it("keeps every one the queue refused for the next alarm, and the session's storage with them", async () => {
     const stub = sessions().get(sessions().idFromName(crypto.randomUUID())) as DurableObjectStub<McpSession>;
     let refuse = true;
     const sent: unknown[] = [];
@@ -64,7 +64,9 @@ describe("a 2024-11-05 session's held audits", () => {
       },
     };
     await runInDurableObject(stub, async (instance, state) => {
+      // Two: recorded by one alarm, they must not share a fate they cannot both see.
       new HeldAudits(state.storage).hold(CALL);
+      new HeldAudits(state.storage).hold({ ...CALL, tool: "add" });
       await state.storage.setAlarm(Date.now() + 60_000);
       const object = instance as unknown as { env: EdgeEnv };
       object.env = { ...object.env, AUDIT_QUEUE: queue as unknown as EdgeEnv["AUDIT_QUEUE"] };
@@ -72,12 +74,12 @@ describe("a 2024-11-05 session's held audits", () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(sent).toEqual([]);
     await runInDurableObject(stub, async (_instance, state) => {
-      expect(new HeldAudits(state.storage).any).toBe(true);
+      expect(new HeldAudits(state.storage).all()).toHaveLength(2);
       expect(await state.storage.getAlarm()).not.toBeNull();
     });
     refuse = false;
     expect(await runDurableObjectAlarm(stub)).toBe(true);
-    expect(sent).toHaveLength(1);
+    expect(sent.flat()).toHaveLength(2);
     await runInDurableObject(stub, (_instance, state) => {
       expect(new HeldAudits(state.storage).any).toBe(false);
     });

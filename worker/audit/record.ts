@@ -67,11 +67,16 @@ export function recordAudit(
         const resolved = withRedactedArguments(facts, config.audit.redact);
         // Off the request's path too: the data point is written once the facts are known, as the event is queued.
         const written = writeDataPoint(env.ANALYTICS, config, resolved);
+        const event = fitForQueue({ id, time, ...resolved });
+        // An event whose sender must know it was queued (its copy in storage is then released) goes alone: in a batch
+        // another request sends, its fate would be unknown here.
         const [queued] = await Promise.all([
-          addToBatch(env.AUDIT_QUEUE, fitForQueue({ id, time, ...resolved }), config.auditBatchMilliseconds),
+          options.queued
+            ? sendBatch(env.AUDIT_QUEUE, [event])
+            : addToBatch(env.AUDIT_QUEUE, event, config.auditBatchMilliseconds),
           written,
         ]);
-        if (queued !== false) options.queued?.();
+        if (queued) options.queued?.();
       },
       (error: unknown) => console.error(`audit event ${id} could not be recorded: ${String(error)}`),
     ),
@@ -82,8 +87,8 @@ export interface RecordOptions {
   /** The event's id (a new one when absent): the origin stores an id once, so the same event sent twice is one row. */
   id?: string;
   /**
-   * Called once the event has left this request: queued by it, or in a batch another request is sending (whose
-   * outcome this request cannot await). Not called when this request's send failed.
+   * Called once the queue took the event; never when the send failed. An event with this callback is sent in a
+   * message of its own (not batched with other requests' events), so that its outcome is known.
    */
   queued?: () => void;
 }
