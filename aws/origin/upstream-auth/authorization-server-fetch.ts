@@ -1,14 +1,42 @@
 import type { FetchLike } from "@modelcontextprotocol/client";
 
-/** The longest an upstream's authorization server may take to answer one call (discovery, registration, tokens). */
+/**
+ * The longest one step with an upstream's authorization server may take (a discovery, a registration, a token
+ * request), every request and redirect of it together.
+ */
 export const AUTHORIZATION_SERVER_TIMEOUT_MS = 10_000;
+/** The most of one answer of an authorization server the origin reads: metadata and token answers are a few KiB. */
+export const MAX_AUTHORIZATION_SERVER_ANSWER_BYTES = 1024 * 1024;
+
+/** Statuses whose answers carry no body (a Response with one cannot be made). */
+const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
 
 /**
- * The fetch every call to an upstream's authorization server goes through: one that does not answer in time fails
- * that step instead of holding it open. A user's call waits on it, and a refresh keeps the user's row marked while it
- * waits (TokenVault.beginRefresh): a silent server must cost a clear error, not a request that never ends.
+ * The fetch for one step with an upstream's authorization server: the step fails once it has taken
+ * AUTHORIZATION_SERVER_TIMEOUT_MS, however many requests and redirects the SDK makes in it, and an answer past
+ * MAX_AUTHORIZATION_SERVER_ANSWER_BYTES fails it too. A user's call waits on it, and a refresh keeps the user's row
+ * marked while it waits (TokenVault.beginRefresh): a silent or endless server must cost a clear error, not a request
+ * that never ends or the origin's memory.
  */
-export const authorizationServerFetch: FetchLike = (url, init) => {
-  const timeout = AbortSignal.timeout(AUTHORIZATION_SERVER_TIMEOUT_MS);
-  return fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
-};
+export function authorizationServerStep(): FetchLike {
+  const deadline = AbortSignal.timeout(AUTHORIZATION_SERVER_TIMEOUT_MS);
+  return async (url, init) => {
+    const response = await fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline });
+    return withBodyLimit(response, MAX_AUTHORIZATION_SERVER_ANSWER_BYTES);
+  };
+}
+
+function withBodyLimit(response: Response, maxBytes: number): Response {
+  if (!response.body || NULL_BODY_STATUSES.has(response.status)) return response;
+  let read = 0;
+  const limited = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        read += chunk.byteLength;
+        if (read > maxBytes) controller.error(new Error(`the authorization server's answer passed ${maxBytes} bytes`));
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+  return new Response(limited, { status: response.status, statusText: response.statusText, headers: response.headers });
+}

@@ -7,7 +7,7 @@ import {
 } from "@modelcontextprotocol/client";
 import type { HttpServer } from "../../../contract/config/schema.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
-import { authorizationServerFetch } from "./authorization-server-fetch.ts";
+import { authorizationServerStep } from "./authorization-server-fetch.ts";
 
 /** The origin as the OAuth client: its redirect URIs and Client ID Metadata Document, all at the edge's public URL. */
 export interface ClientIdentity {
@@ -153,7 +153,7 @@ export class ClientRegistrations {
     }
     return registerClient(metadata.issuer, {
       metadata,
-      fetchFn: authorizationServerFetch,
+      fetchFn: authorizationServerStep(),
       clientMetadata: {
         client_name: this.#identity.clientName,
         redirect_uris: [this.#identity.redirectUriOf(server)],

@@ -7,7 +7,7 @@ import {
   resourceUrlFromServerUrl,
 } from "@modelcontextprotocol/client";
 import type { HttpServer } from "../../../contract/config/schema.ts";
-import { authorizationServerFetch } from "./authorization-server-fetch.ts";
+import { authorizationServerStep } from "./authorization-server-fetch.ts";
 import { refuseInternalTarget } from "./internal-targets.ts";
 
 /** What a 401 from the upstream said (RFC 9728 / RFC 6750 `WWW-Authenticate`). */
@@ -47,7 +47,7 @@ export class AuthorizationDiscovery {
   /** The metadata of an issuer a stored token came from (for its refresh). */
   async metadataOf(issuer: string): Promise<AuthorizationServerMetadata> {
     for (const { target } of this.#cache.values()) if (target.issuer === issuer) return target.metadata;
-    const metadata = await discoverAuthorizationServerMetadata(issuer, { fetchFn: authorizationServerFetch });
+    const metadata = await discoverAuthorizationServerMetadata(issuer, { fetchFn: authorizationServerStep() });
     if (!metadata) throw new Error(`the authorization server ${issuer} publishes no metadata (RFC 8414 or OpenID discovery)`);
     await refuseInternalEndpoints(issuer, metadata);
     return metadata;
@@ -61,7 +61,7 @@ async function discover(spec: HttpServer, challenge?: Challenge): Promise<Author
   const issuer = configured ?? resourceMetadata?.authorization_servers?.[0] ?? String(new URL("/", spec.url));
   requireHttpsIssuer(spec.url, issuer);
   if (!configured) await refuseInternalTarget(spec.url, issuer, `the authorization server ${spec.url} names`);
-  const metadata = await discoverAuthorizationServerMetadata(issuer, { fetchFn: authorizationServerFetch });
+  const metadata = await discoverAuthorizationServerMetadata(issuer, { fetchFn: authorizationServerStep() });
   if (!metadata) {
     throw new Error(
       `the authorization server ${issuer} of ${spec.url} publishes no metadata (RFC 8414 or OpenID discovery); set oauth.authorizationServer if the server names the wrong one`,
@@ -92,7 +92,7 @@ async function protectedResourceMetadata(
 ): Promise<OAuthProtectedResourceMetadata | undefined> {
   const options = { resourceMetadataUrl: onServersOrigin(spec, challenge?.resourceMetadataUrl) };
   try {
-    return await discoverOAuthProtectedResourceMetadata(spec.url, options, authorizationServerFetch);
+    return await discoverOAuthProtectedResourceMetadata(spec.url, options, authorizationServerStep());
   } catch (error) {
     if (error instanceof TypeError) throw error;
     return undefined;

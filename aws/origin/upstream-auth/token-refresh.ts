@@ -1,6 +1,6 @@
 import { OAuthError, OAuthErrorCode, type OAuthTokens, refreshAuthorization } from "@modelcontextprotocol/client";
 import type { RefreshMark, StoredConnection, TokenOwner, TokenVault } from "../vault/token-vault.ts";
-import { AUTHORIZATION_SERVER_TIMEOUT_MS, authorizationServerFetch } from "./authorization-server-fetch.ts";
+import { AUTHORIZATION_SERVER_TIMEOUT_MS, authorizationServerStep } from "./authorization-server-fetch.ts";
 import { type ClientRegistrations, refusesTheClient } from "./client-registration.ts";
 import type { AuthorizationDiscovery } from "./discovery.ts";
 
@@ -47,7 +47,7 @@ export async function refreshToken(parts: RefreshParts, owner: TokenOwner, rejec
       clientInformation: stored.client,
       refreshToken: stored.refreshToken,
       resource: stored.resource,
-      fetchFn: authorizationServerFetch,
+      fetchFn: authorizationServerStep(),
     });
   } catch (error) {
     if (refusesTheClient(error)) parts.clients.forget(owner.server, stored.client.client_id);

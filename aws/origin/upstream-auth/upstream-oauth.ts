@@ -4,7 +4,7 @@ import type { HttpServer } from "../../../contract/config/schema.ts";
 import type { UpstreamOAuthOutcome, UpstreamOAuthReturn } from "../../../contract/upstream-oauth.ts";
 import { sealedUnderAnotherKey } from "../vault/envelope.ts";
 import type { TokenOwner, TokenVault } from "../vault/token-vault.ts";
-import { authorizationServerFetch } from "./authorization-server-fetch.ts";
+import { authorizationServerStep } from "./authorization-server-fetch.ts";
 import { type ClientRegistrations, refusesTheClient } from "./client-registration.ts";
 import type { AuthorizationDiscovery, Challenge } from "./discovery.ts";
 import type { PendingAuthorizations } from "./pending-authorizations.ts";
@@ -117,7 +117,7 @@ export class UpstreamOAuth {
       codeVerifier: pending.codeVerifier,
       redirectUri: pending.redirectUri,
       resource: pending.resource,
-      fetchFn: authorizationServerFetch,
+      fetchFn: authorizationServerStep(),
     }).catch((error: unknown) => {
       if (refusesTheClient(error)) this.#parts.clients.forget(owner.server, pending.client.client_id);
       throw error;
