@@ -4,12 +4,13 @@ import { MAX_AUDIT_TEXT, recordAudit } from "../../worker/audit/record.ts";
 import { testEnv } from "./edge-env.ts";
 
 /** A queue that records each `sendBatch` call, and a context that collects what the edge waits for. */
-function recordingQueue(fail = false) {
+function recordingQueue(refusals = 0) {
   const batches: AuditEvent[][] = [];
+  let refused = 0;
   const queue = {
     send: async (body: AuditEvent[]) => {
       batches.push(body);
-      if (fail) throw new Error("queue unavailable");
+      if (refused++ < refusals) throw new Error("queue unavailable");
     },
   };
   const waits: Promise<unknown>[] = [];
@@ -68,8 +69,19 @@ describe("audit events are queued in batches", () => {
     expect(tool).toMatch(/^x+\ufffd…\[truncated from 2003 characters\]$/);
   });
 
+  it("sends again after a refusal: a blip of the queue loses no event and logs nothing", async () => {
+    const { batches, env, ctx, settled } = recordingQueue(1);
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    recordAudit(env, ctx, facts(1));
+    await settled();
+    expect(batches).toHaveLength(2);
+    expect(batches[1]).toEqual(batches[0]);
+    expect(logged).not.toHaveBeenCalled();
+    logged.mockRestore();
+  });
+
   it("a failed send is logged by event id and fails no request", async () => {
-    const { batches, env, ctx, settled } = recordingQueue(true);
+    const { batches, env, ctx, settled } = recordingQueue(Number.POSITIVE_INFINITY);
     const logged = vi.spyOn(console, "error").mockImplementation(() => {});
     recordAudit(env, ctx, { ...facts(1), userEmail: "someone@example.com" });
     await expect(settled()).resolves.toBeDefined();

@@ -148,14 +148,28 @@ function addToBatch(queue: Queue<AuditQueueMessage>, event: AuditEvent, windowMs
   });
 }
 
-/** Sends the batch; false (logged by event id, without personal data) when the queue refused it. */
+/** Pauses before each new attempt at a send the queue refused (a blip of the queue loses no events). */
+const SEND_RETRY_DELAYS_MS = [100, 1000];
+
+/**
+ * Sends the batch, trying again after a refusal (the events keep their ids: the origin stores each once, should a
+ * refused send have been queued after all); false (logged by event id, without personal data) once the queue refused
+ * every attempt.
+ */
 async function sendBatch(queue: Queue<AuditQueueMessage>, events: AuditEvent[]): Promise<boolean> {
-  try {
-    await queue.send(events, { contentType: "json" });
-    return true;
-  } catch (error) {
-    const ids = events.map((event) => event.id).join(", ");
-    console.error(`${events.length} audit events could not be queued (${ids}): ${String(error)}`);
-    return false;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await queue.send(events, { contentType: "json" });
+      return true;
+    } catch (error) {
+      const delay = SEND_RETRY_DELAYS_MS[attempt];
+      if (delay !== undefined) {
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        continue;
+      }
+      const ids = events.map((event) => event.id).join(", ");
+      console.error(`${events.length} audit events could not be queued (${ids}): ${String(error)}`);
+      return false;
+    }
   }
 }
