@@ -14,7 +14,10 @@ const CONFIG = join(ROOT, "wrangler.toml");
 /** The parts of wrangler's resolved configuration this test reads (its own types do not resolve under this tsconfig). */
 interface EdgeConfig {
   kv_namespaces: { binding: string }[];
-  queues: { producers?: { binding: string; queue: string }[]; consumers?: { queue: string; dead_letter_queue?: string }[] };
+  queues: {
+    producers?: { binding: string; queue: string }[];
+    consumers?: { queue: string; dead_letter_queue?: string; max_concurrency?: number }[];
+  };
   durable_objects: { bindings: { name: string; class_name: string }[] };
   migrations: { new_sqlite_classes?: string[]; new_classes?: string[] }[];
   analytics_engine_datasets: { binding: string }[];
@@ -63,6 +66,8 @@ describe("the edge's production environment (wrangler.toml [env.production])", (
     expect(production.queues.consumers?.map((queue) => [queue.queue, queue.dead_letter_queue])).toEqual([
       ["mcp-audit", "mcp-audit-dead-letter"],
     ]);
+    // A draining backlog posts at most this many batches at once: fewer than the origin's chains and connections.
+    for (const consumer of production.queues.consumers ?? []) expect(consumer.max_concurrency).toBeLessThanOrEqual(4);
     // Every Durable Object the Worker binds at the top level is bound in production too, and has its migration.
     const objects = (config: EdgeConfig) => config.durable_objects.bindings.map((binding) => binding.name).sort();
     expect(
