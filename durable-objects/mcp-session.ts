@@ -308,13 +308,15 @@ export class McpSession extends DurableObject<EdgeEnv> {
   private async rebuild(origin: OriginLink): Promise<LiveSession | undefined> {
     const record = this.ctx.storage.kv.get<SessionRecord>("record");
     if (!record) return undefined;
+    let live: LiveSession | undefined;
     try {
-      const live = await this.assemble(origin, record);
+      live = await this.assemble(origin, record);
+      const transport = live.transport;
       const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
       const replay = async (message: Record<string, unknown>, extra: Record<string, string> = {}) => {
         const body = JSON.stringify(message);
         const request = new Request("https://session.internal/", { method: "POST", headers: { ...headers, ...extra }, body });
-        const response = await live.transport.handleRequest(request);
+        const response = await transport.handleRequest(request);
         await response.body?.cancel();
         if (!response.ok) throw new Error(`its stored ${String(message.method)} was refused (${response.status})`);
       };
@@ -324,6 +326,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
       return live;
     } catch (error) {
       console.error(`a session of server ${record.identity?.server} could not be rebuilt and is ended: ${String(error)}`);
+      await live?.server.close().catch(() => {});
       await this.end();
       return undefined;
     }

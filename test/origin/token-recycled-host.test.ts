@@ -98,6 +98,20 @@ describe("a recycled host whose current child crashes", () => {
   });
 });
 
+describe("a recycled host closed by the pool", () => {
+  it("stops a child that was still starting when it was closed", async () => {
+    const { old, next, host, letNewStart, clock } = await renewalAboutToStart();
+    clock.now = 95;
+    const during = ask(host).catch(() => "refused");
+    await host.close();
+    expect(old.stopped).toBe(true);
+    letNewStart();
+    await during;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(next.stopped).toBe(true);
+  });
+});
+
 describe("a recycled child holding a parked call", () => {
   it("keeps serving while a call parked during the new child's start waits; the new child takes over after", async () => {
     const { old, host, letNewStart, clock } = await renewalAboutToStart();

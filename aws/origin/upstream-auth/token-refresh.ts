@@ -53,6 +53,7 @@ export async function refreshToken(parts: RefreshParts, owner: TokenOwner, rejec
     if (refusesTheClient(error)) parts.clients.forget(owner.server, stored.client.client_id);
     if (refusesTheGrant(error)) return forget(parts, owner, marked, `its refresh was refused (${(error as Error).message})`);
     await parts.vault.endRefresh(owner, mark);
+    parts.log(`upstream OAuth: renewing a token for server "${owner.server}" failed: ${String(error)}`);
     throw new UpstreamTokenUnavailable(owner.server, error);
   }
   const renewed = connectionOf({ refresh_token: stored.refreshToken, ...tokens }, stored);
@@ -106,8 +107,7 @@ async function markOrWait(
       await vault.endRefresh(owner, mark);
       continue;
     }
-    if (Date.now() > giveUpAt)
-      throw new UpstreamTokenUnavailable(owner.server, new Error("another origin instance is renewing it and has not finished"));
+    if (Date.now() > giveUpAt) throw new UpstreamTokenUnavailable(owner.server, new Error(ANOTHER_INSTANCE));
     await new Promise((resolve) => setTimeout(resolve, REFRESH_POLL_MS));
   }
 }
@@ -141,12 +141,25 @@ const refusesTheGrant = (error: unknown) => error instanceof OAuthError && GRANT
 export class UpstreamTokenUnavailable extends Error {
   constructor(server: string, cause: unknown) {
     super(
-      `the authorization server of server "${server}" could not renew your token just now (${(cause as Error)?.message ?? String(cause)}); your connection is kept: try again shortly`,
+      `the authorization server of server "${server}" could not renew your token just now (${reasonOf(cause)}); your connection is kept: try again shortly`,
       { cause },
     );
     this.name = "UpstreamTokenUnavailable";
   }
 }
+
+/**
+ * Why a renewal failed, as the user is told it: an OAuth error code or a timeout, never the server's own words (its
+ * answer may echo anything, the request's refresh token included); the origin's log has those.
+ */
+function reasonOf(cause: unknown): string {
+  if (cause instanceof OAuthError && /^[a-z_]{1,64}$/.test(cause.code)) return cause.code;
+  const name = (cause as Error | undefined)?.name;
+  if (name === "TimeoutError" || name === "AbortError") return "timeout";
+  return (cause as Error | undefined)?.message === ANOTHER_INSTANCE ? ANOTHER_INSTANCE : "no usable answer";
+}
+
+const ANOTHER_INSTANCE = "another origin instance is renewing it and has not finished";
 
 /** The tokens an authorization server issued, as the vault keeps them with the client and issuer they came from. */
 export function connectionOf(

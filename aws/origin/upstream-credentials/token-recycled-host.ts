@@ -37,8 +37,8 @@ export async function tokenRecycledHost(parts: RecycledHostParts): Promise<Upstr
   let current: Running;
   /** A new child started while a call became parked in the current one: it takes over once nothing is parked. */
   let standby: Running | undefined;
-  /** The current child ended by itself: the pool forgets this host, so no child of it may outlive it. */
-  let crashed = false;
+  /** The host ended (its current child crashed, or it was closed): no child of it may outlive it. */
+  let ended = false;
   const start = async (): Promise<Running> => {
     const generation: Running = { ...(await parts.start()), inflight: 0, retired: false };
     open.add(generation);
@@ -49,7 +49,7 @@ export async function tokenRecycledHost(parts: RecycledHostParts): Promise<Upstr
       if (standby === generation) standby = undefined;
       else if (!generation.retired) endAfterCrash();
     });
-    if (crashed) retire(generation);
+    if (ended) retire(generation);
     return generation;
   };
   const retire = (generation: Running) => {
@@ -57,13 +57,13 @@ export async function tokenRecycledHost(parts: RecycledHostParts): Promise<Upstr
     void generation.host.close().catch(() => {});
   };
   const endAfterCrash = () => {
-    crashed = true;
+    ended = true;
     standby = undefined;
     for (const generation of open) if (generation.inflight === 0) retire(generation);
     markClosed();
   };
   const stopIfDone = (generation: Running) => {
-    if ((generation.retired || crashed) && generation.inflight === 0) retire(generation);
+    if ((generation.retired || ended) && generation.inflight === 0) retire(generation);
   };
   const takeOver = (next: Running): Running => {
     const old = current;
@@ -126,6 +126,7 @@ export async function tokenRecycledHost(parts: RecycledHostParts): Promise<Upstr
       }
     },
     async close() {
+      ended = true;
       for (const generation of open) generation.retired = true;
       await Promise.all([...open].map((generation) => generation.host.close()));
       markClosed();

@@ -18,13 +18,13 @@ export interface SessionIdentity {
 export const isOwner = (owner: SessionIdentity, caller: SessionIdentity): boolean =>
   owner.sub === caller.sub && owner.clientId === caller.clientId && owner.server === caller.server;
 
-/** What the edge keeps of a 2025-era client session (Durable Object storage), enough to rebuild it after eviction. */
 /**
  * What a session's record may hold of what its client sends, in characters of JSON: the record is one Durable Object
  * value (2 MB at most), written on every change. Real clients send a few kilobytes.
  */
 export const MAX_KEPT_CLIENT_CHARS = { initialize: 64 * 1024, subscriptions: 256 * 1024 } as const;
 
+/** What the edge keeps of a 2025-era client session (Durable Object storage), enough to rebuild it after eviction. */
 export interface SessionRecord {
   sessionId: string;
   identity: SessionIdentity;
