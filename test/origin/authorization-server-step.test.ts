@@ -33,21 +33,26 @@ afterAll(() => {
 
 describe("a step with an authorization server", () => {
   it("fails once all its requests together take longer than the limit, though none alone does", { timeout: 30_000 }, async () => {
-    const step = authorizationServerStep();
+    const step = authorizationServerStep(base);
     expect((await step(`${base}/slow`)).status).toBe(200);
     expect((await step(`${base}/slow`)).status).toBe(200);
     await expect(step(`${base}/slow`)).rejects.toThrow();
     // The next step has its own time.
-    expect((await authorizationServerStep()(`${base}/ok`)).status).toBe(200);
+    expect((await authorizationServerStep(base)(`${base}/ok`)).status).toBe(200);
   });
 
   it("fails reading an answer larger than the limit", async () => {
-    const answer = await authorizationServerStep()(`${base}/huge`);
+    const answer = await authorizationServerStep(base)(`${base}/huge`);
     await expect(answer.text()).rejects.toThrow(/passed \d+ bytes/);
   });
 
+  it("checks every request's address against the URL the step's target was found from, when it is made", async () => {
+    // An authorization server found from a public upstream whose name now points inside (or that names this host).
+    await expect(authorizationServerStep("https://203.0.113.10/mcp")(`${base}/ok`)).rejects.toThrow(/further inside the network/);
+  });
+
   it("hands over answers as they came: a redirect not followed, a JSON body", async () => {
-    const step = authorizationServerStep();
+    const step = authorizationServerStep(base);
     const moved = await step(`${base}/moved`, { redirect: "manual" });
     expect(moved.status).toBe(302);
     expect(moved.headers.get("location")).toBe("/slow");

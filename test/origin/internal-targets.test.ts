@@ -18,6 +18,9 @@ describe("a URL an upstream supplies", () => {
     ["the ECS credentials endpoint", LOOPBACK, "http://169.254.170.2/v2/credentials/x"],
     ["a link-local address written as IPv6", LOOPBACK, "http://[::ffff:169.254.169.254]/"],
     ["EC2's IPv6 metadata address", PRIVATE, "http://[fd00:ec2::254]/"],
+    ["an IPv4-compatible IPv6 address (::a9fe:a9fe)", LOOPBACK, "http://[::a9fe:a9fe]/"],
+    ["an IPv4-translated IPv6 address", LOOPBACK, "http://[::ffff:0:a9fe:a9fe]/"],
+    ["a NAT64 address, from a public upstream", PUBLIC, "http://[64:ff9b::a00:5]/"],
     ["a private address, from a public upstream", PUBLIC, "https://10.0.0.5/token"],
     ["a shared-address-space address, from a public upstream", PUBLIC, "https://100.64.0.1/token"],
     ["loopback (a sidecar's admin port), from a public upstream", PUBLIC, "https://127.0.0.1:9901/quitquitquit"],
@@ -34,6 +37,7 @@ describe("a URL an upstream supplies", () => {
     ["private, from a private upstream (an authorization server in the VPC)", PRIVATE, "https://10.9.9.9/token"],
     ["public, from a private upstream", PRIVATE, "https://198.51.100.7/token"],
     ["loopback, from a loopback upstream (local runs and tests)", LOOPBACK, "http://127.0.0.1:9000/token"],
+    ["IPv6 loopback, from an IPv6 loopback upstream", "http://[::1]:8080/mcp", "http://[::1]:9000/token"],
   ])("is let through when it is %s", async (_, reference, target) => {
     await expect(refuseInternalTarget(reference, target, "the token endpoint")).resolves.toBeUndefined();
   });

@@ -1,4 +1,5 @@
 import type { FetchLike } from "@modelcontextprotocol/client";
+import { refuseInternalTarget } from "./internal-targets.ts";
 
 /**
  * The longest one step with an upstream's authorization server may take (a discovery, a registration, a token
@@ -13,17 +14,30 @@ const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
 
 /**
  * The fetch for one step with an upstream's authorization server: the step fails once it has taken
- * AUTHORIZATION_SERVER_TIMEOUT_MS, however many requests and redirects the SDK makes in it, and an answer past
- * MAX_AUTHORIZATION_SERVER_ANSWER_BYTES fails it too. A user's call waits on it, and a refresh keeps the user's row
- * marked while it waits (TokenVault.beginRefresh): a silent or endless server must cost a clear error, not a request
- * that never ends or the origin's memory.
+ * AUTHORIZATION_SERVER_TIMEOUT_MS (its address checks included), however many requests and redirects the SDK makes in
+ * it, and an answer past MAX_AUTHORIZATION_SERVER_ANSWER_BYTES fails it too. A user's call waits on it, and a refresh
+ * keeps the user's row marked while it waits (TokenVault.beginRefresh): a silent or endless server must cost a clear
+ * error, not a request that never ends or the origin's memory. Every request's address is checked against
+ * `reference`, the URL the step's target was found from (internal-targets.ts), when it is made: an address that
+ * changed since discovery is caught too.
  */
-export function authorizationServerStep(): FetchLike {
+export function authorizationServerStep(reference: string): FetchLike {
   const deadline = AbortSignal.timeout(AUTHORIZATION_SERVER_TIMEOUT_MS);
   return async (url, init) => {
+    await beforeDeadline(refuseInternalTarget(reference, String(url), "a URL of the authorization server"), deadline);
     const response = await fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline });
     return withBodyLimit(response, MAX_AUTHORIZATION_SERVER_ANSWER_BYTES);
   };
+}
+
+/** The work's outcome, or the deadline's reason if it passes first (a name lookup has no time limit of its own). */
+function beforeDeadline<T>(work: Promise<T>, deadline: AbortSignal): Promise<T> {
+  if (deadline.aborted) return Promise.reject(deadline.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(deadline.reason);
+    deadline.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => deadline.removeEventListener("abort", onAbort));
+  });
 }
 
 function withBodyLimit(response: Response, maxBytes: number): Response {

@@ -153,7 +153,7 @@ export class ClientRegistrations {
     }
     return registerClient(metadata.issuer, {
       metadata,
-      fetchFn: authorizationServerStep(),
+      fetchFn: authorizationServerStep(metadata.issuer),
       clientMetadata: {
         client_name: this.#identity.clientName,
         redirect_uris: [this.#identity.redirectUriOf(server)],

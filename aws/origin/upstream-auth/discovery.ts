@@ -47,7 +47,7 @@ export class AuthorizationDiscovery {
   /** The metadata of an issuer a stored token came from (for its refresh). */
   async metadataOf(issuer: string): Promise<AuthorizationServerMetadata> {
     for (const { target } of this.#cache.values()) if (target.issuer === issuer) return target.metadata;
-    const metadata = await discoverAuthorizationServerMetadata(issuer, { fetchFn: authorizationServerStep() });
+    const metadata = await discoverAuthorizationServerMetadata(issuer, { fetchFn: authorizationServerStep(issuer) });
     if (!metadata) throw new Error(`the authorization server ${issuer} publishes no metadata (RFC 8414 or OpenID discovery)`);
     await refuseInternalEndpoints(issuer, metadata);
     return metadata;
@@ -56,12 +56,14 @@ export class AuthorizationDiscovery {
 
 async function discover(spec: HttpServer, challenge?: Challenge): Promise<AuthorizationTarget> {
   const resourceMetadata = await protectedResourceMetadata(spec, challenge);
-  // A configured authorization server is trusted as configuration is; one the upstream names is checked first.
+  // A configured authorization server is trusted as configuration is; one the upstream names is asked only where the
+  // upstream itself could reach (the step checks every address against the upstream's).
   const configured = spec.oauth?.authorizationServer;
   const issuer = configured ?? resourceMetadata?.authorization_servers?.[0] ?? String(new URL("/", spec.url));
   requireHttpsIssuer(spec.url, issuer);
-  if (!configured) await refuseInternalTarget(spec.url, issuer, `the authorization server ${spec.url} names`);
-  const metadata = await discoverAuthorizationServerMetadata(issuer, { fetchFn: authorizationServerStep() });
+  const metadata = await discoverAuthorizationServerMetadata(issuer, {
+    fetchFn: authorizationServerStep(configured ?? spec.url),
+  });
   if (!metadata) {
     throw new Error(
       `the authorization server ${issuer} of ${spec.url} publishes no metadata (RFC 8414 or OpenID discovery); set oauth.authorizationServer if the server names the wrong one`,
@@ -92,14 +94,18 @@ async function protectedResourceMetadata(
 ): Promise<OAuthProtectedResourceMetadata | undefined> {
   const options = { resourceMetadataUrl: onServersOrigin(spec, challenge?.resourceMetadataUrl) };
   try {
-    return await discoverOAuthProtectedResourceMetadata(spec.url, options, authorizationServerStep());
+    return await discoverOAuthProtectedResourceMetadata(spec.url, options, authorizationServerStep(spec.url));
   } catch (error) {
     if (error instanceof TypeError) throw error;
     return undefined;
   }
 }
 
-/** The endpoints the origin itself sends to (codes, refresh tokens, registrations): no further in than `reference`. */
+/**
+ * The endpoints the origin itself sends to (codes, refresh tokens, registrations): no further in than `reference`,
+ * checked now so that no user is sent to consent for a server whose token endpoint would be refused after (each
+ * request is checked again when it is made).
+ */
 async function refuseInternalEndpoints(reference: string, metadata: AuthorizationServerMetadata): Promise<void> {
   const endpoints = { token_endpoint: metadata.token_endpoint, registration_endpoint: metadata.registration_endpoint };
   for (const [name, url] of Object.entries(endpoints))

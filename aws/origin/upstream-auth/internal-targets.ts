@@ -28,7 +28,10 @@ const NEVER = subnets([
   ["0.0.0.0", 8, "ipv4"],
   ["fe80::", 10, "ipv6"],
   ["fd00:ec2::", 32, "ipv6"],
-  ["::", 128, "ipv6"],
+  // "::" itself, IPv4-compatible (::a9fe:a9fe) and IPv4-translated (::ffff:0:a9fe:a9fe) forms: whatever IPv4 address
+  // they carry is reached, so none is a target.
+  ["::", 96, "ipv6"],
+  ["::ffff:0:0:0", 96, "ipv6"],
 ]);
 const LOOPBACK = subnets([
   ["127.0.0.0", 8, "ipv4"],
@@ -40,6 +43,9 @@ const PRIVATE = subnets([
   ["192.168.0.0", 16, "ipv4"],
   ["100.64.0.0", 10, "ipv4"],
   ["fc00::", 7, "ipv6"],
+  // NAT64 (64:ff9b::a9fe:a9fe): a NAT gateway translates it to the IPv4 address it carries, private ones included.
+  ["64:ff9b::", 96, "ipv6"],
+  ["64:ff9b:1::", 48, "ipv6"],
 ]);
 
 function reachOfAddress(address: string): Reach {
@@ -47,8 +53,9 @@ function reachOfAddress(address: string): Reach {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
   const plain = mapped ?? address;
   const family = isIP(plain) === 6 ? "ipv6" : "ipv4";
-  if (NEVER.check(plain, family)) return Reach.Never;
+  // Loopback first: ::1 lies in ::/96, which is never a target otherwise.
   if (LOOPBACK.check(plain, family)) return Reach.Loopback;
+  if (NEVER.check(plain, family)) return Reach.Never;
   if (PRIVATE.check(plain, family)) return Reach.Private;
   return Reach.Public;
 }

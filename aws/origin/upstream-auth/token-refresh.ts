@@ -47,7 +47,7 @@ export async function refreshToken(parts: RefreshParts, owner: TokenOwner, rejec
       clientInformation: stored.client,
       refreshToken: stored.refreshToken,
       resource: stored.resource,
-      fetchFn: authorizationServerStep(),
+      fetchFn: authorizationServerStep(stored.issuer),
     });
   } catch (error) {
     if (refusesTheClient(error)) parts.clients.forget(owner.server, stored.client.client_id);

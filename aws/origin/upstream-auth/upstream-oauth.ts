@@ -117,7 +117,7 @@ export class UpstreamOAuth {
       codeVerifier: pending.codeVerifier,
       redirectUri: pending.redirectUri,
       resource: pending.resource,
-      fetchFn: authorizationServerStep(),
+      fetchFn: authorizationServerStep(pending.issuer),
     }).catch((error: unknown) => {
       if (refusesTheClient(error)) this.#parts.clients.forget(owner.server, pending.client.client_id);
       throw error;
