@@ -15,10 +15,19 @@ const MAX_EVENT_CHARS = 512 * 1024;
 const MAX_LOG_CHARS = 8 * 1024 * 1024;
 
 const EVENT_PREFIX = "event:";
-const SEQUENCE_KEY = "event-sequence";
-/** The oldest sequence number still kept, and the size of what is kept (absent in logs written by older code). */
-const OLDEST_KEY = "event-oldest";
-const LOG_CHARS_KEY = "event-log-chars";
+/** The log's state: one value, so that logging an event writes two (the event and this). */
+const STATE_KEY = "event-log";
+/** Where older code kept the last sequence number alone. */
+const LEGACY_SEQUENCE_KEY = "event-sequence";
+
+interface LogState {
+  /** The last event's number. */
+  sequence: number;
+  /** The oldest event's number still kept. */
+  oldest: number;
+  /** What the kept events take (events written by older code count as nothing). */
+  chars: number;
+}
 
 interface StoredEvent {
   streamId: string;
@@ -55,16 +64,23 @@ export class StorageEventStore implements EventStore {
    * log that cannot keep it costs only a resumption.
    */
   async storeEvent(streamId: string, message: JSONRPCMessage): Promise<string> {
-    const sequence = (this.#storage.get<number>(SEQUENCE_KEY) ?? 0) + 1;
+    const state = this.#state();
+    const sequence = state.sequence + 1;
     try {
-      this.#storage.put(SEQUENCE_KEY, sequence);
       const kept = this.#keptForm(streamId, message);
       if (kept) this.#storage.put<StoredEvent>(keyOf(sequence), kept);
-      this.#trim(sequence, kept?.chars ?? 0);
+      this.#storage.put<LogState>(STATE_KEY, this.#trimmed({ ...state, sequence, chars: state.chars + (kept?.chars ?? 0) }));
     } catch (error) {
       console.error(`session event ${sequence} not kept for resumption: ${String(error)}`);
     }
     return `${streamId}_${sequence}`;
+  }
+
+  #state(): LogState {
+    const stored = this.#storage.get<LogState>(STATE_KEY);
+    if (stored) return stored;
+    const sequence = this.#storage.get<number>(LEGACY_SEQUENCE_KEY) ?? 0;
+    return { sequence, oldest: Math.max(1, sequence - this.#bounds.maxEvents + 1), chars: 0 };
   }
 
   /** The event as the log keeps it: an answer too large to keep becomes an error that says so; such a notification, nothing. */
@@ -81,18 +97,16 @@ export class StorageEventStore implements EventStore {
     return { streamId, message: replacement, chars: JSON.stringify(replacement).length };
   }
 
-  /** Drops the oldest events while the log holds more than its bounds allow (the newest always stays). */
-  #trim(sequence: number, added: number): void {
+  /** The state once the oldest events are dropped while the log holds more than its bounds allow (the newest stays). */
+  #trimmed(state: LogState): LogState {
     const { maxEvents, maxLogChars } = this.#bounds;
-    let oldest = this.#storage.get<number>(OLDEST_KEY) ?? Math.max(1, sequence - maxEvents);
-    let chars = (this.#storage.get<number>(LOG_CHARS_KEY) ?? 0) + added;
-    while (oldest < sequence && (sequence - oldest >= maxEvents || chars > maxLogChars)) {
+    let { oldest, chars } = state;
+    while (oldest < state.sequence && (state.sequence - oldest >= maxEvents || chars > maxLogChars)) {
       chars -= this.#storage.get<StoredEvent>(keyOf(oldest))?.chars ?? 0;
       this.#storage.delete(keyOf(oldest));
       oldest++;
     }
-    this.#storage.put(OLDEST_KEY, oldest);
-    this.#storage.put(LOG_CHARS_KEY, Math.max(0, chars));
+    return { sequence: state.sequence, oldest, chars: Math.max(0, chars) };
   }
 
   async getStreamIdForEventId(eventId: string): Promise<string | undefined> {
