@@ -27,8 +27,8 @@ export function upstreamTokenFetch(
     if (renewed !== undefined) {
       const second = await send(input, withToken(init, renewed));
       if (second.status !== 401) return second;
+      // A token just issued refused too: only a new consent can help (another refresh would spend a rotation for nothing).
       await second.body?.cancel();
-      await oauth.refresh(user, renewed);
     }
     throw new UpstreamConsentRequired(user.server, () => oauth.begin(user, spec, challenge));
   };
