@@ -97,10 +97,18 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     return entry.host.close().catch((error: unknown) => options.log(`stopping ${describe(key)} failed: ${String(error)}`));
   }
 
+  /** Stops a child whose secrets were rotated if nothing is in flight on it or waits for its user; whether it did. */
+  function replaceIfFree(key: string, entry: Entry): boolean {
+    if (entry.rotatedSince === undefined || !isIdle(entry) || awaitsClient(entry) || hosts.get(key) !== entry) return false;
+    void stop(key, entry, "with a rotated secret");
+    return true;
+  }
+
   function reapIdle(): void {
     circuits.forgetQuiet(options.idleTimeoutMs);
     const now = Date.now();
     for (const [key, entry] of hosts) {
+      if (replaceIfFree(key, entry)) continue;
       if (!isIdle(entry) || awaitsClient(entry)) {
         // A rotated child kept busy (a listen stream, a long call) is cut once the rotation is that old; one holding
         // a call that waits for its user's answer is not (the answer would find nobody): it goes once that call ends.
@@ -109,8 +117,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
           void stop(key, entry as StartedEntry, "with a rotated secret, busy since the rotation");
         continue;
       }
-      if (entry.rotatedSince !== undefined) void stop(key, entry, "with a rotated secret");
-      else if (now - entry.host.lastUsed > options.idleTimeoutMs) void stop(key, entry, "idle");
+      if (now - entry.host.lastUsed > options.idleTimeoutMs) void stop(key, entry, "idle");
     }
   }
 
@@ -130,7 +137,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
         if (now === undefined || now === entry.secrets || hosts.get(key) !== entry) continue;
         entry.rotatedSince = Date.now();
         options.log(`${describe(key)}: a secret in its environment was rotated; it is replaced once idle`);
-        if (isIdle(entry) && !awaitsClient(entry)) void stop(key, entry, "with a rotated secret");
+        replaceIfFree(key, entry);
       }
     } finally {
       checkingRotation = false;
@@ -242,8 +249,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
         host.active--;
         host.lastUsed = Date.now();
         touch(entry);
-        if (entry.rotatedSince !== undefined && isIdle(entry) && !awaitsClient(entry) && hosts.get(entry.key) === entry)
-          void stop(entry.key, entry, "with a rotated secret");
+        replaceIfFree(entry.key, entry);
         // A probe that never reached the upstream (a discovery, an approval round) gives the next request its turn.
         if (probe !== undefined) circuits.probeEnded(entry.key, probe);
       };
