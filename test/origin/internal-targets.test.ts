@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuthorizationDiscovery } from "../../aws/origin/upstream-auth/discovery.ts";
-import { refuseInternalTarget } from "../../aws/origin/upstream-auth/internal-targets.ts";
+import { internalTargetGuard } from "../../aws/origin/upstream-auth/internal-targets.ts";
 import { type HttpServer, UpstreamServer } from "../../contract/config/schema.ts";
 
 // The origin runs inside a VPC: URLs an upstream hands it (its authorization server, that server's token and
@@ -27,9 +27,7 @@ describe("a URL an upstream supplies", () => {
     ["loopback, from a private upstream", PRIVATE, "https://[::1]/token"],
     ["a name that resolves to loopback, from a public upstream", PUBLIC, "https://localhost/token"],
   ])("is refused when it is %s", async (_, reference, target) => {
-    await expect(refuseInternalTarget(reference, target, "the token endpoint")).rejects.toThrow(
-      /further inside the network than/,
-    );
+    await expect(internalTargetGuard(reference)(target, "the token endpoint")).rejects.toThrow(/further inside the network than/);
   });
 
   it.each([
@@ -39,7 +37,7 @@ describe("a URL an upstream supplies", () => {
     ["loopback, from a loopback upstream (local runs and tests)", LOOPBACK, "http://127.0.0.1:9000/token"],
     ["IPv6 loopback, from an IPv6 loopback upstream", "http://[::1]:8080/mcp", "http://[::1]:9000/token"],
   ])("is let through when it is %s", async (_, reference, target) => {
-    await expect(refuseInternalTarget(reference, target, "the token endpoint")).resolves.toBeUndefined();
+    await expect(internalTargetGuard(reference)(target, "the token endpoint")).resolves.toBeUndefined();
   });
 });
 

@@ -1,5 +1,5 @@
 import type { FetchLike } from "@modelcontextprotocol/client";
-import { refuseInternalTarget } from "./internal-targets.ts";
+import { internalTargetGuard } from "./internal-targets.ts";
 
 /**
  * The longest one step with an upstream's authorization server may take (a discovery, a registration, a token
@@ -23,8 +23,9 @@ const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
  */
 export function authorizationServerStep(reference: string): FetchLike {
   const deadline = AbortSignal.timeout(AUTHORIZATION_SERVER_TIMEOUT_MS);
+  const refuseInternal = internalTargetGuard(reference);
   return async (url, init) => {
-    await beforeDeadline(refuseInternalTarget(reference, String(url), "a URL of the authorization server"), deadline);
+    await beforeDeadline(refuseInternal(String(url), "a URL of the authorization server"), deadline);
     const response = await fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline });
     return withBodyLimit(response, MAX_AUTHORIZATION_SERVER_ANSWER_BYTES);
   };

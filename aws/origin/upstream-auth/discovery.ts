@@ -8,7 +8,7 @@ import {
 } from "@modelcontextprotocol/client";
 import type { HttpServer } from "../../../contract/config/schema.ts";
 import { authorizationServerStep } from "./authorization-server-fetch.ts";
-import { refuseInternalTarget } from "./internal-targets.ts";
+import { internalTargetGuard } from "./internal-targets.ts";
 
 /** What a 401 from the upstream said (RFC 9728 / RFC 6750 `WWW-Authenticate`). */
 export interface Challenge {
@@ -108,8 +108,8 @@ async function protectedResourceMetadata(
  */
 async function refuseInternalEndpoints(reference: string, metadata: AuthorizationServerMetadata): Promise<void> {
   const endpoints = { token_endpoint: metadata.token_endpoint, registration_endpoint: metadata.registration_endpoint };
-  for (const [name, url] of Object.entries(endpoints))
-    if (url) await refuseInternalTarget(reference, url, `the ${name} of ${metadata.issuer}`);
+  const refuseInternal = internalTargetGuard(reference);
+  for (const [name, url] of Object.entries(endpoints)) if (url) await refuseInternal(url, `the ${name} of ${metadata.issuer}`);
 }
 
 /**

@@ -68,16 +68,21 @@ async function reachOf(url: string): Promise<Reach> {
 }
 
 /**
- * Refuses `target`, a URL an upstream supplied for `what`, when it reaches further into the network than `reference`
- * (the configured URL it came from): a link-local address never; loopback only from a loopback upstream; a private
- * address only from a private or loopback one. Names are resolved before the request, so a name that changes its
- * address between this check and the request (DNS rebinding) is not caught here.
+ * The check for URLs found from `reference` (the configured URL they came from): it refuses a `target` an upstream
+ * supplied for `what` when it reaches further into the network than `reference`: a link-local address never; loopback
+ * only from a loopback upstream; a private address only from a private or loopback one. `reference` is resolved once
+ * per guard, each target when it is checked, so a name that changes its address between the check and the request
+ * (DNS rebinding) is not caught here.
  */
-export async function refuseInternalTarget(reference: string, target: string, what: string): Promise<void> {
-  const [allowed, reached] = await Promise.all([reachOf(reference).catch(() => Reach.Public), reachOf(target)]);
-  if (reached === Reach.Never || reached > allowed) {
-    throw new Error(
-      `${what} (${target}) is further inside the network than ${reference} itself; refused, so that an upstream cannot aim the origin's requests at its network`,
-    );
-  }
+export function internalTargetGuard(reference: string): (target: string, what: string) => Promise<void> {
+  let allowed: Promise<Reach> | undefined;
+  return async (target, what) => {
+    allowed ??= reachOf(reference).catch(() => Reach.Public);
+    const [limit, reached] = await Promise.all([allowed, reachOf(target)]);
+    if (reached === Reach.Never || reached > limit) {
+      throw new Error(
+        `${what} (${target}) is further inside the network than ${reference} itself; refused, so that an upstream cannot aim the origin's requests at its network`,
+      );
+    }
+  };
 }
