@@ -11,7 +11,7 @@ import { fitForQueue, recordAudit, redactedForHolding } from "../worker/audit/re
 import { completedAudit, type RequestAudit } from "../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../worker/env.ts";
 import { answerDirectly, type DirectAnswer, isDirectAnswer, plainRequest } from "../worker/mcp/bridge/direct-answer.ts";
-import { discoverUpstream } from "../worker/mcp/bridge/discover.ts";
+import { DescriptionTooLarge, discoverUpstream } from "../worker/mcp/bridge/discover.ts";
 import { StorageEventStore } from "../worker/mcp/bridge/event-store.ts";
 import { HELD_AUDIT_CHECK_MS, HeldAudits } from "../worker/mcp/bridge/held-audits.ts";
 import { withIncarnationIds } from "../worker/mcp/bridge/incarnation-ids.ts";
@@ -461,8 +461,10 @@ async function newRecord(
     };
   } catch (error) {
     console.error(`server/discover failed for server ${caller.server}: ${String(error)}`);
-    // Not the upstream's fault, and no retry helps: the client is told what to ask an administrator for.
+    // No retry helps either: the client is told what to ask an administrator for.
     if (error instanceof AssertionTooLarge) return jsonRpcError(500, initialize.id, JSON_RPC.internalError, error.message);
+    if (error instanceof DescriptionTooLarge)
+      return jsonRpcError(502, initialize.id, JSON_RPC.upstreamUnavailable, error.message);
     return jsonRpcError(502, initialize.id, JSON_RPC.upstreamUnavailable, `server "${caller.server}" is unavailable`);
   }
 }

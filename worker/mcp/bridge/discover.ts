@@ -1,11 +1,21 @@
 import { exchangeWithOrigin, HOP_VERSION, META, type OriginLink } from "./origin-exchange.ts";
-import { claimsOf, type SessionIdentity, type SessionRecord } from "./session-record.ts";
+import { claimsOf, MAX_KEPT_DISCOVER_CHARS, type SessionIdentity, type SessionRecord } from "./session-record.ts";
 
 type Discovered = SessionRecord["discover"];
 
 /** Answers kept as their `ttlMs` allows: `private` ones per user, `public` ones for every user of the server. */
 const cache = new Map<string, { discovered: Discovered; until: number }>();
 const MAX_CACHED = 1000;
+
+/** An upstream that describes itself in more than a session can keep: no client can change that, an administrator can. */
+export class DescriptionTooLarge extends Error {
+  constructor(server: string, chars: number) {
+    super(
+      `server "${server}" describes itself (server/discover: serverInfo, capabilities, instructions) in ${chars} characters, more than a session keeps (${MAX_KEPT_DISCOVER_CHARS}): ask an administrator to shorten its instructions or icons`,
+    );
+    this.name = "DescriptionTooLarge";
+  }
+}
 
 /** Asks the origin what the upstream is, as the client that is initializing would see it (cached as it allows). */
 export async function discoverUpstream(
@@ -38,6 +48,8 @@ export async function discoverUpstream(
       capabilities: (result.capabilities ?? {}) as Discovered["capabilities"],
       instructions: typeof result.instructions === "string" ? result.instructions : undefined,
     };
+    const chars = JSON.stringify(discovered).length;
+    if (chars > MAX_KEPT_DISCOVER_CHARS) throw new DescriptionTooLarge(caller.server, chars);
     const ttlMs = typeof result.ttlMs === "number" ? result.ttlMs : 0;
     if (ttlMs > 0) {
       if (cache.size >= MAX_CACHED) cache.clear();

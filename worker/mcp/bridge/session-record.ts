@@ -20,9 +20,17 @@ export const isOwner = (owner: SessionIdentity, caller: SessionIdentity): boolea
 
 /**
  * What a session's record may hold of what its client sends, in characters of JSON: the record is one Durable Object
- * value (2 MB at most), written on every change. Real clients send a few kilobytes.
+ * value (2 MB at most, a character taking at most 2 bytes there), written on every change. Real clients send a few
+ * kilobytes.
  */
 export const MAX_KEPT_CLIENT_CHARS = { initialize: 64 * 1024, subscriptions: 256 * 1024 } as const;
+
+/**
+ * What the record may hold of the upstream's `server/discover` answer, in characters of JSON: with the client's share
+ * above, the record stays under the 2 MB a value may have. Real servers describe themselves in a few kilobytes; one
+ * past this (long instructions, icons as data URIs) is refused by name rather than failing the storage write.
+ */
+export const MAX_KEPT_DISCOVER_CHARS = 512 * 1024;
 
 /** What the edge keeps of a 2025-era client session (Durable Object storage), enough to rebuild it after eviction. */
 export interface SessionRecord {
