@@ -17,6 +17,25 @@ describe("health probes", () => {
     });
   });
 
+  it("/readyz names a signing key that does not import, without showing it", async () => {
+    const broken = JSON.stringify({ kty: "EC", crv: "P-256", kid: "k1", d: "AAAA", x: "AAAA", y: "AAAA" });
+    const response = await callEdge("/readyz", undefined, { EDGE_SIGNING_KEY: broken, ORIGIN_URL: "http://127.0.0.1:9" });
+    expect(response.status).toBe(503);
+    const body = await response.text();
+    expect(JSON.parse(body)).toEqual({ status: "not ready", config: "EDGE_SIGNING_KEY unusable (see the Worker's logs)" });
+    expect(body).not.toContain("AAAA");
+  });
+
+  it("/readyz names a rotation key the key set cannot publish (a shared key)", async () => {
+    const shared = JSON.stringify({ kty: "oct", kid: "r1", k: "q".repeat(43) });
+    const response = await callEdge("/readyz", undefined, {
+      EDGE_SIGNING_KEY_ROTATION: shared,
+      ORIGIN_URL: "http://127.0.0.1:9",
+    });
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ config: "EDGE_SIGNING_KEY_ROTATION unusable (see the Worker's logs)" });
+  });
+
   it("/readyz says the configuration is invalid without showing any value", async () => {
     const response = await callEdge("/readyz", undefined, { PUBLIC_URL: "not a url" });
     expect(response.status).toBe(503);

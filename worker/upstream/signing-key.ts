@@ -50,3 +50,24 @@ async function importSigningKey(jwkJson: string): Promise<SigningKey> {
   const { d: _private, ...publicJwk } = jwk;
   return { kid: jwk.kid, alg: EDGE_ASSERTION_ALG, key, publicJwk: { ...publicJwk, alg: EDGE_ASSERTION_ALG, use: "sig" } };
 }
+
+/**
+ * The public half of `signingKeyRotation`, the EC key published beside the signing key during a rotation. Throws,
+ * naming the variable, for anything else: a shared key is never published.
+ */
+export function rotationPublicKey(jwkJson: string): JWK {
+  let jwk: JWK;
+  try {
+    jwk = JSON.parse(jwkJson) as JWK;
+  } catch {
+    throw new Error("EDGE_SIGNING_KEY_ROTATION is not JSON: expected an EC P-256 JWK with kid (npm run keygen prints one)");
+  }
+  if (jwk.kty === "oct")
+    throw new Error(
+      "EDGE_SIGNING_KEY_ROTATION publishes an EC key; a shared key is never published: list the old and the new one in the origin's EDGE_ASSERTION_SHARED_KEYS instead",
+    );
+  if (jwk.kty !== "EC" || jwk.crv !== "P-256" || !jwk.kid || !jwk.x || !jwk.y)
+    throw new Error('EDGE_SIGNING_KEY_ROTATION must be an EC P-256 JWK with "kid"');
+  const { kty, crv, x, y, kid } = jwk;
+  return { kty, crv, x, y, kid, alg: EDGE_ASSERTION_ALG, use: "sig" };
+}
