@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { EnvNames, EnvValueKind } from "./env-names.ts";
+import { misspelledNames } from "./misspelled-names.ts";
 
 /** A configuration that failed validation; `problems` has one line per wrong key, saying where it came from. */
 export class ConfigError extends Error {
@@ -35,6 +36,7 @@ export function loadConfig<S extends z.ZodType>(schema: S, envNames: EnvNames, s
     origin.set("", sources.file.path);
   }
 
+  problems.push(...misspelledNames(sources.env, envNames));
   for (const [name, [path, kind]] of Object.entries(envNames)) {
     const raw = sources.env[name];
     if (typeof raw !== "string" || raw === "") continue;

@@ -136,6 +136,28 @@ describe("configuration", () => {
     expect(problems.join("\n")).toMatch(/pubicUrl/);
   });
 
+  it("refuses a variable a typo away from a setting, naming the setting and never the value", () => {
+    const env = { ...validEdgeEnv, IDP_ALLOWED_DOMAIN: "example.com", ORIGN_URL: "https://o.example.com" };
+    const problems = problemsOf(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env }));
+    expect(problems).toEqual([
+      "IDP_ALLOWED_DOMAIN (environment): not a setting; did you mean IDP_ALLOWED_DOMAINS? Rename it, or its value is ignored",
+      "ORIGN_URL (environment): not a setting; did you mean ORIGIN_URL? Rename it, or its value is ignored",
+    ]);
+  });
+
+  it("leaves alone variables that are no typo of a setting: other words, one-word names, bindings", () => {
+    const env = {
+      ...validEdgeEnv,
+      NODE_OPTIONS: "--enable-source-maps",
+      HOME: "/home/origin",
+      AWS_REGION: "eu-west-1",
+      RATE_LIMIT_USER: { limit: () => {} },
+    };
+    expect(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env })).not.toThrow();
+    const originEnv = { ORIGIN_PUBLIC_URL: "https://o.example.com", EDGE_ISSUER: "https://e.example.com", HOME: "/root" };
+    expect(() => loadConfig(OriginConfig, ORIGIN_ENV_NAMES, { env: originEnv })).not.toThrow();
+  });
+
   it("names an unknown nested key by its whole path, with the keys allowed there", () => {
     const content = { stdio: { idleTimeoutSecs: 60 }, servers: { docs: { transport: "stdio", command: "x", arg: [] } } };
     const problems = problemsOf(() =>
