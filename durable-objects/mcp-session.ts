@@ -15,7 +15,7 @@ import { DescriptionTooLarge, discoverUpstream } from "../worker/mcp/bridge/disc
 import { StorageEventStore } from "../worker/mcp/bridge/event-store.ts";
 import { HELD_AUDIT_CHECK_MS, HeldAudits } from "../worker/mcp/bridge/held-audits.ts";
 import { withIncarnationIds } from "../worker/mcp/bridge/incarnation-ids.ts";
-import { listenToOrigin } from "../worker/mcp/bridge/listen.ts";
+import { listenWhileOpen } from "../worker/mcp/bridge/listen-while-open.ts";
 import { type OriginLink, originLinkOf } from "../worker/mcp/bridge/origin-exchange.ts";
 import {
   claimsOf,
@@ -373,8 +373,6 @@ export class McpSession extends DurableObject<EdgeEnv> {
       },
       subscriptionsChanged: () => {
         if (!options.listenAlways) return this.tellWatchers({ subscriptions: live.record.subscriptions });
-        this.#listening?.abort();
-        this.#listening = undefined;
         this.startListening(origin, live);
       },
     });
@@ -388,19 +386,25 @@ export class McpSession extends DurableObject<EdgeEnv> {
     return new StorageEventStore(this.ctx.storage.kv);
   }
 
+  /**
+   * A 2024-11-05 session listens at the origin while its stream lives (bridge/listen-while-open.ts). A listen for
+   * changed subscriptions starts before the one it replaces stops (on acknowledgement): nothing falls between the two.
+   */
   private startListening(origin: OriginLink, live: Pick<LiveSession, "record" | "server">): void {
-    if (this.#listening) return;
+    const previous = this.#listening;
     const controller = new AbortController();
     this.#listening = controller;
-    listenToOrigin(origin, live.record, claimsOf(this.#caller ?? live.record.identity), controller.signal, (notification) =>
-      live.server.notification(notification as never),
-    )
-      .catch((error: unknown) => {
-        if (!controller.signal.aborted) console.error(`listen stream for a session ended: ${String(error)}`);
-      })
-      .finally(() => {
-        if (this.#listening === controller) this.#listening = undefined;
-      });
+    listenWhileOpen({
+      origin,
+      record: () => live.record,
+      claims: () => claimsOf(this.#caller ?? live.record.identity),
+      signal: controller.signal,
+      deliver: (notification) => live.server.notification(notification as never),
+      acknowledged: () => previous?.abort(),
+    }).finally(() => {
+      previous?.abort();
+      if (this.#listening === controller) this.#listening = undefined;
+    });
   }
 
   private keepAlive(): void {

@@ -11,7 +11,8 @@ const client = { protocolVersion: "2025-11-25", capabilities: {}, info: { name: 
 /** A stand-in origin of its own that answers `server/discover` with `result`, and the caller to ask it as. */
 async function originAnswering(result: Record<string, unknown>) {
   const origin = `${inject("groupsOriginUrl")}/d-${crypto.randomUUID().slice(0, 8)}`;
-  await fetch(`${origin}/_control/result`, { method: "POST", body: JSON.stringify(result) });
+  const answer = { jsonrpc: "2.0", id: "discover", result };
+  await fetch(`${origin}/_control/answer`, { method: "POST", body: JSON.stringify(answer) });
   const caller: SessionIdentity = {
     sub: "alice",
     groups: [],

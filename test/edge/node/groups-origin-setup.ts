@@ -5,15 +5,15 @@ import { EDGE_ASSERTION_HEADER } from "../../../contract/edge-assertion.ts";
 import { IDENTITY_GROUPS_PATH } from "../../../contract/identity-groups.ts";
 
 // An origin for the edge's group tests: answers GET /identity/groups from a membership table the tests set, and
-// takes MCP requests (answered with the result a test set, or an empty tool list), remembering the assertion claims
-// (and cookies) of everything it receives. Each test uses its own first path
+// takes MCP requests (answered with the JSON-RPC message a test set, or an empty tool list), remembering the
+// assertion claims (and cookies) of everything it receives. Each test uses its own first path
 // segment (`ORIGIN_URL=<url>/<namespace>`), so tests running side by side never share a table. The real origin's
 // route is tested in test/origin/google-groups-route.test.ts and end to end in test/e2e/google-groups.test.ts.
 
 interface Namespace {
   memberships: Map<string, string[]>;
   down: boolean;
-  result?: unknown;
+  answer?: unknown;
   seen: { path: string; claims: Record<string, unknown>; cookie?: string }[];
 }
 
@@ -52,8 +52,8 @@ async function serve(request: IncomingMessage, response: ServerResponse, namespa
     space.down = (JSON.parse(body) as { down: boolean }).down;
     return send(response, 200, {});
   }
-  if (path === "/_control/result") {
-    space.result = JSON.parse(body);
+  if (path === "/_control/answer") {
+    space.answer = JSON.parse(body);
     return send(response, 200, {});
   }
   if (path === "/_control/seen") return send(response, 200, space.seen);
@@ -65,7 +65,7 @@ async function serve(request: IncomingMessage, response: ServerResponse, namespa
     const groups = space.memberships.get(String(claims.email)) ?? [];
     return send(response, 200, { groups, source: "google-directory", checkedAt: Math.floor(Date.now() / 1000) });
   }
-  send(response, 200, { jsonrpc: "2.0", id: 1, result: space.result ?? { tools: [] } });
+  send(response, 200, space.answer ?? { jsonrpc: "2.0", id: 1, result: { tools: [] } });
 }
 
 function send(response: ServerResponse, status: number, body: unknown) {

@@ -1,0 +1,67 @@
+import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
+import { everyChangeOf, hasAnythingToListenFor, type ListNotification, listenToOrigin } from "./listen.ts";
+import type { OriginLink } from "./origin-exchange.ts";
+import type { SessionRecord } from "./session-record.ts";
+
+/** The pause before listening again after a listen ended, doubled while they keep ending, up to the longest. */
+export const LISTEN_AGAIN_PAUSE_MS = { first: 1000, longest: 30_000 } as const;
+
+export interface ListenWhileOpen {
+  origin: OriginLink;
+  /** The session as it is now: each new listen asks for its current subscriptions. */
+  record: () => SessionRecord;
+  claims: () => EdgeAssertionClaims;
+  /** Aborted when the session's stream ends, or a listen for changed subscriptions has taken over. */
+  signal: AbortSignal;
+  deliver: (notification: ListNotification) => Promise<void>;
+  /** Runs each time the origin listens. */
+  acknowledged?: () => void;
+  pauseMs?: { first: number; longest: number };
+}
+
+/**
+ * Keeps a 2024-11-05 session listening at the origin for as long as its stream lives. Such a session is its stream:
+ * unlike a 2025-era GET stream, which ends with the origin's listen so that its client resumes, it has no way to say
+ * that it missed anything. So a listen that ends (an origin deployed or lost, an aggregated server's listen ending) is
+ * begun again, after a pause that grows while they keep ending, and once the origin listens again every change that
+ * may have been missed meanwhile is announced.
+ */
+export async function listenWhileOpen(options: ListenWhileOpen): Promise<void> {
+  const { signal } = options;
+  const pauses = options.pauseMs ?? LISTEN_AGAIN_PAUSE_MS;
+  let pause = pauses.first;
+  let missed = false;
+  while (!signal.aborted) {
+    const record = options.record();
+    if (!hasAnythingToListenFor(record)) return;
+    const acknowledged = () => {
+      pause = pauses.first;
+      options.acknowledged?.();
+      if (!missed) return;
+      missed = false;
+      everyChangeOf(record)
+        .reduce((sent, change) => sent.then(() => options.deliver(change)), Promise.resolve())
+        .catch((error: unknown) => console.error(`a session's missed changes could not be announced: ${String(error)}`));
+    };
+    try {
+      await listenToOrigin(options.origin, record, options.claims(), signal, options.deliver, acknowledged);
+    } catch (error) {
+      if (!signal.aborted) console.error(`listen stream for a session ended: ${String(error)}`);
+    }
+    missed = true;
+    await pauseFor(pause, signal);
+    pause = Math.min(pause * 2, pauses.longest);
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+const pauseFor = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
