@@ -34,3 +34,13 @@ export function resourcesOf(template: Template, type: string): [string, Record<s
     .filter(([, resource]) => resource.Type === type)
     .map(([id, resource]) => [id, resource.Properties ?? {}]);
 }
+
+/** The origin container's environment in the service stack, by variable name (imports left as their tokens). */
+export function originEnvironmentOf(synth: Synthesized): Map<string, unknown> {
+  const containers = resourcesOf(synth.serviceTemplate, "AWS::ECS::TaskDefinition").flatMap(
+    ([, task]) => task.ContainerDefinitions as { Name: string; Environment?: { Name: string; Value: unknown }[] }[],
+  );
+  const origin = containers.find((container) => container.Name === "origin");
+  if (!origin) throw new Error("no origin container in the service stack");
+  return new Map((origin.Environment ?? []).map((variable) => [variable.Name, variable.Value]));
+}

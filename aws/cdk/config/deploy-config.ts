@@ -3,6 +3,7 @@ import { Policy } from "../../../contract/config/policy.ts";
 import { OriginConfig, ServerName, ServiceUrl, UpstreamServer } from "../../../contract/config/schema.ts";
 import { policyProblems } from "../../origin/policy/check-policy.ts";
 import { ORIGIN_PORT } from "../service/origin-container.ts";
+import { IMAGE_STDIO_CHILD_UIDS, OriginTuning } from "./origin-tuning.ts";
 
 /**
  * What a company decides when it deploys the AWS tier: one JSON file (see deploy.config.example.json), validated
@@ -60,6 +61,28 @@ const KmsKeyArn = z
     "expected a KMS key ARN such as arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab (the key's ARN, not an alias or a bare key id)",
   );
 
+/**
+ * The origin's `google` block as a deployment sets it. The task's environment has no variable for the per-call
+ * timeout, and the endpoints exist only to point the origin at local stand-ins: both are refused, not dropped.
+ */
+const Google = OriginConfig.shape.google
+  .unwrap()
+  .omit({ requestTimeoutSeconds: true, endpoints: true })
+  .extend({
+    requestTimeoutSeconds: z
+      .never({
+        error:
+          "cannot be set in a CDK deployment (the origin's environment has no variable for it; its default of 10 s applies): remove it",
+      })
+      .optional(),
+    endpoints: z
+      .never({
+        error: "points the origin at local stand-ins of Google's APIs, for tests only; a deployment uses Google's own: remove it",
+      })
+      .optional(),
+  })
+  .optional();
+
 const Origin = z.strictObject({
   /** The origin's host name: the edge's ORIGIN_URL is https://<hostname>. Its DNS record points at the load balancer. */
   hostname: z
@@ -88,11 +111,12 @@ const Origin = z.strictObject({
   /** Who may use which servers and tools, exactly as the origin's `policy` (docs/policy.md); the tasks get it as MCP_POLICY. */
   policy: Policy.optional(),
   /**
-   * Google Workspace groups through Workload Identity Federation, exactly as the origin's `google` (docs/google-workspace.md):
+   * Google Workspace groups through Workload Identity Federation, as the origin's `google` (docs/google-workspace.md):
    * the tasks get GOOGLE_WIF_AUDIENCE, GOOGLE_SERVICE_ACCOUNT, GOOGLE_ADMIN_USER and GOOGLE_AWS_REGION (the stack's region
-   * unless given). The task role is the AWS identity the workload identity pool trusts.
+   * unless given) and GOOGLE_GROUPS_CACHE_SECONDS. The task role is the AWS identity the workload identity pool
+   * trusts. `requestTimeoutSeconds` and `endpoints` are refused (see Google above).
    */
-  google: OriginConfig.shape.google,
+  google: Google,
   /**
    * An existing asymmetric KMS key (key spec ECC_NIST_P256, usage SIGN_VERIFY) that signs the audit trail's
    * checkpoints (docs/audit.md), instead of the one the data stack creates (`alias/<name>-audit-checkpoints`). The task
@@ -137,6 +161,13 @@ const Origin = z.strictObject({
     .max(65_535)
     .refine((port) => port !== ORIGIN_PORT, `expected a port other than the origin's own ${ORIGIN_PORT}`)
     .optional(),
+  /**
+   * The origin's tunables (origin-tuning.ts), as in its own configuration: `databasePoolMax`, `aggregate`, `stdio`
+   * (`idleTimeoutSeconds`, `maxProcesses`), `relay`, `upstreamIdentity.ttlSeconds`, `upstreamVault.keyCacheSeconds`,
+   * `audit.checkpoints` (`everyRows`, `everySeconds`). Unset keys keep the origin's defaults, except
+   * `stdio.maxProcesses` with a per-user stdio server: (memoryMiB - 400) / 34, what the task's memory holds.
+   */
+  tuning: OriginTuning,
   /** Days the origin's logs are kept in CloudWatch. */
   logRetentionDays: z
     .union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(180), z.literal(365), z.literal(731)])
@@ -250,6 +281,21 @@ export const DeployConfig = z
         message: `names the secret "${name}", which origin.upstreamSecrets does not create (the task role may read only those): add "${name}" there`,
       });
     }
+  })
+  .superRefine((config, context) => {
+    const maxProcesses = config.origin.tuning.stdio?.maxProcesses;
+    if (maxProcesses === undefined) return;
+    // A server's Google token replaces its child when it expires: the child and its replacement hold two users.
+    const usersPerChild = Object.values(config.origin.servers).some((server) => server.googleCredentials) ? 2 : 1;
+    const most = Math.floor(IMAGE_STDIO_CHILD_UIDS / usersPerChild);
+    if (maxProcesses <= most) return;
+    context.addIssue({
+      code: "custom",
+      path: ["origin", "tuning", "stdio", "maxProcesses"],
+      message:
+        `expected at most ${most}: the image has ${IMAGE_STDIO_CHILD_UIDS} Unix users for stdio children (STDIO_CHILD_UID_COUNT in the Dockerfile)` +
+        (usersPerChild === 2 ? ", and a server with googleCredentials needs two per child" : ""),
+    });
   })
   .superRefine((config, context) => {
     // The origin refuses to start on these; better to hear it before deploying.

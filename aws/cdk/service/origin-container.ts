@@ -4,6 +4,7 @@ import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { MIGRATE_COMMAND } from "../../origin/db/ensure-schema.ts";
 import { SECRET_ID_PREFIX_VARIABLE } from "../../origin/secrets/aws/secrets-manager-provider.ts";
 import type { DeployConfig } from "../config/deploy-config.ts";
+import { derivedMaxProcesses, tuningEnvironment } from "../config/origin-tuning.ts";
 import { DATABASE_NAME } from "../data/database.ts";
 import type { OriginKey } from "../data/origin-keys.ts";
 
@@ -58,6 +59,7 @@ export function originSettings(input: OriginSettingsInput): {
       ...(config.origin.metricsPort !== undefined && { METRICS_PORT: String(config.origin.metricsPort) }),
       ...(config.origin.policy && { MCP_POLICY: JSON.stringify(config.origin.policy) }),
       ...googleSettings(config),
+      ...tuningSettings(config),
     },
     secrets: {
       PGUSER: ecs.Secret.fromSecretsManager(input.databaseSecret, "username"),
@@ -140,4 +142,14 @@ function googleSettings(config: DeployConfig): Record<string, string> {
     GOOGLE_AWS_REGION: google.awsRegion ?? config.region,
     GOOGLE_GROUPS_CACHE_SECONDS: String(google.cacheSeconds),
   };
+}
+
+/**
+ * `origin.tuning` (origin-tuning.ts), with the bound on stdio children sized to the task's memory unless it is set.
+ * Its keys are none of the above, so spreading it last overrides nothing the stack sets.
+ */
+function tuningSettings(config: DeployConfig): Record<string, string> {
+  const { tuning } = config.origin;
+  const maxProcesses = tuning.stdio?.maxProcesses ?? derivedMaxProcesses(config.origin);
+  return tuningEnvironment({ ...tuning, stdio: { ...tuning.stdio, maxProcesses } });
 }
