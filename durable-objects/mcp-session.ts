@@ -51,6 +51,8 @@ interface LiveSession {
   record: SessionRecord;
   server: Server;
   transport: WebStandardStreamableHTTPServerTransport;
+  /** The transport's resumption log. */
+  events: StorageEventStore;
 }
 
 /**
@@ -91,16 +93,20 @@ export class McpSession extends DurableObject<EdgeEnv> {
     }
     this.#caller = caller;
     this.keepAlive();
-    this.cancelDirect(body);
+    const cancelled = cancelledRequestId(body);
+    if (cancelled !== undefined) this.#direct.get(cancelled)?.abort((body as CancelledNotification).params?.reason);
     const plain = plainRequest(http.method, new Headers(http.headers), body);
     if (plain) {
       const answered = await this.answerDirectly(origin, live.record, plain);
       if (answered) return answered;
     }
     // A GET here resumes a POST's stream (Last-Event-ID): the GET stream itself is the Worker's (openStream).
+    const resumedAfter = http.method === "GET" ? new Headers(http.headers).get("last-event-id") : null;
+    if (resumedAfter && !live.events.hasMoreAfter(resumedAfter)) return nothingMoreOnStream();
     const request = toRequest(http, body);
     const response = await live.transport.handleRequest(request, body === undefined ? undefined : { parsedBody: body });
     if (request.method === "DELETE" && response.ok) await this.end();
+    if (cancelled !== undefined) await answerCancelled(live.transport, cancelled);
     return response;
   }
 
@@ -236,14 +242,6 @@ export class McpSession extends DurableObject<EdgeEnv> {
     }
   }
 
-  /** A client's `notifications/cancelled` for a request on the short way aborts its exchange with the origin. */
-  private cancelDirect(body: unknown): void {
-    const message = body as { method?: unknown; params?: { requestId?: unknown; reason?: unknown } } | undefined;
-    if (message?.method !== "notifications/cancelled") return;
-    const id = message.params?.requestId;
-    if (typeof id === "string" || typeof id === "number") this.#direct.get(id)?.abort(message.params?.reason);
-  }
-
   /** How this object reaches the origin. */
   private origin(): OriginLink {
     return originLinkOf(this.env);
@@ -333,15 +331,16 @@ export class McpSession extends DurableObject<EdgeEnv> {
   }
 
   private async assemble(origin: OriginLink, record: SessionRecord): Promise<LiveSession> {
+    const events = this.events();
     const transport = withIncarnationIds(
       new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => record.sessionId,
-        eventStore: this.events(),
+        eventStore: events,
         // 2025-11-25 clients reconnect after this long when a stream ends early (SSE polling).
         retryInterval: RECONNECT_AFTER_MS,
       }),
     );
-    const live = { record, transport } as LiveSession;
+    const live = { record, transport, events } as LiveSession;
     live.server = this.serverFor(origin, live, { persist: true, listenAlways: false });
     await live.server.connect(transport);
     return live;
@@ -471,6 +470,35 @@ async function newRecord(
       return jsonRpcError(502, initialize.id, JSON_RPC.upstreamUnavailable, error.message);
     return jsonRpcError(502, initialize.id, JSON_RPC.upstreamUnavailable, `server "${caller.server}" is unavailable`);
   }
+}
+
+/**
+ * Answers a request its client cancelled while its answer was to stream. The SDK answers nothing then, so the request's
+ * stream stayed open (and the object in memory) for as long as the client ran, and a resumption of it was held open
+ * too. The error, which the client that cancelled ignores, ends the stream and is logged like any answer. Nothing is
+ * sent for a request already answered, or answered on the short way (the transport has no stream for it).
+ */
+async function answerCancelled(transport: WebStandardStreamableHTTPServerTransport, id: string | number): Promise<void> {
+  const answer = { jsonrpc: "2.0" as const, id, error: { code: JSON_RPC.requestCancelled, message: "cancelled by the client" } };
+  await transport.send(answer, { relatedRequestId: id }).catch(() => {});
+}
+
+/**
+ * The answer to a client resuming a stream that can bring nothing more (bridge/event-store.ts, `hasMoreAfter`): no
+ * stream at all. The SDK would open one and close it at once, and SDK v1 clients (which take an error answer for no
+ * answer) resume such a stream again and again, then open GET streams that replace each other, every second for as
+ * long as they run.
+ */
+const nothingMoreOnStream = () => new Response(null, { status: 204 });
+
+type CancelledNotification = { method?: unknown; params?: { requestId?: unknown; reason?: unknown } };
+
+/** The id a client's `notifications/cancelled` cancels, if `body` is one. */
+function cancelledRequestId(body: unknown): string | number | undefined {
+  const message = body as CancelledNotification | undefined;
+  if (message?.method !== "notifications/cancelled") return undefined;
+  const id = message.params?.requestId;
+  return typeof id === "string" || typeof id === "number" ? id : undefined;
 }
 
 function parseJson(text: string): unknown {

@@ -117,6 +117,52 @@ describe("2025-era client sessions at the edge", () => {
     await client.close();
   }, 30_000);
 
+  it("ends the stream of a call cancelled while it streams; the client resuming it is told there is nothing more", async () => {
+    // Every request the client makes, and when each answer's body ends.
+    const seen: { method: string; lastEventId: string | null; status: number; body: string; ended?: number }[] = [];
+    const watching = async (input: string | URL | Request, init?: RequestInit) => {
+      const response = await fetch(input, init);
+      const entry = {
+        method: init?.method ?? "GET",
+        lastEventId: new Headers(init?.headers).get("last-event-id"),
+        status: response.status,
+        body: String(init?.body ?? ""),
+      } as (typeof seen)[number];
+      seen.push(entry);
+      if (!response.body) return response;
+      const ended = new TransformStream({ flush: () => void (entry.ended = Date.now()) });
+      return new Response(response.body.pipeThrough(ended), response);
+    };
+    const client = new Client({ name: "e2e-cancel", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(mcpUrl(), { authProvider: provider as never, fetch: watching }));
+    const cancel = new AbortController();
+    let progressed = () => {};
+    const firstProgress = new Promise<void>((resolve) => {
+      progressed = resolve;
+    });
+    const call = client
+      .callTool({ name: "trigger-long-running-operation", arguments: { duration: 30, steps: 30 } }, undefined, {
+        onprogress: () => progressed(),
+        signal: cancel.signal,
+        timeout: 60_000,
+      })
+      .catch((error: Error) => error);
+    await firstProgress;
+    const before = seen.length;
+    cancel.abort("the user pressed Esc");
+    expect(await call).toBeInstanceOf(Error);
+    const callStream = seen.find((entry) => entry.body.includes('"tools/call"'));
+    for (let tries = 0; tries < 50 && callStream?.ended === undefined; tries++) await new Promise((r) => setTimeout(r, 100));
+    expect(callStream?.ended).toBeDefined();
+    // A v1 client resumes such a stream (an error is no answer to it): once, told 204, and then nothing more. Had it
+    // been given a stream that closes at once, it would resume again and again, then open GET stream after GET stream.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const after = seen.slice(before).filter((entry) => entry.method === "GET");
+    expect(after.every((entry) => entry.lastEventId !== null && entry.status === 204)).toBe(true);
+    expect(after.length).toBeLessThanOrEqual(1);
+    await client.close();
+  }, 30_000);
+
   it("answers a plain call with one JSON body, and a call whose answer streams over SSE", async () => {
     const { client, transport } = await connect();
     const post = (id: number, name: string, args: Record<string, unknown>, meta?: Record<string, unknown>) =>

@@ -360,4 +360,46 @@ describe("a session's resumption log", () => {
   it("replays nothing for an id that names no event of the session", async () => {
     expect(await replay(stubFor("event-log-unknown"), "not-an-event-id")).toEqual({ stream: "", sent: [] });
   });
+
+  it("resumes after an event it counted but could not keep from that event on, not from the stream's start", async () => {
+    const stub = stubFor("event-log-unkept");
+    const ids = await runInDurableObject(stub, async (_instance, state) => {
+      const store = new StorageEventStore(state.storage.kv, { maxEventChars: 1000 });
+      return [
+        await store.storeEvent("stream-a", message(1)),
+        await store.storeEvent("stream-a", {
+          jsonrpc: "2.0",
+          method: "notifications/message",
+          params: { big: "x".repeat(2000) },
+        }),
+        await store.storeEvent("stream-a", message(3)),
+      ];
+    });
+    expect((await replay(stub, ids[1] as string)).sent).toEqual([[ids[2], message(3)]]);
+    // An id past the last it gave (a client's mistake) brings nothing, rather than everything again.
+    expect((await replay(stub, "stream-a_99")).sent).toEqual([]);
+  });
+
+  it("says whether resuming a stream can bring anything more: its answer after the event, or its request still worked on", async () => {
+    const answer = (id: number) => ({ jsonrpc: "2.0" as const, id, result: {} });
+    const outcome = await runInDurableObject(stubFor("event-log-more"), async (_instance, state) => {
+      const store = new StorageEventStore(state.storage.kv);
+      const answered = [await store.storeEvent("answered", message(1)), await store.storeEvent("answered", answer(1))];
+      const working = await store.storeEvent("working", message(2));
+      const lost = await new StorageEventStore(state.storage.kv).storeEvent("lost", message(3));
+      return {
+        beforeItsAnswer: store.hasMoreAfter(answered[0] as string),
+        atItsAnswer: store.hasMoreAfter(answered[1] as string),
+        stillWorkedOn: store.hasMoreAfter(working),
+        // Logged by another incarnation of the session (another store), unanswered: its request is lost.
+        lostWithAnEarlierIncarnation: store.hasMoreAfter(lost),
+      };
+    });
+    expect(outcome).toEqual({
+      beforeItsAnswer: true,
+      atItsAnswer: false,
+      stillWorkedOn: true,
+      lostWithAnEarlierIncarnation: false,
+    });
+  });
 });

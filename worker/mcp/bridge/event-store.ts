@@ -53,6 +53,8 @@ const DEFAULT_BOUNDS: EventLogBounds = { maxEvents: MAX_EVENTS, maxEventChars: M
 export class StorageEventStore implements EventStore {
   readonly #storage: SyncKvStorage;
   readonly #bounds: EventLogBounds;
+  /** The streams this store logged events of, newest last (as many as the log keeps events): this incarnation's. */
+  readonly #streamsLogged = new Set<string>();
 
   constructor(storage: SyncKvStorage, bounds: Partial<EventLogBounds> = {}) {
     this.#storage = storage;
@@ -64,16 +66,30 @@ export class StorageEventStore implements EventStore {
    * log that cannot keep it costs only a resumption.
    */
   async storeEvent(streamId: string, message: JSONRPCMessage): Promise<string> {
+    this.#remember(streamId);
     const state = this.#state();
     const sequence = state.sequence + 1;
+    let kept = this.#keptForm(streamId, message);
     try {
-      const kept = this.#keptForm(streamId, message);
       if (kept) this.#storage.put<StoredEvent>(keyOf(sequence), kept);
-      this.#storage.put<LogState>(STATE_KEY, this.#trimmed({ ...state, sequence, chars: state.chars + (kept?.chars ?? 0) }));
     } catch (error) {
+      kept = undefined;
       console.error(`session event ${sequence} not kept for resumption: ${String(error)}`);
     }
+    try {
+      // Counted whether or not the event was kept: its id is on its way to the client, and must not name another.
+      this.#storage.put<LogState>(STATE_KEY, this.#trimmed({ ...state, sequence, chars: state.chars + (kept?.chars ?? 0) }));
+    } catch (error) {
+      console.error(`the session's resumption log could not count event ${sequence}: ${String(error)}`);
+    }
     return `${streamId}_${sequence}`;
+  }
+
+  #remember(streamId: string): void {
+    this.#streamsLogged.delete(streamId);
+    this.#streamsLogged.add(streamId);
+    if (this.#streamsLogged.size > this.#bounds.maxEvents)
+      this.#streamsLogged.delete(this.#streamsLogged.values().next().value as string);
   }
 
   #state(): LogState {
@@ -113,7 +129,10 @@ export class StorageEventStore implements EventStore {
     return streamOf(eventId);
   }
 
-  /** Replays the stream's events after `lastEventId`; all of them that are kept if that event is no longer kept. */
+  /**
+   * Replays the stream's events after `lastEventId`: every one kept if the log dropped that event already, none if the
+   * log never counted it (an id it did not give).
+   */
   async replayEventsAfter(
     lastEventId: string,
     { send }: { send: (eventId: string, message: JSONRPCMessage) => Promise<void> },
@@ -121,16 +140,40 @@ export class StorageEventStore implements EventStore {
     const streamId = streamOf(lastEventId);
     const sequence = sequenceOf(lastEventId);
     if (!streamId || sequence === undefined) return "";
-    const kept = this.#storage.get<StoredEvent>(keyOf(sequence)) !== undefined;
-    const events = this.#storage.list<StoredEvent>(
-      kept ? { prefix: EVENT_PREFIX, startAfter: keyOf(sequence) } : { prefix: EVENT_PREFIX },
-    );
-    for (const [key, event] of events) {
-      if (event.streamId === streamId) await send(`${streamId}_${Number(key.slice(EVENT_PREFIX.length))}`, event.message);
-    }
+    for (const [number, event] of this.#eventsOf(streamId, sequence)) await send(`${streamId}_${number}`, event.message);
     return streamId;
   }
+
+  /**
+   * Whether resuming after `lastEventId` can bring the client anything more on its stream: its answer was logged after
+   * that event, or none was and this store's incarnation of the session (which logged the stream's events) still
+   * works on it. A stream answered at or before that event has nothing more to send, nor has one whose request was
+   * lost with an earlier incarnation. An id the log cannot read is left to the SDK to refuse.
+   */
+  hasMoreAfter(lastEventId: string): boolean {
+    const streamId = streamOf(lastEventId);
+    const sequence = sequenceOf(lastEventId);
+    if (!streamId || sequence === undefined) return true;
+    let answered = false;
+    for (const [number, event] of this.#eventsOf(streamId, 0)) {
+      if (!isAnswer(event.message)) continue;
+      if (number > sequence) return true;
+      answered = true;
+    }
+    return !answered && this.#streamsLogged.has(streamId);
+  }
+
+  /** The kept events of a stream after event number `after` (every kept one if the log dropped that event already). */
+  *#eventsOf(streamId: string, after: number): Generator<[number, StoredEvent]> {
+    const from = after >= this.#state().oldest ? { startAfter: keyOf(after) } : {};
+    for (const [key, event] of this.#storage.list<StoredEvent>({ prefix: EVENT_PREFIX, ...from })) {
+      if (event.streamId === streamId) yield [Number(key.slice(EVENT_PREFIX.length)), event];
+    }
+  }
 }
+
+/** A JSON-RPC answer (result or error), not a request or notification. */
+const isAnswer = (message: JSONRPCMessage) => "id" in message && !("method" in message);
 
 /** Zero-padded, so that storage lists events in the order they were sent. */
 const keyOf = (sequence: number) => `${EVENT_PREFIX}${String(sequence).padStart(12, "0")}`;
