@@ -130,7 +130,11 @@ describe("2025-era client sessions at the edge", () => {
       } as (typeof seen)[number];
       seen.push(entry);
       if (!response.body) return response;
-      const ended = new TransformStream({ flush: () => void (entry.ended = Date.now()) });
+      const ended = new TransformStream({
+        flush: () => {
+          entry.ended = Date.now();
+        },
+      });
       return new Response(response.body.pipeThrough(ended), response);
     };
     const client = new Client({ name: "e2e-cancel", version: "1.0.0" });
