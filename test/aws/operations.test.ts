@@ -96,6 +96,22 @@ describe("AWS tier operations: scaling, rotation, observability, Workload Identi
     });
   });
 
+  it("outputs the origin's cluster and service by name, for update-service as for describe-services", () => {
+    const outputs = synth.serviceTemplate.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const [cluster] = resourcesOf(synth.serviceTemplate, "AWS::ECS::Cluster").map(([id]) => id);
+    const [service] = resourcesOf(synth.serviceTemplate, "AWS::ECS::Service").map(([id]) => id);
+    expect(outputs.OriginClusterName?.Value).toEqual({ Ref: cluster });
+    expect(outputs.OriginServiceName?.Value).toEqual({ "Fn::GetAtt": [service, "Name"] });
+    expect(JSON.stringify(outputs.OriginService?.Value)).toMatch(/"--cluster",.*"--services"/);
+  });
+
+  it("keeps a week of the database's Performance Insights, which costs nothing", () => {
+    synth.dataTemplate.hasResourceProperties("AWS::RDS::DBInstance", {
+      EnablePerformanceInsights: true,
+      PerformanceInsightsRetentionPeriod: 7,
+    });
+  });
+
   it("outputs what Google's workload identity pool needs", () => {
     const outputs = synth.serviceTemplate.toJSON().Outputs as Record<string, { Value: unknown }>;
     const named = (prefix: string) => Object.entries(outputs).find(([id]) => id.startsWith(prefix))?.[1].Value;

@@ -74,7 +74,10 @@ export class Database extends Construct {
       removalPolicy: RemovalPolicy.SNAPSHOT,
       autoMinorVersionUpgrade: true,
       cloudwatchLogsExports: ["postgresql"],
-      enablePerformanceInsights: false,
+      // Which statements load the database: the DatabaseCpu alarm's first look (docs/operations.md). Seven days are
+      // kept, which RDS for PostgreSQL includes at no charge on every instance class (standard Database Insights).
+      enablePerformanceInsights: true,
+      performanceInsightRetention: rds.PerformanceInsightRetention.DEFAULT,
     });
     this.secret = this.instance.secret as secretsmanager.ISecret;
     Validations.of(this.instance).acknowledge({

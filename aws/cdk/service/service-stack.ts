@@ -106,6 +106,17 @@ export class ServiceStack extends Stack {
       value: Fn.join(" ", ["--cluster", this.origin.cluster.clusterName, "--services", this.origin.service.serviceName]),
       description: "aws ecs describe-services <this>",
     });
+    // update-service names one service (`--service`), describe-services a list (`--services`): the two plain names
+    // fit both, and every other ECS command.
+    new CfnOutput(this, "OriginClusterName", {
+      value: this.origin.cluster.clusterName,
+      description:
+        "The origin's ECS cluster: aws ecs update-service --cluster <this> --service <OriginServiceName> --force-new-deployment",
+    });
+    new CfnOutput(this, "OriginServiceName", {
+      value: this.origin.service.serviceName,
+      description: "The origin's ECS service, in the cluster OriginClusterName",
+    });
     new CfnOutput(this, "AlarmTopicArn", { value: this.monitoring.topic.topicArn, description: "SNS topic of every alarm" });
   }
 }
