@@ -17,6 +17,8 @@ export interface ConfigSources {
   file?: { path: string; content: unknown };
   /** Environment variables (process.env, or a Worker's env). */
   env: Record<string, unknown>;
+  /** Where a missing setting's variable is set, said after its name; by default "or the file". */
+  whereToSet?: string;
 }
 
 type Tree = Record<string, unknown>;
@@ -65,7 +67,9 @@ export function loadConfig<S extends z.ZodType>(schema: S, envNames: EnvNames, s
       const value = getPath(merged, issue.path.map(String));
       const got =
         value === undefined ? "it is missing" : `got ${SECRET_KEYS.test(path) ? "a value (not shown)" : describe(value)}`;
-      return [`${path || "(top level)"} (from ${sourceOf(origin, path, envNames)}): ${issue.message}; ${got}`];
+      return [
+        `${path || "(top level)"} (from ${sourceOf(origin, path, envNames, sources.whereToSet)}): ${issue.message}; ${got}`,
+      ];
     }),
   );
 }
@@ -117,23 +121,29 @@ function readEnvValue(raw: string, kind: EnvValueKind): unknown {
       try {
         return JSON.parse(raw);
       } catch (error) {
-        throw new Error(`expected JSON (${(error as Error).message})`);
+        // Where it broke, never the text around it: JSON.parse quotes the value, and these hold servers' settings.
+        const where = /at position \d+( \(line \d+ column \d+\))?/.exec((error as Error).message)?.[0];
+        throw new Error(`expected JSON (not valid ${where ?? "from its first character"})`);
       }
   }
 }
 
-function sourceOf(origin: Map<string, string>, path: string, envNames: EnvNames): string {
+function sourceOf(origin: Map<string, string>, path: string, envNames: EnvNames, whereToSet = "or the file"): string {
   for (let prefix = path; ; prefix = prefix.slice(0, Math.max(prefix.lastIndexOf("."), 0))) {
     const source = origin.get(prefix);
     if (source) return source;
     if (prefix === "") break;
   }
   const envName = Object.entries(envNames).find(([, [p]]) => p === path)?.[0];
-  return envName ? `defaults; set environment ${envName} or the file` : "defaults";
+  return envName ? `defaults; set environment ${envName} ${whereToSet}` : "defaults";
 }
 
-/** Keys whose values never appear in an error message. */
-const SECRET_KEYS = /secret|signingKey|sharedKeys|databaseUrl|password/i;
+/**
+ * Keys whose values are never shown in a message (it goes to a log): credentials by name (a key, a secret, a token, a
+ * password, a database URL that may carry one; not a key's id or file, nor a token's lifetime), and whatever an
+ * upstream is given as headers or environment, where configurations put tokens.
+ */
+const SECRET_KEYS = /(secret|token|password|key|keys|keyRotation|databaseUrl)$|(^|\.)(headers|env)\./i;
 
 /** Names the offending value without echoing secrets: strings are shown only when short and plainly not a key. */
 function describe(value: unknown): string {

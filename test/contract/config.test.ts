@@ -84,6 +84,35 @@ describe("configuration", () => {
     expect(problems.join("\n")).not.toContain("42");
   });
 
+  it("never prints a credential a setting holds, whatever is wrong with it", () => {
+    const key = "Q1k37y1xSz20mpf1ZYELpqXEXIUkLfmfpBVhfEhhseg=";
+    const env = {
+      ORIGIN_PUBLIC_URL: "https://o.example.com",
+      EDGE_ISSUER: "https://e.example.com",
+      UPSTREAM_VAULT_LOCAL_KEY: `${key}\n`, // a pasted newline
+      REQUEST_STATE_KEY: "short-state-key",
+      MCP_SERVERS: '{"docs":{"transport":"stdio","command":"x","env":{"GITHUB_TOKEN":"ghp_pasted" "oops"}}}',
+    };
+    const problems = problemsOf(() => loadConfig(OriginConfig, ORIGIN_ENV_NAMES, { env })).join("\n");
+    expect(problems).toContain("servers (from environment MCP_SERVERS): expected JSON (not valid at position");
+    for (const secret of [key, "short-state-key", "ghp_pasted"]) expect(problems).not.toContain(secret);
+    const header = { servers: { h: { transport: "http", url: "https://h.example.com/mcp", headers: { authorization: 7 } } } };
+    const typed = problemsOf(() =>
+      loadConfig(OriginConfig, ORIGIN_ENV_NAMES, {
+        env: { ORIGIN_PUBLIC_URL: "https://o.example.com", EDGE_ISSUER: "https://e.example.com", REQUEST_STATE_KEY: "s" },
+        file: { path: "f.json", content: header },
+      }),
+    ).join("\n");
+    expect(typed).toMatch(/requestStateKey .*a value \(not shown\)/);
+    expect(typed).toMatch(/servers\.h\.headers\.authorization .*a value \(not shown\)/);
+    expect(typed).not.toMatch(/"s"/);
+    // Settings that only mention a credential stay readable.
+    const ttl = problemsOf(() =>
+      loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, ACCESS_TOKEN_TTL_SECONDS: "10" } }),
+    );
+    expect(ttl.join("\n")).toContain("got number 10");
+  });
+
   it("refuses a number that is not one", () => {
     const problems = problemsOf(() =>
       loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, ACCESS_TOKEN_TTL_SECONDS: "an hour" } }),
