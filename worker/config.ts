@@ -10,6 +10,9 @@ const MAX_CACHED = 4;
 // In practice an isolate's requests share one `env` object: recognized first, without reading its values.
 const byEnv = new WeakMap<EdgeEnv, Config>();
 
+/** A Worker has no configuration file: its settings are variables and secrets. */
+const WHERE_TO_SET = "in the Worker's [vars] (wrangler.toml) or as a secret (wrangler secret put)";
+
 /** The edge configuration from the Worker's vars and secrets; throws ConfigError naming each wrong variable. */
 export function edgeConfig(env: EdgeEnv): Config {
   const known = byEnv.get(env);
@@ -17,7 +20,7 @@ export function edgeConfig(env: EdgeEnv): Config {
   const fingerprint = JSON.stringify(Object.keys(EDGE_ENV_NAMES).map((name) => env[name] ?? null));
   let config = cache.get(fingerprint);
   if (!config) {
-    config = loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env });
+    config = loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env, whereToSet: WHERE_TO_SET });
     if (cache.size >= MAX_CACHED) cache.clear();
     cache.set(fingerprint, config);
   }

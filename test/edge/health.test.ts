@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { callEdge } from "./edge-env.ts";
 
 describe("health probes", () => {
@@ -34,6 +34,18 @@ describe("health probes", () => {
     });
     expect(response.status).toBe(503);
     expect(await response.json()).toMatchObject({ config: "EDGE_SIGNING_KEY_ROTATION unusable (see the Worker's logs)" });
+  });
+
+  it("/readyz logs what is wrong with the configuration, and where a Worker's setting is set", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      expect((await callEdge("/readyz", undefined, { IDP_ISSUER: "" })).status).toBe(503);
+      expect(logged.mock.calls.map(String).join("\n")).toContain(
+        "idp.issuer (from defaults; set environment IDP_ISSUER in the Worker's [vars] (wrangler.toml) or as a secret (wrangler secret put))",
+      );
+    } finally {
+      logged.mockRestore();
+    }
   });
 
   it("/readyz says the configuration is invalid without showing any value", async () => {

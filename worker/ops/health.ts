@@ -18,7 +18,9 @@ export async function readyz(env: EdgeEnv): Promise<Response> {
   let config: EdgeConfig;
   try {
     config = edgeConfig(env);
-  } catch {
+  } catch (error) {
+    // Said here too: right after a deploy the probes may be the only requests, and the logs are where it is read.
+    console.error(`readyz: ${(error as Error).message}`);
     return Response.json({ status: "not ready", config: "invalid (see the Worker's logs)" }, { status: 503 });
   }
   const unusableKey = await unusableSigningKey(config);
