@@ -6,6 +6,7 @@ import { wellFormed } from "../../../contract/well-formed.ts";
 import type { UpstreamIdentity, UpstreamUser } from "../identity/upstream-identity.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
 import { readValues } from "../secrets/read-values.ts";
+import { childLog } from "./child-log.ts";
 import { asChildUser, type ChildUser } from "./child-users.ts";
 
 export interface OpenedTransport {
@@ -68,9 +69,10 @@ export function openTransport(
     cwd: spec.cwd,
     stderr: "pipe",
   });
-  transport.stderr?.on("data", (chunk: Buffer) => {
-    for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) log(line);
-  });
+  const stderr = childLog(log);
+  const decoder = new TextDecoder();
+  transport.stderr?.on("data", (chunk: Buffer) => stderr.write(decoder.decode(chunk, { stream: true })));
+  transport.stderr?.on("end", () => stderr.end());
   watchChild(transport, children, log);
   return {
     transport,

@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import { childLog } from "../../aws/origin/hosting/child-log.ts";
+import { openTransport, type UpstreamCredentials } from "../../aws/origin/hosting/upstream-transport.ts";
+import { UpstreamServer } from "../../contract/config/schema.ts";
+
+// What a stdio child writes to its stderr, as the origin logs it.
+
+const logged = (...chunks: string[]) => {
+  const lines: string[] = [];
+  const log = childLog((line) => lines.push(line));
+  for (const chunk of chunks) log.write(chunk);
+  log.end();
+  return lines;
+};
+
+describe("a stdio child's stderr in the origin's log", () => {
+  it("hides the credentials servers print there: known kinds, Authorization values, values named for one", () => {
+    const lines = logged(
+      "starting with GITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789\n",
+      "request failed: Authorization: Bearer opaque-token-value-123 rejected\n",
+      'config {"apiKey": "k-live-998877", "region": "eu"}\n',
+      "DB_PASSWORD=hunter2hunter2 and ordinary text about 3 tokens\n",
+    );
+    expect(lines).toEqual([
+      "starting with GITHUB_TOKEN=[REDACTED GitHub token]",
+      "request failed: Authorization: Bearer [REDACTED] rejected",
+      'config {"apiKey": "[REDACTED]", "region": "eu"}',
+      "DB_PASSWORD=[REDACTED] and ordinary text about 3 tokens",
+    ]);
+  });
+
+  it("logs a line once whole, though a chunk ended inside it (and inside a credential)", () => {
+    expect(logged("API_TO", "KEN=abcd1234efgh\nnext ", "line\n", "last without newline")).toEqual([
+      "API_TOKEN=[REDACTED]",
+      "next line",
+      "last without newline",
+    ]);
+  });
+
+  it("cuts a line too long for a log, and does not wait for its end", () => {
+    const lines: string[] = [];
+    const log = childLog((line) => lines.push(line));
+    log.write("x".repeat(5000));
+    expect(lines).toEqual([`${"x".repeat(2000)} … (5000 characters)`]);
+  });
+});
+
+describe("a stdio upstream's stderr", () => {
+  it("reaches the origin's log through it", async () => {
+    const lines: string[] = [];
+    const token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+    const spec = UpstreamServer.parse({
+      transport: "stdio",
+      command: "sh",
+      args: ["-c", `echo "GITHUB_TOKEN=${token}" >&2; sleep 5`],
+    });
+    // A stdio child with no secrets and no identity: the rest of the credentials is never read.
+    const credentials = { env: {} } as unknown as UpstreamCredentials;
+    const { transport } = openTransport(spec, credentials, (line) => lines.push(line));
+    await transport.start();
+    for (let tries = 0; tries < 100 && lines.length === 0; tries++) await new Promise((resolve) => setTimeout(resolve, 20));
+    await transport.close();
+    expect(lines).toEqual(["GITHUB_TOKEN=[REDACTED GitHub token]"]);
+  });
+});
