@@ -16,11 +16,15 @@ export interface Options {
   readonly help: boolean;
 }
 
+/** The exit statuses, as the help text and client-config/README.md document them. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, noClient: 3 } as const;
+
 export const USAGE = `Usage: mcp-edge-client-config --url <edge URL> [options]
 
 Writes the edge's MCP URL into each MCP client's own configuration file.
 
-  --url <url>        the edge's base URL (its /mcp is used) or an MCP URL such as https://mcp.example.com/mcp/github
+  --url <url>        the edge's base URL (its /mcp is used), its /mcp, or one server's /mcp/<server>,
+                     e.g. https://mcp.example.com/mcp/github; https (http only on localhost, 127.0.0.1 or [::1])
   --name <name>      the entry's name (default: the server's name for /mcp/<server>, else company-mcp)
   --client <id>      ${CLIENT_IDS.join(", ")}, or all; repeatable
                      (default: every client installed here, judged by its configuration directory)
@@ -30,7 +34,15 @@ Writes the edge's MCP URL into each MCP client's own configuration file.
   --home <dir>       the home directory to write under (default: yours; on Windows %USERPROFILE%, with %APPDATA%)
   --help
 
-HTTPS_PROXY and NO_PROXY, when set, are written where a client needs them.`;
+HTTPS_PROXY and NO_PROXY, when set, are written where a client needs them.
+
+Exit status (--dry-run exits as the run itself would):
+  ${EXIT.ok}  each client found is configured (written, or already as wanted); with --remove, also when
+     no client was found: there is nothing to remove
+  ${EXIT.failed}  a file could not be written (the other clients' files still were)
+  ${EXIT.usage}  a wrong option or --url; nothing was written
+  ${EXIT.noClient}  no MCP client is installed here (judged by its configuration directory), so nothing was
+     written; --client <id> writes a client's file even so`;
 
 const DEFAULTS: Options = {
   url: undefined,

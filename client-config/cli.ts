@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // mcp-edge-client-config: `npm run client-config -- --url …`, or `npx mcp-edge-client-config --url …` in the repository.
-import { parseOptions, USAGE } from "./args.ts";
+import { EXIT, parseOptions, USAGE } from "./args.ts";
 import { UsageError } from "./edge-url.ts";
 import { currentPlatform, placesFor } from "./locations.ts";
 import { proxyFromEnv } from "./proxy.ts";
-import { report, summary } from "./report.ts";
+import { noClientFound, report, summary } from "./report.ts";
 import { run } from "./run.ts";
 
 const COMMAND = "mcp-edge-client-config";
@@ -16,11 +16,11 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(`${COMMAND}: ${error.message}\n(${COMMAND} --help for the options)`);
-    return 2;
+    return EXIT.usage;
   }
   if (options.help) {
     console.log(USAGE);
-    return 0;
+    return EXIT.ok;
   }
   const proxy = proxyFromEnv(process.env);
   const places = placesFor(options.platform ?? currentPlatform(), options.home, process.env);
@@ -42,7 +42,17 @@ async function main(argv: readonly string[]): Promise<number> {
   console.log(`${COMMAND}: ${summary(outcomes, { dryRun: options.dryRun }) || "no clients"}`);
   const failed = outcomes.filter((outcome) => outcome.status === "failed");
   for (const outcome of failed) console.error(`${COMMAND}: ${outcome.file}: ${outcome.detail}`);
-  return failed.length > 0 ? 1 : 0;
+  if (failed.length > 0) return EXIT.failed;
+  // Every client skipped: a deployment script must be able to tell "nothing written" from "done". A removal
+  // that finds no client has nothing to do, which is what it was asked to bring about.
+  const none = noClientFound(outcomes, places, { mode: options.mode, dryRun: options.dryRun });
+  if (none === undefined) return EXIT.ok;
+  if (options.mode === "remove") {
+    console.log(`${COMMAND}: ${none}`);
+    return EXIT.ok;
+  }
+  console.error(`${COMMAND}: ${none}`);
+  return EXIT.noClient;
 }
 
 process.exitCode = await main(process.argv.slice(2));

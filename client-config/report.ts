@@ -1,4 +1,5 @@
 import type { Outcome, Status } from "./apply.ts";
+import { type Places, resolve } from "./locations.ts";
 
 export interface ReportContext {
   readonly mode: "write" | "remove";
@@ -37,4 +38,23 @@ export function summary(outcomes: readonly Outcome[], context: Pick<ReportContex
 /** A dry run changes nothing, so what it would change is said as such, in the lines and the summary alike. */
 function wording(status: Status, dryRun: boolean): string {
   return dryRun && (status === "written" || status === "removed") ? `would be ${status}` : status;
+}
+
+/**
+ * When every client was skipped as not installed, what to say about it, naming each client and the
+ * directory that would have shown it installed; undefined when at least one client was found.
+ */
+export function noClientFound(
+  outcomes: readonly Outcome[],
+  places: Places,
+  context: Pick<ReportContext, "mode" | "dryRun">,
+): string | undefined {
+  if (outcomes.length === 0 || outcomes.some((outcome) => outcome.status !== "skipped")) return undefined;
+  const lookedFor = outcomes.map(({ client }) => `${client.label} (${resolve(places, client.installedDir)})`).join(", ");
+  if (context.mode === "remove") return `no MCP client found, so there is nothing to remove; looked for ${lookedFor}`;
+  const nothing = context.dryRun ? "nothing would be written" : "nothing was written";
+  return (
+    `no MCP client found, so ${nothing}; looked for ${lookedFor}. ` +
+    "Install and start a client first, or name one with --client <id> to write its file anyway"
+  );
 }

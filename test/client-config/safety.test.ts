@@ -182,6 +182,26 @@ describe("the URL, the name and the clients", () => {
     ["ftp://mcp.example.com/mcp", /--url must be an http\(s\) URL, not ftp:/],
     ["mcp.example.com", /--url "mcp\.example\.com" is not a URL/],
     ["https://me:secret@mcp.example.com/mcp", /must not carry a user name or password/],
+    // Plain http anywhere but on this machine: says why, which hosts may, and the https URL to use instead.
+    [
+      "http://mcp.example.com/mcp",
+      /plain http is accepted only for an edge on this machine \(localhost, 127\.0\.0\.1 or \[::1\]\); .*unencrypted.*Use https:\/\/mcp\.example\.com\/mcp$/m,
+    ],
+    ["http://127.0.0.1.example.com", /plain http is accepted only/],
+    // A server name as the edge's configuration allows it, and no other path: each names the accepted forms.
+    [
+      "https://mcp.example.com/mcp/BAD_NAME",
+      /"BAD_NAME" is not a server name \(expected 1-31 lowercase letters, digits or dashes/,
+    ],
+    [`https://mcp.example.com/mcp/${"a".repeat(32)}`, /is not a server name/],
+    [
+      "https://mcp.example.com/api/mcp",
+      /the path \/api\/mcp is none of the edge's MCP URLs; use https:\/\/mcp\.example\.com \(its \/mcp\), https:\/\/mcp\.example\.com\/mcp \(every server, aggregated\) or https:\/\/mcp\.example\.com\/mcp\/<server> \(one server\)/,
+    ],
+    ["https://mcp.example.com/mcp/github/tools", /the path \/mcp\/github\/tools is none of the edge's MCP URLs/],
+    ["https://mcp.example.com/mcp?team=a", /--url must not have a \?query/],
+    ["https://mcp.example.com/mcp?", /--url must not have a \?query/],
+    ["https://mcp.example.com/mcp#", /--url must not have a #fragment/],
   ])("--url %s is refused and nothing is written", (url, message) => {
     const { home, args } = setUp();
     const before = snapshot(home);
@@ -190,6 +210,14 @@ describe("the URL, the name and the clients", () => {
     expect(result.stderr).toMatch(message);
     expect(result.stdout).toBe("");
     expect(snapshot(home)).toEqual(before);
+  });
+
+  it("--help documents the URL rules and each exit status", () => {
+    const result = runCli(["--help"]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("https (http only on localhost, 127.0.0.1 or [::1])");
+    for (const status of [0, 1, 2, 3]) expect(result.stdout).toMatch(new RegExp(`^  ${status}  \\S`, "m"));
+    expect(result.stdout).toMatch(/^ {2}3 {2}no MCP client is installed here/m);
   });
 
   it("without --url it says which option is missing", () => {
@@ -207,14 +235,34 @@ describe("the URL, the name and the clients", () => {
     });
   });
 
-  it("an http URL (the local edge) tells the bridge to allow it", () => {
+  it("--remove --url applies the same rules: it removes what --url would write", () => {
+    const { home, args } = setUp();
+    const before = snapshot(home);
+    const result = runCli(["--url", "https://mcp.example.com/mcp/Everything", ...args.slice(2), "--remove"]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('"Everything" is not a server name');
+    expect(snapshot(home)).toEqual(before);
+  });
+
+  it("/mcp and a trailing slash are the edge's aggregated endpoint too", () => {
     const { places, args } = setUp();
-    const local = "http://127.0.0.1:8787/mcp/everything";
-    expect(runCli(["--url", local, ...args.slice(2), "--client", "jetbrains"]).status).toBe(0);
-    expect(readJsonc(places.jetbrains.file).mcpServers).toEqual({
-      everything: { command: "npx", args: ["-y", "mcp-remote", local, "--allow-http"] },
+    expect(runCli(["--url", "https://mcp.example.com/mcp/", ...args.slice(2), "--client", "cursor"]).status).toBe(0);
+    expect((readJsonc(places.cursor.file).mcpServers as Record<string, unknown>)["company-mcp"]).toEqual({
+      url: "https://mcp.example.com/mcp",
     });
   });
+
+  it.each(["http://127.0.0.1:8787", "http://localhost:8787", "http://[::1]:8787"])(
+    "an http URL on this machine (%s, the local edge) is accepted and the bridge told to allow it",
+    (origin) => {
+      const { places, args } = setUp();
+      const local = `${origin}/mcp/everything`;
+      expect(runCli(["--url", local, ...args.slice(2), "--client", "jetbrains"]).status).toBe(0);
+      expect(readJsonc(places.jetbrains.file).mcpServers).toEqual({
+        everything: { command: "npx", args: ["-y", "mcp-remote", local, "--allow-http"] },
+      });
+    },
+  );
 
   it("--name must be a plain name", () => {
     const result = runCli(["--url", URL, "--name", "my server", "--home", tempHome()]);
@@ -232,6 +280,11 @@ describe("the URL, the name and the clients", () => {
     expect(readJsonc(places.cursor.file).mcpServers).toEqual({ everything: { url: URL } });
     expect(result.stdout).toContain(`not installed (no ${places["claude-desktop"].dir})`);
     expect(result.stdout).toMatch(/: 1 written, 5 skipped$/m);
+    // Already as wanted counts as configured: a second run is as successful as the first.
+    const again = runCli(["--url", URL, "--platform", "darwin", "--home", home]);
+    expect(again.status).toBe(0);
+    expect(again.stderr).toBe("");
+    expect(again.stdout).toMatch(/: 1 unchanged, 5 skipped$/m);
     // Named explicitly, a client is written even where it looks uninstalled.
     expect(runCli(["--url", URL, "--platform", "darwin", "--home", home, "--client", "vscode"]).status).toBe(0);
     expect(readJsonc(places.vscode.file).servers).toEqual({ everything: { type: "http", url: URL } });
@@ -243,5 +296,56 @@ describe("the URL, the name and the clients", () => {
     expect(result.stderr).toContain(
       "--client emacs: use one of claude-code, claude-desktop, vscode, cursor, windsurf, jetbrains, or all",
     );
+  });
+});
+
+describe("a machine without any MCP client", () => {
+  const emptyHome = () => {
+    const home = tempHome();
+    homes.push(home);
+    return { home, places: layout("win32", home), args: ["--url", URL, "--platform", "win32", "--home", home] };
+  };
+
+  it("exits 3, writes nothing, and names each client and where it was looked for", () => {
+    const { home, places, args } = emptyHome();
+    const result = runCli(args);
+    expect(result.status).toBe(3);
+    expect(result.stdout).toMatch(/: 6 skipped$/m);
+    expect(result.stderr).toContain("no MCP client found, so nothing was written; looked for ");
+    for (const [label, id] of [
+      ["Claude Code", "claude-code"],
+      ["Claude Desktop", "claude-desktop"],
+      ["VS Code", "vscode"],
+      ["Cursor", "cursor"],
+      ["Windsurf", "windsurf"],
+      ["JetBrains AI Assistant", "jetbrains"],
+    ] as const) {
+      expect(result.stderr).toContain(`${label} (${places[id].dir})`);
+    }
+    expect(result.stderr).toContain("--client <id>");
+    expect(snapshot(home).size).toBe(0);
+  });
+
+  it("--dry-run exits 3 as the run itself would, so a machine can be checked first", () => {
+    const { args } = emptyHome();
+    const result = runCli([...args, "--dry-run"]);
+    expect(result.status).toBe(3);
+    expect(result.stderr).toContain("no MCP client found, so nothing would be written");
+  });
+
+  it("--remove exits 0: nothing to remove is what was asked for, and it says so", () => {
+    const { home, args } = emptyHome();
+    const result = runCli([...args, "--remove"]);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toContain("no MCP client found, so there is nothing to remove");
+    expect(snapshot(home).size).toBe(0);
+  });
+
+  it("a client named with --client is written there all the same, and the exit is 0", () => {
+    const { places, args } = emptyHome();
+    const result = runCli([...args, "--client", "cursor"]);
+    expect(result.status).toBe(0);
+    expect(readJsonc(places.cursor.file).mcpServers).toEqual({ everything: { url: URL } });
   });
 });
