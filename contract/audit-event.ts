@@ -69,12 +69,26 @@ export const AuditEvent = z.object({
 });
 export type AuditEvent = z.infer<typeof AuditEvent>;
 
-/** The body the edge posts to the origin's ingest endpoint. */
 /** The most events one ingest request may carry. */
 export const MAX_INGEST_EVENTS = 500;
 
-export const AuditBatch = z.object({ events: z.array(AuditEvent).min(1).max(MAX_INGEST_EVENTS) });
-export type AuditBatch = z.infer<typeof AuditBatch>;
+/**
+ * The body the edge posts to the origin's ingest endpoint. Each event is checked alone (AuditEvent): one the origin
+ * cannot take (an edge newer than its origin, say) does not hold back the others.
+ */
+export const AuditIngestBody = z.object({ events: z.array(z.unknown()).min(1).max(MAX_INGEST_EVENTS) });
+
+/**
+ * The origin's answer (422) when it refused some events of a batch and stored the others: the refused ones by their
+ * place in the batch, and why. Not a 2xx, so that an edge that cannot read it retries the whole batch (the stored
+ * events are not stored twice) rather than taking it as delivered.
+ */
+export const AuditEventsRefused = z.object({
+  error: z.literal("invalid_audit_events"),
+  inserted: z.number(),
+  refused: z.array(z.object({ index: z.number().int().min(0), problems: z.array(z.string()) })),
+});
+export type AuditEventsRefused = z.infer<typeof AuditEventsRefused>;
 
 /**
  * A message on the audit queue: the edge sends the events of one isolate's batch window as one message (Queues count

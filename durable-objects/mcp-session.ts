@@ -10,6 +10,7 @@ import { utf8Length } from "../contract/audit-event.ts";
 import { fitForQueue, recordAudit, redactedForHolding } from "../worker/audit/record.ts";
 import { completedAudit, type RequestAudit } from "../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../worker/env.ts";
+import { jsonOrUndefined } from "../worker/http/json-or-undefined.ts";
 import { answerDirectly, type DirectAnswer, isDirectAnswer, plainRequest } from "../worker/mcp/bridge/direct-answer.ts";
 import { DescriptionTooLarge, discoverUpstream } from "../worker/mcp/bridge/discover.ts";
 import { StorageEventStore } from "../worker/mcp/bridge/event-store.ts";
@@ -84,7 +85,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
    */
   async serve(http: SessionHttpRequest, caller: SessionIdentity, sessionId: string): Promise<Response | DirectAnswer> {
     const origin = this.origin();
-    const body = http.body === undefined ? undefined : parseJson(http.body);
+    const body = http.body === undefined ? undefined : jsonOrUndefined(http.body);
     if (isInitialize(body)) return this.begin(origin, toRequest(http, body), body, caller, sessionId);
 
     const live = this.#live ?? (await this.rebuild(origin));
@@ -499,14 +500,6 @@ function cancelledRequestId(body: unknown): string | number | undefined {
   if (message?.method !== "notifications/cancelled") return undefined;
   const id = message.params?.requestId;
   return typeof id === "string" || typeof id === "number" ? id : undefined;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 function isInitialize(body: unknown): body is InitializeMessage {

@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import type pg from "pg";
-import { AUDIT_INGEST_PATH, AuditBatch } from "../../contract/audit-event.ts";
 import type { Policy } from "../../contract/config/policy.ts";
 import { ORIGIN_AFFINITY_COOKIE, ORIGIN_INSTANCE_HEADER } from "../../contract/origin-affinity.ts";
 import { reportLeftOut } from "./aggregate/left-out.ts";
 import { type AggregateOptions, serveAggregate } from "./aggregate/serve-aggregate.ts";
+import { registerAuditIngestRoute } from "./audit/ingest-route.ts";
 import { registerAuditSearchRoute } from "./audit/search-route.ts";
 import type { AuditStore } from "./audit/store.ts";
 import { isDatabaseUnavailable } from "./db/unavailable.ts";
@@ -87,26 +87,9 @@ export function createOriginApp(parts: OriginParts) {
   app.get(UPSTREAM_JWKS_PATH, (c) => c.json(parts.upstreamJwks(), 200, { "cache-control": "public, max-age=300" }));
 
   const guarded = requireAssertion(parts.verifyAssertion, parts.metrics?.assertionRefused);
-  const audit = parts.metrics?.audit;
   if (parts.metrics) app.get(METRICS_PATH, guarded, opsOnly("metrics"), serveMetrics(parts.metrics));
 
-  app.post(AUDIT_INGEST_PATH, guarded, async (c) => {
-    if (c.var.assertion.purpose !== "audit-delivery")
-      return c.json(
-        { error: "invalid_edge_assertion", reason: "purpose", detail: "only the edge's audit delivery may post audit events" },
-        403,
-      );
-    const batch = AuditBatch.safeParse(await c.req.json().catch(() => undefined));
-    if (!batch.success) {
-      audit?.invalid();
-      const problems = batch.error.issues.slice(0, 10).map((issue) => `${issue.path.join(".")}: ${issue.message}`);
-      return c.json({ error: "invalid_audit_batch", problems }, 400);
-    }
-    audit?.received(batch.data.events.length);
-    const stored = await parts.auditStore.insert(batch.data.events);
-    audit?.inserted(stored.inserted);
-    return c.json(stored);
-  });
+  registerAuditIngestRoute(app, guarded, parts.auditStore, parts.metrics?.audit);
   registerAuditSearchRoute(app, guarded, parts.auditDatabase, (event) => parts.auditStore.insert([event]));
   registerOpsStatsRoute(app, guarded, parts.auditDatabase);
   registerOpsPinsRoutes(app, guarded, { db: parts.auditDatabase, audit: parts.auditStore });

@@ -38,6 +38,20 @@ describe("audit delivery to the origin", () => {
     expect(((await (await fetch(`${ingest}/posts`)).json()) as number[]).slice(before)).toEqual([500, 101]);
   });
 
+  it("sends again only the messages holding events the origin refused, and acknowledges the rest", async () => {
+    const future = { ...event(), kind: "future.kind" } as unknown as AuditEvent;
+    const bodies: AuditQueueMessage[] = [event(), [event(), future], event()];
+    const messages = bodies.map((body, index) => ({ id: `r${index}`, timestamp: new Date(), attempts: 2, body }));
+    const batch = createMessageBatch<AuditQueueMessage>("mcp-audit", messages);
+    const ctx = createExecutionContext();
+    await deliverAuditBatch(batch, testEnv({ ORIGIN_URL: inject("ingestUrl") }));
+    const result = await getQueueResult(batch, ctx);
+    expect(result.ackAll).toBe(false);
+    expect(result.retryBatch.retry).toBe(false);
+    expect(result.explicitAcks.sort()).toEqual(["r0", "r2"]);
+    expect(result.retryMessages.map((retried) => retried.msgId)).toEqual(["r1"]);
+  });
+
   it("backs off exponentially up to an hour", () => {
     expect([1, 2, 3, 10, 50].map(retryDelaySeconds)).toEqual([2, 4, 8, 1024, 3600]);
   });

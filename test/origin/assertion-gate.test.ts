@@ -255,14 +255,29 @@ describe.each(["ec", "shared"] as const)("the origin's edge-assertion gate (%s e
     expect(response.status).toBe(403);
   });
 
-  it("refuses an invalid audit batch with what is wrong, and stores nothing of it", async () => {
+  it("stores the valid events of a batch and refuses the others by their place, saying why (422)", async () => {
+    const events = [auditEvent(), { ...auditEvent(), outcome: "maybe" }, auditEvent()];
     const response = await origin.app.request(AUDIT_INGEST_PATH, {
       method: "POST",
       headers: { [EDGE_ASSERTION_HEADER]: await assertion(), "content-type": "application/json" },
-      body: JSON.stringify({ events: [{ ...auditEvent(), outcome: "maybe" }] }),
+      body: JSON.stringify({ events }),
+    });
+    expect(response.status).toBe(422);
+    expect(await response.json()).toEqual({
+      error: "invalid_audit_events",
+      inserted: 2,
+      refused: [{ index: 1, problems: [expect.stringMatching(/^outcome: /)] }],
+    });
+  });
+
+  it("refuses a request that is no batch of events at all (400), saying what is wrong", async () => {
+    const response = await origin.app.request(AUDIT_INGEST_PATH, {
+      method: "POST",
+      headers: { [EDGE_ASSERTION_HEADER]: await assertion(), "content-type": "application/json" },
+      body: JSON.stringify({ events: [] }),
     });
     expect(response.status).toBe(400);
-    expect(JSON.stringify(await response.json())).toContain("events.0.outcome");
+    expect(await response.json()).toEqual({ error: "invalid_audit_batch", problems: [expect.stringMatching(/^events: /)] });
   });
 
   it("leaves only the health probes open", async () => {

@@ -161,23 +161,26 @@ describe("the origin's /metrics behind the edge assertion", () => {
     });
   });
 
-  it("counts audit events received and inserted, a redelivery as received only, and an invalid batch", async () => {
+  it("counts audit events received, inserted and refused, a redelivery as received only, and a request of no batch", async () => {
     const counts = (text: string) => ({
       received: sample(text, "mcp_origin_audit_events_received_total"),
       inserted: sample(text, "mcp_origin_audit_events_inserted_total"),
+      refused: sample(text, "mcp_origin_audit_events_refused_total"),
       invalid: sample(text, "mcp_origin_audit_invalid_batches_total"),
     });
     const before = counts(await scrape(origin));
     const events = [auditEvent(), auditEvent()];
     expect(await postAudit(origin, { events })).toBe(200);
     expect(await postAudit(origin, { events })).toBe(200);
-    expect(await postAudit(origin, { events: [{ ...auditEvent(), outcome: "maybe" }] })).toBe(400);
+    expect(await postAudit(origin, { events: [{ ...auditEvent(), outcome: "maybe" }, auditEvent()] })).toBe(422);
+    expect(await postAudit(origin, { events: "none" })).toBe(400);
     const after = counts(await scrape(origin));
     expect({
       received: after.received - before.received,
       inserted: after.inserted - before.inserted,
+      refused: after.refused - before.refused,
       invalid: after.invalid - before.invalid,
-    }).toEqual({ received: 4, inserted: 2, invalid: 1 });
+    }).toEqual({ received: 5, inserted: 3, refused: 1, invalid: 1 });
   });
 
   it("reports the database pool as pg counts it, at scrape time", async () => {

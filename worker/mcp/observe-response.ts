@@ -1,6 +1,7 @@
 import { createParser } from "eventsource-parser";
 import { ANSWER_OUTCOME_HEADER, outcomeOfAnswer, parseAnswerOutcome } from "../../contract/answer-outcome.ts";
 import type { AuditOutcome } from "../../contract/audit-event.ts";
+import { jsonOrUndefined } from "../http/json-or-undefined.ts";
 import { JSON_RPC } from "./json-rpc-error.ts";
 
 export interface Observation {
@@ -78,7 +79,7 @@ export async function observeBatch(
       const broken = new Response(errors, { status: 502, headers: { "content-type": "application/json" } });
       return { response: broken, observed: Promise.resolve(complete(0, true)) };
     }
-    const answers = parsedOrNothing(new TextDecoder().decode(bytes));
+    const answers = jsonOrUndefined(new TextDecoder().decode(bytes));
     for (const message of Array.isArray(answers) ? answers : [answers]) record(message);
     return { response: new Response(bytes, response), observed: Promise.resolve(complete(bytes.byteLength, false)) };
   }
@@ -88,7 +89,7 @@ export async function observeBatch(
   });
   const relayed = relayWatchedSse(response, {
     event: (data) => {
-      record(parsedOrNothing(data));
+      record(jsonOrUndefined(data));
       return found.size === requestIds.length;
     },
     ended: () => brokenStreamError(requestIds.filter((id) => !found.has(id))),
@@ -156,14 +157,6 @@ function relayWatchedSse(response: Response, watch: SseWatch): Response {
 const unanswered = (status: number, broken: boolean): Found => ({
   outcome: broken ? "unavailable" : status >= 400 ? outcomeOfStatus(status) : "error",
 });
-
-function parsedOrNothing(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * A JSON answer the origin labelled with its outcome (it held the answer whole): relayed as it is, never read here.

@@ -5,15 +5,17 @@ export interface AuditIngestMetrics {
   received(events: number): void;
   /** This many of them were new and written (a redelivered event is written once). */
   inserted(events: number): void;
-  /** A batch was refused as invalid (nothing of it is stored). */
+  /** A request was refused as no batch of events at all (nothing of it is stored). */
   invalid(): void;
+  /** Events of a batch were refused (the others were stored). */
+  refused(events: number): void;
 }
 
 /** The edge's audit delivery to the origin (POST /audit/events). */
 export function auditIngestMetrics(registry: Registry): AuditIngestMetrics {
   const received = new Counter({
     name: "mcp_origin_audit_events_received_total",
-    help: "Audit events received from the edge in valid batches.",
+    help: "Valid audit events received from the edge.",
     registers: [registry],
   });
   const inserted = new Counter({
@@ -23,12 +25,18 @@ export function auditIngestMetrics(registry: Registry): AuditIngestMetrics {
   });
   const invalid = new Counter({
     name: "mcp_origin_audit_invalid_batches_total",
-    help: "Audit batches refused as invalid.",
+    help: "Audit requests refused as no batch of events at all.",
+    registers: [registry],
+  });
+  const refused = new Counter({
+    name: "mcp_origin_audit_events_refused_total",
+    help: "Audit events refused as invalid (the rest of their batch is stored; the edge sends them again).",
     registers: [registry],
   });
   return {
     received: (events) => received.inc(events),
     inserted: (events) => inserted.inc(events),
     invalid: () => invalid.inc(),
+    refused: (events) => refused.inc(events),
   };
 }

@@ -47,7 +47,8 @@ export default async function setup(project: TestProject) {
     });
   });
   await new Promise<void>((resolve) => holding.listen(0, "127.0.0.1", resolve));
-  // An origin that takes every audit ingest and tells how many events each POST carried (GET /posts).
+  // An origin that takes every audit ingest and tells how many events each POST carried (GET /posts); like an origin
+  // older than the edge, it refuses events of a kind it does not know, "future.kind", and stores the others (422).
   const ingested: number[] = [];
   const ingest = createHttpServer((request, response) => {
     if (request.method === "GET") return void response.end(JSON.stringify(ingested));
@@ -56,9 +57,15 @@ export default async function setup(project: TestProject) {
       body += chunk;
     });
     request.on("end", () => {
-      ingested.push((JSON.parse(body) as { events: unknown[] }).events.length);
+      const { events } = JSON.parse(body) as { events: { kind: string }[] };
+      ingested.push(events.length);
+      const refused = events.flatMap((event, index) =>
+        event.kind === "future.kind" ? [{ index, problems: ["kind: Invalid option"] }] : [],
+      );
       response.setHeader("content-type", "application/json");
-      response.end("{}");
+      if (refused.length === 0) return void response.end("{}");
+      response.statusCode = 422;
+      response.end(JSON.stringify({ error: "invalid_audit_events", inserted: events.length - refused.length, refused }));
     });
   });
   await new Promise<void>((resolve) => ingest.listen(0, "127.0.0.1", resolve));
