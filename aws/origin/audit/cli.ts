@@ -2,7 +2,7 @@ import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import type pg from "pg";
-import { createPool } from "../db/pool.ts";
+import { DatabaseSetupError, withCliDatabase } from "../db/cli-database.ts";
 import { EXPORT_FORMATS, type ExportFormat, serializeEvents } from "./export.ts";
 import { purgeOlderThanDays } from "./retention.ts";
 import { type AuditFilter, FILTER_NAMES, parseAuditFilter, searchAudit } from "./search.ts";
@@ -11,8 +11,9 @@ import { verifyCommand } from "./verify/verify-command.ts";
 /**
  * `npm run audit -- search [filters] [--format csv|json] > out.csv`, `npm run audit -- purge --older-than-days N
  * [--dry-run]` and `npm run audit -- verify [--public-key FILE]…`, against DATABASE_URL. Data goes to stdout only;
- * progress and messages to stderr. Exit codes: 0 done, 1 failed (database unreachable, DATABASE_URL unset), 2 bad
- * arguments, 3 verify found tampering. `--help` (`-h`) prints the usage on stdout.
+ * progress and messages to stderr. Exit codes: 0 done, 1 failed (database unreachable, DATABASE_URL unset or not a
+ * postgresql:// URL, a database without the origin's schema), 2 bad arguments, 3 verify found tampering. `--help`
+ * (`-h`) prints the usage on stdout.
  */
 
 const USAGE = `usage:
@@ -27,13 +28,20 @@ const HELP = new Set(["help", "--help", "-h"]);
 /** A mistake in the command line: exit code 2 with the message. */
 class UsageError extends Error {}
 
+/** The tables each command uses: a database without them is refused before the command starts. */
+const TABLES = {
+  search: ["audit_events"],
+  purge: ["audit_events", "audit_chain_purges", "audit_purge_policy"],
+  verify: ["audit_events", "audit_chains", "audit_checkpoints", "audit_checkpoint_keys", "audit_chain_purges"],
+} as const;
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     // Arguments are checked before the database is: a mistake is reported the same with or without it.
-    if (command === "search") return await withDatabase(searchCommand(rest));
-    if (command === "purge") return await withDatabase(purgeCommand(rest));
-    if (command === "verify") return await withDatabase(verifyOptions(rest));
+    if (command === "search") return await withCliDatabase(TABLES.search, searchCommand(rest));
+    if (command === "purge") return await withCliDatabase(TABLES.purge, purgeCommand(rest));
+    if (command === "verify") return await withCliDatabase(TABLES.verify, verifyOptions(rest));
     if (command === undefined) {
       console.error(USAGE);
       return 2;
@@ -48,23 +56,12 @@ async function main(argv: string[]): Promise<number> {
       console.error(`audit: ${error.message}\n\n${USAGE}`);
       return 2;
     }
+    if (error instanceof DatabaseSetupError) {
+      console.error(`audit: ${error.message}`);
+      return 1;
+    }
     console.error(`audit: failed: ${(error as Error).message}`);
     return 1;
-  }
-}
-
-async function withDatabase(run: (pool: pg.Pool) => Promise<number>): Promise<number> {
-  const url = process.env.DATABASE_URL;
-  if (!url) {
-    console.error("audit: DATABASE_URL is not set: set it to the audit database, e.g. postgres://user:password@host:5432/name");
-    return 1;
-  }
-  // One connection: the commands are sequential, and the embedded database accepts no more per client.
-  const pool = createPool(url, { max: 1 });
-  try {
-    return await run(pool);
-  } finally {
-    await pool.end();
   }
 }
 

@@ -1,4 +1,5 @@
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
+import { checkDatabaseUrl, DatabaseSetupError, type DatabaseTarget, describeDatabaseError } from "./cli-database.ts";
 import { migrate } from "./migrate.ts";
 import { createPool } from "./pool.ts";
 import { DEFAULT_APP_ROLE, ensureAppRole, KEEP_FOREVER_DAYS } from "./roles.ts";
@@ -52,7 +53,7 @@ export async function migrateCommand(
     return 0;
   }
   // One connection: the steps run one after the other (and the embedded database takes no more).
-  const pool = createPool(plan.databaseUrl, { max: 1 });
+  const pool = createPool(plan.database.url, { max: 1 });
   try {
     const { applied } = await migrate(pool);
     io.out(applied.length > 0 ? `migrations applied: ${applied.join(", ")}` : "migrations: none pending");
@@ -66,7 +67,7 @@ export async function migrateCommand(
     }
     return 0;
   } catch (error) {
-    io.err(`migrate: failed: ${(error as Error).message}`);
+    io.err(`migrate: failed: ${(describeDatabaseError(error, plan.database) as Error).message}`);
     return 1;
   } finally {
     await pool.end();
@@ -76,7 +77,7 @@ export async function migrateCommand(
 function readPlan(
   argv: string[],
   env: NodeJS.ProcessEnv,
-): "help" | { databaseUrl: string; appRole?: { role: string; password: string; minPurgeAgeDays: number } } {
+): "help" | { database: DatabaseTarget; appRole?: { role: string; password: string; minPurgeAgeDays: number } } {
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     values = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
@@ -84,9 +85,14 @@ function readPlan(
     throw new UsageError((error as Error).message);
   }
   if (values.help === true) return "help";
-  const databaseUrl = env.DATABASE_URL;
-  if (!databaseUrl) throw new UsageError("DATABASE_URL is not set: set it to the schema owner's connection");
-  if (values["migrations-only"] === true) return { databaseUrl };
+  if (!env.DATABASE_URL) throw new UsageError("DATABASE_URL is not set: set it to the schema owner's connection");
+  let database: DatabaseTarget;
+  try {
+    database = checkDatabaseUrl(env.DATABASE_URL, env);
+  } catch (error) {
+    throw error instanceof DatabaseSetupError ? new UsageError(error.message) : error;
+  }
+  if (values["migrations-only"] === true) return { database };
   const password = env.DATABASE_APP_PASSWORD;
   if (!password) throw new UsageError("DATABASE_APP_PASSWORD is not set (or use --migrations-only)");
   const role = env.DATABASE_APP_USER || DEFAULT_APP_ROLE;
@@ -95,7 +101,7 @@ function readPlan(
   if (!/^\d*$/.test(retention ?? "") || !Number.isSafeInteger(minPurgeAgeDays) || minPurgeAgeDays < 1) {
     throw new UsageError(`AUDIT_RETENTION_DAYS: expected a whole number of days, at least 1; got "${retention}"`);
   }
-  return { databaseUrl, appRole: { role, password, minPurgeAgeDays: Math.min(minPurgeAgeDays, KEEP_FOREVER_DAYS) } };
+  return { database, appRole: { role, password, minPurgeAgeDays: Math.min(minPurgeAgeDays, KEEP_FOREVER_DAYS) } };
 }
 
 // Run as a program (not when a test imports the command).

@@ -1,19 +1,27 @@
 import { parseArgs } from "node:util";
 import { createAuditStore } from "../audit/store.ts";
-import { createPool } from "../db/pool.ts";
+import { DatabaseSetupError, withCliDatabase } from "../db/cli-database.ts";
 import { operatorVault, revokeAudited } from "./revocation.ts";
 
 /**
  * `npm run upstream-connections -- list [--user EMAIL]` and `… revoke --user EMAIL [--server NAME] --by EMAIL`: the
  * users' connections to OAuth-protected upstreams (docs/upstream-credentials.md), against DATABASE_URL. Listing never
  * opens a token; revoking deletes the stored tokens (offboarding: every server of a user), so the next use asks the
- * user to consent again. Every revocation is audited. `--help` (`-h`) prints the usage. Exit codes: 0 done, 1 failed,
- * 2 bad arguments.
+ * user to consent again. Every revocation is audited. `--help` (`-h`) prints the usage. Exit codes: 0 done, 1 failed
+ * (database unreachable, DATABASE_URL unset or not a postgresql:// URL, a database without the origin's schema), 2 bad
+ * arguments.
  */
 const USAGE = `usage:
   npm run upstream-connections -- list [--user EMAIL]
   npm run upstream-connections -- revoke --user EMAIL [--server NAME] --by EMAIL
 DATABASE_URL names the origin's PostgreSQL database.`;
+
+/** The tables each command uses: a database without them is refused before the command starts. */
+const TABLES = {
+  list: ["upstream_tokens"],
+  // The revocation's audit event goes into the hash chain in the same transaction.
+  revoke: ["upstream_tokens", "audit_events", "audit_chains"],
+} as const;
 
 async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseOptions>;
@@ -27,37 +35,34 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const url = process.env.DATABASE_URL;
-  if (!url) {
-    console.error(
-      "upstream-connections: DATABASE_URL is not set: set it to the origin's database, e.g. postgres://user:password@host:5432/name",
-    );
-    return 1;
-  }
-  const pool = createPool(url, { max: 1 });
+  const command = parsed;
   try {
-    const vault = operatorVault(pool);
-    if (parsed.command === "list") {
-      const connections = await vault.list(parsed.user);
-      if (connections.length === 0) console.log("no upstream connections");
-      for (const row of connections) {
-        console.log(
-          `${row.email ?? row.sub}\t${row.server}\texpires ${row.expiresAt?.toISOString() ?? "unknown"}\tsince ${row.createdAt.toISOString()}`,
-        );
+    return await withCliDatabase(TABLES[command.command], async (pool) => {
+      const vault = operatorVault(pool);
+      if (command.command === "list") {
+        const connections = await vault.list(command.user);
+        if (connections.length === 0) console.log("no upstream connections");
+        for (const row of connections) {
+          console.log(
+            `${row.email ?? row.sub}\t${row.server}\texpires ${row.expiresAt?.toISOString() ?? "unknown"}\tsince ${row.createdAt.toISOString()}`,
+          );
+        }
+        return 0;
       }
+      const audit = createAuditStore(pool);
+      const removed = await revokeAudited(vault, audit, { email: command.user }, command.server, command.by);
+      console.log(
+        `revoked ${removed} connection${removed === 1 ? "" : "s"} of ${command.user}${command.server ? ` to ${command.server}` : ""}`,
+      );
       return 0;
-    }
-    const audit = createAuditStore(pool);
-    const removed = await revokeAudited(vault, audit, { email: parsed.user }, parsed.server, parsed.by);
-    console.log(
-      `revoked ${removed} connection${removed === 1 ? "" : "s"} of ${parsed.user}${parsed.server ? ` to ${parsed.server}` : ""}`,
-    );
-    return 0;
+    });
   } catch (error) {
+    if (error instanceof DatabaseSetupError) {
+      console.error(`upstream-connections: ${error.message}`);
+      return 1;
+    }
     console.error(`upstream-connections: failed: ${(error as Error).message}`);
     return 1;
-  } finally {
-    await pool.end();
   }
 }
 

@@ -1,0 +1,175 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkDatabaseUrl, DatabaseSetupError, requireOriginSchema } from "../../aws/origin/db/cli-database.ts";
+import { MIGRATE_COMMAND } from "../../aws/origin/db/ensure-schema.ts";
+import { migrate } from "../../aws/origin/db/migrate.ts";
+import { type TestDatabase, withTestDatabase } from "./database.ts";
+
+/**
+ * What the operators' commands (`npm run audit`, `npm run upstream-connections`, the migrate command) say about the
+ * database they are pointed at: a DATABASE_URL they cannot use, a server they cannot reach, a database without the
+ * origin's schema. Each says what is wrong and what to do, with exit 1 (2 for migrate, whose environment is its input),
+ * and never repeats the URL's password.
+ */
+
+const path = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
+const AUDIT = path("../../aws/origin/audit/cli.ts");
+const CONNECTIONS = path("../../aws/origin/vault/cli.ts");
+const MIGRATE = path("../../aws/origin/db/migrate-cli.ts");
+
+/** Every command that reads the origin's database, as an operator types it. */
+const COMMANDS: [string, string, string[]][] = [
+  ["audit search", AUDIT, ["search"]],
+  ["audit purge", AUDIT, ["purge", "--older-than-days", "400"]],
+  ["audit verify", AUDIT, ["verify"]],
+  ["upstream-connections list", CONNECTIONS, ["list"]],
+  ["upstream-connections revoke", CONNECTIONS, ["revoke", "--user", "ana@example.com", "--by", "admin@example.com"]],
+];
+
+const PASSWORD = "s3cret-Passw0rd";
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cli: string, args: string[], env: Record<string, string | undefined>): Promise<Run> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of ["DATABASE_URL", "PGHOST", "PGPORT", "DATABASE_APP_PASSWORD"]) delete childEnv[name];
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) childEnv[name] = value;
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, ...args], { env: childEnv }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const STACK_TRACE = /^\s+at |\bERR_[A-Z_]+\b|TypeError|Node\.js v\d/m;
+
+describe("checkDatabaseUrl", () => {
+  const problem = (url: string | undefined) => {
+    try {
+      checkDatabaseUrl(url, {});
+    } catch (error) {
+      expect(error).toBeInstanceOf(DatabaseSetupError);
+      return (error as Error).message;
+    }
+    return undefined;
+  };
+
+  it("refuses a URL without its postgres:// scheme (pg would connect to localhost:5432, or to a host named base)", () => {
+    for (const url of [`admin:${PASSWORD}@127.0.0.1:40300/ux3`, `postgresql//admin:${PASSWORD}@db/x`, "mysql://db/x"]) {
+      const message = problem(url);
+      expect(message).toMatch(/^DATABASE_URL is not a postgresql:\/\/ URL: it must start with postgres:\/\/ or postgresql:\/\//);
+      expect(message).not.toContain(PASSWORD);
+      expect(message).not.toContain("admin");
+    }
+  });
+
+  it("refuses a password with an unencoded special character, saying to percent-encode it", () => {
+    // With "#…" as the password, the rest still parses: the user name would become the host.
+    for (const url of [`postgres://admin:pw#${PASSWORD}@db:5432/x`, `postgres://admin:#${PASSWORD}@db/x`]) {
+      const message = problem(url);
+      expect(message).toMatch(/^DATABASE_URL is not a valid URL: .*percent-encode special characters such as # in the password/);
+      expect(message).not.toContain(PASSWORD);
+    }
+    for (const url of [
+      `postgres://admin:pw/${PASSWORD}@db:5432/x`,
+      `postgres://admin:pw?${PASSWORD}@db/x`,
+      "postgres://db:port/x",
+    ]) {
+      const message = problem(url);
+      expect(message).toMatch(/^DATABASE_URL is not a valid URL: percent-encode special characters such as #, \/, \? or @/);
+      expect(message).not.toContain(PASSWORD);
+    }
+  });
+
+  it("says that DATABASE_URL is not set", () => {
+    expect(problem(undefined)).toMatch(/^DATABASE_URL is not set: set it to the origin's database/);
+    expect(problem("")).toMatch(/^DATABASE_URL is not set/);
+  });
+
+  it("accepts what pg accepts: a host left to PGHOST (postgresql:// alone, as on AWS), an encoded password, TLS options", () => {
+    expect(checkDatabaseUrl("postgresql://", { PGHOST: "db.internal" })).toMatchObject({
+      hostFrom: "named by PGHOST, as DATABASE_URL names no host",
+    });
+    expect(checkDatabaseUrl(`postgres://admin:pw%23${PASSWORD}@db.example:6543/x?sslmode=verify-full`, {})).toMatchObject({
+      host: "db.example",
+      port: 6543,
+      hostFrom: "named by DATABASE_URL",
+    });
+    expect(problem("postgres://admin:pw@/x")).toBeUndefined();
+    expect(problem("POSTGRES://db/x")).toBeUndefined();
+  });
+});
+
+describe("the commands, given a DATABASE_URL they cannot use or a server they cannot reach", () => {
+  it.each(COMMANDS)("%s says what is wrong with DATABASE_URL, exit 1, without the password", async (_name, cli, args) => {
+    for (const url of [`admin:${PASSWORD}@127.0.0.1:1/ux3`, `postgres://admin:#${PASSWORD}@127.0.0.1:1/x`]) {
+      const result = await run(cli, args, { DATABASE_URL: url });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/^[a-z-]+: DATABASE_URL is not a (postgresql:\/\/|valid) URL: /);
+      expect(result.stderr).not.toContain(PASSWORD);
+      expect(result.stderr).not.toMatch(STACK_TRACE);
+    }
+  });
+
+  it("names the host and port of a refused connection and the setting that named them, never the password", async () => {
+    const refused = await run(AUDIT, ["search"], { DATABASE_URL: `postgres://admin:${PASSWORD}@127.0.0.1:1/x` });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^audit: failed: cannot connect to the database at 127\.0\.0\.1:1 \(named by DATABASE_URL\): connection refused: check the host and port in DATABASE_URL/,
+    );
+    expect(refused.stderr).not.toContain(PASSWORD);
+    const fromEnv = await run(CONNECTIONS, ["list"], { DATABASE_URL: "postgresql://", PGHOST: "127.0.0.1", PGPORT: "1" });
+    expect(fromEnv.stderr).toMatch(
+      /^upstream-connections: failed: cannot connect to the database at 127\.0\.0\.1:1 \(named by PGHOST, as DATABASE_URL names no host\): connection refused: check the host and port in DATABASE_URL \(or PGHOST and PGPORT\)/,
+    );
+  });
+
+  it("migrate refuses a DATABASE_URL it cannot use with exit 2, and names a refused connection's host and port", async () => {
+    const bad = await run(MIGRATE, ["--migrations-only"], { DATABASE_URL: `admin:${PASSWORD}@127.0.0.1:1/ux3` });
+    expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/^migrate: DATABASE_URL is not a postgresql:\/\/ URL/) });
+    expect(bad.stderr).not.toContain(PASSWORD);
+    const refused = await run(MIGRATE, ["--migrations-only"], { DATABASE_URL: `postgres://admin:${PASSWORD}@127.0.0.1:1/x` });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^migrate: failed: cannot connect to the database at 127\.0\.0\.1:1 \(named by DATABASE_URL\)/,
+    );
+    expect(refused.stderr).not.toContain(PASSWORD);
+  });
+});
+
+describe("a database without the origin's schema", () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await withTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it.each(COMMANDS)("%s refuses a database never migrated, naming the migrate command, exit 1", async (_name, cli, args) => {
+    const result = await run(cli, args, { DATABASE_URL: db.url });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^[a-z-]+: this database has no origin schema \(no [a-z_]+ table, no migrations recorded\): is DATABASE_URL the origin's database/,
+    );
+    expect(result.stderr).toContain(MIGRATE_COMMAND);
+    expect(result.stderr).not.toContain("does not exist");
+    expect(result.stdout).toBe("");
+  });
+
+  it("tells an unmigrated database from one whose schema is older than the command", async () => {
+    await expect(requireOriginSchema(db.pool, ["audit_events"])).rejects.toThrow(/^this database has no origin schema/);
+    await migrate(db.pool);
+    await requireOriginSchema(db.pool, ["audit_events", "upstream_tokens"]);
+    await expect(requireOriginSchema(db.pool, ["audit_events", "audit_from_the_future"])).rejects.toThrow(
+      new RegExp(
+        `^this database's origin schema has no audit_from_the_future table: it is older than this release: apply the migrations with \`${MIGRATE_COMMAND}\``,
+      ),
+    );
+  });
+});
