@@ -1,5 +1,8 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CSV_COLUMNS } from "../../aws/origin/audit/export.ts";
@@ -104,6 +107,25 @@ describe("npm run audit", () => {
     expect((await cli(["export"], undefined)).code).toBe(2);
   });
 
+  it("exits 2 for a --public-key file that holds no public key, as for one it cannot read, before the database", async () => {
+    const folder = await mkdtemp(join(tmpdir(), "audit-cli-"));
+    try {
+      // What /etc/hostname holds: a file, but no key.
+      const notAKey = join(folder, "hostname");
+      await writeFile(notAKey, "ip-10-0-1-23\n");
+      for (const url of [undefined, db.url]) {
+        const run = await cli(["verify", "--public-key", notAKey], url);
+        expect(run.code).toBe(2);
+        expect(run.stderr).toMatch(new RegExp(`^audit: --public-key ${notAKey}: not a PEM or DER public key: .*\n\nusage:\n`));
+        expect(run.stdout).toBe("");
+      }
+      const missing = await cli(["verify", "--public-key", join(folder, "absent.pem")], undefined);
+      expect(missing).toMatchObject({ code: 2, stderr: expect.stringContaining("--public-key: cannot read") });
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
   it("exits 1 saying what to set when DATABASE_URL is unset, and when the database cannot be reached", async () => {
     const unset = await cli(["search"], undefined);
     expect(unset.code).toBe(1);
@@ -120,7 +142,23 @@ describe("npm run audit", () => {
     const count = async () => Number((await db.pool.query("SELECT count(*) AS n FROM audit_events")).rows[0].n);
     expect(await count()).toBe(recent.length + old.length);
     const real = await cli(["purge", "--older-than-days", "400"], db.url);
-    expect(real.stdout).toMatch(/^deleted 3 audit events older than/);
+    expect(real.stdout).toMatch(/^deleted 3 audit events older than \S+ \(400 days\)\n$/);
+    expect(real.stderr).toMatch(/^audit purge: deleting events older than 400 days, 10000 at a time/);
     expect(await count()).toBe(recent.length);
+  });
+
+  it("reports a long purge's progress on stderr, its result alone on stdout", async () => {
+    // 100,500 old rows outside every chain (as before migration 0007), written in one statement: 11 batches.
+    await db.pool.query(`INSERT INTO audit_events (id, time, kind, outcome, latency_ms)
+      SELECT gen_random_uuid(), now() - interval '500 days' - n * interval '1 second', 'mcp.request', 'ok', 1
+      FROM generate_series(1, 100500) AS n`);
+    const run = await cli(["purge", "--older-than-days", "400"], db.url);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^deleted 100500 audit events older than \S+ \(400 days\)\n$/);
+    expect(run.stderr.split("\n")).toEqual([
+      expect.stringMatching(/^audit purge: deleting events older than 400 days, 10000 at a time/),
+      "audit purge: 100000 rows deleted so far",
+      "",
+    ]);
   });
 });

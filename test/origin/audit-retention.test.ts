@@ -44,8 +44,13 @@ describe("audit retention", () => {
       batches: 0,
     });
     expect((await remaining()).length).toBe(14);
-    // 11 rows by 3: 3 + 3 + 3 + 2, the last short batch says nothing is left.
-    expect(await purgeAuditEvents(db.pool, new Date(cutoff), { batchSize: 3 })).toEqual({ deleted: 11, batches: 4 });
+    // 11 rows by 3: 3 + 3 + 3 + 2, the last short batch says nothing is left. Each batch tells the total so far.
+    const progress: number[] = [];
+    expect(await purgeAuditEvents(db.pool, new Date(cutoff), { batchSize: 3, onBatch: (rows) => progress.push(rows) })).toEqual({
+      deleted: 11,
+      batches: 4,
+    });
+    expect(progress).toEqual([3, 6, 9, 11]);
     expect(await remaining()).toEqual(kept.map((event) => event.id));
     expect(await purgeAuditEvents(db.pool, new Date(cutoff), { batchSize: 3 })).toEqual({ deleted: 0, batches: 1 });
   });

@@ -62,6 +62,41 @@ describe("npm run pins, a mistake among its arguments", () => {
   });
 });
 
+describe("npm run upstream-connections, a mistake among its arguments", () => {
+  it("prints the usage with exit 2 when given no command", async () => {
+    const run = await cli("upstream-connections", []);
+    expect(run).toMatchObject({ code: 2, stdout: "" });
+    expect(run.stderr).toMatch(/^usage:\n/);
+    expect(run.stderr).not.toContain("unknown command");
+    const optionsOnly = await cli("upstream-connections", ["--user", "ana@example.com"]);
+    expect(optionsOnly).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/^upstream-connections: no command: expected list or revoke\n\nusage:\n/),
+    });
+  });
+
+  it("refuses words and options its command does not take, instead of ignoring them", async () => {
+    const extra = await cli("upstream-connections", ["list", "extra"]);
+    expect(extra).toMatchObject({ code: 2, stdout: "" });
+    expect(extra.stderr).toMatch(/^upstream-connections: unexpected argument "extra" after list\n\nusage:\n/);
+    // An address without its --user: revoking must not go ahead on what it understood.
+    const stray = await cli("upstream-connections", [
+      "revoke",
+      "ana@example.com",
+      "--user",
+      "bo@example.com",
+      "--by",
+      "me@example.com",
+    ]);
+    expect(stray).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('unexpected argument "ana@example.com" after revoke'),
+    });
+    const byOnList = await cli("upstream-connections", ["list", "--server", "crm"]);
+    expect(byOnList).toMatchObject({ code: 2, stderr: expect.stringContaining("list takes only --user") });
+  });
+});
+
 describe("npm run keygen", () => {
   it("prints an EC key by default and a shared key with --hmac", async () => {
     const ec = await cli("keygen", []);

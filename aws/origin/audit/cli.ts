@@ -4,9 +4,11 @@ import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import type pg from "pg";
 import { DatabaseSetupError, withCliDatabase } from "../db/cli-database.ts";
 import { EXPORT_FORMATS, type ExportFormat, serializeEvents } from "./export.ts";
-import { purgeOlderThanDays } from "./retention.ts";
+import { progressEvery } from "./progress.ts";
+import { purgeOlderThanDays, RETENTION_BATCH_SIZE } from "./retention.ts";
 import { type AuditFilter, FILTER_NAMES, parseAuditFilter, searchAudit } from "./search.ts";
-import { verifyCommand } from "./verify/verify-command.ts";
+import { UsageError } from "./usage-error.ts";
+import { publicKeyOf, verifyCommand } from "./verify/verify-command.ts";
 
 /**
  * `npm run audit -- search [filters] [--format csv|json] > out.csv`, `npm run audit -- purge --older-than-days N
@@ -24,9 +26,6 @@ const USAGE = `usage:
 DATABASE_URL names the PostgreSQL database (postgres://user:password@host:5432/name).`;
 
 const HELP = new Set(["help", "--help", "-h"]);
-
-/** A mistake in the command line: exit code 2 with the message. */
-class UsageError extends Error {}
 
 /** The tables each command uses: a database without them is refused before the command starts. */
 const TABLES = {
@@ -128,8 +127,16 @@ function purgeCommand(args: string[]): (pool: pg.Pool) => Promise<number> {
   }
   const dryRun = values["dry-run"] === true;
   return async (pool) => {
+    // A purge of millions of rows runs for minutes: say that it started, then how far it got (the result stays the
+    // one line on stdout).
+    if (!dryRun) {
+      process.stderr.write(
+        `audit purge: deleting events older than ${days} days, ${RETENTION_BATCH_SIZE} at a time, after recording which seqs of each chain go\n`,
+      );
+    }
+    const onBatch = progressEvery((rows) => process.stderr.write(`audit purge: ${rows} rows deleted so far\n`));
     // By the database's clock, which the purge functions judge the minimum age by (not this machine's).
-    const { deleted, cutoff } = await purgeOlderThanDays(pool, days, { dryRun });
+    const { deleted, cutoff } = await purgeOlderThanDays(pool, days, { dryRun, onBatch });
     const verb = dryRun ? "would delete" : "deleted";
     process.stdout.write(`${verb} ${deleted} audit events older than ${cutoff.toISOString()} (${days} days)\n`);
     return 0;
@@ -143,14 +150,16 @@ function verifyOptions(args: string[]): (pool: pg.Pool) => Promise<number> {
     throw new UsageError(`--page-size: expected a whole number from 1 to 100000; got "${values["page-size"]}"`);
   }
   const keyFiles = (values["public-key"] as string[] | undefined) ?? [];
-  const publicKeys = keyFiles.map((file) => {
+  const trustedKeys = keyFiles.map((file) => {
+    let text: Buffer;
     try {
-      return { file, text: readFileSync(file) };
+      text = readFileSync(file);
     } catch (error) {
       throw new UsageError(`--public-key: cannot read ${file}: ${(error as Error).message}`);
     }
+    return publicKeyOf(file, text);
   });
-  return (pool) => verifyCommand(pool, { pageSize, publicKeys, out: process.stdout, err: process.stderr });
+  return (pool) => verifyCommand(pool, { pageSize, trustedKeys, out: process.stdout, err: process.stderr });
 }
 
 // A reader that stops early (`| head`) closes the pipe: that ends the export, it is not a failure.

@@ -27,6 +27,13 @@ const PURGE_FLOOR = `SELECT min_age_days AS days, $1::timestamptz > now() - make
 // The cut-off `days` whole days before now by the database's clock, the one the purge functions judge it by.
 const CUTOFF = "SELECT now() - make_interval(hours => $1::int * 24) AS cutoff";
 
+export interface PurgeOptions {
+  batchSize?: number;
+  dryRun?: boolean;
+  /** Told the rows deleted so far after each batch (a long purge runs for minutes: the CLI shows it works). */
+  onBatch?: (deletedSoFar: number) => void;
+}
+
 export interface PurgeResult {
   /** Rows deleted (or, on a dry run, that would be). */
   deleted: number;
@@ -39,11 +46,7 @@ export interface PurgeResult {
  * recording which seqs of each hash chain go. Refused (by PostgreSQL) when `olderThan` is younger than the minimum
  * age the schema's owner set (`node aws/origin/db/migrate-cli.ts` sets it from AUDIT_RETENTION_DAYS).
  */
-export async function purgeAuditEvents(
-  pool: pg.Pool,
-  olderThan: Date,
-  options: { batchSize?: number; dryRun?: boolean } = {},
-): Promise<PurgeResult> {
+export async function purgeAuditEvents(pool: pg.Pool, olderThan: Date, options: PurgeOptions = {}): Promise<PurgeResult> {
   if (options.dryRun) {
     // What the purge functions would refuse, a dry run refuses too, in their words.
     const { rows: floors } = await pool.query<{ days: number; too_young: boolean }>(PURGE_FLOOR, [olderThan]);
@@ -64,6 +67,7 @@ export async function purgeAuditEvents(
     const count = Number(rows[0]?.deleted ?? 0);
     batches += 1;
     deleted += count;
+    options.onBatch?.(deleted);
     if (count < batchSize) return { deleted, batches };
   }
 }
@@ -75,7 +79,7 @@ export async function purgeAuditEvents(
 export async function purgeOlderThanDays(
   pool: pg.Pool,
   days: number,
-  options: { batchSize?: number; dryRun?: boolean } = {},
+  options: PurgeOptions = {},
 ): Promise<PurgeResult & { cutoff: Date }> {
   const { rows } = await pool.query<{ cutoff: Date }>(CUTOFF, [days]);
   const cutoff = rows[0]?.cutoff as Date;

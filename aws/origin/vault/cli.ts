@@ -9,12 +9,15 @@ import { operatorVault, revokeAudited } from "./revocation.ts";
  * opens a token; revoking deletes the stored tokens (offboarding: every server of a user), so the next use asks the
  * user to consent again. Every revocation is audited. `--help` (`-h`) prints the usage. Exit codes: 0 done, 1 failed
  * (database unreachable, DATABASE_URL unset or not a postgresql:// URL, a database without the origin's schema), 2 bad
- * arguments.
+ * arguments (no command prints the usage, with 2).
  */
 const USAGE = `usage:
   npm run upstream-connections -- list [--user EMAIL]
   npm run upstream-connections -- revoke --user EMAIL [--server NAME] --by EMAIL
 DATABASE_URL names the origin's PostgreSQL database.`;
+
+/** A mistake in the command line: exit code 2 with the message and the usage. */
+class UsageError extends Error {}
 
 /** The tables each command uses: a database without them is refused before the command starts. */
 const TABLES = {
@@ -24,6 +27,10 @@ const TABLES = {
 } as const;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0) {
+    console.error(USAGE);
+    return 2;
+  }
   let parsed: ReturnType<typeof parseOptions>;
   try {
     parsed = parseOptions(argv);
@@ -84,11 +91,26 @@ function parseOptions(argv: string[]): Command {
     },
   });
   if (values.help) return { command: "help" };
-  const [command] = positionals;
-  if (command === "list") return { command, user: values.user };
-  if (command !== "revoke") throw new Error(`unknown command "${command ?? ""}": expected list or revoke`);
-  if (!values.user) throw new Error("--user: whose connections to revoke (their e-mail address)");
-  if (!values.by) throw new Error("--by: who revokes (your e-mail address): it goes into the audit trail");
+  const [command, ...extra] = positionals;
+  if (command === undefined) throw new UsageError("no command: expected list or revoke");
+  if (command !== "list" && command !== "revoke") {
+    throw new UsageError(`unknown command "${command}": expected list or revoke`);
+  }
+  // Every value is an option's: a stray word is a mistake (a value missing its option, an unquoted name) that would
+  // otherwise be ignored, and a revoke that ignores part of its arguments may delete more than meant.
+  if (extra.length > 0) {
+    throw new UsageError(
+      `unexpected argument${extra.length > 1 ? "s" : ""} ${extra.map((word) => `"${word}"`).join(" ")} after ${command}`,
+    );
+  }
+  if (command === "list") {
+    if (values.server !== undefined || values.by !== undefined) {
+      throw new UsageError("--server and --by are revoke's: list takes only --user");
+    }
+    return { command, user: values.user };
+  }
+  if (!values.user) throw new UsageError("--user: whose connections to revoke (their e-mail address)");
+  if (!values.by) throw new UsageError("--by: who revokes (your e-mail address): it goes into the audit trail");
   return { command, user: values.user, server: values.server, by: values.by };
 }
 

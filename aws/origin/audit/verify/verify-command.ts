@@ -1,40 +1,35 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import type pg from "pg";
+import { progressEvery } from "../progress.ts";
+import { UsageError } from "../usage-error.ts";
 import { describeProblem } from "./problems.ts";
 import { verifyAudit } from "./verify-audit.ts";
 
 /** Exit code of `verify` when it found tampering (0: none; 1 and 2 are failures and bad arguments, as for every command). */
 export const TAMPERING_FOUND = 3;
 
-/** Rows between two progress lines. */
-const PROGRESS_EVERY = 100_000;
-
 export interface VerifyCommandOptions {
   pageSize: number;
-  /** Public keys (PEM or DER SubjectPublicKeyInfo) that checkpoints must be signed with, and their files' names. */
-  publicKeys: { file: string; text: Buffer }[];
+  /** The keys checkpoints must be signed with (read by {@link publicKeyOf}); none: the keys the database records. */
+  trustedKeys: KeyObject[];
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
 }
 
 /** `npm run audit -- verify`: each problem on stdout as one line, then a summary; progress on stderr. */
 export async function verifyCommand(pool: pg.Pool, options: VerifyCommandOptions): Promise<number> {
-  const trustedKeys = options.publicKeys.length > 0 ? options.publicKeys.map(publicKeyOf) : undefined;
+  const trustedKeys = options.trustedKeys.length > 0 ? options.trustedKeys : undefined;
   if (!trustedKeys) {
     options.err.write(
       "audit verify: no --public-key given: checkpoint signatures are checked with the keys the database records, which someone able to rewrite the database could replace\n",
     );
   }
-  let nextProgress = PROGRESS_EVERY;
+  const progress = progressEvery((rows) => options.err.write(`audit verify: ${rows} rows checked\n`));
   const summary = await verifyAudit(pool, {
     pageSize: options.pageSize,
     trustedKeys,
     report: (problem) => options.out.write(`${describeProblem(problem)}\n`),
-    progress: (rows) => {
-      if (rows < nextProgress) return;
-      options.err.write(`audit verify: ${rows} rows checked\n`);
-      nextProgress = rows + PROGRESS_EVERY;
-    },
+    progress,
   });
   const counts = `${summary.rows} rows in ${summary.chains} chains, ${summary.checkpoints} checkpoints`;
   if (summary.problems === 0) {
@@ -45,11 +40,15 @@ export async function verifyCommand(pool: pg.Pool, options: VerifyCommandOptions
   return TAMPERING_FOUND;
 }
 
-function publicKeyOf(key: { file: string; text: Buffer }): KeyObject {
+/**
+ * The public key (PEM, or DER SubjectPublicKeyInfo) in a `--public-key` file's contents. A file that holds none is a
+ * mistake in the arguments, like a file that cannot be read: a {@link UsageError} (exit 2), not a failed verify.
+ */
+export function publicKeyOf(file: string, text: Buffer): KeyObject {
   try {
-    const pem = key.text.toString("utf8").includes("-----BEGIN");
-    return pem ? createPublicKey(key.text) : createPublicKey({ key: key.text, format: "der", type: "spki" });
+    const pem = text.toString("utf8").includes("-----BEGIN");
+    return pem ? createPublicKey(text) : createPublicKey({ key: text, format: "der", type: "spki" });
   } catch (error) {
-    throw new Error(`--public-key ${key.file}: not a PEM or DER public key: ${(error as Error).message}`);
+    throw new UsageError(`--public-key ${file}: not a PEM or DER public key: ${(error as Error).message}`);
   }
 }
