@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { ORIGIN_ENV_NAMES } from "../../contract/config/env-names.ts";
 import { ConfigError, loadConfig } from "../../contract/config/load.ts";
 import { OriginConfig } from "../../contract/config/schema.ts";
+import { duplicateKeys } from "./duplicate-keys.ts";
 
 /** The configuration file: MCP_PROXY_CONFIG if set, else `proxy.config.json` in the working directory when present. */
 const DEFAULT_CONFIG_FILE = "proxy.config.json";
@@ -27,12 +28,21 @@ export function readOriginFile(
   const path = resolve(named ?? DEFAULT_CONFIG_FILE);
   if (!named && !existsSync(path)) return undefined;
   let document: unknown;
+  let text: string;
   try {
-    document = JSON.parse(readFileSync(path, "utf8"));
+    text = readFileSync(path, "utf8");
+    document = JSON.parse(text);
   } catch (error) {
     const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
     throw new ConfigError([`${path}: ${missing ? "file not found (MCP_PROXY_CONFIG)" : (error as Error).message}`]);
   }
+  const twice = duplicateKeys(text);
+  if (twice.length > 0)
+    throw new ConfigError(
+      twice.map(
+        ({ path: key, lines }) => `${path}: "${key}" is there ${lines.length} times (lines ${lines.join(", ")}); keep one`,
+      ),
+    );
   if (typeof document !== "object" || document === null || Array.isArray(document))
     throw new ConfigError([`${path}: expected an object with an "origin" section`]);
   const unknown = Object.keys(document).filter((key) => !FILE_SECTIONS.includes(key));

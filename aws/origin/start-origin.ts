@@ -83,6 +83,10 @@ export async function startOrigin(
   const groups = config.google && googleGroupLookUp(config.google, options.awsCredentials);
   const problems = [...policyProblems(config.policy, Object.keys(config.servers)), ...guardrailProblems(config.servers)];
   if (problems.length > 0) throw new ConfigError(problems);
+  if (Object.keys(config.servers).length === 0)
+    log(
+      "no servers configured: every MCP request will be told its server does not exist (add them to `servers`: docs/configuration.md)",
+    );
   if (!config.policy) log("no policy configured: every signed-in user may use every server and tool (docs/policy.md)");
   const signer = await checkpointSignerFromConfig(config.audit.checkpoints, log);
   const db = createPool(config.databaseUrl, { max: config.databasePoolMax });

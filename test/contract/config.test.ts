@@ -256,6 +256,29 @@ describe("origin configuration file", () => {
     expect(problemsOf(() => loadOriginConfig({ ...env, MCP_PROXY_CONFIG: empty }))[0]).toContain('expected an "origin" section');
   });
 
+  it("refuses a key written twice in one object, naming it and its lines (JSON.parse keeps the last silently)", async () => {
+    const path = join(dir, "twice.json");
+    const server = (command: string) => `{ "transport": "stdio", "command": "${command}" }`;
+    await writeFile(
+      path,
+      [
+        "{",
+        `  "origin": { "servers": { "docs": ${server("a")},`,
+        `    "docs": ${server("b")}, "wiki": ${server("c")} } },`,
+        '  "origin": { "port": 9000 }',
+        "}",
+      ].join("\n"),
+    );
+    expect(problemsOf(() => loadOriginConfig({ ...env, MCP_PROXY_CONFIG: path }))).toEqual([
+      `${path}: "origin.servers.docs" is there 2 times (lines 2, 3); keep one`,
+      `${path}: "origin" is there 2 times (lines 2, 4); keep one`,
+    ]);
+    // The same key in different objects is no duplicate.
+    const apart = join(dir, "apart.json");
+    await writeFile(apart, JSON.stringify({ origin: { servers: { a: { transport: "stdio", command: "a", env: { a: "1" } } } } }));
+    expect(Object.keys(loadOriginConfig({ ...env, MCP_PROXY_CONFIG: apart }).servers)).toEqual(["a"]);
+  });
+
   it("says so when the named file does not exist or is not JSON", async () => {
     expect(problemsOf(() => loadOriginConfig({ ...env, MCP_PROXY_CONFIG: join(dir, "missing.json") }))[0]).toContain(
       "file not found",

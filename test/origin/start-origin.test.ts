@@ -31,6 +31,20 @@ describe("the origin's HTTP server", () => {
   });
 });
 
+describe("what the origin says at start", () => {
+  it("says when it serves no server at all (a file whose servers were lost, a variable not set)", async () => {
+    const lines: string[] = [];
+    const running = await startOrigin(await testOriginConfig(database), (line) => lines.push(line));
+    await running.close();
+    expect(lines.join("\n")).toContain("no servers configured: every MCP request will be told its server does not exist");
+    const served: string[] = [];
+    const servers = { docs: { transport: "stdio", command: "docs-mcp" } };
+    const withServers = await startOrigin(await testOriginConfig(database, { servers }), (line) => served.push(line));
+    await withServers.close();
+    expect(served.join("\n")).not.toContain("no servers configured");
+  });
+});
+
 describe("the origin's schema check at start", () => {
   it("with databaseMigrate verify, refuses an unmigrated database naming the command, and creates nothing", async () => {
     const fresh = await withTestDatabase();

@@ -1,0 +1,28 @@
+import { visit } from "jsonc-parser";
+
+/**
+ * Keys that appear twice in one object of a JSON document, each by its path and the lines it is on. JSON.parse keeps
+ * the last silently: a second `"origin"` section or a second server of the same name would replace the first without
+ * a word.
+ */
+export function duplicateKeys(text: string): { path: string; lines: number[] }[] {
+  // One entry per object being read: its path, and the lines each of its keys was seen on.
+  const open: { path: string; keys: Map<string, number[]> }[] = [];
+  const found: { path: string; lines: number[] }[] = [];
+  visit(text, {
+    onObjectBegin: (_offset, _length, _line, _character, pathSupplier) => {
+      open.push({ path: pathSupplier().join("."), keys: new Map() });
+    },
+    onObjectProperty: (property, _offset, _length, line) => {
+      const keys = open.at(-1)?.keys;
+      keys?.set(property, [...(keys.get(property) ?? []), line + 1]);
+    },
+    onObjectEnd: () => {
+      const object = open.pop();
+      for (const [key, lines] of object?.keys ?? []) {
+        if (lines.length > 1) found.push({ path: object?.path ? `${object.path}.${key}` : key, lines });
+      }
+    },
+  });
+  return found;
+}
