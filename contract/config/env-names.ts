@@ -67,6 +67,7 @@ export const ORIGIN_ENV_NAMES = {
   STDIO_CHILD_UID_COUNT: ["stdio.childUids.count", "number"],
   REQUEST_STATE_KEY: ["requestStateKey", "string"],
   RELAY_REQUEST_TIMEOUT_SECONDS: ["relay.requestTimeoutSeconds", "number"],
+  RELAY_CONNECT_TIMEOUT_SECONDS: ["relay.connectTimeoutSeconds", "number"],
   RELAY_INPUT_WAIT_SECONDS: ["relay.inputWaitSeconds", "number"],
   RELAY_KEEPALIVE_SECONDS: ["relay.keepAliveSeconds", "number"],
   RELAY_BREAKER_FAILURES: ["relay.breakerFailures", "number"],

@@ -528,6 +528,11 @@ const OriginFields = z.strictObject({
     .strictObject({
       /** An upstream request with no answer and no progress for this long fails with a clean error. */
       requestTimeoutSeconds: z.number().int().min(1).max(3600).default(300),
+      /**
+       * An upstream connection whose MCP handshake is not done within this long fails to start, with an error that
+       * says so: a stdio command that runs but does not speak MCP on its stdout, an HTTP server that does not answer.
+       */
+      connectTimeoutSeconds: z.number().int().min(1).max(600).default(30),
       /** A call that asked the client for input (sampling, elicitation, roots) waits this long for the client's retry. */
       inputWaitSeconds: z.number().int().min(10).max(MAX_INPUT_WAIT_SECONDS).default(600),
       /** SSE comment every this many seconds on long responses, so idle-cutting proxies keep them open (0 disables). */

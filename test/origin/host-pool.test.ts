@@ -138,6 +138,31 @@ describe("stdio hosting: one child per user and server", () => {
     expect(hosts.size()).toBe(0);
   });
 
+  it("gives up on a child that runs but never answers the handshake, saying what to look at", async () => {
+    const silent = { transport: "stdio" as const, command: "sleep", args: ["30"], env: {} };
+    const hosts = pool({ servers: { silent }, host: { ...testHostOptions, connectTimeoutMs: 500 } });
+    const started = Date.now();
+    await expect(hosts.acquire("silent", caller("alice"))).rejects.toThrow(
+      'server "silent" could not be started: no MCP handshake within 0.5 s (relay.connectTimeoutSeconds): the command runs but does not answer on its stdout',
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it("logs how a child that quit by itself ended", async () => {
+    const lines: string[] = [];
+    const quits = { transport: "stdio" as const, command: "sh", args: ["-c", "exit 3"], env: {} };
+    const hosts = createHostPool({
+      servers: { quits },
+      idleTimeoutMs: 60_000,
+      maxProcesses: 10,
+      host: testHostOptions,
+      log: (line) => lines.push(line),
+    });
+    pools.push(hosts);
+    await expect(hosts.acquire("quits", caller("alice"))).rejects.toThrow(/could not be started/);
+    expect(lines.join("\n")).toContain("its process exited by itself, with code 3");
+  });
+
   it("stops every child on close", async () => {
     const hosts = pool();
     const leases = await Promise.all(["a", "b", "c"].map((user) => hosts.acquire("everything", caller(user))));

@@ -53,6 +53,7 @@ export const OriginTuning = tunables({
   relay: tunables(
     {
       requestTimeoutSeconds: tunable(relay.requestTimeoutSeconds),
+      connectTimeoutSeconds: tunable(relay.connectTimeoutSeconds),
       inputWaitSeconds: tunable(relay.inputWaitSeconds),
       keepAliveSeconds: tunable(relay.keepAliveSeconds),
       breakerFailures: tunable(relay.breakerFailures),

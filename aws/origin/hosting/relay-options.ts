@@ -24,6 +24,7 @@ export async function relayOptions(config: OriginConfig, log: (line: string) => 
     secrets: secretsProviderFor(process.env, log),
     stateCodec: createForwardStateCodec(key, config.relay.inputWaitSeconds),
     requestTimeoutMs: config.relay.requestTimeoutSeconds * 1000,
+    connectTimeoutMs: config.relay.connectTimeoutSeconds * 1000,
     inputWaitMs: config.relay.inputWaitSeconds * 1000,
     keepAliveMs: config.relay.keepAliveSeconds * 1000,
   };

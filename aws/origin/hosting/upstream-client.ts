@@ -44,6 +44,7 @@ export interface UpstreamCallbacks {
 export async function connectUpstream(
   transport: Transport,
   clientEra: "modern" | "legacy",
+  deadline: { signal: AbortSignal; timeout: number },
   callbacks: UpstreamCallbacks,
 ): Promise<Client> {
   const client = new Client(CLIENT_INFO, {
@@ -63,7 +64,8 @@ export async function connectUpstream(
       callbacks.event(method, notification.params as Record<string, unknown> | undefined),
     );
   }
-  await client.connect(transport);
+  // The timeout bounds the era probe (on a throwaway sibling process for stdio), the signal the whole handshake.
+  await client.connect(transport, deadline);
   // A 2025-era upstream filters its log messages by one session-wide level; let everything through and
   // filter per request at the origin, where each request's own level is known.
   if (client.getProtocolEra() === "legacy" && client.getServerCapabilities()?.logging) {

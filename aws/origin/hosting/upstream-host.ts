@@ -17,6 +17,7 @@ import { googleCredentialsHost, type InjectedCredentials } from "../upstream-cre
 import type { GoogleUserTokens } from "../upstream-credentials/google-user-tokens.ts";
 import type { ChildUsers } from "./child-users.ts";
 import type { UpstreamHealth } from "./circuit-breaker.ts";
+import { connectDeadline, DEFAULT_CONNECT_TIMEOUT_MS } from "./connect-deadline.ts";
 import { ExchangeRegistry } from "./exchange-registry.ts";
 import { forwardingServer, type InflightRequest, type UpstreamLink } from "./forwarding-server.ts";
 import { forgetChanged, type UpstreamLists, upstreamLists } from "./listed-definitions.ts";
@@ -66,6 +67,8 @@ export interface HostOptions {
   secrets: SecretsProvider;
   /** Longest wait for an upstream answer without progress. */
   requestTimeoutMs: number;
+  /** Longest wait for a new upstream connection's MCP handshake (30 s when unset). */
+  connectTimeoutMs?: number;
   /** How long a call that asked the client for input waits for the client's retry. */
   inputWaitMs: number;
   /** SSE keep-alive comments on long responses (0 disables). */
@@ -140,7 +143,8 @@ async function connectHost(
   const progress = new ProgressRoutes();
   let events: UpstreamEvents | undefined;
   let lists: UpstreamLists | undefined;
-  const connecting = connectUpstream(transport, firstCaller.era, {
+  const deadline = connectDeadline(spec, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+  const connecting = connectUpstream(transport, firstCaller.era, deadline, {
     ask: (method, params) => {
       if (options.shared) return Promise.reject(new Error(`a shared upstream (sharing: "shared") cannot send ${method}`));
       const exchange = exchanges.current();
@@ -160,7 +164,7 @@ async function connectHost(
   // A child that never connected gives its Unix user back at once; one that did, when its connection closes.
   const client: Client = await connecting.catch(async (error: unknown) => {
     await giveUser();
-    throw error;
+    throw deadline.signal.aborted ? deadline.failure() : error;
   });
   events = new UpstreamEvents(client, options.log);
   lists = upstreamLists(client);

@@ -106,6 +106,8 @@ function watchChild(transport: StdioClientTransport, observer: ChildObserver | u
     observer?.spawned();
     child.once("exit", (code, signal) => {
       observer?.exited({ code, signal, requested });
+      // The SDK says only that the connection closed: why is here.
+      if (!requested) log(`its process exited by itself, ${signal ? `on signal ${signal}` : `with code ${code}`}`);
       const release = setTimeout(() => {
         log("its process exited but something it started still holds its output; closing the pipes");
         for (const pipe of [child.stdin, child.stdout, child.stderr]) pipe?.destroy();
