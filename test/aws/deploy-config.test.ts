@@ -75,6 +75,21 @@ describe("deployment configuration", () => {
     expect(() => parseDeployConfig(config, "deploy.json")).not.toThrow();
   });
 
+  it("takes a secret's name as servers give it, the one a local run reads from its environment (GITHUB_TOKEN)", () => {
+    const config = example();
+    config.origin.upstreamSecrets = ["GITHUB_TOKEN", "tickets-api_key"];
+    config.origin.servers = {
+      github: { transport: "stdio", command: "github-mcp", env: { GITHUB_TOKEN: { secret: "GITHUB_TOKEN" } } },
+    };
+    expect(() => parseDeployConfig(config, "deploy.json")).not.toThrow();
+    for (const bad of ["GITHUB TOKEN", "token/../other", "", "x".repeat(65)]) {
+      config.origin.upstreamSecrets = [bad];
+      expect(() => parseDeployConfig(config, "deploy.json"), JSON.stringify(bad)).toThrow(
+        /origin\.upstreamSecrets\.0: expected 1-64 letters/,
+      );
+    }
+  });
+
   it("gives the tasks the policy and the Google Workspace settings", () => {
     const policy = { rules: [{ effect: "allow", who: { domains: ["example.com"] }, servers: ["*"] }] };
     const { serviceTemplate } = synthesizeExample((config) => {

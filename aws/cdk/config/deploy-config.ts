@@ -83,6 +83,14 @@ const Google = OriginConfig.shape.google
   })
   .optional();
 
+/**
+ * A credential's name as servers give it (`{ "secret": "GITHUB_TOKEN" }`): the same name a local run reads from its
+ * environment, so one `servers` block serves both. Secrets Manager takes it as the last part of the secret's name.
+ */
+const UpstreamSecretName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1-64 letters, digits, "_" or "-", such as GITHUB_TOKEN or tickets-api-key');
+
 const Origin = z.strictObject({
   /** The origin's host name: the edge's ORIGIN_URL is https://<hostname>. Its DNS record points at the load balancer. */
   hostname: z
@@ -138,7 +146,7 @@ const Origin = z.strictObject({
    */
   auditRetentionDays: z.number().int().min(1).max(36_500).optional(),
   /** Names of upstream credentials to create in Secrets Manager (`<name>/upstream/<secret>`); the task role may read exactly these. */
-  upstreamSecrets: z.array(ServerName).default([]),
+  upstreamSecrets: z.array(UpstreamSecretName).default([]),
   /** Fargate size of one task: vCPU units (1024 = 1 vCPU) and memory in MiB; stdio children share them. */
   cpu: z.union([z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]).default(1024),
   memoryMiB: z.number().int().min(1024).max(30_720).default(2048),
