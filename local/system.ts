@@ -112,6 +112,8 @@ async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> 
   const edgeSigningKey = options.edgeKey === "shared" ? generateSharedEdgeKey() : await generateEdgeSigningKey();
   // The file may add servers and limits; how the local parts reach each other is not its to change.
   const wiring = {
+    // Loopback only, whatever the file says (the example sets 0.0.0.0, as a container needs).
+    host: "127.0.0.1",
     port: ports.origin,
     publicUrl: originUrl,
     edgeIssuer: edgeUrl,
@@ -141,6 +143,12 @@ async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> 
     }),
   );
   const [originConfig] = originConfigs as [OriginConfig];
+  const overridden = Object.keys(wiring).filter((key) => key in (options.originFile?.content ?? {}));
+  if (overridden.length > 0)
+    options.log(
+      "origin",
+      `npm start sets ${overridden.join(", ")} itself: the configuration file's ${overridden.length > 1 ? "values are" : "value is"} not used`,
+    );
   const edgeEnv = {
     PUBLIC_URL: edgeUrl,
     ORIGIN_URL: originUrl,

@@ -67,6 +67,23 @@ describe("the local system starts whole or not at all", () => {
     expect(await canListen(chosen.origin)).toBe(true);
   });
 
+  it("says which settings of the file it sets itself (loopback only, its own ports and database)", async () => {
+    const chosen = await ports();
+    await occupy(chosen.idp); // it stops right after planning
+    const lines: string[] = [];
+    const start = startLocalSystem({
+      ports: chosen,
+      dataDir: await dataDir(),
+      originFile: {
+        path: "proxy.config.json (origin section)",
+        content: { host: "0.0.0.0", port: 9999, stdio: { maxProcesses: 5 } },
+      },
+      log: (part, line) => lines.push(`[${part}] ${line}`),
+    });
+    await expect(start).rejects.toThrow(/identity provider failed to start/);
+    expect(lines).toContain("[origin] npm start sets host, port itself: the configuration file's values are not used");
+  });
+
   it("stops a configuration with a wrong key before anything starts, naming it", async () => {
     const chosen = await ports();
     const start = startLocalSystem({
