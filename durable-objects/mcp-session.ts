@@ -421,6 +421,14 @@ export class McpSession extends DurableObject<EdgeEnv> {
   private async end(): Promise<void> {
     this.#listening?.abort();
     this.#listening = undefined;
+    // The origin stops work nobody waits for any more (the client's requests on their way are answered 404).
+    for (const controller of this.#direct.values()) controller.abort("the session ended");
+    for (const { exchange, expiry } of this.#prefetched.values()) {
+      clearTimeout(expiry);
+      exchange.abort("the session ended");
+    }
+    this.#direct.clear();
+    this.#prefetched.clear();
     for (const socket of this.ctx.getWebSockets()) socket.close(WATCH_CLOSE.ended.code, WATCH_CLOSE.ended.reason);
     const live = this.#live;
     this.#live = undefined;

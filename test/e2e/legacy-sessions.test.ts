@@ -239,6 +239,28 @@ describe("2025-era client sessions at the edge", () => {
     await client.close();
   });
 
+  it("on DELETE, stops a call still waiting for the origin's first word: its client is answered at once", async () => {
+    const { client, transport } = await connect();
+    const headers = { "mcp-session-id": transport.sessionId as string, "mcp-protocol-version": "2025-11-25" };
+    // No progress token: the call waits on the short way, where nothing streams, for up to 10 s.
+    const slow = {
+      jsonrpc: "2.0",
+      id: 5,
+      method: "tools/call",
+      params: { name: "trigger-long-running-operation", arguments: { duration: 20, steps: 2 } },
+    };
+    const answered = postMcp(slow, headers).then(async (response) => ({ at: Date.now(), text: await response.text() }));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const deleted = Date.now();
+    await transport.terminateSession();
+    const { at, text } = await answered;
+    expect(text).toContain('"id":5');
+    expect(text).toContain('"error"');
+    // Not after the short way's 10 s, nor the call's 20.
+    expect(at - deleted).toBeLessThan(5000);
+    await client.close();
+  }, 30_000);
+
   it("refuses a request without a session id that is not initialize (400)", async () => {
     const response = await postMcp({ jsonrpc: "2.0", id: 1, method: "tools/list" });
     expect(response.status).toBe(400);
