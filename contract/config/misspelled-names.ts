@@ -22,6 +22,8 @@ export function misspelledNames(env: Record<string, unknown>, names: EnvNames): 
     .filter((name) => typeof env[name] === "string" && SEVERAL_WORDS.test(name) && !(name in names))
     .flatMap((name) => {
       const meant = known.find((candidate) => leven(name, candidate) <= MAX_EDITS);
-      return meant ? [`${name} (environment): not a setting; did you mean ${meant}? Rename it, or its value is ignored`] : [];
+      return meant
+        ? [`${name} (environment): not a setting; did you mean ${meant}? (a name unknown to every setting would be ignored)`]
+        : [];
     });
 }

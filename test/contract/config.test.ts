@@ -169,8 +169,8 @@ describe("configuration", () => {
     const env = { ...validEdgeEnv, IDP_ALLOWED_DOMAIN: "example.com", ORIGN_URL: "https://o.example.com" };
     const problems = problemsOf(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env }));
     expect(problems).toEqual([
-      "IDP_ALLOWED_DOMAIN (environment): not a setting; did you mean IDP_ALLOWED_DOMAINS? Rename it, or its value is ignored",
-      "ORIGN_URL (environment): not a setting; did you mean ORIGIN_URL? Rename it, or its value is ignored",
+      "IDP_ALLOWED_DOMAIN (environment): not a setting; did you mean IDP_ALLOWED_DOMAINS? (a name unknown to every setting would be ignored)",
+      "ORIGN_URL (environment): not a setting; did you mean ORIGIN_URL? (a name unknown to every setting would be ignored)",
     ]);
   });
 
