@@ -10,6 +10,7 @@ import { createCheckpointer } from "./audit/checkpoint/checkpointer.ts";
 import { checkpointSignerFromConfig } from "./audit/checkpoint/from-config.ts";
 import { auditRetention } from "./audit/retention.ts";
 import { createAuditStore } from "./audit/store.ts";
+import { checkDatabaseUrl, describeDatabaseError } from "./db/cli-database.ts";
 import { ensureSchema } from "./db/ensure-schema.ts";
 import { createPool } from "./db/pool.ts";
 import { GuardrailChain, guardrailProblems } from "./guardrails/chain.ts";
@@ -80,6 +81,7 @@ export async function startOrigin(
   options: { awsCredentials?: AwsCredentialSource } = {},
 ): Promise<RunningOrigin> {
   if (!config.databaseUrl) throw new Error("no database: set DATABASE_URL (npm start runs an embedded PostgreSQL for you)");
+  const database = checkDatabaseUrl(config.databaseUrl);
   const groups = config.google && googleGroupLookUp(config.google, options.awsCredentials);
   const problems = [...policyProblems(config.policy, Object.keys(config.servers)), ...guardrailProblems(config.servers)];
   if (problems.length > 0) throw new ConfigError(problems);
@@ -182,7 +184,9 @@ export async function startOrigin(
     await db.end();
   };
   try {
-    await ensureSchema(db, config.databaseMigrate, log);
+    await ensureSchema(db, config.databaseMigrate, log).catch((error: unknown) => {
+      throw describeDatabaseError(error, database);
+    });
     await pins.start(PIN_POLL_MS);
     const port = await listen(server, config.port, config.host, "PORT (or origin.port in the configuration file)");
     const metricsUrl =

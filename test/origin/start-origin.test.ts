@@ -45,6 +45,22 @@ describe("what the origin says at start", () => {
   });
 });
 
+describe("the origin's database at start", () => {
+  it("names where it could not connect, and the setting to fix, never the password", async () => {
+    const config = await testOriginConfig(database, { databaseUrl: "postgres://origin:s3cret-pw@127.0.0.1:1/mcp" });
+    const refused = startOrigin(config, () => {});
+    await expect(refused).rejects.toThrow(
+      "cannot connect to the database at 127.0.0.1:1 (named by DATABASE_URL): connection refused: check the host and port in DATABASE_URL",
+    );
+    await expect(refused).rejects.not.toThrow(/s3cret-pw/);
+  });
+
+  it("refuses a DATABASE_URL whose password holds a # unencoded, saying how to write it", async () => {
+    const config = await testOriginConfig(database, { databaseUrl: "postgres://origin:pa#ss@db.internal:5432/mcp" });
+    await expect(startOrigin(config, () => {})).rejects.toThrow(/percent-encode special characters such as # in the password/);
+  });
+});
+
 describe("the origin's schema check at start", () => {
   it("with databaseMigrate verify, refuses an unmigrated database naming the command, and creates nothing", async () => {
     const fresh = await withTestDatabase();

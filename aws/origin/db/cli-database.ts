@@ -6,7 +6,7 @@ import { createPool } from "./pool.ts";
 
 /*
  * The database side of the operators' command line tools (`npm run audit`, `npm run upstream-connections`, the
- * migrate command): DATABASE_URL is checked before any connection, a connection that fails names where it went, and a
+ * migrate command), and of the origin's own start: DATABASE_URL is checked before any connection, a connection that fails names where it went, and a
  * database without the origin's schema is refused before a command's first query fails on a missing table. What goes
  * wrong is said without ever repeating DATABASE_URL: it holds a password.
  */
