@@ -64,6 +64,11 @@ export function loadConfig<S extends z.ZodType>(schema: S, envNames: EnvNames, s
           return `${keyPath} (from ${sourceOf(origin, keyPath, envNames)}): unknown key${expected}`;
         });
       }
+      if (issue.code === "invalid_key") {
+        // A record's key that breaks its rule (a server's name): the rule, not "Invalid key in record".
+        const rule = issue.issues.map((inner) => inner.message).join("; ");
+        return [`${path} (from ${sourceOf(origin, path, envNames)}): not a valid name here: ${rule}`];
+      }
       const value = getPath(merged, issue.path.map(String));
       const got =
         value === undefined ? "it is missing" : `got ${SECRET_KEYS.test(path) ? "a value (not shown)" : describe(value)}`;

@@ -232,7 +232,9 @@ describe("origin configuration file", () => {
       JSON.stringify({ origin: { servers: { "Bad Name": { transport: "stdio", command: "x" }, ok: { transport: "ftp" } } } }),
     );
     const problems = problemsOf(() => loadOriginConfig({ ...env, MCP_PROXY_CONFIG: path }));
-    expect(problems.join("\n")).toContain(`servers.Bad Name (from ${path} (origin section))`);
+    expect(problems.join("\n")).toContain(
+      `servers.Bad Name (from ${path} (origin section)): not a valid name here: expected 1-31 lowercase letters, digits or dashes`,
+    );
     expect(problems.join("\n")).toContain("servers.ok.transport (from");
     expect(problems.join("\n")).toContain('expected "transport": "stdio"');
   });
