@@ -71,6 +71,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
   /** A 2024-11-05 HTTP+SSE session: its stream, and its server once the client initialized. */
   #sse?: { transport: SseServerTransport; caller: SessionIdentity; server?: Server };
   #alarmSetAt = 0;
+  /** The subscriptions the latest GET stream was opened with, as JSON. */
+  #openedWith?: string;
   /** Requests on the short way, by id, waiting for the origin (a cancellation aborts them). */
   #direct = new Map<string | number, AbortController>();
   /** Exchanges begun on the short way that the session server takes over, by request id. */
@@ -122,6 +124,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
       return jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, "Session not found: initialize a new session");
     }
     this.keepAlive();
+    this.#openedWith = JSON.stringify(record.subscriptions);
     const replay: OpenedStream["replay"] = [];
     if (lastEventId) {
       await this.events().replayEventsAfter(lastEventId, {
@@ -152,6 +155,10 @@ export class McpSession extends DurableObject<EdgeEnv> {
     for (const older of this.ctx.getWebSockets()) older.close(WATCH_CLOSE.replaced.code, WATCH_CLOSE.replaced.reason);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server);
+    // Subscriptions changed between the stream's opening and this watch reached only the stream it replaced.
+    const subscriptions = (this.#live?.record ?? this.ctx.storage.kv.get<SessionRecord>("record"))?.subscriptions ?? [];
+    if (this.#openedWith !== undefined && JSON.stringify(subscriptions) !== this.#openedWith)
+      server.send(JSON.stringify({ subscriptions } satisfies WatchMessage));
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -378,8 +385,15 @@ export class McpSession extends DurableObject<EdgeEnv> {
     });
   }
 
+  /** Tells every watching stream; one closing (replaced by a newer GET) cannot keep the others from hearing. */
   private tellWatchers(message: WatchMessage): void {
-    for (const socket of this.ctx.getWebSockets()) socket.send(JSON.stringify(message));
+    for (const socket of this.ctx.getWebSockets()) {
+      try {
+        socket.send(JSON.stringify(message));
+      } catch {
+        // Closing: the runtime still lists it until the close is answered.
+      }
+    }
   }
 
   private events(): StorageEventStore {

@@ -235,6 +235,20 @@ describe("a session's GET stream, held by the Worker", () => {
     });
   });
 
+  it("tells a stream the subscriptions that changed between its opening and its watch", async () => {
+    const { stub, sessionId } = await storedSession();
+    await stub.openStream(ALICE, sessionId);
+    const subscribed = await serve(stub, post(sessionId, { id: 1, method: "resources/subscribe", params: { uri: "test://b" } }));
+    expect(await answerOf(subscribed)).toMatchObject({ id: 1, result: {} });
+    const watching = await watcher(stub);
+    await expect.poll(() => watching.messages).toEqual([{ subscriptions: ["test://b"] }]);
+    // Opened and watched with nothing in between: nothing to tell.
+    await stub.openStream(ALICE, sessionId);
+    const quiet = await watcher(stub);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(quiet.messages).toEqual([]);
+  });
+
   it("tells the invocation holding the stream when the subscriptions change, and closes it for a newer stream and at DELETE", async () => {
     const { stub, sessionId } = await storedSession();
     const older = await watcher(stub);
