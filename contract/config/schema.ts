@@ -30,7 +30,7 @@ export const ServiceUrl = z
   .refine((value) => {
     const url = new URL(value);
     return url.protocol === "https:" || (url.protocol === "http:" && isLoopback(url.hostname));
-  }, "expected https (plain http is accepted only on localhost or 127.0.0.1)")
+  }, "expected https (plain http is accepted only on a loopback host: localhost, 127.x.x.x or [::1])")
   .refine((value) => !value.endsWith("/"), "expected no trailing slash")
   .refine((value) => !/[?#]/.test(value), "expected no query or fragment");
 

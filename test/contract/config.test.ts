@@ -59,7 +59,7 @@ describe("configuration", () => {
       loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, PUBLIC_URL: "http://mcp.example.com" } }),
     );
     expect(problems).toEqual([
-      'publicUrl (from environment PUBLIC_URL): expected https (plain http is accepted only on localhost or 127.0.0.1); got "http://mcp.example.com"',
+      'publicUrl (from environment PUBLIC_URL): expected https (plain http is accepted only on a loopback host: localhost, 127.x.x.x or [::1]); got "http://mcp.example.com"',
     ]);
   });
 
