@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { type AuditStore, createAuditStore } from "../audit/store.ts";
-import { createPool } from "../db/pool.ts";
+import { DatabaseSetupError, withCliDatabase } from "../db/cli-database.ts";
 import type { DefinitionKind } from "./fingerprint.ts";
 import { decidePin, type PinDecision, waitingChanges } from "./pin-decision.ts";
 import { createPinStore, type PinnedDefinition } from "./pin-store.ts";
@@ -9,7 +9,8 @@ import { sideBySide } from "./side-by-side.ts";
 /**
  * `npm run pins -- pending | diff | approve | reject`: an administrator's review of pinned definitions (docs/pinning.md)
  * against DATABASE_URL. Every decision is audited. Running origins pick decisions up within seconds and tell their
- * clients to list again. `--help` (`-h`) prints the usage. Exit codes: 0 done, 1 failed, 2 bad arguments or nothing to
+ * clients to list again. `--help` (`-h`) prints the usage. Exit codes: 0 done, 1 failed (database unreachable,
+ * DATABASE_URL unset or not a postgresql:// URL, a database without the origin's schema), 2 bad arguments or nothing to
  * decide.
  */
 const USAGE = `usage:
@@ -24,6 +25,13 @@ const KINDS: readonly DefinitionKind[] = ["tool", "prompt", "resource_template",
 
 class UsageError extends Error {}
 
+/** The tables each command uses: a database without them is refused before the command starts. */
+const TABLES = {
+  review: ["pinned_definitions"],
+  // A decision and its audit event are written in one transaction, the event into the hash chain.
+  decide: ["pinned_definitions", "audit_events", "audit_chains"],
+} as const;
+
 async function main(argv: string[]): Promise<number> {
   try {
     const { positionals, values } = readArguments(argv);
@@ -32,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const [command, server, kind, name] = positionals;
-    if (command === "pending") return await withStore((rows) => printPending(rows));
+    if (command === "pending") return await withStore(TABLES.review, (rows) => printPending(rows));
     if (command !== "diff" && command !== "approve" && command !== "reject")
       throw new UsageError(`unknown command "${command ?? ""}"`);
     if (!server || !KINDS.includes(kind as DefinitionKind) || name === undefined) {
@@ -41,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
     if (command !== "diff" && !values.by)
       throw new UsageError("--by: say who decides (your e-mail address): it goes into the audit trail");
     const key = { server, kind: kind as DefinitionKind, name };
-    return await withStore((rows, store, audit) => {
+    return await withStore(command === "diff" ? TABLES.review : TABLES.decide, (rows, store, audit) => {
       const waiting = rows.filter(
         (row) => matches(row, key) && row.status === "pending" && row.fingerprint.startsWith(values.fingerprint ?? ""),
       );
@@ -66,6 +74,10 @@ async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError) {
       console.error(`pins: ${error.message}\n\n${USAGE}`);
       return 2;
+    }
+    if (error instanceof DatabaseSetupError) {
+      console.error(`pins: ${error.message}`);
+      return 1;
     }
     console.error(`pins: failed: ${(error as Error).message}`);
     return 1;
@@ -117,21 +129,15 @@ function printPending(rows: PinnedDefinition[]): Promise<number> {
   return Promise.resolve(0);
 }
 
-async function withStore(
+/** The command on DATABASE_URL once the database has its `tables` (see withCliDatabase), given the pins' rows. */
+function withStore(
+  tables: readonly string[],
   run: (rows: PinnedDefinition[], store: ReturnType<typeof createPinStore>, audit: AuditStore) => Promise<number>,
 ): Promise<number> {
-  const url = process.env.DATABASE_URL;
-  if (!url) {
-    console.error("pins: DATABASE_URL is not set: set it to the origin's database, e.g. postgres://user:password@host:5432/name");
-    return 1;
-  }
-  const pool = createPool(url, { max: 1 });
-  try {
+  return withCliDatabase(tables, async (pool) => {
     const store = createPinStore(pool);
     return await run(await store.changedSince(), store, createAuditStore(pool));
-  } finally {
-    await pool.end();
-  }
+  });
 }
 
 process.exitCode = await main(process.argv.slice(2));

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { createPool } from "../db/pool.ts";
+import { DatabaseSetupError, withCliDatabase } from "../db/cli-database.ts";
 import { googleGroupLookUp } from "../identity/google/google-groups.ts";
 import { deployedPolicy } from "./dry-run/deployed-config.ts";
 import { type DryRunOptions, dryRun } from "./dry-run/dry-run.ts";
@@ -10,7 +10,9 @@ import { readGroupsFile } from "./dry-run/user-groups.ts";
 /**
  * `npm run policy -- dry-run --candidate FILE …`: the candidate policy against the last days of audited tool calls,
  * beside the current one (docs/policy.md, "Dry run"). The report goes to stdout, progress to stderr. Exit codes:
- * 0 no decision would change, 4 some would (a CI gate on a policy change), 1 failed, 2 bad arguments or files.
+ * 0 no decision would change, 4 some would (a CI gate on a policy change), 1 failed (database unreachable,
+ * DATABASE_URL unset or not a postgresql:// URL, a database without the origin's schema), 2 bad arguments or files.
+ * Arguments and files are checked before the database is.
  */
 const USAGE = `usage:
   npm run policy -- dry-run --candidate FILE [--current FILE] [--groups FILE] [--days N] [--format text|json]
@@ -23,6 +25,9 @@ const EXIT = { unchanged: 0, failed: 1, usage: 2, changed: 4 } as const;
 const MAX_DAYS = 3650;
 
 class UsageError extends Error {}
+
+/** The tables the dry run reads: the recorded tool calls, and the approved definitions' annotations. */
+const TABLES = ["audit_events", "pinned_definitions"] as const;
 
 async function main(argv: string[]): Promise<number> {
   try {
@@ -41,6 +46,10 @@ async function main(argv: string[]): Promise<number> {
     if (error instanceof PolicyFileError) {
       for (const problem of error.problems) console.error(`policy: ${problem}`);
       return EXIT.usage;
+    }
+    if (error instanceof DatabaseSetupError) {
+      console.error(`policy: ${error.message}`);
+      return EXIT.failed;
     }
     console.error(`policy: failed: ${(error as Error).message}`);
     return EXIT.failed;
@@ -105,22 +114,11 @@ async function dryRunCommand(args: string[]): Promise<number> {
     progress,
   };
 
-  const url = process.env.DATABASE_URL;
-  if (!url) {
-    console.error(
-      "policy: DATABASE_URL is not set: set it to the origin's database, e.g. postgres://user:password@host:5432/name",
-    );
-    return EXIT.failed;
-  }
-  // One connection: the steps are sequential, and the embedded database accepts no more per client.
-  const pool = createPool(url, { max: 1 });
-  try {
+  return await withCliDatabase(TABLES, async (pool) => {
     const report = await dryRun(pool, options);
     process.stdout.write(formatReport(report, given.format));
     return report.changes.length > 0 ? EXIT.changed : EXIT.unchanged;
-  } finally {
-    await pool.end();
-  }
+  });
 }
 
 function progress(message: string): void {
