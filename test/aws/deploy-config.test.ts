@@ -113,6 +113,36 @@ describe("deployment configuration", () => {
     expect(variables.has("GOOGLE_AWS_REGION")).toBe(true);
   });
 
+  it("refuses a server with googleCredentials without origin.google, which the origin would refuse at start", () => {
+    const config = example();
+    delete config.origin.google;
+    config.origin.servers = {
+      drive: {
+        transport: "stdio",
+        command: "drive-mcp",
+        googleCredentials: { scopes: ["https://www.googleapis.com/auth/drive.readonly"], inject: { env: "GOOGLE_TOKEN" } },
+      },
+      docs: { transport: "stdio", command: "docs-mcp" },
+    };
+    let message = "";
+    try {
+      parseDeployConfig(config, "deploy.json");
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain(
+      'deploy.json: origin.servers.drive.googleCredentials: server "drive" has googleCredentials, whose tokens the origin makes through Workload Identity Federation and the service account of origin.google: set origin.google (docs/google-workspace.md)',
+    );
+    expect(message).not.toContain("origin.servers.docs");
+    config.origin.google = {
+      audience: "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/aws",
+      serviceAccount: "drive-tokens@project.iam.gserviceaccount.com",
+    };
+    expect(parseDeployConfig(config, "deploy.json").origin.servers.drive?.googleCredentials?.scopes).toEqual([
+      "https://www.googleapis.com/auth/drive.readonly",
+    ]);
+  });
+
   it("refuses a task size Fargate does not offer", () => {
     const config = example();
     config.origin.cpu = 4096;

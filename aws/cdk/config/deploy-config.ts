@@ -291,6 +291,19 @@ export const DeployConfig = z
     }
   })
   .superRefine((config, context) => {
+    // A server's Google token comes through origin.google's federation: without it the origin refuses to start
+    // (OriginConfig in contract/config/schema.ts), after the deployment.
+    if (config.origin.google) return;
+    for (const [name, server] of Object.entries(config.origin.servers)) {
+      if (!server.googleCredentials) continue;
+      context.addIssue({
+        code: "custom",
+        path: ["origin", "servers", name, "googleCredentials"],
+        message: `server "${name}" has googleCredentials, whose tokens the origin makes through Workload Identity Federation and the service account of origin.google: set origin.google (docs/google-workspace.md), or the origin refuses to start`,
+      });
+    }
+  })
+  .superRefine((config, context) => {
     const maxProcesses = config.origin.tuning.stdio?.maxProcesses;
     if (maxProcesses === undefined) return;
     // A server's Google token replaces its child when it expires: the child and its replacement hold two users.
