@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ORIGIN_ENV_NAMES } from "../../contract/config/env-names.ts";
-import { ConfigError, loadConfig } from "../../contract/config/load.ts";
+import { ConfigError, jsonSyntaxProblem, loadConfig } from "../../contract/config/load.ts";
 import { OriginConfig } from "../../contract/config/schema.ts";
-import { duplicateKeys } from "./duplicate-keys.ts";
+import { duplicateKeys, syntaxErrorLine } from "./config-file-json.ts";
 
 /** The configuration file: MCP_PROXY_CONFIG if set, else `proxy.config.json` in the working directory when present. */
 const DEFAULT_CONFIG_FILE = "proxy.config.json";
@@ -27,14 +27,19 @@ export function readOriginFile(
   const named = env.MCP_PROXY_CONFIG || undefined;
   const path = resolve(named ?? DEFAULT_CONFIG_FILE);
   if (!named && !existsSync(path)) return undefined;
-  let document: unknown;
   let text: string;
   try {
     text = readFileSync(path, "utf8");
-    document = JSON.parse(text);
   } catch (error) {
     const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
     throw new ConfigError([`${path}: ${missing ? "file not found (MCP_PROXY_CONFIG)" : (error as Error).message}`]);
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    const line = syntaxErrorLine(text);
+    throw new ConfigError([`${path}: ${line ? `not valid JSON at line ${line}` : jsonSyntaxProblem(error)}`]);
   }
   const twice = duplicateKeys(text);
   if (twice.length > 0)

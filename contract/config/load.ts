@@ -126,11 +126,18 @@ function readEnvValue(raw: string, kind: EnvValueKind): unknown {
       try {
         return JSON.parse(raw);
       } catch (error) {
-        // Where it broke, never the text around it: JSON.parse quotes the value, and these hold servers' settings.
-        const where = /at position \d+( \(line \d+ column \d+\))?/.exec((error as Error).message)?.[0];
-        throw new Error(`expected JSON (not valid ${where ?? "from its first character"})`);
+        throw new Error(`expected JSON (${jsonSyntaxProblem(error)})`);
       }
   }
+}
+
+/**
+ * Where a document stopped being JSON, never the text around it: JSON.parse quotes the value, and configurations
+ * hold servers' settings, credentials among them.
+ */
+export function jsonSyntaxProblem(error: unknown): string {
+  const where = /at position \d+( \(line \d+ column \d+\))?/.exec((error as Error).message)?.[0];
+  return where ? `not valid JSON ${where}` : "not valid JSON";
 }
 
 function sourceOf(origin: Map<string, string>, path: string, envNames: EnvNames, whereToSet = "or the file"): string {
@@ -148,7 +155,7 @@ function sourceOf(origin: Map<string, string>, path: string, envNames: EnvNames,
  * password, a database URL that may carry one; not a key's id or file, nor a token's lifetime), and whatever an
  * upstream is given as headers or environment, where configurations put tokens.
  */
-const SECRET_KEYS = /(secret|token|password|key|keys|keyRotation|databaseUrl)$|(^|\.)(headers|env)\./i;
+const SECRET_KEYS = /(secret|token|password|key|keys|keyRotation|databaseUrl)$|(^|\.)(headers|env)(\.|$)/i;
 
 /** Names the offending value without echoing secrets: strings are shown only when short and plainly not a key. */
 function describe(value: unknown): string {

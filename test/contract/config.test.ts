@@ -94,9 +94,14 @@ describe("configuration", () => {
       MCP_SERVERS: '{"docs":{"transport":"stdio","command":"x","env":{"GITHUB_TOKEN":"ghp_pasted" "oops"}}}',
     };
     const problems = problemsOf(() => loadConfig(OriginConfig, ORIGIN_ENV_NAMES, { env })).join("\n");
-    expect(problems).toContain("servers (from environment MCP_SERVERS): expected JSON (not valid at position");
+    expect(problems).toContain("servers (from environment MCP_SERVERS): expected JSON (not valid JSON at position");
     for (const secret of [key, "short-state-key", "ghp_pasted"]) expect(problems).not.toContain(secret);
-    const header = { servers: { h: { transport: "http", url: "https://h.example.com/mcp", headers: { authorization: 7 } } } };
+    const header = {
+      servers: {
+        h: { transport: "http", url: "https://h.example.com/mcp", headers: { authorization: 7 } },
+        s: { transport: "stdio", command: "x", env: "GITHUB_TOKEN=ghp_whole_env_as_text" },
+      },
+    };
     const typed = problemsOf(() =>
       loadConfig(OriginConfig, ORIGIN_ENV_NAMES, {
         env: { ORIGIN_PUBLIC_URL: "https://o.example.com", EDGE_ISSUER: "https://e.example.com", REQUEST_STATE_KEY: "s" },
@@ -105,6 +110,8 @@ describe("configuration", () => {
     ).join("\n");
     expect(typed).toMatch(/requestStateKey .*a value \(not shown\)/);
     expect(typed).toMatch(/servers\.h\.headers\.authorization .*a value \(not shown\)/);
+    expect(typed).toMatch(/servers\.s\.env .*a value \(not shown\)/);
+    expect(typed).not.toContain("ghp_whole_env_as_text");
     expect(typed).not.toMatch(/"s"/);
     // Settings that only mention a credential stay readable.
     const ttl = problemsOf(() =>
@@ -279,6 +286,14 @@ describe("origin configuration file", () => {
     const apart = join(dir, "apart.json");
     await writeFile(apart, JSON.stringify({ origin: { servers: { a: { transport: "stdio", command: "a", env: { a: "1" } } } } }));
     expect(Object.keys(loadOriginConfig({ ...env, MCP_PROXY_CONFIG: apart }).servers)).toEqual(["a"]);
+  });
+
+  it("says where a file stops being JSON without quoting it (JSON.parse would show the text around)", async () => {
+    const path = join(dir, "unquoted.json");
+    await writeFile(path, '{ "origin": { "servers": { "x": { "env": { "TOKEN": ghp_unquoted_secret } } } } }');
+    const problems = problemsOf(() => loadOriginConfig({ ...env, MCP_PROXY_CONFIG: path }));
+    expect(problems).toEqual([`${path}: not valid JSON at line 1`]);
+    expect(problems.join("\n")).not.toContain("ghp_unquoted");
   });
 
   it("says so when the named file does not exist or is not JSON", async () => {

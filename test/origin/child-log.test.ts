@@ -18,12 +18,14 @@ describe("a stdio child's stderr in the origin's log", () => {
     const lines = logged(
       "starting with GITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789\n",
       "request failed: Authorization: Bearer opaque-token-value-123 rejected\n",
+      "retrying with Bearer eyJhbGciOiJIUzI1NiJ9abcdef\n",
       'config {"apiKey": "k-live-998877", "region": "eu"}\n',
       "DB_PASSWORD=hunter2hunter2 and ordinary text about 3 tokens\n",
     );
     expect(lines).toEqual([
       "starting with GITHUB_TOKEN=[REDACTED GitHub token]",
       "request failed: Authorization: Bearer [REDACTED] rejected",
+      "retrying with Bearer [REDACTED]",
       'config {"apiKey": "[REDACTED]", "region": "eu"}',
       "DB_PASSWORD=[REDACTED] and ordinary text about 3 tokens",
     ]);
@@ -37,11 +39,30 @@ describe("a stdio child's stderr in the origin's log", () => {
     ]);
   });
 
-  it("cuts a line too long for a log, and does not wait for its end", () => {
+  it("cuts a line too long for a log without a part of a token, does not wait for its end, and drops its rest", () => {
+    const token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
     const lines: string[] = [];
     const log = childLog((line) => lines.push(line));
-    log.write("x".repeat(5000));
-    expect(lines).toEqual([`${"x".repeat(2000)} … (5000 characters)`]);
+    // Too long to wait for while the token is still coming: what has come of it is not shown, nor what follows.
+    log.write(`${"x ".repeat(990)}lead ${token.slice(0, 30)}`);
+    log.write(`${token.slice(30)} still the same line\nnext\n`);
+    expect(lines).toEqual([`${"x ".repeat(990)}lead  … (cut at 2000 characters)`, "next"]);
+    expect(lines.join("\n")).not.toContain("ghp_");
+  });
+
+  it("drops every line of a private key block, not only its first", () => {
+    const key = [
+      "-----BEGIN PRIVATE KEY-----",
+      "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+      "BKcwggSjAgEAAoIBAQC7",
+      "-----END PRIVATE KEY-----",
+    ];
+    expect(logged(`loading ${key[0]}\n${key.slice(1).join("\n")}\nready\n`)).toEqual(["loading [REDACTED private key]", "ready"]);
+  });
+
+  it("leaves ordinary words alone", () => {
+    const ordinary = ["Token refreshed successfully", "Processed tokens: 15000", "using basic authentication scheme"];
+    expect(logged(`${ordinary.join("\n")}\n`)).toEqual(ordinary);
   });
 });
 

@@ -148,6 +148,21 @@ describe("stdio hosting: one child per user and server", () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
+  it("leaves a 2025-era child silent on the era probe time for its handshake within the deadline", async () => {
+    // Answers initialize only; says nothing to server/discover (as some older servers do).
+    const script = [
+      'const lines = require("node:readline").createInterface({ input: process.stdin });',
+      'lines.on("line", (line) => { const m = JSON.parse(line); if (m.method !== "initialize") return;',
+      'const result = { protocolVersion: "2025-06-18", capabilities: {}, serverInfo: { name: "quiet", version: "1" } };',
+      'process.stdout.write(JSON.stringify({ jsonrpc: "2.0", id: m.id, result }) + "\\n"); });',
+    ].join("\n");
+    const quiet = { transport: "stdio" as const, command: process.execPath, args: ["-e", script], env: {} };
+    const hosts = pool({ servers: { quiet }, host: { ...testHostOptions, connectTimeoutMs: 3000 } });
+    const lease = await hosts.acquire("quiet", caller("alice"));
+    expect(lease.host.pid).toBeGreaterThan(0);
+    lease.release();
+  });
+
   it("logs how a child that quit by itself ended", async () => {
     const lines: string[] = [];
     const quits = { transport: "stdio" as const, command: "sh", args: ["-c", "exit 3"], env: {} };

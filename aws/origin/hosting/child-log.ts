@@ -4,42 +4,63 @@ import { redactCredentials } from "../guardrails/secret-detector.ts";
 const MAX_LINE_CHARS = 2000;
 
 /**
- * Credentials a log line may carry beyond the kinds the secret detector knows: an `Authorization` value, and the value
- * of a variable or option named for one (`GITHUB_TOKEN=…`, `"apiKey": "…"`, `--password …` is not caught). Each
- * starts at a fixed word, so a line is read once.
+ * Credentials a log line may carry beyond the kinds the secret detector knows: an `Authorization` value, a `Bearer`
+ * or `Basic` credential, and the value of a variable or option named for one (`GITHUB_TOKEN=…`, `"apiKey": "…"`).
+ * Each starts at a fixed word, so a line is read once; ordinary words ("Token refreshed", "tokens: 15000") are left.
  */
-const AUTHORIZATION = /\b(Bearer|Basic|Token)(\s+)[A-Za-z0-9._~+/=-]{8,}/gi;
-const NAMED_VALUE =
-  /(token|secret|password|passwd|api[_-]?key|credentials?)([\w-]*["']?\s*[=:]\s*["']?)(?!\[REDACTED)[^\s"',;&]{4,}/gi;
+const AUTHORIZATION_VALUE = /(\bauthorization["']?\s*[:=]\s*["']?(?:[A-Za-z]+\s+)?)[^\s"',;]{4,}/gi;
+const SCHEME_CREDENTIAL = /\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]{16,}/g;
+const NAMED_VALUE = /(token|secret|password|passwd|api[_-]?key|credentials?)(["']?\s*[=:]\s*["']?)(?!\[REDACTED)[^\s"',;&]{4,}/gi;
+/** The run of credential-like characters a cut may leave at a line's end: a part of a token is dropped, not shown. */
+const TRAILING_TOKEN_PART = /[A-Za-z0-9_+/=.-]+$/;
+const KEY_BEGIN = /-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----/;
+const KEY_END = /-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----/;
 
 /**
  * The origin's log of what a stdio child writes to its stderr, line by line: servers print their configuration and
  * failed requests there, credentials included, and the log is read by more people than the server's own user. A line
- * is logged once whole (a chunk may end inside one, and inside a credential), or once it is too long to wait for.
+ * is logged once whole (a chunk may end inside one, and inside a credential), or cut once it is too long to wait for
+ * (the rest of it is dropped). The lines of a private key block are dropped after its first is redacted.
  */
 export function childLog(log: (line: string) => void): { write(chunk: string): void; end(): void } {
   let pending = "";
-  const emit = (line: string) => {
-    if (line.trim()) log(redacted(line));
+  let dropRestOfLine = false;
+  let inKey = false;
+  const emit = (line: string, cut: boolean) => {
+    if (inKey) {
+      inKey = !KEY_END.test(line);
+      return;
+    }
+    if (KEY_BEGIN.test(line) && !KEY_END.test(line)) inKey = true;
+    if (line.trim()) log(redacted(line, cut));
   };
   return {
     write(chunk) {
       const lines = (pending + chunk).split("\n");
       pending = lines.pop() ?? "";
-      for (const line of lines) emit(line);
-      if (pending.length > MAX_LINE_CHARS) {
-        emit(pending);
-        pending = "";
+      for (const line of lines) {
+        if (dropRestOfLine) dropRestOfLine = false;
+        else emit(line, false);
       }
+      if (!dropRestOfLine && pending.length > MAX_LINE_CHARS) {
+        emit(pending, true);
+        dropRestOfLine = true;
+      }
+      if (dropRestOfLine) pending = "";
     },
     end() {
-      emit(pending);
+      if (!dropRestOfLine) emit(pending, false);
       pending = "";
     },
   };
 }
 
-function redacted(line: string): string {
-  const cut = line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS)} … (${line.length} characters)` : line;
-  return redactCredentials(cut).replace(AUTHORIZATION, "$1$2[REDACTED]").replace(NAMED_VALUE, "$1$2[REDACTED]");
+/** A line as logged: credentials redacted on the whole of it first, then cut (without a part of a token). */
+function redacted(line: string, unfinished: boolean): string {
+  const text = redactCredentials(line)
+    .replace(AUTHORIZATION_VALUE, "$1[REDACTED]")
+    .replace(SCHEME_CREDENTIAL, "$1$2[REDACTED]")
+    .replace(NAMED_VALUE, "$1$2[REDACTED]");
+  if (!unfinished && text.length <= MAX_LINE_CHARS) return text;
+  return `${text.slice(0, MAX_LINE_CHARS).replace(TRAILING_TOKEN_PART, "")} … (cut at ${MAX_LINE_CHARS} characters)`;
 }

@@ -3,6 +3,9 @@ import type { UpstreamServer } from "../../../contract/config/schema.ts";
 /** `relay.connectTimeoutSeconds`' default, for hosts made without it. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 
+/** The longest the era probe (`server/discover`) is waited for, within the deadline. */
+const MAX_PROBE_MS = 10_000;
+
 /** What most often keeps a handshake from ending, by transport: the cause the operator should look at first. */
 const LIKELY_CAUSE = {
   stdio: "the command runs but does not answer on its stdout as an MCP server does (its stderr, in this log, may say why)",
@@ -17,10 +20,11 @@ const LIKELY_CAUSE = {
 export function connectDeadline(
   spec: UpstreamServer,
   ms: number,
-): { signal: AbortSignal; timeout: number; failure: () => Error } {
+): { signal: AbortSignal; probeTimeoutMs: number; failure: () => Error } {
   return {
     signal: AbortSignal.timeout(ms),
-    timeout: ms,
+    // A stdio server silent on the era probe is a 2025-era one: its `initialize` must still fit in the deadline.
+    probeTimeoutMs: Math.min(MAX_PROBE_MS, Math.floor(ms / 3)),
     failure: () =>
       new Error(`no MCP handshake within ${ms / 1000} s (relay.connectTimeoutSeconds): ${LIKELY_CAUSE[spec.transport]}`),
   };

@@ -44,14 +44,14 @@ export interface UpstreamCallbacks {
 export async function connectUpstream(
   transport: Transport,
   clientEra: "modern" | "legacy",
-  deadline: { signal: AbortSignal; timeout: number },
+  deadline: { signal: AbortSignal; probeTimeoutMs: number },
   callbacks: UpstreamCallbacks,
 ): Promise<Client> {
   const client = new Client(CLIENT_INFO, {
     capabilities: PROXY_CLIENT_CAPABILITIES,
     // For a 2025-era client, the upstream is spoken to as that client would: an upstream serving both eras then
     // behaves as it would for the client directly (its 2025-style requests to the client included).
-    versionNegotiation: { mode: clientEra === "legacy" ? "legacy" : "auto" },
+    versionNegotiation: { mode: clientEra === "legacy" ? "legacy" : "auto", probe: { timeoutMs: deadline.probeTimeoutMs } },
     inputRequired: { autoFulfill: false },
   });
   for (const method of UPSTREAM_ASK_METHODS) {
@@ -64,8 +64,7 @@ export async function connectUpstream(
       callbacks.event(method, notification.params as Record<string, unknown> | undefined),
     );
   }
-  // The timeout bounds the era probe (on a throwaway sibling process for stdio), the signal the whole handshake.
-  await client.connect(transport, deadline);
+  await client.connect(transport, { signal: deadline.signal });
   // A 2025-era upstream filters its log messages by one session-wide level; let everything through and
   // filter per request at the origin, where each request's own level is known.
   if (client.getProtocolEra() === "legacy" && client.getServerCapabilities()?.logging) {

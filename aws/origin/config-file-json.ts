@@ -1,4 +1,18 @@
-import { visit } from "jsonc-parser";
+import { type ParseError, parse, visit } from "jsonc-parser";
+
+/*
+ * Reading the origin's configuration file as JSON, beyond what JSON.parse says: where it stops being JSON, by line
+ * and never by quoting it (JSON.parse's message quotes the text around, and the file holds servers' settings), and
+ * which keys it writes twice.
+ */
+
+/** The line where `text` stops being JSON (1-based), or undefined when it is JSON. */
+export function syntaxErrorLine(text: string): number | undefined {
+  const errors: ParseError[] = [];
+  parse(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const first = errors[0];
+  return first && text.slice(0, first.offset).split("\n").length;
+}
 
 /**
  * Keys that appear twice in one object of a JSON document, each by its path and the lines it is on. JSON.parse keeps
