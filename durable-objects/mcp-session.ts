@@ -73,6 +73,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
   #alarmSetAt = 0;
   /** The subscriptions the latest GET stream was opened with, as JSON. */
   #openedWith?: string;
+  /** Requests the session server works on, by id, until their answer is sent. */
+  #open = new Set<string | number>();
   /** Requests on the short way, by id, waiting for the origin (a cancellation aborts them). */
   #direct = new Map<string | number, AbortController>();
   /** Exchanges begun on the short way that the session server takes over, by request id. */
@@ -105,9 +107,13 @@ export class McpSession extends DurableObject<EdgeEnv> {
     }
     // A GET here resumes a POST's stream (Last-Event-ID): the GET stream itself is the Worker's (openStream).
     const resumedAfter = http.method === "GET" ? new Headers(http.headers).get("last-event-id") : null;
-    if (resumedAfter && !live.events.hasMoreAfter(resumedAfter)) return nothingMoreOnStream();
+    // Nothing of the session still worked on, nothing logged after the event: the stream can bring nothing more.
+    if (resumedAfter && this.#open.size === 0 && !live.events.hasMoreAfter(resumedAfter)) return nothingMoreOnStream();
     const request = toRequest(http, body);
+    const ids = requestIdsOf(body);
+    for (const id of ids) this.#open.add(id);
     const response = await live.transport.handleRequest(request, body === undefined ? undefined : { parsedBody: body });
+    if (!response.ok) for (const id of ids) this.#open.delete(id);
     if (request.method === "DELETE" && response.ok) await this.end();
     if (cancelled !== undefined) await answerCancelled(live.transport, cancelled);
     return response;
@@ -348,6 +354,12 @@ export class McpSession extends DurableObject<EdgeEnv> {
         retryInterval: RECONNECT_AFTER_MS,
       }),
     );
+    // An answer sent ends its request's work: what resuming a stream can still bring depends on what is open.
+    const send = transport.send.bind(transport);
+    transport.send = (message, options) => {
+      if (!("method" in message) && "id" in message && message.id !== undefined) this.#open.delete(message.id);
+      return send(message, options);
+    };
     const live = { record, transport, events } as LiveSession;
     live.server = this.serverFor(origin, live, { persist: true, listenAlways: false });
     await live.server.connect(transport);
@@ -443,6 +455,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
     }
     this.#direct.clear();
     this.#prefetched.clear();
+    this.#open.clear();
     for (const socket of this.ctx.getWebSockets()) socket.close(WATCH_CLOSE.ended.code, WATCH_CLOSE.ended.reason);
     const live = this.#live;
     this.#live = undefined;
@@ -507,14 +520,23 @@ async function answerCancelled(transport: WebStandardStreamableHTTPServerTranspo
 }
 
 /**
- * The answer to a client resuming a stream that can bring nothing more (bridge/event-store.ts, `hasMoreAfter`): no
- * stream at all. The SDK would open one and close it at once, and SDK v1 clients (which take an error answer for no
+ * The answer to a client resuming a stream that can bring nothing more (no request of the session is still worked on,
+ * and the log holds nothing of the stream after the client's last event): no stream at all. The SDK would open one and close it at once, and SDK v1 clients (which take an error answer for no
  * answer) resume such a stream again and again, then open GET streams that replace each other, every second for as
  * long as they run.
  */
 const nothingMoreOnStream = () => new Response(null, { status: 204 });
 
 type CancelledNotification = { method?: unknown; params?: { requestId?: unknown; reason?: unknown } };
+
+/** The ids of the requests in a POST's body (one message, or a 2025-03-26 batch). */
+function requestIdsOf(body: unknown): (string | number)[] {
+  return [body]
+    .flat()
+    .filter((message): message is Record<string, unknown> => typeof message === "object" && message !== null)
+    .filter(isRequest)
+    .map((message) => message.id);
+}
 
 /** The id a client's `notifications/cancelled` cancels, if `body` is one. */
 function cancelledRequestId(body: unknown): string | number | undefined {

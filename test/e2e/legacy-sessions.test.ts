@@ -227,6 +227,48 @@ describe("2025-era client sessions at the edge", () => {
     ]);
   });
 
+  it("resumes a 2025-03-26 batch's stream after one answer, while the other is still worked on", async () => {
+    const post = (body: unknown, headers: Record<string, string> = {}) => postMcp(body, headers);
+    const params = { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "e2e-resume", version: "1" } };
+    const init = await post({ jsonrpc: "2.0", id: 0, method: "initialize", params });
+    const session = { "mcp-session-id": init.headers.get("mcp-session-id") as string, "mcp-protocol-version": "2025-03-26" };
+    await init.text();
+    await (await post({ jsonrpc: "2.0", method: "notifications/initialized" }, session)).text();
+    const long = { name: "trigger-long-running-operation", arguments: { duration: 3, steps: 3 }, _meta: { progressToken: "p" } };
+    const batch = [
+      { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { message: "first" } } },
+      { jsonrpc: "2.0", id: 2, method: "tools/call", params: long },
+    ];
+    // Read until the echo's answer, then drop the connection, as a client whose network broke.
+    const reader = (await post(batch, session)).body?.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+    let text = "";
+    while (!/id: (\S+)\n(?:event: message\n)?data: \{[^\n]*"id":1[,}]/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    await reader.cancel();
+    const lastEventId = /id: (\S+)\n(?:event: message\n)?data: \{[^\n]*"id":1[,}]/.exec(text)?.[1] as string;
+    expect(lastEventId).toBeTruthy();
+    // The broken connection reaches the session a moment later: until then the stream is still taken (409).
+    let resumed: Response | undefined;
+    for (let tries = 0; tries < 30 && (!resumed || resumed.status === 409); tries++) {
+      await resumed?.text();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      resumed = await fetch(mcpUrl(), {
+        headers: {
+          authorization: `Bearer ${provider.accessToken}`,
+          accept: "text/event-stream",
+          "last-event-id": lastEventId,
+          ...session,
+        },
+      });
+    }
+    resumed = resumed as Response;
+    expect(resumed.status).toBe(200);
+    expect(await resumed.text()).toMatch(/"id":2[,}]/);
+  }, 30_000);
+
   it("ends the session on DELETE: the id is then unknown (404)", async () => {
     const { client, transport } = await connect();
     const sessionId = transport.sessionId as string;

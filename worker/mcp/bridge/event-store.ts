@@ -53,8 +53,6 @@ const DEFAULT_BOUNDS: EventLogBounds = { maxEvents: MAX_EVENTS, maxEventChars: M
 export class StorageEventStore implements EventStore {
   readonly #storage: SyncKvStorage;
   readonly #bounds: EventLogBounds;
-  /** The streams this store logged events of, newest last (as many as the log keeps events): this incarnation's. */
-  readonly #streamsLogged = new Set<string>();
 
   constructor(storage: SyncKvStorage, bounds: Partial<EventLogBounds> = {}) {
     this.#storage = storage;
@@ -66,7 +64,6 @@ export class StorageEventStore implements EventStore {
    * log that cannot keep it costs only a resumption.
    */
   async storeEvent(streamId: string, message: JSONRPCMessage): Promise<string> {
-    this.#remember(streamId);
     const state = this.#state();
     const sequence = state.sequence + 1;
     let kept = this.#keptForm(streamId, message);
@@ -83,13 +80,6 @@ export class StorageEventStore implements EventStore {
       console.error(`the session's resumption log could not count event ${sequence}: ${String(error)}`);
     }
     return `${streamId}_${sequence}`;
-  }
-
-  #remember(streamId: string): void {
-    this.#streamsLogged.delete(streamId);
-    this.#streamsLogged.add(streamId);
-    if (this.#streamsLogged.size > this.#bounds.maxEvents)
-      this.#streamsLogged.delete(this.#streamsLogged.values().next().value as string);
   }
 
   #state(): LogState {
@@ -145,22 +135,14 @@ export class StorageEventStore implements EventStore {
   }
 
   /**
-   * Whether resuming after `lastEventId` can bring the client anything more on its stream: its answer was logged after
-   * that event, or none was and this store's incarnation of the session (which logged the stream's events) still
-   * works on it. A stream answered at or before that event has nothing more to send, nor has one whose request was
-   * lost with an earlier incarnation. An id the log cannot read is left to the SDK to refuse.
+   * Whether the log holds anything of `lastEventId`'s stream after that event, for a resumption to replay. An id the
+   * log cannot read is left to the SDK to refuse.
    */
   hasMoreAfter(lastEventId: string): boolean {
     const streamId = streamOf(lastEventId);
     const sequence = sequenceOf(lastEventId);
     if (!streamId || sequence === undefined) return true;
-    let answered = false;
-    for (const [number, event] of this.#eventsOf(streamId, 0)) {
-      if (!isAnswer(event.message)) continue;
-      if (number > sequence) return true;
-      answered = true;
-    }
-    return !answered && this.#streamsLogged.has(streamId);
+    return !this.#eventsOf(streamId, sequence).next().done;
   }
 
   /** The kept events of a stream after event number `after` (every kept one if the log dropped that event already). */
@@ -171,9 +153,6 @@ export class StorageEventStore implements EventStore {
     }
   }
 }
-
-/** A JSON-RPC answer (result or error), not a request or notification. */
-const isAnswer = (message: JSONRPCMessage) => "id" in message && !("method" in message);
 
 /** Zero-padded, so that storage lists events in the order they were sent. */
 const keyOf = (sequence: number) => `${EVENT_PREFIX}${String(sequence).padStart(12, "0")}`;
