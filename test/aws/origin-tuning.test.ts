@@ -159,6 +159,11 @@ describe("origin.tuning", () => {
         command: "drive-mcp",
         googleCredentials: { scopes: ["https://www.googleapis.com/auth/drive.readonly"], inject: { env: "GOOGLE_TOKEN" } },
       };
+      // Google tokens are made through origin.google's Workload Identity Federation: a deployment needs it.
+      origin.google = {
+        audience: "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/aws",
+        serviceAccount: "drive-tokens@project.iam.gserviceaccount.com",
+      };
     };
     expect(deployProblems({ stdio: { maxProcesses: IMAGE_STDIO_CHILD_UIDS / 2 } }, withGoogleToken)).toBe("");
     expect(deployProblems({ stdio: { maxProcesses: IMAGE_STDIO_CHILD_UIDS / 2 + 1 } }, withGoogleToken)).toContain(
