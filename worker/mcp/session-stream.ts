@@ -1,5 +1,5 @@
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
-import { everyChangeOf, hasAnythingToListenFor, type ListNotification, listenToOrigin } from "./bridge/listen.ts";
+import { announceEveryChange, hasAnythingToListenFor, type ListNotification, listenToOrigin } from "./bridge/listen.ts";
 import type { OriginLink } from "./bridge/origin-exchange.ts";
 import { claimsOf, type SessionIdentity, type SessionRecord } from "./bridge/session-record.ts";
 import { KEEPALIVE_MS } from "./bridge/sse-transport.ts";
@@ -83,9 +83,7 @@ function streamBody(
       previous?.abort();
       if (!announce) return;
       announce = false;
-      everyChangeOf(record)
-        .reduce((sent, change) => sent.then(() => deliver(change)), Promise.resolve())
-        .catch((error: unknown) => console.error(`a resumed stream's changes could not be announced: ${String(error)}`));
+      announceEveryChange(record, deliver, "a resumed stream's changes");
     };
     listenToOrigin(origin, record, claimsOf(caller), current.signal, deliver, acknowledged)
       .catch((error: unknown) => {

@@ -38,8 +38,12 @@ const CREDENTIALS: readonly { kind: string; hint: RegExp; pattern: RegExp }[] = 
 ];
 
 /** A private key block's first line (PEM, OpenSSH, PGP's "PRIVATE KEY BLOCK"), and its last. */
-const KEY_BEGIN = /-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----/g;
-const KEY_END = /-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----/g;
+const keyLine = (edge: "BEGIN" | "END") => `-----${edge} [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----`;
+/** A private key block's first and last lines, to test one line of text with (no state between tests). */
+export const PRIVATE_KEY_LINES = { begin: new RegExp(keyLine("BEGIN")), end: new RegExp(keyLine("END")) } as const;
+// Searched for from a position (`lastIndex`), hence global.
+const KEY_BEGIN = new RegExp(keyLine("BEGIN"), "g");
+const KEY_END = new RegExp(keyLine("END"), "g");
 
 /** Redacts the credentials above in every string of a tool's result (text content, structured content, resources). */
 export const secretDetector: GuardrailKind = {

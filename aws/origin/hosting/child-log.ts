@@ -1,4 +1,4 @@
-import { redactCredentials } from "../guardrails/secret-detector.ts";
+import { PRIVATE_KEY_LINES, redactCredentials } from "../guardrails/secret-detector.ts";
 
 /** The longest line kept of what a child writes to stderr: a server that dumps a document there floods no log. */
 const MAX_LINE_CHARS = 2000;
@@ -13,8 +13,6 @@ const SCHEME_CREDENTIAL = /\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]{16,}/g;
 const NAMED_VALUE = /(token|secret|password|passwd|api[_-]?key|credentials?)(["']?\s*[=:]\s*["']?)(?!\[REDACTED)[^\s"',;&]{4,}/gi;
 /** The run of credential-like characters a cut may leave at a line's end: a part of a token is dropped, not shown. */
 const TRAILING_TOKEN_PART = /[A-Za-z0-9_+/=.-]+$/;
-const KEY_BEGIN = /-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----/;
-const KEY_END = /-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----/;
 
 /**
  * The origin's log of what a stdio child writes to its stderr, line by line: servers print their configuration and
@@ -28,10 +26,10 @@ export function childLog(log: (line: string) => void): { write(chunk: string): v
   let inKey = false;
   const emit = (line: string, cut: boolean) => {
     if (inKey) {
-      inKey = !KEY_END.test(line);
+      inKey = !PRIVATE_KEY_LINES.end.test(line);
       return;
     }
-    if (KEY_BEGIN.test(line) && !KEY_END.test(line)) inKey = true;
+    if (PRIVATE_KEY_LINES.begin.test(line) && !PRIVATE_KEY_LINES.end.test(line)) inKey = true;
     if (line.trim()) log(redacted(line, cut));
   };
   return {

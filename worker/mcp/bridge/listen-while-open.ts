@@ -1,5 +1,5 @@
 import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
-import { everyChangeOf, hasAnythingToListenFor, type ListNotification, listenToOrigin } from "./listen.ts";
+import { announceEveryChange, hasAnythingToListenFor, type ListNotification, listenToOrigin } from "./listen.ts";
 import type { OriginLink } from "./origin-exchange.ts";
 import type { SessionRecord } from "./session-record.ts";
 
@@ -39,9 +39,7 @@ export async function listenWhileOpen(options: ListenWhileOpen): Promise<void> {
       options.acknowledged?.();
       if (!missed) return;
       missed = false;
-      everyChangeOf(record)
-        .reduce((sent, change) => sent.then(() => options.deliver(change)), Promise.resolve())
-        .catch((error: unknown) => console.error(`a session's missed changes could not be announced: ${String(error)}`));
+      announceEveryChange(record, options.deliver, "a session's missed changes");
     };
     try {
       await listenToOrigin(options.origin, record, options.claims(), signal, options.deliver, acknowledged);

@@ -25,11 +25,25 @@ export const hasAnythingToListenFor = (record: SessionRecord): boolean =>
   changingLists(record).length > 0 || record.subscriptions.length > 0;
 
 /** Every notification the session could have missed: each list that may change, each subscribed resource. */
-export function everyChangeOf(record: SessionRecord): ListNotification[] {
+function everyChangeOf(record: SessionRecord): ListNotification[] {
   return [
     ...changingLists(record).map(({ method }) => ({ method })),
     ...record.subscriptions.map((uri) => ({ method: "notifications/resources/updated", params: { uri } })),
   ];
+}
+
+/**
+ * Announces every change the session could have missed (`everyChangeOf`), one after the other; a failure is logged
+ * under `what`, never thrown: the listen goes on.
+ */
+export function announceEveryChange(
+  record: SessionRecord,
+  deliver: (notification: ListNotification) => Promise<void>,
+  what: string,
+): void {
+  everyChangeOf(record)
+    .reduce((sent, change) => sent.then(() => deliver(change)), Promise.resolve())
+    .catch((error: unknown) => console.error(`${what} could not be announced: ${String(error)}`));
 }
 
 /**
