@@ -4,8 +4,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
+import { createForwardStateCodec } from "../../aws/origin/hosting/request-state.ts";
 import { APPROVAL_INPUT_KEY, ApprovalGate } from "../../aws/origin/policy/approval-gate.ts";
 import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
+import { ANSWER_WITHIN_META_KEY } from "../../contract/answer-within.ts";
 import type { AuditEvent } from "../../contract/audit-event.ts";
 import { Policy } from "../../contract/config/policy.ts";
 import type { StdioServer } from "../../contract/config/schema.ts";
@@ -44,12 +46,16 @@ let singleUse: Awaited<ReturnType<typeof withSharedReplayGuard>>;
 let pool: HostPool;
 /** A second origin instance: its own children and gate, the same database and REQUEST_STATE_KEY. */
 let otherInstance: HostPool;
-const poolWith = (approvals: ApprovalGate, from: Record<string, StdioServer> = servers) =>
+const poolWith = (
+  approvals: ApprovalGate,
+  from: Record<string, StdioServer> = servers,
+  stateCodec = testHostOptions.stateCodec,
+) =>
   createHostPool({
     servers: from,
     idleTimeoutMs: 60_000,
     maxProcesses: 4,
-    host: { ...testHostOptions, approvals },
+    host: { ...testHostOptions, stateCodec, approvals },
     log: () => {},
   });
 beforeAll(async () => {
@@ -78,6 +84,7 @@ type Answer = {
     inputRequests?: Record<string, { method: string; params: { message: string } }>;
     requestState?: string;
     content?: { text: string }[];
+    _meta?: Record<string, unknown>;
   };
   error?: { code: number; message: string };
 };
@@ -113,6 +120,19 @@ describe("require_approval", () => {
     expect(ask?.params.message).toContain('"text": "users"');
     expect(ask?.params.message).toContain('rule 2 ("destructive calls are confirmed")');
     expect(calls()).toEqual([]);
+    // The answer is waited for as long as the requestState opens (this pool's: 60 s), the approval lasting longer.
+    expect(first.result?._meta?.[ANSWER_WITHIN_META_KEY]).toBe(testHostOptions.stateCodec.ttlMs);
+  });
+
+  it("tells how long the approval is waited for: five minutes, when the requestState would open longer", async () => {
+    const hourLong = createForwardStateCodec("test-request-state-key-0123456789abcdef", 3600);
+    const patient = poolWith(new ApprovalGate(() => {}, singleUse.claim), servers, hourLong);
+    try {
+      const first = await call({ name: "drop_table", arguments: { text: "users" } }, ELICITING, patient);
+      expect(first.result?._meta?.[ANSWER_WITHIN_META_KEY]).toBe(5 * 60_000);
+    } finally {
+      await patient.close();
+    }
   });
 
   it("runs the call once when approved, and refuses the same approval again", async () => {

@@ -3,6 +3,7 @@ import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-poo
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
 import type { UpstreamHost } from "../../aws/origin/hosting/upstream-host.ts";
 import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
+import { ANSWER_WITHIN_META_KEY } from "../../contract/answer-within.ts";
 import { demoServers } from "../../local/system.ts";
 import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
 
@@ -70,6 +71,9 @@ describe("origin relay of a 2025-era upstream, seen as 2026-07-28", () => {
       ),
     );
     expect(first.result?.resultType).toBe("input_required");
+    // Waited for as long as the parked call is held and its requestState opens (both relay.inputWaitSeconds in use).
+    const held = Math.min(testHostOptions.inputWaitMs, testHostOptions.stateCodec.ttlMs);
+    expect((first.result?._meta as Record<string, unknown> | undefined)?.[ANSWER_WITHIN_META_KEY]).toBe(held);
     const inputRequests = first.result?.inputRequests as Record<string, { method: string; params: unknown }>;
     const [[key, ask] = []] = Object.entries(inputRequests);
     expect(ask?.method).toBe("sampling/createMessage");

@@ -9,7 +9,8 @@ export class ExchangeRegistry {
   private readonly live = new Set<Exchange>();
   private readonly parked = new Map<string, { exchange: Exchange; timer: ReturnType<typeof setTimeout> }>();
 
-  private readonly parkMs: number;
+  /** How long a parked exchange waits for the client's retry. */
+  readonly parkMs: number;
 
   constructor(parkMs: number) {
     this.parkMs = parkMs;

@@ -24,7 +24,7 @@ import { FORWARDED_METHODS, type ForwardedMethod, isInteractive, isRepeatable } 
 import { type ListedDefinitions, objectField, rememberListed, type UpstreamLists } from "./listed-definitions.ts";
 import type { Progress, ProgressRoutes } from "./progress-routes.ts";
 import type { ForwardState, ForwardStateCodec } from "./request-state.ts";
-import { targetOf } from "./request-state.ts";
+import { sealInputRequired, targetOf } from "./request-state.ts";
 import { UpstreamTimeout, upstreamErrorToClient, upstreamUnavailable, worthRetrying } from "./upstream-errors.ts";
 
 /** Results pass through untouched: the proxy neither validates nor reshapes what the upstream answers. */
@@ -268,14 +268,8 @@ async function drive(link: UpstreamLink, exchange: Exchange, ctx: ServerContext,
     link.exchanges.park(exchange);
     exchange.round++;
     const inputRequests = Object.fromEntries(step.asks.map((ask) => [ask.key, { method: ask.method, params: ask.params }]));
-    return {
-      resultType: "input_required",
-      inputRequests,
-      requestState: await link.stateCodec.mint(
-        { t: exchange.target, x: exchange.id, n: exchange.round, g: approvedContinuation(exchange) },
-        ctx,
-      ),
-    };
+    const state = { t: exchange.target, x: exchange.id, n: exchange.round, g: approvedContinuation(exchange) };
+    return sealInputRequired({ resultType: "input_required", inputRequests }, link.stateCodec, state, ctx, link.exchanges.parkMs);
   }
   link.exchanges.end(exchange);
   const result = step.result as Params;
@@ -287,7 +281,7 @@ async function drive(link: UpstreamLink, exchange: Exchange, ctx: ServerContext,
     g: approvedContinuation(exchange),
     l: exchange.counted ? crypto.randomUUID() : undefined,
   };
-  return { ...result, requestState: await link.stateCodec.mint(state, ctx) };
+  return sealInputRequired(result, link.stateCodec, state, ctx);
 }
 
 /** The mark a later round of an approved call carries: the approved arguments, and a nonce that makes the round single use. */

@@ -1,4 +1,5 @@
 import { createRequestStateCodec, type RequestStateCodec, type ServerContext } from "@modelcontextprotocol/server";
+import { withAnswerWithin } from "../../../contract/answer-within.ts";
 
 /**
  * What the origin keeps in an `input_required` result's `requestState`. It travels through the client, so it
@@ -34,10 +35,28 @@ export interface CallerExtra extends Record<string, unknown> {
   server: string;
 }
 
-export type ForwardStateCodec = RequestStateCodec<ForwardState>;
+export interface ForwardStateCodec extends RequestStateCodec<ForwardState> {
+  /** How long a minted state opens: `relay.inputWaitSeconds`. */
+  readonly ttlMs: number;
+}
 
 export function createForwardStateCodec(key: string, ttlSeconds: number): ForwardStateCodec {
-  return createRequestStateCodec<ForwardState>({ key, ttlSeconds, bind: bindingOf });
+  return { ...createRequestStateCodec<ForwardState>({ key, ttlSeconds, bind: bindingOf }), ttlMs: ttlSeconds * 1000 };
+}
+
+/**
+ * An `input_required` result as it leaves the origin: its state sealed, and the time its answers are waited for
+ * (contract/answer-within.ts): the state's lifetime, or `withinMs` when the question lapses sooner.
+ */
+export async function sealInputRequired(
+  result: Record<string, unknown>,
+  codec: ForwardStateCodec,
+  state: ForwardState,
+  ctx: ServerContext,
+  withinMs = codec.ttlMs,
+): Promise<Record<string, unknown>> {
+  const sealed = { ...result, requestState: await codec.mint(state, ctx) };
+  return withAnswerWithin(sealed, Math.min(withinMs, codec.ttlMs));
 }
 
 function bindingOf(ctx: ServerContext): string {

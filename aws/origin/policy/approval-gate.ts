@@ -3,7 +3,7 @@ import { CLIENT_CAPABILITIES_META_KEY, ProtocolError, type ServerContext } from 
 import canonicalize from "canonicalize";
 import type { AuditEvent } from "../../../contract/audit-event.ts";
 import { MAX_INPUT_WAIT_SECONDS } from "../../../contract/config/schema.ts";
-import type { ForwardState, ForwardStateCodec } from "../hosting/request-state.ts";
+import { type ForwardState, type ForwardStateCodec, sealInputRequired } from "../hosting/request-state.ts";
 import type { ReplayGuard } from "../trust/replay-guard.ts";
 
 /** The key of the gateway's own question among a round's input requests (never an upstream's). */
@@ -69,11 +69,14 @@ export class ApprovalGate {
       );
     }
     const approval = { h: hash, n: randomUUID(), e: Date.now() + APPROVAL_TTL_MS };
-    return {
-      resultType: "input_required",
-      inputRequests: { [APPROVAL_INPUT_KEY]: { method: "elicitation/create", params: prompt(call) } },
-      requestState: await codec.mint({ t: target, ap: approval }, ctx),
-    };
+    const asking = { [APPROVAL_INPUT_KEY]: { method: "elicitation/create", params: prompt(call) } };
+    return sealInputRequired(
+      { resultType: "input_required", inputRequests: asking },
+      codec,
+      { t: target, ap: approval },
+      ctx,
+      APPROVAL_TTL_MS,
+    );
   }
 
   async #answered(ctx: ServerContext, approval: NonNullable<ForwardState["ap"]>, hash: string, call: GatedCall) {

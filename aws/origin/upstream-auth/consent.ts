@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { CLIENT_CAPABILITIES_META_KEY, ProtocolError, type ServerContext } from "@modelcontextprotocol/server";
-import type { ForwardStateCodec } from "../hosting/request-state.ts";
+import { type ForwardStateCodec, sealInputRequired } from "../hosting/request-state.ts";
 
 /** The key of the gateway's own consent question among a round's input requests (never an upstream's). */
 export const CONSENT_INPUT_KEY = "mcp-edge/upstream-consent";
@@ -62,11 +62,8 @@ export async function askConsent(
       { server: consent.server, url },
     );
   }
-  return {
-    resultType: "input_required",
-    inputRequests: { [CONSENT_INPUT_KEY]: { method: "elicitation/create", params: elicitation } },
-    requestState: await codec.mint({ t: target }, ctx),
-  };
+  const asking = { [CONSENT_INPUT_KEY]: { method: "elicitation/create", params: elicitation } };
+  return sealInputRequired({ resultType: "input_required", inputRequests: asking }, codec, { t: target }, ctx);
 }
 
 function supportsUrlElicitation(ctx: ServerContext): boolean {

@@ -1,4 +1,5 @@
 import { INVALID_PARAMS, type JSONRPCRequest, ProtocolError, Server, type ServerContext } from "@modelcontextprotocol/server";
+import { answerWithinOf } from "../../../contract/answer-within.ts";
 import { MAX_INPUT_WAIT_SECONDS } from "../../../contract/config/schema.ts";
 import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
 import { relayedCapabilities } from "../../../contract/relayed-capabilities.ts";
@@ -105,23 +106,40 @@ async function relay(deps: SessionServerDeps, request: JSONRPCRequest, ctx: Serv
   for (let round = 0; round < MAX_INPUT_ROUNDS; round++) {
     const result = await forwardOnce(deps, request, ctx, retry);
     if (result.resultType !== "input_required") return toLegacyResult(result);
-    retry = { inputResponses: await askClient(result.inputRequests, ctx), requestState: result.requestState };
+    const withinMs = Math.min(answerWithinOf(result) ?? CLIENT_ANSWER_TIMEOUT_MS, CLIENT_ANSWER_TIMEOUT_MS);
+    retry = { inputResponses: await askClient(result.inputRequests, ctx, withinMs), requestState: result.requestState };
   }
   throw new ProtocolError(-32603, `the upstream asked for input more than ${MAX_INPUT_ROUNDS} times in one request`);
 }
 
 /**
- * How long a client's answer is waited for: a person may be reading an approval prompt or filling in a form, so as long
- * as any origin may hold the exchange (`inputWaitSeconds` is at most this), not the SDK's 60 seconds. An answer that
- * comes after the origin gave up gets a clean error from it on the retry; a request the client cancels stops waiting.
+ * How long a client's answer is waited for when the origin does not say (contract/answer-within.ts): a person may be
+ * reading an approval prompt or filling in a form, so as long as any origin may hold the exchange (`inputWaitSeconds`
+ * is at most this), not the SDK's 60 seconds. It is also the longest wait an origin's word can ask for.
  */
 export const CLIENT_ANSWER_TIMEOUT_MS = MAX_INPUT_WAIT_SECONDS * 1000;
 
-/** Sends each input request to the client (in parallel, as a 2025 server would) and collects the answers by key. */
-export async function askClient(inputRequests: unknown, ctx: ServerContext): Promise<Record<string, unknown>> {
+/**
+ * Sends each input request to the client (in parallel, as a 2025 server would) and collects the answers by key, each
+ * waited for `withinMs`. When one fails (refused, timed out), the others are withdrawn (the SDK tells the client they
+ * are cancelled): the round fails whatever they answer. A request the client cancels withdraws them all.
+ */
+export async function askClient(
+  inputRequests: unknown,
+  ctx: ServerContext,
+  withinMs = CLIENT_ANSWER_TIMEOUT_MS,
+): Promise<Record<string, unknown>> {
   const entries = Object.entries((inputRequests ?? {}) as Record<string, { method: string; params?: Record<string, unknown> }>);
-  const ask = (method: string, params?: Record<string, unknown>) =>
-    ctx.mcpReq.send({ method, params } as never, { timeout: CLIENT_ANSWER_TIMEOUT_MS, signal: ctx.mcpReq.signal });
+  const roundFailed = new AbortController();
+  const signal = AbortSignal.any([ctx.mcpReq.signal, roundFailed.signal]);
+  const ask = async (method: string, params?: Record<string, unknown>) => {
+    try {
+      return await ctx.mcpReq.send({ method, params } as never, { timeout: withinMs, signal });
+    } catch (error) {
+      roundFailed.abort(error);
+      throw error;
+    }
+  };
   const answers = await Promise.all(entries.map(async ([key, { method, params }]) => [key, await ask(method, params)] as const));
   return Object.fromEntries(answers);
 }
