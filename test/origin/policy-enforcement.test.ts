@@ -21,6 +21,9 @@ const servers = {
       { name: "delete_repo", annotations: { destructiveHint: true } },
       { name: "create_issue" },
     ],
+    prompts: ["triage"],
+    resources: ["github://readme"],
+    templateScheme: "repo",
   }),
   secret: catalogServer({ name: "secret", callLog, tools: [{ name: "read_secret", annotations: { readOnlyHint: true } }] }),
 };
@@ -29,6 +32,7 @@ const policy = Policy.parse({
     { effect: "allow", who: { groups: ["engineering"] }, servers: ["*"] },
     { effect: "deny", who: { groups: ["contractors"] }, servers: ["*"], annotations: { destructiveHint: true } },
     { description: "secrets are for the security team", effect: "deny", who: { groups: ["interns"] }, servers: ["secret"] },
+    { description: "auditors only list", effect: "allow", who: { groups: ["auditors"] }, servers: ["github"], tools: ["list_*"] },
   ],
 });
 
@@ -51,7 +55,7 @@ beforeAll(() => {
 afterAll(() => pool.close());
 
 type Message = {
-  result?: { tools?: { name: string }[]; content?: { text: string }[] };
+  result?: Record<string, unknown> & { tools?: { name: string }[]; content?: { text: string }[] };
   error?: { code: number; message: string };
 };
 const ask = async (server: string, who: VerifiedAssertion, method: string, params: Record<string, unknown> = {}) => {
@@ -102,5 +106,39 @@ describe("policy at the origin's per-server endpoint", () => {
     expect(callsMade().length).toBe(before);
     const allowed = await ask("github", contractor, "tools/call", { name: "list_repos", arguments: {} });
     expect(allowed.answer.result?.content?.[0]?.text).toBe("list_repos on github: {}");
+  });
+
+  it("gives a user allowed only some tools of a server those tools, and none of its prompts and resources", async () => {
+    const auditor = assertion("auditor", ["auditors"], "github");
+    const tools = await ask("github", auditor, "tools/list");
+    expect(tools.answer.result?.tools?.map((tool) => tool.name)).toEqual(["list_repos"]);
+    for (const [method, field] of [
+      ["prompts/list", "prompts"],
+      ["resources/list", "resources"],
+      ["resources/templates/list", "resourceTemplates"],
+    ] as const) {
+      expect((await ask("github", auditor, method)).answer.result?.[field]).toEqual([]);
+    }
+    const reads = [
+      ["prompts/get", { name: "triage" }],
+      ["resources/read", { uri: "github://readme" }],
+      ["completion/complete", { ref: { type: "ref/resource", uri: "repo://{id}" }, argument: { name: "id", value: "" } }],
+    ] as const;
+    for (const [method, params] of reads) {
+      const { answer } = await ask("github", auditor, method, params);
+      expect(answer.error?.code, method).toBe(-32003);
+      expect(answer.error?.message).toBe(
+        'refused by policy: the rules that allow you server "github" name only some of its tools; its prompts and resources need an allow rule without "tools" and "annotations"',
+      );
+    }
+  });
+
+  it("gives a user allowed the whole server its prompts and resources", async () => {
+    const engineer = assertion("engineer", ["engineering"], "github");
+    expect((await ask("github", engineer, "prompts/list")).answer.result?.prompts).toEqual([
+      expect.objectContaining({ name: "triage" }),
+    ]);
+    const read = await ask("github", engineer, "resources/read", { uri: "github://readme" });
+    expect(JSON.stringify(read.answer.result)).toContain("github://readme on github");
   });
 });

@@ -40,6 +40,35 @@ const stranger = userPolicy(policy, { email: "x@elsewhere.example", groups: ["sa
 
 const readOnly = { readOnlyHint: true };
 
+describe("policy: who may see a server's prompts and resources", () => {
+  it("a user a rule allows the whole server", () => {
+    expect(engineer.contents("github").allowed).toBe(true);
+    expect(colleague.contents("docs-internal").allowed).toBe(false);
+  });
+
+  it("not a user the rules allow only some tools of it (by name or by annotations), and says why", () => {
+    expect(auditor.server("github").allowed).toBe(true);
+    expect(auditor.contents("github")).toEqual({
+      allowed: false,
+      reason:
+        'the rules that allow you server "github" name only some of its tools; its prompts and resources need an allow rule without "tools" and "annotations"',
+    });
+    const byAnnotations = Policy.parse({
+      rules: [{ effect: "allow", who: { everyone: true }, servers: ["db"], annotations: { readOnlyHint: true } }],
+    });
+    expect(userPolicy(byAnnotations, {}).contents("db").allowed).toBe(false);
+  });
+
+  it("not a user kept off the server, with the server's own reason", () => {
+    expect(intern.contents("docs-secret").allowed).toBe(false);
+    expect(stranger.contents("github")).toEqual(stranger.server("github"));
+  });
+
+  it("everyone, without a policy", () => {
+    expect(userPolicy(undefined, {}).contents("anything").allowed).toBe(true);
+  });
+});
+
 describe("policy: who may use which server", () => {
   it("allows a server an allow rule names for the user's group, domain or address", () => {
     expect(engineer.server("github").allowed).toBe(true);

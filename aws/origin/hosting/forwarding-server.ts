@@ -15,7 +15,7 @@ import type { GuardrailChain } from "../guardrails/chain.ts";
 import type { HostPins } from "../pinning/host-pins.ts";
 import { APPROVAL_INPUT_KEY, type ApprovalGate, ApprovalRefused, argumentsHash } from "../policy/approval-gate.ts";
 import type { CallLimits } from "../policy/call-limits.ts";
-import { requireToolAllowed, type ToolAccess, visibleTools } from "../policy/tool-access.ts";
+import { requireToolAllowed, type ServerAccess, visibleTools, withheldContents } from "../policy/tool-access.ts";
 import { askConsent, CONSENT_INPUT_KEY } from "../upstream-auth/consent.ts";
 import type { UpstreamHealth } from "./circuit-breaker.ts";
 import { CAPABILITY_OF_ASK, Exchange, type UpstreamAsk } from "./exchange.ts";
@@ -120,8 +120,10 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
   const guarded =
     request.method === "tools/call" && link.guardrails && !link.guardrails.empty ? guardedCall(link, request, ctx) : undefined;
   try {
-    const access = toolAccessOf(ctx);
+    const access = accessOf(ctx);
     link.pins.requireServer();
+    const withheld = withheldContents(access, request.method);
+    if (withheld) return withheld;
     let admitted: Admitted = {};
     if (request.method === "tools/call") {
       // A call a guardrail refuses is refused before anyone is asked to approve it, and spends no call budget.
@@ -138,7 +140,7 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
       : await call(link, request, ctx, { onProgress: output.progress });
     const result = guarded && answer.resultType !== "input_required" ? await guarded.result(answer) : answer;
     rememberListed(link.lists, request.method, request.params.cursor, result);
-    return link.pins.visible(request.method, request.method === "tools/list" ? visibleTools(result, access) : result);
+    return link.pins.visible(request.method, request.method === "tools/list" ? visibleTools(result, access?.tool) : result);
   } catch (error) {
     // An OAuth-protected upstream that needs this user's (renewed) consent: the user is asked, no one else is affected.
     const consent = await askConsent(error, request.method, ctx, link.stateCodec, targetOf(request.method, request.params));
@@ -173,12 +175,15 @@ async function admitToolCall(
   link: UpstreamLink,
   request: Forwarded,
   ctx: ServerContext,
-  access: ToolAccess | undefined,
+  access: ServerAccess | undefined,
 ): Promise<Admitted> {
   await link.lists.tools.ensureLoaded();
   const name = String(request.params.name);
   const definition = link.lists.tools.get(name);
-  const { approval, limits = [] } = requireToolAllowed(access, { name, annotations: objectField(definition, "annotations") });
+  const { approval, limits = [] } = requireToolAllowed(access?.tool, {
+    name,
+    annotations: objectField(definition, "annotations"),
+  });
   await link.pins.requireTool(definition);
   const counting = limits.length > 0 ? link.callLimits : undefined;
   // A call over its budget is refused before anyone is asked to approve it, and counted once it is let through.
@@ -345,9 +350,8 @@ function callerOf(ctx: ServerContext): { sub: string; email?: string; server: st
   return { sub: extra.sub ?? "", email: extra.email, server: extra.server ?? "" };
 }
 
-/** The caller's tool access for this request, as the origin's route put it beside the caller's identity. */
-const toolAccessOf = (ctx: ServerContext): ToolAccess | undefined =>
-  ctx.http?.authInfo?.extra?.toolAccess as ToolAccess | undefined;
+/** What the caller may do with the server, as the origin's route put it beside the caller's identity. */
+const accessOf = (ctx: ServerContext): ServerAccess | undefined => ctx.http?.authInfo?.extra?.access as ServerAccess | undefined;
 
 /** Sends one request upstream, carrying what the client declared and relaying its progress. */
 interface CallOptions {

@@ -1,6 +1,6 @@
 import { ANSWER_OUTCOME_HEADER, formatAnswerOutcome, outcomeOfAnswer } from "../../../contract/answer-outcome.ts";
 import { POLICY_DENIED_CODE, type Policy } from "../../../contract/config/policy.ts";
-import { toolAccess } from "../policy/tool-access.ts";
+import { serverAccess } from "../policy/tool-access.ts";
 import { userPolicy } from "../policy/user-policy.ts";
 import type { VerifiedAssertion } from "../trust/verify-assertion.ts";
 import { HostingError, type HostPool } from "./host-pool.ts";
@@ -25,7 +25,7 @@ export async function serveMcp(
   const access = userPolicy(policy, assertion);
   const decision = access.server(server);
   if (!decision.allowed) return errorResponse(403, `refused by policy: ${decision.reason}`, POLICY_DENIED_CODE);
-  const caller = { ...callerOf(assertion, server), toolAccess: toolAccess(access, server) };
+  const caller = { ...callerOf(assertion, server), access: serverAccess(access, server) };
   let acquired: Awaited<ReturnType<HostPool["acquire"]>>;
   try {
     acquired = await pool.acquire(server, caller);

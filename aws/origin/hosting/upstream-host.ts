@@ -7,7 +7,7 @@ import type { DefinitionPins } from "../pinning/definition-pins.ts";
 import { HostPins } from "../pinning/host-pins.ts";
 import type { ApprovalGate } from "../policy/approval-gate.ts";
 import type { CallLimits } from "../policy/call-limits.ts";
-import type { ToolAccess } from "../policy/tool-access.ts";
+import type { ServerAccess } from "../policy/tool-access.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
 import { readValues } from "../secrets/read-values.ts";
 import { oauthHost } from "../upstream-auth/oauth-host.ts";
@@ -35,8 +35,8 @@ export interface Caller extends CallerExtra {
   era: "modern" | "legacy";
   email?: string;
   groups?: string[];
-  /** What the policy lets this caller do with the server's tools (absent: everything). */
-  toolAccess?: ToolAccess;
+  /** What the policy lets this caller do with the server: its tools, its prompts and resources (absent: everything). */
+  access?: ServerAccess;
 }
 
 /** One user's upstream: the connection to it, and the 2026-07-28 endpoint the edge reaches it through. */
@@ -292,7 +292,7 @@ function servingHost(parts: {
         token: "",
         clientId: caller.clientId,
         scopes: [],
-        extra: { sub: caller.sub, email: caller.email, server: caller.server, toolAccess: caller.toolAccess },
+        extra: { sub: caller.sub, email: caller.email, server: caller.server, access: caller.access },
       };
       const parsed = await parseRequestBody(request);
       const unwatch = watchListenedResources(parsed.parsedBody, parts.events);

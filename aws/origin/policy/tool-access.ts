@@ -2,13 +2,41 @@ import { ProtocolError } from "@modelcontextprotocol/server";
 import { POLICY_DENIED_CODE } from "../../../contract/config/policy.ts";
 import type { Decision, LimitingRule, ToolFacts, UserPolicy } from "./user-policy.ts";
 
-/** What one user may do with the tools of one server: the policy, bound to both. */
+/** What one user may do with the tools of one server. */
 export type ToolAccess = (tool: ToolFacts) => Decision;
 
-export const toolAccess =
-  (policy: UserPolicy, server: string): ToolAccess =>
-  (tool) =>
-    policy.tool(server, tool);
+/** What one user may do with one server: the policy, bound to both. */
+export interface ServerAccess {
+  tool: ToolAccess;
+  /** Its prompts and resources (UserPolicy.contents). */
+  contents: Decision;
+}
+
+export const serverAccess = (policy: UserPolicy, server: string): ServerAccess => ({
+  tool: (tool) => policy.tool(server, tool),
+  contents: policy.contents(server),
+});
+
+/** The methods that list a server's prompts and resources, and the field of their (empty) answer to a user who may not see them. */
+const CONTENT_LISTS: Readonly<Record<string, string>> = {
+  "prompts/list": "prompts",
+  "resources/list": "resources",
+  "resources/templates/list": "resourceTemplates",
+};
+/** The methods that read them (a completion completes a prompt's or a resource template's argument). */
+const CONTENT_READS: ReadonlySet<string> = new Set(["prompts/get", "resources/read", "completion/complete"]);
+
+/**
+ * What a user who may not see the server's prompts and resources gets instead of the upstream's answer: an empty list,
+ * or a refusal (thrown) for a read. Undefined when the request may go upstream.
+ */
+export function withheldContents(access: ServerAccess | undefined, method: string): Record<string, unknown> | undefined {
+  const decision = access?.contents;
+  if (!decision || decision.allowed) return undefined;
+  if (CONTENT_READS.has(method)) throw new PolicyRefusal(decision.reason);
+  const list = CONTENT_LISTS[method];
+  return list === undefined ? undefined : { [list]: [] };
+}
 
 /** A `tools/list` result with only the tools the caller may call: a user never sees what they cannot use. */
 export function visibleTools<R extends { tools?: unknown }>(result: R, access: ToolAccess | undefined): R {

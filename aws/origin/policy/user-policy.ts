@@ -30,8 +30,13 @@ export type Decision = { allowed: true; approval?: string; limits?: LimitingRule
 
 /** What one user may use. */
 export interface UserPolicy {
-  /** May the user use the server at all (list it, read its resources, call any tool on it)? */
+  /** May the user use the server at all (reach it, list its tools, call the tools they may)? */
   server(server: string): Decision;
+  /**
+   * May the user list and read the server's prompts and resources (and complete their arguments)? Only a rule that
+   * allows the whole server (no `tools`, no `annotations`) grants them: a rule naming some tools grants those tools.
+   */
+  contents(server: string): Decision;
   /** May the user see and call this tool? */
   tool(server: string, tool: ToolFacts): Decision;
 }
@@ -39,7 +44,7 @@ export interface UserPolicy {
 const ALLOWED: Decision = { allowed: true };
 
 /** Without a policy every signed-in user may use everything. */
-const EVERYTHING: UserPolicy = { server: () => ALLOWED, tool: () => ALLOWED };
+const EVERYTHING: UserPolicy = { server: () => ALLOWED, contents: () => ALLOWED, tool: () => ALLOWED };
 
 interface CompiledRule {
   rule: PolicyRule;
@@ -79,13 +84,21 @@ export function userPolicy(policy: Policy | undefined, subject: PolicySubject): 
   const limits = mine.filter(({ rule }) => rule.effect === "limit");
 
   const server = (name: string): Decision => {
-    const deniedBy = denies.find((rule) => rule.server(name) && !rule.tool && !rule.rule.annotations);
+    const deniedBy = denies.find((rule) => rule.server(name) && wholeServer(rule));
     if (deniedBy) return { allowed: false, reason: `server "${name}" is denied to you by policy ${deniedBy.label}` };
     if (allows.some((rule) => rule.server(name))) return ALLOWED;
     return { allowed: false, reason: `no policy rule allows you to use server "${name}"` };
   };
   return {
     server,
+    contents(name) {
+      const whole = server(name);
+      if (!whole.allowed || allows.some((rule) => rule.server(name) && wholeServer(rule))) return whole;
+      return {
+        allowed: false,
+        reason: `the rules that allow you server "${name}" name only some of its tools; its prompts and resources need an allow rule without "tools" and "annotations"`,
+      };
+    },
     tool(serverName, tool) {
       const whole = server(serverName);
       if (!whole.allowed) return whole;
@@ -101,6 +114,9 @@ export function userPolicy(policy: Policy | undefined, subject: PolicySubject): 
     },
   };
 }
+
+/** A rule about the server itself, not about some of its tools. */
+const wholeServer = ({ tool, rule }: CompiledRule): boolean => !tool && !rule.annotations;
 
 const limitingRule = ({ rule, index, label }: CompiledRule): LimitingRule => ({
   index,
