@@ -26,6 +26,7 @@ const servers = {
     templateScheme: "repo",
   }),
   secret: catalogServer({ name: "secret", callLog, tools: [{ name: "read_secret", annotations: { readOnlyHint: true } }] }),
+  quiet: catalogServer({ name: "quiet", callLog, tools: [{ name: "ping" }], growable: true, quietTools: true }),
 };
 const policy = Policy.parse({
   rules: [
@@ -140,5 +141,24 @@ describe("policy at the origin's per-server endpoint", () => {
     ]);
     const read = await ask("github", engineer, "resources/read", { uri: "github://readme" });
     expect(JSON.stringify(read.answer.result)).toContain("github://readme on github");
+  });
+
+  it("refuses a call of a name the upstream does not list, such as another spelling of a denied tool, before it reaches it", async () => {
+    const contractor = assertion("contractor", ["engineering", "contractors"], "github");
+    const before = callsMade().length;
+    for (const name of ["Delete_Repo", "DELETE_REPO", "delete-repo"]) {
+      const { answer } = await ask("github", contractor, "tools/call", { name, arguments: {} });
+      expect(answer.error?.code).toBe(-32602);
+      expect(answer.error?.message).toBe(`unknown tool "${name}": server "github" does not list it`);
+    }
+    expect(callsMade().length).toBe(before);
+  });
+
+  it("lets a user call a tool the upstream added without saying its list changed", async () => {
+    const engineer = assertion("engineer", ["engineering"], "quiet");
+    expect((await ask("quiet", engineer, "tools/list")).answer.result?.tools?.map((tool) => tool.name)).not.toContain("added_1");
+    await ask("quiet", engineer, "tools/call", { name: "add_tool", arguments: {} });
+    const called = await ask("quiet", engineer, "tools/call", { name: "added_1", arguments: {} });
+    expect(called.answer.result?.content?.[0]?.text).toBe("added_1");
   });
 });

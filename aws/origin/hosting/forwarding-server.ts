@@ -3,6 +3,7 @@ import type { Client } from "@modelcontextprotocol/client";
 import {
   CLIENT_CAPABILITIES_META_KEY,
   CLIENT_INFO_META_KEY,
+  INVALID_PARAMS,
   LOG_LEVEL_META_KEY,
   McpServer,
   MissingRequiredClientCapabilityError,
@@ -177,9 +178,8 @@ async function admitToolCall(
   ctx: ServerContext,
   access: ServerAccess | undefined,
 ): Promise<Admitted> {
-  await link.lists.tools.ensureLoaded();
   const name = String(request.params.name);
-  const definition = link.lists.tools.get(name);
+  const definition = await listedTool(link, name, callerOf(ctx).server);
   const { approval, limits = [] } = requireToolAllowed(access?.tool, {
     name,
     annotations: objectField(definition, "annotations"),
@@ -197,6 +197,19 @@ async function admitToolCall(
     approvedArguments: approval && argumentsHash((request.params.arguments ?? {}) as Params),
     counted: counting !== undefined,
   };
+}
+
+/**
+ * The tool's definition as its upstream lists it, the list read again once for a name it lacks (the tool may be new).
+ * A name the upstream does not list never reaches it: a rule denying `delete_repo` must not be passed by calling
+ * `Delete_Repo`, which an upstream that matches names without case would run.
+ */
+async function listedTool(link: UpstreamLink, name: string, server: string): Promise<Params> {
+  await link.lists.tools.ensureLoaded();
+  if (!link.lists.tools.get(name)) await link.lists.tools.reload();
+  const definition = link.lists.tools.get(name);
+  if (!definition) throw new ProtocolError(INVALID_PARAMS, `unknown tool "${name}": server "${server}" does not list it`);
+  return definition;
 }
 
 /**

@@ -36,6 +36,7 @@ export class ListedDefinitions {
   readonly #list: ListName;
   readonly #client: Client;
   #loaded?: Promise<void>;
+  #reloading?: Promise<void>;
 
   constructor(client: Client, list: ListName) {
     this.#client = client;
@@ -76,6 +77,27 @@ export class ListedDefinitions {
       },
     );
     return this.#loaded;
+  }
+
+  /**
+   * Reads the whole list anew and replaces what was known (an upstream may add an item without saying so); requests
+   * that ask meanwhile share the one read.
+   */
+  reload(): Promise<void> {
+    this.#reloading ??= LOAD[this.#list](this.#client)
+      .then(
+        (result) => {
+          this.#items.clear();
+          this.remember(result, true);
+        },
+        (error: unknown) => {
+          if ((error as { code?: unknown } | undefined)?.code !== METHOD_NOT_FOUND) throw error;
+        },
+      )
+      .finally(() => {
+        this.#reloading = undefined;
+      });
+    return this.#reloading;
   }
 
   forget(): void {
