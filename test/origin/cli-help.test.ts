@@ -60,6 +60,27 @@ describe("npm run pins, a mistake among its arguments", () => {
     expect(run.stderr).toMatch(/^pins: .*--by.*\n\nusage:\n/);
     expect(run.stderr).not.toMatch(STACK_TRACE);
   });
+
+  // Refused before the database is asked (none here): a stray word is a mistake, never ignored.
+  it.each([
+    [["pending", "extra"], 'unexpected argument "extra" after pending'],
+    [["diff", "docs", "tool", "search", "extra"], 'unexpected argument "extra" after diff <server> <kind> <name>'],
+    [
+      ["approve", "docs", "tool", "search", "junk", "more", "--by", "admin@example.com"],
+      'unexpected arguments "junk" "more" after approve <server> <kind> <name>',
+    ],
+    [
+      ["reject", "docs", "tool", "search", "--by", "admin@example.com", "junk"],
+      'unexpected argument "junk" after reject <server> <kind> <name>',
+    ],
+  ])("refuses the stray words of %j with exit 2, naming them, and the usage", async (args, reason) => {
+    const run = await cli("pins", args);
+    expect(run).toMatchObject({ code: 2, stdout: "" });
+    const [said, usage] = run.stderr.split("\n\nusage:\n");
+    expect(said).toBe(`pins: ${reason}`);
+    expect(usage).toContain("npm run pins -- pending");
+    expect(run.stderr).not.toMatch(STACK_TRACE);
+  });
 });
 
 describe("npm run upstream-connections, a mistake among its arguments", () => {

@@ -1,13 +1,13 @@
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
-import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
+import type { ParseArgsOptionsConfig } from "node:util";
 import type pg from "pg";
+import { parseCommandLine, reportUsageError, UsageError } from "../cli/usage-error.ts";
 import { DatabaseSetupError, withCliDatabase } from "../db/cli-database.ts";
 import { EXPORT_FORMATS, type ExportFormat, serializeEvents } from "./export.ts";
 import { progressEvery } from "./progress.ts";
 import { purgeOlderThanDays, RETENTION_BATCH_SIZE } from "./retention.ts";
 import { type AuditFilter, FILTER_NAMES, parseAuditFilter, searchAudit } from "./search.ts";
-import { UsageError } from "./usage-error.ts";
 import { publicKeyOf, verifyCommand } from "./verify/verify-command.ts";
 
 /**
@@ -51,10 +51,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw new UsageError(`unknown command "${command}": expected search, purge or verify`);
   } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`audit: ${error.message}\n\n${USAGE}`);
-      return 2;
-    }
+    if (error instanceof UsageError) return reportUsageError("audit", USAGE, error);
     if (error instanceof DatabaseSetupError) {
       console.error(`audit: ${error.message}`);
       return 1;
@@ -64,16 +61,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Options as parseArgs reads them, its own errors (unknown option, missing value) turned into usage errors. */
+/** A command's options (it takes no other words), read by {@link parseCommandLine}. */
 function options(args: string[], spec: ParseArgsOptionsConfig): Record<string, string | boolean | string[] | undefined> {
-  try {
-    return parseArgs({ args, options: spec, strict: true, allowPositionals: false }).values as Record<
-      string,
-      string | boolean | string[] | undefined
-    >;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  return parseCommandLine({ args, options: spec, strict: true, allowPositionals: false }).values as Record<
+    string,
+    string | boolean | string[] | undefined
+  >;
 }
 
 // Every filter may be repeated as far as parseArgs is concerned, so that the filter check names a repeated one.

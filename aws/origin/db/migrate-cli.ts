@@ -1,4 +1,5 @@
-import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
+import type { ParseArgsOptionsConfig } from "node:util";
+import { parseCommandLine, reportUsageError, UsageError } from "../cli/usage-error.ts";
 import { checkDatabaseUrl, DatabaseSetupError, type DatabaseTarget, describeDatabaseError } from "./cli-database.ts";
 import { migrate } from "./migrate.ts";
 import { createPool } from "./pool.ts";
@@ -26,9 +27,6 @@ const OPTIONS: ParseArgsOptionsConfig = {
   help: { type: "boolean", short: "h", default: false },
 };
 
-/** A mistake in the command line or the environment: exit code 2 with the message. */
-class UsageError extends Error {}
-
 export interface MigrateCommandIo {
   out: (line: string) => void;
   err: (line: string) => void;
@@ -45,8 +43,7 @@ export async function migrateCommand(
     plan = readPlan(argv, env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.err(`migrate: ${error.message}\n\n${USAGE}`);
-    return 2;
+    return reportUsageError("migrate", USAGE, error, io.err);
   }
   if (plan === "help") {
     io.out(USAGE);
@@ -78,12 +75,7 @@ function readPlan(
   argv: string[],
   env: NodeJS.ProcessEnv,
 ): "help" | { database: DatabaseTarget; appRole?: { role: string; password: string; minPurgeAgeDays: number } } {
-  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
-  try {
-    values = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const { values } = parseCommandLine({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
   if (values.help === true) return "help";
   if (!env.DATABASE_URL) throw new UsageError("DATABASE_URL is not set: set it to the schema owner's connection");
   let database: DatabaseTarget;

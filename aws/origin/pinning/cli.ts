@@ -1,5 +1,5 @@
-import { parseArgs } from "node:util";
 import { type AuditStore, createAuditStore } from "../audit/store.ts";
+import { parseCommandLine, reportUsageError, UsageError, unexpectedArguments } from "../cli/usage-error.ts";
 import { DatabaseSetupError, withCliDatabase } from "../db/cli-database.ts";
 import type { DefinitionKind } from "./fingerprint.ts";
 import { decidePin, type PinDecision, waitingChanges } from "./pin-decision.ts";
@@ -23,8 +23,6 @@ DATABASE_URL names the PostgreSQL database.`;
 
 const KINDS: readonly DefinitionKind[] = ["tool", "prompt", "resource_template", "discovery"];
 
-class UsageError extends Error {}
-
 /** The tables each command uses: a database without them is refused before the command starts. */
 const TABLES = {
   review: ["pinned_definitions"],
@@ -34,18 +32,30 @@ const TABLES = {
 
 async function main(argv: string[]): Promise<number> {
   try {
-    const { positionals, values } = readArguments(argv);
+    const { positionals, values } = parseCommandLine({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: { by: { type: "string" }, fingerprint: { type: "string" }, help: { type: "boolean", short: "h" } },
+    });
     if (values.help) {
       console.log(USAGE);
       return 0;
     }
-    const [command, server, kind, name] = positionals;
-    if (command === "pending") return await withStore(TABLES.review, (rows) => printPending(rows));
+    const [command, ...words] = positionals;
+    if (command === "pending") {
+      // Stray words are refused, not ignored (see unexpectedArguments).
+      if (words.length > 0) throw unexpectedArguments(words, command);
+      return await withStore(TABLES.review, (rows) => printPending(rows));
+    }
     if (command !== "diff" && command !== "approve" && command !== "reject")
       throw new UsageError(`unknown command "${command ?? ""}"`);
+    const [server, kind, name, ...extra] = words;
     if (!server || !KINDS.includes(kind as DefinitionKind) || name === undefined) {
       throw new UsageError("expected <server> <kind> <name>");
     }
+    // A decision that ignored part of its arguments might not be the one meant.
+    if (extra.length > 0) throw unexpectedArguments(extra, `${command} <server> <kind> <name>`);
     if (command !== "diff" && !values.by)
       throw new UsageError("--by: say who decides (your e-mail address): it goes into the audit trail");
     const key = { server, kind: kind as DefinitionKind, name };
@@ -71,30 +81,13 @@ async function main(argv: string[]): Promise<number> {
       return decide(store, audit, command, change, values.by as string);
     });
   } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`pins: ${error.message}\n\n${USAGE}`);
-      return 2;
-    }
+    if (error instanceof UsageError) return reportUsageError("pins", USAGE, error);
     if (error instanceof DatabaseSetupError) {
       console.error(`pins: ${error.message}`);
       return 1;
     }
     console.error(`pins: failed: ${(error as Error).message}`);
     return 1;
-  }
-}
-
-/** The command line as parseArgs reads it, its own errors (unknown option, missing value) turned into usage errors. */
-function readArguments(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: { by: { type: "string" }, fingerprint: { type: "string" }, help: { type: "boolean", short: "h" } },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
   }
 }
 

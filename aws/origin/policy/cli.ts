@@ -1,4 +1,4 @@
-import { parseArgs } from "node:util";
+import { parseCommandLine, reportUsageError, USAGE_EXIT_CODE, UsageError } from "../cli/usage-error.ts";
 import { DatabaseSetupError, withCliDatabase } from "../db/cli-database.ts";
 import { googleGroupLookUp } from "../identity/google/google-groups.ts";
 import { deployedPolicy } from "./dry-run/deployed-config.ts";
@@ -21,10 +21,8 @@ FILE: a policy ({ "rules": [...] }) or an origin configuration file (its origin.
 --groups: { "user@example.com": ["group@example.com"] }; the Directory is asked too when origin.google is configured.
 --days: the last N days of audit events (default 7). DATABASE_URL names the origin's database.`;
 
-const EXIT = { unchanged: 0, failed: 1, usage: 2, changed: 4 } as const;
+const EXIT = { unchanged: 0, failed: 1, usage: USAGE_EXIT_CODE, changed: 4 } as const;
 const MAX_DAYS = 3650;
-
-class UsageError extends Error {}
 
 /** The tables the dry run reads: the recorded tool calls, and the approved definitions' annotations. */
 const TABLES = ["audit_events", "pinned_definitions"] as const;
@@ -39,10 +37,7 @@ async function main(argv: string[]): Promise<number> {
     if (command !== "dry-run") throw new UsageError(`unknown command "${command ?? ""}": expected dry-run`);
     return await dryRunCommand(rest);
   } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`policy: ${error.message}\n\n${USAGE}`);
-      return EXIT.usage;
-    }
+    if (error instanceof UsageError) return reportUsageError("policy", USAGE, error);
     if (error instanceof PolicyFileError) {
       for (const problem of error.problems) console.error(`policy: ${problem}`);
       return EXIT.usage;
@@ -65,22 +60,17 @@ interface Arguments {
 }
 
 function readArguments(args: string[]): Arguments {
-  let values: Record<string, string | undefined>;
-  try {
-    values = parseArgs({
-      args,
-      strict: true,
-      options: {
-        candidate: { type: "string" },
-        current: { type: "string" },
-        groups: { type: "string" },
-        days: { type: "string", default: "7" },
-        format: { type: "string", default: "text" },
-      },
-    }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const { values } = parseCommandLine({
+    args,
+    strict: true,
+    options: {
+      candidate: { type: "string" },
+      current: { type: "string" },
+      groups: { type: "string" },
+      days: { type: "string", default: "7" },
+      format: { type: "string", default: "text" },
+    },
+  });
   if (!values.candidate) throw new UsageError("--candidate is required: the policy (or configuration) file to try");
   const days = /^\d+$/.test(values.days ?? "") ? Number(values.days) : Number.NaN;
   if (!(days >= 1 && days <= MAX_DAYS)) {

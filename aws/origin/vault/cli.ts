@@ -1,5 +1,5 @@
-import { parseArgs } from "node:util";
 import { createAuditStore } from "../audit/store.ts";
+import { parseCommandLine, reportUsageError, UsageError, unexpectedArguments } from "../cli/usage-error.ts";
 import { DatabaseSetupError, withCliDatabase } from "../db/cli-database.ts";
 import { operatorVault, revokeAudited } from "./revocation.ts";
 
@@ -15,9 +15,6 @@ const USAGE = `usage:
   npm run upstream-connections -- list [--user EMAIL]
   npm run upstream-connections -- revoke --user EMAIL [--server NAME] --by EMAIL
 DATABASE_URL names the origin's PostgreSQL database.`;
-
-/** A mistake in the command line: exit code 2 with the message and the usage. */
-class UsageError extends Error {}
 
 /** The tables each command uses: a database without them is refused before the command starts. */
 const TABLES = {
@@ -35,8 +32,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseOptions(argv);
   } catch (error) {
-    console.error(`upstream-connections: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
+    return reportUsageError("upstream-connections", USAGE, error as Error);
   }
   if (parsed.command === "help") {
     console.log(USAGE);
@@ -79,7 +75,7 @@ type Command =
   | { command: "revoke"; user: string; server?: string; by: string };
 
 function parseOptions(argv: string[]): Command {
-  const { positionals, values } = parseArgs({
+  const { positionals, values } = parseCommandLine({
     args: argv,
     allowPositionals: true,
     strict: true,
@@ -96,13 +92,8 @@ function parseOptions(argv: string[]): Command {
   if (command !== "list" && command !== "revoke") {
     throw new UsageError(`unknown command "${command}": expected list or revoke`);
   }
-  // Every value is an option's: a stray word is a mistake (a value missing its option, an unquoted name) that would
-  // otherwise be ignored, and a revoke that ignores part of its arguments may delete more than meant.
-  if (extra.length > 0) {
-    throw new UsageError(
-      `unexpected argument${extra.length > 1 ? "s" : ""} ${extra.map((word) => `"${word}"`).join(" ")} after ${command}`,
-    );
-  }
+  // Every value is an option's: a revoke that ignored a stray word may delete more than meant.
+  if (extra.length > 0) throw unexpectedArguments(extra, command);
   if (command === "list") {
     if (values.server !== undefined || values.by !== undefined) {
       throw new UsageError("--server and --by are revoke's: list takes only --user");

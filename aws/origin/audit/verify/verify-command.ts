@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import type pg from "pg";
+import { UsageError } from "../../cli/usage-error.ts";
 import { progressEvery } from "../progress.ts";
-import { UsageError } from "../usage-error.ts";
 import { describeProblem } from "./problems.ts";
 import { verifyAudit } from "./verify-audit.ts";
 
