@@ -199,8 +199,9 @@ describe("the aggregated endpoint", () => {
     expect(JSON.stringify(read)).toContain("file:///alpha/readme on alpha");
     const templated = (await ask(ALICE, "resources/read", { uri: "beta://42" })).answer.result;
     expect(JSON.stringify(templated)).toContain("beta://42 on beta");
+    // No server lists it, but "broken" never answers: it might, so the URI is not said to exist nowhere.
     const missing = (await ask(ALICE, "resources/read", { uri: "file:///nowhere" })).answer;
-    expect(missing.error?.code).toBe(-32002);
+    expect(missing.error?.message).toMatch(/^the resource file:\/\/\/nowhere cannot be placed while "broken" did not answer/);
   });
 
   it("completes a template's argument at the template's server", async () => {
@@ -376,5 +377,65 @@ describe("the aggregated endpoint's resource routing", () => {
       code: -32602,
       message: "the resource shared://plan is claimed by notes and github alike; read it at one server's own endpoint",
     });
+  });
+});
+
+describe("the aggregated endpoint beside a server that did not list its resources", () => {
+  const routes = (servers: Record<string, ReturnType<typeof catalogServer>>, upstreamTimeoutMs: number) => {
+    const everyone = Policy.parse({ rules: [{ effect: "allow", who: { everyone: true }, servers: ["*"] }] });
+    const reports: string[] = [];
+    const hosts = createHostPool({ servers, idleTimeoutMs: 60_000, maxProcesses: 4, host: testHostOptions, log: () => {} });
+    const settings: AggregateOptions = {
+      servers: Object.keys(servers),
+      policy: everyone,
+      upstreamTimeoutMs,
+      keepAliveMs: 0,
+      askServer: (server, assertion, request) => serveMcp(hosts, server, assertion, request, everyone),
+      leftOut: (server, method) => reports.push(`${server} ${method}`),
+    };
+    const answer = async (method: string, params: Record<string, unknown> = {}) => {
+      const messages = (await messagesOf(await serveAggregate(settings, ALICE, modernRequest(method, params)))) as Answer[];
+      return messages.find((message) => message.result || message.error) as Answer;
+    };
+    return { hosts, reports, answer };
+  };
+
+  it("gives another server's catch-all none of its URIs while it starts; a template fixing the scheme still gets its own", async () => {
+    const { hosts, answer } = routes(
+      {
+        owner: catalogServer({ name: "owner", resources: ["shared://doc"], startDelayMs: 12_000 }),
+        grabber: catalogServer({ name: "grabber", uriTemplate: "{+uri}", templateScheme: "grab" }),
+      },
+      3_000,
+    );
+    try {
+      // The catch-all's server is up; the owner is still starting (a cold per-user child).
+      await serveMcp(hosts, "grabber", { ...ALICE, server: "grabber" }, modernRequest("resources/templates/list"));
+      expect((await answer("resources/read", { uri: "shared://doc" })).error).toEqual({
+        code: -32000,
+        message:
+          'the resource shared://doc cannot be placed while "owner" did not answer (starting, or failing); try again shortly',
+      });
+      expect(JSON.stringify((await answer("resources/read", { uri: "grab://7" })).result)).toContain("grab://7 on grabber");
+    } finally {
+      await hosts.close();
+    }
+  });
+
+  it("reports nothing of a server that has no prompts or resources at all", async () => {
+    const { hosts, reports, answer } = routes(
+      {
+        docs: catalogServer({ name: "docs", prompts: ["greet"], resources: ["file:///docs/readme"] }),
+        tools: catalogServer({ name: "tools", tools: [{ name: "t" }] }),
+      },
+      15_000,
+    );
+    try {
+      expect((await answer("prompts/list")).result?.prompts).toEqual([expect.objectContaining({ name: "docs__greet" })]);
+      expect(JSON.stringify((await answer("resources/read", { uri: "file:///docs/readme" })).result)).toContain("on docs");
+      expect(reports).toEqual([]);
+    } finally {
+      await hosts.close();
+    }
   });
 });

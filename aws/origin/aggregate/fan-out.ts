@@ -1,3 +1,4 @@
+import { CONSENT_NEEDED_CODE } from "../upstream-auth/consent.ts";
 import type { Params, RpcAnswer, RpcRequest } from "./messages.ts";
 import { readAnswer } from "./messages.ts";
 
@@ -23,10 +24,13 @@ export function requestFor(original: Request, message: RpcRequest, method: strin
 /** Why a server was left out of an answer. */
 export class LeftOut extends Error {
   readonly server: string;
-  constructor(server: string, reason: string) {
+  /** The JSON-RPC error the server answered with, if it answered one. */
+  readonly code?: number;
+  constructor(server: string, reason: string, code?: number) {
     super(reason);
     this.name = "LeftOut";
     this.server = server;
+    this.code = code;
   }
 }
 
@@ -37,12 +41,21 @@ export class LeftOut extends Error {
 export async function answerWithin(ask: () => Promise<Response>, server: string, timeoutMs: number): Promise<Params> {
   try {
     const answer: RpcAnswer = await within(ask().then(readAnswer), server, timeoutMs);
-    if (answer.error) throw new LeftOut(server, `it answered error ${answer.error.code}: ${answer.error.message}`);
+    if (answer.error) throw new LeftOut(server, reasonOf(answer.error), answer.error.code);
     return answer.result ?? {};
   } catch (error) {
     throw error instanceof LeftOut ? error : new LeftOut(server, (error as Error).message);
   }
 }
+
+/**
+ * A server's error as the origin's log and audit give it: a consent error's message holds the user's single-use
+ * authorization link, which is theirs alone.
+ */
+const reasonOf = (error: { code: number; message: string }): string =>
+  error.code === CONSENT_NEEDED_CODE
+    ? `it answered error ${error.code}: the user has not connected their account there yet`
+    : `it answered error ${error.code}: ${error.message}`;
 
 /**
  * What `work` gives, or LeftOut once `timeoutMs` has passed. The work is then no longer waited for; what it gives

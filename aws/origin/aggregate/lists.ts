@@ -1,4 +1,5 @@
 import type { Aggregation } from "./aggregation.ts";
+import { LeftOut } from "./fan-out.ts";
 import { type Params, resultAnswer } from "./messages.ts";
 import { NameTable } from "./public-names.ts";
 
@@ -13,6 +14,7 @@ export type ListMethod = keyof typeof LISTS;
 
 /** A server's list is read whole; past this many pages the rest is left out (and the log says so). */
 const MAX_PAGES = 50;
+const METHOD_NOT_FOUND = -32601;
 
 type Item = Params & { name?: string };
 
@@ -23,7 +25,11 @@ export async function wholeList(aggregation: Aggregation, server: string, method
   let cursor: unknown;
   for (let page = 0; page < MAX_PAGES; page++) {
     const params: Params = { _meta: aggregation.message.params._meta, ...(cursor !== undefined && { cursor }) };
-    const result = await aggregation.result(server, method, params);
+    const result = await aggregation.result(server, method, params).catch((error: unknown) => {
+      // A server without such a list (tools only, say) has none to give: it is not left out of anything.
+      if (page === 0 && error instanceof LeftOut && error.code === METHOD_NOT_FOUND) return { [key]: [] };
+      throw error;
+    });
     if (Array.isArray(result[key])) items.push(...(result[key] as Item[]));
     cursor = result.nextCursor;
     if (cursor === undefined) return items;

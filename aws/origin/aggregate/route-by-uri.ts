@@ -7,23 +7,30 @@ import { routeName } from "./route-by-name.ts";
 const INVALID_PARAMS = -32602;
 /** The MCP error for a resource no server has (the specification's "resource not found"). */
 const RESOURCE_NOT_FOUND = -32002;
+/** The proxy's error for an upstream it could not reach (the edge's `upstreamUnavailable`). */
+const UPSTREAM_UNAVAILABLE = -32000;
 
-/** Where a resource URI goes: its server, or the servers that all claim it (then it goes nowhere), or nowhere. */
-export type UriRoute = { server: string } | { ambiguous: string[] } | undefined;
+/**
+ * Where a resource URI goes: its server, or the servers that all claim it (then it goes nowhere), or nowhere until
+ * the servers that did not list their resources do, or nowhere.
+ */
+export type UriRoute = { server: string } | { ambiguous: string[] } | { unanswered: string[] } | undefined;
 
 /**
  * Routes resource URIs, reading each server's resources and templates once however many URIs it routes. A URI goes
  * to the one server whose `resources/list` has it; else to the server whose matching template has the longest fixed
  * beginning (`github://repos/{owner}` before a catch-all `{+uri}`). Two servers listing it, or matching it equally
  * well, make it ambiguous: it is refused, never sent to one of them (another server's catch-all template must not
- * receive a URI, and what the user reads with it). URIs are passed through unchanged, so a link a tool returns stays
- * valid.
+ * receive a URI, and what the user reads with it). While a server has not listed its resources (it failed, or is
+ * still starting), a URI no template fixing its scheme takes is refused, naming that server. URIs are passed through
+ * unchanged, so a link a tool returns stays valid.
  */
 export async function uriRouter(aggregation: Aggregation): Promise<(uri: string) => UriRoute> {
   const [listed, templates] = await Promise.all([
     aggregation.collect("resources/list", (server) => wholeList(aggregation, server, "resources/list")),
     aggregation.collect("resources/templates/list", (server) => wholeList(aggregation, server, "resources/templates/list")),
   ]);
+  const unanswered = aggregation.permitted.filter((server) => !listed.has(server));
   return (uri) => {
     const listing = [...listed].filter(([, resources]) => resources.some((resource) => resource.uri === uri));
     if (listing.length > 0) return onlyOne(listing.map(([server]) => server));
@@ -35,6 +42,9 @@ export async function uriRouter(aggregation: Aggregation): Promise<(uri: string)
         else if (fixed === best.fixed && fixed >= 0 && !best.servers.includes(server)) best.servers.push(server);
       }
     }
+    // A server that did not answer may list the URI: while it has not, a template that does not even fix the URI's
+    // scheme (a catch-all) gets nothing, or that server's URI (and what the user reads with it) would go elsewhere.
+    if (unanswered.length > 0 && best.fixed < uri.indexOf(":") + 1) return { unanswered };
     return best.servers.length > 0 ? onlyOne(best.servers) : undefined;
   };
 }
@@ -56,6 +66,15 @@ function fixedBeginning(template: unknown, uri: string): number {
 
 /** The refusal of a URI that goes nowhere, or to several servers at once. */
 export function unroutedUri(id: RequestId | null, uri: string, route: UriRoute): Response {
+  if (route && "unanswered" in route) {
+    const servers = route.unanswered.map((server) => `"${server}"`).join(", ");
+    return errorAnswer(
+      200,
+      id,
+      UPSTREAM_UNAVAILABLE,
+      `the resource ${uri} cannot be placed while ${servers} did not answer (starting, or failing); try again shortly`,
+    );
+  }
   if (route && "ambiguous" in route) {
     const servers = route.ambiguous.join(" and ");
     return errorAnswer(
