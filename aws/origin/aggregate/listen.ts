@@ -1,24 +1,66 @@
-import { EventSourceParserStream } from "eventsource-parser/stream";
+import { type EventSourceMessage, EventSourceParserStream } from "eventsource-parser/stream";
 import type { Aggregation } from "./aggregation.ts";
-import type { Params } from "./messages.ts";
+import type { Params, RequestId } from "./messages.ts";
 import { uriRouter } from "./route-by-uri.ts";
 
 const ACKNOWLEDGED = "notifications/subscriptions/acknowledged";
 const encoder = new TextEncoder();
 const sse = (data: string) => encoder.encode(`event: message\ndata: ${data}\n\n`);
 
+export interface ListenTiming {
+  /**
+   * How long a merged listen that lacks a server (left out when it opened, or never acknowledging) stays open. It then
+   * ends, so that the client listens again and that server, a cold child still starting say, gets another chance.
+   */
+  retryLeftOutMs: number;
+  /**
+   * How long the one acknowledgement waits for each opened server's own. A server acknowledges as its listen opens,
+   * which was within the per-server time limit already: this only bounds one that never does.
+   */
+  acknowledgementWaitMs: number;
+}
+
+export const LISTEN_TIMING: ListenTiming = { retryLeftOutMs: 30_000, acknowledgementWaitMs: 5_000 };
+
+type Events = ReadableStreamDefaultReader<EventSourceMessage>;
+type Message = { id?: unknown; method?: unknown; params?: { notifications?: unknown } };
+
 /**
  * `subscriptions/listen` on the aggregated endpoint: one listen per permitted server, merged into one stream, so a
  * list change on any server reaches the client. Resource subscriptions go to the server that serves each URI. The
- * client's stream acknowledges once; closing it closes every server's listen, and any server's listen ending ends it.
+ * client's stream acknowledges once, with what the opened servers honour together; closing it closes every server's
+ * listen, and any watching server's listen ending ends it. Only a stream that listens to every permitted server stays
+ * open for good: one lacking a server ends after `timing.retryLeftOutMs`.
  */
-export async function mergedListen(aggregation: Aggregation, keepAliveMs: number): Promise<Response> {
+export async function mergedListen(
+  aggregation: Aggregation,
+  keepAliveMs: number,
+  timing: Partial<ListenTiming> = {},
+): Promise<Response> {
+  const opened = await openListens(aggregation);
+  const merged = new MergedListen({
+    readers: [...opened.values()].map((stream) =>
+      stream.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader(),
+    ),
+    subscriptionId: aggregation.message.id,
+    everyServer: opened.size === aggregation.permitted.length,
+    keepAliveMs,
+    timing: { ...LISTEN_TIMING, ...timing },
+  });
+  const body = new ReadableStream<Uint8Array>({
+    start: (controller) => merged.start(controller),
+    cancel: (reason) => merged.cancel(reason),
+  });
+  return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+}
+
+/** Each permitted server's listen stream; a server that fails or is too slow is left out (and reported). */
+async function openListens(aggregation: Aggregation) {
   const params = aggregation.message.params;
-  const notifications = (params.notifications ?? {}) as Params;
-  const byServer = await resourceSubscriptionsByServer(aggregation, notifications.resourceSubscriptions);
-  const opened = await aggregation.collect("subscriptions/listen", async (server) => {
+  const { resourceSubscriptions, ...rest } = (params.notifications ?? {}) as Params;
+  const byServer = await resourceSubscriptionsByServer(aggregation, resourceSubscriptions);
+  return aggregation.collect("subscriptions/listen", async (server) => {
     const uris = byServer.get(server);
-    const { resourceSubscriptions: _all, ...rest } = notifications;
     const response = await aggregation.forward(server, {
       ...params,
       notifications: { ...rest, ...(uris && { resourceSubscriptions: uris }) },
@@ -26,80 +68,199 @@ export async function mergedListen(aggregation: Aggregation, keepAliveMs: number
     if (!response.ok || !response.body) throw new Error(`its listen answered ${response.status}`);
     return response.body;
   });
-  const readers = [...opened.values()].map((stream) =>
-    stream.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader(),
-  );
-  let acknowledged = false;
-  let cancelled = false;
-  let timer: ReturnType<typeof setInterval> | undefined;
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      if (readers.length === 0) {
-        // Nothing to listen to, but the client's stream is still a listen: acknowledge it and hold it open.
-        acknowledged = true;
-        const meta = { "io.modelcontextprotocol/subscriptionId": aggregation.message.id };
-        controller.enqueue(sse(JSON.stringify({ jsonrpc: "2.0", method: ACKNOWLEDGED, params: { notifications, _meta: meta } })));
-      }
-      if (keepAliveMs > 0) timer = setInterval(() => controller.enqueue(encoder.encode(": keep-alive\n\n")), keepAliveMs);
-      // Each relay says, when its server's listen ends, whether that listen was watching anything.
-      const relays = readers.map(async (reader) => {
-        let watching = false;
-        for (let next = await reader.read(); !next.done; next = await reader.read()) {
-          if (isAcknowledgement(next.value.data)) {
-            watching = honoursSomething(next.value.data);
-            if (acknowledged) continue;
-            acknowledged = true;
-          }
-          if (!cancelled) controller.enqueue(sse(next.value.data));
+}
+
+/** The client's one stream over the opened servers' listens. */
+class MergedListen {
+  readonly #readers: Events[];
+  readonly #subscriptionId: RequestId;
+  readonly #everyServer: boolean;
+  readonly #keepAliveMs: number;
+  readonly #timing: ListenTiming;
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  /** What servers sent before the one acknowledgement went out: it follows the acknowledgement, in order. */
+  #held: string[] | undefined = [];
+  /** Whether every opened server acknowledged in time, once the one acknowledgement is out. */
+  #acknowledged: Promise<boolean> = Promise.resolve(true);
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  /** The servers' listens are closed or closing. */
+  #stopped = false;
+  /** The client's stream is closed or cancelled: nothing more is written to it. */
+  #closed = false;
+
+  constructor(options: {
+    readers: Events[];
+    subscriptionId: RequestId;
+    everyServer: boolean;
+    keepAliveMs: number;
+    timing: ListenTiming;
+  }) {
+    this.#readers = options.readers;
+    this.#subscriptionId = options.subscriptionId;
+    this.#everyServer = options.everyServer;
+    this.#keepAliveMs = options.keepAliveMs;
+    this.#timing = options.timing;
+  }
+
+  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    this.#controller = controller;
+    if (this.#keepAliveMs > 0)
+      this.#keepAlive = setInterval(() => this.#write(encoder.encode(": keep-alive\n\n")), this.#keepAliveMs);
+    const relays = this.#readers.map((reader) => {
+      let acknowledge: (honoured: Params | undefined) => void = () => {};
+      const acknowledged = new Promise<Params | undefined>((resolve) => {
+        acknowledge = resolve;
+      });
+      return { acknowledged, ended: this.#relay(reader, acknowledge) };
+    });
+    this.#acknowledged = this.#acknowledge(relays.map((relay) => relay.acknowledged));
+    void this.#acknowledged.then((everyOne) => this.#retryLater(everyOne && this.#everyServer));
+    // A server's listen that was watching and ends (its connection lost, the origin replacing it) ends the merged
+    // stream: the client listens again, and that server's changes reach it again. Kept open, its changes would be
+    // lost without a word. A server that watches none of what was asked ends its listen at once: that ends nothing.
+    void watchedListenEnded(relays.map((relay) => relay.ended)).then(() => this.#close("another server's listen ended"));
+  }
+
+  cancel(reason: unknown): Promise<void> {
+    this.#closed = true;
+    return this.#stop(reason);
+  }
+
+  /**
+   * Relays one server's listen, and tells `acknowledge` what it honours (undefined: it never said). Says, when the
+   * listen ends, whether it was watching anything.
+   */
+  async #relay(reader: Events, acknowledge: (honoured: Params | undefined) => void): Promise<boolean> {
+    let honoured: Params | undefined;
+    try {
+      for (let next = await reader.read(); !next.done; next = await reader.read()) {
+        const message = parsed(next.value.data);
+        if (message?.method === ACKNOWLEDGED) {
+          // The client is sent the one merged acknowledgement, never a server's own.
+          honoured ??= honouredBy(message);
+          acknowledge(honoured);
+          continue;
         }
-        return watching;
-      });
-      // A server's listen that was watching and ends (its connection lost, the origin replacing it) ends the merged
-      // stream: the client listens again, and that server's changes reach it again. Kept open, its changes would be
-      // lost without a word. A server that watches none of what was asked ends its listen at once: that ends nothing.
-      const watchedListenEnded = new Promise<void>((resolve) => {
-        for (const relay of relays)
-          relay.then(
-            (watching) => watching && resolve(),
-            () => resolve(),
-          );
-      });
-      if (readers.length > 0)
-        void watchedListenEnded.then(async () => {
-          clearInterval(timer);
-          if (cancelled) return;
-          cancelled = true;
-          await Promise.all(readers.map((reader) => reader.cancel("another server's listen ended").catch(() => {})));
-          controller.close();
-        });
-    },
-    cancel(reason) {
-      cancelled = true;
-      clearInterval(timer);
-      return Promise.all(readers.map((reader) => reader.cancel(reason).catch(() => {}))).then(() => {});
-    },
+        // A listen that watches nothing answers at once and ends: relayed, that answer would tell the client that
+        // its own listen was over, while the other servers' changes still come.
+        if (honoured && !watches(honoured) && isAnswer(message)) continue;
+        this.#relayed(next.value.data);
+      }
+      return honoured !== undefined && watches(honoured);
+    } finally {
+      acknowledge(undefined);
+    }
+  }
+
+  /** Sends the one acknowledgement once every opened server's is in (or the wait is over), then what was held. */
+  async #acknowledge(acknowledgements: Promise<Params | undefined>[]): Promise<boolean> {
+    const honoured = await settledWithin(acknowledgements, this.#timing.acknowledgementWaitMs);
+    const said = honoured.filter((each): each is Params => each !== undefined);
+    const meta = { "io.modelcontextprotocol/subscriptionId": this.#subscriptionId };
+    const notifications = union(said);
+    this.#write(sse(JSON.stringify({ jsonrpc: "2.0", method: ACKNOWLEDGED, params: { notifications, _meta: meta } })));
+    for (const data of this.#held ?? []) this.#write(sse(data));
+    this.#held = undefined;
+    return said.length === honoured.length;
+  }
+
+  /** A stream lacking a server ends after a pause, so that the client listens again and that server is tried again. */
+  #retryLater(complete: boolean): void {
+    if (complete || this.#stopped) return;
+    this.#retry = setTimeout(() => void this.#close("a server was left out: listening again"), this.#timing.retryLeftOutMs);
+  }
+
+  #relayed(data: string): void {
+    if (this.#held) this.#held.push(data);
+    else this.#write(sse(data));
+  }
+
+  #write(chunk: Uint8Array): void {
+    if (!this.#closed) this.#controller?.enqueue(chunk);
+  }
+
+  /** Ends the client's stream, after the acknowledgement (so a stream never ends unexplained) and what was held. */
+  async #close(reason: string): Promise<void> {
+    if (this.#stopped) return;
+    await this.#stop(reason);
+    await this.#acknowledged;
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#controller?.close();
+  }
+
+  /** Closes every server's listen; a relay whose reader is cancelled ends, and its acknowledgement is no more awaited. */
+  async #stop(reason: unknown): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#keepAlive);
+    clearTimeout(this.#retry);
+    await Promise.all(this.#readers.map((reader) => reader.cancel(reason).catch(() => {})));
+  }
+}
+
+/** Resolves when a relay says its watching listen ended, or a relay fails. */
+function watchedListenEnded(relays: Promise<boolean>[]): Promise<void> {
+  return new Promise<void>((resolve) => {
+    for (const relay of relays)
+      relay.then(
+        (watching) => watching && resolve(),
+        () => resolve(),
+      );
   });
-  return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
 }
 
-/** Whether a server's acknowledgement honours any of the notifications asked for (none: its listen ends at once). */
-function honoursSomething(data: string): boolean {
+/** What each promise gave within `waitMs` (undefined for one that had not). */
+async function settledWithin<T>(promises: Promise<T | undefined>[], waitMs: number): Promise<(T | undefined)[]> {
+  const results: (T | undefined)[] = promises.map(() => undefined);
+  const all = Promise.all(
+    promises.map((promise, index) =>
+      promise.then((value) => {
+        results[index] = value;
+      }),
+    ),
+  );
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, waitMs);
+  });
+  await Promise.race([all, waited]);
+  clearTimeout(timer);
+  return [...results];
+}
+
+/** What the servers honour together: every flag any of them honours, and every URI any of them watches. */
+function union(honoured: Params[]): Params {
+  const merged: Params = {};
+  for (const each of honoured)
+    for (const [key, value] of Object.entries(each)) {
+      if (Array.isArray(value)) merged[key] = [...new Set([...(Array.isArray(merged[key]) ? merged[key] : []), ...value])];
+      else if (value) merged[key] = value;
+    }
+  return merged;
+}
+
+function parsed(data: string): Message | undefined {
   try {
-    const honoured = (JSON.parse(data) as { params?: { notifications?: Record<string, unknown> } }).params?.notifications;
-    return Object.keys(honoured ?? {}).length > 0;
+    const message = JSON.parse(data) as unknown;
+    return typeof message === "object" && message !== null ? (message as Message) : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-const isAcknowledgement = (data: string) => {
-  if (!data.includes(ACKNOWLEDGED)) return false;
-  try {
-    return (JSON.parse(data) as { method?: unknown }).method === ACKNOWLEDGED;
-  } catch {
-    return false;
-  }
-};
+/** What a server's acknowledgement says it honours. */
+function honouredBy(acknowledgement: Message): Params {
+  const honoured = acknowledgement.params?.notifications;
+  return typeof honoured === "object" && honoured !== null ? (honoured as Params) : {};
+}
+
+/** Whether a server honours any of the notifications asked for (none: its listen ends at once). */
+const watches = (honoured: Params) => Object.keys(honoured).length > 0;
+
+/** A JSON-RPC answer (the end of a listen), not a notification. */
+const isAnswer = (message: Message | undefined) => message !== undefined && "id" in message && !("method" in message);
 
 /** Each watched URI to the server that serves it (ambiguous and unknown ones to none), the lists read once. */
 async function resourceSubscriptionsByServer(aggregation: Aggregation, uris: unknown): Promise<Map<string, string[]>> {
