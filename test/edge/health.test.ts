@@ -36,6 +36,22 @@ describe("health probes", () => {
     expect(await response.json()).toMatchObject({ config: "EDGE_SIGNING_KEY_ROTATION unusable (see the Worker's logs)" });
   });
 
+  it("the key set names a rotation key it cannot publish in the Worker's log, and says the edge is misconfigured", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const shared = JSON.stringify({ kty: "oct", kid: "r1", k: "q".repeat(43) });
+      const response = await callEdge("/.well-known/edge-jwks.json", undefined, { EDGE_SIGNING_KEY_ROTATION: shared });
+      expect(response.status).toBe(500);
+      expect(await response.text()).toBe("The edge is misconfigured; its logs name the setting to fix.\n");
+      const log = logged.mock.calls.map(String).join("\n");
+      expect(log).toContain("EDGE_SIGNING_KEY_ROTATION publishes an EC key; a shared key is never published");
+      expect(log).not.toContain("q".repeat(43));
+      expect(log).not.toContain("unhandled error");
+    } finally {
+      logged.mockRestore();
+    }
+  });
+
   it("/readyz logs what is wrong with the configuration, and where a Worker's setting is set", async () => {
     const logged = vi.spyOn(console, "error").mockImplementation(() => {});
     try {

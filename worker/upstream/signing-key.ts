@@ -1,4 +1,5 @@
 import { type CryptoKey, importJWK, type JWK } from "jose";
+import { ConfigError } from "../../contract/config/load.ts";
 import { EDGE_ASSERTION_ALG } from "../../contract/edge-assertion.ts";
 import { EDGE_ASSERTION_HMAC_ALG, HMAC_SHA256, parseSharedKey } from "../../contract/edge-shared-key.ts";
 
@@ -34,21 +35,34 @@ async function importSigningKey(jwkJson: string): Promise<SigningKey> {
   try {
     jwk = JSON.parse(jwkJson) as JWK;
   } catch {
-    throw new Error("EDGE_SIGNING_KEY is not JSON: expected a private EC P-256 JWK or a shared key (npm run keygen prints one)");
+    throw misconfigured(
+      "EDGE_SIGNING_KEY is not JSON: expected a private EC P-256 JWK or a shared key (npm run keygen prints one)",
+    );
   }
   if (jwk.kty === "oct") {
-    const { kid, secret } = parseSharedKey(jwk, "EDGE_SIGNING_KEY");
+    const { kid, secret } = sharedKeyOf(jwk);
     const key = await crypto.subtle.importKey("raw", secret, HMAC_SHA256, false, ["sign"]);
     return { kid, alg: EDGE_ASSERTION_HMAC_ALG, key };
   }
   if (jwk.kty !== "EC" || jwk.crv !== "P-256" || !jwk.d || !jwk.kid) {
-    throw new Error(
+    throw misconfigured(
       'EDGE_SIGNING_KEY must be a private EC P-256 JWK with "kid" and "d", or a shared key with "kty":"oct" (npm run keygen prints one)',
     );
   }
   const key = (await importJWK(jwk, EDGE_ASSERTION_ALG)) as CryptoKey;
   const { d: _private, ...publicJwk } = jwk;
   return { kid: jwk.kid, alg: EDGE_ASSERTION_ALG, key, publicJwk: { ...publicJwk, alg: EDGE_ASSERTION_ALG, use: "sig" } };
+}
+
+/** A key setting that cannot be used: the Worker's error handler logs what is wrong and answers that it is misconfigured. */
+const misconfigured = (problem: string) => new ConfigError([problem]);
+
+function sharedKeyOf(jwk: JWK): ReturnType<typeof parseSharedKey> {
+  try {
+    return parseSharedKey(jwk, "EDGE_SIGNING_KEY");
+  } catch (error) {
+    throw misconfigured((error as Error).message);
+  }
 }
 
 /**
@@ -60,14 +74,14 @@ export function rotationPublicKey(jwkJson: string): JWK {
   try {
     jwk = JSON.parse(jwkJson) as JWK;
   } catch {
-    throw new Error("EDGE_SIGNING_KEY_ROTATION is not JSON: expected an EC P-256 JWK with kid (npm run keygen prints one)");
+    throw misconfigured("EDGE_SIGNING_KEY_ROTATION is not JSON: expected an EC P-256 JWK with kid (npm run keygen prints one)");
   }
   if (jwk.kty === "oct")
-    throw new Error(
+    throw misconfigured(
       "EDGE_SIGNING_KEY_ROTATION publishes an EC key; a shared key is never published: list the old and the new one in the origin's EDGE_ASSERTION_SHARED_KEYS instead",
     );
   if (jwk.kty !== "EC" || jwk.crv !== "P-256" || !jwk.kid || !jwk.x || !jwk.y)
-    throw new Error('EDGE_SIGNING_KEY_ROTATION must be an EC P-256 JWK with "kid"');
+    throw misconfigured('EDGE_SIGNING_KEY_ROTATION must be an EC P-256 JWK with "kid"');
   const { kty, crv, x, y, kid } = jwk;
   return { kty, crv, x, y, kid, alg: EDGE_ASSERTION_ALG, use: "sig" };
 }
