@@ -34,14 +34,33 @@ export function sideBySideRows(left: unknown, right: unknown): SideBySideRow[] {
   return rows;
 }
 
-/** The rows as text in two columns of `width` characters, changed lines marked (`<` only left, `>` only right, `|` both differ). */
+/**
+ * The rows as text in two columns of `width` characters, changed lines marked (`<` only left, `>` only right, `|` both
+ * differ). A longer line is wrapped, never cut, its mark repeated on each piece: a change late in a one-line JSON
+ * description must show, or an administrator approves what they could not see.
+ */
 export function sideBySide(left: unknown, right: unknown, width = 60): string {
   return sideBySideRows(left, right)
-    .map((row) => `${clip(row.left, width).padEnd(width)} ${row.mark} ${clip(row.right, width)}`)
+    .flatMap((row) => {
+      const lefts = wrap(row.left, width);
+      const rights = wrap(row.right, width);
+      return Array.from(
+        { length: Math.max(lefts.length, rights.length) },
+        (_, piece) => `${padded(lefts[piece] ?? "", width)} ${row.mark} ${rights[piece] ?? ""}`,
+      );
+    })
     .join("\n");
 }
 
-const clip = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text);
+/** The text in pieces of at most `width` characters (code points: a surrogate pair is never split). */
+function wrap(text: string, width: number): string[] {
+  const characters = Array.from(text);
+  const pieces: string[] = [];
+  for (let start = 0; start < characters.length; start += width) pieces.push(characters.slice(start, start + width).join(""));
+  return pieces.length > 0 ? pieces : [""];
+}
+
+const padded = (piece: string, width: number) => piece + " ".repeat(width - Array.from(piece).length);
 
 function pretty(value: unknown): string {
   return `${JSON.stringify(sorted(value), null, 2).replace(INVISIBLE, visible)}\n`;
