@@ -25,6 +25,7 @@ beforeAll(async () => {
           beta: catalogServer({
             name: "beta",
             tools: [{ name: "search" }, { name: "drop_table", annotations: { destructiveHint: true } }],
+            prompts: ["triage"],
           }),
           vault: catalogServer({ name: "vault", tools: [{ name: "open" }] }),
         },
@@ -75,17 +76,20 @@ describe("the aggregated /mcp through the edge (signed in as dev@example.com, gr
     expect(beta.content).toEqual([{ type: "text", text: "search on beta: {}" }]);
     await expect(client.callTool({ name: "vault__open", arguments: {} })).rejects.toThrow(/refused by policy/);
     await expect(client.callTool({ name: "beta__drop_table", arguments: {} })).rejects.toThrow(/engineers drop nothing/);
+    const prompt = await client.getPrompt({ name: "beta__triage" });
+    expect(JSON.stringify(prompt.messages)).toContain("triage on beta");
     await client.close();
 
     const clientId = (provider.clientInformation() as { client_id: string }).client_id;
     const rows = await waitForAuditRows(
       system.databaseUrl,
       { clientId },
-      (rows) => rows.filter((row) => row.outcome === "denied").length >= 2,
+      (rows) => rows.filter((row) => row.outcome === "denied").length >= 2 && rows.some((row) => row.method === "prompts/get"),
     );
     // Audited under the server the public name names, with the tool as the client called it.
     const denied = rows.filter((row) => row.outcome === "denied").map((row) => `${row.server} ${row.tool}`);
     expect(denied.sort()).toEqual(["beta beta__drop_table", "vault vault__open"]);
+    expect(rows.filter((row) => row.method === "prompts/get").map((row) => row.server)).toEqual(["beta"]);
   });
 
   it("serves a 2025-11-25 client the same through its session", async () => {

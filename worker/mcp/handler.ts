@@ -166,7 +166,7 @@ function requestAudit({ ctx, user, started, config }: Exchange, admitted: Admitt
     userSub: user.sub,
     userEmail: user.email,
     clientId: ctx.auth.clientId,
-    server: auditedServer(admitted.server, message.tool, config.servers),
+    server: auditedServer(admitted.server, message.tool ?? message.prompt, config.servers),
     method: message.method,
     tool: message.tool,
     arguments: message.arguments,
@@ -218,8 +218,8 @@ function serverOf(pathname: string, servers: readonly string[]): ServerOfPath {
 }
 
 /** The server a request is audited under: on the aggregated endpoint, the one its tool's public name names, if any. */
-const auditedServer = (server: string, tool: string | undefined, servers: readonly string[]): string =>
-  server === ALL_SERVERS ? ((tool && serverOfPublicName(tool, servers)) ?? ALL_SERVERS) : server;
+const auditedServer = (server: string, publicName: string | undefined, servers: readonly string[]): string =>
+  server === ALL_SERVERS ? ((publicName && serverOfPublicName(publicName, servers)) ?? ALL_SERVERS) : server;
 
 /** The body as text with its size in bytes, or null when it is larger than allowed (counted while it streams in). */
 async function readBody(request: Request): Promise<{ text: string; bytes: number } | null> {

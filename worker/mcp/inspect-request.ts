@@ -6,6 +6,8 @@ export interface RequestFacts {
   id?: string | number;
   /** `params.name` of a tools/call. */
   tool?: string;
+  /** `params.name` of a prompts/get: on the aggregated endpoint it names the server, as a tool's name does. */
+  prompt?: string;
   /** `params.arguments` of a tools/call or prompts/get, for the audit (redacted before it is queued). */
   arguments?: Record<string, unknown>;
   protocolVersion?: string;
@@ -49,6 +51,7 @@ function factsOf(message: unknown, headerVersion: string | undefined): RequestFa
     method: typeof method === "string" ? method : undefined,
     id: typeof id === "string" || typeof id === "number" ? id : undefined,
     tool: method === "tools/call" && typeof params?.name === "string" ? params.name : undefined,
+    prompt: method === "prompts/get" && typeof params?.name === "string" ? params.name : undefined,
     arguments: ARGUMENT_METHODS.has(method) && isPlainObject(params?.arguments) ? params.arguments : undefined,
     protocolVersion: stringOrUndefined(meta?.[MODERN_VERSION_KEY]) ?? stringOrUndefined(initializeVersion) ?? headerVersion,
     modern,
