@@ -1,3 +1,4 @@
+import { CONSENT_NEEDED_CODE } from "../upstream-auth/consent.ts";
 import type { Aggregation } from "./aggregation.ts";
 import { LeftOut } from "./fan-out.ts";
 import { type Params, resultAnswer } from "./messages.ts";
@@ -47,10 +48,29 @@ export function renamedItems(server: string, items: readonly Item[]): Item[] {
   return items.map((item) => ({ ...item, name: table.public(String(item.name)) }));
 }
 
+/**
+ * The one tool a server lists on the aggregated endpoint while the user has not connected their account there (it
+ * needs the user's consent, per `oauth`): calling it gets the consent question (a URL elicitation, or the link in the
+ * error), as any call to that server does. Without it a user of `/mcp` alone would have no way to connect.
+ */
+export const CONNECT_TOOL = "connect_account";
+
+const connectTool = (server: string): Item => ({
+  name: CONNECT_TOOL,
+  title: `Connect your account at ${server}`,
+  description: `Server "${server}" needs you to connect your account there before its tools can be listed or used. Call this tool to get the link to sign in; its tools are listed once you have.`,
+  inputSchema: { type: "object", properties: {} },
+});
+
 /** The merged list: every permitted server's items (tools and prompts under public names), in configuration order. */
 export async function mergedList(aggregation: Aggregation, method: ListMethod): Promise<Response> {
   const { key, renamed } = LISTS[method];
-  const lists = await aggregation.collect(method, (server) => wholeList(aggregation, server, method));
+  const lists = await aggregation.collect(method, (server) =>
+    wholeList(aggregation, server, method).catch((error: unknown) => {
+      if (method === "tools/list" && error instanceof LeftOut && error.code === CONSENT_NEEDED_CODE) return [connectTool(server)];
+      throw error;
+    }),
+  );
   const items = [...lists].flatMap(([server, list]) => (renamed ? renamedItems(server, list) : list));
   return resultAnswer(aggregation.message.id, { [key]: items });
 }
