@@ -108,6 +108,8 @@ describe("the aggregated endpoint beside a server the user has not connected to"
     expect(new URL(question?.params.url ?? "").pathname).toBe("/authorize");
     const told = await ask("tools/call", { name: "files__connect_account", arguments: {} }, { elicitation: { form: {} } });
     expect(told.error?.code).toBe(-32007);
-    expect(told.error?.message).toMatch(/^server "files" needs you to connect your account first: open http:\/\/\S+\/authorize\?/);
+    expect(told.error?.message).toMatch(
+      /^server "files" needs you to connect your account first: open http:\/\/\S+\/authorize\?/,
+    );
   });
 });
