@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { sideBySide } from "../../aws/origin/pinning/side-by-side.ts";
+import { sideBySide, sideBySideRows } from "../../aws/origin/pinning/side-by-side.ts";
 
 // The text `pins diff` prints: two columns of 60 characters, the approved definition on the left.
 const WIDTH = 60;
@@ -35,5 +35,10 @@ describe("pins diff as text", () => {
       .filter((row) => row.mark === "|")
       .map((row) => row.right);
     expect(rights).toEqual([line.slice(0, WIDTH).join(""), line.slice(WIDTH).join("")]);
+  });
+
+  it("shows control characters JSON leaves as they are (DEL, C1 such as a one-byte CSI) as escapes", () => {
+    const [changed] = sideBySideRows({ d: "a" }, { d: "a\u007f\u009b2K\u0085" }).filter((row) => row.mark !== " ");
+    expect(changed?.right).toBe('  "d": "a\\u{7F}\\u{9B}2K\\u{85}"');
   });
 });

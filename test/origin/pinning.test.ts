@@ -138,4 +138,18 @@ describe("pinned tool definitions", () => {
     expect((await ask("gated", "prompts/get", { name: "brief" })).result?.messages).toBeDefined();
     expect((await ask("gated", "resources/read", { uri: "item://alpha" })).result?.contents).toBeDefined();
   });
+
+  it("prints and logs an upstream's name with its control characters escaped, so it cannot rewrite a terminal line", async () => {
+    const name = "exfiltrate\u001b[2K\rdocs\ttool\tsearch\u009b";
+    const shown = "exfiltrate\\u{1B}[2K\\u{D}docs\\u{9}tool\\u{9}search\\u{9B}";
+    const logged: string[] = [];
+    const config = { servers: { ansi: { pinning: "require-approval" } } } as never;
+    const strict = originPins(database.pool, config, { insert: async () => {} }, (line) => void logged.push(line));
+    expect(await strict.allows("ansi", "tool", { name, inputSchema: { type: "object" } })).toBeDefined();
+    expect(logged).toEqual([`pinned definitions: tool "${shown}" of ansi held, withheld until approved`]);
+    const line = (await cli(["pending"])).stdout.split("\n").find((printed) => printed.startsWith("ansi\t"));
+    expect(line?.startsWith(`ansi\ttool\t${shown}\tnew\t`)).toBe(true);
+    const approval = await cli(["approve", "ansi", "tool", name, "--by", "admin@example.com"]);
+    expect(approval.stdout.split(" (")[0]).toBe(`approved tool "${shown}" of ansi`);
+  });
 });

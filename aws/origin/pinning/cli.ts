@@ -4,6 +4,7 @@ import { DatabaseSetupError, withCliDatabase } from "../db/cli-database.ts";
 import type { DefinitionKind } from "./fingerprint.ts";
 import { decidePin, type PinDecision, waitingChanges } from "./pin-decision.ts";
 import { createPinStore, type PinnedDefinition } from "./pin-store.ts";
+import { printable } from "./printable.ts";
 import { sideBySide } from "./side-by-side.ts";
 
 /**
@@ -106,7 +107,7 @@ async function decide(
     return 2;
   }
   console.log(
-    `${command === "approve" ? "approved" : "rejected"} ${change.kind} "${change.name}" of ${change.server} (${change.fingerprint.slice(0, 12)})`,
+    `${command === "approve" ? "approved" : "rejected"} ${change.kind} "${printable(change.name)}" of ${printable(change.server)} (${change.fingerprint.slice(0, 12)})`,
   );
   return 0;
 }
@@ -115,8 +116,9 @@ function printPending(rows: PinnedDefinition[]): Promise<number> {
   const waiting = waitingChanges(rows);
   if (waiting.length === 0) console.log("nothing waits for a decision");
   for (const { change: row, approved } of waiting) {
+    // An upstream's name with a tab or a control character cannot pass for other columns or rewrite the line.
     console.log(
-      `${row.server}\t${row.kind}\t${row.name}\t${approved ? "changed" : "new"}\t${row.fingerprint.slice(0, 12)}\tfirst seen ${row.firstSeen.toISOString()}`,
+      `${printable(row.server)}\t${row.kind}\t${printable(row.name)}\t${approved ? "changed" : "new"}\t${row.fingerprint.slice(0, 12)}\tfirst seen ${row.firstSeen.toISOString()}`,
     );
   }
   return Promise.resolve(0);

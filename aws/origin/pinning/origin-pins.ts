@@ -4,6 +4,7 @@ import type { AuditEvent } from "../../../contract/audit-event.ts";
 import type { OriginConfig } from "../../../contract/config/schema.ts";
 import { DefinitionPins, type PinningMode } from "./definition-pins.ts";
 import { createPinStore } from "./pin-store.ts";
+import { printable } from "./printable.ts";
 
 /** How often an instance looks for approvals made elsewhere (another instance, the CLI). */
 export const PIN_POLL_MS = 5_000;
@@ -20,7 +21,9 @@ export function originPins(
     modeOf: (server): PinningMode => config.servers[server]?.pinning ?? "trust-on-first-use",
     sighted: (event, pin) => {
       if (event !== "first_seen")
-        log(`pinned definitions: ${pin.kind} "${pin.name}" of ${pin.server} ${event}, withheld until approved`);
+        log(
+          `pinned definitions: ${pin.kind} "${printable(pin.name)}" of ${printable(pin.server)} ${event}, withheld until approved`,
+        );
       const audited: AuditEvent = {
         id: randomUUID(),
         time: new Date().toISOString(),

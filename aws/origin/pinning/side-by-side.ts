@@ -1,4 +1,5 @@
 import { diffLines } from "diff";
+import { printable } from "./printable.ts";
 
 /** How a line of the two columns compares: the same on both sides, only left, only right, or differing on both. */
 export type SideBySideMark = " " | "<" | ">" | "|";
@@ -62,18 +63,10 @@ function wrap(text: string, width: number): string[] {
 
 const padded = (piece: string, width: number) => piece + " ".repeat(width - Array.from(piece).length);
 
+/** Sorted, pretty JSON; upstream text in it as a reviewer may be shown it (see printable), its own line breaks kept. */
 function pretty(value: unknown): string {
-  return `${JSON.stringify(sorted(value), null, 2).replace(INVISIBLE, visible)}\n`;
+  return `${JSON.stringify(sorted(value), null, 2).split("\n").map(printable).join("\n")}\n`;
 }
-
-/**
- * Characters that show as nothing, or as something else: format characters (zero-width spaces and joiners, bidi
- * controls, Unicode tag characters that can carry a whole hidden instruction), private-use and unassigned ones, every
- * default-ignorable one (variation selectors, Hangul fillers, the combining grapheme joiner), and the line separators.
- * A changed description must not look unchanged to the administrator reviewing it.
- */
-const INVISIBLE = /[\p{Cf}\p{Co}\p{Cn}\p{Default_Ignorable_Code_Point}\u2028\u2029]/gu;
-const visible = (character: string) => `\\u{${(character.codePointAt(0) ?? 0).toString(16).toUpperCase()}}`;
 
 function sorted(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sorted);
