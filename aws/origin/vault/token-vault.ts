@@ -87,10 +87,21 @@ export class TokenVault {
     return rowCount === 1;
   }
 
-  async get(owner: Pick<TokenOwner, "sub" | "server">): Promise<StoredConnection | undefined> {
+  /**
+   * The user's stored tokens for the server. Given the e-mail the user's assertion carries now, the row takes it when it
+   * holds another (or none): operators find and revoke rows by e-mail, and a user whose address changed would
+   * otherwise stay listed under the old one. An assertion without an e-mail leaves the stored one.
+   */
+  async get(owner: Pick<TokenOwner, "sub" | "server" | "email">): Promise<StoredConnection | undefined> {
+    // The update runs with the read, in one statement; it reads only the row as it was, and touches no token (nor
+    // updated_at, which says when the tokens were last renewed).
     const { rows } = await this.#db.query<SealedRow>(
-      "SELECT wrapped_key, sealed FROM upstream_tokens WHERE user_sub = $1 AND server = $2",
-      [owner.sub, owner.server],
+      `WITH renamed AS (
+         UPDATE upstream_tokens SET user_email = $3
+         WHERE $3::text IS NOT NULL AND user_sub = $1 AND server = $2 AND user_email IS DISTINCT FROM $3
+       )
+       SELECT wrapped_key, sealed FROM upstream_tokens WHERE user_sub = $1 AND server = $2`,
+      [owner.sub, owner.server, owner.email ?? null],
     );
     return this.#open(owner, rows[0]);
   }
