@@ -399,6 +399,30 @@ describe("renewing a user's token", () => {
     },
   );
 
+  it.each([
+    { echoedError: "invalid_request", sub: "nell", logs: /renewing a token for server "files" failed: .*\[REDACTED token\]/ },
+    { echoedError: "invalid_grant", sub: "otto", logs: /was dropped because its refresh was refused \(.*\[REDACTED token\]/ },
+  ])(
+    "never logs a refresh token the authorization server echoes in its refusal ($echoedError)",
+    async ({ echoedError, sub, logs }) => {
+      await connect(sub);
+      const owner = ownerOf(sub);
+      const stored = await new TokenVault(db.pool, keys).get(owner);
+      const as = upstream.authorizationServer;
+      as.tokenEndpoint = "echoing";
+      as.echoedError = echoedError;
+      const before = logged.length;
+      try {
+        await oauth.refresh(owner, stored?.accessToken ?? "").catch(() => undefined);
+      } finally {
+        as.tokenEndpoint = "up";
+      }
+      const lines = logged.slice(before).join("\n");
+      expect(lines).toMatch(logs);
+      expect(lines).not.toContain(stored?.refreshToken);
+    },
+  );
+
   it("lets one instance at a time mark a row for refreshing; the mark lapses if it dies, and new tokens clear it", async () => {
     const vault = new TokenVault(db.pool, keys);
     const kate = ownerOf("kate");
