@@ -152,4 +152,54 @@ describe("pinned tool definitions", () => {
     const approval = await cli(["approve", "ansi", "tool", name, "--by", "admin@example.com"]);
     expect(approval.stdout.split(" (")[0]).toBe(`approved tool "${shown}" of ansi`);
   });
+
+  it("asks again for a definition approved once and superseded since, when the upstream goes back to it", async () => {
+    const v1 = { name: "search", description: "search v1", inputSchema: { type: "object" } };
+    const v2 = { ...v1, description: "search v2" };
+    expect(await pins.allows("rollback", "tool", v1)).toBeUndefined();
+    expect(await pins.allows("rollback", "tool", v2)).toContain("changed since it was approved");
+    expect((await cli(["approve", "rollback", "tool", "search", "--by", "admin@example.com"])).code).toBe(0);
+    await pins.refresh();
+    expect(await pins.allows("rollback", "tool", v2)).toBeUndefined();
+    // A bad release rolled back: v1 is a change from the approved v2, and waits for an administrator again, audited.
+    expect(await pins.allows("rollback", "tool", v1)).toBe(
+      'the tool "search" of server "rollback" changed since it was approved; it is withheld until an administrator approves the change',
+    );
+    expect((await pending("rollback")).map((row) => [row.definition.description, row.decidedBy])).toEqual([["search v1", null]]);
+    const changes = audited.filter((event) => event.kind === "definition.changed" && event.server === "rollback");
+    expect(changes).toHaveLength(2);
+    expect(await pins.allows("rollback", "tool", v1)).toBeDefined(); // asked once, not at every listing
+    expect(audited.filter((event) => event.kind === "definition.changed" && event.server === "rollback")).toHaveLength(2);
+    expect((await cli(["pending"])).stdout).toMatch(/^rollback\ttool\tsearch\tchanged\t/m);
+    expect((await cli(["approve", "rollback", "tool", "search", "--by", "admin@example.com"])).code).toBe(0);
+    await pins.refresh();
+    expect(await pins.allows("rollback", "tool", v1)).toBeUndefined();
+  });
+
+  it("keeps a rejected definition withheld, saying who rejected it, until it is approved by its fingerprint", async () => {
+    const v1 = { name: "search", description: "search v1", inputSchema: { type: "object" } };
+    const v2 = { ...v1, description: "search, now better" };
+    expect(await pins.allows("rejecting", "tool", v1)).toBeUndefined();
+    expect(await pins.allows("rejecting", "tool", v2)).toBeDefined();
+    expect((await cli(["reject", "rejecting", "tool", "search", "--by", "admin@example.com"])).code).toBe(0);
+    await pins.refresh();
+    const refusal =
+      'the tool "search" of server "rejecting" was rejected by an administrator (admin@example.com); it is withheld';
+    expect(await pins.allows("rejecting", "tool", v2)).toBe(refusal);
+    expect(await pins.allows("rejecting", "tool", v2)).toBe(refusal); // served again: still rejected, nothing waits
+    expect(await pending("rejecting")).toEqual([]);
+    const [rejected] = (await createPinStore(database.pool).changedSince()).filter((row) => row.status === "rejected");
+    const fingerprint = rejected?.fingerprint.slice(0, 12) ?? "";
+    // Only by its fingerprint: it no longer waits, and the refusal names it.
+    const unnamed = await cli(["approve", "rejecting", "tool", "search", "--by", "admin@example.com"]);
+    expect(unnamed.code).toBe(2);
+    expect(unnamed.stderr).toContain(`rejected: ${fingerprint} by admin@example.com (name one with --fingerprint`);
+    const diff = await cli(["diff", "rejecting", "tool", "search", "--fingerprint", fingerprint]);
+    expect(diff.stdout).toMatch(/\| {2}rejected [0-9a-f]{12}\n[\s\S]*"description": "search, now better"/);
+    const named = ["--fingerprint", fingerprint];
+    expect((await cli(["reject", "rejecting", "tool", "search", "--by", "admin@example.com", ...named])).code).toBe(2);
+    expect((await cli(["approve", "rejecting", "tool", "search", "--by", "admin@example.com", ...named])).code).toBe(0);
+    await pins.refresh();
+    expect(await pins.allows("rejecting", "tool", v2)).toBeUndefined();
+  });
 });

@@ -16,10 +16,12 @@ import { sideBySide } from "./side-by-side.ts";
  */
 const USAGE = `usage:
   npm run pins -- pending                                   what waits for a decision
-  npm run pins -- diff <server> <kind> <name>               the approved definition beside the waiting one
+  npm run pins -- diff <server> <kind> <name> [--fingerprint PREFIX]
+                                                            the approved definition beside the waiting one
   npm run pins -- approve <server> <kind> <name> --by EMAIL [--fingerprint PREFIX]
   npm run pins -- reject <server> <kind> <name> --by EMAIL [--fingerprint PREFIX]
 <kind> is tool, prompt, resource_template or discovery (whose <name> is "").
+A rejected definition no longer waits: diff and approve take it when --fingerprint names it.
 DATABASE_URL names the PostgreSQL database.`;
 
 const KINDS: readonly DefinitionKind[] = ["tool", "prompt", "resource_template", "discovery"];
@@ -61,20 +63,21 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError("--by: say who decides (your e-mail address): it goes into the audit trail");
     const key = { server, kind: kind as DefinitionKind, name };
     return await withStore(command === "diff" ? TABLES.review : TABLES.decide, (rows, store, audit) => {
+      // A rejected definition is taken only when named: it no longer waits, yet an administrator may think again.
+      const takes = (row: PinnedDefinition) =>
+        row.status === "pending" || (row.status === "rejected" && command !== "reject" && Boolean(values.fingerprint));
       const waiting = rows.filter(
-        (row) => matches(row, key) && row.status === "pending" && row.fingerprint.startsWith(values.fingerprint ?? ""),
+        (row) => matches(row, key) && takes(row) && row.fingerprint.startsWith(values.fingerprint ?? ""),
       );
       if (waiting.length !== 1) {
-        console.error(
-          waiting.length === 0 ? "nothing waits for a decision there" : "several changes wait: choose one with --fingerprint",
-        );
+        console.error(waiting.length === 0 ? nothingThere(rows, key) : "several changes wait: choose one with --fingerprint");
         return Promise.resolve(2);
       }
       const change = waiting[0] as PinnedDefinition;
       const approved = rows.find((row) => matches(row, key) && row.status === "approved");
       if (command === "diff") {
         console.log(
-          `approved${approved ? ` ${approved.fingerprint.slice(0, 12)}` : ": none"}  |  waiting ${change.fingerprint.slice(0, 12)}`,
+          `approved${approved ? ` ${approved.fingerprint.slice(0, 12)}` : ": none"}  |  ${change.status === "rejected" ? "rejected" : "waiting"} ${change.fingerprint.slice(0, 12)}`,
         );
         console.log(sideBySide(approved?.definition ?? {}, change.definition));
         return Promise.resolve(0);
@@ -92,8 +95,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-const matches = (row: PinnedDefinition, key: { server: string; kind: string; name: string }) =>
-  row.server === key.server && row.kind === key.kind && row.name === key.name;
+type Key = { server: string; kind: string; name: string };
+const matches = (row: PinnedDefinition, key: Key) => row.server === key.server && row.kind === key.kind && row.name === key.name;
+
+/** Nothing to decide there; the definitions rejected there, if any, named so one can be approved after all. */
+function nothingThere(rows: PinnedDefinition[], key: Key): string {
+  const rejected = rows.filter((row) => matches(row, key) && row.status === "rejected");
+  if (rejected.length === 0) return "nothing waits for a decision there";
+  const which = rejected.map((row) => `${row.fingerprint.slice(0, 12)} by ${printable(row.decidedBy ?? "?")}`).join(", ");
+  return `nothing waits for a decision there; rejected: ${which} (name one with --fingerprint to diff or approve it)`;
+}
 
 async function decide(
   store: ReturnType<typeof createPinStore>,

@@ -1,5 +1,5 @@
 import { type DefinitionKind, nameOf, pinnedForm } from "./fingerprint.ts";
-import type { PinnedDefinition, PinStore } from "./pin-store.ts";
+import type { PinnedDefinition, PinStatus, PinStore } from "./pin-store.ts";
 
 /**
  * Per server: `trust-on-first-use` approves a definition the first time its name is seen and holds back any later
@@ -21,6 +21,11 @@ export interface DefinitionPinsOptions {
 type Key = string;
 const POLL_OVERLAP_MS = 10_000;
 const keyOf = (server: string, kind: DefinitionKind, name: string): Key => `${server}\u0000${kind}\u0000${name}`;
+const sightingOf = (key: Key, fingerprint: string) => `${key}\u0000${fingerprint}`;
+
+/** What the table says of one definition seen: its status, and who decided it. */
+type Sighting = { status: PinStatus; decidedBy: string | null };
+type Pin = { server: string; kind: DefinitionKind; name: string; fingerprint: string; definition: Record<string, unknown> };
 
 /**
  * The origin's memory of pinned definitions: which fingerprint is approved for each name, read from PostgreSQL at
@@ -30,7 +35,7 @@ const keyOf = (server: string, kind: DefinitionKind, name: string): Key => `${se
 export class DefinitionPins {
   readonly #options: DefinitionPinsOptions;
   readonly #approved = new Map<Key, string>();
-  readonly #seen = new Set<string>();
+  readonly #seen = new Map<string, Sighting>();
   readonly #listeners = new Map<string, Set<() => void>>();
   #lastChange?: Date;
   #timer?: ReturnType<typeof setInterval>;
@@ -91,37 +96,47 @@ export class DefinitionPins {
     const name = nameOf(kind, definition);
     const { form, fingerprint } = pinnedForm(kind, definition);
     const key = keyOf(server, kind, name);
-    let approved = this.#approved.get(key);
-    if (approved === fingerprint) return undefined;
-    if (!this.#seen.has(`${key}\u0000${fingerprint}`)) {
-      const firstSight = approved === undefined && mode === "trust-on-first-use";
-      const pin = { server, kind, name, fingerprint, definition: form };
-      const recorded = await this.#options.store.record(pin, firstSight ? "approved" : "pending");
-      if (recorded) {
-        this.#seen.add(`${key}\u0000${fingerprint}`);
-        if (firstSight) this.#approved.set(key, fingerprint);
-        this.#options.sighted(firstSight ? "first_seen" : approved === undefined ? "held" : "changed", pin);
-      } else await this.refresh(); // another instance recorded it first: learn what it decided
-      approved = this.#approved.get(key);
-      if (approved === fingerprint) return undefined;
-    }
-    const what =
-      kind === "discovery"
-        ? `the description (instructions, capabilities) of server "${server}"`
-        : `the ${describe(kind)} "${name}" of server "${server}"`;
-    return approved === undefined
-      ? `${what} waits for an administrator's approval before first use`
-      : `${what} changed since it was approved; it is withheld until an administrator approves the change`;
+    if (this.#approved.get(key) === fingerprint) return undefined;
+    const seen = this.#seen.get(sightingOf(key, fingerprint));
+    // A superseded definition seen again (an upstream rolled back) is a change like any other: it waits anew.
+    if (!seen || seen.status === "superseded") await this.#record(mode, { server, kind, name, fingerprint, definition: form });
+    if (this.#approved.get(key) === fingerprint) return undefined;
+    return refusal({ server, kind, name }, this.#approved.has(key), this.#seen.get(sightingOf(key, fingerprint)));
+  }
+
+  /** Records a sighting not recorded yet (or superseded), and audits it; learns from the table when another did. */
+  async #record(mode: PinningMode, pin: Pin): Promise<void> {
+    const key = keyOf(pin.server, pin.kind, pin.name);
+    const approved = this.#approved.get(key);
+    const firstSight = approved === undefined && mode === "trust-on-first-use";
+    if (!(await this.#options.store.record(pin, firstSight ? "approved" : "pending"))) return this.refresh();
+    this.#seen.set(sightingOf(key, pin.fingerprint), { status: firstSight ? "approved" : "pending", decidedBy: null });
+    if (firstSight) this.#approved.set(key, pin.fingerprint);
+    this.#options.sighted(firstSight ? "first_seen" : approved === undefined ? "held" : "changed", pin);
   }
 
   #apply(row: PinnedDefinition): boolean {
     const key = keyOf(row.server, row.kind, row.name);
-    this.#seen.add(`${key}\u0000${row.fingerprint}`);
+    this.#seen.set(sightingOf(key, row.fingerprint), { status: row.status, decidedBy: row.decidedBy });
     const before = this.#approved.get(key);
     if (row.status === "approved") this.#approved.set(key, row.fingerprint);
     else if (before === row.fingerprint) this.#approved.delete(key);
     return before !== this.#approved.get(key);
   }
+}
+
+/** Why a definition is withheld: it was rejected, it waits for its first approval, or it changed since one. */
+function refusal(pin: Omit<Pin, "fingerprint" | "definition">, approvedBefore: boolean, seen: Sighting | undefined): string {
+  const what =
+    pin.kind === "discovery"
+      ? `the description (instructions, capabilities) of server "${pin.server}"`
+      : `the ${describe(pin.kind)} "${pin.name}" of server "${pin.server}"`;
+  // Not "until an administrator approves": a rejected definition is not asked about again.
+  if (seen?.status === "rejected")
+    return `${what} was rejected by ${seen.decidedBy ? `an administrator (${seen.decidedBy})` : "an administrator"}; it is withheld`;
+  return approvedBefore
+    ? `${what} changed since it was approved; it is withheld until an administrator approves the change`
+    : `${what} waits for an administrator's approval before first use`;
 }
 
 const describe = (kind: DefinitionKind) =>

@@ -32,8 +32,10 @@ export function createPinStore(pool: pg.Pool) {
     },
 
     /**
-     * Records a sighting; true if it is new. Approved at once on first sight of a name under trust-on-first-use,
-     * else pending. Another instance recording the same sighting at the same moment is harmless (one row wins).
+     * Records a sighting; true if it is new, or waits anew. Approved at once on first sight of a name under
+     * trust-on-first-use, else pending. A definition approved once and superseded since, seen again (an upstream rolled
+     * back), waits anew: an administrator approved the change away from it, and only one can approve the change back.
+     * Another instance recording the same sighting at the same moment is harmless (one row wins).
      */
     async record(
       pin: { server: string; kind: DefinitionKind; name: string; fingerprint: string; definition: object },
@@ -42,7 +44,9 @@ export function createPinStore(pool: pg.Pool) {
       const result = await pool.query(
         `INSERT INTO pinned_definitions (server, kind, name, fingerprint, definition, status, decided_at, decided_by)
          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 = 'approved' THEN now() END, CASE WHEN $6 = 'approved' THEN 'first sight' END)
-         ON CONFLICT DO NOTHING`,
+         ON CONFLICT (server, kind, name, fingerprint) DO UPDATE
+           SET status = 'pending', decided_at = NULL, decided_by = NULL, updated_at = now()
+           WHERE pinned_definitions.status = 'superseded' AND $6 = 'pending'`,
         [pin.server, pin.kind, pin.name, pin.fingerprint, JSON.stringify(pin.definition), status],
       );
       return (result.rowCount ?? 0) > 0;
