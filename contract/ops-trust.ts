@@ -16,7 +16,7 @@ export const OPS_DRY_RUN_PATH = "/ops/policy/dry-run";
 export const DRY_RUN_MAX_DAYS = 3650;
 export const DRY_RUN_DEFAULT_DAYS = 7;
 
-const DefinitionKind = z.enum(["tool", "prompt", "resource_template", "discovery"]);
+const DefinitionKind = z.enum(["tool", "prompt", "resource", "resource_template", "discovery"]);
 
 export const WaitingDefinitions = z.object({
   waiting: z.array(

@@ -41,7 +41,7 @@ export interface UpstreamLink {
   client: Client;
   exchanges: ExchangeRegistry;
   stateCodec: ForwardStateCodec;
-  /** The upstream's tools, prompts and resource templates as last listed. */
+  /** The upstream's tools, prompts, resources and resource templates as last listed. */
   lists: UpstreamLists;
   inflight: Set<InflightRequest>;
   progress: ProgressRoutes;
@@ -135,7 +135,7 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
     }
     if (request.method === "prompts/get") await link.pins.requirePrompt(String(request.params.name), link.lists.prompts);
     if (request.method === "resources/read")
-      await link.pins.requireResource(String(request.params.uri), link.lists.resourceTemplates);
+      await link.pins.requireResource(String(request.params.uri), link.lists.resourceTemplates, link.lists.resources);
     const answer = isInteractive(request.method)
       ? await forwardInteractive(link, request, ctx, output, admitted)
       : await call(link, request, ctx, { onProgress: output.progress });

@@ -6,6 +6,7 @@ type Definition = Record<string, unknown>;
 const LISTS = {
   tools: { method: "tools/list", key: "tools", name: "name", changed: "notifications/tools/list_changed" },
   prompts: { method: "prompts/list", key: "prompts", name: "name", changed: "notifications/prompts/list_changed" },
+  resources: { method: "resources/list", key: "resources", name: "uri", changed: "notifications/resources/list_changed" },
   resourceTemplates: {
     method: "resources/templates/list",
     key: "resourceTemplates",
@@ -22,14 +23,15 @@ const METHOD_NOT_FOUND = -32601;
 const LOAD: Record<ListName, (client: Client) => Promise<Record<string, unknown>>> = {
   tools: (client) => client.listTools(),
   prompts: (client) => client.listPrompts(),
+  resources: (client) => client.listResources(),
   resourceTemplates: (client) => client.listResourceTemplates(),
 };
 
 /**
- * One list of an upstream (its tools, prompts or resource templates), by name: learned from the list results the
- * origin relays, and read whole, every page, when a request needs an item before the whole list was seen (a client may
- * call a tool or get a prompt it knows without listing, or list only the first page). Forgotten when the upstream
- * says the list changed.
+ * One list of an upstream (its tools, prompts, resources or resource templates), by name: learned from the list
+ * results the origin relays, and read whole, every page, when a request needs an item before the whole list was seen
+ * (a client may call a tool or get a prompt it knows without listing, or list only the first page). Forgotten when the
+ * upstream says the list changed.
  */
 export class ListedDefinitions {
   readonly #items = new Map<string, Definition>();
@@ -106,13 +108,14 @@ export class ListedDefinitions {
   }
 }
 
-/** The lists of one upstream connection the origin keeps by name. */
+/** The lists of one upstream connection the origin keeps by name (resources by URI, templates by URI template). */
 export type UpstreamLists = Record<ListName, ListedDefinitions>;
 
 export function upstreamLists(client: Client): UpstreamLists {
   return {
     tools: new ListedDefinitions(client, "tools"),
     prompts: new ListedDefinitions(client, "prompts"),
+    resources: new ListedDefinitions(client, "resources"),
     resourceTemplates: new ListedDefinitions(client, "resourceTemplates"),
   };
 }

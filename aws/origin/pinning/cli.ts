@@ -20,11 +20,11 @@ const USAGE = `usage:
                                                             the approved definition beside the waiting one
   npm run pins -- approve <server> <kind> <name> --by EMAIL [--fingerprint PREFIX]
   npm run pins -- reject <server> <kind> <name> --by EMAIL [--fingerprint PREFIX]
-<kind> is tool, prompt, resource_template or discovery (whose <name> is "").
+<kind> is tool, prompt, resource (whose <name> is its URI), resource_template or discovery (whose <name> is "").
 A rejected definition no longer waits: diff and approve take it when --fingerprint names it.
 DATABASE_URL names the PostgreSQL database.`;
 
-const KINDS: readonly DefinitionKind[] = ["tool", "prompt", "resource_template", "discovery"];
+const KINDS: readonly DefinitionKind[] = ["tool", "prompt", "resource", "resource_template", "discovery"];
 
 /** The tables each command uses: a database without them is refused before the command starts. */
 const TABLES = {

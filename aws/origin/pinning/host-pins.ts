@@ -10,6 +10,7 @@ export const DEFINITION_WITHHELD_CODE = -32004;
 const PINNED_LISTS: Record<string, { kind: DefinitionKind; key: string }> = {
   "tools/list": { kind: "tool", key: "tools" },
   "prompts/list": { kind: "prompt", key: "prompts" },
+  "resources/list": { kind: "resource", key: "resources" },
   "resources/templates/list": { kind: "resource_template", key: "resourceTemplates" },
 };
 
@@ -67,11 +68,16 @@ export class HostPins {
     await this.#require("prompt", prompts.get(name));
   }
 
-  /** Refuses reading a URI that a resource template whose definition is not approved covers. */
-  async requireResource(uri: string, templates: ListedDefinitions): Promise<void> {
+  /**
+   * Refuses reading a URI listed as a resource whose definition is not approved, or one that a resource template whose
+   * definition is not approved covers. As with prompts, the lists are read first if this connection has not seen them.
+   * Without `resources`, only the templates are checked: a completion names a template, never a listed resource.
+   */
+  async requireResource(uri: string, templates: ListedDefinitions, resources?: ListedDefinitions): Promise<void> {
     this.requireServer();
     if (!this.#pins) return;
-    await templates.ensureLoaded();
+    await Promise.all([resources?.ensureLoaded(), templates.ensureLoaded()]);
+    await this.#require("resource", resources?.get(uri));
     for (const template of templates.all()) if (covers(template, uri)) await this.#require("resource_template", template);
   }
 
