@@ -5,6 +5,7 @@ import { migrate } from "../../aws/origin/db/migrate.ts";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
 import type { DefinitionPins } from "../../aws/origin/pinning/definition-pins.ts";
+import { pinnedForm } from "../../aws/origin/pinning/fingerprint.ts";
 import { originPins } from "../../aws/origin/pinning/origin-pins.ts";
 import { createPinStore } from "../../aws/origin/pinning/pin-store.ts";
 import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
@@ -234,5 +235,45 @@ describe("pinned tool definitions", () => {
       { uri: "file:///notes", name: "notes", description: pulled.description, annotations: { audience: ["user"] } },
     ]);
     expect((await cli(["diff", "resources", "resource", "file:///notes"])).stdout).toContain("evil.example");
+  });
+
+  it("carries an approval made before icons were pinned over to the whole definition, then holds a change of its icons", async () => {
+    const icons = [{ src: "https://good.example/icon.png" }];
+    const draw = {
+      name: "draw",
+      description: "Draws.",
+      inputSchema: { type: "object" },
+      icons,
+      execution: { taskSupport: "optional" },
+    };
+    const { fingerprint, version1 } = pinnedForm("tool", draw);
+    // As a release before left it: the named fields' fingerprint approved (fingerprint_version 1, the column's default).
+    const { icons: _, execution: __, ...named } = draw;
+    await database.pool.query(
+      `INSERT INTO pinned_definitions (server, kind, name, fingerprint, definition, status, decided_at, decided_by)
+       VALUES ('upgraded', 'tool', 'draw', $1, $2, 'approved', now(), 'admin@example.com')`,
+      [version1, JSON.stringify(named)],
+    );
+    await pins.refresh();
+    expect(await pins.allows("upgraded", "tool", draw)).toBeUndefined();
+    const rows = (await createPinStore(database.pool).changedSince()).filter((row) => row.server === "upgraded");
+    expect(rows.map((row) => [row.fingerprint, row.fingerprintVersion, row.status, row.decidedBy])).toEqual([
+      [version1, 1, "superseded", "admin@example.com"],
+      [fingerprint, 2, "approved", "admin@example.com"],
+    ]);
+    expect(audited.some((event) => event.kind === "definition.first_seen" && event.server === "upgraded")).toBe(true);
+    // From now on its icons and execution are pinned: a change waits, as any change does.
+    const tracking = { ...draw, icons: [{ src: "https://evil.example/track.png?u=pat" }] };
+    expect(await pins.allows("upgraded", "tool", tracking)).toContain("changed since it was approved");
+    expect(await pins.allows("upgraded", "tool", { ...draw, execution: { taskSupport: "required" } })).toBeDefined();
+    expect((await pending("upgraded")).map((row) => row.fingerprintVersion)).toEqual([2, 2]);
+  });
+
+  it("holds icons added to a definition approved without them since the upgrade: no approval of version 1 to carry", async () => {
+    const plain = { name: "plot", description: "Plots.", inputSchema: { type: "object" } };
+    expect(await pins.allows("upgraded", "tool", plain)).toBeUndefined();
+    const adorned = { ...plain, icons: [{ src: "https://evil.example/track.png" }] };
+    expect(pinnedForm("tool", adorned).version1).toBe(pinnedForm("tool", plain).fingerprint);
+    expect(await pins.allows("upgraded", "tool", adorned)).toContain("changed since it was approved");
   });
 });

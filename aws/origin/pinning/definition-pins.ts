@@ -35,6 +35,8 @@ type Pin = { server: string; kind: DefinitionKind; name: string; fingerprint: st
 export class DefinitionPins {
   readonly #options: DefinitionPinsOptions;
   readonly #approved = new Map<Key, string>();
+  /** The names whose approved fingerprint is of version 1 (fingerprint.ts), approved before an upgrade. */
+  readonly #version1 = new Set<Key>();
   readonly #seen = new Map<string, Sighting>();
   readonly #listeners = new Map<string, Set<() => void>>();
   #lastChange?: Date;
@@ -93,15 +95,36 @@ export class DefinitionPins {
   async allows(server: string, kind: DefinitionKind, definition: Record<string, unknown>): Promise<string | undefined> {
     const mode = this.#options.modeOf(server);
     if (mode === "off") return undefined;
-    const name = nameOf(kind, definition);
-    const { form, fingerprint } = pinnedForm(kind, definition);
-    const key = keyOf(server, kind, name);
+    const { form, fingerprint, version1 } = pinnedForm(kind, definition);
+    const pin = { server, kind, name: nameOf(kind, definition), fingerprint, definition: form };
+    const key = keyOf(server, kind, pin.name);
     if (this.#approved.get(key) === fingerprint) return undefined;
-    const seen = this.#seen.get(sightingOf(key, fingerprint));
+    await this.#learn(mode, pin, version1);
+    if (this.#approved.get(key) === fingerprint) return undefined;
+    return refusal(pin, this.#approved.has(key), this.#seen.get(sightingOf(key, fingerprint)));
+  }
+
+  /** Learns of a definition that is not approved: an approval of version 1 carried over, or a sighting recorded. */
+  async #learn(mode: PinningMode, pin: Pin, version1: string): Promise<void> {
+    const key = keyOf(pin.server, pin.kind, pin.name);
+    const seen = this.#seen.get(sightingOf(key, pin.fingerprint));
+    if (!seen && this.#version1.has(key) && this.#approved.get(key) === version1) return this.#carryOver(pin, version1);
     // A superseded definition seen again (an upstream rolled back) is a change like any other: it waits anew.
-    if (!seen || seen.status === "superseded") await this.#record(mode, { server, kind, name, fingerprint, definition: form });
-    if (this.#approved.get(key) === fingerprint) return undefined;
-    return refusal({ server, kind, name }, this.#approved.has(key), this.#seen.get(sightingOf(key, fingerprint)));
+    if (!seen || seen.status === "superseded") await this.#record(mode, pin);
+  }
+
+  /**
+   * Approves the whole form of a definition whose fields of version 1 were approved before an upgrade and are unchanged:
+   * its other fields (icons, say) were never pinned, and are trusted as on first use (and audited so) rather than every
+   * such definition withheld after the upgrade until an administrator approves it again.
+   */
+  async #carryOver(pin: Pin, version1: string): Promise<void> {
+    if (!(await this.#options.store.carryOver(pin, version1))) return this.refresh();
+    const key = keyOf(pin.server, pin.kind, pin.name);
+    this.#seen.set(sightingOf(key, pin.fingerprint), { status: "approved", decidedBy: null });
+    this.#approved.set(key, pin.fingerprint);
+    this.#version1.delete(key);
+    this.#options.sighted("first_seen", pin);
   }
 
   /** Records a sighting not recorded yet (or superseded), and audits it; learns from the table when another did. */
@@ -121,6 +144,8 @@ export class DefinitionPins {
     const before = this.#approved.get(key);
     if (row.status === "approved") this.#approved.set(key, row.fingerprint);
     else if (before === row.fingerprint) this.#approved.delete(key);
+    if (row.status === "approved" && row.fingerprintVersion === 1) this.#version1.add(key);
+    else if (row.status === "approved" || before === row.fingerprint) this.#version1.delete(key);
     return before !== this.#approved.get(key);
   }
 }

@@ -4,17 +4,30 @@ import canonicalize from "canonicalize";
 /** What the origin pins: an upstream's tools, prompts, resources, resource templates, and its discovery result. */
 export type DefinitionKind = "tool" | "prompt" | "resource" | "resource_template" | "discovery";
 
-/** The parts of each kind of definition that change what a client or model is told (all of them but volatile ones). */
-const PINNED_FIELDS: Record<DefinitionKind, readonly string[]> = {
+/**
+ * The fields a fingerprint leaves out, per kind: volatile ones, which change without changing what a client or model is
+ * told (a resource's size, and below its lastModified annotation, change with its contents). Every other field is
+ * pinned, whether this code knows it or not: icons, a tool's execution, whatever a later revision of MCP adds.
+ */
+const VOLATILE: Partial<Record<DefinitionKind, readonly string[]>> = { resource: ["size"] };
+
+/** The version of what fingerprints cover: 2, the whole definition but its volatile fields. */
+export const FINGERPRINT_VERSION = 2;
+
+/**
+ * The fields version 1 covered, before the whole definition was. A definition without other fields has the same
+ * fingerprint in both versions; one with more (a tool's icons, say) has a version 1 fingerprint besides, by which an
+ * approval made before version 2 is carried over (definition-pins.ts) instead of asked again after an upgrade.
+ */
+const VERSION_1_FIELDS: Record<DefinitionKind, readonly string[]> = {
   tool: ["name", "title", "description", "inputSchema", "outputSchema", "annotations", "_meta"],
   prompt: ["name", "title", "description", "arguments", "_meta"],
-  // Not its size, nor (below) its lastModified annotation: they change with the resource's contents, not its description.
   resource: ["uri", "name", "title", "description", "mimeType", "annotations", "icons", "_meta"],
   resource_template: ["uriTemplate", "name", "title", "description", "mimeType", "annotations", "_meta"],
   discovery: ["capabilities", "instructions", "serverInfo"],
 };
 
-type PinnedForm = { form: Record<string, unknown>; fingerprint: string };
+type PinnedForm = { form: Record<string, unknown>; fingerprint: string; version1: string };
 
 /**
  * Fingerprints already taken, per definition object: a call checks the definition its server last listed, the same
@@ -23,22 +36,31 @@ type PinnedForm = { form: Record<string, unknown>; fingerprint: string };
  */
 const taken = new WeakMap<Record<string, unknown>, Partial<Record<DefinitionKind, PinnedForm>>>();
 
-/** The pinned parts of a definition, and their fingerprint: SHA-256 of their RFC 8785 canonical JSON. */
+/**
+ * The pinned form of a definition (all of it but its volatile fields), its fingerprint (SHA-256 of its RFC 8785
+ * canonical JSON), and its fingerprint of version 1 (the same, unless it has fields version 1 did not cover).
+ */
 export function pinnedForm(kind: DefinitionKind, definition: Record<string, unknown>): PinnedForm {
   const known = taken.get(definition) ?? {};
   const cached = known[kind];
   if (cached) return cached;
+  const volatile = VOLATILE[kind] ?? [];
   const form = Object.fromEntries(
-    PINNED_FIELDS[kind].filter((field) => definition[field] !== undefined).map((field) => [field, definition[field]]),
+    Object.entries(definition).filter(([field, value]) => value !== undefined && !volatile.includes(field)),
   );
   if (kind === "resource") withoutLastModified(form);
-  const fingerprint = createHash("sha256")
-    .update(canonicalize(form) ?? "")
-    .digest("hex");
-  known[kind] = { form, fingerprint };
+  const fingerprint = sha256(form);
+  const covered = Object.entries(form).filter(([field]) => VERSION_1_FIELDS[kind].includes(field));
+  const version1 = covered.length === Object.keys(form).length ? fingerprint : sha256(Object.fromEntries(covered));
+  known[kind] = { form, fingerprint, version1 };
   taken.set(definition, known);
   return known[kind];
 }
+
+const sha256 = (form: Record<string, unknown>) =>
+  createHash("sha256")
+    .update(canonicalize(form) ?? "")
+    .digest("hex");
 
 /** Leaves out of a form the annotation that says when a resource last changed (its contents, not what it is). */
 function withoutLastModified(form: Record<string, unknown>): void {

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { inTransaction } from "../db/transaction.ts";
-import type { DefinitionKind } from "./fingerprint.ts";
+import { type DefinitionKind, FINGERPRINT_VERSION } from "./fingerprint.ts";
 
 export type PinStatus = "approved" | "pending" | "superseded" | "rejected";
 
@@ -9,6 +9,8 @@ export interface PinnedDefinition {
   kind: DefinitionKind;
   name: string;
   fingerprint: string;
+  /** What the fingerprint covers (fingerprint.ts): 1 before the whole definition was pinned, 2 since. */
+  fingerprintVersion: number;
   definition: Record<string, unknown>;
   status: PinStatus;
   firstSeen: Date;
@@ -17,7 +19,7 @@ export interface PinnedDefinition {
   updatedAt: Date;
 }
 
-const COLUMNS = `server, kind, name, fingerprint, definition, status, first_seen AS "firstSeen", decided_at AS "decidedAt",
+const COLUMNS = `server, kind, name, fingerprint, fingerprint_version AS "fingerprintVersion", definition, status, first_seen AS "firstSeen", decided_at AS "decidedAt",
   decided_by AS "decidedBy", updated_at AS "updatedAt"`;
 
 /** The pinned definitions in PostgreSQL: what was seen, what is approved, what waits. */
@@ -37,19 +39,54 @@ export function createPinStore(pool: pg.Pool) {
      * back), waits anew: an administrator approved the change away from it, and only one can approve the change back.
      * Another instance recording the same sighting at the same moment is harmless (one row wins).
      */
-    async record(
-      pin: { server: string; kind: DefinitionKind; name: string; fingerprint: string; definition: object },
-      status: "approved" | "pending",
-    ): Promise<boolean> {
+    async record(pin: Sighting, status: "approved" | "pending"): Promise<boolean> {
       const result = await pool.query(
-        `INSERT INTO pinned_definitions (server, kind, name, fingerprint, definition, status, decided_at, decided_by)
-         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 = 'approved' THEN now() END, CASE WHEN $6 = 'approved' THEN 'first sight' END)
+        `INSERT INTO pinned_definitions (server, kind, name, fingerprint, definition, status, decided_at, decided_by,
+           fingerprint_version)
+         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 = 'approved' THEN now() END, CASE WHEN $6 = 'approved' THEN 'first sight' END,
+           $7)
          ON CONFLICT (server, kind, name, fingerprint) DO UPDATE
            SET status = 'pending', decided_at = NULL, decided_by = NULL, updated_at = now()
            WHERE pinned_definitions.status = 'superseded' AND $6 = 'pending'`,
-        [pin.server, pin.kind, pin.name, pin.fingerprint, JSON.stringify(pin.definition), status],
+        [pin.server, pin.kind, pin.name, pin.fingerprint, JSON.stringify(pin.definition), status, FINGERPRINT_VERSION],
       );
       return (result.rowCount ?? 0) > 0;
+    },
+
+    /**
+     * Carries an approval of version 1 (`version1`, the approved fingerprint) over to the definition's whole form: that
+     * row superseded, this one approved as it was (when, by whom), in one transaction. Only while `version1` is the
+     * approved row and this fingerprint was never recorded: false otherwise (decided meanwhile, or by another instance).
+     */
+    carryOver(pin: Sighting, version1: string): Promise<boolean> {
+      return inTransaction(pool, async (client) => {
+        const before = await client.query<{ decided_at: Date | null; decided_by: string | null }>(
+          `UPDATE pinned_definitions SET status = 'superseded', updated_at = now()
+           WHERE server = $1 AND kind = $2 AND name = $3 AND fingerprint = $4 AND status = 'approved' AND fingerprint_version = 1
+             AND NOT EXISTS (SELECT 1 FROM pinned_definitions WHERE server = $1 AND kind = $2 AND name = $3 AND fingerprint = $5)
+           RETURNING decided_at, decided_by`,
+          [pin.server, pin.kind, pin.name, version1, pin.fingerprint],
+        );
+        const decided = before.rows[0];
+        if (!decided) return false;
+        await client.query(
+          `INSERT INTO pinned_definitions (server, kind, name, fingerprint, definition, status, decided_at, decided_by,
+             fingerprint_version)
+           VALUES ($1, $2, $3, $4, $5, 'approved', $6, $7, $8)
+           ON CONFLICT DO NOTHING`,
+          [
+            pin.server,
+            pin.kind,
+            pin.name,
+            pin.fingerprint,
+            JSON.stringify(pin.definition),
+            decided.decided_at,
+            decided.decided_by,
+            FINGERPRINT_VERSION,
+          ],
+        );
+        return true;
+      });
     },
 
     /**
@@ -72,6 +109,9 @@ export function createPinStore(pool: pg.Pool) {
   };
 }
 export type PinStore = ReturnType<typeof createPinStore>;
+
+/** A definition as seen, to record. */
+type Sighting = { server: string; kind: DefinitionKind; name: string; fingerprint: string; definition: object };
 
 /** Which definition a decision is about. */
 type PinKey = { server: string; kind: DefinitionKind; name: string; fingerprint: string };
