@@ -206,25 +206,22 @@ describe("2025-era client sessions at the edge", () => {
     await init.text();
     await (await post({ jsonrpc: "2.0", method: "notifications/initialized" }, sessionId)).text();
     const since = new Date();
-    const call = (id: number, name: string) => ({
+    const call = (id: number, args: Record<string, unknown>) => ({
       jsonrpc: "2.0",
       id,
       method: "tools/call",
-      params: { name, arguments: { message: "b" } },
+      params: { name: "echo", arguments: args },
     });
     // A client's answer (to no request of this session) rides along: nothing waits for it, nothing answers it.
     const stray = { jsonrpc: "2.0", id: 99, result: {} };
-    const answers = await (await post([call(1, "echo"), stray, call(2, "no-such-tool")], sessionId)).text();
+    const answers = await (await post([call(1, { message: "b" }), stray, call(2, {})], sessionId)).text();
     expect(answers).toContain('"id":1');
     expect(answers).toContain('"id":2');
     expect(answers).not.toContain('"id":99');
     const clientId = (provider.clientInformation() as { client_id: string }).client_id;
     const batched = (rows: AuditRow[]) => rows.filter((row) => row.method === "tools/call");
     const rows = batched(await waitForAuditRows(system.databaseUrl, { clientId, since }, (rows) => batched(rows).length >= 2));
-    expect(rows.map((row) => [row.tool, row.outcome]).sort()).toEqual([
-      ["echo", "ok"],
-      ["no-such-tool", "tool_error"],
-    ]);
+    expect(rows.map((row) => row.outcome).sort()).toEqual(["ok", "tool_error"]);
   });
 
   it("resumes a 2025-03-26 batch's stream after one answer, while the other is still worked on", async () => {
@@ -331,7 +328,7 @@ describe("2024-11-05 HTTP+SSE clients", () => {
     await client.connect(new SSEClientTransport(mcpUrl(), { authProvider: provider as never }));
     const since = new Date();
     await client.callTool({ name: "echo", arguments: { message: "audited" } });
-    expect((await client.callTool({ name: "no-such-tool", arguments: {} })).isError).toBe(true);
+    expect((await client.callTool({ name: "echo", arguments: {} })).isError).toBe(true); // no message: a tool error
     await expect(client.getPrompt({ name: "no-such-prompt" })).rejects.toThrow();
     await client.close();
     const clientId = (provider.clientInformation() as { client_id: string }).client_id;

@@ -140,6 +140,15 @@ describe("pinned tool definitions", () => {
     expect(prompt.error?.message).toContain('"brief"');
     const read = await ask("gated", "resources/read", { uri: "item://alpha" });
     expect(read.error?.code).toBe(-32004);
+    // Nor are their arguments completed: a completion would reach the upstream, and show what it offers.
+    const complete = (ref: Record<string, unknown>) =>
+      ask("gated", "completion/complete", { ref, argument: { name: "id", value: "" } });
+    for (const ref of [
+      { type: "ref/prompt", name: "brief" },
+      { type: "ref/resource", uri: "item://{id}" },
+    ]) {
+      expect((await complete(ref)).error?.code, JSON.stringify(ref)).toBe(-32004);
+    }
     const note = await ask("gated", "resources/read", { uri: "note://one" });
     expect(note.error?.message).toBe(
       'withheld: the resource "note://one" of server "gated" waits for an administrator\'s approval before first use',
@@ -149,6 +158,7 @@ describe("pinned tool definitions", () => {
     await approvePending();
     expect((await ask("gated", "prompts/get", { name: "brief" })).result?.messages).toBeDefined();
     expect((await ask("gated", "resources/read", { uri: "item://alpha" })).result?.contents).toBeDefined();
+    expect((await complete({ type: "ref/resource", uri: "item://{id}" })).result?.completion).toBeDefined();
     expect((await ask("gated", "resources/read", { uri: "note://one" })).result?.contents).toBeDefined();
     const listed = (await ask("gated", "resources/list")).result?.resources as { uri: string }[];
     expect(listed.map((resource) => resource.uri)).toEqual(["note://one"]);

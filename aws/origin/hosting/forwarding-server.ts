@@ -136,6 +136,7 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
     if (request.method === "prompts/get") await link.pins.requirePrompt(String(request.params.name), link.lists.prompts);
     if (request.method === "resources/read")
       await link.pins.requireResource(String(request.params.uri), link.lists.resourceTemplates, link.lists.resources);
+    if (request.method === "completion/complete") await requireCompletedDefinition(link, request.params.ref);
     const answer = isInteractive(request.method)
       ? await forwardInteractive(link, request, ctx, output, admitted)
       : await call(link, request, ctx, { onProgress: output.progress });
@@ -156,6 +157,16 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
     link.inflight.delete(output);
     await output.flushed();
   }
+}
+
+/**
+ * A completion completes an argument of a prompt or of a resource template: only of one whose definition is approved
+ * (a withheld prompt's completions would still reach its upstream, and show what it offers).
+ */
+async function requireCompletedDefinition(link: UpstreamLink, ref: unknown): Promise<void> {
+  const { type, name, uri } = (ref ?? {}) as { type?: unknown; name?: unknown; uri?: unknown };
+  if (type === "ref/prompt" && typeof name === "string") await link.pins.requirePrompt(name, link.lists.prompts);
+  if (type === "ref/resource" && typeof uri === "string") await link.pins.requireResource(uri, link.lists.resourceTemplates);
 }
 
 /** What admitting a tool call decided beyond letting it through. */
