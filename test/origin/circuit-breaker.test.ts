@@ -294,7 +294,7 @@ describe("circuit breaker: in the host pool, with real children", () => {
 
   it("does not count the time a call waits for the client's answer (a user slower than relay.requestTimeoutSeconds)", async () => {
     const legacy = { transport: "stdio", env: {}, ...stdioFixtureCommand("legacy") } satisfies StdioServer;
-    const { pool: hosts } = pool({ legacy }, { failures: 1, openMs: 60_000 }, 300);
+    const { pool: hosts } = pool({ legacy }, { failures: 1, openMs: 60_000 }, 1000);
     const who = caller("grace", "legacy");
     const send = async (params: Record<string, unknown>) => {
       const lease = await hosts.acquire("legacy", who);
@@ -310,7 +310,9 @@ describe("circuit breaker: in the host pool, with real children", () => {
     };
     const asked = await send({ name: "test_elicitation", arguments: { message: "Proceed?" } });
     expect(asked.result?.requestState).toBeDefined();
-    await new Promise((resolve) => setTimeout(resolve, 900)); // three times the upstream's idle limit
+    // Three times the upstream's idle limit: the answer comes as the limit is next checked, and the upstream still
+    // has a whole period from it.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
     const done = await send({
       name: "test_elicitation",
       arguments: { message: "Proceed?" },

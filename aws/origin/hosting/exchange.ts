@@ -43,6 +43,8 @@ export class Exchange {
   readonly startedAt = Date.now();
   /** Set while the exchange waits for the client's retry; cleared when one arrives. */
   parkedUntil?: number;
+  /** When the client's answers last reached the upstream: its idle timeout counts from there. */
+  answeredAt?: number;
   /** Input rounds so far; each round's requestState names its round. */
   round = 0;
   sink?: ExchangeSink;
@@ -122,6 +124,7 @@ export class Exchange {
     for (const [key, ask] of this.pending) {
       if (!(key in responses)) continue;
       this.pending.delete(key);
+      this.answeredAt = Date.now();
       ask.answer(responses[key]);
     }
     this.unsent = [...this.pending.values()];

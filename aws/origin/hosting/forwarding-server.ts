@@ -22,6 +22,7 @@ import type { UpstreamHealth } from "./circuit-breaker.ts";
 import { CAPABILITY_OF_ASK, Exchange, type UpstreamAsk } from "./exchange.ts";
 import type { ExchangeRegistry } from "./exchange-registry.ts";
 import { FORWARDED_METHODS, type ForwardedMethod, isInteractive, isRepeatable } from "./forwarded-methods.ts";
+import { type ClientHold, idleTimeout } from "./idle-timeout.ts";
 import { type ListedDefinitions, objectField, rememberListed, type UpstreamLists } from "./listed-definitions.ts";
 import type { Progress, ProgressRoutes } from "./progress-routes.ts";
 import type { ForwardState, ForwardStateCodec } from "./request-state.ts";
@@ -248,7 +249,7 @@ async function forwardInteractive(
     // Progress of a parked call goes to whichever round now holds it.
     onProgress: (progress) => exchange?.sink?.progress(progress),
     // The upstream asked the client something and waits for its answer: its silence is no fault of its own.
-    waitingOnClient: () => exchange?.waitingOnClient ?? false,
+    clientHold: () => ({ waiting: exchange?.waitingOnClient ?? false, answeredAt: exchange?.answeredAt }),
   });
   exchange = new Exchange(request.method, target, upstreamResult, (reason) => abort.abort(new Error(reason)));
   exchange.approvedArguments = admitted.approvedArguments;
@@ -382,8 +383,8 @@ interface CallOptions {
   signal?: AbortSignal;
   upstreamState?: string;
   onProgress?: (progress: Progress) => void;
-  /** While true, the idle timeout waits (the client's answer is bounded by the exchange's own deadline). */
-  waitingOnClient?: () => boolean;
+  /** While the upstream waits on the client, the idle timeout waits (the client's answer is bounded by the exchange's own deadline). */
+  clientHold?: () => ClientHold;
 }
 
 async function call(link: UpstreamLink, request: Forwarded, ctx: ServerContext, options: CallOptions = {}): Promise<Params> {
@@ -398,7 +399,7 @@ async function call(link: UpstreamLink, request: Forwarded, ctx: ServerContext, 
     if (inputResponses) params.inputResponses = inputResponses;
     if (options.upstreamState !== undefined) params.requestState = options.upstreamState;
   }
-  const idle = idleTimeout(link.requestTimeoutMs, options.waitingOnClient);
+  const idle = idleTimeout(link.requestTimeoutMs, options.clientHold);
   const deliver = clientToken === undefined ? undefined : options.onProgress;
   const route = deliver
     ? link.progress.open((progress) => {
@@ -491,25 +492,6 @@ const GATEWAY_INPUT_KEYS = [APPROVAL_INPUT_KEY, CONSENT_INPUT_KEY];
 
 /** The SDK's own request timeout is replaced by the idle timeout below, which progress resets. */
 const NO_SDK_TIMEOUT = 2 ** 31 - 1;
-
-/** Aborts after `ms` without an answer or progress; it waits instead while `paused` says the upstream waits on the client. */
-function idleTimeout(ms: number, paused: () => boolean = () => false) {
-  const controller = new AbortController();
-  let timer: ReturnType<typeof setTimeout>;
-  const arm = () => {
-    timer = setTimeout(() => (paused() ? arm() : controller.abort(new UpstreamTimeout(ms))), ms);
-    timer.unref?.();
-  };
-  arm();
-  return {
-    signal: controller.signal,
-    reset: () => {
-      clearTimeout(timer);
-      arm();
-    },
-    clear: () => clearTimeout(timer),
-  };
-}
 
 /** The caller's own declarations from its request envelope, for a 2026-07-28 upstream. */
 function callerEnvelope(ctx: ServerContext): Params {
