@@ -120,7 +120,8 @@ export function createOriginApp(parts: OriginParts) {
     const aggregate: AggregateOptions = {
       ...parts.aggregate,
       policy: parts.policy,
-      askServer: (server, assertion, request) => serveMcp(parts.pool, server, assertion, request, parts.policy),
+      askServer: (server, assertion, request) =>
+        serveMcp(parts.pool, server, assertion, request, parts.policy, { aggregated: true }),
       leftOut: reportLeftOut(parts.auditStore, console.warn),
     };
     app.all("/mcp", guarded, async (c) =>

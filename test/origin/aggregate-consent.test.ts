@@ -60,7 +60,7 @@ beforeAll(async () => {
     servers: Object.keys(servers),
     upstreamTimeoutMs: 15_000,
     keepAliveMs: 0,
-    askServer: (server, assertion, request) => serveMcp(pool, server, assertion, request),
+    askServer: (server, assertion, request) => serveMcp(pool, server, assertion, request, undefined, { aggregated: true }),
     leftOut: (server, method, reason) => leftOut.push(`${server} ${method}: ${reason}`),
   };
 });
@@ -95,6 +95,16 @@ describe("the aggregated endpoint beside a server the user has not connected to"
     expect(tools.map((tool) => tool.name)).toEqual(["notes__read", "files__connect_account"]);
     expect(tools[1]?.description).toContain('Server "files" needs you to connect your account there');
     expect(leftOut.filter((line) => line.startsWith("files tools/list"))).toEqual([]);
+  });
+
+  it("begins no authorization for a list: only a call of the connect tool makes a link", async () => {
+    const pending = async () =>
+      Number((await db.pool.query("SELECT count(*) AS n FROM upstream_oauth_pending WHERE user_sub = 'alice'")).rows[0].n);
+    const before = await pending();
+    for (const method of ["tools/list", "prompts/list", "resources/list", "tools/list"]) await ask(method);
+    expect(await pending()).toBe(before);
+    await ask("tools/call", { name: "files__connect_account", arguments: {} });
+    expect(await pending()).toBe(before + 1);
   });
 
   it("answers a call of it with the consent question: a URL elicitation, or the link in the error", async () => {

@@ -16,6 +16,8 @@ export async function serveMcp(
   assertion: VerifiedAssertion,
   request: Request,
   policy?: Policy,
+  /** Set by the aggregated endpoint, which relays to a server's own endpoint through here. */
+  via: { aggregated?: boolean } = {},
 ): Promise<Response> {
   if (assertion.purpose !== "mcp") return errorResponse(403, "the edge assertion is not for an MCP request");
   if (assertion.server !== server) {
@@ -25,7 +27,7 @@ export async function serveMcp(
   const access = userPolicy(policy, assertion);
   const decision = access.server(server);
   if (!decision.allowed) return errorResponse(403, `refused by policy: ${decision.reason}`, POLICY_DENIED_CODE);
-  const caller = { ...callerOf(assertion, server), access: serverAccess(access, server) };
+  const caller = { ...callerOf(assertion, server), access: serverAccess(access, server), aggregated: via.aggregated };
   let acquired: Awaited<ReturnType<HostPool["acquire"]>>;
   try {
     acquired = await pool.acquire(server, caller);

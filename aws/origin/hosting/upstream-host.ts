@@ -1,5 +1,5 @@
 import type { Client } from "@modelcontextprotocol/client";
-import { type AuthInfo, createMcpHandler, type McpHttpHandler } from "@modelcontextprotocol/server";
+import { createMcpHandler, type McpHttpHandler } from "@modelcontextprotocol/server";
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
 import type { GuardrailChain } from "../guardrails/chain.ts";
 import type { UpstreamIdentity } from "../identity/upstream-identity.ts";
@@ -15,6 +15,7 @@ import { upstreamTokenFetch } from "../upstream-auth/token-fetch.ts";
 import type { UpstreamOAuth } from "../upstream-auth/upstream-oauth.ts";
 import { googleCredentialsHost, type InjectedCredentials } from "../upstream-credentials/google-credentials-host.ts";
 import type { GoogleUserTokens } from "../upstream-credentials/google-user-tokens.ts";
+import { authInfoOf } from "./caller-auth-info.ts";
 import type { ChildUsers } from "./child-users.ts";
 import type { UpstreamHealth } from "./circuit-breaker.ts";
 import { connectDeadline, DEFAULT_CONNECT_TIMEOUT_MS } from "./connect-deadline.ts";
@@ -37,6 +38,11 @@ export interface Caller extends CallerExtra {
   groups?: string[];
   /** What the policy lets this caller do with the server: its tools, its prompts and resources (absent: everything). */
   access?: ServerAccess;
+  /**
+   * The request comes from the aggregated endpoint `/mcp`, which offers a missing upstream consent as its own
+   * `connect_account` tool: its lists need no consent link, and so begin no authorization.
+   */
+  aggregated?: boolean;
 }
 
 /** One user's upstream: the connection to it, and the 2026-07-28 endpoint the edge reaches it through. */
@@ -288,12 +294,7 @@ function servingHost(parts: {
     closed: parts.closed,
     async fetch(request, caller) {
       parts.onCaller(caller);
-      const authInfo: AuthInfo = {
-        token: "",
-        clientId: caller.clientId,
-        scopes: [],
-        extra: { sub: caller.sub, email: caller.email, server: caller.server, access: caller.access },
-      };
+      const authInfo = authInfoOf(caller);
       const parsed = await parseRequestBody(request);
       const unwatch = watchListenedResources(parsed.parsedBody, parts.events);
       const response = await parts.handler.fetch(parsed.request, { authInfo, parsedBody: parsed.parsedBody });

@@ -52,6 +52,13 @@ export async function askConsent(
 ): Promise<Record<string, unknown> | undefined> {
   const consent = consentRequiredIn(error);
   if (!consent) return undefined;
+  if (!ASKING_METHODS.has(method) && fromAggregate(ctx)) {
+    // The aggregated endpoint only needs to know, and lists the server's connect tool: a link here would begin an
+    // authorization (a stored row, a sealed key) on every list, used by no one.
+    throw new ProtocolError(CONSENT_NEEDED_CODE, `server "${consent.server}" needs you to connect your account first`, {
+      server: consent.server,
+    });
+  }
   const url = (await consent.link()).href;
   const message = `Server "${consent.server}" asks you to sign in with your account there and allow this gateway to use it for you. Open the link, then the call goes on.`;
   const elicitation = { mode: "url" as const, message, url, elicitationId: randomUUID() };
@@ -65,6 +72,8 @@ export async function askConsent(
   const asking = { [CONSENT_INPUT_KEY]: { method: "elicitation/create", params: elicitation } };
   return sealInputRequired({ resultType: "input_required", inputRequests: asking }, codec, { t: target }, ctx);
 }
+
+const fromAggregate = (ctx: ServerContext): boolean => ctx.http?.authInfo?.extra?.aggregated === true;
 
 function supportsUrlElicitation(ctx: ServerContext): boolean {
   const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;

@@ -1,4 +1,4 @@
-import type { AuthInfo } from "@modelcontextprotocol/server";
+import { authInfoOf } from "../hosting/caller-auth-info.ts";
 import type { ForwardStateCodec } from "../hosting/request-state.ts";
 import type { Caller, UpstreamHost } from "../hosting/upstream-host.ts";
 import type { TokenOwner } from "../vault/token-vault.ts";
@@ -82,14 +82,6 @@ export function oauthHost(parts: OAuthHostParts): UpstreamHost {
 }
 
 const ownerOf = (caller: Caller): TokenOwner => ({ sub: caller.sub, email: caller.email, server: caller.server });
-
-/** The identity the SDK handler binds a request state to (the same as the real host's, so its states carry over). */
-const authInfoOf = (caller: Caller): AuthInfo => ({
-  token: "",
-  clientId: caller.clientId,
-  scopes: [],
-  extra: { sub: caller.sub, email: caller.email, server: caller.server },
-});
 
 function parsedOrUndefined(text: string): unknown {
   try {
