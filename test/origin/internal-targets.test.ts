@@ -1,8 +1,10 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { authorizationServerStep } from "../../aws/origin/upstream-auth/authorization-server-fetch.ts";
 import { AuthorizationDiscovery } from "../../aws/origin/upstream-auth/discovery.ts";
-import { internalTargetGuard } from "../../aws/origin/upstream-auth/internal-targets.ts";
+import { connectionsWithin } from "../../aws/origin/upstream-auth/guarded-connections.ts";
+import { internalTargetGuard, Reach } from "../../aws/origin/upstream-auth/internal-targets.ts";
 import { type HttpServer, UpstreamServer } from "../../contract/config/schema.ts";
 
 // The origin runs inside a VPC: URLs an upstream hands it (its authorization server, that server's token and
@@ -92,5 +94,48 @@ describe("discovery of an upstream's authorization server", () => {
       "/.well-known/oauth-protected-resource/mcp": { resource: `${base}/mcp`, authorization_servers: [authorization.base] },
     }));
     await expect(discover(`${upstream.base}/mcp`)).rejects.toThrow(/token_endpoint .*169\.254\.170\.2.*further inside/);
+  });
+});
+
+describe("the connections of a step with an authorization server", () => {
+  const servers: Server[] = [];
+  afterEach(() => {
+    for (const server of servers.splice(0)) server.close();
+  });
+
+  /** A local server that answers every request with a redirect to `location`. */
+  async function redirectingTo(location: string) {
+    const server = createServer((_, response) => void response.writeHead(302, { location }).end());
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  /** The messages of an error and its causes. */
+  const messagesOf = (error: unknown): string[] =>
+    error instanceof Error ? [error.message, ...messagesOf(error.cause)] : error === undefined ? [] : [String(error)];
+
+  it("follows no redirect to the instance metadata service, refused before any connection is tried", async () => {
+    const base = await redirectingTo("http://169.254.169.254/latest/meta-data/");
+    const started = Date.now();
+    const failure = await authorizationServerStep(base)(`${base}/x`).catch((error: unknown) => error);
+    expect(messagesOf(failure).join(" | ")).toMatch(/refused to connect to 169\.254\.169\.254 .*further inside the network/);
+    expect(Date.now() - started).toBeLessThan(5_000); // not the step's 10 s deadline
+  });
+
+  it("refuses, when it connects, a name whose address is further in than allowed (as after a DNS rebinding)", async () => {
+    const server = createServer((_, response) => void response.writeHead(200).end("inside"));
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    const fetchWithin = (limit: Reach, host: string) =>
+      fetch(`http://${host}:${port}/`, { dispatcher: connectionsWithin(limit) } as RequestInit);
+    for (const host of ["localhost", "127.0.0.1"]) {
+      const failure = await fetchWithin(Reach.Public, host).catch((error: unknown) => error);
+      expect(messagesOf(failure).join(" | ")).toMatch(/refused to connect to .*further inside the network/);
+      const inside = await fetchWithin(Reach.Private, host).catch((error: unknown) => error);
+      expect(messagesOf(inside).join(" | ")).toMatch(/refused to connect/);
+      expect(await (await fetchWithin(Reach.Loopback, host)).text()).toBe("inside");
+    }
   });
 });

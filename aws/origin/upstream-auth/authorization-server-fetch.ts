@@ -1,5 +1,6 @@
 import type { FetchLike } from "@modelcontextprotocol/client";
-import { internalTargetGuard } from "./internal-targets.ts";
+import { connectionsWithin } from "./guarded-connections.ts";
+import { internalTargetGuard, limitOf, type Reach } from "./internal-targets.ts";
 
 /**
  * The longest one step with an upstream's authorization server may take (a discovery, a registration, a token
@@ -18,15 +19,22 @@ const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
  * it, and an answer past MAX_AUTHORIZATION_SERVER_ANSWER_BYTES fails it too. A user's call waits on it, and a refresh
  * keeps the user's row marked while it waits (TokenVault.beginRefresh): a silent or endless server must cost a clear
  * error, not a request that never ends or the origin's memory. Every request's address is checked against
- * `reference`, the URL the step's target was found from (internal-targets.ts), when it is made: an address that
- * changed since discovery is caught too.
+ * `reference`, the URL the step's target was found from (internal-targets.ts), when it is made, and each connection's
+ * address when it is opened (guarded-connections.ts): a redirect, and an address that changed since, are caught too.
  */
 export function authorizationServerStep(reference: string): FetchLike {
   const deadline = AbortSignal.timeout(AUTHORIZATION_SERVER_TIMEOUT_MS);
   const refuseInternal = internalTargetGuard(reference);
+  let limit: Promise<Reach> | undefined;
   return async (url, init) => {
     await beforeDeadline(refuseInternal(String(url), "a URL of the authorization server"), deadline);
-    const response = await fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline });
+    limit ??= limitOf(reference);
+    const response = await fetch(url, {
+      ...init,
+      signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline,
+      // Redirects and every connection's address are checked again as they are made.
+      dispatcher: connectionsWithin(await limit),
+    } as RequestInit);
     return withBodyLimit(response, MAX_AUTHORIZATION_SERVER_ANSWER_BYTES);
   };
 }

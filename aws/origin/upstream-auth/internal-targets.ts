@@ -7,7 +7,7 @@ import { BlockList, isIP } from "node:net";
  * token and registration endpoints in that server's metadata) must not take its requests further in than the
  * upstream itself is.
  */
-const Reach = {
+export const Reach = {
   Public: 0,
   /** RFC 1918, shared address space (RFC 6598), unique local IPv6. */
   Private: 1,
@@ -15,7 +15,7 @@ const Reach = {
   /** Link-local (the metadata and credentials endpoints), "this network": never a target. */
   Never: 3,
 } as const;
-type Reach = (typeof Reach)[keyof typeof Reach];
+export type Reach = (typeof Reach)[keyof typeof Reach];
 
 const subnets = (entries: readonly [string, number, "ipv4" | "ipv6"][]) => {
   const list = new BlockList();
@@ -48,7 +48,7 @@ const PRIVATE = subnets([
   ["64:ff9b:1::", 48, "ipv6"],
 ]);
 
-function reachOfAddress(address: string): Reach {
+export function reachOfAddress(address: string): Reach {
   // An IPv4 address written as IPv6 (::ffff:169.254.169.254) is the IPv4 address.
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
   const plain = mapped ?? address;
@@ -67,19 +67,26 @@ async function reachOf(url: string): Promise<Reach> {
   return Math.max(...addresses.map(reachOfAddress)) as Reach;
 }
 
+/** How far in the URLs found from `reference` may reach: as far as it does (public, when it does not resolve). */
+export const limitOf = (reference: string): Promise<Reach> => reachOf(reference).catch(() => Reach.Public);
+
+/** Whether an address reached is within `limit`: a link-local address never is; loopback only within loopback. */
+export const isWithin = (reached: Reach, limit: Reach): boolean => reached !== Reach.Never && reached <= limit;
+
 /**
  * The check for URLs found from `reference` (the configured URL they came from): it refuses a `target` an upstream
  * supplied for `what` when it reaches further into the network than `reference`: a link-local address never; loopback
  * only from a loopback upstream; a private address only from a private or loopback one. `reference` is resolved once
- * per guard, each target when it is checked, so a name that changes its address between the check and the request
- * (DNS rebinding) is not caught here.
+ * per guard, each target when it is checked. It names what was refused before any request is made; the connections
+ * themselves are checked again when they are opened (guarded-connections.ts), which catches a redirect and a name
+ * whose address changed since (DNS rebinding).
  */
 export function internalTargetGuard(reference: string): (target: string, what: string) => Promise<void> {
   let allowed: Promise<Reach> | undefined;
   return async (target, what) => {
-    allowed ??= reachOf(reference).catch(() => Reach.Public);
+    allowed ??= limitOf(reference);
     const [limit, reached] = await Promise.all([allowed, reachOf(target)]);
-    if (reached === Reach.Never || reached > limit) {
+    if (!isWithin(reached, limit)) {
       throw new Error(
         `${what} (${target}) is further inside the network than ${reference} itself; refused, so that an upstream cannot aim the origin's requests at its network`,
       );
