@@ -137,3 +137,66 @@ describe("GET /audit/events", () => {
     expect(await ndjson(response)).toEqual([]);
   });
 });
+
+describe("GET /audit/events while events arrive", () => {
+  const at = (second: number, server: string): AuditEvent => ({
+    id: randomUUID(),
+    time: new Date(Date.parse("2026-04-01T00:00:00Z") + second * 1000).toISOString(),
+    kind: "mcp.request",
+    outcome: "ok",
+    server,
+    latencyMs: 1,
+  });
+
+  /** An origin whose search stores `arriving` right after the route's first query (where it fixes the answer's bounds). */
+  async function racingOrigin(arriving: AuditEvent): Promise<OriginUnderTest> {
+    const store = createAuditStore(database.pool);
+    let arrived = false;
+    const query = async (...args: Parameters<typeof database.pool.query>) => {
+      const result = await (database.pool.query as (...a: unknown[]) => Promise<unknown>)(...args);
+      if (!arrived) {
+        arrived = true;
+        await store.insert([arriving]);
+      }
+      return result;
+    };
+    const pool = Object.assign(Object.create(database.pool), { query });
+    return originUnderTest({ database, parts: { auditDatabase: pool } });
+  }
+
+  async function searchOn(racing: OriginUnderTest, query: string) {
+    const token = await racing.edge.sign({ sub: "admin-1", client_id: "ops-dashboard", purpose: "ops" });
+    return racing.app.request(`/audit/events${query}`, { headers: { [EDGE_ASSERTION_HEADER]: token } });
+  }
+
+  it("serves every match when all fit in the limit, though one arrives meanwhile (none pushed out unannounced)", async () => {
+    const stored = [at(1, "race-fit"), at(2, "race-fit"), at(3, "race-fit")];
+    await createAuditStore(database.pool).insert(stored);
+    const arriving = at(60, "race-fit");
+    const racing = await racingOrigin(arriving);
+    const response = await searchOn(racing, "?server=race-fit&limit=3");
+    expect(response.headers.get(NEXT_CURSOR_HEADER)).toBeNull();
+    const newestFirst = [arriving, ...stored.reverse()].map((event) => event.id);
+    expect((await ndjson(response)).map((event: AuditEvent) => event.id)).toEqual(newestFirst);
+  });
+
+  it("ends an answer cut by the limit at its boundary, and continues from it, though one arrives meanwhile", async () => {
+    const stored = [at(1, "race-more"), at(2, "race-more"), at(3, "race-more")];
+    await createAuditStore(database.pool).insert(stored);
+    const arriving = at(60, "race-more");
+    const racing = await racingOrigin(arriving);
+    const first = await searchOn(racing, "?server=race-more&limit=2");
+    const cursor = first.headers.get(NEXT_CURSOR_HEADER) ?? "";
+    expect((await ndjson(first)).map((event: AuditEvent) => event.id)).toEqual([arriving.id, stored[2]?.id, stored[1]?.id]);
+    const rest = await searchOn(racing, `?server=race-more&limit=2&cursor=${encodeURIComponent(cursor)}`);
+    expect(rest.headers.get(NEXT_CURSOR_HEADER)).toBeNull();
+    expect((await ndjson(rest)).map((event: AuditEvent) => event.id)).toEqual([stored[0]?.id]);
+  });
+
+  it("serves nothing, and no cursor, when nothing matched as it began", async () => {
+    const racing = await racingOrigin(at(60, "race-none"));
+    const response = await searchOn(racing, "?server=race-none&limit=3&format=csv");
+    expect(response.headers.get(NEXT_CURSOR_HEADER)).toBeNull();
+    expect(await response.text()).toBe(csvHeader());
+  });
+});

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AuditFilter,
+  answerBounds,
   encodeCursor,
-  limitBoundary,
   parseAuditFilter,
   searchAudit,
   searchAuditEvents,
@@ -147,15 +147,25 @@ describe("audit search", () => {
   });
 
   it("finds the limit's boundary before reading, and reads down to it", async () => {
-    const boundary = await limitBoundary(db.pool, filter({ limit: "4" }));
+    const { through: boundary, more } = await answerBounds(db.pool, filter({ limit: "4" }));
     expect(boundary?.id).toBe(newestFirst(EVENTS)[3]?.id);
-    expect(await limitBoundary(db.pool, filter({ limit: String(EVENTS.length) }))).toBeUndefined();
+    expect(more).toBe(true);
     const search = searchAudit(db.pool, filter({ limit: "4" }), { through: boundary, pageSize: 3 });
     const seen: AuditEvent[] = [];
     for await (const page of search.pages) seen.push(...page);
     expect(seen).toEqual(newestFirst(EVENTS).slice(0, 4));
     const next = await searchAuditEvents(db.pool, filter({ cursor: encodeCursor(boundary ?? { time: "", id: "" }) }));
     expect(next.events).toEqual(newestFirst(EVENTS).slice(4));
+  });
+
+  it("ends an answer that holds every match at the last match, and one that holds none nowhere", async () => {
+    const all = await answerBounds(db.pool, filter({ limit: String(EVENTS.length) }));
+    expect(all).toEqual({ through: expect.objectContaining({ id: newestFirst(EVENTS).at(-1)?.id }), more: false });
+    const roomy = await answerBounds(db.pool, filter({ limit: String(EVENTS.length + 5) }));
+    expect(roomy.through?.id).toBe(newestFirst(EVENTS).at(-1)?.id);
+    expect(await answerBounds(db.pool, filter({ server: "no-such-server" }))).toEqual({ more: false });
+    const one = await answerBounds(db.pool, filter({ limit: "1" }));
+    expect(one).toEqual({ through: expect.objectContaining({ id: newestFirst(EVENTS)[0]?.id }), more: true });
   });
 
   it("orders to the microsecond across pages", async () => {

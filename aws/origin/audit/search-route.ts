@@ -4,7 +4,7 @@ import type pg from "pg";
 import { AUDIT_INGEST_PATH, type AuditEvent } from "../../../contract/audit-event.ts";
 import type { AssertionVariables } from "../trust/require-assertion.ts";
 import { CONTENT_TYPES, EXPORT_FORMATS, type ExportFormat, serializeEvents } from "./export.ts";
-import { encodeCursor, limitBoundary, parseAuditFilter, searchAudit } from "./search.ts";
+import { answerBounds, encodeCursor, parseAuditFilter, searchAudit } from "./search.ts";
 
 type OriginEnv = { Variables: AssertionVariables };
 
@@ -42,15 +42,21 @@ export function registerAuditSearchRoute(
     // Who read the audit trail is itself worth keeping, in the trail (the filters name users: never in a log line).
     // A search that cannot be recorded is not served.
     await audit(searchedEvent(sub, email, new URL(c.req.url).search));
-    // Asked before the first byte is sent, the boundary both bounds the answer and names the next page's cursor.
-    const boundary = await limitBoundary(db, parsed.filter);
-    const search = searchAudit(db, parsed.filter, { through: boundary });
+    // Asked before the first byte is sent, the bounds end the answer at a row and name the next page's cursor. Rows,
+    // not a REPEATABLE READ snapshot: pages are read as the client takes them, and a transaction would hold one of
+    // the pool's connections (shared with every MCP request) for as long as a slow client reads an export. Between
+    // pages no connection is held; a match stored meanwhile above `through` is served too, none is pushed out.
+    const { through, more } = await answerBounds(db, parsed.filter);
+    const pages = through ? searchAudit(db, parsed.filter, { through }).pages : nothing();
     const headers = new Headers({ "content-type": CONTENT_TYPES[format], "cache-control": "no-store" });
-    if (boundary) headers.set(NEXT_CURSOR_HEADER, encodeCursor(boundary));
+    if (through && more) headers.set(NEXT_CURSOR_HEADER, encodeCursor(through));
     if (format === "csv") headers.set("content-disposition", 'attachment; filename="audit-events.csv"');
-    return new Response(streamOf(serializeEvents(search.pages, format as ExportFormat)), { headers });
+    return new Response(streamOf(serializeEvents(pages, format as ExportFormat)), { headers });
   });
 }
+
+/** The pages of a search that matched nothing when its bounds were asked (what matches later is not this answer's). */
+async function* nothing(): AsyncGenerator<AuditEvent[], void, undefined> {}
 
 /** Text chunks as a byte stream that asks for the next page only when the client has taken the last one. */
 function streamOf(chunks: AsyncGenerator<string>): ReadableStream<Uint8Array> {

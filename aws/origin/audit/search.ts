@@ -237,7 +237,7 @@ export interface AuditSearch {
 
 export interface SearchOptions {
   pageSize?: number;
-  /** Read every match down to this row instead of counting to the limit (see {@link limitBoundary}). */
+  /** Read every match down to this row instead of counting to the limit (see {@link answerBounds}). */
   through?: Position;
 }
 
@@ -279,16 +279,28 @@ export async function searchAuditEvents(
   return nextCursor ? { events, nextCursor } : { events };
 }
 
+/** What a streamed answer serves, fixed before its first byte is sent. */
+export interface AnswerBounds {
+  /** The answer's last row: it serves every match down to this one (absent when nothing matches: nothing to serve). */
+  through?: Position;
+  /** Whether more rows match after `through`, where the next answer starts (its cursor: `encodeCursor(through)`). */
+  more: boolean;
+}
+
 /**
- * The filter's limit-th row, when at least one more row matches after it: the end of this answer and the start of
- * the next, known before the first byte of an answer streamed page by page is sent.
+ * Where a streamed answer ends: the filter's limit-th row when more match, else the last match. Always a row, never
+ * "count to the limit": a row stored between this query and the pages would then push the oldest match out of the
+ * answer, with no cursor to say so. One statement, so `through` and `more` are of one snapshot.
  */
-export async function limitBoundary(pool: pg.Pool, filter: AuditFilter): Promise<Position | undefined> {
+export async function answerBounds(pool: pg.Pool, filter: AuditFilter): Promise<AnswerBounds> {
   const where = whereClause(filter, {});
-  const offset = `$${where.values.length + 1}`;
-  const sql = `SELECT id, ${POSITION_SQL} AS "positionTime" FROM audit_events ${where.sql}
-ORDER BY time DESC, id DESC LIMIT 2 OFFSET ${offset}`;
-  const { rows } = await pool.query<Row>(sql, [...where.values, filter.limit - 1]);
-  const [boundary] = rows;
-  return rows.length === 2 && boundary ? positionOf(boundary) : undefined;
+  const head = `$${where.values.length + 1}`;
+  // The first limit + 1 matches, then their last two: the limit-th and the one after it, or the last match alone.
+  const sql = `SELECT id, ${POSITION_SQL} AS "positionTime", count(*) OVER () AS "matched"
+FROM (SELECT id, time FROM audit_events ${where.sql} ORDER BY time DESC, id DESC LIMIT ${head}) AS head
+ORDER BY time ASC, id ASC LIMIT 2`;
+  const { rows } = await pool.query<Row & { matched: string }>(sql, [...where.values, filter.limit + 1]);
+  const more = rows.length > 0 && Number(rows[0]?.matched) > filter.limit;
+  const last = more ? rows[1] : rows[0];
+  return last ? { through: positionOf(last), more } : { more: false };
 }
