@@ -47,7 +47,10 @@ export function parseSharedKeySet(json: string, setting?: string): SharedKey[] {
     throw fail("not JSON: expected a shared-key JWK or a JWK set of them (npm run keygen -- --hmac prints one)");
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-    throw fail("expected a shared-key JWK or a JWK set of them, not " + (Array.isArray(parsed) ? "an array" : String(parsed)));
+    // The kind of value only: a key pasted with its quotes is the secret itself.
+    throw fail(
+      `expected a shared-key JWK or a JWK set of them, not ${Array.isArray(parsed) ? "an array" : parsed === null ? "null" : `a ${typeof parsed}`}`,
+    );
   const listed = "keys" in parsed ? parsed.keys : undefined;
   if (listed !== undefined && !Array.isArray(listed)) throw fail('"keys" must be an array of shared-key JWKs');
   const keys = listed ? listed.map((jwk) => parseSharedKey(jwk, setting)) : [parseSharedKey(parsed, setting)];

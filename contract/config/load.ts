@@ -41,42 +41,52 @@ export function loadConfig<S extends z.ZodType>(schema: S, envNames: EnvNames, s
   problems.push(...misspelledNames(sources.env, envNames));
   for (const [name, [path, kind]] of Object.entries(envNames)) {
     const raw = sources.env[name];
-    if (typeof raw !== "string" || raw === "") continue;
+    if (raw === undefined || raw === "") continue;
     try {
-      setPath(merged, path, readEnvValue(raw, kind));
+      setPath(merged, path, readEnvValue(raw, kind, path));
       origin.set(path, `environment ${name}`);
     } catch (error) {
       problems.push(`${path} (from environment ${name}): ${(error as Error).message}`);
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems);
 
+  // Every wrong key at once: a misspelled name or an unreadable value does not hide the schema's findings.
   const result = schema.safeParse(merged);
-  if (result.success) return result.data;
-  throw new ConfigError(
-    result.error.issues.flatMap((issue) => {
-      const path = issue.path.join(".");
-      if (issue.code === "unrecognized_keys") {
-        const known = knownKeysAt(schema, issue.path);
-        const expected = known ? `; expected one of: ${known.join(", ")}` : "";
-        return issue.keys.map((key) => {
-          const keyPath = path ? `${path}.${key}` : key;
-          return `${keyPath} (from ${sourceOf(origin, keyPath, envNames)}): unknown key${expected}`;
-        });
-      }
-      if (issue.code === "invalid_key") {
-        // A record's key that breaks its rule (a server's name): the rule, not "Invalid key in record".
-        const rule = issue.issues.map((inner) => inner.message).join("; ");
-        return [`${path} (from ${sourceOf(origin, path, envNames)}): not a valid name here: ${rule}`];
-      }
-      const value = getPath(merged, issue.path.map(String));
-      const got =
-        value === undefined ? "it is missing" : `got ${SECRET_KEYS.test(path) ? "a value (not shown)" : describe(value)}`;
-      return [
-        `${path || "(top level)"} (from ${sourceOf(origin, path, envNames, sources.whereToSet)}): ${issue.message}; ${got}`,
-      ];
-    }),
-  );
+  if (result.success && problems.length === 0) return result.data;
+  throw new ConfigError([
+    ...problems,
+    ...(result.success ? [] : schemaProblems(schema, result.error.issues, merged, origin, envNames, sources.whereToSet)),
+  ]);
+}
+
+/** One line per issue the schema found, naming the key, where its value came from, and what it got. */
+function schemaProblems(
+  schema: z.ZodType,
+  issues: readonly z.core.$ZodIssue[],
+  merged: Tree,
+  origin: Map<string, string>,
+  envNames: EnvNames,
+  whereToSet: string | undefined,
+): string[] {
+  return issues.flatMap((issue) => {
+    const path = issue.path.join(".");
+    if (issue.code === "unrecognized_keys") {
+      const known = knownKeysAt(schema, issue.path);
+      const expected = known ? `; expected one of: ${known.join(", ")}` : "";
+      return issue.keys.map((key) => {
+        const keyPath = path ? `${path}.${key}` : key;
+        return `${keyPath} (from ${sourceOf(origin, keyPath, envNames)}): unknown key${expected}`;
+      });
+    }
+    if (issue.code === "invalid_key") {
+      // A record's key that breaks its rule (a server's name): the rule, not "Invalid key in record".
+      const rule = issue.issues.map((inner) => inner.message).join("; ");
+      return [`${path} (from ${sourceOf(origin, path, envNames)}): not a valid name here: ${rule}`];
+    }
+    const value = getPath(merged, issue.path.map(String));
+    const got = value === undefined ? "it is missing" : `got ${SECRET_KEYS.test(path) ? "a value (not shown)" : describe(value)}`;
+    return [`${path || "(top level)"} (from ${sourceOf(origin, path, envNames, whereToSet)}): ${issue.message}; ${got}`];
+  });
 }
 
 /** The parts of a zod schema's definition that lead to the object a path names. */
@@ -108,7 +118,36 @@ function knownKeysAt(schema: unknown, path: readonly PropertyKey[]): string[] | 
   return def?.type === "object" && def.shape ? Object.keys(def.shape) : undefined;
 }
 
-function readEnvValue(raw: string, kind: EnvValueKind): unknown {
+/**
+ * A variable's value. The environment gives text; a Worker's `[vars]` entry that is not a quoted string in
+ * wrangler.toml (`IDP_ALLOWED_DOMAINS = ["example.com"]`, `ACCESS_TOKEN_TTL_SECONDS = 600`) arrives as the JSON value
+ * wrangler made of it: taken when it is what the setting reads, refused otherwise (never left at its default without a
+ * word: for the allowed domains, that default lets every account in).
+ */
+function readEnvValue(raw: unknown, kind: EnvValueKind, path: string): unknown {
+  if (typeof raw === "string") return readEnvText(raw, kind);
+  if (kind === "json") return raw;
+  if (kind === "number" && typeof raw === "number" && Number.isFinite(raw)) return raw;
+  if (kind === "list" && Array.isArray(raw) && raw.every((item) => typeof item === "string"))
+    return raw.map((item) => item.trim()).filter(Boolean);
+  const got = SECRET_KEYS.test(path) ? "a value (not shown)" : describe(raw);
+  throw new Error(`expected ${KIND_TEXT[kind]}; got ${got} (in wrangler.toml, write it as ${KIND_EXAMPLE[kind]})`);
+}
+
+const KIND_TEXT: Record<EnvValueKind, string> = {
+  string: "text",
+  number: "a number",
+  list: "a list of names",
+  json: "JSON",
+};
+const KIND_EXAMPLE: Record<EnvValueKind, string> = {
+  string: 'a quoted string: NAME = "value"',
+  number: "a number: NAME = 600",
+  list: 'an array of strings, NAME = ["a", "b"], or one string, NAME = "a,b"',
+  json: "any TOML value",
+};
+
+function readEnvText(raw: string, kind: EnvValueKind): unknown {
   switch (kind) {
     case "string":
       return raw;

@@ -19,7 +19,7 @@ const SEVERAL_WORDS = /^[A-Z0-9]+_[A-Z0-9_]+$/;
 export function misspelledNames(env: Record<string, unknown>, names: EnvNames): string[] {
   const known = Object.keys(names);
   return Object.keys(env)
-    .filter((name) => typeof env[name] === "string" && SEVERAL_WORDS.test(name) && !(name in names))
+    .filter((name) => isVariable(env[name]) && SEVERAL_WORDS.test(name) && !(name in names))
     .flatMap((name) => {
       const meant = known.find((candidate) => leven(name, candidate) <= MAX_EDITS);
       return meant
@@ -27,3 +27,10 @@ export function misspelledNames(env: Record<string, unknown>, names: EnvNames): 
         : [];
     });
 }
+
+/**
+ * A variable, not a Worker's binding (a KV namespace, a queue: objects): text, or the number, boolean or array
+ * wrangler makes of a `[vars]` entry written without quotes.
+ */
+const isVariable = (value: unknown): boolean =>
+  typeof value === "string" || typeof value === "number" || typeof value === "boolean" || Array.isArray(value);

@@ -181,6 +181,55 @@ describe("configuration", () => {
     ]);
   });
 
+  it("takes a wrangler.toml [vars] entry written without quotes as the value it is (wrangler passes it as JSON)", () => {
+    const env = {
+      ...validEdgeEnv,
+      IDP_ALLOWED_DOMAINS: ["example.com", " example.org "],
+      SERVER_NAMES: ["docs", "tickets"],
+      ACCESS_TOKEN_TTL_SECONDS: 600,
+      WARM_ON_SIGN_IN: false,
+    };
+    const config = loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env });
+    expect(config.idp.allowedDomains).toEqual(["example.com", "example.org"]);
+    expect(config.servers).toEqual(["docs", "tickets"]);
+    expect(config.accessTokenTtlSeconds).toBe(600);
+    expect(config.warmOnSignIn).toBe(false);
+  });
+
+  it("refuses a [vars] value of another kind than its setting reads, saying how to write it, never showing a secret", () => {
+    const env = { ...validEdgeEnv, IDP_ALLOWED_DOMAINS: 5, PUBLIC_URL: true, EDGE_SIGNING_KEY: 123456789, IDP_SCOPES: [1] };
+    const problems = problemsOf(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env }));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'publicUrl (from environment PUBLIC_URL): expected text; got boolean true (in wrangler.toml, write it as a quoted string: NAME = "value")',
+        'idp.scopes (from environment IDP_SCOPES): expected a list of names; got an array of 1 (in wrangler.toml, write it as an array of strings, NAME = ["a", "b"], or one string, NAME = "a,b")',
+        'idp.allowedDomains (from environment IDP_ALLOWED_DOMAINS): expected a list of names; got number 5 (in wrangler.toml, write it as an array of strings, NAME = ["a", "b"], or one string, NAME = "a,b")',
+      ]),
+    );
+    const signingKey = problems.find((line) => line.startsWith("signingKey"));
+    expect(signingKey).toContain("got a value (not shown)");
+    expect(signingKey).not.toContain("123456789");
+  });
+
+  it("refuses a typo of a setting written without quotes in wrangler.toml", () => {
+    const env = { ...validEdgeEnv, IDP_ALLOWED_DOMAIN: ["example.com"] };
+    expect(problemsOf(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env }))).toEqual([
+      "IDP_ALLOWED_DOMAIN (environment): not a setting; did you mean IDP_ALLOWED_DOMAINS? (a name unknown to every setting would be ignored)",
+    ]);
+  });
+
+  it("reports a misspelled variable and the other wrong keys together, not one after the other", () => {
+    const env = {
+      ORIGIN_PUBLIC_URL: "https://o.example.com/",
+      EDGE_ISSUER: "https://e.example.com",
+      PORT: "70000",
+      STDIO_MAX_PROCESES: "4",
+    };
+    const problems = problemsOf(() => loadConfig(OriginConfig, ORIGIN_ENV_NAMES, { env }));
+    expect(problems[0]).toMatch(/^STDIO_MAX_PROCESES \(environment\): not a setting; did you mean STDIO_MAX_PROCESSES\?/);
+    expect(problems.some((line) => line.startsWith("port (from environment PORT)"))).toBe(true);
+  });
+
   it("leaves alone variables that are no typo of a setting: other words, one-word names, bindings", () => {
     const env = {
       ...validEdgeEnv,

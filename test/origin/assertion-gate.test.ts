@@ -423,4 +423,17 @@ describe("the origin's shared edge keys", () => {
   ])("refuses %s at start, saying what is wrong", (_what, json, message) => {
     expect(() => sharedEdgeKeys(json)).toThrow(message);
   });
+
+  it("never shows the key when it is pasted with its quotes (the value is the secret itself)", () => {
+    const pasted = secret(32);
+    const refusal = (() => {
+      try {
+        sharedEdgeKeys(JSON.stringify(pasted));
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    expect(refusal).toContain("expected a shared-key JWK or a JWK set of them, not a string");
+    expect(refusal).not.toContain(pasted);
+  });
 });
