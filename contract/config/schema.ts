@@ -708,7 +708,7 @@ export type OriginConfig = z.infer<typeof OriginConfig>;
  * Each HTTP server verifying identity JWTs has an audience of its own: two sharing one would accept each other's
  * tokens, so one of them (a compromised upstream) could replay a user's token to the other.
  */
-function sharedAudienceProblems(origin: z.infer<typeof OriginFields>, context: z.RefinementCtx): void {
+export function sharedAudienceProblems(origin: z.infer<typeof OriginFields>, context: z.RefinementCtx): void {
   const claimed = new Map<string, string>();
   for (const [name, server] of Object.entries(origin.servers)) {
     if (server.transport !== "http" || server.identity !== "jwt") continue;

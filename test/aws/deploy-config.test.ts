@@ -1,6 +1,20 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXAMPLE_DEPLOY_CONFIG, loadDeployConfig, parseDeployConfig } from "../../aws/cdk/config/load-deploy-config.ts";
+import type { ConfigError } from "../../contract/config/load.ts";
 import { resourcesOf, synthesizeExample } from "./synth.ts";
+
+/** What parseDeployConfig refuses, one line per problem ("" when it accepts). */
+const problemsOf = (config: unknown) => {
+  try {
+    parseDeployConfig(config, "deploy.json");
+    return "";
+  } catch (error) {
+    return (error as Error).message;
+  }
+};
 
 const example = () =>
   loadDeployConfig(EXAMPLE_DEPLOY_CONFIG) as unknown as Record<string, unknown> &
@@ -88,6 +102,93 @@ describe("deployment configuration", () => {
         /origin\.upstreamSecrets\.0: expected 1-64 letters/,
       );
     }
+  });
+
+  it("refuses servers the origin would refuse at start: a guardrail it does not know, two sharing an identity audience", () => {
+    const config = example();
+    config.origin.servers = {
+      everything: { transport: "stdio", command: "npx", guardrails: [{ hook: "deny-pattern", patterns: ["rm -rf"] }] },
+      filtered: { transport: "stdio", command: "filtered-mcp", guardrails: [{ hook: "deny-patterns", patterns: "rm -rf" }] },
+      a: { transport: "http", url: "https://a.internal.example/mcp", audience: "shared" },
+      b: { transport: "http", url: "https://b.internal.example/mcp", audience: "shared" },
+    };
+    const message = problemsOf(config);
+    expect(message).toContain(
+      'deploy.json: origin.servers.everything.guardrails.0.hook: expected one of secret-detector, deny-patterns; got "deny-pattern"',
+    );
+    expect(message).toContain("deploy.json: origin.servers.filtered.guardrails.0.patterns: ");
+    expect(message).toContain(
+      'deploy.json: origin.servers.b.audience: expected an identity audience of its own: server "a" has "shared" too',
+    );
+    expect(message).not.toContain("origin.servers.a.");
+    config.origin.servers = {
+      everything: { transport: "stdio", command: "npx", guardrails: [{ hook: "deny-patterns", patterns: ["rm -rf"] }] },
+      a: { transport: "http", url: "https://a.internal.example/mcp", audience: "a" },
+      b: { transport: "http", url: "https://b.internal.example/mcp", audience: "b" },
+    };
+    expect(problemsOf(config)).toBe("");
+  });
+
+  it("refuses a credential named as one of the origin's own settings, which a local run never hands to an upstream", () => {
+    const config = example();
+    config.origin.upstreamSecrets = ["DATABASE_URL", "AWS_SECRET_ACCESS_KEY", "postgres-url"];
+    config.origin.servers = {
+      postgres: { transport: "stdio", command: "postgres-mcp", env: { DATABASE_URL: { secret: "DATABASE_URL" } } },
+      s3: { transport: "stdio", command: "s3-mcp", env: { AWS_SECRET_ACCESS_KEY: { secret: "AWS_SECRET_ACCESS_KEY" } } },
+      tickets: {
+        transport: "http",
+        url: "https://tickets.example.com/mcp",
+        identity: "none",
+        headers: { authorization: { secret: "EDGE_SIGNING_KEY" } },
+      },
+    };
+    const message = problemsOf(config);
+    expect(message).toContain(
+      'deploy.json: origin.upstreamSecrets.0: "DATABASE_URL" is a name the origin keeps for its own settings',
+    );
+    expect(message).toContain('deploy.json: origin.upstreamSecrets.1: "AWS_SECRET_ACCESS_KEY" is a name the origin keeps');
+    expect(message).toContain(
+      'deploy.json: origin.servers.postgres.env.DATABASE_URL: names the secret "DATABASE_URL", which is a name the origin keeps for its own settings',
+    );
+    expect(message).toContain(
+      'origin.servers.s3.env.AWS_SECRET_ACCESS_KEY: names the secret "AWS_SECRET_ACCESS_KEY", which is a name',
+    );
+    // Not "add it to origin.upstreamSecrets", which would be refused there.
+    expect(message).toContain(
+      'origin.servers.tickets.headers.authorization: names the secret "EDGE_SIGNING_KEY", which is a name',
+    );
+    expect(message).not.toContain('add "EDGE_SIGNING_KEY" there');
+    expect(message).not.toContain("postgres-url");
+    // The variable the child is given may keep its name: only the credential's own name matters.
+    config.origin.upstreamSecrets = ["postgres-url"];
+    config.origin.servers = {
+      postgres: { transport: "stdio", command: "postgres-mcp", env: { DATABASE_URL: { secret: "postgres-url" } } },
+    };
+    expect(problemsOf(config)).toBe("");
+  });
+
+  it("reads the file as the origin reads its own: a key written twice is refused, and a syntax error names a line, never the text", () => {
+    const directory = mkdtempSync(join(tmpdir(), "deploy-config-"));
+    const file = join(directory, "deploy.json");
+    const servers = [
+      '"everything": { "transport": "stdio", "command": "uvx" },',
+      '"everything": { "transport": "stdio", "command": "npx" }',
+    ];
+    const example = readFileSync(EXAMPLE_DEPLOY_CONFIG, "utf8");
+    writeFileSync(file, example.replace(/"servers": \{[^}]*\}\s*\}/, `"servers": {\n${servers.join("\n")}\n}`));
+    const lines = readFileSync(file, "utf8").split("\n");
+    const first = lines.findIndex((line) => line.includes('"uvx"')) + 1;
+    expect(() => loadDeployConfig(file)).toThrow(
+      `${file}: "origin.servers.everything" is there 2 times (lines ${first}, ${first + 1}); keep one`,
+    );
+    writeFileSync(file, '{\n  "account": "111111111111",\n  "token": "s3cr3t-value" oops\n}\n');
+    let problems: string[] = [];
+    try {
+      loadDeployConfig(file);
+    } catch (error) {
+      problems = (error as ConfigError).problems;
+    }
+    expect(problems).toEqual([`${file}: not valid JSON at line 3`]);
   });
 
   it("gives the tasks the policy and the Google Workspace settings", () => {

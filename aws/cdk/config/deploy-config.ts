@@ -1,7 +1,9 @@
 import { z } from "zod";
 import { Policy } from "../../../contract/config/policy.ts";
-import { OriginConfig, ServerName, ServiceUrl, UpstreamServer } from "../../../contract/config/schema.ts";
+import { OriginConfig, ServerName, ServiceUrl, sharedAudienceProblems, UpstreamServer } from "../../../contract/config/schema.ts";
+import { guardrailProblems } from "../../origin/guardrails/chain.ts";
 import { policyProblems } from "../../origin/policy/check-policy.ts";
+import { isOriginOwn } from "../../origin/secrets/env/env-secrets.ts";
 import { ORIGIN_PORT } from "../service/origin-container.ts";
 import { IMAGE_STDIO_CHILD_UIDS, OriginTuning } from "./origin-tuning.ts";
 
@@ -83,15 +85,22 @@ const Google = OriginConfig.shape.google
   })
   .optional();
 
+/** Why a credential may not have a name isOriginOwn gives, and what to do instead. */
+const ORIGIN_OWN_NAME =
+  'is a name the origin keeps for its own settings (docs/configuration.md#secrets): a local run (npm start) never hands it to an upstream, so the same servers block would fail every call there; give the credential a name of its own (such as POSTGRES_MCP_URL) in origin.upstreamSecrets and in the server\'s { "secret": … }';
+
 /**
  * A credential's name as servers give it (`{ "secret": "GITHUB_TOKEN" }`): the same name a local run reads from its
  * environment, so one `servers` block serves both. Secrets Manager takes it as the last part of the secret's name.
+ * So a name the local run never hands to an upstream (the origin's own settings, DATABASE_URL, AWS_*, …) is refused
+ * here too, although Secrets Manager would serve it: the same block would fail every call under `npm start`.
  */
 const UpstreamSecretName = z
   .string()
-  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1-64 letters, digits, "_" or "-", such as GITHUB_TOKEN or tickets-api-key');
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1-64 letters, digits, "_" or "-", such as GITHUB_TOKEN or tickets-api-key')
+  .refine((name) => !isOriginOwn(name), { error: (issue) => `"${String(issue.input)}" ${ORIGIN_OWN_NAME}` });
 
-const Origin = z.strictObject({
+const OriginKeys = z.strictObject({
   /** The origin's host name: the edge's ORIGIN_URL is https://<hostname>. Its DNS record points at the load balancer. */
   hostname: z
     .string()
@@ -180,6 +189,18 @@ const Origin = z.strictObject({
   logRetentionDays: z
     .union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(180), z.literal(365), z.literal(731)])
     .default(90),
+});
+
+/** The origin's section, with the checks the origin makes of its servers when it starts. */
+const Origin = OriginKeys.superRefine((origin, context) => {
+  // The origin refuses to start on these (OriginConfig, startOrigin): every task would fail after the deployment.
+  // sharedAudienceProblems reads only the servers, and names keys under `servers` as this object has them.
+  sharedAudienceProblems({ servers: origin.servers } as OriginConfig, context);
+  for (const problem of [...policyProblems(origin.policy, Object.keys(origin.servers)), ...guardrailProblems(origin.servers)]) {
+    // Each line is "<key>: <what is wrong>", the key as this object has it.
+    const [key = "", message = problem] = problem.split(": ", 2);
+    context.addIssue({ code: "custom", path: key.split("."), message: problem.slice(key.length + 2) || message });
+  }
 });
 
 const Alarms = z
@@ -282,11 +303,13 @@ export const DeployConfig = z
     // A reference to a secret the stack does not create fails only when a user calls that server: say it now.
     const created = new Set(config.origin.upstreamSecrets);
     for (const { path, name } of secretReferences(config.origin.servers)) {
-      if (created.has(name)) continue;
+      if (created.has(name) && !isOriginOwn(name)) continue;
       context.addIssue({
         code: "custom",
         path: ["origin", "servers", ...path],
-        message: `names the secret "${name}", which origin.upstreamSecrets does not create (the task role may read only those): add "${name}" there`,
+        message: isOriginOwn(name)
+          ? `names the secret "${name}", which ${ORIGIN_OWN_NAME}`
+          : `names the secret "${name}", which origin.upstreamSecrets does not create (the task role may read only those): add "${name}" there`,
       });
     }
   })
@@ -317,17 +340,6 @@ export const DeployConfig = z
         `expected at most ${most}: the image has ${IMAGE_STDIO_CHILD_UIDS} Unix users for stdio children (STDIO_CHILD_UID_COUNT in the Dockerfile)` +
         (usersPerChild === 2 ? ", and a server with googleCredentials needs two per child" : ""),
     });
-  })
-  .superRefine((config, context) => {
-    // The origin refuses to start on these; better to hear it before deploying.
-    for (const problem of policyProblems(config.origin.policy, Object.keys(config.origin.servers))) {
-      const [key = "", message = problem] = problem.split(": ", 2);
-      context.addIssue({
-        code: "custom",
-        path: ["origin", ...key.split(".")],
-        message: problem.slice(key.length + 2) || message,
-      });
-    }
   });
 export type DeployConfig = z.infer<typeof DeployConfig>;
 

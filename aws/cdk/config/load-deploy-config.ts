@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { ConfigError } from "../../../contract/config/load.ts";
+import { ConfigError, jsonSyntaxProblem } from "../../../contract/config/load.ts";
+import { duplicateKeys, syntaxErrorLine } from "../../origin/config-file-json.ts";
 import { DeployConfig } from "./deploy-config.ts";
 
 /** The example in the repository: what `npm run cdk:synth` uses when no configuration file is named. */
@@ -9,15 +10,31 @@ export const EXAMPLE_DEPLOY_CONFIG = new URL("../deploy.config.example.json", im
 /** Reads and validates a deployment configuration file; throws ConfigError with one line per wrong key. */
 export function loadDeployConfig(path: string): DeployConfig {
   const file = resolve(path);
-  let document: unknown;
+  let text: string;
   try {
-    document = JSON.parse(readFileSync(file, "utf8"));
+    text = readFileSync(file, "utf8");
   } catch (error) {
     const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
     throw new ConfigError([
       `${file}: ${missing ? "file not found; copy aws/cdk/deploy.config.example.json and name it with MCP_DEPLOY_CONFIG" : (error as Error).message}`,
     ]);
   }
+  // As the origin reads its own file (readOriginFile): the error names a line, never quoting the text (servers'
+  // settings), and a key written twice is refused, where JSON.parse would keep the last (a server never deployed).
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    const line = syntaxErrorLine(text);
+    throw new ConfigError([`${file}: ${line ? `not valid JSON at line ${line}` : jsonSyntaxProblem(error)}`]);
+  }
+  const twice = duplicateKeys(text);
+  if (twice.length > 0)
+    throw new ConfigError(
+      twice.map(
+        ({ path: key, lines }) => `${file}: "${key}" is there ${lines.length} times (lines ${lines.join(", ")}); keep one`,
+      ),
+    );
   return parseDeployConfig(document, file);
 }
 

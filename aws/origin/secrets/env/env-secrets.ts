@@ -20,7 +20,8 @@ const ORIGIN_OWN = new Set<string>([
  */
 const ORIGIN_OWN_PREFIXES = ["AWS_", "ECS_", "PG", "DATABASE_", "LOCAL_"];
 
-const isOriginOwn = (name: string) => ORIGIN_OWN.has(name) || ORIGIN_OWN_PREFIXES.some((prefix) => name.startsWith(prefix));
+export const isOriginOwn = (name: string) =>
+  ORIGIN_OWN.has(name) || ORIGIN_OWN_PREFIXES.some((prefix) => name.startsWith(prefix));
 
 /** Secrets from the origin's environment, by variable name: for `npm start`, tests and plain container setups. */
 export function createEnvSecretsProvider(env: NodeJS.ProcessEnv = process.env): SecretsProvider {
