@@ -201,4 +201,34 @@ describe("policy validation", () => {
     ]);
     expect(policyProblems(typo, ["githb", "docs-a"])).toEqual([]);
   });
+
+  it("refuses a tool written by its /mcp name, which rules never match (a deny rule that would let the call through)", () => {
+    const aggregatedName = Policy.parse({
+      rules: [
+        { effect: "allow", who: { everyone: true }, servers: ["*"] },
+        { effect: "deny", who: { everyone: true }, servers: ["github"], tools: ["GitHub__delete_repo", "docs__x", "list_*"] },
+      ],
+    });
+    expect(policyProblems(aggregatedName, ["github", "docs"])).toEqual([
+      'policy.rules.1.tools.0: "GitHub__delete_repo" is the name /mcp shows; rules match the upstream\'s own tool name: write "delete_repo" (the rule\'s servers say which server)',
+    ]);
+    // The check is what keeps the rule from failing open: written so, it matches nothing.
+    expect(
+      userPolicy(aggregatedName, { email: "u@example.com", groups: [] }).tool("github", { name: "delete_repo" }).allowed,
+    ).toBe(true);
+  });
+
+  it("refuses at start a pattern that cannot be compiled, naming its key (it would fail every request instead)", () => {
+    const many = "{a,b}".repeat(11);
+    const tooMany = Policy.parse({
+      rules: [
+        { effect: "allow", who: { everyone: true }, servers: ["*"], tools: ["read", many] },
+        { effect: "deny", who: { everyone: true }, servers: [many], tools: ["x"] },
+      ],
+    });
+    const problems = policyProblems(tooMany, ["docs"]);
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^policy\.rules\.0\.tools\.1: the name pattern .* expands to more than/);
+    expect(problems[1]).toMatch(/^policy\.rules\.1\.servers\.0: the name pattern .* expands to more than/);
+  });
 });
