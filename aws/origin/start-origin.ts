@@ -8,6 +8,7 @@ import { EDGE_JWKS_PATH } from "../../contract/edge-assertion.ts";
 import { createOriginApp } from "./app.ts";
 import { createCheckpointer } from "./audit/checkpoint/checkpointer.ts";
 import { checkpointSignerFromConfig } from "./audit/checkpoint/from-config.ts";
+import { ORIGIN_EVENTS_FLUSH_MS, originEventsOf } from "./audit/origin-events.ts";
 import { auditRetention } from "./audit/retention.ts";
 import { createAuditStore } from "./audit/store.ts";
 import { checkDatabaseUrl, describeDatabaseError } from "./db/cli-database.ts";
@@ -97,14 +98,15 @@ export async function startOrigin(
   const relay = await relayOptions(config, log);
   const metrics = createOriginMetrics({ servers: Object.keys(config.servers), database: db, defaultMetrics: true });
   const auditStore = createAuditStore(db, { onHead: checkpoints.noteHead });
+  // Made here first, so that it logs to this log: the pins and the aggregate's left-out reports (app.ts, which finds it
+  // by the store) record through the same writer, which close() flushes.
+  const originEvents = originEventsOf(auditStore, log);
   const pins = originPins(db, config, auditStore, log);
   // One record of single-use values for every instance sharing the database: edge assertions' jtis and the nonces
   // of approvals and counted calls, whose requestStates open on any instance holding the same REQUEST_STATE_KEY.
   const replayGuard = createReplayGuard(db);
   const claimNonce = claimOrRefuse(replayGuard.claim, log);
-  const approvals = new ApprovalGate((event) => {
-    auditStore.insert([event]).catch((error: unknown) => log(`approval: audit failed: ${String(error)}`));
-  }, claimNonce);
+  const approvals = new ApprovalGate((event) => originEvents.record(event), claimNonce);
   const upstreamOAuth = upstreamOAuthFromConfig(config, db, relay.secrets, log);
   const guardrails = new Map(Object.entries(config.servers).map(([name, spec]) => [name, new GuardrailChain(spec.guardrails)]));
   const childUsers = await childUsersFromConfig(config.stdio.childUids, log);
@@ -180,6 +182,8 @@ export async function startOrigin(
     await stdio.close();
     await replayGuard.idle();
     await retention.stop();
+    // Before the checkpoints' last flush, which then covers them, and before the pool ends.
+    await originEvents.flush(ORIGIN_EVENTS_FLUSH_MS);
     await checkpoints.stop();
     await db.end();
   };
@@ -199,6 +203,7 @@ export async function startOrigin(
   } catch (error) {
     await Promise.all([stopListening(server), metricsServer && stopListening(metricsServer)]);
     await stdio.close();
+    await originEvents.flush(ORIGIN_EVENTS_FLUSH_MS);
     await db.end();
     throw error;
   }

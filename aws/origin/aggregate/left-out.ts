@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { AuditEvent } from "../../../contract/audit-event.ts";
+import { type EventSink, originEventsOf } from "../audit/origin-events.ts";
 import type { VerifiedAssertion } from "../trust/verify-assertion.ts";
 
 /**
@@ -7,9 +8,10 @@ import type { VerifiedAssertion } from "../trust/verify-assertion.ts";
  * audit event, written by the origin itself since the edge only sees the whole answer succeed.
  */
 export function reportLeftOut(
-  auditStore: { insert(events: AuditEvent[]): Promise<unknown> },
+  auditStore: EventSink,
   log: (line: string) => void,
 ): (server: string, method: string, reason: string, assertion: VerifiedAssertion) => void {
+  const events = originEventsOf(auditStore, log);
   return (server, method, reason, assertion) => {
     log(`aggregate: ${method} answered without server "${server}": ${reason}`);
     const event: AuditEvent = {
@@ -24,6 +26,6 @@ export function reportLeftOut(
       outcome: "unavailable",
       latencyMs: 0,
     };
-    auditStore.insert([event]).catch((error: unknown) => log(`aggregate: auditing a left-out server failed: ${String(error)}`));
+    events.record(event);
   };
 }

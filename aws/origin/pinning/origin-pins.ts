@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type { AuditEvent } from "../../../contract/audit-event.ts";
 import type { OriginConfig } from "../../../contract/config/schema.ts";
+import { type EventSink, originEventsOf } from "../audit/origin-events.ts";
 import { DefinitionPins, type PinningMode } from "./definition-pins.ts";
 import { createPinStore } from "./pin-store.ts";
 import { printable } from "./printable.ts";
@@ -13,9 +14,10 @@ export const PIN_POLL_MS = 5_000;
 export function originPins(
   db: pg.Pool,
   config: Pick<OriginConfig, "servers">,
-  auditStore: { insert(events: AuditEvent[]): Promise<unknown> },
+  auditStore: EventSink,
   log: (line: string) => void,
 ): DefinitionPins {
+  const events = originEventsOf(auditStore, log);
   return new DefinitionPins({
     store: createPinStore(db),
     modeOf: (server): PinningMode => config.servers[server]?.pinning ?? "trust-on-first-use",
@@ -34,7 +36,7 @@ export function originPins(
         outcome: event === "first_seen" ? "ok" : "denied",
         latencyMs: 0,
       };
-      auditStore.insert([audited]).catch((error: unknown) => log(`pinned definitions: audit failed: ${String(error)}`));
+      events.record(audited);
     },
     log,
   });

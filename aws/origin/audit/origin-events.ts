@@ -1,0 +1,155 @@
+import type { AuditEvent } from "../../../contract/audit-event.ts";
+
+/** Where the events go: the audit store, which stores an id once (so an event tried again is never stored twice). */
+export interface EventSink {
+  insert(events: AuditEvent[]): Promise<unknown>;
+}
+
+/**
+ * The events the origin records itself (pins' sightings, approval decisions, servers left out of an aggregated
+ * answer). They do not travel through the edge's queue, so nothing else would try them again.
+ */
+export interface OriginEvents {
+  /** Stores `event` in the background: returns at once (no call waits on its audit), tried again while it fails. */
+  record(event: AuditEvent): void;
+  /** Waits at most `withinMs` for every recorded event to be stored; any still unstored is then given up, logged. */
+  flush(withinMs: number): Promise<void>;
+}
+
+export interface OriginEventsOptions {
+  /** How long after it was recorded an event is still tried. */
+  retryForMs?: number;
+  /** The wait after a first failure, doubled after each next one up to `maxDelayMs` (a success starts over). */
+  firstDelayMs?: number;
+  maxDelayMs?: number;
+  /** The most events waiting at once: past it a new one is given up at once (memory stays bounded in an outage). */
+  maxWaiting?: number;
+}
+
+/** Longer than an RDS Multi-AZ failover (one to two minutes) or a pool exhausted for a while. */
+export const ORIGIN_EVENTS_RETRY_MS = 5 * 60_000;
+/**
+ * How long the origin's close() waits for them: with ORIGIN_SHUTDOWN_GRACE_MS (start-origin.ts), still within ECS's
+ * stopTimeout (30 s), so the checkpoints after them are flushed too.
+ */
+export const ORIGIN_EVENTS_FLUSH_MS = 5_000;
+
+const writers = new WeakMap<EventSink, OriginEvents>();
+
+/**
+ * The writer of `sink`'s origin events, made by the first call with its log and options. One per sink, so that the
+ * origin's close() flushes every event recorded into its store, by whichever module: app.ts hands the aggregate's
+ * left-out report the store, not a writer.
+ */
+export function originEventsOf(sink: EventSink, log: (line: string) => void, options?: OriginEventsOptions): OriginEvents {
+  let writer = writers.get(sink);
+  if (!writer) {
+    writer = createOriginEvents(sink, log, options);
+    writers.set(sink, writer);
+  }
+  return writer;
+}
+
+interface Waiting {
+  event: AuditEvent;
+  giveUpAt: number;
+  attempts: number;
+  lastError?: unknown;
+}
+
+/**
+ * One event at a time, in one loop: while the database is away, a single connection attempt is in flight rather
+ * than one per event (the pool is shared with every MCP request). An event that fails goes to the back, so one the
+ * database refuses for good does not hold up the others.
+ */
+export function createOriginEvents(
+  sink: EventSink,
+  log: (line: string) => void,
+  options: OriginEventsOptions = {},
+): OriginEvents {
+  const { retryForMs = ORIGIN_EVENTS_RETRY_MS, firstDelayMs = 200, maxDelayMs = 10_000, maxWaiting = 10_000 } = options;
+  const waiting: Waiting[] = [];
+  let draining: Promise<void> | undefined;
+  let flushing = false;
+  let closed = false;
+  let wake = () => {};
+
+  // The event's id and kind only: its other fields name users.
+  const giveUp = (entry: Waiting, why: string) =>
+    log(
+      `origin audit event ${entry.event.id} (${entry.event.kind}) is lost, never stored: ${why}, after ` +
+        `${entry.attempts} attempt(s)${entry.lastError === undefined ? "" : `; the last failed with ${String(entry.lastError)}`}`,
+    );
+
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        wake = () => {};
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref?.();
+      wake = done;
+    });
+
+  function giveUpExpired(now: number) {
+    for (let index = waiting.length - 1; index >= 0; index--) {
+      const entry = waiting[index];
+      if (entry && entry.giveUpAt <= now) {
+        waiting.splice(index, 1);
+        giveUp(entry, `not stored within ${retryForMs / 1000} s`);
+      }
+    }
+  }
+
+  async function drain() {
+    let delay = 0;
+    while (waiting.length > 0) {
+      // Closing, what is left is tried as often as the back-off's first step, for as long as the flush may take.
+      if (delay > 0) await pause(flushing ? firstDelayMs : delay);
+      const entry = waiting.shift();
+      if (!entry) break;
+      entry.attempts++;
+      try {
+        await sink.insert([entry.event]);
+        if (delay > 0) log(`origin audit events: stored again (${waiting.length} still waiting)`);
+        delay = 0;
+      } catch (error) {
+        entry.lastError = error;
+        if (delay === 0)
+          log(`origin audit events: storing failed, trying again for up to ${retryForMs / 1000} s: ${String(error)}`);
+        if (closed) giveUp(entry, "the origin closed");
+        else waiting.push(entry);
+        giveUpExpired(Date.now());
+        delay = Math.min(maxDelayMs, Math.max(firstDelayMs, delay * 2));
+      }
+    }
+    // Set in the same turn as the check above: an event recorded after it starts a new loop.
+    draining = undefined;
+  }
+
+  return {
+    record(event) {
+      const entry = { event, giveUpAt: Date.now() + retryForMs, attempts: 0 };
+      if (closed) return giveUp(entry, "recorded after the origin closed");
+      if (waiting.length >= maxWaiting) return giveUp(entry, `${maxWaiting} events already waiting for the database`);
+      waiting.push(entry);
+      draining ??= drain();
+    },
+
+    async flush(withinMs) {
+      flushing = true;
+      wake(); // a retry waiting out its back-off goes now
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, withinMs);
+      });
+      await Promise.race([draining, deadline]);
+      clearTimeout(timer);
+      closed = true;
+      for (const entry of waiting.splice(0)) giveUp(entry, "the origin closed");
+      wake();
+    },
+  };
+}
