@@ -1,4 +1,5 @@
 import { type ParseError, parse, visit } from "jsonc-parser";
+import { ConfigError, jsonSyntaxProblem } from "../../contract/config/load.ts";
 
 /*
  * Reading the origin's configuration file as JSON, beyond what JSON.parse says: where it stops being JSON, by line
@@ -39,4 +40,26 @@ export function duplicateKeys(text: string): { path: string; lines: number[] }[]
     },
   });
   return found;
+}
+
+/**
+ * A configuration file's text as a document, for the origin's file and the deploy file alike: a leading byte-order mark
+ * (editors on Windows write one) is dropped; text that is not JSON is refused by its line; a key written twice is
+ * refused with its lines. Each refusal is a ConfigError naming `where`.
+ */
+export function parseConfigDocument(text: string, where: string): unknown {
+  const json = text.replace(/^\uFEFF/, "");
+  let document: unknown;
+  try {
+    document = JSON.parse(json);
+  } catch (error) {
+    const line = syntaxErrorLine(json);
+    throw new ConfigError([`${where}: ${line ? `not valid JSON at line ${line}` : jsonSyntaxProblem(error)}`]);
+  }
+  const twice = duplicateKeys(json);
+  if (twice.length > 0)
+    throw new ConfigError(
+      twice.map(({ path, lines }) => `${where}: "${path}" is there ${lines.length} times (lines ${lines.join(", ")}); keep one`),
+    );
+  return document;
 }

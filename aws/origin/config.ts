@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ORIGIN_ENV_NAMES } from "../../contract/config/env-names.ts";
-import { ConfigError, jsonSyntaxProblem, loadConfig } from "../../contract/config/load.ts";
+import { ConfigError, loadConfig } from "../../contract/config/load.ts";
 import { OriginConfig } from "../../contract/config/schema.ts";
-import { duplicateKeys, syntaxErrorLine } from "./config-file-json.ts";
+import { parseConfigDocument } from "./config-file-json.ts";
 
 /** The configuration file: MCP_PROXY_CONFIG if set, else `proxy.config.json` in the working directory when present. */
 const DEFAULT_CONFIG_FILE = "proxy.config.json";
@@ -34,20 +34,7 @@ export function readOriginFile(
     const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
     throw new ConfigError([`${path}: ${missing ? "file not found (MCP_PROXY_CONFIG)" : (error as Error).message}`]);
   }
-  let document: unknown;
-  try {
-    document = JSON.parse(text);
-  } catch (error) {
-    const line = syntaxErrorLine(text);
-    throw new ConfigError([`${path}: ${line ? `not valid JSON at line ${line}` : jsonSyntaxProblem(error)}`]);
-  }
-  const twice = duplicateKeys(text);
-  if (twice.length > 0)
-    throw new ConfigError(
-      twice.map(
-        ({ path: key, lines }) => `${path}: "${key}" is there ${lines.length} times (lines ${lines.join(", ")}); keep one`,
-      ),
-    );
+  const document = parseConfigDocument(text, path);
   if (typeof document !== "object" || document === null || Array.isArray(document))
     throw new ConfigError([`${path}: expected an object with an "origin" section`]);
   const unknown = Object.keys(document).filter((key) => !FILE_SECTIONS.includes(key));

@@ -1,5 +1,8 @@
 import type { AddressInfo } from "node:net";
 
+/** A host that names no address of this machine: an unknown name, or another machine's address. */
+const NOT_HERE = new Set(["ENOTFOUND", "EAI_AGAIN", "EADDRNOTAVAIL"]);
+
 interface Listenable {
   listen(port: number, host: string): unknown;
   once(event: "listening" | "error", listener: (error?: Error) => void): unknown;
@@ -19,7 +22,11 @@ export function listen(server: Listenable, port: number, host: string, setting: 
       reject(
         code === "EADDRINUSE"
           ? new Error(`port ${port} on ${host} is already in use: stop what holds it, or choose another with ${setting}`)
-          : (error ?? new Error(`could not listen on ${host}:${port}`)),
+          : code && NOT_HERE.has(code)
+            ? new Error(
+                `cannot listen on ${host}: it is not an address of this machine (${code}); listen on one of its own, such as 0.0.0.0 or 127.0.0.1`,
+              )
+            : (error ?? new Error(`could not listen on ${host}:${port}`)),
       );
     };
     const onListening = () => {

@@ -28,6 +28,7 @@ import { originPins, PIN_POLL_MS } from "./pinning/origin-pins.ts";
 import { ApprovalGate } from "./policy/approval-gate.ts";
 import { CallLimits } from "./policy/call-limits.ts";
 import { policyProblems } from "./policy/check-policy.ts";
+import { originOwnNameProblems } from "./secrets/secret-references.ts";
 import { createBoundReplayGuard } from "./trust/bound-replay-guard.ts";
 import { edgeKeys } from "./trust/jwks.ts";
 import { claimOrRefuse, createReplayGuard } from "./trust/replay-guard.ts";
@@ -84,7 +85,11 @@ export async function startOrigin(
   if (!config.databaseUrl) throw new Error("no database: set DATABASE_URL (npm start runs an embedded PostgreSQL for you)");
   const database = checkDatabaseUrl(config.databaseUrl);
   const groups = config.google && googleGroupLookUp(config.google, options.awsCredentials);
-  const problems = [...policyProblems(config.policy, Object.keys(config.servers)), ...guardrailProblems(config.servers)];
+  const problems = [
+    ...policyProblems(config.policy, Object.keys(config.servers)),
+    ...guardrailProblems(config.servers),
+    ...originOwnNameProblems(config.servers),
+  ];
   if (problems.length > 0) throw new ConfigError(problems);
   if (Object.keys(config.servers).length === 0)
     log(

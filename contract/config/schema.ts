@@ -95,8 +95,20 @@ const GOOGLE_CREDENTIALS_NOT_SHARED = {
     'expected "per-user" with googleCredentials (the Google token is the user\'s own; one shared connection cannot carry it)',
 };
 
-/** A value written in the file, or read from the origin's secrets provider: `{ "secret": "NAME" }`. */
-const SecretOrValue = z.union([z.string(), z.strictObject({ secret: z.string().min(1) })]);
+/**
+ * A value written in the file, or read from the origin's secrets provider: `{ "secret": "NAME" }`. The file is not
+ * interpolated: a `${NAME}` written as other MCP configurations do would reach the upstream as those characters, and
+ * fail far from here as a credential refused.
+ */
+const SecretOrValue = z.union([
+  z
+    .string()
+    .refine(
+      (value) => !/\$\{[A-Za-z_][A-Za-z0-9_]*\}/.test(value),
+      'expected a plain value: the file is not interpolated, so write { "secret": "NAME" } to read NAME from the secrets provider',
+    ),
+  z.strictObject({ secret: z.string().min(1) }),
+]);
 
 const StdioServer = z.strictObject({
   transport: z.literal("stdio"),
@@ -447,7 +459,10 @@ export type EdgeConfig = z.infer<typeof EdgeConfig>;
 
 const OriginFields = z.strictObject({
   /** Interface and port the origin listens on. In AWS the ALB reaches it on 0.0.0.0. */
-  host: z.string().default("127.0.0.1"),
+  host: z
+    .string()
+    .regex(/^\S+$/, "expected an address to listen on, such as 0.0.0.0 or 127.0.0.1 (no spaces)")
+    .default("127.0.0.1"),
   port: z.number().int().min(1).max(65_535).default(8788),
   /** This origin's URL as the edge names it (the edge's `originUrl`): the `aud` assertions must carry. */
   publicUrl: ServiceUrl,
@@ -691,6 +706,12 @@ const OriginFields = z.strictObject({
 export const OriginConfig = OriginFields.superRefine((origin, context) => {
   edgeKeysProblems(origin, context);
   sharedAudienceProblems(origin, context);
+  if (origin.metrics.port === origin.port)
+    context.addIssue({
+      code: "custom",
+      path: ["metrics", "port"],
+      message: `expected a port of its own: ${origin.port} is the origin's port (the metrics are served apart from the ALB's traffic)`,
+    });
   // A server's Google credentials come through the same federation as the groups look-up.
   if (origin.google) return;
   for (const [name, server] of Object.entries(origin.servers))

@@ -337,6 +337,47 @@ describe("origin configuration file", () => {
     expect(Object.keys(loadOriginConfig({ ...env, MCP_PROXY_CONFIG: apart }).servers)).toEqual(["a"]);
   });
 
+  it("reads a file saved with a byte-order mark (as editors on Windows save UTF-8)", async () => {
+    const path = join(dir, "bom.json");
+    await writeFile(path, `\uFEFF${JSON.stringify({ origin: { port: 9001 } })}`);
+    expect(loadOriginConfig({ ...env, MCP_PROXY_CONFIG: path }).port).toBe(9001);
+  });
+
+  it("refuses a placeholder ($ and a name in braces) in a server's env or headers: the file is not interpolated", async () => {
+    const path = join(dir, "placeholder.json");
+    const placeholder = (name: string) => `$\{${name}}`; // written as other MCP configurations write them
+    const servers = {
+      gh: { transport: "stdio", command: "gh-mcp", env: { GITHUB_TOKEN: placeholder("GITHUB_TOKEN"), PRICE: "$5" } },
+      tickets: {
+        transport: "http",
+        url: "https://t.example.com/mcp",
+        headers: { authorization: `Bearer ${placeholder("TICKETS")}` },
+      },
+    };
+    await writeFile(path, JSON.stringify({ origin: { servers } }));
+    const problems = problemsOf(() => loadOriginConfig({ ...env, MCP_PROXY_CONFIG: path }));
+    expect(problems.map((line) => line.split(" (from")[0])).toEqual([
+      "servers.gh.env.GITHUB_TOKEN",
+      "servers.tickets.headers.authorization",
+    ]);
+    expect(problems[0]).toContain('the file is not interpolated, so write { "secret": "NAME" }');
+    expect(problems.join("\n")).not.toContain(placeholder("GITHUB_TOKEN")); // env values are never shown
+  });
+
+  it("refuses a metrics port that is the origin's own port, and a host with a space", () => {
+    const problems = problemsOf(() =>
+      loadConfig(OriginConfig, ORIGIN_ENV_NAMES, {
+        env: { ...env, PORT: "9100", METRICS_PORT: "9100", HOST: "0.0.0.0 " },
+      }),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^host \(from environment HOST\): expected an address to listen on/),
+      expect.stringMatching(
+        /^metrics\.port \(from environment METRICS_PORT\): expected a port of its own: 9100 is the origin's port/,
+      ),
+    ]);
+  });
+
   it("says where a file stops being JSON without quoting it (JSON.parse would show the text around)", async () => {
     const path = join(dir, "unquoted.json");
     await writeFile(path, '{ "origin": { "servers": { "x": { "env": { "TOKEN": ghp_unquoted_secret } } } } }');

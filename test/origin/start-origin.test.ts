@@ -43,6 +43,20 @@ describe("what the origin says at start", () => {
     await withServers.close();
     expect(served.join("\n")).not.toContain("no servers configured");
   });
+
+  it("refuses a server's secret named like one of its own settings, which a local run would never hand out", async () => {
+    const servers = {
+      pg: { transport: "stdio", command: "pg-mcp", env: { DATABASE_URL: { secret: "DATABASE_URL" }, MODE: "read-only" } },
+      api: { transport: "http", url: "https://api.example.com/mcp", headers: { "x-key": { secret: "AWS_SECRET_ACCESS_KEY" } } },
+      ok: { transport: "stdio", command: "ok-mcp", env: { DATABASE_URL: { secret: "POSTGRES_MCP_URL" } } },
+    };
+    const refused = startOrigin(await testOriginConfig(database, { servers }), () => {});
+    await expect(refused).rejects.toThrow(
+      /servers\.pg\.env\.DATABASE_URL: names the secret "DATABASE_URL", which is a name the origin keeps for its own settings/,
+    );
+    await expect(refused).rejects.toThrow(/servers\.api\.headers\.x-key: names the secret "AWS_SECRET_ACCESS_KEY"/);
+    await expect(refused).rejects.not.toThrow(/servers\.ok/);
+  });
 });
 
 describe("the origin's database at start", () => {

@@ -4,6 +4,7 @@ import { OriginConfig, ServerName, ServiceUrl, sharedAudienceProblems, UpstreamS
 import { guardrailProblems } from "../../origin/guardrails/chain.ts";
 import { policyProblems } from "../../origin/policy/check-policy.ts";
 import { isOriginOwn } from "../../origin/secrets/env/env-secrets.ts";
+import { ORIGIN_OWN_NAME as OWN_NAME_REASON, secretReferences } from "../../origin/secrets/secret-references.ts";
 import { ORIGIN_PORT } from "../service/origin-container.ts";
 import { IMAGE_STDIO_CHILD_UIDS, OriginTuning } from "./origin-tuning.ts";
 
@@ -86,8 +87,8 @@ const Google = OriginConfig.shape.google
   .optional();
 
 /** Why a credential may not have a name isOriginOwn gives, and what to do instead. */
-const ORIGIN_OWN_NAME =
-  'is a name the origin keeps for its own settings (docs/configuration.md#secrets): a local run (npm start) never hands it to an upstream, so the same servers block would fail every call there; give the credential a name of its own (such as POSTGRES_MCP_URL) in origin.upstreamSecrets and in the server\'s { "secret": … }';
+/** The deploy file names its credentials in origin.upstreamSecrets too. */
+const ORIGIN_OWN_NAME = `${OWN_NAME_REASON} in origin.upstreamSecrets and in the server's { "secret": … }`;
 
 /**
  * A credential's name as servers give it (`{ "secret": "GITHUB_TOKEN" }`): the same name a local run reads from its
@@ -342,26 +343,3 @@ export const DeployConfig = z
     });
   });
 export type DeployConfig = z.infer<typeof DeployConfig>;
-
-/**
- * Every `{ "secret": "<name>" }` where the servers' configuration takes one (HTTP `headers`, stdio `env`, a static
- * OAuth client's `clientId` and `clientSecret`), with its path.
- */
-function secretReferences(servers: DeployConfig["origin"]["servers"]): { path: string[]; name: string }[] {
-  return Object.entries(servers).flatMap(([server, spec]) => {
-    const places: [string[], unknown][] = [
-      ...Object.entries(spec.transport === "http" ? spec.headers : spec.env).map(
-        ([key, value]) => [[server, spec.transport === "http" ? "headers" : "env", key], value] as [string[], unknown],
-      ),
-      ...(spec.transport === "http" && spec.oauth
-        ? ([
-            [[server, "oauth", "clientId"], spec.oauth.clientId],
-            [[server, "oauth", "clientSecret"], spec.oauth.clientSecret],
-          ] as [string[], unknown][])
-        : []),
-    ];
-    return places.flatMap(([path, value]) =>
-      typeof value === "object" && value !== null && "secret" in value ? [{ path, name: String(value.secret) }] : [],
-    );
-  });
-}

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { ConfigError, jsonSyntaxProblem } from "../../../contract/config/load.ts";
-import { duplicateKeys, syntaxErrorLine } from "../../origin/config-file-json.ts";
+import { ConfigError } from "../../../contract/config/load.ts";
+import { parseConfigDocument } from "../../origin/config-file-json.ts";
 import { DeployConfig } from "./deploy-config.ts";
 
 /** The example in the repository: what `npm run cdk:synth` uses when no configuration file is named. */
@@ -19,22 +19,9 @@ export function loadDeployConfig(path: string): DeployConfig {
       `${file}: ${missing ? "file not found; copy aws/cdk/deploy.config.example.json and name it with MCP_DEPLOY_CONFIG" : (error as Error).message}`,
     ]);
   }
-  // As the origin reads its own file (readOriginFile): the error names a line, never quoting the text (servers'
-  // settings), and a key written twice is refused, where JSON.parse would keep the last (a server never deployed).
-  let document: unknown;
-  try {
-    document = JSON.parse(text);
-  } catch (error) {
-    const line = syntaxErrorLine(text);
-    throw new ConfigError([`${file}: ${line ? `not valid JSON at line ${line}` : jsonSyntaxProblem(error)}`]);
-  }
-  const twice = duplicateKeys(text);
-  if (twice.length > 0)
-    throw new ConfigError(
-      twice.map(
-        ({ path: key, lines }) => `${file}: "${key}" is there ${lines.length} times (lines ${lines.join(", ")}); keep one`,
-      ),
-    );
+  // As the origin reads its own file: a key written twice is refused, where JSON.parse would keep the last (a server
+  // never deployed), and an error names a line, never quoting the text (servers' settings).
+  const document = parseConfigDocument(text, file);
   return parseDeployConfig(document, file);
 }
 
