@@ -1,10 +1,44 @@
 import { z } from "zod";
+import { wellFormed } from "./well-formed.ts";
 
 /** The most bytes of JSON an event's `arguments` may take; the edge replaces larger ones by a truncation marker. */
 export const MAX_AUDIT_ARGUMENTS_BYTES = 8192;
 
+/**
+ * How many levels of objects and arrays an event's `arguments` may nest (the arguments object itself is the first);
+ * the edge replaces what is deeper by a marker (contract/audit-redaction.ts). Redaction, validation and canonical JSON
+ * recurse once per level, and a few KB of nested brackets would exhaust the stack and lose the event.
+ */
+export const MAX_AUDIT_ARGUMENTS_DEPTH = 64;
+
+/**
+ * The most UTF-8 bytes a text field of an event keeps. PostgreSQL refuses a row whose btree index entry is over 2704
+ * bytes, and with it the whole batch (`user_sub`, `user_email`, `server` and `tool` are indexed). Every text field
+ * this long, even of control characters (6 bytes each JSON-escaped), and 8 KB of arguments fit half a 128 KB queue
+ * message.
+ */
+export const MAX_AUDIT_TEXT_BYTES = 1024;
+
 /** The bytes a text takes in UTF-8, as queues and the database count them (a string's `length` counts UTF-16 units). */
 export const utf8Length = (text: string) => new TextEncoder().encode(text).length;
+
+/**
+ * The text, or if it is over `maxBytes` of UTF-8, its start followed by `…[truncated from <n> characters]`, all within
+ * `maxBytes`. The cut falls between characters, never inside a UTF-8 sequence or a surrogate pair; a lone surrogate in
+ * the kept start becomes U+FFFD, as the database would store it.
+ */
+export function fitText(text: string, maxBytes = MAX_AUDIT_TEXT_BYTES): string {
+  // A UTF-16 unit takes at most 3 bytes, and at least 1: most text is decided without encoding it.
+  if (text.length * 3 <= maxBytes) return text;
+  if (text.length <= maxBytes && utf8Length(text) <= maxBytes) return text;
+  const marker = `…[truncated from ${text.length} characters]`;
+  // encodeInto writes whole characters only: what it read is the longest start that fits.
+  const { read } = new TextEncoder().encodeInto(text, new Uint8Array(maxBytes - utf8Length(marker)));
+  return `${wellFormed(text.slice(0, read))}${marker}`;
+}
+
+/** Times PostgreSQL's timestamptz takes and an audit event can have: from 1970 (year 0000 passes ISO 8601, not it). */
+const storableTime = (time: string) => Date.parse(time) >= 0;
 
 /**
  * One audited happening at the edge: an MCP request or an authorization step.
@@ -22,7 +56,9 @@ export type AuditOutcome = z.infer<typeof AuditOutcome>;
 
 export const AuditEvent = z.object({
   id: z.uuid(),
-  time: z.iso.datetime(),
+  time: z.iso
+    .datetime()
+    .refine(storableTime, { message: "expected a time from 1970 to 9999 (the edge stamps the time it records)" }),
   kind: z.enum([
     "mcp.request",
     "auth.sign_in",
@@ -58,7 +94,8 @@ export const AuditEvent = z.object({
   count: z.number().int().positive().optional(),
   /**
    * The arguments of a `tools/call` or `prompts/get`, redacted at the edge before queueing (contract/audit-redaction.ts)
-   * and cut to a marker when larger than {@link MAX_AUDIT_ARGUMENTS_BYTES} serialized.
+   * and cut to a marker when larger than {@link MAX_AUDIT_ARGUMENTS_BYTES} serialized; what nests deeper than
+   * {@link MAX_AUDIT_ARGUMENTS_DEPTH} is a marker too.
    */
   arguments: z
     .record(z.string(), z.json())

@@ -1,4 +1,4 @@
-import { MAX_AUDIT_ARGUMENTS_BYTES, utf8Length } from "./audit-event.ts";
+import { MAX_AUDIT_ARGUMENTS_BYTES, MAX_AUDIT_ARGUMENTS_DEPTH, utf8Length } from "./audit-event.ts";
 
 /**
  * What is hidden in audited arguments before they leave the edge (docs/audit.md, "Redaction"). Pure functions, so
@@ -19,7 +19,13 @@ export interface RedactionRules {
 /** What a redacted value (or a redacted part of a string) becomes. */
 export const REDACTED = "[REDACTED]";
 
-/** The key of the object that stands for arguments too large to keep: `{ "[truncated]": { bytes, preview } }`. */
+/** What an object or array nested deeper than {@link MAX_AUDIT_ARGUMENTS_DEPTH} levels becomes. */
+export const TOO_DEEP = "[too deep]";
+
+/**
+ * The key of the object that stands for arguments not kept: too large, `{ "[truncated]": { bytes, preview } }`, or left
+ * out because the edge failed to build its event with them, `{ "[truncated]": { error } }` (worker/audit/record.ts).
+ */
 export const TRUNCATED_KEY = "[truncated]";
 
 /** Key names that usually hold secrets. */
@@ -108,7 +114,8 @@ export function withDefaultRules(rules: RedactionRules, withDefaults: boolean): 
 
 /**
  * `value` with every value under a matching key or path replaced by {@link REDACTED}, and every pattern match inside
- * strings replaced by it. The input is not changed.
+ * strings replaced by it; an object or array nested deeper than {@link MAX_AUDIT_ARGUMENTS_DEPTH} levels (`value`
+ * itself is the first) becomes {@link TOO_DEEP}. The input is not changed.
  */
 export function redact(value: unknown, rules: RedactionRules): unknown {
   const compiled = compileRedactionRules(rules);
@@ -130,7 +137,10 @@ function redactAt(value: unknown, path: (string | number)[], rules: CompiledRule
 }
 
 function redactChild(value: unknown, path: (string | number)[], rules: CompiledRules): unknown {
-  return rules.paths.some((steps) => pathMatches(steps, path)) ? REDACTED : redactAt(value, path, rules);
+  if (rules.paths.some((steps) => pathMatches(steps, path))) return REDACTED;
+  // Each level is a call: a client's few KB of nested brackets would otherwise exhaust the stack and lose the event.
+  if (path.length >= MAX_AUDIT_ARGUMENTS_DEPTH && typeof value === "object" && value !== null) return TOO_DEEP;
+  return redactAt(value, path, rules);
 }
 
 function pathMatches(steps: PathStep[], path: (string | number)[]): boolean {
@@ -142,8 +152,9 @@ function redactText(text: string, patterns: RegExp[]): string {
 }
 
 /**
- * Arguments as an audit event carries them: redacted, then, if their JSON is over {@link MAX_AUDIT_ARGUMENTS_BYTES},
- * replaced by `{ "[truncated]": { bytes, preview } }` with the start of the (redacted) JSON as preview.
+ * Arguments as an audit event carries them: redacted (and cut at {@link MAX_AUDIT_ARGUMENTS_DEPTH} levels), then, if
+ * their JSON is over {@link MAX_AUDIT_ARGUMENTS_BYTES}, replaced by `{ "[truncated]": { bytes, preview } }` with the
+ * start of the (redacted) JSON as preview.
  */
 export function auditArguments(value: Record<string, unknown>, rules: RedactionRules): Record<string, unknown> {
   const redacted = redact(value, rules) as Record<string, unknown>;

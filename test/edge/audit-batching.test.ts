@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
-import type { AuditEvent } from "../../contract/audit-event.ts";
-import { MAX_AUDIT_TEXT, recordAudit } from "../../worker/audit/record.ts";
+import { type AuditEvent, MAX_AUDIT_ARGUMENTS_BYTES, MAX_AUDIT_TEXT_BYTES } from "../../contract/audit-event.ts";
+import { recordAudit } from "../../worker/audit/record.ts";
 import { testEnv } from "./edge-env.ts";
 
 /** A queue that records each `sendBatch` call, and a context that collects what the edge waits for. */
@@ -44,7 +44,7 @@ describe("audit events are queued in batches", () => {
 
   it("keeps a batch within a queue message's 128 KB", async () => {
     const { batches, env, ctx, settled } = recordingQueue();
-    const large = "x".repeat(MAX_AUDIT_TEXT);
+    const large = "x".repeat(MAX_AUDIT_TEXT_BYTES);
     for (let n = 0; n < 100; n++) recordAudit(env, ctx, { ...facts(n), tool: large, userEmail: large, clientId: large });
     await settled();
     expect(batches.length).toBeGreaterThan(1);
@@ -54,19 +54,53 @@ describe("audit events are queued in batches", () => {
 
   it("counts a batch's size in bytes, not characters: text in other scripts takes up to three bytes a character", async () => {
     const { batches, env, ctx, settled } = recordingQueue();
-    const large = "監".repeat(MAX_AUDIT_TEXT);
+    const large = "監".repeat(MAX_AUDIT_TEXT_BYTES);
     for (let n = 0; n < 60; n++) recordAudit(env, ctx, { ...facts(n), tool: large, userEmail: large, clientId: large });
     await settled();
     for (const batch of batches) expect(new TextEncoder().encode(JSON.stringify(batch)).length).toBeLessThan(128 * 1024);
     expect(batches.flat()).toHaveLength(60);
   });
 
+  it("cuts long text by UTF-8 bytes, under the origin's index limit, between characters and marking the cut", async () => {
+    const { batches, env, ctx, settled } = recordingQueue();
+    recordAudit(env, ctx, { ...facts(1), tool: "監".repeat(5000), userEmail: `${"x".repeat(5000)}@example.com` });
+    await settled();
+    const event = batches[0]?.[0] as AuditEvent;
+    for (const text of [event.tool, event.userEmail] as string[]) {
+      expect(new TextEncoder().encode(text).length).toBeLessThanOrEqual(MAX_AUDIT_TEXT_BYTES);
+      expect(text.length).toBeGreaterThan(300); // most of the room is kept
+    }
+    expect(event.tool).toMatch(/^監+…\[truncated from 5000 characters\]$/);
+    expect(event.userEmail).toMatch(/^x+…\[truncated from 5012 characters\]$/);
+  });
+
+  it("keeps an event of the longest text and arguments within half a queue message, even JSON-escaped", async () => {
+    const { batches, env, ctx, settled } = recordingQueue();
+    const text = "\u0001".repeat(5000); // 6 bytes a character in JSON
+    const fields = ["userSub", "userEmail", "clientId", "server", "method", "tool", "protocolVersion"] as const;
+    const arguments_ = { text: "\u0001".repeat(MAX_AUDIT_ARGUMENTS_BYTES) };
+    recordAudit(env, ctx, { ...facts(1), ...Object.fromEntries(fields.map((field) => [field, text])), arguments: arguments_ });
+    await settled();
+    expect(new TextEncoder().encode(JSON.stringify(batches[0])).length).toBeLessThan(64 * 1024);
+  });
+
   it("cuts long text without leaving half of a surrogate pair (it would be stored other than it was hashed)", async () => {
     const { batches, env, ctx, settled } = recordingQueue();
-    recordAudit(env, ctx, { ...facts(1), tool: `${"x".repeat(MAX_AUDIT_TEXT - 1)}😀😀` });
+    for (let shift = 0; shift < 4; shift++)
+      recordAudit(env, ctx, { ...facts(1), tool: `${"x".repeat(shift)}${"😀".repeat(2000)}` });
+    await settled();
+    for (const event of batches.flat()) expect(event.tool).toMatch(/^x{0,3}(😀)+…\[truncated from 400\d characters\]$/u);
+  });
+
+  it("keeps a lone surrogate a client sent within the bound, as U+FFFD", async () => {
+    const { batches, env, ctx, settled } = recordingQueue();
+    recordAudit(env, ctx, { ...facts(1), tool: "\ud800".repeat(2000) });
     await settled();
     const tool = batches[0]?.[0]?.tool as string;
-    expect(tool).toMatch(/^x+\ufffd…\[truncated from 2003 characters\]$/);
+    // Numbers and a boolean first: a failure message holding a lone surrogate would break the runner's connection.
+    expect(new TextEncoder().encode(tool).length).toBeLessThanOrEqual(MAX_AUDIT_TEXT_BYTES);
+    expect(/\p{Cs}/u.test(tool)).toBe(false);
+    expect(tool).toMatch(/^\ufffd+…\[truncated from 2000 characters\]$/);
   });
 
   it("sends again after a refusal: a blip of the queue loses no event and logs nothing", async () => {

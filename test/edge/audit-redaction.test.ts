@@ -1,6 +1,13 @@
-import { beforeAll, describe, expect, it } from "vitest";
-import { MAX_AUDIT_ARGUMENTS_BYTES } from "../../contract/audit-event.ts";
-import { auditArguments, DEFAULT_REDACTION_RULES, REDACTED, redact, TRUNCATED_KEY } from "../../contract/audit-redaction.ts";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { MAX_AUDIT_ARGUMENTS_BYTES, MAX_AUDIT_ARGUMENTS_DEPTH } from "../../contract/audit-event.ts";
+import {
+  auditArguments,
+  DEFAULT_REDACTION_RULES,
+  REDACTED,
+  redact,
+  TOO_DEEP,
+  TRUNCATED_KEY,
+} from "../../contract/audit-redaction.ts";
 import { EDGE_ENV_NAMES } from "../../contract/config/env-names.ts";
 import { ConfigError, loadConfig } from "../../contract/config/load.ts";
 import { EdgeConfig } from "../../contract/config/schema.ts";
@@ -13,6 +20,9 @@ import { registerClient, signedInTokens } from "./sign-in.ts";
 const AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE";
 const PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----";
 const noRules = { keys: [], paths: [], patterns: [] };
+
+/** `levels` arrays, each inside the last, around `inner`: as a client's JSON can nest them, a few bytes a level. */
+const nested = (levels: number, inner = "") => JSON.parse(`${"[".repeat(levels)}${inner}${"]".repeat(levels)}`);
 
 describe("redact (contract/audit-redaction.ts)", () => {
   it("hides the values of common secret key names, at any depth and in any case or spelling", () => {
@@ -49,6 +59,18 @@ describe("redact (contract/audit-redaction.ts)", () => {
       pin: REDACTED,
     });
     expect(redact(given, noRules)).toEqual(given);
+  });
+
+  it("replaces what nests deeper than 64 levels by a marker, however deep (each level would be a call on the stack)", () => {
+    const kept = { x: nested(MAX_AUDIT_ARGUMENTS_DEPTH - 1), password: "hunter2" };
+    expect(redact(kept, DEFAULT_REDACTION_RULES)).toEqual({ ...kept, password: REDACTED });
+    const cut = { x: nested(MAX_AUDIT_ARGUMENTS_DEPTH - 2, `["a", {"b": 1}, "c"]`) };
+    expect(redact(cut, noRules)).toEqual({ x: nested(MAX_AUDIT_ARGUMENTS_DEPTH - 2, `["a", "${TOO_DEEP}", "c"]`) });
+    const deep = { text: "hi", x: nested(50_000) };
+    expect(auditArguments(deep, DEFAULT_REDACTION_RULES)).toEqual({
+      text: "hi",
+      x: nested(MAX_AUDIT_ARGUMENTS_DEPTH - 1, `"${TOO_DEEP}"`),
+    });
   });
 
   it("cuts arguments over 8 KB to a marker with their size and the start of their redacted JSON", () => {
@@ -126,6 +148,51 @@ describe("the edge redacts arguments before it queues an audit event", () => {
     const queued = JSON.stringify(audit.events);
     expect(queued).not.toContain(AWS_KEY_ID);
     expect(queued).not.toContain("sk-live-placeholder");
+  });
+
+  it("a tools/call whose arguments nest thousands of levels deep is audited, what is deeper than 64 levels cut", async () => {
+    const audit = capturedAudit();
+    const body = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi","x":${"[".repeat(20_000)}${"]".repeat(20_000)}}}}`;
+    await callEdge(
+      new Request(`${PUBLIC_URL}/mcp/everything`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${accessToken}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-protocol-version": "2025-06-18",
+        },
+        body,
+      }),
+      undefined,
+      audit.env,
+    );
+    expect(audit.events.map((event) => [event.tool, event.arguments])).toEqual([
+      ["echo", { message: "hi", x: nested(MAX_AUDIT_ARGUMENTS_DEPTH - 1, `"${TOO_DEEP}"`) }],
+    ]);
+  });
+
+  it("an event whose arguments cannot be made ready is queued without them, saying why, and logged", async () => {
+    const audit = capturedAudit();
+    const waits: Promise<unknown>[] = [];
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    // Not JSON (a request's arguments always are): something no limit foresaw, which makes redaction throw.
+    const facts = {
+      kind: "mcp.request",
+      tool: "echo",
+      outcome: "ok",
+      latencyMs: 3,
+      arguments: { n: 10n, secret: "s-1" },
+    } as const;
+    recordAudit(testEnv(audit.env), { waitUntil: (promise) => waits.push(promise) }, facts);
+    await Promise.all(waits);
+    const lines = logged.mock.calls.map(([line]) => String(line));
+    logged.mockRestore();
+    expect(audit.events).toEqual([
+      expect.objectContaining({ tool: "echo", arguments: { [TRUNCATED_KEY]: { error: expect.stringContaining("BigInt") } } }),
+    ]);
+    expect(lines).toEqual([expect.stringContaining(`audit event ${audit.events[0]?.id}: `)]);
+    expect(lines.join()).not.toContain("s-1");
   });
 
   it("events without arguments are queued as they were", async () => {

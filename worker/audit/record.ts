@@ -1,7 +1,6 @@
-import { type AuditEvent, type AuditQueueMessage, utf8Length } from "../../contract/audit-event.ts";
-import { auditArguments, withDefaultRules } from "../../contract/audit-redaction.ts";
+import { type AuditEvent, type AuditQueueMessage, fitText, utf8Length } from "../../contract/audit-event.ts";
+import { auditArguments, TRUNCATED_KEY, withDefaultRules } from "../../contract/audit-redaction.ts";
 import type { EdgeConfig } from "../../contract/config/schema.ts";
-import { wellFormed } from "../../contract/well-formed.ts";
 import { writeDataPoint } from "../analytics/data-point.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
@@ -12,20 +11,14 @@ export type AuditFacts = Omit<AuditEvent, "id" | "time" | "arguments"> & {
 };
 
 /**
- * The longest a text field of an audit event may be. Queue messages are limited to 128 KB and an event over it
- * would be lost; client-chosen text (a tool name, a method) can be megabytes. Longer text is cut, saying so.
- */
-export const MAX_AUDIT_TEXT = 2000;
-
-/**
- * Cuts every overlong text field, marking the cut and the original length, so that every event fits the queue. A cut
- * through a surrogate pair leaves half of it, which becomes U+FFFD like any lone surrogate a client sent.
+ * Cuts every text field over MAX_AUDIT_TEXT_BYTES of UTF-8 (contract/audit-event.ts `fitText`), marking the cut and the
+ * original length. Client-chosen text (a tool name, a method) can be megabytes: cut, an event fits a queue message,
+ * and no field is too large for the origin's indexes (a row over their limit would fail its whole batch).
  */
 export function fitForQueue<T extends object>(facts: T): T {
   const fitted = { ...facts } as Record<string, unknown>;
   for (const [key, value] of Object.entries(fitted)) {
-    if (typeof value === "string" && value.length > MAX_AUDIT_TEXT)
-      fitted[key] = `${wellFormed(value.slice(0, MAX_AUDIT_TEXT))}…[truncated from ${value.length} characters]`;
+    if (typeof value === "string") fitted[key] = fitText(value);
   }
   return fitted as T;
 }
@@ -61,26 +54,49 @@ export function recordAudit(
   const id = options.id ?? crypto.randomUUID();
   const time = new Date().toISOString();
   ctx.waitUntil(
-    afterThisTurn(facts).then(
-      async (facts) => {
-        const config = edgeConfig(env);
-        const resolved = withRedactedArguments(facts, config.audit.redact);
-        // Off the request's path too: the data point is written once the facts are known, as the event is queued.
-        const written = writeDataPoint(env.ANALYTICS, config, resolved);
-        const event = fitForQueue({ id, time, ...resolved });
-        // An event whose sender must know it was queued (its copy in storage is then released) goes alone: in a batch
-        // another request sends, its fate would be unknown here.
-        const [queued] = await Promise.all([
-          options.queued
-            ? sendBatch(env.AUDIT_QUEUE, [event])
-            : addToBatch(env.AUDIT_QUEUE, event, config.auditBatchMilliseconds),
-          written,
-        ]);
-        if (queued) options.queued?.();
-      },
-      (error: unknown) => console.error(`audit event ${id} could not be recorded: ${String(error)}`),
-    ),
+    afterThisTurn(facts)
+      .then(
+        async (facts) => {
+          const built = buildEvent(env, id, time, facts);
+          // Off the request's path too: the data point is written once the facts are known, as the event is queued.
+          const written = built.config && writeDataPoint(env.ANALYTICS, built.config, built.resolved);
+          // An event whose sender must know it was queued (its copy in storage is then released) goes alone: in a
+          // batch another request sends, its fate would be unknown here. So does one built without its config.
+          const [queued] = await Promise.all([
+            options.queued || !built.config
+              ? sendBatch(env.AUDIT_QUEUE, [built.event])
+              : addToBatch(env.AUDIT_QUEUE, built.event, built.config.auditBatchMilliseconds),
+            written,
+          ]);
+          if (queued) options.queued?.();
+        },
+        (error: unknown) => console.error(`audit event ${id} could not be recorded: ${String(error)}`),
+      )
+      .catch((error: unknown) => console.error(`audit event ${id} may not have been queued: ${String(error)}`)),
   );
+}
+
+/** The event to queue, and what its data point is written from (absent when the event could not be built whole). */
+type Built =
+  | { event: AuditEvent; config: EdgeConfig; resolved: Omit<AuditEvent, "id" | "time"> }
+  | { event: AuditEvent; config?: undefined; resolved?: undefined };
+
+/**
+ * The event to queue. Should redacting or bounding the facts throw (arguments no limit foresaw), the event is queued
+ * all the same, its arguments replaced by a `[truncated]` marker saying why, and the failure is logged: a call that
+ * leaves no audit record would be a way to act unseen.
+ */
+function buildEvent(env: EdgeEnv, id: string, time: string, facts: AuditFacts): Built {
+  try {
+    const config = edgeConfig(env);
+    const resolved = withRedactedArguments(facts, config.audit.redact);
+    return { event: fitForQueue({ id, time, ...resolved }), config, resolved };
+  } catch (error) {
+    const why = `the event could not be built with its arguments (${String(error).slice(0, 200)}), so they were left out`;
+    console.error(`audit event ${id}: ${why}; it is queued without them (a bug to report, with this line)`);
+    const { arguments: _left, ...rest } = facts;
+    return { event: fitForQueue({ id, time, ...rest, arguments: { [TRUNCATED_KEY]: { error: why } } }) };
+  }
 }
 
 export interface RecordOptions {

@@ -1,4 +1,4 @@
-import type { AuditEvent } from "../../../contract/audit-event.ts";
+import { type AuditEvent, fitText } from "../../../contract/audit-event.ts";
 import { wellFormed } from "../../../contract/well-formed.ts";
 import { canonicalJson } from "./chain/canonical-json.ts";
 
@@ -41,9 +41,11 @@ const INT4_MAX = 2_147_483_647;
  * An event's values as its columns hold them, in {@link COLUMNS} order. One value a column cannot take would fail
  * the whole batch on every redelivery, and the queue would finally drop all its events, so instead: a NUL character
  * (which Postgres text cannot contain) and a lone surrogate (which UTF-8 cannot: Postgres would store U+FFFD, not what
- * was hashed, and the row would read as tampered with) become U+FFFD, an integer outside the 32-bit range of an int column (an
- * upstream's odd JSON-RPC error code) is stored as NULL, the id is lowercased and the time kept to the millisecond
- * in UTC, as they read back; arguments become canonical JSON text. The chain hashes exactly these values.
+ * was hashed, and the row would read as tampered with) become U+FFFD, text over MAX_AUDIT_TEXT_BYTES of UTF-8 is cut
+ * as the edge cuts it (an indexed column refuses a row whose entry is over 2704 bytes; an older edge or another
+ * producer may send more), an integer outside the 32-bit range of an int column (an upstream's odd JSON-RPC error
+ * code) is stored as NULL, the id is lowercased and the time kept to the millisecond in UTC, as they read back;
+ * arguments become canonical JSON text. The chain hashes exactly these values.
  */
 export function storedValues(event: AuditEvent): ColumnValue[] {
   return COLUMNS.map(([field, , type]) => storable(field, event[field], type));
@@ -57,7 +59,7 @@ function storable(field: Field, value: AuditEvent[Field], type: string): ColumnV
     return ISO_UTC_MILLISECONDS.test(time) ? time : new Date(time).toISOString();
   }
   if (typeof value === "object") return canonicalJson(value);
-  if (typeof value === "string") return wellFormed(value.includes("\0") ? value.replaceAll("\0", "\uFFFD") : value);
+  if (typeof value === "string") return fitText(wellFormed(value.includes("\0") ? value.replaceAll("\0", "\uFFFD") : value));
   if (type === "int" && (value < INT4_MIN || value > INT4_MAX)) return null;
   return value;
 }

@@ -1,13 +1,27 @@
 import type { Hono, MiddlewareHandler } from "hono";
-import { AUDIT_INGEST_PATH, AuditEvent, type AuditEventsRefused, AuditIngestBody } from "../../../contract/audit-event.ts";
+import {
+  AUDIT_INGEST_PATH,
+  AuditEvent,
+  type AuditEventsRefused,
+  AuditIngestBody,
+  MAX_AUDIT_ARGUMENTS_DEPTH,
+} from "../../../contract/audit-event.ts";
 import type { AuditIngestMetrics } from "../metrics/audit.ts";
 import type { AssertionVariables } from "../trust/require-assertion.ts";
+import { storedValues } from "./columns.ts";
 import type { AuditStore } from "./store.ts";
 
 type OriginEnv = { Variables: AssertionVariables };
 
 /** The most problems named per refused event, and events whose problems are logged: enough to see the cause. */
 const PROBLEMS_SHOWN = 5;
+
+/**
+ * The most levels of objects and arrays an event may nest (the event itself is the first). Validation and canonical
+ * JSON recurse once per level and exhaust the stack at about 3000; an edge cuts arguments at MAX_AUDIT_ARGUMENTS_DEPTH
+ * (64), and this leaves room for edges older than that cut.
+ */
+export const MAX_EVENT_DEPTH = 256;
 
 /**
  * `POST /audit/events`: the edge's audit delivery (purpose `audit-delivery` only). Each event is checked alone: the
@@ -33,11 +47,9 @@ export function registerAuditIngestRoute(
       console.warn(`audit ingest: refused a request that is no batch of events: ${problems.join("; ")}`);
       return c.json({ error: "invalid_audit_batch", problems }, 400);
     }
-    const checked = body.data.events.map((event) => AuditEvent.safeParse(event));
-    const valid = checked.flatMap((result) => (result.success ? [result.data] : []));
-    const refused = checked.flatMap((result, index) =>
-      result.success ? [] : [{ index, problems: result.error.issues.slice(0, PROBLEMS_SHOWN).map(problemOf) }],
-    );
+    const checked = body.data.events.map(checkEvent);
+    const valid = checked.flatMap((result) => ("event" in result ? [result.event] : []));
+    const refused = checked.flatMap((result, index) => ("problems" in result ? [{ index, problems: result.problems }] : []));
     metrics?.received(valid.length);
     const stored = await store.insert(valid);
     metrics?.inserted(stored.inserted);
@@ -54,3 +66,37 @@ export function registerAuditIngestRoute(
 
 /** A validation problem by its path and message: the schema's words, never the value. */
 const problemOf = (issue: { path: PropertyKey[]; message: string }) => `${issue.path.map(String).join(".")}: ${issue.message}`;
+
+const TOO_DEEP_PROBLEM = `objects and arrays nested more than ${MAX_EVENT_DEPTH} levels deep (an edge cuts arguments at ${MAX_AUDIT_ARGUMENTS_DEPTH} levels, replacing what is deeper by "[too deep]")`;
+
+/**
+ * An event as it will be stored, or why it cannot be. Whatever throws while checking one event or making its column
+ * values refuses that event alone: thrown, it would fail the whole batch, and the queue would retry every event of
+ * the delivery for days and then park them all.
+ */
+export function checkEvent(given: unknown): { event: AuditEvent } | { problems: string[] } {
+  try {
+    if (nestsDeeperThan(given, MAX_EVENT_DEPTH)) return { problems: [TOO_DEEP_PROBLEM] };
+    const result = AuditEvent.safeParse(given);
+    if (!result.success) return { problems: result.error.issues.slice(0, PROBLEMS_SHOWN).map(problemOf) };
+    storedValues(result.data); // made again as it is stored: here, what throws refuses this event only
+    return { event: result.data };
+  } catch (error) {
+    // The error's own words (what failed), cut short; values reach no log.
+    const what = error instanceof Error ? `${error.name}: ${error.message}` : "a non-error value";
+    return { problems: [`could not be checked or made storable (${what.slice(0, 200)}): a bug, report it with this line`] };
+  }
+}
+
+/** Whether `value` nests objects and arrays more than `limit` levels deep, found without recursion (it guards recursion). */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const pending: [object, number][] = typeof value === "object" && value !== null ? [[value, 1]] : [];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [item, depth] = next;
+    if (depth > limit) return true;
+    for (const child of Object.values(item)) {
+      if (typeof child === "object" && child !== null) pending.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
