@@ -1,6 +1,7 @@
 import { readOriginFile } from "../aws/origin/config.ts";
 import { ConfigError } from "../contract/config/load.ts";
 import { DEV_ACCOUNTS } from "./idp/start-idp.ts";
+import { ignoredOriginVariables, ignoredVariablesLine } from "./ignored-variables.ts";
 import { type LocalPorts, startLocalSystem } from "./system.ts";
 
 /**
@@ -64,7 +65,12 @@ function checkObservability(): void {
 }
 
 function banner(edgeUrl: string, servers: string[], signIn: string | false): string {
-  const [first = "everything"] = servers;
+  const [first] = servers;
+  if (first === undefined)
+    return `
+  MCP edge proxy is running (Ctrl-C stops everything), with no servers: the configuration file's "origin" section
+  names none. Add them under "servers" (docs/configuration.md) and start again.
+`;
   const url = `${edgeUrl}/mcp/${first}`;
   const accounts = DEV_ACCOUNTS.map((account) => account.email).join(", ");
   const signInLine = signIn
@@ -91,6 +97,8 @@ async function main(): Promise<void> {
   try {
     signIn = readSignIn();
     checkObservability();
+    const ignored = ignoredVariablesLine(ignoredOriginVariables(process.env));
+    if (ignored) log("origin", ignored);
     system = await startLocalSystem({
       autoSignIn: signIn,
       ports: readPorts(),
