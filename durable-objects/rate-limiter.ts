@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { AuditQueueMessage } from "../contract/audit-event.ts";
+import { derivedUuid } from "../contract/derived-uuid.ts";
 
 /** The verdict on one request. */
 export interface RateDecision {
@@ -99,11 +100,14 @@ export class RateLimiter extends DurableObject<{ AUDIT_QUEUE: Queue<AuditQueueMe
   async reportRefused(now = Date.now()): Promise<void> {
     const closed = this.closedRefusals(now);
     if (closed.length > 0) {
+      // A window's report keeps its id on every attempt: a send that failed after the queue took it is sent again.
+      const limiter = this.ctx.id.toString();
+      const ids = await Promise.all(closed.map((window) => derivedUuid(limiter, window.bucket, window.windowStart)));
       await this.env.AUDIT_QUEUE.sendBatch(
-        closed.map((window) => ({
+        closed.map((window, index) => ({
           contentType: "json" as const,
           body: {
-            id: crypto.randomUUID(),
+            id: ids[index] as string,
             time: new Date(window.windowStart).toISOString(),
             kind: window.bucket === MCP_BUCKET ? ("mcp.rate_limited" as const) : ("auth.rate_limited" as const),
             ...(window.caller && { userSub: window.caller.userSub }),

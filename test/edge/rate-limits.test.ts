@@ -136,6 +136,30 @@ describe("rate limits of the authorization endpoints", () => {
     expect(stored).toEqual({ whileOpen: 2, atTheEnd: 0 });
   });
 
+  it("reports a window under the same id on every attempt, so a send that failed after the queue took it is stored once", async () => {
+    await awayFromTheMinuteBoundary();
+    const limits = { RATE_LIMIT_REGISTER_PER_MINUTE: "1" };
+    const ip = someIp();
+    for (let i = 0; i < 3; i++) await register(ip, limits);
+    const afterTheMinute = Date.now() + 61_000;
+    const ids = await runInDurableObject(limiterOf(ip), async (limiter: RateLimiter) => {
+      const sent: { id: string; method?: string; count?: number }[] = [];
+      // The queue takes the batch, and the answer is lost on the way: the send fails all the same.
+      const takesThenFails = {
+        sendBatch: async (messages: { body: (typeof sent)[number] }[]) => {
+          sent.push(...messages.map((message) => message.body));
+          throw new Error("network connection lost");
+        },
+      };
+      Object.assign((limiter as unknown as { env: object }).env, { AUDIT_QUEUE: takesThenFails });
+      for (let attempt = 0; attempt < 2; attempt++) await limiter.reportRefused(afterTheMinute).catch(() => {});
+      return sent.filter((event) => event.method === "/register").map((event) => event.id);
+    });
+    expect(ids).toHaveLength(2);
+    expect(ids[1]).toBe(ids[0]);
+    expect(ids[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
   it("deletes the storage of an address that was never refused once its window closes", async () => {
     await awayFromTheMinuteBoundary();
     const ip = someIp();
