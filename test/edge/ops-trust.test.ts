@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { pinsPage } from "../../worker/ops/pages/pins.ts";
 import { PUBLIC_URL } from "./edge-env.ts";
 import { type GroupsEdge, groupsEdge, originSaw } from "./groups-sign-in.ts";
 import { signInToOps } from "./ops-session.ts";
@@ -83,6 +84,32 @@ describe("/ops trust controls at the edge", () => {
     }
     const own = await edge.call(spoof, { headers: { cookie: session, "sec-fetch-site": "same-origin" } });
     expect(await own.text()).toContain("Approved: everything, your session expired: call the helpdesk.");
+  });
+
+  it("shows an upstream's name with its unseen characters escaped, above the Approve button and in the notice after it", async () => {
+    // A right-to-left override shows the rest of the name reversed: the heading would read "read_delete_files".
+    const name = "read_\u202Eselif_eteled";
+    const waiting = [
+      {
+        server: "github",
+        kind: "tool" as const,
+        name,
+        change: "new" as const,
+        fingerprint: FINGERPRINT,
+        approvedFingerprint: null,
+        firstSeen: "2026-12-01T00:00:00.000Z",
+        rows: [],
+      },
+    ];
+    const user = { sub: "s", email: "dev@example.com", groups: [] } as unknown as Parameters<typeof pinsPage>[0]["user"];
+    const html = await pinsPage({ company: "Example", user, waiting, csrf: "t" }).text();
+    expect(html).toContain("Tool “read_\\u{202E}selif_eteled” of github");
+    const edge = groupsEdge(ADMIN);
+    const session = await opsSession(edge);
+    const notice = `/ops/pins?${new URLSearchParams({ decided: "approve", what: `tool “${name}” of github` })}`;
+    const page = await (await edge.call(notice, { headers: { cookie: session, "sec-fetch-site": "same-origin" } })).text();
+    expect(page).toContain("Approved: tool “read_\\u{202E}selif_eteled” of github.");
+    expect(page).not.toContain("\u202E");
   });
 
   it("refuses a signed-in user without mcp:admin on every page and form, and asks the origin nothing", async () => {

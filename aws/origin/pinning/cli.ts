@@ -1,10 +1,10 @@
+import { printable } from "../../../contract/printable.ts";
 import { type AuditStore, createAuditStore } from "../audit/store.ts";
 import { parseCommandLine, reportUsageError, UsageError, unexpectedArguments } from "../cli/usage-error.ts";
 import { DatabaseSetupError, withCliDatabase } from "../db/cli-database.ts";
 import type { DefinitionKind } from "./fingerprint.ts";
 import { decidePin, type PinDecision, waitingChanges } from "./pin-decision.ts";
 import { createPinStore, type PinnedDefinition } from "./pin-store.ts";
-import { printable } from "./printable.ts";
 import { sideBySide } from "./side-by-side.ts";
 
 /**

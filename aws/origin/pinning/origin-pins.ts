@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type { AuditEvent } from "../../../contract/audit-event.ts";
 import type { OriginConfig } from "../../../contract/config/schema.ts";
+import { printable } from "../../../contract/printable.ts";
 import { type EventSink, originEventsOf } from "../audit/origin-events.ts";
 import { DefinitionPins, type PinningMode } from "./definition-pins.ts";
 import { createPinStore } from "./pin-store.ts";
-import { printable } from "./printable.ts";
 
 /** How often an instance looks for approvals made elsewhere (another instance, the CLI). */
 export const PIN_POLL_MS = 5_000;

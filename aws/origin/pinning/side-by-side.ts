@@ -1,5 +1,5 @@
 import { diffLines } from "diff";
-import { printable } from "./printable.ts";
+import { printable } from "../../../contract/printable.ts";
 
 /** How a line of the two columns compares: the same on both sides, only left, only right, or differing on both. */
 export type SideBySideMark = " " | "<" | ">" | "|";

@@ -1,4 +1,5 @@
 import type { WaitingDefinitions } from "../../../contract/ops-trust.ts";
+import { printable } from "../../../contract/printable.ts";
 import { escapeHtml } from "../../auth/html.ts";
 import type { UserProps } from "../../env.ts";
 import { OPS_PINS_DECIDE_PAGE_PATH, OPS_PINS_PAGE_PATH } from "../paths.ts";
@@ -44,7 +45,8 @@ it is approved here (or with <code>npm run pins</code>). Running origins apply a
 }
 
 function change(waiting: Waiting, index: number, csrf: string): string {
-  const title = `${KINDS[waiting.kind]} ${waiting.kind === "discovery" ? "" : `“${waiting.name}” `}of ${waiting.server}`;
+  // The name as the upstream sent it, its unseen characters shown (a right-to-left override would make it read as another).
+  const title = `${KINDS[waiting.kind]} ${waiting.kind === "discovery" ? "" : `“${printable(waiting.name)}” `}of ${waiting.server}`;
   const what = waiting.change === "new" ? "New: never approved before" : "Changed since it was approved";
   const headings: [string, string] = [
     waiting.approvedFingerprint ? `Approved (${waiting.approvedFingerprint.slice(0, 12)})` : "Approved (none)",

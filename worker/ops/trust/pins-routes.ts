@@ -1,5 +1,6 @@
 import type { Hono } from "hono";
 import { OPS_PIN_DECISION_PATH, OPS_PINS_PATH, PinDecisionRequest, WaitingDefinitions } from "../../../contract/ops-trust.ts";
+import { printable } from "../../../contract/printable.ts";
 import type { EdgeEnv } from "../../env.ts";
 import { callOriginForOps, expectStatus } from "../data/origin-call.ts";
 import { opsPage } from "../pages/layout.ts";
@@ -19,7 +20,7 @@ export function registerOpsPinsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
       const decided = c.req.query("decided");
       const notice =
         decided && Object.hasOwn(DECIDED, decided) && afterOwnForm(c.req.raw)
-          ? `${DECIDED[decided as keyof typeof DECIDED]}: ${c.req.query("what") ?? ""}.`
+          ? `${DECIDED[decided as keyof typeof DECIDED]}: ${printable(c.req.query("what") ?? "")}.`
           : undefined;
       return pinsPage({ ...view(admin), waiting: await readWaiting(admin), notice });
     }),
