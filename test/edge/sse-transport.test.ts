@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SseServerTransport } from "../../worker/mcp/bridge/sse-transport.ts";
+import { SseServerTransport, type UnreadLimits } from "../../worker/mcp/bridge/sse-transport.ts";
 
 // A 2024-11-05 session's stream: its session object audits each request once the answer has been sent on it.
 
@@ -28,5 +28,50 @@ describe("awaiting a request's answer on a 2024-11-05 stream", () => {
     expect(transport.answerTo(1)).toBeUndefined();
     await transport.close();
     expect(await call).toBeUndefined();
+  });
+});
+
+describe("a 2024-11-05 stream its client does not read", () => {
+  const message = (id: number) => ({
+    jsonrpc: "2.0" as const,
+    id,
+    result: { content: [{ type: "text", text: "x".repeat(200) }] },
+  });
+  const unread = (limits: UnreadLimits) => {
+    const transport = new SseServerTransport("s", "/mcp/everything?sessionId=s", limits);
+    const ended = new Promise<void>((resolve) => {
+      transport.onclose = resolve;
+    });
+    return { transport, ended };
+  };
+
+  it("ends once more than the limit waits unread, so the session holds no more of it", async () => {
+    const { transport, ended } = unread({ maxUnreadBytes: 1000, maxStallMs: 60_000 });
+    const waiting = transport.answerTo(4);
+    for (let id = 1; id <= 5; id++) void transport.send(message(id));
+    await ended;
+    expect(await waiting).toBeUndefined(); // its audit is recorded as a request whose stream ended first
+    expect(transport.answerTo(6)).toBeUndefined();
+  });
+
+  it("ends once nothing has been read for the stall limit while something waits", async () => {
+    const { transport, ended } = unread({ maxUnreadBytes: 1_000_000, maxStallMs: 50 });
+    void transport.send(message(1));
+    const started = Date.now();
+    await ended;
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("never ends a stream its client reads, however long nothing is sent", async () => {
+    const transport = new SseServerTransport("s", "/mcp/everything?sessionId=s", { maxUnreadBytes: 1000, maxStallMs: 50 });
+    void transport.response.body?.pipeTo(new WritableStream());
+    let ended = false;
+    transport.onclose = () => {
+      ended = true;
+    };
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (let id = 1; id <= 20; id++) await transport.send(message(id)); // 20 × 250 bytes, each read as it comes
+    expect(ended).toBe(false);
+    await transport.close();
   });
 });

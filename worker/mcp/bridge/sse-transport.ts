@@ -4,6 +4,18 @@ import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
 export const KEEPALIVE_MS = 15_000;
 
 /**
+ * A client that stops reading its stream while messages wait for it: its writes never fail, so without these the
+ * session object would hold every message it is sent, and live on, for as long as the connection stays open. The
+ * stream (and with it the session) ends once this much waits unread, or once nothing has been read for this long while
+ * something waits; the client opens a new session, as after any dropped stream.
+ */
+export interface UnreadLimits {
+  maxUnreadBytes: number;
+  maxStallMs: number;
+}
+export const UNREAD_LIMITS: UnreadLimits = { maxUnreadBytes: 4 * 1024 * 1024, maxStallMs: 120_000 };
+
+/**
  * The server side of the 2024-11-05 HTTP+SSE transport, for clients that speak nothing newer: the client GETs a
  * stream, the first event names the URL to POST its messages to, and every message from the server (answers
  * included) travels on that one stream. The session object holds the stream; the stream's end is the session's.
@@ -21,16 +33,31 @@ export class SseServerTransport implements Transport {
   /** Requests whose answers someone waits for (the audit), by id. */
   private readonly awaited = new Map<string | number, (answer: JSONRPCMessage | undefined) => void>();
   private closed = false;
+  private readonly limits: UnreadLimits;
+  /** Bytes written whose writes the reader has not taken yet. */
+  private unreadBytes = 0;
+  /** Whether the reader took a write since the last tick, and for how many ticks in a row it took none while some waited. */
+  private readSinceTick = false;
+  private stalledTicks = 0;
 
-  constructor(sessionId: string, postUrl: string) {
+  constructor(sessionId: string, postUrl: string, limits: UnreadLimits = UNREAD_LIMITS) {
     this.sessionId = sessionId;
+    this.limits = limits;
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     this.writer = writable.getWriter();
     this.response = new Response(readable, {
       headers: { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" },
     });
     void this.write(`event: endpoint\ndata: ${postUrl}\n\n`);
-    this.keepalive = setInterval(() => void this.write(": keepalive\n\n"), KEEPALIVE_MS);
+    // Counted in ticks, not by the clock: a Worker's clock stands still between its I/O events.
+    const tickMs = Math.min(KEEPALIVE_MS, this.limits.maxStallMs);
+    this.keepalive = setInterval(() => {
+      this.stalledTicks = this.unreadBytes > 0 && !this.readSinceTick ? this.stalledTicks + 1 : 0;
+      this.readSinceTick = false;
+      if (this.stalledTicks * tickMs >= this.limits.maxStallMs)
+        void this.end(`the client read nothing of its stream for ${this.limits.maxStallMs / 1000} s`);
+      else void this.write(": keepalive\n\n");
+    }, tickMs);
   }
 
   async start(): Promise<void> {}
@@ -64,18 +91,36 @@ export class SseServerTransport implements Transport {
     clearInterval(this.keepalive);
     for (const resolve of this.awaited.values()) resolve(undefined);
     this.awaited.clear();
-    await this.writer.close().catch(() => {});
+    // Not awaited: closing waits until the client has read what waits, which a client that stopped reading never does.
+    void this.writer.close().catch(() => {});
     this.onclose?.();
   }
 
   private async write(text: string): Promise<void> {
     if (this.closed) return;
+    const bytes = this.encoder.encode(text);
+    if (this.unreadBytes + bytes.byteLength > this.limits.maxUnreadBytes)
+      return this.end(`more than ${this.limits.maxUnreadBytes} bytes waited unread on the client's stream`);
+    this.unreadBytes += bytes.byteLength;
     try {
-      await this.writer.write(this.encoder.encode(text));
+      await this.writer.write(bytes);
+      this.readSinceTick = true;
     } catch (error) {
-      // The client went away: the session is over.
+      // The client went away: the session is over (said once, whatever else was waiting to be written).
+      const open = !this.closed;
       await this.close();
-      this.onerror?.(error as Error);
+      if (open) this.onerror?.(error as Error);
+    } finally {
+      this.unreadBytes -= bytes.byteLength;
     }
+  }
+
+  /** Ends a stream the client does not read: what waits for it is dropped with it. */
+  private async end(why: string): Promise<void> {
+    console.warn(`a 2024-11-05 session's stream was ended: ${why}`);
+    // Not awaited: an abort waits for the write in flight, which waits for a reader that never comes.
+    void this.writer.abort(new Error(why)).catch(() => {});
+    await this.close();
+    this.onerror?.(new Error(why));
   }
 }
