@@ -118,17 +118,9 @@ describe("the edge redacts arguments before it queues an audit event", () => {
   beforeAll(async () => {
     accessToken = (await signedInTokens(await registerClient())).access_token;
   });
-
-  it("a tools/call's arguments reach the queue redacted by the defaults and audit.redact", async () => {
-    const audit = capturedAudit();
-    const body = JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "tools/call",
-      params: { name: "echo", arguments: { message: `key ${AWS_KEY_ID}`, api_key: "sk-live-placeholder", ticket: "T-1" } },
-    });
-    const env = { ...audit.env, AUDIT_REDACT: JSON.stringify({ keys: ["ticket"] }) };
-    await callEdge(
+  /** A 2025-06-18 request to the edge, signed in, its audit going to `env`'s queue. */
+  const postMcp = (body: string, env: Record<string, unknown>) =>
+    callEdge(
       new Request(`${PUBLIC_URL}/mcp/everything`, {
         method: "POST",
         headers: {
@@ -142,6 +134,17 @@ describe("the edge redacts arguments before it queues an audit event", () => {
       undefined,
       env,
     );
+
+  it("a tools/call's arguments reach the queue redacted by the defaults and audit.redact", async () => {
+    const audit = capturedAudit();
+    const body = JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "echo", arguments: { message: `key ${AWS_KEY_ID}`, api_key: "sk-live-placeholder", ticket: "T-1" } },
+    });
+    const env = { ...audit.env, AUDIT_REDACT: JSON.stringify({ keys: ["ticket"] }) };
+    await postMcp(body, env);
     expect(audit.events.map((event) => event.arguments)).toEqual([
       { message: `key ${REDACTED}`, api_key: REDACTED, ticket: REDACTED },
     ]);
@@ -153,20 +156,7 @@ describe("the edge redacts arguments before it queues an audit event", () => {
   it("a tools/call whose arguments nest thousands of levels deep is audited, what is deeper than 64 levels cut", async () => {
     const audit = capturedAudit();
     const body = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi","x":${"[".repeat(20_000)}${"]".repeat(20_000)}}}}`;
-    await callEdge(
-      new Request(`${PUBLIC_URL}/mcp/everything`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${accessToken}`,
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          "mcp-protocol-version": "2025-06-18",
-        },
-        body,
-      }),
-      undefined,
-      audit.env,
-    );
+    await postMcp(body, audit.env);
     expect(audit.events.map((event) => [event.tool, event.arguments])).toEqual([
       ["echo", { message: "hi", x: nested(MAX_AUDIT_ARGUMENTS_DEPTH - 1, `"${TOO_DEEP}"`) }],
     ]);
