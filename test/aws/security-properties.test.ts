@@ -62,7 +62,7 @@ describe("AWS tier security properties (aws-cdk-lib/assertions on the example co
     });
     synth.serviceTemplate.resourceCountIs("AWS::ElasticLoadBalancingV2::Listener", 1);
     synth.serviceTemplate.hasResourceProperties("AWS::ElasticLoadBalancingV2::TargetGroup", {
-      HealthCheckPath: "/readyz",
+      HealthCheckPath: "/healthz",
       TargetGroupAttributes: Match.arrayWith([
         { Key: "stickiness.enabled", Value: "true" },
         { Key: "stickiness.type", Value: "app_cookie" },

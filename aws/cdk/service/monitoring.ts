@@ -61,7 +61,7 @@ export class Monitoring extends Construct {
     this.alarm("UnhealthyTargets", targetGroup.metrics.unhealthyHostCount({ statistic: "Maximum", period: minutes(1) }), {
       threshold: 0,
       evaluationPeriods: 3,
-      description: "An origin task has failed its /readyz check for 3 minutes (database unreachable, or the task is stuck)",
+      description: "An origin task has not answered its /healthz check for 3 minutes (the process is stuck or out of memory)",
     });
     this.alarm("DatabaseCpu", database.metricCPUUtilization({ period: minutes(5) }), {
       threshold: 80,

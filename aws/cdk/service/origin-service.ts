@@ -43,7 +43,7 @@ export interface OriginServiceProps {
 }
 
 /**
- * The origin on ECS Fargate: at least two tasks in private subnets behind the ALB, target health on /readyz,
+ * The origin on ECS Fargate: at least two tasks in private subnets behind the ALB, target health on /healthz,
  * application-cookie stickiness (a user's stdio children live in one task), autoscaling on CPU and requests,
  * rolling deployments that roll back by themselves when new tasks never become healthy.
  *
@@ -106,7 +106,7 @@ export class OriginService extends Construct {
         ...(config.origin.metricsPort !== undefined ? [{ containerPort: config.origin.metricsPort }] : []),
       ],
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: "origin" }),
-      // Liveness only (the process answers); readiness, which includes the database, is the ALB's /readyz check.
+      // Liveness only (the process answers), as the ALB's check is.
       healthCheck: {
         command: ["CMD", "node", "-e", LIVENESS_CHECK],
         interval: Duration.seconds(30),
@@ -162,8 +162,11 @@ export class OriginService extends Construct {
       protocol: elbv2.ApplicationProtocol.HTTP,
       targetType: elbv2.TargetType.IP,
       targets: [this.service],
+      // The process answers: not /readyz, which includes the database. Every task shares one database, and ECS replaces
+      // the tasks the ALB marks unhealthy: a failover of a minute or two would replace them all, every user's stdio
+      // children with them, while new tasks could not migrate. A database away shows as 503s (ServerErrorRate).
       healthCheck: {
-        path: "/readyz",
+        path: "/healthz",
         healthyHttpCodes: "200",
         interval: Duration.seconds(15),
         timeout: Duration.seconds(5),
