@@ -100,6 +100,9 @@ export class McpSession extends DurableObject<EdgeEnv> {
     this.keepAlive();
     const cancelled = cancelledRequestId(body);
     if (cancelled !== undefined) this.#direct.get(cancelled)?.abort((body as CancelledNotification).params?.reason);
+    const ids = requestIdsOf(body);
+    const reused = this.reusedId(ids);
+    if (reused !== undefined) return idInUse(reused);
     const plain = plainRequest(http.method, new Headers(http.headers), body);
     if (plain) {
       const answered = await this.answerDirectly(origin, live.record, plain);
@@ -110,7 +113,6 @@ export class McpSession extends DurableObject<EdgeEnv> {
     // Nothing of the session still worked on, nothing logged after the event: the stream can bring nothing more.
     if (resumedAfter && this.#open.size === 0 && !live.events.hasMoreAfter(resumedAfter)) return nothingMoreOnStream();
     const request = toRequest(http, body);
-    const ids = requestIdsOf(body);
     for (const id of ids) this.#open.add(id);
     const response = await live.transport.handleRequest(request, body === undefined ? undefined : { parsedBody: body });
     if (!response.ok) for (const id of ids) this.#open.delete(id);
@@ -254,6 +256,20 @@ export class McpSession extends DurableObject<EdgeEnv> {
     } finally {
       this.#direct.delete(request.id);
     }
+  }
+
+  /**
+   * The first of `ids` that an unanswered request of this session holds already (or that the body names twice): the
+   * session keys answers, progress and cancellations by id, so a second request under it would take the first one's
+   * (its cancellation would stop neither).
+   */
+  private reusedId(ids: (string | number)[]): string | number | undefined {
+    const seen = new Set<string | number>();
+    for (const id of ids) {
+      if (seen.has(id) || this.#open.has(id) || this.#direct.has(id) || this.#prefetched.has(id)) return id;
+      seen.add(id);
+    }
+    return undefined;
   }
 
   /** How this object reaches the origin. */
@@ -526,6 +542,15 @@ async function answerCancelled(transport: WebStandardStreamableHTTPServerTranspo
  * long as they run.
  */
 const nothingMoreOnStream = () => new Response(null, { status: 204 });
+
+/** The refusal of a request whose id an unanswered request of the session holds (MCP: ids unique within a session). */
+const idInUse = (id: string | number) =>
+  jsonRpcError(
+    400,
+    undefined,
+    JSON_RPC.invalidRequest,
+    `request id ${JSON.stringify(id)} is in use by an unanswered request of this session: send each request under a new id`,
+  );
 
 type CancelledNotification = { method?: unknown; params?: { requestId?: unknown; reason?: unknown } };
 

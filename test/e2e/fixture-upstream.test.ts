@@ -90,7 +90,7 @@ async function rawSession() {
       headers: headers({ "mcp-session-id": sessionId }),
       body: JSON.stringify(message),
     });
-    await response.text();
+    return { status: response.status, text: await response.text() };
   };
   await post({ jsonrpc: "2.0", method: "notifications/initialized" });
   const openStream = (lastEventId?: string) => {
@@ -131,6 +131,32 @@ async function rawSession() {
   };
   return { post, openStream };
 }
+
+describe("a 2025-era client reusing a request id", () => {
+  it("is refused while the first request is unanswered, and that one stays cancellable", async () => {
+    const session = await rawSession();
+    const cancelledSoFar = async (id: number) => {
+      const { text } = await session.post({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "cancellations" } });
+      return (JSON.parse(text) as { result: { structuredContent: { cancelled: number } } }).result.structuredContent.cancelled;
+    };
+    const before = await cancelledSoFar(100);
+    const waiting = { name: "wait_for_cancel", arguments: { seconds: 30 } };
+    const first = session.post({ jsonrpc: "2.0", id: 7, method: "tools/call", params: waiting });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+
+    const second = await session.post({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "cancellations" } });
+    expect(second.status).toBe(400);
+    expect(second.text).toContain("request id 7 is in use");
+
+    await session.post({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 7 } });
+    await first;
+    const deadline = Date.now() + 5000;
+    for (let id = 101; (await cancelledSoFar(id)) === before; id++) {
+      if (Date.now() > deadline) throw new Error("the first request's cancellation never reached the upstream");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }, 30_000);
+});
 
 describe("resumption of a 2025-era client's GET stream", () => {
   it("replays, after Last-Event-ID, what arrived while the stream was down: nothing is lost", async () => {
