@@ -69,16 +69,24 @@ describe("/ops/connections at the edge", () => {
     expect(revoked?.claims).toMatchObject({ purpose: "ops", email: "dev@example.com" });
   });
 
-  it("shows the sentence a Revoke's redirect carries only after the dashboard's own form, never from a crafted link", async () => {
+  it("shows the sentence after a Revoke only when this session signed it, never from a crafted link", async () => {
     const edge = groupsEdge(ADMIN);
     const session = await opsSession(edge);
     const spoof = `${PAGE}?revoked=0&who=${encodeURIComponent("everyone; your session expired: call the helpdesk")}`;
-    for (const site of [undefined, "none", "cross-site", "same-site"]) {
+    // A browser calls same-origin the edge's own redirect to a client's redirect URI (the consent page's Deny) too.
+    for (const site of [undefined, "none", "cross-site", "same-site", "same-origin"]) {
       const headers = { cookie: session, ...(site && { "sec-fetch-site": site }) };
       expect(await (await edge.call(spoof, { headers })).text(), String(site)).not.toContain("helpdesk");
     }
-    const own = await edge.call(spoof, { headers: { cookie: session, "sec-fetch-site": "same-origin" } });
-    expect(await own.text()).toContain("Nothing revoked: every connection of everyone; your session expired: call the helpdesk");
+    await fetch(`${edge.origin}/_control/answer`, {
+      method: "POST",
+      body: JSON.stringify({ revoked: 1, by: "dev@example.com" }),
+    });
+    const revoked = await post(edge, session, revocation(await sessionToken(session)));
+    const own = revoked.headers.get("location") ?? "";
+    const shown = async (location: string) => await (await edge.call(location, { headers: { cookie: session } })).text();
+    expect(await shown(own)).toContain("Revoked ana@example.com&#39;s connection to crm (1 removed).");
+    expect(await shown(own.replace("ana%40example.com", "everyone"))).not.toContain('role="status"');
   });
 
   it("serves a user who is not an administrator their own connections only, under an own-connections assertion", async () => {

@@ -14,6 +14,9 @@ const FINGERPRINT = "a".repeat(64);
 const opsSession = async (edge: GroupsEdge) => (await signInToOps(edge)).session;
 
 const csrfOf = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+/** The CSRF token of the session's forms, as its dry-run page carries it. */
+const tokenOf = async (edge: GroupsEdge, session: string) =>
+  csrfOf(await (await edge.call("/ops/policy", { headers: { cookie: session } })).text());
 
 const decision = (csrf: string | undefined) => {
   const fields: Record<string, string> = {
@@ -37,7 +40,7 @@ describe("/ops trust controls at the edge", () => {
     // Another administrator's session (signed in to its own edge: a second sign-in here would end the first).
     const other = groupsEdge(ADMIN);
     const otherSession = await opsSession(other);
-    const otherToken = csrfOf(await (await other.call("/ops/policy", { headers: { cookie: otherSession } })).text());
+    const otherToken = await tokenOf(other, otherSession);
     const session = await opsSession(edge);
     const page = await edge.call("/ops/policy", { headers: { cookie: session } });
     const token = csrfOf(await page.text());
@@ -64,7 +67,7 @@ describe("/ops trust controls at the edge", () => {
   it("sends a decision with the session's token to the origin under an ops assertion naming the administrator", async () => {
     const edge = groupsEdge(ADMIN);
     const session = await opsSession(edge);
-    const token = csrfOf(await (await edge.call("/ops/policy", { headers: { cookie: session } })).text());
+    const token = await tokenOf(edge, session);
     const decided = await post(edge, "/ops/pins/decide", session, decision(token), { origin: PUBLIC_URL });
     expect(decided.status).toBe(303);
     expect(decided.headers.get("location")).toMatch(/^\/ops\/pins\?decided=approve&/);
@@ -72,18 +75,56 @@ describe("/ops trust controls at the edge", () => {
     expect(asked?.claims).toMatchObject({ purpose: "ops", email: "dev@example.com" });
   });
 
-  it("shows the sentence a decision's redirect carries only after the dashboard's own form, never from a crafted link", async () => {
+  it("shows the sentence after a decision only when this session signed it, never from a crafted link", async () => {
     const edge = groupsEdge(ADMIN);
     const session = await opsSession(edge);
+    // The edge itself follows a client's redirect URI into /ops (the consent page's Deny): a browser calls that
+    // navigation same-origin, so no Fetch Metadata value may open the sentence to a crafted query.
     const spoof = "/ops/pins?decided=approve&what=everything%2C+your+session+expired%3A+call+the+helpdesk";
-    for (const site of [undefined, "none", "cross-site", "same-site"]) {
+    for (const site of [undefined, "none", "cross-site", "same-site", "same-origin"]) {
       const headers = { cookie: session, ...(site && { "sec-fetch-site": site }) };
       const page = await (await edge.call(spoof, { headers })).text();
       expect(page, String(site)).not.toContain("helpdesk");
       expect(page, String(site)).not.toContain('role="status"');
     }
-    const own = await edge.call(spoof, { headers: { cookie: session, "sec-fetch-site": "same-origin" } });
-    expect(await own.text()).toContain("Approved: everything, your session expired: call the helpdesk.");
+    const token = await tokenOf(edge, session);
+    const own = (await post(edge, "/ops/pins/decide", session, decision(token))).headers.get("location") ?? "";
+    const shown = async (location: string) => await (await edge.call(location, { headers: { cookie: session } })).text();
+    expect(await shown(own)).toContain("Approved: tool “delete_repo” of github.");
+    // A signed fact changed, the signature put on other facts, or something appended (a redirect's `error=…`): nothing.
+    const signature = new URL(own, PUBLIC_URL).searchParams.get("signed") ?? "";
+    const tampered = [
+      own.replace("delete_repo", "everything"),
+      `/ops/pins?decided=approve&what=everything&signed=${signature}`,
+      `${own}&error=access_denied`,
+    ];
+    for (const location of tampered) expect(await shown(location), location).not.toContain('role="status"');
+    // Another session's page cannot show it either.
+    const other = groupsEdge(ADMIN);
+    const otherSession = await opsSession(other);
+    expect(await (await other.call(own, { headers: { cookie: otherSession } })).text()).not.toContain('role="status"');
+  });
+
+  it("refuses to register a client whose redirect URI leads into the edge's own /ops", async () => {
+    const edge = groupsEdge(ADMIN);
+    const register = (redirectUri: string) =>
+      edge.call("/register", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ client_name: "Notice", redirect_uris: [redirectUri], token_endpoint_auth_method: "none" }),
+      });
+    // The consent page's Deny would send an administrator there, a navigation the browser calls same-origin.
+    for (const uri of [`${PUBLIC_URL}/ops/pins?decided=approve&what=everything`, `${PUBLIC_URL}/%6Fps/connections`]) {
+      const refused = await register(uri);
+      expect(refused.status, uri).toBe(400);
+      expect(await refused.json(), uri).toMatchObject({
+        error: "invalid_client_metadata",
+        error_description: `redirect_uris: ${uri} leads into this proxy's ops dashboard; a client's redirect URI must be the client's own`,
+      });
+    }
+    // Another origin's /ops, and the edge's origin elsewhere (a native app's loopback URI may be `npm start`'s address).
+    for (const uri of ["http://127.0.0.1:33418/ops/pins", `${PUBLIC_URL}/callback`])
+      expect((await register(uri)).status, uri).toBe(201);
   });
 
   it("shows an upstream's name with its unseen characters escaped, above the Approve button and in the notice after it", async () => {
@@ -106,8 +147,11 @@ describe("/ops trust controls at the edge", () => {
     expect(html).toContain("Tool “read_\\u{202E}selif_eteled” of github");
     const edge = groupsEdge(ADMIN);
     const session = await opsSession(edge);
-    const notice = `/ops/pins?${new URLSearchParams({ decided: "approve", what: `tool “${name}” of github` })}`;
-    const page = await (await edge.call(notice, { headers: { cookie: session, "sec-fetch-site": "same-origin" } })).text();
+    const token = await tokenOf(edge, session);
+    const body = decision(token);
+    body.set("name", name);
+    const location = (await post(edge, "/ops/pins/decide", session, body)).headers.get("location") ?? "";
+    const page = await (await edge.call(location, { headers: { cookie: session } })).text();
     expect(page).toContain("Approved: tool “read_\\u{202E}selif_eteled” of github.");
     expect(page).not.toContain("\u202E");
   });

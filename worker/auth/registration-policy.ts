@@ -1,4 +1,5 @@
-import type { ClientRegistrationCallbackResult } from "@cloudflare/workers-oauth-provider";
+import type { ClientRegistrationCallbackOptions, ClientRegistrationCallbackResult } from "@cloudflare/workers-oauth-provider";
+import { OPS_PATH } from "../ops/paths.ts";
 
 /** Bounds on what one dynamic registration may store: it costs nothing to send and is kept for days. */
 export const REGISTRATION_LIMITS = {
@@ -14,14 +15,15 @@ export const REGISTRATION_LIMITS = {
 
 /**
  * The edge's policy on dynamic registrations (the library's `clientRegistrationCallback`): refuses metadata
- * with too many fields, lists too long or strings too long, naming the field. Returns nothing to allow.
+ * with too many fields, lists too long or strings too long, naming the field, and redirect URIs into the edge's own
+ * /ops. Returns nothing to allow.
  */
 export function registrationPolicy({
   clientMetadata,
-}: {
-  clientMetadata: Record<string, unknown>;
-}): ClientRegistrationCallbackResult | undefined {
-  const problem = metadataProblem(clientMetadata);
+  request,
+}: ClientRegistrationCallbackOptions): ClientRegistrationCallbackResult | undefined {
+  const problem =
+    metadataProblem(clientMetadata) ?? opsRedirectProblem(clientMetadata.redirect_uris, new URL(request.url).origin);
   if (!problem) return undefined;
   console.warn(`registration refused: ${problem}`);
   return { code: "invalid_client_metadata", description: problem, status: 400 };
@@ -60,3 +62,29 @@ function valueProblem(field: string, value: unknown, maxChars: number): string |
   }
   return null;
 }
+
+/**
+ * A client's redirect URI never leads into the ops dashboard: the edge sends a browser there (with a code, or after
+ * Deny), a navigation that starts on the edge's consent page, so the browser calls it same-origin and /ops would take
+ * it for one of its own. (Only /ops: a native app may register a loopback URI that is also `npm start`'s address.)
+ * `edgeOrigin` is the origin the registration came to: the edge answers on its public URL only (workers_dev = false).
+ */
+function opsRedirectProblem(redirectUris: unknown, edgeOrigin: string): string | null {
+  for (const uri of Array.isArray(redirectUris) ? redirectUris : []) {
+    // A URI that does not parse is the library's to refuse, in its own words.
+    if (typeof uri !== "string" || !URL.canParse(uri)) continue;
+    const url = new URL(uri);
+    // Decoded as the router decodes it: /%6Fps is /ops.
+    if (url.origin === edgeOrigin && safelyDecoded(url.pathname).startsWith(OPS_PATH))
+      return `redirect_uris: ${uri} leads into this proxy's ops dashboard; a client's redirect URI must be the client's own`;
+  }
+  return null;
+}
+
+const safelyDecoded = (path: string): string => {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+};

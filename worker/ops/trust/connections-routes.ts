@@ -11,7 +11,6 @@ import { expectStatus } from "../data/origin-call.ts";
 import { connectionsPage } from "../pages/connections.ts";
 import { OPS_CONNECTIONS_PAGE_PATH, OPS_CONNECTIONS_REVOKE_PAGE_PATH } from "../pages/connections-paths.ts";
 import { opsPage } from "../pages/layout.ts";
-import { afterOwnForm } from "./after-own-form.ts";
 import { readable } from "./as-admin.ts";
 import {
   asConnectionsForm,
@@ -19,6 +18,7 @@ import {
   type ConnectionsViewer,
   callOriginForConnections,
 } from "./connections-access.ts";
+import { noticeFacts, noticeLocation } from "./signed-notice.ts";
 
 /** The fields a Revoke form may carry (its CSRF token aside). */
 const REVOKE_FIELDS = ["user", "sub", "server"] as const;
@@ -30,7 +30,7 @@ export function registerOpsConnectionsRoutes(app: Hono<{ Bindings: EdgeEnv }>): 
       connectionsPage({
         ...view(viewer),
         connections: await readConnections(viewer),
-        notice: afterOwnForm(c.req.raw) ? noticeOf(c.req.query()) : undefined,
+        notice: noticeOf((await noticeFacts(c.req.raw, viewer.csrf, OPS_CONNECTIONS_PAGE_PATH)) ?? {}),
       }),
     ),
   );
@@ -49,9 +49,12 @@ export function registerOpsConnectionsRoutes(app: Hono<{ Bindings: EdgeEnv }>): 
       });
       if ("problem" in result) return connectionsPage({ ...view(viewer), connections: result });
       const who = "sub" in request.data ? request.data.sub : request.data.user;
-      const query = new URLSearchParams({ revoked: String(result.revoked), who, server: request.data.server ?? "" });
+      const facts = { revoked: String(result.revoked), who, server: request.data.server ?? "" };
       // After a POST, a GET: reloading the list does not revoke again.
-      const headers = { location: `${OPS_CONNECTIONS_PAGE_PATH}?${query}`, "cache-control": "no-store" };
+      const headers = {
+        location: await noticeLocation(viewer.csrf, OPS_CONNECTIONS_PAGE_PATH, facts),
+        "cache-control": "no-store",
+      };
       return new Response(null, { status: 303, headers });
     }),
   );
@@ -70,7 +73,7 @@ const readConnections = (viewer: ConnectionsViewer) =>
     return OpsConnections.parse(await (await expectStatus(response, OPS_CONNECTIONS_PATH)).json()).connections;
   });
 
-/** The sentence after a revocation, from the redirect's query. */
+/** The sentence after a revocation, from the facts its redirect signed. */
 function noticeOf(query: Record<string, string>): string | undefined {
   const { revoked, who, server } = query;
   if (revoked === undefined || !who) return undefined;

@@ -6,8 +6,8 @@ import { callOriginForOps, expectStatus } from "../data/origin-call.ts";
 import { opsPage } from "../pages/layout.ts";
 import { pinsPage } from "../pages/pins.ts";
 import { OPS_PINS_DECIDE_PAGE_PATH, OPS_PINS_PAGE_PATH } from "../paths.ts";
-import { afterOwnForm } from "./after-own-form.ts";
 import { type Admin, asAdmin, asAdminForm, readable } from "./as-admin.ts";
+import { noticeFacts, noticeLocation } from "./signed-notice.ts";
 
 /** The notice after a decision, by the `decided` the redirect carries. */
 const DECIDED = { approve: "Approved", reject: "Rejected", stale: "Nothing decided: it was decided meanwhile" } as const;
@@ -17,10 +17,10 @@ const DECISION_FIELDS = ["server", "kind", "name", "fingerprint", "decision"] as
 export function registerOpsPinsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
   app.get(OPS_PINS_PAGE_PATH, (c) =>
     asAdmin(c, async (admin) => {
-      const decided = c.req.query("decided");
+      const { decided, what } = (await noticeFacts(c.req.raw, admin.csrf, OPS_PINS_PAGE_PATH)) ?? {};
       const notice =
-        decided && Object.hasOwn(DECIDED, decided) && afterOwnForm(c.req.raw)
-          ? `${DECIDED[decided as keyof typeof DECIDED]}: ${printable(c.req.query("what") ?? "")}.`
+        decided && Object.hasOwn(DECIDED, decided)
+          ? `${DECIDED[decided as keyof typeof DECIDED]}: ${printable(what ?? "")}.`
           : undefined;
       return pinsPage({ ...view(admin), waiting: await readWaiting(admin), notice });
     }),
@@ -37,12 +37,12 @@ export function registerOpsPinsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
       });
       if (typeof status !== "number") return pinsPage({ ...view(admin), waiting: status });
       const { kind, name, server } = decision.data;
-      const query = new URLSearchParams({
+      const location = await noticeLocation(admin.csrf, OPS_PINS_PAGE_PATH, {
         decided: status === 409 ? "stale" : decision.data.decision,
         what: `${kind} “${name}” of ${server}`,
       });
       // After a POST, a GET: reloading the list does not decide again.
-      const headers = { location: `${OPS_PINS_PAGE_PATH}?${query}`, "cache-control": "no-store" };
+      const headers = { location, "cache-control": "no-store" };
       return new Response(null, { status: 303, headers });
     }),
   );
