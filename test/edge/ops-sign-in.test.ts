@@ -161,6 +161,23 @@ describe("/ops sign-in", () => {
     expect((await edge.call(`/ops/callback?code=x&state=${state}-other`, { headers: { cookie } })).status).toBe(400);
   });
 
+  it("answers /ops/tail.json as JSON that no browser sniffs as anything else, whoever asks", async () => {
+    const tailOf = async (edge: GroupsEdge, signIn: boolean) =>
+      edge.call("/ops/tail.json", signIn ? { headers: { cookie: (await signInToOps(edge)).session } } : {});
+    // One after the other: a sign-in of the same user ends their earlier session.
+    const answers = [
+      await tailOf(groupsEdge(ADMIN), false),
+      await tailOf(groupsEdge(NOT_ADMIN), true),
+      await tailOf(groupsEdge(ADMIN), true),
+    ];
+    // The test origin has no audit search: the administrator's answer is the 502 (whose headers the 200 shares).
+    expect(answers.map((answer) => answer.status)).toEqual([401, 403, 502]);
+    for (const answer of answers) {
+      expect(answer.headers.get("content-type"), String(answer.status)).toMatch(/^application\/json/);
+      expect(answer.headers.get("x-content-type-options"), String(answer.status)).toBe("nosniff");
+    }
+  });
+
   it("names its cookies __Host- with Secure on https", () => {
     const config = EdgeConfig.parse({
       publicUrl: "https://mcp.example.com",

@@ -53,7 +53,8 @@ export function registerOpsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
   app.get(OPS_TAIL_PATH, async (c) => {
     const config = edgeConfig(c.env);
     const caller = await opsCaller(c.req.raw, config, c.env);
-    const headers = { "cache-control": "no-store" };
+    // It holds users' e-mails and client ids clients chose: no browser may read it as anything but JSON.
+    const headers = { "cache-control": "no-store", "x-content-type-options": "nosniff" };
     if (caller.kind === "signed-out")
       return c.json({ error: "sign in at /ops" }, 401, { ...headers, "set-cookie": clearCookie(config, "session") });
     if (caller.kind === "not-admin") return c.json({ error: "the ops dashboard needs the mcp:admin scope" }, 403, headers);
