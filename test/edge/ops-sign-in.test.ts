@@ -17,6 +17,12 @@ const NOT_ADMIN = { ADMIN_GROUPS: "ops,platform" };
 const OPS = `${PUBLIC_URL}/ops`;
 
 const opsPage = (edge: GroupsEdge, cookie?: string) => edge.call("/ops", cookie ? { headers: { cookie } } : {});
+const signOut = (edge: GroupsEdge, cookie: string, csrf: string | undefined, headers: Record<string, string> = {}) =>
+  edge.call("/ops/sign-out", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie, ...headers },
+    body: new URLSearchParams(csrf === undefined ? {} : { csrf }),
+  });
 
 afterEach(() => {
   vi.useRealTimers();
@@ -159,6 +165,49 @@ describe("/ops sign-in", () => {
     expect((await edge.call("/ops/callback?code=x&state=y")).status).toBe(400);
     const state = cookie.slice(cookie.indexOf("=") + 1).split(".")[0];
     expect((await edge.call(`/ops/callback?code=x&state=${state}-other`, { headers: { cookie } })).status).toBe(400);
+  });
+
+  it("signs out with the session's CSRF token: the cookie cleared and its grant revoked, so a copy of it opens nothing", async () => {
+    const edge = groupsEdge(ADMIN);
+    const { session } = await signInToOps(edge);
+    const html = await (await opsPage(edge, session)).text();
+    expect(html).toMatch(/<form method="post" action="\/ops\/sign-out" class="sign-out">/);
+    const token = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+    const out = await signOut(edge, session, token, { origin: PUBLIC_URL });
+    expect(out.status).toBe(200);
+    expect(await out.text()).toContain("You are signed out");
+    expect(out.headers.getSetCookie()).toContain("mcp-ops=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    // The old cookie, kept or copied, no longer opens the dashboard, its tail, or its forms.
+    expect((await opsPage(edge, session)).status).toBe(302);
+    expect((await edge.call("/ops/tail.json", { headers: { cookie: session } })).status).toBe(401);
+    expect((await edge.call("/ops/pins", { headers: { cookie: session } })).status).toBe(302);
+  });
+
+  it("refuses a sign-out without the session's CSRF token, with another's, or from another origin: the session goes on", async () => {
+    const edge = groupsEdge(ADMIN);
+    const { session } = await signInToOps(edge);
+    const token = /name="csrf" value="([^"]+)"/.exec(await (await opsPage(edge, session)).text())?.[1] ?? "";
+    const refusals = [
+      await signOut(edge, session, undefined),
+      await signOut(edge, session, `${token.slice(0, -1)}x`),
+      await signOut(edge, session, token, { origin: "https://evil.example" }),
+    ];
+    for (const refused of refusals) {
+      expect(refused.status).toBe(403);
+      expect(await refused.text()).toContain("This sign-out was refused");
+      expect(refused.headers.getSetCookie()).toEqual([]);
+    }
+    expect((await opsPage(edge, session)).status).toBe(200);
+  });
+
+  it("starts a new sign-in at GET /ops/sign-in and leaves the session as it is (any site can send a browser there)", async () => {
+    const edge = groupsEdge(ADMIN);
+    const { session } = await signInToOps(edge);
+    const start = await edge.call("/ops/sign-in", { headers: { cookie: session } });
+    expect(start.status).toBe(302);
+    expect(start.headers.get("location")).toMatch(/\/authorize\?/);
+    expect(start.headers.getSetCookie().filter((line) => line.startsWith("mcp-ops="))).toEqual([]);
+    expect((await opsPage(edge, session)).status).toBe(200);
   });
 
   it("answers /ops/tail.json as JSON that no browser sniffs as anything else, whoever asks", async () => {

@@ -6,8 +6,13 @@ export const OPS_CALLBACK_PATH = "/ops/callback";
 export const OPS_TAIL_PATH = "/ops/tail.json";
 export const OPS_SCRIPT_PATH = "/ops/tail.js";
 export const OPS_STYLE_PATH = "/ops/style.css";
-/** Starts a new sign-in whatever the session cookie holds (another account, or a scope granted since). */
+/**
+ * Starts a new sign-in whatever the session cookie holds (another account, or a scope granted since). A GET any site
+ * can send a browser to, so it leaves the session as it is: the new sign-in replaces it only once it is done.
+ */
 export const OPS_SIGN_IN_PATH = "/ops/sign-in";
+/** Ends the session: a POST with the session's CSRF token, the header's *sign out*. */
+export const OPS_SIGN_OUT_PATH = "/ops/sign-out";
 /** Pinned definitions that wait for a decision; their Approve and Reject forms post to the decide path. */
 export const OPS_PINS_PAGE_PATH = "/ops/pins";
 export const OPS_PINS_DECIDE_PAGE_PATH = "/ops/pins/decide";

@@ -1,53 +1,62 @@
 import type { Hono } from "hono";
 import { isOpsWindow, type OpsWindow } from "../../contract/ops-stats.ts";
-import { companyName } from "../auth/consent-page.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 import { readAuditQueues } from "./data/queue-depth.ts";
 import { opsDataSource } from "./data/select-source.ts";
 import { OpsSourceError } from "./data/source.ts";
 import { dashboardPage } from "./pages/dashboard.ts";
-import { refusedPage } from "./pages/refused.ts";
 import { OPS_STYLE } from "./pages/style.ts";
 import { TAIL_COLUMNS } from "./pages/tables.ts";
 import { TAIL_SCRIPT } from "./pages/tail-script.ts";
-import { OPS_CALLBACK_PATH, OPS_PATH, OPS_SCRIPT_PATH, OPS_SIGN_IN_PATH, OPS_STYLE_PATH, OPS_TAIL_PATH } from "./paths.ts";
+import {
+  OPS_CALLBACK_PATH,
+  OPS_PATH,
+  OPS_SCRIPT_PATH,
+  OPS_SIGN_IN_PATH,
+  OPS_SIGN_OUT_PATH,
+  OPS_STYLE_PATH,
+  OPS_TAIL_PATH,
+} from "./paths.ts";
 import { clearCookie } from "./sign-in/cookies.ts";
 import { finishOpsSignIn } from "./sign-in/finish-sign-in.ts";
 import { opsCaller } from "./sign-in/ops-caller.ts";
+import { signOutOfOps } from "./sign-in/sign-out.ts";
 import { startOpsSignIn } from "./sign-in/start-sign-in.ts";
+import { asAdmin } from "./trust/as-admin.ts";
 import { registerOpsConnectionsRoutes } from "./trust/connections-routes.ts";
 
 /** Rows in the live tail. */
 const TAIL_ROWS = 20;
 const DEFAULT_WINDOW: OpsWindow = "24h";
 
-/** The ops dashboard's routes: the page, its sign-in, the live tail's data, and its style and script. */
+/** The ops dashboard's routes: the page, its sign-in and sign-out, the live tail's data, and its style and script. */
 export function registerOpsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
-  app.get(OPS_PATH, async (c) => {
-    const config = edgeConfig(c.env);
-    const caller = await opsCaller(c.req.raw, config, c.env);
-    if (caller.kind === "signed-out") return startOpsSignIn(config, c.env, { forgetSession: true });
-    if (caller.kind === "not-admin") return refusedPage(caller.user, config.adminGroups);
-    const requested = c.req.query("window");
-    const window = isOpsWindow(requested) ? requested : DEFAULT_WINDOW;
-    const source = opsDataSource(config, caller);
-    const [stats, tail, auditQueues] = await Promise.all([
-      readable(source.stats(window)),
-      readable(source.tail(TAIL_ROWS)),
-      readAuditQueues(config),
-    ]);
-    return dashboardPage({
-      company: companyName(config),
-      user: caller.user,
-      window,
-      stats,
-      tail,
-      sourceDescription: source.description,
-      auditQueues,
-    });
-  });
-  app.get(OPS_SIGN_IN_PATH, (c) => startOpsSignIn(edgeConfig(c.env), c.env, { forgetSession: true }));
+  app.get(OPS_PATH, (c) =>
+    asAdmin(c, async (admin) => {
+      const requested = c.req.query("window");
+      const window = isOpsWindow(requested) ? requested : DEFAULT_WINDOW;
+      const source = opsDataSource(admin.config, admin.reader);
+      const [stats, tail, auditQueues] = await Promise.all([
+        readable(source.stats(window)),
+        readable(source.tail(TAIL_ROWS)),
+        readAuditQueues(admin.config),
+      ]);
+      return dashboardPage({
+        company: admin.company,
+        user: admin.reader.user,
+        window,
+        stats,
+        tail,
+        sourceDescription: source.description,
+        auditQueues,
+        csrf: admin.csrf,
+      });
+    }),
+  );
+  // The session stays until the new sign-in replaces it: a GET any site can send a browser to must not end it.
+  app.get(OPS_SIGN_IN_PATH, (c) => startOpsSignIn(edgeConfig(c.env), c.env));
+  app.post(OPS_SIGN_OUT_PATH, (c) => signOutOfOps(c.req.raw, edgeConfig(c.env), c.env));
   app.get(OPS_CALLBACK_PATH, (c) => finishOpsSignIn(c.req.raw, edgeConfig(c.env), c.env, c.executionCtx as ExecutionContext));
 
   app.get(OPS_TAIL_PATH, async (c) => {

@@ -52,7 +52,7 @@ export function connectionsPage(view: ConnectionsView): Response {
         : byUser(view.connections)
             .map((rows, index) => userSection(rows, index, view))
             .join("\n");
-  const header = opsHeader(view.company, view.user, OPS_CONNECTIONS_PAGE_PATH, view.scope === "all");
+  const header = opsHeader(view.company, view.user, OPS_CONNECTIONS_PAGE_PATH, view.csrf, view.scope === "all");
   const body = `${header}<main><h1>${words.title}</h1><p class="note">${words.intro}</p>${notice}${list}</main>`;
   return opsPage(`Ops dashboard: ${words.title.toLowerCase()}`, body);
 }

@@ -22,6 +22,8 @@ export interface DashboardView {
   stats: OpsStats | { problem: string };
   tail: TailCall[] | { problem: string };
   sourceDescription: string;
+  /** This session's CSRF token, for the header's sign-out. */
+  csrf: string;
   /** The audit queues' backlog and dead letters, read apart from the figures (they still show when the origin is down). */
   auditQueues: AuditQueuesReading;
 }
@@ -33,7 +35,7 @@ export function dashboardPage(view: DashboardView): Response {
       ? `<a href="${OPS_PATH}?window=${name}" aria-current="page">${OPS_WINDOWS[name].label}</a>`
       : `<a href="${OPS_PATH}?window=${name}">${OPS_WINDOWS[name].label}</a>`,
   ).join("");
-  const header = `${opsHeader(view.company, view.user, OPS_PATH)}
+  const header = `${opsHeader(view.company, view.user, OPS_PATH, view.csrf)}
 <nav aria-label="Time window">${windows}</nav>`;
   // Delivery shows even when the figures cannot be read: a down origin is when the queues fill.
   const delivery = auditDelivery("problem" in view.stats ? undefined : view.stats.deliveryLag, view.auditQueues);

@@ -28,7 +28,7 @@ const EXAMPLE = `{
 
 /** The candidate policy's form and, after a run, its report: which decisions would change against the origin's policy. */
 export function dryRunPage(view: DryRunView): Response {
-  const body = `${opsHeader(view.company, view.user, OPS_DRY_RUN_PAGE_PATH)}<main><h1>Policy dry run</h1>
+  const body = `${opsHeader(view.company, view.user, OPS_DRY_RUN_PAGE_PATH, view.csrf)}<main><h1>Policy dry run</h1>
 <p class="note">Evaluates a candidate policy against the audited tool calls of the last days, beside the policy the origin
 runs now, and reports per user and tool which decisions would change, as <code>npm run policy -- dry-run</code> does.
 Nothing is changed.</p>

@@ -38,7 +38,7 @@ export function pinsPage(view: PinsView): Response {
       : view.waiting.length === 0
         ? '<p class="empty-state">Nothing waits for a decision: every definition the servers show is approved.</p>'
         : view.waiting.map((waiting, index) => change(waiting, index, view.csrf)).join("\n");
-  const body = `${opsHeader(view.company, view.user, OPS_PINS_PAGE_PATH)}<main><h1>Pinned definitions waiting for a decision</h1>
+  const body = `${opsHeader(view.company, view.user, OPS_PINS_PAGE_PATH, view.csrf)}<main><h1>Pinned definitions waiting for a decision</h1>
 <p class="note">A tool, prompt, resource, resource template or server description that is new or changed is withheld from clients until
 it is approved here (or with <code>npm run pins</code>). Running origins apply a decision within seconds.</p>${notice}${list}</main>`;
   return opsPage("Ops dashboard: pinned definitions", body);

@@ -46,4 +46,5 @@ textarea,input{font:14px/1.4 ui-monospace,monospace;color:var(--fg);background:v
 textarea{width:100%}input[type=number]{width:8rem}
 button{font:inherit;font-weight:600;padding:.4rem 1.1rem;border-radius:6px;border:1px solid var(--button-bg);background:var(--button-bg);color:var(--button-fg);cursor:pointer;justify-self:start}
 button.secondary{background:var(--bg);color:var(--fg);border-color:var(--muted)}
+form.sign-out{display:inline}button.link{background:none;border:0;padding:0;color:var(--link);font-weight:inherit;text-decoration:underline}
 .summary{font-size:1.1rem;font-weight:600}`;
