@@ -9,6 +9,7 @@ import { outcomeOfAnswer, SESSION_AUDITS_HEADER } from "../contract/answer-outco
 import { utf8Length } from "../contract/audit-event.ts";
 import { fitForQueue, recordAudit, redactedForHolding } from "../worker/audit/record.ts";
 import { completedAudit, type RequestAudit } from "../worker/audit/request-audit.ts";
+import { edgeConfig } from "../worker/config.ts";
 import type { EdgeEnv } from "../worker/env.ts";
 import { jsonOrUndefined } from "../worker/http/json-or-undefined.ts";
 import { answerDirectly, type DirectAnswer, isDirectAnswer, plainRequest } from "../worker/mcp/bridge/direct-answer.ts";
@@ -20,6 +21,7 @@ import { listenWhileOpen } from "../worker/mcp/bridge/listen-while-open.ts";
 import { type OriginLink, originLinkOf } from "../worker/mcp/bridge/origin-exchange.ts";
 import {
   claimsOf,
+  clientOf,
   isOwner,
   MAX_KEPT_CLIENT_CHARS,
   type SessionIdentity,
@@ -47,6 +49,8 @@ const RECONNECT_AFTER_MS = 1000;
 const PREFETCH_TAKEOVER_MS = 60_000;
 /** The idle alarm is pushed back at most this often, not on every request. */
 const ALARM_REFRESH_MS = 60 * 60 * 1000;
+/** A session its user's registry has not heard of for this long has been ended by its own idle alarm. */
+const REGISTERED_SESSION_STALE_MS = SESSION_IDLE_MS + ALARM_REFRESH_MS;
 
 interface LiveSession {
   record: SessionRecord;
@@ -97,7 +101,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
       return jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, "Session not found: initialize a new session");
     }
     this.#caller = caller;
-    this.keepAlive();
+    this.keepAlive(caller.sub, sessionId);
     const cancelled = cancelledRequestId(body);
     if (cancelled !== undefined) this.#direct.get(cancelled)?.abort((body as CancelledNotification).params?.reason);
     const ids = requestIdsOf(body);
@@ -131,7 +135,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
     if (!record || record.sessionId !== sessionId || !isOwner(record.identity, caller)) {
       return jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, "Session not found: initialize a new session");
     }
-    this.keepAlive();
+    this.keepAlive(caller.sub, sessionId);
     this.#openedWith = JSON.stringify(record.subscriptions);
     const replay: OpenedStream["replay"] = [];
     if (lastEventId) {
@@ -190,7 +194,9 @@ export class McpSession extends DurableObject<EdgeEnv> {
       this.#listening?.abort();
       this.#listening = undefined;
       this.#sse = undefined;
+      void this.tellRegistry(caller.sub, "forget", sessionId);
     };
+    await this.register(caller.sub, sessionId);
     return transport.response;
   }
 
@@ -206,6 +212,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
       return jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, "Session not found: open a new SSE stream");
     }
     this.#caller = caller;
+    this.keepAlive(caller.sub, sse.transport.sessionId);
     if (!sse.server) {
       if (!isInitialize(message)) return jsonRpcError(400, undefined, JSON_RPC.invalidRequest, "initialize first");
       const origin = this.origin();
@@ -323,7 +330,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
     if (response.ok) {
       this.ctx.storage.kv.put("record", record);
       this.#live = live;
-      this.keepAlive();
+      this.keepAlive(caller.sub, sessionId);
+      await this.register(caller.sub, sessionId);
     }
     return response;
   }
@@ -449,11 +457,49 @@ export class McpSession extends DurableObject<EdgeEnv> {
     });
   }
 
-  private keepAlive(): void {
+  /** Pushes the idle alarm back, and tells the user's registry the session is in use (at most hourly, both). */
+  private keepAlive(sub: string, sessionId: string): void {
     const now = Date.now();
     if (now - this.#alarmSetAt < ALARM_REFRESH_MS) return;
     this.#alarmSetAt = now;
     void this.ctx.storage.setAlarm(now + SESSION_IDLE_MS);
+    void this.tellRegistry(sub, "touch", sessionId);
+  }
+
+  /**
+   * Counts a new session among its user's (durable-objects/user-sessions.ts) and ends the least recently used ones past
+   * `sessionsPerUser`. The registry being unreachable costs the bound, never the session.
+   */
+  private async register(sub: string, sessionId: string): Promise<void> {
+    try {
+      const limit = edgeConfig(this.env).sessionsPerUser;
+      const evicted = await this.userSessions(sub).admit(sessionId, limit, REGISTERED_SESSION_STALE_MS);
+      const ends = evicted.map((id) => this.env.MCP_SESSION.get(this.env.MCP_SESSION.idFromName(id)).evict());
+      for (const ended of await Promise.allSettled(ends))
+        if (ended.status === "rejected")
+          console.error(`a session past its user's limit could not be ended: ${String(ended.reason)}`);
+    } catch (error) {
+      console.error(`a new session could not be counted among its user's: ${String(error)}`);
+    }
+  }
+
+  private userSessions(sub: string) {
+    return this.env.USER_SESSIONS.get(this.env.USER_SESSIONS.idFromName(sub));
+  }
+
+  /** Tells the user's registry that a session was used or ended, in the background: missing it costs only the bound. */
+  private tellRegistry(sub: string, what: "touch" | "forget", sessionId: string): Promise<void> {
+    return this.userSessions(sub)
+      [what](sessionId)
+      .catch((error: unknown) => console.error(`a session's ${what} did not reach its user's registry: ${String(error)}`));
+  }
+
+  /** Ends the session because its user began more than `sessionsPerUser` (their registry chose this one). */
+  async evict(): Promise<void> {
+    if (this.#sse) return this.#sse.transport.close();
+    // Audits held past a restart are the alarm's to record before the storage goes (alarm()).
+    if (this.#held.any) return;
+    await this.end();
   }
 
   #hasRecord(): boolean {
@@ -461,6 +507,11 @@ export class McpSession extends DurableObject<EdgeEnv> {
   }
 
   private async end(): Promise<void> {
+    // A record another release wrote may lack what this one reads: ending never depends on it.
+    const record = this.#live?.record ?? this.ctx.storage.kv.get<Partial<SessionRecord>>("record");
+    const sub = record?.identity?.sub;
+    if (typeof sub === "string" && typeof record?.sessionId === "string")
+      await this.tellRegistry(sub, "forget", record.sessionId);
     this.#listening?.abort();
     this.#listening = undefined;
     // The origin stops work nobody waits for any more (the client's requests on their way are answered 404).
@@ -502,14 +553,12 @@ async function newRecord(
     const message = `initialize params of ${size} characters are more than a session keeps (${MAX_KEPT_CLIENT_CHARS.initialize})`;
     return jsonRpcError(400, initialize.id, JSON_RPC.invalidParams, message);
   }
-  const client = clientOf(initialize.params);
   try {
-    const discover = await discoverUpstream(origin, caller, client);
+    const discover = await discoverUpstream(origin, caller, clientOf(initialize.params));
     return {
       sessionId,
       identity: caller,
       initialize: initialize.params,
-      client,
       discover,
       subscriptions: [],
       createdAt: Date.now(),
@@ -583,13 +632,4 @@ function observationOf(answer: JSONRPCMessage | undefined): Observation {
   const json = answer === undefined ? undefined : JSON.stringify(answer);
   const found = json === undefined ? undefined : outcomeOfAnswer(json);
   return { ...(found ?? { outcome: "error" }), responseBytes: json === undefined ? 0 : utf8Length(json) };
-}
-
-/** What a client said of itself in its `initialize`. */
-function clientOf(params: Record<string, unknown>): SessionRecord["client"] {
-  return {
-    protocolVersion: String(params.protocolVersion ?? ""),
-    capabilities: (params.capabilities ?? {}) as SessionRecord["client"]["capabilities"],
-    info: (params.clientInfo ?? { name: "unknown", version: "unknown" }) as SessionRecord["client"]["info"],
-  };
 }

@@ -2,6 +2,7 @@ import type { AuditQueueMessage } from "../contract/audit-event.ts";
 import type { McpSession } from "../durable-objects/mcp-session.ts";
 import type { OriginAffinity } from "../durable-objects/origin-affinity.ts";
 import type { RateLimiter } from "../durable-objects/rate-limiter.ts";
+import type { UserSessions } from "../durable-objects/user-sessions.ts";
 
 /**
  * The Worker's bindings (wrangler.toml). Configuration values arrive as plain strings and are
@@ -14,6 +15,8 @@ export interface EdgeEnv {
   AUDIT_QUEUE: Queue<AuditQueueMessage>;
   /** Legacy (2025-era) client sessions, one object per `Mcp-Session-Id`. */
   MCP_SESSION: DurableObjectNamespace<McpSession>;
+  /** Each user's live 2025-era sessions, one object per user: bounds their number (`sessionsPerUser`). */
+  USER_SESSIONS: DurableObjectNamespace<UserSessions>;
   /** Each user's origin instance (balancer stickiness), one object per user. */
   ORIGIN_AFFINITY: DurableObjectNamespace<OriginAffinity>;
   /** Request counters per caller (one object per client IP) for the authorization endpoints' rate limits. */

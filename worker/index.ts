@@ -103,6 +103,7 @@ app.onError((error) => {
 export { McpSession } from "../durable-objects/mcp-session.ts";
 export { OriginAffinity } from "../durable-objects/origin-affinity.ts";
 export { RateLimiter } from "../durable-objects/rate-limiter.ts";
+export { UserSessions } from "../durable-objects/user-sessions.ts";
 
 export default {
   fetch: app.fetch,

@@ -30,6 +30,7 @@ export const EDGE_ENV_NAMES = {
   WARM_ON_SIGN_IN: ["warmOnSignIn", "json"],
   MCP_ALLOWED_ORIGINS: ["mcpAllowedOrigins", "list"],
   ORIGIN_ANSWER_TIMEOUT_SECONDS: ["originAnswerTimeoutSeconds", "number"],
+  SESSIONS_PER_USER: ["sessionsPerUser", "number"],
   OAUTH_MAX_BODY_BYTES: ["oauth.maxBodyBytes", "number"],
   REFRESH_REUSE_GRACE_SECONDS: ["oauth.refreshReuseGraceSeconds", "number"],
   REGISTRATION_UNUSED_DAYS: ["oauth.registrationUnusedDays", "number"],

@@ -303,6 +303,12 @@ export const EdgeConfig = z.strictObject({
    * the origin's `relay.requestTimeoutSeconds`, so that an upstream's slowness is reported by the origin.
    */
   originAnswerTimeoutSeconds: z.number().int().min(1).max(3600).default(330),
+  /**
+   * Live 2025-era sessions one user may hold (each `initialize`, and each 2024-11-05 stream, makes one, kept until
+   * its client deletes it or it idles for a day; most clients never delete theirs). A new session past this ends
+   * the user's least recently used one, whose client is then told its session is not found and initializes anew.
+   */
+  sessionsPerUser: z.number().int().min(1).max(10_000).default(100),
   /** Lifetime of the access tokens the edge issues to MCP clients, in seconds. */
   accessTokenTtlSeconds: z.number().int().min(60).max(86_400).default(3600),
   /**

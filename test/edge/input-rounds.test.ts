@@ -12,8 +12,7 @@ import { testEnv } from "./edge-env.ts";
 const record: SessionRecord = {
   sessionId: "s".repeat(43),
   identity: { sub: "alice", groups: [], clientId: "client-1", server: "everything" },
-  initialize: {},
-  client: { protocolVersion: "2025-11-25", capabilities: { elicitation: {} }, info: { name: "c", version: "1" } },
+  initialize: { protocolVersion: "2025-11-25", capabilities: { elicitation: {} }, clientInfo: { name: "c", version: "1" } },
   discover: { serverInfo: { name: "everything", version: "1" }, capabilities: { tools: {} } },
   subscriptions: [],
   createdAt: Date.now(),

@@ -11,8 +11,7 @@ import { testEnv } from "./edge-env.ts";
 const record = (capabilities: SessionRecord["discover"]["capabilities"]): SessionRecord => ({
   sessionId: "s".repeat(43),
   identity: { sub: "alice", groups: [], clientId: "client-1", server: "everything" },
-  initialize: {},
-  client: { protocolVersion: "2024-11-05", capabilities: {}, info: { name: "c", version: "1" } },
+  initialize: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "c", version: "1" } },
   discover: { serverInfo: { name: "everything", version: "1" }, capabilities },
   subscriptions: [],
   createdAt: Date.now(),

@@ -28,7 +28,6 @@ function record(sessionId: string): SessionRecord {
     sessionId,
     identity: ALICE,
     initialize: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "test-client", version: "1.0.0" } },
-    client: { protocolVersion: "2025-11-25", capabilities: {}, info: { name: "test-client", version: "1.0.0" } },
     discover: {
       serverInfo: { name: "everything", version: "1.0.0" },
       capabilities: { tools: {}, logging: {}, resources: { subscribe: true } },

@@ -6,7 +6,7 @@ import { testEnv } from "./edge-env.ts";
 
 // What a 2025-era session keeps of the upstream's description, asked of a stand-in origin (test/edge/node/).
 
-const client = { protocolVersion: "2025-11-25", capabilities: {}, info: { name: "test-client", version: "1" } };
+const client = { capabilities: {}, info: { name: "test-client", version: "1" } };
 
 /** A stand-in origin of its own that answers `server/discover` with `result`, and the caller to ask it as. */
 async function originAnswering(result: Record<string, unknown>) {

@@ -1,5 +1,11 @@
 import { exchangeWithOrigin, HOP_VERSION, META, type OriginLink } from "./origin-exchange.ts";
-import { claimsOf, MAX_KEPT_DISCOVER_CHARS, type SessionIdentity, type SessionRecord } from "./session-record.ts";
+import {
+  type ClientDeclaration,
+  claimsOf,
+  MAX_KEPT_DISCOVER_CHARS,
+  type SessionIdentity,
+  type SessionRecord,
+} from "./session-record.ts";
 
 type Discovered = SessionRecord["discover"];
 
@@ -21,7 +27,7 @@ export class DescriptionTooLarge extends Error {
 export async function discoverUpstream(
   origin: OriginLink,
   caller: SessionIdentity,
-  client: SessionRecord["client"],
+  client: ClientDeclaration,
 ): Promise<Discovered> {
   const capabilities = JSON.stringify(client.capabilities);
   const publicKey = JSON.stringify([caller.server, capabilities]);

@@ -36,9 +36,11 @@ export const MAX_KEPT_DISCOVER_CHARS = 512 * 1024;
 export interface SessionRecord {
   sessionId: string;
   identity: SessionIdentity;
-  /** The client's `initialize` params, replayed to rebuild the session's server after eviction. */
+  /**
+   * The client's `initialize` params, replayed to rebuild the session's server after eviction; what the client
+   * declared of itself is read from them (`clientOf`), not kept twice.
+   */
   initialize: Record<string, unknown>;
-  client: { protocolVersion: string; capabilities: ClientCapabilities; info: { name: string; version: string } };
   /** The upstream as the origin's `server/discover` described it when the session began. */
   discover: {
     serverInfo: { name: string; version: string; title?: string };
@@ -50,6 +52,20 @@ export interface SessionRecord {
   /** `resources/subscribe`: watched through the origin's `subscriptions/listen` while the GET stream is open. */
   subscriptions: string[];
   createdAt: number;
+}
+
+/** What a client declared of itself at `initialize`: sent to the origin with each of its session's requests. */
+export interface ClientDeclaration {
+  capabilities: ClientCapabilities;
+  info: { name: string; version: string };
+}
+
+/** What a client declared of itself, from its `initialize` params. */
+export function clientOf(initialize: Record<string, unknown>): ClientDeclaration {
+  return {
+    capabilities: (initialize.capabilities ?? {}) as ClientCapabilities,
+    info: (initialize.clientInfo ?? { name: "unknown", version: "unknown" }) as ClientDeclaration["info"],
+  };
 }
 
 /** The claims of the edge assertions a session's requests carry. */

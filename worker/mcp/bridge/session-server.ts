@@ -6,7 +6,7 @@ import { relayedCapabilities } from "../../../contract/relayed-capabilities.ts";
 import { originFailureOf } from "../../upstream/origin-failure.ts";
 import { JSON_RPC } from "../json-rpc-error.ts";
 import { exchangeWithOrigin, HOP_VERSION, type JsonRpcMessage, META, type OriginLink } from "./origin-exchange.ts";
-import { MAX_KEPT_CLIENT_CHARS, type SessionRecord } from "./session-record.ts";
+import { clientOf, MAX_KEPT_CLIENT_CHARS, type SessionRecord } from "./session-record.ts";
 
 /** Fields of a 2026-07-28 result that a 2025-era client has no use for. */
 const MODERN_ONLY_RESULT_FIELDS = ["resultType", "ttlMs", "cacheScope"] as const;
@@ -85,10 +85,11 @@ export function sessionServer(deps: SessionServerDeps): Server {
 
 /** The 2026-07-28 envelope that stands for the session: what the client declared at `initialize`, and its log level. */
 export function sessionEnvelope(record: SessionRecord): Record<string, unknown> {
+  const client = clientOf(record.initialize);
   return {
     [META.protocolVersion]: HOP_VERSION,
-    [META.clientCapabilities]: record.client.capabilities,
-    [META.clientInfo]: record.client.info,
+    [META.clientCapabilities]: client.capabilities,
+    [META.clientInfo]: client.info,
     ...(record.logLevel && { [META.logLevel]: record.logLevel }),
   };
 }

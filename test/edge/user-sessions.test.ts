@@ -1,0 +1,136 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, inject, it } from "vitest";
+import type { McpSession } from "../../durable-objects/mcp-session.ts";
+import type { UserSessions } from "../../durable-objects/user-sessions.ts";
+import type { EdgeEnv } from "../../worker/env.ts";
+import { asResponse } from "../../worker/mcp/bridge/direct-answer.ts";
+import type { SessionIdentity } from "../../worker/mcp/bridge/session-record.ts";
+
+// Each user's live 2025-era sessions are bounded (sessionsPerUser): a new one past the bound ends the least recently
+// used. The registry alone, then the bound enforced through real session objects.
+
+const bindings = env as unknown as EdgeEnv;
+const HOUR = 60 * 60 * 1000;
+const STALE = 25 * HOUR;
+
+const registryOf = (user = crypto.randomUUID()) => bindings.USER_SESSIONS.get(bindings.USER_SESSIONS.idFromName(user));
+
+/** Registers `ids` as last used at the given times (ms ago), as if over the past hours. */
+async function registered(registry: DurableObjectStub<UserSessions>, usedAgo: Record<string, number>): Promise<void> {
+  await runInDurableObject(registry, (_instance, state) => {
+    for (const [id, ago] of Object.entries(usedAgo)) state.storage.kv.put(`session:${id}`, Date.now() - ago);
+  });
+}
+
+const storedIds = (registry: DurableObjectStub<UserSessions>) =>
+  runInDurableObject(registry, (_instance, state) =>
+    Array.from(state.storage.kv.list({ prefix: "session:" }), ([key]) => key.slice("session:".length)).sort(),
+  );
+
+describe("a user's session registry", () => {
+  it("admits sessions up to the limit and evicts nothing", async () => {
+    const registry = registryOf();
+    await registered(registry, { a: 3 * HOUR, b: 2 * HOUR });
+    expect(await registry.admit("c", 3, STALE)).toEqual([]);
+    expect(await storedIds(registry)).toEqual(["a", "b", "c"]);
+  });
+
+  it("past the limit, evicts the least recently used, never the session just admitted", async () => {
+    const registry = registryOf();
+    await registered(registry, { old: 5 * HOUR, older: 6 * HOUR, recent: HOUR });
+    expect(await registry.admit("new", 2, STALE)).toEqual(["older", "old"]);
+    expect(await storedIds(registry)).toEqual(["new", "recent"]);
+  });
+
+  it("counts a touched session as used now", async () => {
+    const registry = registryOf();
+    await registered(registry, { a: 5 * HOUR, b: 4 * HOUR });
+    await registry.touch("a");
+    expect(await registry.admit("c", 2, STALE)).toEqual(["b"]);
+  });
+
+  it("does not count a forgotten session, nor one unheard of past the stale age (its idle alarm ended it)", async () => {
+    const registry = registryOf();
+    await registered(registry, { ended: HOUR, stale: STALE + HOUR, live: 2 * HOUR });
+    await registry.forget("ended");
+    expect(await registry.admit("new", 2, STALE)).toEqual([]);
+    expect(await storedIds(registry)).toEqual(["live", "new"]);
+  });
+});
+
+describe("sessionsPerUser", () => {
+  const sessions = () => bindings.MCP_SESSION;
+  const caller = (sub: string): SessionIdentity => ({ sub, groups: [], clientId: "client-1", server: "everything" });
+  const request = (sessionId: string | undefined, message: Record<string, unknown>) => ({
+    url: "http://localhost:8787/mcp/everything",
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": "2025-11-25",
+      ...(sessionId && { "mcp-session-id": sessionId }),
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", ...message }),
+  });
+  const initialize = {
+    id: 0,
+    method: "initialize",
+    params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "c", version: "1" } },
+  };
+
+  /** A session begun by `sub` in an object whose origin is the stand-in and whose bound is `limit`. */
+  async function begin(sub: string, limit: number): Promise<{ stub: DurableObjectStub<McpSession>; sessionId: string }> {
+    const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "s");
+    const stub = sessions().get(sessions().idFromName(sessionId));
+    const origin = `${inject("groupsOriginUrl")}/u-${crypto.randomUUID().slice(0, 8)}`;
+    await runInDurableObject(stub, (instance) => {
+      const object = instance as unknown as { env: EdgeEnv };
+      object.env = { ...object.env, ORIGIN_URL: origin, SESSIONS_PER_USER: String(limit) };
+    });
+    const response = asResponse(await stub.serve(request(undefined, initialize), caller(sub), sessionId));
+    expect(response.status).toBe(200);
+    await response.body?.cancel();
+    return { stub, sessionId };
+  }
+
+  const ping = async (session: { stub: DurableObjectStub<McpSession>; sessionId: string }, sub: string) => {
+    const response = asResponse(
+      await session.stub.serve(request(session.sessionId, { id: 1, method: "ping" }), caller(sub), session.sessionId),
+    );
+    await response.body?.cancel();
+    return response.status;
+  };
+
+  it("ends a user's least recently used session once they begin one more; the others and other users' go on", async () => {
+    const alice = crypto.randomUUID();
+    const bob = crypto.randomUUID();
+    const first = await begin(alice, 2);
+    const second = await begin(alice, 2);
+    const bobs = await begin(bob, 2);
+    expect(await ping(first, alice)).toBe(200);
+    const third = await begin(alice, 2);
+
+    expect(await ping(first, alice)).toBe(404);
+    expect(await ping(second, alice)).toBe(200);
+    expect(await ping(third, alice)).toBe(200);
+    expect(await ping(bobs, bob)).toBe(200);
+    // The evicted session's storage is gone, not only its memory.
+    await runInDurableObject(first.stub, (_instance, state) => expect(state.storage.kv.get("record")).toBeUndefined());
+  });
+
+  it("forgets a session its client deletes: it no longer counts", async () => {
+    const alice = crypto.randomUUID();
+    const first = await begin(alice, 2);
+    const deleted = await begin(alice, 2);
+    const response = asResponse(
+      await deleted.stub.serve(
+        { ...request(deleted.sessionId, {}), method: "DELETE", body: undefined },
+        caller(alice),
+        deleted.sessionId,
+      ),
+    );
+    expect(response.status).toBe(200);
+    await begin(alice, 2);
+    expect(await ping(first, alice)).toBe(200);
+  });
+});
