@@ -85,6 +85,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
   #prefetched = new Map<string | number, { exchange: Prefetched; expiry: ReturnType<typeof setTimeout> }>();
   /** A 2024-11-05 session's audits, kept until their answers are sent. */
   #held = new HeldAudits(this.ctx.storage);
+  /** Held audits their own requests are recording now (answered, on their way to the queue): not the alarm's. */
+  #recording = new Set<string>();
 
   /**
    * Serves one HTTP request of the session: a plain request's answer as data (the short way), anything else as the
@@ -234,7 +236,11 @@ export class McpSession extends DurableObject<EdgeEnv> {
     }
     void this.ctx.storage.setAlarm(Date.now() + HELD_AUDIT_CHECK_MS);
     const outcome = answered.then((answer) => completedAudit(audit, 202, observationOf(answer)));
-    recordAudit(this.env, this.ctx, outcome, { id: held.id, queued: () => this.#held.release(held) });
+    this.#recording.add(held.id);
+    const recording = {
+      waitUntil: (sent: Promise<unknown>) => this.ctx.waitUntil(sent.finally(() => this.#recording.delete(held.id))),
+    };
+    recordAudit(this.env, recording, outcome, { id: held.id, queued: () => this.#held.release(held) });
     return new Response(null, { status: 202, headers: { [SESSION_AUDITS_HEADER]: "1" } });
   }
 
@@ -297,6 +303,9 @@ export class McpSession extends DurableObject<EdgeEnv> {
     const recorded: Promise<unknown>[] = [];
     const waitUntil = (sent: Promise<unknown>) => void recorded.push(sent);
     for (const held of this.#held.all()) {
+      // Its request's answer was sent and its event is on the way: recorded "without an answer" too, under the same
+      // id, whichever reached the origin first would stay.
+      if (this.#recording.has(held.id)) continue;
       try {
         const lost = completedAudit(held.audit, 202, observationOf(undefined));
         recordAudit(this.env, { waitUntil }, lost, { id: held.id, queued: () => this.#held.release(held) });

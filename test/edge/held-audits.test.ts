@@ -1,5 +1,5 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
 import type { RequestAudit } from "../../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
@@ -103,5 +103,49 @@ describe("a 2024-11-05 session's held audits", () => {
       alarm: await state.storage.getAlarm(),
     }));
     expect(left).toEqual({ keys: 0, alarm: null });
+  });
+});
+
+describe("a 2024-11-05 request answered just before its stream closed", () => {
+  it("is recorded once, by its request, with its answer: the alarm leaves an audit on its way to the queue alone", async () => {
+    const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "h");
+    const stub = sessions().get(sessions().idFromName(sessionId)) as DurableObjectStub<McpSession>;
+    const caller = { sub: "alice", groups: [], clientId: "client-1", server: "everything" };
+    const sent: { id: string; method?: string; outcome?: string }[] = [];
+    let letPingThrough = () => {};
+    const pingHeld = new Promise<void>((resolve) => {
+      letPingThrough = resolve;
+    });
+    const queue = {
+      send: async (body: { events?: typeof sent } | typeof sent) => {
+        const events = "events" in body && body.events ? body.events : [body].flat();
+        // The ping's own record waits on the queue, as a slow send would.
+        if (events.some((event) => event.method === "ping" && event.outcome === "ok")) await pingHeld;
+        sent.push(...(events as typeof sent));
+      },
+    };
+    await runInDurableObject(stub, (instance) => {
+      const object = instance as unknown as { env: EdgeEnv };
+      const origin = `${inject("groupsOriginUrl")}/h-${crypto.randomUUID().slice(0, 8)}`;
+      object.env = { ...object.env, ORIGIN_URL: origin, AUDIT_QUEUE: queue as unknown as EdgeEnv["AUDIT_QUEUE"] };
+    });
+    const stream = await stub.openSse(caller, sessionId, `/mcp/everything?sessionId=${sessionId}`);
+    void stream.body?.pipeTo(new WritableStream()).catch(() => {});
+    const initialize = { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "c", version: "1" } };
+    const post = (message: Record<string, unknown>) =>
+      stub.postSse({ jsonrpc: "2.0", ...message }, caller, { ...CALL, method: String(message.method), tool: undefined });
+    expect((await post({ id: 0, method: "initialize", params: initialize })).status).toBe(202);
+    expect((await post({ id: 1, method: "ping" })).status).toBe(202);
+
+    await expect.poll(() => runInDurableObject(stub, (_instance, state) => new HeldAudits(state.storage).all().length)).toBe(1);
+    await stub.evict(); // the stream closes
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    letPingThrough();
+
+    await expect.poll(() => sent.filter((event) => event.method === "ping").length).toBe(1);
+    expect(sent.filter((event) => event.method === "ping").map((event) => event.outcome)).toEqual(["ok"]);
+    // Once queued it is released, and the next alarm ends what is left of the session.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await runInDurableObject(stub, (_instance, state) => expect(new HeldAudits(state.storage).any).toBe(false));
   });
 });
