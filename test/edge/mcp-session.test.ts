@@ -5,7 +5,7 @@ import type { RequestAudit } from "../../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
 import { asResponse } from "../../worker/mcp/bridge/direct-answer.ts";
 import { StorageEventStore } from "../../worker/mcp/bridge/event-store.ts";
-import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
+import { MAX_SUBSCRIPTIONS, type SessionIdentity, type SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
 import type { SessionHttpRequest } from "../../worker/mcp/bridge/session-request.ts";
 import { WATCH_CLOSE, WATCH_URL } from "../../worker/mcp/bridge/stream-watch.ts";
 import { testEnv } from "./edge-env.ts";
@@ -178,6 +178,23 @@ describe("a 2025-era session object", () => {
     expect(refused).toMatchObject({ id: 2, error: { code: -32602 } });
     const stored = await runInDurableObject(stub, async (_instance, state) => state.storage.kv.get<SessionRecord>("record"));
     expect(stored?.subscriptions).toEqual(["test://kept"]);
+  });
+
+  it("refuses a subscription past MAX_SUBSCRIPTIONS resources, and takes one again once the client unsubscribes one", async () => {
+    const { stub, sessionId } = await storedSession();
+    const full = Array.from({ length: MAX_SUBSCRIPTIONS }, (_, index) => `test://r/${index}`);
+    await runInDurableObject(stub, (_instance, state) => {
+      state.storage.kv.put("record", { ...state.storage.kv.get<SessionRecord>("record"), subscriptions: full });
+    });
+    const change = (id: number, method: string, uri: string) => serve(stub, post(sessionId, { id, method, params: { uri } }));
+    const refused = await answerOf(await change(1, "resources/subscribe", "test://one-more"));
+    expect(refused).toMatchObject({ id: 1, error: { code: -32602, message: /subscribes to 1000 resources/ } });
+    expect(await answerOf(await change(2, "resources/subscribe", "test://r/7"))).toMatchObject({ id: 2, result: {} });
+    expect(await answerOf(await change(3, "resources/unsubscribe", "test://r/0"))).toMatchObject({ id: 3, result: {} });
+    expect(await answerOf(await change(4, "resources/subscribe", "test://one-more"))).toMatchObject({ id: 4, result: {} });
+    const stored = await runInDurableObject(stub, async (_instance, state) => state.storage.kv.get<SessionRecord>("record"));
+    expect(stored?.subscriptions).toHaveLength(MAX_SUBSCRIPTIONS);
+    expect(stored?.subscriptions).toContain("test://one-more");
   });
 
   it("is unknown when nothing was ever stored", async () => {

@@ -26,6 +26,12 @@ export const isOwner = (owner: SessionIdentity, caller: SessionIdentity): boolea
 export const MAX_KEPT_CLIENT_CHARS = { initialize: 64 * 1024, subscriptions: 256 * 1024 } as const;
 
 /**
+ * The resources one session may subscribe to. A client resuming its GET stream is told that each may have changed
+ * (nobody listened while the stream was down), one logged event each: this bounds what one resumption costs.
+ */
+export const MAX_SUBSCRIPTIONS = 1000;
+
+/**
  * What the record may hold of the upstream's `server/discover` answer, in characters of JSON: with the client's share
  * above, the record stays under the 2 MB a value may have. Real servers describe themselves in a few kilobytes; one
  * past this (long instructions, icons as data URIs) is refused by name rather than failing the storage write.

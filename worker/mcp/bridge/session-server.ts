@@ -6,7 +6,7 @@ import { relayedCapabilities } from "../../../contract/relayed-capabilities.ts";
 import { originFailureOf } from "../../upstream/origin-failure.ts";
 import { JSON_RPC } from "../json-rpc-error.ts";
 import { exchangeWithOrigin, HOP_VERSION, type JsonRpcMessage, META, type OriginLink } from "./origin-exchange.ts";
-import { clientOf, MAX_KEPT_CLIENT_CHARS, type SessionRecord } from "./session-record.ts";
+import { clientOf, MAX_KEPT_CLIENT_CHARS, MAX_SUBSCRIPTIONS, type SessionRecord } from "./session-record.ts";
 
 /** Fields of a 2026-07-28 result that a 2025-era client has no use for. */
 const MODERN_ONLY_RESULT_FIELDS = ["resultType", "ttlMs", "cacheScope"] as const;
@@ -66,6 +66,10 @@ export function sessionServer(deps: SessionServerDeps): Server {
       const subscriptions = new Set(deps.record().subscriptions);
       if (on) subscriptions.add(uri);
       else subscriptions.delete(uri);
+      if (on && subscriptions.size > MAX_SUBSCRIPTIONS) {
+        const message = `this session subscribes to ${MAX_SUBSCRIPTIONS} resources, the most it keeps; unsubscribe some first`;
+        throw new ProtocolError(INVALID_PARAMS, message);
+      }
       if (on && JSON.stringify([...subscriptions]).length > MAX_KEPT_CLIENT_CHARS.subscriptions) {
         const limit = MAX_KEPT_CLIENT_CHARS.subscriptions;
         throw new ProtocolError(
