@@ -282,6 +282,6 @@ describe("deployment configuration", () => {
       config.cloudflare = {};
     });
     serviceTemplate.resourceCountIs("AWS::Lambda::Function", 1); // only the redeploy after rotation
-    serviceTemplate.resourceCountIs("AWS::CloudWatch::Alarm", 4);
+    serviceTemplate.resourceCountIs("AWS::CloudWatch::Alarm", 6); // all but the two about the queues
   });
 });

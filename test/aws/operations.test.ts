@@ -83,6 +83,8 @@ describe("AWS tier operations: scaling, rotation, observability, Workload Identi
         "AuditQueueMetricsFailing",
         "DatabaseCpu",
         "DatabaseStorage",
+        "HealthyTargets",
+        "RedeployAfterRotationFailing",
         "ServerErrorRate",
         "UnhealthyTargets",
       ].sort(),

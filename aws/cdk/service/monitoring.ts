@@ -3,7 +3,11 @@ import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
 import type * as ecs from "aws-cdk-lib/aws-ecs";
 import * as elbv2 from "aws-cdk-lib/aws-elasticloadbalancingv2";
+import * as events from "aws-cdk-lib/aws-events";
+import * as eventTargets from "aws-cdk-lib/aws-events-targets";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as rds from "aws-cdk-lib/aws-rds";
+import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
@@ -16,15 +20,33 @@ export interface MonitoringProps {
   targetGroup: elbv2.ApplicationTargetGroup;
   service: ecs.FargateService;
   database: rds.DatabaseInstance;
+  /** Both database logins' secrets (master and origin role): a rotation of either that fails is reported. */
+  databaseSecrets: secretsmanager.ISecret[];
+  /** The function that redeploys the origin after its role's password rotated (redeploy-after-rotation.ts). */
+  redeployAfterRotation: lambda.IFunction;
   auditQueues?: AuditQueueMetrics;
 }
 
 const GiB = 1024 ** 3;
 
 /**
+ * The RDS events that say the database's storage really is running out (USER_Events.Messages in the RDS user guide),
+ * rather than RDS-EVENT-0089 (free space under 10% of the allocation), which precedes every step of storage
+ * autoscaling. By event id, not by an RDS event subscription's categories: 0224 and 0223 are in "failure", 0225 in
+ * "notification", 0007 in "low storage" beside 0089.
+ */
+export const DATABASE_STORAGE_EVENTS = {
+  "RDS-EVENT-0225": "the allocated storage reached 80% of the maximum storage threshold",
+  "RDS-EVENT-0224": "storage autoscaling started a step that reaches or exceeds the maximum storage threshold",
+  "RDS-EVENT-0223": "storage autoscaling cannot scale the storage",
+  "RDS-EVENT-0007": "the allocated storage is exhausted",
+} as const;
+
+/**
  * One dashboard (requests, 4xx/5xx, latency p50/p95, ECS CPU and memory, RDS connections, audit ingest lag) and
- * the alarms that page someone (5xx rate, unhealthy targets, RDS CPU and storage, audit dead letters), all sent to
- * one SNS topic.
+ * the alarms that page someone (5xx rate, unhealthy or too few targets, RDS CPU and storage, the redeploy after a
+ * password rotation, audit dead letters), plus the RDS storage and Secrets Manager rotation events that need someone,
+ * all sent to one SNS topic.
  */
 export class Monitoring extends Construct {
   readonly topic: sns.Topic;
@@ -63,16 +85,75 @@ export class Monitoring extends Construct {
       evaluationPeriods: 3,
       description: "An origin task has not answered its /healthz check for 3 minutes (the process is stuck or out of memory)",
     });
+    // UnHealthyHostCount is 0 when no target is registered at all (every task crash-looping, migrate failing, the
+    // image not pulled): too few healthy ones is what that looks like, and no data at all is as bad.
+    this.alarm("HealthyTargets", targetGroup.metrics.healthyHostCount({ statistic: "Minimum", period: minutes(1) }), {
+      threshold: config.origin.minTasks,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      description: `Fewer than origin.minTasks (${config.origin.minTasks}) origin tasks have answered their /healthz check for 3 minutes (tasks failing to start, or none registered)`,
+    });
     this.alarm("DatabaseCpu", database.metricCPUUtilization({ period: minutes(5) }), {
       threshold: 80,
       evaluationPeriods: 3,
       description: "The audit database has used over 80% CPU for 15 minutes: consider a larger instance class",
     });
+    // FreeStorageSpace is measured against the current allocation, which storage autoscaling grows by at least 10 GiB
+    // once free space is at or below 10% of it: a threshold tied to maxAllocatedStorageGiB fires during every normal
+    // growth step. Half of what autoscaling leaves at the smallest allocation, for 30 minutes, means it has not grown
+    // the volume (at its ceiling, in its cooldown of at least six hours, or failing); the ceiling itself comes
+    // earlier, as the RDS events below.
+    const storageFloorGiB = config.database.allocatedStorageGiB * 0.05;
     this.alarm("DatabaseStorage", database.metricFreeStorageSpace({ statistic: "Minimum", period: minutes(5) }), {
-      threshold: Math.max(2, config.database.maxAllocatedStorageGiB * 0.1) * GiB,
+      threshold: storageFloorGiB * GiB,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 6,
+      description: `The audit database has had less than ${storageFloorGiB} GiB free for 30 minutes: storage autoscaling has not grown it (at database.maxAllocatedStorageGiB, in its cooldown, or failing). See the RDS events`,
+    });
+    new events.Rule(this, "DatabaseStorageEvents", {
+      description:
+        "The audit database's storage is running out: near or at database.maxAllocatedStorageGiB, or autoscaling failing",
+      eventPattern: {
+        source: ["aws.rds"],
+        detailType: ["RDS DB Instance Event"],
+        detail: { SourceIdentifier: [database.instanceIdentifier], EventID: Object.keys(DATABASE_STORAGE_EVENTS) },
+      },
+      targets: [
+        new eventTargets.SnsTopic(this.topic, {
+          message: events.RuleTargetInput.fromText(
+            `${config.name}: the audit database's storage: ${events.EventField.fromPath("$.detail.Message")} (${events.EventField.fromPath("$.detail.EventID")}). Raise database.maxAllocatedStorageGiB, or set origin.auditRetentionDays, then deploy (docs/operations.md).`,
+          ),
+        }),
+      ],
+    });
+    // Single-user rotation invalidates the old password at once; running tasks' new connections fail until the
+    // redeploy this function starts has replaced them all. It failing leaves them failing.
+    this.alarm("RedeployAfterRotationFailing", props.redeployAfterRotation.metricErrors({ period: minutes(5) }), {
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
-      description: "The audit database is close to its storage ceiling: raise database.maxAllocatedStorageGiB",
+      description:
+        "The origin was not redeployed after its database password rotated: its tasks' new connections fail with the old password. Redeploy it (docs/operations.md)",
+    });
+    new events.Rule(this, "DatabaseRotationFailed", {
+      description: "Secrets Manager could not rotate a database password",
+      eventPattern: {
+        source: ["aws.secretsmanager"],
+        detailType: ["AWS Service Event via CloudTrail"],
+        detail: {
+          eventSource: ["secretsmanager.amazonaws.com"],
+          eventName: ["RotationFailed", "RotationAbandoned"],
+          additionalEventData: { SecretId: props.databaseSecrets.map((secret) => secret.secretArn) },
+        },
+      },
+      targets: [
+        new eventTargets.SnsTopic(this.topic, {
+          message: events.RuleTargetInput.fromText(
+            `${config.name}: ${events.EventField.fromPath("$.detail.eventName")} for ${events.EventField.fromPath("$.detail.additionalEventData.SecretId")}. See docs/operations.md (rotating secrets).`,
+          ),
+        }),
+      ],
     });
     if (auditQueues) {
       this.alarm("AuditDeadLetters", auditQueues.deadLetters, {

@@ -74,7 +74,10 @@ export class ServiceStack extends Stack {
     }
 
     // The origin's connections use the app secret; the master secret's rotation concerns only the next init container.
-    new RedeployAfterRotation(this, "RedeployAfterRotation", { secret: data.database.appSecret, service: this.origin.service });
+    const redeploy = new RedeployAfterRotation(this, "RedeployAfterRotation", {
+      secret: data.database.appSecret,
+      service: this.origin.service,
+    });
     const { accountId, auditQueueId, deadLetterQueueId } = config.cloudflare;
     const auditQueues =
       accountId && auditQueueId && deadLetterQueueId
@@ -86,6 +89,8 @@ export class ServiceStack extends Stack {
       targetGroup: this.origin.targetGroup,
       service: this.origin.service,
       database: data.database.instance,
+      databaseSecrets: [data.database.secret, data.database.appSecret],
+      redeployAfterRotation: redeploy.function,
       auditQueues,
     });
     new WorkloadIdentityOutputs(this, "WorkloadIdentity", { taskRole: this.origin.taskRole });
