@@ -1,10 +1,12 @@
 import { readFileSync } from "node:fs";
+import { Match } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_STORAGE_EVENTS } from "../../aws/cdk/service/monitoring.ts";
 import { resourcesOf, type Synthesized, synthesizeExample } from "./synth.ts";
 
 // What a review of the synthesized stacks found: each property here was missing or wrong in the template.
 
+type Resource = { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
 type Alarm = {
   MetricName?: string;
   Namespace?: string;
@@ -22,6 +24,8 @@ type Rule = { EventPattern?: Record<string, unknown>; Targets: { Arn: unknown; I
 const GiB = 1024 ** 3;
 const doc = (name: string) => readFileSync(new URL(`../../docs/${name}`, import.meta.url), "utf8");
 
+const resources = (template: Synthesized["dataTemplate"]) =>
+  (template.toJSON() as { Resources: Record<string, Resource> }).Resources;
 const alarm = (synth: Synthesized, name: string): Alarm => {
   const found = resourcesOf(synth.serviceTemplate, "AWS::CloudWatch::Alarm").find(([id]) =>
     new RegExp(`^Monitoring${name}[0-9A-F]{8}$`).test(id),
@@ -98,6 +102,32 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
     expect(deploy).toContain("RedeployAfterRotationFailing");
   });
 
+  it("keeps both database secrets when the data stack goes, as it keeps the database's snapshot", () => {
+    const secrets = Object.entries(resources(synth.dataTemplate)).filter(
+      ([, resource]) => resource.Type === "AWS::SecretsManager::Secret",
+    );
+    const database = secrets.filter(([id]) => /^Database/.test(id) || /Database(Instance|App)Secret/.test(id));
+    expect(database.map(([id]) => id)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/DatabaseInstanceSecret/), expect.stringMatching(/DatabaseAppSecret/)]),
+    );
+    for (const [id, secret] of secrets) {
+      expect(secret.DeletionPolicy, id).toBe("Retain");
+      expect(secret.UpdateReplacePolicy, id).toBe("Retain");
+    }
+  });
+
+  it("expires the database's exported PostgreSQL log after three months", () => {
+    synth.dataTemplate.hasResourceProperties("AWS::RDS::DBInstance", { EnableCloudwatchLogsExports: ["postgresql"] });
+    const [instance] = resourcesOf(synth.dataTemplate, "AWS::RDS::DBInstance").map(([id]) => id);
+    const retention = resourcesOf(synth.dataTemplate, "Custom::LogRetention").map(([, properties]) => properties);
+    expect(retention).toEqual([
+      expect.objectContaining({
+        LogGroupName: { "Fn::Join": ["", ["/aws/rds/instance/", { Ref: instance }, "/postgresql"]] },
+        RetentionInDays: 90,
+      }),
+    ]);
+  });
+
   it("alarms when fewer targets than origin.minTasks are healthy, and when none report at all", () => {
     const healthy = alarm(synth, "HealthyTargets");
     expect(healthy).toMatchObject({
@@ -114,6 +144,35 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
       config.origin.minTasks = 3;
     });
     expect(alarm(three, "HealthyTargets").Threshold).toBe(3);
+  });
+
+  it("restricts the new VPC's default security group, its function holding no AWS-managed policy", () => {
+    const [vpc] = resourcesOf(synth.dataTemplate, "AWS::EC2::VPC").map(([id]) => id);
+    const [[, restrict] = []] = resourcesOf(synth.dataTemplate, "Custom::VpcRestrictDefaultSG");
+    expect(restrict?.DefaultSecurityGroupId).toEqual({ "Fn::GetAtt": [vpc, "DefaultSecurityGroup"] });
+    const all = resources(synth.dataTemplate);
+    const target = (reference: unknown) => all[String((reference as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0])];
+    const handler = target(restrict?.ServiceToken);
+    const role = target(handler?.Properties?.Role);
+    expect(role?.Properties?.ManagedPolicyArns).toBeUndefined();
+    // Its log group is its own, and its role may write there alone.
+    const logGroup = String((handler?.Properties?.LoggingConfig as { LogGroup?: { Ref: string } } | undefined)?.LogGroup?.Ref);
+    expect(all[logGroup]?.Type).toBe("AWS::Logs::LogGroup");
+    expect(JSON.stringify(role?.Properties?.Policies)).toContain(`{"Fn::GetAtt":["${logGroup}","Arn"]}`);
+    // An existing VPC is someone else's: left alone.
+    const existing = synthesizeExample((config) => {
+      config.network.existingVpcId = "vpc-0123456789abcdef0";
+    });
+    existing.dataTemplate.resourceCountIs("Custom::VpcRestrictDefaultSG", 0);
+  });
+
+  it("protects the ALB, whose DNS name the edge's CNAME names, from deletion, and says how to delete it", () => {
+    synth.serviceTemplate.hasResourceProperties("AWS::ElasticLoadBalancingV2::LoadBalancer", {
+      LoadBalancerAttributes: Match.arrayWith([{ Key: "deletion_protection.enabled", Value: "true" }]),
+    });
+    expect(doc("deploy.md")).toContain(
+      "aws elbv2 modify-load-balancer-attributes --load-balancer-arn <arn> --attributes Key=deletion_protection.enabled,Value=false",
+    );
   });
 });
 

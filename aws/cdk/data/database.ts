@@ -1,5 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as logs from "aws-cdk-lib/aws-logs";
 import * as rds from "aws-cdk-lib/aws-rds";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
@@ -53,6 +55,19 @@ export class Database extends Construct {
         log_disconnections: "1",
       },
     });
+    // RDS creates the exported log's group itself (`/aws/rds/instance/<id>/postgresql`), without an expiry; CDK's
+    // LogRetention function sets one. Its role instead of the default, which carries the AWS-managed basic execution
+    // policy (writing to every log group in the account); without it the function keeps no log of its own, and reports
+    // a failure to CloudFormation, which shows it in the stack's events.
+    const logRetentionRole = new iam.Role(this, "LogRetentionRole", {
+      assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+      description: "Sets the retention of the audit database's exported PostgreSQL log",
+    });
+    Validations.of(logRetentionRole).acknowledge({
+      id: "AwsSolutions-IAM5[Resource::*]",
+      reason:
+        "CDK's LogRetention function adds logs:PutRetentionPolicy and logs:DeleteRetentionPolicy on * to its role; only CloudFormation invokes it, for the database's exported log group.",
+    });
     this.instance = new rds.DatabaseInstance(this, "Instance", {
       engine,
       parameterGroup,
@@ -74,12 +89,18 @@ export class Database extends Construct {
       removalPolicy: RemovalPolicy.SNAPSHOT,
       autoMinorVersionUpgrade: true,
       cloudwatchLogsExports: ["postgresql"],
+      // Who connected from where (log_connections, on a pool that recycles connections): three months, as the flow logs.
+      cloudwatchLogsRetention: logs.RetentionDays.THREE_MONTHS,
+      cloudwatchLogsRetentionRole: logRetentionRole,
       // Which statements load the database: the DatabaseCpu alarm's first look (docs/operations.md). Seven days are
       // kept, which RDS for PostgreSQL includes at no charge on every instance class (standard Database Insights).
       enablePerformanceInsights: true,
       performanceInsightRetention: rds.PerformanceInsightRetention.DEFAULT,
     });
     this.secret = this.instance.secret as secretsmanager.ISecret;
+    // Kept, as the instance is (its final snapshot): a snapshot restores with the master password of this secret, and
+    // the origin role's password is in the other; deleted with the stack, nobody would hold either.
+    (this.instance.node.findChild("Secret") as secretsmanager.Secret).applyRemovalPolicy(RemovalPolicy.RETAIN);
     Validations.of(this.instance).acknowledge({
       id: "AwsSolutions-RDS11",
       reason:
@@ -100,6 +121,7 @@ export class Database extends Construct {
       secretName: `${props.name}/database-app`,
       excludeCharacters: PASSWORD_EXCLUDED,
     });
+    appSecret.applyRemovalPolicy(RemovalPolicy.RETAIN);
     this.appSecret = appSecret.attach(this.instance);
     new secretsmanager.SecretRotation(this, "AppRotation", {
       application: secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,

@@ -1,4 +1,4 @@
-import { RemovalPolicy } from "aws-cdk-lib";
+import { type CfnResource, type CustomResourceProviderBase, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
@@ -30,6 +30,8 @@ export class Network extends Construct {
       ipAddresses: ec2.IpAddresses.cidr(config.cidr),
       availabilityZones: availabilityZones(config, region),
       natGateways: config.natGateways,
+      // Nothing uses the default security group; without its allow-all rules nothing can by mistake (Security Hub EC2.2).
+      restrictDefaultSecurityGroup: true,
       subnetConfiguration: [
         { name: SUBNETS.public, subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
         { name: SUBNETS.origin, subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
@@ -42,7 +44,32 @@ export class Network extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     vpc.addFlowLog("FlowLog", { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs) });
+    this.restrictDefaultSecurityGroupLogs();
     this.vpc = vpc;
+  }
+
+  /**
+   * The function that empties the default security group (CDK's own provider) writes to a log group of its own, as the
+   * stack's other functions do, instead of holding the AWS-managed basic execution policy (every log group).
+   */
+  private restrictDefaultSecurityGroupLogs(): void {
+    const provider = Stack.of(this).node.tryFindChild("Custom::VpcRestrictDefaultSGCustomResourceProvider") as
+      | CustomResourceProviderBase
+      | undefined;
+    const role = provider?.node.tryFindChild("Role") as CfnResource | undefined;
+    const handler = provider?.node.tryFindChild("Handler") as CfnResource | undefined;
+    if (!provider || !role || !handler) throw new Error("CDK's default security group provider changed: see network.ts");
+    const logGroup = new logs.LogGroup(this, "DefaultSecurityGroupRestrictLogs", {
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    provider.addToRolePolicy({
+      Effect: "Allow",
+      Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      Resource: logGroup.logGroupArn,
+    });
+    role.addPropertyDeletionOverride("ManagedPolicyArns");
+    handler.addPropertyOverride("LoggingConfig", { LogGroup: logGroup.logGroupName });
   }
 
   /** Where the database goes: isolated subnets when the VPC has them, else private ones. */

@@ -55,6 +55,9 @@ export class LoadBalancer extends Construct {
       securityGroup: this.securityGroup,
       dropInvalidHeaderFields: true,
       idleTimeout: ALB_IDLE_TIMEOUT,
+      // The edge's CNAME names this ALB's generated DNS name, which a new ALB would not have: neither a `cdk destroy`
+      // nor a change that replaces it may delete it unnoticed. To remove it on purpose, see docs/deploy.md.
+      deletionProtection: true,
     });
     this.alb.logAccessLogs(props.accessLogs, "origin-alb");
 
