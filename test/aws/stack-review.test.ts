@@ -2,6 +2,8 @@ import { readFileSync } from "node:fs";
 import { Match } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_STORAGE_EVENTS } from "../../aws/cdk/service/monitoring.ts";
+import { ORIGIN_EVENTS_FLUSH_MS } from "../../aws/origin/audit/origin-events.ts";
+import { ORIGIN_SHUTDOWN_GRACE_MS } from "../../aws/origin/start-origin.ts";
 import { resourcesOf, type Synthesized, synthesizeExample } from "./synth.ts";
 
 // What a review of the synthesized stacks found: each property here was missing or wrong in the template.
@@ -35,6 +37,13 @@ const alarm = (synth: Synthesized, name: string): Alarm => {
 };
 const rules = (synth: Synthesized) => resourcesOf(synth.serviceTemplate, "AWS::Events::Rule").map(([, rule]) => rule as Rule);
 const toTopic = { Ref: expect.stringMatching(/^MonitoringAlarms/) };
+const originContainer = (synth: Synthesized) =>
+  resourcesOf(synth.serviceTemplate, "AWS::ECS::TaskDefinition")
+    .flatMap(([, task]) => task.ContainerDefinitions as Record<string, unknown>[])
+    .find((container) => container.Name === "origin") as {
+    StopTimeout?: number;
+    LinuxParameters?: { Capabilities?: { Drop?: string[] } };
+  };
 
 describe("the AWS tier's stacks, as a review of the template found them wanting", () => {
   let synth: Synthesized;
@@ -128,6 +137,36 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
     ]);
   });
 
+  it("drops every capability of Fargate's default set but the ones a child's user needs", () => {
+    // Docker's default set, which Fargate grants.
+    const fargateDefault = [
+      "AUDIT_WRITE",
+      "CHOWN",
+      "DAC_OVERRIDE",
+      "FOWNER",
+      "FSETID",
+      "KILL",
+      "MKNOD",
+      "NET_BIND_SERVICE",
+      "NET_RAW",
+      "SETFCAP",
+      "SETGID",
+      "SETPCAP",
+      "SETUID",
+      "SYS_CHROOT",
+    ];
+    const dropped = originContainer(synth).LinuxParameters?.Capabilities?.Drop ?? [];
+    expect(fargateDefault.filter((capability) => !dropped.includes(capability))).toEqual([
+      "CHOWN",
+      "DAC_OVERRIDE",
+      "FOWNER",
+      "KILL",
+      "SETGID",
+      "SETPCAP",
+      "SETUID",
+    ]);
+  });
+
   it("alarms when fewer targets than origin.minTasks are healthy, and when none report at all", () => {
     const healthy = alarm(synth, "HealthyTargets");
     expect(healthy).toMatchObject({
@@ -144,6 +183,13 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
       config.origin.minTasks = 3;
     });
     expect(alarm(three, "HealthyTargets").Threshold).toBe(3);
+  });
+
+  it("describes a rolling deploy as ECS runs it: a full set of new tasks beside the old ones, not one by one", () => {
+    synth.serviceTemplate.hasResourceProperties("AWS::ECS::Service", {
+      DeploymentConfiguration: { MinimumHealthyPercent: 100, MaximumPercent: 200 },
+    });
+    for (const name of ["deploy.md", "operations.md"]) expect(doc(name), name).not.toMatch(/one by one/i);
   });
 
   it("restricts the new VPC's default security group, its function holding no AWS-managed policy", () => {
@@ -173,6 +219,15 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
     expect(doc("deploy.md")).toContain(
       "aws elbv2 modify-load-balancer-attributes --load-balancer-arn <arn> --attributes Key=deletion_protection.enabled,Value=false",
     );
+  });
+
+  it("waits after SIGTERM as long as Fargate allows, well beyond what the origin's own steps take", () => {
+    const stopTimeout = originContainer(synth).StopTimeout ?? 0;
+    expect(stopTimeout).toBe(120);
+    // Requests in flight, a child's stop (2 s for stdin, 2 s after SIGTERM), the origin events' flush; then KMS and the pool.
+    const known = (ORIGIN_SHUTDOWN_GRACE_MS + 4_000 + ORIGIN_EVENTS_FLUSH_MS) / 1000;
+    expect(stopTimeout).toBeGreaterThanOrEqual(2 * known);
+    expect(doc("deploy.md")).toContain(`ECS's ${stopTimeout} s \`stopTimeout\``);
   });
 });
 

@@ -14,12 +14,15 @@ import { STICKINESS_COOKIE, STICKINESS_DURATION } from "./load-balancer.ts";
 import { MIGRATE_CONTAINER_COMMAND, ORIGIN_PORT } from "./origin-container.ts";
 
 /**
- * Capabilities of Fargate's default set the origin never uses. Kept: SETUID, SETGID, SETPCAP (a child's user, without
- * capabilities), KILL (a child's leftovers), CHOWN, DAC_OVERRIDE, FOWNER (the children's home directories).
+ * Capabilities of Fargate's default set the origin never uses: all but SETUID, SETGID, SETPCAP (a child's user,
+ * without capabilities), KILL (a child's leftovers), CHOWN, DAC_OVERRIDE, FOWNER (the children's home directories).
+ * NET_BIND_SERVICE goes too: the origin listens on 8788 and a metrics port must be 1024 or above (deploy-config.ts).
  */
-const UNNEEDED_CAPABILITIES = [
+export const UNNEEDED_CAPABILITIES = [
   ecs.Capability.AUDIT_WRITE,
+  ecs.Capability.FSETID,
   ecs.Capability.MKNOD,
+  ecs.Capability.NET_BIND_SERVICE,
   ecs.Capability.NET_RAW,
   ecs.Capability.SETFCAP,
   ecs.Capability.SYS_CHROOT,
@@ -114,7 +117,13 @@ export class OriginService extends Construct {
         retries: 3,
         startPeriod: Duration.seconds(60),
       },
-      stopTimeout: Duration.seconds(30),
+      // What close() (aws/origin/start-origin.ts) may take after SIGTERM: 20 s for requests in flight
+      // (ORIGIN_SHUTDOWN_GRACE_MS), the stdio children (a child that ignores its closed stdin is killed after 2 + 2 s, one
+      // starting finishes its start first), the hourly audit retention's delete in progress, the origin events' flush
+      // (5 s), the last checkpoint's KMS signature (with the SDK's retries) and the pool's end. 30 s was below that in
+      // the worst case, and a SIGKILL skips the last checkpoint. Fargate's maximum costs nothing: the task has left
+      // the target group before SIGTERM, and it stops as soon as the process exits.
+      stopTimeout: Duration.seconds(120),
     });
     // Runs to completion before the origin starts; as the image's unprivileged `node` user, without any capability.
     const migrateLinux = new ecs.LinuxParameters(this, "MigrateLinux");
