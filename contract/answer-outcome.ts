@@ -23,6 +23,15 @@ export const SESSION_AUDITS_HEADER = "mcp-edge-session-audits";
 /** The JSON-RPC codes of a request the policy refused: a rule denies it, or a `limit` rule's budget is spent. */
 const REFUSED_BY_POLICY: ReadonlySet<number> = new Set([POLICY_DENIED_CODE, CALL_LIMIT_CODE]);
 
+/** The JSON-RPC code of the answer to a request its client cancelled (the edge answers it so, the client ignores it). */
+export const REQUEST_CANCELLED_CODE = -32800;
+
+/** What a JSON-RPC error with `code` says of how its request ended. */
+function outcomeOfErrorCode(code: number | undefined): AuditOutcome {
+  if (code !== undefined && REFUSED_BY_POLICY.has(code)) return "denied";
+  return code === REQUEST_CANCELLED_CODE ? "cancelled" : "error";
+}
+
 /**
  * The outcome a JSON-RPC message (as text, or parsed) states, if it is the answer to `requestId` (any id when that is
  * not given): an error (with its code), a tool's error result, or a success. Undefined for anything else.
@@ -38,7 +47,7 @@ export function outcomeOfAnswer(data: string | object, requestId?: string | numb
   if (requestId !== undefined && message.id !== requestId) return undefined;
   if (message.error) {
     const errorCode = typeof message.error.code === "number" ? message.error.code : undefined;
-    return { outcome: errorCode !== undefined && REFUSED_BY_POLICY.has(errorCode) ? "denied" : "error", errorCode };
+    return { outcome: outcomeOfErrorCode(errorCode), errorCode };
   }
   if (message.result?.isError === true) return { outcome: "tool_error" };
   return message.result === undefined ? undefined : { outcome: "ok" };

@@ -51,6 +51,7 @@ export const AuditOutcome = z.enum([
   "tool_error", // a tools/call result with isError: true
   "denied", // refused by authentication or policy before reaching the upstream
   "unavailable", // the origin or upstream could not be reached
+  "cancelled", // the client gave up first: cancelled it, or went away before the answer (whether the upstream acted is unknown)
 ]);
 export type AuditOutcome = z.infer<typeof AuditOutcome>;
 

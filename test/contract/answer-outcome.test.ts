@@ -21,6 +21,13 @@ describe("the outcome of a JSON-RPC answer", () => {
     expect(outcomeOfAnswer('{"jsonrpc":"2.0","id":1,"error":{"code":-32006,"message":"not approved"}}')?.outcome).toBe("error");
   });
 
+  it("is cancelled for the answer to a request its client cancelled (-32800), the code the edge answers it with", () => {
+    expect(outcomeOfAnswer('{"jsonrpc":"2.0","id":1,"error":{"code":-32800,"message":"cancelled by the client"}}')).toEqual({
+      outcome: "cancelled",
+      errorCode: -32800,
+    });
+  });
+
   it("is no answer for another id, a request of the server's that reuses the id, or text that is not JSON", () => {
     expect(outcomeOfAnswer('{"jsonrpc":"2.0","id":2,"result":{}}', 1)).toBeUndefined();
     expect(outcomeOfAnswer('{"jsonrpc":"2.0","id":1,"method":"sampling/createMessage","params":{}}', 1)).toBeUndefined();

@@ -137,7 +137,9 @@ describe("an origin that hangs", () => {
     client.abort();
     await call.response.catch(() => undefined);
     await call.settled();
-    expect(audit.events).toEqual([expect.objectContaining({ kind: "mcp.request", httpStatus: 499, errorCode: -32800 })]);
+    expect(audit.events).toEqual([
+      expect.objectContaining({ kind: "mcp.request", outcome: "cancelled", httpStatus: 499, errorCode: -32800 }),
+    ]);
     let closed = closedBefore;
     for (let attempt = 0; attempt < 20 && closed === closedBefore; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 50));

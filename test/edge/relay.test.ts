@@ -143,6 +143,38 @@ describe("observing how a request ended", () => {
     expect((await observed).outcome).toBe("unavailable");
   });
 
+  it("calls a request cancelled when its client stops reading the streamed answer before it", async () => {
+    const progress = { jsonrpc: "2.0", method: "notifications/progress", params: { progress: 1 } };
+    const endless = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(`event: message\ndata: ${JSON.stringify(progress)}\n\n`));
+      },
+    });
+    const { response, observed } = await observeResponse(
+      new Response(endless, { headers: { "content-type": "text/event-stream" } }),
+      4,
+    );
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    await reader.cancel("the user pressed Esc");
+    expect((await observed).outcome).toBe("cancelled");
+  });
+
+  it("calls each unanswered request of a batch cancelled when its client stops reading, and an answered one by its answer", async () => {
+    const answered = `event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id: 1, result: {} })}\n\n`;
+    const endless = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(answered));
+      },
+    });
+    const batch = await observeBatch(new Response(endless, { headers: { "content-type": "text/event-stream" } }), [1, 2]);
+    const reader = (batch.response.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    await reader.cancel();
+    const outcomes = await batch.observed;
+    expect([outcomes(1).outcome, outcomes(2).outcome]).toEqual(["ok", "cancelled"]);
+  });
+
   it("answers with a JSON-RPC error when the origin's JSON answer breaks off", async () => {
     const broken = new ReadableStream<Uint8Array>({
       pull(controller) {

@@ -1,3 +1,5 @@
+import { REQUEST_CANCELLED_CODE } from "../../contract/answer-outcome.ts";
+
 /** A JSON-RPC error answer the edge gives itself (when the origin is unreachable, or a request is refused before relaying). */
 export function jsonRpcError(
   status: number,
@@ -20,6 +22,6 @@ export const JSON_RPC = {
   upstreamUnavailable: -32000,
   /** A session id the edge does not know (or that belongs to someone else); the client re-initializes. */
   sessionNotFound: -32001,
-  /** The client cancelled the request (the code LSP defines; MCP has none of its own). */
-  requestCancelled: -32800,
+  /** The client cancelled the request (the code LSP defines; MCP has none of its own); audited as `cancelled`. */
+  requestCancelled: REQUEST_CANCELLED_CODE,
 } as const;

@@ -41,7 +41,7 @@ export async function observeResponse(response: Response, requestId: string | nu
       return found !== undefined;
     },
     ended: () => brokenStreamError([requestId]),
-    done: (responseBytes, broken) => settle({ ...(found ?? unanswered(response.status, broken)), responseBytes }),
+    done: (responseBytes, end) => settle({ ...(found ?? unanswered(response.status, end)), responseBytes }),
   });
   return { response: relayed, observed };
 }
@@ -60,10 +60,10 @@ export async function observeBatch(
 ): Promise<{ response: Response; observed: Promise<BatchObservation> }> {
   const found = new Map<string | number, Found>();
   const complete =
-    (responseBytes: number, broken: boolean): BatchObservation =>
+    (responseBytes: number, end: StreamEnd): BatchObservation =>
     (id) => {
       if (id === undefined || !requestIds.includes(id)) return { outcome: outcomeOfStatus(response.status), responseBytes };
-      return { ...(found.get(id) ?? unanswered(response.status, broken)), responseBytes };
+      return { ...(found.get(id) ?? unanswered(response.status, end)), responseBytes };
     };
   const record = (message: unknown) => {
     const id = (message as { id?: unknown } | null)?.id;
@@ -71,17 +71,17 @@ export async function observeBatch(
       (typeof id === "string" || typeof id === "number") && requestIds.includes(id) && outcomeOfAnswer(message as object);
     if (outcome) found.set(id as string | number, outcome);
   };
-  if (!response.body || requestIds.length === 0) return { response, observed: Promise.resolve(complete(0, false)) };
+  if (!response.body || requestIds.length === 0) return { response, observed: Promise.resolve(complete(0, "ended")) };
   if (!(response.headers.get("content-type")?.includes("text/event-stream") ?? false)) {
     const bytes = await response.arrayBuffer().catch(() => undefined);
     if (!bytes) {
       const errors = `[${requestIds.map(brokenJsonError).join(",")}]`;
       const broken = new Response(errors, { status: 502, headers: { "content-type": "application/json" } });
-      return { response: broken, observed: Promise.resolve(complete(0, true)) };
+      return { response: broken, observed: Promise.resolve(complete(0, "broken")) };
     }
     const answers = jsonOrUndefined(new TextDecoder().decode(bytes));
     for (const message of Array.isArray(answers) ? answers : [answers]) record(message);
-    return { response: new Response(bytes, response), observed: Promise.resolve(complete(bytes.byteLength, false)) };
+    return { response: new Response(bytes, response), observed: Promise.resolve(complete(bytes.byteLength, "ended")) };
   }
   let settle: (observation: BatchObservation) => void = () => {};
   const observed = new Promise<BatchObservation>((resolve) => {
@@ -93,10 +93,13 @@ export async function observeBatch(
       return found.size === requestIds.length;
     },
     ended: () => brokenStreamError(requestIds.filter((id) => !found.has(id))),
-    done: (responseBytes, broken) => settle(complete(responseBytes, broken)),
+    done: (responseBytes, end) => settle(complete(responseBytes, end)),
   });
   return { response: relayed, observed };
 }
+
+/** How a relayed stream stopped before its answer: it ended, the origin broke it, or the client cancelled it. */
+type StreamEnd = "ended" | "broken" | "cancelled";
 
 /** What to do with an SSE stream's events while it is relayed. */
 interface SseWatch {
@@ -104,29 +107,29 @@ interface SseWatch {
   event(data: string): boolean;
   /** The stream ended or broke before `event` said so: the events to send the client before its end. */
   ended(): Uint8Array;
-  /** Watching stopped (all found, the stream ended, broke or was cancelled), with the bytes read until then. */
-  done(responseBytes: number, broken: boolean): void;
+  /** Watching stopped (all found, or the stream stopped as `end` says), with the bytes read until then. */
+  done(responseBytes: number, end: StreamEnd): void;
 }
 
 /** The SSE response as the client gets it: the same bytes, read in passing until `watch` has what it needs. */
 function relayWatchedSse(response: Response, watch: SseWatch): Response {
   let watching = true;
   let responseBytes = 0;
-  const stop = (broken: boolean) => {
+  const stop = (end: StreamEnd) => {
     if (!watching) return;
     watching = false;
-    watch.done(responseBytes, broken);
+    watch.done(responseBytes, end);
   };
   const decoder = new TextDecoder();
   const sse = createParser({
     onEvent: (event) => {
-      if (watching && watch.event(event.data)) stop(false);
+      if (watching && watch.event(event.data)) stop("ended");
     },
   });
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  const endEarly = (controller: ReadableStreamDefaultController<Uint8Array>, broken: boolean) => {
+  const endEarly = (controller: ReadableStreamDefaultController<Uint8Array>, end: "ended" | "broken") => {
     if (watching) controller.enqueue(watch.ended());
-    stop(broken);
+    stop(end);
     controller.close();
   };
   const body = new ReadableStream<Uint8Array>({
@@ -136,9 +139,9 @@ function relayWatchedSse(response: Response, watch: SseWatch): Response {
         chunk = await reader.read();
       } catch {
         // The origin broke the stream: answer what nobody has.
-        return endEarly(controller, true);
+        return endEarly(controller, "broken");
       }
-      if (chunk.done) return endEarly(controller, false);
+      if (chunk.done) return endEarly(controller, "ended");
       if (watching) {
         responseBytes += chunk.value.byteLength;
         sse.feed(decoder.decode(chunk.value, { stream: true }));
@@ -146,17 +149,18 @@ function relayWatchedSse(response: Response, watch: SseWatch): Response {
       controller.enqueue(chunk.value);
     },
     cancel(reason) {
-      stop(false);
+      stop("cancelled");
       return reader.cancel(reason);
     },
   });
   return new Response(body, response);
 }
 
-/** The outcome of a request whose answer never came: the stream broke (unavailable), or ended without it. */
-const unanswered = (status: number, broken: boolean): Found => ({
-  outcome: broken ? "unavailable" : status >= 400 ? outcomeOfStatus(status) : "error",
+/** The outcome of a request whose answer never came: the stream broke, the client cancelled it, or it just ended. */
+const unanswered = (status: number, end: StreamEnd): Found => ({
+  outcome: end === "ended" ? (status >= 400 ? outcomeOfStatus(status) : "error") : OUTCOME_OF_STOP[end],
 });
+const OUTCOME_OF_STOP = { broken: "unavailable", cancelled: "cancelled" } as const;
 
 /**
  * A JSON answer the origin labelled with its outcome (it held the answer whole): relayed as it is, never read here.
