@@ -17,6 +17,7 @@ import { createPool } from "./db/pool.ts";
 import { GuardrailChain, guardrailProblems } from "./guardrails/chain.ts";
 import { coalescedProbe } from "./health/coalesced-probe.ts";
 import { childUsersFromConfig } from "./hosting/child-users.ts";
+import { missingCommands } from "./hosting/command-check.ts";
 import { createHostPool } from "./hosting/host-pool.ts";
 import { relayOptions } from "./hosting/relay-options.ts";
 import type { AwsCredentialSource } from "./identity/google/aws-credentials.ts";
@@ -95,6 +96,7 @@ export async function startOrigin(
     log(
       "no servers configured: every MCP request will be told its server does not exist (add them to `servers`: docs/configuration.md)",
     );
+  for (const line of missingCommands(config.servers)) log(line);
   if (!config.policy) log("no policy configured: every signed-in user may use every server and tool (docs/policy.md)");
   const signer = await checkpointSignerFromConfig(config.audit.checkpoints, log);
   const db = createPool(config.databaseUrl, { max: config.databasePoolMax });

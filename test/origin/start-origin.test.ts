@@ -44,6 +44,27 @@ describe("what the origin says at start", () => {
     expect(served.join("\n")).not.toContain("no servers configured");
   });
 
+  it("names each stdio server whose command is not installed where its children look, and no other", async () => {
+    const lines: string[] = [];
+    const servers = {
+      gone: { transport: "stdio", command: "no-such-mcp-server-anywhere" },
+      moved: { transport: "stdio", command: "/nonexistent/bin/mcp-server" },
+      here: { transport: "stdio", command: "node" },
+      bare: { transport: "stdio", command: "node", env: { PATH: "/nonexistent/bin" } },
+      http: { transport: "http", url: "https://api.example.com/mcp" },
+    };
+    const running = await startOrigin(await testOriginConfig(database, { servers }), (line) => lines.push(line));
+    await running.close();
+    const said = lines.filter((line) => line.includes("is not found"));
+    expect(said).toEqual([
+      expect.stringContaining('server "gone": its command "no-such-mcp-server-anywhere" is not found on the children\'s PATH'),
+      expect.stringContaining(
+        'server "moved": its command "/nonexistent/bin/mcp-server" is not found at /nonexistent/bin/mcp-server',
+      ),
+      expect.stringContaining('server "bare": its command "node" is not found on the children\'s PATH'),
+    ]);
+  });
+
   it("refuses a server's secret named like one of its own settings, which a local run would never hand out", async () => {
     const servers = {
       pg: { transport: "stdio", command: "pg-mcp", env: { DATABASE_URL: { secret: "DATABASE_URL" }, MODE: "read-only" } },
