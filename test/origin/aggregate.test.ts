@@ -160,6 +160,30 @@ describe("the aggregated endpoint", () => {
     expect(asked).toBeLessThan(10);
   });
 
+  it("gives up a left-out server's request: it does not work on for nobody", async () => {
+    const reports: string[] = [];
+    let gaveUp: unknown;
+    const aggregation = new Aggregation({
+      message: { jsonrpc: "2.0", id: 1, method: "tools/list", params: {} },
+      request: new Request("http://origin.test/mcp", { method: "POST" }),
+      permitted: ["stuck"],
+      allServers: ["stuck"],
+      ask: (_server, request) =>
+        new Promise((_resolve, reject) => {
+          request.signal.addEventListener("abort", () => {
+            gaveUp = request.signal.reason;
+            reject(request.signal.reason);
+          });
+        }),
+      timeoutMs: 100,
+      report: (server, method, reason) => reports.push(`${server} ${method}: ${reason}`),
+    });
+    const lists = await aggregation.collect("tools/list", (server) => wholeList(aggregation, server, "tools/list"));
+    expect(lists.size).toBe(0);
+    expect(reports).toEqual(["stuck tools/list: no answer within 100 ms"]);
+    expect(String(gaveUp)).toContain("left out: it answered too late");
+  });
+
   it("shows a group-only server to its group only, and refuses a direct call from anyone else without reaching it", async () => {
     expect(await toolNames(SECURITY)).toContain("secret__open_vault");
     expect((await toolNames(ALICE)).some((name) => name.startsWith("secret__"))).toBe(false);

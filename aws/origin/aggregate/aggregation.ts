@@ -16,6 +16,8 @@ export class Aggregation {
   readonly #ask: AskServer;
   readonly #timeoutMs: number;
   readonly #report: LeftOutReport;
+  /** Per server, what gives up its requests once it is left out for lateness (the client's going away does too). */
+  readonly #gaveUp = new Map<string, AbortController>();
 
   constructor(options: {
     message: RpcRequest;
@@ -42,8 +44,8 @@ export class Aggregation {
 
   /** One server's result for a method, within the per-server time limit; throws LeftOut. */
   result(server: string, method: string, params: Params): Promise<Params> {
-    const request = requestFor(this.#request, this.message, method, params);
-    return answerWithin(() => this.#ask(server, request), server, this.#timeoutMs);
+    const request = requestFor(this.#request, this.message, method, params, this.#signalFor(server));
+    return answerWithin(() => this.#ask(server, request), server, this.#timeoutMs, { giveUp: () => this.#giveUp(server) });
   }
 
   /**
@@ -54,7 +56,9 @@ export class Aggregation {
    */
   async collect<T>(method: string, each: (server: string) => Promise<T>): Promise<Map<string, T>> {
     const settled = await Promise.allSettled(
-      this.permitted.map((server) => within(each(server), server, this.#timeoutMs, cancelIfStream)),
+      this.permitted.map((server) =>
+        within(each(server), server, this.#timeoutMs, { discard: cancelIfStream, giveUp: () => this.#giveUp(server) }),
+      ),
     );
     const results = new Map<string, T>();
     settled.forEach((outcome, index) => {
@@ -63,6 +67,20 @@ export class Aggregation {
       else this.#report(server, method, outcome.reason instanceof LeftOut ? outcome.reason.message : String(outcome.reason));
     });
     return results;
+  }
+
+  /** What a request to `server` is given up with: the client's request, or the server being left out as too late. */
+  #signalFor(server: string): AbortSignal {
+    let gaveUp = this.#gaveUp.get(server);
+    if (!gaveUp) {
+      gaveUp = new AbortController();
+      this.#gaveUp.set(server, gaveUp);
+    }
+    return AbortSignal.any([this.#request.signal, gaveUp.signal]);
+  }
+
+  #giveUp(server: string): void {
+    this.#gaveUp.get(server)?.abort(new LeftOut(server, "left out: it answered too late"));
   }
 }
 

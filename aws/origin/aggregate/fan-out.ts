@@ -5,8 +5,17 @@ import { readAnswer } from "./messages.ts";
 /** Sends one 2026-07-28 request to one server's endpoint, as the user, and returns its response. */
 export type AskServer = (server: string, request: Request) => Promise<Response>;
 
-/** The same request to another server, with its own method, params and `Mcp-Name` (the other headers are the client's). */
-export function requestFor(original: Request, message: RpcRequest, method: string, params: Params): Request {
+/**
+ * The same request to another server, with its own method, params and `Mcp-Name` (the other headers are the client's),
+ * given up with the client's (or when `signal` says so).
+ */
+export function requestFor(
+  original: Request,
+  message: RpcRequest,
+  method: string,
+  params: Params,
+  signal: AbortSignal = original.signal,
+): Request {
   const headers = new Headers(original.headers);
   headers.delete("content-length");
   headers.set("mcp-method", method);
@@ -17,7 +26,7 @@ export function requestFor(original: Request, message: RpcRequest, method: strin
     method: "POST",
     headers,
     body: JSON.stringify({ jsonrpc: "2.0", id: message.id, method, params }),
-    signal: original.signal,
+    signal,
   });
 }
 
@@ -38,9 +47,14 @@ export class LeftOut extends Error {
  * Asks one server and reads its answer within the per-server time limit. A server that fails, answers an error or
  * is too slow is reported as left out; the caller goes on without it.
  */
-export async function answerWithin(ask: () => Promise<Response>, server: string, timeoutMs: number): Promise<Params> {
+export async function answerWithin(
+  ask: () => Promise<Response>,
+  server: string,
+  timeoutMs: number,
+  late: Late<RpcAnswer> = {},
+): Promise<Params> {
   try {
-    const answer: RpcAnswer = await within(ask().then(readAnswer), server, timeoutMs);
+    const answer: RpcAnswer = await within(ask().then(readAnswer), server, timeoutMs, late);
     if (answer.error) throw new LeftOut(server, reasonOf(answer.error), answer.error.code);
     return answer.result ?? {};
   } catch (error) {
@@ -57,25 +71,28 @@ const reasonOf = (error: { code: number; message: string }): string =>
     ? `it answered error ${error.code}: the user has not connected their account there yet`
     : `it answered error ${error.code}: ${error.message}`;
 
+/** What becomes of work given up for lateness: `giveUp` stops it, what it gives anyway goes to `discard`. */
+export interface Late<T> {
+  giveUp?: () => void;
+  discard?: (late: T) => void;
+}
+
 /**
- * What `work` gives, or LeftOut once `timeoutMs` has passed. The work is then no longer waited for; what it gives
- * later goes to `discard` (a listen's stream arriving late is cancelled, so it holds no connection).
+ * What `work` gives, or LeftOut once `timeoutMs` has passed. The work is then no longer waited for: `giveUp` stops it
+ * (the server's request is aborted, so it does not work on for nobody); what it gives later goes to `discard` (a
+ * listen's stream arriving late is cancelled, so it holds no connection).
  */
-export async function within<T>(
-  work: Promise<T>,
-  server: string,
-  timeoutMs: number,
-  discard: (late: T) => void = () => {},
-): Promise<T> {
+export async function within<T>(work: Promise<T>, server: string, timeoutMs: number, late: Late<T> = {}): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
+  const tooLate = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      work.then(discard, () => {});
+      work.then(late.discard, () => {});
+      late.giveUp?.();
       reject(new LeftOut(server, `no answer within ${timeoutMs} ms`));
     }, timeoutMs);
   });
   try {
-    return await Promise.race([work, late]);
+    return await Promise.race([work, tooLate]);
   } finally {
     clearTimeout(timer);
   }
