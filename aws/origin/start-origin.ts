@@ -67,7 +67,7 @@ const KEEP_WEB_GLOBALS = { overrideGlobalObjects: false } as const;
 export const ORIGIN_KEEP_ALIVE_MS = 31 * 60_000;
 /**
  * How long requests in flight may finish after SIGTERM (aws/origin/main.ts) before the rest are cut: listen streams
- * never finish by themselves (their clients listen again through another instance). Below ECS's stopTimeout (30 s,
+ * never finish by themselves (their clients listen again through another instance). Well below ECS's stopTimeout (120 s,
  * aws/cdk/service/origin-service.ts), so that the origin still stops its children and flushes its checkpoints itself.
  */
 export const ORIGIN_SHUTDOWN_GRACE_MS = 20_000;
