@@ -68,13 +68,16 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
 
     const storageRule = rules(synth).find((rule) => JSON.stringify(rule.EventPattern ?? {}).includes("RDS DB Instance Event"));
     expect(storageRule, "an EventBridge rule on the database's RDS events").toBeDefined();
-    const pattern = storageRule?.EventPattern as { source: string[]; detail: { EventID: string[]; SourceIdentifier: unknown[] } };
+    const pattern = storageRule?.EventPattern as { source: string[]; resources: unknown[]; detail: { EventID: string[] } };
     expect(pattern.source).toEqual(["aws.rds"]);
     expect(pattern.detail.EventID.sort()).toEqual(Object.keys(DATABASE_STORAGE_EVENTS).sort());
     expect(pattern.detail.EventID).toEqual(expect.arrayContaining(["RDS-EVENT-0224", "RDS-EVENT-0225"]));
     // Not the low-storage event that precedes every autoscaling step.
     expect(pattern.detail.EventID).not.toContain("RDS-EVENT-0089");
-    expect(JSON.stringify(pattern.detail.SourceIdentifier)).toMatch(/ExportsOutputRefDatabaseInstance/);
+    // By the instance's ARN: an RDS event's detail names it as "rds:<id>" in SourceIdentifier, not by its id alone.
+    expect(JSON.stringify(pattern.resources)).toMatch(/DatabaseInstance/);
+    expect(JSON.stringify(pattern.resources)).toMatch(/arn:/);
+    expect(pattern.detail).not.toHaveProperty("SourceIdentifier");
     expect(storageRule?.Targets).toEqual([expect.objectContaining({ Arn: toTopic })]);
   });
 
@@ -135,6 +138,14 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
         RetentionInDays: 90,
       }),
     ]);
+    // The function creates the group (and its own, at its first run) before it sets the retention: allowed, or the
+    // data stack's deploy fails.
+    const [, retentionRole] =
+      resourcesOf(synth.dataTemplate, "AWS::IAM::Role").find(([id]) => id.startsWith("DatabaseLogRetentionRole")) ?? [];
+    const statements = JSON.stringify(retentionRole);
+    expect(statements).toContain("logs:CreateLogGroup");
+    expect(statements).toContain("log-group:/aws/rds/instance/*");
+    expect(statements).toContain("log-group:/aws/lambda/*");
   });
 
   it("drops every capability of Fargate's default set but the ones a child's user needs", () => {

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
@@ -59,15 +59,43 @@ export class Database extends Construct {
     // LogRetention function sets one. Its role instead of the default, which carries the AWS-managed basic execution
     // policy (writing to every log group in the account); without it the function keeps no log of its own, and reports
     // a failure to CloudFormation, which shows it in the stack's events.
+    // The function creates the group before setting its retention (RDS may not have yet), and on its first run its own
+    // group too (/aws/lambda/<its generated name>): without CreateLogGroup on both, the data stack's deploy fails.
+    const stack = Stack.of(this);
+    const createdGroups = ["/aws/rds/instance/", "/aws/lambda/"];
+    const logGroups = (prefix: string) =>
+      stack.formatArn({
+        service: "logs",
+        resource: "log-group",
+        resourceName: `${prefix}*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
     const logRetentionRole = new iam.Role(this, "LogRetentionRole", {
       assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
       description: "Sets the retention of the audit database's exported PostgreSQL log",
+      inlinePolicies: {
+        CreateLogGroups: new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({
+              actions: ["logs:CreateLogGroup"],
+              resources: createdGroups.map(logGroups),
+            }),
+          ],
+        }),
+      },
     });
     Validations.of(logRetentionRole).acknowledge({
       id: "AwsSolutions-IAM5[Resource::*]",
       reason:
         "CDK's LogRetention function adds logs:PutRetentionPolicy and logs:DeleteRetentionPolicy on * to its role; only CloudFormation invokes it, for the database's exported log group.",
     });
+    for (const prefix of createdGroups) {
+      Validations.of(logRetentionRole).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:${stack.region}:${stack.account}:log-group:${prefix}*]`,
+        reason:
+          "Creating a log group only: the instance's exported log group and the function's own, whose names CloudFormation generates.",
+      });
+    }
     this.instance = new rds.DatabaseInstance(this, "Instance", {
       engine,
       parameterGroup,

@@ -117,7 +117,9 @@ export class Monitoring extends Construct {
       eventPattern: {
         source: ["aws.rds"],
         detailType: ["RDS DB Instance Event"],
-        detail: { SourceIdentifier: [database.instanceIdentifier], EventID: Object.keys(DATABASE_STORAGE_EVENTS) },
+        // The instance by its ARN (the event's resources): its detail's SourceIdentifier may carry a prefix.
+        resources: [database.instanceArn],
+        detail: { EventID: Object.keys(DATABASE_STORAGE_EVENTS) },
       },
       targets: [
         new eventTargets.SnsTopic(this.topic, {
