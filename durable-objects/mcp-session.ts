@@ -74,7 +74,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
   #listening?: AbortController;
   /** A 2024-11-05 HTTP+SSE session: its stream, and its server once the client initialized. */
   #sse?: { transport: SseServerTransport; caller: SessionIdentity; server?: Server };
-  #alarmSetAt = 0;
+  /** When the idle alarm was last pushed back and the registry told of a use (at most hourly). */
+  #usedNotedAt = 0;
   /** The subscriptions the latest GET stream was opened with, as JSON. */
   #openedWith?: string;
   /** Requests the session server works on, by id, until their answer is sent. */
@@ -121,7 +122,13 @@ export class McpSession extends DurableObject<EdgeEnv> {
     const request = toRequest(http, body);
     for (const id of ids) this.#open.add(id);
     const response = await live.transport.handleRequest(request, body === undefined ? undefined : { parsedBody: body });
-    if (!response.ok) for (const id of ids) this.#open.delete(id);
+    if (!response.ok) {
+      // Refused by the transport: nothing of these requests goes on, and their ids are free again.
+      for (const id of ids) {
+        this.#open.delete(id);
+        this.takePrefetched(id)?.abort("the request was refused");
+      }
+    }
     if (request.method === "DELETE" && response.ok) await this.end();
     if (cancelled !== undefined) await answerCancelled(live.transport, cancelled);
     return response;
@@ -198,7 +205,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
       this.#sse = undefined;
       void this.tellRegistry(caller.sub, "forget", sessionId);
     };
-    await this.register(caller.sub, sessionId);
+    await this.register(caller, sessionId);
     return transport.response;
   }
 
@@ -214,7 +221,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
       return jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, "Session not found: open a new SSE stream");
     }
     this.#caller = caller;
-    this.keepAlive(caller.sub, sse.transport.sessionId);
+    // Its alarm is the held audits' (below): only the registry hears of the use.
+    this.noteUse(caller.sub, sse.transport.sessionId);
     if (!sse.server) {
       if (!isInitialize(message)) return jsonRpcError(400, undefined, JSON_RPC.invalidRequest, "initialize first");
       const origin = this.origin();
@@ -285,6 +293,15 @@ export class McpSession extends DurableObject<EdgeEnv> {
     return undefined;
   }
 
+  /** The exchange begun on the short way for request `id`, taken off the waiting list (to take it over, or give it up). */
+  private takePrefetched(id: string | number): Prefetched | undefined {
+    const prefetched = this.#prefetched.get(id);
+    this.#prefetched.delete(id);
+    // A pending timer would keep the object in memory (billed) for a minute after the call.
+    clearTimeout(prefetched?.expiry);
+    return prefetched?.exchange;
+  }
+
   /** How this object reaches the origin. */
   private origin(): OriginLink {
     return originLinkOf(this.env);
@@ -340,7 +357,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
       this.ctx.storage.kv.put("record", record);
       this.#live = live;
       this.keepAlive(caller.sub, sessionId);
-      await this.register(caller.sub, sessionId);
+      await this.register(caller, sessionId);
     }
     return response;
   }
@@ -416,13 +433,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
         live.record = changed;
         if (options.persist) this.ctx.storage.kv.put("record", changed);
       },
-      prefetched: (id) => {
-        const prefetched = this.#prefetched.get(id);
-        this.#prefetched.delete(id);
-        // A pending timer would keep the object in memory (billed) for a minute after the call.
-        clearTimeout(prefetched?.expiry);
-        return prefetched?.exchange;
-      },
+      prefetched: (id) => this.takePrefetched(id),
       subscriptionsChanged: () => {
         if (!options.listenAlways) return this.tellWatchers({ subscriptions: live.record.subscriptions });
         this.startListening(origin, live);
@@ -468,21 +479,28 @@ export class McpSession extends DurableObject<EdgeEnv> {
 
   /** Pushes the idle alarm back, and tells the user's registry the session is in use (at most hourly, both). */
   private keepAlive(sub: string, sessionId: string): void {
+    if (!this.noteUse(sub, sessionId)) return;
+    void this.ctx.storage.setAlarm(Date.now() + SESSION_IDLE_MS);
+  }
+
+  /** Tells the user's registry the session is in use, at most hourly; true when it did. */
+  private noteUse(sub: string, sessionId: string): boolean {
     const now = Date.now();
-    if (now - this.#alarmSetAt < ALARM_REFRESH_MS) return;
-    this.#alarmSetAt = now;
-    void this.ctx.storage.setAlarm(now + SESSION_IDLE_MS);
+    if (now - this.#usedNotedAt < ALARM_REFRESH_MS) return false;
+    this.#usedNotedAt = now;
     void this.tellRegistry(sub, "touch", sessionId);
+    return true;
   }
 
   /**
    * Counts a new session among its user's (durable-objects/user-sessions.ts) and ends the least recently used ones past
    * `sessionsPerUser`. The registry being unreachable costs the bound, never the session.
    */
-  private async register(sub: string, sessionId: string): Promise<void> {
+  private async register(caller: SessionIdentity, sessionId: string): Promise<void> {
     try {
       const limit = edgeConfig(this.env).sessionsPerUser;
-      const evicted = await this.userSessions(sub).admit(sessionId, limit, REGISTERED_SESSION_STALE_MS);
+      const registry = this.userSessions(caller.sub);
+      const evicted = await registry.admit(sessionId, caller.clientId, limit, REGISTERED_SESSION_STALE_MS);
       const ends = evicted.map((id) => this.env.MCP_SESSION.get(this.env.MCP_SESSION.idFromName(id)).evict());
       for (const ended of await Promise.allSettled(ends))
         if (ended.status === "rejected")
@@ -519,8 +537,6 @@ export class McpSession extends DurableObject<EdgeEnv> {
     // A record another release wrote may lack what this one reads: ending never depends on it.
     const record = this.#live?.record ?? this.ctx.storage.kv.get<Partial<SessionRecord>>("record");
     const sub = record?.identity?.sub;
-    if (typeof sub === "string" && typeof record?.sessionId === "string")
-      await this.tellRegistry(sub, "forget", record.sessionId);
     this.#listening?.abort();
     this.#listening = undefined;
     // The origin stops work nobody waits for any more (the client's requests on their way are answered 404).
@@ -538,6 +554,9 @@ export class McpSession extends DurableObject<EdgeEnv> {
     await this.ctx.storage.deleteAll();
     await this.ctx.storage.deleteAlarm();
     await live?.server.close().catch(() => {});
+    // Last: while it is awaited, requests arriving find the session already gone.
+    if (typeof sub === "string" && typeof record?.sessionId === "string")
+      await this.tellRegistry(sub, "forget", record.sessionId);
   }
 }
 
@@ -568,6 +587,7 @@ async function newRecord(
       sessionId,
       identity: caller,
       initialize: initialize.params,
+      client: { protocolVersion: String(initialize.params.protocolVersion ?? ""), ...clientOf(initialize.params) },
       discover,
       subscriptions: [],
       createdAt: Date.now(),

@@ -3,41 +3,57 @@ import type { EdgeEnv } from "../worker/env.ts";
 
 const KEY_PREFIX = "session:";
 
+/** A registered session: when it was last used, and through which OAuth client. */
+interface Registered {
+  usedAt: number;
+  clientId: string;
+}
+
 /**
  * One user's live 2025-era sessions (one object per user), so that their number is bounded: every `initialize`, and
  * every 2024-11-05 stream, makes a session object that lives until its client deletes it or it idles for a day, and
  * most clients never delete theirs. A session is registered when it begins, touched when its idle alarm is pushed
- * back, and forgotten when it ends; past the user's limit the least recently used are evicted (their clients, told
- * the session is not found, initialize a new one, as the protocol asks).
+ * back, and forgotten when it ends; past the user's limit the least recently used are evicted, the new session's own
+ * client's first (a client re-initializing on every call ends its own sessions, not its user's other clients'). Their
+ * clients, told the session is not found, initialize a new one, as the protocol asks.
  */
 export class UserSessions extends DurableObject<EdgeEnv> {
   /**
-   * Registers a session that has just begun; returns the ids of the sessions it pushes past `limit`, least recently
-   * used first, which the caller ends (they are forgotten here already). Entries older than `staleAfterMs` are
-   * dropped unasked: their sessions' own idle alarms have ended them.
+   * Registers a session that has just begun; returns the ids of the sessions it pushes past `limit`, which the caller
+   * ends (they are forgotten here already). Entries older than `staleAfterMs` are dropped unasked: their sessions'
+   * own idle alarms have ended them.
    */
-  async admit(sessionId: string, limit: number, staleAfterMs: number): Promise<string[]> {
+  async admit(sessionId: string, clientId: string, limit: number, staleAfterMs: number): Promise<string[]> {
     const now = Date.now();
-    this.ctx.storage.kv.put(`${KEY_PREFIX}${sessionId}`, now);
-    const live: [id: string, usedAt: number][] = [];
-    for (const [key, usedAt] of this.ctx.storage.kv.list<number>({ prefix: KEY_PREFIX })) {
+    this.ctx.storage.kv.put(`${KEY_PREFIX}${sessionId}`, { usedAt: now, clientId } satisfies Registered);
+    const others: (Registered & { id: string })[] = [];
+    let live = 0;
+    for (const [key, entry] of this.ctx.storage.kv.list<Registered>({ prefix: KEY_PREFIX })) {
+      if (now - entry.usedAt > staleAfterMs) {
+        this.ctx.storage.kv.delete(key);
+        continue;
+      }
+      live++;
       const id = key.slice(KEY_PREFIX.length);
-      if (now - usedAt > staleAfterMs) this.ctx.storage.kv.delete(key);
-      else live.push([id, usedAt]);
+      if (id !== sessionId) others.push({ ...entry, id });
     }
-    if (live.length <= limit) return [];
-    const evicted = live
-      .filter(([id]) => id !== sessionId)
-      .sort((a, b) => a[1] - b[1])
-      .slice(0, live.length - limit)
-      .map(([id]) => id);
+    if (live <= limit) return [];
+    const evicted = others
+      .sort((a, b) => Number(a.clientId !== clientId) - Number(b.clientId !== clientId) || a.usedAt - b.usedAt)
+      .slice(0, live - limit)
+      .map(({ id }) => id);
     for (const id of evicted) this.ctx.storage.kv.delete(`${KEY_PREFIX}${id}`);
     return evicted;
   }
 
-  /** The session was used: it is the last to be evicted. One that was dropped meanwhile is registered again. */
+  /**
+   * The session was used: it is the last of its client's to be evicted. One no longer registered (ended, or dropped)
+   * stays unregistered: a touch arriving after the session's end must not bring it back.
+   */
   async touch(sessionId: string): Promise<void> {
-    this.ctx.storage.kv.put(`${KEY_PREFIX}${sessionId}`, Date.now());
+    const key = `${KEY_PREFIX}${sessionId}`;
+    const entry = this.ctx.storage.kv.get<Registered>(key);
+    if (entry) this.ctx.storage.kv.put(key, { ...entry, usedAt: Date.now() });
   }
 
   /** The session ended. */

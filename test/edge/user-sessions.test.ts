@@ -4,7 +4,7 @@ import type { McpSession } from "../../durable-objects/mcp-session.ts";
 import type { UserSessions } from "../../durable-objects/user-sessions.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
 import { asResponse } from "../../worker/mcp/bridge/direct-answer.ts";
-import type { SessionIdentity } from "../../worker/mcp/bridge/session-record.ts";
+import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
 
 // Each user's live 2025-era sessions are bounded (sessionsPerUser): a new one past the bound ends the least recently
 // used. The registry alone, then the bound enforced through real session objects.
@@ -16,9 +16,14 @@ const STALE = 25 * HOUR;
 const registryOf = (user = crypto.randomUUID()) => bindings.USER_SESSIONS.get(bindings.USER_SESSIONS.idFromName(user));
 
 /** Registers `ids` as last used at the given times (ms ago), as if over the past hours. */
-async function registered(registry: DurableObjectStub<UserSessions>, usedAgo: Record<string, number>): Promise<void> {
+async function registered(
+  registry: DurableObjectStub<UserSessions>,
+  usedAgo: Record<string, number>,
+  clientId = "client-1",
+): Promise<void> {
   await runInDurableObject(registry, (_instance, state) => {
-    for (const [id, ago] of Object.entries(usedAgo)) state.storage.kv.put(`session:${id}`, Date.now() - ago);
+    for (const [id, ago] of Object.entries(usedAgo))
+      state.storage.kv.put(`session:${id}`, { usedAt: Date.now() - ago, clientId });
   });
 }
 
@@ -31,14 +36,14 @@ describe("a user's session registry", () => {
   it("admits sessions up to the limit and evicts nothing", async () => {
     const registry = registryOf();
     await registered(registry, { a: 3 * HOUR, b: 2 * HOUR });
-    expect(await registry.admit("c", 3, STALE)).toEqual([]);
+    expect(await registry.admit("c", "client-1", 3, STALE)).toEqual([]);
     expect(await storedIds(registry)).toEqual(["a", "b", "c"]);
   });
 
   it("past the limit, evicts the least recently used, never the session just admitted", async () => {
     const registry = registryOf();
     await registered(registry, { old: 5 * HOUR, older: 6 * HOUR, recent: HOUR });
-    expect(await registry.admit("new", 2, STALE)).toEqual(["older", "old"]);
+    expect(await registry.admit("new", "client-1", 2, STALE)).toEqual(["older", "old"]);
     expect(await storedIds(registry)).toEqual(["new", "recent"]);
   });
 
@@ -46,14 +51,32 @@ describe("a user's session registry", () => {
     const registry = registryOf();
     await registered(registry, { a: 5 * HOUR, b: 4 * HOUR });
     await registry.touch("a");
-    expect(await registry.admit("c", 2, STALE)).toEqual(["b"]);
+    expect(await registry.admit("c", "client-1", 2, STALE)).toEqual(["b"]);
+  });
+
+  it("evicts the new session's own client's sessions first: a runaway client does not end its user's other clients'", async () => {
+    const registry = registryOf();
+    await registered(registry, { desktop: 9 * HOUR, editor: 8 * HOUR }, "other-client");
+    await registered(registry, { runaway1: 2 * HOUR, runaway2: HOUR }, "runaway");
+    expect(await registry.admit("runaway3", "runaway", 3, STALE)).toEqual(["runaway1", "runaway2"]);
+    expect(await storedIds(registry)).toEqual(["desktop", "editor", "runaway3"]);
+    // A client with no other session ends the least recently used of the others.
+    expect(await registry.admit("fresh", "fresh-client", 3, STALE)).toEqual(["desktop"]);
+  });
+
+  it("does not bring back a forgotten session that is touched after its end", async () => {
+    const registry = registryOf();
+    await registered(registry, { ended: HOUR });
+    await registry.forget("ended");
+    await registry.touch("ended");
+    expect(await storedIds(registry)).toEqual([]);
   });
 
   it("does not count a forgotten session, nor one unheard of past the stale age (its idle alarm ended it)", async () => {
     const registry = registryOf();
     await registered(registry, { ended: HOUR, stale: STALE + HOUR, live: 2 * HOUR });
     await registry.forget("ended");
-    expect(await registry.admit("new", 2, STALE)).toEqual([]);
+    expect(await registry.admit("new", "client-1", 2, STALE)).toEqual([]);
     expect(await storedIds(registry)).toEqual(["live", "new"]);
   });
 });
@@ -116,6 +139,12 @@ describe("sessionsPerUser", () => {
     expect(await ping(bobs, bob)).toBe(200);
     // The evicted session's storage is gone, not only its memory.
     await runInDurableObject(first.stub, (_instance, state) => expect(state.storage.kv.get("record")).toBeUndefined());
+  });
+
+  it("stores the record in a shape the release before can read too (an edge rolled back keeps its sessions)", async () => {
+    const { stub } = await begin(crypto.randomUUID(), 2);
+    const record = await runInDurableObject(stub, (_instance, state) => state.storage.kv.get<SessionRecord>("record"));
+    expect(record?.client).toEqual({ protocolVersion: "2025-11-25", capabilities: {}, info: { name: "c", version: "1" } });
   });
 
   it("forgets a session its client deletes: it no longer counts", async () => {

@@ -47,6 +47,11 @@ export interface SessionRecord {
    * declared of itself is read from them (`clientOf`), not kept twice.
    */
   initialize: Record<string, unknown>;
+  /**
+   * What the releases before 2026-12-02 read the client's declaration from, still written so that the edge can go
+   * back to one of them (docs/deploy.md, "Rollback") without breaking the sessions begun since; never read here.
+   */
+  client?: ClientDeclaration & { protocolVersion: string };
   /** The upstream as the origin's `server/discover` described it when the session began. */
   discover: {
     serverInfo: { name: string; version: string; title?: string };
