@@ -306,7 +306,8 @@ export const EdgeConfig = z.strictObject({
   /**
    * Live 2025-era sessions one user may hold (each `initialize`, and each 2024-11-05 stream, makes one, kept until
    * its client deletes it or it idles for a day; most clients never delete theirs). A new session past this ends
-   * the user's least recently used one, whose client is then told its session is not found and initializes anew.
+   * the user's least recently used one (of the same client first), whose client is told its session is not found
+   * and initializes anew.
    */
   sessionsPerUser: z.number().int().min(1).max(10_000).default(100),
   /** Lifetime of the access tokens the edge issues to MCP clients, in seconds. */
