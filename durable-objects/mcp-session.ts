@@ -581,13 +581,14 @@ async function newRecord(
     const message = `initialize params of ${size} characters are more than a session keeps (${MAX_KEPT_CLIENT_CHARS.initialize})`;
     return jsonRpcError(400, initialize.id, JSON_RPC.invalidParams, message);
   }
+  const client = clientOf(initialize.params);
   try {
-    const discover = await discoverUpstream(origin, caller, clientOf(initialize.params));
+    const discover = await discoverUpstream(origin, caller, client);
     return {
       sessionId,
       identity: caller,
       initialize: initialize.params,
-      client: { protocolVersion: String(initialize.params.protocolVersion ?? ""), ...clientOf(initialize.params) },
+      client: { protocolVersion: String(initialize.params.protocolVersion ?? ""), ...client },
       discover,
       subscriptions: [],
       createdAt: Date.now(),

@@ -1,5 +1,5 @@
 import { accessSync, constants, statSync } from "node:fs";
-import { delimiter, isAbsolute, join, resolve } from "node:path";
+import { delimiter, join, resolve } from "node:path";
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
 
 /**
@@ -23,7 +23,7 @@ export function missingCommands(servers: Record<string, UpstreamServer>, path = 
 
 /** Whether `command` resolves to an executable file as a child started in `cwd` with `path` would resolve it. */
 function isRunnable(command: string, cwd: string | undefined, path: string): boolean {
-  if (command.includes("/")) return isExecutable(isAbsolute(command) ? command : resolve(cwd ?? ".", command));
+  if (command.includes("/")) return isExecutable(resolve(cwd ?? ".", command));
   return path
     .split(delimiter)
     .filter((directory) => directory !== "")
