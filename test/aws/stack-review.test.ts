@@ -102,6 +102,35 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
     expect(failed?.Targets).toEqual([expect.objectContaining({ Arn: toTopic })]);
   });
 
+  it("keeps the rotation events EventBridge could not deliver to the redeploy, and alarms on them", () => {
+    const all = resources(synth.serviceTemplate);
+    const [ruleId, rule] = Object.entries(all).find(
+      ([id, resource]) => resource.Type === "AWS::Events::Rule" && id.startsWith("RedeployAfterRotationOnRotation"),
+    ) ?? ["", undefined];
+    const [target] = (rule?.Properties?.Targets ?? []) as { DeadLetterConfig?: { Arn: unknown }; RetryPolicy?: unknown }[];
+    expect(target?.RetryPolicy).toEqual({ MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 1800 });
+    const queueId = (target?.DeadLetterConfig?.Arn as { "Fn::GetAtt": [string, string] } | undefined)?.["Fn::GetAtt"][0] ?? "";
+    expect(all[queueId]?.Type).toBe("AWS::SQS::Queue");
+    // Encrypted in a way EventBridge can write to (not the aws/sqs key), kept for SQS's longest.
+    expect(all[queueId]?.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    const [, queuePolicy] =
+      resourcesOf(synth.serviceTemplate, "AWS::SQS::QueuePolicy").find(([, policy]) =>
+        JSON.stringify(policy.Queues).includes(queueId),
+      ) ?? [];
+    expect(JSON.stringify(queuePolicy)).toContain(`"aws:SourceArn":{"Fn::GetAtt":["${ruleId}","Arn"]}`);
+
+    const undelivered = alarm(synth, "RedeployAfterRotationUndelivered");
+    expect(undelivered).toMatchObject({ Namespace: "AWS/Events", MetricName: "FailedInvocations", Threshold: 1 });
+    expect(undelivered.ComparisonOperator).toBe("GreaterThanOrEqualToThreshold");
+    expect(undelivered.Dimensions).toEqual([{ Name: "RuleName", Value: { Ref: ruleId } }]);
+    expect(undelivered.AlarmActions).toEqual([toTopic]);
+    const deadLetters = alarm(synth, "RedeployAfterRotationDeadLetters");
+    expect(deadLetters).toMatchObject({ Namespace: "AWS/SQS", MetricName: "ApproximateNumberOfMessagesVisible", Threshold: 1 });
+    expect(deadLetters.ComparisonOperator).toBe("GreaterThanOrEqualToThreshold");
+    expect(deadLetters.Dimensions).toEqual([{ Name: "QueueName", Value: { "Fn::GetAtt": [queueId, "QueueName"] } }]);
+    expect(deadLetters.AlarmActions).toEqual([toTopic]);
+  });
+
   it("says in both runbooks that the origin's rotation gap exists and who hears of it", () => {
     const operations = doc("operations.md");
     const row = operations.split("\n").find((line) => line.startsWith("| database passwords |")) ?? "";
@@ -242,6 +271,12 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
   });
 });
 
+/**
+ * Alarms docs/operations.md has no row for yet, because another change owns that file: docs/deploy.md names each of
+ * them meanwhile. Take a name out once its row is in the table; the table then must match the stack exactly again.
+ */
+const AWAITING_OPERATIONS_ROWS = ["RedeployAfterRotationUndelivered", "RedeployAfterRotationDeadLetters"];
+
 describe("docs/operations.md's alarm table", () => {
   it("names exactly the alarms of the service stack", () => {
     const synth = synthesizeExample();
@@ -251,6 +286,8 @@ describe("docs/operations.md's alarm table", () => {
     const text = doc("operations.md");
     const table = text.slice(text.indexOf("## Alarms"), text.indexOf("## Rotating secrets"));
     const rows = [...table.matchAll(/^\| `(\w+)` \|/gm)].map(([, name]) => name);
-    expect(rows.sort()).toEqual(alarms.sort());
+    expect(alarms).toEqual(expect.arrayContaining(AWAITING_OPERATIONS_ROWS));
+    expect(rows.sort()).toEqual(alarms.filter((name) => !AWAITING_OPERATIONS_ROWS.includes(name)).sort());
+    for (const name of AWAITING_OPERATIONS_ROWS) expect(doc("deploy.md"), name).toContain(`\`${name}\``);
   });
 });

@@ -5,7 +5,6 @@ import type * as ecs from "aws-cdk-lib/aws-ecs";
 import * as elbv2 from "aws-cdk-lib/aws-elasticloadbalancingv2";
 import * as events from "aws-cdk-lib/aws-events";
 import * as eventTargets from "aws-cdk-lib/aws-events-targets";
-import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as rds from "aws-cdk-lib/aws-rds";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sns from "aws-cdk-lib/aws-sns";
@@ -13,6 +12,7 @@ import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
 import type { DeployConfig } from "../config/deploy-config.ts";
 import type { AuditQueueMetrics } from "./audit-queue-metrics.ts";
+import type { RedeployAfterRotation } from "./redeploy-after-rotation.ts";
 
 export interface MonitoringProps {
   config: DeployConfig;
@@ -22,8 +22,8 @@ export interface MonitoringProps {
   database: rds.DatabaseInstance;
   /** Both database logins' secrets (master and origin role): a rotation of either that fails is reported. */
   databaseSecrets: secretsmanager.ISecret[];
-  /** The function that redeploys the origin after its role's password rotated (redeploy-after-rotation.ts). */
-  redeployAfterRotation: lambda.IFunction;
+  /** What redeploys the origin after its role's password rotated: the rule, its function and its dead-letter queue. */
+  redeployAfterRotation: RedeployAfterRotation;
   auditQueues?: AuditQueueMetrics;
 }
 
@@ -131,13 +131,7 @@ export class Monitoring extends Construct {
     });
     // Single-user rotation invalidates the old password at once; running tasks' new connections fail until the
     // redeploy this function starts has replaced them all. It failing leaves them failing.
-    this.alarm("RedeployAfterRotationFailing", props.redeployAfterRotation.metricErrors({ period: minutes(5) }), {
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      description:
-        "The origin was not redeployed after its database password rotated: its tasks' new connections fail with the old password. Redeploy it (docs/operations.md)",
-    });
+    this.redeployAlarms(props.redeployAfterRotation);
     new events.Rule(this, "DatabaseRotationFailed", {
       description: "Secrets Manager could not rotate a database password",
       eventPattern: {
@@ -189,6 +183,43 @@ export class Monitoring extends Construct {
       ),
     );
     dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: "Alarms", alarms: this.alarms, width: 24, height: 4 }));
+  }
+
+  /**
+   * The redeploy after a rotation not happening: the function failing, or EventBridge not reaching it at all (its
+   * failed invocations, and the events it gave up on in the dead-letter queue). Either way the tasks' new connections
+   * fail with the old password until someone redeploys.
+   */
+  private redeployAlarms(redeploy: RedeployAfterRotation) {
+    const atLeastOnce = {
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+    };
+    const redeployByHand = "its tasks' new connections fail with the old password. Redeploy it (docs/operations.md)";
+    this.alarm("RedeployAfterRotationFailing", redeploy.function.metricErrors({ period: Duration.minutes(5) }), {
+      ...atLeastOnce,
+      description: `The origin was not redeployed after its database password rotated: ${redeployByHand}`,
+    });
+    const failedInvocations = new cloudwatch.Metric({
+      namespace: "AWS/Events",
+      metricName: "FailedInvocations",
+      dimensionsMap: { RuleName: redeploy.rule.ruleName },
+      statistic: "Sum",
+      period: Duration.minutes(5),
+    });
+    this.alarm("RedeployAfterRotationUndelivered", failedInvocations, {
+      ...atLeastOnce,
+      description: `EventBridge could not start the redeploy after the origin's database password rotated: ${redeployByHand}`,
+    });
+    const deadLetters = redeploy.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      statistic: "Maximum",
+      period: Duration.minutes(5),
+    });
+    this.alarm("RedeployAfterRotationDeadLetters", deadLetters, {
+      ...atLeastOnce,
+      description: `A rotation event that should have redeployed the origin is in the dead-letter queue: ${redeployByHand}; then read and purge the queue`,
+    });
   }
 
   private alarm(

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import type * as ecs from "aws-cdk-lib/aws-ecs";
 import * as events from "aws-cdk-lib/aws-events";
 import * as eventTargets from "aws-cdk-lib/aws-events-targets";
@@ -6,6 +6,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { functionRole } from "./function-role.ts";
 
@@ -20,10 +21,13 @@ exports.handler = async () => {
 /**
  * After Secrets Manager rotates the origin role's database password, a rolling redeploy of the origin (no downtime):
  * each new task's migrate container sets the role's password from the secret again, so a task started during the
- * rotation cannot leave the database with the old one.
+ * rotation cannot leave the database with the old one. An event EventBridge could not hand to the function lands in
+ * a dead-letter queue, which monitoring.ts alarms on with the rule's failed invocations.
  */
 export class RedeployAfterRotation extends Construct {
   readonly function: lambda.Function;
+  readonly rule: events.Rule;
+  readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: { secret: secretsmanager.ISecret; service: ecs.FargateService }) {
     super(scope, id);
@@ -42,7 +46,8 @@ export class RedeployAfterRotation extends Construct {
       timeout: Duration.seconds(30),
       environment: { CLUSTER_ARN: props.service.cluster.clusterArn, SERVICE_NAME: props.service.serviceName },
     });
-    new events.Rule(this, "OnRotation", {
+    this.deadLetterQueue = this.undeliveredEvents();
+    this.rule = new events.Rule(this, "OnRotation", {
       description: "The origin's database secret was rotated",
       eventPattern: {
         source: ["aws.secretsmanager"],
@@ -53,7 +58,32 @@ export class RedeployAfterRotation extends Construct {
           additionalEventData: { SecretId: [props.secret.secretArn] },
         },
       },
-      targets: [new eventTargets.LambdaFunction(this.function, { retryAttempts: 4 })],
+      targets: [
+        new eventTargets.LambdaFunction(this.function, {
+          retryAttempts: 4,
+          // Until the redeploy runs, the tasks' new connections fail: past half an hour, an alarm and a redeploy by
+          // hand serve better than EventBridge's default of retrying for a day.
+          maxEventAge: Duration.minutes(30),
+          deadLetterQueue: this.deadLetterQueue,
+        }),
+      ],
     });
+  }
+
+  /**
+   * SQS-managed encryption: EventBridge cannot write to a queue under the AWS-managed aws/sqs key, and a key of our
+   * own would need a key policy for it. Fourteen days, SQS's longest, keep a lost event for whoever investigates.
+   */
+  private undeliveredEvents(): sqs.Queue {
+    const queue = new sqs.Queue(this, "DeadLetters", {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(queue).acknowledge({
+      id: "AwsSolutions-SQS3",
+      reason: "This queue is itself a dead-letter queue: of the EventBridge rule that starts the redeploy after a rotation.",
+    });
+    return queue;
   }
 }

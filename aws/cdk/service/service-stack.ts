@@ -90,7 +90,7 @@ export class ServiceStack extends Stack {
       service: this.origin.service,
       database: data.database.instance,
       databaseSecrets: [data.database.secret, data.database.appSecret],
-      redeployAfterRotation: redeploy.function,
+      redeployAfterRotation: redeploy,
       auditQueues,
     });
     new WorkloadIdentityOutputs(this, "WorkloadIdentity", { taskRole: this.origin.taskRole });
