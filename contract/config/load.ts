@@ -85,8 +85,24 @@ function schemaProblems(
     }
     const value = getPath(merged, issue.path.map(String));
     const got = value === undefined ? "it is missing" : `got ${SECRET_KEYS.test(path) ? "a value (not shown)" : describe(value)}`;
-    return [`${path || "(top level)"} (from ${sourceOf(origin, path, envNames, whereToSet)}): ${issue.message}; ${got}`];
+    return [`${path || "(top level)"} (from ${sourceOf(origin, path, envNames, whereToSet)}): ${messageOf(issue)}; ${got}`];
   });
+}
+
+/** What zod's type names mean to someone writing a configuration. */
+const TYPE_TEXT: Record<string, string> = {
+  string: "text",
+  number: "a number",
+  int: "a whole number",
+  boolean: "true or false",
+  object: "an object",
+  array: "a list",
+};
+
+/** zod's own words, except for a wrong type: "expected a whole number", not "Invalid input: expected int, received number". */
+function messageOf(issue: z.core.$ZodIssue): string {
+  if (issue.code !== "invalid_type") return issue.message;
+  return `expected ${TYPE_TEXT[issue.expected] ?? issue.expected}`;
 }
 
 /** The parts of a zod schema's definition that lead to the object a path names. */
@@ -147,14 +163,18 @@ const KIND_EXAMPLE: Record<EnvValueKind, string> = {
   json: "any TOML value",
 };
 
+/** A decimal as people write one: optional sign, digits, optional fraction and exponent, spaces around. */
+const DECIMAL = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
+
 function readEnvText(raw: string, kind: EnvValueKind): unknown {
   switch (kind) {
     case "string":
       return raw;
     case "number": {
-      const value = Number(raw);
-      if (!Number.isFinite(value)) throw new Error(`expected a number; got "${raw}"`);
-      return value;
+      // Number() reads "" and " " as 0 and "0x10" as 16: a blank or mistyped setting would silently turn a cache,
+      // a grace or a limit off. Only a decimal is a number here.
+      if (!DECIMAL.test(raw)) throw new Error(`expected a number; got "${raw}"`);
+      return Number(raw);
     }
     case "list":
       return raw

@@ -129,6 +129,32 @@ describe("configuration", () => {
     ]);
   });
 
+  it("refuses a blank number (an empty one is unset), and one in another base, which Number() would read as 0 or as hexadecimal", () => {
+    for (const raw of [" ", "0x3e8", "0b1", "1_000", "Infinity", "1,5"]) {
+      const problems = problemsOf(() =>
+        loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, TOKEN_CACHE_SECONDS: raw } }),
+      );
+      expect(problems, JSON.stringify(raw)).toEqual([
+        `tokenCacheSeconds (from environment TOKEN_CACHE_SECONDS): expected a number; got "${raw}"`,
+      ]);
+    }
+    const fraction = problemsOf(() =>
+      loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, TOKEN_CACHE_SECONDS: "2.5" } }),
+    );
+    expect(fraction).toEqual([
+      "tokenCacheSeconds (from environment TOKEN_CACHE_SECONDS): expected a whole number; got number 2.5",
+    ]);
+    for (const [raw, value] of [
+      [" 30 ", 30],
+      ["1e1", 10],
+      ["+5", 5],
+      ["0", 0],
+    ] as const) {
+      const config = loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, TOKEN_CACHE_SECONDS: raw } });
+      expect(config.tokenCacheSeconds, raw).toBe(value);
+    }
+  });
+
   it("refuses a shared edge key too short for HS256, or beside a key-set URL, without printing it", () => {
     const short = JSON.stringify({ kty: "oct", kid: "edge-1", k: "c2hvcnQtc2VjcmV0LXZhbHVl" });
     const originEnv = { ORIGIN_PUBLIC_URL: "https://o.example.com", EDGE_ISSUER: "https://e.example.com" };
