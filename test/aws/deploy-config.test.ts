@@ -282,6 +282,6 @@ describe("deployment configuration", () => {
       config.cloudflare = {};
     });
     serviceTemplate.resourceCountIs("AWS::Lambda::Function", 1); // only the redeploy after rotation
-    serviceTemplate.resourceCountIs("AWS::CloudWatch::Alarm", 8); // all but the two about the queues
+    serviceTemplate.resourceCountIs("AWS::CloudWatch::Alarm", 10); // all but the two about the queues
   });
 });

@@ -81,7 +81,9 @@ describe("AWS tier operations: scaling, rotation, observability, Workload Identi
       [
         "AuditDeadLetters",
         "AuditQueueMetricsFailing",
+        "DatabaseConnections",
         "DatabaseCpu",
+        "DatabaseMemory",
         "DatabaseStorage",
         "HealthyTargets",
         "RedeployAfterRotationDeadLetters",

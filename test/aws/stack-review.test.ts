@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Match } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DATABASE_STORAGE_EVENTS } from "../../aws/cdk/service/monitoring.ts";
+import { DATABASE_STORAGE_EVENTS, instanceClassMemoryGiB } from "../../aws/cdk/service/monitoring.ts";
 import { ORIGIN_EVENTS_FLUSH_MS } from "../../aws/origin/audit/origin-events.ts";
 import { ORIGIN_SHUTDOWN_GRACE_MS } from "../../aws/origin/start-origin.ts";
 import { resourcesOf, type Synthesized, synthesizeExample } from "./synth.ts";
@@ -129,6 +129,45 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
     expect(deadLetters.ComparisonOperator).toBe("GreaterThanOrEqualToThreshold");
     expect(deadLetters.Dimensions).toEqual([{ Name: "QueueName", Value: { "Fn::GetAtt": [queueId, "QueueName"] } }]);
     expect(deadLetters.AlarmActions).toEqual([toTopic]);
+  });
+
+  it("alarms when the database runs short of memory, relative to its instance class", () => {
+    const memory = alarm(synth, "DatabaseMemory");
+    expect(memory).toMatchObject({ Namespace: "AWS/RDS", MetricName: "FreeableMemory", Statistic: "Minimum" });
+    expect(memory.ComparisonOperator).toBe("LessThanThreshold");
+    expect(memory.EvaluationPeriods * (memory.Period ?? 0)).toBe(15 * 60);
+    expect(memory.AlarmActions).toEqual([toTopic]);
+    // The example's t4g.small has 2 GiB: a tenth of it.
+    expect(synth.config.database.instanceType).toBe("t4g.small");
+    expect(memory.Threshold).toBe(Math.round(0.2 * GiB));
+    const larger = synthesizeExample((config) => {
+      config.database.instanceType = "r6g.xlarge";
+    });
+    expect(alarm(larger, "DatabaseMemory").Threshold).toBe(Math.round(3.2 * GiB));
+    const unknown = synthesizeExample((config) => {
+      config.database.instanceType = "x2g.large";
+    });
+    expect(alarm(unknown, "DatabaseMemory").Threshold).toBe(256 * 1024 ** 2);
+    expect(
+      ["t3.micro", "t4g.2xlarge", "m5.large", "m7g.4xlarge", "r6g.large", "r7g.16xlarge", "m4.large", "r6g.metal"].map(
+        instanceClassMemoryGiB,
+      ),
+    ).toEqual([1, 32, 8, 64, 16, 512, undefined, undefined]);
+  });
+
+  it("alarms when the database holds more connections than the origin's pools can open, even mid-deploy", () => {
+    const connections = alarm(synth, "DatabaseConnections");
+    expect(connections).toMatchObject({ Namespace: "AWS/RDS", MetricName: "DatabaseConnections", Statistic: "Average" });
+    expect(connections.ComparisonOperator).toBe("GreaterThanThreshold");
+    expect(connections.EvaluationPeriods * (connections.Period ?? 0)).toBe(15 * 60);
+    expect(connections.AlarmActions).toEqual([toTopic]);
+    // The example: maxTasks 6, the origin's default pool of 10, twice the tasks during a rolling deploy.
+    expect(connections.Threshold).toBe(2 * 6 * 10);
+    const tuned = synthesizeExample((config) => {
+      config.origin.maxTasks = 4;
+      config.origin.tuning.databasePoolMax = 20;
+    });
+    expect(alarm(tuned, "DatabaseConnections").Threshold).toBe(2 * 4 * 20);
   });
 
   it("says in both runbooks that the origin's rotation gap exists and who hears of it", () => {
@@ -275,7 +314,12 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
  * Alarms docs/operations.md has no row for yet, because another change owns that file: docs/deploy.md names each of
  * them meanwhile. Take a name out once its row is in the table; the table then must match the stack exactly again.
  */
-const AWAITING_OPERATIONS_ROWS = ["RedeployAfterRotationUndelivered", "RedeployAfterRotationDeadLetters"];
+const AWAITING_OPERATIONS_ROWS = [
+  "RedeployAfterRotationUndelivered",
+  "RedeployAfterRotationDeadLetters",
+  "DatabaseMemory",
+  "DatabaseConnections",
+];
 
 describe("docs/operations.md's alarm table", () => {
   it("names exactly the alarms of the service stack", () => {

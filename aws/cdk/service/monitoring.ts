@@ -10,6 +10,7 @@ import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
+import { OriginConfig } from "../../../contract/config/schema.ts";
 import type { DeployConfig } from "../config/deploy-config.ts";
 import type { AuditQueueMetrics } from "./audit-queue-metrics.ts";
 import type { RedeployAfterRotation } from "./redeploy-after-rotation.ts";
@@ -27,7 +28,22 @@ export interface MonitoringProps {
   auditQueues?: AuditQueueMetrics;
 }
 
+const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
+
+/** Memory of the db.t* classes by size; the db.m* and db.r* classes of generation 5 on have 4 and 8 GiB per vCPU. */
+const BURSTABLE_GIB: Record<string, number> = { micro: 1, small: 2, medium: 4, large: 8, xlarge: 16, "2xlarge": 32 };
+const GIB_PER_VCPU: Record<string, number> = { m: 4, r: 8 };
+
+/** The memory of an RDS instance class (`database.instanceType`, without `db.`), or undefined for a class not above. */
+export function instanceClassMemoryGiB(instanceType: string): number | undefined {
+  const [, family = "", generation = "", size = ""] = /^([a-z])(\d+)[a-z]*\.(\w+)$/.exec(instanceType) ?? [];
+  if (family === "t") return BURSTABLE_GIB[size];
+  const perVcpu = Number(generation) >= 5 ? GIB_PER_VCPU[family] : undefined;
+  const xlarge = /^(\d*)xlarge$/.exec(size);
+  const vcpus = size === "large" ? 2 : xlarge ? 4 * Number(xlarge[1] || 1) : undefined;
+  return perVcpu && vcpus ? perVcpu * vcpus : undefined;
+}
 
 /**
  * The RDS events that say the database's storage really is running out (USER_Events.Messages in the RDS user guide),
@@ -44,8 +60,8 @@ export const DATABASE_STORAGE_EVENTS = {
 
 /**
  * One dashboard (requests, 4xx/5xx, latency p50/p95, ECS CPU and memory, RDS connections, audit ingest lag) and
- * the alarms that page someone (5xx rate, unhealthy or too few targets, RDS CPU and storage, the redeploy after a
- * password rotation, audit dead letters), plus the RDS storage and Secrets Manager rotation events that need someone,
+ * the alarms that page someone (5xx rate, unhealthy or too few targets, RDS CPU, storage, memory and connections, the
+ * redeploy after a password rotation, audit dead letters), plus the RDS storage and Secrets Manager rotation events that need someone,
  * all sent to one SNS topic.
  */
 export class Monitoring extends Construct {
@@ -111,6 +127,7 @@ export class Monitoring extends Construct {
       evaluationPeriods: 6,
       description: `The audit database has had less than ${storageFloorGiB} GiB free for 30 minutes: storage autoscaling has not grown it (at database.maxAllocatedStorageGiB, in its cooldown, or failing). See the RDS events`,
     });
+    this.databaseLoadAlarms(config, database);
     new events.Rule(this, "DatabaseStorageEvents", {
       description:
         "The audit database's storage is running out: near or at database.maxAllocatedStorageGiB, or autoscaling failing",
@@ -183,6 +200,33 @@ export class Monitoring extends Construct {
       ),
     );
     dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: "Alarms", alarms: this.alarms, width: 24, height: 4 }));
+  }
+
+  /**
+   * The database running short of memory or holding more connections than the origin's pools can open.
+   * FreeableMemory is the instance's MemAvailable: AWS suggests keeping a quarter free over long stretches; under a
+   * tenth for 15 minutes the instance is near swapping, which pages nobody for a busy but healthy cache. A class the
+   * table does not know gets 256 MiB, an eighth of the default t4g.small.
+   * Each task's pool holds at most databasePoolMax connections, and a rolling deploy runs up to twice maxTasks tasks:
+   * more than that for 15 minutes is someone else's (sessions by hand, backends of killed tasks that PostgreSQL has
+   * not yet noticed are gone), and eats into max_connections, which docs/deploy.md says to keep above that bound.
+   */
+  private databaseLoadAlarms(config: DeployConfig, database: rds.DatabaseInstance) {
+    const memoryGiB = instanceClassMemoryGiB(config.database.instanceType);
+    const memoryFloor = memoryGiB ? Math.round(memoryGiB * GiB * 0.1) : 256 * MiB;
+    this.alarm("DatabaseMemory", database.metricFreeableMemory({ statistic: "Minimum", period: Duration.minutes(5) }), {
+      threshold: memoryFloor,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      description: `The audit database has had less than ${Math.round(memoryFloor / MiB)} MiB of memory available for 15 minutes (${memoryGiB ? "a tenth of" : "the floor for"} db.${config.database.instanceType}): consider a larger database.instanceType`,
+    });
+    const poolMax = config.origin.tuning.databasePoolMax ?? OriginConfig.shape.databasePoolMax.parse(undefined);
+    const originMost = 2 * config.origin.maxTasks * poolMax;
+    this.alarm("DatabaseConnections", database.metricDatabaseConnections({ statistic: "Average", period: Duration.minutes(5) }), {
+      threshold: originMost,
+      evaluationPeriods: 3,
+      description: `The audit database has held more than ${originMost} connections for 15 minutes, more than the origin's pools open even during a rolling deploy (2 x origin.maxTasks x databasePoolMax): find who holds them in pg_stat_activity`,
+    });
   }
 
   /**
