@@ -3,7 +3,7 @@
 import { EXIT, parseOptions, USAGE } from "./args.ts";
 import { UsageError } from "./edge-url.ts";
 import { currentPlatform, placesFor } from "./locations.ts";
-import { proxyFromEnv } from "./proxy.ts";
+import { carriesCredentials, proxyFromEnv } from "./proxy.ts";
 import { noClientFound, report, summary } from "./report.ts";
 import { run } from "./run.ts";
 
@@ -22,7 +22,13 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(USAGE);
     return EXIT.ok;
   }
-  const proxy = proxyFromEnv(process.env);
+  const found = proxyFromEnv(process.env);
+  const proxy = found && !carriesCredentials(found) ? found : undefined;
+  if (found && !proxy && options.mode === "write") {
+    console.error(
+      `${COMMAND}: HTTPS_PROXY carries a user name or password: it is not written into any client, where it would be kept in plain text; set it in the client's environment yourself`,
+    );
+  }
   const places = placesFor(options.platform ?? currentPlatform(), options.home, process.env);
   const action = options.mode === "write" ? `writing ${options.url} as "${options.name}"` : `removing "${options.name}"`;
   console.log(`${COMMAND}: ${action}${options.dryRun ? " (dry run: nothing is written)" : ""}`);

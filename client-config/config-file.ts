@@ -1,24 +1,67 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { chmod, copyFile, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import {
+  chmod,
+  copyFile,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
+import { basename, dirname, join, resolve as resolvePath } from "node:path";
 
 export interface ConfigText {
   /** The file itself: a symbolic link (a dotfiles checkout) is followed, so the link survives the write. */
   readonly path: string;
-  /** undefined: the file does not exist yet. */
+  /** undefined: the file does not exist yet. Without its byte order mark, if it had one. */
   readonly text: string | undefined;
+  /** Whether the file began with a UTF-8 byte order mark (Windows editors write one): it is written back. */
+  readonly bom?: boolean;
 }
 
+const BOM = "\uFEFF";
+/** Fails on a byte sequence that is not UTF-8, instead of replacing it with U+FFFD (which the write would keep). */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 export async function readConfig(path: string): Promise<ConfigText> {
-  const real = await realpath(path).catch(() => path);
+  const real = await followLinks(path);
+  let bytes: Buffer;
   try {
-    return { path: real, text: await readFile(real, "utf8") };
+    bytes = await readFile(real);
   } catch (error) {
     if (isMissing(error)) return { path: real, text: undefined };
+    if (codeOf(error) === "EISDIR") throw new Error(`${real} is a directory, not a file: move it aside and run again`);
     throw error;
   }
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    throw new Error(`${real} is not UTF-8 text (another encoding, or damaged): left untouched; save it as UTF-8 and run again`);
+  }
+  return text.startsWith(BOM) ? { path: real, text: text.slice(BOM.length), bom: true } : { path: real, text };
 }
+
+/**
+ * The file a path leads to through any symbolic links, also when the last one points at a file not there yet
+ * (realpath fails then): writing there creates the file behind the link instead of replacing the link itself.
+ */
+async function followLinks(path: string, hops = 0): Promise<string> {
+  const real = await realpath(path).catch(() => undefined);
+  if (real !== undefined) return real;
+  const link = await lstat(path).catch(() => undefined);
+  if (!link?.isSymbolicLink() || hops >= MAX_LINK_HOPS) return path;
+  return followLinks(resolvePath(dirname(path), await readlink(path)), hops + 1);
+}
+
+/** As many links as Linux follows in one path before giving up (ELOOP). */
+const MAX_LINK_HOPS = 40;
 
 export class ChangedMeanwhile extends Error {}
 
@@ -33,7 +76,7 @@ export async function replaceConfig(before: ConfigText, text: string, now: Date)
   await mkdir(dirname(path), { recursive: true });
   const mode = before.text === undefined ? 0o600 : (await stat(path)).mode & 0o777;
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  await writeFile(temp, text, { mode, flag: "wx" });
+  await writeFile(temp, before.bom ? BOM + text : text, { mode, flag: "wx" });
   try {
     await chmod(temp, mode); // the umask must not narrow or widen who may read the client's file
     await checkUnchanged(before);
@@ -57,7 +100,8 @@ export async function deleteConfig(before: ConfigText, now: Date): Promise<strin
 }
 
 async function checkUnchanged(before: ConfigText): Promise<void> {
-  if ((await readConfig(before.path)).text !== before.text)
+  const now = await readConfig(before.path);
+  if (now.text !== before.text || Boolean(now.bom) !== Boolean(before.bom))
     throw new ChangedMeanwhile(`${before.path} changed while this command ran; nothing written, run it again`);
 }
 
@@ -84,7 +128,7 @@ async function backUp(path: string, now: Date): Promise<string> {
       await copyFile(path, backup, constants.COPYFILE_EXCL);
       return backup;
     } catch (error) {
-      if (!(error instanceof Error && "code" in error && error.code === "EEXIST")) throw error;
+      if (codeOf(error) !== "EEXIST") throw error;
     }
   }
 }
@@ -97,5 +141,9 @@ export async function directoryExists(path: string): Promise<boolean> {
 }
 
 function isMissing(error: unknown): boolean {
-  return error instanceof Error && "code" in error && error.code === "ENOENT";
+  return codeOf(error) === "ENOENT";
+}
+
+function codeOf(error: unknown): unknown {
+  return error instanceof Error && "code" in error ? error.code : undefined;
 }

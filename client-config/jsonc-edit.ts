@@ -52,6 +52,13 @@ export function applyKeyedEdit(original: string, edit: KeyedEdit, mode: Mode): E
     const node = parentNode && findNodeAtLocation(parentNode, [key]);
     return node ? getNodeValue(node) : undefined;
   };
+  // Shared keys go together (HTTPS_PROXY with its NO_PROXY): beside the user's own proxy, ours would mix two setups.
+  const theirs = mode === "write" && !edit.owned ? keysSetOtherwise(edit.values, current) : [];
+  if (theirs.length > 0) {
+    const ours = Object.keys(edit.values).filter((key) => !theirs.includes(key));
+    const alsoKept = ours.length > 0 ? `; ${ours.join(", ")} not written either: they go together` : "";
+    return { text: original, notes: [`kept ${theirs.join(", ")}: already set to another value${alsoKept}`] };
+  }
   const notes: string[] = [];
   const style = styleOf(text);
   let removed = false;
@@ -59,10 +66,6 @@ export function applyKeyedEdit(original: string, edit: KeyedEdit, mode: Mode): E
     const now = current(key);
     if (mode === "write") {
       if (sameValue(now, value)) continue;
-      if (!edit.owned && now !== undefined) {
-        notes.push(`kept ${key}: already set to another value`);
-        continue;
-      }
       if (now !== undefined) notes.push(`replaced the entry "${key}" that was there (see the backup)`);
       text = setValue(text, [...edit.parent, key], value, style);
     } else {
@@ -83,6 +86,13 @@ export function applyKeyedEdit(original: string, edit: KeyedEdit, mode: Mode): E
     }
   }
   return { text, notes };
+}
+
+/** The keys the document already holds with a value other than the one wanted. */
+function keysSetOtherwise(values: Readonly<Record<string, unknown>>, current: (key: string) => unknown): string[] {
+  return Object.entries(values)
+    .filter(([key, value]) => current(key) !== undefined && !sameValue(current(key), value))
+    .map(([key]) => key);
 }
 
 /**

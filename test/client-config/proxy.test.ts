@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { layout, populatedHome, readJsonc, removeHome, runCli, writeFile } from "./harness.ts";
+import { layout, populatedHome, readJsonc, removeHome, runCli, snapshot, writeFile } from "./harness.ts";
 
 const URL = "https://mcp.example.com/mcp/everything";
 const PROXY = { HTTPS_PROXY: "http://proxy.corp.example:3128", NO_PROXY: "localhost,127.0.0.1,.corp.example" };
@@ -12,7 +12,7 @@ afterEach(() => {
 function setUp() {
   const home = populatedHome("darwin");
   homes.push(home);
-  return { places: layout("darwin", home), args: ["--url", URL, "--platform", "darwin", "--home", home] };
+  return { home, places: layout("darwin", home), args: ["--url", URL, "--platform", "darwin", "--home", home] };
 }
 
 const entryOf = (file: string) => (readJsonc(file).mcpServers as Record<string, unknown>).everything;
@@ -54,17 +54,29 @@ describe("the corporate proxy", () => {
     expect(existsSync(places["claude-code"].settings)).toBe(false);
   });
 
+  it.each([
+    "http://alice:s3cret@proxy.corp.example:3128",
+    "alice:s3cret@proxy.corp.example:3128",
+    "http://alice@proxy.corp.example:3128",
+  ])("a proxy URL with credentials (%s) is neither printed nor written into any client", (proxyUrl) => {
+    const { home, places, args } = setUp();
+    const result = runCli(args, { HTTPS_PROXY: proxyUrl });
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain("HTTPS_PROXY carries a user name or password: it is not written into any client");
+    expect(`${result.stdout}${result.stderr}`).not.toContain("alice");
+    expect(JSON.stringify([...snapshot(home).values()])).not.toContain("alice");
+    expect(readJsonc(places["claude-desktop"].file).mcpServers).toHaveProperty("everything");
+  });
+
   it("never overwrites the user's own proxy settings, and --remove takes away only what it wrote", () => {
     const { places, args } = setUp();
     const settings = { env: { HTTPS_PROXY: "http://my-own-proxy:8080", ANTHROPIC_LOG: "debug" }, model: "opus" };
     writeFile(places["claude-code"].settings, `${JSON.stringify(settings, null, 2)}\n`);
     const result = runCli(args, PROXY);
     expect(result.status).toBe(0);
-    expect(result.stdout).toContain("kept HTTPS_PROXY: already set to another value");
-    expect(readJsonc(places["claude-code"].settings)).toEqual({
-      env: { ...settings.env, NO_PROXY: PROXY.NO_PROXY },
-      model: "opus",
-    });
+    // Their proxy stays whole: our NO_PROXY beside their HTTPS_PROXY would be half of each setup.
+    expect(result.stdout).toContain("kept HTTPS_PROXY: already set to another value; NO_PROXY not written either");
+    expect(readJsonc(places["claude-code"].settings)).toEqual(settings);
     const removal = runCli([...args, "--remove"], PROXY);
     expect(removal.status).toBe(0);
     expect(removal.stdout).toContain("kept HTTPS_PROXY: not the value this command writes");

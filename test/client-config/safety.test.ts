@@ -1,9 +1,10 @@
-import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   backupsOf,
   layout,
+  parseJsonc,
   populatedHome,
   read,
   readJsonc,
@@ -144,6 +145,37 @@ describe("JSONC files", () => {
     expect(result.stdout).toMatch(/: 5 written, 1 failed$/m);
   });
 
+  it("a file that is not UTF-8 is refused and left byte for byte as it was (a Latin-1 é would become U+FFFD)", () => {
+    const { places, args } = setUp();
+    const latin1 = Buffer.from('{ "mcpServers": { "caf\xe9": { "url": "https://example.com/mcp" } } }\n', "latin1");
+    writeFileSync(places.cursor.file, latin1);
+    const result = runCli(args);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`${places.cursor.file} is not UTF-8 text`);
+    expect(readFileSync(places.cursor.file).equals(latin1)).toBe(true);
+    expect(backupsOf(places.cursor.file)).toEqual([]);
+    expect(readJsonc(places.windsurf.file).mcpServers).toHaveProperty("everything");
+  });
+
+  it("a file that begins with a byte order mark is read, and written back with it", () => {
+    const { places, args } = setUp();
+    writeFile(places.cursor.file, `\uFEFF${SAMPLES.cursor}`);
+    expect(runCli([...args, "--client", "cursor"]).status).toBe(0);
+    const written = read(places.cursor.file);
+    expect(written.startsWith("\uFEFF{")).toBe(true);
+    expect(parseJsonc(written.slice(1), places.cursor.file).mcpServers).toHaveProperty("everything");
+  });
+
+  it("a directory where the file should be is named as such, and left alone", () => {
+    const { places, args } = setUp();
+    rmSync(places.cursor.file);
+    mkdirSync(places.cursor.file);
+    const result = runCli([...args, "--client", "cursor"]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`${places.cursor.file} is a directory, not a file: move it aside and run again`);
+    expect(lstatSync(places.cursor.file).isDirectory()).toBe(true);
+  });
+
   it("a servers key that is not an object is refused rather than replaced", () => {
     const { places, args } = setUp();
     const odd = '{ "mcpServers": ["not", "an", "object"] }\n';
@@ -171,6 +203,16 @@ describe("entries that are already there", () => {
     writeFile(target, SAMPLES.cursor ?? "");
     rmSync(places.cursor.file);
     symlinkSync(target, places.cursor.file);
+    expect(runCli([...args, "--client", "cursor"]).status).toBe(0);
+    expect(lstatSync(places.cursor.file).isSymbolicLink()).toBe(true);
+    expect(readJsonc(target).mcpServers).toHaveProperty("everything");
+  });
+
+  it("a symbolic link to a file not there yet creates that file, and the link stays", () => {
+    const { home, places, args } = setUp();
+    const target = join(home, "dotfiles", "not-yet", "cursor-mcp.json");
+    rmSync(places.cursor.file);
+    symlinkSync(join("..", "dotfiles", "not-yet", "cursor-mcp.json"), places.cursor.file);
     expect(runCli([...args, "--client", "cursor"]).status).toBe(0);
     expect(lstatSync(places.cursor.file).isSymbolicLink()).toBe(true);
     expect(readJsonc(target).mcpServers).toHaveProperty("everything");
