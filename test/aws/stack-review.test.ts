@@ -196,6 +196,29 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
     }
   });
 
+  it("says how to deploy the data stack again after deleting it, naming every secret it keeps by name", () => {
+    const shared = synthesizeExample((config) => {
+      config.origin.edgeKey = "shared";
+    });
+    const { name, origin } = shared.config;
+    const retainedNames = Object.values(resources(shared.dataTemplate))
+      .filter((resource) => resource.Type === "AWS::SecretsManager::Secret" && resource.DeletionPolicy === "Retain")
+      .map((resource) => String(resource.Properties?.Name))
+      .map((secret) => origin.upstreamSecrets.reduce((named, upstream) => named.replace(`/${upstream}`, "/<secret>"), secret))
+      .map((secret) => secret.replace(`${name}/`, "<name>/"));
+    expect(retainedNames.length).toBeGreaterThanOrEqual(6);
+    const text = doc("deploy.md");
+    const heading = "### Deploying again after deleting the data stack";
+    expect(text).toContain(heading);
+    const section = text.slice(text.indexOf(heading), text.indexOf("\n## ", text.indexOf(heading)));
+    for (const secret of retainedNames) expect(section, secret).toContain(`\`${secret}\``);
+    expect(section).toContain("already exists");
+    expect(section).toMatch(/aws secretsmanager delete-secret --secret-id \S+ --force-delete-without-recovery/);
+    expect(section).toContain("restore-secret");
+    // The paragraph on deleting the stack points there.
+    expect(text).toContain("(#deploying-again-after-deleting-the-data-stack)");
+  });
+
   it("expires the database's exported PostgreSQL log after three months", () => {
     synth.dataTemplate.hasResourceProperties("AWS::RDS::DBInstance", { EnableCloudwatchLogsExports: ["postgresql"] });
     const [instance] = resourcesOf(synth.dataTemplate, "AWS::RDS::DBInstance").map(([id]) => id);

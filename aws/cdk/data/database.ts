@@ -127,7 +127,8 @@ export class Database extends Construct {
     });
     this.secret = this.instance.secret as secretsmanager.ISecret;
     // Kept, as the instance is (its final snapshot): a snapshot restores with the master password of this secret, and
-    // the origin role's password is in the other; deleted with the stack, nobody would hold either.
+    // the origin role's password is in the other; deleted with the stack, nobody would hold either. Their fixed names
+    // then block a new stack of the same name: docs/deploy.md, "Deploying again after deleting the data stack".
     (this.instance.node.findChild("Secret") as secretsmanager.Secret).applyRemovalPolicy(RemovalPolicy.RETAIN);
     Validations.of(this.instance).acknowledge({
       id: "AwsSolutions-RDS11",

@@ -6,6 +6,8 @@ import { Construct } from "constructs";
  * The origin's own secrets and the upstream credentials it injects, created empty-of-meaning (a random
  * placeholder where Secrets Manager cannot make the real value) and filled in by the operator; docs/deploy.md
  * has the command for each. Values never pass through CloudFormation.
+ * Each is retained when the stack is deleted, under its fixed name (the name is what operators and the docs use), so a
+ * new stack of the same name cannot create it again: docs/deploy.md, "Deploying again after deleting the data stack".
  */
 export class OriginSecrets extends Construct {
   /** HMAC key shared by all origin tasks for input-required request state (REQUEST_STATE_KEY). */
