@@ -173,6 +173,49 @@ describe("the CIMD address rule (no SSRF)", () => {
   });
 
   it.each([
+    ["in standard base64 (+ and /), which the library decodes and jose does not", (id: string) => lenientAssertion(id, "base64")],
+    ["with a byte that is not UTF-8 in another claim", (id: string) => lenientAssertion(id, "bad-utf8")],
+  ])("refuses a client assertion %s, whose issuer the rule could not read, without fetching", async (_case, assertion) => {
+    const clientId = loopbackLiteral();
+    await serveText(clientId, JSON.stringify({ client_id: clientId, client_name: "Local", redirect_uris: [CLIENT_REDIRECT] }));
+    const token = await callEdge(
+      "/oauth/token",
+      {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({
+          grant_type: "refresh_token",
+          refresh_token: "a:b:c",
+          client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+          client_assertion: assertion(clientId),
+        }),
+      },
+      { CIMD_ALLOWED_HOSTS: "cimd.example" },
+    );
+    expect(token.status).toBe(401);
+    const answer = (await token.json()) as { error: string; error_description: string };
+    expect(answer.error).toBe("invalid_client");
+    expect(answer.error_description).toContain("unreadable client_assertion");
+    expect(await fetchesOf(clientId)).toBe(0);
+  });
+
+  it("refuses Basic credentials it cannot read rather than letting them by unchecked", async () => {
+    const token = await callEdge(
+      "/oauth/token",
+      {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization: "Basic not*base64" },
+        body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: "a:b:c" }),
+      },
+      ALLOW_LOCALHOST,
+    );
+    expect(token.status).toBe(401);
+    expect(((await token.json()) as { error_description: string }).error_description).toContain(
+      "unreadable the Basic credentials",
+    );
+  });
+
+  it.each([
     ["client_id", (id: string) => `client_id=&client_id=${encodeURIComponent(id)}`],
     ["client_assertion", (id: string) => `client_assertion=&client_assertion=${unsignedAssertion(id)}`],
   ])("refuses a repeated %s (an empty first value hid the second from the rule) without fetching", async (_case, naming) => {
@@ -194,6 +237,21 @@ describe("the CIMD address rule (no SSRF)", () => {
     expect(await fetchesOf(clientId)).toBe(0);
   });
 });
+
+/**
+ * A JWT naming `issuer` that jose's strict decoding refuses and the library's lenient one reads: its claims in standard
+ * base64 (with "/" from the padding claim), or in base64url with a byte that is not UTF-8 in another claim.
+ */
+function lenientAssertion(issuer: string, how: "base64" | "bad-utf8"): string {
+  const header = btoa(JSON.stringify({ alg: "ES256" })).replace(/=+$/, "");
+  const claims = JSON.stringify({ iss: issuer, sub: issuer, aud: PUBLIC_URL, pad: how === "base64" ? "???" : "x" });
+  const bytes = new TextEncoder().encode(claims);
+  if (how === "bad-utf8") bytes[bytes.length - 3] = 0xff; // the padding claim's one character
+  const encoded = btoa(String.fromCharCode(...bytes)).replace(/=+$/, "");
+  const payload = how === "base64" ? encoded : encoded.replaceAll("+", "-").replaceAll("/", "_");
+  if (how === "base64") expect(payload).toMatch(/[+/]/);
+  return `${header}.${payload}.c2ln`;
+}
 
 /** A JWT naming `issuer`, unsigned: the rule must refuse it before anything verifies or fetches. */
 function unsignedAssertion(issuer: string): string {

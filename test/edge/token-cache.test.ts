@@ -4,7 +4,8 @@ import { edgeOAuth } from "../../worker/auth/authorization-server.ts";
 import { cacheValidations, forgetValidatedTokens } from "../../worker/auth/token-cache.ts";
 import { edgeConfig } from "../../worker/config.ts";
 import { testEnv } from "./edge-env.ts";
-import { mcpStatus, registerClient, signedInTokens } from "./sign-in.ts";
+import { pkcePair } from "./pkce.ts";
+import { authorizationCode, exchangeCode, mcpStatus, registerClient, signedInTokens, type Tokens } from "./sign-in.ts";
 
 const RESOURCE = "http://localhost:8787/mcp/everything";
 
@@ -93,6 +94,19 @@ describe("revocation with the token cache (the documented window)", () => {
     expect(await mcpStatusWith(tokens.access_token, window)).toBe(503);
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect(await mcpStatusWith(tokens.access_token, window)).toBe(401);
+  });
+
+  it("a replayed authorization code revokes its grant, and the tokens it gave stop working here at once", async () => {
+    const clientId = await registerClient();
+    const pkce = await pkcePair();
+    const code = await authorizationCode(clientId, pkce.challenge);
+    const first = await exchangeCode(clientId, code, pkce.verifier);
+    expect(first.status).toBe(200);
+    const tokens = (await first.json()) as Tokens;
+    expect(await mcpStatus(tokens.access_token)).toBe(503); // validated, so remembered for tokenCacheSeconds (30)
+    const replay = await exchangeCode(clientId, code, pkce.verifier);
+    expect(replay.status).toBe(400);
+    expect(await mcpStatus(tokens.access_token)).toBe(401);
   });
 
   it("with tokenCacheSeconds 0, a revocation in storage takes effect on the next request", async () => {

@@ -13,7 +13,7 @@ import { GuardedAuthorizationServer } from "./cimd/guarded-authorization-server.
 import { GRANTABLE_SCOPES, MCP_SCOPE } from "./grantable-scopes.ts";
 import { refreshedGrant } from "./groups/refreshed-grant.ts";
 import { registrationPolicy } from "./registration-policy.ts";
-import { cacheValidations } from "./token-cache.ts";
+import { cacheValidations, forgetValidatedTokens } from "./token-cache.ts";
 
 export const AUTHORIZE_PATH = "/authorize";
 export const IDP_CALLBACK_PATH = "/callback";
@@ -70,6 +70,9 @@ export function edgeOAuth(config: EdgeConfig): EdgeOAuth {
     onError: ({ code, status, internal }) => {
       // The wire answer stays generic (RFC 6749); the log names the check that failed.
       console.warn(`oauth ${status} ${code}: ${internal?.category ?? "unknown"}/${internal?.reason ?? "unknown"}`);
+      // A replayed code makes the library revoke its grant (RFC 6749 §4.1.2): like every revocation this isolate
+      // handles, it takes effect here at once, not after the token cache's window (a stolen code's tokens die now).
+      if (internal?.reason === "code_replayed") forgetValidatedTokens();
     },
   });
 

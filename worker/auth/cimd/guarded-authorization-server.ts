@@ -25,6 +25,8 @@ export class GuardedAuthorizationServer extends OAuthAuthorizationServer<EdgeEnv
       const clients = await tokenRequestClientIds(request);
       if ("repeated" in clients)
         return oauthError(400, "invalid_request", `The parameter "${clients.repeated}" is sent more than once (RFC 6749 §3.2)`);
+      if ("unreadable" in clients)
+        return oauthError(401, "invalid_client", `Client authentication failed: unreadable ${clients.unreadable}`);
       for (const clientId of clients.ids) {
         const problem = metadataUrlProblem(clientId, this.#allowedHosts);
         if (!problem) continue;
