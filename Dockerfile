@@ -16,6 +16,11 @@ FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \
     # RDS certificates chain to Amazon's RDS CA, which Node does not trust by default (PGSSLMODE=verify-full).
     NODE_EXTRA_CA_CERTS=/etc/ssl/certs/rds-global-bundle.pem
+# Not pinned by checksum, on purpose: HTTPS to AWS's own trust store authenticates it, and AWS adds CAs to this bundle
+# (new regions, the next CA generation) before databases use them: unpinned, every build takes them in; pinned, each
+# change stops every build until someone updates the sum. To pin it for reproducible builds, add
+# --checksum=sha256:<sha256sum of the file now at that URL> to this ADD; a build then stops with a checksum mismatch
+# whenever AWS changes the bundle: download it, compare its certificates with the previous ones, and update the sum.
 ADD --chmod=644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem
 WORKDIR /app
 COPY --from=dependencies /app/node_modules ./node_modules
@@ -32,7 +37,7 @@ ENV STDIO_CHILD_UID_FIRST=20000 \
     STDIO_CHILD_UID_COUNT=10000
 USER root
 EXPOSE 8788
-# Liveness for `docker run`; on ECS the task definition carries the same check, and the ALB checks /readyz.
+# Liveness for `docker run`; on ECS the task definition carries the same check, and the ALB checks /healthz too.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8788) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "aws/origin/main.ts"]

@@ -66,6 +66,19 @@ describe("the origin's Dockerfile", () => {
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/healthz/m);
   });
 
+  it("trusts the RDS CA bundle from AWS over HTTPS, pinned by checksum or saying why not", () => {
+    const caFile = /NODE_EXTRA_CA_CERTS=(\S+)/.exec(dockerfile)?.[1];
+    const add = /^ADD (?:--\S+ )*(\S+) (\S+)$/m.exec(dockerfile);
+    expect(add?.[1]).toBe("https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem");
+    expect(add?.[2]).toBe(caFile);
+    const pinned = /^ADD .*--checksum=sha256:[0-9a-f]{64} /m.test(dockerfile);
+    // Unpinned is a decision the file explains, with how to pin it and what then breaks when AWS changes the bundle.
+    if (!pinned) {
+      expect(dockerfile).toMatch(/^# Not pinned by checksum, on purpose: .*$/m);
+      expect(dockerfile).toMatch(/--checksum=sha256:<sha256sum of the file now at that URL>/);
+    }
+  });
+
   it("has in its build context, and copies into the image, every file the CMD imports", () => {
     const { files } = importGraph(cmd as string);
     expect(files.size).toBeGreaterThan(10);
