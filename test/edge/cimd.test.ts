@@ -126,6 +126,8 @@ describe("the CIMD address rule (no SSRF)", () => {
     ["IPv6 loopback", "https://[::1]/client.json"],
     ["a unique-local IPv6 address", "https://[fd00::1]/client.json"],
     ["an IPv4-mapped private address", "https://[::ffff:192.168.1.1]/client.json"],
+    ["an IPv4-compatible loopback address", "https://[::7f00:1]/client.json"],
+    ["an IPv4-compatible address written as IPv4", "https://[::127.0.0.1]/client.json"],
     ["a single-label intranet name", "https://intranet/client.json"],
     ["plain http", "http://example.com/client.json"],
   ])("refuses %s at /authorize with a page of its own", async (_case, clientId) => {

@@ -28,8 +28,15 @@ function hostProblem(host: string): string | null {
   const literal = host.startsWith("[") ? host.slice(1, -1) : host;
   if (ipaddr.isValid(literal)) {
     // process() turns an IPv4-mapped IPv6 address (::ffff:10.0.0.1) back into the IPv4 address it reaches.
-    const range = ipaddr.process(literal).range();
-    return range === "unicast" ? null : `the client ID's host is an IP address in a ${range} range, which the edge never fetches`;
+    const address = ipaddr.process(literal);
+    const range = address.range();
+    if (range !== "unicast") return `the client ID's host is an IP address in a ${range} range, which the edge never fetches`;
+    // The deprecated IPv4-compatible form (::127.0.0.1, ::7f00:1; RFC 4291 §2.5.5.1), which ipaddr.js calls unicast:
+    // a stack that still honours it reaches the IPv4 address inside.
+    if (address.kind() === "ipv6" && (address as ipaddr.IPv6).parts.slice(0, 6).every((part) => part === 0)) {
+      return "the client ID's host is an IPv4-compatible IPv6 address, which the edge never fetches";
+    }
+    return null;
   }
   const name = host.replace(/\.$/, "");
   if (name === "localhost" || name.endsWith(".localhost"))
