@@ -161,6 +161,10 @@ export class OriginService extends Construct {
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       assignPublicIp: false,
       circuitBreaker: { enable: true, rollback: true },
+      // No deploymentAlarms: the stack's alarms see more than a deploy. ServerErrorRate counts upstreams' and the
+      // database's 5xx, and rises during the redeploy after a password rotation (old tasks' new connections fail until
+      // it ends), which it would then mark failed and roll back; it or HealthyTargets being in ALARM while a fix is
+      // deployed would risk rolling the fix back. Tasks that never become healthy are the circuit breaker's.
       // Migrations run before the origin starts and children spawn on first use: give a new task time before health counts.
       healthCheckGracePeriod: Duration.seconds(120),
     });
