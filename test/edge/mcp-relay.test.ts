@@ -284,6 +284,22 @@ describe("answers a browser-based client can use (the MCP Inspector)", () => {
     });
     expect(response.status).toBe(401);
     expect(response.headers.get("www-authenticate")).toContain("resource_metadata=");
-    expect(await response.json()).toMatchObject({ error: "invalid_token" });
+    expect(await response.json()).toMatchObject({
+      error: "invalid_token",
+      error_description: expect.stringMatching(/^sign in:/),
+    });
+  });
+
+  it("says in the 401's body when the token sent does not open the address, rather than asking for one", async () => {
+    const response = await callEdge("/mcp/everything", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer not-a-token-of-this-edge" },
+      body: listTools,
+    });
+    expect(response.status).toBe(401);
+    expect(response.headers.get("www-authenticate")).toContain('error="invalid_token"');
+    const body = (await response.json()) as { error: string; error_description: string };
+    expect(body.error).toBe("invalid_token");
+    expect(body.error_description).toMatch(/^the access token does not open this address: it expired, was revoked/);
   });
 });
