@@ -4,6 +4,12 @@ import { ORIGIN_ENV_NAMES } from "../contract/config/env-names.ts";
 const READ_BY_NPM_START = new Set(["DATABASE_URL"]);
 
 /**
+ * The origin's settings npm start wires itself, whatever the environment or the configuration file says
+ * (local/system.ts, `wiring`): how the local parts reach each other.
+ */
+const WIRED_BY_NPM_START = new Set(["host", "port", "publicUrl", "edgeIssuer", "edgeSharedKeys", "databasePoolMax"]);
+
+/**
  * The origin's settings set in npm start's environment, which it does not pass on (the origins it starts read the
  * configuration file only): named, so that `MCP_POLICY=… npm start` is not taken for a run under that policy.
  */
@@ -13,8 +19,16 @@ export function ignoredOriginVariables(env: Record<string, string | undefined>):
   );
 }
 
-/** The line npm start prints about them; undefined when there are none. */
+/** The line npm start prints about them, with where each can be set instead; undefined when there are none. */
 export function ignoredVariablesLine(names: readonly string[]): string | undefined {
   if (names.length === 0) return undefined;
-  return `npm start ignores ${names.join(", ")} in its environment: put ${names.length > 1 ? "these settings" : "this setting"} in the configuration file's "origin" section (MCP_PROXY_CONFIG, or proxy.config.json) instead`;
+  const wired = names.filter((name) => WIRED_BY_NPM_START.has(ORIGIN_ENV_NAMES[name as keyof typeof ORIGIN_ENV_NAMES][0]));
+  const settable = names.filter((name) => !wired.includes(name));
+  const advice = [
+    settable.length > 0 &&
+      `put ${settable.length > 1 ? "these settings" : "this setting"} in the configuration file's "origin" section (MCP_PROXY_CONFIG, or proxy.config.json) instead`,
+    wired.length > 0 &&
+      `it sets ${wired.join(", ")} itself, from its own settings (the ports: EDGE_PORT, ORIGIN_PORT and the others in the README's "Settings for npm start")`,
+  ].filter(Boolean);
+  return `npm start ignores ${names.join(", ")} in its environment: ${advice.join("; ")}`;
 }

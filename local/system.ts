@@ -206,7 +206,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   for (const config of plan.originConfigs) {
     const name = plan.originConfigs.length > 1 ? `origin ${config.instanceId}` : "origin";
     const origin = await parts.start(name, "ORIGIN_PORT", () =>
-      startOrigin(config, (line) => log(name, line), { awsCredentials: plan.google.aws.source }),
+      startOrigin(config, (line) => log(name, line), {
+        awsCredentials: plan.google.aws.source,
+        portSetting: plan.originConfigs.length > 1 ? MULTI_ORIGIN_PORTS : "ORIGIN_PORT",
+      }),
     );
     origins.push({ instanceId: config.instanceId ?? "origin", ...origin });
   }
@@ -251,6 +254,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
 /** An origin instance's port: as given, else counted up from 8791 (after the other default ports). */
 const instancePort = (ports: LocalPorts, index: number) => ports.originInstances?.[index] ?? 8791 + index;
+const MULTI_ORIGIN_PORTS = "ORIGIN_INSTANCES (its origins take the ports from 8791 on; ORIGIN_PORT is their balancer's)";
 
 const randomSecret = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 

@@ -62,8 +62,8 @@ export async function startWranglerDev(options: WranglerDevOptions): Promise<Run
 
 async function startOnce(options: WranglerDevOptions): Promise<RunningWrangler> {
   // wrangler would quietly move to another port; the printed URLs must be the real ones, so a taken port is an error.
-  await ensurePortFree(options.port, "edge");
-  await ensurePortFree(options.inspectorPort, "edge inspector (EDGE_INSPECTOR_PORT)");
+  await ensurePortFree(options.port, "EDGE_PORT");
+  await ensurePortFree(options.inspectorPort, "EDGE_INSPECTOR_PORT");
   const wrangler = join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
   const child = spawn(
     process.execPath,
@@ -105,14 +105,15 @@ async function startOnce(options: WranglerDevOptions): Promise<RunningWrangler> 
   return { url, close };
 }
 
-async function ensurePortFree(port: number, what: string): Promise<void> {
+async function ensurePortFree(port: number, setting: string): Promise<void> {
   const probe = createServer();
   try {
-    await listen(probe, port, "127.0.0.1", `the ${what} port`);
+    await listen(probe, port, "127.0.0.1", setting);
   } catch (error) {
     // wrangler runs in its own process group (so that stopping it stops workerd): a hard kill of npm start leaves it.
+    // The pattern names this port only, so that other checkouts' wranglers on the machine live on.
     throw new Error(
-      `${(error as Error).message}. A wrangler dev left by an earlier npm start that was killed without Ctrl-C may hold it: pkill -f "wrangler.js dev"`,
+      `${(error as Error).message}. A wrangler dev left by an earlier npm start that was killed without Ctrl-C may hold it: pkill -f "wrangler.js dev .*--(inspector-)?port ${port}( |$)"`,
       { cause: error },
     );
   }

@@ -77,11 +77,12 @@ const READINESS_FRESH_MS = 1000;
 /**
  * Starts the origin: database (migrated, or checked current), assertion gate, stdio hosting, HTTP. Stops what it started if a later step fails.
  * `awsCredentials` replaces the AWS SDK's default chain for Google (the groups look-up and users' Google tokens; the local fakes' keys).
+ * `portSetting` names what chooses the port where the origin's own settings do not (npm start's `ORIGIN_PORT`).
  */
 export async function startOrigin(
   config: OriginConfig,
   log: (line: string) => void = console.log,
-  options: { awsCredentials?: AwsCredentialSource } = {},
+  options: { awsCredentials?: AwsCredentialSource; portSetting?: string } = {},
 ): Promise<RunningOrigin> {
   if (!config.databaseUrl) throw new Error("no database: set DATABASE_URL (npm start runs an embedded PostgreSQL for you)");
   const database = checkDatabaseUrl(config.databaseUrl);
@@ -199,7 +200,12 @@ export async function startOrigin(
       throw describeDatabaseError(error, database);
     });
     await pins.start(PIN_POLL_MS);
-    const port = await listen(server, config.port, config.host, "PORT (or origin.port in the configuration file)");
+    const port = await listen(
+      server,
+      config.port,
+      config.host,
+      options.portSetting ?? "PORT (or origin.port in the configuration file)",
+    );
     const metricsUrl =
       metricsServer && metricsPort !== undefined
         ? `http://${config.host}:${await listen(metricsServer, metricsPort, config.host, "METRICS_PORT (or origin.metrics.port)")}`

@@ -10,4 +10,14 @@ describe("npm start and the origin's variables", () => {
     );
     expect(ignoredVariablesLine([])).toBeUndefined();
   });
+
+  it("does not send what npm start wires itself (its ports, addresses and pool) to the configuration file, which it overrides too", () => {
+    expect(ignoredOriginVariables({ PORT: "9000", HOST: "0.0.0.0" })).toEqual(["HOST", "PORT"]);
+    expect(ignoredVariablesLine(["HOST", "PORT"])).toBe(
+      'npm start ignores HOST, PORT in its environment: it sets HOST, PORT itself, from its own settings (the ports: EDGE_PORT, ORIGIN_PORT and the others in the README\'s "Settings for npm start")',
+    );
+    expect(ignoredVariablesLine(["MCP_POLICY", "DATABASE_POOL_MAX"])).toMatch(
+      /in the configuration file's "origin" section .* instead; it sets DATABASE_POOL_MAX itself/,
+    );
+  });
 });

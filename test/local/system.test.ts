@@ -48,9 +48,11 @@ describe("the local system starts whole or not at all", () => {
     const start = startLocalSystem({ ports: chosen, dataDir: await dataDir(), log: () => {} });
     await expect(start).rejects.toThrow(
       new RegExp(
-        `^origin failed to start: port ${chosen.origin} on 127\\.0\\.0\\.1 is already in use.*set ORIGIN_PORT to use another port`,
+        `^origin failed to start: port ${chosen.origin} on 127\\.0\\.0\\.1 is already in use: stop what holds it, or choose another with ORIGIN_PORT\\b.*set ORIGIN_PORT to use another port`,
       ),
     );
+    // Not the origin's own PORT, which npm start sets itself.
+    await expect(start).rejects.not.toThrow(/origin\.port/);
     // The identity provider and the embedded database were started first: they must be gone again.
     expect(await canListen(chosen.idp)).toBe(true);
     expect(await canListen(chosen.database)).toBe(true);
@@ -61,7 +63,7 @@ describe("the local system starts whole or not at all", () => {
     await occupy(chosen.edge);
     await expect(startLocalSystem({ ports: chosen, dataDir: await dataDir(), log: () => {} })).rejects.toThrow(
       new RegExp(
-        `edge \\(wrangler dev\\) failed to start: port ${chosen.edge} .* already in use.*wrangler dev left by an earlier npm start.*EDGE_PORT`,
+        `edge \\(wrangler dev\\) failed to start: port ${chosen.edge} .* already in use: stop what holds it, or choose another with EDGE_PORT\\. A wrangler dev left by an earlier npm start .*pkill -f "wrangler\\.js dev \\.\\*--\\(inspector-\\)\\?port ${chosen.edge}\\( \\|\\$\\)"`,
       ),
     );
     expect(await canListen(chosen.origin)).toBe(true);
