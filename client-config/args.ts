@@ -68,8 +68,11 @@ export function parseOptions(argv: readonly string[]): Options {
   if (help) return { ...DEFAULTS, help };
   const mode = values.remove ? "remove" : "write";
   const url = values.url === undefined ? undefined : mcpUrl(values.url);
-  if (url === undefined && (mode === "write" || values.name === undefined)) {
+  if (url === undefined && mode === "write") {
     throw new UsageError("--url is required: the edge's address, e.g. --url https://mcp.example.com");
+  }
+  if (url === undefined && values.name === undefined) {
+    throw new UsageError("--remove needs --name (the entry's name) or --url (the address it was written for)");
   }
   const name = checkName(values.name ?? (url ? defaultName(url) : ""));
   const platform = values.platform;

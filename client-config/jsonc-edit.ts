@@ -85,6 +85,8 @@ export function applyKeyedEdit(original: string, edit: KeyedEdit, mode: Mode): E
       text = setValue(text, [...edit.parent], undefined, style);
     }
   }
+  // A document this command starts ends its last line, as editors save files.
+  if (original.trim() === "" && !text.endsWith("\n")) text += style.options.eol ?? "\n";
   return { text, notes };
 }
 

@@ -266,6 +266,17 @@ describe("the URL, the name and the clients", () => {
     const result = runCli(["--home", tempHome()]);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain("--url is required");
+    const removal = runCli(["--remove", "--home", tempHome()]);
+    expect(removal.status).toBe(2);
+    expect(removal.stderr).toContain("--remove needs --name (the entry's name) or --url");
+  });
+
+  it("a file it creates ends its last line", () => {
+    const home = tempHome();
+    homes.push(home);
+    const cursor = layout("linux", home).cursor.file;
+    expect(runCli(["--url", URL, "--platform", "linux", "--home", home, "--client", "cursor"]).status).toBe(0);
+    expect(read(cursor)).toMatch(/\}\n$/);
   });
 
   it("an edge's base URL means its /mcp endpoint, under one name for the whole edge", () => {

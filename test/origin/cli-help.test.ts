@@ -54,6 +54,23 @@ describe.each(Object.keys(CLIS) as (keyof typeof CLIS)[])("npm run %s", (name) =
 });
 
 describe("npm run pins, a mistake among its arguments", () => {
+  it("prints the usage with exit 2 when given no command", async () => {
+    const run = await cli("pins", []);
+    expect(run).toMatchObject({ code: 2, stdout: "" });
+    expect(run.stderr).toMatch(/^usage:\n/);
+    const optionsOnly = await cli("pins", ["--by", "admin@example.com"]);
+    expect(optionsOnly.stderr).toMatch(/^pins: no command: expected pending, diff, approve or reject\n\nusage:\n/);
+  });
+
+  it.each([
+    [["approve", "docs", "tool", "search", "--by", "me"], '--by "me" is not an e-mail address (name@example.com)'],
+    [["reject", "docs", "tools", "search", "--by", "admin@example.com"], 'unknown kind "tools": use one of tool, prompt'],
+  ])("refuses %j before asking the database: %s", async (args, reason) => {
+    const run = await cli("pins", args);
+    expect(run).toMatchObject({ code: 2, stdout: "" });
+    expect(run.stderr.split("\n\nusage:\n")[0]).toContain(`pins: ${reason}`);
+  });
+
   it("refuses an option without its value as a usage error", async () => {
     const run = await cli("pins", ["approve", "docs", "tool", "search", "--by"]);
     expect(run.code).toBe(2);

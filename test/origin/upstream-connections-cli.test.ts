@@ -109,9 +109,14 @@ describe("npm run upstream-connections revoke, a user named by their sub or not 
 
   it("says that a revoke found nothing to delete, with exit 2, and how to find the user's connections", async () => {
     await vault.put({ sub: "dee-sub", server: "crm" }, connection);
-    // The sub given as an e-mail (the CLI took only --user before): it matches no address.
+    // The sub given as an e-mail (the CLI took only --user before) is not one: refused as such, pointing at --sub.
+    const asEmail = await cli(["revoke", "--user", "dee-sub", "--by", "admin@example.com"]);
+    expect(asEmail).toMatchObject({ code: 2, stdout: "" });
+    expect(asEmail.stderr).toMatch(
+      /^upstream-connections: --user "dee-sub" is not an e-mail address \(name@example\.com\); name a user without one by --sub/,
+    );
     for (const [args, whose] of [
-      [["--user", "dee-sub"], "dee-sub"],
+      [["--user", "dee@example.com"], "dee@example.com"],
       [["--sub", "dee-sub", "--server", "wiki"], "sub dee-sub to wiki"],
       [["--sub", "nobody"], "sub nobody"],
     ] as const) {

@@ -104,7 +104,7 @@ async function exportTo(out: NodeJS.WritableStream, pool: pg.Pool, filter: Audit
     if (!out.write(chunk)) await once(out, "drain");
   }
   const next = search.nextCursor();
-  process.stderr.write(`audit: ${rows} rows exported\n`);
+  process.stderr.write(`audit: ${rows} ${rows === 1 ? "row" : "rows"} exported\n`);
   if (next) {
     process.stderr.write(`audit: stopped at --limit ${filter.limit}; more rows match: continue with --cursor ${next}\n`);
   }

@@ -45,3 +45,12 @@ export function unexpectedArguments(extra: readonly string[], after: string): Us
   const words = extra.map((word) => `"${word}"`).join(" ");
   return new UsageError(`unexpected argument${extra.length > 1 ? "s" : ""} ${words} after ${after}`);
 }
+
+/**
+ * An option whose value must be an e-mail address (who decides, whose connections): the audit trail keeps it as said,
+ * so a slip (`--by me`, a name) is refused rather than recorded.
+ */
+export function emailOption(option: string, value: string, instead = ""): string {
+  if (/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value)) return value;
+  throw new UsageError(`--${option} "${value}" is not an e-mail address (name@example.com)${instead}`);
+}

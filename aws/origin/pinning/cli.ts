@@ -1,6 +1,6 @@
 import { printable } from "../../../contract/printable.ts";
 import { type AuditStore, createAuditStore } from "../audit/store.ts";
-import { parseCommandLine, reportUsageError, UsageError, unexpectedArguments } from "../cli/usage-error.ts";
+import { emailOption, parseCommandLine, reportUsageError, UsageError, unexpectedArguments } from "../cli/usage-error.ts";
 import { DatabaseSetupError, withCliDatabase } from "../db/cli-database.ts";
 import type { DefinitionKind } from "./fingerprint.ts";
 import { decidePin, type PinDecision, waitingChanges } from "./pin-decision.ts";
@@ -34,6 +34,10 @@ const TABLES = {
 } as const;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0) {
+    console.error(USAGE);
+    return 2;
+  }
   try {
     const { positionals, values } = parseCommandLine({
       args: argv,
@@ -51,16 +55,16 @@ async function main(argv: string[]): Promise<number> {
       if (words.length > 0) throw unexpectedArguments(words, command);
       return await withStore(TABLES.review, (rows) => printPending(rows));
     }
-    if (command !== "diff" && command !== "approve" && command !== "reject")
-      throw new UsageError(`unknown command "${command ?? ""}"`);
+    if (command === undefined) throw new UsageError("no command: expected pending, diff, approve or reject");
+    if (command !== "diff" && command !== "approve" && command !== "reject") throw new UsageError(`unknown command "${command}"`);
     const [server, kind, name, ...extra] = words;
-    if (!server || !KINDS.includes(kind as DefinitionKind) || name === undefined) {
-      throw new UsageError("expected <server> <kind> <name>");
-    }
+    if (!server || name === undefined) throw new UsageError("expected <server> <kind> <name>");
+    if (!KINDS.includes(kind as DefinitionKind)) throw new UsageError(`unknown kind "${kind}": use one of ${KINDS.join(", ")}`);
     // A decision that ignored part of its arguments might not be the one meant.
     if (extra.length > 0) throw unexpectedArguments(extra, `${command} <server> <kind> <name>`);
     if (command !== "diff" && !values.by)
       throw new UsageError("--by: say who decides (your e-mail address): it goes into the audit trail");
+    if (values.by !== undefined) emailOption("by", values.by);
     const key = { server, kind: kind as DefinitionKind, name };
     return await withStore(command === "diff" ? TABLES.review : TABLES.decide, (rows, store, audit) => {
       // A rejected definition is taken only when named: it no longer waits, yet an administrator may think again.

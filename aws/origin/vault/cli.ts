@@ -1,5 +1,5 @@
 import { createAuditStore } from "../audit/store.ts";
-import { parseCommandLine, reportUsageError, UsageError, unexpectedArguments } from "../cli/usage-error.ts";
+import { emailOption, parseCommandLine, reportUsageError, UsageError, unexpectedArguments } from "../cli/usage-error.ts";
 import { DatabaseSetupError, withCliDatabase } from "../db/cli-database.ts";
 import { operatorVault, revokeAudited } from "./revocation.ts";
 
@@ -128,8 +128,10 @@ function parseOptions(argv: string[]): Command {
     );
   }
   if (!values.by) throw new UsageError("--by: who revokes (your e-mail address): it goes into the audit trail");
-  const user = values.sub ? { sub: values.sub } : { email: values.user as string };
-  return { command, user, server: values.server, by: values.by };
+  const user = values.sub
+    ? { sub: values.sub }
+    : { email: emailOption("user", values.user as string, "; name a user without one by --sub, as list shows") };
+  return { command, user, server: values.server, by: emailOption("by", values.by) };
 }
 
 process.exitCode = await main(process.argv.slice(2));
