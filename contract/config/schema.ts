@@ -608,7 +608,7 @@ const OriginFields = z.strictObject({
           signer: z.enum(["local", "kms"]).default("local"),
           /** With `kms`: the key's id, ARN or alias (`alias/mcp-edge-proxy-audit-checkpoints`, as the CDK app names it); its spec must be ECC_NIST_P256, usage SIGN_VERIFY. */
           kmsKeyId: z.string().min(1).optional(),
-          /** With `kms`: the key's region. Unset: AWS_REGION or AWS_DEFAULT_REGION. */
+          /** With `kms`: the key's region. Unset: the AWS SDK's (AWS_REGION, or the profile's; not AWS_DEFAULT_REGION). */
           kmsRegion: AwsRegion.optional(),
           /** With `kms`: another KMS endpoint. Change it only to point at a stand-in (the tests' fake KMS). */
           kmsEndpoint: z.url().optional(),
@@ -635,7 +635,7 @@ const OriginFields = z.strictObject({
     .strictObject({
       /** A symmetric KMS key (SYMMETRIC_DEFAULT) whose GenerateDataKey and Decrypt the origin's role may call. Unset: the local key. */
       kmsKeyId: z.string().min(1).optional(),
-      /** With `kmsKeyId`: the key's region. Unset: AWS_REGION or AWS_DEFAULT_REGION. */
+      /** With `kmsKeyId`: the key's region. Unset: the AWS SDK's (AWS_REGION, or the profile's; not AWS_DEFAULT_REGION). */
       kmsRegion: AwsRegion.optional(),
       /** With `kmsKeyId`: another KMS endpoint. Change it only to point at a stand-in (the tests' fake KMS). */
       kmsEndpoint: z.url().optional(),
