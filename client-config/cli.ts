@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// mcp-edge-client-config: `npm run client-config -- --url …`, or `npx mcp-edge-client-config --url …` in the repository.
+// mcp-edge-client-config: `npm run client-config -- --url …` in a clone of the repository (it is not on the registry).
 import { EXIT, parseOptions, USAGE } from "./args.ts";
 import { UsageError } from "./edge-url.ts";
 import { currentPlatform, placesFor } from "./locations.ts";
