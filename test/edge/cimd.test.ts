@@ -120,6 +120,18 @@ describe("Client ID Metadata Documents", () => {
 describe("the CIMD address rule (no SSRF)", () => {
   const loopbackLiteral = () => `https://127.0.0.1:${inject("cimdPort")}/documents/${crypto.randomUUID()}`;
 
+  /** A token request whose form (and headers) name a served document at a loopback literal; it counts its fetches. */
+  async function tokenRequestNaming(
+    naming: (clientId: string) => { body: string | URLSearchParams; authorization?: string },
+    env: Record<string, string> = ALLOW_LOCALHOST,
+  ) {
+    const clientId = loopbackLiteral();
+    await serveText(clientId, JSON.stringify({ client_id: clientId, client_name: "Local", redirect_uris: [CLIENT_REDIRECT] }));
+    const { body, authorization } = naming(clientId);
+    const headers = { "content-type": "application/x-www-form-urlencoded", ...(authorization ? { authorization } : {}) };
+    return { clientId, token: await callEdge("/oauth/token", { method: "POST", headers, body }, env) };
+  }
+
   it.each([
     ["a private IPv4 literal", "https://10.0.0.1/client.json"],
     ["a link-local address (cloud metadata)", "https://169.254.169.254/latest/meta-data"],
@@ -157,18 +169,11 @@ describe("the CIMD address rule (no SSRF)", () => {
     ["Basic credentials", (id: string) => ({ body: {}, authorization: `Basic ${btoa(`${encodeURIComponent(id)}:x`)}` })],
     ["a client assertion's issuer", (id: string) => ({ body: { client_assertion: unsignedAssertion(id) } })],
   ])("refuses a private address named by %s at the token endpoint without fetching it", async (_case, naming) => {
-    const clientId = loopbackLiteral();
-    await serveText(clientId, JSON.stringify({ client_id: clientId, client_name: "Local", redirect_uris: [CLIENT_REDIRECT] }));
-    const { body, authorization } = naming(clientId) as { body: Record<string, string>; authorization?: string };
-    const token = await callEdge(
-      "/oauth/token",
-      {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded", ...(authorization ? { authorization } : {}) },
-        body: new URLSearchParams({ grant_type: "authorization_code", code: "x", code_verifier: "v".repeat(43), ...body }),
-      },
-      ALLOW_LOCALHOST,
-    );
+    const { clientId, token } = await tokenRequestNaming((id) => {
+      const { body, authorization } = naming(id) as { body: Record<string, string>; authorization?: string };
+      const form = { grant_type: "authorization_code", code: "x", code_verifier: "v".repeat(43), ...body };
+      return { body: new URLSearchParams(form), authorization };
+    });
     expect(token.status).toBe(401);
     expect(((await token.json()) as { error: string }).error).toBe("invalid_client");
     expect(await fetchesOf(clientId)).toBe(0);
@@ -178,22 +183,15 @@ describe("the CIMD address rule (no SSRF)", () => {
     ["in standard base64 (+ and /), which the library decodes and jose does not", (id: string) => lenientAssertion(id, "base64")],
     ["with a byte that is not UTF-8 in another claim", (id: string) => lenientAssertion(id, "bad-utf8")],
   ])("refuses a client assertion %s, whose issuer the rule could not read, without fetching", async (_case, assertion) => {
-    const clientId = loopbackLiteral();
-    await serveText(clientId, JSON.stringify({ client_id: clientId, client_name: "Local", redirect_uris: [CLIENT_REDIRECT] }));
-    const token = await callEdge(
-      "/oauth/token",
-      {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({
-          grant_type: "refresh_token",
-          refresh_token: "a:b:c",
-          client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-          client_assertion: assertion(clientId),
-        }),
-      },
-      { CIMD_ALLOWED_HOSTS: "cimd.example" },
-    );
+    const form = (clientId: string) => ({
+      grant_type: "refresh_token",
+      refresh_token: "a:b:c",
+      client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+      client_assertion: assertion(clientId),
+    });
+    const { clientId, token } = await tokenRequestNaming((id) => ({ body: new URLSearchParams(form(id)) }), {
+      CIMD_ALLOWED_HOSTS: "cimd.example",
+    });
     expect(token.status).toBe(401);
     const answer = (await token.json()) as { error: string; error_description: string };
     expect(answer.error).toBe("invalid_client");
@@ -221,17 +219,9 @@ describe("the CIMD address rule (no SSRF)", () => {
     ["client_id", (id: string) => `client_id=&client_id=${encodeURIComponent(id)}`],
     ["client_assertion", (id: string) => `client_assertion=&client_assertion=${unsignedAssertion(id)}`],
   ])("refuses a repeated %s (an empty first value hid the second from the rule) without fetching", async (_case, naming) => {
-    const clientId = loopbackLiteral();
-    await serveText(clientId, JSON.stringify({ client_id: clientId, client_name: "Local", redirect_uris: [CLIENT_REDIRECT] }));
-    const token = await callEdge(
-      "/oauth/token",
-      {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: `grant_type=refresh_token&refresh_token=a%3Ab%3Ac&${naming(clientId)}`,
-      },
-      ALLOW_LOCALHOST,
-    );
+    const { clientId, token } = await tokenRequestNaming((id) => ({
+      body: `grant_type=refresh_token&refresh_token=a%3Ab%3Ac&${naming(id)}`,
+    }));
     expect(token.status).toBe(400);
     const answer = (await token.json()) as { error: string; error_description: string };
     expect(answer.error).toBe("invalid_request");
