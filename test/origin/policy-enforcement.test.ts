@@ -24,6 +24,7 @@ const servers = {
     prompts: ["triage"],
     resources: ["github://readme"],
     templateScheme: "repo",
+    subscribable: true,
   }),
   secret: catalogServer({ name: "secret", callLog, tools: [{ name: "read_secret", annotations: { readOnlyHint: true } }] }),
   quiet: catalogServer({ name: "quiet", callLog, tools: [{ name: "ping" }], growable: true, quietTools: true }),
@@ -132,6 +133,26 @@ describe("policy at the origin's per-server endpoint", () => {
         'refused by policy: the rules that allow you server "github" name only some of its tools; its prompts and resources need an allow rule without "tools" and "annotations"',
       );
     }
+  });
+
+  it("drops a listen's resource subscriptions for a user who may not see the server's resources: the upstream never watches them", async () => {
+    const listen = async (who: VerifiedAssertion) => {
+      const request = modernRequest("subscriptions/listen", { notifications: { resourceSubscriptions: ["github://readme"] } });
+      // With its length, as the edge sends it: the origin reads such a body itself (a listen's subscriptions among it).
+      const body = await request.text();
+      const headers = new Headers(request.headers);
+      headers.set("content-length", String(Buffer.byteLength(body)));
+      const response = await serveMcp(pool, "github", who, new Request(request.url, { method: "POST", headers, body }), policy);
+      expect(response.status).toBe(200);
+      return response;
+    };
+    const subscribed = () => callsMade().filter((line) => line === "subscribe github://readme").length;
+    const denied = await listen(assertion("auditor-listen", ["auditors"], "github"));
+    const allowed = await listen(assertion("engineer-listen", ["engineering"], "github"));
+    await expect.poll(subscribed, { timeout: 5_000 }).toBe(1); // the engineer's: the way works
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(subscribed()).toBe(1); // and the auditor's never came
+    await Promise.all([denied.body?.cancel(), allowed.body?.cancel()]);
   });
 
   it("gives a user allowed the whole server its prompts and resources", async () => {

@@ -7,7 +7,7 @@ import type { DefinitionPins } from "../pinning/definition-pins.ts";
 import { HostPins } from "../pinning/host-pins.ts";
 import type { ApprovalGate } from "../policy/approval-gate.ts";
 import type { CallLimits } from "../policy/call-limits.ts";
-import type { ServerAccess } from "../policy/tool-access.ts";
+import { listenWithinContents, type ServerAccess } from "../policy/tool-access.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
 import { readValues } from "../secrets/read-values.ts";
 import { oauthHost } from "../upstream-auth/oauth-host.ts";
@@ -296,8 +296,9 @@ function servingHost(parts: {
       parts.onCaller(caller);
       const authInfo = authInfoOf(caller);
       const parsed = await parseRequestBody(request);
-      const unwatch = watchListenedResources(parsed.parsedBody, parts.events);
-      const response = await parts.handler.fetch(parsed.request, { authInfo, parsedBody: parsed.parsedBody });
+      const parsedBody = listenWithinContents(parsed.parsedBody, caller.access);
+      const unwatch = watchListenedResources(parsedBody, parts.events);
+      const response = await parts.handler.fetch(parsed.request, { authInfo, parsedBody });
       return unwatch ? onBodyEnd(response, unwatch) : response;
     },
     close: parts.close,

@@ -38,6 +38,19 @@ export function withheldContents(access: ServerAccess | undefined, method: strin
   return list === undefined ? undefined : { [list]: [] };
 }
 
+/**
+ * A `subscriptions/listen` without its resource subscriptions for a user who may not see the server's resources: as
+ * their lists are empty, the set they watch is; neither the upstream is asked to watch those URIs nor the user told
+ * when they change. Any other body as it came.
+ */
+export function listenWithinContents(body: unknown, access: ServerAccess | undefined): unknown {
+  if (!access || access.contents.allowed) return body;
+  const message = body as { method?: unknown; params?: { notifications?: Record<string, unknown> } } | undefined;
+  const notifications = message?.method === "subscriptions/listen" ? message.params?.notifications : undefined;
+  if (!notifications?.resourceSubscriptions) return body;
+  return { ...message, params: { ...message?.params, notifications: { ...notifications, resourceSubscriptions: [] } } };
+}
+
 /** A `tools/list` result with only the tools the caller may call: a user never sees what they cannot use. */
 export function visibleTools<R extends { tools?: unknown }>(result: R, access: ToolAccess | undefined): R {
   if (!access || !Array.isArray(result.tools)) return result;
