@@ -1,6 +1,13 @@
 import type { ClientRecord } from "./clients.ts";
 import { backupsOf, ChangedMeanwhile, deleteConfig, readConfig, replaceConfig } from "./config-file.ts";
-import { applyKeyedEdit, holdsAnyKey, isBareEmptyObject, type KeyedEdit, MalformedConfig } from "./jsonc-edit.ts";
+import {
+  applyKeyedEdit,
+  holdsAnyKey,
+  holdsParentWithoutKeys,
+  isBareEmptyObject,
+  type KeyedEdit,
+  MalformedConfig,
+} from "./jsonc-edit.ts";
 import type { Request, Target } from "./targets.ts";
 import { unifiedDiff } from "./unified-diff.ts";
 
@@ -28,7 +35,8 @@ export async function applyTarget(
   let after: string;
   let notes: readonly string[];
   try {
-    ({ text: after, notes } = applyKeyedEdit(before.text ?? "", target.edit, request.mode));
+    const keepEmptiedParent = request.mode === "remove" && (await parentWasThere(before.path, target.edit));
+    ({ text: after, notes } = applyKeyedEdit(before.text ?? "", target.edit, request.mode, { keepEmptiedParent }));
   } catch (error) {
     if (!(error instanceof MalformedConfig)) throw error;
     return at("failed", `${error.message}. Left untouched: fix the file (or move it aside) and run again`);
@@ -59,6 +67,18 @@ export async function applyTarget(
 
 const WOULD_DELETE = "the file would be deleted: this command created it and nothing else would be left in it";
 const DELETED = "file deleted: this command created it and nothing else was left in it";
+
+/**
+ * Whether the entries' object (`mcpServers`) was in the file before this command wrote into it: a backup holds it
+ * without the entry. Then a removal leaves it, emptied, where the user had it.
+ */
+async function parentWasThere(path: string, edit: KeyedEdit): Promise<boolean> {
+  for (const backup of await backupsOf(path)) {
+    const text = (await readConfig(backup)).text;
+    if (text !== undefined && holdsParentWithoutKeys(text, edit)) return true;
+  }
+  return false;
+}
 
 /**
  * Whether the file was not there before this command first wrote into it. Every file the command

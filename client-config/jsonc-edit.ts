@@ -41,7 +41,12 @@ export interface EditOutcome {
   readonly notes: readonly string[];
 }
 
-export function applyKeyedEdit(original: string, edit: KeyedEdit, mode: Mode): EditOutcome {
+export function applyKeyedEdit(
+  original: string,
+  edit: KeyedEdit,
+  mode: Mode,
+  options: { readonly keepEmptiedParent?: boolean } = {},
+): EditOutcome {
   let text = original.trim() === "" ? "{}\n" : original;
   const root = parseObject(text);
   const parentNode = edit.parent.length === 0 ? root : findNodeAtLocation(root, [...edit.parent]);
@@ -78,8 +83,9 @@ export function applyKeyedEdit(original: string, edit: KeyedEdit, mode: Mode): E
       removed = true;
     }
   }
-  // An object emptied by the removal goes too, so that write then remove gives back the file it found.
-  if (removed && edit.parent.length > 0) {
+  // An object emptied by the removal goes too, so that write then remove gives back the file it found; unless the
+  // object was there before the write (the caller knows from the backups), then it stays, empty, as it was.
+  if (removed && edit.parent.length > 0 && !options.keepEmptiedParent) {
     const emptied = findNodeAtLocation(parseObject(text), [...edit.parent]);
     if (emptied?.type === "object" && (emptied.children ?? []).length === 0) {
       text = setValue(text, [...edit.parent], undefined, style);
@@ -114,14 +120,24 @@ export function isBareEmptyObject(text: string): boolean {
 
 /** Whether a document holds one of the edit's keys; false for one that does not parse (it cannot tell). */
 export function holdsAnyKey(text: string, edit: KeyedEdit): boolean {
-  let root: Node;
+  const root = parsedOrUndefined(text);
+  return root !== undefined && Object.keys(edit.values).some((key) => findNodeAtLocation(root, [...edit.parent, key]));
+}
+
+/** Whether a document holds the edit's object without any of its keys (as the user had it before a write). */
+export function holdsParentWithoutKeys(text: string, edit: KeyedEdit): boolean {
+  const root = parsedOrUndefined(text);
+  if (root === undefined || edit.parent.length === 0 || holdsAnyKey(text, edit)) return false;
+  return findNodeAtLocation(root, [...edit.parent])?.type === "object";
+}
+
+function parsedOrUndefined(text: string): Node | undefined {
   try {
-    root = parseObject(text);
+    return parseObject(text);
   } catch (error) {
-    if (error instanceof MalformedConfig) return false;
+    if (error instanceof MalformedConfig) return undefined;
     throw error;
   }
-  return Object.keys(edit.values).some((key) => findNodeAtLocation(root, [...edit.parent, key]) !== undefined);
 }
 
 function parseObject(text: string): Node {

@@ -93,6 +93,17 @@ describe("--remove and the files the command created", () => {
     expect(read(places.cursor.file)).toBe("{}\n");
   });
 
+  it("an empty servers object the user had before stays, empty, after the entry is removed", () => {
+    const { places, args } = setUp();
+    const before = '{\n  "mcpServers": {}\n}\n';
+    writeFile(places.cursor.file, before);
+    const cursor = [...args, "--client", "cursor"];
+    expect(runCli(cursor).status).toBe(0);
+    expect(readJsonc(places.cursor.file).mcpServers).toHaveProperty("everything");
+    expect(runCli([...cursor, "--remove"]).status).toBe(0);
+    expect(readJsonc(places.cursor.file)).toEqual({ mcpServers: {} });
+  });
+
   it("a created file that now holds something else too keeps that", () => {
     const { places, args } = setUp();
     const jetbrains = [...args, "--client", "jetbrains"];
