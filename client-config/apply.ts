@@ -74,7 +74,7 @@ const DELETED = "file deleted: this command created it and nothing else was left
  */
 async function parentWasThere(path: string, edit: KeyedEdit): Promise<boolean> {
   for (const backup of await backupsOf(path)) {
-    const text = (await readConfig(backup)).text;
+    const text = await backupText(backup);
     if (text !== undefined && holdsParentWithoutKeys(text, edit)) return true;
   }
   return false;
@@ -87,8 +87,15 @@ async function parentWasThere(path: string, edit: KeyedEdit): Promise<boolean> {
  */
 async function createdHere(path: string, edit: KeyedEdit): Promise<boolean> {
   for (const backup of await backupsOf(path)) {
-    const text = (await readConfig(backup)).text;
+    const text = await backupText(backup);
     if (text === undefined || !holdsAnyKey(text, edit)) return false;
   }
   return true;
 }
+
+/** A backup's text; undefined when it cannot be read as the command reads files (one kept of a file not in UTF-8). */
+const backupText = (path: string): Promise<string | undefined> =>
+  readConfig(path).then(
+    (backup) => backup.text,
+    () => undefined,
+  );
