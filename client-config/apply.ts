@@ -69,15 +69,13 @@ const WOULD_DELETE = "the file would be deleted: this command created it and not
 const DELETED = "file deleted: this command created it and nothing else was left in it";
 
 /**
- * Whether the entries' object (`mcpServers`) was in the file before this command wrote into it: a backup holds it
- * without the entry. Then a removal leaves it, emptied, where the user had it.
+ * Whether the entries' object (`mcpServers`) was in the file before this command first wrote into it: the oldest
+ * backup (the file as the user had it) holds it without the entry. Then a removal leaves it, emptied, where it was.
  */
 async function parentWasThere(path: string, edit: KeyedEdit): Promise<boolean> {
-  for (const backup of await backupsOf(path)) {
-    const text = await backupText(backup);
-    if (text !== undefined && holdsParentWithoutKeys(text, edit)) return true;
-  }
-  return false;
+  const [oldest] = await backupsOf(path);
+  const text = oldest === undefined ? undefined : await backupText(oldest);
+  return text !== undefined && holdsParentWithoutKeys(text, edit);
 }
 
 /**

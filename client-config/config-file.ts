@@ -57,7 +57,9 @@ async function followLinks(path: string, hops = 0): Promise<string> {
   if (real !== undefined) return real;
   const link = await lstat(path).catch(() => undefined);
   if (!link?.isSymbolicLink() || hops >= MAX_LINK_HOPS) return path;
-  return followLinks(resolvePath(dirname(path), await readlink(path)), hops + 1);
+  // A relative target is relative to the folder the link is really in (its own path may pass through links too).
+  const folder = await realpath(dirname(path)).catch(() => dirname(path));
+  return followLinks(resolvePath(folder, await readlink(path)), hops + 1);
 }
 
 /** As many links as Linux follows in one path before giving up (ELOOP). */
@@ -107,12 +109,20 @@ async function checkUnchanged(before: ConfigText): Promise<void> {
 
 const BACKUP_SUFFIX = /^\.\d{8}T\d{6}Z(-\d+)?\.bak$/;
 
-/** The backups `backUp` kept of this file, in no particular order. */
+/** The backups `backUp` kept of this file, oldest first (by time, then by the number a second one that second has). */
 export async function backupsOf(path: string): Promise<string[]> {
   const name = basename(path);
   const files = await readdir(dirname(path)).catch(() => []);
+  const order = (file: string) => {
+    const [, stamp = "", attempt = "0"] = /^\.(\d{8}T\d{6}Z)(?:-(\d+))?\.bak$/.exec(file.slice(name.length)) ?? [];
+    return { stamp, attempt: Number(attempt) };
+  };
   return files
     .filter((file) => file.startsWith(name) && BACKUP_SUFFIX.test(file.slice(name.length)))
+    .sort((a, b) => {
+      const [x, y] = [order(a), order(b)];
+      return x.stamp === y.stamp ? x.attempt - y.attempt : x.stamp < y.stamp ? -1 : 1;
+    })
     .map((file) => join(dirname(path), file));
 }
 

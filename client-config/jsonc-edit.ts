@@ -58,11 +58,16 @@ export function applyKeyedEdit(
     return node ? getNodeValue(node) : undefined;
   };
   // Shared keys go together (HTTPS_PROXY with its NO_PROXY): beside the user's own proxy, ours would mix two setups.
-  const theirs = mode === "write" && !edit.owned ? keysSetOtherwise(edit.values, current) : [];
+  // Removed too only as a whole: their NO_PROXY beside a HTTPS_PROXY equal to ours makes both theirs.
+  const theirs = !edit.owned ? keysSetOtherwise(edit.values, current) : [];
   if (theirs.length > 0) {
-    const ours = Object.keys(edit.values).filter((key) => !theirs.includes(key));
-    const alsoKept = ours.length > 0 ? `; ${ours.join(", ")} not written either: they go together` : "";
-    return { text: original, notes: [`kept ${theirs.join(", ")}: already set to another value${alsoKept}`] };
+    const others = Object.keys(edit.values).filter(
+      (key) => !theirs.includes(key) && (mode === "write" || current(key) !== undefined),
+    );
+    const why = mode === "write" ? "already set to another value" : "not the value this command writes";
+    const alsoKept =
+      others.length > 0 ? `; ${others.join(", ")} not ${mode === "write" ? "written" : "removed"} either: they go together` : "";
+    return { text: original, notes: [`kept ${theirs.join(", ")}: ${why}${alsoKept}`] };
   }
   const notes: string[] = [];
   const style = styleOf(text);
@@ -75,10 +80,6 @@ export function applyKeyedEdit(
       text = setValue(text, [...edit.parent, key], value, style);
     } else {
       if (now === undefined) continue;
-      if (!edit.owned && !sameValue(now, value)) {
-        notes.push(`kept ${key}: not the value this command writes`);
-        continue;
-      }
       text = setValue(text, [...edit.parent, key], undefined, style);
       removed = true;
     }

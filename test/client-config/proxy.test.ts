@@ -68,6 +68,18 @@ describe("the corporate proxy", () => {
     expect(readJsonc(places["claude-desktop"].file).mcpServers).toHaveProperty("everything");
   });
 
+  it("leaves a proxy pair that is only half ours alone, on write and on --remove", () => {
+    const { places, args } = setUp();
+    const settings = { env: { HTTPS_PROXY: PROXY.HTTPS_PROXY, NO_PROXY: "corp.local" } };
+    writeFile(places["claude-code"].settings, `${JSON.stringify(settings, null, 2)}\n`);
+    expect(runCli(args, PROXY).stdout).toContain("kept NO_PROXY: already set to another value");
+    const removal = runCli([...args, "--remove"], PROXY);
+    expect(removal.stdout).toContain(
+      "kept NO_PROXY: not the value this command writes; HTTPS_PROXY not removed either: they go together",
+    );
+    expect(readJsonc(places["claude-code"].settings)).toEqual(settings);
+  });
+
   it("never overwrites the user's own proxy settings, and --remove takes away only what it wrote", () => {
     const { places, args } = setUp();
     const settings = { env: { HTTPS_PROXY: "http://my-own-proxy:8080", ANTHROPIC_LOG: "debug" }, model: "opus" };

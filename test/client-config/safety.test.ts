@@ -104,6 +104,17 @@ describe("--remove and the files the command created", () => {
     expect(readJsonc(places.cursor.file)).toEqual({ mcpServers: {} });
   });
 
+  it("a servers object the command brought goes again when its entries go, in either order", () => {
+    const { places, args } = setUp();
+    writeFile(places.cursor.file, '{ "x": 1 }\n');
+    const cursor = [...args, "--client", "cursor"];
+    expect(runCli([...cursor, "--name", "a"]).status).toBe(0);
+    expect(runCli([...cursor, "--name", "b"]).status).toBe(0);
+    expect(runCli([...cursor, "--name", "a", "--remove"]).status).toBe(0);
+    expect(runCli([...cursor, "--name", "b", "--remove"]).status).toBe(0);
+    expect(readJsonc(places.cursor.file)).toEqual({ x: 1 });
+  });
+
   it("a created file that now holds something else too keeps that", () => {
     const { places, args } = setUp();
     const jetbrains = [...args, "--client", "jetbrains"];
@@ -217,6 +228,20 @@ describe("entries that are already there", () => {
     expect(runCli([...args, "--client", "cursor"]).status).toBe(0);
     expect(lstatSync(places.cursor.file).isSymbolicLink()).toBe(true);
     expect(readJsonc(target).mcpServers).toHaveProperty("everything");
+  });
+
+  it("a relative link to a file not there yet, inside a linked folder, leads where the system says", () => {
+    const { home, places, args } = setUp();
+    // ~/.cursor -> dotfiles/cursor, and mcp.json there -> ../shared/mcp.json (relative to dotfiles/cursor).
+    mkdirSync(join(home, "dotfiles", "cursor"), { recursive: true });
+    mkdirSync(join(home, "dotfiles", "shared"), { recursive: true });
+    rmSync(join(home, ".cursor"), { recursive: true, force: true });
+    symlinkSync(join(home, "dotfiles", "cursor"), join(home, ".cursor"));
+    symlinkSync(join("..", "shared", "mcp.json"), join(home, "dotfiles", "cursor", "mcp.json"));
+    expect(runCli([...args, "--client", "cursor"]).status).toBe(0);
+    expect(readJsonc(join(home, "dotfiles", "shared", "mcp.json")).mcpServers).toHaveProperty("everything");
+    expect(existsSync(join(home, "shared"))).toBe(false);
+    expect(readJsonc(places.cursor.file).mcpServers).toHaveProperty("everything");
   });
 
   it("a symbolic link to a file not there yet creates that file, and the link stays", () => {
