@@ -1,13 +1,11 @@
 import { ORIGIN_ENV_NAMES } from "../contract/config/env-names.ts";
+import { WIRED_KEYS } from "./system.ts";
 
 /** What npm start reads of the origin's variables itself: the rest would be read by an origin it does not run so. */
 const READ_BY_NPM_START = new Set(["DATABASE_URL"]);
 
-/**
- * The origin's settings npm start wires itself, whatever the environment or the configuration file says
- * (local/system.ts, `wiring`): how the local parts reach each other.
- */
-const WIRED_BY_NPM_START = new Set(["host", "port", "publicUrl", "edgeIssuer", "edgeSharedKeys", "databasePoolMax"]);
+/** How the local parts reach each other, which npm start sets itself (DATABASE_URL aside: it reads that one). */
+const WIRED_BY_NPM_START = new Set<string>(WIRED_KEYS);
 
 /**
  * The origin's settings set in npm start's environment, which it does not pass on (the origins it starts read the

@@ -111,7 +111,7 @@ async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> 
   if (options.groupsFreshness) googleConfig.cacheSeconds = options.groupsFreshness.originCacheSeconds;
   const edgeSigningKey = options.edgeKey === "shared" ? generateSharedEdgeKey() : await generateEdgeSigningKey();
   // The file may add servers and limits; how the local parts reach each other is not its to change.
-  const wiring = {
+  const wiring: Partial<Record<WiredKey, unknown>> = {
     // Loopback only, whatever the file says (the example sets 0.0.0.0, as a container needs).
     host: "127.0.0.1",
     port: ports.origin,
@@ -253,6 +253,18 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 }
 
 /** An origin instance's port: as given, else counted up from 8791 (after the other default ports). */
+/** The origin's settings npm start wires itself, whatever the environment or the configuration file says. */
+export const WIRED_KEYS = [
+  "host",
+  "port",
+  "publicUrl",
+  "edgeIssuer",
+  "edgeSharedKeys",
+  "databaseUrl",
+  "databasePoolMax",
+] as const;
+type WiredKey = (typeof WIRED_KEYS)[number];
+
 const instancePort = (ports: LocalPorts, index: number) => ports.originInstances?.[index] ?? 8791 + index;
 const MULTI_ORIGIN_PORTS = "ORIGIN_INSTANCES (its origins take the ports from 8791 on; ORIGIN_PORT is their balancer's)";
 

@@ -111,9 +111,10 @@ async function ensurePortFree(port: number, setting: string): Promise<void> {
     await listen(probe, port, "127.0.0.1", setting);
   } catch (error) {
     // wrangler runs in its own process group (so that stopping it stops workerd): a hard kill of npm start leaves it.
-    // The pattern names this port only, so that other checkouts' wranglers on the machine live on.
+    // The pattern names this port only, so that other checkouts' wranglers on the machine live on; it matches both
+    // wrangler's launcher (bin/wrangler.js) and the CLI it starts (wrangler-dist/cli.js), which holds the port.
     throw new Error(
-      `${(error as Error).message}. A wrangler dev left by an earlier npm start that was killed without Ctrl-C may hold it: pkill -f "wrangler.js dev .*--(inspector-)?port ${port}( |$)"`,
+      `${(error as Error).message}. A wrangler dev left by an earlier npm start that was killed without Ctrl-C may hold it: pkill -f "wrangler(\\.js|-dist/cli\\.js) dev .*--(inspector-)?port ${port}( |$)"`,
       { cause: error },
     );
   }

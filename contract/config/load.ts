@@ -173,7 +173,7 @@ function readEnvText(raw: string, kind: EnvValueKind): unknown {
     case "number": {
       // Number() reads "" and " " as 0 and "0x10" as 16: a blank or mistyped setting would silently turn a cache,
       // a grace or a limit off. Only a decimal is a number here.
-      if (!DECIMAL.test(raw)) throw new Error(`expected a number; got "${raw}"`);
+      if (!DECIMAL.test(raw) || !Number.isFinite(Number(raw))) throw new Error(`expected a number; got "${raw}"`);
       return Number(raw);
     }
     case "list":

@@ -130,7 +130,7 @@ describe("configuration", () => {
   });
 
   it("refuses a blank number (an empty one is unset), and one in another base, which Number() would read as 0 or as hexadecimal", () => {
-    for (const raw of [" ", "0x3e8", "0b1", "1_000", "Infinity", "1,5"]) {
+    for (const raw of [" ", "0x3e8", "0b1", "1_000", "Infinity", "1,5", "1e400"]) {
       const problems = problemsOf(() =>
         loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, TOKEN_CACHE_SECONDS: raw } }),
       );

@@ -195,7 +195,7 @@ describe("the CIMD address rule (no SSRF)", () => {
     expect(token.status).toBe(401);
     const answer = (await token.json()) as { error: string; error_description: string };
     expect(answer.error).toBe("invalid_client");
-    expect(answer.error_description).toContain("unreadable client_assertion");
+    expect(answer.error_description).toContain("the client_assertion (not a JWT: base64url parts, JSON claims) cannot be read");
     expect(await fetchesOf(clientId)).toBe(0);
   });
 
@@ -210,8 +210,9 @@ describe("the CIMD address rule (no SSRF)", () => {
       ALLOW_LOCALHOST,
     );
     expect(token.status).toBe(401);
+    expect(token.headers.get("www-authenticate")).toBe('Basic realm="OAuth"');
     expect(((await token.json()) as { error_description: string }).error_description).toContain(
-      "unreadable the Basic credentials",
+      "the Basic credentials cannot be read",
     );
   });
 

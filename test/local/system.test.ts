@@ -63,7 +63,7 @@ describe("the local system starts whole or not at all", () => {
     await occupy(chosen.edge);
     await expect(startLocalSystem({ ports: chosen, dataDir: await dataDir(), log: () => {} })).rejects.toThrow(
       new RegExp(
-        `edge \\(wrangler dev\\) failed to start: port ${chosen.edge} .* already in use: stop what holds it, or choose another with EDGE_PORT\\. A wrangler dev left by an earlier npm start .*pkill -f "wrangler\\.js dev \\.\\*--\\(inspector-\\)\\?port ${chosen.edge}\\( \\|\\$\\)"`,
+        `edge \\(wrangler dev\\) failed to start: port ${chosen.edge} .* already in use: stop what holds it, or choose another with EDGE_PORT\\. A wrangler dev left by an earlier npm start .*pkill -f "wrangler\\(\\\\\\.js\\|-dist/cli\\\\\\.js\\) dev \\.\\*--\\(inspector-\\)\\?port ${chosen.edge}\\( \\|\\$\\)"`,
       ),
     );
     expect(await canListen(chosen.origin)).toBe(true);

@@ -2,7 +2,7 @@ import { OAuthAuthorizationServer, type OAuthAuthorizationServerOptions } from "
 import type { EdgeEnv } from "../../env.ts";
 import { oauthError } from "../oauth-error.ts";
 import { metadataUrlProblem } from "./metadata-url-problem.ts";
-import { tokenRequestClientIds } from "./token-request-client-ids.ts";
+import { BASIC_CREDENTIALS, tokenRequestClientIds } from "./token-request-client-ids.ts";
 
 /**
  * The library's authorization server, with the edge's SSRF rule on Client ID Metadata Document URLs applied before
@@ -25,8 +25,11 @@ export class GuardedAuthorizationServer extends OAuthAuthorizationServer<EdgeEnv
       const clients = await tokenRequestClientIds(request);
       if ("repeated" in clients)
         return oauthError(400, "invalid_request", `The parameter "${clients.repeated}" is sent more than once (RFC 6749 §3.2)`);
-      if ("unreadable" in clients)
-        return oauthError(401, "invalid_client", `Client authentication failed: unreadable ${clients.unreadable}`);
+      if ("unreadable" in clients) {
+        const challenge: Record<string, string> =
+          clients.unreadable === BASIC_CREDENTIALS ? { "www-authenticate": 'Basic realm="OAuth"' } : {};
+        return oauthError(401, "invalid_client", `Client authentication failed: ${clients.unreadable} cannot be read`, challenge);
+      }
       for (const clientId of clients.ids) {
         const problem = metadataUrlProblem(clientId, this.#allowedHosts);
         if (!problem) continue;

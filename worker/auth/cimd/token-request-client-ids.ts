@@ -17,7 +17,7 @@ export type TokenRequestClients = { ids: string[] } | { repeated: string } | { u
  */
 export async function tokenRequestClientIds(request: Request): Promise<TokenRequestClients> {
   const basic = basicAuthUser(request.headers.get("authorization"));
-  if (basic === UNREADABLE) return { unreadable: "the Basic credentials" };
+  if (basic === UNREADABLE) return { unreadable: BASIC_CREDENTIALS };
   const ids = [basic];
   const mediaType = (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
   if (request.method === "POST" && mediaType === "application/x-www-form-urlencoded") {
@@ -26,11 +26,14 @@ export async function tokenRequestClientIds(request: Request): Promise<TokenRequ
     const repeated = CLIENT_PARAMETERS.find((name) => form.getAll(name).length > 1);
     if (repeated !== undefined) return { repeated };
     const issuers = assertionIssuers(form.get("client_assertion"));
-    if (issuers === UNREADABLE) return { unreadable: "client_assertion (not a JWT: base64url parts, JSON claims)" };
+    if (issuers === UNREADABLE) return { unreadable: "the client_assertion (not a JWT: base64url parts, JSON claims)" };
     ids.push(form.get("client_id"), ...issuers);
   }
   return { ids: ids.filter((id): id is string => typeof id === "string" && id !== "") };
 }
+
+/** What the refusal of unreadable Basic credentials names (answered with a Basic challenge, RFC 6749 §5.2). */
+export const BASIC_CREDENTIALS = "the Basic credentials";
 
 /** The form fields that name the client. Others may repeat where a specification allows it (RFC 8707's `resource`). */
 const CLIENT_PARAMETERS = ["client_id", "client_assertion"] as const;
