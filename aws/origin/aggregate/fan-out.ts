@@ -16,18 +16,16 @@ export function requestFor(
   params: Params,
   signal: AbortSignal = original.signal,
 ): Request {
+  const body = JSON.stringify({ jsonrpc: "2.0", id: message.id, method, params });
   const headers = new Headers(original.headers);
-  headers.delete("content-length");
+  // Its own length, as the edge sends one: the server's endpoint reads a body of known length itself (a listen's
+  // resource subscriptions are watched from it), and would leave one without to the SDK.
+  headers.set("content-length", String(new TextEncoder().encode(body).byteLength));
   headers.set("mcp-method", method);
   const name = params.name ?? params.uri;
   if (typeof name === "string") headers.set("mcp-name", name);
   else headers.delete("mcp-name");
-  return new Request(original.url, {
-    method: "POST",
-    headers,
-    body: JSON.stringify({ jsonrpc: "2.0", id: message.id, method, params }),
-    signal,
-  });
+  return new Request(original.url, { method: "POST", headers, body, signal });
 }
 
 /** Why a server was left out of an answer. */
