@@ -19,6 +19,8 @@ type Alarm = {
   Period?: number;
   TreatMissingData: string;
   Dimensions?: { Name: string; Value: unknown }[];
+  /** A math expression's queries, in place of one metric. */
+  Metrics?: { MetricStat?: { Metric: Record<string, unknown> } }[];
   AlarmActions: unknown[];
 };
 type Rule = { EventPattern?: Record<string, unknown>; Targets: { Arn: unknown; InputTransformer?: unknown }[] };
@@ -119,10 +121,19 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
       ) ?? [];
     expect(JSON.stringify(queuePolicy)).toContain(`"aws:SourceArn":{"Fn::GetAtt":["${ruleId}","Arn"]}`);
 
+    // FailedInvocations does not count what went to the dead-letter queue; one that could not go there is counted apart.
     const undelivered = alarm(synth, "RedeployAfterRotationUndelivered");
-    expect(undelivered).toMatchObject({ Namespace: "AWS/Events", MetricName: "FailedInvocations", Threshold: 1 });
-    expect(undelivered.ComparisonOperator).toBe("GreaterThanOrEqualToThreshold");
-    expect(undelivered.Dimensions).toEqual([{ Name: "RuleName", Value: { Ref: ruleId } }]);
+    expect(undelivered).toMatchObject({ Threshold: 1, ComparisonOperator: "GreaterThanOrEqualToThreshold" });
+    const ruleMetrics = (undelivered.Metrics ?? [])
+      .flatMap((query) => (query.MetricStat ? [query.MetricStat.Metric] : []))
+      .map((metric) => [metric.Namespace, metric.MetricName, metric.Dimensions]);
+    const byRule = [{ Name: "RuleName", Value: { Ref: ruleId } }];
+    expect(ruleMetrics).toEqual(
+      expect.arrayContaining([
+        ["AWS/Events", "FailedInvocations", byRule],
+        ["AWS/Events", "InvocationsFailedToBeSentToDlq", byRule],
+      ]),
+    );
     expect(undelivered.AlarmActions).toEqual([toTopic]);
     const deadLetters = alarm(synth, "RedeployAfterRotationDeadLetters");
     expect(deadLetters).toMatchObject({ Namespace: "AWS/SQS", MetricName: "ApproximateNumberOfMessagesVisible", Threshold: 1 });

@@ -245,16 +245,25 @@ export class Monitoring extends Construct {
       ...atLeastOnce,
       description: `The origin was not redeployed after its database password rotated: ${redeployByHand}`,
     });
-    const failedInvocations = new cloudwatch.Metric({
-      namespace: "AWS/Events",
-      metricName: "FailedInvocations",
-      dimensionsMap: { RuleName: redeploy.rule.ruleName },
-      statistic: "Sum",
+    // With a dead-letter queue, an event EventBridge gives up on goes there (RedeployAfterRotationDeadLetters) and is
+    // not counted as a FailedInvocation; one it could not put there either is InvocationsFailedToBeSentToDlq.
+    const ruleMetric = (metricName: string) =>
+      new cloudwatch.Metric({
+        namespace: "AWS/Events",
+        metricName,
+        dimensionsMap: { RuleName: redeploy.rule.ruleName },
+        statistic: "Sum",
+        period: Duration.minutes(5),
+      });
+    const lost = new cloudwatch.MathExpression({
+      expression: "FILL(failed, 0) + FILL(notDeadLettered, 0)",
+      usingMetrics: { failed: ruleMetric("FailedInvocations"), notDeadLettered: ruleMetric("InvocationsFailedToBeSentToDlq") },
+      label: "rotation events neither delivered nor dead-lettered",
       period: Duration.minutes(5),
     });
-    this.alarm("RedeployAfterRotationUndelivered", failedInvocations, {
+    this.alarm("RedeployAfterRotationUndelivered", lost, {
       ...atLeastOnce,
-      description: `EventBridge could not start the redeploy after the origin's database password rotated: ${redeployByHand}`,
+      description: `A rotation event was neither delivered to the redeploy nor kept in its dead-letter queue: ${redeployByHand}`,
     });
     const deadLetters = redeploy.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
       statistic: "Maximum",
