@@ -185,7 +185,8 @@ function readEnvText(raw: string, kind: EnvValueKind): unknown {
       try {
         return JSON.parse(raw);
       } catch (error) {
-        throw new Error(`expected JSON (${jsonSyntaxProblem(error)})`);
+        // What a JSON value looks like: `WARM_ON_SIGN_IN=no` wants `false`, a list wants brackets and quotes.
+        throw new Error(`expected JSON (${jsonSyntaxProblem(error)}): true, false, a number, "text" in quotes, [a, list] or {…}`);
       }
   }
 }

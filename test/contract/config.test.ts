@@ -129,6 +129,15 @@ describe("configuration", () => {
     ]);
   });
 
+  it("says what JSON looks like when a JSON setting is not JSON (WARM_ON_SIGN_IN=no)", () => {
+    const problems = problemsOf(() =>
+      loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, WARM_ON_SIGN_IN: "no" } }),
+    );
+    expect(problems).toEqual([
+      'warmOnSignIn (from environment WARM_ON_SIGN_IN): expected JSON (not valid JSON): true, false, a number, "text" in quotes, [a, list] or {…}',
+    ]);
+  });
+
   it("refuses a blank number (an empty one is unset), and one in another base, which Number() would read as 0 or as hexadecimal", () => {
     for (const raw of [" ", "0x3e8", "0b1", "1_000", "Infinity", "1,5", "1e400"]) {
       const problems = problemsOf(() =>
