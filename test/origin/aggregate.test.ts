@@ -149,7 +149,7 @@ describe("the aggregated endpoint", () => {
       ask: async () => {
         asked++;
         await new Promise((resolve) => setTimeout(resolve, 60));
-        return Response.json({ jsonrpc: "2.0", id: 1, result: { tools: [{ name: `t${asked}` }], nextCursor: "more" } });
+        return Response.json({ jsonrpc: "2.0", id: 1, result: { tools: [{ name: `t${asked}` }], nextCursor: `more${asked}` } });
       },
       timeoutMs: 200,
       report: (server, method, reason) => reports.push(`${server} ${method}: ${reason}`),
@@ -158,6 +158,31 @@ describe("the aggregated endpoint", () => {
     expect(lists.size).toBe(0);
     expect(reports).toEqual(["paged tools/list: no answer within 200 ms"]);
     expect(asked).toBeLessThan(10);
+  });
+
+  it.each([
+    ["its last page says an empty cursor", ["", ""]],
+    ["a cursor comes back", ["c1", "c1"]],
+  ])("ends a server's list where %s, each item once", async (_case, cursors) => {
+    const asked: unknown[] = [];
+    const aggregation = new Aggregation({
+      message: { jsonrpc: "2.0", id: 1, method: "tools/list", params: {} },
+      request: new Request("http://origin.test/mcp", { method: "POST" }),
+      permitted: ["looping"],
+      allServers: ["looping"],
+      ask: async (_server, request) => {
+        const { cursor } = ((await request.json()) as { params: { cursor?: string } }).params;
+        asked.push(cursor);
+        const page = cursor === undefined ? 0 : 1;
+        return Response.json({ jsonrpc: "2.0", id: 1, result: { tools: [{ name: `t${page}` }], nextCursor: cursors[page] } });
+      },
+      timeoutMs: 5_000,
+      report: () => {},
+    });
+    const lists = await aggregation.collect("tools/list", (server) => wholeList(aggregation, server, "tools/list"));
+    const names = lists.get("looping")?.map((tool) => tool.name);
+    expect(new Set(names).size).toBe(names?.length);
+    expect(asked.length).toBeLessThanOrEqual(2);
   });
 
   it("gives up a left-out server's request: it does not work on for nobody", async () => {

@@ -1,3 +1,4 @@
+import { mcpHeaderValue } from "../../aws/origin/aggregate/fan-out.ts";
 import { createForwardStateCodec } from "../../aws/origin/hosting/request-state.ts";
 import type { Caller, HostOptions, UpstreamHost } from "../../aws/origin/hosting/upstream-host.ts";
 import { createUpstreamIdentity } from "../../aws/origin/identity/upstream-identity.ts";
@@ -44,7 +45,7 @@ export function modernRequest(
       accept: "application/json, text/event-stream",
       "mcp-protocol-version": MODERN_VERSION,
       "mcp-method": method,
-      ...(typeof name === "string" && { "mcp-name": name }),
+      ...(typeof name === "string" && { "mcp-name": mcpHeaderValue(name) }),
     },
     body: JSON.stringify({ jsonrpc: "2.0", id: options.id ?? 1, method, params: { ...params, _meta: meta } }),
   });

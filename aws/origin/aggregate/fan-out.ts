@@ -23,9 +23,19 @@ export function requestFor(
   headers.set("content-length", String(new TextEncoder().encode(body).byteLength));
   headers.set("mcp-method", method);
   const name = params.name ?? params.uri;
-  if (typeof name === "string") headers.set("mcp-name", name);
+  if (typeof name === "string") headers.set("mcp-name", mcpHeaderValue(name));
   else headers.delete("mcp-name");
   return new Request(original.url, { method: "POST", headers, body, signal });
+}
+
+/**
+ * A name or URI as an `Mcp-Name` value (2026-07-28 value encoding): as it is when it is printable ASCII without
+ * spaces at its ends, else `=?base64?<UTF-8 in base64>?=`. A header cannot hold other characters at all (`搜索`
+ * made the request throw), and its ends are trimmed. The SDK's own encoder is not exported.
+ */
+export function mcpHeaderValue(value: string): string {
+  const plain = /^[\x21-\x7E]([\x20-\x7E]*[\x21-\x7E])?$/.test(value) && !/^=\?base64\?.*\?=$/.test(value);
+  return plain ? value : `=?base64?${Buffer.from(value, "utf8").toString("base64")}?=`;
 }
 
 /** Why a server was left out of an answer. */

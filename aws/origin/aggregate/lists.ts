@@ -23,6 +23,7 @@ type Item = Params & { name?: string };
 export async function wholeList(aggregation: Aggregation, server: string, method: ListMethod): Promise<Item[]> {
   const { key } = LISTS[method];
   const items: Item[] = [];
+  const asked = new Set<unknown>();
   let cursor: unknown;
   for (let page = 0; page < MAX_PAGES; page++) {
     const params: Params = { _meta: aggregation.message.params._meta, ...(cursor !== undefined && { cursor }) };
@@ -32,8 +33,14 @@ export async function wholeList(aggregation: Aggregation, server: string, method
       throw error;
     });
     if (Array.isArray(result[key])) items.push(...(result[key] as Item[]));
+    asked.add(cursor);
     cursor = result.nextCursor;
     if (cursor === undefined) return items;
+    // A cursor already followed would bring the same pages again (a server whose last page says "" or loops).
+    if (asked.has(cursor) || cursor === "") {
+      console.warn(`aggregate: ${server}'s ${method} gave a cursor it had given before; its list ends there`);
+      return items;
+    }
   }
   console.warn(`aggregate: ${server}'s ${method} has more than ${MAX_PAGES} pages; the rest is left out`);
   return items;

@@ -14,8 +14,19 @@ const HASH_LENGTH = 8;
 export function publicName(server: string, original: string, salt = 0): string {
   const whole = `${server}${AGGREGATED_NAME_SEPARATOR}${original}`;
   if (whole.length <= MAX_PUBLIC_NAME && salt === 0) return whole;
-  const hash = createHash("sha256").update(`${salt}\u0000${original}`).digest("hex").slice(0, HASH_LENGTH);
-  return `${whole.slice(0, MAX_PUBLIC_NAME - HASH_LENGTH - 1)}-${hash}`;
+  const start = wholeCharacters(whole, MAX_PUBLIC_NAME - HASH_LENGTH - 1);
+  // One more hex digit where the cut gave back half a character: a shortened name is 64 long, never shorter.
+  const hash = createHash("sha256")
+    .update(`${salt}\u0000${original}`)
+    .digest("hex")
+    .slice(0, MAX_PUBLIC_NAME - start.length - 1);
+  return `${start}-${hash}`;
+}
+
+/** At most `length` UTF-16 units of `text`, never half a surrogate pair (not Unicode; strict JSON decoders refuse it). */
+function wholeCharacters(text: string, length: number): string {
+  const cut = text.slice(0, length);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
 }
 
 /**

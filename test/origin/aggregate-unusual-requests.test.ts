@@ -9,17 +9,19 @@ import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.
 import { Policy } from "../../contract/config/policy.ts";
 import { ALL_SERVERS } from "../../contract/edge-assertion.ts";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
-import { modernRequest, testHostOptions } from "./modern-request.ts";
+import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
 
-// A resource subscription on the aggregated /mcp's listen reaches the server that has the resource, over a real
-// 2025-era stdio upstream that logs each resources/subscribe; and not for a user the policy keeps off its resources.
+// The aggregated /mcp over a real 2025-era stdio upstream that logs each resources/subscribe: names and URIs beyond
+// ASCII routed to it, and a resource subscription on the listen reaching it, but not for a user the policy keeps
+// off its resources.
 const callLog = join(mkdtempSync(join(tmpdir(), "aggregate-subscriptions-")), "calls.log");
 const servers = {
   docs: catalogServer({
     name: "docs",
     callLog,
-    tools: [{ name: "list_pages" }],
+    tools: [{ name: "list_pages" }, { name: "搜索" }, { name: `${"x".repeat(48)}${"😀".repeat(10)}` }],
     resources: ["docs://handbook"],
+    templateScheme: "item",
     subscribable: true,
   }),
 };
@@ -81,5 +83,33 @@ describe("resource subscriptions on the aggregated listen", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(subscribed()).toBe(1); // the guest's never came
     await Promise.all([guest.cancel(), staff.cancel()]);
+  });
+});
+
+describe("names and URIs beyond ASCII on the aggregated endpoint", () => {
+  const STAFF = user("staff-names", ["staff"]);
+  const answerOf = async (method: string, params: Record<string, unknown>) => {
+    const messages = (await messagesOf(await serveAggregate(options, STAFF, modernRequest(method, params)))) as {
+      result?: Record<string, unknown>;
+      error?: { message: string };
+    }[];
+    return messages.find((message) => message.result || message.error);
+  };
+
+  it("lists them as valid Unicode, and calls and reads them at their server", async () => {
+    const tools = ((await answerOf("tools/list", {}))?.result?.tools ?? []) as { name: string }[];
+    const names = tools.map((tool) => tool.name);
+    expect(names).toContain("docs__搜索");
+    const shortened = names.find((name) => name.includes("xxx")) ?? "";
+    expect(shortened.length).toBeLessThanOrEqual(64);
+    // No half of an emoji's surrogate pair: a lone one is not Unicode, and strict JSON decoders refuse the list.
+    expect(shortened).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/);
+    for (const name of ["docs__搜索", shortened]) {
+      const called = await answerOf("tools/call", { name, arguments: {} });
+      expect(JSON.stringify(called), name).toContain(" on docs: {}");
+    }
+    // The upstream (the SDK) reads the URI percent-encoded, as new URL() gives it.
+    const read = await answerOf("resources/read", { uri: "item://文档" });
+    expect(JSON.stringify(read)).toContain("item://%E6%96%87%E6%A1%A3 on docs");
   });
 });
