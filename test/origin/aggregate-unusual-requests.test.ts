@@ -24,11 +24,14 @@ const servers = {
     templateScheme: "item",
     subscribable: true,
   }),
+  // Another server's catch-all template, which must not receive what the policy keeps from a user elsewhere.
+  wide: catalogServer({ name: "wide", callLog, uriTemplate: "{+uri}" }),
 };
 const policy = Policy.parse({
   rules: [
     { effect: "allow", who: { groups: ["staff"] }, servers: ["docs"] },
     { effect: "allow", who: { groups: ["guests"] }, servers: ["docs"], tools: ["list_*"] },
+    { effect: "allow", who: { groups: ["staff", "guests"] }, servers: ["wide"] },
   ],
 });
 
@@ -83,6 +86,24 @@ describe("resource subscriptions on the aggregated listen", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(subscribed()).toBe(1); // the guest's never came
     await Promise.all([guest.cancel(), staff.cancel()]);
+  });
+});
+
+describe("a resource of a server whose resources the user may not see", () => {
+  it("is not read through another server's catch-all template, but refused by policy", async () => {
+    const read = async (who: VerifiedAssertion, uri: string) =>
+      (
+        (await messagesOf(await serveAggregate(options, who, modernRequest("resources/read", { uri })))) as {
+          result?: unknown;
+          error?: { code: number; message: string };
+        }[]
+      )[0];
+    const guest = await read(user("guest-read", ["guests"]), "docs://handbook");
+    expect(guest?.error?.code).toBe(-32003);
+    expect(guest?.error?.message).toContain('it may be one of "docs", whose resources you may not use');
+    expect(JSON.stringify(await read(user("staff-read", ["staff"]), "docs://handbook"))).toContain("docs://handbook on docs");
+    // The catch-all still serves what no withheld server could own, for a user who may see every server's resources.
+    expect(JSON.stringify(await read(user("staff-read", ["staff"]), "elsewhere://x"))).toContain("elsewhere://x on wide");
   });
 });
 

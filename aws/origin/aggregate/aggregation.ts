@@ -12,6 +12,8 @@ export class Aggregation {
   readonly permitted: readonly string[];
   /** Every configured server (a name may point at one the user may not use: that is refused, not unknown). */
   readonly allServers: readonly string[];
+  /** Permitted servers whose prompts and resources the user may not see (policy: some of its tools only). */
+  readonly contentsWithheld: readonly string[];
   readonly #request: Request;
   readonly #ask: AskServer;
   readonly #timeoutMs: number;
@@ -24,6 +26,7 @@ export class Aggregation {
     request: Request;
     permitted: readonly string[];
     allServers: readonly string[];
+    contentsWithheld?: readonly string[];
     ask: AskServer;
     timeoutMs: number;
     report: LeftOutReport;
@@ -31,6 +34,7 @@ export class Aggregation {
     this.message = options.message;
     this.permitted = options.permitted;
     this.allServers = options.allServers;
+    this.contentsWithheld = options.contentsWithheld ?? [];
     this.#request = options.request;
     this.#ask = options.ask;
     this.#timeoutMs = options.timeoutMs;

@@ -1,4 +1,5 @@
 import { UriTemplate } from "@modelcontextprotocol/server";
+import { POLICY_DENIED_CODE } from "../../../contract/config/policy.ts";
 import type { Aggregation } from "./aggregation.ts";
 import { wholeList } from "./lists.ts";
 import { errorAnswer, type RequestId } from "./messages.ts";
@@ -14,7 +15,12 @@ const UPSTREAM_UNAVAILABLE = -32000;
  * Where a resource URI goes: its server, or the servers that all claim it (then it goes nowhere), or nowhere until
  * the servers that did not list their resources do, or nowhere.
  */
-export type UriRoute = { server: string } | { ambiguous: string[] } | { unanswered: string[] } | undefined;
+export type UriRoute =
+  | { server: string }
+  | { ambiguous: string[] }
+  | { unanswered: string[] }
+  | { withheld: string[] }
+  | undefined;
 
 /**
  * Routes resource URIs, reading each server's resources and templates once however many URIs it routes. A URI goes
@@ -30,7 +36,8 @@ export async function uriRouter(aggregation: Aggregation): Promise<(uri: string)
     aggregation.collect("resources/list", (server) => wholeList(aggregation, server, "resources/list")),
     aggregation.collect("resources/templates/list", (server) => wholeList(aggregation, server, "resources/templates/list")),
   ]);
-  const unanswered = aggregation.permitted.filter((server) => !listed.has(server));
+  const withheld = aggregation.contentsWithheld;
+  const unanswered = aggregation.permitted.filter((server) => !listed.has(server) && !withheld.includes(server));
   return (uri) => {
     const listing = [...listed].filter(([, resources]) => resources.some((resource) => resource.uri === uri));
     if (listing.length > 0) return onlyOne(listing.map(([server]) => server));
@@ -45,6 +52,9 @@ export async function uriRouter(aggregation: Aggregation): Promise<(uri: string)
     // A server that did not answer may list the URI: while it has not, a template that does not even fix the URI's
     // scheme (a catch-all) gets nothing, or that server's URI (and what the user reads with it) would go elsewhere.
     if (unanswered.length > 0 && best.fixed < uri.indexOf(":") + 1) return { unanswered };
+    // Likewise a server whose resources the user may not see (its lists answer empty): the URI may be one of its, and
+    // reading it through another server's catch-all would read it all the same.
+    if (withheld.length > 0 && best.fixed < uri.indexOf(":") + 1) return { withheld: [...withheld] };
     return best.servers.length > 0 ? onlyOne(best.servers) : undefined;
   };
 }
@@ -73,6 +83,15 @@ export function unroutedUri(id: RequestId | null, uri: string, route: UriRoute):
       id,
       UPSTREAM_UNAVAILABLE,
       `the resource ${uri} cannot be placed while ${servers} did not answer (starting, or failing); try again shortly`,
+    );
+  }
+  if (route && "withheld" in route) {
+    const servers = route.withheld.map((server) => `"${server}"`).join(", ");
+    return errorAnswer(
+      200,
+      id,
+      POLICY_DENIED_CODE,
+      `refused by policy: no server whose resources you may use has the resource ${uri}, and it may be one of ${servers}, whose resources you may not use`,
     );
   }
   if (route && "ambiguous" in route) {

@@ -67,11 +67,13 @@ export async function serveAggregate(
   const access = userPolicy(options.policy, assertion);
   const ask: AskServer = (server, sub) => options.askServer(server, { ...assertion, server }, sub);
   const report: LeftOutReport = (server, method, reason) => options.leftOut(server, method, reason, assertion);
+  const permitted = options.servers.filter((server) => access.server(server).allowed);
   const aggregation = new Aggregation({
     message,
     request,
-    permitted: options.servers.filter((server) => access.server(server).allowed),
+    permitted,
     allServers: options.servers,
+    contentsWithheld: permitted.filter((server) => !access.contents(server).allowed),
     ask,
     timeoutMs: options.upstreamTimeoutMs,
     report,
