@@ -109,7 +109,11 @@ describe("pinned tool definitions", () => {
   it("shows a require-approval server nothing until its description and tools are approved", async () => {
     const refused = await ask("strict", "tools/list");
     expect(refused.error?.code).toBe(-32004);
-    // Its discovery says why, in the gateway's words: none of the upstream's instructions reach the model yet.
+    // Its discovery says why, in the gateway's words: none of the upstream's instructions reach the model yet, nor its
+    // own name, title and website (serverInfo): only the configured name.
+    const discovered = (await ask("strict", "server/discover")).result;
+    expect(JSON.stringify(discovered)).toContain('{"name":"strict","version":"withheld"}');
+    expect(JSON.stringify(discovered)).not.toContain("1.0.0");
     expect((await ask("strict", "server/discover")).result?.instructions).toBe(
       'This server offered nothing when asked: the description (instructions, capabilities) of server "strict" waits for an administrator\'s approval before first use. Once an administrator approves it, its tools and prompts are listed (clients are told when the lists change).',
     );
@@ -153,6 +157,10 @@ describe("pinned tool definitions", () => {
     expect(note.error?.message).toBe(
       'withheld: the resource "note://one" of server "gated" waits for an administrator\'s approval before first use',
     );
+    // Nor in another spelling the upstream reads as the same (the SDK looks up new URL(uri), its scheme lowercased).
+    for (const uri of ["NOTE://one", "ITEM://alpha", "Item://alpha"]) {
+      expect((await ask("gated", "resources/read", { uri })).error?.code, uri).toBe(-32004);
+    }
     expect((await ask("gated", "resources/list")).result?.resources).toEqual([]);
     expect((await pending("gated")).map((row) => row.kind).sort()).toEqual(["prompt", "resource", "resource_template"]);
     await approvePending();

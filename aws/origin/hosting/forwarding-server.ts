@@ -76,7 +76,7 @@ interface Forwarded {
 export function forwardingServer(link: UpstreamLink): McpServer {
   const upstreamCapabilities = link.client.getServerCapabilities() ?? {};
   const mirror = new UpstreamMirror(
-    link.client.getServerVersion() ?? { name: "upstream", version: "unknown" },
+    link.pins.serverInfo(link.client.getServerVersion()),
     // Instructions reach the model like a tool's description: withheld with the rest while they wait for approval, and
     // replaced by our own words saying why the server offers nothing (on the aggregated endpoint too).
     {

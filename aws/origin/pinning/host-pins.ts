@@ -37,6 +37,15 @@ export class HostPins {
     return this.#withheld;
   }
 
+  /**
+   * The upstream's name as clients may see it: its own (`serverInfo`: a name, a title, a website) once its description
+   * is approved; while it is withheld, only the configured server's name, since the title reaches the model too.
+   */
+  serverInfo(upstream: { name: string; version: string } | undefined): { name: string; version: string } {
+    if (this.#withheld) return { name: this.#server, version: "withheld" };
+    return upstream ?? { name: "upstream", version: "unknown" };
+  }
+
   /** Refuses any request while the server is withheld. */
   requireServer(): void {
     if (this.#withheld) throw new DefinitionWithheld(this.#withheld);
@@ -77,8 +86,10 @@ export class HostPins {
     this.requireServer();
     if (!this.#pins) return;
     await Promise.all([resources?.ensureLoaded(), templates.ensureLoaded()]);
-    await this.#require("resource", resources?.get(uri));
-    for (const template of templates.all()) if (covers(template, uri)) await this.#require("resource_template", template);
+    for (const form of readableForms(uri)) {
+      await this.#require("resource", resources?.get(form));
+      for (const template of templates.all()) if (covers(template, form)) await this.#require("resource_template", template);
+    }
   }
 
   /** A definition the upstream never listed is not pinned here: the upstream itself answers that it does not exist. */
@@ -87,6 +98,15 @@ export class HostPins {
     const reason = await this.#pins.allows(this.#server, kind, definition);
     if (reason) throw new DefinitionWithheld(reason);
   }
+}
+
+/**
+ * The URI as sent, and as an upstream may read it: the SDK looks a resource up by `new URL(uri).toString()`, which
+ * lowercases the scheme (and a special scheme's host) and percent-encodes, so `NOTE://one` reads `note://one`.
+ */
+function readableForms(uri: string): string[] {
+  const normalized = URL.canParse(uri) ? new URL(uri).toString() : uri;
+  return normalized === uri ? [uri] : [uri, normalized];
 }
 
 /** Whether a resource template's URI template matches this URI. */
