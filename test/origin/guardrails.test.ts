@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GuardrailChain, guardrailProblems } from "../../aws/origin/guardrails/chain.ts";
 import { denyPatterns } from "../../aws/origin/guardrails/deny-patterns.ts";
 import { GuardrailRefusal } from "../../aws/origin/guardrails/refusal.ts";
-import { redactCredentials } from "../../aws/origin/guardrails/secret-detector.ts";
+import { redactCredentials, redactValue } from "../../aws/origin/guardrails/secret-detector.ts";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
 import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
@@ -43,6 +43,29 @@ describe("the secret detector", () => {
     expect(redactCredentials(`Aws_Secret_Access_Key=${secret}`)).toBe("Aws_Secret_Access_Key=[REDACTED AWS secret access key]");
     const session = `${"IQoJb3JpZ2luX2VjE".repeat(8)}=`;
     expect(redactCredentials(`"SessionToken": "${session}"`)).toBe('"SessionToken": "[REDACTED AWS session token]"');
+  });
+
+  it("redacts credentials used as object keys (no two collapsing into one) and inside a text blob, not an image's", () => {
+    const result = redactValue({
+      structuredContent: { owners: { [AWS_KEY_ID]: "ana", [GITHUB_TOKEN]: "bob", [`ghp_${"z9Y8x7W6v5".repeat(4)}`]: "cy" } },
+      content: [
+        {
+          type: "resource",
+          resource: { uri: "file:///env", mimeType: "text/plain", blob: btoa(`GITHUB_TOKEN=${GITHUB_TOKEN}`) },
+        },
+        { type: "image", mimeType: "image/png", data: "iVBORw0KGgo=" },
+        { type: "resource", resource: { uri: "file:///x.bin", blob: Buffer.from([0xff, 0xfe, 0x00]).toString("base64") } },
+      ],
+    });
+    const text = JSON.stringify(result);
+    expect(text).not.toContain(AWS_KEY_ID);
+    expect(text).not.toContain(GITHUB_TOKEN);
+    const owners = (result as { structuredContent: { owners: Record<string, string> } }).structuredContent.owners;
+    expect(Object.values(owners).sort()).toEqual(["ana", "bob", "cy"]);
+    const [textBlob, image, binary] = (result as { content: { resource?: { blob: string }; data?: string }[] }).content;
+    expect(atob(textBlob?.resource?.blob ?? "")).toBe("GITHUB_TOKEN=[REDACTED GitHub token]");
+    expect(image?.data).toBe("iVBORw0KGgo=");
+    expect(binary?.resource?.blob).toBe(Buffer.from([0xff, 0xfe, 0x00]).toString("base64"));
   });
 
   it("takes time linear in the text, whatever the text (results can be megabytes an upstream chose)", () => {

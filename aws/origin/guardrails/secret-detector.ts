@@ -1,6 +1,5 @@
 import { z } from "zod";
 import type { GuardrailKind } from "./hook.ts";
-import { mapStrings } from "./strings.ts";
 
 /**
  * Credentials that must not reach a model through a tool's result: each kind by a pattern precise enough not to
@@ -45,14 +44,57 @@ export const PRIVATE_KEY_LINES = { begin: new RegExp(keyLine("BEGIN")), end: new
 const KEY_BEGIN = new RegExp(keyLine("BEGIN"), "g");
 const KEY_END = new RegExp(keyLine("END"), "g");
 
-/** Redacts the credentials above in every string of a tool's result (text content, structured content, resources). */
+/**
+ * Redacts the credentials above in every string of a tool's result (text content, structured content, resources),
+ * object keys and the text inside an embedded resource's base64 `blob` included.
+ */
 export const secretDetector: GuardrailKind = {
   options: z.strictObject({}),
   create: () => ({
     name: "secret-detector",
-    result: (_call, result) => mapStrings(result, redactCredentials) as Record<string, unknown>,
+    result: (_call, result) => redactValue(result) as Record<string, unknown>,
   }),
 };
+
+/** Every string of a JSON value redacted, keys too (`{"AKIA…": "ana"}`), and each text `blob` decoded and redacted. */
+export function redactValue(value: unknown): unknown {
+  if (typeof value === "string") return redactCredentials(value);
+  if (Array.isArray(value)) {
+    const mapped = value.map(redactValue);
+    return mapped.every((item, index) => item === value[index]) ? value : mapped;
+  }
+  if (typeof value !== "object" || value === null) return value;
+  const entries = Object.entries(value).map(([key, item]) => [
+    redactCredentials(key),
+    key === "blob" && typeof item === "string" ? redactBlob(item) : redactValue(item),
+  ]);
+  const changed = entries.some(([key, item], index) => key !== Object.keys(value)[index] || item !== Object.values(value)[index]);
+  return changed ? Object.fromEntries(uniqueKeys(entries)) : value;
+}
+
+/** Keys that redaction made equal (two tokens as keys) numbered, so that no entry overwrites another. */
+function uniqueKeys(entries: unknown[][]): unknown[][] {
+  const seen = new Map<unknown, number>();
+  return entries.map(([key, item]) => {
+    const count = (seen.get(key) ?? 0) + 1;
+    seen.set(key, count);
+    return [count === 1 ? key : `${key} (${count})`, item];
+  });
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A base64 blob's text redacted and encoded again; a blob that is not UTF-8 text (an image) as it came. */
+function redactBlob(blob: string): string {
+  let text: string;
+  try {
+    text = UTF8.decode(Buffer.from(blob, "base64"));
+  } catch {
+    return blob;
+  }
+  const redacted = redactCredentials(text);
+  return redacted === text ? blob : Buffer.from(redacted, "utf8").toString("base64");
+}
 
 export function redactCredentials(text: string): string {
   let redacted = text.includes("PRIVATE KEY") ? redactPrivateKeys(text) : text;
