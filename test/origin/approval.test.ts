@@ -25,6 +25,7 @@ const servers = {
     callLog,
     tools: [
       { name: "drop_table", annotations: { destructiveHint: true } },
+      { name: "truncate", annotations: { destructiveHint: true } },
       { name: "select", annotations: { readOnlyHint: true } },
     ],
   }),
@@ -177,6 +178,32 @@ describe("require_approval", () => {
     expect((await call({ name: "select", arguments: {} }, {})).result?.content?.[0]?.text).toBe("select on db: {}");
     expect(approvalsAudited()).toEqual(["ok", "denied", "denied", "denied", "denied", "error"]);
     expect(audited.every((event) => event.userEmail === "ana@example.com" && event.tool === "drop_table")).toBe(true);
+  });
+
+  it("refuses another tool's call that brings this call's approval, without using the approval up or auditing it", async () => {
+    const first = await call({ name: "drop_table", arguments: { text: "orders" } });
+    const auditedBefore = approvalsAudited().length;
+    const elsewhere = await call({
+      name: "truncate",
+      arguments: { text: "orders" },
+      inputResponses: { [APPROVAL_INPUT_KEY]: { action: "accept", content: { approve: true } } },
+      requestState: first.result?.requestState,
+    });
+    expect(elsewhere.error).toEqual({ code: -32602, message: "requestState belongs to another request" });
+    expect(approvalsAudited().length).toBe(auditedBefore);
+    // Still this call's to answer (a "no" here, so that the upstream is not called: later tests count its calls).
+    const declined = await answered(first, { text: "orders" }, true, "decline");
+    expect(declined.error?.message).toBe('not approved: you did not approve calling "drop_table" on server "db"; it was not run');
+  });
+
+  it("refuses, without asking, a call whose arguments are more than a prompt shows: nothing is approved unseen", async () => {
+    const padded = { text: `${" ".repeat(20_000)}AND ALSO payments` };
+    const refused = await call({ name: "drop_table", arguments: padded });
+    expect(refused.error?.code).toBe(-32006);
+    expect(refused.error?.message).toMatch(
+      /its arguments \(\d+ characters\) are more than a prompt shows \(20000\); it was not run$/,
+    );
+    expect(calls().filter((tool) => tool === "drop_table")).toHaveLength(1); // the earlier test's one call
   });
 
   it("refuses an approval used on one origin instance when it is sent again to another", async () => {

@@ -128,6 +128,8 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
     if (withheld) return withheld;
     let admitted: Admitted = {};
     if (request.method === "tools/call") {
+      // A retry whose state is another call's is refused before it spends the budget or answers that call's approval.
+      requestStateFor(request, ctx);
       // A call a guardrail refuses is refused before anyone is asked to approve it, and spends no call budget.
       const passed = await guarded?.arguments();
       admitted = await admitToolCall(link, request, ctx, access);
@@ -224,6 +226,15 @@ async function listedTool(link: UpstreamLink, name: string, server: string): Pro
   return definition;
 }
 
+/** The retry's request state (already verified as this user's), refused when it belongs to another request. */
+function requestStateFor(request: Forwarded, ctx: ServerContext): ForwardState | undefined {
+  const state = ctx.mcpReq.requestState<ForwardState>();
+  if (state && state.t !== targetOf(request.method, request.params)) {
+    throw new ProtocolError(-32602, "requestState belongs to another request");
+  }
+  return state;
+}
+
 /**
  * An interactive request, first round or retry. A 2026-07-28 upstream asks for input itself: its result is
  * passed on with its requestState sealed inside ours. A 2025-era upstream asks mid-call: the call is parked
@@ -237,8 +248,7 @@ async function forwardInteractive(
   admitted: Admitted,
 ): Promise<Params> {
   const target = targetOf(request.method, request.params);
-  const state = ctx.mcpReq.requestState<ForwardState>();
-  if (state && state.t !== target) throw new ProtocolError(-32602, "requestState belongs to another request");
+  const state = requestStateFor(request, ctx);
   if (state?.x) return resumeExchange(link, state, target, ctx, output);
 
   const abort = new AbortController();

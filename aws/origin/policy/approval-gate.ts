@@ -17,8 +17,11 @@ const APPROVAL_TTL_MS = 5 * 60_000;
 const CONTINUATION_MEMORY_MS = MAX_INPUT_WAIT_SECONDS * 1000;
 /** Where this gate's nonces sit among the other single-use values of the shared record (edge assertions' jtis). */
 const NONCE_PREFIX = "approval:";
-/** Arguments shown in the prompt are cut past this many characters. */
-const SHOWN_ARGUMENTS = 2_000;
+/**
+ * The most argument text a prompt shows. The user approves what they see: a call whose arguments do not fit is
+ * refused rather than asked about with part of them hidden (padding could push what matters out of sight).
+ */
+const SHOWN_ARGUMENTS = 20_000;
 
 type Params = Record<string, unknown>;
 
@@ -68,8 +71,15 @@ export class ApprovalGate {
         `calling "${call.tool}" on server "${call.server}" needs your confirmation (${call.rule}), and this client cannot show prompts (it declares no elicitation capability); use a client that can`,
       );
     }
+    const shown = JSON.stringify(call.args, null, 2);
+    if (shown.length > SHOWN_ARGUMENTS) {
+      this.#record(call, "error");
+      throw new ApprovalRefused(
+        `calling "${call.tool}" on server "${call.server}" needs your confirmation (${call.rule}), and its arguments (${shown.length} characters) are more than a prompt shows (${SHOWN_ARGUMENTS}); it was not run`,
+      );
+    }
     const approval = { h: hash, n: randomUUID(), e: Date.now() + APPROVAL_TTL_MS };
-    const asking = { [APPROVAL_INPUT_KEY]: { method: "elicitation/create", params: prompt(call) } };
+    const asking = { [APPROVAL_INPUT_KEY]: { method: "elicitation/create", params: prompt(call, shown) } };
     return sealInputRequired(
       { resultType: "input_required", inputRequests: asking },
       codec,
@@ -148,9 +158,7 @@ export const argumentsHash = (args: Params) =>
     .digest("hex");
 
 /** The question in plain words: which tool, on which server, with which arguments, and why it is asked. */
-function prompt(call: GatedCall): Params {
-  const shown = JSON.stringify(call.args, null, 2);
-  const args = shown.length > SHOWN_ARGUMENTS ? `${shown.slice(0, SHOWN_ARGUMENTS)}\n… (cut)` : shown;
+function prompt(call: GatedCall, args: string): Params {
   return {
     mode: "form",
     message: `Allow the tool "${call.tool}" on server "${call.server}" to run with these arguments?\n\n${args}\n\nYour company's policy asks you to confirm this call (${call.rule}).`,
