@@ -135,25 +135,31 @@ describe("policy at the origin's per-server endpoint", () => {
     }
   });
 
-  it("drops a listen's resource subscriptions for a user who may not see the server's resources: the upstream never watches them", async () => {
-    const listen = async (who: VerifiedAssertion) => {
-      const request = modernRequest("subscriptions/listen", { notifications: { resourceSubscriptions: ["github://readme"] } });
-      // With its length, as the edge sends it: the origin reads such a body itself (a listen's subscriptions among it).
-      const body = await request.text();
-      const headers = new Headers(request.headers);
-      headers.set("content-length", String(Buffer.byteLength(body)));
-      const response = await serveMcp(pool, "github", who, new Request(request.url, { method: "POST", headers, body }), policy);
-      expect(response.status).toBe(200);
-      return response;
-    };
-    const subscribed = () => callsMade().filter((line) => line === "subscribe github://readme").length;
-    const denied = await listen(assertion("auditor-listen", ["auditors"], "github"));
-    const allowed = await listen(assertion("engineer-listen", ["engineering"], "github"));
-    await expect.poll(subscribed, { timeout: 5_000 }).toBe(1); // the engineer's: the way works
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(subscribed()).toBe(1); // and the auditor's never came
-    await Promise.all([denied.body?.cancel(), allowed.body?.cancel()]);
-  });
+  it.each([
+    ["with its length, as the edge sends it", true],
+    ["without a length", false],
+  ])(
+    "drops a listen's resource subscriptions (%s) for a user who may not see the server's resources: the upstream never watches them",
+    async (how, withLength) => {
+      const listen = async (who: VerifiedAssertion) => {
+        const request = modernRequest("subscriptions/listen", { notifications: { resourceSubscriptions: ["github://readme"] } });
+        const body = await request.text();
+        const headers = new Headers(request.headers);
+        if (withLength) headers.set("content-length", String(Buffer.byteLength(body)));
+        const response = await serveMcp(pool, "github", who, new Request(request.url, { method: "POST", headers, body }), policy);
+        expect(response.status).toBe(200);
+        return response;
+      };
+      const subscribed = () => callsMade().filter((line) => line === "subscribe github://readme").length;
+      const before = subscribed();
+      const denied = await listen(assertion(`auditor-listen-${how}`, ["auditors"], "github"));
+      const allowed = await listen(assertion(`engineer-listen-${how}`, ["engineering"], "github"));
+      await expect.poll(subscribed, { timeout: 5_000 }).toBe(before + 1); // the engineer's: the way works
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(subscribed()).toBe(before + 1); // and the auditor's never came
+      await Promise.all([denied.body?.cancel(), allowed.body?.cancel()]);
+    },
+  );
 
   it("gives a user allowed the whole server its prompts and resources", async () => {
     const engineer = assertion("engineer", ["engineering"], "github");
