@@ -66,7 +66,13 @@ export interface LocalSystem {
   /** Where the edge reaches the origin: the only instance, or the balancer in front of several. */
   originUrl: string;
   /** Each origin instance, for tests that stop one. */
-  origins: { instanceId: string; url: string; upstreams(): number; close(options?: { abrupt?: boolean }): Promise<void> }[];
+  origins: {
+    instanceId: string;
+    url: string;
+    upstreams(): number;
+    upstreamPids(): number[];
+    close(options?: { abrupt?: boolean }): Promise<void>;
+  }[];
   idpIssuer: string;
   databaseUrl: string;
   servers: string[];

@@ -44,6 +44,8 @@ export interface RunningOrigin {
   metricsUrl?: string;
   /** Upstream connections (stdio children and HTTP sessions) this instance holds now. */
   upstreams(): number;
+  /** The process ids of its stdio children. */
+  upstreamPids(): number[];
   /**
    * Stops: lets requests in flight finish, for at most `graceMs` when given (then cuts what is left: a client's listen
    * stream never finishes by itself), or cuts them at once (`abrupt`, as a crash would).
@@ -212,7 +214,13 @@ export async function startOrigin(
         : undefined;
     retention.start();
     checkpoints.start();
-    return { url: `http://${config.host}:${port}`, metricsUrl, upstreams: () => stdio.size(), close };
+    return {
+      url: `http://${config.host}:${port}`,
+      metricsUrl,
+      upstreams: () => stdio.size(),
+      upstreamPids: () => stdio.pids(),
+      close,
+    };
   } catch (error) {
     await Promise.all([stopListening(server), metricsServer && stopListening(metricsServer)]);
     await stdio.close();

@@ -25,14 +25,17 @@ describe("a user moved to another origin instance by the balancer", () => {
     const client = new Client({ name: "e2e-rebinding", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
     await client.connect(transport());
     expect((await count(client)).value).toBe(1);
-    expect((await count(client)).value).toBe(2); // bound to the holder by now
-    const holder = system.origins.find((origin) => origin.upstreams() > 0);
+    const { value, pid } = await count(client);
+    expect(value).toBe(2); // bound to the holder by now
+    // The instance whose child counted (under load the sign-in's warm start may have started one on the other too).
+    const holder = system.origins.find((origin) => origin.upstreamPids().includes(pid));
     const other = system.origins.find((origin) => origin !== holder);
+    const othersBefore = other?.upstreams() ?? 0;
     await holder?.close();
     await new Promise((resolve) => setTimeout(resolve, BALANCER_NOTICES_MS));
     // No error: the first call reaches the other instance, is refused there (421) and sent again, bound to it.
     expect((await count(client)).value).toBe(1);
-    expect(other?.upstreams()).toBe(1);
+    expect(other?.upstreams()).toBe(Math.max(othersBefore, 1));
     expect((await count(client)).value).toBe(2);
     await client.close();
   }, 60_000);

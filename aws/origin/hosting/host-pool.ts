@@ -52,6 +52,8 @@ export interface HostPool {
   serves(server: string): boolean;
   /** Running children. */
   size(): number;
+  /** The process ids of the started stdio children (for operators and tests: which instance holds whose child). */
+  pids(): number[];
   /** Stops every child and waits for them to exit. */
   close(): Promise<void>;
 }
@@ -257,6 +259,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     },
     serves: (server) => Object.hasOwn(options.servers, server),
     size: () => hosts.size,
+    pids: () => [...hosts.values()].flatMap((entry) => (typeof entry.host?.pid === "number" ? [entry.host.pid] : [])),
     async close() {
       clearInterval(reaper);
       clearInterval(rotationCheck);
