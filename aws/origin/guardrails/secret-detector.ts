@@ -64,11 +64,13 @@ export function redactValue(value: unknown): unknown {
     return mapped.every((item, index) => item === value[index]) ? value : mapped;
   }
   if (typeof value !== "object" || value === null) return value;
-  const entries = Object.entries(value).map(([key, item]) => [
+  const original = Object.entries(value);
+  const entries = original.map(([key, item]) => [
     redactCredentials(key),
     key === "blob" && typeof item === "string" ? redactBlob(item) : redactValue(item),
   ]);
-  const changed = entries.some(([key, item], index) => key !== Object.keys(value)[index] || item !== Object.values(value)[index]);
+  // Compared with the entries read once: an object of many keys is walked once, not once per key.
+  const changed = entries.some(([key, item], index) => key !== original[index]?.[0] || item !== original[index]?.[1]);
   return changed ? Object.fromEntries(uniqueKeys(entries)) : value;
 }
 
