@@ -79,7 +79,7 @@ describe("the secret detector", () => {
 
 describe("deny patterns", () => {
   const guard = (patterns: string[]) => denyPatterns.create({ patterns });
-  const call = { server: "shell", tool: "run", user: { sub: "ana" } };
+  const call = { server: "shell", method: "tools/call" as const, name: "run", user: { sub: "ana" } };
 
   it("refuses a call whose argument matches, and takes time linear in the arguments (a user chooses them)", () => {
     const pipeToShell = guard(["curl[^|]*\\|\\s*sh"]);
@@ -119,7 +119,14 @@ describe("guardrail configuration", () => {
 const callLog = join(mkdtempSync(join(tmpdir(), "guardrails-")), "calls.log");
 const servers = {
   guarded: {
-    ...catalogServer({ name: "guarded", tools: [{ name: "echo" }], callLog }),
+    // A prompt named like a credential reads as its name, and the catch-all template reads any URI as itself.
+    ...catalogServer({
+      name: "guarded",
+      tools: [{ name: "echo" }],
+      prompts: [AWS_KEY_ID],
+      uriTemplate: "note://{+path}",
+      callLog,
+    }),
     guardrails: [{ hook: "deny-patterns", patterns: ["rm\\s+-rf"] }, { hook: "secret-detector" }],
   },
   bare: { ...catalogServer({ name: "bare", tools: [{ name: "echo" }] }), guardrails: [] },
@@ -141,14 +148,18 @@ beforeAll(() => {
 });
 afterAll(() => pool.close());
 
-type Answer = { result?: { content?: { text: string }[] }; error?: { code: number; message: string } };
-async function echo(server: string, text: string): Promise<Answer> {
+type Answer = {
+  result?: { content?: { text: string }[]; messages?: { content: { text: string } }[]; contents?: { text: string }[] };
+  error?: { code: number; message: string };
+};
+async function answerOf(server: string, method: string, params: Record<string, unknown>): Promise<Answer> {
   const who = { sub: "u", client_id: "c", server, purpose: "mcp", jti: "j", exp: 0 } as VerifiedAssertion;
-  const response = await serveMcp(pool, server, who, modernRequest("tools/call", { name: "echo", arguments: { text } }));
+  const response = await serveMcp(pool, server, who, modernRequest(method, params));
   return ((await messagesOf(response)) as Answer[]).find((message) => message.result || message.error) as Answer;
 }
+const echo = (server: string, text: string) => answerOf(server, "tools/call", { name: "echo", arguments: { text } });
 
-describe("guardrails on a server's tool calls", () => {
+describe("guardrails on a server's requests", () => {
   it("redacts a credential in a tool's result before the client sees it", async () => {
     const answer = await echo("guarded", `here is ${AWS_KEY_ID}`);
     expect(answer.result?.content?.[0]?.text).toBe('echo on guarded: {"text":"here is [REDACTED AWS access key id]"}');
@@ -171,6 +182,13 @@ describe("guardrails on a server's tool calls", () => {
       message: "login failed for key [REDACTED AWS access key id]",
       data: { detail: "login failed for key [REDACTED AWS access key id]" },
     });
+  });
+
+  it("redacts a credential in a prompt's messages and in a resource's contents, as in a tool's result", async () => {
+    const prompt = await answerOf("guarded", "prompts/get", { name: AWS_KEY_ID });
+    expect(prompt.result?.messages?.[0]?.content.text).toBe("[REDACTED AWS access key id] on guarded");
+    const resource = await answerOf("guarded", "resources/read", { uri: `note://keys/${AWS_KEY_ID}` });
+    expect(resource.result?.contents?.[0]?.text).toBe("note://keys/[REDACTED AWS access key id] on guarded");
   });
 
   it("runs none on a server configured with an empty list", async () => {

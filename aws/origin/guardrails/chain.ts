@@ -4,7 +4,7 @@ import { GUARDRAIL_KINDS } from "./kinds.ts";
 /** A server's configured guardrails, as the configuration lists them: `{ "hook": "<kind>", ...options }`. */
 export type GuardrailEntries = readonly ({ hook: string } & Record<string, unknown>)[];
 
-/** What runs when no server says otherwise: credentials never reach a model through a tool's result. */
+/** What runs when no server says otherwise: credentials never reach a model through a tool's, a prompt's or a resource's content. */
 export const DEFAULT_GUARDRAILS: GuardrailEntries = [{ hook: "secret-detector" }];
 
 /** One line per entry that names no known kind or whose options do not fit it, naming the key. */

@@ -39,7 +39,7 @@ export const denyPatterns: GuardrailKind<typeof Options> = {
         for (const text of stringsOf(args)) {
           const index = compiled.findIndex((pattern) => pattern.test(text));
           if (index >= 0)
-            throw new GuardrailRefusal("deny-patterns", `an argument of "${call.tool}" matches the pattern ${patterns[index]}`);
+            throw new GuardrailRefusal("deny-patterns", `an argument of "${call.name}" matches the pattern ${patterns[index]}`);
         }
         return args;
       },

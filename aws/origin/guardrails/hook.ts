@@ -1,18 +1,25 @@
 import type { z } from "zod";
 
-/** What a hook sees of the call it guards. */
+/** The requests whose results pass through guardrails: everything an upstream answers with content for a model. */
+export const GUARDED_METHODS = ["tools/call", "prompts/get", "resources/read"] as const;
+export type GuardedMethod = (typeof GUARDED_METHODS)[number];
+
+/** What a hook sees of the request it guards. */
 export interface GuardedCall {
   server: string;
-  /** The upstream's own tool name. */
-  tool: string;
+  /** A tool call, a prompt's get or a resource's read; `arguments` hooks see tool calls only. */
+  method: GuardedMethod;
+  /** What the request names, as its upstream knows it: the tool's or the prompt's name, or the resource's URI. */
+  name: string;
   /** The caller, as the edge assertion names them. */
   user: { sub: string; email?: string };
 }
 
 /**
- * A guardrail: code that sees a tool call's arguments before the upstream does and its result before the client
- * does, and may change either or refuse the call (by throwing {@link GuardrailRefusal}). Hooks run in the order a
- * server's configuration lists them; results pass through them in the same order.
+ * A guardrail: code that sees a tool call's arguments before the upstream does, and the result of a tool call, a
+ * prompt or a resource read before the client does, and may change either or refuse the call (by throwing
+ * {@link GuardrailRefusal}). Hooks run in the order a server's configuration lists them; results pass through them in
+ * the same order.
  */
 export interface Guardrail {
   readonly name: string;

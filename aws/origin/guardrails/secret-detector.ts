@@ -2,8 +2,9 @@ import { z } from "zod";
 import type { GuardrailKind } from "./hook.ts";
 
 /**
- * Credentials that must not reach a model through a tool's result: each kind by a pattern precise enough not to
- * hide ordinary text, and a cheap test for a substring any match contains. A match is replaced by `[REDACTED <kind>]`.
+ * Credentials that must not reach a model through what an upstream answers (a tool's result, a prompt, a resource):
+ * each kind by a pattern precise enough not to hide ordinary text, and a cheap test for a substring any match
+ * contains. A match is replaced by `[REDACTED <kind>]`.
  * Results can be megabytes an upstream (or a web page it fetched) chose, so each pattern must run in time linear in
  * the text: no quantified run that a failed match would retry from every position inside it.
  */
@@ -45,8 +46,8 @@ const KEY_BEGIN = new RegExp(keyLine("BEGIN"), "g");
 const KEY_END = new RegExp(keyLine("END"), "g");
 
 /**
- * Redacts the credentials above in every string of a tool's result (text content, structured content, resources),
- * object keys and the text inside an embedded resource's base64 `blob` included.
+ * Redacts the credentials above in every string of a result (a tool's content and structured content, a prompt's
+ * messages, a resource's contents), object keys and the text inside a base64 `blob` included.
  */
 export const secretDetector: GuardrailKind = {
   options: z.strictObject({}),

@@ -13,6 +13,7 @@ import {
 import { z } from "zod";
 import { relayedCapabilities } from "../../../contract/relayed-capabilities.ts";
 import type { GuardrailChain } from "../guardrails/chain.ts";
+import { GUARDED_METHODS, type GuardedCall, type GuardedMethod } from "../guardrails/hook.ts";
 import type { HostPins } from "../pinning/host-pins.ts";
 import { APPROVAL_INPUT_KEY, type ApprovalGate, ApprovalRefused, argumentsHash } from "../policy/approval-gate.ts";
 import type { CallLimits } from "../policy/call-limits.ts";
@@ -120,7 +121,9 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
   const output = roundOutput(ctx);
   link.inflight.add(output);
   const guarded =
-    request.method === "tools/call" && link.guardrails && !link.guardrails.empty ? guardedCall(link, request, ctx) : undefined;
+    isGuarded(request.method) && link.guardrails && !link.guardrails.empty
+      ? guardedCall(link, request.method, request.params, ctx)
+      : undefined;
   try {
     const access = accessOf(ctx);
     link.pins.requireServer();
@@ -360,12 +363,18 @@ function askApproval(link: UpstreamLink, request: Forwarded, ctx: ServerContext,
   return link.approvals.check(ctx, link.stateCodec, targetOf(request.method, request.params), call);
 }
 
-/** A tool call as its server's guardrails see it: its arguments on the way in, its result on the way out. */
-function guardedCall(link: UpstreamLink, request: Forwarded, ctx: ServerContext) {
+const isGuarded = (method: string): method is GuardedMethod => (GUARDED_METHODS as readonly string[]).includes(method);
+
+/**
+ * A request as its server's guardrails see it: a tool call's arguments on the way in, a tool call's, a prompt's or a
+ * resource's result (or error) on the way out.
+ */
+function guardedCall(link: UpstreamLink, method: GuardedMethod, params: Params, ctx: ServerContext) {
   const chain = link.guardrails as GuardrailChain;
   const caller = callerOf(ctx);
-  const call = { server: caller.server, tool: String(request.params.name), user: { sub: caller.sub } };
-  const args = (request.params.arguments ?? {}) as Params;
+  const name = String(method === "resources/read" ? params.uri : params.name);
+  const call: GuardedCall = { server: caller.server, method, name, user: { sub: caller.sub } };
+  const args = (params.arguments ?? {}) as Params;
   return {
     arguments: () => chain.arguments(call, args),
     result: (result: Params) => chain.result(call, result),
