@@ -119,12 +119,14 @@ describe("guardrail configuration", () => {
 const callLog = join(mkdtempSync(join(tmpdir(), "guardrails-")), "calls.log");
 const servers = {
   guarded: {
-    // A prompt named like a credential reads as its name, and the catch-all template reads any URI as itself.
+    // A prompt named like a credential reads as its name, the catch-all template reads any URI as itself, and each
+    // call logs its arguments and reports them as progress.
     ...catalogServer({
       name: "guarded",
       tools: [{ name: "echo" }],
       prompts: [AWS_KEY_ID],
       uriTemplate: "note://{+path}",
+      narrated: true,
       callLog,
     }),
     guardrails: [{ hook: "deny-patterns", patterns: ["rm\\s+-rf"] }, { hook: "secret-detector" }],
@@ -189,6 +191,24 @@ describe("guardrails on a server's requests", () => {
     expect(prompt.result?.messages?.[0]?.content.text).toBe("[REDACTED AWS access key id] on guarded");
     const resource = await answerOf("guarded", "resources/read", { uri: `note://keys/${AWS_KEY_ID}` });
     expect(resource.result?.contents?.[0]?.text).toBe("note://keys/[REDACTED AWS access key id] on guarded");
+  });
+
+  it("redacts a credential in the log and progress messages an upstream sends while it works", async () => {
+    const params = { name: "echo", arguments: { text: AWS_KEY_ID }, _meta: { progressToken: "p" } };
+    const who = { sub: "u", client_id: "c", server: "guarded", purpose: "mcp", jti: "j", exp: 0 } as VerifiedAssertion;
+    const response = await serveMcp(pool, "guarded", who, modernRequest("tools/call", params, { logLevel: "debug" }));
+    const notes = ((await messagesOf(response)) as { method?: string; params?: Record<string, unknown> }[]).filter(
+      (message) => message.method,
+    );
+    const redacted = '{"text":"[REDACTED AWS access key id]"}';
+    expect(notes).toEqual([
+      {
+        jsonrpc: "2.0",
+        method: "notifications/message",
+        params: { level: "info", logger: "catalog", data: `working on ${redacted}` },
+      },
+      { jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: "p", progress: 1, message: redacted } },
+    ]);
   });
 
   it("runs none on a server configured with an empty list", async () => {

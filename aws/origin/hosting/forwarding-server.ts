@@ -118,12 +118,12 @@ class UpstreamMirror extends McpServer {
 }
 
 async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContext): Promise<Params> {
-  const output = roundOutput(ctx);
-  link.inflight.add(output);
   const guarded =
     isGuarded(request.method) && link.guardrails && !link.guardrails.empty
       ? guardedCall(link, request.method, request.params, ctx)
       : undefined;
+  const output = roundOutput(ctx, guarded?.result);
+  link.inflight.add(output);
   try {
     const access = accessOf(ctx);
     link.pins.requireServer();
@@ -527,7 +527,11 @@ interface RoundOutput extends InflightRequest {
   wantsLogs: boolean;
 }
 
-function roundOutput(ctx: ServerContext): RoundOutput {
+/**
+ * The round's output, each message passed through `guard` (the request's guardrails' result hooks) on its way: what
+ * an upstream says while it works reaches the client as its result would. A message a hook refuses is not sent.
+ */
+function roundOutput(ctx: ServerContext, guard: (params: Params) => Promise<Params> = async (params) => params): RoundOutput {
   const progressToken = (ctx.mcpReq._meta as Params | undefined)?.progressToken;
   let sent = Promise.resolve();
   const send = (deliver: () => Promise<void>) => {
@@ -535,11 +539,18 @@ function roundOutput(ctx: ServerContext): RoundOutput {
   };
   return {
     progress(params) {
-      if (progressToken !== undefined)
-        send(() => ctx.mcpReq.notify({ method: "notifications/progress", params: { ...params, progressToken } } as never));
+      if (progressToken === undefined) return;
+      send(async () => {
+        const passed = await guard({ ...params });
+        await ctx.mcpReq.notify({ method: "notifications/progress", params: { ...passed, progressToken } } as never);
+      });
     },
     // The SDK drops messages below the level the request asked for (and all of them if it asked for none).
-    log: ({ level, data, logger }) => send(() => ctx.mcpReq.log(level as never, data, logger)),
+    log: ({ level, data, logger }) =>
+      send(async () => {
+        const passed = await guard({ data, ...(logger !== undefined && { logger }) });
+        await ctx.mcpReq.log(level as never, passed.data, passed.logger as string | undefined);
+      }),
     flushed: () => sent,
     wantsLogs: (ctx.mcpReq.envelope as Params | undefined)?.[LOG_LEVEL_META_KEY] !== undefined,
   };
