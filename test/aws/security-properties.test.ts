@@ -1,4 +1,6 @@
+import { Token } from "aws-cdk-lib";
 import { Match } from "aws-cdk-lib/assertions";
+import { AwsSolutionsChecks } from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadCloudflareIpRanges } from "../../aws/cdk/cloudflare-ips.ts";
 import { parseSharedKeySet } from "../../contract/edge-shared-key.ts";
@@ -216,7 +218,32 @@ describe("the origin's metrics port (origin.metricsPort)", () => {
     const toMetrics = [...inline, ...separate].filter((rule) => rule.FromPort <= METRICS_PORT && METRICS_PORT <= rule.ToPort);
     expect(toMetrics).toHaveLength(1);
     expect(toMetrics[0]?.SourceSecurityGroupId).toBeUndefined();
-    expect(JSON.stringify(toMetrics[0]?.CidrIp)).toMatch(/CidrBlock/);
+    // The new VPC's range as configured: a concrete value, which cdk-nag can read (next test).
+    expect(toMetrics[0]?.CidrIp).toBe(synth.config.network.cidr);
+  });
+
+  it("passes cdk-nag's AwsSolutions checks, as `npm run cdk:synth` runs them", () => {
+    // With the VPC's range as a reference to the data stack (resolved only at deploy), AwsSolutions-EC23 threw
+    // ("Rule threw an error during validation") and stopped every synth of a deployment with a metrics port.
+    for (const stack of [synth.data, synth.service]) {
+      const report = new AwsSolutionsChecks().validateScope(stack);
+      expect(report.violations.map((violation) => violation.ruleName)).toEqual([]);
+    }
+  });
+
+  it("is open to an existing VPC's looked-up range, which cdk-nag can read too", () => {
+    const existing = synthesizeExample((config) => {
+      config.origin.metricsPort = METRICS_PORT;
+      config.network.existingVpcId = "vpc-0123456789abcdef0";
+    });
+    const cidr = existing.data.network.vpc.vpcCidrBlock;
+    expect(Token.isUnresolved(cidr)).toBe(false);
+    existing.serviceTemplate.hasResourceProperties("AWS::EC2::SecurityGroup", {
+      SecurityGroupIngress: Match.arrayWith([Match.objectLike({ CidrIp: cidr, FromPort: METRICS_PORT })]),
+    });
+    expect(new AwsSolutionsChecks().validateScope(existing.service).violations.map((violation) => violation.ruleName)).toEqual(
+      [],
+    );
   });
 
   it("is absent unless configured", () => {

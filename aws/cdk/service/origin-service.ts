@@ -193,9 +193,13 @@ export class OriginService extends Construct {
     props.loadBalancer.listener.addTargetGroups("Origin", { targetGroups: [this.targetGroup] });
     this.service.connections.allowFrom(props.loadBalancer.securityGroup, ec2.Port.tcp(ORIGIN_PORT), "ALB to origin");
     // The metrics port answers without an edge assertion: reachable from inside the VPC only, never from the ALB.
+    // A new VPC's range is the configured one, not `vpc.vpcCidrBlock`: that is a reference to the data stack, known
+    // only at deploy, and cdk-nag's AwsSolutions-EC23 (no ingress from 0.0.0.0/0), which cannot judge a value it
+    // cannot read, throws on it and stops the synth. A looked-up VPC's range is a plain value (cdk.context.json).
     if (config.origin.metricsPort !== undefined) {
+      const vpcCidr = config.network.existingVpcId ? props.vpc.vpcCidrBlock : config.network.cidr;
       this.service.connections.allowFrom(
-        ec2.Peer.ipv4(props.vpc.vpcCidrBlock),
+        ec2.Peer.ipv4(vpcCidr),
         ec2.Port.tcp(config.origin.metricsPort),
         "Prometheus inside the VPC to the origin's metrics port",
       );
