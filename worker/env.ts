@@ -1,4 +1,5 @@
 import type { AuditQueueMessage } from "../contract/audit-event.ts";
+import type { GrantTurns } from "../durable-objects/grant-turns.ts";
 import type { McpSession } from "../durable-objects/mcp-session.ts";
 import type { OriginAffinity } from "../durable-objects/origin-affinity.ts";
 import type { RateLimiter } from "../durable-objects/rate-limiter.ts";
@@ -21,6 +22,8 @@ export interface EdgeEnv {
   ORIGIN_AFFINITY: DurableObjectNamespace<OriginAffinity>;
   /** Request counters per caller (one object per client IP) for the authorization endpoints' rate limits. */
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  /** One object per OAuth grant: its token requests take turns (durable-objects/grant-turns.ts). */
+  GRANT_TURNS: DurableObjectNamespace<GrantTurns>;
   /** MCP requests per signed-in user (Workers rate limiting; limits in wrangler.toml). Unbound: no limit. */
   RATE_LIMIT_USER?: RateLimit;
   /** MCP requests per OAuth client of a signed-in user, counted before the user's. Unbound: no limit. */

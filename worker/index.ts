@@ -100,6 +100,7 @@ app.onError((error) => {
   return new Response("Internal error\n", { status: 500 });
 });
 
+export { GrantTurns } from "../durable-objects/grant-turns.ts";
 export { McpSession } from "../durable-objects/mcp-session.ts";
 export { OriginAffinity } from "../durable-objects/origin-affinity.ts";
 export { RateLimiter } from "../durable-objects/rate-limiter.ts";

@@ -2,6 +2,7 @@ import type { EdgeConfig } from "../../contract/config/schema.ts";
 import { recordAudit } from "../audit/record.ts";
 import type { EdgeEnv } from "../env.ts";
 import { edgeOAuth, REFRESH_TOKEN_TTL_SECONDS } from "./authorization-server.ts";
+import { grantOfToken } from "./grant-turn.ts";
 import { oauthError } from "./oauth-error.ts";
 import { forgetValidatedTokens } from "./token-cache.ts";
 
@@ -27,9 +28,9 @@ const RETIRED_PREFIX = "refresh-retired:";
  * makes the successor the client never saw a retired token in turn, so that whoever does present it revokes the
  * grant; a second retry is reuse.
  *
- * KV, like the library's own grant records, is eventually consistent across locations: a copy replayed
- * far away within about a minute of the rotation may be missed. A Durable Object would close that gap but
- * put a second store, and a hop, on every refresh while the grant itself stays in KV.
+ * Requests on one grant take turns (grant-turn.ts), so a copy presented at the same moment as the token is one of
+ * the cases above, not a second first use. KV, like the library's own grant records, is eventually consistent
+ * across locations: a copy replayed far away within about a minute of the rotation may be missed.
  */
 export async function refreshDetectingReuse(
   refreshToken: string,
@@ -71,8 +72,7 @@ async function revokeReusedGrant(
   config: EdgeConfig,
   started: number,
 ): Promise<Response> {
-  // The library's token format is `userId:grantId:secret` (its docs name it); the grant is found from it.
-  const [userId, grantId] = refreshToken.split(":");
+  const { userId, grantId } = grantOfToken(refreshToken) ?? {};
   const oauth = edgeOAuth(config).authorizationServer.getOAuthApi(env);
   let owner: { sub?: string; email?: string; clientId?: string } = {};
   if (userId && grantId) {

@@ -1,6 +1,7 @@
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 import { edgeOAuth, TOKEN_PATH } from "./authorization-server.ts";
+import { grantOfToken, inGrantTurn } from "./grant-turn.ts";
 import { oauthError } from "./oauth-error.ts";
 import { verifierProblem } from "./pkce-syntax.ts";
 import { rateLimited } from "./rate-limit.ts";
@@ -10,7 +11,8 @@ import { forgetValidatedTokens } from "./token-cache.ts";
 
 /**
  * POST /oauth/token (code exchange, refresh, revocation): rate-limited per client IP, the body bounded while
- * it streams in, the PKCE verifier's syntax checked, refresh-token reuse detected; the library does the rest.
+ * it streams in, the PKCE verifier's syntax checked, requests on one grant taken in turn, refresh-token reuse
+ * detected; the library does the rest.
  */
 export async function handleTokenRequest(request: Request, env: EdgeEnv, ctx: ExecutionContext): Promise<Response> {
   const config = edgeConfig(env);
@@ -32,11 +34,17 @@ export async function handleTokenRequest(request: Request, env: EdgeEnv, ctx: Ex
       console.warn("authorization-code-grant: code_verifier malformed");
       return oauthError(400, "invalid_request", problem);
     }
+    // Exchanged twice at once, a code gave tokens twice and its replay went unnoticed: the exchanges take turns.
+    const grant = grantOfToken(params.get("code"));
+    if (grant) return inGrantTurn(env, ctx, grant, () => server.fetch(buffered, env, ctx));
   }
   const refreshToken = params.get("refresh_token");
-  if (grantType === "refresh_token" && refreshToken) {
+  const refreshed = grantType === "refresh_token" ? grantOfToken(refreshToken) : undefined;
+  if (refreshToken && refreshed) {
     const clientId = params.get("client_id") ?? undefined;
-    return refreshDetectingReuse(refreshToken, clientId, env, ctx, config, () => server.fetch(buffered, env, ctx));
+    return inGrantTurn(env, ctx, refreshed, () =>
+      refreshDetectingReuse(refreshToken, clientId, env, ctx, config, () => server.fetch(buffered, env, ctx)),
+    );
   }
   const answer = await server.fetch(buffered, env, ctx);
   // A revocation (RFC 7009: a `token` and no grant type) takes effect in this isolate at once, cache or not.

@@ -1,0 +1,102 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { EdgeEnv } from "../../worker/env.ts";
+import { capturedAudit } from "./audit-capture.ts";
+import { callEdge } from "./edge-env.ts";
+import { pkcePair } from "./pkce.ts";
+import { authorizationCode, codeExchange, mcpStatus, registerClient, signedInTokens, type Tokens } from "./sign-in.ts";
+
+// Requests on one grant at the same moment (durable-objects/grant-turns.ts): each must be handled as if it came
+// after the others, not beside them. The token cache is off, so each use of a token reads the grant anew.
+const ENV = { RATE_LIMIT_TOKEN_PER_MINUTE: "100000", TOKEN_CACHE_SECONDS: "0" };
+const AT_ONCE = 10;
+
+const refresh = (clientId: string, refreshToken: string, env: Record<string, unknown> = ENV) =>
+  callEdge(
+    "/oauth/token",
+    {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken, client_id: clientId }),
+    },
+    env,
+  );
+
+const tokensOf = async (answers: Response[]) =>
+  (await Promise.all(answers.filter((answer) => answer.status === 200).map((answer) => answer.json()))) as Tokens[];
+
+describe("token requests on one grant at the same moment", () => {
+  it("exchanges a code once, and its replay alongside revokes what the first exchange gave", async () => {
+    const clientId = await registerClient();
+    const pkce = await pkcePair();
+    const code = await authorizationCode(clientId, pkce.challenge);
+    const answers = await Promise.all(
+      Array.from({ length: AT_ONCE }, () => callEdge("/oauth/token", codeExchange(clientId, code, pkce.verifier), ENV)),
+    );
+    const issued = await tokensOf(answers);
+    expect(issued).toHaveLength(1);
+    expect(answers.filter((answer) => answer.status === 400)).toHaveLength(AT_ONCE - 1);
+    // RFC 6749 §4.1.2: a code used twice revokes the tokens it gave.
+    expect(await mcpStatus(issued[0]?.access_token ?? "", "everything", ENV)).toBe(401);
+  });
+
+  it("honours one refresh token once more at most (a retry), and revokes the grant on its third use", async () => {
+    const audit = capturedAudit();
+    const env = { ...audit.env, ...ENV };
+    const clientId = await registerClient();
+    const first = await signedInTokens(clientId);
+    const answers = await Promise.all(Array.from({ length: AT_ONCE }, () => refresh(clientId, first.refresh_token, env)));
+    const issued = await tokensOf(answers);
+    expect(issued).toHaveLength(2);
+    // Nothing of the grant works any more: no copy of the token was left with a grant of its own.
+    for (const tokens of issued) {
+      expect(await mcpStatus(tokens.access_token, "everything", env)).toBe(401);
+      expect((await refresh(clientId, tokens.refresh_token, env)).status).toBe(400);
+    }
+    expect(audit.events.filter((event) => event.kind === "auth.refresh_reuse").length).toBeGreaterThan(0);
+  });
+
+  it("leaves no one a grant when a client and a thief refresh with the same token at once", async () => {
+    const clientId = await registerClient();
+    const first = await signedInTokens(clientId);
+    const [one, other] = await tokensOf(
+      await Promise.all([refresh(clientId, first.refresh_token), refresh(clientId, first.refresh_token)]),
+    );
+    expect(one && other).toBeTruthy();
+    // The first answer's token is the one the retry replaced: whoever holds it revokes the grant by using it, and
+    // then the other side's chain ends too, in either order.
+    const [a, b] = [await refresh(clientId, one?.refresh_token ?? ""), await refresh(clientId, other?.refresh_token ?? "")];
+    const statuses = [a.status, b.status];
+    expect(statuses).toContain(400);
+    const survivor = [a, b].find((answer) => answer.status === 200);
+    if (survivor) {
+      // The side whose token was still current used it first: the other's use then revoked the grant.
+      const next = (await survivor.json()) as Tokens;
+      expect((await refresh(clientId, next.refresh_token)).status).toBe(400);
+    }
+  });
+});
+
+describe("a grant's turns", () => {
+  it("gives the next turn only once the one before has ended, in the order asked", async () => {
+    const namespace = (env as unknown as EdgeEnv).GRANT_TURNS;
+    const turns = namespace.get(namespace.idFromName(`user:grant-${crypto.randomUUID()}`));
+    const order: string[] = [];
+    const first = await turns.begin();
+    const second = turns.begin().then((turn) => {
+      order.push("second");
+      return turn;
+    });
+    const third = turns.begin().then((turn) => {
+      order.push("third");
+      return turn;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(order).toEqual([]);
+    order.push("first ends");
+    await turns.end(first);
+    await turns.end(await second);
+    await turns.end(await third);
+    expect(order).toEqual(["first ends", "second", "third"]);
+  });
+});
