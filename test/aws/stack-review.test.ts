@@ -355,4 +355,20 @@ describe("docs/operations.md's alarm table", () => {
     const rows = [...table.matchAll(/^\| `(\w+)` \|/gm)].map(([, name]) => name);
     expect(rows.sort()).toEqual(alarms.sort());
   });
+
+  it("is where every alarm and event that names a document sends the reader", () => {
+    // The runbook is operations.md, which has a row for each alarm; deploy.md only lists them.
+    const synth = synthesizeExample();
+    const texts: [string, string][] = [
+      ...resourcesOf(synth.serviceTemplate, "AWS::CloudWatch::Alarm").map(([id, alarm]) => [id, alarm.AlarmDescription]),
+      ...resourcesOf(synth.serviceTemplate, "AWS::Events::Rule").map(([id, rule]) => [id, rule.Targets]),
+    ].map(([id, text]) => [String(id), JSON.stringify(text)]);
+    const naming = texts.filter(([, text]) => text.includes("docs/"));
+    expect(naming.map(([id]) => id)).toEqual(expect.arrayContaining([expect.stringMatching(/^MonitoringAuditDeadLetters/)]));
+    for (const [id, text] of naming)
+      expect(
+        [...text.matchAll(/docs\/[\w.-]+/g)].map(([name]) => name),
+        id,
+      ).toEqual(["docs/operations.md"]);
+  });
 });

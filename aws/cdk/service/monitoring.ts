@@ -172,7 +172,8 @@ export class Monitoring extends Construct {
       this.alarm("AuditDeadLetters", auditQueues.deadLetters, {
         threshold: 0,
         evaluationPeriods: 1,
-        description: "Audit events reached the dead-letter queue: the origin refused or missed them for days. See docs/deploy.md",
+        description:
+          "Audit events reached the dead-letter queue: the origin refused or missed them for days. See docs/operations.md: its AuditDeadLetters row, then Replaying the audit dead-letter queue",
       });
       this.alarm("AuditQueueMetricsFailing", auditQueues.function.metricErrors({ period: minutes(15) }), {
         threshold: 1,
