@@ -135,6 +135,30 @@ describe("npm run audit", () => {
     expect(down.stderr).toMatch(/^audit: failed: /);
   });
 
+  it("on a deployment without retention (minimum age 36500 days), a dry run counts, and both say the purge is refused and how to allow it", async () => {
+    // What the migrate step sets when AUDIT_RETENTION_DAYS is unset (aws/origin/db/roles.ts, KEEP_FOREVER_DAYS).
+    await db.pool.query("UPDATE audit_purge_policy SET min_age_days = 36500");
+    try {
+      const fix =
+        /set the retention to 400 days or less \(on AWS origin\.auditRetentionDays, then deploy; .*`UPDATE audit_purge_policy SET min_age_days = 400`/;
+      const dry = await cli(["purge", "--older-than-days", "400", "--dry-run"], db.url);
+      expect(dry.code).toBe(1);
+      expect(dry.stdout).toMatch(/^would delete 3 audit events older than \S+ \(400 days\)\n$/);
+      expect(dry.stderr).toMatch(
+        /^audit: the purge itself \(without --dry-run\) would fail: audit purge refused: cut-off \S+ is less than 36500 days ago/,
+      );
+      expect(dry.stderr).toMatch(fix);
+      const real = await cli(["purge", "--older-than-days", "400"], db.url);
+      expect(real.code).toBe(1);
+      expect(real.stdout).toBe("");
+      expect(real.stderr).toMatch(/\naudit: failed: audit purge refused: cut-off \S+ is less than 36500 days ago/);
+      expect(real.stderr).toMatch(fix);
+      expect(Number((await db.pool.query("SELECT count(*) AS n FROM audit_events")).rows[0].n)).toBe(recent.length + old.length);
+    } finally {
+      await db.pool.query("UPDATE audit_purge_policy SET min_age_days = 1");
+    }
+  });
+
   it("purges events older than the given days, after a dry run that deletes nothing", async () => {
     const dry = await cli(["purge", "--older-than-days", "400", "--dry-run"], db.url);
     expect(dry).toMatchObject({ code: 0 });

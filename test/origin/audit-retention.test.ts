@@ -55,17 +55,21 @@ describe("audit retention", () => {
     expect(await purgeAuditEvents(db.pool, new Date(cutoff), { batchSize: 3 })).toEqual({ deleted: 0, batches: 1 });
   });
 
-  it("refuses, on a dry run as on the real one, a cut-off younger than the owner's minimum age", async () => {
-    await createAuditStore(db.pool).insert([at(Date.now() - 3 * DAY)]);
+  it("refuses a cut-off younger than the owner's minimum age, naming the fix; a dry run counts and says so", async () => {
+    await createAuditStore(db.pool).insert([at(Date.now() - 3 * DAY), at(Date.now() - 1.5 * DAY)]);
     await db.pool.query("UPDATE audit_purge_policy SET min_age_days = 2");
     try {
-      const tooYoung = new Date(Date.now() - DAY);
-      for (const dryRun of [true, false]) {
-        await expect(purgeAuditEvents(db.pool, tooYoung, { dryRun })).rejects.toThrow(
-          /audit purge refused: cut-off .* is less than 2 days ago/,
-        );
-      }
-      expect((await remaining()).length).toBe(1);
+      const tooYoung = new Date(Date.now() - DAY - 60_000);
+      const refusal =
+        /^audit purge refused: cut-off \S+Z is less than 2 days ago \(the minimum age of a purged audit event, in audit_purge_policy\): to allow it, either set the retention to 1 day or less \(on AWS origin\.auditRetentionDays, then deploy; .*\), .* or, as the schema's owner .*`UPDATE audit_purge_policy SET min_age_days = 1`/;
+      await expect(purgeAuditEvents(db.pool, tooYoung)).rejects.toThrow(refusal);
+      const dry = await purgeAuditEvents(db.pool, tooYoung, { dryRun: true });
+      expect(dry).toEqual({ deleted: 2, batches: 0, refused: expect.stringMatching(refusal) });
+      // Younger than the 1 day the policy allows at least: nothing to set.
+      expect((await purgeAuditEvents(db.pool, new Date(Date.now() - 60_000), { dryRun: true })).refused).toMatch(
+        /is less than 2 days ago .*: no event younger than 1 day can be purged$/,
+      );
+      expect((await remaining()).length).toBe(2);
       expect(await purgeAuditEvents(db.pool, new Date(Date.now() - 2 * DAY - 60_000), { dryRun: true })).toEqual({
         deleted: 1,
         batches: 0,

@@ -14,7 +14,8 @@ import { publicKeyOf, verifyCommand } from "./verify/verify-command.ts";
  * `npm run audit -- search [filters] [--format csv|json] > out.csv`, `npm run audit -- purge --older-than-days N
  * [--dry-run]` and `npm run audit -- verify [--public-key FILE]…`, against DATABASE_URL. Data goes to stdout only;
  * progress and messages to stderr. Exit codes: 0 done, 1 failed (database unreachable, DATABASE_URL unset or not a
- * postgresql:// URL, a database without the origin's schema), 2 bad arguments, 3 verify found tampering. `--help`
+ * postgresql:// URL, a database without the origin's schema, a purge, or the purge a dry run previews, refused by the
+ * minimum age), 2 bad arguments, 3 verify found tampering. `--help`
  * (`-h`) prints the usage on stdout.
  */
 
@@ -129,10 +130,13 @@ function purgeCommand(args: string[]): (pool: pg.Pool) => Promise<number> {
     }
     const onBatch = progressEvery((rows) => process.stderr.write(`audit purge: ${rows} rows deleted so far\n`));
     // By the database's clock, which the purge functions judge the minimum age by (not this machine's).
-    const { deleted, cutoff } = await purgeOlderThanDays(pool, days, { dryRun, onBatch });
+    const { deleted, cutoff, refused } = await purgeOlderThanDays(pool, days, { dryRun, onBatch });
     const verb = dryRun ? "would delete" : "deleted";
     process.stdout.write(`${verb} ${deleted} audit events older than ${cutoff.toISOString()} (${days} days)\n`);
-    return 0;
+    if (refused === undefined) return 0;
+    // The count is what a dry run is for; exit 1 all the same, as the purge it previews would.
+    process.stderr.write(`audit: the purge itself (without --dry-run) would fail: ${refused}\n`);
+    return 1;
   };
 }
 

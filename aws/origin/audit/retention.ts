@@ -21,8 +21,10 @@ const RECORD_PURGES = "SELECT audit_purge_record($1) AS runs";
 // Only chained rows a record covers: one that arrived since the records were written waits for the next purge.
 const DELETE_BATCH = "SELECT audit_purge_delete($1, $2) AS deleted";
 const COUNT_OLDER = "SELECT count(*)::bigint AS n FROM audit_events WHERE time < $1";
-// The minimum age the owner set (audit_purge_policy), and whether a cut-off is younger than it by the database's clock.
-const PURGE_FLOOR = `SELECT min_age_days AS days, $1::timestamptz > now() - make_interval(hours => min_age_days * 24) AS too_young
+// The minimum age the owner set (audit_purge_policy), whether a cut-off is younger than it by the database's clock,
+// and the cut-off's age in whole days (the largest minimum age that would let it through).
+const PURGE_FLOOR = `SELECT min_age_days AS days, $1::timestamptz > now() - make_interval(hours => min_age_days * 24) AS too_young,
+  floor(extract(epoch FROM now() - $1::timestamptz) / 86400)::int AS age_days
   FROM audit_purge_policy`;
 // The cut-off `days` whole days before now by the database's clock, the one the purge functions judge it by.
 const CUTOFF = "SELECT now() - make_interval(hours => $1::int * 24) AS cutoff";
@@ -39,25 +41,48 @@ export interface PurgeResult {
   deleted: number;
   /** DELETE statements run (0 on a dry run). */
   batches: number;
+  /** On a dry run, why the purge itself would be refused (the minimum age), with the fix; absent when it would run. */
+  refused?: string;
+}
+
+/**
+ * Why the purge functions would refuse `olderThan`, in their words (a real purge's first call fails with the same),
+ * followed by the two ways to allow it; undefined when they would not. Operators meet this mostly on a deployment
+ * without retention, where the minimum age is 36500 days and nothing can be purged.
+ */
+async function purgeRefusal(pool: pg.Pool, olderThan: Date): Promise<string | undefined> {
+  const { rows } = await pool.query<{ days: number; too_young: boolean; age_days: number }>(PURGE_FLOOR, [olderThan]);
+  const floor = rows[0];
+  if (!floor?.too_young) return undefined;
+  const refused = `audit purge refused: cut-off ${olderThan.toISOString()} is less than ${floor.days} days ago (the minimum age of a purged audit event, in audit_purge_policy)`;
+  // The policy's CHECK allows 1 day at least: a cut-off younger than that cannot be allowed at all.
+  if (floor.age_days < 1) return `${refused}: no event younger than 1 day can be purged`;
+  const days = floor.age_days;
+  return (
+    `${refused}: to allow it, either set the retention to ${days} day${days === 1 ? "" : "s"} or less (on AWS ` +
+    "origin.auditRetentionDays, then deploy; elsewhere AUDIT_RETENTION_DAYS, for the origin and for " +
+    "`node aws/origin/db/migrate-cli.ts`, then run it), which also makes the origin purge older events every hour, " +
+    `or, as the schema's owner (on AWS the master user), run \`UPDATE audit_purge_policy SET min_age_days = ${days}\` ` +
+    "and purge right after: the migrate command (on AWS, every task start) sets it back to the retention " +
+    '(docs/audit.md, "Retention")'
+  );
 }
 
 /**
  * Deletes every audit event older than `olderThan` (strictly), in batches, each in its own short transaction, after
  * recording which seqs of each hash chain go. Refused (by PostgreSQL) when `olderThan` is younger than the minimum
- * age the schema's owner set (`node aws/origin/db/migrate-cli.ts` sets it from AUDIT_RETENTION_DAYS).
+ * age the schema's owner set (`node aws/origin/db/migrate-cli.ts` sets it from AUDIT_RETENTION_DAYS): a real purge
+ * throws, saying how to allow it; a dry run counts anyway and returns the refusal in `refused`.
  */
 export async function purgeAuditEvents(pool: pg.Pool, olderThan: Date, options: PurgeOptions = {}): Promise<PurgeResult> {
+  // Checked before the functions are called so that the refusal names its fix; the functions still enforce it.
+  const refused = await purgeRefusal(pool, olderThan);
   if (options.dryRun) {
-    // What the purge functions would refuse, a dry run refuses too, in their words.
-    const { rows: floors } = await pool.query<{ days: number; too_young: boolean }>(PURGE_FLOOR, [olderThan]);
-    const floor = floors[0];
-    if (floor?.too_young)
-      throw new Error(
-        `audit purge refused: cut-off ${olderThan.toISOString()} is less than ${floor.days} days ago (the minimum age of a purged audit event)`,
-      );
+    // A dry run still counts what would go (what the operator asks it), and says the purge itself would be refused.
     const { rows } = await pool.query<{ n: string }>(COUNT_OLDER, [olderThan]);
-    return { deleted: Number(rows[0]?.n ?? 0), batches: 0 };
+    return { deleted: Number(rows[0]?.n ?? 0), batches: 0, ...(refused === undefined ? {} : { refused }) };
   }
+  if (refused !== undefined) throw new Error(refused);
   const batchSize = options.batchSize ?? RETENTION_BATCH_SIZE;
   await pool.query(RECORD_PURGES, [olderThan]);
   let deleted = 0;
