@@ -76,6 +76,35 @@ describe("the per-isolate cache of validated tokens", () => {
     await cached(RESOURCE, "good");
     expect(calls).toHaveLength(4);
   });
+
+  it("does not remember a validation that was under way when this isolate revoked", async () => {
+    const { calls, validate } = countingValidator({ good: undefined });
+    let lookedUp!: () => void;
+    const grantRead = new Promise<void>((resolve) => {
+      lookedUp = resolve;
+    });
+    let revoked!: () => void;
+    const revocation = new Promise<void>((resolve) => {
+      revoked = resolve;
+    });
+    // The first look-up reads the grant, then the isolate revokes it, then the look-up returns what it read.
+    const slow = async (resource: string, token: string) => {
+      const validation = await validate(resource, token);
+      if (calls.length === 1) {
+        lookedUp();
+        await revocation;
+      }
+      return validation;
+    };
+    const cached = cacheValidations(slow, 30, now);
+    const underWay = cached(RESOURCE, "good");
+    await grantRead;
+    forgetValidatedTokens();
+    revoked();
+    await underWay;
+    await cached(RESOURCE, "good");
+    expect(calls).toHaveLength(2);
+  });
 });
 
 describe("revocation with the token cache (the documented window)", () => {

@@ -12,6 +12,8 @@ interface Entry {
 // Per isolate: what one isolate validated is reused by its later requests only. Keys are SHA-256 of the resource
 // and the token, so no bearer token is kept in memory longer than its request.
 const validated = new Map<string, Entry>();
+/** Counts the isolate's revocations: a validation that began before one is not remembered after it. */
+let revocations = 0;
 
 /**
  * Wraps a token validator so that a token validated for a resource is not looked up again (a KV read, hashing, a
@@ -31,14 +33,17 @@ export function cacheValidations<Props>(
     const hit = validated.get(key);
     if (hit && hit.until > now()) return hit.validation as OAuthResourceTokenValidation<Props>;
     if (hit) validated.delete(key);
+    const before = revocations;
     const validation = await validate(resource, token);
-    if (validation) remember(key, validation, now() + seconds * 1000);
+    // A look-up that read the grant before this isolate revoked it must not bring it back for the window.
+    if (validation && revocations === before) remember(key, validation, now() + seconds * 1000);
     return validation;
   };
 }
 
 /** Drops every remembered validation: called when this isolate revokes a token or a grant. */
 export function forgetValidatedTokens(): void {
+  revocations += 1;
   validated.clear();
 }
 
