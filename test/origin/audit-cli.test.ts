@@ -1,10 +1,12 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DATABASE_APP_USER, DATABASE_NAME, DATABASE_USER } from "../../aws/cdk/data/database.ts";
 import { CSV_COLUMNS } from "../../aws/origin/audit/export.ts";
 import { createAuditStore } from "../../aws/origin/audit/store.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
@@ -184,5 +186,31 @@ describe("npm run audit", () => {
       "audit purge: 100000 rows deleted so far",
       "",
     ]);
+  });
+});
+
+describe("docs/audit.md on running the CLI", () => {
+  const text = readFileSync(new URL("../../docs/audit.md", import.meta.url), "utf8");
+
+  it("connects as a login the deployment has, to its database, over verified TLS (RDS forces it)", () => {
+    const urls = [...text.matchAll(/postgres(?:ql)?:\/\/[^\s'"`]+/g)].map(([url]) => url);
+    expect(urls.length).toBeGreaterThan(0);
+    for (const url of urls) {
+      const [, user, database, query] = /^postgres(?:ql)?:\/\/([^:@/]+)(?::[^@]*)?@[^/]+\/([^?]+)\?(.*)$/.exec(url) ?? [];
+      expect({ url, user, database }).toEqual({
+        url,
+        user: expect.toBeOneOf([DATABASE_APP_USER, DATABASE_USER]),
+        database: DATABASE_NAME,
+      });
+      expect(new URLSearchParams(query).get("sslmode")).toBe("verify-full");
+      expect(new URLSearchParams(query).get("sslrootcert")).toEqual(expect.any(String));
+    }
+  });
+
+  it("names only secrets the data stack creates", () => {
+    const stack = readFileSync(new URL("../../aws/cdk/data/database.ts", import.meta.url), "utf8");
+    const secrets = [...text.matchAll(/`<name>\/([\w/-]+)`/g)].map(([, secret]) => secret);
+    expect(secrets).toEqual(expect.arrayContaining(["database-app", "database"]));
+    expect(secrets.filter((secret) => !stack.includes(`secretName: \`\${props.name}/${secret}\``))).toEqual([]);
   });
 });
