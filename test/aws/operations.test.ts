@@ -120,12 +120,14 @@ describe("AWS tier operations: scaling, rotation, observability, Workload Identi
 
   it("outputs what Google's workload identity pool needs", () => {
     const outputs = synth.serviceTemplate.toJSON().Outputs as Record<string, { Value: unknown }>;
-    const named = (prefix: string) => Object.entries(outputs).find(([id]) => id.startsWith(prefix))?.[1].Value;
-    expect(named("WorkloadIdentityGoogleWifAwsAccountId")).toBe(synth.config.account);
-    expect(JSON.stringify(named("WorkloadIdentityGoogleWifAttributeCondition"))).toMatch(
+    // Under the keys docs/google-workspace.md names, exactly (no construct path, no hash).
+    const named = (key: string) => outputs[key]?.Value;
+    expect(named("GoogleWifAwsAccountId")).toBe(synth.config.account);
+    expect(JSON.stringify(named("GoogleWifAwsRoleArn"))).toMatch(/"Fn::GetAtt":\["OriginTaskRole\w+","Arn"\]/);
+    expect(JSON.stringify(named("GoogleWifAttributeCondition"))).toMatch(
       /attribute\.aws_role == '.*assumed-role\/.*OriginTaskRole/,
     );
-    expect(JSON.stringify(named("WorkloadIdentityGoogleWifPrincipalSetSuffix"))).toMatch(/attribute\.aws_role\/arn:aws:sts::/);
+    expect(JSON.stringify(named("GoogleWifPrincipalSetSuffix"))).toMatch(/attribute\.aws_role\/arn:aws:sts::/);
     expect(named("OriginUrl")).toBe(`https://${synth.config.origin.hostname}`);
   });
 });

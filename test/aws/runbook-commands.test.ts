@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DeployConfig } from "../../aws/cdk/config/deploy-config.ts";
 import { type Synthesized, synthesizeExample } from "./synth.ts";
@@ -53,5 +53,53 @@ describe("the commands in deploy.md and operations.md", () => {
 
   it("send no one to a log group name the stack does not use", () => {
     expect(RUNBOOKS["operations.md"]).not.toContain("/ecs/");
+  });
+});
+
+/** Every Markdown file under docs/, by its path there. */
+const ALL_DOCS = readdirSync(new URL("../../docs/", import.meta.url), { recursive: true, encoding: "utf8" })
+  .filter((name) => name.endsWith(".md"))
+  .map((name) => [name, doc(name)] as const);
+
+/**
+ * The stack outputs a document names: `<X output>` placeholders, `OutputKey=='X'` queries, "stack output `X`",
+ * "`X` output", and the Workload Identity outputs (`GoogleWif…`), which google-workspace.md lists by key.
+ */
+function outputsNamed(text: string): string[] {
+  const patterns = [
+    /<(\w+) output>/g,
+    /OutputKey=='(\w+)'/g,
+    /stack outputs?\s+`(\w+)`/g,
+    /`(\w+)`\s+output\b/g,
+    /`(GoogleWif\w+)`/g,
+  ];
+  return patterns.flatMap((pattern) => [...text.matchAll(pattern)].map(([, name]) => String(name)));
+}
+
+describe("the stack outputs the documents name", () => {
+  let outputs: Set<string>;
+  beforeAll(() => {
+    const synth: Synthesized = synthesizeExample();
+    outputs = new Set(
+      [synth.serviceTemplate, synth.dataTemplate].flatMap((template) => Object.keys(template.toJSON().Outputs ?? {})),
+    );
+  });
+
+  it("exist in the synthesized stacks under exactly those keys", () => {
+    const named = ALL_DOCS.flatMap(([name, text]) => outputsNamed(text).map((output) => `${name}: ${output}`));
+    // The ones a reader is sent to outside the runbooks' placeholders (deploy.md's KMS keys, google-workspace.md).
+    for (const expected of ["deploy.md: GoogleWifAwsRoleArn", "google-workspace.md: GoogleWifPrincipalSetSuffix"])
+      expect(named).toContain(expected);
+    expect(named.filter((entry) => !outputs.has(entry.slice(entry.indexOf(": ") + 2)))).toEqual([]);
+  });
+
+  it("match at least one output where a query filters them by part of their key", () => {
+    const filters = ALL_DOCS.flatMap(([, text]) => [...text.matchAll(/contains\(OutputKey, '(\w+)'\)/g)].map(([, part]) => part));
+    expect(filters.length).toBeGreaterThan(0);
+    for (const part of filters)
+      expect(
+        [...outputs].some((key) => key.includes(String(part))),
+        part,
+      ).toBe(true);
   });
 });
