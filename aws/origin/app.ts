@@ -15,7 +15,7 @@ import type { GroupLookUp } from "./identity/google/google-groups.ts";
 import { registerGroupsRoute } from "./identity/groups-route.ts";
 import { UPSTREAM_JWKS_PATH } from "./identity/upstream-identity.ts";
 import type { OriginMetrics } from "./metrics/registry.ts";
-import { METRICS_PATH, measureMcpRequests, serveMetrics } from "./metrics/route.ts";
+import { METRICS_PATH, measureAggregatedRequests, measureMcpRequests, serveMetrics } from "./metrics/route.ts";
 import { registerOpsConnectionsRoutes } from "./ops/connections-route.ts";
 import { registerOpsDryRunRoute } from "./ops/dry-run-route.ts";
 import { opsOnly } from "./ops/ops-only.ts";
@@ -124,6 +124,8 @@ export function createOriginApp(parts: OriginParts) {
         serveMcp(parts.pool, server, assertion, request, parts.policy, { aggregated: true }),
       leftOut: reportLeftOut(parts.auditStore, console.warn),
     };
+    // Counted under server="*" (AGGREGATED): the endpoint README and the client set-up steer users to.
+    if (parts.metrics) app.use("/mcp", measureAggregatedRequests(parts.metrics.requests));
     app.all("/mcp", guarded, async (c) =>
       withAffinityCookie(await serveAggregate(aggregate, c.var.assertion, c.req.raw), parts.instanceId),
     );

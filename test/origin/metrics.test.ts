@@ -6,7 +6,7 @@ import { createOriginMetrics } from "../../aws/origin/metrics/registry.ts";
 import { startOrigin } from "../../aws/origin/start-origin.ts";
 import { AUDIT_INGEST_PATH, type AuditEvent } from "../../contract/audit-event.ts";
 import type { UpstreamServer } from "../../contract/config/schema.ts";
-import { EDGE_ASSERTION_HEADER } from "../../contract/edge-assertion.ts";
+import { ALL_SERVERS, EDGE_ASSERTION_HEADER } from "../../contract/edge-assertion.ts";
 import { freePort } from "../../local/free-port.ts";
 import { demoServers } from "../../local/system.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
@@ -30,7 +30,11 @@ afterAll(async () => {
 });
 
 /** An origin app with its own metrics and stdio pool, built as the origin builds it. */
-function buildOrigin(servers: Record<string, UpstreamServer>, breaker?: { failures: number; openMs: number }) {
+function buildOrigin(
+  servers: Record<string, UpstreamServer>,
+  breaker?: { failures: number; openMs: number },
+  aggregated = false,
+) {
   const metrics = createOriginMetrics({ servers: Object.keys(servers), database: database.pool });
   const pool: HostPool = createHostPool({
     servers,
@@ -42,7 +46,8 @@ function buildOrigin(servers: Record<string, UpstreamServer>, breaker?: { failur
     circuits: metrics.circuits,
     log: () => {},
   });
-  const app = createOriginApp({ ...testOriginParts(edge, database), pool, metrics });
+  const aggregate = aggregated ? { servers: Object.keys(servers), upstreamTimeoutMs: 15_000, keepAliveMs: 0 } : undefined;
+  const app = createOriginApp({ ...testOriginParts(edge, database), pool, metrics, aggregate });
   return { app, pool };
 }
 type Origin = ReturnType<typeof buildOrigin>;
@@ -242,7 +247,7 @@ describe("the origin's metrics of MCP requests and stdio children", () => {
     expect(text).not.toContain(SUB);
     expect(text).not.toContain(EMAIL);
     const servers = new Set([...text.matchAll(/server="([^"]*)"/g)].map((match) => match[1]));
-    expect([...servers].sort()).toEqual(["_unknown", "crashing", "everything"]);
+    expect([...servers].sort()).toEqual(["*", "_unknown", "crashing", "everything"]);
   });
 
   it("counts the exit of a child the pool stops, as no crash, and the gauge falls to 0", async () => {
@@ -251,6 +256,38 @@ describe("the origin's metrics of MCP requests and stdio children", () => {
     const text = await until(origin, (current) => sample(current, "mcp_origin_stdio_children", labels) === 0);
     expect(sample(text, "mcp_origin_stdio_exits_total", labels)).toBe(1);
     expect(sample(text, "mcp_origin_stdio_crashes_total", labels)).toBe(0);
+  });
+});
+
+describe("the origin's metrics of the aggregated endpoint /mcp", () => {
+  it('counts and times its requests under server="*", refusals included, and a per-server path naming * as _unknown', async () => {
+    const origin = buildOrigin({}, undefined, true);
+    try {
+      const before = await scrape(origin);
+      const counted = (text: string, status: string) => sample(text, "mcp_origin_requests_total", { server: "*", status });
+      const request = modernRequest("tools/list");
+      request.headers.set(EDGE_ASSERTION_HEADER, await assertion({ server: ALL_SERVERS }));
+      const answered = await origin.app.request("/mcp", request);
+      await answered.arrayBuffer();
+      expect(answered.status).toBe(200);
+      expect((await origin.app.request("/mcp", { method: "POST" })).status).toBe(401);
+      // A caller's path is never aggregated traffic.
+      expect((await origin.app.request("/servers/*/mcp", { method: "POST" })).status).toBe(401);
+      const after = await scrape(origin);
+      expect({
+        ok: counted(after, "200") - counted(before, "200"),
+        refused: counted(after, "401") - counted(before, "401"),
+      }).toEqual({
+        ok: 1,
+        refused: 1,
+      });
+      const count = "mcp_origin_request_duration_seconds_count";
+      expect(sample(after, count, { server: "*" }) - sample(before, count, { server: "*" })).toBe(2);
+      const unknown = { server: "_unknown", status: "401" };
+      expect(sample(after, "mcp_origin_requests_total", unknown) - sample(before, "mcp_origin_requests_total", unknown)).toBe(1);
+    } finally {
+      await origin.pool.close();
+    }
   });
 });
 

@@ -1,4 +1,5 @@
 import { Counter, Histogram, type Registry } from "prom-client";
+import { ALL_SERVERS } from "../../../contract/edge-assertion.ts";
 
 /**
  * Seconds, from 1 ms to 60 s. Slower answers land in +Inf: an upstream that slow is better seen as a timeout
@@ -22,12 +23,21 @@ export function perServer<T>(servers: readonly string[], make: (name: string) =>
   return (server) => byServer.get(server) ?? unknown;
 }
 
+/**
+ * The label of requests to the aggregated endpoint `/mcp`: the edge assertion's `server` claim for it. No configured
+ * name contains `*`, and `_unknown` does not either. A per-server path naming `*` is looked up by {@link perServer}
+ * like any other and counts as `_unknown`: a caller can never have a request counted as aggregated traffic.
+ */
+export const AGGREGATED = ALL_SERVERS;
+
 export interface McpRequestMetrics {
   /**
    * One request to /servers/<server>/mcp answered: its status, and the seconds until the answer was whole
    * (a JSON answer) or began (a stream, which may then stay open for as long as the client listens).
    */
   observe(server: string, status: number, seconds: number): void;
+  /** One request to the aggregated endpoint /mcp answered, counted under {@link AGGREGATED}, timed as above. */
+  observeAggregated(status: number, seconds: number): void;
 }
 
 interface ServerSeries {
@@ -36,35 +46,42 @@ interface ServerSeries {
   byStatus: Map<number, Counter.Internal>;
 }
 
-/** Requests and latency per configured server; each series is made once, so a request costs one `inc` and one `observe`. */
+/**
+ * Requests and latency per configured server, and of the aggregated endpoint; each series is made once, so a request
+ * costs one `inc` and one `observe`.
+ */
 export function mcpRequestMetrics(registry: Registry, servers: readonly string[]): McpRequestMetrics {
   const requests = new Counter({
     name: "mcp_origin_requests_total",
-    help: "MCP requests the origin answered, by server and HTTP status (refusals by the assertion gate included).",
+    help: "MCP requests the origin answered, by server (* for the aggregated /mcp) and HTTP status (refusals by the assertion gate included).",
     labelNames: ["server", "status"] as const,
     registers: [registry],
   });
   const latency = new Histogram({
     name: "mcp_origin_request_duration_seconds",
-    help: "Seconds until the origin's answer to an MCP request was whole (JSON) or began (a stream), by server.",
+    help: "Seconds until the origin's answer to an MCP request was whole (JSON) or began (a stream), by server (* for the aggregated /mcp).",
     labelNames: ["server"] as const,
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
-  const seriesOf = perServer<ServerSeries>(servers, (name) => {
+  const seriesFor = (name: string): ServerSeries => {
     latency.zero({ server: name });
     return { name, latency: latency.labels(name), byStatus: new Map() };
-  });
+  };
+  const seriesOf = perServer<ServerSeries>(servers, seriesFor);
+  // Apart from the per-server look-up, so that no path reaches it.
+  const aggregated = seriesFor(AGGREGATED);
+  const record = (series: ServerSeries, status: number, seconds: number) => {
+    let counter = series.byStatus.get(status);
+    if (!counter) {
+      counter = requests.labels(series.name, String(status));
+      series.byStatus.set(status, counter);
+    }
+    counter.inc();
+    series.latency.observe(seconds);
+  };
   return {
-    observe(server, status, seconds) {
-      const series = seriesOf(server);
-      let counter = series.byStatus.get(status);
-      if (!counter) {
-        counter = requests.labels(series.name, String(status));
-        series.byStatus.set(status, counter);
-      }
-      counter.inc();
-      series.latency.observe(seconds);
-    },
+    observe: (server, status, seconds) => record(seriesOf(server), status, seconds),
+    observeAggregated: (status, seconds) => record(aggregated, status, seconds),
   };
 }

@@ -1,4 +1,4 @@
-import { type Handler, Hono, type MiddlewareHandler } from "hono";
+import { type Context, type Handler, Hono, type MiddlewareHandler } from "hono";
 import type { McpRequestMetrics } from "./http.ts";
 import type { OriginMetrics } from "./registry.ts";
 
@@ -10,13 +10,23 @@ export function serveMetrics(metrics: OriginMetrics): Handler {
     c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType, "cache-control": "no-store" });
 }
 
-/** Counts and times each request to /servers/:server/mcp, refusals at the assertion gate included. */
-export function measureMcpRequests(requests: McpRequestMetrics): MiddlewareHandler {
+/** Times a request through the handlers after it, and gives its status and seconds to `record`. */
+function measured(record: (c: Context, status: number, seconds: number) => void): MiddlewareHandler {
   return async (c, next) => {
     const started = performance.now();
     await next();
-    requests.observe(c.req.param("server") ?? "", c.res.status, (performance.now() - started) / 1000);
+    record(c, c.res.status, (performance.now() - started) / 1000);
   };
+}
+
+/** Counts and times each request to /servers/:server/mcp, refusals at the assertion gate included. */
+export function measureMcpRequests(requests: McpRequestMetrics): MiddlewareHandler {
+  return measured((c, status, seconds) => requests.observe(c.req.param("server") ?? "", status, seconds));
+}
+
+/** Counts and times each request to the aggregated endpoint /mcp, refusals at the assertion gate included. */
+export function measureAggregatedRequests(requests: McpRequestMetrics): MiddlewareHandler {
+  return measured((_c, status, seconds) => requests.observeAggregated(status, seconds));
 }
 
 /**
