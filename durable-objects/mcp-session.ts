@@ -594,7 +594,10 @@ async function newRecord(
       createdAt: Date.now(),
     };
   } catch (error) {
-    console.error(`server/discover failed for server ${caller.server}: ${String(error)}`);
+    // The origin's error may quote the upstream, which may have echoed the request (credentials, the user's identity
+    // and arguments): the edge logs its code only; the origin's own log says why.
+    const failure = String(error).replace(/^(Error: server\/discover answered -?\d+):[\s\S]*$/, "$1");
+    console.error(`server/discover failed for server ${caller.server}: ${failure}`);
     // No retry helps either: the client is told what to ask an administrator for.
     if (error instanceof AssertionTooLarge) return jsonRpcError(500, initialize.id, JSON_RPC.internalError, error.message);
     if (error instanceof DescriptionTooLarge)

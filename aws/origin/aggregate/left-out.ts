@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { AuditEvent } from "../../../contract/audit-event.ts";
 import { type EventSink, originEventsOf } from "../audit/origin-events.ts";
+import { safeText } from "../hosting/failure-text.ts";
 import type { VerifiedAssertion } from "../trust/verify-assertion.ts";
 
 /**
@@ -13,7 +14,8 @@ export function reportLeftOut(
 ): (server: string, method: string, reason: string, assertion: VerifiedAssertion) => void {
   const events = originEventsOf(auditStore, log);
   return (server, method, reason, assertion) => {
-    log(`aggregate: ${method} answered without server "${server}": ${reason}`);
+    // The reason may quote what the server answered: redacted and bounded, as every upstream failure the origin logs.
+    log(`aggregate: ${method} answered without server "${server}": ${safeText(reason)}`);
     const event: AuditEvent = {
       id: randomUUID(),
       time: new Date().toISOString(),

@@ -1,3 +1,5 @@
+import { safeText } from "./failure-text.ts";
+
 /** When an upstream connection keeps failing, how long the origin stops trying (`relay.breakerFailures`, `relay.breakerOpenSeconds`). */
 export interface BreakerSettings {
   /** Failures in a row that open the circuit; 0 never opens it. */
@@ -9,6 +11,10 @@ export interface BreakerSettings {
 /** Where an upstream connection reports whether the upstream answered: what its circuit breaker counts. */
 export interface UpstreamHealth {
   succeeded(): void;
+  /**
+   * `reason` is the failure's kind (failureKind: a status, a timeout), never its text: an open circuit repeats it to
+   * every caller it refuses, on a shared server other users.
+   */
   failed(reason: string): void;
 }
 
@@ -103,7 +109,8 @@ export class CircuitBreaker {
    * the circuit opened changes nothing more.
    */
   failed(reason: string): boolean {
-    this.#lastFailure = reason;
+    // Bounded and redacted, should a caller pass more than a kind: the refusal goes to whoever calls next.
+    this.#lastFailure = safeText(reason);
     this.#failuresInARow++;
     this.#lastEvent = this.#now();
     const wasProbe = this.#probe !== undefined;

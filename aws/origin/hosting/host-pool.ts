@@ -8,6 +8,7 @@ import {
   type UpstreamHealth,
 } from "./circuit-breaker.ts";
 import { envSecretsFingerprint } from "./env-secrets-fingerprint.ts";
+import { failureKind, failureText } from "./failure-text.ts";
 import { type Caller, type HostOptions, startUpstreamHost, type UpstreamHost } from "./upstream-host.ts";
 import type { ChildObserver } from "./upstream-transport.ts";
 
@@ -96,7 +97,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
   function stop(key: string, entry: StartedEntry, why: string): Promise<void> {
     hosts.delete(key);
     options.log(`stopping ${why} ${describe(key)}`);
-    return entry.host.close().catch((error: unknown) => options.log(`stopping ${describe(key)} failed: ${String(error)}`));
+    return entry.host.close().catch((error: unknown) => options.log(`stopping ${describe(key)} failed: ${failureText(error)}`));
   }
 
   /** Stops a child whose secrets were rotated if nothing is in flight on it or waits for its user; whether it did. */
@@ -207,8 +208,10 @@ export function createHostPool(options: HostPoolOptions): HostPool {
       },
       (error: unknown) => {
         if (hosts.get(key) === entry) hosts.delete(key);
-        options.log(`${describe(key)} failed to start: ${String(error)}`);
-        health.failed(`could not be started: ${(error as Error)?.message ?? String(error)}`);
+        options.log(`${describe(key)} failed to start: ${failureText(error)}`);
+        // The circuit's refusal reaches every caller of the connection (each user of a shared server): its kind only.
+        const kind = failureKind(error);
+        health.failed(kind ? `could not be started: ${kind}` : "could not be started");
       },
     );
     return entry;
@@ -324,7 +327,7 @@ async function started(entry: Entry, server: string): Promise<UpstreamHost> {
   try {
     return await entry.pending;
   } catch (error) {
-    throw new HostingError(503, `server "${server}" could not be started: ${(error as Error).message}`);
+    throw new HostingError(503, `server "${server}" could not be started: ${failureText(error)}`);
   }
 }
 

@@ -1,6 +1,7 @@
 import { SdkError, SdkErrorCode, SdkHttpError } from "@modelcontextprotocol/client";
 import { ProtocolError } from "@modelcontextprotocol/server";
 import { consentRequiredIn } from "../upstream-auth/consent.ts";
+import { connectionFailure, failureText } from "./failure-text.ts";
 
 /** JSON-RPC code for "the upstream could not answer" (implementation-defined server error range). */
 export const UPSTREAM_UNAVAILABLE = -32000;
@@ -28,7 +29,9 @@ export function upstreamErrorToClient(error: unknown): Error {
   if (error instanceof SdkError && error.code === SdkErrorCode.ConnectionClosed)
     return new ProtocolError(UPSTREAM_UNAVAILABLE, "the upstream server closed the connection");
   if ((error as Error)?.name === "AbortError") return error as Error;
-  return new ProtocolError(UPSTREAM_UNAVAILABLE, `the upstream server failed: ${(error as Error)?.message ?? String(error)}`);
+  // An HTTP upstream's error body echoes the request (its credentials, the user's identity and arguments): told by
+  // its status only; the circuit breaker's refusal to every user of the connection repeats this text.
+  return new ProtocolError(UPSTREAM_UNAVAILABLE, `the upstream server failed: ${failureText(error)}`);
 }
 
 /** The SDK's failures that mean no answer came back: the connection is gone, refused the message, or stayed silent. */
@@ -38,32 +41,6 @@ const UNANSWERED: ReadonlySet<string> = new Set([
   SdkErrorCode.SendFailed,
   SdkErrorCode.RequestTimeout,
 ]);
-
-/** Node's codes (sockets, undici) for a connection that could not be made or broke on the way. */
-const CONNECTION_FAILURES: ReadonlySet<string> = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "UND_ERR_SOCKET",
-  "UND_ERR_CONNECT_TIMEOUT",
-]);
-
-/** A fetch that found no server or lost it on the way: `TypeError: fetch failed`, or a socket error, at any depth of `cause`. */
-function connectionFailed(error: unknown): boolean {
-  let at: unknown = error;
-  for (let depth = 0; at instanceof Error && depth < 5; depth++) {
-    if (at instanceof TypeError && at.message === "fetch failed") return true;
-    const code = (at as { code?: unknown }).code;
-    if (typeof code === "string" && CONNECTION_FAILURES.has(code)) return true;
-    at = at.cause;
-  }
-  return false;
-}
 
 /**
  * Whether a failed upstream request means the upstream did not answer (a timeout, a broken or refused connection, a
@@ -76,7 +53,7 @@ export function upstreamUnavailable(error: unknown): boolean {
   if (error instanceof UpstreamTimeout) return true;
   if (error instanceof SdkHttpError) return error.status >= 500;
   if (error instanceof SdkError) return UNANSWERED.has(error.code);
-  return connectionFailed(error);
+  return connectionFailure(error) !== undefined;
 }
 
 /** What a server restarting behind its own balancer answers, briefly. */
@@ -91,5 +68,5 @@ export function worthRetrying(error: unknown): boolean {
   if (consentRequiredIn(error)) return false;
   if (error instanceof SdkHttpError) return PASSING_STATUSES.has(error.status);
   if (error instanceof SdkError) return error.code === SdkErrorCode.SendFailed;
-  return connectionFailed(error);
+  return connectionFailure(error) !== undefined;
 }

@@ -3,6 +3,7 @@ import type { Policy } from "../../../contract/config/policy.ts";
 import { WARM_PATH, WarmRequest } from "../../../contract/warm-request.ts";
 import { userPolicy } from "../policy/user-policy.ts";
 import type { AssertionVariables } from "../trust/require-assertion.ts";
+import { failureText } from "./failure-text.ts";
 import type { HostPool } from "./host-pool.ts";
 import { callerOf } from "./mcp-route.ts";
 import type { Caller } from "./upstream-host.ts";
@@ -52,6 +53,6 @@ async function warm(parts: WarmParts, server: string, caller: Caller): Promise<v
   try {
     (await parts.pool.acquire(server, caller)).release();
   } catch (error) {
-    parts.log(`warming "${server}" at sign-in did not start it: ${(error as Error).message}`);
+    parts.log(`warming "${server}" at sign-in did not start it: ${failureText(error)}`);
   }
 }
