@@ -85,7 +85,10 @@ function schemaProblems(
     }
     const value = getPath(merged, issue.path.map(String));
     const got = value === undefined ? "it is missing" : `got ${SECRET_KEYS.test(path) ? "a value (not shown)" : describe(value)}`;
-    return [`${path || "(top level)"} (from ${sourceOf(origin, path, envNames, whereToSet)}): ${messageOf(issue)}; ${got}`];
+    // A schema's own message may quote a value too (two servers' audiences, which default to their URLs).
+    const message = withoutUserinfo(messageOf(issue));
+    const said = message.removed ? `${message.text} (${USERINFO_REMOVED})` : message.text;
+    return [`${path || "(top level)"} (from ${sourceOf(origin, path, envNames, whereToSet)}): ${said}; ${got}`];
   });
 }
 
@@ -213,13 +216,35 @@ function sourceOf(origin: Map<string, string>, path: string, envNames: EnvNames,
 /**
  * Keys whose values are never shown in a message (it goes to a log): credentials by name (a key, a secret, a token, a
  * password, a database URL that may carry one; not a key's id or file, nor a token's lifetime), and whatever an
- * upstream is given as headers or environment, where configurations put tokens.
+ * upstream is given as headers, environment, command line or command, where configurations put tokens
+ * (`--token …`, `sh -c "… $TOKEN"`).
  */
-const SECRET_KEYS = /(secret|token|password|key|keys|keyRotation|databaseUrl)$|(^|\.)(headers|env)(\.|$)/i;
+const SECRET_KEYS = /(secret|token|password|key|keys|keyRotation|databaseUrl)$|(^|\.)(headers|env|args|command)(\.|$)/i;
 
-/** Names the offending value without echoing secrets: strings are shown only when short and plainly not a key. */
+/**
+ * A URL's user name and password (`scheme://user:password@`), anywhere in a text: up to the last `@` before a space
+ * or a quote, so a password pasted unencoded (holding `/`, `#`, `?` or `@`, which is when a URL is refused) goes
+ * whole. A URL with an `@` in its path loses more than its user name: taking too much beats showing a password.
+ */
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s"']*@/gi;
+const USERINFO_REMOVED = "a URL's user:password@ removed";
+
+/** The text with every URL's user name and password taken out, and whether there was one. */
+function withoutUserinfo(text: string): { text: string; removed: boolean } {
+  const stripped = text.replace(URL_USERINFO, "$1");
+  return { text: stripped, removed: stripped !== text };
+}
+
+/**
+ * Names the offending value without echoing secrets: strings are shown only when short and plainly not a key, and a
+ * URL in one without its user name and password (a server's URL may carry them), saying so.
+ */
 function describe(value: unknown): string {
-  if (typeof value === "string") return value.length <= 120 ? JSON.stringify(value) : `a string of ${value.length} characters`;
+  if (typeof value === "string") {
+    const { text, removed } = withoutUserinfo(value);
+    const shown = text.length <= 120 ? JSON.stringify(text) : `a string of ${text.length} characters`;
+    return removed ? `${shown} (${USERINFO_REMOVED})` : shown;
+  }
   if (Array.isArray(value)) return `an array of ${value.length}`;
   if (value === null) return "null";
   if (typeof value === "object") return "an object";

@@ -120,6 +120,35 @@ describe("configuration", () => {
     expect(ttl.join("\n")).toContain("got number 10");
   });
 
+  it("never shows an upstream's command line or command, and shows a URL without its user name and password, saying so", () => {
+    const originEnv = { ORIGIN_PUBLIC_URL: "https://o.example.com", EDGE_ISSUER: "https://e.example.com" };
+    const servers = {
+      a: { transport: "http", url: "ftp://user:CANARYURLPW@host/mcp" },
+      // Pasted unencoded: the / makes it no URL at all, and the password must not show either.
+      b: { transport: "http", url: "https://user:ab/CANARYSLASH@host/mcp" },
+      c: { transport: "stdio", command: "x", args: "--token CANARYARGTOKEN01" },
+      d: { transport: "stdio", command: ["sh", "-c", "serve --token CANARYCOMMAND"] },
+    };
+    const problems = problemsOf(() =>
+      loadConfig(OriginConfig, ORIGIN_ENV_NAMES, { env: originEnv, file: { path: "f.json", content: { servers } } }),
+    );
+    expect(problems).toEqual([
+      `servers.a.url (from f.json): expected an http:// or https:// URL of the server's MCP endpoint; got "ftp://host/mcp" (a URL's user:password@ removed)`,
+      `servers.b.url (from f.json): expected an http:// or https:// URL of the server's MCP endpoint; got "https://host/mcp" (a URL's user:password@ removed)`,
+      "servers.c.args (from f.json): expected a list; got a value (not shown)",
+      "servers.d.command (from f.json): expected text; got a value (not shown)",
+    ]);
+    // A schema's own message quoting a URL (two servers' audiences, their URLs by default).
+    const twin = () => ({ transport: "http", url: "https://user:CANARYAUDIENCE@h.example.com/mcp" });
+    const twins = { e: twin(), f: twin() };
+    const audience = problemsOf(() =>
+      loadConfig(OriginConfig, ORIGIN_ENV_NAMES, { env: originEnv, file: { path: "f.json", content: { servers: twins } } }),
+    ).join("\n");
+    expect(audience).toContain('server "e" has "https://h.example.com/mcp" too');
+    expect(audience).toContain("(a URL's user:password@ removed)");
+    expect(`${problems.join("\n")}\n${audience}`).not.toMatch(/CANARY/);
+  });
+
   it("refuses a number that is not one", () => {
     const problems = problemsOf(() =>
       loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, ACCESS_TOKEN_TTL_SECONDS: "an hour" } }),
