@@ -1,7 +1,7 @@
 import type { Hono, MiddlewareHandler } from "hono";
 import { UPSTREAM_OAUTH_COMPLETE_PATH, type UpstreamOAuthReturn } from "../../../contract/upstream-oauth.ts";
 import type { AssertionVariables } from "../trust/require-assertion.ts";
-import type { UpstreamOAuth } from "./upstream-oauth.ts";
+import { authorizationServerWords, type UpstreamOAuth } from "./upstream-oauth.ts";
 
 type OriginEnv = { Variables: AssertionVariables };
 
@@ -28,8 +28,8 @@ export function registerUpstreamOAuthRoute(
     try {
       return c.json(await oauth.complete(answer, { sub: c.var.assertion.sub, email: c.var.assertion.email }));
     } catch (error) {
-      // The message names the step (never a token); the user gets a plain next step.
-      log(`upstream OAuth: completing an authorization failed: ${(error as Error).message}`);
+      // The exchange's own failure comes worded already; any other (discovery, the vault) is redacted the same way.
+      log(`upstream OAuth: completing an authorization failed: ${authorizationServerWords(error)}`);
       return c.json(
         { ok: false, message: "the server's authorization server refused the sign-in; call the tool again for a new link" },
         502,
