@@ -53,9 +53,11 @@ export function loadConfig<S extends z.ZodType>(schema: S, envNames: EnvNames, s
   // Every wrong key at once: a misspelled name or an unreadable value does not hide the schema's findings.
   const result = schema.safeParse(merged);
   if (result.success && problems.length === 0) return result.data;
+  // Where a missing setting may be set: its variable, or the file (named when there is one).
+  const whereToSet = sources.whereToSet ?? (sources.file ? `or the file ${sources.file.path}` : "or the file");
   throw new ConfigError([
     ...problems,
-    ...(result.success ? [] : schemaProblems(schema, result.error.issues, merged, origin, envNames, sources.whereToSet)),
+    ...(result.success ? [] : schemaProblems(schema, result.error.issues, merged, origin, envNames, whereToSet)),
   ]);
 }
 
@@ -66,7 +68,7 @@ function schemaProblems(
   merged: Tree,
   origin: Map<string, string>,
   envNames: EnvNames,
-  whereToSet: string | undefined,
+  whereToSet: string,
 ): string[] {
   return issues.flatMap((issue) => {
     const path = issue.path.join(".");
@@ -75,20 +77,28 @@ function schemaProblems(
       const expected = known ? `; expected one of: ${known.join(", ")}` : "";
       return issue.keys.map((key) => {
         const keyPath = path ? `${path}.${key}` : key;
-        return `${keyPath} (from ${sourceOf(origin, keyPath, envNames)}): unknown key${expected}`;
+        return `${keyPath} (from ${sourceOf(origin, keyPath) ?? "defaults"}): unknown key${expected}`;
       });
     }
     if (issue.code === "invalid_key") {
       // A record's key that breaks its rule (a server's name): the rule, not "Invalid key in record".
       const rule = issue.issues.map((inner) => inner.message).join("; ");
-      return [`${path} (from ${sourceOf(origin, path, envNames)}): not a valid name here: ${rule}`];
+      return [`${path} (from ${sourceOf(origin, path) ?? "defaults"}): not a valid name here: ${rule}`];
     }
     const value = getPath(merged, issue.path.map(String));
-    const got = value === undefined ? "it is missing" : `got ${SECRET_KEYS.test(path) ? "a value (not shown)" : describe(value)}`;
+    const missing = value === undefined;
+    const got = missing ? "it is missing" : `got ${SECRET_KEYS.test(path) ? "a value (not shown)" : describe(value)}`;
+    // A missing value has no type to complain about: say what the setting holds ("an absolute URL such as …"), where
+    // the schema says it, rather than "expected text".
+    const expected = (missing && issue.code === "invalid_type" && expectedAt(schema, issue.path)) || messageOf(issue);
     // A schema's own message may quote a value too (two servers' audiences, which default to their URLs).
-    const message = withoutUserinfo(messageOf(issue));
+    const message = withoutUserinfo(expected);
     const said = message.removed ? `${message.text} (${USERINFO_REMOVED})` : message.text;
-    return [`${path || "(top level)"} (from ${sourceOf(origin, path, envNames, whereToSet)}): ${said}; ${got}`];
+    // A missing setting with a variable came from nowhere: not from the file, which holds other keys, but from the
+    // defaults, which have none; the hint says where to set it.
+    const hint = settingHint(path, envNames, whereToSet);
+    const source = (missing ? (hint ?? sourceOf(origin, path)) : (sourceOf(origin, path) ?? hint)) ?? "defaults";
+    return [`${path || "(top level)"} (from ${source}): ${said}; ${got}`];
   });
 }
 
@@ -108,18 +118,30 @@ function messageOf(issue: z.core.$ZodIssue): string {
   return `expected ${TYPE_TEXT[issue.expected] ?? issue.expected}`;
 }
 
-/** The parts of a zod schema's definition that lead to the object a path names. */
+/** What a zod error map returns: the message, or an object holding it, or nothing (zod's own words). */
+type ErrorMessage = string | { message?: string } | undefined | null;
+
+/** The parts of a zod schema's definition that lead to the object a path names, and a text's format checks. */
 type SchemaNode = {
   _zod?: {
-    def?: { type?: string; innerType?: SchemaNode; in?: SchemaNode; shape?: Record<string, SchemaNode>; valueType?: SchemaNode };
+    def?: {
+      type?: string;
+      innerType?: SchemaNode;
+      in?: SchemaNode;
+      shape?: Record<string, SchemaNode>;
+      valueType?: SchemaNode;
+      checks?: SchemaNode[];
+      format?: string;
+      error?: (issue: Record<string, unknown>) => ErrorMessage;
+    };
   };
 };
 
 /** Schemas that wrap another without changing its keys. */
 const WRAPPERS = new Set(["default", "prefault", "optional", "nullable", "readonly", "catch", "pipe"]);
 
-/** The keys the schema allows in the object at `path`, for "unknown key" messages; undefined where it cannot tell (a union). */
-function knownKeysAt(schema: unknown, path: readonly PropertyKey[]): string[] | undefined {
+/** The schema of the value at `path`, its wrappers taken off; undefined where it cannot tell (inside a union). */
+function schemaAt(schema: unknown, path: readonly PropertyKey[]): SchemaNode | undefined {
   const unwrap = (node: SchemaNode | undefined) => {
     let current = node;
     while (current?._zod?.def?.type && WRAPPERS.has(current._zod.def.type))
@@ -133,8 +155,37 @@ function knownKeysAt(schema: unknown, path: readonly PropertyKey[]): string[] | 
     else if (def?.type === "record") node = unwrap(def.valueType);
     else return undefined;
   }
-  const def = node?._zod?.def;
+  return node;
+}
+
+/** The keys the schema allows in the object at `path`, for "unknown key" messages; undefined where it cannot tell (a union). */
+function knownKeysAt(schema: unknown, path: readonly PropertyKey[]): string[] | undefined {
+  const def = schemaAt(schema, path)?._zod?.def;
   return def?.type === "object" && def.shape ? Object.keys(def.shape) : undefined;
+}
+
+/**
+ * What the schema says a text at `path` must look like, in its own words: the message of its format (`z.url({ message
+ * })`, a `regex`), such as "expected an absolute URL such as https://mcp.example.com"; undefined when it has none.
+ */
+function expectedAt(schema: unknown, path: readonly PropertyKey[]): string | undefined {
+  const node = schemaAt(schema, path);
+  const def = node?._zod?.def;
+  if (def?.type !== "string") return undefined;
+  // A format schema (z.url()) carries its message itself; a z.string() carries format checks.
+  const formats = [node, ...(def.checks ?? [])].filter((check) => check?._zod?.def?.format !== undefined);
+  for (const format of formats) {
+    let said: ErrorMessage;
+    try {
+      said = format?._zod?.def?.error?.({ code: "invalid_format", format: format._zod.def.format, input: undefined });
+    } catch {
+      // A message built from the value it was given: there is none here; the type's words will do.
+      continue;
+    }
+    const text = typeof said === "string" ? said : said?.message;
+    if (text) return text;
+  }
+  return undefined;
 }
 
 /**
@@ -203,14 +254,19 @@ export function jsonSyntaxProblem(error: unknown): string {
   return where ? `not valid JSON ${where}` : "not valid JSON";
 }
 
-function sourceOf(origin: Map<string, string>, path: string, envNames: EnvNames, whereToSet = "or the file"): string {
+/** Where the value at `path` came from: the source of the nearest key above it that has one (the file's root included). */
+function sourceOf(origin: Map<string, string>, path: string): string | undefined {
   for (let prefix = path; ; prefix = prefix.slice(0, Math.max(prefix.lastIndexOf("."), 0))) {
     const source = origin.get(prefix);
     if (source) return source;
-    if (prefix === "") break;
+    if (prefix === "") return undefined;
   }
+}
+
+/** Where to set the setting at `path` when it has a variable: that variable, then `whereToSet`. */
+function settingHint(path: string, envNames: EnvNames, whereToSet: string): string | undefined {
   const envName = Object.entries(envNames).find(([, [p]]) => p === path)?.[0];
-  return envName ? `defaults; set environment ${envName} ${whereToSet}` : "defaults";
+  return envName && `defaults; set environment ${envName} ${whereToSet}`;
 }
 
 /**

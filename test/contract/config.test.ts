@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -68,6 +69,47 @@ describe("configuration", () => {
     const problems = problemsOf(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env }));
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^idp\.issuer \(from defaults; set environment IDP_ISSUER or the file\): .*; it is missing$/);
+  });
+
+  it("says what a missing key holds, and where to set it also when a file holds others", () => {
+    const problems = problemsOf(() =>
+      loadConfig(OriginConfig, ORIGIN_ENV_NAMES, {
+        env: { EDGE_ISSUER: "https://e.example.com" },
+        file: { path: "/etc/p.json (origin section)", content: { servers: { a: { transport: "stdio" } } } },
+      }),
+    );
+    expect(problems).toEqual([
+      "publicUrl (from defaults; set environment ORIGIN_PUBLIC_URL or the file /etc/p.json (origin section)): expected an absolute URL such as https://mcp.example.com; it is missing",
+      // No variable sets it: the object in the file lacks it.
+      "servers.a.command (from /etc/p.json (origin section)): expected text; it is missing",
+    ]);
+  });
+
+  it("prints the sample messages of docs/configuration.md as they are written there", () => {
+    const doc = readFileSync(new URL("../../docs/configuration.md", import.meta.url), "utf8");
+    const samples = [...doc.matchAll(/```\n([\s\S]*?)```/g)].map(([, text]) => String(text));
+    const edgeSample = samples.find((text) => text.startsWith("invalid configuration:\n"));
+    const originSample = samples.find((text) => text.includes("ORIGIN_PUBLIC_URL"));
+    // The Worker's own hint, as worker/config.ts passes it (its module, typed for the Workers runtime, is not
+    // imported here; test/edge/health.test.ts pins what the Worker logs).
+    const worker = readFileSync(new URL("../../worker/config.ts", import.meta.url), "utf8");
+    const whereToSet = /const WHERE_TO_SET = "([^"]+)";/.exec(worker)?.[1];
+    expect(whereToSet).toEqual(expect.any(String));
+    const { IDP_ISSUER: _missing, ...env } = { ...validEdgeEnv, PUBLIC_URL: "http://mcp.example.com" };
+    let edgeMessage = "(accepted)";
+    try {
+      loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env, whereToSet });
+    } catch (error) {
+      edgeMessage = (error as Error).message;
+    }
+    expect(edgeSample).toBe(`${edgeMessage}\n`);
+    const [origin] = problemsOf(() =>
+      loadConfig(OriginConfig, ORIGIN_ENV_NAMES, {
+        env: { EDGE_ISSUER: "https://e.example.com" },
+        file: { path: "/srv/proxy.config.json (origin section)", content: {} },
+      }),
+    );
+    expect(originSample).toBe(`  - ${origin}\n`);
   });
 
   it("reports every wrong key at once, and never prints a secret", () => {
