@@ -97,6 +97,20 @@ describe("the origin's Dockerfile", () => {
     expect(notInstalled, "imported by the origin but only a devDependency, or not a dependency at all").toEqual([]);
   });
 
+  // The operators' commands run in a one-off task of the origin's task definition, the database being private
+  // (docs/operations.md, "Running the operators' commands against the deployed database"): `node <file>` in this image.
+  it.each([
+    "aws/origin/pinning/cli.ts",
+    "aws/origin/audit/cli.ts",
+    "aws/origin/policy/cli.ts",
+    "aws/origin/vault/cli.ts",
+    "aws/origin/db/migrate-cli.ts",
+  ])("has %s, everything it imports and every package it needs (production dependencies)", (entry) => {
+    const { files, packages } = importGraph(entry);
+    expect([...files].filter((file) => !inContext(file) || !inImage(file))).toEqual([]);
+    expect([...packages].filter((name) => !(name in packageJson.dependencies))).toEqual([]);
+  });
+
   it("keeps the rest of the repository out of the build context", () => {
     for (const file of [
       "node_modules/pg/package.json",

@@ -63,6 +63,9 @@ export class OriginService extends Construct {
   readonly taskRole: iam.Role;
   readonly logGroup: logs.LogGroup;
   readonly cluster: ecs.Cluster;
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  /** Where the tasks run: also where an operator's one-off task must run to reach the database (docs/operations.md). */
+  readonly subnets: ec2.SelectedSubnets;
 
   constructor(scope: Construct, id: string, props: OriginServiceProps) {
     super(scope, id);
@@ -95,6 +98,7 @@ export class OriginService extends Construct {
         cpuArchitecture: config.origin.architecture === "arm64" ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
       },
     });
+    this.taskDefinition = task;
     // The origin runs as root only to start each stdio child as a user of its own (the Dockerfile says why): an init
     // process reaps what children leave behind, and the capabilities it never needs are dropped.
     const linuxParameters = new ecs.LinuxParameters(this, "OriginLinux", { initProcessEnabled: true });
@@ -152,13 +156,15 @@ export class OriginService extends Construct {
         "ecr:GetAuthorizationToken, which ECS needs to pull the image, has no resource-level permissions: AWS requires Resource *.",
     });
 
+    const vpcSubnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    this.subnets = props.vpc.selectSubnets(vpcSubnets);
     this.service = new ecs.FargateService(this, "Service", {
       cluster: this.cluster,
       taskDefinition: task,
       desiredCount: config.origin.minTasks,
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
-      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      vpcSubnets,
       assignPublicIp: false,
       circuitBreaker: { enable: true, rollback: true },
       // No deploymentAlarms: the stack's alarms see more than a deploy. ServerErrorRate counts upstreams' and the

@@ -122,6 +122,21 @@ export class ServiceStack extends Stack {
       value: this.origin.service.serviceName,
       description: "The origin's ECS service, in the cluster OriginClusterName",
     });
+    // An operator's commands (npm run pins, audit, policy, upstream-connections, a migration, SQL as the master user)
+    // reach the private database as a one-off task of the origin's own task definition, where the service's tasks
+    // run: `aws ecs run-task` needs these three and the cluster (docs/operations.md).
+    new CfnOutput(this, "OriginTaskDefinitionFamily", {
+      value: this.origin.taskDefinition.family,
+      description: "The origin's task definition: aws ecs run-task --task-definition <this> (its latest revision)",
+    });
+    new CfnOutput(this, "OriginTaskSubnets", {
+      value: Fn.join(",", this.origin.subnets.subnetIds),
+      description: "The origin tasks' private subnets: awsvpcConfiguration={subnets=[<this>],…} of aws ecs run-task",
+    });
+    new CfnOutput(this, "OriginTaskSecurityGroup", {
+      value: (this.origin.service.connections.securityGroups[0] as ec2.ISecurityGroup).securityGroupId,
+      description: "The origin tasks' security group, which the database admits: securityGroups=[<this>] of aws ecs run-task",
+    });
     new CfnOutput(this, "AlarmTopicArn", { value: this.monitoring.topic.topicArn, description: "SNS topic of every alarm" });
   }
 }
