@@ -1,5 +1,14 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type JsonWebKey,
+  type KeyObject,
+  sign,
+} from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
+import { jsonSyntaxProblem } from "../../../../../contract/config/load.ts";
 import type { CheckpointSigner } from "../signer.ts";
 
 /** A checkpoint signer holding its own EC P-256 key: for `npm start` and tests. Production uses KMS. */
@@ -16,14 +25,32 @@ export function localCheckpointSigner(privateKey: KeyObject): CheckpointSigner {
   };
 }
 
-/** A private key written as a PKCS#8 PEM or as a JWK (JSON). */
-export function parsePrivateKey(text: string): KeyObject {
+/** Where the key `parsePrivateKey` reads is set, unless it is told otherwise. */
+const LOCAL_KEY_SETTING = "audit.checkpoints.localKey (AUDIT_CHECKPOINT_LOCAL_KEY)";
+
+/**
+ * A private key written as a PKCS#8 PEM or as a JWK (JSON). A key that cannot be read is refused naming `setting`, and
+ * with nothing of the value: a JSON parser quotes the text around its error, Node's JWK checks quote a field they
+ * refuse (an unknown `kty`), so only their code is told.
+ */
+export function parsePrivateKey(text: string, setting: string = LOCAL_KEY_SETTING): KeyObject {
   const trimmed = text.trim();
+  let jwk: JsonWebKey | undefined;
+  if (trimmed.startsWith("{")) {
+    try {
+      jwk = JSON.parse(trimmed) as JsonWebKey;
+    } catch (error) {
+      throw new Error(
+        `${setting} cannot be read: it starts as a JWK but is ${jsonSyntaxProblem(error)} (expected a PKCS#8 PEM or a JWK)`,
+      );
+    }
+  }
   try {
-    return trimmed.startsWith("{") ? createPrivateKey({ key: JSON.parse(trimmed), format: "jwk" }) : createPrivateKey(trimmed);
+    return jwk ? createPrivateKey({ key: jwk, format: "jwk" }) : createPrivateKey(trimmed);
   } catch (error) {
+    const code = (error as { code?: unknown }).code;
     throw new Error(
-      `the local audit checkpoint key cannot be read (expected a PKCS#8 PEM or a JWK): ${(error as Error).message}`,
+      `${setting} cannot be read (expected a PKCS#8 PEM or a JWK of an EC P-256 private key)${typeof code === "string" ? `: ${code}` : ""}`,
     );
   }
 }
@@ -36,7 +63,10 @@ export function generateCheckpointKey(): KeyObject {
 /** The key kept in `path`, made and written there (PKCS#8 PEM, mode 0600) when the file does not exist yet. */
 export async function keyFromFile(path: string): Promise<{ key: KeyObject; created: boolean }> {
   try {
-    return { key: parsePrivateKey(await readFile(path, "utf8")), created: false };
+    return {
+      key: parsePrivateKey(await readFile(path, "utf8"), `the key file ${path} (audit.checkpoints.localKeyFile)`),
+      created: false,
+    };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
