@@ -49,8 +49,9 @@ export async function migrateCommand(
     io.out(USAGE);
     return 0;
   }
-  // One connection: the steps run one after the other (and the embedded database takes no more).
-  const pool = createPool(plan.database.url, { max: 1 });
+  // One connection: the steps run one after the other (and the embedded database takes no more). No statement
+  // timeout: a migration, or the wait for another task's migration lock, may take minutes.
+  const pool = createPool(plan.database.url, { max: 1, statementTimeoutMs: 0 });
   try {
     const { applied } = await migrate(pool);
     io.out(applied.length > 0 ? `migrations applied: ${applied.join(", ")}` : "migrations: none pending");

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { PG_MIGRATE_LOCK_ID, runner } from "node-pg-migrate";
 import type pg from "pg";
 import { createPool } from "./pool.ts";
+import { withConnection } from "./with-connection.ts";
 
 /** The versioned schema: plain `.sql` files named `NNNN_what.sql`, applied in number order. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL("./migrations", import.meta.url));
@@ -53,12 +54,15 @@ export async function migrationStatus(db: pg.Pool | pg.PoolClient): Promise<{ pe
  * DDL rights (the origin's own role, roles.ts) then starts on a schema its owner migrated. node-pg-migrate itself
  * would not (with nothing to run it still checks its table's primary key, which it adds when it cannot see it).
  *
+ * Given a URL, it runs on a connection of its own without a statement timeout: a migration (an index built on a
+ * large table) and the wait for another task's lock may take minutes. Given a pool, it runs within the pool's bounds.
+ *
  * Against the embedded database (PGlite) the lock excludes nothing, because all connections share
  * one backend there (see local/embedded-postgres.ts); only one origin uses that database.
  */
 export async function migrate(database: pg.Pool | string): Promise<{ applied: string[] }> {
   if (typeof database === "string") {
-    const pool = createPool(database, { max: 1 });
+    const pool = createPool(database, { max: 1, statementTimeoutMs: 0 });
     try {
       return await migrate(pool);
     } finally {
@@ -72,30 +76,29 @@ export async function migrate(database: pg.Pool | string): Promise<{ applied: st
   );
   if (current) return { applied: [] };
 
-  const client = await database.connect();
-  const messages: string[] = [];
-  const keep = (message: string) => void messages.push(message);
-  let broken: Error | undefined;
-  try {
-    const ran = await runner({
-      dbClient: client,
-      dir: MIGRATIONS_DIR,
-      ignorePattern: IGNORE_NOT_SQL,
-      migrationsTable: MIGRATIONS_TABLE,
-      direction: "up",
-      checkOrder: true,
-      singleTransaction: true,
-      lockValue: MIGRATION_LOCK_ID,
-      advisoryLockMode: "wait",
-      logger: { info: () => {}, warn: keep, error: keep },
-    });
-    return { applied: ran.map((migration) => migration.name) };
-  } catch (error) {
-    // The connection may still hold the lock or an aborted transaction: do not reuse it.
-    broken = error instanceof Error ? error : new Error(String(error));
-    const details = messages.length > 0 ? `\n${messages.join("\n")}` : "";
-    throw new Error(`database migration failed: ${broken.message}${details}`, { cause: error });
-  } finally {
-    client.release(broken);
-  }
+  return withConnection(database, async (client, broken) => {
+    const messages: string[] = [];
+    const keep = (message: string) => void messages.push(message);
+    try {
+      const ran = await runner({
+        dbClient: client,
+        dir: MIGRATIONS_DIR,
+        ignorePattern: IGNORE_NOT_SQL,
+        migrationsTable: MIGRATIONS_TABLE,
+        direction: "up",
+        checkOrder: true,
+        singleTransaction: true,
+        lockValue: MIGRATION_LOCK_ID,
+        advisoryLockMode: "wait",
+        logger: { info: () => {}, warn: keep, error: keep },
+      });
+      return { applied: ran.map((migration) => migration.name) };
+    } catch (error) {
+      // The connection may still hold the lock or an aborted transaction: do not reuse it.
+      const failure = error instanceof Error ? error : new Error(String(error));
+      broken(failure);
+      const details = messages.length > 0 ? `\n${messages.join("\n")}` : "";
+      throw new Error(`database migration failed: ${failure.message}${details}`, { cause: error });
+    }
+  });
 }

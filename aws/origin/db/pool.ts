@@ -9,10 +9,25 @@ export interface PoolOptions {
    * query; without any listener, `pg` would turn this into an uncaught exception.
    */
   onIdleClientError?: (error: Error) => void;
+  /**
+   * How long one statement may run, waiting for locks included, before the server cancels it (SQLSTATE 57014, which
+   * callers answer as the database being unavailable); the client stops waiting a second later. 0 for no bound:
+   * migrations, whose index builds on a large table take minutes. Default {@link STATEMENT_TIMEOUT_MS}.
+   */
+  statementTimeoutMs?: number;
 }
 
-/** A query that has not answered after this long fails (a stalled database must not hang requests). */
-export const QUERY_TIMEOUT_MS = 10_000;
+/**
+ * A statement still running after this long is cancelled by the server (a stalled database must not hang requests).
+ * The server's bound is what matters: a client that only stops waiting leaves its statement running on the server
+ * (on a lock, say) and throws the connection away, and each retry then opens another one beside it, past the pool's
+ * size and the alarm's sum.
+ */
+export const STATEMENT_TIMEOUT_MS = 9_000;
+/** The client stops waiting this long after the server should have cancelled (a server that does not answer at all). */
+const CLIENT_GRACE_MS = 1_000;
+/** A transaction left open this long without a statement is ended by the server, its locks released. */
+const IDLE_IN_TRANSACTION_MS = 60_000;
 
 /** Shown in `pg_stat_activity.application_name`, so the origin's sessions are easy to find. */
 export const APPLICATION_NAME = "mcp-edge-proxy-origin";
@@ -27,13 +42,15 @@ export const APPLICATION_NAME = "mcp-edge-proxy-origin";
  * (`?sslmode=verify-full&sslrootcert=/path/global-bundle.pem`) or through `NODE_EXTRA_CA_CERTS`.
  */
 export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.Pool {
+  const statementMs = options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS;
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     application_name: APPLICATION_NAME,
     max: options.max ?? 10,
     // Fail a request rather than hang when the database cannot be reached, or stalls on a query.
     connectionTimeoutMillis: 10_000,
-    query_timeout: QUERY_TIMEOUT_MS,
+    ...(statementMs > 0 && { statement_timeout: statementMs, query_timeout: statementMs + CLIENT_GRACE_MS }),
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
     // Give idle connections back to the server after a while.
     idleTimeoutMillis: 30_000,
     // Replace connections now and then, so that after an RDS failover or a DNS change every one

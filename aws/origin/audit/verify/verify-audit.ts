@@ -1,5 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import type pg from "pg";
+import { withConnection } from "../../db/with-connection.ts";
 import { chainCheckpoints, checkSignature, recordedKeys } from "./checkpoints.ts";
 import type { VerifyProblem } from "./problems.ts";
 import { purgedRuns } from "./purged-runs.ts";
@@ -41,15 +42,15 @@ const OUTSIDE_CHAINS = `SELECT id::text, received_at FROM audit_events
  * snapshot of the database (a read-only repeatable-read transaction), so events ingested or purged while it runs are
  * not taken for tampering.
  */
-export async function verifyAudit(pool: pg.Pool, options: VerifyOptions): Promise<VerifySummary> {
-  const db = await pool.connect();
-  try {
-    await db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    return await verifySnapshot(db, options);
-  } finally {
-    await db.query("ROLLBACK").catch(() => {});
-    db.release();
-  }
+export function verifyAudit(pool: pg.Pool, options: VerifyOptions): Promise<VerifySummary> {
+  return withConnection(pool, async (db, broken) => {
+    try {
+      await db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      return await verifySnapshot(db, options);
+    } finally {
+      await db.query("ROLLBACK").catch(broken);
+    }
+  });
 }
 
 async function verifySnapshot(db: pg.ClientBase, options: VerifyOptions): Promise<VerifySummary> {
