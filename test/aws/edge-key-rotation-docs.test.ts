@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { generateEdgeSigningKey } from "../../scripts/keygen.ts";
 import { loadSigningKey, rotationPublicKey } from "../../worker/upstream/signing-key.ts";
+import { jqMissingHere } from "./jq.ts";
 
 // The edge signing key's rotation (docs/operations.md) is copied into a shell by an operator: its commands are run
 // here as written, with `npm`, `curl` and `npx` standing in for keygen, the edge's JWKS and wrangler, and what they
@@ -20,14 +21,6 @@ const section = operations.slice(
 const blocks = [...section.matchAll(/^( *)```sh\n([\s\S]*?)^\1```/gm)].map(([, indent = "", body = ""]) =>
   body.replace(new RegExp(`^${indent}`, "gm"), ""),
 );
-const hasJq = (() => {
-  try {
-    execFileSync("jq", ["--version"]);
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** Stand-ins: keygen prints the prepared key, curl the JWKS the edge would serve, npx records wrangler's arguments. */
 const STUBS = `
@@ -85,7 +78,7 @@ describe("the edge signing key's rotation in docs/operations.md", () => {
     expect(section).not.toMatch(/npx wrangler deploy/);
   });
 
-  it.skipIf(!hasJq)("publishes the next key, then swaps both secrets in one version the Worker accepts", async () => {
+  it.skipIf(jqMissingHere)("publishes the next key, then swaps both secrets in one version the Worker accepts", async () => {
     const current = await generateEdgeSigningKey();
     const next = await generateEdgeSigningKey();
     const [currentKid, nextKid] = [JSON.parse(current).kid, JSON.parse(next).kid];
@@ -119,7 +112,7 @@ describe("the edge signing key's rotation in docs/operations.md", () => {
     expect(existsSync(join(dir, "swap.json"))).toBe(false);
   });
 
-  it.skipIf(!hasJq)("changes nothing when the JWKS could not be read", async () => {
+  it.skipIf(jqMissingHere)("changes nothing when the JWKS could not be read", async () => {
     writeFileSync(join(dir, "next.jwk"), `${await generateEdgeSigningKey()}\n`);
     writeFileSync(join(stub, "jwks.json"), "");
     const { wrangler } = run(blocks[1] ?? "");

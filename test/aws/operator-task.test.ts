@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jqMissingHere } from "./jq.ts";
 import { resourcesOf, type Synthesized, synthesizeExample } from "./synth.ts";
 
 // The database is private and admits only the origin's tasks, so the operators' commands run as a one-off task of the
@@ -14,7 +15,6 @@ const operations = readFileSync(join(ROOT, "docs/operations.md"), "utf8");
 const HEADING = "## Running the operators' commands against the deployed database";
 const section = operations.slice(operations.indexOf(HEADING));
 const script = [...section.matchAll(/^```sh\n([\s\S]*?)^```/gm)].map(([, body]) => body).join("\n");
-const hasJq = spawnSync("jq", ["--version"]).status === 0;
 
 const TASK_ID = "0123456789abcdef0123456789abcdef";
 
@@ -47,7 +47,7 @@ describe("docs/operations.md: running the operators' commands against the deploy
     synth = synthesizeExample();
     outputs = synth.serviceTemplate.toJSON().Outputs;
     dir = mkdtempSync(join(tmpdir(), "operator-task-"));
-    if (!hasJq) return;
+    if (jqMissingHere) return;
     writeFileSync(join(dir, "candidate.json"), '{"rules":[]}\n');
     execFileSync("bash", ["-c", `${STUB}\n${script}`], {
       cwd: dir,
@@ -94,7 +94,7 @@ describe("docs/operations.md: running the operators' commands against the deploy
     );
   });
 
-  it.skipIf(!hasJq)("starts each task in the service's cluster, subnets and group, and reads its containers' logs", () => {
+  it.skipIf(jqMissingHere)("starts each task in the service's cluster, subnets and group, and reads its containers' logs", () => {
     const tasks = runTasks();
     expect(tasks.length).toBeGreaterThanOrEqual(10);
     for (const call of tasks) {
@@ -119,7 +119,7 @@ describe("docs/operations.md: running the operators' commands against the deploy
     }
   });
 
-  it.skipIf(!hasJq)("overrides only containers the task has, with commands whose files are in the image", () => {
+  it.skipIf(jqMissingHere)("overrides only containers the task has, with commands whose files are in the image", () => {
     const [[, task] = []] = resourcesOf(synth.serviceTemplate, "AWS::ECS::TaskDefinition");
     const names = (task as { ContainerDefinitions: { Name: string }[] }).ContainerDefinitions.map((container) => container.Name);
     const commands = runTasks().flatMap(overridesOf);
@@ -143,7 +143,7 @@ describe("docs/operations.md: running the operators' commands against the deploy
     expect(policy?.environment).toEqual([{ name: "CANDIDATE", value: '{"rules":[]}\n' }]);
   });
 
-  it.skipIf(!hasJq)(
+  it.skipIf(jqMissingHere)(
     "runs SQL as the master user only in the migrate container, and purges in the task that lowered the floor",
     () => {
       const tasks = runTasks().map(overridesOf);
@@ -165,7 +165,7 @@ describe("docs/operations.md: running the operators' commands against the deploy
     },
   );
 
-  it.skipIf(!hasJq)("runs the master user's statement with pg, from the image's working directory", () => {
+  it.skipIf(jqMissingHere)("runs the master user's statement with pg, from the image's working directory", () => {
     const [master] = runTasks()
       .flatMap(overridesOf)
       .filter(
