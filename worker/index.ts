@@ -25,6 +25,7 @@ import { healthz, readyz } from "./ops/health.ts";
 import { registerOpsRoutes } from "./ops/routes.ts";
 import { registerOpsDryRunRoutes } from "./ops/trust/dry-run-routes.ts";
 import { registerOpsPinsRoutes } from "./ops/trust/pins-routes.ts";
+import { registerOpsSignInsRoutes } from "./ops/trust/sign-ins-routes.ts";
 import { serveEdgeJwks } from "./upstream/jwks.ts";
 import { registerUpstreamAuthRoutes } from "./upstream-auth/routes.ts";
 
@@ -87,6 +88,7 @@ registerUpstreamAuthRoutes(app);
 registerOpsRoutes(app);
 registerOpsPinsRoutes(app);
 registerOpsDryRunRoutes(app);
+registerOpsSignInsRoutes(app);
 
 // Everything else the library serves: AS metadata, token, revocation, dynamic registration.
 app.all("*", (c) => edgeOAuth(edgeConfig(c.env)).authorizationServer.fetch(c.req.raw, c.env, c.executionCtx as ExecutionContext));

@@ -227,7 +227,7 @@ describe("users whose identity-provider sub is unusual", () => {
     const pkce = await pkcePair();
     const request = await oauth.parseAuthRequest(new Request(new URL(authorizeUrl(clientId, pkce.challenge), PUBLIC_URL)));
     const user = { sub: "urn:tenant:42:user", email: "colon@example.com", groups: [] };
-    const back = new URL(await grantCode(oauth, request, user));
+    const back = new URL(await grantCode(oauth, request, user, [], testEnv().OAUTH_KV));
     const token = await exchangeCode(clientId, back.searchParams.get("code") ?? "", pkce.verifier);
     expect(token.status).toBe(200);
     const tokens = (await token.json()) as Tokens;

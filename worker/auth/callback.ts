@@ -56,7 +56,7 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
 
     const props = await signInGroups(config, user, original.clientId);
     if (props instanceof Response) return props;
-    const redirectTo = await grantCode(oauth, original, props, config.adminGroups);
+    const redirectTo = await grantCode(oauth, original, props, config.adminGroups, env.OAUTH_KV);
     recordAudit(env, ctx, { ...audit(), kind: "auth.sign_in", outcome: "ok" });
     ctx.waitUntil(warmUpstreams(env, config, props, original.clientId, original.resource));
     headers.set("location", redirectTo);

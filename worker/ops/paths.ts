@@ -18,6 +18,9 @@ export const OPS_PINS_PAGE_PATH = "/ops/pins";
 export const OPS_PINS_DECIDE_PAGE_PATH = "/ops/pins/decide";
 /** The policy dry run: the form (GET) and its report (POST). */
 export const OPS_DRY_RUN_PAGE_PATH = "/ops/policy";
+/** Sign a user out everywhere at the edge: the form (GET) and its POST, which revokes every edge grant of an e-mail. */
+export const OPS_SIGN_INS_PAGE_PATH = "/ops/sign-ins";
+export const OPS_SIGN_INS_SIGN_OUT_PAGE_PATH = "/ops/sign-ins/sign-out";
 
 /**
  * The dashboard as a protected resource of its own (RFC 8707): its tokens are good nowhere else, and an MCP client's

@@ -1,6 +1,6 @@
 import { escapeHtml } from "../../auth/html.ts";
 import type { UserProps } from "../../env.ts";
-import { OPS_DRY_RUN_PAGE_PATH, OPS_PATH, OPS_PINS_PAGE_PATH, OPS_SIGN_OUT_PATH } from "../paths.ts";
+import { OPS_DRY_RUN_PAGE_PATH, OPS_PATH, OPS_PINS_PAGE_PATH, OPS_SIGN_INS_PAGE_PATH, OPS_SIGN_OUT_PATH } from "../paths.ts";
 import { CSRF_FIELD } from "../sign-in/csrf.ts";
 import { OPS_CONNECTIONS_PAGE_PATH } from "./connections-paths.ts";
 
@@ -10,6 +10,7 @@ const PAGES = [
   { path: OPS_PINS_PAGE_PATH, label: "Pinned definitions" },
   { path: OPS_DRY_RUN_PAGE_PATH, label: "Policy dry run" },
   { path: OPS_CONNECTIONS_PAGE_PATH, label: "Upstream connections" },
+  { path: OPS_SIGN_INS_PAGE_PATH, label: "Sign-ins" },
 ] as const;
 
 export type OpsPagePath = (typeof PAGES)[number]["path"];

@@ -41,7 +41,7 @@ table.diff{width:100%;table-layout:fixed}table.diff td,table.diff th{width:46%}t
 table.diff code{white-space:pre-wrap;word-break:break-word}
 tr.added td{background:var(--added-bg)}tr.removed td{background:var(--removed-bg)}tr.changed td{background:var(--changed-bg)}
 form.decide{display:flex;gap:.75rem;margin:.5rem 0 1rem}
-form.dry-run{display:grid;gap:.4rem;max-width:60rem}form.dry-run label{font-weight:600}
+form.dry-run,form.sign-out-user{display:grid;gap:.4rem;max-width:60rem}form.dry-run label,form.sign-out-user label{font-weight:600}
 textarea,input{font:14px/1.4 ui-monospace,monospace;color:var(--fg);background:var(--bg);border:1px solid var(--muted);border-radius:6px;padding:.4rem}
 textarea{width:100%}input[type=number]{width:8rem}
 button{font:inherit;font-weight:600;padding:.4rem 1.1rem;border-radius:6px;border:1px solid var(--button-bg);background:var(--button-bg);color:var(--button-fg);cursor:pointer;justify-self:start}

@@ -6,7 +6,7 @@ import type { EdgeEnv, UserProps } from "../../env.ts";
 import { OpsSourceError } from "../data/source.ts";
 import { opsPage } from "../pages/layout.ts";
 import { refusedPage } from "../pages/refused.ts";
-import { OPS_DRY_RUN_PAGE_PATH, OPS_PINS_PAGE_PATH } from "../paths.ts";
+import { OPS_DRY_RUN_PAGE_PATH, OPS_PINS_PAGE_PATH, OPS_SIGN_INS_PAGE_PATH, OPS_SIGN_INS_SIGN_OUT_PAGE_PATH } from "../paths.ts";
 import { readCookie } from "../sign-in/cookies.ts";
 import { csrfToken, isSameSessionForm } from "../sign-in/csrf.ts";
 import { opsCaller } from "../sign-in/ops-caller.ts";
@@ -45,10 +45,16 @@ export const asAdminForm = (c: OpsContext, act: (admin: Admin, form: FormData) =
     return act(admin, form);
   });
 
+/** The page each form is on, to open again after a refusal. */
+const FORM_PAGES: Record<string, string> = {
+  [OPS_DRY_RUN_PAGE_PATH]: OPS_DRY_RUN_PAGE_PATH,
+  [OPS_SIGN_INS_SIGN_OUT_PAGE_PATH]: OPS_SIGN_INS_PAGE_PATH,
+};
+
 const forgedForm = (path: string) =>
   opsPage(
     "Ops dashboard: form refused",
-    `<main><h1>This form was refused</h1><p>It did not come from this session's page (its security token is missing or wrong). Open <a href="${path === OPS_DRY_RUN_PAGE_PATH ? OPS_DRY_RUN_PAGE_PATH : OPS_PINS_PAGE_PATH}">the page</a> again and resubmit.</p></main>`,
+    `<main><h1>This form was refused</h1><p>It did not come from this session's page (its security token is missing or wrong). Open <a href="${FORM_PAGES[path] ?? OPS_PINS_PAGE_PATH}">the page</a> again and resubmit.</p></main>`,
     { status: 403 },
   );
 

@@ -1,0 +1,80 @@
+import type { Hono } from "hono";
+import { recordAudit } from "../../audit/record.ts";
+import { normalizedEmail, signOutEverywhere } from "../../auth/user-grants.ts";
+import type { EdgeEnv } from "../../env.ts";
+import { opsPage } from "../pages/layout.ts";
+import { SIGN_OUT_EMAIL_FIELD, signInsPage } from "../pages/sign-ins.ts";
+import { OPS_SIGN_INS_PAGE_PATH, OPS_SIGN_INS_SIGN_OUT_PAGE_PATH } from "../paths.ts";
+import { type Admin, asAdmin, asAdminForm } from "./as-admin.ts";
+import { noticeFacts, noticeLocation } from "./signed-notice.ts";
+
+/** The longest address RFC 5321 lets through (64 + 1 + 255); anything longer names nobody. */
+const MAX_EMAIL_LENGTH = 320;
+
+/**
+ * `/ops/sign-ins`: an administrator signs a user out everywhere at the edge (every grant of an e-mail address revoked);
+ * `/ops/sign-ins/sign-out`: its form's POST. Administrators only, the form only with the session's CSRF token.
+ */
+export function registerOpsSignInsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
+  app.get(OPS_SIGN_INS_PAGE_PATH, (c) =>
+    asAdmin(c, async (admin) => {
+      const facts = (await noticeFacts(c.req.raw, admin.csrf, OPS_SIGN_INS_PAGE_PATH)) ?? {};
+      return signInsPage({ ...view(admin), notice: noticeOf(facts) });
+    }),
+  );
+
+  app.post(OPS_SIGN_INS_SIGN_OUT_PAGE_PATH, (c) =>
+    asAdminForm(c, async (admin, form) => {
+      const started = Date.now();
+      const given = form.get(SIGN_OUT_EMAIL_FIELD);
+      const email = typeof given === "string" ? normalizedEmail(given) : "";
+      if (!readableEmail(email)) return unreadableEmail();
+      const { revoked, subs } = await signOutEverywhere(c.env, admin.config, email);
+      const by = admin.reader.user.email ?? admin.reader.user.sub;
+      recordAudit(c.env, c.executionCtx as ExecutionContext, {
+        kind: "auth.user_signed_out",
+        outcome: "ok",
+        userEmail: email,
+        userSub: subs[0],
+        clientId: `operator:${by}`,
+        ...(revoked > 0 ? { count: revoked } : {}),
+        // Only for the odd IdP that gave one address more than one subject: every one of them is named.
+        ...(subs.length > 1 ? { arguments: { subs } } : {}),
+        httpStatus: 303,
+        latencyMs: Date.now() - started,
+      });
+      // After a POST, a GET: reloading the page does not sign anyone out again.
+      const headers = {
+        location: await noticeLocation(admin.csrf, OPS_SIGN_INS_PAGE_PATH, { revoked: String(revoked), who: email }),
+        "cache-control": "no-store",
+      };
+      return new Response(null, { status: 303, headers });
+    }),
+  );
+}
+
+const view = (admin: Admin) => ({
+  company: admin.company,
+  user: admin.reader.user,
+  csrf: admin.csrf,
+  tokenCacheSeconds: admin.config.tokenCacheSeconds,
+});
+
+/** An address as the form's `type="email"` would take it: one `@` between something, no spaces or controls. */
+const readableEmail = (email: string) => email.length <= MAX_EMAIL_LENGTH && /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+$/u.test(email);
+
+/** The sentence after a sign-out, from the facts its redirect signed. */
+function noticeOf(facts: Record<string, string>): string | undefined {
+  const { revoked, who } = facts;
+  if (revoked === undefined || !who) return undefined;
+  const count = Number(revoked);
+  if (!(count > 0)) return `No sign-ins found for ${who}: nothing was revoked.`;
+  return `Signed ${who} out everywhere: ${count} ${count === 1 ? "sign-in" : "sign-ins"} revoked.`;
+}
+
+const unreadableEmail = () =>
+  opsPage(
+    "Ops dashboard: bad request",
+    `<main><h1>This e-mail address cannot be read</h1><p>Go back to <a href="${OPS_SIGN_INS_PAGE_PATH}">the sign-ins</a> and type the user's address.</p></main>`,
+    { status: 400 },
+  );
