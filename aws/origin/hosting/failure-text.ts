@@ -87,8 +87,11 @@ export function failureText(error: unknown): string {
   return failureKind(error) ?? safeText(error instanceof Error ? error.message : String(error));
 }
 
-/** The longest failure text kept: enough to say what failed, not a page of whatever an upstream answered. */
-const MAX_CHARS = 500;
+/**
+ * The longest failure text kept: enough for the origin's own explanations (a Google refusal names the step, what
+ * Google said and the fix with its scopes, some 700 characters), not a page of whatever an upstream answered.
+ */
+const MAX_CHARS = 2000;
 /** The run of credential-like characters a cut may leave at the end: a part of a token is dropped, not shown. */
 const TRAILING_TOKEN_PART = /[A-Za-z0-9_+/=.-]+$/;
 
