@@ -4,7 +4,15 @@ import type { EdgeEnv } from "../../worker/env.ts";
 import { capturedAudit } from "./audit-capture.ts";
 import { callEdge } from "./edge-env.ts";
 import { pkcePair } from "./pkce.ts";
-import { authorizationCode, codeExchange, mcpStatus, registerClient, signedInTokens, type Tokens } from "./sign-in.ts";
+import {
+  authorizationCode,
+  codeExchange,
+  mcpStatus,
+  refreshTokens,
+  registerClient,
+  signedInTokens,
+  type Tokens,
+} from "./sign-in.ts";
 
 // Requests on one grant at the same moment (durable-objects/grant-turns.ts): each must be handled as if it came
 // after the others, not beside them. The token cache is off, so each use of a token reads the grant anew.
@@ -12,15 +20,7 @@ const ENV = { RATE_LIMIT_TOKEN_PER_MINUTE: "100000", TOKEN_CACHE_SECONDS: "0" };
 const AT_ONCE = 10;
 
 const refresh = (clientId: string, refreshToken: string, env: Record<string, unknown> = ENV) =>
-  callEdge(
-    "/oauth/token",
-    {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken, client_id: clientId }),
-    },
-    env,
-  );
+  refreshTokens(clientId, refreshToken, env);
 
 const tokensOf = async (answers: Response[]) =>
   (await Promise.all(answers.filter((answer) => answer.status === 200).map((answer) => answer.json()))) as Tokens[];

@@ -1,18 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { capturedAudit } from "./audit-capture.ts";
-import { callEdge } from "./edge-env.ts";
-import { mcpStatus, registerClient, signedInTokens, type Tokens } from "./sign-in.ts";
+import { mcpStatus, refreshTokens, registerClient, signedInTokens, type Tokens } from "./sign-in.ts";
 
-const refresh = (clientId: string, refreshToken: string, env: Record<string, unknown>) =>
-  callEdge(
-    "/oauth/token",
-    {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken, client_id: clientId }),
-    },
-    env,
-  );
+const refresh = refreshTokens;
 
 describe("refresh-token reuse", () => {
   it("revokes the whole grant when a rotated refresh token comes back, and audits it", async () => {

@@ -123,6 +123,18 @@ export async function signedInTokens(clientId: string, resource = `${PUBLIC_URL}
   return (await response.json()) as Tokens;
 }
 
+/** A refresh-token grant for a public client, with the test's env overrides (limits, grace, cache). */
+export const refreshTokens = (clientId: string, refreshToken: string, envOverrides?: Record<string, unknown>) =>
+  callEdge(
+    "/oauth/token",
+    {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken, client_id: clientId }),
+    },
+    envOverrides,
+  );
+
 export const tokenRequest = (params: Record<string, string>) =>
   callEdge("/oauth/token", {
     method: "POST",

@@ -400,8 +400,8 @@ describe("renewing a user's token", () => {
   );
 
   it.each([
-    { echoedError: "invalid_request", sub: "nell", logs: /renewing a token for server "files" failed: .*\[REDACTED token\]/ },
-    { echoedError: "invalid_grant", sub: "otto", logs: /was dropped because its refresh was refused \(.*\[REDACTED token\]/ },
+    { echoedError: "invalid_request", sub: "nell", logs: /renewing a token for server "files" failed: .*\[REDACTED\]/ },
+    { echoedError: "invalid_grant", sub: "otto", logs: /was dropped because its refresh was refused \(.*\[REDACTED\]/ },
   ])(
     "never logs a refresh token the authorization server echoes in its refusal ($echoedError)",
     async ({ echoedError, sub, logs }) => {

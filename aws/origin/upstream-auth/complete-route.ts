@@ -1,7 +1,8 @@
 import type { Hono, MiddlewareHandler } from "hono";
 import { UPSTREAM_OAUTH_COMPLETE_PATH, type UpstreamOAuthReturn } from "../../../contract/upstream-oauth.ts";
 import type { AssertionVariables } from "../trust/require-assertion.ts";
-import { authorizationServerWords, type UpstreamOAuth } from "./upstream-oauth.ts";
+import { authorizationServerWords } from "./authorization-server-words.ts";
+import type { UpstreamOAuth } from "./upstream-oauth.ts";
 
 type OriginEnv = { Variables: AssertionVariables };
 

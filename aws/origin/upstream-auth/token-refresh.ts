@@ -1,7 +1,7 @@
 import { OAuthError, OAuthErrorCode, type OAuthTokens, refreshAuthorization } from "@modelcontextprotocol/client";
-import { redactCredentials } from "../guardrails/secret-detector.ts";
 import type { RefreshMark, StoredConnection, TokenOwner, TokenVault } from "../vault/token-vault.ts";
 import { AUTHORIZATION_SERVER_TIMEOUT_MS, authorizationServerStep } from "./authorization-server-fetch.ts";
+import { authorizationServerWords } from "./authorization-server-words.ts";
 import { type ClientRegistrations, refusesTheClient } from "./client-registration.ts";
 import type { AuthorizationDiscovery } from "./discovery.ts";
 
@@ -53,26 +53,21 @@ export async function refreshToken(parts: RefreshParts, owner: TokenOwner, rejec
   } catch (error) {
     if (refusesTheClient(error)) parts.clients.forget(owner.server, stored.client.client_id);
     if (refusesTheGrant(error))
-      return forget(parts, owner, marked, `its refresh was refused (${withoutTokens((error as Error).message, stored)})`);
+      return forget(
+        parts,
+        owner,
+        marked,
+        `its refresh was refused (${authorizationServerWords(error, [stored.refreshToken, stored.accessToken])})`,
+      );
     await parts.vault.endRefresh(owner, mark);
-    parts.log(`upstream OAuth: renewing a token for server "${owner.server}" failed: ${withoutTokens(String(error), stored)}`);
+    parts.log(
+      `upstream OAuth: renewing a token for server "${owner.server}" failed: ${authorizationServerWords(error, [stored.refreshToken, stored.accessToken])}`,
+    );
     throw new UpstreamTokenUnavailable(owner.server, error);
   }
   const renewed = connectionOf({ refresh_token: stored.refreshToken, ...tokens }, stored);
   if (await parts.vault.putRefreshed(owner, renewed, mark)) return renewed.accessToken;
   return afterLostMark(parts, owner, stored, renewed.accessToken);
-}
-
-/**
- * An authorization server's words as the origin logs them: its answer may echo the request, the refresh token
- * included, and may hold other credentials; the user's tokens and anything shaped like a credential are redacted.
- */
-function withoutTokens(text: string, stored: StoredConnection): string {
-  let redacted = text;
-  for (const token of [stored.refreshToken, stored.accessToken]) {
-    if (token) redacted = redacted.replaceAll(token, "[REDACTED token]");
-  }
-  return redactCredentials(redacted);
 }
 
 /**

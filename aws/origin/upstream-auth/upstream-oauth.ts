@@ -1,16 +1,11 @@
 import { randomBytes } from "node:crypto";
-import {
-  exchangeAuthorization,
-  type OAuthClientInformationMixed,
-  OAuthError,
-  startAuthorization,
-} from "@modelcontextprotocol/client";
+import { exchangeAuthorization, type OAuthClientInformationMixed, startAuthorization } from "@modelcontextprotocol/client";
 import type { HttpServer } from "../../../contract/config/schema.ts";
 import type { UpstreamOAuthOutcome, UpstreamOAuthReturn } from "../../../contract/upstream-oauth.ts";
-import { safeText } from "../hosting/failure-text.ts";
 import { sealedUnderAnotherKey } from "../vault/envelope.ts";
 import type { TokenOwner, TokenVault } from "../vault/token-vault.ts";
 import { authorizationServerStep } from "./authorization-server-fetch.ts";
+import { authorizationServerWords } from "./authorization-server-words.ts";
 import { type ClientRegistrations, refusesTheClient } from "./client-registration.ts";
 import type { AuthorizationDiscovery, Challenge } from "./discovery.ts";
 import type { PendingAuthorizations } from "./pending-authorizations.ts";
@@ -171,21 +166,3 @@ const clientOf = (client: OAuthClientInformationMixed) =>
   client.client_secret === undefined
     ? { client_id: client.client_id }
     : { client_id: client.client_id, client_secret: client.client_secret };
-
-/** Form fields of a token request an authorization server may echo whose values are credentials (RFC 6749, 7636, 7523). */
-const CREDENTIAL_FIELDS =
-  /\b(code|code_verifier|client_secret|client_assertion|assertion|refresh_token|access_token|password)=[^&\s"',;]+/gi;
-
-/**
- * An authorization server's refusal as the origin logs it: its OAuth error code, and its words with what it may echo
- * of the request taken out (the `known` values, as sent and form-encoded; any credential field of a token request),
- * then redacted and bounded as every upstream failure the origin logs.
- */
-export function authorizationServerWords(error: unknown, known: readonly (string | undefined)[] = []): string {
-  const message = error instanceof Error ? error.message : String(error);
-  let text = error instanceof OAuthError ? `${error.code}: ${message}` : message;
-  for (const value of known) {
-    if (value) text = text.replaceAll(value, "[REDACTED]").replaceAll(encodeURIComponent(value), "[REDACTED]");
-  }
-  return safeText(text.replace(CREDENTIAL_FIELDS, "$1=[REDACTED]"));
-}
