@@ -1,8 +1,10 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { signOutEverywhere } from "../../worker/auth/user-grants.ts";
+import { edgeConfig } from "../../worker/config.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
 import { capturedAudit } from "./audit-capture.ts";
-import { callEdge } from "./edge-env.ts";
+import { callEdge, testEnv } from "./edge-env.ts";
 import { pkcePair } from "./pkce.ts";
 import {
   authorizationCode,
@@ -98,5 +100,49 @@ describe("a grant's turns", () => {
     await turns.end(await second);
     await turns.end(await third);
     expect(order).toEqual(["first ends", "second", "third"]);
+  });
+});
+
+describe("a grant whose turn is held", () => {
+  const turnsOf = (token: string) => {
+    const namespace = (env as unknown as EdgeEnv).GRANT_TURNS;
+    const [userId, grantId] = token.split(":");
+    return namespace.get(namespace.idFromName(`${userId}:${grantId}`));
+  };
+
+  it("refuses a request past the sixteen waiting at once with 503 temporarily_unavailable, and serves the rest after", async () => {
+    const clientId = await registerClient();
+    const first = await signedInTokens(clientId);
+    const turns = turnsOf(first.refresh_token);
+    const held = await turns.begin();
+    const waiting = Array.from({ length: 16 }, () => refresh(clientId, first.refresh_token));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const refused = await refresh(clientId, first.refresh_token);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("2");
+    expect(await refused.json()).toMatchObject({ error: "temporarily_unavailable" });
+    await turns.end(held);
+    expect((await Promise.all(waiting)).every((answer) => answer.status === 200 || answer.status === 400)).toBe(true);
+  });
+
+  it("signs a user out only once a refresh under way on their grant has written it back", async () => {
+    const clientId = await registerClient();
+    const tokens = await signedInTokens(clientId);
+    const turns = turnsOf(tokens.refresh_token);
+    const held = await turns.begin(); // a refresh under way
+    const ctx = createExecutionContext();
+    const config = edgeConfig(testEnv(ENV));
+    let done = false;
+    const signingOut = signOutEverywhere(testEnv(ENV), ctx, config, "dev@example.com").then((result) => {
+      done = true;
+      return result;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(done).toBe(false);
+    expect(await mcpStatus(tokens.access_token, "everything", ENV)).toBe(503); // still signed in
+    await turns.end(held);
+    expect((await signingOut).revoked).toBeGreaterThan(0);
+    await waitOnExecutionContext(ctx);
+    expect(await mcpStatus(tokens.access_token, "everything", ENV)).toBe(401);
   });
 });

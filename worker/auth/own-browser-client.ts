@@ -3,6 +3,7 @@ import type { EdgeConfig } from "../../contract/config/schema.ts";
 import type { EdgeEnv } from "../env.ts";
 import { opsResource } from "../ops/paths.ts";
 import { edgeOAuth, TOKEN_PATH } from "./authorization-server.ts";
+import { grantOfToken, inGrantTurn } from "./grant-turn.ts";
 
 /**
  * A browser sign-in the edge runs against its own authorization server (the /ops dashboard, the end of an upstream's
@@ -64,5 +65,8 @@ export function redeemOwnCode(
       resource: opsResource(config),
     }),
   });
-  return edgeOAuth(config).authorizationServer.fetch(exchange, env, ctx);
+  // In the grant's turn, as every code exchange: a replay beside it is seen as one (token-endpoint.ts).
+  const grant = grantOfToken(sign.code);
+  const redeem = () => edgeOAuth(config).authorizationServer.fetch(exchange, env, ctx);
+  return grant ? inGrantTurn(env, ctx, grant, redeem) : redeem();
 }

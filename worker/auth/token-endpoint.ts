@@ -1,7 +1,8 @@
+import type { EdgeConfig } from "../../contract/config/schema.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 import { edgeOAuth, TOKEN_PATH } from "./authorization-server.ts";
-import { grantOfToken, inGrantTurn } from "./grant-turn.ts";
+import { GrantTurnUnavailable, grantOfToken, inGrantTurn } from "./grant-turn.ts";
 import { oauthError } from "./oauth-error.ts";
 import { verifierProblem } from "./pkce-syntax.ts";
 import { rateLimited } from "./rate-limit.ts";
@@ -23,9 +24,8 @@ export async function handleTokenRequest(request: Request, env: EdgeEnv, ctx: Ex
     console.warn("token-endpoint-request: body over the size limit");
     return oauthError(413, "invalid_request", `request body is larger than ${config.oauth.maxBodyBytes} bytes`);
   }
-  const server = edgeOAuth(config).authorizationServer;
   const params = await formParams(buffered);
-  if (!params) return server.fetch(buffered, env, ctx); // the library refuses other content types in its own words
+  if (!params) return edgeOAuth(config).authorizationServer.fetch(buffered, env, ctx); // the library refuses other content types in its own words
 
   const grantType = params.get("grant_type");
   if (grantType === "authorization_code") {
@@ -34,17 +34,35 @@ export async function handleTokenRequest(request: Request, env: EdgeEnv, ctx: Ex
       console.warn("authorization-code-grant: code_verifier malformed");
       return oauthError(400, "invalid_request", problem);
     }
-    // Exchanged twice at once, a code gave tokens twice and its replay went unnoticed: the exchanges take turns.
-    const grant = grantOfToken(params.get("code"));
-    if (grant) return inGrantTurn(env, ctx, grant, () => server.fetch(buffered, env, ctx));
   }
+  // Requests on one grant take turns: exchanged twice at once, a code gave tokens twice and its replay went unnoticed;
+  // refreshed twice at once, a token's reuse went unnoticed; revoked during a refresh, a grant was written back.
+  const grant = grantOfToken(params.get(GRANT_PARAMETER[grantType ?? ""] ?? ""));
+  const handle = () => handleGrantRequest(params, grantType, buffered, env, ctx, config);
+  if (!grant) return handle();
+  return inGrantTurn(env, ctx, grant, handle).catch((error: unknown) => {
+    if (!(error instanceof GrantTurnUnavailable)) throw error;
+    console.warn(`token-endpoint-request: ${error.message}`);
+    return oauthError(503, "temporarily_unavailable", "the grant is busy; try again shortly", { "retry-after": "2" });
+  });
+}
+
+/** Where each kind of token request names its grant: a revocation (RFC 7009) has no grant type and names a token. */
+const GRANT_PARAMETER: Record<string, string> = { authorization_code: "code", refresh_token: "refresh_token", "": "token" };
+
+async function handleGrantRequest(
+  params: URLSearchParams,
+  grantType: string | null,
+  buffered: Request,
+  env: EdgeEnv,
+  ctx: ExecutionContext,
+  config: EdgeConfig,
+): Promise<Response> {
+  const server = edgeOAuth(config).authorizationServer;
   const refreshToken = params.get("refresh_token");
-  const refreshed = grantType === "refresh_token" ? grantOfToken(refreshToken) : undefined;
-  if (refreshToken && refreshed) {
+  if (grantType === "refresh_token" && refreshToken) {
     const clientId = params.get("client_id") ?? undefined;
-    return inGrantTurn(env, ctx, refreshed, () =>
-      refreshDetectingReuse(refreshToken, clientId, env, ctx, config, () => server.fetch(buffered, env, ctx)),
-    );
+    return refreshDetectingReuse(refreshToken, clientId, env, ctx, config, () => server.fetch(buffered, env, ctx));
   }
   const answer = await server.fetch(buffered, env, ctx);
   // A revocation (RFC 7009: a `token` and no grant type) takes effect in this isolate at once, cache or not.

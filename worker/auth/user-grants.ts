@@ -2,6 +2,7 @@ import { base64url } from "jose";
 import type { EdgeConfig } from "../../contract/config/schema.ts";
 import type { EdgeEnv } from "../env.ts";
 import { edgeOAuth, REFRESH_TOKEN_TTL_SECONDS } from "./authorization-server.ts";
+import { inGrantTurn } from "./grant-turn.ts";
 import { forgetValidatedTokens } from "./token-cache.ts";
 
 /**
@@ -20,6 +21,8 @@ const MARGIN_SECONDS = 86_400;
  * once (KV takes one write a second per key), and the index still outlives every grant (its code lives 10 minutes).
  */
 const ENOUGH_SECONDS = 3_600;
+/** How long an authorization code lives before its grant's 30 days start (the library's default). */
+const CODE_LIFETIME_SECONDS = 600;
 /** More userIds than one address plausibly has (an IdP that changed a user's `sub`); the newest are kept. */
 const MAX_OWNERS = 20;
 
@@ -64,7 +67,14 @@ export async function rememberGrantOwner(kv: KVNamespace, email: string, userId:
   const kept = [{ id: userId, until }, ...owners.filter((owner) => owner.id !== userId)]
     .toSorted((a, b) => b.until - a.until)
     .slice(0, MAX_OWNERS);
-  await kv.put(key, JSON.stringify({ owners: kept }), { expirationTtl: until - now });
+  try {
+    await kv.put(key, JSON.stringify({ owners: kept }), { expirationTtl: until - now });
+  } catch (error) {
+    // KV takes about one write a second per key: two sign-ins at once may see one refused. An entry that already
+    // outlives the grant about to be made (its code lives 10 minutes) finds it all the same.
+    if (current && current.until >= now + REFRESH_TOKEN_TTL_SECONDS + CODE_LIFETIME_SECONDS) return;
+    throw error;
+  }
 }
 
 export interface SignedOut {
@@ -80,29 +90,55 @@ export interface SignedOut {
  * the index that names another user's id revokes nothing of theirs. This isolate forgets the tokens it validated at
  * once; other isolates stop accepting them within `tokenCacheSeconds`.
  */
-export async function signOutEverywhere(env: EdgeEnv, config: EdgeConfig, email: string): Promise<SignedOut> {
+export async function signOutEverywhere(
+  env: EdgeEnv,
+  ctx: ExecutionContext,
+  config: EdgeConfig,
+  email: string,
+): Promise<SignedOut> {
   const wanted = normalizedEmail(email);
   const oauth = edgeOAuth(config).authorizationServer.getOAuthApi(env);
   const owners = await readOwners(env.OAUTH_KV, await emailIndexKey(wanted), Math.floor(Date.now() / 1000));
-  const subs = new Set<string>();
-  let revoked = 0;
-  for (const { id } of owners) {
-    const grants = [];
-    let cursor: string | undefined;
-    do {
-      const page = await oauth.listUserGrants(id, cursor === undefined ? {} : { cursor });
-      grants.push(...page.items);
-      cursor = page.cursor;
-    } while (cursor !== undefined);
-    for (const grant of grants) {
-      const metadata = (grant.metadata ?? {}) as { sub?: unknown; email?: unknown };
-      if (typeof metadata.email !== "string" || normalizedEmail(metadata.email) !== wanted) continue;
-      await oauth.revokeGrant(grant.id, id);
-      revoked += 1;
-      if (typeof metadata.sub === "string") subs.add(metadata.sub);
+  const done: SignedOut = { revoked: 0, subs: [] };
+  try {
+    for (const { id } of owners) {
+      for (const grant of await everyGrant(oauth, id)) {
+        const metadata = (grant.metadata ?? {}) as { sub?: unknown; email?: unknown };
+        if (typeof metadata.email !== "string" || normalizedEmail(metadata.email) !== wanted) continue;
+        // In the grant's turn: a refresh under way would otherwise write the grant back after its revocation.
+        await inGrantTurn(env, ctx, { userId: id, grantId: grant.id }, () => oauth.revokeGrant(grant.id, id));
+        done.revoked += 1;
+        if (typeof metadata.sub === "string" && !done.subs.includes(metadata.sub)) done.subs.push(metadata.sub);
+      }
     }
+  } catch (error) {
+    throw new SignOutIncomplete(done, error);
+  } finally {
+    // Also when nothing was found here: a token of this user another request of this isolate validated goes too.
+    forgetValidatedTokens();
   }
-  // Also when nothing was found here: a token of this user another request of this isolate validated goes too.
-  forgetValidatedTokens();
-  return { revoked, subs: [...subs] };
+  return done;
+}
+
+type OAuthApi = ReturnType<ReturnType<typeof edgeOAuth>["authorizationServer"]["getOAuthApi"]>;
+
+async function everyGrant(oauth: OAuthApi, userId: string) {
+  const grants = [];
+  let cursor: string | undefined;
+  do {
+    const page = await oauth.listUserGrants(userId, cursor === undefined ? {} : { cursor });
+    grants.push(...page.items);
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+  return grants;
+}
+
+/** A sign-out that failed part of the way (KV refused, a grant's turn could not be had): what it did revoke. */
+export class SignOutIncomplete extends Error {
+  readonly done: SignedOut;
+  constructor(done: SignedOut, cause: unknown) {
+    super(`signing out stopped after ${done.revoked} grant(s): ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = "SignOutIncomplete";
+    this.done = done;
+  }
 }

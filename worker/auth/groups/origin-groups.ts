@@ -12,6 +12,12 @@ export class GroupsUnavailable extends Error {
 }
 
 /** Who the groups are asked for: the signed-in user, and the client they are signing in or calling with. */
+/**
+ * How long a look-up may take, its answer read: a refresh waits for it inside its grant's turn, which must not lapse
+ * first (durable-objects/grant-turns.ts); past it the groups count as unavailable (a refresh keeps the old ones).
+ */
+const GROUPS_ANSWER_MS = 15_000;
+
 export interface GroupsSubject {
   sub: string;
   email?: string;
@@ -31,7 +37,7 @@ export async function originGroups(config: EdgeConfig, subject: GroupsSubject): 
       config,
       IDENTITY_GROUPS_PATH,
       { sub: subject.sub, email: subject.email, client_id: subject.clientId, purpose: "groups" },
-      { method: "GET", headers: new Headers({ accept: "application/json" }) },
+      { method: "GET", headers: new Headers({ accept: "application/json" }), signal: AbortSignal.timeout(GROUPS_ANSWER_MS) },
     );
   } catch (error) {
     throw new GroupsUnavailable(`the origin could not be reached (${(error as Error).message})`);

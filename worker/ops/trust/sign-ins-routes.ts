@@ -1,6 +1,6 @@
 import type { Hono } from "hono";
 import { recordAudit } from "../../audit/record.ts";
-import { normalizedEmail, signOutEverywhere } from "../../auth/user-grants.ts";
+import { normalizedEmail, type SignedOut, SignOutIncomplete, signOutEverywhere } from "../../auth/user-grants.ts";
 import type { EdgeEnv } from "../../env.ts";
 import { opsPage } from "../pages/layout.ts";
 import { SIGN_OUT_EMAIL_FIELD, signInsPage } from "../pages/sign-ins.ts";
@@ -29,20 +29,30 @@ export function registerOpsSignInsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void
       const given = form.get(SIGN_OUT_EMAIL_FIELD);
       const email = typeof given === "string" ? normalizedEmail(given) : "";
       if (!readableEmail(email)) return unreadableEmail();
-      const { revoked, subs } = await signOutEverywhere(c.env, admin.config, email);
-      const by = admin.reader.user.email ?? admin.reader.user.sub;
-      recordAudit(c.env, c.executionCtx as ExecutionContext, {
-        kind: "auth.user_signed_out",
-        outcome: "ok",
-        userEmail: email,
-        userSub: subs[0],
-        clientId: `operator:${by}`,
-        ...(revoked > 0 ? { count: revoked } : {}),
-        // Only for the odd IdP that gave one address more than one subject: every one of them is named.
-        ...(subs.length > 1 ? { arguments: { subs } } : {}),
-        httpStatus: 303,
-        latencyMs: Date.now() - started,
-      });
+      const ctx = c.executionCtx as ExecutionContext;
+      const audit = ({ revoked, subs }: SignedOut, outcome: "ok" | "error", httpStatus: number) =>
+        recordAudit(c.env, ctx, {
+          kind: "auth.user_signed_out",
+          outcome,
+          userEmail: email,
+          userSub: subs[0],
+          clientId: `operator:${admin.reader.user.email ?? admin.reader.user.sub}`,
+          ...(revoked > 0 ? { count: revoked } : {}),
+          // Only for the odd IdP that gave one address more than one subject: every one of them is named.
+          ...(subs.length > 1 ? { arguments: { subs } } : {}),
+          httpStatus,
+          latencyMs: Date.now() - started,
+        });
+      let signedOut: SignedOut;
+      try {
+        signedOut = await signOutEverywhere(c.env, ctx, admin.config, email);
+      } catch (error) {
+        // What was revoked before the failure is recorded too; the administrator sees the error and may try again.
+        if (error instanceof SignOutIncomplete) audit(error.done, "error", 500);
+        throw error;
+      }
+      audit(signedOut, "ok", 303);
+      const { revoked } = signedOut;
       // After a POST, a GET: reloading the page does not sign anyone out again.
       const headers = {
         location: await noticeLocation(admin.csrf, OPS_SIGN_INS_PAGE_PATH, { revoked: String(revoked), who: email }),
