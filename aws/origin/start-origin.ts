@@ -198,7 +198,7 @@ export async function startOrigin(
     await db.end();
   };
   try {
-    await ensureSchema(db, config.databaseMigrate, log).catch((error: unknown) => {
+    await ensureSchema(db, config.databaseMigrate, log, config.databaseUrl).catch((error: unknown) => {
       throw describeDatabaseError(error, database);
     });
     await pins.start(PIN_POLL_MS);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { longStatement } from "../../aws/origin/db/long-statement.ts";
 import { APPLICATION_NAME, createPool } from "../../aws/origin/db/pool.ts";
 import { inTransaction } from "../../aws/origin/db/transaction.ts";
 import { isDatabaseUnavailable } from "../../aws/origin/db/unavailable.ts";
@@ -54,6 +55,25 @@ describe.skipIf(usesEmbeddedDatabase)("a PostgreSQL server failing under the ori
     } finally {
       await locker.query("ROLLBACK");
       locker.release();
+      await bounded.end();
+    }
+  });
+
+  it("lets a statement of work that grows with the data outlast the pool's bound, under a bound of its own", async () => {
+    const bounded = createPool(db.url, { max: 1, statementTimeoutMs: 300 });
+    try {
+      const cut = await bounded.query("SELECT pg_sleep(0.6)").catch((error: unknown) => error);
+      expect((cut as { code?: string }).code).toBe("57014");
+      expect((await longStatement(bounded, "SELECT pg_sleep(0.6), $1::int AS n", [7], 5_000)).rows).toEqual([
+        { pg_sleep: "", n: 7 },
+      ]);
+      const overLong = await longStatement(bounded, "SELECT pg_sleep(1)", [], 300).catch((error: unknown) => error);
+      expect((overLong as { code?: string }).code).toBe("57014");
+      // The longer bound was this transaction's only: the pool's next statement is bounded again.
+      expect(((await bounded.query("SELECT pg_sleep(0.6)").catch((error: unknown) => error)) as { code?: string }).code).toBe(
+        "57014",
+      );
+    } finally {
       await bounded.end();
     }
   });

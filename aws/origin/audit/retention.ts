@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { longStatement } from "../db/long-statement.ts";
 
 /** Rows one DELETE removes: each statement stays short, so it never holds its locks long or bloats one transaction. */
 export const RETENTION_BATCH_SIZE = 10_000;
@@ -20,6 +21,8 @@ export function retentionCutoff(days: number, now: Date = new Date()): Date {
 const RECORD_PURGES = "SELECT audit_purge_record($1) AS runs";
 // Only chained rows a record covers: one that arrived since the records were written waits for the next purge.
 const DELETE_BATCH = "SELECT audit_purge_delete($1, $2) AS deleted";
+/** How long recording a purge may take (one statement over every chained row older than the cut-off). */
+const RECORD_PURGES_TIMEOUT_MS = 10 * 60_000;
 const COUNT_OLDER = "SELECT count(*)::bigint AS n FROM audit_events WHERE time < $1";
 // The minimum age the owner set (audit_purge_policy), whether a cut-off is younger than it by the database's clock,
 // and the cut-off's age in whole days (the largest minimum age that would let it through).
@@ -84,7 +87,8 @@ export async function purgeAuditEvents(pool: pg.Pool, olderThan: Date, options: 
   }
   if (refused !== undefined) throw new Error(refused);
   const batchSize = options.batchSize ?? RETENTION_BATCH_SIZE;
-  await pool.query(RECORD_PURGES, [olderThan]);
+  // Its work grows with the backlog (a first purge after enabling retention): more than a request's bound.
+  await longStatement(pool, RECORD_PURGES, [olderThan], RECORD_PURGES_TIMEOUT_MS);
   let deleted = 0;
   let batches = 0;
   for (;;) {

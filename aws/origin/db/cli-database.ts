@@ -162,7 +162,9 @@ export async function requireOriginSchema(db: pg.Pool | pg.PoolClient, tables: r
  */
 export async function withCliDatabase<T>(tables: readonly string[], run: (pool: pg.Pool) => Promise<T>): Promise<T> {
   const target = checkDatabaseUrl(process.env.DATABASE_URL);
-  const pool = createPool(target.url, { max: 1 });
+  // No statement bound: an operator's command (a verify or an export of a large table) runs as long as it needs, and
+  // Ctrl-C ends it.
+  const pool = createPool(target.url, { max: 1, statementTimeoutMs: 0 });
   try {
     await requireOriginSchema(pool, tables);
     return await run(pool);

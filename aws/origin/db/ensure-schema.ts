@@ -43,9 +43,11 @@ export async function ensureSchema(
   db: pg.Pool,
   mode: MigrationMode,
   log: (line: string) => void,
+  url?: string,
 ): Promise<{ applied: string[] }> {
   if (mode === "at-start") {
-    const { applied } = await migrate(db);
+    // Given the URL, on a connection of its own without the pool's statement bound (an index build takes minutes).
+    const { applied } = await migrate(url ?? db);
     if (applied.length > 0) log(`database migrations applied: ${applied.join(", ")}`);
     return { applied };
   }

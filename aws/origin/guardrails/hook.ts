@@ -7,8 +7,12 @@ export type GuardedMethod = (typeof GUARDED_METHODS)[number];
 /** What a hook sees of the request it guards. */
 export interface GuardedCall {
   server: string;
-  /** A tool call, a prompt's get or a resource's read; `arguments` hooks see tool calls only. */
-  method: GuardedMethod;
+  /**
+   * The request's method. Results pass the hooks for a tool call, a prompt's get or a resource's read; the log and
+   * progress messages an upstream sends while it works on any request pass them too; `arguments` hooks see tool calls
+   * only.
+   */
+  method: string;
   /** What the request names, as its upstream knows it: the tool's or the prompt's name, or the resource's URI. */
   name: string;
   /** The caller, as the edge assertion names them. */

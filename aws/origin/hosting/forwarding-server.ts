@@ -118,11 +118,10 @@ class UpstreamMirror extends McpServer {
 }
 
 async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContext): Promise<Params> {
-  const guarded =
-    isGuarded(request.method) && link.guardrails && !link.guardrails.empty
-      ? guardedCall(link, request.method, request.params, ctx)
-      : undefined;
-  const output = roundOutput(ctx, guarded?.result);
+  const guards = link.guardrails && !link.guardrails.empty ? guardedCall(link, request.method, request.params, ctx) : undefined;
+  const guarded = isGuarded(request.method) ? guards : undefined;
+  // Whatever the request, the upstream's log messages reach it (they go to every request in flight) as a result would.
+  const output = roundOutput(ctx, guards?.result);
   link.inflight.add(output);
   try {
     const access = accessOf(ctx);
@@ -369,10 +368,10 @@ const isGuarded = (method: string): method is GuardedMethod => (GUARDED_METHODS 
  * A request as its server's guardrails see it: a tool call's arguments on the way in, a tool call's, a prompt's or a
  * resource's result (or error) on the way out.
  */
-function guardedCall(link: UpstreamLink, method: GuardedMethod, params: Params, ctx: ServerContext) {
+function guardedCall(link: UpstreamLink, method: ForwardedMethod, params: Params, ctx: ServerContext) {
   const chain = link.guardrails as GuardrailChain;
   const caller = callerOf(ctx);
-  const name = String(method === "resources/read" ? params.uri : params.name);
+  const name = String((method === "resources/read" ? params.uri : params.name) ?? "");
   const call: GuardedCall = { server: caller.server, method, name, user: { sub: caller.sub } };
   const args = (params.arguments ?? {}) as Params;
   return {
@@ -533,6 +532,7 @@ interface RoundOutput extends InflightRequest {
  */
 function roundOutput(ctx: ServerContext, guard: (params: Params) => Promise<Params> = async (params) => params): RoundOutput {
   const progressToken = (ctx.mcpReq._meta as Params | undefined)?.progressToken;
+  const wantsLogs = (ctx.mcpReq.envelope as Params | undefined)?.[LOG_LEVEL_META_KEY] !== undefined;
   let sent = Promise.resolve();
   const send = (deliver: () => Promise<void>) => {
     sent = sent.then(deliver).catch(() => {});
@@ -545,13 +545,15 @@ function roundOutput(ctx: ServerContext, guard: (params: Params) => Promise<Para
         await ctx.mcpReq.notify({ method: "notifications/progress", params: { ...passed, progressToken } } as never);
       });
     },
-    // The SDK drops messages below the level the request asked for (and all of them if it asked for none).
+    // The SDK drops messages below the level the request asked for (and all of them if it asked for none): one for a
+    // request that asked for none is not even guarded.
     log: ({ level, data, logger }) =>
+      wantsLogs &&
       send(async () => {
         const passed = await guard({ data, ...(logger !== undefined && { logger }) });
         await ctx.mcpReq.log(level as never, passed.data, passed.logger as string | undefined);
       }),
     flushed: () => sent,
-    wantsLogs: (ctx.mcpReq.envelope as Params | undefined)?.[LOG_LEVEL_META_KEY] !== undefined,
+    wantsLogs,
   };
 }

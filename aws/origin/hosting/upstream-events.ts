@@ -1,5 +1,6 @@
 import type { Client, McpSubscription } from "@modelcontextprotocol/client";
 import { InMemoryServerEventBus, type ServerEvent, type ServerEventBus } from "@modelcontextprotocol/server";
+import { failureText } from "./failure-text.ts";
 import type { UpstreamEventMethod } from "./upstream-client.ts";
 
 const EVENT_OF_METHOD: Record<Exclude<UpstreamEventMethod, "notifications/resources/updated">, ServerEvent["kind"]> = {
@@ -79,9 +80,7 @@ export class UpstreamEvents implements ServerEventBus {
     if (!this.client.getServerCapabilities()?.resources?.subscribe) return;
     for (const uri of uris) {
       const done = on ? this.client.subscribeResource({ uri }) : this.client.unsubscribeResource({ uri });
-      done.catch((error: unknown) =>
-        this.log(`resources/${on ? "" : "un"}subscribe failed upstream: ${(error as Error).message}`),
-      );
+      done.catch((error: unknown) => this.log(`resources/${on ? "" : "un"}subscribe failed upstream: ${failureText(error)}`));
     }
   }
 
@@ -98,7 +97,7 @@ export class UpstreamEvents implements ServerEventBus {
         ...(this.watched.size > 0 && capabilities.resources?.subscribe && { resourceSubscriptions: [...this.watched.keys()] }),
       })
       .catch((error: unknown) => {
-        this.log(`subscriptions/listen failed upstream: ${(error as Error).message}`);
+        this.log(`subscriptions/listen failed upstream: ${failureText(error)}`);
         return undefined;
       });
   }
