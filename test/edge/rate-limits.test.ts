@@ -10,8 +10,12 @@ import { authorizeUrl, CLIENT_REDIRECT, registerClient } from "./sign-in.ts";
 // Per client IP (Cloudflare's cf-connecting-ip) on /register, /oauth/token and /authorize: the request past the
 // limit gets 429 with Retry-After, another IP is not affected, and refusals are audited as one count per minute.
 
-/** A fresh address per test, so tests share no counters. */
-const someIp = () => `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
+/** A fresh address per call, so tests share no counters (a random one repeated now and then, and met another's). */
+let addresses = 0;
+const someIp = () => {
+  addresses += 1;
+  return `198.51.${100 + Math.floor(addresses / 250)}.${(addresses % 250) + 1}`;
+};
 
 /** Keeps a test's requests inside one one-minute window. */
 async function awayFromTheMinuteBoundary() {
@@ -151,8 +155,15 @@ describe("rate limits of the authorization endpoints", () => {
           throw new Error("network connection lost");
         },
       };
-      Object.assign((limiter as unknown as { env: object }).env, { AUDIT_QUEUE: takesThenFails });
-      for (let attempt = 0; attempt < 2; attempt++) await limiter.reportRefused(afterTheMinute).catch(() => {});
+      // The objects share one env: the real queue is put back, or the next test's object would send to this one.
+      const env = (limiter as unknown as { env: { AUDIT_QUEUE: unknown } }).env;
+      const queue = env.AUDIT_QUEUE;
+      env.AUDIT_QUEUE = takesThenFails;
+      try {
+        for (let attempt = 0; attempt < 2; attempt++) await limiter.reportRefused(afterTheMinute).catch(() => {});
+      } finally {
+        env.AUDIT_QUEUE = queue;
+      }
       return sent.filter((event) => event.method === "/register").map((event) => event.id);
     });
     expect(ids).toHaveLength(2);
