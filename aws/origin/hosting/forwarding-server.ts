@@ -366,7 +366,7 @@ const isGuarded = (method: string): method is GuardedMethod => (GUARDED_METHODS 
 
 /**
  * A request as its server's guardrails see it: a tool call's arguments on the way in, a tool call's, a prompt's or a
- * resource's result (or error) on the way out.
+ * resource's result (or error) on the way out, and any request's log and progress messages.
  */
 function guardedCall(link: UpstreamLink, method: ForwardedMethod, params: Params, ctx: ServerContext) {
   const chain = link.guardrails as GuardrailChain;
@@ -547,12 +547,13 @@ function roundOutput(ctx: ServerContext, guard: (params: Params) => Promise<Para
     },
     // The SDK drops messages below the level the request asked for (and all of them if it asked for none): one for a
     // request that asked for none is not even guarded.
-    log: ({ level, data, logger }) =>
-      wantsLogs &&
+    log({ level, data, logger }) {
+      if (!wantsLogs) return;
       send(async () => {
         const passed = await guard({ data, ...(logger !== undefined && { logger }) });
         await ctx.mcpReq.log(level as never, passed.data, passed.logger as string | undefined);
-      }),
+      });
+    },
     flushed: () => sent,
     wantsLogs,
   };
