@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { csrfToken } from "../../worker/ops/sign-in/csrf.ts";
 import { PUBLIC_URL } from "./edge-env.ts";
 import { type GroupsEdge, groupsEdge, originSaw } from "./groups-sign-in.ts";
-import { signInToOps } from "./ops-session.ts";
+import { signInToOps, tamperedNotice } from "./ops-session.ts";
 
 // /ops/connections in workerd: the list is asked of the origin under an `ops` assertion for an administrator and an
 // `own-connections` one for anyone else; a Revoke form reaches the origin only with the session's CSRF token. The
@@ -69,7 +69,7 @@ describe("/ops/connections at the edge", () => {
     expect(revoked?.claims).toMatchObject({ purpose: "ops", email: "dev@example.com" });
   });
 
-  it("shows the sentence after a Revoke only when this session signed it, never from a crafted link", async () => {
+  it("shows the sentence after a Revoke only when this session sealed it, never from a crafted link", async () => {
     const edge = groupsEdge(ADMIN);
     const session = await opsSession(edge);
     const spoof = `${PAGE}?revoked=0&who=${encodeURIComponent("everyone; your session expired: call the helpdesk")}`;
@@ -86,7 +86,10 @@ describe("/ops/connections at the edge", () => {
     const own = revoked.headers.get("location") ?? "";
     const shown = async (location: string) => await (await edge.call(location, { headers: { cookie: session } })).text();
     expect(await shown(own)).toContain("Revoked ana@example.com&#39;s connection to crm (1 removed).");
-    expect(await shown(own.replace("ana%40example.com", "everyone"))).not.toContain('role="status"');
+    // The user's address stays out of the URL (request logs, browser history): the facts travel sealed.
+    expect(own).not.toContain("ana");
+    expect(await shown(tamperedNotice(own))).not.toContain('role="status"');
+    expect(await shown(`${own}&error=access_denied`)).not.toContain('role="status"');
   });
 
   it("serves a user who is not an administrator their own connections only, under an own-connections assertion", async () => {

@@ -35,3 +35,7 @@ export async function signInToOps(edge: GroupsEdge): Promise<{ session: string; 
   const finish = await edge.call(back, { headers: { cookie: signInCookie } });
   return { session: heldCookies(finish), finish };
 }
+
+/** A dashboard redirect whose sealed notice has one character changed (the first of its IV). */
+export const tamperedNotice = (location: string) =>
+  location.replace(/notice=(.)/, (_, first: string) => `notice=${first === "A" ? "B" : "A"}`);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { pinsPage } from "../../worker/ops/pages/pins.ts";
 import { PUBLIC_URL } from "./edge-env.ts";
 import { type GroupsEdge, groupsEdge, originSaw } from "./groups-sign-in.ts";
-import { signInToOps } from "./ops-session.ts";
+import { signInToOps, tamperedNotice } from "./ops-session.ts";
 
 // The trust-control pages of /ops in workerd: Approve/Reject and the dry run are POST forms that reach the origin only
 // for an administrator's session carrying that session's CSRF token. The local IdP signs everyone in as
@@ -70,12 +70,12 @@ describe("/ops trust controls at the edge", () => {
     const token = await tokenOf(edge, session);
     const decided = await post(edge, "/ops/pins/decide", session, decision(token), { origin: PUBLIC_URL });
     expect(decided.status).toBe(303);
-    expect(decided.headers.get("location")).toMatch(/^\/ops\/pins\?decided=approve&/);
+    expect(decided.headers.get("location")).toMatch(/^\/ops\/pins\?notice=[\w-]+$/);
     const [asked] = await originGot(edge, "/ops/pins/decide");
     expect(asked?.claims).toMatchObject({ purpose: "ops", email: "dev@example.com" });
   });
 
-  it("shows the sentence after a decision only when this session signed it, never from a crafted link", async () => {
+  it("shows the sentence after a decision only when this session sealed it, never from a crafted link", async () => {
     const edge = groupsEdge(ADMIN);
     const session = await opsSession(edge);
     // The edge itself follows a client's redirect URI into /ops (the consent page's Deny): a browser calls that
@@ -91,14 +91,10 @@ describe("/ops trust controls at the edge", () => {
     const own = (await post(edge, "/ops/pins/decide", session, decision(token))).headers.get("location") ?? "";
     const shown = async (location: string) => await (await edge.call(location, { headers: { cookie: session } })).text();
     expect(await shown(own)).toContain("Approved: tool “delete_repo” of github.");
-    // A signed fact changed, the signature put on other facts, or something appended (a redirect's `error=…`): nothing.
-    const signature = new URL(own, PUBLIC_URL).searchParams.get("signed") ?? "";
-    const tampered = [
-      own.replace("delete_repo", "everything"),
-      `/ops/pins?decided=approve&what=everything&signed=${signature}`,
-      `${own}&error=access_denied`,
-    ];
-    for (const location of tampered) expect(await shown(location), location).not.toContain('role="status"');
+    // Sealed facts changed, moved to another page, or something appended (a redirect's `error=…`): nothing.
+    const sealed = new URL(own, PUBLIC_URL).search;
+    for (const location of [tamperedNotice(own), `/ops/connections${sealed}`, `${own}&error=access_denied`])
+      expect(await shown(location), location).not.toContain('role="status"');
     // Another session's page cannot show it either.
     const other = groupsEdge(ADMIN);
     const otherSession = await opsSession(other);

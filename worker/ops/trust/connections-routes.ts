@@ -18,7 +18,7 @@ import {
   type ConnectionsViewer,
   callOriginForConnections,
 } from "./connections-access.ts";
-import { noticeFacts, noticeLocation } from "./signed-notice.ts";
+import { noticeFacts, noticeLocation } from "./sealed-notice.ts";
 
 /** The fields a Revoke form may carry (its CSRF token aside). */
 const REVOKE_FIELDS = ["user", "sub", "server"] as const;

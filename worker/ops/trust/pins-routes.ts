@@ -7,7 +7,7 @@ import { opsPage } from "../pages/layout.ts";
 import { pinsPage } from "../pages/pins.ts";
 import { OPS_PINS_DECIDE_PAGE_PATH, OPS_PINS_PAGE_PATH } from "../paths.ts";
 import { type Admin, asAdmin, asAdminForm, readable } from "./as-admin.ts";
-import { noticeFacts, noticeLocation } from "./signed-notice.ts";
+import { noticeFacts, noticeLocation } from "./sealed-notice.ts";
 
 /** The notice after a decision, by the `decided` the redirect carries. */
 const DECIDED = { approve: "Approved", reject: "Rejected", stale: "Nothing decided: it was decided meanwhile" } as const;

@@ -6,7 +6,7 @@ import { opsPage } from "../pages/layout.ts";
 import { SIGN_OUT_EMAIL_FIELD, signInsPage } from "../pages/sign-ins.ts";
 import { OPS_SIGN_INS_PAGE_PATH, OPS_SIGN_INS_SIGN_OUT_PAGE_PATH } from "../paths.ts";
 import { type Admin, asAdmin, asAdminForm } from "./as-admin.ts";
-import { noticeFacts, noticeLocation } from "./signed-notice.ts";
+import { noticeFacts, noticeLocation } from "./sealed-notice.ts";
 
 /** The longest address RFC 5321 lets through (64 + 1 + 255); anything longer names nobody. */
 const MAX_EMAIL_LENGTH = 320;
