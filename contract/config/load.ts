@@ -92,8 +92,8 @@ function schemaProblems(
     // the schema says it, rather than "expected text".
     const expected = (missing && issue.code === "invalid_type" && expectedAt(schema, issue.path)) || messageOf(issue);
     // A schema's own message may quote a value too (two servers' audiences, which default to their URLs).
-    const message = withoutUserinfo(expected);
-    const said = message.removed ? `${message.text} (${USERINFO_REMOVED})` : message.text;
+    const message = withoutUrlSecrets(expected);
+    const said = message.removed ? `${message.text} (${message.removed})` : message.text;
     // A missing setting with a variable came from nowhere: not from the file, which holds other keys, but from the
     // defaults, which have none; the hint says where to set it.
     const hint = settingHint(path, envNames, whereToSet);
@@ -283,23 +283,26 @@ const SECRET_KEYS = /(secret|token|password|key|keys|keyRotation|databaseUrl)$|(
  * whole. A URL with an `@` in its path loses more than its user name: taking too much beats showing a password.
  */
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s"']*@/gi;
-const USERINFO_REMOVED = "a URL's user:password@ removed";
+/** A URL's query and fragment, where servers take keys too (`?api_key=…`): up to a space or a quote. */
+const URL_QUERY = /\b([a-z][a-z0-9+.-]*:\/\/[^\s"'?#]*)[?#][^\s"']*/gi;
 
-/** The text with every URL's user name and password taken out, and whether there was one. */
-function withoutUserinfo(text: string): { text: string; removed: boolean } {
-  const stripped = text.replace(URL_USERINFO, "$1");
-  return { text: stripped, removed: stripped !== text };
+/** The text with every URL's user name, password, query and fragment taken out, and a note of what went, if any. */
+function withoutUrlSecrets(text: string): { text: string; removed?: string } {
+  const withoutUserinfo = text.replace(URL_USERINFO, "$1");
+  const stripped = withoutUserinfo.replace(URL_QUERY, "$1?…");
+  const parts = [withoutUserinfo !== text && "user:password@", stripped !== withoutUserinfo && "query"].filter(Boolean);
+  return parts.length === 0 ? { text } : { text: stripped, removed: `a URL's ${parts.join(" and ")} removed` };
 }
 
 /**
  * Names the offending value without echoing secrets: strings are shown only when short and plainly not a key, and a
- * URL in one without its user name and password (a server's URL may carry them), saying so.
+ * URL in one without its user name, password and query (a server's URL may carry them), saying so.
  */
 function describe(value: unknown): string {
   if (typeof value === "string") {
-    const { text, removed } = withoutUserinfo(value);
+    const { text, removed } = withoutUrlSecrets(value);
     const shown = text.length <= 120 ? JSON.stringify(text) : `a string of ${text.length} characters`;
-    return removed ? `${shown} (${USERINFO_REMOVED})` : shown;
+    return removed ? `${shown} (${removed})` : shown;
   }
   if (Array.isArray(value)) return `an array of ${value.length}`;
   if (value === null) return "null";

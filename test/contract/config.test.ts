@@ -162,7 +162,7 @@ describe("configuration", () => {
     expect(ttl.join("\n")).toContain("got number 10");
   });
 
-  it("never shows an upstream's command line or command, and shows a URL without its user name and password, saying so", () => {
+  it("never shows an upstream's command line or command, and shows a URL without its user name, password and query, saying so", () => {
     const originEnv = { ORIGIN_PUBLIC_URL: "https://o.example.com", EDGE_ISSUER: "https://e.example.com" };
     const servers = {
       a: { transport: "http", url: "ftp://user:CANARYURLPW@host/mcp" },
@@ -170,6 +170,9 @@ describe("configuration", () => {
       b: { transport: "http", url: "https://user:ab/CANARYSLASH@host/mcp" },
       c: { transport: "stdio", command: "x", args: "--token CANARYARGTOKEN01" },
       d: { transport: "stdio", command: ["sh", "-c", "serve --token CANARYCOMMAND"] },
+      // A key in the query (or the fragment), where some servers take theirs.
+      g: { transport: "http", url: "gopher://host/mcp?api_key=CANARYQUERY&x=1" },
+      h: { transport: "http", url: "ws://user:CANARYBOTH@host/mcp#key=CANARYFRAGMENT" },
     };
     const problems = problemsOf(() =>
       loadConfig(OriginConfig, ORIGIN_ENV_NAMES, { env: originEnv, file: { path: "f.json", content: { servers } } }),
@@ -179,6 +182,8 @@ describe("configuration", () => {
       `servers.b.url (from f.json): expected an http:// or https:// URL of the server's MCP endpoint; got "https://host/mcp" (a URL's user:password@ removed)`,
       "servers.c.args (from f.json): expected a list; got a value (not shown)",
       "servers.d.command (from f.json): expected text; got a value (not shown)",
+      `servers.g.url (from f.json): expected an http:// or https:// URL of the server's MCP endpoint; got "gopher://host/mcp?…" (a URL's query removed)`,
+      `servers.h.url (from f.json): expected an http:// or https:// URL of the server's MCP endpoint; got "ws://host/mcp?…" (a URL's user:password@ and query removed)`,
     ]);
     // A schema's own message quoting a URL (two servers' audiences, their URLs by default).
     const twin = () => ({ transport: "http", url: "https://user:CANARYAUDIENCE@h.example.com/mcp" });
