@@ -1,5 +1,6 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { redeemOwnCode } from "../../worker/auth/own-browser-client.ts";
 import { signOutEverywhere } from "../../worker/auth/user-grants.ts";
 import { edgeConfig } from "../../worker/config.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
@@ -8,12 +9,14 @@ import { callEdge, testEnv } from "./edge-env.ts";
 import { pkcePair } from "./pkce.ts";
 import {
   authorizationCode,
+  CLIENT_REDIRECT,
   codeExchange,
   mcpStatus,
   refreshTokens,
   registerClient,
   signedInTokens,
   type Tokens,
+  tokenRequest,
 } from "./sign-in.ts";
 
 // Requests on one grant at the same moment (durable-objects/grant-turns.ts): each must be handled as if it came
@@ -123,6 +126,43 @@ describe("a grant whose turn is held", () => {
     expect(await refused.json()).toMatchObject({ error: "temporarily_unavailable" });
     await turns.end(held);
     expect((await Promise.all(waiting)).every((answer) => answer.status === 200 || answer.status === 400)).toBe(true);
+  });
+
+  /** Whether `work` is still waiting after a moment, then what it gives once the held turn ends. */
+  const waitsForTurn = async <T>(turns: ReturnType<typeof turnsOf>, held: string, work: () => Promise<T>) => {
+    let done = false;
+    const running = work().finally(() => {
+      done = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const waited = !done;
+    await turns.end(held);
+    return { waited, result: await running };
+  };
+
+  it("revokes a token (RFC 7009) only once a refresh under way on its grant has written it back", async () => {
+    const clientId = await registerClient();
+    const tokens = await signedInTokens(clientId);
+    const turns = turnsOf(tokens.refresh_token);
+    const { waited, result } = await waitsForTurn(turns, await turns.begin(), () =>
+      tokenRequest({ token: tokens.refresh_token, client_id: clientId }, ENV),
+    );
+    expect(waited).toBe(true);
+    expect(result.status).toBe(200);
+    expect(await mcpStatus(tokens.access_token, "everything", ENV)).toBe(401);
+  });
+
+  it("takes the turn of the code's grant for the dashboard's own code exchange too", async () => {
+    const clientId = await registerClient();
+    const pkce = await pkcePair();
+    const code = await authorizationCode(clientId, pkce.challenge);
+    const turns = turnsOf(code);
+    const config = edgeConfig(testEnv(ENV));
+    const sign = { code, redirectUri: CLIENT_REDIRECT, clientId, verifier: pkce.verifier };
+    const { waited } = await waitsForTurn(turns, await turns.begin(), () =>
+      redeemOwnCode(config, testEnv(ENV), createExecutionContext(), sign),
+    );
+    expect(waited).toBe(true);
   });
 
   it("signs a user out only once a refresh under way on their grant has written it back", async () => {

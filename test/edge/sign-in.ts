@@ -135,12 +135,16 @@ export const refreshTokens = (clientId: string, refreshToken: string, envOverrid
     envOverrides,
   );
 
-export const tokenRequest = (params: Record<string, string>) =>
-  callEdge("/oauth/token", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams(params),
-  });
+export const tokenRequest = (params: Record<string, string>, envOverrides?: Record<string, unknown>) =>
+  callEdge(
+    "/oauth/token",
+    {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams(params),
+    },
+    envOverrides,
+  );
 
 /** An MCP request with this token; the origin is not running here, so 503 means the edge let it through. */
 export const mcpStatus = async (accessToken: string, server = "everything", envOverrides?: Record<string, unknown>) =>
