@@ -126,6 +126,8 @@ const servers = {
       tools: [{ name: "echo" }],
       prompts: [AWS_KEY_ID],
       uriTemplate: "note://{+path}",
+      templateScheme: "slow",
+      completionDelayMs: 1_500,
       narrated: true,
       callLog,
     }),
@@ -209,6 +211,22 @@ describe("guardrails on a server's requests", () => {
       },
       { jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: "p", progress: 1, message: redacted } },
     ]);
+  });
+
+  it("redacts a credential in a log message that reaches another request in flight, whatever that request's method", async () => {
+    // An upstream's log message goes to every request in flight on its connection: a completion waiting beside a
+    // call gets the call's narration, and no hook guards a completion's own result.
+    const who = { sub: "u", client_id: "c", server: "guarded", purpose: "mcp", jti: "j", exp: 0 } as VerifiedAssertion;
+    const params = { ref: { type: "ref/resource", uri: "slow://{id}" }, argument: { name: "id", value: "a" } };
+    const completing = serveMcp(pool, "guarded", who, modernRequest("completion/complete", params, { logLevel: "debug" }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const call = { name: "echo", arguments: { text: AWS_KEY_ID } };
+    await messagesOf(await serveMcp(pool, "guarded", who, modernRequest("tools/call", call, { logLevel: "debug" })));
+    const messages = (await messagesOf(await completing)) as { method?: string; result?: unknown }[];
+    const logged = JSON.stringify(messages.filter((message) => message.method === "notifications/message"));
+    expect(logged).toContain('working on {\\"text\\":\\"[REDACTED AWS access key id]\\"}');
+    expect(logged).not.toContain(AWS_KEY_ID);
+    expect(messages.at(-1)?.result).toMatchObject({ completion: { values: ["alpha"] } });
   });
 
   it("runs none on a server configured with an empty list", async () => {
