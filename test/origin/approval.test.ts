@@ -121,16 +121,17 @@ describe("require_approval", () => {
     expect(ask?.params.message).toContain('"text": "users"');
     expect(ask?.params.message).toContain('rule 2 ("destructive calls are confirmed")');
     expect(calls()).toEqual([]);
-    // The answer is waited for as long as the requestState opens (this pool's: 60 s), the approval lasting longer.
-    expect(first.result?._meta?.[ANSWER_WITHIN_META_KEY]).toBe(testHostOptions.stateCodec.ttlMs);
+    // The answer is waited for as long as the requestState opens (this pool's: 60 s), the approval lasting longer;
+    // the client is told 5 s less (its answer must still reach the origin in time).
+    expect(first.result?._meta?.[ANSWER_WITHIN_META_KEY]).toBe(testHostOptions.stateCodec.ttlMs - 5_000);
   });
 
-  it("tells how long the approval is waited for: five minutes, when the requestState would open longer", async () => {
+  it("tells how long the approval is waited for: five minutes less the margin, when the requestState would open longer", async () => {
     const hourLong = createForwardStateCodec("test-request-state-key-0123456789abcdef", 3600);
     const patient = poolWith(new ApprovalGate(() => {}, singleUse.claim), servers, hourLong);
     try {
       const first = await call({ name: "drop_table", arguments: { text: "users" } }, ELICITING, patient);
-      expect(first.result?._meta?.[ANSWER_WITHIN_META_KEY]).toBe(5 * 60_000);
+      expect(first.result?._meta?.[ANSWER_WITHIN_META_KEY]).toBe(5 * 60_000 - 5_000);
     } finally {
       await patient.close();
     }

@@ -44,9 +44,21 @@ export function createForwardStateCodec(key: string, ttlSeconds: number): Forwar
   return { ...createRequestStateCodec<ForwardState>({ key, ttlSeconds, bind: bindingOf }), ttlMs: ttlSeconds * 1000 };
 }
 
+/** The most the announced wait falls short of the kept one: a window's trip to the client and the answer's back. */
+const ANSWER_MARGIN_MS = 5_000;
+
+/**
+ * How long a client is told its answers are waited for when the origin keeps the question `keptMs` from now: less, by
+ * 5 s (a tenth of a short window): the client counts from when the result reaches it, through the edge, and its
+ * answer still has to travel back, so an answer given at the end of the announced window must find the question
+ * still kept.
+ */
+export const announcedWithinMs = (keptMs: number): number => keptMs - Math.min(ANSWER_MARGIN_MS, keptMs / 10);
+
 /**
  * An `input_required` result as it leaves the origin: its state sealed, and the time its answers are waited for
- * (contract/answer-within.ts): the state's lifetime, or `withinMs` when the question lapses sooner.
+ * (contract/answer-within.ts): the state's lifetime, or `withinMs` when the question lapses sooner, less the margin
+ * of `announcedWithinMs`.
  */
 export async function sealInputRequired(
   result: Record<string, unknown>,
@@ -56,7 +68,7 @@ export async function sealInputRequired(
   withinMs = codec.ttlMs,
 ): Promise<Record<string, unknown>> {
   const sealed = { ...result, requestState: await codec.mint(state, ctx) };
-  return withAnswerWithin(sealed, Math.min(withinMs, codec.ttlMs));
+  return withAnswerWithin(sealed, announcedWithinMs(Math.min(withinMs, codec.ttlMs)));
 }
 
 function bindingOf(ctx: ServerContext): string {
