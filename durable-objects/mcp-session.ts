@@ -26,6 +26,7 @@ import {
   MAX_KEPT_CLIENT_CHARS,
   type SessionIdentity,
   type SessionRecord,
+  tokenLapsed,
 } from "../worker/mcp/bridge/session-record.ts";
 import { type SessionHttpRequest, toRequest } from "../worker/mcp/bridge/session-request.ts";
 import { type Prefetched, sessionServer } from "../worker/mcp/bridge/session-server.ts";
@@ -471,10 +472,16 @@ export class McpSession extends DurableObject<EdgeEnv> {
       signal: controller.signal,
       deliver: (notification) => live.server.notification(notification as never),
       acknowledged: () => previous?.abort(),
-    }).finally(() => {
-      previous?.abort();
-      if (this.#listening === controller) this.#listening = undefined;
-    });
+      lapsed: () => tokenLapsed(this.#caller),
+    })
+      .then((ended) => {
+        // Its client opens a new stream, with a fresh token: the session lives no longer than its caller's credentials.
+        if (ended === "lapsed") void this.#sse?.transport.close();
+      })
+      .finally(() => {
+        previous?.abort();
+        if (this.#listening === controller) this.#listening = undefined;
+      });
   }
 
   /** Pushes the idle alarm back, and tells the user's registry the session is in use (at most hourly, both). */

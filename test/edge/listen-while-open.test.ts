@@ -2,7 +2,7 @@ import { describe, expect, inject, it } from "vitest";
 import type { ListNotification } from "../../worker/mcp/bridge/listen.ts";
 import { listenWhileOpen } from "../../worker/mcp/bridge/listen-while-open.ts";
 import { originLinkOf } from "../../worker/mcp/bridge/origin-exchange.ts";
-import { claimsOf, type SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
+import { claimsOf, type SessionRecord, tokenLapsed } from "../../worker/mcp/bridge/session-record.ts";
 import { testEnv } from "./edge-env.ts";
 
 // A 2024-11-05 session's listen at the origin, against a stand-in origin (test/edge/node/) whose every listen is
@@ -53,6 +53,32 @@ describe("a 2024-11-05 session's listen", () => {
     const after = await listens();
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await listens()).toBe(after);
+  });
+
+  it("signs no new listen once the caller's token has expired, and says so (the stream is then closed)", async () => {
+    const { link, listens } = await standInOrigin();
+    const session = record({ tools: { listChanged: true } });
+    let tokenExpiresAt = Math.floor(Date.now() / 1000) + 3600;
+    let signed = 0;
+    const listening = listenWhileOpen({
+      origin: link,
+      record: () => session,
+      claims: () => {
+        signed += 1;
+        return claimsOf(session.identity);
+      },
+      signal: new AbortController().signal,
+      deliver: async () => {},
+      lapsed: () => tokenLapsed({ ...session.identity, tokenExpiresAt }),
+      pauseMs: { first: 10, longest: 20 },
+    });
+    await until(async () => (await listens()) >= 2);
+    tokenExpiresAt = Math.floor(Date.now() / 1000) - 1;
+    expect(await listening).toBe("lapsed");
+    const after = { listens: await listens(), signed };
+    expect(after.signed).toBe(after.listens);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect({ listens: await listens(), signed }).toEqual(after);
   });
 
   it("asks nothing of the origin when there is nothing to listen for", async () => {

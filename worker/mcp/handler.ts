@@ -125,7 +125,8 @@ async function relay(request: Request, exchange: Exchange, admitted: Admitted): 
   const claims = { sub: user.sub, email: user.email, groups: user.groups, client_id: ctx.auth.clientId ?? "unknown", server };
   try {
     if (isSessionRequest(request, facts)) {
-      const identity = { ...claims, clientId: claims.client_id };
+      const expiresAt = ctx.auth.expiresAt;
+      const identity = { ...claims, clientId: claims.client_id, ...(expiresAt !== undefined && { tokenExpiresAt: expiresAt }) };
       return await toSession(env, request, body, facts, identity, () => requestAudit(exchange, admitted, facts));
     }
     const init = { method: request.method, headers: headersToOrigin(request.headers), body, signal: request.signal };

@@ -16,6 +16,11 @@ export interface ListenWhileOpen {
   deliver: (notification: ListNotification) => Promise<void>;
   /** Runs each time the origin listens. */
   acknowledged?: () => void;
+  /**
+   * Whether the caller's latest token has expired. Each listen is signed for the caller, so none is begun again after
+   * that: the loop ends with `"lapsed"` and the stream is to be closed (its client opens a new one with a fresh token).
+   */
+  lapsed?: () => boolean;
   pauseMs?: { first: number; longest: number };
 }
 
@@ -24,16 +29,16 @@ export interface ListenWhileOpen {
  * unlike a 2025-era GET stream, which ends with the origin's listen so that its client resumes, it has no way to say
  * that it missed anything. So a listen that ends (an origin deployed or lost, an aggregated server's listen ending) is
  * begun again, after a pause that grows while they keep ending, and once the origin listens again every change that
- * may have been missed meanwhile is announced.
+ * may have been missed meanwhile is announced; but never in the name of a caller whose token has expired since.
  */
-export async function listenWhileOpen(options: ListenWhileOpen): Promise<void> {
+export async function listenWhileOpen(options: ListenWhileOpen): Promise<"lapsed" | undefined> {
   const { signal } = options;
   const pauses = options.pauseMs ?? LISTEN_AGAIN_PAUSE_MS;
   let pause = pauses.first;
   let missed = false;
   while (!signal.aborted) {
     const record = options.record();
-    if (!hasAnythingToListenFor(record)) return;
+    if (!hasAnythingToListenFor(record)) return undefined;
     const acknowledged = () => {
       pause = pauses.first;
       options.acknowledged?.();
@@ -49,7 +54,9 @@ export async function listenWhileOpen(options: ListenWhileOpen): Promise<void> {
     missed = true;
     await pauseFor(pause, signal);
     pause = Math.min(pause * 2, pauses.longest);
+    if (!signal.aborted && options.lapsed?.()) return "lapsed";
   }
+  return undefined;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

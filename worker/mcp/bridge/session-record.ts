@@ -8,6 +8,8 @@ export interface SessionIdentity {
   groups: string[];
   clientId: string;
   server: string;
+  /** When the access token of the request that brought this identity expires (epoch seconds), when known. */
+  tokenExpiresAt?: number;
 }
 
 /**
@@ -91,3 +93,7 @@ export function claimsOf(identity: SessionIdentity): EdgeAssertionClaims {
     client_era: "legacy",
   };
 }
+
+/** Whether the token `identity` came with has expired (an identity whose token's expiry is unknown never lapses). */
+export const tokenLapsed = (identity: SessionIdentity | undefined): boolean =>
+  identity?.tokenExpiresAt !== undefined && identity.tokenExpiresAt * 1000 <= Date.now();
