@@ -6,11 +6,24 @@ import { z } from "zod";
  */
 export const IDENTITY_GROUPS_PATH = "/identity/groups";
 
+/**
+ * The user's Google Workspace account as the Directory reports it: `active`, `suspended` or `archived` by an
+ * administrator, or `deleted` (the Directory does not know the user).
+ */
+export const AccountState = z.enum(["active", "suspended", "archived", "deleted"]);
+export type AccountState = z.infer<typeof AccountState>;
+
 export const IdentityGroups = z.object({
   /** Group e-mail addresses, lower case. */
   groups: z.array(z.string()),
   source: z.literal("google-directory"),
   /** When the directory said so (epoch seconds): the origin may answer from its own short cache. */
   checkedAt: z.number().int(),
+  /**
+   * The user's account, read at the same time as the groups: present only when the origin checks accounts
+   * (`google.checkAccounts`). An edge that does not know the field ignores it; an origin that does not send it is
+   * taken as not checking (the user stays as they are).
+   */
+  account: AccountState.optional(),
 });
 export type IdentityGroups = z.infer<typeof IdentityGroups>;

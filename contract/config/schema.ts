@@ -688,7 +688,16 @@ const OriginFields = z.strictObject({
       adminUser: z.email({ message: "expected a Workspace administrator's e-mail" }).optional(),
       /** AWS region of the task's credentials (the signed GetCallerIdentity request names it). Unset: AWS_REGION or AWS_DEFAULT_REGION. */
       awsRegion: AwsRegion.optional(),
-      /** How long the origin reuses a user's groups before asking the Directory again (0: every time). */
+      /**
+       * Also read each user's account (Admin SDK `users.get`) with their groups, and tell the edge when it is
+       * suspended, archived or gone: the edge then refuses that user's requests, refreshes and sign-ins and revokes
+       * every grant of theirs (docs/google-workspace.md). The delegation needs the extra scope
+       * `https://www.googleapis.com/auth/admin.directory.user.readonly`, and `adminUser` a role that reads users. A user
+       * the Directory does not know counts as gone (deleted): turn it on only when every user who signs in is a user of
+       * the Workspace (no guests of another domain). Off: only groups are read, with the group scope alone.
+       */
+      checkAccounts: z.boolean().default(false),
+      /** How long the origin reuses a user's groups (and account) before asking the Directory again (0: every time). */
       cacheSeconds: z.number().int().min(0).max(3600).default(60),
       /** Each call to Google gives up after this many seconds. */
       requestTimeoutSeconds: z.number().int().min(1).max(60).default(10),
@@ -701,7 +710,7 @@ const OriginFields = z.strictObject({
           iamCredentials: ServiceUrl.default("https://iamcredentials.googleapis.com"),
           /** OAuth token endpoint of the JWT-bearer grant; also the `aud` of the delegation JWT. */
           oauthToken: ServiceUrl.default("https://oauth2.googleapis.com/token"),
-          /** Admin SDK root (`/admin/directory/v1/groups`). */
+          /** Admin SDK root (`/admin/directory/v1/groups`, `/admin/directory/v1/users/<user>`). */
           directory: ServiceUrl.default("https://admin.googleapis.com"),
         })
         .prefault({}),

@@ -35,6 +35,8 @@ export function localGoogleConfig(url: string): NonNullable<OriginConfig["google
     serviceAccount: LOCAL_SERVICE_ACCOUNT,
     adminUser: LOCAL_ADMIN,
     awsRegion: LOCAL_REGION,
+    // Off: guest@other.example is outside the Workspace, and the Directory not knowing a user counts as gone.
+    checkAccounts: false,
     cacheSeconds: 60,
     requestTimeoutSeconds: 10,
     endpoints: { sts: `${url}/v1/token`, iamCredentials: url, oauthToken: `${url}/token`, directory: url },

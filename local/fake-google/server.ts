@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair } from "jose";
 import type { AwsKey } from "./aws-signature.ts";
 import { DIRECTORY_GROUPS_PATH, serveDirectoryGroups } from "./directory.ts";
+import { type AccountFlag, DIRECTORY_USER_PATH, serveDirectoryUser } from "./directory-user.ts";
 import { apiError, oauthError } from "./google-error.ts";
 import { IAM_CREDENTIALS_PATH, serveIamCredentials } from "./iam-credentials.ts";
 import { type IssuedToken, issuedTokens } from "./issued-tokens.ts";
@@ -11,7 +12,7 @@ import { STS_PATH, serveSts } from "./sts.ts";
 import { serveTokenInfo, TOKEN_INFO_PATH } from "./token-info.ts";
 
 /** The Google APIs the fake stands in for, each on its own path of one loopback server. */
-export type FakeGoogleApi = "sts" | "iam-credentials" | "oauth-token" | "directory" | "tokeninfo";
+export type FakeGoogleApi = "sts" | "iam-credentials" | "oauth-token" | "directory" | "directory-users" | "tokeninfo";
 
 export interface FakeGoogleOptions {
   /** 0 (the default) picks a free port. */
@@ -28,6 +29,8 @@ export interface FakeGoogleOptions {
   admins: string[];
   /** Each Workspace user's groups, by user e-mail. */
   memberships: Record<string, string[]>;
+  /** Users of the domain an administrator suspended or archived, by user e-mail (the others are active). */
+  accounts?: Record<string, AccountFlag>;
 }
 
 export interface FakeGoogle {
@@ -38,6 +41,11 @@ export interface FakeGoogle {
   oauthTokenUrl: string;
   /** Changes a user's groups from now on (a new user joins the domain). */
   setGroups(user: string, groups: string[]): void;
+  /**
+   * Suspends or archives a user's account from now on, or (undefined) makes it active again; `"deleted"` removes the
+   * user from the domain (the Directory then answers 404 for them).
+   */
+  setAccount(user: string, state: AccountFlag | "deleted" | undefined): void;
   /** Makes one API answer 503 like an unavailable Google service, or (undefined) ends the outage. */
   outage(api: FakeGoogleApi | undefined): void;
   /** How many requests each API has received. */
@@ -47,13 +55,24 @@ export interface FakeGoogle {
   close(): Promise<void>;
 }
 
-/** Starts the fake Google APIs on loopback: STS, IAM Credentials, the OAuth token endpoint (and tokeninfo), the Admin Directory. */
+/**
+ * Starts the fake Google APIs on loopback: STS, IAM Credentials, the OAuth token endpoint (and tokeninfo), the Admin
+ * Directory (groups list, users.get).
+ */
 export async function startFakeGoogle(options: FakeGoogleOptions): Promise<FakeGoogle> {
   const tokens = issuedTokens();
   const keys = await generateKeyPair("RS256");
   const kid = (await exportJWK(keys.publicKey)).n?.slice(0, 16) ?? "fake-key";
   const memberships = new Map(Object.entries(options.memberships).map(([user, groups]) => [user.toLowerCase(), groups]));
-  const requests: Record<FakeGoogleApi, number> = { sts: 0, "iam-credentials": 0, "oauth-token": 0, directory: 0, tokeninfo: 0 };
+  const accounts = new Map(Object.entries(options.accounts ?? {}).map(([user, flag]) => [user.toLowerCase(), flag]));
+  const requests: Record<FakeGoogleApi, number> = {
+    sts: 0,
+    "iam-credentials": 0,
+    "oauth-token": 0,
+    directory: 0,
+    "directory-users": 0,
+    tokeninfo: 0,
+  };
   let down: FakeGoogleApi | undefined;
   let url = "";
 
@@ -80,6 +99,13 @@ export async function startFakeGoogle(options: FakeGoogleOptions): Promise<FakeG
         tokens,
       });
     if (api === "tokeninfo") return serveTokenInfo(request, response, tokens);
+    if (api === "directory-users")
+      return serveDirectoryUser(request, response, {
+        tokens,
+        admins: () => options.admins,
+        exists: (user) => memberships.has(user),
+        flag: (user) => accounts.get(user),
+      });
     return serveDirectoryGroups(request, response, {
       tokens,
       admins: () => options.admins,
@@ -101,6 +127,14 @@ export async function startFakeGoogle(options: FakeGoogleOptions): Promise<FakeG
     stsTokenUrl: `${url}${STS_PATH}`,
     oauthTokenUrl: `${url}${OAUTH_TOKEN_PATH}`,
     setGroups: (user, groups) => void memberships.set(user.toLowerCase(), [...groups]),
+    setAccount: (user, state) => {
+      const key = user.toLowerCase();
+      if (state === "deleted") {
+        memberships.delete(key);
+        accounts.delete(key);
+      } else if (state) accounts.set(key, state);
+      else accounts.delete(key);
+    },
     outage: (api) => {
       down = api;
     },
@@ -118,6 +152,7 @@ function apiOf(method: string | undefined, path: string): FakeGoogleApi | undefi
   if (method === "POST" && IAM_CREDENTIALS_PATH.test(path)) return "iam-credentials";
   if (method === "POST" && path === OAUTH_TOKEN_PATH) return "oauth-token";
   if (method === "GET" && path === DIRECTORY_GROUPS_PATH) return "directory";
+  if (method === "GET" && DIRECTORY_USER_PATH.test(path)) return "directory-users";
   if (method === "GET" && path === TOKEN_INFO_PATH) return "tokeninfo";
   return undefined;
 }

@@ -103,7 +103,8 @@ describe("each step's failure is named", () => {
   });
 
   it("delegation: scopes the domain did not delegate are refused", async () => {
-    google = await startTestGoogle({}, { delegatedScopes: ["https://www.googleapis.com/auth/admin.directory.group.readonly"] });
+    // The group scope is what a look-up asks for (the user scope only with checkAccounts: google-accounts.test.ts).
+    google = await startTestGoogle({}, { delegatedScopes: ["https://www.googleapis.com/auth/admin.directory.user.readonly"] });
     const failure = await failureOf(lookUpFor(googleConfigFor(google.url), testAwsCredentials)("dev@example.com"));
     expect(failure).toMatchObject({ step: "delegation", unavailable: false, status: 401 });
     expect(failure.message).toMatch(/unauthorized_client/);

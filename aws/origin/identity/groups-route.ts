@@ -12,7 +12,8 @@ const GOOGLE_RETRY_AFTER_SECONDS = 10;
 /**
  * `GET /identity/groups`: the Google Workspace groups of the user the edge assertion names (its `email`; a user named
  * anywhere else in the request is ignored), for an assertion minted for this purpose only (`purpose: "groups"`).
- * Answers `{ groups, source, checkedAt }`, `checkedAt` being when the Directory said so (epoch seconds).
+ * Answers `{ groups, source, checkedAt }`, `checkedAt` being when the Directory said so (epoch seconds), and with
+ * `google.checkAccounts` the user's `account` state (contract/identity-groups.ts).
  */
 export function registerGroupsRoute(app: Hono<OriginEnv>, guarded: MiddlewareHandler<OriginEnv>, lookUp?: GroupLookUp): void {
   app.get(IDENTITY_GROUPS_PATH, guarded, async (c) => {
@@ -32,6 +33,7 @@ export function registerGroupsRoute(app: Hono<OriginEnv>, guarded: MiddlewareHan
         groups: found.value,
         source: "google-directory",
         checkedAt: Math.floor(found.foundAt / 1000),
+        ...(found.account && { account: found.account }),
       };
       return c.json(answer, 200, { "cache-control": "no-store" });
     } catch (error) {

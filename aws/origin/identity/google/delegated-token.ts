@@ -2,11 +2,14 @@ import { type GoogleConfig, serviceAccountMethodUrl } from "./federated-client.t
 import { googleFetch } from "./google-fetch.ts";
 import { renewingCache } from "./renewing-cache.ts";
 
-/** Domain-wide delegation scopes: read groups, and read users (the Directory resolves a user's key through them). */
-export const DIRECTORY_SCOPES = [
-  "https://www.googleapis.com/auth/admin.directory.group.readonly",
-  "https://www.googleapis.com/auth/admin.directory.user.readonly",
-];
+/** The domain-wide delegation scope that reads groups: all a group look-up asks for. */
+export const GROUPS_SCOPE = "https://www.googleapis.com/auth/admin.directory.group.readonly";
+/** The scope that reads users, asked for too only with `google.checkAccounts` (each user's account state). */
+export const ACCOUNTS_SCOPE = "https://www.googleapis.com/auth/admin.directory.user.readonly";
+/** Every Directory scope the origin may ask for: what to authorize for its client id in the admin console. */
+export const DIRECTORY_SCOPES = [GROUPS_SCOPE, ACCOUNTS_SCOPE];
+/** The scopes a look-up asks for: the group scope, and the user scope only when it checks accounts. */
+export const directoryScopes = (checkAccounts: boolean): string[] => (checkAccounts ? [...DIRECTORY_SCOPES] : [GROUPS_SCOPE]);
 const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /** Google accepts delegation JWTs that live at most an hour. */
 const ASSERTION_SECONDS = 3600;
@@ -40,14 +43,15 @@ export function delegatedTokens(
     cache(`${subject}\u0000${[...new Set(scopes)].sort().join(" ")}`, minRemainingMs);
 }
 
-/** A token that acts as the Workspace admin (`google.adminUser`) with the directory scopes. */
+/** A token that acts as the Workspace admin (`google.adminUser`) with the look-up's scopes (`directoryScopes`). */
 export function delegatedDirectoryTokens(
   google: GoogleConfig,
   adminUser: string,
   serviceAccountToken: () => Promise<string>,
 ): () => Promise<string> {
   const tokens = delegatedTokens(google, serviceAccountToken);
-  return async () => (await tokens(adminUser, DIRECTORY_SCOPES)).token;
+  const scopes = directoryScopes(google.checkAccounts);
+  return async () => (await tokens(adminUser, scopes)).token;
 }
 
 function delegatedGrant(google: GoogleConfig, assertion: string) {

@@ -1,21 +1,42 @@
+import type { AccountState } from "../../../../contract/identity-groups.ts";
 import { type AwsCredentialSource, awsCredentialsSupplier, awsRegion } from "./aws-credentials.ts";
 import { delegatedDirectoryTokens } from "./delegated-token.ts";
+import { directoryAccount } from "./directory-account.ts";
 import { directoryGroups } from "./directory-groups.ts";
 import { type GoogleConfig, serviceAccountTokens } from "./federated-client.ts";
 import { type Found, perUserCache } from "./per-user-cache.ts";
 
-/** A user's Google Workspace groups (group e-mail addresses, lower case), and when the Directory said so. */
-export type GroupLookUp = (email: string) => Promise<Found<string[]>>;
+/**
+ * A user's Google Workspace groups (group e-mail addresses, lower case), and when the Directory said so; with
+ * `google.checkAccounts`, also their account's state (absent otherwise).
+ */
+export type GroupLookUp = (email: string) => Promise<Found<string[]> & { account?: AccountState }>;
+
+interface DirectoryAnswer {
+  groups: string[];
+  account?: AccountState;
+}
 
 /**
  * The origin's Google Workspace group look-up: Workload Identity Federation to the service account, domain-wide
- * delegation to the admin, the Directory's groups list; each user's answer cached for `google.cacheSeconds`.
- * `awsCredentials` replaces the AWS SDK's default chain (the local fakes' keys). None without `google.adminUser`:
- * nobody to read the Directory as (the block then serves only servers' googleCredentials).
+ * delegation to the admin, the Directory's groups list (and, with `google.checkAccounts`, the user's account, read
+ * beside it with the same token); each user's answer cached for `google.cacheSeconds`. An account that is not active
+ * gets no groups: nothing is granted on it. `awsCredentials` replaces the AWS SDK's default chain (the local fakes'
+ * keys). None without `google.adminUser`: nobody to read the Directory as (the block then serves only servers'
+ * googleCredentials).
  */
 export function googleGroupLookUp(google: GoogleConfig, awsCredentials?: AwsCredentialSource): GroupLookUp | undefined {
   if (!google.adminUser) return undefined;
   const aws = awsCredentialsSupplier(awsRegion(google.awsRegion), awsCredentials);
   const directoryToken = delegatedDirectoryTokens(google, google.adminUser, serviceAccountTokens(google, aws));
-  return perUserCache(google.cacheSeconds * 1000, async (email) => directoryGroups(google, await directoryToken(), email));
+  const cached = perUserCache<DirectoryAnswer>(google.cacheSeconds * 1000, async (email) => {
+    const token = await directoryToken();
+    if (!google.checkAccounts) return { groups: await directoryGroups(google, token, email) };
+    const [account, groups] = await Promise.all([directoryAccount(google, token, email), directoryGroups(google, token, email)]);
+    return { groups: account === "active" ? groups : [], account };
+  });
+  return async (email) => {
+    const { value, foundAt } = await cached(email);
+    return { value: value.groups, foundAt, ...(value.account && { account: value.account }) };
+  };
 }

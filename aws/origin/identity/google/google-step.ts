@@ -1,7 +1,8 @@
 /**
  * The steps of a group look-up, in order: the AWS credentials are exchanged at Google's STS, the service account is
  * impersonated (IAM Credentials), domain-wide delegation makes a token that acts as the Workspace admin (signJwt, then
- * the JWT-bearer grant), and the Admin Directory lists the user's groups.
+ * the JWT-bearer grant), and the Admin Directory lists the user's groups (and, with `google.checkAccounts`, reads their
+ * account: that too is the `directory` step).
  */
 export type GoogleStep = "aws-credentials" | "sts" | "impersonation" | "delegation" | "directory";
 
@@ -11,8 +12,8 @@ const FIX: Record<GoogleStep, string> = {
   sts: "check google.audience and the pool provider's AWS account and attribute conditions",
   impersonation: "grant the pool's principal roles/iam.workloadIdentityUser on google.serviceAccount",
   delegation:
-    "grant the service account roles/iam.serviceAccountTokenCreator on itself, and authorize its client id for the directory scopes in the Workspace admin console (domain-wide delegation)",
-  directory: "give google.adminUser a Workspace role that may read groups",
+    "grant the service account roles/iam.serviceAccountTokenCreator on itself, and authorize its client id in the Workspace admin console (domain-wide delegation) for https://www.googleapis.com/auth/admin.directory.group.readonly, and with google.checkAccounts also https://www.googleapis.com/auth/admin.directory.user.readonly",
+  directory: "give google.adminUser a Workspace role that may read groups (and users, with google.checkAccounts)",
 };
 
 /** A step of the look-up failed. `unavailable` when Google did not answer or answered 5xx/429: worth a retry. */
