@@ -3,7 +3,7 @@ import type { AuditEvent } from "../contract/audit-event.ts";
 import { ConfigError } from "../contract/config/load.ts";
 import { EDGE_JWKS_PATH } from "../contract/edge-assertion.ts";
 import { deliverAuditBatch } from "./audit/deliver.ts";
-import { auditRefusedToken } from "./audit/refusals.ts";
+import { auditRefusedRequest, auditRefusedToken } from "./audit/refusals.ts";
 import {
   AUTHORIZE_PATH,
   edgeOAuth,
@@ -58,6 +58,7 @@ const mcpResource = async (c: ResourceContext, limitRefusalsByAddress = false) =
     const limited = await mcpRateLimited(c.env, ctx, { ip });
     if (limited) return limited;
   }
+  // The library's refusals of the token only: a 403 relayed from the origin is the MCP request's own audit row.
   auditRefusedToken(c.req.raw, response, c.env, ctx, started);
   return forBrowsers(response);
 };
@@ -68,7 +69,7 @@ const mcpEndpoint = async (c: ResourceContext) => {
   const ip = c.req.raw.headers.get("cf-connecting-ip");
   const limited = ip ? await mcpRateLimited(c.env, c.executionCtx as ExecutionContext, { ip }) : null;
   if (limited) return limited;
-  auditRefusedToken(c.req.raw, refused, c.env, c.executionCtx as ExecutionContext, Date.now());
+  auditRefusedRequest(c.req.raw, refused, c.env, c.executionCtx as ExecutionContext, Date.now());
   return refused;
 };
 app.all("/mcp", mcpEndpoint);
