@@ -10,13 +10,20 @@ describe("AWS tier operations: scaling, rotation, observability, Workload Identi
 
   it("runs at least two tasks and scales on CPU and on requests per task", () => {
     const { origin } = synth.config;
+    // No DesiredCount: CloudFormation would send it with every update of the service (each release), setting a service
+    // autoscaling had grown back to minTasks. Without it an update keeps the running count, and a new service's one
+    // task is raised to MinCapacity when the scalable target, which names the service (so comes after it), registers.
     synth.serviceTemplate.hasResourceProperties("AWS::ECS::Service", {
-      DesiredCount: origin.minTasks,
+      DesiredCount: Match.absent(),
       DeploymentConfiguration: Match.objectLike({ DeploymentCircuitBreaker: { Enable: true, Rollback: true } }),
     });
+    const services = resourcesOf(synth.serviceTemplate, "AWS::ECS::Service").map(([id]) => id);
+    expect(services).toHaveLength(1);
     synth.serviceTemplate.hasResourceProperties("AWS::ApplicationAutoScaling::ScalableTarget", {
       MinCapacity: origin.minTasks,
       MaxCapacity: origin.maxTasks,
+      ScalableDimension: "ecs:service:DesiredCount",
+      ResourceId: { "Fn::Join": ["", Match.arrayWith([{ "Fn::GetAtt": [services[0], "Name"] }])] },
     });
     expect(origin.minTasks).toBeGreaterThanOrEqual(2);
     const metrics = resourcesOf(synth.serviceTemplate, "AWS::ApplicationAutoScaling::ScalingPolicy").map(

@@ -161,7 +161,10 @@ export class OriginService extends Construct {
     this.service = new ecs.FargateService(this, "Service", {
       cluster: this.cluster,
       taskDefinition: task,
-      desiredCount: config.origin.minTasks,
+      // No desiredCount: CloudFormation sends the one in the template with every update of the service (each release's
+      // new task definition), which cut a service autoscaling had grown back to minTasks at once, stopping the tasks
+      // beyond it with their users' children. Left out, an update keeps the running count; a new service starts one
+      // task, and registering the scalable target below (MinCapacity minTasks, created after the service) raises it.
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
       vpcSubnets,
