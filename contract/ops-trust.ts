@@ -16,20 +16,32 @@ export const OPS_DRY_RUN_PATH = "/ops/policy/dry-run";
 export const DRY_RUN_MAX_DAYS = 3650;
 export const DRY_RUN_DEFAULT_DAYS = 7;
 
-const DefinitionKind = z.enum(["tool", "prompt", "resource", "resource_template", "discovery"]);
+export const DEFINITION_KINDS = ["tool", "prompt", "resource", "resource_template", "discovery"] as const;
+const DefinitionKind = z.enum(DEFINITION_KINDS);
+export type DefinitionKind = z.infer<typeof DefinitionKind>;
+export const isDefinitionKind = (kind: string): kind is DefinitionKind => (DEFINITION_KINDS as readonly string[]).includes(kind);
 
+/**
+ * Read by an edge that may be older than the origin (the AWS tier is deployed first): what the edge only shows is
+ * read leniently, so a kind or change a later origin adds (as `resource` was) is shown as sent instead of failing the
+ * whole list, and with it every decision. What the edge sends back (PinDecisionRequest) stays strict.
+ */
 export const WaitingDefinitions = z.object({
   waiting: z.array(
     z.object({
       server: z.string(),
-      kind: DefinitionKind,
+      /** One of DEFINITION_KINDS, or a kind of a later release that this edge cannot decide (isDefinitionKind). */
+      kind: z.string(),
       name: z.string(),
-      change: z.enum(["new", "changed"]),
+      change: z.string(),
       fingerprint: z.string(),
       approvedFingerprint: z.string().nullable(),
       firstSeen: z.string(),
       /** The approved definition (left, empty when new) beside the waiting one (right), line by line. */
-      rows: z.array(z.object({ left: z.string(), mark: z.enum([" ", "<", ">", "|"]), right: z.string() })),
+      rows: z.array(
+        // A mark this edge does not know is shown as a changed line.
+        z.object({ left: z.string(), mark: z.enum([" ", "<", ">", "|"]).catch("|"), right: z.string() }),
+      ),
     }),
   ),
 });

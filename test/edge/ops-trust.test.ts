@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { WaitingDefinitions } from "../../contract/ops-trust.ts";
 import { pinsPage } from "../../worker/ops/pages/pins.ts";
 import { PUBLIC_URL } from "./edge-env.ts";
 import { type GroupsEdge, groupsEdge, originSaw } from "./groups-sign-in.ts";
@@ -150,6 +151,34 @@ describe("/ops trust controls at the edge", () => {
     const page = await (await edge.call(location, { headers: { cookie: session } })).text();
     expect(page).toContain("Approved: tool “read_\\u{202E}selif_eteled” of github.");
     expect(page).not.toContain("\u202E");
+  });
+
+  it("shows what a newer origin waits on under a kind this edge does not know, escaped and without a decision form", async () => {
+    // The AWS tier is deployed first: an origin of a later release may list a kind (and a change, a diff mark) this
+    // edge's contract does not name. The list must still be read: the known changes keep their Approve/Reject.
+    const answer = {
+      waiting: [
+        { server: "docs", kind: "tool", name: "search", change: "changed", approvedFingerprint: "b".repeat(64) },
+        { server: "docs", kind: "widget\u202E<b>", name: "w://one", change: "renamed", approvedFingerprint: null },
+      ].map((entry) => ({
+        ...entry,
+        fingerprint: FINGERPRINT,
+        firstSeen: "2026-12-01T00:00:00.000Z",
+        rows: [{ left: "a", mark: "~", right: "b" }],
+      })),
+    };
+    const { waiting } = WaitingDefinitions.parse(answer);
+    expect(waiting.map((entry) => entry.kind)).toEqual(["tool", "widget\u202E<b>"]);
+    expect(waiting[1]?.rows[0]?.mark).toBe("|");
+    const user = { sub: "s", email: "dev@example.com", groups: [] } as unknown as Parameters<typeof pinsPage>[0]["user"];
+    const html = await pinsPage({ company: "Example", user, waiting, csrf: "t" }).text();
+    expect(html).toContain("Tool “search” of docs");
+    expect(html).toContain("Kind “widget\\u{202E}&#60;b&#62;” “w://one” of docs");
+    expect(html).toContain("renamed (as the origin says)");
+    expect(html).not.toContain("\u202E");
+    expect(html).not.toContain("<b>");
+    expect(html.match(/<form method="post" action="\/ops\/pins\/decide"/g)).toHaveLength(1);
+    expect(html).toContain("does not know this kind");
   });
 
   it("refuses a signed-in user without mcp:admin on every page and form, and asks the origin nothing", async () => {

@@ -1,4 +1,4 @@
-import type { WaitingDefinitions } from "../../../contract/ops-trust.ts";
+import { type DefinitionKind, isDefinitionKind, type WaitingDefinitions } from "../../../contract/ops-trust.ts";
 import { printable } from "../../../contract/printable.ts";
 import { escapeHtml } from "../../auth/html.ts";
 import type { UserProps } from "../../env.ts";
@@ -21,7 +21,7 @@ export interface PinsView {
   notice?: string;
 }
 
-const KINDS: Record<Waiting["kind"], string> = {
+const KINDS: Record<DefinitionKind, string> = {
   tool: "Tool",
   prompt: "Prompt",
   resource: "Resource",
@@ -45,13 +45,31 @@ it is approved here (or with <code>npm run pins</code>). Running origins apply a
 }
 
 function change(waiting: Waiting, index: number, csrf: string): string {
+  const known = isDefinitionKind(waiting.kind);
   // The name as the upstream sent it, its unseen characters shown (a right-to-left override would make it read as another).
-  const title = `${KINDS[waiting.kind]} ${waiting.kind === "discovery" ? "" : `“${printable(waiting.name)}” `}of ${waiting.server}`;
-  const what = waiting.change === "new" ? "New: never approved before" : "Changed since it was approved";
+  const kind = known ? KINDS[waiting.kind as DefinitionKind] : `Kind “${printable(waiting.kind)}”`;
+  const title = `${kind} ${waiting.kind === "discovery" ? "" : `“${printable(waiting.name)}” `}of ${printable(waiting.server)}`;
+  const what =
+    (Object.hasOwn(CHANGES, waiting.change) && CHANGES[waiting.change]) || `${printable(waiting.change)} (as the origin says)`;
   const headings: [string, string] = [
     waiting.approvedFingerprint ? `Approved (${waiting.approvedFingerprint.slice(0, 12)})` : "Approved (none)",
     `Waiting (${waiting.fingerprint.slice(0, 12)})`,
   ];
+  const id = `change-${index}`;
+  return `<section aria-labelledby="${id}" class="pin"><h2 id="${id}">${escapeHtml(title)}</h2>
+<p class="note">${escapeHtml(what)} · first seen ${escapeHtml(formatTime(waiting.firstSeen))} UTC</p>
+${sideBySideTable(`${title}: the approved definition beside the waiting one`, waiting.rows, headings)}
+${known ? decideForm(waiting, csrf) : UNKNOWN_KIND}</section>`;
+}
+
+const CHANGES: Partial<Record<string, string>> = { new: "New: never approved before", changed: "Changed since it was approved" };
+
+// The origin is newer than this edge (the AWS tier is deployed first): a decision about a kind this edge cannot name
+// would be refused as unreadable, so none is offered.
+const UNKNOWN_KIND =
+  '<p class="note">This dashboard is older than the origin and does not know this kind: decide it with <code>npm run pins</code>, or here once the edge is updated.</p>';
+
+function decideForm(waiting: Waiting, csrf: string): string {
   const hidden = {
     server: waiting.server,
     kind: waiting.kind,
@@ -62,11 +80,7 @@ function change(waiting: Waiting, index: number, csrf: string): string {
   const fields = Object.entries(hidden)
     .map(([name, value]) => `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`)
     .join("");
-  const id = `change-${index}`;
-  return `<section aria-labelledby="${id}" class="pin"><h2 id="${id}">${escapeHtml(title)}</h2>
-<p class="note">${what} · first seen ${escapeHtml(formatTime(waiting.firstSeen))} UTC</p>
-${sideBySideTable(`${title}: the approved definition beside the waiting one`, waiting.rows, headings)}
-<form method="post" action="${OPS_PINS_DECIDE_PAGE_PATH}" class="decide">${fields}
+  return `<form method="post" action="${OPS_PINS_DECIDE_PAGE_PATH}" class="decide">${fields}
 <button type="submit" name="decision" value="approve">Approve</button>
-<button type="submit" name="decision" value="reject" class="secondary">Reject</button></form></section>`;
+<button type="submit" name="decision" value="reject" class="secondary">Reject</button></form>`;
 }
