@@ -34,9 +34,10 @@ function outcomeOfErrorCode(code: number | undefined): AuditOutcome {
 
 /**
  * The outcome a JSON-RPC message (as text, or parsed) states, if it is the answer to `requestId` (any id when that is
- * not given): an error (with its code), a tool's error result, or a success. Undefined for anything else.
+ * not given; `null` for an error answered to a request whose id could not be read): an error (with its code), a tool's
+ * error result, or a success. Undefined for anything else.
  */
-export function outcomeOfAnswer(data: string | object, requestId?: string | number): AnswerOutcome | undefined {
+export function outcomeOfAnswer(data: string | object, requestId?: string | number | null): AnswerOutcome | undefined {
   let message: { id?: unknown; result?: { isError?: unknown }; error?: { code?: unknown } };
   try {
     message = typeof data === "string" ? JSON.parse(data) : data;

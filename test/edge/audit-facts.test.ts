@@ -66,7 +66,7 @@ describe("a whole server refused by policy (the origin's 403)", () => {
     const { events, send } = edge({ "mcp-protocol-version": "2026-07-28" });
     expect((await send("/mcp/everything", { body: call("echo") })).status).toBe(403);
     expect(kinds(events)).toEqual(["mcp.request"]);
-    expect(events[0]).toMatchObject({ outcome: "denied", httpStatus: 403, userSub: expect.any(String) });
+    expect(events[0]).toMatchObject({ outcome: "denied", errorCode: -32003, httpStatus: 403, userSub: expect.any(String) });
   });
 
   it("a token the library refuses is still audited as auth.denied", async () => {
@@ -82,6 +82,49 @@ describe("a whole server refused by policy (the origin's 403)", () => {
     );
     expect(refused.status).toBe(401);
     expect(kinds(events)).toEqual(["auth.denied"]);
+  });
+});
+
+describe("facts the edge fills in", () => {
+  it("the JSON-RPC code of an answer under id null (a body that is not JSON)", async () => {
+    answer = () => ({ status: 400, body: { jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } } });
+    const { events, send } = edge({ "mcp-protocol-version": "2026-07-28" });
+    expect((await send("/mcp/everything", { body: "{not json" })).status).toBe(400);
+    expect(events).toEqual([expect.objectContaining({ outcome: "error", errorCode: -32700, httpStatus: 400 })]);
+  });
+
+  it("what a request refused at the edge asked: a batch's method, version and size", async () => {
+    const { events, send } = edge({ "mcp-protocol-version": "2026-07-28" });
+    const batch = `[${call("echo", 1)},${call("echo", 2)}]`;
+    expect((await send("/mcp/everything", { body: batch })).status).toBe(400);
+    expect(events).toEqual([
+      expect.objectContaining({
+        method: "batch",
+        protocolVersion: "2026-07-28",
+        requestBytes: batch.length,
+        outcome: "error",
+        errorCode: -32600,
+      }),
+    ]);
+  });
+
+  it("the method and version of a request to a server the edge does not serve", async () => {
+    const { events, send } = edge({ "mcp-protocol-version": "2026-07-28" });
+    expect((await send("/mcp/nosuch", { body: call("echo") })).status).toBe(404);
+    expect(events).toEqual([
+      expect.objectContaining({ method: "tools/call", protocolVersion: "2026-07-28", outcome: "denied", httpStatus: 404 }),
+    ]);
+  });
+
+  it("the protocol version a GET or DELETE names in its header", async () => {
+    answer = () => ({ status: 405, body: { jsonrpc: "2.0", id: null, error: { code: -32000, message: "Method not allowed" } } });
+    const { events, send } = edge({ "mcp-protocol-version": "2026-07-28" });
+    await send("/mcp/everything", { method: "GET" });
+    await send("/mcp/everything", { method: "DELETE" });
+    expect(events.map((event) => [event.method, event.protocolVersion])).toEqual([
+      ["stream/open", "2026-07-28"],
+      ["session/delete", "2026-07-28"],
+    ]);
   });
 });
 

@@ -12,7 +12,7 @@ import { readLimited } from "../http/read-limited.ts";
 import { originAffinity } from "../upstream/affinity.ts";
 import { fetchOrigin } from "../upstream/fetch-origin.ts";
 import { originFailureOf } from "../upstream/origin-failure.ts";
-import { inspectRequest, type RequestFacts } from "./inspect-request.ts";
+import { headerVersionOf, inspectRequest, type RequestFacts } from "./inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
 import { isSessionRequest, toSession } from "./legacy-session.ts";
 import { type Observation, observeBatch, observeResponse } from "./observe-response.ts";
@@ -74,10 +74,14 @@ interface Admitted {
 
 /**
  * The checks before anything reaches the origin: the user's rate limit, the server named by the path, the body's
- * size and batch rules. A request refused here is audited like any other.
+ * size and batch rules. A request refused here is audited like any other, with what could be read of it.
  */
 async function admit(request: Request, exchange: Exchange): Promise<Admitted | Response> {
   const { env, ctx, user, started, config } = exchange;
+  const limited = await mcpRateLimited(env, ctx, { user: { userSub: user.sub, clientId: ctx.auth.clientId } });
+  if (limited) return limited;
+  const read = request.method === "POST" ? await readBody(request) : { text: undefined, bytes: 0 };
+  const facts: RequestFacts = read === null ? { protocolVersion: headerVersionOf(request.headers) } : factsOf(request, read.text);
   const refuse = (status: number, code: number, message: string, server?: string) => {
     recordAudit(env, ctx, {
       kind: "mcp.request",
@@ -85,6 +89,9 @@ async function admit(request: Request, exchange: Exchange): Promise<Admitted | R
       userEmail: user.email,
       clientId: ctx.auth.clientId,
       server,
+      method: facts.method,
+      protocolVersion: facts.protocolVersion,
+      requestBytes: read?.bytes,
       outcome: status === 413 || status === 400 ? "error" : "denied",
       errorCode: code,
       httpStatus: status,
@@ -92,15 +99,9 @@ async function admit(request: Request, exchange: Exchange): Promise<Admitted | R
     });
     return jsonRpcError(status, undefined, code, message);
   };
-  const limited = await mcpRateLimited(env, ctx, { user: { userSub: user.sub, clientId: ctx.auth.clientId } });
-  if (limited) return limited;
   const server = serverOf(new URL(request.url).pathname, config.servers);
   if (!server.success) return refuse(404, JSON_RPC.methodNotFound, server.message);
-
-  const read = request.method === "POST" ? await readBody(request) : { text: undefined, bytes: 0 };
   if (read === null) return refuse(413, JSON_RPC.invalidRequest, `request body over ${MAX_REQUEST_BYTES} bytes`, server.name);
-  const facts: RequestFacts =
-    read.text !== undefined ? inspectRequest(read.text, request.headers) : { method: METHOD_OF_HTTP_VERB[request.method] };
   // Batches went away in 2025-06-18 and never came back: a batch is served only to a 2025-03-26 client, and then
   // each of its messages is audited on its own, so that no call hides in one.
   if (facts.batch && !batchAllowed(facts.batch, request.headers.get("mcp-protocol-version"))) {
@@ -117,6 +118,12 @@ async function admit(request: Request, exchange: Exchange): Promise<Admitted | R
   }
   return { server: server.name, body: read.text, bytes: read.bytes, facts };
 }
+
+/** What a request asks: its body's messages, or for a GET or DELETE what the verb means (with the header's version). */
+const factsOf = (request: Request, body: string | undefined): RequestFacts =>
+  body !== undefined
+    ? inspectRequest(body, request.headers)
+    : { method: METHOD_OF_HTTP_VERB[request.method], protocolVersion: headerVersionOf(request.headers) };
 
 /** The request to its session object (a 2025-era client) or to the origin; a failure becomes the answer to relay. */
 async function relay(request: Request, exchange: Exchange, admitted: Admitted): Promise<Response> {

@@ -26,9 +26,12 @@ const MODERN_VERSION_KEY = "io.modelcontextprotocol/protocolVersion";
  */
 const VERSION_OF_SESSION_WITHOUT_HEADER = "2025-03-26";
 
+/** The protocol version a request's headers state (a session's request without the header: 2025-03-26). */
+export const headerVersionOf = (headers: Headers): string | undefined =>
+  headers.get("mcp-protocol-version") ?? (headers.has("mcp-session-id") ? VERSION_OF_SESSION_WITHOUT_HEADER : undefined);
+
 export function inspectRequest(body: string, headers: Headers): RequestFacts {
-  const headerVersion =
-    headers.get("mcp-protocol-version") ?? (headers.has("mcp-session-id") ? VERSION_OF_SESSION_WITHOUT_HEADER : undefined);
+  const headerVersion = headerVersionOf(headers);
   let message: unknown;
   try {
     message = JSON.parse(body);

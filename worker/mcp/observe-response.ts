@@ -25,11 +25,15 @@ interface Observed {
  * JSON-RPC error for the request at once, instead of waiting for its own timeout.
  */
 export async function observeResponse(response: Response, requestId: string | number | undefined): Promise<Observed> {
-  if (!response.body || requestId === undefined) {
-    return { response, observed: Promise.resolve({ outcome: outcomeOfStatus(response.status), responseBytes: 0 }) };
-  }
+  const byStatus = () => ({
+    response,
+    observed: Promise.resolve({ outcome: outcomeOfStatus(response.status), responseBytes: 0 }),
+  });
+  // A refusal of a request without a readable id (malformed JSON) still carries its JSON-RPC error, under id null.
+  if (!response.body || (requestId === undefined && response.status < 400)) return byStatus();
   const isSse = response.headers.get("content-type")?.includes("text/event-stream") ?? false;
   if (!isSse) return observeLabelledBody(response) ?? observeWholeBody(response, requestId);
+  if (requestId === undefined) return byStatus();
   let found: Found | undefined;
   let settle: (observation: Observation) => void = () => {};
   const observed = new Promise<Observation>((resolve) => {
@@ -176,7 +180,7 @@ function observeLabelledBody(response: Response): Observed | undefined {
  * A JSON answer is one message: read whole (it is small) before it is relayed, so that the outcome is known
  * whether or not the client reads it, and the bytes go back as they are, without a stream written in JavaScript.
  */
-async function observeWholeBody(response: Response, requestId: string | number): Promise<Observed> {
+async function observeWholeBody(response: Response, requestId: string | number | undefined): Promise<Observed> {
   let bytes: ArrayBuffer;
   try {
     bytes = await response.arrayBuffer();
@@ -184,9 +188,12 @@ async function observeWholeBody(response: Response, requestId: string | number):
     const broken = new Response(brokenJsonError(requestId), { status: 502, headers: { "content-type": "application/json" } });
     return { response: broken, observed: Promise.resolve({ outcome: "unavailable", responseBytes: 0 }) };
   }
-  const found = outcomeOfAnswer(new TextDecoder().decode(bytes), requestId) ?? {
-    outcome: response.status >= 400 ? outcomeOfStatus(response.status) : ("error" as const),
-  };
+  const text = new TextDecoder().decode(bytes);
+  // A refusal before the request was read (the origin refusing a whole server, a body that is not JSON) answers id null.
+  const found = (requestId !== undefined ? outcomeOfAnswer(text, requestId) : undefined) ??
+    (response.status >= 400 ? outcomeOfAnswer(text, null) : undefined) ?? {
+      outcome: response.status >= 400 ? outcomeOfStatus(response.status) : ("error" as const),
+    };
   return { response: new Response(bytes, response), observed: Promise.resolve({ ...found, responseBytes: bytes.byteLength }) };
 }
 
@@ -194,9 +201,9 @@ function brokenStreamError(requestIds: readonly (string | number)[]): Uint8Array
   return new TextEncoder().encode(requestIds.map((id) => `event: message\ndata: ${brokenJsonError(id)}\n\n`).join(""));
 }
 
-function brokenJsonError(requestId: string | number): string {
+function brokenJsonError(requestId: string | number | undefined): string {
   const message = "the origin's answer broke off before it was complete; try again";
-  return JSON.stringify({ jsonrpc: "2.0", id: requestId, error: { code: JSON_RPC.upstreamUnavailable, message } });
+  return JSON.stringify({ jsonrpc: "2.0", id: requestId ?? null, error: { code: JSON_RPC.upstreamUnavailable, message } });
 }
 
 function outcomeOfStatus(status: number): AuditOutcome {
