@@ -20,6 +20,14 @@ export interface DefinitionPinsOptions {
 
 type Key = string;
 const POLL_OVERLAP_MS = 10_000;
+/**
+ * Every this many polls the whole table is read again (a minute at the origin's 5 s). A row's updated_at is now(), the
+ * start of the transaction that wrote it, so a decision committing more than the overlap after it began (an audit chain
+ * held by ingest, a CLI without a statement bound) can carry a time the watermark has already passed; no watermark
+ * drawn from now() can wait for transactions not yet committed. The full read bounds how long such a row goes unseen,
+ * whatever its transaction's length, for one row per definition a minute.
+ */
+export const FULL_RELOAD_POLLS = 12;
 const keyOf = (server: string, kind: DefinitionKind, name: string): Key => `${server}\u0000${kind}\u0000${name}`;
 const sightingOf = (key: Key, fingerprint: string) => `${key}\u0000${fingerprint}`;
 
@@ -40,6 +48,7 @@ export class DefinitionPins {
   readonly #seen = new Map<string, Sighting>();
   readonly #listeners = new Map<string, Set<() => void>>();
   #lastChange?: Date;
+  #polls = 0;
   #timer?: ReturnType<typeof setInterval>;
 
   constructor(options: DefinitionPinsOptions) {
@@ -71,10 +80,15 @@ export class DefinitionPins {
     return () => listeners.delete(listener);
   }
 
-  /** Applies the decisions made since the last look; servers whose approvals changed are announced. */
+  /**
+   * Applies the decisions made since the last look (every FULL_RELOAD_POLLS-th time, all of them again); servers whose
+   * approvals changed are announced. Applying a row twice, or rows of the whole table in updated_at order over what is
+   * known, ends where a fresh load would: each name's last approved row is approved, what it superseded is not.
+   */
   async refresh(): Promise<void> {
+    const full = this.#polls++ % FULL_RELOAD_POLLS === 0;
     // A little overlap: a row committed late may carry a time just before the last one seen (applying is idempotent).
-    const since = this.#lastChange && new Date(this.#lastChange.getTime() - POLL_OVERLAP_MS);
+    const since = full ? undefined : this.#lastChange && new Date(this.#lastChange.getTime() - POLL_OVERLAP_MS);
     const rows = await this.#options.store.changedSince(since);
     const touched = new Set<string>();
     for (const row of rows) {
