@@ -26,6 +26,9 @@ const REFUSED_BY_POLICY: ReadonlySet<number> = new Set([POLICY_DENIED_CODE, CALL
 /** The JSON-RPC code of the answer to a request its client cancelled (the edge answers it so, the client ignores it). */
 export const REQUEST_CANCELLED_CODE = -32800;
 
+/** The `resultType` of a 2026-07-28 result that asks the client for input before the request can go on. */
+const INPUT_REQUIRED = "input_required";
+
 /** What a JSON-RPC error with `code` says of how its request ended. */
 function outcomeOfErrorCode(code: number | undefined): AuditOutcome {
   if (code !== undefined && REFUSED_BY_POLICY.has(code)) return "denied";
@@ -38,7 +41,7 @@ function outcomeOfErrorCode(code: number | undefined): AuditOutcome {
  * error result, or a success. Undefined for anything else.
  */
 export function outcomeOfAnswer(data: string | object, requestId?: string | number | null): AnswerOutcome | undefined {
-  let message: { id?: unknown; result?: { isError?: unknown }; error?: { code?: unknown } };
+  let message: { id?: unknown; result?: { isError?: unknown; resultType?: unknown }; error?: { code?: unknown } };
   try {
     message = typeof data === "string" ? JSON.parse(data) : data;
   } catch {
@@ -51,6 +54,8 @@ export function outcomeOfAnswer(data: string | object, requestId?: string | numb
     return { outcome: outcomeOfErrorCode(errorCode), errorCode };
   }
   if (message.result?.isError === true) return { outcome: "tool_error" };
+  // The round asked the client for something and ran nothing: not a success (a declined call must show no `ok`).
+  if (message.result?.resultType === INPUT_REQUIRED) return { outcome: "input_required" };
   return message.result === undefined ? undefined : { outcome: "ok" };
 }
 

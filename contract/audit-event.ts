@@ -52,6 +52,9 @@ export const AuditOutcome = z.enum([
   "denied", // refused by authentication or policy before reaching the upstream
   "unavailable", // the origin or upstream could not be reached
   "cancelled", // the client gave up first: cancelled it, or went away before the answer (whether the upstream acted is unknown)
+  // A 2026-07-28 round that only asked (a result of resultType "input_required": an approval prompt, an upstream's
+  // elicitation or sampling): nothing ran yet; the client sends the request again with the answer, a row of its own.
+  "input_required",
 ]);
 export type AuditOutcome = z.infer<typeof AuditOutcome>;
 

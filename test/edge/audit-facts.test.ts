@@ -128,6 +128,34 @@ describe("facts the edge fills in", () => {
   });
 });
 
+describe("a 2026-07-28 round that only asks (input_required)", () => {
+  const asking = {
+    jsonrpc: "2.0",
+    id: 1,
+    result: { resultType: "input_required", inputRequests: { approve: { method: "elicitation/create", params: {} } } },
+  };
+
+  it("is audited input_required, not ok: the tool did not run", async () => {
+    answer = () => ({ body: asking });
+    const { events, send } = edge({ "mcp-protocol-version": "2026-07-28" });
+    expect((await send("/mcp/everything", { body: call("drop") })).status).toBe(200);
+    expect(events).toEqual([expect.objectContaining({ tool: "drop", outcome: "input_required", httpStatus: 200 })]);
+  });
+
+  it("the same when the origin labels the answer (as it labels every JSON answer), and the declined round is error", async () => {
+    const declined = { jsonrpc: "2.0", id: 2, error: { code: -32006, message: "not approved" } };
+    answer = () => ({ body: asking, headers: { "mcp-answer-outcome": "input_required" } });
+    const { events, send } = edge({ "mcp-protocol-version": "2026-07-28" });
+    await send("/mcp/everything", { body: call("drop") });
+    answer = () => ({ body: declined, headers: { "mcp-answer-outcome": "error -32006" } });
+    await send("/mcp/everything", { body: call("drop", 2) });
+    expect(events.map((event) => [event.outcome, event.errorCode])).toEqual([
+      ["input_required", undefined],
+      ["error", -32006],
+    ]);
+  });
+});
+
 /** The queue of `events` as an env override, for a call made outside `edge`. */
 function capturedAuditEnv(events: AuditEvent[]): Record<string, unknown> {
   return { AUDIT_QUEUE: { send: async (body: AuditEvent | AuditEvent[]) => void events.push(...[body].flat()) } };

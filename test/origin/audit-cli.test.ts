@@ -99,7 +99,9 @@ describe("npm run audit", () => {
     expect(unknown.stderr).toContain("'--usr'");
     const bad = await cli(["search", "--outcome", "maybe", "--from", "yesterday"], undefined);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('--outcome: expected one of ok, error, tool_error, denied, unavailable, cancelled; got "maybe"');
+    expect(bad.stderr).toContain(
+      '--outcome: expected one of ok, error, tool_error, denied, unavailable, cancelled, input_required; got "maybe"',
+    );
     expect(bad.stderr).toContain("--from: expected an ISO 8601");
     expect(bad.stdout).toBe("");
     const purge = await cli(["purge", "--older-than-days", "soon"], undefined);

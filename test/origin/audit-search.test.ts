@@ -209,7 +209,7 @@ describe("audit search filters", () => {
       "usr: not a filter (expected one of user, server, tool, outcome, kind, from, to, limit, cursor)",
     ]);
     expect(problemsOf({ outcome: "ok,maybe" })).toEqual([
-      'outcome: expected one of ok, error, tool_error, denied, unavailable, cancelled; got "maybe"',
+      'outcome: expected one of ok, error, tool_error, denied, unavailable, cancelled, input_required; got "maybe"',
     ]);
     expect(problemsOf({ kind: "mcp.call" })[0]).toMatch(/^kind: expected one of mcp\.request, auth\.sign_in.*; got "mcp\.call"$/);
     expect(problemsOf({ from: "yesterday" })).toEqual([
