@@ -7,13 +7,20 @@ import {
 } from "@modelcontextprotocol/server";
 import { outcomeOfAnswer, SESSION_AUDITS_HEADER } from "../contract/answer-outcome.ts";
 import { utf8Length } from "../contract/audit-event.ts";
+import { POLICY_DENIED_CODE } from "../contract/config/policy.ts";
 import { fitForQueue, recordAudit, redactedForHolding } from "../worker/audit/record.ts";
 import { completedAudit, type RequestAudit } from "../worker/audit/request-audit.ts";
 import { edgeConfig } from "../worker/config.ts";
 import type { EdgeEnv } from "../worker/env.ts";
 import { jsonOrUndefined } from "../worker/http/json-or-undefined.ts";
-import { answerDirectly, type DirectAnswer, isDirectAnswer, plainRequest } from "../worker/mcp/bridge/direct-answer.ts";
-import { DescriptionTooLarge, discoverUpstream } from "../worker/mcp/bridge/discover.ts";
+import {
+  answerDirectly,
+  CancelledByClient,
+  type DirectAnswer,
+  isDirectAnswer,
+  plainRequest,
+} from "../worker/mcp/bridge/direct-answer.ts";
+import { DescriptionTooLarge, discoverUpstream, RefusedByPolicy } from "../worker/mcp/bridge/discover.ts";
 import { StorageEventStore } from "../worker/mcp/bridge/event-store.ts";
 import { HELD_AUDIT_CHECK_MS, HeldAudits } from "../worker/mcp/bridge/held-audits.ts";
 import { withIncarnationIds } from "../worker/mcp/bridge/incarnation-ids.ts";
@@ -50,6 +57,9 @@ const RECONNECT_AFTER_MS = 1000;
 const PREFETCH_TAKEOVER_MS = 60_000;
 /** The idle alarm is pushed back at most this often, not on every request. */
 const ALARM_REFRESH_MS = 60 * 60 * 1000;
+/** Where a session keeps when it was last used, written at most this often: its idle time is counted from there. */
+const LAST_USE_KEY = "usedAt";
+const LAST_USE_WRITE_MS = 60_000;
 /** A session its user's registry has not heard of for this long has been ended by its own idle alarm. */
 const REGISTERED_SESSION_STALE_MS = SESSION_IDLE_MS + ALARM_REFRESH_MS;
 
@@ -77,6 +87,9 @@ export class McpSession extends DurableObject<EdgeEnv> {
   #sse?: { transport: SseServerTransport; caller: SessionIdentity; server?: Server };
   /** When the idle alarm was last pushed back and the registry told of a use (at most hourly). */
   #usedNotedAt = 0;
+  /** When the session was last used, and when that was last written to storage (at most once a minute). */
+  #lastUse = 0;
+  #lastUseWritten = 0;
   /** The subscriptions the latest GET stream was opened with, as JSON. */
   #openedWith?: string;
   /** Requests the session server works on, by id, until their answer is sent. */
@@ -107,7 +120,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
     this.#caller = caller;
     this.keepAlive(caller.sub, sessionId);
     const cancelled = cancelledRequestId(body);
-    if (cancelled !== undefined) this.#direct.get(cancelled)?.abort((body as CancelledNotification).params?.reason);
+    if (cancelled !== undefined)
+      this.#direct.get(cancelled)?.abort(new CancelledByClient((body as CancelledNotification).params?.reason));
     const ids = requestIdsOf(body);
     const reused = this.reusedId(ids);
     if (reused !== undefined) return idInUse(reused);
@@ -339,7 +353,20 @@ export class McpSession extends DurableObject<EdgeEnv> {
       void this.ctx.storage.setAlarm(Date.now() + HELD_AUDIT_CHECK_MS);
       return;
     }
+    if (this.idleUntilLater()) return;
     await this.end();
+  }
+
+  /**
+   * The alarm is pushed back at most hourly: a session used since it was set is idle only 24 h after that last use,
+   * and the alarm is set again for then. True when it was.
+   */
+  private idleUntilLater(): boolean {
+    const lastUse = Math.max(this.#lastUse, this.ctx.storage.kv.get<number>(LAST_USE_KEY) ?? 0);
+    const idleAt = lastUse + SESSION_IDLE_MS;
+    if (idleAt <= Date.now()) return false;
+    void this.ctx.storage.setAlarm(idleAt);
+    return true;
   }
 
   private async begin(
@@ -484,8 +511,16 @@ export class McpSession extends DurableObject<EdgeEnv> {
       });
   }
 
-  /** Pushes the idle alarm back, and tells the user's registry the session is in use (at most hourly, both). */
+  /**
+   * Remembers the use (in storage at most once a minute, for the alarm to find after an eviction), pushes the idle
+   * alarm back and tells the user's registry the session is in use (at most hourly, both).
+   */
   private keepAlive(sub: string, sessionId: string): void {
+    this.#lastUse = Date.now();
+    if (this.#lastUse - this.#lastUseWritten >= LAST_USE_WRITE_MS) {
+      this.#lastUseWritten = this.#lastUse;
+      this.ctx.storage.kv.put(LAST_USE_KEY, this.#lastUse);
+    }
     if (!this.noteUse(sub, sessionId)) return;
     void this.ctx.storage.setAlarm(Date.now() + SESSION_IDLE_MS);
   }
@@ -601,6 +636,8 @@ async function newRecord(
       createdAt: Date.now(),
     };
   } catch (error) {
+    // Refused, not unavailable: the client (and the audit: `denied`) hears it as a 2026-07-28 client does.
+    if (error instanceof RefusedByPolicy) return jsonRpcError(403, initialize.id, POLICY_DENIED_CODE, error.refusal);
     // The origin's error may quote the upstream, which may have echoed the request (credentials, the user's identity
     // and arguments): the edge logs its code only; the origin's own log says why.
     const failure = String(error).replace(/^(Error: server\/discover answered -?\d+):[\s\S]*$/, "$1");

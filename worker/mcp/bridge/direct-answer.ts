@@ -1,6 +1,7 @@
 import { type JSONRPCRequest, type ProtocolError, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/server";
 import { ANSWER_OUTCOME_HEADER, formatAnswerOutcome, outcomeOfAnswer } from "../../../contract/answer-outcome.ts";
 import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
+import { JSON_RPC } from "../json-rpc-error.ts";
 import { exchangeWithOrigin, type JsonRpcMessage, type OriginLink } from "./origin-exchange.ts";
 import type { SessionRecord } from "./session-record.ts";
 import {
@@ -92,9 +93,11 @@ export async function answerDirectly(
     first = await pending;
   } catch (error) {
     // A cancelled request's answer is read by nobody: nothing to log or explain.
-    return answer(record, request.id, { error: controller.signal.aborted ? answerBrokeOff() : exchangeFailure(error, server) });
+    return answer(record, request.id, {
+      error: controller.signal.aborted ? abortedError(controller.signal) : exchangeFailure(error, server),
+    });
   }
-  if (first.done) return answer(record, request.id, { error: answerBrokeOff() });
+  if (first.done) return answer(record, request.id, { error: abortedError(controller.signal) });
   const message = first.value;
   const final = message.method === undefined && (message.error || message.result?.resultType !== "input_required");
   if (!final) return handOver;
@@ -102,6 +105,23 @@ export async function answerDirectly(
   if (message.error) return answer(record, request.id, { error: message.error });
   return answer(record, request.id, { result: toLegacyResult(message.result ?? {}) });
 }
+
+/**
+ * Why the session object aborts a short-way exchange when its client sent `notifications/cancelled` for it (not when
+ * the session ends): its answer is then the cancellation's, audited `cancelled` as on every other path.
+ */
+export class CancelledByClient {
+  readonly reason: unknown;
+  constructor(reason?: unknown) {
+    this.reason = reason;
+  }
+}
+
+/** The answer to an exchange that ended without its answer: cancelled by its client, or broken off. */
+const abortedError = (signal: AbortSignal) =>
+  signal.aborted && signal.reason instanceof CancelledByClient
+    ? { code: JSON_RPC.requestCancelled, message: "cancelled by the client" }
+    : answerBrokeOff();
 
 function answer(
   record: SessionRecord,

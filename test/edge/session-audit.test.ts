@@ -1,0 +1,142 @@
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, inject, it } from "vitest";
+import type { McpSession } from "../../durable-objects/mcp-session.ts";
+import type { EdgeEnv } from "../../worker/env.ts";
+import { type DirectAnswer, isDirectAnswer } from "../../worker/mcp/bridge/direct-answer.ts";
+import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
+import type { SessionHttpRequest } from "../../worker/mcp/bridge/session-request.ts";
+import { testEnv } from "./edge-env.ts";
+
+// How a 2025-era session object answers (and so how the Worker audits) a cancelled call, a server the policy refuses,
+// and when its idle alarm ends it.
+
+const sessions = () => (testEnv() as EdgeEnv).MCP_SESSION ?? (env as unknown as EdgeEnv).MCP_SESSION;
+const ALICE: SessionIdentity = {
+  sub: "alice",
+  email: "alice@example.com",
+  groups: [],
+  clientId: "client-1",
+  server: "everything",
+};
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function record(sessionId: string): SessionRecord {
+  return {
+    sessionId,
+    identity: ALICE,
+    initialize: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "test-client", version: "1.0.0" } },
+    discover: { serverInfo: { name: "everything", version: "1.0.0" }, capabilities: { tools: {} } },
+    subscriptions: [],
+    createdAt: Date.now(),
+  };
+}
+
+/** A session object for a new id, its origin at `origin`; with a stored record unless `stored` is false. */
+async function session(origin: string, stored = true) {
+  const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "a");
+  const stub = sessions().get(sessions().idFromName(sessionId)) as DurableObjectStub<McpSession>;
+  await runInDurableObject(stub, (instance, state) => {
+    const object = instance as unknown as { env: EdgeEnv };
+    object.env = { ...object.env, ORIGIN_URL: origin };
+    if (stored) state.storage.kv.put("record", record(sessionId));
+  });
+  return { stub, sessionId };
+}
+
+const post = (sessionId: string | undefined, message: Record<string, unknown>): SessionHttpRequest => ({
+  url: "http://localhost:8787/mcp/everything",
+  method: "POST",
+  headers: {
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+    "mcp-protocol-version": "2025-11-25",
+    ...(sessionId && { "mcp-session-id": sessionId }),
+  },
+  body: JSON.stringify({ jsonrpc: "2.0", ...message }),
+});
+
+/** An origin (groups-origin-setup.ts) that answers every MCP request with `answer`. */
+async function answeringOrigin(answer: unknown): Promise<string> {
+  const origin = `${inject("groupsOriginUrl")}/s-${crypto.randomUUID().slice(0, 8)}`;
+  await fetch(`${origin}/_control/answer`, { method: "POST", body: JSON.stringify(answer) });
+  return origin;
+}
+
+describe("a 2025-era call cancelled on the short way (notifications/cancelled)", () => {
+  it("is answered, and labelled for the audit, as cancelled (-32800), not as an answer that broke off", async () => {
+    const { stub, sessionId } = await session(inject("holdingUrl"));
+    const call = stub.serve(
+      post(sessionId, { id: 5, method: "tools/call", params: { name: "echo", arguments: {} } }),
+      ALICE,
+      sessionId,
+    );
+    // The call waits for the origin's first word (which never comes) on the short way; then its client cancels it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const cancel = post(sessionId, { method: "notifications/cancelled", params: { requestId: 5, reason: "user gave up" } });
+    await stub.serve(cancel, ALICE, sessionId);
+    const answered = (await call) as DirectAnswer;
+    expect(isDirectAnswer(answered)).toBe(true);
+    expect(JSON.parse(answered.json)).toMatchObject({ id: 5, error: { code: -32800 } });
+    expect(answered.outcome).toBe("cancelled -32800");
+  });
+});
+
+describe("a 2025-era initialize on a server the policy refuses the user", () => {
+  it("is refused 403 with the origin's -32003 and its reason, as for a 2026-07-28 client, not 502 unavailable", async () => {
+    const refusal = { code: -32003, message: 'refused by policy: no policy rule allows you to use server "everything"' };
+    const { stub, sessionId } = await session(await answeringOrigin({ jsonrpc: "2.0", id: null, error: refusal }), false);
+    const initialize = { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "c", version: "1" } };
+    const response = (await stub.serve(
+      post(undefined, { id: 0, method: "initialize", params: initialize }),
+      ALICE,
+      sessionId,
+    )) as Response;
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ id: 0, error: refusal });
+  });
+
+  it("but an upstream's own -32003 (under the request's id) is not taken for the policy's: the server is unavailable", async () => {
+    const upstream = { code: -32003, message: "the upstream's own words" };
+    const { stub, sessionId } = await session(await answeringOrigin({ jsonrpc: "2.0", id: "discover", error: upstream }), false);
+    const initialize = { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "c", version: "2" } };
+    const response = (await stub.serve(
+      post(undefined, { id: 0, method: "initialize", params: initialize }),
+      ALICE,
+      sessionId,
+    )) as Response;
+    expect(response.status).toBe(502);
+    expect(JSON.stringify(await response.json())).not.toContain("the upstream's own words");
+  });
+});
+
+describe("a 2025-era session's idle alarm", () => {
+  const ping = (sessionId: string, id: number) => post(sessionId, { id, method: "ping" });
+  const alive = (stub: DurableObjectStub<McpSession>) =>
+    runInDurableObject(stub, async (_instance, state) => ({
+      record: state.storage.kv.get("record") !== undefined,
+      alarm: await state.storage.getAlarm(),
+    }));
+
+  it("keeps a session used since the alarm was set, and sets the alarm again for 24 h after that use", async () => {
+    const { stub, sessionId } = await session("http://127.0.0.1:9");
+    await stub.serve(ping(sessionId, 1), ALICE, sessionId);
+    // The alarm was set an hour ago, the session used since (a request pushes the alarm back at most hourly).
+    const usedAt = Date.now();
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const { record, alarm } = await alive(stub);
+    expect(record).toBe(true);
+    expect(alarm).toBeGreaterThanOrEqual(usedAt + DAY_MS - 60_000);
+    expect(alarm).toBeLessThanOrEqual(Date.now() + DAY_MS);
+  });
+
+  it("ends a session whose last use is 24 h old", async () => {
+    const { stub } = await session("http://127.0.0.1:9");
+    // Nothing in memory (as after an eviction): only storage knows the last use.
+    await runInDurableObject(stub, async (_instance, state) => {
+      state.storage.kv.put("usedAt", Date.now() - DAY_MS - 1);
+      await state.storage.setAlarm(Date.now() + 60_000);
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await alive(stub)).toEqual({ record: false, alarm: null });
+  });
+});
