@@ -1,3 +1,4 @@
+import { POLICY_DENIED_CODE } from "../../../contract/config/policy.ts";
 import { exchangeWithOrigin, HOP_VERSION, META, type OriginLink } from "./origin-exchange.ts";
 import {
   type ClientDeclaration,
@@ -23,6 +24,18 @@ export class DescriptionTooLarge extends Error {
   }
 }
 
+/**
+ * The origin refused the caller the whole server by policy (its -32003 under id null, answered before anything
+ * started; an upstream's own answer carries the request's id). The message is the origin's own, safe to show.
+ */
+export class RefusedByPolicy extends Error {
+  readonly refusal: string;
+  constructor(refusal: string) {
+    super(`server/discover answered ${POLICY_DENIED_CODE}: ${refusal}`);
+    this.refusal = refusal;
+  }
+}
+
 /** Asks the origin what the upstream is, as the client that is initializing would see it (cached as it allows). */
 export async function discoverUpstream(
   origin: OriginLink,
@@ -45,6 +58,7 @@ export async function discoverUpstream(
   };
   const request = { id: "discover", method: "server/discover", params };
   for await (const message of exchangeWithOrigin(origin, caller.server, claimsOf(caller), request, AbortSignal.timeout(30_000))) {
+    if (message.error?.code === POLICY_DENIED_CODE && message.id === null) throw new RefusedByPolicy(message.error.message);
     if (message.error) throw new Error(`server/discover answered ${message.error.code}: ${message.error.message}`);
     const result = message.result;
     if (!result) continue;
