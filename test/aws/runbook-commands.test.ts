@@ -103,3 +103,57 @@ describe("the stack outputs the documents name", () => {
       ).toBe(true);
   });
 });
+
+/**
+ * `npm run cdk -- <verb> <stack> …` in the documents, each with the stack's part after `<name>-` (`<name>-service`,
+ * `$NAME-data`, `mcp-edge-proxy-service`).
+ */
+function cdkCommandsIn(text: string): { command: string; stack: string }[] {
+  return [...text.matchAll(/npm run cdk -- (?:deploy|destroy|diff|import)\b[^`\n]*/g)].flatMap(([command]) => {
+    const stack = /(?:<name>|\$NAME|mcp-edge-proxy)-(\w+)/.exec(command)?.[1];
+    return stack ? [{ command, stack }] : [];
+  });
+}
+
+describe("the CDK commands the documents give", () => {
+  let synth: Synthesized;
+  beforeAll(() => {
+    synth = synthesizeExample();
+  });
+
+  it("name stacks the app has", () => {
+    const stacks = new Set([synth.data.stackName, synth.service.stackName]);
+    const commands = ALL_DOCS.flatMap(([, text]) => cdkCommandsIn(text));
+    expect(commands.length).toBeGreaterThan(0);
+    expect(commands.filter(({ stack }) => !stacks.has(`${synth.config.name}-${stack}`))).toEqual([]);
+  });
+
+  it("deploy the service stack alone when they name it, since CDK would deploy the data stack it depends on too", () => {
+    expect(synth.service.dependencies).toContain(synth.data);
+    const serviceDeploys = ALL_DOCS.flatMap(([, text]) => cdkCommandsIn(text)).filter(
+      ({ command, stack }) => command.startsWith("npm run cdk -- deploy") && stack === "service",
+    );
+    expect(serviceDeploys.length).toBeGreaterThan(0);
+    for (const { command } of serviceDeploys) expect(command).toMatch(/ --exclusively\b| -e\b/);
+  });
+
+  it("name every secret the data stack keeps under a fixed name, which a data stack made again (or rolled forward) finds in the way (deploy.md)", () => {
+    const resources = synth.dataTemplate.toJSON().Resources as Record<
+      string,
+      { Type: string; DeletionPolicy?: string; Properties?: { Name?: unknown } }
+    >;
+    const kept = Object.values(resources)
+      .filter((resource) => resource.Type === "AWS::SecretsManager::Secret" && resource.DeletionPolicy === "Retain")
+      .map((resource) => String(resource.Properties?.Name).replace(`${synth.config.name}/`, "<name>/"))
+      .map((name) => name.replace(/^<name>\/upstream\/.*/, "<name>/upstream/<secret>"));
+    expect(kept).toContain("<name>/database-app");
+    const section = RUNBOOKS["deploy.md"].split("### Deploying again after deleting the data stack")[1] ?? "";
+    expect(kept.filter((name) => !section.includes(`\`${name}\``))).toEqual([]);
+  });
+
+  it("roll the origin back by its service stack alone, never by deploying every stack (deploy.md)", () => {
+    const rollback = RUNBOOKS["deploy.md"].split("**Rollback.**")[1]?.split("*If the data stack was rolled back")[0] ?? "";
+    expect(rollback).toContain("```sh\nnpm run cdk -- deploy <name>-service --exclusively\n```");
+    expect(rollback).not.toMatch(/check out the previous release and `npm run cdk:deploy`/);
+  });
+});
