@@ -2,7 +2,9 @@ import type { EdgeConfig } from "../../contract/config/schema.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 import { edgeOAuth, TOKEN_PATH } from "./authorization-server.ts";
-import { GrantTurnUnavailable, grantOfToken, inGrantTurn } from "./grant-turn.ts";
+import { type GrantRef, GrantTurnUnavailable, grantOfToken, inGrantTurn } from "./grant-turn.ts";
+import { signOutGoneAccount } from "./groups/directory-sign-out.ts";
+import { takeRefusedRefresh } from "./groups/refused-refreshes.ts";
 import { oauthError } from "./oauth-error.ts";
 import { verifierProblem } from "./pkce-syntax.ts";
 import { rateLimited } from "./rate-limit.ts";
@@ -13,7 +15,8 @@ import { forgetValidatedTokens } from "./token-cache.ts";
 /**
  * POST /oauth/token (code exchange, refresh, revocation): rate-limited per client IP, the body bounded while
  * it streams in, the PKCE verifier's syntax checked, requests on one grant taken in turn, refresh-token reuse
- * detected; the library does the rest.
+ * detected, and a user whose refresh was refused for their Workspace account signed out everywhere once the turn is
+ * over; the library does the rest.
  */
 export async function handleTokenRequest(request: Request, env: EdgeEnv, ctx: ExecutionContext): Promise<Response> {
   const config = edgeConfig(env);
@@ -40,10 +43,36 @@ export async function handleTokenRequest(request: Request, env: EdgeEnv, ctx: Ex
   const grant = grantOfToken(params.get(GRANT_PARAMETER[grantType ?? ""] ?? ""));
   const handle = () => handleGrantRequest(params, grantType, buffered, env, ctx, config);
   if (!grant) return handle();
-  return inGrantTurn(env, ctx, grant, handle).catch((error: unknown) => {
-    if (!(error instanceof GrantTurnUnavailable)) throw error;
-    console.warn(`token-endpoint-request: ${error.message}`);
-    return oauthError(503, "temporarily_unavailable", "the grant is busy; try again shortly", { "retry-after": "2" });
+  try {
+    return await inGrantTurn(env, ctx, grant, handle).catch((error: unknown) => {
+      if (!(error instanceof GrantTurnUnavailable)) throw error;
+      console.warn(`token-endpoint-request: ${error.message}`);
+      return oauthError(503, "temporarily_unavailable", "the grant is busy; try again shortly", { "retry-after": "2" });
+    });
+  } finally {
+    await signOutRefusedUser(env, ctx, config, grant, params.get("client_id"));
+  }
+}
+
+/**
+ * After a refresh's turn: when the refresh was refused because the user's Workspace account is not active
+ * (groups/refreshed-grant.ts), every other grant of theirs is revoked before the `invalid_grant` answer (the library
+ * revoked the refreshed one), so that the client's next step, a new sign-in, finds nothing left.
+ */
+async function signOutRefusedUser(
+  env: EdgeEnv,
+  ctx: ExecutionContext,
+  config: EdgeConfig,
+  grant: GrantRef,
+  clientId: string | null,
+): Promise<void> {
+  const gone = takeRefusedRefresh(grant);
+  if (!gone) return;
+  await signOutGoneAccount(env, ctx, config, gone, {
+    at: "refresh",
+    httpStatus: 400,
+    alsoRevoked: 1,
+    ...(clientId && { clientId }),
   });
 }
 

@@ -1,6 +1,7 @@
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import { IDENTITY_GROUPS_PATH, IdentityGroups } from "../../../contract/identity-groups.ts";
 import { fetchOrigin } from "../../upstream/fetch-origin.ts";
+import { AccountNotActive } from "./account-not-active.ts";
 import { keptGroups } from "./kept-groups.ts";
 
 /** The user's groups could not be read from the origin: the caller refuses to go on (fail closed). */
@@ -11,13 +12,13 @@ export class GroupsUnavailable extends Error {
   }
 }
 
-/** Who the groups are asked for: the signed-in user, and the client they are signing in or calling with. */
 /**
  * How long a look-up may take, its answer read: a refresh waits for it inside its grant's turn, which must not lapse
  * first (durable-objects/grant-turns.ts); past it the groups count as unavailable (a refresh keeps the old ones).
  */
 const GROUPS_ANSWER_MS = 15_000;
 
+/** Who the groups are asked for: the signed-in user, and the client they are signing in or calling with. */
 export interface GroupsSubject {
   sub: string;
   email?: string;
@@ -27,7 +28,8 @@ export interface GroupsSubject {
 /**
  * Asks the origin (GET /identity/groups) for the user's Google Workspace groups, under an assertion minted for this
  * and nothing else (`purpose: "groups"`), naming the user by the e-mail the identity provider verified. Only the groups
- * `groups.include` keeps are returned.
+ * `groups.include` keeps are returned. Throws AccountNotActive when the origin checks accounts and says the user's is
+ * not active; an answer without `account` (an origin that does not check) leaves the user as they are.
  */
 export async function originGroups(config: EdgeConfig, subject: GroupsSubject): Promise<IdentityGroups> {
   if (!subject.email) throw new GroupsUnavailable("the identity provider gave no e-mail address to look up");
@@ -49,5 +51,8 @@ export async function originGroups(config: EdgeConfig, subject: GroupsSubject): 
   }
   const parsed = IdentityGroups.safeParse(body);
   if (!parsed.success) throw new GroupsUnavailable("the origin's answer is not a list of groups");
+  const { account } = parsed.data;
+  if (account !== undefined && account !== "active")
+    throw new AccountNotActive(account, { sub: subject.sub, email: subject.email });
   return { ...parsed.data, groups: keptGroups(config, parsed.data.groups) };
 }

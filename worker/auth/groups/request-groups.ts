@@ -3,7 +3,9 @@ import { recordAudit } from "../../audit/record.ts";
 import { edgeConfig } from "../../config.ts";
 import type { EdgeEnv, UserProps } from "../../env.ts";
 import { JSON_RPC, jsonRpcError } from "../../mcp/json-rpc-error.ts";
+import { AccountNotActive, goneAccountWording } from "./account-not-active.ts";
 import { currentGroups } from "./current-groups.ts";
+import { signOutGoneAccount } from "./directory-sign-out.ts";
 import { GroupsUnavailable } from "./origin-groups.ts";
 
 /** What a client is told to wait before retrying while the groups cannot be read. */
@@ -11,14 +13,17 @@ const GROUPS_RETRY_AFTER_SECONDS = 10;
 
 /**
  * The MCP request's user with groups fresh enough to sign its assertion with (see `currentGroups`), or the JSON-RPC
- * error (503, audited) that refuses the request when they cannot be read: access follows groups no older than the
- * TTL, never older ones (fail closed).
+ * error that refuses the request: 503 (audited) when they cannot be read, since access follows groups no older than
+ * the TTL, never older ones (fail closed); 401 `invalid_token` when the origin says the user's Workspace account is
+ * suspended, archived or deleted, after every grant of theirs is revoked (see `refuseGoneAccount`).
  */
 export async function userWithCurrentGroups(env: EdgeEnv, ctx: OAuthResourceContext<UserProps>): Promise<UserProps | Response> {
   const user = ctx.props;
+  const config = edgeConfig(env);
   try {
-    return await currentGroups(edgeConfig(env), user, ctx.auth.clientId ?? "unknown");
+    return await currentGroups(config, user, ctx.auth.clientId ?? "unknown");
   } catch (error) {
+    if (error instanceof AccountNotActive) return refuseGoneAccount(env, ctx, error);
     if (!(error instanceof GroupsUnavailable)) throw error;
     console.error(`MCP request refused: ${error.message}`);
     recordAudit(env, ctx, {
@@ -36,4 +41,32 @@ export async function userWithCurrentGroups(env: EdgeEnv, ctx: OAuthResourceCont
       "retry-after": String(GROUPS_RETRY_AFTER_SECONDS),
     });
   }
+}
+
+/**
+ * The user's account is not active at the Workspace: every grant of theirs (each client's, each dashboard session) is
+ * revoked before the answer, so that a 401 means what it says and the client's next step (a refresh, a new sign-in)
+ * is refused too; a suspended user's requests are rare, and the wait is theirs alone. The answer is 401 with a Bearer
+ * challenge `invalid_token` (the token no longer opens anything) that says why, and the same words as a JSON-RPC error.
+ */
+async function refuseGoneAccount(env: EdgeEnv, ctx: OAuthResourceContext<UserProps>, gone: AccountNotActive): Promise<Response> {
+  await signOutGoneAccount(env, ctx, edgeConfig(env), gone, {
+    at: "mcp-request",
+    httpStatus: 401,
+    ...(ctx.auth.clientId && { clientId: ctx.auth.clientId }),
+  });
+  const wording = goneAccountWording(gone);
+  const description = wording.replace(/["\\]/g, "").replace(/[^\x20-\x7e]+/g, " ");
+  const challenge = `Bearer realm="OAuth", error="invalid_token", error_description="${description}", resource_metadata="${resourceMetadataUrl(ctx.auth.audience)}"`;
+  return jsonRpcError(401, undefined, JSON_RPC.invalidRequest, wording, {
+    "www-authenticate": challenge,
+    "cache-control": "no-store",
+  });
+}
+
+/** RFC 9728 §3.1: where the protected resource's metadata is, for the resource the token was accepted for. */
+function resourceMetadataUrl(resource: string): string {
+  const parsed = new URL(resource);
+  const suffix = parsed.pathname === "/" ? "" : parsed.pathname;
+  return `${parsed.origin}/.well-known/oauth-protected-resource${suffix}${parsed.search}`;
 }
