@@ -74,3 +74,33 @@ export function parseAnswerOutcome(value: string | null): AnswerOutcome | undefi
   if (errorCode !== undefined && !Number.isInteger(errorCode)) return undefined;
   return errorCode === undefined ? { outcome } : { outcome, errorCode };
 }
+
+/**
+ * The origin's header on the aggregated endpoint's answers: the server a request was routed to and, for a tool or
+ * prompt, the upstream's own name, so that the edge audits what was used as on `/mcp/<server>` (a public name past
+ * 64 characters ends in a hash the edge cannot read back, and a resource's server is known only to the origin's
+ * router). Like the outcome, it stays between the tiers.
+ */
+export const ANSWER_ROUTE_HEADER = "mcp-answer-route";
+
+export interface AnswerRoute {
+  server: string;
+  /** The upstream's own name of the tool or prompt (absent for what is not named: a resource, a completion). */
+  name?: string;
+}
+
+/** `<server>` or `<server> <name, percent-encoded>`: header values are ASCII, names need not be. */
+export const formatAnswerRoute = ({ server, name }: AnswerRoute): string =>
+  name === undefined ? server : `${server} ${encodeURIComponent(name)}`;
+
+/** Reads the header back; undefined when it is absent or not something the origin writes. */
+export function parseAnswerRoute(value: string | null): AnswerRoute | undefined {
+  const [server, name, ...rest] = (value ?? "").split(" ");
+  if (!server || rest.length > 0) return undefined;
+  if (name === undefined) return { server };
+  try {
+    return { server, name: decodeURIComponent(name) };
+  } catch {
+    return undefined;
+  }
+}

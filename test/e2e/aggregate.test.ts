@@ -26,6 +26,7 @@ beforeAll(async () => {
             name: "beta",
             tools: [{ name: "search" }, { name: "drop_table", annotations: { destructiveHint: true } }],
             prompts: ["triage"],
+            resources: ["beta://notes"],
           }),
           vault: catalogServer({ name: "vault", tools: [{ name: "open" }] }),
         },
@@ -78,18 +79,24 @@ describe("the aggregated /mcp through the edge (signed in as dev@example.com, gr
     await expect(client.callTool({ name: "beta__drop_table", arguments: {} })).rejects.toThrow(/engineers drop nothing/);
     const prompt = await client.getPrompt({ name: "beta__triage" });
     expect(JSON.stringify(prompt.messages)).toContain("triage on beta");
+    const read = await client.readResource({ uri: "beta://notes" });
+    expect(JSON.stringify(read.contents)).toContain("beta://notes on beta");
     await client.close();
 
     const clientId = (provider.clientInformation() as { client_id: string }).client_id;
     const rows = await waitForAuditRows(
       system.databaseUrl,
       { clientId },
-      (rows) => rows.filter((row) => row.outcome === "denied").length >= 2 && rows.some((row) => row.method === "prompts/get"),
+      (rows) => rows.filter((row) => row.outcome === "denied").length >= 2 && rows.some((row) => row.method === "resources/read"),
     );
-    // Audited under the server the public name names, with the tool as the client called it.
+    // Audited as on /mcp/<server>: under the server the request went to, with the upstream's own tool or prompt name
+    // (the origin labels where it routed), the resource's URI.
     const denied = rows.filter((row) => row.outcome === "denied").map((row) => `${row.server} ${row.tool}`);
-    expect(denied.sort()).toEqual(["beta beta__drop_table", "vault vault__open"]);
-    expect(rows.filter((row) => row.method === "prompts/get").map((row) => row.server)).toEqual(["beta"]);
+    expect(denied.sort()).toEqual(["beta drop_table", "vault open"]);
+    const used = (method: string) => rows.filter((row) => row.method === method).map((row) => `${row.server} ${row.tool}`);
+    expect(used("tools/call").filter((row) => !denied.includes(row))).toEqual(["alpha search", "beta search"]);
+    expect(used("prompts/get")).toEqual(["beta triage"]);
+    expect(used("resources/read")).toEqual(["beta beta://notes"]);
   });
 
   it("serves a 2025-11-25 client the same through its session", async () => {

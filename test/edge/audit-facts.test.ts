@@ -156,6 +156,69 @@ describe("a 2026-07-28 round that only asks (input_required)", () => {
   });
 });
 
+describe("what was used, the same on /mcp and /mcp/<server>", () => {
+  const ok = { body: { jsonrpc: "2.0", id: 1, result: {} } };
+  const prompt = (name: string) => JSON.stringify({ jsonrpc: "2.0", id: 1, method: "prompts/get", params: { name } });
+  const read = (uri: string) => JSON.stringify({ jsonrpc: "2.0", id: 1, method: "resources/read", params: { uri } });
+  const used = (events: AuditEvent[]) => events.map((event) => [event.method, event.server, event.tool]);
+
+  it("on /mcp/<server>: the tool's and the prompt's name, the resource's URI", async () => {
+    answer = () => ok;
+    const { events, send } = edge({ "mcp-protocol-version": "2026-07-28" });
+    await send("/mcp/everything", { body: call("echo") });
+    await send("/mcp/everything", { body: prompt("simple_prompt") });
+    await send("/mcp/everything", { body: read("demo://resource/static/document/1") });
+    expect(used(events)).toEqual([
+      ["tools/call", "everything", "echo"],
+      ["prompts/get", "everything", "simple_prompt"],
+      ["resources/read", "everything", "demo://resource/static/document/1"],
+    ]);
+  });
+
+  it("on /mcp: the upstream's names and the server the origin routed to, as its label says", async () => {
+    const long = `a_tool_whose_name_is_far_too_long_for_a_public_name_of_sixty_four_characters`;
+    const shortened = `${`everything__${long}`.slice(0, 55)}-0123abcd`; // as the origin cuts it: 64 characters
+    const { events, send } = edge({ "mcp-protocol-version": "2026-07-28" });
+    const routed = (label: string) => () => ({ ...ok, headers: { "mcp-answer-route": label } });
+    answer = routed("everything echo");
+    await send("/mcp", { body: call("everything__echo") });
+    answer = routed(`everything ${encodeURIComponent(long)}`);
+    await send("/mcp", { body: call(shortened) });
+    answer = routed("everything simple_prompt");
+    await send("/mcp", { body: prompt("everything__simple_prompt") });
+    answer = routed("filesystem");
+    await send("/mcp", { body: read("file:///tmp/notes.txt") });
+    expect(used(events)).toEqual([
+      ["tools/call", "everything", "echo"],
+      ["tools/call", "everything", long],
+      ["prompts/get", "everything", "simple_prompt"],
+      ["resources/read", "filesystem", "file:///tmp/notes.txt"],
+    ]);
+  });
+
+  it("on /mcp without a label (refused before it was routed): read from the public name", async () => {
+    answer = () => ({ status: 403, body: { jsonrpc: "2.0", id: 1, error: { code: -32003, message: "refused by policy" } } });
+    const { events, send } = edge({ "mcp-protocol-version": "2026-07-28" });
+    await send("/mcp", { body: call("filesystem__secret_tool") });
+    expect(events).toEqual([
+      expect.objectContaining({ server: "filesystem", tool: "secret_tool", outcome: "denied", errorCode: -32003 }),
+    ]);
+  });
+
+  it("a label is taken from the aggregated endpoint's answers only, and only naming a configured server", async () => {
+    const { events, send } = edge({ "mcp-protocol-version": "2026-07-28" });
+    // An upstream behind /mcp/<server> could set the header on its answer: it names nothing there.
+    answer = () => ({ ...ok, headers: { "mcp-answer-route": "filesystem other_tool" } });
+    await send("/mcp/everything", { body: call("echo") });
+    answer = () => ({ ...ok, headers: { "mcp-answer-route": "nosuch other_tool" } });
+    await send("/mcp", { body: call("everything__echo") });
+    expect(used(events)).toEqual([
+      ["tools/call", "everything", "echo"],
+      ["tools/call", "everything", "echo"],
+    ]);
+  });
+});
+
 /** The queue of `events` as an env override, for a call made outside `edge`. */
 function capturedAuditEnv(events: AuditEvent[]): Record<string, unknown> {
   return { AUDIT_QUEUE: { send: async (body: AuditEvent | AuditEvent[]) => void events.push(...[body].flat()) } };

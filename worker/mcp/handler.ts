@@ -1,6 +1,5 @@
 import type { OAuthResourceContext } from "@cloudflare/workers-oauth-provider";
-import { serverOfPublicName } from "../../contract/aggregated-names.ts";
-import { SESSION_AUDITS_HEADER } from "../../contract/answer-outcome.ts";
+import { ANSWER_ROUTE_HEADER, type AnswerRoute, parseAnswerRoute, SESSION_AUDITS_HEADER } from "../../contract/answer-outcome.ts";
 import { type EdgeConfig, ServerName } from "../../contract/config/schema.ts";
 import { ALL_SERVERS, originMcpPath } from "../../contract/edge-assertion.ts";
 import { recordAudit } from "../audit/record.ts";
@@ -12,6 +11,7 @@ import { readLimited } from "../http/read-limited.ts";
 import { originAffinity } from "../upstream/affinity.ts";
 import { fetchOrigin } from "../upstream/fetch-origin.ts";
 import { originFailureOf } from "../upstream/origin-failure.ts";
+import { auditedTarget } from "./audited-target.ts";
 import { headerVersionOf, inspectRequest, type RequestFacts } from "./inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
 import { isSessionRequest, toSession } from "./legacy-session.ts";
@@ -51,7 +51,9 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
   const { response, outcomeOf } = await observe(originResponse, admitted.facts);
   // Only a session object may take a request's audit over; the origin's answers never can.
   const auditedBySession = originResponse.headers.has(SESSION_AUDITS_HEADER) && isSessionRequest(request, admitted.facts);
-  if (!auditedBySession) auditExchange(exchange, admitted, originResponse.status, outcomeOf);
+  // Where the aggregated endpoint sent the request: the origin says so (a session object's answer never carries it).
+  const route = admitted.server === ALL_SERVERS ? parseAnswerRoute(originResponse.headers.get(ANSWER_ROUTE_HEADER)) : undefined;
+  if (!auditedBySession) auditExchange(exchange, admitted, originResponse.status, outcomeOf, route);
   return new Response(response.body, { status: response.status, headers: headersToClient(response.headers) });
 }
 
@@ -159,24 +161,36 @@ async function observe(response: Response, facts: RequestFacts): Promise<{ respo
 }
 
 /** One audit event per message of the request, completed once its answer has been observed. */
-function auditExchange(exchange: Exchange, admitted: Admitted, httpStatus: number, outcomeOf: OutcomeOf): void {
+function auditExchange(
+  exchange: Exchange,
+  admitted: Admitted,
+  httpStatus: number,
+  outcomeOf: OutcomeOf,
+  route?: AnswerRoute,
+): void {
   for (const message of admitted.facts.batch ?? [admitted.facts]) {
-    const audit = requestAudit(exchange, admitted, message);
+    const audit = requestAudit(exchange, admitted, message, route);
     const completed = outcomeOf(message).then((observation) => completedAudit(audit, httpStatus, observation));
     recordAudit(exchange.env, exchange.ctx, completed);
   }
 }
 
-/** What the audit knows of one message of the request when it arrives. */
-function requestAudit({ ctx, user, started, config }: Exchange, admitted: Admitted, message: RequestFacts): RequestAudit {
+/** What the audit knows of one message of the request (and, on `/mcp`, of where the origin sent it). */
+function requestAudit(
+  { ctx, user, started, config }: Exchange,
+  admitted: Admitted,
+  message: RequestFacts,
+  route?: AnswerRoute,
+): RequestAudit {
+  const { server, tool } = auditedTarget(admitted.server, message, config.servers, route);
   return {
     kind: "mcp.request",
     userSub: user.sub,
     userEmail: user.email,
     clientId: ctx.auth.clientId,
-    server: auditedServer(admitted.server, message.tool ?? message.prompt, config.servers),
+    server,
     method: message.method,
-    tool: message.tool,
+    tool,
     arguments: message.arguments,
     protocolVersion: message.protocolVersion,
     requestBytes: admitted.bytes,
@@ -224,10 +238,6 @@ function serverOf(pathname: string, servers: readonly string[]): ServerOfPath {
     ? { success: true, name: name.data }
     : { success: false, message: `unknown server "${name.data}"; this edge serves: ${known}` };
 }
-
-/** The server a request is audited under: on the aggregated endpoint, the one its tool's public name names, if any. */
-const auditedServer = (server: string, publicName: string | undefined, servers: readonly string[]): string =>
-  server === ALL_SERVERS ? ((publicName && serverOfPublicName(publicName, servers)) ?? ALL_SERVERS) : server;
 
 /** The body as text with its size in bytes, or null when it is larger than allowed (counted while it streams in). */
 async function readBody(request: Request): Promise<{ text: string; bytes: number } | null> {

@@ -8,6 +8,8 @@ export interface RequestFacts {
   tool?: string;
   /** `params.name` of a prompts/get: on the aggregated endpoint it names the server, as a tool's name does. */
   prompt?: string;
+  /** `params.uri` of a resources/read, resources/subscribe or resources/unsubscribe: the resource used. */
+  uri?: string;
   /** `params.arguments` of a tools/call or prompts/get, for the audit (redacted before it is queued). */
   arguments?: Record<string, unknown>;
   protocolVersion?: string;
@@ -55,6 +57,7 @@ function factsOf(message: unknown, headerVersion: string | undefined): RequestFa
     id: typeof id === "string" || typeof id === "number" ? id : undefined,
     tool: method === "tools/call" && typeof params?.name === "string" ? params.name : undefined,
     prompt: method === "prompts/get" && typeof params?.name === "string" ? params.name : undefined,
+    uri: URI_METHODS.has(method) && typeof params?.uri === "string" ? params.uri : undefined,
     arguments: ARGUMENT_METHODS.has(method) && isPlainObject(params?.arguments) ? params.arguments : undefined,
     protocolVersion: stringOrUndefined(meta?.[MODERN_VERSION_KEY]) ?? stringOrUndefined(initializeVersion) ?? headerVersion,
     modern,
@@ -63,6 +66,9 @@ function factsOf(message: unknown, headerVersion: string | undefined): RequestFa
 }
 
 const stringOrUndefined = (value: unknown) => (typeof value === "string" ? value : undefined);
+
+/** The methods whose `params.uri` names the resource the audit records. */
+const URI_METHODS = new Set<unknown>(["resources/read", "resources/subscribe", "resources/unsubscribe"]);
 
 /** The methods whose `params.arguments` the audit records. */
 const ARGUMENT_METHODS = new Set<unknown>(["tools/call", "prompts/get"]);

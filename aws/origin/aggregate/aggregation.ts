@@ -1,3 +1,4 @@
+import { ANSWER_ROUTE_HEADER, formatAnswerRoute } from "../../../contract/answer-outcome.ts";
 import type { AskServer } from "./fan-out.ts";
 import { answerWithin, LeftOut, requestFor, within } from "./fan-out.ts";
 import type { Params, RpcRequest } from "./messages.ts";
@@ -41,9 +42,16 @@ export class Aggregation {
     this.#report = options.report;
   }
 
-  /** Relays a request to one server: its response (a stream, input_required, an error) goes back as it is. */
-  forward(server: string, params: Params): Promise<Response> {
-    return this.#ask(server, requestFor(this.#request, this.message, this.message.method, params));
+  /**
+   * Relays a request to one server: its response (a stream, input_required, an error) goes back as it is, labelled
+   * with where it went (the server, and the upstream's own name of a tool or prompt) for the edge's audit.
+   */
+  async forward(server: string, params: Params): Promise<Response> {
+    const response = await this.#ask(server, requestFor(this.#request, this.message, this.message.method, params));
+    const labelled = new Response(response.body, response);
+    const name = typeof params.name === "string" ? params.name : undefined;
+    labelled.headers.set(ANSWER_ROUTE_HEADER, formatAnswerRoute({ server, name }));
+    return labelled;
   }
 
   /** One server's result for a method, within the per-server time limit; throws LeftOut. */
