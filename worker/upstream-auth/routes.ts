@@ -21,6 +21,7 @@ import { endConsentSignIn, finishConsentSignIn, startConsentSignIn } from "./con
  * `upstream-oauth` naming the user who signed in: the origin completes a state only for the user it was made for.
  */
 export function registerUpstreamAuthRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
+  registerLegacyRoutes(app);
   app.get(`${UPSTREAM_OAUTH_CLIENT_METADATA_PATH}/:document`, (c) => {
     const config = edgeConfig(c.env);
     const server = c.req.param("document").replace(/\.json$/, "");
@@ -57,6 +58,36 @@ export function registerUpstreamAuthRoutes(app: Hono<{ Bindings: EdgeEnv }>): vo
     const message = outcome?.message ?? "The gateway could not complete this sign-in. Call the tool again.";
     return page(response.ok ? 400 : response.status, message, endConsentSignIn(config));
   });
+}
+
+/** The paths releases before 2026-12-01 used: one document and one callback for every server. */
+const LEGACY_CLIENT_METADATA_PATH = `${UPSTREAM_OAUTH_CLIENT_METADATA_PATH}.json`;
+const LEGACY_CALLBACK_PATH = UPSTREAM_OAUTH_CALLBACK_PATH;
+
+/**
+ * What connections made before 2026-12-01 still point at. Each keeps the client it was made with for its renewals, so
+ * a `cimd` one's client id is the old document's URL, which an authorization server fetches again when its copy ends:
+ * without it the renewal is refused and the user consents again. The document names only the old shared callback,
+ * which completes nothing (a code sent there could belong to any server: the mix-up per-server paths prevent), so it
+ * serves renewals and no new authorization. Consents an origin from before the upgrade began come back there too.
+ */
+function registerLegacyRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
+  app.get(LEGACY_CLIENT_METADATA_PATH, (c) => {
+    const config = edgeConfig(c.env);
+    const name = config.displayName ?? new URL(config.publicUrl).host;
+    const metadata = {
+      ...upstreamClientMetadata(config.publicUrl, name, ""),
+      client_id: `${config.publicUrl}${LEGACY_CLIENT_METADATA_PATH}`,
+      redirect_uris: [`${config.publicUrl}${LEGACY_CALLBACK_PATH}`],
+    };
+    return c.json(metadata, 200, { "cache-control": "public, max-age=3600" });
+  });
+  app.get(LEGACY_CALLBACK_PATH, () =>
+    page(
+      410,
+      "This sign-in was begun before the gateway was upgraded and came back to an address it no longer completes. Nothing was connected: call the tool again for a new link.",
+    ),
+  );
 }
 
 function page(status: number, message: string, setCookie?: string): Response {
