@@ -4,7 +4,7 @@ import { StreamableHTTPClientTransport as TransportV1 } from "@modelcontextproto
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
-import { waitForAuditRows } from "./audit-rows.ts";
+import { type AuditRow, waitForAuditRows } from "./audit-rows.ts";
 import { startTestSystem } from "./local-system.ts";
 import { InMemoryOAuthProvider } from "./oauth-client.ts";
 
@@ -74,6 +74,11 @@ describe("approval prompts through the proxy", () => {
     const declining = await modernClient({ action: "decline" });
     await expect(declining.callTool({ name: "drop_table", arguments: {} })).rejects.toThrow(/not approved: you did not approve/);
     await declining.close();
+
+    // Each round is a row: the one that only asked is input_required, never ok (a declined call shows no success).
+    const calls = (rows: AuditRow[]) => rows.filter((row) => row.method === "tools/call" && row.tool === "drop_table");
+    const rows = calls(await waitForAuditRows(system.databaseUrl, { kind: "mcp.request" }, (rows) => calls(rows).length >= 4));
+    expect(rows.map((row) => row.outcome)).toEqual(["input_required", "ok", "input_required", "error"]);
   });
 
   it("refuses a client that cannot show prompts", async () => {
