@@ -137,20 +137,6 @@ describe("the CDK commands the documents give", () => {
     for (const { command } of serviceDeploys) expect(command).toMatch(/ --exclusively\b| -e\b/);
   });
 
-  it("name every secret the data stack keeps under a fixed name, which a data stack made again (or rolled forward) finds in the way (deploy.md)", () => {
-    const resources = synth.dataTemplate.toJSON().Resources as Record<
-      string,
-      { Type: string; DeletionPolicy?: string; Properties?: { Name?: unknown } }
-    >;
-    const kept = Object.values(resources)
-      .filter((resource) => resource.Type === "AWS::SecretsManager::Secret" && resource.DeletionPolicy === "Retain")
-      .map((resource) => String(resource.Properties?.Name).replace(`${synth.config.name}/`, "<name>/"))
-      .map((name) => name.replace(/^<name>\/upstream\/.*/, "<name>/upstream/<secret>"));
-    expect(kept).toContain("<name>/database-app");
-    const section = RUNBOOKS["deploy.md"].split("### Deploying again after deleting the data stack")[1] ?? "";
-    expect(kept.filter((name) => !section.includes(`\`${name}\``))).toEqual([]);
-  });
-
   it("roll the origin back by its service stack alone, never by deploying every stack (deploy.md)", () => {
     const rollback = RUNBOOKS["deploy.md"].split("**Rollback.**")[1]?.split("*If the data stack was rolled back")[0] ?? "";
     expect(rollback).toContain("```sh\nnpm run cdk -- deploy <name>-service --exclusively\n```");
