@@ -193,6 +193,38 @@ describe("2025-era client sessions at the edge", () => {
     await client.close();
   }, 40_000);
 
+  it("answers and audits a call cancelled on the short way as cancelled (-32800), not as an answer that broke off", async () => {
+    const { client, transport } = await connect();
+    const headers = { "mcp-session-id": transport.sessionId as string, "mcp-protocol-version": "2025-11-25" };
+    const since = new Date();
+    // No progress token: the origin's first word would be the final answer, so the call waits on the short way.
+    const call = postMcp(
+      {
+        jsonrpc: "2.0",
+        id: 31,
+        method: "tools/call",
+        params: { name: "trigger-long-running-operation", arguments: { duration: 5, steps: 1 } },
+      },
+      headers,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const cancelled = {
+      jsonrpc: "2.0",
+      method: "notifications/cancelled",
+      params: { requestId: 31, reason: "the user pressed Esc" },
+    };
+    expect((await postMcp(cancelled, headers)).status).toBe(202);
+    const answer = (await (await call).json()) as { id: number; error?: { code: number } };
+    expect(answer).toMatchObject({ id: 31, error: { code: -32800 } });
+    const clientId = (provider.clientInformation() as { client_id: string }).client_id;
+    const calls = (rows: AuditRow[]) => rows.filter((row) => row.method === "tools/call");
+    const rows = calls(await waitForAuditRows(system.databaseUrl, { clientId, since }, (rows) => calls(rows).length >= 1));
+    expect(rows.map((row) => [row.outcome, (row as AuditRow & { error_code: number | null }).error_code])).toEqual([
+      ["cancelled", -32800],
+    ]);
+    await client.close();
+  });
+
   it("audits each call of a 2025-03-26 batch by its own answer", async () => {
     const post = (body: unknown, sessionId?: string) => postMcp(body, sessionId ? { "mcp-session-id": sessionId } : {});
     const clientInfo = { name: "e2e-batch", version: "1.0.0" };
