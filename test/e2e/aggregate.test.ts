@@ -118,4 +118,33 @@ describe("the aggregated /mcp through the edge (signed in as dev@example.com, gr
     expect((await client.listTools()).tools.map((tool) => tool.name)).toContain("alpha__added_1");
     await client.close();
   });
+
+  it("refuses a 2025-era client's initialize on a server the policy keeps from it as denied (-32003), as it does a 2026-07-28 client", async () => {
+    const provider = await signedIn();
+    const since = new Date();
+    const initialize = await fetch(`${system.edgeUrl}/mcp/vault`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${provider.accessToken}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 0,
+        method: "initialize",
+        params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "legacy-vault", version: "1" } },
+      }),
+    });
+    expect(initialize.status).toBe(403);
+    expect(await initialize.json()).toMatchObject({
+      id: 0,
+      error: { code: -32003, message: expect.stringMatching(/refused by policy/) },
+    });
+    const clientId = (provider.clientInformation() as { client_id: string }).client_id;
+    const rows = await waitForAuditRows(system.databaseUrl, { clientId, since }, (rows) => rows.length >= 1);
+    expect(rows.map((row) => [row.kind, row.method, row.server, row.outcome])).toEqual([
+      ["mcp.request", "initialize", "vault", "denied"],
+    ]);
+  });
 });
