@@ -74,4 +74,19 @@ describe("a 2024-11-05 stream its client does not read", () => {
     expect(ended).toBe(false);
     await transport.close();
   });
+
+  it("writes one answer larger than the limit to a client that reads, and goes on", async () => {
+    const transport = new SseServerTransport("s", "/mcp/everything?sessionId=s", { maxUnreadBytes: 1000, maxStallMs: 60_000 });
+    const received: Uint8Array[] = [];
+    void transport.response.body?.pipeTo(new WritableStream({ write: (chunk) => void received.push(chunk) }));
+    const big = { jsonrpc: "2.0" as const, id: 1, result: { content: [{ type: "text", text: "x".repeat(5000) }] } };
+    const answered = transport.answerTo(1);
+    await transport.send(big);
+    expect(await answered).toEqual(big);
+    await transport.send(message(2));
+    expect(transport.answerTo(3)).toBeDefined(); // still open
+    const text = new TextDecoder().decode(Buffer.concat(received));
+    expect(text).toContain("x".repeat(5000));
+    await transport.close();
+  });
 });

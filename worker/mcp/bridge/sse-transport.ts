@@ -99,7 +99,9 @@ export class SseServerTransport implements Transport {
   private async write(text: string): Promise<void> {
     if (this.closed) return;
     const bytes = this.encoder.encode(text);
-    if (this.unreadBytes + bytes.byteLength > this.limits.maxUnreadBytes)
+    // The bound is for a client that stopped reading, so it is on what waits already: a message larger than it is
+    // written (it is in memory anyway), or one big answer would end the session of a client reading as fast as it can.
+    if (this.unreadBytes > this.limits.maxUnreadBytes)
       return this.end(`more than ${this.limits.maxUnreadBytes} bytes waited unread on the client's stream`);
     this.unreadBytes += bytes.byteLength;
     try {
