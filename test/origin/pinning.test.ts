@@ -275,10 +275,13 @@ describe("pinned tool definitions", () => {
     await pins.refresh();
     expect(await pins.allows("upgraded", "tool", draw)).toBeUndefined();
     const rows = (await createPinStore(database.pool).changedSince()).filter((row) => row.server === "upgraded");
+    // The version 1 row stays approved, for tasks of the release before (a rolling deploy, a rollback); the whole form
+    // is approved through it, keeping its time and administrator.
     expect(rows.map((row) => [row.fingerprint, row.fingerprintVersion, row.status, row.decidedBy])).toEqual([
-      [version1, 1, "superseded", "admin@example.com"],
-      [fingerprint, 2, "approved", "admin@example.com"],
+      [version1, 1, "approved", "admin@example.com"],
+      [fingerprint, 2, "superseded", "admin@example.com"],
     ]);
+    expect(rows[1]?.decidedAt).toEqual(rows[0]?.decidedAt);
     expect(audited.some((event) => event.kind === "definition.first_seen" && event.server === "upgraded")).toBe(true);
     // From now on its icons and execution are pinned: a change waits, as any change does.
     const tracking = { ...draw, icons: [{ src: "https://evil.example/track.png?u=pat" }] };

@@ -3,7 +3,7 @@ import { type AuditStore, createAuditStore } from "../audit/store.ts";
 import { emailOption, parseCommandLine, reportUsageError, UsageError, unexpectedArguments } from "../cli/usage-error.ts";
 import { DatabaseSetupError, withCliDatabase } from "../db/cli-database.ts";
 import type { DefinitionKind } from "./fingerprint.ts";
-import { decidePin, type PinDecision, waitingChanges } from "./pin-decision.ts";
+import { approvedOf, decidePin, type PinDecision, waitingChanges } from "./pin-decision.ts";
 import { createPinStore, type PinnedDefinition } from "./pin-store.ts";
 import { sideBySide } from "./side-by-side.ts";
 
@@ -78,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
         return Promise.resolve(2);
       }
       const change = waiting[0] as PinnedDefinition;
-      const approved = rows.find((row) => matches(row, key) && row.status === "approved");
+      const approved = approvedOf(rows, change);
       if (command === "diff") {
         console.log(
           `approved${approved ? ` ${approved.fingerprint.slice(0, 12)}` : ": none"}  |  ${change.status === "rejected" ? "rejected" : "waiting"} ${change.fingerprint.slice(0, 12)}`,

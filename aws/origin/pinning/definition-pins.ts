@@ -1,5 +1,5 @@
 import { type DefinitionKind, nameOf, pinnedForm } from "./fingerprint.ts";
-import type { PinnedDefinition, PinStatus, PinStore } from "./pin-store.ts";
+import { type PinnedDefinition, type PinStatus, type PinStore, version1Of } from "./pin-store.ts";
 
 /**
  * Per server: `trust-on-first-use` approves a definition the first time its name is seen and holds back any later
@@ -34,6 +34,10 @@ const sightingOf = (key: Key, fingerprint: string) => `${key}\u0000${fingerprint
 /** What the table says of one definition seen: its status, and who decided it. */
 type Sighting = { status: PinStatus; decidedBy: string | null };
 type Pin = { server: string; kind: DefinitionKind; name: string; fingerprint: string; definition: Record<string, unknown> };
+/** The approved row of a name: its fingerprint, what it covers, and when it was decided. */
+type Approved = { fingerprint: string; version: number; decidedAt: number };
+/** A whole form approved through its fingerprint of version 1 (pin-store.ts, throughRow), while decided since it. */
+type Through = { version1: string; decidedAt: number };
 
 /**
  * The origin's memory of pinned definitions: which fingerprint is approved for each name, read from PostgreSQL at
@@ -42,9 +46,9 @@ type Pin = { server: string; kind: DefinitionKind; name: string; fingerprint: st
  */
 export class DefinitionPins {
   readonly #options: DefinitionPinsOptions;
-  readonly #approved = new Map<Key, string>();
-  /** The names whose approved fingerprint is of version 1 (fingerprint.ts), approved before an upgrade. */
-  readonly #version1 = new Set<Key>();
+  readonly #approved = new Map<Key, Approved>();
+  /** Per name, its whole forms superseded with a decision time: those approved through a version 1 row among them. */
+  readonly #through = new Map<Key, Map<string, Through>>();
   readonly #seen = new Map<string, Sighting>();
   readonly #listeners = new Map<string, Set<() => void>>();
   #lastChange?: Date;
@@ -96,6 +100,40 @@ export class DefinitionPins {
       if (!this.#lastChange || row.updatedAt > this.#lastChange) this.#lastChange = row.updatedAt;
     }
     for (const server of touched) for (const listener of this.#listeners.get(server) ?? []) listener();
+    await this.#keepForOlderReaders(rows);
+  }
+
+  /**
+   * Approvals of a whole form recorded under its own fingerprint (by the release before, or by an older task's CLI or
+   * /ops during a rolling deploy) are moved under their fingerprint of version 1, which older tasks check: until then,
+   * they would withhold the definition as changed. Applied by the next poll; another instance doing it is harmless.
+   */
+  async #keepForOlderReaders(rows: readonly PinnedDefinition[]): Promise<void> {
+    for (const row of rows) {
+      const approved = this.#approved.get(keyOf(row.server, row.kind, row.name));
+      if (row.status !== "approved" || approved?.fingerprint !== row.fingerprint) continue;
+      const version1 = version1Of(row);
+      if (!version1) continue;
+      // Not worth failing a poll (or the start) for: the approval holds for this release meanwhile.
+      await this.#options.store
+        .keepForOlderReaders(row, version1)
+        .catch((error: unknown) =>
+          this.#options.log(`pinned definitions: keeping an approval for older tasks failed: ${String(error)}`),
+        );
+    }
+  }
+
+  /** The whole form clients may see under a name: approved itself, or through its approved fingerprint of version 1. */
+  #allowed(key: Key): string | undefined {
+    const approved = this.#approved.get(key);
+    if (!approved) return undefined;
+    let through: [string, Through] | undefined;
+    for (const entry of this.#through.get(key) ?? []) {
+      const [, form] = entry;
+      if (form.version1 === approved.fingerprint && form.decidedAt >= approved.decidedAt)
+        if (!through || form.decidedAt > through[1].decidedAt) through = entry;
+    }
+    return through ? through[0] : approved.fingerprint;
   }
 
   /** The definitions of a list that clients may see; new ones are recorded (and, on first sight, trusted or held). */
@@ -112,55 +150,76 @@ export class DefinitionPins {
     const { form, fingerprint, version1 } = pinnedForm(kind, definition);
     const pin = { server, kind, name: nameOf(kind, definition), fingerprint, definition: form };
     const key = keyOf(server, kind, pin.name);
-    if (this.#approved.get(key) === fingerprint) return undefined;
+    if (this.#allowed(key) === fingerprint) return undefined;
     await this.#learn(mode, pin, version1);
-    if (this.#approved.get(key) === fingerprint) return undefined;
+    if (this.#allowed(key) === fingerprint) return undefined;
     return refusal(pin, this.#approved.has(key), this.#seen.get(sightingOf(key, fingerprint)));
   }
 
-  /** Learns of a definition that is not approved: an approval of version 1 carried over, or a sighting recorded. */
+  /**
+   * Learns of a definition that is not allowed: an approval of its fields of version 1 carried over to it, or a
+   * sighting recorded. Such an approval is carried over when nothing was approved through it since: made before the
+   * upgrade, or since by an older task's CLI or /ops (a rolling deploy, a rollback), which knows only version 1.
+   */
   async #learn(mode: PinningMode, pin: Pin, version1: string): Promise<void> {
     const key = keyOf(pin.server, pin.kind, pin.name);
     const seen = this.#seen.get(sightingOf(key, pin.fingerprint));
-    if (!seen && this.#version1.has(key) && this.#approved.get(key) === version1) return this.#carryOver(pin, version1);
+    const approved = this.#approved.get(key);
+    const carried = approved?.version === 1 && approved.fingerprint === version1 && version1 !== pin.fingerprint;
+    if (carried && this.#allowed(key) === version1 && seen?.status !== "rejected") return this.#carryOver(pin, version1);
     // A superseded definition seen again (an upstream rolled back) is a change like any other: it waits anew.
-    if (!seen || seen.status === "superseded") await this.#record(mode, pin);
+    if (!seen || seen.status === "superseded") await this.#record(mode, pin, version1);
   }
 
   /**
-   * Approves the whole form of a definition whose fields of version 1 were approved before an upgrade and are unchanged:
-   * its other fields (icons, say) were never pinned, and are trusted as on first use (and audited so) rather than every
-   * such definition withheld after the upgrade until an administrator approves it again.
+   * Approves the whole form of a definition whose fields of version 1 were approved, and are unchanged: its other
+   * fields (icons, say) were not pinned by whoever approved it, and are trusted as on first use (and audited so) rather
+   * than the definition withheld until an administrator approves it again.
    */
   async #carryOver(pin: Pin, version1: string): Promise<void> {
     if (!(await this.#options.store.carryOver(pin, version1))) return this.refresh();
-    const key = keyOf(pin.server, pin.kind, pin.name);
-    this.#seen.set(sightingOf(key, pin.fingerprint), { status: "approved", decidedBy: null });
-    this.#approved.set(key, pin.fingerprint);
-    this.#version1.delete(key);
+    await this.refresh();
     this.#options.sighted("first_seen", pin);
   }
 
   /** Records a sighting not recorded yet (or superseded), and audits it; learns from the table when another did. */
-  async #record(mode: PinningMode, pin: Pin): Promise<void> {
+  async #record(mode: PinningMode, pin: Pin, version1: string): Promise<void> {
     const key = keyOf(pin.server, pin.kind, pin.name);
     const approved = this.#approved.get(key);
-    const firstSight = approved === undefined && mode === "trust-on-first-use";
+    // A definition whose version 1 row an older task recorded (and not approved) is no first sight.
+    const olderSighting = version1 !== pin.fingerprint && this.#seen.has(sightingOf(key, version1));
+    const firstSight = approved === undefined && mode === "trust-on-first-use" && !olderSighting;
+    if (firstSight && version1 !== pin.fingerprint) {
+      // Approved under its fingerprint of version 1, which older tasks of a rolling deploy check (pin-store.ts).
+      if (!(await this.#options.store.recordFirstSight(pin, version1))) return this.refresh();
+      await this.refresh();
+      return this.#options.sighted("first_seen", pin);
+    }
     if (!(await this.#options.store.record(pin, firstSight ? "approved" : "pending"))) return this.refresh();
     this.#seen.set(sightingOf(key, pin.fingerprint), { status: firstSight ? "approved" : "pending", decidedBy: null });
-    if (firstSight) this.#approved.set(key, pin.fingerprint);
+    // Decided now: no form approved through an earlier decision of this fingerprint counts (the next poll says when).
+    if (firstSight) this.#approved.set(key, { fingerprint: pin.fingerprint, version: 2, decidedAt: Number.POSITIVE_INFINITY });
     this.#options.sighted(firstSight ? "first_seen" : approved === undefined ? "held" : "changed", pin);
   }
 
+  /** Applies one row as read; true when what clients of its name may see changed. */
   #apply(row: PinnedDefinition): boolean {
     const key = keyOf(row.server, row.kind, row.name);
+    const before = this.#allowed(key);
     this.#seen.set(sightingOf(key, row.fingerprint), { status: row.status, decidedBy: row.decidedBy });
-    const before = this.#approved.get(key);
-    if (row.status === "approved") this.#approved.set(key, row.fingerprint);
-    else if (before === row.fingerprint) this.#approved.delete(key);
-    if (row.status === "approved" && row.fingerprintVersion === 1) this.#version1.add(key);
-    else if (row.status === "approved" || before === row.fingerprint) this.#version1.delete(key);
-    return before !== this.#approved.get(key);
+    const approved = this.#approved.get(key);
+    if (row.status === "approved")
+      this.#approved.set(key, {
+        fingerprint: row.fingerprint,
+        version: row.fingerprintVersion,
+        decidedAt: row.decidedAt?.getTime() ?? 0,
+      });
+    else if (approved?.fingerprint === row.fingerprint) this.#approved.delete(key);
+    const through = this.#through.get(key) ?? new Map<string, Through>();
+    const version1 = row.status === "superseded" && row.decidedAt ? version1Of(row) : undefined;
+    if (version1) this.#through.set(key, through.set(row.fingerprint, { version1, decidedAt: row.decidedAt?.getTime() ?? 0 }));
+    else through.delete(row.fingerprint);
+    return before !== this.#allowed(key);
   }
 }
 

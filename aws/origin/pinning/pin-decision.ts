@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { AuditEvent } from "../../../contract/audit-event.ts";
 import type { AuditStore } from "../audit/store.ts";
-import type { PinnedDefinition, PinStore } from "./pin-store.ts";
+import { type PinnedDefinition, type PinStore, version1Of } from "./pin-store.ts";
 
 /** An administrator's answer to a waiting definition. */
 export type PinDecision = "approve" | "reject";
@@ -12,14 +12,30 @@ export interface WaitingChange {
   approved: PinnedDefinition | undefined;
 }
 
-const sameName = (row: PinnedDefinition, other: PinnedDefinition) =>
-  row.server === other.server && row.kind === other.kind && row.name === other.name;
+type Name = Pick<PinnedDefinition, "server" | "kind" | "name">;
+const sameName = (row: Name, other: Name) => row.server === other.server && row.kind === other.kind && row.name === other.name;
 
 /** What waits for a decision among the pin store's rows, oldest change first. */
 export function waitingChanges(rows: readonly PinnedDefinition[]): WaitingChange[] {
-  return rows
-    .filter((row) => row.status === "pending")
-    .map((change) => ({ change, approved: rows.find((row) => sameName(row, change) && row.status === "approved") }));
+  return rows.filter((row) => row.status === "pending").map((change) => ({ change, approved: approvedOf(rows, change) }));
+}
+
+/**
+ * The definition approved under a name, as clients of this release see it: the approved row, or the whole form
+ * approved through it (its fingerprint of version 1, which older releases check: pin-store.ts) when one was since.
+ */
+export function approvedOf(rows: readonly PinnedDefinition[], name: Name): PinnedDefinition | undefined {
+  const approved = rows.find((row) => sameName(row, name) && row.status === "approved");
+  if (!approved?.decidedAt) return approved;
+  const decided = approved.decidedAt.getTime();
+  const through = rows.filter(
+    (row) =>
+      sameName(row, approved) &&
+      row.status === "superseded" &&
+      (row.decidedAt?.getTime() ?? -1) >= decided &&
+      version1Of(row) === approved.fingerprint,
+  );
+  return through.sort((a, b) => (b.decidedAt?.getTime() ?? 0) - (a.decidedAt?.getTime() ?? 0))[0] ?? approved;
 }
 
 /**

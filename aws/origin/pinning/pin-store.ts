@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { inTransaction } from "../db/transaction.ts";
-import { type DefinitionKind, FINGERPRINT_VERSION } from "./fingerprint.ts";
+import { type DefinitionKind, FINGERPRINT_VERSION, pinnedForm } from "./fingerprint.ts";
 
 export type PinStatus = "approved" | "pending" | "superseded" | "rejected";
 
@@ -54,37 +54,65 @@ export function createPinStore(pool: pg.Pool) {
     },
 
     /**
-     * Carries an approval of version 1 (`version1`, the approved fingerprint) over to the definition's whole form: that
-     * row superseded, this one approved as it was (when, by whom), in one transaction. Only while `version1` is the
-     * approved row and this fingerprint was never recorded: false otherwise (decided meanwhile, or by another instance).
+     * Approves on first sight a definition with fields version 1 did not cover: under its fingerprint of version 1
+     * (`version1`), which tasks of older releases check, and its whole form beside it (throughRow). False when either is
+     * recorded already (by another instance, or an older task), or another definition of the name is approved.
+     */
+    recordFirstSight(pin: Sighting, version1: string): Promise<boolean> {
+      return inTransaction(pool, async (client) => {
+        const inserted = await client.query(
+          `INSERT INTO pinned_definitions (server, kind, name, fingerprint, definition, status, decided_at, decided_by,
+             fingerprint_version)
+           SELECT $1, $2, $3, $4, $5, 'approved', now(), 'first sight', 1
+           WHERE NOT EXISTS (SELECT 1 FROM pinned_definitions WHERE server = $1 AND kind = $2 AND name = $3 AND fingerprint = $6)
+           ON CONFLICT DO NOTHING`,
+          [pin.server, pin.kind, pin.name, version1, JSON.stringify(pin.definition), pin.fingerprint],
+        );
+        if ((inserted.rowCount ?? 0) === 0) return false;
+        await throughRow(client, pin, { decidedAt: null, by: "first sight" });
+        return true;
+      });
+    },
+
+    /**
+     * Carries an approval of version 1 (`version1`, the approved fingerprint: an older release's, or one approved since by
+     * its fingerprint of version 1) over to the definition's whole form: that row stays approved, for older tasks, and
+     * the whole form is recorded as approved through it (throughRow), keeping its time and administrator. Only while
+     * `version1` is approved and nothing was approved through it since: false otherwise (another instance did it).
      */
     carryOver(pin: Sighting, version1: string): Promise<boolean> {
       return inTransaction(pool, async (client) => {
-        const before = await client.query<{ decided_at: Date | null; decided_by: string | null }>(
-          `UPDATE pinned_definitions SET status = 'superseded', updated_at = now()
+        const approved = await client.query<{ decided_at: Date; decided_by: string | null }>(
+          `SELECT decided_at, decided_by FROM pinned_definitions approved
            WHERE server = $1 AND kind = $2 AND name = $3 AND fingerprint = $4 AND status = 'approved' AND fingerprint_version = 1
-             AND NOT EXISTS (SELECT 1 FROM pinned_definitions WHERE server = $1 AND kind = $2 AND name = $3 AND fingerprint = $5)
-           RETURNING decided_at, decided_by`,
-          [pin.server, pin.kind, pin.name, version1, pin.fingerprint],
+             AND NOT EXISTS (SELECT 1 FROM pinned_definitions through WHERE through.server = $1 AND through.kind = $2
+               AND through.name = $3 AND through.status = 'superseded' AND through.fingerprint <> $4
+               AND through.decided_at >= approved.decided_at)
+           FOR UPDATE`,
+          [pin.server, pin.kind, pin.name, version1],
         );
-        const decided = before.rows[0];
+        const decided = approved.rows[0];
         if (!decided) return false;
-        await client.query(
-          `INSERT INTO pinned_definitions (server, kind, name, fingerprint, definition, status, decided_at, decided_by,
-             fingerprint_version)
-           VALUES ($1, $2, $3, $4, $5, 'approved', $6, $7, $8)
-           ON CONFLICT DO NOTHING`,
-          [
-            pin.server,
-            pin.kind,
-            pin.name,
-            pin.fingerprint,
-            JSON.stringify(pin.definition),
-            decided.decided_at,
-            decided.decided_by,
-            FINGERPRINT_VERSION,
-          ],
+        return throughRow(client, pin, { decidedAt: decided.decided_at, by: decided.decided_by });
+      });
+    },
+
+    /**
+     * Moves an approval recorded under a whole form's fingerprint (approved by the release before this one, or by an older
+     * task's CLI or /ops) to its fingerprint of version 1, so tasks of older releases (during a rolling deploy, after a
+     * rollback) find their fingerprint approved; the whole form is then approved through it. False when decided meanwhile.
+     */
+    keepForOlderReaders(row: PinnedDefinition, version1: string): Promise<boolean> {
+      return inTransaction(pool, async (client) => {
+        const moved = await client.query<{ decided_at: Date; decided_by: string | null }>(
+          `UPDATE pinned_definitions SET status = 'superseded', updated_at = now()
+           WHERE server = $1 AND kind = $2 AND name = $3 AND fingerprint = $4 AND status = 'approved'
+           RETURNING decided_at, decided_by`,
+          [row.server, row.kind, row.name, row.fingerprint],
         );
+        const decided = moved.rows[0];
+        if (!decided) return false;
+        await approveVersion1(client, row, version1, decided.decided_at, decided.decided_by);
         return true;
       });
     },
@@ -119,16 +147,86 @@ type PinKey = { server: string; kind: DefinitionKind; name: string; fingerprint:
 /** Definitions an approval may take: what waits, and what was rejected or superseded earlier. */
 const APPROVABLE = "status IN ('pending', 'rejected', 'superseded')";
 
+/**
+ * A definition approved through its fingerprint of version 1 (`definition-pins.ts`): a form with fields version 1 did
+ * not cover is never the approved row itself, since tasks of older releases compare the approved row's fingerprint
+ * with their version 1 one. Its approval is its version 1 row `approved`, and its own row `superseded` and decided at
+ * or after that row (decided_at is one of the few columns the origin's role may update: db/roles.ts). A later
+ * approval of the version 1 row (by an older task's CLI) leaves it behind, and is carried over again.
+ */
+async function throughRow(
+  client: pg.PoolClient,
+  pin: Sighting,
+  decided: { decidedAt: Date | null; by: string | null },
+): Promise<boolean> {
+  const values = [pin.server, pin.kind, pin.name, pin.fingerprint, JSON.stringify(pin.definition)];
+  const result = await client.query(
+    `INSERT INTO pinned_definitions (server, kind, name, fingerprint, definition, status, decided_at, decided_by,
+       fingerprint_version)
+     VALUES ($1, $2, $3, $4, $5, 'superseded', coalesce($6::timestamptz, now()), $7, ${FINGERPRINT_VERSION})
+     ON CONFLICT (server, kind, name, fingerprint) DO UPDATE
+       SET status = 'superseded', decided_at = EXCLUDED.decided_at, decided_by = EXCLUDED.decided_by, updated_at = now()
+       WHERE pinned_definitions.status <> 'rejected'`,
+    [...values, decided.decidedAt, decided.by],
+  );
+  return (result.rowCount ?? 0) > 0;
+}
+
+/** The version 1 row of a whole form approved (inserted, or taken whatever its status), and the form through it. */
+async function approveVersion1(
+  client: pg.PoolClient,
+  pin: Sighting,
+  version1: string,
+  decidedAt: Date | null,
+  by: string | null,
+): Promise<void> {
+  await client.query(
+    `INSERT INTO pinned_definitions (server, kind, name, fingerprint, definition, status, decided_at, decided_by,
+       fingerprint_version)
+     VALUES ($1, $2, $3, $4, $5, 'approved', coalesce($6::timestamptz, now()), $7, 1)
+     ON CONFLICT (server, kind, name, fingerprint) DO UPDATE
+       SET status = 'approved', decided_at = EXCLUDED.decided_at, decided_by = EXCLUDED.decided_by, updated_at = now()`,
+    [pin.server, pin.kind, pin.name, version1, JSON.stringify(pin.definition), decidedAt, by],
+  );
+  await client.query(
+    `UPDATE pinned_definitions SET status = 'superseded', decided_at = coalesce($5::timestamptz, now()), decided_by = $6,
+       updated_at = now()
+     WHERE server = $1 AND kind = $2 AND name = $3 AND fingerprint = $4`,
+    [pin.server, pin.kind, pin.name, pin.fingerprint, decidedAt, by],
+  );
+}
+
+/**
+ * The fingerprint of version 1 a stored definition is approved under, when it is not its own: the definition has
+ * fields version 1 did not cover, and it hashes to its fingerprint (a row not written from a definition, as some
+ * tests make, is approved as itself).
+ */
+export function version1Of(row: Pick<PinnedDefinition, "kind" | "fingerprint" | "definition">): string | undefined {
+  const { fingerprint, version1 } = pinnedForm(row.kind, row.definition);
+  return fingerprint === row.fingerprint && version1 !== fingerprint ? version1 : undefined;
+}
+
 // The approved definition is superseded only when the one to approve can be: nothing to approve changes nothing, so
 // the caller's transaction can go on (and commit) without a rollback. The unique index on approved rows refuses a
 // second approval racing this one.
 async function approveOn(client: pg.PoolClient, key: PinKey, by: string): Promise<boolean> {
   const where = "server = $1 AND kind = $2 AND name = $3";
-  await client.query(
-    `UPDATE pinned_definitions SET status = 'superseded', updated_at = now() WHERE ${where} AND status = 'approved'
-     AND EXISTS (SELECT 1 FROM pinned_definitions WHERE ${where} AND fingerprint = $4 AND ${APPROVABLE})`,
+  const { rows } = await client.query<Pick<PinnedDefinition, "definition">>(
+    `SELECT definition FROM pinned_definitions WHERE ${where} AND fingerprint = $4 AND ${APPROVABLE} FOR UPDATE`,
     [key.server, key.kind, key.name, key.fingerprint],
   );
+  const change = rows[0];
+  if (!change) return false;
+  const version1 = version1Of({ ...key, definition: change.definition });
+  await client.query(
+    `UPDATE pinned_definitions SET status = 'superseded', updated_at = now() WHERE ${where} AND status = 'approved'
+     AND fingerprint <> $4`,
+    [key.server, key.kind, key.name, version1 ?? key.fingerprint],
+  );
+  if (version1) {
+    await approveVersion1(client, { ...key, definition: change.definition }, version1, null, by);
+    return true;
+  }
   const approved = await client.query(
     `UPDATE pinned_definitions SET status = 'approved', decided_at = now(), decided_by = $5, updated_at = now()
      WHERE ${where} AND fingerprint = $4 AND ${APPROVABLE}`,
