@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { pinnedForm } from "../../aws/origin/pinning/fingerprint.ts";
+import { version1Of } from "../../aws/origin/pinning/pin-store.ts";
 
 // What a fingerprint covers: the whole definition but its volatile fields; and, for a definition with no field the
 // releases before left out, the very fingerprint those releases took (their approvals hold after an upgrade).
@@ -48,5 +49,22 @@ describe("pinned fingerprints", () => {
     const notes = { uri: "file:///notes", name: "notes", annotations: { priority: 1 } };
     const grown = { ...notes, size: 99, annotations: { priority: 1, lastModified: "2025-06-01T00:00:00Z" } };
     expect(pinnedForm("resource", grown)).toEqual(pinnedForm("resource", notes));
+  });
+
+  it("names the version 1 row a stored whole form is approved under, read back as the database returns it", () => {
+    const drawn = {
+      ...tool,
+      icons: [{ src: "https://x.example/é.png", sizes: ["48x48"] }],
+      execution: { taskSupport: "optional" },
+    };
+    const { form, fingerprint, version1 } = pinnedForm("tool", drawn);
+    const stored = JSON.parse(JSON.stringify(form)) as Record<string, unknown>;
+    expect(version1Of({ kind: "tool", fingerprint, definition: stored })).toBe(version1);
+    // A form with only fields of version 1 is approved as itself; so is a row whose definition does not hash to it.
+    expect(version1Of({ kind: "tool", fingerprint: pinnedForm("tool", tool).fingerprint, definition: { ...tool } })).toBe(
+      undefined,
+    );
+    expect(version1Of({ kind: "tool", fingerprint: "f2", definition: stored })).toBe(undefined);
+    expect(version1Of({ kind: "tool", fingerprint, definition: "text" as never })).toBe(undefined);
   });
 });

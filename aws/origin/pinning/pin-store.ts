@@ -202,6 +202,7 @@ async function approveVersion1(
  * tests make, is approved as itself).
  */
 export function version1Of(row: Pick<PinnedDefinition, "kind" | "fingerprint" | "definition">): string | undefined {
+  if (typeof row.definition !== "object" || row.definition === null || Array.isArray(row.definition)) return undefined;
   const { fingerprint, version1 } = pinnedForm(row.kind, row.definition);
   return fingerprint === row.fingerprint && version1 !== fingerprint ? version1 : undefined;
 }
