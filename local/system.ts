@@ -76,8 +76,8 @@ export interface LocalSystem {
   idpIssuer: string;
   databaseUrl: string;
   servers: string[];
-  /** The fake Google Workspace: tests change a user's groups there. */
-  google: Pick<FakeGoogle, "url" | "setGroups">;
+  /** The fake Google Workspace: tests change a user's groups there, and suspend or delete a user. */
+  google: Pick<FakeGoogle, "url" | "setGroups" | "setAccount">;
   close(): Promise<void>;
 }
 

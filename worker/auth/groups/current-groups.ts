@@ -19,6 +19,8 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
  * enough, else this isolate's latest reading when fresh enough, else read from the origin now. Access tokens live
  * longer than the TTL, so without this a user removed from a group would keep it until their next refresh. Throws
  * GroupsUnavailable when they must be read and cannot be: the caller refuses the request rather than use old ones.
+ * Throws AccountNotActive when they are read and the origin says the user's Workspace account is not active
+ * (`google.checkAccounts`); nothing is remembered then, so every later request of the user asks again.
  */
 export async function currentGroups(config: EdgeConfig, user: UserProps, clientId: string): Promise<UserProps> {
   if (config.groups.source !== "google-directory") return user;
