@@ -568,6 +568,13 @@ const OriginFields = z.strictObject({
       breakerFailures: z.number().int().min(0).max(100).default(5),
       /** How long an upstream connection that kept failing is left alone before one request tries it again. */
       breakerOpenSeconds: z.number().int().min(1).max(3600).default(30),
+      /**
+       * The largest message the origin reads from an upstream, in MiB: an HTTP answer's whole body (counted inflated),
+       * one event of an SSE stream (a stream itself may live as long as it likes), one stdio line. Past it the
+       * connection is closed as broken, its calls answered -32000 naming this setting, and its circuit breaker counts a
+       * failure: one answer cannot take the origin's memory from every user.
+       */
+      maxUpstreamMessageMiB: z.number().int().min(1).max(256).default(10),
     })
     .prefault({}),
   /** How the origin vouches for users towards HTTP upstreams. */

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
-import type { Client } from "@modelcontextprotocol/client";
+import { type Client, SdkError, SdkErrorCode } from "@modelcontextprotocol/client";
 import {
   CLIENT_CAPABILITIES_META_KEY,
   CLIENT_INFO_META_KEY,
@@ -61,6 +61,8 @@ export interface UpstreamLink {
   health?: UpstreamHealth;
   /** A request that may be repeated is sent again after a failure on the way (HTTP upstreams; a stdio child's pipe does not come back). */
   retries: boolean;
+  /** Why the connection broke by itself, once it has (absent: the connection does not say). */
+  failure?: () => Error | undefined;
 }
 
 type Params = Record<string, unknown>;
@@ -459,7 +461,8 @@ async function send(
       })) as Params;
       link.health?.succeeded();
       return answer;
-    } catch (error) {
+    } catch (caught) {
+      const error = closedConnectionError(link, caught);
       if (repeatable && attempt < ATTEMPTS && !signal.aborted && worthRetrying(error)) {
         // Cut short by a cancellation, the next attempt fails at once as cancelled.
         await delay(RETRY_PAUSE_MS, undefined, { signal }).catch(() => {});
@@ -472,6 +475,20 @@ async function send(
 }
 
 /**
+ * A request whose connection is gone failed because it is gone, whatever the SDK rejected it with (a call parked in
+ * an exchange is aborted with the closing's reason, which the SDK reports as a timeout): told why when the transport
+ * knows (a message over the bound, a child that exited), else that the connection closed.
+ */
+function closedConnectionError(link: UpstreamLink, error: unknown): unknown {
+  if (link.client.transport !== undefined) return error;
+  const failure = link.failure?.();
+  if (failure) return failure;
+  return error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout
+    ? new SdkError(SdkErrorCode.ConnectionClosed, "Connection closed")
+    : error;
+}
+
+/**
  * Tells the circuit breaker how a failed request went: the upstream was not there (its connection closed, it stayed
  * silent, it could not be reached), or it answered (an error it sends is an answer all the same). A cancellation
  * (the client went away) says nothing either way.
@@ -479,7 +496,9 @@ async function send(
 function report(link: UpstreamLink, error: unknown, signal: AbortSignal): void {
   // The connection's close also abandons the calls parked on it, so it comes first: the upstream is gone.
   if (link.client.transport === undefined) {
-    link.health?.failed("the upstream server closed the connection");
+    link.health?.failed(
+      upstreamUnavailable(error) ? upstreamErrorToClient(error).message : "the upstream server closed the connection",
+    );
     return;
   }
   if (signal.aborted && !(signal.reason instanceof UpstreamTimeout)) return;

@@ -27,5 +27,6 @@ export async function relayOptions(config: OriginConfig, log: (line: string) => 
     connectTimeoutMs: config.relay.connectTimeoutSeconds * 1000,
     inputWaitMs: config.relay.inputWaitSeconds * 1000,
     keepAliveMs: config.relay.keepAliveSeconds * 1000,
+    maxMessageBytes: config.relay.maxUpstreamMessageMiB * 1024 * 1024,
   };
 }

@@ -1,6 +1,7 @@
 import { SdkError, SdkErrorCode, SdkHttpError } from "@modelcontextprotocol/client";
 import { ProtocolError } from "@modelcontextprotocol/server";
 import { consentRequiredIn } from "../upstream-auth/consent.ts";
+import { UpstreamMessageTooLarge } from "./bounded-body.ts";
 import { connectionFailure, failureText } from "./failure-text.ts";
 
 /** JSON-RPC code for "the upstream could not answer" (implementation-defined server error range). */
@@ -14,13 +15,25 @@ export class UpstreamTimeout extends Error {
   }
 }
 
+/** A stdio child that exited by itself while the connection was in use: its calls in flight are told so. */
+export class UpstreamExited extends Error {
+  constructor(exit: string) {
+    super(`the upstream server closed the connection: its process exited by itself, ${exit}`);
+    this.name = "UpstreamExited";
+  }
+}
+
+/** The connection broke by itself, and the origin knows why: said as such to the caller, counted as a failure. */
+const isBroken = (error: unknown) => error instanceof UpstreamMessageTooLarge || error instanceof UpstreamExited;
+
 /**
  * What the client sees when forwarding fails. An upstream's own JSON-RPC error passes through with its code,
  * message and data; a timeout or a broken connection becomes an error that says which, never a hang.
  */
 export function upstreamErrorToClient(error: unknown): Error {
   if (error instanceof ProtocolError) return error;
-  if (error instanceof UpstreamTimeout) return new ProtocolError(UPSTREAM_UNAVAILABLE, error.message);
+  if (error instanceof UpstreamTimeout || isBroken(error))
+    return new ProtocolError(UPSTREAM_UNAVAILABLE, (error as Error).message);
   const code = (error as { code?: unknown }).code;
   if (typeof code === "number" && Number.isInteger(code) && !(error instanceof SdkError))
     return new ProtocolError(code, (error as Error).message, (error as { data?: unknown }).data);
@@ -50,7 +63,7 @@ const UNANSWERED: ReadonlySet<string> = new Set([
 export function upstreamUnavailable(error: unknown): boolean {
   // The SDK's transport may wrap what its fetch threw: a need for consent inside a send failure is still no outage.
   if (consentRequiredIn(error)) return false;
-  if (error instanceof UpstreamTimeout) return true;
+  if (error instanceof UpstreamTimeout || isBroken(error)) return true;
   if (error instanceof SdkHttpError) return error.status >= 500;
   if (error instanceof SdkError) return UNANSWERED.has(error.code);
   return connectionFailure(error) !== undefined;

@@ -79,6 +79,8 @@ export interface HostOptions {
   inputWaitMs: number;
   /** SSE keep-alive comments on long responses (0 disables). */
   keepAliveMs: number;
+  /** The largest message read from an upstream: an HTTP body, an SSE event, a stdio line (10 MiB when unset). */
+  maxMessageBytes?: number;
   log: (line: string) => void;
   /** Told of a stdio child's spawn and exit. */
   children?: ChildObserver;
@@ -142,7 +144,7 @@ async function connectHost(
     giving ??= user ? (options.childUsers?.give(user) ?? Promise.resolve()) : Promise.resolve();
     return giving;
   };
-  const opened = openTransport(spec, credentials, options.log, options.children, user);
+  const opened = openTransport(spec, credentials, options.log, options.children, user, options.maxMessageBytes);
   const { transport } = opened;
   const inflight = new Set<InflightRequest>();
   const exchanges = new ExchangeRegistry(options.inputWaitMs);
@@ -219,6 +221,7 @@ async function connectHost(
     callLimits: options.callLimits,
     health: options.health,
     retries: spec.transport === "http",
+    failure: opened.failure,
   };
   const upstreamEvents = events;
   const handler: McpHttpHandler = createMcpHandler(() => forwardingServer(link), {

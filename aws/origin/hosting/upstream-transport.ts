@@ -6,13 +6,20 @@ import { wellFormed } from "../../../contract/well-formed.ts";
 import type { UpstreamIdentity, UpstreamUser } from "../identity/upstream-identity.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
 import { readValues } from "../secrets/read-values.ts";
+import { boundedResponse, DEFAULT_MAX_MESSAGE_BYTES, UpstreamMessageTooLarge } from "./bounded-body.ts";
 import { childLog } from "./child-log.ts";
 import { asChildUser, type ChildUser } from "./child-users.ts";
+import { UpstreamExited } from "./upstream-errors.ts";
 
 export interface OpenedTransport {
   transport: Transport;
   /** The child's process id, for a stdio upstream. */
   readonly pid?: number | null;
+  /**
+   * Why the connection broke by itself, once it has (a message over the bound, a child that exited): what its calls
+   * in flight are told, rather than the SDK's "connection closed" or the timeout its closing is reported as.
+   */
+  failure(): Error | undefined;
 }
 
 /** What an HTTP upstream connection needs to present the user and the server's own credentials. */
@@ -51,15 +58,29 @@ export function openTransport(
   log: (line: string) => void,
   children?: ChildObserver,
   user?: ChildUser,
+  maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES,
 ): OpenedTransport {
+  let failure: Error | undefined;
+  const broke = (error: Error, what: string) => {
+    if (failure) return;
+    failure = error;
+    log(what);
+  };
   if (spec.transport === "http") {
-    const fetchAs = identityFetch(spec, credentials);
+    const identified = identityFetch(spec, credentials);
+    // Past the bound the connection is closed, as the SDK closes a stdio child's: every call in flight on it is told
+    // why, and the next request connects anew. The SDK itself would wait on a broken event stream, not fail the call.
+    const fetchAs: typeof fetch = async (input, init) =>
+      boundedResponse(await identified(input, init), maxMessageBytes, (error) => {
+        broke(error, `${error.message}; closing the connection`);
+        void transport.close().catch(() => {});
+      });
     const url = new URL(spec.url);
     const transport =
       spec.protocol === "sse"
         ? new SSEClientTransport(url, { fetch: fetchAs })
         : new StreamableHTTPClientTransport(url, { fetch: fetchAs });
-    return { transport };
+    return { transport, failure: () => failure };
   }
   const command = user ? asChildUser(user, spec.command, spec.args) : { command: spec.command, args: spec.args };
   const transport = new StdioClientTransport({
@@ -68,17 +89,27 @@ export function openTransport(
     env: { ...getDefaultEnvironment(), ...(user && { HOME: user.home, TMPDIR: user.home }), ...credentials.env },
     cwd: spec.cwd,
     stderr: "pipe",
+    maxBufferSize: maxMessageBytes,
   });
+  // Kept by the SDK's Protocol, which calls it before its own. Only the line bound is logged: other errors are each
+  // about one message the child wrote, and a child writing bad ones would flood the log.
+  transport.onerror = (error) => {
+    if (/ReadBuffer exceeded maximum size/.test(error.message)) {
+      const tooLarge = new UpstreamMessageTooLarge(maxMessageBytes);
+      broke(tooLarge, `${tooLarge.message}; stopping it`);
+    }
+  };
   const stderr = childLog(log);
   const decoder = new TextDecoder();
   transport.stderr?.on("data", (chunk: Buffer) => stderr.write(decoder.decode(chunk, { stream: true })));
   transport.stderr?.on("end", () => stderr.end());
-  watchChild(transport, children, log);
+  watchChild(transport, children, log, (exit) => broke(new UpstreamExited(exit), `its process exited by itself, ${exit}`));
   return {
     transport,
     get pid() {
       return transport.pid;
     },
+    failure: () => failure,
   };
 }
 
@@ -95,7 +126,12 @@ const PIPES_AFTER_EXIT_MS = 2000;
  * The instance's methods are wrapped, never the class, because the SDK probes an upstream's era on a throwaway
  * sibling only for its own unextended class (the probe's short-lived process is not reported).
  */
-function watchChild(transport: StdioClientTransport, observer: ChildObserver | undefined, log: (line: string) => void): void {
+function watchChild(
+  transport: StdioClientTransport,
+  observer: ChildObserver | undefined,
+  log: (line: string) => void,
+  exitedByItself: (exit: string) => void,
+): void {
   const start = transport.start.bind(transport);
   const close = transport.close.bind(transport);
   let requested = false;
@@ -107,7 +143,7 @@ function watchChild(transport: StdioClientTransport, observer: ChildObserver | u
     child.once("exit", (code, signal) => {
       observer?.exited({ code, signal, requested });
       // The SDK says only that the connection closed: why is here.
-      if (!requested) log(`its process exited by itself, ${signal ? `on signal ${signal}` : `with code ${code}`}`);
+      if (!requested) exitedByItself(signal ? `on signal ${signal}` : `with code ${code}`);
       const release = setTimeout(() => {
         log("its process exited but something it started still holds its output; closing the pipes");
         for (const pipe of [child.stdin, child.stdout, child.stderr]) pipe?.destroy();
