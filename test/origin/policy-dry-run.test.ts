@@ -48,6 +48,11 @@ const events = [
   ...calls(2, { ...dee, server: "docs", tool: "read", outcome: "denied", errorCode: -32003 }),
   // Not tool calls: never evaluated.
   ...calls(6, { ...ada, server: "github", method: "tools/list" }),
+  // The tool column also names prompts and resources: a prompt named like a tool is not a call of that tool.
+  ...calls(7, { ...ada, server: "github", method: "prompts/get", tool: "delete_repo" }),
+  ...calls(1, { ...ada, server: "github", method: "resources/read", tool: "repo://github/ada/secrets" }),
+  // A 2026-07-28 round that only asked the user: the call's own row (counted above) follows it.
+  ...calls(3, { ...ada, server: "github", tool: "delete_repo", outcome: "input_required" }),
   ...calls(1, { ...ada, kind: "auth.sign_in" }),
 ];
 

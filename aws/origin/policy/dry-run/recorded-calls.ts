@@ -6,7 +6,10 @@ export interface RecordedCalls {
   userEmail?: string;
   userSub?: string;
   server: string;
-  /** The tool name the client called: the upstream's own, or the aggregated endpoint's public `<server>__<name>`. */
+  /**
+   * The tool name the row holds: the upstream's own, or (rows written before the edge resolved it) the aggregated
+   * endpoint's public `<server>__<name>`.
+   */
   tool: string;
   calls: number;
 }
@@ -15,10 +18,14 @@ const DAY_MS = 86_400_000;
 
 // One statement per day of the window: a large table is read in steps that each report progress, and each step's
 // answer is already grouped by user and tool, so its size depends on how many users and tools, not on how many calls.
+// The tool column also holds a prompt's name (prompts/get) or a resource's URI (resources/read): only tools/call rows
+// are tool calls. A 2026-07-28 round that only asked the user (input_required) is followed by the call's own row, so
+// counting it would count an approved call twice.
 const CALLS_OF_ONE_DAY = `SELECT user_email AS "userEmail", user_sub AS "userSub", server, tool,
   sum(coalesce(count, 1))::bigint AS calls
 FROM audit_events
-WHERE kind = 'mcp.request' AND server IS NOT NULL AND tool IS NOT NULL AND time >= $1 AND time < $2
+WHERE kind = 'mcp.request' AND method = 'tools/call' AND outcome <> 'input_required'
+  AND server IS NOT NULL AND tool IS NOT NULL AND time >= $1 AND time < $2
 GROUP BY user_email, user_sub, server, tool`;
 
 interface Row {
@@ -29,7 +36,7 @@ interface Row {
   calls: string;
 }
 
-/** The `mcp.request` events with a server and a tool from `from` to `to`, counted per user, server and tool. */
+/** The tools/call events with a server and a tool from `from` to `to`, counted per user, server and tool. */
 export async function readRecordedCalls(
   pool: pg.Pool,
   window: { from: Date; to: Date },
