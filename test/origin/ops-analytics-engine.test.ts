@@ -121,6 +121,16 @@ describe("the Analytics Engine source", () => {
     ).toBeTruthy();
   });
 
+  it("counts neither a round that only asked the user nor a prompt or resource as a call of a tool", async () => {
+    await source().stats("1h");
+    // Every question but the authentication figures (where the round is a request that passed) counts calls.
+    const figures = received.filter((request) => !request.sql.includes("auth_failures"));
+    expect(figures).toHaveLength(6);
+    for (const request of figures) expect(request.sql).toContain("blob1 = 'mcp.request' AND blob5 != 'input_required'");
+    const tools = received.find((request) => request.sql.includes("blob4 AS tool"));
+    expect(tools?.sql).toContain("blob3 = 'tools/call'");
+  });
+
   it("reads the newest calls for the live tail", async () => {
     expect(await source().tail(20)).toEqual([
       {

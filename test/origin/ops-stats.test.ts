@@ -21,13 +21,41 @@ const call = (minutes: number, fields: Partial<AuditEvent>): AuditEvent => ({
   ...fields,
 });
 
-// Within the last hour: 4 calls to github (one failed), 1 to docs; older ones fall outside the hour only.
+// Within the last hour: 4 calls to github (one failed), 2 to docs; older ones fall outside the hour only.
 const EVENTS: AuditEvent[] = [
-  call(1, { server: "github", tool: "search", userEmail: "ada@example.com", clientId: "claude", latencyMs: 10 }),
-  call(2, { server: "github", tool: "search", userEmail: "ada@example.com", clientId: "claude", latencyMs: 20 }),
-  call(3, { server: "github", tool: "create_issue", userEmail: "bob@example.com", clientId: "cursor", latencyMs: 30 }),
+  call(1, { server: "github", method: "tools/call", tool: "search", userEmail: "ada@example.com", clientId: "claude" }),
+  call(2, {
+    server: "github",
+    method: "tools/call",
+    tool: "search",
+    userEmail: "ada@example.com",
+    clientId: "claude",
+    latencyMs: 20,
+  }),
+  call(3, {
+    server: "github",
+    method: "tools/call",
+    tool: "create_issue",
+    userEmail: "bob@example.com",
+    clientId: "cursor",
+    latencyMs: 30,
+  }),
+  // The round of a 2026-07-28 call that only asked the user: the call's own row (above) follows it, so it is neither
+  // a call nor an error.
+  call(3, {
+    server: "github",
+    method: "tools/call",
+    tool: "create_issue",
+    userEmail: "bob@example.com",
+    clientId: "cursor",
+    outcome: "input_required",
+    latencyMs: 5,
+  }),
+  // A prompt named like a tool: a call of docs, not of a tool.
+  call(4, { server: "docs", method: "prompts/get", tool: "search", latencyMs: 30 }),
   call(4, {
     server: "github",
+    method: "tools/call",
     tool: "search",
     userEmail: "ada@example.com",
     clientId: "claude",
@@ -71,18 +99,18 @@ describe("GET /ops/stats", () => {
   it("aggregates calls, errors and latency per server and tool, users, clients, auth, limits and lag", async () => {
     await createAuditStore(database.pool).insert(EVENTS);
     const body = OpsStats.parse(await (await stats("1h")).json());
-    expect(body.totals).toMatchObject({ calls: 5, errors: 1, p50Ms: 30 });
+    expect(body.totals).toMatchObject({ calls: 6, errors: 1, p50Ms: 30 });
     expect(body.totals.p95Ms).toBeGreaterThan(50);
     expect(body.servers.map(({ server, calls, errors }) => [server, calls, errors])).toEqual([
       ["github", 4, 1],
-      ["docs", 1, 0],
+      ["docs", 2, 0],
     ]);
     expect(body.servers[0]?.p50Ms).toBe(25);
     expect(body.tools.map(({ server, tool, calls }) => [server, tool, calls])).toEqual([
       ["github", "search", 3],
       ["github", "create_issue", 1],
     ]);
-    expect(body.series.reduce((sum, bucket) => sum + bucket.calls, 0)).toBe(5);
+    expect(body.series.reduce((sum, bucket) => sum + bucket.calls, 0)).toBe(6);
     expect(body.series.reduce((sum, bucket) => sum + bucket.errors, 0)).toBe(1);
     expect(body.topUsers).toEqual([
       { user: "ada@example.com", calls: 3 },
@@ -90,15 +118,15 @@ describe("GET /ops/stats", () => {
       { user: "sub-carol", calls: 1 },
     ]);
     expect(body.topClients[0]).toEqual({ client: "claude", calls: 3 });
-    // 5 calls and 1 sign-in got through; 1 refused token did not.
-    expect(body.auth).toEqual({ attempts: 7, failures: 1 });
+    // 7 requests (the approval round among them) and 1 sign-in got through; 1 refused token did not.
+    expect(body.auth).toEqual({ attempts: 9, failures: 1 });
     expect(body.rateLimited).toEqual({ auth: 7, mcp: 3 });
     expect(body.deliveryLag?.maxMs).toBeGreaterThan(0);
   });
 
   it("takes older events into the longer windows", async () => {
     const body = OpsStats.parse(await (await stats("24h")).json());
-    expect(body.totals.calls).toBe(6);
+    expect(body.totals.calls).toBe(7);
     expect(body.series).toHaveLength(24);
     expect(OpsStats.parse(await (await stats("7d")).json()).series).toHaveLength(28);
   });

@@ -2,17 +2,21 @@ import type pg from "pg";
 import { OPS_TOP_ROWS, OPS_WINDOWS, type OpsStats, type OpsWindow } from "../../../contract/ops-stats.ts";
 
 // Each statement reads the window [$1, $2). An error is any call whose outcome is not `ok`; aggregated events
-// (rate limits) stand for `count` requests each.
+// (rate limits) stand for `count` requests each. A 2026-07-28 round that only asked the user (input_required) is not a
+// call of its own: the call's row follows it (ok, or error when declined), so counting the round would count every
+// approved call twice and every approval prompt as an error. It is still a request that passed authentication.
 const CALL_FIGURES = `count(*)::int AS calls, (count(*) FILTER (WHERE outcome <> 'ok'))::int AS errors,
   percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95`;
-const CALLS = "FROM audit_events WHERE kind = 'mcp.request' AND time >= $1 AND time < $2";
+const CALLS = `FROM audit_events WHERE kind = 'mcp.request' AND outcome IS DISTINCT FROM 'input_required'
+  AND time >= $1 AND time < $2`;
 const requests = (condition: string) => `coalesce(sum(coalesce(count, 1)) FILTER (WHERE ${condition}), 0)::int`;
 const AUTH_FAILURES = "kind IN ('auth.denied', 'auth.refresh_reuse')";
 
 const SQL = {
   totals: `SELECT ${CALL_FIGURES} ${CALLS}`,
   servers: `SELECT coalesce(server, '') AS server, ${CALL_FIGURES} ${CALLS} GROUP BY 1 ORDER BY calls DESC, server LIMIT 100`,
-  tools: `SELECT coalesce(server, '') AS server, tool, ${CALL_FIGURES} ${CALLS} AND tool IS NOT NULL
+  // The tool column also holds a prompt's name or a resource's URI: the tools table counts tool calls only.
+  tools: `SELECT coalesce(server, '') AS server, tool, ${CALL_FIGURES} ${CALLS} AND method = 'tools/call' AND tool IS NOT NULL
     GROUP BY 1, 2 ORDER BY calls DESC, server, tool LIMIT ${OPS_TOP_ROWS}`,
   series: `SELECT floor(extract(epoch FROM time - $1::timestamptz) / $3)::int AS bucket, count(*)::int AS calls,
     (count(*) FILTER (WHERE outcome <> 'ok'))::int AS errors ${CALLS} GROUP BY 1`,

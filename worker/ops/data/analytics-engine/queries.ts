@@ -2,12 +2,15 @@ import { OPS_TOP_ROWS, OPS_WINDOWS, type OpsWindow } from "../../../../contract/
 
 /**
  * The dashboard's questions in Analytics Engine's SQL, over the edge's data points (worker/analytics/layout.ts:
- * blob1 kind, blob2 server, blob3 method, blob4 tool, blob5 outcome, blob6 client, blob8 user hash; double1 latency,
+ * blob1 kind, blob2 server, blob3 method, blob4 tool (or prompt, or resource URI), blob5 outcome, blob6 client, blob8 user hash; double1 latency,
  * double6 requests the point stands for). Each row stands for `_sample_interval` rows once sampled, so counts are
  * sums of it and percentiles are weighted by it. The dataset name is validated by the configuration (letters, digits,
  * underscores), so it can be written into the text.
  */
 const CALL = "blob1 = 'mcp.request'";
+// A 2026-07-28 round that only asked the user is followed by the call's own row (ok, or error when declined): counted,
+// it would count every approved call twice and every approval prompt as an error. The live tail still shows it.
+const COUNTED_CALL = `${CALL} AND blob5 != 'input_required'`;
 const REQUESTS = "_sample_interval * double6";
 const AUTH_FAILURE = "(blob1 = 'auth.denied' OR blob1 = 'auth.refresh_reuse')";
 const FIGURES = `SUM(_sample_interval) AS calls, SUM(IF(blob5 != 'ok', _sample_interval, 0)) AS errors,
@@ -19,11 +22,11 @@ export type OpsQueryName = "totals" | "servers" | "tools" | "series" | "topUsers
 export function opsQueries(dataset: string, window: OpsWindow, until: number): Record<OpsQueryName, string> {
   const { seconds, bucketSeconds } = OPS_WINDOWS[window];
   const within = `timestamp >= toDateTime(${until - seconds}) AND timestamp < toDateTime(${until})`;
-  const calls = `FROM ${dataset} WHERE ${CALL} AND ${within}`;
+  const calls = `FROM ${dataset} WHERE ${COUNTED_CALL} AND ${within}`;
   return {
     totals: `SELECT ${FIGURES} ${calls} FORMAT JSON`,
     servers: `SELECT blob2 AS server, ${FIGURES} ${calls} GROUP BY server ORDER BY calls DESC LIMIT 100 FORMAT JSON`,
-    tools: `SELECT blob2 AS server, blob4 AS tool, ${FIGURES} ${calls} AND blob4 != '' GROUP BY server, tool ORDER BY calls DESC LIMIT ${OPS_TOP_ROWS} FORMAT JSON`,
+    tools: `SELECT blob2 AS server, blob4 AS tool, ${FIGURES} ${calls} AND blob3 = 'tools/call' AND blob4 != '' GROUP BY server, tool ORDER BY calls DESC LIMIT ${OPS_TOP_ROWS} FORMAT JSON`,
     series: `SELECT toStartOfInterval(timestamp, INTERVAL '${bucketSeconds}' SECOND) AS start, SUM(_sample_interval) AS calls,
   SUM(IF(blob5 != 'ok', _sample_interval, 0)) AS errors ${calls} GROUP BY start ORDER BY start FORMAT JSON`,
     topUsers: `SELECT blob8 AS user, SUM(_sample_interval) AS calls ${calls} AND blob8 != '' GROUP BY user ORDER BY calls DESC LIMIT ${OPS_TOP_ROWS} FORMAT JSON`,
