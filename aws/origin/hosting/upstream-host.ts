@@ -175,7 +175,7 @@ async function connectHost(
     throw deadline.signal.aborted ? deadline.failure() : error;
   });
   events = new UpstreamEvents(client, options.log);
-  lists = upstreamLists(client);
+  lists = upstreamLists(client, options.requestTimeoutMs);
 
   let markClosed: () => void = () => {};
   const closed = new Promise<void>((resolve) => {
