@@ -13,6 +13,11 @@ export const IDENTITY_GROUPS_PATH = "/identity/groups";
 export const AccountState = z.enum(["active", "suspended", "archived", "deleted"]);
 export type AccountState = z.infer<typeof AccountState>;
 
+/** The states that end a user's access at the edge. */
+export type GoneAccount = Exclude<AccountState, "active">;
+const GONE: ReadonlySet<string> = new Set(AccountState.exclude(["active"]).options);
+export const isGoneAccount = (account: string | undefined): account is GoneAccount => account !== undefined && GONE.has(account);
+
 export const IdentityGroups = z.object({
   /** Group e-mail addresses, lower case. */
   groups: z.array(z.string()),
@@ -22,8 +27,9 @@ export const IdentityGroups = z.object({
   /**
    * The user's account, read at the same time as the groups: present only when the origin checks accounts
    * (`google.checkAccounts`). An edge that does not know the field ignores it; an origin that does not send it is
-   * taken as not checking (the user stays as they are).
+   * taken as not checking (the user stays as they are). Read as any text, so that a state a newer origin adds leaves
+   * an older edge's users as they are (as the field's absence would), not every look-up unreadable.
    */
-  account: AccountState.optional(),
+  account: z.string().optional(),
 });
 export type IdentityGroups = z.infer<typeof IdentityGroups>;

@@ -94,4 +94,5 @@ export const ORIGIN_ENV_NAMES = {
   GOOGLE_ADMIN_USER: ["google.adminUser", "string"],
   GOOGLE_AWS_REGION: ["google.awsRegion", "string"],
   GOOGLE_GROUPS_CACHE_SECONDS: ["google.cacheSeconds", "number"],
+  GOOGLE_CHECK_ACCOUNTS: ["google.checkAccounts", "json"],
 } as const satisfies EnvNames;

@@ -199,6 +199,7 @@ describe("deployment configuration", () => {
         audience: "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/aws",
         serviceAccount: "groups-reader@project.iam.gserviceaccount.com",
         adminUser: "admin@example.com",
+        checkAccounts: true,
       } as never;
     });
     const variables = new Map(
@@ -212,6 +213,7 @@ describe("deployment configuration", () => {
     expect(variables.get("GOOGLE_SERVICE_ACCOUNT")).toBe("groups-reader@project.iam.gserviceaccount.com");
     expect(variables.get("GOOGLE_ADMIN_USER")).toBe("admin@example.com");
     expect(variables.has("GOOGLE_AWS_REGION")).toBe(true);
+    expect(variables.get("GOOGLE_CHECK_ACCOUNTS")).toBe("true");
   });
 
   it("refuses a server with googleCredentials without origin.google, which the origin would refuse at start", () => {

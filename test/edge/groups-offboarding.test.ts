@@ -165,8 +165,9 @@ describe("an account the Workspace suspended, archived or deleted", () => {
     });
   });
 
-  it("a sign-in is refused with a 403 page that says why, and grants no code", async () => {
+  it("a sign-in is refused with a 403 page that says why, grants no code, and revokes what the user still has", async () => {
     const edge = offboardingEdge({});
+    const { laptop, desktop } = await devWithTwoClients(edge);
     setAccount(edge, "deleted");
     const { callback } = await signInThrough(edge);
     expect(callback.status).toBe(403);
@@ -175,6 +176,10 @@ describe("an account the Workspace suspended, archived or deleted", () => {
     expect(page).toContain("Signing in was refused");
     expect(page).toMatch(/Google Workspace account is deleted \(or not a user of the Workspace\)/);
     expect(page).toContain("ask a Workspace administrator");
+    await expectRevoked(edge, [laptop, desktop]);
+    expect(signedOutEvents(edge.audit.events)).toEqual([
+      expect.objectContaining({ clientId: "directory:google", arguments: expect.objectContaining({ refused: "sign-in" }) }),
+    ]);
   });
 
   it("the sign-in's step, given the request's context, also revokes the grants the user still has, audited once", async () => {
@@ -206,6 +211,7 @@ describe("users the Directory does not say are gone", () => {
   it.each([
     ["an active account", "active"],
     ["an origin that sends no account (older, or checkAccounts off)", undefined],
+    ["a state a newer origin added, which this edge does not know", "on_hold" as AccountState],
   ] as const)("%s: requests past the TTL, refreshes and sign-ins go on, nothing revoked", PAST_THE_TTL, async (_, account) => {
     const edge = offboardingEdge({ GROUPS_TTL_SECONDS: "5" });
     setAccount(edge, account);

@@ -54,7 +54,7 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
       return errorPage(403, `${refusal}.`);
     }
 
-    const props = await signInGroups(config, user, original.clientId);
+    const props = await signInGroups(config, user, original.clientId, { env, ctx });
     if (props instanceof Response) return props;
     const redirectTo = await grantCode(oauth, original, props, config.adminGroups, env.OAUTH_KV);
     recordAudit(env, ctx, { ...audit(), kind: "auth.sign_in", outcome: "ok" });

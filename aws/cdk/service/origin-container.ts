@@ -141,6 +141,7 @@ function googleSettings(config: DeployConfig): Record<string, string> {
     ...(google.adminUser && { GOOGLE_ADMIN_USER: google.adminUser }),
     GOOGLE_AWS_REGION: google.awsRegion ?? config.region,
     GOOGLE_GROUPS_CACHE_SECONDS: String(google.cacheSeconds),
+    GOOGLE_CHECK_ACCOUNTS: String(google.checkAccounts),
   };
 }
 

@@ -1,7 +1,4 @@
-import type { AccountState } from "../../../contract/identity-groups.ts";
-
-/** A Workspace account's state that ends the user's access at the edge. */
-export type GoneAccount = Exclude<AccountState, "active">;
+import type { GoneAccount } from "../../../contract/identity-groups.ts";
 
 /** How each state is said to the user and in logs. */
 const SAID: Record<GoneAccount, string> = {

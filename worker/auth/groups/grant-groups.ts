@@ -27,22 +27,21 @@ export interface SignInContext {
 /**
  * The sign-in's step: the user with their grant groups, or the page that refuses the sign-in: 503 when they cannot
  * be read (fail closed: a grant without the user's current groups could open what they may no longer use), 403 when
- * the origin says the user's Workspace account is not active. With `context`, that refusal also revokes every grant
- * the user still has and is audited (directory-sign-out.ts); without it, it is only refused and logged.
+ * the origin says the user's Workspace account is not active, which also revokes every grant the user still has and
+ * is audited (directory-sign-out.ts).
  */
 export async function signInGroups(
   config: EdgeConfig,
   user: UserProps,
   clientId: string,
-  context?: SignInContext,
+  context: SignInContext,
 ): Promise<UserProps | Response> {
   try {
     return await withGrantGroups(config, user, clientId);
   } catch (error) {
     if (error instanceof AccountNotActive) {
       console.warn(`sign-in refused: the Workspace account is ${error.account}`);
-      if (context)
-        await signOutGoneAccount(context.env, context.ctx, config, error, { at: "sign-in", httpStatus: 403, clientId });
+      await signOutGoneAccount(context.env, context.ctx, config, error, { at: "sign-in", httpStatus: 403, clientId });
       return errorPage(403, `Signing in was refused. ${goneAccountWording(error)}`);
     }
     if (!(error instanceof GroupsUnavailable)) throw error;

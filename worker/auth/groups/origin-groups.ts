@@ -1,5 +1,5 @@
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
-import { IDENTITY_GROUPS_PATH, IdentityGroups } from "../../../contract/identity-groups.ts";
+import { IDENTITY_GROUPS_PATH, IdentityGroups, isGoneAccount } from "../../../contract/identity-groups.ts";
 import { fetchOrigin } from "../../upstream/fetch-origin.ts";
 import { AccountNotActive } from "./account-not-active.ts";
 import { keptGroups } from "./kept-groups.ts";
@@ -52,7 +52,7 @@ export async function originGroups(config: EdgeConfig, subject: GroupsSubject): 
   const parsed = IdentityGroups.safeParse(body);
   if (!parsed.success) throw new GroupsUnavailable("the origin's answer is not a list of groups");
   const { account } = parsed.data;
-  if (account !== undefined && account !== "active")
-    throw new AccountNotActive(account, { sub: subject.sub, email: subject.email });
+  if (isGoneAccount(account)) throw new AccountNotActive(account, { sub: subject.sub, email: subject.email });
+  if (account !== undefined && account !== "active") console.warn(`groups: the origin named an unknown account state`);
   return { ...parsed.data, groups: keptGroups(config, parsed.data.groups) };
 }
