@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { childLog } from "../../aws/origin/hosting/child-log.ts";
 import { openTransport, type UpstreamCredentials } from "../../aws/origin/hosting/upstream-transport.ts";
 import { UpstreamServer } from "../../contract/config/schema.ts";
@@ -82,5 +82,47 @@ describe("a stdio upstream's stderr", () => {
     for (let tries = 0; tries < 100 && lines.length === 0; tries++) await new Promise((resolve) => setTimeout(resolve, 20));
     await transport.close();
     expect(lines).toEqual(["GITHUB_TOKEN=[REDACTED GitHub token]"]);
+  });
+});
+
+describe("a stdio child flooding its stderr", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("has a burst of lines logged, then so many a second, the rest counted in one line per interval", () => {
+    vi.useFakeTimers();
+    const lines: string[] = [];
+    const log = childLog((line) => lines.push(line), { perSecond: 10, burst: 50, summaryMs: 10_000 });
+    log.write("E flood\n".repeat(100_000));
+    expect(lines).toHaveLength(50);
+    vi.advanceTimersByTime(1_000);
+    log.write("E flood\n".repeat(100));
+    expect(lines).toHaveLength(60);
+    vi.advanceTimersByTime(9_000);
+    expect(lines).toHaveLength(61);
+    expect(lines.at(-1)).toBe("… dropped 100,040 stderr lines in the last 10 s (more than 10 a second)");
+    // Quiet for a while, the burst is back; nothing dropped, nothing summed up.
+    vi.advanceTimersByTime(60_000);
+    log.write("after\n");
+    log.end();
+    expect(lines.slice(61)).toEqual(["after"]);
+  });
+
+  it("counts what it dropped at the end of the stream, without waiting for the interval", () => {
+    vi.useFakeTimers();
+    const lines: string[] = [];
+    const log = childLog((line) => lines.push(line), { perSecond: 10, burst: 2, summaryMs: 10_000 });
+    log.write("a\nb\nc\nd\n");
+    log.end();
+    expect(lines).toEqual(["a", "b", "… dropped 2 stderr lines in the last 10 s (more than 10 a second)"]);
+  });
+
+  it("still drops a private key's lines when its first line was dropped for the budget", () => {
+    vi.useFakeTimers();
+    const lines: string[] = [];
+    const log = childLog((line) => lines.push(line), { perSecond: 1, burst: 1, summaryMs: 10_000 });
+    log.write("starting\n-----BEGIN PRIVATE KEY-----\n");
+    vi.advanceTimersByTime(5_000);
+    log.write("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n");
+    expect(lines.join("\n")).not.toContain("MIIE");
   });
 });

@@ -15,12 +15,64 @@ const NAMED_VALUE = /(token|secret|password|passwd|api[_-]?key|credentials?)(["'
 const TRAILING_TOKEN_PART = /[A-Za-z0-9_+/=.-]+$/;
 
 /**
- * The origin's log of what a stdio child writes to its stderr, line by line: servers print their configuration and
+ * How many of a child's stderr lines are logged: a burst, then so many a second. A child printing as fast as it can
+ * (a retry loop with a stack trace, a server that logs every byte) would otherwise fill the origin's log, its bill
+ * and its event loop, for everyone.
+ */
+export interface LineBudget {
+  perSecond: number;
+  burst: number;
+  /** How often the lines dropped meanwhile are counted in one line. */
+  summaryMs: number;
+}
+
+export const DEFAULT_LINE_BUDGET: LineBudget = { perSecond: 100, burst: 1000, summaryMs: 10_000 };
+
+/** A token bucket of lines, and the count of those it refused, logged once per interval (and at the end). */
+function lineBudget(budget: LineBudget, log: (line: string) => void) {
+  let tokens = budget.burst;
+  let refilledAt = Date.now();
+  let dropped = 0;
+  let summary: ReturnType<typeof setTimeout> | undefined;
+  const report = () => {
+    clearTimeout(summary);
+    summary = undefined;
+    if (dropped === 0) return;
+    log(
+      `… dropped ${dropped.toLocaleString("en-US")} stderr lines in the last ${Math.round(budget.summaryMs / 1000)} s (more than ${budget.perSecond} a second)`,
+    );
+    dropped = 0;
+  };
+  return {
+    take(): boolean {
+      const now = Date.now();
+      tokens = Math.min(budget.burst, tokens + ((now - refilledAt) / 1000) * budget.perSecond);
+      refilledAt = now;
+      if (tokens >= 1) {
+        tokens--;
+        return true;
+      }
+      dropped++;
+      summary ??= setTimeout(report, budget.summaryMs);
+      summary.unref?.();
+      return false;
+    },
+    report,
+  };
+}
+
+/**
+ * The origin's log of what a stdio child writes to its stderr, line by line, within a budget of lines (beyond it
+ * lines are dropped and counted): servers print their configuration and
  * failed requests there, credentials included, and the log is read by more people than the server's own user. A line
  * is logged once whole (a chunk may end inside one, and inside a credential), or cut once it is too long to wait for
  * (the rest of it is dropped). The lines of a private key block are dropped after its first is redacted.
  */
-export function childLog(log: (line: string) => void): { write(chunk: string): void; end(): void } {
+export function childLog(
+  log: (line: string) => void,
+  budget: LineBudget = DEFAULT_LINE_BUDGET,
+): { write(chunk: string): void; end(): void } {
+  const allowance = lineBudget(budget, log);
   let pending = "";
   let dropRestOfLine = false;
   let inKey = false;
@@ -30,7 +82,8 @@ export function childLog(log: (line: string) => void): { write(chunk: string): v
       return;
     }
     if (PRIVATE_KEY_LINES.begin.test(line) && !PRIVATE_KEY_LINES.end.test(line)) inKey = true;
-    if (line.trim()) log(redacted(line, cut));
+    // Counted before it is redacted: a dropped line costs no more than its split.
+    if (line.trim() && allowance.take()) log(redacted(line, cut));
   };
   return {
     write(chunk) {
@@ -49,6 +102,7 @@ export function childLog(log: (line: string) => void): { write(chunk: string): v
     end() {
       if (!dropRestOfLine) emit(pending, false);
       pending = "";
+      allowance.report();
     },
   };
 }
