@@ -253,6 +253,9 @@ export class McpSession extends DurableObject<EdgeEnv> {
     const held = isRequest(message) ? this.#held.hold(fitForQueue(redactedForHolding(audit, this.env))) : undefined;
     const answered = isRequest(message) ? sse.transport.answerTo(message.id) : undefined;
     sse.transport.receive(message as never);
+    // Received first: the server has stopped the request's work, so the answer cannot follow this one.
+    const cancelled = cancelledRequestId(message);
+    if (cancelled !== undefined) await sse.transport.answerCancelled(cancelled);
     if (!held || !answered) {
       if (held) this.#held.release(held); // left to the Worker
       return new Response(null, { status: 202 });

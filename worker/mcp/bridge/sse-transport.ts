@@ -1,4 +1,5 @@
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
+import { JSON_RPC } from "../json-rpc-error.ts";
 
 /** A comment on the stream this often, so that proxies that cut idle streams leave it open. */
 export const KEEPALIVE_MS = 15_000;
@@ -83,6 +84,16 @@ export class SseServerTransport implements Transport {
   answerTo(id: string | number): Promise<JSONRPCMessage | undefined> | undefined {
     if (this.closed || this.awaited.has(id)) return undefined;
     return new Promise((resolve) => this.awaited.set(id, resolve));
+  }
+
+  /**
+   * Answers the client's request `id`, which it cancelled, if its answer is still awaited. The SDK's server answers
+   * nothing to a cancelled request, so its audit (held until the answer is sent) would wait for the stream's end,
+   * hours later or never. The error, which the client that cancelled ignores, records it as cancelled at once.
+   */
+  async answerCancelled(id: string | number): Promise<void> {
+    if (!this.awaited.has(id)) return;
+    await this.send({ jsonrpc: "2.0", id, error: { code: JSON_RPC.requestCancelled, message: "cancelled by the client" } });
   }
 
   async close(): Promise<void> {
