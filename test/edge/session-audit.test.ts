@@ -81,6 +81,26 @@ describe("a 2025-era call cancelled on the short way (notifications/cancelled)",
   });
 });
 
+describe("a 2025-era call whose origin cannot be reached (the short way)", () => {
+  const call = (sessionId: string) => post(sessionId, { id: 6, method: "tools/call", params: { name: "echo", arguments: {} } });
+
+  it("is labelled unavailable, as a 2026-07-28 client's is, not error under the -32000 upstreams use too", async () => {
+    const { stub, sessionId } = await session("http://127.0.0.1:9");
+    const answered = (await stub.serve(call(sessionId), ALICE, sessionId)) as DirectAnswer;
+    expect(isDirectAnswer(answered)).toBe(true);
+    expect(JSON.parse(answered.json)).toMatchObject({ id: 6, error: { code: -32000 } });
+    expect(answered.outcome).toBe("unavailable -32000");
+  });
+
+  it("but an upstream's own -32000 error, answered through the origin, stays error", async () => {
+    const boom = { jsonrpc: "2.0", id: 6, error: { code: -32000, message: "boom" } };
+    const { stub, sessionId } = await session(await answeringOrigin(boom));
+    const answered = (await stub.serve(call(sessionId), ALICE, sessionId)) as DirectAnswer;
+    expect(JSON.parse(answered.json)).toMatchObject({ id: 6, error: { code: -32000, message: "boom" } });
+    expect(answered.outcome).toBe("error -32000");
+  });
+});
+
 describe("a 2025-era initialize on a server the policy refuses the user", () => {
   it("is refused 403 with the origin's -32003 and its reason, as for a 2026-07-28 client, not 502 unavailable", async () => {
     const refusal = { code: -32003, message: 'refused by policy: no policy rule allows you to use server "everything"' };

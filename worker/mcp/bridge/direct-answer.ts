@@ -1,5 +1,6 @@
 import { type JSONRPCRequest, type ProtocolError, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/server";
 import { ANSWER_OUTCOME_HEADER, formatAnswerOutcome, outcomeOfAnswer } from "../../../contract/answer-outcome.ts";
+import type { AuditOutcome } from "../../../contract/audit-event.ts";
 import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
 import { JSON_RPC } from "../json-rpc-error.ts";
 import { exchangeWithOrigin, type JsonRpcMessage, type OriginLink } from "./origin-exchange.ts";
@@ -93,11 +94,12 @@ export async function answerDirectly(
     first = await pending;
   } catch (error) {
     // A cancelled request's answer is read by nobody: nothing to log or explain.
-    return answer(record, request.id, {
-      error: controller.signal.aborted ? abortedError(controller.signal) : exchangeFailure(error, server),
-    });
+    if (controller.signal.aborted) return answer(record, request.id, { error: abortedError(controller.signal) });
+    const failure = exchangeFailure(error, server);
+    return answer(record, request.id, { error: failure }, unavailableIf(failure.code === JSON_RPC.upstreamUnavailable));
   }
-  if (first.done) return answer(record, request.id, { error: abortedError(controller.signal) });
+  if (first.done)
+    return answer(record, request.id, { error: abortedError(controller.signal) }, unavailableIf(!controller.signal.aborted));
   const message = first.value;
   const final = message.method === undefined && (message.error || message.result?.resultType !== "input_required");
   if (!final) return handOver;
@@ -123,16 +125,24 @@ const abortedError = (signal: AbortSignal) =>
     ? { code: JSON_RPC.requestCancelled, message: "cancelled by the client" }
     : answerBrokeOff();
 
+/**
+ * The label of the object's own answer when the origin could not be reached or its answer broke off: `unavailable`, as
+ * a 2026-07-28 client's request is audited then, not `error` under the -32000 an upstream's own errors carry too.
+ */
+const unavailableIf = (failed: boolean): AuditOutcome | undefined => (failed ? "unavailable" : undefined);
+
 function answer(
   record: SessionRecord,
   id: string | number,
   outcome: { result: Record<string, unknown> } | { error: ProtocolError | { code: number; message: string; data?: unknown } },
+  own?: AuditOutcome,
 ): DirectAnswer {
   const message =
     "result" in outcome
       ? { jsonrpc: "2.0", id, result: outcome.result }
       : { jsonrpc: "2.0", id, error: errorObject(outcome.error) };
-  const labelled = outcomeOfAnswer(message);
+  const judged = outcomeOfAnswer(message);
+  const labelled = own && judged ? { ...judged, outcome: own } : judged;
   return {
     json: JSON.stringify(message),
     outcome: labelled && formatAnswerOutcome(labelled),
