@@ -28,6 +28,7 @@ import { type ListedDefinitions, objectField, rememberListed, type UpstreamLists
 import type { Progress, ProgressRoutes } from "./progress-routes.ts";
 import type { ForwardState, ForwardStateCodec } from "./request-state.ts";
 import { sealInputRequired, targetOf } from "./request-state.ts";
+import type { UnreadOutput } from "./unread-output.ts";
 import { UpstreamTimeout, upstreamErrorToClient, upstreamUnavailable, worthRetrying } from "./upstream-errors.ts";
 
 /** Results pass through untouched: the proxy neither validates nor reshapes what the upstream answers. */
@@ -551,7 +552,10 @@ interface RoundOutput extends InflightRequest {
  */
 function roundOutput(ctx: ServerContext, guard: (params: Params) => Promise<Params> = async (params) => params): RoundOutput {
   const progressToken = (ctx.mcpReq._meta as Params | undefined)?.progressToken;
-  const wantsLogs = (ctx.mcpReq.envelope as Params | undefined)?.[LOG_LEVEL_META_KEY] !== undefined;
+  const asked = (ctx.mcpReq.envelope as Params | undefined)?.[LOG_LEVEL_META_KEY];
+  const wantsLogs = asked !== undefined;
+  // What the client has not read yet of this response bounds what more is queued in it (absent: a caller that reads it at once).
+  const unread = ctx.http?.authInfo?.extra?.unread as UnreadOutput | undefined;
   let sent = Promise.resolve();
   const send = (deliver: () => Promise<void>) => {
     sent = sent.then(deliver).catch(() => {});
@@ -561,19 +565,32 @@ function roundOutput(ctx: ServerContext, guard: (params: Params) => Promise<Para
       if (progressToken === undefined) return;
       send(async () => {
         const passed = await guard({ ...params });
+        if (unread && !unread.admit(passed)) return;
         await ctx.mcpReq.notify({ method: "notifications/progress", params: { ...passed, progressToken } } as never);
       });
     },
     // The SDK drops messages below the level the request asked for (and all of them if it asked for none): one for a
     // request that asked for none is not even guarded.
     log({ level, data, logger }) {
-      if (!wantsLogs) return;
+      // Below the asked level the SDK would drop it unsent: it must not count as queued either.
+      if (!wantsLogs || belowLevel(level, asked)) return;
       send(async () => {
         const passed = await guard({ data, ...(logger !== undefined && { logger }) });
+        if (unread && !unread.admit(passed)) return;
         await ctx.mcpReq.log(level as never, passed.data, passed.logger as string | undefined);
       });
     },
     flushed: () => sent,
     wantsLogs,
   };
+}
+
+/** The log levels of MCP (RFC 5424's), least severe first. */
+const LOG_LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+
+/** Whether a message's level is below the one the request asked for (both known levels). */
+function belowLevel(level: string, asked: unknown): boolean {
+  const index = LOG_LEVELS.indexOf(level);
+  const threshold = typeof asked === "string" ? LOG_LEVELS.indexOf(asked) : -1;
+  return index !== -1 && threshold !== -1 && index < threshold;
 }

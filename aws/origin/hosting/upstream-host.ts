@@ -25,6 +25,7 @@ import { forgetChanged, type UpstreamLists, upstreamLists } from "./listed-defin
 import { parseRequestBody } from "./parsed-request.ts";
 import { ProgressRoutes } from "./progress-routes.ts";
 import type { CallerExtra, ForwardStateCodec } from "./request-state.ts";
+import { MAX_UNREAD_OUTPUT_BYTES, UnreadOutput } from "./unread-output.ts";
 import { connectUpstream } from "./upstream-client.ts";
 import { UpstreamEvents } from "./upstream-events.ts";
 import { type ChildObserver, openTransport, type UpstreamCredentials } from "./upstream-transport.ts";
@@ -244,6 +245,7 @@ async function connectHost(
     onCaller: (caller) => {
       latestCaller = caller;
     },
+    log: options.log,
     close: async () => {
       exchanges.closeAll("the origin is stopping this upstream");
       upstreamEvents.close();
@@ -284,6 +286,7 @@ function servingHost(parts: {
   events: UpstreamEvents;
   exchanges: ExchangeRegistry;
   onCaller: (caller: Caller) => void;
+  log: (line: string) => void;
   close: () => Promise<void>;
 }): UpstreamHost {
   return {
@@ -297,11 +300,17 @@ function servingHost(parts: {
     closed: parts.closed,
     async fetch(request, caller) {
       parts.onCaller(caller);
+      const unread = new UnreadOutput(() =>
+        parts.log(
+          `a client reads its answer slower than the upstream sends log and progress messages: past ${MAX_UNREAD_OUTPUT_BYTES / 1024 / 1024} MiB unread they are dropped`,
+        ),
+      );
       const authInfo = authInfoOf(caller);
+      authInfo.extra = { ...authInfo.extra, unread };
       const parsed = await parseRequestBody(request);
       const parsedBody = listenWithinContents(parsed.parsedBody, caller.access);
       const unwatch = watchListenedResources(parsedBody, parts.events);
-      const response = await parts.handler.fetch(parsed.request, { authInfo, parsedBody });
+      const response = unread.measure(await parts.handler.fetch(parsed.request, { authInfo, parsedBody }));
       return unwatch ? onBodyEnd(response, unwatch) : response;
     },
     close: parts.close,

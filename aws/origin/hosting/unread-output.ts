@@ -1,0 +1,58 @@
+/**
+ * The bytes of an upstream's log and progress messages one response may hold unread: the edge's bound on what it
+ * queues for a 2024-11-05 client that reads slowly. The SDK queues each message in the response stream whether or
+ * not it is read, so an upstream that writes faster than its client reads would otherwise grow the origin without end.
+ */
+export const MAX_UNREAD_OUTPUT_BYTES = 4 * 1024 * 1024;
+
+/** What each message adds on the wire beyond its params: the SSE event and the JSON-RPC envelope around them. */
+const FRAMING_BYTES = 120;
+
+/**
+ * One response's log and progress messages against what its client has read of it. Past the bound, messages are
+ * dropped (and counted; `dropping` is told once), never queued: a message lost is better than the origin lost.
+ */
+export class UnreadOutput {
+  #queued = 0;
+  #read = 0;
+  dropped = 0;
+  readonly #limit: number;
+  readonly #dropping: () => void;
+
+  constructor(dropping: () => void, limit = MAX_UNREAD_OUTPUT_BYTES) {
+    this.#dropping = dropping;
+    this.#limit = limit;
+  }
+
+  /** Whether a message with these params may be queued now (then it counts as queued); false: drop it. */
+  admit(params: unknown): boolean {
+    const bytes = FRAMING_BYTES + (JSON.stringify(params)?.length ?? 0);
+    if (this.#queued - this.#read + bytes > this.#limit) {
+      if (this.dropped++ === 0) this.#dropping();
+      return false;
+    }
+    this.#queued += bytes;
+    return true;
+  }
+
+  /** The client read these bytes of the response (its answer and keep-alives too, hence the bound at what was queued). */
+  read(bytes: number): void {
+    this.#read = Math.min(this.#queued, this.#read + bytes);
+  }
+
+  /** The response with what its client reads counted: it is read from the SDK's stream only as the client reads. */
+  measure(response: Response): Response {
+    if (!response.body) return response;
+    const reader = response.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const { done, value } = await reader.read();
+        if (done) return controller.close();
+        this.read(value.byteLength);
+        controller.enqueue(value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+    return new Response(body, response);
+  }
+}
