@@ -7,6 +7,12 @@ import { z } from "zod";
 export const IDENTITY_GROUPS_PATH = "/identity/groups";
 
 /**
+ * The query parameter by which the edge says how old an answer it takes (whole seconds: its `groups.ttlSeconds`):
+ * the origin reads the Directory again rather than answer from a cache entry older than that.
+ */
+export const IDENTITY_GROUPS_MAX_AGE_PARAMETER = "maxAgeSeconds";
+
+/**
  * The user's Google Workspace account as the Directory reports it: `active`, `suspended` or `archived` by an
  * administrator, or `deleted` (the Directory does not know the user).
  */

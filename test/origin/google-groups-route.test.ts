@@ -60,6 +60,24 @@ describe("GET /identity/groups", () => {
     expect(((await response.json()) as { groups: string[] }).groups).toEqual(["eng@example.com", "all@example.com"]);
   });
 
+  it("reads the Directory again for an edge that takes no answer as old as the cached one", async () => {
+    const cached = { ...googleConfigFor(google.url), cacheSeconds: 60 };
+    const served = createOriginApp({ ...parts, groups: googleGroupLookUp(cached, testAwsCredentials) });
+    const groupsOf = async (query: string) =>
+      ((await (await askGroups({ purpose: "groups", email: "ops@example.com" }, query, served)).json()) as { groups: string[] })
+        .groups;
+    expect(await groupsOf("")).toEqual(["ops@example.com", "admins@example.com"]);
+    google.setGroups("ops@example.com", ["ops@example.com"]);
+    try {
+      // The cache (a minute) answers an edge that takes its age, and one that says nothing or something unreadable.
+      for (const query of ["", "?maxAgeSeconds=60", "?maxAgeSeconds=soon"])
+        expect(await groupsOf(query), query).toEqual(["ops@example.com", "admins@example.com"]);
+      expect(await groupsOf("?maxAgeSeconds=0")).toEqual(["ops@example.com"]);
+    } finally {
+      google.setGroups("ops@example.com", ["ops@example.com", "admins@example.com"]);
+    }
+  });
+
   it("refuses a request without an assertion", async () => {
     const response = await askGroups(undefined);
     expect(response.status).toBe(401);

@@ -1,5 +1,9 @@
 import type { Hono, MiddlewareHandler } from "hono";
-import { IDENTITY_GROUPS_PATH, type IdentityGroups } from "../../../contract/identity-groups.ts";
+import {
+  IDENTITY_GROUPS_MAX_AGE_PARAMETER,
+  IDENTITY_GROUPS_PATH,
+  type IdentityGroups,
+} from "../../../contract/identity-groups.ts";
 import type { AssertionVariables } from "../trust/require-assertion.ts";
 import type { GroupLookUp } from "./google/google-groups.ts";
 import { GoogleStepFailed } from "./google/google-step.ts";
@@ -28,7 +32,7 @@ export function registerGroupsRoute(app: Hono<OriginEnv>, guarded: MiddlewareHan
       return c.json({ error: "not_configured", message }, 404);
     }
     try {
-      const found = await lookUp(email.toLowerCase());
+      const found = await lookUp(email.toLowerCase(), maxAgeMsOf(c.req.query(IDENTITY_GROUPS_MAX_AGE_PARAMETER)));
       const answer: IdentityGroups = {
         groups: found.value,
         source: "google-directory",
@@ -49,4 +53,10 @@ export function registerGroupsRoute(app: Hono<OriginEnv>, guarded: MiddlewareHan
       return c.json(body, 502);
     }
   });
+}
+
+/** The edge's bound on a cached answer's age, when it gives a whole number of seconds; else the cache's own. */
+function maxAgeMsOf(given: string | undefined): number | undefined {
+  const seconds = given === undefined || !/^\d{1,9}$/.test(given) ? undefined : Number(given);
+  return seconds === undefined ? undefined : seconds * 1000;
 }

@@ -1,5 +1,10 @@
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
-import { IDENTITY_GROUPS_PATH, IdentityGroups, isGoneAccount } from "../../../contract/identity-groups.ts";
+import {
+  IDENTITY_GROUPS_MAX_AGE_PARAMETER,
+  IDENTITY_GROUPS_PATH,
+  IdentityGroups,
+  isGoneAccount,
+} from "../../../contract/identity-groups.ts";
 import { fetchOrigin } from "../../upstream/fetch-origin.ts";
 import { AccountNotActive } from "./account-not-active.ts";
 import { keptGroups } from "./kept-groups.ts";
@@ -37,7 +42,7 @@ export async function originGroups(config: EdgeConfig, subject: GroupsSubject): 
   try {
     response = await fetchOrigin(
       config,
-      IDENTITY_GROUPS_PATH,
+      `${IDENTITY_GROUPS_PATH}?${IDENTITY_GROUPS_MAX_AGE_PARAMETER}=${config.groups.ttlSeconds}`,
       { sub: subject.sub, email: subject.email, client_id: subject.clientId, purpose: "groups" },
       { method: "GET", headers: new Headers({ accept: "application/json" }), signal: AbortSignal.timeout(GROUPS_ANSWER_MS) },
     );
@@ -54,5 +59,7 @@ export async function originGroups(config: EdgeConfig, subject: GroupsSubject): 
   const { account } = parsed.data;
   if (isGoneAccount(account)) throw new AccountNotActive(account, { sub: subject.sub, email: subject.email });
   if (account !== undefined && account !== "active") console.warn(`groups: the origin named an unknown account state`);
-  return { ...parsed.data, groups: keptGroups(config, parsed.data.groups) };
+  // The origin's clock stamps checkedAt: one running ahead of this edge's must not make its answers fresh for longer.
+  const checkedAt = Math.min(parsed.data.checkedAt, Math.floor(Date.now() / 1000));
+  return { ...parsed.data, checkedAt, groups: keptGroups(config, parsed.data.groups) };
 }

@@ -10,7 +10,7 @@ import { type Found, perUserCache } from "./per-user-cache.ts";
  * A user's Google Workspace groups (group e-mail addresses, lower case), and when the Directory said so; with
  * `google.checkAccounts`, also their account's state (absent otherwise).
  */
-export type GroupLookUp = (email: string) => Promise<Found<string[]> & { account?: AccountState }>;
+export type GroupLookUp = (email: string, maxAgeMs?: number) => Promise<Found<string[]> & { account?: AccountState }>;
 
 interface DirectoryAnswer {
   groups: string[];
@@ -35,8 +35,8 @@ export function googleGroupLookUp(google: GoogleConfig, awsCredentials?: AwsCred
     const [account, groups] = await Promise.all([directoryAccount(google, token, email), directoryGroups(google, token, email)]);
     return { groups: account === "active" ? groups : [], account };
   });
-  return async (email) => {
-    const { value, foundAt } = await cached(email);
+  return async (email, maxAgeMs) => {
+    const { value, foundAt } = await cached(email, maxAgeMs);
     return { value: value.groups, foundAt, ...(value.account && { account: value.account }) };
   };
 }

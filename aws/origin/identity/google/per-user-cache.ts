@@ -9,14 +9,18 @@ const MAX_ENTRIES = 10_000;
 
 /**
  * Remembers each key's answer for `ttlMs`, and lets concurrent callers for one key share one look-up in flight.
- * A failed look-up is not remembered: the next caller tries again.
+ * A failed look-up is not remembered: the next caller tries again. A caller may accept less: `maxAgeMs` (an edge
+ * whose groups TTL is shorter than this cache's) has an older answer read again.
  */
-export function perUserCache<T>(ttlMs: number, lookUp: (key: string) => Promise<T>): (key: string) => Promise<Found<T>> {
+export function perUserCache<T>(
+  ttlMs: number,
+  lookUp: (key: string) => Promise<T>,
+): (key: string, maxAgeMs?: number) => Promise<Found<T>> {
   const found = new Map<string, Found<T>>();
   const inFlight = new Map<string, Promise<Found<T>>>();
-  return (key) => {
+  return (key, maxAgeMs = ttlMs) => {
     const cached = found.get(key);
-    if (cached && Date.now() - cached.foundAt < ttlMs) return Promise.resolve(cached);
+    if (cached && Date.now() - cached.foundAt < Math.min(ttlMs, maxAgeMs)) return Promise.resolve(cached);
     const pending = inFlight.get(key);
     if (pending) return pending;
     const started = lookUp(key)
