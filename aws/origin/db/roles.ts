@@ -23,6 +23,9 @@ export const APP_SCHEMA = "public";
  * privileges as GRANT spells them (`UPDATE (a, b)` grants those columns only). An empty list grants nothing, on purpose.
  * A migration that adds a table adds it here too: test/origin/db-roles.test.ts fails on a relation missing here, and
  * applying the grants fails on a name here that is not in the schema. The reasons name the code that needs each one.
+ * Grants may only widen within a release: every task start regrants the role, so during a rolling deploy the new
+ * grants apply to the old tasks at once (and on a rollback the old grants to the new ones). A grant the code no
+ * longer uses is dropped a release later, once no task of the release that used it can run.
  */
 export const APP_GRANTS: Readonly<Record<string, readonly string[]>> = {
   // audit/chain/append.ts stores events (ON CONFLICT DO NOTHING, which needs no UPDATE); search, export, the ops
