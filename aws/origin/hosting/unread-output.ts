@@ -17,10 +17,11 @@ export class UnreadOutput {
   #read = 0;
   dropped = 0;
   readonly #limit: number;
-  readonly #dropping: () => void;
+  readonly #log: (line: string) => void;
 
-  constructor(dropping: () => void, limit = MAX_UNREAD_OUTPUT_BYTES) {
-    this.#dropping = dropping;
+  /** `log` is told when dropping begins, and how many were dropped once the response ends. */
+  constructor(log: (line: string) => void, limit = MAX_UNREAD_OUTPUT_BYTES) {
+    this.#log = log;
     this.#limit = limit;
   }
 
@@ -28,7 +29,10 @@ export class UnreadOutput {
   admit(params: unknown): boolean {
     const bytes = FRAMING_BYTES + (JSON.stringify(params)?.length ?? 0);
     if (this.#queued - this.#read + bytes > this.#limit) {
-      if (this.dropped++ === 0) this.#dropping();
+      if (this.dropped++ === 0)
+        this.#log(
+          `a client reads its answer slower than the upstream sends log and progress messages: past ${this.#limit / 1024 / 1024} MiB unread they are dropped`,
+        );
       return false;
     }
     this.#queued += bytes;
@@ -44,14 +48,24 @@ export class UnreadOutput {
   measure(response: Response): Response {
     if (!response.body) return response;
     const reader = response.body.getReader();
+    const ended = () => {
+      if (this.dropped > 0)
+        this.#log(`${this.dropped.toLocaleString("en-US")} log and progress messages were dropped for that client`);
+    };
     const body = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         const { done, value } = await reader.read();
-        if (done) return controller.close();
+        if (done) {
+          ended();
+          return controller.close();
+        }
         this.read(value.byteLength);
         controller.enqueue(value);
       },
-      cancel: (reason) => reader.cancel(reason),
+      cancel: (reason) => {
+        ended();
+        return reader.cancel(reason);
+      },
     });
     return new Response(body, response);
   }

@@ -25,7 +25,7 @@ import { forgetChanged, type UpstreamLists, upstreamLists } from "./listed-defin
 import { parseRequestBody } from "./parsed-request.ts";
 import { ProgressRoutes } from "./progress-routes.ts";
 import type { CallerExtra, ForwardStateCodec } from "./request-state.ts";
-import { MAX_UNREAD_OUTPUT_BYTES, UnreadOutput } from "./unread-output.ts";
+import { UnreadOutput } from "./unread-output.ts";
 import { connectUpstream } from "./upstream-client.ts";
 import { UpstreamEvents } from "./upstream-events.ts";
 import { type ChildObserver, openTransport, type UpstreamCredentials } from "./upstream-transport.ts";
@@ -300,11 +300,7 @@ function servingHost(parts: {
     closed: parts.closed,
     async fetch(request, caller) {
       parts.onCaller(caller);
-      const unread = new UnreadOutput(() =>
-        parts.log(
-          `a client reads its answer slower than the upstream sends log and progress messages: past ${MAX_UNREAD_OUTPUT_BYTES / 1024 / 1024} MiB unread they are dropped`,
-        ),
-      );
+      const unread = new UnreadOutput(parts.log);
       const authInfo = authInfoOf(caller);
       authInfo.extra = { ...authInfo.extra, unread };
       const parsed = await parseRequestBody(request);
