@@ -30,6 +30,7 @@ const EVERY_TUNABLE = {
     keepAliveSeconds: 20,
     breakerFailures: 3,
     breakerOpenSeconds: 60,
+    maxUpstreamMessageMiB: 32,
   },
   upstreamIdentity: { ttlSeconds: 600 },
   upstreamVault: { keyCacheSeconds: 0 },

@@ -58,6 +58,7 @@ export const OriginTuning = tunables({
       keepAliveSeconds: tunable(relay.keepAliveSeconds),
       breakerFailures: tunable(relay.breakerFailures),
       breakerOpenSeconds: tunable(relay.breakerOpenSeconds),
+      maxUpstreamMessageMiB: tunable(relay.maxUpstreamMessageMiB),
     },
     "relay.",
   ).optional(),
