@@ -102,13 +102,24 @@ export class McpSession extends DurableObject<EdgeEnv> {
   #held = new HeldAudits(this.ctx.storage);
   /** Held audits their own requests are recording now (answered, on their way to the queue): not the alarm's. */
   #recording = new Set<string>();
+  /**
+   * A 2025-era session's requests the session server answers (over SSE), by id: each takes its answer once the
+   * transport sends it, for the audit, or undefined when the request was given up (the session ended).
+   */
+  #answering = new Map<string | number, (answer: JSONRPCMessage | undefined) => void>();
 
   /**
    * Serves one HTTP request of the session: a plain request's answer as data (the short way), anything else as the
    * SDK transport's response. The Worker has read a POST's body already; it is parsed here once. Another user's, or
    * an unknown or ended session, gets 404.
    */
-  async serve(http: SessionHttpRequest, caller: SessionIdentity, sessionId: string): Promise<Response | DirectAnswer> {
+  async serve(
+    http: SessionHttpRequest,
+    caller: SessionIdentity,
+    sessionId: string,
+    /** A POST's audit facts: a request the session server answers is audited here, at its answer (auditAtAnswer). */
+    audit?: RequestAudit,
+  ): Promise<Response | DirectAnswer> {
     const origin = this.origin();
     const body = http.body === undefined ? undefined : jsonOrUndefined(http.body);
     if (isInitialize(body)) return this.begin(origin, toRequest(http, body), body, caller, sessionId);
@@ -136,17 +147,47 @@ export class McpSession extends DurableObject<EdgeEnv> {
     if (resumedAfter && this.#open.size === 0 && !live.events.hasMoreAfter(resumedAfter)) return nothingMoreOnStream();
     const request = toRequest(http, body);
     for (const id of ids) this.#open.add(id);
+    // One request (not a batch, whose answers the Worker reads together): its answer is awaited from now on.
+    const single = audit && !Array.isArray(body) && ids.length === 1 ? ids[0] : undefined;
+    const answer = single === undefined ? undefined : this.answerOf(single);
     const response = await live.transport.handleRequest(request, body === undefined ? undefined : { parsedBody: body });
     if (!response.ok) {
       // Refused by the transport: nothing of these requests goes on, and their ids are free again.
       for (const id of ids) {
         this.#open.delete(id);
         this.takePrefetched(id)?.abort("the request was refused");
+        this.#answering.delete(id);
       }
     }
     if (request.method === "DELETE" && response.ok) await this.end();
     if (cancelled !== undefined) await answerCancelled(live.transport, cancelled);
-    return response;
+    if (!response.ok || !answer || !audit) return response;
+    this.auditAtAnswer(audit, answer);
+    const headers = new Headers(response.headers);
+    headers.set(SESSION_AUDITS_HEADER, "1");
+    return new Response(response.body, { status: response.status, headers });
+  }
+
+  /** The answer the transport sends to request `id`, or undefined if the request is given up first. */
+  private answerOf(id: string | number): Promise<JSONRPCMessage | undefined> {
+    this.#answering.get(id)?.(undefined);
+    return new Promise((resolve) => this.#answering.set(id, resolve));
+  }
+
+  /**
+   * Audits a 2025-era request by the answer the session object sends, not by the client's stream: a stream that breaks
+   * is no cancellation in a 2025 session (the client resumes it with Last-Event-ID, and the request goes on), so its
+   * answer is the request's outcome. A request given up without one (the session ended) is cancelled. The audit is held
+   * in storage meanwhile, as a 2024-11-05 session's are: after a restart the alarm records it without an answer.
+   */
+  private auditAtAnswer(audit: RequestAudit, answer: Promise<JSONRPCMessage | undefined>): void {
+    const held = this.#held.hold(fitForQueue(redactedForHolding(audit, this.env)));
+    this.#recording.add(held.id);
+    const outcome = answer.then((sent) => completedAudit(audit, 200, sent ? observationOf(sent) : GIVEN_UP));
+    const recording = {
+      waitUntil: (sent: Promise<unknown>) => this.ctx.waitUntil(sent.finally(() => this.#recording.delete(held.id))),
+    };
+    recordAudit(this.env, recording, outcome, { id: held.id, queued: () => this.#held.release(held) });
   }
 
   /**
@@ -438,7 +479,11 @@ export class McpSession extends DurableObject<EdgeEnv> {
     // An answer sent ends its request's work: what resuming a stream can still bring depends on what is open.
     const send = transport.send.bind(transport);
     transport.send = (message, options) => {
-      if (!("method" in message) && "id" in message && message.id !== undefined) this.#open.delete(message.id);
+      if (!("method" in message) && "id" in message && message.id !== undefined) {
+        this.#open.delete(message.id);
+        this.#answering.get(message.id)?.(message);
+        this.#answering.delete(message.id);
+      }
       return send(message, options);
     };
     const live = { record, transport, events } as LiveSession;
@@ -569,8 +614,9 @@ export class McpSession extends DurableObject<EdgeEnv> {
   /** Ends the session because its user began more than `sessionsPerUser` (their registry chose this one). */
   async evict(): Promise<void> {
     if (this.#sse) return this.#sse.transport.close();
-    // Audits held past a restart are the alarm's to record before the storage goes (alarm()).
-    if (this.#held.any) return;
+    // Audits held past a restart are the alarm's to record before the storage goes (alarm()); the requests this
+    // object still works on are recorded as given up by end().
+    if (this.#held.all().some((held) => !this.#recording.has(held.id))) return;
     await this.end();
   }
 
@@ -593,6 +639,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
     this.#direct.clear();
     this.#prefetched.clear();
     this.#open.clear();
+    for (const givenUp of this.#answering.values()) givenUp(undefined);
+    this.#answering.clear();
     for (const socket of this.ctx.getWebSockets()) socket.close(WATCH_CLOSE.ended.code, WATCH_CLOSE.ended.reason);
     const live = this.#live;
     this.#live = undefined;
@@ -706,6 +754,9 @@ function isInitialize(body: unknown): body is InitializeMessage {
 
 const isRequest = (message: Record<string, unknown>): message is { id: string | number; method: string } =>
   typeof message.method === "string" && (typeof message.id === "string" || typeof message.id === "number");
+
+/** How a 2025-era request ended that the session gave up before its answer (it ended). */
+const GIVEN_UP: Observation = { outcome: "cancelled", responseBytes: 0 };
 
 /** How a request ended, from the answer its stream carried (none: the stream ended first). */
 function observationOf(answer: JSONRPCMessage | undefined): Observation {

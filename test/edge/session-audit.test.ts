@@ -1,10 +1,12 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
+import type { RequestAudit } from "../../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
 import { type DirectAnswer, isDirectAnswer } from "../../worker/mcp/bridge/direct-answer.ts";
 import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
 import type { SessionHttpRequest } from "../../worker/mcp/bridge/session-request.ts";
+import { capturedAudit } from "./audit-capture.ts";
 import { testEnv } from "./edge-env.ts";
 
 // How a 2025-era session object answers (and so how the Worker audits) a cancelled call, a server the policy refuses,
@@ -32,12 +34,12 @@ function record(sessionId: string): SessionRecord {
 }
 
 /** A session object for a new id, its origin at `origin`; with a stored record unless `stored` is false. */
-async function session(origin: string, stored = true) {
+async function session(origin: string, stored = true, extra: Partial<EdgeEnv> = {}) {
   const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "a");
   const stub = sessions().get(sessions().idFromName(sessionId)) as DurableObjectStub<McpSession>;
   await runInDurableObject(stub, (instance, state) => {
     const object = instance as unknown as { env: EdgeEnv };
-    object.env = { ...object.env, ORIGIN_URL: origin };
+    object.env = { ...object.env, ORIGIN_URL: origin, ...extra };
     if (stored) state.storage.kv.put("record", record(sessionId));
   });
   return { stub, sessionId };
@@ -158,5 +160,70 @@ describe("a 2025-era session's idle alarm", () => {
     });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await alive(stub)).toEqual({ record: false, alarm: null });
+  });
+});
+
+describe("a 2025-era call answered over the session's stream (the session server)", () => {
+  const CALL: RequestAudit = {
+    started: Date.now(),
+    kind: "mcp.request",
+    userSub: "alice",
+    clientId: "client-1",
+    server: "everything",
+    method: "tools/call",
+    tool: "echo",
+    protocolVersion: "2025-11-25",
+  };
+  // The slow origin streams progress first (so the call leaves the short way) and answers 1.5 s later.
+  const streamed = async () => {
+    const audit = capturedAudit();
+    const { stub, sessionId } = await session(inject("slowStreamUrl"), true, audit.env as Partial<EdgeEnv>);
+    const call = post(sessionId, { id: 1, method: "tools/call", params: { name: "echo", arguments: {} } });
+    const response = (await stub.serve(call, ALICE, sessionId, { ...CALL, started: Date.now() })) as Response;
+    const calls = () => audit.events.filter((event) => event.method === "tools/call");
+    return { stub, sessionId, response, calls };
+  };
+
+  it("is audited by the object at its answer, with its outcome, though the client dropped the stream", async () => {
+    const { response, calls } = await streamed();
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    // The Worker leaves the audit to the object (and keeps the header from the client).
+    expect(response.headers.get("mcp-edge-session-audits")).toBe("1");
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    await reader.cancel(); // a network change: the client will resume with Last-Event-ID
+    expect(calls()).toEqual([]);
+    await expect.poll(() => calls().length, { timeout: 4_000 }).toBe(1);
+    expect(calls()[0]).toMatchObject({ outcome: "ok", httpStatus: 200, protocolVersion: "2025-11-25" });
+    expect(calls()[0]?.responseBytes).toBeGreaterThan(0);
+  });
+
+  it("is audited cancelled -32800 when its client cancels it", async () => {
+    const { stub, sessionId, response, calls } = await streamed();
+    void response.body?.pipeTo(new WritableStream()).catch(() => {});
+    const cancel = post(sessionId, { method: "notifications/cancelled", params: { requestId: 1 } });
+    await stub.serve(cancel, ALICE, sessionId);
+    await expect.poll(() => calls().length, { timeout: 1_000 }).toBe(1);
+    expect(calls()[0]).toMatchObject({ outcome: "cancelled", errorCode: -32800 });
+  });
+
+  it("is audited cancelled when the session ends before its answer", async () => {
+    const { stub, response, calls } = await streamed();
+    void response.body?.pipeTo(new WritableStream()).catch(() => {});
+    await stub.evict();
+    await expect.poll(() => calls().length, { timeout: 1_000 }).toBe(1);
+    expect(calls()[0]).toMatchObject({ outcome: "cancelled", responseBytes: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 1_800));
+    expect(calls()).toHaveLength(1);
+  });
+
+  it("is left to the Worker when the object has no audit for it (a batch, or an older Worker)", async () => {
+    const audit = capturedAudit();
+    const { stub, sessionId } = await session(inject("slowStreamUrl"), true, audit.env as Partial<EdgeEnv>);
+    const call = post(sessionId, { id: 1, method: "tools/call", params: { name: "echo", arguments: {} } });
+    const response = (await stub.serve(call, ALICE, sessionId)) as Response;
+    expect(response.headers.has("mcp-edge-session-audits")).toBe(false);
+    await response.body?.pipeTo(new WritableStream());
+    expect(audit.events).toEqual([]);
   });
 });

@@ -65,7 +65,7 @@ export async function toSession(
   body: string | undefined,
   facts: RequestFacts,
   identity: SessionIdentity,
-  /** The request's audit facts, for a 2024-11-05 POST (its session object audits it); built only then. */
+  /** The request's audit facts, for a POST (its session object audits a request it answers later); built only then. */
   audit: () => RequestAudit,
 ): Promise<Response> {
   const startsSseStream = request.method === "GET" && !request.headers.has("mcp-session-id") && acceptsEventStream(request);
@@ -89,7 +89,7 @@ export async function toSession(
     return holdSessionStream(session, originLinkOf(env), identity, sessionId, lastEventId || undefined);
   }
   const http = { url: request.url, method: request.method, headers: Object.fromEntries(headersToOrigin(request.headers)), body };
-  return asResponse(await session.serve(http, identity, sessionId));
+  return asResponse(await session.serve(http, identity, sessionId, request.method === "POST" ? audit() : undefined));
 }
 
 const acceptsEventStream = (request: Request) => (request.headers.get("accept") ?? "").includes("text/event-stream");
