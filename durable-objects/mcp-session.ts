@@ -106,7 +106,9 @@ export class McpSession extends DurableObject<EdgeEnv> {
    * A 2025-era session's requests the session server answers (over SSE), by id: each takes its answer once the
    * transport sends it, for the audit, or undefined when the request was given up (the session ended).
    */
-  #answering = new Map<string | number, (answer: JSONRPCMessage | undefined) => void>();
+  #answering = new Map<string | number, (answer: SentAnswer | undefined) => void>();
+  /** Requests of a 2025-era session the session server answers with its own failure (see auditAtAnswer), by id. */
+  #unavailable = new Set<string | number>();
 
   /**
    * Serves one HTTP request of the session: a plain request's answer as data (the short way), anything else as the
@@ -169,7 +171,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
   }
 
   /** The answer the transport sends to request `id`, or undefined if the request is given up first. */
-  private answerOf(id: string | number): Promise<JSONRPCMessage | undefined> {
+  private answerOf(id: string | number): Promise<SentAnswer | undefined> {
     this.#answering.get(id)?.(undefined);
     return new Promise((resolve) => this.#answering.set(id, resolve));
   }
@@ -180,10 +182,14 @@ export class McpSession extends DurableObject<EdgeEnv> {
    * answer is the request's outcome. A request given up without one (the session ended) is cancelled. The audit is held
    * in storage meanwhile, as a 2024-11-05 session's are: after a restart the alarm records it without an answer.
    */
-  private auditAtAnswer(audit: RequestAudit, answer: Promise<JSONRPCMessage | undefined>): void {
+  private auditAtAnswer(audit: RequestAudit, answer: Promise<SentAnswer | undefined>): void {
     const held = this.#held.hold(fitForQueue(redactedForHolding(audit, this.env)));
     this.#recording.add(held.id);
-    const outcome = answer.then((sent) => completedAudit(audit, 200, sent ? observationOf(sent) : GIVEN_UP));
+    // The session's own failure answers (origin unreachable, its answer broken off) are `unavailable`, as for a
+    // 2026-07-28 client, not `error` under the -32000 an upstream's own errors carry too.
+    const observed = ({ message, unavailable }: SentAnswer): Observation =>
+      unavailable ? { ...observationOf(message), outcome: "unavailable" } : observationOf(message);
+    const outcome = answer.then((sent) => completedAudit(audit, 200, sent ? observed(sent) : GIVEN_UP));
     const recording = {
       waitUntil: (sent: Promise<unknown>) => this.ctx.waitUntil(sent.finally(() => this.#recording.delete(held.id))),
     };
@@ -481,7 +487,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
     transport.send = (message, options) => {
       if (!("method" in message) && "id" in message && message.id !== undefined) {
         this.#open.delete(message.id);
-        this.#answering.get(message.id)?.(message);
+        const unavailable = this.#unavailable.delete(message.id);
+        this.#answering.get(message.id)?.({ message, unavailable });
         this.#answering.delete(message.id);
       }
       return send(message, options);
@@ -510,6 +517,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
         if (options.persist) this.ctx.storage.kv.put("record", changed);
       },
       prefetched: (id) => this.takePrefetched(id),
+      // Only a 2025-era session's answers are audited by what the transport sends (auditAtAnswer).
+      unavailable: options.persist ? (id) => void this.#unavailable.add(id) : undefined,
       subscriptionsChanged: () => {
         if (!options.listenAlways) return this.tellWatchers({ subscriptions: live.record.subscriptions });
         this.startListening(origin, live);
@@ -639,6 +648,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
     this.#direct.clear();
     this.#prefetched.clear();
     this.#open.clear();
+    this.#unavailable.clear();
     for (const givenUp of this.#answering.values()) givenUp(undefined);
     this.#answering.clear();
     for (const socket of this.ctx.getWebSockets()) socket.close(WATCH_CLOSE.ended.code, WATCH_CLOSE.ended.reason);
@@ -754,6 +764,12 @@ function isInitialize(body: unknown): body is InitializeMessage {
 
 const isRequest = (message: Record<string, unknown>): message is { id: string | number; method: string } =>
   typeof message.method === "string" && (typeof message.id === "string" || typeof message.id === "number");
+
+/** An answer the transport of a 2025-era session sent, and whether it was the session's own failure. */
+interface SentAnswer {
+  message: JSONRPCMessage;
+  unavailable: boolean;
+}
 
 /** How a 2025-era request ended that the session gave up before its answer (it ended). */
 const GIVEN_UP: Observation = { outcome: "cancelled", responseBytes: 0 };

@@ -217,6 +217,18 @@ describe("a 2025-era call answered over the session's stream (the session server
     expect(calls()).toHaveLength(1);
   });
 
+  it("is audited unavailable when the origin's answer breaks off, as for a 2026-07-28 client", async () => {
+    const audit = capturedAudit();
+    const progress = { jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: 1, progress: 1 } };
+    const origin = await answeringOrigin({ sse: [progress] });
+    const { stub, sessionId } = await session(origin, true, audit.env as Partial<EdgeEnv>);
+    const call = post(sessionId, { id: 1, method: "tools/call", params: { name: "echo", arguments: {} } });
+    const response = (await stub.serve(call, ALICE, sessionId, { ...CALL, started: Date.now() })) as Response;
+    expect(await response.text()).toContain('"code":-32000');
+    await expect.poll(() => audit.events.length, { timeout: 1_000 }).toBe(1);
+    expect(audit.events[0]).toMatchObject({ method: "tools/call", outcome: "unavailable", errorCode: -32000 });
+  });
+
   it("is left to the Worker when the object has no audit for it (a batch, or an older Worker)", async () => {
     const audit = capturedAudit();
     const { stub, sessionId } = await session(inject("slowStreamUrl"), true, audit.env as Partial<EdgeEnv>);

@@ -5,9 +5,9 @@ import { EDGE_ASSERTION_HEADER } from "../../../contract/edge-assertion.ts";
 import { IDENTITY_GROUPS_PATH } from "../../../contract/identity-groups.ts";
 
 // An origin for the edge's group tests: answers GET /identity/groups from a membership table the tests set, and
-// takes MCP requests (answered with the JSON-RPC message a test set, or an empty tool list), remembering the
-// assertion claims (and cookies) of everything it receives. Each test uses its own first path
-// segment (`ORIGIN_URL=<url>/<namespace>`), so tests running side by side never share a table. The real origin's
+// takes MCP requests (answered with the JSON-RPC message a test set, the SSE events it set as `{ sse: [...] }`, or an
+// empty tool list), remembering the assertion claims (and cookies) of everything it receives. Each test uses its own
+// first path segment (`ORIGIN_URL=<url>/<namespace>`), so tests running side by side never share a table. The real origin's
 // route is tested in test/origin/google-groups-route.test.ts and end to end in test/e2e/google-groups.test.ts.
 
 interface Namespace {
@@ -64,6 +64,13 @@ async function serve(request: IncomingMessage, response: ServerResponse, namespa
     if (space.down) return send(response, 503, { error: "google_unavailable", step: "directory", message: "Directory down" });
     const groups = space.memberships.get(String(claims.email)) ?? [];
     return send(response, 200, { groups, source: "google-directory", checkedAt: Math.floor(Date.now() / 1000) });
+  }
+  const stream = (space.answer as { sse?: unknown[] } | undefined)?.sse;
+  if (stream) {
+    // An answer streamed as these events, then ended (an answer that breaks off when none of them is the response).
+    response.writeHead(200, { "content-type": "text/event-stream", "mcp-origin-instance": "groups-origin" });
+    for (const message of stream) response.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    return void response.end();
   }
   send(response, 200, space.answer ?? { jsonrpc: "2.0", id: 1, result: { tools: [] } });
 }

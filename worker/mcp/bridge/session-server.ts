@@ -40,6 +40,11 @@ export interface SessionServerDeps {
   subscriptionsChanged: () => void;
   /** The exchange already begun for this request id, if any: its first round is not sent again. */
   prefetched?: (id: string | number) => Prefetched | undefined;
+  /**
+   * Request `id` is about to be answered with the session's own failure (the origin unreachable, or its answer broken
+   * off), not with anything the origin or upstream said: its audit is `unavailable`, whatever the code.
+   */
+  unavailable?: (id: string | number) => void;
 }
 
 /**
@@ -179,8 +184,11 @@ async function forwardOnce(
     }
   } catch (error) {
     if (error instanceof ProtocolError || ctx.mcpReq.signal.aborted) throw error;
-    throw exchangeFailure(error, record.identity.server);
+    const failure = exchangeFailure(error, record.identity.server);
+    if (failure.code === JSON_RPC.upstreamUnavailable) deps.unavailable?.(request.id);
+    throw failure;
   }
+  if (!ctx.mcpReq.signal.aborted) deps.unavailable?.(request.id);
   throw answerBrokeOff();
 }
 
