@@ -174,6 +174,23 @@ describe("who audits a request", () => {
   });
 });
 
+describe("a 2026-07-28 subscriptions/listen", () => {
+  it("is audited ok when the origin acknowledges it, not by how its stream (open for hours) ends", async () => {
+    const origin = `${inject("groupsOriginUrl")}/l-${crypto.randomUUID().slice(0, 8)}`;
+    const ack = { jsonrpc: "2.0", method: "notifications/subscriptions/acknowledged", params: {} };
+    // Acknowledged, then the stream ends without an answer (an origin replaced mid-listen): still ok.
+    await fetch(`${origin}/_control/answer`, { method: "POST", body: JSON.stringify({ sse: [ack] }) });
+    const audit = capturedAudit();
+    const listen = JSON.stringify({ jsonrpc: "2.0", id: 3, method: "subscriptions/listen", params: {} });
+    const headers = { "mcp-protocol-version": "2026-07-28", "mcp-method": "subscriptions/listen" };
+    const response = await post("/mcp/everything", listen, { headers, env: { ...audit.env, ORIGIN_URL: origin } });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain("notifications/subscriptions/acknowledged");
+    await expect.poll(() => audit.events.length).toBe(1);
+    expect(audit.events[0]).toMatchObject({ method: "subscriptions/listen", outcome: "ok", httpStatus: 200 });
+  });
+});
+
 describe("JSON-RPC batches", () => {
   const batch = JSON.stringify([
     { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "delete_everything", arguments: {} } },

@@ -160,6 +160,44 @@ describe("observing how a request ended", () => {
     expect((await observed).outcome).toBe("cancelled");
   });
 
+  describe("a 2026-07-28 subscriptions/listen (answered only when its stream ends)", () => {
+    const acknowledged = `event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", method: "notifications/subscriptions/acknowledged", params: {} })}\n\n`;
+    const listening = () => {
+      let end = () => {};
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(acknowledged));
+          end = () => controller.close();
+        },
+      });
+      return { response: new Response(stream, { headers: { "content-type": "text/event-stream" } }), end: () => end() };
+    };
+    const settledWithin = (observed: Promise<unknown>, ms: number) =>
+      Promise.race([observed.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), ms))]);
+
+    it("is observed ok once the origin acknowledges it, while the stream stays open", async () => {
+      const { response: origin, end } = listening();
+      const { response, observed } = await observeResponse(origin, 9, "subscriptions/listen");
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read();
+      expect(await settledWithin(observed, 200)).toBe(true);
+      expect(await observed).toEqual({ outcome: "ok", responseBytes: acknowledged.length });
+      // Still watched: a listen the origin ends without its answer still gets the client its error.
+      end();
+      let rest = "";
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read())
+        rest += new TextDecoder().decode(chunk.value);
+      expect(rest).toContain('"id":9,"error":{"code":-32000');
+    });
+
+    it("but an acknowledgement on another request's stream settles nothing", async () => {
+      const { response: origin } = listening();
+      const { response, observed } = await observeResponse(origin, 9, "tools/call");
+      await (response.body as ReadableStream<Uint8Array>).getReader().read();
+      expect(await settledWithin(observed, 200)).toBe(false);
+    });
+  });
+
   it("calls each unanswered request of a batch cancelled when its client stops reading, and an answered one by its answer", async () => {
     const answered = `event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id: 1, result: {} })}\n\n`;
     const endless = new ReadableStream<Uint8Array>({

@@ -150,7 +150,7 @@ type OutcomeOf = (message: RequestFacts) => Promise<Observation>;
 /** The response to relay, and how each message of the request ended (a batch's each by its own answer). */
 async function observe(response: Response, facts: RequestFacts): Promise<{ response: Response; outcomeOf: OutcomeOf }> {
   if (!facts.batch) {
-    const observed = await observeResponse(response, facts.id);
+    const observed = await observeResponse(response, facts.id, facts.method);
     return { response: observed.response, outcomeOf: () => observed.observed };
   }
   const isRequest = (message: RequestFacts) => message.id !== undefined && !message.isResponse;

@@ -24,7 +24,11 @@ interface Observed {
  * the answer has passed); if it ends or breaks before the answer (the origin died mid-call), the client gets a
  * JSON-RPC error for the request at once, instead of waiting for its own timeout.
  */
-export async function observeResponse(response: Response, requestId: string | number | undefined): Promise<Observed> {
+export async function observeResponse(
+  response: Response,
+  requestId: string | number | undefined,
+  method?: string,
+): Promise<Observed> {
   const byStatus = () => ({
     response,
     observed: Promise.resolve({ outcome: outcomeOfStatus(response.status), responseBytes: 0 }),
@@ -39,8 +43,13 @@ export async function observeResponse(response: Response, requestId: string | nu
   const observed = new Promise<Observation>((resolve) => {
     settle = resolve;
   });
+  const listens = method === LISTEN;
   const relayed = relayWatchedSse(response, {
-    event: (data) => {
+    event: (data, responseBytes) => {
+      // A listen is answered only when its stream ends (hours later, or never if the invocation is torn down): it is
+      // audited once the origin acknowledged it, ok, with the latency until then. The stream is watched on, so that
+      // one ending without its answer still gets the client its error.
+      if (listens && isAcknowledgement(data)) settle({ outcome: "ok", responseBytes });
       found = outcomeOfAnswer(data, requestId);
       return found !== undefined;
     },
@@ -102,13 +111,19 @@ export async function observeBatch(
   return { response: relayed, observed };
 }
 
+/** A 2026-07-28 listen for list changes and resource updates, and the notification that says it is in place. */
+const LISTEN = "subscriptions/listen";
+const ACKNOWLEDGED = "notifications/subscriptions/acknowledged";
+const isAcknowledgement = (data: string) =>
+  data.includes(ACKNOWLEDGED) && (jsonOrUndefined(data) as { method?: unknown } | undefined)?.method === ACKNOWLEDGED;
+
 /** How a relayed stream stopped before its answer: it ended, the origin broke it, or the client cancelled it. */
 type StreamEnd = "ended" | "broken" | "cancelled";
 
 /** What to do with an SSE stream's events while it is relayed. */
 interface SseWatch {
-  /** One event's data; true once nothing more need be read. */
-  event(data: string): boolean;
+  /** One event's data (and the bytes read until it); true once nothing more need be read. */
+  event(data: string, responseBytes: number): boolean;
   /** The stream ended or broke before `event` said so: the events to send the client before its end. */
   ended(): Uint8Array;
   /** Watching stopped (all found, or the stream stopped as `end` says), with the bytes read until then. */
@@ -127,7 +142,7 @@ function relayWatchedSse(response: Response, watch: SseWatch): Response {
   const decoder = new TextDecoder();
   const sse = createParser({
     onEvent: (event) => {
-      if (watching && watch.event(event.data)) stop("ended");
+      if (watching && watch.event(event.data, responseBytes)) stop("ended");
     },
   });
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
