@@ -225,6 +225,50 @@ describe("2025-era client sessions at the edge", () => {
     await client.close();
   });
 
+  it("audits a call whose stream broke and was resumed (Last-Event-ID) by its answer, not as cancelled", async () => {
+    const { client, transport } = await connect();
+    const headers = { "mcp-session-id": transport.sessionId as string, "mcp-protocol-version": "2025-11-25" };
+    const since = new Date();
+    const call = {
+      jsonrpc: "2.0",
+      id: 41,
+      method: "tools/call",
+      params: { name: "trigger-long-running-operation", arguments: { duration: 3, steps: 3 }, _meta: { progressToken: "p" } },
+    };
+    const reader = (await postMcp(call, headers)).body?.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+    const progressEvent = /id: (\S+)\n(?:event: message\n)?data: \{[^\n]*progress/;
+    let text = "";
+    while (!progressEvent.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    await reader.cancel(); // a network change
+    const lastEventId = progressEvent.exec(text)?.[1] as string;
+    let resumed: Response | undefined;
+    // Until the edge has noticed the broken stream, a resumption of it is refused 409.
+    for (let tries = 0; tries < 50 && (!resumed || resumed.status === 409); tries++) {
+      await resumed?.text();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      resumed = await fetch(mcpUrl(), {
+        headers: {
+          authorization: `Bearer ${provider.accessToken}`,
+          accept: "text/event-stream",
+          "last-event-id": lastEventId,
+          ...headers,
+        },
+      });
+    }
+    expect(await (resumed as Response).text()).toMatch(/"result":\{"content".*"id":41\}/);
+    const clientId = (provider.clientInformation() as { client_id: string }).client_id;
+    const calls = (rows: AuditRow[]) => rows.filter((row) => row.method === "tools/call");
+    const rows = calls(await waitForAuditRows(system.databaseUrl, { clientId, since }, (rows) => calls(rows).length >= 1));
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const again = calls(await waitForAuditRows(system.databaseUrl, { clientId, since }, () => true));
+    expect([rows, again].map((found) => found.map((row) => row.outcome))).toEqual([["ok"], ["ok"]]);
+    await client.close();
+  }, 60_000);
+
   it("audits each call of a 2025-03-26 batch by its own answer", async () => {
     const post = (body: unknown, sessionId?: string) => postMcp(body, sessionId ? { "mcp-session-id": sessionId } : {});
     const clientInfo = { name: "e2e-batch", version: "1.0.0" };
