@@ -3,7 +3,7 @@ import type { AuditEvent } from "../contract/audit-event.ts";
 import { ConfigError } from "../contract/config/load.ts";
 import { EDGE_JWKS_PATH } from "../contract/edge-assertion.ts";
 import { deliverAuditBatch } from "./audit/deliver.ts";
-import { auditRefusedRequest, auditRefusedToken } from "./audit/refusals.ts";
+import { auditRefusedRequest, auditRefusedToken, refusedByLibrary, withoutHandlerMark } from "./audit/refusals.ts";
 import {
   AUTHORIZE_PATH,
   edgeOAuth,
@@ -54,13 +54,13 @@ const mcpResource = async (c: ResourceContext, limitRefusalsByAddress = false) =
   // behind one NAT share an address; a signed-in user and each of their clients have limits of their own): a flood of
   // bad tokens is cut before each refusal is audited.
   const ip = c.req.raw.headers.get("cf-connecting-ip");
-  if (limitRefusalsByAddress && response.status === 401 && ip) {
+  if (limitRefusalsByAddress && response.status === 401 && refusedByLibrary(response) && ip) {
     const limited = await mcpRateLimited(c.env, ctx, { ip });
     if (limited) return limited;
   }
-  // The library's refusals of the token only: a 403 relayed from the origin is the MCP request's own audit row.
+  // The library's refusals of the token only: the handler's own refusals are the MCP request's audit row.
   auditRefusedToken(c.req.raw, response, c.env, ctx, started);
-  return forBrowsers(response);
+  return forBrowsers(withoutHandlerMark(response));
 };
 // A browser page of another site never reaches MCP (DNS rebinding, cross-site requests): 403 before any token check.
 const mcpEndpoint = async (c: ResourceContext) => {

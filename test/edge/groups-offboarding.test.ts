@@ -123,6 +123,9 @@ describe("an account the Workspace suspended, archived or deleted", () => {
       expect(body.jsonrpc).toBe("2.0");
       expect(body.error.message).toMatch(/Google Workspace account is suspended.*ask a Workspace administrator/);
       expect(await mcpRequestsSeen(edge)).toBe(seen);
+      // The edge's own refusal of an accepted token is no refused token: no anonymous auth.denied beside it.
+      expect(edge.audit.events.filter((audited) => audited.kind === "auth.denied")).toEqual([]);
+      expect(refused.headers.has("mcp-edge-answered-by-handler")).toBe(false);
 
       // Revoked before the answer: the other client's tokens are dead too, although its groups are fresh.
       await expectRevoked(edge, [laptop, desktop]);

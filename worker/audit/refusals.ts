@@ -3,12 +3,42 @@ import { serverSegment } from "../mcp/server-path.ts";
 import { recordAudit } from "./record.ts";
 
 /**
- * Audits an MCP request that presented a token and was refused by the OAuth library (expired, revoked, forged, or for
- * another resource): a security team wants to see those. Only the library's own refusals count: they carry its Bearer
- * challenge (`WWW-Authenticate`), which the relay never passes on from the origin (worker/mcp/relay-headers.ts). A 403
- * the origin answered for a valid token (the policy refusing a whole server) is the MCP request's own row, with its
- * user; a second, anonymous row would read as a token attack. A request without any token is a client discovering
- * that it must sign in, and is not audited.
+ * The header by which the edge's MCP handler marks a refusal it answered itself, for a token the library accepted (the
+ * policy refusing a whole server, relayed from the origin; a user whose Workspace account is gone, whose 401 carries a
+ * Bearer challenge of its own). It never leaves the Worker: `withoutHandlerMark` takes it off.
+ */
+const ANSWERED_BY_HANDLER = "mcp-edge-answered-by-handler";
+
+/** The handler's answer, marked when it refuses (only then: a mark costs a copy of the response). */
+export function markedAsHandled(response: Response): Response {
+  if (response.status !== 401 && response.status !== 403) return response;
+  const marked = new Response(response.body, response);
+  marked.headers.set(ANSWERED_BY_HANDLER, "1");
+  return marked;
+}
+
+/** The answer as the client gets it: without the handler's mark. */
+export function withoutHandlerMark(response: Response): Response {
+  if (!response.headers.has(ANSWERED_BY_HANDLER)) return response;
+  const answer = new Response(response.body, response);
+  answer.headers.delete(ANSWERED_BY_HANDLER);
+  return answer;
+}
+
+/**
+ * Whether the OAuth library refused the request's token (expired, revoked, forged, or for another resource): its
+ * refusals carry its Bearer challenge and no handler mark. A refusal the handler answered for an accepted token is
+ * the MCP request's own (with its user, audited by the handler): counting it again, anonymously, would read as a
+ * token attack and spend the client address's allowance of bad tokens.
+ */
+export const refusedByLibrary = (response: Response): boolean =>
+  (response.status === 401 || response.status === 403) &&
+  !response.headers.has(ANSWERED_BY_HANDLER) &&
+  (response.headers.get("www-authenticate")?.toLowerCase().startsWith("bearer") ?? false);
+
+/**
+ * Audits an MCP request whose token the OAuth library refused (`refusedByLibrary`): a security team wants to see
+ * those. A request without any token is a client discovering that it must sign in, and is not audited.
  */
 export function auditRefusedToken(
   request: Request,
@@ -17,7 +47,7 @@ export function auditRefusedToken(
   ctx: ExecutionContext,
   started: number,
 ): void {
-  if (!response.headers.get("www-authenticate")?.toLowerCase().startsWith("bearer")) return;
+  if (!refusedByLibrary(response)) return;
   auditRefusedRequest(request, response, env, ctx, started);
 }
 

@@ -4,6 +4,7 @@ import {
   type OAuthResourceTokenValidator,
 } from "@cloudflare/workers-oauth-provider";
 import type { EdgeConfig } from "../../contract/config/schema.ts";
+import { markedAsHandled } from "../audit/refusals.ts";
 import { mcpResource, serverResource } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
 import { handleMcp } from "../mcp/handler.ts";
@@ -86,7 +87,7 @@ export function edgeOAuth(config: EdgeConfig): EdgeOAuth {
       },
       requiredScopes: [MCP_SCOPE],
       validateToken,
-      handler: { fetch: handleMcp },
+      handler: { fetch: async (request, env, ctx) => markedAsHandled(await handleMcp(request, env, ctx)) },
     });
   // Each resource's validations are remembered per isolate for `tokenCacheSeconds` (the revocation window).
   const remembered = (validate: OAuthResourceTokenValidator<UserProps>) => cacheValidations(validate, config.tokenCacheSeconds);
