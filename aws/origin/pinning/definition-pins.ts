@@ -21,7 +21,8 @@ export interface DefinitionPinsOptions {
 type Key = string;
 const POLL_OVERLAP_MS = 10_000;
 /**
- * Every this many polls the whole table is read again (a minute at the origin's 5 s). A row's updated_at is now(), the
+ * Every this many polls the whole table is read again (a minute at the origin's 5 s; a request's own read after its
+ * write counts none). A row's updated_at is now(), the
  * start of the transaction that wrote it, so a decision committing more than the overlap after it began (an audit chain
  * held by ingest, a CLI without a statement bound) can carry a time the watermark has already passed; no watermark
  * drawn from now() can wait for transactions not yet committed. The full read bounds how long such a row goes unseen,
@@ -53,6 +54,7 @@ export class DefinitionPins {
   readonly #listeners = new Map<string, Set<() => void>>();
   #lastChange?: Date;
   #polls = 0;
+  #reading: Promise<void> = Promise.resolve();
   #timer?: ReturnType<typeof setInterval>;
 
   constructor(options: DefinitionPinsOptions) {
@@ -89,8 +91,26 @@ export class DefinitionPins {
    * approvals changed are announced. Applying a row twice, or rows of the whole table in updated_at order over what is
    * known, ends where a fresh load would: each name's last approved row is approved, what it superseded is not.
    */
-  async refresh(): Promise<void> {
-    const full = this.#polls++ % FULL_RELOAD_POLLS === 0;
+  refresh(): Promise<void> {
+    return this.#inTurn(() => this.#read(this.#polls++ % FULL_RELOAD_POLLS === 0));
+  }
+
+  /** What a request path reads after its own write: the decisions since the last look, counting no poll. */
+  #catchUp(): Promise<void> {
+    return this.#inTurn(() => this.#read(this.#polls === 0));
+  }
+
+  /**
+   * Reads take turns: two answered out of order would lay the older snapshot over the newer one (a rejection undone
+   * until the next full read, since the watermark has moved past it).
+   */
+  #inTurn(read: () => Promise<void>): Promise<void> {
+    const next = this.#reading.then(read, read);
+    this.#reading = next.catch(() => {});
+    return next;
+  }
+
+  async #read(full: boolean): Promise<void> {
     // A little overlap: a row committed late may carry a time just before the last one seen (applying is idempotent).
     const since = full ? undefined : this.#lastChange && new Date(this.#lastChange.getTime() - POLL_OVERLAP_MS);
     const rows = await this.#options.store.changedSince(since);
@@ -177,8 +197,8 @@ export class DefinitionPins {
    * than the definition withheld until an administrator approves it again.
    */
   async #carryOver(pin: Pin, version1: string): Promise<void> {
-    if (!(await this.#options.store.carryOver(pin, version1))) return this.refresh();
-    await this.refresh();
+    if (!(await this.#options.store.carryOver(pin, version1))) return this.#catchUp();
+    await this.#catchUp();
     this.#options.sighted("first_seen", pin);
   }
 
@@ -191,11 +211,11 @@ export class DefinitionPins {
     const firstSight = approved === undefined && mode === "trust-on-first-use" && !olderSighting;
     if (firstSight && version1 !== pin.fingerprint) {
       // Approved under its fingerprint of version 1, which older tasks of a rolling deploy check (pin-store.ts).
-      if (!(await this.#options.store.recordFirstSight(pin, version1))) return this.refresh();
-      await this.refresh();
+      if (!(await this.#options.store.recordFirstSight(pin, version1))) return this.#catchUp();
+      await this.#catchUp();
       return this.#options.sighted("first_seen", pin);
     }
-    if (!(await this.#options.store.record(pin, firstSight ? "approved" : "pending"))) return this.refresh();
+    if (!(await this.#options.store.record(pin, firstSight ? "approved" : "pending"))) return this.#catchUp();
     this.#seen.set(sightingOf(key, pin.fingerprint), { status: firstSight ? "approved" : "pending", decidedBy: null });
     // Decided now: no form approved through an earlier decision of this fingerprint counts (the next poll says when).
     if (firstSight) this.#approved.set(key, { fingerprint: pin.fingerprint, version: 2, decidedAt: Number.POSITIVE_INFINITY });
