@@ -23,9 +23,11 @@ export function perUserCache<T>(
     if (cached && Date.now() - cached.foundAt < Math.min(ttlMs, maxAgeMs)) return Promise.resolve(cached);
     const pending = inFlight.get(key);
     if (pending) return pending;
+    // Stamped when the Directory is asked, not when it answers: an answer says no more than what held then.
+    const askedAt = Date.now();
     const started = lookUp(key)
       .then((value) => {
-        const answer = { value, foundAt: Date.now() };
+        const answer = { value, foundAt: askedAt };
         found.delete(key);
         if (ttlMs > 0) found.set(key, answer);
         if (found.size > MAX_ENTRIES) found.delete(found.keys().next().value as string);
