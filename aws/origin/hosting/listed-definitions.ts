@@ -77,7 +77,7 @@ async function readWhole(client: Client, list: ListName, deadlineMs: number): Pr
           : error;
       });
     const pageItems = Array.isArray(result[key]) ? (result[key] as unknown[]) : [];
-    bytes += JSON.stringify(pageItems).length;
+    bytes += Buffer.byteLength(JSON.stringify(pageItems));
     if (items.length + pageItems.length > LIST_BOUNDS.items || bytes > LIST_BOUNDS.bytes)
       throw new ListReadFailed(
         `the upstream server lists more ${key} than the origin reads (${LIST_BOUNDS.items} items, ${LIST_BOUNDS.bytes / 1024 / 1024} MiB)`,

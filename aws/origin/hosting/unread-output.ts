@@ -27,7 +27,7 @@ export class UnreadOutput {
 
   /** Whether a message with these params may be queued now (then it counts as queued); false: drop it. */
   admit(params: unknown): boolean {
-    const bytes = FRAMING_BYTES + (JSON.stringify(params)?.length ?? 0);
+    const bytes = FRAMING_BYTES + Buffer.byteLength(JSON.stringify(params) ?? "");
     if (this.#queued - this.#read + bytes > this.#limit) {
       if (this.dropped++ === 0)
         this.#log(
