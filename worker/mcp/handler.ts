@@ -51,8 +51,10 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
   const { response, outcomeOf } = await observe(originResponse, admitted.facts);
   // Only a session object may take a request's audit over; the origin's answers never can.
   const auditedBySession = originResponse.headers.has(SESSION_AUDITS_HEADER) && isSessionRequest(request, admitted.facts);
-  // Where the aggregated endpoint sent the request: the origin says so (a session object's answer never carries it).
-  const route = admitted.server === ALL_SERVERS ? parseAnswerRoute(originResponse.headers.get(ANSWER_ROUTE_HEADER)) : undefined;
+  // Where the aggregated endpoint sent the request: the origin says so (a session object's answer never carries it),
+  // for one message only: a batch's messages could each have gone elsewhere.
+  const routed = admitted.server === ALL_SERVERS && !admitted.facts.batch;
+  const route = routed ? parseAnswerRoute(originResponse.headers.get(ANSWER_ROUTE_HEADER)) : undefined;
   if (!auditedBySession) auditExchange(exchange, admitted, originResponse.status, outcomeOf, route);
   return new Response(response.body, { status: response.status, headers: headersToClient(response.headers) });
 }
