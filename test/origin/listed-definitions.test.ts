@@ -106,6 +106,16 @@ describe("reading a whole list an upstream pages without end", () => {
     expect(reads()).toBe(16);
   });
 
+  it("counts the bytes of non-ASCII text, not its characters: CJK pages stop after as many bytes", async () => {
+    // About 1 MiB of UTF-8 a page, but a third of that in UTF-16 characters: counted in characters, 48 pages would pass.
+    const big = (name: string) => ({ name, description: "語".repeat(350_000) });
+    expect(Buffer.byteLength(JSON.stringify([big("p")]))).toBeGreaterThan(1024 * 1024);
+    const { client, reads } = pagingClient(async (cursor) => ({ prompts: [big(`p${cursor}`)], nextCursor: `${cursor}x` }));
+    const prompts = new ListedDefinitions(client, "prompts");
+    await expect(prompts.ensureLoaded()).rejects.toThrow(/lists more prompts than the origin reads/);
+    expect(reads()).toBe(16);
+  });
+
   it("stops past the pages it reads (empty pages too)", async () => {
     const { client, reads } = endlessPages(0);
     const prompts = new ListedDefinitions(client, "prompts");
