@@ -1,8 +1,14 @@
 import type { OAuthResourceContext } from "@cloudflare/workers-oauth-provider";
-import { recordAudit } from "../../audit/record.ts";
+import { type EdgeConfig, ServerName } from "../../../contract/config/schema.ts";
+import { ALL_SERVERS } from "../../../contract/edge-assertion.ts";
+import { type AuditFacts, recordAudit } from "../../audit/record.ts";
 import { edgeConfig } from "../../config.ts";
 import type { EdgeEnv, UserProps } from "../../env.ts";
+import { readLimited } from "../../http/read-limited.ts";
+import { auditedTarget } from "../../mcp/audited-target.ts";
+import { headerVersionOf, inspectRequest, type RequestFacts } from "../../mcp/inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "../../mcp/json-rpc-error.ts";
+import { serverSegment } from "../../mcp/server-path.ts";
 import { AccountNotActive, goneAccountWording } from "./account-not-active.ts";
 import { currentGroups } from "./current-groups.ts";
 import { signOutGoneAccount } from "./directory-sign-out.ts";
@@ -11,13 +17,24 @@ import { GroupsUnavailable } from "./origin-groups.ts";
 /** What a client is told to wait before retrying while the groups cannot be read. */
 const GROUPS_RETRY_AFTER_SECONDS = 10;
 
+/** The most of a refused request's body read to audit what it asked: the edge's bound on any MCP request body. */
+const MAX_AUDITED_BODY_BYTES = 4 * 1024 * 1024;
+
+/** What a GET or DELETE means on a legacy MCP endpoint, for the audit trail (as the MCP handler records it). */
+const METHOD_OF_HTTP_VERB: Record<string, string> = { GET: "stream/open", DELETE: "session/delete" };
+
 /**
  * The MCP request's user with groups fresh enough to sign its assertion with (see `currentGroups`), or the JSON-RPC
  * error that refuses the request: 503 (audited) when they cannot be read, since access follows groups no older than
  * the TTL, never older ones (fail closed); 401 `invalid_token` when the origin says the user's Workspace account is
- * suspended, archived or deleted, after every grant of theirs is revoked (see `refuseGoneAccount`).
+ * suspended, archived or deleted, after every grant of theirs is revoked (see `refuseGoneAccount`). The 503's audit
+ * row names the server, method and tool `request` asks for (read, body too, only then: it goes no further).
  */
-export async function userWithCurrentGroups(env: EdgeEnv, ctx: OAuthResourceContext<UserProps>): Promise<UserProps | Response> {
+export async function userWithCurrentGroups(
+  env: EdgeEnv,
+  ctx: OAuthResourceContext<UserProps>,
+  request?: Request,
+): Promise<UserProps | Response> {
   const user = ctx.props;
   const config = edgeConfig(env);
   try {
@@ -31,6 +48,7 @@ export async function userWithCurrentGroups(env: EdgeEnv, ctx: OAuthResourceCont
       userSub: user.sub,
       userEmail: user.email,
       clientId: ctx.auth.clientId,
+      ...(request && (await refusedTarget(request, config))),
       outcome: "error",
       errorCode: JSON_RPC.upstreamUnavailable,
       httpStatus: 503,
@@ -41,6 +59,36 @@ export async function userWithCurrentGroups(env: EdgeEnv, ctx: OAuthResourceCont
       "retry-after": String(GROUPS_RETRY_AFTER_SECONDS),
     });
   }
+}
+
+/**
+ * What a request refused before it was admitted names, for its audit row as the MCP handler would record it: the
+ * server of its path (a known one, or every server on `/mcp`), its method and the tool, prompt or URI it uses. The body
+ * is read here only because the request goes no further: the handler never reads it, so nothing is parsed twice.
+ */
+async function refusedTarget(request: Request, config: EdgeConfig): Promise<Partial<AuditFacts>> {
+  const raw = request.method === "POST" ? await readLimited(request, MAX_AUDITED_BODY_BYTES).catch(() => null) : null;
+  const facts: RequestFacts =
+    raw !== null
+      ? inspectRequest(new TextDecoder().decode(raw), request.headers)
+      : { method: METHOD_OF_HTTP_VERB[request.method], protocolVersion: headerVersionOf(request.headers) };
+  const server = knownServer(new URL(request.url).pathname, config.servers);
+  const target = server === undefined ? undefined : auditedTarget(server, facts, config.servers);
+  return {
+    server: target?.server,
+    method: facts.method,
+    tool: target?.tool,
+    protocolVersion: facts.protocolVersion,
+    ...(raw !== null && { requestBytes: raw.byteLength }),
+  };
+}
+
+/** The server a path names when the edge serves it (every server, for `/mcp` itself); undefined for any other. */
+function knownServer(pathname: string, servers: readonly string[]): string | undefined {
+  const segment = serverSegment(pathname);
+  if (segment === undefined) return /^\/mcp\/?$/.test(pathname) ? ALL_SERVERS : undefined;
+  const name = ServerName.safeParse(segment);
+  return name.success && servers.includes(name.data) ? name.data : undefined;
 }
 
 /**
