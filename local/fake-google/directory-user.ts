@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { apiError, sendJson } from "./google-error.ts";
 import type { IssuedTokens } from "./issued-tokens.ts";
@@ -18,16 +17,16 @@ export interface DirectoryUserOptions {
   tokens: IssuedTokens;
   /** Workspace users with an admin role (a delegated token must act as one of them to read users). */
   admins: () => readonly string[];
-  /** Whether the user exists in the domain. */
-  exists: (user: string) => boolean;
+  /** The user of the domain a userKey names (their primary e-mail, lower case, or their unique id), if any. */
+  find: (userKey: string) => { email: string; id: string } | undefined;
   /** The user's account flag, if an administrator suspended or archived it. */
   flag: (user: string) => AccountFlag | undefined;
 }
 
 /**
- * `GET /admin/directory/v1/users/<userKey>` (the user's primary e-mail): the user resource, or only the `fields`
- * asked for (Google's partial response, top-level names only). A user the domain does not have is a 404, as a deleted
- * user is.
+ * `GET /admin/directory/v1/users/<userKey>` (the user's primary e-mail or unique id, as Google takes either): the user
+ * resource, or only the `fields` asked for (Google's partial response, top-level names only). A user the domain does
+ * not have is a 404, as a deleted user is.
  */
 export function serveDirectoryUser(request: IncomingMessage, response: ServerResponse, options: DirectoryUserOptions) {
   const token = options.tokens.fromRequest(request.headers.authorization);
@@ -38,12 +37,13 @@ export function serveDirectoryUser(request: IncomingMessage, response: ServerRes
     return apiError(response, 403, "Not Authorized to access this resource/api", "forbidden");
   const url = new URL(request.url ?? "/", "http://fake");
   const [, encoded = ""] = DIRECTORY_USER_PATH.exec(url.pathname) ?? [];
-  const user = decodeURIComponent(encoded).toLowerCase();
-  if (!options.exists(user)) return apiError(response, 404, "Resource Not Found: userKey", "notFound");
+  const found = options.find(decodeURIComponent(encoded));
+  if (!found) return apiError(response, 404, "Resource Not Found: userKey", "notFound");
+  const user = found.email;
   const flag = options.flag(user);
   const resource: Record<string, unknown> = {
     kind: "admin#directory#user",
-    id: createHash("sha256").update(user).digest("hex").slice(0, 21),
+    id: found.id,
     primaryEmail: user,
     isAdmin: options.admins().includes(user),
     suspended: flag === "suspended",

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair } from "jose";
@@ -31,6 +32,8 @@ export interface FakeGoogleOptions {
   memberships: Record<string, string[]>;
   /** Users of the domain an administrator suspended or archived, by user e-mail (the others are active). */
   accounts?: Record<string, AccountFlag>;
+  /** Users' unique ids (what Google sign-in gives as `sub`), by user e-mail; by default one derived from the address. */
+  ids?: Record<string, string>;
 }
 
 export interface FakeGoogle {
@@ -46,6 +49,15 @@ export interface FakeGoogle {
    * user from the domain (the Directory then answers 404 for them).
    */
   setAccount(user: string, state: AccountFlag | "deleted" | undefined): void;
+  /**
+   * Makes `user` a new account with this unique id from now on, active and in these groups, as when a deleted leaver's
+   * address is given to a new hire (the leaver's id is then unknown).
+   */
+  addUser(user: string, id: string, groups: string[]): void;
+  /** Changes an account's primary address (its id, groups and state go with it); the old address is then free. */
+  renameUser(from: string, to: string): void;
+  /** The unique id of the account that has this primary address now, if any. */
+  userId(user: string): string | undefined;
   /** Makes one API answer 503 like an unavailable Google service, or (undefined) ends the outage. */
   outage(api: FakeGoogleApi | undefined): void;
   /** How many requests each API has received. */
@@ -65,6 +77,13 @@ export async function startFakeGoogle(options: FakeGoogleOptions): Promise<FakeG
   const kid = (await exportJWK(keys.publicKey)).n?.slice(0, 16) ?? "fake-key";
   const memberships = new Map(Object.entries(options.memberships).map(([user, groups]) => [user.toLowerCase(), groups]));
   const accounts = new Map(Object.entries(options.accounts ?? {}).map(([user, flag]) => [user.toLowerCase(), flag]));
+  const ids = new Map(Object.entries(options.ids ?? {}).map(([user, id]) => [user.toLowerCase(), id]));
+  const idOf = (user: string) => ids.get(user) ?? createHash("sha256").update(user).digest("hex").slice(0, 21);
+  // A userKey with an @ is an address (Google also takes aliases; the fake has none), else an id.
+  const findUser = (key: string) => {
+    const email = key.includes("@") ? key.toLowerCase() : [...memberships.keys()].find((user) => idOf(user) === key);
+    return email !== undefined && memberships.has(email) ? { email, id: idOf(email) } : undefined;
+  };
   const requests: Record<FakeGoogleApi, number> = {
     sts: 0,
     "iam-credentials": 0,
@@ -103,7 +122,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions): Promise<FakeG
       return serveDirectoryUser(request, response, {
         tokens,
         admins: () => options.admins,
-        exists: (user) => memberships.has(user),
+        find: findUser,
         flag: (user) => accounts.get(user),
       });
     return serveDirectoryGroups(request, response, {
@@ -132,9 +151,25 @@ export async function startFakeGoogle(options: FakeGoogleOptions): Promise<FakeG
       if (state === "deleted") {
         memberships.delete(key);
         accounts.delete(key);
+        ids.delete(key);
       } else if (state) accounts.set(key, state);
       else accounts.delete(key);
     },
+    addUser: (user, id, groups) => {
+      const key = user.toLowerCase();
+      memberships.set(key, [...groups]);
+      accounts.delete(key);
+      ids.set(key, id);
+    },
+    renameUser: (from, to) => {
+      const [old, key] = [from.toLowerCase(), to.toLowerCase()];
+      const [groups, flag, id] = [memberships.get(old) ?? [], accounts.get(old), idOf(old)];
+      for (const table of [memberships, accounts, ids]) table.delete(old);
+      memberships.set(key, groups);
+      ids.set(key, id);
+      if (flag) accounts.set(key, flag);
+    },
+    userId: (user) => findUser(user.toLowerCase())?.id,
     outage: (api) => {
       down = api;
     },

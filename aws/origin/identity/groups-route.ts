@@ -1,5 +1,7 @@
 import type { Hono, MiddlewareHandler } from "hono";
 import {
+  ACCOUNT_BY_SUB,
+  IDENTITY_GROUPS_ACCOUNT_BY_PARAMETER,
   IDENTITY_GROUPS_MAX_AGE_PARAMETER,
   IDENTITY_GROUPS_PATH,
   type IdentityGroups,
@@ -17,11 +19,13 @@ const GOOGLE_RETRY_AFTER_SECONDS = 10;
  * `GET /identity/groups`: the Google Workspace groups of the user the edge assertion names (its `email`; a user named
  * anywhere else in the request is ignored), for an assertion minted for this purpose only (`purpose: "groups"`).
  * Answers `{ groups, source, checkedAt }`, `checkedAt` being when the Directory said so (epoch seconds), and with
- * `google.checkAccounts` the user's `account` state (contract/identity-groups.ts).
+ * `google.checkAccounts` the user's `account` state (contract/identity-groups.ts): with `accountBy=sub`, that of the
+ * account whose unique id is the assertion's `sub`, said so by `accountBy: "sub"` (an edge that does not ask gets the
+ * address's, as before).
  */
 export function registerGroupsRoute(app: Hono<OriginEnv>, guarded: MiddlewareHandler<OriginEnv>, lookUp?: GroupLookUp): void {
   app.get(IDENTITY_GROUPS_PATH, guarded, async (c) => {
-    const { purpose, email } = c.var.assertion;
+    const { purpose, email, sub } = c.var.assertion;
     if (purpose !== "groups") {
       const detail = `group look-up needs an assertion with purpose "groups"; this one's purpose is "${purpose}"`;
       return c.json({ error: "invalid_edge_assertion", reason: "purpose", detail }, 403);
@@ -32,12 +36,14 @@ export function registerGroupsRoute(app: Hono<OriginEnv>, guarded: MiddlewareHan
       return c.json({ error: "not_configured", message }, 404);
     }
     try {
-      const found = await lookUp(email.toLowerCase(), maxAgeMsOf(c.req.query(IDENTITY_GROUPS_MAX_AGE_PARAMETER)));
+      const bySub = c.req.query(IDENTITY_GROUPS_ACCOUNT_BY_PARAMETER) === ACCOUNT_BY_SUB;
+      const maxAgeMs = maxAgeMsOf(c.req.query(IDENTITY_GROUPS_MAX_AGE_PARAMETER));
+      const found = await lookUp(email.toLowerCase(), maxAgeMs, bySub ? sub : undefined);
       const answer: IdentityGroups = {
         groups: found.value,
         source: "google-directory",
         checkedAt: Math.floor(found.foundAt / 1000),
-        ...(found.account && { account: found.account }),
+        ...(found.account && { account: found.account, ...(bySub && { accountBy: ACCOUNT_BY_SUB }) }),
       };
       return c.json(answer, 200, { "cache-control": "no-store" });
     } catch (error) {

@@ -5,23 +5,28 @@ const SAID: Record<GoneAccount, string> = {
   suspended: "suspended",
   archived: "archived",
   deleted: "deleted (or not a user of the Workspace)",
+  renamed: "no longer at the address you signed in with (it was renamed, or the address given to another account)",
 };
 
 /**
- * The origin says the user's Google Workspace account is not active (`google.checkAccounts`): suspended, archived or
- * deleted. The caller refuses what the user asked for and signs them out everywhere (directory-sign-out.ts); unlike
- * GroupsUnavailable this is no outage to wait out.
+ * The origin says the user's Google Workspace account is not active (`google.checkAccounts`): suspended, archived,
+ * deleted, or (read by `sub`) renamed away from the address the user signed in with. The caller refuses what the user
+ * asked for and signs them out (directory-sign-out.ts); unlike GroupsUnavailable this is no outage to wait out.
+ * `bySub`: the origin read the account of this `sub` (Google's unique id), so the state is this user's alone, not that
+ * of whoever holds the address now.
  */
 export class AccountNotActive extends Error {
   readonly account: GoneAccount;
   readonly sub: string;
   readonly email: string;
-  constructor(account: GoneAccount, user: { sub: string; email: string }) {
+  readonly bySub: boolean;
+  constructor(account: GoneAccount, user: { sub: string; email: string }, bySub = false) {
     super(`your Google Workspace account is ${SAID[account]}`);
     this.name = "AccountNotActive";
     this.account = account;
     this.sub = user.sub;
     this.email = user.email;
+    this.bySub = bySub;
   }
 }
 
