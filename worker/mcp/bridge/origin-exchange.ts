@@ -5,6 +5,7 @@ import { edgeConfig } from "../../config.ts";
 import type { EdgeEnv } from "../../env.ts";
 import { type OriginAffinityStore, originAffinity } from "../../upstream/affinity.ts";
 import { fetchOrigin } from "../../upstream/fetch-origin.ts";
+import { JSON_RPC } from "../json-rpc-error.ts";
 
 /** The protocol revision of the edge-origin hop: always 2026-07-28, stateless. */
 export const HOP_VERSION = "2026-07-28";
@@ -25,6 +26,15 @@ export type JsonRpcMessage = {
   result?: Record<string, unknown>;
   error?: { code: number; message: string; data?: unknown };
 };
+
+/**
+ * The largest message of the origin's answer a session reads (a whole JSON body, or one SSE event; a stream may go on
+ * for long). The origin relays an upstream's message of up to relay.maxUpstreamMessageMiB (10 MiB by default): 16 MiB
+ * leaves room for the envelope and escaping it adds, while one message, its text and its parsed form (several times
+ * its size together) still fit the 128 MiB of a session object's isolate, which holds every session of its user.
+ * An origin that lets upstreams send larger messages is answered with an error the session's client can read.
+ */
+export const MAX_ORIGIN_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /** How a session reaches the origin: the edge's configuration and the users' instance affinity. */
 export interface OriginLink {
@@ -82,13 +92,85 @@ export async function* exchangeWithOrigin(
   );
   if (!response.body) return;
   if (!response.headers.get("content-type")?.includes("text/event-stream")) {
-    const bytes = await response.arrayBuffer();
-    if (bytes.byteLength > 0) yield JSON.parse(new TextDecoder().decode(bytes)) as JsonRpcMessage;
+    const bytes = await readBounded(response.body, response.headers);
+    if (bytes === undefined) yield tooLarge(request.id, server);
+    else if (bytes.byteLength > 0) yield JSON.parse(new TextDecoder().decode(bytes)) as JsonRpcMessage;
     return;
   }
-  const events = response.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
-  for await (const event of events) {
-    if (!event.data) continue;
-    yield JSON.parse(event.data) as JsonRpcMessage;
+  const bounded = response.body.pipeThrough(eventsWithin(MAX_ORIGIN_MESSAGE_BYTES));
+  const events = bounded.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
+  try {
+    for await (const event of events) {
+      if (!event.data) continue;
+      yield JSON.parse(event.data) as JsonRpcMessage;
+    }
+  } catch (error) {
+    if (!(error instanceof AnswerTooLarge)) throw error;
+    yield tooLarge(request.id, server);
   }
+}
+
+/** One message of the origin's answer is larger than a session reads: what came before it was relayed. */
+class AnswerTooLarge extends Error {}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * An SSE stream's bytes as they come, erroring with AnswerTooLarge once one event (the bytes since the last blank line;
+ * CRLF, LF and CR all end lines) is over `maxBytes`: a stream may go on for long while no one event grows past it.
+ */
+function eventsWithin(maxBytes: number): TransformStream<Uint8Array, Uint8Array> {
+  let size = 0;
+  let lineEmpty = true;
+  let afterCR = false;
+  return new TransformStream({
+    transform(chunk, controller) {
+      for (const byte of chunk) {
+        if (byte === LF && afterCR) {
+          afterCR = false;
+          continue;
+        }
+        afterCR = byte === CR;
+        const endsLine = byte === LF || byte === CR;
+        size = endsLine && lineEmpty ? 0 : size + 1;
+        lineEmpty = endsLine;
+        if (size > maxBytes) return controller.error(new AnswerTooLarge());
+      }
+      controller.enqueue(chunk);
+    },
+  });
+}
+
+/**
+ * The answer to a request whose answer from the origin is too large to read: an error for its id, as the origin's own
+ * answer would be, so that the session's client is told why and the session goes on (the rest is not read).
+ */
+function tooLarge(id: string | number, server: string): JsonRpcMessage {
+  const bound = MAX_ORIGIN_MESSAGE_BYTES / 1024 / 1024;
+  console.error(`origin's answer for server ${server} over the ${bound} MiB a session reads of one message: not relayed`);
+  const message = `the answer of server "${server}" is larger than the ${bound} MiB the edge relays to this session in one message`;
+  return { jsonrpc: "2.0", id, error: { code: JSON_RPC.upstreamUnavailable, message } };
+}
+
+/** A whole body, or undefined (and the rest not read) once it is larger than MAX_ORIGIN_MESSAGE_BYTES. */
+async function readBounded(body: ReadableStream<Uint8Array>, headers: Headers): Promise<Uint8Array | undefined> {
+  if (Number(headers.get("content-length") ?? "0") > MAX_ORIGIN_MESSAGE_BYTES) {
+    await body.cancel().catch(() => undefined);
+    return undefined;
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.byteLength;
+    if (total > MAX_ORIGIN_MESSAGE_BYTES) return undefined; // leaving the loop cancels the rest
+    chunks.push(chunk);
+  }
+  const whole = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return whole;
 }
