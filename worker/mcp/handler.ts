@@ -42,7 +42,7 @@ const METHOD_OF_HTTP_VERB: Record<string, string> = { GET: "stream/open", DELETE
  */
 export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResourceContext<UserProps>): Promise<Response> {
   const started = Date.now();
-  const user = await userWithCurrentGroups(env, ctx); // groups no older than groups.ttlSeconds, or a 503 refusal
+  const user = await userWithCurrentGroups(env, ctx, request); // groups no older than groups.ttlSeconds, or a 503 refusal
   if (user instanceof Response) return user;
   const exchange: Exchange = { env, ctx, user, started, config: edgeConfig(env) };
   const admitted = await admit(request, exchange);
