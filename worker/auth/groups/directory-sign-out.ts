@@ -3,6 +3,7 @@ import { recordAudit } from "../../audit/record.ts";
 import type { EdgeEnv } from "../../env.ts";
 import { type SignedOut, SignOutIncomplete, signOutEverywhere } from "../user-grants.ts";
 import type { AccountNotActive } from "./account-not-active.ts";
+import { signOutSub } from "./sub-sign-out.ts";
 
 /** Who signs the user out in the audit trail: the Workspace Directory, not an operator (`operator:<who>`). */
 export const DIRECTORY_SIGN_OUT_CLIENT = "directory:google";
@@ -12,8 +13,10 @@ export type RefusedAt = "mcp-request" | "refresh" | "sign-in";
 
 /**
  * Revokes every edge grant of a user whose Workspace account the origin found not active, as an administrator's
- * "sign out everywhere" does, and audits it once as `auth.user_signed_out` by `directory:google`, with the account's
- * state and what was refused in `arguments`, `count` the grants revoked (`alsoRevoked` adds those revoked before, such
+ * "sign out everywhere" does: of the address, or with a state read by `sub` (`gone.bySub`) only that `sub`'s grants
+ * under the address (see `signOutSub`: the address may be someone else's now). Audits it once as
+ * `auth.user_signed_out` by `directory:google`, with the account's state (and `accountBy: "sub"` when read so) and
+ * what was refused in `arguments`, `count` the grants revoked (`alsoRevoked` adds those revoked before, such
  * as the refreshed grant the library revoked on `invalid_grant`), `httpStatus` the refusal's status. Never throws: the
  * refusal is answered whatever happens here; a failure is logged and audited as an error (what was revoked before it
  * counted), and the next refused request or refresh of the user's tries again.
@@ -39,6 +42,7 @@ export async function signOutGoneAccount(
       ...(revoked > 0 ? { count: revoked } : {}),
       arguments: {
         account: gone.account,
+        ...(gone.bySub && { accountBy: "sub" }),
         refused: refused.at,
         ...(refused.clientId && { refusedClient: refused.clientId }),
         ...(done.subs.length > 1 ? { subs: done.subs } : {}),
@@ -48,7 +52,9 @@ export async function signOutGoneAccount(
     });
   };
   try {
-    const done = await signOutEverywhere(env, ctx, config, gone.email);
+    const done = gone.bySub
+      ? await signOutSub(env, ctx, config, gone.sub, gone.email)
+      : await signOutEverywhere(env, ctx, config, gone.email);
     audit(done, "ok");
     console.warn(`account ${gone.account} at the Workspace: ${refused.at} refused, ${done.revoked} grant(s) revoked`);
     return done;

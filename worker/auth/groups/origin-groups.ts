@@ -1,5 +1,7 @@
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import {
+  ACCOUNT_BY_SUB,
+  IDENTITY_GROUPS_ACCOUNT_BY_PARAMETER,
   IDENTITY_GROUPS_MAX_AGE_PARAMETER,
   IDENTITY_GROUPS_PATH,
   IdentityGroups,
@@ -23,6 +25,19 @@ export class GroupsUnavailable extends Error {
  */
 const GROUPS_ANSWER_MS = 15_000;
 
+/** Google's issuer: its `sub` is the Workspace user's unique id, by which the Directory reads an account too. */
+export const GOOGLE_ISSUER = "https://accounts.google.com";
+
+/**
+ * The look-up's query: the edge's TTL as the bound on a cached answer's age, and with Google as the identity provider,
+ * the account asked for by `sub` (contract/identity-groups.ts). Another provider's `sub` is no Workspace id.
+ */
+function lookUpQuery(config: EdgeConfig): string {
+  const query = new URLSearchParams({ [IDENTITY_GROUPS_MAX_AGE_PARAMETER]: String(config.groups.ttlSeconds) });
+  if (config.idp.issuer === GOOGLE_ISSUER) query.set(IDENTITY_GROUPS_ACCOUNT_BY_PARAMETER, ACCOUNT_BY_SUB);
+  return query.toString();
+}
+
 /** Who the groups are asked for: the signed-in user, and the client they are signing in or calling with. */
 export interface GroupsSubject {
   sub: string;
@@ -34,7 +49,9 @@ export interface GroupsSubject {
  * Asks the origin (GET /identity/groups) for the user's Google Workspace groups, under an assertion minted for this
  * and nothing else (`purpose: "groups"`), naming the user by the e-mail the identity provider verified. Only the groups
  * `groups.include` keeps are returned. Throws AccountNotActive when the origin checks accounts and says the user's is
- * not active; an answer without `account` (an origin that does not check) leaves the user as they are.
+ * not active; an answer without `account` (an origin that does not check) leaves the user as they are. With Google as
+ * the identity provider the account is asked for by `sub`; an answer that says it was read so (`accountBy: "sub"`) is
+ * this user's alone, one without (an older origin) is the address's, as before.
  */
 export async function originGroups(config: EdgeConfig, subject: GroupsSubject): Promise<IdentityGroups> {
   if (!subject.email) throw new GroupsUnavailable("the identity provider gave no e-mail address to look up");
@@ -42,7 +59,7 @@ export async function originGroups(config: EdgeConfig, subject: GroupsSubject): 
   try {
     response = await fetchOrigin(
       config,
-      `${IDENTITY_GROUPS_PATH}?${IDENTITY_GROUPS_MAX_AGE_PARAMETER}=${config.groups.ttlSeconds}`,
+      `${IDENTITY_GROUPS_PATH}?${lookUpQuery(config)}`,
       { sub: subject.sub, email: subject.email, client_id: subject.clientId, purpose: "groups" },
       { method: "GET", headers: new Headers({ accept: "application/json" }), signal: AbortSignal.timeout(GROUPS_ANSWER_MS) },
     );
@@ -56,8 +73,9 @@ export async function originGroups(config: EdgeConfig, subject: GroupsSubject): 
   }
   const parsed = IdentityGroups.safeParse(body);
   if (!parsed.success) throw new GroupsUnavailable("the origin's answer is not a list of groups");
-  const { account } = parsed.data;
-  if (isGoneAccount(account)) throw new AccountNotActive(account, { sub: subject.sub, email: subject.email });
+  const { account, accountBy } = parsed.data;
+  if (isGoneAccount(account))
+    throw new AccountNotActive(account, { sub: subject.sub, email: subject.email }, accountBy === ACCOUNT_BY_SUB);
   if (account !== undefined && account !== "active") console.warn(`groups: the origin named an unknown account state`);
   // The origin's clock stamps checkedAt: one running ahead of this edge's must not make its answers fresh for longer.
   const checkedAt = Math.min(parsed.data.checkedAt, Math.floor(Date.now() / 1000));
