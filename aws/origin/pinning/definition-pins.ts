@@ -51,6 +51,8 @@ export class DefinitionPins {
   /** Per name, its whole forms superseded with a decision time: those approved through a version 1 row among them. */
   readonly #through = new Map<Key, Map<string, Through>>();
   readonly #seen = new Map<string, Sighting>();
+  /** Approvals not moved for older tasks (a later rejection of their version 1 row), already logged. */
+  readonly #refusedMoves = new Set<string>();
   readonly #listeners = new Map<string, Set<() => void>>();
   #lastChange?: Date;
   #polls = 0;
@@ -127,6 +129,7 @@ export class DefinitionPins {
    * Approvals of a whole form recorded under its own fingerprint (by the release before, or by an older task's CLI or
    * /ops during a rolling deploy) are moved under their fingerprint of version 1, which older tasks check: until then,
    * they would withhold the definition as changed. Applied by the next poll; another instance doing it is harmless.
+   * Not over a rejection of that fingerprint made since the approval (an older task filed it as a change): that stands.
    */
   async #keepForOlderReaders(rows: readonly PinnedDefinition[]): Promise<void> {
     for (const row of rows) {
@@ -135,12 +138,28 @@ export class DefinitionPins {
       const version1 = version1Of(row);
       if (!version1) continue;
       // Not worth failing a poll (or the start) for: the approval holds for this release meanwhile.
-      await this.#options.store
+      const moved = await this.#options.store
         .keepForOlderReaders(row, version1)
         .catch((error: unknown) =>
           this.#options.log(`pinned definitions: keeping an approval for older tasks failed: ${String(error)}`),
         );
+      if (moved === "refused") this.#refused(row, version1);
     }
+  }
+
+  /**
+   * Told once per approval: every full read tries the move again (and is refused again while the rejection stands).
+   * Fingerprints, not names, which can be URIs of someone's files; nor who decided.
+   */
+  #refused(row: PinnedDefinition, version1: string): void {
+    const approval = `${sightingOf(keyOf(row.server, row.kind, row.name), row.fingerprint)}\u0000${row.decidedAt?.getTime()}`;
+    if (this.#refusedMoves.has(approval)) return;
+    this.#refusedMoves.add(approval);
+    this.#options.log(
+      `pinned definitions: the approved ${row.kind} ${row.fingerprint.slice(0, 12)} of server "${row.server}" stays approved ` +
+        `as itself: its fingerprint of version 1 ${version1.slice(0, 12)}, which older tasks check, was rejected after ` +
+        "the approval, and they withhold it",
+    );
   }
 
   /** The whole form clients may see under a name: approved itself, or through its approved fingerprint of version 1. */

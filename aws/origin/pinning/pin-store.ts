@@ -100,21 +100,31 @@ export function createPinStore(pool: pg.Pool) {
     /**
      * Moves an approval recorded under a whole form's fingerprint (approved by the release before this one, or by an older
      * task's CLI or /ops) to its fingerprint of version 1, so tasks of older releases (during a rolling deploy, after a
-     * rollback) find their fingerprint approved; the whole form is then approved through it. False when decided meanwhile.
+     * rollback) find their fingerprint approved; the whole form is then approved through it. `decided` when decided
+     * meanwhile; `refused`, and nothing changed, when the version 1 row was rejected at or after the approval (an older
+     * task filed it as a change, and an administrator rejected that): a background move does not undo a later decision.
      */
-    keepForOlderReaders(row: PinnedDefinition, version1: string): Promise<boolean> {
-      return inTransaction(pool, async (client) => {
-        const moved = await client.query<{ decided_at: Date; decided_by: string | null }>(
-          `UPDATE pinned_definitions SET status = 'superseded', updated_at = now()
-           WHERE server = $1 AND kind = $2 AND name = $3 AND fingerprint = $4 AND status = 'approved'
-           RETURNING decided_at, decided_by`,
-          [row.server, row.kind, row.name, row.fingerprint],
-        );
-        const decided = moved.rows[0];
-        if (!decided) return false;
-        await approveVersion1(client, row, version1, decided.decided_at, decided.decided_by);
-        return true;
-      });
+    async keepForOlderReaders(row: PinnedDefinition, version1: string): Promise<"moved" | "decided" | "refused"> {
+      try {
+        return await inTransaction(pool, async (client) => {
+          // The time as text: a Date keeps milliseconds, and a rejection in the approval's millisecond is no later.
+          const moved = await client.query<{ decided_at: string; decided_by: string | null }>(
+            `UPDATE pinned_definitions SET status = 'superseded', updated_at = now()
+             WHERE server = $1 AND kind = $2 AND name = $3 AND fingerprint = $4 AND status = 'approved'
+             RETURNING decided_at::text, decided_by`,
+            [row.server, row.kind, row.name, row.fingerprint],
+          );
+          const decided = moved.rows[0];
+          if (!decided) return "decided";
+          const at = { at: decided.decided_at, by: decided.decided_by, overRejection: "earlier" } as const;
+          // The whole form was superseded above: rolled back, it stays approved.
+          if (!(await approveVersion1(client, row, version1, at))) throw new RejectedSince();
+          return "moved";
+        });
+      } catch (error) {
+        if (error instanceof RejectedSince) return "refused";
+        throw error;
+      }
     },
 
     /**
@@ -172,28 +182,39 @@ async function throughRow(
   return (result.rowCount ?? 0) > 0;
 }
 
-/** The version 1 row of a whole form approved (inserted, or taken whatever its status), and the form through it. */
+/** Raised to roll a move back (keepForOlderReaders) that would undo a later rejection. */
+class RejectedSince extends Error {}
+
+/**
+ * The version 1 row of a whole form approved (inserted, or taken from another status), and the form through it; false,
+ * nothing written, when the row is rejected and `overRejection` is `earlier` (an approval moved, not made now) and the
+ * rejection is not older than the approval. An administrator approving now (`any`) overrules any rejection, as approve
+ * does.
+ */
 async function approveVersion1(
   client: pg.PoolClient,
   pin: Sighting,
   version1: string,
-  decidedAt: Date | null,
-  by: string | null,
-): Promise<void> {
-  await client.query(
+  decided: { at: string | null; by: string | null; overRejection: "any" | "earlier" },
+): Promise<boolean> {
+  // ON CONFLICT … WHERE sees the row as committed last, locked: a rejection committed after this statement began counts.
+  const taken = await client.query(
     `INSERT INTO pinned_definitions (server, kind, name, fingerprint, definition, status, decided_at, decided_by,
        fingerprint_version)
      VALUES ($1, $2, $3, $4, $5, 'approved', coalesce($6::timestamptz, now()), $7, 1)
      ON CONFLICT (server, kind, name, fingerprint) DO UPDATE
-       SET status = 'approved', decided_at = EXCLUDED.decided_at, decided_by = EXCLUDED.decided_by, updated_at = now()`,
-    [pin.server, pin.kind, pin.name, version1, JSON.stringify(pin.definition), decidedAt, by],
+       SET status = 'approved', decided_at = EXCLUDED.decided_at, decided_by = EXCLUDED.decided_by, updated_at = now()
+       WHERE $8 = 'any' OR pinned_definitions.status <> 'rejected' OR pinned_definitions.decided_at < EXCLUDED.decided_at`,
+    [pin.server, pin.kind, pin.name, version1, JSON.stringify(pin.definition), decided.at, decided.by, decided.overRejection],
   );
+  if ((taken.rowCount ?? 0) === 0) return false;
   await client.query(
     `UPDATE pinned_definitions SET status = 'superseded', decided_at = coalesce($5::timestamptz, now()), decided_by = $6,
        updated_at = now()
      WHERE server = $1 AND kind = $2 AND name = $3 AND fingerprint = $4`,
-    [pin.server, pin.kind, pin.name, pin.fingerprint, decidedAt, by],
+    [pin.server, pin.kind, pin.name, pin.fingerprint, decided.at, decided.by],
   );
+  return true;
 }
 
 /**
@@ -225,7 +246,7 @@ async function approveOn(client: pg.PoolClient, key: PinKey, by: string): Promis
     [key.server, key.kind, key.name, version1 ?? key.fingerprint],
   );
   if (version1) {
-    await approveVersion1(client, { ...key, definition: change.definition }, version1, null, by);
+    await approveVersion1(client, { ...key, definition: change.definition }, version1, { at: null, by, overRejection: "any" });
     return true;
   }
   const approved = await client.query(
