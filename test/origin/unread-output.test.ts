@@ -40,3 +40,21 @@ describe("a response's unread log and progress messages", () => {
     expect(output.dropped).toBe(2);
   });
 });
+
+describe("whether a client has stopped keeping up", () => {
+  it("is so once a message was dropped, until it reads again or a message is queued again", () => {
+    const output = new UnreadOutput(log, LIMIT);
+    const message = { data: "a".repeat(1000) };
+    expect(output.behind).toBe(false);
+    admittedUntilDropped(output, message);
+    expect(output.behind).toBe(true);
+    expect(output.admit(message)).toBe(false);
+    expect(output.behind).toBe(true);
+    output.read(1);
+    expect(output.behind).toBe(false);
+    admittedUntilDropped(output, message);
+    expect(output.behind).toBe(true);
+    output.read(LIMIT);
+    expect([output.admit(message), output.behind]).toEqual([true, false]);
+  });
+});

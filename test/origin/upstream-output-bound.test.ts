@@ -2,7 +2,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { launchHttpFixture, type RunningFixture } from "../fixtures/conformance-upstream/launch.ts";
-import { type HostileFront, startHostileFront } from "../fixtures/hostile-upstream/http-front.ts";
+import { type HostileFront, PROGRESS_FLOOD_MS, startHostileFront } from "../fixtures/hostile-upstream/http-front.ts";
 import { modernRequest, testHostOptions } from "./modern-request.ts";
 
 // An upstream flooding log messages during a call whose client asked for them, toward a client that does not read:
@@ -70,4 +70,36 @@ describe("log messages an upstream floods toward a client that does not read", (
     expect(text).not.toContain('"level":"debug"');
     expect(dropping()).toEqual([]);
   }, 30_000);
+});
+
+describe("progress an upstream sends on and on toward a client that does not read", () => {
+  it("keeps the call alive only while the client reads it: dropped progress does not reset the call's timeout", async () => {
+    const lines: string[] = [];
+    const pool = createHostPool({
+      servers: {
+        hostile: { transport: "http", url: front.url, protocol: "streamable-http", identity: "none", headers: {} } as never,
+      },
+      idleTimeoutMs: 60_000,
+      maxProcesses: 2,
+      host: { ...testHostOptions, requestTimeoutMs: 3_000 },
+      log: (line) => lines.push(line),
+    });
+    try {
+      const started = Date.now();
+      const { host, release } = await pool.acquire("hostile", caller);
+      const params = { name: "test_simple_text", arguments: { hostile: "progress_flood" }, _meta: { progressToken: "p-1" } };
+      const response = await host.fetch(modernRequest("tools/call", params), caller);
+      // Not read while 4 MiB of progress fills (about 4 s), then the call times out 3 s after the first one dropped.
+      await delay(9_000);
+      const text = await response.text();
+      const ended = Date.now() - started;
+      release();
+      expect(text).toMatch(/did not answer or report progress for 3 s/);
+      expect(lines.some((line) => / slower than the upstream sends /.test(line))).toBe(true);
+      // Counted as alive by its dropped progress, the call would last until the flood stops and 3 s more.
+      expect(ended).toBeLessThan(PROGRESS_FLOOD_MS);
+    } finally {
+      await pool.close();
+    }
+  }, 40_000);
 });

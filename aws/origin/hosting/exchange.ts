@@ -18,7 +18,8 @@ export interface UpstreamAsk {
 
 /** Where an exchange's progress and log messages go: the request (first or retried) now holding it. */
 export interface ExchangeSink {
-  progress(params: { progress: number; total?: number; message?: string }): void;
+  /** False when the request's client has stopped reading: the progress is dropped unread. */
+  progress(params: { progress: number; total?: number; message?: string }): boolean;
 }
 
 export type ExchangeStep = { kind: "result"; result: unknown } | { kind: "asks"; asks: UpstreamAsk[] };

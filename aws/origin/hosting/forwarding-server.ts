@@ -403,7 +403,8 @@ const accessOf = (ctx: ServerContext): ServerAccess | undefined => ctx.http?.aut
 interface CallOptions {
   signal?: AbortSignal;
   upstreamState?: string;
-  onProgress?: (progress: Progress) => void;
+  /** Relays the upstream's progress; false when its client does not keep up (it is dropped unread). */
+  onProgress?: (progress: Progress) => boolean | undefined;
   /** While the upstream waits on the client, the idle timeout waits (the client's answer is bounded by the exchange's own deadline). */
   clientHold?: () => ClientHold;
 }
@@ -424,8 +425,8 @@ async function call(link: UpstreamLink, request: Forwarded, ctx: ServerContext, 
   const deliver = clientToken === undefined ? undefined : options.onProgress;
   const route = deliver
     ? link.progress.open((progress) => {
-        idle.reset();
-        deliver(progress);
+        // Progress no one reads keeps nothing alive: else a client that stops reading holds the call open for ever.
+        if (deliver(progress) !== false) idle.reset();
       })
     : undefined;
   if (route) params._meta = { ...(params._meta as Params), progressToken: route.token };
@@ -540,7 +541,8 @@ function callerEnvelope(ctx: ServerContext): Params {
 
 /** What one round sends the client besides its answer: the upstream's progress and log messages, in order. */
 interface RoundOutput extends InflightRequest {
-  progress(params: Progress): void;
+  /** Queues the upstream's progress for the client; false when the client has stopped reading (see UnreadOutput). */
+  progress(params: Progress): boolean;
   flushed(): Promise<void>;
   /** The request set a log level: without one, the SDK sends it no log message. */
   wantsLogs: boolean;
@@ -562,12 +564,13 @@ function roundOutput(ctx: ServerContext, guard: (params: Params) => Promise<Para
   };
   return {
     progress(params) {
-      if (progressToken === undefined) return;
+      if (progressToken === undefined) return true;
       send(async () => {
         const passed = await guard({ ...params });
         if (unread && !unread.admit(passed)) return;
         await ctx.mcpReq.notify({ method: "notifications/progress", params: { ...passed, progressToken } } as never);
       });
+      return !unread?.behind;
     },
     // The SDK drops messages below the level the request asked for (and all of them if it asked for none): one for a
     // request that asked for none is not even guarded.

@@ -7,7 +7,7 @@ export interface ClientHold {
 }
 
 /**
- * Aborts after `ms` without an answer or progress from the upstream. While the upstream waits on the client (an
+ * Aborts after `ms` without an answer or progress from the upstream (progress its client reads: see `call`). While the upstream waits on the client (an
  * elicitation, a sampling) the clock stops, and it starts again, a whole period, from the client's answer: the
  * upstream's silence before that is no fault of its own.
  */

@@ -15,6 +15,7 @@ const FRAMING_BYTES = 120;
 export class UnreadOutput {
   #queued = 0;
   #read = 0;
+  #behind = false;
   dropped = 0;
   readonly #limit: number;
   readonly #log: (line: string) => void;
@@ -29,6 +30,7 @@ export class UnreadOutput {
   admit(params: unknown): boolean {
     const bytes = FRAMING_BYTES + Buffer.byteLength(JSON.stringify(params) ?? "");
     if (this.#queued - this.#read + bytes > this.#limit) {
+      this.#behind = true;
       if (this.dropped++ === 0)
         this.#log(
           `a client reads its answer slower than the upstream sends log and progress messages: past ${this.#limit / 1024 / 1024} MiB unread they are dropped`,
@@ -36,11 +38,21 @@ export class UnreadOutput {
       return false;
     }
     this.#queued += bytes;
+    this.#behind = false;
     return true;
+  }
+
+  /**
+   * Whether the client has stopped keeping up: the last message was dropped and it has read nothing since. What the
+   * upstream sends then reaches no one, so it is no sign the call is alive to anyone waiting on it.
+   */
+  get behind(): boolean {
+    return this.#behind;
   }
 
   /** The client read these bytes of the response (its answer and keep-alives too, hence the bound at what was queued). */
   read(bytes: number): void {
+    if (bytes > 0) this.#behind = false;
     this.#read = Math.min(this.#queued, this.#read + bytes);
   }
 
