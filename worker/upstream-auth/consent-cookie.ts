@@ -3,7 +3,12 @@ import type { EdgeConfig } from "../../contract/config/schema.ts";
 import type { UpstreamOAuthReturn } from "../../contract/upstream-oauth.ts";
 import { readCookie, setCookie } from "../ops/sign-in/cookies.ts";
 
-/** How long the browser has from an upstream's return to the end of its sign-in at the edge. */
+/**
+ * How long the browser has from an upstream's return to the end of its sign-in at the edge. The origin keeps the
+ * authorization begun for this long after the user's 10 minutes at the upstream (EDGE_SIGN_IN_MS in
+ * aws/origin/upstream-auth/pending-authorizations.ts, kept equal by a test), so the return is still taken at the end.
+ * The upstream's code waits through this sign-in too: an authorization server whose codes live shorter needs it quick.
+ */
 export const CONSENT_SIGN_IN_SECONDS = 600;
 
 /** What waits in the browser while it signs in: the edge sign-in's state and PKCE verifier, and the upstream's return. */

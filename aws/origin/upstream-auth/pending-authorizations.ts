@@ -13,8 +13,21 @@ export interface PendingAuthorization {
   redirectUri: string;
 }
 
-/** How long a user has to finish an upstream's consent. */
-export const PENDING_TTL_MS = 10 * 60_000;
+/** How long a user has to consent at the upstream, from the link it was shown. */
+export const UPSTREAM_CONSENT_MS = 10 * 60_000;
+
+/**
+ * How long the edge gives the browser, from the upstream's return, to sign in there before it hands the return over
+ * (CONSENT_SIGN_IN_SECONDS in worker/upstream-auth/consent-cookie.ts: a test keeps the two equal).
+ */
+export const EDGE_SIGN_IN_MS = 600_000;
+
+/**
+ * How long an authorization begun waits to be completed: the user's time at the upstream, then the whole of the edge's
+ * sign-in after it. A browser that came back within UPSTREAM_CONSENT_MS never finds it expired while the edge's
+ * cookie still holds its return; one that took longer at the upstream has that much less time at the edge.
+ */
+export const PENDING_TTL_MS = UPSTREAM_CONSENT_MS + EDGE_SIGN_IN_MS;
 
 const hashOf = (state: string) => createHash("sha256").update(state).digest("hex");
 const contextOf = (stateHash: string) => ({ purpose: "upstream-oauth-pending", state: stateHash });
