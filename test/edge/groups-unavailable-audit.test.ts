@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { userWithCurrentGroups } from "../../worker/auth/groups/request-groups.ts";
 import type { UserProps } from "../../worker/env.ts";
 import { capturedAudit } from "./audit-capture.ts";
-import { PUBLIC_URL, testEnv } from "./edge-env.ts";
+import { callEdge, PUBLIC_URL, testEnv } from "./edge-env.ts";
+import { registerClient, signedInTokens } from "./sign-in.ts";
 
 // A request refused because its user's groups cannot be read (503) is refused before the MCP handler admits it: its
 // audit row must still say which server, method and tool it asked for, as every other MCP request's row does.
@@ -64,5 +65,36 @@ describe("a request refused because its groups cannot be read", () => {
     const unknown = await refusedForGroups("/mcp/nosuch", { body: message("tools/call", { name: "echo" }) });
     expect(unknown.events[0]).toMatchObject({ method: "tools/call" });
     expect(unknown.events[0]?.server).toBeUndefined();
+  });
+});
+
+describe("through the MCP handler", () => {
+  it("a request refused for unreadable groups is audited with what it asks", async () => {
+    // Signed in with the id_token's groups (no look-up time), then served by an edge that reads them from the Directory.
+    const { access_token } = await signedInTokens(await registerClient());
+    const passThrough = globalThis.fetch;
+    vi.stubGlobal("fetch", async (input: RequestInfo | URL, options?: RequestInit) => {
+      if (new Request(input, options).url.startsWith(ORIGIN)) throw new Error("connection refused");
+      return passThrough(input, options);
+    });
+    const audit = capturedAudit();
+    const response = await callEdge(
+      `${PUBLIC_URL}/mcp/everything`,
+      {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${access_token}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-protocol-version": "2025-06-18",
+        },
+        body: message("tools/call", { name: "echo", arguments: {} }),
+      },
+      { ...audit.env, ORIGIN_URL: ORIGIN, GROUPS_SOURCE: "google-directory" },
+    );
+    expect(response.status).toBe(503);
+    expect(audit.events).toEqual([
+      expect.objectContaining({ kind: "mcp.request", server: "everything", method: "tools/call", tool: "echo", httpStatus: 503 }),
+    ]);
   });
 });
