@@ -1,6 +1,9 @@
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import { edgeOAuth } from "../../auth/authorization-server.ts";
-import { ADMIN_SCOPE } from "../../auth/groups/admin-scope.ts";
+import { AccountNotActive } from "../../auth/groups/account-not-active.ts";
+import { ADMIN_SCOPE, isAdmin } from "../../auth/groups/admin-scope.ts";
+import { currentGroups } from "../../auth/groups/current-groups.ts";
+import { GroupsUnavailable } from "../../auth/groups/origin-groups.ts";
 import { registeredOwnClientId } from "../../auth/own-browser-client.ts";
 import type { EdgeEnv, UserProps } from "../../env.ts";
 import { opsRedirectUri, opsResource } from "../paths.ts";
@@ -16,7 +19,13 @@ export type OpsCaller =
   | { kind: "not-admin"; user: UserProps }
   | { kind: "admin"; user: UserProps; clientId: string };
 
-/** Reads the session cookie and checks its token at the edge's authorization server, for the dashboard's resource only. */
+/**
+ * Reads the session cookie and checks its token at the edge's authorization server, for the dashboard's resource only;
+ * then, with `groups.source: "google-directory"`, the user's groups and account as an MCP request checks them
+ * (`currentGroups`: the token's own while younger than `groups.ttlSeconds`, else read again, cached per isolate). A
+ * session is an access token that is never refreshed: without this, a suspended administrator, or one removed from
+ * `adminGroups`, would keep the dashboard until it expired (`accessTokenTtlSeconds`).
+ */
 export async function opsCaller(request: Request, config: EdgeConfig, env: EdgeEnv): Promise<OpsCaller> {
   const token = readCookie(request, config, "session");
   if (!token) return { kind: "signed-out" };
@@ -27,6 +36,25 @@ export async function opsCaller(request: Request, config: EdgeConfig, env: EdgeE
   // any other client, and a token that got one anyway is no session.
   if (!validated || validated.clientId !== (await registeredOwnClientId(env, OPS_CLIENT, opsRedirectUri(config))))
     return { kind: "signed-out" };
-  if (!validated.scope.includes(ADMIN_SCOPE)) return { kind: "not-admin", user: validated.props };
-  return { kind: "admin", user: validated.props, clientId: validated.clientId };
+  const user = await checkedUser(config, validated.props, validated.clientId);
+  if (!user) return { kind: "signed-out" };
+  if (!validated.scope.includes(ADMIN_SCOPE) || !isAdmin(config.adminGroups, user.groups)) return { kind: "not-admin", user };
+  return { kind: "admin", user, clientId: validated.clientId };
+}
+
+/**
+ * The session's user with current groups, or undefined (the session counts as signed out) when their Workspace account
+ * is not active, or when the groups cannot be read: access follows groups no older than the TTL, as for MCP requests.
+ * The browser is then sent to sign in, which says why (403 for the account, revoking every grant of the user; 503
+ * while the groups cannot be read).
+ */
+async function checkedUser(config: EdgeConfig, user: UserProps, clientId: string): Promise<UserProps | undefined> {
+  try {
+    return await currentGroups(config, user, clientId);
+  } catch (error) {
+    if (error instanceof AccountNotActive) console.warn(`ops session ended: the Workspace account is ${error.account}`);
+    else if (error instanceof GroupsUnavailable) console.warn(`ops session ended: ${error.message}`);
+    else throw error;
+    return undefined;
+  }
 }
