@@ -67,8 +67,9 @@ export function createAssertionVerifier(
         issuer: options.issuer,
         audience: options.audience,
         clockTolerance: EDGE_ASSERTION_MAX_SKEW_SECONDS,
-        // An assertion minted long ago with a far `exp` is refused too.
-        maxTokenAge: EDGE_ASSERTION_TTL_SECONDS + EDGE_ASSERTION_MAX_SKEW_SECONDS,
+        // An assertion minted long ago with a far `exp` is refused too. jose adds clockTolerance to this age itself,
+        // so the lifetime alone gives the documented bound (60 s + 30 s); adding the skew here made it 120 s.
+        maxTokenAge: EDGE_ASSERTION_TTL_SECONDS,
         requiredClaims: ["jti", "exp", "iat", "sub"],
       }));
     } catch (error) {
@@ -85,13 +86,21 @@ export function createAssertionVerifier(
     const instance = claims.data.instance;
     if (instance !== undefined && instance !== options.bound?.instance)
       throw new AssertionRejected("instance", `the assertion is for origin instance "${instance}", not this one`);
-    // Kept until the last moment a clock-skewed check could still accept it.
-    const keepUntil = new Date((exp + EDGE_ASSERTION_MAX_SKEW_SECONDS) * 1000);
+    const keepUntil = new Date(acceptedUntil(exp, payload.iat as number) * 1000);
     const first =
       instance !== undefined && options.bound ? options.bound.claimJti(jti, keepUntil) : await options.claimJti(jti, keepUntil);
     if (!first) throw new AssertionRejected("replayed", "this assertion was already used");
     return { ...claims.data, jti, exp };
   };
+}
+
+/**
+ * The moment (epoch seconds) from which the checks above refuse this assertion, so the single-use guard remembers its
+ * jti as long as a replay could pass them. jose counts whole seconds and tolerates the skew on both bounds: it refuses
+ * from `exp + skew` on, and once the age less the skew exceeds the lifetime, i.e. from `iat + lifetime + skew + 1` on.
+ */
+export function acceptedUntil(exp: number, iat: number): number {
+  return Math.min(exp, iat + EDGE_ASSERTION_TTL_SECONDS + 1) + EDGE_ASSERTION_MAX_SKEW_SECONDS;
 }
 
 function rejectionOf(error: unknown, accepted: EdgeKeys["algorithm"]): AssertionRejected {
