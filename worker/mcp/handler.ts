@@ -1,27 +1,24 @@
 import type { OAuthResourceContext } from "@cloudflare/workers-oauth-provider";
 import { ANSWER_ROUTE_HEADER, type AnswerRoute, parseAnswerRoute, SESSION_AUDITS_HEADER } from "../../contract/answer-outcome.ts";
-import { type EdgeConfig, ServerName } from "../../contract/config/schema.ts";
+import type { EdgeConfig } from "../../contract/config/schema.ts";
 import { ALL_SERVERS, originMcpPath } from "../../contract/edge-assertion.ts";
 import { recordAudit } from "../audit/record.ts";
 import { completedAudit, type RequestAudit } from "../audit/request-audit.ts";
 import { userWithCurrentGroups } from "../auth/groups/request-groups.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
-import { readLimited } from "../http/read-limited.ts";
 import { originAffinity } from "../upstream/affinity.ts";
 import { fetchOrigin } from "../upstream/fetch-origin.ts";
 import { originFailureOf } from "../upstream/origin-failure.ts";
 import { auditedTarget } from "./audited-target.ts";
-import { headerVersionOf, inspectRequest, type RequestFacts } from "./inspect-request.ts";
+import { type RequestFacts, requestFacts } from "./inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
 import { isSessionRequest, toSession } from "./legacy-session.ts";
 import { type Observation, observeBatch, observeResponse } from "./observe-response.ts";
 import { mcpRateLimited } from "./rate-limit.ts";
+import { MAX_REQUEST_BYTES, readBody } from "./read-body.ts";
 import { headersToClient, headersToOrigin } from "./relay-headers.ts";
-import { serverSegment } from "./server-path.ts";
-
-/** Larger request bodies are refused before they are read whole (the SDKs cap messages at 4 MB too). */
-const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+import { serverOf } from "./server-path.ts";
 
 /** The most messages a batch may hold: what the SDKs accept, and a bound on the audit events one request makes. */
 const MAX_BATCH_MESSAGES = 100;
@@ -31,9 +28,6 @@ const CLIENT_CLOSED_REQUEST = 499;
 
 /** What a client is told to wait before retrying when the origin failed. */
 const ORIGIN_RETRY_AFTER_SECONDS = 5;
-
-/** What a GET or DELETE means on a legacy MCP endpoint, for the audit trail. */
-const METHOD_OF_HTTP_VERB: Record<string, string> = { GET: "stream/open", DELETE: "session/delete" };
 
 /**
  * `/mcp/<server>`: the user is authenticated (the resource server checked the token). A 2026-07-28 request is
@@ -84,8 +78,8 @@ async function admit(request: Request, exchange: Exchange): Promise<Admitted | R
   const { env, ctx, user, started, config } = exchange;
   const limited = await mcpRateLimited(env, ctx, { user: { userSub: user.sub, clientId: ctx.auth.clientId } });
   if (limited) return limited;
-  const read = request.method === "POST" ? await readBody(request) : { text: undefined, bytes: 0 };
-  const facts: RequestFacts = read === null ? { protocolVersion: headerVersionOf(request.headers) } : factsOf(request, read.text);
+  const read = await readBody(request);
+  const facts = requestFacts(request, read === null ? null : read.text);
   const refuse = (status: number, code: number, message: string, server?: string) => {
     recordAudit(env, ctx, {
       kind: "mcp.request",
@@ -122,12 +116,6 @@ async function admit(request: Request, exchange: Exchange): Promise<Admitted | R
   }
   return { server: server.name, body: read.text, bytes: read.bytes, facts };
 }
-
-/** What a request asks: its body's messages, or for a GET or DELETE what the verb means (with the header's version). */
-const factsOf = (request: Request, body: string | undefined): RequestFacts =>
-  body !== undefined
-    ? inspectRequest(body, request.headers)
-    : { method: METHOD_OF_HTTP_VERB[request.method], protocolVersion: headerVersionOf(request.headers) };
 
 /** The request to its session object (a 2025-era client) or to the origin; a failure becomes the answer to relay. */
 async function relay(request: Request, exchange: Exchange, admitted: Admitted): Promise<Response> {
@@ -221,28 +209,4 @@ function clientCancelled(id: string | number | undefined): Response {
 /** A batch is 2025-03-26 only (the version a session without the header is assumed to speak). */
 function batchAllowed(batch: RequestFacts[], headerVersion: string | null): boolean {
   return batch.length > 0 && (headerVersion ?? "2025-03-26") === "2025-03-26" && batch.every((message) => !message.modern);
-}
-
-type ServerOfPath = { success: true; name: string } | { success: false; message: string };
-
-function serverOf(pathname: string, servers: readonly string[]): ServerOfPath {
-  const segment = serverSegment(pathname);
-  const known = servers.join(", ") || "none";
-  if (!segment) {
-    // `/mcp` itself: every server the user may use, aggregated by the origin.
-    if (/^\/mcp\/?$/.test(pathname)) return { success: true, name: ALL_SERVERS };
-    return { success: false, message: `connect to /mcp (every server you may use) or /mcp/<server>, one of: ${known}` };
-  }
-  // Server names need no percent-encoding; an encoded (or malformed, like %zz) segment is not a server name.
-  const name = ServerName.safeParse(segment);
-  if (!name.success) return { success: false, message: `"${segment}" is not a server name` };
-  return servers.includes(name.data)
-    ? { success: true, name: name.data }
-    : { success: false, message: `unknown server "${name.data}"; this edge serves: ${known}` };
-}
-
-/** The body as text with its size in bytes, or null when it is larger than allowed (counted while it streams in). */
-async function readBody(request: Request): Promise<{ text: string; bytes: number } | null> {
-  const raw = await readLimited(request, MAX_REQUEST_BYTES);
-  return raw && { text: new TextDecoder().decode(raw), bytes: raw.byteLength };
 }

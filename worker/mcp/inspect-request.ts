@@ -32,6 +32,19 @@ const VERSION_OF_SESSION_WITHOUT_HEADER = "2025-03-26";
 export const headerVersionOf = (headers: Headers): string | undefined =>
   headers.get("mcp-protocol-version") ?? (headers.has("mcp-session-id") ? VERSION_OF_SESSION_WITHOUT_HEADER : undefined);
 
+/** What a GET or DELETE means on a legacy MCP endpoint, for the audit trail. */
+const METHOD_OF_HTTP_VERB: Record<string, string> = { GET: "stream/open", DELETE: "session/delete" };
+
+/**
+ * What a request asks: its body's messages, or for a GET or DELETE what the verb means; for a body too large to read
+ * (`null`), only the version its headers state.
+ */
+export function requestFacts(request: Request, body: string | undefined | null): RequestFacts {
+  if (body === null) return { protocolVersion: headerVersionOf(request.headers) };
+  if (body !== undefined) return inspectRequest(body, request.headers);
+  return { method: METHOD_OF_HTTP_VERB[request.method], protocolVersion: headerVersionOf(request.headers) };
+}
+
 export function inspectRequest(body: string, headers: Headers): RequestFacts {
   const headerVersion = headerVersionOf(headers);
   let message: unknown;

@@ -1,14 +1,13 @@
 import type { OAuthResourceContext } from "@cloudflare/workers-oauth-provider";
-import { type EdgeConfig, ServerName } from "../../../contract/config/schema.ts";
-import { ALL_SERVERS } from "../../../contract/edge-assertion.ts";
+import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import { type AuditFacts, recordAudit } from "../../audit/record.ts";
 import { edgeConfig } from "../../config.ts";
 import type { EdgeEnv, UserProps } from "../../env.ts";
-import { readLimited } from "../../http/read-limited.ts";
 import { auditedTarget } from "../../mcp/audited-target.ts";
-import { headerVersionOf, inspectRequest, type RequestFacts } from "../../mcp/inspect-request.ts";
+import { requestFacts } from "../../mcp/inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "../../mcp/json-rpc-error.ts";
-import { serverSegment } from "../../mcp/server-path.ts";
+import { readBody } from "../../mcp/read-body.ts";
+import { serverOf } from "../../mcp/server-path.ts";
 import { AccountNotActive, goneAccountWording } from "./account-not-active.ts";
 import { currentGroups } from "./current-groups.ts";
 import { signOutGoneAccount } from "./directory-sign-out.ts";
@@ -16,12 +15,6 @@ import { GroupsUnavailable } from "./origin-groups.ts";
 
 /** What a client is told to wait before retrying while the groups cannot be read. */
 const GROUPS_RETRY_AFTER_SECONDS = 10;
-
-/** The most of a refused request's body read to audit what it asked: the edge's bound on any MCP request body. */
-const MAX_AUDITED_BODY_BYTES = 4 * 1024 * 1024;
-
-/** What a GET or DELETE means on a legacy MCP endpoint, for the audit trail (as the MCP handler records it). */
-const METHOD_OF_HTTP_VERB: Record<string, string> = { GET: "stream/open", DELETE: "session/delete" };
 
 /**
  * The MCP request's user with groups fresh enough to sign its assertion with (see `currentGroups`), or the JSON-RPC
@@ -67,28 +60,17 @@ export async function userWithCurrentGroups(
  * is read here only because the request goes no further: the handler never reads it, so nothing is parsed twice.
  */
 async function refusedTarget(request: Request, config: EdgeConfig): Promise<Partial<AuditFacts>> {
-  const raw = request.method === "POST" ? await readLimited(request, MAX_AUDITED_BODY_BYTES).catch(() => null) : null;
-  const facts: RequestFacts =
-    raw !== null
-      ? inspectRequest(new TextDecoder().decode(raw), request.headers)
-      : { method: METHOD_OF_HTTP_VERB[request.method], protocolVersion: headerVersionOf(request.headers) };
-  const server = knownServer(new URL(request.url).pathname, config.servers);
-  const target = server === undefined ? undefined : auditedTarget(server, facts, config.servers);
+  const read = await readBody(request).catch(() => null);
+  const facts = requestFacts(request, read === null ? null : read.text);
+  const server = serverOf(new URL(request.url).pathname, config.servers);
+  const target = server.success ? auditedTarget(server.name, facts, config.servers) : undefined;
   return {
     server: target?.server,
     method: facts.method,
     tool: target?.tool,
     protocolVersion: facts.protocolVersion,
-    ...(raw !== null && { requestBytes: raw.byteLength }),
+    ...(read?.text !== undefined && { requestBytes: read.bytes }),
   };
-}
-
-/** The server a path names when the edge serves it (every server, for `/mcp` itself); undefined for any other. */
-function knownServer(pathname: string, servers: readonly string[]): string | undefined {
-  const segment = serverSegment(pathname);
-  if (segment === undefined) return /^\/mcp\/?$/.test(pathname) ? ALL_SERVERS : undefined;
-  const name = ServerName.safeParse(segment);
-  return name.success && servers.includes(name.data) ? name.data : undefined;
 }
 
 /**
