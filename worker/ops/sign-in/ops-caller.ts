@@ -45,8 +45,9 @@ export async function opsCaller(request: Request, config: EdgeConfig, env: EdgeE
 /**
  * The session's user with current groups, or undefined (the session counts as signed out) when their Workspace account
  * is not active, or when the groups cannot be read: access follows groups no older than the TTL, as for MCP requests.
- * The browser is then sent to sign in, which says why (403 for the account, revoking every grant of the user; 503
- * while the groups cannot be read).
+ * The browser is then sent to sign in, which says why (Google or the edge refuses a gone account, the edge revoking
+ * every grant of the user; 503 while the groups cannot be read). Nothing is remembered of a gone account, so the
+ * session opens no page while the account stays so.
  */
 async function checkedUser(config: EdgeConfig, user: UserProps, clientId: string): Promise<UserProps | undefined> {
   try {
