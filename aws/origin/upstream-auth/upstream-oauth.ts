@@ -8,7 +8,7 @@ import { authorizationServerStep } from "./authorization-server-fetch.ts";
 import { authorizationServerWords } from "./authorization-server-words.ts";
 import { type ClientRegistrations, refusesTheClient } from "./client-registration.ts";
 import type { AuthorizationDiscovery, Challenge } from "./discovery.ts";
-import type { PendingAuthorizations } from "./pending-authorizations.ts";
+import { PENDING_TTL_MS, type PendingAuthorizations } from "./pending-authorizations.ts";
 import { connectionOf, isFresh, refreshToken } from "./token-refresh.ts";
 
 export interface UpstreamOAuthParts {
@@ -83,7 +83,7 @@ export class UpstreamOAuth {
     if (!taken) {
       return {
         ok: false,
-        message: "this link was used already or expired (links work once, for 10 minutes); call the tool again for a new one",
+        message: `this link was used already or expired (links work once, for ${PENDING_TTL_MS / 60_000} minutes after the call that made them); call the tool again for a new one`,
       };
     }
     const { owner, pending } = taken;
