@@ -121,7 +121,9 @@ describe("stdio hosting: one child per user and server", () => {
     const busy = await hosts.acquire("everything", caller("alice"));
     const refused = hosts.acquire("everything", caller("bob"));
     await expect(refused).rejects.toBeInstanceOf(HostingError);
-    await expect(refused).rejects.toThrow(/limit of 1 stdio processes \(stdio\.maxProcesses\), all of them busy/);
+    await expect(refused).rejects.toThrow(
+      /limit of 1 upstream connections \(stdio children and HTTP sessions together, setting stdio\.maxProcesses\), all of them busy/,
+    );
     expect(isAlive(busy.host.pid as number)).toBe(true);
     busy.release();
   });

@@ -51,11 +51,11 @@ export interface HostPool {
   acquire(server: string, caller: Caller): Promise<{ host: UpstreamHost; release: () => void }>;
   /** Whether this server is configured here. */
   serves(server: string): boolean;
-  /** Running children. */
+  /** Upstream connections open or starting, of every transport (what `maxProcesses` bounds). */
   size(): number;
   /** The process ids of the started stdio children (for operators and tests: which instance holds whose child). */
   pids(): number[];
-  /** Stops every child and waits for them to exit. */
+  /** Stops every upstream connection and waits for its stdio child to exit. */
   close(): Promise<void>;
 }
 
@@ -78,9 +78,9 @@ const DEFAULT_ROTATION_CHECK_MS = 60_000;
 /**
  * One upstream connection per user and server (for stdio, one child process), so credentials and state
  * never mix between users; one for all users where the server is configured `sharing: "shared"`.
- * Idle children are stopped; at the bound on children the least recently used idle one makes room; a crashed
- * child is forgotten and the next request starts a new one; a child whose environment holds a secret since rotated
- * is replaced.
+ * Idle connections are stopped; at the bound on connections (`maxProcesses`, which counts HTTP sessions as well as
+ * stdio children) the least recently used idle one makes room; a crashed child is forgotten and the next request
+ * starts a new one; a child whose environment holds a secret since rotated is replaced.
  */
 export function createHostPool(options: HostPoolOptions): HostPool {
   const hosts = new Map<string, Entry>();
@@ -178,7 +178,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     if (evicted) return evicted;
     throw new HostingError(
       503,
-      `the origin already runs its limit of ${options.maxProcesses} stdio processes (stdio.maxProcesses), all of them busy; try again shortly, or raise stdio.maxProcesses`,
+      `the origin already runs its limit of ${options.maxProcesses} upstream connections (stdio children and HTTP sessions together, setting stdio.maxProcesses), all of them busy; try again shortly, or raise stdio.maxProcesses`,
     );
   }
 
