@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -40,6 +40,36 @@ describe("cdk synth of the AWS tier, offline, from the example configuration", (
     const images = Object.values(assets.dockerImages) as { source: { directory: string; dockerFile?: string } }[];
     expect(images).toHaveLength(1);
     expect(existsSync(join(output, images[0]?.source.directory ?? "", "Dockerfile"))).toBe(true);
+  });
+
+  it("refuses a credential written as a plain value in origin.servers, before writing any template", {
+    timeout: 120_000,
+  }, async () => {
+    const config = JSON.parse(readFileSync(join(CDK_DIR, "deploy.config.example.json"), "utf8"));
+    config.origin.servers.tickets = {
+      transport: "http",
+      url: "https://tickets.internal.example/mcp",
+      identity: "none",
+      headers: { "x-api-key": "sk-live-LITERAL-SECRET-123" },
+    };
+    const file = join(output, "literal.deploy.json");
+    writeFileSync(file, JSON.stringify(config));
+    const PATH = `${dirname(process.execPath)}${delimiter}${process.env.PATH}`;
+    const env = { ...process.env, PATH, MCP_DEPLOY_CONFIG: file, CDK_DISABLE_VERSION_CHECK: "1" };
+    const refused = run(CDK_CLI, ["synth", "--quiet", "--no-notices", "--output", join(output, "literal")], {
+      cwd: CDK_DIR,
+      env,
+    });
+    const failure = (await refused.then(
+      () => ({ stderr: "", code: 0 }),
+      (error) => error,
+    )) as { stderr: string; code: number };
+    expect(failure.code).not.toBe(0);
+    expect(failure.stderr).toContain(
+      'origin.servers.tickets.headers.x-api-key: server "tickets" has its header "x-api-key" as a plain value',
+    );
+    expect(failure.stderr).not.toContain("sk-live-LITERAL-SECRET-123");
+    expect(existsSync(join(output, "literal", "mcp-edge-proxy-service.template.json"))).toBe(false);
   });
 
   it.each(["ec", "shared"] as const)(

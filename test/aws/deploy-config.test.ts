@@ -86,7 +86,108 @@ describe("deployment configuration", () => {
     (config.origin.servers as { crm: { oauth: { clientSecret: unknown } } }).crm.oauth.clientSecret = {
       secret: "crm-client-secret",
     };
+    // Still refused, as a plain value under a credential's name (the "literal credential" cases below).
+    expect(problemsOf(config).split("\n").slice(1)).toEqual([expect.stringContaining("origin.servers.plain.env.secret: ")]);
+    delete (config.origin.servers as Record<string, unknown>).plain;
     expect(() => parseDeployConfig(config, "deploy.json")).not.toThrow();
+  });
+
+  describe("refuses a credential written as a plain value, which would sit in the task definition (MCP_SERVERS)", () => {
+    const LITERAL = "sk-live-LITERAL-SECRET-123";
+    const withServer = (server: Record<string, unknown>) => {
+      const config = example();
+      config.origin.upstreamSecrets = ["TICKETS_API_KEY"];
+      config.origin.servers = { tickets: server };
+      return config;
+    };
+    const http = (more: Record<string, unknown>) =>
+      withServer({ transport: "http", url: "https://tickets.internal.example/mcp", identity: "none", ...more });
+    const stdio = (env: Record<string, unknown>) => withServer({ transport: "stdio", command: "tickets-mcp", env });
+    const HOW = 'write { "secret": "NAME" } instead, add NAME to origin.upstreamSecrets';
+
+    it.each([
+      [
+        "authorization",
+        "headers.authorization",
+        'header "authorization"',
+        http({ headers: { authorization: `Bearer ${LITERAL}` } }),
+      ],
+      ["cookie", "headers.Cookie", 'header "Cookie"', http({ headers: { Cookie: `session=${LITERAL}` } })],
+      ["an API key header", "headers.x-api-key", 'header "x-api-key"', http({ headers: { "x-api-key": LITERAL } })],
+      ["a token header", "headers.X-Auth-Token", 'header "X-Auth-Token"', http({ headers: { "X-Auth-Token": LITERAL } })],
+      [
+        "an OAuth client secret",
+        "oauth.clientSecret",
+        "OAuth client secret",
+        http({ oauth: { registration: "static", clientId: "gateway", clientSecret: LITERAL } }),
+      ],
+      ["a token variable", "env.GITHUB_TOKEN", 'variable "GITHUB_TOKEN"', stdio({ GITHUB_TOKEN: LITERAL })],
+      ["a password variable", "env.db_password", 'variable "db_password"', stdio({ db_password: LITERAL })],
+      ["an API key variable", "env.OPENAI_API_KEY", 'variable "OPENAI_API_KEY"', stdio({ OPENAI_API_KEY: LITERAL })],
+    ])("%s", (_, key, what, config) => {
+      const message = problemsOf(config);
+      expect(message).toBe(
+        `invalid configuration:\n  - deploy.json: origin.servers.tickets.${key}: server "tickets" has its ${what} as a plain value, which the deployment would write into the task definition and the CloudFormation template (MCP_SERVERS): ${HOW} and put the value in Secrets Manager (docs/deploy.md#3-secrets)`,
+      );
+      expect(message).not.toContain(LITERAL);
+    });
+
+    it("passes the same keys as secret references, and plain values whose names are no credential's", () => {
+      const ref = { secret: "TICKETS_API_KEY" };
+      const harmless = [
+        http({ headers: { authorization: ref, Cookie: ref, "x-api-key": ref, accept: "application/json", "x-tenant": "acme" } }),
+        http({ oauth: { registration: "static", clientId: "gateway", clientSecret: ref } }),
+        http({ oauth: { registration: "static", clientId: "public-client" } }),
+        stdio({ GITHUB_TOKEN: ref, LOG_LEVEL: "debug", DOCS_API_BASE: "https://docs.example.com", TOKEN_TTL_SECONDS: "60" }),
+      ];
+      for (const config of harmless) expect(problemsOf(config), JSON.stringify(config.origin.servers)).toBe("");
+    });
+
+    it("accepts the servers examples of docs/configuration.md and docs/guardrails.md as written", () => {
+      const blocks = ["configuration.md", "guardrails.md"].flatMap((doc) =>
+        [
+          ...readFileSync(new URL(`../../docs/${doc}`, import.meta.url), "utf8").matchAll(
+            /```json\n("servers": \{[\s\S]*?\n\})\n```/g,
+          ),
+        ].map((match) => JSON.parse(`{${match[1]}}`).servers as Record<string, unknown>),
+      );
+      expect(blocks).toHaveLength(4);
+      const config = example();
+      config.origin.servers = Object.assign({}, ...blocks);
+      config.origin.upstreamSecrets = ["TICKETS_API_KEY"];
+      config.origin.google = {
+        audience: "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/aws",
+        serviceAccount: "a@p.iam.gserviceaccount.com",
+      };
+      expect(problemsOf(config)).toBe("");
+    });
+
+    it("refuses it when cdk synth reads the file, naming every one", () => {
+      const directory = mkdtempSync(join(tmpdir(), "deploy-config-"));
+      const file = join(directory, "deploy.json");
+      const config = stdio({ GITHUB_TOKEN: LITERAL, LOG_LEVEL: "info" });
+      config.origin.servers = {
+        ...(config.origin.servers as object),
+        tickets2: {
+          transport: "http",
+          url: "https://t.internal.example/mcp",
+          identity: "none",
+          headers: { "x-api-key": LITERAL },
+        },
+      };
+      writeFileSync(file, JSON.stringify(config, null, 2));
+      let problems: string[] = [];
+      try {
+        loadDeployConfig(file);
+      } catch (error) {
+        problems = (error as ConfigError).problems;
+      }
+      expect(problems.map((problem) => problem.split(": ", 2)[1])).toEqual([
+        "origin.servers.tickets.env.GITHUB_TOKEN",
+        "origin.servers.tickets2.headers.x-api-key",
+      ]);
+      expect(problems.join("\n")).not.toContain(LITERAL);
+    });
   });
 
   it("takes a secret's name as servers give it, the one a local run reads from its environment (GITHUB_TOKEN)", () => {

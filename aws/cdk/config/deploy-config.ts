@@ -6,6 +6,7 @@ import { policyProblems } from "../../origin/policy/check-policy.ts";
 import { isOriginOwn } from "../../origin/secrets/env/env-secrets.ts";
 import { ORIGIN_OWN_NAME as OWN_NAME_REASON, secretReferences } from "../../origin/secrets/secret-references.ts";
 import { ORIGIN_PORT } from "../service/origin-container.ts";
+import { literalCredentials } from "./literal-credentials.ts";
 import { IMAGE_STDIO_CHILD_UIDS, OriginTuning } from "./origin-tuning.ts";
 
 /**
@@ -124,7 +125,11 @@ const OriginKeys = z.strictObject({
    * EDGE_ASSERTION_SHARED_KEYS and the operator copies into the edge's EDGE_SIGNING_KEY.
    */
   edgeKey: z.enum(["ec", "shared"]).default("ec"),
-  /** The upstream MCP servers, exactly as the origin's `servers` (docs/configuration.md). Credentials go in upstreamSecrets, never here. */
+  /**
+   * The upstream MCP servers, exactly as the origin's `servers` (docs/configuration.md). The tasks get them whole as
+   * MCP_SERVERS, a plain variable: a credential is a `{ "secret": … }` named in upstreamSecrets, and one written here
+   * as a plain value is refused (literal-credentials.ts).
+   */
   servers: z.record(ServerName, UpstreamServer).default({}),
   /** Who may use which servers and tools, exactly as the origin's `policy` (docs/policy.md); the tasks get it as MCP_POLICY. */
   policy: Policy.optional(),
@@ -313,6 +318,10 @@ export const DeployConfig = z
           : `names the secret "${name}", which origin.upstreamSecrets does not create (the task role may read only those): add "${name}" there`,
       });
     }
+  })
+  .superRefine((config, context) => {
+    for (const { path, message } of literalCredentials(config.origin.servers))
+      context.addIssue({ code: "custom", path: ["origin", "servers", ...path], message });
   })
   .superRefine((config, context) => {
     // A server's Google token comes through origin.google's federation: without it the origin refuses to start

@@ -148,7 +148,7 @@ export class OriginService extends Construct {
     Validations.of(task).acknowledge({
       id: "AwsSolutions-ECS2",
       reason:
-        "Environment variables hold only non-secret settings (URLs, host names, the server list); every credential is an ECS secret resolved at task start, which test/aws/service-stack.test.ts asserts.",
+        "Environment variables hold only non-secret settings (URLs, host names, the server list); every credential is an ECS secret resolved at task start, which test/aws/security-properties.test.ts asserts, and a credential written as a plain value in the server list is refused at synth (test/aws/deploy-config.test.ts).",
     });
     Validations.of(task.obtainExecutionRole()).acknowledge({
       id: "AwsSolutions-IAM5[Resource::*]",
