@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { AuditQueueMessage } from "../contract/audit-event.ts";
+import { type AuditQueueMessage, fitText } from "../contract/audit-event.ts";
 import { derivedUuid } from "../contract/derived-uuid.ts";
 
 /** The verdict on one request. */
@@ -35,6 +35,11 @@ const WINDOW_MS = 60_000;
 /** The bucket of MCP requests (refusals counted here, decided by the Workers rate-limiting binding). */
 export const MCP_BUCKET = "mcp";
 const PENDING = "pending";
+/**
+ * The most messages one sendBatch takes (Cloudflare Queues' limit; a larger batch is refused whole). 100 reports stay
+ * under its 256 KB too: a report's texts are cut to MAX_AUDIT_TEXT_BYTES (a metadata-document client id is a URL).
+ */
+const MAX_SEND_MESSAGES = 100;
 
 /**
  * Fixed one-minute windows per bucket (an endpoint, say), in one object per caller (a client IP): the
@@ -99,34 +104,40 @@ export class RateLimiter extends DurableObject<{ AUDIT_QUEUE: Queue<AuditQueueMe
    */
   async reportRefused(now = Date.now()): Promise<void> {
     const closed = this.closedRefusals(now);
-    if (closed.length > 0) {
-      // A window's report keeps its id on every attempt: a send that failed after the queue took it is sent again.
-      const limiter = this.ctx.id.toString();
-      const ids = await Promise.all(closed.map((window) => derivedUuid(limiter, window.bucket, window.windowStart)));
-      await this.env.AUDIT_QUEUE.sendBatch(
-        closed.map((window, index) => ({
-          contentType: "json" as const,
-          body: {
-            id: ids[index] as string,
-            time: new Date(window.windowStart).toISOString(),
-            kind: window.bucket === MCP_BUCKET ? ("mcp.rate_limited" as const) : ("auth.rate_limited" as const),
-            ...(window.caller && { userSub: window.caller.userSub }),
-            ...(window.caller?.clientId && { clientId: window.caller.clientId }),
-            method: window.bucket,
-            outcome: "denied" as const,
-            httpStatus: 429,
-            latencyMs: 0,
-            count: window.refused,
-          },
-        })),
-      );
-      this.forgetReported(closed);
+    // A queue outage leaves a window a minute per bucket (three auth buckets an address): after a long one, more than
+    // a sendBatch takes. Each part is forgotten once sent, so one that fails is all the next alarm sends again.
+    for (let start = 0; start < closed.length; start += MAX_SEND_MESSAGES) {
+      const part = closed.slice(start, start + MAX_SEND_MESSAGES);
+      await this.env.AUDIT_QUEUE.sendBatch(await this.reports(part));
+      this.forgetReported(part);
     }
     const open = [...this.ctx.storage.kv.list<Window>()].filter(
       ([bucket, window]) => bucket !== PENDING && window.start + WINDOW_MS > now,
     );
     if (open.length > 0) await this.ctx.storage.setAlarm(Math.min(...open.map(([, window]) => window.start + WINDOW_MS)));
     else if (this.ctx.storage.kv.get(PENDING) === undefined) await this.ctx.storage.deleteAll();
+  }
+
+  /** The queue messages reporting `windows`, one event each. */
+  private async reports(windows: RefusedWindow[]): Promise<MessageSendRequest<AuditQueueMessage>[]> {
+    // A window's report keeps its id on every attempt: a send that failed after the queue took it is sent again.
+    const limiter = this.ctx.id.toString();
+    const ids = await Promise.all(windows.map((window) => derivedUuid(limiter, window.bucket, window.windowStart)));
+    return windows.map((window, index) => ({
+      contentType: "json" as const,
+      body: {
+        id: ids[index] as string,
+        time: new Date(window.windowStart).toISOString(),
+        kind: window.bucket === MCP_BUCKET ? ("mcp.rate_limited" as const) : ("auth.rate_limited" as const),
+        ...(window.caller && { userSub: fitText(window.caller.userSub) }),
+        ...(window.caller?.clientId && { clientId: fitText(window.caller.clientId) }),
+        method: window.bucket,
+        outcome: "denied" as const,
+        httpStatus: 429,
+        latencyMs: 0,
+        count: window.refused,
+      },
+    }));
   }
 
   /** Removes reported refusals: requests taken while the report was being sent may have moved a window to the pending list. */

@@ -1,5 +1,6 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { AuditQueueMessage } from "../../contract/audit-event.ts";
 import type { RateLimiter } from "../../durable-objects/rate-limiter.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
 import { capturedAudit } from "./audit-capture.ts";
@@ -169,6 +170,45 @@ describe("rate limits of the authorization endpoints", () => {
     expect(ids).toHaveLength(2);
     expect(ids[1]).toBe(ids[0]);
     expect(ids[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it("reports more than 100 windows left by a queue outage in sends of at most 100, keeping a part the queue refused", async () => {
+    const minute = 60_000;
+    const start = Date.now() - 200 * minute;
+    const outcome = await runInDurableObject(limiterOf(someIp()), async (limiter: RateLimiter, state) => {
+      // 101 minutes of refusals from an address hammering /oauth/token while every alarm's send failed.
+      for (let i = 0; i < 101; i++) await limiter.noteRefused("/oauth/token", undefined, start + i * minute);
+      const env = (limiter as unknown as { env: { AUDIT_QUEUE: Queue<AuditQueueMessage> } }).env;
+      const queue = env.AUDIT_QUEUE;
+      const sizes: number[] = [];
+      const reported: number[] = [];
+      // The real queue (it refuses a sendBatch of more than 100 messages), watched; the second send fails, as a queue
+      // still recovering may.
+      env.AUDIT_QUEUE = Object.assign(Object.create(queue), {
+        sendBatch: async (messages: MessageSendRequest<AuditQueueMessage>[]) => {
+          if (sizes.push(messages.length) === 2) throw new Error("queue unavailable");
+          await queue.sendBatch(messages);
+          for (const { body } of messages) reported.push(...[body].flat().map((event) => event.count ?? 1));
+        },
+      });
+      try {
+        const first = await limiter.reportRefused().then(
+          () => "sent",
+          (error: Error) => error.message,
+        );
+        const leftAfterFirst = limiter.closedRefusals().length;
+        await limiter.reportRefused();
+        return { first, leftAfterFirst, sizes, reported, left: [...state.storage.kv.list()].length };
+      } finally {
+        env.AUDIT_QUEUE = queue;
+      }
+    });
+    expect(outcome.first).toBe("queue unavailable");
+    expect(outcome.leftAfterFirst).toBe(1); // the first 100 were sent and forgotten
+    expect(outcome.sizes).toEqual([100, 1, 1]);
+    expect(outcome.reported).toHaveLength(101); // every window, once
+    expect(outcome.reported.every((count) => count === 1)).toBe(true);
+    expect(outcome.left).toBe(0); // nothing left to report: the address's storage is deleted
   });
 
   it("deletes the storage of an address that was never refused once its window closes", async () => {
