@@ -315,6 +315,14 @@ describe("deployment configuration", () => {
     expect(variables.get("GOOGLE_ADMIN_USER")).toBe("admin@example.com");
     expect(variables.has("GOOGLE_AWS_REGION")).toBe(true);
     expect(variables.get("GOOGLE_CHECK_ACCOUNTS")).toBe("true");
+    // The google key's comment lists what the tasks get.
+    const source = readFileSync(new URL("../../aws/cdk/config/deploy-config.ts", import.meta.url), "utf8");
+    const comment = source.slice(
+      source.lastIndexOf("/**", source.indexOf("  google: Google,")),
+      source.indexOf("  google: Google,"),
+    );
+    const google = [...variables.keys()].filter((name) => name.startsWith("GOOGLE_"));
+    expect(google.filter((name) => !comment.includes(name))).toEqual([]);
   });
 
   it("refuses a server with googleCredentials without origin.google, which the origin would refuse at start", () => {

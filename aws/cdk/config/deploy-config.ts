@@ -135,9 +135,9 @@ const OriginKeys = z.strictObject({
   policy: Policy.optional(),
   /**
    * Google Workspace groups through Workload Identity Federation, as the origin's `google` (docs/google-workspace.md):
-   * the tasks get GOOGLE_WIF_AUDIENCE, GOOGLE_SERVICE_ACCOUNT, GOOGLE_ADMIN_USER and GOOGLE_AWS_REGION (the stack's region
-   * unless given) and GOOGLE_GROUPS_CACHE_SECONDS. The task role is the AWS identity the workload identity pool
-   * trusts. `requestTimeoutSeconds` and `endpoints` are refused (see Google above).
+   * the tasks get GOOGLE_WIF_AUDIENCE, GOOGLE_SERVICE_ACCOUNT, GOOGLE_ADMIN_USER, GOOGLE_AWS_REGION (the stack's region
+   * unless given), GOOGLE_GROUPS_CACHE_SECONDS and GOOGLE_CHECK_ACCOUNTS. The task role is the AWS identity the workload
+   * identity pool trusts. `requestTimeoutSeconds` and `endpoints` are refused (see Google above).
    */
   google: Google,
   /**
