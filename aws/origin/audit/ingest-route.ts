@@ -4,7 +4,9 @@ import {
   AuditEvent,
   type AuditEventsRefused,
   AuditIngestBody,
+  MAX_AUDIT_ARGUMENTS_BYTES,
   MAX_AUDIT_ARGUMENTS_DEPTH,
+  utf8Length,
 } from "../../../contract/audit-event.ts";
 import type { AuditIngestMetrics } from "../metrics/audit.ts";
 import type { AssertionVariables } from "../trust/require-assertion.ts";
@@ -77,15 +79,63 @@ const TOO_DEEP_PROBLEM = `objects and arrays nested more than ${MAX_EVENT_DEPTH}
 export function checkEvent(given: unknown): { event: AuditEvent } | { problems: string[] } {
   try {
     if (nestsDeeperThan(given, MAX_EVENT_DEPTH)) return { problems: [TOO_DEEP_PROBLEM] };
-    const result = AuditEvent.safeParse(given);
+    const result = AuditEvent.safeParse(withLatencyClamped(given));
     if (!result.success) return { problems: result.error.issues.slice(0, PROBLEMS_SHOWN).map(problemOf) };
-    storedValues(result.data); // made again as it is stored: here, what throws refuses this event only
-    return { event: result.data };
+    const received = withArgumentsAsReceived(result.data, given);
+    if ("problems" in received) return received;
+    storedValues(received.event); // made again as it is stored: here, what throws refuses this event only
+    return received;
   } catch (error) {
     // The error's own words (what failed), cut short; values reach no log.
     const what = error instanceof Error ? `${error.name}: ${error.message}` : "a non-error value";
     return { problems: [`could not be checked or made storable (${what.slice(0, 200)}): a bug, report it with this line`] };
   }
+}
+
+/**
+ * The event with a negative `latencyMs` made 0. A session object computes latency against its own clock from a time
+ * the Worker stamped, possibly on another machine a few milliseconds ahead: refused, the event would be retried for
+ * days, parked, and lost. Clamped here, before the row is made, so the chain hashes the value stored.
+ */
+function withLatencyClamped(given: unknown): unknown {
+  if (typeof given !== "object" || given === null || !("latencyMs" in given)) return given;
+  const { latencyMs } = given;
+  return typeof latencyMs === "number" && latencyMs < 0 ? { ...given, latencyMs: 0 } : given;
+}
+
+/**
+ * The checked event with its `arguments` as received rather than as zod gave them back. zod 4 builds its output by
+ * assignment, and `out["__proto__"] = …` sets a prototype instead of adding a key: a `__proto__` key at any depth,
+ * which the edge relayed to the upstream and queued, would vanish from the row, and the chain would vouch for the row
+ * without it. JSON.parse made it an own key, which canonical JSON keeps. zod also skipped what is under such a key, so
+ * the received arguments are checked again here: JSON values only, and within the size bound.
+ */
+function withArgumentsAsReceived(event: AuditEvent, given: unknown): { event: AuditEvent } | { problems: string[] } {
+  if (event.arguments === undefined) return { event };
+  const received = (given as { arguments: Record<string, unknown> }).arguments;
+  if (utf8Length(JSON.stringify(received)) > MAX_AUDIT_ARGUMENTS_BYTES)
+    return {
+      problems: [`arguments: expected at most ${MAX_AUDIT_ARGUMENTS_BYTES} bytes of JSON (the edge cuts larger arguments)`],
+    };
+  if (!isPlainJson(received)) return { problems: ["arguments: expected JSON values only (finite numbers, no other types)"] };
+  return { event: { ...event, arguments: received as AuditEvent["arguments"] } };
+}
+
+/** Whether `value` holds only what JSON writes back as it is, found without recursion (size and depth are bounded before). */
+function isPlainJson(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  for (let index = 0; index < pending.length; index++) {
+    const item = pending[index];
+    if (item === null || typeof item === "string" || typeof item === "boolean") continue;
+    if (typeof item === "number") {
+      if (!Number.isFinite(item)) return false;
+      continue;
+    }
+    if (typeof item !== "object") return false;
+    if (!Array.isArray(item) && Object.getPrototypeOf(item) !== Object.prototype) return false;
+    pending.push(...Object.values(item));
+  }
+  return true;
 }
 
 /** Whether `value` nests objects and arrays more than `limit` levels deep, found without recursion (it guards recursion). */
