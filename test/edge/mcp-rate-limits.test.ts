@@ -1,7 +1,8 @@
 import { env, runInDurableObject } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { RateLimiter } from "../../durable-objects/rate-limiter.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
+import { mcpRateLimited } from "../../worker/mcp/rate-limit.ts";
 import { capturedAudit } from "./audit-capture.ts";
 import { callEdge } from "./edge-env.ts";
 import { registerClient, signedInTokens } from "./sign-in.ts";
@@ -152,6 +153,32 @@ describe("rate limits of MCP calls", () => {
     expect(audit.events).toEqual([
       expect.objectContaining({ kind: "mcp.rate_limited", method: "mcp", httpStatus: 429, count: 3 }),
     ]);
+  });
+
+  it("logs a refusal whose count did not reach its counter object, by the limit's kind, naming no user or address", async () => {
+    const overloaded = Object.assign(new Error("Durable Object is overloaded"), { name: "OverloadedError" });
+    const counters = {
+      idFromName: (name: string) => name,
+      get: () => ({ noteRefused: async () => Promise.reject(overloaded) }),
+    };
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      for (const subject of [{ ip: "203.0.113.61" }, { user: { userSub: "sub-4711", clientId: "client-0815" } }]) {
+        const waiting: Promise<unknown>[] = [];
+        const env = { RATE_LIMIT_IP: refusing, RATE_LIMIT_CLIENT: refusing, RATE_LIMITER: counters } as unknown as EdgeEnv;
+        const refused = await mcpRateLimited(env, { waitUntil: (promise) => void waiting.push(promise) }, subject);
+        expect(refused?.status).toBe(429); // the refusal stands
+        await Promise.all(waiting);
+      }
+      const lines = logged.mock.calls.map((args) => args.join(" "));
+      expect(lines).toEqual([
+        "rate limit: an MCP refusal (ip limit) was not counted (OverloadedError); mcp.rate_limited under-reports it",
+        "rate limit: an MCP refusal (client limit) was not counted (OverloadedError); mcp.rate_limited under-reports it",
+      ]);
+      for (const secret of ["203.0.113", "sub-4711", "client-0815"]) expect(lines.join("\n")).not.toContain(secret);
+    } finally {
+      logged.mockRestore();
+    }
   });
 
   it("limits nothing where the bindings are not bound (local development)", async () => {
