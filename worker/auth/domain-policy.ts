@@ -1,8 +1,7 @@
 import type { EdgeConfig } from "../../contract/config/schema.ts";
 import { domainOfEmail } from "../../contract/email-domain.ts";
 import type { UserProps } from "../env.ts";
-
-const GOOGLE_ISSUER = "https://accounts.google.com";
+import { GOOGLE_ISSUER } from "./google-issuer.ts";
 
 /**
  * Whether this user's account belongs to an allowed domain. With no allowed domains configured, anyone the

@@ -2,6 +2,7 @@ import { base64url } from "jose";
 import type { EdgeConfig } from "../../contract/config/schema.ts";
 import type { EdgeEnv } from "../env.ts";
 import { edgeOAuth, REFRESH_TOKEN_TTL_SECONDS } from "./authorization-server.ts";
+import { grantOwnerId } from "./grant-owner.ts";
 import { inGrantTurn } from "./grant-turn.ts";
 import { forgetValidatedTokens } from "./token-cache.ts";
 
@@ -97,27 +98,79 @@ export async function signOutEverywhere(
   email: string,
 ): Promise<SignedOut> {
   const wanted = normalizedEmail(email);
-  const oauth = edgeOAuth(config).authorizationServer.getOAuthApi(env);
   const owners = await readOwners(env.OAUTH_KV, await emailIndexKey(wanted), Math.floor(Date.now() / 1000));
+  return revokeGrants(
+    env,
+    ctx,
+    config,
+    owners.map(({ id }) => id),
+    (grant) => grant.email === wanted,
+  );
+}
+
+/**
+ * Revokes the grants of one user, `sub`, made under `email`: each MCP client's and each dashboard session, with their
+ * tokens. For a state read by `sub` (the Workspace id), which is that person's alone: signing out the address
+ * (`signOutEverywhere`) would also end the grants of whoever holds it now, a new hire given a leaver's address. A
+ * grant of the same `sub` under another address (the account's new one, after a rename) is not this state's and is
+ * left to its own check.
+ */
+export async function signOutSub(
+  env: EdgeEnv,
+  ctx: ExecutionContext,
+  config: EdgeConfig,
+  sub: string,
+  email: string,
+): Promise<SignedOut> {
+  const wanted = normalizedEmail(email);
+  const owner = await grantOwnerId(sub);
+  return revokeGrants(env, ctx, config, [owner], (grant) => grant.sub === sub && grant.email === wanted);
+}
+
+/** What a grant's metadata says of whom it was made for (the e-mail normalized), as far as it says it. */
+interface GrantHolder {
+  sub?: string;
+  email?: string;
+}
+
+/**
+ * Revokes each grant of these owners whose recorded holder `matches`, each in its grant's turn (a refresh under way
+ * would otherwise write the grant back after its revocation). This isolate forgets the tokens it validated, also
+ * when nothing was found; a failure part of the way throws SignOutIncomplete with what was revoked.
+ */
+async function revokeGrants(
+  env: EdgeEnv,
+  ctx: ExecutionContext,
+  config: EdgeConfig,
+  owners: string[],
+  matches: (holder: GrantHolder) => boolean,
+): Promise<SignedOut> {
+  const oauth = edgeOAuth(config).authorizationServer.getOAuthApi(env);
   const done: SignedOut = { revoked: 0, subs: [] };
   try {
-    for (const { id } of owners) {
-      for (const grant of await everyGrant(oauth, id)) {
-        const metadata = (grant.metadata ?? {}) as { sub?: unknown; email?: unknown };
-        if (typeof metadata.email !== "string" || normalizedEmail(metadata.email) !== wanted) continue;
-        // In the grant's turn: a refresh under way would otherwise write the grant back after its revocation.
-        await inGrantTurn(env, ctx, { userId: id, grantId: grant.id }, () => oauth.revokeGrant(grant.id, id));
+    for (const owner of owners) {
+      for (const grant of await everyGrant(oauth, owner)) {
+        const holder = holderOf(grant.metadata);
+        if (!matches(holder)) continue;
+        await inGrantTurn(env, ctx, { userId: owner, grantId: grant.id }, () => oauth.revokeGrant(grant.id, owner));
         done.revoked += 1;
-        if (typeof metadata.sub === "string" && !done.subs.includes(metadata.sub)) done.subs.push(metadata.sub);
+        if (holder.sub !== undefined && !done.subs.includes(holder.sub)) done.subs.push(holder.sub);
       }
     }
   } catch (error) {
     throw new SignOutIncomplete(done, error);
   } finally {
-    // Also when nothing was found here: a token of this user another request of this isolate validated goes too.
     forgetValidatedTokens();
   }
   return done;
+}
+
+function holderOf(metadata: unknown): GrantHolder {
+  const { sub, email } = (metadata ?? {}) as { sub?: unknown; email?: unknown };
+  return {
+    ...(typeof sub === "string" && { sub }),
+    ...(typeof email === "string" && { email: normalizedEmail(email) }),
+  };
 }
 
 type OAuthApi = ReturnType<ReturnType<typeof edgeOAuth>["authorizationServer"]["getOAuthApi"]>;

@@ -1,9 +1,8 @@
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import { recordAudit } from "../../audit/record.ts";
 import type { EdgeEnv } from "../../env.ts";
-import { type SignedOut, SignOutIncomplete, signOutEverywhere } from "../user-grants.ts";
+import { type SignedOut, SignOutIncomplete, signOutEverywhere, signOutSub } from "../user-grants.ts";
 import type { AccountNotActive } from "./account-not-active.ts";
-import { signOutSub } from "./sub-sign-out.ts";
 
 /** Who signs the user out in the audit trail: the Workspace Directory, not an operator (`operator:<who>`). */
 export const DIRECTORY_SIGN_OUT_CLIENT = "directory:google";

@@ -8,6 +8,7 @@ import {
   isGoneAccount,
 } from "../../../contract/identity-groups.ts";
 import { fetchOrigin } from "../../upstream/fetch-origin.ts";
+import { GOOGLE_ISSUER } from "../google-issuer.ts";
 import { AccountNotActive } from "./account-not-active.ts";
 import { keptGroups } from "./kept-groups.ts";
 
@@ -24,9 +25,6 @@ export class GroupsUnavailable extends Error {
  * first (durable-objects/grant-turns.ts); past it the groups count as unavailable (a refresh keeps the old ones).
  */
 const GROUPS_ANSWER_MS = 15_000;
-
-/** Google's issuer: its `sub` is the Workspace user's unique id, by which the Directory reads an account too. */
-export const GOOGLE_ISSUER = "https://accounts.google.com";
 
 /**
  * The look-up's query: the edge's TTL as the bound on a cached answer's age, and with Google as the identity provider,
