@@ -341,6 +341,11 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
     const known = (ORIGIN_SHUTDOWN_GRACE_MS + 4_000 + ORIGIN_EVENTS_FLUSH_MS) / 1000;
     expect(stopTimeout).toBeGreaterThanOrEqual(2 * known);
     expect(doc("deploy.md")).toContain(`ECS's ${stopTimeout} s \`stopTimeout\``);
+    // The comments that budget shutdown against it say the same number.
+    for (const file of ["aws/origin/audit/origin-events.ts", "aws/origin/start-origin.ts"]) {
+      const source = readFileSync(new URL(`../../${file}`, import.meta.url), "utf8");
+      expect(source, file).toMatch(new RegExp(`stopTimeout \\(${stopTimeout} s`));
+    }
   });
 });
 

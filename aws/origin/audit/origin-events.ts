@@ -30,7 +30,7 @@ export interface OriginEventsOptions {
 export const ORIGIN_EVENTS_RETRY_MS = 5 * 60_000;
 /**
  * How long the origin's close() waits for them: with ORIGIN_SHUTDOWN_GRACE_MS (start-origin.ts), still within ECS's
- * stopTimeout (30 s), so the checkpoints after them are flushed too.
+ * stopTimeout (120 s, aws/cdk/service/origin-service.ts), so the checkpoints after them are flushed too.
  */
 export const ORIGIN_EVENTS_FLUSH_MS = 5_000;
 
