@@ -15,7 +15,9 @@ export function completedAudit(audit: RequestAudit, httpStatus: number, observat
     outcome: observation.outcome,
     errorCode: observation.errorCode,
     httpStatus,
-    latencyMs: Date.now() - started,
+    // A session object runs this on its own clock, against a start the Worker stamped, maybe on another machine a
+    // few milliseconds ahead: never below 0 (the origin's schema refuses a negative latency).
+    latencyMs: Math.max(0, Date.now() - started),
     responseBytes: observation.responseBytes,
   };
 }
