@@ -7,7 +7,6 @@ import {
 } from "@modelcontextprotocol/server";
 import { outcomeOfAnswer, SESSION_AUDITS_HEADER } from "../contract/answer-outcome.ts";
 import { utf8Length } from "../contract/audit-event.ts";
-import { POLICY_DENIED_CODE } from "../contract/config/policy.ts";
 import { fitForQueue, recordAudit, redactedForHolding } from "../worker/audit/record.ts";
 import { completedAudit, type RequestAudit } from "../worker/audit/request-audit.ts";
 import { edgeConfig } from "../worker/config.ts";
@@ -20,21 +19,12 @@ import {
   isDirectAnswer,
   plainRequest,
 } from "../worker/mcp/bridge/direct-answer.ts";
-import { DescriptionTooLarge, discoverUpstream, RefusedByPolicy } from "../worker/mcp/bridge/discover.ts";
 import { StorageEventStore } from "../worker/mcp/bridge/event-store.ts";
 import { HELD_AUDIT_CHECK_MS, HeldAudits } from "../worker/mcp/bridge/held-audits.ts";
 import { withIncarnationIds } from "../worker/mcp/bridge/incarnation-ids.ts";
 import { listenWhileOpen } from "../worker/mcp/bridge/listen-while-open.ts";
 import { type OriginLink, originLinkOf } from "../worker/mcp/bridge/origin-exchange.ts";
-import {
-  claimsOf,
-  clientOf,
-  isOwner,
-  MAX_KEPT_CLIENT_CHARS,
-  type SessionIdentity,
-  type SessionRecord,
-  tokenLapsed,
-} from "../worker/mcp/bridge/session-record.ts";
+import { claimsOf, isOwner, type SessionIdentity, type SessionRecord, tokenLapsed } from "../worker/mcp/bridge/session-record.ts";
 import { type SessionHttpRequest, toRequest } from "../worker/mcp/bridge/session-request.ts";
 import { type Prefetched, sessionServer } from "../worker/mcp/bridge/session-server.ts";
 import { SseServerTransport } from "../worker/mcp/bridge/sse-transport.ts";
@@ -47,7 +37,18 @@ import {
 } from "../worker/mcp/bridge/stream-watch.ts";
 import { JSON_RPC, jsonRpcError } from "../worker/mcp/json-rpc-error.ts";
 import type { Observation } from "../worker/mcp/observe-response.ts";
-import { AssertionTooLarge } from "../worker/upstream/sign-assertion.ts";
+import {
+  answerCancelled,
+  type CancelledNotification,
+  cancelledRequestId,
+  type InitializeMessage,
+  idInUse,
+  isInitialize,
+  isRequest,
+  nothingMoreOnStream,
+  requestIdsOf,
+} from "./session/messages.ts";
+import { newRecord } from "./session/new-record.ts";
 
 /** A session nobody used for this long is deleted (its alarm fires); the client then re-initializes. */
 const SESSION_IDLE_MS = 24 * 60 * 60 * 1000;
@@ -662,108 +663,6 @@ export class McpSession extends DurableObject<EdgeEnv> {
       await this.tellRegistry(sub, "forget", record.sessionId);
   }
 }
-
-type InitializeMessage = { id: string | number; params: Record<string, unknown> };
-
-/**
- * A new session's record, from the client's `initialize` and the upstream's discovery; or the error to answer
- * the client with when the upstream cannot be discovered.
- */
-async function newRecord(
-  origin: OriginLink,
-  caller: SessionIdentity,
-  sessionId: string,
-  initialize: InitializeMessage,
-): Promise<SessionRecord | Response> {
-  if (typeof initialize.params !== "object" || initialize.params === null) {
-    const message = "initialize needs params: the client's protocolVersion, capabilities and clientInfo";
-    return jsonRpcError(400, initialize.id, JSON_RPC.invalidParams, message);
-  }
-  const size = JSON.stringify(initialize.params).length;
-  if (size > MAX_KEPT_CLIENT_CHARS.initialize) {
-    const message = `initialize params of ${size} characters are more than a session keeps (${MAX_KEPT_CLIENT_CHARS.initialize})`;
-    return jsonRpcError(400, initialize.id, JSON_RPC.invalidParams, message);
-  }
-  const client = clientOf(initialize.params);
-  try {
-    const discover = await discoverUpstream(origin, caller, client);
-    return {
-      sessionId,
-      identity: caller,
-      initialize: initialize.params,
-      client: { protocolVersion: String(initialize.params.protocolVersion ?? ""), ...client },
-      discover,
-      subscriptions: [],
-      createdAt: Date.now(),
-    };
-  } catch (error) {
-    // Refused, not unavailable: the client (and the audit: `denied`) hears it as a 2026-07-28 client does.
-    if (error instanceof RefusedByPolicy) return jsonRpcError(403, initialize.id, POLICY_DENIED_CODE, error.refusal);
-    // The origin's error may quote the upstream, which may have echoed the request (credentials, the user's identity
-    // and arguments): the edge logs its code only; the origin's own log says why.
-    const failure = String(error).replace(/^(Error: server\/discover answered -?\d+):[\s\S]*$/, "$1");
-    console.error(`server/discover failed for server ${caller.server}: ${failure}`);
-    // No retry helps either: the client is told what to ask an administrator for.
-    if (error instanceof AssertionTooLarge) return jsonRpcError(500, initialize.id, JSON_RPC.internalError, error.message);
-    if (error instanceof DescriptionTooLarge)
-      return jsonRpcError(502, initialize.id, JSON_RPC.upstreamUnavailable, error.message);
-    return jsonRpcError(502, initialize.id, JSON_RPC.upstreamUnavailable, `server "${caller.server}" is unavailable`);
-  }
-}
-
-/**
- * Answers a request its client cancelled while its answer was to stream. The SDK answers nothing then, so the request's
- * stream stayed open (and the object in memory) for as long as the client ran, and a resumption of it was held open
- * too. The error, which the client that cancelled ignores, ends the stream and is logged like any answer. Nothing is
- * sent for a request already answered, or answered on the short way (the transport has no stream for it).
- */
-async function answerCancelled(transport: WebStandardStreamableHTTPServerTransport, id: string | number): Promise<void> {
-  const answer = { jsonrpc: "2.0" as const, id, error: { code: JSON_RPC.requestCancelled, message: "cancelled by the client" } };
-  await transport.send(answer, { relatedRequestId: id }).catch(() => {});
-}
-
-/**
- * The answer to a client resuming a stream that can bring nothing more (no request of the session is still worked on,
- * and the log holds nothing of the stream after the client's last event): no stream at all. The SDK would open one and close it at once, and SDK v1 clients (which take an error answer for no
- * answer) resume such a stream again and again, then open GET streams that replace each other, every second for as
- * long as they run.
- */
-const nothingMoreOnStream = () => new Response(null, { status: 204 });
-
-/** The refusal of a request whose id an unanswered request of the session holds (MCP: ids unique within a session). */
-const idInUse = (id: string | number) =>
-  jsonRpcError(
-    400,
-    undefined,
-    JSON_RPC.invalidRequest,
-    `request id ${JSON.stringify(id)} is in use by an unanswered request of this session: send each request under a new id`,
-  );
-
-type CancelledNotification = { method?: unknown; params?: { requestId?: unknown; reason?: unknown } };
-
-/** The ids of the requests in a POST's body (one message, or a 2025-03-26 batch). */
-function requestIdsOf(body: unknown): (string | number)[] {
-  return [body]
-    .flat()
-    .filter((message): message is Record<string, unknown> => typeof message === "object" && message !== null)
-    .filter(isRequest)
-    .map((message) => message.id);
-}
-
-/** The id a client's `notifications/cancelled` cancels, if `body` is one. */
-function cancelledRequestId(body: unknown): string | number | undefined {
-  const message = body as CancelledNotification | undefined;
-  if (message?.method !== "notifications/cancelled") return undefined;
-  const id = message.params?.requestId;
-  return typeof id === "string" || typeof id === "number" ? id : undefined;
-}
-
-function isInitialize(body: unknown): body is InitializeMessage {
-  return typeof body === "object" && body !== null && (body as { method?: unknown }).method === "initialize";
-}
-
-const isRequest = (message: Record<string, unknown>): message is { id: string | number; method: string } =>
-  typeof message.method === "string" && (typeof message.id === "string" || typeof message.id === "number");
 
 /** An answer the transport of a 2025-era session sent, and whether it was the session's own failure. */
 interface SentAnswer {

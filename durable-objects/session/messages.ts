@@ -1,0 +1,64 @@
+import type { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/server";
+import { JSON_RPC, jsonRpcError } from "../../worker/mcp/json-rpc-error.ts";
+
+/** What a session reads of the messages its client sends: pure functions of the message, and the answers they get. */
+
+export type InitializeMessage = { id: string | number; params: Record<string, unknown> };
+
+export type CancelledNotification = { method?: unknown; params?: { requestId?: unknown; reason?: unknown } };
+
+export function isInitialize(body: unknown): body is InitializeMessage {
+  return typeof body === "object" && body !== null && (body as { method?: unknown }).method === "initialize";
+}
+
+export const isRequest = (message: Record<string, unknown>): message is { id: string | number; method: string } =>
+  typeof message.method === "string" && (typeof message.id === "string" || typeof message.id === "number");
+
+/** The ids of the requests in a POST's body (one message, or a 2025-03-26 batch). */
+export function requestIdsOf(body: unknown): (string | number)[] {
+  return [body]
+    .flat()
+    .filter((message): message is Record<string, unknown> => typeof message === "object" && message !== null)
+    .filter(isRequest)
+    .map((message) => message.id);
+}
+
+/** The id a client's `notifications/cancelled` cancels, if `body` is one. */
+export function cancelledRequestId(body: unknown): string | number | undefined {
+  const message = body as CancelledNotification | undefined;
+  if (message?.method !== "notifications/cancelled") return undefined;
+  const id = message.params?.requestId;
+  return typeof id === "string" || typeof id === "number" ? id : undefined;
+}
+
+/**
+ * Answers a request its client cancelled while its answer was to stream. The SDK answers nothing then, so the request's
+ * stream stayed open (and the object in memory) for as long as the client ran, and a resumption of it was held open
+ * too. The error, which the client that cancelled ignores, ends the stream and is logged like any answer. Nothing is
+ * sent for a request already answered, or answered on the short way (the transport has no stream for it).
+ */
+export async function answerCancelled(transport: WebStandardStreamableHTTPServerTransport, id: string | number): Promise<void> {
+  const answer = { jsonrpc: "2.0" as const, id, error: { code: JSON_RPC.requestCancelled, message: "cancelled by the client" } };
+  await transport.send(answer, { relatedRequestId: id }).catch(() => {});
+}
+
+/**
+ * The answer to a client resuming a stream that can bring nothing more (no request of the session is still worked on,
+ * and the log holds nothing of the stream after the client's last event): no stream at all. The SDK would open one and
+ * close it at once, and SDK v1 clients (which take an error answer for no answer) resume such a stream again and again,
+ * then open GET streams that replace each other, every second for as long as they run.
+ */
+export const nothingMoreOnStream = () => new Response(null, { status: 204 });
+
+/** The refusal of a request whose id an unanswered request of the session holds (MCP: ids unique within a session). */
+export const idInUse = (id: string | number) =>
+  jsonRpcError(
+    400,
+    undefined,
+    JSON_RPC.invalidRequest,
+    `request id ${JSON.stringify(id)} is in use by an unanswered request of this session: send each request under a new id`,
+  );
+
+/** The answer to a request of a session that is not there for its caller (another user's, unknown or ended). */
+export const sessionNotFound = (what: string) =>
+  jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, `Session not found: ${what}`);
