@@ -30,9 +30,13 @@ async function dashboardText(edge: GroupsEdge): Promise<string> {
 describe("the ops dashboard's audit queues", () => {
   it("shows the queue backlog and the dead letters read from Cloudflare's GraphQL API, with the time of the reading", async () => {
     const text = await dashboardText(queuesEdge(QUEUE_GRAPHQL_TOKEN));
-    expect(text).toContain(`Audit queue backlog ${QUEUE_GRAPHQL_BACKLOG.audit.toLocaleString("en-US")} events waiting`);
+    expect(text).toContain(
+      `Audit queue backlog ${QUEUE_GRAPHQL_BACKLOG.audit.toLocaleString("en-US")} queue messages (each up to 100 events) waiting`,
+    );
     expect(text).toMatch(
-      new RegExp(`Audit dead letters ${QUEUE_GRAPHQL_BACKLOG.deadLetter} events given up on.*read \\d\\d:\\d\\d:\\d\\d UTC`),
+      new RegExp(
+        `Audit dead letters ${QUEUE_GRAPHQL_BACKLOG.deadLetter} queue messages \\(each up to 100 events\\) given up on.*read \\d\\d:\\d\\d:\\d\\d UTC`,
+      ),
     );
   });
 

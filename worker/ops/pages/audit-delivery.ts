@@ -13,7 +13,8 @@ const NO_READING: Record<Exclude<AuditQueuesReading["state"], "read">, { tile: s
 
 /**
  * The audit trail's way from the edge to the origin: how late events arrive (from the figures' source, when it
- * records that), how many wait in the queue, and how many were given up on (from Cloudflare's queue analytics).
+ * records that), how many queue messages wait, and how many were given up on (from Cloudflare's queue analytics, which
+ * counts messages: an edge message holds up to 100 events).
  */
 export function auditDelivery(lag: OpsStats["deliveryLag"] | undefined, queues: AuditQueuesReading): string {
   const tiles: Tile[] = [
@@ -45,12 +46,19 @@ function queueTiles(queues: AuditQueuesReading): Tile[] {
     ];
   }
   const when = `${queues.windowMinutes}-minute average, read ${queues.readAt.slice(11, 19)} UTC`;
+  // Cloudflare counts messages, and an edge message holds one isolate's batch: "3" can be 300 events.
   return [
-    ["Audit queue backlog", formatCount(queues.backlog), `events waiting for the origin; ${when}`],
+    [
+      "Audit queue backlog",
+      formatCount(queues.backlog),
+      `queue messages (each up to 100 events) waiting for the origin; ${when}`,
+    ],
     [
       "Audit dead letters",
       formatCount(queues.deadLetters),
-      queues.deadLetters > 0 ? `events given up on: replay them (docs/operations.md); ${when}` : `none; ${when}`,
+      queues.deadLetters > 0
+        ? `queue messages (each up to 100 events) given up on: replay them (docs/operations.md); ${when}`
+        : `none; ${when}`,
       queues.deadLetters > 0 ? "bad" : undefined,
     ],
   ];
