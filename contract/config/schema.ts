@@ -37,7 +37,10 @@ export const ServiceUrl = z
 /** An AWS region name, such as eu-west-1. */
 const AwsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected an AWS region such as eu-west-1");
 
-/** A server name appears in URLs (`/mcp/<name>`) and, later, in namespaced tool names: keep it short and plain. */
+/**
+ * A server name appears in URLs (`/mcp/<name>`) and in the aggregated endpoint's `<server>__<name>` tool and prompt
+ * names (64 characters at most, a longer one cut and hashed): keep it short and plain.
+ */
 export const ServerName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, "expected 1-31 lowercase letters, digits or dashes, starting with a letter or digit");
@@ -117,7 +120,8 @@ const StdioServer = z.strictObject({
   args: z.array(z.string()).default([]),
   /**
    * Extra environment for the child, each a value or a secret reference (read when the child starts). The child gets
-   * ONLY this plus PATH, HOME and locale variables, never the origin's own secrets.
+   * ONLY this, its googleCredentials token, and the origin's HOME, LOGNAME, PATH, SHELL, TERM and USER (the MCP SDK's
+   * getDefaultEnvironment; with stdio.childUids, HOME and TMPDIR are its own user's home): never the origin's secrets.
    */
   env: z.record(z.string(), SecretOrValue).default({}),
   cwd: z.string().optional(),

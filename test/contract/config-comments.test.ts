@@ -1,0 +1,31 @@
+import { readFileSync } from "node:fs";
+import { DEFAULT_INHERITED_ENV_VARS } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { describe, expect, it } from "vitest";
+import { AGGREGATED_NAME_SEPARATOR } from "../../contract/aggregated-names.ts";
+
+const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
+
+/** The doc comment right above `key` in `source`. */
+const commentAbove = (source: string, key: string) => {
+  const at = source.indexOf(key);
+  return source.slice(source.lastIndexOf("/**", at), at);
+};
+
+describe("the configuration's own words", () => {
+  it("a stdio server's env comment and configuration.md name what a child inherits (upstream-transport.ts)", () => {
+    const comment = commentAbove(read("contract/config/schema.ts"), "  env: z.record(z.string(), SecretOrValue)");
+    const doc = /A stdio child gets only a minimal environment \(([^)]*)\)/.exec(read("docs/configuration.md"))?.[1] ?? "";
+    for (const name of DEFAULT_INHERITED_ENV_VARS) {
+      expect(comment, name).toContain(name);
+      expect(doc, name).toContain(`\`${name}\``);
+    }
+    expect(comment).toContain("TMPDIR");
+    expect(comment).not.toMatch(/locale|LANG|LC_/);
+  });
+
+  it("a server name's comment says where it appears now (aggregate/public-names.ts)", () => {
+    const comment = commentAbove(read("contract/config/schema.ts"), "export const ServerName");
+    expect(comment).toContain(`\`<server>${AGGREGATED_NAME_SEPARATOR}<name>\``);
+    expect(comment).not.toMatch(/\blater\b/);
+  });
+});
