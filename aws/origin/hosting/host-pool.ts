@@ -9,7 +9,7 @@ import {
 } from "./circuit-breaker.ts";
 import { envSecretsFingerprint } from "./env-secrets-fingerprint.ts";
 import { failureKind, failureText } from "./failure-text.ts";
-import { type Caller, type HostOptions, startUpstreamHost, type UpstreamHost } from "./upstream-host.ts";
+import { type Caller, type HostOptions, OriginStopping, startUpstreamHost, type UpstreamHost } from "./upstream-host.ts";
 import type { ChildObserver } from "./upstream-transport.ts";
 
 /** A request the pool cannot serve, with the HTTP status, a message that says what to do, and when to try again. */
@@ -27,7 +27,7 @@ export class HostingError extends Error {
 export interface HostPoolOptions {
   servers: Record<string, UpstreamServer>;
   /** How each host forwards (request-state codec, timeouts). */
-  host: Omit<HostOptions, "log" | "children" | "shared">;
+  host: Omit<HostOptions, "log" | "children" | "shared" | "stopping">;
   /** The observer of one server's stdio children (the origin's metrics). */
   children?: (server: string) => ChildObserver;
   idleTimeoutMs: number;
@@ -55,7 +55,10 @@ export interface HostPool {
   size(): number;
   /** The process ids of the started stdio children (for operators and tests: which instance holds whose child). */
   pids(): number[];
-  /** Stops every upstream connection and waits for its stdio child to exit. */
+  /**
+   * Stops every upstream connection, those still in their handshake included (given up at once, not waited on), and
+   * waits for their stdio children to exit.
+   */
   close(): Promise<void>;
 }
 
@@ -85,6 +88,7 @@ const DEFAULT_ROTATION_CHECK_MS = 60_000;
 export function createHostPool(options: HostPoolOptions): HostPool {
   const hosts = new Map<string, Entry>();
   const circuits = upstreamCircuits(options);
+  const stopping = new AbortController();
   const reaper = setInterval(reapIdle, Math.min(options.idleTimeoutMs / 2, 30_000));
   reaper.unref();
   const rotationCheck = setInterval(() => void retireRotated(), options.rotationCheckMs ?? DEFAULT_ROTATION_CHECK_MS);
@@ -187,7 +191,14 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     options.log(`starting ${describe(key)}`);
     const log = (line: string) => options.log(`${describe(key)}: ${line}`);
     const health = circuits.healthOf(key, server);
-    const hostOptions = { ...options.host, log, health, children: options.children?.(server), shared: spec.sharing === "shared" };
+    const hostOptions = {
+      ...options.host,
+      log,
+      health,
+      children: options.children?.(server),
+      shared: spec.sharing === "shared",
+      stopping: stopping.signal,
+    };
     // The slot is taken at once; the new child spawns once the evicted one has exited, so the bound holds. The
     // secrets' digest is taken before the child reads them (the provider's cache answers the second read): a rotation
     // between the two replaces it once too often, never too few times; a secret that cannot be read starts no child.
@@ -208,6 +219,9 @@ export function createHostPool(options: HostPoolOptions): HostPool {
       },
       (error: unknown) => {
         if (hosts.get(key) === entry) hosts.delete(key);
+        // Given up because the origin stops: no fault of the upstream's, so its circuit does not count it.
+        if (error instanceof OriginStopping)
+          return options.log(`${describe(key)}: its start was given up (the origin is stopping)`);
         options.log(`${describe(key)} failed to start: ${failureText(error)}`);
         // The circuit's refusal reaches every caller of the connection (each user of a shared server): its kind only.
         const kind = failureKind(error);
@@ -266,6 +280,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     async close() {
       clearInterval(reaper);
       clearInterval(rotationCheck);
+      stopping.abort();
       const all = [...hosts.values()];
       hosts.clear();
       await Promise.allSettled(all.map(async (entry) => (await entry.pending).close()));

@@ -1,4 +1,5 @@
-import type { Client } from "@modelcontextprotocol/client";
+import type { ChildProcess } from "node:child_process";
+import type { Client, Transport } from "@modelcontextprotocol/client";
 import { createMcpHandler, type McpHttpHandler } from "@modelcontextprotocol/server";
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
 import type { GuardrailChain } from "../guardrails/chain.ts";
@@ -106,6 +107,19 @@ export interface HostOptions {
   upstreamOAuth?: UpstreamOAuth;
   /** Users' Google tokens for servers configured with `googleCredentials` (absent: such servers cannot start). */
   googleTokens?: GoogleUserTokens;
+  /**
+   * Aborted when the origin stops (the pool closes): a connection still in its handshake is given up at once rather
+   * than waited on for up to `connectTimeoutMs`, and its stdio child has exited before the start fails.
+   */
+  stopping?: AbortSignal;
+}
+
+/** Why a start was given up: the origin stops (a request still waiting on it is answered 503). */
+export class OriginStopping extends Error {
+  constructor() {
+    super("the origin is stopping");
+    this.name = "OriginStopping";
+  }
 }
 
 /** Connects to the upstream (negotiating its era) and puts the forwarding endpoint in front of it. */
@@ -145,34 +159,49 @@ async function connectHost(
     giving ??= user ? (options.childUsers?.give(user) ?? Promise.resolve()) : Promise.resolve();
     return giving;
   };
+  if (options.stopping?.aborted) {
+    await giveUser();
+    throw new OriginStopping();
+  }
   const opened = openTransport(spec, credentials, options.log, options.children, user, options.maxMessageBytes);
   const { transport } = opened;
+  const childExited = spec.transport === "stdio" ? childExitOf(transport) : async () => {};
   const inflight = new Set<InflightRequest>();
   const exchanges = new ExchangeRegistry(options.inputWaitMs);
   const progress = new ProgressRoutes();
   let events: UpstreamEvents | undefined;
   let lists: UpstreamLists | undefined;
   const deadline = connectDeadline(spec, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
-  const connecting = connectUpstream(transport, firstCaller.era, deadline, {
-    ask: (method, params) => {
-      if (options.shared) return Promise.reject(new Error(`a shared upstream (sharing: "shared") cannot send ${method}`));
-      const exchange = exchanges.current();
-      if (!exchange) return Promise.reject(new Error(`no client request is in progress through the proxy to carry ${method}`));
-      return exchange.ask(method, params);
+  const signal = options.stopping ? AbortSignal.any([deadline.signal, options.stopping]) : deadline.signal;
+  const connecting = connectUpstream(
+    transport,
+    firstCaller.era,
+    { ...deadline, signal },
+    {
+      ask: (method, params) => {
+        if (options.shared) return Promise.reject(new Error(`a shared upstream (sharing: "shared") cannot send ${method}`));
+        const exchange = exchanges.current();
+        if (!exchange) return Promise.reject(new Error(`no client request is in progress through the proxy to carry ${method}`));
+        return exchange.ask(method, params);
+      },
+      log: (params) => {
+        if (options.shared) return;
+        for (const request of inflight) request.log(params);
+      },
+      progress: (params) => progress.deliver(params),
+      event: (method, params) => {
+        if (lists) forgetChanged(lists, method);
+        events?.fromUpstream(method, params);
+      },
     },
-    log: (params) => {
-      if (options.shared) return;
-      for (const request of inflight) request.log(params);
-    },
-    progress: (params) => progress.deliver(params),
-    event: (method, params) => {
-      if (lists) forgetChanged(lists, method);
-      events?.fromUpstream(method, params);
-    },
-  });
-  // A child that never connected gives its Unix user back at once; one that did, when its connection closes.
-  const client: Client = await connecting.catch(async (error: unknown) => {
+  );
+  // A child that never connected has exited, and given its Unix user back, before its start fails; one that did
+  // connect gives it back when its connection closes.
+  const client: Client = await givenUpOnStop(connecting, transport, options.stopping).catch(async (error: unknown) => {
+    await transport.close().catch(() => {});
+    await childExited();
     await giveUser();
+    if (options.stopping?.aborted) throw new OriginStopping();
     throw deadline.signal.aborted ? deadline.failure() : error;
   });
   events = new UpstreamEvents(client, options.log);
@@ -254,6 +283,39 @@ async function connectHost(
       await closed;
     },
   });
+}
+
+/**
+ * The handshake, given up when the origin stops: closing the transport ends it at any step (the SDK's era probe on
+ * its throwaway sibling process, which it then reaps, does not watch the handshake's signal).
+ */
+async function givenUpOnStop<T>(connecting: Promise<T>, transport: Transport, stopping: AbortSignal | undefined): Promise<T> {
+  if (!stopping) return connecting;
+  const giveUp = () => void transport.close().catch(() => {});
+  stopping.addEventListener("abort", giveUp, { once: true });
+  try {
+    return await connecting;
+  } finally {
+    stopping.removeEventListener("abort", giveUp);
+  }
+}
+
+/**
+ * Waits for a stdio transport's child to exit, once spawned: the SDK's close escalates to SIGKILL but returns
+ * without waiting for the exit, and a failed start must leave no child behind (nor a stopping origin one running).
+ */
+function childExitOf(transport: Transport): () => Promise<void> {
+  let child: ChildProcess | undefined;
+  const start = transport.start.bind(transport);
+  transport.start = async () => {
+    await start();
+    child = (transport as unknown as { _process?: ChildProcess })._process;
+  };
+  return async () => {
+    const running = child;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    await new Promise((resolve) => running.once("exit", resolve));
+  };
 }
 
 /**
