@@ -196,6 +196,14 @@ describe("the bound on stdio children by default", () => {
   it("reaches the example's 2 GiB task, whose one server is a per-user stdio server", () => {
     expect(originEnvironmentOf(synthesizeExample()).get("STDIO_MAX_PROCESSES")).toBe("48");
   });
+
+  it("is the figure the docs give for a 2 GiB task", () => {
+    const perTask = derivedMaxProcesses({ memoryMiB: 2048, servers: { everything: stdio } });
+    const doc = (name: string) => readFileSync(`${ROOT}docs/${name}`, "utf8");
+    expect(doc("configuration.md")).toContain(`about ${perTask} per-user children of a Node server fit a 2 GiB task`);
+    expect(doc("deploy.md")).toContain(`so ${perTask} for the default 2 GiB`);
+    expect(doc("scaling.md")).toContain(`(${perTask} for the default 2 GiB`);
+  });
 });
 
 describe("origin.google in a deployment", () => {
