@@ -10,6 +10,10 @@ const base: AuditEvent = {
   latencyMs: 12.5,
 };
 
+/** What a terminal acts on (tab and LF aside): C0, DEL, C1, bidi controls, line separator. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const TERMINAL_ACTIVE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028]/;
+
 async function* pagesOf(...pages: AuditEvent[][]) {
   yield* pages;
 }
@@ -26,7 +30,7 @@ describe("CSV export", () => {
     expect(csvCell("a,b")).toBe('"a,b"');
     expect(csvCell('say "hi"')).toBe('"say ""hi"""');
     expect(csvCell("two\nlines")).toBe('"two\nlines"');
-    expect(csvCell("cr\rhere")).toBe('"cr\rhere"');
+    expect(csvCell("crlf\r\nhere")).toBe('"crlf\\u000d\nhere"'); // a lone CR would return a terminal's cursor
     expect(csvCell(undefined)).toBe("");
     expect(csvCell("")).toBe("");
   });
@@ -37,8 +41,26 @@ describe("CSV export", () => {
     expect(csvCell("-2+3")).toBe("'-2+3");
     expect(csvCell("@SUM(A1)")).toBe("'@SUM(A1)");
     expect(csvCell("\tcmd")).toBe("'\tcmd");
-    expect(csvCell("\rcmd")).toBe('"\'\rcmd"');
+    expect(csvCell("\rcmd")).toBe("\\u000dcmd");
     expect(csvCell("a=b")).toBe("a=b");
+  });
+
+  it("writes what a terminal would act on as \\uXXXX, so a client's tool name cannot erase rows or hide as another", () => {
+    // Cursor up and erase line, twice, then a window title: in a terminal, the rows printed before it disappear.
+    const erasing = "store\x1b[1A\x1b[2K\x1b[1A\x1b[2K\x1b]0;nothing to see\x07";
+    expect(csvCell(erasing)).toBe(String.raw`store\u001b[1A\u001b[2K\u001b[1A\u001b[2K\u001b]0;nothing to see\u0007`);
+    expect(csvCell("read_file\u202Egnp.eteled")).toBe(String.raw`read_file\u202egnp.eteled`);
+    expect(csvCell("a\u009b2Jb\u007f\u0000\u2066\u2069\u200f\u061c\u2028")).toBe(
+      String.raw`a\u009b2Jb\u007f\u0000\u2066\u2069\u200f\u061c\u2028`,
+    );
+    // Escaped first, then defused: an escape cannot carry a formula start past the check, nor hide one.
+    expect(csvCell("\x1b=1+1")).toBe(String.raw`\u001b=1+1`);
+    expect(csvCell("=1+1\x1b")).toBe(String.raw`'=1+1\u001b`);
+    expect(csvCell("-\u202e1")).toBe(String.raw`'-\u202e1`);
+    // Text outside those ranges is written as it is.
+    expect(csvCell("résumé 日本 ✓ \u200d")).toBe("résumé 日本 ✓ \u200d");
+    const row = csvRecord({ ...base, tool: erasing, method: "tools/call\u009b", clientId: "https://x\u202e", server: "s\x1b" });
+    expect(row.slice(0, -2)).not.toMatch(TERMINAL_ACTIVE);
   });
 
   it("writes numbers from numeric columns as numbers, negative ones too", () => {
@@ -75,5 +97,13 @@ describe("JSON export", () => {
     ).toEqual([base, other]);
     expect(jsonLine(base)).toBe(`${JSON.stringify(base)}\n`);
     expect(await collect(serializeEvents(pagesOf(), "json"))).toEqual([]);
+  });
+
+  it("escapes C1 and bidi controls too (JSON.stringify escapes only C0), reading back the same text", () => {
+    const hostile = { ...base, tool: "a\x1b[2K\u009b2J\u202egnp\u2066\u2028\u007f", arguments: { "k\u202e": ["\u0085"] } };
+    const line = jsonLine(hostile);
+    expect(line.slice(0, -1)).not.toMatch(TERMINAL_ACTIVE);
+    expect(line).toContain(String.raw`\u202egnp\u2066`);
+    expect(JSON.parse(line)).toEqual(hostile);
   });
 });
