@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reportLeftOut } from "../../aws/origin/aggregate/left-out.ts";
 import { createOriginEvents, type EventSink } from "../../aws/origin/audit/origin-events.ts";
 import { createAuditStore } from "../../aws/origin/audit/store.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
+import { auditIngestMetrics } from "../../aws/origin/metrics/audit.ts";
 import type { AuditEvent } from "../../contract/audit-event.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
 
@@ -104,6 +106,28 @@ describe("events the origin records itself", () => {
     for (const event of recorded) events.record(event);
     // The first is in flight, two wait: the fourth is one too many.
     expect(logged).toEqual([expect.stringContaining(`${recorded[3]?.id} (mcp.upstream_left_out) is lost`)]);
+  });
+});
+
+describe("events the origin gives up on", () => {
+  it("are counted by kind in mcp_origin_audit_events_lost_total, however they were lost", async () => {
+    const registry = new Registry();
+    const metrics = auditIngestMetrics(registry);
+    const lostOf = async (kind: string) =>
+      (await registry.getSingleMetric("mcp_origin_audit_events_lost_total")?.get())?.values.find(
+        (value) => value.labels.kind === kind,
+      )?.value ?? 0;
+    const { sink } = flakySink(Number.POSITIVE_INFINITY);
+    const expiring = createOriginEvents(sink, () => {}, { ...QUICK, retryForMs: 100, lost: metrics.lost });
+    expiring.record(originEvent("docs"));
+    expiring.record({ ...originEvent("docs"), kind: "mcp.approval" });
+    await new Promise((resolve) => setTimeout(resolve, 400)); // past retryForMs: both given up
+    const full = createOriginEvents(hangingSink, () => {}, { ...QUICK, maxWaiting: 1, lost: metrics.lost });
+    for (const server of ["a", "b", "c"]) full.record(originEvent(server)); // one in flight, one waiting, one too many
+    await full.flush(50); // the waiting one, at shutdown
+    expect(await lostOf("mcp.upstream_left_out")).toBe(3);
+    expect(await lostOf("mcp.approval")).toBe(1);
+    await expiring.flush(0);
   });
 });
 

@@ -24,6 +24,11 @@ export interface OriginEventsOptions {
   maxDelayMs?: number;
   /** The most events waiting at once: past it a new one is given up at once (memory stays bounded in an outage). */
   maxWaiting?: number;
+  /**
+   * Told of each event given up on, besides its log line: the origin counts them (`mcp_origin_audit_events_lost_total`),
+   * so that an alarm, not only a reader of the log, learns that the trail misses an approval or a pin's sighting.
+   */
+  lost?: (kind: AuditEvent["kind"]) => void;
 }
 
 /** Longer than an RDS Multi-AZ failover (one to two minutes) or a pool exhausted for a while. */
@@ -67,7 +72,7 @@ export function createOriginEvents(
   log: (line: string) => void,
   options: OriginEventsOptions = {},
 ): OriginEvents {
-  const { retryForMs = ORIGIN_EVENTS_RETRY_MS, firstDelayMs = 200, maxDelayMs = 10_000, maxWaiting = 10_000 } = options;
+  const { retryForMs = ORIGIN_EVENTS_RETRY_MS, firstDelayMs = 200, maxDelayMs = 10_000, maxWaiting = 10_000, lost } = options;
   const waiting: Waiting[] = [];
   let draining: Promise<void> | undefined;
   let flushing = false;
@@ -75,11 +80,13 @@ export function createOriginEvents(
   let wake = () => {};
 
   // The event's id and kind only: its other fields name users.
-  const giveUp = (entry: Waiting, why: string) =>
+  const giveUp = (entry: Waiting, why: string) => {
     log(
       `origin audit event ${entry.event.id} (${entry.event.kind}) is lost, never stored: ${why}, after ` +
         `${entry.attempts} attempt(s)${entry.lastError === undefined ? "" : `; the last failed with ${String(entry.lastError)}`}`,
     );
+    lost?.(entry.event.kind);
+  };
 
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {

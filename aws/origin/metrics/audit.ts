@@ -1,4 +1,5 @@
 import { Counter, type Registry } from "prom-client";
+import type { AuditEvent } from "../../../contract/audit-event.ts";
 
 export interface AuditIngestMetrics {
   /** A valid batch arrived with this many events. */
@@ -9,9 +10,11 @@ export interface AuditIngestMetrics {
   invalid(): void;
   /** Events of a batch were refused (the others were stored). */
   refused(events: number): void;
+  /** One of the origin's own events (aws/origin/audit/origin-events.ts) was given up on: never stored. */
+  lost(kind: AuditEvent["kind"]): void;
 }
 
-/** The edge's audit delivery to the origin (POST /audit/events). */
+/** The edge's audit delivery to the origin (POST /audit/events), and the origin's own events it could not store. */
 export function auditIngestMetrics(registry: Registry): AuditIngestMetrics {
   const received = new Counter({
     name: "mcp_origin_audit_events_received_total",
@@ -33,10 +36,17 @@ export function auditIngestMetrics(registry: Registry): AuditIngestMetrics {
     help: "Audit events refused as invalid (the rest of their batch is stored; the edge sends them again).",
     registers: [registry],
   });
+  const lost = new Counter({
+    name: "mcp_origin_audit_events_lost_total",
+    help: "Audit events the origin recorded itself (approvals, pins, left-out servers) given up on, never stored.",
+    labelNames: ["kind"],
+    registers: [registry],
+  });
   return {
     received: (events) => received.inc(events),
     inserted: (events) => inserted.inc(events),
     invalid: () => invalid.inc(),
     refused: (events) => refused.inc(events),
+    lost: (kind) => lost.inc({ kind }),
   };
 }
