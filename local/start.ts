@@ -1,7 +1,7 @@
 import { readOriginFile } from "../aws/origin/config.ts";
 import { ConfigError } from "../contract/config/load.ts";
 import { DEV_ACCOUNTS } from "./idp/start-idp.ts";
-import { ignoredOriginVariables, ignoredVariablesLine } from "./ignored-variables.ts";
+import { ignoredOriginVariables, ignoredVariablesLine, withoutProcessVariables } from "./ignored-variables.ts";
 import { type LocalPorts, startLocalSystem } from "./system.ts";
 
 /**
@@ -99,6 +99,8 @@ async function main(): Promise<void> {
     checkObservability();
     const ignored = ignoredVariablesLine(ignoredOriginVariables(process.env));
     if (ignored) log("origin", ignored);
+    // The origins run in this process: what they would read of its environment besides their configuration goes.
+    withoutProcessVariables(process.env);
     system = await startLocalSystem({
       autoSignIn: signIn,
       ports: readPorts(),

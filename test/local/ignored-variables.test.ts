@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ignoredOriginVariables, ignoredVariablesLine } from "../../local/ignored-variables.ts";
+import { secretsProviderFor } from "../../aws/origin/secrets/select.ts";
+import { ignoredOriginVariables, ignoredVariablesLine, withoutProcessVariables } from "../../local/ignored-variables.ts";
 
 describe("npm start and the origin's variables", () => {
   it("names the origin's settings set in its environment, which it does not pass on, but not DATABASE_URL, which it reads", () => {
@@ -19,5 +20,20 @@ describe("npm start and the origin's variables", () => {
     expect(ignoredVariablesLine(["MCP_POLICY", "DATABASE_POOL_MAX"])).toMatch(
       /in the configuration file's "origin" section .* instead; it sets DATABASE_POOL_MAX itself/,
     );
+  });
+
+  it("ignores UPSTREAM_SECRETS_PREFIX, saying so: a server's secret is still read from its environment, not AWS Secrets Manager", async () => {
+    const env: Record<string, string | undefined> = {
+      UPSTREAM_SECRETS_PREFIX: "mcp-edge-proxy/upstream/",
+      TICKETS_API_KEY: "local-value",
+    };
+    expect(ignoredOriginVariables(env)).toEqual(["UPSTREAM_SECRETS_PREFIX"]);
+    expect(ignoredVariablesLine(["UPSTREAM_SECRETS_PREFIX"])).toBe(
+      'npm start ignores UPSTREAM_SECRETS_PREFIX in its environment: a server\'s { "secret": "NAME" } is read from npm start\'s environment (the variable NAME), never from AWS Secrets Manager',
+    );
+    // What its in-process origin's secrets provider then reads.
+    withoutProcessVariables(env);
+    expect(env).toEqual({ TICKETS_API_KEY: "local-value" });
+    await expect(secretsProviderFor(env, () => {}).get("TICKETS_API_KEY")).resolves.toBe("local-value");
   });
 });
