@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { DEFAULT_INHERITED_ENV_VARS } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { describe, expect, it } from "vitest";
 import { AGGREGATED_NAME_SEPARATOR } from "../../contract/aggregated-names.ts";
+import { EdgeConfig } from "../../contract/config/schema.ts";
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
 
@@ -27,5 +28,13 @@ describe("the configuration's own words", () => {
     const comment = commentAbove(read("contract/config/schema.ts"), "export const ServerName");
     expect(comment).toContain(`\`<server>${AGGREGATED_NAME_SEPARATOR}<name>\``);
     expect(comment).not.toMatch(/\blater\b/);
+  });
+
+  it("analytics.md says which ops.source reads Analytics Engine, as a choice the dashboard has today", () => {
+    const sources = EdgeConfig.shape.ops.unwrap().shape.source.unwrap().options;
+    expect(sources).toContain("analytics-engine");
+    const doc = read("docs/analytics.md");
+    expect(doc).toContain("ops dashboard reads these data points through the SQL API when `ops.source` is `analytics-engine`");
+    expect(doc).not.toMatch(/dashboard will read/);
   });
 });
