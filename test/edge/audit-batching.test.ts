@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { type AuditEvent, MAX_AUDIT_ARGUMENTS_BYTES, MAX_AUDIT_TEXT_BYTES } from "../../contract/audit-event.ts";
+import { NOT_QUEUED_KIND } from "../../worker/audit/not-queued.ts";
 import { recordAudit } from "../../worker/audit/record.ts";
 import { testEnv } from "./edge-env.ts";
 
@@ -123,5 +124,23 @@ describe("audit events are queued in batches", () => {
     expect(logged).toHaveBeenCalledWith(expect.stringContaining(id));
     expect(String(logged.mock.calls[0]?.[0])).not.toContain("someone@example.com");
     logged.mockRestore();
+  });
+
+  it("counts the events of a send the queue refused every time in Analytics Engine, for the dashboard", async () => {
+    const { env, ctx, settled } = recordingQueue(Number.POSITIVE_INFINITY);
+    const points: AnalyticsEngineDataPoint[] = [];
+    Object.assign(env, { ANALYTICS: { writeDataPoint: (point: AnalyticsEngineDataPoint) => points.push(point) } });
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      for (let n = 0; n < 3; n++) recordAudit(env, ctx, { ...facts(n), userEmail: "someone@example.com" });
+      await settled();
+    } finally {
+      logged.mockRestore();
+    }
+    const notQueued = points.filter((point) => point.blobs?.[0] === NOT_QUEUED_KIND);
+    expect(notQueued).toEqual([expect.objectContaining({ indexes: [NOT_QUEUED_KIND] })]);
+    expect(notQueued[0]?.doubles?.[5]).toBe(3); // double6: the events it stands for
+    expect(JSON.stringify(notQueued)).not.toContain("someone@example.com");
+    expect(points.filter((point) => point.blobs?.[0] === "mcp.request")).toHaveLength(3); // the events' own points
   });
 });

@@ -4,6 +4,7 @@ import type { EdgeConfig } from "../../contract/config/schema.ts";
 import { writeDataPoint } from "../analytics/data-point.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
+import { noteNotQueued } from "./not-queued.ts";
 
 export type AuditFacts = Omit<AuditEvent, "id" | "time" | "arguments"> & {
   /** As the client sent them (parsed JSON): redacted and bounded before the event is queued. */
@@ -64,8 +65,8 @@ export function recordAudit(
           // batch another request sends, its fate would be unknown here. So does one built without its config.
           const [queued] = await Promise.all([
             options.queued || !built.config
-              ? sendBatch(env.AUDIT_QUEUE, [built.event])
-              : addToBatch(env.AUDIT_QUEUE, built.event, built.config.auditBatchMilliseconds),
+              ? sendBatch(env, [built.event])
+              : addToBatch(env, built.event, built.config.auditBatchMilliseconds),
             written,
           ]);
           if (queued) options.queued?.();
@@ -141,7 +142,8 @@ const redacted = (given: Record<string, unknown>, rules: EdgeConfig["audit"]["re
  * made (the runtime cancels such a wait as hung, and the other request may be gone), and the batch is sent even if the
  * request that started it ended early. Whether the queue took the batch, when this request sent it; else undefined.
  */
-function addToBatch(queue: Queue<AuditQueueMessage>, event: AuditEvent, windowMs: number): Promise<boolean | undefined> {
+function addToBatch(env: EdgeEnv, event: AuditEvent, windowMs: number): Promise<boolean | undefined> {
+  const queue = env.AUDIT_QUEUE;
   const bytes = utf8Length(JSON.stringify(event));
   let batch = filling.get(queue);
   if (batch && (batch.events.length >= MAX_BATCH_EVENTS || batch.bytes + bytes > MAX_BATCH_BYTES)) {
@@ -160,7 +162,7 @@ function addToBatch(queue: Queue<AuditQueueMessage>, event: AuditEvent, windowMs
     if (joined.taken) return undefined;
     joined.taken = true;
     if (filling.get(queue) === joined) filling.delete(queue);
-    return sendBatch(queue, joined.events);
+    return sendBatch(env, joined.events);
   });
 }
 
@@ -169,13 +171,13 @@ const SEND_RETRY_DELAYS_MS = [100, 1000];
 
 /**
  * Sends the batch, trying again after a refusal (the events keep their ids: the origin stores each once, should a
- * refused send have been queued after all); false (logged by event id, without personal data) once the queue refused
- * every attempt.
+ * refused send have been queued after all); false once the queue refused every attempt: the events are then lost,
+ * logged by id (without personal data) and counted in Analytics Engine for the dashboard (`noteNotQueued`).
  */
-async function sendBatch(queue: Queue<AuditQueueMessage>, events: AuditEvent[]): Promise<boolean> {
+async function sendBatch(env: EdgeEnv, events: AuditEvent[]): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await queue.send(events, { contentType: "json" });
+      await env.AUDIT_QUEUE.send(events, { contentType: "json" });
       return true;
     } catch (error) {
       const delay = SEND_RETRY_DELAYS_MS[attempt];
@@ -185,6 +187,7 @@ async function sendBatch(queue: Queue<AuditQueueMessage>, events: AuditEvent[]):
       }
       const ids = events.map((event) => event.id).join(", ");
       console.error(`${events.length} audit events could not be queued (${ids}): ${String(error)}`);
+      noteNotQueued(env.ANALYTICS, events.length);
       return false;
     }
   }

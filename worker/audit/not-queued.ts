@@ -1,0 +1,31 @@
+import { BLOBS, DOUBLES, MAX_INDEX_CHARS } from "../analytics/layout.ts";
+
+/**
+ * The kind (`blob1`, and the index) of the Analytics Engine data point written when the queue refused a send of audit
+ * events every time: no audit event has this kind, so no figure of the dashboard counts it as traffic.
+ */
+export const NOT_QUEUED_KIND = "audit.not_queued";
+
+/**
+ * Records that `events` audit events could not be queued (dropped: not in the trail), as one data point whose `double6`
+ * (the requests a point stands for) is their number. Their log line names them; this is what the dashboard's Audit
+ * delivery panel counts. Never throws: the events are already lost, and so is nothing else.
+ */
+export function noteNotQueued(dataset: AnalyticsEngineDataset | undefined, events: number): void {
+  if (!dataset) return;
+  try {
+    dataset.writeDataPoint({
+      indexes: [NOT_QUEUED_KIND.slice(0, MAX_INDEX_CHARS)],
+      blobs: BLOBS.map((field) => (field === "kind" ? NOT_QUEUED_KIND : "")),
+      doubles: DOUBLES.map(({ fact, absent }) => (fact === "count" ? events : absent)),
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.name : typeof error;
+    console.error(`analytics data point for ${events} audit events not queued not written (${reason})`);
+  }
+}
+
+/** Analytics Engine SQL: how many audit events could not be queued from `since` to `until` (seconds since the epoch). */
+export const notQueuedQuery = (dataset: string, since: number, until: number): string =>
+  `SELECT SUM(_sample_interval * double6) AS events FROM ${dataset} WHERE blob1 = '${NOT_QUEUED_KIND}'
+  AND timestamp >= toDateTime(${Math.floor(since)}) AND timestamp < toDateTime(${Math.floor(until)}) FORMAT JSON`;
