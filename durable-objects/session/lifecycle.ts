@@ -1,0 +1,99 @@
+import { edgeConfig } from "../../worker/config.ts";
+import type { EdgeEnv } from "../../worker/env.ts";
+import type { SessionIdentity } from "../../worker/mcp/bridge/session-record.ts";
+
+/** A session nobody used for this long is deleted (its alarm fires); the client then re-initializes. */
+const SESSION_IDLE_MS = 24 * 60 * 60 * 1000;
+/** The idle alarm is pushed back at most this often, not on every request. */
+const ALARM_REFRESH_MS = 60 * 60 * 1000;
+/** Where a session keeps when it was last used, written at most this often: its idle time is counted from there. */
+const LAST_USE_KEY = "usedAt";
+const LAST_USE_WRITE_MS = 60_000;
+/** A session its user's registry has not heard of for this long has been ended by its own idle alarm. */
+const REGISTERED_SESSION_STALE_MS = SESSION_IDLE_MS + ALARM_REFRESH_MS;
+
+/**
+ * How long a session lives: its idle alarm, pushed back as it is used, and its place among its user's sessions in their
+ * registry (durable-objects/user-sessions.ts), which ends the least recently used ones past `sessionsPerUser`.
+ */
+export class SessionLifecycle {
+  readonly #ctx: DurableObjectState;
+  /** Read at each use: the object's env, as it is then. */
+  readonly #env: () => EdgeEnv;
+  /** When the idle alarm was last pushed back and the registry told of a use (at most hourly). */
+  #usedNotedAt = 0;
+  /** When the session was last used, and when that was last written to storage (at most once a minute). */
+  #lastUse = 0;
+  #lastUseWritten = 0;
+
+  constructor(ctx: DurableObjectState, env: () => EdgeEnv) {
+    this.#ctx = ctx;
+    this.#env = env;
+  }
+
+  /**
+   * Remembers the use (in storage at most once a minute, for the alarm to find after an eviction), pushes the idle
+   * alarm back and tells the user's registry the session is in use (at most hourly, both).
+   */
+  keepAlive(sub: string, sessionId: string): void {
+    this.#lastUse = Date.now();
+    if (this.#lastUse - this.#lastUseWritten >= LAST_USE_WRITE_MS) {
+      this.#lastUseWritten = this.#lastUse;
+      this.#ctx.storage.kv.put(LAST_USE_KEY, this.#lastUse);
+    }
+    if (!this.noteUse(sub, sessionId)) return;
+    void this.#ctx.storage.setAlarm(Date.now() + SESSION_IDLE_MS);
+  }
+
+  /** Tells the user's registry the session is in use, at most hourly; true when it did. */
+  noteUse(sub: string, sessionId: string): boolean {
+    const now = Date.now();
+    if (now - this.#usedNotedAt < ALARM_REFRESH_MS) return false;
+    this.#usedNotedAt = now;
+    void this.tellRegistry(sub, "touch", sessionId);
+    return true;
+  }
+
+  /**
+   * The alarm is pushed back at most hourly: a session used since it was set is idle only 24 h after that last use,
+   * and the alarm is set again for then. True when it was.
+   */
+  idleUntilLater(): boolean {
+    const lastUse = Math.max(this.#lastUse, this.#ctx.storage.kv.get<number>(LAST_USE_KEY) ?? 0);
+    const idleAt = lastUse + SESSION_IDLE_MS;
+    if (idleAt <= Date.now()) return false;
+    void this.#ctx.storage.setAlarm(idleAt);
+    return true;
+  }
+
+  /**
+   * Counts a new session among its user's and ends the least recently used ones past `sessionsPerUser`. The registry
+   * being unreachable costs the bound, never the session.
+   */
+  async register(caller: SessionIdentity, sessionId: string): Promise<void> {
+    try {
+      const limit = edgeConfig(this.#env()).sessionsPerUser;
+      const registry = this.#userSessions(caller.sub);
+      const evicted = await registry.admit(sessionId, caller.clientId, limit, REGISTERED_SESSION_STALE_MS);
+      const sessions = this.#env().MCP_SESSION;
+      const ends = evicted.map((id) => sessions.get(sessions.idFromName(id)).evict());
+      for (const ended of await Promise.allSettled(ends))
+        if (ended.status === "rejected")
+          console.error(`a session past its user's limit could not be ended: ${String(ended.reason)}`);
+    } catch (error) {
+      console.error(`a new session could not be counted among its user's: ${String(error)}`);
+    }
+  }
+
+  /** Tells the user's registry that a session was used or ended, in the background: missing it costs only the bound. */
+  tellRegistry(sub: string, what: "touch" | "forget", sessionId: string): Promise<void> {
+    return this.#userSessions(sub)
+      [what](sessionId)
+      .catch((error: unknown) => console.error(`a session's ${what} did not reach its user's registry: ${String(error)}`));
+  }
+
+  #userSessions(sub: string) {
+    const env = this.#env();
+    return env.USER_SESSIONS.get(env.USER_SESSIONS.idFromName(sub));
+  }
+}
