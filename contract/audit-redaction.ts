@@ -1,4 +1,5 @@
 import { MAX_AUDIT_ARGUMENTS_BYTES, MAX_AUDIT_ARGUMENTS_DEPTH, utf8Length } from "./audit-event.ts";
+import { wellFormed } from "./well-formed.ts";
 
 /**
  * What is hidden in audited arguments before they leave the edge (docs/audit.md, "Redaction"). Pure functions, so
@@ -23,8 +24,9 @@ export const REDACTED = "[REDACTED]";
 export const TOO_DEEP = "[too deep]";
 
 /**
- * The key of the object that stands for arguments not kept: too large, `{ "[truncated]": { bytes, preview } }`, or left
- * out because the edge failed to build its event with them, `{ "[truncated]": { error } }` (worker/audit/record.ts).
+ * The key of the object that stands for arguments not kept: too large even with every value cut short (more keys than
+ * fit), `{ "[truncated]": { bytes, preview } }`, or left out because the edge failed to build its event with them,
+ * `{ "[truncated]": { error } }` (worker/audit/record.ts).
  */
 export const TRUNCATED_KEY = "[truncated]";
 
@@ -54,7 +56,9 @@ export const DEFAULT_REDACTED_PATTERNS: readonly string[] = [
   String.raw`\bgh[pousr]_[A-Za-z0-9]{36,}\b`, // GitHub token
   String.raw`\bxox[abposr]-[A-Za-z0-9-]{10,}`, // Slack token
   String.raw`\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+`, // JWT
-  String.raw`\b[Bb]earer\s+[A-Za-z0-9._~+/-]{16,}=*`, // a bearer credential in text
+  // A bearer credential in text. No `/` in its first 16 characters: "tar cz bearer /home/u/.ssh/id_rsa" names a path
+  // the client would otherwise hide from the trail by writing "bearer" before it.
+  String.raw`\b[Bb]earer\s+[A-Za-z0-9._~+-]{16,}(?:/[A-Za-z0-9._~+/-]*)?=*`,
 ];
 
 /** The built-in rules: common secret key names, AWS access key ids, private key blocks and common token formats. */
@@ -153,19 +157,99 @@ function redactText(text: string, patterns: RegExp[]): string {
 
 /**
  * Arguments as an audit event carries them: redacted (and cut at {@link MAX_AUDIT_ARGUMENTS_DEPTH} levels), then, if
- * their JSON is over {@link MAX_AUDIT_ARGUMENTS_BYTES}, replaced by `{ "[truncated]": { bytes, preview } }` with the
- * start of the (redacted) JSON as preview.
+ * their JSON is over {@link MAX_AUDIT_ARGUMENTS_BYTES}, cut to fit by size, never by position: every key stays, and
+ * the longest strings (values and keys) are cut first, each to its start and `…[truncated from <n> characters]`, to
+ * one common length, as long as fits; if strings of {@link MIN_KEPT_CHARACTERS} characters are still too much (many
+ * small items), the longest arrays are cut instead, to their first items and `…[<n> more items]`, and if that is not
+ * enough, both. A client cannot hide its real
+ * arguments behind a large first one: the large one is what is cut. Only arguments with more keys than fit become
+ * `{ "[truncated]": { bytes, preview } }`, the preview being the start of their JSON with sorted keys, every value cut.
  */
 export function auditArguments(value: Record<string, unknown>, rules: RedactionRules): Record<string, unknown> {
   const redacted = redact(value, rules) as Record<string, unknown>;
-  const json = JSON.stringify(redacted);
-  const bytes = utf8Length(json);
-  if (bytes <= MAX_AUDIT_ARGUMENTS_BYTES) return redacted;
+  if (fits(redacted)) return redacted;
+  const maxChars = largestFitting(MIN_KEPT_CHARACTERS, longestText(redacted), (cap) => shortened(redacted, cap, Infinity));
+  if (maxChars !== undefined) return shortened(redacted, maxChars, Infinity) as Record<string, unknown>;
+  const items = longestArray(redacted);
+  for (const maxChars of [Infinity, MIN_KEPT_CHARACTERS]) {
+    const maxItems = largestFitting(1, items, (cap) => shortened(redacted, maxChars, cap));
+    if (maxItems !== undefined) return shortened(redacted, maxChars, maxItems) as Record<string, unknown>;
+  }
+  return previewMarker(redacted);
+}
+
+/** The fewest characters a cut string keeps: what is redacted (`[REDACTED]`, `[too deep]`) is never cut further. */
+export const MIN_KEPT_CHARACTERS = 16;
+
+const fits = (value: unknown) => utf8Length(JSON.stringify(value)) <= MAX_AUDIT_ARGUMENTS_BYTES;
+
+/**
+ * The largest cap from `low` to `high` whose shortened arguments fit, or undefined if even `low` is too much: a binary
+ * search, as the size grows with the cap (cutting a string only a little can lengthen it by its marker; a cap found
+ * that way still fits, which is checked).
+ */
+function largestFitting(low: number, high: number, shorten: (cap: number) => unknown): number | undefined {
+  if (!fits(shorten(low))) return undefined;
+  let [fitting, tooMuch] = [low, high + 1];
+  while (tooMuch - fitting > 1) {
+    const middle = Math.floor((fitting + tooMuch) / 2);
+    if (fits(shorten(middle))) fitting = middle;
+    else tooMuch = middle;
+  }
+  return fitting;
+}
+
+/** `value` with strings and keys over `maxChars` characters, and arrays over `maxItems` items, cut with a marker. */
+function shortened(value: unknown, maxChars: number, maxItems: number): unknown {
+  if (typeof value === "string") return cutText(value, maxChars);
+  if (Array.isArray(value)) {
+    const kept = value.slice(0, maxItems).map((item) => shortened(item, maxChars, maxItems));
+    return value.length > maxItems ? [...kept, `…[${value.length - maxItems} more items]`] : kept;
+  }
+  if (typeof value !== "object" || value === null) return value;
+  const entries = new Map<string, unknown>();
+  for (const [key, item] of Object.entries(value)) {
+    // Two long keys cut to the same start both stay.
+    let name = cutText(key, maxChars);
+    for (let copy = 2; entries.has(name); copy++) name = `${cutText(key, maxChars)} (${copy})`;
+    entries.set(name, shortened(item, maxChars, maxItems));
+  }
+  return Object.fromEntries(entries);
+}
+
+/** The text, or its first `maxChars` characters and how long it was; as fitText marks a cut text column. */
+const cutText = (text: string, maxChars: number) =>
+  text.length <= maxChars ? text : `${wellFormed(text.slice(0, maxChars))}…[truncated from ${text.length} characters]`;
+
+/** The most characters of a string or key in `value`, and the most items of an array: where a binary search ends. */
+const longestText = (value: unknown): number => largest(value, (item) => (typeof item === "string" ? item.length : 0), true);
+const longestArray = (value: unknown): number => largest(value, (item) => (Array.isArray(item) ? item.length : 0), false);
+
+function largest(value: unknown, measure: (item: unknown) => number, keys: boolean): number {
+  let most = measure(value);
+  if (typeof value !== "object" || value === null) return most;
+  for (const [key, item] of Object.entries(value)) {
+    most = Math.max(most, keys ? key.length : 0, largest(item, measure, keys));
+  }
+  return most;
+}
+
+/** Arguments with more keys than fit: their size, and the start of their JSON with sorted keys and every value cut. */
+function previewMarker(redacted: Record<string, unknown>): Record<string, unknown> {
+  const bytes = utf8Length(JSON.stringify(redacted));
+  const json = JSON.stringify(sortedKeys(shortened(redacted, MIN_KEPT_CHARACTERS, 1)));
   // Escapes can make the preview's JSON longer than the preview: shorten until the marker fits.
   let previewLength = MAX_AUDIT_ARGUMENTS_BYTES - 100;
   for (;;) {
     const marker = { [TRUNCATED_KEY]: { bytes, preview: json.slice(0, previewLength) } };
-    if (utf8Length(JSON.stringify(marker)) <= MAX_AUDIT_ARGUMENTS_BYTES) return marker;
+    if (fits(marker)) return marker;
     previewLength = Math.floor(previewLength / 2);
   }
+}
+
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (typeof value !== "object" || value === null) return value;
+  const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return Object.fromEntries(entries.map(([key, item]) => [key, sortedKeys(item)]));
 }
