@@ -109,8 +109,8 @@ export async function startOrigin(
   const metrics = createOriginMetrics({ servers: Object.keys(config.servers), database: db, defaultMetrics: true });
   const auditStore = createAuditStore(db, { onHead: checkpoints.noteHead });
   // Made here first, so that it logs to this log: the pins and the aggregate's left-out reports (app.ts, which finds it
-  // by the store) record through the same writer, which close() flushes.
-  const originEvents = originEventsOf(auditStore, log);
+  // by the store) record through the same writer, which close() flushes; an event it gives up on is counted.
+  const originEvents = originEventsOf(auditStore, log, { lost: metrics.audit.lost });
   const pins = originPins(db, config, auditStore, log);
   // One record of single-use values for every instance sharing the database: edge assertions' jtis and the nonces
   // of approvals and counted calls, whose requestStates open on any instance holding the same REQUEST_STATE_KEY.
