@@ -1,5 +1,6 @@
 import { readOriginFile } from "../aws/origin/config.ts";
 import { ConfigError } from "../contract/config/load.ts";
+import { banner } from "./banner.ts";
 import { DEV_ACCOUNTS } from "./idp/start-idp.ts";
 import { ignoredOriginVariables, ignoredVariablesLine, withoutProcessVariables } from "./ignored-variables.ts";
 import { type LocalPorts, startLocalSystem } from "./system.ts";
@@ -62,32 +63,6 @@ function checkObservability(): void {
   const raw = process.env.X_LOCAL_OBSERVABILITY;
   if (raw !== undefined && raw !== "" && raw !== "true" && raw !== "false")
     throw new ConfigError([`X_LOCAL_OBSERVABILITY: expected "true" or "false"; got "${raw}"`]);
-}
-
-function banner(edgeUrl: string, servers: string[], signIn: string | false): string {
-  const [first] = servers;
-  if (first === undefined)
-    return `
-  MCP edge proxy is running (Ctrl-C stops everything), with no servers: the configuration file's "origin" section
-  names none. Add them under "servers" (docs/configuration.md) and start again.
-`;
-  const url = `${edgeUrl}/mcp/${first}`;
-  const accounts = DEV_ACCOUNTS.map((account) => account.email).join(", ");
-  const signInLine = signIn
-    ? `signed in automatically as ${signIn} (LOCAL_SIGN_IN=choose to pick one)`
-    : `pick one of ${accounts}`;
-  const vscode = JSON.stringify({ servers: { [first]: { type: "http", url } } });
-  return `
-  MCP edge proxy is running (Ctrl-C stops everything).
-
-  MCP URL ............ ${url}
-  Servers ............ ${servers.map((name) => `${edgeUrl}/mcp/${name}`).join("  ")}
-  Sign-in ............ local identity provider, ${signInLine}
-
-  Claude Code:  claude mcp add --transport http ${first} ${url}
-  VS Code:      add to .vscode/mcp.json  ${vscode}
-  Inspector:    npx @modelcontextprotocol/inspector   then Transport "Streamable HTTP", URL ${url}
-`;
 }
 
 async function main(): Promise<void> {

@@ -100,22 +100,27 @@ describe("npm start", () => {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const banner = await waitForOutput(child, "Inspector:", 120_000);
-    const mcpUrl = `http://127.0.0.1:${edgePort}/mcp/everything`;
-    expect(banner).toContain(`MCP URL ............ ${mcpUrl}`);
-    expect(banner).toContain(`claude mcp add --transport http everything ${mcpUrl}`);
-    expect(banner).toContain(`"url":"${mcpUrl}"`);
+    // The aggregated endpoint first (what the docs and client-config steer to), each server's own under it.
+    const aggregatedUrl = `http://127.0.0.1:${edgePort}/mcp`;
+    const mcpUrl = `${aggregatedUrl}/everything`;
+    expect(banner).toContain(`MCP URL ............ ${aggregatedUrl}   (every server you may use, as one)`);
+    expect(banner).toContain(`Servers ............ ${mcpUrl}   (one each)`);
+    expect(banner).toContain(`claude mcp add --transport http company-mcp ${aggregatedUrl}`);
+    expect(banner).toContain(`"url":"${aggregatedUrl}"`);
     expect(banner).toContain("signed in automatically as dev@example.com");
 
-    // The URL works exactly as printed: its host serves the discovery document naming that same URL, and the
+    // The URLs work exactly as printed: their host serves the discovery document naming that same URL, and the
     // endpoint asks for a token there (issue 13 found a 404 when the edge was addressed as printed).
-    const printed = new URL(mcpUrl);
-    expect((await fetch(new URL("/healthz", printed))).status).toBe(200);
-    const metadata = await fetch(new URL(`/.well-known/oauth-protected-resource${printed.pathname}`, printed));
-    expect(metadata.status).toBe(200);
-    expect(await metadata.json()).toMatchObject({ resource: mcpUrl, authorization_servers: [printed.origin] });
-    const unauthorized = await fetch(printed, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
-    expect(unauthorized.status).toBe(401);
-    expect(unauthorized.headers.get("www-authenticate")).toContain(`${printed.origin}/.well-known/oauth-protected-resource`);
+    for (const url of [aggregatedUrl, mcpUrl]) {
+      const printed = new URL(url);
+      expect((await fetch(new URL("/healthz", printed))).status).toBe(200);
+      const metadata = await fetch(new URL(`/.well-known/oauth-protected-resource${printed.pathname}`, printed));
+      expect(metadata.status).toBe(200);
+      expect(await metadata.json()).toMatchObject({ resource: url, authorization_servers: [printed.origin] });
+      const unauthorized = await fetch(printed, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+      expect(unauthorized.status).toBe(401);
+      expect(unauthorized.headers.get("www-authenticate")).toContain(`${printed.origin}/.well-known/oauth-protected-resource`);
+    }
 
     // Signing in starts the user's stdio child in the background, before their first call (warmOnSignIn).
     expect(upstreamChildren(child.pid as number)).toEqual([]);
