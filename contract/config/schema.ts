@@ -344,7 +344,10 @@ export const EdgeConfig = z.strictObject({
        * comes back. 0 disables the grace.
        */
       refreshReuseGraceSeconds: z.number().int().min(0).max(600).default(30),
-      /** A dynamically registered client unused for this many days expires (each token request renews it). */
+      /**
+       * A dynamically registered client expires this many days after its registration or last renewal; a token request
+       * past half of it renews it (workers-oauth-provider's renewClientRegistrationIfDue), so only an unused one expires.
+       */
       registrationUnusedDays: z.number().int().min(1).max(365).default(30),
       /** Requests per client IP and minute to `/oauth/token`; more get 429 with Retry-After. */
       tokenRequestsPerMinute: z.number().int().min(1).default(120),

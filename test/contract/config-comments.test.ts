@@ -6,10 +6,13 @@ import { EdgeConfig } from "../../contract/config/schema.ts";
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
 
-/** The doc comment right above `key` in `source`. */
+/** The doc comment right above `key` in `source`, as one line of text. */
 const commentAbove = (source: string, key: string) => {
   const at = source.indexOf(key);
-  return source.slice(source.lastIndexOf("/**", at), at);
+  return source
+    .slice(source.lastIndexOf("/**", at), at)
+    .replace(/\/\*\*|\*\/|\n\s*\*/g, " ")
+    .replace(/\s+/g, " ");
 };
 
 describe("the configuration's own words", () => {
@@ -36,5 +39,13 @@ describe("the configuration's own words", () => {
     const doc = read("docs/analytics.md");
     expect(doc).toContain("ops dashboard reads these data points through the SQL API when `ops.source` is `analytics-engine`");
     expect(doc).not.toMatch(/dashboard will read/);
+  });
+
+  it("oauth.registrationUnusedDays: renewed by a token request past half of it, in the comment as in configuration.md", () => {
+    const comment = commentAbove(read("contract/config/schema.ts"), "registrationUnusedDays: z.");
+    const provider = read("node_modules/@cloudflare/workers-oauth-provider/dist/oauth-provider.js");
+    expect(provider).toContain("if (client.registrationExpiresAt - now > ttl / 2) return;");
+    expect(comment).toContain("a token request past half of it renews it");
+    expect(read("docs/configuration.md")).toContain("each token request past half of it renews it");
   });
 });
