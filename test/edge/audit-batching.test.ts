@@ -143,4 +143,19 @@ describe("audit events are queued in batches", () => {
     expect(JSON.stringify(notQueued)).not.toContain("someone@example.com");
     expect(points.filter((point) => point.blobs?.[0] === "mcp.request")).toHaveLength(3); // the events' own points
   });
+
+  it("does not count as lost an event its sender holds to send again (a session's, recorded with `queued`)", async () => {
+    const { env, ctx, settled } = recordingQueue(Number.POSITIVE_INFINITY);
+    const points: AnalyticsEngineDataPoint[] = [];
+    Object.assign(env, { ANALYTICS: { writeDataPoint: (point: AnalyticsEngineDataPoint) => points.push(point) } });
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      recordAudit(env, ctx, facts(1), { queued: () => {} });
+      await settled();
+      expect(String(logged.mock.calls[0]?.[0])).toContain("their sender holds them and tries again");
+    } finally {
+      logged.mockRestore();
+    }
+    expect(points.filter((point) => point.blobs?.[0] === NOT_QUEUED_KIND)).toEqual([]);
+  });
 });

@@ -65,7 +65,7 @@ export function recordAudit(
           // batch another request sends, its fate would be unknown here. So does one built without its config.
           const [queued] = await Promise.all([
             options.queued || !built.config
-              ? sendBatch(env, [built.event])
+              ? sendBatch(env, [built.event], Boolean(options.queued))
               : addToBatch(env, built.event, built.config.auditBatchMilliseconds),
             written,
           ]);
@@ -171,10 +171,11 @@ const SEND_RETRY_DELAYS_MS = [100, 1000];
 
 /**
  * Sends the batch, trying again after a refusal (the events keep their ids: the origin stores each once, should a
- * refused send have been queued after all); false once the queue refused every attempt: the events are then lost,
- * logged by id (without personal data) and counted in Analytics Engine for the dashboard (`noteNotQueued`).
+ * refused send have been queued after all); false once the queue refused every attempt, logged by event id (without
+ * personal data). Unless their sender keeps them to send again (`held`: a session's copy in storage), the events are
+ * then lost, and counted in Analytics Engine for the dashboard and the runbook (`noteNotQueued`).
  */
-async function sendBatch(env: EdgeEnv, events: AuditEvent[]): Promise<boolean> {
+async function sendBatch(env: EdgeEnv, events: AuditEvent[], held = false): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     try {
       await env.AUDIT_QUEUE.send(events, { contentType: "json" });
@@ -186,8 +187,9 @@ async function sendBatch(env: EdgeEnv, events: AuditEvent[]): Promise<boolean> {
         continue;
       }
       const ids = events.map((event) => event.id).join(", ");
-      console.error(`${events.length} audit events could not be queued (${ids}): ${String(error)}`);
-      noteNotQueued(env.ANALYTICS, events.length);
+      const fate = held ? "; their sender holds them and tries again" : "";
+      console.error(`${events.length} audit events could not be queued (${ids}): ${String(error)}${fate}`);
+      if (!held) noteNotQueued(env.ANALYTICS, events.length);
       return false;
     }
   }
