@@ -50,7 +50,10 @@ export const AuditOutcome = z.enum([
   "error", // a JSON-RPC error, from the upstream or the proxy
   "tool_error", // a tools/call result with isError: true
   "denied", // refused by authentication or policy before reaching the upstream
-  "unavailable", // the origin or upstream could not be reached
+  // The origin or upstream could not be reached: the origin unreachable or its answer broken off, and the origin's own
+  // 502/503/504 refusals (an upstream not started, its circuit open, the pool full); docs/audit.md. An upstream's own
+  // error is "error".
+  "unavailable",
   "cancelled", // the client gave up first: cancelled it, or went away before the answer (whether the upstream acted is unknown)
   // A 2026-07-28 round that only asked (a result of resultType "input_required": an approval prompt, an upstream's
   // elicitation or sampling): nothing ran yet; the client sends the request again with the answer, a row of its own.

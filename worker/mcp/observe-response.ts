@@ -204,12 +204,24 @@ async function observeWholeBody(response: Response, requestId: string | number |
     return { response: broken, observed: Promise.resolve({ outcome: "unavailable", responseBytes: 0 }) };
   }
   const text = new TextDecoder().decode(bytes);
-  // A refusal before the request was read (the origin refusing a whole server, a body that is not JSON) answers id null.
   const found = (requestId !== undefined ? outcomeOfAnswer(text, requestId) : undefined) ??
-    (response.status >= 400 ? outcomeOfAnswer(text, null) : undefined) ?? {
+    (response.status >= 400 ? refusalOutcome(text, response.status) : undefined) ?? {
       outcome: response.status >= 400 ? outcomeOfStatus(response.status) : ("error" as const),
     };
   return { response: new Response(bytes, response), observed: Promise.resolve({ ...found, responseBytes: bytes.byteLength }) };
+}
+
+/**
+ * A refusal before the request was read answers id null: the origin refusing a whole server, or a body that is not
+ * JSON. It is the origin's own answer (it labels every answer of an upstream, an upstream's own -32000 error included,
+ * which stays `error`): at 502, 503 or 504 it says the upstream could not be reached (it could not be started, its
+ * circuit is open, the pool of connections is full) or the origin's database did not answer, so `unavailable`, as a
+ * left-out server of the aggregated endpoint is, with its JSON-RPC code kept.
+ */
+function refusalOutcome(text: string, status: number): Found | undefined {
+  const refusal = outcomeOfAnswer(text, null);
+  if (refusal?.outcome !== "error" || outcomeOfStatus(status) !== "unavailable") return refusal;
+  return { ...refusal, outcome: "unavailable" };
 }
 
 function brokenStreamError(requestIds: readonly (string | number)[]): Uint8Array {

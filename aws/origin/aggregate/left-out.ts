@@ -26,6 +26,7 @@ export function reportLeftOut(
       server,
       method,
       outcome: "unavailable",
+      // The wait for this server is in the aggregated request's own event (docs/audit.md); this one marks the gap.
       latencyMs: 0,
     };
     events.record(event);
