@@ -102,8 +102,10 @@ export const AuditEvent = z.object({
   count: z.number().int().positive().optional(),
   /**
    * The arguments of a `tools/call` or `prompts/get`, redacted at the edge before queueing (contract/audit-redaction.ts)
-   * and cut to a marker when larger than {@link MAX_AUDIT_ARGUMENTS_BYTES} serialized; what nests deeper than
-   * {@link MAX_AUDIT_ARGUMENTS_DEPTH} is a marker too.
+   * and cut to fit when larger than {@link MAX_AUDIT_ARGUMENTS_BYTES} serialized: values cut by size, every key kept,
+   * a `[truncated]` marker only when the keys alone do not fit; what nests deeper than
+   * {@link MAX_AUDIT_ARGUMENTS_DEPTH} is a marker too. The origin stores them as received (a `__proto__` key, which
+   * this schema's output would drop, included), checking their size itself.
    */
   arguments: z
     .record(z.string(), z.json())

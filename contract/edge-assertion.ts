@@ -17,7 +17,7 @@ export const EDGE_ASSERTION_TYPE = "mcp-edge+jwt";
  */
 export const EDGE_ASSERTION_ALG = "ES256";
 
-/** Lifetime the edge gives an assertion, and the clock skew the origin tolerates. */
+/** Lifetime the edge gives an assertion (the clock skew the origin tolerates on top of it is EDGE_ASSERTION_MAX_SKEW_SECONDS). */
 export const EDGE_ASSERTION_TTL_SECONDS = 60;
 /**
  * The largest assertion the edge sends. It travels in one header: the ALB takes a header of at most 16 KiB, and the
