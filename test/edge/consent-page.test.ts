@@ -45,8 +45,10 @@ describe("the consent page", () => {
     expect(byHost).toContain("You will sign in with your localhost account next.");
   });
 
-  it("lists every configured server for the umbrella resource, and only the one for a server's own", async () => {
-    expect(readable(await consentHtml(LOCAL_APP))).toContain("Every server you are allowed to use: everything, filesystem");
+  it("names no configured server for the umbrella resource (shown before sign-in, to anyone), and the one for a server's own", async () => {
+    const umbrella = await consentHtml(LOCAL_APP, {}, { EDGE_DISPLAY_NAME: "Example Corp" });
+    expect(readable(umbrella)).toContain("Every server Example Corp's policy lets you use");
+    expect(umbrella).not.toMatch(/everything|filesystem/);
     const one = readable(await consentHtml(LOCAL_APP, { resource: `${PUBLIC_URL}/mcp/filesystem` }));
     expect(one).toContain("Only filesystem");
     expect(one).not.toContain("everything");

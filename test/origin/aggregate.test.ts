@@ -8,6 +8,7 @@ import { type AggregateOptions, serveAggregate } from "../../aws/origin/aggregat
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
 import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
+import { ANSWER_OUTCOME_HEADER } from "../../contract/answer-outcome.ts";
 import { Policy } from "../../contract/config/policy.ts";
 import { ALL_SERVERS } from "../../contract/edge-assertion.ts";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
@@ -213,11 +214,33 @@ describe("the aggregated endpoint", () => {
     expect(await toolNames(SECURITY)).toContain("secret__open_vault");
     expect((await toolNames(ALICE)).some((name) => name.startsWith("secret__"))).toBe(false);
     const { status, answer } = await ask(ALICE, "tools/call", { name: "secret__open_vault", arguments: {} });
-    expect(status).toBe(403);
-    expect(answer.error).toEqual({
-      code: -32003,
-      message: 'refused by policy: no policy rule allows you to use server "secret"',
-    });
+    expect(status).toBe(200);
+    expect(answer.error).toEqual({ code: -32602, message: 'unknown tool "secret__open_vault"' });
+    expect(callsMade()).not.toContain("open_vault");
+  });
+
+  it("answers a name of a server the policy refuses exactly as a name of no server, so the refused server's name is not confirmed; the audit label still says denied", async () => {
+    // The same upstream name under a server name of the same length: only whether "secret" exists differs.
+    const asked = async (method: string, params: Record<string, unknown>, name: string) => {
+      const response = await serveAggregate(options, ALICE, modernRequest(method, params));
+      const seen = { status: response.status, body: (await response.text()).replaceAll(name, "NAME") };
+      return { seen, label: response.headers.get(ANSWER_OUTCOME_HEADER) };
+    };
+    const paramsOf = {
+      "tools/call": (name: string) => ({ name, arguments: {} }),
+      "prompts/get": (name: string) => ({ name }),
+      "completion/complete": (name: string) => ({ ref: { type: "ref/prompt", name }, argument: { name: "a", value: "" } }),
+    };
+    for (const [method, params] of Object.entries(paramsOf)) {
+      const refused = await asked(method, params("secret__open_vault"), "secret__open_vault");
+      const unknown = await asked(method, params("nowher__open_vault"), "nowher__open_vault");
+      expect(refused.seen, method).toEqual(unknown.seen);
+      expect(refused.seen.body, method).not.toMatch(/policy|refused|-32003|secret/);
+      // Only the origin's label for the edge differs (the edge audits by it and never relays it): administrators
+      // still see the refusal.
+      expect(refused.label, method).toBe("denied -32003");
+      expect(unknown.label, method).toBeNull();
+    }
     expect(callsMade()).not.toContain("open_vault");
   });
 

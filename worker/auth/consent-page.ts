@@ -6,9 +6,13 @@ import { clientLabel } from "./clients/client-label.ts";
 import { escapeHtml, htmlPage } from "./html.ts";
 import { describeScope } from "./scope-descriptions.ts";
 
-/** The servers a grant opens: every server the user may use (the umbrella `/mcp`), or one. */
+/**
+ * The servers a grant opens: every server the user may use (the umbrella `/mcp`), or one. The umbrella's are not
+ * named: this page comes before sign-in, so neither the user nor the policy's answer for them is known yet, and a
+ * server's name (`hr-payroll`) must not reach anyone the policy refuses it (or anyone at all, before sign-in).
+ */
 export type GrantedServers =
-  | { every: true; names: readonly string[] }
+  | { every: true }
   | { every: false; name: string }
   /** The ops dashboard's resource: no MCP server at all. */
   | { every: false; dashboard: true };
@@ -35,7 +39,7 @@ export function consentPage({ details, handle, headers, company, servers }: Cons
 <dl>
 <dt>App</dt><dd><strong>${name}</strong><br><span class="note${client.verified ? "" : " unverified"}">${escapeHtml(client.note)}</span></dd>
 <dt>Access goes to</dt><dd><strong class="host">${escapeHtml(details.redirectHost)}</strong></dd>
-<dt>Servers</dt><dd>${serversText(servers)}</dd>
+<dt>Servers</dt><dd>${serversText(servers, company)}</dd>
 <dt>Account</dt><dd>You will sign in with your ${escapeHtml(company)} account next.</dd>
 </dl>
 ${destinationWarning(details)}
@@ -55,16 +59,15 @@ export const companyName = (config: EdgeConfig): string => config.displayName ??
 /** What a grant for `resource` opens (the library has already refused any resource the edge does not serve). */
 export function grantedServers(config: EdgeConfig, resource: string | undefined): GrantedServers {
   const umbrella = mcpResource(config);
-  if (!resource || resource === umbrella) return { every: true, names: config.servers };
+  if (!resource || resource === umbrella) return { every: true };
   if (resource === opsResource(config)) return { every: false, dashboard: true };
   return { every: false, name: resource.slice(umbrella.length + 1) };
 }
 
-function serversText(servers: GrantedServers): string {
+function serversText(servers: GrantedServers, company: string): string {
   if ("dashboard" in servers) return "None: only this proxy's ops dashboard";
   if (!servers.every) return `Only <strong>${escapeHtml(servers.name)}</strong>`;
-  const names = servers.names.map((server) => `<strong>${escapeHtml(server)}</strong>`).join(", ");
-  return `Every server you are allowed to use${names ? `: ${names}` : ""}`;
+  return `Every server ${escapeHtml(company)}'s policy lets you use`;
 }
 
 /** Access sent to this computer reaches whichever local app listens there: the user should know they started it. */

@@ -11,7 +11,7 @@ export class Aggregation {
   readonly message: RpcRequest;
   /** The servers this user may use, in configuration order. */
   readonly permitted: readonly string[];
-  /** Every configured server (a name may point at one the user may not use: that is refused, not unknown). */
+  /** Every configured server (a name of one the user may not use is answered as unknown, but audited as refused). */
   readonly allServers: readonly string[];
   /** Permitted servers whose prompts and resources the user may not see (policy: some of its tools only). */
   readonly contentsWithheld: readonly string[];

@@ -1,4 +1,5 @@
 import { serverOfPublicName } from "../../../contract/aggregated-names.ts";
+import { ANSWER_OUTCOME_HEADER, formatAnswerOutcome } from "../../../contract/answer-outcome.ts";
 import { POLICY_DENIED_CODE } from "../../../contract/config/policy.ts";
 import type { Aggregation } from "./aggregation.ts";
 import { wholeList } from "./lists.ts";
@@ -11,23 +12,34 @@ const INVALID_PARAMS = -32602;
 export type NameRoute = { server: string; original: string } | { refusal: Response };
 
 /**
- * Resolves a public tool or prompt name. Its server is the configured server whose prefix it carries; the upstream
+ * Resolves a public tool or prompt name. Its server is the permitted server whose prefix it carries; the upstream
  * name is the rest when the public name was never shortened, else what the server's own list says it stands for.
  */
 export async function routeName(aggregation: Aggregation, kind: "tool" | "prompt", name: unknown): Promise<NameRoute> {
   const { id } = aggregation.message;
   if (typeof name !== "string") return { refusal: errorAnswer(200, id, INVALID_PARAMS, `expected the ${kind}'s name`) };
-  const server = serverOfPublicName(name, aggregation.allServers);
-  if (!server) return { refusal: errorAnswer(200, id, INVALID_PARAMS, `unknown ${kind} "${name}"`) };
-  if (!aggregation.permitted.includes(server)) {
-    const reason = `refused by policy: no policy rule allows you to use server "${server}"`;
-    return { refusal: errorAnswer(403, id, POLICY_DENIED_CODE, reason) };
-  }
+  const server = serverOfPublicName(name, aggregation.permitted);
+  if (!server) return { refusal: unknownName(aggregation, kind, name) };
   const original =
     plainOriginal(name, server) ?? (await tableOf(aggregation, server, kind).catch(() => undefined))?.original(name);
   if (original === undefined) return { refusal: errorAnswer(200, id, INVALID_PARAMS, `unknown ${kind} "${name}"`) };
   return { server, original };
 }
+
+/**
+ * A name no permitted server carries. A server the policy refuses the user is not there for them (docs/policy.md),
+ * so its name is answered exactly as a name of no server, or a 403 naming it would tell them it exists. The refusal
+ * still reaches the audit as one: a label the edge reads and never relays records it `denied` under that server.
+ */
+function unknownName(aggregation: Aggregation, kind: "tool" | "prompt", name: string): Response {
+  const answer = errorAnswer(200, aggregation.message.id, INVALID_PARAMS, `unknown ${kind} "${name}"`);
+  const refused = serverOfPublicName(name, aggregation.allServers);
+  if (refused !== undefined) answer.headers.set(ANSWER_OUTCOME_HEADER, formatAnswerOutcome(POLICY_REFUSAL));
+  return answer;
+}
+
+/** How the audit records a name of a server the policy refuses: as the refusal it is on `/mcp/<server>`. */
+const POLICY_REFUSAL = { outcome: "denied", errorCode: POLICY_DENIED_CODE } as const;
 
 async function tableOf(aggregation: Aggregation, server: string, kind: "tool" | "prompt"): Promise<NameTable> {
   const items = await wholeList(aggregation, server, kind === "tool" ? "tools/list" : "prompts/list");
