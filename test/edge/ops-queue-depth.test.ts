@@ -18,6 +18,7 @@ const queuesEdge = (apiToken: string) =>
     ...QUEUES,
     OPS_ANALYTICS_API_TOKEN: apiToken,
     OPS_QUEUES_GRAPHQL_URL: `${inject("queueGraphqlUrl")}/${crypto.randomUUID()}`,
+    OPS_ANALYTICS_SQL_URL: `${new URL(inject("queueGraphqlUrl")).origin}/sql/${crypto.randomUUID()}`,
   });
 
 async function dashboardText(edge: GroupsEdge): Promise<string> {

@@ -22,10 +22,13 @@ interface Received {
 }
 let server: Server;
 let url: string;
+let sqlUrl: string;
 let received: Received[] = [];
 /** What the server answers for each queue id: the average messages, or no group at all. */
 let backlogs: Record<string, number | undefined> = {};
 let answerWith: { status: number; body: unknown } | undefined;
+let sqlReceived: string[] = [];
+let notQueuedEvents = 0;
 
 const groups = (queueId: string | undefined) => {
   const messages = queueId === undefined ? undefined : backlogs[queueId];
@@ -36,6 +39,12 @@ beforeAll(async () => {
   server = createServer(async (request, response) => {
     let text = "";
     for await (const chunk of request) text += chunk;
+    // Analytics Engine's SQL API, for the events the edge could not queue: SQL text in, rows out.
+    if (request.url?.startsWith("/sql/")) {
+      sqlReceived.push(text);
+      response.writeHead(200, { "content-type": "application/json" });
+      return response.end(JSON.stringify({ meta: [], data: [{ events: String(notQueuedEvents) }], rows: 1 }));
+    }
     const body = JSON.parse(text || "{}") as Received["body"];
     received.push({
       method: request.method,
@@ -59,6 +68,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   url = `http://127.0.0.1:${(server.address() as { port: number }).port}/client/v4/graphql`;
+  sqlUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/sql`;
 });
 
 afterAll(async () => {
@@ -69,6 +79,8 @@ beforeEach(() => {
   received = [];
   backlogs = { [AUDIT_QUEUE]: 12.4, [DEAD_LETTER_QUEUE]: 3 };
   answerWith = undefined;
+  sqlReceived = [];
+  notQueuedEvents = 0;
 });
 
 const BASE_ENV = {
@@ -90,7 +102,12 @@ const edgeConfig = (env: Record<string, string>) => loadConfig(EdgeConfig, EDGE_
 /** Each test gets its own cache entry: the reading is cached per isolate by configuration, token included. */
 let run = 0;
 const configured = (env: Record<string, string> = {}) =>
-  edgeConfig({ ...QUEUES_ENV, OPS_QUEUES_GRAPHQL_URL: `${url}/run-${++run}`, ...env });
+  edgeConfig({
+    ...QUEUES_ENV,
+    OPS_QUEUES_GRAPHQL_URL: `${url}/run-${++run}`,
+    OPS_ANALYTICS_SQL_URL: `${sqlUrl}/run-${run}`,
+    ...env,
+  });
 
 describe("the audit queues on the ops dashboard", () => {
   it("reads both queues' backlog with the account's token, for the last 10 minutes", async () => {
@@ -102,6 +119,7 @@ describe("the audit queues on the ops dashboard", () => {
       deadLetters: 3,
       readAt: "2026-03-01T12:00:00.000Z",
       windowMinutes: 10,
+      notQueued: 0,
     });
     expect(received).toHaveLength(1);
     const [request] = received;
@@ -192,6 +210,25 @@ describe("the audit queues on the ops dashboard", () => {
     expect(panel).toContain('<div class="tile bad"><dt>Audit dead letters</dt><dd><span class="value">4');
     expect(panel).toContain("read 12:00:05 UTC");
     expect(auditDelivery(null, { ...read, deadLetters: 0 })).not.toContain("tile bad");
+  });
+
+  it("counts the audit events the edge could not queue in the last day, from Analytics Engine, and alerts on any", async () => {
+    notQueuedEvents = 7;
+    const now = Date.parse("2026-03-01T12:00:00Z");
+    const reading = await readAuditQueues(configured(), now);
+    expect(reading).toMatchObject({ state: "read", notQueued: 7 });
+    expect(sqlReceived).toHaveLength(1);
+    expect(sqlReceived[0]).toContain("blob1 = 'audit.not_queued'");
+    expect(sqlReceived[0]).toContain(`toDateTime(${now / 1000 - 86_400})`);
+    expect(sqlReceived[0]).toContain("SUM(_sample_interval * double6)");
+    expect(auditDelivery(null, reading)).toContain(
+      '<p class="problem" role="alert">7 audit events not queued in the last 24 hours: the audit queue refused them',
+    );
+    expect(auditDelivery(null, { ...reading, notQueued: 0 })).not.toContain("not queued");
+    // Read with the queues unreadable too: the two questions go to different APIs.
+    notQueuedEvents = 2;
+    const refused = await readAuditQueues(configured({ OPS_ANALYTICS_API_TOKEN: "wrong-token" }), now);
+    expect(refused).toMatchObject({ state: "unreadable", notQueued: 2 });
   });
 
   it("refuses queue ids without the account and token to read them with, and malformed ids", () => {

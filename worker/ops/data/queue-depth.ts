@@ -1,12 +1,17 @@
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
+import { readNotQueued } from "./not-queued.ts";
 import { CLOUDFLARE_GRAPHQL_URL, queryAuditQueues } from "./queue-depth-api.ts";
 import { AUDIT_QUEUES_WINDOW_MS, backlogOf } from "./queue-depth-query.ts";
 import { OpsSourceError } from "./source.ts";
 
-/** What the dashboard knows of the audit queues: a reading, or why there is none. */
-export type AuditQueuesReading =
+/**
+ * What the dashboard knows of the audit queues: a reading, or why there is none; and, whatever the queues' state, the
+ * audit events the queue refused to the edge in the last day (`readNotQueued`), when Analytics Engine could say.
+ */
+export type AuditQueuesReading = (
   | { state: "read"; backlog: number; deadLetters: number; readAt: string; windowMinutes: number }
-  | { state: "not-configured" | "local" | "unreadable"; reason: string };
+  | { state: "not-configured" | "local" | "unreadable"; reason: string }
+) & { notQueued?: number };
 
 /** One reading serves every page load of this isolate for a minute: the API's figures move no faster. */
 export const AUDIT_QUEUES_CACHE_MS = 60_000;
@@ -20,8 +25,14 @@ const LOCAL =
 // when the other request ends first), so page loads that meet while a reading is in flight each make their own.
 const cache = new Map<string, { expiresAt: number; reading: AuditQueuesReading }>();
 
-/** The audit queue's backlog and the dead-letter depth, read at most once a minute per isolate and configuration. */
+/** The audit queues' reading, with the events not queued (from Analytics Engine, read alongside). */
 export async function readAuditQueues(config: EdgeConfig, now = Date.now()): Promise<AuditQueuesReading> {
+  const [queues, notQueued] = await Promise.all([readQueues(config, now), readNotQueued(config, now)]);
+  return notQueued === undefined ? queues : { ...queues, notQueued };
+}
+
+/** The audit queue's backlog and the dead-letter depth, read at most once a minute per isolate and configuration. */
+async function readQueues(config: EdgeConfig, now: number): Promise<AuditQueuesReading> {
   const { queues, analyticsEngine } = config.ops;
   if (!queues || !analyticsEngine) {
     const local = config.publicUrl.startsWith("http:");

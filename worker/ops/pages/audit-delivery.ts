@@ -1,5 +1,6 @@
 import type { OpsStats } from "../../../contract/ops-stats.ts";
 import { escapeHtml } from "../../auth/html.ts";
+import { NOT_QUEUED_WINDOW_HOURS } from "../data/not-queued.ts";
 import type { AuditQueuesReading } from "../data/queue-depth.ts";
 import { formatCount, formatMs } from "./format.ts";
 import { type Tile, tileList } from "./tiles.ts";
@@ -27,7 +28,14 @@ export function auditDelivery(lag: OpsStats["deliveryLag"] | undefined, queues: 
       : ["Audit delivery lag", "–", lag === null ? "not recorded by this source" : "not read (see above)"],
     ...queueTiles(queues),
   ];
-  return `<section aria-labelledby="audit-delivery"><h2 id="audit-delivery">Audit delivery</h2>${tileList(tiles)}${whyNoReading(queues)}</section>`;
+  return `<section aria-labelledby="audit-delivery"><h2 id="audit-delivery">Audit delivery</h2>${tileList(tiles)}${notQueued(queues.notQueued)}${whyNoReading(queues)}</section>`;
+}
+
+/** Events the queue refused to the edge are dropped, not retried: any at all is an alert, not a figure to watch. */
+function notQueued(events: number | undefined): string {
+  if (!events) return "";
+  const text = `${formatCount(events)} audit events not queued in the last ${NOT_QUEUED_WINDOW_HOURS} hours: the audit queue refused them and the edge dropped them, so the trail does not have them (docs/operations.md, Lost audit events).`;
+  return `<p class="problem" role="alert">${escapeHtml(text)}</p>`;
 }
 
 function whyNoReading(queues: AuditQueuesReading): string {
