@@ -51,7 +51,7 @@ export function loadConfig<S extends z.ZodType>(schema: S, envNames: EnvNames, s
   }
 
   // Every wrong key at once: a misspelled name or an unreadable value does not hide the schema's findings.
-  const result = schema.safeParse(merged);
+  const result = schema.safeParse(merged, { error: configErrorMap });
   if (result.success && problems.length === 0) return result.data;
   // Where a missing setting may be set: its variable, or the file (named when there is one).
   const whereToSet = sources.whereToSet ?? (sources.file ? `or the file ${sources.file.path}` : "or the file");
@@ -116,6 +116,40 @@ const TYPE_TEXT: Record<string, string> = {
 function messageOf(issue: z.core.$ZodIssue): string {
   if (issue.code !== "invalid_type") return issue.message;
   return `expected ${TYPE_TEXT[issue.expected] ?? issue.expected}`;
+}
+
+/** A choice as the other "expected one of" messages list it: ok, error, tool_error (text unquoted, comma-separated). */
+const choices = (values: readonly unknown[]) => values.map(String).join(", ");
+
+/**
+ * The project's words for zod's default range and choice messages ("Too big: expected number to be <=65535", "Invalid
+ * option: expected one of "a"|"b""), for every parse of a configuration: "expected a whole number from 1 to 65535",
+ * "expected one of at-start, verify". Passed to `safeParse`, it yields to a message a schema gives itself. The value
+ * found is said after it by the caller ("; got …"), never here: a secret's value is not shown.
+ */
+export function configErrorMap(issue: z.core.$ZodRawIssue): string | undefined {
+  if (issue.code === "invalid_value") return `expected ${issue.values.length === 1 ? "" : "one of "}${choices(issue.values)}`;
+  if (issue.code === "invalid_union") return literalChoices(issue.errors);
+  if ((issue.code !== "too_big" && issue.code !== "too_small") || issue.origin !== "number") return undefined;
+  // The number schema itself (the issue's `inst` is the failed check): both bounds, to say the whole range.
+  const number = (issue as { schema?: { minValue?: number | null; maxValue?: number | null; isInt?: boolean } }).schema;
+  const kind = number?.isInt ? "a whole number" : "a number";
+  // A whole number's own limits (±2^53 - 1) are no bound anyone set.
+  const set = (value: number | null | undefined) => typeof value === "number" && Math.abs(value) < Number.MAX_SAFE_INTEGER;
+  if (set(number?.minValue) && set(number?.maxValue)) return `expected ${kind} from ${number?.minValue} to ${number?.maxValue}`;
+  const limit = issue.code === "too_big" ? issue.maximum : issue.minimum;
+  const inclusive = issue.inclusive !== false;
+  const side = issue.code === "too_big" ? (inclusive ? "at most" : "below") : inclusive ? "at least" : "above";
+  return `expected ${kind} ${side} ${limit}`;
+}
+
+/** A union of literals (`512 | 1024 | …`) said as one choice; undefined for any other union (zod's words). */
+function literalChoices(errors: readonly (readonly z.core.$ZodIssue[])[]): string | undefined {
+  const values = errors.map((branch) =>
+    branch.length === 1 && branch[0]?.code === "invalid_value" ? branch[0].values : undefined,
+  );
+  if (values.length === 0 || values.some((branch) => branch === undefined)) return undefined;
+  return `expected one of ${choices(values.flatMap((branch) => branch ?? []))}`;
 }
 
 /** What a zod error map returns: the message, or an object holding it, or nothing (zod's own words). */
@@ -307,7 +341,8 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return `an array of ${value.length}`;
   if (value === null) return "null";
   if (typeof value === "object") return "an object";
-  return `${typeof value} ${String(value)}`;
+  // A number or true/false as written: the quotes of a string tell them apart.
+  return typeof value === "number" || typeof value === "boolean" ? String(value) : `${typeof value} ${String(value)}`;
 }
 
 function setPath(tree: Tree, path: string, value: unknown): void {

@@ -35,8 +35,12 @@ describe("deployment configuration", () => {
     }
     expect(message).toContain("deploy.json: account: expected a 12-digit AWS account id");
     expect(message).toContain("deploy.json: origin.edgePublicUrl: expected https");
-    expect(message).toContain("deploy.json: origin.minTasks: Too small");
+    expect(message).toContain("deploy.json: origin.minTasks: expected a whole number at least 2");
     expect(message).toContain('deploy.json: database: Unrecognized key: "surprise"');
+    config.origin.cpu = 3000;
+    config.origin.architecture = "risc-v";
+    expect(problemsOf(config)).toContain("deploy.json: origin.cpu: expected one of 512, 1024, 2048, 4096\n");
+    expect(problemsOf(config)).toContain("deploy.json: origin.architecture: expected one of x86_64, arm64\n");
   });
 
   it("refuses a policy naming a server that is not deployed", () => {

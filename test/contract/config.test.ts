@@ -3,9 +3,10 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { loadOriginConfig } from "../../aws/origin/config.ts";
 import { EDGE_ENV_NAMES, ORIGIN_ENV_NAMES } from "../../contract/config/env-names.ts";
-import { ConfigError, loadConfig } from "../../contract/config/load.ts";
+import { ConfigError, configErrorMap, loadConfig } from "../../contract/config/load.ts";
 import { EdgeConfig, OriginConfig } from "../../contract/config/schema.ts";
 
 const validEdgeEnv = {
@@ -62,6 +63,25 @@ describe("configuration", () => {
     expect(problems).toEqual([
       'publicUrl (from environment PUBLIC_URL): expected https (plain http is accepted only on a loopback host: localhost, 127.x.x.x or [::1]); got "http://mcp.example.com"',
     ]);
+  });
+
+  it("words a range or a choice as the project's other messages do, not as zod's defaults", () => {
+    const problems = problemsOf(() =>
+      loadConfig(OriginConfig, ORIGIN_ENV_NAMES, {
+        env: { PORT: "70000", DATABASE_POOL_MAX: "0", DATABASE_MIGRATE: "never", METRICS_PORT: "0" },
+      }),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        "port (from environment PORT): expected a whole number from 1 to 65535; got 70000",
+        "databasePoolMax (from environment DATABASE_POOL_MAX): expected a whole number from 1 to 100; got 0",
+        'databaseMigrate (from environment DATABASE_MIGRATE): expected one of at-start, verify; got "never"',
+      ]),
+    );
+    expect(problems.join("\n")).not.toMatch(/Too (big|small)|Invalid option|<=|>=|"\|"/);
+    // A schema's own message still wins over these words.
+    const own = z.object({ n: z.number().int().min(1, "expected at least one") }).safeParse({ n: 0 }, { error: configErrorMap });
+    expect(own.error?.issues[0]?.message).toBe("expected at least one");
   });
 
   it("says which variable sets a missing key", () => {
@@ -159,7 +179,7 @@ describe("configuration", () => {
     const ttl = problemsOf(() =>
       loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, ACCESS_TOKEN_TTL_SECONDS: "10" } }),
     );
-    expect(ttl.join("\n")).toContain("got number 10");
+    expect(ttl.join("\n")).toContain("expected a whole number from 60 to 86400; got 10");
   });
 
   it("never shows an upstream's command line or command, and shows a URL without its user name, password and query, saying so", () => {
@@ -226,9 +246,7 @@ describe("configuration", () => {
     const fraction = problemsOf(() =>
       loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, TOKEN_CACHE_SECONDS: "2.5" } }),
     );
-    expect(fraction).toEqual([
-      "tokenCacheSeconds (from environment TOKEN_CACHE_SECONDS): expected a whole number; got number 2.5",
-    ]);
+    expect(fraction).toEqual(["tokenCacheSeconds (from environment TOKEN_CACHE_SECONDS): expected a whole number; got 2.5"]);
     for (const [raw, value] of [
       [" 30 ", 30],
       ["1e1", 10],
@@ -312,9 +330,9 @@ describe("configuration", () => {
     const problems = problemsOf(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env }));
     expect(problems).toEqual(
       expect.arrayContaining([
-        'publicUrl (from environment PUBLIC_URL): expected text; got boolean true (in wrangler.toml, write it as a quoted string: NAME = "value")',
+        'publicUrl (from environment PUBLIC_URL): expected text; got true (in wrangler.toml, write it as a quoted string: NAME = "value")',
         'idp.scopes (from environment IDP_SCOPES): expected a list of names; got an array of 1 (in wrangler.toml, write it as an array of strings, NAME = ["a", "b"], or one string, NAME = "a,b")',
-        'idp.allowedDomains (from environment IDP_ALLOWED_DOMAINS): expected a list of names; got number 5 (in wrangler.toml, write it as an array of strings, NAME = ["a", "b"], or one string, NAME = "a,b")',
+        'idp.allowedDomains (from environment IDP_ALLOWED_DOMAINS): expected a list of names; got 5 (in wrangler.toml, write it as an array of strings, NAME = ["a", "b"], or one string, NAME = "a,b")',
       ]),
     );
     const signingKey = problems.find((line) => line.startsWith("signingKey"));

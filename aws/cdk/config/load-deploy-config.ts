@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { ConfigError } from "../../../contract/config/load.ts";
+import { ConfigError, configErrorMap } from "../../../contract/config/load.ts";
 import { parseConfigDocument } from "../../origin/config-file-json.ts";
 import { DeployConfig } from "./deploy-config.ts";
 
@@ -27,7 +27,7 @@ export function loadDeployConfig(path: string): DeployConfig {
 
 /** Validates a deployment configuration already read. */
 export function parseDeployConfig(document: unknown, where: string): DeployConfig {
-  const result = DeployConfig.safeParse(document);
+  const result = DeployConfig.safeParse(document, { error: configErrorMap });
   if (result.success) return result.data;
   throw new ConfigError(
     result.error.issues.map((issue) => `${where}: ${issue.path.join(".") || "(top level)"}: ${issue.message}`),
