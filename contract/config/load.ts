@@ -46,7 +46,10 @@ export function loadConfig<S extends z.ZodType>(schema: S, envNames: EnvNames, s
       setPath(merged, path, readEnvValue(raw, kind, path));
       origin.set(path, `environment ${name}`);
     } catch (error) {
-      problems.push(`${path} (from environment ${name}): ${(error as Error).message}`);
+      // A true/false setting is read as JSON: "yes" is no JSON, but the list of every JSON value does not help there.
+      const flag = kind === "json" && schemaAt(schema, path.split("."))?._zod?.def?.type === "boolean";
+      const said = flag ? `expected true or false; got ${describe(raw)}` : (error as Error).message;
+      problems.push(`${path} (from environment ${name}): ${said}`);
     }
   }
 

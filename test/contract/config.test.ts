@@ -79,6 +79,9 @@ describe("configuration", () => {
       ]),
     );
     expect(problems.join("\n")).not.toMatch(/Too (big|small)|Invalid option|<=|>=|"\|"/);
+    // A true/false setting, which the environment gives as JSON.
+    const flag = problemsOf(() => loadConfig(OriginConfig, ORIGIN_ENV_NAMES, { env: { GOOGLE_CHECK_ACCOUNTS: "yes" } }));
+    expect(flag).toContain('google.checkAccounts (from environment GOOGLE_CHECK_ACCOUNTS): expected true or false; got "yes"');
     // A schema's own message still wins over these words.
     const own = z.object({ n: z.number().int().min(1, "expected at least one") }).safeParse({ n: 0 }, { error: configErrorMap });
     expect(own.error?.issues[0]?.message).toBe("expected at least one");
@@ -225,12 +228,13 @@ describe("configuration", () => {
     ]);
   });
 
-  it("says what JSON looks like when a JSON setting is not JSON (WARM_ON_SIGN_IN=no)", () => {
+  it("says what a JSON setting wants when it is not JSON: true or false for a flag (WARM_ON_SIGN_IN=no), what JSON looks like otherwise", () => {
     const problems = problemsOf(() =>
-      loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, WARM_ON_SIGN_IN: "no" } }),
+      loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, WARM_ON_SIGN_IN: "no", AUDIT_REDACT: "keys: x" } }),
     );
     expect(problems).toEqual([
-      'warmOnSignIn (from environment WARM_ON_SIGN_IN): expected JSON (not valid JSON): true, false, a number, "text" in quotes, [a, list] or {…}',
+      'warmOnSignIn (from environment WARM_ON_SIGN_IN): expected true or false; got "no"',
+      'audit.redact (from environment AUDIT_REDACT): expected JSON (not valid JSON): true, false, a number, "text" in quotes, [a, list] or {…}',
     ]);
   });
 
