@@ -13,6 +13,7 @@ import { sessionServer } from "../worker/mcp/bridge/session-server.ts";
 import { SseServerTransport } from "../worker/mcp/bridge/sse-transport.ts";
 import { type OpenedStream, WATCH_URL } from "../worker/mcp/bridge/stream-watch.ts";
 import { JSON_RPC, jsonRpcError } from "../worker/mcp/json-rpc-error.ts";
+import { sessionNotFound } from "../worker/mcp/session-not-found.ts";
 import { AnswerAudits } from "./session/answer-audits.ts";
 import { GetStream } from "./session/get-stream.ts";
 import { SessionLifecycle } from "./session/lifecycle.ts";
@@ -27,7 +28,6 @@ import {
   isInitialize,
   nothingMoreOnStream,
   requestIdsOf,
-  sessionNotFound,
 } from "./session/messages.ts";
 import { newRecord } from "./session/new-record.ts";
 import { OpenRequests } from "./session/open-requests.ts";

@@ -58,7 +58,3 @@ export const idInUse = (id: string | number) =>
     JSON_RPC.invalidRequest,
     `request id ${JSON.stringify(id)} is in use by an unanswered request of this session: send each request under a new id`,
   );
-
-/** The answer to a request of a session that is not there for its caller (another user's, unknown or ended). */
-export const sessionNotFound = (what: string) =>
-  jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, `Session not found: ${what}`);

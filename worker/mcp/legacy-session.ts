@@ -7,6 +7,7 @@ import { resumesGetStream } from "./bridge/stream-watch.ts";
 import type { RequestFacts } from "./inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
 import { headersToOrigin } from "./relay-headers.ts";
+import { sessionNotFound } from "./session-not-found.ts";
 import { holdSessionStream } from "./session-stream.ts";
 
 /** Session ids the edge mints: 32 random bytes, base64url (visible ASCII, as the 2025 protocol asks). */
@@ -42,8 +43,7 @@ async function toSseSession(
 ): Promise<Response> {
   const existing = sseSessionOf(request);
   const sessionId = existing ?? newSessionId();
-  if (!SESSION_ID.test(sessionId))
-    return jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, "Session not found: open a new SSE stream");
+  if (!SESSION_ID.test(sessionId)) return sessionNotFound("open a new SSE stream");
   const session = env.MCP_SESSION.get(env.MCP_SESSION.idFromName(sessionId));
   if (!existing) {
     const url = new URL(request.url);
@@ -81,8 +81,7 @@ export async function toSession(
       "Bad Request: Mcp-Session-Id header is required (send initialize first)",
     );
   }
-  if (!SESSION_ID.test(sessionId))
-    return jsonRpcError(404, facts.id, JSON_RPC.sessionNotFound, "Session not found: initialize a new session");
+  if (!SESSION_ID.test(sessionId)) return sessionNotFound("initialize a new session", facts.id);
   const session = env.MCP_SESSION.get(env.MCP_SESSION.idFromName(sessionId));
   const lastEventId = request.headers.get("last-event-id");
   if (request.method === "GET" && acceptsEventStream(request) && resumesGetStream(lastEventId)) {

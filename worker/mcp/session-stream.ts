@@ -4,7 +4,7 @@ import type { OriginLink } from "./bridge/origin-exchange.ts";
 import { claimsOf, type SessionIdentity, type SessionRecord } from "./bridge/session-record.ts";
 import { KEEPALIVE_MS } from "./bridge/sse-transport.ts";
 import { type OpenedStream, WATCH_URL, type WatchMessage } from "./bridge/stream-watch.ts";
-import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
+import { sessionNotFound } from "./session-not-found.ts";
 
 /**
  * A 2025-era client's GET stream, held by this Worker invocation (see bridge/stream-watch.ts): the session object
@@ -24,7 +24,7 @@ export async function holdSessionStream(
   if (opened instanceof Response) return opened;
   const watch = (await session.fetch(WATCH_URL, { headers: { upgrade: "websocket" } })).webSocket;
   // Refused: the session ended since it was opened (a DELETE in between).
-  if (!watch) return jsonRpcError(404, undefined, JSON_RPC.sessionNotFound, "Session not found: initialize a new session");
+  if (!watch) return sessionNotFound("initialize a new session");
   watch.accept();
   const body = streamBody(session, origin, caller, opened as OpenedStream, watch);
   return new Response(body, {
