@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { type AuditEvent, MAX_AUDIT_ARGUMENTS_BYTES, MAX_AUDIT_TEXT_BYTES } from "../../contract/audit-event.ts";
-import { NOT_QUEUED_KIND } from "../../worker/audit/not-queued.ts";
+import { NOT_QUEUED_KIND } from "../../worker/analytics/not-queued.ts";
 import { recordAudit } from "../../worker/audit/record.ts";
 import { testEnv } from "./edge-env.ts";
 

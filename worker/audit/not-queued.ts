@@ -1,10 +1,5 @@
 import { BLOBS, DOUBLES, MAX_INDEX_CHARS } from "../analytics/layout.ts";
-
-/**
- * The kind (`blob1`, and the index) of the Analytics Engine data point written when the queue refused a send of audit
- * events every time: no audit event has this kind, so no figure of the dashboard counts it as traffic.
- */
-export const NOT_QUEUED_KIND = "audit.not_queued";
+import { NOT_QUEUED_KIND } from "../analytics/not-queued.ts";
 
 /**
  * Records that `events` audit events could not be queued (dropped: not in the trail), as one data point whose `double6`
@@ -24,8 +19,3 @@ export function noteNotQueued(dataset: AnalyticsEngineDataset | undefined, event
     console.error(`analytics data point for ${events} audit events not queued not written (${reason})`);
   }
 }
-
-/** Analytics Engine SQL: how many audit events could not be queued from `since` to `until` (seconds since the epoch). */
-export const notQueuedQuery = (dataset: string, since: number, until: number): string =>
-  `SELECT SUM(_sample_interval * double6) AS events FROM ${dataset} WHERE blob1 = '${NOT_QUEUED_KIND}'
-  AND timestamp >= toDateTime(${Math.floor(since)}) AND timestamp < toDateTime(${Math.floor(until)}) FORMAT JSON`;

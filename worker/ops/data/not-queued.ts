@@ -1,5 +1,5 @@
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
-import { notQueuedQuery } from "../../audit/not-queued.ts";
+import { notQueuedQuery } from "../../analytics/not-queued.ts";
 import { cloudflareSqlUrl, runSql } from "./analytics-engine/sql-api.ts";
 
 /** How far back the Audit delivery panel counts the audit events the edge could not queue. */
