@@ -1,9 +1,11 @@
 import { type EventSourceMessage, EventSourceParserStream } from "eventsource-parser/stream";
+import { tooManySubscriptions } from "../../../contract/resource-subscriptions.ts";
 import type { Aggregation } from "./aggregation.ts";
-import type { Params, RequestId } from "./messages.ts";
+import { errorAnswer, type Params, type RequestId } from "./messages.ts";
 import { uriRouter } from "./route-by-uri.ts";
 
 const ACKNOWLEDGED = "notifications/subscriptions/acknowledged";
+const INVALID_PARAMS = -32602;
 const encoder = new TextEncoder();
 const sse = (data: string) => encoder.encode(`event: message\ndata: ${data}\n\n`);
 
@@ -30,13 +32,17 @@ type Message = { id?: unknown; method?: unknown; params?: { notifications?: unkn
  * list change on any server reaches the client. Resource subscriptions go to the server that serves each URI. The
  * client's stream acknowledges once, with what the opened servers honour together; closing it closes every server's
  * listen, and any watching server's listen ending ends it. Only a stream that listens to every permitted server stays
- * open for good: one lacking a server ends after `timing.retryLeftOutMs`.
+ * open for good: one lacking a server ends after `timing.retryLeftOutMs`. A listen naming more resources than one
+ * may watch is refused before any is routed: routing them holds the origin's one event loop, every user's.
  */
 export async function mergedListen(
   aggregation: Aggregation,
   keepAliveMs: number,
   timing: Partial<ListenTiming> = {},
 ): Promise<Response> {
+  const { id, params } = aggregation.message;
+  const refusal = tooManySubscriptions((params.notifications as Params | undefined)?.resourceSubscriptions);
+  if (refusal) return errorAnswer(200, id, INVALID_PARAMS, refusal);
   const opened = await openListens(aggregation);
   const merged = new MergedListen({
     readers: [...opened.values()].map((stream) =>
@@ -269,7 +275,11 @@ async function resourceSubscriptionsByServer(aggregation: Aggregation, uris: unk
   const route = await uriRouter(aggregation);
   for (const uri of uris.filter((value): value is string => typeof value === "string")) {
     const routed = route(uri);
-    if (routed && "server" in routed) byServer.set(routed.server, [...(byServer.get(routed.server) ?? []), uri]);
+    if (!routed || !("server" in routed)) continue;
+    // Appended in place: a copy of the server's list per URI made the routing quadratic.
+    const listed = byServer.get(routed.server);
+    if (listed) listed.push(uri);
+    else byServer.set(routed.server, [uri]);
   }
   return byServer;
 }

@@ -1,5 +1,6 @@
 import { ANSWER_OUTCOME_HEADER, formatAnswerOutcome, outcomeOfAnswer } from "../../../contract/answer-outcome.ts";
 import { POLICY_DENIED_CODE, type Policy } from "../../../contract/config/policy.ts";
+import { tooManySubscriptions } from "../../../contract/resource-subscriptions.ts";
 import { serverAccess } from "../policy/tool-access.ts";
 import { userPolicy } from "../policy/user-policy.ts";
 import type { VerifiedAssertion } from "../trust/verify-assertion.ts";
@@ -27,6 +28,8 @@ export async function serveMcp(
   const access = userPolicy(policy, assertion);
   const decision = access.server(server);
   if (!decision.allowed) return errorResponse(403, `refused by policy: ${decision.reason}`, POLICY_DENIED_CODE);
+  const oversized = await oversizedListen(request);
+  if (oversized) return oversized;
   const caller = { ...callerOf(assertion, server), access: serverAccess(access, server), aggregated: via.aggregated };
   let acquired: Awaited<ReturnType<HostPool["acquire"]>>;
   try {
@@ -52,6 +55,27 @@ export async function serveMcp(
     acquired.release();
   }
 }
+
+/**
+ * The refusal of a `subscriptions/listen` naming more resources than one listen may watch, before the upstream is
+ * asked to watch any. Only a request whose `Mcp-Method` says listen is read here: the SDK refuses a body whose method
+ * differs from that header (and the host's watch ignores such a list past the bound).
+ */
+async function oversizedListen(request: Request): Promise<Response | undefined> {
+  if (request.method !== "POST" || request.headers.get("mcp-method") !== "subscriptions/listen") return undefined;
+  type Listen = { id?: unknown; params?: { notifications?: { resourceSubscriptions?: unknown } } } | null;
+  const message = (await request
+    .clone()
+    .json()
+    .catch(() => null)) as Listen;
+  const refusal = tooManySubscriptions(message?.params?.notifications?.resourceSubscriptions);
+  if (!refusal) return undefined;
+  const id = typeof message?.id === "string" || typeof message?.id === "number" ? message.id : null;
+  const answer = Response.json({ jsonrpc: "2.0", id, error: { code: INVALID_PARAMS, message: refusal } });
+  return labelledWithOutcome(await answer.arrayBuffer(), answer);
+}
+
+const INVALID_PARAMS = -32602;
 
 const isJson = (response: Response) => response.headers.get("content-type")?.startsWith("application/json") ?? false;
 

@@ -1,5 +1,6 @@
 import type { Client, McpSubscription } from "@modelcontextprotocol/client";
 import { InMemoryServerEventBus, type ServerEvent, type ServerEventBus } from "@modelcontextprotocol/server";
+import { MAX_SUBSCRIPTIONS } from "../../../contract/resource-subscriptions.ts";
 import { failureText } from "./failure-text.ts";
 import type { UpstreamEventMethod } from "./upstream-client.ts";
 
@@ -8,6 +9,23 @@ const EVENT_OF_METHOD: Record<Exclude<UpstreamEventMethod, "notifications/resour
   "notifications/prompts/list_changed": "prompts_list_changed",
   "notifications/resources/list_changed": "resources_list_changed",
 };
+
+/**
+ * How many `resources/subscribe` (or `unsubscribe`) requests a 2025-era upstream is sent at once: a listen's hundreds
+ * wait their turn here, rather than all reaching the upstream (a shared one, every user's) together.
+ */
+export const SUBSCRIBES_IN_FLIGHT = 8;
+
+/** The upstream requests one listen's opening (or closing) needs, and how they went: its failures are logged once. */
+interface Batch {
+  uris: string[];
+  on: boolean;
+  /** The next of `uris` to send. */
+  next: number;
+  unanswered: number;
+  failed: number;
+  firstFailure?: string;
+}
 
 /**
  * Carries an upstream's list-changed and resource-updated notifications to the `subscriptions/listen` streams
@@ -21,6 +39,9 @@ export class UpstreamEvents implements ServerEventBus {
   /** Resource URIs some open listen stream watches, with how many streams watch each. */
   private readonly watched = new Map<string, number>();
   private upstreamListen?: Promise<McpSubscription | undefined>;
+  /** Batches with requests still to send, oldest first: each URI's subscribe goes before its unsubscribe. */
+  private readonly queued: Batch[] = [];
+  private inFlight = 0;
 
   constructor(client: Client, log: (line: string) => void) {
     this.client = client;
@@ -49,8 +70,16 @@ export class UpstreamEvents implements ServerEventBus {
     };
   }
 
-  /** A listen stream opened that watches these resources; returns what to call when it closes. */
+  /**
+   * A listen stream opened that watches these resources; returns what to call when it closes. A listen naming more
+   * than one may watch was refused before it came here (the origin's route); should one still come, nothing of it is
+   * watched.
+   */
   watch(uris: string[]): () => void {
+    if (uris.length > MAX_SUBSCRIPTIONS) {
+      this.log(`a listen naming ${uris.length} resources was not watched: at most ${MAX_SUBSCRIPTIONS} are`);
+      return () => {};
+    }
     const added = uris.filter((uri) => {
       const count = this.watched.get(uri) ?? 0;
       this.watched.set(uri, count + 1);
@@ -69,6 +98,7 @@ export class UpstreamEvents implements ServerEventBus {
   }
 
   close(): void {
+    this.queued.length = 0;
     this.closeUpstreamListen();
   }
 
@@ -78,10 +108,36 @@ export class UpstreamEvents implements ServerEventBus {
       return;
     }
     if (!this.client.getServerCapabilities()?.resources?.subscribe) return;
-    for (const uri of uris) {
-      const done = on ? this.client.subscribeResource({ uri }) : this.client.unsubscribeResource({ uri });
-      done.catch((error: unknown) => this.log(`resources/${on ? "" : "un"}subscribe failed upstream: ${failureText(error)}`));
+    this.queued.push({ uris, on, next: 0, unanswered: uris.length, failed: 0 });
+    this.sendQueued();
+  }
+
+  /** Sends queued requests while fewer than `SUBSCRIBES_IN_FLIGHT` are unanswered. */
+  private sendQueued(): void {
+    while (this.inFlight < SUBSCRIBES_IN_FLIGHT) {
+      const batch = this.queued[0];
+      if (!batch) return;
+      const uri = batch.uris[batch.next++] as string;
+      if (batch.next === batch.uris.length) this.queued.shift();
+      this.inFlight++;
+      const done = batch.on ? this.client.subscribeResource({ uri }) : this.client.unsubscribeResource({ uri });
+      done
+        .catch((error: unknown) => {
+          batch.failed++;
+          batch.firstFailure ??= failureText(error);
+        })
+        .finally(() => {
+          this.inFlight--;
+          if (--batch.unanswered === 0 && batch.failed > 0) this.logFailures(batch);
+          this.sendQueued();
+        });
     }
+  }
+
+  /** One line per listen, however many of its URIs failed: the first failure says why. */
+  private logFailures(batch: Batch): void {
+    const method = `resources/${batch.on ? "" : "un"}subscribe`;
+    this.log(`${method} failed upstream for ${batch.failed} of ${batch.uris.length} resources: ${batch.firstFailure}`);
   }
 
   /** (Re)opens the 2026-07-28 upstream's own listen stream with everything someone here listens for. */

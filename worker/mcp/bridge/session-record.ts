@@ -29,9 +29,10 @@ export const MAX_KEPT_CLIENT_CHARS = { initialize: 64 * 1024, subscriptions: 256
 
 /**
  * The resources one session may subscribe to. A client resuming its GET stream is told that each may have changed
- * (nobody listened while the stream was down), one logged event each: this bounds what one resumption costs.
+ * (nobody listened while the stream was down), one logged event each: this bounds what one resumption costs. The same
+ * bound holds one 2026-07-28 listen's resource subscriptions at the origin, hence its home in contract/.
  */
-export const MAX_SUBSCRIPTIONS = 1000;
+export { MAX_SUBSCRIPTIONS } from "../../../contract/resource-subscriptions.ts";
 
 /**
  * What the record may hold of the upstream's `server/discover` answer, in characters of JSON: with the client's share

@@ -1,0 +1,159 @@
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AggregateOptions, serveAggregate } from "../../aws/origin/aggregate/serve-aggregate.ts";
+import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
+import { SUBSCRIBES_IN_FLIGHT } from "../../aws/origin/hosting/upstream-events.ts";
+import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
+import { ALL_SERVERS } from "../../contract/edge-assertion.ts";
+import { MAX_SUBSCRIPTIONS } from "../../contract/resource-subscriptions.ts";
+import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
+import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
+
+// One 2026-07-28 subscriptions/listen may name at most MAX_SUBSCRIPTIONS resources, on the aggregated /mcp (whose
+// routing of each URI runs on the origin's one event loop) as on a server's own endpoint (where each URI becomes an
+// upstream resources/subscribe); within the bound the subscribes reach a 2025-era upstream a few at a time, and what
+// fails is logged once per listen. Over a real stdio upstream (template sh://{id}) that counts the subscribes it is
+// working on at once.
+
+const callLog = join(mkdtempSync(join(tmpdir(), "listen-bounds-")), "calls.log");
+const servers = {
+  subs: catalogServer({ name: "subs", callLog, templateScheme: "sh", subscribable: true, subscribeDelayMs: 10 }),
+  other: catalogServer({ name: "other", tools: [{ name: "echo" }] }),
+};
+const logged: string[] = [];
+let pool: HostPool;
+let options: AggregateOptions;
+beforeAll(() => {
+  pool = createHostPool({
+    servers,
+    idleTimeoutMs: 60_000,
+    maxProcesses: 4,
+    host: testHostOptions,
+    log: (line) => logged.push(line),
+  });
+  options = {
+    servers: Object.keys(servers),
+    upstreamTimeoutMs: 15_000,
+    keepAliveMs: 0,
+    askServer: (server, assertion, request) => serveMcp(pool, server, assertion, request),
+    leftOut: () => {},
+  };
+});
+afterAll(() => pool.close());
+
+const WHO = {
+  sub: "mallory",
+  email: "mallory@example.com",
+  groups: [],
+  client_id: "c",
+  server: ALL_SERVERS,
+  purpose: "mcp",
+  jti: "mallory",
+  exp: 0,
+} as unknown as VerifiedAssertion;
+const at = (server: string) => ({ ...WHO, server });
+
+const uris = (prefix: string, count: number) => Array.from({ length: count }, (_, index) => `sh://${prefix}${index}`);
+const listenTo = (resourceSubscriptions: string[]) =>
+  modernRequest("subscriptions/listen", { notifications: { resourceSubscriptions } }, { id: 5 });
+const callLines = () => (existsSync(callLog) ? readFileSync(callLog, "utf8").split("\n").filter(Boolean) : []);
+const subscribed = (prefix: string) => callLines().filter((line) => line.startsWith(`subscribe sh://${prefix}`)).length;
+
+const unsubscribeFailures = (from: number) =>
+  logged.slice(from).filter((line) => line.includes("resources/unsubscribe failed upstream"));
+
+/** Reads a listen stream up to its acknowledgement; returns it and the reader, to cancel. */
+async function acknowledged(response: Response) {
+  const reader = response.body?.pipeThrough(new TextDecoderStream()).getReader();
+  if (!reader) throw new Error(`no stream: ${response.status}`);
+  let seen = "";
+  while (!seen.includes("notifications/subscriptions/acknowledged")) {
+    const next = await reader.read();
+    if (next.done) throw new Error(`the listen ended: ${seen}`);
+    seen += next.value;
+  }
+  const line = seen.split("\n").find((each) => each.includes("acknowledged")) as string;
+  return { acknowledgement: JSON.parse(line.slice("data:".length)), reader };
+}
+
+const OVER = MAX_SUBSCRIPTIONS + 1;
+const refusal = {
+  jsonrpc: "2.0",
+  id: 5,
+  error: {
+    code: -32602,
+    message: `subscriptions/listen may watch at most ${MAX_SUBSCRIPTIONS} resources, and this one names ${OVER}: list only the resources you need, or spread them over several listens`,
+  },
+};
+
+describe("a listen naming more resources than one may watch", () => {
+  it("is refused on the aggregated /mcp, naming the bound, before any is routed or subscribed", async () => {
+    const before = subscribed("a");
+    const answer = await messagesOf(await serveAggregate(options, WHO, listenTo(uris("a", OVER))));
+    expect(answer).toEqual([refusal]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(subscribed("a")).toBe(before);
+  });
+
+  it("is refused on a server's own endpoint before the upstream is asked to watch any", async () => {
+    const before = subscribed("d");
+    const response = await serveMcp(pool, "subs", at("subs"), listenTo(uris("d", OVER)));
+    expect(await messagesOf(response)).toEqual([refusal]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(subscribed("d")).toBe(before);
+  });
+});
+
+describe("a listen at the bound", () => {
+  it("on the aggregated /mcp is acknowledged, and another user's requests are answered while it is routed", async () => {
+    const ops = { ...at("other"), sub: "ops", jti: "ops" };
+    const echo = () => modernRequest("tools/call", { name: "echo", arguments: { text: "still here" } });
+    // Both warm: the probes below start no child, and the listen's routing starts without waiting for one.
+    await messagesOf(await serveMcp(pool, "other", ops, echo()));
+    await messagesOf(await serveMcp(pool, "subs", at("subs"), modernRequest("tools/list")));
+    let routed = false;
+    const listening = serveAggregate(options, WHO, listenTo(uris("m", MAX_SUBSCRIPTIONS)))
+      .then(acknowledged)
+      .finally(() => {
+        routed = true;
+      });
+    const probes: number[] = [];
+    while (!routed) {
+      const started = Date.now();
+      const answer = await messagesOf(await serveMcp(pool, "other", ops, echo()));
+      expect(answer[0]?.result).toBeDefined();
+      probes.push(Date.now() - started);
+    }
+    expect(probes.length).toBeGreaterThan(0);
+    expect(Math.max(...probes)).toBeLessThan(5_000); // generous: the origin's event loop was not held
+    const { acknowledgement, reader } = await listening;
+    expect(acknowledgement.params.notifications.resourceSubscriptions).toHaveLength(MAX_SUBSCRIPTIONS);
+    await expect.poll(() => subscribed("m"), { timeout: 20_000 }).toBe(MAX_SUBSCRIPTIONS);
+    await reader.cancel();
+    await expect.poll(() => unsubscribeFailures(0).length, { timeout: 20_000 }).toBe(1); // see the next test
+  }, 30_000);
+
+  it("on a server's own endpoint sends the upstream a few subscribes at a time, and logs a failure once per listen", async () => {
+    const from = callLines().length;
+    const logFrom = logged.length;
+    const response = await serveMcp(pool, "subs", at("subs"), listenTo(uris("p", MAX_SUBSCRIPTIONS)));
+    const { reader } = await acknowledged(response);
+    await expect.poll(() => subscribed("p"), { timeout: 20_000 }).toBe(MAX_SUBSCRIPTIONS);
+    const inFlight = callLines()
+      .slice(from)
+      .filter((line) => line.startsWith("in flight "))
+      .map((line) => Number(line.slice("in flight ".length)));
+    expect(inFlight).toHaveLength(MAX_SUBSCRIPTIONS);
+    expect(Math.max(...inFlight)).toBeLessThanOrEqual(SUBSCRIBES_IN_FLIGHT);
+    // The fixture answers no resources/unsubscribe: closing the listen fails each of its 1000, in one log line.
+    await reader.cancel();
+    const failures = () => unsubscribeFailures(logFrom);
+    await expect.poll(() => failures().length, { timeout: 20_000 }).toBe(1);
+    expect(failures()[0]).toContain(`for ${MAX_SUBSCRIPTIONS} of ${MAX_SUBSCRIPTIONS} resources`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(failures()).toHaveLength(1);
+  }, 40_000);
+});
