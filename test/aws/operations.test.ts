@@ -93,6 +93,7 @@ describe("AWS tier operations: scaling, rotation, observability, Workload Identi
         "DatabaseMemory",
         "DatabaseStorage",
         "HealthyTargets",
+        "OriginAuditEventsLost",
         "RedeployAfterRotationDeadLetters",
         "RedeployAfterRotationFailing",
         "RedeployAfterRotationUndelivered",
@@ -103,6 +104,13 @@ describe("AWS tier operations: scaling, rotation, observability, Workload Identi
     for (const [id, alarm] of alarms) {
       expect(JSON.stringify(alarm.AlarmActions), id).toMatch(/MonitoringAlarms/);
     }
+    // The origin's lost-event line is what the OriginAuditEventsLost alarm counts (origin-events.ts writes it).
+    synth.serviceTemplate.hasResourceProperties("AWS::Logs::MetricFilter", {
+      FilterPattern: '"is lost, never stored"',
+      MetricTransformations: [
+        { MetricName: "OriginAuditEventsLost", MetricNamespace: "McpEdgeProxy/Audit", MetricValue: "1", DefaultValue: 0 },
+      ],
+    });
     synth.serviceTemplate.hasResourceProperties("AWS::SNS::Subscription", {
       Protocol: "email",
       Endpoint: synth.config.alarms.email,

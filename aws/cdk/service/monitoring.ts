@@ -5,6 +5,7 @@ import type * as ecs from "aws-cdk-lib/aws-ecs";
 import * as elbv2 from "aws-cdk-lib/aws-elasticloadbalancingv2";
 import * as events from "aws-cdk-lib/aws-events";
 import * as eventTargets from "aws-cdk-lib/aws-events-targets";
+import * as logs from "aws-cdk-lib/aws-logs";
 import type * as rds from "aws-cdk-lib/aws-rds";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sns from "aws-cdk-lib/aws-sns";
@@ -20,6 +21,8 @@ export interface MonitoringProps {
   alb: elbv2.ApplicationLoadBalancer;
   targetGroup: elbv2.ApplicationTargetGroup;
   service: ecs.FargateService;
+  /** The origin tasks' log group, read for the lines no metric of the origin's reaches CloudWatch with. */
+  originLogs: logs.ILogGroup;
   database: rds.DatabaseInstance;
   /** Both database logins' secrets (master and origin role): a rotation of either that fails is reported. */
   databaseSecrets: secretsmanager.ISecret[];
@@ -61,8 +64,8 @@ export const DATABASE_STORAGE_EVENTS = {
 /**
  * One dashboard (requests, 4xx/5xx, latency p50/p95, ECS CPU and memory, RDS connections, audit ingest lag) and
  * the alarms that page someone (5xx rate, unhealthy or too few targets, RDS CPU, storage, memory and connections, the
- * redeploy after a password rotation, audit dead letters), plus the RDS storage and Secrets Manager rotation events that need someone,
- * all sent to one SNS topic.
+ * redeploy after a password rotation, audit dead letters, the origin's own audit events lost), plus the RDS storage
+ * and Secrets Manager rotation events that need someone, all sent to one SNS topic.
  */
 export class Monitoring extends Construct {
   readonly topic: sns.Topic;
@@ -167,6 +170,12 @@ export class Monitoring extends Construct {
           ),
         }),
       ],
+    });
+    this.alarm("OriginAuditEventsLost", originAuditEventsLost(this, props.originLogs), {
+      threshold: 0,
+      evaluationPeriods: 1,
+      description:
+        "The origin gave up on audit events it records itself (mcp.approval, definition.*, mcp.upstream_left_out): they are not in the trail. See docs/operations.md, Lost audit events",
     });
     if (auditQueues) {
       this.alarm("AuditDeadLetters", auditQueues.deadLetters, {
@@ -293,4 +302,20 @@ export class Monitoring extends Construct {
     this.alarms.push(alarm);
     return alarm;
   }
+}
+
+/**
+ * The origin's own audit events it gave up on (aws/origin/audit/origin-events.ts logs each as "… is lost, never
+ * stored …"): its Prometheus counter is not scraped into CloudWatch, so the log line is what an alarm can count.
+ */
+function originAuditEventsLost(scope: Construct, logGroup: logs.ILogGroup): cloudwatch.Metric {
+  const filter = new logs.MetricFilter(scope, "OriginAuditEventsLostFilter", {
+    logGroup,
+    filterPattern: logs.FilterPattern.literal('"is lost, never stored"'),
+    metricNamespace: "McpEdgeProxy/Audit",
+    metricName: "OriginAuditEventsLost",
+    metricValue: "1",
+    defaultValue: 0,
+  });
+  return filter.metric({ statistic: "Sum", period: Duration.minutes(5) });
 }

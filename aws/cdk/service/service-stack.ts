@@ -88,6 +88,7 @@ export class ServiceStack extends Stack {
       alb: this.loadBalancer.alb,
       targetGroup: this.origin.targetGroup,
       service: this.origin.service,
+      originLogs: this.origin.logGroup,
       database: data.database.instance,
       databaseSecrets: [data.database.secret, data.database.appSecret],
       redeployAfterRotation: redeploy,
