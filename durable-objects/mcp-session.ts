@@ -218,7 +218,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
     await this.#audits.recordLeftBehind();
     // One that could not be queued is kept for the next alarm.
     if (this.#audits.lookAgainLater()) return;
-    if (this.#lifecycle.idleUntilLater()) return;
+    // A session that ended with audits to queue kept only them: nothing of it is left to be idle.
+    if (this.#hasRecord() && this.#lifecycle.idleUntilLater()) return;
     await this.end();
   }
 
@@ -347,8 +348,14 @@ export class McpSession extends DurableObject<EdgeEnv> {
     this.#stream.endAll();
     const live = this.#live;
     this.#live = undefined;
-    await this.ctx.storage.deleteAll();
-    await this.ctx.storage.deleteAlarm();
+    // The record goes at once (requests arriving find no session); a held audit only once its event was queued: one
+    // the queue refused stays, and the alarm tries again (alarm()), as it does after a restart.
+    this.#audits.forgetAllButHeld();
+    await this.#audits.settle();
+    if (!this.#audits.lookAgainLater()) {
+      await this.ctx.storage.deleteAll();
+      await this.ctx.storage.deleteAlarm();
+    }
     await live?.server.close().catch(() => {});
     // Last: while it is awaited, requests arriving find the session already gone.
     if (typeof sub === "string" && typeof record?.sessionId === "string")

@@ -27,8 +27,11 @@ export class AnswerAudits {
   /** Read at each use: the object's env, as it is then. */
   readonly #env: () => EdgeEnv;
   readonly #held: HeldAudits;
-  /** Held audits their own requests are recording now (answered, on their way to the queue): not the alarm's. */
-  readonly #recording = new Set<string>();
+  /**
+   * Held audits their own requests are recording now (answered, on their way to the queue): not the alarm's. Each
+   * with its recording, settled once its event was queued or refused.
+   */
+  readonly #recording = new Map<string, Promise<unknown>>();
   /**
    * A 2025-era session's requests the session server answers (over SSE), by id: each takes its answer once the
    * transport sends it, for the audit, or undefined when the request was given up (the session ended).
@@ -114,9 +117,12 @@ export class AnswerAudits {
 
   /** Records the audit held for a request once its outcome is known; released from storage once queued. */
   #record(held: HeldAudit, outcome: Promise<AuditFacts>): void {
-    this.#recording.add(held.id);
     const recording = {
-      waitUntil: (sent: Promise<unknown>) => this.#ctx.waitUntil(sent.finally(() => this.#recording.delete(held.id))),
+      waitUntil: (sent: Promise<unknown>) => {
+        const settled = sent.finally(() => this.#recording.delete(held.id));
+        this.#recording.set(held.id, settled);
+        this.#ctx.waitUntil(settled);
+      },
     };
     recordAudit(this.#env(), recording, outcome, { id: held.id, queued: () => this.#held.release(held) });
   }
@@ -131,6 +137,20 @@ export class AnswerAudits {
     if (!this.#held.any) return false;
     void this.#ctx.storage.setAlarm(Date.now() + HELD_AUDIT_CHECK_MS);
     return true;
+  }
+
+  /**
+   * The session ends: once this resolves, every held audit was queued (and released) or refused (and still held). The
+   * given-up requests' events are on their way already (giveUpAll), those left behind by a restart are recorded now.
+   */
+  async settle(): Promise<void> {
+    await this.recordLeftBehind();
+    await Promise.all(this.#recording.values());
+  }
+
+  /** The session ends: everything of it in storage goes but its held audits (their events are not queued yet). */
+  forgetAllButHeld(): void {
+    this.#held.deleteAllElse();
   }
 
   /** Records each audit left behind by a restart as a request that ended without an answer. */

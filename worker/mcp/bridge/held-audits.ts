@@ -9,9 +9,11 @@ const KEY_PREFIX = "held-audit:";
 export const HELD_AUDIT_CHECK_MS = 60_000;
 
 /**
- * The audits of 2024-11-05 requests, whose answers travel later on the session's stream, kept in the session object's
- * storage until the answer is sent. An object that restarts in between loses its memory and the stream with it; its
- * alarm then finds these and records each as a request that ended without an answer, instead of losing it.
+ * The audits a session object records at the answer it sends (2024-11-05 requests, whose answers travel later on the
+ * session's stream; 2025-era ones answered over SSE), kept in its storage until their events are queued. An object
+ * that restarts in between loses its memory and the stream with it; its alarm then finds these and records each as a
+ * request that ended without an answer, instead of losing it. A session that ends keeps them (and its alarm) until
+ * the queue took them.
  */
 export class HeldAudits {
   readonly #storage: DurableObjectStorage;
@@ -33,6 +35,11 @@ export class HeldAudits {
   /** The audit's event has left for the queue. */
   release(held: HeldAudit): void {
     this.#storage.kv.delete(`${KEY_PREFIX}${held.id}`);
+  }
+
+  /** Deletes every other key of the object's storage: a session that ended keeps only what is still to be queued. */
+  deleteAllElse(): void {
+    for (const [key] of this.#storage.kv.list()) if (!key.startsWith(KEY_PREFIX)) this.#storage.kv.delete(key);
   }
 
   get any(): boolean {

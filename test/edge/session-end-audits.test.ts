@@ -1,0 +1,119 @@
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, inject, it } from "vitest";
+import type { AuditEvent } from "../../contract/audit-event.ts";
+import type { McpSession } from "../../durable-objects/mcp-session.ts";
+import type { RequestAudit } from "../../worker/audit/request-audit.ts";
+import type { EdgeEnv } from "../../worker/env.ts";
+import { HELD_AUDIT_CHECK_MS, HeldAudits } from "../../worker/mcp/bridge/held-audits.ts";
+import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
+import type { SessionHttpRequest } from "../../worker/mcp/bridge/session-request.ts";
+import { testEnv } from "./edge-env.ts";
+
+// A 2025-era session object holds the audit of each call it answers over SSE in storage until its event is queued.
+// Here the session ends, or the object restarts, while such a call is in flight.
+
+const sessions = () => (testEnv() as EdgeEnv).MCP_SESSION ?? (env as unknown as EdgeEnv).MCP_SESSION;
+const ALICE: SessionIdentity = {
+  sub: "alice",
+  email: "alice@example.com",
+  groups: [],
+  clientId: "client-1",
+  server: "everything",
+};
+const CALL: RequestAudit = {
+  started: Date.now(),
+  kind: "mcp.request",
+  userSub: "alice",
+  clientId: "client-1",
+  server: "everything",
+  method: "tools/call",
+  tool: "echo",
+  protocolVersion: "2025-11-25",
+};
+
+const record = (sessionId: string): SessionRecord => ({
+  sessionId,
+  identity: ALICE,
+  initialize: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "test-client", version: "1.0.0" } },
+  discover: { serverInfo: { name: "everything", version: "1.0.0" }, capabilities: { tools: {} } },
+  subscriptions: [],
+  createdAt: Date.now(),
+});
+
+/** A queue that refuses every send while `refusing.now`, else keeps what it is sent. */
+function queue() {
+  const sent: AuditEvent[] = [];
+  const refusing = { now: false };
+  const send = async (body: AuditEvent | AuditEvent[]) => {
+    if (refusing.now) throw new Error("queue unavailable");
+    sent.push(...[body].flat());
+  };
+  const sendBatch = async (messages: { body: AuditEvent | AuditEvent[] }[]) => {
+    for (const message of messages) await send(message.body);
+  };
+  return { sent, refusing, env: { AUDIT_QUEUE: { send, sendBatch } } as unknown as Partial<EdgeEnv> };
+}
+
+const useQueue = (stub: DurableObjectStub<McpSession>, overrides: Partial<EdgeEnv>) =>
+  runInDurableObject(stub, (instance) => {
+    const object = instance as unknown as { env: EdgeEnv };
+    object.env = { ...object.env, ORIGIN_URL: inject("slowStreamUrl"), ...overrides };
+  });
+
+/** A session whose call streams (the slow origin answers 1.5 s later), the call's response drained. */
+async function callInFlight(overrides: Partial<EdgeEnv>) {
+  const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "e");
+  const stub = sessions().get(sessions().idFromName(sessionId)) as DurableObjectStub<McpSession>;
+  await runInDurableObject(stub, (_instance, state) => state.storage.kv.put("record", record(sessionId)));
+  await useQueue(stub, overrides);
+  const call: SessionHttpRequest = {
+    url: "http://localhost:8787/mcp/everything",
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": "2025-11-25",
+      "mcp-session-id": sessionId,
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: {} } }),
+  };
+  const response = (await stub.serve(call, ALICE, sessionId, { ...CALL, started: Date.now() })) as Response;
+  void response.body?.pipeTo(new WritableStream()).catch(() => {});
+  return stub;
+}
+
+const storageOf = (stub: DurableObjectStub<McpSession>) =>
+  runInDurableObject(stub, async (_instance, state) => ({
+    held: new HeldAudits(state.storage).all().length,
+    keys: [...state.storage.kv.list()].map(([key]) => key),
+    alarm: await state.storage.getAlarm(),
+  }));
+
+describe("a 2025-era session that ends with a call in flight", () => {
+  it("keeps the call's held audit, and an alarm, when the queue refuses its event; the alarm records it later", async () => {
+    const { sent, refusing, env } = queue();
+    refusing.now = true;
+    const stub = await callInFlight(env);
+    expect((await storageOf(stub)).held).toBe(1);
+    await stub.evict(); // past its user's sessionsPerUser: as its idle alarm or a DELETE would end it
+    const left = await storageOf(stub);
+    // The session is gone (no record), its unqueued audit is not.
+    expect(left.keys.every((key) => key.startsWith("held-audit:"))).toBe(true);
+    expect(left.held).toBe(1);
+    expect(left.alarm).not.toBeNull();
+    expect(left.alarm as number).toBeLessThanOrEqual(Date.now() + HELD_AUDIT_CHECK_MS);
+
+    refusing.now = false;
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(sent.filter((event) => event.method === "tools/call")).toHaveLength(1);
+    expect(await storageOf(stub)).toEqual({ held: 0, keys: [], alarm: null });
+  });
+
+  it("deletes everything once the queue took the call's event", async () => {
+    const { sent, env } = queue();
+    const stub = await callInFlight(env);
+    await stub.evict();
+    expect(sent.map(({ method, outcome }) => ({ method, outcome }))).toEqual([{ method: "tools/call", outcome: "cancelled" }]);
+    expect(await storageOf(stub)).toEqual({ held: 0, keys: [], alarm: null });
+  });
+});
