@@ -8,14 +8,27 @@ export interface BreakerSettings {
   openMs: number;
 }
 
+/**
+ * Whose request failed, and what failed: the one request (it timed out, or an error status answered it), the
+ * connection (it closed, or could not be reached), or the connection closed by the bound on one message (`closing`,
+ * the same for every call that closing failed). A shared connection's circuit counts only what says the upstream is
+ * down for everyone: one user's requests must not switch it off for the others.
+ */
+export interface FailedRequest {
+  user: string;
+  scope: "request" | "connection" | "bound";
+  closing?: object;
+}
+
 /** Where an upstream connection reports whether the upstream answered: what its circuit breaker counts. */
 export interface UpstreamHealth {
-  succeeded(): void;
+  /** `user`: whose request was answered (absent: the connection's own, e.g. its start). */
+  succeeded(user?: string): void;
   /**
    * `reason` is the failure's kind (failureKind: a status, a timeout), never its text: an open circuit repeats it to
-   * every caller it refuses, on a shared server other users.
+   * every caller it refuses, on a shared server other users. `request` absent: the connection failed (its start).
    */
-  failed(reason: string): void;
+  failed(reason: string, request?: FailedRequest): void;
 }
 
 /** Told when one server's circuits open and refuse requests (the origin's metrics). */

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
-import { type Client, SdkError, SdkErrorCode } from "@modelcontextprotocol/client";
+import { type Client, SdkError, SdkErrorCode, SdkHttpError } from "@modelcontextprotocol/client";
 import {
   CLIENT_CAPABILITIES_META_KEY,
   CLIENT_INFO_META_KEY,
@@ -19,6 +19,7 @@ import { APPROVAL_INPUT_KEY, type ApprovalGate, ApprovalRefused, argumentsHash }
 import type { CallLimits } from "../policy/call-limits.ts";
 import { requireToolAllowed, type ServerAccess, visibleTools, withheldContents } from "../policy/tool-access.ts";
 import { askConsent, CONSENT_INPUT_KEY } from "../upstream-auth/consent.ts";
+import { UpstreamMessageTooLarge } from "./bounded-body.ts";
 import type { UpstreamHealth } from "./circuit-breaker.ts";
 import { CAPABILITY_OF_ASK, Exchange, type UpstreamAsk } from "./exchange.ts";
 import type { ExchangeRegistry } from "./exchange-registry.ts";
@@ -433,7 +434,8 @@ async function call(link: UpstreamLink, request: Forwarded, ctx: ServerContext, 
   // An interactive call outlives the round that started it (it is parked between rounds): its own signal governs it.
   const signal = AbortSignal.any([options.signal ?? ctx.mcpReq.signal, idle.signal]);
   try {
-    return await send(link, { method: request.method, params }, signal, link.retries && mayRepeat(link, request));
+    const repeatable = link.retries && mayRepeat(link, request);
+    return await send(link, { method: request.method, params }, signal, repeatable, callerOf(ctx).sub);
   } catch (error) {
     throw idle.signal.aborted ? idle.signal.reason : error;
   } finally {
@@ -453,6 +455,7 @@ async function send(
   message: { method: string; params: Params },
   signal: AbortSignal,
   repeatable: boolean,
+  user: string,
 ): Promise<Params> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -461,7 +464,7 @@ async function send(
         timeout: NO_SDK_TIMEOUT,
         allowInputRequired: true,
       })) as Params;
-      link.health?.succeeded();
+      link.health?.succeeded(user);
       return answer;
     } catch (caught) {
       const error = closedConnectionError(link, caught);
@@ -470,7 +473,7 @@ async function send(
         await delay(RETRY_PAUSE_MS, undefined, { signal }).catch(() => {});
         continue;
       }
-      report(link, error, signal);
+      report(link, error, signal, user);
       throw error;
     }
   }
@@ -493,21 +496,34 @@ function closedConnectionError(link: UpstreamLink, error: unknown): unknown {
 /**
  * Tells the circuit breaker how a failed request went: the upstream was not there (its connection closed, it stayed
  * silent, it could not be reached), or it answered (an error it sends is an answer all the same). A cancellation
- * (the client went away) says nothing either way.
+ * (the client went away) says nothing either way. Whether the request alone failed or its connection did is said too:
+ * on a shared connection only the latter is every user's concern.
  */
-function report(link: UpstreamLink, error: unknown, signal: AbortSignal): void {
+function report(link: UpstreamLink, error: unknown, signal: AbortSignal, user: string): void {
   // The connection's close also abandons the calls parked on it, so it comes first: the upstream is gone.
   if (link.client.transport === undefined) {
+    const bound = error instanceof UpstreamMessageTooLarge;
     link.health?.failed(
       upstreamUnavailable(error) ? upstreamErrorToClient(error).message : "the upstream server closed the connection",
+      bound ? { user, scope: "bound", closing: error } : { user, scope: "connection" },
     );
     return;
   }
   if (signal.aborted && !(signal.reason instanceof UpstreamTimeout)) return;
   const failure = signal.aborted ? signal.reason : error;
-  if (upstreamUnavailable(failure)) link.health?.failed(upstreamErrorToClient(failure).message);
-  else link.health?.succeeded();
+  const scope = failedAlone(failure) ? "request" : "connection";
+  if (upstreamUnavailable(failure)) link.health?.failed(upstreamErrorToClient(failure).message, { user, scope });
+  else link.health?.succeeded(user);
 }
+
+/**
+ * A failure of one request on a connection still open: it timed out, or an HTTP upstream answered it with an error
+ * status. What the upstream does for one request's input (a slow search, a tarpit URL) says nothing of the others'.
+ */
+const failedAlone = (error: unknown) =>
+  error instanceof UpstreamTimeout ||
+  error instanceof SdkHttpError ||
+  (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout);
 
 /** Attempts of a request that may be repeated, and the pause between them. */
 const ATTEMPTS = 2;

@@ -190,7 +190,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     const room = roomForOneMore();
     options.log(`starting ${describe(key)}`);
     const log = (line: string) => options.log(`${describe(key)}: ${line}`);
-    const health = circuits.healthOf(key, server);
+    const health = circuits.healthOf(key, server, spec.sharing === "shared");
     const hostOptions = {
       ...options.host,
       log,
@@ -232,7 +232,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
   }
 
   /** The caller's connection to the server, started if needed, unless its circuit refuses; and the probe it may be. */
-  function entryFor(server: string, caller: Caller): { entry: Entry; probe?: number } {
+  function entryFor(server: string, caller: Caller): { entry: Entry; probe?: Probe } {
     const spec = options.servers[server];
     if (!spec) {
       const known = Object.keys(options.servers).join(", ") || "none";
@@ -240,9 +240,12 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     }
     const key = keyOf(server, spec, caller);
     const existing = hosts.get(key) ?? legacyUpstreamOfModernClients(server, spec, caller);
-    // Refused before anything starts: a connection whose circuit is open is neither spawned nor used.
-    const probe = circuits.admit(existing?.key ?? key, server);
-    return { entry: existing ?? start(key, spec, server, caller), probe };
+    // Refused before anything starts: a connection whose circuit is open is neither spawned nor used; on a shared
+    // one, neither is it by a user whose own requests on it keep failing.
+    const connection = existing?.key ?? key;
+    const probe = circuits.admit(connection, server);
+    const user = spec.sharing === "shared" ? circuits.admitUser(connection, caller.sub, server, probe) : undefined;
+    return { entry: existing ?? start(key, spec, server, caller), probe: user === undefined ? probe : [probe, user] };
   }
 
   /**
@@ -270,7 +273,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
         touch(entry);
         replaceIfFree(entry.key, entry);
         // A probe that never reached the upstream (a discovery, an approval round) gives the next request its turn.
-        if (probe !== undefined) circuits.probeEnded(entry.key, probe);
+        if (probe !== undefined) circuits.probeEnded(entry.key, probe, caller.sub);
       };
       return { host, release };
     },
@@ -289,49 +292,101 @@ export function createHostPool(options: HostPoolOptions): HostPool {
 }
 
 /**
+ * A probe of a connection's circuit, or on a shared connection the probes of its circuit and of the user's own
+ * circuit on it (either may be absent).
+ */
+type Probe = number | [number | undefined, number | undefined];
+
+/**
  * One circuit breaker per upstream connection (a user's, or a shared server's), so one user's failing child never
- * stops another user's (a shared server's connection, and so its circuit, serves every user). Only circuits with
+ * stops another user's. A shared server's connection serves every user: its circuit counts only the connection's own
+ * failures (it closed, could not be reached or started), while a failure of one request (a timeout, an error status)
+ * counts in the circuit of that user on it, which refuses that user alone; else one user's slow requests would switch
+ * the server off for all. A closing by the bound on one message counts in both, but in the shared circuit once per
+ * closing and once per user until the connection answers again: one user cannot open it alone. Only circuits with
  * failures are remembered, and one nobody tries for `idleTimeoutMs` is forgotten.
  */
 function upstreamCircuits(options: HostPoolOptions) {
   const circuits = new Map<string, CircuitBreaker>();
+  /** Per shared connection, the users whose calls a closing by the bound failed since it last answered. */
+  const boundUsers = new Map<string, Set<string>>();
+  const countedClosings = new WeakSet<object>();
+
+  function admit(key: string, name: string, server: string): number | undefined {
+    try {
+      return circuits.get(key)?.admit(name);
+    } catch (error) {
+      if (!(error instanceof CircuitOpen)) throw error;
+      options.circuits?.(server).refused();
+      throw new HostingError(503, error.message, error.retryAfterSeconds);
+    }
+  }
+
+  function closed(key: string): void {
+    const circuit = circuits.get(key);
+    if (!circuit) return;
+    const wasOpen = circuit.open;
+    circuit.succeeded();
+    // A closed circuit without failures is the same as none: forgotten, so only failing upstreams take memory.
+    circuits.delete(key);
+    if (wasOpen) options.log(`${describe(key)} answers again: requests for it go through`);
+  }
+
+  function count(key: string, server: string, reason: string): void {
+    if (!options.breaker || options.breaker.failures === 0) return;
+    const circuit = circuits.get(key) ?? new CircuitBreaker(options.breaker);
+    circuits.set(key, circuit);
+    if (!circuit.failed(reason)) return;
+    options.circuits?.(server).opened();
+    options.log(
+      `${describe(key)} failed ${options.breaker.failures} or more times in a row (last: ${reason}): requests for it are refused for ${options.breaker.openMs / 1000} s`,
+    );
+  }
+
+  /** Whether a closing by the bound counts in the shared circuit: the first report of it, by a user not counted yet. */
+  function countsShared(key: string, user: string, closing: object | undefined): boolean {
+    const users = boundUsers.get(key) ?? new Set<string>();
+    boundUsers.set(key, users);
+    const counts = !users.has(user) && !(closing && countedClosings.has(closing));
+    users.add(user);
+    if (counts && closing) countedClosings.add(closing);
+    return counts;
+  }
+
   return {
-    admit(key: string, server: string): number | undefined {
+    admit: (key: string, server: string) => admit(key, `server "${server}"`, server),
+    /** The user's own circuit on a shared connection; a refusal gives back the shared circuit's probe. */
+    admitUser(key: string, user: string, server: string, probe: number | undefined): number | undefined {
       try {
-        return circuits.get(key)?.admit(`server "${server}"`);
+        return admit(userKey(key, user), `server "${server}" (your requests on it)`, server);
       } catch (error) {
-        if (!(error instanceof CircuitOpen)) throw error;
-        options.circuits?.(server).refused();
-        throw new HostingError(503, error.message, error.retryAfterSeconds);
+        if (probe !== undefined) circuits.get(key)?.probeEnded(probe);
+        throw error;
       }
     },
-    probeEnded(key: string, probe: number): void {
-      circuits.get(key)?.probeEnded(probe);
+    probeEnded(key: string, probe: Probe, user: string): void {
+      const [own, users] = Array.isArray(probe) ? probe : [probe, undefined];
+      if (own !== undefined) circuits.get(key)?.probeEnded(own);
+      if (users !== undefined) circuits.get(userKey(key, user))?.probeEnded(users);
     },
     /** Forgets circuits nobody has tried for this long. */
     forgetQuiet(ms: number): void {
       for (const [key, circuit] of circuits) if (circuit.quietFor() > ms) circuits.delete(key);
+      for (const key of boundUsers.keys()) if (!circuits.has(key)) boundUsers.delete(key);
     },
-    healthOf(key: string, server: string): UpstreamHealth {
+    healthOf(key: string, server: string, shared: boolean): UpstreamHealth {
+      if (!shared) return { succeeded: () => closed(key), failed: (reason) => count(key, server, reason) };
       return {
-        succeeded() {
-          const circuit = circuits.get(key);
-          if (!circuit) return;
-          const wasOpen = circuit.open;
-          circuit.succeeded();
-          // A closed circuit without failures is the same as none: forgotten, so only failing upstreams take memory.
-          circuits.delete(key);
-          if (wasOpen) options.log(`${describe(key)} answers again: requests for it go through`);
+        succeeded(user) {
+          closed(key);
+          boundUsers.delete(key);
+          if (user !== undefined) closed(userKey(key, user));
         },
-        failed(reason) {
-          if (!options.breaker || options.breaker.failures === 0) return;
-          const circuit = circuits.get(key) ?? new CircuitBreaker(options.breaker);
-          circuits.set(key, circuit);
-          if (!circuit.failed(reason)) return;
-          options.circuits?.(server).opened();
-          options.log(
-            `${describe(key)} failed ${options.breaker.failures} or more times in a row (last: ${reason}): requests for it are refused for ${options.breaker.openMs / 1000} s`,
-          );
+        failed(reason, request) {
+          if (request && request.scope !== "connection") count(userKey(key, request.user), server, reason);
+          const shared = !request || request.scope === "connection";
+          if (shared || (request.scope === "bound" && countsShared(key, request.user, request.closing)))
+            count(key, server, reason);
         },
       };
     },
@@ -353,9 +408,14 @@ const EVERY_USER = "*";
 const keyOf = (server: string, spec: UpstreamServer, caller: Caller) =>
   `${server}\u0000${spec.sharing === "shared" ? EVERY_USER : caller.sub}\u0000${caller.era}`;
 
-/** Names a host in logs without the user's identity: a stable pseudonym of their id. */
+/** The circuit of one user's requests on a shared connection. */
+const userKey = (key: string, user: string) => `${key}\u0000${user}`;
+
+/** Names a host (or a user's circuit on a shared one) in logs without the user's identity: a stable pseudonym of their id. */
 function describe(key: string): string {
-  const [server, owner = "", era] = key.split("\u0000");
-  const who = owner === EVERY_USER ? "every user" : `user ${createHash("sha256").update(owner).digest("hex").slice(0, 8)}`;
-  return `${server} [${who}${era === "legacy" ? ", 2025 client" : ""}]`;
+  const [server, owner = "", era, user] = key.split("\u0000");
+  const pseudonym = (id: string) => `user ${createHash("sha256").update(id).digest("hex").slice(0, 8)}`;
+  const who = owner === EVERY_USER ? "every user" : pseudonym(owner);
+  const whose = user === undefined ? "" : `, requests of ${pseudonym(user)}`;
+  return `${server} [${who}${era === "legacy" ? ", 2025 client" : ""}${whose}]`;
 }

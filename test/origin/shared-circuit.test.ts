@@ -1,0 +1,137 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { BreakerSettings } from "../../aws/origin/hosting/circuit-breaker.ts";
+import { createHostPool, HostingError, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import type { StdioServer } from "../../contract/config/schema.ts";
+import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
+import type { CatalogSpec } from "../fixtures/catalog-upstream/server.ts";
+import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
+
+// A shared server's (sharing: "shared") one connection serves every user of the origin instance: one user's requests
+// that fail by themselves (a timeout, an over-large answer) must not open its circuit for the others (s21 I2), while
+// the connection's own failures (a child that dies, that cannot start) still do; per-user servers are unchanged.
+
+const BREAKER: BreakerSettings = { failures: 2, openMs: 60_000 };
+const LIMIT = 64 * 1024;
+
+const pools: HostPool[] = [];
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((pool) => pool.close()));
+});
+
+function poolOf(server: StdioServer, requestTimeoutMs: number) {
+  const spawns = { count: 0 };
+  const hosts = createHostPool({
+    servers: { s: server },
+    idleTimeoutMs: 60_000,
+    maxProcesses: 10,
+    host: { ...testHostOptions, requestTimeoutMs, maxMessageBytes: LIMIT },
+    breaker: BREAKER,
+    children: () => ({ spawned: () => void spawns.count++, exited: () => {} }),
+    log: () => {},
+  });
+  pools.push(hosts);
+  return { hosts, spawns };
+}
+
+const caller = (sub: string) => ({ sub, server: "s", clientId: "test-client", era: "modern" as const });
+const shared = (spec: CatalogSpec): StdioServer => ({ ...catalogServer(spec), sharing: "shared" });
+const search = (args: Record<string, unknown> = {}) => ["tools/call", { name: "search", arguments: args }] as const;
+const complete = [
+  "completion/complete",
+  { ref: { type: "ref/resource", uri: "sh://{id}" }, argument: { name: "id", value: "x" } },
+] as const;
+
+interface Answer {
+  result?: { content?: { text: string }[] };
+  error?: { message: string };
+}
+
+/** One request of `sub`'s; a refusal of the pool comes back as the HostingError. */
+async function send(hosts: HostPool, sub: string, [method, params]: readonly [string, Record<string, unknown>]) {
+  let lease: Awaited<ReturnType<HostPool["acquire"]>>;
+  try {
+    lease = await hosts.acquire("s", caller(sub));
+  } catch (error) {
+    if (error instanceof HostingError) return error;
+    throw error;
+  }
+  try {
+    return (await messagesOf(await lease.host.fetch(modernRequest(method, params), caller(sub)))).at(-1) as Answer;
+  } finally {
+    lease.release();
+  }
+}
+
+const waitFor = async (condition: () => boolean) => {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+
+const slowSpec = { name: "s", tools: [{ name: "search" }], templateScheme: "sh", completionDelayMs: 3_000 };
+
+describe("circuit breaker: a shared server's circuit and one user's failing requests", () => {
+  it("refuses the user whose requests time out, and no one else", async () => {
+    const { hosts, spawns } = poolOf(shared(slowSpec), 1_000);
+    expect(((await send(hosts, "bob", search())) as Answer).result?.content?.[0]?.text).toContain("search on s");
+    const timeouts = await Promise.all([0, 1, 2].map(() => send(hosts, "mallory", complete)));
+    for (const answer of timeouts) expect((answer as Answer).error?.message).toContain("did not answer or report progress");
+
+    const refused = await send(hosts, "mallory", search());
+    expect(refused).toBeInstanceOf(HostingError);
+    expect((refused as HostingError).status).toBe(503);
+    expect((refused as HostingError).message).toMatch(/^server "s" \(your requests on it\) failed \d times in a row/);
+    // Another user is served, on the same connection.
+    expect(((await send(hosts, "bob", search())) as Answer).result?.content?.[0]?.text).toContain("search on s");
+    expect(spawns.count).toBe(1);
+  });
+
+  it("keeps a per-user server's behaviour: its user's timeouts open that user's connection's circuit", async () => {
+    const { hosts } = poolOf(catalogServer(slowSpec), 1_000);
+    for (let i = 0; i < 2; i++)
+      expect(((await send(hosts, "mallory", complete)) as Answer).error?.message).toContain("did not answer");
+    const refused = await send(hosts, "mallory", search());
+    expect((refused as HostingError).message).toMatch(
+      /^server "s" failed 2 times in a row \(last: the upstream server did not answer/,
+    );
+    expect(((await send(hosts, "bob", search())) as Answer).result?.content?.[0]?.text).toContain("search on s");
+  });
+
+  it("still opens for every user when the shared connection itself fails (its child dies on a call)", async () => {
+    const { hosts, spawns } = poolOf(shared({ name: "s", tools: [{ name: "search" }], exitOnCall: true }), 15_000);
+    for (let i = 0; i < 2; i++) {
+      expect(((await send(hosts, "mallory", search())) as Answer).error?.message).toMatch(/closed the connection|did not answer/);
+      await waitFor(() => hosts.size() === 0);
+    }
+    const refused = await send(hosts, "bob", search());
+    expect((refused as HostingError).message).toMatch(/^server "s" failed 2 times in a row/);
+    expect(spawns.count).toBe(2);
+  });
+
+  it("still opens for every user when the shared server cannot start", async () => {
+    const { hosts } = poolOf(shared({ name: "s", crash: true }), 15_000);
+    for (const sub of ["mallory", "mallory"])
+      expect((await send(hosts, sub, search())) as HostingError).toBeInstanceOf(HostingError);
+    expect(((await send(hosts, "bob", search())) as HostingError).message).toMatch(/^server "s" failed 2 times in a row/);
+  });
+
+  it("counts one user's over-large answers, which close the shared connection, once against the others", async () => {
+    const { hosts, spawns } = poolOf(shared({ ...slowSpec, completionDelayMs: 1_000 }), 15_000);
+    const big = search({ text: "x".repeat(LIMIT * 2) });
+    // Bob's call in flight when Mallory's answer passes the bound ends with the connection (documented).
+    const bobs = send(hosts, "bob", complete);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(((await send(hosts, "mallory", big)) as Answer).error?.message).toContain("over the");
+    expect(((await bobs) as Answer).error?.message).toContain("over the");
+    await waitFor(() => hosts.size() === 0);
+    expect(((await send(hosts, "mallory", big)) as Answer).error?.message).toContain("over the");
+    await waitFor(() => hosts.size() === 0);
+
+    // Mallory, failed twice in a row, is refused; Bob is not: the shared circuit counted the closings once.
+    expect(((await send(hosts, "mallory", big)) as HostingError).message).toMatch(/\(your requests on it\) failed 2 times/);
+    expect(((await send(hosts, "bob", search())) as Answer).result?.content?.[0]?.text).toContain("search on s");
+    expect(spawns.count).toBe(3);
+  });
+});
