@@ -141,12 +141,17 @@ describe("an HTTP upstream's error page", () => {
     expectNothingEchoed(message);
   });
 
-  it("is not in the refusal another user of a shared server gets once its circuit opens", async () => {
+  it("is not in the refusal of a shared server's circuit of one user's requests (others are not refused)", async () => {
     const tool = await firstTool("shared", ALICE("shared"));
     for (let i = 0; i < 2; i++) await errorOf("shared", ALICE("shared"), callOf(tool, ALICE_ARGUMENT));
-    const refusal = await errorOf("shared", BOB("shared"), callOf(tool, "bob's own"));
-    expect(refusal).toMatch(/^server "shared" failed 2 times in a row \(last: the upstream server failed: HTTP 500 /);
+    const refusal = await errorOf("shared", ALICE("shared"), callOf(tool, "alice's next"));
+    expect(refusal).toMatch(
+      /^server "shared" \(your requests on it\) failed 2 times in a row \(last: the upstream server failed: HTTP 500 /,
+    );
     expectNothingEchoed(refusal);
+    // An error status answers one request (s21 I2): another user's call still reaches the upstream.
+    const bobs = await errorOf("shared", BOB("shared"), callOf(tool, "bob's own"));
+    expect(bobs).toBe("the upstream server failed: HTTP 500 from the upstream server");
   });
 
   it("is not in the refusal another user of a shared server gets once its failed starts open its circuit", async () => {
@@ -163,7 +168,9 @@ describe("an HTTP upstream's error page", () => {
     const log = logged.join("\n");
     expect(log).toContain("starting [user ");
     expect(log).toContain("failed to start: HTTP 400 from the upstream server");
-    expect(log).toContain("shared [every user] failed 2 or more times in a row (last: the upstream server failed: HTTP 500");
+    expect(log).toMatch(
+      /shared \[every user, requests of user [0-9a-f]{8}\] failed 2 or more times in a row \(last: the upstream server failed: HTTP 500/,
+    );
     expectNothingEchoed(log);
   });
 });
