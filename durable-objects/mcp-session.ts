@@ -49,7 +49,11 @@ export class McpSession extends DurableObject<EdgeEnv> {
   #sse?: SseSession;
   readonly #requests = new OpenRequests();
   readonly #audits = new AnswerAudits(this.ctx, () => this.env);
-  readonly #lifecycle = new SessionLifecycle(this.ctx, () => this.env);
+  readonly #lifecycle = new SessionLifecycle(
+    this.ctx,
+    () => this.env,
+    () => this.#audits.anyHeld,
+  );
   readonly #stream = new GetStream(this.ctx);
   readonly #listening = new UpstreamListening();
 
@@ -206,9 +210,10 @@ export class McpSession extends DurableObject<EdgeEnv> {
   }
 
   /**
-   * The idle alarm: the session is over. On a 2024-11-05 session's object it looks for audits held past a restart
-   * instead: a live stream's answers are still to come (it looks again later); after a restart, each is recorded as a
-   * request that ended without an answer.
+   * The alarm is set soon while audits are held (AnswerAudits), else for the session's idle end. It records each audit
+   * held past a restart as a request that ended without an answer; those of requests still worked on (and a live
+   * 2024-11-05 stream's) are to come: it looks again later. With none held, a 2025-era session idle for less than a day
+   * gets its idle alarm again; an idle one, a stream-less 2024-11-05 one or an ended one with nothing left is over.
    */
   override async alarm(): Promise<void> {
     if (this.#sse) {
@@ -322,9 +327,6 @@ export class McpSession extends DurableObject<EdgeEnv> {
   /** Ends the session because its user began more than `sessionsPerUser` (their registry chose this one). */
   async evict(): Promise<void> {
     if (this.#sse) return this.#sse.transport.close();
-    // Audits held past a restart are the alarm's to record before the storage goes (alarm()); the requests this
-    // object still works on are recorded as given up by end().
-    if (this.#audits.leftBehind()) return;
     await this.end();
   }
 

@@ -84,6 +84,7 @@ export class AnswerAudits {
    */
   auditAtAnswer(audit: RequestAudit, answer: Promise<SentAnswer | undefined>): void {
     const held = this.hold(audit);
+    this.#checkSoon();
     // The session's own failure answers (origin unreachable, its answer broken off) are `unavailable`, as for a
     // 2026-07-28 client, not `error` under the -32000 an upstream's own errors carry too.
     const observed = ({ message, unavailable }: SentAnswer): Observation =>
@@ -108,7 +109,7 @@ export class AnswerAudits {
    * Worker's invocation ended with the 202). The alarm looks for it after a restart (recordLeftBehind).
    */
   auditAtSseAnswer(held: HeldAudit, audit: RequestAudit, answered: Promise<JSONRPCMessage | undefined>): void {
-    void this.#ctx.storage.setAlarm(Date.now() + HELD_AUDIT_CHECK_MS);
+    this.#checkSoon();
     this.#record(
       held,
       answered.then((answer) => completedAudit(audit, 202, observationOf(answer))),
@@ -127,16 +128,24 @@ export class AnswerAudits {
     recordAudit(this.#env(), recording, outcome, { id: held.id, queued: () => this.#held.release(held) });
   }
 
-  /** Whether audits are held that no request of this object is recording: the alarm's, after a restart. */
-  leftBehind(): boolean {
-    return this.#held.all().some((held) => !this.#recording.has(held.id));
+  /** Whether any audit is held: the alarm is then set to look for them soon. */
+  get anyHeld(): boolean {
+    return this.#held.any;
   }
 
   /** When audits are still held, the alarm looks again later; true when it will. */
   lookAgainLater(): boolean {
     if (!this.#held.any) return false;
-    void this.#ctx.storage.setAlarm(Date.now() + HELD_AUDIT_CHECK_MS);
+    this.#checkSoon();
     return true;
+  }
+
+  /**
+   * The alarm looks for held audits soon, in either era: a restart leaves them to it, and a 2025-era session's idle
+   * alarm (a day away) would be too late. The alarm sets the idle one again once none is held (McpSession.alarm).
+   */
+  #checkSoon(): void {
+    void this.#ctx.storage.setAlarm(Date.now() + HELD_AUDIT_CHECK_MS);
   }
 
   /**

@@ -26,9 +26,13 @@ export class SessionLifecycle {
   #lastUse = 0;
   #lastUseWritten = 0;
 
-  constructor(ctx: DurableObjectState, env: () => EdgeEnv) {
+  /** Whether the alarm is set to look for held audits soon (AnswerAudits): the idle alarm must not push it back. */
+  readonly #checkPending: () => boolean;
+
+  constructor(ctx: DurableObjectState, env: () => EdgeEnv, checkPending: () => boolean) {
     this.#ctx = ctx;
     this.#env = env;
+    this.#checkPending = checkPending;
   }
 
   /**
@@ -42,6 +46,8 @@ export class SessionLifecycle {
       this.#ctx.storage.kv.put(LAST_USE_KEY, this.#lastUse);
     }
     if (!this.noteUse(sub, sessionId)) return;
+    // The alarm sets the idle one itself once the held audits are recorded (idleUntilLater).
+    if (this.#checkPending()) return;
     void this.#ctx.storage.setAlarm(Date.now() + SESSION_IDLE_MS);
   }
 

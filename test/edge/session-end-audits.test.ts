@@ -20,6 +20,7 @@ const ALICE: SessionIdentity = {
   clientId: "client-1",
   server: "everything",
 };
+const DAY_MS = 24 * 60 * 60 * 1000;
 const CALL: RequestAudit = {
   started: Date.now(),
   kind: "mcp.request",
@@ -114,6 +115,39 @@ describe("a 2025-era session that ends with a call in flight", () => {
     const stub = await callInFlight(env);
     await stub.evict();
     expect(sent.map(({ method, outcome }) => ({ method, outcome }))).toEqual([{ method: "tools/call", outcome: "cancelled" }]);
+    expect(await storageOf(stub)).toEqual({ held: 0, keys: [], alarm: null });
+  });
+});
+
+describe("a 2025-era session's held audit and its alarm", () => {
+  it("has the alarm look for it within a minute (not at the idle alarm), which then goes back to idling", async () => {
+    const { sent, env } = queue();
+    const stub = await callInFlight(env);
+    const holding = await storageOf(stub);
+    expect(holding.held).toBe(1);
+    // Were the object restarted now, this alarm would record the audit (held-audits.test.ts): not a day later.
+    expect(holding.alarm as number).toBeLessThanOrEqual(Date.now() + HELD_AUDIT_CHECK_MS);
+    await expect.poll(() => sent.filter((event) => event.method === "tools/call").length, { timeout: 4_000 }).toBe(1);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const after = await storageOf(stub);
+    expect(after.held).toBe(0);
+    expect(after.keys).toContain("record");
+    expect(after.alarm as number).toBeGreaterThan(Date.now() + DAY_MS - 60 * 60 * 1000);
+  });
+
+  it("held past a restart does not keep the session alive when its user's registry evicts it: it is recorded", async () => {
+    const { sent, env } = queue();
+    const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "r");
+    const stub = sessions().get(sessions().idFromName(sessionId)) as DurableObjectStub<McpSession>;
+    // As after a restart: the record and the held audit in storage, nothing in memory.
+    await runInDurableObject(stub, async (_instance, state) => {
+      state.storage.kv.put("record", record(sessionId));
+      new HeldAudits(state.storage).hold(CALL);
+      await state.storage.setAlarm(Date.now() + HELD_AUDIT_CHECK_MS);
+    });
+    await useQueue(stub, env);
+    await stub.evict();
+    expect(sent.map(({ method, tool }) => ({ method, tool }))).toEqual([{ method: "tools/call", tool: "echo" }]);
     expect(await storageOf(stub)).toEqual({ held: 0, keys: [], alarm: null });
   });
 });
