@@ -213,9 +213,9 @@ describe("the edge redacts arguments before it queues an audit event", () => {
     expect(queued).not.toContain("sk-live-placeholder");
   });
 
-  it("a tools/call whose arguments nest thousands of levels deep is audited, what is deeper than 64 levels cut", async () => {
+  it("a tools/call whose arguments nest as deep as the edge takes (256 levels in all) is audited, what is deeper than 64 levels cut", async () => {
     const audit = capturedAudit();
-    const body = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi","x":${"[".repeat(20_000)}${"]".repeat(20_000)}}}}`;
+    const body = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi","x":${"[".repeat(253)}${"]".repeat(253)}}}}`;
     await postMcp(body, audit.env);
     expect(audit.events.map((event) => [event.tool, event.arguments])).toEqual([
       ["echo", { message: "hi", x: nested(MAX_AUDIT_ARGUMENTS_DEPTH - 1, `"${TOO_DEEP}"`) }],

@@ -102,6 +102,58 @@ describe("the MCP relay refuses before reaching the origin", () => {
   });
 });
 
+describe("a request nested deeper than 256 levels (s21 insider I4: re-serializing it overflowed the origin's stack)", () => {
+  /** A tools/call whose arguments nest `depth` levels deep in all (the message, params and arguments are three). */
+  const nestedCall = (depth: number) =>
+    `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"x":${"[".repeat(depth - 3)}${"]".repeat(depth - 3)}}}}`;
+
+  it("is refused with -32600 naming the bound, on /mcp and on a server's path, and audited", async () => {
+    const audit = capturedAudit();
+    for (const [path, depth] of [
+      ["/mcp", 257],
+      ["/mcp", 200_000],
+      ["/mcp/everything", 257],
+    ] as const) {
+      const response = await post(path, nestedCall(depth), { env: audit.env });
+      expect(response.status, `${path} ${depth}`).toBe(400);
+      expect(await response.json()).toEqual({
+        jsonrpc: "2.0",
+        id: null,
+        error: { code: -32600, message: "the request nests arrays and objects deeper than 256 levels" },
+      });
+    }
+    expect(audit.events).toEqual([
+      expect.objectContaining({
+        kind: "mcp.request",
+        method: "tools/call",
+        server: "*",
+        httpStatus: 400,
+        outcome: "error",
+        errorCode: -32600,
+      }),
+      expect.objectContaining({ kind: "mcp.request", method: "tools/call", server: "*", httpStatus: 400, outcome: "error" }),
+      expect.objectContaining({
+        kind: "mcp.request",
+        method: "tools/call",
+        server: "everything",
+        httpStatus: 400,
+        outcome: "error",
+      }),
+    ]);
+  });
+
+  it("but relayed at 256 levels, and whatever brackets its strings hold (the origin is down here: 503)", async () => {
+    expect((await post("/mcp", nestedCall(256))).status).toBe(503);
+    const inString = JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "echo", arguments: { x: `"${"[".repeat(1000)}\\` } },
+    });
+    expect((await post("/mcp/everything", inString)).status).toBe(503);
+  });
+});
+
 describe("refusals at the relay are audited", () => {
   it("records an unknown server and an oversized body as audit events, with the user", async () => {
     const audit = capturedAudit();

@@ -11,7 +11,7 @@ import { originAffinity } from "../upstream/affinity.ts";
 import { fetchOrigin } from "../upstream/fetch-origin.ts";
 import { originFailureOf } from "../upstream/origin-failure.ts";
 import { auditedTarget } from "./audited-target.ts";
-import { type RequestFacts, requestFacts } from "./inspect-request.ts";
+import { MAX_NESTING_DEPTH, type RequestFacts, requestFacts } from "./inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
 import { isSessionRequest, toSession } from "./legacy-session.ts";
 import { type Observation, observeBatch, observeResponse } from "./observe-response.ts";
@@ -72,7 +72,7 @@ interface Admitted {
 
 /**
  * The checks before anything reaches the origin: the user's rate limit, the server named by the path, the body's
- * size and batch rules. A request refused here is audited like any other, with what could be read of it.
+ * size and nesting, and batch rules. A request refused here is audited like any other, with what could be read of it.
  */
 async function admit(request: Request, exchange: Exchange): Promise<Admitted | Response> {
   const { env, ctx, user, started, config } = exchange;
@@ -100,6 +100,10 @@ async function admit(request: Request, exchange: Exchange): Promise<Admitted | R
   const server = serverOf(new URL(request.url).pathname, config.servers);
   if (!server.success) return refuse(404, JSON_RPC.methodNotFound, server.message);
   if (read === null) return refuse(413, JSON_RPC.invalidRequest, `request body over ${MAX_REQUEST_BYTES} bytes`, server.name);
+  if (facts.tooDeep) {
+    const message = `the request nests arrays and objects deeper than ${MAX_NESTING_DEPTH} levels`;
+    return refuse(400, JSON_RPC.invalidRequest, message, server.name);
+  }
   // Batches went away in 2025-06-18 and never came back: a batch is served only to a 2025-03-26 client, and then
   // each of its messages is audited on its own, so that no call hides in one.
   if (facts.batch && !batchAllowed(facts.batch, request.headers.get("mcp-protocol-version"))) {

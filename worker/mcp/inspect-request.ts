@@ -19,7 +19,16 @@ export interface RequestFacts {
   isResponse?: boolean;
   /** For a batch (a JSON array): what each of its messages is, so each is audited and checked on its own. */
   batch?: RequestFacts[];
+  /** The body nests arrays and objects deeper than `MAX_NESTING_DEPTH`: refused before it goes anywhere. */
+  tooDeep?: boolean;
 }
+
+/**
+ * The deepest a request's JSON may nest its arrays and objects. Past a few thousand levels, code that walks a value
+ * recursively (re-serializing it to send on, validating it) overflows its stack; real tool arguments nest a few
+ * levels, and the audit keeps 64.
+ */
+export const MAX_NESTING_DEPTH = 256;
 
 const MODERN_VERSION_KEY = "io.modelcontextprotocol/protocolVersion";
 /**
@@ -53,9 +62,49 @@ export function inspectRequest(body: string, headers: Headers): RequestFacts {
   } catch {
     return { protocolVersion: headerVersion };
   }
-  if (Array.isArray(message))
-    return { method: "batch", protocolVersion: headerVersion, batch: message.map((element) => factsOf(element, headerVersion)) };
-  return factsOf(message, headerVersion);
+  const tooDeep = nestsDeeperThan(body, MAX_NESTING_DEPTH) ? { tooDeep: true } : {};
+  if (Array.isArray(message)) {
+    const batch = message.map((element) => factsOf(element, headerVersion));
+    return { method: "batch", protocolVersion: headerVersion, batch, ...tooDeep };
+  }
+  return { ...factsOf(message, headerVersion), ...tooDeep };
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPENS = new Set([0x5b, 0x7b]); // [ {
+const CLOSES = new Set([0x5d, 0x7d]); // ] }
+
+/**
+ * Whether JSON text (already parsed: it is well-formed) nests deeper than `limit`. One pass over the text, no
+ * recursion (the depth is a counter), and a string is skipped in one `indexOf` per quote, so long arguments cost
+ * little: about a millisecond per megabyte of brackets, a few microseconds for an ordinary request.
+ */
+export function nestsDeeperThan(json: string, limit: number): boolean {
+  let depth = 0;
+  for (let at = 0; at < json.length; at++) {
+    const code = json.charCodeAt(at);
+    if (code === QUOTE) {
+      at = closingQuote(json, at);
+      if (at === -1) return false;
+    } else if (OPENS.has(code)) {
+      if (++depth > limit) return true;
+    } else if (CLOSES.has(code)) depth--;
+  }
+  return false;
+}
+
+/** Where the string opened at `open` ends: the next quote not escaped by an odd run of backslashes (-1: none). */
+function closingQuote(json: string, open: number): number {
+  let quote = json.indexOf('"', open + 1);
+  while (quote !== -1 && escapedAt(json, quote)) quote = json.indexOf('"', quote + 1);
+  return quote;
+}
+
+function escapedAt(json: string, at: number): boolean {
+  let backslashes = 0;
+  while (json.charCodeAt(at - 1 - backslashes) === BACKSLASH) backslashes++;
+  return backslashes % 2 === 1;
 }
 
 function factsOf(message: unknown, headerVersion: string | undefined): RequestFacts {

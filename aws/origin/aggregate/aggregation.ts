@@ -1,6 +1,6 @@
 import { ANSWER_ROUTE_HEADER, formatAnswerRoute } from "../../../contract/answer-outcome.ts";
 import type { AskServer } from "./fan-out.ts";
-import { answerWithin, LeftOut, requestFor, within } from "./fan-out.ts";
+import { answerWithin, LeftOut, requestFor, UnsendableRequest, within } from "./fan-out.ts";
 import type { Params, RpcRequest } from "./messages.ts";
 
 /** Told of a server left out of an answer, so that it is logged and audited. */
@@ -73,6 +73,9 @@ export class Aggregation {
       ),
     );
     const results = new Map<string, T>();
+    // A request no server can be sent is refused whole, not answered with every server left out.
+    const unsendable = settled.find((outcome) => outcome.status === "rejected" && outcome.reason instanceof UnsendableRequest);
+    if (unsendable?.status === "rejected") throw unsendable.reason;
     settled.forEach((outcome, index) => {
       const server = this.permitted[index] as string;
       if (outcome.status === "fulfilled") results.set(server, outcome.value);

@@ -16,7 +16,7 @@ export function requestFor(
   params: Params,
   signal: AbortSignal = original.signal,
 ): Request {
-  const body = JSON.stringify({ jsonrpc: "2.0", id: message.id, method, params });
+  const body = serialized({ jsonrpc: "2.0", id: message.id, method, params });
   const headers = new Headers(original.headers);
   // Its own length, as the edge sends one: the server's endpoint reads a body of known length itself (a listen's
   // resource subscriptions are watched from it), and would leave one without to the SDK.
@@ -26,6 +26,26 @@ export function requestFor(
   if (typeof name === "string") headers.set("mcp-name", mcpHeaderValue(name));
   else headers.delete("mcp-name");
   return new Request(original.url, { method: "POST", headers, body, signal });
+}
+
+/**
+ * A request the aggregated endpoint cannot send on: JSON.parse takes any nesting, but JSON.stringify recurses and
+ * overflows the stack on arguments nested some thousands deep. The edge refuses those (past 256 levels); one that
+ * comes another way (an edge assertion's holder) is the client's error, answered -32600, not the origin's 500.
+ */
+export class UnsendableRequest extends Error {
+  constructor(cause: unknown) {
+    super(`the request cannot be sent on to a server: ${(cause as Error)?.message ?? String(cause)} (it nests too deep)`);
+    this.name = "UnsendableRequest";
+  }
+}
+
+function serialized(message: object): string {
+  try {
+    return JSON.stringify(message);
+  } catch (error) {
+    throw new UnsendableRequest(error);
+  }
 }
 
 /**

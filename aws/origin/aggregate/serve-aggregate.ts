@@ -4,7 +4,7 @@ import { userPolicy } from "../policy/user-policy.ts";
 import type { VerifiedAssertion } from "../trust/verify-assertion.ts";
 import { Aggregation, type LeftOutReport } from "./aggregation.ts";
 import { mergedDiscover } from "./discover.ts";
-import type { AskServer } from "./fan-out.ts";
+import { type AskServer, UnsendableRequest } from "./fan-out.ts";
 import { mergedListen } from "./listen.ts";
 import { mergedList } from "./lists.ts";
 import { asRequest, errorAnswer, resultAnswer } from "./messages.ts";
@@ -78,7 +78,14 @@ export async function serveAggregate(
     timeoutMs: options.upstreamTimeoutMs,
     report,
   });
-  return route(aggregation, options);
+  try {
+    return await route(aggregation, options);
+  } catch (error) {
+    if (error instanceof UnsendableRequest) return errorAnswer(400, message.id, INVALID_REQUEST, error.message);
+    throw error;
+  }
 }
+
+const INVALID_REQUEST = -32600;
 
 const parseError = () => errorAnswer(400, null, -32700, "expected one JSON-RPC message");
