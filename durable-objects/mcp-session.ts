@@ -178,12 +178,31 @@ export class McpSession extends DurableObject<EdgeEnv> {
     this.#caller = caller;
     // Its alarm is the held audits' (AnswerAudits): only the registry hears of the use.
     this.#lifecycle.noteUse(caller.sub, sse.transport.sessionId);
-    if (!sse.server) {
-      if (!isInitialize(message)) return jsonRpcError(400, undefined, JSON_RPC.invalidRequest, "initialize first");
-      const refused = await this.initializeSse(sse, message, caller);
-      if (refused) return refused;
-    }
+    const refused = await this.initialized(sse, message, caller);
+    if (refused) return refused;
     return deliverToSse(sse, message, audit, this.#audits);
+  }
+
+  /**
+   * Makes sure a 2024-11-05 session has its server before `message` is handed to it: the first `initialize` begins it;
+   * another message arriving meanwhile waits, then goes to that server, as if it had come after. Two initializes at
+   * once would otherwise each discover the upstream and connect a server of their own to the one stream, and both
+   * servers would answer every later message. The error the client is answered with when there is none.
+   */
+  private async initialized(sse: SseSession, message: Record<string, unknown>, caller: SessionIdentity) {
+    while (!sse.server) {
+      if (!sse.initializing) {
+        if (!isInitialize(message)) return jsonRpcError(400, undefined, JSON_RPC.invalidRequest, "initialize first");
+        // Refused: the next initialize (one waiting, say) tries anew.
+        const initializing: Promise<Response | undefined> = this.initializeSse(sse, message, caller).finally(() => {
+          if (sse.initializing === initializing) sse.initializing = undefined;
+        });
+        sse.initializing = initializing;
+        return initializing;
+      }
+      await sse.initializing;
+    }
+    return undefined;
   }
 
   /** A 2024-11-05 session's `initialize`: its record and server; or the error its client is answered with. */

@@ -11,6 +11,8 @@ export interface SseSession {
   transport: SseServerTransport;
   caller: SessionIdentity;
   server?: Server;
+  /** The first `initialize` beginning the server: a message arriving meanwhile waits for it (McpSession.initialized). */
+  initializing?: Promise<Response | undefined>;
 }
 
 /**
