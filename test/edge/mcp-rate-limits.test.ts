@@ -181,6 +181,76 @@ describe("rate limits of MCP calls", () => {
     }
   });
 
+  describe("a 2025-03-26 batch (s21 insider I3: 100 calls and 100 audit rows for one counted request)", () => {
+    const batchOf = (size: number) =>
+      JSON.stringify(
+        Array.from({ length: size }, (_, index) => ({
+          jsonrpc: "2.0",
+          id: index + 1,
+          method: "tools/call",
+          params: { name: "echo" },
+        })),
+      );
+    const postBatch = (size: number, bindings: Record<string, unknown>) =>
+      callEdge(
+        "/mcp/everything",
+        {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${accessToken}`,
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            "mcp-protocol-version": "2025-03-26",
+          },
+          body: batchOf(size),
+        },
+        bindings,
+      );
+    /** A binding with `budget` requests left, counting each `limit()` call under its key. */
+    const budgeted = (budget: number, counted: string[]) => ({
+      limit: async ({ key }: { key: string }) => {
+        counted.push(key);
+        return { success: counted.length <= budget };
+      },
+    });
+
+    it("costs each limit one request per message", async () => {
+      const byClient: string[] = [];
+      const byUser: string[] = [];
+      const response = await postBatch(5, {
+        RATE_LIMIT_CLIENT: recording(byClient, true),
+        RATE_LIMIT_USER: recording(byUser, true),
+      });
+      expect(response.status).not.toBe(429);
+      expect(byClient).toEqual(Array(5).fill(byClient[0]));
+      expect(byClient[0]).toMatch(/^client:/);
+      expect(byUser).toEqual(Array(5).fill(byUser[0]));
+      expect(byUser[0]).toMatch(/^user:/);
+    });
+
+    it("is refused with the usual 429 when its messages pass the budget left, though the request alone would not", async () => {
+      for (const [binding, who] of [
+        ["RATE_LIMIT_USER", /^too many requests from this user;/],
+        ["RATE_LIMIT_CLIENT", /^too many requests from this client/],
+      ] as const) {
+        const response = await postBatch(5, { [binding]: budgeted(4, []) });
+        expect(response.status, binding).toBe(429);
+        expect(response.headers.get("retry-after")).toBe("60");
+        const body = (await response.json()) as { error: { code: number; message: string } };
+        expect(body.error.code).toBe(-32000);
+        expect(body.error.message).toMatch(who);
+        expect((await postBatch(5, { [binding]: budgeted(5, []) })).status, binding).not.toBe(429);
+      }
+    });
+
+    it("refused for its size (past 100 messages) costs one request, not its size", async () => {
+      const counted: string[] = [];
+      const response = await postBatch(101, { RATE_LIMIT_USER: recording(counted, true) });
+      expect(response.status).toBe(400);
+      expect(counted).toHaveLength(1);
+    });
+  });
+
   it("limits nothing where the bindings are not bound (local development)", async () => {
     const response = await call({ authorization: `Bearer ${accessToken}`, "cf-connecting-ip": "203.0.113.9" }, {});
     expect(response.status).toBe(503); // reached the relay; the origin is down in these tests

@@ -76,7 +76,8 @@ interface Admitted {
  */
 async function admit(request: Request, exchange: Exchange): Promise<Admitted | Response> {
   const { env, ctx, user, started, config } = exchange;
-  const limited = await mcpRateLimited(env, ctx, { user: { userSub: user.sub, clientId: ctx.auth.clientId } });
+  const caller = { user: { userSub: user.sub, clientId: ctx.auth.clientId } };
+  const limited = await mcpRateLimited(env, ctx, caller);
   if (limited) return limited;
   const read = await readBody(request);
   const facts = requestFacts(request, read === null ? null : read.text);
@@ -118,6 +119,11 @@ async function admit(request: Request, exchange: Exchange): Promise<Admitted | R
     const message = `a JSON-RPC batch may hold at most ${MAX_BATCH_MESSAGES} messages; this one holds ${facts.batch.length}: send it in parts`;
     return refuse(400, JSON_RPC.invalidRequest, message, server.name);
   }
+  // A batch's messages are each relayed, answered and audited: each costs the rate limits one request, or a batch of
+  // 100 would make a limit of 600 a minute 60,000. The request itself was counted above, before its body was read.
+  const more = (facts.batch?.length ?? 1) - 1;
+  const limitedBatch = more > 0 ? await mcpRateLimited(env, ctx, caller, more) : null;
+  if (limitedBatch) return limitedBatch;
   return { server: server.name, body: read.text, bytes: read.bytes, facts };
 }
 

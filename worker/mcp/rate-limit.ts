@@ -26,9 +26,10 @@ const SUBJECTS = {
 } as const;
 
 /**
- * Counts one MCP request against its subject's limits with the Workers rate-limiting bindings (`RATE_LIMIT_IP`;
- * `RATE_LIMIT_CLIENT` then `RATE_LIMIT_USER` for a signed-in caller: counted per Cloudflare location, no storage
- * round trip). Returns the 429 to answer, or null to go on; an unbound binding (local development) limits nothing.
+ * Counts one MCP request (or each message of a batch) against its subject's limits with the Workers rate-limiting
+ * bindings (`RATE_LIMIT_IP`; `RATE_LIMIT_CLIENT` then `RATE_LIMIT_USER` for a signed-in caller: counted per Cloudflare
+ * location, no storage round trip). Returns the 429 to answer, or null to go on; an unbound binding (local
+ * development) limits nothing.
  * A request its client's limit refuses is not counted against its user's. Refusals are audited as one
  * `mcp.rate_limited` event per subject and minute, with their count, never one row each.
  */
@@ -36,14 +37,17 @@ export async function mcpRateLimited(
   env: EdgeEnv,
   ctx: Pick<ExecutionContext, "waitUntil">,
   subject: RateSubject,
+  /** How many MCP requests this counts as: a 2025-03-26 batch's messages are each relayed and audited. */
+  messages = 1,
 ): Promise<Response | null> {
   if ("ip" in subject) return refusedBy(env, ctx, SUBJECTS.ip.binding, SUBJECTS.ip.key(subject.ip), SUBJECTS.ip.who);
   const { userSub, clientId } = subject.user;
   const client = SUBJECTS.client;
-  const byClient = await refusedBy(env, ctx, client.binding, client.key(subject.user), client.who, { userSub, clientId });
+  const caller = { userSub, clientId };
+  const byClient = await refusedBy(env, ctx, client.binding, client.key(subject.user), client.who, caller, messages);
   if (byClient) return byClient;
   const user = SUBJECTS.user;
-  return refusedBy(env, ctx, user.binding, user.key(subject.user), user.who, { userSub });
+  return refusedBy(env, ctx, user.binding, user.key(subject.user), user.who, { userSub }, messages);
 }
 
 async function refusedBy(
@@ -53,11 +57,11 @@ async function refusedBy(
   key: string,
   who: string,
   caller?: RateLimitedCaller,
+  messages = 1,
 ): Promise<Response | null> {
   const limiter = env[binding] as RateLimit | undefined;
   if (!limiter) return null;
-  const { success } = await limiter.limit({ key });
-  if (success) return null;
+  if (await spent(limiter, key, messages)) return null;
   const counter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key));
   ctx.waitUntil(counter.noteRefused(MCP_BUCKET, caller).catch((error: unknown) => countLost(key, error)));
   const message = `too many requests from ${who}; retry in ${PERIOD_SECONDS} seconds`;
@@ -65,6 +69,17 @@ async function refusedBy(
     { jsonrpc: "2.0", id: null, error: { code: JSON_RPC.upstreamUnavailable, message } },
     { status: 429, headers: { "retry-after": String(PERIOD_SECONDS) } },
   );
+}
+
+/**
+ * Spends `messages` of a key's budget; false when the budget does not hold them all. The binding counts one per
+ * `limit()` call and takes no count, so each message is one call, all at once (the binding answers from its
+ * location's memory, no storage round trip). A batch the budget cannot hold is refused whole, what it spent stays
+ * spent: its client is over the limit either way.
+ */
+async function spent(limiter: RateLimit, key: string, messages: number): Promise<boolean> {
+  const outcomes = await Promise.all(Array.from({ length: messages }, () => limiter.limit({ key })));
+  return outcomes.every((outcome) => outcome.success);
 }
 
 /**
