@@ -1,18 +1,18 @@
 /**
- * A request's body, or null when it is larger than `maxBytes`. Bytes are counted as they stream in and reading
- * stops at the limit, so a chunked body without Content-Length cannot make the Worker hold more than the limit;
- * a declared Content-Length over the limit is refused unread.
+ * A request's or a response's body, or null when it is larger than `maxBytes`. Bytes are counted as they stream in
+ * and reading stops at the limit (the rest is cancelled), so a chunked body without Content-Length cannot make the
+ * Worker hold more than the limit; a declared Content-Length over the limit is refused unread.
  */
-export async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array | null> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
+export async function readLimited(message: Pick<Request, "body" | "headers">, maxBytes: number): Promise<Uint8Array | null> {
+  const declared = Number(message.headers.get("content-length") ?? "0");
   if (declared > maxBytes) {
-    await request.body?.cancel().catch(() => undefined);
+    await message.body?.cancel().catch(() => undefined);
     return null;
   }
   const chunks: Uint8Array[] = [];
   let total = 0;
-  if (request.body) {
-    const reader = request.body.getReader();
+  if (message.body) {
+    const reader = message.body.getReader();
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;

@@ -3,6 +3,7 @@ import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import { type EdgeAssertionClaims, originMcpPath } from "../../../contract/edge-assertion.ts";
 import { edgeConfig } from "../../config.ts";
 import type { EdgeEnv } from "../../env.ts";
+import { readLimited } from "../../http/read-limited.ts";
 import { type OriginAffinityStore, originAffinity } from "../../upstream/affinity.ts";
 import { fetchOrigin } from "../../upstream/fetch-origin.ts";
 import { JSON_RPC } from "../json-rpc-error.ts";
@@ -92,8 +93,8 @@ export async function* exchangeWithOrigin(
   );
   if (!response.body) return;
   if (!response.headers.get("content-type")?.includes("text/event-stream")) {
-    const bytes = await readBounded(response.body, response.headers);
-    if (bytes === undefined) yield tooLarge(request.id, server);
+    const bytes = await readLimited(response, MAX_ORIGIN_MESSAGE_BYTES);
+    if (bytes === null) yield tooLarge(request.id, server);
     else if (bytes.byteLength > 0) yield JSON.parse(new TextDecoder().decode(bytes)) as JsonRpcMessage;
     return;
   }
@@ -151,26 +152,4 @@ function tooLarge(id: string | number, server: string): JsonRpcMessage {
   console.error(`origin's answer for server ${server} over the ${bound} MiB a session reads of one message: not relayed`);
   const message = `the answer of server "${server}" is larger than the ${bound} MiB the edge relays to this session in one message`;
   return { jsonrpc: "2.0", id, error: { code: JSON_RPC.upstreamUnavailable, message } };
-}
-
-/** A whole body, or undefined (and the rest not read) once it is larger than MAX_ORIGIN_MESSAGE_BYTES. */
-async function readBounded(body: ReadableStream<Uint8Array>, headers: Headers): Promise<Uint8Array | undefined> {
-  if (Number(headers.get("content-length") ?? "0") > MAX_ORIGIN_MESSAGE_BYTES) {
-    await body.cancel().catch(() => undefined);
-    return undefined;
-  }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    total += chunk.byteLength;
-    if (total > MAX_ORIGIN_MESSAGE_BYTES) return undefined; // leaving the loop cancels the rest
-    chunks.push(chunk);
-  }
-  const whole = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    whole.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return whole;
 }
