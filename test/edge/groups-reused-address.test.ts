@@ -31,6 +31,8 @@ interface Directory {
   byAddress: string;
   /** An older origin: ignores `accountBy` and answers the address's state without `accountBy`. */
   older?: boolean;
+  /** A sub's former address: asked by sub with it, the account reads `renamed`. */
+  renamedFrom?: Record<string, string>;
   asked: URL[];
 }
 const directories = new Map<string, Directory>();
@@ -44,9 +46,11 @@ beforeAll(() => {
     if (!directory) return realFetch(request);
     directory.asked.push(url);
     const assertion = request.headers.get(EDGE_ASSERTION_HEADER) ?? "";
-    const sub = String(JSON.parse(atob((assertion.split(".")[1] ?? "").replace(/-/g, "+").replace(/_/g, "/"))).sub);
+    const claims = JSON.parse(atob((assertion.split(".")[1] ?? "").replace(/-/g, "+").replace(/_/g, "/")));
+    const [sub, email] = [String(claims.sub), String(claims.email)];
     const bySub = !directory.older && url.searchParams.get("accountBy") === "sub";
-    const account = bySub ? (directory.bySub[sub] ?? "deleted") : directory.byAddress;
+    const renamed = bySub && directory.renamedFrom?.[sub] === email;
+    const account = renamed ? "renamed" : bySub ? (directory.bySub[sub] ?? "deleted") : directory.byAddress;
     const groups = account === "active" ? ["eng@example.com"] : [];
     const checkedAt = Math.floor(Date.now() / 1000);
     return Response.json({ groups, source: "google-directory", checkedAt, account, ...(bySub && { accountBy: "sub" }) });
@@ -156,6 +160,19 @@ describe("an address the Workspace gave to someone else, with Google as the iden
         arguments: expect.objectContaining({ account: "renamed", refused: "refresh" }),
       }),
     ]);
+  });
+
+  it("a token of a renamed user's former address is refused although the new address's groups were just read", async () => {
+    const renamedTo = "dev.smith@example.com";
+    const edge = edgeOf({ bySub: { [LEAVER.sub]: "active" }, byAddress: "active", renamedFrom: { [LEAVER.sub]: ADDRESS } });
+    const current = await tokensOf({ sub: LEAVER.sub, email: renamedTo });
+    const former = await tokensOf(LEAVER);
+    expect((await mcpRequest(edge, current.access_token)).status).toBe(200);
+    // Within the TTL of that reading: the former address's token must not ride on it.
+    const refused = await mcpRequest(edge, former.access_token);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("www-authenticate")).toMatch(/error="invalid_token"/);
+    expect((await mcpRequest(edge, current.access_token)).status).toBe(200);
   });
 
   it("an older origin, which reads by address: its state is the address's, and the address is signed out as before", async () => {
