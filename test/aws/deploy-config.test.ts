@@ -128,6 +128,35 @@ describe("deployment configuration", () => {
       ["a token variable", "env.GITHUB_TOKEN", 'variable "GITHUB_TOKEN"', stdio({ GITHUB_TOKEN: LITERAL })],
       ["a password variable", "env.db_password", 'variable "db_password"', stdio({ db_password: LITERAL })],
       ["an API key variable", "env.OPENAI_API_KEY", 'variable "OPENAI_API_KEY"', stdio({ OPENAI_API_KEY: LITERAL })],
+      ["a *_KEY variable", "env.DD_APP_KEY", 'variable "DD_APP_KEY"', stdio({ DD_APP_KEY: LITERAL })],
+      [
+        "a *-Key header",
+        "headers.Ocp-Apim-Subscription-Key",
+        'header "Ocp-Apim-Subscription-Key"',
+        http({ headers: { "Ocp-Apim-Subscription-Key": LITERAL } }),
+      ],
+      [
+        "a token-shaped value under a harmless name",
+        "env.CONFIG",
+        'variable "CONFIG", which looks like a credential,',
+        stdio({ CONFIG: `ghp_${"a".repeat(36)}` }),
+      ],
+      [
+        "a token-shaped argument",
+        "args.1",
+        "argument 2, which looks like a credential,",
+        withServer({ transport: "stdio", command: "tickets-mcp", args: ["--token", `AKIA${"A".repeat(16)}`] }),
+      ],
+      [
+        "a token-shaped URL",
+        "url",
+        "URL, which looks like a credential,",
+        withServer({
+          transport: "http",
+          url: `https://tickets.internal.example/mcp?key=ghp_${"b".repeat(36)}`,
+          identity: "none",
+        }),
+      ],
     ])("%s", (_, key, what, config) => {
       const message = problemsOf(config);
       expect(message).toBe(
@@ -397,6 +426,6 @@ describe("deployment configuration", () => {
       config.cloudflare = {};
     });
     serviceTemplate.resourceCountIs("AWS::Lambda::Function", 1); // only the redeploy after rotation
-    serviceTemplate.resourceCountIs("AWS::CloudWatch::Alarm", 10); // all but the two about the queues
+    serviceTemplate.resourceCountIs("AWS::CloudWatch::Alarm", 11); // all but the two about the queues
   });
 });
