@@ -1,31 +1,38 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BreakerSettings } from "../../aws/origin/hosting/circuit-breaker.ts";
 import { createHostPool, HostingError, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
-import type { StdioServer } from "../../contract/config/schema.ts";
+import type { HttpServer, StdioServer } from "../../contract/config/schema.ts";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
 import type { CatalogSpec } from "../fixtures/catalog-upstream/server.ts";
 import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
 
 // A shared server's (sharing: "shared") one connection serves every user of the origin instance: one user's requests
 // that fail by themselves (a timeout, an over-large answer) must not open its circuit for the others (s21 I2), while
-// the connection's own failures (a child that dies, that cannot start) still do; per-user servers are unchanged.
+// the connection's own failures (a child that dies, that cannot start) still do; per-user servers are unchanged. A
+// request's failure counts in the shared circuit once per user, so an upstream failing everyone's calls (an HTTP
+// gateway answering 503) still opens it (s21 R2).
 
 const BREAKER: BreakerSettings = { failures: 2, openMs: 60_000 };
 const LIMIT = 64 * 1024;
 
 const pools: HostPool[] = [];
+const upstreams: Server[] = [];
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((pool) => pool.close()));
+  for (const server of upstreams) server.closeAllConnections();
+  await Promise.all(upstreams.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
 });
 
-function poolOf(server: StdioServer, requestTimeoutMs: number) {
+function poolOf(server: StdioServer | HttpServer, requestTimeoutMs: number, breaker = BREAKER) {
   const spawns = { count: 0 };
   const hosts = createHostPool({
     servers: { s: server },
     idleTimeoutMs: 60_000,
     maxProcesses: 10,
     host: { ...testHostOptions, requestTimeoutMs, maxMessageBytes: LIMIT },
-    breaker: BREAKER,
+    breaker,
     children: () => ({ spawned: () => void spawns.count++, exited: () => {} }),
     log: () => {},
   });
@@ -133,5 +140,84 @@ describe("circuit breaker: a shared server's circuit and one user's failing requ
     expect(((await send(hosts, "mallory", big)) as HostingError).message).toMatch(/\(your requests on it\) failed 2 times/);
     expect(((await send(hosts, "bob", search())) as Answer).result?.content?.[0]?.text).toContain("search on s");
     expect(spawns.count).toBe(3);
+  });
+});
+
+/**
+ * An HTTP MCP server (2025-06-18, JSON answers) behind a gateway that answers a tools/call 503 when its arguments say
+ * `down` (the server down behind its own gateway, for whoever asks); `calls` counts the calls that reached it.
+ */
+async function gatewayUpstream() {
+  const calls = { count: 0 };
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      if (req.method !== "POST") return void res.writeHead(405).end();
+      const message = JSON.parse(body);
+      if (message.id === undefined) return void res.writeHead(202).end();
+      const answer = (result: unknown) =>
+        res
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+      if (message.method === "initialize")
+        return answer({ protocolVersion: "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "gw", version: "1" } });
+      if (message.method === "tools/list") return answer({ tools: [{ name: "search", inputSchema: { type: "object" } }] });
+      if (message.method !== "tools/call") return answer({});
+      calls.count++;
+      if (message.params?.arguments?.down) return void res.writeHead(503).end("Service Unavailable");
+      answer({ content: [{ type: "text", text: "search on gw" }] });
+    });
+  });
+  upstreams.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const spec: HttpServer = {
+    transport: "http",
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    protocol: "streamable-http",
+    identity: "none",
+    headers: {},
+    sharing: "shared",
+  } as HttpServer;
+  return { spec, calls };
+}
+
+const text = (answer: unknown) => (answer as Answer).result?.content?.[0]?.text;
+
+describe("circuit breaker: a shared HTTP upstream that fails everyone's requests (s21 R2)", () => {
+  it("opens the shared circuit when two users' calls get 503: a third is refused without reaching the upstream", async () => {
+    const { spec, calls } = await gatewayUpstream();
+    const { hosts } = poolOf(spec, 15_000);
+    expect(text(await send(hosts, "carol", search()))).toBe("search on gw");
+    for (const sub of ["alice", "bob"])
+      expect(((await send(hosts, sub, search({ down: true }))) as Answer).error?.message).toContain("503");
+    const reached = calls.count;
+
+    const refused = await send(hosts, "carol", search());
+    expect(refused).toBeInstanceOf(HostingError);
+    expect((refused as HostingError).message).toMatch(/^server "s" failed 2 times in a row/);
+    expect(calls.count).toBe(reached);
+  });
+
+  it("does not open it for the others when one user alone gets 503s", async () => {
+    const { spec, calls } = await gatewayUpstream();
+    const { hosts } = poolOf(spec, 15_000);
+    for (let i = 0; i < 2; i++)
+      expect(((await send(hosts, "mallory", search({ down: true }))) as Answer).error?.message).toContain("503");
+    expect(((await send(hosts, "mallory", search())) as HostingError).message).toMatch(/\(your requests on it\) failed 2 times/);
+    const reached = calls.count;
+    expect(text(await send(hosts, "bob", search()))).toBe("search on gw");
+    expect(calls.count).toBe(reached + 1);
+  });
+
+  it("with breakerFailures 1, still needs a second user's 503 to open it for the others", async () => {
+    const { spec, calls } = await gatewayUpstream();
+    const { hosts } = poolOf(spec, 15_000, { failures: 1, openMs: 60_000 });
+    expect(((await send(hosts, "mallory", search({ down: true }))) as Answer).error?.message).toContain("503");
+    expect(((await send(hosts, "mallory", search())) as HostingError).message).toMatch(/\(your requests on it\) failed once/);
+    expect(((await send(hosts, "alice", search({ down: true }))) as Answer).error?.message).toContain("503");
+    const reached = calls.count;
+    expect(((await send(hosts, "bob", search())) as HostingError).message).toMatch(/^server "s" failed once/);
+    expect(calls.count).toBe(reached);
   });
 });

@@ -11,8 +11,9 @@ export interface BreakerSettings {
 /**
  * Whose request failed, and what failed: the one request (it timed out, or an error status answered it), the
  * connection (it closed, or could not be reached), or the connection closed by the bound on one message (`closing`,
- * the same for every call that closing failed). A shared connection's circuit counts only what says the upstream is
- * down for everyone: one user's requests must not switch it off for the others.
+ * the same for every call that closing failed). A shared connection's circuit counts the connection's failures each
+ * time and a request's once per user: one user's requests must not switch it off for the others, while the same
+ * failure from many users (an HTTP gateway answering 503 to all) says the upstream is down for everyone.
  */
 export interface FailedRequest {
   user: string;

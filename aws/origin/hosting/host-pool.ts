@@ -299,17 +299,19 @@ type Probe = number | [number | undefined, number | undefined];
 
 /**
  * One circuit breaker per upstream connection (a user's, or a shared server's), so one user's failing child never
- * stops another user's. A shared server's connection serves every user: its circuit counts only the connection's own
- * failures (it closed, could not be reached or started), while a failure of one request (a timeout, an error status)
- * counts in the circuit of that user on it, which refuses that user alone; else one user's slow requests would switch
- * the server off for all. A closing by the bound on one message counts in both, but in the shared circuit once per
- * closing and once per user until the connection answers again: one user cannot open it alone. Only circuits with
- * failures are remembered, and one nobody tries for `idleTimeoutMs` is forgotten.
+ * stops another user's. A shared server's connection serves every user: its circuit counts each of the connection's own
+ * failures (it closed, could not be reached or started), while a failure of one request (a timeout, an error status,
+ * a closing by the bound on one message) counts each time in the circuit of that user on it, which refuses that user
+ * alone, and in the shared circuit once per user (and per closing) until the connection answers again. So one user's
+ * slow or failing requests cannot switch the server off for all (they count once there), yet an upstream that fails
+ * everyone's requests (an HTTP server whose gateway answers 502/503/504) opens the shared circuit after
+ * `breaker.failures` distinct users in a row (two at least), and stops taking their load. Only circuits with failures
+ * are remembered, and one nobody tries for `idleTimeoutMs` is forgotten.
  */
 function upstreamCircuits(options: HostPoolOptions) {
   const circuits = new Map<string, CircuitBreaker>();
-  /** Per shared connection, the users whose calls a closing by the bound failed since it last answered. */
-  const boundUsers = new Map<string, Set<string>>();
+  /** Per shared connection, the users whose failed requests it counted since it last answered. */
+  const failingUsers = new Map<string, Set<string>>();
   const countedClosings = new WeakSet<object>();
 
   function admit(key: string, name: string, server: string): number | undefined {
@@ -343,14 +345,17 @@ function upstreamCircuits(options: HostPoolOptions) {
     );
   }
 
-  /** Whether a closing by the bound counts in the shared circuit: the first report of it, by a user not counted yet. */
+  /**
+   * Whether a request's failure counts in the shared circuit: the first of its user's, and of its closing if any. With
+   * `failures` 1 that first one would open it alone, so there it waits for a second user.
+   */
   function countsShared(key: string, user: string, closing: object | undefined): boolean {
-    const users = boundUsers.get(key) ?? new Set<string>();
-    boundUsers.set(key, users);
+    const users = failingUsers.get(key) ?? new Set<string>();
+    failingUsers.set(key, users);
     const counts = !users.has(user) && !(closing && countedClosings.has(closing));
     users.add(user);
     if (counts && closing) countedClosings.add(closing);
-    return counts;
+    return counts && (users.size >= 2 || (options.breaker?.failures ?? 0) >= 2);
   }
 
   return {
@@ -372,21 +377,20 @@ function upstreamCircuits(options: HostPoolOptions) {
     /** Forgets circuits nobody has tried for this long. */
     forgetQuiet(ms: number): void {
       for (const [key, circuit] of circuits) if (circuit.quietFor() > ms) circuits.delete(key);
-      for (const key of boundUsers.keys()) if (!circuits.has(key)) boundUsers.delete(key);
+      for (const key of failingUsers.keys()) if (!circuits.has(key)) failingUsers.delete(key);
     },
     healthOf(key: string, server: string, shared: boolean): UpstreamHealth {
       if (!shared) return { succeeded: () => closed(key), failed: (reason) => count(key, server, reason) };
       return {
         succeeded(user) {
           closed(key);
-          boundUsers.delete(key);
+          failingUsers.delete(key);
           if (user !== undefined) closed(userKey(key, user));
         },
         failed(reason, request) {
           if (request && request.scope !== "connection") count(userKey(key, request.user), server, reason);
           const shared = !request || request.scope === "connection";
-          if (shared || (request.scope === "bound" && countsShared(key, request.user, request.closing)))
-            count(key, server, reason);
+          if (shared || countsShared(key, request.user, request.closing)) count(key, server, reason);
         },
       };
     },
