@@ -176,10 +176,16 @@ describe("npm run audit", () => {
   });
 
   it("reports a long purge's progress on stderr, its result alone on stdout", async () => {
-    // 100,500 old rows outside every chain (as before migration 0007), written in one statement: 11 batches.
-    await db.pool.query(`INSERT INTO audit_events (id, time, kind, outcome, latency_ms)
-      SELECT gen_random_uuid(), now() - interval '500 days' - n * interval '1 second', 'mcp.request', 'ok', 1
-      FROM generate_series(1, 100500) AS n`);
+    // 100,500 old rows outside every chain (as before migration 0007): 11 batches of the purge. Written in parts, each
+    // well within the pool's statement timeout on a loaded machine.
+    for (let from = 1; from <= 100500; from += 20100) {
+      await db.pool.query(
+        `INSERT INTO audit_events (id, time, kind, outcome, latency_ms)
+        SELECT gen_random_uuid(), now() - interval '500 days' - n * interval '1 second', 'mcp.request', 'ok', 1
+        FROM generate_series($1::int, $2::int) AS n`,
+        [from, from + 20099],
+      );
+    }
     const run = await cli(["purge", "--older-than-days", "400"], db.url);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^deleted 100500 audit events older than \S+ \(400 days\)\n$/);
