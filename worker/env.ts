@@ -1,4 +1,5 @@
 import type { AuditQueueMessage } from "../contract/audit-event.ts";
+import type { AuditSpool } from "../durable-objects/audit-spool.ts";
 import type { GrantTurns } from "../durable-objects/grant-turns.ts";
 import type { McpSession } from "../durable-objects/mcp-session.ts";
 import type { OriginAffinity } from "../durable-objects/origin-affinity.ts";
@@ -14,6 +15,8 @@ export interface EdgeEnv {
   OAUTH_KV: KVNamespace;
   /** Audit events on their way to the origin; the queue holds them while the origin is down. */
   AUDIT_QUEUE: Queue<AuditQueueMessage>;
+  /** Audit events the queue refused, kept and sent again once it takes them (a few objects, durable-objects/audit-spool.ts). */
+  AUDIT_SPOOL: DurableObjectNamespace<AuditSpool>;
   /** Legacy (2025-era) client sessions, one object per `Mcp-Session-Id`. */
   MCP_SESSION: DurableObjectNamespace<McpSession>;
   /** Each user's live 2025-era sessions, one object per user: bounds their number (`sessionsPerUser`). */

@@ -103,6 +103,7 @@ app.onError((error) => {
   return new Response("Internal error\n", { status: 500 });
 });
 
+export { AuditSpool } from "../durable-objects/audit-spool.ts";
 export { GrantTurns } from "../durable-objects/grant-turns.ts";
 export { McpSession } from "../durable-objects/mcp-session.ts";
 export { OriginAffinity } from "../durable-objects/origin-affinity.ts";

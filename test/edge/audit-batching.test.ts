@@ -4,9 +4,13 @@ import { NOT_QUEUED_KIND } from "../../worker/analytics/not-queued.ts";
 import { recordAudit } from "../../worker/audit/record.ts";
 import { testEnv } from "./edge-env.ts";
 
-/** A queue that records each `sendBatch` call, and a context that collects what the edge waits for. */
-function recordingQueue(refusals = 0) {
+/**
+ * A queue that records each `sendBatch` call, an audit spool that records what it is given to keep (or, `spool:
+ * "unreachable"`, throws as an object that cannot be reached), and a context that collects what the edge waits for.
+ */
+function recordingQueue(refusals = 0, { spool = "keeps" }: { spool?: "keeps" | "unreachable" } = {}) {
   const batches: AuditEvent[][] = [];
+  const spooled: AuditEvent[][] = [];
   let refused = 0;
   const queue = {
     send: async (body: AuditEvent[]) => {
@@ -14,10 +18,18 @@ function recordingQueue(refusals = 0) {
       if (refused++ < refusals) throw new Error("queue unavailable");
     },
   };
+  const spoolObject = {
+    keep: async (events: AuditEvent[]) => {
+      if (spool === "unreachable") throw new Error("Durable Object unavailable");
+      spooled.push(events);
+      return true;
+    },
+  };
   const waits: Promise<unknown>[] = [];
   return {
     batches,
-    env: testEnv({ AUDIT_QUEUE: queue }),
+    spooled,
+    env: testEnv({ AUDIT_QUEUE: queue, AUDIT_SPOOL: { idFromName: (name: string) => name, get: () => spoolObject } }),
     ctx: { waitUntil: (promise: Promise<unknown>) => waits.push(promise) },
     settled: () => Promise.all(waits),
   };
@@ -126,14 +138,32 @@ describe("audit events are queued in batches", () => {
     logged.mockRestore();
   });
 
-  it("counts the events of a send the queue refused every time in Analytics Engine, for the dashboard", async () => {
-    const { env, ctx, settled } = recordingQueue(Number.POSITIVE_INFINITY);
+  it("gives the events of a send the queue refused every time to the audit spool, whole, and counts none as lost", async () => {
+    const { batches, spooled, env, ctx, settled } = recordingQueue(Number.POSITIVE_INFINITY);
+    const points: AnalyticsEngineDataPoint[] = [];
+    Object.assign(env, { ANALYTICS: { writeDataPoint: (point: AnalyticsEngineDataPoint) => points.push(point) } });
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      for (let n = 0; n < 3; n++) recordAudit(env, ctx, facts(n));
+      await settled();
+      expect(String(logged.mock.calls[0]?.[0])).toContain("the audit spool keeps them and tries again");
+    } finally {
+      logged.mockRestore();
+    }
+    expect(batches).toHaveLength(3); // one batch, three attempts
+    expect(spooled).toEqual([batches[0]]);
+    expect(points.filter((point) => point.blobs?.[0] === NOT_QUEUED_KIND)).toEqual([]);
+  });
+
+  it("counts the events of a send the queue refused every time in Analytics Engine when the spool cannot keep them", async () => {
+    const { env, ctx, settled } = recordingQueue(Number.POSITIVE_INFINITY, { spool: "unreachable" });
     const points: AnalyticsEngineDataPoint[] = [];
     Object.assign(env, { ANALYTICS: { writeDataPoint: (point: AnalyticsEngineDataPoint) => points.push(point) } });
     const logged = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
       for (let n = 0; n < 3; n++) recordAudit(env, ctx, { ...facts(n), userEmail: "someone@example.com" });
       await settled();
+      expect(String(logged.mock.calls[0]?.[0])).toMatch(/; lost$/);
     } finally {
       logged.mockRestore();
     }

@@ -5,6 +5,7 @@ import { writeDataPoint } from "../analytics/data-point.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 import { noteNotQueued } from "./not-queued.ts";
+import { spoolRefused } from "./spool.ts";
 
 export type AuditFacts = Omit<AuditEvent, "id" | "time" | "arguments"> & {
   /** As the client sent them (parsed JSON): redacted and bounded before the event is queued. */
@@ -172,8 +173,9 @@ const SEND_RETRY_DELAYS_MS = [100, 1000];
 /**
  * Sends the batch, trying again after a refusal (the events keep their ids: the origin stores each once, should a
  * refused send have been queued after all); false once the queue refused every attempt, logged by event id (without
- * personal data). Unless their sender keeps them to send again (`held`: a session's copy in storage), the events are
- * then lost, and counted in Analytics Engine for the dashboard and the runbook (`noteNotQueued`).
+ * personal data). Unless their sender keeps them to send again (`held`: a session's copy in storage), the events then
+ * go to the audit spool, which sends them again later (`spoolRefused`); only when it cannot take them either are they
+ * lost, and counted in Analytics Engine for the dashboard and the runbook (`noteNotQueued`).
  */
 async function sendBatch(env: EdgeEnv, events: AuditEvent[], held = false): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
@@ -187,9 +189,14 @@ async function sendBatch(env: EdgeEnv, events: AuditEvent[], held = false): Prom
         continue;
       }
       const ids = events.map((event) => event.id).join(", ");
-      const fate = held ? "; their sender holds them and tries again" : "";
-      console.error(`${events.length} audit events could not be queued (${ids}): ${String(error)}${fate}`);
-      if (!held) noteNotQueued(env.ANALYTICS, events.length);
+      const kept = held || (await spoolRefused(env, events));
+      const fate = held
+        ? "their sender holds them and tries again"
+        : kept
+          ? "the audit spool keeps them and tries again"
+          : "lost";
+      console.error(`${events.length} audit events could not be queued (${ids}): ${String(error)}; ${fate}`);
+      if (!kept) noteNotQueued(env.ANALYTICS, events.length);
       return false;
     }
   }
