@@ -117,7 +117,20 @@ describe("the aggregated /mcp through the edge (signed in as dev@example.com, gr
     await client.callTool({ name: "alpha__add_tool", arguments: {} });
     await changed;
     expect((await client.listTools()).tools.map((tool) => tool.name)).toContain("alpha__added_1");
+    const read = await client.readResource({ uri: "beta://notes" });
+    expect(JSON.stringify(read.contents)).toContain("beta://notes on beta");
     await client.close();
+
+    // Audited as a 2026-07-28 client's requests are: the refused server's name as denied, the resource under the
+    // server the origin routed it to (only its router knows), not under the aggregated endpoint.
+    const clientId = (provider.clientInformation() as { client_id: string }).client_id;
+    const rows = await waitForAuditRows(system.databaseUrl, { clientId }, (rows) =>
+      rows.some((row) => row.method === "resources/read"),
+    );
+    const outcomes = (method: string) =>
+      rows.filter((row) => row.method === method).map((row) => `${row.server} ${row.tool} ${row.outcome}`);
+    expect(outcomes("tools/call").sort()).toEqual(["alpha add_tool ok", "beta search ok", "vault open denied"]);
+    expect(outcomes("resources/read")).toEqual(["beta beta://notes ok"]);
   });
 
   it("refuses a 2025-era client's initialize on a server the policy keeps from it as denied (-32003), as it does a 2026-07-28 client", async () => {

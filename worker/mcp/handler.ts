@@ -45,8 +45,8 @@ export async function handleMcp(request: Request, env: EdgeEnv, ctx: OAuthResour
   const { response, outcomeOf } = await observe(originResponse, admitted.facts);
   // Only a session object may take a request's audit over; the origin's answers never can.
   const auditedBySession = originResponse.headers.has(SESSION_AUDITS_HEADER) && isSessionRequest(request, admitted.facts);
-  // Where the aggregated endpoint sent the request: the origin says so (a session object's answer never carries it),
-  // for one message only: a batch's messages could each have gone elsewhere.
+  // Where the aggregated endpoint sent the request: the origin says so (and a session object passes it on when it
+  // answers in one JSON body), for one message only: a batch's messages could each have gone elsewhere.
   const routed = admitted.server === ALL_SERVERS && !admitted.facts.batch;
   const route = routed ? parseAnswerRoute(originResponse.headers.get(ANSWER_ROUTE_HEADER)) : undefined;
   if (!auditedBySession) auditExchange(exchange, admitted, originResponse.status, outcomeOf, route);

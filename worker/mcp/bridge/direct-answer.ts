@@ -1,9 +1,15 @@
 import { type JSONRPCRequest, type ProtocolError, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/server";
-import { ANSWER_OUTCOME_HEADER, formatAnswerOutcome, outcomeOfAnswer } from "../../../contract/answer-outcome.ts";
+import {
+  ANSWER_OUTCOME_HEADER,
+  ANSWER_ROUTE_HEADER,
+  formatAnswerOutcome,
+  outcomeOfAnswer,
+  parseAnswerOutcome,
+} from "../../../contract/answer-outcome.ts";
 import type { AuditOutcome } from "../../../contract/audit-event.ts";
 import type { EdgeAssertionClaims } from "../../../contract/edge-assertion.ts";
 import { JSON_RPC } from "../json-rpc-error.ts";
-import { exchangeWithOrigin, type JsonRpcMessage, type OriginLink } from "./origin-exchange.ts";
+import { exchangeWithOrigin, type JsonRpcMessage, type OriginLabels, type OriginLink } from "./origin-exchange.ts";
 import type { SessionRecord } from "./session-record.ts";
 import {
   answerBrokeOff,
@@ -38,6 +44,8 @@ export interface DirectAnswer {
   json: string;
   /** Its outcome for the audit, as `ANSWER_OUTCOME_HEADER` carries it. */
   outcome?: string;
+  /** On `/mcp`, where the origin routed the request, as `ANSWER_ROUTE_HEADER` carries it. */
+  route?: string;
   sessionId: string;
 }
 
@@ -46,6 +54,7 @@ export function asResponse(served: DirectAnswer | Response): Response {
   if (!isDirectAnswer(served)) return served;
   const headers = new Headers({ "content-type": "application/json", "mcp-session-id": served.sessionId });
   if (served.outcome) headers.set(ANSWER_OUTCOME_HEADER, served.outcome);
+  if (served.route) headers.set(ANSWER_ROUTE_HEADER, served.route);
   // A string body gets no Content-Length until it is sent, and the audit takes the answer's size from it.
   const body = new TextEncoder().encode(served.json);
   headers.set("content-length", String(body.byteLength));
@@ -83,7 +92,8 @@ export async function answerDirectly(
 ): Promise<DirectAnswer | Prefetched> {
   const server = record.identity.server;
   const hop = { id: request.id, method: request.method, params: forwardedParams(request, record) };
-  const messages = exchangeWithOrigin(origin, server, claims, hop, controller.signal);
+  const labels: OriginLabels = {};
+  const messages = exchangeWithOrigin(origin, server, claims, hop, controller.signal, labels);
   const pending = messages.next();
   const waited = await answeredWithin(pending, SHORT_WAY_WAIT_MS);
   // A long call goes on over SSE, where the SDK's keep-alive comments tell every proxy on the way it is alive.
@@ -104,8 +114,8 @@ export async function answerDirectly(
   const final = message.method === undefined && (message.error || message.result?.resultType !== "input_required");
   if (!final) return handOver;
   await messages.return(undefined);
-  if (message.error) return answer(record, request.id, { error: message.error });
-  return answer(record, request.id, { result: toLegacyResult(message.result ?? {}) });
+  if (message.error) return answer(record, request.id, { error: message.error }, undefined, labels);
+  return answer(record, request.id, { result: toLegacyResult(message.result ?? {}) }, undefined, labels);
 }
 
 /**
@@ -131,21 +141,28 @@ const abortedError = (signal: AbortSignal) =>
  */
 const unavailableIf = (failed: boolean): AuditOutcome | undefined => (failed ? "unavailable" : undefined);
 
+/**
+ * The client's answer, labelled for the audit: with the object's own outcome when it answers for a failed exchange,
+ * else with the origin's labels when it gave them (a name on `/mcp` of a server the policy refuses the user is
+ * answered as unknown and labelled `denied`, as on a 2026-07-28 client's path), else as the answer reads.
+ */
 function answer(
   record: SessionRecord,
   id: string | number,
   outcome: { result: Record<string, unknown> } | { error: ProtocolError | { code: number; message: string; data?: unknown } },
   own?: AuditOutcome,
+  labels: OriginLabels = {},
 ): DirectAnswer {
   const message =
     "result" in outcome
       ? { jsonrpc: "2.0", id, result: outcome.result }
       : { jsonrpc: "2.0", id, error: errorObject(outcome.error) };
-  const judged = outcomeOfAnswer(message);
+  const judged = parseAnswerOutcome(labels.outcome ?? null) ?? outcomeOfAnswer(message);
   const labelled = own && judged ? { ...judged, outcome: own } : judged;
   return {
     json: JSON.stringify(message),
     outcome: labelled && formatAnswerOutcome(labelled),
+    ...(labels.route && { route: labels.route }),
     sessionId: record.sessionId,
   };
 }

@@ -1,4 +1,5 @@
 import { EventSourceParserStream } from "eventsource-parser/stream";
+import { ANSWER_OUTCOME_HEADER, ANSWER_ROUTE_HEADER } from "../../../contract/answer-outcome.ts";
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import { type EdgeAssertionClaims, originMcpPath } from "../../../contract/edge-assertion.ts";
 import { edgeConfig } from "../../config.ts";
@@ -52,6 +53,15 @@ export interface HopRequest {
   params: Record<string, unknown>;
 }
 
+/**
+ * What the origin's answer said of itself in headers, for the edge's audit (never relayed): its outcome (only on a JSON
+ * answer, which the origin held whole) and, on `/mcp`, where it routed the request (contract/answer-outcome.ts).
+ */
+export interface OriginLabels {
+  outcome?: string;
+  route?: string;
+}
+
 /** A header value per 2026-07-28: plain if it is ASCII, else the `=?base64?…?=` form. */
 function headerValue(value: string): string {
   if (/^[\x20-\x7e]*$/.test(value)) return value;
@@ -62,7 +72,8 @@ function headerValue(value: string): string {
 /**
  * Sends one request to the origin and yields every JSON-RPC message of its answer, in order: the notifications
  * it streams first, then the response. The origin answers with one JSON body or an SSE stream; both arrive here
- * as the same sequence. A stream that ends without the response ends the iteration without it.
+ * as the same sequence. A stream that ends without the response ends the iteration without it. `labels`, when given,
+ * receives the answer's labels before its first message.
  */
 export async function* exchangeWithOrigin(
   link: OriginLink,
@@ -70,6 +81,7 @@ export async function* exchangeWithOrigin(
   claims: EdgeAssertionClaims,
   request: HopRequest,
   signal: AbortSignal,
+  labels?: OriginLabels,
 ): AsyncGenerator<JsonRpcMessage> {
   const name = request.params.name ?? request.params.uri;
   const headers = new Headers({
@@ -92,7 +104,12 @@ export async function* exchangeWithOrigin(
     link.affinity,
   );
   if (!response.body) return;
-  if (!response.headers.get("content-type")?.includes("text/event-stream")) {
+  const json = !response.headers.get("content-type")?.includes("text/event-stream");
+  if (labels) {
+    labels.route = response.headers.get(ANSWER_ROUTE_HEADER) ?? undefined;
+    labels.outcome = (json && response.headers.get(ANSWER_OUTCOME_HEADER)) || undefined;
+  }
+  if (json) {
     const bytes = await readLimited(response, MAX_ORIGIN_MESSAGE_BYTES);
     if (bytes === null) yield tooLarge(request.id, server);
     else if (bytes.byteLength > 0) yield JSON.parse(new TextDecoder().decode(bytes)) as JsonRpcMessage;
