@@ -29,10 +29,14 @@ import { type ListedDefinitions, objectField, rememberListed, type UpstreamLists
 import type { Progress, ProgressRoutes } from "./progress-routes.ts";
 import type { ForwardState, ForwardStateCodec } from "./request-state.ts";
 import { sealInputRequired, targetOf } from "./request-state.ts";
+import { keepToolResultsAsSent } from "./tool-results-as-sent.ts";
 import type { UnreadOutput } from "./unread-output.ts";
 import { UpstreamTimeout, upstreamErrorToClient, upstreamUnavailable, worthRetrying } from "./upstream-errors.ts";
 
-/** Results pass through untouched: the proxy neither validates nor reshapes what the upstream answers. */
+/**
+ * Results pass through untouched: the proxy neither validates nor reshapes what the upstream answers (the origin's
+ * client reads any object; its server relays a tool's result as sent, see tool-results-as-sent.ts).
+ */
 const AnyResult = z.looseObject({});
 
 /** A request being served, as the upstream connection's log fan-out sees it. */
@@ -94,6 +98,7 @@ export function forwardingServer(link: UpstreamLink): McpServer {
   );
   const capabilities = relayedCapabilities(upstreamCapabilities);
   mirror.server.registerCapabilities(capabilities);
+  keepToolResultsAsSent(mirror.server);
   for (const method of Object.keys(FORWARDED_METHODS) as ForwardedMethod[]) {
     if (!capabilities[FORWARDED_METHODS[method].capability]) continue;
     const handler = (request: { params?: Params }, ctx: ServerContext) =>
