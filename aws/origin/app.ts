@@ -9,6 +9,7 @@ import { registerAuditSearchRoute } from "./audit/search-route.ts";
 import type { AuditStore } from "./audit/store.ts";
 import { isDatabaseUnavailable } from "./db/unavailable.ts";
 import type { HostPool } from "./hosting/host-pool.ts";
+import { ListenShares } from "./hosting/listen-shares.ts";
 import { serveMcp } from "./hosting/mcp-route.ts";
 import { registerWarmRoute } from "./hosting/warm-route.ts";
 import type { GroupLookUp } from "./identity/google/google-groups.ts";
@@ -104,8 +105,11 @@ export function createOriginApp(parts: OriginParts) {
   registerUpstreamOAuthRoute(app, guarded, parts.upstreamOAuth, (line) => console.warn(line));
 
   if (parts.metrics) app.use("/servers/:server/mcp", measureMcpRequests(parts.metrics.requests));
+  const listens = new ListenShares();
   app.all("/servers/:server/mcp", guarded, async (c) => {
-    const response = await serveMcp(parts.pool, c.req.param("server"), c.var.assertion, c.req.raw, parts.policy);
+    const response = await serveMcp(parts.pool, c.req.param("server"), c.var.assertion, c.req.raw, parts.policy, {
+      listens,
+    });
     return withAffinityCookie(response, parts.instanceId);
   });
 
@@ -121,7 +125,7 @@ export function createOriginApp(parts: OriginParts) {
       ...parts.aggregate,
       policy: parts.policy,
       askServer: (server, assertion, request) =>
-        serveMcp(parts.pool, server, assertion, request, parts.policy, { aggregated: true }),
+        serveMcp(parts.pool, server, assertion, request, parts.policy, { aggregated: true, listens }),
       leftOut: reportLeftOut(parts.auditStore, console.warn),
     };
     // Counted under server="*" (AGGREGATED): the endpoint README and the client set-up steer users to.

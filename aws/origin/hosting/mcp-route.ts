@@ -5,6 +5,7 @@ import { serverAccess } from "../policy/tool-access.ts";
 import { userPolicy } from "../policy/user-policy.ts";
 import type { VerifiedAssertion } from "../trust/verify-assertion.ts";
 import { HostingError, type HostPool } from "./host-pool.ts";
+import type { ListenShares } from "./listen-shares.ts";
 import { type Caller, onBodyEnd } from "./upstream-host.ts";
 
 /**
@@ -17,8 +18,7 @@ export async function serveMcp(
   assertion: VerifiedAssertion,
   request: Request,
   policy?: Policy,
-  /** Set by the aggregated endpoint, which relays to a server's own endpoint through here. */
-  via: { aggregated?: boolean } = {},
+  options: RouteOptions = {},
 ): Promise<Response> {
   if (assertion.purpose !== "mcp") return errorResponse(403, "the edge assertion is not for an MCP request");
   if (assertion.server !== server) {
@@ -30,30 +30,63 @@ export async function serveMcp(
   if (!decision.allowed) return errorResponse(403, `refused by policy: ${decision.reason}`, POLICY_DENIED_CODE);
   const oversized = await oversizedListen(request);
   if (oversized) return oversized;
-  const caller = { ...callerOf(assertion, server), access: serverAccess(access, server), aggregated: via.aggregated };
+  const { listens } = options;
+  const share = listens && isListen(request) ? listens.take(assertion.sub, server) : () => {};
+  if (!share) return await tooManyListens(request, server, listens?.perUser ?? 0);
+  const caller = { ...callerOf(assertion, server), access: serverAccess(access, server), aggregated: options.aggregated };
   let acquired: Awaited<ReturnType<HostPool["acquire"]>>;
   try {
     acquired = await pool.acquire(server, caller);
   } catch (error) {
+    share();
     if (error instanceof HostingError) {
       const retryAfter = error.retryAfterSeconds === undefined ? undefined : { "retry-after": String(error.retryAfterSeconds) };
       return errorResponse(error.status, error.message, -32000, retryAfter);
     }
     throw error;
   }
+  const release = () => {
+    share();
+    acquired.release();
+  };
   let response: Response;
   try {
     response = await acquired.host.fetch(request, caller);
   } catch (error) {
-    acquired.release();
+    release();
     throw error;
   }
-  if (!isJson(response)) return onBodyEnd(response, acquired.release);
+  if (!isJson(response)) return onBodyEnd(response, release);
   try {
     return labelledWithOutcome(await response.arrayBuffer(), response);
   } finally {
-    acquired.release();
+    release();
   }
+}
+
+export interface RouteOptions {
+  /** Set by the aggregated endpoint, which relays to a server's own endpoint through here. */
+  aggregated?: boolean;
+  /** Each user's share of listens (absent: not counted, as in tests of one user). */
+  listens?: ListenShares;
+}
+
+const isListen = (request: Request) => request.method === "POST" && request.headers.get("mcp-method") === "subscriptions/listen";
+
+/**
+ * The refusal of a listen past the user's share on a server: the client's other listens go on, and it may listen
+ * again once one of them ends. Logged (without the user), since a client that leaks listens shows first here.
+ */
+async function tooManyListens(request: Request, server: string, perUser: number): Promise<Response> {
+  console.warn(`listen refused on server ${server}: a user already holds ${perUser} open listens there on this instance`);
+  const message = (await request
+    .clone()
+    .json()
+    .catch(() => null)) as { id?: unknown } | null;
+  const id = typeof message?.id === "string" || typeof message?.id === "number" ? message.id : null;
+  const refusal = `too many open subscriptions/listen streams: at most ${perUser} per user on server "${server}"; close one and listen again`;
+  const answer = Response.json({ jsonrpc: "2.0", id, error: { code: -32000, message: refusal } }, { status: 429 });
+  return labelledWithOutcome(await answer.arrayBuffer(), answer);
 }
 
 /**
@@ -62,7 +95,7 @@ export async function serveMcp(
  * differs from that header (and the host's watch ignores such a list past the bound).
  */
 async function oversizedListen(request: Request): Promise<Response | undefined> {
-  if (request.method !== "POST" || request.headers.get("mcp-method") !== "subscriptions/listen") return undefined;
+  if (!isListen(request)) return undefined;
   type Listen = { id?: unknown; params?: { notifications?: { resourceSubscriptions?: unknown } } } | null;
   const message = (await request
     .clone()

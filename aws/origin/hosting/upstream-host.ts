@@ -23,6 +23,7 @@ import { connectDeadline, DEFAULT_CONNECT_TIMEOUT_MS } from "./connect-deadline.
 import { ExchangeRegistry } from "./exchange-registry.ts";
 import { forwardingServer, type InflightRequest, type UpstreamLink } from "./forwarding-server.ts";
 import { forgetChanged, type UpstreamLists, upstreamLists } from "./listed-definitions.ts";
+import { LISTENS_PER_CONNECTION } from "./listen-shares.ts";
 import { parseRequestBody } from "./parsed-request.ts";
 import { ProgressRoutes } from "./progress-routes.ts";
 import type { CallerExtra, ForwardStateCodec } from "./request-state.ts";
@@ -259,6 +260,8 @@ async function connectHost(
     legacy: "reject",
     bus: upstreamEvents,
     keepAliveMs: options.keepAliveMs,
+    // Each user's listens are bounded before they reach the handler (mcp-route.ts); this bounds them all together.
+    maxSubscriptions: LISTENS_PER_CONNECTION,
   });
   // A listen stream ends, and its client listens again (reaching a new connection), rather than wait on a dead one.
   // Calls in flight are let finish first: each answers its client with the error that says the connection closed.

@@ -1,0 +1,44 @@
+/**
+ * The most `subscriptions/listen` streams one user holds open on one server at once, on this instance: above the
+ * edge's default `sessionsPerUser` (100), each 2025-era session's GET stream being one listen, with room for
+ * 2026-07-28 clients beside them. Without a share per user, one user's listens filled a shared server's connection
+ * (the SDK admits 1,024 per connection) and every other user's listen on it was refused.
+ */
+export const LISTENS_PER_USER = 128;
+
+/**
+ * Listens per connection (the SDK's `maxSubscriptions`): a shared server's one connection serves every user's, each
+ * within LISTENS_PER_USER; a listen is an idle HTTP stream, cheap beside a child process.
+ */
+export const LISTENS_PER_CONNECTION = 16_384;
+
+/** The listens each user holds open per server, counted so that none takes more than a share. */
+export class ListenShares {
+  readonly #open = new Map<string, number>();
+  readonly perUser: number;
+
+  constructor(perUser = LISTENS_PER_USER) {
+    this.perUser = perUser;
+  }
+
+  /** A share for one more listen of `sub` on `server`, given back by calling the result; undefined past the bound. */
+  take(sub: string, server: string): (() => void) | undefined {
+    const key = `${server}\0${sub}`;
+    const open = this.#open.get(key) ?? 0;
+    if (open >= this.perUser) return undefined;
+    this.#open.set(key, open + 1);
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      const left = (this.#open.get(key) ?? 1) - 1;
+      if (left > 0) this.#open.set(key, left);
+      else this.#open.delete(key);
+    };
+  }
+
+  /** Listens open now, for tests and metrics. */
+  open(sub: string, server: string): number {
+    return this.#open.get(`${server}\0${sub}`) ?? 0;
+  }
+}
