@@ -131,6 +131,112 @@ describe("events the origin gives up on", () => {
   });
 });
 
+describe("a burst of events the origin records itself (s22 hunt G4)", () => {
+  const sighting = (server: string): AuditEvent => ({ ...originEvent(server), kind: "definition.first_seen", outcome: "ok" });
+  const approval = (server: string): AuditEvent => ({ ...originEvent(server), kind: "mcp.approval", outcome: "ok" });
+
+  it("is stored in batches, so a listing of thousands of new names loses nothing while the database is up", async () => {
+    const stored: AuditEvent[] = [];
+    const batches: number[] = [];
+    // Each round trip ends when the test says: 400 events are recorded during each (900 during the first), as pins
+    // record a large listing; one at a time, the line of 1,000 would be full by the third.
+    let answer = () => {};
+    const sink: EventSink = {
+      insert: (events) =>
+        new Promise<void>((resolve) => {
+          answer = () => {
+            answer = () => {};
+            batches.push(events.length);
+            stored.push(...events);
+            resolve();
+          };
+        }),
+    };
+    const logged: string[] = [];
+    const events = createOriginEvents(sink, (line) => logged.push(line), { ...QUICK, maxWaiting: 1_000 });
+    const roundTrip = async () => {
+      answer();
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+    for (let round = 0; round < 25; round++) {
+      for (let one = 0; one < (round === 0 ? 900 : 400); one++) events.record(sighting("notes"));
+      events.record(approval("notes"));
+      await roundTrip();
+    }
+    const all = 500 + 25 * 401;
+    for (let turn = 0; stored.length < all && turn < 2_000; turn++) await roundTrip();
+    await events.flush(1_000);
+    expect(logged.filter((line) => line.includes("is lost"))).toEqual([]);
+    expect(stored).toHaveLength(all);
+    expect(Math.max(...batches)).toBe(500);
+  });
+
+  it("gives up the oldest waiting sighting, not an approval, when the line is full", async () => {
+    let release = () => {};
+    const stored: AuditEvent[] = [];
+    const sink: EventSink = {
+      insert: (events) =>
+        new Promise<void>((resolve) => {
+          release = () => {
+            stored.push(...events);
+            resolve();
+          };
+        }),
+    };
+    const logged: string[] = [];
+    const events = createOriginEvents(sink, (line) => logged.push(line), { ...QUICK, maxWaiting: 3 });
+    const inFlight = sighting("a");
+    events.record(inFlight); // in flight: the line is empty again
+    const waiting = ["b", "c", "d"].map(sighting);
+    for (const event of waiting) events.record(event);
+    const decision = approval("e");
+    events.record(decision); // full: the oldest waiting sighting makes room
+    const another = sighting("f");
+    events.record(another); // full of what ranks as high or higher: the new sighting is given up
+    const lostIds = logged.filter((line) => line.includes("is lost")).map((line) => line.split(" ")[3]);
+    expect(lostIds).toEqual([waiting[0]?.id, another.id]);
+    expect(logged[0]).toContain("(definition.first_seen) is lost, never stored: 3 events already waiting for the database");
+    for (let turn = 0; turn < 3 && stored.length < 4; turn++) {
+      release();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(stored.map((event) => event.id)).toEqual([inFlight.id, waiting[1]?.id, waiting[2]?.id, decision.id]);
+    await events.flush(0);
+  });
+
+  it("gives up a new approval only when the line is full of what is not a sighting", async () => {
+    const logged: string[] = [];
+    const events = createOriginEvents(hangingSink, (line) => logged.push(line), { ...QUICK, maxWaiting: 2 });
+    const recorded = ["a", "b", "c", "d"].map(approval);
+    for (const event of recorded) events.record(event);
+    expect(logged).toEqual([expect.stringContaining(`${recorded[3]?.id} (mcp.approval) is lost`)]);
+  });
+
+  it("tries a refused batch one at a time: one bad event neither loses the others nor stops batching", async () => {
+    const stored: AuditEvent[] = [];
+    const batches: number[] = [];
+    const sink: EventSink = {
+      async insert(batch) {
+        batches.push(batch.length);
+        if (batch.some((event) => event.server === "refused")) throw new Error("index row size exceeds btree maximum");
+        stored.push(...batch);
+      },
+    };
+    const events = createOriginEvents(sink, () => {}, { ...QUICK, retryForMs: 60_000 });
+    events.record(originEvent("docs")); // in flight while the next ten are recorded: they go together
+    const first = [originEvent("refused"), ...Array.from({ length: 9 }, () => originEvent("docs"))];
+    for (const event of first) events.record(event);
+    await expect.poll(() => stored.length).toBe(10);
+    const later = Array.from({ length: 10 }, () => originEvent("docs"));
+    for (const event of later) events.record(event);
+    await expect.poll(() => stored.length).toBe(20);
+    // The ten together, refused; then each alone (the bad one first); the ten later ones together again.
+    expect(batches.slice(0, 12)).toEqual([1, 10, ...Array.from({ length: 10 }, () => 1)]);
+    expect(batches.filter((size) => size === 10)).toHaveLength(2);
+    await events.flush(0);
+  });
+});
+
 describe("events the origin records itself, in the database", () => {
   let db: TestDatabase;
   beforeAll(async () => {
