@@ -32,6 +32,7 @@ import { sealInputRequired, targetOf } from "./request-state.ts";
 import { keepToolResultsAsSent } from "./tool-results-as-sent.ts";
 import type { UnreadOutput } from "./unread-output.ts";
 import { UpstreamTimeout, upstreamErrorToClient, upstreamUnavailable, worthRetrying } from "./upstream-errors.ts";
+import { askUpstreamLinks, isUpstreamLinkKey, refuseDeclinedLinks } from "./url-elicitation.ts";
 
 /**
  * Results pass through untouched: the proxy neither validates nor reshapes what the upstream answers (the origin's
@@ -137,6 +138,8 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
     link.pins.requireServer();
     const withheld = withheldContents(access, request.method);
     if (withheld) return withheld;
+    // A retry whose user declined to open an upstream's link goes no further, as a 2025 client would not call again.
+    refuseDeclinedLinks(ctx, callerOf(ctx).server);
     let admitted: Admitted = {};
     if (request.method === "tools/call") {
       // A retry whose state is another call's is refused before it spends the budget or answers that call's approval.
@@ -162,7 +165,11 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
     const consent = await askConsent(error, request.method, ctx, link.stateCodec, targetOf(request.method, request.params));
     if (consent) return consent;
     const toClient = upstreamErrorToClient(error);
-    throw guarded ? await guarded.error(toClient) : toClient;
+    const passed = guarded ? await guarded.error(toClient) : toClient;
+    // The upstream's own -32042 (2025-11-25: open this link first), as the guardrails let it through.
+    const links = await askUpstreamLinks(passed, request.method, ctx, link.stateCodec, targetOf(request.method, request.params));
+    if (links) return links;
+    throw passed;
   } finally {
     // Everything the upstream sent before its answer reaches the client before the answer does. The SDK may
     // dispatch a log message that preceded the answer on the wire after settling the answer: give it a turn,
@@ -541,10 +548,11 @@ function mayRepeat(link: UpstreamLink, request: Forwarded): boolean {
   return isRepeatable(request.method, annotations);
 }
 
-/** The client's answers meant for the upstream: the gateway's own answers (approval, consent) stay here. */
+/** The client's answers meant for the upstream: the gateway's own answers (approval, consent, links) stay here. */
 function upstreamAnswers(answers: Params | undefined): Params | undefined {
-  if (!answers || !GATEWAY_INPUT_KEYS.some((key) => key in answers)) return answers;
-  const rest = Object.fromEntries(Object.entries(answers).filter(([key]) => !GATEWAY_INPUT_KEYS.includes(key)));
+  const gateways = (key: string) => GATEWAY_INPUT_KEYS.includes(key) || isUpstreamLinkKey(key);
+  if (!answers || !Object.keys(answers).some(gateways)) return answers;
+  const rest = Object.fromEntries(Object.entries(answers).filter(([key]) => !gateways(key)));
   return Object.keys(rest).length > 0 ? rest : undefined;
 }
 

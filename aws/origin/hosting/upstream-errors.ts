@@ -23,6 +23,23 @@ export class UpstreamExited extends Error {
   }
 }
 
+/**
+ * An upstream's error that reaches the client as it is, where the SDK's server would rewrite a ProtocolError: it
+ * answers -32603 for a thrown -32042 on the 2026-07-28 hop (url-elicitation.ts), but any other error with its own
+ * code, message and data.
+ */
+export class RelayedUpstreamError extends Error {
+  readonly code: number;
+  readonly data?: unknown;
+
+  constructor(code: number, message: string, data?: unknown) {
+    super(message);
+    this.name = "RelayedUpstreamError";
+    this.code = code;
+    if (data !== undefined) this.data = data;
+  }
+}
+
 /** The connection broke by itself, and the origin knows why: said as such to the caller, counted as a failure. */
 const isBroken = (error: unknown) => error instanceof UpstreamMessageTooLarge || error instanceof UpstreamExited;
 
@@ -31,7 +48,7 @@ const isBroken = (error: unknown) => error instanceof UpstreamMessageTooLarge ||
  * message and data; a timeout or a broken connection becomes an error that says which, never a hang.
  */
 export function upstreamErrorToClient(error: unknown): Error {
-  if (error instanceof ProtocolError) return error;
+  if (error instanceof ProtocolError || error instanceof RelayedUpstreamError) return error;
   if (error instanceof UpstreamTimeout || isBroken(error))
     return new ProtocolError(UPSTREAM_UNAVAILABLE, (error as Error).message);
   const code = (error as { code?: unknown }).code;
