@@ -50,3 +50,26 @@ describe("a tool's result, as the upstream wrote it", () => {
     expect(answer.result).toMatchObject({ structuredContent: { n: 1 }, content: [] });
   });
 });
+
+// docs/era-mapping.md ("Numbers are JavaScript doubles at every hop") says what the origin's hop does to a number beyond
+// double precision; this pins it, so that the docs change with it (s22 hunt "faithful" F3).
+describe("numbers beyond double precision, as docs/era-mapping.md describes them", () => {
+  it("rounds them in a tool's arguments on the way to the upstream", async () => {
+    const request = modernRequest("tools/call", { name: "echoreq", arguments: { n: 1 } });
+    const body = (await request.text()).replace('"n":1', '"n":9007199254740993,"h":1e400,"f":1.0');
+    const exact = new Request(request.url, { method: "POST", headers: request.headers, body });
+    const messages = (await messagesOf(await host.fetch(exact, ALICE))) as Message[];
+    const content = messages.at(-1)?.result?.content as { text: string }[] | undefined;
+    const line = content?.[0]?.text ?? "";
+    expect(line).toContain('"arguments":{"n":9007199254740992,"h":null,"f":1}');
+  });
+
+  it("rounds them in a tool's result on the way to the client", async () => {
+    const request = modernRequest("tools/call", {
+      name: "raw",
+      arguments: { text: '{"content":[],"structuredContent":{"big":12345678901234567890,"huge":1e400,"tiny":1e-400}}' },
+    });
+    const text = await (await host.fetch(request, ALICE)).text();
+    expect(text).toContain('"structuredContent":{"big":12345678901234567000,"huge":null,"tiny":0}');
+  });
+});
