@@ -47,8 +47,12 @@ export interface HostPoolOptions {
 }
 
 export interface HostPool {
-  /** The user's own host for this server, started if needed. It counts as busy (never reaped) until `release` is called. */
-  acquire(server: string, caller: Caller): Promise<{ host: UpstreamHost; release: () => void }>;
+  /**
+   * The user's own host for this server, started if needed. It counts as busy (never reaped nor evicted) until
+   * `release` is called, or until `listening` turns the hold into a listen's (`forListen`: a listen starting a host
+   * takes a free slot or an idle host's, never a listening one's).
+   */
+  acquire(server: string, caller: Caller, use?: { forListen?: boolean }): Promise<Acquired>;
   /** Whether this server is configured here. */
   serves(server: string): boolean;
   /** Upstream connections open or starting, of every transport (what `maxProcesses` bounds). */
@@ -62,10 +66,24 @@ export interface HostPool {
   close(): Promise<void>;
 }
 
+export interface Acquired {
+  host: UpstreamHost;
+  release: () => void;
+  /**
+   * Releases the busy hold for a `subscriptions/listen` stream's (call the result when the stream ends). A host with
+   * only listens on it is not reaped (its notifications go on flowing) but may be evicted to make room for another
+   * user's request, its listens then ending (their clients listen again): an open listen must not hold a child for
+   * good, or a few listening clients fill `stdio.maxProcesses` and every other user is refused.
+   */
+  listening: () => () => void;
+}
+
 /** A host starting (`host` unset) or started. A starting host counts as busy: it is never evicted. */
 interface Entry {
   key: string;
   server: string;
+  /** Open `subscriptions/listen` streams on it, which keep it from the idle reaper but not from eviction. */
+  listens: number;
   pending: Promise<UpstreamHost>;
   host?: UpstreamHost;
   /** The digest of the secrets its child's environment was read from (envSecretsFingerprint), if it names any. */
@@ -117,14 +135,14 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     for (const [key, entry] of hosts) {
       if (replaceIfFree(key, entry)) continue;
       if (!isIdle(entry) || awaitsClient(entry)) {
-        // A rotated child kept busy (a listen stream, a long call) is cut once the rotation is that old; one holding
+        // A rotated child kept busy (a long call) is cut once the rotation is that old; one holding
         // a call that waits for its user's answer is not (the answer would find nobody): it goes once that call ends.
         const due = entry.rotatedSince !== undefined && now - entry.rotatedSince > options.idleTimeoutMs;
         if (due && entry.host && entry.host.awaitingClient() === 0)
           void stop(key, entry as StartedEntry, "with a rotated secret, busy since the rotation");
         continue;
       }
-      if (now - entry.host.lastUsed > options.idleTimeoutMs) void stop(key, entry, "idle");
+      if (entry.listens === 0 && now - entry.host.lastUsed > options.idleTimeoutMs) void stop(key, entry, "idle");
     }
   }
 
@@ -155,17 +173,22 @@ export function createHostPool(options: HostPoolOptions): HostPool {
   const fingerprintOf = (spec: UpstreamServer) => envSecretsFingerprint(spec, options.host.secrets).catch(() => undefined);
 
   /**
-   * Stops the least recently used idle host to make room; undefined when every host is busy. A host holding a call
-   * that waits for its user's answer goes only when no other can: stopping it fails that call (cleanly, on the retry).
+   * Stops the least recently used idle host to make room; undefined when every host is busy. A host with listens on it
+   * goes only when no quiet one can (its listens end, and their clients listen again), and never for another listen:
+   * listens evicting each other would restart children without end. A host holding a call that waits for its user's
+   * answer goes last: stopping it fails that call (cleanly, on the retry).
    */
-  function evictLeastRecentlyUsed(): Promise<void> | undefined {
+  function evictLeastRecentlyUsed(forListen: boolean): Promise<void> | undefined {
     // The map is kept in order of last use (see `touch`): the first idle host is the least recently used.
+    let listening: [string, StartedEntry] | undefined;
     let waiting: [string, StartedEntry] | undefined;
     for (const [key, entry] of hosts) {
       if (!isIdle(entry)) continue;
-      if (!awaitsClient(entry)) return stop(key, entry, "least recently used");
-      waiting ??= [key, entry];
+      if (awaitsClient(entry)) waiting ??= [key, entry];
+      else if (entry.listens === 0) return stop(key, entry, "least recently used");
+      else if (!forListen) listening ??= [key, entry];
     }
+    if (listening) return stop(listening[0], listening[1], "least recently used (its listens end)");
     return waiting && stop(waiting[0], waiting[1], "least recently used (a call of its user's was waiting for an answer)");
   }
 
@@ -176,9 +199,9 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     hosts.set(entry.key, entry);
   }
 
-  function roomForOneMore(): Promise<void> {
+  function roomForOneMore(forListen: boolean): Promise<void> {
     if (hosts.size < options.maxProcesses) return Promise.resolve();
-    const evicted = evictLeastRecentlyUsed();
+    const evicted = evictLeastRecentlyUsed(forListen);
     if (evicted) return evicted;
     throw new HostingError(
       503,
@@ -186,8 +209,8 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     );
   }
 
-  function start(key: string, spec: UpstreamServer, server: string, caller: Caller): Entry {
-    const room = roomForOneMore();
+  function start(key: string, spec: UpstreamServer, server: string, caller: Caller, forListen: boolean): Entry {
+    const room = roomForOneMore(forListen);
     options.log(`starting ${describe(key)}`);
     const log = (line: string) => options.log(`${describe(key)}: ${line}`);
     const health = circuits.healthOf(key, server, spec.sharing === "shared");
@@ -205,6 +228,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     const entry: Entry = {
       key,
       server,
+      listens: 0,
       pending: room.then(async () => {
         entry.secrets = await envSecretsFingerprint(spec, options.host.secrets);
         return startUpstreamHost(spec, hostOptions, caller);
@@ -232,7 +256,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
   }
 
   /** The caller's connection to the server, started if needed, unless its circuit refuses; and the probe it may be. */
-  function entryFor(server: string, caller: Caller): { entry: Entry; probe?: Probe } {
+  function entryFor(server: string, caller: Caller, forListen: boolean): { entry: Entry; probe?: Probe } {
     const spec = options.servers[server];
     if (!spec) {
       const known = Object.keys(options.servers).join(", ") || "none";
@@ -245,7 +269,8 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     const connection = existing?.key ?? key;
     const probe = circuits.admit(connection, server);
     const user = spec.sharing === "shared" ? circuits.admitUser(connection, caller.sub, server, probe) : undefined;
-    return { entry: existing ?? start(key, spec, server, caller), probe: user === undefined ? probe : [probe, user] };
+    const entry = existing ?? start(key, spec, server, caller, forListen);
+    return { entry, probe: user === undefined ? probe : [probe, user] };
   }
 
   /**
@@ -259,8 +284,8 @@ export function createHostPool(options: HostPoolOptions): HostPool {
   }
 
   return {
-    async acquire(server, caller) {
-      const { entry, probe } = entryFor(server, caller);
+    async acquire(server, caller, use = {}) {
+      const { entry, probe } = entryFor(server, caller, use.forListen === true);
       // A started host is marked busy before anything else runs, so no eviction can pick it meanwhile.
       const host = entry.host ?? (await started(entry, server));
       host.active++;
@@ -275,7 +300,18 @@ export function createHostPool(options: HostPoolOptions): HostPool {
         // A probe that never reached the upstream (a discovery, an approval round) gives the next request its turn.
         if (probe !== undefined) circuits.probeEnded(entry.key, probe, caller.sub);
       };
-      return { host, release };
+      const listening = () => {
+        entry.listens++;
+        release();
+        let ended = false;
+        return () => {
+          if (ended) return;
+          ended = true;
+          entry.listens--;
+          host.lastUsed = Date.now();
+        };
+      };
+      return { host, release, listening };
     },
     serves: (server) => Object.hasOwn(options.servers, server),
     size: () => hosts.size,

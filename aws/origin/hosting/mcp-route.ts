@@ -4,7 +4,7 @@ import { tooManySubscriptions } from "../../../contract/resource-subscriptions.t
 import { serverAccess } from "../policy/tool-access.ts";
 import { userPolicy } from "../policy/user-policy.ts";
 import type { VerifiedAssertion } from "../trust/verify-assertion.ts";
-import { HostingError, type HostPool } from "./host-pool.ts";
+import { type Acquired, HostingError, type HostPool } from "./host-pool.ts";
 import type { ListenShares } from "./listen-shares.ts";
 import { type Caller, onBodyEnd } from "./upstream-host.ts";
 
@@ -31,12 +31,13 @@ export async function serveMcp(
   const oversized = await oversizedListen(request);
   if (oversized) return oversized;
   const { listens } = options;
-  const share = listens && isListen(request) ? listens.take(assertion.sub, server) : () => {};
+  const forListen = isListen(request);
+  const share = listens && forListen ? listens.take(assertion.sub, server) : () => {};
   if (!share) return await tooManyListens(request, server, listens?.perUser ?? 0);
   const caller = { ...callerOf(assertion, server), access: serverAccess(access, server), aggregated: options.aggregated };
-  let acquired: Awaited<ReturnType<HostPool["acquire"]>>;
+  let acquired: Acquired;
   try {
-    acquired = await pool.acquire(server, caller);
+    acquired = await pool.acquire(server, caller, { forListen });
   } catch (error) {
     share();
     if (error instanceof HostingError) {
@@ -55,6 +56,14 @@ export async function serveMcp(
   } catch (error) {
     release();
     throw error;
+  }
+  if (forListen && !isJson(response)) {
+    // An open listen holds its share, not the connection: the pool may stop the connection for another's request.
+    const listening = acquired.listening();
+    return onBodyEnd(response, () => {
+      share();
+      listening();
+    });
   }
   if (!isJson(response)) return onBodyEnd(response, release);
   try {
