@@ -1,4 +1,6 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { EdgeEnv } from "../../worker/env.ts";
 import { capturedAudit } from "./audit-capture.ts";
 import { mcpStatus, refreshTokens, registerClient, signedInTokens, type Tokens } from "./sign-in.ts";
 
@@ -26,8 +28,25 @@ describe("refresh-token reuse", () => {
 
     const reuse = audit.events.filter((event) => event.kind === "auth.refresh_reuse");
     expect(reuse).toHaveLength(1);
-    expect(reuse[0]).toMatchObject({ outcome: "denied", clientId, userEmail: "dev@example.com" });
+    expect(reuse[0]).toMatchObject({ outcome: "denied", clientId, userEmail: "dev@example.com", count: 1 });
     expect(reuse[0]?.userSub).toBeTruthy();
+  });
+
+  it("audits a reuse whose grant is already gone without counting a revocation", async () => {
+    const audit = capturedAudit();
+    const noGrace = { ...audit.env, REFRESH_REUSE_GRACE_SECONDS: "0" };
+    const clientId = await registerClient();
+    const first = await signedInTokens(clientId);
+    expect((await refresh(clientId, first.refresh_token, noGrace)).status).toBe(200);
+    expect((await refresh(clientId, first.refresh_token, noGrace)).status).toBe(400);
+    // Again: the first reuse revoked the grant, this one has nothing left to revoke.
+    expect((await refresh(clientId, first.refresh_token, noGrace)).status).toBe(400);
+    const reuse = audit.events.filter((event) => event.kind === "auth.refresh_reuse");
+    expect(reuse).toHaveLength(2);
+    expect(reuse[0]).toMatchObject({ outcome: "denied", count: 1, userEmail: "dev@example.com" });
+    expect(reuse[1]).toMatchObject({ outcome: "denied", clientId });
+    expect(reuse[1]?.count).toBeUndefined();
+    expect(reuse[1]?.userEmail).toBeUndefined();
   });
 
   it("honours a retry within the grace window until the new token is used, then treats the old one as reuse", async () => {
@@ -87,4 +106,41 @@ describe("refresh-token reuse", () => {
     expect((await refresh(clientId, tokens.refresh_token, audit.env)).status).toBe(200);
     expect(audit.events.filter((event) => event.kind === "auth.refresh_reuse")).toHaveLength(0);
   });
+
+  // s22 growth hunt G6: the grant was looked up on the first page (1,000) of the user's grants only; one further on
+  // was not revoked, while the log and the audit said it was.
+  it("revokes the grant of a user with more grants than one KV list page holds", async () => {
+    const audit = capturedAudit();
+    const noGrace = { ...audit.env, REFRESH_REUSE_GRACE_SECONDS: "0" };
+    const clientId = await registerClient();
+    const first = await signedInTokens(clientId);
+    const [userId] = first.refresh_token.split(":");
+    await seedGrantsBefore(String(userId), clientId, 1000);
+    const second = (await (await refresh(clientId, first.refresh_token, noGrace)).json()) as Tokens;
+
+    expect((await refresh(clientId, first.refresh_token, noGrace)).status).toBe(400);
+    expect((await refresh(clientId, second.refresh_token, noGrace)).status).toBe(400);
+    expect(await mcpStatus(second.access_token)).toBe(401);
+    const reuse = audit.events.filter((event) => event.kind === "auth.refresh_reuse");
+    expect(reuse).toEqual([expect.objectContaining({ clientId, userEmail: "dev@example.com", count: 1 })]);
+  }, 120_000);
 });
+
+/** Live grants of the user, filed before any real one in KV's order (ids start with "0"), as many sign-ins leave. */
+async function seedGrantsBefore(userId: string, clientId: string, count: number): Promise<void> {
+  const kv = (env as unknown as EdgeEnv).OAUTH_KV;
+  const createdAt = Math.floor(Date.now() / 1000);
+  const grant = (id: string) => ({
+    id,
+    clientId,
+    userId,
+    scope: ["mcp"],
+    metadata: {},
+    createdAt,
+    expiresAt: createdAt + 86_400,
+  });
+  for (let start = 0; start < count; start += 100) {
+    const ids = Array.from({ length: Math.min(100, count - start) }, (_, i) => `0${String(start + i).padStart(6, "0")}`);
+    await Promise.all(ids.map((id) => kv.put(`grant:${userId}:${id}`, JSON.stringify(grant(id)))));
+  }
+}

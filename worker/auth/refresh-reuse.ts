@@ -2,7 +2,7 @@ import type { EdgeConfig } from "../../contract/config/schema.ts";
 import { recordAudit } from "../audit/record.ts";
 import type { EdgeEnv } from "../env.ts";
 import { edgeOAuth, REFRESH_TOKEN_TTL_SECONDS } from "./authorization-server.ts";
-import { grantOfToken } from "./grant-turn.ts";
+import { type GrantRef, grantOfToken } from "./grant-turn.ts";
 import { oauthError } from "./oauth-error.ts";
 import { forgetValidatedTokens } from "./token-cache.ts";
 
@@ -72,29 +72,47 @@ async function revokeReusedGrant(
   config: EdgeConfig,
   started: number,
 ): Promise<Response> {
-  const { userId, grantId } = grantOfToken(refreshToken) ?? {};
-  const oauth = edgeOAuth(config).authorizationServer.getOAuthApi(env);
-  let owner: { sub?: string; email?: string; clientId?: string } = {};
-  if (userId && grantId) {
-    const grants = await oauth.listUserGrants(userId);
-    const grant = grants.items.find((candidate) => candidate.id === grantId);
-    if (grant) {
-      owner = { sub: grant.metadata?.sub, email: grant.metadata?.email, clientId: grant.clientId };
-      await oauth.revokeGrant(grantId, userId);
-      forgetValidatedTokens();
-    }
+  const grant = await reusedGrantRecord(env, grantOfToken(refreshToken));
+  if (grant) {
+    await edgeOAuth(config).authorizationServer.getOAuthApi(env).revokeGrant(grant.id, grant.userId);
+    forgetValidatedTokens();
+    console.warn("refresh-token-grant: a rotated refresh token was presented again; its grant is revoked");
+  } else {
+    console.warn("refresh-token-grant: a rotated refresh token was presented again; its grant was already gone");
   }
-  console.warn("refresh-token-grant: a rotated refresh token was presented again; its grant is revoked");
   recordAudit(env, ctx, {
     kind: "auth.refresh_reuse",
     outcome: "denied",
-    userSub: owner.sub,
-    userEmail: owner.email,
-    clientId: owner.clientId ?? clientId,
+    userSub: grant?.metadata?.sub,
+    userEmail: grant?.metadata?.email,
+    clientId: grant?.clientId ?? clientId,
+    // The grants this reuse revoked, as `auth.user_signed_out` counts them: absent when it was already gone (revoked
+    // by an earlier reuse or a sign-out, or expired).
+    ...(grant && { count: 1 }),
     httpStatus: 400,
     latencyMs: Date.now() - started,
   });
   return oauthError(400, "invalid_grant", "refresh token was already used; sign in again");
+}
+
+/** What the edge reads of the library's grant record. */
+interface GrantRecord {
+  id: string;
+  userId: string;
+  clientId?: string;
+  metadata?: { sub?: string; email?: string } | null;
+}
+
+/**
+ * The one grant the token names, read by its key. Not by listing the user's grants: a list page holds 1,000 of them
+ * and a user who signs in often has more, and reading each of them would take as many KV reads (a Worker's
+ * subrequests are limited). The key is the library's (`grant:<userId>:<grantId>`, as its listUserGrants and
+ * revokeGrant build it; it has no call that reads one grant).
+ */
+async function reusedGrantRecord(env: EdgeEnv, ref: GrantRef | undefined): Promise<GrantRecord | undefined> {
+  if (!ref) return undefined;
+  const record = await env.OAUTH_KV.get<GrantRecord>(`grant:${ref.userId}:${ref.grantId}`, "json");
+  return record?.id === ref.grantId && record.userId === ref.userId ? record : undefined;
 }
 
 const retire = (env: EdgeEnv, key: string, record: Retired) =>
