@@ -35,7 +35,7 @@ function tableOf() {
     rows.push(row(definition, status, updatedAt));
   };
   const store = {
-    changedSince: async (since?: Date) =>
+    polledSince: async (since?: Date) =>
       rows.filter((known) => !since || known.updatedAt > since).sort((a, b) => +a.updatedAt - +b.updatedAt),
     record: async () => true,
   } as unknown as PinStore;

@@ -29,7 +29,7 @@ describe("reads of the pinned definitions", () => {
     let slowStarted = () => {};
     let slow = false;
     const store = {
-      changedSince: async (since?: Date) => {
+      polledSince: async (since?: Date) => {
         const snapshot = table.filter((stored) => !since || stored.updatedAt > since).map((stored) => ({ ...stored }));
         if (!slow) return snapshot;
         slow = false;

@@ -1,5 +1,5 @@
 import { type DefinitionKind, nameOf, pinnedForm } from "./fingerprint.ts";
-import { type PinnedDefinition, type PinStatus, type PinStore, version1Of } from "./pin-store.ts";
+import { type PinStatus, type PinStore, type PolledDefinition, version1Of } from "./pin-store.ts";
 
 /**
  * Per server: `trust-on-first-use` approves a definition the first time its name is seen and holds back any later
@@ -50,6 +50,10 @@ export class DefinitionPins {
   readonly #approved = new Map<Key, Approved>();
   /** Per name, its whole forms superseded with a decision time: those approved through a version 1 row among them. */
   readonly #through = new Map<Key, Map<string, Through>>();
+  /**
+   * The sightings not approved (pending, superseded, rejected): an approved one is its name's entry of #approved. Most
+   * rows are approved on first sight (every resource an upstream ever listed, s22 hunt G1): this stays small.
+   */
   readonly #seen = new Map<string, Sighting>();
   /** Approvals not moved for older tasks (a later rejection of their version 1 row), already logged. */
   readonly #refusedMoves = new Set<string>();
@@ -74,6 +78,11 @@ export class DefinitionPins {
 
   stop(): void {
     clearInterval(this.#timer);
+  }
+
+  /** How many names have an approved definition, and how many other sightings are kept: this instance's memory. */
+  get remembered(): { approved: number; sightings: number } {
+    return { approved: this.#approved.size, sightings: this.#seen.size };
   }
 
   /** Whether anything of `server` is pinned (its mode is not `off`). */
@@ -115,7 +124,7 @@ export class DefinitionPins {
   async #read(full: boolean): Promise<void> {
     // A little overlap: a row committed late may carry a time just before the last one seen (applying is idempotent).
     const since = full ? undefined : this.#lastChange && new Date(this.#lastChange.getTime() - POLL_OVERLAP_MS);
-    const rows = await this.#options.store.changedSince(since);
+    const rows = await this.#options.store.polledSince(since);
     const touched = new Set<string>();
     for (const row of rows) {
       if (this.#apply(row) && this.#lastChange) touched.add(row.server);
@@ -131,15 +140,15 @@ export class DefinitionPins {
    * they would withhold the definition as changed. Applied by the next poll; another instance doing it is harmless.
    * Not over a rejection of that fingerprint made since the approval (an older task filed it as a change): that stands.
    */
-  async #keepForOlderReaders(rows: readonly PinnedDefinition[]): Promise<void> {
+  async #keepForOlderReaders(rows: readonly PolledDefinition[]): Promise<void> {
     for (const row of rows) {
       const approved = this.#approved.get(keyOf(row.server, row.kind, row.name));
       if (row.status !== "approved" || approved?.fingerprint !== row.fingerprint) continue;
       const version1 = version1Of(row);
-      if (!version1) continue;
+      if (!version1 || !row.definition) continue;
       // Not worth failing a poll (or the start) for: the approval holds for this release meanwhile.
       const moved = await this.#options.store
-        .keepForOlderReaders(row, version1)
+        .keepForOlderReaders({ ...row, definition: row.definition }, version1)
         .catch((error: unknown) =>
           this.#options.log(`pinned definitions: keeping an approval for older tasks failed: ${String(error)}`),
         );
@@ -151,7 +160,7 @@ export class DefinitionPins {
    * Told once per approval: every full read tries the move again (and is refused again while the rejection stands).
    * Fingerprints, not names, which can be URIs of someone's files; nor who decided.
    */
-  #refused(row: PinnedDefinition, version1: string): void {
+  #refused(row: PolledDefinition, version1: string): void {
     const approval = `${sightingOf(keyOf(row.server, row.kind, row.name), row.fingerprint)}\u0000${row.decidedAt?.getTime()}`;
     if (this.#refusedMoves.has(approval)) return;
     this.#refusedMoves.add(approval);
@@ -192,7 +201,7 @@ export class DefinitionPins {
     if (this.#allowed(key) === fingerprint) return undefined;
     await this.#learn(mode, pin, version1);
     if (this.#allowed(key) === fingerprint) return undefined;
-    return refusal(pin, this.#approved.has(key), this.#seen.get(sightingOf(key, fingerprint)));
+    return refusal(pin, this.#approved.has(key), this.#sighting(key, fingerprint));
   }
 
   /**
@@ -202,7 +211,7 @@ export class DefinitionPins {
    */
   async #learn(mode: PinningMode, pin: Pin, version1: string): Promise<void> {
     const key = keyOf(pin.server, pin.kind, pin.name);
-    const seen = this.#seen.get(sightingOf(key, pin.fingerprint));
+    const seen = this.#sighting(key, pin.fingerprint);
     const approved = this.#approved.get(key);
     const carried = approved?.version === 1 && approved.fingerprint === version1 && version1 !== pin.fingerprint;
     if (carried && this.#allowed(key) === version1 && seen?.status !== "rejected") return this.#carryOver(pin, version1);
@@ -226,7 +235,7 @@ export class DefinitionPins {
     const key = keyOf(pin.server, pin.kind, pin.name);
     const approved = this.#approved.get(key);
     // A definition whose version 1 row an older task recorded (and not approved) is no first sight.
-    const olderSighting = version1 !== pin.fingerprint && this.#seen.has(sightingOf(key, version1));
+    const olderSighting = version1 !== pin.fingerprint && this.#sighting(key, version1) !== undefined;
     const firstSight = approved === undefined && mode === "trust-on-first-use" && !olderSighting;
     if (firstSight && version1 !== pin.fingerprint) {
       // Approved under its fingerprint of version 1, which older tasks of a rolling deploy check (pin-store.ts).
@@ -235,17 +244,25 @@ export class DefinitionPins {
       return this.#options.sighted("first_seen", pin);
     }
     if (!(await this.#options.store.record(pin, firstSight ? "approved" : "pending"))) return this.#catchUp();
-    this.#seen.set(sightingOf(key, pin.fingerprint), { status: firstSight ? "approved" : "pending", decidedBy: null });
     // Decided now: no form approved through an earlier decision of this fingerprint counts (the next poll says when).
     if (firstSight) this.#approved.set(key, { fingerprint: pin.fingerprint, version: 2, decidedAt: Number.POSITIVE_INFINITY });
+    else this.#seen.set(sightingOf(key, pin.fingerprint), { status: "pending", decidedBy: null });
     this.#options.sighted(firstSight ? "first_seen" : approved === undefined ? "held" : "changed", pin);
   }
 
+  /** What the table says of a fingerprint of a name: approved when it is the name's approved one. */
+  #sighting(key: Key, fingerprint: string): Sighting | undefined {
+    if (this.#approved.get(key)?.fingerprint === fingerprint) return { status: "approved", decidedBy: null };
+    return this.#seen.get(sightingOf(key, fingerprint));
+  }
+
   /** Applies one row as read; true when what clients of its name may see changed. */
-  #apply(row: PinnedDefinition): boolean {
+  #apply(row: PolledDefinition): boolean {
     const key = keyOf(row.server, row.kind, row.name);
     const before = this.#allowed(key);
-    this.#seen.set(sightingOf(key, row.fingerprint), { status: row.status, decidedBy: row.decidedBy });
+    const sighting = sightingOf(key, row.fingerprint);
+    if (row.status === "approved") this.#seen.delete(sighting);
+    else this.#seen.set(sighting, { status: row.status, decidedBy: row.decidedBy });
     const approved = this.#approved.get(key);
     if (row.status === "approved")
       this.#approved.set(key, {

@@ -27,6 +27,14 @@ const VERSION_1_FIELDS: Record<DefinitionKind, readonly string[]> = {
   discovery: ["capabilities", "instructions", "serverInfo"],
 };
 
+/**
+ * Per kind, the fields whose presence alone never gives a definition a fingerprint of version 1 apart from its own:
+ * a stored definition with none but these needs no version 1 check (pin-store.ts reads it only otherwise).
+ */
+export const WITHIN_VERSION_1: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  Object.entries(VERSION_1_FIELDS).map(([kind, fields]) => [kind, [...fields, ...(VOLATILE[kind as DefinitionKind] ?? [])]]),
+);
+
 type PinnedForm = { form: Record<string, unknown>; fingerprint: string; version1: string };
 
 /**

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { inTransaction } from "../db/transaction.ts";
-import { type DefinitionKind, FINGERPRINT_VERSION, pinnedForm } from "./fingerprint.ts";
+import { type DefinitionKind, FINGERPRINT_VERSION, pinnedForm, WITHIN_VERSION_1 } from "./fingerprint.ts";
 
 export type PinStatus = "approved" | "pending" | "superseded" | "rejected";
 
@@ -22,6 +22,29 @@ export interface PinnedDefinition {
 const COLUMNS = `server, kind, name, fingerprint, fingerprint_version AS "fingerprintVersion", definition, status, first_seen AS "firstSeen", decided_at AS "decidedAt",
   decided_by AS "decidedBy", updated_at AS "updatedAt"`;
 
+/**
+ * A row as the origin's polls read it: its definition only when {@link version1Of} may find a fingerprint of version 1
+ * in it (an approved or superseded row whose definition has a field version 1 did not cover), else null.
+ */
+export type PolledDefinition = Omit<PinnedDefinition, "definition" | "firstSeen"> & {
+  definition: Record<string, unknown> | null;
+};
+
+/**
+ * Every instance reads the whole table once a minute, and the table holds every resource an upstream ever listed: the
+ * definitions (most of its bytes) are left in the database unless version1Of needs them (s22 hunt G1). CASE tries its
+ * branches in order, so jsonb_object_keys only sees objects. $1 names, per kind, the fields whose presence alone
+ * cannot make a version 1 differ (version 1's and the volatile ones).
+ */
+const POLLED_COLUMNS = `server, kind, name, fingerprint, fingerprint_version AS "fingerprintVersion", status,
+  decided_at AS "decidedAt", decided_by AS "decidedBy", updated_at AS "updatedAt",
+  CASE WHEN status NOT IN ('approved', 'superseded') THEN NULL
+    WHEN jsonb_typeof(definition) <> 'object' THEN NULL
+    WHEN EXISTS (SELECT 1 FROM jsonb_object_keys(definition) AS field WHERE NOT coalesce(($1::jsonb -> kind) ? field, false))
+      THEN definition
+  END AS definition`;
+const VERSION_1_OR_VOLATILE = JSON.stringify(WITHIN_VERSION_1);
+
 /** The pinned definitions in PostgreSQL: what was seen, what is approved, what waits. */
 export function createPinStore(pool: pg.Pool) {
   return {
@@ -31,6 +54,17 @@ export function createPinStore(pool: pg.Pool) {
         ? await pool.query(`SELECT ${COLUMNS} FROM pinned_definitions WHERE updated_at > $1 ORDER BY updated_at`, [since])
         : await pool.query(`SELECT ${COLUMNS} FROM pinned_definitions ORDER BY updated_at`);
       return rows as PinnedDefinition[];
+    },
+
+    /** As changedSince, read for the origin's polls: without the definitions version1Of cannot use. */
+    async polledSince(since?: Date): Promise<PolledDefinition[]> {
+      const { rows } = since
+        ? await pool.query(`SELECT ${POLLED_COLUMNS} FROM pinned_definitions WHERE updated_at > $2 ORDER BY updated_at`, [
+            VERSION_1_OR_VOLATILE,
+            since,
+          ])
+        : await pool.query(`SELECT ${POLLED_COLUMNS} FROM pinned_definitions ORDER BY updated_at`, [VERSION_1_OR_VOLATILE]);
+      return rows as PolledDefinition[];
     },
 
     /**
@@ -104,7 +138,7 @@ export function createPinStore(pool: pg.Pool) {
      * meanwhile; `refused`, and nothing changed, when the version 1 row was rejected at or after the approval (an older
      * task filed it as a change, and an administrator rejected that): a background move does not undo a later decision.
      */
-    async keepForOlderReaders(row: PinnedDefinition, version1: string): Promise<"moved" | "decided" | "refused"> {
+    async keepForOlderReaders(row: Sighting, version1: string): Promise<"moved" | "decided" | "refused"> {
       try {
         return await inTransaction(pool, async (client) => {
           // The time as text: a Date keeps milliseconds, and a rejection in the approval's millisecond is no later.
@@ -222,7 +256,9 @@ async function approveVersion1(
  * fields version 1 did not cover, and it hashes to its fingerprint (a row not written from a definition, as some
  * tests make, is approved as itself).
  */
-export function version1Of(row: Pick<PinnedDefinition, "kind" | "fingerprint" | "definition">): string | undefined {
+export function version1Of(
+  row: Pick<PinnedDefinition, "kind" | "fingerprint"> & { definition: Record<string, unknown> | null },
+): string | undefined {
   if (typeof row.definition !== "object" || row.definition === null || Array.isArray(row.definition)) return undefined;
   const { fingerprint, version1 } = pinnedForm(row.kind, row.definition);
   return fingerprint === row.fingerprint && version1 !== fingerprint ? version1 : undefined;

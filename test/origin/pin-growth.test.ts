@@ -1,0 +1,89 @@
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrate } from "../../aws/origin/db/migrate.ts";
+import { DefinitionPins } from "../../aws/origin/pinning/definition-pins.ts";
+import { createPinStore, version1Of } from "../../aws/origin/pinning/pin-store.ts";
+import { type TestDatabase, withTestDatabase } from "./database.ts";
+
+// Every resource an upstream ever listed is a row of pinned_definitions, and each origin instance reads the whole table
+// once a minute and keeps what it read (s22 hunt G1): what it reads and keeps must not grow with the definitions.
+const HOUR = 3_600_000;
+let pool: pg.Pool;
+const note = (index: number, description = `the first line of note ${index}`) => ({
+  uri: `note://${index}`,
+  name: `note ${index}`,
+  description,
+  size: 100 + index,
+});
+// icons: a field version 1 did not cover, so its first sight is approved through its fingerprint of version 1.
+const search = {
+  name: "search",
+  description: "finds",
+  inputSchema: { type: "object" },
+  icons: [{ src: "https://i.example/s.png" }],
+};
+
+async function pinsOf(server: string) {
+  const pins = new DefinitionPins({
+    store: createPinStore(pool),
+    modeOf: () => "trust-on-first-use",
+    sighted: () => {},
+    log: () => {},
+  });
+  await pins.start(HOUR);
+  pins.stop();
+  const notes = Array.from({ length: 50 }, (_, index) => note(index));
+  expect(await pins.visible(server, "resource", notes)).toHaveLength(50);
+  expect(await pins.allows(server, "tool", search)).toBeUndefined();
+  expect(await pins.allows(server, "resource", note(0, "a new first line"))).toMatch(/changed since it was approved/);
+  expect(await pins.allows(server, "tool", { ...search, description: "finds more" })).toMatch(/changed since/);
+  return pins;
+}
+
+describe("what an origin instance reads and keeps of the pinned definitions", () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await withTestDatabase();
+    await migrate(database.pool);
+    pool = database.pool;
+  });
+  afterAll(async () => database?.close());
+
+  it("polls the rows without their definitions, but for those whose fingerprint of version 1 it may need", async () => {
+    await pinsOf("read");
+    const store = createPinStore(pool);
+    const whole = (await store.changedSince()).filter((row) => row.server === "read");
+    const polled = (await store.polledSince()).filter((row) => row.server === "read");
+    const identity = (row: { kind: string; name: string; fingerprint: string; status: string }) =>
+      `${row.kind} ${row.name} ${row.fingerprint} ${row.status}`;
+    expect(polled.map(identity)).toEqual(whole.map(identity));
+    // 50 notes and a changed one waiting; the tool's version 1 row, its whole form, and a change of it waiting.
+    expect(whole).toHaveLength(54);
+    // The origin looks for a fingerprint of version 1 in approved and superseded rows (definition-pins.ts): every one
+    // it would find is read, and besides only the tool's version 1 row, stored whole (a field version 1 did not cover).
+    const looked = (row: { status: string }) => row.status === "approved" || row.status === "superseded";
+    for (const [index, row] of whole.entries())
+      if (looked(row) && version1Of(row)) expect(polled[index]?.definition).toEqual(row.definition);
+    expect(
+      polled
+        .filter((row) => row.definition !== null)
+        .map((row) => `${row.name} v${row.fingerprintVersion}`)
+        .sort(),
+    ).toEqual(["search v1", "search v2"]);
+    const recent = await store.polledSince(new Date(Date.now() - HOUR));
+    expect(recent.filter((row) => row.server === "read" && row.definition !== null)).toHaveLength(2);
+  });
+
+  it("keeps in memory the approved fingerprint of each name, and only the sightings not approved besides", async () => {
+    const pins = await pinsOf("kept");
+    await pins.refresh(); // a whole read, as every minute
+    const others = (await createPinStore(pool).changedSince()).filter((row) => row.server !== "kept");
+    const approvedElsewhere = others.filter((row) => row.status === "approved").length;
+    const sightingsElsewhere = others.length - approvedElsewhere;
+    // 50 notes and the tool's version 1 row approved; the tool's whole form approved through it, and two changes waiting.
+    expect(pins.remembered).toEqual({ approved: approvedElsewhere + 51, sightings: sightingsElsewhere + 3 });
+    expect(await pins.allows("kept", "resource", note(1))).toBeUndefined();
+    expect(await pins.allows("kept", "tool", search)).toBeUndefined();
+    expect(await pins.allows("kept", "resource", note(0, "a new first line"))).toMatch(/changed since it was approved/);
+  });
+});
