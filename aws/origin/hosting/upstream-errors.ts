@@ -40,8 +40,22 @@ export class RelayedUpstreamError extends Error {
   }
 }
 
+/**
+ * An HTTP upstream answered 404 to a request in its session: it forgot the session (restarted, redeployed, expired it),
+ * and the connection is closed so that the next request begins a new one.
+ */
+export class UpstreamSessionLost extends Error {
+  constructor() {
+    super(
+      "the upstream server no longer knows this connection's session (it restarted, or expired it); the next request opens a new one",
+    );
+    this.name = "UpstreamSessionLost";
+  }
+}
+
 /** The connection broke by itself, and the origin knows why: said as such to the caller, counted as a failure. */
-const isBroken = (error: unknown) => error instanceof UpstreamMessageTooLarge || error instanceof UpstreamExited;
+const isBroken = (error: unknown) =>
+  error instanceof UpstreamMessageTooLarge || error instanceof UpstreamExited || error instanceof UpstreamSessionLost;
 
 /**
  * What the client sees when forwarding fails. An upstream's own JSON-RPC error passes through with its code,

@@ -9,7 +9,7 @@ import { readValues } from "../secrets/read-values.ts";
 import { boundedResponse, DEFAULT_MAX_MESSAGE_BYTES, UpstreamMessageTooLarge } from "./bounded-body.ts";
 import { childLog } from "./child-log.ts";
 import { asChildUser, type ChildUser } from "./child-users.ts";
-import { UpstreamExited } from "./upstream-errors.ts";
+import { UpstreamExited, UpstreamSessionLost } from "./upstream-errors.ts";
 
 export interface OpenedTransport {
   transport: Transport;
@@ -70,11 +70,20 @@ export function openTransport(
     const identified = identityFetch(spec, credentials);
     // Past the bound the connection is closed, as the SDK closes a stdio child's: every call in flight on it is told
     // why, and the next request connects anew. The SDK itself would wait on a broken event stream, not fail the call.
-    const fetchAs: typeof fetch = async (input, init) =>
-      boundedResponse(await identified(input, init), maxMessageBytes, (error) => {
+    const fetchAs: typeof fetch = async (input, init) => {
+      const response = await identified(input, init);
+      // A 404 to a request in a session: the upstream forgot it (a restart, a deploy, its own expiry). The spec has
+      // the client initialize anew; the SDK's client does not, and every later request would get the same 404. So
+      // the connection is closed, and the next request opens a new one with a fresh handshake.
+      if (response.status === 404 && new Headers(init?.headers).has("mcp-session-id")) {
+        broke(new UpstreamSessionLost(), "the upstream server no longer knows this connection's session; closing it");
+        void transport.close().catch(() => {});
+      }
+      return boundedResponse(response, maxMessageBytes, (error) => {
         broke(error, `${error.message}; closing the connection`);
         void transport.close().catch(() => {});
       });
+    };
     const url = new URL(spec.url);
     const transport =
       spec.protocol === "sse"
