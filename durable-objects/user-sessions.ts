@@ -3,29 +3,34 @@ import type { EdgeEnv } from "../worker/env.ts";
 
 const KEY_PREFIX = "session:";
 
-/** A registered session: when it was last used, and through which OAuth client. */
+/** A registered session: when it was last used, through which OAuth client, and whether it is a 2024-11-05 stream. */
 interface Registered {
   usedAt: number;
   clientId: string;
+  stream?: true;
 }
 
 /**
- * One user's live 2025-era sessions (one object per user), so that their number is bounded: every `initialize`, and
- * every 2024-11-05 stream, makes a session object that lives until its client deletes it or it idles for a day, and
- * most clients never delete theirs. A session is registered when it begins, touched when its idle alarm is pushed
- * back, and forgotten when it ends; past the user's limit the least recently used are evicted, the new session's own
- * client's first (a client re-initializing on every call ends its own sessions, not its user's other clients'). Their
- * clients, told the session is not found, initialize a new one, as the protocol asks.
+ * One user's live sessions (one object per user), so that their number is bounded: every `initialize`, and every
+ * 2024-11-05 stream, makes a session object that lives until its client deletes it or it idles for a day, and most
+ * clients never delete theirs. A session is registered when it begins, touched when its idle alarm is pushed back,
+ * and forgotten when it ends; past the user's limit the least recently used are evicted, the new session's own
+ * client's first (a client re-initializing on every call ends its own sessions, not its user's other clients').
+ * A 2025-era client, told its session is not found, initializes a new one, as the protocol asks. A 2024-11-05 client
+ * cannot: its transport has no way to be told to begin again (its next POST is refused until it is restarted), so
+ * open 2024-11-05 streams are evicted last, only when the user's other sessions are not enough; they end with their
+ * stream anyway.
  */
 export class UserSessions extends DurableObject<EdgeEnv> {
   /**
-   * Registers a session that has just begun; returns the ids of the sessions it pushes past `limit`, which the caller
-   * ends (they are forgotten here already). Entries older than `staleAfterMs` are dropped unasked: their sessions'
-   * own idle alarms have ended them.
+   * Registers a session that has just begun (`stream`: a 2024-11-05 stream); returns the ids of the sessions it pushes
+   * past `limit`, which the caller ends (they are forgotten here already). Entries older than `staleAfterMs` are
+   * dropped unasked: their sessions' own idle alarms have ended them.
    */
-  async admit(sessionId: string, clientId: string, limit: number, staleAfterMs: number): Promise<string[]> {
+  async admit(sessionId: string, clientId: string, limit: number, staleAfterMs: number, stream = false): Promise<string[]> {
     const now = Date.now();
-    this.ctx.storage.kv.put(`${KEY_PREFIX}${sessionId}`, { usedAt: now, clientId } satisfies Registered);
+    const entry: Registered = { usedAt: now, clientId, ...(stream && { stream: true as const }) };
+    this.ctx.storage.kv.put(`${KEY_PREFIX}${sessionId}`, entry);
     const others: (Registered & { id: string })[] = [];
     let live = 0;
     for (const [key, entry] of this.ctx.storage.kv.list<Registered>({ prefix: KEY_PREFIX })) {
@@ -39,7 +44,12 @@ export class UserSessions extends DurableObject<EdgeEnv> {
     }
     if (live <= limit) return [];
     const evicted = others
-      .sort((a, b) => Number(a.clientId !== clientId) - Number(b.clientId !== clientId) || a.usedAt - b.usedAt)
+      .sort(
+        (a, b) =>
+          Number(a.stream === true) - Number(b.stream === true) ||
+          Number(a.clientId !== clientId) - Number(b.clientId !== clientId) ||
+          a.usedAt - b.usedAt,
+      )
       .slice(0, live - limit)
       .map(({ id }) => id);
     for (const id of evicted) this.ctx.storage.kv.delete(`${KEY_PREFIX}${id}`);

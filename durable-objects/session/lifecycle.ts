@@ -74,13 +74,16 @@ export class SessionLifecycle {
 
   /**
    * Counts a new session among its user's and ends the least recently used ones past `sessionsPerUser`. The registry
-   * being unreachable costs the bound, never the session.
+   * being unreachable costs the bound, never the session. A session registered with no record stored is a 2024-11-05
+   * stream (a 2025-era one stores its record before it registers; a stream's is never stored): the registry ends those
+   * last, since their clients cannot begin again by themselves.
    */
   async register(caller: SessionIdentity, sessionId: string): Promise<void> {
     try {
       const limit = edgeConfig(this.#env()).sessionsPerUser;
       const registry = this.#userSessions(caller.sub);
-      const evicted = await registry.admit(sessionId, caller.clientId, limit, REGISTERED_SESSION_STALE_MS);
+      const stream = this.#ctx.storage.kv.get("record") === undefined;
+      const evicted = await registry.admit(sessionId, caller.clientId, limit, REGISTERED_SESSION_STALE_MS, stream);
       const sessions = this.#env().MCP_SESSION;
       const ends = evicted.map((id) => sessions.get(sessions.idFromName(id)).evict());
       for (const ended of await Promise.allSettled(ends))

@@ -2,6 +2,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
 import type { UserSessions } from "../../durable-objects/user-sessions.ts";
+import type { RequestAudit } from "../../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
 import { asResponse } from "../../worker/mcp/bridge/direct-answer.ts";
 import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
@@ -78,6 +79,25 @@ describe("a user's session registry", () => {
     await registry.forget("ended");
     expect(await registry.admit("new", "client-1", 2, STALE)).toEqual([]);
     expect(await storedIds(registry)).toEqual(["live", "new"]);
+  });
+  // s22 clients hunt F1: a 2024-11-05 client whose stream was ended could never begin again, yet an open stream was
+  // evicted like any session, and one in steady use could look older than a session begun a minute ago.
+  it("evicts open 2024-11-05 streams last: every other session of the user goes first, the new one's client's too", async () => {
+    const registry = registryOf();
+    await runInDurableObject(registry, (_instance, state) =>
+      state.storage.kv.put("session:stream", { usedAt: Date.now() - 9 * HOUR, clientId: "sse-client", stream: true }),
+    );
+    await registered(registry, { other: 2 * HOUR }, "other-client");
+    await registered(registry, { own: HOUR });
+    expect(await registry.admit("new", "client-1", 3, STALE)).toEqual(["own"]);
+    expect(await registry.admit("newer", "client-1", 2, STALE)).toEqual(["new", "other"]);
+    // Only streams left to evict: the least recently used of them goes, the bound holds.
+    expect(await registry.admit("stream2", "sse-client", 1, STALE, true)).toEqual(["newer", "stream"]);
+    // A stream stays one when it is touched: a session begun after it goes first.
+    await registry.touch("stream2");
+    expect(await registry.admit("x", "client-1", 2, STALE)).toEqual([]);
+    expect(await registry.admit("y", "client-1", 2, STALE)).toEqual(["x"]);
+    expect(await storedIds(registry)).toEqual(["stream2", "y"]);
   });
 });
 
@@ -161,5 +181,25 @@ describe("sessionsPerUser", () => {
     expect(response.status).toBe(200);
     await begin(alice, 2);
     expect(await ping(first, alice)).toBe(200);
+  });
+
+  it("keeps a user's open 2024-11-05 stream, its client unable to begin again, and ends their 2025-era session", async () => {
+    const alice = crypto.randomUUID();
+    const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "e");
+    const streamStub = sessions().get(sessions().idFromName(sessionId));
+    await runInDurableObject(streamStub, (instance) => {
+      const object = instance as unknown as { env: EdgeEnv };
+      object.env = { ...object.env, SESSIONS_PER_USER: "2" };
+    });
+    const stream = await streamStub.openSse(caller(alice), sessionId, `/mcp/everything?sessionId=${sessionId}`);
+    const first = await begin(alice, 2);
+    await begin(alice, 2);
+
+    expect(await ping(first, alice)).toBe(404);
+    // The stream still has its session: its client is answered (told to initialize first), not told it is gone.
+    const audit: RequestAudit = { kind: "mcp.request", method: "ping", started: Date.now() };
+    const posted = await streamStub.postSse({ jsonrpc: "2.0", id: 1, method: "ping" }, caller(alice), audit);
+    expect(posted.status).toBe(400);
+    await stream.body?.cancel();
   });
 });
