@@ -51,6 +51,35 @@ describe("a tool's result, as the upstream wrote it", () => {
   });
 });
 
+/** The request line the raw upstream received for `request` (its `echoreq` tool and `resources/read` answer with it). */
+async function lineReceived(request: Request): Promise<string> {
+  const messages = (await messagesOf(await host.fetch(request, ALICE))) as Message[];
+  const result = messages.at(-1)?.result as { content?: { text: string }[]; contents?: { text: string }[] } | undefined;
+  return (result?.content ?? result?.contents)?.[0]?.text ?? "";
+}
+
+// A request's params reach the upstream as the client sent them, fields the SDK's schema does not name included
+// (s22 hunt "faithful" F4); not `task`, since the proxy relays no upstream's tasks capability.
+describe("a request's params, as the client sent them", () => {
+  it("passes a tool call's vendor params to the upstream", async () => {
+    const request = modernRequest("tools/call", { name: "echoreq", arguments: { a: 1 }, "x-vendor": { v: 1 } });
+    const line = JSON.parse(await lineReceived(request));
+    expect(line.params).toMatchObject({ name: "echoreq", arguments: { a: 1 }, "x-vendor": { v: 1 } });
+  });
+
+  it("passes a read's vendor params to the upstream", async () => {
+    const line = JSON.parse(await lineReceived(modernRequest("resources/read", { uri: "raw://a", "x-vendor": 2 })));
+    expect(line.params).toMatchObject({ uri: "raw://a", "x-vendor": 2 });
+  });
+
+  it("does not pass a task, which would begin one the client cannot follow through the proxy", async () => {
+    const request = modernRequest("tools/call", { name: "echoreq", arguments: {}, task: { ttl: 60_000 } });
+    const line = JSON.parse(await lineReceived(request));
+    expect(line.params).not.toHaveProperty("task");
+    expect(line.params.name).toBe("echoreq");
+  });
+});
+
 // docs/era-mapping.md ("Numbers are JavaScript doubles at every hop") says what the origin's hop does to a number beyond
 // double precision; this pins it, so that the docs change with it (s22 hunt "faithful" F3).
 describe("numbers beyond double precision, as docs/era-mapping.md describes them", () => {

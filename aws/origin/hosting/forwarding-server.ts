@@ -26,6 +26,7 @@ import type { ExchangeRegistry } from "./exchange-registry.ts";
 import { FORWARDED_METHODS, type ForwardedMethod, isInteractive, isRepeatable } from "./forwarded-methods.ts";
 import { type ClientHold, idleTimeout } from "./idle-timeout.ts";
 import { type ListedDefinitions, objectField, rememberListed, type UpstreamLists } from "./listed-definitions.ts";
+import { keepParamsAsSent, paramsAsSent } from "./params-as-sent.ts";
 import type { Progress, ProgressRoutes } from "./progress-routes.ts";
 import type { ForwardState, ForwardStateCodec } from "./request-state.ts";
 import { sealInputRequired, targetOf } from "./request-state.ts";
@@ -100,10 +101,11 @@ export function forwardingServer(link: UpstreamLink): McpServer {
   const capabilities = relayedCapabilities(upstreamCapabilities);
   mirror.server.registerCapabilities(capabilities);
   keepToolResultsAsSent(mirror.server);
+  keepParamsAsSent(mirror.server);
   for (const method of Object.keys(FORWARDED_METHODS) as ForwardedMethod[]) {
     if (!capabilities[FORWARDED_METHODS[method].capability]) continue;
     const handler = (request: { params?: Params }, ctx: ServerContext) =>
-      forward(link, { method, params: request.params ?? {} }, ctx);
+      forward(link, { method, params: paramsAsSent(ctx, request.params ?? {}) }, ctx);
     mirror.server.setRequestHandler(method, handler as never);
   }
   return mirror;
