@@ -1,6 +1,7 @@
 import { Client, StreamableHTTPClientTransport, UnauthorizedError } from "@modelcontextprotocol/client";
 import { Client as ClientV1 } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as TransportV1 } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { createParser } from "eventsource-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stdioFixtureCommand } from "../fixtures/conformance-upstream/launch.ts";
@@ -60,6 +61,20 @@ describe("cancellation reaches the upstream", () => {
       client.callTool({ name: "wait_for_cancel", arguments: { seconds: 30 } }, undefined, { signal }),
     );
     await client.close();
+  }, 30_000);
+});
+
+describe("log messages", () => {
+  it("reach a 2025-era client that never set a level, as the upstream sends them (setLevel is optional in 2025)", async () => {
+    const client = new ClientV1({ name: "e2e-logs-v1", version: "1.0.0" });
+    const logged: string[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+      logged.push(String(notification.params.data));
+    });
+    await client.connect(new TransportV1(url(), { authProvider: provider as never }));
+    await client.callTool({ name: "test_tool_with_logging", arguments: {} });
+    await client.close();
+    expect(logged).toEqual(["started", "working", "finished"].map((step) => `test_tool_with_logging ${step}`));
   }, 30_000);
 });
 

@@ -92,6 +92,13 @@ export function sessionServer(deps: SessionServerDeps): Server {
   return server;
 }
 
+/**
+ * The level of log messages a 2025-era session asks for until its client sets one: every one. A 2025-era server sends
+ * its log messages whether or not a level was set (`logging/setLevel` only adjusts how many, and is optional), while on
+ * the hop no level means none.
+ */
+const LEVEL_BEFORE_SET_LEVEL = "debug";
+
 /** The 2026-07-28 envelope that stands for the session: what the client declared at `initialize`, and its log level. */
 export function sessionEnvelope(record: SessionRecord): Record<string, unknown> {
   const client = clientOf(record.initialize);
@@ -99,7 +106,7 @@ export function sessionEnvelope(record: SessionRecord): Record<string, unknown> 
     [META.protocolVersion]: HOP_VERSION,
     [META.clientCapabilities]: client.capabilities,
     [META.clientInfo]: client.info,
-    ...(record.logLevel && { [META.logLevel]: record.logLevel }),
+    [META.logLevel]: record.logLevel ?? LEVEL_BEFORE_SET_LEVEL,
   };
 }
 
