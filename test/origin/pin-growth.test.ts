@@ -1,7 +1,9 @@
 import type pg from "pg";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../aws/origin/db/migrate.ts";
-import { DefinitionPins } from "../../aws/origin/pinning/definition-pins.ts";
+import { unpinnedResourceMetrics } from "../../aws/origin/metrics/pins.ts";
+import { DefinitionPins, type PinningMode } from "../../aws/origin/pinning/definition-pins.ts";
 import { createPinStore, version1Of } from "../../aws/origin/pinning/pin-store.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
 
@@ -85,5 +87,74 @@ describe("what an origin instance reads and keeps of the pinned definitions", ()
     expect(await pins.allows("kept", "resource", note(1))).toBeUndefined();
     expect(await pins.allows("kept", "tool", search)).toBeUndefined();
     expect(await pins.allows("kept", "resource", note(0, "a new first line"))).toMatch(/changed since it was approved/);
+  });
+
+  /** An instance of the origin with a bound of `max` resources per server, loaded now. */
+  async function bounded(mode: PinningMode, max: number) {
+    const logged: string[] = [];
+    const registry = new Registry();
+    const pins = new DefinitionPins({
+      store: createPinStore(pool),
+      modeOf: () => mode,
+      sighted: () => {},
+      log: (line) => logged.push(line),
+      maxResourcePins: max,
+      unpinned: unpinnedResourceMetrics(registry),
+    });
+    await pins.start(HOUR);
+    pins.stop();
+    const unpinned = async (server: string) =>
+      (await registry.getSingleMetric("mcp_origin_unpinned_resources_total")?.get())?.values.find(
+        (value) => value.labels.server === server,
+      )?.value ?? 0;
+    return { pins, logged, unpinned };
+  }
+  const rowsOf = async (server: string) =>
+    (await createPinStore(pool).changedSince()).filter((row) => row.server === server).map((row) => `${row.name} ${row.status}`);
+
+  it("pins at most a bound of resources per server: past it, a new one is served unpinned, logged once and counted", async () => {
+    const { pins, logged, unpinned } = await bounded("trust-on-first-use", 5);
+    const notes = Array.from({ length: 8 }, (_, index) => note(index));
+    expect(await pins.visible("capped", "resource", notes)).toHaveLength(8);
+    expect(await pins.visible("capped", "resource", notes)).toHaveLength(8);
+    expect(await unpinned("capped")).toBe(6); // three past the bound, listed twice
+    expect(logged).toEqual([
+      'pinned definitions: server "capped" has 5 pinned resources or more, the most pinned per server: its new resources are served unpinned (docs/pinning.md)',
+    ]);
+    // The first five listed are pinned, and a change of one is held; a change of one past the bound is not.
+    expect((await rowsOf("capped")).sort()).toEqual([0, 1, 2, 3, 4].map((index) => `note://${index} approved`));
+    expect(await pins.allows("capped", "resource", note(0, "changed"))).toMatch(/changed since it was approved/);
+    expect(await pins.allows("capped", "resource", note(7, "changed"))).toBeUndefined();
+    // Tools are not bounded.
+    const tools = Array.from({ length: 8 }, (_, index) => ({ name: `t${index}`, inputSchema: { type: "object" } }));
+    expect(await pins.visible("capped", "tool", tools)).toHaveLength(8);
+    expect(await rowsOf("capped")).toHaveLength(14); // and the change of note 0, waiting
+    // Another instance, loaded from the table, counts the same five.
+    const other = await bounded("trust-on-first-use", 5);
+    expect(await other.pins.visible("capped", "resource", [note(99)])).toHaveLength(1);
+    expect(await rowsOf("capped")).toHaveLength(14);
+    expect(await other.unpinned("capped")).toBe(1);
+  });
+
+  it("withholds a resource past the bound under require-approval: nothing could approve it", async () => {
+    const { pins, unpinned } = await bounded("require-approval", 2);
+    expect(await pins.allows("strict", "discovery", { capabilities: {} })).toMatch(/waits for an administrator/);
+    const notes = Array.from({ length: 4 }, (_, index) => note(index));
+    expect(await pins.visible("strict", "resource", notes)).toEqual([]);
+    expect((await rowsOf("strict")).sort()).toEqual([" pending", "note://0 pending", "note://1 pending"]);
+    const store = createPinStore(pool);
+    for (const index of [0, 1]) {
+      const fingerprint = (await store.changedSince()).find((row) => row.name === `note://${index}`)?.fingerprint ?? "";
+      expect(
+        await store.approve({ server: "strict", kind: "resource", name: `note://${index}`, fingerprint }, "a@example.com"),
+      ).toBe(true);
+    }
+    await pins.refresh();
+    expect((await pins.visible("strict", "resource", notes)).map((one) => one.uri)).toEqual(["note://0", "note://1"]);
+    expect(await pins.allows("strict", "resource", note(3))).toMatch(
+      /^the resource "note:\/\/3" of server "strict" is not pinned \(the server has the most pinned resources per server, 2\), .* withheld$/,
+    );
+    expect(await unpinned("strict")).toBe(5);
+    expect(await rowsOf("strict")).toHaveLength(3);
   });
 });

@@ -16,7 +16,20 @@ export interface DefinitionPinsOptions {
   /** Told of each new sighting (audited by the caller). */
   sighted: (event: PinEvent, pin: { server: string; kind: DefinitionKind; name: string; fingerprint: string }) => void;
   log: (line: string) => void;
+  /** The most resources pinned per server: MAX_RESOURCE_PINS unless told (tests). */
+  maxResourcePins?: number;
+  /** Told of each sighting of a resource past that bound, which is not pinned (the origin counts them). */
+  unpinned?: (server: string) => void;
 }
+
+/**
+ * The most static resources pinned per server. Resources are mostly users' data (notes, files, tickets): each URI a
+ * server ever listed would be a row, in every instance's memory, forever (s22 hunt G1: 50,000 in 40 s from one user).
+ * Past it a new resource of the server is not pinned: under trust-on-first-use it is served as it comes, like a
+ * resource's contents (and a later change of it is not held); under require-approval it is withheld, since no row
+ * exists to approve. A wanted configuration setting; the constant until then.
+ */
+export const MAX_RESOURCE_PINS = 10_000;
 
 type Key = string;
 const POLL_OVERLAP_MS = 10_000;
@@ -55,6 +68,10 @@ export class DefinitionPins {
    * rows are approved on first sight (every resource an upstream ever listed, s22 hunt G1): this stays small.
    */
   readonly #seen = new Map<string, Sighting>();
+  /** Per server, the URIs of its pinned resources (rows of any status, or being written): what the bound counts. */
+  readonly #resources = new Map<string, Set<string>>();
+  /** Servers past MAX_RESOURCE_PINS, already logged. */
+  readonly #pastBound = new Set<string>();
   /** Approvals not moved for older tasks (a later rejection of their version 1 row), already logged. */
   readonly #refusedMoves = new Set<string>();
   readonly #listeners = new Map<string, Set<() => void>>();
@@ -199,9 +216,37 @@ export class DefinitionPins {
     const pin = { server, kind, name: nameOf(kind, definition), fingerprint, definition: form };
     const key = keyOf(server, kind, pin.name);
     if (this.#allowed(key) === fingerprint) return undefined;
+    if (kind === "resource" && !this.#pinsResource(server, pin.name)) return this.#unpinned(mode, server, pin.name);
     await this.#learn(mode, pin, version1);
     if (this.#allowed(key) === fingerprint) return undefined;
     return refusal(pin, this.#approved.has(key), this.#sighting(key, fingerprint));
+  }
+
+  /**
+   * Whether a resource of `server` is pinned: known already, or new while the server is under MAX_RESOURCE_PINS. A new
+   * one counts at once, before it is written: the resources of one list are decided together.
+   */
+  #pinsResource(server: string, uri: string): boolean {
+    const known = this.#resources.get(server) ?? new Set<string>();
+    if (known.has(uri)) return true;
+    if (known.size >= (this.#options.maxResourcePins ?? MAX_RESOURCE_PINS)) return false;
+    this.#resources.set(server, known.add(uri));
+    return true;
+  }
+
+  /** A resource past the bound: logged once per server (no URI: they name users' data), counted each time. */
+  #unpinned(mode: PinningMode, server: string, uri: string): string | undefined {
+    const bound = this.#options.maxResourcePins ?? MAX_RESOURCE_PINS;
+    if (!this.#pastBound.has(server)) {
+      this.#pastBound.add(server);
+      this.#options.log(
+        `pinned definitions: server "${server}" has ${bound} pinned resources or more, the most pinned per server: its new ` +
+          `resources are ${mode === "require-approval" ? "withheld (require-approval)" : "served unpinned"} (docs/pinning.md)`,
+      );
+    }
+    this.#options.unpinned?.(server);
+    if (mode !== "require-approval") return undefined;
+    return `the resource "${uri}" of server "${server}" is not pinned (the server has the most pinned resources per server, ${bound}), and under require-approval what is not pinned is withheld`;
   }
 
   /**
@@ -259,6 +304,7 @@ export class DefinitionPins {
   /** Applies one row as read; true when what clients of its name may see changed. */
   #apply(row: PolledDefinition): boolean {
     const key = keyOf(row.server, row.kind, row.name);
+    if (row.kind === "resource") this.#resources.set(row.server, (this.#resources.get(row.server) ?? new Set()).add(row.name));
     const before = this.#allowed(key);
     const sighting = sightingOf(key, row.fingerprint);
     if (row.status === "approved") this.#seen.delete(sighting);

@@ -10,12 +10,16 @@ import { createPinStore } from "./pin-store.ts";
 /** How often an instance looks for approvals made elsewhere (another instance, the CLI). */
 export const PIN_POLL_MS = 5_000;
 
-/** The origin's pinned definitions: each server's mode from its configuration, every sighting audited. */
+/**
+ * The origin's pinned definitions: each server's mode from its configuration, every sighting audited, each resource
+ * past the bound per server told to `unpinned` (metrics/pins.ts counts them).
+ */
 export function originPins(
   db: pg.Pool,
   config: Pick<OriginConfig, "servers">,
   auditStore: EventSink,
   log: (line: string) => void,
+  unpinned?: (server: string) => void,
 ): DefinitionPins {
   const events = originEventsOf(auditStore, log);
   return new DefinitionPins({
@@ -39,5 +43,6 @@ export function originPins(
       events.record(audited);
     },
     log,
+    unpinned,
   });
 }
