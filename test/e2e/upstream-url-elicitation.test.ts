@@ -91,3 +91,38 @@ describe("an upstream's -32042 through the edge", () => {
     await client.close();
   });
 });
+
+// The same system, for a tool's result (s22 hunt "faithful" F2): a field the SDK's schema does not name reaches a
+// 2025-11-25 session, spoken by hand (an SDK client would drop it itself), through its session object and the origin
+// as the upstream wrote it.
+describe("a tool's result through the edge", () => {
+  it("keeps a content block's fields the SDK's schema does not name", async () => {
+    const headers = (sessionId?: string) => ({
+      authorization: `Bearer ${provider.accessToken}`,
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": "2025-11-25",
+      ...(sessionId && { "mcp-session-id": sessionId }),
+    });
+    const post = (message: Record<string, unknown>, sessionId?: string) =>
+      fetch(url(), { method: "POST", headers: headers(sessionId), body: JSON.stringify(message) });
+    const clientInfo = { name: "by-hand", version: "1" };
+    const initialize = await post({
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo },
+    });
+    const sessionId = initialize.headers.get("mcp-session-id") ?? "";
+    await initialize.text();
+    await (await post({ jsonrpc: "2.0", method: "notifications/initialized" }, sessionId)).text();
+    const text = '{"content":[{"type":"text","text":"x","lang":"en"}]}';
+    const called = await post(
+      { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "raw", arguments: { text } } },
+      sessionId,
+    );
+    const body = await called.text();
+    const json = body.startsWith("{") ? body : (body.split("\n").find((line) => line.startsWith("data: {")) ?? "").slice(6);
+    expect(JSON.parse(json).result.content).toEqual([{ type: "text", text: "x", lang: "en" }]);
+  });
+});
