@@ -91,6 +91,34 @@ describe("Client ID Metadata Documents", () => {
     const { response, html } = await authorize(clientId);
     expect(response.status).toBe(400);
     expect(html).toContain("could not be verified");
+    expect(html).toContain(clientId);
+    expect(html).toContain("not a valid client metadata document");
+    expect(html).toContain("Starting again will not help");
+    expect(html).not.toContain("someone-else"); // what the document says is not echoed
+  });
+
+  // s22 clients hunt F3: the page said only "could not be fetched. Start again from your MCP client", which cannot help
+  // when the edge itself cannot reach the document (no egress): Claude Code then fails the same way every time.
+  it("name the URL and why it could not be fetched, and who can act, when its host cannot be reached", async () => {
+    const clientId = `https://localhost:1/documents/${crypto.randomUUID()}`;
+    const { response, html } = await authorize(clientId);
+    expect(response.status).toBe(400);
+    expect(html).toContain("could not be verified");
+    expect(html).toContain(clientId);
+    expect(html).toMatch(/could not be reached|could not be resolved|TLS/);
+    expect(html).toContain("Starting again will not help");
+    expect(html).toContain("whoever runs this MCP proxy");
+    expect(html).not.toContain("Start again from your MCP client");
+  });
+
+  it("name the HTTP status its host answered: a 404 is not worth retrying", async () => {
+    const clientId = `${documentHost()}/documents/${crypto.randomUUID()}`; // never served: the host answers 404
+    const { response, html } = await authorize(clientId);
+    expect(response.status).toBe(400);
+    expect(html).toContain(clientId);
+    expect(html).toContain("HTTP status 404");
+    expect(html).toContain("Starting again will not help");
+    expect(html).toContain("does not serve a valid document");
   });
 
   it("refuse a document larger than 5 KB", async () => {
@@ -105,6 +133,9 @@ describe("Client ID Metadata Documents", () => {
     const { response, html } = await authorize(clientId);
     expect(response.status).toBe(400);
     expect(html).toContain("could not be verified");
+    expect(html).toContain(clientId);
+    expect(html).toContain("did not answer within 10 seconds (timeout)");
+    expect(html).toContain("This may pass");
   });
 
   it("honour the document's Cache-Control: max-age is reused, no-store is fetched again", async () => {

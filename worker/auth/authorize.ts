@@ -7,6 +7,7 @@ import {
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 import { AUTHORIZE_PATH, edgeOAuth, REGISTER_PATH } from "./authorization-server.ts";
+import { cimdFetchFailurePage } from "./cimd/fetch-failure-page.ts";
 import { metadataUrlProblem } from "./cimd/metadata-url-problem.ts";
 import { companyName, consentPage, grantedServers } from "./consent-page.ts";
 import { grantableScopes } from "./grantable-scopes.ts";
@@ -106,8 +107,7 @@ export async function renderingAuthErrors(step: (oauth: OAuthHelpers) => Promise
   } catch (error) {
     if (error instanceof AuthorizationError && error.redirectTo) return Response.redirect(error.redirectTo, 302);
     if (error instanceof AuthorizationError) return errorPage(400, error.description);
-    if (error instanceof CimdFetchError)
-      return errorPage(400, "This app could not be verified: its metadata document could not be fetched.");
+    if (error instanceof CimdFetchError) return cimdFetchFailurePage(error);
     throw error;
   }
 }
