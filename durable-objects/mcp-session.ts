@@ -26,6 +26,7 @@ import {
   type InitializeMessage,
   idInUse,
   isInitialize,
+  isOneMessage,
   nothingMoreOnStream,
   requestIdsOf,
 } from "./session/messages.ts";
@@ -175,6 +176,13 @@ export class McpSession extends DurableObject<EdgeEnv> {
   async postSse(message: Record<string, unknown>, caller: SessionIdentity, audit: RequestAudit): Promise<Response> {
     const sse = this.#sse;
     if (!sse || !isOwner(sse.caller, caller)) return sessionNotFound("open a new SSE stream");
+    if (!isOneMessage(message))
+      return jsonRpcError(
+        400,
+        undefined,
+        JSON_RPC.invalidRequest,
+        "Invalid message: one JSON-RPC message per POST, never a batch",
+      );
     this.#caller = caller;
     // Its alarm is the held audits' (AnswerAudits): only the registry hears of the use.
     this.#lifecycle.noteUse(caller.sub, sse.transport.sessionId);

@@ -1,4 +1,10 @@
-import type { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/server";
+import {
+  isJSONRPCErrorResponse,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  isJSONRPCResultResponse,
+  type WebStandardStreamableHTTPServerTransport,
+} from "@modelcontextprotocol/server";
 import { JSON_RPC, jsonRpcError } from "../../worker/mcp/json-rpc-error.ts";
 
 /** What a session reads of the messages its client sends: pure functions of the message, and the answers they get. */
@@ -10,6 +16,13 @@ export type CancelledNotification = { method?: unknown; params?: { requestId?: u
 export function isInitialize(body: unknown): body is InitializeMessage {
   return typeof body === "object" && body !== null && (body as { method?: unknown }).method === "initialize";
 }
+
+/**
+ * Whether a POST's body is one JSON-RPC message (a request, a notification or a response), as the 2024-11-05 transport
+ * takes them: its server would drop anything else without a word, and the client wait for an answer that never comes.
+ */
+export const isOneMessage = (body: unknown): boolean =>
+  isJSONRPCRequest(body) || isJSONRPCNotification(body) || isJSONRPCResultResponse(body) || isJSONRPCErrorResponse(body);
 
 export const isRequest = (message: Record<string, unknown>): message is { id: string | number; method: string } =>
   typeof message.method === "string" && (typeof message.id === "string" || typeof message.id === "number");
