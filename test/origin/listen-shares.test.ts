@@ -4,6 +4,7 @@ import { LISTENS_PER_USER, ListenShares } from "../../aws/origin/hosting/listen-
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
 import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
+import { acknowledgedListen as acknowledged } from "./listen-stream.ts";
 import { modernRequest, testHostOptions } from "./modern-request.ts";
 
 // One connection serves every user of a `shared` server, and the SDK bounds the listens of one connection. A user's
@@ -40,26 +41,13 @@ const listen = (shares: ListenShares, sub: string) =>
     },
   );
 
-/** Reads a listen stream up to its acknowledgement; the reader, to cancel it. */
-async function acknowledged(response: Response) {
-  const reader = response.body?.pipeThrough(new TextDecoderStream()).getReader();
-  if (!reader || response.status !== 200) throw new Error(`no stream: ${response.status} ${await response.text()}`);
-  let seen = "";
-  while (!seen.includes("notifications/subscriptions/acknowledged")) {
-    const next = await reader.read();
-    if (next.done) throw new Error(`the listen ended: ${seen}`);
-    seen += next.value;
-  }
-  return reader;
-}
-
 describe("each user's share of a server's listens", () => {
   it("refuses a user's listen past their share, with a JSON-RPC error naming it, while another user still listens", async () => {
     const shares = new ListenShares(3);
     const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
     const held = [];
     try {
-      for (let n = 0; n < 3; n++) held.push(await acknowledged(await listen(shares, "mallory")));
+      for (let n = 0; n < 3; n++) held.push((await acknowledged(await listen(shares, "mallory"))).reader);
       const refused = await listen(shares, "mallory");
       expect(refused.status).toBe(429);
       expect(await refused.json()).toEqual({
@@ -71,13 +59,13 @@ describe("each user's share of a server's listens", () => {
         },
       });
       expect(String(warned.mock.calls.at(-1)?.[0])).not.toContain("mallory");
-      held.push(await acknowledged(await listen(shares, "alice")));
+      held.push((await acknowledged(await listen(shares, "alice"))).reader);
       expect(shares.open("mallory", "board")).toBe(3);
 
       // A listen that ends gives its share back.
       await held[0]?.cancel();
       await vi.waitFor(() => expect(shares.open("mallory", "board")).toBe(2));
-      held.push(await acknowledged(await listen(shares, "mallory")));
+      held.push((await acknowledged(await listen(shares, "mallory"))).reader);
     } finally {
       warned.mockRestore();
       for (const reader of held) await reader?.cancel();
@@ -92,7 +80,9 @@ describe("each user's share of a server's listens", () => {
     try {
       for (let user = 0; user < 9; user++) {
         const opened = await Promise.all(
-          Array.from({ length: LISTENS_PER_USER }, () => listen(shares, `user-${user}`).then(acknowledged)),
+          Array.from({ length: LISTENS_PER_USER }, () =>
+            listen(shares, `user-${user}`).then(async (response) => (await acknowledged(response)).reader),
+          ),
         );
         held.push(...opened);
       }

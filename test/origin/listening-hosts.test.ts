@@ -3,6 +3,7 @@ import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-poo
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
 import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
+import { acknowledgedListen as acknowledged } from "./listen-stream.ts";
 import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
 
 // An open subscriptions/listen must not hold its user's upstream connection for good: with stdio.maxProcesses
@@ -41,22 +42,6 @@ const listen = (on: HostPool, sub: string) =>
   );
 const call = (on: HostPool, sub: string) =>
   serveMcp(on, "notes", who(sub), modernRequest("tools/call", { name: "echo", arguments: {} }, { id: 4 }));
-
-/** Reads a listen stream up to its acknowledgement; then whether it ended, and the reader to cancel it. */
-async function acknowledged(response: Response) {
-  const reader = response.body?.pipeThrough(new TextDecoderStream()).getReader();
-  if (!reader || response.status !== 200) throw new Error(`no stream: ${response.status} ${await response.text()}`);
-  let seen = "";
-  while (!seen.includes("notifications/subscriptions/acknowledged")) {
-    const next = await reader.read();
-    if (next.done) throw new Error(`the listen ended: ${seen}`);
-    seen += next.value;
-  }
-  const ended = (async () => {
-    for (;;) if ((await reader.read()).done) return true;
-  })();
-  return { reader, ended };
-}
 
 describe("a connection with only listens on it", () => {
   it("is stopped for another user's request when the pool is full, its listen ending so that its client listens again", async () => {
