@@ -13,7 +13,7 @@ interface Registered {
 /**
  * One user's live sessions (one object per user), so that their number is bounded: every `initialize`, and every
  * 2024-11-05 stream, makes a session object that lives until its client deletes it or it idles for a day, and most
- * clients never delete theirs. A session is registered when it begins, touched when its idle alarm is pushed back,
+ * clients never delete theirs. A session is registered when it begins, touched as it is used (at most once a minute),
  * and forgotten when it ends; past the user's limit the least recently used are evicted, the new session's own
  * client's first (a client re-initializing on every call ends its own sessions, not its user's other clients').
  * A 2025-era client, told its session is not found, initializes a new one, as the protocol asks. A 2024-11-05 client

@@ -6,6 +6,12 @@ import type { SessionIdentity } from "../../worker/mcp/bridge/session-record.ts"
 const SESSION_IDLE_MS = 24 * 60 * 60 * 1000;
 /** The idle alarm is pushed back at most this often, not on every request. */
 const ALARM_REFRESH_MS = 60 * 60 * 1000;
+/**
+ * The user's registry hears of a session's use at most this often. Its least recently used session is the one it ends
+ * past `sessionsPerUser`: told only hourly, it took a session working right now (a long call in flight) for the
+ * oldest, and ended it mid-call, while sessions idle for minutes stayed.
+ */
+const REGISTRY_TOUCH_MS = 60_000;
 /** Where a session keeps when it was last used, written at most this often: its idle time is counted from there. */
 const LAST_USE_KEY = "usedAt";
 const LAST_USE_WRITE_MS = 60_000;
@@ -20,8 +26,9 @@ export class SessionLifecycle {
   readonly #ctx: DurableObjectState;
   /** Read at each use: the object's env, as it is then. */
   readonly #env: () => EdgeEnv;
-  /** When the idle alarm was last pushed back and the registry told of a use (at most hourly). */
+  /** When the idle alarm was last pushed back (at most hourly), and the registry told of a use (at most once a minute). */
   #usedNotedAt = 0;
+  #registryToldAt = 0;
   /** When the session was last used, and when that was last written to storage (at most once a minute). */
   #lastUse = 0;
   #lastUseWritten = 0;
@@ -36,8 +43,8 @@ export class SessionLifecycle {
   }
 
   /**
-   * Remembers the use (in storage at most once a minute, for the alarm to find after an eviction), pushes the idle
-   * alarm back and tells the user's registry the session is in use (at most hourly, both).
+   * Remembers the use (in storage at most once a minute, for the alarm to find after an eviction), tells the user's
+   * registry the session is in use (at most once a minute) and pushes the idle alarm back (at most hourly).
    */
   keepAlive(sub: string, sessionId: string): void {
     this.#lastUse = Date.now();
@@ -51,12 +58,15 @@ export class SessionLifecycle {
     void this.#ctx.storage.setAlarm(Date.now() + SESSION_IDLE_MS);
   }
 
-  /** Tells the user's registry the session is in use, at most hourly; true when it did. */
+  /** Tells the user's registry the session is in use, at most once a minute; true when the idle alarm is due too (hourly). */
   noteUse(sub: string, sessionId: string): boolean {
     const now = Date.now();
+    if (now - this.#registryToldAt >= REGISTRY_TOUCH_MS) {
+      this.#registryToldAt = now;
+      void this.tellRegistry(sub, "touch", sessionId);
+    }
     if (now - this.#usedNotedAt < ALARM_REFRESH_MS) return false;
     this.#usedNotedAt = now;
-    void this.tellRegistry(sub, "touch", sessionId);
     return true;
   }
 
