@@ -20,6 +20,7 @@ import { authInfoOf } from "./caller-auth-info.ts";
 import type { ChildUsers } from "./child-users.ts";
 import type { UpstreamHealth } from "./circuit-breaker.ts";
 import { connectDeadline, DEFAULT_CONNECT_TIMEOUT_MS } from "./connect-deadline.ts";
+import { UnsupportedAsk } from "./exchange.ts";
 import { ExchangeRegistry } from "./exchange-registry.ts";
 import { forwardingServer, type InflightRequest, type UpstreamLink } from "./forwarding-server.ts";
 import { forgetChanged, type UpstreamLists, upstreamLists } from "./listed-definitions.ts";
@@ -182,7 +183,10 @@ async function connectHost(
       ask: (method, params) => {
         if (options.shared) return Promise.reject(new Error(`a shared upstream (sharing: "shared") cannot send ${method}`));
         const exchange = exchanges.current();
-        if (!exchange) return Promise.reject(new Error(`no client request is in progress through the proxy to carry ${method}`));
+        // Between calls (right after the handshake, say) no client request can carry the question: the upstream hears
+        // what a client without that capability would say, which servers handle, not an internal error.
+        if (!exchange)
+          return Promise.reject(new UnsupportedAsk(`no client request is in progress through the proxy to carry ${method}`));
         return exchange.ask(method, params);
       },
       log: (params) => {
