@@ -1,4 +1,5 @@
-import { CLIENT_CAPABILITIES_META_KEY, ProtocolError, type ServerContext } from "@modelcontextprotocol/server";
+import { ProtocolError, type ServerContext } from "@modelcontextprotocol/server";
+import { INPUT_REQUIRED_METHODS, takesUrlElicitation } from "./caller-capabilities.ts";
 import { type ForwardStateCodec, sealInputRequired } from "./request-state.ts";
 import { RelayedUpstreamError } from "./upstream-errors.ts";
 
@@ -9,9 +10,6 @@ export const URL_ELICITATION_REQUIRED = -32042;
 
 /** Keys of an upstream's links among a round's input requests: the proxy's own, never sent upstream. */
 export const UPSTREAM_LINK_INPUT_PREFIX = "mcp-edge/upstream-link/";
-
-/** Methods whose result may be input_required (2026-07-28); any other can only fail with the link. */
-const ASKING_METHODS = new Set(["tools/call", "prompts/get", "resources/read"]);
 
 /**
  * An upstream's -32042 as the client can understand it. The hop speaks 2026-07-28, which has no -32042: the SDK's
@@ -31,7 +29,7 @@ export async function askUpstreamLinks(
 ): Promise<Params | undefined> {
   if (!(error instanceof ProtocolError) || error.code !== URL_ELICITATION_REQUIRED) return undefined;
   const asking = linkRequests(error.data, ctx);
-  if (!asking || !ASKING_METHODS.has(method) || !supportsUrlElicitation(ctx)) {
+  if (!asking || !INPUT_REQUIRED_METHODS.has(method) || !takesUrlElicitation(ctx)) {
     throw new RelayedUpstreamError(error.code, error.message, error.data);
   }
   return sealInputRequired({ resultType: "input_required", inputRequests: asking }, codec, { t: target }, ctx);
@@ -71,10 +69,3 @@ export function refuseDeclinedLinks(ctx: ServerContext, server: string): void {
 
 /** Whether an input request key is one of an upstream's links (answered here, never sent upstream). */
 export const isUpstreamLinkKey = (key: string): boolean => key.startsWith(UPSTREAM_LINK_INPUT_PREFIX);
-
-function supportsUrlElicitation(ctx: ServerContext): boolean {
-  const capabilities = (ctx.mcpReq.envelope as Params | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as
-    | { elicitation?: { url?: unknown } }
-    | undefined;
-  return capabilities?.elicitation?.url !== undefined;
-}

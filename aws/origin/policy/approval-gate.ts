@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from "node:crypto";
-import { CLIENT_CAPABILITIES_META_KEY, ProtocolError, type ServerContext } from "@modelcontextprotocol/server";
+import { ProtocolError, type ServerContext } from "@modelcontextprotocol/server";
 import canonicalize from "canonicalize";
 import type { AuditEvent } from "../../../contract/audit-event.ts";
 import { MAX_INPUT_WAIT_SECONDS } from "../../../contract/config/schema.ts";
+import { callerCapabilities } from "../hosting/caller-capabilities.ts";
 import { type ForwardState, type ForwardStateCodec, sealInputRequired } from "../hosting/request-state.ts";
 import type { ReplayGuard } from "../trust/replay-guard.ts";
 
@@ -64,8 +65,7 @@ export class ApprovalGate {
     // A later round of a call approved already (its upstream asked the client for something): nothing to ask again.
     if (state?.x !== undefined || state?.u !== undefined) return this.#continued(state.g, hash, call);
     if (state?.ap) return this.#answered(ctx, state.ap, hash, call);
-    const capabilities = (ctx.mcpReq.envelope as Params | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as Params | undefined;
-    if (!capabilities?.elicitation) {
+    if (!callerCapabilities(ctx)?.elicitation) {
       this.#record(call, "error");
       throw new ApprovalRefused(
         `calling "${call.tool}" on server "${call.server}" needs your confirmation (${call.rule}), and this client cannot show prompts (it declares no elicitation capability); use a client that can`,

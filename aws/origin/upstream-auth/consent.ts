@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { CLIENT_CAPABILITIES_META_KEY, ProtocolError, type ServerContext } from "@modelcontextprotocol/server";
+import { ProtocolError, type ServerContext } from "@modelcontextprotocol/server";
+import { INPUT_REQUIRED_METHODS, takesUrlElicitation } from "../hosting/caller-capabilities.ts";
 import { type ForwardStateCodec, sealInputRequired } from "../hosting/request-state.ts";
 
 /** The key of the gateway's own consent question among a round's input requests (never an upstream's). */
@@ -10,9 +11,6 @@ export const CONSENT_INPUT_KEY = "mcp-edge/upstream-consent";
  * 2026-07-28, where the -32042 URL-elicitation error of 2025-11-25 does not exist): its message and `data.url` give the link.
  */
 export const CONSENT_NEEDED_CODE = -32007;
-
-/** Methods that may answer with an input request (the others can only fail with the link). */
-const ASKING_METHODS = new Set(["tools/call", "prompts/get", "resources/read"]);
 
 /**
  * The upstream needs this user's consent first: no token is stored, or the upstream refused it and its refresh failed.
@@ -52,7 +50,7 @@ export async function askConsent(
 ): Promise<Record<string, unknown> | undefined> {
   const consent = consentRequiredIn(error);
   if (!consent) return undefined;
-  if (!ASKING_METHODS.has(method) && fromAggregate(ctx)) {
+  if (!INPUT_REQUIRED_METHODS.has(method) && fromAggregate(ctx)) {
     // The aggregated endpoint only needs to know, and lists the server's connect tool: a link here would begin an
     // authorization (a stored row, a sealed key) on every list, used by no one.
     throw new ProtocolError(CONSENT_NEEDED_CODE, `server "${consent.server}" needs you to connect your account first`, {
@@ -62,7 +60,7 @@ export async function askConsent(
   const url = (await consent.link()).href;
   const message = `Server "${consent.server}" asks you to sign in with your account there and allow this gateway to use it for you. Open the link, then the call goes on.`;
   const elicitation = { mode: "url" as const, message, url, elicitationId: randomUUID() };
-  if (!ASKING_METHODS.has(method) || !supportsUrlElicitation(ctx)) {
+  if (!INPUT_REQUIRED_METHODS.has(method) || !takesUrlElicitation(ctx)) {
     throw new ProtocolError(
       CONSENT_NEEDED_CODE,
       `server "${consent.server}" needs you to connect your account first: open ${url} in your browser, then call again`,
@@ -74,9 +72,3 @@ export async function askConsent(
 }
 
 const fromAggregate = (ctx: ServerContext): boolean => ctx.http?.authInfo?.extra?.aggregated === true;
-
-function supportsUrlElicitation(ctx: ServerContext): boolean {
-  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
-  const capabilities = envelope?.[CLIENT_CAPABILITIES_META_KEY] as { elicitation?: { url?: unknown } } | undefined;
-  return capabilities?.elicitation?.url !== undefined;
-}
