@@ -10,5 +10,12 @@ export const authInfoOf = (caller: Caller): AuthInfo => ({
   token: "",
   clientId: caller.clientId,
   scopes: [],
-  extra: { sub: caller.sub, email: caller.email, server: caller.server, access: caller.access, aggregated: caller.aggregated },
+  extra: {
+    sub: caller.sub,
+    email: caller.email,
+    server: caller.server,
+    access: caller.access,
+    aggregated: caller.aggregated,
+    era: caller.era,
+  },
 });

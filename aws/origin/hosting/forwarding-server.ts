@@ -41,10 +41,15 @@ import { askUpstreamLinks, isUpstreamLinkKey, refuseDeclinedLinks } from "./url-
  */
 const AnyResult = z.looseObject({});
 
-/** A request being served, as the upstream connection's log fan-out sees it. */
+/** A request being served, as the upstream connection's fan-out of log messages and notices sees it. */
 export interface InflightRequest {
   log(params: { level: string; data?: unknown; logger?: string }): void;
+  /** The upstream's `notifications/elicitation/complete`: the out-of-band step of a URL elicitation is done. */
+  elicitationComplete(params: Params): void;
 }
+
+/** Writes a message on this request's own response stream, past the SDK's checks of the 2026-07-28 vocabulary. */
+type WriteOnStream = (message: { jsonrpc: "2.0"; method: string; params: Params }) => Promise<void>;
 
 /** Everything a per-request forwarding server needs from the user's upstream connection. */
 export interface UpstreamLink {
@@ -104,8 +109,10 @@ export function forwardingServer(link: UpstreamLink): McpServer {
   keepParamsAsSent(mirror.server);
   for (const method of Object.keys(FORWARDED_METHODS) as ForwardedMethod[]) {
     if (!capabilities[FORWARDED_METHODS[method].capability]) continue;
-    const handler = (request: { params?: Params }, ctx: ServerContext) =>
-      forward(link, { method, params: paramsAsSent(ctx, request.params ?? {}) }, ctx);
+    const handler = (request: { params?: Params }, ctx: ServerContext) => {
+      const write: WriteOnStream = async (message) => mirror.server.transport?.send(message, { relatedRequestId: ctx.mcpReq.id });
+      return forward(link, { method, params: paramsAsSent(ctx, request.params ?? {}) }, ctx, write);
+    };
     mirror.server.setRequestHandler(method, handler as never);
   }
   return mirror;
@@ -129,11 +136,11 @@ class UpstreamMirror extends McpServer {
   }
 }
 
-async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContext): Promise<Params> {
+async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContext, write: WriteOnStream): Promise<Params> {
   const guards = link.guardrails && !link.guardrails.empty ? guardedCall(link, request.method, request.params, ctx) : undefined;
   const guarded = isGuarded(request.method) ? guards : undefined;
   // Whatever the request, the upstream's log messages reach it (they go to every request in flight) as a result would.
-  const output = roundOutput(ctx, guards?.result);
+  const output = roundOutput(ctx, write, guards?.result);
   link.inflight.add(output);
   try {
     const access = accessOf(ctx);
@@ -175,8 +182,8 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
   } finally {
     // Everything the upstream sent before its answer reaches the client before the answer does. The SDK may
     // dispatch a log message that preceded the answer on the wire after settling the answer: give it a turn,
-    // when the request asked for log messages at all (progress has its own routes; see progress-routes.ts).
-    if (output.wantsLogs) await new Promise((resolve) => setImmediate(resolve));
+    // when the request takes log messages (or elicitation notices) at all (progress has its own routes; see progress-routes.ts).
+    if (output.wantsLogs || output.takesCompletions) await new Promise((resolve) => setImmediate(resolve));
     link.inflight.delete(output);
     await output.flushed();
   }
@@ -577,16 +584,23 @@ interface RoundOutput extends InflightRequest {
   flushed(): Promise<void>;
   /** The request set a log level: without one, the SDK sends it no log message. */
   wantsLogs: boolean;
+  /** The upstream's `notifications/elicitation/complete` reaches this request's client. */
+  takesCompletions: boolean;
 }
 
 /**
  * The round's output, each message passed through `guard` (the request's guardrails' result hooks) on its way: what
  * an upstream says while it works reaches the client as its result would. A message a hook refuses is not sent.
  */
-function roundOutput(ctx: ServerContext, guard: (params: Params) => Promise<Params> = async (params) => params): RoundOutput {
+function roundOutput(
+  ctx: ServerContext,
+  write: WriteOnStream,
+  guard: (params: Params) => Promise<Params> = async (params) => params,
+): RoundOutput {
   const progressToken = (ctx.mcpReq._meta as Params | undefined)?.progressToken;
   const asked = (ctx.mcpReq.envelope as Params | undefined)?.[LOG_LEVEL_META_KEY];
   const wantsLogs = asked !== undefined;
+  const takesCompletions = takesElicitationComplete(ctx);
   // What the client has not read yet of this response bounds what more is queued in it (absent: a caller that reads it at once).
   const unread = ctx.http?.authInfo?.extra?.unread as UnreadOutput | undefined;
   let sent = Promise.resolve();
@@ -614,9 +628,31 @@ function roundOutput(ctx: ServerContext, guard: (params: Params) => Promise<Para
         await ctx.mcpReq.log(level as never, passed.data, passed.logger as string | undefined);
       });
     },
+    // Written as the upstream sent it (an elicitation id, which no hook has anything to redact in): the SDK's server
+    // would refuse it on the 2026-07-28 hop, whose revision dropped it.
+    elicitationComplete(params) {
+      if (!takesCompletions) return;
+      send(async () => {
+        if (unread && !unread.admit(params)) return;
+        await write({ jsonrpc: "2.0", method: "notifications/elicitation/complete", params });
+      });
+    },
     flushed: () => sent,
     wantsLogs,
+    takesCompletions,
   };
+}
+
+/**
+ * Whether the request's client takes `notifications/elicitation/complete`: a 2025-era client (its session object
+ * relays it) that declared URL-mode elicitation, as the upstream would check. 2026-07-28 has no such notification:
+ * its clients call again when the user says the link is done.
+ */
+function takesElicitationComplete(ctx: ServerContext): boolean {
+  const capabilities = (ctx.mcpReq.envelope as Params | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as
+    | { elicitation?: { url?: unknown } }
+    | undefined;
+  return ctx.http?.authInfo?.extra?.era === "legacy" && capabilities?.elicitation?.url !== undefined;
 }
 
 /** The log levels of MCP (RFC 5424's), least severe first. */

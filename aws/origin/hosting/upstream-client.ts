@@ -32,6 +32,11 @@ export interface UpstreamCallbacks {
   /** A log message (`notifications/message`) for whichever requests are in flight. */
   log(params: { level: string; data?: unknown; logger?: string }): void;
   event(method: UpstreamEventMethod, params: Record<string, unknown> | undefined): void;
+  /**
+   * `notifications/elicitation/complete` (2025-11-25): the out-of-band step a URL elicitation sent the user to is
+   * done. Relayed like a log message, to whichever requests are in flight.
+   */
+  elicitationComplete(params: Record<string, unknown>): void;
   /** A progress notification, routed by the token the origin put on the request. */
   progress(params: { progressToken?: unknown; progress: number; total?: number; message?: string }): void;
 }
@@ -59,6 +64,9 @@ export async function connectUpstream(
   }
   client.setNotificationHandler("notifications/message", (notification) => callbacks.log(notification.params));
   client.setNotificationHandler("notifications/progress", (notification) => callbacks.progress(notification.params));
+  client.setNotificationHandler("notifications/elicitation/complete", (notification) =>
+    callbacks.elicitationComplete(notification.params),
+  );
   for (const method of UPSTREAM_EVENT_METHODS) {
     client.setNotificationHandler(method, (notification) =>
       callbacks.event(method, notification.params as Record<string, unknown> | undefined),

@@ -193,6 +193,10 @@ async function connectHost(
         if (options.shared) return;
         for (const request of inflight) request.log(params);
       },
+      elicitationComplete: (params) => {
+        if (options.shared) return;
+        for (const request of inflight) request.elicitationComplete(params);
+      },
       progress: (params) => progress.deliver(params),
       event: (method, params) => {
         if (lists) forgetChanged(lists, method);
