@@ -70,7 +70,7 @@ export const AuditEvent = z.object({
     "mcp.request",
     "auth.sign_in",
     "auth.denied",
-    "auth.refresh_reuse", // a rotated refresh token came back: its whole grant was revoked
+    "auth.refresh_reuse", // a rotated refresh token came back: its grant revoked (count 1), or gone already (no count)
     "auth.user_signed_out", // a user signed out everywhere at the edge (`count` grants revoked, absent when none) by an administrator (`clientId` `operator:<who>`) or because the Workspace account is not active (`clientId` `directory:google`)
     "auth.rate_limited", // requests refused for their rate, one event per client IP, endpoint and minute (see `count`)
     "mcp.rate_limited", // MCP requests refused for their rate, one event per user (or client IP) and minute (see `count`)
