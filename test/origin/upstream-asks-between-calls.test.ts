@@ -16,23 +16,25 @@ const ALICE = { sub: "alice", server: "raw", clientId: "test-client", era: "lega
 const CLIENT = { roots: { listChanged: true }, sampling: {}, elicitation: { form: {}, url: {} } };
 
 let host: UpstreamHost;
+let shared: UpstreamHost;
 beforeAll(async () => {
   const spec = UpstreamServer.parse({ transport: "stdio", command: process.execPath, args: [RAW_UPSTREAM] });
   host = await startUpstreamHost(spec, { ...testHostOptions, log: () => {} }, ALICE);
+  shared = await startUpstreamHost(spec, { ...testHostOptions, log: () => {}, shared: true }, ALICE);
 });
-afterAll(() => host?.close());
+afterAll(() => Promise.all([host?.close(), shared?.close()]));
 
-async function callTool(name: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+async function callTool(name: string, args: Record<string, unknown> = {}, on = host): Promise<Record<string, unknown>> {
   const messages = await messagesOf(
-    await host.fetch(modernRequest("tools/call", { name, arguments: args }, { capabilities: CLIENT }), ALICE),
+    await on.fetch(modernRequest("tools/call", { name, arguments: args }, { capabilities: CLIENT }), ALICE),
   );
   const answer = messages.find((message) => "result" in message || "error" in message);
   return answer?.result as Record<string, unknown>;
 }
 
 /** The upstream's own lines it received answers to, by the id it gave its request. */
-async function answersHeard(): Promise<Map<unknown, { result?: unknown; error?: { code: number; message: string } }>> {
-  const result = await callTool("heard");
+async function answersHeard(on = host): Promise<Map<unknown, { result?: unknown; error?: { code: number; message: string } }>> {
+  const result = await callTool("heard", {}, on);
   const lines = JSON.parse((result.content as { text: string }[])[0]?.text ?? "[]") as string[];
   return new Map(lines.map((line) => JSON.parse(line)).map((message) => [message.id, message]));
 }
@@ -56,5 +58,14 @@ describe("an upstream's question to the client between calls", () => {
       expect(answers.get(id)?.error?.code, id).toBe(-32601);
       expect(answers.get(id)?.error?.message, id).toMatch(/no client request is in progress through the proxy/);
     }
+  });
+
+  it("is answered 'method not found' on a shared connection, during a call too: no user's client may be asked", async () => {
+    const ask = '{"jsonrpc":"2.0","id":"roots-shared","method":"roots/list","params":{}}';
+    await callTool("notify", { lines: [ask] }, shared);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const answer = (await answersHeard(shared)).get("roots-shared");
+    expect(answer?.error?.code).toBe(-32601);
+    expect(answer?.error?.message).toMatch(/a shared upstream \(sharing: "shared"\) cannot send roots\/list/);
   });
 });

@@ -181,10 +181,12 @@ async function connectHost(
     { ...deadline, signal },
     {
       ask: (method, params) => {
-        if (options.shared) return Promise.reject(new Error(`a shared upstream (sharing: "shared") cannot send ${method}`));
+        // A question no client request can carry (on a connection every user shares; or between calls, right after
+        // the handshake, say): the upstream hears what a client without that capability would say, which servers
+        // handle, not an internal error.
+        if (options.shared)
+          return Promise.reject(new UnsupportedAsk(`a shared upstream (sharing: "shared") cannot send ${method}`));
         const exchange = exchanges.current();
-        // Between calls (right after the handshake, say) no client request can carry the question: the upstream hears
-        // what a client without that capability would say, which servers handle, not an internal error.
         if (!exchange)
           return Promise.reject(new UnsupportedAsk(`no client request is in progress through the proxy to carry ${method}`));
         return exchange.ask(method, params);
