@@ -142,6 +142,7 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
   // Whatever the request, the upstream's log messages reach it (they go to every request in flight) as a result would.
   const output = roundOutput(ctx, write, guards?.result);
   link.inflight.add(output);
+  let admitted: Admitted = {};
   try {
     const access = accessOf(ctx);
     link.pins.requireServer();
@@ -149,7 +150,6 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
     if (withheld) return withheld;
     // A retry whose user declined to open an upstream's link goes no further, as a 2025 client would not call again.
     refuseDeclinedLinks(ctx, callerOf(ctx).server);
-    let admitted: Admitted = {};
     if (request.method === "tools/call") {
       // A retry whose state is another call's is refused before it spends the budget or answers that call's approval.
       requestStateFor(request, ctx);
@@ -170,13 +170,15 @@ async function forward(link: UpstreamLink, request: Forwarded, ctx: ServerContex
     rememberListed(link.lists, request.method, request.params.cursor, result);
     return link.pins.visible(request.method, request.method === "tools/list" ? visibleTools(result, access?.tool) : result);
   } catch (error) {
+    // A round the gateway asks itself continues the call as it was admitted: approved once, counted once.
+    const round = { t: targetOf(request.method, request.params), ...continuationOf(admitted) };
     // An OAuth-protected upstream that needs this user's (renewed) consent: the user is asked, no one else is affected.
-    const consent = await askConsent(error, request.method, ctx, link.stateCodec, targetOf(request.method, request.params));
+    const consent = await askConsent(error, request.method, ctx, link.stateCodec, round);
     if (consent) return consent;
     const toClient = upstreamErrorToClient(error);
     const passed = guarded ? await guarded.error(toClient) : toClient;
     // The upstream's own -32042 (2025-11-25: open this link first), as the guardrails let it through.
-    const links = await askUpstreamLinks(passed, request.method, ctx, link.stateCodec, targetOf(request.method, request.params));
+    const links = await askUpstreamLinks(passed, request.method, ctx, link.stateCodec, round);
     if (links) return links;
     throw passed;
   } finally {
@@ -342,18 +344,18 @@ async function drive(link: UpstreamLink, exchange: Exchange, ctx: ServerContext,
   const result = step.result as Params;
   if (result.resultType !== "input_required") return result;
   const upstreamState = typeof result.requestState === "string" ? result.requestState : undefined;
-  const state = {
-    t: exchange.target,
-    u: upstreamState,
-    g: approvedContinuation(exchange),
-    l: exchange.counted ? crypto.randomUUID() : undefined,
-  };
-  return sealInputRequired(result, link.stateCodec, state, ctx);
+  return sealInputRequired(result, link.stateCodec, { t: exchange.target, u: upstreamState, ...continuationOf(exchange) }, ctx);
 }
 
 /** The mark a later round of an approved call carries: the approved arguments, and a nonce that makes the round single use. */
-const approvedContinuation = (exchange: Exchange): ForwardState["g"] =>
-  exchange.approvedArguments === undefined ? undefined : { h: exchange.approvedArguments, n: crypto.randomUUID() };
+const approvedContinuation = (call: Pick<Admitted, "approvedArguments">): ForwardState["g"] =>
+  call.approvedArguments === undefined ? undefined : { h: call.approvedArguments, n: crypto.randomUUID() };
+
+/** What a later round of an admitted call carries: its approval, and a nonce that lets one round past the limits free. */
+const continuationOf = (call: Admitted): Pick<ForwardState, "g" | "l"> => ({
+  g: approvedContinuation(call),
+  l: call.counted ? crypto.randomUUID() : undefined,
+});
 
 /** The capabilities the asks need that the client did not declare, as -32021 reports them; undefined if none. */
 function missingCapabilities(asks: UpstreamAsk[], declared: Params | undefined): Record<string, object> | undefined {
@@ -369,7 +371,7 @@ function missingCapabilities(asks: UpstreamAsk[], declared: Params | undefined):
  */
 async function continuesCountedCall(limits: CallLimits, ctx: ServerContext): Promise<boolean> {
   const state = ctx.mcpReq.requestState<ForwardState>();
-  return state?.x !== undefined || (state?.u !== undefined && (await limits.continues(state.l)));
+  return state?.x !== undefined || ((state?.u !== undefined || state?.l !== undefined) && (await limits.continues(state.l)));
 }
 
 /** The gateway's own approval round for a call the policy marks require_approval, or undefined once approved. */

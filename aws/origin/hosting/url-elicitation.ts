@@ -1,6 +1,6 @@
 import { ProtocolError, type ServerContext } from "@modelcontextprotocol/server";
 import { INPUT_REQUIRED_METHODS, takesUrlElicitation } from "./caller-capabilities.ts";
-import { type ForwardStateCodec, sealInputRequired } from "./request-state.ts";
+import { type ForwardState, type ForwardStateCodec, sealInputRequired } from "./request-state.ts";
 import { RelayedUpstreamError } from "./upstream-errors.ts";
 
 type Params = Record<string, unknown>;
@@ -25,14 +25,14 @@ export async function askUpstreamLinks(
   method: string,
   ctx: ServerContext,
   codec: ForwardStateCodec,
-  target: string,
+  round: ForwardState,
 ): Promise<Params | undefined> {
   if (!(error instanceof ProtocolError) || error.code !== URL_ELICITATION_REQUIRED) return undefined;
   const asking = linkRequests(error.data, ctx);
   if (!asking || !INPUT_REQUIRED_METHODS.has(method) || !takesUrlElicitation(ctx)) {
     throw new RelayedUpstreamError(error.code, error.message, error.data);
   }
-  return sealInputRequired({ resultType: "input_required", inputRequests: asking }, codec, { t: target }, ctx);
+  return sealInputRequired({ resultType: "input_required", inputRequests: asking }, codec, round, ctx);
 }
 
 /**

@@ -62,8 +62,9 @@ export class ApprovalGate {
   async check(ctx: ServerContext, codec: ForwardStateCodec, target: string, call: GatedCall): Promise<Params | undefined> {
     const state = ctx.mcpReq.requestState<ForwardState>();
     const hash = argumentsHash(call.args);
-    // A later round of a call approved already (its upstream asked the client for something): nothing to ask again.
-    if (state?.x !== undefined || state?.u !== undefined) return this.#continued(state.g, hash, call);
+    // A later round of a call approved already (its upstream asked the client for something, or the gateway asked for
+    // a consent or a link on its behalf): nothing to ask again.
+    if (state?.x !== undefined || state?.u !== undefined || state?.g !== undefined) return this.#continued(state.g, hash, call);
     if (state?.ap) return this.#answered(ctx, state.ap, hash, call);
     if (!callerCapabilities(ctx)?.elicitation) {
       this.#record(call, "error");

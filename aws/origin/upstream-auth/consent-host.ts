@@ -26,7 +26,7 @@ export async function answerWithConsent(
     },
   );
   const ask = (method: string) => (request: { params?: Params }, ctx: Parameters<typeof askConsent>[2]) =>
-    askConsent(consent, method, ctx, codec, targetOf(method, request.params)) as Promise<never>;
+    askConsent(consent, method, ctx, codec, { t: targetOf(method, request.params) }) as Promise<never>;
   server.server.setRequestHandler("tools/list", ask("tools/list") as never);
   server.server.setRequestHandler("tools/call", ask("tools/call") as never);
   const handler = createMcpHandler(() => server, { legacy: "reject" });

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { ProtocolError, type ServerContext } from "@modelcontextprotocol/server";
 import { INPUT_REQUIRED_METHODS, takesUrlElicitation } from "../hosting/caller-capabilities.ts";
-import { type ForwardStateCodec, sealInputRequired } from "../hosting/request-state.ts";
+import { type ForwardState, type ForwardStateCodec, sealInputRequired } from "../hosting/request-state.ts";
 
 /** The key of the gateway's own consent question among a round's input requests (never an upstream's). */
 export const CONSENT_INPUT_KEY = "mcp-edge/upstream-consent";
@@ -46,7 +46,7 @@ export async function askConsent(
   method: string,
   ctx: ServerContext,
   codec: ForwardStateCodec,
-  target: string,
+  round: ForwardState,
 ): Promise<Record<string, unknown> | undefined> {
   const consent = consentRequiredIn(error);
   if (!consent) return undefined;
@@ -68,7 +68,7 @@ export async function askConsent(
     );
   }
   const asking = { [CONSENT_INPUT_KEY]: { method: "elicitation/create", params: elicitation } };
-  return sealInputRequired({ resultType: "input_required", inputRequests: asking }, codec, { t: target }, ctx);
+  return sealInputRequired({ resultType: "input_required", inputRequests: asking }, codec, round, ctx);
 }
 
 const fromAggregate = (ctx: ServerContext): boolean => ctx.http?.authInfo?.extra?.aggregated === true;
