@@ -3,8 +3,8 @@ import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../aws/origin/db/migrate.ts";
 import { unpinnedResourceMetrics } from "../../aws/origin/metrics/pins.ts";
-import { DefinitionPins, type PinningMode } from "../../aws/origin/pinning/definition-pins.ts";
-import { createPinStore, version1Of } from "../../aws/origin/pinning/pin-store.ts";
+import { DefinitionPins, MAX_LEARNING, type PinningMode } from "../../aws/origin/pinning/definition-pins.ts";
+import { createPinStore, type PinStore, version1Of } from "../../aws/origin/pinning/pin-store.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
 
 // Every resource an upstream ever listed is a row of pinned_definitions, and each origin instance reads the whole table
@@ -156,5 +156,33 @@ describe("what an origin instance reads and keeps of the pinned definitions", ()
     );
     expect(await unpinned("strict")).toBe(5);
     expect(await rowsOf("strict")).toHaveLength(3);
+  });
+});
+
+describe("a first listing of many new names", () => {
+  it("learns at most MAX_LEARNING of them at once, not one database write per name at the same time", async () => {
+    let writing = 0;
+    let most = 0;
+    const recorded: string[] = [];
+    const store = {
+      polledSince: async () => [],
+      record: async (pin: { name: string }) => {
+        most = Math.max(most, ++writing);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        writing--;
+        recorded.push(pin.name);
+        return true;
+      },
+    } as unknown as PinStore;
+    const pins = new DefinitionPins({ store, modeOf: () => "trust-on-first-use", sighted: () => {}, log: () => {} });
+    await pins.start(HOUR);
+    pins.stop();
+    const tools = Array.from({ length: 100 }, (_, index) => ({ name: `t${index}`, inputSchema: { type: "object" } }));
+    expect(await pins.visible("many", "tool", tools)).toHaveLength(100);
+    expect(most).toBe(MAX_LEARNING);
+    expect(recorded).toHaveLength(100);
+    // The same names again: decided from memory, nothing written.
+    expect(await pins.visible("many", "tool", [...tools, ...tools])).toHaveLength(200);
+    expect(recorded).toHaveLength(100);
   });
 });
