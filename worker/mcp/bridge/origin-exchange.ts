@@ -111,8 +111,11 @@ export async function* exchangeWithOrigin(
   }
   if (json) {
     const bytes = await readLimited(response, MAX_ORIGIN_MESSAGE_BYTES);
-    if (bytes === null) yield tooLarge(request.id, server);
-    else if (bytes.byteLength > 0) yield JSON.parse(new TextDecoder().decode(bytes)) as JsonRpcMessage;
+    if (bytes === null) {
+      // The client gets the session's own error, not the answer the origin labelled.
+      if (labels) labels.outcome = undefined;
+      yield tooLarge(request.id, server);
+    } else if (bytes.byteLength > 0) yield JSON.parse(new TextDecoder().decode(bytes)) as JsonRpcMessage;
     return;
   }
   const bounded = response.body.pipeThrough(eventsWithin(MAX_ORIGIN_MESSAGE_BYTES));
