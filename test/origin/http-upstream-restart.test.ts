@@ -1,3 +1,5 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import type { UpstreamServer } from "../../contract/config/schema.ts";
@@ -12,20 +14,23 @@ import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts"
 const CALLER = { sub: "alice", email: "alice@example.com", groups: [], server: "notes", clientId: "c", era: "modern" as const };
 let fixture: RunningFixture | undefined;
 let pool: HostPool | undefined;
+let gateway: Server | undefined;
 afterAll(async () => {
   await pool?.close();
   await fixture?.stop();
+  gateway?.close();
 });
 
-async function listTools(on: HostPool): Promise<unknown> {
+async function ask(on: HostPool, method: string, params: Record<string, unknown> = {}): Promise<unknown> {
   const { host, release } = await on.acquire("notes", CALLER);
   try {
-    const [answer] = await messagesOf(await host.fetch(modernRequest("tools/list", {}, { id: 9 }), CALLER));
+    const [answer] = await messagesOf(await host.fetch(modernRequest(method, params, { id: 9 }), CALLER));
     return answer;
   } finally {
     release();
   }
 }
+const listTools = (on: HostPool) => ask(on, "tools/list");
 
 describe("an HTTP upstream that restarted and forgot its sessions", () => {
   it("costs at most one clean error: the connection is closed and the next request begins a new session", async () => {
@@ -58,5 +63,58 @@ describe("an HTTP upstream that restarted and forgot its sessions", () => {
     expect(JSON.stringify(await listTools(pool))).toContain('"tools"');
     expect(JSON.stringify(await listTools(pool))).toContain('"tools"');
     expect(lines.some((line) => line.includes("no longer knows this connection's session; closing it"))).toBe(true);
+  });
+
+  it("keeps the connection when a 404 is not about the session: a gateway's answer for one route", async () => {
+    fixture = fixture ?? (await launchHttpFixture("legacy"));
+    const upstream = new URL(fixture.url);
+    // In front of the server: one tool's call answered 404 with the gateway's own page, everything else passed on.
+    gateway = createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks);
+      if (body.includes('"test_simple_text"')) {
+        response.writeHead(404, { "content-type": "text/html" }).end("<html><body>404 Not Found</body></html>");
+        return;
+      }
+      const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => name !== "host")) as Record<
+        string,
+        string
+      >;
+      const answer = await fetch(new URL(request.url ?? "/", upstream), {
+        method: request.method,
+        headers,
+        body: body.length ? body : undefined,
+      });
+      answer.headers.forEach((value, name) => {
+        response.setHeader(name, value);
+      });
+      response.writeHead(answer.status);
+      // Request and answer only (a GET stream stays open here, unanswered: the client does without it).
+      response.end(Buffer.from(await answer.arrayBuffer()));
+    });
+    await new Promise<void>((resolve) => gateway?.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}${upstream.pathname}`;
+    const lines: string[] = [];
+    const behind = createHostPool({
+      servers: {
+        notes: { transport: "http", url, protocol: "streamable-http", identity: "none", headers: {} } as UpstreamServer,
+      },
+      idleTimeoutMs: 60_000,
+      maxProcesses: 4,
+      host: testHostOptions,
+      log: (line) => lines.push(line),
+    });
+    try {
+      expect(JSON.stringify(await listTools(behind))).toContain('"tools"');
+      const refused = (await ask(behind, "tools/call", { name: "test_simple_text", arguments: {} })) as {
+        error?: { message: string };
+      };
+      expect(refused.error?.message).toContain("404");
+      expect(lines.some((line) => line.includes("closing it"))).toBe(false);
+      expect(JSON.stringify(await listTools(behind))).toContain('"tools"');
+    } finally {
+      await behind.close();
+    }
   });
 });

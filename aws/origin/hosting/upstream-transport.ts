@@ -72,10 +72,10 @@ export function openTransport(
     // why, and the next request connects anew. The SDK itself would wait on a broken event stream, not fail the call.
     const fetchAs: typeof fetch = async (input, init) => {
       const response = await identified(input, init);
-      // A 404 to a request in a session: the upstream forgot it (a restart, a deploy, its own expiry). The spec has
-      // the client initialize anew; the SDK's client does not, and every later request would get the same 404. So
-      // the connection is closed, and the next request opens a new one with a fresh handshake.
-      if (response.status === 404 && new Headers(init?.headers).has("mcp-session-id")) {
+      // A 404 to a request in a session that says so: the upstream forgot the session (a restart, a deploy, its own
+      // expiry). The spec has the client initialize anew; the SDK's client does not, and every later request would
+      // get the same 404. So the connection is closed, and the next request opens a new one with a fresh handshake.
+      if (response.status === 404 && new Headers(init?.headers).has("mcp-session-id") && (await saysSessionLost(response))) {
         broke(new UpstreamSessionLost(), "the upstream server no longer knows this connection's session; closing it");
         void transport.close().catch(() => {});
       }
@@ -165,6 +165,31 @@ function watchChild(
     requested = true;
     await close();
   };
+}
+
+/** What a 404 that means "session not found" may hold: nothing, or the SDK servers' -32001 error. */
+const SESSION_LOST_BODY = /^\s*$|"code"\s*:\s*-32001\b|session not found/i;
+const SESSION_LOST_READ_BYTES = 4096;
+
+/**
+ * Whether a 404 says the session is gone, read from the start of its body: a 404 is also what a gateway in front of
+ * the server answers for one route, and that must not cost every user of the connection their calls in flight.
+ */
+async function saysSessionLost(response: Response): Promise<boolean> {
+  const reader = response.clone().body?.getReader();
+  if (!reader) return true;
+  let text = "";
+  try {
+    const decoder = new TextDecoder();
+    while (text.length < SESSION_LOST_READ_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    void reader.cancel().catch(() => {});
+  }
+  return SESSION_LOST_BODY.test(text.slice(0, SESSION_LOST_READ_BYTES));
 }
 
 /** A fetch that adds the server's configured headers and the user's identity to every request. */
