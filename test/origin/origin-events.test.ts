@@ -235,6 +235,24 @@ describe("a burst of events the origin records itself (s22 hunt G4)", () => {
     expect(batches.filter((size) => size === 10)).toHaveLength(2);
     await events.flush(0);
   });
+
+  it("tries a batch whole again after a database blip, not one event per round trip (s22 review R3)", async () => {
+    const sizes: number[] = [];
+    const { sink, stored } = flakySink(2);
+    const counting: EventSink = {
+      async insert(batch) {
+        sizes.push(batch.length);
+        return sink.insert(batch);
+      },
+    };
+    const events = createOriginEvents(counting, () => {}, { firstDelayMs: 1, maxDelayMs: 1 });
+    for (let one = 0; one < 2_000; one++) events.record(sighting("notes"));
+    await events.flush(20_000);
+    expect(stored).toHaveLength(2_000);
+    // Two refused attempts (the first event, in flight alone, then 500), then the 2,000 in four batches, none split
+    // by the blip; before the fix the 500 went one INSERT each (503 inserts).
+    expect(sizes.slice(2)).toEqual([500, 500, 500, 500]);
+  }, 30_000);
 });
 
 describe("events the origin records itself, in the database", () => {

@@ -1,4 +1,5 @@
 import type { AuditEvent } from "../../../contract/audit-event.ts";
+import { isDatabaseUnavailable } from "../db/unavailable.ts";
 
 /** Where the events go: the audit store, which stores an id once (so an event tried again is never stored twice). */
 export interface EventSink {
@@ -85,15 +86,15 @@ interface Waiting {
   giveUpAt: number;
   attempts: number;
   lastError?: unknown;
-  /** Was in a batch the database refused: tried on its own since, so that one bad event holds up no batch. */
+  /** Was in a batch the database answered and refused: tried on its own since, so that one bad event holds up no batch. */
   alone?: boolean;
 }
 
 /**
  * One batch at a time, in one loop: while the database is away, a single connection attempt is in flight rather
- * than one per event (the pool is shared with every MCP request). The events of a batch that fails are tried again
- * one at a time, and one that fails alone goes to the back, so one the database refuses for good holds up neither a
- * batch nor the others.
+ * than one per event (the pool is shared with every MCP request). A batch that fails because the database is away is
+ * tried again whole; the events of one the database refused are tried again one at a time, and one that fails alone
+ * goes to the back, so one the database refuses for good holds up neither a batch nor the others.
  */
 export function createOriginEvents(
   sink: EventSink,
@@ -152,8 +153,10 @@ export function createOriginEvents(
     if (closed) for (const entry of batch) giveUp(entry, "the origin closed");
     else if (batch.length === 1) waiting.push(...batch);
     else {
-      // First, and one at a time: an outage fails the first of them again (and backs off), a bad event only itself.
-      for (const entry of batch) entry.alone = true;
+      // First again. Split one at a time only when the database answered and refused the batch: a database away says
+      // nothing of its events, and nothing clears `alone`, so after a mere blip they would go one round trip each
+      // (s22 review R3).
+      if (!isDatabaseUnavailable(error)) for (const entry of batch) entry.alone = true;
       waiting.unshift(...batch);
     }
   }
