@@ -54,6 +54,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
     this.ctx,
     () => this.env,
     () => this.#audits.anyHeld,
+    () => !this.#requests.idle,
   );
   readonly #stream = new GetStream(this.ctx);
   readonly #listening = new UpstreamListening();

@@ -35,11 +35,15 @@ export class SessionLifecycle {
 
   /** Whether the alarm is set to look for held audits soon (AnswerAudits): the idle alarm must not push it back. */
   readonly #checkPending: () => boolean;
+  /** Whether a request of the session is still being worked on: a long call is a use for as long as it runs. */
+  readonly #busy: () => boolean;
+  #whileBusy: ReturnType<typeof setInterval> | undefined;
 
-  constructor(ctx: DurableObjectState, env: () => EdgeEnv, checkPending: () => boolean) {
+  constructor(ctx: DurableObjectState, env: () => EdgeEnv, checkPending: () => boolean, busy: () => boolean = () => false) {
     this.#ctx = ctx;
     this.#env = env;
     this.#checkPending = checkPending;
+    this.#busy = busy;
   }
 
   /**
@@ -52,10 +56,24 @@ export class SessionLifecycle {
       this.#lastUseWritten = this.#lastUse;
       this.#ctx.storage.kv.put(LAST_USE_KEY, this.#lastUse);
     }
+    this.#touchWhileBusy(sub, sessionId);
     if (!this.noteUse(sub, sessionId)) return;
     // The alarm sets the idle one itself once the held audits are recorded (idleUntilLater).
     if (this.#checkPending()) return;
     void this.#ctx.storage.setAlarm(Date.now() + SESSION_IDLE_MS);
+  }
+
+  /**
+   * While a request is worked on (a call running for minutes sends nothing), tells the registry of the use every
+   * minute, so that a session working now is never the least recently used one; stops once the session is idle.
+   */
+  #touchWhileBusy(sub: string, sessionId: string): void {
+    if (this.#whileBusy !== undefined) return;
+    this.#whileBusy = setInterval(() => {
+      if (this.#busy()) return void this.noteUse(sub, sessionId);
+      clearInterval(this.#whileBusy);
+      this.#whileBusy = undefined;
+    }, REGISTRY_TOUCH_MS);
   }
 
   /** Tells the user's registry the session is in use, at most once a minute; true when the idle alarm is due too (hourly). */

@@ -25,6 +25,11 @@ export class OpenRequests {
     return this.#open.size === 0;
   }
 
+  /** Nothing of the session is worked on anywhere: no request with the session server, on the short way, or between. */
+  get idle(): boolean {
+    return this.#open.size === 0 && this.#direct.size === 0 && this.#prefetched.size === 0;
+  }
+
   /** The session server works on these requests now. */
   open(ids: (string | number)[]): void {
     for (const id of ids) this.#open.add(id);

@@ -9,16 +9,19 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-function lifecycle() {
+function lifecycle(busy = () => false) {
   const touched: number[] = [];
   const registry = { touch: async () => void touched.push(Date.now()) };
   const env = { USER_SESSIONS: { idFromName: (name: string) => name, get: () => registry } } as unknown as EdgeEnv;
+  const storage = { kv: { put: () => {} }, setAlarm: async () => {} };
+  const ctx = { storage } as unknown as DurableObjectState;
   return {
     touched,
     lifecycle: new SessionLifecycle(
-      {} as DurableObjectState,
+      ctx,
       () => env,
       () => false,
+      busy,
     ),
   };
 }
@@ -36,5 +39,18 @@ describe("a session's uses, as its user's registry hears of them", () => {
     expect(session.noteUse("alice", "s1")).toBe(false); // the idle alarm is pushed back hourly only
     await Promise.resolve();
     expect(touched).toEqual([start, start + 61_000]);
+  });
+
+  it("reach the registry every minute while a request is worked on, though the client sends nothing", async () => {
+    vi.useFakeTimers({ toFake: ["Date", "setInterval", "clearInterval"] });
+    const start = new Date("2026-12-03T05:00:00Z").getTime();
+    vi.setSystemTime(start);
+    let busy = true;
+    const { touched, lifecycle: session } = lifecycle(() => busy);
+    session.keepAlive("alice", "s1"); // a long call begins
+    await vi.advanceTimersByTimeAsync(3 * 60_000 + 1_000);
+    busy = false; // it ended
+    await vi.advanceTimersByTimeAsync(5 * 60_000);
+    expect(touched).toEqual([start, start + 60_000, start + 120_000, start + 180_000]);
   });
 });
