@@ -12,8 +12,9 @@ import { startTestSystem } from "./local-system.ts";
 import { InMemoryOAuthProvider } from "./oauth-client.ts";
 
 // What a 2025-era upstream says to the client outside its answers, through the whole local system with a real SDK v1
-// client on 2025-11-25 (s22 hunt "faithful" F8, F10): its notifications/elicitation/complete during a call reaches the
-// client through its session object, and its roots/list between calls is told "method not found".
+// client on 2025-11-25 (s22 hunt "faithful" F8, F10): its notifications/elicitation/complete reaches the client through
+// its session object, during a call and between calls (on the GET stream the SDK client keeps open; on the request's
+// own stream for a client without one), and its roots/list between calls is told "method not found".
 
 const RAW_UPSTREAM = fileURLToPath(new URL("../fixtures/raw-upstream/server.mjs", import.meta.url));
 
@@ -48,6 +49,24 @@ describe("a 2025-era upstream's words outside its answers, through the edge", ()
     const line = '{"jsonrpc":"2.0","method":"notifications/elicitation/complete","params":{"elicitationId":"e-1"}}';
     expect(textOf(await client.callTool({ name: "notify", arguments: { lines: [line] } }))).toBe("notified");
     expect(completed).toEqual([{ elicitationId: "e-1" }]);
+    await client.close();
+  });
+
+  it("relays notifications/elicitation/complete sent between calls on the session's GET stream (SDK v1)", async () => {
+    const client = new ClientV1({ name: "links-get-v1", version: "1" }, { capabilities: { elicitation: { url: {} } } });
+    const completed: unknown[] = [];
+    client.setNotificationHandler(ElicitationCompleteNotificationSchema, (notification) => {
+      completed.push(notification.params);
+    });
+    await client.connect(new TransportV1(url(), { authProvider: provider as never }));
+    // The client opens its GET stream after initialize, and the session listens at the origin while it is open.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const line = '{"jsonrpc":"2.0","method":"notifications/elicitation/complete","params":{"elicitationId":"e-2"}}';
+    await client.callTool({ name: "notify", arguments: { after: [line], afterMs: 100 } });
+    for (let waited = 0; completed.length === 0 && waited < 5_000; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(completed).toEqual([{ elicitationId: "e-2" }]);
     await client.close();
   });
 

@@ -24,6 +24,7 @@ import { UnsupportedAsk } from "./exchange.ts";
 import { ExchangeRegistry } from "./exchange-registry.ts";
 import { forwardingServer, type InflightRequest, type UpstreamLink } from "./forwarding-server.ts";
 import { forgetChanged, type UpstreamLists, upstreamLists } from "./listed-definitions.ts";
+import { ELICITATION_COMPLETE, takesElicitationCompleteOnListen, withExtraEvents } from "./listen-notices.ts";
 import { LISTENS_PER_CONNECTION } from "./listen-shares.ts";
 import { parseRequestBody } from "./parsed-request.ts";
 import { ProgressRoutes } from "./progress-routes.ts";
@@ -169,6 +170,8 @@ async function connectHost(
   const { transport } = opened;
   const childExited = spec.transport === "stdio" ? childExitOf(transport) : async () => {};
   const inflight = new Set<InflightRequest>();
+  /** Open listens of 2025-era clients that take the upstream's elicitation/complete between calls. */
+  const noticed = new Set<(params: Record<string, unknown>) => void>();
   const exchanges = new ExchangeRegistry(options.inputWaitMs);
   const progress = new ProgressRoutes();
   let events: UpstreamEvents | undefined;
@@ -197,7 +200,10 @@ async function connectHost(
       },
       elicitationComplete: (params) => {
         if (options.shared) return;
-        for (const request of inflight) request.elicitationComplete(params);
+        // Once for each client where it can: on the GET streams its clients keep open for what comes unasked, else on
+        // the requests in flight (of clients without one).
+        if (noticed.size > 0) for (const listen of noticed) listen(params);
+        else for (const request of inflight) request.elicitationComplete(params);
       },
       progress: (params) => progress.deliver(params),
       event: (method, params) => {
@@ -284,6 +290,7 @@ async function connectHost(
     handler,
     events: upstreamEvents,
     exchanges,
+    noticed,
     onCaller: (caller) => {
       latestCaller = caller;
     },
@@ -360,6 +367,7 @@ function servingHost(parts: {
   handler: McpHttpHandler;
   events: UpstreamEvents;
   exchanges: ExchangeRegistry;
+  noticed: Set<(params: Record<string, unknown>) => void>;
   onCaller: (caller: Caller) => void;
   log: (line: string) => void;
   close: () => Promise<void>;
@@ -381,11 +389,20 @@ function servingHost(parts: {
       const parsed = await parseRequestBody(request);
       const parsedBody = listenWithinContents(parsed.parsedBody, caller.access);
       const unwatch = watchListenedResources(parsedBody, parts.events);
-      const response = unread.measure(await parts.handler.fetch(parsed.request, { authInfo, parsedBody }));
+      let response = unread.measure(await parts.handler.fetch(parsed.request, { authInfo, parsedBody }));
+      if (takesElicitationCompleteOnListen(parsedBody, caller)) response = withElicitationComplete(response, parts.noticed);
       return unwatch ? onBodyEnd(response, unwatch) : response;
     },
     close: parts.close,
   };
+}
+
+/** A listen that also brings the upstream's elicitation/complete, for as long as it is open. */
+function withElicitationComplete(response: Response, noticed: Set<(params: Record<string, unknown>) => void>): Response {
+  const extra = withExtraEvents(response);
+  const notice = (params: Record<string, unknown>) => extra.write({ jsonrpc: "2.0", method: ELICITATION_COMPLETE, params });
+  noticed.add(notice);
+  return onBodyEnd(extra.response, () => noticed.delete(notice));
 }
 
 /**
