@@ -23,6 +23,7 @@ import { relayOptions } from "./hosting/relay-options.ts";
 import type { AwsCredentialSource } from "./identity/google/aws-credentials.ts";
 import { googleGroupLookUp } from "./identity/google/google-groups.ts";
 import { listen } from "./listen.ts";
+import { unpinnedResourceMetrics } from "./metrics/pins.ts";
 import { createOriginMetrics } from "./metrics/registry.ts";
 import { metricsOnlyApp } from "./metrics/route.ts";
 import { originPins, PIN_POLL_MS } from "./pinning/origin-pins.ts";
@@ -111,7 +112,7 @@ export async function startOrigin(
   // Made here first, so that it logs to this log: the pins and the aggregate's left-out reports (app.ts, which finds it
   // by the store) record through the same writer, which close() flushes; an event it gives up on is counted.
   const originEvents = originEventsOf(auditStore, log, { lost: metrics.audit.lost });
-  const pins = originPins(db, config, auditStore, log);
+  const pins = originPins(db, config, auditStore, log, unpinnedResourceMetrics(metrics.registry));
   // One record of single-use values for every instance sharing the database: edge assertions' jtis and the nonces
   // of approvals and counted calls, whose requestStates open on any instance holding the same REQUEST_STATE_KEY.
   const replayGuard = createReplayGuard(db);

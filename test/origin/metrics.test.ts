@@ -357,6 +357,18 @@ describe("the metrics port (metrics.port)", () => {
     await expect(fetch(`http://127.0.0.1:${metricsPort}/metrics`)).rejects.toThrow();
   });
 
+  it("counts resources past the bound of pins (mcp_origin_unpinned_resources_total, s22 review R2)", async () => {
+    const metricsPort = await freePort();
+    const running = await startOrigin(await testOriginConfig(database, { metrics: { port: metricsPort } }), () => {});
+    try {
+      // Registered only when start-origin hands originPins the counter's hook (the hook's counting: pin-growth.test.ts).
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      expect(text).toContain("# TYPE mcp_origin_unpinned_resources_total counter");
+    } finally {
+      await running.close();
+    }
+  });
+
   it("opens no metrics port when none is set", async () => {
     const running = await startOrigin(await testOriginConfig(database), () => {});
     try {
