@@ -34,7 +34,13 @@ export function withExtraEvents(response: Response): { response: Response; write
   let out: TransformStreamDefaultController<Uint8Array> | undefined;
   const flush = () => {
     if (!between || ended || !out) return;
-    for (const event of waiting.splice(0)) out.enqueue(encoder.encode(event));
+    const events = waiting.splice(0);
+    try {
+      for (const event of events) out.enqueue(encoder.encode(event));
+    } catch {
+      // The listen ended (its client went away) just now: what was for it goes nowhere, and nothing else fails.
+      ended = true;
+    }
   };
   const body = response.body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
