@@ -159,6 +159,38 @@ describe("what an origin instance reads and keeps of the pinned definitions", ()
   });
 });
 
+describe("a resource whose pin could not be written (s22 review R10)", () => {
+  it("is not counted toward the bound: once the database is back, new resources are pinned again", async () => {
+    let away = true;
+    const recorded: string[] = [];
+    const store = {
+      polledSince: async () => [],
+      record: async (pin: { name: string }) => {
+        if (away) throw Object.assign(new Error("connect ECONNREFUSED 10.0.0.5:5432"), { code: "ECONNREFUSED" });
+        recorded.push(pin.name);
+        return true;
+      },
+    } as unknown as PinStore;
+    const unpinned: string[] = [];
+    const pins = new DefinitionPins({
+      store,
+      modeOf: () => "trust-on-first-use",
+      sighted: () => {},
+      log: () => {},
+      maxResourcePins: 2,
+      unpinned: (server) => unpinned.push(server),
+    });
+    await pins.start(HOUR);
+    pins.stop();
+    await expect(pins.visible("notes", "resource", [note(0), note(1)])).rejects.toThrow(/ECONNREFUSED/);
+    away = false;
+    // Two new notes fill the bound (pinned, written); only the third is past it.
+    expect(await pins.visible("notes", "resource", [note(2), note(3), note(4)])).toHaveLength(3);
+    expect(recorded).toEqual(["note://2", "note://3"]);
+    expect(unpinned).toEqual(["notes"]);
+  });
+});
+
 describe("a first listing of many new names", () => {
   it("learns at most MAX_LEARNING of them at once, not one database write per name at the same time", async () => {
     let writing = 0;

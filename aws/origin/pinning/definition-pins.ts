@@ -226,8 +226,15 @@ export class DefinitionPins {
     const pin = { server, kind, name: nameOf(kind, definition), fingerprint, definition: form };
     const key = keyOf(server, kind, pin.name);
     if (this.#allowed(key) === fingerprint) return undefined;
-    if (kind === "resource" && !this.#pinsResource(server, pin.name)) return this.#unpinned(mode, server, pin.name);
-    await this.#inLearningTurn(() => (this.#allowed(key) === fingerprint ? undefined : this.#learn(mode, pin, version1)));
+    const counted = kind === "resource" ? this.#pinsResource(server, pin.name) : "known";
+    if (!counted) return this.#unpinned(mode, server, pin.name);
+    try {
+      await this.#inLearningTurn(() => (this.#allowed(key) === fingerprint ? undefined : this.#learn(mode, pin, version1)));
+    } catch (error) {
+      // Not written (the database away): counted, it would stay a pin without a row until restart (s22 review R10).
+      if (counted === "new") this.#resources.get(server)?.delete(pin.name);
+      throw error;
+    }
     if (this.#allowed(key) === fingerprint) return undefined;
     return refusal(pin, this.#approved.has(key), this.#sighting(key, fingerprint));
   }
@@ -246,15 +253,16 @@ export class DefinitionPins {
   }
 
   /**
-   * Whether a resource of `server` is pinned: known already, or new while the server is under MAX_RESOURCE_PINS. A new
-   * one counts at once, before it is written: the resources of one list are decided together.
+   * Whether a resource of `server` is pinned: "known" already, or "new" while the server is under MAX_RESOURCE_PINS. A
+   * new one counts at once, before it is written (the resources of one list are decided together, and cannot overshoot
+   * the bound); its caller uncounts it if the write fails.
    */
-  #pinsResource(server: string, uri: string): boolean {
+  #pinsResource(server: string, uri: string): "known" | "new" | false {
     const known = this.#resources.get(server) ?? new Set<string>();
-    if (known.has(uri)) return true;
+    if (known.has(uri)) return "known";
     if (known.size >= (this.#options.maxResourcePins ?? MAX_RESOURCE_PINS)) return false;
     this.#resources.set(server, known.add(uri));
-    return true;
+    return "new";
   }
 
   /** A resource past the bound: logged once per server (no URI: they name users' data), counted each time. */
