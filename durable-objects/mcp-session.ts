@@ -98,6 +98,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
     // One request (not a batch, whose answers the Worker reads together): its answer is awaited from now on.
     const single = audit && !Array.isArray(body) && ids.length === 1 ? ids[0] : undefined;
     const answer = single === undefined ? undefined : this.#audits.answerOf(single);
+    // Read before the session server takes the exchange over: the route is known once the origin's answer began.
+    const route = single === undefined ? undefined : this.#requests.routeOf(single);
     const response = await live.transport.handleRequest(request, body === undefined ? undefined : { parsedBody: body });
     if (!response.ok) {
       for (const id of ids) {
@@ -108,7 +110,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
     if (request.method === "DELETE" && response.ok) await this.end();
     if (cancelled !== undefined) await answerCancelled(live.transport, cancelled);
     if (!response.ok || !answer || !audit) return response;
-    this.#audits.auditAtAnswer(audit, answer);
+    this.#audits.auditAtAnswer(audit, answer, route);
     const headers = new Headers(response.headers);
     headers.set(SESSION_AUDITS_HEADER, "1");
     return new Response(response.body, { status: response.status, headers });

@@ -3,7 +3,9 @@ import { outcomeOfAnswer } from "../../contract/answer-outcome.ts";
 import { utf8Length } from "../../contract/audit-event.ts";
 import { type AuditFacts, fitForQueue, recordAudit, redactedForHolding } from "../../worker/audit/record.ts";
 import { completedAudit, type RequestAudit } from "../../worker/audit/request-audit.ts";
+import { edgeConfig } from "../../worker/config.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
+import { reroutedAudit } from "../../worker/mcp/audited-target.ts";
 import { HELD_AUDIT_CHECK_MS, type HeldAudit, HeldAudits } from "../../worker/mcp/bridge/held-audits.ts";
 import type { Observation } from "../../worker/mcp/observe-response.ts";
 
@@ -82,7 +84,7 @@ export class AnswerAudits {
    * answer is the request's outcome. A request given up without one (the session ended) is cancelled. The audit is held
    * in storage meanwhile, as a 2024-11-05 session's are: after a restart the alarm records it without an answer.
    */
-  auditAtAnswer(audit: RequestAudit, answer: Promise<SentAnswer | undefined>): void {
+  auditAtAnswer(audit: RequestAudit, answer: Promise<SentAnswer | undefined>, route?: () => string | undefined): void {
     const held = this.hold(audit);
     this.#checkSoon();
     // The session's own failure answers (origin unreachable, its answer broken off) are `unavailable`, as for a
@@ -91,7 +93,10 @@ export class AnswerAudits {
       unavailable ? { ...observationOf(message), outcome: "unavailable" } : observationOf(message);
     this.#record(
       held,
-      answer.then((sent) => completedAudit(audit, 200, sent ? observed(sent) : GIVEN_UP)),
+      answer.then((sent) => {
+        const servers = edgeConfig(this.#env()).servers;
+        return completedAudit(reroutedAudit(audit, route?.(), servers), 200, sent ? observed(sent) : GIVEN_UP);
+      }),
     );
   }
 

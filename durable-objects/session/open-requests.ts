@@ -94,6 +94,11 @@ export class OpenRequests {
   }
 
   /** The exchange begun on the short way for request `id`, taken off the waiting list (to take it over, or give it up). */
+  /** Where the origin routed the exchange begun for request `id` (read once its answer has begun), if one was begun. */
+  routeOf(id: string | number): (() => string | undefined) | undefined {
+    return this.#prefetched.get(id)?.exchange.route;
+  }
+
   takePrefetched(id: string | number): Prefetched | undefined {
     const prefetched = this.#prefetched.get(id);
     this.#prefetched.delete(id);

@@ -229,6 +229,23 @@ describe("a 2025-era call answered over the session's stream (the session server
     expect(audit.events[0]).toMatchObject({ method: "tools/call", outcome: "unavailable", errorCode: -32000 });
   });
 
+  it("is audited under the server the origin routed it to on /mcp, though its answer streamed", async () => {
+    const audit = capturedAudit();
+    const progress = { jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: 1, progress: 1 } };
+    const result = { jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text: "done" }] } };
+    const origin = await answeringOrigin({ sse: [progress, result], headers: { "mcp-answer-route": "filesystem read_file" } });
+    const { stub, sessionId } = await session(origin, true, audit.env as Partial<EdgeEnv>);
+    // A public name cut to 64 characters ends in a hash only the origin's router reads back.
+    const shortened = `filesystem__${"r".repeat(40)}_0123456789ab`;
+    const call = post(sessionId, { id: 1, method: "tools/call", params: { name: shortened, arguments: {} } });
+    const facts = { ...CALL, server: "*", tool: shortened, started: Date.now() };
+    const response = (await stub.serve(call, ALICE, sessionId, facts)) as Response;
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    expect(await response.text()).toContain('"done"');
+    await expect.poll(() => audit.events.length, { timeout: 2_000 }).toBe(1);
+    expect(audit.events[0]).toMatchObject({ server: "filesystem", tool: "read_file", outcome: "ok" });
+  });
+
   it("is left to the Worker when the object has no audit for it (a batch, or an older Worker)", async () => {
     const audit = capturedAudit();
     const { stub, sessionId } = await session(inject("slowStreamUrl"), true, audit.env as Partial<EdgeEnv>);

@@ -1,5 +1,5 @@
 import { AGGREGATED_NAME_SEPARATOR, serverOfPublicName } from "../../contract/aggregated-names.ts";
-import type { AnswerRoute } from "../../contract/answer-outcome.ts";
+import { type AnswerRoute, parseAnswerRoute } from "../../contract/answer-outcome.ts";
 import { ALL_SERVERS } from "../../contract/edge-assertion.ts";
 import type { RequestFacts } from "./inspect-request.ts";
 
@@ -30,9 +30,29 @@ export function auditedTarget(
 ): AuditedTarget {
   const name = message.tool ?? message.prompt;
   if (server !== ALL_SERVERS) return { server, tool: name ?? message.uri };
-  if (route && servers.includes(route.server)) return { server: route.server, tool: route.name ?? name ?? message.uri };
+  if (route && servers.includes(route.server)) return routedTarget(route, name ?? message.uri);
   const owner = name === undefined ? undefined : serverOfPublicName(name, servers);
   if (name === undefined || owner === undefined) return { server: ALL_SERVERS, tool: name ?? message.uri };
   const plain = name.length <= LONGEST_PLAIN_PUBLIC_NAME;
   return { server: owner, tool: plain ? name.slice(`${owner}${AGGREGATED_NAME_SEPARATOR}`.length) : name };
+}
+
+/** Where the origin routed a request: its server, and the upstream's own name of a tool or prompt, else `used`. */
+const routedTarget = (route: AnswerRoute, used: string | undefined): AuditedTarget => ({
+  server: route.server,
+  tool: route.name ?? used,
+});
+
+/**
+ * An audit built before the request was routed (a session object's, held until its answer) under where the origin
+ * says it went, once that is known (`route`, its ANSWER_ROUTE_HEADER): as `auditedTarget` has the Worker's.
+ */
+export function reroutedAudit<T extends { server?: string; tool?: string }>(
+  audit: T,
+  route: string | undefined,
+  servers: readonly string[],
+): T {
+  const parsed = parseAnswerRoute(route ?? null);
+  if (!parsed || !servers.includes(parsed.server)) return audit;
+  return { ...audit, ...routedTarget(parsed, audit.tool) };
 }

@@ -65,10 +65,10 @@ async function serve(request: IncomingMessage, response: ServerResponse, namespa
     const groups = space.memberships.get(String(claims.email)) ?? [];
     return send(response, 200, { groups, source: "google-directory", checkedAt: Math.floor(Date.now() / 1000) });
   }
-  const stream = (space.answer as { sse?: unknown[] } | undefined)?.sse;
+  const { sse: stream, headers } = (space.answer ?? {}) as { sse?: unknown[]; headers?: Record<string, string> };
   if (stream) {
     // An answer streamed as these events, then ended (an answer that breaks off when none of them is the response).
-    response.writeHead(200, { "content-type": "text/event-stream", "mcp-origin-instance": "groups-origin" });
+    response.writeHead(200, { "content-type": "text/event-stream", "mcp-origin-instance": "groups-origin", ...headers });
     for (const message of stream) response.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
     return void response.end();
   }

@@ -97,7 +97,11 @@ export async function answerDirectly(
   const pending = messages.next();
   const waited = await answeredWithin(pending, SHORT_WAY_WAIT_MS);
   // A long call goes on over SSE, where the SDK's keep-alive comments tell every proxy on the way it is alive.
-  const handOver: Prefetched = { messages: continueFrom(pending, messages), abort: (reason) => controller.abort(reason) };
+  const handOver: Prefetched = {
+    messages: continueFrom(pending, messages),
+    abort: (reason) => controller.abort(reason),
+    route: () => labels.route,
+  };
   if (waited === "long") return handOver;
   let first: IteratorResult<JsonRpcMessage>;
   try {

@@ -26,6 +26,8 @@ export const SESSION_METHODS: ReadonlySet<string> = new Set([
 export interface Prefetched {
   messages: AsyncIterable<JsonRpcMessage>;
   abort(reason?: unknown): void;
+  /** On `/mcp`, where the origin routed the request (its ANSWER_ROUTE_HEADER), once its answer has begun. */
+  route?: () => string | undefined;
 }
 
 export interface SessionServerDeps {
