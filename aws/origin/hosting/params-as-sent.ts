@@ -1,12 +1,7 @@
-import type { JSONRPCRequest, Server, ServerContext } from "@modelcontextprotocol/server";
+import type { Server, ServerContext } from "@modelcontextprotocol/server";
+import { aroundHandlers } from "./handler-hook.ts";
 
 type Params = Record<string, unknown>;
-type Handler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<Params>;
-
-/** The SDK's hook (protected in its types) through which `Server` wraps each request handler it is given. */
-interface WrapsHandlers {
-  _wrapHandler(method: string, handler: Handler): Handler;
-}
 
 /** Each request's params as the client sent them, by the context its handler is given. */
 const sent = new WeakMap<ServerContext, Params>();
@@ -18,16 +13,13 @@ const sent = new WeakMap<ServerContext, Params>();
  * checks still run (an invalid request is refused before the handler); what the schema names is the same either way.
  */
 export function keepParamsAsSent(server: Server): void {
-  const hooks = server as unknown as WrapsHandlers;
-  // An SDK without the hook passes the parsed params (forwarding-as-sent.test.ts then fails), never a server that cannot start.
-  if (typeof hooks._wrapHandler !== "function") return;
-  const wrap = hooks._wrapHandler.bind(server);
-  hooks._wrapHandler = (method, handler) =>
+  aroundHandlers(server, "request params reach upstreams as the client sent them", (method, handler, wrap) =>
     wrap(method, (request, ctx) => {
       const params = request.params as unknown;
       if (typeof params === "object" && params !== null && !Array.isArray(params)) sent.set(ctx, params as Params);
       return handler(request, ctx);
-    });
+    }),
+  );
 }
 
 /**

@@ -1,12 +1,7 @@
-import type { JSONRPCRequest, Server, ServerContext } from "@modelcontextprotocol/server";
+import { ProtocolError, ProtocolErrorCode, type Server } from "@modelcontextprotocol/server";
+import { aroundHandlers } from "./handler-hook.ts";
 
 type Result = Record<string, unknown>;
-type Handler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>;
-
-/** The SDK's hook (protected in its types) through which `Server` wraps each request handler it is given. */
-interface WrapsHandlers {
-  _wrapHandler(method: string, handler: Handler): Handler;
-}
 
 /**
  * Keys of a result that is not a tool's outcome: the SDK gives such a result no empty `content` either
@@ -29,11 +24,7 @@ const FOREIGN_RESULT_KEYS = ["task", "inputRequests", "requestState"];
  * but the result check runs after it, and it is what the client gets, whatever that check said.
  */
 export function keepToolResultsAsSent(server: Server): void {
-  const hooks = server as unknown as WrapsHandlers;
-  // An SDK without the hook keeps its checks (forwarding-as-sent.test.ts then fails): never a server that cannot start.
-  if (typeof hooks._wrapHandler !== "function") return;
-  const wrap = hooks._wrapHandler.bind(server);
-  hooks._wrapHandler = (method, handler) => {
+  aroundHandlers(server, "tool results reach clients as the upstream wrote them", (method, handler, wrap) => {
     if (method !== "tools/call") return wrap(method, handler);
     return async (request, ctx) => {
       let answered: Result | undefined;
@@ -45,13 +36,19 @@ export function keepToolResultsAsSent(server: Server): void {
         const result = await checked(request, ctx);
         return asSent(answered) ?? result;
       } catch (error) {
-        const sent = asSent(answered);
+        const sent = isResultCheck(error) ? asSent(answered) : undefined;
         if (sent) return sent;
         throw error;
       }
     };
-  };
+  });
 }
+
+/** The SDK's refusal of a tool's result by its schema: the one check a result as sent is let past, no other. */
+const isResultCheck = (error: unknown): boolean =>
+  error instanceof ProtocolError &&
+  error.code === ProtocolErrorCode.InvalidParams &&
+  error.message.startsWith("Invalid tools/call result");
 
 /** A complete result as the client gets it; undefined for none or an input_required one (the SDK's own checks stand). */
 function asSent(result: Result | undefined): Result | undefined {
