@@ -10,6 +10,7 @@ import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.
 import { ALL_SERVERS } from "../../contract/edge-assertion.ts";
 import { MAX_SUBSCRIPTIONS } from "../../contract/resource-subscriptions.ts";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
+import { acknowledgedListen } from "./listen-stream.ts";
 import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
 
 // One 2026-07-28 subscriptions/listen may name at most MAX_SUBSCRIPTIONS resources, on the aggregated /mcp (whose
@@ -65,20 +66,6 @@ const subscribed = (prefix: string) => callLines().filter((line) => line.startsW
 const unsubscribeFailures = (from: number) =>
   logged.slice(from).filter((line) => line.includes("resources/unsubscribe failed upstream"));
 
-/** Reads a listen stream up to its acknowledgement; returns it and the reader, to cancel. */
-async function acknowledged(response: Response) {
-  const reader = response.body?.pipeThrough(new TextDecoderStream()).getReader();
-  if (!reader) throw new Error(`no stream: ${response.status}`);
-  let seen = "";
-  while (!seen.includes("notifications/subscriptions/acknowledged")) {
-    const next = await reader.read();
-    if (next.done) throw new Error(`the listen ended: ${seen}`);
-    seen += next.value;
-  }
-  const line = seen.split("\n").find((each) => each.includes("acknowledged")) as string;
-  return { acknowledgement: JSON.parse(line.slice("data:".length)), reader };
-}
-
 const OVER = MAX_SUBSCRIPTIONS + 1;
 const refusal = {
   jsonrpc: "2.0",
@@ -116,7 +103,7 @@ describe("a listen at the bound", () => {
     await messagesOf(await serveMcp(pool, "subs", at("subs"), modernRequest("tools/list")));
     let routed = false;
     const listening = serveAggregate(options, WHO, listenTo(uris("m", MAX_SUBSCRIPTIONS)))
-      .then(acknowledged)
+      .then(acknowledgedListen)
       .finally(() => {
         routed = true;
       });
@@ -140,7 +127,7 @@ describe("a listen at the bound", () => {
     const from = callLines().length;
     const logFrom = logged.length;
     const response = await serveMcp(pool, "subs", at("subs"), listenTo(uris("p", MAX_SUBSCRIPTIONS)));
-    const { reader } = await acknowledged(response);
+    const { reader } = await acknowledgedListen(response);
     await expect.poll(() => subscribed("p"), { timeout: 20_000 }).toBe(MAX_SUBSCRIPTIONS);
     const inFlight = callLines()
       .slice(from)
