@@ -3,6 +3,7 @@ import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/cli
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_RESOURCE_PINS } from "../../aws/origin/pinning/definition-pins.ts";
+import { freePort } from "../../local/free-port.ts";
 import { startTestSystem } from "./local-system.ts";
 import { InMemoryOAuthProvider } from "./oauth-client.ts";
 
@@ -12,11 +13,14 @@ import { InMemoryOAuthProvider } from "./oauth-client.ts";
 const NOTES = fileURLToPath(new URL("../fixtures/notes-upstream/server.ts", import.meta.url));
 const PAST_BOUND = 300;
 let system: Awaited<ReturnType<typeof startTestSystem>>;
+let metricsPort: number;
 beforeAll(async () => {
+  metricsPort = await freePort();
   system = await startTestSystem({
     originFile: {
       path: "pins growth test",
       content: {
+        metrics: { port: metricsPort },
         servers: {
           notes: { transport: "stdio", command: process.execPath, args: [NOTES] },
           files: { transport: "stdio", command: process.execPath, args: [NOTES] },
@@ -70,6 +74,12 @@ describe("servers listing more resources than are pinned", () => {
       await expect.poll(() => count(sightings), { timeout: 120_000, interval: 1_000 }).toBe(2 * MAX_RESOURCE_PINS);
       expect(system.output().filter((line) => line.includes("is lost, never stored"))).toEqual([]);
       expect(system.output().filter((line) => line.includes("pinned resources or more"))).toHaveLength(2);
+      // Counted for an alarm too (s22 review R2): every sighting past the bound, per server.
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      for (const server of ["notes", "files"]) {
+        const line = metrics.split("\n").find((one) => one.startsWith(`mcp_origin_unpinned_resources_total{server="${server}"}`));
+        expect(Number(line?.split(" ").pop())).toBeGreaterThanOrEqual(PAST_BOUND);
+      }
     } finally {
       await Promise.all(clients.map((client) => client.close()));
       await db.end();
