@@ -217,4 +217,34 @@ describe("a first listing of many new names", () => {
     expect(await pins.visible("many", "tool", [...tools, ...tools])).toHaveLength(200);
     expect(recorded).toHaveLength(100);
   });
+
+  /** A store whose every write takes `ms`, recording each name written. */
+  const slowStore = (ms: number, recorded: string[] = []) =>
+    ({
+      polledSince: async () => [],
+      record: async (pin: { name: string }) => {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        recorded.push(pin.name);
+        return true;
+      },
+    }) as unknown as PinStore;
+
+  it("takes turns between servers: one server's thousands of new names do not hold up another's one new tool", async () => {
+    const recorded: string[] = [];
+    const pins = new DefinitionPins({
+      store: slowStore(5, recorded),
+      modeOf: () => "trust-on-first-use",
+      sighted: () => {},
+      log: () => {},
+    });
+    await pins.start(HOUR);
+    pins.stop();
+    const templates = Array.from({ length: 2_000 }, (_, n) => ({ uriTemplate: `note://${n}/{x}`, name: `t${n}` }));
+    const burst = pins.visible("notes", "resource_template", templates);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await pins.visible("github", "tool", [{ name: "create_issue", inputSchema: { type: "object" } }])).toHaveLength(1);
+    // Written among the first few (the writes in flight, then its turn), not after the 2,000 queued before it.
+    expect(recorded.indexOf("create_issue")).toBeLessThan(2 * MAX_LEARNING + 8);
+    expect(await burst).toHaveLength(2_000);
+  }, 60_000);
 });

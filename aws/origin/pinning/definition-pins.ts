@@ -88,7 +88,8 @@ export class DefinitionPins {
   #reading: Promise<void> = Promise.resolve();
   #timer?: ReturnType<typeof setInterval>;
   #learning = 0;
-  readonly #waitingToLearn: (() => void)[] = [];
+  /** Sightings waiting for a turn to be written, by server: servers take turns (see #handTurnOn). */
+  readonly #waitingToLearn = new Map<string, (() => void)[]>();
 
   constructor(options: DefinitionPinsOptions) {
     this.#options = options;
@@ -229,7 +230,9 @@ export class DefinitionPins {
     const counted = kind === "resource" ? this.#pinsResource(server, pin.name) : "known";
     if (!counted) return this.#unpinned(mode, server, pin.name);
     try {
-      await this.#inLearningTurn(() => (this.#allowed(key) === fingerprint ? undefined : this.#learn(mode, pin, version1)));
+      await this.#inLearningTurn(server, () =>
+        this.#allowed(key) === fingerprint ? undefined : this.#learn(mode, pin, version1),
+      );
     } catch (error) {
       // Not written (the database away): counted, it would stay a pin without a row until restart (s22 review R10).
       if (counted === "new") this.#resources.get(server)?.delete(pin.name);
@@ -239,17 +242,37 @@ export class DefinitionPins {
     return refusal(pin, this.#approved.has(key), this.#sighting(key, fingerprint));
   }
 
-  /** Runs `learn` once fewer than MAX_LEARNING others run: one that ends hands its turn to the longest waiting. */
-  async #inLearningTurn(learn: () => Promise<void> | undefined): Promise<void> {
+  /** Runs `learn` once fewer than MAX_LEARNING others run; a turn that ends goes to the next server's (#handTurnOn). */
+  async #inLearningTurn(server: string, learn: () => Promise<void> | undefined): Promise<void> {
     if (this.#learning < MAX_LEARNING) this.#learning++;
-    else await new Promise<void>((resolve) => this.#waitingToLearn.push(resolve));
+    else
+      await new Promise<void>((resolve) => {
+        const queue = this.#waitingToLearn.get(server);
+        if (queue) queue.push(resolve);
+        else this.#waitingToLearn.set(server, [resolve]);
+      });
     try {
       await learn();
     } finally {
-      const next = this.#waitingToLearn.shift();
-      if (next) next();
-      else this.#learning--;
+      this.#handTurnOn();
     }
+  }
+
+  /**
+   * Gives an ended turn to the server first in line, which then goes to the back: one server's burst of thousands of
+   * new names (a first listing) no longer holds up another's one new tool behind all of it.
+   */
+  #handTurnOn(): void {
+    const first = this.#waitingToLearn.entries().next();
+    if (first.done) {
+      this.#learning--;
+      return;
+    }
+    const [server, queue] = first.value;
+    const next = queue.shift() as () => void;
+    this.#waitingToLearn.delete(server);
+    if (queue.length > 0) this.#waitingToLearn.set(server, queue);
+    next();
   }
 
   /**
