@@ -54,11 +54,18 @@ export const ServerName = z
 const Sharing = z.enum(["per-user", "shared"]).optional();
 
 /**
- * Pinned definitions (docs/pinning.md): `trust-on-first-use` (the default) approves each tool, prompt, resource
- * template and the server's own description the first time it is seen and withholds any later change until an
- * administrator approves it; `require-approval` withholds even the first; `off` pins nothing.
+ * Pinned definitions (docs/pinning.md): `trust-on-first-use` (the default) approves each tool, prompt, static
+ * resource, resource template and the server's own description the first time it is seen and withholds any later
+ * change until an administrator approves it; `require-approval` withholds even the first; `off` pins nothing.
  */
 const Pinning = z.enum(["trust-on-first-use", "require-approval", "off"]).optional();
+
+/**
+ * Whether the static resources `resources/list` shows are pinned under `pinning` (default true). `false` for a server
+ * whose resources are its users' data (notes, files, tickets): their names and descriptions change with the data and
+ * differ per user, which pins would withhold as changes; its tools, prompts, templates and description stay pinned.
+ */
+const PinResources = z.boolean().optional();
 
 /**
  * Guardrails (docs/guardrails.md): hooks each tool call's arguments and result pass through, in this order, as
@@ -127,6 +134,7 @@ const StdioServer = z.strictObject({
   cwd: z.string().optional(),
   sharing: Sharing,
   pinning: Pinning,
+  pinResources: PinResources,
   guardrails: Guardrails,
   /** The user's Google access token in the child's environment (`inject: { "env": "<NAME>" }`). Unset: none. */
   googleCredentials: GoogleCredentials.optional(),
@@ -182,6 +190,7 @@ const HttpServer = z.strictObject({
   headers: z.record(z.string(), SecretOrValue).default({}),
   sharing: Sharing,
   pinning: Pinning,
+  pinResources: PinResources,
   guardrails: Guardrails,
   /** The server is protected by its own OAuth: each user consents once and the origin sends that user's token. Unset: none. */
   oauth: UpstreamOAuth.optional(),

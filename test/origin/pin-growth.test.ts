@@ -119,7 +119,7 @@ describe("what an origin instance reads and keeps of the pinned definitions", ()
     expect(await pins.visible("capped", "resource", notes)).toHaveLength(8);
     expect(await unpinned("capped")).toBe(6); // three past the bound, listed twice
     expect(logged).toEqual([
-      'pinned definitions: server "capped" has 5 pinned resources or more, the most pinned per server: its new resources are served unpinned (docs/pinning.md)',
+      'pinned definitions: server "capped" has 5 pinned resources or more, the most pinned per server: its new resources are served unpinned (a server of user data takes "pinResources": false; docs/pinning.md)',
     ]);
     // The first five listed are pinned, and a change of one is held; a change of one past the bound is not.
     expect((await rowsOf("capped")).sort()).toEqual([0, 1, 2, 3, 4].map((index) => `note://${index} approved`));

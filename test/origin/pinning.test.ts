@@ -30,6 +30,12 @@ const servers = {
     }),
     pinning: "require-approval" as const,
   },
+  // A data server: its resources are its users' notes, left unpinned; the rest still waits for approval.
+  notes: {
+    ...catalogServer({ name: "notes", tools: [{ name: "noop" }], resources: ["note://mine"], templateScheme: "memo" }),
+    pinning: "require-approval" as const,
+    pinResources: false,
+  },
 };
 const audited: AuditEvent[] = [];
 let database: TestDatabase;
@@ -170,6 +176,25 @@ describe("pinned tool definitions", () => {
     expect((await ask("gated", "resources/read", { uri: "note://one" })).result?.contents).toBeDefined();
     const listed = (await ask("gated", "resources/list")).result?.resources as { uri: string }[];
     expect(listed.map((resource) => resource.uri)).toEqual(["note://one"]);
+  });
+
+  it("leaves a server's resources unpinned with pinResources false, while its tools and templates still wait", async () => {
+    const store = createPinStore(database.pool);
+    expect((await ask("notes", "tools/list")).error?.code).toBe(-32004); // its description waits first
+    for (const row of await pending("notes")) await store.approve(row, "admin@example.com");
+    await pins.refresh();
+    expect((await ask("notes", "tools/list")).result?.tools).toEqual([]);
+    expect((await ask("notes", "resources/read", { uri: "memo://a" })).error?.code).toBe(-32004);
+    expect((await ask("notes", "resources/read", { uri: "note://mine" })).result?.contents).toBeDefined();
+    const resources = (await ask("notes", "resources/list")).result?.resources as { uri: string }[];
+    expect(resources.map((resource) => resource.uri)).toEqual(["note://mine"]);
+    const rows = await createPinStore(database.pool).changedSince();
+    expect(
+      rows
+        .filter((row) => row.server === "notes")
+        .map((row) => row.kind)
+        .sort(),
+    ).toEqual(["discovery", "resource_template", "tool"]);
   });
 
   it("prints and logs an upstream's name with its control characters escaped, so it cannot rewrite a terminal line", async () => {

@@ -1,3 +1,4 @@
+import { DEFINITION_KINDS } from "../../../contract/ops-trust.ts";
 import { type DefinitionKind, nameOf, pinnedForm } from "./fingerprint.ts";
 import { type PinStatus, type PinStore, type PolledDefinition, version1Of } from "./pin-store.ts";
 
@@ -12,7 +13,8 @@ export type PinEvent = "first_seen" | "held" | "changed";
 
 export interface DefinitionPinsOptions {
   store: PinStore;
-  modeOf: (server: string) => PinningMode;
+  /** A server's mode for one kind of definition (a server may leave its resources unpinned, `pinResources`). */
+  modeOf: (server: string, kind: DefinitionKind) => PinningMode;
   /** Told of each new sighting (audited by the caller). */
   sighted: (event: PinEvent, pin: { server: string; kind: DefinitionKind; name: string; fingerprint: string }) => void;
   log: (line: string) => void;
@@ -113,9 +115,10 @@ export class DefinitionPins {
     return { approved: this.#approved.size, sightings: this.#seen.size };
   }
 
-  /** Whether anything of `server` is pinned (its mode is not `off`). */
-  pins(server: string): boolean {
-    return this.#options.modeOf(server) !== "off";
+  /** Whether anything of `server` is pinned (its mode is not `off`); with `kind`, whether that kind is. */
+  pins(server: string, kind?: DefinitionKind): boolean {
+    const kinds = kind ? [kind] : DEFINITION_KINDS;
+    return kinds.some((each) => this.#options.modeOf(server, each) !== "off");
   }
 
   /** Calls `listener` whenever an administrator's decision changes what clients of `server` may see. */
@@ -214,14 +217,14 @@ export class DefinitionPins {
 
   /** The definitions of a list that clients may see; new ones are recorded (and, on first sight, trusted or held). */
   async visible<T extends Record<string, unknown>>(server: string, kind: DefinitionKind, items: readonly T[]): Promise<T[]> {
-    if (this.#options.modeOf(server) === "off") return [...items];
+    if (this.#options.modeOf(server, kind) === "off") return [...items];
     const decisions = await Promise.all(items.map((item) => this.allows(server, kind, item)));
     return items.filter((_, index) => decisions[index] === undefined);
   }
 
   /** Undefined when the definition may be used; else why not, in words a client can show. */
   async allows(server: string, kind: DefinitionKind, definition: Record<string, unknown>): Promise<string | undefined> {
-    const mode = this.#options.modeOf(server);
+    const mode = this.#options.modeOf(server, kind);
     if (mode === "off") return undefined;
     const { form, fingerprint, version1 } = pinnedForm(kind, definition);
     const pin = { server, kind, name: nameOf(kind, definition), fingerprint, definition: form };
@@ -295,7 +298,8 @@ export class DefinitionPins {
       this.#pastBound.add(server);
       this.#options.log(
         `pinned definitions: server "${server}" has ${bound} pinned resources or more, the most pinned per server: its new ` +
-          `resources are ${mode === "require-approval" ? "withheld (require-approval)" : "served unpinned"} (docs/pinning.md)`,
+          `resources are ${mode === "require-approval" ? "withheld (require-approval)" : "served unpinned"} ` +
+          '(a server of user data takes "pinResources": false; docs/pinning.md)',
       );
     }
     this.#options.unpinned?.(server);

@@ -85,9 +85,10 @@ export class HostPins {
   async requireResource(uri: string, templates: ListedDefinitions, resources?: ListedDefinitions): Promise<void> {
     this.requireServer();
     if (!this.#pins) return;
-    await Promise.all([resources?.ensureLoaded(), templates.ensureLoaded()]);
+    const listed = this.#pins.pins(this.#server, "resource") ? resources : undefined;
+    await Promise.all([listed?.ensureLoaded(), templates.ensureLoaded()]);
     for (const form of readableForms(uri)) {
-      await this.#require("resource", resources?.get(form));
+      await this.#require("resource", listed?.get(form));
       for (const template of templates.all()) if (covers(template, form)) await this.#require("resource_template", template);
     }
   }

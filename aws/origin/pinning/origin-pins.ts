@@ -11,7 +11,8 @@ import { createPinStore } from "./pin-store.ts";
 export const PIN_POLL_MS = 5_000;
 
 /**
- * The origin's pinned definitions: each server's mode from its configuration, every sighting audited, each resource
+ * The origin's pinned definitions: each server's mode from its configuration (`pinning`, and `pinResources: false` for
+ * its resources), every sighting audited, each resource
  * past the bound per server told to `unpinned` (metrics/pins.ts counts them).
  */
 export function originPins(
@@ -24,7 +25,11 @@ export function originPins(
   const events = originEventsOf(auditStore, log);
   return new DefinitionPins({
     store: createPinStore(db),
-    modeOf: (server): PinningMode => config.servers[server]?.pinning ?? "trust-on-first-use",
+    modeOf: (server, kind): PinningMode => {
+      const settings = config.servers[server];
+      if (kind === "resource" && settings?.pinResources === false) return "off";
+      return settings?.pinning ?? "trust-on-first-use";
+    },
     sighted: (event, pin) => {
       if (event !== "first_seen")
         log(
