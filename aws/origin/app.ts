@@ -54,6 +54,8 @@ export interface OriginParts {
   policy?: Policy;
   /** Users' OAuth client toward OAuth-protected upstreams: completes consents at POST /upstream-oauth/complete. */
   upstreamOAuth?: UpstreamOAuth;
+  /** The most listens one user holds open on one server (`relay.listensPerUser`). */
+  listensPerUser: number;
   /** The aggregated endpoint `/mcp`: the configured servers in list order, and its time limits. */
   aggregate?: { servers: readonly string[]; upstreamTimeoutMs: number; keepAliveMs: number };
 }
@@ -105,7 +107,7 @@ export function createOriginApp(parts: OriginParts) {
   registerUpstreamOAuthRoute(app, guarded, parts.upstreamOAuth, (line) => console.warn(line));
 
   if (parts.metrics) app.use("/servers/:server/mcp", measureMcpRequests(parts.metrics.requests));
-  const listens = new ListenShares();
+  const listens = new ListenShares(parts.listensPerUser);
   app.all("/servers/:server/mcp", guarded, async (c) => {
     const response = await serveMcp(parts.pool, c.req.param("server"), c.var.assertion, c.req.raw, parts.policy, {
       listens,

@@ -166,6 +166,7 @@ export async function startOrigin(
       groups,
       upstreamOAuth,
       policy: config.policy,
+      listensPerUser: config.relay.listensPerUser,
       aggregate: {
         servers: Object.keys(config.servers),
         upstreamTimeoutMs: config.aggregate.upstreamTimeoutSeconds * 1000,

@@ -74,6 +74,7 @@ export const ORIGIN_ENV_NAMES = {
   RELAY_BREAKER_FAILURES: ["relay.breakerFailures", "number"],
   RELAY_BREAKER_OPEN_SECONDS: ["relay.breakerOpenSeconds", "number"],
   RELAY_MAX_UPSTREAM_MESSAGE_MIB: ["relay.maxUpstreamMessageMiB", "number"],
+  RELAY_LISTENS_PER_USER: ["relay.listensPerUser", "number"],
   ORIGIN_INSTANCE_ID: ["instanceId", "string"],
   UPSTREAM_IDENTITY_SIGNING_KEY: ["upstreamIdentity.signingKey", "string"],
   UPSTREAM_IDENTITY_TTL_SECONDS: ["upstreamIdentity.ttlSeconds", "number"],

@@ -51,6 +51,9 @@ export const ServerName = z
  * stateless and holds no user's credential; its log messages and mid-call questions to the client are then not
  * relayed (they cannot be told apart by user), and an HTTP server must take `identity: "none"`.
  */
+/** `relay.listensPerUser` unless set: above the edge's default `sessionsPerUser` (100), with room beside them. */
+export const DEFAULT_LISTENS_PER_USER = 128;
+
 const Sharing = z.enum(["per-user", "shared"]).optional();
 
 /**
@@ -591,6 +594,12 @@ const OriginFields = z.strictObject({
        * failure: one answer cannot take the origin's memory from every user.
        */
       maxUpstreamMessageMiB: z.number().int().min(1).max(256).default(10),
+      /**
+       * The most `subscriptions/listen` streams one user holds open on one server, per instance: a 2025-era session's
+       * GET stream is one. Keep it above the edge's `sessionsPerUser`: a session past it gets no notifications from
+       * that server. Bounded so that one user cannot fill a shared server's connection (16,384 listens).
+       */
+      listensPerUser: z.number().int().min(1).max(16_384).default(DEFAULT_LISTENS_PER_USER),
     })
     .prefault({}),
   /** How the origin vouches for users towards HTTP upstreams. */

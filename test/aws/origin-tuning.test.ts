@@ -31,6 +31,7 @@ const EVERY_TUNABLE = {
     breakerFailures: 3,
     breakerOpenSeconds: 60,
     maxUpstreamMessageMiB: 32,
+    listensPerUser: 200,
   },
   upstreamIdentity: { ttlSeconds: 600 },
   upstreamVault: { keyCacheSeconds: 0 },

@@ -5,6 +5,7 @@ import { type ListenTiming, mergedListen } from "../../aws/origin/aggregate/list
 import { asRequest, type RpcRequest } from "../../aws/origin/aggregate/messages.ts";
 import { type AggregateOptions, serveAggregate } from "../../aws/origin/aggregate/serve-aggregate.ts";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { ListenShares } from "../../aws/origin/hosting/listen-shares.ts";
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
 import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
 import type { StdioServer } from "../../contract/config/schema.ts";
@@ -185,6 +186,31 @@ describe("the merged listen over real servers", () => {
     expect(seen.filter((message) => typeof message === "object" && "result" in message)).toEqual([]);
     expect(seen.at(-1)).toMatchObject({ method: TOOLS_CHANGED });
     await client.cancel();
+  }, 30_000);
+
+  it("reports a server left out for the user's share of listens in the share's own words", async () => {
+    const servers = { quiet: catalogServer({ name: "quiet", tools: [{ name: "x" }] }) };
+    const pool = poolOf(servers);
+    const listens = new ListenShares(1);
+    const leftOut: string[] = [];
+    const options: AggregateOptions = {
+      servers: Object.keys(servers),
+      upstreamTimeoutMs: 15_000,
+      keepAliveMs: 0,
+      askServer: (server, assertion, request) => serveMcp(pool, server, assertion, request, undefined, { listens }),
+      leftOut: (server, method, reason) => leftOut.push(`${server} ${method}: ${reason}`),
+    };
+    const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const listen = () => modernRequest("subscriptions/listen", { notifications: { toolsListChanged: true } });
+    const first = clientOf(await serveAggregate(options, WHO, listen()));
+    expect(await first.next(15_000)).toMatchObject({ params: { notifications: { toolsListChanged: true } } });
+    const second = clientOf(await serveAggregate(options, WHO, listen()));
+    expect(await second.next(15_000)).toMatchObject({ params: { notifications: {} } });
+    expect(leftOut).toEqual([
+      'quiet subscriptions/listen: Error: its listen answered 429: too many open subscriptions/listen streams: at most 1 per user on server "quiet" (relay.listensPerUser); close one and listen again',
+    ]);
+    warned.mockRestore();
+    await Promise.all([first.cancel(), second.cancel()]);
   }, 30_000);
 });
 

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
-import { LISTENS_PER_USER, ListenShares } from "../../aws/origin/hosting/listen-shares.ts";
+import { ListenShares } from "../../aws/origin/hosting/listen-shares.ts";
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
 import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
+import { DEFAULT_LISTENS_PER_USER as LISTENS_PER_USER } from "../../contract/config/schema.ts";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
 import { acknowledgedListen as acknowledged } from "./listen-stream.ts";
 import { modernRequest, testHostOptions } from "./modern-request.ts";
+import { originUnderTest, TEST_INSTANCE } from "./origin-under-test.ts";
 
 // One connection serves every user of a `shared` server, and the SDK bounds the listens of one connection. A user's
 // listens are bounded first, per server, so that one user holding many cannot refuse everyone else's. Real stdio
@@ -55,7 +57,8 @@ describe("each user's share of a server's listens", () => {
         id: 7,
         error: {
           code: -32000,
-          message: 'too many open subscriptions/listen streams: at most 3 per user on server "board"; close one and listen again',
+          message:
+            'too many open subscriptions/listen streams: at most 3 per user on server "board" (relay.listensPerUser); close one and listen again',
         },
       });
       expect(String(warned.mock.calls.at(-1)?.[0])).not.toContain("mallory");
@@ -69,6 +72,25 @@ describe("each user's share of a server's listens", () => {
     } finally {
       warned.mockRestore();
       for (const reader of held) await reader?.cancel();
+    }
+  });
+
+  it("takes each user's share from relay.listensPerUser", async () => {
+    const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const origin = await originUnderTest({ parts: { pool, listensPerUser: 1 } });
+    const claims = { sub: "erin", client_id: "c", server: "board", purpose: "mcp", instance: TEST_INSTANCE };
+    const send = async () => {
+      const request = modernRequest("subscriptions/listen", { notifications: { toolsListChanged: true } }, { id: 7 });
+      return origin.call("/servers/board/mcp", { method: "POST", headers: request.headers, body: await request.text() }, claims);
+    };
+    const { reader } = await acknowledged(await send());
+    try {
+      const refused = await send();
+      expect(refused.status).toBe(429);
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toContain("at most 1 per user");
+    } finally {
+      warned.mockRestore();
+      await reader?.cancel();
     }
   });
 

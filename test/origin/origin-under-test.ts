@@ -7,7 +7,7 @@ import type { EdgeKeys } from "../../aws/origin/trust/jwks.ts";
 import { createReplayGuard } from "../../aws/origin/trust/replay-guard.ts";
 import { sharedEdgeKeys } from "../../aws/origin/trust/shared-keys.ts";
 import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
-import { OriginConfig } from "../../contract/config/schema.ts";
+import { DEFAULT_LISTENS_PER_USER, OriginConfig } from "../../contract/config/schema.ts";
 import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE } from "../../contract/edge-assertion.ts";
 import { parseSharedKey } from "../../contract/edge-shared-key.ts";
 import { freePort } from "../../local/free-port.ts";
@@ -136,6 +136,7 @@ export function testOriginParts(edge: TestEdgeKey, database?: Pick<TestDatabase,
     auditStore: database ? createAuditStore(database.pool) : noAuditDatabase,
     auditDatabase: database?.pool,
     checkDatabase: database ? async () => void (await database.pool.query("select 1")) : async () => {},
+    listensPerUser: DEFAULT_LISTENS_PER_USER,
   };
 }
 

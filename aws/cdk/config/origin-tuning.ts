@@ -59,6 +59,7 @@ export const OriginTuning = tunables({
       breakerFailures: tunable(relay.breakerFailures),
       breakerOpenSeconds: tunable(relay.breakerOpenSeconds),
       maxUpstreamMessageMiB: tunable(relay.maxUpstreamMessageMiB),
+      listensPerUser: tunable(relay.listensPerUser),
     },
     "relay.",
   ).optional(),

@@ -71,9 +71,15 @@ async function openListens(aggregation: Aggregation) {
       ...params,
       notifications: { ...rest, ...(uris && { resourceSubscriptions: uris }) },
     });
-    if (!response.ok || !response.body) throw new Error(`its listen answered ${response.status}`);
+    if (!response.ok || !response.body) throw new Error(`its listen answered ${response.status}${await errorOf(response)}`);
     return response.body;
   });
+}
+
+/** The JSON-RPC error message of a refused listen (the user's share of listens used up, say), for the log and audit. */
+async function errorOf(response: Response): Promise<string> {
+  const answer = (await response.json().catch(() => undefined)) as { error?: { message?: unknown } } | undefined;
+  return typeof answer?.error?.message === "string" ? `: ${answer.error.message}` : "";
 }
 
 /** The client's one stream over the opened servers' listens. */

@@ -1,23 +1,21 @@
 /**
- * The most `subscriptions/listen` streams one user holds open on one server at once, on this instance: above the
- * edge's default `sessionsPerUser` (100), each 2025-era session's GET stream being one listen, with room for
- * 2026-07-28 clients beside them. Without a share per user, one user's listens filled a shared server's connection
- * (the SDK admits 1,024 per connection) and every other user's listen on it was refused.
- */
-export const LISTENS_PER_USER = 128;
-
-/**
  * Listens per connection (the SDK's `maxSubscriptions`): a shared server's one connection serves every user's, each
- * within LISTENS_PER_USER; a listen is an idle HTTP stream, cheap beside a child process.
+ * within the user's share (`relay.listensPerUser`, at most this); a listen is an idle HTTP stream, cheap beside a child
+ * process.
  */
 export const LISTENS_PER_CONNECTION = 16_384;
 
-/** The listens each user holds open per server, counted so that none takes more than a share. */
+/**
+ * The listens each user holds open per server, counted so that none takes more than a share (`relay.listensPerUser`,
+ * 128 by default: above the edge's default `sessionsPerUser` of 100, each 2025-era session's GET stream being one
+ * listen, with room for 2026-07-28 clients beside them). Without a share per user, one user's listens filled a shared
+ * server's connection (the SDK admitted 1,024 per connection) and every other user's listen on it was refused.
+ */
 export class ListenShares {
   readonly #open = new Map<string, number>();
   readonly perUser: number;
 
-  constructor(perUser = LISTENS_PER_USER) {
+  constructor(perUser: number) {
     this.perUser = perUser;
   }
 

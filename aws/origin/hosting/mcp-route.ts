@@ -93,7 +93,7 @@ async function tooManyListens(request: Request, server: string, perUser: number)
     .json()
     .catch(() => null)) as { id?: unknown } | null;
   const id = typeof message?.id === "string" || typeof message?.id === "number" ? message.id : null;
-  const refusal = `too many open subscriptions/listen streams: at most ${perUser} per user on server "${server}"; close one and listen again`;
+  const refusal = `too many open subscriptions/listen streams: at most ${perUser} per user on server "${server}" (relay.listensPerUser); close one and listen again`;
   const answer = Response.json({ jsonrpc: "2.0", id, error: { code: -32000, message: refusal } }, { status: 429 });
   return labelledWithOutcome(await answer.arrayBuffer(), answer);
 }
