@@ -1,4 +1,7 @@
+import { env } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
+import type { AuditEvent } from "../../contract/audit-event.ts";
+import type { EdgeEnv } from "../../worker/env.ts";
 import { type GroupsEdge, groupsEdge } from "./groups-sign-in.ts";
 import { QUEUE_GRAPHQL_BACKLOG, QUEUE_GRAPHQL_TOKEN } from "./ops-queue-depth-stand-in.ts";
 import { signInToOps } from "./ops-session.ts";
@@ -47,6 +50,20 @@ describe("the ops dashboard's audit queues", () => {
     expect(text).toContain(
       "The audit queues&#39; depth could not be read: Cloudflare&#39;s GraphQL API answered: not authorized for that account",
     );
+  });
+
+  it("counts the audit events waiting in the audit spool, across its objects, and says since when", async () => {
+    const spools = (env as unknown as EdgeEnv).AUDIT_SPOOL;
+    const event = { id: crypto.randomUUID(), time: new Date().toISOString(), kind: "mcp.request", outcome: "ok" } as AuditEvent;
+    const edge = groupsEdge({ ADMIN_GROUPS: "engineering" });
+    expect(await dashboardText(edge)).toContain("Audit spool 0 no audit event waits to be sent again");
+    const first = Date.now();
+    for (const index of [2, 5])
+      expect(await spools.get(spools.idFromName(`audit-spool-${index}`)).keep([event, event])).toBe(true);
+    const since = new Date(first).toISOString().slice(0, 16).replace("T", " ");
+    const text = await dashboardText(edge);
+    expect(text).toContain(`Audit spool 4 audit events waiting, the oldest since ${since} UTC`);
+    expect(text).toContain(`4 audit events wait in the audit spool, the oldest since ${since} UTC: the audit queue refused them`);
   });
 
   it("says the queues are not available on a loopback edge without their ids (npm start)", async () => {

@@ -8,7 +8,7 @@ describe("docs use the words of what they describe", () => {
   it("dashboard.md names the audit delivery tiles as the page labels them", () => {
     const page = read("worker/ops/pages/audit-delivery.ts");
     const labels = [...new Set([...page.matchAll(/"(Audit [a-z ]+)"/g)].map(([, label]) => String(label)))];
-    expect(labels.sort()).toEqual(["Audit dead letters", "Audit delivery lag", "Audit queue backlog"]);
+    expect(labels.sort()).toEqual(["Audit dead letters", "Audit delivery lag", "Audit queue backlog", "Audit spool"]);
     const doc = read("docs/dashboard.md");
     expect(labels.filter((label) => !doc.includes(`\n| ${label} |`))).toEqual([]);
     expect(doc).not.toMatch(/\| Audit delivery: /);

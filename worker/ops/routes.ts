@@ -1,5 +1,6 @@
 import type { Hono } from "hono";
 import { isOpsWindow, type OpsWindow } from "../../contract/ops-stats.ts";
+import { spooledNow } from "../audit/spool.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 import { readAuditQueues } from "./data/queue-depth.ts";
@@ -37,10 +38,11 @@ export function registerOpsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
       const requested = c.req.query("window");
       const window = isOpsWindow(requested) ? requested : DEFAULT_WINDOW;
       const source = opsDataSource(admin.config, admin.reader);
-      const [stats, tail, auditQueues] = await Promise.all([
+      const [stats, tail, auditQueues, spooled] = await Promise.all([
         readable(source.stats(window)),
         readable(source.tail(TAIL_ROWS)),
         readAuditQueues(admin.config),
+        spooledNow(c.env),
       ]);
       return dashboardPage({
         company: admin.company,
@@ -49,7 +51,7 @@ export function registerOpsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
         stats,
         tail,
         sourceDescription: source.description,
-        auditQueues,
+        auditQueues: { ...auditQueues, ...(spooled && { spooled }) },
         csrf: admin.csrf,
       });
     }),

@@ -1,4 +1,5 @@
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
+import type { SpoolContents } from "../../audit/spool-contents.ts";
 import { readNotQueued } from "./not-queued.ts";
 import { CLOUDFLARE_GRAPHQL_URL, queryAuditQueues } from "./queue-depth-api.ts";
 import { AUDIT_QUEUES_WINDOW_MS, backlogOf } from "./queue-depth-query.ts";
@@ -6,12 +7,13 @@ import { OpsSourceError } from "./source.ts";
 
 /**
  * What the dashboard knows of the audit queues: a reading, or why there is none; and, whatever the queues' state, the
- * audit events the queue refused to the edge in the last day (`readNotQueued`), when Analytics Engine could say.
+ * audit events the queue refused to the edge in the last day (`readNotQueued`), when Analytics Engine could say, and
+ * those waiting in the audit spool to be sent again (`spooledNow`), when its objects could say.
  */
 export type AuditQueuesReading = (
   | { state: "read"; backlog: number; deadLetters: number; readAt: string; windowMinutes: number }
   | { state: "not-configured" | "local" | "unreadable"; reason: string }
-) & { notQueued?: number };
+) & { notQueued?: number; spooled?: SpoolContents };
 
 /** One reading serves every page load of this isolate for a minute: the API's figures move no faster. */
 export const AUDIT_QUEUES_CACHE_MS = 60_000;

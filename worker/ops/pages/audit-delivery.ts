@@ -1,4 +1,5 @@
 import type { OpsStats } from "../../../contract/ops-stats.ts";
+import type { SpoolContents } from "../../audit/spool-contents.ts";
 import { escapeHtml } from "../../auth/html.ts";
 import { NOT_QUEUED_WINDOW_HOURS } from "../data/not-queued.ts";
 import type { AuditQueuesReading } from "../data/queue-depth.ts";
@@ -27,9 +28,27 @@ export function auditDelivery(lag: OpsStats["deliveryLag"] | undefined, queues: 
         ]
       : ["Audit delivery lag", "–", lag === null ? "not recorded by this source" : "not read (see above)"],
     ...queueTiles(queues),
+    ...spoolTile(queues.spooled),
   ];
-  return `<section aria-labelledby="audit-delivery"><h2 id="audit-delivery">Audit delivery</h2>${tileList(tiles)}${notQueued(queues.notQueued)}${whyNoReading(queues)}</section>`;
+  return `<section aria-labelledby="audit-delivery"><h2 id="audit-delivery">Audit delivery</h2>${tileList(tiles)}${notQueued(queues.notQueued)}${spooledNote(queues.spooled)}${whyNoReading(queues)}</section>`;
 }
+
+/** The audit spool's tile: events the queue refused and the edge keeps, not yet in the trail (absent: not read). */
+function spoolTile(spooled: SpoolContents | undefined): Tile[] {
+  if (!spooled) return [["Audit spool", "–", "could not be read (the edge's log says why)"]];
+  if (spooled.events === 0) return [["Audit spool", "0", "no audit event waits to be sent again"]];
+  return [["Audit spool", formatCount(spooled.events), `audit events waiting${sinceOldest(spooled)}`, "bad"]];
+}
+
+/** Events in the spool are late, not lost: the sentence says so, and what to look at. */
+function spooledNote(spooled: SpoolContents | undefined): string {
+  if (!spooled?.events) return "";
+  const text = `${formatCount(spooled.events)} audit events wait in the audit spool${sinceOldest(spooled)}: the audit queue refused them, and the edge sends them again, less often the longer it refuses, until it takes them. They are not in the trail yet (docs/operations.md, Lost audit events).`;
+  return `<p class="problem" role="alert">${escapeHtml(text)}</p>`;
+}
+
+const sinceOldest = ({ oldestAt }: SpoolContents) =>
+  oldestAt === undefined ? "" : `, the oldest since ${new Date(oldestAt).toISOString().slice(0, 16).replace("T", " ")} UTC`;
 
 /** Events the queue refused to the edge are dropped, not retried: any at all is an alert, not a figure to watch. */
 function notQueued(events: number | undefined): string {
