@@ -179,6 +179,43 @@ describe("signing a user out everywhere (/ops/sign-ins)", () => {
     expect([...((event?.arguments?.subs ?? []) as string[])].toSorted()).toEqual(["twin-sub-a", "twin-sub-b"]);
   });
 
+  it("says how far a sign-out got when it fails part of the way, audits that, and finishes when tried again", async () => {
+    const audit = capturedAudit();
+    let grantDeletes: number | undefined; // counted from the sign-out on
+    const kv = testEnv().OAUTH_KV;
+    // The store refuses to delete a second grant record: the first grant is revoked, then the sign-out stops.
+    const refusing = new Proxy(kv, {
+      get(target, property) {
+        if (property === "delete")
+          return async (key: string) => {
+            if (key.startsWith("grant:") && grantDeletes !== undefined && grantDeletes++ >= 1)
+              throw new Error("KV refused the delete");
+            return target.delete(key);
+          };
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const edge = edgeWith(ADMIN, { ...audit.env, OAUTH_KV: refusing });
+    const { session } = await signInToOps(edge);
+    const grants = [await tokensOf({ sub: "part-sub-a", email: "part@example.com" })];
+    grants.push(await tokensOf({ sub: "part-sub-b", email: "part@example.com" }));
+    grantDeletes = 0;
+    const stopped = await signOut(edge, session, "part@example.com", await sessionCsrf(session));
+    expect(stopped.status).toBe(500);
+    const text = (await stopped.text()).replace(/<[^>]+>/g, " ").replace(/\s+/g, " ");
+    expect(text).toContain("1 sign-in of part@example.com revoked before a failure");
+    expect(text).toContain("sign part@example.com out again: it revokes what is left");
+    expect(signedOutEvents(audit.events)).toMatchObject([{ outcome: "error", count: 1, httpStatus: 500 }]);
+    const left = [...(await grantsOf("part-sub-a")), ...(await grantsOf("part-sub-b"))];
+    expect(left).toHaveLength(1);
+
+    const again = edgeWith(ADMIN);
+    const finished = await signOut(again, session, "part@example.com", await sessionCsrf(session));
+    expect(await shownAfter(again, session, finished)).toContain("Signed part@example.com out everywhere: 1 sign-in revoked.");
+    for (const tokens of grants) expect(await mcpStatus(tokens.access_token)).toBe(401);
+  });
+
   it("keeps the index entry at least as long as the grant it finds can live, under a key that hides the address", async () => {
     await signedInTokens(await registerClient());
     const key = await emailIndexKey(DEV.email);

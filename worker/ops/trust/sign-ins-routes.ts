@@ -1,5 +1,6 @@
 import type { Hono } from "hono";
 import { recordAudit } from "../../audit/record.ts";
+import { escapeHtml } from "../../auth/html.ts";
 import { normalizedEmail, type SignedOut, SignOutIncomplete, signOutEverywhere } from "../../auth/user-grants.ts";
 import type { EdgeEnv } from "../../env.ts";
 import { opsPage } from "../pages/layout.ts";
@@ -47,9 +48,11 @@ export function registerOpsSignInsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void
       try {
         signedOut = await signOutEverywhere(c.env, ctx, admin.config, email);
       } catch (error) {
-        // What was revoked before the failure is recorded too; the administrator sees the error and may try again.
-        if (error instanceof SignOutIncomplete) audit(error.done, "error", 500);
-        throw error;
+        // What was revoked before the failure is recorded too; the administrator is told and may try again.
+        if (!(error instanceof SignOutIncomplete)) throw error;
+        audit(error.done, "error", 500);
+        console.error(`ops: ${error.message}`);
+        return signOutStopped(email, error.done.revoked);
       }
       audit(signedOut, "ok", 303);
       const { revoked } = signedOut;
@@ -81,6 +84,19 @@ function noticeOf(facts: Record<string, string>): string | undefined {
   if (!(count > 0)) return `No sign-ins found for ${who}: nothing was revoked.`;
   return `Signed ${who} out everywhere: ${count} ${count === 1 ? "sign-in" : "sign-ins"} revoked.`;
 }
+
+/**
+ * A sign-out that failed part of the way: how far it got, and that the rest may still be signed in. Trying again
+ * revokes what is left (what is revoked is gone from the lists it reads).
+ */
+const signOutStopped = (email: string, revoked: number) =>
+  opsPage(
+    "Ops dashboard: sign-out incomplete",
+    `<main><h1>Signing out stopped part of the way</h1><p role="alert" class="problem">${escapeHtml(
+      `${revoked} ${revoked === 1 ? "sign-in" : "sign-ins"} of ${email} revoked before a failure (the edge's log says which): the rest may still be signed in.`,
+    )}</p><p>Go back to <a href="${OPS_SIGN_INS_PAGE_PATH}">the sign-ins</a> and sign ${escapeHtml(email)} out again: it revokes what is left.</p></main>`,
+    { status: 500 },
+  );
 
 const unreadableEmail = () =>
   opsPage(
