@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BreakerSettings } from "../../aws/origin/hosting/circuit-breaker.ts";
-import { createHostPool, HostingError, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { createHostPool, HostingError, type HostPool, upstreamCircuits } from "../../aws/origin/hosting/host-pool.ts";
 import type { HttpServer, StdioServer } from "../../contract/config/schema.ts";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
 import type { CatalogSpec } from "../fixtures/catalog-upstream/server.ts";
@@ -106,22 +106,51 @@ describe("circuit breaker: a shared server's circuit and one user's failing requ
     expect(((await send(hosts, "bob", search())) as Answer).result?.content?.[0]?.text).toContain("search on s");
   });
 
-  it("still opens for every user when the shared connection itself fails (its child dies on a call)", async () => {
+  it("still opens for every user when the shared child dies on everyone's calls", async () => {
     const { hosts, spawns } = poolOf(shared({ name: "s", tools: [{ name: "search" }], exitOnCall: true }), 15_000);
-    for (let i = 0; i < 2; i++) {
-      expect(((await send(hosts, "mallory", search())) as Answer).error?.message).toMatch(/closed the connection|did not answer/);
+    for (const sub of ["mallory", "bob"]) {
+      expect(((await send(hosts, sub, search())) as Answer).error?.message).toMatch(/closed the connection|exited/);
       await waitFor(() => hosts.size() === 0);
     }
-    const refused = await send(hosts, "bob", search());
+    const refused = await send(hosts, "carol", search());
     expect((refused as HostingError).message).toMatch(/^server "s" failed 2 times in a row/);
     expect(spawns.count).toBe(2);
   });
 
-  it("still opens for every user when the shared server cannot start", async () => {
-    const { hosts } = poolOf(shared({ name: "s", crash: true }), 15_000);
-    for (const sub of ["mallory", "mallory"])
-      expect((await send(hosts, sub, search())) as HostingError).toBeInstanceOf(HostingError);
-    expect(((await send(hosts, "bob", search())) as HostingError).message).toMatch(/^server "s" failed 2 times in a row/);
+  it("counts a shared child's exit on one user's input once, however many calls of others it ended (s23 N2)", async () => {
+    const spec = { ...slowSpec, completionDelayMs: 1_000, exitOnText: "crash" };
+    const { hosts, spawns } = poolOf(shared(spec), 15_000);
+    for (const bystander of ["bob", "carol"]) {
+      // Calls of another user in flight (sent first: the first to report the closing) when Mallory's input makes the
+      // child exit: they end with it.
+      const inFlight = [send(hosts, bystander, complete), send(hosts, bystander, complete)];
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(((await send(hosts, "mallory", search({ text: "crash" }))) as Answer).error?.message).toMatch(/exited/);
+      for (const answer of await Promise.all(inFlight)) expect((answer as Answer).error?.message).toMatch(/exited/);
+      await waitFor(() => hosts.size() === 0);
+    }
+    // Two closings: Mallory's own circuit counted both (refused); Bob's and Carol's one each; the shared circuit once,
+    // since Mallory's calls were ended by both: the server still serves everyone else.
+    expect(((await send(hosts, "mallory", search())) as HostingError).message).toMatch(/\(your requests on it\) failed 2 times/);
+    for (const sub of ["dave", "bob", "carol"])
+      expect(((await send(hosts, sub, search())) as Answer).result?.content?.[0]?.text, sub).toContain("search on s");
+    expect(spawns.count).toBe(3);
+  });
+
+  it("decides a closing by every user whose calls it ended, whichever of them reports it first", () => {
+    const circuits = upstreamCircuits({ breaker: BREAKER, log: () => {} });
+    const health = circuits.healthOf("s", "s", true);
+    // Each round Mallory's input closes the connection with another user's calls in flight, theirs reporting first.
+    for (const [closing, bystander] of [
+      [{}, "bob"],
+      [{}, "carol"],
+    ] as const) {
+      const users = [bystander, "mallory"];
+      for (const user of [bystander, bystander, "mallory"]) health.failed("exited", { user, scope: "closed", closing, users });
+    }
+    expect(() => circuits.admit("s", "s")).not.toThrow();
+    for (const user of ["bob", "carol", "dave"]) expect(() => circuits.admitUser("s", user, "s", undefined), user).not.toThrow();
+    expect(() => circuits.admitUser("s", "mallory", "s", undefined)).toThrow(/\(your requests on it\) failed 2 times/);
   });
 
   it("counts one user's over-large answers, which close the shared connection, once against the others", async () => {
@@ -204,6 +233,10 @@ describe("circuit breaker: a shared HTTP upstream that fails everyone's requests
     const { hosts } = poolOf(spec, 15_000);
     for (let i = 0; i < 2; i++)
       expect(((await send(hosts, "mallory", search({ down: true }))) as Answer).error?.message).toContain("503");
+    const m = await send(hosts, "mallory", search());
+    console.log("M", (m as Error).message ?? JSON.stringify(m));
+    const b = await send(hosts, "bob", search());
+    console.log("B", (b as Error).message ?? JSON.stringify(b));
     expect(((await send(hosts, "mallory", search())) as HostingError).message).toMatch(/\(your requests on it\) failed 2 times/);
     const reached = calls.count;
     expect(text(await send(hosts, "bob", search()))).toBe("search on gw");

@@ -10,15 +10,19 @@ export interface BreakerSettings {
 
 /**
  * Whose request failed, and what failed: the one request (it timed out, or an error status answered it), the
- * connection (it closed, or could not be reached), or the connection closed by the bound on one message (`closing`,
- * the same for every call that closing failed). A shared connection's circuit counts the connection's failures each
- * time and a request's once per user: one user's requests must not switch it off for the others, while the same
- * failure from many users (an HTTP gateway answering 503 to all) says the upstream is down for everyone.
+ * connection (it could not be reached), or the connection closed under the request (`closed`: a child that exited, a
+ * message over the bound; `closing` is the same for every call that one closing ended). A shared connection's circuit
+ * counts the connection's failures each time, and a request's or a closing's once per user: one user's requests, or
+ * one user's input that makes the child exit, must not switch it off for the others, while the same failure from many
+ * users (an HTTP gateway answering 503 to all, a child that dies on everyone's calls) says it is down for everyone.
+ * A closing counts once in each circuit, whatever the number of calls it ended.
  */
 export interface FailedRequest {
   user: string;
-  scope: "request" | "connection" | "bound";
+  scope: "request" | "connection" | "closed";
   closing?: object;
+  /** With `closing`: every user whose calls were in flight on the connection when it closed (`user` among them). */
+  users?: readonly string[];
 }
 
 /** Where an upstream connection reports whether the upstream answered: what its circuit breaker counts. */

@@ -19,7 +19,6 @@ import { APPROVAL_INPUT_KEY, type ApprovalGate, ApprovalRefused, argumentsHash }
 import type { CallLimits } from "../policy/call-limits.ts";
 import { requireToolAllowed, type ServerAccess, visibleTools, withheldContents } from "../policy/tool-access.ts";
 import { askConsent, CONSENT_INPUT_KEY } from "../upstream-auth/consent.ts";
-import { UpstreamMessageTooLarge } from "./bounded-body.ts";
 import type { UpstreamHealth } from "./circuit-breaker.ts";
 import { CAPABILITY_OF_ASK, Exchange, type UpstreamAsk } from "./exchange.ts";
 import type { ExchangeRegistry } from "./exchange-registry.ts";
@@ -43,6 +42,8 @@ const AnyResult = z.looseObject({});
 
 /** A request being served, as the upstream connection's fan-out of log messages and notices sees it. */
 export interface InflightRequest {
+  /** Whose request it is. */
+  readonly user: string;
   log(params: { level: string; data?: unknown; logger?: string }): void;
   /** The upstream's `notifications/elicitation/complete`: the out-of-band step of a URL elicitation is done. */
   elicitationComplete(params: Params): void;
@@ -523,12 +524,14 @@ function closedConnectionError(link: UpstreamLink, error: unknown): unknown {
  * on a shared connection only the latter is every user's concern.
  */
 function report(link: UpstreamLink, error: unknown, signal: AbortSignal, user: string): void {
-  // The connection's close also abandons the calls parked on it, so it comes first: the upstream is gone.
+  // The connection's close also abandons the calls parked on it, so it comes first: the upstream is gone. One
+  // closing, whichever call's input caused it, is one failure: its client object names it (one per connection), and
+  // the calls still in flight (reporting in turn, within this turn of the event loop) say whose calls it ended.
   if (link.client.transport === undefined) {
-    const bound = error instanceof UpstreamMessageTooLarge;
+    const users = [...new Set([user, ...[...link.inflight].map((inflight) => inflight.user)])];
     link.health?.failed(
       upstreamUnavailable(error) ? upstreamErrorToClient(error).message : "the upstream server closed the connection",
-      bound ? { user, scope: "bound", closing: error } : { user, scope: "connection" },
+      { user, scope: "closed", closing: link.client, users },
     );
     return;
   }
@@ -610,6 +613,7 @@ function roundOutput(
     sent = sent.then(deliver).catch(() => {});
   };
   return {
+    user: callerOf(ctx).sub,
     progress(params) {
       if (progressToken === undefined) return true;
       send(async () => {

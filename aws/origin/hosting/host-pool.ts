@@ -336,19 +336,35 @@ type Probe = number | [number | undefined, number | undefined];
 /**
  * One circuit breaker per upstream connection (a user's, or a shared server's), so one user's failing child never
  * stops another user's. A shared server's connection serves every user: its circuit counts each of the connection's own
- * failures (it closed, could not be reached or started), while a failure of one request (a timeout, an error status,
- * a closing by the bound on one message) counts each time in the circuit of that user on it, which refuses that user
- * alone, and in the shared circuit once per user (and per closing) until the connection answers again. So one user's
- * slow or failing requests cannot switch the server off for all (they count once there), yet an upstream that fails
- * everyone's requests (an HTTP server whose gateway answers 502/503/504) opens the shared circuit after
- * `breaker.failures` distinct users in a row (two at least), and stops taking their load. Only circuits with failures
- * are remembered, and one nobody tries for `idleTimeoutMs` is forgotten.
+ * failures (it could not be reached or started), while a failure of one request (a timeout, an error status, the
+ * connection closing under it: a child that exited on its input, an answer over the bound) counts in the circuit of
+ * that user on it, which refuses that user alone, and in the shared circuit once per user until the connection answers
+ * again. A closing is one failure however many calls it ended: once in the circuit of each user whose calls it ended
+ * (which of them caused it cannot be told), and in the shared circuit only when none of them has a failure counted
+ * there already, so one user whose input makes the child exit, with others' calls in flight each time, counts once. So
+ * one user's slow or failing requests cannot switch the server off for all, yet an upstream that fails everyone's
+ * requests (an HTTP server whose gateway answers 502/503/504, a child that dies on every call) opens the shared circuit
+ * after `breaker.failures` distinct users in a row (two at least), and stops taking their load. Only circuits with
+ * failures are remembered, and one nobody tries for `idleTimeoutMs` is forgotten.
  */
-function upstreamCircuits(options: HostPoolOptions) {
+export function upstreamCircuits(options: Pick<HostPoolOptions, "breaker" | "circuits" | "log">) {
   const circuits = new Map<string, CircuitBreaker>();
   /** Per shared connection, the users whose failed requests it counted since it last answered. */
   const failingUsers = new Map<string, Set<string>>();
-  const countedClosings = new WeakSet<object>();
+  /** Per closing, the circuits it was counted in: one closing ends every call in flight, and is one failure. */
+  const closingCircuits = new WeakMap<object, Set<string>>();
+  /** Closings of a shared connection already decided for its shared circuit (by the first call to report). */
+  const sharedClosings = new WeakSet<object>();
+
+  /** Whether a failure counts in the circuit `key`: always, but a closing only the first time. */
+  function firstOfClosing(key: string, closing: object | undefined): boolean {
+    if (!closing) return true;
+    const counted = closingCircuits.get(closing) ?? new Set<string>();
+    closingCircuits.set(closing, counted);
+    if (counted.has(key)) return false;
+    counted.add(key);
+    return true;
+  }
 
   function admit(key: string, name: string, server: string): number | undefined {
     try {
@@ -382,16 +398,26 @@ function upstreamCircuits(options: HostPoolOptions) {
   }
 
   /**
-   * Whether a request's failure counts in the shared circuit: the first of its user's, and of its closing if any. With
-   * `failures` 1 that first one would open it alone, so there it waits for a second user.
+   * Whether a failure of these users' requests counts in the shared circuit: when none of them has one counted there
+   * since it last answered. With `failures` 1 the first would open it alone, so there it waits for another user's.
    */
-  function countsShared(key: string, user: string, closing: object | undefined): boolean {
+  function countsShared(key: string, failed: Iterable<string>): boolean {
     const users = failingUsers.get(key) ?? new Set<string>();
     failingUsers.set(key, users);
-    const counts = !users.has(user) && !(closing && countedClosings.has(closing));
-    users.add(user);
-    if (counts && closing) countedClosings.add(closing);
-    return counts && (users.size >= 2 || (options.breaker?.failures ?? 0) >= 2);
+    const before = users.size;
+    let counts = true;
+    for (const user of failed) {
+      if (users.has(user)) counts = false;
+      users.add(user);
+    }
+    return counts && (before >= 1 || (options.breaker?.failures ?? 0) >= 2);
+  }
+
+  /** A closing of a shared connection, reported by each call it ended: decided once, with all their users. */
+  function sharedClosing(key: string, server: string, reason: string, closing: object, users: readonly string[]): void {
+    if (sharedClosings.has(closing)) return;
+    sharedClosings.add(closing);
+    if (countsShared(key, users)) count(key, server, reason);
   }
 
   return {
@@ -416,7 +442,13 @@ function upstreamCircuits(options: HostPoolOptions) {
       for (const key of failingUsers.keys()) if (!circuits.has(key)) failingUsers.delete(key);
     },
     healthOf(key: string, server: string, shared: boolean): UpstreamHealth {
-      if (!shared) return { succeeded: () => closed(key), failed: (reason) => count(key, server, reason) };
+      if (!shared)
+        return {
+          succeeded: () => closed(key),
+          failed: (reason, request) => {
+            if (firstOfClosing(key, request?.closing)) count(key, server, reason);
+          },
+        };
       return {
         succeeded(user) {
           closed(key);
@@ -424,9 +456,11 @@ function upstreamCircuits(options: HostPoolOptions) {
           if (user !== undefined) closed(userKey(key, user));
         },
         failed(reason, request) {
-          if (request && request.scope !== "connection") count(userKey(key, request.user), server, reason);
-          const shared = !request || request.scope === "connection";
-          if (shared || countsShared(key, request.user, request.closing)) count(key, server, reason);
+          if (!request || request.scope === "connection") return count(key, server, reason);
+          const own = userKey(key, request.user);
+          if (firstOfClosing(own, request.closing)) count(own, server, reason);
+          if (request.closing) sharedClosing(key, server, reason, request.closing, request.users ?? [request.user]);
+          else if (countsShared(key, [request.user])) count(key, server, reason);
         },
       };
     },
