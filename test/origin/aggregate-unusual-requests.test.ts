@@ -134,3 +134,17 @@ describe("names and URIs beyond ASCII on the aggregated endpoint", () => {
     expect(JSON.stringify(read)).toContain("item://%E6%96%87%E6%A1%A3 on docs");
   });
 });
+
+describe("a method named after a property every object has", () => {
+  it("is a method the aggregated endpoint does not know: -32601, as JSON-RPC, never a 500 (s23 hunt fuzz F2)", async () => {
+    for (const method of ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"]) {
+      const answer = await serveAggregate(options, user("staff-1", ["staff"]), modernRequest(method, {}, { id: 7 }));
+      expect(answer.status, method).toBe(404);
+      expect(await answer.json(), method).toEqual({
+        jsonrpc: "2.0",
+        id: 7,
+        error: { code: -32601, message: `method "${method}" is not available on the aggregated endpoint` },
+      });
+    }
+  });
+});

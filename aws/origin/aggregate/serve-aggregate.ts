@@ -61,7 +61,8 @@ export async function serveAggregate(
   const message = asRequest(body);
   // A notification needs no answer; cancellation on 2026-07-28 is the client closing its request.
   if (!message) return body && typeof body === "object" && "method" in body ? new Response(null, { status: 202 }) : parseError();
-  const route = ROUTES[message.method];
+  // Own properties only: a method named `constructor` or `__proto__` is a method this endpoint does not know.
+  const route = Object.hasOwn(ROUTES, message.method) ? ROUTES[message.method] : undefined;
   if (!route)
     return errorAnswer(404, message.id, -32601, `method "${message.method}" is not available on the aggregated endpoint`);
   const access = userPolicy(options.policy, assertion);
