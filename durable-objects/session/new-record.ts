@@ -1,5 +1,5 @@
 import { POLICY_DENIED_CODE } from "../../contract/config/policy.ts";
-import { DescriptionTooLarge, discoverUpstream, RefusedByPolicy } from "../../worker/mcp/bridge/discover.ts";
+import { DeclarationRefused, DescriptionTooLarge, discoverUpstream, RefusedByPolicy } from "../../worker/mcp/bridge/discover.ts";
 import type { OriginLink } from "../../worker/mcp/bridge/origin-exchange.ts";
 import {
   clientOf,
@@ -51,6 +51,8 @@ export async function newRecord(
 function discoveryFailure(error: unknown, server: string, id: string | number): Response {
   // Refused, not unavailable: the client (and the audit: `denied`) hears it as a 2026-07-28 client does.
   if (error instanceof RefusedByPolicy) return jsonRpcError(403, id, POLICY_DENIED_CODE, error.refusal);
+  // The client's own declaration (clientInfo, capabilities) is malformed: its error, not the server's, and not logged.
+  if (error instanceof DeclarationRefused) return jsonRpcError(400, id, JSON_RPC.invalidParams, `initialize: ${error.refusal}`);
   // The origin's error may quote the upstream, which may have echoed the request (credentials, the user's identity
   // and arguments): the edge logs its code only; the origin's own log says why.
   const failure = String(error).replace(/^(Error: server\/discover answered -?\d+):[\s\S]*$/, "$1");

@@ -1,4 +1,5 @@
 import { POLICY_DENIED_CODE } from "../../../contract/config/policy.ts";
+import { JSON_RPC } from "../json-rpc-error.ts";
 import { exchangeWithOrigin, HOP_VERSION, META, type OriginLink } from "./origin-exchange.ts";
 import {
   type ClientDeclaration,
@@ -9,6 +10,7 @@ import {
 } from "./session-record.ts";
 
 type Discovered = SessionRecord["discover"];
+const INVALID_PARAMS = JSON_RPC.invalidParams;
 
 /** Answers kept as their `ttlMs` allows: `private` ones per user, `public` ones for every user of the server. */
 const cache = new Map<string, { discovered: Discovered; until: number }>();
@@ -36,6 +38,19 @@ export class RefusedByPolicy extends Error {
   }
 }
 
+/**
+ * The origin refused what the client declared of itself (its `clientInfo` or `capabilities`, passed on from its
+ * `initialize`): the client's own error (-32602), not the server's. The message is the origin's, about the client's
+ * own input.
+ */
+export class DeclarationRefused extends Error {
+  readonly refusal: string;
+  constructor(refusal: string) {
+    super(`server/discover answered ${INVALID_PARAMS}: ${refusal}`);
+    this.refusal = refusal;
+  }
+}
+
 /** Asks the origin what the upstream is, as the client that is initializing would see it (cached as it allows). */
 export async function discoverUpstream(
   origin: OriginLink,
@@ -59,6 +74,7 @@ export async function discoverUpstream(
   const request = { id: "discover", method: "server/discover", params };
   for await (const message of exchangeWithOrigin(origin, caller.server, claimsOf(caller), request, AbortSignal.timeout(30_000))) {
     if (message.error?.code === POLICY_DENIED_CODE && message.id === null) throw new RefusedByPolicy(message.error.message);
+    if (message.error?.code === INVALID_PARAMS) throw new DeclarationRefused(message.error.message);
     if (message.error) throw new Error(`server/discover answered ${message.error.code}: ${message.error.message}`);
     const result = message.result;
     if (!result) continue;
