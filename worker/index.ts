@@ -14,6 +14,7 @@ import {
 } from "./auth/authorization-server.ts";
 import { decideConsent, showConsent } from "./auth/authorize.ts";
 import { finishSignIn } from "./auth/callback.ts";
+import { withBoundedBearer } from "./auth/key-bounds.ts";
 import { handleRegistration } from "./auth/register-endpoint.ts";
 import { handleTokenRequest } from "./auth/token-endpoint.ts";
 import { edgeConfig } from "./config.ts";
@@ -49,7 +50,7 @@ const mcpResource = async (c: ResourceContext, limitRefusalsByAddress = false) =
   const started = Date.now();
   const ctx = c.executionCtx as ExecutionContext;
   const resourceServer = resourceServerFor(edgeOAuth(edgeConfig(c.env)), new URL(c.req.url).pathname);
-  const response = await resourceServer.fetch(c.req.raw, c.env, ctx);
+  const response = await resourceServer.fetch(withBoundedBearer(c.req.raw), c.env, ctx);
   // Per client address only requests without a valid token count, and those of a foreign page (mcpEndpoint; colleagues
   // behind one NAT share an address; a signed-in user and each of their clients have limits of their own): a flood of
   // bad tokens is cut before each refusal is audited.

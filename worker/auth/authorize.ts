@@ -15,6 +15,7 @@ import { errorPage } from "./html.ts";
 import { idpAuthorizationUrl } from "./idp/authorization-url.ts";
 import { discoverProvider } from "./idp/discovery.ts";
 import { createPkce, randomToken } from "./idp/pkce.ts";
+import { tooLongToLookUp } from "./key-bounds.ts";
 import { opsResourceRefused } from "./ops-resource-clients.ts";
 import { challengeProblem } from "./pkce-syntax.ts";
 import { rateLimited } from "./rate-limit.ts";
@@ -39,7 +40,7 @@ export async function showConsent(request: Request, env: EdgeEnv): Promise<Respo
     return errorPage(400, `This app cannot be signed in: ${unsafeMetadataUrl}.`);
   }
   return renderingAuthErrors(async (oauth) => {
-    if (clientId && !(await oauth.lookupClient(clientId))) {
+    if (clientId && (tooLongToLookUp(clientId) || !(await oauth.lookupClient(clientId)))) {
       return unknownClient(request, `${config.publicUrl}${REGISTER_PATH}`);
     }
     const authRequest = await oauth.parseAuthRequest(request);

@@ -5,6 +5,7 @@ import { edgeOAuth, TOKEN_PATH } from "./authorization-server.ts";
 import { type GrantRef, GrantTurnUnavailable, grantOfToken, inGrantTurn } from "./grant-turn.ts";
 import { signOutGoneAccount } from "./groups/directory-sign-out.ts";
 import { takeRefusedRefresh } from "./groups/refused-refreshes.ts";
+import { basicClientId, tooLongToLookUp } from "./key-bounds.ts";
 import { oauthError } from "./oauth-error.ts";
 import { verifierProblem } from "./pkce-syntax.ts";
 import { rateLimited } from "./rate-limit.ts";
@@ -29,6 +30,8 @@ export async function handleTokenRequest(request: Request, env: EdgeEnv, ctx: Ex
   }
   const params = await formParams(buffered);
   if (!params) return edgeOAuth(config).authorizationServer.fetch(buffered, env, ctx); // the library refuses other content types in its own words
+  const overlong = tooLongToLookUpAnswer(params, buffered);
+  if (overlong) return overlong;
 
   const grantType = params.get("grant_type");
   if (grantType === "authorization_code") {
@@ -97,6 +100,19 @@ async function handleGrantRequest(
   // A revocation (RFC 7009: a `token` and no grant type) takes effect in this isolate at once, cache or not.
   if (!grantType && params.has("token")) forgetValidatedTokens();
   return answer;
+}
+
+/**
+ * The answer to a request naming a client or a token too long to be one (key-bounds.ts), as to one that matches
+ * nothing: an unknown client, an unknown code or refresh token, and for a revocation (RFC 7009 §2.2) 200.
+ */
+function tooLongToLookUpAnswer(params: URLSearchParams, request: Request): Response | undefined {
+  if (tooLongToLookUp(params.get("client_id")) || tooLongToLookUp(basicClientId(request)))
+    return oauthError(401, "invalid_client", "Client not found");
+  if (tooLongToLookUp(params.get("code")) || tooLongToLookUp(params.get("refresh_token")))
+    return oauthError(400, "invalid_grant", "Invalid or expired grant");
+  if (tooLongToLookUp(params.get("token"))) return new Response(null, { status: 200 });
+  return undefined;
 }
 
 async function formParams(request: Request): Promise<URLSearchParams | null> {
