@@ -93,3 +93,17 @@ describe("the consent page", () => {
     expect(await page.text()).not.toMatch(/<script|<link|src=/);
   });
 });
+
+describe("the consent form's POST", () => {
+  it("answers a body that is not the form (JSON, text, a multipart body without its boundary) 400 with a page that says so", async () => {
+    for (const contentType of ["application/json", "text/plain", "multipart/form-data", ""]) {
+      const answer = await callEdge("/authorize", {
+        method: "POST",
+        headers: contentType ? { "content-type": contentType } : {},
+        body: JSON.stringify({ handle: "h", decision: "approve" }),
+      });
+      expect(answer.status, contentType).toBe(400);
+      expect(readable(await answer.text()), contentType).toContain("The consent form could not be read");
+    }
+  });
+});

@@ -49,6 +49,15 @@ describe("/ops/connections at the edge", () => {
     }
     const crossSite = await post(edge, session, revocation(token), { origin: "https://evil.example" });
     expect(crossSite.status).toBe(403);
+    // A body that is not a form (JSON, a multipart body without its boundary) is a form without its token: refused.
+    for (const contentType of ["application/json", "multipart/form-data", "text/plain"]) {
+      const notForm = await edge.call(REVOKE, {
+        method: "POST",
+        headers: { "content-type": contentType, cookie: session },
+        body: JSON.stringify({ csrf: token }),
+      });
+      expect(notForm.status, contentType).toBe(403);
+    }
     expect(await originGot(edge, REVOKE)).toEqual([]);
   });
 

@@ -6,6 +6,7 @@ import {
 } from "@cloudflare/workers-oauth-provider";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
+import { postedForm } from "../http/posted-form.ts";
 import { AUTHORIZE_PATH, edgeOAuth, REGISTER_PATH } from "./authorization-server.ts";
 import { cimdFetchFailurePage } from "./cimd/fetch-failure-page.ts";
 import { metadataUrlProblem } from "./cimd/metadata-url-problem.ts";
@@ -79,8 +80,9 @@ export async function decideConsent(request: Request, env: EdgeEnv): Promise<Res
     return errorPage(413, "The consent form was too large.");
   }
   return renderingAuthErrors(async (oauth) => {
-    const form = await buffered.formData();
+    const form = await postedForm(buffered);
     const handle = String(form.get("handle") ?? "");
+    if (!handle) return errorPage(400, "The consent form could not be read: go back to the app and sign in again.");
     if (form.get("decision") !== "approve") {
       const denied = await oauth.denyConsent(buffered, handle);
       return new Response(null, { status: 302, headers: denied.headers });

@@ -1,5 +1,6 @@
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import type { EdgeEnv } from "../../env.ts";
+import { postedForm } from "../../http/posted-form.ts";
 import { signedOutPage, signOutRefusedPage } from "../pages/signed-out.ts";
 import { clearCookie } from "./cookies.ts";
 import { isSameSessionForm } from "./csrf.ts";
@@ -16,7 +17,7 @@ import { opsSession, revokeOpsSession } from "./ops-caller.ts";
 export async function signOutOfOps(request: Request, config: EdgeConfig, env: EdgeEnv): Promise<Response> {
   const session = await opsSession(request, config, env);
   if (session) {
-    const form = await request.formData().catch(() => new FormData());
+    const form = await postedForm(request);
     if (!(await isSameSessionForm(request, form, config))) return signOutRefusedPage();
     await revokeOpsSession(session, config, env);
   }

@@ -3,6 +3,7 @@ import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import { companyName } from "../../auth/consent-page.ts";
 import { edgeConfig } from "../../config.ts";
 import type { EdgeEnv, UserProps } from "../../env.ts";
+import { postedForm } from "../../http/posted-form.ts";
 import { OpsSourceError } from "../data/source.ts";
 import { opsPage } from "../pages/layout.ts";
 import { refusedPage } from "../pages/refused.ts";
@@ -40,7 +41,7 @@ export async function asAdmin(c: OpsContext, page: (admin: Admin) => Promise<Res
  */
 export const asAdminForm = (c: OpsContext, act: (admin: Admin, form: FormData) => Promise<Response>): Promise<Response> =>
   asAdmin(c, async (admin) => {
-    const form = await c.req.raw.formData();
+    const form = await postedForm(c.req.raw);
     if (!(await isSameSessionForm(c.req.raw, form, admin.config))) return forgedForm(c.req.path);
     return act(admin, form);
   });

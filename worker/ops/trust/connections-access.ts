@@ -4,6 +4,7 @@ import { edgeOAuth } from "../../auth/authorization-server.ts";
 import { companyName } from "../../auth/consent-page.ts";
 import { edgeConfig } from "../../config.ts";
 import type { UserProps } from "../../env.ts";
+import { postedForm } from "../../http/posted-form.ts";
 import { callOriginForOps } from "../data/origin-call.ts";
 import { OPS_CONNECTIONS_PAGE_PATH } from "../pages/connections-paths.ts";
 import { opsPage } from "../pages/layout.ts";
@@ -60,7 +61,7 @@ export const asConnectionsForm = (
   act: (viewer: ConnectionsViewer, form: FormData) => Promise<Response>,
 ): Promise<Response> =>
   asConnectionsViewer(c, async (viewer) => {
-    const form = await c.req.raw.formData();
+    const form = await postedForm(c.req.raw);
     if (!(await isSameSessionForm(c.req.raw, form, viewer.config))) return forgedForm();
     return act(viewer, form);
   });
