@@ -143,16 +143,21 @@ export function createOriginApp(parts: OriginParts) {
       // The replay guard and the audit store need the database: without it, refuse cleanly and say when to retry.
       console.error(`database unavailable on ${c.req.method} ${c.req.path}: ${String(error)}`);
       const message = "the origin's database is unavailable; retry shortly";
-      const body = c.req.path.startsWith("/servers/")
+      const body = isMcpPath(c.req.path)
         ? { jsonrpc: "2.0", id: null, error: { code: -32000, message } }
         : { error: "database_unavailable", message };
       return c.json(body, 503, { "retry-after": String(DATABASE_RETRY_AFTER_SECONDS) });
     }
     console.error(`origin error on ${c.req.method} ${c.req.path}: ${error.stack ?? String(error)}`);
+    if (isMcpPath(c.req.path))
+      return c.json({ jsonrpc: "2.0", id: null, error: { code: -32603, message: "internal error of the origin" } }, 500);
     return c.json({ error: "internal_error" }, 500);
   });
   return app;
 }
+
+/** An MCP endpoint (a server's, or the aggregated one), whose clients read only JSON-RPC: its refusals are JSON-RPC too. */
+const isMcpPath = (path: string) => path === "/mcp" || path.startsWith("/servers/");
 
 /**
  * Every MCP answer sets the application cookie the balancer's stickiness keys on. The answers are built here, not
