@@ -115,7 +115,7 @@ export async function* exchangeWithOrigin(
       // The client gets the session's own error, not the answer the origin labelled.
       if (labels) labels.outcome = undefined;
       yield tooLarge(request.id, server);
-    } else if (bytes.byteLength > 0) yield JSON.parse(new TextDecoder().decode(bytes)) as JsonRpcMessage;
+    } else if (bytes.byteLength > 0) yield jsonRpcOf(new TextDecoder().decode(bytes), request.id, response.status);
     return;
   }
   const bounded = response.body.pipeThrough(eventsWithin(MAX_ORIGIN_MESSAGE_BYTES));
@@ -123,7 +123,7 @@ export async function* exchangeWithOrigin(
   try {
     for await (const event of events) {
       if (!event.data) continue;
-      yield JSON.parse(event.data) as JsonRpcMessage;
+      yield jsonRpcOf(event.data, request.id, response.status);
     }
   } catch (error) {
     if (!(error instanceof AnswerTooLarge)) throw error;
@@ -167,6 +167,31 @@ function eventsWithin(maxBytes: number): TransformStream<Uint8Array, Uint8Array>
  * The answer to a request whose answer from the origin is too large to read: an error for its id, as the origin's own
  * answer would be, so that the session's client is told why and the session goes on (the rest is not read).
  */
+/**
+ * A message of the origin's answer, read as JSON-RPC: what is not (not JSON, or JSON without a request, a result or an
+ * error with a numeric code and a message: a proxy's error page, a refusal of the origin's own) becomes the session's
+ * -32000 saying so, rather than an `error: {}` its client cannot read and waits on.
+ */
+function jsonRpcOf(text: string, id: string | number, status: number): JsonRpcMessage {
+  let message: JsonRpcMessage | undefined;
+  try {
+    message = JSON.parse(text) as JsonRpcMessage;
+  } catch {
+    message = undefined;
+  }
+  if (isJsonRpc(message)) return message;
+  const said = `the origin answered HTTP ${status} without a JSON-RPC message`;
+  console.error(`${said}; the session answers its client -32000`);
+  return { jsonrpc: "2.0", id, error: { code: JSON_RPC.upstreamUnavailable, message: said } };
+}
+
+function isJsonRpc(message: JsonRpcMessage | undefined): message is JsonRpcMessage {
+  if (typeof message !== "object" || message === null || message.jsonrpc !== "2.0") return false;
+  if (typeof message.method === "string") return true;
+  if (message.error !== undefined) return typeof message.error?.code === "number" && typeof message.error?.message === "string";
+  return typeof message.result === "object" && message.result !== null;
+}
+
 function tooLarge(id: string | number, server: string): JsonRpcMessage {
   const bound = MAX_ORIGIN_MESSAGE_BYTES / 1024 / 1024;
   console.error(`origin's answer for server ${server} over the ${bound} MiB a session reads of one message: not relayed`);
