@@ -148,3 +148,30 @@ describe("a method named after a property every object has", () => {
     }
   });
 });
+
+describe("a request every server's endpoint would refuse (s23 hunt fuzz F7)", () => {
+  it("is refused by the aggregated endpoint itself, once, and no server is reported left out", async () => {
+    const leftOut: string[] = [];
+    const recording: AggregateOptions = { ...options, leftOut: (server, method) => void leftOut.push(`${server} ${method}`) };
+    const staff = user("staff-2", ["staff"]);
+    const plain = modernRequest("tools/list");
+    const textHeaders = new Headers(plain.headers);
+    textHeaders.set("content-type", "text/plain");
+    const asText = new Request(plain, { headers: textHeaders });
+    const wrongType = await serveAggregate(recording, staff, asText);
+    expect(wrongType.status).toBe(415);
+    expect(await wrongType.json()).toMatchObject({ error: { code: -32000 } });
+
+    const bare = new Request(plain, { body: JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/list", params: {} }) });
+    const withoutEnvelope = await serveAggregate(recording, staff, bare);
+    expect(withoutEnvelope.status).toBe(400);
+    expect(await withoutEnvelope.json()).toMatchObject({ id: 3, error: { code: -32602 } });
+
+    for (const notifications of [undefined, null, "x", { toolsListChanged: 5 }, { resourceSubscriptions: [{}] }]) {
+      const listen = modernRequest("subscriptions/listen", notifications === undefined ? {} : { notifications }, { id: 4 });
+      const refused = await serveAggregate(recording, staff, listen);
+      expect(await refused.json(), JSON.stringify(notifications)).toMatchObject({ id: 4, error: { code: -32602 } });
+    }
+    expect(leftOut).toEqual([]);
+  });
+});

@@ -1,3 +1,4 @@
+import { SubscriptionFilterSchema } from "@modelcontextprotocol/core";
 import { type EventSourceMessage, EventSourceParserStream } from "eventsource-parser/stream";
 import { tooManySubscriptions } from "../../../contract/resource-subscriptions.ts";
 import type { Aggregation } from "./aggregation.ts";
@@ -41,6 +42,9 @@ export async function mergedListen(
   timing: Partial<ListenTiming> = {},
 ): Promise<Response> {
   const { id, params } = aggregation.message;
+  // As each server's endpoint would refuse it, once (sent on, every server refused it and was reported left out).
+  if (!SubscriptionFilterSchema.safeParse(params.notifications).success)
+    return errorAnswer(200, id, INVALID_PARAMS, "'notifications' is required and must be a valid SubscriptionFilter");
   const refusal = tooManySubscriptions((params.notifications as Params | undefined)?.resourceSubscriptions);
   if (refusal) return errorAnswer(200, id, INVALID_PARAMS, refusal);
   const opened = await openListens(aggregation);

@@ -1,3 +1,4 @@
+import { CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY } from "@modelcontextprotocol/server";
 import type { Policy } from "../../../contract/config/policy.ts";
 import { ALL_SERVERS } from "../../../contract/edge-assertion.ts";
 import { userPolicy } from "../policy/user-policy.ts";
@@ -26,6 +27,11 @@ export interface AggregateOptions {
 }
 
 type Route = (aggregation: Aggregation, options: AggregateOptions) => Promise<Response>;
+
+const MISSING_ENVELOPE = `the request lacks the 2026-07-28 envelope: params._meta must carry "${PROTOCOL_VERSION_META_KEY}" and "${CLIENT_CAPABILITIES_META_KEY}"`;
+
+const isJson = (request: Request) =>
+  (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase() === "application/json";
 
 /** What each method means on the aggregated endpoint. Anything else is not served here (-32601). */
 const ROUTES: Record<string, Route> = {
@@ -57,6 +63,8 @@ export async function serveAggregate(
     return errorAnswer(403, null, -32000, `the edge assertion is for server "${assertion.server ?? "(none)"}", not every server`);
   }
   if (request.method !== "POST") return errorAnswer(405, null, -32000, "the aggregated endpoint takes POST only (2026-07-28)");
+  // What every server's endpoint would refuse is refused here, once: not sent to each, and reported as each left out.
+  if (!isJson(request)) return errorAnswer(415, null, -32000, "Unsupported Media Type: Content-Type must be application/json");
   const body = await request.json().catch(() => undefined);
   const message = asRequest(body);
   // A notification needs no answer; cancellation on 2026-07-28 is the client closing its request.
@@ -65,6 +73,9 @@ export async function serveAggregate(
   const route = Object.hasOwn(ROUTES, message.method) ? ROUTES[message.method] : undefined;
   if (!route)
     return errorAnswer(404, message.id, -32601, `method "${message.method}" is not available on the aggregated endpoint`);
+  const meta = message.params._meta as Record<string, unknown> | undefined;
+  if (message.method !== "ping" && typeof meta?.[PROTOCOL_VERSION_META_KEY] !== "string")
+    return errorAnswer(400, message.id, -32602, MISSING_ENVELOPE);
   const access = userPolicy(options.policy, assertion);
   const ask: AskServer = (server, sub) => options.askServer(server, { ...assertion, server }, sub);
   const report: LeftOutReport = (server, method, reason) => options.leftOut(server, method, reason, assertion);
