@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AggregateOptions, serveAggregate } from "../../aws/origin/aggregate/serve-aggregate.ts";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
-import { SUBSCRIBES_IN_FLIGHT } from "../../aws/origin/hosting/upstream-events.ts";
+import { SUBSCRIBES_IN_FLIGHT, UpstreamEvents } from "../../aws/origin/hosting/upstream-events.ts";
 import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
 import { ALL_SERVERS } from "../../contract/edge-assertion.ts";
 import { MAX_SUBSCRIPTIONS } from "../../contract/resource-subscriptions.ts";
@@ -143,4 +143,34 @@ describe("a listen at the bound", () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(failures()).toHaveLength(1);
   }, 40_000);
+});
+
+describe("what one connection watches for its users (s23 hunt isolation N7)", () => {
+  // A 2025-era client object without resource subscriptions: the bounds are counted whatever the upstream does.
+  const quietClient = { getProtocolEra: () => "legacy", getServerCapabilities: () => ({}) };
+  const long = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `sh://${prefix}${"x".repeat(990)}${i}`);
+
+  it("bounds one user's listens, then all users' together, in characters of URIs; closing a listen gives them back", () => {
+    const events = new UpstreamEvents(quietClient as never, () => {});
+    const first = events.watch(long("a", 1000), "mallory");
+    expect(typeof first).toBe("function");
+    expect(events.watch(long("b", 100), "mallory")).toMatch(/^your open listens on this server watch as many resources/);
+    for (const user of ["u1", "u2", "u3"]) expect(typeof events.watch(long(user, 1000), user)).toBe("function");
+    expect(events.watch(long("c", 200), "carol")).toMatch(/^this server's connection watches as many resources as it can/);
+    // The same URIs as another's listen cost the connection nothing more.
+    expect(typeof events.watch(long("u1", 100), "carol")).toBe("function");
+    (first as () => void)();
+    expect(typeof events.watch(long("b", 100), "mallory")).toBe("function");
+    expect(typeof events.watch(long("c", 100), "carol")).toBe("function");
+  });
+
+  it("refuses a listen past the user's share through the server's endpoint with -32602, and the user's next one within it", async () => {
+    const held = await acknowledgedListen(await serveMcp(pool, "subs", at("subs"), listenTo(long("e", 1000))));
+    try {
+      const refused = await messagesOf(await serveMcp(pool, "subs", at("subs"), listenTo(long("f", 100))));
+      expect(refused).toMatchObject([{ id: 5, error: { code: -32602, message: expect.stringMatching(/^your open listens/) } }]);
+    } finally {
+      await held.reader?.cancel();
+    }
+  });
 });

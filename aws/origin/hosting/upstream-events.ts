@@ -16,6 +16,14 @@ const EVENT_OF_METHOD: Record<Exclude<UpstreamEventMethod, "notifications/resour
  */
 export const SUBSCRIBES_IN_FLIGHT = 8;
 
+/**
+ * Characters of resource URIs (as JSON) one user's open listens may have a connection watch, and all users' together:
+ * a 2026-07-28 upstream is sent every watched URI in one listen message, and an SDK server reads at most 10 MiB of one
+ * (stdio) message: past it, the shared child exited and every user's listens and calls on it ended (s23 hunt isolation
+ * N7). One user takes at most a quarter of what a connection sends, so that a few are needed to fill it.
+ */
+export const WATCHED_CHARS = { perUser: 1024 * 1024, perConnection: 4 * 1024 * 1024 } as const;
+
 /** The upstream requests one listen's opening (or closing) needs, and how they went: its failures are logged once. */
 interface Batch {
   uris: string[];
@@ -38,6 +46,9 @@ export class UpstreamEvents implements ServerEventBus {
   private readonly log: (line: string) => void;
   /** Resource URIs some open listen stream watches, with how many streams watch each. */
   private readonly watched = new Map<string, number>();
+  /** Characters of the watched URIs (as JSON, one listen's set at a time): all of them, and each user's listens'. */
+  private watchedChars = 0;
+  private readonly userChars = new Map<string, number>();
   private upstreamListen?: Promise<McpSubscription | undefined>;
   /** Batches with requests still to send, oldest first: each URI's subscribe goes before its unsubscribe. */
   private readonly queued: Batch[] = [];
@@ -71,30 +82,53 @@ export class UpstreamEvents implements ServerEventBus {
   }
 
   /**
-   * A listen stream opened that watches these resources; returns what to call when it closes. A listen naming more
-   * than one may watch was refused before it came here (the origin's route); should one still come, nothing of it is
-   * watched.
+   * A listen stream of `user` opened that watches these resources; returns what to call when it closes, or why it may
+   * not watch them (WATCHED_CHARS: the listen is refused). A listen naming more than one may watch was refused before
+   * it came here (the origin's route); should one still come, nothing of it is watched.
    */
-  watch(uris: string[]): () => void {
+  watch(uris: string[], user: string): (() => void) | string {
     if (uris.length > MAX_SUBSCRIPTIONS) {
       this.log(`a listen naming ${uris.length} resources was not watched: at most ${MAX_SUBSCRIPTIONS} are`);
       return () => {};
     }
+    const refusal = this.overWatched(uris, user);
+    if (refusal) return refusal;
+    const chars = charsOf(uris);
+    this.userChars.set(user, (this.userChars.get(user) ?? 0) + chars);
     const added = uris.filter((uri) => {
       const count = this.watched.get(uri) ?? 0;
       this.watched.set(uri, count + 1);
       return count === 0;
     });
+    this.watchedChars += charsOf(added);
     if (added.length > 0) this.watchUpstream(added, true);
+    let closed = false;
     return () => {
+      if (closed) return;
+      closed = true;
+      const left = (this.userChars.get(user) ?? chars) - chars;
+      if (left > 0) this.userChars.set(user, left);
+      else this.userChars.delete(user);
       const removed = uris.filter((uri) => {
         const count = (this.watched.get(uri) ?? 1) - 1;
         if (count > 0) this.watched.set(uri, count);
         else this.watched.delete(uri);
         return count === 0;
       });
+      this.watchedChars = Math.max(0, this.watchedChars - charsOf(removed));
       if (removed.length > 0) this.watchUpstream(removed, false);
     };
+  }
+
+  /** Why these URIs may not be watched for `user` as well (WATCHED_CHARS), or undefined when they may. */
+  private overWatched(uris: string[], user: string): string | undefined {
+    const chars = charsOf(uris);
+    if ((this.userChars.get(user) ?? 0) + chars > WATCHED_CHARS.perUser)
+      return `your open listens on this server watch as many resources as one user may (${WATCHED_CHARS.perUser} characters of URIs); close some, or watch fewer`;
+    const added = charsOf(uris.filter((uri) => !this.watched.has(uri)));
+    if (this.watchedChars + added > WATCHED_CHARS.perConnection)
+      return `this server's connection watches as many resources as it can, for all its users (${WATCHED_CHARS.perConnection} characters of URIs); watch fewer, or try again later`;
+    return undefined;
   }
 
   close(): void {
@@ -164,3 +198,6 @@ export class UpstreamEvents implements ServerEventBus {
     open?.then((subscription) => subscription?.close()).catch(() => {});
   }
 }
+
+/** Characters of URIs as an upstream listen carries them (JSON strings and their commas). */
+const charsOf = (uris: readonly string[]) => uris.reduce((sum, uri) => sum + JSON.stringify(uri).length + 1, 0);

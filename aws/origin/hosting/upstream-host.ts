@@ -388,7 +388,8 @@ function servingHost(parts: {
       authInfo.extra = { ...authInfo.extra, unread };
       const parsed = await parseRequestBody(request);
       const parsedBody = listenWithinContents(parsed.parsedBody, caller.access);
-      const unwatch = watchListenedResources(parsedBody, parts.events);
+      const unwatch = watchListenedResources(parsedBody, parts.events, caller.sub);
+      if (typeof unwatch === "string") return refusedListen(parsedBody, unwatch);
       let response = unread.measure(await parts.handler.fetch(parsed.request, { authInfo, parsedBody }));
       if (takesElicitationCompleteOnListen(parsedBody, caller)) response = withElicitationComplete(response, parts.noticed);
       return unwatch ? onBodyEnd(response, unwatch) : response;
@@ -432,12 +433,25 @@ const LIST_CHANGES = [
   "notifications/resources/list_changed",
 ] as const;
 
-/** A `subscriptions/listen` that watches resources: the upstream must be told to watch them while the stream lives. */
-function watchListenedResources(body: unknown, events: UpstreamEvents): (() => void) | undefined {
+/**
+ * A `subscriptions/listen` that watches resources: the upstream must be told to watch them while the stream lives.
+ * A string: why the listen may not watch them (too much watched already), which refuses it.
+ */
+function watchListenedResources(body: unknown, events: UpstreamEvents, user: string): (() => void) | string | undefined {
   const message = body as { method?: unknown; params?: { notifications?: { resourceSubscriptions?: unknown } } } | undefined;
   const uris = message?.method === "subscriptions/listen" ? message.params?.notifications?.resourceSubscriptions : undefined;
   if (!Array.isArray(uris) || uris.length === 0) return undefined;
-  return events.watch(uris.filter((uri): uri is string => typeof uri === "string"));
+  return events.watch(
+    uris.filter((uri): uri is string => typeof uri === "string"),
+    user,
+  );
+}
+
+/** The JSON-RPC refusal (invalid params) of a listen that may not watch what it names. */
+function refusedListen(body: unknown, refusal: string): Response {
+  const id = (body as { id?: unknown } | undefined)?.id;
+  const answerId = typeof id === "string" || typeof id === "number" ? id : null;
+  return Response.json({ jsonrpc: "2.0", id: answerId, error: { code: -32602, message: refusal } });
 }
 
 /** How long a lost connection's handler waits for its calls in flight to answer before closing what is left. */
