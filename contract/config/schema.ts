@@ -64,9 +64,11 @@ const Sharing = z.enum(["per-user", "shared"]).optional();
 const Pinning = z.enum(["trust-on-first-use", "require-approval", "off"]).optional();
 
 /**
- * Whether the static resources `resources/list` shows are pinned under `pinning` (default true). `false` for a server
- * whose resources are its users' data (notes, files, tickets): their names and descriptions change with the data and
- * differ per user, which pins would withhold as changes; its tools, prompts, templates and description stay pinned.
+ * Whether the static resources `resources/list` shows are pinned under `pinning`. Default: on a `shared` server only;
+ * a per-user server's resources are its users' data (notes, files, tickets), whose names and descriptions differ per
+ * user and change with the data, and pinned per server one user's would withhold another's. `true` pins them anyway
+ * (a per-user server whose resources are one fixed set for every user); its tools, prompts, templates and description
+ * stay pinned either way.
  */
 const PinResources = z.boolean().optional();
 

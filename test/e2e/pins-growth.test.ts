@@ -22,8 +22,9 @@ beforeAll(async () => {
       content: {
         metrics: { port: metricsPort },
         servers: {
-          notes: { transport: "stdio", command: process.execPath, args: [NOTES] },
-          files: { transport: "stdio", command: process.execPath, args: [NOTES] },
+          // Per-user servers whose resources are pinned when told (pinResources), as here to reach the bound.
+          notes: { transport: "stdio", command: process.execPath, args: [NOTES], pinResources: true },
+          files: { transport: "stdio", command: process.execPath, args: [NOTES], pinResources: true },
         },
       },
     },

@@ -29,13 +29,17 @@ const servers = {
       templateScheme: "item",
     }),
     pinning: "require-approval" as const,
+    pinResources: true, // a per-user server: its resources are pinned only when told
   },
-  // A data server: its resources are its users' notes, left unpinned; the rest still waits for approval.
+  // Only asked through the pins themselves: a per-user server whose resources are pinned.
+  resources: { ...catalogServer({ name: "resources" }), pinResources: true },
+  // A per-user data server: its resources are its users' notes, unpinned by default; the rest still waits for approval.
   notes: {
     ...catalogServer({ name: "notes", tools: [{ name: "noop" }], resources: ["note://mine"], templateScheme: "memo" }),
     pinning: "require-approval" as const,
-    pinResources: false,
   },
+  // A shared server: one set of resources for everyone, pinned by default.
+  library: { ...catalogServer({ name: "library", resources: ["doc://guide"] }), sharing: "shared" as const },
 };
 const audited: AuditEvent[] = [];
 let database: TestDatabase;
@@ -178,7 +182,7 @@ describe("pinned tool definitions", () => {
     expect(listed.map((resource) => resource.uri)).toEqual(["note://one"]);
   });
 
-  it("leaves a server's resources unpinned with pinResources false, while its tools and templates still wait", async () => {
+  it("leaves a per-user server's resources unpinned by default, while its tools and templates still wait (s23 N1)", async () => {
     const store = createPinStore(database.pool);
     expect((await ask("notes", "tools/list")).error?.code).toBe(-32004); // its description waits first
     for (const row of await pending("notes")) await store.approve(row, "admin@example.com");
@@ -195,6 +199,14 @@ describe("pinned tool definitions", () => {
         .map((row) => row.kind)
         .sort(),
     ).toEqual(["discovery", "resource_template", "tool"]);
+  });
+
+  it("pins a shared server's resources by default", async () => {
+    expect((await ask("library", "resources/list")).result?.resources).toHaveLength(1);
+    const rows = await createPinStore(database.pool).changedSince();
+    expect(rows.filter((row) => row.server === "library" && row.kind === "resource").map((row) => row.name)).toEqual([
+      "doc://guide",
+    ]);
   });
 
   it("prints and logs an upstream's name with its control characters escaped, so it cannot rewrite a terminal line", async () => {

@@ -7,6 +7,14 @@ import { type EventSink, originEventsOf } from "../audit/origin-events.ts";
 import { DefinitionPins, type PinningMode } from "./definition-pins.ts";
 import { createPinStore } from "./pin-store.ts";
 
+/**
+ * Whether a server's static resources are pinned: as `pinResources` says, else only on a `shared` server. A per-user
+ * server's resources are its users' data, and differ from user to user: pinned per server, the first user's would be
+ * approved and every other user's own, under the same URI, withheld as a change (s23 hunt isolation N1).
+ */
+const pinsResources = (settings: { pinResources?: boolean; sharing?: string } | undefined) =>
+  settings?.pinResources ?? settings?.sharing === "shared";
+
 /** How often an instance looks for approvals made elsewhere (another instance, the CLI). */
 export const PIN_POLL_MS = 5_000;
 
@@ -27,7 +35,7 @@ export function originPins(
     store: createPinStore(db),
     modeOf: (server, kind): PinningMode => {
       const settings = config.servers[server];
-      if (kind === "resource" && settings?.pinResources === false) return "off";
+      if (kind === "resource" && !pinsResources(settings)) return "off";
       return settings?.pinning ?? "trust-on-first-use";
     },
     sighted: (event, pin) => {
