@@ -70,3 +70,34 @@ describe("dynamic registration limits", () => {
     expect(stored?.registrationExpiresAt).toBeLessThanOrEqual(expected);
   });
 });
+
+describe("the redirect URIs a registration may name (s23 hunt fuzz L7)", () => {
+  it("refuses plain HTTP to a host other than this computer, and schemes no app receives a sign-in at", async () => {
+    for (const uri of [
+      "http://evil.example/cb",
+      "http://localhost.evil.example/cb",
+      "http://10.0.0.5/cb",
+      "ftp://a/cb",
+      "about:blank",
+      "urn:ietf:wg:oauth:2.0:oob",
+      "wss://a.example/cb",
+    ]) {
+      const response = await register({ redirect_uris: [CLIENT_REDIRECT, uri] });
+      expect(response.status, uri).toBe(400);
+      expect(await response.json(), uri).toMatchObject({ error: "invalid_client_metadata" });
+    }
+  });
+
+  it("takes https, loopback HTTP in every spelling, and a native app's own scheme", async () => {
+    for (const uri of [
+      "https://claude.ai/api/mcp/auth_callback",
+      "http://127.0.0.1:33418/callback",
+      "http://localhost:6274/oauth/callback",
+      "http://[::1]:8080/cb",
+      "http://0x7f.1/cb",
+      "cursor://anysphere.cursor-mcp/oauth/callback",
+    ]) {
+      expect((await register({ redirect_uris: [uri] })).status, uri).toBe(201);
+    }
+  });
+});

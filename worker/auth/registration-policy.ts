@@ -23,7 +23,9 @@ export function registrationPolicy({
   request,
 }: ClientRegistrationCallbackOptions): ClientRegistrationCallbackResult | undefined {
   const problem =
-    metadataProblem(clientMetadata) ?? opsRedirectProblem(clientMetadata.redirect_uris, new URL(request.url).origin);
+    metadataProblem(clientMetadata) ??
+    redirectKindProblem(clientMetadata.redirect_uris) ??
+    opsRedirectProblem(clientMetadata.redirect_uris, new URL(request.url).origin);
   if (!problem) return undefined;
   console.warn(`registration refused: ${problem}`);
   return { code: "invalid_client_metadata", description: problem, status: 400 };
@@ -59,6 +61,34 @@ function valueProblem(field: string, value: unknown, maxChars: number): string |
       const problem = valueProblem(`${field}.${key}`, entry, maxChars);
       if (problem) return problem;
     }
+  }
+  return null;
+}
+
+/**
+ * Schemes that cannot be an app's own callback: a code sent there is read by whoever serves it, or by nobody. (The
+ * library refuses javascript:, data:, file: and vbscript: itself.) A native app's own scheme (`cursor://…`) is allowed,
+ * as RFC 8252 §7.1 has it.
+ */
+const NOT_A_CALLBACK = new Set(["ftp:", "about:", "urn:", "ws:", "wss:", "blob:", "mailto:", "tel:", "sms:"]);
+
+/** Loopback hosts as the URL parser writes them (`0x7f.1` is 127.0.0.1 by then). */
+const isLoopback = (hostname: string) =>
+  hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+
+/**
+ * A redirect URI is HTTPS, a loopback address over plain HTTP, or a native app's own scheme (MCP authorization,
+ * "redirect URIs MUST be either localhost URLs or HTTPS URLs"; RFC 8252 for native apps): plain HTTP to another host
+ * would carry the authorization code across the network in the clear, to whoever answers that name.
+ */
+function redirectKindProblem(redirectUris: unknown): string | null {
+  for (const uri of Array.isArray(redirectUris) ? redirectUris : []) {
+    if (typeof uri !== "string" || !URL.canParse(uri)) continue;
+    const url = new URL(uri);
+    if (url.protocol === "http:" && !isLoopback(url.hostname))
+      return `redirect_uris: ${uri} is plain HTTP to another host than this computer; use https, or a loopback address (127.0.0.1, localhost)`;
+    if (NOT_A_CALLBACK.has(url.protocol))
+      return `redirect_uris: ${uri} is not a place an app receives its sign-in; use https, a loopback address, or the app's own scheme`;
   }
   return null;
 }
