@@ -106,6 +106,12 @@ describe("GET /audit/events", () => {
     const body = (await response.json()) as { error: string; problems: string[] };
     expect(body.error).toBe("invalid_audit_search");
     expect(body.problems.map((problem) => problem.split(":")[0]).sort()).toEqual(["format", "limit", "outcome", "user", "usr"]);
+    // A NUL in a name filter is the caller's error, not the database's (s23 hunt fuzz F5).
+    for (const filter of ["user", "server", "tool"]) {
+      const nul = await search(`?${filter}=a%00b`);
+      expect(nul.status, filter).toBe(400);
+      expect(((await nul.json()) as { problems: string[] }).problems, filter).toEqual([`${filter}: expected no NUL character`]);
+    }
   });
 
   it("records each search in the trail itself (who, and what was asked), never in a log line", async () => {

@@ -40,7 +40,13 @@ function decodeCursor(cursor: string): Position | undefined {
 const AuditKind = AuditEvent.shape.kind;
 export type AuditKind = z.infer<typeof AuditKind>;
 
-const name = z.string().trim().min(1, "expected a non-empty value").max(512, "expected at most 512 characters");
+// No stored value holds a NUL (audit/columns.ts drops it on the way in), and PostgreSQL refuses one in a query.
+const name = z
+  .string()
+  .trim()
+  .min(1, "expected a non-empty value")
+  .max(512, "expected at most 512 characters")
+  .refine((value) => !value.includes("\u0000"), "expected no NUL character");
 
 const ISO_EXAMPLE = "an ISO 8601 date or time with its zone, such as 2026-03-01 or 2026-03-01T12:00:00Z";
 
