@@ -179,13 +179,16 @@ export class McpSession extends DurableObject<EdgeEnv> {
   async postSse(message: Record<string, unknown>, caller: SessionIdentity, audit: RequestAudit): Promise<Response> {
     const sse = this.#sse;
     if (!sse || !isOwner(sse.caller, caller)) return sessionNotFound("open a new SSE stream");
-    if (!isOneMessage(message))
+    if (!isOneMessage(message)) {
+      // Its id, when it has a readable one, so that its client can tell which of its requests this answers.
+      const id = Array.isArray(message) ? undefined : message.id;
       return jsonRpcError(
         400,
-        undefined,
+        typeof id === "string" || typeof id === "number" ? id : undefined,
         JSON_RPC.invalidRequest,
-        "Invalid message: one JSON-RPC message per POST, never a batch",
+        "Invalid message: a POST to this session carries one valid JSON-RPC message (a request, a notification or a response), not a batch",
       );
+    }
     this.#caller = caller;
     // Its alarm is the held audits' (AnswerAudits): only the registry hears of the use.
     this.#lifecycle.noteUse(caller.sub, sse.transport.sessionId);

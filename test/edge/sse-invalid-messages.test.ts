@@ -59,6 +59,16 @@ describe("a 2024-11-05 session's POSTs", () => {
     expect(await answer.json()).toMatchObject({ error: { code: -32600, message: expect.stringContaining("Invalid message") } });
   });
 
+  it("refuse an invalid message with its own id when it has a readable one (s23 hunt fuzz L1)", async () => {
+    const stub = await openSession();
+    const answer = await stub.postSse({ jsonrpc: "2.0", id: 6, method: "tools/call", params: null } as never, caller, AUDIT);
+    expect(answer.status).toBe(400);
+    expect(await answer.json()).toMatchObject({
+      id: 6,
+      error: { code: -32600, message: expect.stringMatching(/^Invalid message: /) },
+    });
+  });
+
   it("take one message", async () => {
     const stub = await openSession();
     const answer = await stub.postSse({ jsonrpc: "2.0", id: 1, method: "ping" }, caller, AUDIT);
