@@ -23,12 +23,23 @@ describe("a client id or token too long to be one", () => {
     const unknownClient = await tokenRequest({ ...code, client_id: LONG });
     expect(unknownClient.status).toBe(401);
     expect(await unknownClient.json()).toMatchObject({ error: "invalid_client" });
-    const basic = await callEdge("/oauth/token", {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${btoa(`${LONG}:`)}` },
-      body: new URLSearchParams(code),
+    // Basic credentials however the library finds them (a tab or two spaces after the scheme), and an assertion's iss.
+    for (const separator of [" ", "\t", "  "]) {
+      const basic = await callEdge("/oauth/token", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic${separator}${btoa(`${LONG}:`)}` },
+        body: new URLSearchParams(code),
+      });
+      expect(basic.status, JSON.stringify(separator)).toBe(401);
+    }
+    const part = (claims: object) => btoa(JSON.stringify(claims)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+    const assertion = `${part({ alg: "ES256" })}.${part({ iss: LONG, sub: LONG, aud: "x" })}.c2ln`;
+    const asserted = await tokenRequest({
+      ...code,
+      client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+      client_assertion: assertion,
     });
-    expect(basic.status).toBe(401);
+    expect(asserted.status).toBe(401);
     const clientId = await registerClient();
     const refresh = await tokenRequest({ grant_type: "refresh_token", client_id: clientId, refresh_token: TOKEN });
     expect(refresh.status).toBe(400);
@@ -44,12 +55,16 @@ describe("a client id or token too long to be one", () => {
     const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
     try {
       expect(await mcpStatus(TOKEN, "everything", audit.env)).toBe(401);
-      const answer = await callEdge("/mcp", { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } }, audit.env);
-      expect(answer.status).toBe(401);
-      expect(answer.headers.get("www-authenticate")).toContain("invalid_token");
+      // However the library reads the header: a tab or two spaces after the scheme.
+      for (const separator of [" ", "\t", "  "]) {
+        const authorization = `Bearer${separator}${TOKEN}`;
+        const answer = await callEdge("/mcp", { method: "POST", headers: { authorization } }, audit.env);
+        expect(answer.status, JSON.stringify(separator)).toBe(401);
+        expect(answer.headers.get("www-authenticate")).toContain("invalid_token");
+      }
     } finally {
       warned.mockRestore();
     }
-    expect(audit.events.filter((event) => event.kind === "auth.denied")).toHaveLength(2);
+    expect(audit.events.filter((event) => event.kind === "auth.denied")).toHaveLength(4);
   });
 });

@@ -12,24 +12,16 @@ export function tooLongToLookUp(value: string | null | undefined): boolean {
   return typeof value === "string" && new TextEncoder().encode(value).length > MAX_LOOKED_UP_BYTES;
 }
 
-/** The client id of an HTTP Basic `Authorization` header (RFC 6749 §2.3.1), undefined when there is none. */
-export function basicClientId(request: Request): string | undefined {
-  const [scheme, encoded] = (request.headers.get("authorization") ?? "").split(" ");
-  if (scheme?.toLowerCase() !== "basic" || !encoded) return undefined;
-  try {
-    return decodeURIComponent(atob(encoded).split(":")[0] ?? "");
-  } catch {
-    return undefined;
-  }
-}
+/** A bearer token as the library reads it (`Bearer`, spaces or tabs, the token). */
+const BEARER = /^Bearer[\t ]+([^\s,]+)$/i;
 
 /**
  * The request with its bearer token replaced by one that matches nothing when it is too long to look up: the
  * library then refuses it as it refuses any unknown token (401 invalid_token), limited and audited as such.
  */
 export function withBoundedBearer(request: Request): Request {
-  const [scheme, token] = (request.headers.get("authorization") ?? "").split(" ");
-  if (scheme?.toLowerCase() !== "bearer" || !tooLongToLookUp(token)) return request;
+  const token = BEARER.exec(request.headers.get("authorization") ?? "")?.[1];
+  if (!tooLongToLookUp(token)) return request;
   const headers = new Headers(request.headers);
   headers.set("authorization", "Bearer too-long-to-be-a-token");
   return new Request(request, { headers });

@@ -2,10 +2,11 @@ import type { EdgeConfig } from "../../contract/config/schema.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 import { edgeOAuth, TOKEN_PATH } from "./authorization-server.ts";
+import { tokenRequestClientIds } from "./cimd/token-request-client-ids.ts";
 import { type GrantRef, GrantTurnUnavailable, grantOfToken, inGrantTurn } from "./grant-turn.ts";
 import { signOutGoneAccount } from "./groups/directory-sign-out.ts";
 import { takeRefusedRefresh } from "./groups/refused-refreshes.ts";
-import { basicClientId, tooLongToLookUp } from "./key-bounds.ts";
+import { tooLongToLookUp } from "./key-bounds.ts";
 import { oauthError } from "./oauth-error.ts";
 import { verifierProblem } from "./pkce-syntax.ts";
 import { rateLimited } from "./rate-limit.ts";
@@ -30,7 +31,7 @@ export async function handleTokenRequest(request: Request, env: EdgeEnv, ctx: Ex
   }
   const params = await formParams(buffered);
   if (!params) return edgeOAuth(config).authorizationServer.fetch(buffered, env, ctx); // the library refuses other content types in its own words
-  const overlong = tooLongToLookUpAnswer(params, buffered);
+  const overlong = await tooLongToLookUpAnswer(params, buffered);
   if (overlong) return overlong;
 
   const grantType = params.get("grant_type");
@@ -106,8 +107,10 @@ async function handleGrantRequest(
  * The answer to a request naming a client or a token too long to be one (key-bounds.ts), as to one that matches
  * nothing: an unknown client, an unknown code or refresh token, and for a revocation (RFC 7009 §2.2) 200.
  */
-function tooLongToLookUpAnswer(params: URLSearchParams, request: Request): Response | undefined {
-  if (tooLongToLookUp(params.get("client_id")) || tooLongToLookUp(basicClientId(request)))
+async function tooLongToLookUpAnswer(params: URLSearchParams, request: Request): Promise<Response | undefined> {
+  // Every client id the library would look up: client_id, the Basic user, a client assertion's iss and sub.
+  const clients = await tokenRequestClientIds(request);
+  if ("ids" in clients && clients.ids.some((id) => tooLongToLookUp(id)))
     return oauthError(401, "invalid_client", "Client not found");
   if (tooLongToLookUp(params.get("code")) || tooLongToLookUp(params.get("refresh_token")))
     return oauthError(400, "invalid_grant", "Invalid or expired grant");
