@@ -413,11 +413,15 @@ export function upstreamCircuits(options: Pick<HostPoolOptions, "breaker" | "cir
     return counts && (before >= 1 || (options.breaker?.failures ?? 0) >= 2);
   }
 
-  /** A closing of a shared connection, reported by each call it ended: decided once, with all their users. */
+  /**
+   * A closing of a shared connection, reported by each call it ended: decided once, with all their users. While the
+   * shared circuit is open the failure is its probe's, and counts whoever's it is: a failed probe opens it again for
+   * `openMs` (counted once per user, it gave its turn back and a dead child was started for each next request).
+   */
   function sharedClosing(key: string, server: string, reason: string, closing: object, users: readonly string[]): void {
     if (sharedClosings.has(closing)) return;
     sharedClosings.add(closing);
-    if (countsShared(key, users)) count(key, server, reason);
+    if (circuits.get(key)?.open || countsShared(key, users)) count(key, server, reason);
   }
 
   return {
@@ -460,7 +464,7 @@ export function upstreamCircuits(options: Pick<HostPoolOptions, "breaker" | "cir
           const own = userKey(key, request.user);
           if (firstOfClosing(own, request.closing)) count(own, server, reason);
           if (request.closing) sharedClosing(key, server, reason, request.closing, request.users ?? [request.user]);
-          else if (countsShared(key, [request.user])) count(key, server, reason);
+          else if (circuits.get(key)?.open || countsShared(key, [request.user])) count(key, server, reason);
         },
       };
     },
