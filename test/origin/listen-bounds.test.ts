@@ -150,7 +150,7 @@ describe("what one connection watches for its users (s23 hunt isolation N7)", ()
   const quietClient = { getProtocolEra: () => "legacy", getServerCapabilities: () => ({}) };
   const long = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `sh://${prefix}${"x".repeat(990)}${i}`);
 
-  it("bounds one user's listens, then all users' together, in characters of URIs; closing a listen gives them back", () => {
+  it("bounds one user's listens, then all users' together, in bytes of URIs; closing a listen gives them back", () => {
     const events = new UpstreamEvents(quietClient as never, () => {});
     const first = events.watch(long("a", 1000), "mallory");
     expect(typeof first).toBe("function");
@@ -162,6 +162,12 @@ describe("what one connection watches for its users (s23 hunt isolation N7)", ()
     (first as () => void)();
     expect(typeof events.watch(long("b", 100), "mallory")).toBe("function");
     expect(typeof events.watch(long("c", 100), "carol")).toBe("function");
+  });
+
+  it("counts URIs in the bytes an upstream reads, not in characters (s23 review W1)", () => {
+    const events = new UpstreamEvents(quietClient as never, () => {});
+    const euros = Array.from({ length: 1000 }, (_, i) => `sh://${"€".repeat(350)}${i}`); // 1,058 bytes, 360 characters
+    expect(events.watch(euros, "mallory")).toMatch(/^your open listens on this server watch as many resources/);
   });
 
   it("refuses a listen past the user's share through the server's endpoint with -32602, and the user's next one within it", async () => {

@@ -17,7 +17,7 @@ const EVENT_OF_METHOD: Record<Exclude<UpstreamEventMethod, "notifications/resour
 export const SUBSCRIBES_IN_FLIGHT = 8;
 
 /**
- * Characters of resource URIs (as JSON) one user's open listens may have a connection watch, and all users' together:
+ * Bytes of resource URIs (UTF-8, as JSON) one user's open listens may have a connection watch, and all users' together:
  * a 2026-07-28 upstream is sent every watched URI in one listen message, and an SDK server reads at most 10 MiB of one
  * (stdio) message: past it, the shared child exited and every user's listens and calls on it ended (s23 hunt isolation
  * N7). One user takes at most a quarter of what a connection sends, so that a few are needed to fill it.
@@ -46,7 +46,7 @@ export class UpstreamEvents implements ServerEventBus {
   private readonly log: (line: string) => void;
   /** Resource URIs some open listen stream watches, with how many streams watch each. */
   private readonly watched = new Map<string, number>();
-  /** Characters of the watched URIs (as JSON, one listen's set at a time): all of them, and each user's listens'. */
+  /** Bytes of the watched URIs (UTF-8 JSON, one listen's set at a time): all of them, and each user's listens'. */
   private watchedChars = 0;
   private readonly userChars = new Map<string, number>();
   private upstreamListen?: Promise<McpSubscription | undefined>;
@@ -124,10 +124,10 @@ export class UpstreamEvents implements ServerEventBus {
   private overWatched(uris: string[], user: string): string | undefined {
     const chars = charsOf(uris);
     if ((this.userChars.get(user) ?? 0) + chars > WATCHED_CHARS.perUser)
-      return `your open listens on this server watch as many resources as one user may (${WATCHED_CHARS.perUser} characters of URIs); close some, or watch fewer`;
+      return `your open listens on this server watch as many resources as one user may (${WATCHED_CHARS.perUser} bytes of URIs); close some, or watch fewer`;
     const added = charsOf(uris.filter((uri) => !this.watched.has(uri)));
     if (this.watchedChars + added > WATCHED_CHARS.perConnection)
-      return `this server's connection watches as many resources as it can, for all its users (${WATCHED_CHARS.perConnection} characters of URIs); watch fewer, or try again later`;
+      return `this server's connection watches as many resources as it can, for all its users (${WATCHED_CHARS.perConnection} bytes of URIs); watch fewer, or try again later`;
     return undefined;
   }
 
@@ -199,5 +199,6 @@ export class UpstreamEvents implements ServerEventBus {
   }
 }
 
-/** Characters of URIs as an upstream listen carries them (JSON strings and their commas). */
-const charsOf = (uris: readonly string[]) => uris.reduce((sum, uri) => sum + JSON.stringify(uri).length + 1, 0);
+/** Bytes of URIs as an upstream listen carries them (UTF-8 JSON strings and their commas): what the upstream reads. */
+const encoder = new TextEncoder();
+const charsOf = (uris: readonly string[]) => uris.reduce((sum, uri) => sum + encoder.encode(JSON.stringify(uri)).length + 1, 0);
