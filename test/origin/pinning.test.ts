@@ -6,7 +6,7 @@ import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-poo
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
 import type { DefinitionPins } from "../../aws/origin/pinning/definition-pins.ts";
 import { pinnedForm } from "../../aws/origin/pinning/fingerprint.ts";
-import { originPins } from "../../aws/origin/pinning/origin-pins.ts";
+import { originPins, pinsResources } from "../../aws/origin/pinning/origin-pins.ts";
 import { createPinStore } from "../../aws/origin/pinning/pin-store.ts";
 import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
 import type { AuditEvent } from "../../contract/audit-event.ts";
@@ -213,7 +213,7 @@ describe("pinned tool definitions", () => {
     const name = "exfiltrate\u001b[2K\rdocs\ttool\tsearch\u009b";
     const shown = "exfiltrate\\u{1B}[2K\\u{D}docs\\u{9}tool\\u{9}search\\u{9B}";
     const logged: string[] = [];
-    const config = { servers: { ansi: { pinning: "require-approval" } } } as never;
+    const config = { servers: { ansi: { pinning: "require-approval", sharing: "shared" } } } as never;
     const strict = originPins(database.pool, config, { insert: async () => {} }, (line) => void logged.push(line));
     expect(await strict.allows("ansi", "tool", { name, inputSchema: { type: "object" } })).toBeDefined();
     expect(logged).toEqual([`pinned definitions: tool "${shown}" of ansi held, withheld until approved`]);
@@ -333,5 +333,36 @@ describe("pinned tool definitions", () => {
     const adorned = { ...plain, icons: [{ src: "https://evil.example/track.png" }] };
     expect(pinnedForm("tool", adorned).version1).toBe(pinnedForm("tool", plain).fingerprint);
     expect(await pins.allows("upgraded", "tool", adorned)).toContain("changed since it was approved");
+  });
+});
+
+describe("which servers' static resources are pinned by default (s23 hunt isolation N1, review P1)", () => {
+  const http = { transport: "http", url: "http://kb.test/mcp", protocol: "streamable-http", headers: {} };
+  it("pins those every user sees the same, not those a user's connection may show of its own", () => {
+    const cases: [string, Record<string, unknown>, boolean][] = [
+      ["a shared server", { ...catalogServer({ name: "a" }), sharing: "shared" }, true],
+      ["a per-user stdio server", catalogServer({ name: "b" }), false],
+      ["a per-user HTTP server told nothing of the user", { ...http, identity: "none" }, true],
+      ["an HTTP server given the user's identity", { ...http, identity: "jwt" }, false],
+      ["an HTTP server with the user's own OAuth", { ...http, identity: "none", oauth: { registration: "cimd" } }, false],
+      ["pinResources true on a per-user server", { ...catalogServer({ name: "c" }), pinResources: true }, true],
+      [
+        "pinResources false on a shared server",
+        { ...catalogServer({ name: "d" }), sharing: "shared", pinResources: false },
+        false,
+      ],
+    ];
+    for (const [what, settings, pinned] of cases) expect(pinsResources(settings as never), what).toBe(pinned);
+  });
+
+  it("says at start which servers' resources are not pinned", () => {
+    const lines: string[] = [];
+    const config = {
+      servers: { mine: catalogServer({ name: "mine" }), all: { ...catalogServer({ name: "all" }), sharing: "shared" } },
+    };
+    originPins(database.pool, config as never, { insert: async () => {} }, (line) => void lines.push(line));
+    expect(lines.filter((line) => line.includes("static resources"))).toEqual([
+      'pinned definitions: the static resources of mine are not pinned (per-user servers, whose resources differ from user to user; "pinResources": true pins them: docs/pinning.md)',
+    ]);
   });
 });
