@@ -166,6 +166,11 @@ describe("a request every server's endpoint would refuse (s23 hunt fuzz F7)", ()
     const withoutEnvelope = await serveAggregate(recording, staff, bare);
     expect(withoutEnvelope.status).toBe(400);
     expect(await withoutEnvelope.json()).toMatchObject({ id: 3, error: { code: -32602 } });
+    const halfMeta = { "io.modelcontextprotocol/protocolVersion": "2026-07-28" };
+    const half = new Request(plain, {
+      body: JSON.stringify({ jsonrpc: "2.0", id: 8, method: "tools/list", params: { _meta: halfMeta } }),
+    });
+    expect(await (await serveAggregate(recording, staff, half)).json()).toMatchObject({ id: 8, error: { code: -32602 } });
 
     for (const notifications of [undefined, null, "x", { toolsListChanged: 5 }, { resourceSubscriptions: [{}] }]) {
       const listen = modernRequest("subscriptions/listen", notifications === undefined ? {} : { notifications }, { id: 4 });

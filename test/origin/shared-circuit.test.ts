@@ -9,10 +9,10 @@ import type { CatalogSpec } from "../fixtures/catalog-upstream/server.ts";
 import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
 
 // A shared server's (sharing: "shared") one connection serves every user of the origin instance: one user's requests
-// that fail by themselves (a timeout, an over-large answer) must not open its circuit for the others (s21 I2), while
-// the connection's own failures (a child that dies, that cannot start) still do; per-user servers are unchanged. A
-// request's failure counts in the shared circuit once per user, so an upstream failing everyone's calls (an HTTP
-// gateway answering 503) still opens it (s21 R2).
+// that fail by themselves (a timeout, an over-large answer, an input that makes the child exit) must not open its
+// circuit for the others (s21 I2, s23 N2), while the connection's own failures (a child that cannot start, one that
+// dies on everyone's calls) still do; per-user servers are unchanged. A request's failure counts in the shared circuit
+// once per user, so an upstream failing everyone's calls (an HTTP gateway answering 503) still opens it (s21 R2).
 
 const BREAKER: BreakerSettings = { failures: 2, openMs: 60_000 };
 const LIMIT = 64 * 1024;

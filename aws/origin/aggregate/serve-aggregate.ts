@@ -74,8 +74,9 @@ export async function serveAggregate(
   if (!route)
     return errorAnswer(404, message.id, -32601, `method "${message.method}" is not available on the aggregated endpoint`);
   const meta = message.params._meta as Record<string, unknown> | undefined;
-  if (message.method !== "ping" && typeof meta?.[PROTOCOL_VERSION_META_KEY] !== "string")
-    return errorAnswer(400, message.id, -32602, MISSING_ENVELOPE);
+  const envelope =
+    typeof meta?.[PROTOCOL_VERSION_META_KEY] === "string" && typeof meta?.[CLIENT_CAPABILITIES_META_KEY] === "object";
+  if (message.method !== "ping" && !envelope) return errorAnswer(400, message.id, -32602, MISSING_ENVELOPE);
   const access = userPolicy(options.policy, assertion);
   const ask: AskServer = (server, sub) => options.askServer(server, { ...assertion, server }, sub);
   const report: LeftOutReport = (server, method, reason) => options.leftOut(server, method, reason, assertion);

@@ -164,10 +164,6 @@ function eventsWithin(maxBytes: number): TransformStream<Uint8Array, Uint8Array>
 }
 
 /**
- * The answer to a request whose answer from the origin is too large to read: an error for its id, as the origin's own
- * answer would be, so that the session's client is told why and the session goes on (the rest is not read).
- */
-/**
  * A message of the origin's answer, read as JSON-RPC: what is not (not JSON, or JSON without a request, a result or an
  * error with a numeric code and a message: a proxy's error page, a refusal of the origin's own) becomes the session's
  * -32000 saying so, rather than an `error: {}` its client cannot read and waits on.
@@ -192,6 +188,10 @@ function isJsonRpc(message: JsonRpcMessage | undefined): message is JsonRpcMessa
   return typeof message.result === "object" && message.result !== null;
 }
 
+/**
+ * The answer to a request whose answer from the origin is too large to read: an error for its id, as the origin's own
+ * answer would be, so that the session's client is told why and the session goes on (the rest is not read).
+ */
 function tooLarge(id: string | number, server: string): JsonRpcMessage {
   const bound = MAX_ORIGIN_MESSAGE_BYTES / 1024 / 1024;
   console.error(`origin's answer for server ${server} over the ${bound} MiB a session reads of one message: not relayed`);
