@@ -30,6 +30,7 @@ const DELAY = "delay";
 export class AuditSpool extends DurableObject<{ AUDIT_QUEUE: Queue<AuditQueueMessage> }> {
   /** Keeps the events to send again; false (nothing kept) when this object holds MAX_SPOOLED_BYTES already. */
   async keep(events: AuditEvent[]): Promise<boolean> {
+    this.#countersReady();
     const storage = this.ctx.storage.kv;
     const bytes = (storage.get<number>(BYTES) ?? 0) + utf8Length(JSON.stringify(events));
     if (bytes > MAX_SPOOLED_BYTES) return false;
@@ -43,6 +44,7 @@ export class AuditSpool extends DurableObject<{ AUDIT_QUEUE: Queue<AuditQueueMes
 
   /** The events kept and not sent yet, from counters kept beside them (no batch read): the ops dashboard's tile. */
   kept(): SpoolContents {
+    this.#countersReady();
     const storage = this.ctx.storage.kv;
     const [oldest] = [...storage.list({ prefix: BATCH_PREFIX, limit: 1 })];
     return {
@@ -51,6 +53,21 @@ export class AuditSpool extends DurableObject<{ AUDIT_QUEUE: Queue<AuditQueueMes
       bytes: storage.get<number>(BYTES) ?? 0,
       ...(oldest && { oldestAt: Number(oldest[0].slice(BATCH_PREFIX.length, BATCH_PREFIX.length + 15)) }),
     };
+  }
+
+  /**
+   * Batches kept before the counters existed (by a release before them, during a queue incident that outlasted the
+   * deploy) are counted once, by reading them: uncounted, the tile said 0 while they waited.
+   */
+  #countersReady(): void {
+    const storage = this.ctx.storage.kv;
+    if (storage.get<number>(BATCHES) !== undefined) return;
+    const batches = [...storage.list<AuditEvent[]>({ prefix: BATCH_PREFIX })].map(([, batch]) => batch);
+    storage.put(BATCHES, batches.length);
+    storage.put(
+      EVENTS,
+      batches.reduce((sum, batch) => sum + batch.length, 0),
+    );
   }
 
   /** Counts batches and events kept (negative: sent); never below nothing. */
@@ -84,6 +101,7 @@ export class AuditSpool extends DurableObject<{ AUDIT_QUEUE: Queue<AuditQueueMes
 
   /** Sends the oldest batches, a queue message each, forgetting each once taken; stops at the first refusal. */
   async #resendOldest(): Promise<{ queued: number; refusal?: unknown }> {
+    this.#countersReady();
     const storage = this.ctx.storage.kv;
     let queued = 0;
     for (const [key, events] of [...storage.list<AuditEvent[]>({ prefix: BATCH_PREFIX, limit: RESENDS_PER_ALARM })]) {

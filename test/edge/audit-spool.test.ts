@@ -156,4 +156,15 @@ describe("the audit spool", () => {
     expect(await stub.keep([event(1)])).toBe(true);
     expect((await stub.kept()).events).toBe(1);
   });
+
+  it("counts batches kept before it counted them (a release before the counters), once (s23 review S1)", async () => {
+    const stub = spoolAt(104);
+    await runInDurableObject(stub, (_instance, state) => {
+      state.storage.kv.put(`batch:${Date.now().toString().padStart(15, "0")}:old`, [event(1), event(2)]);
+      state.storage.kv.put("bytes", 100);
+    });
+    expect(await stub.kept()).toMatchObject({ batches: 1, events: 2 });
+    expect(await stub.keep([event(3)])).toBe(true);
+    expect(await stub.kept()).toMatchObject({ batches: 2, events: 3 });
+  });
 });
