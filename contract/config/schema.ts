@@ -54,6 +54,12 @@ export const ServerName = z
 /** `relay.listensPerUser` unless set: above the edge's default `sessionsPerUser` (100), with room beside them. */
 export const DEFAULT_LISTENS_PER_USER = 128;
 
+/**
+ * Listens one upstream connection holds (the SDK's `maxSubscriptions`): a shared server's one connection serves every
+ * user's. A user's share (`relay.listensPerUser`) is at most a quarter of it, so that one user never fills it.
+ */
+export const LISTENS_PER_CONNECTION = 16_384;
+
 const Sharing = z.enum(["per-user", "shared"]).optional();
 
 /**
@@ -599,9 +605,14 @@ const OriginFields = z.strictObject({
       /**
        * The most `subscriptions/listen` streams one user holds open on one server, per instance: a 2025-era session's
        * GET stream is one. Keep it above the edge's `sessionsPerUser`: a session past it gets no notifications from
-       * that server. Bounded so that one user cannot fill a shared server's connection (16,384 listens).
+       * that server. At most a quarter of a shared server's connection (LISTENS_PER_CONNECTION), which one user cannot fill.
        */
-      listensPerUser: z.number().int().min(1).max(16_384).default(DEFAULT_LISTENS_PER_USER),
+      listensPerUser: z
+        .number()
+        .int()
+        .min(1)
+        .max(LISTENS_PER_CONNECTION / 4)
+        .default(DEFAULT_LISTENS_PER_USER),
     })
     .prefault({}),
   /** How the origin vouches for users towards HTTP upstreams. */

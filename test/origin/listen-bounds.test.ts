@@ -173,8 +173,20 @@ describe("what one connection watches for its users (s23 hunt isolation N7)", ()
   it("refuses a listen past the user's share through the server's endpoint with -32602, and the user's next one within it", async () => {
     const held = await acknowledgedListen(await serveMcp(pool, "subs", at("subs"), listenTo(long("e", 1000))));
     try {
-      const refused = await messagesOf(await serveMcp(pool, "subs", at("subs"), listenTo(long("f", 100))));
-      expect(refused).toMatchObject([{ id: 5, error: { code: -32602, message: expect.stringMatching(/^your open listens/) } }]);
+      const answer = await serveMcp(pool, "subs", at("subs"), listenTo(long("f", 100)));
+      expect(answer.status).toBe(400);
+      expect(await messagesOf(answer)).toMatchObject([
+        { id: 5, error: { code: -32602, message: expect.stringMatching(/^your open listens/) } },
+      ]);
+      // On /mcp the server is left out of the merged listen, and the report says why (s23 review W2).
+      const leftOut: string[] = [];
+      const recording = {
+        ...options,
+        leftOut: (server: string, _method: string, reason: string) => void leftOut.push(`${server}: ${reason}`),
+      };
+      const merged = await serveAggregate(recording, WHO, listenTo(long("g", 100)));
+      await merged.body?.cancel();
+      expect(leftOut).toEqual([expect.stringMatching(/^subs: Error: its listen answered 400: your open listens on this server/)]);
     } finally {
       await held.reader?.cancel();
     }

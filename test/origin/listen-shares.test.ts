@@ -3,7 +3,11 @@ import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-poo
 import { ListenShares } from "../../aws/origin/hosting/listen-shares.ts";
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
 import type { VerifiedAssertion } from "../../aws/origin/trust/verify-assertion.ts";
-import { DEFAULT_LISTENS_PER_USER as LISTENS_PER_USER } from "../../contract/config/schema.ts";
+import {
+  LISTENS_PER_CONNECTION,
+  DEFAULT_LISTENS_PER_USER as LISTENS_PER_USER,
+  OriginConfig,
+} from "../../contract/config/schema.ts";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
 import { acknowledgedListen as acknowledged } from "./listen-stream.ts";
 import { modernRequest, testHostOptions } from "./modern-request.ts";
@@ -92,6 +96,17 @@ describe("each user's share of a server's listens", () => {
       warned.mockRestore();
       await reader?.cancel();
     }
+  });
+
+  it("takes a share of at most a quarter of what a shared connection holds, so that one user cannot fill it (s23 review L1)", () => {
+    const accepted = (listensPerUser: number) =>
+      OriginConfig.safeParse({
+        publicUrl: "https://origin.example.com",
+        edgeIssuer: "https://mcp.example.com",
+        relay: { listensPerUser },
+      }).success;
+    expect(accepted(LISTENS_PER_CONNECTION / 4)).toBe(true);
+    expect(accepted(LISTENS_PER_CONNECTION / 4 + 1)).toBe(false);
   });
 
   it("lets users together hold more listens on one shared connection than the SDK's default of 1,024", {

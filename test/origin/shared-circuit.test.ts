@@ -174,6 +174,16 @@ describe("circuit breaker: a shared server's circuit and one user's failing requ
     expect(() => circuits.admit("s", "s")).toThrow(/failed 3 times/);
   });
 
+  it("remembers a first user's failure past the reaper's tick with breakerFailures 1 (s23 review C4)", () => {
+    const circuits = upstreamCircuits({ breaker: { failures: 1, openMs: 60_000 }, log: () => {} });
+    const health = circuits.healthOf("s", "s", true);
+    health.failed("503", { user: "a", scope: "request" });
+    expect(() => circuits.admit("s", "s")).not.toThrow(); // one user alone opens nothing for the others
+    circuits.forgetQuiet(60_000); // the pool's reaper, which ran between the two users' failures
+    health.failed("503", { user: "b", scope: "request" });
+    expect(() => circuits.admit("s", "s")).toThrow(/failed/);
+  });
+
   it("counts one user's over-large answers, which close the shared connection, once against the others", async () => {
     const { hosts, spawns } = poolOf(shared({ ...slowSpec, completionDelayMs: 1_000 }), 15_000);
     const big = search({ text: "x".repeat(LIMIT * 2) });

@@ -351,6 +351,8 @@ export function upstreamCircuits(options: Pick<HostPoolOptions, "breaker" | "cir
   const circuits = new Map<string, CircuitBreaker>();
   /** Per shared connection, the users whose failed requests it counted since it last answered. */
   const failingUsers = new Map<string, Set<string>>();
+  /** When each shared connection last had a user's failure counted: its failing users are forgotten by age. */
+  const lastCounted = new Map<string, number>();
   /** Per closing, the circuits it was counted in: one closing ends every call in flight, and is one failure. */
   const closingCircuits = new WeakMap<object, Set<string>>();
   /** Closings of a shared connection already decided for its shared circuit (by the first call to report). */
@@ -404,6 +406,7 @@ export function upstreamCircuits(options: Pick<HostPoolOptions, "breaker" | "cir
   function countsShared(key: string, failed: Iterable<string>): boolean {
     const users = failingUsers.get(key) ?? new Set<string>();
     failingUsers.set(key, users);
+    lastCounted.set(key, Date.now());
     const before = users.size;
     let counts = true;
     for (const user of failed) {
@@ -443,7 +446,12 @@ export function upstreamCircuits(options: Pick<HostPoolOptions, "breaker" | "cir
     /** Forgets circuits nobody has tried for this long. */
     forgetQuiet(ms: number): void {
       for (const [key, circuit] of circuits) if (circuit.quietFor() > ms) circuits.delete(key);
-      for (const key of failingUsers.keys()) if (!circuits.has(key)) failingUsers.delete(key);
+      // By age, not by the circuit's absence: with breakerFailures 1 the first user's failure makes no circuit.
+      for (const key of failingUsers.keys()) {
+        if (circuits.has(key) || Date.now() - (lastCounted.get(key) ?? 0) <= ms) continue;
+        failingUsers.delete(key);
+        lastCounted.delete(key);
+      }
     },
     healthOf(key: string, server: string, shared: boolean): UpstreamHealth {
       if (!shared)
@@ -457,6 +465,7 @@ export function upstreamCircuits(options: Pick<HostPoolOptions, "breaker" | "cir
         succeeded(user) {
           closed(key);
           failingUsers.delete(key);
+          lastCounted.delete(key);
           if (user !== undefined) closed(userKey(key, user));
         },
         failed(reason, request) {

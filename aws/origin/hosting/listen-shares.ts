@@ -1,11 +1,4 @@
 /**
- * Listens per connection (the SDK's `maxSubscriptions`): a shared server's one connection serves every user's, each
- * within the user's share (`relay.listensPerUser`, at most this); a listen is an idle HTTP stream, cheap beside a child
- * process.
- */
-export const LISTENS_PER_CONNECTION = 16_384;
-
-/**
  * The listens each user holds open per server, counted so that none takes more than a share (`relay.listensPerUser`,
  * 128 by default: above the edge's default `sessionsPerUser` of 100, each 2025-era session's GET stream being one
  * listen, with room for 2026-07-28 clients beside them). Without a share per user, one user's listens filled a shared

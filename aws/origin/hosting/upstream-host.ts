@@ -1,7 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import type { Client, Transport } from "@modelcontextprotocol/client";
 import { createMcpHandler, type McpHttpHandler } from "@modelcontextprotocol/server";
-import type { UpstreamServer } from "../../../contract/config/schema.ts";
+import { LISTENS_PER_CONNECTION, type UpstreamServer } from "../../../contract/config/schema.ts";
 import type { GuardrailChain } from "../guardrails/chain.ts";
 import type { UpstreamIdentity } from "../identity/upstream-identity.ts";
 import type { DefinitionPins } from "../pinning/definition-pins.ts";
@@ -25,7 +25,6 @@ import { ExchangeRegistry } from "./exchange-registry.ts";
 import { forwardingServer, type InflightRequest, type UpstreamLink } from "./forwarding-server.ts";
 import { forgetChanged, type UpstreamLists, upstreamLists } from "./listed-definitions.ts";
 import { ELICITATION_COMPLETE, takesElicitationCompleteOnListen, withExtraEvents } from "./listen-notices.ts";
-import { LISTENS_PER_CONNECTION } from "./listen-shares.ts";
 import { parseRequestBody } from "./parsed-request.ts";
 import { ProgressRoutes } from "./progress-routes.ts";
 import type { CallerExtra, ForwardStateCodec } from "./request-state.ts";
@@ -451,7 +450,8 @@ function watchListenedResources(body: unknown, events: UpstreamEvents, user: str
 function refusedListen(body: unknown, refusal: string): Response {
   const id = (body as { id?: unknown } | undefined)?.id;
   const answerId = typeof id === "string" || typeof id === "number" ? id : null;
-  return Response.json({ jsonrpc: "2.0", id: answerId, error: { code: -32602, message: refusal } });
+  // A 4xx like the share's refusal (mcp-route.ts): on /mcp the merged listen then reports the server left out, and why.
+  return Response.json({ jsonrpc: "2.0", id: answerId, error: { code: -32602, message: refusal } }, { status: 400 });
 }
 
 /** How long a lost connection's handler waits for its calls in flight to answer before closing what is left. */
