@@ -31,7 +31,10 @@ const USER = {
 
 const LEVELS = 200_000;
 const deep = `${"[".repeat(LEVELS)}${"]".repeat(LEVELS)}`;
-const meta = JSON.stringify({ "io.modelcontextprotocol/protocolVersion": MODERN_VERSION });
+const meta = JSON.stringify({
+  "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
+  "io.modelcontextprotocol/clientCapabilities": {},
+});
 
 /** The body as text: building it as an object and serializing it would overflow here first. */
 const deepRequest = (method: string, params: string) =>
