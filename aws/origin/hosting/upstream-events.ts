@@ -22,7 +22,7 @@ export const SUBSCRIBES_IN_FLIGHT = 8;
  * (stdio) message: past it, the shared child exited and every user's listens and calls on it ended (s23 hunt isolation
  * N7). One user takes at most a quarter of what a connection sends, so that a few are needed to fill it.
  */
-export const WATCHED_CHARS = { perUser: 1024 * 1024, perConnection: 4 * 1024 * 1024 } as const;
+export const WATCHED_BYTES = { perUser: 1024 * 1024, perConnection: 4 * 1024 * 1024 } as const;
 
 /** The upstream requests one listen's opening (or closing) needs, and how they went: its failures are logged once. */
 interface Batch {
@@ -47,8 +47,8 @@ export class UpstreamEvents implements ServerEventBus {
   /** Resource URIs some open listen stream watches, with how many streams watch each. */
   private readonly watched = new Map<string, number>();
   /** Bytes of the watched URIs (UTF-8 JSON, one listen's set at a time): all of them, and each user's listens'. */
-  private watchedChars = 0;
-  private readonly userChars = new Map<string, number>();
+  private watchedBytes = 0;
+  private readonly userBytes = new Map<string, number>();
   private upstreamListen?: Promise<McpSubscription | undefined>;
   /** Batches with requests still to send, oldest first: each URI's subscribe goes before its unsubscribe. */
   private readonly queued: Batch[] = [];
@@ -83,7 +83,7 @@ export class UpstreamEvents implements ServerEventBus {
 
   /**
    * A listen stream of `user` opened that watches these resources; returns what to call when it closes, or why it may
-   * not watch them (WATCHED_CHARS: the listen is refused). A listen naming more than one may watch was refused before
+   * not watch them (WATCHED_BYTES: the listen is refused). A listen naming more than one may watch was refused before
    * it came here (the origin's route); should one still come, nothing of it is watched.
    */
   watch(uris: string[], user: string): (() => void) | string {
@@ -91,43 +91,42 @@ export class UpstreamEvents implements ServerEventBus {
       this.log(`a listen naming ${uris.length} resources was not watched: at most ${MAX_SUBSCRIPTIONS} are`);
       return () => {};
     }
-    const refusal = this.overWatched(uris, user);
+    const bytes = bytesOf(uris);
+    const refusal = this.overWatched(uris, bytes, user);
     if (refusal) return refusal;
-    const chars = charsOf(uris);
-    this.userChars.set(user, (this.userChars.get(user) ?? 0) + chars);
+    this.userBytes.set(user, (this.userBytes.get(user) ?? 0) + bytes);
     const added = uris.filter((uri) => {
       const count = this.watched.get(uri) ?? 0;
       this.watched.set(uri, count + 1);
       return count === 0;
     });
-    this.watchedChars += charsOf(added);
+    this.watchedBytes += bytesOf(added);
     if (added.length > 0) this.watchUpstream(added, true);
     let closed = false;
     return () => {
       if (closed) return;
       closed = true;
-      const left = (this.userChars.get(user) ?? chars) - chars;
-      if (left > 0) this.userChars.set(user, left);
-      else this.userChars.delete(user);
+      const left = (this.userBytes.get(user) ?? bytes) - bytes;
+      if (left > 0) this.userBytes.set(user, left);
+      else this.userBytes.delete(user);
       const removed = uris.filter((uri) => {
         const count = (this.watched.get(uri) ?? 1) - 1;
         if (count > 0) this.watched.set(uri, count);
         else this.watched.delete(uri);
         return count === 0;
       });
-      this.watchedChars = Math.max(0, this.watchedChars - charsOf(removed));
+      this.watchedBytes = Math.max(0, this.watchedBytes - bytesOf(removed));
       if (removed.length > 0) this.watchUpstream(removed, false);
     };
   }
 
-  /** Why these URIs may not be watched for `user` as well (WATCHED_CHARS), or undefined when they may. */
-  private overWatched(uris: string[], user: string): string | undefined {
-    const chars = charsOf(uris);
-    if ((this.userChars.get(user) ?? 0) + chars > WATCHED_CHARS.perUser)
-      return `your open listens on this server watch as many resources as one user may (${WATCHED_CHARS.perUser} bytes of URIs); close some, or watch fewer`;
-    const added = charsOf(uris.filter((uri) => !this.watched.has(uri)));
-    if (this.watchedChars + added > WATCHED_CHARS.perConnection)
-      return `this server's connection watches as many resources as it can, for all its users (${WATCHED_CHARS.perConnection} bytes of URIs); watch fewer, or try again later`;
+  /** Why these URIs may not be watched for `user` as well (WATCHED_BYTES), or undefined when they may. */
+  private overWatched(uris: string[], bytes: number, user: string): string | undefined {
+    if ((this.userBytes.get(user) ?? 0) + bytes > WATCHED_BYTES.perUser)
+      return `your open listens on this server watch as many resources as one user may (${WATCHED_BYTES.perUser} bytes of URIs); close some, or watch fewer`;
+    const added = bytesOf(uris.filter((uri) => !this.watched.has(uri)));
+    if (this.watchedBytes + added > WATCHED_BYTES.perConnection)
+      return `this server's connection watches as many resources as it can, for all its users (${WATCHED_BYTES.perConnection} bytes of URIs); watch fewer, or try again later`;
     return undefined;
   }
 
@@ -201,4 +200,4 @@ export class UpstreamEvents implements ServerEventBus {
 
 /** Bytes of URIs as an upstream listen carries them (UTF-8 JSON strings and their commas): what the upstream reads. */
 const encoder = new TextEncoder();
-const charsOf = (uris: readonly string[]) => uris.reduce((sum, uri) => sum + encoder.encode(JSON.stringify(uri)).length + 1, 0);
+const bytesOf = (uris: readonly string[]) => uris.reduce((sum, uri) => sum + encoder.encode(JSON.stringify(uri)).length + 1, 0);
