@@ -2,7 +2,8 @@ import { SdkError, SdkErrorCode, SdkHttpError } from "@modelcontextprotocol/clie
 import { ProtocolError } from "@modelcontextprotocol/server";
 import { afterEach, describe, expect, it } from "vitest";
 import { type BreakerSettings, CircuitBreaker, CircuitOpen } from "../../aws/origin/hosting/circuit-breaker.ts";
-import { createHostPool, HostingError, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
+import { HostingError } from "../../aws/origin/hosting/hosting-error.ts";
 import { UpstreamTimeout, upstreamUnavailable, worthRetrying } from "../../aws/origin/hosting/upstream-errors.ts";
 import { UpstreamConsentRequired } from "../../aws/origin/upstream-auth/consent.ts";
 import type { StdioServer } from "../../contract/config/schema.ts";

@@ -1,30 +1,13 @@
-import { createHash } from "node:crypto";
 import type { UpstreamServer } from "../../../contract/config/schema.ts";
-import {
-  type BreakerSettings,
-  CircuitBreaker,
-  type CircuitObserver,
-  CircuitOpen,
-  type UpstreamHealth,
-} from "./circuit-breaker.ts";
+import { type CircuitOptions, type Probe, upstreamCircuits } from "./circuits.ts";
 import { envSecretsFingerprint } from "./env-secrets-fingerprint.ts";
 import { failureKind, failureText } from "./failure-text.ts";
+import { HostingError } from "./hosting-error.ts";
+import { describeKey, keyOf } from "./pool-keys.ts";
 import { type Caller, type HostOptions, OriginStopping, startUpstreamHost, type UpstreamHost } from "./upstream-host.ts";
 import type { ChildObserver } from "./upstream-transport.ts";
 
-/** A request the pool cannot serve, with the HTTP status, a message that says what to do, and when to try again. */
-export class HostingError extends Error {
-  readonly status: 404 | 503;
-  readonly retryAfterSeconds?: number;
-  constructor(status: 404 | 503, message: string, retryAfterSeconds?: number) {
-    super(message);
-    this.name = "HostingError";
-    this.status = status;
-    this.retryAfterSeconds = retryAfterSeconds;
-  }
-}
-
-export interface HostPoolOptions {
+export interface HostPoolOptions extends CircuitOptions {
   servers: Record<string, UpstreamServer>;
   /** How each host forwards (request-state codec, timeouts). */
   host: Omit<HostOptions, "log" | "children" | "shared" | "stopping">;
@@ -39,11 +22,6 @@ export interface HostPoolOptions {
   rotationCheckMs?: number;
   /** Upstream connections at once; at the bound the least recently used idle one is stopped for a new one. */
   maxProcesses: number;
-  /** When an upstream connection keeps failing, how long requests for it are refused at once (absent: never). */
-  breaker?: BreakerSettings;
-  /** The observer of one server's circuits (the origin's metrics). */
-  circuits?: (server: string) => CircuitObserver;
-  log: (line: string) => void;
 }
 
 export interface HostPool {
@@ -118,8 +96,10 @@ export function createHostPool(options: HostPoolOptions): HostPool {
 
   function stop(key: string, entry: StartedEntry, why: string): Promise<void> {
     hosts.delete(key);
-    options.log(`stopping ${why} ${describe(key)}`);
-    return entry.host.close().catch((error: unknown) => options.log(`stopping ${describe(key)} failed: ${failureText(error)}`));
+    options.log(`stopping ${why} ${describeKey(key)}`);
+    return entry.host
+      .close()
+      .catch((error: unknown) => options.log(`stopping ${describeKey(key)} failed: ${failureText(error)}`));
   }
 
   /** Stops a child whose secrets were rotated if nothing is in flight on it or waits for its user; whether it did. */
@@ -161,7 +141,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
         // Unreadable now (the backend down): the child keeps what it has.
         if (now === undefined || now === entry.secrets || hosts.get(key) !== entry) continue;
         entry.rotatedSince = Date.now();
-        options.log(`${describe(key)}: a secret in its environment was rotated; it is replaced once idle`);
+        options.log(`${describeKey(key)}: a secret in its environment was rotated; it is replaced once idle`);
         replaceIfFree(key, entry);
       }
     } finally {
@@ -211,8 +191,8 @@ export function createHostPool(options: HostPoolOptions): HostPool {
 
   function start(key: string, spec: UpstreamServer, server: string, caller: Caller, forListen: boolean): Entry {
     const room = roomForOneMore(forListen);
-    options.log(`starting ${describe(key)}`);
-    const log = (line: string) => options.log(`${describe(key)}: ${line}`);
+    options.log(`starting ${describeKey(key)}`);
+    const log = (line: string) => options.log(`${describeKey(key)}: ${line}`);
     const health = circuits.healthOf(key, server, spec.sharing === "shared");
     const hostOptions = {
       ...options.host,
@@ -245,8 +225,8 @@ export function createHostPool(options: HostPoolOptions): HostPool {
         if (hosts.get(key) === entry) hosts.delete(key);
         // Given up because the origin stops: no fault of the upstream's, so its circuit does not count it.
         if (error instanceof OriginStopping)
-          return options.log(`${describe(key)}: its start was given up (the origin is stopping)`);
-        options.log(`${describe(key)} failed to start: ${failureText(error)}`);
+          return options.log(`${describeKey(key)}: its start was given up (the origin is stopping)`);
+        options.log(`${describeKey(key)} failed to start: ${failureText(error)}`);
         // The circuit's refusal reaches every caller of the connection (each user of a shared server): its kind only.
         const kind = failureKind(error);
         health.failed(kind ? `could not be started: ${kind}` : "could not be started");
@@ -327,182 +307,10 @@ export function createHostPool(options: HostPoolOptions): HostPool {
   };
 }
 
-/**
- * A probe of a connection's circuit, or on a shared connection the probes of its circuit and of the user's own
- * circuit on it (either may be absent).
- */
-type Probe = number | [number | undefined, number | undefined];
-
-/**
- * One circuit breaker per upstream connection (a user's, or a shared server's), so one user's failing child never
- * stops another user's. A shared server's connection serves every user: its circuit counts each of the connection's own
- * failures (it could not be reached or started), while a failure of one request (a timeout, an error status, the
- * connection closing under it: a child that exited on its input, an answer over the bound) counts in the circuit of
- * that user on it, which refuses that user alone, and in the shared circuit once per user until the connection answers
- * again. A closing is one failure however many calls it ended: once in the circuit of each user whose calls it ended
- * (which of them caused it cannot be told), and in the shared circuit only when none of them has a failure counted
- * there already, so one user whose input makes the child exit, with others' calls in flight each time, counts once. So
- * one user's slow or failing requests cannot switch the server off for all, yet an upstream that fails everyone's
- * requests (an HTTP server whose gateway answers 502/503/504, a child that dies on every call) opens the shared circuit
- * after `breaker.failures` distinct users in a row (two at least), and stops taking their load. Only circuits with
- * failures are remembered, and one nobody tries for `idleTimeoutMs` is forgotten.
- */
-export function upstreamCircuits(options: Pick<HostPoolOptions, "breaker" | "circuits" | "log">) {
-  const circuits = new Map<string, CircuitBreaker>();
-  /** Per shared connection, the users whose failed requests it counted since it last answered. */
-  const failingUsers = new Map<string, Set<string>>();
-  /** When each shared connection last had a user's failure counted: its failing users are forgotten by age. */
-  const lastCounted = new Map<string, number>();
-  /** Per closing, the circuits it was counted in: one closing ends every call in flight, and is one failure. */
-  const closingCircuits = new WeakMap<object, Set<string>>();
-  /** Closings of a shared connection already decided for its shared circuit (by the first call to report). */
-  const sharedClosings = new WeakSet<object>();
-
-  /** Whether a failure counts in the circuit `key`: always, but a closing only the first time. */
-  function firstOfClosing(key: string, closing: object | undefined): boolean {
-    if (!closing) return true;
-    const counted = closingCircuits.get(closing) ?? new Set<string>();
-    closingCircuits.set(closing, counted);
-    if (counted.has(key)) return false;
-    counted.add(key);
-    return true;
-  }
-
-  function admit(key: string, name: string, server: string): number | undefined {
-    try {
-      return circuits.get(key)?.admit(name);
-    } catch (error) {
-      if (!(error instanceof CircuitOpen)) throw error;
-      options.circuits?.(server).refused();
-      throw new HostingError(503, error.message, error.retryAfterSeconds);
-    }
-  }
-
-  function closed(key: string): void {
-    const circuit = circuits.get(key);
-    if (!circuit) return;
-    const wasOpen = circuit.open;
-    circuit.succeeded();
-    // A closed circuit without failures is the same as none: forgotten, so only failing upstreams take memory.
-    circuits.delete(key);
-    if (wasOpen) options.log(`${describe(key)} answers again: requests for it go through`);
-  }
-
-  function count(key: string, server: string, reason: string): void {
-    if (!options.breaker || options.breaker.failures === 0) return;
-    const circuit = circuits.get(key) ?? new CircuitBreaker(options.breaker);
-    circuits.set(key, circuit);
-    if (!circuit.failed(reason)) return;
-    options.circuits?.(server).opened();
-    options.log(
-      `${describe(key)} failed ${options.breaker.failures} or more times in a row (last: ${reason}): requests for it are refused for ${options.breaker.openMs / 1000} s`,
-    );
-  }
-
-  /**
-   * Whether a failure of these users' requests counts in the shared circuit: when none of them has one counted there
-   * since it last answered. With `failures` 1 the first would open it alone, so there it waits for another user's.
-   */
-  function countsShared(key: string, failed: Iterable<string>): boolean {
-    const users = failingUsers.get(key) ?? new Set<string>();
-    failingUsers.set(key, users);
-    lastCounted.set(key, Date.now());
-    const before = users.size;
-    let counts = true;
-    for (const user of failed) {
-      if (users.has(user)) counts = false;
-      users.add(user);
-    }
-    return counts && (before >= 1 || (options.breaker?.failures ?? 0) >= 2);
-  }
-
-  /**
-   * A closing of a shared connection, reported by each call it ended: decided once, with all their users. While the
-   * shared circuit is open the failure is its probe's, and counts whoever's it is: a failed probe opens it again for
-   * `openMs` (counted once per user, it gave its turn back and a dead child was started for each next request).
-   */
-  function sharedClosing(key: string, server: string, reason: string, closing: object, users: readonly string[]): void {
-    if (sharedClosings.has(closing)) return;
-    sharedClosings.add(closing);
-    if (circuits.get(key)?.open || countsShared(key, users)) count(key, server, reason);
-  }
-
-  return {
-    admit: (key: string, server: string) => admit(key, `server "${server}"`, server),
-    /** The user's own circuit on a shared connection; a refusal gives back the shared circuit's probe. */
-    admitUser(key: string, user: string, server: string, probe: number | undefined): number | undefined {
-      try {
-        return admit(userKey(key, user), `server "${server}" (your requests on it)`, server);
-      } catch (error) {
-        if (probe !== undefined) circuits.get(key)?.probeEnded(probe);
-        throw error;
-      }
-    },
-    probeEnded(key: string, probe: Probe, user: string): void {
-      const [own, users] = Array.isArray(probe) ? probe : [probe, undefined];
-      if (own !== undefined) circuits.get(key)?.probeEnded(own);
-      if (users !== undefined) circuits.get(userKey(key, user))?.probeEnded(users);
-    },
-    /** Forgets circuits nobody has tried for this long. */
-    forgetQuiet(ms: number): void {
-      for (const [key, circuit] of circuits) if (circuit.quietFor() > ms) circuits.delete(key);
-      // By age, not by the circuit's absence: with breakerFailures 1 the first user's failure makes no circuit.
-      for (const key of failingUsers.keys()) {
-        if (circuits.has(key) || Date.now() - (lastCounted.get(key) ?? 0) <= ms) continue;
-        failingUsers.delete(key);
-        lastCounted.delete(key);
-      }
-    },
-    healthOf(key: string, server: string, shared: boolean): UpstreamHealth {
-      if (!shared)
-        return {
-          succeeded: () => closed(key),
-          failed: (reason, request) => {
-            if (firstOfClosing(key, request?.closing)) count(key, server, reason);
-          },
-        };
-      return {
-        succeeded(user) {
-          closed(key);
-          failingUsers.delete(key);
-          lastCounted.delete(key);
-          if (user !== undefined) closed(userKey(key, user));
-        },
-        failed(reason, request) {
-          if (!request || request.scope === "connection") return count(key, server, reason);
-          const own = userKey(key, request.user);
-          if (firstOfClosing(own, request.closing)) count(own, server, reason);
-          if (request.closing) sharedClosing(key, server, reason, request.closing, request.users ?? [request.user]);
-          else if (circuits.get(key)?.open || countsShared(key, [request.user])) count(key, server, reason);
-        },
-      };
-    },
-  };
-}
-
 async function started(entry: Entry, server: string): Promise<UpstreamHost> {
   try {
     return await entry.pending;
   } catch (error) {
     throw new HostingError(503, `server "${server}" could not be started: ${failureText(error)}`);
   }
-}
-
-/** Who a shared connection belongs to in the pool's keys: nobody in particular. */
-const EVERY_USER = "*";
-
-/** One connection per server, user (or every user, when shared) and client era (a 2025-era client gets the upstream's 2025 protocol). */
-const keyOf = (server: string, spec: UpstreamServer, caller: Caller) =>
-  `${server}\u0000${spec.sharing === "shared" ? EVERY_USER : caller.sub}\u0000${caller.era}`;
-
-/** The circuit of one user's requests on a shared connection. */
-const userKey = (key: string, user: string) => `${key}\u0000${user}`;
-
-/** Names a host (or a user's circuit on a shared one) in logs without the user's identity: a stable pseudonym of their id. */
-function describe(key: string): string {
-  const [server, owner = "", era, user] = key.split("\u0000");
-  const pseudonym = (id: string) => `user ${createHash("sha256").update(id).digest("hex").slice(0, 8)}`;
-  const who = owner === EVERY_USER ? "every user" : pseudonym(owner);
-  const whose = user === undefined ? "" : `, requests of ${pseudonym(user)}`;
-  return `${server} [${who}${era === "legacy" ? ", 2025 client" : ""}${whose}]`;
 }

@@ -4,7 +4,8 @@ import { tooManySubscriptions } from "../../../contract/resource-subscriptions.t
 import { serverAccess } from "../policy/tool-access.ts";
 import { userPolicy } from "../policy/user-policy.ts";
 import type { VerifiedAssertion } from "../trust/verify-assertion.ts";
-import { type Acquired, HostingError, type HostPool } from "./host-pool.ts";
+import type { Acquired, HostPool } from "./host-pool.ts";
+import { HostingError } from "./hosting-error.ts";
 import type { ListenShares } from "./listen-shares.ts";
 import { type Caller, onBodyEnd } from "./upstream-host.ts";
 
