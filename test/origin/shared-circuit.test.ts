@@ -56,7 +56,12 @@ interface Answer {
 }
 
 /** One request of `sub`'s; a refusal of the pool comes back as the HostingError. */
-async function send(hosts: HostPool, sub: string, [method, params]: readonly [string, Record<string, unknown>]) {
+async function send(
+  hosts: HostPool,
+  sub: string,
+  [method, params]: readonly [string, Record<string, unknown>],
+  signal?: AbortSignal,
+) {
   let lease: Awaited<ReturnType<HostPool["acquire"]>>;
   try {
     lease = await hosts.acquire("s", caller(sub));
@@ -65,7 +70,8 @@ async function send(hosts: HostPool, sub: string, [method, params]: readonly [st
     throw error;
   }
   try {
-    return (await messagesOf(await lease.host.fetch(modernRequest(method, params), caller(sub)))).at(-1) as Answer;
+    const request = new Request(modernRequest(method, params), { signal });
+    return (await messagesOf(await lease.host.fetch(request, caller(sub)))).at(-1) as Answer;
   } finally {
     lease.release();
   }
@@ -146,32 +152,52 @@ describe("circuit breaker: a shared server's circuit and one user's failing requ
     expect(spawns.count).toBe(3);
   });
 
-  it("decides a closing by every user whose calls it ended, whichever of them reports it first", () => {
+  it("blames a shared child's exit on the input that caused it, not on the calls it ended (s23 review C1, C2)", async () => {
+    const spec = { ...slowSpec, completionDelayMs: 1_000, exitOnText: "crash", exitDelayMs: 400 };
+    const { hosts } = poolOf(shared(spec), 15_000);
+    for (const cancelled of [false, true]) {
+      // Bob's call is in flight when Mallory's input makes the child exit; the second time she has cancelled her call
+      // by then, so only Bob's call is there to report the closing.
+      const bobs = send(hosts, "bob", complete);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const mallorys = send(hosts, "mallory", search({ text: "crash" }), cancelled ? AbortSignal.timeout(100) : undefined);
+      if (!cancelled) expect(((await mallorys) as Answer).error?.message).toMatch(/exited/);
+      else expect(await mallorys).toBeUndefined(); // her stream ended with no answer: the call was cancelled
+      expect(((await bobs) as Answer).error?.message).toMatch(/exited/);
+      await waitFor(() => hosts.size() === 0);
+    }
+    // Both closings were Mallory's: her requests are refused, Bob's (ended by both) are not.
+    expect(((await send(hosts, "mallory", search())) as HostingError).message).toMatch(/\(your requests on it\) failed 2 times/);
+    expect(((await send(hosts, "bob", search())) as Answer).result?.content?.[0]?.text).toContain("search on s");
+  });
+
+  it("blames a closing on the last request written before it, whichever call reports it first (s23 review C1, C2)", () => {
     const circuits = upstreamCircuits({ breaker: BREAKER, log: () => {} });
     const health = circuits.healthOf("s", "s", true);
-    // Each round Mallory's input closes the connection with another user's calls in flight, theirs reporting first.
-    for (const [closing, bystander] of [
-      [{}, "bob"],
-      [{}, "carol"],
-    ] as const) {
-      const users = [bystander, "mallory"];
-      for (const user of [bystander, bystander, "mallory"]) health.failed("exited", { user, scope: "closed", closing, users });
+    // Twice Mallory's input closes the connection with Bob's calls in flight, his reporting first; her own call was
+    // cancelled the second time, so only his report it.
+    for (const reporters of [
+      ["bob", "bob", "mallory"],
+      ["bob", "bob"],
+    ]) {
+      const closing = {};
+      for (const user of reporters) health.failed("exited", { user, scope: "closed", closing, culprit: "mallory" });
     }
     expect(() => circuits.admit("s", "s")).not.toThrow();
-    for (const user of ["bob", "carol", "dave"]) expect(() => circuits.admitUser("s", user, "s", undefined), user).not.toThrow();
+    for (const user of ["bob", "carol"]) expect(() => circuits.admitUser("s", user, "s", undefined), user).not.toThrow();
     expect(() => circuits.admitUser("s", "mallory", "s", undefined)).toThrow(/\(your requests on it\) failed 2 times/);
   });
 
   it("opens again when its probe fails, whoever's it is: a dead shared child is not started for each next request (s23 review C5)", async () => {
     const circuits = upstreamCircuits({ breaker: { failures: 2, openMs: 100 }, log: () => {} });
     const health = circuits.healthOf("s", "s", true);
-    for (const user of ["a", "b"]) health.failed("exited", { user, scope: "closed", closing: {}, users: [user] });
+    for (const user of ["a", "b"]) health.failed("exited", { user, scope: "closed", closing: {}, culprit: user });
     expect(() => circuits.admit("s", "s")).toThrow(/failed 2 times/);
     await new Promise((resolve) => setTimeout(resolve, 150));
     const probe = circuits.admit("s", "s") as number;
     expect(probe).toBeDefined();
     // The probe's call, of a user counted already, ends with the child; its lease then gives the probe back.
-    health.failed("exited", { user: "a", scope: "closed", closing: {}, users: ["a"] });
+    health.failed("exited", { user: "a", scope: "closed", closing: {}, culprit: "a" });
     circuits.probeEnded("s", probe, "a");
     expect(() => circuits.admit("s", "s")).toThrow(/failed 3 times/);
   });

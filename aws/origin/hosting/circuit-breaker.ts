@@ -15,14 +15,18 @@ export interface BreakerSettings {
  * counts the connection's failures each time, and a request's or a closing's once per user: one user's requests, or
  * one user's input that makes the child exit, must not switch it off for the others, while the same failure from many
  * users (an HTTP gateway answering 503 to all, a child that dies on everyone's calls) says it is down for everyone.
- * A closing counts once in each circuit, whatever the number of calls it ended.
+ * A closing counts once, whatever the number of calls it ended, and against its `culprit` alone.
  */
 export interface FailedRequest {
   user: string;
   scope: "request" | "connection" | "closed";
   closing?: object;
-  /** With `closing`: every user whose calls were in flight on the connection when it closed (`user` among them). */
-  users?: readonly string[];
+  /**
+   * With `closing`: whose request was written to the connection last before it closed (`user` when none is known).
+   * The closing is blamed on it, not on the users whose calls it ended: the pipe cannot tell which input made a child
+   * exit, and one that does so does it as it reads it.
+   */
+  culprit?: string;
 }
 
 /** Where an upstream connection reports whether the upstream answered: what its circuit breaker counts. */

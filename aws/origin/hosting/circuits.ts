@@ -28,9 +28,10 @@ export type Probe = number | [number | undefined, number | undefined];
  * failures (it could not be reached or started), while a failure of one request (a timeout, an error status, the
  * connection closing under it: a child that exited on its input, an answer over the bound) counts in the circuit of
  * that user on it, which refuses that user alone, and in the shared circuit once per user until the connection answers
- * again. A closing is one failure however many calls it ended: once in the circuit of each user whose calls it ended
- * (which of them caused it cannot be told), and in the shared circuit only when none of them has a failure counted
- * there already, so one user whose input makes the child exit, with others' calls in flight each time, counts once. So
+ * again. A closing is one failure however many calls it ended, blamed on the user whose request was written last
+ * before it (FailedRequest.culprit): it counts in that user's circuit, and in the shared circuit when that user has no
+ * failure counted there already, so one user whose input makes the child exit, with others' calls in flight each time,
+ * counts once there and refuses nobody else. So
  * one user's slow or failing requests cannot switch the server off for all, yet an upstream that fails everyone's
  * requests (an HTTP server whose gateway answers 502/503/504, a child that dies on every call) opens the shared circuit
  * after `breaker.failures` distinct users in a row (two at least), and stops taking their load. Only circuits with
@@ -42,18 +43,13 @@ export function upstreamCircuits(options: CircuitOptions) {
   const failingUsers = new Map<string, Set<string>>();
   /** When each shared connection last had a user's failure counted: its failing users are forgotten by age. */
   const lastCounted = new Map<string, number>();
-  /** Per closing, the circuits it was counted in: one closing ends every call in flight, and is one failure. */
-  const closingCircuits = new WeakMap<object, Set<string>>();
-  /** Closings of a shared connection already decided for its shared circuit (by the first call to report). */
-  const sharedClosings = new WeakSet<object>();
+  /** Closings already counted: one closing ends every call in flight, each reporting it, and is one failure. */
+  const countedClosings = new WeakSet<object>();
 
-  /** Whether a failure counts in the circuit `key`: always, but a closing only the first time. */
-  function firstOfClosing(key: string, closing: object | undefined): boolean {
-    if (!closing) return true;
-    const counted = closingCircuits.get(closing) ?? new Set<string>();
-    closingCircuits.set(closing, counted);
-    if (counted.has(key)) return false;
-    counted.add(key);
+  /** Whether a closing is reported for the first time (by the first of the calls it ended). */
+  function firstReport(closing: object): boolean {
+    if (countedClosings.has(closing)) return false;
+    countedClosings.add(closing);
     return true;
   }
 
@@ -89,31 +85,27 @@ export function upstreamCircuits(options: CircuitOptions) {
   }
 
   /**
-   * Whether a failure of these users' requests counts in the shared circuit: when none of them has one counted there
-   * since it last answered. With `failures` 1 the first would open it alone, so there it waits for another user's.
+   * Whether a failure of this user's request counts in the shared circuit: when the user has none counted there since
+   * it last answered. With `failures` 1 the first would open it alone, so there it waits for another user's.
    */
-  function countsShared(key: string, failed: Iterable<string>): boolean {
+  function countsShared(key: string, user: string): boolean {
     const users = failingUsers.get(key) ?? new Set<string>();
     failingUsers.set(key, users);
     lastCounted.set(key, Date.now());
-    const before = users.size;
-    let counts = true;
-    for (const user of failed) {
-      if (users.has(user)) counts = false;
-      users.add(user);
-    }
-    return counts && (before >= 1 || (options.breaker?.failures ?? 0) >= 2);
+    const known = users.has(user);
+    users.add(user);
+    return !known && (users.size >= 2 || (options.breaker?.failures ?? 0) >= 2);
   }
 
   /**
-   * A closing of a shared connection, reported by each call it ended: decided once, with all their users. While the
-   * shared circuit is open the failure is its probe's, and counts whoever's it is: a failed probe opens it again for
-   * `openMs` (counted once per user, it gave its turn back and a dead child was started for each next request).
+   * A user's failed request on a shared connection (a closing: the failure of the user it is blamed on), in that
+   * user's circuit and, unless counted for that user already, in the shared one. While the shared circuit is open the
+   * failure is its probe's, and counts whoever's it is: a failed probe opens it again for `openMs` (counted once per
+   * user, it gave its turn back and a dead child was started for each next request).
    */
-  function sharedClosing(key: string, server: string, reason: string, closing: object, users: readonly string[]): void {
-    if (sharedClosings.has(closing)) return;
-    sharedClosings.add(closing);
-    if (circuits.get(key)?.open || countsShared(key, users)) count(key, server, reason);
+  function sharedFailure(key: string, server: string, reason: string, user: string): void {
+    count(userKey(key, user), server, reason);
+    if (circuits.get(key)?.open || countsShared(key, user)) count(key, server, reason);
   }
 
   return {
@@ -147,7 +139,7 @@ export function upstreamCircuits(options: CircuitOptions) {
         return {
           succeeded: () => closed(key),
           failed: (reason, request) => {
-            if (firstOfClosing(key, request?.closing)) count(key, server, reason);
+            if (!request?.closing || firstReport(request.closing)) count(key, server, reason);
           },
         };
       return {
@@ -159,10 +151,8 @@ export function upstreamCircuits(options: CircuitOptions) {
         },
         failed(reason, request) {
           if (!request || request.scope === "connection") return count(key, server, reason);
-          const own = userKey(key, request.user);
-          if (firstOfClosing(own, request.closing)) count(own, server, reason);
-          if (request.closing) sharedClosing(key, server, reason, request.closing, request.users ?? [request.user]);
-          else if (circuits.get(key)?.open || countsShared(key, [request.user])) count(key, server, reason);
+          if (!request.closing) return sharedFailure(key, server, reason, request.user);
+          if (firstReport(request.closing)) sharedFailure(key, server, reason, request.culprit ?? request.user);
         },
       };
     },

@@ -60,6 +60,11 @@ export interface UpstreamLink {
   /** The upstream's tools, prompts, resources and resource templates as last listed. */
   lists: UpstreamLists;
   inflight: Set<InflightRequest>;
+  /**
+   * Whose request was written to the upstream last: a closing of the connection is blamed on it. An input that makes
+   * a child exit does so as it is read, and which request's input it was cannot be told otherwise.
+   */
+  written: { lastUser?: string };
   progress: ProgressRoutes;
   /** Longest wait for an upstream answer without progress. */
   requestTimeoutMs: number;
@@ -483,6 +488,7 @@ async function send(
 ): Promise<Params> {
   for (let attempt = 1; ; attempt++) {
     try {
+      link.written.lastUser = user;
       const answer = (await link.client.request(message, AnyResult, {
         signal,
         timeout: NO_SDK_TIMEOUT,
@@ -525,13 +531,13 @@ function closedConnectionError(link: UpstreamLink, error: unknown): unknown {
  */
 function report(link: UpstreamLink, error: unknown, signal: AbortSignal, user: string): void {
   // The connection's close also abandons the calls parked on it, so it comes first: the upstream is gone. One
-  // closing, whichever call's input caused it, is one failure: its client object names it (one per connection), and
-  // the calls still in flight (reporting in turn, within this turn of the event loop) say whose calls it ended.
+  // closing is one failure however many calls it ended (its client object names it, one per connection), blamed on
+  // the last request written before it: the caller of a call still in flight may be a bystander, and the user whose
+  // input made the child exit may have cancelled her call before it did.
   if (link.client.transport === undefined) {
-    const users = [...new Set([user, ...[...link.inflight].map((inflight) => inflight.user)])];
     link.health?.failed(
       upstreamUnavailable(error) ? upstreamErrorToClient(error).message : "the upstream server closed the connection",
-      { user, scope: "closed", closing: link.client, users },
+      { user, scope: "closed", closing: link.client, culprit: link.written.lastUser ?? user },
     );
     return;
   }

@@ -259,6 +259,7 @@ async function connectHost(
     stateCodec: options.stateCodec,
     lists,
     inflight,
+    written: {},
     progress,
     requestTimeoutMs: options.requestTimeoutMs,
     pins: pins.host,
