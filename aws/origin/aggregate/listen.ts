@@ -1,4 +1,5 @@
 import { SubscriptionFilterSchema } from "@modelcontextprotocol/core";
+import { INVALID_PARAMS } from "@modelcontextprotocol/server";
 import { type EventSourceMessage, EventSourceParserStream } from "eventsource-parser/stream";
 import { tooManySubscriptions } from "../../../contract/resource-subscriptions.ts";
 import type { Aggregation } from "./aggregation.ts";
@@ -6,7 +7,6 @@ import { errorAnswer, type Params, type RequestId } from "./messages.ts";
 import { uriRouter } from "./route-by-uri.ts";
 
 const ACKNOWLEDGED = "notifications/subscriptions/acknowledged";
-const INVALID_PARAMS = -32602;
 const encoder = new TextEncoder();
 const sse = (data: string) => encoder.encode(`event: message\ndata: ${data}\n\n`);
 

@@ -1,3 +1,4 @@
+import { INVALID_PARAMS } from "@modelcontextprotocol/server";
 import { serverOfPublicName } from "../../../contract/aggregated-names.ts";
 import { ANSWER_OUTCOME_HEADER, formatAnswerOutcome } from "../../../contract/answer-outcome.ts";
 import { POLICY_DENIED_CODE } from "../../../contract/config/policy.ts";
@@ -5,8 +6,6 @@ import type { Aggregation } from "./aggregation.ts";
 import { wholeList } from "./lists.ts";
 import { errorAnswer } from "./messages.ts";
 import { NameTable, plainOriginal } from "./public-names.ts";
-
-const INVALID_PARAMS = -32602;
 
 /** Where a public name leads: a server and the upstream's own name, or the answer to give instead. */
 export type NameRoute = { server: string; original: string } | { refusal: Response };

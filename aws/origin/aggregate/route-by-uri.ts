@@ -1,11 +1,10 @@
-import { UriTemplate } from "@modelcontextprotocol/server";
+import { INVALID_PARAMS, UriTemplate } from "@modelcontextprotocol/server";
 import { POLICY_DENIED_CODE } from "../../../contract/config/policy.ts";
 import type { Aggregation } from "./aggregation.ts";
 import { wholeList } from "./lists.ts";
 import { errorAnswer, type RequestId } from "./messages.ts";
 import { routeName } from "./route-by-name.ts";
 
-const INVALID_PARAMS = -32602;
 /** The MCP error for a resource no server has (the specification's "resource not found"). */
 const RESOURCE_NOT_FOUND = -32002;
 /** The proxy's error for an upstream it could not reach (the edge's `upstreamUnavailable`). */

@@ -1,3 +1,4 @@
+import { INVALID_PARAMS } from "@modelcontextprotocol/server";
 import { ANSWER_OUTCOME_HEADER, formatAnswerOutcome, outcomeOfAnswer } from "../../../contract/answer-outcome.ts";
 import { POLICY_DENIED_CODE, type Policy } from "../../../contract/config/policy.ts";
 import { tooManySubscriptions } from "../../../contract/resource-subscriptions.ts";
@@ -6,6 +7,7 @@ import { userPolicy } from "../policy/user-policy.ts";
 import type { VerifiedAssertion } from "../trust/verify-assertion.ts";
 import type { Acquired, HostPool } from "./host-pool.ts";
 import { HostingError } from "./hosting-error.ts";
+import { refusedListen } from "./listen-refusal.ts";
 import type { ListenShares } from "./listen-shares.ts";
 import { type Caller, onBodyEnd } from "./upstream-host.ts";
 
@@ -89,13 +91,12 @@ const isListen = (request: Request) => request.method === "POST" && request.head
  */
 async function tooManyListens(request: Request, server: string, perUser: number): Promise<Response> {
   console.warn(`listen refused on server ${server}: a user already holds ${perUser} open listens there on this instance`);
-  const message = (await request
+  const message = await request
     .clone()
     .json()
-    .catch(() => null)) as { id?: unknown } | null;
-  const id = typeof message?.id === "string" || typeof message?.id === "number" ? message.id : null;
+    .catch(() => null);
   const refusal = `too many open subscriptions/listen streams: at most ${perUser} per user on server "${server}" (relay.listensPerUser); close one and listen again`;
-  const answer = Response.json({ jsonrpc: "2.0", id, error: { code: -32000, message: refusal } }, { status: 429 });
+  const answer = refusedListen(message, -32000, refusal, 429);
   return labelledWithOutcome(await answer.arrayBuffer(), answer);
 }
 
@@ -113,12 +114,9 @@ async function oversizedListen(request: Request): Promise<Response | undefined> 
     .catch(() => null)) as Listen;
   const refusal = tooManySubscriptions(message?.params?.notifications?.resourceSubscriptions);
   if (!refusal) return undefined;
-  const id = typeof message?.id === "string" || typeof message?.id === "number" ? message.id : null;
-  const answer = Response.json({ jsonrpc: "2.0", id, error: { code: INVALID_PARAMS, message: refusal } });
+  const answer = refusedListen(message, INVALID_PARAMS, refusal, 200);
   return labelledWithOutcome(await answer.arrayBuffer(), answer);
 }
-
-const INVALID_PARAMS = -32602;
 
 const isJson = (response: Response) => response.headers.get("content-type")?.startsWith("application/json") ?? false;
 

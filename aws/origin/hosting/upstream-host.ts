@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import type { Client, Transport } from "@modelcontextprotocol/client";
-import { createMcpHandler, type McpHttpHandler } from "@modelcontextprotocol/server";
+import { createMcpHandler, INVALID_PARAMS, type McpHttpHandler } from "@modelcontextprotocol/server";
 import { LISTENS_PER_CONNECTION, type UpstreamServer } from "../../../contract/config/schema.ts";
 import type { GuardrailChain } from "../guardrails/chain.ts";
 import type { UpstreamIdentity } from "../identity/upstream-identity.ts";
@@ -25,6 +25,7 @@ import { ExchangeRegistry } from "./exchange-registry.ts";
 import { forwardingServer, type InflightRequest, type UpstreamLink } from "./forwarding-server.ts";
 import { forgetChanged, type UpstreamLists, upstreamLists } from "./listed-definitions.ts";
 import { ELICITATION_COMPLETE, takesElicitationCompleteOnListen, withExtraEvents } from "./listen-notices.ts";
+import { refusedListen } from "./listen-refusal.ts";
 import { parseRequestBody } from "./parsed-request.ts";
 import { ProgressRoutes } from "./progress-routes.ts";
 import type { CallerExtra, ForwardStateCodec } from "./request-state.ts";
@@ -389,7 +390,7 @@ function servingHost(parts: {
       const parsed = await parseRequestBody(request);
       const parsedBody = listenWithinContents(parsed.parsedBody, caller.access);
       const unwatch = watchListenedResources(parsedBody, parts.events, caller.sub);
-      if (typeof unwatch === "string") return refusedListen(parsedBody, unwatch);
+      if (typeof unwatch === "string") return refusedListen(parsedBody, INVALID_PARAMS, unwatch, 400);
       let response = unread.measure(await parts.handler.fetch(parsed.request, { authInfo, parsedBody }));
       if (takesElicitationCompleteOnListen(parsedBody, caller)) response = withElicitationComplete(response, parts.noticed);
       return unwatch ? onBodyEnd(response, unwatch) : response;
@@ -445,14 +446,6 @@ function watchListenedResources(body: unknown, events: UpstreamEvents, user: str
     uris.filter((uri): uri is string => typeof uri === "string"),
     user,
   );
-}
-
-/** The JSON-RPC refusal (invalid params) of a listen that may not watch what it names. */
-function refusedListen(body: unknown, refusal: string): Response {
-  const id = (body as { id?: unknown } | undefined)?.id;
-  const answerId = typeof id === "string" || typeof id === "number" ? id : null;
-  // A 4xx like the share's refusal (mcp-route.ts): on /mcp the merged listen then reports the server left out, and why.
-  return Response.json({ jsonrpc: "2.0", id: answerId, error: { code: -32602, message: refusal } }, { status: 400 });
 }
 
 /** How long a lost connection's handler waits for its calls in flight to answer before closing what is left. */
