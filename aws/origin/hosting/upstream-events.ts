@@ -50,6 +50,9 @@ export class UpstreamEvents implements ServerEventBus {
   private watchedBytes = 0;
   private readonly userBytes = new Map<string, number>();
   private upstreamListen?: Promise<McpSubscription | undefined>;
+  /** Whether an upstream listen is being opened, and whether what is listened for changed since it was asked for. */
+  private opening = false;
+  private stale = false;
   /** Batches with requests still to send, oldest first: each URI's subscribe goes before its unsubscribe. */
   private readonly queued: Batch[] = [];
   private inFlight = 0;
@@ -173,12 +176,22 @@ export class UpstreamEvents implements ServerEventBus {
     this.log(`${method} failed upstream for ${batch.failed} of ${batch.uris.length} resources: ${batch.firstFailure}`);
   }
 
-  /** (Re)opens the 2026-07-28 upstream's own listen stream with everything someone here listens for. */
+  /**
+   * (Re)opens the 2026-07-28 upstream's own listen stream with everything someone here listens for. The stream it
+   * replaces is closed once the new one is acknowledged, so no change is lost between the two; while one is opening,
+   * a further change of what is listened for waits for it and opens one more with everything then: many listens
+   * opened at once make two upstream streams, not one each, whose overlap would deliver each notification once per
+   * stream (s23 hunt isolation N4).
+   */
   private refreshUpstreamListen(): void {
     if (this.client.getProtocolEra() !== "modern" || this.bus.listenerCount === 0) return;
-    this.closeUpstreamListen();
+    if (this.opening) {
+      this.stale = true;
+      return;
+    }
+    const replaced = this.upstreamListen;
     const capabilities = this.client.getServerCapabilities() ?? {};
-    this.upstreamListen = this.client
+    const opened = this.client
       .listen({
         ...(capabilities.tools?.listChanged && { toolsListChanged: true }),
         ...(capabilities.prompts?.listChanged && { promptsListChanged: true }),
@@ -189,15 +202,32 @@ export class UpstreamEvents implements ServerEventBus {
         this.log(`subscriptions/listen failed upstream: ${failureText(error)}`);
         return undefined;
       });
+    this.upstreamListen = opened;
+    this.opening = true;
+    void opened.then((subscription) => {
+      this.opening = false;
+      // Refused or failed, the new stream leaves the one it was to replace (if nothing closed both meanwhile).
+      if (subscription || this.upstreamListen !== opened) closeListen(replaced);
+      else this.upstreamListen = replaced;
+      if (!this.stale) return;
+      this.stale = false;
+      this.refreshUpstreamListen();
+    });
   }
 
   private closeUpstreamListen(): void {
     const open = this.upstreamListen;
     this.upstreamListen = undefined;
-    open?.then((subscription) => subscription?.close()).catch(() => {});
+    this.stale = false;
+    closeListen(open);
   }
 }
 
 /** Bytes of URIs as an upstream listen carries them (UTF-8 JSON strings and their commas): what the upstream reads. */
 const encoder = new TextEncoder();
 const bytesOf = (uris: readonly string[]) => uris.reduce((sum, uri) => sum + encoder.encode(JSON.stringify(uri)).length + 1, 0);
+
+/** Closes an upstream listen stream once it is open (one still opening is closed as soon as it is acknowledged). */
+function closeListen(listen: Promise<McpSubscription | undefined> | undefined): void {
+  listen?.then((subscription) => subscription?.close()).catch(() => {});
+}
