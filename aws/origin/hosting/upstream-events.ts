@@ -2,6 +2,7 @@ import type { Client, McpSubscription } from "@modelcontextprotocol/client";
 import { InMemoryServerEventBus, type ServerEvent, type ServerEventBus } from "@modelcontextprotocol/server";
 import { MAX_SUBSCRIPTIONS } from "../../../contract/resource-subscriptions.ts";
 import { failureText } from "./failure-text.ts";
+import { SubscribeQueue } from "./subscribe-queue.ts";
 import type { UpstreamEventMethod } from "./upstream-client.ts";
 
 const EVENT_OF_METHOD: Record<Exclude<UpstreamEventMethod, "notifications/resources/updated">, ServerEvent["kind"]> = {
@@ -11,29 +12,12 @@ const EVENT_OF_METHOD: Record<Exclude<UpstreamEventMethod, "notifications/resour
 };
 
 /**
- * How many `resources/subscribe` (or `unsubscribe`) requests a 2025-era upstream is sent at once: a listen's hundreds
- * wait their turn here, rather than all reaching the upstream (a shared one, every user's) together.
- */
-export const SUBSCRIBES_IN_FLIGHT = 8;
-
-/**
  * Bytes of resource URIs (UTF-8, as JSON) one user's open listens may have a connection watch, and all users' together:
  * a 2026-07-28 upstream is sent every watched URI in one listen message, and an SDK server reads at most 10 MiB of one
  * (stdio) message: past it, the shared child exited and every user's listens and calls on it ended (s23 hunt isolation
  * N7). One user takes at most a quarter of what a connection sends, so that a few are needed to fill it.
  */
 export const WATCHED_BYTES = { perUser: 1024 * 1024, perConnection: 4 * 1024 * 1024 } as const;
-
-/** The upstream requests one listen's opening (or closing) needs, and how they went: its failures are logged once. */
-interface Batch {
-  uris: string[];
-  on: boolean;
-  /** The next of `uris` to send. */
-  next: number;
-  unanswered: number;
-  failed: number;
-  firstFailure?: string;
-}
 
 /**
  * Carries an upstream's list-changed and resource-updated notifications to the `subscriptions/listen` streams
@@ -53,13 +37,16 @@ export class UpstreamEvents implements ServerEventBus {
   /** Whether an upstream listen is being opened, and whether what is listened for changed since it was asked for. */
   private opening = false;
   private stale = false;
-  /** Batches with requests still to send, oldest first: each URI's subscribe goes before its unsubscribe. */
-  private readonly queued: Batch[] = [];
-  private inFlight = 0;
+  /** A 2025-era upstream's resources/subscribe and unsubscribe requests, users in turn. */
+  private readonly subscribes: SubscribeQueue;
 
   constructor(client: Client, log: (line: string) => void) {
     this.client = client;
     this.log = log;
+    this.subscribes = new SubscribeQueue(
+      (uri, on) => (on ? client.subscribeResource({ uri }) : client.unsubscribeResource({ uri })),
+      log,
+    );
   }
 
   /** An upstream notification: published to every listen stream that opted in to its kind. */
@@ -104,7 +91,7 @@ export class UpstreamEvents implements ServerEventBus {
       return count === 0;
     });
     this.watchedBytes += bytesOf(added);
-    if (added.length > 0) this.watchUpstream(added, true);
+    if (added.length > 0) this.watchUpstream(user, added, true);
     let closed = false;
     return () => {
       if (closed) return;
@@ -119,7 +106,7 @@ export class UpstreamEvents implements ServerEventBus {
         return count === 0;
       });
       this.watchedBytes = Math.max(0, this.watchedBytes - bytesOf(removed));
-      if (removed.length > 0) this.watchUpstream(removed, false);
+      if (removed.length > 0) this.watchUpstream(user, removed, false);
     };
   }
 
@@ -134,46 +121,17 @@ export class UpstreamEvents implements ServerEventBus {
   }
 
   close(): void {
-    this.queued.length = 0;
+    this.subscribes.close();
     this.closeUpstreamListen();
   }
 
-  private watchUpstream(uris: string[], on: boolean): void {
+  private watchUpstream(user: string, uris: string[], on: boolean): void {
     if (this.client.getProtocolEra() === "modern") {
       this.refreshUpstreamListen();
       return;
     }
     if (!this.client.getServerCapabilities()?.resources?.subscribe) return;
-    this.queued.push({ uris, on, next: 0, unanswered: uris.length, failed: 0 });
-    this.sendQueued();
-  }
-
-  /** Sends queued requests while fewer than `SUBSCRIBES_IN_FLIGHT` are unanswered. */
-  private sendQueued(): void {
-    while (this.inFlight < SUBSCRIBES_IN_FLIGHT) {
-      const batch = this.queued[0];
-      if (!batch) return;
-      const uri = batch.uris[batch.next++] as string;
-      if (batch.next === batch.uris.length) this.queued.shift();
-      this.inFlight++;
-      const done = batch.on ? this.client.subscribeResource({ uri }) : this.client.unsubscribeResource({ uri });
-      done
-        .catch((error: unknown) => {
-          batch.failed++;
-          batch.firstFailure ??= failureText(error);
-        })
-        .finally(() => {
-          this.inFlight--;
-          if (--batch.unanswered === 0 && batch.failed > 0) this.logFailures(batch);
-          this.sendQueued();
-        });
-    }
-  }
-
-  /** One line per listen, however many of its URIs failed: the first failure says why. */
-  private logFailures(batch: Batch): void {
-    const method = `resources/${batch.on ? "" : "un"}subscribe`;
-    this.log(`${method} failed upstream for ${batch.failed} of ${batch.uris.length} resources: ${batch.firstFailure}`);
+    this.subscribes.add(user, uris, on);
   }
 
   /**
