@@ -98,6 +98,40 @@ describe("stdio hosting: a bound on children, least recently used first out", ()
   });
 });
 
+describe("stdio hosting: one user's busy connections and the others' (s23 hunt isolation N5)", () => {
+  const caller = (sub: string, server: string) => ({ sub, server, clientId: "test-client", era: "modern" as const });
+  const fixture = { transport: "stdio" as const, ...stdioFixtureCommand("dual"), env: {} };
+  const servers = { a: fixture, b: fixture, c: fixture, d: fixture };
+
+  it("keeps the last quarter of maxProcesses from a user who holds a quarter busy, for the others", async () => {
+    const hosts = pool(4, servers);
+    // Mallory's long calls on three servers: three of the four connections, all busy.
+    const mallorys = [];
+    for (const server of ["a", "b", "c"]) mallorys.push(await hosts.acquire(server, caller("mallory", server)));
+    const refused = hosts.acquire("d", caller("mallory", "d"));
+    await expect(refused).rejects.toMatchObject({ status: 503 });
+    await expect(refused).rejects.toThrow(
+      /you already hold 3 of this origin's 4 upstream connections busy \(stdio.maxProcesses\)/,
+    );
+    // Bob still gets the last one.
+    const bobs = await hosts.acquire("a", caller("bob", "a"));
+    expect(hosts.size()).toBe(4);
+    for (const lease of [...mallorys, bobs]) lease.release();
+  });
+
+  it("lets one user take what they need while the pool is less than three quarters full, and idle ones never count", async () => {
+    const hosts = pool(8, servers);
+    const leases = [];
+    for (const server of ["a", "b", "c", "d"]) leases.push(await hosts.acquire(server, caller("alice", server)));
+    for (const lease of leases) lease.release();
+    for (const server of ["a", "b"]) leases.push(await hosts.acquire(server, caller("bob", server)));
+    // Six of eight in use; Alice's four are idle: her next connection starts.
+    leases.push(await hosts.acquire("a", { ...caller("alice", "a"), era: "legacy" as const }));
+    expect(hosts.size()).toBe(7);
+    for (const lease of leases) lease.release();
+  });
+});
+
 describe("stdio hosting: one child for both client eras when the upstream speaks only 2025", () => {
   it("lets a 2025-era client use the child its user's modern clients opened to a 2025-only upstream", async () => {
     const hosts = pool(4);

@@ -60,6 +60,8 @@ export interface Acquired {
 interface Entry {
   key: string;
   server: string;
+  /** Whose connection it is (absent: a shared server's, every user's). */
+  user?: string;
   /** Open `subscriptions/listen` streams on it, which keep it from the idle reaper but not from eviction. */
   listens: number;
   pending: Promise<UpstreamHost>;
@@ -189,7 +191,27 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     );
   }
 
+  /**
+   * Once three quarters of `maxProcesses` are taken, a user who holds a quarter of them busy starts no more: the rest
+   * is kept for other users, or one user's long calls on many servers would leave everyone else a 503 (s23 hunt
+   * isolation N5). Below that, one user may take as many as they need (an /mcp client reaches every server).
+   */
+  function withinUsersShare(user: string | undefined): void {
+    const max = options.maxProcesses;
+    if (user === undefined || hosts.size < Math.ceil((max * 3) / 4)) return;
+    const share = Math.max(1, Math.floor(max / 4));
+    let busy = 0;
+    for (const entry of hosts.values()) if (entry.user === user && !isIdle(entry)) busy++;
+    if (busy < share) return;
+    throw new HostingError(
+      503,
+      `you already hold ${busy} of this origin's ${max} upstream connections busy (stdio.maxProcesses), and most of the rest are taken: what is left is kept for other users; try again once one of your calls ends`,
+    );
+  }
+
   function start(key: string, spec: UpstreamServer, server: string, caller: Caller, forListen: boolean): Entry {
+    const user = spec.sharing === "shared" ? undefined : caller.sub;
+    withinUsersShare(user);
     const room = roomForOneMore(forListen);
     options.log(`starting ${describeKey(key)}`);
     const log = (line: string) => options.log(`${describeKey(key)}: ${line}`);
@@ -208,6 +230,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     const entry: Entry = {
       key,
       server,
+      user,
       listens: 0,
       pending: room.then(async () => {
         entry.secrets = await envSecretsFingerprint(spec, options.host.secrets);
