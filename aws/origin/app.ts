@@ -8,6 +8,7 @@ import { registerAuditIngestRoute } from "./audit/ingest-route.ts";
 import { registerAuditSearchRoute } from "./audit/search-route.ts";
 import type { AuditStore } from "./audit/store.ts";
 import { isDatabaseUnavailable } from "./db/unavailable.ts";
+import { DatabaseNotAnswering } from "./health/database-probe.ts";
 import type { HostPool } from "./hosting/host-pool.ts";
 import { ListenShares } from "./hosting/listen-shares.ts";
 import { serveMcp } from "./hosting/mcp-route.ts";
@@ -22,6 +23,7 @@ import { registerOpsDryRunRoute } from "./ops/dry-run-route.ts";
 import { opsOnly } from "./ops/ops-only.ts";
 import { registerOpsPinsRoutes } from "./ops/pins-route.ts";
 import { registerOpsStatsRoute } from "./ops/stats-route.ts";
+import { EdgeKeySetUnavailable } from "./trust/jwks.ts";
 import { type AssertionVariables, requireAssertion } from "./trust/require-assertion.ts";
 import type { VerifiedAssertion } from "./trust/verify-assertion.ts";
 import { registerUpstreamOAuthRoute } from "./upstream-auth/complete-route.ts";
@@ -33,6 +35,9 @@ const MISDIRECTED = 421;
 /** What a client is told to wait before retrying while the database is unavailable. */
 const DATABASE_RETRY_AFTER_SECONDS = 5;
 
+/** ... and while the edge's key set cannot be read (each request then tries to fetch it again: no need to hurry). */
+const KEY_SET_RETRY_AFTER_SECONDS = 10;
+
 export interface OriginParts {
   verifyAssertion: (token: string | undefined) => Promise<VerifiedAssertion>;
   pool: HostPool;
@@ -42,8 +47,10 @@ export interface OriginParts {
   instanceId: string;
   /** The public keys HTTP upstreams verify the origin's identity tokens with. */
   upstreamJwks: () => object;
-  /** Resolves when the database answers; rejects otherwise. */
+  /** Resolves when the database answers; rejects otherwise (DatabaseNotAnswering: not within the readiness bound). */
   checkDatabase: () => Promise<void>;
+  /** Why the edge's key set could not be read the last time it was fetched (absent: it was, or it is not fetched). */
+  edgeKeysUnreadable?: () => string | undefined;
   /** The audit database, searched at GET /audit/events (the route is absent without it). */
   auditDatabase?: pg.Pool;
   /** Prometheus metrics, served at GET /metrics behind the assertion (the route is absent without them). */
@@ -77,13 +84,15 @@ export function createOriginApp(parts: OriginParts) {
   });
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+  // Ready when a request could be served: the database answers and the edge's assertions can be checked.
   app.get("/readyz", async (c) => {
-    try {
-      await parts.checkDatabase();
-      return c.json({ status: "ready" });
-    } catch {
-      return c.json({ status: "not ready", database: "unreachable" }, 503);
-    }
+    const database = await parts.checkDatabase().then(
+      () => undefined,
+      (error: unknown) => (error instanceof DatabaseNotAnswering ? error.message : "unreachable"),
+    );
+    const edgeKeys = parts.edgeKeysUnreadable?.();
+    if (!database && !edgeKeys) return c.json({ status: "ready" });
+    return c.json({ status: "not ready", ...(database && { database }), ...(edgeKeys && { edgeKeys }) }, 503);
   });
 
   // Public keys: an upstream inside the VPC fetches them to verify the identity tokens it receives.
@@ -139,15 +148,28 @@ export function createOriginApp(parts: OriginParts) {
 
   app.notFound((c) => c.json({ error: "not_found" }, 404));
   app.onError((error, c) => {
+    const unavailable = (code: string, message: string, retryAfterSeconds: number) => {
+      const body = isMcpPath(c.req.path)
+        ? { jsonrpc: "2.0", id: null, error: { code: -32000, message } }
+        : { error: code, message };
+      return c.json(body, 503, { "retry-after": String(retryAfterSeconds) });
+    };
     if (isDatabaseUnavailable(error)) {
       // The replay guard and the audit store need the database: without it, refuse cleanly and say when to retry.
       console.error(`database unavailable on ${c.req.method} ${c.req.path}: ${String(error)}`);
-      const message = "the origin's database is unavailable; retry shortly";
-      const body = isMcpPath(c.req.path)
-        ? { jsonrpc: "2.0", id: null, error: { code: -32000, message } }
-        : { error: "database_unavailable", message };
-      return c.json(body, 503, { "retry-after": String(DATABASE_RETRY_AFTER_SECONDS) });
+      return unavailable(
+        "database_unavailable",
+        "the origin's database is unavailable; retry shortly",
+        DATABASE_RETRY_AFTER_SECONDS,
+      );
     }
+    // Logged by the assertion gate; the caller learns only that the origin cannot check requests just now.
+    if (error instanceof EdgeKeySetUnavailable)
+      return unavailable(
+        "edge_keys_unavailable",
+        "the origin cannot check the edge's requests just now; retry shortly",
+        KEY_SET_RETRY_AFTER_SECONDS,
+      );
     console.error(`origin error on ${c.req.method} ${c.req.path}: ${error.stack ?? String(error)}`);
     if (isMcpPath(c.req.path))
       return c.json({ jsonrpc: "2.0", id: null, error: { code: -32603, message: "internal error of the origin" } }, 500);

@@ -16,6 +16,7 @@ import { ensureSchema } from "./db/ensure-schema.ts";
 import { createPool } from "./db/pool.ts";
 import { GuardrailChain, guardrailProblems } from "./guardrails/chain.ts";
 import { coalescedProbe } from "./health/coalesced-probe.ts";
+import { probeDatabase } from "./health/database-probe.ts";
 import { childUsersFromConfig } from "./hosting/child-users.ts";
 import { missingCommands } from "./hosting/command-check.ts";
 import { createHostPool } from "./hosting/host-pool.ts";
@@ -143,6 +144,9 @@ export async function startOrigin(
   const retention = auditRetention({ pool: db, retentionDays: config.audit.retentionDays, log });
   const boundReplayGuard = createBoundReplayGuard();
   const instanceId = instanceNameForThisRun(config.instanceId);
+  const assertionKeys = config.edgeSharedKeys
+    ? sharedEdgeKeys(config.edgeSharedKeys)
+    : edgeKeys(config.edgeJwksUrl ?? `${config.edgeIssuer}${EDGE_JWKS_PATH}`);
   // A plain HTTP/1.1 server: the ALB speaks HTTP/1.1 to its targets.
   const server = createAdaptorServer({
     ...KEEP_WEB_GLOBALS,
@@ -150,9 +154,7 @@ export async function startOrigin(
       verifyAssertion: createAssertionVerifier({
         issuer: config.edgeIssuer,
         audience: config.publicUrl,
-        keys: config.edgeSharedKeys
-          ? sharedEdgeKeys(config.edgeSharedKeys)
-          : edgeKeys(config.edgeJwksUrl ?? `${config.edgeIssuer}${EDGE_JWKS_PATH}`),
+        keys: assertionKeys,
         claimJti: replayGuard.claim,
         bound: { instance: instanceId, claimJti: boundReplayGuard.claim },
       }),
@@ -161,7 +163,8 @@ export async function startOrigin(
       instanceId,
       auditStore,
       auditDatabase: db,
-      checkDatabase: coalescedProbe(async () => void (await db.query("select 1")), READINESS_FRESH_MS),
+      checkDatabase: coalescedProbe(() => probeDatabase(() => db.query("select 1")), READINESS_FRESH_MS),
+      edgeKeysUnreadable: assertionKeys.unreadable,
       metrics,
       groups,
       upstreamOAuth,

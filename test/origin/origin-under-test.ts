@@ -66,7 +66,8 @@ export async function testEdgeKey(kind: TestEdgeKind = "ec"): Promise<TestEdgeKe
   };
 }
 
-function signer(alg: string, key: CryptoKey | Uint8Array): TestEdgeKey["sign"] {
+/** Signs assertions as the edge would, with this key (see `TestEdgeKey.sign`). */
+export function signer(alg: string, key: CryptoKey | Uint8Array): TestEdgeKey["sign"] {
   return (claims, shape = {}) => {
     const now = Math.floor(Date.now() / 1000);
     const header = { alg: shape.alg ?? alg, typ: shape.typ ?? EDGE_ASSERTION_TYPE, kid: shape.kid ?? TEST_KID };

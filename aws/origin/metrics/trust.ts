@@ -5,7 +5,7 @@ import type { RefusalReason } from "../trust/require-assertion.ts";
 export function assertionRefusalMetrics(registry: Registry): (reason: RefusalReason) => void {
   const refusals = new Counter({
     name: "mcp_origin_assertion_rejections_total",
-    help: "Requests refused at the edge-assertion gate, by reason (replayed: the replay guard; full: the bound replay guard).",
+    help: "Requests refused at the edge-assertion gate, by reason (replayed: the replay guard; full: the bound replay guard; keyset: the edge's key set could not be read, no assertion could be checked).",
     labelNames: ["reason"] as const,
     registers: [registry],
   });

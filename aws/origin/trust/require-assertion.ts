@@ -1,6 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import { EDGE_ASSERTION_HEADER } from "../../../contract/edge-assertion.ts";
 import { BoundReplayGuardFull } from "./bound-replay-guard.ts";
+import { EdgeKeySetUnavailable } from "./jwks.ts";
 import { AssertionRejected, type RejectionReason, type VerifiedAssertion } from "./verify-assertion.ts";
 
 /** What a caller is told to wait when this instance holds as many bound assertions as it may. */
@@ -8,8 +9,11 @@ const FULL_RETRY_AFTER_SECONDS = 5;
 
 export type AssertionVariables = { assertion: VerifiedAssertion };
 
-/** Why an assertion was refused: a verifier's reason, or `full` when the bound replay guard holds all it may. */
-export type RefusalReason = RejectionReason | "full";
+/**
+ * Why an assertion was refused: a verifier's reason, `full` when the bound replay guard holds all it may, or `keyset`
+ * when the edge's key set could not be read (no assertion can be checked).
+ */
+export type RefusalReason = RejectionReason | "full" | "keyset";
 
 /** Hono middleware: nothing behind it runs without a valid, unused edge assertion. `refused` hears each refusal (metrics). */
 export function requireAssertion(
@@ -24,6 +28,11 @@ export function requireAssertion(
         refused("full");
         console.error(error.message);
         return c.json({ error: "busy", message: error.message }, 503, { "retry-after": String(FULL_RETRY_AFTER_SECONDS) });
+      }
+      if (error instanceof EdgeKeySetUnavailable) {
+        refused("keyset");
+        console.error(error.message);
+        throw error; // answered as the origin unavailable (app.ts): on an MCP path, in JSON-RPC
       }
       if (!(error instanceof AssertionRejected)) throw error;
       refused(error.reason);

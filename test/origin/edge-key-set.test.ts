@@ -1,0 +1,146 @@
+import { createServer, type Server } from "node:http";
+import { type AddressInfo, createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
+import { exportJWK, generateKeyPair, type JWK } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createOriginApp } from "../../aws/origin/app.ts";
+import { createPool } from "../../aws/origin/db/pool.ts";
+import { DatabaseNotAnswering, probeDatabase } from "../../aws/origin/health/database-probe.ts";
+import { EdgeKeySetUnavailable, edgeKeys } from "../../aws/origin/trust/jwks.ts";
+import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
+import { EDGE_ASSERTION_HEADER } from "../../contract/edge-assertion.ts";
+import { signer, TEST_EDGE, TEST_KID, TEST_ORIGIN, testEdgeKey, testOriginParts } from "./origin-under-test.ts";
+
+// The origin checks every request's edge assertion with the edge's published key set. When that set cannot be read
+// (a wrong edgeJwksUrl, the edge answering 500, a firewall's 403 page), no assertion can be checked: that is the
+// origin unable to serve, not a forged assertion. Before, jose's plain error for a non-200 answer was taken for a
+// malformed assertion: 401 to every MCP client (told to sign in again), counted as forgeries, and /readyz said ready
+// (s24 hunt observability F1). And readiness names a database that hangs before the edge gives up on the origin (F3).
+
+let keySet: { status: number; body: string };
+let jwks: Server;
+let jwksUrl: string;
+let publicJwk: JWK;
+let sign: ReturnType<typeof signer>;
+
+beforeAll(async () => {
+  const pair = await generateKeyPair("ES256", { extractable: true });
+  publicJwk = { ...(await exportJWK(pair.publicKey)), kid: TEST_KID, alg: "ES256" };
+  sign = signer("ES256", pair.privateKey);
+  jwks = createServer((_request, response) => {
+    response.writeHead(keySet.status, { "content-type": "application/json" });
+    response.end(keySet.body);
+  });
+  await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve));
+  jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/.well-known/edge-jwks.json`;
+});
+afterAll(() => new Promise((resolve) => jwks.close(resolve)));
+
+async function originReadingKeySet() {
+  const keys = edgeKeys(jwksUrl);
+  const parts = testOriginParts(await testEdgeKey());
+  const verifyAssertion = createAssertionVerifier({ issuer: TEST_EDGE, audience: TEST_ORIGIN, keys, claimJti: async () => true });
+  const app = createOriginApp({ ...parts, verifyAssertion, edgeKeysUnreadable: keys.unreadable });
+  const call = async (claims: Record<string, unknown> = { server: "everything", purpose: "mcp" }, kid?: string) =>
+    app.request("/servers/everything/mcp", {
+      method: "POST",
+      headers: {
+        [EDGE_ASSERTION_HEADER]: await sign({ sub: "user-1", client_id: "client-1", ...claims }, kid ? { kid } : {}),
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+    });
+  return { app, call };
+}
+
+const readiness = async (app: { request: (path: string) => Response | Promise<Response> }) => {
+  const response = await app.request("/readyz");
+  return { status: response.status, body: await response.json() };
+};
+
+describe("the edge's key set, unreadable", () => {
+  it.each([
+    ["a server error", 500, '{"error":"internal"}'],
+    ["a firewall's page", 403, "<html>blocked</html>"],
+    ["a wrong URL", 404, "not found"],
+    ["an answer that is no key set", 200, '{"hello":"world"}'],
+  ])("%s: 503 in JSON-RPC with Retry-After, not a refused assertion, and /readyz not ready", async (_case, status, body) => {
+    keySet = { status, body };
+    const { app, call } = await originReadingKeySet();
+    const response = await call();
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("10");
+    expect(await response.json()).toEqual({
+      jsonrpc: "2.0",
+      id: null,
+      error: { code: -32000, message: "the origin cannot check the edge's requests just now; retry shortly" },
+    });
+    const ready = await readiness(app);
+    expect(ready.status).toBe(503);
+    expect(ready.body).toEqual({
+      status: "not ready",
+      edgeKeys: expect.stringContaining(`the edge's key set at ${jwksUrl} could not be read`),
+    });
+  });
+
+  it("is served again, and /readyz ready, once the key set answers", async () => {
+    keySet = { status: 500, body: "" };
+    const { app, call } = await originReadingKeySet();
+    expect((await call()).status).toBe(503);
+    keySet = { status: 200, body: JSON.stringify({ keys: [publicJwk] }) };
+    // The assertion passes the gate: the server it names is not configured here (404), the gate said nothing.
+    expect((await call()).status).toBe(404);
+    expect(await readiness(app)).toEqual({ status: 200, body: { status: "ready" } });
+  });
+
+  it("still refuses an assertion whose key the set does not have (a signature refusal, 401), and stays ready", async () => {
+    keySet = { status: 200, body: JSON.stringify({ keys: [publicJwk] }) };
+    const { app, call } = await originReadingKeySet();
+    const response = await call(undefined, "a-key-the-edge-never-had");
+    expect(response.status).toBe(401);
+    expect(await response.json()).toEqual({ error: "invalid_edge_assertion", reason: "signature" });
+    expect((await readiness(app)).status).toBe(200);
+  });
+
+  it("names the URL and the cause in the error the gate logs", async () => {
+    keySet = { status: 502, body: "bad gateway" };
+    const getKey = edgeKeys(jwksUrl).getKey;
+    const failure = await Promise.resolve()
+      .then(() => getKey({ alg: "ES256", kid: TEST_KID }, { payload: "", signature: "" } as never))
+      .catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(EdgeKeySetUnavailable);
+    expect(String(failure)).toContain(`${jwksUrl} could not be read (Expected 200 OK from the JSON Web Key Set HTTP response)`);
+  });
+});
+
+describe("readiness and a database that hangs", () => {
+  let silent: TcpServer;
+  const sockets: Socket[] = [];
+  let port: number;
+  beforeAll(async () => {
+    // Accepts connections and never answers: a database behind a dropped route, or stalled.
+    silent = createTcpServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    port = (silent.address() as AddressInfo).port;
+  });
+  afterAll(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise((resolve) => silent.close(resolve));
+  });
+
+  it("gives up on it within its bound and says it is not answering, not that it is unreachable", async () => {
+    const pool = createPool(`postgres://postgres@127.0.0.1:${port}/postgres`, { max: 1 });
+    try {
+      const failure = await probeDatabase(() => pool.query("select 1"), 300).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(DatabaseNotAnswering);
+      const parts = testOriginParts(await testEdgeKey());
+      const app = createOriginApp({ ...parts, checkDatabase: () => probeDatabase(() => pool.query("select 1"), 300) });
+      expect(await readiness(app)).toEqual({
+        status: 503,
+        body: { status: "not ready", database: "not answering (no answer to a query within 0.3 s)" },
+      });
+    } finally {
+      void pool.end().catch(() => {});
+    }
+  });
+});
