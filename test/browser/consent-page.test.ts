@@ -4,6 +4,7 @@ import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CONSENT_ARMING_MS } from "../../worker/auth/consent-arming.ts";
 import { SCOPE_DESCRIPTIONS } from "../../worker/auth/scope-descriptions.ts";
 import { openChromium } from "./chromium.ts";
 import { contrastRatio } from "./contrast.ts";
@@ -93,10 +94,36 @@ describe("the consent page in Chromium", () => {
       expect(focused).toBe("Allow");
       const outline = await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle);
       expect(outline).not.toBe("none");
+      // A person reads the page before deciding; a decision within CONSENT_ARMING_MS of its making is refused.
+      await page.waitForTimeout(CONSENT_ARMING_MS);
       await page.keyboard.press("Enter");
       const callback = await reached;
       expect(callback.searchParams.get("code")).toBeTruthy();
       expect(callback.searchParams.get("state")).toBe("browser-state");
+    } finally {
+      await browser.dispose();
+    }
+  });
+
+  it("takes no click as it appears: a double-click started on another page does not approve it (s24 hunt pages F1)", async () => {
+    const browser = await openChromium();
+    try {
+      const page = await browser.newPage();
+      const { reached } = await catchAppCallback(page);
+      let approved = false;
+      void reached.then(() => {
+        approved = true;
+      });
+      await page.goto(await consentUrl());
+      // Where the second click of a double-click begun on another site lands: on Allow, the moment the page is there.
+      const allow = (await page.getByRole("button", { name: "Allow" }).boundingBox()) as { x: number; y: number };
+      await page.mouse.click(allow.x + 5, allow.y + 5);
+      await page.waitForTimeout(CONSENT_ARMING_MS);
+      expect(approved).toBe(false);
+      expect(await page.getByRole("heading", { level: 1 }).textContent()).toMatch(/^Allow Claude/);
+      // Read, then clicked: approved.
+      await page.mouse.click(allow.x + 5, allow.y + 5);
+      expect((await reached).searchParams.get("code")).toBeTruthy();
     } finally {
       await browser.dispose();
     }

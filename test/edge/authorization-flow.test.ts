@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { edgeOAuth } from "../../worker/auth/authorization-server.ts";
+import { CONSENT_ARMING_MS } from "../../worker/auth/consent-arming.ts";
 import { grantCode } from "../../worker/auth/grant-code.ts";
 import { edgeConfig } from "../../worker/config.ts";
 import { callEdge, PUBLIC_URL, testEnv } from "./edge-env.ts";
@@ -69,6 +70,24 @@ describe("authorization at the edge", () => {
     const response = await decide(handle, "approve");
     expect(response.status).toBe(400);
     expect(response.headers.get("location")).toBeNull();
+  });
+
+  it("refuses an Allow posted as the consent page appears (double-click hijacking, s24 hunt pages F1), and takes one made later", async () => {
+    const clientId = await registerClient();
+    const { html, handle, cookie } = await openConsent(clientId, (await pkcePair()).challenge);
+    const shown = /name="shown" value="(\d+)"/.exec(html)?.[1] as string;
+    expect(Number(shown)).toBeGreaterThan(0);
+    const tooSoon = await decide(handle, "approve", cookie, { shown });
+    expect(tooSoon.status).toBe(400);
+    expect(tooSoon.headers.get("location")).toBeNull();
+    expect(await tooSoon.text()).toContain("too soon to have been meant for it");
+    // The same page, read for a moment: its Allow goes on to the identity provider.
+    await new Promise((resolve) => setTimeout(resolve, CONSENT_ARMING_MS + 50));
+    const meant = await decide(handle, "approve", cookie, { shown });
+    expect(meant.status).toBe(302);
+    const atIdp = new URL(meant.headers.get("location") ?? "");
+    expect(atIdp.searchParams.get("response_type")).toBe("code"); // on to the identity provider's sign-in
+    expect(atIdp.searchParams.get("error")).toBeNull();
   });
 
   it("sends the user back to the client with access_denied and iss when they deny", async () => {

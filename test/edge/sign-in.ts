@@ -59,11 +59,12 @@ export async function openConsent(clientId: string, challenge: string, resource 
   return { page, html, handle: handle as string, cookie };
 }
 
-export const decide = (handle: string, decision: string, cookie?: string) =>
+/** Posts the consent form's decision (`fields`: more of the form's fields, as the page carries them). */
+export const decide = (handle: string, decision: string, cookie?: string, fields: Record<string, string> = {}) =>
   callEdge("/authorize", {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded", ...(cookie ? { cookie } : {}) },
-    body: new URLSearchParams({ handle, decision }),
+    body: new URLSearchParams({ handle, decision, ...fields }),
   });
 
 /** The cookies a browser holds after these responses. */

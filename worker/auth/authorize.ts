@@ -10,6 +10,7 @@ import { postedForm } from "../http/posted-form.ts";
 import { AUTHORIZE_PATH, edgeOAuth, REGISTER_PATH } from "./authorization-server.ts";
 import { cimdFetchFailurePage } from "./cimd/fetch-failure-page.ts";
 import { metadataUrlProblem } from "./cimd/metadata-url-problem.ts";
+import { allowedTooSoon, SHOWN_FIELD } from "./consent-arming.ts";
 import { companyName, consentPage, grantedServers } from "./consent-page.ts";
 import { grantableScopes } from "./grantable-scopes.ts";
 import { errorPage } from "./html.ts";
@@ -86,6 +87,14 @@ export async function decideConsent(request: Request, env: EdgeEnv): Promise<Res
     if (form.get("decision") !== "approve") {
       const denied = await oauth.denyConsent(buffered, handle);
       return new Response(null, { status: 302, headers: denied.headers });
+    }
+    if (allowedTooSoon(form.get(SHOWN_FIELD) as string | null)) {
+      console.warn("authorize: Allow came sooner after the consent page than a person reads it; refused");
+      return errorPage(
+        400,
+        "Allow was clicked as the page appeared, too soon to have been meant for it (a click meant for another page?): nothing was allowed.",
+        "Go back, read the page, and choose again if you started this sign-in.",
+      );
     }
     const approved = await oauth.approveConsent(buffered, handle);
     const provider = await discoverProvider(config.idp.issuer, config.idp.requestTimeoutSeconds * 1000);

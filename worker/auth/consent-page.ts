@@ -3,6 +3,7 @@ import type { EdgeConfig } from "../../contract/config/schema.ts";
 import { mcpResource } from "../config.ts";
 import { opsResource } from "../ops/paths.ts";
 import { clientLabel } from "./clients/client-label.ts";
+import { SHOWN_FIELD } from "./consent-arming.ts";
 import { escapeHtml, htmlPage } from "./html.ts";
 import { describeScope } from "./scope-descriptions.ts";
 
@@ -47,6 +48,7 @@ ${destinationWarning(details)}
 <ul>${details.scope.map((scope) => `<li>${escapeHtml(describeScope(scope))}</li>`).join("")}</ul>
 <form method="post">
 <input type="hidden" name="handle" value="${escapeHtml(handle)}">
+<input type="hidden" name="${SHOWN_FIELD}" value="${Date.now()}">
 <button name="decision" value="approve">Allow</button><button name="decision" value="deny">Deny</button>
 </form>
 <p class="note">Allow only an app you started connecting from just now. If in doubt, choose Deny.</p>`;

@@ -23,6 +23,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.5rem 1rem}dt{color:va
 .warn{background:var(--warn);border:1px solid var(--warn-line);padding:.5rem .75rem;border-radius:6px}
 button{font:inherit;padding:.5rem 1.25rem;margin:0 .75rem .5rem 0;border-radius:6px;border:1px solid var(--line);background:var(--button);color:var(--fg);cursor:pointer}
 button[value=approve]{background:var(--ok);border-color:var(--ok);color:#fff}
+form button{animation:arm .7s step-end}@keyframes arm{from,to{pointer-events:none}}
 :focus-visible{outline:3px solid var(--focus);outline-offset:2px}`;
 
 /** A page in the edge's look; `body` must already be escaped HTML. `banner` names the company above it. */
@@ -42,8 +43,9 @@ export function htmlPage(
   return new Response(html, { status: init.status ?? 200, headers });
 }
 
-/** A sign-in problem shown to the person in the browser (never redirected: the redirect target is not trusted yet). */
-export const errorPage = (status: number, message: string): Response =>
-  htmlPage("Sign-in failed", `<h1>Sign-in failed</h1><p>${escapeHtml(message)}</p><p>Start again from your MCP client.</p>`, {
-    status,
-  });
+/**
+ * A sign-in problem shown to the person in the browser (never redirected: the redirect target is not trusted yet),
+ * with what to do next (by default, start again from the MCP client).
+ */
+export const errorPage = (status: number, message: string, next = "Start again from your MCP client."): Response =>
+  htmlPage("Sign-in failed", `<h1>Sign-in failed</h1><p>${escapeHtml(message)}</p><p>${escapeHtml(next)}</p>`, { status });
