@@ -103,25 +103,26 @@ describe("stdio hosting: one user's busy connections and the others' (s23 hunt i
   const fixture = { transport: "stdio" as const, ...stdioFixtureCommand("dual"), env: {} };
   const servers = { a: fixture, b: fixture, c: fixture, d: fixture };
 
-  it("keeps the last quarter of maxProcesses from a user who holds a quarter busy, for the others", async () => {
-    const hosts = pool(4, servers);
-    // Mallory's long calls on three servers: three of the four connections, all busy.
-    const mallorys = [];
-    for (const server of ["a", "b", "c"]) mallorys.push(await hosts.acquire(server, caller("mallory", server)));
-    const refused = hosts.acquire("d", caller("mallory", "d"));
+  it("keeps the last quarter of maxProcesses from a user who holds their share busy, for the others", async () => {
+    const hosts = pool(8, servers);
+    // Bob's and Carol's calls in flight, then Mallory's long calls on every server: six of the eight, all busy.
+    const leases = [await hosts.acquire("a", caller("bob", "a")), await hosts.acquire("a", caller("carol", "a"))];
+    for (const server of ["a", "b", "c", "d"]) leases.push(await hosts.acquire(server, caller("mallory", server)));
+    // Her share is one connection per server (four, a quarter would be two): her 2025-era client's fifth is refused.
+    const refused = hosts.acquire("a", { ...caller("mallory", "a"), era: "legacy" as const });
     await expect(refused).rejects.toMatchObject({ status: 503 });
     await expect(refused).rejects.toThrow(
-      /you already hold 3 of this origin's 4 upstream connections busy \(stdio.maxProcesses\)/,
+      /you already hold 4 of this origin's 8 upstream connections busy \(stdio.maxProcesses\)/,
     );
-    // Bob still gets the last one.
-    const bobs = await hosts.acquire("a", caller("bob", "a"));
-    expect(hosts.size()).toBe(4);
-    for (const lease of [...mallorys, bobs]) lease.release();
+    // Dave still gets one.
+    leases.push(await hosts.acquire("a", caller("dave", "a")));
+    expect(hosts.size()).toBe(7);
+    for (const lease of leases) lease.release();
   });
 
   it("lets one user take what they need while the pool is less than three quarters full, and idle ones never count", async () => {
     const hosts = pool(8, servers);
-    const leases = [];
+    const leases: Awaited<ReturnType<HostPool["acquire"]>>[] = [];
     for (const server of ["a", "b", "c", "d"]) leases.push(await hosts.acquire(server, caller("alice", server)));
     for (const lease of leases) lease.release();
     for (const server of ["a", "b"]) leases.push(await hosts.acquire(server, caller("bob", server)));

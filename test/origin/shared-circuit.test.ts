@@ -1,5 +1,8 @@
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BreakerSettings } from "../../aws/origin/hosting/circuit-breaker.ts";
 import { upstreamCircuits } from "../../aws/origin/hosting/circuits.ts";
@@ -153,14 +156,24 @@ describe("circuit breaker: a shared server's circuit and one user's failing requ
   });
 
   it("blames a shared child's exit on the input that caused it, not on the calls it ended (s23 review C1, C2)", async () => {
-    const spec = { ...slowSpec, completionDelayMs: 1_000, exitOnText: "crash", exitDelayMs: 400 };
+    const callLog = join(mkdtempSync(join(tmpdir(), "shared-circuit-")), "calls.log");
+    const logged = (line: string) =>
+      existsSync(callLog)
+        ? readFileSync(callLog, "utf8")
+            .split("\n")
+            .filter((each) => each === line).length
+        : 0;
+    const spec = { ...slowSpec, callLog, completionDelayMs: 10_000, exitOnText: "crash", exitDelayMs: 400 };
     const { hosts } = poolOf(shared(spec), 15_000);
-    for (const cancelled of [false, true]) {
-      // Bob's call is in flight when Mallory's input makes the child exit; the second time she has cancelled her call
-      // by then, so only Bob's call is there to report the closing.
+    for (const [round, cancelled] of [false, true].entries()) {
+      // Bob's call is in the child when Mallory's input makes it exit; the second time she has cancelled her call
+      // by then (after the child read it), so only Bob's call is there to report the closing.
       const bobs = send(hosts, "bob", complete);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      const mallorys = send(hosts, "mallory", search({ text: "crash" }), cancelled ? AbortSignal.timeout(100) : undefined);
+      await expect.poll(() => logged("complete"), { timeout: 10_000 }).toBe(round + 1);
+      const abort = new AbortController();
+      const mallorys = send(hosts, "mallory", search({ text: "crash" }), abort.signal);
+      await expect.poll(() => logged("exiting"), { timeout: 10_000 }).toBe(round + 1);
+      if (cancelled) abort.abort();
       if (!cancelled) expect(((await mallorys) as Answer).error?.message).toMatch(/exited/);
       else expect(await mallorys).toBeUndefined(); // her stream ended with no answer: the call was cancelled
       expect(((await bobs) as Answer).error?.message).toMatch(/exited/);

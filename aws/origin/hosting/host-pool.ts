@@ -192,14 +192,15 @@ export function createHostPool(options: HostPoolOptions): HostPool {
   }
 
   /**
-   * Once three quarters of `maxProcesses` are taken, a user who holds a quarter of them busy starts no more: the rest
-   * is kept for other users, or one user's long calls on many servers would leave everyone else a 503 (s23 hunt
-   * isolation N5). Below that, one user may take as many as they need (an /mcp client reaches every server).
+   * Once three quarters of `maxProcesses` are taken, a user who holds their share of them busy starts no more: the
+   * rest is kept for other users, or one user's long calls on many servers would leave everyone else a 503 (s23 hunt
+   * isolation N5). The share is a quarter of them, or one per configured server if that is more (an /mcp client
+   * reaches every server at once); below three quarters, one user may take as many as they need.
    */
   function withinUsersShare(user: string | undefined): void {
     const max = options.maxProcesses;
     if (user === undefined || hosts.size < Math.ceil((max * 3) / 4)) return;
-    const share = Math.max(1, Math.floor(max / 4));
+    const share = Math.max(1, Math.floor(max / 4), Object.keys(options.servers).length);
     let busy = 0;
     for (const entry of hosts.values()) if (entry.user === user && !isIdle(entry)) busy++;
     if (busy < share) return;
