@@ -6,7 +6,7 @@ import type { EdgeEnv } from "../../worker/env.ts";
 import { capturedAudit } from "./audit-capture.ts";
 import { callEdge } from "./edge-env.ts";
 import { pkcePair } from "./pkce.ts";
-import { authorizeUrl, CLIENT_REDIRECT, registerClient } from "./sign-in.ts";
+import { authorizeUrl, CLIENT_REDIRECT, registerClient, signedInTokens } from "./sign-in.ts";
 
 // Per client IP (Cloudflare's cf-connecting-ip) on /register, /oauth/token and /authorize: the request past the
 // limit gets 429 with Retry-After, another IP is not affected, and refusals are audited as one count per minute.
@@ -85,6 +85,60 @@ describe("rate limits of the authorization endpoints", () => {
     const refused = await open();
     expect(refused.status).toBe(429);
     expect(refused.headers.get("retry-after")).toBeTruthy();
+  });
+
+  it("answers a valid refresh past the address's budget, which a page of another site may have spent (s24 hunt pages F13)", async () => {
+    await awayFromTheMinuteBoundary();
+    const clientId = await registerClient();
+    const { refresh_token } = await signedInTokens(clientId);
+    const limits = { RATE_LIMIT_TOKEN_PER_MINUTE: "2" };
+    const ip = someIp();
+    const fromOffice = (params: Record<string, string>) =>
+      callEdge(
+        "/oauth/token",
+        {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", "cf-connecting-ip": ip },
+          body: new URLSearchParams(params),
+        },
+        limits,
+      );
+    // A page's CORS-mode posts (readable, so not refused for their mode) spend the office's budget...
+    const junk = { grant_type: "refresh_token", refresh_token: "u:g:not-a-secret", client_id: clientId };
+    for (let i = 0; i < 4; i++) await fromOffice(junk);
+    expect((await fromOffice(junk)).status).toBe(429);
+    // ...and a colleague's client still refreshes.
+    const refreshed = await fromOffice({ grant_type: "refresh_token", refresh_token, client_id: clientId });
+    expect(refreshed.status).toBe(200);
+    expect(await refreshed.json()).toMatchObject({ access_token: expect.any(String) });
+  });
+
+  it("refuses uncounted what a page of another site makes the browser send unreadably (images, frames, no-cors)", async () => {
+    await awayFromTheMinuteBoundary();
+    const ip = someIp();
+    const url = authorizeUrl(await registerClient(), (await pkcePair()).challenge);
+    const limits = { RATE_LIMIT_AUTHORIZE_PER_MINUTE: "1", RATE_LIMIT_TOKEN_PER_MINUTE: "1" };
+    const asImage = { "sec-fetch-mode": "no-cors", "sec-fetch-dest": "image", "sec-fetch-site": "cross-site" };
+    const inFrame = { "sec-fetch-mode": "navigate", "sec-fetch-dest": "iframe", "sec-fetch-site": "cross-site" };
+    for (const headers of [asImage, inFrame, asImage]) {
+      const refused = await callEdge(url, { headers: { ...headers, "cf-connecting-ip": ip } }, limits);
+      expect(refused.status).toBe(400);
+      expect(await refused.text()).toContain("Open this sign-in address as a page of its own");
+    }
+    const noCorsToken = await callEdge(
+      "/oauth/token",
+      {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "cf-connecting-ip": ip, "sec-fetch-mode": "no-cors" },
+        body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: "u:g:x", client_id: "x" }),
+      },
+      limits,
+    );
+    expect(noCorsToken.status).toBe(400);
+    expect(await noCorsToken.json()).toMatchObject({ error: "invalid_request" });
+    // None of them counted: the person's own navigation (a top-level document) gets the page.
+    const navigation = { "sec-fetch-mode": "navigate", "sec-fetch-dest": "document", "sec-fetch-site": "cross-site" };
+    expect((await callEdge(url, { headers: { ...navigation, "cf-connecting-ip": ip } }, limits)).status).toBe(200);
   });
 
   it("audits refusals as one count per address, endpoint and minute, not one event per request", async () => {

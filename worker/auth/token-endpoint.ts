@@ -23,7 +23,16 @@ import { forgetValidatedTokens } from "./token-cache.ts";
 export async function handleTokenRequest(request: Request, env: EdgeEnv, ctx: ExecutionContext): Promise<Response> {
   const config = edgeConfig(env);
   const limited = await rateLimited(request, env, config, TOKEN_PATH);
-  if (limited) return limited;
+  if (limited && limited.status !== 429) return limited;
+  const answer = await answerTokenRequest(request, env, ctx, config);
+  // Past the address's budget a request that holds a valid grant is still answered: a page of another site can spend
+  // an office's budget with requests of its own, and must not stop everyone's refreshes (s24 hunt pages F13). Every
+  // other request past it gets the 429. Codes and refresh tokens carry 192-bit random secrets: the budget never stood between
+  // them and a guess, only a flood, which is still refused its answers.
+  return limited && !answer.ok ? limited : answer;
+}
+
+async function answerTokenRequest(request: Request, env: EdgeEnv, ctx: ExecutionContext, config: EdgeConfig): Promise<Response> {
   const buffered = await withLimitedBody(request, config.oauth.maxBodyBytes);
   if (!buffered) {
     console.warn("token-endpoint-request: body over the size limit");
