@@ -272,6 +272,17 @@ describe("circuit breaker: in the host pool, with real children", () => {
     (await hosts.acquire("everything", caller("dave", "everything"))).release();
   });
 
+  it("says in the operator's line, when it opens, what the start failed on; the callers get its kind only (s24 hunt observability F7)", async () => {
+    const missing = { transport: "stdio", command: "/nonexistent/bin/mcp-server", args: [], env: {} } satisfies StdioServer;
+    const { pool: hosts, lines } = pool({ missing }, { failures: 2, openMs: 60_000 });
+    for (let i = 0; i < 2; i++) await acquireError(hosts, "missing", "alice");
+    const refused = await acquireError(hosts, "missing", "alice");
+    expect(refused.message).toMatch(/^server "missing" failed 2 times in a row \(last: could not be started[^)]*\)/);
+    expect(refused.message).not.toContain("/nonexistent");
+    const opened = lines.find((line) => line.includes("or more times in a row")) ?? "";
+    expect(opened).toMatch(/failed 2 or more times in a row \(last: could not be started: .*ENOENT/);
+  });
+
   it("opens for a child that starts but dies on every call (a start that works closes nothing)", async () => {
     const crashesOnCall = catalogServer({ name: "brittle", tools: [{ name: "work" }], exitOnCall: true });
     const { pool: hosts, spawns } = pool({ brittle: crashesOnCall }, { failures: 2, openMs: 60_000 });

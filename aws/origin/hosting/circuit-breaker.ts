@@ -36,8 +36,9 @@ export interface UpstreamHealth {
   /**
    * `reason` is the failure's kind (failureKind: a status, a timeout), never its text: an open circuit repeats it to
    * every caller it refuses, on a shared server other users. `request` absent: the connection failed (its start).
+   * `detail`: the failure's whole text, for the operator's log line when the circuit opens (never for callers).
    */
-  failed(reason: string, request?: FailedRequest): void;
+  failed(reason: string, request?: FailedRequest, detail?: string): void;
 }
 
 /** Told when one server's circuits open and refuse requests (the origin's metrics). */

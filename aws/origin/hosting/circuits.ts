@@ -73,14 +73,14 @@ export function upstreamCircuits(options: CircuitOptions) {
     if (wasOpen) options.log(`${describeKey(key)} answers again: requests for it go through`);
   }
 
-  function count(key: string, server: string, reason: string): void {
+  function count(key: string, server: string, reason: string, detail?: string): void {
     if (!options.breaker || options.breaker.failures === 0) return;
     const circuit = circuits.get(key) ?? new CircuitBreaker(options.breaker);
     circuits.set(key, circuit);
     if (!circuit.failed(reason)) return;
     options.circuits?.(server).opened();
     options.log(
-      `${describeKey(key)} failed ${options.breaker.failures} or more times in a row (last: ${reason}): requests for it are refused for ${options.breaker.openMs / 1000} s`,
+      `${describeKey(key)} failed ${options.breaker.failures} or more times in a row (last: ${detail ?? reason}): requests for it are refused for ${options.breaker.openMs / 1000} s`,
     );
   }
 
@@ -138,8 +138,8 @@ export function upstreamCircuits(options: CircuitOptions) {
       if (!shared)
         return {
           succeeded: () => closed(key),
-          failed: (reason, request) => {
-            if (!request?.closing || firstReport(request.closing)) count(key, server, reason);
+          failed: (reason, request, detail) => {
+            if (!request?.closing || firstReport(request.closing)) count(key, server, reason, detail);
           },
         };
       return {
@@ -149,8 +149,8 @@ export function upstreamCircuits(options: CircuitOptions) {
           lastCounted.delete(key);
           if (user !== undefined) closed(userKey(key, user));
         },
-        failed(reason, request) {
-          if (!request || request.scope === "connection") return count(key, server, reason);
+        failed(reason, request, detail) {
+          if (!request || request.scope === "connection") return count(key, server, reason, detail);
           if (!request.closing) return sharedFailure(key, server, reason, request.user);
           if (firstReport(request.closing)) sharedFailure(key, server, reason, request.culprit ?? request.user);
         },

@@ -253,7 +253,12 @@ export function createHostPool(options: HostPoolOptions): HostPool {
         options.log(`${describeKey(key)} failed to start: ${failureText(error)}`);
         // The circuit's refusal reaches every caller of the connection (each user of a shared server): its kind only.
         const kind = failureKind(error);
-        health.failed(kind ? `could not be started: ${kind}` : "could not be started");
+        // The operator's line when the circuit opens says what the start failed on (a missing binary, its exit).
+        health.failed(
+          kind ? `could not be started: ${kind}` : "could not be started",
+          undefined,
+          `could not be started: ${failureText(error)}`,
+        );
       },
     );
     return entry;
