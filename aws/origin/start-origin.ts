@@ -139,6 +139,7 @@ export async function startOrigin(
     },
     children: metrics.children,
     circuits: metrics.circuits,
+    poolRefused: metrics.poolRefused,
     log,
   });
   const retention = auditRetention({ pool: db, retentionDays: config.audit.retentionDays, log });

@@ -22,7 +22,8 @@ export function groupsEdge(variables: Record<string, string>): GroupsEdge {
 
 export const setOriginGroups = (edge: GroupsEdge, email: string, groups: string[]) =>
   fetch(`${edge.origin}/_control/groups`, { method: "POST", body: JSON.stringify({ email, groups }) });
-export const setOriginDown = (edge: GroupsEdge, down: boolean) =>
+/** Makes the origin's group look-up fail: at Google (`true`), or at the origin's own database. */
+export const setOriginDown = (edge: GroupsEdge, down: boolean | "database") =>
   fetch(`${edge.origin}/_control/outage`, { method: "POST", body: JSON.stringify({ down }) });
 /** The assertion claims (and cookies) of every request the origin received from this edge, in order. */
 export const originSaw = async (edge: GroupsEdge) =>

@@ -71,7 +71,19 @@ describe("groups from the origin's Google Directory look-up", () => {
     await setOriginDown(edge, true);
     const { callback } = await signInThrough(edge);
     expect(callback.status).toBe(503);
-    expect(await callback.text()).toMatch(/groups could not be read/);
+    expect(await callback.text()).toMatch(
+      /groups could not be read from Google Workspace: the origin answered 503: Directory down/,
+    );
+  });
+
+  it("says the proxy's origin, not Google, could not look them up when its database is down (s24 hunt observability F14)", async () => {
+    const edge = groupsEdge(DIRECTORY);
+    await setOriginDown(edge, "database");
+    const { callback } = await signInThrough(edge);
+    expect(callback.status).toBe(503);
+    const page = await callback.text();
+    expect(page).toContain("groups could not be looked up by this proxy&#39;s origin: the origin answered 503");
+    expect(page).not.toContain("Google Workspace");
   });
 
   it("reads them again on refresh: the new token's requests carry the current groups", async () => {

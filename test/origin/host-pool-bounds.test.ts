@@ -10,8 +10,21 @@ afterEach(async () => {
   await Promise.all(pools.splice(0).map((pool) => pool.close()));
 });
 
+/** What the pools of a test refused for the bound (server and reason), and what they logged. */
+const refusals: string[] = [];
+const logged: string[] = [];
+
 function pool(maxProcesses: number, servers: Parameters<typeof createHostPool>[0]["servers"] = demoServers()) {
-  const created = createHostPool({ servers, idleTimeoutMs: 60_000, maxProcesses, host: testHostOptions, log: () => {} });
+  refusals.length = 0;
+  logged.length = 0;
+  const created = createHostPool({
+    servers,
+    idleTimeoutMs: 60_000,
+    maxProcesses,
+    host: testHostOptions,
+    poolRefused: (server, reason) => void refusals.push(`${server} ${reason}`),
+    log: (line) => void logged.push(line),
+  });
   pools.push(created);
   return created;
 }
@@ -117,6 +130,31 @@ describe("stdio hosting: one user's busy connections and the others' (s23 hunt i
     // Dave still gets one.
     leases.push(await hosts.acquire("a", caller("dave", "a")));
     expect(hosts.size()).toBe(7);
+    // Counted, and logged for the operator (s24 hunt observability F11); a second refusal within the minute is not
+    // logged again, but counted.
+    await expect(hosts.acquire("b", { ...caller("mallory", "b"), era: "legacy" as const })).rejects.toMatchObject({
+      status: 503,
+    });
+    expect(refusals).toEqual(["a user_share", "b user_share"]);
+    const lines = logged.filter((line) => line.startsWith("refused "));
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^refused 1 new upstream connection\(s\) .*server "a": a user already holds their share \(4\) of the 8/,
+      ),
+    ]);
+    for (const lease of leases) lease.release();
+  });
+
+  it("counts and logs a refusal when every connection is busy (s24 hunt observability F11)", async () => {
+    const hosts = pool(2, servers);
+    const leases = [await hosts.acquire("a", caller("alice", "a")), await hosts.acquire("a", caller("bob", "a"))];
+    await expect(hosts.acquire("b", caller("carol", "b"))).rejects.toThrow(/all of them busy/);
+    expect(refusals).toEqual(["b full"]);
+    expect(logged.filter((line) => line.startsWith("refused "))).toEqual([
+      expect.stringMatching(
+        /^refused 1 new upstream connection\(s\) .*server "b": all 2 upstream connections are busy\); raise stdio.maxProcesses/,
+      ),
+    ]);
     for (const lease of leases) lease.release();
   });
 

@@ -7,6 +7,9 @@ import { describeKey, keyOf } from "./pool-keys.ts";
 import { type Caller, type HostOptions, OriginStopping, startUpstreamHost, type UpstreamHost } from "./upstream-host.ts";
 import type { ChildObserver } from "./upstream-transport.ts";
 
+/** Why the pool refused a new upstream connection: every one busy, or the user held their share of a nearly full pool. */
+export type PoolRefusal = "full" | "user_share";
+
 export interface HostPoolOptions extends CircuitOptions {
   servers: Record<string, UpstreamServer>;
   /** How each host forwards (request-state codec, timeouts). */
@@ -22,6 +25,8 @@ export interface HostPoolOptions extends CircuitOptions {
   rotationCheckMs?: number;
   /** Upstream connections at once; at the bound the least recently used idle one is stopped for a new one. */
   maxProcesses: number;
+  /** Told of each new connection refused for the bound (the origin's metrics). */
+  poolRefused?: (server: string, reason: PoolRefusal) => void;
 }
 
 export interface HostPool {
@@ -76,6 +81,9 @@ type StartedEntry = Entry & { host: UpstreamHost };
 
 const DEFAULT_ROTATION_CHECK_MS = 60_000;
 
+/** How often refusals for the bound on connections are logged (each is counted). */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
+
 /**
  * One upstream connection per user and server (for stdio, one child process), so credentials and state
  * never mix between users; one for all users where the server is configured `sharing: "shared"`.
@@ -92,6 +100,8 @@ export function createHostPool(options: HostPoolOptions): HostPool {
   const rotationCheck = setInterval(() => void retireRotated(), options.rotationCheckMs ?? DEFAULT_ROTATION_CHECK_MS);
   rotationCheck.unref();
   let checkingRotation = false;
+  let lastRefusalLogged = Number.NEGATIVE_INFINITY;
+  let refusedSinceLogged = 0;
 
   const isIdle = (entry: Entry): entry is StartedEntry => entry.host !== undefined && entry.host.active === 0;
   const awaitsClient = (entry: StartedEntry) => entry.host.awaitingClient() > 0;
@@ -181,10 +191,11 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     hosts.set(entry.key, entry);
   }
 
-  function roomForOneMore(forListen: boolean): Promise<void> {
+  function roomForOneMore(forListen: boolean, server: string): Promise<void> {
     if (hosts.size < options.maxProcesses) return Promise.resolve();
     const evicted = evictLeastRecentlyUsed(forListen);
     if (evicted) return evicted;
+    refused(server, "full", `all ${options.maxProcesses} upstream connections are busy`);
     throw new HostingError(
       503,
       `the origin already runs its limit of ${options.maxProcesses} upstream connections (stdio children and HTTP sessions together, setting stdio.maxProcesses), all of them busy; try again shortly, or raise stdio.maxProcesses`,
@@ -197,23 +208,39 @@ export function createHostPool(options: HostPoolOptions): HostPool {
    * isolation N5). The share is a quarter of them, or one per configured server if that is more (an /mcp client
    * reaches every server at once); below three quarters, one user may take as many as they need.
    */
-  function withinUsersShare(user: string | undefined): void {
+  function withinUsersShare(user: string | undefined, server: string): void {
     const max = options.maxProcesses;
     if (user === undefined || hosts.size < Math.ceil((max * 3) / 4)) return;
     const share = Math.max(1, Math.floor(max / 4), Object.keys(options.servers).length);
     let busy = 0;
     for (const entry of hosts.values()) if (entry.user === user && !isIdle(entry)) busy++;
     if (busy < share) return;
+    refused(server, "user_share", `a user already holds their share (${share}) of the ${max} upstream connections busy`);
     throw new HostingError(
       503,
       `you already hold ${busy} of this origin's ${max} upstream connections busy (stdio.maxProcesses), and most of the rest are taken: what is left is kept for other users; try again once one of your calls ends`,
     );
   }
 
+  /**
+   * Counts a new connection refused for the bound, and says so in the log at most once a minute (with how many since):
+   * the caller's 503 alone would leave the operator a ServerErrorRate with no cause.
+   */
+  function refused(server: string, reason: PoolRefusal, why: string): void {
+    options.poolRefused?.(server, reason);
+    refusedSinceLogged++;
+    if (Date.now() - lastRefusalLogged < REFUSAL_LOG_INTERVAL_MS) return;
+    options.log(
+      `refused ${refusedSinceLogged} new upstream connection(s) in the last minute or less (latest for server "${server}": ${why}); raise stdio.maxProcesses if this recurs (docs/scaling.md)`,
+    );
+    lastRefusalLogged = Date.now();
+    refusedSinceLogged = 0;
+  }
+
   function start(key: string, spec: UpstreamServer, server: string, caller: Caller, forListen: boolean): Entry {
     const user = spec.sharing === "shared" ? undefined : caller.sub;
-    withinUsersShare(user);
-    const room = roomForOneMore(forListen);
+    withinUsersShare(user, server);
+    const room = roomForOneMore(forListen, server);
     options.log(`starting ${describeKey(key)}`);
     const log = (line: string) => options.log(`${describeKey(key)}: ${line}`);
     const health = circuits.healthOf(key, server, spec.sharing === "shared");

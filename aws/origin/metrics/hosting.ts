@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { CircuitObserver } from "../hosting/circuit-breaker.ts";
+import type { PoolRefusal } from "../hosting/host-pool.ts";
 import type { ChildObserver } from "../hosting/upstream-transport.ts";
 import { perServer } from "./http.ts";
 
@@ -73,4 +74,27 @@ export function circuitMetrics(registry: Registry, servers: readonly string[]): 
     for (const series of [opened, refused]) series.inc(0);
     return { opened: () => opened.inc(), refused: () => refused.inc() };
   });
+}
+
+/** New upstream connections refused because stdio.maxProcesses was taken, per server and reason. */
+export function poolRefusalMetrics(
+  registry: Registry,
+  servers: readonly string[],
+): (server: string, reason: PoolRefusal) => void {
+  const refusals = new Counter({
+    name: "mcp_origin_upstream_pool_refusals_total",
+    help: "Requests refused (503) because no upstream connection could be started: full (stdio.maxProcesses, every connection busy) or user_share (the user held their share of a nearly full pool), by server.",
+    labelNames: ["server", "reason"] as const,
+    registers: [registry],
+  });
+  const reasons: PoolRefusal[] = ["full", "user_share"];
+  const of = perServer(servers, (name) => {
+    const series = Object.fromEntries(reasons.map((reason) => [reason, refusals.labels(name, reason)])) as Record<
+      PoolRefusal,
+      Counter.Internal
+    >;
+    for (const each of Object.values(series)) each.inc(0);
+    return series;
+  });
+  return (server, reason) => of(server)[reason].inc();
 }

@@ -1,10 +1,11 @@
 import { collectDefaultMetrics, Registry } from "prom-client";
 import type { CircuitObserver } from "../hosting/circuit-breaker.ts";
+import type { PoolRefusal } from "../hosting/host-pool.ts";
 import type { ChildObserver } from "../hosting/upstream-transport.ts";
 import type { RefusalReason } from "../trust/require-assertion.ts";
 import { type AuditIngestMetrics, auditIngestMetrics } from "./audit.ts";
 import { databasePoolMetrics, type PoolCounts } from "./database.ts";
-import { circuitMetrics, stdioMetrics } from "./hosting.ts";
+import { circuitMetrics, poolRefusalMetrics, stdioMetrics } from "./hosting.ts";
 import { type McpRequestMetrics, mcpRequestMetrics } from "./http.ts";
 import { assertionRefusalMetrics } from "./trust.ts";
 
@@ -23,6 +24,7 @@ export interface OriginMetrics {
   requests: McpRequestMetrics;
   children: (server: string) => ChildObserver;
   circuits: (server: string) => CircuitObserver;
+  poolRefused: (server: string, reason: PoolRefusal) => void;
   audit: AuditIngestMetrics;
   assertionRefused: (reason: RefusalReason) => void;
 }
@@ -40,6 +42,7 @@ export function createOriginMetrics(options: OriginMetricsOptions): OriginMetric
     requests: mcpRequestMetrics(registry, options.servers),
     children: stdioMetrics(registry, options.servers),
     circuits: circuitMetrics(registry, options.servers),
+    poolRefused: poolRefusalMetrics(registry, options.servers),
     audit: auditIngestMetrics(registry),
     assertionRefused: assertionRefusalMetrics(registry),
   };

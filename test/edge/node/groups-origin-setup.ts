@@ -12,7 +12,8 @@ import { IDENTITY_GROUPS_PATH } from "../../../contract/identity-groups.ts";
 
 interface Namespace {
   memberships: Map<string, string[]>;
-  down: boolean;
+  /** Whether the look-up fails: at Google (true), or at the origin's own database. */
+  down: boolean | "database";
   answer?: unknown;
   seen: { path: string; claims: Record<string, unknown>; cookie?: string }[];
 }
@@ -49,7 +50,7 @@ async function serve(request: IncomingMessage, response: ServerResponse, namespa
     return send(response, 200, {});
   }
   if (path === "/_control/outage") {
-    space.down = (JSON.parse(body) as { down: boolean }).down;
+    space.down = (JSON.parse(body) as { down: Namespace["down"] }).down;
     return send(response, 200, {});
   }
   if (path === "/_control/answer") {
@@ -61,6 +62,11 @@ async function serve(request: IncomingMessage, response: ServerResponse, namespa
   const claims = typeof assertion === "string" ? decodeJwt(assertion) : {};
   space.seen.push({ path, claims, ...(request.headers.cookie && { cookie: request.headers.cookie }) });
   if (path === IDENTITY_GROUPS_PATH) {
+    if (space.down === "database")
+      return send(response, 503, {
+        error: "database_unavailable",
+        message: "the origin's database is unavailable; retry shortly",
+      });
     if (space.down) return send(response, 503, { error: "google_unavailable", step: "directory", message: "Directory down" });
     const groups = space.memberships.get(String(claims.email)) ?? [];
     return send(response, 200, { groups, source: "google-directory", checkedAt: Math.floor(Date.now() / 1000) });

@@ -12,10 +12,13 @@ import { GOOGLE_ISSUER } from "../google-issuer.ts";
 import { AccountNotActive } from "./account-not-active.ts";
 import { keptGroups } from "./kept-groups.ts";
 
-/** The user's groups could not be read from the origin: the caller refuses to go on (fail closed). */
+/**
+ * The user's groups could not be read: the caller refuses to go on (fail closed). Said by where it failed, Google
+ * Workspace or the proxy's own origin (its database down, say), so nobody looks at Google for the origin's fault.
+ */
 export class GroupsUnavailable extends Error {
-  constructor(detail: string) {
-    super(`your groups could not be read from Google Workspace: ${detail}`);
+  constructor(detail: string, atGoogle = false) {
+    super(`your groups could not be ${atGoogle ? "read from Google Workspace" : "looked up by this proxy's origin"}: ${detail}`);
     this.name = "GroupsUnavailable";
   }
 }
@@ -67,7 +70,8 @@ export async function originGroups(config: EdgeConfig, subject: GroupsSubject): 
   const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
   if (!response.ok) {
     const said = typeof body?.message === "string" ? body.message : `status ${response.status}`;
-    throw new GroupsUnavailable(`the origin answered ${response.status}: ${said}`);
+    const atGoogle = typeof body?.error === "string" && body.error.startsWith("google_");
+    throw new GroupsUnavailable(`the origin answered ${response.status}: ${said}`, atGoogle);
   }
   const parsed = IdentityGroups.safeParse(body);
   if (!parsed.success) throw new GroupsUnavailable("the origin's answer is not a list of groups");
