@@ -221,20 +221,59 @@ describe("authorization at the edge", () => {
     expect(await mcpStatus(tokens.access_token)).toBe(401);
   });
 
-  it("tells the client access_denied when the user declines at the identity provider", async () => {
+  /** The identity provider's answer `error=<error>` to a sign-in, and where the edge sends the app. */
+  async function idpAnswers(error: string): Promise<URL> {
     const clientId = await registerClient();
     const { handle, cookie } = await openConsent(clientId, (await pkcePair()).challenge);
     const approved = await decide(handle, "approve", cookie);
     const state = new URL(approved.headers.get("location") ?? "").searchParams.get("state") ?? "";
-    const callback = await callEdge(`${EDGE_CALLBACK}?error=access_denied&state=${encodeURIComponent(state)}`, {
+    const callback = await callEdge(`${EDGE_CALLBACK}?error=${encodeURIComponent(error)}&state=${encodeURIComponent(state)}`, {
       headers: { cookie: `${cookie}; ${cookiesOf(approved)}` },
     });
     expect(callback.status).toBe(302);
     const back = new URL(callback.headers.get("location") ?? "");
     expect(`${back.origin}${back.pathname}`).toBe(CLIENT_REDIRECT);
-    expect(back.searchParams.get("error")).toBe("access_denied");
     expect(back.searchParams.get("iss")).toBe(PUBLIC_URL);
     expect(back.searchParams.get("code")).toBeNull();
+    return back;
+  }
+
+  it("tells the client access_denied when the user declines at the identity provider", async () => {
+    const back = await idpAnswers("access_denied");
+    expect(back.searchParams.get("error")).toBe("access_denied");
+  });
+
+  it("tells the client the identity provider is unavailable when it says so, not that the user refused (s24 hunt pages F8)", async () => {
+    const back = await idpAnswers("temporarily_unavailable");
+    expect(back.searchParams.get("error")).toBe("temporarily_unavailable");
+    expect(back.searchParams.get("error_description")).toBe("the identity provider answered temporarily_unavailable");
+    // Anything but a plain code is not repeated.
+    const odd = await idpAnswers("<script>alert(1)</script>");
+    expect(odd.searchParams.get("error")).toBe("access_denied");
+    expect(odd.searchParams.get("error_description")).toBe("the identity provider answered an error");
+  });
+
+  it("shows a page, and keeps the consent, when the identity provider cannot be reached at Allow (s24 hunt pages F6)", async () => {
+    const clientId = await registerClient();
+    const { html, handle, cookie } = await openConsent(clientId, (await pkcePair()).challenge);
+    await new Promise((resolve) => setTimeout(resolve, CONSENT_ARMING_MS));
+    const fields = { shown: /name="shown" value="(\d+)"/.exec(html)?.[1] as string };
+    const unreachable = await callEdge(
+      "/authorize",
+      {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", cookie },
+        body: new URLSearchParams({ handle, decision: "approve", ...fields }),
+      },
+      { IDP_ISSUER: "http://127.0.0.1:1", IDP_REQUEST_TIMEOUT_SECONDS: "2" },
+    );
+    expect(unreachable.status).toBe(502);
+    expect(unreachable.headers.get("content-type")).toContain("text/html");
+    expect(await unreachable.text()).toContain("The identity provider could not be reached just now");
+    // The consent was not used up: Allow again, the provider back, goes on to it.
+    const again = await decide(handle, "approve", cookie, fields);
+    expect(again.status).toBe(302);
+    expect(new URL(again.headers.get("location") ?? "").searchParams.get("response_type")).toBe("code");
   });
 });
 

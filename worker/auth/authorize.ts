@@ -96,8 +96,19 @@ export async function decideConsent(request: Request, env: EdgeEnv): Promise<Res
         "Go back, read the page, and choose again if you started this sign-in.",
       );
     }
+    // The identity provider is looked up before the approval is taken: unreachable, the consent is still there to retry.
+    const provider = await discoverProvider(config.idp.issuer, config.idp.requestTimeoutSeconds * 1000).catch(
+      (error: unknown) => error as Error,
+    );
+    if (provider instanceof Error) {
+      console.warn(`authorize: the identity provider could not be reached: ${provider.message}`);
+      return errorPage(
+        502,
+        "The identity provider could not be reached just now, so you cannot sign in yet; nothing was allowed.",
+        "Go back and choose Allow again in a minute. If it keeps failing, tell your administrator (the proxy's log says why).",
+      );
+    }
     const approved = await oauth.approveConsent(buffered, handle);
-    const provider = await discoverProvider(config.idp.issuer, config.idp.requestTimeoutSeconds * 1000);
     const pkce = await createPkce();
     const pending: PendingSignIn = { verifier: pkce.verifier, nonce: randomToken() };
     const { state, headers } = await oauth.beginUpstream(approved.request, { data: pending, headers: approved.headers });

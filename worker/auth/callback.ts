@@ -23,7 +23,7 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
     const params = new URL(request.url).searchParams;
     const code = params.get("code");
     if (params.get("error") || !code) {
-      headers.set("location", authorizationErrorRedirect(original, "access_denied"));
+      headers.set("location", idpRefusal(original, params.get("error")));
       return new Response(null, { status: 302, headers });
     }
 
@@ -62,4 +62,19 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
     headers.set("location", redirectTo);
     return new Response(null, { status: 302, headers });
   }, env);
+}
+
+/** The IdP's errors an app may be told as they are (RFC 6749 §4.1.2.1): a passing outage is not the user's refusal. */
+const PASSED_ON = new Set(["temporarily_unavailable", "server_error"]);
+
+/**
+ * Where the app is sent when the identity provider answered with an error (or without a code): `access_denied` unless
+ * the IdP said it is unavailable, with a description naming what it said; logged for the operator.
+ */
+function idpRefusal(original: Parameters<typeof authorizationErrorRedirect>[0], error: string | null): string {
+  // The parameter is the IdP's (or anyone's) text: only a plain error code is repeated.
+  const said = error && /^[a-z_]{1,64}$/.test(error) ? error : error ? "an error" : "no code";
+  console.warn(`sign-in: the identity provider answered ${said}`);
+  const code = PASSED_ON.has(said) ? (said as "temporarily_unavailable" | "server_error") : "access_denied";
+  return authorizationErrorRedirect(original, code, `the identity provider answered ${said}`);
 }
