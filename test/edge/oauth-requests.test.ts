@@ -117,6 +117,18 @@ describe("native apps' redirect URIs (Cursor)", () => {
     expect(response.headers.get("location")).toBeNull();
   });
 
+  it("refuses a client name with control or invisible formatting characters, and takes one with accents (s24 hunt pages F12)", async () => {
+    for (const name of ["\u202EedualC\u202C", "Claude\u200B", "Clau\u0000de", "Claude\u2066x\u2069"]) {
+      const response = await register({ client_name: name, redirect_uris: [CLIENT_REDIRECT] });
+      expect(response.status, JSON.stringify(name)).toBe(400);
+      expect(await response.json()).toMatchObject({
+        error: "invalid_client_metadata",
+        error_description: expect.stringContaining("client_name may not contain control or invisible formatting characters"),
+      });
+    }
+    expect((await register({ client_name: "Équipe Zoë 日本", redirect_uris: [CLIENT_REDIRECT] })).status).toBe(201);
+  });
+
   it("refuses dangerous schemes at registration", async () => {
     for (const uri of ["javascript:alert(1)//", "data:text/html,x", "file:///etc/passwd"]) {
       const response = await register({ redirect_uris: [CLIENT_REDIRECT, uri] });

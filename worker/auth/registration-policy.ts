@@ -24,11 +24,22 @@ export function registrationPolicy({
 }: ClientRegistrationCallbackOptions): ClientRegistrationCallbackResult | undefined {
   const problem =
     metadataProblem(clientMetadata) ??
+    clientNameProblem(clientMetadata.client_name) ??
     redirectKindProblem(clientMetadata.redirect_uris) ??
     opsRedirectProblem(clientMetadata.redirect_uris, new URL(request.url).origin);
   if (!problem) return undefined;
   console.warn(`registration refused: ${problem}`);
   return { code: "invalid_client_metadata", description: problem, status: 400 };
+}
+
+/**
+ * A client name shown on the consent page may hold no control or format characters (Unicode Cc and Cf: bidi overrides,
+ * zero-width spaces): they make "Claude" appear while the name check sees another word, and reorder the page's heading
+ * (s24 hunt pages F12). No honest app name needs one.
+ */
+function clientNameProblem(name: unknown): string | null {
+  if (typeof name !== "string" || !/[\p{Cc}\p{Cf}]/u.test(name)) return null;
+  return "client_name may not contain control or invisible formatting characters (such as bidirectional overrides or zero-width spaces)";
 }
 
 function metadataProblem(metadata: Record<string, unknown>): string | null {
