@@ -60,8 +60,25 @@ describe("a stdio child's stderr in the origin's log", () => {
     expect(logged(`loading ${key[0]}\n${key.slice(1).join("\n")}\nready\n`)).toEqual(["loading [REDACTED private key]", "ready"]);
   });
 
+  it("hides e-mail addresses and session cookies, which would tie the user's pseudonym to a person (s24 hunt observability F8)", () => {
+    const lines = logged(
+      "looking up mailbox of jane.doe+work@mail.example.co.uk for sub 1234567890, session cookie sid=abcdef0123456789abcdef\n",
+      "Cookie: session=4f1c9e2b7a; sessionId: 77aa88bb99cc\n",
+    );
+    expect(lines).toEqual([
+      "looking up mailbox of [e-mail address] for sub 1234567890, session cookie sid=[REDACTED]",
+      "Cookie: [REDACTED]; sessionId: [REDACTED]",
+    ]);
+  });
+
   it("leaves ordinary words alone", () => {
-    const ordinary = ["Token refreshed successfully", "Processed tokens: 15000", "using basic authentication scheme"];
+    const ordinary = [
+      "Token refreshed successfully",
+      "Processed tokens: 15000",
+      "using basic authentication scheme",
+      "inside the loop at step 3",
+      "package @scope/name@1.2.3 loaded",
+    ];
     expect(logged(`${ordinary.join("\n")}\n`)).toEqual(ordinary);
   });
 });
