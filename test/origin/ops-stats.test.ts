@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuditStore } from "../../aws/origin/audit/store.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
+import { readOpsStats } from "../../aws/origin/ops/stats.ts";
 import type { AuditEvent } from "../../contract/audit-event.ts";
 import { OpsStats } from "../../contract/ops-stats.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
@@ -122,6 +123,25 @@ describe("GET /ops/stats", () => {
     expect(body.auth).toEqual({ attempts: 9, failures: 1 });
     expect(body.rateLimited).toEqual({ auth: 7, mcp: 3 });
     expect(body.deliveryLag?.maxMs).toBeGreaterThan(0);
+  });
+
+  it("measures the delivery lag of what the edge sends at once, not of rate-limit counts or the origin's own records (s24 hunt observability F2, F10)", async () => {
+    const own = await withTestDatabase();
+    try {
+      await migrate(own.pool);
+      const secondsAgo = (seconds: number) => new Date(Date.now() - seconds * 1000).toISOString();
+      await createAuditStore(own.pool).insert([
+        { ...call(0, { server: "docs" }), time: secondsAgo(2) },
+        { id: randomUUID(), time: secondsAgo(90), kind: "auth.rate_limited", outcome: "denied", count: 40, latencyMs: 0 },
+        { id: randomUUID(), time: secondsAgo(0), kind: "audit.searched", outcome: "ok", latencyMs: 3 },
+      ]);
+      const body = await readOpsStats(own.pool, "1h", new Date(Date.now() + 1_000));
+      expect(body.deliveryLag?.maxMs).toBeGreaterThanOrEqual(2_000);
+      expect(body.deliveryLag?.maxMs).toBeLessThan(60_000); // the rate-limit count's minute is not a lag
+      expect(body.deliveryLag?.p50Ms).toBe(body.deliveryLag?.maxMs); // one event measured: the search is not one
+    } finally {
+      await own.close();
+    }
   });
 
   it("takes older events into the longer windows", async () => {

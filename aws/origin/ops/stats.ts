@@ -11,6 +11,13 @@ const CALLS = `FROM audit_events WHERE kind = 'mcp.request' AND outcome IS DISTI
   AND time >= $1 AND time < $2`;
 const requests = (condition: string) => `coalesce(sum(coalesce(count, 1)) FILTER (WHERE ${condition}), 0)::int`;
 const AUTH_FAILURES = "kind IN ('auth.denied', 'auth.refresh_reuse')";
+/**
+ * The events whose delivery lag means something: those the edge stamps when they happen and queues at once (MCP
+ * requests, sign-ins). Not the rate limits' counts, stamped at their minute's start and sent when it ends (a minute
+ * "late" with a healthy queue), nor what the origin records itself (an audit search: no lag, and the dashboard's own
+ * live tail writes one every few seconds). s24 hunt observability F2, F10.
+ */
+const DELIVERED = "kind = 'mcp.request' OR (kind LIKE 'auth.%' AND kind <> 'auth.rate_limited')";
 
 const SQL = {
   totals: `SELECT ${CALL_FIGURES} ${CALLS}`,
@@ -30,7 +37,8 @@ const SQL = {
     ${requests("kind = 'auth.rate_limited'")} AS auth_limited, ${requests("kind = 'mcp.rate_limited'")} AS mcp_limited,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY lag) AS lag_p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY lag) AS lag_p95,
     max(lag) AS lag_max
-    FROM (SELECT kind, count, greatest(0, extract(epoch FROM received_at - time) * 1000)::float8 AS lag
+    FROM (SELECT kind, count,
+        CASE WHEN ${DELIVERED} THEN greatest(0, extract(epoch FROM received_at - time) * 1000)::float8 END AS lag
       FROM audit_events WHERE time >= $1 AND time < $2) AS windowed`,
 } as const;
 
