@@ -3,6 +3,7 @@ import { edgeOAuth } from "../../worker/auth/authorization-server.ts";
 import { CONSENT_ARMING_MS } from "../../worker/auth/consent-arming.ts";
 import { grantCode } from "../../worker/auth/grant-code.ts";
 import { edgeConfig } from "../../worker/config.ts";
+import { capturedAudit } from "./audit-capture.ts";
 import { callEdge, PUBLIC_URL, testEnv } from "./edge-env.ts";
 import { pkcePair } from "./pkce.ts";
 import {
@@ -222,14 +223,16 @@ describe("authorization at the edge", () => {
   });
 
   /** The identity provider's answer `error=<error>` to a sign-in, and where the edge sends the app. */
-  async function idpAnswers(error: string): Promise<URL> {
+  async function idpAnswers(error: string, env?: Record<string, unknown>): Promise<URL> {
     const clientId = await registerClient();
     const { handle, cookie } = await openConsent(clientId, (await pkcePair()).challenge);
     const approved = await decide(handle, "approve", cookie);
     const state = new URL(approved.headers.get("location") ?? "").searchParams.get("state") ?? "";
-    const callback = await callEdge(`${EDGE_CALLBACK}?error=${encodeURIComponent(error)}&state=${encodeURIComponent(state)}`, {
-      headers: { cookie: `${cookie}; ${cookiesOf(approved)}` },
-    });
+    const callback = await callEdge(
+      `${EDGE_CALLBACK}?error=${encodeURIComponent(error)}&state=${encodeURIComponent(state)}`,
+      { headers: { cookie: `${cookie}; ${cookiesOf(approved)}` } },
+      env,
+    );
     expect(callback.status).toBe(302);
     const back = new URL(callback.headers.get("location") ?? "");
     expect(`${back.origin}${back.pathname}`).toBe(CLIENT_REDIRECT);
@@ -251,6 +254,29 @@ describe("authorization at the edge", () => {
     const odd = await idpAnswers("<script>alert(1)</script>");
     expect(odd.searchParams.get("error")).toBe("access_denied");
     expect(odd.searchParams.get("error_description")).toBe("the identity provider answered an error");
+  });
+
+  it("records a sign-in the identity provider refused, or whose code it would not exchange, as auth.denied (s24 hunt observability F15)", async () => {
+    const audit = capturedAudit();
+    await idpAnswers("access_denied", audit.env);
+    await idpAnswers("temporarily_unavailable", audit.env);
+    // A forged code: the provider refuses to exchange it.
+    const clientId = await registerClient();
+    const { handle, cookie } = await openConsent(clientId, (await pkcePair()).challenge);
+    const approved = await decide(handle, "approve", cookie);
+    const state = new URL(approved.headers.get("location") ?? "").searchParams.get("state") ?? "";
+    const forged = await callEdge(
+      `${EDGE_CALLBACK}?code=forged-code&state=${encodeURIComponent(state)}`,
+      { headers: { cookie: `${cookie}; ${cookiesOf(approved)}` } },
+      audit.env,
+    );
+    expect(forged.status).toBe(502);
+    await expect.poll(() => audit.events.length).toBe(3);
+    expect(audit.events.map(({ kind, outcome, method, httpStatus }) => ({ kind, outcome, method, httpStatus }))).toEqual([
+      { kind: "auth.denied", outcome: "denied", method: "/callback (identity provider refused)", httpStatus: 302 },
+      { kind: "auth.denied", outcome: "unavailable", method: "/callback (identity provider refused)", httpStatus: 302 },
+      { kind: "auth.denied", outcome: "denied", method: "/callback (code exchange or id_token)", httpStatus: 502 },
+    ]);
   });
 
   it("shows a page, and keeps the consent, when the identity provider cannot be reached at Allow (s24 hunt pages F6)", async () => {

@@ -22,8 +22,20 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
     const { request: original, data, headers } = await oauth.finishUpstream<PendingSignIn>(request);
     const params = new URL(request.url).searchParams;
     const code = params.get("code");
+    const refused = (step: SignInStep, outcome: "denied" | "unavailable", httpStatus: number, who?: UserProps) =>
+      recordAudit(env, ctx, {
+        kind: "auth.denied",
+        outcome,
+        method: `/callback (${step})`,
+        httpStatus,
+        clientId: original.clientId,
+        ...(who && { userSub: who.sub, userEmail: who.email }),
+        latencyMs: Date.now() - started,
+      });
     if (params.get("error") || !code) {
-      headers.set("location", idpRefusal(original, params.get("error")));
+      const { location, unavailable } = idpRefusal(original, params.get("error"));
+      refused("identity provider refused", unavailable ? "unavailable" : "denied", 302);
+      headers.set("location", location);
       return new Response(null, { status: 302, headers });
     }
 
@@ -38,7 +50,9 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
         data.nonce,
       );
     } catch (error) {
+      // A forged or replayed code, an id_token that fails its checks, or the provider away: recorded, as probing shows here.
       console.warn(`sign-in failed at the identity provider step: ${(error as Error).message}`);
+      refused("code exchange or id_token", "denied", 502);
       return errorPage(502, `Signing in with the identity provider failed: ${(error as Error).message}`);
     }
 
@@ -50,12 +64,15 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
     });
     const refusal = domainRefusal(config, user);
     if (refusal) {
-      recordAudit(env, ctx, { ...audit(), kind: "auth.denied", outcome: "denied" });
+      refused("e-mail domain", "denied", 403, user);
       return errorPage(403, `${refusal}.`);
     }
 
     const props = await signInGroups(config, user, original.clientId, { env, ctx });
-    if (props instanceof Response) return props;
+    if (props instanceof Response) {
+      refused("groups", props.status === 503 ? "unavailable" : "denied", props.status, user);
+      return props;
+    }
     const redirectTo = await grantCode(oauth, original, props, config.adminGroups, env.OAUTH_KV);
     recordAudit(env, ctx, { ...audit(), kind: "auth.sign_in", outcome: "ok" });
     ctx.waitUntil(warmUpstreams(env, config, props, original.clientId, original.resource));
@@ -71,10 +88,17 @@ const PASSED_ON = new Set(["temporarily_unavailable", "server_error"]);
  * Where the app is sent when the identity provider answered with an error (or without a code): `access_denied` unless
  * the IdP said it is unavailable, with a description naming what it said; logged for the operator.
  */
-function idpRefusal(original: Parameters<typeof authorizationErrorRedirect>[0], error: string | null): string {
+function idpRefusal(
+  original: Parameters<typeof authorizationErrorRedirect>[0],
+  error: string | null,
+): { location: string; unavailable: boolean } {
   // The parameter is the IdP's (or anyone's) text: only a plain error code is repeated.
   const said = error && /^[a-z_]{1,64}$/.test(error) ? error : error ? "an error" : "no code";
   console.warn(`sign-in: the identity provider answered ${said}`);
-  const code = PASSED_ON.has(said) ? (said as "temporarily_unavailable" | "server_error") : "access_denied";
-  return authorizationErrorRedirect(original, code, `the identity provider answered ${said}`);
+  const unavailable = PASSED_ON.has(said);
+  const code = unavailable ? (said as "temporarily_unavailable" | "server_error") : "access_denied";
+  return { location: authorizationErrorRedirect(original, code, `the identity provider answered ${said}`), unavailable };
 }
+
+/** Where a sign-in was refused after the consent, as its audit event's `method` says. */
+type SignInStep = "identity provider refused" | "code exchange or id_token" | "e-mail domain" | "groups";
