@@ -29,10 +29,20 @@ export const REQUEST_CANCELLED_CODE = -32800;
 /** The `resultType` of a 2026-07-28 result that asks the client for input before the request can go on. */
 const INPUT_REQUIRED = "input_required";
 
-/** What a JSON-RPC error with `code` says of how its request ended. */
-function outcomeOfErrorCode(code: number | undefined): AuditOutcome {
+/**
+ * The member of a JSON-RPC error's `data` by which the origin marks an error of its own for a request the upstream never
+ * answered (it timed out, its connection broke, an HTTP upstream answered 5xx): such a request was `unavailable`, not
+ * answered with an error. An upstream could set it on an error of its own; it would change only how that is audited.
+ */
+export const UNANSWERED_BY_UPSTREAM = "upstreamUnanswered";
+
+/** What a JSON-RPC error with `code` (and `data`) says of how its request ended. */
+function outcomeOfError(code: number | undefined, data: unknown): AuditOutcome {
   if (code !== undefined && REFUSED_BY_POLICY.has(code)) return "denied";
-  return code === REQUEST_CANCELLED_CODE ? "cancelled" : "error";
+  if (code === REQUEST_CANCELLED_CODE) return "cancelled";
+  const unanswered =
+    typeof data === "object" && data !== null && (data as Record<string, unknown>)[UNANSWERED_BY_UPSTREAM] === true;
+  return unanswered ? "unavailable" : "error";
 }
 
 /**
@@ -41,7 +51,7 @@ function outcomeOfErrorCode(code: number | undefined): AuditOutcome {
  * error result, or a success. Undefined for anything else.
  */
 export function outcomeOfAnswer(data: string | object, requestId?: string | number | null): AnswerOutcome | undefined {
-  let message: { id?: unknown; result?: { isError?: unknown; resultType?: unknown }; error?: { code?: unknown } };
+  let message: { id?: unknown; result?: { isError?: unknown; resultType?: unknown }; error?: { code?: unknown; data?: unknown } };
   try {
     message = typeof data === "string" ? JSON.parse(data) : data;
   } catch {
@@ -51,7 +61,7 @@ export function outcomeOfAnswer(data: string | object, requestId?: string | numb
   if (requestId !== undefined && message.id !== requestId) return undefined;
   if (message.error) {
     const errorCode = typeof message.error.code === "number" ? message.error.code : undefined;
-    return { outcome: outcomeOfErrorCode(errorCode), errorCode };
+    return { outcome: outcomeOfError(errorCode, message.error.data), errorCode };
   }
   if (message.result?.isError === true) return { outcome: "tool_error" };
   // The round asked the client for something and ran nothing: not a success (a declined call must show no `ok`).

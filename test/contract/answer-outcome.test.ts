@@ -21,6 +21,20 @@ describe("the outcome of a JSON-RPC answer", () => {
     expect(outcomeOfAnswer('{"jsonrpc":"2.0","id":1,"error":{"code":-32006,"message":"not approved"}}')?.outcome).toBe("error");
   });
 
+  it("is unavailable for the origin's error for a request the upstream never answered, error for the upstream's own -32000 (s24 hunt observability F6)", () => {
+    const unanswered =
+      '{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"the upstream server did not answer in time","data":{"upstreamUnanswered":true}}}';
+    expect(outcomeOfAnswer(unanswered)).toEqual({ outcome: "unavailable", errorCode: -32000 });
+    expect(
+      outcomeOfAnswer(
+        '{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"quota exceeded","data":{"upstreamUnanswered":"yes"}}}',
+      ),
+    ).toEqual({
+      outcome: "error",
+      errorCode: -32000,
+    });
+  });
+
   it("is cancelled for the answer to a request its client cancelled (-32800), the code the edge answers it with", () => {
     expect(outcomeOfAnswer('{"jsonrpc":"2.0","id":1,"error":{"code":-32800,"message":"cancelled by the client"}}')).toEqual({
       outcome: "cancelled",

@@ -55,7 +55,7 @@ const complete = [
 
 interface Answer {
   result?: { content?: { text: string }[] };
-  error?: { message: string };
+  error?: { message: string; data?: unknown };
 }
 
 /** One request of `sub`'s; a refusal of the pool comes back as the HostingError. */
@@ -95,7 +95,11 @@ describe("circuit breaker: a shared server's circuit and one user's failing requ
     const { hosts, spawns } = poolOf(shared(slowSpec), 1_000);
     expect(((await send(hosts, "bob", search())) as Answer).result?.content?.[0]?.text).toContain("search on s");
     const timeouts = await Promise.all([0, 1, 2].map(() => send(hosts, "mallory", complete)));
-    for (const answer of timeouts) expect((answer as Answer).error?.message).toContain("did not answer or report progress");
+    for (const answer of timeouts) {
+      expect((answer as Answer).error?.message).toContain("did not answer or report progress");
+      // The origin's own error, marked so that the request is audited unavailable (s24 hunt observability F6).
+      expect((answer as Answer).error?.data).toEqual({ upstreamUnanswered: true });
+    }
 
     const refused = await send(hosts, "mallory", search());
     expect(refused).toBeInstanceOf(HostingError);
@@ -104,6 +108,13 @@ describe("circuit breaker: a shared server's circuit and one user's failing requ
     // Another user is served, on the same connection.
     expect(((await send(hosts, "bob", search())) as Answer).result?.content?.[0]?.text).toContain("search on s");
     expect(spawns.count).toBe(1);
+  });
+
+  it("leaves an error the upstream answered unmarked: it is the upstream's, audited error", async () => {
+    const { hosts } = poolOf(shared({ name: "s", tools: [{ name: "search" }], errorMessage: "quota exceeded" }), 15_000);
+    const answer = (await send(hosts, "bob", search())) as Answer;
+    expect(answer.error?.message).toContain("quota exceeded");
+    expect(answer.error?.data).toEqual({ detail: "quota exceeded" }); // as the upstream sent it, unmarked
   });
 
   it("keeps a per-user server's behaviour: its user's timeouts open that user's connection's circuit", async () => {

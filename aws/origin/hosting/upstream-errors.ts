@@ -1,5 +1,6 @@
 import { SdkError, SdkErrorCode, SdkHttpError } from "@modelcontextprotocol/client";
 import { ProtocolError } from "@modelcontextprotocol/server";
+import { UNANSWERED_BY_UPSTREAM } from "../../../contract/answer-outcome.ts";
 import { consentRequiredIn } from "../upstream-auth/consent.ts";
 import { UpstreamMessageTooLarge } from "./bounded-body.ts";
 import { connectionFailure, failureText } from "./failure-text.ts";
@@ -63,20 +64,25 @@ const isBroken = (error: unknown) =>
  */
 export function upstreamErrorToClient(error: unknown): Error {
   if (error instanceof ProtocolError || error instanceof RelayedUpstreamError) return error;
-  if (error instanceof UpstreamTimeout || isBroken(error))
-    return new ProtocolError(UPSTREAM_UNAVAILABLE, (error as Error).message);
+  if (error instanceof UpstreamTimeout || isBroken(error)) return unanswered((error as Error).message);
   const code = (error as { code?: unknown }).code;
   if (typeof code === "number" && Number.isInteger(code) && !(error instanceof SdkError))
     return new ProtocolError(code, (error as Error).message, (error as { data?: unknown }).data);
   if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout)
-    return new ProtocolError(UPSTREAM_UNAVAILABLE, "the upstream server did not answer in time");
+    return unanswered("the upstream server did not answer in time");
   if (error instanceof SdkError && error.code === SdkErrorCode.ConnectionClosed)
-    return new ProtocolError(UPSTREAM_UNAVAILABLE, "the upstream server closed the connection");
+    return unanswered("the upstream server closed the connection");
   if ((error as Error)?.name === "AbortError") return error as Error;
   // An HTTP upstream's error body echoes the request (its credentials, the user's identity and arguments): told by
   // its status only; the circuit breaker's refusal to every user of the connection repeats this text.
-  return new ProtocolError(UPSTREAM_UNAVAILABLE, `the upstream server failed: ${failureText(error)}`);
+  return unanswered(`the upstream server failed: ${failureText(error)}`);
 }
+
+/**
+ * The origin's own error for a request the upstream never answered (a timeout, a connection gone, an HTTP 5xx): marked
+ * so that it is audited `unavailable`, not as an error the upstream answered (contract/answer-outcome.ts).
+ */
+const unanswered = (message: string) => new ProtocolError(UPSTREAM_UNAVAILABLE, message, { [UNANSWERED_BY_UPSTREAM]: true });
 
 /** The SDK's failures that mean no answer came back: the connection is gone, refused the message, or stayed silent. */
 const UNANSWERED: ReadonlySet<string> = new Set([
