@@ -107,6 +107,21 @@ describe("the ops dashboard in Chromium", () => {
     }
   });
 
+  it("fits its page navigation on a phone's width (360 px) (s24 hunt pages F10)", async () => {
+    const browser = await openChromium({ viewport: { width: 360, height: 740 } });
+    try {
+      const page = await browser.newPage();
+      await signIn(page, ADMIN);
+      const nav = await page.evaluate(() => {
+        const pages = document.querySelector("nav.pages") as HTMLElement;
+        return { scroll: pages.scrollWidth, client: pages.clientWidth };
+      });
+      expect(nav.scroll).toBeLessThanOrEqual(nav.client);
+    } finally {
+      await browser.dispose();
+    }
+  });
+
   it("works with JavaScript turned off: sign-in, figures and window links", async () => {
     const browser = await openChromium({ javaScriptEnabled: false });
     try {

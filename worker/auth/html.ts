@@ -17,7 +17,7 @@ const STYLE = `:root{color-scheme:light dark;--bg:#fff;--fg:#1f2328;--muted:#576
 body{font:16px/1.5 system-ui,sans-serif;margin:0;background:var(--bg);color:var(--fg)}
 header{border-bottom:1px solid var(--line);padding:.75rem 1rem;font-weight:600}
 main{max-width:38rem;margin:2rem auto;padding:0 1rem}
-h1{font-size:1.5rem;line-height:1.25}h2{font-size:1.1rem}
+h1{font-size:1.5rem;line-height:1.25}h2{font-size:1.1rem}h1,dd{overflow-wrap:anywhere}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.5rem 1rem}dt{color:var(--muted)}dd{margin:0}
 .note{color:var(--muted)}.unverified{font-weight:600}.host{font:1.1em ui-monospace,monospace;overflow-wrap:anywhere}
 .warn{background:var(--warn);border:1px solid var(--warn-line);padding:.5rem .75rem;border-radius:6px}

@@ -7,7 +7,7 @@ body{font:15px/1.5 system-ui,sans-serif;margin:0;background:var(--bg);color:var(
 a{color:var(--link)}
 header{display:flex;flex-wrap:wrap;justify-content:space-between;gap:.5rem;border-bottom:1px solid var(--line);padding:.75rem 1rem}
 .brand{font-weight:600}
-nav{display:flex;gap:.25rem;padding:.5rem 1rem;border-bottom:1px solid var(--line)}
+nav{display:flex;flex-wrap:wrap;gap:.25rem;padding:.5rem 1rem;border-bottom:1px solid var(--line)}
 nav a{padding:.25rem .75rem;border-radius:6px;text-decoration:none}
 nav a[aria-current=page]{background:var(--panel);border:1px solid var(--line);color:var(--fg);font-weight:600}
 main{max-width:72rem;margin:1rem auto;padding:0 1rem}
@@ -27,7 +27,7 @@ figure{margin:0}.chart{width:100%;height:auto;max-width:60rem}
 .key.calls,.key.p95{background:var(--calls)}.key.errors{background:var(--errors)}.key.p50{background:var(--p50)}
 table{border-collapse:collapse;margin:.75rem 0;min-width:50%}
 caption{text-align:left;padding:.25rem 0}
-th,td{border-bottom:1px solid var(--line);padding:.3rem .6rem;text-align:left;vertical-align:top}
+th,td{border-bottom:1px solid var(--line);padding:.3rem .6rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{font-weight:600}.num{text-align:right;font-variant-numeric:tabular-nums}
 td.empty{color:var(--muted);font-style:italic}
 .pair{display:flex;flex-wrap:wrap;gap:0 2rem}.pair h2{flex-basis:100%}
