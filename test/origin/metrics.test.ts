@@ -120,6 +120,17 @@ describe("the origin's /metrics behind the edge assertion", () => {
   });
   afterAll(() => origin.pool.close());
 
+  it("has every refusal reason's series from the start, at 0, so that a first refusal is an increase (s24 hunt observability F17)", async () => {
+    const fresh = buildOrigin({});
+    try {
+      const text = await scrape(fresh);
+      for (const reason of ["keyset", "signature", "replayed", "full"])
+        expect(text, reason).toContain(`mcp_origin_assertion_rejections_total{reason="${reason}"} 0`);
+    } finally {
+      await fresh.pool.close();
+    }
+  });
+
   it("refuses a scrape without an assertion, and counts the refusal by its reason", async () => {
     const before = sample(await scrape(origin), "mcp_origin_assertion_rejections_total", { reason: "missing" });
     const response = await origin.app.request("/metrics");

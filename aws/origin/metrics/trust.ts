@@ -1,5 +1,5 @@
 import { Counter, type Registry } from "prom-client";
-import type { RefusalReason } from "../trust/require-assertion.ts";
+import { REFUSAL_REASONS, type RefusalReason } from "../trust/require-assertion.ts";
 
 /** Edge assertions refused, by reason: `replayed` is the replay guard's, `full` the bound replay guard's. */
 export function assertionRefusalMetrics(registry: Registry): (reason: RefusalReason) => void {
@@ -9,13 +9,8 @@ export function assertionRefusalMetrics(registry: Registry): (reason: RefusalRea
     labelNames: ["reason"] as const,
     registers: [registry],
   });
-  const byReason = new Map<RefusalReason, Counter.Internal>();
-  return (reason) => {
-    let counter = byReason.get(reason);
-    if (!counter) {
-      counter = refusals.labels(reason);
-      byReason.set(reason, counter);
-    }
-    counter.inc();
-  };
+  // Every series exists from the start: a first refusal is then an increase from 0, which increase() and rate() see.
+  const byReason = new Map(REFUSAL_REASONS.map((reason) => [reason, refusals.labels(reason)] as const));
+  for (const series of byReason.values()) series.inc(0);
+  return (reason) => byReason.get(reason)?.inc();
 }

@@ -2,7 +2,7 @@ import { createMiddleware } from "hono/factory";
 import { EDGE_ASSERTION_HEADER } from "../../../contract/edge-assertion.ts";
 import { BoundReplayGuardFull } from "./bound-replay-guard.ts";
 import { EdgeKeySetUnavailable } from "./jwks.ts";
-import { AssertionRejected, type RejectionReason, type VerifiedAssertion } from "./verify-assertion.ts";
+import { AssertionRejected, REJECTION_REASONS, type VerifiedAssertion } from "./verify-assertion.ts";
 
 /** What a caller is told to wait when this instance holds as many bound assertions as it may. */
 const FULL_RETRY_AFTER_SECONDS = 5;
@@ -13,7 +13,8 @@ export type AssertionVariables = { assertion: VerifiedAssertion };
  * Why an assertion was refused: a verifier's reason, `full` when the bound replay guard holds all it may, or `keyset`
  * when the edge's key set could not be read (no assertion can be checked).
  */
-export type RefusalReason = RejectionReason | "full" | "keyset";
+export const REFUSAL_REASONS = [...REJECTION_REASONS, "full", "keyset"] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 /** Hono middleware: nothing behind it runs without a valid, unused edge assertion. `refused` hears each refusal (metrics). */
 export function requireAssertion(

@@ -9,18 +9,20 @@ import {
 import type { EdgeKeys } from "./jwks.ts";
 
 /** Why an assertion was refused; the origin answers with this name so an operator can see which check failed. */
-export type RejectionReason =
-  | "missing"
-  | "malformed"
-  | "signature"
-  | "algorithm"
-  | "type"
-  | "issuer"
-  | "audience"
-  | "expired"
-  | "claims"
-  | "instance"
-  | "replayed";
+export const REJECTION_REASONS = [
+  "missing",
+  "malformed",
+  "signature",
+  "algorithm",
+  "type",
+  "issuer",
+  "audience",
+  "expired",
+  "claims",
+  "instance",
+  "replayed",
+] as const;
+export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
 export class AssertionRejected extends Error {
   readonly reason: RejectionReason;
