@@ -86,6 +86,14 @@ describe("Client ID Metadata Documents", () => {
     expect(response.headers.get("location")).toBeNull();
   });
 
+  it("refuse a document whose client_name holds invisible formatting characters, as registration does (s24 review R4)", async () => {
+    const clientId = await serveDocument({ client_name: "Cl\u200Baude\u202E" });
+    const { response, html } = await authorize(clientId);
+    expect(response.status).toBe(400);
+    expect(html).toContain("client_name may not contain control or invisible formatting characters");
+    expect(html).not.toContain("Allow ");
+  });
+
   it("refuse a document whose client_id is not its own URL", async () => {
     const clientId = await serveDocument({ client_id: `${documentHost()}/documents/someone-else` });
     const { response, html } = await authorize(clientId);

@@ -111,6 +111,8 @@ describe("rate limits of the authorization endpoints", () => {
     const refreshed = await fromOffice({ grant_type: "refresh_token", refresh_token, client_id: clientId });
     expect(refreshed.status).toBe(200);
     expect(await refreshed.json()).toMatchObject({ access_token: expect.any(String) });
+    // A revocation past the budget (answered 200 whatever its token) is not let through (s24 review R5).
+    expect((await fromOffice({ token: "u:g:not-a-secret", client_id: clientId })).status).toBe(429);
   });
 
   it("refuses uncounted what a page of another site makes the browser send unreadably (images, frames, no-cors)", async () => {
@@ -136,6 +138,24 @@ describe("rate limits of the authorization endpoints", () => {
     );
     expect(noCorsToken.status).toBe(400);
     expect(await noCorsToken.json()).toMatchObject({ error: "invalid_request" });
+    // A form posted into a frame (destination iframe) or as text (no preflight) is no API client: refused uncounted.
+    const framedForm = await callEdge(
+      "/register",
+      {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "cf-connecting-ip": ip, ...inFrame },
+        body: "client_name=x",
+      },
+      { RATE_LIMIT_REGISTER_PER_MINUTE: "1" },
+    );
+    expect(framedForm.status).toBe(415);
+    const asText = { "content-type": "text/plain", "cf-connecting-ip": ip, "sec-fetch-mode": "cors", "sec-fetch-dest": "empty" };
+    for (let i = 0; i < 3; i++)
+      expect(
+        (await callEdge("/register", { method: "POST", headers: asText, body: "{}" }, { RATE_LIMIT_REGISTER_PER_MINUTE: "1" }))
+          .status,
+      ).toBe(415);
+    expect((await register(ip, { RATE_LIMIT_REGISTER_PER_MINUTE: "1" })).status).toBe(201);
     // None of them counted: the person's own navigation (a top-level document) gets the page.
     const navigation = { "sec-fetch-mode": "navigate", "sec-fetch-dest": "document", "sec-fetch-site": "cross-site" };
     expect((await callEdge(url, { headers: { ...navigation, "cf-connecting-ip": ip } }, limits)).status).toBe(200);

@@ -22,6 +22,7 @@ import { opsResourceRefused } from "./ops-resource-clients.ts";
 import { challengeProblem } from "./pkce-syntax.ts";
 import { rateLimited } from "./rate-limit.ts";
 import { withLimitedBody } from "./read-limited-body.ts";
+import { clientNameProblem } from "./registration-policy.ts";
 import { unknownClient } from "./unknown-client.ts";
 
 /** What the edge keeps server-side between the redirect to the IdP and its callback. */
@@ -59,6 +60,15 @@ export async function showConsent(request: Request, env: EdgeEnv): Promise<Respo
     // Only scopes this edge defines are asked for on the consent page, stored, and granted.
     authRequest.scope = grantableScopes(authRequest.scope);
     const details = await oauth.describeConsent(authRequest); // first: a failed lookup leaves nothing in KV
+    const badName = clientNameProblem(details.clientName);
+    if (badName) {
+      console.warn(`authorize: refused a client whose ${badName}`);
+      return errorPage(
+        400,
+        `This app cannot be signed in: its ${badName}.`,
+        "Tell the app's publisher; nothing was sent anywhere.",
+      );
+    }
     const consent = await oauth.beginConsent(authRequest);
     return consentPage({
       details,

@@ -12,13 +12,15 @@ import { withSupportedGrantTypes } from "./supported-grant-types.ts";
  */
 export async function handleRegistration(request: Request, env: EdgeEnv, ctx: ExecutionContext): Promise<Response> {
   const config = edgeConfig(env);
-  const limited = await rateLimited(request, env, config, REGISTER_PATH);
-  if (limited) return limited;
+  // Refused before it counts: a page of another site can make a browser post text or a form here (no preflight), but
+  // not JSON, so what is not JSON must not spend the address's budget (s24 review R3).
   const mediaType = (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
   if (mediaType !== "application/json") {
     console.warn(`registration refused: content type ${mediaType || "missing"}`);
     return oauthError(415, "invalid_client_metadata", "Content-Type must be application/json");
   }
+  const limited = await rateLimited(request, env, config, REGISTER_PATH);
+  if (limited) return limited;
   const buffered = await withLimitedBody(request, config.oauth.maxBodyBytes);
   if (!buffered) {
     console.warn("registration refused: body over the size limit");

@@ -35,9 +35,10 @@ export function registrationPolicy({
 /**
  * A client name shown on the consent page may hold no control or format characters (Unicode Cc and Cf: bidi overrides,
  * zero-width spaces): they make "Claude" appear while the name check sees another word, and reorder the page's heading
- * (s24 hunt pages F12). No honest app name needs one.
+ * (s24 hunt pages F12). No honest app name needs one. Checked at registration and, for a client whose metadata document
+ * the library fetched (no registration), at /authorize.
  */
-function clientNameProblem(name: unknown): string | null {
+export function clientNameProblem(name: unknown): string | null {
   if (typeof name !== "string" || !/[\p{Cc}\p{Cf}]/u.test(name)) return null;
   return "client_name may not contain control or invisible formatting characters (such as bidirectional overrides or zero-width spaces)";
 }

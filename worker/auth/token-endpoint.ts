@@ -23,14 +23,28 @@ import { forgetValidatedTokens } from "./token-cache.ts";
 export async function handleTokenRequest(request: Request, env: EdgeEnv, ctx: ExecutionContext): Promise<Response> {
   const config = edgeConfig(env);
   const limited = await rateLimited(request, env, config, TOKEN_PATH);
-  if (limited && limited.status !== 429) return limited;
+  if (!limited) return answerTokenRequest(request, env, ctx, config);
+  if (limited.status !== 429) return limited;
+  // Past the address's budget a code exchange or a refresh that holds a valid grant is still answered: a page of
+  // another site can spend an office's budget with requests of its own, and must not stop everyone's refreshes (s24
+  // hunt pages F13). Anything else past it (a revocation, answered 200 whatever its token) gets the 429 unread, and so
+  // does a grant request that issues no tokens. Codes and refresh tokens carry 192-bit random secrets: the budget
+  // never stood between them and a guess.
+  const buffered = await withLimitedBody(request.clone(), config.oauth.maxBodyBytes);
+  const grantType = buffered && (await formParams(buffered))?.get("grant_type");
+  if (grantType !== "authorization_code" && grantType !== "refresh_token") return limited;
   const answer = await answerTokenRequest(request, env, ctx, config);
-  // Past the address's budget a request that holds a valid grant is still answered: a page of another site can spend
-  // an office's budget with requests of its own, and must not stop everyone's refreshes (s24 hunt pages F13). Every
-  // other request past it gets the 429. Codes and refresh tokens carry 192-bit random secrets: the budget never stood between
-  // them and a guess, only a flood, which is still refused its answers.
-  return limited && !answer.ok ? limited : answer;
+  return answer.ok && (await issuedTokens(answer)) ? answer : limited;
 }
+
+/** Whether a token endpoint answer issued tokens (the library's success carries an access token). */
+const issuedTokens = async (answer: Response) =>
+  typeof (
+    (await answer
+      .clone()
+      .json()
+      .catch(() => undefined)) as { access_token?: unknown } | undefined
+  )?.access_token === "string";
 
 async function answerTokenRequest(request: Request, env: EdgeEnv, ctx: ExecutionContext, config: EdgeConfig): Promise<Response> {
   const buffered = await withLimitedBody(request, config.oauth.maxBodyBytes);
