@@ -15,18 +15,17 @@ export interface BreakerSettings {
  * counts the connection's failures each time, and a request's or a closing's once per user: one user's requests, or
  * one user's input that makes the child exit, must not switch it off for the others, while the same failure from many
  * users (an HTTP gateway answering 503 to all, a child that dies on everyone's calls) says it is down for everyone.
- * A closing counts once, whatever the number of calls it ended, and against its `culprit` alone.
+ * A closing counts once, whatever the number of calls it ended, against its `suspects`.
  */
 export interface FailedRequest {
   user: string;
   scope: "request" | "connection" | "closed";
   closing?: object;
   /**
-   * With `closing`: whose request was written to the connection last before it closed (`user` when none is known).
-   * The closing is blamed on it, not on the users whose calls it ended: the pipe cannot tell which input made a child
-   * exit, and one that does so does it as it reads it.
+   * With `closing`: the users with a request written to the connection and not answered when it closed (`user` among
+   * them), cancelled ones included. The input that made a child exit is among theirs; which one cannot be told.
    */
-  culprit?: string;
+  suspects?: readonly string[];
 }
 
 /** Where an upstream connection reports whether the upstream answered: what its circuit breaker counts. */

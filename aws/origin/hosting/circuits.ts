@@ -28,10 +28,10 @@ export type Probe = number | [number | undefined, number | undefined];
  * failures (it could not be reached or started), while a failure of one request (a timeout, an error status, the
  * connection closing under it: a child that exited on its input, an answer over the bound) counts in the circuit of
  * that user on it, which refuses that user alone, and in the shared circuit once per user until the connection answers
- * again. A closing is one failure however many calls it ended, blamed on the user whose request was written last
- * before it (FailedRequest.culprit): it counts in that user's circuit, and in the shared circuit when that user has no
- * failure counted there already, so one user whose input makes the child exit, with others' calls in flight each time,
- * counts once there and refuses nobody else. So
+ * again. A closing is one failure however many calls it ended, blamed on the users with a request written and not
+ * answered (FailedRequest.suspects, cancelled ones included): it counts in each of their circuits, and in the shared
+ * circuit only when none of them has a failure counted there already, so one user whose input makes the child exit,
+ * whoever else's calls are written before or after hers, counts once there and switches the server off for nobody. So
  * one user's slow or failing requests cannot switch the server off for all, yet an upstream that fails everyone's
  * requests (an HTTP server whose gateway answers 502/503/504, a child that dies on every call) opens the shared circuit
  * after `breaker.failures` distinct users in a row (two at least), and stops taking their load. Only circuits with
@@ -85,27 +85,27 @@ export function upstreamCircuits(options: CircuitOptions) {
   }
 
   /**
-   * Whether a failure of this user's request counts in the shared circuit: when the user has none counted there since
-   * it last answered. With `failures` 1 the first would open it alone, so there it waits for another user's.
+   * Whether a failure of these users' requests counts in the shared circuit: when none of them has one counted there
+   * since it last answered. With `failures` 1 the first would open it alone, so there it waits for another user's.
    */
-  function countsShared(key: string, user: string): boolean {
+  function countsShared(key: string, failed: readonly string[]): boolean {
     const users = failingUsers.get(key) ?? new Set<string>();
     failingUsers.set(key, users);
     lastCounted.set(key, Date.now());
-    const known = users.has(user);
-    users.add(user);
+    const known = failed.some((user) => users.has(user));
+    for (const user of failed) users.add(user);
     return !known && (users.size >= 2 || (options.breaker?.failures ?? 0) >= 2);
   }
 
   /**
-   * A user's failed request on a shared connection (a closing: the failure of the user it is blamed on), in that
-   * user's circuit and, unless counted for that user already, in the shared one. While the shared circuit is open the
-   * failure is its probe's, and counts whoever's it is: a failed probe opens it again for `openMs` (counted once per
-   * user, it gave its turn back and a dead child was started for each next request).
+   * A failed request of these users on a shared connection (one request's user, or a closing's suspects), in each
+   * one's circuit and, unless one of them has a failure counted there already, in the shared one. While the shared
+   * circuit is open the failure is its probe's, and counts whoever's it is: a failed probe opens it again for `openMs`
+   * (counted once per user, it gave its turn back and a dead child was started for each next request).
    */
-  function sharedFailure(key: string, server: string, reason: string, user: string): void {
-    count(userKey(key, user), server, reason);
-    if (circuits.get(key)?.open || countsShared(key, user)) count(key, server, reason);
+  function sharedFailure(key: string, server: string, reason: string, users: readonly string[]): void {
+    for (const user of users) count(userKey(key, user), server, reason);
+    if (circuits.get(key)?.open || countsShared(key, users)) count(key, server, reason);
   }
 
   return {
@@ -151,8 +151,8 @@ export function upstreamCircuits(options: CircuitOptions) {
         },
         failed(reason, request, detail) {
           if (!request || request.scope === "connection") return count(key, server, reason, detail);
-          if (!request.closing) return sharedFailure(key, server, reason, request.user);
-          if (firstReport(request.closing)) sharedFailure(key, server, reason, request.culprit ?? request.user);
+          if (!request.closing) return sharedFailure(key, server, reason, [request.user]);
+          if (firstReport(request.closing)) sharedFailure(key, server, reason, request.suspects ?? [request.user]);
         },
       };
     },

@@ -30,6 +30,7 @@ import type { Progress, ProgressRoutes } from "./progress-routes.ts";
 import type { ForwardState, ForwardStateCodec } from "./request-state.ts";
 import { sealInputRequired, targetOf } from "./request-state.ts";
 import { keepToolResultsAsSent } from "./tool-results-as-sent.ts";
+import type { UnansweredWrites } from "./unanswered-writes.ts";
 import type { UnreadOutput } from "./unread-output.ts";
 import { UpstreamTimeout, upstreamErrorToClient, upstreamUnavailable, worthRetrying } from "./upstream-errors.ts";
 import { askUpstreamLinks, isUpstreamLinkKey, refuseDeclinedLinks } from "./url-elicitation.ts";
@@ -60,11 +61,8 @@ export interface UpstreamLink {
   /** The upstream's tools, prompts, resources and resource templates as last listed. */
   lists: UpstreamLists;
   inflight: Set<InflightRequest>;
-  /**
-   * Whose request was written to the upstream last: a closing of the connection is blamed on it. An input that makes
-   * a child exit does so as it is read, and which request's input it was cannot be told otherwise.
-   */
-  written: { lastUser?: string };
+  /** The requests written and not answered: a closing of the connection is blamed on their users. */
+  unanswered: UnansweredWrites;
   progress: ProgressRoutes;
   /** Longest wait for an upstream answer without progress. */
   requestTimeoutMs: number;
@@ -487,17 +485,20 @@ async function send(
   user: string,
 ): Promise<Params> {
   for (let attempt = 1; ; attempt++) {
+    const answered = link.unanswered.wrote(user);
     try {
-      link.written.lastUser = user;
       const answer = (await link.client.request(message, AnyResult, {
         signal,
         timeout: NO_SDK_TIMEOUT,
         allowInputRequired: true,
       })) as Params;
+      answered();
       link.health?.succeeded(user);
       return answer;
     } catch (caught) {
       const error = closedConnectionError(link, caught);
+      // The upstream's own error is an answer; a cancellation or a timeout leaves the request with the upstream.
+      if (!signal.aborted && !upstreamUnavailable(error)) answered();
       if (repeatable && attempt < ATTEMPTS && !signal.aborted && worthRetrying(error)) {
         // Cut short by a cancellation, the next attempt fails at once as cancelled.
         await delay(RETRY_PAUSE_MS, undefined, { signal }).catch(() => {});
@@ -532,12 +533,12 @@ function closedConnectionError(link: UpstreamLink, error: unknown): unknown {
 function report(link: UpstreamLink, error: unknown, signal: AbortSignal, user: string): void {
   // The connection's close also abandons the calls parked on it, so it comes first: the upstream is gone. One
   // closing is one failure however many calls it ended (its client object names it, one per connection), blamed on
-  // the last request written before it: the caller of a call still in flight may be a bystander, and the user whose
-  // input made the child exit may have cancelled her call before it did.
+  // every user with a request written and not answered: the input that made the child exit is among them, whoever's
+  // it was, also when its user cancelled the call before the exit.
   if (link.client.transport === undefined) {
     link.health?.failed(
       upstreamUnavailable(error) ? upstreamErrorToClient(error).message : "the upstream server closed the connection",
-      { user, scope: "closed", closing: link.client, culprit: link.written.lastUser ?? user },
+      { user, scope: "closed", closing: link.client, suspects: [...new Set([user, ...link.unanswered.users()])] },
     );
     return;
   }

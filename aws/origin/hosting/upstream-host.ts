@@ -29,6 +29,7 @@ import { refusedListen } from "./listen-refusal.ts";
 import { parseRequestBody } from "./parsed-request.ts";
 import { ProgressRoutes } from "./progress-routes.ts";
 import type { CallerExtra, ForwardStateCodec } from "./request-state.ts";
+import { UnansweredWrites } from "./unanswered-writes.ts";
 import { UnreadOutput } from "./unread-output.ts";
 import { connectUpstream } from "./upstream-client.ts";
 import { UpstreamEvents } from "./upstream-events.ts";
@@ -260,7 +261,7 @@ async function connectHost(
     stateCodec: options.stateCodec,
     lists,
     inflight,
-    written: {},
+    unanswered: new UnansweredWrites(options.requestTimeoutMs),
     progress,
     requestTimeoutMs: options.requestTimeoutMs,
     pins: pins.host,
