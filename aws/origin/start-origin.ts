@@ -16,7 +16,7 @@ import { ensureSchema } from "./db/ensure-schema.ts";
 import { createPool } from "./db/pool.ts";
 import { GuardrailChain, guardrailProblems } from "./guardrails/chain.ts";
 import { coalescedProbe } from "./health/coalesced-probe.ts";
-import { probeDatabase } from "./health/database-probe.ts";
+import { oneAtATime, probeDatabase } from "./health/database-probe.ts";
 import { childUsersFromConfig } from "./hosting/child-users.ts";
 import { missingCommands } from "./hosting/command-check.ts";
 import { createHostPool } from "./hosting/host-pool.ts";
@@ -164,7 +164,7 @@ export async function startOrigin(
       instanceId,
       auditStore,
       auditDatabase: db,
-      checkDatabase: coalescedProbe(() => probeDatabase(() => db.query("select 1")), READINESS_FRESH_MS),
+      checkDatabase: coalescedProbe(() => probeDatabase(oneAtATime(() => db.query("select 1"))), READINESS_FRESH_MS),
       edgeKeysUnreadable: assertionKeys.unreadable,
       metrics,
       groups,

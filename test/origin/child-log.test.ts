@@ -63,11 +63,13 @@ describe("a stdio child's stderr in the origin's log", () => {
   it("hides e-mail addresses and session cookies, which would tie the user's pseudonym to a person (s24 hunt observability F8)", () => {
     const lines = logged(
       "looking up mailbox of jane.doe+work@mail.example.co.uk for sub 1234567890, session cookie sid=abcdef0123456789abcdef\n",
-      "Cookie: session=4f1c9e2b7a; sessionId: 77aa88bb99cc\n",
+      "Cookie: theme=dark; gh_auth=4f1c9e2b7a\n",
+      "sessionId: 77aa88bb99cc\n",
     );
     expect(lines).toEqual([
       "looking up mailbox of [e-mail address] for sub 1234567890, session cookie sid=[REDACTED]",
-      "Cookie: [REDACTED]; sessionId: [REDACTED]",
+      "Cookie: [REDACTED]; gh_auth=[REDACTED]",
+      "sessionId: [REDACTED]",
     ]);
   });
 

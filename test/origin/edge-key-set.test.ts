@@ -4,7 +4,7 @@ import { exportJWK, generateKeyPair, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOriginApp } from "../../aws/origin/app.ts";
 import { createPool } from "../../aws/origin/db/pool.ts";
-import { DatabaseNotAnswering, probeDatabase } from "../../aws/origin/health/database-probe.ts";
+import { DatabaseNotAnswering, oneAtATime, probeDatabase } from "../../aws/origin/health/database-probe.ts";
 import { EdgeKeySetUnavailable, edgeKeys } from "../../aws/origin/trust/jwks.ts";
 import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
 import { EDGE_ASSERTION_HEADER } from "../../contract/edge-assertion.ts";
@@ -126,6 +126,16 @@ describe("readiness and a database that hangs", () => {
   afterAll(() => {
     for (const socket of sockets) socket.destroy();
     return new Promise((resolve) => silent.close(resolve));
+  });
+
+  it("sends it no second query while the first still hangs (s24 review R11)", async () => {
+    let sent = 0;
+    const hanging = oneAtATime(() => {
+      sent++;
+      return new Promise(() => {});
+    });
+    for (let probe = 0; probe < 3; probe++) await expect(probeDatabase(hanging, 20)).rejects.toBeInstanceOf(DatabaseNotAnswering);
+    expect(sent).toBe(1);
   });
 
   it("gives up on it within its bound and says it is not answering, not that it is unreachable", async () => {

@@ -25,3 +25,17 @@ export async function probeDatabase(query: () => Promise<unknown>, timeoutMs = R
     clearTimeout(timer);
   }
 }
+
+/**
+ * A query that is not sent again while the last one is still out: readiness gives up on a hanging database after its
+ * bound, but the query stays in the pool's connection until the database answers; each probe must not take another.
+ */
+export function oneAtATime(query: () => Promise<unknown>): () => Promise<unknown> {
+  let pending: Promise<unknown> | undefined;
+  return () => {
+    pending ??= query().finally(() => {
+      pending = undefined;
+    });
+    return pending;
+  };
+}

@@ -11,7 +11,9 @@ const MAX_LINE_CHARS = 2000;
 const AUTHORIZATION_VALUE = /(\bauthorization["']?\s*[:=]\s*["']?(?:[A-Za-z]+\s+)?)[^\s"',;]{4,}/gi;
 const SCHEME_CREDENTIAL = /\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]{16,}/g;
 const NAMED_VALUE =
-  /(token|secret|password|passwd|api[_-]?key|credentials?|cookie|session[_-]?id|\bsid)(["']?\s*[=:]\s*["']?)(?!\[REDACTED)[^\s"',;&]{4,}/gi;
+  /(token|secret|password|passwd|api[_-]?key|credentials?|cookie|\bsession(?:[_-]?id)?|\bsid)(["']?\s*[=:]\s*["']?)(?!\[REDACTED)[^\s"',;&]{4,}/gi;
+/** A `Cookie:` or `Set-Cookie:` line: every value on it, not only the first (`a=1; session=2`). */
+const COOKIE_LINE = /(\b(?:set-)?cookie["']?\s*:\s*)(.*)$/gim;
 /**
  * E-mail addresses: the line is logged under the user's pseudonym, which an address beside it would undo (a server that
  * logs whose mailbox it opens). s24 hunt observability F8.
@@ -118,6 +120,7 @@ function redacted(line: string, unfinished: boolean): string {
   const text = redactCredentials(line)
     .replace(AUTHORIZATION_VALUE, "$1[REDACTED]")
     .replace(SCHEME_CREDENTIAL, "$1$2[REDACTED]")
+    .replace(COOKIE_LINE, (_line, name: string, cookies: string) => `${name}${cookies.replace(/=[^;\s]+/g, "=[REDACTED]")}`)
     .replace(NAMED_VALUE, "$1$2[REDACTED]")
     .replace(EMAIL_ADDRESS, "[e-mail address]");
   if (!unfinished && text.length <= MAX_LINE_CHARS) return text;

@@ -231,7 +231,7 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     refusedSinceLogged++;
     if (Date.now() - lastRefusalLogged < REFUSAL_LOG_INTERVAL_MS) return;
     options.log(
-      `refused ${refusedSinceLogged} new upstream connection(s) in the last minute or less (latest for server "${server}": ${why}); raise stdio.maxProcesses if this recurs (docs/scaling.md)`,
+      `refused ${refusedSinceLogged} new upstream connection(s) since the last such line (latest for server "${server}": ${why}); raise stdio.maxProcesses if this recurs (docs/scaling.md)`,
     );
     lastRefusalLogged = Date.now();
     refusedSinceLogged = 0;

@@ -23,6 +23,9 @@ export class EdgeKeySetUnavailable extends Error {
   }
 }
 
+/** How long readiness reports a failure to read the key set (requests in that time each try again). */
+const UNREADABLE_REPORTED_MS = 60_000;
+
 /** Failures that concern the assertion's key id, not the key set: the set was read. */
 const keyIdFailure = (error: unknown) =>
   error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys;
@@ -37,7 +40,7 @@ export function edgeKeys(jwksUrl: string): EdgeKeys {
     cacheMaxAge: 10 * 60_000,
     timeoutDuration: 5_000,
   });
-  let lastFailure: string | undefined;
+  let lastFailure: { message: string; at: number } | undefined;
   const getKey: JWTVerifyGetKey = async (header, token) => {
     try {
       const key = await remote(header, token);
@@ -50,9 +53,12 @@ export function edgeKeys(jwksUrl: string): EdgeKeys {
       }
       // Any other failure (a non-200 answer, not a key set, a timeout) is the set's: jose names only some of them.
       const unavailable = new EdgeKeySetUnavailable(jwksUrl, error);
-      lastFailure = unavailable.message;
+      lastFailure = { message: unavailable.message, at: Date.now() };
       throw unavailable;
     }
   };
-  return { algorithm: EDGE_ASSERTION_ALG, getKey, unreadable: () => lastFailure };
+  // A failure older than a minute is not reported: on a quiet task no request may come to find the set readable again.
+  const unreadable = () =>
+    lastFailure && Date.now() - lastFailure.at < UNREADABLE_REPORTED_MS ? lastFailure.message : undefined;
+  return { algorithm: EDGE_ASSERTION_ALG, getKey, unreadable };
 }
