@@ -28,6 +28,21 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+describe("/ops addresses that name no page of their own (s24 hunt pages F9)", () => {
+  it.each([
+    ["/ops/", "/ops"],
+    ["/ops/sign-out", "/ops"],
+    ["/ops/pins/decide", "/ops/pins"],
+    ["/ops/sign-ins/sign-out", "/ops/sign-ins"],
+    ["/ops/connections/revoke", "/ops/connections"],
+  ])("a GET of %s is sent to %s (303), not an empty 404", async (address, page) => {
+    const edge = groupsEdge(ADMIN);
+    const response = await edge.call(address, {});
+    expect(response.status).toBe(303);
+    expect(new URL(response.headers.get("location") ?? "", PUBLIC_URL).pathname).toBe(page);
+  });
+});
+
 describe("/ops sign-in", () => {
   it("sends a browser without a session to the edge's /authorize: PKCE, mcp:admin, its own resource and callback", async () => {
     const answer = await opsPage(groupsEdge(ADMIN));
