@@ -71,6 +71,10 @@ describe("authorization at the edge", () => {
     const response = await decide(handle, "approve");
     expect(response.status).toBe(400);
     expect(response.headers.get("location")).toBeNull();
+    // Said as what can have happened, not the library's "not started in this browser" (s24 hunt pages F7).
+    expect(await response.text()).toContain(
+      "This sign-in was already finished, has expired (a sign-in page lasts 10 minutes), or was started in another browser.",
+    );
   });
 
   it("refuses an Allow posted as the consent page appears (double-click hijacking, s24 hunt pages F1), and takes one made later", async () => {

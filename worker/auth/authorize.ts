@@ -131,6 +131,18 @@ export async function decideConsent(request: Request, env: EdgeEnv): Promise<Res
 }
 
 /**
+ * The library's words for a consent transaction it cannot open, said as what can have happened: it clears the
+ * transaction's cookie when it is used, so a second Allow, a page left open past 10 minutes and a form from another
+ * browser all read "not started in this browser" (s24 hunt pages F7).
+ */
+const LIBRARY_WORDS: Record<string, string> = {
+  "This authorization was not started in this browser; start again":
+    "This sign-in was already finished, has expired (a sign-in page lasts 10 minutes), or was started in another browser.",
+  "This authorization expired or was already used; start again":
+    "This sign-in has expired (a sign-in page lasts 10 minutes) or was already finished.",
+};
+
+/**
  * Runs an authorization step and turns the library's validation errors into what the user should see:
  * a redirect to the client only when the library vouched for the redirect URI, a local page otherwise.
  */
@@ -139,7 +151,7 @@ export async function renderingAuthErrors(step: (oauth: OAuthHelpers) => Promise
     return await step(edgeOAuth(edgeConfig(env)).authorizationServer.getOAuthApi(env));
   } catch (error) {
     if (error instanceof AuthorizationError && error.redirectTo) return Response.redirect(error.redirectTo, 302);
-    if (error instanceof AuthorizationError) return errorPage(400, error.description);
+    if (error instanceof AuthorizationError) return errorPage(400, LIBRARY_WORDS[error.description] ?? error.description);
     if (error instanceof CimdFetchError) return cimdFetchFailurePage(error);
     throw error;
   }
