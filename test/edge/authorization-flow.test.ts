@@ -191,7 +191,10 @@ describe("authorization at the edge", () => {
     );
     expect(callback.status).toBe(403);
     expect(callback.headers.get("location")).toBeNull();
-    expect(await callback.text()).toContain("accounts of example.com may not use this proxy");
+    const refusal = await callback.text();
+    expect(refusal).toContain("accounts of example.com may not use this proxy");
+    expect(refusal).toMatch(/You signed in as [^<]+@example\.com, and accounts of example\.com may not use this proxy\./);
+    expect(refusal).toContain("Sign out of that account at the identity provider");
   });
 
   it("rotates refresh tokens, and refuses a refresh token presented by another client", async () => {

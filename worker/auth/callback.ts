@@ -65,7 +65,12 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
     const refusal = domainRefusal(config, user);
     if (refusal) {
       refused("e-mail domain", "denied", 403, user);
-      return errorPage(403, `${refusal}.`);
+      // The account is named: the identity provider may have signed in another one than the person meant.
+      return errorPage(
+        403,
+        `You signed in as ${user.email ?? "an account without an e-mail address"}, and ${refusal}.`,
+        "Sign out of that account at the identity provider (or use a private window), then start again from your MCP client with a company account.",
+      );
     }
 
     const props = await signInGroups(config, user, original.clientId, { env, ctx });

@@ -24,7 +24,13 @@ export async function finishOpsSignIn(
     return signInProblemPage(400, "This sign-in was not started in this browser, or took too long.");
   if (params.get("state") !== expectedState) return signInProblemPage(400, "This sign-in does not belong to this browser.");
   const code = params.get("code");
-  if (!code) return signInProblemPage(403, `The sign-in was not completed (${params.get("error") ?? "no code"}).`);
+  if (!code) {
+    const denied = params.get("error") === "access_denied";
+    return signInProblemPage(
+      403,
+      denied ? "You chose Deny: you are not signed in to the dashboard." : `The sign-in was not completed (${params.get("error") ?? "no code"}).`,
+    );
+  }
 
   const server = edgeOAuth(config).authorizationServer;
   const answer = await redeemOwnCode(config, env, ctx, {
