@@ -1,3 +1,4 @@
+import { CONSENT_ARMING_MS, SHOWN_FIELD } from "../../contract/consent-arming.ts";
 // Drive a browser-style OAuth/OIDC redirect chain with plain fetch: manual redirects, a small cookie
 // jar, and optionally the submission of a single consent form on the way. Used by the IdP tests and
 // by the end-to-end tests, which run an MCP client's OAuth flow through the proxy's consent page and
@@ -187,6 +188,7 @@ export async function followRedirects(url: string, opts: FollowRedirectsOptions 
     if (opts.approveForms && response.status === 200 && /^text\/html\b/i.test(type)) {
       const form = singlePostForm(body, step.url);
       if (form) {
+        await readForAMoment(form.fields);
         step = { url: form.action, method: "POST", body: form.fields.toString(), origin: step.url.origin };
         continue;
       }
@@ -250,3 +252,17 @@ export function decodeEntities(value: string): string {
     return NAMED_ENTITIES[ref.toLowerCase()] ?? whole;
   });
 }
+
+/**
+ * Waits, as a person reads, until the consent page's form may be decided: the edge refuses an Allow posted sooner than
+ * CONSENT_ARMING_MS after the page was made (contract/consent-arming.ts).
+ */
+async function readForAMoment(fields: URLSearchParams): Promise<void> {
+  const shown = Number(fields.get(SHOWN_FIELD));
+  if (!Number.isFinite(shown) || shown <= 0) return;
+  const wait = shown + CONSENT_ARMING_MS + ARMING_MARGIN_MS - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+}
+
+/** Past the arming, for the clocks of the page's maker and of this process. */
+const ARMING_MARGIN_MS = 50;

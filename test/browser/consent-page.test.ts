@@ -4,7 +4,7 @@ import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CONSENT_ARMING_MS } from "../../worker/auth/consent-arming.ts";
+import { CONSENT_ARMING_MS } from "../../contract/consent-arming.ts";
 import { SCOPE_DESCRIPTIONS } from "../../worker/auth/scope-descriptions.ts";
 import { openChromium } from "./chromium.ts";
 import { contrastRatio } from "./contrast.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { CONSENT_ARMING_MS } from "../../contract/consent-arming.ts";
 import { edgeOAuth } from "../../worker/auth/authorization-server.ts";
-import { CONSENT_ARMING_MS } from "../../worker/auth/consent-arming.ts";
 import { grantCode } from "../../worker/auth/grant-code.ts";
 import { edgeConfig } from "../../worker/config.ts";
 import { capturedAudit } from "./audit-capture.ts";

@@ -155,6 +155,7 @@ describe("a stdio child that breaks mid-call", () => {
       expect(message?.error).toEqual({
         code: -32000,
         message: "the upstream server sent a message over the 1 MiB the origin reads (relay.maxUpstreamMessageMiB)",
+        data: { upstreamUnanswered: true }, // the origin's own error: audited unavailable
       });
       expect(lines.join("\n")).toMatch(/hostile.*over the 1 MiB.*; stopping it/);
       const next = await hostileCall(pool, undefined as never);
@@ -171,6 +172,7 @@ describe("a stdio child that breaks mid-call", () => {
       expect(message?.error).toEqual({
         code: -32000,
         message: "the upstream server closed the connection: its process exited by itself, with code 1",
+        data: { upstreamUnanswered: true },
       });
     } finally {
       await pool.close();

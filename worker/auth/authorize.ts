@@ -4,13 +4,13 @@ import {
   CimdFetchError,
   type OAuthHelpers,
 } from "@cloudflare/workers-oauth-provider";
+import { allowedTooSoon, SHOWN_FIELD } from "../../contract/consent-arming.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 import { postedForm } from "../http/posted-form.ts";
 import { AUTHORIZE_PATH, edgeOAuth, REGISTER_PATH } from "./authorization-server.ts";
 import { cimdFetchFailurePage } from "./cimd/fetch-failure-page.ts";
 import { metadataUrlProblem } from "./cimd/metadata-url-problem.ts";
-import { allowedTooSoon, SHOWN_FIELD } from "./consent-arming.ts";
 import { companyName, consentPage, grantedServers } from "./consent-page.ts";
 import { grantableScopes } from "./grantable-scopes.ts";
 import { errorPage } from "./html.ts";

@@ -1,9 +1,9 @@
 import type { ConsentDescription } from "@cloudflare/workers-oauth-provider";
 import type { EdgeConfig } from "../../contract/config/schema.ts";
+import { SHOWN_FIELD } from "../../contract/consent-arming.ts";
 import { mcpResource } from "../config.ts";
 import { opsResource } from "../ops/paths.ts";
 import { clientLabel } from "./clients/client-label.ts";
-import { SHOWN_FIELD } from "./consent-arming.ts";
 import { escapeHtml, htmlPage } from "./html.ts";
 import { describeScope } from "./scope-descriptions.ts";
 
