@@ -28,7 +28,9 @@ export async function finishOpsSignIn(
     const denied = params.get("error") === "access_denied";
     return signInProblemPage(
       403,
-      denied ? "You chose Deny: you are not signed in to the dashboard." : `The sign-in was not completed (${params.get("error") ?? "no code"}).`,
+      denied
+        ? "You chose Deny: you are not signed in to the dashboard."
+        : `The sign-in was not completed (${params.get("error") ?? "no code"}).`,
     );
   }
 
