@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseJsonPath } from "../audit-redaction.ts";
 import { parseSharedKeySet } from "../edge-shared-key.ts";
+import { isLoopbackHost } from "../loopback-host.ts";
 import { Policy } from "./policy.ts";
 
 /** The longest `relay.inputWaitSeconds`: no input-required state lives longer, so what remembers used ones need not either. */
@@ -22,14 +23,12 @@ const succeeds = (attempt: () => unknown) => {
   }
 };
 
-const isLoopback = (host: string) => host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
-
 /** An absolute URL without trailing slash: https anywhere, http only on a loopback host (local development). */
 export const ServiceUrl = z
   .url({ message: "expected an absolute URL such as https://mcp.example.com" })
   .refine((value) => {
     const url = new URL(value);
-    return url.protocol === "https:" || (url.protocol === "http:" && isLoopback(url.hostname));
+    return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
   }, "expected https (plain http is accepted only on a loopback host: localhost, 127.x.x.x or [::1])")
   .refine((value) => !value.endsWith("/"), "expected no trailing slash")
   .refine((value) => !/[?#]/.test(value), "expected no query or fragment");

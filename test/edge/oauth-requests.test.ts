@@ -79,6 +79,60 @@ describe("PKCE syntax (RFC 7636)", () => {
   });
 });
 
+describe("errors found before the consent page (open redirector, s24 hunt pages F11)", () => {
+  const phish = "https://phish.example/login";
+  const claude = "https://claude.ai/api/mcp/auth_callback";
+  const clientWith = async (redirectUri: string, name = "Client") => {
+    const registered = await register({ client_name: name, redirect_uris: [redirectUri] });
+    expect(registered.status).toBe(201);
+    return ((await registered.json()) as { client_id: string }).client_id;
+  };
+  // Each breaks a rule the edge checks before anyone has seen a page: the library's, the PKCE syntax, the ops resource.
+  const brokenRequests: Record<string, (challenge: string) => Record<string, string>> = {
+    "an implicit-grant response_type": () => ({ response_type: "token" }),
+    "the plain PKCE method": () => ({ code_challenge: "a".repeat(43), code_challenge_method: "plain" }),
+    "a malformed code_challenge": () => ({ code_challenge: "not+a+challenge" }),
+    "the ops dashboard's resource": () => ({ resource: `${PUBLIC_URL}/ops` }),
+  };
+
+  for (const [rule, overrides] of Object.entries(brokenRequests)) {
+    it(`shows ${rule} on a page, never sending the browser to an unverified client's https address`, async () => {
+      const clientId = await clientWith(phish);
+      const challenge = (await pkcePair()).challenge;
+      const response = await callEdge(authorizeUrl(clientId, challenge, { redirect_uri: phish, ...overrides(challenge) }));
+      expect(response.status).toBe(400);
+      expect(response.headers.get("location")).toBeNull();
+      expect(await response.text()).toContain("This app&#39;s sign-in request was refused (");
+    });
+  }
+
+  it("still names the refusal at the client's loopback or native-app address, and at a vendor callback the table proves", async () => {
+    const challenge = (await pkcePair()).challenge;
+    const destinations: [string, string][] = [
+      [CLIENT_REDIRECT, "Client"],
+      ["cursor://anysphere.cursor-mcp/oauth/callback", "Cursor"],
+      [claude, "Claude"],
+    ];
+    for (const [redirectUri, name] of destinations) {
+      const clientId = await clientWith(redirectUri, name);
+      const response = await callEdge(authorizeUrl(clientId, challenge, { redirect_uri: redirectUri, response_type: "token" }));
+      expect(response.status).toBe(302);
+      const location = new URL(response.headers.get("location") ?? "");
+      expect(`${location.protocol}//${location.host}${location.pathname}`).toBe(redirectUri);
+      expect(location.searchParams.get("error")).toBeTruthy();
+    }
+  });
+
+  it("takes a vendor's name as no proof: an unverified client called Claude gets the page", async () => {
+    const clientId = await clientWith(phish, "Claude");
+    const response = await callEdge(
+      authorizeUrl(clientId, (await pkcePair()).challenge, { redirect_uri: phish, response_type: "token" }),
+    );
+    expect(response.status).toBe(400);
+    expect(response.headers.get("location")).toBeNull();
+  });
+});
+
 describe("native apps' redirect URIs (Cursor)", () => {
   const cursor = "cursor://anysphere.cursor-mcp/oauth/callback";
   const cursorUris = [cursor, "https://www.cursor.com/agents/mcp/oauth/callback", "http://localhost:8787/callback"];

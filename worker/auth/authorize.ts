@@ -1,5 +1,7 @@
 import {
   AuthorizationError,
+  type AuthorizationErrorCode,
+  type AuthRequest,
   authorizationErrorRedirect,
   CimdFetchError,
   type OAuthHelpers,
@@ -22,6 +24,7 @@ import { opsResourceRefused } from "./ops-resource-clients.ts";
 import { challengeProblem } from "./pkce-syntax.ts";
 import { rateLimited } from "./rate-limit.ts";
 import { withLimitedBody } from "./read-limited-body.ts";
+import { refusedBeforeConsent } from "./refused-before-consent.ts";
 import { clientNameProblem } from "./registration-policy.ts";
 import { unknownClient } from "./unknown-client.ts";
 
@@ -43,19 +46,25 @@ export async function showConsent(request: Request, env: EdgeEnv): Promise<Respo
     return errorPage(400, `This app cannot be signed in: ${unsafeMetadataUrl}.`);
   }
   return renderingAuthErrors(async (oauth) => {
-    if (clientId && (tooLongToLookUp(clientId) || !(await oauth.lookupClient(clientId)))) {
-      return unknownClient(request, `${config.publicUrl}${REGISTER_PATH}`);
-    }
-    const authRequest = await oauth.parseAuthRequest(request);
+    const client = clientId && !tooLongToLookUp(clientId) ? await oauth.lookupClient(clientId) : null;
+    if (clientId && !client) return unknownClient(request, `${config.publicUrl}${REGISTER_PATH}`);
+    const authRequest = await parsedOrRefused(oauth, request, client?.clientName);
+    if (authRequest instanceof Response) return authRequest;
+    const refuse = (code: AuthorizationErrorCode, description: string) =>
+      refusedBeforeConsent(
+        { clientId: authRequest.clientId, clientName: client?.clientName, redirectUri: authRequest.redirectUri },
+        authorizationErrorRedirect(authRequest, code, description),
+        code,
+        description,
+      );
     const malformedChallenge = challengeProblem(authRequest.codeChallenge);
     if (malformedChallenge) {
       console.warn("authorize: code_challenge missing or malformed");
-      return Response.redirect(authorizationErrorRedirect(authRequest, "invalid_request", malformedChallenge), 302);
+      return refuse("invalid_request", malformedChallenge);
     }
     if (await opsResourceRefused(env, config, authRequest)) {
       console.warn("authorize: a client other than the edge's own asked for the ops dashboard's resource");
-      const why = "only this proxy's own dashboard sign-in may ask for the ops dashboard's resource";
-      return Response.redirect(authorizationErrorRedirect(authRequest, "invalid_target", why), 302);
+      return refuse("invalid_target", "only this proxy's own dashboard sign-in may ask for the ops dashboard's resource");
     }
     // Only scopes this edge defines are asked for on the consent page, stored, and granted.
     authRequest.scope = grantableScopes(authRequest.scope);
@@ -78,6 +87,22 @@ export async function showConsent(request: Request, env: EdgeEnv): Promise<Respo
       servers: grantedServers(config, authRequest.resource),
     });
   }, env);
+}
+
+/** The library's parse of an authorization request, or its refusal when it found one before the consent page. */
+async function parsedOrRefused(
+  oauth: OAuthHelpers,
+  request: Request,
+  clientName: string | undefined,
+): Promise<AuthRequest | Response> {
+  try {
+    return await oauth.parseAuthRequest(request);
+  } catch (error) {
+    if (!(error instanceof AuthorizationError && error.redirectTo && error.redirectUri)) throw error;
+    const clientId = new URL(request.url).searchParams.get("client_id") ?? "";
+    const destination = { clientId, clientName, redirectUri: error.redirectUri };
+    return refusedBeforeConsent(destination, error.redirectTo, error.code, error.description);
+  }
 }
 
 /** POST /authorize: the user decided. Deny goes back to the client; Allow goes to the IdP with a state bound to this browser. */

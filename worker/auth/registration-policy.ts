@@ -1,4 +1,5 @@
 import type { ClientRegistrationCallbackOptions, ClientRegistrationCallbackResult } from "@cloudflare/workers-oauth-provider";
+import { isLoopbackHost } from "../../contract/loopback-host.ts";
 import { OPS_PATH } from "../ops/paths.ts";
 
 /** Bounds on what one dynamic registration may store: it costs nothing to send and is kept for days. */
@@ -84,10 +85,6 @@ function valueProblem(field: string, value: unknown, maxChars: number): string |
  */
 const NOT_A_CALLBACK = new Set(["ftp:", "about:", "urn:", "ws:", "wss:", "blob:", "mailto:", "tel:", "sms:"]);
 
-/** Loopback hosts as the URL parser writes them (`0x7f.1` is 127.0.0.1 by then). */
-const isLoopback = (hostname: string) =>
-  hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
-
 /**
  * A redirect URI is HTTPS, a loopback address over plain HTTP, or a native app's own scheme (MCP authorization,
  * "redirect URIs MUST be either localhost URLs or HTTPS URLs"; RFC 8252 for native apps): plain HTTP to another host
@@ -97,7 +94,7 @@ function redirectKindProblem(redirectUris: unknown): string | null {
   for (const uri of Array.isArray(redirectUris) ? redirectUris : []) {
     if (typeof uri !== "string" || !URL.canParse(uri)) continue;
     const url = new URL(uri);
-    if (url.protocol === "http:" && !isLoopback(url.hostname))
+    if (url.protocol === "http:" && !isLoopbackHost(url.hostname))
       return `redirect_uris: ${uri} is plain HTTP to another host than this computer; use https, or a loopback address (127.0.0.1, localhost)`;
     if (NOT_A_CALLBACK.has(url.protocol))
       return `redirect_uris: ${uri} is not a place an app receives its sign-in; use https, a loopback address, or the app's own scheme`;
