@@ -95,6 +95,37 @@ describe("authorization at the edge", () => {
     expect(atIdp.searchParams.get("error")).toBeNull();
   });
 
+  it("asks the identity provider for an account choice when the box is ticked, which a client's prompt ticks (s24 hunt pages F2)", async () => {
+    const clientId = await registerClient();
+    const challenge = (await pkcePair()).challenge;
+    const consentFor = async (prompt?: string) => {
+      const page = await callEdge(authorizeUrl(clientId, challenge, prompt ? { prompt } : {}));
+      const html = await page.text();
+      const handle = /name="handle" value="([^"]+)"/.exec(html)?.[1] ?? "";
+      return { html, handle, cookie: cookiesOf(page) };
+    };
+    const ticked = (html: string) => /name="choose_account" value="1" checked/.test(html);
+    expect(ticked((await consentFor()).html)).toBe(false);
+    expect(ticked((await consentFor("select_account")).html)).toBe(true);
+    expect(ticked((await consentFor("login consent")).html)).toBe(true);
+    expect(ticked((await consentFor("consent")).html)).toBe(false);
+
+    const atIdp = async (fields: Record<string, string>) => {
+      const { handle, cookie } = await consentFor();
+      const allowed = await decide(handle, "approve", cookie, fields);
+      expect(allowed.status).toBe(302);
+      return allowed.headers.get("location") ?? "";
+    };
+    const idpPrompt = async (fields: Record<string, string>) => new URL(await atIdp(fields)).searchParams.get("prompt");
+    expect(await idpPrompt({ choose_account: "1" })).toBe("select_account");
+    // The identity provider takes it (the local one as Google does: an account choice, then back to the edge).
+    const back = await signInAtIdp(await atIdp({ choose_account: "1" }));
+    expect(back.searchParams.get("code")).toBeTruthy();
+    expect(await idpPrompt({})).toBeNull();
+    // Whatever else the box is made to say, the IdP is asked for nothing but an account choice.
+    expect(await idpPrompt({ choose_account: "none" })).toBeNull();
+  });
+
   it("sends the user back to the client with access_denied and iss when they deny", async () => {
     const clientId = await registerClient();
     const { handle, cookie } = await openConsent(clientId, (await pkcePair()).challenge);

@@ -16,6 +16,7 @@ import { metadataUrlProblem } from "./cimd/metadata-url-problem.ts";
 import { companyName, consentPage, grantedServers } from "./consent-page.ts";
 import { grantableScopes } from "./grantable-scopes.ts";
 import { errorPage } from "./html.ts";
+import { CHOOSE_ACCOUNT_FIELD, clientAskedForAccountChoice } from "./idp/account-choice.ts";
 import { idpAuthorizationUrl } from "./idp/authorization-url.ts";
 import { discoverProvider } from "./idp/discovery.ts";
 import { createPkce, randomToken } from "./idp/pkce.ts";
@@ -85,6 +86,7 @@ export async function showConsent(request: Request, env: EdgeEnv): Promise<Respo
       headers: consent.headers,
       company: companyName(config),
       servers: grantedServers(config, authRequest.resource),
+      chooseAccount: clientAskedForAccountChoice(new URL(request.url).searchParams.get("prompt")),
     });
   }, env);
 }
@@ -149,7 +151,12 @@ export async function decideConsent(request: Request, env: EdgeEnv): Promise<Res
     const { state, headers } = await oauth.beginUpstream(approved.request, { data: pending, headers: approved.headers });
     headers.set(
       "location",
-      idpAuthorizationUrl(config, provider, { state, nonce: pending.nonce, codeChallenge: pkce.challenge }),
+      idpAuthorizationUrl(config, provider, {
+        state,
+        nonce: pending.nonce,
+        codeChallenge: pkce.challenge,
+        chooseAccount: form.get(CHOOSE_ACCOUNT_FIELD) === "1",
+      }),
     );
     return new Response(null, { status: 302, headers });
   }, env);

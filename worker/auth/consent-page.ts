@@ -5,6 +5,7 @@ import { mcpResource } from "../config.ts";
 import { opsResource } from "../ops/paths.ts";
 import { clientLabel } from "./clients/client-label.ts";
 import { escapeHtml, htmlPage } from "./html.ts";
+import { CHOOSE_ACCOUNT_FIELD } from "./idp/account-choice.ts";
 import { describeScope } from "./scope-descriptions.ts";
 
 /**
@@ -26,6 +27,8 @@ export interface ConsentView {
   /** The company or edge name (`displayName`). */
   company: string;
   servers: GrantedServers;
+  /** The account-choice box starts ticked (the client asked for a sign-in or an account choice). */
+  chooseAccount: boolean;
 }
 
 /**
@@ -33,7 +36,7 @@ export interface ConsentView {
  * (per-client consent against the confused deputy). Shows who asks and how sure that is, where the access goes
  * (the redirect host: what gives a phishing client away), which servers, and in words what is granted.
  */
-export function consentPage({ details, handle, headers, company, servers }: ConsentView): Response {
+export function consentPage({ details, handle, headers, company, servers, chooseAccount }: ConsentView): Response {
   const client = clientLabel(details);
   const name = escapeHtml(client.name);
   const body = `<h1>Allow ${name} to use ${escapeHtml(company)}'s MCP servers as you?</h1>
@@ -49,6 +52,7 @@ ${destinationWarning(details)}
 <form method="post">
 <input type="hidden" name="handle" value="${escapeHtml(handle)}">
 <input type="hidden" name="${SHOWN_FIELD}" value="${Date.now()}">
+<p><label><input type="checkbox" name="${CHOOSE_ACCOUNT_FIELD}" value="1"${chooseAccount ? " checked" : ""}> Let me choose the account (or sign in with another)</label></p>
 <button name="decision" value="approve">Allow</button><button name="decision" value="deny">Deny</button>
 </form>
 <p class="note">Allow only an app you started connecting from just now. If in doubt, choose Deny.</p>`;
