@@ -129,6 +129,39 @@ describe("the consent page in Chromium", () => {
     }
   });
 
+  it("takes no click again as it comes back into focus or view: a page loaded behind a pop-up is not approved (s24 review R2)", async () => {
+    const browser = await openChromium();
+    try {
+      const page = await browser.newPage();
+      const { reached } = await catchAppCallback(page);
+      // A click taken posts the form at once: the request is the sign of it.
+      let posted = false;
+      page.on("request", (request) => {
+        if (request.method() === "POST") posted = true;
+      });
+      await page.goto(await consentUrl());
+      const allow = (await page.getByRole("button", { name: "Allow" }).boundingBox()) as { x: number; y: number };
+      // Loaded long ago, out of sight: the first arming is over.
+      await page.waitForTimeout(CONSENT_ARMING_MS + 100);
+      // Headless Chromium moves no focus between windows, so the events a browser sends when the page is brought
+      // forward are sent here; the script's answer to them is what is under test.
+      for (const bringForward of [
+        () => window.dispatchEvent(new Event("focus")),
+        () => document.dispatchEvent(new Event("visibilitychange")),
+      ]) {
+        await page.evaluate(bringForward);
+        await page.mouse.click(allow.x + 5, allow.y + 5);
+        await page.waitForTimeout(CONSENT_ARMING_MS);
+        expect(posted).toBe(false);
+      }
+      // Read, then clicked: approved.
+      await page.mouse.click(allow.x + 5, allow.y + 5);
+      expect((await reached).searchParams.get("code")).toBeTruthy();
+    } finally {
+      await browser.dispose();
+    }
+  });
+
   it("works with JavaScript turned off", async () => {
     const browser = await openChromium({ javaScriptEnabled: false });
     try {

@@ -84,13 +84,23 @@ describe("the consent page", () => {
     expect(html).toContain("Access will be sent to an app on this computer.");
   });
 
-  it("is served with a policy that allows no script and no resource from elsewhere", async () => {
+  it("is served with a policy that runs only its own script, under a nonce new each time, and no resource from elsewhere", async () => {
     const clientId = await register(LOCAL_APP.name, LOCAL_APP.redirectUri);
-    const page = await callEdge(authorizeUrl(clientId, (await pkcePair()).challenge));
-    const policy = page.headers.get("content-security-policy") ?? "";
-    expect(policy).toContain("default-src 'none'");
-    expect(policy).not.toMatch(/script-src|https?:/);
-    expect(await page.text()).not.toMatch(/<script|<link|src=/);
+    const nonces = [];
+    for (const _ of [1, 2]) {
+      const page = await callEdge(authorizeUrl(clientId, (await pkcePair()).challenge));
+      const policy = page.headers.get("content-security-policy") ?? "";
+      expect(policy).toContain("default-src 'none'");
+      expect(policy).not.toMatch(/https?:|unsafe-inline'[^;]*script|script-src[^;]*unsafe/);
+      const nonce = /script-src 'nonce-([A-Za-z0-9_-]{32})'$/.exec(policy)?.[1];
+      expect(nonce).toBeTruthy();
+      const html = await page.text();
+      expect(html.match(/<script/g)).toHaveLength(1);
+      expect(html).toContain(`<script nonce="${nonce}">`);
+      expect(html).not.toMatch(/<link|src=/);
+      nonces.push(nonce);
+    }
+    expect(nonces[0]).not.toBe(nonces[1]);
   });
 });
 

@@ -4,6 +4,7 @@ import { SHOWN_FIELD } from "../../contract/consent-arming.ts";
 import { mcpResource } from "../config.ts";
 import { opsResource } from "../ops/paths.ts";
 import { clientLabel } from "./clients/client-label.ts";
+import { CONSENT_REARMING_SCRIPT } from "./consent-rearming.ts";
 import { escapeHtml, htmlPage } from "./html.ts";
 import { CHOOSE_ACCOUNT_FIELD } from "./idp/account-choice.ts";
 import { describeScope } from "./scope-descriptions.ts";
@@ -56,7 +57,7 @@ ${destinationWarning(details)}
 <button name="decision" value="approve">Allow</button><button name="decision" value="deny">Deny</button>
 </form>
 <p class="note">Allow only an app you started connecting from just now. If in doubt, choose Deny.</p>`;
-  return htmlPage(`Allow ${client.name}?`, body, { headers, banner: company });
+  return htmlPage(`Allow ${client.name}?`, body, { headers, banner: company, script: CONSENT_REARMING_SCRIPT });
 }
 
 /** The company or edge name people see: `displayName`, else the edge's host name. */

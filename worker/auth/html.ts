@@ -1,7 +1,10 @@
+import { randomToken } from "./idp/pkce.ts";
+
 /** Escapes text for HTML element content and quoted attribute values. Everything a client or IdP chose passes through it. */
 export const escapeHtml = (value: string): string => value.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 
-// No script at all, no resource from anywhere (the style is inline), never framed.
+// No script but the page's own (a nonce'd inline one, where a page has one), no resource from anywhere (the style is
+// inline), never framed.
 const PAGE_HEADERS = {
   "content-type": "text/html; charset=utf-8",
   "cache-control": "no-store",
@@ -23,23 +26,32 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.5rem 1rem}dt{color:va
 .warn{background:var(--warn);border:1px solid var(--warn-line);padding:.5rem .75rem;border-radius:6px}
 button{font:inherit;padding:.5rem 1.25rem;margin:0 .75rem .5rem 0;border-radius:6px;border:1px solid var(--line);background:var(--button);color:var(--fg);cursor:pointer}
 button[value=approve]{background:var(--ok);border-color:var(--ok);color:#fff}
-form button{animation:arm .7s step-end}@keyframes arm{from,to{pointer-events:none}}
+form button{animation:arm .7s step-end}@keyframes arm{from,to{pointer-events:none}}form.arming button{pointer-events:none}
 :focus-visible{outline:3px solid var(--focus);outline-offset:2px}`;
 
-/** A page in the edge's look; `body` must already be escaped HTML. `banner` names the company above it. */
+/**
+ * A page in the edge's look; `body` must already be escaped HTML. `banner` names the company above it. `script` is a
+ * constant of the edge's own (never anything a client chose): it runs under a nonce made for this response alone.
+ */
 export function htmlPage(
   title: string,
   body: string,
-  init: { status?: number; headers?: Headers; banner?: string } = {},
+  init: { status?: number; headers?: Headers; banner?: string; script?: string } = {},
 ): Response {
   const headers = new Headers(init.headers);
   for (const [name, value] of Object.entries(PAGE_HEADERS)) headers.set(name, value);
+  let script = "";
+  if (init.script) {
+    const nonce = randomToken();
+    headers.set("content-security-policy", `${PAGE_HEADERS["content-security-policy"]}; script-src 'nonce-${nonce}'`);
+    script = `<script nonce="${nonce}">${init.script}</script>`;
+  }
   const banner = init.banner ? `<header>${escapeHtml(init.banner)}</header>` : "";
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>${escapeHtml(title)}</title>
 <style>${STYLE}</style></head>
-<body>${banner}<main>${body}</main></body></html>`;
+<body>${banner}<main>${body}</main>${script}</body></html>`;
   return new Response(html, { status: init.status ?? 200, headers });
 }
 
