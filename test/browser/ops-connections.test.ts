@@ -53,7 +53,7 @@ afterAll(async () => {
 /** Signs in to /ops as `email` (the sign-in lands on /ops), then opens the connections. */
 async function openConnections(page: Page, email: string): Promise<void> {
   await page.goto(`${system.edgeUrl}/ops`);
-  await page.getByRole("button", { name: "Allow" }).click();
+  await page.getByRole("button", { name: "Continue" }).click();
   await page.getByRole("button", { name: new RegExp(`<${email}>`) }).click();
   await page.waitForURL((url) => url.pathname === "/ops");
   await page.goto(`${system.edgeUrl}/ops/connections`);

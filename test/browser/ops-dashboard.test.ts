@@ -27,7 +27,7 @@ afterAll(async () => system?.close());
 /** From /ops through consent and the account picker, back to /ops as `account`. */
 async function signIn(page: Page, account: string, path = "/ops"): Promise<void> {
   await page.goto(`${system.edgeUrl}${path}`);
-  await page.getByRole("button", { name: "Allow" }).click();
+  await page.getByRole("button", { name: "Continue" }).click();
   await page.getByRole("button", { name: new RegExp(`<${account}>`) }).click();
   await page.waitForURL((url) => url.pathname === "/ops");
 }

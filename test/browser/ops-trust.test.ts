@@ -37,7 +37,7 @@ async function withDatabase<T>(run: (client: pg.Client) => Promise<T>): Promise<
 /** From `path` through consent and the account picker, back to `path` as the administrator. */
 async function signIn(page: Page, path: string): Promise<void> {
   await page.goto(`${system.edgeUrl}/ops`);
-  await page.getByRole("button", { name: "Allow" }).click();
+  await page.getByRole("button", { name: "Continue" }).click();
   await page.getByRole("button", { name: new RegExp(`<${ADMIN}>`) }).click();
   await page.waitForURL((url) => url.pathname === "/ops");
   await page.goto(`${system.edgeUrl}${path}`);

@@ -20,7 +20,8 @@ export async function signInToOps(edge: GroupsEdge): Promise<{ session: string; 
   const consent = await edge.call(start.headers.get("location") ?? "");
   expect(consent.status).toBe(200);
   const html = await consent.text();
-  expect(html).toContain("None: only this proxy's ops dashboard");
+  expect(html).toContain("Sign in to this MCP proxy&#39;s ops dashboard");
+  expect(html).not.toContain("Unverified");
   const handle = /name="handle" value="([^"]+)"/.exec(html)?.[1] ?? "";
   const consentCookie = cookiesOf(consent);
   const approved = await edge.call("/authorize", {

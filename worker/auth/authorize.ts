@@ -22,11 +22,12 @@ import { discoverProvider } from "./idp/discovery.ts";
 import { createPkce, randomToken } from "./idp/pkce.ts";
 import { tooLongToLookUp } from "./key-bounds.ts";
 import { opsResourceRefused } from "./ops-resource-clients.ts";
+import { ownClientOf } from "./own-clients.ts";
 import { challengeProblem } from "./pkce-syntax.ts";
 import { rateLimited } from "./rate-limit.ts";
 import { withLimitedBody } from "./read-limited-body.ts";
 import { refusedBeforeConsent } from "./refused-before-consent.ts";
-import { clientNameProblem } from "./registration-policy.ts";
+import { clientNameProblem, ownNameProblem } from "./registration-policy.ts";
 import { unknownClient } from "./unknown-client.ts";
 
 /** What the edge keeps server-side between the redirect to the IdP and its callback. */
@@ -70,7 +71,8 @@ export async function showConsent(request: Request, env: EdgeEnv): Promise<Respo
     // Only scopes this edge defines are asked for on the consent page, stored, and granted.
     authRequest.scope = grantableScopes(authRequest.scope);
     const details = await oauth.describeConsent(authRequest); // first: a failed lookup leaves nothing in KV
-    const badName = clientNameProblem(details.clientName);
+    const own = await ownClientOf(env, config, authRequest.clientId);
+    const badName = clientNameProblem(details.clientName) ?? (own ? null : ownNameProblem(details.clientName));
     if (badName) {
       console.warn(`authorize: refused a client whose ${badName}`);
       return errorPage(
@@ -87,6 +89,7 @@ export async function showConsent(request: Request, env: EdgeEnv): Promise<Respo
       company: companyName(config),
       servers: grantedServers(config, authRequest.resource),
       chooseAccount: clientAskedForAccountChoice(new URL(request.url).searchParams.get("prompt")),
+      own,
     });
   }, env);
 }

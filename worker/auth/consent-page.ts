@@ -7,6 +7,7 @@ import { clientLabel } from "./clients/client-label.ts";
 import { CONSENT_REARMING_SCRIPT } from "./consent-rearming.ts";
 import { escapeHtml, htmlPage } from "./html.ts";
 import { CHOOSE_ACCOUNT_FIELD } from "./idp/account-choice.ts";
+import type { OwnBrowserClient } from "./own-browser-client.ts";
 import { describeScope } from "./scope-descriptions.ts";
 
 /**
@@ -30,14 +31,19 @@ export interface ConsentView {
   servers: GrantedServers;
   /** The account-choice box starts ticked (the client asked for a sign-in or an account choice). */
   chooseAccount: boolean;
+  /** Which of the edge's own sign-ins asks, or null for an MCP client. */
+  own: OwnBrowserClient | null;
 }
 
 /**
  * Asks the user whether this MCP client may act for them, before they are sent to the identity provider
  * (per-client consent against the confused deputy). Shows who asks and how sure that is, where the access goes
- * (the redirect host: what gives a phishing client away), which servers, and in words what is granted.
+ * (the redirect host: what gives a phishing client away), which servers, and in words what is granted. The edge's
+ * own sign-ins (the dashboard's, an upstream connection's end) get a page of their own instead (s24 hunt pages F3).
  */
-export function consentPage({ details, handle, headers, company, servers, chooseAccount }: ConsentView): Response {
+export function consentPage(view: ConsentView): Response {
+  if (view.own) return ownSignInPage(view, view.own);
+  const { details, handle, headers, company, servers, chooseAccount } = view;
   const client = clientLabel(details);
   const name = escapeHtml(client.name);
   const body = `<h1>Allow ${name} to use ${escapeHtml(company)}'s MCP servers as you?</h1>
@@ -45,19 +51,35 @@ export function consentPage({ details, handle, headers, company, servers, choose
 <dt>App</dt><dd><strong>${name}</strong><br><span class="note${client.verified ? "" : " unverified"}">${escapeHtml(client.note)}</span></dd>
 <dt>Access goes to</dt><dd><strong class="host">${escapeHtml(details.redirectHost)}</strong></dd>
 <dt>Servers</dt><dd>${serversText(servers, company)}</dd>
-<dt>Account</dt><dd>You will sign in with your ${escapeHtml(company)} account next.</dd>
+<dt>Account</dt><dd>${nextAccount(company)}</dd>
 </dl>
 ${destinationWarning(details)}
 <h2>It will be able to</h2>
 <ul>${details.scope.map((scope) => `<li>${escapeHtml(describeScope(scope))}</li>`).join("")}</ul>
-<form method="post">
+${decisionForm(handle, chooseAccount, ["Allow", "Deny"])}
+<p class="note">Allow only an app you started connecting from just now. If in doubt, choose Deny.</p>`;
+  return htmlPage(`Allow ${client.name}?`, body, { headers, banner: company, script: CONSENT_REARMING_SCRIPT });
+}
+
+/** The edge's own sign-in: what it is for and the account, no app to vouch for, no scopes to explain. */
+function ownSignInPage({ handle, headers, company, chooseAccount }: ConsentView, own: OwnBrowserClient): Response {
+  const body = `<h1>${escapeHtml(own.heading)}</h1>
+<p>${escapeHtml(own.purpose)}</p>
+<dl><dt>Account</dt><dd>${nextAccount(company)}</dd></dl>
+${decisionForm(handle, chooseAccount, ["Continue", "Cancel"])}`;
+  return htmlPage(own.heading, body, { headers, banner: company, script: CONSENT_REARMING_SCRIPT });
+}
+
+const nextAccount = (company: string) => `You will sign in with your ${escapeHtml(company)} account next.`;
+
+/** The decision, bound to this page's consent transaction, armed as contract/consent-arming.ts has it. */
+function decisionForm(handle: string, chooseAccount: boolean, [approve, deny]: [string, string]): string {
+  return `<form method="post">
 <input type="hidden" name="handle" value="${escapeHtml(handle)}">
 <input type="hidden" name="${SHOWN_FIELD}" value="${Date.now()}">
 <p><label><input type="checkbox" name="${CHOOSE_ACCOUNT_FIELD}" value="1"${chooseAccount ? " checked" : ""}> Let me choose the account (or sign in with another)</label></p>
-<button name="decision" value="approve">Allow</button><button name="decision" value="deny">Deny</button>
-</form>
-<p class="note">Allow only an app you started connecting from just now. If in doubt, choose Deny.</p>`;
-  return htmlPage(`Allow ${client.name}?`, body, { headers, banner: company, script: CONSENT_REARMING_SCRIPT });
+<button name="decision" value="approve">${approve}</button><button name="decision" value="deny">${deny}</button>
+</form>`;
 }
 
 /** The company or edge name people see: `displayName`, else the edge's host name. */

@@ -1,9 +1,7 @@
 import type { EdgeConfig } from "../../contract/config/schema.ts";
 import type { EdgeEnv } from "../env.ts";
-import { opsRedirectUri, opsResource } from "../ops/paths.ts";
-import { OPS_CLIENT } from "../ops/sign-in/ops-client.ts";
-import { CONSENT_CLIENT, consentRedirectUri } from "../upstream-auth/consent-client.ts";
-import { registeredOwnClientId } from "./own-browser-client.ts";
+import { opsResource } from "../ops/paths.ts";
+import { ownClientOf } from "./own-clients.ts";
 
 /**
  * Only the edge's own browser sign-ins (the ops dashboard's, the upstream consent's) may ask for the dashboard's
@@ -11,11 +9,7 @@ import { registeredOwnClientId } from "./own-browser-client.ts";
  * `mcp:admin` token for the dashboard, and with it every operator action there.
  */
 export async function mayAskForOpsResource(env: EdgeEnv, config: EdgeConfig, clientId: string): Promise<boolean> {
-  const own = await Promise.all([
-    registeredOwnClientId(env, OPS_CLIENT, opsRedirectUri(config)),
-    registeredOwnClientId(env, CONSENT_CLIENT, consentRedirectUri(config)),
-  ]);
-  return own.includes(clientId);
+  return (await ownClientOf(env, config, clientId)) !== null;
 }
 
 /** Whether a request for `resource` by this client must be refused (RFC 8707 `invalid_target`). */

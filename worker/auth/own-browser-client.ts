@@ -12,8 +12,12 @@ import { grantOfToken, inGrantTurn } from "./grant-turn.ts";
  * work and the last one is remembered.
  */
 export interface OwnBrowserClient {
-  /** What the consent page calls it. */
+  /** Its registered name (no other client may register it). */
   name: string;
+  /** The heading of its own page before the identity provider, in place of an app's consent page. */
+  heading: string;
+  /** One sentence on what the sign-in is for. */
+  purpose: string;
   /** The KV key of its client id is `<kvPrefix>:<redirect URI>`. */
   kvPrefix: string;
 }

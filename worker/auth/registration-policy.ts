@@ -1,6 +1,7 @@
 import type { ClientRegistrationCallbackOptions, ClientRegistrationCallbackResult } from "@cloudflare/workers-oauth-provider";
 import { isLoopbackHost } from "../../contract/loopback-host.ts";
 import { OPS_PATH } from "../ops/paths.ts";
+import { OWN_CLIENT_NAMES } from "./own-clients.ts";
 
 /** Bounds on what one dynamic registration may store: it costs nothing to send and is kept for days. */
 export const REGISTRATION_LIMITS = {
@@ -26,6 +27,7 @@ export function registrationPolicy({
   const problem =
     metadataProblem(clientMetadata) ??
     clientNameProblem(clientMetadata.client_name) ??
+    ownNameProblem(clientMetadata.client_name) ??
     redirectKindProblem(clientMetadata.redirect_uris) ??
     opsRedirectProblem(clientMetadata.redirect_uris, new URL(request.url).origin);
   if (!problem) return undefined;
@@ -42,6 +44,16 @@ export function registrationPolicy({
 export function clientNameProblem(name: unknown): string | null {
   if (typeof name !== "string" || !/[\p{Cc}\p{Cf}]/u.test(name)) return null;
   return "client_name may not contain control or invisible formatting characters (such as bidirectional overrides or zero-width spaces)";
+}
+
+/**
+ * Another client may not take the name of one of the edge's own sign-ins (s24 hunt pages F3: it would read as the
+ * proxy's own wherever a name is listed). Checked where `clientNameProblem` is, for every client but those.
+ */
+export function ownNameProblem(name: unknown): string | null {
+  if (typeof name !== "string") return null;
+  const taken = (own: string) => own.localeCompare(name.trim(), "en", { sensitivity: "base" }) === 0;
+  return OWN_CLIENT_NAMES.some(taken) ? "client_name is the name of one of this proxy's own sign-ins" : null;
 }
 
 function metadataProblem(metadata: Record<string, unknown>): string | null {

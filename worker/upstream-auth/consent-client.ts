@@ -12,6 +12,9 @@ export const consentRedirectUri = (config: EdgeConfig): string => `${config.publ
 /** The sign-in that confirms who connects an upstream account, as a client of the edge's own authorization server. */
 export const CONSENT_CLIENT: OwnBrowserClient = {
   name: "Connect your account at a server (this MCP proxy)",
+  heading: "Confirm it is you, to finish connecting your account at a server",
+  purpose:
+    "You just signed in at one of the MCP servers behind this proxy; signing in here ties that connection to your account, so that only you can use it.",
   kvPrefix: "upstream-consent-client",
 };
 

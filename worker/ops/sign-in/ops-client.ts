@@ -3,7 +3,12 @@ import { type OwnBrowserClient, ownClientId } from "../../auth/own-browser-clien
 import type { EdgeEnv } from "../../env.ts";
 
 /** The dashboard's sign-in, as a client of the edge's own authorization server. */
-export const OPS_CLIENT: OwnBrowserClient = { name: "Ops dashboard of this MCP proxy", kvPrefix: "ops-dashboard-client" };
+export const OPS_CLIENT: OwnBrowserClient = {
+  name: "Ops dashboard of this MCP proxy",
+  heading: "Sign in to this MCP proxy's ops dashboard",
+  purpose: "The dashboard shows administrators the proxy's traffic, sign-ins and trust controls.",
+  kvPrefix: "ops-dashboard-client",
+};
 
 /** What the consent page calls the dashboard. */
 export const OPS_CLIENT_NAME = OPS_CLIENT.name;
