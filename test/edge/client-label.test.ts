@@ -17,6 +17,7 @@ describe("the consent page's name for a client", () => {
       name: "Acme Agent",
       verified: true,
       note: "Its details are published by acme.example.",
+      alarm: false,
     });
   });
 
@@ -25,6 +26,7 @@ describe("the consent page's name for a client", () => {
       name: "Claude Code",
       verified: false,
       note: "Unverified: attacker.example chose this name for its app. It resembles Claude Code, but that is not proven.",
+      alarm: true,
     });
   });
 
@@ -34,5 +36,28 @@ describe("the consent page's name for a client", () => {
       clientId: "https://claude.ai/oauth/claude-code-client-metadata",
     });
     expect(label).toMatchObject({ name: "Claude Code", verified: true });
+  });
+
+  // An app on this computer proves no name; the page's warning about this computer is the check (s24 hunt pages F7).
+  const local = (clientName: string, redirectUri: string) => ({
+    clientId: "a-registered-id",
+    clientName,
+    redirectUri,
+    redirectHost: URL.canParse(redirectUri) ? new URL(redirectUri).host : "",
+  });
+  const NEUTRAL = { verified: false, alarm: false, note: "Its name is its own: an app on this computer cannot prove it." };
+
+  it("names an app on this computer neutrally, a known one that signs in there included", () => {
+    expect(clientLabel(local("Acme Agent", "http://127.0.0.1:8123/cb"))).toEqual({ name: "Acme Agent", ...NEUTRAL });
+    expect(clientLabel(local("Claude Code", "http://localhost:53111/callback"))).toEqual({ name: "Claude Code", ...NEUTRAL });
+    expect(clientLabel(local("Cursor", "cursor://anysphere.cursor-mcp/oauth/callback"))).toEqual({ name: "Cursor", ...NEUTRAL });
+  });
+
+  it("keeps the alarm for a vendor's name whose app never signs in through this computer, and for a foreign https host", () => {
+    expect(clientLabel(local("Claude", "http://127.0.0.1:8123/cb"))).toMatchObject({ alarm: true, verified: false });
+    expect(clientLabel(local("Acme Agent", "https://acme.example/cb"))).toMatchObject({
+      alarm: true,
+      note: "Unverified: the app chose this name itself.",
+    });
   });
 });

@@ -36,13 +36,17 @@ const readable = (html: string) =>
     .replaceAll("&#34;", '"');
 
 describe("the consent page", () => {
-  it("names the company from displayName, or the edge's host name without it", async () => {
+  it("names the company from displayName; without it, the host name above the page and no company in the sentences (s24 hunt pages F7)", async () => {
     expect(readable(await consentHtml(LOCAL_APP, {}, { EDGE_DISPLAY_NAME: "Example Corp" }))).toContain(
       "Allow Acme Agent to use Example Corp's MCP servers as you?",
     );
-    const byHost = readable(await consentHtml(LOCAL_APP));
-    expect(byHost).toContain("to use localhost's MCP servers");
-    expect(byHost).toContain("You will sign in with your localhost account next.");
+    // Without a display name the host name is only the banner: the account is the company's, not localhost's.
+    const unnamed = await consentHtml(LOCAL_APP);
+    expect(unnamed).toContain("<header>localhost</header>");
+    const byHost = readable(unnamed);
+    expect(byHost).toContain("Allow Acme Agent to use this proxy's MCP servers as you?");
+    expect(byHost).toContain("Every server this proxy's policy lets you use");
+    expect(byHost).toContain("You will sign in with your company account next.");
   });
 
   it("names no configured server for the umbrella resource (shown before sign-in, to anyone), and the one for a server's own", async () => {
@@ -78,9 +82,11 @@ describe("the consent page", () => {
     expect(html).toContain("Access goes toattacker.example");
   });
 
-  it("marks an unknown self-registered app unverified and warns that access goes to this computer", async () => {
-    const html = readable(await consentHtml(LOCAL_APP));
-    expect(html).toContain("Unverified: the app chose this name itself.");
+  it("names an app on this computer without an alarm, and warns that access goes to this computer", async () => {
+    const raw = await consentHtml(LOCAL_APP);
+    expect(raw).not.toContain('class="note unverified"');
+    const html = readable(raw);
+    expect(html).toContain("Its name is its own: an app on this computer cannot prove it.");
     expect(html).toContain("Access will be sent to an app on this computer.");
   });
 

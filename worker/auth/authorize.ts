@@ -13,7 +13,7 @@ import { postedForm } from "../http/posted-form.ts";
 import { AUTHORIZE_PATH, edgeOAuth, REGISTER_PATH } from "./authorization-server.ts";
 import { cimdFetchFailurePage } from "./cimd/fetch-failure-page.ts";
 import { metadataUrlProblem } from "./cimd/metadata-url-problem.ts";
-import { companyName, consentPage, grantedServers } from "./consent-page.ts";
+import { companyName, companyWords, consentPage, grantedServers } from "./consent-page.ts";
 import { grantableScopes } from "./grantable-scopes.ts";
 import { errorPage } from "./html.ts";
 import { CHOOSE_ACCOUNT_FIELD, clientAskedForAccountChoice } from "./idp/account-choice.ts";
@@ -87,6 +87,7 @@ export async function showConsent(request: Request, env: EdgeEnv): Promise<Respo
       handle: consent.handle,
       headers: consent.headers,
       company: companyName(config),
+      owner: companyWords(config),
       servers: grantedServers(config, authRequest.resource),
       chooseAccount: clientAskedForAccountChoice(new URL(request.url).searchParams.get("prompt")),
       own,

@@ -26,8 +26,10 @@ export interface ConsentView {
   handle: string;
   /** The library's consent headers (the binding cookie, no framing). */
   headers: Headers;
-  /** The company or edge name (`displayName`). */
+  /** The company or edge name (`displayName`, else the edge's host name), above the page. */
   company: string;
+  /** Whose servers and account the sentences speak of (`companyWords`). */
+  owner: CompanyWords;
   servers: GrantedServers;
   /** The account-choice box starts ticked (the client asked for a sign-in or an account choice). */
   chooseAccount: boolean;
@@ -43,15 +45,15 @@ export interface ConsentView {
  */
 export function consentPage(view: ConsentView): Response {
   if (view.own) return ownSignInPage(view, view.own);
-  const { details, handle, headers, company, servers, chooseAccount } = view;
+  const { details, handle, headers, company, owner, servers, chooseAccount } = view;
   const client = clientLabel(details);
   const name = escapeHtml(client.name);
-  const body = `<h1>Allow ${name} to use ${escapeHtml(company)}'s MCP servers as you?</h1>
+  const body = `<h1>Allow ${name} to use ${escapeHtml(owner.possessive)} MCP servers as you?</h1>
 <dl>
-<dt>App</dt><dd><strong>${name}</strong><br><span class="note${client.verified ? "" : " unverified"}">${escapeHtml(client.note)}</span></dd>
+<dt>App</dt><dd><strong>${name}</strong><br><span class="note${client.alarm ? " unverified" : ""}">${escapeHtml(client.note)}</span></dd>
 <dt>Access goes to</dt><dd><strong class="host">${escapeHtml(details.redirectHost)}</strong></dd>
-<dt>Servers</dt><dd>${serversText(servers, company)}</dd>
-<dt>Account</dt><dd>${nextAccount(company)}</dd>
+<dt>Servers</dt><dd>${serversText(servers, owner)}</dd>
+<dt>Account</dt><dd>${nextAccount(owner)}</dd>
 </dl>
 ${destinationWarning(details)}
 <h2>It will be able to</h2>
@@ -62,15 +64,15 @@ ${decisionForm(handle, chooseAccount, ["Allow", "Deny"])}
 }
 
 /** The edge's own sign-in: what it is for and the account, no app to vouch for, no scopes to explain. */
-function ownSignInPage({ handle, headers, company, chooseAccount }: ConsentView, own: OwnBrowserClient): Response {
+function ownSignInPage({ handle, headers, company, owner, chooseAccount }: ConsentView, own: OwnBrowserClient): Response {
   const body = `<h1>${escapeHtml(own.heading)}</h1>
 <p>${escapeHtml(own.purpose)}</p>
-<dl><dt>Account</dt><dd>${nextAccount(company)}</dd></dl>
+<dl><dt>Account</dt><dd>${nextAccount(owner)}</dd></dl>
 ${decisionForm(handle, chooseAccount, ["Continue", "Cancel"])}`;
   return htmlPage(own.heading, body, { headers, banner: company, script: CONSENT_REARMING_SCRIPT });
 }
 
-const nextAccount = (company: string) => `You will sign in with your ${escapeHtml(company)} account next.`;
+const nextAccount = (owner: CompanyWords) => `You will sign in with ${escapeHtml(owner.account)} next.`;
 
 /** The decision, bound to this page's consent transaction, armed as contract/consent-arming.ts has it. */
 function decisionForm(handle: string, chooseAccount: boolean, [approve, deny]: [string, string]): string {
@@ -85,6 +87,19 @@ function decisionForm(handle: string, chooseAccount: boolean, [approve, deny]: [
 /** The company or edge name people see: `displayName`, else the edge's host name. */
 export const companyName = (config: EdgeConfig): string => config.displayName ?? new URL(config.publicUrl).hostname;
 
+/** How sentences name the company: by `displayName`; without one, not by the edge's host name ("127.0.0.1's account"). */
+export interface CompanyWords {
+  /** "Example Corp's" or "this proxy's". */
+  possessive: string;
+  /** "your Example Corp account" or "your company account". */
+  account: string;
+}
+
+export const companyWords = ({ displayName }: EdgeConfig): CompanyWords =>
+  displayName
+    ? { possessive: `${displayName}'s`, account: `your ${displayName} account` }
+    : { possessive: "this proxy's", account: "your company account" };
+
 /** What a grant for `resource` opens (the library has already refused any resource the edge does not serve). */
 export function grantedServers(config: EdgeConfig, resource: string | undefined): GrantedServers {
   const umbrella = mcpResource(config);
@@ -93,10 +108,10 @@ export function grantedServers(config: EdgeConfig, resource: string | undefined)
   return { every: false, name: resource.slice(umbrella.length + 1) };
 }
 
-function serversText(servers: GrantedServers, company: string): string {
+function serversText(servers: GrantedServers, owner: CompanyWords): string {
   if ("dashboard" in servers) return "None: only this proxy's ops dashboard";
   if (!servers.every) return `Only <strong>${escapeHtml(servers.name)}</strong>`;
-  return `Every server ${escapeHtml(company)}'s policy lets you use`;
+  return `Every server ${escapeHtml(owner.possessive)} policy lets you use`;
 }
 
 /** Access sent to this computer reaches whichever local app listens there: the user should know they started it. */

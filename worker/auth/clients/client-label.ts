@@ -1,4 +1,6 @@
 import type { ConsentDescription } from "@cloudflare/workers-oauth-provider";
+import { isLoopbackHost } from "../../../contract/loopback-host.ts";
+import type { KnownClient } from "./known-clients.ts";
 import { recognizeClient } from "./recognize.ts";
 
 /** How the consent page names the app that asks, and how far that name can be trusted. */
@@ -7,6 +9,8 @@ export interface ClientLabel {
   verified: boolean;
   /** One sentence on where the name comes from. */
   note: string;
+  /** The note is a warning, shown as one. */
+  alarm: boolean;
 }
 
 type Facts = Pick<ConsentDescription, "clientId" | "clientName" | "clientDomain" | "redirectUri" | "redirectHost">;
@@ -22,13 +26,35 @@ export function clientLabel(facts: Facts): ClientLabel {
     const proof = facts.clientDomain
       ? `its details are published by ${facts.clientDomain}`
       : `it receives access at ${facts.redirectHost}`;
-    return { name: recognition.client.displayName, verified: true, note: `Recognised: ${proof}.` };
+    return { name: recognition.client.displayName, verified: true, note: `Recognised: ${proof}.`, alarm: false };
+  }
+  // An app on this computer can prove no name, a known one's included: the page's warning ("continue only if you just
+  // started signing in from it") is the check there, and an alarm at every local sign-in teaches people to ignore it
+  // (s24 hunt pages F7). It stays for a vendor's name whose app never signs in through this computer.
+  if (!facts.clientDomain && onThisComputer(facts.redirectUri) && (!recognition.client || signsInLocally(recognition.client))) {
+    return {
+      name: facts.clientName,
+      verified: false,
+      note: "Its name is its own: an app on this computer cannot prove it.",
+      alarm: false,
+    };
   }
   const resemblance = recognition.client ? ` It resembles ${recognition.client.displayName}, but that is not proven.` : "";
   // A domain vouches for its own app, not for the vendor whose name its document borrows.
   if (facts.clientDomain && !recognition.client) {
-    return { name: facts.clientName, verified: true, note: `Its details are published by ${facts.clientDomain}.` };
+    return { name: facts.clientName, verified: true, note: `Its details are published by ${facts.clientDomain}.`, alarm: false };
   }
   const chosenBy = facts.clientDomain ? `${facts.clientDomain} chose this name for its app` : "the app chose this name itself";
-  return { name: facts.clientName, verified: false, note: `Unverified: ${chosenBy}.${resemblance}` };
+  return { name: facts.clientName, verified: false, note: `Unverified: ${chosenBy}.${resemblance}`, alarm: true };
 }
+
+/** A loopback address or an app's own URI scheme: the sign-in ends on the person's computer. */
+function onThisComputer(redirectUri: string): boolean {
+  if (!URL.canParse(redirectUri)) return false;
+  const url = new URL(redirectUri);
+  return (url.protocol !== "http:" && url.protocol !== "https:") || isLoopbackHost(url.hostname);
+}
+
+const signsInLocally = ({ quirks, recognisedBy }: KnownClient): boolean =>
+  !!(quirks.loopbackAnyPort || quirks.localhostAndLoopbackIp || quirks.privateUseScheme) ||
+  (recognisedBy.redirectUris ?? []).some(onThisComputer);
