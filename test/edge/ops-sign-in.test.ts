@@ -5,7 +5,7 @@ import { edgeConfig } from "../../worker/config.ts";
 import { cookieName, setCookie } from "../../worker/ops/sign-in/cookies.ts";
 import { PUBLIC_URL, testEnv } from "./edge-env.ts";
 import { type GroupsEdge, groupsEdge, originSaw, registerThrough, signedIn } from "./groups-sign-in.ts";
-import { heldCookies, signInToOps } from "./ops-session.ts";
+import { heldCookies, opsCallbackOf, signInToOps, stateOf } from "./ops-session.ts";
 import { pkcePair } from "./pkce.ts";
 import { authorizeUrl, CLIENT_REDIRECT, codeExchange } from "./sign-in.ts";
 
@@ -56,8 +56,8 @@ describe("/ops sign-in", () => {
       redirect_uri: `${OPS}/callback`,
       code_challenge_method: "S256",
     });
-    const signIn = answer.headers.getSetCookie().find((line) => line.startsWith("mcp-ops-sign-in="));
-    expect(signIn).toMatch(/HttpOnly; SameSite=Lax; Max-Age=600/);
+    const signIn = answer.headers.getSetCookie().find((line) => line.startsWith("mcp-ops-sign-in-"));
+    expect(signIn).toMatch(/^mcp-ops-sign-in-[0-9a-f]{16}=[\w-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=600$/);
   });
 
   it("opens the dashboard to an administrator, and reads its figures under an ops assertion naming them", async () => {
@@ -177,9 +177,53 @@ describe("/ops sign-in", () => {
     const edge = groupsEdge(ADMIN);
     const start = await opsPage(edge);
     const cookie = heldCookies(start);
-    expect((await edge.call("/ops/callback?code=x&state=y")).status).toBe(400);
-    const state = cookie.slice(cookie.indexOf("=") + 1).split(".")[0];
-    expect((await edge.call(`/ops/callback?code=x&state=${state}-other`, { headers: { cookie } })).status).toBe(400);
+    expect((await edge.call(`/ops/callback?code=x&state=${stateOf(start)}`)).status).toBe(400);
+    const other = await edge.call(`/ops/callback?code=x&state=${stateOf(start)}-other`, { headers: { cookie } });
+    expect(other.status).toBe(400);
+    expect(await other.text()).toContain("This sign-in was not started in this browser");
+  });
+
+  it("finishes two sign-ins started in one browser at once (two tabs), each with its own cookie (s24 hunt pages F5)", async () => {
+    const edge = groupsEdge(ADMIN);
+    const first = await opsPage(edge);
+    const second = await edge.call("/ops/pins", { headers: { cookie: heldCookies(first) } });
+    let jar = heldCookies(first, second);
+    expect(jar.split("; ")).toHaveLength(2);
+    // The one started first comes back first (the other tab waits at the consent page): it finds its own cookie.
+    const firstFinish = await edge.call(await opsCallbackOf(edge, first), { headers: { cookie: jar } });
+    expect(firstFinish.status).toBe(303);
+    const cleared = firstFinish.headers.getSetCookie().filter((line) => line.startsWith("mcp-ops-sign-in-"));
+    expect(cleared).toEqual([expect.stringMatching(/^mcp-ops-sign-in-[0-9a-f]{16}=; .*Max-Age=0/)]);
+    jar = jar
+      .split("; ")
+      .filter((pair) => !cleared[0]?.startsWith(pair.slice(0, pair.indexOf("=") + 1)))
+      .join("; ");
+    expect(jar.split("; ")).toHaveLength(1);
+    const secondFinish = await edge.call(await opsCallbackOf(edge, second), { headers: { cookie: jar } });
+    expect(secondFinish.status).toBe(303);
+    expect((await opsPage(edge, heldCookies(secondFinish))).status).toBe(200);
+  });
+
+  it("refuses a return whose state has no cookie in this browser, though it holds another sign-in's (s24 hunt pages F5)", async () => {
+    const edge = groupsEdge(ADMIN);
+    const mine = await opsPage(edge);
+    const theirs = await opsPage(edge);
+    const back = await edge.call(await opsCallbackOf(edge, theirs), { headers: { cookie: heldCookies(mine) } });
+    expect(back.status).toBe(400);
+    expect(await back.text()).toContain("This sign-in was not started in this browser");
+    expect(back.headers.getSetCookie().filter((line) => line.startsWith("mcp-ops"))).toEqual([]);
+  });
+
+  it("keeps at most four sign-ins under way in a browser: starting a fifth forgets the oldest", async () => {
+    const edge = groupsEdge(ADMIN);
+    const starts: Response[] = [];
+    for (let started = 0; started < 4; started++) {
+      starts.push(await edge.call("/ops/sign-in", { headers: { cookie: heldCookies(...starts) } }));
+    }
+    const fifth = await edge.call("/ops/sign-in", { headers: { cookie: heldCookies(...starts) } });
+    const forgotten = fifth.headers.getSetCookie().filter((line) => /^mcp-ops-sign-in-\w+=;/.test(line));
+    const oldest = heldCookies(starts[0] as Response);
+    expect(forgotten).toEqual([expect.stringContaining(`${oldest.slice(0, oldest.indexOf("="))}=;`)]);
   });
 
   it("signs out with the session's CSRF token: the cookie cleared and its grant revoked, so a copy of it opens nothing", async () => {

@@ -75,7 +75,7 @@ export function registerOpsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
     }),
   );
   // The session stays until the new sign-in replaces it: a GET any site can send a browser to must not end it.
-  app.get(OPS_SIGN_IN_PATH, (c) => startOpsSignIn(edgeConfig(c.env), c.env));
+  app.get(OPS_SIGN_IN_PATH, (c) => startOpsSignIn(c.req.raw, edgeConfig(c.env), c.env));
   app.post(OPS_SIGN_OUT_PATH, (c) => signOutOfOps(c.req.raw, edgeConfig(c.env), c.env));
   app.get(OPS_CALLBACK_PATH, (c) => finishOpsSignIn(c.req.raw, edgeConfig(c.env), c.env, c.executionCtx as ExecutionContext));
 

@@ -12,7 +12,7 @@ import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 import { fetchOrigin } from "../upstream/fetch-origin.ts";
 import { CONSENT_SIGNED_IN_PATH } from "./consent-client.ts";
-import { endConsentSignIn, finishConsentSignIn, startConsentSignIn } from "./consent-sign-in.ts";
+import { finishConsentSignIn, startConsentSignIn } from "./consent-sign-in.ts";
 
 /**
  * The edge's half of upstream OAuth (docs/upstream-credentials.md): the origin's Client ID Metadata Document (an
@@ -44,8 +44,8 @@ export function registerUpstreamAuthRoutes(app: Hono<{ Bindings: EdgeEnv }>): vo
   app.get(CONSENT_SIGNED_IN_PATH, async (c) => {
     const config = edgeConfig(c.env);
     const signedIn = await finishConsentSignIn(c);
-    if ("problem" in signedIn) return page(signedIn.status, signedIn.problem, endConsentSignIn(config));
-    const { user, clientId, returned } = signedIn;
+    if ("problem" in signedIn) return page(signedIn.status, signedIn.problem, signedIn.forget);
+    const { user, clientId, returned, forget } = signedIn;
     const claims = { sub: user.sub, email: user.email, client_id: clientId, purpose: "upstream-oauth" as const };
     const init = { method: "POST", headers: new Headers({ "content-type": "application/json" }), body: JSON.stringify(returned) };
     const response = await fetchOrigin(config, UPSTREAM_OAUTH_COMPLETE_PATH, claims, init);
@@ -53,10 +53,10 @@ export function registerUpstreamAuthRoutes(app: Hono<{ Bindings: EdgeEnv }>): vo
     if (outcome?.ok) {
       const who = outcome.email ? ` for ${outcome.email}` : "";
       const done = `Server "${outcome.server}" is connected${who}. You can close this tab and go back to your MCP client.`;
-      return page(200, done, endConsentSignIn(config));
+      return page(200, done, forget);
     }
     const message = outcome?.message ?? "The gateway could not complete this sign-in. Call the tool again.";
-    return page(response.ok ? 400 : response.status, message, endConsentSignIn(config));
+    return page(response.ok ? 400 : response.status, message, forget);
   });
 }
 

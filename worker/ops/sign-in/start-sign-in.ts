@@ -4,8 +4,9 @@ import { ADMIN_SCOPE } from "../../auth/groups/admin-scope.ts";
 import { createPkce, randomToken } from "../../auth/idp/pkce.ts";
 import type { EdgeEnv } from "../../env.ts";
 import { opsRedirectUri, opsResource } from "../paths.ts";
-import { clearCookie, setCookie } from "./cookies.ts";
+import { clearCookie } from "./cookies.ts";
 import { opsClientId } from "./ops-client.ts";
+import { keepPending } from "./pending-sign-ins.ts";
 
 /** How long a sign-in may take from /ops back to /ops/callback. */
 export const SIGN_IN_SECONDS = 600;
@@ -13,9 +14,11 @@ export const SIGN_IN_SECONDS = 600;
 /**
  * Sends the browser to the edge's own /authorize as the dashboard's client (the same consent page and identity
  * provider as every MCP client), asking for `mcp:admin` on the dashboard's resource. The PKCE verifier and the state
- * wait in an HttpOnly cookie of this browser, so only the browser that started the sign-in can finish it.
+ * wait in an HttpOnly cookie of this browser named after the state, so only the browser that started the sign-in can
+ * finish it, and another sign-in started meanwhile (another tab) does not take its place.
  */
 export async function startOpsSignIn(
+  request: Request,
   config: EdgeConfig,
   env: EdgeEnv,
   options: { forgetSession?: boolean } = {},
@@ -35,7 +38,8 @@ export async function startOpsSignIn(
     resource: opsResource(config),
   });
   const headers = new Headers({ location: `${config.publicUrl}${AUTHORIZE_PATH}?${query}`, "cache-control": "no-store" });
-  headers.append("set-cookie", setCookie(config, "sign-in", `${state}.${pkce.verifier}`, SIGN_IN_SECONDS));
+  const kept = await keepPending(request, config, "sign-in", { state, verifier: pkce.verifier }, SIGN_IN_SECONDS);
+  for (const cookie of kept) headers.append("set-cookie", cookie);
   // A session cookie that no longer opens the dashboard (expired, revoked, another account) goes now.
   if (options.forgetSession) headers.append("set-cookie", clearCookie(config, "session"));
   return new Response(null, { status: 302, headers });

@@ -28,7 +28,7 @@ export interface Admin {
 export async function asAdmin(c: OpsContext, page: (admin: Admin) => Promise<Response>): Promise<Response> {
   const config = edgeConfig(c.env);
   const caller = await opsCaller(c.req.raw, config, c.env);
-  if (caller.kind === "signed-out") return startOpsSignIn(config, c.env, { forgetSession: true });
+  if (caller.kind === "signed-out") return startOpsSignIn(c.req.raw, config, c.env, { forgetSession: true });
   if (caller.kind === "not-admin") return refusedPage(caller.user, config.adminGroups);
   const session = readCookie(c.req.raw, config, "session") ?? "";
   const reader = { user: caller.user, clientId: caller.clientId };

@@ -38,7 +38,7 @@ export async function asConnectionsViewer(
 ): Promise<Response> {
   const config = edgeConfig(c.env);
   const caller = await opsCaller(c.req.raw, config, c.env);
-  if (caller.kind === "signed-out") return startOpsSignIn(config, c.env, { forgetSession: true });
+  if (caller.kind === "signed-out") return startOpsSignIn(c.req.raw, config, c.env, { forgetSession: true });
   // A user's session belongs to the dashboard's own client: the assertion names it as the client, as for an administrator.
   const clientId =
     caller.kind === "admin"
