@@ -31,7 +31,7 @@ afterEach(() => {
 describe("/ops addresses that name no page of their own (s24 hunt pages F9)", () => {
   it.each([
     ["/ops/", "/ops"],
-    ["/ops/sign-out", "/ops"],
+    ["/ops/sign-out", "/ops/signed-out"],
     ["/ops/pins/decide", "/ops/pins"],
     ["/ops/sign-ins/sign-out", "/ops/sign-ins"],
     ["/ops/connections/revoke", "/ops/connections"],
@@ -233,13 +233,107 @@ describe("/ops sign-in", () => {
     expect(html).toMatch(/<form method="post" action="\/ops\/sign-out" class="sign-out">/);
     const token = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
     const out = await signOut(edge, session, token, { origin: PUBLIC_URL });
-    expect(out.status).toBe(200);
-    expect(await out.text()).toContain("You are signed out");
+    // A GET page after the POST (s24 hunt pages F9): a reload or Back posts nothing again.
+    expect(out.status).toBe(303);
+    expect(out.headers.get("location")).toBe("/ops/signed-out");
     expect(out.headers.getSetCookie()).toContain("mcp-ops=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    const after = await edge.call("/ops/signed-out", {});
+    expect(after.status).toBe(200);
+    expect(await after.text()).toContain("You are signed out");
+    // The copy of the cookie holds no session any more: the same page, and the cookie cleared.
+    const withCopy = await edge.call("/ops/signed-out", { headers: { cookie: session } });
+    expect(await withCopy.text()).toContain("You are signed out");
     // The old cookie, kept or copied, no longer opens the dashboard, its tail, or its forms.
     expect((await opsPage(edge, session)).status).toBe(302);
     expect((await edge.call("/ops/tail.json", { headers: { cookie: session } })).status).toBe(401);
     expect((await edge.call("/ops/pins", { headers: { cookie: session } })).status).toBe(302);
+  });
+
+  it("shows a browser that is still signed in who it is, and a sign-out button, at /ops/signed-out", async () => {
+    const edge = groupsEdge(ADMIN);
+    const { session } = await signInToOps(edge);
+    const page = await edge.call("/ops/signed-out", { headers: { cookie: session } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain("You are still signed in");
+    expect(html).toContain("dev@example.com");
+    const token = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+    expect(html).toMatch(/<form method="post" action="\/ops\/sign-out">/);
+    expect((await signOut(edge, session, token)).status).toBe(303);
+    expect((await opsPage(edge, session)).status).toBe(302);
+  });
+
+  it("says a form of a page opened before the session changed was refused for that, not as another site's (s24 hunt pages F9)", async () => {
+    const edge = groupsEdge(ADMIN);
+    const first = await signInToOps(edge);
+    const oldToken = /name="csrf" value="([^"]+)"/.exec(await (await opsPage(edge, first.session)).text())?.[1] ?? "";
+    // A sign-in in another tab: a new session in the cookie; the old page's forms carry the old session's token.
+    const { session } = await signInToOps(edge);
+    const changed = "Your dashboard session changed since this page was opened";
+    const refusedSignOut = await signOut(edge, session, oldToken);
+    expect(refusedSignOut.status).toBe(403);
+    expect(await refusedSignOut.text()).toContain(changed);
+    const refusedForm = await edge.call("/ops/sign-ins/sign-out", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", cookie: session },
+      body: new URLSearchParams({ csrf: oldToken, email: "someone@example.com" }),
+    });
+    expect(refusedForm.status).toBe(403);
+    expect(await refusedForm.text()).toContain(changed);
+    // Without any token (another site's form), the refusal says that instead.
+    const foreign = await (await signOut(edge, session, undefined)).text();
+    expect(foreign).toContain("It did not come from this session's page");
+    expect(foreign).not.toContain(changed);
+    expect((await opsPage(edge, session)).status).toBe(200);
+  });
+
+  it("returns from a sign-in to the dashboard page that was asked for (s24 hunt pages F9)", async () => {
+    for (const [asked, landing] of [
+      ["/ops/sign-ins", "/ops/sign-ins"],
+      ["/ops/pins", "/ops/pins"],
+      ["/ops/connections", "/ops/connections"],
+      ["/ops/sign-in?next=/ops/policy", "/ops/policy"],
+    ] as const) {
+      const edge = groupsEdge(ADMIN);
+      const start = await edge.call(asked);
+      const finish = await edge.call(await opsCallbackOf(edge, start), { headers: { cookie: heldCookies(start) } });
+      expect(finish.status, asked).toBe(303);
+      expect(finish.headers.get("location"), asked).toBe(`${PUBLIC_URL}${landing}`);
+    }
+  });
+
+  it("returns a form posted after the session ended to the form's page, once signed in again", async () => {
+    const edge = groupsEdge(ADMIN);
+    const start = await edge.call("/ops/pins/decide", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ csrf: "x" }),
+    });
+    expect(start.status).toBe(302);
+    const finish = await edge.call(await opsCallbackOf(edge, start), { headers: { cookie: heldCookies(start) } });
+    expect(finish.headers.get("location")).toBe(`${PUBLIC_URL}/ops/pins`);
+  });
+
+  it.each([
+    "//evil.example",
+    "https://evil.example/ops",
+    "/ops/../x",
+    "/ops/pins/../../x",
+    "/ops/%2e%2e/x",
+    "%2F%2Fevil.example",
+    "/%2F%2Fevil.example",
+    "/\\evil.example",
+    "/ops/pins?x=1",
+    "/OPS/pins",
+    "/ops/callback",
+    "/ops/sign-in",
+    "",
+  ])("never returns a sign-in to anything but a page of its own: next=%s lands on /ops", async (next) => {
+    const edge = groupsEdge(ADMIN);
+    const start = await edge.call(`/ops/sign-in?${new URLSearchParams({ next })}`);
+    const finish = await edge.call(await opsCallbackOf(edge, start), { headers: { cookie: heldCookies(start) } });
+    expect(finish.status).toBe(303);
+    expect(finish.headers.get("location")).toBe(OPS);
   });
 
   it("refuses a sign-out without the session's CSRF token, with another's, or from another origin: the session goes on", async () => {

@@ -3,15 +3,17 @@ import { edgeOAuth } from "../../auth/authorization-server.ts";
 import { redeemOwnCode } from "../../auth/own-browser-client.ts";
 import type { EdgeEnv } from "../../env.ts";
 import { signInProblemPage } from "../pages/sign-in-problem.ts";
-import { OPS_PATH, opsRedirectUri } from "../paths.ts";
+import { opsRedirectUri } from "../paths.ts";
 import { setCookie } from "./cookies.ts";
 import { opsClientId } from "./ops-client.ts";
 import { forgetPending, pendingOf } from "./pending-sign-ins.ts";
+import { returnPathOf } from "./return-path.ts";
 
 /**
  * GET /ops/callback: the edge's authorization server sent the browser back with a code. The state must be one this
  * browser's sign-in cookies hold (the one named after it); the code is exchanged (with the cookie's PKCE verifier) at the edge's own token
- * endpoint, and the access token is kept in the session cookie for as long as it lives.
+ * endpoint, the access token is kept in the session cookie for as long as it lives, and the browser goes on to the page
+ * the sign-in was started for (checked again: the cookie could have been set by a sibling host on plain http).
  */
 export async function finishOpsSignIn(
   request: Request,
@@ -52,7 +54,7 @@ export async function finishOpsSignIn(
   }
   const tokens = (await answer.json()) as { access_token: string; expires_in: number };
   const headers = new Headers(forget);
-  headers.set("location", `${config.publicUrl}${OPS_PATH}`);
+  headers.set("location", `${config.publicUrl}${returnPathOf(signIn?.next)}`);
   headers.set("cache-control", "no-store");
   headers.append("set-cookie", setCookie(config, "session", tokens.access_token, tokens.expires_in));
   return new Response(null, { status: 303, headers });
