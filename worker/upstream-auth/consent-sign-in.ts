@@ -16,9 +16,15 @@ type EdgeContext = Context<{ Bindings: EdgeEnv }>;
  * The browser's sign-in is over: who it is and what the upstream returned, or why it cannot go on; with the Set-Cookie
  * value that forgets it in this browser, once one was found.
  */
-export type ConsentSignInResult =
-  | { user: UserProps; clientId: string; returned: UpstreamOAuthReturn; forget: string }
-  | { status: 400 | 403 | 502; problem: string; forget?: string };
+export type ConsentSignInResult = SignedIn | { status: 400 | 403 | 502; problem: string; forget?: string };
+
+/** Who signed in, for the upstream's return. */
+export interface SignedIn {
+  user: UserProps;
+  clientId: string;
+  returned: UpstreamOAuthReturn;
+  forget: string;
+}
 
 /**
  * The browser came back from an upstream's consent: before the origin may store anything, it signs in at the edge's
@@ -61,7 +67,8 @@ export async function finishConsentSignIn(c: EdgeContext): Promise<ConsentSignIn
   if (!signIn) {
     return {
       status: 400,
-      problem: "This sign-in was not started in this browser, or took too long. Call the tool again for a new link.",
+      problem:
+        "This sign-in was not started in this browser, took too long, or is over already. If you just connected your account, you are done: go back to your MCP client. Otherwise call the tool again for a new link.",
     };
   }
   const forget = await forgetConsentSignIn(config, signIn.state);
