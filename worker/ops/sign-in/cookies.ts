@@ -2,7 +2,8 @@ import type { EdgeConfig } from "../../../contract/config/schema.ts";
 
 /**
  * The edge's browser cookies: the dashboard's signed-in session (an access token), its sign-ins under way (state,
- * verifier, the page asked for), and the sign-ins that end an upstream's consent (worker/upstream-auth/consent-cookie.ts).
+ * verifier, the page asked for), and the sign-ins that end an upstream's consent
+ * (worker/upstream-auth/consent-cookie.ts).
  * A sign-in under way has a cookie of its own, named after its state (pending-sign-ins.ts).
  */
 export type OpsCookie = "session" | "sign-in" | "upstream-consent";

@@ -11,9 +11,9 @@ import { returnPathOf } from "./return-path.ts";
 
 /**
  * GET /ops/callback: the edge's authorization server sent the browser back with a code. The state must be one this
- * browser's sign-in cookies hold (the one named after it); the code is exchanged (with the cookie's PKCE verifier) at the edge's own token
- * endpoint, the access token is kept in the session cookie for as long as it lives, and the browser goes on to the page
- * the sign-in was started for (checked again: the cookie could have been set by a sibling host on plain http).
+ * browser's sign-in cookies hold (the one named after it); the code is exchanged (with the cookie's PKCE verifier) at
+ * the edge's own token endpoint, the access token is kept in the session cookie for as long as it lives, and the
+ * browser goes on to the page the sign-in was started for (checked again: on plain http another host can set it).
  */
 export async function finishOpsSignIn(
   request: Request,

@@ -6,7 +6,8 @@ import { cookieName, readNamedCookie, requestCookies, setNamedCookie } from "./c
  * A sign-in under way (the dashboard's, or the one that ends an upstream's consent) waits in a cookie of its own, named
  * after its state as the OAuth library names its transaction cookies: two started at once in one browser (two tabs, two
  * connection links) each find theirs when they come back, instead of the second overwriting the first (s24 hunt pages
- * F5). Each lives SIGN_IN_SECONDS at most and is cleared when used; past MAX_PENDING_SIGN_INS the oldest is forgotten.
+ * F5). Each lives its sign-in's 10 minutes at most and is cleared when used; past MAX_PENDING_SIGN_INS the oldest is
+ * forgotten.
  */
 export type PendingKind = "sign-in" | "upstream-consent";
 
