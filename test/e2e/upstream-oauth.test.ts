@@ -239,7 +239,7 @@ describe("an OAuth-protected upstream through the edge", () => {
     expect(callback.status).toBe(302);
     expect(callback.headers.get("location")).toMatch(new RegExp(`^${system.edgeUrl}/authorize\\?`));
     expect(callback.headers.get("set-cookie")).toMatch(
-      /^mcp-upstream-consent=[\w-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=600$/,
+      /^mcp-upstream-consent-[0-9a-f]{16}=[\w-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=600$/,
     );
     const stranger = await fetch(`${system.edgeUrl}/upstream-oauth/signed-in?state=s&code=c`);
     expect(stranger.status).toBe(400);

@@ -5,7 +5,7 @@ import { edgeConfig } from "../../worker/config.ts";
 import { cookieName, setCookie } from "../../worker/ops/sign-in/cookies.ts";
 import { PUBLIC_URL, testEnv } from "./edge-env.ts";
 import { type GroupsEdge, groupsEdge, originSaw, registerThrough, signedIn } from "./groups-sign-in.ts";
-import { heldCookies, signInToOps } from "./ops-session.ts";
+import { heldCookies, opsCallbackOf, signInToOps, stateOf } from "./ops-session.ts";
 import { pkcePair } from "./pkce.ts";
 import { authorizeUrl, CLIENT_REDIRECT, codeExchange } from "./sign-in.ts";
 
@@ -31,7 +31,7 @@ afterEach(() => {
 describe("/ops addresses that name no page of their own (s24 hunt pages F9)", () => {
   it.each([
     ["/ops/", "/ops"],
-    ["/ops/sign-out", "/ops"],
+    ["/ops/sign-out", "/ops/signed-out"],
     ["/ops/pins/decide", "/ops/pins"],
     ["/ops/sign-ins/sign-out", "/ops/sign-ins"],
     ["/ops/connections/revoke", "/ops/connections"],
@@ -56,8 +56,8 @@ describe("/ops sign-in", () => {
       redirect_uri: `${OPS}/callback`,
       code_challenge_method: "S256",
     });
-    const signIn = answer.headers.getSetCookie().find((line) => line.startsWith("mcp-ops-sign-in="));
-    expect(signIn).toMatch(/HttpOnly; SameSite=Lax; Max-Age=600/);
+    const signIn = answer.headers.getSetCookie().find((line) => line.startsWith("mcp-ops-sign-in-"));
+    expect(signIn).toMatch(/^mcp-ops-sign-in-[0-9a-f]{16}=[\w-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=600$/);
   });
 
   it("opens the dashboard to an administrator, and reads its figures under an ops assertion naming them", async () => {
@@ -177,9 +177,53 @@ describe("/ops sign-in", () => {
     const edge = groupsEdge(ADMIN);
     const start = await opsPage(edge);
     const cookie = heldCookies(start);
-    expect((await edge.call("/ops/callback?code=x&state=y")).status).toBe(400);
-    const state = cookie.slice(cookie.indexOf("=") + 1).split(".")[0];
-    expect((await edge.call(`/ops/callback?code=x&state=${state}-other`, { headers: { cookie } })).status).toBe(400);
+    expect((await edge.call(`/ops/callback?code=x&state=${stateOf(start)}`)).status).toBe(400);
+    const other = await edge.call(`/ops/callback?code=x&state=${stateOf(start)}-other`, { headers: { cookie } });
+    expect(other.status).toBe(400);
+    expect(await other.text()).toContain("This sign-in was not started in this browser");
+  });
+
+  it("finishes two sign-ins started in one browser at once (two tabs), each with its own cookie (s24 hunt pages F5)", async () => {
+    const edge = groupsEdge(ADMIN);
+    const first = await opsPage(edge);
+    const second = await edge.call("/ops/pins", { headers: { cookie: heldCookies(first) } });
+    let jar = heldCookies(first, second);
+    expect(jar.split("; ")).toHaveLength(2);
+    // The one started first comes back first (the other tab waits at the consent page): it finds its own cookie.
+    const firstFinish = await edge.call(await opsCallbackOf(edge, first), { headers: { cookie: jar } });
+    expect(firstFinish.status).toBe(303);
+    const cleared = firstFinish.headers.getSetCookie().filter((line) => line.startsWith("mcp-ops-sign-in-"));
+    expect(cleared).toEqual([expect.stringMatching(/^mcp-ops-sign-in-[0-9a-f]{16}=; .*Max-Age=0/)]);
+    jar = jar
+      .split("; ")
+      .filter((pair) => !cleared[0]?.startsWith(pair.slice(0, pair.indexOf("=") + 1)))
+      .join("; ");
+    expect(jar.split("; ")).toHaveLength(1);
+    const secondFinish = await edge.call(await opsCallbackOf(edge, second), { headers: { cookie: jar } });
+    expect(secondFinish.status).toBe(303);
+    expect((await opsPage(edge, heldCookies(secondFinish))).status).toBe(200);
+  });
+
+  it("refuses a return whose state has no cookie in this browser, though it holds another sign-in's (s24 hunt pages F5)", async () => {
+    const edge = groupsEdge(ADMIN);
+    const mine = await opsPage(edge);
+    const theirs = await opsPage(edge);
+    const back = await edge.call(await opsCallbackOf(edge, theirs), { headers: { cookie: heldCookies(mine) } });
+    expect(back.status).toBe(400);
+    expect(await back.text()).toContain("This sign-in was not started in this browser");
+    expect(back.headers.getSetCookie().filter((line) => line.startsWith("mcp-ops"))).toEqual([]);
+  });
+
+  it("keeps at most four sign-ins under way in a browser: starting a fifth forgets the oldest", async () => {
+    const edge = groupsEdge(ADMIN);
+    const starts: Response[] = [];
+    for (let started = 0; started < 4; started++) {
+      starts.push(await edge.call("/ops/sign-in", { headers: { cookie: heldCookies(...starts) } }));
+    }
+    const fifth = await edge.call("/ops/sign-in", { headers: { cookie: heldCookies(...starts) } });
+    const forgotten = fifth.headers.getSetCookie().filter((line) => /^mcp-ops-sign-in-\w+=;/.test(line));
+    const oldest = heldCookies(starts[0] as Response);
+    expect(forgotten).toEqual([expect.stringContaining(`${oldest.slice(0, oldest.indexOf("="))}=;`)]);
   });
 
   it("signs out with the session's CSRF token: the cookie cleared and its grant revoked, so a copy of it opens nothing", async () => {
@@ -189,13 +233,107 @@ describe("/ops sign-in", () => {
     expect(html).toMatch(/<form method="post" action="\/ops\/sign-out" class="sign-out">/);
     const token = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
     const out = await signOut(edge, session, token, { origin: PUBLIC_URL });
-    expect(out.status).toBe(200);
-    expect(await out.text()).toContain("You are signed out");
+    // A GET page after the POST (s24 hunt pages F9): a reload or Back posts nothing again.
+    expect(out.status).toBe(303);
+    expect(out.headers.get("location")).toBe("/ops/signed-out");
     expect(out.headers.getSetCookie()).toContain("mcp-ops=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    const after = await edge.call("/ops/signed-out", {});
+    expect(after.status).toBe(200);
+    expect(await after.text()).toContain("You are signed out");
+    // The copy of the cookie holds no session any more: the same page, and the cookie cleared.
+    const withCopy = await edge.call("/ops/signed-out", { headers: { cookie: session } });
+    expect(await withCopy.text()).toContain("You are signed out");
     // The old cookie, kept or copied, no longer opens the dashboard, its tail, or its forms.
     expect((await opsPage(edge, session)).status).toBe(302);
     expect((await edge.call("/ops/tail.json", { headers: { cookie: session } })).status).toBe(401);
     expect((await edge.call("/ops/pins", { headers: { cookie: session } })).status).toBe(302);
+  });
+
+  it("shows a browser that is still signed in who it is, and a sign-out button, at /ops/signed-out", async () => {
+    const edge = groupsEdge(ADMIN);
+    const { session } = await signInToOps(edge);
+    const page = await edge.call("/ops/signed-out", { headers: { cookie: session } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain("You are still signed in");
+    expect(html).toContain("dev@example.com");
+    const token = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+    expect(html).toMatch(/<form method="post" action="\/ops\/sign-out">/);
+    expect((await signOut(edge, session, token)).status).toBe(303);
+    expect((await opsPage(edge, session)).status).toBe(302);
+  });
+
+  it("says a form of a page opened before the session changed was refused for that, not as another site's (s24 hunt pages F9)", async () => {
+    const edge = groupsEdge(ADMIN);
+    const first = await signInToOps(edge);
+    const oldToken = /name="csrf" value="([^"]+)"/.exec(await (await opsPage(edge, first.session)).text())?.[1] ?? "";
+    // A sign-in in another tab: a new session in the cookie; the old page's forms carry the old session's token.
+    const { session } = await signInToOps(edge);
+    const changed = "Your dashboard session changed since this page was opened";
+    const refusedSignOut = await signOut(edge, session, oldToken);
+    expect(refusedSignOut.status).toBe(403);
+    expect(await refusedSignOut.text()).toContain(changed);
+    const refusedForm = await edge.call("/ops/sign-ins/sign-out", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", cookie: session },
+      body: new URLSearchParams({ csrf: oldToken, email: "someone@example.com" }),
+    });
+    expect(refusedForm.status).toBe(403);
+    expect(await refusedForm.text()).toContain(changed);
+    // Without any token (another site's form), the refusal says that instead.
+    const foreign = await (await signOut(edge, session, undefined)).text();
+    expect(foreign).toContain("It did not come from this session's page");
+    expect(foreign).not.toContain(changed);
+    expect((await opsPage(edge, session)).status).toBe(200);
+  });
+
+  it("returns from a sign-in to the dashboard page that was asked for (s24 hunt pages F9)", async () => {
+    for (const [asked, landing] of [
+      ["/ops/sign-ins", "/ops/sign-ins"],
+      ["/ops/pins", "/ops/pins"],
+      ["/ops/connections", "/ops/connections"],
+      ["/ops/sign-in?next=/ops/policy", "/ops/policy"],
+    ] as const) {
+      const edge = groupsEdge(ADMIN);
+      const start = await edge.call(asked);
+      const finish = await edge.call(await opsCallbackOf(edge, start), { headers: { cookie: heldCookies(start) } });
+      expect(finish.status, asked).toBe(303);
+      expect(finish.headers.get("location"), asked).toBe(`${PUBLIC_URL}${landing}`);
+    }
+  });
+
+  it("returns a form posted after the session ended to the form's page, once signed in again", async () => {
+    const edge = groupsEdge(ADMIN);
+    const start = await edge.call("/ops/pins/decide", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ csrf: "x" }),
+    });
+    expect(start.status).toBe(302);
+    const finish = await edge.call(await opsCallbackOf(edge, start), { headers: { cookie: heldCookies(start) } });
+    expect(finish.headers.get("location")).toBe(`${PUBLIC_URL}/ops/pins`);
+  });
+
+  it.each([
+    "//evil.example",
+    "https://evil.example/ops",
+    "/ops/../x",
+    "/ops/pins/../../x",
+    "/ops/%2e%2e/x",
+    "%2F%2Fevil.example",
+    "/%2F%2Fevil.example",
+    "/\\evil.example",
+    "/ops/pins?x=1",
+    "/OPS/pins",
+    "/ops/callback",
+    "/ops/sign-in",
+    "",
+  ])("never returns a sign-in to anything but a page of its own: next=%s lands on /ops", async (next) => {
+    const edge = groupsEdge(ADMIN);
+    const start = await edge.call(`/ops/sign-in?${new URLSearchParams({ next })}`);
+    const finish = await edge.call(await opsCallbackOf(edge, start), { headers: { cookie: heldCookies(start) } });
+    expect(finish.status).toBe(303);
+    expect(finish.headers.get("location")).toBe(OPS);
   });
 
   it("refuses a sign-out without the session's CSRF token, with another's, or from another origin: the session goes on", async () => {

@@ -13,6 +13,8 @@ export const OPS_STYLE_PATH = "/ops/style.css";
 export const OPS_SIGN_IN_PATH = "/ops/sign-in";
 /** Ends the session: a POST with the session's CSRF token, the header's *sign out*. */
 export const OPS_SIGN_OUT_PATH = "/ops/sign-out";
+/** Where a sign-out sends the browser (303): a page a reload or Back shows again without posting anything. */
+export const OPS_SIGNED_OUT_PATH = "/ops/signed-out";
 /** Pinned definitions that wait for a decision; their Approve and Reject forms post to the decide path. */
 export const OPS_PINS_PAGE_PATH = "/ops/pins";
 export const OPS_PINS_DECIDE_PAGE_PATH = "/ops/pins/decide";

@@ -6,7 +6,6 @@ import type { EdgeEnv } from "../env.ts";
 import { readAuditQueues } from "./data/queue-depth.ts";
 import { opsDataSource } from "./data/select-source.ts";
 import { OpsSourceError } from "./data/source.ts";
-import { OPS_CONNECTIONS_PAGE_PATH, OPS_CONNECTIONS_REVOKE_PAGE_PATH } from "./pages/connections-paths.ts";
 import { dashboardPage } from "./pages/dashboard.ts";
 import { OPS_STYLE } from "./pages/style.ts";
 import { TAIL_COLUMNS } from "./pages/tables.ts";
@@ -14,36 +13,21 @@ import { TAIL_SCRIPT } from "./pages/tail-script.ts";
 import {
   OPS_CALLBACK_PATH,
   OPS_PATH,
-  OPS_PINS_DECIDE_PAGE_PATH,
-  OPS_PINS_PAGE_PATH,
   OPS_SCRIPT_PATH,
   OPS_SIGN_IN_PATH,
-  OPS_SIGN_INS_PAGE_PATH,
-  OPS_SIGN_INS_SIGN_OUT_PAGE_PATH,
   OPS_SIGN_OUT_PATH,
+  OPS_SIGNED_OUT_PATH,
   OPS_STYLE_PATH,
   OPS_TAIL_PATH,
 } from "./paths.ts";
 import { clearCookie } from "./sign-in/cookies.ts";
 import { finishOpsSignIn } from "./sign-in/finish-sign-in.ts";
 import { opsCaller } from "./sign-in/ops-caller.ts";
-import { signOutOfOps } from "./sign-in/sign-out.ts";
+import { PAGES_OF_ADDRESSES } from "./sign-in/return-path.ts";
+import { signedOutOfOps, signOutOfOps } from "./sign-in/sign-out.ts";
 import { startOpsSignIn } from "./sign-in/start-sign-in.ts";
 import { asAdmin } from "./trust/as-admin.ts";
 import { registerOpsConnectionsRoutes } from "./trust/connections-routes.ts";
-
-/**
- * Addresses a person types, bookmarks or reloads that name no page of their own (a form's target, a trailing slash):
- * sent to the page they belong to (303), rather than an empty 404 the browser shows as "can't be found" (s24 hunt
- * pages F9).
- */
-const PAGES_OF_ADDRESSES: Record<string, string> = {
-  [`${OPS_PATH}/`]: OPS_PATH,
-  [OPS_SIGN_OUT_PATH]: OPS_PATH,
-  [OPS_PINS_DECIDE_PAGE_PATH]: OPS_PINS_PAGE_PATH,
-  [OPS_SIGN_INS_SIGN_OUT_PAGE_PATH]: OPS_SIGN_INS_PAGE_PATH,
-  [OPS_CONNECTIONS_REVOKE_PAGE_PATH]: OPS_CONNECTIONS_PAGE_PATH,
-};
 
 /** Rows in the live tail. */
 const TAIL_ROWS = 20;
@@ -75,8 +59,10 @@ export function registerOpsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
     }),
   );
   // The session stays until the new sign-in replaces it: a GET any site can send a browser to must not end it.
-  app.get(OPS_SIGN_IN_PATH, (c) => startOpsSignIn(edgeConfig(c.env), c.env));
+  // `next`: the dashboard page to return to, one of its own (return-path.ts), else /ops.
+  app.get(OPS_SIGN_IN_PATH, (c) => startOpsSignIn(c.req.raw, edgeConfig(c.env), c.env, { returnTo: c.req.query("next") }));
   app.post(OPS_SIGN_OUT_PATH, (c) => signOutOfOps(c.req.raw, edgeConfig(c.env), c.env));
+  app.get(OPS_SIGNED_OUT_PATH, (c) => signedOutOfOps(c.req.raw, edgeConfig(c.env), c.env));
   app.get(OPS_CALLBACK_PATH, (c) => finishOpsSignIn(c.req.raw, edgeConfig(c.env), c.env, c.executionCtx as ExecutionContext));
 
   app.get(OPS_TAIL_PATH, async (c) => {
@@ -97,7 +83,7 @@ export function registerOpsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
     new Response(body, {
       headers: { "content-type": type, "cache-control": "public, max-age=300", "x-content-type-options": "nosniff" },
     });
-  for (const [address, page] of Object.entries(PAGES_OF_ADDRESSES)) app.get(address, (c) => c.redirect(page, 303));
+  for (const [address, page] of PAGES_OF_ADDRESSES) app.get(address, (c) => c.redirect(page, 303));
   app.get(OPS_STYLE_PATH, asset(OPS_STYLE, "text/css; charset=utf-8"));
   app.get(OPS_SCRIPT_PATH, asset(TAIL_SCRIPT, "text/javascript; charset=utf-8"));
   registerOpsConnectionsRoutes(app);

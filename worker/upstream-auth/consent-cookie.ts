@@ -1,7 +1,6 @@
-import { base64url } from "jose";
 import type { EdgeConfig } from "../../contract/config/schema.ts";
 import type { UpstreamOAuthReturn } from "../../contract/upstream-oauth.ts";
-import { readCookie, setCookie } from "../ops/sign-in/cookies.ts";
+import { forgetPending, keepPending, pendingOf } from "../ops/sign-in/pending-sign-ins.ts";
 
 /**
  * How long the browser has from an upstream's return to the end of its sign-in at the edge. The origin keeps the
@@ -18,21 +17,24 @@ export interface ConsentSignIn {
   returned: UpstreamOAuthReturn;
 }
 
-/** The Set-Cookie value that keeps `signIn` in the browser, or (undefined) forgets it; the edge's cookie rules. */
-export function consentSignInCookie(config: EdgeConfig, signIn: ConsentSignIn | undefined): string {
-  const value = signIn ? base64url.encode(JSON.stringify(signIn)) : "";
-  return setCookie(config, "upstream-consent", value, signIn ? CONSENT_SIGN_IN_SECONDS : 0);
-}
+/**
+ * The Set-Cookie values that keep `signIn` in the browser, in a cookie named after its state: two connection links
+ * followed at once (two servers) each keep their upstream's return (s24 hunt pages F5).
+ */
+export const keepConsentSignIn = (request: Request, config: EdgeConfig, signIn: ConsentSignIn): Promise<string[]> =>
+  keepPending(request, config, "upstream-consent", signIn, CONSENT_SIGN_IN_SECONDS);
 
-/** The sign-in this browser started, if it carries one (and it reads as one). */
-export function consentSignInOf(request: Request, config: EdgeConfig): ConsentSignIn | undefined {
-  const value = readCookie(request, config, "upstream-consent");
-  if (!value) return undefined;
-  try {
-    const signIn = JSON.parse(new TextDecoder().decode(base64url.decode(value))) as Partial<ConsentSignIn>;
-    const complete = [signIn.state, signIn.verifier, signIn.returned?.state].every((field) => typeof field === "string");
-    return complete ? (signIn as ConsentSignIn) : undefined;
-  } catch {
-    return undefined;
-  }
+/** The Set-Cookie value that forgets the sign-in of `state`. */
+export const forgetConsentSignIn = (config: EdgeConfig, state: string): Promise<string> =>
+  forgetPending(config, "upstream-consent", state);
+
+/** The sign-in of `state` this browser started, if it carries one (and it reads as one). */
+export async function consentSignInOf(
+  request: Request,
+  config: EdgeConfig,
+  state: string | null,
+): Promise<ConsentSignIn | undefined> {
+  const signIn = (await pendingOf(request, config, "upstream-consent", state)) as Partial<ConsentSignIn> | undefined;
+  const complete = [signIn?.state, signIn?.verifier, signIn?.returned?.state].every((field) => typeof field === "string");
+  return complete ? (signIn as ConsentSignIn) : undefined;
 }

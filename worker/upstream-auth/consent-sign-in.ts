@@ -1,5 +1,4 @@
 import type { Context } from "hono";
-import type { EdgeConfig } from "../../contract/config/schema.ts";
 import type { UpstreamOAuthReturn } from "../../contract/upstream-oauth.ts";
 import { AUTHORIZE_PATH, edgeOAuth } from "../auth/authorization-server.ts";
 import { MCP_SCOPE } from "../auth/grantable-scopes.ts";
@@ -9,20 +8,30 @@ import { edgeConfig } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
 import { opsResource } from "../ops/paths.ts";
 import { consentClientId, consentRedirectUri } from "./consent-client.ts";
-import { consentSignInCookie, consentSignInOf } from "./consent-cookie.ts";
+import { consentSignInOf, forgetConsentSignIn, keepConsentSignIn } from "./consent-cookie.ts";
 
 type EdgeContext = Context<{ Bindings: EdgeEnv }>;
 
-/** The browser's sign-in is over: who it is and what the upstream returned, or why it cannot go on. */
-export type ConsentSignInResult =
-  | { user: UserProps; clientId: string; returned: UpstreamOAuthReturn }
-  | { status: 400 | 403 | 502; problem: string };
+/**
+ * The browser's sign-in is over: who it is and what the upstream returned, or why it cannot go on; with the Set-Cookie
+ * value that forgets it in this browser, once one was found.
+ */
+export type ConsentSignInResult = SignedIn | { status: 400 | 403 | 502; problem: string; forget?: string };
+
+/** Who signed in, for the upstream's return. */
+export interface SignedIn {
+  user: UserProps;
+  clientId: string;
+  returned: UpstreamOAuthReturn;
+  forget: string;
+}
 
 /**
  * The browser came back from an upstream's consent: before the origin may store anything, it signs in at the edge's
  * own /authorize (the consent page and identity provider every MCP client uses), so the origin can check that the
  * user who signed in is the user the link was made for. The upstream's return waits in an HttpOnly cookie of this
- * browser with the sign-in's state and PKCE verifier, so only this browser can finish.
+ * browser with the sign-in's state and PKCE verifier, so only this browser can finish; the cookie is named after the
+ * state, so another connection finished meanwhile in this browser does not take its place.
  */
 export async function startConsentSignIn(c: EdgeContext, returned: UpstreamOAuthReturn): Promise<Response> {
   const config = edgeConfig(c.env);
@@ -41,30 +50,36 @@ export async function startConsentSignIn(c: EdgeContext, returned: UpstreamOAuth
     resource: opsResource(config),
   });
   const headers = new Headers({ location: `${config.publicUrl}${AUTHORIZE_PATH}?${query}`, "cache-control": "no-store" });
-  headers.append("set-cookie", consentSignInCookie(config, { state, verifier: pkce.verifier, returned }));
+  const kept = await keepConsentSignIn(c.req.raw, config, { state, verifier: pkce.verifier, returned });
+  for (const cookie of kept) headers.append("set-cookie", cookie);
   return new Response(null, { status: 302, headers });
 }
 
 /**
- * GET /upstream-oauth/signed-in: the state must be the one this browser's cookie holds; the code is exchanged (with
+ * GET /upstream-oauth/signed-in: the state must be one this browser's cookies hold (the one named after it); the code is exchanged (with
  * the cookie's PKCE verifier) at the edge's own token endpoint, the token read for the user, and its grant revoked at
  * once: it was needed for this one question, and no session stays behind.
  */
 export async function finishConsentSignIn(c: EdgeContext): Promise<ConsentSignInResult> {
   const config = edgeConfig(c.env);
-  const signIn = consentSignInOf(c.req.raw, config);
   const params = new URL(c.req.url).searchParams;
+  const signIn = await consentSignInOf(c.req.raw, config, params.get("state"));
   if (!signIn) {
     return {
       status: 400,
-      problem: "This sign-in was not started in this browser, or took too long. Call the tool again for a new link.",
+      problem:
+        "This sign-in was not started in this browser, took too long, or is over already. If you just connected your account, you are done: go back to your MCP client. Otherwise call the tool again for a new link.",
     };
   }
-  if (params.get("state") !== signIn.state) return { status: 400, problem: "This sign-in does not belong to this browser." };
+  const forget = await forgetConsentSignIn(config, signIn.state);
   const code = params.get("code");
   if (!code) {
     const why = params.get("error") ?? "no code";
-    return { status: 403, problem: `You did not sign in (${why}), so no account was connected. Call the tool again to retry.` };
+    return {
+      status: 403,
+      problem: `You did not sign in (${why}), so no account was connected. Call the tool again to retry.`,
+      forget,
+    };
   }
   const server = edgeOAuth(config).authorizationServer;
   const oauth = server.getOAuthApi(c.env);
@@ -80,11 +95,8 @@ export async function finishConsentSignIn(c: EdgeContext): Promise<ConsentSignIn
     : null;
   if (!token) {
     console.warn(`upstream consent sign-in: the token endpoint answered ${answer.status}`);
-    return { status: 502, problem: "Your sign-in could not be completed: its code was refused. Call the tool again." };
+    return { status: 502, problem: "Your sign-in could not be completed: its code was refused. Call the tool again.", forget };
   }
   await oauth.revokeGrant(token.grantId, token.userId);
-  return { user: token.grant.props, clientId, returned: signIn.returned };
+  return { user: token.grant.props, clientId, returned: signIn.returned, forget };
 }
-
-/** The Set-Cookie value that ends the sign-in in this browser (sent with every answer of the return). */
-export const endConsentSignIn = (config: EdgeConfig): string => consentSignInCookie(config, undefined);

@@ -1,4 +1,5 @@
 import type { Hono } from "hono";
+import type { EdgeConfig } from "../../contract/config/schema.ts";
 import {
   UPSTREAM_OAUTH_CALLBACK_PATH,
   UPSTREAM_OAUTH_CLIENT_METADATA_PATH,
@@ -7,12 +8,12 @@ import {
   type UpstreamOAuthReturn,
   upstreamClientMetadata,
 } from "../../contract/upstream-oauth.ts";
-import { escapeHtml, htmlPage } from "../auth/html.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 import { fetchOrigin } from "../upstream/fetch-origin.ts";
 import { CONSENT_SIGNED_IN_PATH } from "./consent-client.ts";
-import { endConsentSignIn, finishConsentSignIn, startConsentSignIn } from "./consent-sign-in.ts";
+import { finishConsentSignIn, type SignedIn, startConsentSignIn } from "./consent-sign-in.ts";
+import { type ConnectionOutcome, connectionPage, resultLocation, resultPage, UPSTREAM_OAUTH_RESULT_PATH } from "./result-page.ts";
 
 /**
  * The edge's half of upstream OAuth (docs/upstream-credentials.md): the origin's Client ID Metadata Document (an
@@ -34,8 +35,12 @@ export function registerUpstreamAuthRoutes(app: Hono<{ Bindings: EdgeEnv }>): vo
     const query = new URL(c.req.url).searchParams;
     const state = query.get("state");
     if (!state) return page(400, "This link is incomplete: it carries no state. Call the tool again for a new link.");
+    // Refused at the upstream (Cancel, Deny): nothing to connect, so no sign-in here either; the origin's pending
+    // authorization ends by itself (s24 hunt pages F3).
+    const error = query.get("error");
+    if (error !== null) return page(error === "access_denied" ? 403 : 400, refusedAtUpstream(error));
     const returned: UpstreamOAuthReturn = { server: c.req.param("server"), state };
-    for (const key of ["code", "iss", "error", "error_description"] as const) {
+    for (const key of ["code", "iss"] as const) {
       const value = query.get(key);
       if (value !== null) returned[key] = value;
     }
@@ -44,20 +49,51 @@ export function registerUpstreamAuthRoutes(app: Hono<{ Bindings: EdgeEnv }>): vo
   app.get(CONSENT_SIGNED_IN_PATH, async (c) => {
     const config = edgeConfig(c.env);
     const signedIn = await finishConsentSignIn(c);
-    if ("problem" in signedIn) return page(signedIn.status, signedIn.problem, endConsentSignIn(config));
-    const { user, clientId, returned } = signedIn;
-    const claims = { sub: user.sub, email: user.email, client_id: clientId, purpose: "upstream-oauth" as const };
-    const init = { method: "POST", headers: new Headers({ "content-type": "application/json" }), body: JSON.stringify(returned) };
-    const response = await fetchOrigin(config, UPSTREAM_OAUTH_COMPLETE_PATH, claims, init);
-    const outcome = (await response.json().catch(() => undefined)) as UpstreamOAuthOutcome | undefined;
-    if (outcome?.ok) {
-      const who = outcome.email ? ` for ${outcome.email}` : "";
-      const done = `Server "${outcome.server}" is connected${who}. You can close this tab and go back to your MCP client.`;
-      return page(200, done, endConsentSignIn(config));
-    }
-    const message = outcome?.message ?? "The gateway could not complete this sign-in. Call the tool again.";
-    return page(response.ok ? 400 : response.status, message, endConsentSignIn(config));
+    // No sign-in of this browser's to end: nothing was done, so nothing to redirect to.
+    if ("problem" in signedIn && !signedIn.forget) return page(signedIn.status, signedIn.problem);
+    const outcome =
+      "problem" in signedIn ? { status: signedIn.status, message: signedIn.problem } : await completed(config, signedIn);
+    const headers = new Headers({ location: await resultLocation(config, outcome), "cache-control": "no-store" });
+    if (signedIn.forget) headers.append("set-cookie", signedIn.forget);
+    return new Response(null, { status: 303, headers });
   });
+  app.get(UPSTREAM_OAUTH_RESULT_PATH, (c) => resultPage(c.req.raw, edgeConfig(c.env)));
+}
+
+/**
+ * Hands the upstream's return to the origin under an assertion naming the user who signed in, and says how it ended.
+ * An origin it cannot reach is said so, not an "Internal error" (s24 hunt pages F6).
+ */
+async function completed(config: EdgeConfig, signedIn: SignedIn): Promise<ConnectionOutcome> {
+  const { user, clientId, returned } = signedIn;
+  const claims = { sub: user.sub, email: user.email, client_id: clientId, purpose: "upstream-oauth" as const };
+  const init = { method: "POST", headers: new Headers({ "content-type": "application/json" }), body: JSON.stringify(returned) };
+  const response = await fetchOrigin(config, UPSTREAM_OAUTH_COMPLETE_PATH, claims, init).catch((error: unknown) => {
+    console.warn(`upstream OAuth: the origin could not be reached to complete a connection to "${returned.server}": ${error}`);
+    return undefined;
+  });
+  if (!response) {
+    const message = `The gateway could not reach its server to finish connecting "${returned.server}". Nothing was connected: call the tool again in a few minutes.`;
+    return { status: 502, message };
+  }
+  const outcome = (await response.json().catch(() => undefined)) as UpstreamOAuthOutcome | undefined;
+  if (outcome?.ok) {
+    const who = outcome.email ? ` for ${outcome.email}` : "";
+    return {
+      status: 200,
+      message: `Server "${outcome.server}" is connected${who}. You can close this tab and go back to your MCP client.`,
+    };
+  }
+  const message = outcome?.message ?? "The gateway could not complete this sign-in. Call the tool again.";
+  return { status: response.ok ? 400 : response.status, message };
+}
+
+/** What a return that carries the upstream's `error` says (the code only: its description is the upstream's words). */
+function refusedAtUpstream(error: string): string {
+  if (error === "access_denied")
+    return "You did not allow it at the server (Cancel or Deny there), so nothing was connected. Call the tool again if you want to connect.";
+  const code = /^[\w.-]{1,64}$/.test(error) ? error : "an error";
+  return `The server's authorization server did not give its authorization (${code}), so nothing was connected. Call the tool again to retry.`;
 }
 
 /** The paths releases before 2026-12-01 used: one document and one callback for every server. */
@@ -90,8 +126,4 @@ function registerLegacyRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
   );
 }
 
-function page(status: number, message: string, setCookie?: string): Response {
-  const headers = new Headers(setCookie ? { "set-cookie": setCookie } : {});
-  const title = status === 200 ? "Connected" : "Not connected";
-  return htmlPage(title, `<h1>${title}</h1><p>${escapeHtml(message)}</p>`, { status, headers });
-}
+const page = (status: number, message: string): Response => connectionPage(status, message);

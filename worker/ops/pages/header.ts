@@ -15,6 +15,9 @@ const PAGES = [
 
 export type OpsPagePath = (typeof PAGES)[number]["path"];
 
+/** The dashboard's pages' paths (those a sign-in may return to). */
+export const OPS_PAGE_PATHS: readonly string[] = PAGES.map(({ path }) => path);
+
 /**
  * Every page's header: who is signed in, their sign-out (a form: it revokes the session, so it carries the session's
  * CSRF token), and the links to the dashboard's pages (the current one marked). A user who is not an administrator

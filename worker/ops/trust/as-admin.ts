@@ -9,7 +9,7 @@ import { opsPage } from "../pages/layout.ts";
 import { refusedPage } from "../pages/refused.ts";
 import { OPS_DRY_RUN_PAGE_PATH, OPS_PINS_PAGE_PATH, OPS_SIGN_INS_PAGE_PATH, OPS_SIGN_INS_SIGN_OUT_PAGE_PATH } from "../paths.ts";
 import { readCookie } from "../sign-in/cookies.ts";
-import { csrfToken, isSameSessionForm } from "../sign-in/csrf.ts";
+import { csrfToken, type FormSource, formRefusalReason, formSource } from "../sign-in/csrf.ts";
 import { opsCaller } from "../sign-in/ops-caller.ts";
 import { startOpsSignIn } from "../sign-in/start-sign-in.ts";
 
@@ -28,7 +28,8 @@ export interface Admin {
 export async function asAdmin(c: OpsContext, page: (admin: Admin) => Promise<Response>): Promise<Response> {
   const config = edgeConfig(c.env);
   const caller = await opsCaller(c.req.raw, config, c.env);
-  if (caller.kind === "signed-out") return startOpsSignIn(config, c.env, { forgetSession: true });
+  if (caller.kind === "signed-out")
+    return startOpsSignIn(c.req.raw, config, c.env, { forgetSession: true, returnTo: new URL(c.req.url).pathname });
   if (caller.kind === "not-admin") return refusedPage(caller.user, config.adminGroups);
   const session = readCookie(c.req.raw, config, "session") ?? "";
   const reader = { user: caller.user, clientId: caller.clientId };
@@ -42,7 +43,8 @@ export async function asAdmin(c: OpsContext, page: (admin: Admin) => Promise<Res
 export const asAdminForm = (c: OpsContext, act: (admin: Admin, form: FormData) => Promise<Response>): Promise<Response> =>
   asAdmin(c, async (admin) => {
     const form = await postedForm(c.req.raw);
-    if (!(await isSameSessionForm(c.req.raw, form, admin.config))) return forgedForm(c.req.path);
+    const source = await formSource(c.req.raw, form, admin.config);
+    if (source !== "same") return forgedForm(c.req.path, source);
     return act(admin, form);
   });
 
@@ -52,10 +54,10 @@ const FORM_PAGES: Record<string, string> = {
   [OPS_SIGN_INS_SIGN_OUT_PAGE_PATH]: OPS_SIGN_INS_PAGE_PATH,
 };
 
-const forgedForm = (path: string) =>
+const forgedForm = (path: string, source: Exclude<FormSource, "same">) =>
   opsPage(
     "Ops dashboard: form refused",
-    `<main><h1>This form was refused</h1><p>It did not come from this session's page (its security token is missing or wrong). Open <a href="${FORM_PAGES[path] ?? OPS_PINS_PAGE_PATH}">the page</a> again and resubmit.</p></main>`,
+    `<main><h1>This form was refused</h1><p>${formRefusalReason(source)}. Open <a href="${FORM_PAGES[path] ?? OPS_PINS_PAGE_PATH}">the page</a> again and resubmit.</p></main>`,
     { status: 403 },
   );
 

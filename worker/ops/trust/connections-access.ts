@@ -10,7 +10,7 @@ import { OPS_CONNECTIONS_PAGE_PATH } from "../pages/connections-paths.ts";
 import { opsPage } from "../pages/layout.ts";
 import { opsRedirectUri } from "../paths.ts";
 import { readCookie } from "../sign-in/cookies.ts";
-import { csrfToken, isSameSessionForm } from "../sign-in/csrf.ts";
+import { csrfToken, type FormSource, formRefusalReason, formSource } from "../sign-in/csrf.ts";
 import { opsCaller } from "../sign-in/ops-caller.ts";
 import { opsClientId } from "../sign-in/ops-client.ts";
 import { startOpsSignIn } from "../sign-in/start-sign-in.ts";
@@ -38,7 +38,8 @@ export async function asConnectionsViewer(
 ): Promise<Response> {
   const config = edgeConfig(c.env);
   const caller = await opsCaller(c.req.raw, config, c.env);
-  if (caller.kind === "signed-out") return startOpsSignIn(config, c.env, { forgetSession: true });
+  if (caller.kind === "signed-out")
+    return startOpsSignIn(c.req.raw, config, c.env, { forgetSession: true, returnTo: new URL(c.req.url).pathname });
   // A user's session belongs to the dashboard's own client: the assertion names it as the client, as for an administrator.
   const clientId =
     caller.kind === "admin"
@@ -62,14 +63,15 @@ export const asConnectionsForm = (
 ): Promise<Response> =>
   asConnectionsViewer(c, async (viewer) => {
     const form = await postedForm(c.req.raw);
-    if (!(await isSameSessionForm(c.req.raw, form, viewer.config))) return forgedForm();
+    const source = await formSource(c.req.raw, form, viewer.config);
+    if (source !== "same") return forgedForm(source);
     return act(viewer, form);
   });
 
-const forgedForm = () =>
+const forgedForm = (source: Exclude<FormSource, "same">) =>
   opsPage(
     "Ops dashboard: form refused",
-    `<main><h1>This form was refused</h1><p>It did not come from this session's page (its security token is missing or wrong). Open <a href="${OPS_CONNECTIONS_PAGE_PATH}">the connections</a> again and revoke from there.</p></main>`,
+    `<main><h1>This form was refused</h1><p>${formRefusalReason(source)}. Open <a href="${OPS_CONNECTIONS_PAGE_PATH}">the connections</a> again and revoke from there.</p></main>`,
     { status: 403 },
   );
 
