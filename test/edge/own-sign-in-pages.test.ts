@@ -24,6 +24,17 @@ describe("the edge's own sign-in pages", () => {
     for (const words of APP_CONSENT_WORDS) expect(text).not.toContain(words);
   });
 
+  it("offers the account chooser: ticked for 'sign in with another account', which the signed-out page links to (s24 hunt pages F2)", async () => {
+    const ticked = /name="choose_account" value="1" checked/;
+    const start = async (path: string) => {
+      const redirect = await callEdge(path, { redirect: "manual" });
+      return (await callEdge(redirect.headers.get("location") ?? "")).text();
+    };
+    expect(await start("/ops/sign-in")).not.toMatch(ticked);
+    expect(await start("/ops/sign-in?account=choose")).toMatch(ticked);
+    expect(await (await callEdge("/ops/signed-out")).text()).toContain('href="/ops/sign-in?account=choose"');
+  });
+
   it("says the end of an upstream connection confirms who connects, with no app to vouch for and no scopes", async () => {
     const text = await pageBehind("/upstream-oauth/callback/everything?state=s&code=c");
     expect(text).toContain("Confirm it is you, to finish connecting your account at a server");

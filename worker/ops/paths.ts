@@ -11,6 +11,8 @@ export const OPS_STYLE_PATH = "/ops/style.css";
  * can send a browser to, so it leaves the session as it is: the new sign-in replaces it only once it is done.
  */
 export const OPS_SIGN_IN_PATH = "/ops/sign-in";
+/** The dashboard's sign-in with the identity provider's account chooser: "sign in with another account". */
+export const OPS_SIGN_IN_OTHER_ACCOUNT_PATH = `${OPS_SIGN_IN_PATH}?account=choose`;
 /** Ends the session: a POST with the session's CSRF token, the header's *sign out*. */
 export const OPS_SIGN_OUT_PATH = "/ops/sign-out";
 /** Where a sign-out sends the browser (303): a page a reload or Back shows again without posting anything. */

@@ -60,7 +60,12 @@ export function registerOpsRoutes(app: Hono<{ Bindings: EdgeEnv }>): void {
   );
   // The session stays until the new sign-in replaces it: a GET any site can send a browser to must not end it.
   // `next`: the dashboard page to return to, one of its own (return-path.ts), else /ops.
-  app.get(OPS_SIGN_IN_PATH, (c) => startOpsSignIn(c.req.raw, edgeConfig(c.env), c.env, { returnTo: c.req.query("next") }));
+  app.get(OPS_SIGN_IN_PATH, (c) =>
+    startOpsSignIn(c.req.raw, edgeConfig(c.env), c.env, {
+      returnTo: c.req.query("next"),
+      chooseAccount: c.req.query("account") === "choose",
+    }),
+  );
   app.post(OPS_SIGN_OUT_PATH, (c) => signOutOfOps(c.req.raw, edgeConfig(c.env), c.env));
   app.get(OPS_SIGNED_OUT_PATH, (c) => signedOutOfOps(c.req.raw, edgeConfig(c.env), c.env));
   app.get(OPS_CALLBACK_PATH, (c) => finishOpsSignIn(c.req.raw, edgeConfig(c.env), c.env, c.executionCtx as ExecutionContext));

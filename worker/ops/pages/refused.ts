@@ -1,7 +1,7 @@
 import { ADMIN_SCOPE } from "../../auth/groups/admin-scope.ts";
 import { escapeHtml } from "../../auth/html.ts";
 import type { UserProps } from "../../env.ts";
-import { OPS_SIGN_IN_PATH } from "../paths.ts";
+import { OPS_SIGN_IN_OTHER_ACCOUNT_PATH, OPS_SIGN_IN_PATH } from "../paths.ts";
 import { OPS_CONNECTIONS_PAGE_PATH } from "./connections-paths.ts";
 import { opsPage } from "./layout.ts";
 
@@ -19,7 +19,7 @@ export function refusedPage(user: UserProps, adminGroups: readonly string[]): Re
   const body = `<main><h1>This dashboard is for administrators</h1>
 <p>You are signed in as <strong>${who}</strong>, without the <code>${ADMIN_SCOPE}</code> scope it needs.</p>
 <dl class="facts"><dt>Granted to</dt><dd>${needed}</dd><dt>Your groups</dt><dd>${groupList(user.groups)}</dd></dl>
-<p>Ask whoever runs this proxy to add you to one of those groups, then <a href="${OPS_SIGN_IN_PATH}">sign in again</a> (the scope is granted at sign-in).</p>
+<p>Ask whoever runs this proxy to add you to one of those groups, then <a href="${OPS_SIGN_IN_PATH}">sign in again</a> (the scope is granted at sign-in). Or <a href="${OPS_SIGN_IN_OTHER_ACCOUNT_PATH}">sign in with another account</a>.</p>
 <p>Your own <a href="${OPS_CONNECTIONS_PAGE_PATH}">upstream connections</a> (the servers you connected your accounts to) are open to you: see and revoke them there.</p>
 </main>`;
   return opsPage("Ops dashboard: administrators only", body, { status: 403 });

@@ -1,6 +1,6 @@
 import { escapeHtml } from "../../auth/html.ts";
 import type { UserProps } from "../../env.ts";
-import { OPS_PATH, OPS_SIGN_IN_PATH, OPS_SIGN_OUT_PATH } from "../paths.ts";
+import { OPS_PATH, OPS_SIGN_IN_OTHER_ACCOUNT_PATH, OPS_SIGN_IN_PATH, OPS_SIGN_OUT_PATH } from "../paths.ts";
 import { CSRF_FIELD, type FormSource, formRefusalReason } from "../sign-in/csrf.ts";
 import { opsPage } from "./layout.ts";
 
@@ -13,7 +13,7 @@ export const signedOutPage = (headers: Headers): Response =>
   opsPage(
     "Ops dashboard: signed out",
     `<main><h1>You are signed out</h1><p>This browser holds no dashboard session. A session signed out here is revoked too: its token no longer opens the dashboard anywhere.</p>
-<p><a href="${OPS_SIGN_IN_PATH}">Sign in</a>, with this account or another.</p></main>`,
+<p><a href="${OPS_SIGN_IN_PATH}">Sign in</a>, or <a href="${OPS_SIGN_IN_OTHER_ACCOUNT_PATH}">sign in with another account</a>.</p></main>`,
     { headers },
   );
 

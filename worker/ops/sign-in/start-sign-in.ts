@@ -1,6 +1,7 @@
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import { AUTHORIZE_PATH, edgeOAuth } from "../../auth/authorization-server.ts";
 import { ADMIN_SCOPE } from "../../auth/groups/admin-scope.ts";
+import { ACCOUNT_CHOICE_PROMPT } from "../../auth/idp/account-choice.ts";
 import { createPkce, randomToken } from "../../auth/idp/pkce.ts";
 import type { EdgeEnv } from "../../env.ts";
 import { opsRedirectUri, opsResource } from "../paths.ts";
@@ -23,7 +24,7 @@ export async function startOpsSignIn(
   request: Request,
   config: EdgeConfig,
   env: EdgeEnv,
-  options: { forgetSession?: boolean; returnTo?: string } = {},
+  options: { forgetSession?: boolean; returnTo?: string; chooseAccount?: boolean } = {},
 ): Promise<Response> {
   const oauth = edgeOAuth(config).authorizationServer.getOAuthApi(env);
   const redirectUri = opsRedirectUri(config);
@@ -38,6 +39,8 @@ export async function startOpsSignIn(
     code_challenge: pkce.challenge,
     code_challenge_method: "S256",
     resource: opsResource(config),
+    // The sign-in page's account-choice box comes ticked: "sign in with another account" (s24 hunt pages F2).
+    ...(options.chooseAccount ? { prompt: ACCOUNT_CHOICE_PROMPT } : {}),
   });
   const headers = new Headers({ location: `${config.publicUrl}${AUTHORIZE_PATH}?${query}`, "cache-control": "no-store" });
   const signIn = { state, verifier: pkce.verifier, next: returnPathOf(options.returnTo) };
