@@ -38,7 +38,12 @@ export const OpsStats = z.object({
   totals: CallFigures,
   /** Calls and errors per bucket, oldest first, every bucket present (zero when nothing happened). */
   series: z.array(z.object({ start: z.string(), calls: count, errors: count })),
-  servers: z.array(CallFigures.extend({ server: z.string() })),
+  /**
+   * Per server, its calls and `leftOut`: how often the aggregated `/mcp` answered without it (`mcp.upstream_left_out`
+   * events: it failed, could not start, or was too slow). Null or absent: this source cannot tell (Analytics Engine
+   * holds the edge's events only, and the origin records these). A server only ever left out has a row of its own.
+   */
+  servers: z.array(CallFigures.extend({ server: z.string(), leftOut: count.nullable().optional() })),
   tools: z.array(CallFigures.extend({ server: z.string(), tool: z.string() })),
   /** Authentications (sign-ins and the token checks of MCP calls) and those refused (refused tokens, denied sign-ins, reused refresh tokens). */
   auth: z.object({ attempts: count, failures: count }),

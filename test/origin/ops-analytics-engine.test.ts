@@ -91,7 +91,8 @@ describe("the Analytics Engine source", () => {
   it("reads the window's figures: counts as numbers, weighted percentiles, buckets aligned and filled", async () => {
     const stats = await source().stats("24h");
     expect(stats.totals).toEqual({ calls: 100, errors: 2, p50Ms: 11, p95Ms: 90 });
-    expect(stats.servers).toEqual([{ server: "github", calls: 100, errors: 2, p50Ms: 11, p95Ms: 90 }]);
+    // Servers left out of /mcp are the origin's records, never data points: unknown, not 0 (s24 hunt observability F4).
+    expect(stats.servers).toEqual([{ server: "github", calls: 100, errors: 2, p50Ms: 11, p95Ms: 90, leftOut: null }]);
     expect(stats.tools[0]).toMatchObject({ server: "github", tool: "search", calls: 90 });
     expect(stats.series).toHaveLength(24);
     expect(stats.series.filter((bucket) => bucket.calls > 0).map((bucket) => bucket.calls)).toEqual([40, 60]);

@@ -8,7 +8,7 @@ import { callsChart, latencyChart } from "./charts.ts";
 import { formatCount, formatMs, formatShare } from "./format.ts";
 import { opsHeader, problem } from "./header.ts";
 import { opsPage } from "./layout.ts";
-import { figureColumns, TAIL_COLUMNS, table } from "./tables.ts";
+import { type Column, figureColumns, TAIL_COLUMNS, table } from "./tables.ts";
 import { type Tile, tileList } from "./tiles.ts";
 
 /** The strategy's target: fewer than 1% of authentications refused. */
@@ -56,8 +56,7 @@ function sections(stats: OpsStats, delivery: string): string {
   return `${empty ? '<p class="empty-state">No traffic in this window yet. Calls appear here as soon as MCP clients use the proxy.</p>' : ""}
 ${summary(stats)}${delivery}
 <section aria-labelledby="over-time"><h2 id="over-time">Calls over time</h2>${callsChart(stats.series)}</section>
-<section aria-labelledby="servers"><h2 id="servers">Per server</h2>${latencyChart(stats.servers)}
-${table("Calls per server", [{ heading: "Server", cell: (row) => row.server || "(none)" }, ...figureColumns<OpsStats["servers"][number]>()], stats.servers)}</section>
+${perServer(stats.servers)}
 <section aria-labelledby="tools"><h2 id="tools">Per tool</h2>
 ${table("Busiest tools", [{ heading: "Server", cell: (row) => row.server }, { heading: "Tool", cell: (row) => row.tool }, ...figureColumns<OpsStats["tools"][number]>()], stats.tools)}</section>
 <section aria-labelledby="who" class="pair"><h2 id="who">Top users and clients</h2>
@@ -77,6 +76,27 @@ ${table(
   ],
   stats.topClients,
 )}</section>`;
+}
+
+type ServerRow = OpsStats["servers"][number];
+
+/**
+ * Latency bars and the per-server table, with how often the aggregated `/mcp` answered without each server (red above
+ * 0: its users lost its tools without an error), when the source records it; else a sentence saying it does not.
+ */
+function perServer(servers: OpsStats["servers"]): string {
+  // Every row says null when the source cannot tell; with no rows at all, the column shows empty.
+  const known = servers.length === 0 || servers.some((row) => typeof row.leftOut === "number");
+  const leftOut: Column<ServerRow> = {
+    heading: "Left out of /mcp",
+    cell: (row) => (typeof row.leftOut === "number" ? formatCount(row.leftOut) : "–"),
+    numeric: true,
+    tone: (row) => ((row.leftOut ?? 0) > 0 ? "bad" : undefined),
+  };
+  const columns = [{ heading: "Server", cell: (row: ServerRow) => row.server || "(none)" }, ...figureColumns<ServerRow>()];
+  const unrecorded = '<p class="note">This source does not record servers left out of <code>/mcp</code> answers.</p>';
+  return `<section aria-labelledby="servers"><h2 id="servers">Per server</h2>${latencyChart(servers)}
+${table("Calls per server", known ? [...columns, leftOut] : columns, servers)}${known ? "" : unrecorded}</section>`;
 }
 
 /** The tiles: each a figure and what it means. */
