@@ -77,3 +77,15 @@ describe("the traffic page's Per server table", () => {
     expect(html).toContain("This source does not record servers left out of <code>/mcp</code> answers.");
   });
 });
+
+describe("the traffic page's summary", () => {
+  it("says its Calls, Error rate and Latency count requests that do work, and how many session requests it left out (s24 hunt observability F12)", async () => {
+    const html = await pageOf({ ...stats([]), totals: figures(4, 1), bookkeeping: 305 });
+    const tile = (label: string) => new RegExp(`<dt>${label}</dt>(.*?)</dd>`, "s").exec(html)?.[1] ?? "";
+    expect(tile("Calls")).toContain(
+      "MCP requests that do work (tool calls, reads, prompts, lists, completions); 305 session requests (initialize, notifications, streams) not counted",
+    );
+    expect(tile("Error rate")).toContain("1 of these calls not ok");
+    expect(tile("Latency")).toContain("p50 / p95 of these calls");
+  });
+});

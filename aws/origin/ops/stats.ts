@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { OPS_TOP_ROWS, OPS_WINDOWS, type OpsStats, type OpsWindow } from "../../../contract/ops-stats.ts";
+import { OPS_TOP_ROWS, OPS_WINDOWS, type OpsStats, type OpsWindow, workMethodSql } from "../../../contract/ops-stats.ts";
 
 // Each statement reads the window [$1, $2). An error is any call whose outcome is not `ok`; aggregated events
 // (rate limits) stand for `count` requests each. A 2026-07-28 round that only asked the user (input_required) is not a
@@ -8,6 +8,8 @@ import { OPS_TOP_ROWS, OPS_WINDOWS, type OpsStats, type OpsWindow } from "../../
 const WITHIN = "time >= $1 AND time < $2";
 const CALL = "kind = 'mcp.request' AND outcome IS DISTINCT FROM 'input_required'";
 const CALLS = `FROM audit_events WHERE ${CALL} AND ${WITHIN}`;
+// The summary's calls: those that do work, not a session's bookkeeping (contract/ops-stats.ts).
+const WORK = workMethodSql("coalesce(method, '')");
 // A server the aggregated /mcp answered without: the origin records it (the edge saw the whole answer succeed).
 const LEFT_OUT = "kind = 'mcp.upstream_left_out'";
 /** Calls, errors and latency of the rows that match `call` (a statement may read other rows beside them). */
@@ -27,7 +29,7 @@ const AUTH_FAILURES = "kind IN ('auth.denied', 'auth.refresh_reuse')";
 const DELIVERED = "kind = 'mcp.request' OR (kind LIKE 'auth.%' AND kind <> 'auth.rate_limited')";
 
 const SQL = {
-  totals: `SELECT ${CALL_FIGURES} ${CALLS}`,
+  totals: `SELECT ${callFigures(WORK)}, (count(*) FILTER (WHERE NOT ${WORK}))::int AS bookkeeping ${CALLS}`,
   // A server only ever left out (it never starts) has a row too: calls 0, left out n.
   servers: `SELECT coalesce(server, '') AS server, ${callFigures(CALL)}, (count(*) FILTER (WHERE ${LEFT_OUT}))::int AS left_out
     FROM audit_events WHERE ((${CALL}) OR ${LEFT_OUT}) AND ${WITHIN}
@@ -68,7 +70,7 @@ export async function readOpsStats(db: pg.Pool, window: OpsWindow, until: Date):
   const rows = async <Row>(sql: string, extra: unknown[] = []) =>
     (await db.query({ text: sql, values: [...range, ...extra] })).rows as Row[];
   const [totals, servers, tools, series, topUsers, topClients, others] = await Promise.all([
-    rows<Figures>(SQL.totals),
+    rows<Figures & { bookkeeping: number }>(SQL.totals),
     rows<Figures & { server: string; left_out: number }>(SQL.servers),
     rows<Figures & { server: string; tool: string }>(SQL.tools),
     rows<{ bucket: number; calls: number; errors: number }>(SQL.series, [bucketSeconds]),
@@ -82,6 +84,7 @@ export async function readOpsStats(db: pg.Pool, window: OpsWindow, until: Date):
     window,
     until: until.toISOString(),
     totals: figures(totals[0]),
+    bookkeeping: totals[0]?.bookkeeping ?? 0,
     series: Array.from({ length: seconds / bucketSeconds }, (_, index) => ({
       start: new Date(since.getTime() + index * bucketSeconds * 1000).toISOString(),
       calls: buckets.get(index)?.calls ?? 0,

@@ -52,7 +52,8 @@ ${"problem" in view.tail ? problem("The recent calls could not be read", view.ta
 }
 
 function sections(stats: OpsStats, delivery: string): string {
-  const empty = stats.totals.calls === 0;
+  // No request at all (the summary's calls leave a session's bookkeeping out; the chart counts every request).
+  const empty = stats.series.every((bucket) => bucket.calls === 0);
   return `${empty ? '<p class="empty-state">No traffic in this window yet. Calls appear here as soon as MCP clients use the proxy.</p>' : ""}
 ${summary(stats)}${delivery}
 <section aria-labelledby="over-time"><h2 id="over-time">Calls over time</h2>${callsChart(stats.series)}</section>
@@ -99,15 +100,26 @@ function perServer(servers: OpsStats["servers"]): string {
 ${table("Calls per server", known ? [...columns, leftOut] : columns, servers)}${known ? "" : unrecorded}</section>`;
 }
 
+/** What the Calls tile counts: requests that do work, the session's bookkeeping apart (contract BOOKKEEPING_METHODS). */
+function callsDetail(bookkeeping: number | undefined): string {
+  const apart = "session requests (initialize, notifications, streams)";
+  const left = bookkeeping === undefined ? `not ${apart}` : `${formatCount(bookkeeping)} ${apart} not counted`;
+  return `MCP requests that do work (tool calls, reads, prompts, lists, completions); ${left}`;
+}
+
 /** The tiles: each a figure and what it means. */
 function summary(stats: OpsStats): string {
   const { attempts, failures } = stats.auth;
   const overTarget = attempts > 0 && failures / attempts >= AUTH_FAILURE_TARGET;
   const authVerdict = attempts === 0 ? "no authentications" : overTarget ? "above the 1% target" : "within the 1% target";
   const tiles: Tile[] = [
-    ["Calls", formatCount(stats.totals.calls), "MCP requests"],
-    ["Error rate", formatShare(stats.totals.errors, stats.totals.calls), `${formatCount(stats.totals.errors)} not ok`],
-    ["Latency", `${formatMs(stats.totals.p50Ms)} / ${formatMs(stats.totals.p95Ms)}`, "p50 / p95"],
+    ["Calls", formatCount(stats.totals.calls), callsDetail(stats.bookkeeping)],
+    [
+      "Error rate",
+      formatShare(stats.totals.errors, stats.totals.calls),
+      `${formatCount(stats.totals.errors)} of these calls not ok`,
+    ],
+    ["Latency", `${formatMs(stats.totals.p50Ms)} / ${formatMs(stats.totals.p95Ms)}`, "p50 / p95 of these calls"],
     [
       "Auth failures",
       formatShare(failures, attempts),

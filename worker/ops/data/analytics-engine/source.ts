@@ -68,6 +68,7 @@ function toStats(window: OpsWindow, until: number, rows: Record<OpsQueryName, Sq
     window,
     until: new Date(until * 1000).toISOString(),
     totals: figures(rows.totals[0]),
+    bookkeeping: number(other?.bookkeeping),
     series: Array.from({ length: seconds / bucketSeconds }, (_, index) => {
       const start = since + index * bucketSeconds;
       const row = buckets.get(start);
