@@ -113,7 +113,7 @@ export async function startOrigin(
   // Made here first, so that it logs to this log: the pins and the aggregate's left-out reports (app.ts, which finds it
   // by the store) record through the same writer, which close() flushes; an event it gives up on is counted.
   const originEvents = originEventsOf(auditStore, log, { lost: metrics.audit.lost });
-  const pins = originPins(db, config, auditStore, log, unpinnedResourceMetrics(metrics.registry));
+  const pins = originPins(db, config, auditStore, log, unpinnedResourceMetrics(metrics.registry, Object.keys(config.servers)));
   // One record of single-use values for every instance sharing the database: edge assertions' jtis and the nonces
   // of approvals and counted calls, whose requestStates open on any instance holding the same REQUEST_STATE_KEY.
   const replayGuard = createReplayGuard(db);

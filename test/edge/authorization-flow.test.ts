@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
 import { CONSENT_ARMING_MS } from "../../contract/consent-arming.ts";
 import { edgeOAuth } from "../../worker/auth/authorization-server.ts";
 import { grantCode } from "../../worker/auth/grant-code.ts";
@@ -10,6 +10,7 @@ import {
   authorizationCode,
   authorizeUrl,
   CLIENT_REDIRECT,
+  codeExchange,
   cookiesOf,
   decide,
   EDGE_CALLBACK,
@@ -201,7 +202,8 @@ describe("authorization at the edge", () => {
   });
 
   it("refuses a user outside the allowed domains after the IdP vouched for them, with a page and no code", async () => {
-    const onlyOther = { IDP_ALLOWED_DOMAINS: "other.example" }; // the auto-signed-in dev user is of example.com
+    const audit = capturedAudit();
+    const onlyOther = { IDP_ALLOWED_DOMAINS: "other.example", ...audit.env }; // the auto-signed-in dev user is of example.com
     const clientId = await registerClient();
     const page = await callEdge(authorizeUrl(clientId, (await pkcePair()).challenge), undefined, onlyOther);
     const handle = /name="handle" value="([^"]+)"/.exec(await page.text())?.[1] ?? "";
@@ -226,6 +228,14 @@ describe("authorization at the edge", () => {
     expect(refusal).toContain("accounts of example.com may not use this proxy");
     expect(refusal).toMatch(/You signed in as [^<]+@example\.com, and accounts of example\.com may not use this proxy\./);
     expect(refusal).toContain("Sign out of that account at the identity provider");
+    // Audited with the step and the user the id_token named.
+    await expect.poll(() => audit.events.length).toBe(1);
+    expect(audit.events[0]).toMatchObject({
+      kind: "auth.denied",
+      method: "/callback (email_domain)",
+      httpStatus: 403,
+      userEmail: expect.stringMatching(/@example\.com$/),
+    });
   });
 
   it("rotates refresh tokens, and refuses a refresh token presented by another client", async () => {
@@ -311,9 +321,91 @@ describe("authorization at the edge", () => {
     expect(forged.status).toBe(502);
     await expect.poll(() => audit.events.length).toBe(3);
     expect(audit.events.map(({ kind, outcome, method, httpStatus }) => ({ kind, outcome, method, httpStatus }))).toEqual([
-      { kind: "auth.denied", outcome: "denied", method: "/callback (identity provider refused)", httpStatus: 302 },
-      { kind: "auth.denied", outcome: "unavailable", method: "/callback (identity provider refused)", httpStatus: 302 },
-      { kind: "auth.denied", outcome: "denied", method: "/callback (code exchange or id_token)", httpStatus: 502 },
+      { kind: "auth.denied", outcome: "denied", method: "/callback (idp_error)", httpStatus: 302 },
+      { kind: "auth.denied", outcome: "unavailable", method: "/callback (idp_error)", httpStatus: 302 },
+      { kind: "auth.denied", outcome: "denied", method: "/callback (code_exchange)", httpStatus: 502 },
+    ]);
+  });
+
+  it("records a sign-in whose id_token fails its checks as auth.denied at the id_token step, without a user", async () => {
+    const audit = capturedAudit();
+    const clientId = await registerClient();
+    const { handle, cookie } = await openConsent(clientId, (await pkcePair()).challenge);
+    const approved = await decide(handle, "approve", cookie);
+    const finalUrl = await signInAtIdp(approved.headers.get("location") ?? "");
+    // The identity provider's answer to the code exchange, its id_token's signature altered on the way.
+    const passThrough = globalThis.fetch;
+    vi.stubGlobal("fetch", async (input: RequestInfo | URL, init?: RequestInit) => {
+      const answer = await passThrough(input, init);
+      if (init?.method !== "POST" || !String(input).startsWith(inject("idpIssuer"))) return answer;
+      const body = (await answer.json()) as { id_token: string };
+      const [header, payload, signature] = body.id_token.split(".") as [string, string, string];
+      const forged = `${header}.${payload}.${[...signature].reverse().join("")}`;
+      return Response.json({ ...body, id_token: forged }, { status: answer.status });
+    });
+    try {
+      const callback = await callEdge(
+        finalUrl.toString(),
+        { headers: { cookie: `${cookie}; ${cookiesOf(approved)}` } },
+        audit.env,
+      );
+      expect(callback.status).toBe(502);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    await expect.poll(() => audit.events.length).toBe(1);
+    expect(audit.events[0]).toMatchObject({ kind: "auth.denied", outcome: "denied", method: "/callback (id_token)", clientId });
+    expect(audit.events[0]?.userSub).toBeUndefined();
+  });
+
+  it("records a replayed authorization code at the token endpoint as auth.denied, with the check the library names", async () => {
+    const audit = capturedAudit();
+    const clientId = await registerClient();
+    const pkce = await pkcePair();
+    const code = await authorizationCode(clientId, pkce.challenge);
+    const exchange = () => callEdge("/oauth/token", codeExchange(clientId, code, pkce.verifier), audit.env);
+    expect((await exchange()).status).toBe(200);
+    const replayed = await exchange();
+    expect(replayed.status).toBe(400);
+    expect(await replayed.json()).toMatchObject({ error: "invalid_grant" });
+    // The mark the library's hook puts on a refusal is the Worker's own.
+    expect([...replayed.headers.keys()].filter((name) => name.startsWith("mcp-edge"))).toEqual([]);
+    await expect.poll(() => audit.events.length).toBe(1);
+    expect(audit.events[0]).toMatchObject({
+      kind: "auth.denied",
+      outcome: "denied",
+      method: "/oauth/token (authorization-code-grant/code_replayed)",
+      httpStatus: 400,
+      clientId,
+    });
+  });
+
+  it("records refused refresh tokens as auth.denied: another client's, a revoked grant's, an unknown client's (named by nobody)", async () => {
+    const audit = capturedAudit();
+    const clientId = await registerClient();
+    const tokens = await signedInTokens(clientId);
+    const refresh = (params: Record<string, string>) =>
+      tokenRequest({ grant_type: "refresh_token", refresh_token: tokens.refresh_token, ...params }, audit.env);
+    const otherClient = await registerClient();
+    expect((await refresh({ client_id: otherClient })).status).toBe(400);
+    expect((await refresh({ client_id: "no-such-client" })).status).toBe(401);
+    expect((await tokenRequest({ token: tokens.refresh_token, client_id: clientId })).status).toBe(200);
+    expect((await refresh({ client_id: clientId })).status).toBe(400);
+    await expect.poll(() => audit.events.length).toBe(3);
+    expect(audit.events.map(({ kind, method, httpStatus, clientId }) => ({ kind, method, httpStatus, clientId }))).toEqual([
+      {
+        kind: "auth.denied",
+        method: "/oauth/token (refresh-token-grant/client_mismatch)",
+        httpStatus: 400,
+        clientId: otherClient,
+      },
+      {
+        kind: "auth.denied",
+        method: "/oauth/token (client-authentication/client_not_found)",
+        httpStatus: 401,
+        clientId: undefined,
+      },
+      { kind: "auth.denied", method: "/oauth/token (refresh-token-grant/grant_not_found)", httpStatus: 400, clientId },
     ]);
   });
 

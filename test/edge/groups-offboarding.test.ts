@@ -3,7 +3,7 @@ import type { AuditEvent } from "../../contract/audit-event.ts";
 import type { AccountState } from "../../contract/identity-groups.ts";
 import { edgeOAuth } from "../../worker/auth/authorization-server.ts";
 import { grantOwnerId } from "../../worker/auth/grant-owner.ts";
-import { signInGroups } from "../../worker/auth/groups/grant-groups.ts";
+import { GroupsRefusal, signInGroups } from "../../worker/auth/groups/grant-groups.ts";
 import { forgetValidatedTokens } from "../../worker/auth/token-cache.ts";
 import { edgeConfig } from "../../worker/config.ts";
 import { capturedAudit } from "./audit-capture.ts";
@@ -166,6 +166,15 @@ describe("an account the Workspace suspended, archived or deleted", () => {
       httpStatus: 400,
       arguments: { account: "archived", refused: "refresh", refusedClient: laptop.clientId },
     });
+    // The refresh itself is a refused authentication, with the check (s24 hunt observability F15); expectRevoked's
+    // own refused tokens follow it.
+    expect(edge.audit.events.find((audited) => audited.kind === "auth.denied")).toEqual(
+      expect.objectContaining({
+        method: "/oauth/token (token-exchange-callback/account_not_active)",
+        httpStatus: 400,
+        clientId: laptop.clientId,
+      }),
+    );
   });
 
   it("a sign-in is refused with a 403 page that says why, grants no code, and revokes what the user still has", async () => {
@@ -183,6 +192,15 @@ describe("an account the Workspace suspended, archived or deleted", () => {
     expect(signedOutEvents(edge.audit.events)).toEqual([
       expect.objectContaining({ clientId: "directory:google", arguments: expect.objectContaining({ refused: "sign-in" }) }),
     ]);
+    expect(edge.audit.events.filter((audited) => audited.method?.startsWith("/callback"))).toEqual([
+      expect.objectContaining({
+        kind: "auth.denied",
+        method: "/callback (account_not_active)",
+        outcome: "denied",
+        httpStatus: 403,
+        userSub: DEV.sub,
+      }),
+    ]);
   });
 
   it("the sign-in's step, given the request's context, also revokes the grants the user still has, audited once", async () => {
@@ -196,8 +214,9 @@ describe("an account the Workspace suspended, archived or deleted", () => {
     const user = { ...DEV, groups: [] };
     const answer = await signInGroups(edgeConfig(env), user, "new-client", { env, ctx: ctx as unknown as ExecutionContext });
     await Promise.allSettled(waits);
-    expect(answer).toBeInstanceOf(Response);
-    expect((answer as Response).status).toBe(403);
+    expect(answer).toBeInstanceOf(GroupsRefusal);
+    expect((answer as GroupsRefusal).step).toBe("account_not_active");
+    expect((answer as GroupsRefusal).page.status).toBe(403);
     await expectRevoked(edge, [laptop, desktop]);
     expect(signedOutEvents(edge.audit.events)).toEqual([
       expect.objectContaining({

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { EdgeConfig } from "../../contract/config/schema.ts";
 import { groupsFromClaim } from "../../worker/auth/groups/claim-groups.ts";
+import { capturedAudit } from "./audit-capture.ts";
+import { callEdge } from "./edge-env.ts";
 import {
   groupsEdge,
   groupsOfLastMcpRequest,
@@ -69,11 +71,24 @@ describe("groups from the origin's Google Directory look-up", () => {
   it("refuses the sign-in (503) when the groups cannot be read, rather than grant without them", async () => {
     const edge = groupsEdge(DIRECTORY);
     await setOriginDown(edge, true);
-    const { callback } = await signInThrough(edge);
+    const audit = capturedAudit();
+    const { callback } = await signInThrough({
+      ...edge,
+      call: (path, init) => callEdge(path, init, { ...edge.env, ...audit.env }),
+    });
     expect(callback.status).toBe(503);
     expect(await callback.text()).toMatch(
       /groups could not be read from Google Workspace: the origin answered 503: Directory down/,
     );
+    // Audited as a sign-in refused at that step, for the user the id_token named (s24 hunt observability F15).
+    await expect.poll(() => audit.events.length).toBe(1);
+    expect(audit.events[0]).toMatchObject({
+      kind: "auth.denied",
+      outcome: "unavailable",
+      method: "/callback (groups_unavailable)",
+      httpStatus: 503,
+      userEmail: DEV,
+    });
   });
 
   it("says the proxy's origin, not Google, could not look them up when its database is down (s24 hunt observability F14)", async () => {

@@ -91,7 +91,8 @@ describe("rate limits of the authorization endpoints", () => {
     await awayFromTheMinuteBoundary();
     const clientId = await registerClient();
     const { refresh_token } = await signedInTokens(clientId);
-    const limits = { RATE_LIMIT_TOKEN_PER_MINUTE: "2" };
+    const audit = capturedAudit();
+    const limits = { RATE_LIMIT_TOKEN_PER_MINUTE: "2", ...audit.env };
     const ip = someIp();
     const fromOffice = (params: Record<string, string>) =>
       callEdge(
@@ -113,6 +114,12 @@ describe("rate limits of the authorization endpoints", () => {
     expect(await refreshed.json()).toMatchObject({ access_token: expect.any(String) });
     // A revocation past the budget (answered 200 whatever its token) is not let through (s24 review R5).
     expect((await fromOffice({ token: "u:g:not-a-secret", client_id: clientId })).status).toBe(429);
+    // The refusals within the budget are audited one by one; those past it only as the limit's count.
+    const refused = audit.events.filter((event) => event.kind === "auth.denied");
+    expect(refused.map((event) => event.method)).toEqual([
+      "/oauth/token (refresh-token-grant/grant_not_found)",
+      "/oauth/token (refresh-token-grant/grant_not_found)",
+    ]);
   });
 
   it("refuses uncounted what a page of another site makes the browser send unreadably (images, frames, no-cors)", async () => {

@@ -181,7 +181,7 @@ describe("the origin's /metrics behind the edge assertion", () => {
     const counts = (text: string) => ({
       received: sample(text, "mcp_origin_audit_events_received_total"),
       inserted: sample(text, "mcp_origin_audit_events_inserted_total"),
-      refused: sample(text, "mcp_origin_audit_events_refused_total"),
+      refused: sample(text, "mcp_origin_audit_event_refusals_total"),
       invalid: sample(text, "mcp_origin_audit_invalid_batches_total"),
     });
     const before = counts(await scrape(origin));
@@ -197,6 +197,24 @@ describe("the origin's /metrics behind the edge assertion", () => {
       refused: after.refused - before.refused,
       invalid: after.invalid - before.invalid,
     }).toEqual({ received: 5, inserted: 3, refused: 1, invalid: 1 });
+  });
+
+  it("counts a refused event's every delivery as a refusal, and its siblings as received again, not inserted (s24 hunt observability F16)", async () => {
+    const counts = (text: string) => ({
+      received: sample(text, "mcp_origin_audit_events_received_total"),
+      inserted: sample(text, "mcp_origin_audit_events_inserted_total"),
+      refusals: sample(text, "mcp_origin_audit_event_refusals_total"),
+    });
+    const before = counts(await scrape(origin));
+    // One queue message, sent three times (the edge retries it while one of its events is refused).
+    const message = { events: [{ ...auditEvent(), outcome: "maybe" }, auditEvent(), auditEvent()] };
+    for (let delivery = 0; delivery < 3; delivery++) expect(await postAudit(origin, message)).toBe(422);
+    const after = counts(await scrape(origin));
+    expect({
+      received: after.received - before.received,
+      inserted: after.inserted - before.inserted,
+      refusals: after.refusals - before.refusals,
+    }).toEqual({ received: 6, inserted: 2, refusals: 3 });
   });
 
   it("reports the database pool as pg counts it, at scrape time", async () => {

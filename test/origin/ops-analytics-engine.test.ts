@@ -38,7 +38,8 @@ function rowsFor(sql: string): Record<string, unknown>[] {
       { start: dateTime(at(3)), calls: "40", errors: "2" },
       { start: dateTime(at(1)), calls: "60", errors: "0" },
     ];
-  if (sql.includes("auth_failures")) return [{ auth_failures: "3", auth_attempts: "600", auth_limited: "12", mcp_limited: "5" }];
+  if (sql.includes("auth_failures"))
+    return [{ auth_failures: "3", auth_attempts: "600", auth_limited: "12", mcp_limited: "5", bookkeeping: "250" }];
   if (sql.includes("ORDER BY timestamp DESC"))
     return [
       {
@@ -91,7 +92,8 @@ describe("the Analytics Engine source", () => {
   it("reads the window's figures: counts as numbers, weighted percentiles, buckets aligned and filled", async () => {
     const stats = await source().stats("24h");
     expect(stats.totals).toEqual({ calls: 100, errors: 2, p50Ms: 11, p95Ms: 90 });
-    expect(stats.servers).toEqual([{ server: "github", calls: 100, errors: 2, p50Ms: 11, p95Ms: 90 }]);
+    // Servers left out of /mcp are the origin's records, never data points: unknown, not 0 (s24 hunt observability F4).
+    expect(stats.servers).toEqual([{ server: "github", calls: 100, errors: 2, p50Ms: 11, p95Ms: 90, leftOut: null }]);
     expect(stats.tools[0]).toMatchObject({ server: "github", tool: "search", calls: 90 });
     expect(stats.series).toHaveLength(24);
     expect(stats.series.filter((bucket) => bucket.calls > 0).map((bucket) => bucket.calls)).toEqual([40, 60]);
@@ -101,6 +103,22 @@ describe("the Analytics Engine source", () => {
     expect(stats.topUsers).toEqual([{ user: "u-3f2a", calls: 70 }]);
     expect(stats.topClients).toEqual([{ client: "claude-code", calls: 100 }]);
     expect(stats.deliveryLag).toBeNull();
+    expect(stats.bookkeeping).toBe(250);
+  });
+
+  it("sums up only requests that do work, counting a session's bookkeeping apart (s24 hunt observability F12)", async () => {
+    await source().stats("1h");
+    const totals = received.find((request) => request.sql.includes("AS p95") && !request.sql.includes("GROUP BY"));
+    expect(totals?.sql).toContain(
+      "(blob3 NOT IN ('initialize', 'ping', 'logging/setLevel', 'stream/open', 'session/delete', 'server/discover', 'subscriptions/listen') AND blob3 NOT LIKE 'notifications/%')",
+    );
+    const others = received.find((request) => request.sql.includes("auth_failures"));
+    expect(others?.sql).toMatch(
+      /SUM\(IF\(blob1 = 'mcp\.request' AND blob5 != 'input_required' AND NOT \(blob3 NOT IN .*\), _sample_interval, 0\)\) AS bookkeeping/,
+    );
+    // The other figures count every request, as before.
+    const servers = received.find((request) => request.sql.includes("blob2 AS server") && !request.sql.includes("blob4"));
+    expect(servers?.sql).not.toContain("NOT LIKE");
   });
 
   it("asks each question as SQL text with the bearer token, of the dataset, within the window, weighted by sampling", async () => {

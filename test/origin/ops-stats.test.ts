@@ -144,6 +144,63 @@ describe("GET /ops/stats", () => {
     }
   });
 
+  it("counts per server how often /mcp answered without it, a server only ever left out included (s24 hunt observability F4)", async () => {
+    const own = await withTestDatabase();
+    try {
+      await migrate(own.pool);
+      const leftOut = (server: string): AuditEvent => ({
+        id: randomUUID(),
+        time: minutesAgo(1),
+        kind: "mcp.upstream_left_out",
+        server,
+        method: "tools/list",
+        outcome: "unavailable",
+        latencyMs: 0,
+      });
+      await createAuditStore(own.pool).insert([
+        call(1, { server: "*", method: "tools/list" }),
+        call(1, { server: "*", method: "tools/list" }),
+        call(2, { server: "github", method: "tools/call", tool: "search" }),
+        leftOut("nobin"),
+        leftOut("nobin"),
+        leftOut("github"),
+      ]);
+      const body = await readOpsStats(own.pool, "1h", new Date(Date.now() + 1_000));
+      expect(body.servers.map(({ server, calls, errors, leftOut }) => ({ server, calls, errors, leftOut }))).toEqual([
+        { server: "*", calls: 2, errors: 0, leftOut: 0 },
+        { server: "github", calls: 1, errors: 0, leftOut: 1 },
+        { server: "nobin", calls: 0, errors: 0, leftOut: 2 },
+      ]);
+      expect(body.servers[2]).toMatchObject({ p50Ms: null, p95Ms: null });
+      // Not calls: the totals and the errors are the requests' own.
+      expect(body.totals).toMatchObject({ calls: 3, errors: 0 });
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("sums up calls, errors and latency over requests that do work, a session's bookkeeping apart (s24 hunt observability F12)", async () => {
+    const own = await withTestDatabase();
+    try {
+      await migrate(own.pool);
+      const bookkeeping = ["initialize", "notifications/initialized", "stream/open", "session/delete", "server/discover", "ping"];
+      await createAuditStore(own.pool).insert([
+        ...bookkeeping.map((method) => call(1, { server: "github", method, latencyMs: 2 })),
+        call(1, { server: "github", method: "stream/open", outcome: "error", latencyMs: 1 }),
+        call(2, { server: "github", method: "tools/call", tool: "search", outcome: "error", latencyMs: 400 }),
+        call(2, { server: "github", method: "tools/list", latencyMs: 200 }),
+      ]);
+      const body = await readOpsStats(own.pool, "1h", new Date(Date.now() + 1_000));
+      expect(body.totals).toMatchObject({ calls: 2, errors: 1, p50Ms: 300 });
+      expect(body.bookkeeping).toBe(7);
+      // Per server and over time still count every request.
+      expect(body.servers[0]).toMatchObject({ server: "github", calls: 9, errors: 2 });
+      expect(body.series.reduce((sum, bucket) => sum + bucket.calls, 0)).toBe(9);
+    } finally {
+      await own.close();
+    }
+  });
+
   it("takes older events into the longer windows", async () => {
     const body = OpsStats.parse(await (await stats("24h")).json());
     expect(body.totals.calls).toBe(7);

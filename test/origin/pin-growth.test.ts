@@ -99,7 +99,7 @@ describe("what an origin instance reads and keeps of the pinned definitions", ()
       sighted: () => {},
       log: (line) => logged.push(line),
       maxResourcePins: max,
-      unpinned: unpinnedResourceMetrics(registry),
+      unpinned: unpinnedResourceMetrics(registry, ["capped", "strict"]),
     });
     await pins.start(HOUR);
     pins.stop();

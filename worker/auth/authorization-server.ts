@@ -15,6 +15,7 @@ import { GRANTABLE_SCOPES, MCP_SCOPE } from "./grantable-scopes.ts";
 import { refreshedGrant } from "./groups/refreshed-grant.ts";
 import { registrationPolicy } from "./registration-policy.ts";
 import { cacheValidations, forgetValidatedTokens } from "./token-cache.ts";
+import { markedRefusal } from "./token-refusals.ts";
 
 export const AUTHORIZE_PATH = "/authorize";
 export const IDP_CALLBACK_PATH = "/callback";
@@ -68,12 +69,15 @@ export function edgeOAuth(config: EdgeConfig): EdgeOAuth {
     // Native apps sign in through their own URI scheme (Cursor: cursor://anysphere.cursor-mcp/oauth/callback).
     // Still an exact match with a registered URI, PKCE still required; the library refuses javascript:, data:, file:.
     allowPrivateUseRedirectUris: true,
-    onError: ({ code, status, internal }) => {
+    onError: (error) => {
+      const { code, status, internal } = error;
       // The wire answer stays generic (RFC 6749); the log names the check that failed.
       console.warn(`oauth ${status} ${code}: ${internal?.category ?? "unknown"}/${internal?.reason ?? "unknown"}`);
       // A replayed code makes the library revoke its grant (RFC 6749 §4.1.2): like every revocation this isolate
       // handles, it takes effect here at once, not after the token cache's window (a stolen code's tokens die now).
       if (internal?.reason === "code_replayed") forgetValidatedTokens();
+      // A refused code, refresh token or client is marked with that check, for the token endpoint to audit.
+      return markedRefusal(error);
     },
   });
 

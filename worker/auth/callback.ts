@@ -6,7 +6,7 @@ import { warmUpstreams } from "../upstream/warm.ts";
 import { type PendingSignIn, renderingAuthErrors } from "./authorize.ts";
 import { domainRefusal } from "./domain-policy.ts";
 import { grantCode } from "./grant-code.ts";
-import { signInGroups } from "./groups/grant-groups.ts";
+import { GroupsRefusal, signInGroups } from "./groups/grant-groups.ts";
 import { errorPage } from "./html.ts";
 import { discoverProvider } from "./idp/discovery.ts";
 import { exchangeCode } from "./idp/exchange-code.ts";
@@ -34,25 +34,25 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
       });
     if (params.get("error") || !code) {
       const { location, unavailable } = idpRefusal(original, params.get("error"));
-      refused("identity provider refused", unavailable ? "unavailable" : "denied", 302);
+      refused("idp_error", unavailable ? "unavailable" : "denied", 302);
       headers.set("location", location);
       return new Response(null, { status: 302, headers });
     }
 
     const config = edgeConfig(env);
     let user: UserProps;
+    // A forged or replayed code, an id_token that fails its checks, or the provider away: recorded, as probing shows here.
+    let step: "code_exchange" | "id_token" = "code_exchange";
+    let reached = false;
     try {
       const provider = await discoverProvider(config.idp.issuer, config.idp.requestTimeoutSeconds * 1000);
-      user = await verifyIdToken(
-        config,
-        idpKeys(provider),
-        await exchangeCode(config, provider, code, data.verifier),
-        data.nonce,
-      );
+      reached = true;
+      const idToken = await exchangeCode(config, provider, code, data.verifier);
+      step = "id_token";
+      user = await verifyIdToken(config, idpKeys(provider), idToken, data.nonce);
     } catch (error) {
-      // A forged or replayed code, an id_token that fails its checks, or the provider away: recorded, as probing shows here.
-      console.warn(`sign-in failed at the identity provider step: ${(error as Error).message}`);
-      refused("code exchange or id_token", "denied", 502);
+      console.warn(`sign-in failed at the identity provider step (${step}): ${(error as Error).message}`);
+      refused(step, reached ? "denied" : "unavailable", 502);
       return errorPage(502, `Signing in with the identity provider failed: ${(error as Error).message}`);
     }
 
@@ -64,7 +64,7 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
     });
     const refusal = domainRefusal(config, user);
     if (refusal) {
-      refused("e-mail domain", "denied", 403, user);
+      refused("email_domain", "denied", 403, user);
       // The account is named: the identity provider may have signed in another one than the person meant.
       return errorPage(
         403,
@@ -74,9 +74,9 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
     }
 
     const props = await signInGroups(config, user, original.clientId, { env, ctx });
-    if (props instanceof Response) {
-      refused("groups", props.status === 503 ? "unavailable" : "denied", props.status, user);
-      return props;
+    if (props instanceof GroupsRefusal) {
+      refused(props.step, props.step === "groups_unavailable" ? "unavailable" : "denied", props.page.status, user);
+      return props.page;
     }
     const redirectTo = await grantCode(oauth, original, props, config.adminGroups, env.OAUTH_KV);
     recordAudit(env, ctx, { ...audit(), kind: "auth.sign_in", outcome: "ok" });
@@ -105,5 +105,10 @@ function idpRefusal(
   return { location: authorizationErrorRedirect(original, code, `the identity provider answered ${said}`), unavailable };
 }
 
-/** Where a sign-in was refused after the consent, as its audit event's `method` says. */
-type SignInStep = "identity provider refused" | "code exchange or id_token" | "e-mail domain" | "groups";
+/**
+ * Where a sign-in was refused after the consent, a fixed code: its `auth.denied` event's `method` is
+ * `/callback (<step>)` (docs/security.md). `idp_error`: the provider answered an error instead of a code;
+ * `code_exchange`: it would not exchange the code (forged, replayed, expired) or could not be reached; `id_token`: the
+ * id_token failed a check; then the e-mail domain, and the groups step's refusals.
+ */
+type SignInStep = "idp_error" | "code_exchange" | "id_token" | "email_domain" | GroupsRefusal["step"];

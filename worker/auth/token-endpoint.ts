@@ -13,6 +13,7 @@ import { rateLimited } from "./rate-limit.ts";
 import { withLimitedBody } from "./read-limited-body.ts";
 import { refreshDetectingReuse } from "./refresh-reuse.ts";
 import { forgetValidatedTokens } from "./token-cache.ts";
+import { auditTokenRefusal, takeRefusal } from "./token-refusals.ts";
 
 /**
  * POST /oauth/token (code exchange, refresh, revocation): rate-limited per client IP, the body bounded while
@@ -23,7 +24,7 @@ import { forgetValidatedTokens } from "./token-cache.ts";
 export async function handleTokenRequest(request: Request, env: EdgeEnv, ctx: ExecutionContext): Promise<Response> {
   const config = edgeConfig(env);
   const limited = await rateLimited(request, env, config, TOKEN_PATH);
-  if (!limited) return answerTokenRequest(request, env, ctx, config);
+  if (!limited) return answerTokenRequest(request, env, ctx, config, true);
   if (limited.status !== 429) return limited;
   // Past the address's budget a code exchange or a refresh that holds a valid grant is still answered: a page of
   // another site can spend an office's budget with requests of its own, and must not stop everyone's refreshes (s24
@@ -33,7 +34,8 @@ export async function handleTokenRequest(request: Request, env: EdgeEnv, ctx: Ex
   const buffered = await withLimitedBody(request.clone(), config.oauth.maxBodyBytes);
   const grantType = buffered && (await formParams(buffered))?.get("grant_type");
   if (grantType !== "authorization_code" && grantType !== "refresh_token") return limited;
-  const answer = await answerTokenRequest(request, env, ctx, config);
+  // Its refusals are not audited one by one: the address's limit is (auth.rate_limited counts what it refused).
+  const answer = await answerTokenRequest(request, env, ctx, config, false);
   return answer.ok && (await issuedTokens(answer)) ? answer : limited;
 }
 
@@ -46,14 +48,25 @@ const issuedTokens = async (answer: Response) =>
       .catch(() => undefined)) as { access_token?: unknown } | undefined
   )?.access_token === "string";
 
-async function answerTokenRequest(request: Request, env: EdgeEnv, ctx: ExecutionContext, config: EdgeConfig): Promise<Response> {
+/**
+ * `audited`: the library's refusals of a presented code, refresh token or client are recorded as `auth.denied`
+ * (token-refusals.ts); past the address's budget they are not (its limit is, as auth.rate_limited).
+ */
+async function answerTokenRequest(
+  request: Request,
+  env: EdgeEnv,
+  ctx: ExecutionContext,
+  config: EdgeConfig,
+  audited: boolean,
+): Promise<Response> {
   const buffered = await withLimitedBody(request, config.oauth.maxBodyBytes);
   if (!buffered) {
     console.warn("token-endpoint-request: body over the size limit");
     return oauthError(413, "invalid_request", `request body is larger than ${config.oauth.maxBodyBytes} bytes`);
   }
   const params = await formParams(buffered);
-  if (!params) return edgeOAuth(config).authorizationServer.fetch(buffered, env, ctx); // the library refuses other content types in its own words
+  // The library refuses other content types in its own words.
+  if (!params) return takeRefusal(await edgeOAuth(config).authorizationServer.fetch(buffered, env, ctx)).answer;
   const overlong = await tooLongToLookUpAnswer(params, buffered);
   if (overlong) return overlong;
 
@@ -68,7 +81,7 @@ async function answerTokenRequest(request: Request, env: EdgeEnv, ctx: Execution
   // Requests on one grant take turns: exchanged twice at once, a code gave tokens twice and its replay went unnoticed;
   // refreshed twice at once, a token's reuse went unnoticed; revoked during a refresh, a grant was written back.
   const grant = grantOfToken(params.get(GRANT_PARAMETER[grantType ?? ""] ?? ""));
-  const handle = () => handleGrantRequest(params, grantType, buffered, env, ctx, config);
+  const handle = () => auditedGrantRequest(params, grantType, buffered, env, ctx, config, audited);
   if (!grant) return handle();
   try {
     return await inGrantTurn(env, ctx, grant, handle).catch((error: unknown) => {
@@ -105,6 +118,22 @@ async function signOutRefusedUser(
 
 /** Where each kind of token request names its grant: a revocation (RFC 7009) has no grant type and names a token. */
 const GRANT_PARAMETER: Record<string, string> = { authorization_code: "code", refresh_token: "refresh_token", "": "token" };
+
+/** The library's answer, its mark taken off; a refusal it marked is audited when `audited`. */
+async function auditedGrantRequest(
+  params: URLSearchParams,
+  grantType: string | null,
+  buffered: Request,
+  env: EdgeEnv,
+  ctx: ExecutionContext,
+  config: EdgeConfig,
+  audited: boolean,
+): Promise<Response> {
+  const started = Date.now();
+  const { answer, check } = takeRefusal(await handleGrantRequest(params, grantType, buffered, env, ctx, config));
+  if (check && audited) auditTokenRefusal(env, ctx, { check, status: answer.status, clientId: params.get("client_id"), started });
+  return answer;
+}
 
 async function handleGrantRequest(
   params: URLSearchParams,

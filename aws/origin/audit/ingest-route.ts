@@ -52,8 +52,9 @@ export function registerAuditIngestRoute(
     const checked = body.data.events.map(checkEvent);
     const valid = checked.flatMap((result) => ("event" in result ? [result.event] : []));
     const refused = checked.flatMap((result, index) => ("problems" in result ? [{ index, problems: result.problems }] : []));
-    metrics?.received(valid.length);
     const stored = await store.insert(valid);
+    // Counted once stored: a batch whose insert fails is answered 5xx and sent again, never "received".
+    metrics?.received(valid.length);
     metrics?.inserted(stored.inserted);
     if (refused.length === 0) return c.json(stored);
     metrics?.refused(refused.length);

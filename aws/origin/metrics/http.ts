@@ -40,6 +40,13 @@ export interface McpRequestMetrics {
   observeAggregated(status: number, seconds: number): void;
 }
 
+/**
+ * The statuses each server's request series has from the start, at 0 (a series born at 1 has no earlier sample, so
+ * increase() and rate() miss its first request): success, the assertion gate's refusals (401, 403, 421) and every 5xx
+ * the origin answers. Others are made on first use.
+ */
+const STATUSES_FROM_THE_START = [200, 401, 403, 421, 500, 502, 503, 504];
+
 interface ServerSeries {
   name: string;
   latency: Histogram.Internal<"server">;
@@ -66,7 +73,9 @@ export function mcpRequestMetrics(registry: Registry, servers: readonly string[]
   });
   const seriesFor = (name: string): ServerSeries => {
     latency.zero({ server: name });
-    return { name, latency: latency.labels(name), byStatus: new Map() };
+    const byStatus = new Map(STATUSES_FROM_THE_START.map((status) => [status, requests.labels(name, String(status))] as const));
+    for (const counter of byStatus.values()) counter.inc(0);
+    return { name, latency: latency.labels(name), byStatus };
   };
   const seriesOf = perServer<ServerSeries>(servers, seriesFor);
   // Apart from the per-server look-up, so that no path reaches it.

@@ -1,14 +1,23 @@
 import type pg from "pg";
-import { OPS_TOP_ROWS, OPS_WINDOWS, type OpsStats, type OpsWindow } from "../../../contract/ops-stats.ts";
+import { OPS_TOP_ROWS, OPS_WINDOWS, type OpsStats, type OpsWindow, workMethodSql } from "../../../contract/ops-stats.ts";
 
 // Each statement reads the window [$1, $2). An error is any call whose outcome is not `ok`; aggregated events
 // (rate limits) stand for `count` requests each. A 2026-07-28 round that only asked the user (input_required) is not a
 // call of its own: the call's row follows it (ok, or error when declined), so counting the round would count every
 // approved call twice and every approval prompt as an error. It is still a request that passed authentication.
-const CALL_FIGURES = `count(*)::int AS calls, (count(*) FILTER (WHERE outcome <> 'ok'))::int AS errors,
-  percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95`;
-const CALLS = `FROM audit_events WHERE kind = 'mcp.request' AND outcome IS DISTINCT FROM 'input_required'
-  AND time >= $1 AND time < $2`;
+const WITHIN = "time >= $1 AND time < $2";
+const CALL = "kind = 'mcp.request' AND outcome IS DISTINCT FROM 'input_required'";
+const CALLS = `FROM audit_events WHERE ${CALL} AND ${WITHIN}`;
+// The summary's calls: those that do work, not a session's bookkeeping (contract/ops-stats.ts).
+const WORK = workMethodSql("coalesce(method, '')");
+// A server the aggregated /mcp answered without: the origin records it (the edge saw the whole answer succeed).
+const LEFT_OUT = "kind = 'mcp.upstream_left_out'";
+/** Calls, errors and latency of the rows that match `call` (a statement may read other rows beside them). */
+const callFigures = (call = "true") => `(count(*) FILTER (WHERE ${call}))::int AS calls,
+  (count(*) FILTER (WHERE ${call} AND outcome <> 'ok'))::int AS errors,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE ${call}) AS p50,
+  percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE ${call}) AS p95`;
+const CALL_FIGURES = callFigures();
 const requests = (condition: string) => `coalesce(sum(coalesce(count, 1)) FILTER (WHERE ${condition}), 0)::int`;
 const AUTH_FAILURES = "kind IN ('auth.denied', 'auth.refresh_reuse')";
 /**
@@ -20,8 +29,11 @@ const AUTH_FAILURES = "kind IN ('auth.denied', 'auth.refresh_reuse')";
 const DELIVERED = "kind = 'mcp.request' OR (kind LIKE 'auth.%' AND kind <> 'auth.rate_limited')";
 
 const SQL = {
-  totals: `SELECT ${CALL_FIGURES} ${CALLS}`,
-  servers: `SELECT coalesce(server, '') AS server, ${CALL_FIGURES} ${CALLS} GROUP BY 1 ORDER BY calls DESC, server LIMIT 100`,
+  totals: `SELECT ${callFigures(WORK)}, (count(*) FILTER (WHERE NOT ${WORK}))::int AS bookkeeping ${CALLS}`,
+  // A server only ever left out (it never starts) has a row too: calls 0, left out n.
+  servers: `SELECT coalesce(server, '') AS server, ${callFigures(CALL)}, (count(*) FILTER (WHERE ${LEFT_OUT}))::int AS left_out
+    FROM audit_events WHERE ((${CALL}) OR ${LEFT_OUT}) AND ${WITHIN}
+    GROUP BY 1 ORDER BY calls DESC, left_out DESC, server LIMIT 100`,
   // The tool column also holds a prompt's name or a resource's URI: the tools table counts tool calls only.
   tools: `SELECT coalesce(server, '') AS server, tool, ${CALL_FIGURES} ${CALLS} AND method = 'tools/call' AND tool IS NOT NULL
     GROUP BY 1, 2 ORDER BY calls DESC, server, tool LIMIT ${OPS_TOP_ROWS}`,
@@ -58,8 +70,8 @@ export async function readOpsStats(db: pg.Pool, window: OpsWindow, until: Date):
   const rows = async <Row>(sql: string, extra: unknown[] = []) =>
     (await db.query({ text: sql, values: [...range, ...extra] })).rows as Row[];
   const [totals, servers, tools, series, topUsers, topClients, others] = await Promise.all([
-    rows<Figures>(SQL.totals),
-    rows<Figures & { server: string }>(SQL.servers),
+    rows<Figures & { bookkeeping: number }>(SQL.totals),
+    rows<Figures & { server: string; left_out: number }>(SQL.servers),
     rows<Figures & { server: string; tool: string }>(SQL.tools),
     rows<{ bucket: number; calls: number; errors: number }>(SQL.series, [bucketSeconds]),
     rows<{ name: string; calls: number }>(SQL.topUsers),
@@ -72,12 +84,13 @@ export async function readOpsStats(db: pg.Pool, window: OpsWindow, until: Date):
     window,
     until: until.toISOString(),
     totals: figures(totals[0]),
+    bookkeeping: totals[0]?.bookkeeping ?? 0,
     series: Array.from({ length: seconds / bucketSeconds }, (_, index) => ({
       start: new Date(since.getTime() + index * bucketSeconds * 1000).toISOString(),
       calls: buckets.get(index)?.calls ?? 0,
       errors: buckets.get(index)?.errors ?? 0,
     })),
-    servers: servers.map((row) => ({ server: row.server, ...figures(row) })),
+    servers: servers.map((row) => ({ server: row.server, ...figures(row), leftOut: row.left_out })),
     tools: tools.map((row) => ({ server: row.server, tool: row.tool, ...figures(row) })),
     auth: { attempts: other.auth_attempts ?? 0, failures: other.auth_failures ?? 0 },
     topUsers: topUsers.map((row) => ({ user: row.name, calls: row.calls })),

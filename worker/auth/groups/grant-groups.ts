@@ -24,28 +24,39 @@ export interface SignInContext {
   ctx: ExecutionContext;
 }
 
+/** A sign-in refused at the groups step: the page that says why, and the step's fixed code for its audit event. */
+export class GroupsRefusal {
+  readonly step: "groups_unavailable" | "account_not_active";
+  readonly page: Response;
+  constructor(step: GroupsRefusal["step"], page: Response) {
+    this.step = step;
+    this.page = page;
+  }
+}
+
 /**
- * The sign-in's step: the user with their grant groups, or the page that refuses the sign-in: 503 when they cannot
- * be read (fail closed: a grant without the user's current groups could open what they may no longer use), 403 when
- * the origin says the user's Workspace account is not active, which also revokes every grant the user still has and
- * is audited (directory-sign-out.ts).
+ * The sign-in's step: the user with their grant groups, or the refusal: 503 when they cannot be read (fail closed: a
+ * grant without the user's current groups could open what they may no longer use), 403 when the origin says the
+ * user's Workspace account is not active, which also revokes every grant the user still has and is audited
+ * (directory-sign-out.ts). The caller audits the refusal itself (`auth.denied`, with the step).
  */
 export async function signInGroups(
   config: EdgeConfig,
   user: UserProps,
   clientId: string,
   context: SignInContext,
-): Promise<UserProps | Response> {
+): Promise<UserProps | GroupsRefusal> {
   try {
     return await withGrantGroups(config, user, clientId);
   } catch (error) {
     if (error instanceof AccountNotActive) {
       console.warn(`sign-in refused: the Workspace account is ${error.account}`);
       await signOutGoneAccount(context.env, context.ctx, config, error, { at: "sign-in", httpStatus: 403, clientId });
-      return errorPage(403, `Signing in was refused. ${goneAccountWording(error)}`);
+      return new GroupsRefusal("account_not_active", errorPage(403, `Signing in was refused. ${goneAccountWording(error)}`));
     }
     if (!(error instanceof GroupsUnavailable)) throw error;
     console.warn(`sign-in refused at the groups step: ${error.message}`);
-    return errorPage(503, `Signing in needs your groups, and ${error.message}. Try again in a minute.`);
+    const page = errorPage(503, `Signing in needs your groups, and ${error.message}. Try again in a minute.`);
+    return new GroupsRefusal("groups_unavailable", page);
   }
 }

@@ -35,7 +35,11 @@ export async function refreshedGrant(
   } catch (error) {
     if (error instanceof AccountNotActive) {
       noteRefusedRefresh({ userId: options.userId, grantId: options.grantId }, error);
-      throw new OAuthError("invalid_grant", { description: goneAccountWording(error) });
+      throw new OAuthError("invalid_grant", {
+        description: goneAccountWording(error),
+        // Its check, as the log line and the refusal's audit event name it (token-refusals.ts).
+        internal: { category: "token-exchange-callback", reason: "account_not_active" },
+      });
     }
     if (!(error instanceof GroupsUnavailable)) throw error;
     console.warn(`refresh kept the grant's earlier groups: ${error.message}`);

@@ -8,7 +8,7 @@ import { callsChart, latencyChart } from "./charts.ts";
 import { formatCount, formatMs, formatShare } from "./format.ts";
 import { opsHeader, problem } from "./header.ts";
 import { opsPage } from "./layout.ts";
-import { figureColumns, TAIL_COLUMNS, table } from "./tables.ts";
+import { type Column, figureColumns, TAIL_COLUMNS, table } from "./tables.ts";
 import { type Tile, tileList } from "./tiles.ts";
 
 /** The strategy's target: fewer than 1% of authentications refused. */
@@ -52,12 +52,12 @@ ${"problem" in view.tail ? problem("The recent calls could not be read", view.ta
 }
 
 function sections(stats: OpsStats, delivery: string): string {
-  const empty = stats.totals.calls === 0;
+  // No request at all (the summary's calls leave a session's bookkeeping out; the chart counts every request).
+  const empty = stats.series.every((bucket) => bucket.calls === 0);
   return `${empty ? '<p class="empty-state">No traffic in this window yet. Calls appear here as soon as MCP clients use the proxy.</p>' : ""}
 ${summary(stats)}${delivery}
 <section aria-labelledby="over-time"><h2 id="over-time">Calls over time</h2>${callsChart(stats.series)}</section>
-<section aria-labelledby="servers"><h2 id="servers">Per server</h2>${latencyChart(stats.servers)}
-${table("Calls per server", [{ heading: "Server", cell: (row) => row.server || "(none)" }, ...figureColumns<OpsStats["servers"][number]>()], stats.servers)}</section>
+${perServer(stats.servers)}
 <section aria-labelledby="tools"><h2 id="tools">Per tool</h2>
 ${table("Busiest tools", [{ heading: "Server", cell: (row) => row.server }, { heading: "Tool", cell: (row) => row.tool }, ...figureColumns<OpsStats["tools"][number]>()], stats.tools)}</section>
 <section aria-labelledby="who" class="pair"><h2 id="who">Top users and clients</h2>
@@ -79,15 +79,47 @@ ${table(
 )}</section>`;
 }
 
+type ServerRow = OpsStats["servers"][number];
+
+/**
+ * Latency bars and the per-server table, with how often the aggregated `/mcp` answered without each server (red above
+ * 0: its users lost its tools without an error), when the source records it; else a sentence saying it does not.
+ */
+function perServer(servers: OpsStats["servers"]): string {
+  // Every row says null when the source cannot tell; with no rows at all, the column shows empty.
+  const known = servers.length === 0 || servers.some((row) => typeof row.leftOut === "number");
+  const leftOut: Column<ServerRow> = {
+    heading: "Left out of /mcp",
+    cell: (row) => (typeof row.leftOut === "number" ? formatCount(row.leftOut) : "–"),
+    numeric: true,
+    tone: (row) => ((row.leftOut ?? 0) > 0 ? "bad" : undefined),
+  };
+  const columns = [{ heading: "Server", cell: (row: ServerRow) => row.server || "(none)" }, ...figureColumns<ServerRow>()];
+  const unrecorded = '<p class="note">This source does not record servers left out of <code>/mcp</code> answers.</p>';
+  return `<section aria-labelledby="servers"><h2 id="servers">Per server</h2>${latencyChart(servers)}
+${table("Calls per server", known ? [...columns, leftOut] : columns, servers)}${known ? "" : unrecorded}</section>`;
+}
+
+/** What the Calls tile counts: requests that do work, the session's bookkeeping apart (contract BOOKKEEPING_METHODS). */
+function callsDetail(bookkeeping: number | undefined): string {
+  const apart = "session requests (initialize, notifications, streams)";
+  const left = bookkeeping === undefined ? `not ${apart}` : `${formatCount(bookkeeping)} ${apart} not counted`;
+  return `MCP requests that do work (tool calls, reads, prompts, lists, completions); ${left}`;
+}
+
 /** The tiles: each a figure and what it means. */
 function summary(stats: OpsStats): string {
   const { attempts, failures } = stats.auth;
   const overTarget = attempts > 0 && failures / attempts >= AUTH_FAILURE_TARGET;
   const authVerdict = attempts === 0 ? "no authentications" : overTarget ? "above the 1% target" : "within the 1% target";
   const tiles: Tile[] = [
-    ["Calls", formatCount(stats.totals.calls), "MCP requests"],
-    ["Error rate", formatShare(stats.totals.errors, stats.totals.calls), `${formatCount(stats.totals.errors)} not ok`],
-    ["Latency", `${formatMs(stats.totals.p50Ms)} / ${formatMs(stats.totals.p95Ms)}`, "p50 / p95"],
+    ["Calls", formatCount(stats.totals.calls), callsDetail(stats.bookkeeping)],
+    [
+      "Error rate",
+      formatShare(stats.totals.errors, stats.totals.calls),
+      `${formatCount(stats.totals.errors)} of these calls not ok`,
+    ],
+    ["Latency", `${formatMs(stats.totals.p50Ms)} / ${formatMs(stats.totals.p95Ms)}`, "p50 / p95 of these calls"],
     [
       "Auth failures",
       formatShare(failures, attempts),

@@ -30,6 +30,7 @@ caption{text-align:left;padding:.25rem 0}
 th,td{border-bottom:1px solid var(--line);padding:.3rem .6rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{font-weight:600}.num{text-align:right;font-variant-numeric:tabular-nums}
 td.empty{color:var(--muted);font-style:italic}
+td.bad{background:var(--bad-bg);color:var(--bad);font-weight:600}
 .pair{display:flex;flex-wrap:wrap;gap:0 2rem}.pair h2{flex-basis:100%}
 .facts{display:grid;grid-template-columns:max-content 1fr;gap:.5rem 1rem}.facts dt{color:var(--muted)}.facts dd{margin:0}
 code{font:.95em ui-monospace,monospace}

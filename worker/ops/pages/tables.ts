@@ -7,17 +7,23 @@ export interface Column<Row> {
   cell: (row: Row) => string;
   /** Numbers line up on the right. */
   numeric?: boolean;
+  /** `bad` draws the eye to this row's cell (red, as a tile's). */
+  tone?: (row: Row) => "bad" | undefined;
+}
+
+/** A cell's class attribute: aligned if numeric, red if its tone says so. */
+function cellClass<Row>(column: Column<Row>, row?: Row): string {
+  const classes = [column.numeric && "num", row !== undefined && column.tone?.(row)].filter(Boolean);
+  return classes.length ? ` class="${classes.join(" ")}"` : "";
 }
 
 /** A captioned table; cells are escaped here. An empty table says so instead of showing no rows. */
 export function table<Row>(caption: string, columns: Column<Row>[], rows: readonly Row[], attributes = ""): string {
-  const head = columns.map(
-    (column) => `<th scope="col"${column.numeric ? ' class="num"' : ""}>${escapeHtml(column.heading)}</th>`,
-  );
+  const head = columns.map((column) => `<th scope="col"${cellClass(column)}>${escapeHtml(column.heading)}</th>`);
   const body = rows.length
     ? rows.map(
         (row) =>
-          `<tr>${columns.map((column) => `<td${column.numeric ? ' class="num"' : ""}>${escapeHtml(column.cell(row))}</td>`).join("")}</tr>`,
+          `<tr>${columns.map((column) => `<td${cellClass(column, row)}>${escapeHtml(column.cell(row))}</td>`).join("")}</tr>`,
       )
     : [`<tr><td colspan="${columns.length}" class="empty">Nothing in this window.</td></tr>`];
   return `<table${attributes}><caption>${escapeHtml(caption)}</caption><thead><tr>${head.join("")}</tr></thead><tbody>${body.join("")}</tbody></table>`;

@@ -26,7 +26,7 @@ export function analyticsEngineSource(config: AnalyticsEngineConfig): OpsDataSou
   const api = { url: config.sqlUrl ?? cloudflareSqlUrl(config.accountId), apiToken: config.apiToken };
   return {
     description:
-      "Figures from Workers Analytics Engine (sampled at high volume, so counts are estimates); users appear as pseudonymous hashes, and delivery lag is not recorded there.",
+      "Figures from Workers Analytics Engine (sampled at high volume, so counts are estimates); users appear as pseudonymous hashes, and neither delivery lag nor servers left out of /mcp answers are recorded there.",
     async stats(window) {
       const until = alignedNow(window);
       const queries = opsQueries(config.dataset, window, until);
@@ -68,12 +68,15 @@ function toStats(window: OpsWindow, until: number, rows: Record<OpsQueryName, Sq
     window,
     until: new Date(until * 1000).toISOString(),
     totals: figures(rows.totals[0]),
+    bookkeeping: number(other?.bookkeeping),
     series: Array.from({ length: seconds / bucketSeconds }, (_, index) => {
       const start = since + index * bucketSeconds;
       const row = buckets.get(start);
       return { start: new Date(start * 1000).toISOString(), calls: number(row?.calls), errors: number(row?.errors) };
     }),
-    servers: rows.servers.map((row) => ({ server: String(row.server ?? ""), ...figures(row) })),
+    // Servers left out of /mcp answers are recorded by the origin, in the audit trail only: the edge writes data points
+    // for its own events, and sees the aggregated answer succeed. Unknown here, not zero.
+    servers: rows.servers.map((row) => ({ server: String(row.server ?? ""), ...figures(row), leftOut: null })),
     tools: rows.tools.map((row) => ({ server: String(row.server ?? ""), tool: String(row.tool ?? ""), ...figures(row) })),
     auth: { attempts: number(other?.auth_attempts), failures: number(other?.auth_failures) },
     topUsers: rows.topUsers.map((row) => ({ user: String(row.user), calls: number(row.calls) })),
