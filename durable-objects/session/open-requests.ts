@@ -13,12 +13,21 @@ const PREFETCH_TAKEOVER_MS = 60_000;
  * over. MCP keeps ids unique within a session: the session keys answers, progress and cancellations by them.
  */
 export class OpenRequests {
+  /**
+   * Told when the session turns busy (a first request is worked on) or idle (the last one is done): once per turn, not
+   * per request, however many overlap. Its user's registry never ends a busy session while an idle one is left.
+   */
+  readonly #busyChanged: (busy: boolean) => void;
   /** Requests the session server works on, by id, until their answer is sent. */
   readonly #open = new Set<string | number>();
   /** Requests on the short way, by id, waiting for the origin (a cancellation aborts them). */
   readonly #direct = new Map<string | number, AbortController>();
   /** Exchanges begun on the short way that the session server takes over, by request id. */
   readonly #prefetched = new Map<string | number, { exchange: Prefetched; expiry: ReturnType<typeof setTimeout> }>();
+
+  constructor(busyChanged: (busy: boolean) => void = () => {}) {
+    this.#busyChanged = busyChanged;
+  }
 
   /** Nothing of the session is still worked on by the session server. */
   get none(): boolean {
@@ -30,20 +39,34 @@ export class OpenRequests {
     return this.#open.size === 0 && this.#direct.size === 0 && this.#prefetched.size === 0;
   }
 
+  /** The requests the session server works on now (their answers go out on its transport). */
+  get withServer(): (string | number)[] {
+    return [...this.#open];
+  }
+
   /** The session server works on these requests now. */
   open(ids: (string | number)[]): void {
-    for (const id of ids) this.#open.add(id);
+    this.#turning(() => {
+      for (const id of ids) this.#open.add(id);
+    });
   }
 
   /** An answer sent ends its request's work. */
   answered(id: string | number): void {
-    this.#open.delete(id);
+    this.#turning(() => this.#open.delete(id));
   }
 
   /** Refused by the transport: nothing of the request goes on, and its id is free again. */
   refused(id: string | number): void {
-    this.#open.delete(id);
+    this.#turning(() => this.#open.delete(id));
     this.takePrefetched(id)?.abort("the request was refused");
+  }
+
+  /** Changes what is worked on, and tells `busyChanged` when that turned the session busy or idle. */
+  #turning(change: () => unknown): void {
+    const wasIdle = this.idle;
+    change();
+    if (this.idle !== wasIdle) this.#busyChanged(wasIdle);
   }
 
   /** The client cancelled request `id`: one on the short way stops waiting for the origin. */
@@ -76,39 +99,43 @@ export class OpenRequests {
     request: JSONRPCRequest,
   ): Promise<DirectAnswer | undefined> {
     const controller = new AbortController();
-    this.#direct.set(request.id, controller);
+    this.#turning(() => this.#direct.set(request.id, controller));
     try {
       const answered = await answerDirectly(origin, record, claimsOf(caller ?? record.identity), request, controller);
       if (isDirectAnswer(answered)) return answered;
       // Taken at once by the session server; if the transport refused the request instead, nothing must dangle.
       const expiry = setTimeout(() => {
         if (this.#prefetched.get(request.id)?.exchange !== answered) return;
-        this.#prefetched.delete(request.id);
+        this.#turning(() => this.#prefetched.delete(request.id));
         answered.abort("the request was not taken over");
       }, PREFETCH_TAKEOVER_MS);
       this.#prefetched.set(request.id, { exchange: answered, expiry });
       return undefined;
     } finally {
-      this.#direct.delete(request.id);
+      this.#turning(() => this.#direct.delete(request.id));
     }
   }
 
-  /** The exchange begun on the short way for request `id`, taken off the waiting list (to take it over, or give it up). */
   /** Where the origin routed the exchange begun for request `id` (read once its answer has begun), if one was begun. */
   routeOf(id: string | number): (() => string | undefined) | undefined {
     return this.#prefetched.get(id)?.exchange.route;
   }
 
+  /** The exchange begun on the short way for request `id`, taken off the waiting list (to take it over, or give it up). */
   takePrefetched(id: string | number): Prefetched | undefined {
     const prefetched = this.#prefetched.get(id);
-    this.#prefetched.delete(id);
+    this.#turning(() => this.#prefetched.delete(id));
     // A pending timer would keep the object in memory (billed) for a minute after the call.
     clearTimeout(prefetched?.expiry);
     return prefetched?.exchange;
   }
 
-  /** The session ended: the origin stops work nobody waits for any more. */
-  abortAll(reason: string): void {
+  /**
+   * The session ended: the origin stops work nobody waits for any more. `reason` is what a request on the short way is
+   * answered (a ProtocolError), or only why it was aborted (its client is told the answer broke off).
+   */
+  abortAll(reason: unknown): void {
+    const wasIdle = this.idle;
     for (const controller of this.#direct.values()) controller.abort(reason);
     for (const { exchange, expiry } of this.#prefetched.values()) {
       clearTimeout(expiry);
@@ -117,5 +144,6 @@ export class OpenRequests {
     this.#direct.clear();
     this.#prefetched.clear();
     this.#open.clear();
+    if (!wasIdle) this.#busyChanged(false);
   }
 }

@@ -4,8 +4,9 @@ import type { McpSession } from "../../durable-objects/mcp-session.ts";
 import type { UserSessions } from "../../durable-objects/user-sessions.ts";
 import type { RequestAudit } from "../../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
-import { asResponse } from "../../worker/mcp/bridge/direct-answer.ts";
+import { asResponse, type DirectAnswer } from "../../worker/mcp/bridge/direct-answer.ts";
 import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
+import { SESSION_LIMIT_CODE } from "../../worker/mcp/bridge/session-server.ts";
 
 // Each user's live 2025-era sessions are bounded (sessionsPerUser): a new one past the bound ends the least recently
 // used. The registry alone, then the bound enforced through real session objects.
@@ -99,6 +100,40 @@ describe("a user's session registry", () => {
     expect(await registry.admit("y", "client-1", 2, STALE)).toEqual(["x"]);
     expect(await storedIds(registry)).toEqual(["stream2", "y"]);
   });
+
+  // s24 observability hunt F5: a session working now was ended as the least recently used while idle ones stayed.
+  it("never evicts a busy session while an idle one is left, though it was used longer ago", async () => {
+    const registry = registryOf();
+    await registered(registry, { working: 9 * HOUR, idle: HOUR });
+    await registry.mark("working", true, 1);
+    await runInDurableObject(registry, (_instance, state) => {
+      const entry = state.storage.kv.get<{ usedAt: number }>("session:working");
+      state.storage.kv.put("session:working", { ...entry, usedAt: Date.now() - 9 * HOUR });
+    });
+    expect(await registry.admit("new", "client-1", 2, STALE)).toEqual(["idle"]);
+    expect(await storedIds(registry)).toEqual(["new", "working"]);
+  });
+
+  it("with every other session busy, evicts the least recently used of them anyway: the bound holds", async () => {
+    const registry = registryOf();
+    await runInDurableObject(registry, (_instance, state) => {
+      state.storage.kv.put("session:a", { usedAt: Date.now() - 2 * HOUR, clientId: "client-1", busy: true, markedAt: 1 });
+      state.storage.kv.put("session:b", { usedAt: Date.now() - 3 * HOUR, clientId: "client-1", busy: true, markedAt: 1 });
+    });
+    expect(await registry.admit("c", "client-1", 2, STALE)).toEqual(["b"]);
+  });
+
+  it("takes a session's later word over an earlier one arriving late, and does not bring back a forgotten one", async () => {
+    const registry = registryOf();
+    await registered(registry, { a: 5 * HOUR, b: HOUR });
+    await registry.mark("a", true, 10);
+    await registry.mark("a", false, 11);
+    await registry.mark("a", true, 10); // overtaken: "a" is idle
+    await registry.touch("b");
+    expect(await registry.admit("c", "client-1", 2, STALE)).toEqual(["a"]);
+    await registry.mark("a", true, 12);
+    expect(await storedIds(registry)).toEqual(["b", "c"]);
+  });
 });
 
 describe("sessionsPerUser", () => {
@@ -150,7 +185,6 @@ describe("sessionsPerUser", () => {
     const first = await begin(alice, 2);
     const second = await begin(alice, 2);
     const bobs = await begin(bob, 2);
-    expect(await ping(first, alice)).toBe(200);
     const third = await begin(alice, 2);
 
     expect(await ping(first, alice)).toBe(404);
@@ -159,6 +193,101 @@ describe("sessionsPerUser", () => {
     expect(await ping(bobs, bob)).toBe(200);
     // The evicted session's storage is gone, not only its memory.
     await runInDurableObject(first.stub, (_instance, state) => expect(state.storage.kv.get("record")).toBeUndefined());
+  });
+
+  it("counts a request answered as a use, to the moment: a session begun earlier but used since stays", async () => {
+    const alice = crypto.randomUUID();
+    const first = await begin(alice, 2);
+    const second = await begin(alice, 2);
+    expect(await ping(first, alice)).toBe(200);
+    // The ping turned the session busy, then idle: the registry has heard both once the session is marked idle.
+    const entry = () =>
+      runInDurableObject(registryOf(alice), (_instance, state) =>
+        state.storage.kv.get<{ busy?: true; markedAt?: number }>(`session:${first.sessionId}`),
+      );
+    await expect
+      .poll(async () => {
+        const heard = await entry();
+        return heard?.markedAt !== undefined && heard.busy === undefined;
+      })
+      .toBe(true);
+    const third = await begin(alice, 2);
+    expect(await ping(second, alice)).toBe(404);
+    expect(await ping(first, alice)).toBe(200);
+    expect(await ping(third, alice)).toBe(200);
+  });
+
+  // s24 observability hunt F5: the registry heard of a session's use once a minute, so a session whose long call began
+  // within that minute was the least recently used, and was ended mid-call.
+  it("keeps a session with a call in flight while its user opens sessionsPerUser more within the minute", async () => {
+    const alice = crypto.randomUUID();
+    const working = await begin(alice, 2);
+    await runInDurableObject(working.stub, (instance) => {
+      const object = instance as unknown as { env: EdgeEnv };
+      object.env = { ...object.env, ORIGIN_URL: `${inject("slowStreamUrl")}/endless` };
+    });
+    const call = request(working.sessionId, { id: 2, method: "tools/call", params: { name: "echo", arguments: {} } });
+    const streamed = asResponse(await working.stub.serve(call, caller(alice), working.sessionId));
+    expect(streamed.headers.get("content-type")).toContain("text/event-stream");
+    const answer = streamed.text();
+    const registry = registryOf(alice);
+    const busy = () =>
+      runInDurableObject(registry, (_instance, state) => state.storage.kv.get<{ busy?: true }>(`session:${working.sessionId}`));
+    await expect.poll(async () => (await busy())?.busy, { timeout: 5_000 }).toBe(true);
+
+    const second = await begin(alice, 2);
+    const third = await begin(alice, 2);
+    expect(await ping(second, alice)).toBe(404);
+    expect(await ping(third, alice)).toBe(200);
+    expect(await ping(working, alice)).toBe(200);
+    // The call was still in flight: ending the session now answers it.
+    await working.stub.evict();
+    expect(await answer).toContain(`"code":${SESSION_LIMIT_CODE}`);
+  });
+
+  it("answers a call waiting on the short way when its session is ended for the limit: so, not as broken off", async () => {
+    const alice = crypto.randomUUID();
+    const working = await begin(alice, 2);
+    await runInDurableObject(working.stub, (instance) => {
+      const object = instance as unknown as { env: EdgeEnv };
+      object.env = { ...object.env, ORIGIN_URL: inject("holdingUrl") };
+    });
+    const call = request(working.sessionId, { id: 2, method: "tools/call", params: { name: "echo", arguments: {} } });
+    const served = working.stub.serve(call, caller(alice), working.sessionId);
+    const busy = () =>
+      runInDurableObject(registryOf(alice), (_instance, state) =>
+        state.storage.kv.get<{ busy?: true }>(`session:${working.sessionId}`),
+      );
+    await expect.poll(async () => (await busy())?.busy, { timeout: 5_000 }).toBe(true);
+    await working.stub.evict();
+    const answer = (await served) as DirectAnswer;
+    expect(JSON.parse(answer.json).error).toMatchObject({
+      code: SESSION_LIMIT_CODE,
+      message: expect.stringContaining("sessionsPerUser (2)"),
+    });
+    expect(answer.outcome).toBe(`error ${SESSION_LIMIT_CODE}`);
+  });
+
+  it("has a session rebuilt after its object restarted clear the busy word its former self left", async () => {
+    const alice = crypto.randomUUID();
+    const model = await begin(alice, 2);
+    const stored = await runInDurableObject(model.stub, (_instance, state) => state.storage.kv.get<SessionRecord>("record"));
+    // As after a restart mid-call: the record in storage, nothing in memory, and the registry told it was busy.
+    const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "b");
+    const stub = sessions().get(sessions().idFromName(sessionId));
+    await runInDurableObject(stub, (_instance, state) => state.storage.kv.put("record", { ...stored, sessionId }));
+    const registry = registryOf(alice);
+    await runInDurableObject(registry, (_instance, state) =>
+      state.storage.kv.put(`session:${sessionId}`, { usedAt: Date.now(), clientId: "client-1", busy: true, markedAt: 1 }),
+    );
+    // A notification: the session is rebuilt, and no call turns it busy or idle.
+    const notified = asResponse(
+      await stub.serve(request(sessionId, { method: "notifications/roots/list_changed" }), caller(alice), sessionId),
+    );
+    await notified.body?.cancel();
+    const entry = () =>
+      runInDurableObject(registry, (_instance, state) => state.storage.kv.get<{ busy?: true }>(`session:${sessionId}`));
+    await expect.poll(async () => (await entry())?.busy).toBeUndefined();
   });
 
   it("stores the record in a shape the release before can read too (an edge rolled back keeps its sessions)", async () => {
