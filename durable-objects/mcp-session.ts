@@ -50,11 +50,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
   /** The caller of the request being served: same user as the record, with their current groups. */
   #caller?: SessionIdentity;
   #sse?: SseSession;
-  // Its user's registry hears when it turns busy or idle: a session with a call in flight is ended last.
-  readonly #requests = new OpenRequests((busy) => {
-    const record = this.#live?.record;
-    if (record) this.#lifecycle.busyChanged(record.identity.sub, record.sessionId, busy);
-  });
+  readonly #requests = new OpenRequests();
   readonly #audits = new AnswerAudits(this.ctx, () => this.env);
   readonly #lifecycle = new SessionLifecycle(
     this.ctx,
@@ -300,8 +296,6 @@ export class McpSession extends DurableObject<EdgeEnv> {
       live = await this.assemble(origin, record);
       await replayHandshake(live.transport, record);
       this.#live = live;
-      // Its former self may have left the registry a busy word (a call in flight when it went): nothing runs now.
-      this.#lifecycle.busyChanged(record.identity.sub, record.sessionId, false);
       return live;
     } catch (error) {
       console.error(`a session of server ${record.identity?.server} could not be rebuilt and is ended: ${String(error)}`);
@@ -362,6 +356,15 @@ export class McpSession extends DurableObject<EdgeEnv> {
       // Its client opens a new stream, with a fresh token: the session lives no longer than its caller's credentials.
       () => void this.#sse?.transport.close(),
     );
+  }
+
+  /**
+   * Whether a request of the session is worked on now: its user's registry asks before it ends the session past
+   * `sessionsPerUser`, and ends an idle one first. Nothing is kept for it, so it costs calls nothing: an object that
+   * was evicted from memory, or whose session ended, answers false, truthfully (its requests ended with it).
+   */
+  async inFlight(): Promise<boolean> {
+    return this.#hasRecord() && !this.#requests.idle;
   }
 
   /**

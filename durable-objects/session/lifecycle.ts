@@ -9,9 +9,9 @@ const SESSION_IDLE_MS = 24 * 60 * 60 * 1000;
 /** The idle alarm is pushed back at most this often, not on every request. */
 const ALARM_REFRESH_MS = 60 * 60 * 1000;
 /**
- * The user's registry hears of a session's use at most this often: enough to order its idle sessions by last use. A
- * session working now (a long call in flight) is not taken for the oldest: it tells the registry when it turns busy
- * and idle (busyChanged), and the registry ends busy sessions last.
+ * The user's registry hears of a session's use at most this often: enough to order its sessions by last use. A session
+ * working now (a long call in flight) may still look the oldest: the registry asks it (McpSession.inFlight) before it
+ * ends it past `sessionsPerUser`, so that a busy session costs nothing per call.
  */
 const REGISTRY_TOUCH_MS = 60_000;
 /** Where a session keeps when it was last used, written at most this often: its idle time is counted from there. */
@@ -34,8 +34,6 @@ export class SessionLifecycle {
   /** When the session was last used, and when that was last written to storage (at most once a minute). */
   #lastUse = 0;
   #lastUseWritten = 0;
-  /** The stamp of the session's last word to the registry on being busy or idle: each is later than the one before. */
-  #markedAt = 0;
 
   /** Whether the alarm is set to look for held audits soon (AnswerAudits): the idle alarm must not push it back. */
   readonly #checkPending: () => boolean;
@@ -60,17 +58,6 @@ export class SessionLifecycle {
     // The alarm sets the idle one itself once the held audits are recorded (idleUntilLater).
     if (this.#checkPending()) return;
     void this.#ctx.storage.setAlarm(Date.now() + SESSION_IDLE_MS);
-  }
-
-  /**
-   * Tells the user's registry that the session turned busy (a first call in flight) or idle (its last call answered):
-   * once per turn (OpenRequests), not per call, in the background. Each word is stamped later than the one before (the
-   * registry drops one overtaken by a later one); Date.now() stands still while the object computes, hence the +1.
-   */
-  busyChanged(sub: string, sessionId: string, busy: boolean): void {
-    this.#markedAt = Math.max(Date.now(), this.#markedAt + 1);
-    const stamp = this.#markedAt;
-    void this.#told(busy ? "busy" : "idle", this.#userSessions(sub).mark(sessionId, busy, stamp));
   }
 
   /** Tells the user's registry the session is in use, at most once a minute; true when the idle alarm is due too (hourly). */
@@ -121,13 +108,9 @@ export class SessionLifecycle {
 
   /** Tells the user's registry that a session was used or ended, in the background: missing it costs only the bound. */
   tellRegistry(sub: string, what: "touch" | "forget", sessionId: string): Promise<void> {
-    return this.#told(what, this.#userSessions(sub)[what](sessionId));
-  }
-
-  #told(what: string, told: Promise<void>): Promise<void> {
-    return told.catch((error: unknown) =>
-      console.error(`a session's ${what} did not reach its user's registry: ${String(error)}`),
-    );
+    return this.#userSessions(sub)
+      [what](sessionId)
+      .catch((error: unknown) => console.error(`a session's ${what} did not reach its user's registry: ${String(error)}`));
   }
 
   /**

@@ -13,11 +13,6 @@ const PREFETCH_TAKEOVER_MS = 60_000;
  * over. MCP keeps ids unique within a session: the session keys answers, progress and cancellations by them.
  */
 export class OpenRequests {
-  /**
-   * Told when the session turns busy (a first request is worked on) or idle (the last one is done): once per turn, not
-   * per request, however many overlap. Its user's registry never ends a busy session while an idle one is left.
-   */
-  readonly #busyChanged: (busy: boolean) => void;
   /** Requests the session server works on, by id, until their answer is sent. */
   readonly #open = new Set<string | number>();
   /** Requests on the short way, by id, waiting for the origin (a cancellation aborts them). */
@@ -25,16 +20,15 @@ export class OpenRequests {
   /** Exchanges begun on the short way that the session server takes over, by request id. */
   readonly #prefetched = new Map<string | number, { exchange: Prefetched; expiry: ReturnType<typeof setTimeout> }>();
 
-  constructor(busyChanged: (busy: boolean) => void = () => {}) {
-    this.#busyChanged = busyChanged;
-  }
-
   /** Nothing of the session is still worked on by the session server. */
   get none(): boolean {
     return this.#open.size === 0;
   }
 
-  /** Nothing of the session is worked on anywhere: no request with the session server, on the short way, or between. */
+  /**
+   * Nothing of the session is worked on anywhere: no request with the session server, on the short way, or between.
+   * Its user's registry asks this (McpSession.inFlight) before it ends the session past `sessionsPerUser`.
+   */
   get idle(): boolean {
     return this.#open.size === 0 && this.#direct.size === 0 && this.#prefetched.size === 0;
   }
@@ -46,27 +40,18 @@ export class OpenRequests {
 
   /** The session server works on these requests now. */
   open(ids: (string | number)[]): void {
-    this.#turning(() => {
-      for (const id of ids) this.#open.add(id);
-    });
+    for (const id of ids) this.#open.add(id);
   }
 
   /** An answer sent ends its request's work. */
   answered(id: string | number): void {
-    this.#turning(() => this.#open.delete(id));
+    this.#open.delete(id);
   }
 
   /** Refused by the transport: nothing of the request goes on, and its id is free again. */
   refused(id: string | number): void {
-    this.#turning(() => this.#open.delete(id));
+    this.#open.delete(id);
     this.takePrefetched(id)?.abort("the request was refused");
-  }
-
-  /** Changes what is worked on, and tells `busyChanged` when that turned the session busy or idle. */
-  #turning(change: () => unknown): void {
-    const wasIdle = this.idle;
-    change();
-    if (this.idle !== wasIdle) this.#busyChanged(wasIdle);
   }
 
   /** The client cancelled request `id`: one on the short way stops waiting for the origin. */
@@ -99,20 +84,20 @@ export class OpenRequests {
     request: JSONRPCRequest,
   ): Promise<DirectAnswer | undefined> {
     const controller = new AbortController();
-    this.#turning(() => this.#direct.set(request.id, controller));
+    this.#direct.set(request.id, controller);
     try {
       const answered = await answerDirectly(origin, record, claimsOf(caller ?? record.identity), request, controller);
       if (isDirectAnswer(answered)) return answered;
       // Taken at once by the session server; if the transport refused the request instead, nothing must dangle.
       const expiry = setTimeout(() => {
         if (this.#prefetched.get(request.id)?.exchange !== answered) return;
-        this.#turning(() => this.#prefetched.delete(request.id));
+        this.#prefetched.delete(request.id);
         answered.abort("the request was not taken over");
       }, PREFETCH_TAKEOVER_MS);
       this.#prefetched.set(request.id, { exchange: answered, expiry });
       return undefined;
     } finally {
-      this.#turning(() => this.#direct.delete(request.id));
+      this.#direct.delete(request.id);
     }
   }
 
@@ -124,7 +109,7 @@ export class OpenRequests {
   /** The exchange begun on the short way for request `id`, taken off the waiting list (to take it over, or give it up). */
   takePrefetched(id: string | number): Prefetched | undefined {
     const prefetched = this.#prefetched.get(id);
-    this.#turning(() => this.#prefetched.delete(id));
+    this.#prefetched.delete(id);
     // A pending timer would keep the object in memory (billed) for a minute after the call.
     clearTimeout(prefetched?.expiry);
     return prefetched?.exchange;
@@ -135,7 +120,6 @@ export class OpenRequests {
    * answered (a ProtocolError), or only why it was aborted (its client is told the answer broke off).
    */
   abortAll(reason: unknown): void {
-    const wasIdle = this.idle;
     for (const controller of this.#direct.values()) controller.abort(reason);
     for (const { exchange, expiry } of this.#prefetched.values()) {
       clearTimeout(expiry);
@@ -144,6 +128,5 @@ export class OpenRequests {
     this.#direct.clear();
     this.#prefetched.clear();
     this.#open.clear();
-    if (!wasIdle) this.#busyChanged(false);
   }
 }

@@ -1,7 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
-import type { UserSessions } from "../../durable-objects/user-sessions.ts";
+import { IN_FLIGHT_ASKS, type UserSessions } from "../../durable-objects/user-sessions.ts";
 import type { RequestAudit } from "../../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
 import { asResponse, type DirectAnswer } from "../../worker/mcp/bridge/direct-answer.ts";
@@ -33,6 +33,38 @@ const storedIds = (registry: DurableObjectStub<UserSessions>) =>
   runInDurableObject(registry, (_instance, state) =>
     Array.from(state.storage.kv.list({ prefix: "session:" }), ([key]) => key.slice("session:".length)).sort(),
   );
+
+type Saying = "busy" | "silent" | "failing";
+
+/**
+ * Has the registry's session objects answer whether a call is in flight as `saying` says (any other: idle); returns
+ * the ids asked, in order.
+ */
+async function sessionsSaying(registry: DurableObjectStub<UserSessions>, saying: Record<string, Saying>) {
+  const asked: string[] = [];
+  const answers: Record<Saying, () => Promise<boolean>> = {
+    busy: async () => true,
+    silent: () => new Promise<boolean>(() => {}),
+    failing: async () => {
+      throw new Error("the object is gone");
+    },
+  };
+  const MCP_SESSION = {
+    idFromName: (id: string) => id,
+    get: (id: string) => ({
+      inFlight: () => {
+        asked.push(id);
+        const says = saying[id];
+        return says ? answers[says]() : Promise.resolve(false);
+      },
+    }),
+  };
+  await runInDurableObject(registry, (instance) => {
+    const object = instance as unknown as { env: EdgeEnv };
+    object.env = { ...object.env, MCP_SESSION } as unknown as EdgeEnv;
+  });
+  return { asked };
+}
 
 describe("a user's session registry", () => {
   it("admits sessions up to the limit and evicts nothing", async () => {
@@ -102,37 +134,38 @@ describe("a user's session registry", () => {
   });
 
   // s24 observability hunt F5: a session working now was ended as the least recently used while idle ones stayed.
-  it("never evicts a busy session while an idle one is left, though it was used longer ago", async () => {
+  it("asks the sessions it would end whether a call is in flight, and ends an idle one first", async () => {
     const registry = registryOf();
-    await registered(registry, { working: 9 * HOUR, idle: HOUR });
-    await registry.mark("working", true, 1);
-    await runInDurableObject(registry, (_instance, state) => {
-      const entry = state.storage.kv.get<{ usedAt: number }>("session:working");
-      state.storage.kv.put("session:working", { ...entry, usedAt: Date.now() - 9 * HOUR });
-    });
-    expect(await registry.admit("new", "client-1", 2, STALE)).toEqual(["idle"]);
-    expect(await storedIds(registry)).toEqual(["new", "working"]);
+    const { asked } = await sessionsSaying(registry, { working: "busy" });
+    await registered(registry, { working: 9 * HOUR, idle: 8 * HOUR, recent: HOUR });
+    expect(await registry.admit("new", "client-1", 3, STALE)).toEqual(["idle"]);
+    expect(asked).toEqual(["working", "idle"]);
+    expect(await storedIds(registry)).toEqual(["new", "recent", "working"]);
   });
 
-  it("with every other session busy, evicts the least recently used of them anyway: the bound holds", async () => {
+  it("asks nobody while the user is within the limit: a call costs the registry nothing", async () => {
     const registry = registryOf();
-    await runInDurableObject(registry, (_instance, state) => {
-      state.storage.kv.put("session:a", { usedAt: Date.now() - 2 * HOUR, clientId: "client-1", busy: true, markedAt: 1 });
-      state.storage.kv.put("session:b", { usedAt: Date.now() - 3 * HOUR, clientId: "client-1", busy: true, markedAt: 1 });
-    });
-    expect(await registry.admit("c", "client-1", 2, STALE)).toEqual(["b"]);
+    const { asked } = await sessionsSaying(registry, {});
+    await registered(registry, { a: 2 * HOUR });
+    expect(await registry.admit("b", "client-1", 2, STALE)).toEqual([]);
+    expect(asked).toEqual([]);
   });
 
-  it("takes a session's later word over an earlier one arriving late, and does not bring back a forgotten one", async () => {
+  it("with every session asked busy, ends the least recently used anyway, having asked IN_FLIGHT_ASKS at most", async () => {
     const registry = registryOf();
-    await registered(registry, { a: 5 * HOUR, b: HOUR });
-    await registry.mark("a", true, 10);
-    await registry.mark("a", false, 11);
-    await registry.mark("a", true, 10); // overtaken: "a" is idle
-    await registry.touch("b");
-    expect(await registry.admit("c", "client-1", 2, STALE)).toEqual(["a"]);
-    await registry.mark("a", true, 12);
-    expect(await storedIds(registry)).toEqual(["b", "c"]);
+    const ids = Array.from({ length: IN_FLIGHT_ASKS + 2 }, (_, n) => `s${n}`);
+    const { asked } = await sessionsSaying(registry, Object.fromEntries(ids.map((id) => [id, "busy"])));
+    await registered(registry, Object.fromEntries(ids.map((id, n) => [id, (20 - n) * HOUR])));
+    expect(await registry.admit("new", "client-1", ids.length, STALE)).toEqual(["s0"]);
+    expect(asked).toEqual(ids.slice(0, IN_FLIGHT_ASKS));
+  });
+
+  it("counts a session that does not answer in time, or fails to, as idle", async () => {
+    const registry = registryOf();
+    await sessionsSaying(registry, { working: "busy", silent: "silent", failing: "failing" });
+    await registered(registry, { working: 9 * HOUR, silent: 8 * HOUR, failing: 7 * HOUR, recent: HOUR });
+    expect(await registry.admit("new", "client-1", 3, STALE)).toEqual(["silent", "failing"]);
+    expect(await storedIds(registry)).toEqual(["new", "recent", "working"]);
   });
 });
 
@@ -185,6 +218,7 @@ describe("sessionsPerUser", () => {
     const first = await begin(alice, 2);
     const second = await begin(alice, 2);
     const bobs = await begin(bob, 2);
+    expect(await ping(first, alice)).toBe(200);
     const third = await begin(alice, 2);
 
     expect(await ping(first, alice)).toBe(404);
@@ -193,28 +227,7 @@ describe("sessionsPerUser", () => {
     expect(await ping(bobs, bob)).toBe(200);
     // The evicted session's storage is gone, not only its memory.
     await runInDurableObject(first.stub, (_instance, state) => expect(state.storage.kv.get("record")).toBeUndefined());
-  });
-
-  it("counts a request answered as a use, to the moment: a session begun earlier but used since stays", async () => {
-    const alice = crypto.randomUUID();
-    const first = await begin(alice, 2);
-    const second = await begin(alice, 2);
-    expect(await ping(first, alice)).toBe(200);
-    // The ping turned the session busy, then idle: the registry has heard both once the session is marked idle.
-    const entry = () =>
-      runInDurableObject(registryOf(alice), (_instance, state) =>
-        state.storage.kv.get<{ busy?: true; markedAt?: number }>(`session:${first.sessionId}`),
-      );
-    await expect
-      .poll(async () => {
-        const heard = await entry();
-        return heard?.markedAt !== undefined && heard.busy === undefined;
-      })
-      .toBe(true);
-    const third = await begin(alice, 2);
-    expect(await ping(second, alice)).toBe(404);
-    expect(await ping(first, alice)).toBe(200);
-    expect(await ping(third, alice)).toBe(200);
+    expect(await first.stub.inFlight()).toBe(false);
   });
 
   // s24 observability hunt F5: the registry heard of a session's use once a minute, so a session whose long call began
@@ -230,10 +243,12 @@ describe("sessionsPerUser", () => {
     const streamed = asResponse(await working.stub.serve(call, caller(alice), working.sessionId));
     expect(streamed.headers.get("content-type")).toContain("text/event-stream");
     const answer = streamed.text();
-    const registry = registryOf(alice);
-    const busy = () =>
-      runInDurableObject(registry, (_instance, state) => state.storage.kv.get<{ busy?: true }>(`session:${working.sessionId}`));
-    await expect.poll(async () => (await busy())?.busy, { timeout: 5_000 }).toBe(true);
+    await expect.poll(() => working.stub.inFlight(), { timeout: 5_000 }).toBe(true);
+    // However recently the registry heard of its use, it is the least recently used now.
+    await runInDurableObject(registryOf(alice), (_instance, state) => {
+      const key = `session:${working.sessionId}`;
+      state.storage.kv.put(key, { ...state.storage.kv.get<object>(key), usedAt: Date.now() - HOUR });
+    });
 
     const second = await begin(alice, 2);
     const third = await begin(alice, 2);
@@ -254,11 +269,7 @@ describe("sessionsPerUser", () => {
     });
     const call = request(working.sessionId, { id: 2, method: "tools/call", params: { name: "echo", arguments: {} } });
     const served = working.stub.serve(call, caller(alice), working.sessionId);
-    const busy = () =>
-      runInDurableObject(registryOf(alice), (_instance, state) =>
-        state.storage.kv.get<{ busy?: true }>(`session:${working.sessionId}`),
-      );
-    await expect.poll(async () => (await busy())?.busy, { timeout: 5_000 }).toBe(true);
+    await expect.poll(() => working.stub.inFlight(), { timeout: 5_000 }).toBe(true);
     await working.stub.evict();
     const answer = (await served) as DirectAnswer;
     expect(JSON.parse(answer.json).error).toMatchObject({
@@ -266,28 +277,6 @@ describe("sessionsPerUser", () => {
       message: expect.stringContaining("sessionsPerUser (2)"),
     });
     expect(answer.outcome).toBe(`error ${SESSION_LIMIT_CODE}`);
-  });
-
-  it("has a session rebuilt after its object restarted clear the busy word its former self left", async () => {
-    const alice = crypto.randomUUID();
-    const model = await begin(alice, 2);
-    const stored = await runInDurableObject(model.stub, (_instance, state) => state.storage.kv.get<SessionRecord>("record"));
-    // As after a restart mid-call: the record in storage, nothing in memory, and the registry told it was busy.
-    const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "b");
-    const stub = sessions().get(sessions().idFromName(sessionId));
-    await runInDurableObject(stub, (_instance, state) => state.storage.kv.put("record", { ...stored, sessionId }));
-    const registry = registryOf(alice);
-    await runInDurableObject(registry, (_instance, state) =>
-      state.storage.kv.put(`session:${sessionId}`, { usedAt: Date.now(), clientId: "client-1", busy: true, markedAt: 1 }),
-    );
-    // A notification: the session is rebuilt, and no call turns it busy or idle.
-    const notified = asResponse(
-      await stub.serve(request(sessionId, { method: "notifications/roots/list_changed" }), caller(alice), sessionId),
-    );
-    await notified.body?.cancel();
-    const entry = () =>
-      runInDurableObject(registry, (_instance, state) => state.storage.kv.get<{ busy?: true }>(`session:${sessionId}`));
-    await expect.poll(async () => (await entry())?.busy).toBeUndefined();
   });
 
   it("stores the record in a shape the release before can read too (an edge rolled back keeps its sessions)", async () => {
