@@ -1,7 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
-import type { JSONRPCMessage, Server } from "@modelcontextprotocol/server";
+import type { JSONRPCMessage, ProtocolError, Server } from "@modelcontextprotocol/server";
 import { SESSION_AUDITS_HEADER } from "../contract/answer-outcome.ts";
 import type { RequestAudit } from "../worker/audit/request-audit.ts";
+import { edgeConfig } from "../worker/config.ts";
 import type { EdgeEnv } from "../worker/env.ts";
 import { jsonOrUndefined } from "../worker/http/json-or-undefined.ts";
 import { type DirectAnswer, plainRequest } from "../worker/mcp/bridge/direct-answer.ts";
@@ -9,7 +10,7 @@ import { withIncarnationIds } from "../worker/mcp/bridge/incarnation-ids.ts";
 import { type OriginLink, originLinkOf } from "../worker/mcp/bridge/origin-exchange.ts";
 import { claimsOf, isOwner, type SessionIdentity, type SessionRecord, tokenLapsed } from "../worker/mcp/bridge/session-record.ts";
 import { type SessionHttpRequest, toRequest } from "../worker/mcp/bridge/session-request.ts";
-import { sessionServer } from "../worker/mcp/bridge/session-server.ts";
+import { sessionEndedForLimit, sessionServer } from "../worker/mcp/bridge/session-server.ts";
 import { SseServerTransport } from "../worker/mcp/bridge/sse-transport.ts";
 import { type OpenedStream, WATCH_URL } from "../worker/mcp/bridge/stream-watch.ts";
 import { JSON_RPC, jsonRpcError } from "../worker/mcp/json-rpc-error.ts";
@@ -21,6 +22,7 @@ import { UpstreamListening } from "./session/listening.ts";
 import { assembleSession, type LiveSession, replayHandshake } from "./session/live-session.ts";
 import {
   answerCancelled,
+  answerWith,
   type CancelledNotification,
   cancelledRequestId,
   type InitializeMessage,
@@ -54,7 +56,6 @@ export class McpSession extends DurableObject<EdgeEnv> {
     this.ctx,
     () => this.env,
     () => this.#audits.anyHeld,
-    () => !this.#requests.idle,
   );
   readonly #stream = new GetStream(this.ctx);
   readonly #listening = new UpstreamListening();
@@ -357,10 +358,25 @@ export class McpSession extends DurableObject<EdgeEnv> {
     );
   }
 
-  /** Ends the session because its user began more than `sessionsPerUser` (their registry chose this one). */
+  /**
+   * Whether a request of the session is worked on now: its user's registry asks before it ends the session past
+   * `sessionsPerUser`, and ends an idle one first. Nothing is kept for it, so it costs calls nothing: an object that
+   * was evicted from memory, or whose session ended, answers false, truthfully (its requests ended with it).
+   */
+  async inFlight(): Promise<boolean> {
+    return this.#hasRecord() && !this.#requests.idle;
+  }
+
+  /**
+   * Ends the session because its user began more than `sessionsPerUser` (their registry chose this one): logged, and
+   * its calls in flight answered so (SESSION_LIMIT_CODE, audited `error`), not as broken off nor given up.
+   */
   async evict(): Promise<void> {
+    const limit = edgeConfig(this.env).sessionsPerUser;
+    const sub = this.#sse?.caller.sub ?? this.#record()?.identity?.sub;
+    if (typeof sub === "string") await this.#lifecycle.logEndedForLimit(sub, limit, this.#requests.withServer.length);
     if (this.#sse) return this.#sse.transport.close();
-    await this.end();
+    await this.end(sessionEndedForLimit(limit));
   }
 
   /** The session's record: in memory while it is live, else as stored. */
@@ -372,13 +388,19 @@ export class McpSession extends DurableObject<EdgeEnv> {
     return this.#live !== undefined || this.ctx.storage.kv.get("record") !== undefined;
   }
 
-  private async end(): Promise<void> {
+  /**
+   * Ends the session. `why`, when given, is what its calls still in flight are answered, before their exchanges are
+   * aborted (which would answer them as broken off); without it they are given up (a DELETE, the idle alarm).
+   */
+  private async end(why?: ProtocolError): Promise<void> {
     // A record another release wrote may lack what this one reads: ending never depends on it.
     const record = this.#live?.record ?? this.ctx.storage.kv.get<Partial<SessionRecord>>("record");
     const sub = record?.identity?.sub;
     this.#listening.stop();
+    const transport = this.#live?.transport;
+    if (why && transport) await Promise.all(this.#requests.withServer.map((id) => answerWith(transport, id, why)));
     // The origin stops work nobody waits for any more (the client's requests on their way are answered 404).
-    this.#requests.abortAll("the session ended");
+    this.#requests.abortAll(why ?? "the session ended");
     this.#audits.giveUpAll();
     this.#stream.endAll();
     const live = this.#live;

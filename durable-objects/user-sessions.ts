@@ -2,6 +2,18 @@ import { DurableObject } from "cloudflare:workers";
 import type { EdgeEnv } from "../worker/env.ts";
 
 const KEY_PREFIX = "session:";
+/**
+ * Past `sessionsPerUser`, the registry asks at most this many of the sessions it would end (least recently used first)
+ * whether a call of theirs is in flight, and ends the first idle one. Bounded so that admitting a session costs at most
+ * this many object requests however many sessions the user holds (up to 10,000), and its `initialize` waits for at most
+ * this many answers. When all those asked are busy, the least recently used is ended anyway: the limit always holds.
+ */
+export const IN_FLIGHT_ASKS = 8;
+/**
+ * How long a session object has to say whether a call is in flight: one that does not answer by then counts as idle
+ * (a live object answers from memory in milliseconds; one that does not answer cannot be relied on to keep the limit).
+ */
+export const IN_FLIGHT_ANSWER_MS = 1_000;
 
 /** A registered session: when it was last used, through which OAuth client, and whether it is a 2024-11-05 stream. */
 interface Registered {
@@ -13,9 +25,12 @@ interface Registered {
 /**
  * One user's live sessions (one object per user), so that their number is bounded: every `initialize`, and every
  * 2024-11-05 stream, makes a session object that lives until its client deletes it or it idles for a day, and most
- * clients never delete theirs. A session is registered when it begins, touched as it is used (at most once a minute),
+ * clients never delete theirs. A session is registered when it begins, touched as it is used (at most once a minute)
  * and forgotten when it ends; past the user's limit the least recently used are evicted, the new session's own
- * client's first (a client re-initializing on every call ends its own sessions, not its user's other clients').
+ * client's first (a client re-initializing on every call ends its own sessions, not its user's other clients'). A
+ * session with a call in flight is passed over while an idle one is found: the registry asks the sessions it would end
+ * (McpSession.inFlight, at most IN_FLIGHT_ASKS of them) only when it must end one, so that a call costs nothing here.
+ * When every one asked is busy, the least recently used is ended anyway: the limit bounds what a user holds.
  * A 2025-era client, told its session is not found, initializes a new one, as the protocol asks. A 2024-11-05 client
  * cannot: its transport has no way to be told to begin again (its next POST is refused until it is restarted), so
  * open 2024-11-05 streams are evicted last, only when the user's other sessions are not enough; they end with their
@@ -25,35 +40,73 @@ export class UserSessions extends DurableObject<EdgeEnv> {
   /**
    * Registers a session that has just begun (`stream`: a 2024-11-05 stream); returns the ids of the sessions it pushes
    * past `limit`, which the caller ends (they are forgotten here already). Entries older than `staleAfterMs` are
-   * dropped unasked: their sessions' own idle alarms have ended them.
+   * dropped unasked: their sessions' own idle alarms have ended them. Admissions are taken one at a time (asking the
+   * sessions included), so that two at once cannot both count themselves within the limit.
    */
   async admit(sessionId: string, clientId: string, limit: number, staleAfterMs: number, stream = false): Promise<string[]> {
-    const now = Date.now();
-    const entry: Registered = { usedAt: now, clientId, ...(stream && { stream: true as const }) };
-    this.ctx.storage.kv.put(`${KEY_PREFIX}${sessionId}`, entry);
-    const others: (Registered & { id: string })[] = [];
-    let live = 0;
-    for (const [key, entry] of this.ctx.storage.kv.list<Registered>({ prefix: KEY_PREFIX })) {
-      if (now - entry.usedAt > staleAfterMs) {
-        this.ctx.storage.kv.delete(key);
-        continue;
+    return this.ctx.blockConcurrencyWhile(async () => {
+      const now = Date.now();
+      const entry: Registered = { usedAt: now, clientId, ...(stream && { stream: true as const }) };
+      this.ctx.storage.kv.put(`${KEY_PREFIX}${sessionId}`, entry);
+      const others: (Registered & { id: string })[] = [];
+      let live = 0;
+      for (const [key, entry] of this.ctx.storage.kv.list<Registered>({ prefix: KEY_PREFIX })) {
+        if (now - entry.usedAt > staleAfterMs) {
+          this.ctx.storage.kv.delete(key);
+          continue;
+        }
+        live++;
+        const id = key.slice(KEY_PREFIX.length);
+        if (id !== sessionId) others.push({ ...entry, id });
       }
-      live++;
-      const id = key.slice(KEY_PREFIX.length);
-      if (id !== sessionId) others.push({ ...entry, id });
+      if (live <= limit) return [];
+      const order = others
+        .sort(
+          (a, b) =>
+            Number(a.stream === true) - Number(b.stream === true) ||
+            Number(a.clientId !== clientId) - Number(b.clientId !== clientId) ||
+            a.usedAt - b.usedAt,
+        )
+        .map(({ id }) => id);
+      const evicted = await this.#idleFirst(order, live - limit);
+      for (const id of evicted) this.ctx.storage.kv.delete(`${KEY_PREFIX}${id}`);
+      return evicted;
+    });
+  }
+
+  /**
+   * `count` of the sessions in `order` (the first to end first): the first idle ones among the IN_FLIGHT_ASKS first,
+   * asked in turn until enough are found, then the first of the rest in order, busy or not.
+   */
+  async #idleFirst(order: string[], count: number): Promise<string[]> {
+    const picked = new Set<string>();
+    for (const id of order.slice(0, IN_FLIGHT_ASKS)) {
+      if (picked.size === count) break;
+      if (!(await this.#inFlight(id))) picked.add(id);
     }
-    if (live <= limit) return [];
-    const evicted = others
-      .sort(
-        (a, b) =>
-          Number(a.stream === true) - Number(b.stream === true) ||
-          Number(a.clientId !== clientId) - Number(b.clientId !== clientId) ||
-          a.usedAt - b.usedAt,
-      )
-      .slice(0, live - limit)
-      .map(({ id }) => id);
-    for (const id of evicted) this.ctx.storage.kv.delete(`${KEY_PREFIX}${id}`);
-    return evicted;
+    for (const id of order) if (picked.size < count) picked.add(id);
+    return order.filter((id) => picked.has(id));
+  }
+
+  /** Whether session `id` says a call of it is in flight; one that fails or does not answer in time counts as idle. */
+  async #inFlight(id: string): Promise<boolean> {
+    const sessions = this.env.MCP_SESSION;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const silent = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), IN_FLIGHT_ANSWER_MS);
+    });
+    try {
+      const asked = sessions.get(sessions.idFromName(id)).inFlight();
+      return await Promise.race([
+        asked.then(
+          (busy) => busy === true,
+          () => false,
+        ),
+        silent,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**

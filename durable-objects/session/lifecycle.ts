@@ -1,15 +1,17 @@
+import { hashUserId } from "../../worker/analytics/user-hash.ts";
 import { edgeConfig } from "../../worker/config.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
 import type { SessionIdentity } from "../../worker/mcp/bridge/session-record.ts";
+import { SESSION_LIMIT_CODE } from "../../worker/mcp/bridge/session-server.ts";
 
 /** A session nobody used for this long is deleted (its alarm fires); the client then re-initializes. */
 const SESSION_IDLE_MS = 24 * 60 * 60 * 1000;
 /** The idle alarm is pushed back at most this often, not on every request. */
 const ALARM_REFRESH_MS = 60 * 60 * 1000;
 /**
- * The user's registry hears of a session's use at most this often. Its least recently used session is the one it ends
- * past `sessionsPerUser`: told only hourly, it took a session working right now (a long call in flight) for the
- * oldest, and ended it mid-call, while sessions idle for minutes stayed.
+ * The user's registry hears of a session's use at most this often: enough to order its sessions by last use. A session
+ * working now (a long call in flight) may still look the oldest: the registry asks it (McpSession.inFlight) before it
+ * ends it past `sessionsPerUser`, so that a busy session costs nothing per call.
  */
 const REGISTRY_TOUCH_MS = 60_000;
 /** Where a session keeps when it was last used, written at most this often: its idle time is counted from there. */
@@ -35,15 +37,11 @@ export class SessionLifecycle {
 
   /** Whether the alarm is set to look for held audits soon (AnswerAudits): the idle alarm must not push it back. */
   readonly #checkPending: () => boolean;
-  /** Whether a request of the session is still being worked on: a long call is a use for as long as it runs. */
-  readonly #busy: () => boolean;
-  #whileBusy: ReturnType<typeof setInterval> | undefined;
 
-  constructor(ctx: DurableObjectState, env: () => EdgeEnv, checkPending: () => boolean, busy: () => boolean = () => false) {
+  constructor(ctx: DurableObjectState, env: () => EdgeEnv, checkPending: () => boolean) {
     this.#ctx = ctx;
     this.#env = env;
     this.#checkPending = checkPending;
-    this.#busy = busy;
   }
 
   /**
@@ -56,24 +54,10 @@ export class SessionLifecycle {
       this.#lastUseWritten = this.#lastUse;
       this.#ctx.storage.kv.put(LAST_USE_KEY, this.#lastUse);
     }
-    this.#touchWhileBusy(sub, sessionId);
     if (!this.noteUse(sub, sessionId)) return;
     // The alarm sets the idle one itself once the held audits are recorded (idleUntilLater).
     if (this.#checkPending()) return;
     void this.#ctx.storage.setAlarm(Date.now() + SESSION_IDLE_MS);
-  }
-
-  /**
-   * While a request is worked on (a call running for minutes sends nothing), tells the registry of the use every
-   * minute, so that a session working now is never the least recently used one; stops once the session is idle.
-   */
-  #touchWhileBusy(sub: string, sessionId: string): void {
-    if (this.#whileBusy !== undefined) return;
-    this.#whileBusy = setInterval(() => {
-      if (this.#busy()) return void this.noteUse(sub, sessionId);
-      clearInterval(this.#whileBusy);
-      this.#whileBusy = undefined;
-    }, REGISTRY_TOUCH_MS);
   }
 
   /** Tells the user's registry the session is in use, at most once a minute; true when the idle alarm is due too (hourly). */
@@ -127,6 +111,21 @@ export class SessionLifecycle {
     return this.#userSessions(sub)
       [what](sessionId)
       .catch((error: unknown) => console.error(`a session's ${what} did not reach its user's registry: ${String(error)}`));
+  }
+
+  /**
+   * The one line that says a session was ended because its user began more than `limit` (`sessionsPerUser`) sessions:
+   * the operator's sign that the limit is hit. The user by their pseudonym (worker/analytics/user-hash.ts), never the
+   * e-mail.
+   */
+  async logEndedForLimit(sub: string, limit: number, callsInFlight: number): Promise<void> {
+    const who = await hashUserId(edgeConfig(this.#env()), sub).then(
+      (hash) => `user ${hash}`,
+      () => "a user (no pseudonym: the edge's hash key is unusable)",
+    );
+    console.warn(
+      `a session was ended because ${who} opened more than sessionsPerUser (${limit}) sessions; ${callsInFlight} call(s) in flight were answered ${SESSION_LIMIT_CODE} saying so (raise sessionsPerUser if the user's clients need that many sessions at once)`,
+    );
   }
 
   #userSessions(sub: string) {

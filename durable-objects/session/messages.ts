@@ -51,7 +51,19 @@ export function cancelledRequestId(body: unknown): string | number | undefined {
  * sent for a request already answered, or answered on the short way (the transport has no stream for it).
  */
 export async function answerCancelled(transport: WebStandardStreamableHTTPServerTransport, id: string | number): Promise<void> {
-  const answer = { jsonrpc: "2.0" as const, id, error: { code: JSON_RPC.requestCancelled, message: "cancelled by the client" } };
+  await answerWith(transport, id, { code: JSON_RPC.requestCancelled, message: "cancelled by the client" });
+}
+
+/**
+ * Answers request `id` with `error` on its stream, the session's own word (the session ends: past `sessionsPerUser`).
+ * Nothing is sent for a request answered already: its stream is gone, and its later answer finds none either.
+ */
+export async function answerWith(
+  transport: WebStandardStreamableHTTPServerTransport,
+  id: string | number,
+  error: { code: number; message: string },
+): Promise<void> {
+  const answer = { jsonrpc: "2.0" as const, id, error: { code: error.code, message: error.message } };
   await transport.send(answer, { relatedRequestId: id }).catch(() => {});
 }
 

@@ -25,9 +25,17 @@ export class OpenRequests {
     return this.#open.size === 0;
   }
 
-  /** Nothing of the session is worked on anywhere: no request with the session server, on the short way, or between. */
+  /**
+   * Nothing of the session is worked on anywhere: no request with the session server, on the short way, or between.
+   * Its user's registry asks this (McpSession.inFlight) before it ends the session past `sessionsPerUser`.
+   */
   get idle(): boolean {
     return this.#open.size === 0 && this.#direct.size === 0 && this.#prefetched.size === 0;
+  }
+
+  /** The requests the session server works on now (their answers go out on its transport). */
+  get withServer(): (string | number)[] {
+    return [...this.#open];
   }
 
   /** The session server works on these requests now. */
@@ -93,12 +101,12 @@ export class OpenRequests {
     }
   }
 
-  /** The exchange begun on the short way for request `id`, taken off the waiting list (to take it over, or give it up). */
   /** Where the origin routed the exchange begun for request `id` (read once its answer has begun), if one was begun. */
   routeOf(id: string | number): (() => string | undefined) | undefined {
     return this.#prefetched.get(id)?.exchange.route;
   }
 
+  /** The exchange begun on the short way for request `id`, taken off the waiting list (to take it over, or give it up). */
   takePrefetched(id: string | number): Prefetched | undefined {
     const prefetched = this.#prefetched.get(id);
     this.#prefetched.delete(id);
@@ -107,8 +115,11 @@ export class OpenRequests {
     return prefetched?.exchange;
   }
 
-  /** The session ended: the origin stops work nobody waits for any more. */
-  abortAll(reason: string): void {
+  /**
+   * The session ended: the origin stops work nobody waits for any more. `reason` is what a request on the short way is
+   * answered (a ProtocolError), or only why it was aborted (its client is told the answer broke off).
+   */
+  abortAll(reason: unknown): void {
     for (const controller of this.#direct.values()) controller.abort(reason);
     for (const { exchange, expiry } of this.#prefetched.values()) {
       clearTimeout(expiry);

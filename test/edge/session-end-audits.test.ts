@@ -1,12 +1,15 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
 import type { AuditEvent } from "../../contract/audit-event.ts";
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
+import { hashUserId } from "../../worker/analytics/user-hash.ts";
 import type { RequestAudit } from "../../worker/audit/request-audit.ts";
+import { edgeConfig } from "../../worker/config.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
 import { HELD_AUDIT_CHECK_MS, HeldAudits } from "../../worker/mcp/bridge/held-audits.ts";
 import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
 import type { SessionHttpRequest } from "../../worker/mcp/bridge/session-request.ts";
+import { SESSION_LIMIT_CODE } from "../../worker/mcp/bridge/session-server.ts";
 import { testEnv } from "./edge-env.ts";
 
 // A 2025-era session object holds the audit of each call it answers over SSE in storage until its event is queued.
@@ -61,8 +64,20 @@ const useQueue = (stub: DurableObjectStub<McpSession>, overrides: Partial<EdgeEn
     object.env = { ...object.env, ORIGIN_URL: inject("slowStreamUrl"), ...overrides };
   });
 
-/** A session whose call streams (the slow origin answers 1.5 s later), the call's response drained. */
+/** The slow origin's path where a call's answer never finishes: the call is in flight until the session ends. */
+const ENDLESS = () => ({ ORIGIN_URL: `${inject("slowStreamUrl")}/endless` });
+
+/**
+ * A session whose call streams (the slow origin answers 1.5 s later; never under ENDLESS), the call's response drained
+ * into `answer`, which settles with everything the client was sent once the stream ends.
+ */
 async function callInFlight(overrides: Partial<EdgeEnv>) {
+  const { stub, answer } = await callInFlightAnswered(overrides);
+  void answer.catch(() => {});
+  return stub;
+}
+
+async function callInFlightAnswered(overrides: Partial<EdgeEnv>) {
   const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "e");
   const stub = sessions().get(sessions().idFromName(sessionId)) as DurableObjectStub<McpSession>;
   await runInDurableObject(stub, (_instance, state) => state.storage.kv.put("record", record(sessionId)));
@@ -79,8 +94,7 @@ async function callInFlight(overrides: Partial<EdgeEnv>) {
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: {} } }),
   };
   const response = (await stub.serve(call, ALICE, sessionId, { ...CALL, started: Date.now() })) as Response;
-  void response.body?.pipeTo(new WritableStream()).catch(() => {});
-  return stub;
+  return { stub, answer: response.text() };
 }
 
 const storageOf = (stub: DurableObjectStub<McpSession>) =>
@@ -94,7 +108,7 @@ describe("a 2025-era session that ends with a call in flight", () => {
   it("keeps the call's held audit, and an alarm, when the queue refuses its event; the alarm records it later", async () => {
     const { sent, refusing, env } = queue();
     refusing.now = true;
-    const stub = await callInFlight(env);
+    const stub = await callInFlight({ ...env, ...ENDLESS() });
     expect((await storageOf(stub)).held).toBe(1);
     await stub.evict(); // past its user's sessionsPerUser: as its idle alarm or a DELETE would end it
     const left = await storageOf(stub);
@@ -112,10 +126,41 @@ describe("a 2025-era session that ends with a call in flight", () => {
 
   it("deletes everything once the queue took the call's event", async () => {
     const { sent, env } = queue();
-    const stub = await callInFlight(env);
+    const stub = await callInFlight({ ...env, ...ENDLESS() });
     await stub.evict();
-    expect(sent.map(({ method, outcome }) => ({ method, outcome }))).toEqual([{ method: "tools/call", outcome: "cancelled" }]);
+    expect(sent.filter((event) => event.method === "tools/call")).toHaveLength(1);
     expect(await storageOf(stub)).toEqual({ held: 0, keys: [], alarm: null });
+  });
+
+  // s24 observability hunt F5: a call of a session ended for sessionsPerUser was told the origin's answer broke off
+  // ("try again", which in a new session ends another busy one), audited as the client's `cancelled`, and not logged.
+  it("ended past sessionsPerUser: its call is answered so, audited `error` with its own code, and one line logged", async () => {
+    const { sent, env } = queue();
+    const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      const { stub, answer } = await callInFlightAnswered({ ...env, ...ENDLESS(), SESSIONS_PER_USER: "3" });
+      await stub.evict();
+      const told = (await answer).split("\n").find((line) => line.startsWith("data: ") && line.includes('"error"'));
+      expect(JSON.parse(told?.slice("data: ".length) ?? "null")).toEqual({
+        jsonrpc: "2.0",
+        id: 1,
+        error: {
+          code: SESSION_LIMIT_CODE,
+          message: expect.stringContaining("ended because its user opened more than sessionsPerUser (3) sessions"),
+        },
+      });
+      const calls = sent.filter((event) => event.method === "tools/call");
+      expect(calls.map(({ outcome, errorCode }) => ({ outcome, errorCode }))).toEqual([
+        { outcome: "error", errorCode: SESSION_LIMIT_CODE },
+      ]);
+      const lines = warned.mock.calls.map((args) => args.join(" ")).filter((line) => line.includes("sessionsPerUser"));
+      expect(lines).toHaveLength(1);
+      const pseudonym = await hashUserId(edgeConfig(testEnv() as EdgeEnv), ALICE.sub);
+      expect(lines[0]).toContain(`user ${pseudonym} opened more than sessionsPerUser (3) sessions; 1 call(s) in flight`);
+      expect(lines[0]).not.toContain(ALICE.email);
+    } finally {
+      warned.mockRestore();
+    }
   });
 });
 

@@ -1,11 +1,12 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
-import type { UserSessions } from "../../durable-objects/user-sessions.ts";
+import { IN_FLIGHT_ASKS, type UserSessions } from "../../durable-objects/user-sessions.ts";
 import type { RequestAudit } from "../../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
-import { asResponse } from "../../worker/mcp/bridge/direct-answer.ts";
+import { asResponse, type DirectAnswer } from "../../worker/mcp/bridge/direct-answer.ts";
 import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
+import { SESSION_LIMIT_CODE } from "../../worker/mcp/bridge/session-server.ts";
 
 // Each user's live 2025-era sessions are bounded (sessionsPerUser): a new one past the bound ends the least recently
 // used. The registry alone, then the bound enforced through real session objects.
@@ -32,6 +33,38 @@ const storedIds = (registry: DurableObjectStub<UserSessions>) =>
   runInDurableObject(registry, (_instance, state) =>
     Array.from(state.storage.kv.list({ prefix: "session:" }), ([key]) => key.slice("session:".length)).sort(),
   );
+
+type Saying = "busy" | "silent" | "failing";
+
+/**
+ * Has the registry's session objects answer whether a call is in flight as `saying` says (any other: idle); returns
+ * the ids asked, in order.
+ */
+async function sessionsSaying(registry: DurableObjectStub<UserSessions>, saying: Record<string, Saying>) {
+  const asked: string[] = [];
+  const answers: Record<Saying, () => Promise<boolean>> = {
+    busy: async () => true,
+    silent: () => new Promise<boolean>(() => {}),
+    failing: async () => {
+      throw new Error("the object is gone");
+    },
+  };
+  const MCP_SESSION = {
+    idFromName: (id: string) => id,
+    get: (id: string) => ({
+      inFlight: () => {
+        asked.push(id);
+        const says = saying[id];
+        return says ? answers[says]() : Promise.resolve(false);
+      },
+    }),
+  };
+  await runInDurableObject(registry, (instance) => {
+    const object = instance as unknown as { env: EdgeEnv };
+    object.env = { ...object.env, MCP_SESSION } as unknown as EdgeEnv;
+  });
+  return { asked };
+}
 
 describe("a user's session registry", () => {
   it("admits sessions up to the limit and evicts nothing", async () => {
@@ -99,6 +132,41 @@ describe("a user's session registry", () => {
     expect(await registry.admit("y", "client-1", 2, STALE)).toEqual(["x"]);
     expect(await storedIds(registry)).toEqual(["stream2", "y"]);
   });
+
+  // s24 observability hunt F5: a session working now was ended as the least recently used while idle ones stayed.
+  it("asks the sessions it would end whether a call is in flight, and ends an idle one first", async () => {
+    const registry = registryOf();
+    const { asked } = await sessionsSaying(registry, { working: "busy" });
+    await registered(registry, { working: 9 * HOUR, idle: 8 * HOUR, recent: HOUR });
+    expect(await registry.admit("new", "client-1", 3, STALE)).toEqual(["idle"]);
+    expect(asked).toEqual(["working", "idle"]);
+    expect(await storedIds(registry)).toEqual(["new", "recent", "working"]);
+  });
+
+  it("asks nobody while the user is within the limit: a call costs the registry nothing", async () => {
+    const registry = registryOf();
+    const { asked } = await sessionsSaying(registry, {});
+    await registered(registry, { a: 2 * HOUR });
+    expect(await registry.admit("b", "client-1", 2, STALE)).toEqual([]);
+    expect(asked).toEqual([]);
+  });
+
+  it("with every session asked busy, ends the least recently used anyway, having asked IN_FLIGHT_ASKS at most", async () => {
+    const registry = registryOf();
+    const ids = Array.from({ length: IN_FLIGHT_ASKS + 2 }, (_, n) => `s${n}`);
+    const { asked } = await sessionsSaying(registry, Object.fromEntries(ids.map((id) => [id, "busy"])));
+    await registered(registry, Object.fromEntries(ids.map((id, n) => [id, (20 - n) * HOUR])));
+    expect(await registry.admit("new", "client-1", ids.length, STALE)).toEqual(["s0"]);
+    expect(asked).toEqual(ids.slice(0, IN_FLIGHT_ASKS));
+  });
+
+  it("counts a session that does not answer in time, or fails to, as idle", async () => {
+    const registry = registryOf();
+    await sessionsSaying(registry, { working: "busy", silent: "silent", failing: "failing" });
+    await registered(registry, { working: 9 * HOUR, silent: 8 * HOUR, failing: 7 * HOUR, recent: HOUR });
+    expect(await registry.admit("new", "client-1", 3, STALE)).toEqual(["silent", "failing"]);
+    expect(await storedIds(registry)).toEqual(["new", "recent", "working"]);
+  });
 });
 
 describe("sessionsPerUser", () => {
@@ -159,6 +227,56 @@ describe("sessionsPerUser", () => {
     expect(await ping(bobs, bob)).toBe(200);
     // The evicted session's storage is gone, not only its memory.
     await runInDurableObject(first.stub, (_instance, state) => expect(state.storage.kv.get("record")).toBeUndefined());
+    expect(await first.stub.inFlight()).toBe(false);
+  });
+
+  // s24 observability hunt F5: the registry heard of a session's use once a minute, so a session whose long call began
+  // within that minute was the least recently used, and was ended mid-call.
+  it("keeps a session with a call in flight while its user opens sessionsPerUser more within the minute", async () => {
+    const alice = crypto.randomUUID();
+    const working = await begin(alice, 2);
+    await runInDurableObject(working.stub, (instance) => {
+      const object = instance as unknown as { env: EdgeEnv };
+      object.env = { ...object.env, ORIGIN_URL: `${inject("slowStreamUrl")}/endless` };
+    });
+    const call = request(working.sessionId, { id: 2, method: "tools/call", params: { name: "echo", arguments: {} } });
+    const streamed = asResponse(await working.stub.serve(call, caller(alice), working.sessionId));
+    expect(streamed.headers.get("content-type")).toContain("text/event-stream");
+    const answer = streamed.text();
+    await expect.poll(() => working.stub.inFlight(), { timeout: 5_000 }).toBe(true);
+    // However recently the registry heard of its use, it is the least recently used now.
+    await runInDurableObject(registryOf(alice), (_instance, state) => {
+      const key = `session:${working.sessionId}`;
+      state.storage.kv.put(key, { ...state.storage.kv.get<object>(key), usedAt: Date.now() - HOUR });
+    });
+
+    const second = await begin(alice, 2);
+    const third = await begin(alice, 2);
+    expect(await ping(second, alice)).toBe(404);
+    expect(await ping(third, alice)).toBe(200);
+    expect(await ping(working, alice)).toBe(200);
+    // The call was still in flight: ending the session now answers it.
+    await working.stub.evict();
+    expect(await answer).toContain(`"code":${SESSION_LIMIT_CODE}`);
+  });
+
+  it("answers a call waiting on the short way when its session is ended for the limit: so, not as broken off", async () => {
+    const alice = crypto.randomUUID();
+    const working = await begin(alice, 2);
+    await runInDurableObject(working.stub, (instance) => {
+      const object = instance as unknown as { env: EdgeEnv };
+      object.env = { ...object.env, ORIGIN_URL: inject("holdingUrl") };
+    });
+    const call = request(working.sessionId, { id: 2, method: "tools/call", params: { name: "echo", arguments: {} } });
+    const served = working.stub.serve(call, caller(alice), working.sessionId);
+    await expect.poll(() => working.stub.inFlight(), { timeout: 5_000 }).toBe(true);
+    await working.stub.evict();
+    const answer = (await served) as DirectAnswer;
+    expect(JSON.parse(answer.json).error).toMatchObject({
+      code: SESSION_LIMIT_CODE,
+      message: expect.stringContaining("sessionsPerUser (2)"),
+    });
+    expect(answer.outcome).toBe(`error ${SESSION_LIMIT_CODE}`);
   });
 
   it("stores the record in a shape the release before can read too (an edge rolled back keeps its sessions)", async () => {

@@ -18,12 +18,14 @@ export default async function setup(project: TestProject) {
   const silent = createServer((socket) => void held.push(socket));
   await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
   project.provide("silentUrl", `http://127.0.0.1:${(silent.address() as { port: number }).port}`);
-  // An origin that begins its answer at once and finishes it after SLOW_ANSWER_MS: a long streamed call.
-  const slow = createHttpServer((_request, response) => {
+  // An origin that begins its answer at once and finishes it after SLOW_ANSWER_MS: a long streamed call. Under a path
+  // beginning /endless it never finishes: a call in flight for as long as the test needs, whatever the machine's pace.
+  const slow = createHttpServer((request, response) => {
     response.writeHead(200, { "content-type": "text/event-stream", "mcp-origin-instance": "slow" });
     response.write(
       `event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: 1, progress: 1 } })}\n\n`,
     );
+    if (request.url?.startsWith("/endless")) return;
     setTimeout(
       () => response.end(`event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id: 1, result: { tools: [] } })}\n\n`),
       1500,

@@ -1,4 +1,4 @@
-import { type JSONRPCRequest, type ProtocolError, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/server";
+import { type JSONRPCRequest, ProtocolError, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/server";
 import {
   ANSWER_OUTCOME_HEADER,
   ANSWER_ROUTE_HEADER,
@@ -133,11 +133,15 @@ export class CancelledByClient {
   }
 }
 
-/** The answer to an exchange that ended without its answer: cancelled by its client, or broken off. */
-const abortedError = (signal: AbortSignal) =>
-  signal.aborted && signal.reason instanceof CancelledByClient
-    ? { code: JSON_RPC.requestCancelled, message: "cancelled by the client" }
-    : answerBrokeOff();
+/**
+ * The answer to an exchange that ended without its answer: cancelled by its client, ended with the session for a
+ * reason its client is told (a ProtocolError: past `sessionsPerUser`), or broken off.
+ */
+const abortedError = (signal: AbortSignal) => {
+  if (signal.aborted && signal.reason instanceof CancelledByClient)
+    return { code: JSON_RPC.requestCancelled, message: "cancelled by the client" };
+  return signal.aborted && signal.reason instanceof ProtocolError ? signal.reason : answerBrokeOff();
+};
 
 /**
  * The label of the object's own answer when the origin could not be reached or its answer broke off: `unavailable`, as

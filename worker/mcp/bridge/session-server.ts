@@ -224,6 +224,18 @@ export function exchangeFailure(error: unknown, server: string): ProtocolError {
 export const answerBrokeOff = () =>
   new ProtocolError(JSON_RPC.upstreamUnavailable, "the origin's answer broke off before it was complete; try again");
 
+/** The JSON-RPC code of a call whose session was ended for `sessionsPerUser` (audited `error` with it, docs/audit.md). */
+export const SESSION_LIMIT_CODE = -32009;
+/**
+ * The answer to a call still in flight when its session was ended because its user opened more than `limit`
+ * (`sessionsPerUser`) sessions: not "broke off, try again", which in a new session would end another busy one.
+ */
+export const sessionEndedForLimit = (limit: number) =>
+  new ProtocolError(
+    SESSION_LIMIT_CODE,
+    `this session was ended because its user opened more than sessionsPerUser (${limit}) sessions, and the call's answer is lost; end sessions no longer used, or ask the operator to raise sessionsPerUser`,
+  );
+
 /** A 2026-07-28 result as a 2025-era client gets it: without the modern-only fields and the hop's own `_meta` keys. */
 export function toLegacyResult(result: Record<string, unknown>): Record<string, unknown> {
   const legacy = { ...result };
