@@ -5,8 +5,9 @@ const KEY_PREFIX = "session:";
 /**
  * Past `sessionsPerUser`, the registry asks at most this many of the sessions it would end (least recently used first)
  * whether a call of theirs is in flight, and ends the first idle one. Bounded so that admitting a session costs at most
- * this many object requests however many sessions the user holds (up to 10,000), and its `initialize` waits for at most
- * this many answers. When all those asked are busy, the least recently used is ended anyway: the limit always holds.
+ * this many object requests however many sessions the user holds (up to 10,000); they are asked at once, so its
+ * `initialize` waits IN_FLIGHT_ANSWER_MS at most. When all those asked are busy, the least recently used is ended
+ * anyway: the limit always holds.
  */
 export const IN_FLIGHT_ASKS = 8;
 /**
@@ -76,14 +77,13 @@ export class UserSessions extends DurableObject<EdgeEnv> {
 
   /**
    * `count` of the sessions in `order` (the first to end first): the first idle ones among the IN_FLIGHT_ASKS first,
-   * asked in turn until enough are found, then the first of the rest in order, busy or not.
+   * asked all at once (an admission waits for one IN_FLIGHT_ANSWER_MS at most, not one per session asked), then the
+   * first of the rest in order, busy or not.
    */
   async #idleFirst(order: string[], count: number): Promise<string[]> {
-    const picked = new Set<string>();
-    for (const id of order.slice(0, IN_FLIGHT_ASKS)) {
-      if (picked.size === count) break;
-      if (!(await this.#inFlight(id))) picked.add(id);
-    }
+    const asked = order.slice(0, IN_FLIGHT_ASKS);
+    const busy = await Promise.all(asked.map((id) => this.#inFlight(id)));
+    const picked = new Set(asked.filter((_, index) => !busy[index]).slice(0, count));
     for (const id of order) if (picked.size < count) picked.add(id);
     return order.filter((id) => picked.has(id));
   }

@@ -52,7 +52,12 @@ async function insertTenThousandCalls(): Promise<void> {
 }
 
 /** The figure of a summary tile, by its label. */
-const tile = (page: Page, label: string) => page.locator(".tile", { hasText: label }).locator(".value").innerText();
+/** The figure of the tile labelled exactly `label` (other tiles' sentences may name it: "of these calls"). */
+const tile = (page: Page, label: string) =>
+  page
+    .locator(".tile", { has: page.locator("dt", { hasText: new RegExp(`^${label}$`) }) })
+    .locator(".value")
+    .innerText();
 
 describe("the ops dashboard in Chromium", () => {
   it("shows an administrator the empty state before any call (screenshot kept)", async () => {
