@@ -55,6 +55,12 @@ describe("the consent page's name for a client", () => {
 
   it("keeps the alarm for a vendor's name whose app never signs in through this computer, and for a foreign https host", () => {
     expect(clientLabel(local("Claude", "http://127.0.0.1:8123/cb"))).toMatchObject({ alarm: true, verified: false });
+    // A scheme proves nothing unless the table lists it for that app (s25 review F1: schemes that open a web page).
+    expect(clientLabel(local("Cursor", "acme-agent://cb"))).toMatchObject({
+      alarm: true,
+      note: "Unverified: the app chose this name itself. It resembles Cursor, but that is not proven.",
+    });
+    expect(clientLabel(local("Acme Agent", "acme-agent://cb"))).toMatchObject({ alarm: true });
     expect(clientLabel(local("Acme Agent", "https://acme.example/cb"))).toMatchObject({
       alarm: true,
       note: "Unverified: the app chose this name itself.",

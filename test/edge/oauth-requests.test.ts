@@ -123,6 +123,17 @@ describe("errors found before the consent page (open redirector, s24 hunt pages 
     }
   });
 
+  it("shows the error on a page for an app scheme the table does not list, whatever the app calls itself (s25 review F1)", async () => {
+    for (const name of ["Client", "Cursor"]) {
+      const clientId = await clientWith("acme-agent://callback", name);
+      const response = await callEdge(
+        authorizeUrl(clientId, (await pkcePair()).challenge, { redirect_uri: "acme-agent://callback", response_type: "token" }),
+      );
+      expect(response.status).toBe(400);
+      expect(response.headers.get("location")).toBeNull();
+    }
+  });
+
   it("takes a vendor's name as no proof: an unverified client called Claude gets the page", async () => {
     const clientId = await clientWith(phish, "Claude");
     const response = await callEdge(
@@ -184,7 +195,12 @@ describe("native apps' redirect URIs (Cursor)", () => {
   });
 
   it("refuses dangerous schemes at registration", async () => {
-    for (const uri of ["javascript:alert(1)//", "data:text/html,x", "file:///etc/passwd"]) {
+    const browserLaunching = [
+      "microsoft-edge:https://phish.example/cb",
+      "x-safari-https://phish.example/cb",
+      "googlechromes://phish.example/cb",
+    ];
+    for (const uri of ["javascript:alert(1)//", "data:text/html,x", "file:///etc/passwd", ...browserLaunching]) {
       const response = await register({ redirect_uris: [CLIENT_REDIRECT, uri] });
       expect(response.status, uri).toBe(400);
       expect(await response.json()).toMatchObject({ error: "invalid_client_metadata" });

@@ -41,10 +41,13 @@ describe("the edge's own sign-in pages", () => {
     for (const words of APP_CONSENT_WORDS) expect(text).not.toContain(words);
   });
 
-  it("refuses to register an app under the name of one of these sign-ins, in any case or spacing", async () => {
+  it("refuses to register an app under the name of one of these sign-ins, in any case, spacing, punctuation, accents or width", async () => {
     for (const name of [
       "Ops dashboard of this MCP proxy",
       " ops DASHBOARD of this mcp proxy ",
+      "Ops  dashboard of this MCP proxy.",
+      "Öps dashboard of this ＭＣＰ proxy",
+      "Connect your account at a server - this MCP proxy",
       "Connect your account at a server (this MCP proxy)",
     ]) {
       const response = await callEdge("/register", {

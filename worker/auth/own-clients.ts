@@ -18,6 +18,3 @@ export async function ownClientOf(env: EdgeEnv, config: EdgeConfig, clientId: st
   );
   return OWN_CLIENTS[ids.indexOf(clientId)]?.client ?? null;
 }
-
-/** The names of the edge's own sign-ins, which no other client may take. */
-export const OWN_CLIENT_NAMES: readonly string[] = OWN_CLIENTS.map(({ client }) => client.name);

@@ -1,7 +1,7 @@
 import type { ClientRegistrationCallbackOptions, ClientRegistrationCallbackResult } from "@cloudflare/workers-oauth-provider";
 import { isLoopbackHost } from "../../contract/loopback-host.ts";
 import { OPS_PATH } from "../ops/paths.ts";
-import { OWN_CLIENT_NAMES } from "./own-clients.ts";
+import { OWN_CLIENT_NAMES } from "./own-client-names.ts";
 
 /** Bounds on what one dynamic registration may store: it costs nothing to send and is kept for days. */
 export const REGISTRATION_LIMITS = {
@@ -52,9 +52,20 @@ export function clientNameProblem(name: unknown): string | null {
  */
 export function ownNameProblem(name: unknown): string | null {
   if (typeof name !== "string") return null;
-  const taken = (own: string) => own.localeCompare(name.trim(), "en", { sensitivity: "base" }) === 0;
+  const taken = (own: string) => nameSkeleton(own) === nameSkeleton(name);
   return OWN_CLIENT_NAMES.some(taken) ? "client_name is the name of one of this proxy's own sign-ins" : null;
 }
+
+/**
+ * A name as a reader takes it in: compatibility forms folded (NFKD: full-width letters), accents and case dropped,
+ * punctuation and spacing ignored. Look-alike letters of other scripts (Cyrillic "о") are not folded; no table here.
+ */
+const nameSkeleton = (name: string): string =>
+  name
+    .normalize("NFKD")
+    .replace(/\p{M}/gu, "")
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]/gu, "");
 
 function metadataProblem(metadata: Record<string, unknown>): string | null {
   const fields = Object.keys(metadata);
@@ -95,7 +106,13 @@ function valueProblem(field: string, value: unknown, maxChars: number): string |
  * library refuses javascript:, data:, file: and vbscript: itself.) A native app's own scheme (`cursor://…`) is allowed,
  * as RFC 8252 §7.1 has it.
  */
-const NOT_A_CALLBACK = new Set(["ftp:", "about:", "urn:", "ws:", "wss:", "blob:", "mailto:", "tel:", "sms:"]);
+const NOT_A_CALLBACK = new Set([
+  ...["ftp:", "about:", "urn:", "ws:", "wss:", "blob:", "mailto:", "tel:", "sms:"],
+  // Schemes that hand a web address to a browser (Windows' Edge, iOS' Safari and Chrome, Android intents): a code or
+  // an error sent there lands on whatever site the URI names, not on an app of this computer (s25 review F1).
+  ...["microsoft-edge:", "microsoft-edge-holographic:", "x-safari-http:", "x-safari-https:", "googlechrome:"],
+  ...["googlechromes:", "firefox:", "opera-http:", "opera-https:", "brave:", "intent:", "x-web-search:"],
+]);
 
 /**
  * A redirect URI is HTTPS, a loopback address over plain HTTP, or a native app's own scheme (MCP authorization,

@@ -1,6 +1,7 @@
 import type { OAuthHelpers } from "@cloudflare/workers-oauth-provider";
 import type { EdgeConfig } from "../../contract/config/schema.ts";
 import { type OwnBrowserClient, ownClientId } from "../auth/own-browser-client.ts";
+import { CONSENT_CLIENT_NAME } from "../auth/own-client-names.ts";
 import type { EdgeEnv } from "../env.ts";
 
 /** Where the edge's own authorization server sends the browser back after it signed in. */
@@ -11,15 +12,12 @@ export const consentRedirectUri = (config: EdgeConfig): string => `${config.publ
 
 /** The sign-in that confirms who connects an upstream account, as a client of the edge's own authorization server. */
 export const CONSENT_CLIENT: OwnBrowserClient = {
-  name: "Connect your account at a server (this MCP proxy)",
+  name: CONSENT_CLIENT_NAME,
   heading: "Confirm it is you, to finish connecting your account at a server",
   purpose:
     "You just signed in at one of the MCP servers behind this proxy; signing in here ties that connection to your account, so that only you can use it.",
   kvPrefix: "upstream-consent-client",
 };
-
-/** What the edge's consent page calls it. */
-export const CONSENT_CLIENT_NAME = CONSENT_CLIENT.name;
 
 export const consentClientId = (env: EdgeEnv, oauth: OAuthHelpers, redirectUri: string): Promise<string> =>
   ownClientId(env, oauth, CONSENT_CLIENT, redirectUri);

@@ -1,7 +1,7 @@
 import type { ConsentDescription } from "@cloudflare/workers-oauth-provider";
 import { isLoopbackHost } from "../../../contract/loopback-host.ts";
 import type { KnownClient } from "./known-clients.ts";
-import { recognizeClient } from "./recognize.ts";
+import { type Recognition, recognizeClient } from "./recognize.ts";
 
 /** How the consent page names the app that asks, and how far that name can be trusted. */
 export interface ClientLabel {
@@ -31,7 +31,11 @@ export function clientLabel(facts: Facts): ClientLabel {
   // An app on this computer can prove no name, a known one's included: the page's warning ("continue only if you just
   // started signing in from it") is the check there, and an alarm at every local sign-in teaches people to ignore it
   // (s24 hunt pages F7). It stays for a vendor's name whose app never signs in through this computer.
-  if (!facts.clientDomain && onThisComputer(facts.redirectUri) && (!recognition.client || signsInLocally(recognition.client))) {
+  if (
+    !facts.clientDomain &&
+    endsOnThisComputer(facts.redirectUri, recognition) &&
+    (!recognition.client || signsInLocally(recognition.client))
+  ) {
     return {
       name: facts.clientName,
       verified: false,
@@ -48,13 +52,20 @@ export function clientLabel(facts: Facts): ClientLabel {
   return { name: facts.clientName, verified: false, note: `Unverified: ${chosenBy}.${resemblance}`, alarm: true };
 }
 
-/** A loopback address or an app's own URI scheme: the sign-in ends on the person's computer. */
-function onThisComputer(redirectUri: string): boolean {
+/**
+ * A loopback address, or an app's URI scheme the known-clients table lists for the app it recognised by it: the sign-in
+ * ends on the person's computer. Any other scheme proves nothing (`microsoft-edge:https://…` opens a web page: s25
+ * review F1).
+ */
+function endsOnThisComputer(redirectUri: string, recognition: Recognition): boolean {
   if (!URL.canParse(redirectUri)) return false;
   const url = new URL(redirectUri);
-  return (url.protocol !== "http:" && url.protocol !== "https:") || isLoopbackHost(url.hostname);
+  if (url.protocol === "http:" || url.protocol === "https:") return isLoopbackHost(url.hostname);
+  return recognition.client !== null && recognition.by === "redirect-uri";
 }
+
+const isLoopbackUri = (uri: string) => URL.canParse(uri) && isLoopbackHost(new URL(uri).hostname);
 
 const signsInLocally = ({ quirks, recognisedBy }: KnownClient): boolean =>
   !!(quirks.loopbackAnyPort || quirks.localhostAndLoopbackIp || quirks.privateUseScheme) ||
-  (recognisedBy.redirectUris ?? []).some(onThisComputer);
+  (recognisedBy.redirectUris ?? []).some(isLoopbackUri);
