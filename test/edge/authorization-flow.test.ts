@@ -327,6 +327,42 @@ describe("authorization at the edge", () => {
     ]);
   });
 
+  it("records a sign-in whose code exchange found the provider down or failing as unavailable, not denied (s25 review F2)", async () => {
+    const audit = capturedAudit();
+    const passThrough = globalThis.fetch;
+    // The provider's token endpoint: first failing (503), then unreachable.
+    const outages: (() => Promise<Response>)[] = [
+      async () => new Response("upstream connect error", { status: 503 }),
+      async () => {
+        throw new TypeError("Network connection lost.");
+      },
+    ];
+    for (const outage of outages) {
+      const clientId = await registerClient();
+      const { handle, cookie } = await openConsent(clientId, (await pkcePair()).challenge);
+      const approved = await decide(handle, "approve", cookie);
+      const finalUrl = await signInAtIdp(approved.headers.get("location") ?? "");
+      vi.stubGlobal("fetch", async (input: RequestInfo | URL, init?: RequestInit) =>
+        init?.method === "POST" && String(input).startsWith(inject("idpIssuer")) ? outage() : passThrough(input, init),
+      );
+      try {
+        const callback = await callEdge(
+          `${finalUrl.pathname}${finalUrl.search}`,
+          { headers: { cookie: `${cookie}; ${cookiesOf(approved)}` } },
+          audit.env,
+        );
+        expect(callback.status).toBe(502);
+      } finally {
+        vi.unstubAllGlobals();
+      }
+    }
+    await expect.poll(() => audit.events.length).toBe(2);
+    expect(audit.events.map(({ outcome, method }) => ({ outcome, method }))).toEqual([
+      { outcome: "unavailable", method: "/callback (code_exchange)" },
+      { outcome: "unavailable", method: "/callback (code_exchange)" },
+    ]);
+  });
+
   it("records a sign-in whose id_token fails its checks as auth.denied at the id_token step, without a user", async () => {
     const audit = capturedAudit();
     const clientId = await registerClient();

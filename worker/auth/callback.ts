@@ -10,6 +10,7 @@ import { GroupsRefusal, signInGroups } from "./groups/grant-groups.ts";
 import { errorPage } from "./html.ts";
 import { discoverProvider } from "./idp/discovery.ts";
 import { exchangeCode } from "./idp/exchange-code.ts";
+import { providerUnreachable } from "./idp/idp-unavailable.ts";
 import { idpKeys, verifyIdToken } from "./idp/verify-id-token.ts";
 
 /**
@@ -52,7 +53,7 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
       user = await verifyIdToken(config, idpKeys(provider), idToken, data.nonce);
     } catch (error) {
       console.warn(`sign-in failed at the identity provider step (${step}): ${(error as Error).message}`);
-      refused(step, reached ? "denied" : "unavailable", 502);
+      refused(step, !reached || providerUnreachable(error) ? "unavailable" : "denied", 502);
       return errorPage(502, `Signing in with the identity provider failed: ${(error as Error).message}`);
     }
 

@@ -1,6 +1,7 @@
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import { IDP_CALLBACK_PATH } from "../authorization-server.ts";
 import type { ProviderMetadata } from "./discovery.ts";
+import { IdpUnavailable } from "./idp-unavailable.ts";
 
 /**
  * Exchanges the IdP's authorization code for its id_token (client_secret_basic, with the PKCE verifier).
@@ -27,7 +28,11 @@ export async function exchangeCode(
       code_verifier: verifier,
     }),
     signal: AbortSignal.timeout(config.idp.requestTimeoutSeconds * 1000),
+  }).catch((error: unknown) => {
+    throw new IdpUnavailable(`the identity provider could not be reached for the code exchange (${(error as Error).message})`);
   });
+  if (response.status >= 500)
+    throw new IdpUnavailable(`the identity provider failed the code exchange (status ${response.status})`);
   const body = (await response.json().catch(() => ({}))) as { id_token?: unknown; error?: unknown };
   if (!response.ok || typeof body.id_token !== "string") {
     const reason = typeof body.error === "string" ? body.error : `status ${response.status}`;
