@@ -374,7 +374,9 @@ export class McpSession extends DurableObject<EdgeEnv> {
   async evict(): Promise<void> {
     const limit = edgeConfig(this.env).sessionsPerUser;
     const sub = this.#sse?.caller.sub ?? this.#record()?.identity?.sub;
-    if (typeof sub === "string") await this.#lifecycle.logEndedForLimit(sub, limit, this.#requests.withServer.length);
+    // A 2024-11-05 stream's calls are not counted here: it is closed, and their answers are lost, not answered -32009.
+    const answered = this.#sse ? 0 : this.#requests.count;
+    if (typeof sub === "string") await this.#lifecycle.logEndedForLimit(sub, limit, answered);
     if (this.#sse) return this.#sse.transport.close();
     await this.end(sessionEndedForLimit(limit));
   }

@@ -31,7 +31,8 @@ interface Registered {
  * client's first (a client re-initializing on every call ends its own sessions, not its user's other clients'). A
  * session with a call in flight is passed over while an idle one is found: the registry asks the sessions it would end
  * (McpSession.inFlight, at most IN_FLIGHT_ASKS of them) only when it must end one, so that a call costs nothing here.
- * When every one asked is busy, the least recently used is ended anyway: the limit bounds what a user holds.
+ * When every one asked is busy, the least recently used of those not asked is ended (with none, the least recently used
+ * busy one): the limit bounds what a user holds. A 2024-11-05 stream counts as idle (its calls are not tracked).
  * A 2025-era client, told its session is not found, initializes a new one, as the protocol asks. A 2024-11-05 client
  * cannot: its transport has no way to be told to begin again (its next POST is refused until it is restarted), so
  * open 2024-11-05 streams are evicted last, only when the user's other sessions are not enough; they end with their
@@ -77,15 +78,16 @@ export class UserSessions extends DurableObject<EdgeEnv> {
 
   /**
    * `count` of the sessions in `order` (the first to end first): the first idle ones among the IN_FLIGHT_ASKS first,
-   * asked all at once (an admission waits for one IN_FLIGHT_ANSWER_MS at most, not one per session asked), then the
-   * first of the rest in order, busy or not.
+   * asked all at once (an admission waits for one IN_FLIGHT_ANSWER_MS at most, not one per session asked); then those
+   * not asked, which may be idle, in order; then the busy ones, least recently used first (s25 review F6).
    */
   async #idleFirst(order: string[], count: number): Promise<string[]> {
     const asked = order.slice(0, IN_FLIGHT_ASKS);
     const busy = await Promise.all(asked.map((id) => this.#inFlight(id)));
-    const picked = new Set(asked.filter((_, index) => !busy[index]).slice(0, count));
-    for (const id of order) if (picked.size < count) picked.add(id);
-    return order.filter((id) => picked.has(id));
+    const idle = asked.filter((_, index) => !busy[index]);
+    const knownBusy = asked.filter((_, index) => busy[index]);
+    const picked = [...idle, ...order.slice(IN_FLIGHT_ASKS), ...knownBusy].slice(0, count);
+    return order.filter((id) => picked.includes(id));
   }
 
   /** Whether session `id` says a call of it is in flight; one that fails or does not answer in time counts as idle. */

@@ -38,6 +38,11 @@ export class OpenRequests {
     return [...this.#open];
   }
 
+  /** How many requests are worked on now, by the session server or on the short way. */
+  get count(): number {
+    return this.#open.size + this.#direct.size;
+  }
+
   /** The session server works on these requests now. */
   open(ids: (string | number)[]): void {
     for (const id of ids) this.#open.add(id);

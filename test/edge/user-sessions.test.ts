@@ -1,5 +1,5 @@
 import { env, runInDurableObject } from "cloudflare:test";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
 import { IN_FLIGHT_ASKS, type UserSessions } from "../../durable-objects/user-sessions.ts";
 import type { RequestAudit } from "../../worker/audit/request-audit.ts";
@@ -152,13 +152,21 @@ describe("a user's session registry", () => {
     expect(asked).toEqual([]);
   });
 
-  it("with every session asked busy, ends the least recently used anyway, having asked IN_FLIGHT_ASKS at most", async () => {
+  it("with every session asked busy, ends the least recently used one not asked, having asked IN_FLIGHT_ASKS at most (s25 review F6)", async () => {
     const registry = registryOf();
     const ids = Array.from({ length: IN_FLIGHT_ASKS + 2 }, (_, n) => `s${n}`);
     const { asked } = await sessionsSaying(registry, Object.fromEntries(ids.map((id) => [id, "busy"])));
     await registered(registry, Object.fromEntries(ids.map((id, n) => [id, (20 - n) * HOUR])));
-    expect(await registry.admit("new", "client-1", ids.length, STALE)).toEqual(["s0"]);
+    expect(await registry.admit("new", "client-1", ids.length, STALE)).toEqual([`s${IN_FLIGHT_ASKS}`]);
     expect(asked).toEqual(ids.slice(0, IN_FLIGHT_ASKS));
+  });
+
+  it("with every session asked busy and none left unasked, ends the least recently used anyway: the limit holds", async () => {
+    const registry = registryOf();
+    const ids = Array.from({ length: IN_FLIGHT_ASKS }, (_, n) => `s${n}`);
+    await sessionsSaying(registry, Object.fromEntries(ids.map((id) => [id, "busy"])));
+    await registered(registry, Object.fromEntries(ids.map((id, n) => [id, (20 - n) * HOUR])));
+    expect(await registry.admit("new", "client-1", ids.length, STALE)).toEqual(["s0"]);
   });
 
   it("counts a session that does not answer in time, or fails to, as idle", async () => {
@@ -271,7 +279,15 @@ describe("sessionsPerUser", () => {
     const call = request(working.sessionId, { id: 2, method: "tools/call", params: { name: "echo", arguments: {} } });
     const served = working.stub.serve(call, caller(alice), working.sessionId);
     await expect.poll(() => working.stub.inFlight(), { timeout: 5_000 }).toBe(true);
-    await working.stub.evict();
+    const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      await working.stub.evict();
+      // The log line counts the call on the short way among those answered so (s25 review F8).
+      const line = warned.mock.calls.map((args) => String(args[0])).find((text) => text.includes("sessionsPerUser (2)"));
+      expect(line).toContain("; 1 call(s) in flight");
+    } finally {
+      warned.mockRestore();
+    }
     const answer = (await served) as DirectAnswer;
     expect(JSON.parse(answer.json).error).toMatchObject({
       code: SESSION_LIMIT_CODE,
