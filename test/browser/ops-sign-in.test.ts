@@ -14,9 +14,9 @@ beforeAll(async () => {
 });
 afterAll(async () => system?.close());
 
-/** Allow on the consent page, the account picker if the IdP shows it, and back on the edge at `landing`. */
+/** Continue on the dashboard's sign-in page, the account picker if the IdP shows it, and back on the edge at `landing`. */
 async function allowAndLand(page: Page, landing: string): Promise<void> {
-  await page.getByRole("button", { name: "Allow" }).click();
+  await page.getByRole("button", { name: "Continue" }).click();
   // The IdP remembers the browser after its first sign-in: it may not ask again.
   page
     .getByRole("button", { name: new RegExp(`<${ADMIN}>`) })
