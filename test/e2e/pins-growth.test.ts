@@ -46,13 +46,19 @@ async function signedInClient(server: string): Promise<Client> {
   return client;
 }
 
+/**
+ * How long one request of this test may take: the first listing pins 10,000 names, which takes half a minute alone
+ * and more than the SDK's default minute beside the rest of the suite on two cores (a CI run timed out there).
+ */
+const SLOW_REQUEST = { timeout: 240_000 };
+
 /** How many resources the client is shown, every page, after its server made MAX_RESOURCE_PINS + PAST_BOUND notes. */
 async function listedAfterAdding(client: Client): Promise<number> {
-  await client.callTool({ name: "add_notes", arguments: { count: MAX_RESOURCE_PINS + PAST_BOUND } });
+  await client.callTool({ name: "add_notes", arguments: { count: MAX_RESOURCE_PINS + PAST_BOUND } }, SLOW_REQUEST);
   let listed = 0;
   let cursor: string | undefined;
   do {
-    const page = await client.listResources(cursor ? { cursor } : {});
+    const page = await client.listResources(cursor ? { cursor } : {}, SLOW_REQUEST);
     listed += page.resources.length;
     cursor = page.nextCursor;
   } while (cursor);
@@ -85,5 +91,5 @@ describe("servers listing more resources than are pinned", () => {
       await Promise.all(clients.map((client) => client.close()));
       await db.end();
     }
-  }, 300_000);
+  }, 600_000);
 });
