@@ -51,6 +51,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
   #caller?: SessionIdentity;
   #sse?: SseSession;
   readonly #requests = new OpenRequests();
+  /** Requests in `serve` now, whether or not they are open yet (inFlight counts them). */
+  #arriving = 0;
   readonly #audits = new AnswerAudits(this.ctx, () => this.env);
   readonly #lifecycle = new SessionLifecycle(
     this.ctx,
@@ -70,6 +72,22 @@ export class McpSession extends DurableObject<EdgeEnv> {
     caller: SessionIdentity,
     sessionId: string,
     /** A POST's audit facts: a request the session server answers is audited here, at its answer (auditAtAnswer). */
+    audit?: RequestAudit,
+  ): Promise<Response | DirectAnswer> {
+    // Counted from its arrival, not only once it is open: a request waiting here for the session's rebuild (or a
+    // storage read) is in flight too, and an end for the limit must not find the session idle meanwhile.
+    this.#arriving++;
+    try {
+      return await this.#serve(http, caller, sessionId, audit);
+    } finally {
+      this.#arriving--;
+    }
+  }
+
+  async #serve(
+    http: SessionHttpRequest,
+    caller: SessionIdentity,
+    sessionId: string,
     audit?: RequestAudit,
   ): Promise<Response | DirectAnswer> {
     const origin = this.origin();
@@ -364,21 +382,30 @@ export class McpSession extends DurableObject<EdgeEnv> {
    * was evicted from memory, or whose session ended, answers false, truthfully (its requests ended with it).
    */
   async inFlight(): Promise<boolean> {
-    return this.#hasRecord() && !this.#requests.idle;
+    return this.#busy();
+  }
+
+  #busy(): boolean {
+    return this.#hasRecord() && (this.#arriving > 0 || !this.#requests.idle);
   }
 
   /**
    * Ends the session because its user began more than `sessionsPerUser` (their registry chose this one): logged, and
-   * its calls in flight answered so (SESSION_LIMIT_CODE, audited `error`), not as broken off nor given up.
+   * its calls in flight answered so (SESSION_LIMIT_CODE, audited `error`), not as broken off nor given up. `ifIdle`
+   * (the registry found it idle): only if no call has begun since, checked in the same turn as the end begins, so
+   * that no call can slip in between (s25 review F5). Answers whether it ended the session.
    */
-  async evict(): Promise<void> {
+  async evict(options: { ifIdle?: boolean } = {}): Promise<boolean> {
+    if (options.ifIdle && this.#busy()) return false;
     const limit = edgeConfig(this.env).sessionsPerUser;
     const sub = this.#sse?.caller.sub ?? this.#record()?.identity?.sub;
     // A 2024-11-05 stream's calls are not counted here: it is closed, and their answers are lost, not answered -32009.
     const answered = this.#sse ? 0 : this.#requests.count;
+    // Begun before the log line's awaits: a request arriving from now on finds the session gone.
+    const ending = this.#sse ? this.#sse.transport.close() : this.end(sessionEndedForLimit(limit));
     if (typeof sub === "string") await this.#lifecycle.logEndedForLimit(sub, limit, answered);
-    if (this.#sse) return this.#sse.transport.close();
-    await this.end(sessionEndedForLimit(limit));
+    await ending;
+    return true;
   }
 
   /** The session's record: in memory while it is live, else as stored. */

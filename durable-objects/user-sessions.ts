@@ -17,10 +17,21 @@ export const IN_FLIGHT_ASKS = 8;
 export const IN_FLIGHT_ANSWER_MS = 1_000;
 
 /** A registered session: when it was last used, through which OAuth client, and whether it is a 2024-11-05 stream. */
-interface Registered {
+export interface Registered {
   usedAt: number;
   clientId: string;
   stream?: true;
+}
+
+/**
+ * A session an admission pushes past the limit. `ifIdle`: it said no call of it was in flight, so it is ended only if
+ * that is still so when its end reaches it (a call may have begun since: McpSession.evict); otherwise it is ended
+ * anyway. `entry` is what was registered, for putting it back when it turns out busy (reinstate).
+ */
+export interface Eviction {
+  id: string;
+  ifIdle: boolean;
+  entry: Registered;
 }
 
 /**
@@ -31,7 +42,8 @@ interface Registered {
  * client's first (a client re-initializing on every call ends its own sessions, not its user's other clients'). A
  * session with a call in flight is passed over while an idle one is found: the registry asks the sessions it would end
  * (McpSession.inFlight, at most IN_FLIGHT_ASKS of them) only when it must end one, so that a call costs nothing here.
- * When every one asked is busy, the least recently used of those not asked is ended (with none, the least recently used
+ * One found idle is ended only if it still is when its end reaches it (a call may begin in between); else it goes on
+ * and is put back (reinstate): the user is one over the limit until their next admission. When every one asked is busy, the least recently used of those not asked is ended (with none, the least recently used
  * busy one): the limit bounds what a user holds. A 2024-11-05 stream counts as idle (its calls are not tracked).
  * A 2025-era client, told its session is not found, initializes a new one, as the protocol asks. A 2024-11-05 client
  * cannot: its transport has no way to be told to begin again (its next POST is refused until it is restarted), so
@@ -40,12 +52,12 @@ interface Registered {
  */
 export class UserSessions extends DurableObject<EdgeEnv> {
   /**
-   * Registers a session that has just begun (`stream`: a 2024-11-05 stream); returns the ids of the sessions it pushes
-   * past `limit`, which the caller ends (they are forgotten here already). Entries older than `staleAfterMs` are
+   * Registers a session that has just begun (`stream`: a 2024-11-05 stream); returns the sessions it pushes past
+   * `limit`, which the caller ends (they are forgotten here already; one found busy at its end is put back). Entries older than `staleAfterMs` are
    * dropped unasked: their sessions' own idle alarms have ended them. Admissions are taken one at a time (asking the
    * sessions included), so that two at once cannot both count themselves within the limit.
    */
-  async admit(sessionId: string, clientId: string, limit: number, staleAfterMs: number, stream = false): Promise<string[]> {
+  async admit(sessionId: string, clientId: string, limit: number, staleAfterMs: number, stream = false): Promise<Eviction[]> {
     return this.ctx.blockConcurrencyWhile(async () => {
       const now = Date.now();
       const entry: Registered = { usedAt: now, clientId, ...(stream && { stream: true as const }) };
@@ -62,16 +74,14 @@ export class UserSessions extends DurableObject<EdgeEnv> {
         if (id !== sessionId) others.push({ ...entry, id });
       }
       if (live <= limit) return [];
-      const order = others
-        .sort(
-          (a, b) =>
-            Number(a.stream === true) - Number(b.stream === true) ||
-            Number(a.clientId !== clientId) - Number(b.clientId !== clientId) ||
-            a.usedAt - b.usedAt,
-        )
-        .map(({ id }) => id);
+      const order = others.sort(
+        (a, b) =>
+          Number(a.stream === true) - Number(b.stream === true) ||
+          Number(a.clientId !== clientId) - Number(b.clientId !== clientId) ||
+          a.usedAt - b.usedAt,
+      );
       const evicted = await this.#idleFirst(order, live - limit);
-      for (const id of evicted) this.ctx.storage.kv.delete(`${KEY_PREFIX}${id}`);
+      for (const { id } of evicted) this.ctx.storage.kv.delete(`${KEY_PREFIX}${id}`);
       return evicted;
     });
   }
@@ -81,13 +91,15 @@ export class UserSessions extends DurableObject<EdgeEnv> {
    * asked all at once (an admission waits for one IN_FLIGHT_ANSWER_MS at most, not one per session asked); then those
    * not asked, which may be idle, in order; then the busy ones, least recently used first (s25 review F6).
    */
-  async #idleFirst(order: string[], count: number): Promise<string[]> {
+  async #idleFirst(order: (Registered & { id: string })[], count: number): Promise<Eviction[]> {
     const asked = order.slice(0, IN_FLIGHT_ASKS);
-    const busy = await Promise.all(asked.map((id) => this.#inFlight(id)));
+    const busy = await Promise.all(asked.map(({ id }) => this.#inFlight(id)));
     const idle = asked.filter((_, index) => !busy[index]);
     const knownBusy = asked.filter((_, index) => busy[index]);
     const picked = [...idle, ...order.slice(IN_FLIGHT_ASKS), ...knownBusy].slice(0, count);
-    return order.filter((id) => picked.includes(id));
+    return order
+      .filter((session) => picked.includes(session))
+      .map(({ id, ...entry }) => ({ id, ifIdle: idle.some((session) => session.id === id), entry }));
   }
 
   /** Whether session `id` says a call of it is in flight; one that fails or does not answer in time counts as idle. */
@@ -119,6 +131,16 @@ export class UserSessions extends DurableObject<EdgeEnv> {
     const key = `${KEY_PREFIX}${sessionId}`;
     const entry = this.ctx.storage.kv.get<Registered>(key);
     if (entry) this.ctx.storage.kv.put(key, { ...entry, usedAt: Date.now() });
+  }
+
+  /**
+   * Puts back a session an admission chose because it said it was idle, which a call reached before its end did
+   * (s25 review F5): it goes on, and counts as used now. Until the next admission its user holds one session more
+   * than the limit; that admission asks again.
+   */
+  async reinstate(sessionId: string, entry: Registered): Promise<void> {
+    const key = `${KEY_PREFIX}${sessionId}`;
+    if (this.ctx.storage.kv.get(key) === undefined) this.ctx.storage.kv.put(key, { ...entry, usedAt: Date.now() });
   }
 
   /** The session ended. */

@@ -97,7 +97,10 @@ export class SessionLifecycle {
       const stream = this.#ctx.storage.kv.get("record") === undefined;
       const evicted = await registry.admit(sessionId, caller.clientId, limit, REGISTERED_SESSION_STALE_MS, stream);
       const sessions = this.#env().MCP_SESSION;
-      const ends = evicted.map((id) => sessions.get(sessions.idFromName(id)).evict());
+      const ends = evicted.map(async ({ id, ifIdle, entry }) => {
+        // Busy since the registry asked (a call began in between): it goes on, and counts again.
+        if (!(await sessions.get(sessions.idFromName(id)).evict({ ifIdle }))) await registry.reinstate(id, entry);
+      });
       for (const ended of await Promise.allSettled(ends))
         if (ended.status === "rejected")
           console.error(`a session past its user's limit could not be ended: ${String(ended.reason)}`);

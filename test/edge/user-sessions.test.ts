@@ -1,7 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, inject, it, vi } from "vitest";
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
-import { IN_FLIGHT_ASKS, type UserSessions } from "../../durable-objects/user-sessions.ts";
+import { type Eviction, IN_FLIGHT_ASKS, type UserSessions } from "../../durable-objects/user-sessions.ts";
 import type { RequestAudit } from "../../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
 import { asResponse, type DirectAnswer } from "../../worker/mcp/bridge/direct-answer.ts";
@@ -29,25 +29,34 @@ async function registered(
   });
 }
 
+const idsOf = (evicted: Eviction[]) => evicted.map(({ id }) => id);
+
 const storedIds = (registry: DurableObjectStub<UserSessions>) =>
   runInDurableObject(registry, (_instance, state) =>
     Array.from(state.storage.kv.list({ prefix: "session:" }), ([key]) => key.slice("session:".length)).sort(),
   );
 
-type Saying = "busy" | "silent" | "failing";
+type Saying = "busy" | "silent" | "failing" | "busy once all are asked" | "idle once all are asked";
 
 /**
- * Has the registry's session objects answer whether a call is in flight as `saying` says (any other: idle); returns
- * the ids asked, in order.
+ * Has the registry's session objects answer whether a call is in flight as `saying` says (any other: idle; "… once
+ * all are asked": only once every session saying so has been asked); returns the ids asked, in order.
  */
 async function sessionsSaying(registry: DurableObjectStub<UserSessions>, saying: Record<string, Saying>) {
   const asked: string[] = [];
+  const gathering = Object.values(saying).filter((says) => says.endsWith("once all are asked")).length;
+  let allAsked = () => {};
+  const gathered = new Promise<void>((resolve) => {
+    allAsked = resolve;
+  });
   const answers: Record<Saying, () => Promise<boolean>> = {
     busy: async () => true,
     silent: () => new Promise<boolean>(() => {}),
     failing: async () => {
       throw new Error("the object is gone");
     },
+    "busy once all are asked": () => gathered.then(() => true),
+    "idle once all are asked": () => gathered.then(() => false),
   };
   const MCP_SESSION = {
     idFromName: (id: string) => id,
@@ -55,6 +64,7 @@ async function sessionsSaying(registry: DurableObjectStub<UserSessions>, saying:
       inFlight: () => {
         asked.push(id);
         const says = saying[id];
+        if (asked.filter((one) => saying[one]?.endsWith("once all are asked")).length === gathering) allAsked();
         return says ? answers[says]() : Promise.resolve(false);
       },
     }),
@@ -70,14 +80,14 @@ describe("a user's session registry", () => {
   it("admits sessions up to the limit and evicts nothing", async () => {
     const registry = registryOf();
     await registered(registry, { a: 3 * HOUR, b: 2 * HOUR });
-    expect(await registry.admit("c", "client-1", 3, STALE)).toEqual([]);
+    expect(idsOf(await registry.admit("c", "client-1", 3, STALE))).toEqual([]);
     expect(await storedIds(registry)).toEqual(["a", "b", "c"]);
   });
 
   it("past the limit, evicts the least recently used, never the session just admitted", async () => {
     const registry = registryOf();
     await registered(registry, { old: 5 * HOUR, older: 6 * HOUR, recent: HOUR });
-    expect(await registry.admit("new", "client-1", 2, STALE)).toEqual(["older", "old"]);
+    expect(idsOf(await registry.admit("new", "client-1", 2, STALE))).toEqual(["older", "old"]);
     expect(await storedIds(registry)).toEqual(["new", "recent"]);
   });
 
@@ -85,17 +95,17 @@ describe("a user's session registry", () => {
     const registry = registryOf();
     await registered(registry, { a: 5 * HOUR, b: 4 * HOUR });
     await registry.touch("a");
-    expect(await registry.admit("c", "client-1", 2, STALE)).toEqual(["b"]);
+    expect(idsOf(await registry.admit("c", "client-1", 2, STALE))).toEqual(["b"]);
   });
 
   it("evicts the new session's own client's sessions first: a runaway client does not end its user's other clients'", async () => {
     const registry = registryOf();
     await registered(registry, { desktop: 9 * HOUR, editor: 8 * HOUR }, "other-client");
     await registered(registry, { runaway1: 2 * HOUR, runaway2: HOUR }, "runaway");
-    expect(await registry.admit("runaway3", "runaway", 3, STALE)).toEqual(["runaway1", "runaway2"]);
+    expect(idsOf(await registry.admit("runaway3", "runaway", 3, STALE))).toEqual(["runaway1", "runaway2"]);
     expect(await storedIds(registry)).toEqual(["desktop", "editor", "runaway3"]);
     // A client with no other session ends the least recently used of the others.
-    expect(await registry.admit("fresh", "fresh-client", 3, STALE)).toEqual(["desktop"]);
+    expect(idsOf(await registry.admit("fresh", "fresh-client", 3, STALE))).toEqual(["desktop"]);
   });
 
   it("does not bring back a forgotten session that is touched after its end", async () => {
@@ -110,7 +120,7 @@ describe("a user's session registry", () => {
     const registry = registryOf();
     await registered(registry, { ended: HOUR, stale: STALE + HOUR, live: 2 * HOUR });
     await registry.forget("ended");
-    expect(await registry.admit("new", "client-1", 2, STALE)).toEqual([]);
+    expect(idsOf(await registry.admit("new", "client-1", 2, STALE))).toEqual([]);
     expect(await storedIds(registry)).toEqual(["live", "new"]);
   });
   // s22 clients hunt F1: a 2024-11-05 client whose stream was ended could never begin again, yet an open stream was
@@ -122,14 +132,14 @@ describe("a user's session registry", () => {
     );
     await registered(registry, { other: 2 * HOUR }, "other-client");
     await registered(registry, { own: HOUR });
-    expect(await registry.admit("new", "client-1", 3, STALE)).toEqual(["own"]);
-    expect(await registry.admit("newer", "client-1", 2, STALE)).toEqual(["new", "other"]);
+    expect(idsOf(await registry.admit("new", "client-1", 3, STALE))).toEqual(["own"]);
+    expect(idsOf(await registry.admit("newer", "client-1", 2, STALE))).toEqual(["new", "other"]);
     // Only streams left to evict: the least recently used of them goes, the bound holds.
-    expect(await registry.admit("stream2", "sse-client", 1, STALE, true)).toEqual(["newer", "stream"]);
+    expect(idsOf(await registry.admit("stream2", "sse-client", 1, STALE, true))).toEqual(["newer", "stream"]);
     // A stream stays one when it is touched: a session begun after it goes first.
     await registry.touch("stream2");
-    expect(await registry.admit("x", "client-1", 2, STALE)).toEqual([]);
-    expect(await registry.admit("y", "client-1", 2, STALE)).toEqual(["x"]);
+    expect(idsOf(await registry.admit("x", "client-1", 2, STALE))).toEqual([]);
+    expect(idsOf(await registry.admit("y", "client-1", 2, STALE))).toEqual(["x"]);
     expect(await storedIds(registry)).toEqual(["stream2", "y"]);
   });
 
@@ -138,17 +148,55 @@ describe("a user's session registry", () => {
     const registry = registryOf();
     const { asked } = await sessionsSaying(registry, { working: "busy" });
     await registered(registry, { working: 9 * HOUR, idle: 8 * HOUR, recent: HOUR });
-    expect(await registry.admit("new", "client-1", 3, STALE)).toEqual(["idle"]);
-    // All at once (up to IN_FLIGHT_ASKS): an admission waits for one answer time, not one per session asked.
+    expect(idsOf(await registry.admit("new", "client-1", 3, STALE))).toEqual(["idle"]);
     expect(asked).toEqual(["working", "idle", "recent"]);
     expect(await storedIds(registry)).toEqual(["new", "recent", "working"]);
+  });
+
+  // s25 review F10: asserted by order, a loop asking one at a time passed as well. Here no session answers before all
+  // are asked: asked one at a time, the first would be given up as silent (IN_FLIGHT_ANSWER_MS), counted idle, ended.
+  it("asks them all at once: an admission waits for one answer time, not one per session asked", async () => {
+    const registry = registryOf();
+    await sessionsSaying(registry, {
+      working: "busy once all are asked",
+      idle: "idle once all are asked",
+      recent: "idle once all are asked",
+    });
+    await registered(registry, { working: 9 * HOUR, idle: 8 * HOUR, recent: 7 * HOUR });
+    expect(idsOf(await registry.admit("new", "client-1", 3, STALE))).toEqual(["idle"]);
+  });
+
+  it("marks the sessions found idle to be ended only if still idle; those ended anyway are marked so", async () => {
+    const registry = registryOf();
+    await sessionsSaying(registry, { working: "busy" });
+    await registered(registry, { working: 9 * HOUR, idle: 8 * HOUR });
+    const evicted = await registry.admit("new", "client-1", 1, STALE);
+    expect(evicted.map(({ id, ifIdle }) => [id, ifIdle])).toEqual([
+      ["working", false],
+      ["idle", true],
+    ]);
+    expect(evicted[0]?.entry).toMatchObject({ clientId: "client-1" });
+  });
+
+  it("puts back a session that turned out busy at its end, as used now; never one registered again meanwhile", async () => {
+    const registry = registryOf();
+    await registered(registry, { kept: HOUR });
+    await registry.forget("kept");
+    await registry.reinstate("kept", { usedAt: Date.now() - 9 * HOUR, clientId: "client-1" });
+    await registered(registry, { other: 2 * HOUR, there: HOUR });
+    await registry.reinstate("there", { usedAt: Date.now() - 9 * HOUR, clientId: "client-1" });
+    expect(await storedIds(registry)).toEqual(["kept", "other", "there"]);
+    // "kept" counts as used now (not 9 hours ago), "there" kept its own entry (an hour ago, not now).
+    await sessionsSaying(registry, {});
+    expect(idsOf(await registry.admit("new", "client-1", 3, STALE))).toEqual(["other"]);
+    expect(idsOf(await registry.admit("newer", "client-1", 3, STALE))).toEqual(["there"]);
   });
 
   it("asks nobody while the user is within the limit: a call costs the registry nothing", async () => {
     const registry = registryOf();
     const { asked } = await sessionsSaying(registry, {});
     await registered(registry, { a: 2 * HOUR });
-    expect(await registry.admit("b", "client-1", 2, STALE)).toEqual([]);
+    expect(idsOf(await registry.admit("b", "client-1", 2, STALE))).toEqual([]);
     expect(asked).toEqual([]);
   });
 
@@ -157,7 +205,7 @@ describe("a user's session registry", () => {
     const ids = Array.from({ length: IN_FLIGHT_ASKS + 2 }, (_, n) => `s${n}`);
     const { asked } = await sessionsSaying(registry, Object.fromEntries(ids.map((id) => [id, "busy"])));
     await registered(registry, Object.fromEntries(ids.map((id, n) => [id, (20 - n) * HOUR])));
-    expect(await registry.admit("new", "client-1", ids.length, STALE)).toEqual([`s${IN_FLIGHT_ASKS}`]);
+    expect(idsOf(await registry.admit("new", "client-1", ids.length, STALE))).toEqual([`s${IN_FLIGHT_ASKS}`]);
     expect(asked).toEqual(ids.slice(0, IN_FLIGHT_ASKS));
   });
 
@@ -166,14 +214,14 @@ describe("a user's session registry", () => {
     const ids = Array.from({ length: IN_FLIGHT_ASKS }, (_, n) => `s${n}`);
     await sessionsSaying(registry, Object.fromEntries(ids.map((id) => [id, "busy"])));
     await registered(registry, Object.fromEntries(ids.map((id, n) => [id, (20 - n) * HOUR])));
-    expect(await registry.admit("new", "client-1", ids.length, STALE)).toEqual(["s0"]);
+    expect(idsOf(await registry.admit("new", "client-1", ids.length, STALE))).toEqual(["s0"]);
   });
 
   it("counts a session that does not answer in time, or fails to, as idle", async () => {
     const registry = registryOf();
     await sessionsSaying(registry, { working: "busy", silent: "silent", failing: "failing" });
     await registered(registry, { working: 9 * HOUR, silent: 8 * HOUR, failing: 7 * HOUR, recent: HOUR });
-    expect(await registry.admit("new", "client-1", 3, STALE)).toEqual(["silent", "failing"]);
+    expect(idsOf(await registry.admit("new", "client-1", 3, STALE))).toEqual(["silent", "failing"]);
     expect(await storedIds(registry)).toEqual(["new", "recent", "working"]);
   });
 });
@@ -199,13 +247,17 @@ describe("sessionsPerUser", () => {
   };
 
   /** A session begun by `sub` in an object whose origin is the stand-in and whose bound is `limit`. */
-  async function begin(sub: string, limit: number): Promise<{ stub: DurableObjectStub<McpSession>; sessionId: string }> {
+  async function begin(
+    sub: string,
+    limit: number,
+    bindings: Partial<Record<keyof EdgeEnv, unknown>> = {},
+  ): Promise<{ stub: DurableObjectStub<McpSession>; sessionId: string }> {
     const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "s");
     const stub = sessions().get(sessions().idFromName(sessionId));
     const origin = `${inject("groupsOriginUrl")}/u-${crypto.randomUUID().slice(0, 8)}`;
     await runInDurableObject(stub, (instance) => {
       const object = instance as unknown as { env: EdgeEnv };
-      object.env = { ...object.env, ORIGIN_URL: origin, SESSIONS_PER_USER: String(limit) };
+      object.env = { ...object.env, ORIGIN_URL: origin, SESSIONS_PER_USER: String(limit), ...bindings } as EdgeEnv;
     });
     const response = asResponse(await stub.serve(request(undefined, initialize), caller(sub), sessionId));
     expect(response.status).toBe(200);
@@ -267,6 +319,70 @@ describe("sessionsPerUser", () => {
     // The call was still in flight: ending the session now answers it.
     await working.stub.evict();
     expect(await answer).toContain(`"code":${SESSION_LIMIT_CODE}`);
+  });
+
+  // s25 review F5: the registry's ask and the end are two steps; a call begun in between was answered -32009.
+  it("keeps a session found idle when a call reached it before its end: the check and the end are one step", async () => {
+    const alice = crypto.randomUUID();
+    const working = await begin(alice, 2);
+    expect(await working.stub.inFlight()).toBe(false); // what the registry heard
+    await runInDurableObject(working.stub, (instance) => {
+      const object = instance as unknown as { env: EdgeEnv };
+      object.env = { ...object.env, ORIGIN_URL: `${inject("slowStreamUrl")}/endless` };
+    });
+    const call = request(working.sessionId, { id: 2, method: "tools/call", params: { name: "echo", arguments: {} } });
+    const answer = asResponse(await working.stub.serve(call, caller(alice), working.sessionId)).text();
+    await expect.poll(() => working.stub.inFlight(), { timeout: 5_000 }).toBe(true);
+
+    expect(await working.stub.evict({ ifIdle: true })).toBe(false);
+    expect(await ping(working, alice)).toBe(200);
+    // Ended anyway (every session asked busy): the call is answered so.
+    expect(await working.stub.evict()).toBe(true);
+    expect(await answer).toContain(`"code":${SESSION_LIMIT_CODE}`);
+  });
+
+  it("counts a request waiting for the session's rebuild as in flight: an end for the limit does not find it idle", async () => {
+    const alice = crypto.randomUUID();
+    const { stub, sessionId } = await begin(alice, 2);
+    // Its stored record in an object with nothing in memory (as after eviction), whose rebuild waits for the test.
+    const record = await runInDurableObject(stub, (_instance, state) => state.storage.kv.get("record"));
+    const reloaded = sessions().get(sessions().idFromName(`${sessionId}-reloaded`));
+    let rebuilding = () => {};
+    const rebuilt = new Promise<void>((resolve) => {
+      rebuilding = resolve;
+    });
+    await runInDurableObject(reloaded, (instance, state) => {
+      state.storage.kv.put("record", record);
+      const object = instance as unknown as { rebuild: (origin: unknown) => Promise<unknown> };
+      const rebuild = object.rebuild.bind(instance);
+      object.rebuild = async (origin) => {
+        await rebuilt;
+        return rebuild(origin);
+      };
+    });
+    const served = reloaded.serve(request(sessionId, { id: 2, method: "ping" }), caller(alice), sessionId);
+    await expect.poll(() => reloaded.inFlight(), { timeout: 5_000 }).toBe(true);
+    expect(await reloaded.evict({ ifIdle: true })).toBe(false);
+    rebuilding();
+    expect(asResponse(await served).status).toBe(200);
+  });
+
+  it("puts a session that declined its end back among its user's, so that the next admission asks it again", async () => {
+    const alice = crypto.randomUUID();
+    await registered(registryOf(alice), { declining: HOUR });
+    const asked: unknown[] = [];
+    const MCP_SESSION = {
+      idFromName: (id: string) => id,
+      get: () => ({
+        evict: async (options: unknown) => {
+          asked.push(options);
+          return false;
+        },
+      }),
+    };
+    const { sessionId } = await begin(alice, 1, { MCP_SESSION });
+    expect(asked).toEqual([{ ifIdle: true }]);
+    expect(await storedIds(registryOf(alice))).toEqual(["declining", sessionId].sort());
   });
 
   it("answers a call waiting on the short way when its session is ended for the limit: so, not as broken off", async () => {
