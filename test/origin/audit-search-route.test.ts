@@ -137,6 +137,42 @@ describe("GET /audit/events", () => {
     ]);
   });
 
+  // s24 hunt observability F10: the dashboard's live tail asks the same search every five seconds.
+  it("records the same search by the same administrator once within the repeat window; another search, or admin, again", async () => {
+    const tail = `?kind=mcp.request&limit=3&format=json&server=${randomUUID()}`;
+    for (let n = 0; n < 3; n++) expect((await search(tail)).status).toBe(200);
+    const other = await origin.edge.sign({ sub: "admin-2", client_id: "ops-dashboard", purpose: "ops" });
+    expect((await search(tail, "ops", other)).status).toBe(200);
+    expect((await search(`${tail}&tool=search`)).status).toBe(200);
+    const recorded = await ndjson(await search("?kind=audit.searched&limit=1000"));
+    const ofTail = recorded.filter((event) => String(event.arguments?.query).includes(tail.slice(1)));
+    expect(ofTail.map((event) => [event.userSub, event.arguments.query])).toEqual([
+      ["admin-1", `${tail.slice(1)}&tool=search`],
+      ["admin-2", tail.slice(1)],
+      ["admin-1", tail.slice(1)],
+    ]);
+  });
+
+  it("does not serve a search it could not record, nor, unrecorded, the same search asked again", async () => {
+    const store = createAuditStore(database.pool);
+    let failing = true;
+    const insert: typeof store.insert = async (rows) => {
+      if (failing) throw new Error("the audit database refused the row");
+      return store.insert(rows);
+    };
+    const refusing = await originUnderTest({ database, parts: { auditStore: { ...store, insert } } });
+    const query = `?kind=mcp.request&limit=1&server=${randomUUID()}`;
+    const ask = async () => {
+      const token = await refusing.edge.sign({ sub: "admin-1", client_id: "ops-dashboard", purpose: "ops" });
+      return refusing.app.request(`/audit/events${query}`, { headers: { [EDGE_ASSERTION_HEADER]: token } });
+    };
+    expect((await ask()).status).toBe(500);
+    failing = false;
+    expect((await ask()).status).toBe(200);
+    const recorded = await ndjson(await search("?kind=audit.searched&limit=1000"));
+    expect(recorded.filter((event) => event.arguments?.query === query.slice(1))).toHaveLength(1);
+  });
+
   it("takes SQL-looking values as values", async () => {
     const response = await search(`?user=${encodeURIComponent("' OR 1=1 --")}`);
     expect(response.status).toBe(200);

@@ -4,6 +4,7 @@ import type pg from "pg";
 import { AUDIT_INGEST_PATH, type AuditEvent } from "../../../contract/audit-event.ts";
 import type { AssertionVariables } from "../trust/require-assertion.ts";
 import { CONTENT_TYPES, EXPORT_FORMATS, type ExportFormat, serializeEvents } from "./export.ts";
+import { RepeatedSearches } from "./repeated-searches.ts";
 import { answerBounds, encodeCursor, parseAuditFilter, searchAudit } from "./search.ts";
 
 type OriginEnv = { Variables: AssertionVariables };
@@ -26,6 +27,7 @@ export function registerAuditSearchRoute(
   audit: (event: AuditEvent) => Promise<unknown>,
 ): void {
   if (!db) return;
+  const repeated = new RepeatedSearches();
   app.get(AUDIT_SEARCH_PATH, guarded, async (c) => {
     const { purpose, sub, email } = c.var.assertion;
     if (purpose !== "ops") {
@@ -40,8 +42,12 @@ export function registerAuditSearchRoute(
     if (!format || "problems" in parsed) return c.json({ error: "invalid_audit_search", problems }, 400);
 
     // Who read the audit trail is itself worth keeping, in the trail (the filters name users: never in a log line).
-    // A search that cannot be recorded is not served.
-    await audit(searchedEvent(sub, email, new URL(c.req.url).search));
+    // A search that cannot be recorded is not served. The same one again soon (the live tail's) is recorded once.
+    const query = new URL(c.req.url).search;
+    if (repeated.due(sub, query)) {
+      await audit(searchedEvent(sub, email, query));
+      repeated.recorded(sub, query);
+    }
     // Asked before the first byte is sent, the bounds end the answer at a row and name the next page's cursor. Rows,
     // not a REPEATABLE READ snapshot: pages are read as the client takes them, and a transaction would hold one of
     // the pool's connections (shared with every MCP request) for as long as a slow client reads an export. Between
