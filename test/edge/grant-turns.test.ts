@@ -5,7 +5,7 @@ import { signOutEverywhere } from "../../worker/auth/user-grants.ts";
 import { edgeConfig } from "../../worker/config.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
 import { capturedAudit } from "./audit-capture.ts";
-import { callEdge, testEnv } from "./edge-env.ts";
+import { callEdge, PUBLIC_URL, testEnv } from "./edge-env.ts";
 import { pkcePair } from "./pkce.ts";
 import {
   authorizationCode,
@@ -160,7 +160,7 @@ describe("a grant whose turn is held", () => {
     const config = edgeConfig(testEnv(ENV));
     const sign = { code, redirectUri: CLIENT_REDIRECT, clientId, verifier: pkce.verifier };
     const { waited } = await waitsForTurn(turns, await turns.begin(), () =>
-      redeemOwnCode(config, testEnv(ENV), createExecutionContext(), sign),
+      redeemOwnCode(config, testEnv(ENV), createExecutionContext(), new Request(`${PUBLIC_URL}/ops/callback`), sign),
     );
     expect(waited).toBe(true);
   });

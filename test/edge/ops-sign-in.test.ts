@@ -3,7 +3,8 @@ import { EdgeConfig } from "../../contract/config/schema.ts";
 import { edgeOAuth } from "../../worker/auth/authorization-server.ts";
 import { edgeConfig } from "../../worker/config.ts";
 import { cookieName, setCookie } from "../../worker/ops/sign-in/cookies.ts";
-import { PUBLIC_URL, testEnv } from "./edge-env.ts";
+import { capturedAudit } from "./audit-capture.ts";
+import { callEdge, PUBLIC_URL, testEnv } from "./edge-env.ts";
 import { type GroupsEdge, groupsEdge, originSaw, registerThrough, signedIn } from "./groups-sign-in.ts";
 import { heldCookies, opsCallbackOf, signInToOps, stateOf } from "./ops-session.ts";
 import { pkcePair } from "./pkce.ts";
@@ -181,6 +182,32 @@ describe("/ops sign-in", () => {
     const other = await edge.call(`/ops/callback?code=x&state=${stateOf(start)}-other`, { headers: { cookie } });
     expect(other.status).toBe(400);
     expect(await other.text()).toContain("This sign-in was not started in this browser");
+  });
+
+  it("audits a replayed sign-in code as auth.denied at /ops/callback, the library's check named; a sign-in as none (s25 review F9)", async () => {
+    const audit = capturedAudit();
+    const plain = groupsEdge(ADMIN);
+    const edge = { ...plain, call: (path: string, init?: RequestInit) => callEdge(path, init, { ...plain.env, ...audit.env }) };
+    const start = await opsPage(edge);
+    const clientId = new URL(start.headers.get("location") ?? "").searchParams.get("client_id");
+    const back = await opsCallbackOf(edge, start);
+    const browser = { headers: { cookie: heldCookies(start) } };
+    expect((await edge.call(back, browser)).status).toBe(303);
+    const denied = () => audit.events.filter((event) => event.kind === "auth.denied");
+    await expect.poll(() => audit.events.some((event) => event.kind === "auth.sign_in")).toBe(true);
+    expect(denied()).toEqual([]);
+    // The same return again, with a copy of its sign-in cookie: the code was used.
+    const replayed = await edge.call(back, browser);
+    expect(replayed.status).toBe(400);
+    expect(await replayed.text()).toContain("its code was refused");
+    expect([...replayed.headers.keys()].filter((name) => name.startsWith("mcp-edge"))).toEqual([]);
+    await expect.poll(() => denied().length).toBe(1);
+    expect(denied()[0]).toMatchObject({
+      outcome: "denied",
+      method: "/ops/callback (authorization-code-grant/code_replayed)",
+      httpStatus: 400,
+      clientId,
+    });
   });
 
   it("finishes two sign-ins started in one browser at once (two tabs), each with its own cookie (s24 hunt pages F5)", async () => {

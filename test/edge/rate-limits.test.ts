@@ -122,6 +122,30 @@ describe("rate limits of the authorization endpoints", () => {
     ]);
   });
 
+  it("counts the dashboard sign-in's code exchanges against the browser's address: made-up codes past it go unaudited (s25 review F9)", async () => {
+    await awayFromTheMinuteBoundary();
+    const audit = capturedAudit();
+    const limits = { RATE_LIMIT_TOKEN_PER_MINUTE: "2", ...audit.env };
+    const ip = someIp();
+    // Anyone can start a sign-in and come back to /ops/callback with its cookie, as often as they like, and any code.
+    const start = await callEdge("/ops", {}, limits);
+    const state = new URL(start.headers.get("location") ?? "").searchParams.get("state") ?? "";
+    const cookie = start.headers
+      .getSetCookie()
+      .map((line) => line.split(";")[0])
+      .join("; ");
+    const back = `/ops/callback?${new URLSearchParams({ state, code: "u:g:not-a-secret" })}`;
+    for (let i = 0; i < 4; i++) {
+      expect((await callEdge(back, { headers: { cookie, "cf-connecting-ip": ip } }, limits)).status).toBe(400);
+    }
+    // The refusals within the budget are audited one by one; those past it only as the limit's count.
+    const refused = audit.events.filter((event) => event.kind === "auth.denied");
+    expect(refused.map((event) => event.method)).toEqual([
+      "/ops/callback (authorization-code-grant/grant_not_found)",
+      "/ops/callback (authorization-code-grant/grant_not_found)",
+    ]);
+  });
+
   it("refuses uncounted what a page of another site makes the browser send unreadably (images, frames, no-cors)", async () => {
     await awayFromTheMinuteBoundary();
     const ip = someIp();

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { PUBLIC_URL } from "./edge-env.ts";
+import { capturedAudit } from "./audit-capture.ts";
+import { callEdge, PUBLIC_URL } from "./edge-env.ts";
 import { type GroupsEdge, groupsEdge, originSaw } from "./groups-sign-in.ts";
 import { heldCookies, ownSignInBackOf, tamperedNotice } from "./ops-session.ts";
 
@@ -86,6 +87,32 @@ describe("the sign-in that ends an upstream's consent", () => {
     const again = await edge.call(back);
     expect(again.status).toBe(400);
     expect(await again.text()).toContain("If you just connected your account, you are done");
+    expect(await completions(edge)).toBe(1);
+  });
+
+  it("audits a replayed sign-in code as auth.denied at /upstream-oauth/signed-in; a sign-in as none (s25 review F9)", async () => {
+    const audit = capturedAudit();
+    const plain = groupsEdge({});
+    const edge = { ...plain, call: (path: string, init?: RequestInit) => callEdge(path, init, { ...plain.env, ...audit.env }) };
+    await answerAs(edge, CONNECTED);
+    const start = await returnFromUpstream(edge, "state=u1&code=c1");
+    const back = await ownSignInBackOf(edge, start, "/upstream-oauth/signed-in");
+    const browser = { headers: { cookie: heldCookies(start) } };
+    expect((await resultOf(edge, await edge.call(back, browser))).status).toBe(200);
+    const denied = () => audit.events.filter((event) => event.kind === "auth.denied");
+    await expect.poll(() => audit.events.some((event) => event.kind === "auth.sign_in")).toBe(true);
+    expect(denied()).toEqual([]);
+    // The same return again, with a copy of its cookie: the code's grant was revoked once the user was read.
+    const replayed = await edge.call(back, browser);
+    expect([...replayed.headers.keys()].filter((name) => name.startsWith("mcp-edge"))).toEqual([]);
+    expect(await resultOf(edge, replayed)).toMatchObject({ status: 502, text: expect.stringContaining("its code was refused") });
+    await expect.poll(() => denied().length).toBe(1);
+    expect(denied()[0]).toMatchObject({
+      outcome: "denied",
+      method: "/upstream-oauth/signed-in (authorization-code-grant/grant_not_found)",
+      httpStatus: 400,
+      clientId: new URL(start.headers.get("location") ?? "").searchParams.get("client_id"),
+    });
     expect(await completions(edge)).toBe(1);
   });
 

@@ -2,8 +2,8 @@ import type { OAuthHelpers } from "@cloudflare/workers-oauth-provider";
 import type { EdgeConfig } from "../../contract/config/schema.ts";
 import type { EdgeEnv } from "../env.ts";
 import { opsResource } from "../ops/paths.ts";
-import { edgeOAuth, TOKEN_PATH } from "./authorization-server.ts";
-import { grantOfToken, inGrantTurn } from "./grant-turn.ts";
+import { TOKEN_PATH } from "./authorization-server.ts";
+import { handleTokenRequest } from "./token-endpoint.ts";
 
 /**
  * A browser sign-in the edge runs against its own authorization server (the /ops dashboard, the end of an upstream's
@@ -49,17 +49,23 @@ const kvKeyOf = (client: OwnBrowserClient, redirectUri: string) => `${client.kvP
 
 /**
  * Redeems the code of such a sign-in at the edge's own token endpoint (in-process, no network hop), for the
- * dashboard's resource: the token endpoint's answer, whatever it is.
+ * dashboard's resource: the token endpoint's answer, whatever it is. It takes the token endpoint's every step (the
+ * grant's turn, so a replay beside it is seen as one; the bounds), and its refusals are audited as the endpoint's are,
+ * as made at the path the browser came back to (`/ops/callback (authorization-code-grant/code_replayed)`): counted
+ * against that browser's address's token budget, as an exchange it posted itself would be, so that requests with
+ * made-up codes and sign-in cookies cannot fill the audit trail.
  */
 export function redeemOwnCode(
   config: EdgeConfig,
   env: EdgeEnv,
   ctx: ExecutionContext,
+  browser: Request,
   sign: { code: string; redirectUri: string; clientId: string; verifier: string },
 ): Promise<Response> {
+  const address = browser.headers.get("cf-connecting-ip");
   const exchange = new Request(`${config.publicUrl}${TOKEN_PATH}`, {
     method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
+    headers: { "content-type": "application/x-www-form-urlencoded", ...(address && { "cf-connecting-ip": address }) },
     body: new URLSearchParams({
       grant_type: "authorization_code",
       code: sign.code,
@@ -69,8 +75,5 @@ export function redeemOwnCode(
       resource: opsResource(config),
     }),
   });
-  // In the grant's turn, as every code exchange: a replay beside it is seen as one (token-endpoint.ts).
-  const grant = grantOfToken(sign.code);
-  const redeem = () => edgeOAuth(config).authorizationServer.fetch(exchange, env, ctx);
-  return grant ? inGrantTurn(env, ctx, grant, redeem) : redeem();
+  return handleTokenRequest(exchange, env, ctx, new URL(browser.url).pathname);
 }

@@ -19,12 +19,18 @@ import { auditTokenRefusal, takeRefusal } from "./token-refusals.ts";
  * POST /oauth/token (code exchange, refresh, revocation): rate-limited per client IP, the body bounded while
  * it streams in, the PKCE verifier's syntax checked, requests on one grant taken in turn, refresh-token reuse
  * detected, and a user whose refresh was refused for their Workspace account signed out everywhere once the turn is
- * over; the library does the rest.
+ * over; the library does the rest. The edge's own sign-ins redeem their codes here too (own-browser-client.ts): their
+ * refusals are audited as made at `at`, the path their browser came back to.
  */
-export async function handleTokenRequest(request: Request, env: EdgeEnv, ctx: ExecutionContext): Promise<Response> {
+export async function handleTokenRequest(
+  request: Request,
+  env: EdgeEnv,
+  ctx: ExecutionContext,
+  at: string = TOKEN_PATH,
+): Promise<Response> {
   const config = edgeConfig(env);
   const limited = await rateLimited(request, env, config, TOKEN_PATH);
-  if (!limited) return answerTokenRequest(request, env, ctx, config, true);
+  if (!limited) return answerTokenRequest(request, env, ctx, config, at);
   if (limited.status !== 429) return limited;
   // Past the address's budget a code exchange or a refresh that holds a valid grant is still answered: a page of
   // another site can spend an office's budget with requests of its own, and must not stop everyone's refreshes (s24
@@ -35,7 +41,7 @@ export async function handleTokenRequest(request: Request, env: EdgeEnv, ctx: Ex
   const grantType = buffered && (await formParams(buffered))?.get("grant_type");
   if (grantType !== "authorization_code" && grantType !== "refresh_token") return limited;
   // Its refusals are not audited one by one: the address's limit is (auth.rate_limited counts what it refused).
-  const answer = await answerTokenRequest(request, env, ctx, config, false);
+  const answer = await answerTokenRequest(request, env, ctx, config, undefined);
   return answer.ok && (await issuedTokens(answer)) ? answer : limited;
 }
 
@@ -49,15 +55,15 @@ const issuedTokens = async (answer: Response) =>
   )?.access_token === "string";
 
 /**
- * `audited`: the library's refusals of a presented code, refresh token or client are recorded as `auth.denied`
- * (token-refusals.ts); past the address's budget they are not (its limit is, as auth.rate_limited).
+ * `auditedAt`: the library's refusals of a presented code, refresh token or client are recorded as `auth.denied` made
+ * there (token-refusals.ts); past the address's budget (undefined) they are not (its limit is, as auth.rate_limited).
  */
 async function answerTokenRequest(
   request: Request,
   env: EdgeEnv,
   ctx: ExecutionContext,
   config: EdgeConfig,
-  audited: boolean,
+  auditedAt: string | undefined,
 ): Promise<Response> {
   const buffered = await withLimitedBody(request, config.oauth.maxBodyBytes);
   if (!buffered) {
@@ -81,7 +87,7 @@ async function answerTokenRequest(
   // Requests on one grant take turns: exchanged twice at once, a code gave tokens twice and its replay went unnoticed;
   // refreshed twice at once, a token's reuse went unnoticed; revoked during a refresh, a grant was written back.
   const grant = grantOfToken(params.get(GRANT_PARAMETER[grantType ?? ""] ?? ""));
-  const handle = () => auditedGrantRequest(params, grantType, buffered, env, ctx, config, audited);
+  const handle = () => auditedGrantRequest(params, grantType, buffered, env, ctx, config, auditedAt);
   if (!grant) return handle();
   try {
     return await inGrantTurn(env, ctx, grant, handle).catch((error: unknown) => {
@@ -119,7 +125,7 @@ async function signOutRefusedUser(
 /** Where each kind of token request names its grant: a revocation (RFC 7009) has no grant type and names a token. */
 const GRANT_PARAMETER: Record<string, string> = { authorization_code: "code", refresh_token: "refresh_token", "": "token" };
 
-/** The library's answer, its mark taken off; a refusal it marked is audited when `audited`. */
+/** The library's answer, its mark taken off; a refusal it marked is audited as made `auditedAt`, when given. */
 async function auditedGrantRequest(
   params: URLSearchParams,
   grantType: string | null,
@@ -127,11 +133,13 @@ async function auditedGrantRequest(
   env: EdgeEnv,
   ctx: ExecutionContext,
   config: EdgeConfig,
-  audited: boolean,
+  auditedAt: string | undefined,
 ): Promise<Response> {
   const started = Date.now();
   const { answer, check } = takeRefusal(await handleGrantRequest(params, grantType, buffered, env, ctx, config));
-  if (check && audited) auditTokenRefusal(env, ctx, { check, status: answer.status, clientId: params.get("client_id"), started });
+  if (check && auditedAt) {
+    auditTokenRefusal(env, ctx, { at: auditedAt, check, status: answer.status, clientId: params.get("client_id"), started });
+  }
   return answer;
 }
 

@@ -1,6 +1,5 @@
 import { recordAudit } from "../audit/record.ts";
 import type { EdgeEnv } from "../env.ts";
-import { TOKEN_PATH } from "./authorization-server.ts";
 
 /**
  * The header by which the library's `onError` marks its refusal of a presented code, refresh token or client with the
@@ -51,21 +50,22 @@ export function takeRefusal(response: Response): { answer: Response; check?: str
 }
 
 /**
- * Audits a token request the library refused (`auth.denied`, `method` `/oauth/token (<category>/<reason>)`, the check
- * its log line names): a replayed authorization code (the sign of a stolen one; the library revoked its grant), a
- * refresh token expired, revoked or of another client, an unknown client. The client is named only when it was
- * accepted (an `invalid_grant`): an unknown one's id is anyone's text.
+ * Audits a token request the library refused (`auth.denied`, `method` `<at> (<category>/<reason>)`, the check its log
+ * line names): a replayed authorization code (the sign of a stolen one; the library revoked its grant), a refresh
+ * token expired, revoked or of another client, an unknown client. `at` is `/oauth/token`, or for the edge's own
+ * sign-ins the path their browser came back to (own-browser-client.ts), which says whose code it was. The client is
+ * named only when it was accepted (an `invalid_grant`): an unknown one's id is anyone's text.
  */
 export function auditTokenRefusal(
   env: EdgeEnv,
   ctx: Pick<ExecutionContext, "waitUntil">,
-  refusal: { check: string; status: number; clientId: string | null; started: number },
+  refusal: { at: string; check: string; status: number; clientId: string | null; started: number },
 ): void {
   const accepted = refusal.status !== 401 && refusal.clientId;
   recordAudit(env, ctx, {
     kind: "auth.denied",
     outcome: "denied",
-    method: `${TOKEN_PATH} (${refusal.check})`,
+    method: `${refusal.at} (${refusal.check})`,
     httpStatus: refusal.status,
     ...(accepted && { clientId: refusal.clientId as string }),
     latencyMs: Date.now() - refusal.started,

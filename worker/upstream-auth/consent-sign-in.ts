@@ -84,7 +84,7 @@ export async function finishConsentSignIn(c: EdgeContext): Promise<ConsentSignIn
   const server = edgeOAuth(config).authorizationServer;
   const oauth = server.getOAuthApi(c.env);
   const clientId = await consentClientId(c.env, oauth, consentRedirectUri(config));
-  const answer = await redeemOwnCode(config, c.env, c.executionCtx as ExecutionContext, {
+  const answer = await redeemOwnCode(config, c.env, c.executionCtx as ExecutionContext, c.req.raw, {
     code,
     redirectUri: consentRedirectUri(config),
     clientId,

@@ -42,7 +42,7 @@ export async function finishOpsSignIn(
   }
 
   const server = edgeOAuth(config).authorizationServer;
-  const answer = await redeemOwnCode(config, env, ctx, {
+  const answer = await redeemOwnCode(config, env, ctx, request, {
     code,
     redirectUri: opsRedirectUri(config),
     clientId: await opsClientId(env, server.getOAuthApi(env), opsRedirectUri(config)),
