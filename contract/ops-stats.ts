@@ -87,8 +87,12 @@ export const OpsStats = z.object({
   topClients: z.array(z.object({ client: z.string(), calls: count })),
   /** Requests refused for their rate, at the authorization endpoints and at MCP. */
   rateLimited: z.object({ auth: count, mcp: count }),
-  /** Event time to stored time, when the source stores events (null: this source cannot tell). */
-  deliveryLag: z.object({ p50Ms: millis, p95Ms: millis, maxMs: millis }).nullable(),
+  /**
+   * Event time to stored time, when the source stores events (null: this source cannot tell). `newestAgeMs`: how old
+   * the newest stored event the edge sent is at the window's end: it grows while delivery is stalled, when the lag of
+   * what did arrive cannot show it (absent from an origin older than this field).
+   */
+  deliveryLag: z.object({ p50Ms: millis, p95Ms: millis, maxMs: millis, newestAgeMs: millis.optional() }).nullable(),
 });
 export type OpsStats = z.infer<typeof OpsStats>;
 

@@ -205,7 +205,10 @@ describe("the audit queues on the ops dashboard", () => {
 
   it("shows the counts with the time of the reading, and flags dead letters", () => {
     const read = { state: "read", backlog: 1200, deadLetters: 4, readAt: "2026-03-01T12:00:05.000Z", windowMinutes: 10 } as const;
-    const panel = auditDelivery({ p50Ms: 800, p95Ms: 2500, maxMs: 9000 }, read);
+    const panel = auditDelivery({ p50Ms: 800, p95Ms: 2500, maxMs: 9000, newestAgeMs: 140_000 }, read);
+    expect(panel).toContain("max 9,000 ms; the newest is 140.0 s old");
+    const quiet = auditDelivery({ p50Ms: null, p95Ms: null, maxMs: null, newestAgeMs: null }, read);
+    expect(quiet).toContain("none from the edge in the window");
     expect(panel).toMatch(/Audit queue backlog<\/dt><dd><span class="value">1,200/);
     expect(panel).toContain('<div class="tile bad"><dt>Audit dead letters</dt><dd><span class="value">4');
     expect(panel).toContain("read 12:00:05 UTC");

@@ -94,7 +94,7 @@ describe("GET /ops/stats", () => {
     expect(body.series.every((bucket) => bucket.calls === 0)).toBe(true);
     expect(body.servers).toEqual([]);
     expect(body.auth).toEqual({ attempts: 0, failures: 0 });
-    expect(body.deliveryLag).toEqual({ p50Ms: null, p95Ms: null, maxMs: null });
+    expect(body.deliveryLag).toEqual({ p50Ms: null, p95Ms: null, maxMs: null, newestAgeMs: null });
   });
 
   it("aggregates calls, errors and latency per server and tool, users, clients, auth, limits and lag", async () => {
@@ -139,6 +139,10 @@ describe("GET /ops/stats", () => {
       expect(body.deliveryLag?.maxMs).toBeGreaterThanOrEqual(2_000);
       expect(body.deliveryLag?.maxMs).toBeLessThan(60_000); // the rate-limit count's minute is not a lag
       expect(body.deliveryLag?.p50Ms).toBe(body.deliveryLag?.maxMs); // one event measured: the search is not one
+      // The newest event from the edge is the call, 2 s before now, at a window ending a second from now: the
+      // search, stored just now, is not one (it would say 1 s, and hide a stalled delivery).
+      expect(body.deliveryLag?.newestAgeMs).toBeGreaterThanOrEqual(3_000);
+      expect(body.deliveryLag?.newestAgeMs).toBeLessThan(60_000);
     } finally {
       await own.close();
     }

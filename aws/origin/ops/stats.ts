@@ -48,8 +48,9 @@ const SQL = {
     ${requests(`${AUTH_FAILURES} OR kind IN ('auth.sign_in', 'mcp.request')`)} AS auth_attempts,
     ${requests("kind = 'auth.rate_limited'")} AS auth_limited, ${requests("kind = 'mcp.rate_limited'")} AS mcp_limited,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY lag) AS lag_p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY lag) AS lag_p95,
-    max(lag) AS lag_max
-    FROM (SELECT kind, count,
+    max(lag) AS lag_max,
+    (extract(epoch FROM $2::timestamptz - max(time) FILTER (WHERE lag IS NOT NULL)) * 1000)::float8 AS newest_age
+    FROM (SELECT kind, count, time,
         CASE WHEN ${DELIVERED} THEN greatest(0, extract(epoch FROM received_at - time) * 1000)::float8 END AS lag
       FROM audit_events WHERE time >= $1 AND time < $2) AS windowed`,
 } as const;
@@ -96,6 +97,11 @@ export async function readOpsStats(db: pg.Pool, window: OpsWindow, until: Date):
     topUsers: topUsers.map((row) => ({ user: row.name, calls: row.calls })),
     topClients: topClients.map((row) => ({ client: row.name, calls: row.calls })),
     rateLimited: { auth: other.auth_limited ?? 0, mcp: other.mcp_limited ?? 0 },
-    deliveryLag: { p50Ms: other.lag_p50 ?? null, p95Ms: other.lag_p95 ?? null, maxMs: other.lag_max ?? null },
+    deliveryLag: {
+      p50Ms: other.lag_p50 ?? null,
+      p95Ms: other.lag_p95 ?? null,
+      maxMs: other.lag_max ?? null,
+      newestAgeMs: other.newest_age ?? null,
+    },
   };
 }

@@ -24,7 +24,7 @@ export function auditDelivery(lag: OpsStats["deliveryLag"] | undefined, queues: 
       ? [
           "Audit delivery lag",
           formatMs(lag.p95Ms),
-          `p50 ${formatMs(lag.p50Ms)}, p95 ${formatMs(lag.p95Ms)}, max ${formatMs(lag.maxMs)}`,
+          `p50 ${formatMs(lag.p50Ms)}, p95 ${formatMs(lag.p95Ms)}, max ${formatMs(lag.maxMs)}${newest(lag.newestAgeMs)}`,
         ]
       : ["Audit delivery lag", "–", lag === null ? "not recorded by this source" : "not read (see above)"],
     ...queueTiles(queues),
@@ -32,6 +32,13 @@ export function auditDelivery(lag: OpsStats["deliveryLag"] | undefined, queues: 
   ];
   return `<section aria-labelledby="audit-delivery"><h2 id="audit-delivery">Audit delivery</h2>${tileList(tiles)}${notQueued(queues.notQueued)}${spooledNote(queues.spooled)}${whyNoReading(queues)}</section>`;
 }
+
+/**
+ * How old the newest event from the edge in the trail is: the lag is measured over what arrived, so a stalled delivery
+ * shows here first (s24 hunt observability F10); so does a quiet edge, which the Calls tile tells apart.
+ */
+const newest = (ageMs: number | null | undefined) =>
+  ageMs === undefined ? "" : ageMs === null ? "; none from the edge in the window" : `; the newest is ${formatMs(ageMs)} old`;
 
 /** The audit spool's tile: events the queue refused and the edge keeps, not yet in the trail (absent: not read). */
 function spoolTile(spooled: SpoolContents | undefined): Tile[] {
