@@ -16,11 +16,12 @@ const files = (folder: string) =>
 const row = (folder: string) => readme.split("\n").find((line) => line.startsWith(`| \`${folder}\` |`)) ?? "";
 
 describe("README's Where things are and Test it", () => {
-  it("names every test folder, script, origin folder and Durable Object", () => {
+  it("names every test folder, script, edge and origin folder and Durable Object", () => {
     const missing = [
       ...folders("test/").filter((name) => !row("test/").includes(`\`${name}/\``)),
       ...files("scripts/").filter((name) => !row("scripts/").includes(`\`${name}\``)),
       ...folders("aws/origin/").filter((name) => !row("aws/origin/").includes(`\`${name}/\``)),
+      ...folders("worker/").filter((name) => !row("worker/").includes(`\`${name}/\``)),
       ...files("durable-objects/")
         .filter((name) => name.endsWith(".ts"))
         .filter((name) => !row("durable-objects/").includes(`\`${name}\``)),
