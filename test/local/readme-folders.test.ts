@@ -29,6 +29,13 @@ describe("README's Where things are and Test it", () => {
     expect(missing).toEqual([]);
   });
 
+  it("names every npm script as a command", () => {
+    const scripts = Object.keys(JSON.parse(readFileSync(new URL("package.json", ROOT), "utf8")).scripts as object);
+    expect(scripts.length).toBeGreaterThan(10);
+    const named = (script: string) => readme.includes(`\`npm run ${script}\``) || readme.includes(`\`npm ${script}\``);
+    expect(scripts.filter((script) => !named(script))).toEqual([]);
+  });
+
   it("names every folder of the node test project", () => {
     const config = readFileSync(new URL("vitest.config.ts", ROOT), "utf8");
     const node = /"test\/\{([a-z,-]+)\}\/\*\*\/\*\.test\.ts"/.exec(config)?.[1]?.split(",") ?? [];
