@@ -68,7 +68,8 @@ export interface OriginParts {
 }
 
 /**
- * The origin's HTTP surface. Only the health probes are open (the ALB needs them);
+ * The origin's HTTP surface. Open: the health probes (the ALB needs them) and the upstream identity key set
+ * (/.well-known/jwks.json: public keys, which HTTP upstreams fetch to verify the identity the origin sends them);
  * every other route sits behind the edge assertion.
  */
 export function createOriginApp(parts: OriginParts) {

@@ -69,8 +69,9 @@ const Sharing = z.enum(["per-user", "shared"]).optional();
 const Pinning = z.enum(["trust-on-first-use", "require-approval", "off"]).optional();
 
 /**
- * Whether the static resources `resources/list` shows are pinned under `pinning`. Default: on a `shared` server only;
- * a per-user server's resources are its users' data (notes, files, tickets), whose names and descriptions differ per
+ * Whether the static resources `resources/list` shows are pinned under `pinning`. Default: on a server that shows every
+ * user the same (a `shared` one, or an HTTP one told nothing of the user: `identity: "none"`, no `oauth`, no
+ * `googleCredentials`); a per-user server's resources are its users' data (notes, files, tickets), whose names and descriptions differ per
  * user and change with the data, and pinned per server one user's would withhold another's. `true` pins them anyway
  * (a per-user server whose resources are one fixed set for every user); its tools, prompts, templates and description
  * stay pinned either way.

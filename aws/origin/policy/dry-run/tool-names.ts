@@ -6,9 +6,9 @@ import type { ApprovedTools } from "./approved-tools.ts";
 export type UpstreamName = { name: string } | { unresolved: true };
 
 /**
- * The policy decides on the upstream's own tool names. A call through `/mcp/<server>` is audited with that name; a
- * call through the aggregated `/mcp` with its public name `<server>__<name>`, which reads back as itself below 64
- * characters. A 64-character name was shortened with a hash: only the server's approved tool names can say whose
+ * The policy decides on the upstream's own tool names, and calls are audited with them, through `/mcp/<server>` and the
+ * aggregated `/mcp` alike; older rows, and a 2025-era session's calls of a shortened name, hold the public name
+ * `<server>__<name>`, which reads back as itself below 64 characters. A 64-character name was shortened with a hash: only the server's approved tool names can say whose
  * it is (the origin builds the same table from the server's list).
  */
 export function upstreamToolNames(approved: ApprovedTools): (server: string, called: string) => UpstreamName {
