@@ -64,14 +64,15 @@ export async function showConsent(request: Request, env: EdgeEnv): Promise<Respo
       console.warn("authorize: code_challenge missing or malformed");
       return refuse("invalid_request", malformedChallenge);
     }
-    if (await opsResourceRefused(env, config, authRequest)) {
+    // Read once (two KV reads): the resource rule and the page's choice both need it.
+    const own = await ownClientOf(env, config, authRequest.clientId);
+    if (opsResourceRefused(config, authRequest, own)) {
       console.warn("authorize: a client other than the edge's own asked for the ops dashboard's resource");
       return refuse("invalid_target", "only this proxy's own dashboard sign-in may ask for the ops dashboard's resource");
     }
     // Only scopes this edge defines are asked for on the consent page, stored, and granted.
     authRequest.scope = grantableScopes(authRequest.scope);
     const details = await oauth.describeConsent(authRequest); // first: a failed lookup leaves nothing in KV
-    const own = await ownClientOf(env, config, authRequest.clientId);
     const badName = clientNameProblem(details.clientName) ?? (own ? null : ownNameProblem(details.clientName));
     if (badName) {
       console.warn(`authorize: refused a client whose ${badName}`);
