@@ -57,7 +57,6 @@ export async function showConsent(request: Request, env: EdgeEnv): Promise<Respo
         { clientId: authRequest.clientId, clientName: client?.clientName, redirectUri: authRequest.redirectUri },
         authorizationErrorRedirect(authRequest, code, description),
         code,
-        description,
       );
     const malformedChallenge = challengeProblem(authRequest.codeChallenge);
     if (malformedChallenge) {
@@ -108,7 +107,7 @@ async function parsedOrRefused(
     if (!(error instanceof AuthorizationError && error.redirectTo && error.redirectUri)) throw error;
     const clientId = new URL(request.url).searchParams.get("client_id") ?? "";
     const destination = { clientId, clientName, redirectUri: error.redirectUri };
-    return refusedBeforeConsent(destination, error.redirectTo, error.code, error.description);
+    return refusedBeforeConsent(destination, error.redirectTo, error.code);
   }
 }
 
