@@ -205,6 +205,9 @@ describe("the CIMD address rule (no SSRF)", () => {
     expect(response.status).toBe(400);
     expect(response.headers.get("location")).toBeNull();
     expect(html).toContain("cannot be signed in");
+    // Starting again cannot help: the address is refused each time (s24 hunt pages F7).
+    expect(html).toContain("this proxy never fetches a client ID at such an address");
+    expect(html).not.toContain("Start again from your MCP client");
   });
 
   it("refuses a loopback IP literal without fetching it, and fetches it once the host is allowed", async () => {
