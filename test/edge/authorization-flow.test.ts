@@ -234,6 +234,7 @@ describe("authorization at the edge", () => {
     expect(refusal).toContain("accounts of example.com may not use this proxy");
     expect(refusal).toMatch(/You signed in as [^<]+@example\.com, and accounts of example\.com may not use this proxy\./);
     expect(refusal).toContain("Sign out of that account at the identity provider");
+    expect(refusal).toContain("or at the dashboard (/ops) for its sign-in"); // the dashboard's sign-in is refused here too
     // Audited with the step and the user the id_token named.
     await expect.poll(() => audit.events.length).toBe(1);
     expect(audit.events[0]).toMatchObject({

@@ -15,7 +15,7 @@ import { cimdFetchFailurePage } from "./cimd/fetch-failure-page.ts";
 import { metadataUrlProblem } from "./cimd/metadata-url-problem.ts";
 import { companyName, companyWords, consentPage, grantedServers } from "./consent-page.ts";
 import { grantableScopes } from "./grantable-scopes.ts";
-import { errorPage } from "./html.ts";
+import { errorPage, START_AGAIN } from "./html.ts";
 import { CHOOSE_ACCOUNT_FIELD, clientAskedForAccountChoice } from "./idp/account-choice.ts";
 import { idpAuthorizationUrl } from "./idp/authorization-url.ts";
 import { discoverProvider } from "./idp/discovery.ts";
@@ -169,9 +169,6 @@ export async function decideConsent(request: Request, env: EdgeEnv): Promise<Res
     return new Response(null, { status: 302, headers });
   }, env);
 }
-
-/** Where a sign-in the edge cannot go on with can be started again: the dashboard's own sign-in starts at /ops. */
-const START_AGAIN = "Start again where you began: in your MCP client, or at the dashboard (/ops) for its sign-in.";
 
 /**
  * The library's words said as what can have happened, with the step that helps (s24 hunt pages F7). It clears a
