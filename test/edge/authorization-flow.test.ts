@@ -44,6 +44,11 @@ describe("authorization at the edge", () => {
     );
     expect(response.status).toBe(400);
     expect(response.headers.get("location")).toBeNull();
+    // From a real app this is a stale registration: starting again cannot help, registering anew does (s24 hunt pages F7).
+    const text = (await response.text()).replaceAll("&#39;", "'");
+    expect(text).toContain("its registration is probably out of date");
+    expect(text).toContain("remove the server's saved sign-in in the app");
+    expect(text).not.toContain("Start again from your MCP client");
   });
 
   it("refuses the plain PKCE method", async () => {
@@ -76,6 +81,7 @@ describe("authorization at the edge", () => {
     expect(await response.text()).toContain(
       "This sign-in was already finished, has expired (a sign-in page lasts 10 minutes), or was started in another browser.",
     );
+    expect(await (await decide(handle, "approve")).text()).toContain("or at the dashboard (/ops) for its sign-in");
   });
 
   it("refuses an Allow posted as the consent page appears (double-click hijacking, s24 hunt pages F1), and takes one made later", async () => {
@@ -228,6 +234,7 @@ describe("authorization at the edge", () => {
     expect(refusal).toContain("accounts of example.com may not use this proxy");
     expect(refusal).toMatch(/You signed in as [^<]+@example\.com, and accounts of example\.com may not use this proxy\./);
     expect(refusal).toContain("Sign out of that account at the identity provider");
+    expect(refusal).toContain("or at the dashboard (/ops) for its sign-in"); // the dashboard's sign-in is refused here too
     // Audited with the step and the user the id_token named.
     await expect.poll(() => audit.events.length).toBe(1);
     expect(audit.events[0]).toMatchObject({

@@ -14,6 +14,8 @@ describe("a metadata document that could not be had", () => {
     ["internal error; reference = f34u43ap4gq2i5jc5mgeaem8", { kind: "connection", transient: false }],
     ["DNS lookup failed", { kind: "dns", transient: false }],
     ["TLS peer's certificate is not trusted", { kind: "tls", transient: false }],
+    ["Client Identifier URL must not contain userinfo", { kind: "url", transient: false }],
+    ["Client Identifier URL must not contain a fragment", { kind: "url", transient: false }],
     ["Client metadata response is not valid JSON", { kind: "document", transient: false }],
     ["Response exceeded size limit of 5120 bytes", { kind: "document", transient: false }],
     ['client_id "https://a.example/x" does not match metadata URL "https://b.example/y"', { kind: "document", transient: false }],

@@ -105,6 +105,25 @@ describe("Client ID Metadata Documents", () => {
     expect(html).not.toContain("someone-else"); // what the document says is not echoed
   });
 
+  it.each([
+    ["a user name and password", (url: string) => url.replace("https://", "https://user:pw@")],
+    ["a fragment", (url: string) => `${url}#part`],
+  ])(
+    "say a client ID with %s is not a valid address, not that its publisher's document is bad (s24 hunt pages F7)",
+    async (_case, malformed) => {
+      const served = await serveDocument();
+      const clientId = malformed(served);
+      const { response, html } = await authorize(clientId);
+      expect(response.status).toBe(400);
+      expect(html).toContain("client ID is not a valid address");
+      expect(html).toContain("nothing was fetched");
+      expect(html).toContain("the app&#39;s publisher must fix its client ID");
+      expect(html).not.toContain("not a valid client metadata document");
+      expect(html).not.toContain("does not serve a valid document");
+      expect(await fetchesOf(served)).toBe(0);
+    },
+  );
+
   // s22 clients hunt F3: the page said only "could not be fetched. Start again from your MCP client", which cannot help
   // when the edge itself cannot reach the document (no egress): Claude Code then fails the same way every time.
   it("name the URL and why it could not be fetched, and who can act, when its host cannot be reached", async () => {
@@ -186,6 +205,9 @@ describe("the CIMD address rule (no SSRF)", () => {
     expect(response.status).toBe(400);
     expect(response.headers.get("location")).toBeNull();
     expect(html).toContain("cannot be signed in");
+    // Starting again cannot help: the address is refused each time (s24 hunt pages F7).
+    expect(html).toContain("this proxy never fetches a client ID at such an address");
+    expect(html).not.toContain("Start again from your MCP client");
   });
 
   it("refuses a loopback IP literal without fetching it, and fetches it once the host is allowed", async () => {

@@ -106,6 +106,23 @@ describe("errors found before the consent page (open redirector, s24 hunt pages 
     });
   }
 
+  it("puts none of the request's own text on its page, only the edge's sentence for the error (s25 review F3)", async () => {
+    const clientId = await clientWith(phish);
+    const challenge = (await pkcePair()).challenge;
+    const crafted = "Your account is locked. Call the helpdesk on +1 555 0100 and read them your one-time code";
+    for (const [overrides, sentence] of [
+      [{ response_type: crafted }, "it asked for a kind of answer this proxy does not give (only authorization codes)"],
+      [{ code_challenge_method: crafted }, "a part a sign-in needs is missing or malformed"],
+    ] as const) {
+      const response = await callEdge(authorizeUrl(clientId, challenge, { redirect_uri: phish, ...overrides }));
+      expect(response.status).toBe(400);
+      const text = await response.text();
+      expect(text).toContain(sentence);
+      expect(text).not.toContain("account is locked");
+      expect(text).not.toContain("555 0100");
+    }
+  });
+
   it("still names the refusal at the client's loopback or native-app address, and at a vendor callback the table proves", async () => {
     const challenge = (await pkcePair()).challenge;
     const destinations: [string, string][] = [

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { callEdge } from "./edge-env.ts";
+import { OPS_CLIENT } from "../../worker/ops/sign-in/ops-client.ts";
+import { CONSENT_CLIENT } from "../../worker/upstream-auth/consent-client.ts";
+import { callEdge, testEnv } from "./edge-env.ts";
 
 // The edge's own browser sign-ins (the dashboard's, the end of an upstream connection) get a page of their own before
 // the identity provider, not the page that asks whether an MCP app may act for the user (s24 hunt pages F3).
@@ -22,6 +24,27 @@ describe("the edge's own sign-in pages", () => {
     expect(text).toContain("Let me choose the account");
     expect(text).toContain("Continue");
     for (const words of APP_CONSENT_WORDS) expect(text).not.toContain(words);
+  });
+
+  it("reads each own sign-in's client id from KV once at /authorize, for the resource rule and the page alike", async () => {
+    const start = await callEdge("/ops", { redirect: "manual" });
+    const kv = testEnv().OAUTH_KV;
+    const reads: string[] = [];
+    const counting = new Proxy(kv, {
+      get(target, name) {
+        if (name === "get")
+          return (key: string, ...rest: unknown[]) => {
+            reads.push(key);
+            return (target.get as (...args: unknown[]) => unknown)(key, ...rest);
+          };
+        const value = Reflect.get(target, name);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const page = await callEdge(start.headers.get("location") ?? "", {}, { OAUTH_KV: counting });
+    expect(await page.text()).toContain("ops dashboard");
+    for (const client of [OPS_CLIENT, CONSENT_CLIENT])
+      expect(reads.filter((key) => key.startsWith(`${client.kvPrefix}:`))).toHaveLength(1);
   });
 
   it("offers the account chooser: ticked for 'sign in with another account', which the signed-out page links to (s24 hunt pages F2)", async () => {

@@ -15,7 +15,7 @@ import { cimdFetchFailurePage } from "./cimd/fetch-failure-page.ts";
 import { metadataUrlProblem } from "./cimd/metadata-url-problem.ts";
 import { companyName, companyWords, consentPage, grantedServers } from "./consent-page.ts";
 import { grantableScopes } from "./grantable-scopes.ts";
-import { errorPage } from "./html.ts";
+import { errorPage, START_AGAIN } from "./html.ts";
 import { CHOOSE_ACCOUNT_FIELD, clientAskedForAccountChoice } from "./idp/account-choice.ts";
 import { idpAuthorizationUrl } from "./idp/authorization-url.ts";
 import { discoverProvider } from "./idp/discovery.ts";
@@ -28,7 +28,7 @@ import { rateLimited } from "./rate-limit.ts";
 import { withLimitedBody } from "./read-limited-body.ts";
 import { refusedBeforeConsent } from "./refused-before-consent.ts";
 import { clientNameProblem, ownNameProblem } from "./registration-policy.ts";
-import { unknownClient } from "./unknown-client.ts";
+import { CLEAR_SAVED_SIGN_IN, unknownClient } from "./unknown-client.ts";
 
 /** What the edge keeps server-side between the redirect to the IdP and its callback. */
 export interface PendingSignIn {
@@ -45,7 +45,11 @@ export async function showConsent(request: Request, env: EdgeEnv): Promise<Respo
   const unsafeMetadataUrl = clientId && metadataUrlProblem(clientId, config.oauth.cimdAllowedHosts);
   if (unsafeMetadataUrl) {
     console.warn(`client-id-metadata-document: refused at /authorize (${unsafeMetadataUrl})`);
-    return errorPage(400, `This app cannot be signed in: ${unsafeMetadataUrl}.`);
+    return errorPage(
+      400,
+      `This app cannot be signed in: ${unsafeMetadataUrl}.`,
+      "Starting again will not help: this proxy never fetches a client ID at such an address. Tell the app's publisher; for an app in development on your computer or network, whoever runs this proxy can allow its host (oauth.cimdAllowedHosts, https only).",
+    );
   }
   return renderingAuthErrors(async (oauth) => {
     const client = clientId && !tooLongToLookUp(clientId) ? await oauth.lookupClient(clientId) : null;
@@ -57,21 +61,21 @@ export async function showConsent(request: Request, env: EdgeEnv): Promise<Respo
         { clientId: authRequest.clientId, clientName: client?.clientName, redirectUri: authRequest.redirectUri },
         authorizationErrorRedirect(authRequest, code, description),
         code,
-        description,
       );
     const malformedChallenge = challengeProblem(authRequest.codeChallenge);
     if (malformedChallenge) {
       console.warn("authorize: code_challenge missing or malformed");
       return refuse("invalid_request", malformedChallenge);
     }
-    if (await opsResourceRefused(env, config, authRequest)) {
+    // Read once (two KV reads): the resource rule and the page's choice both need it.
+    const own = await ownClientOf(env, config, authRequest.clientId);
+    if (opsResourceRefused(config, authRequest, own)) {
       console.warn("authorize: a client other than the edge's own asked for the ops dashboard's resource");
       return refuse("invalid_target", "only this proxy's own dashboard sign-in may ask for the ops dashboard's resource");
     }
     // Only scopes this edge defines are asked for on the consent page, stored, and granted.
     authRequest.scope = grantableScopes(authRequest.scope);
     const details = await oauth.describeConsent(authRequest); // first: a failed lookup leaves nothing in KV
-    const own = await ownClientOf(env, config, authRequest.clientId);
     const badName = clientNameProblem(details.clientName) ?? (own ? null : ownNameProblem(details.clientName));
     if (badName) {
       console.warn(`authorize: refused a client whose ${badName}`);
@@ -107,7 +111,7 @@ async function parsedOrRefused(
     if (!(error instanceof AuthorizationError && error.redirectTo && error.redirectUri)) throw error;
     const clientId = new URL(request.url).searchParams.get("client_id") ?? "";
     const destination = { clientId, clientName, redirectUri: error.redirectUri };
-    return refusedBeforeConsent(destination, error.redirectTo, error.code, error.description);
+    return refusedBeforeConsent(destination, error.redirectTo, error.code);
   }
 }
 
@@ -167,15 +171,26 @@ export async function decideConsent(request: Request, env: EdgeEnv): Promise<Res
 }
 
 /**
- * The library's words for a consent transaction it cannot open, said as what can have happened: it clears the
- * transaction's cookie when it is used, so a second Allow, a page left open past 10 minutes and a form from another
- * browser all read "not started in this browser" (s24 hunt pages F7).
+ * The library's words said as what can have happened, with the step that helps (s24 hunt pages F7). It clears a
+ * consent transaction's cookie when it is used, so a second Allow, a page left open past 10 minutes and a form from
+ * another browser all read "not started in this browser". A redirect URI the client is not registered with is, from
+ * a real app, a stale registration (the app's callback changed): starting again repeats it until the app registers anew.
  */
-const LIBRARY_WORDS: Record<string, string> = {
-  "This authorization was not started in this browser; start again":
-    "This sign-in was already finished, has expired (a sign-in page lasts 10 minutes), or was started in another browser.",
-  "This authorization expired or was already used; start again":
-    "This sign-in has expired (a sign-in page lasts 10 minutes) or was already finished.",
+const LIBRARY_WORDS: Record<string, { message: string; next: string }> = {
+  "This authorization was not started in this browser; start again": {
+    message:
+      "This sign-in was already finished, has expired (a sign-in page lasts 10 minutes), or was started in another browser.",
+    next: START_AGAIN,
+  },
+  "This authorization expired or was already used; start again": {
+    message: "This sign-in has expired (a sign-in page lasts 10 minutes) or was already finished.",
+    next: START_AGAIN,
+  },
+  "Invalid redirect URI": {
+    message:
+      "This app asked to come back to an address (redirect URI) it is not registered with here: its registration is probably out of date.",
+    next: `Starting again alone sends you here again: ${CLEAR_SAVED_SIGN_IN} An app known by a web address (a metadata document) must list that address there: tell its publisher.`,
+  },
 };
 
 /**
@@ -187,7 +202,10 @@ export async function renderingAuthErrors(step: (oauth: OAuthHelpers) => Promise
     return await step(edgeOAuth(edgeConfig(env)).authorizationServer.getOAuthApi(env));
   } catch (error) {
     if (error instanceof AuthorizationError && error.redirectTo) return Response.redirect(error.redirectTo, 302);
-    if (error instanceof AuthorizationError) return errorPage(400, LIBRARY_WORDS[error.description] ?? error.description);
+    if (error instanceof AuthorizationError) {
+      const words = LIBRARY_WORDS[error.description];
+      return errorPage(400, words?.message ?? error.description, words?.next);
+    }
     if (error instanceof CimdFetchError) return cimdFetchFailurePage(error);
     throw error;
   }

@@ -7,7 +7,7 @@ import { type PendingSignIn, renderingAuthErrors } from "./authorize.ts";
 import { domainRefusal } from "./domain-policy.ts";
 import { grantCode } from "./grant-code.ts";
 import { GroupsRefusal, signInGroups } from "./groups/grant-groups.ts";
-import { errorPage } from "./html.ts";
+import { errorPage, START_AGAIN } from "./html.ts";
 import { discoverProvider } from "./idp/discovery.ts";
 import { exchangeCode } from "./idp/exchange-code.ts";
 import { providerUnreachable } from "./idp/idp-unavailable.ts";
@@ -70,7 +70,7 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
       return errorPage(
         403,
         `You signed in as ${user.email ?? "an account without an e-mail address"}, and ${refusal}.`,
-        "Sign out of that account at the identity provider (or use a private window), then start again from your MCP client with a company account.",
+        `Sign out of that account at the identity provider (or use a private window) to use a company account. ${START_AGAIN}`,
       );
     }
 

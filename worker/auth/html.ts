@@ -56,6 +56,12 @@ export function htmlPage(
 }
 
 /**
+ * Where a sign-in through /authorize and /callback starts again, for a page that cannot tell whose it was: an MCP
+ * client's, or the edge's own (the dashboard's starts at /ops).
+ */
+export const START_AGAIN = "Start again where you began: in your MCP client, or at the dashboard (/ops) for its sign-in.";
+
+/**
  * A sign-in problem shown to the person in the browser (never redirected: the redirect target is not trusted yet),
  * with what to do next (by default, start again from the MCP client).
  */

@@ -1,5 +1,12 @@
-import { htmlPage } from "./html.ts";
+import { escapeHtml, htmlPage } from "./html.ts";
 import { oauthError } from "./oauth-error.ts";
+
+/**
+ * How a person makes an app forget this server's registration and register anew: what helps when the proxy no longer
+ * knows the app, or knows it under another redirect URI than the app now sends (a stale registration).
+ */
+export const CLEAR_SAVED_SIGN_IN =
+  "remove the server's saved sign-in in the app (in Claude Code /mcp, the server, then Clear authentication; in VS Code Sign out of the server; for mcp-remote the folder ~/.mcp-auth), then connect: the app registers anew.";
 
 /**
  * /authorize for a client_id the edge does not know (its registration expired or was deleted). RFC 6749
@@ -30,9 +37,7 @@ export function unknownClient(request: Request, registrationEndpoint: string): R
     "Sign-in failed",
     `<h1>This app needs to connect again</h1>
 <p>Its registration with your company's MCP proxy has expired or was removed, so the proxy no longer knows it.</p>
-<p>Go back to the app and connect to the server again. If it sends you here again, remove the server's saved
-sign-in in the app (for example <code>/mcp</code> then <em>Clear authentication</em> in Claude Code, or the folder
-<code>~/.mcp-auth</code> for <code>mcp-remote</code>), then connect: the app registers anew.</p>`,
+<p>Go back to the app and connect to the server again. If it sends you here again, ${escapeHtml(CLEAR_SAVED_SIGN_IN)}</p>`,
     { status: 400 },
   );
 }

@@ -2,7 +2,7 @@ import type { CimdFetchError } from "@cloudflare/workers-oauth-provider";
 import { escapeHtml, htmlPage } from "../html.ts";
 
 /** Why a Client ID Metadata Document could not be had, as far as the person and the edge's operator can act on it. */
-export type CimdFailureKind = "timeout" | "http" | "dns" | "tls" | "connection" | "document";
+export type CimdFailureKind = "url" | "timeout" | "http" | "dns" | "tls" | "connection" | "document";
 
 export interface CimdFailure {
   kind: CimdFailureKind;
@@ -17,10 +17,12 @@ export interface CimdFailure {
  * library accepts. Anything else that is neither a timeout nor an HTTP status is taken as the fetch itself failing.
  */
 const DOCUMENT_PROBLEM =
-  /^(Client metadata |Client Identifier URL |Invalid |Redirect URI |redirect_uris |client_id "|client_name |CIMD documents |Response exceeded size limit|private_key_jwt |jwks )|must be included in/;
+  /^(Client metadata |Invalid |Redirect URI |redirect_uris |client_id "|client_name |CIMD documents |Response exceeded size limit|private_key_jwt |jwks )|must be included in/;
 
 /** Reads the library's failure (`CimdFetchError.detail`, its cause's message) as one of the kinds above. */
 export function cimdFailure(detail: string): CimdFailure {
+  // The library checks the client ID's own form (no userinfo, no fragment, a clean path) before it fetches anything.
+  if (/^Client Identifier URL /.test(detail)) return { kind: "url", transient: false };
   if (/^Client metadata fetch timed out/.test(detail)) return { kind: "timeout", transient: true };
   const status = /^Failed to fetch client metadata: HTTP (\d{3})\b/.exec(detail)?.[1];
   if (status) {
@@ -35,12 +37,23 @@ export function cimdFailure(detail: string): CimdFailure {
 }
 
 const WHY: Record<CimdFailureKind, (failure: CimdFailure) => string> = {
+  url: () =>
+    "This app's client ID is not a valid address (a user name or password, a #fragment or a malformed path in it), so nothing was fetched.",
   timeout: () => "Its host did not answer within 10 seconds (timeout).",
   http: (failure) => `Its host answered with HTTP status ${failure.status}.`,
   dns: () => "Its host name could not be resolved (DNS).",
   tls: () => "A secure (TLS) connection to its host could not be made.",
   connection: () => "Its host could not be reached: its name did not resolve (DNS), or the connection failed.",
   document: () => "What its host serves there is not a valid client metadata document.",
+};
+
+const REACH = "the proxy must be able to fetch that address from the internet to verify this app.";
+
+/** Who must act, where it is the app's publisher and not the proxy's reach to the internet. */
+const OPERATOR: Partial<Record<CimdFailureKind, (failure: CimdFailure) => string | undefined>> = {
+  url: () => "the app's publisher must fix its client ID.",
+  document: () => "the app's publisher does not serve a valid document at that address.",
+  http: (failure) => (failure.transient ? undefined : "the app's publisher does not serve a valid document at that address."),
 };
 
 /**
@@ -56,14 +69,11 @@ export function cimdFetchFailurePage(error: CimdFetchError): Response {
   const next = failure.transient
     ? "This may pass: start again from your MCP client in a few minutes. If it keeps failing, tell whoever runs this MCP proxy."
     : "Starting again will not help until this is fixed: tell whoever runs this MCP proxy, with the address and reason above.";
-  const operator =
-    failure.kind === "document" || (failure.kind === "http" && !failure.transient)
-      ? "For the proxy's operator: the app's publisher does not serve a valid document at that address."
-      : "For the proxy's operator: the proxy must be able to fetch that address from the internet to verify this app.";
+  const operator = `For the proxy's operator: ${OPERATOR[failure.kind]?.(failure) ?? REACH}`;
   return htmlPage(
     "Sign-in failed",
     `<h1>Sign-in failed</h1>
-<p>This app could not be verified: the proxy could not fetch its metadata document from
+<p>This app could not be verified: the proxy could not get its metadata document from
 <span class="host">${escapeHtml(error.metadataUrl)}</span>.</p>
 <p>${escapeHtml(WHY[failure.kind](failure))}</p>
 <p>${escapeHtml(next)}</p>
