@@ -77,9 +77,10 @@ describe("groups from the origin's Google Directory look-up", () => {
       call: (path, init) => callEdge(path, init, { ...edge.env, ...audit.env }),
     });
     expect(callback.status).toBe(503);
-    expect(await callback.text()).toMatch(
-      /groups could not be read from Google Workspace: the origin answered 503: Directory down/,
-    );
+    const page = await callback.text();
+    expect(page).toMatch(/groups could not be read from Google Workspace: the origin answered 503: Directory down/);
+    // The same /callback serves the dashboard's sign-in: the page names both places to start again.
+    expect(page).toContain("or at the dashboard (/ops)");
     // Audited as a sign-in refused at that step, for the user the id_token named (s24 hunt observability F15).
     await expect.poll(() => audit.events.length).toBe(1);
     expect(audit.events[0]).toMatchObject({

@@ -123,7 +123,7 @@ export async function decideConsent(request: Request, env: EdgeEnv): Promise<Res
   const buffered = await withLimitedBody(request, config.oauth.maxBodyBytes);
   if (!buffered) {
     console.warn("authorize: consent form over the size limit");
-    return errorPage(413, "The consent form was too large.");
+    return errorPage(413, "The consent form was too large.", START_AGAIN);
   }
   return renderingAuthErrors(async (oauth) => {
     const form = await postedForm(buffered);

@@ -54,7 +54,7 @@ export async function finishSignIn(request: Request, env: EdgeEnv, ctx: Executio
     } catch (error) {
       console.warn(`sign-in failed at the identity provider step (${step}): ${(error as Error).message}`);
       refused(step, !reached || providerUnreachable(error) ? "unavailable" : "denied", 502);
-      return errorPage(502, `Signing in with the identity provider failed: ${(error as Error).message}`);
+      return errorPage(502, `Signing in with the identity provider failed: ${(error as Error).message}`, START_AGAIN);
     }
 
     const audit = () => ({

@@ -1,6 +1,6 @@
 import type { EdgeConfig } from "../../../contract/config/schema.ts";
 import type { EdgeEnv, UserProps } from "../../env.ts";
-import { errorPage } from "../html.ts";
+import { errorPage, START_AGAIN } from "../html.ts";
 import { AccountNotActive, goneAccountWording } from "./account-not-active.ts";
 import { signOutGoneAccount } from "./directory-sign-out.ts";
 import { type GroupsSubject, GroupsUnavailable, originGroups } from "./origin-groups.ts";
@@ -52,11 +52,11 @@ export async function signInGroups(
     if (error instanceof AccountNotActive) {
       console.warn(`sign-in refused: the Workspace account is ${error.account}`);
       await signOutGoneAccount(context.env, context.ctx, config, error, { at: "sign-in", httpStatus: 403, clientId });
-      return new GroupsRefusal("account_not_active", errorPage(403, `Signing in was refused. ${goneAccountWording(error)}`));
+      return new GroupsRefusal("account_not_active", errorPage(403, `Signing in was refused. ${goneAccountWording(error)}`, START_AGAIN));
     }
     if (!(error instanceof GroupsUnavailable)) throw error;
     console.warn(`sign-in refused at the groups step: ${error.message}`);
-    const page = errorPage(503, `Signing in needs your groups, and ${error.message}. Try again in a minute.`);
+    const page = errorPage(503, `Signing in needs your groups, and ${error.message}. Try again in a minute.`, START_AGAIN);
     return new GroupsRefusal("groups_unavailable", page);
   }
 }
