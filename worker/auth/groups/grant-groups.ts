@@ -52,7 +52,10 @@ export async function signInGroups(
     if (error instanceof AccountNotActive) {
       console.warn(`sign-in refused: the Workspace account is ${error.account}`);
       await signOutGoneAccount(context.env, context.ctx, config, error, { at: "sign-in", httpStatus: 403, clientId });
-      return new GroupsRefusal("account_not_active", errorPage(403, `Signing in was refused. ${goneAccountWording(error)}`, START_AGAIN));
+      return new GroupsRefusal(
+        "account_not_active",
+        errorPage(403, `Signing in was refused. ${goneAccountWording(error)}`, START_AGAIN),
+      );
     }
     if (!(error instanceof GroupsUnavailable)) throw error;
     console.warn(`sign-in refused at the groups step: ${error.message}`);
