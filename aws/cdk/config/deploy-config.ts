@@ -27,9 +27,14 @@ const Network = z
     maxAzs: z.number().int().min(2).max(4).default(2),
     /**
      * Their names; by default the region's first ones (`<region>a`, `<region>b`, …), which keeps synth offline.
-     * Name them if one of those is not offered to your account.
+     * Name them if one of those is not offered to your account: two or more distinct ones, as maxAzs (which they
+     * replace). One zone would synthesize, then fail the deployment part-way, at the database's subnet group.
      */
-    availabilityZones: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, "expected a zone such as eu-west-1a")).optional(),
+    availabilityZones: z
+      .array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, "expected a zone such as eu-west-1a"))
+      .min(2, "expected at least two zones: the ALB and RDS Multi-AZ need subnets in two")
+      .refine((zones) => new Set(zones).size === zones.length, "expected distinct zones: one is named twice")
+      .optional(),
     /** NAT gateways of a new VPC: 1 is cheaper, one per zone survives the loss of a zone. */
     natGateways: z.number().int().min(1).max(4).default(1),
   })
