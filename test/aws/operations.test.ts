@@ -139,10 +139,14 @@ describe("AWS tier operations: scaling, rotation, observability, Workload Identi
     const named = (key: string) => outputs[key]?.Value;
     expect(named("GoogleWifAwsAccountId")).toBe(synth.config.account);
     expect(JSON.stringify(named("GoogleWifAwsRoleArn"))).toMatch(/"Fn::GetAtt":\["OriginTaskRole\w+","Arn"\]/);
-    expect(JSON.stringify(named("GoogleWifAttributeCondition"))).toMatch(
-      /attribute\.aws_role == '.*assumed-role\/.*OriginTaskRole/,
-    );
-    expect(JSON.stringify(named("GoogleWifPrincipalSetSuffix"))).toMatch(/attribute\.aws_role\/arn:aws:sts::/);
+    // The session's ARN in the stack's own partition (AWS::Partition), not `arn:aws:`: GovCloud and China have others.
+    const session = [
+      { Ref: "AWS::Partition" },
+      `:sts::${synth.config.account}:assumed-role/`,
+      { Ref: expect.stringMatching(/^OriginTaskRole/) },
+    ];
+    expect(named("GoogleWifAttributeCondition")).toEqual({ "Fn::Join": ["", ["attribute.aws_role == 'arn:", ...session, "'"]] });
+    expect(named("GoogleWifPrincipalSetSuffix")).toEqual({ "Fn::Join": ["", ["attribute.aws_role/arn:", ...session]] });
     expect(named("OriginUrl")).toBe(`https://${synth.config.origin.hostname}`);
   });
 });
