@@ -417,6 +417,22 @@ describe("deployment configuration", () => {
     expect(withZones(["eu-west-1a", "eu-west-1c"])).toEqual([]);
   });
 
+  it("refuses a rotation schedule whose two-hour window would cross midnight, or both ways of scheduling rotation", () => {
+    const config = example();
+    config.database.credentialRotationSchedule = "cron(0 23 ? * SUN#1 *)";
+    expect(problemsOf(config)).toContain("deploy.json: database.credentialRotationSchedule: expected cron(<minute> <hour 0-21>");
+    config.database.credentialRotationSchedule = "rate(30 days)";
+    expect(problemsOf(config)).toContain("deploy.json: database.credentialRotationSchedule: expected cron(");
+    config.database.credentialRotationSchedule = "cron(30 2 ? * SAT *)";
+    expect(problemsOf(config)).toBe("");
+    config.database.credentialRotationDays = 30;
+    expect(problemsOf(config)).toContain(
+      "deploy.json: database.credentialRotationDays: expected credentialRotationDays or credentialRotationSchedule, not both",
+    );
+    delete config.database.credentialRotationSchedule;
+    expect(problemsOf(config)).toBe("");
+  });
+
   it("says how to start when the file is missing", () => {
     expect(() => loadDeployConfig("/nonexistent/deploy.json")).toThrow(
       /file not found; copy aws\/cdk\/deploy\.config\.example\.json/,

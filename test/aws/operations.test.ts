@@ -1,5 +1,6 @@
 import { Match } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
+import { rotationSchedule } from "../../aws/cdk/data/database.ts";
 import { resourcesOf, type Synthesized, synthesizeExample } from "./synth.ts";
 
 describe("AWS tier operations: scaling, rotation, observability, Workload Identity outputs", () => {
@@ -54,6 +55,21 @@ describe("AWS tier operations: scaling, rotation, observability, Workload Identi
       (policy as [string, Record<string, unknown>])[1].PolicyDocument as { Statement: { Action: string | string[] }[] }
     ).Statement.flatMap((s) => [s.Action].flat());
     expect(actions.sort()).toEqual(["ecs:UpdateService", "logs:CreateLogStream", "logs:PutLogEvents"]);
+  });
+
+  it("rotates both database passwords in a chosen two-hour window, not at an hour Secrets Manager picks", () => {
+    // The origin role's rotation costs 503s and a redeploy that replaces every task: at the configured quiet hour.
+    const schedules = resourcesOf(synth.dataTemplate, "AWS::SecretsManager::RotationSchedule");
+    expect(schedules.map(([id]) => id.replace(/[0-9A-F]{8}$/, "")).sort()).toEqual([
+      "DatabaseAppSecretAttachmentRotationSchedule",
+      "DatabaseInstanceSecretAttachmentRotationSchedule",
+    ]);
+    for (const [id, schedule] of schedules)
+      expect(schedule.RotationRules, id).toEqual({ ScheduleExpression: "cron(0 4 ? * SUN#1 *)", Duration: "2h" });
+    // Unset, the same window; an interval in days when that is what the configuration asks for (its window opens at 00:00).
+    const database = { ...synth.config.database, credentialRotationSchedule: undefined };
+    expect(rotationSchedule(database)).toBe("cron(0 4 ? * SUN#1 *)");
+    expect(rotationSchedule({ ...database, credentialRotationDays: 7 })).toBe("rate(7 days)");
   });
 
   it("keeps the origin's logs for the configured time", () => {

@@ -21,6 +21,16 @@ export const DATABASE_APP_USER = DEFAULT_APP_ROLE;
 const PASSWORD_EXCLUDED = " %+~`#$&*()|[]{}:;<>?!'/@\"\\";
 /** PostgreSQL's usual port; only the origin's security group may reach it. */
 export const DATABASE_PORT = 5432;
+/** When both passwords rotate unless the configuration says otherwise: the first Sunday of each month, 04:00 UTC. */
+export const DEFAULT_ROTATION_SCHEDULE = "cron(0 4 ? * SUN#1 *)";
+/** How long each rotation's window stays open (deploy-config.ts's schedules leave room for it before midnight). */
+export const ROTATION_WINDOW = Duration.hours(2);
+
+/** The ScheduleExpression of both rotations: the configured cron or interval, else the default. */
+export function rotationSchedule(config: DeployConfig["database"]): string {
+  if (config.credentialRotationDays !== undefined) return `rate(${config.credentialRotationDays} days)`;
+  return config.credentialRotationSchedule ?? DEFAULT_ROTATION_SCHEDULE;
+}
 
 export interface DatabaseProps {
   vpc: ec2.IVpc;
@@ -137,7 +147,6 @@ export class Database extends Construct {
     });
     // The rotation function must reach the Secrets Manager API: run it in the subnets with a NAT route.
     this.instance.addRotationSingleUser({
-      automaticallyAfter: Duration.days(props.config.credentialRotationDays),
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
     });
 
@@ -158,9 +167,29 @@ export class Database extends Construct {
       target: this.instance,
       vpc: props.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-      automaticallyAfter: Duration.days(props.config.credentialRotationDays),
       excludeCharacters: PASSWORD_EXCLUDED,
       rotateImmediatelyOnUpdate: false,
     });
+    this.scheduleRotations(rotationSchedule(props.config));
+  }
+
+  /**
+   * CDK writes only an interval (`rate(30 days)`), whose window Secrets Manager opens at 00:00 UTC and leaves open all
+   * day, so the hour of the origin role's rotation, its 503s and the redeploy that replaces every task were chance.
+   * Both schedules get the configured expression and a window of ROTATION_WINDOW instead.
+   */
+  private scheduleRotations(expression: string): void {
+    const schedules = this.node
+      .findAll()
+      .filter(
+        (construct): construct is secretsmanager.CfnRotationSchedule => construct instanceof secretsmanager.CfnRotationSchedule,
+      );
+    if (schedules.length !== 2)
+      throw new Error(`expected the two passwords' rotation schedules, found ${schedules.length}: see database.ts`);
+    for (const schedule of schedules)
+      schedule.addPropertyOverride("RotationRules", {
+        ScheduleExpression: expression,
+        Duration: `${ROTATION_WINDOW.toHours()}h`,
+      });
   }
 }
