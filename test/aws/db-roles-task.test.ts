@@ -139,7 +139,7 @@ describe("least privilege in the database: the migrate init container and the or
     const appRotation = schedules.find(([, schedule]) => APP_SECRET.test(JSON.stringify(schedule.SecretId)));
     expect(appRotation?.[1]).toMatchObject({
       RotateImmediatelyOnUpdate: false,
-      RotationRules: { ScheduleExpression: `rate(${synth.config.database.credentialRotationDays} days)` },
+      RotationRules: { ScheduleExpression: "cron(0 4 ? * SUN#1 *)", Duration: "2h" },
     });
     expect(schedules.some(([, schedule]) => MASTER_SECRET.test(JSON.stringify(schedule.SecretId)))).toBe(true);
   });

@@ -395,6 +395,44 @@ describe("deployment configuration", () => {
     expect(() => parseDeployConfig(config, "deploy.json")).toThrow(/origin\.memoryMiB: expected a memory size Fargate offers/);
   });
 
+  it("refuses availability zones the ALB and RDS could not span: one zone, or one named twice", () => {
+    /** The lines parseDeployConfig refuses these zones with (none when it accepts them). */
+    const withZones = (zones: string[]) => {
+      const config = example();
+      config.network = { availabilityZones: zones };
+      try {
+        parseDeployConfig(config, "deploy.json");
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    // Synth would pass on either, and the deployment fail part-way, at the database's subnet group.
+    expect(withZones(["eu-west-1a"])).toEqual([
+      "deploy.json: network.availabilityZones: expected at least two zones: the ALB and RDS Multi-AZ need subnets in two",
+    ]);
+    expect(withZones(["eu-west-1a", "eu-west-1a"])).toEqual([
+      "deploy.json: network.availabilityZones: expected distinct zones: one is named twice",
+    ]);
+    expect(withZones(["eu-west-1a", "eu-west-1c"])).toEqual([]);
+  });
+
+  it("refuses a rotation schedule whose two-hour window would cross midnight, or both ways of scheduling rotation", () => {
+    const config = example();
+    config.database.credentialRotationSchedule = "cron(0 23 ? * SUN#1 *)";
+    expect(problemsOf(config)).toContain("deploy.json: database.credentialRotationSchedule: expected cron(<minute> <hour 0-21>");
+    config.database.credentialRotationSchedule = "rate(30 days)";
+    expect(problemsOf(config)).toContain("deploy.json: database.credentialRotationSchedule: expected cron(");
+    config.database.credentialRotationSchedule = "cron(30 2 ? * SAT *)";
+    expect(problemsOf(config)).toBe("");
+    config.database.credentialRotationDays = 30;
+    expect(problemsOf(config)).toContain(
+      "deploy.json: database.credentialRotationDays: expected credentialRotationDays or credentialRotationSchedule, not both",
+    );
+    delete config.database.credentialRotationSchedule;
+    expect(problemsOf(config)).toBe("");
+  });
+
   it("says how to start when the file is missing", () => {
     expect(() => loadDeployConfig("/nonexistent/deploy.json")).toThrow(
       /file not found; copy aws\/cdk\/deploy\.config\.example\.json/,

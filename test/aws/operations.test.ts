@@ -1,5 +1,6 @@
 import { Match } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
+import { rotationSchedule } from "../../aws/cdk/data/database.ts";
 import { resourcesOf, type Synthesized, synthesizeExample } from "./synth.ts";
 
 describe("AWS tier operations: scaling, rotation, observability, Workload Identity outputs", () => {
@@ -54,6 +55,21 @@ describe("AWS tier operations: scaling, rotation, observability, Workload Identi
       (policy as [string, Record<string, unknown>])[1].PolicyDocument as { Statement: { Action: string | string[] }[] }
     ).Statement.flatMap((s) => [s.Action].flat());
     expect(actions.sort()).toEqual(["ecs:UpdateService", "logs:CreateLogStream", "logs:PutLogEvents"]);
+  });
+
+  it("rotates both database passwords in a chosen two-hour window, not at an hour Secrets Manager picks", () => {
+    // The origin role's rotation costs 503s and a redeploy that replaces every task: at the configured quiet hour.
+    const schedules = resourcesOf(synth.dataTemplate, "AWS::SecretsManager::RotationSchedule");
+    expect(schedules.map(([id]) => id.replace(/[0-9A-F]{8}$/, "")).sort()).toEqual([
+      "DatabaseAppSecretAttachmentRotationSchedule",
+      "DatabaseInstanceSecretAttachmentRotationSchedule",
+    ]);
+    for (const [id, schedule] of schedules)
+      expect(schedule.RotationRules, id).toEqual({ ScheduleExpression: "cron(0 4 ? * SUN#1 *)", Duration: "2h" });
+    // Unset, the same window; an interval in days when that is what the configuration asks for (its window opens at 00:00).
+    const database = { ...synth.config.database, credentialRotationSchedule: undefined };
+    expect(rotationSchedule(database)).toBe("cron(0 4 ? * SUN#1 *)");
+    expect(rotationSchedule({ ...database, credentialRotationDays: 7 })).toBe("rate(7 days)");
   });
 
   it("keeps the origin's logs for the configured time", () => {
@@ -139,10 +155,14 @@ describe("AWS tier operations: scaling, rotation, observability, Workload Identi
     const named = (key: string) => outputs[key]?.Value;
     expect(named("GoogleWifAwsAccountId")).toBe(synth.config.account);
     expect(JSON.stringify(named("GoogleWifAwsRoleArn"))).toMatch(/"Fn::GetAtt":\["OriginTaskRole\w+","Arn"\]/);
-    expect(JSON.stringify(named("GoogleWifAttributeCondition"))).toMatch(
-      /attribute\.aws_role == '.*assumed-role\/.*OriginTaskRole/,
-    );
-    expect(JSON.stringify(named("GoogleWifPrincipalSetSuffix"))).toMatch(/attribute\.aws_role\/arn:aws:sts::/);
+    // The session's ARN in the stack's own partition (AWS::Partition), not `arn:aws:`: GovCloud and China have others.
+    const session = [
+      { Ref: "AWS::Partition" },
+      `:sts::${synth.config.account}:assumed-role/`,
+      { Ref: expect.stringMatching(/^OriginTaskRole/) },
+    ];
+    expect(named("GoogleWifAttributeCondition")).toEqual({ "Fn::Join": ["", ["attribute.aws_role == 'arn:", ...session, "'"]] });
+    expect(named("GoogleWifPrincipalSetSuffix")).toEqual({ "Fn::Join": ["", ["attribute.aws_role/arn:", ...session]] });
     expect(named("OriginUrl")).toBe(`https://${synth.config.origin.hostname}`);
   });
 });

@@ -230,24 +230,56 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
     expect(text).toContain("(#deploying-again-after-deleting-the-data-stack)");
   });
 
-  it("expires the database's exported PostgreSQL log after three months", () => {
+  it("expires the database's exported PostgreSQL log and its rotation functions' logs after three months", () => {
     synth.dataTemplate.hasResourceProperties("AWS::RDS::DBInstance", { EnableCloudwatchLogsExports: ["postgresql"] });
     const [instance] = resourcesOf(synth.dataTemplate, "AWS::RDS::DBInstance").map(([id]) => id);
+    // Their names as the rotation applications give them to Lambda, which creates each group at the function's first run.
+    const rotationGroups = resourcesOf(synth.dataTemplate, "AWS::Serverless::Application").map(
+      ([, application]) => `/aws/lambda/${(application.Parameters as { functionName: string }).functionName}`,
+    );
+    expect(rotationGroups).toHaveLength(2);
+    const exported = { "Fn::Join": ["", ["/aws/rds/instance/", { Ref: instance }, "/postgresql"]] };
     const retention = resourcesOf(synth.dataTemplate, "Custom::LogRetention").map(([, properties]) => properties);
-    expect(retention).toEqual([
-      expect.objectContaining({
-        LogGroupName: { "Fn::Join": ["", ["/aws/rds/instance/", { Ref: instance }, "/postgresql"]] },
-        RetentionInDays: 90,
-      }),
-    ]);
-    // The function creates the group (and its own, at its first run) before it sets the retention: allowed, or the
-    // data stack's deploy fails.
-    const [, retentionRole] =
-      resourcesOf(synth.dataTemplate, "AWS::IAM::Role").find(([id]) => id.startsWith("DatabaseLogRetentionRole")) ?? [];
-    const statements = JSON.stringify(retentionRole);
-    expect(statements).toContain("logs:CreateLogGroup");
-    expect(statements).toContain("log-group:/aws/rds/instance/*");
-    expect(statements).toContain("log-group:/aws/lambda/*");
+    expect(retention.map((properties) => properties.LogGroupName)).toEqual(expect.arrayContaining([exported, ...rotationGroups]));
+    expect(retention).toHaveLength(3);
+    for (const properties of retention) expect(properties.RetentionInDays).toBe(90);
+  });
+
+  it("lets the log retention function change those log groups alone, never every one in the account", () => {
+    // CDK grants logs:PutRetentionPolicy and DeleteRetentionPolicy on "*" to it, and it takes the group's name from its
+    // event: whoever may invoke it could shorten CloudTrail's history. No logs action of the data stack on a wildcard.
+    const statements = resourcesOf(synth.dataTemplate, "AWS::IAM::Policy")
+      .concat(resourcesOf(synth.dataTemplate, "AWS::IAM::Role"))
+      .flatMap(([id, properties]) =>
+        [
+          properties.PolicyDocument,
+          ...((properties.Policies as { PolicyDocument: unknown }[] | undefined) ?? []).map((policy) => policy.PolicyDocument),
+        ]
+          .filter(Boolean)
+          .flatMap((document) => (document as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement)
+          .map((statement) => ({ id, actions: [statement.Action].flat(), resource: JSON.stringify(statement.Resource) })),
+      );
+    const retentionGrants = statements.filter(({ actions }) => actions.some((action) => /RetentionPolicy/.test(action)));
+    expect(retentionGrants.length).toBeGreaterThan(0);
+    expect(new Set(retentionGrants.flatMap(({ actions }) => actions))).toEqual(
+      new Set(["logs:CreateLogGroup", "logs:PutRetentionPolicy"]),
+    );
+    const onWildcard = statements.filter(
+      ({ id, actions, resource }) =>
+        id.startsWith("DatabaseLogRetention") && actions.some((action) => action.startsWith("logs:")) && resource.includes("*"),
+    );
+    expect(onWildcard).toEqual([]);
+    // Each group the function is given, and its own (where the handler sets one day when it first runs), by its name.
+    const granted = retentionGrants.map(({ resource }) => resource).join("\n");
+    expect(granted).toContain('"/postgresql"');
+    expect(granted).toContain(":log-group:/aws/lambda/mcpedgeproxydataDatabaseAppRotation");
+    expect(granted).toContain(":log-group:/aws/lambda/mcpedgeproxydataDatabaseInstanceRotationSingleUser");
+    expect(granted).toMatch(/:log-group:\/aws\/lambda\/",\{"Ref":"LogRetention\w+"\}/);
+    // The function never runs before its grants exist.
+    for (const [id] of resourcesOf(synth.dataTemplate, "Custom::LogRetention"))
+      expect(resources(synth.dataTemplate)[id], id).toMatchObject({
+        DependsOn: [expect.stringMatching(/^DatabaseLogRetentionPolicy/)],
+      });
   });
 
   it("drops every capability of Fargate's default set but the ones a child's user needs", () => {

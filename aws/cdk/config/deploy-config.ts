@@ -27,9 +27,14 @@ const Network = z
     maxAzs: z.number().int().min(2).max(4).default(2),
     /**
      * Their names; by default the region's first ones (`<region>a`, `<region>b`, …), which keeps synth offline.
-     * Name them if one of those is not offered to your account.
+     * Name them if one of those is not offered to your account: two or more distinct ones, as maxAzs (which they
+     * replace). One zone would synthesize, then fail the deployment part-way, at the database's subnet group.
      */
-    availabilityZones: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, "expected a zone such as eu-west-1a")).optional(),
+    availabilityZones: z
+      .array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, "expected a zone such as eu-west-1a"))
+      .min(2, "expected at least two zones: the ALB and RDS Multi-AZ need subnets in two")
+      .refine((zones) => new Set(zones).size === zones.length, "expected distinct zones: one is named twice")
+      .optional(),
     /** NAT gateways of a new VPC: 1 is cheaper, one per zone survives the loss of a zone. */
     natGateways: z.number().int().min(1).max(4).default(1),
   })
@@ -49,10 +54,31 @@ const Database = z
     maxAllocatedStorageGiB: z.number().int().min(20).default(100),
     /** Days of automated backups (point-in-time restore window). */
     backupRetentionDays: z.number().int().min(1).max(35).default(14),
-    /** The database password is rotated by Secrets Manager this often; the origin is redeployed after each rotation. */
-    credentialRotationDays: z.number().int().min(1).max(365).default(30),
+    /**
+     * When Secrets Manager rotates both database passwords: a cron expression in UTC, in Secrets Manager's syntax
+     * (`cron(minute hour day-of-month month day-of-week year)`), that opens a two-hour window at one minute and hour.
+     * The origin role's rotation gives some requests a 503 until the redeploy that follows it has replaced every task,
+     * which ends every user's stdio children: choose an hour when nobody works. Unset (and without
+     * credentialRotationDays): `cron(0 4 ? * SUN#1 *)`, the first Sunday of each month, 04:00 to 06:00 UTC.
+     */
+    credentialRotationSchedule: z
+      .string()
+      .regex(
+        /^cron\(([0-9]|[1-5][0-9]) ([0-9]|1[0-9]|2[01]) \S+ \S+ \S+ \S+\)$/,
+        "expected cron(<minute> <hour 0-21> <day-of-month> <month> <day-of-week> <year>) in UTC, such as cron(0 4 ? * SUN#1 *): one start a day at most, whose two-hour window ends before midnight",
+      )
+      .optional(),
+    /**
+     * Instead of credentialRotationSchedule: both passwords rotate every this many days, in the two hours from 00:00 UTC
+     * (where Secrets Manager opens the window of an interval), whatever the hour means where your users are.
+     */
+    credentialRotationDays: z.number().int().min(1).max(365).optional(),
   })
-  .prefault({});
+  .prefault({})
+  .refine((database) => database.credentialRotationSchedule === undefined || database.credentialRotationDays === undefined, {
+    path: ["credentialRotationDays"],
+    message: "expected credentialRotationDays or credentialRotationSchedule, not both: remove one",
+  });
 
 /**
  * An existing KMS key, named by its ARN: not an alias, because the task role's IAM policy must name the key itself

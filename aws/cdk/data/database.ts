@@ -1,12 +1,13 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
-import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as rds from "aws-cdk-lib/aws-rds";
+import type * as sam from "aws-cdk-lib/aws-sam";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import { DEFAULT_APP_ROLE } from "../../origin/db/roles.ts";
 import type { DeployConfig } from "../config/deploy-config.ts";
+import { LogRetentionGrants } from "./log-retention-grants.ts";
 
 /** The database the origin's migrations create its tables in. */
 export const DATABASE_NAME = "mcp_edge_proxy";
@@ -21,6 +22,16 @@ export const DATABASE_APP_USER = DEFAULT_APP_ROLE;
 const PASSWORD_EXCLUDED = " %+~`#$&*()|[]{}:;<>?!'/@\"\\";
 /** PostgreSQL's usual port; only the origin's security group may reach it. */
 export const DATABASE_PORT = 5432;
+/** When both passwords rotate unless the configuration says otherwise: the first Sunday of each month, 04:00 UTC. */
+export const DEFAULT_ROTATION_SCHEDULE = "cron(0 4 ? * SUN#1 *)";
+/** How long each rotation's window stays open (deploy-config.ts's schedules leave room for it before midnight). */
+export const ROTATION_WINDOW = Duration.hours(2);
+
+/** The ScheduleExpression of both rotations: the configured cron or interval, else the default. */
+export function rotationSchedule(config: DeployConfig["database"]): string {
+  if (config.credentialRotationDays !== undefined) return `rate(${config.credentialRotationDays} days)`;
+  return config.credentialRotationSchedule ?? DEFAULT_ROTATION_SCHEDULE;
+}
 
 export interface DatabaseProps {
   vpc: ec2.IVpc;
@@ -55,47 +66,10 @@ export class Database extends Construct {
         log_disconnections: "1",
       },
     });
-    // RDS creates the exported log's group itself (`/aws/rds/instance/<id>/postgresql`), without an expiry; CDK's
-    // LogRetention function sets one. Its role instead of the default, which carries the AWS-managed basic execution
-    // policy (writing to every log group in the account); without it the function keeps no log of its own, and reports
-    // a failure to CloudFormation, which shows it in the stack's events.
-    // The function creates the group before setting its retention (RDS may not have yet), and on its first run its own
-    // group too (/aws/lambda/<its generated name>): without CreateLogGroup on both, the data stack's deploy fails.
-    const stack = Stack.of(this);
-    const createdGroups = ["/aws/rds/instance/", "/aws/lambda/"];
-    const logGroups = (prefix: string) =>
-      stack.formatArn({
-        service: "logs",
-        resource: "log-group",
-        resourceName: `${prefix}*`,
-        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-      });
-    const logRetentionRole = new iam.Role(this, "LogRetentionRole", {
-      assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
-      description: "Sets the retention of the audit database's exported PostgreSQL log",
-      inlinePolicies: {
-        CreateLogGroups: new iam.PolicyDocument({
-          statements: [
-            new iam.PolicyStatement({
-              actions: ["logs:CreateLogGroup"],
-              resources: createdGroups.map(logGroups),
-            }),
-          ],
-        }),
-      },
-    });
-    Validations.of(logRetentionRole).acknowledge({
-      id: "AwsSolutions-IAM5[Resource::*]",
-      reason:
-        "CDK's LogRetention function adds logs:PutRetentionPolicy and logs:DeleteRetentionPolicy on * to its role; only CloudFormation invokes it, for the database's exported log group.",
-    });
-    for (const prefix of createdGroups) {
-      Validations.of(logRetentionRole).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:${stack.region}:${stack.account}:log-group:${prefix}*]`,
-        reason:
-          "Creating a log group only: the instance's exported log group and the function's own, whose names CloudFormation generates.",
-      });
-    }
+    // RDS creates the exported log's group itself (`/aws/rds/instance/<id>/postgresql`), without an expiry, and Lambda
+    // each rotation function's at its first run: CDK's LogRetention function sets one on each, allowed those alone.
+    // The instance keeps the identifier CloudFormation generated: naming it (to create the group first) would replace it.
+    const retention = new LogRetentionGrants(this);
     this.instance = new rds.DatabaseInstance(this, "Instance", {
       engine,
       parameterGroup,
@@ -119,12 +93,14 @@ export class Database extends Construct {
       cloudwatchLogsExports: ["postgresql"],
       // Who connected from where (log_connections, on a pool that recycles connections): three months, as the flow logs.
       cloudwatchLogsRetention: logs.RetentionDays.THREE_MONTHS,
-      cloudwatchLogsRetentionRole: logRetentionRole,
+      cloudwatchLogsRetentionRole: retention.role,
       // Which statements load the database: the DatabaseCpu alarm's first look (docs/operations.md). Seven days are
       // kept, which RDS for PostgreSQL includes at no charge on every instance class (standard Database Insights).
       enablePerformanceInsights: true,
       performanceInsightRetention: rds.PerformanceInsightRetention.DEFAULT,
     });
+    const exported = this.instance.node.findChild("LogRetentionpostgresql");
+    retention.allow(`/aws/rds/instance/${this.instance.instanceIdentifier}/postgresql`, exported);
     this.secret = this.instance.secret as secretsmanager.ISecret;
     // Kept, as the instance is (its final snapshot): a snapshot restores with the master password of this secret, and
     // the origin role's password is in the other; deleted with the stack, nobody would hold either. Their fixed names
@@ -136,8 +112,7 @@ export class Database extends Construct {
         "The default port hides nothing from an attacker who can reach the subnet; the security group admits only the origin's tasks.",
     });
     // The rotation function must reach the Secrets Manager API: run it in the subnets with a NAT route.
-    this.instance.addRotationSingleUser({
-      automaticallyAfter: Duration.days(props.config.credentialRotationDays),
+    const masterRotation = this.instance.addRotationSingleUser({
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
     });
 
@@ -152,15 +127,50 @@ export class Database extends Construct {
     });
     appSecret.applyRemovalPolicy(RemovalPolicy.RETAIN);
     this.appSecret = appSecret.attach(this.instance);
-    new secretsmanager.SecretRotation(this, "AppRotation", {
+    const appRotation = new secretsmanager.SecretRotation(this, "AppRotation", {
       application: secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
       secret: this.appSecret,
       target: this.instance,
       vpc: props.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-      automaticallyAfter: Duration.days(props.config.credentialRotationDays),
       excludeCharacters: PASSWORD_EXCLUDED,
       rotateImmediatelyOnUpdate: false,
     });
+    this.scheduleRotations(rotationSchedule(props.config));
+    for (const [id, rotation] of [
+      ["MasterRotationLogRetention", masterRotation],
+      ["AppRotationLogRetention", appRotation],
+    ] as const)
+      retention.retain(id, `/aws/lambda/${rotationFunctionName(rotation)}`, logs.RetentionDays.THREE_MONTHS);
   }
+
+  /**
+   * CDK writes only an interval (`rate(30 days)`), whose window Secrets Manager opens at 00:00 UTC and leaves open all
+   * day, so the hour of the origin role's rotation, its 503s and the redeploy that replaces every task were chance.
+   * Both schedules get the configured expression and a window of ROTATION_WINDOW instead.
+   */
+  private scheduleRotations(expression: string): void {
+    const schedules = this.node
+      .findAll()
+      .filter(
+        (construct): construct is secretsmanager.CfnRotationSchedule => construct instanceof secretsmanager.CfnRotationSchedule,
+      );
+    if (schedules.length !== 2)
+      throw new Error(`expected the two passwords' rotation schedules, found ${schedules.length}: see database.ts`);
+    for (const schedule of schedules)
+      schedule.addPropertyOverride("RotationRules", {
+        ScheduleExpression: expression,
+        Duration: `${ROTATION_WINDOW.toHours()}h`,
+      });
+  }
+}
+
+/** The name of a rotation function, which CDK gives the application from the Serverless Application Repository. */
+function rotationFunctionName(rotation: secretsmanager.SecretRotation): string {
+  const parameters = (rotation.node.defaultChild as sam.CfnApplication | undefined)?.parameters as
+    | Record<string, string>
+    | undefined;
+  const name = parameters?.functionName;
+  if (!name) throw new Error("CDK's secret rotation no longer names its function: see database.ts");
+  return name;
 }

@@ -11,8 +11,16 @@ export class WorkloadIdentityOutputs extends Construct {
   constructor(scope: Construct, id: string, props: { taskRole: iam.IRole }) {
     super(scope, id);
     const stack = Stack.of(this);
-    // What Google's default AWS attribute mapping yields as attribute.aws_role for this role's sessions.
-    const assumedRole = Fn.join("", ["arn:aws:sts::", stack.account, ":assumed-role/", props.taskRole.roleName]);
+    // What Google's default AWS attribute mapping yields as attribute.aws_role for this role's sessions. The partition
+    // is the stack's (aws-us-gov, aws-cn, …): a session's ARN in another partition would match nothing Google sees.
+    const assumedRole = Fn.join("", [
+      "arn:",
+      stack.partition,
+      ":sts::",
+      stack.account,
+      ":assumed-role/",
+      props.taskRole.roleName,
+    ]);
     this.output("GoogleWifAwsAccountId", {
       value: stack.account,
       description: "Google WIF: --account-id of the AWS provider in the workload identity pool",
