@@ -4,6 +4,9 @@
 # checks that it holds everything `node aws/origin/main.ts` imports.
 
 # Node is pinned to the version the repository pins (package.json devDependency "node"); update both together.
+# A tag can be moved: for builds that are reproducible and record which image went out, pin it by digest too, as
+# node:<version>-bookworm-slim@sha256:<digest> (`docker buildx imagetools inspect node:<version>-bookworm-slim` prints
+# the digest), and let Renovate or Dependabot bump the tag and the digest together.
 ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
 # Production dependencies only, installed exactly from the lockfile, without running install scripts.
