@@ -4,6 +4,9 @@
 # checks that it holds everything `node aws/origin/main.ts` imports.
 
 # Node is pinned to the version the repository pins (package.json devDependency "node"); update both together.
+# A tag can be moved: for builds that are reproducible and record which image went out, pin it by digest too, as
+# node:<version>-bookworm-slim@sha256:<digest> (`docker buildx imagetools inspect node:<version>-bookworm-slim` prints
+# the digest), and let Renovate or Dependabot bump the tag and the digest together.
 ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
 # Production dependencies only, installed exactly from the lockfile, without running install scripts.
@@ -13,9 +16,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 FROM ${NODE_IMAGE}
-ENV NODE_ENV=production \
-    # RDS certificates chain to Amazon's RDS CA, which Node does not trust by default (PGSSLMODE=verify-full).
-    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/rds-global-bundle.pem
+ENV NODE_ENV=production
+# RDS certificates chain to Amazon's RDS CA, which Node does not trust by default (PGSSLMODE=verify-full). Only the
+# database pool trusts this bundle (the task sets PGSSLROOTCERT to it): never NODE_EXTRA_CA_CERTS, which would make
+# every TLS client of the origin (the edge's key set, Google, AWS, upstreams) trust these private CAs too.
 # Not pinned by checksum, on purpose: HTTPS to AWS's own trust store authenticates it, and AWS adds CAs to this bundle
 # (new regions, the next CA generation) before databases use them: unpinned, every build takes them in; pinned, each
 # change stops every build until someone updates the sum. To pin it for reproducible builds, add

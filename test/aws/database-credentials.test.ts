@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_NAME } from "../../aws/cdk/data/database.ts";
+import { RDS_CA_BUNDLE } from "../../aws/cdk/service/origin-container.ts";
 import { loadOriginConfig } from "../../aws/origin/config.ts";
 import { createPool } from "../../aws/origin/db/pool.ts";
 import { generateEdgeSigningKey } from "../../scripts/keygen.ts";
@@ -61,6 +62,8 @@ describe("database credentials by reference (ECS secrets from the RDS secret's J
     expect(environment.DATABASE_URL).toBe("postgresql://");
     expect(environment.PGDATABASE).toBe(DATABASE_NAME);
     expect(environment.PGSSLMODE).toBe("verify-full");
+    // The RDS CA bundle the image holds, trusted by the database pool alone (not NODE_EXTRA_CA_CERTS).
+    expect(environment.PGSSLROOTCERT).toBe(RDS_CA_BUNDLE);
     // Its role may not migrate: the migrate init container did, and the origin only checks the schema is current.
     expect(environment.DATABASE_MIGRATE).toBe("verify");
     expect(JSON.stringify(environment.PGHOST)).toMatch(/DatabaseInstance\w*EndpointAddress/);

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_APP_USER, DATABASE_USER } from "../../aws/cdk/data/database.ts";
+import { RDS_CA_BUNDLE } from "../../aws/cdk/service/origin-container.ts";
 import { DEFAULT_APP_ROLE } from "../../aws/origin/db/roles.ts";
 import { resourcesOf, type Synthesized, synthesizeExample } from "./synth.ts";
 
@@ -91,7 +92,12 @@ describe("least privilege in the database: the migrate init container and the or
     expect(secretOf(migrate, "DATABASE_APP_PASSWORD")).toMatch(APP_SECRET);
     expect(secretOf(migrate, "DATABASE_APP_PASSWORD")).toContain(":password::");
     const environment = environmentOf(migrate);
-    expect(environment).toMatchObject({ DATABASE_URL: "postgresql://", PGSSLMODE: "verify-full", PGDATABASE: "mcp_edge_proxy" });
+    expect(environment).toMatchObject({
+      DATABASE_URL: "postgresql://",
+      PGSSLMODE: "verify-full",
+      PGSSLROOTCERT: RDS_CA_BUNDLE,
+      PGDATABASE: "mcp_edge_proxy",
+    });
     // Unset retention: the command then lets the origin's role purge nothing.
     expect(environment.AUDIT_RETENTION_DAYS).toBeUndefined();
   });

@@ -3,6 +3,7 @@ import { builtinModules } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { DockerIgnoreStrategy } from "aws-cdk-lib";
 import { describe, expect, it } from "vitest";
+import { RDS_CA_BUNDLE } from "../../aws/cdk/service/origin-container.ts";
 
 /**
  * No Docker engine here, so the image is checked by reading its recipe: what the build context lets through
@@ -66,11 +67,13 @@ describe("the origin's Dockerfile", () => {
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/healthz/m);
   });
 
-  it("trusts the RDS CA bundle from AWS over HTTPS, pinned by checksum or saying why not", () => {
-    const caFile = /NODE_EXTRA_CA_CERTS=(\S+)/.exec(dockerfile)?.[1];
+  it("holds the RDS CA bundle from AWS over HTTPS where the task's PGSSLROOTCERT names it, pinned by checksum or saying why not", () => {
     const add = /^ADD (?:--\S+ )*(\S+) (\S+)$/m.exec(dockerfile);
     expect(add?.[1]).toBe("https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem");
-    expect(add?.[2]).toBe(caFile);
+    expect(add?.[2]).toBe(RDS_CA_BUNDLE);
+    // Only the database pool trusts it (docs/security.md): never every TLS client of the process.
+    const instructions = dockerfile.split("\n").filter((line) => !line.trimStart().startsWith("#"));
+    expect(instructions.join("\n")).not.toContain("NODE_EXTRA_CA_CERTS");
     const pinned = /^ADD .*--checksum=sha256:[0-9a-f]{64} /m.test(dockerfile);
     // Unpinned is a decision the file explains, with how to pin it and what then breaks when AWS changes the bundle.
     if (!pinned) {

@@ -183,5 +183,12 @@ describe("docs/operations.md: running the operators' commands against the deploy
     });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain("ECONNREFUSED 127.0.0.1:1");
+    // It trusts the RDS CA the way the origin's pool does (PGSSLROOTCERT), as nothing else in the process trusts it.
+    const withCa = spawnSync(process.execPath, command.slice(1), {
+      cwd: ROOT,
+      env: { ...process.env, PGHOST: "127.0.0.1", PGPORT: "1", PGSSLMODE: "verify-full", PGSSLROOTCERT: "/nonexistent/ca.pem" },
+      encoding: "utf8",
+    });
+    expect(withCa.stderr).toContain("PGSSLROOTCERT names /nonexistent/ca.pem");
   });
 });

@@ -143,3 +143,26 @@ describe("the CDK commands the documents give", () => {
     expect(rollback).not.toMatch(/check out the previous release and `npm run cdk:deploy`/);
   });
 });
+
+describe("the edge's secrets in deploy.md, for both kinds of edge key (origin.edgeKey)", () => {
+  const deploy = RUNBOOKS["deploy.md"];
+  const stepSix = deploy.slice(deploy.indexOf("## 6. The edge"), deploy.indexOf("## 7. "));
+  const blocks = [...stepSix.matchAll(/```sh\n([\s\S]*?)```/g)].map(([, block]) => String(block));
+
+  it("puts EDGE_SIGNING_KEY in one block per kind: keygen's EC key for ec, the generated shared key for shared", () => {
+    const signing = blocks.filter((block) => block.includes("secret put EDGE_SIGNING_KEY"));
+    // A block run whole with a shared key must not overwrite it with an EC key (the origin would refuse everything).
+    expect(signing).toHaveLength(2);
+    const [ec, shared] = signing;
+    expect(ec).toMatch(/^# "ec" \(the default\)/);
+    expect(ec).toContain("npm run keygen --silent | npx wrangler secret put EDGE_SIGNING_KEY");
+    expect(shared).toMatch(/^# "shared"/);
+    expect(shared).toContain("--secret-id <name>/origin/edge-shared-key");
+    expect(shared).not.toContain("keygen --silent |");
+  });
+
+  it("puts ANALYTICS_HASH_SECRET, required with a shared key, and lists it in step 3's table", () => {
+    expect(stepSix).toContain("openssl rand -base64 32 | npx wrangler secret put ANALYTICS_HASH_SECRET --env production");
+    expect(deploy).toMatch(/^\| `ANALYTICS_HASH_SECRET` \| Worker secret \| .*Required with `edgeKey: "shared"`/m);
+  });
+});

@@ -35,7 +35,8 @@ export interface OriginSettingsInput {
  * The database is reached through libpq's variables, which `pg` reads for whatever DATABASE_URL leaves out:
  * DATABASE_URL is the bare scheme `postgresql://` (the origin requires one), PGHOST/PGPORT/PGDATABASE are plain
  * facts, PGUSER/PGPASSWORD come from the JSON fields of the origin role's secret, and PGSSLMODE=verify-full makes
- * `pg` check the server's certificate against the RDS CA bundle the image trusts (NODE_EXTRA_CA_CERTS). The origin
+ * `pg` check the server's certificate against the RDS CA bundle in the image (PGSSLROOTCERT, read by the pool alone:
+ * aws/origin/db/pool.ts; no other TLS client of the process trusts it). The origin
  * only verifies that the schema is current (DATABASE_MIGRATE=verify): its role may not migrate, the init container did.
  */
 export function originSettings(input: OriginSettingsInput): {
@@ -100,6 +101,9 @@ export function migrationSettings(input: MigrationSettingsInput): {
   };
 }
 
+/** Where the Dockerfile puts AWS's RDS CA bundle (its `ADD`; test/aws/dockerfile.test.ts checks the two agree). */
+export const RDS_CA_BUNDLE = "/etc/ssl/certs/rds-global-bundle.pem";
+
 /** Where the database is, for `pg` (the login comes separately, as secrets). */
 function databaseEnvironment(database: rds.DatabaseInstance): Record<string, string> {
   return {
@@ -108,6 +112,7 @@ function databaseEnvironment(database: rds.DatabaseInstance): Record<string, str
     PGPORT: database.dbInstanceEndpointPort,
     PGDATABASE: DATABASE_NAME,
     PGSSLMODE: "verify-full",
+    PGSSLROOTCERT: RDS_CA_BUNDLE,
   };
 }
 

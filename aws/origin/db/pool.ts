@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import pg from "pg";
 
 export interface PoolOptions {
@@ -38,13 +39,17 @@ export const APPLICATION_NAME = "mcp-edge-proxy-origin";
  * TLS follows the URL, parsed by `pg` (pg-connection-string): `sslmode=require` turns TLS on.
  * RDS must be reached over TLS (set `rds.force_ssl`), and note that `pg` 8 treats `require` like
  * `verify-full`: the server certificate must chain to a trusted CA and match the host name. The
- * RDS CA is not in Node's default store, so give it the AWS bundle, either in the URL
- * (`?sslmode=verify-full&sslrootcert=/path/global-bundle.pem`) or through `NODE_EXTRA_CA_CERTS`.
+ * RDS CA is not in Node's default store, so give the pool the AWS bundle, either in the URL
+ * (`?sslmode=verify-full&sslrootcert=/path/global-bundle.pem`) or, with a URL that leaves TLS to the
+ * environment, through `PGSSLMODE` and `PGSSLROOTCERT` (see {@link sslFromEnvironment}). Never through
+ * `NODE_EXTRA_CA_CERTS`: that would make every TLS client of the process trust the RDS CAs.
  */
 export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.Pool {
   const statementMs = options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS;
   const pool = new pg.Pool({
     connectionString: databaseUrl,
+    // Settings the URL names (sslmode, sslrootcert) replace this one: pg applies the parsed URL over these options.
+    ...sslFromEnvironment(process.env),
     application_name: APPLICATION_NAME,
     max: options.max ?? 10,
     // Fail a request rather than hang when the database cannot be reached, or stalls on a query.
@@ -62,4 +67,22 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.P
   const onIdleClientError = options.onIdleClientError ?? (() => {});
   pool.on("error", (error) => onIdleClientError(error));
   return pool;
+}
+
+/** `PGSSLMODE` values with which `pg` itself turns TLS on, verifying the server (pg 8 treats all of them as verify-full). */
+const VERIFYING_SSL_MODES = new Set(["prefer", "require", "verify-ca", "verify-full"]);
+
+/**
+ * libpq's `PGSSLROOTCERT`, which `pg` does not read itself: the CA file that alone authenticates the database server,
+ * for this pool only. Applied when `PGSSLMODE` turns TLS on; the options are then pg's own for those modes (verify the
+ * chain and the host name) with that CA instead of Node's default store. Without both, `pg` decides as before.
+ */
+export function sslFromEnvironment(env: NodeJS.ProcessEnv): { ssl: { ca: string } } | undefined {
+  const caFile = env.PGSSLROOTCERT;
+  if (!caFile || !VERIFYING_SSL_MODES.has(env.PGSSLMODE ?? "")) return undefined;
+  try {
+    return { ssl: { ca: readFileSync(caFile, "utf8") } };
+  } catch (error) {
+    throw new Error(`PGSSLROOTCERT names ${caFile}, which cannot be read (${(error as NodeJS.ErrnoException).code})`);
+  }
 }
