@@ -43,8 +43,9 @@ export interface Eviction {
  * session with a call in flight is passed over while an idle one is found: the registry asks the sessions it would end
  * (McpSession.inFlight, at most IN_FLIGHT_ASKS of them) only when it must end one, so that a call costs nothing here.
  * One found idle is ended only if it still is when its end reaches it (a call may begin in between); else it goes on
- * and is put back (reinstate): the user is one over the limit until their next admission. When every one asked is busy, the least recently used of those not asked is ended (with none, the least recently used
- * busy one): the limit bounds what a user holds. A 2024-11-05 stream counts as idle (its calls are not tracked).
+ * and is put back (reinstate): the user is one over the limit until their next admission. When every one asked is
+ * busy, the least recently used of those not asked is ended (with none, the least recently used busy one): the limit
+ * bounds what a user holds. A 2024-11-05 stream counts as idle (its calls are not tracked).
  * A 2025-era client, told its session is not found, initializes a new one, as the protocol asks. A 2024-11-05 client
  * cannot: its transport has no way to be told to begin again (its next POST is refused until it is restarted), so
  * open 2024-11-05 streams are evicted last, only when the user's other sessions are not enough; they end with their
@@ -53,8 +54,8 @@ export interface Eviction {
 export class UserSessions extends DurableObject<EdgeEnv> {
   /**
    * Registers a session that has just begun (`stream`: a 2024-11-05 stream); returns the sessions it pushes past
-   * `limit`, which the caller ends (they are forgotten here already; one found busy at its end is put back). Entries older than `staleAfterMs` are
-   * dropped unasked: their sessions' own idle alarms have ended them. Admissions are taken one at a time (asking the
+   * `limit`, which the caller ends (they are forgotten here already; one found busy at its end is put back). Entries
+   * older than `staleAfterMs` are dropped unasked: their sessions' own idle alarms have ended them. Admissions are taken one at a time (asking the
    * sessions included), so that two at once cannot both count themselves within the limit.
    */
   async admit(sessionId: string, clientId: string, limit: number, staleAfterMs: number, stream = false): Promise<Eviction[]> {
@@ -99,7 +100,10 @@ export class UserSessions extends DurableObject<EdgeEnv> {
     const picked = [...idle, ...order.slice(IN_FLIGHT_ASKS), ...knownBusy].slice(0, count);
     return order
       .filter((session) => picked.includes(session))
-      .map(({ id, ...entry }) => ({ id, ifIdle: idle.some((session) => session.id === id), entry }));
+      .map((session) => {
+        const { id, ...entry } = session;
+        return { id, ifIdle: idle.includes(session), entry };
+      });
   }
 
   /** Whether session `id` says a call of it is in flight; one that fails or does not answer in time counts as idle. */
