@@ -58,6 +58,7 @@ export const ORIGIN_ENV_NAMES = {
   EDGE_ASSERTION_SHARED_KEYS: ["edgeSharedKeys", "string"],
   DATABASE_URL: ["databaseUrl", "string"],
   DATABASE_POOL_MAX: ["databasePoolMax", "number"],
+  DATABASE_PASSWORD_SECRET: ["databasePasswordSecret", "string"],
   DATABASE_MIGRATE: ["databaseMigrate", "string"],
   MCP_SERVERS: ["servers", "json"],
   MCP_POLICY: ["policy", "json"],

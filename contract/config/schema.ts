@@ -515,6 +515,12 @@ const OriginFields = z.strictObject({
   /** Connections the origin keeps to it (the embedded database takes exactly one). */
   databasePoolMax: z.number().int().min(1).max(100).default(10),
   /**
+   * An AWS Secrets Manager secret (id or ARN) whose JSON holds the database login's `password`, as RDS secrets do:
+   * read when a connection opens, not once at start, so that a rotation of it needs no restart. Set on AWS by the CDK
+   * stack; the login's other parts still come from `databaseUrl` and the `PG*` variables (docs/deploy.md).
+   */
+  databasePasswordSecret: z.string().min(1).optional(),
+  /**
    * How the origin treats the schema at start: `at-start` applies pending migrations (it then logs in as the schema's
    * owner, as `npm start` does); `verify` only checks that every migration has run and refuses to start otherwise, for
    * an origin whose database role has no DDL rights while the owner migrates elsewhere (on AWS, the task's `migrate`

@@ -1,18 +1,19 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
-/** One stored secret: its current text value and version id. */
+/** One stored secret: its current text value and version id, and the values its other stages label, if any. */
 export interface FakeSecret {
   value: string;
   versionId: string;
+  stages?: Partial<Record<"AWSPENDING" | "AWSPREVIOUS", string>>;
 }
 
 export interface FakeSecretsManager {
   endpoint: string;
   /** Secrets by id; change an entry to simulate a rotation. */
   secrets: Map<string, FakeSecret>;
-  /** Every GetSecretValue request received: the SecretId and whether it carried a SigV4 signature. */
-  requests: { secretId: string; signed: boolean }[];
+  /** Every GetSecretValue request received: the SecretId, the VersionStage asked, and whether it carried a SigV4 signature. */
+  requests: { secretId: string; stage?: string; signed: boolean }[];
   /** While true, every request fails with a 500 InternalServiceError. */
   failing: boolean;
   close(): Promise<void>;
@@ -31,23 +32,30 @@ export async function startFakeSecretsManager(): Promise<FakeSecretsManager> {
       response.end(JSON.stringify(body));
     };
     const target = request.headers["x-amz-target"];
-    const input = JSON.parse((await readBody(request)) || "{}") as { SecretId?: string };
+    const input = JSON.parse((await readBody(request)) || "{}") as { SecretId?: string; VersionStage?: string };
     if (target !== "secretsmanager.GetSecretValue") {
       return reply(400, { __type: "UnknownOperationException", message: `unsupported target ${String(target)}` });
     }
     const secretId = input.SecretId ?? "";
-    fake.requests.push({ secretId, signed: /^AWS4-HMAC-SHA256 /.test(request.headers.authorization ?? "") });
+    const stage = input.VersionStage;
+    fake.requests.push({
+      secretId,
+      ...(stage && { stage }),
+      signed: /^AWS4-HMAC-SHA256 /.test(request.headers.authorization ?? ""),
+    });
     if (fake.failing) return reply(500, { __type: "InternalServiceError", message: "simulated outage" });
     const secret = fake.secrets.get(secretId);
-    if (!secret) {
-      return reply(400, { __type: "ResourceNotFoundException", message: "Secrets Manager can't find the specified secret." });
+    const value = !stage || stage === "AWSCURRENT" ? secret?.value : secret?.stages?.[stage as "AWSPENDING" | "AWSPREVIOUS"];
+    if (value === undefined) {
+      const what = secret ? `secret value for staging label: ${stage}` : "secret";
+      return reply(400, { __type: "ResourceNotFoundException", message: `Secrets Manager can't find the specified ${what}.` });
     }
     reply(200, {
       ARN: `arn:aws:secretsmanager:eu-west-1:111111111111:secret:${secretId}-AbCdEf`,
       Name: secretId,
-      SecretString: secret.value,
-      VersionId: secret.versionId,
-      VersionStages: ["AWSCURRENT"],
+      SecretString: value,
+      VersionId: `${secret?.versionId}${stage && stage !== "AWSCURRENT" ? `-${stage}` : ""}`,
+      VersionStages: [stage ?? "AWSCURRENT"],
       CreatedDate: Date.now() / 1000,
     });
   });

@@ -2,8 +2,10 @@ import { connect } from "node:net";
 import { parseErrorResponse } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOrigin } from "../../aws/origin/start-origin.ts";
+import { startFakeSecretsManager } from "../aws/secrets-manager-fake.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
 import { testOriginConfig } from "./origin-under-test.ts";
+import { startPasswordCheckingPostgres } from "./password-checking-postgres.ts";
 
 let database: TestDatabase;
 
@@ -88,6 +90,41 @@ describe("the origin's database at start", () => {
       "cannot connect to the database at 127.0.0.1:1 (named by DATABASE_URL): connection refused: check the host and port in DATABASE_URL",
     );
     await expect(refused).rejects.not.toThrow(/s3cret-pw/);
+  });
+
+  it("with DATABASE_PASSWORD_SECRET, a login refused under every version of the secret names the secret to check, never a password", async () => {
+    const secrets = await startFakeSecretsManager();
+    const server = await startPasswordCheckingPostgres("the-database-has-this-one");
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+      AWS_REGION: "eu-west-1",
+      AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+      AWS_SECRET_ACCESS_KEY: "placeholder-secret-key",
+    });
+    try {
+      const stored = (password: string) => JSON.stringify({ username: "origin", password });
+      secrets.secrets.set("proxy/database-app", {
+        value: stored("current-pw"),
+        versionId: "v2",
+        stages: { AWSPREVIOUS: stored("previous-pw") },
+      });
+      const config = await testOriginConfig(database, {
+        databaseUrl: `postgres://origin@127.0.0.1:${server.port}/mcp`,
+        databasePasswordSecret: "proxy/database-app",
+        databaseMigrate: "verify",
+      });
+      const refused = startOrigin(config, () => {});
+      await expect(refused).rejects.toThrow(
+        `the database at 127.0.0.1:${server.port} (named by DATABASE_URL) refused the login: password authentication failed for user "u": check the user name in DATABASE_URL (or PGUSER) and the password in Secrets Manager's proxy/database-app (DATABASE_PASSWORD_SECRET: its current, pending and previous versions were tried)`,
+      );
+      await expect(refused).rejects.not.toThrow(/current-pw|previous-pw/);
+      expect(server.attempts).toEqual(["current-pw", "previous-pw"]);
+    } finally {
+      process.env = saved;
+      await server.close();
+      await secrets.close();
+    }
   });
 
   it("refuses a DATABASE_URL whose password holds a # unencoded, saying how to write it", async () => {

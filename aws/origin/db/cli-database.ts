@@ -27,6 +27,8 @@ export interface DatabaseTarget {
   hostFrom: string;
   /** The settings to correct when the host or port is wrong. */
   settings: string;
+  /** Where the password comes from when not from DATABASE_URL or PGPASSWORD (a secret read at each connection). */
+  passwordFrom?: string;
 }
 
 /**
@@ -122,9 +124,10 @@ export function describeDatabaseError(error: unknown, target: DatabaseTarget): u
     );
   }
   if (typeof code === "string" && LOGIN_REFUSED.has(code)) {
-    return new Error(`${where} refused the login: ${message}: check the user name and password in DATABASE_URL`, {
-      cause: error,
-    });
+    const login = target.passwordFrom
+      ? `the user name in DATABASE_URL (or PGUSER) and the password in ${target.passwordFrom}`
+      : "the user name and password in DATABASE_URL";
+    return new Error(`${where} refused the login: ${message}: check ${login}`, { cause: error });
   }
   return error;
 }

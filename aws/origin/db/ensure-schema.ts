@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { OriginConfig } from "../../../contract/config/schema.ts";
 import { migrate, migrationStatus } from "./migrate.ts";
+import type { RotatingPassword } from "./rotating-password.ts";
 
 /**
  * How the origin treats the schema at start:
@@ -44,10 +45,11 @@ export async function ensureSchema(
   mode: MigrationMode,
   log: (line: string) => void,
   url?: string,
+  password?: RotatingPassword,
 ): Promise<{ applied: string[] }> {
   if (mode === "at-start") {
     // Given the URL, on a connection of its own without the pool's statement bound (an index build takes minutes).
-    const { applied } = await migrate(url ?? db);
+    const { applied } = await migrate(url ?? db, { password });
     if (applied.length > 0) log(`database migrations applied: ${applied.join(", ")}`);
     return { applied };
   }

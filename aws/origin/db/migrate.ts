@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { PG_MIGRATE_LOCK_ID, runner } from "node-pg-migrate";
 import type pg from "pg";
 import { createPool } from "./pool.ts";
+import type { RotatingPassword } from "./rotating-password.ts";
 import { withConnection } from "./with-connection.ts";
 
 /** The versioned schema: plain `.sql` files named `NNNN_what.sql`, applied in number order. */
@@ -60,9 +61,12 @@ export async function migrationStatus(db: pg.Pool | pg.PoolClient): Promise<{ pe
  * Against the embedded database (PGlite) the lock excludes nothing, because all connections share
  * one backend there (see local/embedded-postgres.ts); only one origin uses that database.
  */
-export async function migrate(database: pg.Pool | string): Promise<{ applied: string[] }> {
+export async function migrate(
+  database: pg.Pool | string,
+  options: { password?: RotatingPassword } = {},
+): Promise<{ applied: string[] }> {
   if (typeof database === "string") {
-    const pool = createPool(database, { max: 1, statementTimeoutMs: 0 });
+    const pool = createPool(database, { max: 1, statementTimeoutMs: 0, password: options.password });
     try {
       return await migrate(pool);
     } finally {

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import pg from "pg";
+import type { RotatingPassword } from "./rotating-password.ts";
 
 export interface PoolOptions {
   /** Most connections held open at once (default 10). Use `EMBEDDED_POOL_MAX` for the embedded database. */
@@ -16,6 +17,12 @@ export interface PoolOptions {
    * migrations, whose index builds on a large table take minutes. Default {@link STATEMENT_TIMEOUT_MS}.
    */
   statementTimeoutMs?: number;
+  /**
+   * The login's password when it rotates (the origin's role on AWS, DATABASE_PASSWORD_SECRET): read as each connection
+   * opens, and a connection refused its password (SQLSTATE 28P01) tries once more if another one is then in use.
+   * Unset: the password is the URL's or PGPASSWORD, fixed.
+   */
+  password?: RotatingPassword;
 }
 
 /**
@@ -46,7 +53,7 @@ export const APPLICATION_NAME = "mcp-edge-proxy-origin";
  */
 export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.Pool {
   const statementMs = options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS;
-  const pool = new pg.Pool({
+  const config: pg.PoolConfig = {
     connectionString: databaseUrl,
     // Settings the URL names (sslmode, sslrootcert) replace this one: pg applies the parsed URL over these options.
     ...sslFromEnvironment(process.env),
@@ -63,7 +70,8 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.P
     maxLifetimeSeconds: 30 * 60,
     // Notice dead peers (e.g. after a failover) on connections that wait for a long query.
     keepAlive: true,
-  });
+  };
+  const pool = options.password ? new RotatingPasswordPool(config, options.password) : new pg.Pool(config);
   const onIdleClientError = options.onIdleClientError ?? (() => {});
   pool.on("error", (error) => onIdleClientError(error));
   return pool;
@@ -84,5 +92,61 @@ export function sslFromEnvironment(env: NodeJS.ProcessEnv): { ssl: { ca: string 
     return { ssl: { ca: readFileSync(caFile, "utf8") } };
   } catch (error) {
     throw new Error(`PGSSLROOTCERT names ${caFile}, which cannot be read (${(error as NodeJS.ErrnoException).code})`);
+  }
+}
+
+/** The SQLSTATE of a login refused for its password. */
+const INVALID_PASSWORD = "28P01";
+
+/**
+ * A pool whose connections take their password from a {@link RotatingPassword}. `pool.query` connects through
+ * `connect(callback)`, so both forms pass through the one retry.
+ */
+class RotatingPasswordPool extends pg.Pool {
+  readonly #password: RotatingPassword;
+
+  constructor(config: pg.PoolConfig, password: RotatingPassword) {
+    // On the client, not in the pool's options: pg puts what the URL says (no password) over those.
+    const Client = class extends pg.Client {
+      constructor(options: pg.ClientConfig) {
+        super(options);
+        (this as { password?: pg.ClientConfig["password"] }).password = () => password.current();
+      }
+    };
+    // @types/pg declares `Client` without the options pg-pool constructs it with.
+    super({ ...config, Client: Client as unknown as pg.PoolConfig["Client"] });
+    this.#password = password;
+  }
+
+  override connect(): Promise<pg.PoolClient>;
+  override connect(
+    callback: (error: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void,
+  ): void;
+  override connect(
+    callback?: (error: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void,
+  ): Promise<pg.PoolClient> | undefined {
+    const connecting = this.#connectOrRetry();
+    if (!callback) return connecting;
+    connecting.then(
+      (client) => callback(undefined, client, (release) => client.release(release as Error | undefined)),
+      (error: Error) => callback(error, undefined, () => {}),
+    );
+    return undefined;
+  }
+
+  async #connectOrRetry(): Promise<pg.PoolClient> {
+    const generation = this.#password.generation();
+    try {
+      return await super.connect();
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== INVALID_PASSWORD) throw error;
+      const another = await this.#password.refused(generation).catch((readError: unknown) => {
+        throw new Error(`the database refused the password, and reading it again failed: ${(readError as Error).message}`, {
+          cause: error,
+        });
+      });
+      if (!another) throw error;
+      return super.connect();
+    }
   }
 }

@@ -1,3 +1,5 @@
+import { PASSWORD_UNREADABLE } from "../secrets/aws/database-password.ts";
+
 /** Codes of a database that cannot be reached, or is starting, stopping or failing over (network and SQLSTATE). */
 const UNAVAILABLE_CODES = new Set([
   "ECONNREFUSED",
@@ -10,7 +12,8 @@ const UNAVAILABLE_CODES = new Set([
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now
   "57014", // query_canceled (the statement timeout)
-  "28P01", // invalid_password: the app role's password rotated, the task not yet replaced
+  "28P01", // invalid_password: refused, also after reading a rotating password again (db/rotating-password.ts)
+  PASSWORD_UNREADABLE, // that password could not be read (Secrets Manager unreachable, or access denied)
   "28000", // invalid_authorization_specification
   "08000",
   "08001",

@@ -64,9 +64,12 @@ export function createSecretsManagerProvider(options: SecretsManagerProviderOpti
       answer = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
     } catch (error) {
       if (stale) return stale.value;
-      throw new Error(`secret "${name}" (Secrets Manager id ${secretId}) could not be read: ${describeError(error)}`, {
-        cause: error,
-      });
+      throw new Error(
+        `secret "${name}" (Secrets Manager id ${secretId}) could not be read: ${describeSecretsManagerError(error)}`,
+        {
+          cause: error,
+        },
+      );
     }
     if (typeof answer.SecretString !== "string") {
       throw new Error(
@@ -97,7 +100,7 @@ export function createSecretsManagerProvider(options: SecretsManagerProviderOpti
 }
 
 /** The AWS error's name and message (they never contain the secret's value), with what usually fixes it. */
-function describeError(error: unknown): string {
+export function describeSecretsManagerError(error: unknown): string {
   const name = (error as { name?: string }).name ?? "Error";
   const message = (error as Error).message ?? String(error);
   const hints: Record<string, string> = {
