@@ -386,6 +386,8 @@ export class McpSession extends DurableObject<EdgeEnv> {
   }
 
   #busy(): boolean {
+    // A 2024-11-05 session stores no record, and its calls are not requests of its own: the answers its stream owes are.
+    if (this.#sse) return this.#sse.transport.answersAwaited > 0;
     return this.#hasRecord() && (this.#arriving > 0 || !this.#requests.idle);
   }
 

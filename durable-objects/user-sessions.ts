@@ -45,7 +45,7 @@ export interface Eviction {
  * One found idle is ended only if it still is when its end reaches it (a call may begin in between); else it goes on
  * and is put back (reinstate): the user is one over the limit until their next admission. When every one asked is
  * busy, the least recently used of those not asked is ended (with none, the least recently used busy one): the limit
- * bounds what a user holds. A 2024-11-05 stream counts as idle (its calls are not tracked).
+ * bounds what a user holds. A 2024-11-05 stream counts as busy while it owes its client an answer.
  * A 2025-era client, told its session is not found, initializes a new one, as the protocol asks. A 2024-11-05 client
  * cannot: its transport has no way to be told to begin again (its next POST is refused until it is restarted), so
  * open 2024-11-05 streams are evicted last, only when the user's other sessions are not enough; they end with their

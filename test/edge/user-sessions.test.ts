@@ -434,6 +434,38 @@ describe("sessionsPerUser", () => {
     expect(await ping(first, alice)).toBe(200);
   });
 
+  // s25 review F7: a 2024-11-05 stream always answered idle, so an end for the limit could cut its call off.
+  it("counts a 2024-11-05 stream as busy while it owes its client an answer, and idle again once it has sent it", async () => {
+    const alice = crypto.randomUUID();
+    const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "b");
+    const stub = sessions().get(sessions().idFromName(sessionId));
+    const origin = `${inject("groupsOriginUrl")}/b-${crypto.randomUUID().slice(0, 8)}`;
+    await runInDurableObject(stub, (instance) => {
+      const object = instance as unknown as { env: EdgeEnv };
+      object.env = { ...object.env, ORIGIN_URL: origin };
+    });
+    const stream = await stub.openSse(caller(alice), sessionId, `/mcp/everything?sessionId=${sessionId}`);
+    void stream.body?.pipeTo(new WritableStream()).catch(() => {});
+    const audit = (method: string): RequestAudit => ({ kind: "mcp.request", method, started: Date.now() });
+    const post = (message: Record<string, unknown>) =>
+      stub.postSse({ jsonrpc: "2.0", ...message }, caller(alice), audit(String(message.method)));
+    const init = { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "c", version: "1" } };
+    expect((await post({ id: 0, method: "initialize", params: init })).status).toBe(202);
+    await expect.poll(() => stub.inFlight(), { timeout: 5_000 }).toBe(false);
+
+    // From now on the origin begins each answer and never finishes it.
+    const progress = { jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: 1, progress: 1 } };
+    await fetch(`${origin}/_control/answer`, { method: "POST", body: JSON.stringify({ sse: [progress], hold: true }) });
+    expect((await post({ id: 2, method: "tools/call", params: { name: "echo", arguments: {} } })).status).toBe(202);
+    await expect.poll(() => stub.inFlight(), { timeout: 5_000 }).toBe(true);
+    expect(await stub.evict({ ifIdle: true })).toBe(false);
+
+    // Cancelled: the stream sends its answer (the cancellation's error), and owes nothing more.
+    await post({ method: "notifications/cancelled", params: { requestId: 2 } });
+    await expect.poll(() => stub.inFlight(), { timeout: 5_000 }).toBe(false);
+    expect(await stub.evict({ ifIdle: true })).toBe(true);
+  });
+
   it("keeps a user's open 2024-11-05 stream, its client unable to begin again, and ends their 2025-era session", async () => {
     const alice = crypto.randomUUID();
     const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "e");

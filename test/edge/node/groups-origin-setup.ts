@@ -5,8 +5,8 @@ import { EDGE_ASSERTION_HEADER } from "../../../contract/edge-assertion.ts";
 import { IDENTITY_GROUPS_PATH } from "../../../contract/identity-groups.ts";
 
 // An origin for the edge's group tests: answers GET /identity/groups from a membership table the tests set, and
-// takes MCP requests (answered with the JSON-RPC message a test set, the SSE events it set as `{ sse: [...] }`, or an
-// empty tool list), remembering the assertion claims (and cookies) of everything it receives. Each test uses its own
+// takes MCP requests (answered with the JSON-RPC message a test set, the SSE events it set as `{ sse: [...] }` and, with
+// `hold: true`, never ended, or an empty tool list), remembering the assertion claims (and cookies) of everything it receives. Each test uses its own
 // first path segment (`ORIGIN_URL=<url>/<namespace>`), so tests running side by side never share a table. The real origin's
 // route is tested in test/origin/google-groups-route.test.ts and end to end in test/e2e/google-groups.test.ts.
 
@@ -71,12 +71,22 @@ async function serve(request: IncomingMessage, response: ServerResponse, namespa
     const groups = space.memberships.get(String(claims.email)) ?? [];
     return send(response, 200, { groups, source: "google-directory", checkedAt: Math.floor(Date.now() / 1000) });
   }
-  const { sse: stream, headers } = (space.answer ?? {}) as { sse?: unknown[]; headers?: Record<string, string> };
+  const {
+    sse: stream,
+    headers,
+    hold,
+  } = (space.answer ?? {}) as {
+    sse?: unknown[];
+    headers?: Record<string, string>;
+    hold?: boolean;
+  };
   if (stream) {
-    // An answer streamed as these events, then ended (an answer that breaks off when none of them is the response).
+    // An answer streamed as these events, then ended (an answer that breaks off when none of them is the response), or
+    // held open: a call in flight for as long as the test needs.
     response.writeHead(200, { "content-type": "text/event-stream", "mcp-origin-instance": "groups-origin", ...headers });
     for (const message of stream) response.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
-    return void response.end();
+    if (!hold) response.end();
+    return;
   }
   send(response, 200, space.answer ?? { jsonrpc: "2.0", id: 1, result: { tools: [] } });
 }

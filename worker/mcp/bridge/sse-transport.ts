@@ -86,6 +86,11 @@ export class SseServerTransport implements Transport {
     return new Promise((resolve) => this.awaited.set(id, resolve));
   }
 
+  /** How many of the client's requests wait for their answer on this stream: its calls in flight. */
+  get answersAwaited(): number {
+    return this.awaited.size;
+  }
+
   /**
    * Answers the client's request `id`, which it cancelled, if its answer is still awaited. The SDK's server answers
    * nothing to a cancelled request, so its audit (held until the answer is sent) would wait for the stream's end,
