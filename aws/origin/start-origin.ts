@@ -14,7 +14,6 @@ import { createAuditStore } from "./audit/store.ts";
 import { checkDatabaseUrl, describeDatabaseError } from "./db/cli-database.ts";
 import { ensureSchema } from "./db/ensure-schema.ts";
 import { createPool } from "./db/pool.ts";
-import { createRotatingPassword } from "./db/rotating-password.ts";
 import { GuardrailChain, guardrailProblems } from "./guardrails/chain.ts";
 import { coalescedProbe } from "./health/coalesced-probe.ts";
 import { oneAtATime, probeDatabase } from "./health/database-probe.ts";
@@ -32,7 +31,7 @@ import { originPins, PIN_POLL_MS } from "./pinning/origin-pins.ts";
 import { ApprovalGate } from "./policy/approval-gate.ts";
 import { CallLimits } from "./policy/call-limits.ts";
 import { policyProblems } from "./policy/check-policy.ts";
-import { readDatabasePasswordStage } from "./secrets/aws/database-password.ts";
+import { passwordFromSecret } from "./secrets/aws/database-password.ts";
 import { originOwnNameProblems } from "./secrets/secret-references.ts";
 import { createBoundReplayGuard } from "./trust/bound-replay-guard.ts";
 import { edgeKeys } from "./trust/jwks.ts";
@@ -91,12 +90,8 @@ export async function startOrigin(
   options: { awsCredentials?: AwsCredentialSource; portSetting?: string } = {},
 ): Promise<RunningOrigin> {
   if (!config.databaseUrl) throw new Error("no database: set DATABASE_URL (npm start runs an embedded PostgreSQL for you)");
-  const database = {
-    ...checkDatabaseUrl(config.databaseUrl),
-    ...(config.databasePasswordSecret && {
-      passwordFrom: `Secrets Manager's ${config.databasePasswordSecret} (DATABASE_PASSWORD_SECRET: its current, pending and previous versions were tried)`,
-    }),
-  };
+  const secret = config.databasePasswordSecret ? passwordFromSecret(config.databasePasswordSecret) : undefined;
+  const database = { ...checkDatabaseUrl(config.databaseUrl), passwordFrom: secret?.from };
   const groups = config.google && googleGroupLookUp(config.google, options.awsCredentials);
   const problems = [
     ...policyProblems(config.policy, Object.keys(config.servers)),
@@ -111,10 +106,7 @@ export async function startOrigin(
   for (const line of missingCommands(config.servers)) log(line);
   if (!config.policy) log("no policy configured: every signed-in user may use every server and tool (docs/policy.md)");
   const signer = await checkpointSignerFromConfig(config.audit.checkpoints, log);
-  const password = config.databasePasswordSecret
-    ? createRotatingPassword(readDatabasePasswordStage(config.databasePasswordSecret))
-    : undefined;
-  const db = createPool(config.databaseUrl, { max: config.databasePoolMax, password });
+  const db = createPool(config.databaseUrl, { max: config.databasePoolMax, password: secret?.password });
   const { everyRows, everySeconds } = config.audit.checkpoints;
   const checkpoints = createCheckpointer({ pool: db, signer, everyRows, everySeconds, log });
   const relay = await relayOptions(config, log);
@@ -214,7 +206,7 @@ export async function startOrigin(
     await db.end();
   };
   try {
-    await ensureSchema(db, config.databaseMigrate, log, config.databaseUrl, password).catch((error: unknown) => {
+    await ensureSchema(db, config.databaseMigrate, log, config.databaseUrl, secret?.password).catch((error: unknown) => {
       throw describeDatabaseError(error, database);
     });
     await pins.start(PIN_POLL_MS);

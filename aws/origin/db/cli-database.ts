@@ -1,5 +1,6 @@
 import type pg from "pg";
 import ConnectionParameters from "pg/lib/connection-parameters";
+import { passwordFromSecret } from "../secrets/aws/database-password.ts";
 import { MIGRATE_COMMAND } from "./ensure-schema.ts";
 import { MIGRATIONS_TABLE } from "./migrate.ts";
 import { createPool } from "./pool.ts";
@@ -164,10 +165,13 @@ export async function requireOriginSchema(db: pg.Pool | pg.PoolClient, tables: r
  * described by {@link describeDatabaseError}.
  */
 export async function withCliDatabase<T>(tables: readonly string[], run: (pool: pg.Pool) => Promise<T>): Promise<T> {
-  const target = checkDatabaseUrl(process.env.DATABASE_URL);
+  // In the origin's container on AWS the password is read from its secret, as the origin reads it.
+  const secretId = process.env.DATABASE_PASSWORD_SECRET;
+  const secret = secretId ? passwordFromSecret(secretId) : undefined;
+  const target = { ...checkDatabaseUrl(process.env.DATABASE_URL), passwordFrom: secret?.from };
   // No statement bound: an operator's command (a verify or an export of a large table) runs as long as it needs, and
   // Ctrl-C ends it.
-  const pool = createPool(target.url, { max: 1, statementTimeoutMs: 0 });
+  const pool = createPool(target.url, { max: 1, statementTimeoutMs: 0, password: secret?.password });
   try {
     await requireOriginSchema(pool, tables);
     return await run(pool);

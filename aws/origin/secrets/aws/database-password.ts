@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import type { ReadPasswordStage } from "../../db/rotating-password.ts";
+import { createRotatingPassword, type ReadPasswordStage, type RotatingPassword } from "../../db/rotating-password.ts";
 import { describeSecretsManagerError } from "./secrets-manager-provider.ts";
 
 /**
@@ -7,6 +7,17 @@ import { describeSecretsManagerError } from "./secrets-manager-provider.ts";
  * refuses a password), not as a bug.
  */
 export const PASSWORD_UNREADABLE = "DATABASE_PASSWORD_UNREADABLE";
+
+/**
+ * The database login's password, read from the secret `secretId` names as connections open (the origin's and its
+ * commands' pools), and where it comes from, as a refused login's message names it.
+ */
+export function passwordFromSecret(secretId: string): { password: RotatingPassword; from: string } {
+  return {
+    password: createRotatingPassword(readDatabasePasswordStage(secretId)),
+    from: `Secrets Manager's ${secretId} (DATABASE_PASSWORD_SECRET: its current, pending and previous versions were tried)`,
+  };
+}
 
 /**
  * Reads the `password` field of a database secret's stages from Secrets Manager (an RDS secret's JSON: username,
