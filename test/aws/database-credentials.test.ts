@@ -18,11 +18,12 @@ type Container = {
 
 /**
  * How the task definition hands the origin its database: DATABASE_URL is the bare scheme, the facts are PG*
- * variables, and the login comes from the JSON fields of the RDS-generated secret through ECS `secrets`.
+ * variables, the user name comes from the RDS-generated secret's JSON through ECS `secrets`, and the password is read
+ * from that secret by the origin itself (DATABASE_PASSWORD_SECRET names it).
  * This reproduces what ECS does at task start (from the synthesized template) against a real PostgreSQL, and
- * checks that the origin's configuration and its `pg` pool accept exactly that environment.
+ * checks that the origin's configuration and its `pg` pool accept that environment (with the password it would read).
  */
-describe("database credentials by reference (ECS secrets from the RDS secret's JSON fields)", () => {
+describe("database credentials by reference (the RDS secret's username as an ECS secret, the secret itself for the password)", () => {
   let db: TestDatabase;
   let container: Container;
 
@@ -46,14 +47,17 @@ describe("database credentials by reference (ECS secrets from the RDS secret's J
     return /:([a-z]+)::"\]\]\}$/.exec(valueFrom)?.[1];
   };
 
-  it("maps PGUSER and PGPASSWORD to the username and password fields of the origin role's secret, not the master's", () => {
+  it("maps PGUSER to the username field of the origin role's secret, and names that secret for the password", () => {
     expect(secretField("PGUSER")).toBe("username");
-    expect(secretField("PGPASSWORD")).toBe("password");
-    const databaseSecretImport = (name: string) =>
-      JSON.stringify(container.Secrets.find((secret) => secret.Name === name)?.ValueFrom).match(/DatabaseAppSecret\w*/)?.[0];
-    expect(databaseSecretImport("PGUSER")).toBeDefined();
-    expect(databaseSecretImport("PGPASSWORD")).toBe(databaseSecretImport("PGUSER"));
-    expect(JSON.stringify(container.Secrets)).not.toContain("DatabaseInstanceSecret");
+    const databaseSecretImport = (value: unknown) => JSON.stringify(value).match(/DatabaseAppSecret\w*/)?.[0];
+    const userSecret = databaseSecretImport(container.Secrets.find((secret) => secret.Name === "PGUSER")?.ValueFrom);
+    expect(userSecret).toBeDefined();
+    // The password is read by the origin's pool when it connects, from the secret named here (its ARN, not a field).
+    const passwordSecret = container.Environment.find((variable) => variable.Name === "DATABASE_PASSWORD_SECRET")?.Value;
+    expect(passwordSecret).toEqual({ "Fn::ImportValue": expect.stringMatching(/:ExportsOutputRefDatabaseAppSecret\w*$/) });
+    expect(databaseSecretImport(passwordSecret)).toBe(userSecret);
+    expect(container.Secrets.map((secret) => secret.Name)).not.toContain("PGPASSWORD");
+    expect(JSON.stringify(container)).not.toContain("DatabaseInstanceSecret");
   });
 
   it("starts the origin's pool from that environment alone and reaches the database", async () => {
@@ -85,7 +89,10 @@ describe("database credentials by reference (ECS secrets from the RDS secret's J
       // The only deviation from production: the test server has no TLS (RDS requires it: rds.force_ssl).
       PGSSLMODE: "disable",
       PGUSER: rdsSecret[secretField("PGUSER") as keyof typeof rdsSecret],
-      PGPASSWORD: rdsSecret[secretField("PGPASSWORD") as keyof typeof rdsSecret],
+      // Not from the stack: on AWS the pool reads the password from DATABASE_PASSWORD_SECRET as it connects (tested with
+      // the origin's pool). Here the test server's own, in the variable `pg` reads, so that a server that checks it
+      // admits the pool.
+      PGPASSWORD: rdsSecret.password,
       // The data stack's KMS keys, by ARN.
       AUDIT_CHECKPOINT_KMS_KEY_ID: "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
       UPSTREAM_VAULT_KMS_KEY_ID: "arn:aws:kms:eu-west-1:111111111111:key/5678abcd-12ab-34cd-56ef-1234567890ab",

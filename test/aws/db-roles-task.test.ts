@@ -105,28 +105,42 @@ describe("least privilege in the database: the migrate init container and the or
   it("gives the origin container the origin role's login only, and has it verify the schema instead of migrating", () => {
     const origin = byName.get("origin");
     expect(secretOf(origin, "PGUSER")).toMatch(APP_SECRET);
-    expect(secretOf(origin, "PGPASSWORD")).toMatch(APP_SECRET);
+    expect(secretOf(origin, "PGUSER")).toContain(":username::");
+    // The password is no ECS secret (fixed at task start, wrong after a rotation): the pool reads it from the secret.
+    expect(origin?.Secrets?.map((secret) => secret.Name)).not.toContain("PGPASSWORD");
+    expect(environmentOf(origin)).not.toHaveProperty("PGPASSWORD");
+    expect(environmentOf(origin).DATABASE_PASSWORD_SECRET).toEqual({ "Fn::ImportValue": expect.stringMatching(APP_SECRET) });
     expect(JSON.stringify(origin)).not.toMatch(MASTER_SECRET);
     expect(environmentOf(origin).DATABASE_MIGRATE).toBe("verify");
   });
 
-  it("keeps the master secret from the task role: only the execution role reads it, to hand it to its container", () => {
+  it("lets the task role read the origin role's secret alone, GetSecretValue only; the master's only the execution role", () => {
     const [[, task] = []] = resourcesOf(synth.serviceTemplate, "AWS::ECS::TaskDefinition");
     const roleId = (arn: unknown) => (arn as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
     const taskRole = statementsOfRole(synth, roleId(task?.TaskRoleArn));
     const executionRole = statementsOfRole(synth, roleId(task?.ExecutionRoleArn));
     expect(taskRole.length).toBeGreaterThan(0);
     expect(JSON.stringify(taskRole)).not.toMatch(MASTER_SECRET);
-    expect(JSON.stringify(taskRole)).not.toMatch(APP_SECRET);
+    // The origin's pool reads the password's stages (AWSCURRENT, AWSPENDING, AWSPREVIOUS) as it connects: exactly the
+    // secret the container is told of, by its ARN, and nothing else (no DescribeSecret, no condition to widen).
+    const database = taskRole.filter((statement) => /Database/.test(JSON.stringify(statement.Resource)));
+    expect(database).toEqual([
+      {
+        Effect: "Allow",
+        Action: "secretsmanager:GetSecretValue",
+        Resource: environmentOf(byName.get("origin")).DATABASE_PASSWORD_SECRET,
+      },
+    ]);
     // Nothing broader either: every secretsmanager statement of the task role names its resources (no *, no prefix).
     for (const statement of taskRole.filter((s) => JSON.stringify(s.Action).includes("secretsmanager:"))) {
-      expect(JSON.stringify(statement.Resource)).not.toMatch(/\*|Database/);
+      expect(JSON.stringify(statement.Resource)).not.toMatch(/\*/);
     }
     const reads = (pattern: RegExp) =>
       executionRole.some(
         (statement) =>
           [statement.Action].flat().includes("secretsmanager:GetSecretValue") && pattern.test(JSON.stringify(statement.Resource)),
       );
+    // The migrate container's: the master login, and the origin role's name and password it sets at each start.
     expect(reads(MASTER_SECRET)).toBe(true);
     expect(reads(APP_SECRET)).toBe(true);
   });

@@ -35,30 +35,8 @@ describe("AWS tier operations: scaling, rotation, observability, Workload Identi
     expect(metrics.sort()).toEqual(["ALBRequestCountPerTarget", "ECSServiceAverageCPUUtilization"]);
   });
 
-  it("redeploys the service after the database password rotates, allowed to do only that", () => {
-    synth.serviceTemplate.hasResourceProperties("AWS::Events::Rule", {
-      EventPattern: Match.objectLike({
-        source: ["aws.secretsmanager"],
-        // The origin role's password: the one the origin's connections use (the master's is read at each task start).
-        detail: Match.objectLike({
-          eventName: ["RotationSucceeded"],
-          additionalEventData: { SecretId: [{ "Fn::ImportValue": Match.stringLikeRegexp("DatabaseAppSecretAttachment") }] },
-        }),
-      }),
-      Targets: [Match.objectLike({ Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("^RedeployAfterRotationFunction"), "Arn"] } })],
-    });
-    const policy = resourcesOf(synth.serviceTemplate, "AWS::IAM::Policy").find(([id]) =>
-      id.startsWith("RedeployAfterRotationRole"),
-    );
-    expect(policy, "the redeploy function's policy").toBeDefined();
-    const actions = (
-      (policy as [string, Record<string, unknown>])[1].PolicyDocument as { Statement: { Action: string | string[] }[] }
-    ).Statement.flatMap((s) => [s.Action].flat());
-    expect(actions.sort()).toEqual(["ecs:UpdateService", "logs:CreateLogStream", "logs:PutLogEvents"]);
-  });
-
   it("rotates both database passwords in a chosen two-hour window, not at an hour Secrets Manager picks", () => {
-    // The origin role's rotation costs 503s and a redeploy that replaces every task: at the configured quiet hour.
+    // The origin no longer notices a rotation; a task starting during one may (its migrate container): at a chosen hour.
     const schedules = resourcesOf(synth.dataTemplate, "AWS::SecretsManager::RotationSchedule");
     expect(schedules.map(([id]) => id.replace(/[0-9A-F]{8}$/, "")).sort()).toEqual([
       "DatabaseAppSecretAttachmentRotationSchedule",
@@ -110,9 +88,6 @@ describe("AWS tier operations: scaling, rotation, observability, Workload Identi
         "DatabaseStorage",
         "HealthyTargets",
         "OriginAuditEventsLost",
-        "RedeployAfterRotationDeadLetters",
-        "RedeployAfterRotationFailing",
-        "RedeployAfterRotationUndelivered",
         "ServerErrorRate",
         "UnhealthyTargets",
       ].sort(),

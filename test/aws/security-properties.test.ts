@@ -13,8 +13,13 @@ type Container = {
   Secrets?: { Name: string; ValueFrom: unknown }[];
 };
 
-/** Names that must only ever arrive as ECS secrets. */
-const CREDENTIALS = ["PGUSER", "PGPASSWORD", "REQUEST_STATE_KEY", "UPSTREAM_IDENTITY_SIGNING_KEY"];
+/** The origin's credentials: they must only ever arrive as ECS secrets. */
+const CREDENTIALS = ["PGUSER", "REQUEST_STATE_KEY", "UPSTREAM_IDENTITY_SIGNING_KEY"];
+/**
+ * Variables that name a secret and hold its ARN, never its value (the origin reads the value itself). Their names
+ * would otherwise look like a credential's.
+ */
+const SECRET_REFERENCES = ["DATABASE_PASSWORD_SECRET"];
 /** The migrate init container's: the master user's login, and the origin role's name and password to set. */
 const MIGRATE_CREDENTIALS = ["PGUSER", "PGPASSWORD", "DATABASE_APP_USER", "DATABASE_APP_PASSWORD"];
 
@@ -110,8 +115,11 @@ describe("AWS tier security properties (aws-cdk-lib/assertions on the example co
       for (const container of definition.ContainerDefinitions as Container[]) {
         const environment = container.Environment ?? [];
         const names = environment.map((variable) => variable.Name);
-        for (const credential of CREDENTIALS) expect(names).not.toContain(credential);
-        for (const name of names) expect(name).not.toMatch(/PASSWORD|TOKEN|PRIVATE|_KEY$/);
+        for (const credential of [...CREDENTIALS, ...MIGRATE_CREDENTIALS]) expect(names).not.toContain(credential);
+        for (const name of names.filter((each) => !SECRET_REFERENCES.includes(each)))
+          expect(name).not.toMatch(/PASSWORD|TOKEN|PRIVATE|_KEY$/);
+        for (const reference of environment.filter((variable) => SECRET_REFERENCES.includes(variable.Name)))
+          expect(reference.Value, reference.Name).toEqual({ "Fn::ImportValue": expect.stringMatching(/:ExportsOutputRef\w+$/) });
         const values = JSON.stringify(environment.map((variable) => variable.Value));
         expect(values).not.toMatch(/resolve:secretsmanager|SecretString|AWS::SecretsManager/);
         const expected = container.Name === "migrate" ? MIGRATE_CREDENTIALS : CREDENTIALS;
@@ -156,7 +164,7 @@ describe("AWS tier security properties (aws-cdk-lib/assertions on the example co
     expect(statements).toBeGreaterThan(5);
   });
 
-  it("lets the task role read exactly the upstream credentials and use its KMS keys, and no managed policy anywhere", () => {
+  it("lets the task role read exactly the upstream credentials and its database password, use its KMS keys, and no managed policy anywhere", () => {
     const upstream = resourcesOf(synth.dataTemplate, "AWS::SecretsManager::Secret").filter(([, secret]) =>
       String(secret.Name).includes("/upstream/"),
     );
@@ -168,6 +176,7 @@ describe("AWS tier security properties (aws-cdk-lib/assertions on the example co
     const statements = ((taskRolePolicy as [string, Record<string, unknown>])[1].PolicyDocument as { Statement: Statement[] })
       .Statement;
     // The KMS actions are the origin's own uses of its two keys (origin-keys.test.ts has their resources and conditions).
+    // The upstream credentials (grantRead), the origin role's database password (GetSecretValue alone).
     expect(statements.flatMap((statement) => [statement.Action].flat()).sort()).toEqual([
       "kms:Decrypt",
       "kms:GenerateDataKey",
@@ -175,12 +184,15 @@ describe("AWS tier security properties (aws-cdk-lib/assertions on the example co
       "kms:Sign",
       "secretsmanager:DescribeSecret",
       "secretsmanager:GetSecretValue",
+      "secretsmanager:GetSecretValue",
     ]);
     for (const template of templates()) {
       for (const [, role] of resourcesOf(template, "AWS::IAM::Role")) expect(role.ManagedPolicyArns).toBeUndefined();
     }
-    // Neither database login: the execution role hands those to their containers at start (db-roles-task.test.ts).
-    expect(JSON.stringify(statements)).not.toMatch(/Database(Instance|App)Secret/);
+    // Of the database logins, the origin role's alone (its pool reads the password); the master's never: the execution
+    // role hands it to the migrate container at start (db-roles-task.test.ts).
+    expect(JSON.stringify(statements)).not.toMatch(/DatabaseInstanceSecret/);
+    expect(JSON.stringify(statements).match(/DatabaseAppSecret/g)).toHaveLength(1);
   });
 });
 

@@ -83,15 +83,7 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
     expect(storageRule?.Targets).toEqual([expect.objectContaining({ Arn: toTopic })]);
   });
 
-  it("alarms when the redeploy after a password rotation fails, and reports failed rotations of either password", () => {
-    const failing = alarm(synth, "RedeployAfterRotationFailing");
-    expect(failing).toMatchObject({ Namespace: "AWS/Lambda", MetricName: "Errors", Threshold: 1 });
-    expect(failing.ComparisonOperator).toBe("GreaterThanOrEqualToThreshold");
-    expect(failing.Dimensions).toEqual([
-      { Name: "FunctionName", Value: { Ref: expect.stringMatching(/^RedeployAfterRotationFunction/) } },
-    ]);
-    expect(failing.AlarmActions).toEqual([toTopic]);
-
+  it("reports failed rotations of either password, and redeploys nothing after a successful one", () => {
     const failed = rules(synth).find((rule) => JSON.stringify(rule.EventPattern ?? {}).includes("RotationFailed"));
     expect(failed, "an EventBridge rule on RotationFailed").toBeDefined();
     const { detail } = (failed?.EventPattern ?? {}) as {
@@ -102,44 +94,9 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
     expect(secrets).toMatch(/DatabaseInstanceSecretAttachment/);
     expect(secrets).toMatch(/DatabaseAppSecretAttachment/);
     expect(failed?.Targets).toEqual([expect.objectContaining({ Arn: toTopic })]);
-  });
-
-  it("keeps the rotation events EventBridge could not deliver to the redeploy, and alarms on them", () => {
-    const all = resources(synth.serviceTemplate);
-    const [ruleId, rule] = Object.entries(all).find(
-      ([id, resource]) => resource.Type === "AWS::Events::Rule" && id.startsWith("RedeployAfterRotationOnRotation"),
-    ) ?? ["", undefined];
-    const [target] = (rule?.Properties?.Targets ?? []) as { DeadLetterConfig?: { Arn: unknown }; RetryPolicy?: unknown }[];
-    expect(target?.RetryPolicy).toEqual({ MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 1800 });
-    const queueId = (target?.DeadLetterConfig?.Arn as { "Fn::GetAtt": [string, string] } | undefined)?.["Fn::GetAtt"][0] ?? "";
-    expect(all[queueId]?.Type).toBe("AWS::SQS::Queue");
-    // Encrypted in a way EventBridge can write to (not the aws/sqs key), kept for SQS's longest.
-    expect(all[queueId]?.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
-    const [, queuePolicy] =
-      resourcesOf(synth.serviceTemplate, "AWS::SQS::QueuePolicy").find(([, policy]) =>
-        JSON.stringify(policy.Queues).includes(queueId),
-      ) ?? [];
-    expect(JSON.stringify(queuePolicy)).toContain(`"aws:SourceArn":{"Fn::GetAtt":["${ruleId}","Arn"]}`);
-
-    // FailedInvocations does not count what went to the dead-letter queue; one that could not go there is counted apart.
-    const undelivered = alarm(synth, "RedeployAfterRotationUndelivered");
-    expect(undelivered).toMatchObject({ Threshold: 1, ComparisonOperator: "GreaterThanOrEqualToThreshold" });
-    const ruleMetrics = (undelivered.Metrics ?? [])
-      .flatMap((query) => (query.MetricStat ? [query.MetricStat.Metric] : []))
-      .map((metric) => [metric.Namespace, metric.MetricName, metric.Dimensions]);
-    const byRule = [{ Name: "RuleName", Value: { Ref: ruleId } }];
-    expect(ruleMetrics).toEqual(
-      expect.arrayContaining([
-        ["AWS/Events", "FailedInvocations", byRule],
-        ["AWS/Events", "InvocationsFailedToBeSentToDlq", byRule],
-      ]),
-    );
-    expect(undelivered.AlarmActions).toEqual([toTopic]);
-    const deadLetters = alarm(synth, "RedeployAfterRotationDeadLetters");
-    expect(deadLetters).toMatchObject({ Namespace: "AWS/SQS", MetricName: "ApproximateNumberOfMessagesVisible", Threshold: 1 });
-    expect(deadLetters.ComparisonOperator).toBe("GreaterThanOrEqualToThreshold");
-    expect(deadLetters.Dimensions).toEqual([{ Name: "QueueName", Value: { "Fn::GetAtt": [queueId, "QueueName"] } }]);
-    expect(deadLetters.AlarmActions).toEqual([toTopic]);
+    // The origin reads its password when it connects: a rotation needs no redeploy, so nothing listens for one.
+    expect(rules(synth).filter((rule) => JSON.stringify(rule.EventPattern ?? {}).includes("RotationSucceeded"))).toEqual([]);
+    expect(JSON.stringify(synth.serviceTemplate.toJSON())).not.toMatch(/RedeployAfterRotation|ecs:UpdateService/);
   });
 
   it("alarms when the database runs short of memory, relative to its instance class", () => {
@@ -181,16 +138,22 @@ describe("the AWS tier's stacks, as a review of the template found them wanting"
     expect(alarm(tuned, "DatabaseConnections").Threshold).toBe(2 * 4 * 20);
   });
 
-  it("says in both runbooks that the origin's rotation gap exists and who hears of it", () => {
+  it("says in both runbooks that a rotation needs no redeploy, and what a refused password looks like", () => {
     const operations = doc("operations.md");
     const row = operations.split("\n").find((line) => line.startsWith("| database passwords |")) ?? "";
     const noticed = row.split(" | ").at(-1) ?? "";
-    expect(noticed).not.toMatch(/^nobody/);
-    expect(noticed).toMatch(/old password/);
-    expect(noticed).toContain("RedeployAfterRotationFailing");
+    expect(noticed).toMatch(/^nobody/);
+    expect(noticed).toMatch(/ServerErrorRate/);
     const deploy = doc("deploy.md");
-    expect(deploy).toMatch(/new ones fail with the old password/);
-    expect(deploy).toContain("RedeployAfterRotationFailing");
+    expect(deploy).toMatch(/Neither\s+rotation needs a redeploy/);
+    expect(deploy).toMatch(/`AWSCURRENT`, then\s+`AWSPENDING`, then\s+`AWSPREVIOUS`/);
+    for (const [name, text] of [
+      ["deploy.md", deploy],
+      ["operations.md", operations],
+    ]) {
+      expect(text, name).not.toMatch(/RedeployAfterRotation|fail with the old password/);
+      expect(text, name).toMatch(/password authentication failed/);
+    }
   });
 
   it("keeps both database secrets when the data stack goes, as it keeps the database's snapshot", () => {

@@ -57,9 +57,10 @@ const Database = z
     /**
      * When Secrets Manager rotates both database passwords: a cron expression in UTC, in Secrets Manager's syntax
      * (`cron(minute hour day-of-month month day-of-week year)`), that opens a two-hour window at one minute and hour.
-     * The origin role's rotation gives some requests a 503 until the redeploy that follows it has replaced every task,
-     * which ends every user's stdio children: choose an hour when nobody works. Unset (and without
-     * credentialRotationDays): `cron(0 4 ? * SUN#1 *)`, the first Sunday of each month, 04:00 to 06:00 UTC.
+     * Running origin tasks need no redeploy (they read their password from its secret when they connect), so the hour
+     * matters less than it did: a task starting during a rotation may fail once and be replaced; prefer an hour without
+     * deploys. Unset (and without credentialRotationDays): `cron(0 4 ? * SUN#1 *)`, the first Sunday of each month,
+     * 04:00 to 06:00 UTC.
      */
     credentialRotationSchedule: z
       .string()

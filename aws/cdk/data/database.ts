@@ -50,7 +50,10 @@ export class Database extends Construct {
   readonly instance: rds.DatabaseInstance;
   /** The master user's secret (`<name>/database`): only the `migrate` init container receives it. */
   readonly secret: secretsmanager.ISecret;
-  /** The origin's own login (`<name>/database-app`: username, password, host, port, dbname): the origin container's. */
+  /**
+   * The origin's own login (`<name>/database-app`: username, password, host, port, dbname): the origin container's
+   * PGUSER, and the password its pool reads from Secrets Manager when it connects.
+   */
   readonly appSecret: secretsmanager.ISecret;
 
   constructor(scope: Construct, id: string, props: DatabaseProps) {
@@ -118,7 +121,9 @@ export class Database extends Construct {
 
     // The origin's login. The role itself is made by the migrate init container (with the master secret), which also
     // sets its password from this secret at every task start. Rotated single-user: the function logs in as the role
-    // and changes its own password (any role may); not at once on creation, when the role does not exist yet.
+    // and changes its own password (any role may); not at once on creation, when the role does not exist yet. Running
+    // tasks need no redeploy: the origin reads the password from this secret when it opens a connection, and again
+    // (AWSCURRENT, AWSPENDING, AWSPREVIOUS) when the database refuses it (origin-container.ts).
     const appSecret = new rds.DatabaseSecret(this, "AppSecret", {
       username: DATABASE_APP_USER,
       dbname: DATABASE_NAME,
@@ -146,8 +151,10 @@ export class Database extends Construct {
 
   /**
    * CDK writes only an interval (`rate(30 days)`), whose window Secrets Manager opens at 00:00 UTC and leaves open all
-   * day, so the hour of the origin role's rotation, its 503s and the redeploy that replaces every task were chance.
-   * Both schedules get the configured expression and a window of ROTATION_WINDOW instead.
+   * day, so the hour of a rotation was chance. Both schedules get the configured expression and a window of
+   * ROTATION_WINDOW instead. Running tasks no longer notice a rotation; what still may is a task starting at that
+   * moment, whose containers were handed the master password before it changed (its migrate container fails, ECS
+   * starts another), or an operator's one-off task.
    */
   private scheduleRotations(expression: string): void {
     const schedules = this.node

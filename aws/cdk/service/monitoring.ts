@@ -14,7 +14,6 @@ import { Construct } from "constructs";
 import { OriginConfig } from "../../../contract/config/schema.ts";
 import type { DeployConfig } from "../config/deploy-config.ts";
 import type { AuditQueueMetrics } from "./audit-queue-metrics.ts";
-import type { RedeployAfterRotation } from "./redeploy-after-rotation.ts";
 
 export interface MonitoringProps {
   config: DeployConfig;
@@ -26,8 +25,6 @@ export interface MonitoringProps {
   database: rds.DatabaseInstance;
   /** Both database logins' secrets (master and origin role): a rotation of either that fails is reported. */
   databaseSecrets: secretsmanager.ISecret[];
-  /** What redeploys the origin after its role's password rotated: the rule, its function and its dead-letter queue. */
-  redeployAfterRotation: RedeployAfterRotation;
   auditQueues?: AuditQueueMetrics;
 }
 
@@ -63,9 +60,9 @@ export const DATABASE_STORAGE_EVENTS = {
 
 /**
  * One dashboard (requests, 4xx/5xx, latency p50/p95, ECS CPU and memory, RDS connections, audit ingest lag) and
- * the alarms that page someone (5xx rate, unhealthy or too few targets, RDS CPU, storage, memory and connections, the
- * redeploy after a password rotation, audit dead letters, the origin's own audit events lost), plus the RDS storage
- * and Secrets Manager rotation events that need someone, all sent to one SNS topic.
+ * the alarms that page someone (5xx rate, unhealthy or too few targets, RDS CPU, storage, memory and connections,
+ * audit dead letters, the origin's own audit events lost), plus the RDS storage and Secrets Manager rotation events
+ * that need someone, all sent to one SNS topic.
  */
 export class Monitoring extends Construct {
   readonly topic: sns.Topic;
@@ -149,9 +146,6 @@ export class Monitoring extends Construct {
         }),
       ],
     });
-    // Single-user rotation invalidates the old password at once; running tasks' new connections fail until the
-    // redeploy this function starts has replaced them all. It failing leaves them failing.
-    this.redeployAlarms(props.redeployAfterRotation);
     new events.Rule(this, "DatabaseRotationFailed", {
       description: "Secrets Manager could not rotate a database password",
       eventPattern: {
@@ -236,52 +230,6 @@ export class Monitoring extends Construct {
       threshold: originMost,
       evaluationPeriods: 3,
       description: `The audit database has held more than ${originMost} connections for 15 minutes, more than the origin's pools open even during a rolling deploy (2 x origin.maxTasks x databasePoolMax): find who holds them in pg_stat_activity`,
-    });
-  }
-
-  /**
-   * The redeploy after a rotation not happening: the function failing, or EventBridge not reaching it at all (its
-   * failed invocations, and the events it gave up on in the dead-letter queue). Either way the tasks' new connections
-   * fail with the old password until someone redeploys.
-   */
-  private redeployAlarms(redeploy: RedeployAfterRotation) {
-    const atLeastOnce = {
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-    };
-    const redeployByHand = "its tasks' new connections fail with the old password. Redeploy it (docs/operations.md)";
-    this.alarm("RedeployAfterRotationFailing", redeploy.function.metricErrors({ period: Duration.minutes(5) }), {
-      ...atLeastOnce,
-      description: `The origin was not redeployed after its database password rotated: ${redeployByHand}`,
-    });
-    // With a dead-letter queue, an event EventBridge gives up on goes there (RedeployAfterRotationDeadLetters) and is
-    // not counted as a FailedInvocation; one it could not put there either is InvocationsFailedToBeSentToDlq.
-    const ruleMetric = (metricName: string) =>
-      new cloudwatch.Metric({
-        namespace: "AWS/Events",
-        metricName,
-        dimensionsMap: { RuleName: redeploy.rule.ruleName },
-        statistic: "Sum",
-        period: Duration.minutes(5),
-      });
-    const lost = new cloudwatch.MathExpression({
-      expression: "FILL(failed, 0) + FILL(notDeadLettered, 0)",
-      usingMetrics: { failed: ruleMetric("FailedInvocations"), notDeadLettered: ruleMetric("InvocationsFailedToBeSentToDlq") },
-      label: "rotation events neither delivered nor dead-lettered",
-      period: Duration.minutes(5),
-    });
-    this.alarm("RedeployAfterRotationUndelivered", lost, {
-      ...atLeastOnce,
-      description: `A rotation event was neither delivered to the redeploy nor kept in its dead-letter queue: ${redeployByHand}`,
-    });
-    const deadLetters = redeploy.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-      statistic: "Maximum",
-      period: Duration.minutes(5),
-    });
-    this.alarm("RedeployAfterRotationDeadLetters", deadLetters, {
-      ...atLeastOnce,
-      description: `A rotation event that should have redeployed the origin is in the dead-letter queue: ${redeployByHand}; then read and purge the queue`,
     });
   }
 

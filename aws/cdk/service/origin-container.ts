@@ -34,10 +34,14 @@ export interface OriginSettingsInput {
  *
  * The database is reached through libpq's variables, which `pg` reads for whatever DATABASE_URL leaves out:
  * DATABASE_URL is the bare scheme `postgresql://` (the origin requires one), PGHOST/PGPORT/PGDATABASE are plain
- * facts, PGUSER/PGPASSWORD come from the JSON fields of the origin role's secret, and PGSSLMODE=verify-full makes
- * `pg` check the server's certificate against the RDS CA bundle in the image (PGSSLROOTCERT, read by the pool alone:
- * aws/origin/db/pool.ts; no other TLS client of the process trusts it). The origin
- * only verifies that the schema is current (DATABASE_MIGRATE=verify): its role may not migrate, the init container did.
+ * facts, PGUSER comes from the `username` field of the origin role's secret, and PGSSLMODE=verify-full makes `pg`
+ * check the server's certificate against the RDS CA bundle in the image (PGSSLROOTCERT, read by the pool alone:
+ * aws/origin/db/pool.ts; no other TLS client of the process trusts it). The password is not an ECS secret, which
+ * would be read once at task start: DATABASE_PASSWORD_SECRET names that secret (its ARN, not a credential), and the
+ * pool reads its `password` when it opens a connection, again from the secret's stages when the database refuses it,
+ * so a rotation of that password needs no redeploy (the task role may read that one secret: origin-service.ts).
+ * The origin only verifies that the schema is current (DATABASE_MIGRATE=verify): its role may not migrate, the init
+ * container did.
  */
 export function originSettings(input: OriginSettingsInput): {
   environment: Record<string, string>;
@@ -52,6 +56,7 @@ export function originSettings(input: OriginSettingsInput): {
       EDGE_ISSUER: config.origin.edgePublicUrl,
       MCP_SERVERS: JSON.stringify(config.origin.servers),
       ...databaseEnvironment(input.database),
+      DATABASE_PASSWORD_SECRET: input.databaseSecret.secretArn,
       DATABASE_MIGRATE: "verify",
       ...retentionSettings(config),
       // Where the Secrets Manager provider finds upstream credentials by name.
@@ -64,7 +69,6 @@ export function originSettings(input: OriginSettingsInput): {
     },
     secrets: {
       PGUSER: ecs.Secret.fromSecretsManager(input.databaseSecret, "username"),
-      PGPASSWORD: ecs.Secret.fromSecretsManager(input.databaseSecret, "password"),
       REQUEST_STATE_KEY: ecs.Secret.fromSecretsManager(input.requestStateKey),
       UPSTREAM_IDENTITY_SIGNING_KEY: ecs.Secret.fromSecretsManager(input.upstreamIdentitySigningKey),
       ...(input.edgeSharedKey && { EDGE_ASSERTION_SHARED_KEYS: ecs.Secret.fromSecretsManager(input.edgeSharedKey) }),
@@ -104,7 +108,7 @@ export function migrationSettings(input: MigrationSettingsInput): {
 /** Where the Dockerfile puts AWS's RDS CA bundle (its `ADD`; test/aws/dockerfile.test.ts checks the two agree). */
 export const RDS_CA_BUNDLE = "/etc/ssl/certs/rds-global-bundle.pem";
 
-/** Where the database is, for `pg` (the login comes separately, as secrets). */
+/** Where the database is, for `pg` (the login comes separately: originSettings, migrationSettings). */
 function databaseEnvironment(database: rds.DatabaseInstance): Record<string, string> {
   return {
     DATABASE_URL: "postgresql://",

@@ -39,8 +39,10 @@ export interface OriginServiceProps {
   settings: { environment: Record<string, string>; secrets: Record<string, ecs.Secret> };
   /** The `migrate` init container's settings (origin-container.ts migrationSettings): the master user's login. */
   migration: { environment: Record<string, string>; secrets: Record<string, ecs.Secret> };
-  /** The upstream credentials the origin reads at run time: the task role may read these and nothing else. */
+  /** The upstream credentials the origin reads at run time: the task role may read these, */
   upstreamSecrets: secretsmanager.ISecret[];
+  /** and the origin role's database secret, whose password the origin's pool reads when it connects (origin-container.ts). */
+  databaseSecret: secretsmanager.ISecret;
   /** The KMS keys of audit checkpoints and of the upstream token vault: the task role may use these as the origin does. */
   keys: { auditCheckpoints: OriginKey; upstreamVault: OriginKey };
 }
@@ -79,14 +81,20 @@ export class OriginService extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
-    // The identity the origin's code runs as: upstream credentials, its KMS keys, and the AWS side of Google Workload
-    // Identity Federation (Google's pool trusts this role's sessions; GetCallerIdentity needs no permission).
+    // The identity the origin's code runs as: upstream credentials, its database password, its KMS keys, and the AWS
+    // side of Google Workload Identity Federation (Google's pool trusts this role's sessions; GetCallerIdentity needs
+    // no permission).
     this.taskRole = new iam.Role(this, "TaskRole", {
       assumedBy: new iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
       description:
-        "MCP origin tasks: read the upstream credentials, sign audit checkpoints, seal upstream tokens; the role Google's workload identity pool trusts",
+        "MCP origin tasks: read the upstream credentials and the database password, sign audit checkpoints, seal upstream tokens; the role Google's workload identity pool trusts",
     });
     for (const secret of props.upstreamSecrets) secret.grantRead(this.taskRole);
+    // GetSecretValue alone (grantRead adds DescribeSecret, which the pool never calls): any version stage, since after
+    // a refused password it reads AWSPENDING and AWSPREVIOUS too.
+    this.taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: [props.databaseSecret.secretArn] }),
+    );
     grantOriginKeys(this.taskRole, props.keys);
 
     const task = new ecs.FargateTaskDefinition(this, "Task", {
@@ -148,7 +156,7 @@ export class OriginService extends Construct {
     Validations.of(task).acknowledge({
       id: "AwsSolutions-ECS2",
       reason:
-        "Environment variables hold only non-secret settings (URLs, host names, the server list); every credential is an ECS secret resolved at task start, which test/aws/security-properties.test.ts asserts, and a credential written as a plain value in the server list is refused at synth (test/aws/deploy-config.test.ts).",
+        "Environment variables hold only non-secret settings (URLs, host names, the server list, the database secret's ARN); every credential is an ECS secret resolved at task start or, the database password, read by the origin from Secrets Manager, which test/aws/security-properties.test.ts asserts, and a credential written as a plain value in the server list is refused at synth (test/aws/deploy-config.test.ts).",
     });
     Validations.of(task.obtainExecutionRole()).acknowledge({
       id: "AwsSolutions-IAM5[Resource::*]",
@@ -171,9 +179,9 @@ export class OriginService extends Construct {
       assignPublicIp: false,
       circuitBreaker: { enable: true, rollback: true },
       // No deploymentAlarms: the stack's alarms see more than a deploy. ServerErrorRate counts upstreams' and the
-      // database's 5xx, and rises during the redeploy after a password rotation (old tasks' new connections fail until
-      // it ends), which it would then mark failed and roll back; it or HealthyTargets being in ALARM while a fix is
-      // deployed would risk rolling the fix back. Tasks that never become healthy are the circuit breaker's.
+      // database's 5xx (a failover, an upstream down), which would mark a deploy under way failed and roll it back; it
+      // or HealthyTargets being in ALARM while a fix is deployed would risk rolling the fix back. Tasks that never
+      // become healthy are the circuit breaker's.
       // Migrations run before the origin starts and children spawn on first use: give a new task time before health counts.
       healthCheckGracePeriod: Duration.seconds(120),
     });

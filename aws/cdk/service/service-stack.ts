@@ -11,7 +11,6 @@ import { LoadBalancer } from "./load-balancer.ts";
 import { Monitoring } from "./monitoring.ts";
 import { migrationSettings, originSettings } from "./origin-container.ts";
 import { OriginService } from "./origin-service.ts";
-import { RedeployAfterRotation } from "./redeploy-after-rotation.ts";
 import { WorkloadIdentityOutputs } from "./workload-identity-outputs.ts";
 
 export interface ServiceStackProps extends StackProps {
@@ -61,6 +60,7 @@ export class ServiceStack extends Stack {
         appSecret: data.database.appSecret,
       }),
       upstreamSecrets: [...data.secrets.upstream.values()],
+      databaseSecret: data.database.appSecret,
       keys: data.keys,
     });
     // Created in this stack (remote rule), so the data stack never refers to the service stack's security group.
@@ -73,11 +73,6 @@ export class ServiceStack extends Stack {
       );
     }
 
-    // The origin's connections use the app secret; the master secret's rotation concerns only the next init container.
-    const redeploy = new RedeployAfterRotation(this, "RedeployAfterRotation", {
-      secret: data.database.appSecret,
-      service: this.origin.service,
-    });
     const { accountId, auditQueueId, deadLetterQueueId } = config.cloudflare;
     const auditQueues =
       accountId && auditQueueId && deadLetterQueueId
@@ -91,7 +86,6 @@ export class ServiceStack extends Stack {
       originLogs: this.origin.logGroup,
       database: data.database.instance,
       databaseSecrets: [data.database.secret, data.database.appSecret],
-      redeployAfterRotation: redeploy,
       auditQueues,
     });
     new WorkloadIdentityOutputs(this, "WorkloadIdentity", { taskRole: this.origin.taskRole });
