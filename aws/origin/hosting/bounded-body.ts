@@ -59,7 +59,7 @@ function bodyCounter(): (chunk: Uint8Array) => number {
   };
 }
 
-const isEventStream = (response: Response) =>
+export const isEventStream = (response: Response) =>
   response.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() === "text/event-stream";
 
 /**
@@ -88,10 +88,15 @@ export function boundedResponse(
     },
     cancel: (reason) => reader.cancel(reason),
   });
-  const bounded = new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
-  // What the SDK reads of a redirect it does not follow (where it pointed), which a new Response would forget.
-  for (const key of ["url", "redirected", "type"] as const) Object.defineProperty(bounded, key, { value: response[key] });
-  return bounded;
+  return withBody(response, body);
+}
+
+/** `response` with another body: its status and headers, and what the SDK reads of a redirect it does not follow. */
+export function withBody(response: Response, body: ReadableStream<Uint8Array>): Response {
+  const replaced = new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  // Where a redirect pointed, which a new Response would forget.
+  for (const key of ["url", "redirected", "type"] as const) Object.defineProperty(replaced, key, { value: response[key] });
+  return replaced;
 }
 
 /** Statuses a Response cannot be made with a body for. */

@@ -54,9 +54,23 @@ export class UpstreamSessionLost extends Error {
   }
 }
 
+/**
+ * An HTTP upstream's streamed answer ended, or its connection broke, before it carried the answer (a restart, a proxy
+ * cutting the connection) and gave no event id to resume from: the connection is closed so its calls are answered now.
+ */
+export class UpstreamAnswerBrokenOff extends Error {
+  constructor() {
+    super("the upstream server's answer broke off: its stream ended before the answer");
+    this.name = "UpstreamAnswerBrokenOff";
+  }
+}
+
 /** The connection broke by itself, and the origin knows why: said as such to the caller, counted as a failure. */
 const isBroken = (error: unknown) =>
-  error instanceof UpstreamMessageTooLarge || error instanceof UpstreamExited || error instanceof UpstreamSessionLost;
+  error instanceof UpstreamMessageTooLarge ||
+  error instanceof UpstreamExited ||
+  error instanceof UpstreamSessionLost ||
+  error instanceof UpstreamAnswerBrokenOff;
 
 /**
  * What the client sees when forwarding fails. An upstream's own JSON-RPC error passes through with its code,

@@ -7,9 +7,10 @@ import type { UpstreamIdentity, UpstreamUser } from "../identity/upstream-identi
 import type { SecretsProvider } from "../secrets/provider.ts";
 import { readValues } from "../secrets/read-values.ts";
 import { boundedResponse, DEFAULT_MAX_MESSAGE_BYTES, UpstreamMessageTooLarge } from "./bounded-body.ts";
+import { requestIdsOf, watchedAnswer } from "./broken-answer.ts";
 import { childLog } from "./child-log.ts";
 import { asChildUser, type ChildUser } from "./child-users.ts";
-import { UpstreamExited, UpstreamSessionLost } from "./upstream-errors.ts";
+import { UpstreamAnswerBrokenOff, UpstreamExited, UpstreamSessionLost } from "./upstream-errors.ts";
 
 export interface OpenedTransport {
   transport: Transport;
@@ -79,9 +80,15 @@ export function openTransport(
         broke(new UpstreamSessionLost(), "the upstream server no longer knows this connection's session; closing it");
         void transport.close().catch(() => {});
       }
-      return boundedResponse(response, maxMessageBytes, (error) => {
+      const closeAs = (error: Error) => {
         broke(error, `${error.message}; closing the connection`);
         void transport.close().catch(() => {});
+      };
+      const bounded = boundedResponse(response, maxMessageBytes, closeAs);
+      if (init?.method !== "POST") return bounded;
+      // A stream the origin itself aborted (the connection closing) broke off for that reason, not the upstream's.
+      return watchedAnswer(bounded, requestIdsOf(init.body), () => {
+        if (!init.signal?.aborted) closeAs(new UpstreamAnswerBrokenOff());
       });
     };
     const url = new URL(spec.url);
