@@ -218,6 +218,29 @@ describe("an origin that hangs", () => {
   });
 });
 
+// s27 failure hunt F5: a 2026-07-28 request whose origin was not reached was audited `error`, a 2025-era one
+// `unavailable`: `audit search --outcome unavailable` showed half of an origin outage.
+describe("an origin not reached, or silent, audited as unavailable (as in a 2025-era session)", () => {
+  it("is audited unavailable with -32000, and its error says so to the client too", async () => {
+    const audit = capturedAudit();
+    for (const [origin, status] of [
+      ["http://127.0.0.1:1", 503],
+      [inject("silentUrl"), 504],
+    ] as const) {
+      const response = await post("/mcp/everything", listTools, {
+        env: { ...audit.env, ORIGIN_URL: origin, ORIGIN_ANSWER_TIMEOUT_SECONDS: "1" },
+      });
+      expect(response.status).toBe(status);
+      expect(await response.json()).toMatchObject({ id: 1, error: { code: -32000, data: { upstreamUnanswered: true } } });
+    }
+    await expect.poll(() => audit.events.length).toBe(2);
+    expect(audit.events).toEqual([
+      expect.objectContaining({ method: "tools/list", outcome: "unavailable", errorCode: -32000, httpStatus: 503 }),
+      expect.objectContaining({ method: "tools/list", outcome: "unavailable", errorCode: -32000, httpStatus: 504 }),
+    ]);
+  });
+});
+
 describe("who audits a request", () => {
   it("the edge, whatever the origin's answer claims: only a session object may take a request's audit over", async () => {
     const audit = capturedAudit();

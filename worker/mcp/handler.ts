@@ -205,7 +205,7 @@ function requestAudit(
 function originFailure(error: unknown, server: string, id: string | number | undefined): Response {
   const failure = originFailureOf(error, server);
   const retryAfter = failure.retry ? { "retry-after": String(ORIGIN_RETRY_AFTER_SECONDS) } : undefined;
-  return jsonRpcError(failure.status, id, failure.code, failure.message, retryAfter);
+  return jsonRpcError(failure.status, id, failure.code, failure.message, retryAfter, failure.data);
 }
 
 /**

@@ -7,8 +7,10 @@ export function jsonRpcError(
   code: number,
   message: string,
   headers?: Record<string, string>,
+  data?: unknown,
 ): Response {
-  return Response.json({ jsonrpc: "2.0", id: id ?? null, error: { code, message } }, { status, headers });
+  const error = { code, message, ...(data !== undefined && { data }) };
+  return Response.json({ jsonrpc: "2.0", id: id ?? null, error }, { status, headers });
 }
 
 /** JSON-RPC codes the edge uses. */

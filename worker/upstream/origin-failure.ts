@@ -1,3 +1,4 @@
+import { UNANSWERED_BY_UPSTREAM } from "../../contract/answer-outcome.ts";
 import { JSON_RPC } from "../mcp/json-rpc-error.ts";
 import { OriginTimeout } from "./fetch-origin.ts";
 import { AssertionTooLarge } from "./sign-assertion.ts";
@@ -9,7 +10,12 @@ export interface OriginFailure {
   message: string;
   /** Whether trying again soon may help (the answer then says when). */
   retry: boolean;
+  /** The error's data: for an origin not reached or silent, the mark that audits it `unavailable` (as the origin's own). */
+  data?: Record<string, unknown>;
 }
+
+/** Nobody answered the request: audited `unavailable` in every era (contract/answer-outcome.ts). */
+const UNANSWERED = { [UNANSWERED_BY_UPSTREAM]: true };
 
 /**
  * The one mapping of a failed edge → origin request: not sent because the caller's assertion would be too large for
@@ -29,11 +35,13 @@ export function originFailureOf(error: unknown, server: string): OriginFailure {
         code: JSON_RPC.upstreamUnavailable,
         message: `the origin did not answer in time for server "${server}"; try again`,
         retry: true,
+        data: UNANSWERED,
       }
     : {
         status: 503,
         code: JSON_RPC.upstreamUnavailable,
         message: `the origin could not be reached for server "${server}"; try again shortly`,
         retry: true,
+        data: UNANSWERED,
       };
 }

@@ -219,7 +219,7 @@ export function forwardedParams(
 /** A failed exchange with the origin as the session's client is told of it (worker/upstream/origin-failure.ts; logged there). */
 export function exchangeFailure(error: unknown, server: string): ProtocolError {
   const failure = originFailureOf(error, server);
-  return new ProtocolError(failure.code, failure.message);
+  return new ProtocolError(failure.code, failure.message, failure.data);
 }
 export const answerBrokeOff = () =>
   new ProtocolError(JSON_RPC.upstreamUnavailable, "the origin's answer broke off before it was complete; try again");
