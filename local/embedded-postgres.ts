@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { createServer } from "node:net";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { lockDataDir } from "./data-dir-lock.ts";
 
 /**
  * The largest `pg.Pool` that may be pointed at the embedded database.
@@ -50,9 +51,10 @@ export interface EmbeddedPostgres {
  * PGlite (Postgres compiled to WebAssembly, in this process) served over the Postgres wire
  * protocol, so that the origin reaches it with plain `pg` exactly as it reaches RDS.
  *
- * Only one process may use a data directory at a time, and PGlite does not lock it. The port is
- * checked before the directory is opened, so a second copy of the local system started with the
- * same port and directory stops there, without touching the first one's files.
+ * Only one process may use a data directory at a time, and PGlite does not lock it: this process
+ * takes the folder's lock file first (data-dir-lock.ts), so a second copy of the local system on
+ * the same folder stops there, whatever its ports, without touching the first one's files. The port
+ * is checked before that.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const host = options.host ?? "127.0.0.1";
@@ -64,12 +66,16 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (port !== 0) await assertPortFree(host, port);
 
   await mkdir(dataDir, { recursive: true });
-  const db = await PGlite.create({ dataDir });
-  const server = new PGLiteSocketServer({ db, host, port, maxConnections: EMBEDDED_MAX_CONNECTIONS });
+  const unlock = await lockDataDir(dataDir);
+  let db: PGlite | undefined;
+  let server: PGLiteSocketServer;
   try {
+    db = await PGlite.create({ dataDir });
+    server = new PGLiteSocketServer({ db, host, port, maxConnections: EMBEDDED_MAX_CONNECTIONS });
     await server.start();
   } catch (error) {
-    await db.close();
+    await db?.close();
+    await unlock();
     throw isAddressInUse(error) ? portInUseError(host, port, error) : error;
   }
 
@@ -84,6 +90,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       closing ??= (async () => {
         await server.stop();
         await db.close();
+        await unlock();
       })();
       return closing;
     },

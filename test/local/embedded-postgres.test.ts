@@ -1,11 +1,13 @@
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool } from "../../aws/origin/db/pool.ts";
+import { LOCK_FILE } from "../../local/data-dir-lock.ts";
 import { EMBEDDED_POOL_MAX, type EmbeddedPostgres, startEmbeddedPostgres } from "../../local/embedded-postgres.ts";
 
 const URL_FORM = /^postgres:\/\/postgres@127\.0\.0\.1:(\d+)\/postgres$/;
@@ -92,6 +94,37 @@ describe("embedded PostgreSQL", () => {
       expect(await withClient(running.url, async (client) => (await client.query("SELECT 1 AS one")).rows)).toEqual([{ one: 1 }]);
     } finally {
       await running.close();
+    }
+  });
+
+  // s27 failure hunt F3: only the same port stopped a second copy; on other ports both wrote the one folder, and one
+  // side's rows were lost at the next start.
+  it("refuses a second process's start on a data folder in use, whatever its port, and leaves the first alone", async () => {
+    const dataDir = join(root, "locked");
+    const first = await startEmbeddedPostgres({ dataDir, port: 0 });
+    try {
+      await expect(startEmbeddedPostgres({ dataDir, port: 0 })).rejects.toThrow(
+        `the embedded PostgreSQL's data folder ${dataDir} is in use by process ${process.pid} (another npm start?)`,
+      );
+      expect(await withClient(first.url, async (client) => (await client.query("SELECT 1 AS one")).rows)).toEqual([{ one: 1 }]);
+    } finally {
+      await first.close();
+    }
+    expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
+    const again = await startEmbeddedPostgres({ dataDir, port: 0 });
+    await again.close();
+  });
+
+  it("takes over the lock of a process that is gone (a crash), and holds it itself", async () => {
+    const dataDir = join(root, "stale-lock");
+    await mkdir(dataDir, { recursive: true });
+    const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+    await writeFile(join(dataDir, LOCK_FILE), `${gone}\n`);
+    const database = await startEmbeddedPostgres({ dataDir, port: 0 });
+    try {
+      expect(await readFile(join(dataDir, LOCK_FILE), "utf8")).toBe(`${process.pid}\n`);
+    } finally {
+      await database.close();
     }
   });
 
