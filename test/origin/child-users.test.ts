@@ -165,7 +165,14 @@ describe.skipIf(!isRoot)("what a child left outside its home (needs root)", () =
       `require("fs").writeFileSync(${JSON.stringify(join(shared, "open", "theirs"))}, "x")`,
     );
     expect(ipcObjectsOf(first.uid)).toHaveLength(3);
-    await users.give(first);
+    // The origin's working directory may be one the child's user cannot enter (root's only): the sweep still works.
+    const cwd = process.cwd();
+    process.chdir(await mkdtemp(join(base, "root-only-")));
+    try {
+      await users.give(first);
+    } finally {
+      process.chdir(cwd);
+    }
     const again = await users.take();
     expect(again.uid).toBe(first.uid);
     expect(runAs(again, `process.stdout.write(JSON.stringify(require("fs").readdirSync(${JSON.stringify(shared)})))`)).toBe("[]");

@@ -127,7 +127,8 @@ async function ipcObjects(): Promise<{ owner: number; creator: number; ipcrm: [s
 function runFor(ms: number, command: string, args: string[], keep = 4096): Promise<{ out: string; failure?: string }> {
   return new Promise((resolve) => {
     let out = "";
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "ignore"], timeout: ms, killSignal: "SIGKILL" });
+    // From "/": as the user, `find` fails in a working directory it may not enter (the origin's may be root's only).
+    const child = spawn(command, args, { cwd: "/", stdio: ["ignore", "pipe", "ignore"], timeout: ms, killSignal: "SIGKILL" });
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
       if (out.length < keep) out += chunk;
     });
