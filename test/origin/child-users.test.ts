@@ -4,7 +4,7 @@ import { chmod, chown, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { asChildUser, ChildUsers, childUsersFromConfig } from "../../aws/origin/hosting/child-users.ts";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
@@ -200,14 +200,23 @@ describe.skipIf(!isRoot)("what a child left outside its home (needs root)", () =
     await expect(users.take()).rejects.toThrow(/every stdio child user is taken/);
   });
 
-  it("is swept before the first handing out when an earlier run of the origin left it (a restarted container)", async () => {
-    const users = usersOf(FIRST_UID + 43);
+  it("is swept, and what it runs killed, before the first handing out when an earlier run of the origin left it", async () => {
+    // Two users: one an earlier run's child left a file, the other a process (an origin restarted in its container).
+    const [wrote, runs] = [FIRST_UID + 43, FIRST_UID + 44];
+    const users = new ChildUsers({ first: wrote, count: 2 }, join(base, "homes"), () => {}, [shared, "/dev/shm"]);
     const earlier = join(shared, "earlier-run");
     await writeFile(earlier, "an earlier child's data", { mode: 0o600 });
-    await chown(earlier, FIRST_UID + 43, FIRST_UID + 43);
+    await chown(earlier, wrote, wrote);
+    const { command, args } = asChildUser({ uid: runs, home: shared }, "sleep", ["600"]);
+    const leftover = spawn(command, args, { stdio: "ignore" });
+    onTestFinished(() => void leftover.kill("SIGKILL"));
+    const exited = new Promise((resolve) => leftover.once("exit", (_code, signal) => resolve(signal)));
+    await waitForProcessOf(runs);
     await users.sweepEarlierRuns();
+    expect(processesOf(runs)).toEqual([]);
+    expect(await exited).toBe("SIGKILL");
     expect(existsSync(earlier)).toBe(false);
-    expect((await users.take()).uid).toBe(FIRST_UID + 43);
+    expect([(await users.take()).uid, (await users.take()).uid].sort()).toEqual([wrote, runs]);
   });
 });
 

@@ -55,11 +55,14 @@ export class ChildUsers {
   }
 
   /**
-   * Sweeps what the range's users own before any is handed out: an earlier run's children (a restarted container
-   * keeps its /tmp) left it, and no give() of this run will. A user whose leftovers stay is set aside.
+   * Kills what the range's users run and sweeps what they own before any is handed out: an earlier run's children (an
+   * origin restarted in its container, which keeps its /tmp) left it, and no give() of this run will. A user whose
+   * processes or leftovers stay is set aside.
    */
   async sweepEarlierRuns(): Promise<void> {
-    for (const uid of await ownersIn(this.#range, this.#sweep)) {
+    const { first, count } = this.#range;
+    const running = (await liveProcessUsers()).flat().filter((uid) => uid >= first && uid < first + count);
+    for (const uid of new Set([...running, ...(await ownersIn(this.#range, this.#sweep))])) {
       const at = this.#free.indexOf(uid);
       if (at < 0) continue;
       this.#free.splice(at, 1);
@@ -170,13 +173,17 @@ async function killAll(uid: number): Promise<boolean> {
 
 /** How many live processes (zombies aside: they run nothing) have `uid` as their real or effective user (/proc: Linux). */
 async function processesOf(uid: number): Promise<number> {
-  let count = 0;
+  return (await liveProcessUsers()).filter((users) => users.includes(uid)).length;
+}
+
+/** The real and effective user of each live process (zombies aside). */
+async function liveProcessUsers(): Promise<number[][]> {
+  const users: number[][] = [];
   for (const entry of await readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     const status = await readFile(`/proc/${entry}/status`, "utf8").catch(() => "");
-    const [real, effective] = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status)?.slice(1).map(Number) ?? [];
-    const zombie = /^State:\s+Z/m.test(status);
-    if ((real === uid || effective === uid) && !zombie) count++;
+    const ids = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status)?.slice(1).map(Number);
+    if (ids && !/^State:\s+Z/m.test(status)) users.push(ids);
   }
-  return count;
+  return users;
 }
