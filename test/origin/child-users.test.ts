@@ -1,10 +1,10 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { chmod, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { asChildUser, ChildUsers, childUsersFromConfig } from "../../aws/origin/hosting/child-users.ts";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import { serveMcp } from "../../aws/origin/hosting/mcp-route.ts";
@@ -47,7 +47,7 @@ describe.skipIf(!isRoot)("stdio children as Unix users of their own (needs root)
   beforeAll(async () => {
     homes = await mkdtemp(join(tmpdir(), "child-users-"));
     await chmod(homes, 0o711); // as the system's /tmp is: a child must pass through to its home
-    isolated = poolWith(new ChildUsers({ first: FIRST_UID, count: 4 }, join(homes, "homes"), () => {}));
+    isolated = poolWith(new ChildUsers({ first: FIRST_UID, count: 4 }, join(homes, "homes"), () => {}, [homes, "/dev/shm"]));
   });
   afterAll(async () => {
     await isolated?.close();
@@ -93,7 +93,7 @@ describe.skipIf(!isRoot)("a child user handed out again (needs root)", () => {
   it("starts with an empty home, and nothing the last child left running", async () => {
     const homes = await mkdtemp(join(tmpdir(), "child-users-"));
     try {
-      const users = new ChildUsers({ first: FIRST_UID + 10, count: 1 }, homes, () => {});
+      const users = new ChildUsers({ first: FIRST_UID + 10, count: 1 }, homes, () => {}, [homes]);
       const first = await users.take();
       await writeFile(join(first.home, "left-behind"), "a user's data");
       const { command, args } = asChildUser(first, "sleep", ["600"]);
@@ -113,6 +113,130 @@ describe.skipIf(!isRoot)("a child user handed out again (needs root)", () => {
     }
   });
 });
+
+describe.skipIf(!isRoot)("what a child left outside its home (needs root)", () => {
+  // The test's own /tmp (sticky, writable by all, as the system's is) and the system's /dev/shm are swept.
+  let base: string;
+  let shared: string;
+  const shm = join("/dev/shm", `child-users-test-${process.pid}`);
+  beforeAll(async () => {
+    base = await mkdtemp(join(tmpdir(), "child-users-"));
+    await chmod(base, 0o711);
+    shared = join(base, "tmp");
+    await mkdir(shared);
+    await chmod(shared, 0o1777);
+  });
+  afterAll(async () => {
+    await rm(base, { recursive: true, force: true });
+    await rm(shm, { force: true });
+    const options = { shm: "-m", msg: "-q", sem: "-s" } as Record<string, string>;
+    for (const object of ipcObjectsOf(FIRST_UID + 40)) {
+      const [table = "", id = ""] = object.split(" ");
+      execFileSync("ipcrm", [options[table] ?? "", id]);
+    }
+  });
+  const usersOf = (first: number, log: (line: string) => void = () => {}) =>
+    new ChildUsers({ first, count: 1 }, join(base, "homes"), log, [shared, "/dev/shm"]);
+
+  it("is gone before its user is handed out again: a private file, a tree with links out, a shared directory, IPC", async () => {
+    const users = usersOf(FIRST_UID + 40);
+    const first = await users.take();
+    // Outside every swept place, and deletable by the child's user: a sweep that followed a link would delete it.
+    const outside = join(base, "homes", "outside");
+    await mkdir(outside);
+    await writeFile(join(outside, "kept"), "not the child's to sweep");
+    await chown(outside, first.uid, first.uid);
+    await chown(join(outside, "kept"), first.uid, first.uid);
+    runAs(
+      first,
+      `const fs = require("fs"), { execFileSync } = require("child_process");
+       fs.writeFileSync(${JSON.stringify(join(shared, "private"))}, "user A's data", { mode: 0o600 });
+       fs.mkdirSync(${JSON.stringify(join(shared, "tree", "deep"))}, { recursive: true });
+       fs.writeFileSync(${JSON.stringify(join(shared, "tree", "deep", "cache"))}, "planted for the next holder");
+       fs.symlinkSync(${JSON.stringify(outside)}, ${JSON.stringify(join(shared, "tree", "out"))});
+       fs.symlinkSync(${JSON.stringify(join(outside, "kept"))}, ${JSON.stringify(join(shared, "tree", "deep", "out-file"))});
+       fs.mkdirSync(${JSON.stringify(join(shared, "open"))}); fs.chmodSync(${JSON.stringify(join(shared, "open"))}, 0o777);
+       fs.writeFileSync(${JSON.stringify(shm)}, "user A's shared memory", { mode: 0o600 });
+       for (const kind of ["-M", "-Q", "-S"]) execFileSync("ipcmk", [kind, kind === "-S" ? "1" : "4096"]);`,
+    );
+    // Another user's child writes into the directory the first made writable by all.
+    runAs(
+      { uid: FIRST_UID + 41, home: shared },
+      `require("fs").writeFileSync(${JSON.stringify(join(shared, "open", "theirs"))}, "x")`,
+    );
+    expect(ipcObjectsOf(first.uid)).toHaveLength(3);
+    // The origin's working directory may be one the child's user cannot enter (root's only): the sweep still works.
+    const cwd = process.cwd();
+    process.chdir(await mkdtemp(join(base, "root-only-")));
+    try {
+      await users.give(first);
+    } finally {
+      process.chdir(cwd);
+    }
+    const again = await users.take();
+    expect(again.uid).toBe(first.uid);
+    expect(runAs(again, `process.stdout.write(JSON.stringify(require("fs").readdirSync(${JSON.stringify(shared)})))`)).toBe("[]");
+    expect(existsSync(shm)).toBe(false);
+    expect(ipcObjectsOf(first.uid)).toEqual([]);
+    expect(readFileSync(join(outside, "kept"), "utf8")).toBe("not the child's to sweep");
+    await users.give(again);
+  });
+
+  it("keeps a user out of the pool while it owns something it cannot remove, and logs why", async () => {
+    const lines: string[] = [];
+    const users = usersOf(FIRST_UID + 42, (line) => lines.push(line));
+    const first = await users.take();
+    // A file of its user's in a directory it may not write (its owner closed it): the next holder could read it.
+    const closed = join(shared, "closed");
+    await mkdir(closed, { mode: 0o755 });
+    await writeFile(join(closed, "stuck"), "user A's data", { mode: 0o600 });
+    await chown(join(closed, "stuck"), first.uid, first.uid);
+    await users.give(first);
+    expect(lines.join("\n")).toMatch(
+      new RegExp(
+        `stdio child user ${first.uid}'s leftovers cannot all be removed \\(it still owns "${join(closed, "stuck")}"\\): set aside`,
+      ),
+    );
+    await expect(users.take()).rejects.toThrow(/every stdio child user is taken/);
+  });
+
+  it("is swept, and what it runs killed, before the first handing out when an earlier run of the origin left it", async () => {
+    // Two users: one an earlier run's child left a file, the other a process (an origin restarted in its container).
+    const [wrote, runs] = [FIRST_UID + 43, FIRST_UID + 44];
+    const users = new ChildUsers({ first: wrote, count: 2 }, join(base, "homes"), () => {}, [shared, "/dev/shm"]);
+    const earlier = join(shared, "earlier-run");
+    await writeFile(earlier, "an earlier child's data", { mode: 0o600 });
+    await chown(earlier, wrote, wrote);
+    const { command, args } = asChildUser({ uid: runs, home: shared }, "sleep", ["600"]);
+    const leftover = spawn(command, args, { stdio: "ignore" });
+    onTestFinished(() => void leftover.kill("SIGKILL"));
+    const exited = new Promise((resolve) => leftover.once("exit", (_code, signal) => resolve(signal)));
+    await waitForProcessOf(runs);
+    await users.sweepEarlierRuns();
+    expect(processesOf(runs)).toEqual([]);
+    expect(await exited).toBe("SIGKILL");
+    expect(existsSync(earlier)).toBe(false);
+    expect([(await users.take()).uid, (await users.take()).uid].sort()).toEqual([wrote, runs]);
+  });
+});
+
+/** Runs `script` with Node as `user` (as a child would run); what it printed. */
+function runAs(user: { uid: number; home: string }, script: string): string {
+  const { command, args } = asChildUser(user, process.execPath, ["-e", script]);
+  return execFileSync(command, args, { env: { PATH: process.env.PATH }, encoding: "utf8" });
+}
+
+/** The System V IPC objects (shared memory, queues, semaphores) `uid` owns, from /proc. */
+function ipcObjectsOf(uid: number): string[] {
+  return ["shm", "msg", "sem"].flatMap((table) => {
+    const [header = "", ...rows] = readFileSync(`/proc/sysvipc/${table}`, "utf8").trim().split("\n");
+    const owner = header.trim().split(/\s+/).indexOf("uid");
+    return rows
+      .map((row) => row.trim().split(/\s+/))
+      .filter((cells) => cells[owner] === String(uid))
+      .map((cells) => `${table} ${cells[1]}`);
+  });
+}
 
 describe.skipIf(!isRoot)("a child that exits while its host is being made (needs root)", () => {
   it("gives its Unix user back, and the next call gets a child of that user", async () => {
@@ -139,7 +263,11 @@ describe.skipIf(!isRoot)("a child that exits while its host is being made (needs
       servers: { prying },
       idleTimeoutMs: 60_000,
       maxProcesses: 1,
-      host: { ...testHostOptions, pins, childUsers: new ChildUsers({ first: uid, count: 1 }, join(homes, "homes"), () => {}) },
+      host: {
+        ...testHostOptions,
+        pins,
+        childUsers: new ChildUsers({ first: uid, count: 1 }, join(homes, "homes"), () => {}, [homes]),
+      },
       log: () => {},
     });
     try {
@@ -182,7 +310,7 @@ describe.skipIf(!isRoot)("the homes' directory (needs root)", () => {
     const base = await mkdtemp(join(tmpdir(), "child-users-"));
     try {
       await symlink(tmpdir(), join(base, "homes"));
-      const users = new ChildUsers({ first: FIRST_UID + 20, count: 1 }, join(base, "homes"), () => {});
+      const users = new ChildUsers({ first: FIRST_UID + 20, count: 1 }, join(base, "homes"), () => {}, [base]);
       await expect(users.take()).rejects.toThrow(/must be a directory of root's/);
       expect(await users.take().catch((error: Error) => error.message)).not.toMatch(/every stdio child user is taken/);
     } finally {

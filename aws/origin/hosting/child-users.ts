@@ -3,6 +3,7 @@ import { chmod, chown, lstat, mkdir, readdir, readFile, rm } from "node:fs/promi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { type LeftoverSweep, ownersIn, removeLeftovers, SHARED_PLACES } from "./uid-leftovers.ts";
 
 const run = promisify(execFile);
 
@@ -16,22 +17,57 @@ export interface ChildUser {
 const KILL_ROUNDS = 5;
 
 /**
+ * How long removing what a done child left in the shared places may take before its user is set aside instead: a
+ * child that filled /tmp with millions of files costs one user of the range, not a stuck sweep. It runs when the
+ * child is done, which no request waits for (a start that failed excepted: its error waits).
+ */
+const SWEEP_DEADLINE_MS = 120_000;
+
+/**
  * Unix users for stdio children (`stdio.childUids`): each running child holds one of its own, so that it can read
  * neither the origin's environment or memory (`/proc/<pid>/environ`: the origin's secrets) nor another child's. A user
  * is handed out with an empty home directory; when its child is done, every process of that user is killed and, once
- * none is left, its home is deleted and the user handed out again: nothing one child wrote or left running reaches the
- * next. A user whose processes cannot all be killed is set aside for good (and logged).
+ * none is left, its home is deleted, what it owns in the places every user may write (/tmp, /var/tmp, /dev/shm…) and
+ * its System V IPC objects are removed, and the user is handed out again: nothing one child wrote or left running
+ * reaches the next. A user whose processes cannot all be killed, or whose leftovers cannot all be removed, is set aside
+ * for good (and logged).
  */
 export class ChildUsers {
   readonly #free: number[];
   readonly #homes: string;
   readonly #log: (line: string) => void;
+  readonly #sweep: LeftoverSweep;
+  readonly #range: { first: number; count: number };
 
-  constructor(range: { first: number; count: number }, homes: string, log: (line: string) => void) {
+  /** `places`: where any user may write, swept of a done child's files (the system's; a test passes its own). */
+  constructor(
+    range: { first: number; count: number },
+    homes: string,
+    log: (line: string) => void,
+    places: readonly string[] = SHARED_PLACES,
+  ) {
     // Handed out oldest-freed first: a user rests as long as possible before another child gets it.
     this.#free = Array.from({ length: range.count }, (_, index) => range.first + index);
     this.#homes = homes;
     this.#log = log;
+    this.#sweep = { places, skip: homes, deadlineMs: SWEEP_DEADLINE_MS, dropTo };
+    this.#range = range;
+  }
+
+  /**
+   * Kills what the range's users run and sweeps what they own before any is handed out: an earlier run's children (an
+   * origin restarted in its container, which keeps its /tmp) left it, and no give() of this run will. A user whose
+   * processes or leftovers stay is set aside.
+   */
+  async sweepEarlierRuns(): Promise<void> {
+    const { first, count } = this.#range;
+    const running = (await liveProcessUsers()).flat().filter((uid) => uid >= first && uid < first + count);
+    for (const uid of new Set([...running, ...(await ownersIn(this.#range, this.#sweep))])) {
+      const at = this.#free.indexOf(uid);
+      if (at < 0) continue;
+      this.#free.splice(at, 1);
+      await this.give({ uid, home: join(this.#homes, String(uid)) });
+    }
   }
 
   /** A free user with a fresh home directory (mode 0700, its own); throws when every one is taken. */
@@ -54,21 +90,23 @@ export class ChildUsers {
 
   /**
    * The child is done: every process still running as its user is killed (as that user, `kill(-1)`, which no forking
-   * process outruns), and once none is left its home goes and the user is free again.
+   * process outruns), and once none is left its home goes, then what it left elsewhere, and the user is free again.
    */
   async give(user: ChildUser): Promise<void> {
-    for (let round = 0; round <= KILL_ROUNDS; round++) {
-      if ((await processesOf(user.uid)) === 0) {
-        await rm(user.home, { recursive: true, force: true }).catch(() => {});
-        this.#free.push(user.uid);
-        return;
-      }
-      if (round < KILL_ROUNDS)
-        await run("setpriv", [...dropTo(user.uid), process.execPath, "-e", "process.kill(-1, 'SIGKILL')"]).catch(() => {});
+    if (!(await killAll(user.uid))) {
+      this.#log(
+        `stdio child user ${user.uid} still runs processes after ${KILL_ROUNDS} rounds of SIGKILL: set aside, not handed out again`,
+      );
+      return;
     }
-    this.#log(
-      `stdio child user ${user.uid} still runs processes after ${KILL_ROUNDS} rounds of SIGKILL: set aside, not handed out again`,
-    );
+    await rm(user.home, { recursive: true, force: true }).catch(() => {});
+    const left = await removeLeftovers(user.uid, this.#sweep);
+    if (left !== undefined) {
+      await killAll(user.uid); // the sweep's own processes, when it ran out of time
+      this.#log(`stdio child user ${user.uid}'s leftovers cannot all be removed (${left}): set aside, not handed out again`);
+      return;
+    }
+    this.#free.push(user.uid);
   }
 
   /**
@@ -104,7 +142,9 @@ export async function childUsersFromConfig(
       throw new Error(`stdio.childUids: cannot run a process as user ${uid} with setpriv (util-linux): ${error.message}`);
     });
   }
-  return new ChildUsers(range, join(tmpdir(), "mcp-stdio-children"), log);
+  const users = new ChildUsers(range, join(tmpdir(), "mcp-stdio-children"), log);
+  await users.sweepEarlierRuns();
+  return users;
 }
 
 /** `setpriv`'s arguments that run what follows as `uid` (group the same), with no other group and no privilege. */
@@ -121,15 +161,29 @@ export function asChildUser(user: ChildUser, command: string, args: readonly str
   return { command: "setpriv", args: [...dropTo(user.uid), command, ...args] };
 }
 
+/** Kills every process of `uid` (as that user), for up to KILL_ROUNDS rounds; whether none is left. */
+async function killAll(uid: number): Promise<boolean> {
+  for (let round = 0; round <= KILL_ROUNDS; round++) {
+    if ((await processesOf(uid)) === 0) return true;
+    if (round < KILL_ROUNDS)
+      await run("setpriv", [...dropTo(uid), process.execPath, "-e", "process.kill(-1, 'SIGKILL')"]).catch(() => {});
+  }
+  return false;
+}
+
 /** How many live processes (zombies aside: they run nothing) have `uid` as their real or effective user (/proc: Linux). */
 async function processesOf(uid: number): Promise<number> {
-  let count = 0;
+  return (await liveProcessUsers()).filter((users) => users.includes(uid)).length;
+}
+
+/** The real and effective user of each live process (zombies aside). */
+async function liveProcessUsers(): Promise<number[][]> {
+  const users: number[][] = [];
   for (const entry of await readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     const status = await readFile(`/proc/${entry}/status`, "utf8").catch(() => "");
-    const [real, effective] = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status)?.slice(1).map(Number) ?? [];
-    const zombie = /^State:\s+Z/m.test(status);
-    if ((real === uid || effective === uid) && !zombie) count++;
+    const ids = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status)?.slice(1).map(Number);
+    if (ids && !/^State:\s+Z/m.test(status)) users.push(ids);
   }
-  return count;
+  return users;
 }
