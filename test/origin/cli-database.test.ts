@@ -4,9 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkDatabaseUrl, DatabaseSetupError, requireOriginSchema } from "../../aws/origin/db/cli-database.ts";
 import { MIGRATE_COMMAND } from "../../aws/origin/db/ensure-schema.ts";
 import { migrate } from "../../aws/origin/db/migrate.ts";
-import { startFakeSecretsManager } from "../aws/secrets-manager-fake.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
-import { startPasswordCheckingPostgres } from "./password-checking-postgres.ts";
+import { DATABASE_SECRET_ID, refusingEveryVersion } from "./password-checking-postgres.ts";
 import { jsonFile, workDir } from "./policy-dry-run-cli.ts";
 
 /**
@@ -172,22 +171,12 @@ describe("the commands, given a DATABASE_URL they cannot use or a server they ca
 
   // In the origin's container on AWS the commands have no PGPASSWORD: they read the secret as the origin does.
   it("with DATABASE_PASSWORD_SECRET, logs in with the secret's versions and names the secret when all are refused", async () => {
-    const secrets = await startFakeSecretsManager();
-    const server = await startPasswordCheckingPostgres("the-database-has-this-one");
+    const { server, awsEnv, close } = await refusingEveryVersion();
     try {
-      const stored = (password: string) => JSON.stringify({ username: "origin", password });
-      secrets.secrets.set("proxy/database-app", {
-        value: stored("current-pw"),
-        versionId: "v2",
-        stages: { AWSPREVIOUS: stored("previous-pw") },
-      });
       const result = await run(CONNECTIONS, ["list"], {
         DATABASE_URL: `postgresql://origin@127.0.0.1:${server.port}/mcp`,
-        DATABASE_PASSWORD_SECRET: "proxy/database-app",
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-        AWS_REGION: "eu-west-1",
-        AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
-        AWS_SECRET_ACCESS_KEY: "placeholder-secret-key",
+        DATABASE_PASSWORD_SECRET: DATABASE_SECRET_ID,
+        ...awsEnv,
       });
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(
@@ -196,8 +185,7 @@ describe("the commands, given a DATABASE_URL they cannot use or a server they ca
       expect(result.stderr).not.toMatch(/current-pw|previous-pw/);
       expect(server.attempts).toEqual(["current-pw", "previous-pw"]);
     } finally {
-      await server.close();
-      await secrets.close();
+      await close();
     }
   });
 

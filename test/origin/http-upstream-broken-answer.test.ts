@@ -1,10 +1,9 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import type { UpstreamServer } from "../../contract/config/schema.ts";
 import { launchHttpFixture, type RunningFixture } from "../fixtures/conformance-upstream/launch.ts";
 import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
+import { startUpstreamGateway, type UpstreamGateway } from "./upstream-gateway.ts";
 
 // s27 failure hunt F1: an HTTP upstream that begins a streamed answer and then dies, or ends the stream, without the
 // answer left the call waiting for relay.requestTimeoutSeconds (the SDK's client never settles such a request). A
@@ -16,51 +15,47 @@ const CALLER = { sub: "alice", email: "alice@example.com", groups: [], server: "
 type Answer = { result?: unknown; error?: { code: number; message: string } };
 
 let fixture: RunningFixture;
-let gateway: Server;
-let url: string;
+let gateway: UpstreamGateway;
 beforeAll(async () => {
   fixture = await launchHttpFixture("legacy");
-  const upstream = new URL(fixture.url);
-  gateway = createServer(async (request, response) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks);
-    const breaking = /"(drop|end|answer)-the-stream"/.exec(body.toString("utf8"))?.[1];
-    if (breaking) {
-      const { id } = JSON.parse(body.toString("utf8")) as { id: number };
-      const progress = { jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: `call ${id}` } };
-      response.writeHead(200, { "content-type": "text/event-stream", "mcp-session-id": request.headers["mcp-session-id"] });
-      const answer = { jsonrpc: "2.0", id, result: { content: [{ type: "text", text: "answered" }] } };
-      response.write(`event: message\ndata: ${JSON.stringify(progress)}\n\n`, () => {
-        if (breaking === "drop") response.socket?.destroy();
-        else if (breaking === "end") response.end();
-        else response.end(`event: message\ndata: ${JSON.stringify(answer)}\n\n`);
-      });
-      return;
-    }
-    const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => name !== "host")) as Record<
-      string,
-      string
-    >;
-    const answer = await fetch(new URL(request.url ?? "/", upstream), {
-      method: request.method,
-      headers,
-      body: body.length ? body : undefined,
+  gateway = await startUpstreamGateway(fixture.url, (body, request, response) => {
+    const text = body.toString("utf8");
+    const breaking = /"(drop|end|answer)-the-stream"/.exec(text)?.[1];
+    if (!breaking) return false;
+    const { id } = JSON.parse(text) as { id: number };
+    const log = { jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: `call ${id}` } };
+    const answer = { jsonrpc: "2.0", id, result: { content: [{ type: "text", text: "answered" }] } };
+    response.writeHead(200, { "content-type": "text/event-stream", "mcp-session-id": request.headers["mcp-session-id"] });
+    response.write(`event: message\ndata: ${JSON.stringify(log)}\n\n`, () => {
+      if (breaking === "drop") response.socket?.destroy();
+      else if (breaking === "end") response.end();
+      else response.end(`event: message\ndata: ${JSON.stringify(answer)}\n\n`);
     });
-    answer.headers.forEach((value, name) => {
-      response.setHeader(name, value);
-    });
-    response.writeHead(answer.status);
-    response.end(Buffer.from(await answer.arrayBuffer()));
+    return true;
   });
-  await new Promise<void>((resolve) => gateway.listen(0, "127.0.0.1", resolve));
-  url = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}${upstream.pathname}`;
 });
 afterAll(async () => {
-  gateway?.closeAllConnections();
   gateway?.close();
   await fixture?.stop();
 });
+
+/** A host pool for the server behind the gateway, logging to `lines`. */
+const poolOf = (lines: string[], requestTimeoutMs = testHostOptions.requestTimeoutMs) =>
+  createHostPool({
+    servers: {
+      notes: {
+        transport: "http",
+        url: gateway.url,
+        protocol: "streamable-http",
+        identity: "none",
+        headers: {},
+      } as UpstreamServer,
+    },
+    idleTimeoutMs: 60_000,
+    maxProcesses: 4,
+    host: { ...testHostOptions, requestTimeoutMs },
+    log: (line) => lines.push(line),
+  });
 
 async function ask(pool: HostPool, method: string, params: Record<string, unknown> = {}): Promise<Answer> {
   const { host, release } = await pool.acquire("notes", CALLER);
@@ -79,16 +74,8 @@ describe("an HTTP upstream whose streamed answer breaks off before the answer", 
   ] as const) {
     it(`${how}: the call is answered at once that the answer broke off, not after the request timeout; the next works`, async () => {
       const lines: string[] = [];
-      const pool = createHostPool({
-        servers: {
-          notes: { transport: "http", url, protocol: "streamable-http", identity: "none", headers: {} } as UpstreamServer,
-        },
-        idleTimeoutMs: 60_000,
-        maxProcesses: 4,
-        // A request timeout no test waits for: without the fix the call would end with it, saying so.
-        host: { ...testHostOptions, requestTimeoutMs: 600_000 },
-        log: (line) => lines.push(line),
-      });
+      // A request timeout no test waits for: without the fix the call would end with it, saying so.
+      const pool = poolOf(lines, 600_000);
       try {
         expect(JSON.stringify(await ask(pool, "tools/list"))).toContain('"tools"');
         const broken = await ask(pool, "tools/call", { name: "test_simple_text", arguments: { marker: name } });
@@ -106,15 +93,7 @@ describe("an HTTP upstream whose streamed answer breaks off before the answer", 
 
   it("keeps the connection when every streamed answer arrives: a call answered on an event stream is no break", async () => {
     const lines: string[] = [];
-    const pool = createHostPool({
-      servers: {
-        notes: { transport: "http", url, protocol: "streamable-http", identity: "none", headers: {} } as UpstreamServer,
-      },
-      idleTimeoutMs: 60_000,
-      maxProcesses: 4,
-      host: testHostOptions,
-      log: (line) => lines.push(line),
-    });
+    const pool = poolOf(lines);
     try {
       for (let call = 0; call < 3; call++) {
         const answer = await ask(pool, "tools/call", { name: "test_simple_text", arguments: { marker: "answer-the-stream" } });

@@ -1,11 +1,10 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { createHostPool, type HostPool } from "../../aws/origin/hosting/host-pool.ts";
 import type { UpstreamServer } from "../../contract/config/schema.ts";
 import { freePort } from "../../local/free-port.ts";
 import { launchHttpFixture, type RunningFixture } from "../fixtures/conformance-upstream/launch.ts";
 import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts";
+import { startUpstreamGateway, type UpstreamGateway } from "./upstream-gateway.ts";
 
 // An HTTP upstream that keeps its sessions in memory (the SDKs' default) forgets them when it restarts, and answers
 // every later request of an old session 404. The origin must begin a new session then, as the spec has a client do:
@@ -14,7 +13,7 @@ import { messagesOf, modernRequest, testHostOptions } from "./modern-request.ts"
 const CALLER = { sub: "alice", email: "alice@example.com", groups: [], server: "notes", clientId: "c", era: "modern" as const };
 let fixture: RunningFixture | undefined;
 let pool: HostPool | undefined;
-let gateway: Server | undefined;
+let gateway: UpstreamGateway | undefined;
 afterAll(async () => {
   await pool?.close();
   await fixture?.stop();
@@ -67,34 +66,13 @@ describe("an HTTP upstream that restarted and forgot its sessions", () => {
 
   it("keeps the connection when a 404 is not about the session: a gateway's answer for one route", async () => {
     fixture = fixture ?? (await launchHttpFixture("legacy"));
-    const upstream = new URL(fixture.url);
     // In front of the server: one tool's call answered 404 with the gateway's own page, everything else passed on.
-    gateway = createServer(async (request, response) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of request) chunks.push(chunk as Buffer);
-      const body = Buffer.concat(chunks);
-      if (body.includes('"test_simple_text"')) {
-        response.writeHead(404, { "content-type": "text/html" }).end("<html><body>404 Not Found</body></html>");
-        return;
-      }
-      const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => name !== "host")) as Record<
-        string,
-        string
-      >;
-      const answer = await fetch(new URL(request.url ?? "/", upstream), {
-        method: request.method,
-        headers,
-        body: body.length ? body : undefined,
-      });
-      answer.headers.forEach((value, name) => {
-        response.setHeader(name, value);
-      });
-      response.writeHead(answer.status);
-      // Request and answer only (a GET stream stays open here, unanswered: the client does without it).
-      response.end(Buffer.from(await answer.arrayBuffer()));
+    gateway = await startUpstreamGateway(fixture.url, (body, _request, response) => {
+      if (!body.includes('"test_simple_text"')) return false;
+      response.writeHead(404, { "content-type": "text/html" }).end("<html><body>404 Not Found</body></html>");
+      return true;
     });
-    await new Promise<void>((resolve) => gateway?.listen(0, "127.0.0.1", resolve));
-    const url = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}${upstream.pathname}`;
+    const url = gateway.url;
     const lines: string[] = [];
     const behind = createHostPool({
       servers: {

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from "node:net";
+import { startFakeSecretsManager } from "../aws/secrets-manager-fake.ts";
 
 /**
  * A stand-in PostgreSQL server that checks a password, as RDS does and the test servers (trust authentication, PGlite)
@@ -101,3 +102,38 @@ function int16(value: number): Buffer {
 }
 
 const cstring = (text: string) => Buffer.concat([Buffer.from(text, "utf8"), Buffer.alloc(1)]);
+
+/** A database secret's id in Secrets Manager, as the stand-ins below hold it. */
+export const DATABASE_SECRET_ID = "proxy/database-app";
+
+/**
+ * The stand-in database refusing every version of a rotated secret (current `current-pw`, previous `previous-pw`) that
+ * the Secrets Manager stand-in holds at {@link DATABASE_SECRET_ID}, and the AWS variables that point the SDK at it.
+ */
+export async function refusingEveryVersion(): Promise<{
+  server: PasswordCheckingPostgres;
+  awsEnv: Record<string, string>;
+  close(): Promise<void>;
+}> {
+  const secrets = await startFakeSecretsManager();
+  const server = await startPasswordCheckingPostgres("the-database-has-this-one");
+  const stored = (password: string) => JSON.stringify({ username: "origin", password });
+  secrets.secrets.set(DATABASE_SECRET_ID, {
+    value: stored("current-pw"),
+    versionId: "v2",
+    stages: { AWSPREVIOUS: stored("previous-pw") },
+  });
+  return {
+    server,
+    awsEnv: {
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+      AWS_REGION: "eu-west-1",
+      AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+      AWS_SECRET_ACCESS_KEY: "placeholder-secret-key",
+    },
+    close: async () => {
+      await server.close();
+      await secrets.close();
+    },
+  };
+}

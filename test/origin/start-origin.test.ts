@@ -2,10 +2,9 @@ import { connect } from "node:net";
 import { parseErrorResponse } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOrigin } from "../../aws/origin/start-origin.ts";
-import { startFakeSecretsManager } from "../aws/secrets-manager-fake.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
 import { testOriginConfig } from "./origin-under-test.ts";
-import { startPasswordCheckingPostgres } from "./password-checking-postgres.ts";
+import { DATABASE_SECRET_ID, refusingEveryVersion } from "./password-checking-postgres.ts";
 
 let database: TestDatabase;
 
@@ -93,25 +92,13 @@ describe("the origin's database at start", () => {
   });
 
   it("with DATABASE_PASSWORD_SECRET, a login refused under every version of the secret names the secret to check, never a password", async () => {
-    const secrets = await startFakeSecretsManager();
-    const server = await startPasswordCheckingPostgres("the-database-has-this-one");
+    const { server, awsEnv, close } = await refusingEveryVersion();
     const saved = { ...process.env };
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-      AWS_REGION: "eu-west-1",
-      AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
-      AWS_SECRET_ACCESS_KEY: "placeholder-secret-key",
-    });
+    Object.assign(process.env, awsEnv);
     try {
-      const stored = (password: string) => JSON.stringify({ username: "origin", password });
-      secrets.secrets.set("proxy/database-app", {
-        value: stored("current-pw"),
-        versionId: "v2",
-        stages: { AWSPREVIOUS: stored("previous-pw") },
-      });
       const config = await testOriginConfig(database, {
         databaseUrl: `postgres://origin@127.0.0.1:${server.port}/mcp`,
-        databasePasswordSecret: "proxy/database-app",
+        databasePasswordSecret: DATABASE_SECRET_ID,
         databaseMigrate: "verify",
       });
       const refused = startOrigin(config, () => {});
@@ -122,8 +109,7 @@ describe("the origin's database at start", () => {
       expect(server.attempts).toEqual(["current-pw", "previous-pw"]);
     } finally {
       process.env = saved;
-      await server.close();
-      await secrets.close();
+      await close();
     }
   });
 
