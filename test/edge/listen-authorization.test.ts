@@ -5,6 +5,7 @@ import type { EdgeEnv } from "../../worker/env.ts";
 import { asResponse } from "../../worker/mcp/bridge/direct-answer.ts";
 import { originLinkOf } from "../../worker/mcp/bridge/origin-exchange.ts";
 import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
+import { listenUntil } from "../../worker/mcp/listen-until.ts";
 import { holdSessionStream } from "../../worker/mcp/session-stream.ts";
 import { startEdgeCall, testEnv } from "./edge-env.ts";
 import { groupsEdge, setOriginGroups, signedIn } from "./groups-sign-in.ts";
@@ -65,6 +66,36 @@ describe("a 2026-07-28 subscriptions/listen relayed by the edge", () => {
     const last = JSON.parse(events.at(-1)?.split("data: ")[1] ?? "{}");
     expect(last).toEqual({ jsonrpc: "2.0", id: 7, result: { _meta: { "io.modelcontextprotocol/subscriptionId": 7 } } });
     await call.settled();
+  });
+});
+
+describe("the end of a relayed listen", () => {
+  it("is written after the origin's event being relayed, never into it, and stops reading the origin", async () => {
+    const encoder = new TextEncoder();
+    let origin!: ReadableStreamDefaultController<Uint8Array>;
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        origin = controller;
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const relayed = listenUntil(new Response(body, { headers: { "content-type": "text/event-stream" } }), nowSeconds(), 3);
+    const reader = (relayed.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+    // Half an event when the bound has already passed: the rest of it comes first.
+    origin.enqueue(encoder.encode('event: message\ndata: {"jsonrpc":"2.0",'));
+    let text = (await reader.read()).value ?? "";
+    // The bound's timer (due at once, set before this one) fires now, between the two halves.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    origin.enqueue(encoder.encode('"method":"notifications/tools/list_changed"}\n\n'));
+    for (let read = await reader.read(); !read.done; read = await reader.read()) text += read.value;
+    expect(text.split("\n\n").filter((event) => event !== "")).toEqual([
+      'event: message\ndata: {"jsonrpc":"2.0","method":"notifications/tools/list_changed"}',
+      `event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id: 3, result: { _meta: { "io.modelcontextprotocol/subscriptionId": 3 } } })}`,
+    ]);
+    expect(cancelled).toBe(true);
   });
 });
 
