@@ -8,7 +8,13 @@ import { jsonOrUndefined } from "../worker/http/json-or-undefined.ts";
 import { type DirectAnswer, plainRequest } from "../worker/mcp/bridge/direct-answer.ts";
 import { withIncarnationIds } from "../worker/mcp/bridge/incarnation-ids.ts";
 import { type OriginLink, originLinkOf } from "../worker/mcp/bridge/origin-exchange.ts";
-import { claimsOf, isOwner, type SessionIdentity, type SessionRecord, tokenLapsed } from "../worker/mcp/bridge/session-record.ts";
+import {
+  authorizationLapsed,
+  claimsOf,
+  isOwner,
+  type SessionIdentity,
+  type SessionRecord,
+} from "../worker/mcp/bridge/session-record.ts";
 import { type SessionHttpRequest, toRequest } from "../worker/mcp/bridge/session-request.ts";
 import { sessionEndedForLimit, sessionServer } from "../worker/mcp/bridge/session-server.ts";
 import { SseServerTransport } from "../worker/mcp/bridge/sse-transport.ts";
@@ -369,7 +375,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
         record: () => live.record,
         claims: () => claimsOf(this.#caller ?? live.record.identity),
         deliver: (notification) => live.server.notification(notification as never),
-        lapsed: () => tokenLapsed(this.#caller),
+        lapsed: () => authorizationLapsed(this.#caller),
       },
       // Its client opens a new stream, with a fresh token: the session lives no longer than its caller's credentials.
       () => void this.#sse?.transport.close(),

@@ -2,7 +2,7 @@ import { describe, expect, inject, it } from "vitest";
 import type { ListNotification } from "../../worker/mcp/bridge/listen.ts";
 import { listenWhileOpen } from "../../worker/mcp/bridge/listen-while-open.ts";
 import { originLinkOf } from "../../worker/mcp/bridge/origin-exchange.ts";
-import { claimsOf, type SessionRecord, tokenLapsed } from "../../worker/mcp/bridge/session-record.ts";
+import { authorizationLapsed, claimsOf, type SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
 import { testEnv } from "./edge-env.ts";
 
 // A 2024-11-05 session's listen at the origin, against a stand-in origin (test/edge/node/) whose every listen is
@@ -69,7 +69,7 @@ describe("a 2024-11-05 session's listen", () => {
       },
       signal: new AbortController().signal,
       deliver: async () => {},
-      lapsed: () => tokenLapsed({ ...session.identity, tokenExpiresAt }),
+      lapsed: () => authorizationLapsed({ ...session.identity, tokenExpiresAt }),
       pauseMs: { first: 10, longest: 20 },
     });
     await until(async () => (await listens()) >= 2);

@@ -11,9 +11,12 @@ import { originAffinity } from "../upstream/affinity.ts";
 import { fetchOrigin } from "../upstream/fetch-origin.ts";
 import { originFailureOf } from "../upstream/origin-failure.ts";
 import { auditedTarget } from "./audited-target.ts";
+import { authorizationOf } from "./authorization-bound.ts";
+import { authorizedUntil } from "./bridge/session-record.ts";
 import { MAX_NESTING_DEPTH, type RequestFacts, requestFacts } from "./inspect-request.ts";
 import { JSON_RPC, jsonRpcError } from "./json-rpc-error.ts";
 import { isSessionRequest, toSession } from "./legacy-session.ts";
+import { listenUntil } from "./listen-until.ts";
 import { type Observation, observeBatch, observeResponse } from "./observe-response.ts";
 import { mcpRateLimited } from "./rate-limit.ts";
 import { MAX_REQUEST_BYTES, readBody } from "./read-body.ts";
@@ -132,14 +135,16 @@ async function relay(request: Request, exchange: Exchange, admitted: Admitted): 
   const { env, ctx, user, config } = exchange;
   const { server, body, facts } = admitted;
   const claims = { sub: user.sub, email: user.email, groups: user.groups, client_id: ctx.auth.clientId ?? "unknown", server };
+  // A listen (a 2025-era GET stream, a 2026-07-28 subscriptions/listen) lives no longer than what signed it.
+  const authorization = authorizationOf(user, ctx.auth.expiresAt, config);
   try {
     if (isSessionRequest(request, facts)) {
-      const expiresAt = ctx.auth.expiresAt;
-      const identity = { ...claims, clientId: claims.client_id, ...(expiresAt !== undefined && { tokenExpiresAt: expiresAt }) };
+      const identity = { ...claims, clientId: claims.client_id, ...authorization };
       return await toSession(env, request, body, facts, identity, () => requestAudit(exchange, admitted, facts));
     }
     const init = { method: request.method, headers: headersToOrigin(request.headers), body, signal: request.signal };
-    return await fetchOrigin(config, originMcpPath(server), claims, init, originAffinity(env));
+    const answer = await fetchOrigin(config, originMcpPath(server), claims, init, originAffinity(env));
+    return facts.method === "subscriptions/listen" ? listenUntil(answer, authorizedUntil(authorization), facts.id) : answer;
   } catch (error) {
     return request.signal.aborted ? clientCancelled(facts.id) : originFailure(error, server, facts.id);
   }

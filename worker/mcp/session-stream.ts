@@ -1,7 +1,13 @@
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
 import { announceEveryChange, hasAnythingToListenFor, type ListNotification, listenToOrigin } from "./bridge/listen.ts";
 import type { OriginLink } from "./bridge/origin-exchange.ts";
-import { claimsOf, type SessionIdentity, type SessionRecord } from "./bridge/session-record.ts";
+import {
+  authorizationLapsed,
+  authorizedUntil,
+  claimsOf,
+  type SessionIdentity,
+  type SessionRecord,
+} from "./bridge/session-record.ts";
 import { KEEPALIVE_MS } from "./bridge/sse-transport.ts";
 import { type OpenedStream, WATCH_URL, type WatchMessage } from "./bridge/stream-watch.ts";
 import { sessionNotFound } from "./session-not-found.ts";
@@ -11,7 +17,10 @@ import { sessionNotFound } from "./session-not-found.ts";
  * hands over the record and what the client missed, and this invocation listens at the origin, logs each
  * notification in the object's event log (for `Last-Event-ID`) and writes it to the client. Over a WebSocket the
  * object says when the subscriptions change (listen again) or the stream must end (a newer GET, DELETE). When the
- * origin's listen ends, so does the client's stream: the client reconnects and resumes.
+ * origin's listen ends, so does the client's stream: the client reconnects and resumes. Every listen is signed for
+ * the caller of the GET, so the stream ends too once their token expires or their groups are older than the TTL
+ * (`authorizedUntil`): the client reconnects with fresh credentials, and resumes from its Last-Event-ID (the event log
+ * and the announcement of every change cover the gap), or is refused.
  */
 export async function holdSessionStream(
   session: DurableObjectStub<McpSession>,
@@ -44,6 +53,7 @@ function streamBody(
   let announce = opened.announce;
   let listening: AbortController | undefined;
   let keepalive: ReturnType<typeof setInterval> | undefined;
+  let lapse: ReturnType<typeof setTimeout> | undefined;
   let ended = false;
   let controller!: ReadableStreamDefaultController<Uint8Array>;
 
@@ -54,6 +64,7 @@ function streamBody(
     if (ended) return;
     ended = true;
     clearInterval(keepalive);
+    clearTimeout(lapse);
     listening?.abort();
     if (closeWatch) watch.close(1000, "the client's stream ended");
     try {
@@ -71,6 +82,8 @@ function streamBody(
   };
   // A new listen starts before the one it replaces stops (on acknowledgement): nothing falls between the two.
   const listen = () => {
+    // A removed user's resources/subscribe must not be watched in the name of the groups the stream opened with.
+    if (authorizationLapsed(caller)) return end(true);
     const previous = listening;
     if (!hasAnythingToListenFor(record)) {
       listening = undefined;
@@ -106,6 +119,8 @@ function streamBody(
       controller = streamController;
       for (const { id, message } of opened.replay) write(`id: ${id}\ndata: ${JSON.stringify(message)}\n\n`);
       keepalive = setInterval(() => write(": keepalive\n\n"), KEEPALIVE_MS);
+      const until = authorizedUntil(caller);
+      if (until !== undefined) lapse = setTimeout(() => end(true), Math.max(0, until * 1000 - Date.now()));
       listen();
     },
     cancel() {

@@ -17,8 +17,9 @@ export interface ListenWhileOpen {
   /** Runs each time the origin listens. */
   acknowledged?: () => void;
   /**
-   * Whether the caller's latest token has expired. Each listen is signed for the caller, so none is begun again after
-   * that: the loop ends with `"lapsed"` and the stream is to be closed (its client opens a new one with a fresh token).
+   * Whether the caller's latest token has expired or their groups are older than the TTL (`authorizationLapsed`).
+   * Each listen is signed for the caller, so none is begun again after that: the loop ends with `"lapsed"` and the
+   * stream is to be closed (its client opens a new one with a fresh token).
    */
   lapsed?: () => boolean;
   pauseMs?: { first: number; longest: number };
@@ -29,7 +30,7 @@ export interface ListenWhileOpen {
  * unlike a 2025-era GET stream, which ends with the origin's listen so that its client resumes, it has no way to say
  * that it missed anything. So a listen that ends (an origin deployed or lost, an aggregated server's listen ending) is
  * begun again, after a pause that grows while they keep ending, and once the origin listens again every change that
- * may have been missed meanwhile is announced; but never in the name of a caller whose token has expired since.
+ * may have been missed meanwhile is announced; but never in the name of a caller whose token has expired since, or with groups older than the TTL.
  */
 export async function listenWhileOpen(options: ListenWhileOpen): Promise<"lapsed" | undefined> {
   const { signal } = options;

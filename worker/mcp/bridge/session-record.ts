@@ -10,6 +10,11 @@ export interface SessionIdentity {
   server: string;
   /** When the access token of the request that brought this identity expires (epoch seconds), when known. */
   tokenExpiresAt?: number;
+  /**
+   * When its groups stop being fresh enough to sign with (epoch seconds): read at `checkedAt`, good for
+   * `groups.ttlSeconds` (source `google-directory`; groups from the ID token have no such bound).
+   */
+  groupsFreshUntil?: number;
 }
 
 /**
@@ -95,6 +100,20 @@ export function claimsOf(identity: SessionIdentity): EdgeAssertionClaims {
   };
 }
 
-/** Whether the token `identity` came with has expired (an identity whose token's expiry is unknown never lapses). */
-export const tokenLapsed = (identity: SessionIdentity | undefined): boolean =>
-  identity?.tokenExpiresAt !== undefined && identity.tokenExpiresAt * 1000 <= Date.now();
+/** What bounds how long an identity may sign requests: its token's expiry, its groups' freshness. */
+export type Authorization = Pick<SessionIdentity, "tokenExpiresAt" | "groupsFreshUntil">;
+
+/**
+ * Until when (epoch seconds) `identity` may sign a request: the earlier of its token's expiry and its groups' freshness
+ * bound; undefined when neither is known. A listen lives no longer than this (its client then listens again, afresh).
+ */
+export function authorizedUntil(identity: Authorization | undefined): number | undefined {
+  const bounds = [identity?.tokenExpiresAt, identity?.groupsFreshUntil].filter((bound) => bound !== undefined);
+  return bounds.length > 0 ? Math.min(...bounds) : undefined;
+}
+
+/** Whether `identity` may sign nothing more: its token has expired or its groups are older than the TTL. */
+export const authorizationLapsed = (identity: Authorization | undefined): boolean => {
+  const until = authorizedUntil(identity);
+  return until !== undefined && until * 1000 <= Date.now();
+};
