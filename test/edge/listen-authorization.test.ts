@@ -7,6 +7,7 @@ import { originLinkOf } from "../../worker/mcp/bridge/origin-exchange.ts";
 import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
 import { listenUntil } from "../../worker/mcp/listen-until.ts";
 import { holdSessionStream } from "../../worker/mcp/session-stream.ts";
+import { ORIGIN_RETRY_AFTER_SECONDS } from "../../worker/upstream/origin-failure.ts";
 import { startEdgeCall, testEnv } from "./edge-env.ts";
 import { groupsEdge, setOriginGroups, signedIn } from "./groups-sign-in.ts";
 
@@ -103,7 +104,7 @@ describe("a 2025-era session's GET stream", () => {
   const sessions = () => (testEnv() as EdgeEnv).MCP_SESSION ?? (env as unknown as EdgeEnv).MCP_SESSION;
   const DEV: SessionIdentity = { sub: "dev", email: "dev@example.com", groups: ["eng"], clientId: "client-1", server: "alpha" };
 
-  async function session() {
+  async function session(originUrl?: string) {
     const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "x");
     const stub: DurableObjectStub<McpSession> = sessions().get(sessions().idFromName(sessionId));
     const record: SessionRecord = {
@@ -121,7 +122,7 @@ describe("a 2025-era session's GET stream", () => {
     const origin = `${inject("groupsOriginUrl")}/g-${crypto.randomUUID().slice(0, 8)}`;
     // Every listen is acknowledged, told of one change, and held open.
     await fetch(`${origin}/_control/answer`, { method: "POST", body: JSON.stringify({ sse: [ACK, CHANGED], hold: true }) });
-    const link = originLinkOf(testEnv({ ORIGIN_URL: origin }));
+    const link = originLinkOf(testEnv({ ORIGIN_URL: originUrl ?? origin }));
     const open = (caller: SessionIdentity, lastEventId?: string) => holdSessionStream(stub, link, caller, sessionId, lastEventId);
     const listens = async () =>
       ((await (await fetch(`${origin}/_control/seen`)).json()) as { path: string; claims: { groups?: unknown } }[]).filter(
@@ -161,7 +162,17 @@ describe("a 2025-era session's GET stream", () => {
   it("ends once its caller's token has expired", async () => {
     const { open } = await session();
     const stream = await open({ ...DEV, tokenExpiresAt: nowSeconds() + 1 });
-    expect(eventsOf(await readAll(stream.body)).map((event) => event.method)).toEqual(["notifications/tools/list_changed"]);
+    const text = await readAll(stream.body);
+    expect(eventsOf(text).map((event) => event.method)).toEqual(["notifications/tools/list_changed"]);
+    // Its listen had begun: its client may reconnect at once.
+    expect(text).not.toContain("retry:");
+  });
+
+  // s27 failure hunt F4: with the origin down, each such stream ended at once and its client reconnected every second.
+  it("asks its client to wait before reconnecting when its listen could not begin (the origin unreachable)", async () => {
+    const { open } = await session("http://127.0.0.1:1");
+    const text = await readAll((await open(DEV)).body);
+    expect(text).toContain(`retry: ${ORIGIN_RETRY_AFTER_SECONDS * 1000}\n\n`);
   });
 
   it("never listens again with the groups it opened with: a removed user's resources/subscribe reaches no upstream under them", async () => {

@@ -9,7 +9,7 @@ import { edgeConfig } from "../config.ts";
 import type { EdgeEnv, UserProps } from "../env.ts";
 import { originAffinity } from "../upstream/affinity.ts";
 import { fetchOrigin } from "../upstream/fetch-origin.ts";
-import { originFailureOf } from "../upstream/origin-failure.ts";
+import { ORIGIN_RETRY_AFTER_SECONDS, originFailureOf } from "../upstream/origin-failure.ts";
 import { auditedTarget } from "./audited-target.ts";
 import { authorizationOf } from "./authorization-bound.ts";
 import { authorizedUntil } from "./bridge/session-record.ts";
@@ -28,9 +28,6 @@ const MAX_BATCH_MESSAGES = 100;
 
 /** The status recorded for a request its client cancelled before the answer (no standard one exists). */
 const CLIENT_CLOSED_REQUEST = 499;
-
-/** What a client is told to wait before retrying when the origin failed. */
-const ORIGIN_RETRY_AFTER_SECONDS = 5;
 
 /**
  * `/mcp/<server>`: the user is authenticated (the resource server checked the token). A 2026-07-28 request is

@@ -1,4 +1,5 @@
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
+import { ORIGIN_RETRY_AFTER_SECONDS } from "../upstream/origin-failure.ts";
 import { announceEveryChange, hasAnythingToListenFor, type ListNotification, listenToOrigin } from "./bridge/listen.ts";
 import type { OriginLink } from "./bridge/origin-exchange.ts";
 import {
@@ -92,7 +93,9 @@ function streamBody(
     }
     const current = new AbortController();
     listening = current;
+    let heard = false;
     const acknowledged = () => {
+      heard = true;
       previous?.abort();
       if (!announce) return;
       announce = false;
@@ -105,7 +108,11 @@ function streamBody(
       .finally(() => {
         // Ended before it was acknowledged: the listen it was to replace is given up with it.
         previous?.abort();
-        if (listening === current) end(true);
+        if (listening !== current) return;
+        // Never begun (the origin unreachable, or refusing): the SDKs would reconnect at once, every second of an
+        // outage (s27 failure hunt F4). Both honour the stream's `retry:`.
+        if (!heard && !current.signal.aborted) write(`retry: ${ORIGIN_RETRY_AFTER_SECONDS * 1000}\n\n`);
+        end(true);
       });
   };
 

@@ -14,6 +14,9 @@ export interface OriginFailure {
   data?: Record<string, unknown>;
 }
 
+/** What a client is told to wait before retrying when the origin failed (Retry-After; an SSE stream's `retry:`). */
+export const ORIGIN_RETRY_AFTER_SECONDS = 5;
+
 /** Nobody answered the request: audited `unavailable` in every era (contract/answer-outcome.ts). */
 const UNANSWERED = { [UNANSWERED_BY_UPSTREAM]: true };
 
