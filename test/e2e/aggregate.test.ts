@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
 import { waitForAuditRows } from "./audit-rows.ts";
 import { startTestSystem } from "./local-system.ts";
-import { InMemoryOAuthProvider } from "./oauth-client.ts";
+import { signedInProvider } from "./oauth-client.ts";
 
 // The local system reads groups from the id_token or, with the fake Google Workspace, as group addresses.
 const ENGINEERING = ["engineering", "engineering@example.com"];
@@ -53,14 +53,7 @@ afterAll(async () => {
 
 const mcpUrl = () => new URL(`${system.edgeUrl}/mcp`);
 
-async function signedIn(): Promise<InMemoryOAuthProvider> {
-  const provider = new InMemoryOAuthProvider();
-  const probe = new ClientV2({ name: "sign-in", version: "1.0.0" });
-  await probe.connect(new TransportV2(mcpUrl(), { authProvider: provider })).catch(() => {});
-  const callback = await provider.signInHeadlessly();
-  await new TransportV2(mcpUrl(), { authProvider: provider }).finishAuth(callback);
-  return provider;
-}
+const signedIn = () => signedInProvider(mcpUrl());
 
 describe("the aggregated /mcp through the edge (signed in as dev@example.com, group engineering)", () => {
   it("serves a 2026-07-28 client every permitted tool, routes calls, and refuses by policy without the upstream", async () => {

@@ -2,14 +2,13 @@ import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client";
 import { Client as ClientV1 } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as TransportV1 } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
 import { startTestSystem } from "./local-system.ts";
-import { InMemoryOAuthProvider } from "./oauth-client.ts";
+import { type InMemoryOAuthProvider, signedInProvider } from "./oauth-client.ts";
 
 // A listen is authorized once, when it opens: the edge ends it by its caller's token expiry and groups' TTL, so that
 // a user removed from a group stops hearing of a server's changes, and a still-allowed client listens again
@@ -52,14 +51,7 @@ const subscribed = () =>
 /** The edge's log lines of the GET streams opened on /mcp/alpha. */
 const getStreams = () => system.output().filter((line) => /\bGET \/mcp\/alpha\b/.test(line)).length;
 
-async function signedIn(): Promise<InMemoryOAuthProvider> {
-  const provider = new InMemoryOAuthProvider();
-  const probe = new ClientV2({ name: "sign-in", version: "1.0.0" });
-  await probe.connect(new TransportV2(mcpUrl(), { authProvider: provider })).catch(() => {});
-  const callback = await provider.signInHeadlessly();
-  await new TransportV2(mcpUrl(), { authProvider: provider }).finishAuth(callback);
-  return provider;
-}
+const signedIn = () => signedInProvider(mcpUrl());
 
 const raw = (provider: InMemoryOAuthProvider, init: { method?: string; headers?: Record<string, string>; body?: unknown }) =>
   fetch(mcpUrl(), {

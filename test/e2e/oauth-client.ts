@@ -1,3 +1,4 @@
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { followRedirects } from "../../local/idp/headless-sign-in.ts";
 
 /** The loopback callback a native MCP client registers (never actually listened on: the test stops the redirect chain there). */
@@ -64,4 +65,17 @@ export class InMemoryOAuthProvider {
     if (finalUrl.searchParams.get("state") !== this.expectedState) throw new Error("state returned to the client does not match");
     return finalUrl.searchParams;
   }
+}
+
+/**
+ * A provider signed in to the edge whose MCP address is `url`, as a client does it the first time: its first connect is
+ * refused (401, which starts the flow), the browser step runs headlessly, and the code is exchanged for tokens.
+ */
+export async function signedInProvider(url: URL): Promise<InMemoryOAuthProvider> {
+  const provider = new InMemoryOAuthProvider();
+  await new Client({ name: "sign-in", version: "1.0.0" })
+    .connect(new StreamableHTTPClientTransport(url, { authProvider: provider }))
+    .catch(() => {});
+  await new StreamableHTTPClientTransport(url, { authProvider: provider }).finishAuth(await provider.signInHeadlessly());
+  return provider;
 }

@@ -6,7 +6,7 @@ import { StreamableHTTPClientTransport as TransportV1 } from "@modelcontextproto
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogServer } from "../fixtures/catalog-upstream/launch.ts";
 import { startTestSystem } from "./local-system.ts";
-import { InMemoryOAuthProvider } from "./oauth-client.ts";
+import { signedInProvider } from "./oauth-client.ts";
 
 // A rug pull through the real proxy: a tool's description changes after it was trusted; clients of both eras stop
 // seeing and calling it until an administrator approves the change with the CLI, and then see the new one.
@@ -25,14 +25,7 @@ afterAll(async () => {
 });
 
 const url = () => new URL(`${system.edgeUrl}/mcp/docs`);
-async function signedIn(): Promise<InMemoryOAuthProvider> {
-  const provider = new InMemoryOAuthProvider();
-  await new ClientV2({ name: "sign-in", version: "1" })
-    .connect(new TransportV2(url(), { authProvider: provider }))
-    .catch(() => {});
-  await new TransportV2(url(), { authProvider: provider }).finishAuth(await provider.signInHeadlessly());
-  return provider;
-}
+const signedIn = () => signedInProvider(url());
 const pins = (args: string[]) =>
   new Promise<{ code: number; stdout: string }>((resolve) => {
     execFile(

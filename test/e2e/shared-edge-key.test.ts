@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EDGE_ASSERTION_HEADER, EDGE_ASSERTION_TYPE, EDGE_JWKS_PATH } from "../../contract/edge-assertion.ts";
 import { waitForAuditRows } from "./audit-rows.ts";
 import { startTestSystem } from "./local-system.ts";
-import { InMemoryOAuthProvider } from "./oauth-client.ts";
+import { signedInProvider } from "./oauth-client.ts";
 
 // The whole system with the edge signing its assertions under an HMAC key the origin holds too (`LOCAL_EDGE_KEY=shared`).
 let system: Awaited<ReturnType<typeof startTestSystem>>;
@@ -19,13 +19,7 @@ afterAll(async () => {
 
 const mcpUrl = () => new URL(`${system.edgeUrl}/mcp/everything`);
 
-async function signedIn(): Promise<InMemoryOAuthProvider> {
-  const provider = new InMemoryOAuthProvider();
-  const first = new TransportV2(mcpUrl(), { authProvider: provider });
-  await new ClientV2({ name: "e2e-shared-key", version: "1.0.0" }).connect(first).catch(() => {});
-  await first.finishAuth(await provider.signInHeadlessly());
-  return provider;
-}
+const signedIn = () => signedInProvider(mcpUrl());
 
 describe("an edge that signs with a key shared with the origin", () => {
   it("publishes no key, so the secret never leaves the two tiers", async () => {
