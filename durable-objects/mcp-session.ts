@@ -41,6 +41,7 @@ import {
 import { newRecord } from "./session/new-record.ts";
 import { OpenRequests } from "./session/open-requests.ts";
 import { deliverToSse, type SseSession } from "./session/sse.ts";
+import { StreamRequests } from "./session/stream-requests.ts";
 
 /**
  * One 2025-era MCP client session, keyed by its `Mcp-Session-Id`. The SDK's Streamable HTTP transport and a
@@ -66,6 +67,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
     () => this.#audits.anyHeld,
   );
   readonly #stream = new GetStream(this.ctx);
+  readonly #streamRequests = new StreamRequests(this.ctx.storage.kv);
   readonly #listening = new UpstreamListening();
 
   /**
@@ -117,7 +119,11 @@ export class McpSession extends DurableObject<EdgeEnv> {
     // A GET here resumes a POST's stream (Last-Event-ID): the GET stream itself is the Worker's (openStream).
     const resumedAfter = http.method === "GET" ? new Headers(http.headers).get("last-event-id") : null;
     // Nothing of the session still worked on, nothing logged after the event: the stream can bring nothing more.
-    if (resumedAfter && this.#requests.none && !live.events.hasMoreAfter(resumedAfter)) return nothingMoreOnStream();
+    // Its request lost with an earlier incarnation of this object (no answer ever sent): its error, not a hang.
+    if (resumedAfter && this.#requests.none && !live.events.hasMoreAfter(resumedAfter)) {
+      const stream = await live.events.getStreamIdForEventId(resumedAfter);
+      return this.#streamRequests.lostAnswer(stream) ?? nothingMoreOnStream();
+    }
     const request = toRequest(http, body);
     this.#requests.open(ids);
     // One request (not a batch, whose answers the Worker reads together): its answer is awaited from now on.
@@ -138,7 +144,10 @@ export class McpSession extends DurableObject<EdgeEnv> {
     this.#audits.auditAtAnswer(audit, answer, route);
     const headers = new Headers(response.headers);
     headers.set(SESSION_AUDITS_HEADER, "1");
-    return new Response(response.body, { status: response.status, headers });
+    const streamed = response.body && headers.get("content-type")?.startsWith("text/event-stream");
+    const answerBody =
+      streamed && single !== undefined ? this.#streamRequests.noted(response.body, single, answer) : response.body;
+    return new Response(answerBody, { status: response.status, headers });
   }
 
   /**

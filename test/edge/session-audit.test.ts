@@ -4,6 +4,7 @@ import type { McpSession } from "../../durable-objects/mcp-session.ts";
 import type { RequestAudit } from "../../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
 import { type DirectAnswer, isDirectAnswer } from "../../worker/mcp/bridge/direct-answer.ts";
+import { StorageEventStore } from "../../worker/mcp/bridge/event-store.ts";
 import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
 import type { SessionHttpRequest } from "../../worker/mcp/bridge/session-request.ts";
 import { capturedAudit } from "./audit-capture.ts";
@@ -256,5 +257,56 @@ describe("a 2025-era call answered over the session's stream (the session server
     expect(response.headers.has("mcp-edge-session-audits")).toBe(false);
     await response.body?.pipeTo(new WritableStream());
     expect(audit.events).toEqual([]);
+  });
+});
+
+// s27 failure hunt F6: a client resuming a POST stream after the object restarted got 204, and its call hung until the
+// client's own timeout: the object could not tell an answer that went out from a request lost with the old incarnation.
+describe("a 2025-era call's stream resumed (Last-Event-ID)", () => {
+  const resume = (sessionId: string, lastEventId: string): SessionHttpRequest => ({
+    url: "http://localhost:8787/mcp/everything",
+    method: "GET",
+    headers: {
+      accept: "text/event-stream",
+      "mcp-protocol-version": "2025-11-25",
+      "mcp-session-id": sessionId,
+      "last-event-id": lastEventId,
+    },
+    body: undefined,
+  });
+  const CALL: RequestAudit = { kind: "mcp.request", method: "tools/call", tool: "echo", started: 0 };
+  const ids = (text: string) => [...text.matchAll(/^id: (\S+)$/gm)].map((match) => match[1] as string);
+
+  it("after its answer went out, brings nothing more (204); while in flight, its request is kept by its stream", async () => {
+    const { stub, sessionId } = await session(inject("slowStreamUrl"));
+    const call = post(sessionId, { id: 4, method: "tools/call", params: { name: "echo", arguments: {} } });
+    const response = (await stub.serve(call, ALICE, sessionId, { ...CALL, started: Date.now() })) as Response;
+    const reader = (response.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+    let text = (await reader.read()).value ?? "";
+    const stream = ids(text)[0]?.replace(/_\d+$/, "");
+    expect(stream).toBeDefined();
+    const kept = () => runInDurableObject(stub, (_instance, state) => state.storage.kv.get(`stream-request:${stream}`));
+    expect(await kept()).toBe(4);
+    for (let read = await reader.read(); !read.done; read = await reader.read()) text += read.value;
+    expect(text).toContain('"result"');
+    await expect.poll(kept).toBeUndefined();
+    const last = ids(text).at(-1) as string;
+    expect(((await stub.serve(resume(sessionId, last), ALICE, sessionId)) as Response).status).toBe(204);
+  });
+
+  it("after its request was lost with an earlier incarnation of the object, gets that request's error, once", async () => {
+    const { stub, sessionId } = await session(inject("slowStreamUrl"));
+    // What a restart leaves: the stream's priming event logged, its request kept, nothing worked on any more.
+    const primed = await runInDurableObject(stub, async (_instance, state) => {
+      state.storage.kv.put("stream-request:lost-stream", 7);
+      return new StorageEventStore(state.storage.kv).storeEvent("lost-stream", {} as never);
+    });
+    const answered = (await stub.serve(resume(sessionId, primed), ALICE, sessionId)) as Response;
+    expect(answered.status).toBe(200);
+    expect(answered.headers.get("content-type")).toContain("text/event-stream");
+    const event = JSON.parse((await answered.text()).split("data: ")[1] ?? "{}");
+    expect(event).toMatchObject({ id: 7, error: { code: -32000 } });
+    expect(event.error.message).toContain("lost when the session restarted");
+    expect(((await stub.serve(resume(sessionId, primed), ALICE, sessionId)) as Response).status).toBe(204);
   });
 });
