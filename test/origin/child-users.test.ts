@@ -138,7 +138,7 @@ describe.skipIf(!isRoot)("what a child left outside its home (needs root)", () =
   const usersOf = (first: number, log: (line: string) => void = () => {}) =>
     new ChildUsers({ first, count: 1 }, join(base, "homes"), log, [shared, "/dev/shm"]);
 
-  it("is gone before its user is handed out again: a private file, a tree with links out, a shared directory, IPC", async () => {
+  it("is gone before its user is handed out again: a private file, a tree with links out, a shared directory, directories it closed to itself (s27 review R1), IPC", async () => {
     const users = usersOf(FIRST_UID + 40);
     const first = await users.take();
     // Outside every swept place, and deletable by the child's user: a sweep that followed a link would delete it.
@@ -156,6 +156,9 @@ describe.skipIf(!isRoot)("what a child left outside its home (needs root)", () =
        fs.symlinkSync(${JSON.stringify(outside)}, ${JSON.stringify(join(shared, "tree", "out"))});
        fs.symlinkSync(${JSON.stringify(join(outside, "kept"))}, ${JSON.stringify(join(shared, "tree", "deep", "out-file"))});
        fs.mkdirSync(${JSON.stringify(join(shared, "open"))}); fs.chmodSync(${JSON.stringify(join(shared, "open"))}, 0o777);
+       fs.mkdirSync(${JSON.stringify(join(shared, "closed-by-itself", "inner", "deeper"))}, { recursive: true });
+       fs.chmodSync(${JSON.stringify(join(shared, "closed-by-itself", "inner"))}, 0);
+       fs.chmodSync(${JSON.stringify(join(shared, "closed-by-itself"))}, 0);
        fs.writeFileSync(${JSON.stringify(shm)}, "user A's shared memory", { mode: 0o600 });
        for (const kind of ["-M", "-Q", "-S"]) execFileSync("ipcmk", [kind, kind === "-S" ? "1" : "4096"]);`,
     );
