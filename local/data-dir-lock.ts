@@ -15,7 +15,10 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await writeFile(path, `${process.pid}\n`, { flag: "wx" });
-      return () => rm(path, { force: true });
+      // Only while it is still this process's: a lock taken over meanwhile is another's (s27 review R3).
+      return async () => {
+        if ((await readFile(path, "utf8").catch(() => "")).trim() === String(process.pid)) await rm(path, { force: true });
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }

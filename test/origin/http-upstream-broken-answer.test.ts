@@ -16,10 +16,26 @@ type Answer = { result?: unknown; error?: { code: number; message: string } };
 
 let fixture: RunningFixture;
 let gateway: UpstreamGateway;
+/** Streams the gateway holds open (a call marked hold-the-stream), ended without an answer once it is cancelled. */
+const held: import("node:http").ServerResponse[] = [];
+let initializes = 0;
 beforeAll(async () => {
   fixture = await launchHttpFixture("legacy");
   gateway = await startUpstreamGateway(fixture.url, (body, request, response) => {
     const text = body.toString("utf8");
+    if (text.includes('"method":"initialize"')) initializes++;
+    if (text.includes('"hold-the-stream"')) {
+      response.writeHead(200, { "content-type": "text/event-stream", "mcp-session-id": request.headers["mcp-session-id"] });
+      response.write(": held\n\n");
+      held.push(response);
+      return true;
+    }
+    if (text.includes('"notifications/cancelled"') && held.length > 0) {
+      // As some servers do: the cancelled request's stream ends, without the answer it is no longer owed.
+      for (const stream of held.splice(0)) stream.end();
+      response.writeHead(202).end();
+      return true;
+    }
     const breaking = /"(drop|end|answer)-the-stream"/.exec(text)?.[1];
     if (!breaking) return false;
     const { id } = JSON.parse(text) as { id: number };
@@ -100,6 +116,32 @@ describe("an HTTP upstream whose streamed answer breaks off before the answer", 
         expect(JSON.stringify(answer.result)).toContain("answered");
       }
       expect(lines.filter((line) => line.includes("closing the connection"))).toEqual([]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("keeps the connection when the upstream ends a cancelled request's stream without an answer (s27 review R2)", async () => {
+    const lines: string[] = [];
+    const pool = poolOf(lines);
+    try {
+      expect(JSON.stringify(await ask(pool, "tools/list"))).toContain('"tools"');
+      const connections = initializes;
+      const { host, release } = await pool.acquire("notes", CALLER);
+      const client = new AbortController();
+      const call = modernRequest("tools/call", { name: "test_simple_text", arguments: { marker: "hold-the-stream" } }, { id: 9 });
+      const pending = host
+        .fetch(new Request(call, { signal: client.signal }), CALLER)
+        .then((answer) => answer.text())
+        .catch(() => "");
+      await expect.poll(() => held.length).toBe(1);
+      client.abort();
+      await expect.poll(() => held.length).toBe(0);
+      await pending;
+      release();
+      expect(JSON.stringify(await ask(pool, "tools/list"))).toContain('"tools"');
+      expect(lines.filter((line) => line.includes("closing the connection"))).toEqual([]);
+      expect(initializes).toBe(connections);
     } finally {
       await pool.close();
     }

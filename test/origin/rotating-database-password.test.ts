@@ -208,6 +208,21 @@ describe("the origin's pool with a password Secrets Manager rotates (no restart,
     expect(database.attempts).toEqual(["first-password", "second-password"]);
   });
 
+  it("refused, and the secret unreadable when read again: unavailable, with the unreadable secret's code (s27 review R6)", async () => {
+    const db = openPool();
+    await db.query("SELECT 1");
+    database.accepted = "rotated-meanwhile";
+    secrets.failing = true;
+    await dropConnections(db);
+    const error = await db.query("SELECT 1").then(
+      () => undefined,
+      (failure: unknown) => failure as Error & { code?: string },
+    );
+    expect(error?.code).toBe(PASSWORD_UNREADABLE);
+    expect(isDatabaseUnavailable(error)).toBe(true);
+    expect(error?.message).toContain("the database refused the password, and reading it again failed");
+  });
+
   it("a secret that cannot be read fails the connection as unavailable, naming the secret and never a password", async () => {
     secrets.failing = true;
     const db = openPool();

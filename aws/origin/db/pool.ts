@@ -141,9 +141,9 @@ class RotatingPasswordPool extends pg.Pool {
     } catch (error) {
       if ((error as { code?: unknown }).code !== INVALID_PASSWORD) throw error;
       const another = await this.#password.refused(generation).catch((readError: unknown) => {
-        throw new Error(`the database refused the password, and reading it again failed: ${(readError as Error).message}`, {
-          cause: error,
-        });
+        // Its code kept (the password unreadable), the refusal as the cause: either way the database is unavailable.
+        const message = `the database refused the password, and reading it again failed: ${(readError as Error).message}`;
+        throw Object.assign(new Error(message, { cause: error }), { code: (readError as { code?: unknown }).code });
       });
       if (!another) throw error;
       return super.connect();

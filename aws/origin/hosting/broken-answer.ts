@@ -3,6 +3,18 @@ import { isEventStream, withBody } from "./bounded-body.ts";
 
 type RequestId = string | number;
 
+/** The request a POST's body cancels (`notifications/cancelled`), if it is one: its stream may end unanswered. */
+export function cancelledIdOf(body: unknown): RequestId | undefined {
+  if (typeof body !== "string" || !body.includes("notifications/cancelled")) return undefined;
+  try {
+    const message = JSON.parse(body) as { method?: unknown; params?: { requestId?: unknown } };
+    const id = message.method === "notifications/cancelled" ? message.params?.requestId : undefined;
+    return typeof id === "string" || typeof id === "number" ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The ids of the requests a POST's JSON-RPC body carries (one message or a batch); none for anything else. */
 export const requestIdsOf = (body: unknown): Set<RequestId> => new Set(typeof body === "string" ? idsIn(body, "requests") : []);
 
@@ -12,7 +24,11 @@ export const requestIdsOf = (body: unknown): Set<RequestId> => new Set(typeof bo
  * client would wait on those requests until their timeout (minutes), though the upstream will never answer them on
  * this stream (it restarted, or a proxy cut the connection). Anything else passes through untouched.
  */
-export function watchedAnswer(response: Response, ids: ReadonlySet<RequestId>, brokenOff: () => void): Response {
+export function watchedAnswer(
+  response: Response,
+  ids: ReadonlySet<RequestId>,
+  brokenOff: (unanswered: ReadonlySet<RequestId>) => void,
+): Response {
   if (!response.body || ids.size === 0 || !isEventStream(response)) return response;
   const unanswered = new Set(ids);
   let resumable = false;
@@ -24,7 +40,7 @@ export function watchedAnswer(response: Response, ids: ReadonlySet<RequestId>, b
   });
   const decoder = new TextDecoder();
   const check = () => {
-    if (unanswered.size > 0 && !resumable) brokenOff();
+    if (unanswered.size > 0 && !resumable) brokenOff(unanswered);
   };
   const reader = response.body.getReader();
   const body = new ReadableStream<Uint8Array>({

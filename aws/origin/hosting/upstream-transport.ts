@@ -7,7 +7,7 @@ import type { UpstreamIdentity, UpstreamUser } from "../identity/upstream-identi
 import type { SecretsProvider } from "../secrets/provider.ts";
 import { readValues } from "../secrets/read-values.ts";
 import { boundedResponse, DEFAULT_MAX_MESSAGE_BYTES, UpstreamMessageTooLarge } from "./bounded-body.ts";
-import { requestIdsOf, watchedAnswer } from "./broken-answer.ts";
+import { cancelledIdOf, requestIdsOf, watchedAnswer } from "./broken-answer.ts";
 import { childLog } from "./child-log.ts";
 import { asChildUser, type ChildUser } from "./child-users.ts";
 import { UpstreamAnswerBrokenOff, UpstreamExited, UpstreamSessionLost } from "./upstream-errors.ts";
@@ -69,9 +69,14 @@ export function openTransport(
   };
   if (spec.transport === "http") {
     const identified = identityFetch(spec, credentials);
+    // Requests this connection cancelled, until their streams end: an upstream may end those without an answer.
+    const cancelled = new Set<string | number>();
     // Past the bound the connection is closed, as the SDK closes a stdio child's: every call in flight on it is told
     // why, and the next request connects anew. The SDK itself would wait on a broken event stream, not fail the call.
     const fetchAs: typeof fetch = async (input, init) => {
+      // Noted before it is sent: the upstream may end the cancelled request's stream before it answers this POST.
+      const cancelledId = init?.method === "POST" ? cancelledIdOf(init.body) : undefined;
+      if (cancelledId !== undefined) cancelled.add(cancelledId);
       const response = await identified(input, init);
       // A 404 to a request in a session that says so: the upstream forgot the session (a restart, a deploy, its own
       // expiry). The spec has the client initialize anew; the SDK's client does not, and every later request would
@@ -86,9 +91,11 @@ export function openTransport(
       };
       const bounded = boundedResponse(response, maxMessageBytes, closeAs);
       if (init?.method !== "POST") return bounded;
-      // A stream the origin itself aborted (the connection closing) broke off for that reason, not the upstream's.
-      return watchedAnswer(bounded, requestIdsOf(init.body), () => {
-        if (!init.signal?.aborted) closeAs(new UpstreamAnswerBrokenOff());
+      return watchedAnswer(bounded, requestIdsOf(init.body), (unanswered) => {
+        // A stream the origin itself aborted (the connection closing) broke off for that reason, not the upstream's;
+        // a cancelled request is owed no answer (s27 review R2).
+        const owed = [...unanswered].filter((id) => !cancelled.delete(id));
+        if (owed.length > 0 && !init.signal?.aborted) closeAs(new UpstreamAnswerBrokenOff());
       });
     };
     const url = new URL(spec.url);
