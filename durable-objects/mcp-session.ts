@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { JSONRPCMessage, ProtocolError, Server } from "@modelcontextprotocol/server";
 import { SESSION_AUDITS_HEADER } from "../contract/answer-outcome.ts";
+import { type CancelledNotification, cancelledRequestId, requestIdsOf } from "../contract/json-rpc-ids.ts";
 import type { RequestAudit } from "../worker/audit/request-audit.ts";
 import { edgeConfig } from "../worker/config.ts";
 import type { EdgeEnv } from "../worker/env.ts";
@@ -29,14 +30,11 @@ import { assembleSession, type LiveSession, replayHandshake } from "./session/li
 import {
   answerCancelled,
   answerWith,
-  type CancelledNotification,
-  cancelledRequestId,
   type InitializeMessage,
   idInUse,
   isInitialize,
   isOneMessage,
   nothingMoreOnStream,
-  requestIdsOf,
 } from "./session/messages.ts";
 import { newRecord } from "./session/new-record.ts";
 import { OpenRequests } from "./session/open-requests.ts";

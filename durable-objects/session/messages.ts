@@ -11,8 +11,6 @@ import { JSON_RPC, jsonRpcError } from "../../worker/mcp/json-rpc-error.ts";
 
 export type InitializeMessage = { id: string | number; params: Record<string, unknown> };
 
-export type CancelledNotification = { method?: unknown; params?: { requestId?: unknown; reason?: unknown } };
-
 export function isInitialize(body: unknown): body is InitializeMessage {
   return typeof body === "object" && body !== null && (body as { method?: unknown }).method === "initialize";
 }
@@ -23,26 +21,6 @@ export function isInitialize(body: unknown): body is InitializeMessage {
  */
 export const isOneMessage = (body: unknown): boolean =>
   isJSONRPCRequest(body) || isJSONRPCNotification(body) || isJSONRPCResultResponse(body) || isJSONRPCErrorResponse(body);
-
-export const isRequest = (message: Record<string, unknown>): message is { id: string | number; method: string } =>
-  typeof message.method === "string" && (typeof message.id === "string" || typeof message.id === "number");
-
-/** The ids of the requests in a POST's body (one message, or a 2025-03-26 batch). */
-export function requestIdsOf(body: unknown): (string | number)[] {
-  return [body]
-    .flat()
-    .filter((message): message is Record<string, unknown> => typeof message === "object" && message !== null)
-    .filter(isRequest)
-    .map((message) => message.id);
-}
-
-/** The id a client's `notifications/cancelled` cancels, if `body` is one. */
-export function cancelledRequestId(body: unknown): string | number | undefined {
-  const message = body as CancelledNotification | undefined;
-  if (message?.method !== "notifications/cancelled") return undefined;
-  const id = message.params?.requestId;
-  return typeof id === "string" || typeof id === "number" ? id : undefined;
-}
 
 /**
  * Answers a request its client cancelled while its answer was to stream. The SDK answers nothing then, so the request's

@@ -1,10 +1,10 @@
 import type { Server } from "@modelcontextprotocol/server";
 import { SESSION_AUDITS_HEADER } from "../../contract/answer-outcome.ts";
+import { cancelledRequestId, isRequest } from "../../contract/json-rpc-ids.ts";
 import type { RequestAudit } from "../../worker/audit/request-audit.ts";
 import type { SessionIdentity } from "../../worker/mcp/bridge/session-record.ts";
 import type { SseServerTransport } from "../../worker/mcp/bridge/sse-transport.ts";
 import type { AnswerAudits } from "./answer-audits.ts";
-import { cancelledRequestId, isRequest } from "./messages.ts";
 
 /** A 2024-11-05 HTTP+SSE session: its stream, and its server once the client initialized. */
 export interface SseSession {

@@ -1,22 +1,23 @@
 import { createParser } from "eventsource-parser";
+import { cancelledRequestId, type RequestId, requestIdsOf } from "../../../contract/json-rpc-ids.ts";
 import { isEventStream, withBody } from "./bounded-body.ts";
 
-type RequestId = string | number;
-
-/** The request a POST's body cancels (`notifications/cancelled`), if it is one: its stream may end unanswered. */
-export function cancelledIdOf(body: unknown): RequestId | undefined {
-  if (typeof body !== "string" || !body.includes("notifications/cancelled")) return undefined;
+/** A POST's JSON-RPC body, parsed; undefined if it is not JSON. */
+function parsed(body: unknown): unknown {
+  if (typeof body !== "string") return undefined;
   try {
-    const message = JSON.parse(body) as { method?: unknown; params?: { requestId?: unknown } };
-    const id = message.method === "notifications/cancelled" ? message.params?.requestId : undefined;
-    return typeof id === "string" || typeof id === "number" ? id : undefined;
+    return JSON.parse(body);
   } catch {
     return undefined;
   }
 }
 
-/** The ids of the requests a POST's JSON-RPC body carries (one message or a batch); none for anything else. */
-export const requestIdsOf = (body: unknown): Set<RequestId> => new Set(typeof body === "string" ? idsIn(body, "requests") : []);
+/** The ids of the requests a POST's body carries (one message or a batch); none for anything else. */
+export const requestIdsIn = (body: unknown): Set<RequestId> => new Set(requestIdsOf(parsed(body)));
+
+/** The request a POST's body cancels (`notifications/cancelled`), if it is one: its stream may end unanswered. */
+export const cancelledIn = (body: unknown): RequestId | undefined =>
+  typeof body === "string" && body.includes("notifications/cancelled") ? cancelledRequestId(parsed(body)) : undefined;
 
 /**
  * A POST's event-stream answer, watched for the answers to the requests it carried (`ids`). If the stream ends or
@@ -35,7 +36,7 @@ export function watchedAnswer(
   const parser = createParser({
     onEvent: (event) => {
       if (event.id) resumable = true;
-      for (const id of idsIn(event.data, "responses")) unanswered.delete(id);
+      for (const id of answeredIds(event.data)) unanswered.delete(id);
     },
   });
   const decoder = new TextDecoder();
@@ -61,20 +62,11 @@ export function watchedAnswer(
   return withBody(response, body);
 }
 
-/** The ids of the JSON-RPC requests, or responses, in `text` (one message or a batch); none if it is not JSON. */
-function idsIn(text: string, kind: "requests" | "responses"): RequestId[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return [];
-  }
-  return [parsed]
+/** The ids of the JSON-RPC responses an event carries (one, or a batch). */
+function answeredIds(data: string): RequestId[] {
+  return [parsed(data)]
     .flat()
-    .filter(
-      (message): message is { id?: unknown } =>
-        typeof message === "object" && message !== null && "method" in message === (kind === "requests"),
-    )
+    .filter((message): message is { id?: unknown } => typeof message === "object" && message !== null && !("method" in message))
     .map((message) => message.id)
     .filter((id): id is RequestId => typeof id === "string" || typeof id === "number");
 }

@@ -7,7 +7,7 @@ import type { UpstreamIdentity, UpstreamUser } from "../identity/upstream-identi
 import type { SecretsProvider } from "../secrets/provider.ts";
 import { readValues } from "../secrets/read-values.ts";
 import { boundedResponse, DEFAULT_MAX_MESSAGE_BYTES, UpstreamMessageTooLarge } from "./bounded-body.ts";
-import { cancelledIdOf, requestIdsOf, watchedAnswer } from "./broken-answer.ts";
+import { cancelledIn, requestIdsIn, watchedAnswer } from "./broken-answer.ts";
 import { childLog } from "./child-log.ts";
 import { asChildUser, type ChildUser } from "./child-users.ts";
 import { UpstreamAnswerBrokenOff, UpstreamExited, UpstreamSessionLost } from "./upstream-errors.ts";
@@ -75,7 +75,7 @@ export function openTransport(
     // why, and the next request connects anew. The SDK itself would wait on a broken event stream, not fail the call.
     const fetchAs: typeof fetch = async (input, init) => {
       // Noted before it is sent: the upstream may end the cancelled request's stream before it answers this POST.
-      const cancelledId = init?.method === "POST" ? cancelledIdOf(init.body) : undefined;
+      const cancelledId = init?.method === "POST" ? cancelledIn(init.body) : undefined;
       if (cancelledId !== undefined) cancelled.add(cancelledId);
       const response = await identified(input, init);
       // A 404 to a request in a session that says so: the upstream forgot the session (a restart, a deploy, its own
@@ -91,7 +91,7 @@ export function openTransport(
       };
       const bounded = boundedResponse(response, maxMessageBytes, closeAs);
       if (init?.method !== "POST") return bounded;
-      return watchedAnswer(bounded, requestIdsOf(init.body), (unanswered) => {
+      return watchedAnswer(bounded, requestIdsIn(init.body), (unanswered) => {
         // A stream the origin itself aborted (the connection closing) broke off for that reason, not the upstream's;
         // a cancelled request is owed no answer (s27 review R2).
         const owed = [...unanswered].filter((id) => !cancelled.delete(id));
