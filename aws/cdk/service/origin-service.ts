@@ -39,9 +39,9 @@ export interface OriginServiceProps {
   settings: { environment: Record<string, string>; secrets: Record<string, ecs.Secret> };
   /** The `migrate` init container's settings (origin-container.ts migrationSettings): the master user's login. */
   migration: { environment: Record<string, string>; secrets: Record<string, ecs.Secret> };
-  /** The upstream credentials the origin reads at run time: the task role may read these, */
+  /** The upstream credentials the origin reads at run time: the task role may read these. */
   upstreamSecrets: secretsmanager.ISecret[];
-  /** and the origin role's database secret, whose password the origin's pool reads when it connects (origin-container.ts). */
+  /** The origin role's database secret, whose password the origin's pool reads when it connects (origin-container.ts): the task role may read it. */
   databaseSecret: secretsmanager.ISecret;
   /** The KMS keys of audit checkpoints and of the upstream token vault: the task role may use these as the origin does. */
   keys: { auditCheckpoints: OriginKey; upstreamVault: OriginKey };
