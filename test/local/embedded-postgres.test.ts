@@ -1,13 +1,14 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool } from "../../aws/origin/db/pool.ts";
-import { LOCK_FILE } from "../../local/data-dir-lock.ts";
+import { LOCK_FILE, lockDataDir } from "../../local/data-dir-lock.ts";
 import { EMBEDDED_POOL_MAX, type EmbeddedPostgres, startEmbeddedPostgres } from "../../local/embedded-postgres.ts";
 
 const URL_FORM = /^postgres:\/\/postgres@127\.0\.0\.1:(\d+)\/postgres$/;
@@ -126,6 +127,24 @@ describe("embedded PostgreSQL", () => {
     } finally {
       await database.close();
     }
+  });
+
+  // s27 review R3: starts that all read a dead process's lock could both take the folder (the second removed the
+  // first's fresh lock), about once in thirty races.
+  it("lets exactly one of three starts racing for a dead process's lock take the folder", async () => {
+    const dataDir = join(root, "raced-lock");
+    await mkdir(dataDir, { recursive: true });
+    const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+    for (let round = 0; round < 200; round++) {
+      await writeFile(join(dataDir, LOCK_FILE), `${gone}\n`);
+      // Started a moment apart, so that some read the dead lock while another is taking it over.
+      const start = (delay: number) => sleep(delay).then(() => lockDataDir(dataDir));
+      const racers = await Promise.allSettled([start(0), start(round % 3), start(round % 5)]);
+      const winners = racers.flatMap((racer) => (racer.status === "fulfilled" ? [racer.value] : []));
+      expect(winners, `round ${round}`).toHaveLength(1);
+      await winners[0]?.();
+    }
+    expect(await readdir(dataDir)).toEqual([]);
   });
 
   describe("with several clients", () => {
