@@ -1,5 +1,6 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { AuditEvent } from "../../contract/audit-event.ts";
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
 import { asResponse } from "../../worker/mcp/bridge/direct-answer.ts";
@@ -8,8 +9,9 @@ import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/ses
 import { listenUntil } from "../../worker/mcp/listen-until.ts";
 import { holdSessionStream } from "../../worker/mcp/session-stream.ts";
 import { ORIGIN_RETRY_AFTER_SECONDS } from "../../worker/upstream/origin-failure.ts";
+import { capturedAudit } from "./audit-capture.ts";
 import { startEdgeCall, testEnv } from "./edge-env.ts";
-import { groupsEdge, setOriginGroups, signedIn } from "./groups-sign-in.ts";
+import { groupsEdge, originSaw, setOriginGroups, signedIn } from "./groups-sign-in.ts";
 
 // A listen is authorized once, when it opens; it lives no longer than what signed it: the caller's token, and their
 // groups for groups.ttlSeconds from when they were read (s27 isolation hunt, I2). Time is driven by what the code
@@ -17,6 +19,7 @@ import { groupsEdge, setOriginGroups, signedIn } from "./groups-sign-in.ts";
 
 const ACK = { jsonrpc: "2.0", method: "notifications/subscriptions/acknowledged", params: {} };
 const CHANGED = { jsonrpc: "2.0", method: "notifications/tools/list_changed" };
+const MODERN_VERSION = "io.modelcontextprotocol/protocolVersion";
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /** Reads a stream to its end. */
@@ -205,5 +208,58 @@ describe("a 2025-era session's GET stream", () => {
     await reopened.body?.cancel();
     await reader.cancel();
     expect((await listens()).map((seen) => seen.claims.groups)).toEqual([["eng"], []]);
+  });
+});
+
+// s27 failure hunt F4's rest: a GET stream is answered 200 before its listen is tried, and was audited ok even when the
+// listen could not begin. Its row now says how the listen began, as a 2026-07-28 listen's does.
+describe("a 2025-era session's GET stream, in the audit trail", () => {
+  /** The audit rows of a signed-in user's GET stream, its origin answering the listen with `answer`. */
+  async function auditedStream(answer: unknown): Promise<AuditEvent[]> {
+    const edge = groupsEdge({});
+    const { access_token } = await signedIn(edge);
+    const bearer = { authorization: `Bearer ${access_token}`, accept: "application/json, text/event-stream" };
+    // A 2026-07-28 call first, to learn whom the origin is told the caller is; the session is theirs.
+    const call = { jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: { [MODERN_VERSION]: "2026-07-28" } } };
+    const headers = {
+      ...bearer,
+      "content-type": "application/json",
+      "mcp-protocol-version": "2026-07-28",
+      "mcp-method": "tools/list",
+    };
+    expect((await edge.call("/mcp/everything", { method: "POST", headers, body: JSON.stringify(call) })).status).toBe(200);
+    const { sub, client_id } = ((await originSaw(edge)).at(-1)?.claims ?? {}) as { sub: string; client_id: string };
+    const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "x");
+    const record: SessionRecord = {
+      sessionId,
+      identity: { sub, email: "dev@example.com", groups: [], clientId: client_id, server: "everything" },
+      initialize: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "c", version: "1" } },
+      discover: { serverInfo: { name: "everything", version: "1" }, capabilities: { tools: { listChanged: true } } },
+      subscriptions: [],
+      createdAt: Date.now(),
+    };
+    const sessions = (env as unknown as EdgeEnv).MCP_SESSION;
+    const stub = sessions.get(sessions.idFromName(sessionId));
+    await runInDurableObject(stub, async (_instance, state) => void state.storage.kv.put("record", record));
+    await fetch(`${edge.origin}/_control/answer`, { method: "POST", body: JSON.stringify(answer) });
+    const audit = capturedAudit();
+    const get = { method: "GET", headers: { ...bearer, "mcp-session-id": sessionId, "mcp-protocol-version": "2025-11-25" } };
+    const stream = startEdgeCall("/mcp/everything", get, { ...edge.env, ...audit.env });
+    const reader = ((await stream.response).body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+    // Read until the origin's change arrives, or the stream ends.
+    for (let read = await reader.read(); !read.done && !read.value.includes("list_changed"); read = await reader.read());
+    await reader.cancel();
+    await stream.settled();
+    return audit.events.filter((event) => event.method === "stream/open");
+  }
+
+  it("is ok once the origin acknowledged its listen", async () => {
+    const events = await auditedStream({ sse: [ACK, CHANGED], hold: true });
+    expect(events).toMatchObject([{ kind: "mcp.request", server: "everything", outcome: "ok", httpStatus: 200 }]);
+  });
+
+  it("is unavailable when its listen could not begin (the origin ended it unacknowledged)", async () => {
+    const events = await auditedStream({ sse: [] });
+    expect(events).toMatchObject([{ kind: "mcp.request", server: "everything", outcome: "unavailable", httpStatus: 200 }]);
   });
 });

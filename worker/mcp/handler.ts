@@ -22,6 +22,7 @@ import { mcpRateLimited } from "./rate-limit.ts";
 import { MAX_REQUEST_BYTES, readBody } from "./read-body.ts";
 import { headersToClient, headersToOrigin } from "./relay-headers.ts";
 import { serverOf } from "./server-path.ts";
+import { streamOpeningOf } from "./session-stream.ts";
 
 /** The most messages a batch may hold: what the SDKs accept, and a bound on the audit events one request makes. */
 const MAX_BATCH_MESSAGES = 100;
@@ -151,6 +152,8 @@ type OutcomeOf = (message: RequestFacts) => Promise<Observation>;
 
 /** The response to relay, and how each message of the request ended (a batch's each by its own answer). */
 async function observe(response: Response, facts: RequestFacts): Promise<{ response: Response; outcomeOf: OutcomeOf }> {
+  const opening = streamOpeningOf(response);
+  if (opening) return { response, outcomeOf: () => opening };
   if (!facts.batch) {
     const observed = await observeResponse(response, facts.id, facts.method);
     return { response: observed.response, outcomeOf: () => observed.observed };

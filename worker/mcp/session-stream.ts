@@ -1,3 +1,4 @@
+import type { AuditOutcome } from "../../contract/audit-event.ts";
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
 import { ORIGIN_RETRY_AFTER_SECONDS } from "../upstream/origin-failure.ts";
 import { announceEveryChange, hasAnythingToListenFor, type ListNotification, listenToOrigin } from "./bridge/listen.ts";
@@ -11,7 +12,18 @@ import {
 } from "./bridge/session-record.ts";
 import { KEEPALIVE_MS } from "./bridge/sse-transport.ts";
 import { type OpenedStream, WATCH_URL, type WatchMessage } from "./bridge/stream-watch.ts";
+import type { Observation } from "./observe-response.ts";
 import { sessionNotFound } from "./session-not-found.ts";
+
+/**
+ * How each GET stream this invocation holds began, for its audit row (worker/mcp/handler.ts): answered 200 before its
+ * listen is tried, it is `ok` only once the origin acknowledged that listen (or there was nothing to listen for), and
+ * `unavailable` when it could not begin (s27 failure hunt F4), as a 2026-07-28 listen is recorded.
+ */
+const openings = new WeakMap<Response, Promise<Observation>>();
+
+/** How a GET stream held by `holdSessionStream` began, once that is known; undefined for any other response. */
+export const streamOpeningOf = (response: Response): Promise<Observation> | undefined => openings.get(response);
 
 /**
  * A 2025-era client's GET stream, held by this Worker invocation (see bridge/stream-watch.ts): the session object
@@ -36,10 +48,16 @@ export async function holdSessionStream(
   // Refused: the session ended since it was opened (a DELETE in between).
   if (!watch) return sessionNotFound("initialize a new session");
   watch.accept();
-  const body = streamBody(session, origin, caller, opened as OpenedStream, watch);
-  return new Response(body, {
+  let began!: (outcome: AuditOutcome) => void;
+  const opening = new Promise<Observation>((resolve) => {
+    began = (outcome) => resolve({ outcome, responseBytes: 0 });
+  });
+  const body = streamBody(session, origin, caller, opened as OpenedStream, watch, began);
+  const response = new Response(body, {
     headers: { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform", "mcp-session-id": sessionId },
   });
+  openings.set(response, opening);
+  return response;
 }
 
 function streamBody(
@@ -48,6 +66,8 @@ function streamBody(
   caller: SessionIdentity,
   opened: OpenedStream,
   watch: WebSocket,
+  /** Told how the stream began; only its first telling counts. */
+  began: (outcome: AuditOutcome) => void,
 ): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   let record: SessionRecord = opened.record;
@@ -64,6 +84,7 @@ function streamBody(
   const end = (closeWatch: boolean) => {
     if (ended) return;
     ended = true;
+    began("ok"); // ended (a newer GET, a DELETE, its caller's authorization) before its first listen was heard
     clearInterval(keepalive);
     clearTimeout(lapse);
     listening?.abort();
@@ -89,6 +110,7 @@ function streamBody(
     if (!hasAnythingToListenFor(record)) {
       listening = undefined;
       previous?.abort();
+      began("ok");
       return;
     }
     const current = new AbortController();
@@ -96,6 +118,7 @@ function streamBody(
     let heard = false;
     const acknowledged = () => {
       heard = true;
+      began("ok");
       previous?.abort();
       if (!announce) return;
       announce = false;
@@ -111,7 +134,10 @@ function streamBody(
         if (listening !== current) return;
         // Never begun (the origin unreachable, or refusing): the SDKs would reconnect at once, every second of an
         // outage (s27 failure hunt F4). Both honour the stream's `retry:`.
-        if (!heard && !current.signal.aborted) write(`retry: ${ORIGIN_RETRY_AFTER_SECONDS * 1000}\n\n`);
+        if (!heard && !current.signal.aborted) {
+          write(`retry: ${ORIGIN_RETRY_AFTER_SECONDS * 1000}\n\n`);
+          began("unavailable");
+        }
         end(true);
       });
   };
@@ -131,6 +157,7 @@ function streamBody(
       listen();
     },
     cancel() {
+      began("cancelled");
       end(true);
     },
   });
