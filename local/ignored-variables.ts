@@ -1,6 +1,6 @@
 import { SECRET_ID_PREFIX_VARIABLE } from "../aws/origin/secrets/aws/secrets-manager-provider.ts";
-import { ORIGIN_ENV_NAMES } from "../contract/config/env-names.ts";
-import { WIRED_KEYS } from "./system.ts";
+import { EDGE_ENV_NAMES, ORIGIN_ENV_NAMES } from "../contract/config/env-names.ts";
+import { EDGE_WIRED_BY_NPM_START, WIRED_KEYS } from "./system.ts";
 
 /** What npm start reads of the origin's variables itself: the rest would be read by an origin it does not run so. */
 const READ_BY_NPM_START = new Set(["DATABASE_URL"]);
@@ -21,7 +21,7 @@ const PROCESS_VARIABLES: readonly string[] = [SECRET_ID_PREFIX_VARIABLE];
  */
 export function ignoredOriginVariables(env: Record<string, string | undefined>): string[] {
   return [...Object.keys(ORIGIN_ENV_NAMES), ...PROCESS_VARIABLES].filter(
-    (name) => !READ_BY_NPM_START.has(name) && env[name] !== undefined && env[name] !== "",
+    (name) => !READ_BY_NPM_START.has(name) && isSet(env[name]),
   );
 }
 
@@ -45,4 +45,36 @@ export function ignoredVariablesLine(names: readonly string[]): string | undefin
       `a server's { "secret": "NAME" } is read from npm start's environment (the variable NAME), never from AWS Secrets Manager`,
   ].filter(Boolean);
   return `npm start ignores ${names.join(", ")} in its environment: ${advice.join("; ")}`;
+}
+
+const isSet = (value: string | undefined): value is string => value !== undefined && value !== "";
+
+/**
+ * The edge's settings set in npm start's environment: passed on to the edge it runs (so that `IDP_ALLOWED_DOMAINS=…
+ * npm start` tries that setting), but for those saying how the local parts reach each other, which it sets itself.
+ */
+export function edgeVariables(env: Record<string, string | undefined>): { settings: Record<string, string>; wired: string[] } {
+  const wired = new Set<string>(EDGE_WIRED_BY_NPM_START);
+  const set = Object.keys(EDGE_ENV_NAMES).flatMap((name) => {
+    const value = env[name];
+    return isSet(value) ? [[name, value] as const] : [];
+  });
+  return {
+    settings: Object.fromEntries(set.filter(([name]) => !wired.has(name))),
+    wired: set.filter(([name]) => wired.has(name)).map(([name]) => name),
+  };
+}
+
+/** The lines npm start prints about the edge's variables it found set: those it passes on, and those it ignores. */
+export function edgeVariablesLines({ settings, wired }: ReturnType<typeof edgeVariables>): string[] {
+  const passed = Object.keys(settings);
+  return [
+    ...(passed.length > 0 ? [`npm start passes ${passed.join(", ")} from its environment to the edge`] : []),
+    ...(wired.length > 0
+      ? [
+          `npm start ignores ${wired.join(", ")} in its environment: it sets ${wired.length > 1 ? "these" : "this"} itself, ` +
+            "to wire the edge to its local origin, identity provider and servers",
+        ]
+      : []),
+  ];
 }

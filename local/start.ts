@@ -2,7 +2,13 @@ import { readOriginFile } from "../aws/origin/config.ts";
 import { ConfigError } from "../contract/config/load.ts";
 import { banner } from "./banner.ts";
 import { DEV_ACCOUNTS } from "./idp/start-idp.ts";
-import { ignoredOriginVariables, ignoredVariablesLine, withoutProcessVariables } from "./ignored-variables.ts";
+import {
+  edgeVariables,
+  edgeVariablesLines,
+  ignoredOriginVariables,
+  ignoredVariablesLine,
+  withoutProcessVariables,
+} from "./ignored-variables.ts";
 import { type LocalPorts, startLocalSystem } from "./system.ts";
 
 /**
@@ -74,6 +80,8 @@ async function main(): Promise<void> {
     checkObservability();
     const ignored = ignoredVariablesLine(ignoredOriginVariables(process.env));
     if (ignored) log("origin", ignored);
+    const edge = edgeVariables(process.env);
+    for (const line of edgeVariablesLines(edge)) log("edge", line);
     // The origins run in this process: what they would read of its environment besides their configuration goes.
     withoutProcessVariables(process.env);
     system = await startLocalSystem({
@@ -84,6 +92,7 @@ async function main(): Promise<void> {
       originFile: readOriginFile(process.env),
       originInstances: readOriginInstances(),
       edgeKey: readEdgeKey(),
+      edgeSettings: edge.settings,
       log,
     });
   } catch (error) {

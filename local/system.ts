@@ -58,8 +58,26 @@ export interface LocalSystemOptions {
    * (an hour), shortened to see a user outlive several durations on one instance.
    */
   affinityTiming?: { balancerStickinessMs: number; edgeRefreshMs: number };
+  /**
+   * Edge settings (its environment variables, docs/configuration.md) over the local defaults: what `npm start` found in
+   * its own environment. Those in `EDGE_WIRED_BY_NPM_START` are not taken.
+   */
+  edgeSettings?: Record<string, string>;
   log: (part: string, line: string) => void;
 }
+
+/** The edge's variables that say how the local parts reach each other: npm start sets these itself. */
+export const EDGE_WIRED_BY_NPM_START = [
+  "PUBLIC_URL",
+  "ORIGIN_URL",
+  "IDP_ISSUER",
+  "IDP_CLIENT_ID",
+  "IDP_CLIENT_SECRET",
+  "IDP_SCOPES",
+  "SERVER_NAMES",
+  "EDGE_SIGNING_KEY",
+  "GROUPS_SOURCE",
+] as const satisfies readonly (keyof typeof EDGE_ENV_NAMES)[];
 
 export interface LocalSystem {
   edgeUrl: string;
@@ -156,6 +174,9 @@ async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> 
       `npm start sets ${overridden.join(", ")} itself: the configuration file's ${overridden.length > 1 ? "values are" : "value is"} not used`,
     );
   const edgeEnv = {
+    ADMIN_GROUPS: "ops@example.com",
+    ...(options.groupsFreshness && { GROUPS_TTL_SECONDS: String(options.groupsFreshness.edgeTtlSeconds) }),
+    ...options.edgeSettings,
     PUBLIC_URL: edgeUrl,
     ORIGIN_URL: originUrl,
     IDP_ISSUER: idpIssuer,
@@ -165,9 +186,7 @@ async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> 
     SERVER_NAMES: Object.keys(originConfig.servers).join(","),
     EDGE_SIGNING_KEY: edgeSigningKey,
     GROUPS_SOURCE: "google-directory",
-    ADMIN_GROUPS: "ops@example.com",
-    ...(options.groupsFreshness && { GROUPS_TTL_SECONDS: String(options.groupsFreshness.edgeTtlSeconds) }),
-  } satisfies Partial<Record<keyof typeof EDGE_ENV_NAMES, string>>;
+  } satisfies Partial<Record<keyof typeof EDGE_ENV_NAMES, string>> & Record<(typeof EDGE_WIRED_BY_NPM_START)[number], string>;
   loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: edgeEnv });
   const timing = options.affinityTiming;
   const testEnv: Record<string, string> = timing ? { [TEST_AFFINITY_REFRESH_VARIABLE]: String(timing.edgeRefreshMs) } : {};

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { secretsProviderFor } from "../../aws/origin/secrets/select.ts";
-import { ignoredOriginVariables, ignoredVariablesLine, withoutProcessVariables } from "../../local/ignored-variables.ts";
+import {
+  edgeVariables,
+  edgeVariablesLines,
+  ignoredOriginVariables,
+  ignoredVariablesLine,
+  withoutProcessVariables,
+} from "../../local/ignored-variables.ts";
 
 describe("npm start and the origin's variables", () => {
   it("names the origin's settings set in its environment, which it does not pass on, but not DATABASE_URL, which it reads", () => {
@@ -35,5 +41,25 @@ describe("npm start and the origin's variables", () => {
     withoutProcessVariables(env);
     expect(env).toEqual({ TICKETS_API_KEY: "local-value" });
     await expect(secretsProviderFor(env, () => {}).get("TICKETS_API_KEY")).resolves.toBe("local-value");
+  });
+});
+
+describe("npm start and the edge's variables", () => {
+  it("passes the edge's settings set in its environment on to the edge, and names them", () => {
+    const env = { IDP_ALLOWED_DOMAINS: "example.com", ACCESS_TOKEN_TTL_SECONDS: "300", MCP_POLICY: "{}", EDGE_DISPLAY_NAME: "" };
+    const edge = edgeVariables(env);
+    expect(edge).toEqual({ settings: { IDP_ALLOWED_DOMAINS: "example.com", ACCESS_TOKEN_TTL_SECONDS: "300" }, wired: [] });
+    expect(edgeVariablesLines(edge)).toEqual([
+      "npm start passes IDP_ALLOWED_DOMAINS, ACCESS_TOKEN_TTL_SECONDS from its environment to the edge",
+    ]);
+  });
+
+  it("keeps out, and names, those that wire the edge to the local parts", () => {
+    const edge = edgeVariables({ PUBLIC_URL: "https://mcp.example.com", IDP_ISSUER: "https://accounts.google.com" });
+    expect(edge).toEqual({ settings: {}, wired: ["PUBLIC_URL", "IDP_ISSUER"] });
+    expect(edgeVariablesLines(edge)).toEqual([
+      "npm start ignores PUBLIC_URL, IDP_ISSUER in its environment: it sets these itself, to wire the edge to its local origin, identity provider and servers",
+    ]);
+    expect(edgeVariablesLines(edgeVariables({}))).toEqual([]);
   });
 });

@@ -86,6 +86,18 @@ describe("the local system starts whole or not at all", () => {
     expect(lines).toContain("[origin] npm start sets host, port itself: the configuration file's values are not used");
   });
 
+  // s28 docs hunt D1: npm start passed none of the edge's variables on, without a word (IDP_ALLOWED_DOMAINS=… npm start
+  // ran with every domain allowed).
+  it("takes the edge settings it is given: a wrong value stops it before anything starts, naming the variable", async () => {
+    const chosen = await ports();
+    await occupy(chosen.idp); // taken, the settings were read: it stops right after planning
+    const dir = await dataDir();
+    const start = (edgeSettings: Record<string, string>) =>
+      startLocalSystem({ ports: chosen, dataDir: dir, edgeSettings, log: () => {} });
+    await expect(start({ ACCESS_TOKEN_TTL_SECONDS: "five" })).rejects.toThrow(/environment ACCESS_TOKEN_TTL_SECONDS/);
+    await expect(start({ ACCESS_TOKEN_TTL_SECONDS: "300" })).rejects.toThrow(/identity provider failed to start/);
+  });
+
   it("stops a configuration with a wrong key before anything starts, naming it", async () => {
     const chosen = await ports();
     const start = startLocalSystem({
