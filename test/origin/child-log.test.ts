@@ -1,9 +1,16 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { childLog } from "../../aws/origin/hosting/child-log.ts";
+import * as secretDetector from "../../aws/origin/guardrails/secret-detector.ts";
+import { childLog, REDACTION_MARGIN_CHARS } from "../../aws/origin/hosting/child-log.ts";
 import { openTransport, type UpstreamCredentials } from "../../aws/origin/hosting/upstream-transport.ts";
 import { UpstreamServer } from "../../contract/config/schema.ts";
 
 // What a stdio child writes to its stderr, as the origin logs it.
+
+// The secret detector as it is, watched: what the child log hands it to read.
+vi.mock("../../aws/origin/guardrails/secret-detector.ts", async (original) => {
+  const actual = await original<typeof secretDetector>();
+  return { ...actual, redactCredentials: vi.fn(actual.redactCredentials) };
+});
 
 const logged = (...chunks: string[]) => {
   const lines: string[] = [];
@@ -48,6 +55,17 @@ describe("a stdio child's stderr in the origin's log", () => {
     log.write(`${token.slice(30)} still the same line\nnext\n`);
     expect(lines).toEqual([`${"x ".repeat(990)}lead  … (cut at 2000 characters)`, "next"]);
     expect(lines.join("\n")).not.toContain("ghp_");
+  });
+
+  // s28 limits hunt L3: the patterns ran over a whole 64 KB line before it was cut (8 s of the origin's event loop).
+  it("reads no more of a long line for credentials than it may keep of it, and cuts it as before", () => {
+    const read = vi.mocked(secretDetector.redactCredentials);
+    read.mockClear();
+    const lines = logged(`${"word ".repeat(13_000)}\n`, `${"a.b@c ".repeat(11_000)}`);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toBe(`${"word ".repeat(400)} … (cut at 2000 characters)`);
+    expect(lines[1]).toMatch(/^(a\.b@c ){300,} … \(cut at 2000 characters\)$/);
+    expect(read.mock.calls.map(([text]) => text.length)).toEqual([2000 + REDACTION_MARGIN_CHARS, 2000 + REDACTION_MARGIN_CHARS]);
   });
 
   it("drops every line of a private key block, not only its first", () => {

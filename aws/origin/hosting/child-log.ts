@@ -2,6 +2,13 @@ import { PRIVATE_KEY_LINES, redactCredentials } from "../guardrails/secret-detec
 
 /** The longest line kept of what a child writes to stderr: a server that dumps a document there floods no log. */
 const MAX_LINE_CHARS = 2000;
+/**
+ * How much of a line past `MAX_LINE_CHARS` is read for credentials before the line is cut: enough for a credential that
+ * begins before the cut to still be recognised whole (the longest kinds, a JWT or a PEM line, are shorter). The rest is
+ * never read: the patterns' cost grows with what they read, and a child's line can be as long as it likes (s28 limits
+ * hunt L3: a 64 KB line held the origin's event loop for 8 s, every user's calls and its health checks waiting).
+ */
+export const REDACTION_MARGIN_CHARS = 1024;
 
 /**
  * Credentials a log line may carry beyond the kinds the secret detector knows: an `Authorization` value, a `Bearer`
@@ -18,7 +25,7 @@ const COOKIE_LINE = /(\b(?:set-)?cookie["']?\s*:\s*)(.*)$/gim;
  * E-mail addresses: the line is logged under the user's pseudonym, which an address beside it would undo (a server that
  * logs whose mailbox it opens). s24 hunt observability F8.
  */
-const EMAIL_ADDRESS = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
+const EMAIL_ADDRESS = /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}/g;
 /** The run of credential-like characters a cut may leave at a line's end: a part of a token is dropped, not shown. */
 const TRAILING_TOKEN_PART = /[A-Za-z0-9_+/=.-]+$/;
 
@@ -115,9 +122,10 @@ export function childLog(
   };
 }
 
-/** A line as logged: credentials redacted on the whole of it first, then cut (without a part of a token). */
+/** A line as logged: credentials redacted on what can be kept of it first, then cut (without a part of a token). */
 function redacted(line: string, unfinished: boolean): string {
-  const text = redactCredentials(line)
+  const read = line.slice(0, MAX_LINE_CHARS + REDACTION_MARGIN_CHARS);
+  const text = redactCredentials(read)
     .replace(AUTHORIZATION_VALUE, "$1[REDACTED]")
     .replace(SCHEME_CREDENTIAL, "$1$2[REDACTED]")
     .replace(COOKIE_LINE, (_line, name: string, cookies: string) => `${name}${cookies.replace(/=[^;\s]+/g, "=[REDACTED]")}`)
