@@ -114,6 +114,38 @@ describe.skipIf(!isRoot)("a child user handed out again (needs root)", () => {
   });
 });
 
+// s28 limits hunt L1: a child had no bound of its own: one user's fork loop or allocation could fill the task's
+// process table or memory, and the kernel's out-of-memory choice could fall on the origin.
+describe.skipIf(!isRoot)("a child's own bounds (needs root)", () => {
+  it("is the kernel's first choice when memory runs out, and cannot start more than its process limit", async () => {
+    const homes = await mkdtemp(join(tmpdir(), "child-users-"));
+    const users = new ChildUsers({ first: FIRST_UID + 20, count: 1 }, homes, () => {}, [homes]);
+    const user = await users.take();
+    try {
+      // Reports its out-of-memory preference, then starts sleepers until the kernel refuses one.
+      const probe = `
+        const { readFileSync } = require("node:fs");
+        const { spawnSync, spawn } = require("node:child_process");
+        const oom = readFileSync("/proc/self/oom_score_adj", "utf8").trim();
+        const started = [];
+        let refused = "";
+        for (let i = 0; i < 40 && !refused; i++) {
+          const child = spawnSync("true");
+          if (child.error) refused = child.error.code; else started.push(spawn("sleep", ["30"], { stdio: "ignore" }));
+        }
+        for (const child of started) child.kill("SIGKILL");
+        console.log(JSON.stringify({ oom, started: started.length, refused }));`;
+      const { command, args } = asChildUser(user, process.execPath, ["-e", probe], 24);
+      const seen = JSON.parse(execFileSync(command, args, { encoding: "utf8" })) as Record<string, unknown>;
+      expect(seen).toMatchObject({ oom: "1000", refused: "EAGAIN" });
+      expect(seen.started).toBeLessThan(24);
+    } finally {
+      await users.give(user);
+      await rm(homes, { recursive: true, force: true });
+    }
+  });
+});
+
 describe.skipIf(!isRoot)("what a child left outside its home (needs root)", () => {
   // The test's own /tmp (sticky, writable by all, as the system's is) and the system's /dev/shm are swept.
   let base: string;
@@ -335,12 +367,12 @@ describe("stdio.childUids configuration", () => {
     }
   });
 
-  it("refuses to start an origin that cannot run setpriv, naming the tool and the user it tried", async () => {
+  it("refuses to start an origin that cannot run choom, prlimit and setpriv, naming the tools and the user it tried", async () => {
     const getuid = vi.spyOn(process, "getuid").mockReturnValue(0);
     vi.stubEnv("PATH", await mkdtemp(join(tmpdir(), "no-setpriv-")));
     try {
       await expect(childUsersFromConfig({ first: 20_000, count: 100 }, () => {})).rejects.toThrow(
-        /stdio.childUids: cannot run a process as user 20000 with setpriv \(util-linux\): .*ENOENT/,
+        /stdio.childUids: cannot run a process as user 20000 with choom, prlimit and setpriv \(util-linux\): .*ENOENT/,
       );
     } finally {
       vi.unstubAllEnvs();

@@ -13,6 +13,20 @@ export interface ChildUser {
   home: string;
 }
 
+/**
+ * The most processes and threads one child's user may run at once (RLIMIT_NPROC, which counts both, per user): room
+ * for `npx` and a server's workers (a Node process is about ten threads), not for a fork loop that would fill the task's
+ * process table for every user (s28 limits hunt L1).
+ */
+export const CHILD_PROCESS_LIMIT = 512;
+
+/**
+ * The kernel's out-of-memory preference for a child and all it starts, the highest there is: a task out of memory ends
+ * a child (the largest first), never the origin, which every user's calls go through (s28 limits hunt L1). Set as root,
+ * before the drop to the child's user, so that the child cannot lower it again.
+ */
+const CHILD_OOM_SCORE_ADJ = 1000;
+
 /** How often the processes a child left behind are killed before its user is set aside instead of handed out again. */
 const KILL_ROUNDS = 5;
 
@@ -138,8 +152,11 @@ export async function childUsersFromConfig(
     );
   }
   for (const uid of [range.first, last]) {
-    await run("setpriv", [...dropTo(uid), process.execPath, "-e", ""]).catch((error: Error) => {
-      throw new Error(`stdio.childUids: cannot run a process as user ${uid} with setpriv (util-linux): ${error.message}`);
+    const { command, args } = asChildUser({ uid, home: "" }, process.execPath, ["-e", ""]);
+    await run(command, args).catch((error: Error) => {
+      throw new Error(
+        `stdio.childUids: cannot run a process as user ${uid} with choom, prlimit and setpriv (util-linux): ${error.message}`,
+      );
     });
   }
   const users = new ChildUsers(range, join(tmpdir(), "mcp-stdio-children"), log);
@@ -154,11 +171,19 @@ function dropTo(uid: number): string[] {
 }
 
 /**
- * The command that runs `command args` as `user`: `setpriv` drops to the user's uid and gid, clears supplementary
- * groups, every capability (also from the bounding set) and sets no-new-privileges, then executes the command.
+ * The command that runs `command args` as `user`, within its bounds: `choom` makes it the kernel's first choice when
+ * memory runs out, `prlimit` bounds its user's processes, and `setpriv` drops to the user's uid and gid, clears
+ * supplementary groups, every capability (also from the bounding set) and sets no-new-privileges, then executes the
+ * command. What the child starts inherits all of it.
  */
-export function asChildUser(user: ChildUser, command: string, args: readonly string[]): { command: string; args: string[] } {
-  return { command: "setpriv", args: [...dropTo(user.uid), command, ...args] };
+export function asChildUser(
+  user: ChildUser,
+  command: string,
+  args: readonly string[],
+  processLimit = CHILD_PROCESS_LIMIT,
+): { command: string; args: string[] } {
+  const bounds = ["-n", String(CHILD_OOM_SCORE_ADJ), "--", "prlimit", `--nproc=${processLimit}`, "--"];
+  return { command: "choom", args: [...bounds, "setpriv", ...dropTo(user.uid), command, ...args] };
 }
 
 /** Kills every process of `uid` (as that user), for up to KILL_ROUNDS rounds; whether none is left. */
