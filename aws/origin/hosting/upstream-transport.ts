@@ -10,6 +10,7 @@ import { boundedResponse, DEFAULT_MAX_MESSAGE_BYTES, UpstreamMessageTooLarge } f
 import { cancelledIn, requestIdsIn, watchedAnswer } from "./broken-answer.ts";
 import { childLog } from "./child-log.ts";
 import { asChildUser, type ChildUser } from "./child-users.ts";
+import { withLinearReader } from "./stdio-read-buffer.ts";
 import { UpstreamAnswerBrokenOff, UpstreamExited, UpstreamSessionLost } from "./upstream-errors.ts";
 
 export interface OpenedTransport {
@@ -106,14 +107,16 @@ export function openTransport(
     return { transport, failure: () => failure };
   }
   const command = user ? asChildUser(user, spec.command, spec.args) : { command: spec.command, args: spec.args };
-  const transport = new StdioClientTransport({
-    ...command,
-    // Its home is also its TMPDIR: /tmp is shared by every user's child.
-    env: { ...getDefaultEnvironment(), ...(user && { HOME: user.home, TMPDIR: user.home }), ...credentials.env },
-    cwd: spec.cwd,
-    stderr: "pipe",
-    maxBufferSize: maxMessageBytes,
-  });
+  const transport = withLinearReader(
+    new StdioClientTransport({
+      ...command,
+      // Its home is also its TMPDIR: /tmp is shared by every user's child.
+      env: { ...getDefaultEnvironment(), ...(user && { HOME: user.home, TMPDIR: user.home }), ...credentials.env },
+      cwd: spec.cwd,
+      stderr: "pipe",
+    }),
+    maxMessageBytes,
+  );
   // Kept by the SDK's Protocol, which calls it before its own. Only the line bound is logged: other errors are each
   // about one message the child wrote, and a child writing bad ones would flood the log.
   transport.onerror = (error) => {
