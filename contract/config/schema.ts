@@ -33,6 +33,19 @@ export const ServiceUrl = z
   .refine((value) => !value.endsWith("/"), "expected no trailing slash")
   .refine((value) => !/[?#]/.test(value), "expected no query or fragment");
 
+/**
+ * A host name as the edge compares it with a browser's `Origin` (lowercase, without scheme, port or path): an entry
+ * written as a URL or with a port could never match, so it is refused rather than leaving the page refused with 403.
+ */
+const BareHostName = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(
+    /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/,
+    "expected a bare host name such as app.example.com (no scheme, port or path: only the host is compared)",
+  );
+
 /** An AWS region name, such as eu-west-1. */
 const AwsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected an AWS region such as eu-west-1");
 
@@ -318,10 +331,11 @@ export const EdgeConfig = z.strictObject({
    */
   analyticsHashSecret: z.string().min(32).optional(),
   /**
-   * Host names of web pages allowed to call the MCP endpoint from a browser (their `Origin`), besides the edge's
-   * own and localhost. Requests from any other page get 403; native clients send no `Origin` and are unaffected.
+   * Host names of web pages allowed to call the MCP endpoint from a browser (the host of their `Origin`; its scheme
+   * and port are not compared), besides the edge's own and localhost. Requests from any other page get 403; native
+   * clients send no `Origin` and are unaffected.
    */
-  mcpAllowedOrigins: z.array(z.string().min(1)).default([]),
+  mcpAllowedOrigins: z.array(BareHostName).default([]),
   /**
    * How long the edge waits for the origin to start answering an MCP request before answering 504 itself. Above
    * the origin's `relay.requestTimeoutSeconds`, so that an upstream's slowness is reported by the origin.
