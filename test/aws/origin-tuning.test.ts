@@ -169,7 +169,7 @@ describe("origin.tuning", () => {
     };
     expect(deployProblems({ stdio: { maxProcesses: IMAGE_STDIO_CHILD_UIDS / 2 } }, withGoogleToken)).toBe("");
     expect(deployProblems({ stdio: { maxProcesses: IMAGE_STDIO_CHILD_UIDS / 2 + 1 } }, withGoogleToken)).toContain(
-      "a server with googleCredentials needs two per child",
+      "a stdio server with googleCredentials needs two per child",
     );
   });
 });
