@@ -16,7 +16,7 @@ export type EntryShape =
   | "type-http" // {"type": "http", "url": …}
   | "url" // {"url": …}
   | "serverUrl" // {"serverUrl": …}
-  | "mcp-remote"; // {"command": "npx", "args": ["-y", "mcp-remote", …]}: a local stdio bridge
+  | "mcp-remote"; // {"command": "npx", "args": ["-y", "mcp-remote@<version>", …]}: a local stdio bridge
 
 export interface ClientRecord {
   readonly id: string;

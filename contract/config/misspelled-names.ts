@@ -21,11 +21,16 @@ export function misspelledNames(env: Record<string, unknown>, names: EnvNames): 
   return Object.keys(env)
     .filter((name) => isVariable(env[name]) && SEVERAL_WORDS.test(name) && !(name in names))
     .flatMap((name) => {
-      const meant = known.find((candidate) => leven(name, candidate) <= MAX_EDITS);
+      const meant = closestName(name, known);
       return meant
         ? [`${name} (environment): not a setting; did you mean ${meant}? (a name unknown to every setting would be ignored)`]
         : [];
     });
+}
+
+/** The first of `known` within two edits of `name`, the "did you mean" of a refused name; none when none is that close. */
+export function closestName(name: string, known: readonly string[]): string | undefined {
+  return known.find((candidate) => leven(name, candidate) <= MAX_EDITS);
 }
 
 /**

@@ -33,6 +33,19 @@ export const ServiceUrl = z
   .refine((value) => !value.endsWith("/"), "expected no trailing slash")
   .refine((value) => !/[?#]/.test(value), "expected no query or fragment");
 
+/**
+ * A host name as the edge compares it with a browser's `Origin` (lowercase, without scheme, port or path): an entry
+ * written as a URL or with a port could never match, so it is refused rather than leaving the page refused with 403.
+ */
+const BareHostName = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(
+    /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/,
+    "expected a bare host name such as app.example.com (no scheme, port or path: only the host is compared)",
+  );
+
 /** An AWS region name, such as eu-west-1. */
 const AwsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected an AWS region such as eu-west-1");
 
@@ -318,10 +331,11 @@ export const EdgeConfig = z.strictObject({
    */
   analyticsHashSecret: z.string().min(32).optional(),
   /**
-   * Host names of web pages allowed to call the MCP endpoint from a browser (their `Origin`), besides the edge's
-   * own and localhost. Requests from any other page get 403; native clients send no `Origin` and are unaffected.
+   * Host names of web pages allowed to call the MCP endpoint from a browser (the host of their `Origin`; its scheme
+   * and port are not compared), besides the edge's own and localhost. Requests from any other page get 403; native
+   * clients send no `Origin` and are unaffected.
    */
-  mcpAllowedOrigins: z.array(z.string().min(1)).default([]),
+  mcpAllowedOrigins: z.array(BareHostName).default([]),
   /**
    * How long the edge waits for the origin to start answering an MCP request before answering 504 itself. Above
    * the origin's `relay.requestTimeoutSeconds`, so that an upstream's slowness is reported by the origin.
@@ -779,6 +793,7 @@ export const OriginConfig = OriginFields.superRefine((origin, context) => {
       path: ["metrics", "port"],
       message: `expected a port of its own: ${origin.port} is the origin's port (the metrics are served apart from the ALB's traffic)`,
     });
+  childUsersProblems(origin, context);
   // A server's Google credentials come through the same federation as the groups look-up.
   if (origin.google) return;
   for (const [name, server] of Object.entries(origin.servers))
@@ -791,6 +806,30 @@ export const OriginConfig = OriginFields.superRefine((origin, context) => {
       });
 });
 export type OriginConfig = z.infer<typeof OriginConfig>;
+
+/**
+ * Unix users (`stdio.childUids`) one stdio child may hold at once: two when a stdio server has `googleCredentials`,
+ * whose child is replaced when the user's Google token is renewed and overlaps its replacement; one otherwise. The
+ * CDK's bound on `stdio.maxProcesses` (the image's child users) uses it too.
+ */
+export function childUsersPerChild(servers: Record<string, UpstreamServer>): 1 | 2 {
+  return Object.values(servers).some((server) => server.transport === "stdio" && server.googleCredentials) ? 2 : 1;
+}
+
+/** Why a child needs two users, as both configurations say it. */
+export const TWO_USERS_PER_GOOGLE_CHILD = "a stdio server with googleCredentials needs two per child";
+
+/** Enough child users for `maxProcesses` children, twice that with `googleCredentials` (fewer than one each: the stdio refine). */
+function childUsersProblems(origin: z.infer<typeof OriginFields>, context: z.RefinementCtx): void {
+  const { childUids, maxProcesses } = origin.stdio;
+  const needed = maxProcesses * childUsersPerChild(origin.servers);
+  if (!childUids || childUids.count < maxProcesses || childUids.count >= needed) return;
+  context.addIssue({
+    code: "custom",
+    path: ["stdio", "childUids", "count"],
+    message: `expected at least twice stdio.maxProcesses (${needed}) child users: ${TWO_USERS_PER_GOOGLE_CHILD} (a child and its replacement overlap when the user's Google token is renewed)`,
+  });
+}
 
 /**
  * Each HTTP server verifying identity JWTs has an audience of its own: two sharing one would accept each other's

@@ -149,6 +149,23 @@ describe("origin.tuning", () => {
     );
   });
 
+  it("refuses a key that is no setting of the origin as not a setting, with the tunable it is a typo of", () => {
+    expect(deployProblems({ relay: { requestTimeoutSecond: 5 } })).toContain(
+      'origin.tuning.relay: unknown key "requestTimeoutSecond" (not a setting; did you mean requestTimeoutSeconds?); origin.tuning.relay takes only requestTimeoutSeconds,',
+    );
+    expect(deployProblems({ databasePoolMaximum: 5 })).toContain(
+      'origin.tuning: unknown key "databasePoolMaximum" (not a setting); origin.tuning takes only databasePoolMax,',
+    );
+    expect(deployProblems({ stdio: { maxProcess: 5, children: 2 } })).toContain(
+      'origin.tuning.stdio: unknown key "maxProcess" (not a setting; did you mean maxProcesses?), "children" (not a setting); origin.tuning.stdio takes only idleTimeoutSeconds, maxProcesses',
+    );
+    expect(deployProblems({ relay: { requestTimeoutSecond: 5 } })).not.toContain("the stack sets it itself");
+    // The hint stays for the origin's own keys at every depth.
+    expect(deployProblems({ audit: { checkpoints: { signer: "local", everyRow: 5 } } })).toContain(
+      'unknown key "signer" (the stack sets it itself: docs/deploy.md, "Tuning the origin"), "everyRow" (not a setting; did you mean everyRows?)',
+    );
+  });
+
   it("allows no more stdio children than the image has users for, half as many with googleCredentials", () => {
     expect(readFileSync(`${ROOT}Dockerfile`, "utf8")).toContain(`STDIO_CHILD_UID_COUNT=${IMAGE_STDIO_CHILD_UIDS}`);
     expect(deployProblems({ stdio: { maxProcesses: IMAGE_STDIO_CHILD_UIDS } })).toBe("");
@@ -169,7 +186,7 @@ describe("origin.tuning", () => {
     };
     expect(deployProblems({ stdio: { maxProcesses: IMAGE_STDIO_CHILD_UIDS / 2 } }, withGoogleToken)).toBe("");
     expect(deployProblems({ stdio: { maxProcesses: IMAGE_STDIO_CHILD_UIDS / 2 + 1 } }, withGoogleToken)).toContain(
-      "a server with googleCredentials needs two per child",
+      "a stdio server with googleCredentials needs two per child",
     );
   });
 });

@@ -22,7 +22,7 @@ describe("the corporate proxy", () => {
     const { places, args } = setUp();
     const result = runCli(args, PROXY);
     expect(result.status).toBe(0);
-    const bridged = { command: "npx", args: ["-y", "mcp-remote", URL, "--enable-proxy"], env: PROXY };
+    const bridged = { command: "npx", args: ["-y", "mcp-remote@0.15.1", URL, "--enable-proxy"], env: PROXY };
     expect(entryOf(places["claude-desktop"].file)).toEqual(bridged);
     expect(entryOf(places.jetbrains.file)).toEqual(bridged);
     expect(readJsonc(places["claude-code"].settings).env).toEqual(PROXY);
@@ -40,7 +40,7 @@ describe("the corporate proxy", () => {
   it("is not written when HTTPS_PROXY is not set", () => {
     const { places, args } = setUp();
     expect(runCli(args).status).toBe(0);
-    expect(entryOf(places["claude-desktop"].file)).toEqual({ command: "npx", args: ["-y", "mcp-remote", URL] });
+    expect(entryOf(places["claude-desktop"].file)).toEqual({ command: "npx", args: ["-y", "mcp-remote@0.15.1", URL] });
     expect(() => readJsonc(places["claude-code"].settings)).toThrow(/ENOENT/);
   });
 

@@ -123,7 +123,7 @@ describe("--remove and the files the command created", () => {
     expect(runCli(["--url", "https://other.example.com/mcp/linear", ...jetbrains.slice(2)]).status).toBe(0);
     expect(runCli([...jetbrains, "--remove"]).status).toBe(0);
     expect(readJsonc(places.jetbrains.file).mcpServers).toEqual({
-      linear: { command: "npx", args: ["-y", "mcp-remote", "https://other.example.com/mcp/linear"] },
+      linear: { command: "npx", args: ["-y", "mcp-remote@0.15.1", "https://other.example.com/mcp/linear"] },
     });
   });
 });
@@ -348,7 +348,7 @@ describe("the URL, the name and the clients", () => {
       const local = `${origin}/mcp/everything`;
       expect(runCli(["--url", local, ...args.slice(2), "--client", "jetbrains"]).status).toBe(0);
       expect(readJsonc(places.jetbrains.file).mcpServers).toEqual({
-        everything: { command: "npx", args: ["-y", "mcp-remote", local, "--allow-http"] },
+        everything: { command: "npx", args: ["-y", "mcp-remote@0.15.1", local, "--allow-http"] },
       });
     },
   );

@@ -17,7 +17,7 @@ import {
 } from "./harness.ts";
 
 const URL = "https://mcp.example.com/mcp/everything";
-const BRIDGE = { command: "npx", args: ["-y", "mcp-remote", URL] };
+const BRIDGE = { command: "npx", args: ["-y", "mcp-remote@0.15.1", URL] };
 
 /** Where each client's entry must end up and what it must look like. */
 const EXPECTED: Record<ClientId, { servers: string; entry: unknown }> = {

@@ -298,6 +298,28 @@ describe("configuration", () => {
     ]);
   });
 
+  it("refuses an allowed origin written with a scheme, port, path or other non-host characters, naming the entry", () => {
+    const expected = "expected a bare host name such as app.example.com (no scheme, port or path: only the host is compared)";
+    for (const entry of [
+      "https://app.example.com",
+      "app.example.com:8080",
+      "app.example.com/app",
+      "*.example.com",
+      "app example.com",
+    ]) {
+      const env = { ...validEdgeEnv, MCP_ALLOWED_ORIGINS: `tools.example.com,${entry}` };
+      expect(problemsOf(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env }))).toEqual([
+        `mcpAllowedOrigins.1 (from environment MCP_ALLOWED_ORIGINS): ${expected}; got "${entry}"`,
+      ]);
+    }
+  });
+
+  it("takes allowed origins as bare host names, lowercased as the Origin header is compared", () => {
+    const env = { ...validEdgeEnv, MCP_ALLOWED_ORIGINS: "App.Example.com,tools.example.org,127.0.0.1" };
+    const config = loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env });
+    expect(config.mcpAllowedOrigins).toEqual(["app.example.com", "tools.example.org", "127.0.0.1"]);
+  });
+
   it("refuses unknown keys (a typo is not silently ignored)", () => {
     const problems = problemsOf(() =>
       loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: validEdgeEnv, file: { path: "f.json", content: { pubicUrl: "x" } } }),

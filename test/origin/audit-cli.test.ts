@@ -99,10 +99,15 @@ describe("npm run audit", () => {
     expect(unknown.stderr).toContain("'--usr'");
     const bad = await cli(["search", "--outcome", "maybe", "--from", "yesterday"], undefined);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain(
-      '--outcome: expected one of ok, error, tool_error, denied, unavailable, cancelled, input_required; got "maybe"',
+    // The route's message, word for word, as docs/audit.md quotes it for both.
+    const doc = readFileSync(new URL("../../docs/audit.md", import.meta.url), "utf8");
+    const quoted = /`(outcome: expected one of [^`]+)`/.exec(doc)?.[1];
+    expect(quoted).toBe(
+      'outcome: expected one of ok, error, tool_error, denied, unavailable, cancelled, input_required; got "maybe"',
     );
-    expect(bad.stderr).toContain("--from: expected an ISO 8601");
+    const lines = bad.stderr.split("\n").map((line) => line.replace(/^(audit: | {2})/, ""));
+    expect(lines).toContain(quoted);
+    expect(bad.stderr).toContain("from: expected an ISO 8601");
     expect(bad.stdout).toBe("");
     const purge = await cli(["purge", "--older-than-days", "soon"], undefined);
     expect(purge.code).toBe(2);

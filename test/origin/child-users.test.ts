@@ -386,4 +386,35 @@ describe("stdio.childUids configuration", () => {
     expect(parsed.success).toBe(false);
     expect(JSON.stringify(parsed.error?.issues)).toContain("expected at least stdio.maxProcesses child users");
   });
+
+  it("refuses fewer than twice as many child users as children with a googleCredentials stdio server, whose child overlaps its replacement", () => {
+    const google = {
+      audience: "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/aws",
+      serviceAccount: "drive-tokens@project.iam.gserviceaccount.com",
+    };
+    const drive = {
+      transport: "stdio",
+      command: "drive-mcp",
+      googleCredentials: { scopes: ["https://www.googleapis.com/auth/drive.readonly"], inject: { env: "GOOGLE_TOKEN" } },
+    };
+    const origin = (count: number) => ({
+      edgeIssuer: "https://edge.example",
+      publicUrl: "https://origin.example",
+      google,
+      servers: { drive },
+      stdio: { maxProcesses: 10, childUids: { first: 20_000, count } },
+    });
+    const refused = OriginConfig.safeParse(origin(19));
+    expect(refused.error?.issues).toEqual([
+      expect.objectContaining({
+        path: ["stdio", "childUids", "count"],
+        message:
+          "expected at least twice stdio.maxProcesses (20) child users: a stdio server with googleCredentials needs two per child (a child and its replacement overlap when the user's Google token is renewed)",
+      }),
+    ]);
+    expect(OriginConfig.safeParse(origin(20)).success).toBe(true);
+    // Without googleCredentials one user per child is enough.
+    const plain = { ...origin(10), servers: { docs: { transport: "stdio", command: "docs-mcp" } } };
+    expect(OriginConfig.safeParse(plain).success).toBe(true);
+  });
 });

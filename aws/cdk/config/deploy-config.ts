@@ -1,6 +1,14 @@
 import { z } from "zod";
 import { Policy } from "../../../contract/config/policy.ts";
-import { OriginConfig, ServerName, ServiceUrl, sharedAudienceProblems, UpstreamServer } from "../../../contract/config/schema.ts";
+import {
+  childUsersPerChild,
+  OriginConfig,
+  ServerName,
+  ServiceUrl,
+  sharedAudienceProblems,
+  TWO_USERS_PER_GOOGLE_CHILD,
+  UpstreamServer,
+} from "../../../contract/config/schema.ts";
 import { guardrailProblems } from "../../origin/guardrails/chain.ts";
 import { policyProblems } from "../../origin/policy/check-policy.ts";
 import { isOriginOwn } from "../../origin/secrets/env/env-secrets.ts";
@@ -366,8 +374,7 @@ export const DeployConfig = z
   .superRefine((config, context) => {
     const maxProcesses = config.origin.tuning.stdio?.maxProcesses;
     if (maxProcesses === undefined) return;
-    // A server's Google token replaces its child when it expires: the child and its replacement hold two users.
-    const usersPerChild = Object.values(config.origin.servers).some((server) => server.googleCredentials) ? 2 : 1;
+    const usersPerChild = childUsersPerChild(config.origin.servers);
     const most = Math.floor(IMAGE_STDIO_CHILD_UIDS / usersPerChild);
     if (maxProcesses <= most) return;
     context.addIssue({
@@ -375,7 +382,7 @@ export const DeployConfig = z
       path: ["origin", "tuning", "stdio", "maxProcesses"],
       message:
         `expected at most ${most}: the image has ${IMAGE_STDIO_CHILD_UIDS} Unix users for stdio children (STDIO_CHILD_UID_COUNT in the Dockerfile)` +
-        (usersPerChild === 2 ? ", and a server with googleCredentials needs two per child" : ""),
+        (usersPerChild === 2 ? `, and ${TWO_USERS_PER_GOOGLE_CHILD}` : ""),
     });
   });
 export type DeployConfig = z.infer<typeof DeployConfig>;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ORIGIN_ENV_NAMES } from "../../../contract/config/env-names.ts";
+import { closestName } from "../../../contract/config/misspelled-names.ts";
 import { OriginConfig } from "../../../contract/config/schema.ts";
 
 /**
@@ -24,15 +25,38 @@ const SET_ELSEWHERE: Record<string, string> = {
   google: "origin.google",
 };
 
-/** A strict object whose refusal of an unknown key says where that setting goes instead, and which keys it takes. */
+/** The keys of the origin's configuration at `at` (`""`, `"stdio."`, `"audit.checkpoints."`). */
+function originKeysAt(at: string): string[] {
+  let shape: z.ZodRawShape = origin;
+  for (const key of at.split(".").filter(Boolean)) {
+    let field = shape[key] as z.ZodType;
+    while ("unwrap" in field) field = (field as unknown as { unwrap: () => z.ZodType }).unwrap();
+    shape = (field as z.ZodObject).shape;
+  }
+  return Object.keys(shape);
+}
+
+/**
+ * Why an unknown key at `at` is refused: a key of the origin's configuration the stack sets (itself, or from another key
+ * of the file), or no setting at all, with the tunable it is a typo of.
+ */
+function refusal(key: string, at: string, tunableKeys: string[]): string {
+  const instead = SET_ELSEWHERE[`${at}${key}`];
+  if (instead) return `set it as ${instead}`;
+  if (originKeysAt(at).includes(key)) return `the stack sets it itself: docs/deploy.md, "Tuning the origin"`;
+  const meant = closestName(key, tunableKeys);
+  return meant ? `not a setting; did you mean ${meant}?` : "not a setting";
+}
+
+/**
+ * A strict object whose refusal of an unknown key says where that setting goes instead, or that it is none, and which
+ * keys it takes.
+ */
 const tunables = <S extends z.ZodRawShape>(shape: S, at = "") =>
   z.strictObject(shape, {
     error: (issue) => {
       if (issue.code !== "unrecognized_keys") return undefined;
-      const keys = issue.keys.map((key) => {
-        const instead = SET_ELSEWHERE[`${at}${key}`];
-        return `"${key}" (${instead ? `set it as ${instead}` : `the stack sets it itself: docs/deploy.md, "Tuning the origin"`})`;
-      });
+      const keys = issue.keys.map((key) => `"${key}" (${refusal(key, at, Object.keys(shape))})`);
       return `unknown key ${keys.join(", ")}; origin.tuning${at ? `.${at.slice(0, -1)}` : ""} takes only ${Object.keys(shape).join(", ")}`;
     },
   });

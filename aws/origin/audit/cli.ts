@@ -81,7 +81,8 @@ function searchCommand(args: string[]): (pool: pg.Pool) => Promise<number> {
   const exportFormat = EXPORT_FORMATS.find((known) => known === format);
   if (!exportFormat) throw new UsageError(`--format: expected one of ${EXPORT_FORMATS.join(", ")}; got "${format}"`);
   const parsed = parseAuditFilter(filters);
-  if ("problems" in parsed) throw new UsageError(parsed.problems.map((problem) => `--${problem}`).join("\n  "));
+  // The route's messages as they are (docs/audit.md quotes them for both): each names its filter, the option's name.
+  if ("problems" in parsed) throw new UsageError(parsed.problems.join("\n  "));
   return async (pool) => {
     await exportTo(process.stdout, pool, parsed.filter, exportFormat);
     return 0;
