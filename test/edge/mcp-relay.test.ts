@@ -166,6 +166,22 @@ describe("refusals at the relay are audited", () => {
       expect.objectContaining({ kind: "mcp.request", httpStatus: 413, outcome: "error", server: "everything" }),
     ]);
   });
+
+  // s28 docs hunt L8: a 413's row had neither, though audit.md says what could be read is recorded.
+  it("records for an oversized body the method its Mcp-Method header names and the size its Content-Length declares", async () => {
+    const audit = capturedAudit();
+    const body = "x".repeat(4 * 1024 * 1024 + 1);
+    const headers = { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "content-length": String(body.length) };
+    expect((await post("/mcp/everything", body, { env: audit.env, headers })).status).toBe(413);
+    expect(audit.events).toEqual([
+      expect.objectContaining({
+        httpStatus: 413,
+        method: "tools/call",
+        protocolVersion: "2026-07-28",
+        requestBytes: body.length,
+      }),
+    ]);
+  });
 });
 
 describe("an origin that hangs", () => {

@@ -19,7 +19,7 @@ import { isSessionRequest, toSession } from "./legacy-session.ts";
 import { listenUntil } from "./listen-until.ts";
 import { type Observation, observeBatch, observeResponse } from "./observe-response.ts";
 import { mcpRateLimited } from "./rate-limit.ts";
-import { MAX_REQUEST_BYTES, readBody } from "./read-body.ts";
+import { declaredBytes, MAX_REQUEST_BYTES, readBody } from "./read-body.ts";
 import { headersToClient, headersToOrigin } from "./relay-headers.ts";
 import { serverOf } from "./server-path.ts";
 import { streamOpeningOf } from "./session-stream.ts";
@@ -91,7 +91,7 @@ async function admit(request: Request, exchange: Exchange): Promise<Admitted | R
       server,
       method: facts.method,
       protocolVersion: facts.protocolVersion,
-      requestBytes: read?.bytes,
+      requestBytes: read === null ? declaredBytes(request) : read.bytes,
       outcome: status === 413 || status === 400 ? "error" : "denied",
       errorCode: code,
       httpStatus: status,

@@ -46,10 +46,13 @@ const METHOD_OF_HTTP_VERB: Record<string, string> = { GET: "stream/open", DELETE
 
 /**
  * What a request asks: its body's messages, or for a GET or DELETE what the verb means; for a body too large to read
- * (`null`), only the version its headers state.
+ * (`null`), what its headers state: the version, and the method a 2026-07-28 client names in `Mcp-Method`.
  */
 export function requestFacts(request: Request, body: string | undefined | null): RequestFacts {
-  if (body === null) return { protocolVersion: headerVersionOf(request.headers) };
+  if (body === null) {
+    const method = request.headers.get("mcp-method") ?? undefined;
+    return { ...(method && { method }), protocolVersion: headerVersionOf(request.headers) };
+  }
   if (body !== undefined) return inspectRequest(body, request.headers);
   return { method: METHOD_OF_HTTP_VERB[request.method], protocolVersion: headerVersionOf(request.headers) };
 }
