@@ -10,7 +10,6 @@ import {
 import { describe, expect, it } from "vitest";
 import { EDGE_ASSERTION_TYPE, EDGE_JWKS_PATH } from "../../contract/edge-assertion.ts";
 import { edgeConfig } from "../../worker/config.ts";
-import { serveEdgeJwks } from "../../worker/upstream/jwks.ts";
 import { signAssertion } from "../../worker/upstream/sign-assertion.ts";
 import { callEdge, testEnv } from "./edge-env.ts";
 
@@ -90,12 +89,23 @@ describe("edge assertions", () => {
     await expect(jwtVerify(signed, base64url.decode(other))).rejects.toThrow("signature verification failed");
   });
 
-  it("refuses a shared key as the published rotation key: it would publish the secret", async () => {
-    const rotation = { EDGE_SIGNING_KEY_ROTATION: JSON.stringify({ kty: "oct", kid: "next", k: SHARED_SECRET }) };
-    await expect(serveEdgeJwks(testEnv(rotation))).rejects.toThrow("a shared key is never published");
+  // s28 keys hunt F2: an unusable rotation key made the whole set answer 500, and every origin refused every request
+  // once its copy of the set was ten minutes old. The signing key's entry is published all the same.
+  it.each([
+    ["a shared key, which would publish the secret", JSON.stringify({ kty: "oct", kid: "next", k: SHARED_SECRET })],
+    ["npm's banner before the key (npm run keygen without --silent)", "> mcp-edge-proxy@0.1.0 keygen\n{}"],
+  ])("leaves out an unusable rotation key (%s) and still publishes the signing key", async (_case, value) => {
+    const rotation = { EDGE_SIGNING_KEY_ROTATION: value };
+    const alone = (await (await callEdge(EDGE_JWKS_PATH)).json()) as { keys: { kid: string }[] };
     const response = await callEdge(EDGE_JWKS_PATH, undefined, rotation);
-    expect(response.status).toBe(500);
-    expect(await response.text()).not.toContain(SHARED_SECRET);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).not.toContain(SHARED_SECRET);
+    expect(JSON.parse(text)).toEqual(alone);
+    expect(alone.keys).toHaveLength(1);
+    const ready = await callEdge("/readyz", undefined, rotation);
+    expect(ready.status).toBe(503);
+    expect(await ready.text()).toContain("EDGE_SIGNING_KEY_ROTATION unusable");
   });
 
   it("answers 500 without detail when a required setting is missing, and names it only in the log", async () => {

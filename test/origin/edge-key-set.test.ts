@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOriginApp } from "../../aws/origin/app.ts";
 import { createPool } from "../../aws/origin/db/pool.ts";
 import { DatabaseNotAnswering, oneAtATime, probeDatabase } from "../../aws/origin/health/database-probe.ts";
-import { EdgeKeySetUnavailable, edgeKeys } from "../../aws/origin/trust/jwks.ts";
+import { EdgeKeySetUnavailable, type EdgeKeyTiming, edgeKeys } from "../../aws/origin/trust/jwks.ts";
 import { createAssertionVerifier } from "../../aws/origin/trust/verify-assertion.ts";
 import { EDGE_ASSERTION_HEADER } from "../../contract/edge-assertion.ts";
 import { signer, TEST_EDGE, TEST_KID, TEST_ORIGIN, testEdgeKey, testOriginParts } from "./origin-under-test.ts";
@@ -35,8 +35,8 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise((resolve) => jwks.close(resolve)));
 
-async function originReadingKeySet() {
-  const keys = edgeKeys(jwksUrl);
+async function originReadingKeySet(timing?: EdgeKeyTiming, signWith = sign) {
+  const keys = edgeKeys(jwksUrl, timing);
   const parts = testOriginParts(await testEdgeKey());
   const verifyAssertion = createAssertionVerifier({ issuer: TEST_EDGE, audience: TEST_ORIGIN, keys, claimJti: async () => true });
   const app = createOriginApp({ ...parts, verifyAssertion, edgeKeysUnreadable: keys.unreadable });
@@ -44,7 +44,7 @@ async function originReadingKeySet() {
     app.request("/servers/everything/mcp", {
       method: "POST",
       headers: {
-        [EDGE_ASSERTION_HEADER]: await sign({ sub: "user-1", client_id: "client-1", ...claims }, kid ? { kid } : {}),
+        [EDGE_ASSERTION_HEADER]: await signWith({ sub: "user-1", client_id: "client-1", ...claims }, kid ? { kid } : {}),
         "content-type": "application/json",
         accept: "application/json, text/event-stream",
       },
@@ -110,6 +110,48 @@ describe("the edge's key set, unreadable", () => {
       .catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(EdgeKeySetUnavailable);
     expect(String(failure)).toContain(`${jwksUrl} could not be read (Expected 200 OK from the JSON Web Key Set HTTP response)`);
+  });
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A copy fetched again after 100 ms, kept 400 ms past that when a refresh fails. */
+const SHORT: EdgeKeyTiming = { cacheMaxAgeMs: 100, staleForMs: 400, unknownKidReloadEveryMs: 5_000 };
+
+// s28 keys hunt F2: a refresh that failed threw the copy away, so a bad EDGE_SIGNING_KEY_ROTATION (the edge's set then
+// answers 500) refused every request on every task ten minutes later, signed with a key verified minutes before.
+describe("the edge's key set, unreadable at a refresh", () => {
+  it("checks assertions with the last copy read, says so in /readyz, and refuses once that copy is too old", async () => {
+    keySet = { status: 200, body: JSON.stringify({ keys: [publicJwk] }) };
+    const { app, call } = await originReadingKeySet(SHORT);
+    expect((await call()).status).toBe(404); // past the gate: the server is not configured here
+    keySet = { status: 500, body: '{"error":"internal"}' };
+    await sleep(150); // the copy is due for a refresh, which fails
+    expect((await call()).status).toBe(404);
+    const ready = await readiness(app);
+    expect(ready.status).toBe(503);
+    expect(ready.body.edgeKeys).toMatch(
+      /could not be read .*; assertions are checked with the copy read at \S+ until it is an hour too old/,
+    );
+    expect((await call(undefined, "a-key-the-edge-never-had")).status).toBe(401);
+    await sleep(400); // past staleForMs
+    expect((await call()).status).toBe(503);
+  });
+});
+
+// s28 keys hunt F1: a key swapped in without step 1 of the rotation was refused for up to 30 s (jose's cooldown after
+// its last fetch) on every task that had fetched the set just before.
+describe("an assertion signed with a key the origin's copy does not have yet", () => {
+  it("makes the origin read the set again at once, and is accepted if the edge now publishes its key", async () => {
+    keySet = { status: 200, body: JSON.stringify({ keys: [publicJwk] }) };
+    const next = await generateKeyPair("ES256", { extractable: true });
+    const nextJwk = { ...(await exportJWK(next.publicKey)), kid: "next-key", alg: "ES256" };
+    const signNext = signer("ES256", next.privateKey);
+    const signEither: typeof sign = (claims, shape = {}) => (shape.kid === "next-key" ? signNext : sign)(claims, shape);
+    const { call } = await originReadingKeySet({ ...SHORT, cacheMaxAgeMs: 60_000 }, signEither);
+    expect((await call()).status).toBe(404); // the set is read: the current key passes the gate
+    keySet = { status: 200, body: JSON.stringify({ keys: [publicJwk, nextJwk] }) };
+    expect((await call(undefined, "next-key")).status).toBe(404); // inside jose's cooldown, and still read again
+    expect((await call(undefined, "a-key-the-edge-never-had")).status).toBe(401); // read again at most every 5 s
   });
 });
 

@@ -1,3 +1,4 @@
+import type { JWK } from "jose";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 import { loadSigningKey, rotationPublicKey } from "./signing-key.ts";
@@ -11,6 +12,21 @@ export async function serveEdgeJwks(env: EdgeEnv): Promise<Response> {
   const config = edgeConfig(env);
   const { publicJwk } = await loadSigningKey(config.signingKey);
   const keys = publicJwk ? [publicJwk] : [];
-  if (config.signingKeyRotation) keys.push(rotationPublicKey(config.signingKeyRotation));
+  const next = config.signingKeyRotation && publishableRotationKey(config.signingKeyRotation);
+  if (next) keys.push(next);
   return Response.json({ keys }, { headers: { "cache-control": "public, max-age=300" } });
+}
+
+/**
+ * The rotation key's public half, or none when it is unusable: the signing key's entry is published all the same, so
+ * that a bad value in step 1 of a rotation (which only publishes the next key) does not take every origin's key set
+ * away (s28 keys hunt F2). `/readyz` names the variable as unusable, and the log says why here.
+ */
+function publishableRotationKey(jwkJson: string): JWK | undefined {
+  try {
+    return rotationPublicKey(jwkJson);
+  } catch (error) {
+    console.error(`edge key set: EDGE_SIGNING_KEY_ROTATION left out, unusable: ${(error as Error).message}`);
+    return undefined;
+  }
 }

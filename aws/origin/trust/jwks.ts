@@ -1,4 +1,12 @@
-import { createRemoteJWKSet, errors, type JWTVerifyGetKey } from "jose";
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  type ExportedJWKSCache,
+  errors,
+  type JWKSCacheInput,
+  type JWTVerifyGetKey,
+  jwksCache,
+} from "jose";
 import { EDGE_ASSERTION_ALG } from "../../../contract/edge-assertion.ts";
 import type { EDGE_ASSERTION_HMAC_ALG } from "../../../contract/edge-shared-key.ts";
 
@@ -30,20 +38,59 @@ const UNREADABLE_REPORTED_MS = 60_000;
 const keyIdFailure = (error: unknown) =>
   error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys;
 
+/** How long the origin trusts its copy of the edge's key set, and what it does when a refresh fails. */
+export interface EdgeKeyTiming {
+  /** A copy older than this is fetched again before it is used. */
+  cacheMaxAgeMs: number;
+  /**
+   * How long past `cacheMaxAgeMs` a copy still checks assertions while the key set cannot be read: a refresh that fails
+   * (the edge answering 500 for a bad `EDGE_SIGNING_KEY_ROTATION`, a network blip) must not refuse every request signed
+   * with a key the origin verified minutes ago (s28 keys hunt F2). Past it, every request is refused (503).
+   */
+  staleForMs: number;
+  /**
+   * An unknown `kid` makes the origin fetch the set again at once, at most this often (jose alone waits out its 30 s
+   * cooldown): a key swapped in without step 1 of the rotation is picked up on its first request (s28 keys hunt F1).
+   */
+  unknownKidReloadEveryMs: number;
+}
+
+const TIMING: EdgeKeyTiming = { cacheMaxAgeMs: 10 * 60_000, staleForMs: 60 * 60_000, unknownKidReloadEveryMs: 5_000 };
+
 /**
- * The edge's public keys, fetched from its JWKS endpoint and cached. An unknown `kid` triggers a refetch
- * (at most every 30 s), so a rotated edge key is picked up without restarting the origin.
+ * The edge's public keys, fetched from its JWKS endpoint and cached (see `EdgeKeyTiming`), so that a rotated edge key
+ * is picked up without restarting the origin.
  */
-export function edgeKeys(jwksUrl: string): EdgeKeys {
+export function edgeKeys(jwksUrl: string, timing: EdgeKeyTiming = TIMING): EdgeKeys {
+  // jose writes each set it reads here, with the time: the copy kept when a refresh fails.
+  const lastRead: Partial<ExportedJWKSCache> = {};
   const remote = createRemoteJWKSet(new URL(jwksUrl), {
     cooldownDuration: 30_000,
-    cacheMaxAge: 10 * 60_000,
+    cacheMaxAge: timing.cacheMaxAgeMs,
     timeoutDuration: 5_000,
+    [jwksCache]: lastRead as JWKSCacheInput,
   });
+  let unknownKidReloadAt = 0;
+  const fromRemote: JWTVerifyGetKey = async (header, token) => {
+    try {
+      return await remote(header, token);
+    } catch (error) {
+      if (!(error instanceof errors.JWKSNoMatchingKey) || Date.now() - unknownKidReloadAt < timing.unknownKidReloadEveryMs)
+        throw error;
+      unknownKidReloadAt = Date.now();
+      await remote.reload();
+      return remote(header, token);
+    }
+  };
+  const staleCopy = () => {
+    const { uat, jwks } = lastRead;
+    const usable = jwks && uat !== undefined && Date.now() - uat < timing.cacheMaxAgeMs + timing.staleForMs;
+    return usable ? { keys: createLocalJWKSet(jwks), readAt: new Date(uat).toISOString() } : undefined;
+  };
   let lastFailure: { message: string; at: number } | undefined;
   const getKey: JWTVerifyGetKey = async (header, token) => {
     try {
-      const key = await remote(header, token);
+      const key = await fromRemote(header, token);
       lastFailure = undefined;
       return key;
     } catch (error) {
@@ -53,7 +100,10 @@ export function edgeKeys(jwksUrl: string): EdgeKeys {
       }
       // Any other failure (a non-200 answer, not a key set, a timeout) is the set's: jose names only some of them.
       const unavailable = new EdgeKeySetUnavailable(jwksUrl, error);
-      lastFailure = { message: unavailable.message, at: Date.now() };
+      const stale = staleCopy();
+      const kept = stale ? `; assertions are checked with the copy read at ${stale.readAt} until it is an hour too old` : "";
+      lastFailure = { message: `${unavailable.message}${kept}`, at: Date.now() };
+      if (stale) return stale.keys(header, token);
       throw unavailable;
     }
   };
