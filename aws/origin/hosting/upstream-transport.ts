@@ -5,7 +5,7 @@ import type { UpstreamServer } from "../../../contract/config/schema.ts";
 import { wellFormed } from "../../../contract/well-formed.ts";
 import type { UpstreamIdentity, UpstreamUser } from "../identity/upstream-identity.ts";
 import type { SecretsProvider } from "../secrets/provider.ts";
-import { readValues } from "../secrets/read-values.ts";
+import { readValues, secretNames } from "../secrets/read-values.ts";
 import { boundedResponse, DEFAULT_MAX_MESSAGE_BYTES, UpstreamMessageTooLarge } from "./bounded-body.ts";
 import { cancelledIn, requestIdsIn, watchedAnswer } from "./broken-answer.ts";
 import { childLog } from "./child-log.ts";
@@ -209,8 +209,16 @@ async function saysSessionLost(response: Response): Promise<boolean> {
   return SESSION_LOST_BODY.test(text.slice(0, SESSION_LOST_READ_BYTES));
 }
 
-/** A fetch that adds the server's configured headers and the user's identity to every request. */
+/** The statuses with which an upstream refuses a request's credentials. */
+const CREDENTIAL_REFUSED = new Set([401, 403]);
+
+/**
+ * A fetch that adds the server's configured headers and the user's identity to every request. A refusal makes the
+ * provider forget the secrets the headers name: after a leak the old value is revoked at once, and the next request
+ * reads the rotated one rather than the cached copy until it ages out (the provider bounds how often).
+ */
 function identityFetch(spec: HttpSpec, credentials: UpstreamCredentials): typeof fetch {
+  const headerSecrets = secretNames(spec.headers);
   return async (input, init) => {
     const headers = new Headers(init?.headers);
     // Read on every request: a rotated credential is used as soon as the provider has it.
@@ -225,6 +233,8 @@ function identityFetch(spec: HttpSpec, credentials: UpstreamCredentials): typeof
       if (user.groups)
         headers.set("x-forwarded-groups", user.groups.map((group) => encodeURIComponent(wellFormed(group))).join(","));
     }
-    return (credentials.send ?? fetch)(input, { ...init, headers });
+    const response = await (credentials.send ?? fetch)(input, { ...init, headers });
+    if (CREDENTIAL_REFUSED.has(response.status)) for (const name of headerSecrets) credentials.secrets.invalidate?.(name);
+    return response;
   };
 }

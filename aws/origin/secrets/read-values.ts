@@ -13,3 +13,8 @@ export async function readValues(
   );
   return Object.fromEntries(entries);
 }
+
+/** The names of the secrets a configuration record reads (its values that are references). */
+export function secretNames(values: Record<string, string | SecretReference>): string[] {
+  return Object.values(values).flatMap((value) => (typeof value === "string" ? [] : [value.secret]));
+}

@@ -15,5 +15,6 @@ export function withReasonsInLog(provider: SecretsProvider, log: (line: string) 
         log(`a configured upstream credential could not be read: ${(error as Error).message}`);
         throw new Error(UNREADABLE_CREDENTIAL);
       }),
+    ...(provider.invalidate && { invalidate: (name: string) => provider.invalidate?.(name) }),
   };
 }

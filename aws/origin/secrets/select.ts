@@ -1,4 +1,5 @@
 import { SECRET_ID_PREFIX_VARIABLE, secretsManagerProviderFromEnvironment } from "./aws/secrets-manager-provider.ts";
+import { withBoundedInvalidate } from "./bounded-invalidate.ts";
 import { createEnvSecretsProvider } from "./env/env-secrets.ts";
 import type { SecretsProvider } from "./provider.ts";
 import { withReasonsInLog } from "./reasons-in-log.ts";
@@ -9,5 +10,10 @@ import { withReasonsInLog } from "./reasons-in-log.ts";
  */
 export function secretsProviderFor(env: NodeJS.ProcessEnv, log: (line: string) => void): SecretsProvider {
   const backend = env[SECRET_ID_PREFIX_VARIABLE] ? secretsManagerProviderFromEnvironment(env) : createEnvSecretsProvider(env);
-  return withReasonsInLog(backend, log);
+  return asServed(backend, log);
+}
+
+/** A backend as the origin's hosts use it: refusals' reasons in the log only, `invalidate` at most every ten seconds. */
+export function asServed(backend: SecretsProvider, log: (line: string) => void, now?: () => number): SecretsProvider {
+  return withReasonsInLog(withBoundedInvalidate(backend, now), log);
 }
