@@ -86,7 +86,7 @@ describe("the leaked edge signing key's procedure in docs/operations.md", () => 
   it("forces a new deployment of the origin and waits for it", () => {
     expect(originBlock.trim().split("\n")).toEqual([
       "aws ecs update-service --cluster <OriginClusterName output> --service <OriginServiceName output> --force-new-deployment",
-      "aws ecs wait services-stable <OriginService output>",
+      "aws ecs wait services-stable --cluster <OriginClusterName output> --services <OriginServiceName output>",
     ]);
     expect(section).toContain("With a shared key");
     expect(section).toMatch(/put-secret-value --secret-id <name>\/origin\/edge-shared-key/);
