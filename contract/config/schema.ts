@@ -33,18 +33,34 @@ export const ServiceUrl = z
   .refine((value) => !value.endsWith("/"), "expected no trailing slash")
   .refine((value) => !/[?#]/.test(value), "expected no query or fragment");
 
+/** The host a browser's `Origin` names for an entry written as a host or as a URL (lowercase, no port), if any. */
+function originHostOf(entry: string): string | undefined {
+  try {
+    const host = new URL(entry.includes("://") ? entry : `https://${entry}`).hostname;
+    return host && !host.includes("*") ? host : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * A host name as the edge compares it with a browser's `Origin` (lowercase, without scheme, port or path): an entry
- * written as a URL or with a port could never match, so it is refused rather than leaving the page refused with 403.
+ * A host as the edge compares it with the host of a browser's `Origin` (lowercase, without scheme, port or path): an
+ * entry written as a URL (`https://app.example.com`) or with a port is taken as its host, which is what the edge
+ * compares (it was ignored before: such an entry never matched). One that names no host (a wildcard, a space) is
+ * refused, naming it.
  */
-const BareHostName = z
+const OriginHost = z
   .string()
   .trim()
-  .toLowerCase()
-  .regex(
-    /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/,
-    "expected a bare host name such as app.example.com (no scheme, port or path: only the host is compared)",
-  );
+  .transform((entry, context) => {
+    const host = originHostOf(entry);
+    if (host === undefined)
+      context.addIssue({
+        code: "custom",
+        message: "expected a host name such as app.example.com (each host listed: no wildcards)",
+      });
+    return host ?? entry;
+  });
 
 /** An AWS region name, such as eu-west-1. */
 const AwsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected an AWS region such as eu-west-1");
@@ -335,7 +351,7 @@ export const EdgeConfig = z.strictObject({
    * and port are not compared), besides the edge's own and localhost. Requests from any other page get 403; native
    * clients send no `Origin` and are unaffected.
    */
-  mcpAllowedOrigins: z.array(BareHostName).default([]),
+  mcpAllowedOrigins: z.array(OriginHost).default([]),
   /**
    * How long the edge waits for the origin to start answering an MCP request before answering 504 itself. Above
    * the origin's `relay.requestTimeoutSeconds`, so that an upstream's slowness is reported by the origin.

@@ -298,26 +298,21 @@ describe("configuration", () => {
     ]);
   });
 
-  it("refuses an allowed origin written with a scheme, port, path or other non-host characters, naming the entry", () => {
-    const expected = "expected a bare host name such as app.example.com (no scheme, port or path: only the host is compared)";
-    for (const entry of [
-      "https://app.example.com",
-      "app.example.com:8080",
-      "app.example.com/app",
-      "*.example.com",
-      "app example.com",
-    ]) {
-      const env = { ...validEdgeEnv, MCP_ALLOWED_ORIGINS: `tools.example.com,${entry}` };
-      expect(problemsOf(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env }))).toEqual([
-        `mcpAllowedOrigins.1 (from environment MCP_ALLOWED_ORIGINS): ${expected}; got "${entry}"`,
-      ]);
-    }
+  // s28 docs hunt D2 and review R4: an entry written as a URL or with a port never matched (the host alone is compared);
+  // it is taken as its host, so that an upgrade makes such a deployment work rather than refuse every request.
+  it("takes an allowed origin written as a URL or with a port as its host, lowercased as the Origin header is compared", () => {
+    const entries = "App.Example.com,https://tools.example.org:8443/app,my_host.internal:3000,127.0.0.1,[::1]";
+    const config = loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: { ...validEdgeEnv, MCP_ALLOWED_ORIGINS: entries } });
+    expect(config.mcpAllowedOrigins).toEqual(["app.example.com", "tools.example.org", "my_host.internal", "127.0.0.1", "[::1]"]);
   });
 
-  it("takes allowed origins as bare host names, lowercased as the Origin header is compared", () => {
-    const env = { ...validEdgeEnv, MCP_ALLOWED_ORIGINS: "App.Example.com,tools.example.org,127.0.0.1" };
-    const config = loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env });
-    expect(config.mcpAllowedOrigins).toEqual(["app.example.com", "tools.example.org", "127.0.0.1"]);
+  it("refuses an allowed origin that names no host (a wildcard, a space), naming the entry", () => {
+    for (const entry of ["*.example.com", "app example.com", "https://"]) {
+      const env = { ...validEdgeEnv, MCP_ALLOWED_ORIGINS: `tools.example.com,${entry}` };
+      expect(problemsOf(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env }))).toEqual([
+        `mcpAllowedOrigins.1 (from environment MCP_ALLOWED_ORIGINS): expected a host name such as app.example.com (each host listed: no wildcards); got "${entry}"`,
+      ]);
+    }
   });
 
   it("refuses unknown keys (a typo is not silently ignored)", () => {
