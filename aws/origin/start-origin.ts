@@ -149,7 +149,7 @@ export async function startOrigin(
   const instanceId = instanceNameForThisRun(config.instanceId);
   const assertionKeys = config.edgeSharedKeys
     ? sharedEdgeKeys(config.edgeSharedKeys)
-    : edgeKeys(config.edgeJwksUrl ?? `${config.edgeIssuer}${EDGE_JWKS_PATH}`);
+    : edgeKeys(config.edgeJwksUrl ?? `${config.edgeIssuer}${EDGE_JWKS_PATH}`, undefined, log);
   // A plain HTTP/1.1 server: the ALB speaks HTTP/1.1 to its targets.
   const server = createAdaptorServer({
     ...KEEP_WEB_GLOBALS,

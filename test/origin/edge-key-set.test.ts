@@ -17,6 +17,8 @@ import { signer, TEST_EDGE, TEST_KID, TEST_ORIGIN, testEdgeKey, testOriginParts 
 // (s24 hunt observability F1). And readiness names a database that hangs before the edge gives up on the origin (F3).
 
 let keySet: { status: number; body: string };
+/** How many times the key set was fetched. */
+let fetches = 0;
 let jwks: Server;
 let jwksUrl: string;
 let publicJwk: JWK;
@@ -27,6 +29,7 @@ beforeAll(async () => {
   publicJwk = { ...(await exportJWK(pair.publicKey)), kid: TEST_KID, alg: "ES256" };
   sign = signer("ES256", pair.privateKey);
   jwks = createServer((_request, response) => {
+    fetches++;
     response.writeHead(keySet.status, { "content-type": "application/json" });
     response.end(keySet.body);
   });
@@ -35,8 +38,8 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise((resolve) => jwks.close(resolve)));
 
-async function originReadingKeySet(timing?: EdgeKeyTiming, signWith = sign) {
-  const keys = edgeKeys(jwksUrl, timing);
+async function originReadingKeySet(timing?: EdgeKeyTiming, signWith = sign, log?: (line: string) => void) {
+  const keys = edgeKeys(jwksUrl, timing, log);
   const parts = testOriginParts(await testEdgeKey());
   const verifyAssertion = createAssertionVerifier({ issuer: TEST_EDGE, audience: TEST_ORIGIN, keys, claimJti: async () => true });
   const app = createOriginApp({ ...parts, verifyAssertion, edgeKeysUnreadable: keys.unreadable });
@@ -114,26 +117,44 @@ describe("the edge's key set, unreadable", () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** A copy fetched again after 100 ms, kept 400 ms past that when a refresh fails. */
-const SHORT: EdgeKeyTiming = { cacheMaxAgeMs: 100, staleForMs: 400, unknownKidReloadEveryMs: 5_000 };
+/** A copy fetched again after 100 ms, kept 400 ms past that when a refresh fails, tried again every 200 ms meanwhile. */
+const SHORT: EdgeKeyTiming = { cacheMaxAgeMs: 100, staleForMs: 400, staleRetryEveryMs: 200, unknownKidReloadEveryMs: 5_000 };
 
 // s28 keys hunt F2: a refresh that failed threw the copy away, so a bad EDGE_SIGNING_KEY_ROTATION (the edge's set then
-// answers 500) refused every request on every task ten minutes later, signed with a key verified minutes before.
+// answered 500) refused every request on every task ten minutes later, signed with a key verified minutes before.
 describe("the edge's key set, unreadable at a refresh", () => {
-  it("checks assertions with the last copy read, says so in /readyz, and refuses once that copy is too old", async () => {
+  it("checks assertions with the last copy read, says so in /readyz and the log, and refuses once that copy is too old", async () => {
     keySet = { status: 200, body: JSON.stringify({ keys: [publicJwk] }) };
-    const { app, call } = await originReadingKeySet(SHORT);
+    const lines: string[] = [];
+    const { app, call } = await originReadingKeySet(SHORT, sign, (line) => lines.push(line));
     expect((await call()).status).toBe(404); // past the gate: the server is not configured here
     keySet = { status: 500, body: '{"error":"internal"}' };
     await sleep(150); // the copy is due for a refresh, which fails
+    const fetchesBefore = fetches;
     expect((await call()).status).toBe(404);
+    expect((await call()).status).toBe(404);
+    // s28 review R1: one request tried the edge; the next used the copy at once, without waiting for the edge again.
+    expect(fetches - fetchesBefore).toBe(1);
     const ready = await readiness(app);
     expect(ready.status).toBe(503);
-    expect(ready.body.edgeKeys).toMatch(
-      /could not be read .*; assertions are checked with the copy read at \S+ until it is an hour too old/,
-    );
+    const kept = /could not be read .*; assertions are checked with the copy read at \S+ until it is an hour too old/;
+    expect(ready.body.edgeKeys).toMatch(kept);
+    expect(lines).toHaveLength(1); // s28 review R7: said once in the log, not per request
+    expect(lines[0]).toMatch(kept);
     expect((await call(undefined, "a-key-the-edge-never-had")).status).toBe(401);
-    await sleep(400); // past staleForMs
+    keySet = { status: 200, body: JSON.stringify({ keys: [publicJwk] }) };
+    await sleep(250); // past staleRetryEveryMs: the next request reads the set again
+    expect((await call()).status).toBe(404);
+    expect(lines[1]).toBe(`the edge's key set at ${jwksUrl} is read again: assertions are checked with it`);
+    expect((await readiness(app)).status).toBe(200);
+  });
+
+  it("refuses every request once the copy is past its hour too", async () => {
+    keySet = { status: 200, body: JSON.stringify({ keys: [publicJwk] }) };
+    const { call } = await originReadingKeySet(SHORT);
+    expect((await call()).status).toBe(404);
+    keySet = { status: 500, body: '{"error":"internal"}' };
+    await sleep(550); // past cacheMaxAgeMs + staleForMs
     expect((await call()).status).toBe(503);
   });
 });
@@ -141,7 +162,7 @@ describe("the edge's key set, unreadable at a refresh", () => {
 // s28 keys hunt F1: a key swapped in without step 1 of the rotation was refused for up to 30 s (jose's cooldown after
 // its last fetch) on every task that had fetched the set just before.
 describe("an assertion signed with a key the origin's copy does not have yet", () => {
-  it("makes the origin read the set again at once, and is accepted if the edge now publishes its key", async () => {
+  it("makes the origin read the set again at once, once for requests that come together, at most every few seconds", async () => {
     keySet = { status: 200, body: JSON.stringify({ keys: [publicJwk] }) };
     const next = await generateKeyPair("ES256", { extractable: true });
     const nextJwk = { ...(await exportJWK(next.publicKey)), kid: "next-key", alg: "ES256" };
@@ -150,8 +171,14 @@ describe("an assertion signed with a key the origin's copy does not have yet", (
     const { call } = await originReadingKeySet({ ...SHORT, cacheMaxAgeMs: 60_000 }, signEither);
     expect((await call()).status).toBe(404); // the set is read: the current key passes the gate
     keySet = { status: 200, body: JSON.stringify({ keys: [publicJwk, nextJwk] }) };
-    expect((await call(undefined, "next-key")).status).toBe(404); // inside jose's cooldown, and still read again
-    expect((await call(undefined, "a-key-the-edge-never-had")).status).toBe(401); // read again at most every 5 s
+    const fetchesBefore = fetches;
+    // Inside jose's cooldown; five at once (s28 review R2: only the first waited for the read, the others were refused).
+    const together = await Promise.all(Array.from({ length: 5 }, () => call(undefined, "next-key")));
+    expect(together.map((response) => response.status)).toEqual([404, 404, 404, 404, 404]);
+    expect(fetches - fetchesBefore).toBe(1);
+    // s28 review R5: another unknown kid within the interval is refused without another read.
+    expect((await call(undefined, "a-key-the-edge-never-had")).status).toBe(401);
+    expect(fetches - fetchesBefore).toBe(1);
   });
 });
 

@@ -22,8 +22,9 @@ export const CHILD_PROCESS_LIMIT = 512;
 
 /**
  * The kernel's out-of-memory preference for a child and all it starts, the highest there is: a task out of memory ends
- * a child (the largest first), never the origin, which every user's calls go through (s28 limits hunt L1). Set as root,
- * before the drop to the child's user, so that the child cannot lower it again.
+ * a child (the largest first), not the origin, which every user's calls go through (s28 limits hunt L1). A child may
+ * set its own back down to the origin's (0) where the task lacks CAP_SYS_RESOURCE (Fargate, Docker's default), not
+ * below: it guards against a server that grows, not one that means harm.
  */
 const CHILD_OOM_SCORE_ADJ = 1000;
 

@@ -44,10 +44,12 @@ export interface EdgeKeyTiming {
   cacheMaxAgeMs: number;
   /**
    * How long past `cacheMaxAgeMs` a copy still checks assertions while the key set cannot be read: a refresh that fails
-   * (the edge answering 500 for a bad `EDGE_SIGNING_KEY_ROTATION`, a network blip) must not refuse every request signed
-   * with a key the origin verified minutes ago (s28 keys hunt F2). Past it, every request is refused (503).
+   * (the edge's Worker failing, a network blip) must not refuse every request signed with a key the origin verified
+   * minutes ago (s28 keys hunt F2). Past it, every request is refused (503).
    */
   staleForMs: number;
+  /** While the copy is used that way, how often a request tries to read the set again (the others use the copy at once). */
+  staleRetryEveryMs: number;
   /**
    * An unknown `kid` makes the origin fetch the set again at once, at most this often (jose alone waits out its 30 s
    * cooldown): a key swapped in without step 1 of the rotation is picked up on its first request (s28 keys hunt F1).
@@ -55,13 +57,18 @@ export interface EdgeKeyTiming {
   unknownKidReloadEveryMs: number;
 }
 
-const TIMING: EdgeKeyTiming = { cacheMaxAgeMs: 10 * 60_000, staleForMs: 60 * 60_000, unknownKidReloadEveryMs: 5_000 };
+const TIMING: EdgeKeyTiming = {
+  cacheMaxAgeMs: 10 * 60_000,
+  staleForMs: 60 * 60_000,
+  staleRetryEveryMs: 30_000,
+  unknownKidReloadEveryMs: 5_000,
+};
 
 /**
  * The edge's public keys, fetched from its JWKS endpoint and cached (see `EdgeKeyTiming`), so that a rotated edge key
- * is picked up without restarting the origin.
+ * is picked up without restarting the origin. `log` hears when the origin starts and stops checking with an old copy.
  */
-export function edgeKeys(jwksUrl: string, timing: EdgeKeyTiming = TIMING): EdgeKeys {
+export function edgeKeys(jwksUrl: string, timing: EdgeKeyTiming = TIMING, log: (line: string) => void = () => {}): EdgeKeys {
   // jose writes each set it reads here, with the time: the copy kept when a refresh fails.
   const lastRead: Partial<ExportedJWKSCache> = {};
   const remote = createRemoteJWKSet(new URL(jwksUrl), {
@@ -70,18 +77,7 @@ export function edgeKeys(jwksUrl: string, timing: EdgeKeyTiming = TIMING): EdgeK
     timeoutDuration: 5_000,
     [jwksCache]: lastRead as JWKSCacheInput,
   });
-  let unknownKidReloadAt = 0;
-  const fromRemote: JWTVerifyGetKey = async (header, token) => {
-    try {
-      return await remote(header, token);
-    } catch (error) {
-      if (!(error instanceof errors.JWKSNoMatchingKey) || Date.now() - unknownKidReloadAt < timing.unknownKidReloadEveryMs)
-        throw error;
-      unknownKidReloadAt = Date.now();
-      await remote.reload();
-      return remote(header, token);
-    }
-  };
+  const fromRemote = withUnknownKidReload(remote, timing.unknownKidReloadEveryMs);
   const staleCopy = () => {
     const { uat, jwks } = lastRead;
     const usable = jwks && uat !== undefined && Date.now() - uat < timing.cacheMaxAgeMs + timing.staleForMs;
@@ -89,8 +85,12 @@ export function edgeKeys(jwksUrl: string, timing: EdgeKeyTiming = TIMING): EdgeK
   };
   let lastFailure: { message: string; at: number } | undefined;
   const getKey: JWTVerifyGetKey = async (header, token) => {
+    // Checking with the old copy: only one request in `staleRetryEveryMs` waits for the edge again, not every one.
+    const stale = lastFailure && Date.now() - lastFailure.at < timing.staleRetryEveryMs ? staleCopy() : undefined;
+    if (stale) return stale.keys(header, token);
     try {
       const key = await fromRemote(header, token);
+      if (lastFailure) log(`the edge's key set at ${jwksUrl} is read again: assertions are checked with it`);
       lastFailure = undefined;
       return key;
     } catch (error) {
@@ -100,10 +100,11 @@ export function edgeKeys(jwksUrl: string, timing: EdgeKeyTiming = TIMING): EdgeK
       }
       // Any other failure (a non-200 answer, not a key set, a timeout) is the set's: jose names only some of them.
       const unavailable = new EdgeKeySetUnavailable(jwksUrl, error);
-      const stale = staleCopy();
-      const kept = stale ? `; assertions are checked with the copy read at ${stale.readAt} until it is an hour too old` : "";
+      const copy = staleCopy();
+      const kept = copy ? `; assertions are checked with the copy read at ${copy.readAt} until it is an hour too old` : "";
+      if (!lastFailure) log(`${unavailable.message}${kept}`);
       lastFailure = { message: `${unavailable.message}${kept}`, at: Date.now() };
-      if (stale) return stale.keys(header, token);
+      if (copy) return copy.keys(header, token);
       throw unavailable;
     }
   };
@@ -111,4 +112,22 @@ export function edgeKeys(jwksUrl: string, timing: EdgeKeyTiming = TIMING): EdgeK
   const unreadable = () =>
     lastFailure && Date.now() - lastFailure.at < UNREADABLE_REPORTED_MS ? lastFailure.message : undefined;
   return { algorithm: EDGE_ASSERTION_ALG, getKey, unreadable };
+}
+
+/**
+ * jose's key look-up, reading the set again at once for a `kid` it does not hold, at most once per `everyMs`; requests
+ * that come while that read runs wait for it, rather than being refused (s28 review R2).
+ */
+function withUnknownKidReload(remote: ReturnType<typeof createRemoteJWKSet>, everyMs: number): JWTVerifyGetKey {
+  let reload: { at: number; done: Promise<void> } | undefined;
+  return async (header, token) => {
+    try {
+      return await remote(header, token);
+    } catch (error) {
+      if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
+      if (!reload || Date.now() - reload.at >= everyMs) reload = { at: Date.now(), done: remote.reload() };
+      await reload.done;
+      return remote(header, token);
+    }
+  };
 }
