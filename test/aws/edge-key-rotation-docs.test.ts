@@ -45,7 +45,7 @@ describe("the edge signing key's rotation in docs/operations.md", () => {
   async function publish(): Promise<void> {
     const signing = await loadSigningKey(secrets.get("EDGE_SIGNING_KEY") ?? "");
     const rotation = secrets.get("EDGE_SIGNING_KEY_ROTATION");
-    const keys = [signing.publicJwk, ...(rotation ? [rotationPublicKey(rotation)] : [])];
+    const keys = [signing.publicJwk, ...(rotation ? [rotationPublicKey(rotation, signing.publicJwk?.kid)] : [])];
     writeFileSync(join(stub, "jwks.json"), JSON.stringify({ keys }));
   }
 
@@ -106,7 +106,7 @@ describe("the edge signing key's rotation in docs/operations.md", () => {
     // The new key signs; the old one is still published, exactly as before, from its public half alone.
     expect((await loadSigningKey(secrets.get("EDGE_SIGNING_KEY") ?? "")).kid).toBe(nextKid);
     const old = await loadSigningKey(current);
-    expect(rotationPublicKey(secrets.get("EDGE_SIGNING_KEY_ROTATION") ?? "")).toEqual(old.publicJwk);
+    expect(rotationPublicKey(secrets.get("EDGE_SIGNING_KEY_ROTATION") ?? "", nextKid)).toEqual(old.publicJwk);
     expect(JSON.parse(secrets.get("EDGE_SIGNING_KEY_ROTATION") ?? "{}")).not.toHaveProperty("d");
     // No copy of the private key is left behind but next.jwk.
     expect(existsSync(join(dir, "swap.json"))).toBe(false);

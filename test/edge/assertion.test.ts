@@ -94,9 +94,12 @@ describe("edge assertions", () => {
   it.each([
     ["a shared key, which would publish the secret", JSON.stringify({ kty: "oct", kid: "next", k: SHARED_SECRET })],
     ["npm's banner before the key (npm run keygen without --silent)", "> mcp-edge-proxy@0.1.0 keygen\n{}"],
+    ["a key under the signing key's kid (s28 review R3: two keys for one kid)", "SAME_KID"],
   ])("leaves out an unusable rotation key (%s) and still publishes the signing key", async (_case, value) => {
-    const rotation = { EDGE_SIGNING_KEY_ROTATION: value };
-    const alone = (await (await callEdge(EDGE_JWKS_PATH)).json()) as { keys: { kid: string }[] };
+    const alone = (await (await callEdge(EDGE_JWKS_PATH)).json()) as { keys: Record<string, string>[] };
+    const other = await exportJWK((await generateKeyPair("ES256", { extractable: true })).publicKey);
+    const sameKid = JSON.stringify({ ...other, kid: alone.keys[0]?.kid });
+    const rotation = { EDGE_SIGNING_KEY_ROTATION: value === "SAME_KID" ? sameKid : value };
     const response = await callEdge(EDGE_JWKS_PATH, undefined, rotation);
     expect(response.status).toBe(200);
     const text = await response.text();

@@ -45,10 +45,17 @@ export async function readyz(env: EdgeEnv): Promise<Response> {
  */
 async function unusableSigningKey(config: EdgeConfig): Promise<string | undefined> {
   const rotation = config.signingKeyRotation;
+  let signingKid: string | undefined;
   const checks: (readonly [variable: string, load: () => Promise<unknown>])[] = [
-    ["EDGE_SIGNING_KEY", () => loadSigningKey(config.signingKey)],
+    [
+      "EDGE_SIGNING_KEY",
+      async () => {
+        signingKid = (await loadSigningKey(config.signingKey)).publicJwk?.kid;
+      },
+    ],
   ];
-  if (rotation) checks.push(["EDGE_SIGNING_KEY_ROTATION", () => importJWK(rotationPublicKey(rotation), EDGE_ASSERTION_ALG)]);
+  if (rotation)
+    checks.push(["EDGE_SIGNING_KEY_ROTATION", () => importJWK(rotationPublicKey(rotation, signingKid), EDGE_ASSERTION_ALG)]);
   for (const [variable, load] of checks) {
     try {
       await load();

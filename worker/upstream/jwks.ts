@@ -12,7 +12,7 @@ export async function serveEdgeJwks(env: EdgeEnv): Promise<Response> {
   const config = edgeConfig(env);
   const { publicJwk } = await loadSigningKey(config.signingKey);
   const keys = publicJwk ? [publicJwk] : [];
-  const next = config.signingKeyRotation && publishableRotationKey(config.signingKeyRotation);
+  const next = config.signingKeyRotation && publishableRotationKey(config.signingKeyRotation, publicJwk?.kid);
   if (next) keys.push(next);
   return Response.json({ keys }, { headers: { "cache-control": "public, max-age=300" } });
 }
@@ -22,9 +22,9 @@ export async function serveEdgeJwks(env: EdgeEnv): Promise<Response> {
  * that a bad value in step 1 of a rotation (which only publishes the next key) does not take every origin's key set
  * away (s28 keys hunt F2). `/readyz` names the variable as unusable, and the log says why here.
  */
-function publishableRotationKey(jwkJson: string): JWK | undefined {
+function publishableRotationKey(jwkJson: string, signingKid: string | undefined): JWK | undefined {
   try {
-    return rotationPublicKey(jwkJson);
+    return rotationPublicKey(jwkJson, signingKid);
   } catch (error) {
     console.error(`edge key set: EDGE_SIGNING_KEY_ROTATION left out, unusable: ${(error as Error).message}`);
     return undefined;

@@ -67,9 +67,10 @@ function sharedKeyOf(jwk: JWK): ReturnType<typeof parseSharedKey> {
 
 /**
  * The public half of `signingKeyRotation`, the EC key published beside the signing key during a rotation. Throws,
- * naming the variable, for anything else: a shared key is never published.
+ * naming the variable, for anything else: a shared key is never published, and a key under the signing key's `kid`
+ * would make every origin refuse every assertion (two keys for one `kid`: s28 review R3).
  */
-export function rotationPublicKey(jwkJson: string): JWK {
+export function rotationPublicKey(jwkJson: string, signingKid: string | undefined): JWK {
   let jwk: JWK;
   try {
     jwk = JSON.parse(jwkJson) as JWK;
@@ -82,6 +83,10 @@ export function rotationPublicKey(jwkJson: string): JWK {
     );
   if (jwk.kty !== "EC" || jwk.crv !== "P-256" || !jwk.kid || !jwk.x || !jwk.y)
     throw misconfigured('EDGE_SIGNING_KEY_ROTATION must be an EC P-256 JWK with "kid"');
+  if (jwk.kid === signingKid)
+    throw misconfigured(
+      `EDGE_SIGNING_KEY_ROTATION has the signing key's kid "${jwk.kid}": the other key of a rotation needs a kid of its own (npm run keygen makes one)`,
+    );
   const { kty, crv, x, y, kid } = jwk;
   return { kty, crv, x, y, kid, alg: EDGE_ASSERTION_ALG, use: "sig" };
 }
