@@ -1,4 +1,5 @@
 import type { JWK } from "jose";
+import { ConfigError } from "../../contract/config/load.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
 import { loadSigningKey, rotationPublicKey } from "./signing-key.ts";
@@ -26,7 +27,8 @@ function publishableRotationKey(jwkJson: string, signingKid: string | undefined)
   try {
     return rotationPublicKey(jwkJson, signingKid);
   } catch (error) {
-    console.error(`edge key set: EDGE_SIGNING_KEY_ROTATION left out, unusable: ${(error as Error).message}`);
+    const problem = error instanceof ConfigError ? error.problems.join("; ") : (error as Error).message;
+    console.error(`edge key set: EDGE_SIGNING_KEY_ROTATION left out, unusable: ${problem}`);
     return undefined;
   }
 }
