@@ -188,6 +188,7 @@ async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> 
     GROUPS_SOURCE: "google-directory",
   } satisfies Partial<Record<keyof typeof EDGE_ENV_NAMES, string>> & Record<(typeof EDGE_WIRED_BY_NPM_START)[number], string>;
   loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: edgeEnv });
+  toEnvFile(edgeEnv); // a value it cannot hold stops the start here, before anything runs
   const timing = options.affinityTiming;
   const testEnv: Record<string, string> = timing ? { [TEST_AFFINITY_REFRESH_VARIABLE]: String(timing.edgeRefreshMs) } : {};
   return { edgeUrl, originUrl, idpIssuer, idpSecret, databaseUrl, originConfigs, edgeEnv: { ...edgeEnv, ...testEnv }, google };
@@ -296,12 +297,16 @@ const MULTI_ORIGIN_PORTS = "ORIGIN_INSTANCES (its origins take the ports from 87
 const randomSecret = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 
 /** Single-quoted dotenv lines: taken literally, which JSON values (the signing key) need. */
+/**
+ * The edge's variables as wrangler's env file, each single-quoted, with `$` escaped: wrangler expands `$NAME` there
+ * even inside quotes (dotenv-expand), so a secret such as `k9$Ab…` would reach the Worker cut at the `$` (s28 review R6).
+ */
 function toEnvFile(variables: Record<string, string>): string {
   return Object.entries(variables)
     .map(([name, value]) => {
       if (value.includes("'") || value.includes("\n"))
         throw new Error(`${name} cannot be written to an env file: it contains a quote or a newline`);
-      return `${name}='${value}'\n`;
+      return `${name}='${value.replaceAll("$", "\\$")}'\n`;
     })
     .join("");
 }

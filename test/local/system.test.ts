@@ -98,6 +98,16 @@ describe("the local system starts whole or not at all", () => {
     await expect(start({ ACCESS_TOKEN_TTL_SECONDS: "300" })).rejects.toThrow(/identity provider failed to start/);
   });
 
+  // s28 review R6: such a value stopped the start only after the origins were up.
+  it("stops an edge setting its env file cannot hold before anything starts", async () => {
+    const lines: string[] = [];
+    const edgeSettings = { EDGE_DISPLAY_NAME: "Acme's" };
+    const log = (part: string, line: string) => lines.push(`[${part}] ${line}`);
+    const start = startLocalSystem({ ports: await ports(), dataDir: await dataDir(), edgeSettings, log });
+    await expect(start).rejects.toThrow("EDGE_DISPLAY_NAME cannot be written to an env file: it contains a quote or a newline");
+    expect(lines).toEqual([]); // nothing was started, so nothing was stopped
+  });
+
   it("stops a configuration with a wrong key before anything starts, naming it", async () => {
     const chosen = await ports();
     const start = startLocalSystem({
