@@ -5,6 +5,7 @@ import { AuthorizationDiscovery } from "../../aws/origin/upstream-auth/discovery
 import { UpstreamOAuth, type UpstreamOAuthParts } from "../../aws/origin/upstream-auth/upstream-oauth.ts";
 import { localKeyWrapper } from "../../aws/origin/vault/key-wrapper.ts";
 import { TokenVault } from "../../aws/origin/vault/token-vault.ts";
+import type { HttpServer } from "../../contract/config/schema.ts";
 import { type TestDatabase, withTestDatabase } from "./database.ts";
 
 // The e-mail a vault row keeps: the one the user's assertion carries when the row is used, so that operators find
@@ -41,7 +42,11 @@ describe("TokenVault.get, the row's e-mail", () => {
     const before = await row("cy-sub");
     // The user is renamed at the identity provider, and calls through the gateway (the token is fresh: no refresh).
     const oauth = new UpstreamOAuth({ vault, discovery: new AuthorizationDiscovery() } as unknown as UpstreamOAuthParts);
-    expect(await oauth.accessToken({ sub: "cy-sub", email: "cy@new.example", server: "crm" })).toBe("access");
+    expect(
+      await oauth.accessToken({ sub: "cy-sub", email: "cy@new.example", server: "crm" }, {
+        oauth: { registration: "dcr" },
+      } as HttpServer),
+    ).toBe("access");
     expect(await row("cy-sub")).toEqual({ user_email: "cy@new.example", updated_at: before?.updated_at });
     // Only the row used: the other server's row keeps the old address until it is used in turn.
     expect((await row("cy-sub", "wiki"))?.user_email).toBe("cy@old.example");

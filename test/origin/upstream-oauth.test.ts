@@ -29,6 +29,8 @@ let db: TestDatabase;
 let upstream: OAuthUpstream;
 let pool: HostPool;
 let oauth: UpstreamOAuth;
+/** The upstream's server as configured: a dynamic registration. */
+let files: HttpServer;
 const logged: string[] = [];
 const keys = localKeyWrapper(randomBytes(32));
 
@@ -59,7 +61,12 @@ beforeAll(async () => {
   await migrate(db.pool);
   upstream = await startOAuthUpstream();
   oauth = originInstance();
-  const files = UpstreamServer.parse({ transport: "http", url: upstream.url, identity: "none", oauth: { registration: "dcr" } });
+  files = UpstreamServer.parse({
+    transport: "http",
+    url: upstream.url,
+    identity: "none",
+    oauth: { registration: "dcr" },
+  }) as HttpServer;
   pool = createHostPool({
     servers: { files },
     idleTimeoutMs: 60_000,
@@ -186,7 +193,7 @@ describe("OAuth-protected upstreams", () => {
       ),
       log: (line) => logged.push(line),
     });
-    expect(await otherKey.accessToken({ sub: "lena", email: "lena@example.com", server: "files" })).toBeUndefined();
+    expect(await otherKey.accessToken({ sub: "lena", email: "lena@example.com", server: "files" }, files)).toBeUndefined();
     expect(logged).toContainEqual(expect.stringMatching(/does not open with this vault key .* asked to consent again$/));
   });
 
@@ -314,8 +321,8 @@ describe("renewing a user's token", () => {
     const stale = (await storedToken("henry")) ?? "";
     const refreshes = upstream.authorizationServer.issued.byRefresh;
     const [here, there] = await Promise.all([
-      oauth.refresh(ownerOf("henry"), stale),
-      originInstance().refresh(ownerOf("henry"), stale),
+      oauth.refresh(ownerOf("henry"), stale, files),
+      originInstance().refresh(ownerOf("henry"), stale, files),
     ]);
     expect(here).toBeDefined();
     expect(there).toBe(here);
@@ -334,7 +341,7 @@ describe("renewing a user's token", () => {
       await new TokenVault(db.pool, keys).revoke({ email: "kim@example.com" });
       return discovery.metadataOf(issuer);
     };
-    expect(await originInstance(revokedMidway).refresh(ownerOf("kim"), stale)).toBeUndefined();
+    expect(await originInstance(revokedMidway).refresh(ownerOf("kim"), stale, files)).toBeUndefined();
     expect(await storedToken("kim")).toBeUndefined();
     expect(logged).toContainEqual(expect.stringMatching(/the connection was revoked; this refresh.s tokens were not stored/));
   });
@@ -349,7 +356,7 @@ describe("renewing a user's token", () => {
       await new TokenVault(db.pool, keys).put(ownerOf("lou"), fresh);
       return discovery.metadataOf(issuer);
     };
-    expect(await originInstance(consentedMidway).refresh(ownerOf("lou"), stale)).toBe("fresh-consent");
+    expect(await originInstance(consentedMidway).refresh(ownerOf("lou"), stale, files)).toBe("fresh-consent");
     expect(await storedToken("lou")).toBe("fresh-consent");
   });
 
@@ -364,7 +371,7 @@ describe("renewing a user's token", () => {
       await new TokenVault(db.pool, keys).put(ownerOf("max"), fresh);
       return discovery.metadataOf(issuer);
     };
-    expect(await originInstance(consentedMidway).refresh(ownerOf("max"), stale)).toBe("fresh-consent-max");
+    expect(await originInstance(consentedMidway).refresh(ownerOf("max"), stale, files)).toBe("fresh-consent-max");
     expect(await storedToken("max")).toBe("fresh-consent-max");
   });
 
@@ -413,7 +420,7 @@ describe("renewing a user's token", () => {
       as.echoedError = echoedError;
       const before = logged.length;
       try {
-        await oauth.refresh(owner, stored?.accessToken ?? "").catch(() => undefined);
+        await oauth.refresh(owner, stored?.accessToken ?? "", files).catch(() => undefined);
       } finally {
         as.tokenEndpoint = "up";
       }
@@ -490,7 +497,7 @@ describe("the origin's dynamic registration at an upstream's authorization serve
     // The refresh is refused as invalid_client: the user is asked to consent again, with a new registration.
     const owner = { sub: "pia", email: "pia@example.com", server: "files" };
     const stale = (await new TokenVault(db.pool, keys).get(owner))?.accessToken ?? "";
-    expect(await oauth.refresh(owner, stale)).toBeUndefined();
+    expect(await oauth.refresh(owner, stale, files)).toBeUndefined();
     const again = await connect("pia");
     expect(again).toMatch(/^account-\d+$/);
     expect(again).not.toBe(pia);

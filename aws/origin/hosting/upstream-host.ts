@@ -141,7 +141,7 @@ export async function startUpstreamHost(spec: UpstreamServer, options: HostOptio
   // An OAuth-protected upstream refuses even the handshake until the user has consented: connected on first need.
   return oauthHost({
     connect: () => connectHost(spec, options, firstCaller),
-    hasToken: async (owner) => (await oauth.accessToken(owner)) !== undefined,
+    hasToken: async (owner) => (await oauth.accessToken(owner, spec)) !== undefined,
     stateCodec: options.stateCodec,
   });
 }

@@ -68,11 +68,7 @@ export class ClientRegistrations {
   async clientFor(server: string, spec: HttpServer, metadata: AuthorizationServerMetadata): Promise<OAuthClientInformationMixed> {
     const oauth = spec.oauth;
     if (!oauth) throw new Error(`server "${server}" has no oauth configuration`);
-    if (oauth.registration === "static") {
-      const clientId = await this.#value(oauth.clientId);
-      const secret = oauth.clientSecret === undefined ? undefined : await this.#value(oauth.clientSecret);
-      return secret === undefined ? { client_id: clientId } : { client_id: clientId, client_secret: secret };
-    }
+    if (oauth.registration === "static") return this.#staticClient(oauth);
     if (oauth.registration === "cimd") {
       if (!metadata.client_id_metadata_document_supported) {
         throw new Error(
@@ -90,6 +86,34 @@ export class ClientRegistrations {
       if (current && current !== cached) return current.client; // renewed by a concurrent consent
     }
     return this.#registerAs(key, server, metadata, cached);
+  }
+
+  /**
+   * The client a stored connection renews with. A static client is the one configured now, not the connection's copy
+   * from its consent: after its secret was rotated (and the old one revoked), renewals must carry the current one, or
+   * every user would be sent through consent again. A connection made with another client (a dynamic registration, a
+   * metadata document, a static client id changed since) renews with its own.
+   */
+  async forRenewal(spec: HttpServer, stored: OAuthClientInformationMixed): Promise<OAuthClientInformationMixed> {
+    if (spec.oauth?.registration !== "static") return stored;
+    const current = await this.#staticClient(spec.oauth);
+    return current.client_id === stored.client_id ? current : stored;
+  }
+
+  /**
+   * After the authorization server refused `used` as a client: the static client read again from the secrets provider
+   * (its cache forgotten), if that gives another secret, to be tried once more; undefined when there is nothing else to
+   * try. This instance may have read the secret before a rotation, and the old one may be revoked already.
+   */
+  async rereadAfterRefusal(
+    spec: HttpServer,
+    used: OAuthClientInformationMixed,
+  ): Promise<OAuthClientInformationMixed | undefined> {
+    const secret = spec.oauth?.registration === "static" ? spec.oauth.clientSecret : undefined;
+    if (typeof secret !== "object") return undefined;
+    this.#secrets.invalidate?.(secret.secret);
+    const current = await this.forRenewal(spec, used);
+    return current.client_secret !== used.client_secret ? current : undefined;
   }
 
   /**
@@ -162,6 +186,12 @@ export class ClientRegistrations {
         token_endpoint_auth_method: "none",
       },
     });
+  }
+
+  async #staticClient(oauth: NonNullable<HttpServer["oauth"]>): Promise<OAuthClientInformationMixed> {
+    const clientId = await this.#value(oauth.clientId);
+    const secret = oauth.clientSecret === undefined ? undefined : await this.#value(oauth.clientSecret);
+    return secret === undefined ? { client_id: clientId } : { client_id: clientId, client_secret: secret };
   }
 
   async #value(value: string | { secret: string } | undefined): Promise<string> {

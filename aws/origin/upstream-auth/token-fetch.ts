@@ -18,12 +18,12 @@ export function upstreamTokenFetch(
 ): typeof fetch {
   return async (input, init) => {
     const user = owner();
-    const token = await oauth.accessToken(user);
+    const token = await oauth.accessToken(user, spec);
     const first = await send(input, withToken(init, token));
     if (first.status !== 401) return first;
     const challenge = extractWWWAuthenticateParams(first);
     await first.body?.cancel();
-    const renewed = token === undefined ? undefined : await oauth.refresh(user, token);
+    const renewed = token === undefined ? undefined : await oauth.refresh(user, token, spec);
     if (renewed !== undefined) {
       const second = await send(input, withToken(init, renewed));
       if (second.status !== 401) return second;

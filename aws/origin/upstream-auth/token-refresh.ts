@@ -1,4 +1,11 @@
-import { OAuthError, OAuthErrorCode, type OAuthTokens, refreshAuthorization } from "@modelcontextprotocol/client";
+import {
+  type OAuthClientInformationMixed,
+  OAuthError,
+  OAuthErrorCode,
+  type OAuthTokens,
+  refreshAuthorization,
+} from "@modelcontextprotocol/client";
+import type { HttpServer } from "../../../contract/config/schema.ts";
 import type { RefreshMark, StoredConnection, TokenOwner, TokenVault } from "../vault/token-vault.ts";
 import { AUTHORIZATION_SERVER_TIMEOUT_MS, authorizationServerStep } from "./authorization-server-fetch.ts";
 import { authorizationServerWords } from "./authorization-server-words.ts";
@@ -20,8 +27,11 @@ const REFRESH_POLL_MS = 100;
 export interface RefreshParts {
   vault: TokenVault;
   discovery: AuthorizationDiscovery;
-  /** Told of a dynamic registration the authorization server refused, so that the next consent registers anew. */
-  clients: Pick<ClientRegistrations, "forget">;
+  /**
+   * The client a renewal authenticates as (a static one as configured now), and told of a dynamic registration the
+   * authorization server refused, so that the next consent registers anew.
+   */
+  clients: Pick<ClientRegistrations, "forget" | "forRenewal" | "rereadAfterRefusal">;
   log: (line: string) => void;
 }
 
@@ -36,38 +46,54 @@ export const isFresh = (stored: Pick<StoredConnection, "expiresAt">) =>
  * again, and no one else is affected. When it cannot be reached or fails, the row is kept and UpstreamTokenUnavailable
  * is thrown: the request fails, the next one tries again. Undefined: there is no token (consent is needed).
  */
-export async function refreshToken(parts: RefreshParts, owner: TokenOwner, rejected: string): Promise<string | undefined> {
+export async function refreshToken(
+  parts: RefreshParts,
+  owner: TokenOwner,
+  rejected: string,
+  spec: HttpServer,
+): Promise<string | undefined> {
   const marked = await markOrWait(parts.vault, owner, rejected);
   if (marked === undefined || typeof marked === "string") return marked;
   const { stored, mark } = marked;
   if (!stored.refreshToken) return forget(parts, owner, marked, "it has no refresh token");
+  const refreshWith = stored.refreshToken;
+  let client = stored.client;
   let tokens: OAuthTokens;
   try {
-    tokens = await refreshAuthorization(stored.issuer, {
-      metadata: await parts.discovery.metadataOf(stored.issuer),
-      clientInformation: stored.client,
-      refreshToken: stored.refreshToken,
-      resource: stored.resource,
-      fetchFn: authorizationServerStep(stored.issuer),
+    client = await parts.clients.forRenewal(spec, stored.client);
+    tokens = await renew(parts, stored, refreshWith, client).catch(async (error: unknown) => {
+      const reread = refusesTheClient(error) ? await parts.clients.rereadAfterRefusal(spec, client) : undefined;
+      if (!reread) throw error;
+      client = reread;
+      return renew(parts, stored, refreshWith, client);
     });
   } catch (error) {
-    if (refusesTheClient(error)) parts.clients.forget(owner.server, stored.client.client_id);
-    if (refusesTheGrant(error))
-      return forget(
-        parts,
-        owner,
-        marked,
-        `its refresh was refused (${authorizationServerWords(error, [stored.refreshToken, stored.accessToken])})`,
-      );
+    const words = authorizationServerWords(error, [stored.refreshToken, stored.accessToken, client.client_secret]);
+    if (refusesTheClient(error)) parts.clients.forget(owner.server, client.client_id);
+    if (refusesTheGrant(error)) return forget(parts, owner, marked, `its refresh was refused (${words})`);
     await parts.vault.endRefresh(owner, mark);
-    parts.log(
-      `upstream OAuth: renewing a token for server "${owner.server}" failed: ${authorizationServerWords(error, [stored.refreshToken, stored.accessToken])}`,
-    );
+    parts.log(`upstream OAuth: renewing a token for server "${owner.server}" failed: ${words}`);
     throw new UpstreamTokenUnavailable(owner.server, error);
   }
-  const renewed = connectionOf({ refresh_token: stored.refreshToken, ...tokens }, stored);
+  const renewed = connectionOf({ refresh_token: stored.refreshToken, ...tokens }, { ...stored, client });
   if (await parts.vault.putRefreshed(owner, renewed, mark)) return renewed.accessToken;
   return afterLostMark(parts, owner, stored, renewed.accessToken);
+}
+
+/** One refresh-token request for `stored`'s grant, authenticated as `client`. */
+async function renew(
+  parts: RefreshParts,
+  stored: StoredConnection,
+  refreshToken: string,
+  client: OAuthClientInformationMixed,
+): Promise<OAuthTokens> {
+  return refreshAuthorization(stored.issuer, {
+    metadata: await parts.discovery.metadataOf(stored.issuer),
+    clientInformation: client,
+    refreshToken,
+    resource: stored.resource,
+    fetchFn: authorizationServerStep(stored.issuer),
+  });
 }
 
 /**

@@ -133,7 +133,7 @@ export class UpstreamOAuth {
   }
 
   /** The user's access token for the server (refreshed first when about to expire); undefined: consent is needed. */
-  async accessToken(owner: TokenOwner): Promise<string | undefined> {
+  async accessToken(owner: TokenOwner, spec: HttpServer): Promise<string | undefined> {
     const stored = await this.#parts.vault.get(owner).catch((error: unknown) => {
       if (!sealedUnderAnotherKey(error)) throw error;
       // Sealed under another vault key (one made per run, or changed since): the user consents again, which replaces it.
@@ -144,18 +144,18 @@ export class UpstreamOAuth {
     });
     if (!stored) return undefined;
     if (isFresh(stored)) return stored.accessToken;
-    return this.refresh(owner, stored.accessToken);
+    return this.refresh(owner, stored.accessToken, spec);
   }
 
   /**
    * Renews the user's token (ahead of expiry, or after the upstream refused `rejected`): see refreshToken. One refresh
    * at a time per user and server in this process, too: concurrent calls share it.
    */
-  refresh(owner: TokenOwner, rejected: string): Promise<string | undefined> {
+  refresh(owner: TokenOwner, rejected: string, spec: HttpServer): Promise<string | undefined> {
     const key = `${owner.sub}\u0000${owner.server}`;
     let running = this.#refreshing.get(key);
     if (!running) {
-      running = refreshToken(this.#parts, owner, rejected).finally(() => this.#refreshing.delete(key));
+      running = refreshToken(this.#parts, owner, rejected, spec).finally(() => this.#refreshing.delete(key));
       this.#refreshing.set(key, running);
     }
     return running;
