@@ -122,6 +122,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
       const stream = await live.events.getStreamIdForEventId(resumedAfter);
       return this.#streamRequests.lostAnswer(stream) ?? nothingMoreOnStream();
     }
+    if (resumedAfter) await this.#releaseLostStream(live, resumedAfter);
     const request = toRequest(http, body);
     this.#requests.open(ids);
     // One request (not a batch, whose answers the Worker reads together): its answer is awaited from now on.
@@ -146,6 +147,17 @@ export class McpSession extends DurableObject<EdgeEnv> {
     const answerBody =
       streamed && single !== undefined ? this.#streamRequests.noted(response.body, single, answer) : response.body;
     return new Response(answerBody, { status: response.status, headers });
+  }
+
+  /**
+   * A client resumes a POST's stream (Last-Event-ID) only once it lost it, but the loss may never have reached this
+   * object: a client's cancel does not come through to the transport's stream. The transport would then take the old
+   * stream for a live one and refuse the resume 409 until the call's answer, and the client gives up after two
+   * retries, its answer lost (s29 races F2). So the old stream is closed first: the answer goes to the resumed one.
+   */
+  async #releaseLostStream(live: LiveSession, lastEventId: string): Promise<void> {
+    const answering = this.#streamRequests.requestOf(await live.events.getStreamIdForEventId(lastEventId));
+    if (answering !== undefined) live.transport.closeSSEStream(answering);
   }
 
   /**

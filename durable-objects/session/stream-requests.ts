@@ -41,6 +41,11 @@ export class StreamRequests {
     );
   }
 
+  /** The request whose answer `stream` carries, while that answer is not sent; undefined otherwise. */
+  requestOf(stream: string | undefined): RequestId | undefined {
+    return stream === undefined ? undefined : this.#storage.get<RequestId>(KEY_PREFIX + stream);
+  }
+
   /**
    * The answer to a resume of `stream` whose request never got its answer (lost with an earlier incarnation): that
    * request's JSON-RPC error on a stream of its own, once; undefined when its answer went out (or it was never noted).

@@ -305,8 +305,16 @@ export function createHostPool(options: HostPoolOptions): HostPool {
     const connection = existing?.key ?? key;
     const probe = circuits.admit(connection, server);
     const user = spec.sharing === "shared" ? circuits.admitUser(connection, caller.sub, server, probe) : undefined;
-    const entry = existing ?? start(key, spec, server, caller, forListen);
-    return { entry, probe: user === undefined ? probe : [probe, user] };
+    const admitted: Probe | undefined = user === undefined ? probe : [probe, user];
+    if (existing) return { entry: existing, probe: admitted };
+    try {
+      return { entry: start(key, spec, server, caller, forListen), probe: admitted };
+    } catch (error) {
+      // Refused by the pool's bound before anything started: the probe never reached the upstream, so the next
+      // request gets the turn, instead of the circuit refusing everyone for another open time.
+      if (admitted !== undefined) circuits.probeEnded(connection, admitted, caller.sub);
+      throw error;
+    }
   }
 
   /**
