@@ -94,6 +94,21 @@ describe("Client ID Metadata Documents", () => {
     expect(html).not.toContain("Allow ");
   });
 
+  it("refuse a redirect URI of a document that registration would refuse: a browser's scheme, an address into /ops (s29 F1)", async () => {
+    for (const uri of ["microsoft-edge:https://phish.example/cb", "googlechrome://phish.example/cb", `${PUBLIC_URL}/ops/pins`]) {
+      const clientId = await serveDocument({ redirect_uris: [CLIENT_REDIRECT, uri] });
+      const { response, html } = await authorize(clientId, { redirect_uri: uri });
+      expect(response.status, uri).toBe(400);
+      expect(response.headers.get("location"), uri).toBeNull();
+      expect(html, uri).toContain("is not one this proxy sends a sign-in to");
+      expect(html, uri).not.toContain("phish.example");
+      expect(html, uri).not.toContain('name="handle"');
+    }
+    // The same document's loopback callback still signs in.
+    const clientId = await serveDocument({ redirect_uris: [CLIENT_REDIRECT, "microsoft-edge:https://phish.example/cb"] });
+    expect((await authorize(clientId)).response.status).toBe(200);
+  });
+
   it("refuse a document whose client_id is not its own URL", async () => {
     const clientId = await serveDocument({ client_id: `${documentHost()}/documents/someone-else` });
     const { response, html } = await authorize(clientId);

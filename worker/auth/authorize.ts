@@ -27,7 +27,7 @@ import { challengeProblem } from "./pkce-syntax.ts";
 import { rateLimited } from "./rate-limit.ts";
 import { withLimitedBody } from "./read-limited-body.ts";
 import { refusedBeforeConsent } from "./refused-before-consent.ts";
-import { clientNameProblem, ownNameProblem } from "./registration-policy.ts";
+import { clientNameProblem, ownNameProblem, redirectUriProblem } from "./registration-policy.ts";
 import { CLEAR_SAVED_SIGN_IN, unknownClient } from "./unknown-client.ts";
 
 /** What the edge keeps server-side between the redirect to the IdP and its callback. */
@@ -82,6 +82,17 @@ export async function showConsent(request: Request, env: EdgeEnv): Promise<Respo
       return errorPage(
         400,
         `This app cannot be signed in: its ${badName}.`,
+        "Tell the app's publisher; nothing was sent anywhere.",
+      );
+    }
+    // A metadata document's redirect URIs were never through /register's rules (a browser-launching scheme the consent
+    // page would call an app of this computer, an address into /ops): the URI this request uses is held to them here.
+    // The page names no part of the URI: whoever crafts the link chooses it (s25 review F3).
+    if (!own && redirectUriProblem(authRequest.redirectUri, new URL(request.url).origin)) {
+      console.warn("authorize: refused a redirect URI that registration would have refused");
+      return errorPage(
+        400,
+        "This app cannot be signed in: the address it asked to come back to (its redirect URI) is not one this proxy sends a sign-in to (a web browser's own scheme, plain HTTP to another computer, or this proxy's dashboard).",
         "Tell the app's publisher; nothing was sent anywhere.",
       );
     }

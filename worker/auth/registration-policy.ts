@@ -102,6 +102,14 @@ function valueProblem(field: string, value: unknown, maxChars: number): string |
 }
 
 /**
+ * Why a client may not be sent to this redirect URI, by the rules `/register` applies to every URI it registers, or
+ * null. A client known by its metadata document is never registered: /authorize holds the URI it uses to them.
+ */
+export function redirectUriProblem(redirectUri: string, edgeOrigin: string): string | null {
+  return redirectKindProblem([redirectUri]) ?? opsRedirectProblem([redirectUri], edgeOrigin);
+}
+
+/**
  * Schemes that cannot be an app's own callback: a code sent there is read by whoever serves it, or by nobody. (The
  * library refuses javascript:, data:, file: and vbscript: itself.) A native app's own scheme (`cursor://…`) is allowed,
  * as RFC 8252 §7.1 has it.
