@@ -244,7 +244,7 @@ describe("the CIMD address rule (no SSRF)", () => {
     ["client_id", (id: string) => ({ body: { client_id: id } })],
     ["Basic credentials", (id: string) => ({ body: {}, authorization: `Basic ${btoa(`${encodeURIComponent(id)}:x`)}` })],
     ["a client assertion's issuer", (id: string) => ({ body: { client_assertion: unsignedAssertion(id) } })],
-  ])("refuses a private address named by %s at the token endpoint without fetching it", async (_case, naming) => {
+  ])("refuses a private address named by %s at the token endpoint without fetching it", async (place, naming) => {
     const { clientId, token } = await tokenRequestNaming((id) => {
       const { body, authorization } = naming(id) as { body: Record<string, string>; authorization?: string };
       const form = { grant_type: "authorization_code", code: "x", code_verifier: "v".repeat(43), ...body };
@@ -252,6 +252,9 @@ describe("the CIMD address rule (no SSRF)", () => {
     });
     expect(token.status).toBe(401);
     expect(((await token.json()) as { error: string }).error).toBe("invalid_client");
+    // RFC 6749 §5.2: a client that authenticated with Basic credentials gets a Basic challenge; the others none.
+    const basic = place === "Basic credentials";
+    expect(token.headers.get("www-authenticate")).toBe(basic ? 'Basic realm="OAuth"' : null);
     expect(await fetchesOf(clientId)).toBe(0);
   });
 

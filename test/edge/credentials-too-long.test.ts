@@ -22,6 +22,7 @@ describe("a client id or token too long to be one", () => {
     const code = { grant_type: "authorization_code", code: "a:b:c", code_verifier: "v".repeat(43), redirect_uri: "x" };
     const unknownClient = await tokenRequest({ ...code, client_id: LONG });
     expect(unknownClient.status).toBe(401);
+    expect(unknownClient.headers.get("www-authenticate")).toBeNull();
     expect(await unknownClient.json()).toMatchObject({ error: "invalid_client" });
     // Basic credentials however the library finds them (a tab or two spaces after the scheme), and an assertion's iss.
     for (const separator of [" ", "\t", "  "]) {
@@ -31,6 +32,7 @@ describe("a client id or token too long to be one", () => {
         body: new URLSearchParams(code),
       });
       expect(basic.status, JSON.stringify(separator)).toBe(401);
+      expect(basic.headers.get("www-authenticate"), JSON.stringify(separator)).toBe('Basic realm="OAuth"');
     }
     const part = (claims: object) => btoa(JSON.stringify(claims)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
     const assertion = `${part({ alg: "ES256" })}.${part({ iss: LONG, sub: LONG, aud: "x" })}.c2ln`;

@@ -7,7 +7,7 @@ import { type GrantRef, GrantTurnUnavailable, grantOfToken, inGrantTurn } from "
 import { signOutGoneAccount } from "./groups/directory-sign-out.ts";
 import { takeRefusedRefresh } from "./groups/refused-refreshes.ts";
 import { tooLongToLookUp } from "./key-bounds.ts";
-import { oauthError } from "./oauth-error.ts";
+import { clientRefused, oauthError } from "./oauth-error.ts";
 import { verifierProblem } from "./pkce-syntax.ts";
 import { rateLimited } from "./rate-limit.ts";
 import { withLimitedBody } from "./read-limited-body.ts";
@@ -170,8 +170,7 @@ async function handleGrantRequest(
 async function tooLongToLookUpAnswer(params: URLSearchParams, request: Request): Promise<Response | undefined> {
   // Every client id the library would look up: client_id, the Basic user, a client assertion's iss and sub.
   const clients = await tokenRequestClientIds(request);
-  if ("ids" in clients && clients.ids.some((id) => tooLongToLookUp(id)))
-    return oauthError(401, "invalid_client", "Client not found");
+  if ("ids" in clients && clients.ids.some((id) => tooLongToLookUp(id))) return clientRefused(request, "Client not found");
   if (tooLongToLookUp(params.get("code")) || tooLongToLookUp(params.get("refresh_token")))
     return oauthError(400, "invalid_grant", "Invalid or expired grant");
   if (tooLongToLookUp(params.get("token"))) return new Response(null, { status: 200 });

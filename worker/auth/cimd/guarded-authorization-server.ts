@@ -1,8 +1,8 @@
 import { OAuthAuthorizationServer, type OAuthAuthorizationServerOptions } from "@cloudflare/workers-oauth-provider";
 import type { EdgeEnv } from "../../env.ts";
-import { oauthError } from "../oauth-error.ts";
+import { clientRefused, oauthError } from "../oauth-error.ts";
 import { metadataUrlProblem } from "./metadata-url-problem.ts";
-import { BASIC_CREDENTIALS, tokenRequestClientIds } from "./token-request-client-ids.ts";
+import { tokenRequestClientIds } from "./token-request-client-ids.ts";
 
 /**
  * The library's authorization server, with the edge's SSRF rule on Client ID Metadata Document URLs applied before
@@ -25,16 +25,13 @@ export class GuardedAuthorizationServer extends OAuthAuthorizationServer<EdgeEnv
       const clients = await tokenRequestClientIds(request);
       if ("repeated" in clients)
         return oauthError(400, "invalid_request", `The parameter "${clients.repeated}" is sent more than once (RFC 6749 §3.2)`);
-      if ("unreadable" in clients) {
-        const challenge: Record<string, string> =
-          clients.unreadable === BASIC_CREDENTIALS ? { "www-authenticate": 'Basic realm="OAuth"' } : {};
-        return oauthError(401, "invalid_client", `Client authentication failed: ${clients.unreadable} cannot be read`, challenge);
-      }
+      if ("unreadable" in clients)
+        return clientRefused(request, `Client authentication failed: ${clients.unreadable} cannot be read`);
       for (const clientId of clients.ids) {
         const problem = metadataUrlProblem(clientId, this.#allowedHosts);
         if (!problem) continue;
         console.warn(`client-id-metadata-document: refused at the token endpoint (${problem})`);
-        return oauthError(401, "invalid_client", `Client ID refused: ${problem}`);
+        return clientRefused(request, `Client ID refused: ${problem}`);
       }
     }
     return super.fetch(request, env, ctx);

@@ -32,8 +32,8 @@ export async function tokenRequestClientIds(request: Request): Promise<TokenRequ
   return { ids: ids.filter((id): id is string => typeof id === "string" && id !== "") };
 }
 
-/** What the refusal of unreadable Basic credentials names (answered with a Basic challenge, RFC 6749 §5.2). */
-export const BASIC_CREDENTIALS = "the Basic credentials";
+/** What the refusal of unreadable Basic credentials names. */
+const BASIC_CREDENTIALS = "the Basic credentials";
 
 /** The form fields that name the client. Others may repeat where a specification allows it (RFC 8707's `resource`). */
 const CLIENT_PARAMETERS = ["client_id", "client_assertion"] as const;
