@@ -4,7 +4,13 @@ import { join, resolve } from "node:path";
 import { startOrigin } from "../aws/origin/start-origin.ts";
 import { EDGE_ENV_NAMES, ORIGIN_ENV_NAMES } from "../contract/config/env-names.ts";
 import { loadConfig } from "../contract/config/load.ts";
-import { EdgeConfig, OriginConfig, type StdioServer } from "../contract/config/schema.ts";
+import {
+  EdgeConfig,
+  hostlessAllowedOrigins,
+  hostlessOriginsProblem,
+  OriginConfig,
+  type StdioServer,
+} from "../contract/config/schema.ts";
 import { TEST_AFFINITY_REFRESH_VARIABLE } from "../contract/origin-affinity.ts";
 import { generateEdgeSigningKey, generateSharedEdgeKey } from "../scripts/keygen.ts";
 import { startBalancer } from "./balancer.ts";
@@ -187,7 +193,9 @@ async function planLocalSystem(options: LocalSystemOptions): Promise<LocalPlan> 
     EDGE_SIGNING_KEY: edgeSigningKey,
     GROUPS_SOURCE: "google-directory",
   } satisfies Partial<Record<keyof typeof EDGE_ENV_NAMES, string>> & Record<(typeof EDGE_WIRED_BY_NPM_START)[number], string>;
-  loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: edgeEnv });
+  const edge = loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env: edgeEnv });
+  const hostless = hostlessAllowedOrigins(edge.mcpAllowedOrigins);
+  if (hostless.length > 0) options.log("edge", hostlessOriginsProblem(hostless));
   toEnvFile(edgeEnv); // a value it cannot hold stops the start here, before anything runs
   const timing = options.affinityTiming;
   const testEnv: Record<string, string> = timing ? { [TEST_AFFINITY_REFRESH_VARIABLE]: String(timing.edgeRefreshMs) } : {};

@@ -44,23 +44,30 @@ function originHostOf(entry: string): string | undefined {
 }
 
 /**
- * A host as the edge compares it with the host of a browser's `Origin` (lowercase, without scheme, port or path): an
- * entry written as a URL (`https://app.example.com`) or with a port is taken as its host, which is what the edge
- * compares (it was ignored before: such an entry never matched). One that names no host (a wildcard, a space) is
- * refused, naming it.
+ * `<scheme>://*` for a scheme other than http(s), such as `moz-extension://*`: the SDK's form for every origin of that
+ * scheme (Firefox's extension ids differ on every install), compared as written (lowercase).
+ */
+const SCHEME_WILDCARD = /^(?!https?:)[a-z][a-z0-9+.-]*:\/\/\*$/i;
+
+/**
+ * An allowed origin as the edge compares it with a browser's `Origin`: a host (lowercase, without scheme, port or path;
+ * an entry written as a URL or with a port is taken as its host, which is what is compared), or a `<scheme>://*`.
+ * An entry that names neither (`*.example.com`, a space) is kept as written but never compared, and named by /readyz
+ * and `npm start` (`hostlessAllowedOrigins`): such entries were accepted and matched nothing before this release, and
+ * refusing them made an upgraded edge answer 500 to every request (s29 skew hunt F1).
  */
 const OriginHost = z
   .string()
   .trim()
-  .transform((entry, context) => {
-    const host = originHostOf(entry);
-    if (host === undefined)
-      context.addIssue({
-        code: "custom",
-        message: "expected a host name such as app.example.com (each host listed: no wildcards)",
-      });
-    return host ?? entry;
-  });
+  .transform((entry) => (SCHEME_WILDCARD.test(entry) ? entry.toLowerCase() : (originHostOf(entry) ?? entry)));
+
+/** The entries of `mcpAllowedOrigins` that name no host (a wildcard such as `*.example.com`): they allow no page. */
+export const hostlessAllowedOrigins = (entries: readonly string[]): string[] =>
+  entries.filter((entry) => !SCHEME_WILDCARD.test(entry) && originHostOf(entry) === undefined);
+
+/** What is wrong with allowed origins that name no host, as /readyz logs it and `npm start` says it. */
+export const hostlessOriginsProblem = (entries: readonly string[]): string =>
+  `MCP_ALLOWED_ORIGINS: ${entries.map((entry) => JSON.stringify(entry)).join(", ")} name no host, so they allow no page (list each host, such as app.example.com: no wildcards)`;
 
 /** An AWS region name, such as eu-west-1. */
 const AwsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected an AWS region such as eu-west-1");

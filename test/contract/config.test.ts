@@ -7,7 +7,7 @@ import { z } from "zod";
 import { loadOriginConfig } from "../../aws/origin/config.ts";
 import { EDGE_ENV_NAMES, ORIGIN_ENV_NAMES } from "../../contract/config/env-names.ts";
 import { ConfigError, configErrorMap, loadConfig } from "../../contract/config/load.ts";
-import { EdgeConfig, OriginConfig } from "../../contract/config/schema.ts";
+import { EdgeConfig, hostlessAllowedOrigins, OriginConfig } from "../../contract/config/schema.ts";
 
 const validEdgeEnv = {
   PUBLIC_URL: "https://mcp.example.com",
@@ -306,13 +306,22 @@ describe("configuration", () => {
     expect(config.mcpAllowedOrigins).toEqual(["app.example.com", "tools.example.org", "my_host.internal", "127.0.0.1", "[::1]"]);
   });
 
-  it("refuses an allowed origin that names no host (a wildcard, a space), naming the entry", () => {
-    for (const entry of ["*.example.com", "app example.com", "https://"]) {
+  // s29 skew hunt F1: the release before 7d9a118 accepted any entry (one naming no host matched nothing); refusing one
+  // made the upgraded edge answer 500 to every request. It is kept, allows nothing, and /readyz and npm start name it.
+  it("keeps an allowed origin that names no host (a wildcard, a space) and names it, rather than refusing the edge", () => {
+    for (const entry of ["*.example.com", "app example.com", "https://", "*"]) {
       const env = { ...validEdgeEnv, MCP_ALLOWED_ORIGINS: `tools.example.com,${entry}` };
-      expect(problemsOf(() => loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env }))).toEqual([
-        `mcpAllowedOrigins.1 (from environment MCP_ALLOWED_ORIGINS): expected a host name such as app.example.com (each host listed: no wildcards); got "${entry}"`,
-      ]);
+      const config = loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env });
+      expect(config.mcpAllowedOrigins).toEqual(["tools.example.com", entry]);
+      expect(hostlessAllowedOrigins(config.mcpAllowedOrigins)).toEqual([entry]);
     }
+  });
+
+  it("takes <scheme>://* for a scheme other than http(s) as written, the SDK's form for every extension of a browser", () => {
+    const env = { ...validEdgeEnv, MCP_ALLOWED_ORIGINS: "Moz-Extension://*,https://*" };
+    const config = loadConfig(EdgeConfig, EDGE_ENV_NAMES, { env });
+    expect(config.mcpAllowedOrigins).toEqual(["moz-extension://*", "https://*"]);
+    expect(hostlessAllowedOrigins(config.mcpAllowedOrigins)).toEqual(["https://*"]);
   });
 
   it("refuses unknown keys (a typo is not silently ignored)", () => {

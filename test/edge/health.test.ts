@@ -54,6 +54,26 @@ describe("health probes", () => {
     }
   });
 
+  // s29 skew hunt F1: accepted (and matching nothing) before 7d9a118; the edge serves, /readyz names them.
+  it("/readyz names allowed origins that name no host, and the edge still serves", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const env = { MCP_ALLOWED_ORIGINS: "*.example.com,tools.example.com", ORIGIN_URL: "http://127.0.0.1:9" };
+      const response = await callEdge("/readyz", undefined, env);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toEqual({
+        status: "not ready",
+        config: "MCP_ALLOWED_ORIGINS names no host (see the Worker's logs)",
+      });
+      expect(logged.mock.calls.map(String).join("\n")).toContain(
+        'readyz: MCP_ALLOWED_ORIGINS: "*.example.com" name no host, so they allow no page (list each host, such as app.example.com: no wildcards)',
+      );
+      expect((await callEdge("/.well-known/oauth-authorization-server", undefined, env)).status).toBe(200);
+    } finally {
+      logged.mockRestore();
+    }
+  });
+
   it("/readyz logs what is wrong with the configuration, and where a Worker's setting is set", async () => {
     const logged = vi.spyOn(console, "error").mockImplementation(() => {});
     try {

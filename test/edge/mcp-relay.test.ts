@@ -377,6 +377,23 @@ describe("browser origins (DNS rebinding, cross-site pages)", () => {
     });
     expect(response.status).toBe(503);
   });
+
+  // s29 skew hunt F1: such entries were accepted before 7d9a118 and did nothing; refusing them took the edge down.
+  it("serves a configuration whose allowed origins name no host, and lets no page through for them", async () => {
+    const env = { MCP_ALLOWED_ORIGINS: "*.example.com,tools.example.com,*" };
+    const from = (origin: string) => post("/mcp/everything", listTools, { headers: { origin }, env });
+    expect((await from("https://tools.example.com")).status).toBe(503);
+    expect((await from("https://app.example.com")).status).toBe(403);
+    expect((await from("https://*.example.com")).status).toBe(403);
+    expect((await from("https://*")).status).toBe(403);
+  });
+
+  it("lets through every origin of a scheme listed as <scheme>://* (Firefox extensions), as the SDK reads it", async () => {
+    const env = { MCP_ALLOWED_ORIGINS: "moz-extension://*" };
+    const from = (origin: string) => post("/mcp/everything", listTools, { headers: { origin }, env });
+    expect((await from("moz-extension://0d1c7b2e-5f4a-4e1b-9b3c-2a1f0e9d8c7b")).status).toBe(503);
+    expect((await from("https://evil.example.com")).status).toBe(403);
+  });
 });
 
 describe("answers a browser-based client can use (the MCP Inspector)", () => {

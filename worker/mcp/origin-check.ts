@@ -1,5 +1,5 @@
 import { localhostAllowedOrigins, originValidationResponse } from "@modelcontextprotocol/server";
-import type { EdgeConfig } from "../../contract/config/schema.ts";
+import { type EdgeConfig, hostlessAllowedOrigins } from "../../contract/config/schema.ts";
 
 /**
  * DNS-rebinding and cross-site protection for the MCP endpoint (MCP transports: a server MUST validate `Origin`).
@@ -9,6 +9,9 @@ import type { EdgeConfig } from "../../contract/config/schema.ts";
  */
 export function refuseForeignOrigin(request: Request, config: EdgeConfig): Response | undefined {
   if (!request.headers.has("origin")) return undefined;
-  const allowed = [new URL(config.publicUrl).hostname, ...localhostAllowedOrigins(), ...config.mcpAllowedOrigins];
+  // An entry that names no host allows nothing (/readyz names it): kept out, so that no Origin can ever equal it.
+  const hostless = new Set(hostlessAllowedOrigins(config.mcpAllowedOrigins));
+  const listed = config.mcpAllowedOrigins.filter((entry) => !hostless.has(entry));
+  const allowed = [new URL(config.publicUrl).hostname, ...localhostAllowedOrigins(), ...listed];
   return originValidationResponse(request, allowed);
 }

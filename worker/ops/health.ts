@@ -1,5 +1,5 @@
 import { importJWK } from "jose";
-import type { EdgeConfig } from "../../contract/config/schema.ts";
+import { type EdgeConfig, hostlessAllowedOrigins, hostlessOriginsProblem } from "../../contract/config/schema.ts";
 import { EDGE_ASSERTION_ALG } from "../../contract/edge-assertion.ts";
 import { edgeConfig } from "../config.ts";
 import type { EdgeEnv } from "../env.ts";
@@ -26,6 +26,14 @@ export async function readyz(env: EdgeEnv): Promise<Response> {
   const unusableKey = await unusableSigningKey(config);
   if (unusableKey)
     return Response.json({ status: "not ready", config: `${unusableKey} unusable (see the Worker's logs)` }, { status: 503 });
+  const hostless = hostlessAllowedOrigins(config.mcpAllowedOrigins);
+  if (hostless.length > 0) {
+    console.error(`readyz: ${hostlessOriginsProblem(hostless)}`);
+    return Response.json(
+      { status: "not ready", config: "MCP_ALLOWED_ORIGINS names no host (see the Worker's logs)" },
+      { status: 503 },
+    );
+  }
   try {
     const response = await fetch(`${config.originUrl}/readyz`, { signal: AbortSignal.timeout(ORIGIN_PROBE_TIMEOUT_MS) });
     if (!response.ok)
