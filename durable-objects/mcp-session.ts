@@ -52,6 +52,8 @@ import { StreamRequests } from "./session/stream-requests.ts";
  */
 export class McpSession extends DurableObject<EdgeEnv> {
   #live?: LiveSession;
+  /** The rebuild under way, which every request arriving meanwhile waits for (rebuildOnce). */
+  #rebuilding?: Promise<LiveSession | undefined>;
   /** The caller of the request being served: same user as the record, with their current groups. */
   #caller?: SessionIdentity;
   #sse?: SseSession;
@@ -100,7 +102,7 @@ export class McpSession extends DurableObject<EdgeEnv> {
     const body = http.body === undefined ? undefined : jsonOrUndefined(http.body);
     if (isInitialize(body)) return this.begin(origin, toRequest(http, body), body, caller, sessionId);
 
-    const live = this.#live ?? (await this.rebuild(origin));
+    const live = this.#live ?? (await this.rebuildOnce(origin));
     if (!live || !isOwner(live.record.identity, caller)) return sessionNotFound("initialize a new session");
     this.#caller = caller;
     this.#lifecycle.keepAlive(caller.sub, sessionId);
@@ -324,6 +326,18 @@ export class McpSession extends DurableObject<EdgeEnv> {
       await this.#lifecycle.register(caller, sessionId);
     }
     return response;
+  }
+
+  /**
+   * One rebuild for all the requests that arrive while the session is not in memory. Each rebuilding its own would
+   * serve with a copy of the record of its own, and the last one saved would win: of three `resources/subscribe` that
+   * arrived together after an eviction, one was lost now and then (s29 races, the test that pinned them as sound).
+   */
+  private rebuildOnce(origin: OriginLink): Promise<LiveSession | undefined> {
+    this.#rebuilding ??= this.rebuild(origin).finally(() => {
+      this.#rebuilding = undefined;
+    });
+    return this.#rebuilding;
   }
 
   /**

@@ -8,56 +8,16 @@ import { StorageEventStore } from "../../worker/mcp/bridge/event-store.ts";
 import { MAX_SUBSCRIPTIONS, type SessionIdentity, type SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
 import type { SessionHttpRequest } from "../../worker/mcp/bridge/session-request.ts";
 import { WATCH_CLOSE, WATCH_URL } from "../../worker/mcp/bridge/stream-watch.ts";
-import { testEnv } from "./edge-env.ts";
+import {
+  ALICE,
+  sessionPost as post,
+  storedRecord as record,
+  sessionObjects as sessions,
+  storedSession,
+} from "./stored-session.ts";
 
 // A 2025-era session object, with no origin behind it: everything here is answered by the session itself, from
 // its stored record, the way it is after the object was evicted and loaded again.
-
-const sessions = () => (testEnv() as EdgeEnv).MCP_SESSION ?? (env as unknown as EdgeEnv).MCP_SESSION;
-const ALICE: SessionIdentity = {
-  sub: "alice",
-  email: "alice@example.com",
-  groups: [],
-  clientId: "client-1",
-  server: "everything",
-};
-
-function record(sessionId: string): SessionRecord {
-  // An upstream whose resources can be subscribed to: the session answers resources/subscribe itself.
-  return {
-    sessionId,
-    identity: ALICE,
-    initialize: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "test-client", version: "1.0.0" } },
-    discover: {
-      serverInfo: { name: "everything", version: "1.0.0" },
-      capabilities: { tools: {}, logging: {}, resources: { subscribe: true } },
-    },
-    subscriptions: [],
-    createdAt: Date.now(),
-  };
-}
-
-/** A session whose object holds only its stored record: nothing in memory, as after eviction. */
-async function storedSession(): Promise<{ stub: DurableObjectStub<McpSession>; sessionId: string }> {
-  const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "x");
-  const stub = sessions().get(sessions().idFromName(sessionId));
-  await runInDurableObject(stub, async (_instance, state) => {
-    state.storage.kv.put("record", record(sessionId));
-  });
-  return { stub, sessionId };
-}
-
-const post = (sessionId: string, message: Record<string, unknown>): SessionHttpRequest => ({
-  url: "http://localhost:8787/mcp/everything",
-  method: "POST",
-  headers: {
-    "content-type": "application/json",
-    accept: "application/json, text/event-stream",
-    "mcp-session-id": sessionId,
-    "mcp-protocol-version": "2025-11-25",
-  },
-  body: JSON.stringify({ jsonrpc: "2.0", ...message }),
-});
 
 /** One request to the object, answered as the Worker answers the client. */
 const serve = async (stub: DurableObjectStub<McpSession>, http: SessionHttpRequest, caller = ALICE) =>

@@ -1,57 +1,12 @@
-import { env, runInDurableObject } from "cloudflare:test";
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
-import type { EdgeEnv } from "../../worker/env.ts";
 import { asResponse } from "../../worker/mcp/bridge/direct-answer.ts";
-import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
+import type { SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
 import type { SessionHttpRequest } from "../../worker/mcp/bridge/session-request.ts";
-import { testEnv } from "./edge-env.ts";
+import { ALICE, sessionPost as post, storedSession } from "./stored-session.ts";
 
 // Requests arriving at once on one 2025-era session object that holds only its stored record (after eviction).
-
-const sessions = () => (testEnv() as EdgeEnv).MCP_SESSION ?? (env as unknown as EdgeEnv).MCP_SESSION;
-const ALICE: SessionIdentity = {
-  sub: "alice",
-  email: "alice@example.com",
-  groups: [],
-  clientId: "client-1",
-  server: "everything",
-};
-
-function record(sessionId: string): SessionRecord {
-  return {
-    sessionId,
-    identity: ALICE,
-    initialize: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "test-client", version: "1.0.0" } },
-    discover: {
-      serverInfo: { name: "everything", version: "1.0.0" },
-      capabilities: { tools: {}, logging: {}, resources: { subscribe: true } },
-    },
-    subscriptions: [],
-    createdAt: Date.now(),
-  };
-}
-
-async function storedSession(): Promise<{ stub: DurableObjectStub<McpSession>; sessionId: string }> {
-  const sessionId = crypto.randomUUID().replaceAll("-", "").padEnd(43, "x");
-  const stub = sessions().get(sessions().idFromName(sessionId));
-  await runInDurableObject(stub, async (_instance, state) => {
-    state.storage.kv.put("record", record(sessionId));
-  });
-  return { stub, sessionId };
-}
-
-const post = (sessionId: string, message: Record<string, unknown>): SessionHttpRequest => ({
-  url: "http://localhost:8787/mcp/everything",
-  method: "POST",
-  headers: {
-    "content-type": "application/json",
-    accept: "application/json, text/event-stream",
-    "mcp-session-id": sessionId,
-    "mcp-protocol-version": "2025-11-25",
-  },
-  body: JSON.stringify({ jsonrpc: "2.0", ...message }),
-});
 
 const serve = async (stub: DurableObjectStub<McpSession>, http: SessionHttpRequest) =>
   asResponse(await stub.serve(http, ALICE, http.headers["mcp-session-id"] as string));
@@ -59,6 +14,15 @@ const serve = async (stub: DurableObjectStub<McpSession>, http: SessionHttpReque
 describe("a stored session receiving requests at once", () => {
   it("keeps every resource subscription made by calls that arrive together", async () => {
     const { stub, sessionId } = await storedSession();
+    // Assembling the session made slow, as a busy isolate makes it now and then: requests keep arriving meanwhile.
+    await runInDurableObject(stub, (instance) => {
+      const object = instance as unknown as { assemble: (...args: unknown[]) => Promise<unknown> };
+      const assemble = object.assemble.bind(instance);
+      object.assemble = async (...args) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return assemble(...args);
+      };
+    });
     const uris = ["file:///a", "file:///b", "file:///c"];
     const answers = await Promise.all(
       uris.map((uri, index) => serve(stub, post(sessionId, { id: index + 1, method: "resources/subscribe", params: { uri } }))),

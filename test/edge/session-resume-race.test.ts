@@ -7,19 +7,11 @@ import { asResponse } from "../../worker/mcp/bridge/direct-answer.ts";
 import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
 import type { SessionHttpRequest } from "../../worker/mcp/bridge/session-request.ts";
 import { capturedAudit } from "./audit-capture.ts";
-import { testEnv } from "./edge-env.ts";
+import { ALICE, sessionObjects as sessions } from "./stored-session.ts";
 
 // A 2025-era client whose connection drops during a long call resumes its POST's stream (GET + Last-Event-ID) while
 // the session object still holds the stream it lost: the client's cancel does not reach the object.
 
-const sessions = () => (testEnv() as EdgeEnv).MCP_SESSION ?? (env as unknown as EdgeEnv).MCP_SESSION;
-const ALICE: SessionIdentity = {
-  sub: "alice",
-  email: "alice@example.com",
-  groups: [],
-  clientId: "client-1",
-  server: "everything",
-};
 const CALL: RequestAudit = {
   started: Date.now(),
   kind: "mcp.request",
