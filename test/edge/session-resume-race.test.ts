@@ -7,22 +7,12 @@ import { asResponse } from "../../worker/mcp/bridge/direct-answer.ts";
 import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
 import type { SessionHttpRequest } from "../../worker/mcp/bridge/session-request.ts";
 import { capturedAudit } from "./audit-capture.ts";
-import { ALICE, sessionObjects as sessions } from "./stored-session.ts";
+import { ALICE, aliceCallAudit, sessionObjects as sessions } from "./stored-session.ts";
 
 // A 2025-era client whose connection drops during a long call resumes its POST's stream (GET + Last-Event-ID) while
 // the session object still holds the stream it lost: the client's cancel does not reach the object.
 
-const CALL: RequestAudit = {
-  started: Date.now(),
-  kind: "mcp.request",
-  userSub: "alice",
-  userEmail: "alice@example.com",
-  clientId: "client-1",
-  server: "everything",
-  method: "tools/call",
-  tool: "echo",
-  protocolVersion: "2025-11-25",
-};
+const CALL = aliceCallAudit("2025-11-25");
 
 /** A stored session on an origin that begins its answer at once and finishes it 1.5 s later. */
 async function slowSession() {

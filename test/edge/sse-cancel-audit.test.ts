@@ -5,24 +5,13 @@ import type { McpSession } from "../../durable-objects/mcp-session.ts";
 import type { RequestAudit } from "../../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
 import { capturedAudit } from "./audit-capture.ts";
-import { testEnv } from "./edge-env.ts";
+import { aliceCallAudit, sessionObjects as sessions } from "./stored-session.ts";
 
 // A 2024-11-05 session's object holds a request's audit until the request's answer is sent on the stream. The SDK's
 // server sends none to a request its client cancelled, so without an answer of the object's own the audit waited for
 // the stream's end (the client's choice: hours, or never).
-const sessions = () => (testEnv() as EdgeEnv).MCP_SESSION ?? (env as unknown as EdgeEnv).MCP_SESSION;
 
-const CALL: RequestAudit = {
-  started: Date.now(),
-  kind: "mcp.request",
-  userSub: "alice",
-  userEmail: "alice@example.com",
-  clientId: "client-1",
-  server: "everything",
-  method: "tools/call",
-  tool: "echo",
-  protocolVersion: "2024-11-05",
-};
+const CALL = aliceCallAudit("2024-11-05");
 
 /** A 2024-11-05 session on an origin that answers every request 1.5 s after its first word, and what its stream carried. */
 async function slowSession() {

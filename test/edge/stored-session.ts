@@ -1,5 +1,6 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import type { McpSession } from "../../durable-objects/mcp-session.ts";
+import type { RequestAudit } from "../../worker/audit/request-audit.ts";
 import type { EdgeEnv } from "../../worker/env.ts";
 import type { SessionIdentity, SessionRecord } from "../../worker/mcp/bridge/session-record.ts";
 import type { SessionHttpRequest } from "../../worker/mcp/bridge/session-request.ts";
@@ -16,6 +17,19 @@ export const ALICE: SessionIdentity = {
   clientId: "client-1",
   server: "everything",
 };
+
+/** The audit the Worker hands the object with Alice's `tools/call echo` in a session of `protocolVersion`. */
+export const aliceCallAudit = (protocolVersion: string): RequestAudit => ({
+  started: Date.now(),
+  kind: "mcp.request",
+  userSub: ALICE.sub,
+  userEmail: ALICE.email,
+  clientId: ALICE.clientId,
+  server: ALICE.server,
+  method: "tools/call",
+  tool: "echo",
+  protocolVersion,
+});
 
 /** Alice's session on an upstream whose resources can be subscribed to: the session answers resources/subscribe itself. */
 export function storedRecord(sessionId: string): SessionRecord {
